@@ -1,0 +1,35 @@
+"""pmem2_dependencies(): everything a workspace needs to build pmem2, offline, from Debian's packages.
+
+Use from another workspace:
+
+    local_repository(name = "pmem2", path = "/path/to/pmem2")
+    load("@pmem2//bazel:repositories.bzl", "pmem2_dependencies")
+    pmem2_dependencies()
+
+Each repository is declared only if the workspace has not declared one of that name already, so a consumer that
+builds Abseil, GoogleTest or liburing from source (under the canonical names) keeps its own copies.
+
+Debian packages needed: bazel-bootstrap libabsl-dev libgtest-dev libgmock-dev liburing-dev; for pmem2's own
+tests and benchmarks also libbenchmark-dev libpmem2-dev.
+"""
+
+load(":offline_repositories.bzl", "coverage_tools_standin", "rules_cc_standin", "rules_java_standin")
+load(":system_libraries.bzl", "system_absl", "system_benchmark", "system_googletest", "system_libpmem2", "system_liburing")
+
+def _maybe(repo_rule, name, **kwargs):
+    if not native.existing_rule(name):
+        repo_rule(name = name, **kwargs)
+
+def pmem2_dependencies():
+    """Declares the repositories pmem2 needs that the workspace does not declare itself."""
+
+    # Must come before Bazel's own WORKSPACE suffix, which would otherwise try to download them.
+    _maybe(rules_cc_standin, "rules_cc")
+    _maybe(rules_java_standin, "rules_java")
+    _maybe(coverage_tools_standin, "remote_coverage_tools")
+
+    _maybe(system_absl, "com_google_absl")
+    _maybe(system_googletest, "com_google_googletest")
+    _maybe(system_liburing, "liburing")
+    _maybe(system_benchmark, "com_github_google_benchmark")
+    _maybe(system_libpmem2, "libpmem2_reference")

@@ -1,0 +1,123 @@
+"""Repository rules that expose Debian's packaged C++ libraries under their canonical Bazel names.
+
+The labels match the upstream projects' own BUILD files (`@com_google_absl//absl/status:statusor`,
+`@com_google_googletest//:gtest_main`, `@liburing//:liburing`, `@com_github_google_benchmark//:benchmark`), so a
+consumer who builds these libraries from source can declare its own repositories under the same names and
+pmem2's BUILD files pick them up unchanged.
+
+Headers come from the compiler's default search path (/usr/include); the generated targets carry only link
+flags and dependencies. Never mix a system Abseil with a source-built one in one binary: Debian's build uses an
+inline namespace that differs from a source build.
+"""
+
+def _parse_pc(text):
+    """Returns (requires, libs) of one pkg-config file: names of required modules and -l/-Wl flags."""
+    requires = []
+    libs = []
+    for line in text.splitlines():
+        if line.startswith("Requires:"):
+            for item in line[len("Requires:"):].split(","):
+                name = item.strip().split(" ")[0]
+                if name:
+                    requires.append(name)
+        elif line.startswith("Libs:"):
+            for flag in line[len("Libs:"):].split(" "):
+                if flag and not flag.startswith("-L"):
+                    libs.append(flag)
+    return requires, libs
+
+def _system_absl_impl(ctx):
+    pcdir = ctx.path(ctx.attr.pkgconfig_dir)
+    include = ctx.path(ctx.attr.include_dir + "/absl")
+    if not include.exists:
+        fail("Abseil headers not found at %s: apt-get install libabsl-dev" % include)
+    root = ['package(default_visibility = ["//visibility:public"])', ""]
+    names = []
+    for pc in pcdir.readdir():
+        base = pc.basename
+        if not (base.startswith("absl_") and base.endswith(".pc")):
+            continue
+        name = base[len("absl_"):-len(".pc")]
+        requires, libs = _parse_pc(ctx.read(pc))
+        deps = ['":%s"' % r[len("absl_"):] for r in requires if r.startswith("absl_")]
+        names.append(name)
+        root.append("cc_library(\n    name = %r,\n    linkopts = %r,\n    deps = [%s],\n)\n" % (name, libs, ", ".join(deps)))
+    ctx.file("BUILD.bazel", "\n".join(root))
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+
+    # Upstream spells a target as //absl/<component>:<name>. Every component package aliases every target:
+    # the system build has no record of which component a target belongs to, and a few extra aliases are
+    # harmless where the upstream labels all resolve.
+    aliases = ['package(default_visibility = ["//visibility:public"])', ""]
+    for name in sorted(names):
+        aliases.append('alias(name = %r, actual = "//:%s")' % (name, name))
+    alias_text = "\n".join(aliases) + "\n"
+    for component in include.readdir():
+        if "." not in component.basename:  # Bazel 4 paths have no is_dir; components are the dotless names
+            ctx.file("absl/%s/BUILD.bazel" % component.basename, alias_text)
+
+system_absl = repository_rule(
+    implementation = _system_absl_impl,
+    attrs = {
+        "include_dir": attr.string(default = "/usr/include"),
+        "pkgconfig_dir": attr.string(default = "/usr/lib/x86_64-linux-gnu/pkgconfig"),
+    },
+    local = True,
+)
+
+def _require(ctx, path, package):
+    if not ctx.path(path).exists:
+        fail("%s not found: apt-get install %s" % (path, package))
+
+def _system_googletest_impl(ctx):
+    _require(ctx, "/usr/include/gtest/gtest.h", "libgtest-dev")
+    _require(ctx, "/usr/include/gmock/gmock.h", "libgmock-dev")
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", """package(default_visibility = ["//visibility:public"])
+
+cc_library(name = "gtest", linkopts = ["-lgtest", "-pthread"])
+
+cc_library(name = "gtest_main", linkopts = ["-lgtest_main"], deps = [":gtest"])
+
+cc_library(name = "gmock", linkopts = ["-lgmock"], deps = [":gtest"])
+
+cc_library(name = "gmock_main", linkopts = ["-lgmock_main"], deps = [":gmock"])
+""")
+
+system_googletest = repository_rule(implementation = _system_googletest_impl, local = True)
+
+def _system_benchmark_impl(ctx):
+    _require(ctx, "/usr/include/benchmark/benchmark.h", "libbenchmark-dev")
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", """package(default_visibility = ["//visibility:public"])
+
+cc_library(name = "benchmark", linkopts = ["-lbenchmark", "-pthread"])
+
+cc_library(name = "benchmark_main", linkopts = ["-lbenchmark_main"], deps = [":benchmark"])
+""")
+
+system_benchmark = repository_rule(implementation = _system_benchmark_impl, local = True)
+
+def _system_liburing_impl(ctx):
+    _require(ctx, "/usr/include/liburing.h", "liburing-dev")
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", """package(default_visibility = ["//visibility:public"])
+
+cc_library(name = "liburing", linkopts = ["-luring"])
+""")
+
+system_liburing = repository_rule(implementation = _system_liburing_impl, local = True)
+
+def _system_libpmem2_impl(ctx):
+    _require(ctx, "/usr/include/libpmem2.h", "libpmem2-dev")
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", """# PMDK's libpmem2 from Debian: the reference implementation pmem2 is tested and benchmarked against.
+package(default_visibility = ["//visibility:public"])
+
+cc_library(name = "libpmem2", linkopts = ["-lpmem2"])
+
+# Only the headers, for code that loads the library at run time with dlopen/dlmopen.
+cc_library(name = "headers")
+""")
+
+system_libpmem2 = repository_rule(implementation = _system_libpmem2_impl, local = True)
