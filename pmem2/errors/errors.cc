@@ -1,0 +1,111 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/errors/errors.h"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+
+namespace pmem2 {
+namespace {
+
+constexpr absl::string_view kCodePayload = "type.pmem2/pmem2.ErrorCode";
+constexpr absl::string_view kErrnoPayload = "type.pmem2/pmem2.Errno";
+
+absl::optional<int> IntPayload(const absl::Status& status, absl::string_view url) {
+  absl::optional<absl::Cord> payload = status.GetPayload(url);
+  int value = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &value)) return absl::nullopt;
+  return value;
+}
+
+}  // namespace
+
+absl::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return "PMEM2_OK";
+    case ErrorCode::kUnknown: return "PMEM2_E_UNKNOWN";
+    case ErrorCode::kNoSupp: return "PMEM2_E_NOSUPP";
+    case ErrorCode::kInvalidFileHandle: return "PMEM2_E_INVALID_FILE_HANDLE";
+    case ErrorCode::kInvalidFileType: return "PMEM2_E_INVALID_FILE_TYPE";
+    case ErrorCode::kMapRange: return "PMEM2_E_MAP_RANGE";
+    case ErrorCode::kGranularityNotSet: return "PMEM2_E_GRANULARITY_NOT_SET";
+    case ErrorCode::kGranularityNotSupported: return "PMEM2_E_GRANULARITY_NOT_SUPPORTED";
+    case ErrorCode::kOffsetOutOfRange: return "PMEM2_E_OFFSET_OUT_OF_RANGE";
+    case ErrorCode::kOffsetUnaligned: return "PMEM2_E_OFFSET_UNALIGNED";
+    case ErrorCode::kInvalidAlignmentFormat: return "PMEM2_E_INVALID_ALIGNMENT_FORMAT";
+    case ErrorCode::kInvalidAlignmentValue: return "PMEM2_E_INVALID_ALIGNMENT_VALUE";
+    case ErrorCode::kInvalidSizeFormat: return "PMEM2_E_INVALID_SIZE_FORMAT";
+    case ErrorCode::kLengthUnaligned: return "PMEM2_E_LENGTH_UNALIGNED";
+    case ErrorCode::kSourceEmpty: return "PMEM2_E_SOURCE_EMPTY";
+    case ErrorCode::kInvalidSharingValue: return "PMEM2_E_INVALID_SHARING_VALUE";
+    case ErrorCode::kSrcDevdaxPrivate: return "PMEM2_E_SRC_DEVDAX_PRIVATE";
+    case ErrorCode::kInvalidProtFlag: return "PMEM2_E_INVALID_PROT_FLAG";
+    case ErrorCode::kNoAccess: return "PMEM2_E_NO_ACCESS";
+    case ErrorCode::kIoFail: return "PMEM2_E_IO_FAIL";
+    case ErrorCode::kErrno: return "PMEM2_E_ERRNO";
+    case ErrorCode::kInvalidForcedGranularity: return "PMEM2_E_INVALID_FORCED_GRANULARITY";
+  }
+  return "PMEM2_E_UNRECOGNIZED";
+}
+
+absl::StatusCode CanonicalCode(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return absl::StatusCode::kOk;
+    case ErrorCode::kMapRange:
+    case ErrorCode::kOffsetOutOfRange: return absl::StatusCode::kOutOfRange;
+    case ErrorCode::kNoAccess: return absl::StatusCode::kPermissionDenied;
+    case ErrorCode::kGranularityNotSupported:
+    case ErrorCode::kSourceEmpty:
+    case ErrorCode::kSrcDevdaxPrivate: return absl::StatusCode::kFailedPrecondition;
+    case ErrorCode::kNoSupp: return absl::StatusCode::kUnimplemented;
+    case ErrorCode::kIoFail: return absl::StatusCode::kDataLoss;
+    case ErrorCode::kInvalidAlignmentFormat:
+    case ErrorCode::kInvalidAlignmentValue:
+    case ErrorCode::kInvalidSizeFormat: return absl::StatusCode::kInternal;
+    case ErrorCode::kUnknown: return absl::StatusCode::kUnknown;
+    case ErrorCode::kErrno: return absl::StatusCode::kUnknown;  // MakeErrnoError picks from errno.
+    default: return absl::StatusCode::kInvalidArgument;
+  }
+}
+
+absl::Status MakeError(ErrorCode code, absl::string_view message) {
+  absl::Status status(CanonicalCode(code), message);
+  status.SetPayload(kCodePayload, absl::Cord(absl::StrCat(static_cast<int>(code))));
+  return status;
+}
+
+absl::Status MakeErrnoError(int errno_value, absl::string_view message) {
+  absl::Status status(absl::ErrnoToStatusCode(errno_value),
+                      absl::StrCat(message, ": ", std::strerror(errno_value)));
+  status.SetPayload(kCodePayload, absl::Cord(absl::StrCat(static_cast<int>(ErrorCode::kErrno))));
+  status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(errno_value)));
+  return status;
+}
+
+ErrorCode GetErrorCode(const absl::Status& status) {
+  if (status.ok()) return ErrorCode::kOk;
+  absl::optional<int> code = IntPayload(status, kCodePayload);
+  return code.has_value() ? static_cast<ErrorCode>(*code) : ErrorCode::kUnknown;
+}
+
+int GetErrno(const absl::Status& status) {
+  return IntPayload(status, kErrnoPayload).value_or(0);
+}
+
+int ToLibpmem2ReturnValue(const absl::Status& status) {
+  ErrorCode code = GetErrorCode(status);
+  switch (code) {
+    case ErrorCode::kOk: return 0;
+    case ErrorCode::kErrno: return -GetErrno(status);
+    case ErrorCode::kInvalidForcedGranularity: return -EINVAL;
+    default: return static_cast<int>(code);
+  }
+}
+
+}  // namespace pmem2

@@ -1,0 +1,86 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/errors/errors.h
+// -----------------------------------------------------------------------------
+//
+// Every pmem2 call that can fail returns an `absl::Status` (or `absl::StatusOr<T>`). The canonical code says
+// what kind of failure it is (kInvalidArgument, kOutOfRange, kPermissionDenied, ...); the message names the
+// offending value; and a payload carries the precise, stable `pmem2::ErrorCode`, whose numeric values are
+// libpmem2's PMEM2_E_* constants, so the C ABI can return them unchanged. Failures that come straight from
+// the operating system carry `ErrorCode::kErrno` and the errno value (`GetErrno()`), which the C ABI returns
+// as `-errno`, as libpmem2 does.
+//
+// Example:
+//
+//   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, source);
+//   if (pmem2::GetErrorCode(map.status()) == pmem2::ErrorCode::kGranularityNotSupported) {
+//     // The file is on a page-cache file system: retry asking for page granularity.
+//   }
+
+#ifndef PMEM2_ERRORS_ERRORS_H_
+#define PMEM2_ERRORS_ERRORS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace pmem2 {
+
+// The precise reason for a failure. Values below zero are libpmem2's PMEM2_E_* values and never change; pmem2's
+// own additions start at -200000.
+enum class ErrorCode : int {
+  kOk = 0,
+  // Not a pmem2 status: an absl::Status made elsewhere.
+  kUnknown = -100000,
+  kNoSupp = -100001,
+  kInvalidFileHandle = -100004,
+  kInvalidFileType = -100005,
+  kMapRange = -100006,
+  kGranularityNotSet = -100008,
+  kGranularityNotSupported = -100009,
+  kOffsetOutOfRange = -100010,
+  kOffsetUnaligned = -100011,
+  kInvalidAlignmentFormat = -100012,
+  kInvalidAlignmentValue = -100013,
+  kInvalidSizeFormat = -100014,
+  kLengthUnaligned = -100015,
+  kSourceEmpty = -100018,
+  kInvalidSharingValue = -100019,
+  kSrcDevdaxPrivate = -100020,
+  kInvalidProtFlag = -100031,
+  kNoAccess = -100032,
+  kIoFail = -100037,
+  // pmem2 additions.
+  //
+  // The operating system reported errno `GetErrno(status)`.
+  kErrno = -200001,
+  // PMEM2_FORCE_GRANULARITY holds a value that names no granularity. (libpmem2 ignores such a value, so a
+  // test that believes it forced a granularity silently runs another one.)
+  kInvalidForcedGranularity = -200002,
+};
+
+// The stable name of `code`, e.g. "PMEM2_E_MAP_RANGE" or "PMEM2_E_ERRNO"; "PMEM2_E_UNRECOGNIZED" for a value
+// outside the enum.
+absl::string_view ErrorCodeName(ErrorCode code);
+
+// The canonical absl code used for statuses carrying `code`.
+absl::StatusCode CanonicalCode(ErrorCode code);
+
+// Builds a status of CanonicalCode(code) with `message` and `code` attached.
+absl::Status MakeError(ErrorCode code, absl::string_view message);
+
+// Builds a status for a failed system call: the canonical code follows errno (absl::ErrnoToStatusCode), the
+// message is "`message`: <strerror>", the error code is kErrno and GetErrno() returns `errno_value`.
+absl::Status MakeErrnoError(int errno_value, absl::string_view message);
+
+// kOk for an OK status; the attached code for pmem2 statuses; kUnknown for any other status.
+ErrorCode GetErrorCode(const absl::Status& status);
+
+// The errno attached by MakeErrnoError(), or 0.
+int GetErrno(const absl::Status& status);
+
+// What libpmem2 would return for `status`: 0, a PMEM2_E_* value, or -errno.
+int ToLibpmem2ReturnValue(const absl::Status& status);
+
+}  // namespace pmem2
+
+#endif  // PMEM2_ERRORS_ERRORS_H_

@@ -1,0 +1,67 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/errors/errors.h"
+
+#include <cerrno>
+
+#include <libpmem2.h>
+
+#include "gtest/gtest.h"
+
+namespace pmem2 {
+namespace {
+
+TEST(ErrorsTest, CodesAreLibpmem2Values) {
+  EXPECT_EQ(static_cast<int>(ErrorCode::kMapRange), PMEM2_E_MAP_RANGE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kGranularityNotSet), PMEM2_E_GRANULARITY_NOT_SET);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kGranularityNotSupported), PMEM2_E_GRANULARITY_NOT_SUPPORTED);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kOffsetOutOfRange), PMEM2_E_OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kOffsetUnaligned), PMEM2_E_OFFSET_UNALIGNED);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kLengthUnaligned), PMEM2_E_LENGTH_UNALIGNED);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kSourceEmpty), PMEM2_E_SOURCE_EMPTY);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidSharingValue), PMEM2_E_INVALID_SHARING_VALUE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kSrcDevdaxPrivate), PMEM2_E_SRC_DEVDAX_PRIVATE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidProtFlag), PMEM2_E_INVALID_PROT_FLAG);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kNoAccess), PMEM2_E_NO_ACCESS);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidFileHandle), PMEM2_E_INVALID_FILE_HANDLE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidFileType), PMEM2_E_INVALID_FILE_TYPE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kNoSupp), PMEM2_E_NOSUPP);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kIoFail), PMEM2_E_IO_FAIL);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidSizeFormat), PMEM2_E_INVALID_SIZE_FORMAT);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentFormat), PMEM2_E_INVALID_ALIGNMENT_FORMAT);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentValue), PMEM2_E_INVALID_ALIGNMENT_VALUE);
+}
+
+TEST(ErrorsTest, MakeErrorRoundTrips) {
+  absl::Status s = MakeError(ErrorCode::kMapRange, "offset 5 + length 10 exceeds source size 8");
+  EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kMapRange);
+  EXPECT_EQ(ToLibpmem2ReturnValue(s), PMEM2_E_MAP_RANGE);
+  EXPECT_EQ(s.message(), "offset 5 + length 10 exceeds source size 8");
+  EXPECT_EQ(GetErrno(s), 0);
+}
+
+TEST(ErrorsTest, ErrnoErrors) {
+  absl::Status s = MakeErrnoError(ENOMEM, "mmap of 4096 bytes");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno);
+  EXPECT_EQ(GetErrno(s), ENOMEM);
+  EXPECT_EQ(ToLibpmem2ReturnValue(s), -ENOMEM);
+  EXPECT_NE(s.message().find("mmap of 4096 bytes: "), absl::string_view::npos);
+}
+
+TEST(ErrorsTest, ForeignAndOkStatuses) {
+  EXPECT_EQ(GetErrorCode(absl::OkStatus()), ErrorCode::kOk);
+  EXPECT_EQ(ToLibpmem2ReturnValue(absl::OkStatus()), 0);
+  EXPECT_EQ(GetErrorCode(absl::InternalError("x")), ErrorCode::kUnknown);
+  EXPECT_EQ(ToLibpmem2ReturnValue(absl::InternalError("x")), PMEM2_E_UNKNOWN);
+}
+
+TEST(ErrorsTest, EveryCodeHasAStableName) {
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kMapRange), "PMEM2_E_MAP_RANGE");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kErrno), "PMEM2_E_ERRNO");
+  EXPECT_EQ(ErrorCodeName(static_cast<ErrorCode>(12345)), "PMEM2_E_UNRECOGNIZED");
+}
+
+}  // namespace
+}  // namespace pmem2
