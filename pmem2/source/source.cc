@@ -1,0 +1,197 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/source/source.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+
+namespace pmem2 {
+namespace {
+
+absl::string_view FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a pipe";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device that is not Device DAX";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "an unsupported file type";
+}
+
+// fstat with the descriptor errors libpmem2 documents.
+absl::Status Stat(int fd, struct stat* st) {
+  if (fstat(fd, st) == 0) return absl::OkStatus();
+  int err = errno;
+  if (err == EBADF) {
+    return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd, " is not open"));
+  }
+  return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", fd));
+}
+
+std::string CharDeviceDir(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
+  return absl::StrCat(sysfs_root, "/dev/char/", major_number, ":", minor_number);
+}
+
+// Reads a whole small sysfs attribute, without its trailing newline.
+absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeErrnoError(errno != 0 ? errno : ENOENT, absl::StrCat("open ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(buffer.str()));
+}
+
+}  // namespace
+
+absl::string_view SourceKindName(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::kAnonymous: return "anonymous";
+    case SourceKind::kRegularFile: return "regular_file";
+    case SourceKind::kDeviceDax: return "device_dax";
+  }
+  return "invalid";
+}
+
+namespace source_internal {
+
+std::string SysfsRoot() {
+  const char* root = std::getenv("PMEM2_TEST_SYSFS_ROOT");
+  return root != nullptr && *root != '\0' ? root : "/sys";
+}
+
+bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
+  std::string subsystem = CharDeviceDir(sysfs_root, major_number, minor_number) + "/subsystem";
+  char resolved[PATH_MAX];
+  if (realpath(subsystem.c_str(), resolved) == nullptr) return false;
+  absl::string_view path(resolved);
+  size_t slash = path.rfind('/');
+  return path.substr(slash == absl::string_view::npos ? 0 : slash + 1) == "dax";
+}
+
+absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
+  absl::StatusOr<std::string> text = ReadAttribute(device_dir + "/size");
+  if (!text.ok()) return text.status();
+  uint64_t size = 0;
+  if (!absl::SimpleAtoi(*text, &size) || (!text->empty() && (*text)[0] == '-')) {
+    return MakeError(ErrorCode::kInvalidSizeFormat,
+                     absl::StrCat("Device DAX size in ", device_dir, "/size is not a number: \"", *text, "\""));
+  }
+  return size;
+}
+
+absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
+  // Kernels since 5.10 give each device its own `align`; older ones only the region's, one level up.
+  std::string path = device_dir + "/align";
+  if (access(path.c_str(), F_OK) != 0) path = device_dir + "/device/align";
+  absl::StatusOr<std::string> text = ReadAttribute(path);
+  if (!text.ok()) return text.status();
+  uint64_t align = 0;
+  if (!absl::SimpleAtoi(*text, &align) || (!text->empty() && (*text)[0] == '-')) {
+    return MakeError(ErrorCode::kInvalidAlignmentFormat,
+                     absl::StrCat("Device DAX alignment in ", path, " is not a number: \"", *text,
+                                  "\""));
+  }
+  if (align == 0 || (align & (align - 1)) != 0) {
+    return MakeError(ErrorCode::kInvalidAlignmentValue,
+                     absl::StrCat("Device DAX alignment ", align, " in ", path, " is not a power of two"));
+  }
+  return static_cast<size_t>(align);
+}
+
+}  // namespace source_internal
+
+absl::StatusOr<Source> Source::FromFd(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) {
+    return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd, " is not open"));
+  }
+#ifdef O_PATH
+  if ((flags & O_PATH) == O_PATH) {
+    return MakeError(ErrorCode::kInvalidFileHandle,
+                     absl::StrCat("file descriptor ", fd, " was opened with O_PATH and cannot be mapped"));
+  }
+#endif
+  if ((flags & O_ACCMODE) == O_WRONLY) {
+    return MakeError(ErrorCode::kInvalidFileHandle,
+                     absl::StrCat("file descriptor ", fd,
+                                  " is opened O_WRONLY; mapping needs O_RDONLY or O_RDWR"));
+  }
+  struct stat st;
+  if (absl::Status s = Stat(fd, &st); !s.ok()) return s;
+  if (S_ISREG(st.st_mode)) return Source(SourceKind::kRegularFile, fd, 0, "");
+  if (S_ISCHR(st.st_mode)) {
+    std::string root = source_internal::SysfsRoot();
+    unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
+    if (source_internal::IsDeviceDax(root, maj, min)) {
+      return Source(SourceKind::kDeviceDax, fd, 0, CharDeviceDir(root, maj, min));
+    }
+  }
+  return MakeError(ErrorCode::kInvalidFileType,
+                   absl::StrCat("file descriptor ", fd, " is ", FileTypeName(st.st_mode),
+                                "; pmem2 maps regular files and Device DAX"));
+}
+
+absl::StatusOr<Source> Source::Anonymous(size_t size) {
+  return Source(SourceKind::kAnonymous, -1, size, "");
+}
+
+absl::StatusOr<uint64_t> Source::Size() const {
+  switch (kind_) {
+    case SourceKind::kAnonymous:
+      return anonymous_size_;
+    case SourceKind::kRegularFile: {
+      struct stat st;
+      if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+      if (!S_ISREG(st.st_mode)) {
+        return MakeError(ErrorCode::kInvalidFileHandle,
+                         absl::StrCat("file descriptor ", fd_, " no longer refers to a regular file"));
+      }
+      return static_cast<uint64_t>(st.st_size);
+    }
+    case SourceKind::kDeviceDax: {
+      struct stat st;
+      if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+      return source_internal::ReadDeviceDaxSize(sysfs_dir_);
+    }
+  }
+  return MakeError(ErrorCode::kUnknown, "corrupt Source");
+}
+
+absl::StatusOr<size_t> Source::Alignment() const {
+  if (kind_ == SourceKind::kDeviceDax) {
+    struct stat st;
+    if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+    return source_internal::ReadDeviceDaxAlignment(sysfs_dir_);
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || (page & (page - 1)) != 0) {
+    return MakeError(ErrorCode::kInvalidAlignmentValue, absl::StrCat("page size ", page, " is not a power of two"));
+  }
+  return static_cast<size_t>(page);
+}
+
+absl::StatusOr<bool> Source::Writable() const {
+  if (kind_ == SourceKind::kAnonymous) return true;
+  int flags = fcntl(fd_, F_GETFL);
+  if (flags < 0) {
+    return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd_, " is not open"));
+  }
+  return (flags & O_ACCMODE) == O_RDWR;
+}
+
+}  // namespace pmem2

@@ -1,0 +1,110 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/source/source.h
+// -----------------------------------------------------------------------------
+//
+// `pmem2::Source` names what a mapping maps: an open file descriptor (a regular file, or a Device DAX
+// character device such as /dev/dax0.0), or anonymous memory of a given size.
+//
+// A Source does not own its file descriptor: the caller opens and closes it. The descriptor must stay open
+// until `Map::Create()` returns; the mapping itself keeps working after it is closed. Size() and Alignment()
+// ask the operating system each time, because a file can grow or shrink between calls.
+//
+// Example:
+//
+//   int fd = open("/mnt/pmem/log", O_RDWR);
+//   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+//   if (!source.ok()) return source.status();  // e.g. PMEM2_E_INVALID_FILE_TYPE for a directory
+//
+// Sources are cheap copyable values and thread-compatible.
+
+#ifndef PMEM2_SOURCE_SOURCE_H_
+#define PMEM2_SOURCE_SOURCE_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace pmem2 {
+
+enum class SourceKind {
+  kAnonymous,
+  kRegularFile,
+  kDeviceDax,
+};
+
+// "anonymous", "regular_file", "device_dax".
+absl::string_view SourceKindName(SourceKind kind);
+
+class Source {
+ public:
+  // Validates `fd`. Errors (see pmem2_source_from_fd(3)):
+  //   kInvalidFileHandle: `fd` is not open, is an O_PATH descriptor, or was opened O_WRONLY (mappings need
+  //                       read access);
+  //   kInvalidFileType:   `fd` is a directory, block device, pipe, socket, or a character device other than
+  //                       Device DAX.
+  static absl::StatusOr<Source> FromFd(int fd);
+
+  // Anonymous, zero-filled memory of `size` bytes. The config's offset is ignored for such sources. A size of
+  // 0 is accepted here, as in libpmem2, and refused by Map::Create() with kSourceEmpty.
+  static absl::StatusOr<Source> Anonymous(size_t size);
+
+#ifdef _WIN32
+  // Windows only, as in libpmem2. (Not implemented yet: pmem2 currently builds on Linux only.)
+  static absl::StatusOr<Source> FromHandle(void* handle);
+#endif
+
+  SourceKind kind() const { return kind_; }
+  // The descriptor given to FromFd(); -1 for anonymous sources.
+  int fd() const { return fd_; }
+
+  // Bytes in the source: the file size (fstat), the Device DAX size (sysfs), or the anonymous size.
+  // kInvalidFileHandle if the descriptor was closed since FromFd(); kInvalidSizeFormat if sysfs holds
+  // something that is no number.
+  absl::StatusOr<uint64_t> Size() const;
+
+  // The granule that a mapping's offset and length must be multiples of: the page size, or the Device DAX
+  // alignment from sysfs (often 2 MiB). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs holds no
+  // number or not a power of two.
+  absl::StatusOr<size_t> Alignment() const;
+
+  // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.
+  absl::StatusOr<bool> Writable() const;
+
+  // For Device DAX: the sysfs folder of the device, /sys/dev/char/MAJOR:MINOR. Empty otherwise.
+  const std::string& sysfs_device_dir() const { return sysfs_dir_; }
+
+ private:
+  Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir)
+      : kind_(kind), fd_(fd), anonymous_size_(anonymous_size), sysfs_dir_(std::move(sysfs_dir)) {}
+
+  SourceKind kind_;
+  int fd_;
+  uint64_t anonymous_size_;
+  std::string sysfs_dir_;
+};
+
+namespace source_internal {
+
+// Where sysfs is; tests point it at a folder of their own. Defaults to "/sys".
+std::string SysfsRoot();
+
+// Whether the character device MAJOR:MINOR under `sysfs_root` is a Device DAX (its subsystem is "dax").
+bool IsDeviceDax(const std::string& sysfs_root, unsigned major, unsigned minor);
+
+// Parse a Device DAX's sysfs attributes from the device folder: `size`, and `align` (or the region's
+// `device/align` on kernels before 5.10).
+absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir);
+absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir);
+
+}  // namespace source_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_SOURCE_SOURCE_H_

@@ -1,0 +1,228 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/source/source.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <libpmem2.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::FileSystem;
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScopedTempDir;
+using ::testing::HasSubstr;
+
+// What Debian's libpmem2 (the reference) answers for the same descriptor.
+int ReferenceSourceFromFd(int fd) {
+  struct pmem2_source* src = nullptr;
+  int ret = pmem2_source_from_fd(&src, fd);
+  pmem2_source_delete(&src);
+  return ret;
+}
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+class SourceOnFileSystemTest : public ::testing::TestWithParam<FileSystem> {};
+
+TEST_P(SourceOnFileSystemTest, RegularFile) {
+  ScopedTempDir dir(GetParam().base);
+  ScopedFd fd = CreateFile(dir.Join("f"), 3 * 4096 + 5, O_RDWR);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->kind(), SourceKind::kRegularFile);
+  EXPECT_EQ(source->fd(), fd.get());
+  EXPECT_EQ(source->Size().value(), 3u * 4096 + 5);
+  EXPECT_EQ(source->Alignment().value(), static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+  EXPECT_TRUE(source->Writable().value());
+  EXPECT_TRUE(source->sysfs_device_dir().empty());
+  ASSERT_EQ(ftruncate(fd.get(), 10), 0);
+  EXPECT_EQ(source->Size().value(), 10u) << "Size() must follow the file";
+  EXPECT_EQ(ReferenceSourceFromFd(fd.get()), 0);
+}
+
+TEST_P(SourceOnFileSystemTest, ReadOnlyFileIsAcceptedButNotWritable) {
+  ScopedTempDir dir(GetParam().base);
+  ScopedFd fd = CreateFile(dir.Join("f"), 4096, O_RDONLY);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_FALSE(source->Writable().value());
+}
+
+TEST_P(SourceOnFileSystemTest, WriteOnlyDescriptorIsRefused) {
+  ScopedTempDir dir(GetParam().base);
+  ScopedFd fd = CreateFile(dir.Join("f"), 4096, O_WRONLY);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("O_WRONLY"));
+  EXPECT_EQ(ToLibpmem2ReturnValue(source.status()), ReferenceSourceFromFd(fd.get()));
+}
+
+TEST_P(SourceOnFileSystemTest, DirectoryIsRefused) {
+  ScopedTempDir dir(GetParam().base);
+  ScopedFd fd(open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("directory"));
+  EXPECT_EQ(ToLibpmem2ReturnValue(source.status()), ReferenceSourceFromFd(fd.get()));
+}
+
+TEST_P(SourceOnFileSystemTest, OPathDescriptorIsRefused) {
+  ScopedTempDir dir(GetParam().base);
+  CreateFile(dir.Join("f"), 4096, O_RDONLY);
+  ScopedFd fd(open(dir.Join("f").c_str(), O_PATH));
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("O_PATH"));
+}
+
+TEST_P(SourceOnFileSystemTest, ClosedAfterCreationIsReportedBySize) {
+  ScopedTempDir dir(GetParam().base);
+  ScopedFd fd = CreateFile(dir.Join("f"), 4096, O_RDWR);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok());
+  close(fd.release());
+  EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(source->Writable().status()), ErrorCode::kInvalidFileHandle);
+}
+
+INSTANTIATE_TEST_SUITE_P(FileSystems, SourceOnFileSystemTest,
+                         ::testing::ValuesIn(::pmem2::testing::TestFileSystems()),
+                         ::pmem2::testing::FileSystemName);
+
+TEST(SourceTest, ClosedDescriptorIsRefused) {
+  int fd = open("/dev/null", O_RDONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr(std::to_string(fd)));
+  EXPECT_EQ(ToLibpmem2ReturnValue(source.status()), ReferenceSourceFromFd(fd));
+  EXPECT_EQ(GetErrorCode(Source::FromFd(-1).status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(Source::FromFd(1 << 30).status()), ErrorCode::kInvalidFileHandle);
+}
+
+TEST(SourceTest, PipeSocketAndOtherCharacterDevicesAreRefused) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  ScopedFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  absl::StatusOr<Source> source = Source::FromFd(read_end.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("pipe"));
+  EXPECT_EQ(ToLibpmem2ReturnValue(source.status()), ReferenceSourceFromFd(read_end.get()));
+
+  ScopedFd sock(socket(AF_UNIX, SOCK_STREAM, 0));
+  ASSERT_GE(sock.get(), 0);
+  source = Source::FromFd(sock.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("socket"));
+
+  ScopedFd null_dev(open("/dev/null", O_RDWR));
+  source = Source::FromFd(null_dev.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("not Device DAX"));
+  EXPECT_EQ(ToLibpmem2ReturnValue(source.status()), ReferenceSourceFromFd(null_dev.get()));
+}
+
+TEST(SourceTest, Anonymous) {
+  absl::StatusOr<Source> source = Source::Anonymous(1 << 20);
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(source->kind(), SourceKind::kAnonymous);
+  EXPECT_EQ(source->fd(), -1);
+  EXPECT_EQ(source->Size().value(), 1u << 20);
+  EXPECT_EQ(source->Alignment().value(), static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+  EXPECT_TRUE(source->Writable().value());
+  EXPECT_EQ(Source::Anonymous(0)->Size().value(), 0u);
+}
+
+TEST(SourceTest, KindNames) {
+  EXPECT_EQ(SourceKindName(SourceKind::kAnonymous), "anonymous");
+  EXPECT_EQ(SourceKindName(SourceKind::kRegularFile), "regular_file");
+  EXPECT_EQ(SourceKindName(SourceKind::kDeviceDax), "device_dax");
+}
+
+// A fake sysfs in which /dev/null (1:3) is a Device DAX, to test detection and the attribute parsers.
+class FakeDeviceDaxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat st;
+    ASSERT_EQ(stat("/dev/null", &st), 0);
+    device_dir_ = dir_.Join("dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
+                            std::to_string(minor(st.st_rdev)));
+    ASSERT_EQ(system(("mkdir -p " + device_dir_ + " " + dir_.Join("bus/dax")).c_str()), 0);
+    ASSERT_EQ(symlink(dir_.Join("bus/dax").c_str(), (device_dir_ + "/subsystem").c_str()), 0);
+  }
+  ScopedTempDir dir_{"/dev/shm"};
+  std::string device_dir_;
+};
+
+TEST_F(FakeDeviceDaxTest, DetectedWithSizeAndAlignment) {
+  WriteFile(device_dir_ + "/size", "4294967296\n");
+  WriteFile(device_dir_ + "/align", "2097152\n");
+  ScopedEnv env("PMEM2_TEST_SYSFS_ROOT", dir_.path());
+  ScopedFd fd(open("/dev/null", O_RDWR));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->kind(), SourceKind::kDeviceDax);
+  EXPECT_EQ(source->Size().value(), 4294967296u);
+  EXPECT_EQ(source->Alignment().value(), 2097152u);
+  EXPECT_EQ(source->sysfs_device_dir(), device_dir_);
+}
+
+TEST_F(FakeDeviceDaxTest, OlderKernelsKeepAlignmentInTheRegion) {
+  ASSERT_EQ(mkdir((device_dir_ + "/device").c_str(), 0700), 0);
+  WriteFile(device_dir_ + "/device/align", "1073741824");
+  EXPECT_EQ(source_internal::ReadDeviceDaxAlignment(device_dir_).value(), 1073741824u);
+}
+
+TEST_F(FakeDeviceDaxTest, MalformedAttributes) {
+  WriteFile(device_dir_ + "/size", "lots");
+  EXPECT_EQ(GetErrorCode(source_internal::ReadDeviceDaxSize(device_dir_).status()), ErrorCode::kInvalidSizeFormat);
+  WriteFile(device_dir_ + "/size", "-5");
+  EXPECT_EQ(GetErrorCode(source_internal::ReadDeviceDaxSize(device_dir_).status()), ErrorCode::kInvalidSizeFormat);
+  WriteFile(device_dir_ + "/align", "2M");
+  absl::Status s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidAlignmentFormat);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"2M\""));
+  WriteFile(device_dir_ + "/align", "3000");
+  s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidAlignmentValue);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("3000"));
+  WriteFile(device_dir_ + "/align", "0");
+  EXPECT_EQ(GetErrorCode(source_internal::ReadDeviceDaxAlignment(device_dir_).status()),
+            ErrorCode::kInvalidAlignmentValue);
+}
+
+TEST_F(FakeDeviceDaxTest, MissingAttributeIsAnErrnoError) {
+  absl::Status s = source_internal::ReadDeviceDaxSize(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno);
+  EXPECT_EQ(GetErrno(s), ENOENT);
+}
+
+TEST_F(FakeDeviceDaxTest, OtherSubsystemIsNotDeviceDax) {
+  EXPECT_TRUE(source_internal::IsDeviceDax(dir_.path(), 1, 3));
+  EXPECT_FALSE(source_internal::IsDeviceDax(dir_.path(), 1, 4));
+  EXPECT_FALSE(source_internal::IsDeviceDax("/nonexistent", 1, 3));
+}
+
+}  // namespace
+}  // namespace pmem2

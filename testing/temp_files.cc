@@ -1,0 +1,99 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "testing/temp_files.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace pmem2 {
+namespace testing {
+
+std::vector<FileSystem> TestFileSystems() {
+  std::vector<FileSystem> result;
+  struct stat st;
+  if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)) result.push_back({"tmpfs", "/dev/shm"});
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  result.push_back({"disk", tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp"});
+  return result;
+}
+
+std::string FileSystemName(const ::testing::TestParamInfo<FileSystem>& param_info) {
+  return param_info.param.name;
+}
+
+ScopedTempDir::ScopedTempDir(const std::string& base) {
+  std::string templ = base + "/pmem2_test.XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp in " << base << ": " << std::strerror(errno);
+    return;
+  }
+  path_ = templ;
+}
+
+ScopedTempDir::~ScopedTempDir() {
+  if (path_.empty()) return;
+  nftw(
+      path_.c_str(),
+      [](const char* path, const struct stat*, int, struct FTW*) { return remove(path); }, 16,
+      FTW_DEPTH | FTW_PHYS);
+}
+
+std::string ScopedTempDir::Join(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
+
+ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+ScopedFd::~ScopedFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int ScopedFd::release() { return std::exchange(fd_, -1); }
+
+ScopedFd CreateFile(const std::string& path, uint64_t size, int open_flags) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    ADD_FAILURE() << "create " << path << " of " << size << " bytes: " << std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return ScopedFd();
+  }
+  close(fd);
+  fd = open(path.c_str(), open_flags);
+  if (fd < 0) ADD_FAILURE() << "open " << path << ": " << std::strerror(errno);
+  return ScopedFd(fd);
+}
+
+ScopedEnv::ScopedEnv(std::string name, absl::optional<std::string> value) : name_(std::move(name)) {
+  if (const char* old = std::getenv(name_.c_str())) old_ = old;
+  if (value.has_value()) {
+    setenv(name_.c_str(), value->c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_.has_value()) {
+    setenv(name_.c_str(), old_->c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
+}
+
+}  // namespace testing
+}  // namespace pmem2
