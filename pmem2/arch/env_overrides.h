@@ -1,0 +1,62 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/env_overrides.h
+// -----------------------------------------------------------------------------
+//
+// The PMEM_* environment variables that libpmem/libpmem2 users already know, parsed once into a plain struct
+// that every backend reads. The meanings follow PMDK (libpmem(7), libpmem2(7)):
+//
+//   PMEM_NO_CLWB=1          never use CLWB (fall back to CLFLUSHOPT, then CLFLUSH)
+//   PMEM_NO_CLFLUSHOPT=1    never use CLFLUSHOPT (fall back to CLFLUSH)
+//   PMEM_NO_FLUSH=1         never write CPU caches back (the platform is trusted to do it); a store fence
+//                           still orders the stores
+//   PMEM_NO_FLUSH=0         always write CPU caches back, even where the platform says it need not (eADR);
+//                           the map package reads this when it decides the granularity
+//   PMEM_NO_MOVNT=1         never use non-temporal stores
+//   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
+//                           PMEM_NO_MOVNT=1; a negative or non-numeric value is ignored
+//   PMEM_AVX=0              do not use the AVX kernels
+//   PMEM_AVX512F=0          do not use AVX-512 kernels (pmem2 has none: they measured no faster)
+//   PMEM_MOVDIR64B=0        do not use MOVDIR64B (pmem2 does not use it yet)
+//   PMEM_NO_GENERIC_MEMCPY=N (N != 0) where the portable copy loop would be used, use the C library's
+//                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost
+//
+// Any other value of these variables means "not set", as in PMDK.
+
+#ifndef PMEM2_ARCH_ENV_OVERRIDES_H_
+#define PMEM2_ARCH_ENV_OVERRIDES_H_
+
+#include <cstddef>
+#include <string>
+
+namespace pmem2 {
+namespace arch {
+
+struct EnvOverrides {
+  enum class Flush { kAuto, kNever, kAlways };
+
+  bool no_clwb = false;
+  bool no_clflushopt = false;
+  Flush flush = Flush::kAuto;
+  bool no_movnt = false;
+  bool has_movnt_threshold = false;
+  size_t movnt_threshold = 0;  // meaningful only if has_movnt_threshold
+  bool no_avx = false;
+  bool no_avx512f = false;
+  bool no_movdir64b = false;
+  bool no_generic_memcpy = false;
+
+  // The variables that took effect, as "NAME=value" separated by spaces; empty if none.
+  std::string description;
+};
+
+// Parses the environment now. Tests use this with setenv(); the library itself uses ProcessEnvOverrides().
+EnvOverrides ReadEnvOverrides();
+
+// The environment as it was on first use, parsed once per process (thread-safe).
+const EnvOverrides& ProcessEnvOverrides();
+
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_ENV_OVERRIDES_H_

@@ -1,0 +1,124 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// Checks the public tables through the public header only, as the map package sees them.
+
+#include "pmem2/arch/persist_ops.h"
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "pmem2/arch/cpu_description.h"
+
+namespace pmem2 {
+namespace arch {
+namespace {
+
+const unsigned kFlagSets[] = {0,
+                              kMemNoDrain,
+                              kMemNonTemporal,
+                              kMemTemporal,
+                              kMemWc,
+                              kMemWb,
+                              kMemNoFlush,
+                              kMemNoDrain | kMemTemporal,
+                              kMemNoDrain | kMemNonTemporal};
+
+std::vector<unsigned char> Pattern(size_t n, unsigned seed) {
+  std::vector<unsigned char> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<unsigned char>((i * 131 + seed * 7 + 1) & 0xff);
+  return v;
+}
+
+class PersistOpsTest : public ::testing::TestWithParam<bool> {
+ protected:
+  const PersistOps& ops() const { return GetParam() ? CacheLineOps() : ByteOps(); }
+};
+
+TEST_P(PersistOpsTest, TableIsComplete) {
+  const PersistOps& o = ops();
+  EXPECT_NE(o.persist, nullptr);
+  EXPECT_NE(o.flush, nullptr);
+  EXPECT_NE(o.drain, nullptr);
+  EXPECT_NE(o.memmove, nullptr);
+  EXPECT_NE(o.memset, nullptr);
+  EXPECT_NE(o.flush_name, nullptr);
+  EXPECT_NE(o.drain_name, nullptr);
+  EXPECT_NE(o.memmove_name, nullptr);
+  EXPECT_NE(o.memset_name, nullptr);
+}
+
+TEST_P(PersistOpsTest, MemmoveCopiesAndLeavesGuardsAlone) {
+  constexpr size_t kGuard = 128;
+  for (unsigned flags : kFlagSets) {
+    for (size_t len : {0, 1, 7, 8, 63, 64, 65, 127, 255, 256, 257, 4096, 5000}) {
+      for (size_t off : {0, 1, 8, 31, 63}) {
+        std::vector<unsigned char> buf(kGuard + off + len + kGuard, 0xee);
+        std::vector<unsigned char> src = Pattern(len + 1, static_cast<unsigned>(len));
+        std::vector<unsigned char> want = buf;
+        std::memcpy(want.data() + kGuard + off, src.data() + 1, len);
+        EXPECT_EQ(ops().memmove(buf.data() + kGuard + off, src.data() + 1, len, flags), buf.data() + kGuard + off);
+        ops().drain();
+        ASSERT_EQ(buf, want) << "len " << len << " off " << off << " flags " << flags;
+      }
+    }
+  }
+}
+
+TEST_P(PersistOpsTest, MemmoveOverlapsBothWays) {
+  for (size_t len : {1, 15, 64, 100, 1000, 4097}) {
+    for (ptrdiff_t shift : {-65, -8, -1, 1, 3, 64, 200}) {
+      std::vector<unsigned char> buf = Pattern(len + 600, 3);
+      std::vector<unsigned char> want = buf;
+      unsigned char* src = buf.data() + 300;
+      std::memmove(want.data() + 300 + shift, want.data() + 300, len);
+      ops().memmove(src + shift, src, len, 0);
+      ASSERT_EQ(buf, want) << "len " << len << " shift " << shift;
+    }
+  }
+}
+
+TEST_P(PersistOpsTest, MemsetFillsAndLeavesGuardsAlone) {
+  constexpr size_t kGuard = 128;
+  for (unsigned flags : kFlagSets) {
+    for (size_t len : {0, 1, 9, 64, 65, 300, 4096, 5001}) {
+      for (size_t off : {0, 5, 32}) {
+        std::vector<unsigned char> buf(kGuard + off + len + kGuard, 0xee);
+        std::vector<unsigned char> want = buf;
+        std::memset(want.data() + kGuard + off, 0x5a, len);
+        EXPECT_EQ(ops().memset(buf.data() + kGuard + off, 0x15a, len, flags), buf.data() + kGuard + off);
+        ASSERT_EQ(buf, want) << "len " << len << " off " << off << " flags " << flags;
+      }
+    }
+  }
+}
+
+TEST_P(PersistOpsTest, PersistAndFlushAcceptAnyRange) {
+  std::vector<unsigned char> buf(10000, 1);
+  for (size_t off : {0, 1, 63}) {
+    for (size_t len : {0, 1, 64, 65, 9000}) {
+      ops().flush(buf.data() + off, len);
+      ops().drain();
+      ops().persist(buf.data() + off, len);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Granularity, PersistOpsTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "CacheLine" : "Byte";
+                         });
+
+TEST(DescribeCpuTest, NamesTheArchitecture) {
+  const std::string text = DescribeCpu();
+  EXPECT_FALSE(text.empty());
+#if defined(__x86_64__)
+  EXPECT_EQ(text.rfind("x86_64: ", 0), 0u) << text;
+  EXPECT_NE(text.find("sse2"), std::string::npos) << text;
+#endif
+}
+
+}  // namespace
+}  // namespace arch
+}  // namespace pmem2

@@ -1,0 +1,48 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/x86_64/ops.h
+// -----------------------------------------------------------------------------
+//
+// The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
+// (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels and the non-temporal threshold, and publishes them as
+// PersistOps tables. Selection is a pure function of (features, overrides) so tests can build the tables a
+// different CPU would get (see testing/cpu).
+
+#ifndef PMEM2_ARCH_X86_64_OPS_H_
+#define PMEM2_ARCH_X86_64_OPS_H_
+
+#include <string>
+
+#include "pmem2/arch/env_overrides.h"
+#include "pmem2/arch/persist_ops.h"
+#include "pmem2/arch/x86_64/cpu_features.h"
+
+namespace pmem2 {
+namespace arch {
+namespace x86_64 {
+
+// Everything selection produces for one (features, overrides) pair.
+struct Selection {
+  PersistOps cache_line;
+  PersistOps byte;
+  size_t movnt_threshold;
+  std::string description;  // DescribeCpu() text
+};
+
+Selection Select(const CpuFeatures& features, const EnvOverrides& overrides);
+
+// The process-wide selection (detected features, environment at first use), or the one a test installed.
+const PersistOps& CacheLineOps();
+const PersistOps& ByteOps();
+std::string DescribeCpu();
+
+// Test seam, used only by testing/cpu: makes the functions above return `selection` (nullptr: back to the
+// process-wide one) and makes the kernels use its threshold. Not thread-safe with concurrent copies; the
+// caller keeps `selection` alive until it restores.
+void InstallSelectionForTest(const Selection* selection);
+
+}  // namespace x86_64
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_X86_64_OPS_H_
