@@ -1,0 +1,73 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/granularity.h"
+
+#include <glob.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
+  PersistenceDomain result;
+  std::string pattern = sysfs_root + "/bus/nd/devices/region*/persistence_domain";
+  glob_t matches;
+  if (glob(pattern.c_str(), 0, nullptr, &matches) != 0) {
+    result.summary = "none";
+    return result;
+  }
+  bool all_cpu_cache = true;
+  for (size_t i = 0; i < matches.gl_pathc; ++i) {
+    std::ifstream in(matches.gl_pathv[i]);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string domain(absl::StripAsciiWhitespace(text));
+    if (domain.empty()) domain = "unknown";
+    if (domain != "cpu_cache") all_cpu_cache = false;
+    if (result.summary.empty()) {
+      result.summary = domain;
+    } else if (result.summary != domain) {
+      result.summary = "mixed";
+    }
+  }
+  globfree(&matches);
+  result.cpu_caches_are_persistent = all_cpu_cache;
+  return result;
+}
+
+absl::StatusOr<absl::optional<StoreGranularity>> ForcedGranularity() {
+  const char* value = std::getenv("PMEM2_FORCE_GRANULARITY");
+  if (value == nullptr || *value == '\0') return absl::optional<StoreGranularity>();
+  absl::optional<StoreGranularity> parsed = ParseStoreGranularity(value);
+  if (!parsed.has_value()) {
+    return MakeError(ErrorCode::kInvalidForcedGranularity,
+                     absl::StrCat("PMEM2_FORCE_GRANULARITY=\"", value,
+                                  "\" is not byte, cache_line, cacheline or page"));
+  }
+  return parsed;
+}
+
+GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous,
+                                      const PersistenceDomain& domain) {
+  if (anonymous_or_private) {
+    return {StoreGranularity::kByte, "anonymous or private mapping: stores never reach a persistent medium"};
+  }
+  if (synchronous) {
+    if (domain.cpu_caches_are_persistent) {
+      return {StoreGranularity::kByte, "MAP_SYNC and every NVDIMM region's persistence_domain is cpu_cache (eADR)"};
+    }
+    return {StoreGranularity::kCacheLine,
+            absl::StrCat("MAP_SYNC, persistence_domain ", domain.summary, ": CPU caches must be flushed")};
+  }
+  return {StoreGranularity::kPage, "no MAP_SYNC (page cache): persistence needs msync"};
+}
+
+}  // namespace map_internal
+}  // namespace pmem2

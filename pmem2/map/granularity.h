@@ -1,0 +1,56 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/granularity.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2/map: how a mapping's effective store granularity is decided, kept apart from the mmap
+// code so each rule can be tested with a fake sysfs and a fake environment.
+//
+// The rules, in order:
+//   1. An anonymous or private mapping never reaches a persistent medium, so no store needs flushing: byte.
+//   2. A shared mapping that the kernel accepted with MAP_SYNC (or any Device DAX) is persistent memory whose
+//      page tables stay valid without msync: byte if every NVDIMM region reports the CPU caches inside its
+//      power-fail domain (eADR, persistence_domain "cpu_cache"), otherwise cache line.
+//   3. Anything else goes through the page cache: page.
+//   4. PMEM2_FORCE_GRANULARITY (byte / cache_line / cacheline / page, any case), read on every Map::Create()
+//      as libpmem2 does, replaces the result; it exists for testing.
+
+#ifndef PMEM2_MAP_GRANULARITY_H_
+#define PMEM2_MAP_GRANULARITY_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/optional.h"
+#include "pmem2/config/config.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+// What the NVDIMM regions under `sysfs_root` (/sys/bus/nd/devices/region*/persistence_domain) say.
+struct PersistenceDomain {
+  // "cpu_cache", "memory_controller", "unknown" (a region reports nothing), "mixed" (regions differ), or
+  // "none" (no NVDIMM region at all).
+  std::string summary;
+  // True only if there is at least one region and every region reports "cpu_cache".
+  bool cpu_caches_are_persistent = false;
+};
+PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root);
+
+// The granularity PMEM2_FORCE_GRANULARITY asks for; nullopt if it is unset or empty;
+// ErrorCode::kInvalidForcedGranularity (naming the value) if it names no granularity.
+absl::StatusOr<absl::optional<StoreGranularity>> ForcedGranularity();
+
+struct GranularityDecision {
+  StoreGranularity granularity;
+  std::string reason;  // one line, for `pmem2 info` and error messages
+};
+
+// Rules 1-3 above.
+GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous,
+                                      const PersistenceDomain& domain);
+
+}  // namespace map_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_GRANULARITY_H_

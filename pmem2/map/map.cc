@@ -1,0 +1,297 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/map.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/granularity.h"
+#include "pmem2/source/source.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+namespace pmem2 {
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kGiB = size_t{1} << 30;
+
+// ---- Page granularity: msync, with failures recorded instead of lost or fatal. ----
+
+struct PersistFailure {
+  int error_number = 0;
+  const void* address = nullptr;
+  size_t length = 0;
+};
+thread_local PersistFailure last_persist_failure;
+std::atomic<uint64_t> persist_failure_count{0};
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+void PagePersist(const void* ptr, size_t size) {
+  // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
+  arch::ByteOps().drain();
+  if (size == 0) return;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
+  int result;
+  do {
+    result = msync(reinterpret_cast<void*>(start), end - start, MS_SYNC);
+  } while (result != 0 && errno == EINTR);
+  if (result != 0) {
+    last_persist_failure = {errno, ptr, size};
+    persist_failure_count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// msync has already waited for the write-back: there is nothing left to drain.
+void PageDrain() {}
+
+void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
+  arch::ByteOps().memmove(pmemdest, src, len, flags | kMemNoFlush);
+  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
+  return pmemdest;
+}
+
+void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
+  arch::ByteOps().memset(pmemdest, c, len, flags | kMemNoFlush);
+  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
+  return pmemdest;
+}
+
+// ---- Mapping ----
+
+int ToMmapProtection(unsigned protection) {
+  int prot = PROT_NONE;
+  if (protection & kProtRead) prot |= PROT_READ;
+  if (protection & kProtWrite) prot |= PROT_WRITE;
+  if (protection & kProtExec) prot |= PROT_EXEC;
+  return prot;
+}
+
+// Maps `length` bytes at an address aligned to `alignment`: reserves length + alignment of address space, maps
+// over the aligned part with MAP_FIXED, and returns the slack. Returns MAP_FAILED with errno set on failure.
+void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset) {
+  size_t reserve = length + alignment;
+  if (reserve < length) {
+    errno = ENOMEM;
+    return MAP_FAILED;
+  }
+  void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return MAP_FAILED;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+  void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    munmap(base, reserve);
+    errno = err;
+    return MAP_FAILED;
+  }
+  const size_t mapped_end = aligned + ((length + PageSize() - 1) & ~(PageSize() - 1));
+  if (aligned > begin) munmap(base, aligned - begin);
+  if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
+  return addr;
+}
+
+}  // namespace
+
+absl::Status TakeLastPersistError() {
+  PersistFailure failure = std::exchange(last_persist_failure, PersistFailure{});
+  if (failure.error_number == 0) return absl::OkStatus();
+  return MakeErrnoError(failure.error_number,
+                        absl::StrFormat("msync persisting %u bytes at %p", failure.length, failure.address));
+}
+
+uint64_t PersistErrorCount() { return persist_failure_count.load(std::memory_order_relaxed); }
+
+absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
+  if (!config.required_store_granularity().has_value()) {
+    return MakeError(ErrorCode::kGranularityNotSet,
+                     "no required store granularity: call Config::set_required_store_granularity()");
+  }
+  const StoreGranularity required = *config.required_store_granularity();
+  absl::StatusOr<absl::optional<StoreGranularity>> forced = map_internal::ForcedGranularity();
+  if (!forced.ok()) return forced.status();
+
+  absl::StatusOr<uint64_t> source_size = source.Size();
+  if (!source_size.ok()) return source_size.status();
+  absl::StatusOr<size_t> alignment = source.Alignment();
+  if (!alignment.ok()) return alignment.status();
+  if (*source_size == 0) return MakeError(ErrorCode::kSourceEmpty, "the source has size 0: nothing to map");
+
+  const bool anonymous = source.kind() == SourceKind::kAnonymous;
+  const uint64_t offset = anonymous ? 0 : config.offset();
+  if (offset % *alignment != 0) {
+    return MakeError(ErrorCode::kOffsetUnaligned,
+                     absl::StrCat("offset ", offset, " is not a multiple of the source alignment ", *alignment));
+  }
+  uint64_t length = config.length();
+  if (length != 0 && length % *alignment != 0) {
+    return MakeError(ErrorCode::kLengthUnaligned,
+                     absl::StrCat("length ", length, " is not a multiple of the source alignment ", *alignment));
+  }
+  if (length == 0) {
+    if (offset >= *source_size) {
+      // libpmem2 1.12.1 passes this case to mmap and returns its -EINVAL; the range is what is wrong.
+      return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " is at or past the end of the ",
+                                                          *source_size, "-byte source: nothing to map"));
+    }
+    length = *source_size - offset;
+  } else if (length > std::numeric_limits<uint64_t>::max() - offset) {
+    return MakeError(ErrorCode::kMapRange,
+                     absl::StrCat("offset ", offset, " + length ", length, " overflows 64 bits"));
+  } else if (offset + length > *source_size) {
+    return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " + length ", length,
+                                                        " passes the end of the ", *source_size, "-byte source"));
+  }
+  if (length > std::numeric_limits<size_t>::max() / 2 ||
+      offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+    return MakeError(ErrorCode::kMapRange,
+                     absl::StrCat("offset ", offset, " + length ", length, " cannot be mapped on this system"));
+  }
+  const bool is_private = config.sharing() == Sharing::kPrivate;
+  if (is_private && source.kind() == SourceKind::kDeviceDax) {
+    return MakeError(ErrorCode::kSrcDevdaxPrivate, "Device DAX cannot be mapped private (MAP_PRIVATE)");
+  }
+  if (!is_private && (config.protection() & kProtWrite) != 0) {
+    absl::StatusOr<bool> writable = source.Writable();
+    if (!writable.ok()) return writable.status();
+    if (!*writable) {
+      return MakeError(ErrorCode::kNoAccess,
+                       absl::StrCat("file descriptor ", source.fd(),
+                                    " is read-only but the shared mapping asks for write protection"));
+    }
+  }
+
+  Map map;
+  map.size_ = static_cast<size_t>(length);
+  size_t address_alignment = map.size_ >= 2 * kGiB ? kGiB : 2 * kMiB;
+  if (*alignment > address_alignment) address_alignment = *alignment;
+  const int prot = ToMmapProtection(config.protection());
+  void* addr = MAP_FAILED;
+  bool synchronous = false;
+  if (anonymous) {
+    addr = MapAligned(map.size_, address_alignment, prot, (is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS,
+                      -1, 0);
+  } else if (is_private) {
+    addr = MapAligned(map.size_, address_alignment, prot, MAP_PRIVATE, source.fd(), static_cast<off_t>(offset));
+  } else {
+    addr = MapAligned(map.size_, address_alignment, prot, MAP_SHARED_VALIDATE | MAP_SYNC, source.fd(),
+                      static_cast<off_t>(offset));
+    synchronous = addr != MAP_FAILED;
+    // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
+    if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
+      addr = MapAligned(map.size_, address_alignment, prot, MAP_SHARED, source.fd(), static_cast<off_t>(offset));
+    }
+  }
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    if (err == EACCES && !anonymous) {
+      return MakeError(ErrorCode::kNoAccess,
+                       absl::StrCat("mmap of file descriptor ", source.fd(), " refused the protection (EACCES)"));
+    }
+    return MakeErrnoError(err, absl::StrCat("mmap of ", map.size_, " bytes at offset ", offset));
+  }
+  map.address_ = addr;
+  map.reserved_size_ = map.size_;
+  // Device DAX is always synchronous, whatever the kernel said about the MAP_SYNC flag.
+  synchronous = synchronous || source.kind() == SourceKind::kDeviceDax;
+
+  MapDiagnostics& diag = map.diagnostics_;
+  diag.map_sync = synchronous;
+  diag.address_alignment = address_alignment;
+  map_internal::PersistenceDomain domain = map_internal::ReadPersistenceDomain(source_internal::SysfsRoot());
+  diag.persistence_domain = domain.summary;
+  map_internal::GranularityDecision decision =
+      map_internal::DecideGranularity(anonymous || is_private, synchronous, domain);
+  diag.detected_granularity = decision.granularity;
+  diag.reason = decision.reason;
+  map.granularity_ = decision.granularity;
+  if (forced->has_value()) {
+    diag.forced = true;
+    map.granularity_ = **forced;
+  }
+  if (static_cast<int>(map.granularity_) > static_cast<int>(required)) {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     absl::StrCat("required store granularity ", StoreGranularityName(required),
+                                  " is finer than this mapping's ", StoreGranularityName(map.granularity_), " (",
+                                  diag.forced ? "forced by PMEM2_FORCE_GRANULARITY" : decision.reason, ")"));
+  }
+
+  switch (map.granularity_) {
+    case StoreGranularity::kByte:
+    case StoreGranularity::kCacheLine: {
+      const arch::PersistOps& ops =
+          map.granularity_ == StoreGranularity::kByte ? arch::ByteOps() : arch::CacheLineOps();
+      map.persist_ = ops.persist;
+      map.flush_ = ops.flush;
+      map.drain_ = ops.drain;
+      map.memmove_ = ops.memmove;
+      map.memset_ = ops.memset;
+      diag.flush_name = ops.flush_name;
+      diag.drain_name = ops.drain_name;
+      diag.memmove_name = ops.memmove_name;
+      diag.memset_name = ops.memset_name;
+      break;
+    }
+    case StoreGranularity::kPage:
+      map.persist_ = PagePersist;
+      map.flush_ = PagePersist;
+      map.drain_ = PageDrain;
+      map.memmove_ = PageMemmove;
+      map.memset_ = PageMemset;
+      diag.flush_name = "msync";
+      diag.drain_name = "none (msync waits)";
+      diag.memmove_name = arch::ByteOps().memmove_name;
+      diag.memset_name = arch::ByteOps().memset_name;
+      break;
+  }
+  return map;
+}
+
+Map::Map(Map&& other) noexcept { *this = std::move(other); }
+
+Map& Map::operator=(Map&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    address_ = std::exchange(other.address_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    reserved_size_ = std::exchange(other.reserved_size_, 0);
+    granularity_ = other.granularity_;
+    persist_ = other.persist_;
+    flush_ = other.flush_;
+    drain_ = other.drain_;
+    memmove_ = other.memmove_;
+    memset_ = other.memset_;
+    diagnostics_ = std::move(other.diagnostics_);
+  }
+  return *this;
+}
+
+Map::~Map() { Reset(); }
+
+void Map::Reset() {
+  if (address_ != nullptr) munmap(address_, reserved_size_);
+  address_ = nullptr;
+  size_ = reserved_size_ = 0;
+}
+
+}  // namespace pmem2
