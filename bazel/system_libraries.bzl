@@ -48,13 +48,24 @@ def _system_absl_impl(ctx):
     # Upstream spells a target as //absl/<component>:<name>. Every component package aliases every target:
     # the system build has no record of which component a target belongs to, and a few extra aliases are
     # harmless where the upstream labels all resolve.
-    aliases = ['package(default_visibility = ["//visibility:public"])', ""]
-    for name in sorted(names):
-        aliases.append('alias(name = %r, actual = "//:%s")' % (name, name))
-    alias_text = "\n".join(aliases) + "\n"
+    #
+    # Debian's pkg-config files follow Abseil's CMake names, which prefix a target with its component
+    # (flags_parse, random_distributions); upstream Bazel labels do not (//absl/flags:parse). Each component
+    # therefore also gets the unprefixed names, and the one irregular name, flags -> //absl/flags:flag.
     for component in include.readdir():
-        if "." not in component.basename:  # Bazel 4 paths have no is_dir; components are the dotless names
-            ctx.file("absl/%s/BUILD.bazel" % component.basename, alias_text)
+        c = component.basename
+        if "." in c:  # Bazel 4 paths have no is_dir; components are the dotless names
+            continue
+        targets = {name: name for name in names}
+        for name in names:
+            if name.startswith(c + "_"):
+                targets[name[len(c) + 1:]] = name
+        if c == "flags" and "flags" in targets:
+            targets["flag"] = "flags"
+        lines = ['package(default_visibility = ["//visibility:public"])', ""]
+        for alias_name in sorted(targets):
+            lines.append('alias(name = %r, actual = "//:%s")' % (alias_name, targets[alias_name]))
+        ctx.file("absl/%s/BUILD.bazel" % c, "\n".join(lines) + "\n")
 
 system_absl = repository_rule(
     implementation = _system_absl_impl,
