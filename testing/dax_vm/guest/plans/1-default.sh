@@ -1,0 +1,44 @@
+# Boot 1: NVDIMMs with no persistence domain reported (qemu's default: neither ADR nor eADR advertised).
+# Sets up the namespaces and file systems every later boot uses, runs the no-eADR checks, then writes the
+# crash-test data and is killed hard by the host.
+# machine: pc,nvdimm=on
+
+step ns-ext4 make_namespace "$NV_EXT4" fsdax
+step ns-xfs make_namespace "$NV_XFS" fsdax
+step ns-devdax make_namespace "$NV_DEVDAX" devdax
+step mkfs-ext4 mkfs.ext4 -q -F -b 4096 -L daxext4 "$(blockdev_of_size "$NV_EXT4")"
+step mkfs-xfs mkfs.xfs -q -f -L daxxfs "$(blockdev_of_size "$NV_XFS")"
+step mount-ext4 mount_fs ext4 "$(blockdev_of_size "$NV_EXT4")" /mnt/ext4 dax
+step mount-xfs mount_fs xfs "$(blockdev_of_size "$NV_XFS")" /mnt/xfs dax
+step domain dax_probe domain ""
+DAX=$(devdax_of_size "$NV_DEVDAX")
+
+# No eADR: MAP_SYNC works, so cache-line granularity; byte is refused.
+run fsdax-ext4 fsdax_checks /mnt/ext4 cache_line
+run fsdax-xfs fsdax_checks /mnt/xfs cache_line
+run devdax devdax_checks "$DAX" cache_line
+run info-fsdax-ext4 fsdax_info /mnt/ext4 cache_line none
+run info-fsdax-xfs fsdax_info /mnt/xfs cache_line none
+run info-devdax devdax_info "$DAX" cache_line none
+
+# dax=never: the page cache is back, MAP_SYNC is refused, page granularity (msync), as on the build host.
+step umount umount /mnt/ext4 /mnt/xfs
+step mount-ext4-never mount_fs ext4 "$(blockdev_of_size "$NV_EXT4")" /mnt/ext4 dax=never
+step mount-xfs-never mount_fs xfs "$(blockdev_of_size "$NV_XFS")" /mnt/xfs dax=never
+run dax-never-ext4 fsdax_checks /mnt/ext4 page
+run dax-never-xfs fsdax_checks /mnt/xfs page
+run info-dax-never-ext4 fsdax_info /mnt/ext4 page
+run info-dax-never-xfs fsdax_info /mnt/xfs page
+
+# Crash test, part 1: write through pmem2, then the host SIGKILLs qemu (part 2 is in the next boot).
+# ext4 with dax and a 10-minute journal commit interval: only MAP_SYNC's synchronous faults can make the block
+# allocation durable in time. xfs with dax=never: page cache, persisted by msync or not at all.
+step umount-2 umount /mnt/ext4 /mnt/xfs
+step mount-ext4-crash mount_fs ext4 "$(blockdev_of_size "$NV_EXT4")" /mnt/ext4 dax,commit=600
+step mount-xfs-crash mount_fs xfs "$(blockdev_of_size "$NV_XFS")" /mnt/xfs dax=never
+step no-writeback no_writeback
+step write-fsdax dax_checks write /mnt/ext4/crash-persisted "$SEED-fsdax" persist
+step write-devdax dax_checks write "$DAX" "$SEED-devdax" persist 2097152
+step write-page dax_checks write /mnt/xfs/crash-persisted "$SEED-page" persist
+step write-unpersisted dax_checks write /mnt/xfs/crash-unpersisted "$SEED-lost" nopersist
+crash_point
