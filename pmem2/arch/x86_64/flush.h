@@ -3,7 +3,7 @@
 // pmem2/arch/x86_64/flush.h
 // -----------------------------------------------------------------------------
 //
-// Single-line cache write-back instructions and the store fence, as inline assembly so that no function needs
+// Single-line cache write-back instructions (each takes any address inside the line) and the store fence, as inline assembly so that no function needs
 // a target attribute to use them (the assembler knows every mnemonic; the CPU check happens at selection).
 // Each flush names the whole line as a memory input, which keeps the compiler from sinking earlier stores to
 // that line below the flush, without the cost of a full "memory" clobber.
@@ -24,25 +24,31 @@ struct CacheLineBytes {
   char bytes[kCacheLine];
 };
 
-inline const CacheLineBytes& LineAt(const void* line) { return *static_cast<const CacheLineBytes*>(line); }
+inline uintptr_t LineDown(uintptr_t p) { return p & ~(uintptr_t{kCacheLine} - 1); }
 
-__attribute__((always_inline)) inline void ClwbLine(const void* line) {
-  __asm__ volatile("clwb %0" : : "m"(LineAt(line)));
+// The whole line containing `p`, as the memory operand of a flush.
+inline const CacheLineBytes& LineAt(const void* p) {
+  return *reinterpret_cast<const CacheLineBytes*>(LineDown(reinterpret_cast<uintptr_t>(p)));
 }
 
-__attribute__((always_inline)) inline void ClflushoptLine(const void* line) {
-  __asm__ volatile("clflushopt %0" : : "m"(LineAt(line)));
+__attribute__((always_inline)) inline void ClwbLine(const void* p) {
+  __asm__ volatile("clwb %0" : : "m"(LineAt(p)));
 }
 
-__attribute__((always_inline)) inline void ClflushLine(const void* line) {
-  __asm__ volatile("clflush %0" : : "m"(LineAt(line)));
+__attribute__((always_inline)) inline void ClflushoptLine(const void* p) {
+  __asm__ volatile("clflushopt %0" : : "m"(LineAt(p)));
 }
+
+__attribute__((always_inline)) inline void ClflushLine(const void* p) {
+  __asm__ volatile("clflush %0" : : "m"(LineAt(p)));
+}
+
+// For tables whose stores need no write-back (byte granularity, PMEM_NO_FLUSH=1).
+__attribute__((always_inline)) inline void NoFlushLine(const void*) {}
 
 // Orders every earlier store, non-temporal store and CLWB/CLFLUSHOPT of this thread before later stores; with
 // pmem this is the drain. The "memory" clobber also makes it a compiler barrier.
 __attribute__((always_inline)) inline void Sfence() { __asm__ volatile("sfence" : : : "memory"); }
-
-inline uintptr_t LineDown(uintptr_t p) { return p & ~(uintptr_t{kCacheLine} - 1); }
 
 // Applies `FlushLine` to every cache line that [addr, addr + len) touches.
 template <void (*FlushLine)(const void*)>

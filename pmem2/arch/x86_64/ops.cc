@@ -4,19 +4,26 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
 
+#include "pmem2/arch/generic/ops.h"
 #include "pmem2/arch/x86_64/flush.h"
+#include "pmem2/arch/x86_64/kernel_table.h"
 
 namespace pmem2 {
 namespace arch {
 namespace x86_64 {
+
+std::atomic<size_t> cache_line_nt_threshold{kDefaultCacheLineNtThreshold};
+std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
+
 namespace {
 
-inline bool NeedsDrain(unsigned flags) { return (flags & (kMemNoDrain | kMemNoFlush)) == 0; }
-
-void NoFlush(const void*, size_t) {}
 void Drain() { Sfence(); }
-void PersistByte(const void*, size_t) { Sfence(); }
+void FlushNothing(const void*, size_t) {}
+void PersistByFence(const void*, size_t) { Sfence(); }
 
 template <void (*Line)(const void*)>
 void Flush(const void* addr, size_t len) {
@@ -29,9 +36,28 @@ void Persist(const void* addr, size_t len) {
   Sfence();
 }
 
-template <void (*Line)(const void*)>
-void* MemmoveFlush(void* dst, const void* src, size_t len, unsigned flags) {
-  std::memmove(dst, src, len);
+// The portable copy loops plus this CPU's flush: only reached when a test forces a CPU without SSE2 (every
+// x86-64 CPU has it). kLibc is PMEM_NO_GENERIC_MEMCPY.
+template <void (*Line)(const void*), bool kLibc>
+void* GenericMemmove(void* dst, const void* src, size_t len, unsigned flags) {
+  if (kLibc) {
+    std::memmove(dst, src, len);
+  } else {
+    generic::CopyWords(dst, src, len);
+  }
+  if ((flags & kMemNoFlush) != 0) return dst;
+  FlushLines<Line>(dst, len);
+  if ((flags & kMemNoDrain) == 0) Sfence();
+  return dst;
+}
+
+template <void (*Line)(const void*), bool kLibc>
+void* GenericMemset(void* dst, int c, size_t len, unsigned flags) {
+  if (kLibc) {
+    std::memset(dst, c, len);
+  } else {
+    generic::FillWords(dst, c, len);
+  }
   if ((flags & kMemNoFlush) != 0) return dst;
   FlushLines<Line>(dst, len);
   if ((flags & kMemNoDrain) == 0) Sfence();
@@ -39,60 +65,49 @@ void* MemmoveFlush(void* dst, const void* src, size_t len, unsigned flags) {
 }
 
 template <void (*Line)(const void*)>
-void* MemsetFlush(void* dst, int c, size_t len, unsigned flags) {
-  std::memset(dst, c, len);
-  if ((flags & kMemNoFlush) != 0) return dst;
-  FlushLines<Line>(dst, len);
-  if ((flags & kMemNoDrain) == 0) Sfence();
-  return dst;
+MemKernels GenericKernels(bool libc) {
+  if (libc) return {GenericMemmove<Line, true>, GenericMemset<Line, true>};
+  return {GenericMemmove<Line, false>, GenericMemset<Line, false>};
 }
 
-void* MemmoveNoFlush(void* dst, const void* src, size_t len, unsigned flags) {
-  std::memmove(dst, src, len);
-  if (NeedsDrain(flags)) Sfence();
-  return dst;
+// PersistOps names must outlive every table; the set of distinct names is small, so keep them all.
+const char* Intern(const std::string& name) {
+  static std::mutex mu;
+  static auto* names = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  return names->insert(name).first->c_str();
 }
 
-void* MemsetNoFlush(void* dst, int c, size_t len, unsigned flags) {
-  std::memset(dst, c, len);
-  if (NeedsDrain(flags)) Sfence();
-  return dst;
+std::string SizeText(size_t n) {
+  if (n >= (size_t{1} << 20) && n % (size_t{1} << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " B";
 }
 
-template <void (*Line)(const void*)>
-PersistOps FlushingOps(const char* name) {
-  PersistOps ops{};
-  ops.persist = Persist<Line>;
-  ops.flush = Flush<Line>;
-  ops.drain = Drain;
-  ops.memmove = MemmoveFlush<Line>;
-  ops.memset = MemsetFlush<Line>;
-  ops.flush_name = name;
-  ops.drain_name = "sfence";
-  ops.memmove_name = "libc + flush";
-  ops.memset_name = "libc + flush";
-  return ops;
-}
-
-PersistOps NonFlushingOps() {
-  PersistOps ops{};
-  ops.persist = PersistByte;
-  ops.flush = NoFlush;
-  ops.drain = Drain;
-  ops.memmove = MemmoveNoFlush;
-  ops.memset = MemsetNoFlush;
-  ops.flush_name = "none";
-  ops.drain_name = "sfence";
-  ops.memmove_name = "libc";
-  ops.memset_name = "libc";
-  return ops;
+std::string KernelName(const char* isa, bool allow_nt, size_t threshold) {
+  std::string name = isa;
+  if (allow_nt) {
+    name += " nt >= " + SizeText(threshold);
+  } else {
+    name += " temporal (PMEM_NO_MOVNT)";
+  }
+  return name;
 }
 
 std::atomic<const Selection*> installed_for_test{nullptr};
 
+void MakeCurrent(const Selection& s) {
+  cache_line_nt_threshold.store(s.cache_line_nt_threshold, std::memory_order_relaxed);
+  byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
+}
+
 const Selection& ProcessSelection() {
-  static const Selection selection = Select(ProcessCpuFeatures(), ProcessEnvOverrides());
-  return selection;
+  static const Selection* selection = [] {
+    auto* s = new Selection(Select(ProcessCpuFeatures(), ProcessEnvOverrides()));
+    MakeCurrent(*s);
+    return s;
+  }();
+  return *selection;
 }
 
 const Selection& Current() {
@@ -103,18 +118,80 @@ const Selection& Current() {
 }  // namespace
 
 Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
-  Selection s;
-  s.byte = NonFlushingOps();
-  if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
-    s.cache_line = NonFlushingOps();
-  } else if (features.clwb && !overrides.no_clwb) {
-    s.cache_line = FlushingOps<ClwbLine>("clwb");
-  } else if (features.clflushopt && !overrides.no_clflushopt) {
-    s.cache_line = FlushingOps<ClflushoptLine>("clflushopt");
-  } else {
-    s.cache_line = FlushingOps<ClflushLine>("clflush");
+  Selection s{};
+  const bool allow_nt = !overrides.no_movnt;
+  s.cache_line_nt_threshold =
+      overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultCacheLineNtThreshold;
+  s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
+
+  const IsaKernels* isa = nullptr;
+  if (features.avx && !overrides.no_avx) {
+    isa = &AvxKernels();
+  } else if (features.sse2) {
+    isa = &Sse2Kernels();
   }
-  s.movnt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : 0;
+  s.isa = isa != nullptr ? isa->name : "generic";
+
+  // Byte granularity: no flush; the fence orders.
+  s.byte.persist = PersistByFence;
+  s.byte.flush = FlushNothing;
+  s.byte.drain = Drain;
+  s.byte.flush_name = "none";
+  s.byte.drain_name = "sfence";
+  const MemKernels byte =
+      isa != nullptr ? isa->byte[allow_nt] : GenericKernels<NoFlushLine>(overrides.no_generic_memcpy);
+  s.byte.memmove = byte.memmove;
+  s.byte.memset = byte.memset;
+  const char* byte_name = isa != nullptr
+                              ? Intern(KernelName(s.isa, allow_nt, s.byte_nt_threshold))
+                              : (overrides.no_generic_memcpy ? "libc" : "generic");
+  s.byte.memmove_name = byte_name;
+  s.byte.memset_name = byte_name;
+
+  // Cache-line granularity: the best flush instruction the CPU has and the overrides allow.
+  if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
+    s.cache_line = s.byte;  // PMEM_NO_FLUSH=1: trust the platform to write caches back
+  } else {
+    FlushKind kind = FlushKind::kClflush;
+    if (features.clwb && !overrides.no_clwb) {
+      kind = FlushKind::kClwb;
+    } else if (features.clflushopt && !overrides.no_clflushopt) {
+      kind = FlushKind::kClflushopt;
+    }
+    PersistOps& o = s.cache_line;
+    MemKernels mem{};
+    switch (kind) {
+      case FlushKind::kClwb:
+        o.persist = Persist<ClwbLine>;
+        o.flush = Flush<ClwbLine>;
+        o.flush_name = "clwb";
+        mem = isa != nullptr ? isa->cache_line[0][allow_nt] : GenericKernels<ClwbLine>(overrides.no_generic_memcpy);
+        break;
+      case FlushKind::kClflushopt:
+        o.persist = Persist<ClflushoptLine>;
+        o.flush = Flush<ClflushoptLine>;
+        o.flush_name = "clflushopt";
+        mem = isa != nullptr ? isa->cache_line[1][allow_nt]
+                             : GenericKernels<ClflushoptLine>(overrides.no_generic_memcpy);
+        break;
+      case FlushKind::kClflush:
+        o.persist = Persist<ClflushLine>;
+        o.flush = Flush<ClflushLine>;
+        o.flush_name = "clflush";
+        mem = isa != nullptr ? isa->cache_line[2][allow_nt]
+                             : GenericKernels<ClflushLine>(overrides.no_generic_memcpy);
+        break;
+    }
+    o.drain = Drain;
+    o.drain_name = "sfence";
+    o.memmove = mem.memmove;
+    o.memset = mem.memset;
+    const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold))
+                                      : (overrides.no_generic_memcpy ? "libc" : "generic");
+    o.memmove_name = name;
+    o.memset_name = name;
+  }
+
   s.description = "x86_64: " + features.Names();
   if (!overrides.description.empty()) s.description += "; overrides: " + overrides.description;
   return s;
@@ -126,6 +203,7 @@ std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {
   installed_for_test.store(selection, std::memory_order_release);
+  MakeCurrent(selection != nullptr ? *selection : ProcessSelection());
 }
 
 }  // namespace x86_64

@@ -21,11 +21,21 @@ namespace pmem2 {
 namespace arch {
 namespace x86_64 {
 
-// Everything selection produces for one (features, overrides) pair.
+// Copies of at least this many bytes use non-temporal stores by default. Measured on Zen 4 (see
+// kernels_benchmark.cc): a whole line written non-temporally plus SFENCE beats ordinary stores plus CLWB at
+// every size from 64 bytes; below one line the kernels write partial lines with ordinary stores anyway.
+inline constexpr size_t kDefaultCacheLineNtThreshold = 64;
+// Byte granularity has no flush to save, so non-temporal stores only pay once the copy spills the caches.
+inline constexpr size_t kDefaultByteNtThreshold = size_t{4} << 20;
+
+// Everything selection produces for one (features, overrides) pair. The PersistOps names point to storage
+// that lives for the whole process, so a Selection can be copied freely.
 struct Selection {
   PersistOps cache_line;
   PersistOps byte;
-  size_t movnt_threshold;
+  size_t cache_line_nt_threshold;
+  size_t byte_nt_threshold;
+  const char* isa;          // "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };
 

@@ -1,0 +1,80 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/x86_64/kernel_table.h
+// -----------------------------------------------------------------------------
+//
+// What each ISA's translation unit exports: its instantiated memmove/memset kernels, indexed by flush
+// instruction and by whether non-temporal stores are allowed, plus the non-temporal thresholds the kernels
+// read. Only ops.cc (selection) and the tests look at this.
+
+#ifndef PMEM2_ARCH_X86_64_KERNEL_TABLE_H_
+#define PMEM2_ARCH_X86_64_KERNEL_TABLE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "pmem2/arch/persist_ops.h"
+
+namespace pmem2 {
+namespace arch {
+namespace x86_64 {
+
+enum class FlushKind { kClwb = 0, kClflushopt = 1, kClflush = 2 };
+inline constexpr int kFlushKinds = 3;
+
+struct MemKernels {
+  MemmoveFn memmove;
+  MemsetFn memset;
+};
+
+struct IsaKernels {
+  const char* name;                      // "sse2", "avx"
+  MemKernels cache_line[kFlushKinds][2];  // [FlushKind][non-temporal allowed]
+  MemKernels byte[2];                    // [non-temporal allowed]
+};
+
+const IsaKernels& Sse2Kernels();
+const IsaKernels& AvxKernels();
+
+// Copies of at least this many bytes default to non-temporal stores. Written when a selection becomes
+// current, read (relaxed: a plain load) by every kernel call.
+extern std::atomic<size_t> cache_line_nt_threshold;
+extern std::atomic<size_t> byte_nt_threshold;
+
+// The ISA-neutral part of every real primitives policy (see kernels-inl.h). Fixed-size memcpy compiles to one
+// load or store of that width, which is what the store-width promise needs.
+struct ScalarPrimitives {
+  template <class T>
+  __attribute__((always_inline)) static T LoadAs(const void* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  template <class T>
+  __attribute__((always_inline)) static void StoreAs(void* p, T v) {
+    std::memcpy(p, &v, sizeof(v));
+  }
+  __attribute__((always_inline)) static uint64_t Load8(const void* p) { return LoadAs<uint64_t>(p); }
+  __attribute__((always_inline)) static uint32_t Load4(const void* p) { return LoadAs<uint32_t>(p); }
+  __attribute__((always_inline)) static uint16_t Load2(const void* p) { return LoadAs<uint16_t>(p); }
+  __attribute__((always_inline)) static uint8_t Load1(const void* p) { return LoadAs<uint8_t>(p); }
+  __attribute__((always_inline)) static void Store8(void* p, uint64_t v) { StoreAs(p, v); }
+  __attribute__((always_inline)) static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
+  __attribute__((always_inline)) static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
+  __attribute__((always_inline)) static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
+
+  __attribute__((always_inline)) static size_t NtThreshold() {
+    return cache_line_nt_threshold.load(std::memory_order_relaxed);
+  }
+  __attribute__((always_inline)) static size_t ByteNtThreshold() {
+    return byte_nt_threshold.load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace x86_64
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_X86_64_KERNEL_TABLE_H_

@@ -1,0 +1,364 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/x86_64/kernels-inl.h
+// -----------------------------------------------------------------------------
+//
+// The copy and fill kernels, written once as templates over a primitives policy `P` and compiled once per ISA.
+// This file has no include guard ON PURPOSE: each ISA's translation unit includes it inside its own namespace
+// and `#pragma GCC target` region (sse2_kernels.cc, avx_kernels.cc), so every instantiation is a distinct
+// entity compiled for exactly one instruction set (no ODR mixing of AVX and non-AVX copies). The tests include
+// it a third time with a recording policy that logs every store, flush and fence.
+//
+// Before including, the includer provides <cstddef>, <cstdint>, pmem2/arch/persist_ops.h and
+// pmem2/arch/x86_64/flush.h. A policy `P` has static members:
+//
+//   V, kVec             the widest vector type and its size (16 or 32)
+//   Load(p) Store(p, v) unaligned vector load / ordinary store
+//   StoreNt(p, v)       non-temporal store, `p` aligned to kVec
+//   Splat(byte)         vector with every byte = byte
+//   V16, Load16, Store16, Splat16        the same at 16 bytes
+//   Load8/4/2/1, Store8/4/2/1            scalar loads and ordinary stores (uint64_t ... uint8_t)
+//   FlushLine(p)        write back the cache line containing p (a no-op where nothing needs flushing)
+//   Fence()             the drain: SFENCE
+//   NtThreshold()       copies of at least this many bytes default to non-temporal stores (cache-line tables)
+//   ByteNtThreshold()   the same for the byte tables
+//
+// Store-width promise (pmem2_get_memcpy_fn(3)): when the destination and the length are both multiples of 8,
+// every store is at least 8 bytes wide. The size classes below guarantee it: 1-7 byte stores only happen for
+// lengths below 8 or for the unaligned head/tail of a destination that is not 8-aligned.
+//
+// Overlap: every step loads all the bytes it will store before storing any of them, and the steps run front
+// to back when the destination starts below the source and back to front otherwise, so no step reads a byte
+// that an earlier step overwrote. That is all memmove needs.
+
+namespace kernels {
+
+using ::pmem2::arch::x86_64::kCacheLine;
+
+inline constexpr size_t kSmall = 128;  // sizes copied by one load-all-then-store step
+
+template <class P>
+__attribute__((always_inline)) inline void FlushRange(const char* d, size_t n) {
+  if (n == 0) return;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(d) + n;
+  for (uintptr_t p = reinterpret_cast<uintptr_t>(d) & ~uintptr_t{kCacheLine - 1}; p < end; p += kCacheLine) {
+    P::FlushLine(reinterpret_cast<const void*>(p));
+  }
+}
+
+// Copies n <= kSmall bytes; every load precedes every store, so any overlap is fine.
+template <class P>
+__attribute__((always_inline)) inline void CopySmall(char* d, const char* s, size_t n) {
+  if (n <= 16) {
+    if (n >= 8) {
+      const uint64_t a = P::Load8(s), b = P::Load8(s + n - 8);
+      P::Store8(d, a);
+      P::Store8(d + n - 8, b);
+    } else if (n >= 4) {
+      const uint32_t a = P::Load4(s), b = P::Load4(s + n - 4);
+      P::Store4(d, a);
+      P::Store4(d + n - 4, b);
+    } else if (n >= 2) {
+      const uint16_t a = P::Load2(s), b = P::Load2(s + n - 2);
+      P::Store2(d, a);
+      P::Store2(d + n - 2, b);
+    } else if (n == 1) {
+      P::Store1(d, P::Load1(s));
+    }
+    return;
+  }
+  if (n <= 32) {
+    const auto a = P::Load16(s), b = P::Load16(s + n - 16);
+    P::Store16(d, a);
+    P::Store16(d + n - 16, b);
+    return;
+  }
+  if constexpr (P::kVec == 32) {
+    if (n <= 64) {
+      const auto a = P::Load(s), b = P::Load(s + n - 32);
+      P::Store(d, a);
+      P::Store(d + n - 32, b);
+      return;
+    }
+    const auto a = P::Load(s), b = P::Load(s + 32), c = P::Load(s + n - 64), e = P::Load(s + n - 32);
+    P::Store(d, a);
+    P::Store(d + 32, b);
+    P::Store(d + n - 64, c);
+    P::Store(d + n - 32, e);
+  } else {
+    if (n <= 64) {
+      const auto a = P::Load(s), b = P::Load(s + 16), c = P::Load(s + n - 32), e = P::Load(s + n - 16);
+      P::Store(d, a);
+      P::Store(d + 16, b);
+      P::Store(d + n - 32, c);
+      P::Store(d + n - 16, e);
+      return;
+    }
+    const auto a0 = P::Load(s), a1 = P::Load(s + 16), a2 = P::Load(s + 32), a3 = P::Load(s + 48);
+    const auto b0 = P::Load(s + n - 64), b1 = P::Load(s + n - 48), b2 = P::Load(s + n - 32),
+               b3 = P::Load(s + n - 16);
+    P::Store(d, a0);
+    P::Store(d + 16, a1);
+    P::Store(d + 32, a2);
+    P::Store(d + 48, a3);
+    P::Store(d + n - 64, b0);
+    P::Store(d + n - 48, b1);
+    P::Store(d + n - 32, b2);
+    P::Store(d + n - 16, b3);
+  }
+}
+
+// One aligned destination line from an arbitrary source, ordinary or non-temporal stores.
+template <class P, bool kNt>
+__attribute__((always_inline)) inline void CopyLine(char* d, const char* s) {
+  if constexpr (P::kVec == 32) {
+    const auto a = P::Load(s), b = P::Load(s + 32);
+    if constexpr (kNt) {
+      P::StoreNt(d, a);
+      P::StoreNt(d + 32, b);
+    } else {
+      P::Store(d, a);
+      P::Store(d + 32, b);
+    }
+  } else {
+    const auto a = P::Load(s), b = P::Load(s + 16), c = P::Load(s + 32), e = P::Load(s + 48);
+    if constexpr (kNt) {
+      P::StoreNt(d, a);
+      P::StoreNt(d + 16, b);
+      P::StoreNt(d + 32, c);
+      P::StoreNt(d + 48, e);
+    } else {
+      P::Store(d, a);
+      P::Store(d + 16, b);
+      P::Store(d + 32, c);
+      P::Store(d + 48, e);
+    }
+  }
+}
+
+// Line-by-line copy for n > kSmall. Partial first/last lines use ordinary stores; whole lines use
+// non-temporal stores if kNt. With kFlush every line written with ordinary stores is flushed right after it
+// is complete, so write-back overlaps the rest of the copy.
+template <class P, bool kNt, bool kFlush>
+inline void CopyLines(char* d, const char* s, size_t n) {
+  const bool forward = reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n;
+  if (forward) {
+    size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+    if (head > n) head = n;  // the whole range sits inside one line
+    if (head != 0) {
+      CopySmall<P>(d, s, head);
+      if constexpr (kFlush) P::FlushLine(d);
+      d += head;
+      s += head;
+      n -= head;
+    }
+    for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine, s += kCacheLine) {
+      CopyLine<P, kNt>(d, s);
+      if constexpr (kFlush && !kNt) P::FlushLine(d);
+    }
+    if (n != 0) {
+      CopySmall<P>(d, s, n);
+      if constexpr (kFlush) P::FlushLine(d);
+    }
+  } else {
+    char* de = d + n;
+    const char* se = s + n;
+    size_t tail = reinterpret_cast<uintptr_t>(de) & (kCacheLine - 1);
+    if (tail > n) tail = n;  // the whole range sits inside one line
+    if (tail != 0) {
+      de -= tail;
+      se -= tail;
+      n -= tail;
+      CopySmall<P>(de, se, tail);
+      if constexpr (kFlush) P::FlushLine(de);
+    }
+    for (; n >= kCacheLine; n -= kCacheLine) {
+      de -= kCacheLine;
+      se -= kCacheLine;
+      CopyLine<P, kNt>(de, se);
+      if constexpr (kFlush && !kNt) P::FlushLine(de);
+    }
+    if (n != 0) {
+      CopySmall<P>(d, s, n);
+      if constexpr (kFlush) P::FlushLine(d);
+    }
+  }
+}
+
+// Ordinary stores, then (kFlush) every touched line written back.
+template <class P, bool kFlush>
+__attribute__((always_inline)) inline void CopyTemporal(char* d, const char* s, size_t n) {
+  if (n <= kSmall) {
+    CopySmall<P>(d, s, n);
+    if constexpr (kFlush) FlushRange<P>(d, n);
+  } else {
+    CopyLines<P, false, kFlush>(d, s, n);
+  }
+}
+
+inline bool WantsNt(unsigned flags, size_t n, size_t threshold) {
+  if ((flags & (kMemNonTemporal | kMemWc)) != 0) return true;
+  if ((flags & (kMemTemporal | kMemWb)) != 0) return false;
+  return n >= threshold;
+}
+
+// Fills n <= kSmall bytes with overlapping stores.
+template <class P>
+__attribute__((always_inline)) inline void FillSmall(char* d, unsigned char c, size_t n) {
+  if (n <= 16) {
+    const uint64_t w = 0x0101010101010101ull * c;
+    if (n >= 8) {
+      P::Store8(d, w);
+      P::Store8(d + n - 8, w);
+    } else if (n >= 4) {
+      P::Store4(d, static_cast<uint32_t>(w));
+      P::Store4(d + n - 4, static_cast<uint32_t>(w));
+    } else if (n >= 2) {
+      P::Store2(d, static_cast<uint16_t>(w));
+      P::Store2(d + n - 2, static_cast<uint16_t>(w));
+    } else if (n == 1) {
+      P::Store1(d, c);
+    }
+    return;
+  }
+  if (n <= 32) {
+    const auto v = P::Splat16(c);
+    P::Store16(d, v);
+    P::Store16(d + n - 16, v);
+    return;
+  }
+  const auto v = P::Splat(c);
+  if constexpr (P::kVec == 32) {
+    P::Store(d, v);
+    P::Store(d + n - 32, v);
+    if (n > 64) {
+      P::Store(d + 32, v);
+      P::Store(d + n - 64, v);
+    }
+  } else {
+    P::Store(d, v);
+    P::Store(d + 16, v);
+    P::Store(d + n - 32, v);
+    P::Store(d + n - 16, v);
+    if (n > 64) {
+      P::Store(d + 32, v);
+      P::Store(d + 48, v);
+      P::Store(d + n - 64, v);
+      P::Store(d + n - 48, v);
+    }
+  }
+}
+
+template <class P, bool kNt>
+__attribute__((always_inline)) inline void FillLine(char* d, typename P::V v) {
+  for (size_t i = 0; i < kCacheLine; i += P::kVec) {
+    if constexpr (kNt) {
+      P::StoreNt(d + i, v);
+    } else {
+      P::Store(d + i, v);
+    }
+  }
+}
+
+template <class P, bool kNt, bool kFlush>
+inline void FillLines(char* d, unsigned char c, size_t n) {
+  size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+  if (head > n) head = n;
+  if (head != 0) {
+    FillSmall<P>(d, c, head);
+    if constexpr (kFlush) P::FlushLine(d);
+    d += head;
+    n -= head;
+  }
+  const auto v = P::Splat(c);
+  for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine) {
+    FillLine<P, kNt>(d, v);
+    if constexpr (kFlush && !kNt) P::FlushLine(d);
+  }
+  if (n != 0) {
+    FillSmall<P>(d, c, n);
+    if constexpr (kFlush) P::FlushLine(d);
+  }
+}
+
+template <class P, bool kFlush>
+__attribute__((always_inline)) inline void FillTemporal(char* d, unsigned char c, size_t n) {
+  if (n <= kSmall) {
+    FillSmall<P>(d, c, n);
+    if constexpr (kFlush) FlushRange<P>(d, n);
+  } else {
+    FillLines<P, false, kFlush>(d, c, n);
+  }
+}
+
+// --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
+
+// Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
+// kAllowNt = false is PMEM_NO_MOVNT=1: the non-temporal hints are ignored.
+template <class P, bool kAllowNt>
+void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  if ((flags & kMemNoFlush) != 0) {
+    CopyTemporal<P, false>(d, s, len);
+    return dst;
+  }
+  if (kAllowNt && WantsNt(flags, len, P::NtThreshold())) {
+    CopyLines<P, true, true>(d, s, len);
+  } else {
+    CopyTemporal<P, true>(d, s, len);
+  }
+  if ((flags & kMemNoDrain) == 0) P::Fence();
+  return dst;
+}
+
+template <class P, bool kAllowNt>
+void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
+  char* d = static_cast<char*>(dst);
+  const auto byte = static_cast<unsigned char>(c);
+  if ((flags & kMemNoFlush) != 0) {
+    FillTemporal<P, false>(d, byte, len);
+    return dst;
+  }
+  if (kAllowNt && WantsNt(flags, len, P::NtThreshold())) {
+    FillLines<P, true, true>(d, byte, len);
+  } else {
+    FillTemporal<P, true>(d, byte, len);
+  }
+  if ((flags & kMemNoDrain) == 0) P::Fence();
+  return dst;
+}
+
+// Byte granularity: nothing to flush. Small copies take the first branch and nothing else; non-temporal
+// stores only pay off once the copy no longer fits in the caches (ByteNtThreshold), or when asked for.
+template <class P, bool kAllowNt>
+void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  if (__builtin_expect(len <= kSmall, 1)) {
+    CopySmall<P>(d, s, len);
+  } else if (kAllowNt && WantsNt(flags, len, P::ByteNtThreshold())) {
+    CopyLines<P, true, false>(d, s, len);
+  } else {
+    CopyLines<P, false, false>(d, s, len);
+  }
+  if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
+  return dst;
+}
+
+template <class P, bool kAllowNt>
+void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
+  char* d = static_cast<char*>(dst);
+  const auto byte = static_cast<unsigned char>(c);
+  if (__builtin_expect(len <= kSmall, 1)) {
+    FillSmall<P>(d, byte, len);
+  } else if (kAllowNt && WantsNt(flags, len, P::ByteNtThreshold())) {
+    FillLines<P, true, false>(d, byte, len);
+  } else {
+    FillLines<P, false, false>(d, byte, len);
+  }
+  if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
+  return dst;
+}
+
+}  // namespace kernels
