@@ -331,13 +331,14 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
 
 // Byte granularity: nothing to flush. Small copies take the first branch and nothing else; non-temporal
 // stores only pay off once the copy no longer fits in the caches (ByteNtThreshold), or when asked for.
+// NOFLUSH keeps to ordinary stores as on the cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
 void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
   if (__builtin_expect(len <= kSmall, 1)) {
     CopySmall<P>(d, s, len);
-  } else if (kAllowNt && WantsNt(flags, len, P::ByteNtThreshold())) {
+  } else if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
     CopyLines<P, true, false>(d, s, len);
   } else {
     CopyLines<P, false, false>(d, s, len);
@@ -352,7 +353,7 @@ void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
   const auto byte = static_cast<unsigned char>(c);
   if (__builtin_expect(len <= kSmall, 1)) {
     FillSmall<P>(d, byte, len);
-  } else if (kAllowNt && WantsNt(flags, len, P::ByteNtThreshold())) {
+  } else if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
     FillLines<P, true, false>(d, byte, len);
   } else {
     FillLines<P, false, false>(d, byte, len);

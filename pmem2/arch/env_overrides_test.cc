@@ -1,0 +1,93 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/arch/env_overrides.h"
+
+#include <cstdlib>
+
+#include "gtest/gtest.h"
+
+namespace pmem2 {
+namespace arch {
+namespace {
+
+const char* const kAll[] = {"PMEM_NO_CLWB",   "PMEM_NO_CLFLUSHOPT",     "PMEM_NO_FLUSH", "PMEM_NO_MOVNT",
+                            "PMEM_MOVNT_THRESHOLD", "PMEM_AVX",       "PMEM_AVX512F",  "PMEM_MOVDIR64B",
+                            "PMEM_NO_GENERIC_MEMCPY"};
+
+class EnvOverridesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : kAll) ::unsetenv(name);
+  }
+  void TearDown() override { SetUp(); }
+};
+
+TEST_F(EnvOverridesTest, NothingSet) {
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_FALSE(o.no_clwb || o.no_clflushopt || o.no_movnt || o.has_movnt_threshold || o.no_avx || o.no_avx512f ||
+               o.no_movdir64b || o.no_generic_memcpy);
+  EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
+  EXPECT_EQ(o.description, "");
+}
+
+TEST_F(EnvOverridesTest, EverySwitch) {
+  ::setenv("PMEM_NO_CLWB", "1", 1);
+  ::setenv("PMEM_NO_CLFLUSHOPT", "1", 1);
+  ::setenv("PMEM_NO_FLUSH", "1", 1);
+  ::setenv("PMEM_NO_MOVNT", "1", 1);
+  ::setenv("PMEM_MOVNT_THRESHOLD", "1024", 1);
+  ::setenv("PMEM_AVX", "0", 1);
+  ::setenv("PMEM_AVX512F", "0", 1);
+  ::setenv("PMEM_MOVDIR64B", "0", 1);
+  ::setenv("PMEM_NO_GENERIC_MEMCPY", "2", 1);
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_TRUE(o.no_clwb);
+  EXPECT_TRUE(o.no_clflushopt);
+  EXPECT_EQ(o.flush, EnvOverrides::Flush::kNever);
+  EXPECT_TRUE(o.no_movnt);
+  EXPECT_TRUE(o.has_movnt_threshold);
+  EXPECT_EQ(o.movnt_threshold, 1024u);
+  EXPECT_TRUE(o.no_avx);
+  EXPECT_TRUE(o.no_avx512f);
+  EXPECT_TRUE(o.no_movdir64b);
+  EXPECT_TRUE(o.no_generic_memcpy);
+  EXPECT_EQ(o.description,
+            "PMEM_NO_CLWB=1 PMEM_NO_CLFLUSHOPT=1 PMEM_NO_FLUSH=1 PMEM_NO_MOVNT=1 PMEM_MOVNT_THRESHOLD=1024 "
+            "PMEM_AVX=0 PMEM_AVX512F=0 PMEM_MOVDIR64B=0 PMEM_NO_GENERIC_MEMCPY=2");
+}
+
+TEST_F(EnvOverridesTest, NoFlushZeroForcesFlushing) {
+  ::setenv("PMEM_NO_FLUSH", "0", 1);
+  EXPECT_EQ(ReadEnvOverrides().flush, EnvOverrides::Flush::kAlways);
+}
+
+// PMDK compares with strcmp: only the exact documented value switches anything.
+TEST_F(EnvOverridesTest, OtherValuesAreIgnored) {
+  ::setenv("PMEM_NO_CLWB", "yes", 1);
+  ::setenv("PMEM_NO_FLUSH", "2", 1);
+  ::setenv("PMEM_AVX", "1", 1);
+  ::setenv("PMEM_NO_MOVNT", "0", 1);
+  ::setenv("PMEM_NO_GENERIC_MEMCPY", "0", 1);
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_FALSE(o.no_clwb);
+  EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
+  EXPECT_FALSE(o.no_avx);
+  EXPECT_FALSE(o.no_movnt);
+  EXPECT_FALSE(o.no_generic_memcpy);
+  EXPECT_EQ(o.description, "");
+}
+
+TEST_F(EnvOverridesTest, ThresholdParsing) {
+  for (const char* bad : {"-1", "abc", "12x", ""}) {
+    ::setenv("PMEM_MOVNT_THRESHOLD", bad, 1);
+    EXPECT_FALSE(ReadEnvOverrides().has_movnt_threshold) << bad;
+  }
+  ::setenv("PMEM_MOVNT_THRESHOLD", "0", 1);
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_TRUE(o.has_movnt_threshold);
+  EXPECT_EQ(o.movnt_threshold, 0u);
+}
+
+}  // namespace
+}  // namespace arch
+}  // namespace pmem2

@@ -1,0 +1,299 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// The recording seam: kernels-inl.h instantiated a third time, over a policy that performs every store itself
+// and logs it together with every flush and fence. From the log the tests prove the persistence contract
+// rather than just the bytes:
+//
+//   * cache-line tables: each destination line's last ordinary store is followed by a flush of that line,
+//     and every flush and non-temporal store comes before the single final fence;
+//   * NODRAIN: no fence; NOFLUSH: no flush, no fence, no non-temporal store;
+//   * byte tables: never a flush;
+//   * no store outside the destination; non-temporal vector stores aligned;
+//   * destination and length multiples of 8 => no store narrower than 8 bytes.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "pmem2/arch/persist_ops.h"
+#include "pmem2/arch/x86_64/flush.h"
+
+namespace pmem2 {
+namespace arch {
+namespace x86_64 {
+namespace recording {
+namespace {
+
+struct Event {
+  enum Kind { kStore, kNtStore, kFlush, kFence } kind;
+  uintptr_t addr;
+  size_t size;
+};
+
+std::vector<Event> events;
+size_t nt_threshold = 64;
+size_t byte_nt_threshold = 4096;
+
+void Record(Event::Kind kind, const void* p, size_t size) {
+  events.push_back({kind, reinterpret_cast<uintptr_t>(p), size});
+}
+
+template <size_t N>
+struct Bytes {
+  unsigned char b[N];
+};
+
+template <size_t kVecBytes>
+struct RecordingPrimitives {
+  using V = Bytes<kVecBytes>;
+  using V16 = Bytes<16>;
+  static constexpr size_t kVec = kVecBytes;
+
+  template <class T>
+  static T LoadAs(const void* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  template <class T>
+  static void StoreAs(void* p, T v, Event::Kind kind = Event::kStore) {
+    Record(kind, p, sizeof(v));
+    std::memcpy(p, &v, sizeof(v));
+  }
+  template <class T>
+  static T SplatAs(unsigned char c) {
+    T v;
+    std::memset(&v, c, sizeof(v));
+    return v;
+  }
+
+  static V Load(const void* p) { return LoadAs<V>(p); }
+  static void Store(void* p, V v) { StoreAs(p, v); }
+  static void StoreNt(void* p, V v) { StoreAs(p, v, Event::kNtStore); }
+  static V Splat(unsigned char c) { return SplatAs<V>(c); }
+  static V16 Load16(const void* p) { return LoadAs<V16>(p); }
+  static void Store16(void* p, V16 v) { StoreAs(p, v); }
+  static V16 Splat16(unsigned char c) { return SplatAs<V16>(c); }
+  static uint64_t Load8(const void* p) { return LoadAs<uint64_t>(p); }
+  static uint32_t Load4(const void* p) { return LoadAs<uint32_t>(p); }
+  static uint16_t Load2(const void* p) { return LoadAs<uint16_t>(p); }
+  static uint8_t Load1(const void* p) { return LoadAs<uint8_t>(p); }
+  static void Store8(void* p, uint64_t v) { StoreAs(p, v); }
+  static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
+  static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
+  static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
+
+  static void FlushLine(const void* p) { Record(Event::kFlush, p, 1); }
+  static void Fence() { Record(Event::kFence, nullptr, 0); }
+  static size_t NtThreshold() { return nt_threshold; }
+  static size_t ByteNtThreshold() { return byte_nt_threshold; }
+};
+
+#include "pmem2/arch/x86_64/kernels-inl.h"
+
+constexpr uintptr_t kLine = 64;
+
+const unsigned kFlagSets[] = {0,           kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb,
+                              kMemNoFlush, kMemNoDrain | kMemNonTemporal, kMemNoDrain | kMemTemporal};
+
+enum class Op { kMemmove, kMemset };
+
+struct Case {
+  Op op;
+  bool cache_line;  // else byte table
+  size_t len;
+  size_t dst_off;
+  size_t src_off;
+  unsigned flags;
+  size_t threshold;
+};
+
+std::string Describe(const Case& c) {
+  return std::string(c.op == Op::kMemmove ? "memmove" : "memset") + (c.cache_line ? " cache-line" : " byte") +
+         " len " + std::to_string(c.len) + " dst+" + std::to_string(c.dst_off) + " src+" +
+         std::to_string(c.src_off) + " flags " + std::to_string(c.flags) + " threshold " +
+         std::to_string(c.threshold);
+}
+
+template <size_t kVec>
+void Run(const Case& c, unsigned char* dst, const unsigned char* src) {
+  using P = RecordingPrimitives<kVec>;
+  if (c.op == Op::kMemmove) {
+    if (c.cache_line) {
+      kernels::MemmoveCacheLine<P, true>(dst, src, c.len, c.flags);
+    } else {
+      kernels::MemmoveByte<P, true>(dst, src, c.len, c.flags);
+    }
+  } else {
+    if (c.cache_line) {
+      kernels::MemsetCacheLine<P, true>(dst, 0x3c, c.len, c.flags);
+    } else {
+      kernels::MemsetByte<P, true>(dst, 0x3c, c.len, c.flags);
+    }
+  }
+}
+
+// Checks the log of one call against the contract. Returns "" or what went wrong.
+std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
+  const uintptr_t end = dst + c.len;
+  const bool noflush = (c.flags & kMemNoFlush) != 0;
+  const bool drains = (c.flags & (kMemNoDrain | kMemNoFlush)) == 0;
+  const bool eight_byte_promise = dst % 8 == 0 && c.len % 8 == 0;
+
+  size_t fences = 0, flushes = 0, nt_stores = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    switch (e.kind) {
+      case Event::kStore:
+      case Event::kNtStore:
+        if (e.addr < dst || e.addr + e.size > end) return "store outside the destination at event " + std::to_string(i);
+        if (eight_byte_promise && e.size < 8) return "store narrower than 8 bytes at event " + std::to_string(i);
+        if (e.kind == Event::kNtStore) {
+          ++nt_stores;
+          if (e.addr % (e.size == 16 ? 16 : vec) != 0) return "misaligned non-temporal store";
+        }
+        if (fences != 0) return "store after the fence";
+        break;
+      case Event::kFlush:
+        ++flushes;
+        if (fences != 0) return "flush after the fence";
+        if ((e.addr & ~(kLine - 1)) + kLine <= dst || e.addr >= end) return "flush of a line outside the range";
+        break;
+      case Event::kFence:
+        ++fences;
+        break;
+    }
+  }
+  if (drains ? fences != 1 : fences != 0) return "wrong number of fences: " + std::to_string(fences);
+  if (drains && events.back().kind != Event::kFence) return "the fence is not last";
+  if (!c.cache_line || noflush) {
+    if (flushes != 0) return "flush on a table or flag that must not flush";
+  }
+  if (noflush && nt_stores != 0) return "non-temporal store with NOFLUSH";
+  if ((c.flags & (kMemTemporal | kMemWb)) != 0 && nt_stores != 0) return "non-temporal store with TEMPORAL";
+  // A full aligned line inside the range must go non-temporal when asked to (cache-line table).
+  const uintptr_t first_full = (dst + kLine - 1) & ~(kLine - 1);
+  const bool has_full_line = first_full + kLine <= end;
+  if (c.cache_line && !noflush && has_full_line && (c.flags & (kMemNonTemporal | kMemWc)) != 0 && nt_stores == 0) {
+    return "NONTEMPORAL ignored";
+  }
+
+  // Durability: per line, the last ordinary store must be followed by a flush of that line.
+  if (c.cache_line && !noflush && c.len != 0) {
+    for (uintptr_t line = dst & ~(kLine - 1); line < end; line += kLine) {
+      ptrdiff_t last_store = -1;
+      bool written = false, flushed_after = false;
+      for (size_t i = 0; i < events.size(); ++i) {
+        const Event& e = events[i];
+        const bool touches = e.addr < line + kLine && e.addr + e.size > line;
+        if ((e.kind == Event::kStore || e.kind == Event::kNtStore) && touches) {
+          written = true;
+          if (e.kind == Event::kStore) {
+            last_store = static_cast<ptrdiff_t>(i);
+            flushed_after = false;
+          }
+        }
+        if (e.kind == Event::kFlush && (e.addr & ~(kLine - 1)) == line && last_store >= 0) flushed_after = true;
+      }
+      if (!written) return "line " + std::to_string(line - (dst & ~(kLine - 1))) + " never written";
+      if (last_store >= 0 && !flushed_after) {
+        return "line " + std::to_string((line - (dst & ~(kLine - 1))) / kLine) + " not flushed after its last store";
+      }
+    }
+  }
+  return "";
+}
+
+template <size_t kVec>
+void CheckCase(const Case& c) {
+  constexpr size_t kGuard = 128;
+  std::vector<unsigned char> buf(kGuard + 64 + c.len + kGuard, 0xee);
+  std::vector<unsigned char> src(c.len + 64);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+  std::vector<unsigned char> want = buf;
+  unsigned char* dst = buf.data() + kGuard + c.dst_off;
+  if (c.op == Op::kMemmove) {
+    std::memcpy(want.data() + kGuard + c.dst_off, src.data() + c.src_off, c.len);
+  } else {
+    std::memset(want.data() + kGuard + c.dst_off, 0x3c, c.len);
+  }
+  nt_threshold = byte_nt_threshold = c.threshold;
+  events.clear();
+  Run<kVec>(c, dst, src.data() + c.src_off);
+  ASSERT_TRUE(buf == want) << "wrong bytes: " << Describe(c);
+  const std::string problem = CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec);
+  ASSERT_EQ(problem, "") << Describe(c) << " (vector " << kVec << ")";
+}
+
+template <size_t kVec>
+void CheckAll() {
+  for (bool cache_line : {true, false}) {
+    for (Op op : {Op::kMemmove, Op::kMemset}) {
+      for (unsigned flags : kFlagSets) {
+        for (size_t threshold : {size_t{0}, size_t{64}, size_t{256}, ~size_t{0}}) {
+          for (size_t len = 0; len <= 400; ++len) {
+            const size_t dst_off = (len * 11 + flags + threshold % 7) % 64;
+            const size_t src_off = (len * 5 + 3) % 64;
+            CheckCase<kVec>({op, cache_line, len, dst_off, src_off, flags, threshold});
+            CheckCase<kVec>({op, cache_line, len, (dst_off & ~size_t{7}), src_off, flags, threshold});
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+          for (size_t len : {1000, 4096, 5000}) {
+            CheckCase<kVec>({op, cache_line, len, 0, 0, flags, threshold});
+            CheckCase<kVec>({op, cache_line, len, 40, 7, flags, threshold});
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
+TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
+
+// Overlapping moves must obey the same rules; the byte result is checked against memmove.
+TEST(KernelRecordingTest, OverlappingMoves) {
+  using P = RecordingPrimitives<32>;
+  for (size_t threshold : {size_t{64}, ~size_t{0}}) {
+    nt_threshold = threshold;
+    for (size_t len : {10, 64, 100, 300, 1000}) {
+      for (ptrdiff_t shift : {-70, -1, 1, 70}) {
+        std::vector<unsigned char> buf(len + 400);
+        for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
+        std::vector<unsigned char> want = buf;
+        unsigned char* src = buf.data() + 150;
+        unsigned char* dst = src + shift;
+        std::memmove(want.data() + 150 + shift, want.data() + 150, len);
+        events.clear();
+        kernels::MemmoveCacheLine<P, true>(dst, src, len, 0);
+        ASSERT_TRUE(buf == want) << "len " << len << " shift " << shift;
+        Case c{Op::kMemmove, true, len, 0, 0, 0, threshold};
+        ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), 32), "") << "len " << len << " shift " << shift;
+      }
+    }
+  }
+}
+
+// PMEM_NO_MOVNT tables never store non-temporally, whatever the flags.
+TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {
+  using P = RecordingPrimitives<32>;
+  nt_threshold = 0;
+  std::vector<unsigned char> buf(5000), src(5000, 1);
+  for (unsigned flags : {0u, kMemNonTemporal, kMemWc}) {
+    events.clear();
+    kernels::MemmoveCacheLine<P, false>(buf.data(), src.data(), 4096, flags);
+    kernels::MemsetCacheLine<P, false>(buf.data(), 0, 4096, flags);
+    kernels::MemmoveByte<P, false>(buf.data(), src.data(), 4096, flags);
+    for (const Event& e : events) ASSERT_NE(e.kind, Event::kNtStore);
+  }
+}
+
+}  // namespace
+}  // namespace recording
+}  // namespace x86_64
+}  // namespace arch
+}  // namespace pmem2
