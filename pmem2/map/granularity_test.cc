@@ -2,15 +2,13 @@
 
 #include "pmem2/map/granularity.h"
 
-#include <sys/stat.h>
-
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -18,25 +16,18 @@ namespace map_internal {
 namespace {
 
 using ::pmem2::testing::ScopedEnv;
-using ::pmem2::testing::ScopedTempDir;
 using ::testing::HasSubstr;
 
 // A fake sysfs with one NVDIMM region per entry of `domains`.
 class FakeRegions {
  public:
   explicit FakeRegions(const std::vector<std::string>& domains) {
-    std::string devices = dir_.Join("bus/nd/devices");
-    EXPECT_EQ(system(("mkdir -p " + devices).c_str()), 0);
-    for (size_t i = 0; i < domains.size(); ++i) {
-      std::string region = devices + "/region" + std::to_string(i);
-      EXPECT_EQ(mkdir(region.c_str(), 0700), 0);
-      std::ofstream(region + "/persistence_domain") << domains[i] << "\n";
-    }
+    for (const std::string& domain : domains) sysfs_.AddRegion(domain);
   }
-  const std::string& root() const { return dir_.path(); }
+  const std::string& root() const { return sysfs_.root(); }
 
  private:
-  ScopedTempDir dir_{"/dev/shm"};
+  ::pmem2::testing::FakeSysfs sysfs_;
 };
 
 TEST(PersistenceDomainTest, NoRegions) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -370,6 +372,39 @@ TEST(MapTest, PersistOfZeroBytesDoesNothing) {
   map->persist_fn()(nullptr, 0);
   map->memcpy_fn()(map->address(), nullptr, 0, 0);
   EXPECT_TRUE(TakeLastPersistError().ok());
+}
+
+// Device DAX up to mmap, with /dev/null dressed as a 4 GiB Device DAX with 2 MiB alignment in a fake sysfs.
+class FakeDeviceDaxMapTest : public ::testing::Test {
+ protected:
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  ::pmem2::testing::FakeSysfs sysfs_;
+  std::string device_ = sysfs_.MakeDevNullDeviceDax("4294967296", "2097152");
+  ScopedFd fd_{open("/dev/null", O_RDWR)};
+};
+
+TEST_F(FakeDeviceDaxMapTest, PrivateMappingIsRefused) {
+  Config config = MakeConfig(StoreGranularity::kCacheLine);
+  ASSERT_TRUE(config.set_sharing(Sharing::kPrivate).ok());
+  absl::StatusOr<Map> map = MapFd(fd_.get(), config);
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kSrcDevdaxPrivate);
+  EXPECT_EQ(map.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(FakeDeviceDaxMapTest, OffsetAndLengthMustBeMultiplesOfTheDeviceAlignment) {
+  absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine, kPage, 0));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kOffsetUnaligned);
+  EXPECT_THAT(std::string(map.status().message()), HasSubstr("2097152"));
+  map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine, 2 << 20, kPage));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kLengthUnaligned);
+  map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine, uint64_t{4} << 30, 2 << 20));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kMapRange);
+}
+
+TEST_F(FakeDeviceDaxMapTest, MalformedSizeIsReported) {
+  std::ofstream(device_ + "/size") << "garbage";
+  absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidSizeFormat);
 }
 
 // Content checks through each granularity's functions: many sizes, destination offsets and flags, including

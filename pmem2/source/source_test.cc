@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -24,7 +24,6 @@ namespace {
 
 using ::pmem2::testing::CreateFile;
 using ::pmem2::testing::FileSystem;
-using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
 using ::testing::HasSubstr;
@@ -160,25 +159,16 @@ TEST(SourceTest, KindNames) {
   EXPECT_EQ(SourceKindName(SourceKind::kDeviceDax), "device_dax");
 }
 
-// A fake sysfs in which /dev/null (1:3) is a Device DAX, to test detection and the attribute parsers.
+// A fake sysfs in which /dev/null is a Device DAX, to test detection and the attribute parsers.
 class FakeDeviceDaxTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    struct stat st;
-    ASSERT_EQ(stat("/dev/null", &st), 0);
-    device_dir_ = dir_.Join("dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
-                            std::to_string(minor(st.st_rdev)));
-    ASSERT_EQ(system(("mkdir -p " + device_dir_ + " " + dir_.Join("bus/dax")).c_str()), 0);
-    ASSERT_EQ(symlink(dir_.Join("bus/dax").c_str(), (device_dir_ + "/subsystem").c_str()), 0);
-  }
-  ScopedTempDir dir_{"/dev/shm"};
-  std::string device_dir_;
+  ::pmem2::testing::FakeSysfs sysfs_;
+  std::string device_dir_ = sysfs_.MakeDevNullDeviceDax("", "");
 };
 
 TEST_F(FakeDeviceDaxTest, DetectedWithSizeAndAlignment) {
   WriteFile(device_dir_ + "/size", "4294967296\n");
   WriteFile(device_dir_ + "/align", "2097152\n");
-  ScopedEnv env("PMEM2_TEST_SYSFS_ROOT", dir_.path());
   ScopedFd fd(open("/dev/null", O_RDWR));
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
@@ -219,8 +209,8 @@ TEST_F(FakeDeviceDaxTest, MissingAttributeIsAnErrnoError) {
 }
 
 TEST_F(FakeDeviceDaxTest, OtherSubsystemIsNotDeviceDax) {
-  EXPECT_TRUE(source_internal::IsDeviceDax(dir_.path(), 1, 3));
-  EXPECT_FALSE(source_internal::IsDeviceDax(dir_.path(), 1, 4));
+  EXPECT_TRUE(source_internal::IsDeviceDax(sysfs_.root(), 1, 3));
+  EXPECT_FALSE(source_internal::IsDeviceDax(sysfs_.root(), 1, 4));
   EXPECT_FALSE(source_internal::IsDeviceDax("/nonexistent", 1, 3));
 }
 

@@ -1,0 +1,45 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "testing/fake_sysfs.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace pmem2 {
+namespace testing {
+namespace {
+
+void MakeDirs(const std::string& path) {
+  EXPECT_EQ(system(("mkdir -p '" + path + "'").c_str()), 0) << path;
+}
+
+}  // namespace
+
+FakeSysfs::FakeSysfs() = default;
+
+std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const std::string& align_text) {
+  struct stat st;
+  EXPECT_EQ(stat("/dev/null", &st), 0);
+  std::string device = absl::StrCat(root(), "/dev/char/", major(st.st_rdev), ":", minor(st.st_rdev));
+  MakeDirs(device);
+  MakeDirs(root() + "/bus/dax");
+  EXPECT_EQ(symlink((root() + "/bus/dax").c_str(), (device + "/subsystem").c_str()), 0);
+  if (!size_text.empty()) std::ofstream(device + "/size") << size_text;
+  if (!align_text.empty()) std::ofstream(device + "/align") << align_text;
+  return device;
+}
+
+void FakeSysfs::AddRegion(const std::string& persistence_domain) {
+  std::string region = absl::StrCat(root(), "/bus/nd/devices/region", regions_++);
+  MakeDirs(region);
+  std::ofstream(region + "/persistence_domain") << persistence_domain << "\n";
+}
+
+}  // namespace testing
+}  // namespace pmem2
