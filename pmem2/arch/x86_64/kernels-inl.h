@@ -136,11 +136,42 @@ __attribute__((always_inline)) inline void CopyLine(char* d, const char* s) {
   }
 }
 
+// Copy of n > kSmall bytes between ranges that do not overlap, with ordinary stores and no flush: the first
+// and last 64 bytes are loaded up front and stored unaligned at the end, the lines between them aligned. Fewer
+// branches than the head/tail size classes, which is what the byte tables' medium sizes need.
+template <class P>
+__attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, size_t n) {
+  constexpr size_t kPerLine = kCacheLine / P::kVec;
+  typename P::V head[kPerLine], tail[kPerLine];
+  for (size_t i = 0; i < kPerLine; ++i) {
+    head[i] = P::Load(s + i * P::kVec);
+    tail[i] = P::Load(s + n - kCacheLine + i * P::kVec);
+  }
+  const size_t skip = kCacheLine - (reinterpret_cast<uintptr_t>(d) & (kCacheLine - 1));
+  char* dl = d + skip;
+  const char* sl = s + skip;
+  for (char* const last = d + n - kCacheLine; dl < last; dl += kCacheLine, sl += kCacheLine) {
+    CopyLine<P, false>(dl, sl);
+  }
+  for (size_t i = 0; i < kPerLine; ++i) {
+    P::Store(d + n - kCacheLine + i * P::kVec, tail[i]);
+    P::Store(d + i * P::kVec, head[i]);
+  }
+}
+
 // Line-by-line copy for n > kSmall. Partial first/last lines use ordinary stores; whole lines use
 // non-temporal stores if kNt. With kFlush every line written with ordinary stores is flushed right after it
-// is complete, so write-back overlaps the rest of the copy.
+// is complete, so write-back overlaps the rest of the copy. Never inlined: its vector spills would give the
+// small-copy fast paths a stack frame.
 template <class P, bool kNt, bool kFlush>
-inline void CopyLines(char* d, const char* s, size_t n) {
+__attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
+  if constexpr (!kNt && !kFlush) {
+    if (reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n &&
+        reinterpret_cast<uintptr_t>(s) - reinterpret_cast<uintptr_t>(d) >= n && n > kSmall) {
+      CopyDisjoint<P>(d, s, n);
+      return;
+    }
+  }
   const bool forward = reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n;
   if (forward) {
     size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
@@ -261,7 +292,7 @@ __attribute__((always_inline)) inline void FillLine(char* d, typename P::V v) {
 }
 
 template <class P, bool kNt, bool kFlush>
-inline void FillLines(char* d, unsigned char c, size_t n) {
+__attribute__((noinline)) void FillLines(char* d, unsigned char c, size_t n) {
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head > n) head = n;
   if (head != 0) {
@@ -329,16 +360,15 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   return dst;
 }
 
-// Byte granularity: nothing to flush. Small copies take the first branch and nothing else; non-temporal
-// stores only pay off once the copy no longer fits in the caches (ByteNtThreshold), or when asked for.
-// NOFLUSH keeps to ordinary stores as on the cache-line tables: the caller means to persist the range later.
+// Byte granularity: nothing to flush. Copies up to kSmall bytes take one branch into straight-line code; the
+// rest is a tail call, so the fast path needs no stack frame. Non-temporal stores only pay off once the copy
+// spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
+// cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
-void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
+__attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, size_t len, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  if (__builtin_expect(len <= kSmall, 1)) {
-    CopySmall<P>(d, s, len);
-  } else if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
+  if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
     CopyLines<P, true, false>(d, s, len);
   } else {
     CopyLines<P, false, false>(d, s, len);
@@ -348,16 +378,30 @@ void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
 }
 
 template <class P, bool kAllowNt>
-void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
+void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
+  if (__builtin_expect(len > kSmall, 0)) return MemmoveByteLarge<P, kAllowNt>(dst, src, len, flags);
+  CopySmall<P>(static_cast<char*>(dst), static_cast<const char*>(src), len);
+  if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
+  return dst;
+}
+
+template <class P, bool kAllowNt>
+__attribute__((noinline)) void* MemsetByteLarge(void* dst, int c, size_t len, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const auto byte = static_cast<unsigned char>(c);
-  if (__builtin_expect(len <= kSmall, 1)) {
-    FillSmall<P>(d, byte, len);
-  } else if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
+  if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
     FillLines<P, true, false>(d, byte, len);
   } else {
     FillLines<P, false, false>(d, byte, len);
   }
+  if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
+  return dst;
+}
+
+template <class P, bool kAllowNt>
+void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
+  if (__builtin_expect(len > kSmall, 0)) return MemsetByteLarge<P, kAllowNt>(dst, c, len, flags);
+  FillSmall<P>(static_cast<char*>(dst), static_cast<unsigned char>(c), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
   return dst;
 }
