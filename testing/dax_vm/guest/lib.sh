@@ -11,7 +11,7 @@ finish() {
 }
 
 # log LINE...: a detail line for the console log (the host ignores it)
-log() { echo "## $*"; }
+log() { echo "## [$(cut -d" " -f1 /proc/uptime)] $*"; }
 
 # step NAME CMD...: a setup command; on failure, every later run of this boot fails too
 step() {
