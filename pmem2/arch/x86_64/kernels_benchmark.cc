@@ -81,6 +81,13 @@ BENCHMARK_CAPTURE(ByteMemmove, temporal, kMemTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(ByteMemmove, nontemporal, kMemNonTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(ByteMemmove, default, 0u)->Apply(Sizes);
 
+// Where non-temporal stores start to win without a flush to save (kDefaultByteNtThreshold).
+void LargeSizes(benchmark::internal::Benchmark* b) {
+  for (long n = 1L << 20; n <= (64L << 20); n *= 2) b->Arg(n);
+}
+BENCHMARK_CAPTURE(ByteMemmove, crossover_temporal, kMemTemporal)->Apply(LargeSizes);
+BENCHMARK_CAPTURE(ByteMemmove, crossover_nontemporal, kMemNonTemporal)->Apply(LargeSizes);
+
 // glibc through a pointer, as a caller would reach it.
 void* (*volatile libc_memcpy)(void*, const void*, size_t) = std::memcpy;
 

@@ -34,7 +34,7 @@ TEST(SelectTest, BestOfEverything) {
   EXPECT_STREQ(s.cache_line.drain_name, "sfence");
   EXPECT_STREQ(s.cache_line.memmove_name, "avx nt >= 64 B");
   EXPECT_STREQ(s.byte.flush_name, "none");
-  EXPECT_STREQ(s.byte.memmove_name, "avx nt >= 4 MiB");
+  EXPECT_STREQ(s.byte.memmove_name, "avx nt >= 8 MiB");
   EXPECT_EQ(s.cache_line_nt_threshold, kDefaultCacheLineNtThreshold);
   EXPECT_EQ(s.description, "x86_64: sse2 avx avx2 avx512f clflush clflushopt clwb");
 }
