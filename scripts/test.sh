@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pmem2's whole test suite, as CI runs it: installs what is missing, then
-#   1. every test target (bazel test //...), then again under AddressSanitizer and UndefinedBehaviorSanitizer;
+#   1. every test target (bazel test //...), then again under AddressSanitizer, UndefinedBehaviorSanitizer and
+#      ThreadSanitizer;
 #   2. the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
 #   3. the DAX VM stage (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1).
 # Counts individual test cases (GoogleTest cases; one per shell test) and ends with `N passed, N failed`.
@@ -71,6 +72,7 @@ bazel_stage tests
 if [ $quick -eq 0 ]; then
   bazel_stage asan --config=asan
   bazel_stage ubsan --config=ubsan
+  bazel_stage tsan --config=tsan
 
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed

@@ -6,10 +6,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <libpmem2.h>
@@ -372,6 +374,40 @@ TEST(MapTest, PersistOfZeroBytesDoesNothing) {
   map->persist_fn()(nullptr, 0);
   map->memcpy_fn()(map->address(), nullptr, 0, 0);
   EXPECT_TRUE(TakeLastPersistError().ok());
+}
+
+// Maps are created and used from many threads at once; persistence errors stay with the thread that hit them.
+TEST(MapTest, ConcurrentCreateAndPersistAreIndependent) {
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
+  ScopedTempDir dir("/dev/shm");
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ScopedFd fd = CreateFile(dir.Join("f" + std::to_string(t)), 16 * kPage, O_RDWR);
+      for (int round = 0; round < 20; ++round) {
+        absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+        if (!map.ok()) {
+          ++failures;
+          continue;
+        }
+        char* base = static_cast<char*>(map->address());
+        map->memset_fn()(base, 'a' + t, 16 * kPage, 0);
+        map->persist_fn()(base, 16 * kPage);
+        if (t == 0) {
+          // Only thread 0 persists an unmapped range; no other thread may see its error.
+          map->persist_fn()(base + (uintptr_t{1} << 46), 1);
+          if (GetErrno(TakeLastPersistError()) != ENOMEM) ++failures;
+        } else if (!TakeLastPersistError().ok()) {
+          ++failures;
+        }
+        if (base[16 * kPage - 1] != 'a' + t) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 // Device DAX up to mmap, with /dev/null dressed as a 4 GiB Device DAX with 2 MiB alignment in a fake sysfs.
