@@ -135,14 +135,13 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   if (!source_size.ok()) return source_size.status();
   absl::StatusOr<size_t> alignment = source.Alignment();
   if (!alignment.ok()) return alignment.status();
-  if (*source_size == 0) return MakeError(ErrorCode::kSourceEmpty, "the source has size 0: nothing to map");
-
   const bool anonymous = source.kind() == SourceKind::kAnonymous;
   const uint64_t offset = anonymous ? 0 : config.offset();
   if (offset % *alignment != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
                      absl::StrCat("offset ", offset, " is not a multiple of the source alignment ", *alignment));
   }
+  if (*source_size == 0) return MakeError(ErrorCode::kSourceEmpty, "the source has size 0: nothing to map");
   uint64_t length = config.length();
   if (length != 0 && length % *alignment != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,

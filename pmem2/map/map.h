@@ -70,8 +70,8 @@ class Map {
   //   kGranularityNotSet        no required store granularity in `config`;
   //   kInvalidForcedGranularity PMEM2_FORCE_GRANULARITY names no granularity;
   //   (any Source::Size() / Source::Alignment() error);
-  //   kSourceEmpty              the source has size 0;
   //   kOffsetUnaligned          offset is not a multiple of the source alignment (ignored for anonymous);
+  //   kSourceEmpty              the source has size 0;
   //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment;
   //   kMapRange                 offset + length overflows, or passes the end of the source, or length 0 and
   //                             the offset is at or past the end;
