@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -94,6 +95,15 @@ TEST_P(PersistOpsTest, MemsetFillsAndLeavesGuardsAlone) {
   }
 }
 
+// libpmem2 leaves bits outside kMemValidFlags undefined; pmem2 ignores them.
+TEST_P(PersistOpsTest, UnknownFlagBitsAreIgnored) {
+  std::vector<unsigned char> dst(300, 0), src = Pattern(300, 9);
+  ops().memmove(dst.data(), src.data(), dst.size(), ~kMemValidFlags);
+  EXPECT_EQ(dst, src);
+  ops().memset(dst.data(), 1, dst.size(), 1u << 20);
+  EXPECT_EQ(dst, std::vector<unsigned char>(300, 1));
+}
+
 TEST_P(PersistOpsTest, PersistAndFlushAcceptAnyRange) {
   std::vector<unsigned char> buf(10000, 1);
   for (size_t off : {0, 1, 63}) {
@@ -109,6 +119,23 @@ INSTANTIATE_TEST_SUITE_P(Granularity, PersistOpsTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param_info) {
                            return param_info.param ? "CacheLine" : "Byte";
                          });
+
+// The tables are built on first use; racing first uses must agree (run under --config=tsan too).
+TEST(PersistOpsThreadsTest, ConcurrentFirstUse) {
+  std::vector<std::thread> threads;
+  std::vector<const PersistOps*> seen(8);
+  for (size_t t = 0; t < seen.size(); ++t) {
+    threads.emplace_back([t, &seen] {
+      seen[t] = (t % 2 == 0) ? &CacheLineOps() : &ByteOps();
+      std::vector<unsigned char> dst(1000), src(1000, static_cast<unsigned char>(t));
+      seen[t]->memmove(dst.data(), src.data(), src.size(), 0);
+      EXPECT_EQ(dst, src);
+      EXPECT_FALSE(DescribeCpu().empty());
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t t = 2; t < seen.size(); ++t) EXPECT_EQ(seen[t], seen[t % 2]);
+}
 
 TEST(DescribeCpuTest, NamesTheArchitecture) {
   const std::string text = DescribeCpu();

@@ -44,8 +44,9 @@ struct Config {
   IsaLevel level;
   FlushInstruction flush;
   Table table;
-  // If non-empty, the level is forced through this environment variable instead of the typed override.
+  // If set, the level is forced through this environment variable (= env_value) on top of the typed override.
   const char* env = nullptr;
+  const char* env_value = "0";
 };
 
 std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
@@ -67,7 +68,7 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       name += "_ByteNoMovnt";
       break;
   }
-  if (c.env != nullptr) name += "_FromEnv";
+  if (c.env != nullptr) name += std::string("_") + c.env;
   return name;
 }
 
@@ -90,20 +91,22 @@ class KernelTest : public ::testing::TestWithParam<Config> {
     if (!CpuHas(c.flush)) GTEST_SKIP() << "CPU lacks " << pmem2::testing::FlushInstructionName(c.flush);
     EnvOverrides overrides;
     if (c.env != nullptr) {
-      ::setenv(c.env, "0", 1);
+      ::setenv(c.env, c.env_value, 1);
       overrides = ReadEnvOverrides();
       ::unsetenv(c.env);
     }
     overrides.no_movnt = c.table == Table::kCacheLineNoMovnt || c.table == Table::kByteNoMovnt;
-    if (c.env != nullptr) {
+    if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
+      // The environment alone must bring the level down from the CPU's best.
       cpu_ = std::make_unique<ScopedCpuFeatures>(RestrictedFeatures(IsaLevel::kAvx, c.flush), overrides);
     } else {
       cpu_ = std::make_unique<ScopedCpuFeatures>(c.level, c.flush, overrides);
     }
     const bool byte = c.table == Table::kByte || c.table == Table::kByteNoMovnt;
     ops_ = byte ? &ByteOps() : &CacheLineOps();
-    ASSERT_EQ(std::string(ops_->memmove_name).rfind(pmem2::testing::IsaLevelName(c.level), 0), 0u)
-        << ops_->memmove_name;
+    const std::string expected_name =
+        c.level == IsaLevel::kGeneric && overrides.no_generic_memcpy ? "libc" : pmem2::testing::IsaLevelName(c.level);
+    ASSERT_EQ(std::string(ops_->memmove_name).rfind(expected_name, 0), 0u) << ops_->memmove_name;
   }
 
   static arch::x86_64::CpuFeatures RestrictedFeatures(IsaLevel level, FlushInstruction flush) {
@@ -277,6 +280,8 @@ std::vector<Config> AllConfigs() {
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});
+  // The portable level with the C library's copies underneath.
+  out.push_back({IsaLevel::kGeneric, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_NO_GENERIC_MEMCPY", "1"});
   return out;
 }
 
