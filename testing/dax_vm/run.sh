@@ -32,7 +32,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 # Linux builds these as modules in Debian's kernel; modprobe pulls in their dependencies (and soft deps).
 MODULES="nfit nd_pmem dax_pmem device_dax ext4 xfs"
 # The binaries the guest runs, built by Bazel.
-TARGETS="${PMEM2_DAX_VM_TARGETS:-//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2}"
+TARGETS="//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2"
 PACKAGES="qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs"
 
 START=$SECONDS
@@ -86,7 +86,7 @@ trap 'info "interrupted"; summary_and_exit "interrupted"' INT TERM
 
 mkdir -p "$CACHE" || { info "cannot create $CACHE"; summary_and_exit "cannot create the cache directory"; }
 exec 9>"$CACHE/lock"
-flock -w 900 9 || summary_and_exit "another dax_vm run held $CACHE/lock for 15 minutes"
+flock -w 600 9 || summary_and_exit "another dax_vm run held $CACHE/lock for 10 minutes"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -215,11 +215,12 @@ T_KERNEL=$((SECONDS - T))
 # --- 3. guest binaries --------------------------------------------------------------------------------------
 T=$SECONDS
 # --symlink_prefix=/: no bazel-* convenience links, which would repoint the caller's to our configuration.
-if ! (cd "$ROOT" && timeout 1800 "${BAZEL_CMD[@]}" build -c opt --symlink_prefix=/ $TARGETS) >"$WORK/bazel.log" 2>&1; then
+# 9>&-: the Bazel server outlives this script and must not inherit (and so hold) the cache lock.
+if ! (cd "$ROOT" && timeout 1800 "${BAZEL_CMD[@]}" build -c opt --symlink_prefix=/ $TARGETS) >"$WORK/bazel.log" 2>&1 9>&-; then
     grep -E 'ERROR|error:' "$WORK/bazel.log" | head -n 10 | sed 's/^/  bazel: /'
     summary_and_exit "bazel build -c opt $TARGETS failed"
 fi
-BIN=$(cd "$ROOT" && "${BAZEL_CMD[@]}" info -c opt bazel-bin 2>>"$WORK/bazel.log")
+BIN=$(cd "$ROOT" && timeout 300 "${BAZEL_CMD[@]}" info -c opt bazel-bin 2>>"$WORK/bazel.log" 9>&-)
 T_BUILD=$((SECONDS - T))
 
 # --- 4. initramfs: busybox + ndctl/mkfs + modules + our binaries + init + plans, uncompressed ----------------
@@ -240,7 +241,7 @@ build_initramfs() {
     local r=$WORK/root a b t
     rm -rf "$r"
     mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,mnt,etc,plans,lib/x86_64-linux-gnu,lib/modules}
-    cp /bin/busybox "$r/bin/busybox" || return 1
+    copy_with_libs "$r" /bin/busybox /bin/busybox || return 1
     for a in $(/bin/busybox --list); do [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"; done
     for b in ndctl mke2fs mkfs.xfs; do
         t=$(command -v "$b") || { echo "$b not found"; return 1; }
@@ -301,7 +302,7 @@ boot() {
         -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio" \
         -append "console=ttyS0 loglevel=3 panic=-1 rdinit=/init mitigations=off daxvm.plan=$name daxvm.seed=$SEED" \
         -nodefaults -no-user-config -display none -serial "file:$log" -no-reboot \
-        </dev/null >"$WORK/$name.qemu.log" 2>&1 &
+        </dev/null >"$WORK/$name.qemu.log" 2>&1 9>&- &
     QPID=$!
     OUTCOME=
     while :; do
@@ -359,7 +360,8 @@ for plan in $PLANS; do
     grep -a '^@@ STEP-FAIL ' "$log.txt" | sed "s/^@@ STEP-FAIL /dax_vm: $name: setup step failed: /"
     case $OUTCOME in
         done | crashed) why="" ;;
-        exited) why="VM $name stopped before this run (qemu exit status $QRC; last console line: $last)" ;;
+        exited) why="VM $name stopped before this run (qemu exit status $QRC; last console line: $last)"
+            [ -s "$WORK/$name.qemu.log" ] && why="$why; qemu: $(tail -n 1 "$WORK/$name.qemu.log" | cut -c1-200)" ;;
         noboot) why="VM $name did not reach init within ${INIT_TIMEOUT}s (last console line: $last)" ;;
         timeout) why="VM $name timed out after ${BOOT_TIMEOUT}s (last console line: $last)" ;;
     esac
