@@ -3,6 +3,7 @@
 // The `pmem2` command-line tool.
 //
 //   pmem2 info PATH [--create_size=BYTES]   what pmem2 decides for PATH, and why
+//   pmem2 bench PATH [--plot=FILE.svg]       pmem2 against libpmem2 and the NT-store limit on PATH
 
 #include <cstdio>
 #include <iostream>
@@ -13,9 +14,17 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "tools/bench/bench_command.h"
 #include "tools/info.h"
 
-ABSL_FLAG(uint64_t, create_size, 16 << 20, "info: size in bytes of the file to create when PATH does not exist");
+ABSL_FLAG(uint64_t, create_size, 16 << 20,
+          "size in bytes of the file to create when PATH does not exist (bench: default 128 MiB)");
+ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
+ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
+ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
+ABSL_FLAG(int, repetitions, 5, "bench: interleaved repetitions per measurement (the median is reported)");
+ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least");
 
 namespace {
 
@@ -25,6 +34,17 @@ constexpr char kUsage[] =
     "      Map PATH (a file, created if missing, or a Device DAX such as /dev/dax0.0) and print what pmem2\n"
     "      decided: source kind, size, alignment, MAP_SYNC, persistence domain, granularity and why, CPU\n"
     "      features, the flush/drain/copy functions in use.";
+
+// Whether --NAME or --NAME=... is among the raw arguments (flags.h cannot tell a default from an explicit
+// value, and bench's default file size differs from info's).
+bool FlagGiven(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i < argc; ++i) {
+    for (const std::string& prefix : {"--" + name, "-" + name}) {
+      if (argv[i] == prefix || absl::StartsWith(argv[i], prefix + "=")) return true;
+    }
+  }
+  return false;
+}
 
 int Fail(const std::string& message) {
   std::cerr << "pmem2: " << message << "\n";
@@ -45,6 +65,23 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> report = pmem2::tools::Info(args[2], options);
     if (!report.ok()) return Fail(std::string(report.status().message()));
     std::cout << *report;
+    return 0;
+  }
+  if (command == "bench") {
+    pmem2::bench::BenchCommandOptions options;
+    options.plot = absl::GetFlag(FLAGS_plot);
+    options.overwrite = absl::GetFlag(FLAGS_overwrite);
+    if (FlagGiven(argc, argv, "create_size")) {
+      options.create_size = absl::GetFlag(FLAGS_create_size);
+    }
+    options.cpu = absl::GetFlag(FLAGS_cpu);
+    options.run.repetitions = absl::GetFlag(FLAGS_repetitions);
+    options.run.min_time = absl::GetFlag(FLAGS_min_time);
+    options.run.progress = &std::cerr;
+    absl::StatusOr<std::string> table =
+        pmem2::bench::RunBenchCommand(std::vector<std::string>(args.begin() + 2, args.end()), options);
+    if (!table.ok()) return Fail(std::string(table.status().message()));
+    std::cout << *table;
     return 0;
   }
   return Fail("unknown command \"" + command + "\"\n" + kUsage);

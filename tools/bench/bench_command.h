@@ -1,0 +1,50 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/bench_command.h
+// -----------------------------------------------------------------------------
+//
+// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite]`: the comparison table of //tools/bench:compare_benchmark
+// (pmem2 against PMDK's libpmem2 and the NT-store limit) for the user's own file or Device DAX, mapped at the
+// granularity it gets (PMEM2_FORCE_GRANULARITY forces one for both libraries), and optionally an SVG of
+// bandwidth against size.
+//
+// The benchmark WRITES to PATH. A missing PATH is created (`create_size` bytes) and removed afterwards; an
+// existing one is used only with `overwrite`, and its contents are lost.
+
+#ifndef PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
+#define PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tools/bench/comparison.h"
+
+namespace pmem2 {
+namespace bench {
+
+// Enough for the 64 MiB case to alternate between two places (see comparison.h).
+inline constexpr uint64_t kDefaultBenchFileSize = uint64_t{128} << 20;
+
+struct BenchCommandOptions {
+  std::string plot;                              // write the SVG here; must end in ".svg"; empty: no plot
+  bool overwrite = false;                        // allow writing over an existing PATH
+  uint64_t create_size = kDefaultBenchFileSize;  // size of a PATH that has to be created
+  int cpu = -1;                                  // pin to this CPU; -1: the last allowed one; -2: do not pin
+  RunOptions run;                                // sizes, repetitions, time per repetition
+};
+
+// Runs `pmem2 bench` with `args`, the positional arguments after "bench" (exactly one PATH), and returns the
+// table. Argument errors (kInvalidArgument) are found before anything is written: no PATH or more than one,
+// a plot name not ending in ".svg" or in a folder that does not exist or is not writable, repetitions < 1,
+// min_time <= 0, PATH is a directory, PATH exists without `overwrite`. Then kNotFound if the reference library
+// is missing, or whatever mapping PATH fails with.
+absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);
+
+}  // namespace bench
+}  // namespace pmem2
+
+#endif  // PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
