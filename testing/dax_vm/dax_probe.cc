@@ -13,8 +13,8 @@
 //
 //   dax_probe mapsync FILE yes|no           MAP_SHARED_VALIDATE|MAP_SYNC on a new 2 MiB FILE must work / fail
 //                                            with EOPNOTSUPP; statx's DAX attribute must agree.
-//   dax_probe devdax DEV                     Device DAX: MAP_SYNC works at 2 MiB granules, a 4 KiB offset is
-//                                            refused, a private mapping is refused.
+//   dax_probe devdax DEV                     Device DAX: 2 MiB alignment in sysfs, MAP_SYNC works, a mapping at
+//                                            an address that is not 2 MiB-aligned is refused, so is a private one.
 //   dax_probe verify PATH SEED survived|lost [OFFSET]
 //                                            the pattern of SEED (see pattern.h) is (not) present at OFFSET.
 //   dax_probe domain EXPECTED                every nd region reports persistence_domain EXPECTED ("" = none).
@@ -27,6 +27,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,10 +114,19 @@ int Devdax(const char* dev) {
   Expect(p != MAP_FAILED, "raw MAP_SYNC mmap of 2 MiB at offset 0 succeeds" +
                               (p == MAP_FAILED ? ": " + Errno(errno) : std::string()));
   if (p != MAP_FAILED) munmap(p, kTwoMiB);
-  p = mmap(nullptr, kTwoMiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
-  Expect(p == MAP_FAILED, "raw mmap at offset 4 KiB is refused" +
-                              (p == MAP_FAILED ? ": " + Errno(errno) : std::string(": it succeeded")));
-  if (p != MAP_FAILED) munmap(p, kTwoMiB);
+  // The kernel checks the *address* against the device alignment (an unaligned file offset only makes it pick
+  // an address without regard to alignment, which may still happen to be aligned): map at an address that is
+  // 4 KiB- but not 2 MiB-aligned, inside a reservation of our own.
+  void* area = mmap(nullptr, 3 * kTwoMiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (area == MAP_FAILED) {
+    Bad("reserving address space: " + Errno(errno));
+  } else {
+    uintptr_t at = (reinterpret_cast<uintptr_t>(area) + kTwoMiB - 1) / kTwoMiB * kTwoMiB + 4096;
+    p = mmap(reinterpret_cast<void*>(at), kTwoMiB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    Expect(p == MAP_FAILED, "raw mmap at a 4 KiB-aligned, not 2 MiB-aligned address is refused" +
+                                (p == MAP_FAILED ? ": " + Errno(errno) : std::string(": it succeeded")));
+    munmap(area, 3 * kTwoMiB);
+  }
   p = mmap(nullptr, kTwoMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   Expect(p == MAP_FAILED, "raw MAP_PRIVATE mmap is refused" +
                               (p == MAP_FAILED ? ": " + Errno(errno) : std::string(": it succeeded")));

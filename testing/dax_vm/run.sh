@@ -331,6 +331,8 @@ boot() {
     wait "$QPID" 2>/dev/null
     QRC=$?
     QPID=
+    grep -qa '^@@ BOOTED' "$log" 2>/dev/null && booted=yes
+    BOOTED=$booted
     BOOT_SECONDS=$((SECONDS - start))
 }
 
@@ -340,12 +342,12 @@ for plan in $PLANS; do
     name=$(basename "$plan" .sh)
     boot "$plan"
     # The first boot may retry with safer settings: the bzImage instead of the PVH ELF, TCG instead of KVM.
-    while [ "$OUTCOME" = noboot ] && [ "$plan" = "$(echo "$PLANS" | head -n 1)" ]; do
+    while [ "$BOOTED" = no ] && [ "$plan" = "$(echo "$PLANS" | head -n 1)" ]; do
         if [ "$KERNEL" != "$KDIR/vmlinuz" ]; then
-            info "$name: no init after ${INIT_TIMEOUT}s booting $KERNEL (PVH); retrying with the bzImage"
+            info "$name: init never ran ($OUTCOME) booting $KERNEL (PVH); retrying with the bzImage"
             KERNEL=$KDIR/vmlinuz
         elif [ "$ACCEL" = kvm ]; then
-            info "$name: no init after ${INIT_TIMEOUT}s with KVM; retrying with TCG"
+            info "$name: init never ran ($OUTCOME) with KVM; retrying with TCG"
             ACCEL=tcg
         else
             break
