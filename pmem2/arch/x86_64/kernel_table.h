@@ -10,6 +10,8 @@
 #ifndef PMEM2_ARCH_X86_64_KERNEL_TABLE_H_
 #define PMEM2_ARCH_X86_64_KERNEL_TABLE_H_
 
+#include <emmintrin.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -64,6 +66,13 @@ struct ScalarPrimitives {
   __attribute__((always_inline)) static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
   __attribute__((always_inline)) static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
   __attribute__((always_inline)) static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
+  // MOVNTI is part of SSE2, which every x86-64 CPU has.
+  __attribute__((always_inline)) static void StoreNt8(void* p, uint64_t v) {
+    _mm_stream_si64(static_cast<long long*>(p), static_cast<long long>(v));
+  }
+  __attribute__((always_inline)) static void StoreNt4(void* p, uint32_t v) {
+    _mm_stream_si32(static_cast<int*>(p), static_cast<int>(v));
+  }
 
   __attribute__((always_inline)) static size_t NtThreshold() {
     return cache_line_nt_threshold.load(std::memory_order_relaxed);

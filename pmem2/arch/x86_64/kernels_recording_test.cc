@@ -85,6 +85,8 @@ struct RecordingPrimitives {
   static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
   static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
   static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
+  static void StoreNt8(void* p, uint64_t v) { StoreAs(p, v, Event::kNtStore); }
+  static void StoreNt4(void* p, uint32_t v) { StoreAs(p, v, Event::kNtStore); }
 
   static void FlushLine(const void* p) { Record(Event::kFlush, p, 1); }
   static void Fence() { Record(Event::kFence, nullptr, 0); }
@@ -136,6 +138,12 @@ void Run(const Case& c, unsigned char* dst, const unsigned char* src) {
   }
 }
 
+bool WantsNtForTest(const Case& c) {
+  if ((c.flags & (kMemNonTemporal | kMemWc)) != 0) return true;
+  if ((c.flags & (kMemTemporal | kMemWb)) != 0) return false;
+  return c.len >= c.threshold;
+}
+
 // Checks the log of one call against the contract. Returns "" or what went wrong.
 std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
   const uintptr_t end = dst + c.len;
@@ -153,7 +161,9 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
         if (eight_byte_promise && e.size < 8) return "store narrower than 8 bytes at event " + std::to_string(i);
         if (e.kind == Event::kNtStore) {
           ++nt_stores;
-          if (e.addr % (e.size == 16 ? 16 : vec) != 0) return "misaligned non-temporal store";
+          // Vector non-temporal stores need alignment; MOVNTI (4 and 8 bytes) does not.
+          if (e.size >= 16 && e.addr % e.size != 0) return "misaligned non-temporal vector store";
+          if (e.addr / kLine != (e.addr + e.size - 1) / kLine) return "non-temporal store across a line";
         }
         if (fences != 0) return "store after the fence";
         break;
@@ -179,6 +189,18 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
   const bool has_full_line = first_full + kLine <= end;
   if (c.cache_line && !noflush && has_full_line && (c.flags & (kMemNonTemporal | kMemWc)) != 0 && nt_stores == 0) {
     return "NONTEMPORAL ignored";
+  }
+
+  // On the non-temporal path every piece of 4 bytes or more goes out non-temporally: ordinary stores only
+  // for a head or tail piece of 1-3 bytes.
+  if (c.cache_line && !noflush && c.len != 0 && WantsNtForTest(c)) {
+    size_t head = static_cast<size_t>((0 - dst) & (kLine - 1));
+    if (head > c.len) head = c.len;
+    const size_t tail = c.len == head ? 0 : static_cast<size_t>(end & (kLine - 1));
+    const bool tiny_piece = (head >= 1 && head <= 3) || (tail >= 1 && tail <= 3);
+    for (const Event& e : events) {
+      if (e.kind == Event::kStore && !tiny_piece) return "ordinary store on the non-temporal path";
+    }
   }
 
   // Durability: per line, the last ordinary store must be followed by a flush of that line.
