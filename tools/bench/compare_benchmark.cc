@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     notes.push_back(absl::StrCat("pinned to CPU ", *pinned));
   }
   notes.push_back(absl::StrCat("medians of ", options.repetitions, " randomly interleaved repetitions of >= ",
-                               options.min_time, " s each (Google Benchmark, real time)"));
+                               options.min_time, " s each (Google Benchmark)"));
   std::cerr << "compare_benchmark: timing (progress below; the table follows)\n";
   absl::StatusOr<std::vector<pmem2::bench::Row>> rows = pmem2::bench::RunComparison(**destinations, options);
   if (!rows.ok()) return Fail(std::string(rows.status().message()));

@@ -25,7 +25,8 @@
 //
 // Alternation: every (case, side) is its own Google Benchmark; --benchmark_enable_random_interleaving runs the
 // repetitions of all of them in a random order, so the two libraries alternate throughout the run and a noisy
-// neighbour hits both alike. Reported figures are medians of the repetitions' real time per call.
+// neighbour hits both alike. Reported figures are medians of the repetitions' time per call: CPU time where
+// every call keeps the CPU busy, real time where it may wait for a device (see Lane::cpu_time).
 
 #ifndef PMEM2_TOOLS_BENCH_COMPARISON_H_
 #define PMEM2_TOOLS_BENCH_COMPARISON_H_
@@ -68,6 +69,10 @@ struct Lane {
   LimitKind limit_kind = LimitKind::kNonTemporal;
   PersistFn limit_persist = nullptr;  // the limit for persist_fn; nullptr: no persist rows' limit
   bool on_tmpfs = false;              // the page-granularity target (>= 1.2x at <= 4 KiB) is defined on tmpfs only
+  // Time base. CPU time (the benchmark thread's own, syscalls included) where every call keeps the CPU busy
+  // (DRAM, tmpfs, persistent memory): on a shared 2-vCPU host real time also counts other tasks' time slices,
+  // which swamps differences of a few percent. Real time where a call waits for a device (msync on a disk).
+  bool cpu_time = true;
   // Only memcpy at RunOptions::byte_sizes against glibc: the comparison's anonymous byte lane, which measures
   // the dispatch cost of the no-flush path.
   bool memcpy_only = false;
