@@ -64,14 +64,16 @@ void PagePersist(const void* ptr, size_t size) {
 // msync has already waited for the write-back: there is nothing left to drain.
 void PageDrain() {}
 
+// The byte tables copy (non-temporally when large or asked); PagePersist then drains and msyncs. kMemNoDrain,
+// not kMemNoFlush, because the byte tables read kMemNoFlush as "ordinary stores only".
 void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  arch::ByteOps().memmove(pmemdest, src, len, flags | kMemNoFlush);
+  arch::ByteOps().memmove(pmemdest, src, len, flags | kMemNoDrain);
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
 
 void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, flags | kMemNoFlush);
+  arch::ByteOps().memset(pmemdest, c, len, flags | kMemNoDrain);
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
