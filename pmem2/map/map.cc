@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "pmem2/arch/env_overrides.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/source/source.h"
@@ -240,8 +241,13 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   switch (map.granularity_) {
     case StoreGranularity::kByte:
     case StoreGranularity::kCacheLine: {
-      const arch::PersistOps& ops =
-          map.granularity_ == StoreGranularity::kByte ? arch::ByteOps() : arch::CacheLineOps();
+      // PMEM_NO_FLUSH=0 (libpmem's meaning): write CPU caches back even where eADR makes it unnecessary.
+      // Anonymous and private memory has nowhere to write back to.
+      const bool always_flush = arch::ProcessEnvOverrides().flush == arch::EnvOverrides::Flush::kAlways &&
+                                !anonymous && !is_private;
+      const arch::PersistOps& ops = map.granularity_ == StoreGranularity::kByte && !always_flush
+                                        ? arch::ByteOps()
+                                        : arch::CacheLineOps();
       map.persist_ = ops.persist;
       map.flush_ = ops.flush;
       map.drain_ = ops.drain;

@@ -32,6 +32,9 @@
 // Nothing is atomic: after a crash any subset of the widened range may have reached the media, but never a torn
 // 8-byte aligned store.
 //
+// PMEM_NO_FLUSH=1 makes cache-line mappings skip the CPU flush; PMEM_NO_FLUSH=0 makes byte-granularity file
+// mappings flush anyway (both as libpmem documents; read once per process).
+//
 // msync failures (page granularity) cannot be returned through the libpmem2 signatures; they are recorded and
 // read back with TakeLastPersistError() on the thread that persisted. They never abort the process.
 

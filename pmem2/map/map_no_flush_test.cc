@@ -1,0 +1,48 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// Runs with PMEM_NO_FLUSH=0 in the environment from process start (see BUILD.bazel).
+
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "pmem2/map/map.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScopedTempDir;
+
+Config ByteConfig() {
+  Config config;
+  EXPECT_TRUE(config.set_required_store_granularity(StoreGranularity::kByte).ok());
+  return config;
+}
+
+TEST(PmemNoFlushZeroTest, ByteGranularityFileMappingsStillFlush) {
+  ASSERT_STREQ(std::getenv("PMEM_NO_FLUSH"), "0");
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "byte");
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4096, O_RDWR);
+  absl::StatusOr<Map> map = Map::Create(ByteConfig(), *Source::FromFd(fd.get()));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->store_granularity(), StoreGranularity::kByte);
+  EXPECT_EQ(map->persist_fn(), arch::CacheLineOps().persist);
+  EXPECT_EQ(map->memcpy_fn(), arch::CacheLineOps().memmove);
+  EXPECT_NE(std::string(map->diagnostics().flush_name), "none");
+}
+
+TEST(PmemNoFlushZeroTest, AnonymousMemoryHasNothingToFlush) {
+  absl::StatusOr<Map> map = Map::Create(ByteConfig(), *Source::Anonymous(4096));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->persist_fn(), arch::ByteOps().persist);
+}
+
+}  // namespace
+}  // namespace pmem2
