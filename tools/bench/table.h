@@ -11,7 +11,8 @@
 //   page (tmpfs), memcpy/memset, <= 4 KiB        ratio >= 1.20
 //   page, memcpy/memset, > 4 KiB                 ratio >= 0.97 ("never slower")
 //   byte, memcpy, 64 B                           pmem2 <= glibc + 2 ns
-//   persist, any granularity and size            ratio >= 1.00
+//   persist, any granularity and size            ratio >= 1.00; 0.99-1.00 counts as a tie (PASS, marked): both
+//                                                libraries run the same flush instructions there
 //
 // Rows without a target show "-". The verdicts are a report about one run on one machine, never a test.
 
@@ -45,7 +46,7 @@ enum class Verdict { kNone, kPass, kMiss };
 struct Evaluation {
   Verdict verdict = Verdict::kNone;
   std::string target;  // e.g. "ratio>=1.60"; empty when the row has no target
-  std::string detail;  // for a MISS: by how much, e.g. "ratio 1.41 (-12%)"
+  std::string detail;  // for a MISS: by how much, e.g. "ratio 1.41 (-12%)"; "tie" for a tied PASS
 };
 
 // The ratio reference/pmem2.
