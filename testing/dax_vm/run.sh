@@ -68,10 +68,14 @@ summary_and_exit() {
     for n in "${NAMES[@]}"; do
         [ -n "${RESULT[$n]+x}" ] || record "$n" FAIL "not run: $1"
     done
+    if [ ${#NAMES[@]} -eq 0 ]; then
+        echo "FAIL dax_vm: no named runs in $HERE/guest/plans"
+        FAILED=$((FAILED + 1))
+    fi
     cleanup
     echo "dax_vm: $PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
-    exit
+    [ "$FAILED" -eq 0 ] && exit 0
+    exit 1
 }
 
 info() { echo "dax_vm: $*"; }
@@ -228,6 +232,10 @@ copy_with_libs() { # ROOTFS BINARY DEST: the binary and every shared library it 
     local r=$1 b=$2 d=$3 l
     mkdir -p "$r$(dirname "$d")" && cp -L "$b" "$r$d" || return 1
     ldd "$b" >/dev/null 2>&1 || return 0 # static
+    if ldd "$b" | grep -q 'not found'; then
+        echo "$b: $(ldd "$b" | grep 'not found' | head -n 1)"
+        return 1
+    fi
     for l in $(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
         case $l in
             */ld-linux*) [ -e "$r$l" ] || { mkdir -p "$r$(dirname "$l")" && cp -L "$l" "$r$l"; } ;;
