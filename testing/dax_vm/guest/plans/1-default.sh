@@ -41,4 +41,6 @@ step write-fsdax dax_checks write /mnt/ext4/crash-persisted "$SEED-fsdax" persis
 step write-devdax dax_checks write "$DAX" "$SEED-devdax" persist 2097152
 step write-page dax_checks write /mnt/xfs/crash-persisted "$SEED-page" persist
 step write-unpersisted dax_checks write /mnt/xfs/crash-unpersisted "$SEED-lost" nopersist
+# Last on ext4, after every MAP_SYNC fault has committed the journal: DAX without MAP_SYNC and without fsync.
+step write-nosync dax_probe write-nosync /mnt/ext4/crash-nosync "$SEED-nosync"
 crash_point

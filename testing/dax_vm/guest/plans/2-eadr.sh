@@ -7,11 +7,14 @@ step mount-xfs mount_fs xfs "$(blockdev_of_size "$NV_XFS")" /mnt/xfs dax
 DAX=$(devdax_of_size "$NV_DEVDAX")
 
 # Crash test, part 2. Emulation has no CPU cache model, so this proves DAX/MAP_SYNC/file-system durability of
-# what pmem2 wrote, not its flush instructions. The negative control proves the test can fail.
+# what pmem2 wrote, not its flush instructions. The negative controls prove the checks can fail: page-cache data
+# never persisted is lost ...
 run crash-fsdax-persisted dax_probe verify /mnt/ext4/crash-persisted "$SEED-fsdax" survived
 run crash-devdax-persisted dax_probe verify "$DAX" "$SEED-devdax" survived 2097152
 run crash-page-persisted dax_probe verify /mnt/xfs/crash-persisted "$SEED-page" survived
 run crash-page-unpersisted-lost dax_probe verify /mnt/xfs/crash-unpersisted "$SEED-lost" lost
+# ... and that the fsdax check can fail: without MAP_SYNC (or fsync) the block allocation dies with the machine.
+run crash-fsdax-nosync-lost dax_probe verify /mnt/ext4/crash-nosync "$SEED-nosync" lost
 
 step domain dax_probe domain cpu_cache
 # eADR + MAP_SYNC: byte granularity, and requesting byte succeeds.
