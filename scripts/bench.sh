@@ -2,7 +2,8 @@
 # The README's benchmark: pmem2 against PMDK's libpmem2 1.12 (Debian's, loaded into the same process) and the
 # NT-store limit, in one run on this machine. Builds optimized and prints one table row per (op, granularity,
 # size): median ns per call of both libraries, the ratio reference/pmem2 (> 1: pmem2 faster), the limit, and
-# PASS/MISS against issue 3's targets. Takes about two minutes on a 2-core machine; progress goes to stderr.
+# PASS/MISS against issue 3's targets. Takes about two and a half minutes on a 2-core machine; progress goes to
+# stderr.
 #
 #   scripts/bench.sh                          # the default run
 #   scripts/bench.sh --repetitions=15         # more repetitions (medians are steadier on a noisy host)

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   int cpu = -1;
   size_t window_mib = 128;
   pmem2::bench::RunOptions options;
-  options.repetitions = 9;
+  options.repetitions = 15;
   options.min_time = 0.05;
   options.progress = &std::cerr;
   for (int i = 1; i < argc; ++i) {

@@ -193,9 +193,15 @@ Median Summarize(std::vector<double> v) {
   Median m;
   if (v.empty()) return m;
   std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  m.median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  m.spread = m.median > 0 ? (v.back() - v.front()) / m.median : NAN;
+  // Linear interpolation between order statistics, as for quartiles.
+  auto quantile = [&v](double q) {
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const size_t lo = static_cast<size_t>(pos);
+    const size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+  };
+  m.median = quantile(0.5);
+  m.spread = m.median > 0 ? (quantile(0.75) - quantile(0.25)) / m.median : NAN;
   return m;
 }
 

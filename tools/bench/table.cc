@@ -135,7 +135,7 @@ std::string FormatTable(const std::vector<Row>& rows, const std::vector<std::str
                                           noise, e.target.empty() ? "-" : e.target, verdict));
   }
   absl::StrAppend(&out, "targets: ", pass, " PASS, ", miss, " MISS (ratio = reference/pmem2, >1 = pmem2 faster; ",
-                  "noise = (max-min)/median of the repetitions)\n");
+                  "noise = larger interquartile range / median of the two libraries' repetitions)\n");
   return out;
 }
 

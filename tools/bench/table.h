@@ -36,7 +36,7 @@ struct Row {
   double limit_ns = 0;
   std::string limit_kind;  // what the limit column is: "nt", "clwb", "msync", "glibc", ...
   bool on_tmpfs = true;    // whether the page-granularity target applies
-  // Spread of pmem2's and the reference's repetitions: (max - min) / median, for judging noise.
+  // Spread of pmem2's and the reference's repetitions: interquartile range / median, for judging noise.
   double pmem2_spread = 0;
   double reference_spread = 0;
 };
