@@ -298,7 +298,8 @@ boot() {
     machine=$(sed -n 's/^# machine: *//p' "$plan" | head -n 1)
     grep -q '^crash_point' "$plan" && crash=yes
     log=$WORK/$name.console.log
-    if [ "$ACCEL" = kvm ]; then acc=(-accel kvm -cpu host); else acc=(-accel tcg,thread=multi -cpu max); fi
+    # -arch-capabilities: as in the proven reference setup (some hosts refuse to pass it through).
+    if [ "$ACCEL" = kvm ]; then acc=(-accel kvm -cpu host,-arch-capabilities); else acc=(-accel tcg,thread=multi -cpu max); fi
     local nv=()
     for s in $NV_ALL; do
         nv+=(-object "memory-backend-file,id=mem$i,share=on,mem-path=$WORK/nv$i.img,size=$s"
