@@ -372,6 +372,7 @@ for plan in $PLANS; do
     case $OUTCOME in
         done | crashed) why="" ;;
         exited) why="VM $name stopped before this run (qemu exit status $QRC; last console line: $last)"
+            [ "$BOOTED" = no ] && why="VM $name exited before init ran (qemu exit status $QRC)"
             [ -s "$WORK/$name.qemu.log" ] && why="$why; qemu: $(tail -n 1 "$WORK/$name.qemu.log" | cut -c1-200)" ;;
         noboot) why="VM $name did not reach init within ${INIT_TIMEOUT}s (last console line: $last)" ;;
         timeout) why="VM $name timed out after ${BOOT_TIMEOUT}s (last console line: $last)" ;;
@@ -396,6 +397,8 @@ for plan in $PLANS; do
         info "$name: $why; last console lines ($log.txt):"
         tail -n 25 "$log.txt" | sed 's/^/  | /'
     fi
+    # The same kernel and initramfs will not do better in the next boots: do not spend their timeouts.
+    [ "$BOOTED" = no ] && summary_and_exit "VM $name never reached init, so no later boot was tried"
 done
 
 [ "$FAILED" -eq 0 ] && rm -f "$WORK"/nv*.img
