@@ -51,11 +51,12 @@ struct Series {
   std::vector<Point> points;
 };
 
-// A round upper bound for the y axis: 1, 2 or 5 times a power of ten.
+// A round upper bound for the y axis that divides into five round ticks: 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 or 10
+// times a power of ten.
 double NiceCeiling(double v) {
   if (!(v > 0)) return 1;
   const double p = std::pow(10, std::floor(std::log10(v)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+  for (double m : {1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
     if (m * p >= v) return m * p;
   }
   return 10 * p;
