@@ -35,10 +35,10 @@ std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const 
   return device;
 }
 
-void FakeSysfs::AddRegion(const std::string& persistence_domain) {
+void FakeSysfs::AddRegion(const char* persistence_domain) {
   std::string region = absl::StrCat(root(), "/bus/nd/devices/region", regions_++);
   MakeDirs(region);
-  std::ofstream(region + "/persistence_domain") << persistence_domain << "\n";
+  if (persistence_domain != nullptr) std::ofstream(region + "/persistence_domain") << persistence_domain << "\n";
 }
 
 }  // namespace testing

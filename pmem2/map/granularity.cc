@@ -18,7 +18,9 @@ namespace map_internal {
 
 PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
   PersistenceDomain result;
-  std::string pattern = sysfs_root + "/bus/nd/devices/region*/persistence_domain";
+  // Enumerate the regions themselves: a kernel whose platform reports no domain (Linux 6.1 under qemu without
+  // nvdimm-persistence) has no persistence_domain file at all, and that region is "unknown", not absent.
+  std::string pattern = sysfs_root + "/bus/nd/devices/region*";
   glob_t matches;
   if (glob(pattern.c_str(), 0, nullptr, &matches) != 0) {
     result.summary = "none";
@@ -26,7 +28,7 @@ PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
   }
   bool all_cpu_cache = true;
   for (size_t i = 0; i < matches.gl_pathc; ++i) {
-    std::ifstream in(matches.gl_pathv[i]);
+    std::ifstream in(std::string(matches.gl_pathv[i]) + "/persistence_domain");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string domain(absl::StripAsciiWhitespace(text));
     if (domain.empty()) domain = "unknown";

@@ -29,8 +29,8 @@ namespace map_internal {
 
 // What the NVDIMM regions under `sysfs_root` (/sys/bus/nd/devices/region*/persistence_domain) say.
 struct PersistenceDomain {
-  // "cpu_cache", "memory_controller", "unknown" (a region reports nothing), "mixed" (regions differ), or
-  // "none" (no NVDIMM region at all).
+  // "cpu_cache", "memory_controller", "unknown" (a region reports nothing, or has no persistence_domain
+  // attribute), "mixed" (regions differ), or "none" (no NVDIMM region at all).
   std::string summary;
   // True only if there is at least one region and every region reports "cpu_cache".
   bool cpu_caches_are_persistent = false;

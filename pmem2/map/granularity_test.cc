@@ -21,8 +21,8 @@ using ::testing::HasSubstr;
 // A fake sysfs with one NVDIMM region per entry of `domains`.
 class FakeRegions {
  public:
-  explicit FakeRegions(const std::vector<std::string>& domains) {
-    for (const std::string& domain : domains) sysfs_.AddRegion(domain);
+  explicit FakeRegions(const std::vector<const char*>& domains) {
+    for (const char* domain : domains) sysfs_.AddRegion(domain);
   }
   const std::string& root() const { return sysfs_.root(); }
 
@@ -59,6 +59,14 @@ TEST(PersistenceDomainTest, MemoryControllerAndEmpty) {
   FakeRegions empty({""});
   EXPECT_EQ(ReadPersistenceDomain(empty.root()).summary, "unknown");
   EXPECT_FALSE(ReadPersistenceDomain(empty.root()).cpu_caches_are_persistent);
+}
+
+TEST(PersistenceDomainTest, RegionWithoutTheAttributeIsUnknownNotAbsent) {
+  FakeRegions sysfs({nullptr});
+  EXPECT_EQ(ReadPersistenceDomain(sysfs.root()).summary, "unknown");
+  FakeRegions with_eadr({"cpu_cache", nullptr});
+  EXPECT_EQ(ReadPersistenceDomain(with_eadr.root()).summary, "mixed");
+  EXPECT_FALSE(ReadPersistenceDomain(with_eadr.root()).cpu_caches_are_persistent);
 }
 
 TEST(ForcedGranularityTest, UnsetAndEmptyMeanNotForced) {

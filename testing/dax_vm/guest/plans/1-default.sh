@@ -17,9 +17,9 @@ DAX=$(devdax_of_size "$NV_DEVDAX")
 run fsdax-ext4 fsdax_checks /mnt/ext4 cache_line
 run fsdax-xfs fsdax_checks /mnt/xfs cache_line
 run devdax devdax_checks "$DAX" cache_line
-run info-fsdax-ext4 fsdax_info /mnt/ext4 cache_line none
-run info-fsdax-xfs fsdax_info /mnt/xfs cache_line none
-run info-devdax devdax_info "$DAX" cache_line none
+run info-fsdax-ext4 fsdax_info /mnt/ext4 cache_line unknown
+run info-fsdax-xfs fsdax_info /mnt/xfs cache_line unknown
+run info-devdax devdax_info "$DAX" cache_line unknown
 
 # dax=never: the page cache is back, MAP_SYNC is refused, page granularity (msync), as on the build host.
 step umount umount /mnt/ext4 /mnt/xfs
