@@ -266,7 +266,7 @@ bool Register(const Case& c, int side, const Destinations& d) {
       b = benchmark::RegisterBenchmark(name.c_str(),
                                        [=](benchmark::State& s) { TimeGlibcMemcpy(s, base, window, src, n); });
     } else {
-      const MemcpyFn fn = side == kLimit ? LimitMemcpy : t.memcpy;
+      const MemcpyFn fn = t.memcpy;
       b = benchmark::RegisterBenchmark(name.c_str(),
                                        [=](benchmark::State& s) { TimeMemcpy(s, fn, base, window, src, n); });
     }
@@ -274,7 +274,7 @@ bool Register(const Case& c, int side, const Destinations& d) {
     if (glibc) {
       b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { TimeGlibcMemset(s, base, window, n); });
     } else {
-      const MemsetFn fn = side == kLimit ? LimitMemset : t.memset;
+      const MemsetFn fn = t.memset;
       b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { TimeMemset(s, fn, base, window, n); });
     }
   } else {  // persist
@@ -364,10 +364,14 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
     StoreGranularity pmem2_expect;
     pmem2_granularity reference_expect;
     PersistFn limit_persist;
+    MemcpyFn limit_memcpy;
+    MemsetFn limit_memset;
   };
   const Spec specs[] = {
-      {"cache_line", "CACHE_LINE", StoreGranularity::kCacheLine, PMEM2_GRANULARITY_CACHE_LINE, LimitPersistCacheLine},
-      {"page", "PAGE", StoreGranularity::kPage, PMEM2_GRANULARITY_PAGE, LimitPersistPage},
+      {"cache_line", "CACHE_LINE", StoreGranularity::kCacheLine, PMEM2_GRANULARITY_CACHE_LINE, LimitPersistCacheLine,
+       LimitMemcpy, LimitMemset},
+      {"page", "PAGE", StoreGranularity::kPage, PMEM2_GRANULARITY_PAGE, LimitPersistPage, LimitMemcpyPage,
+       LimitMemsetPage},
   };
   for (const Spec& spec : specs) {
     // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited
@@ -389,7 +393,7 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
     lane.window = window;
     lane.pmem2 = FromPmem2(*map);
     lane.reference = FromReference(*ref);
-    lane.limit = Target{limit_map->data(), spec.limit_persist, LimitMemcpy, LimitMemset};
+    lane.limit = Target{limit_map->data(), spec.limit_persist, spec.limit_memcpy, spec.limit_memset};
     lane.limit_kind = LimitKind::kNonTemporal;
     lane.limit_persist = spec.limit_persist;
     lane.on_tmpfs = true;
@@ -482,7 +486,7 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, cons
       lane.limit_persist = LimitPersistCacheLine;
       break;
     case StoreGranularity::kPage:
-      lane.limit = Target{limit_map->data(), LimitPersistPage, LimitMemcpy, LimitMemset};
+      lane.limit = Target{limit_map->data(), LimitPersistPage, LimitMemcpyPage, LimitMemsetPage};
       lane.limit_persist = LimitPersistPage;
       break;
   }
@@ -554,7 +558,9 @@ absl::Status Destinations::VerifySameBytes(size_t size) const {
 absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations, const RunOptions& options) {
   std::vector<Case> cases;
   for (const Lane& lane : destinations.lanes()) {
-    const char* copy_limit = lane.limit_kind == LimitKind::kGlibc ? "glibc" : "nt";
+    const char* copy_limit = lane.limit_kind == LimitKind::kGlibc   ? "glibc"
+                             : lane.limit.memcpy == LimitMemcpyPage ? "nt+msync"
+                                                                    : "nt";
     for (const char* op : {"memcpy", "memset"}) {
       if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
       for (size_t n : lane.memcpy_only ? options.byte_sizes : options.copy_sizes) {

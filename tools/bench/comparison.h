@@ -56,7 +56,7 @@ struct Target {
 
 // What the limit column is for a lane.
 enum class LimitKind {
-  kNonTemporal,  // limit_kernels.h: NT stores + SFENCE, CLWB + SFENCE or msync
+  kNonTemporal,  // limit_kernels.h: NT stores + SFENCE (+ msync at page granularity), CLWB + SFENCE or msync
   kGlibc,        // glibc memcpy/memset (byte granularity: nothing to write back)
 };
 

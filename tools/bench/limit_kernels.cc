@@ -181,6 +181,18 @@ void LimitPersistPage(const void* ptr, size_t len) {
   msync(reinterpret_cast<void*>(start), end - start, MS_SYNC);
 }
 
+void* LimitMemcpyPage(void* dst, const void* src, size_t len, unsigned flags) {
+  LimitMemcpy(dst, src, len, flags);
+  LimitPersistPage(dst, len);
+  return dst;
+}
+
+void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags) {
+  LimitMemset(dst, c, len, flags);
+  LimitPersistPage(dst, len);
+  return dst;
+}
+
 const char* DescribeLimitKernels() {
 #if defined(__x86_64__)
   const Cpu& cpu = GetCpu();

@@ -12,6 +12,8 @@
 //   LimitMemset  the same, storing a broadcast byte
 //   LimitPersistCacheLine  CLWB (else CLFLUSHOPT, else CLFLUSH) per line + SFENCE
 //   LimitPersistPage       msync(MS_SYNC) of the whole pages, nothing else
+//   LimitMemcpyPage / LimitMemsetPage  LimitMemcpy / LimitMemset, then LimitPersistPage: the limit of a copy
+//                          made durable by msync (page granularity)
 //
 // Preconditions of LimitMemcpy / LimitMemset: `dst` is 32-byte aligned and `len` is a multiple of 64 (every
 // benchmark size is); `flags` is ignored. ISA-specific code uses per-function target attributes, no -m flags.
@@ -28,6 +30,8 @@ void* LimitMemcpy(void* dst, const void* src, size_t len, unsigned flags);
 void* LimitMemset(void* dst, int c, size_t len, unsigned flags);
 void LimitPersistCacheLine(const void* ptr, size_t len);
 void LimitPersistPage(const void* ptr, size_t len);
+void* LimitMemcpyPage(void* dst, const void* src, size_t len, unsigned flags);
+void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags);
 
 // What the limit kernels use on this CPU, e.g. "avx2 nt + sfence; clwb".
 const char* DescribeLimitKernels();

@@ -76,11 +76,8 @@ Evaluation Evaluate(const Row& row) {
     return e;
   }
   if (row.granularity == "page") {
-    if (row.size <= 4 * kKiB) {
-      if (!row.on_tmpfs) return Evaluation();  // the target is defined for tmpfs, where msync is cheap
-      return RatioAtLeast(row, 1.2);
-    }
-    return RatioAtLeast(row, 0.97);
+    if (!row.on_tmpfs) return Evaluation();  // the targets are defined on tmpfs, where msync is cheap
+    return RatioAtLeast(row, row.size <= 4 * kKiB ? 1.2 : 0.97);
   }
   if (row.granularity == "byte" && row.op == "memcpy" && row.size == 64 && row.limit_kind == "glibc") {
     Evaluation e;
