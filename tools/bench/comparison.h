@@ -21,7 +21,9 @@
 //     land on lines that are not in any cache, as streaming writes do.
 //   * persist: the first n bytes every time, each line dirtied by one 8-byte store just before the call (inside
 //     the timed loop, identical for every side), so the flush always has dirty lines to write back.
-// The source is one fixed buffer (cached while it fits). Mappings are pre-faulted before timing.
+// The source is one fixed buffer (cached while it fits). Every side maps the same file, so every column writes
+// the same physical pages (with a file per side, page placement in DRAM moved columns by 5-10 % between runs).
+// Mappings are 2 MiB-aligned and pre-faulted before timing.
 //
 // Alternation: every (case, side) is its own Google Benchmark; --benchmark_enable_random_interleaving runs the
 // repetitions of all of them in a random order, so the two libraries alternate throughout the run and a noisy
@@ -85,10 +87,10 @@ std::vector<size_t> DefaultPersistSizes();  // 64 B, 4 KiB, 2 MiB
 // Owns every mapping the comparison writes to, and the source buffer.
 class Destinations {
  public:
-  // The README's comparison, on this machine: three files on /dev/shm (pmem2's, the reference's, the limit's),
-  // each `window` bytes, mapped at forced cache-line granularity (PMEM2_FORCE_GRANULARITY=CACHE_LINE while each
-  // library maps) and at page granularity; plus anonymous memory for the byte lane. The folder is removed when
-  // the object is destroyed.
+  // The README's comparison, on this machine: one file of `window` bytes on /dev/shm that every side maps on
+  // its own (so every column writes the same physical pages), by both libraries at forced cache-line
+  // granularity (PMEM2_FORCE_GRANULARITY=CACHE_LINE while each library maps) and at page granularity; plus
+  // anonymous memory for the byte lane. The folder is removed when the object is destroyed.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window);
 
   // `pmem2 bench PATH`: both libraries and the limit map all of the open descriptor `fd` (a file or Device
