@@ -66,6 +66,14 @@ struct ScalarPrimitives {
   __attribute__((always_inline)) static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
   __attribute__((always_inline)) static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
   __attribute__((always_inline)) static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
+  // 16-byte moves for heads and tails, the same for every ISA level: SSE2 is part of x86-64. Inlined into an
+  // AVX kernel they are VEX-encoded like the rest of it.
+  using V16 = __m128i;
+  __attribute__((always_inline)) static V16 Load16(const void* p) {
+    return _mm_loadu_si128(static_cast<const V16*>(p));
+  }
+  __attribute__((always_inline)) static void Store16(void* p, V16 v) { _mm_storeu_si128(static_cast<V16*>(p), v); }
+  __attribute__((always_inline)) static V16 Splat16(unsigned char c) { return _mm_set1_epi8(static_cast<char>(c)); }
   // MOVNTI is part of SSE2, which every x86-64 CPU has.
   __attribute__((always_inline)) static void StoreNt8(void* p, uint64_t v) {
     _mm_stream_si64(static_cast<long long*>(p), static_cast<long long>(v));
