@@ -111,40 +111,30 @@ ScopedEnvVar::~ScopedEnvVar() {
 
 absl::StatusOr<ReferenceMap> ReferenceMap::FromFd(const ReferenceLibrary& lib, int fd, pmem2_granularity required,
                                                   absl::string_view force_granularity) {
+  return Create(lib, required, force_granularity, "pmem2_source_from_fd",
+                [&](pmem2_source** src) { return lib.source_from_fd(src, fd); });
+}
+
+absl::StatusOr<ReferenceMap> ReferenceMap::Anonymous(const ReferenceLibrary& lib, size_t size) {
+  return Create(lib, PMEM2_GRANULARITY_PAGE, "", "pmem2_source_from_anon",
+                [&](pmem2_source** src) { return lib.source_from_anon(src, size); });
+}
+
+absl::StatusOr<ReferenceMap> ReferenceMap::Create(const ReferenceLibrary& lib, pmem2_granularity required,
+                                                  absl::string_view force_granularity, const char* source_call,
+                                                  absl::FunctionRef<int(pmem2_source**)> make_source) {
   pmem2_config* cfg = nullptr;
   if (int ret = lib.config_new(&cfg); ret != 0) return ReferenceError(lib, "pmem2_config_new", ret);
   pmem2_source* src = nullptr;
   int ret = lib.config_set_required_store_granularity(cfg, required);
   const char* call = "pmem2_config_set_required_store_granularity";
   if (ret == 0) {
-    ret = lib.source_from_fd(&src, fd);
-    call = "pmem2_source_from_fd";
+    ret = make_source(&src);
+    call = source_call;
   }
   pmem2_map* map = nullptr;
   if (ret == 0) {
     ScopedEnvVar force("PMEM2_FORCE_GRANULARITY", force_granularity);
-    ret = lib.map_new(&map, cfg, src);
-    call = "pmem2_map_new";
-  }
-  absl::Status status = ret == 0 ? absl::OkStatus() : ReferenceError(lib, call, ret);
-  if (src != nullptr) lib.source_delete(&src);
-  lib.config_delete(&cfg);
-  if (!status.ok()) return status;
-  return Finish(lib, map);
-}
-
-absl::StatusOr<ReferenceMap> ReferenceMap::Anonymous(const ReferenceLibrary& lib, size_t size) {
-  pmem2_config* cfg = nullptr;
-  if (int ret = lib.config_new(&cfg); ret != 0) return ReferenceError(lib, "pmem2_config_new", ret);
-  pmem2_source* src = nullptr;
-  int ret = lib.config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-  const char* call = "pmem2_config_set_required_store_granularity";
-  if (ret == 0) {
-    ret = lib.source_from_anon(&src, size);
-    call = "pmem2_source_from_anon";
-  }
-  pmem2_map* map = nullptr;
-  if (ret == 0) {
     ret = lib.map_new(&map, cfg, src);
     call = "pmem2_map_new";
   }

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -89,6 +90,11 @@ class ReferenceMap {
 
  private:
   ReferenceMap() = default;
+  // Config, source (from `make_source`, named `source_call` in errors), map with PMEM2_FORCE_GRANULARITY set to
+  // `force_granularity` (unless empty) while mapping.
+  static absl::StatusOr<ReferenceMap> Create(const ReferenceLibrary& lib, pmem2_granularity required,
+                                             absl::string_view force_granularity, const char* source_call,
+                                             absl::FunctionRef<int(pmem2_source**)> make_source);
   static absl::StatusOr<ReferenceMap> Finish(const ReferenceLibrary& lib, pmem2_map* map);
   void Reset();
 
