@@ -94,7 +94,9 @@ absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& opt
   absl::StrAppend(&out, "granularity: ", StoreGranularityName(map->store_granularity()), "\n");
   absl::StrAppend(&out, "detected_granularity: ", StoreGranularityName(d.detected_granularity), "\n");
   absl::StrAppend(&out, "forced: ", d.forced ? "yes (PMEM2_FORCE_GRANULARITY)" : "no", "\n");
-  absl::StrAppend(&out, "reason: ", d.reason, "\n");
+  absl::StrAppend(&out, "reason: ", d.reason,
+                  d.cpu_cannot_write_back ? "; no usable cache-line write-back instruction: msync instead" : "",
+                  "\n");
   absl::StrAppend(&out, "address_alignment: ", d.address_alignment, "\n");
   absl::StrAppend(&out, "cpu: ", arch::DescribeCpu(), "\n");
   absl::StrAppend(&out, "flush: ", d.flush_name, "\n");

@@ -9,7 +9,8 @@
 //
 //   * `CacheLineOps()`: the CPU caches are NOT in the persistence domain (MAP_SYNC without eADR, or a
 //     forced cache-line granularity). Every written line must be written back (CLWB, CLFLUSHOPT, CLFLUSH, or a
-//     non-temporal store) and fenced before the data counts as persistent.
+//     non-temporal store) and fenced before the data counts as persistent. A backend that cannot do that says
+//     so with `writes_back_cache_lines == false`.
 //   * `ByteOps()`: the CPU caches ARE in the persistence domain (eADR), or the memory is not persistent at all
 //     (anonymous and private mappings). Nothing is written back; a store fence orders the stores. Page
 //     granularity (msync) also builds on these: msync makes the page durable, so a CPU flush before it would
@@ -75,6 +76,11 @@ struct PersistOps {
   const char* drain_name;    // e.g. "sfence", "none"
   const char* memmove_name;  // e.g. "avx2 nt (threshold 64)", "generic"
   const char* memset_name;
+  // True if these functions write every stored cache line back to the persistence domain, or if the user has
+  // declared (PMEM_NO_FLUSH=1) that the platform does. False for the byte tables, and for a cache-line table
+  // the backend cannot honour (no flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the
+  // map package then falls back to msync rather than hand out a persist that persists nothing.
+  bool writes_back_cache_lines;
 };
 
 // For mappings whose CPU caches are outside the persistence domain (cache-line granularity).

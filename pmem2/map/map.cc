@@ -245,11 +245,20 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     diag.forced = true;
     map.granularity_ = **forced;
   }
+  if (map.granularity_ == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
+    // Handing out a cache-line persist that writes nothing back would lose data on a crash. msync is slower
+    // but works on DAX too: the kernel writes the CPU caches back for the synced range.
+    map.granularity_ = StoreGranularity::kPage;
+    diag.cpu_cannot_write_back = true;
+  }
   if (static_cast<int>(map.granularity_) > static_cast<int>(required)) {
     return MakeError(ErrorCode::kGranularityNotSupported,
                      absl::StrCat("required store granularity ", StoreGranularityName(required),
                                   " is finer than this mapping's ", StoreGranularityName(map.granularity_), " (",
-                                  diag.forced ? "forced by PMEM2_FORCE_GRANULARITY" : decision.reason, ")"));
+                                  diag.cpu_cannot_write_back
+                                      ? "this CPU has no cache-line write-back instruction pmem2 can use"
+                                      : diag.forced ? "forced by PMEM2_FORCE_GRANULARITY" : decision.reason,
+                                  ")"));
   }
 
   switch (map.granularity_) {

@@ -59,6 +59,7 @@ struct MapDiagnostics {
   std::string persistence_domain;      // see map_internal::PersistenceDomain::summary
   StoreGranularity detected_granularity = StoreGranularity::kPage;  // before any PMEM2_FORCE_GRANULARITY
   bool forced = false;                 // PMEM2_FORCE_GRANULARITY replaced the detected granularity
+  bool cpu_cannot_write_back = false;  // cache line was due, but the CPU backend has no write-back: page
   std::string reason;                  // one line: why the detected granularity
   size_t address_alignment = 0;        // what the mapping address was aligned to
   const char* flush_name = "";         // kernels in use, e.g. "clwb", "msync"
@@ -82,7 +83,8 @@ class Map {
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
   //   kErrno                    mmap failed (GetErrno(): EACCES, ENOMEM, EPERM, ...);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
-  //                             cache line required on a page-cache file system).
+  //                             cache line required on a page-cache file system, or cache line on a CPU
+  //                             whose backend cannot write cache lines back: such mappings use msync).
   // A length of 0 maps from the offset to the end of the source, whatever the source's size: the last page may
   // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
   // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the Device DAX alignment if larger) so

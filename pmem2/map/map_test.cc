@@ -21,6 +21,9 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "testing/fake_sysfs.h"
+#if defined(__x86_64__)
+#include "testing/cpu/scoped_cpu_features.h"
+#endif
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -457,6 +460,39 @@ TEST(MapTest, ConcurrentCreateAndPersistAreIndependent) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
 }
+
+#if defined(__x86_64__)
+// A CPU without a usable write-back instruction must not get a cache-line persist that persists nothing:
+// such mappings fall back to msync, and a cache-line requirement is refused.
+TEST(MapTest, NoWriteBackInstructionFallsBackToMsync) {
+  arch::x86_64::CpuFeatures no_flush =
+      ::pmem2::testing::RestrictedFeatures(::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  no_flush.clflush = false;
+  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "cache_line");
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kPage, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
+  EXPECT_TRUE(map->diagnostics().cpu_cannot_write_back);
+  EXPECT_STREQ(map->diagnostics().flush_name, "msync");
+  absl::StatusOr<Map> refused = MapFd(fd.get(), MakeConfig(StoreGranularity::kCacheLine));
+  EXPECT_EQ(GetErrorCode(refused.status()), ErrorCode::kGranularityNotSupported);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("write-back instruction"));
+}
+
+TEST(MapTest, EveryRealFlushInstructionWritesBack) {
+  for (auto flush : {::pmem2::testing::FlushInstruction::kClflush, ::pmem2::testing::FlushInstruction::kClflushopt,
+                     ::pmem2::testing::FlushInstruction::kClwb}) {
+    if (!::pmem2::testing::CpuHas(flush)) continue;
+    ::pmem2::testing::ScopedCpuFeatures cpu(::pmem2::testing::IsaLevel::kSse2, flush);
+    EXPECT_TRUE(arch::CacheLineOps().writes_back_cache_lines);
+    EXPECT_FALSE(arch::ByteOps().writes_back_cache_lines);
+  }
+}
+#endif
 
 // Device DAX up to mmap, with /dev/null dressed as a 4 GiB Device DAX with 2 MiB alignment in a fake sysfs.
 class FakeDeviceDaxMapTest : public ::testing::Test {

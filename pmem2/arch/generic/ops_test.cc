@@ -18,6 +18,12 @@ std::vector<unsigned char> Pattern(size_t n) {
   return v;
 }
 
+// No write-back instruction: the map package must see that and fall back to msync for cache-line mappings.
+TEST(GenericOpsTest, DoesNotClaimToWriteCacheLinesBack) {
+  EXPECT_FALSE(CacheLineOps().writes_back_cache_lines);
+  EXPECT_FALSE(ByteOps().writes_back_cache_lines);
+}
+
 TEST(CopyWordsTest, MatchesMemmoveForAllOverlaps) {
   for (size_t len = 0; len < 80; ++len) {
     for (ptrdiff_t shift = -20; shift <= 20; ++shift) {

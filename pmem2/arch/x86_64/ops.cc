@@ -150,7 +150,9 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 
   // Cache-line granularity: the best flush instruction the CPU has and the overrides allow.
   if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
-    s.cache_line = s.byte;  // PMEM_NO_FLUSH=1: trust the platform to write caches back
+    s.cache_line = s.byte;
+    // PMEM_NO_FLUSH=1 is the user's word that the platform writes caches back; a CPU without CLFLUSH cannot.
+    s.cache_line.writes_back_cache_lines = overrides.flush == EnvOverrides::Flush::kNever;
   } else {
     FlushKind kind = FlushKind::kClflush;
     if (features.clwb && !overrides.no_clwb) {
@@ -184,6 +186,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     }
     o.drain = Drain;
     o.drain_name = "sfence";
+    o.writes_back_cache_lines = true;
     o.memmove = mem.memmove;
     o.memset = mem.memset;
     const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold))
