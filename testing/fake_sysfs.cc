@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "pmem2/source/source.h"
 
 namespace pmem2 {
 namespace testing {
@@ -21,7 +22,9 @@ void MakeDirs(const std::string& path) {
 
 }  // namespace
 
-FakeSysfs::FakeSysfs() = default;
+FakeSysfs::FakeSysfs() { source_internal::SetSysfsRootForTest(dir_.path()); }
+
+FakeSysfs::~FakeSysfs() { source_internal::SetSysfsRootForTest(""); }
 
 std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const std::string& align_text) {
   struct stat st;

@@ -3,7 +3,8 @@
 // testing/fake_sysfs.h
 // -----------------------------------------------------------------------------
 //
-// A fake /sys for tests, pointed to by PMEM2_TEST_SYSFS_ROOT while the object lives: Device DAX detection and
+// A fake /sys for tests, installed with source_internal::SetSysfsRootForTest() while the object lives: Device
+// DAX detection and
 // attributes, and NVDIMM regions' persistence domains, without any persistent-memory hardware. `/dev/null`
 // (a character device every machine has) plays the Device DAX: everything up to mmap can be tested with it.
 
@@ -20,6 +21,7 @@ namespace testing {
 class FakeSysfs {
  public:
   FakeSysfs();
+  ~FakeSysfs();
   FakeSysfs(const FakeSysfs&) = delete;
   FakeSysfs& operator=(const FakeSysfs&) = delete;
 
@@ -35,7 +37,6 @@ class FakeSysfs {
 
  private:
   ScopedTempDir dir_{"/dev/shm"};
-  ScopedEnv env_{"PMEM2_TEST_SYSFS_ROOT", dir_.path()};
   int regions_ = 0;
 };
 

@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "pmem2/errors/errors.h"
 
 namespace pmem2 {
@@ -69,9 +70,22 @@ absl::string_view SourceKindName(SourceKind kind) {
 
 namespace source_internal {
 
+namespace {
+
+absl::Mutex sysfs_root_mutex(absl::kConstInit);
+std::string* sysfs_root_for_test ABSL_GUARDED_BY(sysfs_root_mutex) = nullptr;
+
+}  // namespace
+
 std::string SysfsRoot() {
-  const char* root = std::getenv("PMEM2_TEST_SYSFS_ROOT");
-  return root != nullptr && *root != '\0' ? root : "/sys";
+  absl::MutexLock lock(&sysfs_root_mutex);
+  return sysfs_root_for_test != nullptr ? *sysfs_root_for_test : "/sys";
+}
+
+void SetSysfsRootForTest(std::string root) {
+  absl::MutexLock lock(&sysfs_root_mutex);
+  delete sysfs_root_for_test;
+  sysfs_root_for_test = root.empty() ? nullptr : new std::string(std::move(root));
 }
 
 bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {

@@ -93,8 +93,12 @@ class Source {
 
 namespace source_internal {
 
-// Where sysfs is; tests point it at a folder of their own. Defaults to "/sys".
+// Where sysfs is: "/sys", unless a test has pointed it at a fake one (testing/fake_sysfs.h). Deliberately not
+// an environment variable: a fake sysfs decides durability (eADR, Device DAX), so only code linked into the
+// process may change it.
 std::string SysfsRoot();
+// For tests only: `root` replaces "/sys"; an empty `root` restores it. Thread-safe.
+void SetSysfsRootForTest(std::string root);
 
 // Whether the character device MAJOR:MINOR under `sysfs_root` is a Device DAX (its subsystem is "dax").
 bool IsDeviceDax(const std::string& sysfs_root, unsigned major, unsigned minor);

@@ -166,6 +166,22 @@ class FakeDeviceDaxTest : public ::testing::Test {
   std::string device_dir_ = sysfs_.MakeDevNullDeviceDax("", "");
 };
 
+// Only code in the process can fake sysfs: an environment variable could make a process trust a fake eADR.
+TEST(SourceTest, NoEnvironmentVariableRedirectsSysfs) {
+  std::string device;
+  std::string root;
+  {
+    ::pmem2::testing::FakeSysfs sysfs;
+    device = sysfs.MakeDevNullDeviceDax("4096", "4096");
+    root = sysfs.root();
+    ::pmem2::testing::ScopedEnv env("PMEM2_TEST_SYSFS_ROOT", root);
+    source_internal::SetSysfsRootForTest("");
+    ScopedFd fd(open("/dev/null", O_RDWR));
+    EXPECT_EQ(GetErrorCode(Source::FromFd(fd.get()).status()), ErrorCode::kInvalidFileType);
+    EXPECT_EQ(source_internal::SysfsRoot(), "/sys");
+  }
+}
+
 TEST_F(FakeDeviceDaxTest, DetectedWithSizeAndAlignment) {
   WriteFile(device_dir_ + "/size", "4294967296\n");
   WriteFile(device_dir_ + "/align", "2097152\n");
