@@ -153,7 +153,7 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   absl::StatusOr<size_t> alignment = source.Alignment();
   if (!alignment.ok()) return alignment.status();
   const bool anonymous = source.kind() == SourceKind::kAnonymous;
-  const uint64_t offset = anonymous ? 0 : config.offset();
+  const uint64_t offset = config.offset();
   if (offset % *alignment != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
                      absl::StrCat("offset ", offset, " is not a multiple of the source alignment ", *alignment));
@@ -164,7 +164,15 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     return MakeError(ErrorCode::kLengthUnaligned,
                      absl::StrCat("length ", length, " is not a multiple of the source alignment ", *alignment));
   }
-  if (length == 0) {
+  if (length == 0 && anonymous) {
+    // As libpmem2: an anonymous source's offset is validated but selects nothing (pmem2_source_from_anon(3):
+    // "the offset value for mapping is ignored"); length 0 maps the whole source.
+    if (offset > *source_size) {
+      return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " is past the end of the ",
+                                                          *source_size, "-byte anonymous source"));
+    }
+    length = *source_size;
+  } else if (length == 0) {
     if (offset >= *source_size) {
       // libpmem2 1.12.1 passes this case to mmap and returns its -EINVAL; the range is what is wrong.
       return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " is at or past the end of the ",

@@ -74,7 +74,7 @@ class Map {
   //   kGranularityNotSet        no required store granularity in `config`;
   //   kInvalidForcedGranularity PMEM2_FORCE_GRANULARITY names no granularity;
   //   (any Source::Size() / Source::Alignment() error);
-  //   kOffsetUnaligned          offset is not a multiple of the source alignment (ignored for anonymous);
+  //   kOffsetUnaligned          offset is not a multiple of the source alignment;
   //   kSourceEmpty              the source has size 0;
   //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment;
   //   kMapRange                 offset + length overflows, or passes the end of the source, or length 0 and
@@ -87,6 +87,8 @@ class Map {
   //                             whose backend cannot write cache lines back: such mappings use msync).
   // A length of 0 maps from the offset to the end of the source, whatever the source's size: the last page may
   // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
+  // Anonymous sources, as in libpmem2: the offset is checked (alignment, not past the end, offset + length
+  // within the source) but selects nothing, and a length of 0 maps the whole source.
   // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the Device DAX alignment if larger) so
   // the kernel can use huge pages.
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);

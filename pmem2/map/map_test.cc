@@ -359,7 +359,7 @@ INSTANTIATE_TEST_SUITE_P(FileSystems, MapOnFileSystemTest, ::testing::ValuesIn(:
 TEST(MapTest, AnonymousIsByteGranularityAndZeroed) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   absl::StatusOr<Source> source = Source::Anonymous(3 * kPage);
-  Config config = MakeConfig(StoreGranularity::kByte, /*offset=*/kPage * 7);  // ignored for anonymous
+  Config config = MakeConfig(StoreGranularity::kByte, /*offset=*/kPage);  // checked, then selects nothing
   absl::StatusOr<Map> map = Map::Create(config, *source);
   ASSERT_TRUE(map.ok()) << map.status();
   EXPECT_EQ(map->store_granularity(), StoreGranularity::kByte);
@@ -367,6 +367,46 @@ TEST(MapTest, AnonymousIsByteGranularityAndZeroed) {
   const char* base = static_cast<const char*>(map->address());
   EXPECT_EQ(std::string(base, 3 * kPage), std::string(3 * kPage, '\0'));
   EXPECT_EQ(map->persist_fn(), arch::ByteOps().persist);
+}
+
+// The reference for anonymous sources.
+int ReferenceAnonymousMapNew(size_t source_size, uint64_t offset, size_t length, size_t* mapped) {
+  struct pmem2_config* config = nullptr;
+  struct pmem2_source* source = nullptr;
+  struct pmem2_map* map = nullptr;
+  pmem2_config_new(&config);
+  pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE);
+  pmem2_config_set_offset(config, offset);
+  pmem2_config_set_length(config, length);
+  int ret = pmem2_source_from_anon(&source, source_size);
+  if (ret == 0) ret = pmem2_map_new(&map, config, source);
+  *mapped = map != nullptr ? pmem2_map_get_size(map) : 0;
+  if (map != nullptr) pmem2_map_delete(&map);
+  pmem2_source_delete(&source);
+  pmem2_config_delete(&config);
+  return ret;
+}
+
+TEST(MapTest, AnonymousOffsetsAndLengthsMatchTheReference) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  int compared = 0;
+  for (size_t size : {size_t{0}, kPage, 3 * kPage}) {
+    for (uint64_t offset : {uint64_t{0}, uint64_t{1}, kPage, 3 * kPage, 7 * kPage, uint64_t{1} << 62}) {
+      for (size_t length : {size_t{0}, size_t{100}, kPage, 2 * kPage, 3 * kPage, 4 * kPage}) {
+        absl::StatusOr<Map> map =
+            Map::Create(MakeConfig(StoreGranularity::kPage, offset, length), *Source::Anonymous(size));
+        size_t reference_size = 0;
+        const int reference = ReferenceAnonymousMapNew(size, offset, length, &reference_size);
+        EXPECT_EQ(ToLibpmem2ReturnValue(map.status()), reference)
+            << "size " << size << " offset " << offset << " length " << length;
+        if (map.ok()) {
+          EXPECT_EQ(map->size(), reference_size) << "size " << size << " offset " << offset;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 108);
 }
 
 TEST(MapTest, AnonymousOfSizeZeroIsEmpty) {
