@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     header->tail += record.size();      // one 8-byte store: a crash sees the old or the new tail
     persist(&header->tail, sizeof header->tail);
   }
-  if (absl::Status error = pmem2::TakeLastPersistError(); !error.ok()) {
+  if (absl::Status error = pmem2::TakePersistError(); !error.ok()) {
     return std::fprintf(stderr, "%s: %s\n", path, error.ToString().c_str()), 1;
   }
   std::printf("%s: %llu bytes of records, %s granularity, last: %.*s", path,

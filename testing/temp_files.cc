@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -19,12 +22,27 @@
 namespace pmem2 {
 namespace testing {
 
+namespace {
+
+bool IsTmpfs(const std::string& path) {
+  struct statfs fs;
+  return statfs(path.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+}  // namespace
+
 std::vector<FileSystem> TestFileSystems() {
   std::vector<FileSystem> result;
-  struct stat st;
-  if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)) result.push_back({"tmpfs", "/dev/shm"});
+  if (IsTmpfs("/dev/shm")) result.push_back({"tmpfs", "/dev/shm"});
+  // The disk case must really be a block-device file system: the sandbox's TEST_TMPDIR may itself be tmpfs.
   const char* tmp = std::getenv("TEST_TMPDIR");
-  result.push_back({"disk", tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp"});
+  for (const std::string& candidate : {std::string(tmp != nullptr ? tmp : ""), std::string("/var/tmp")}) {
+    struct stat st;
+    if (!candidate.empty() && stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !IsTmpfs(candidate)) {
+      result.push_back({"disk", candidate});
+      break;
+    }
+  }
   return result;
 }
 
@@ -35,8 +53,9 @@ std::string FileSystemName(const ::testing::TestParamInfo<FileSystem>& param_inf
 ScopedTempDir::ScopedTempDir(const std::string& base) {
   std::string templ = base + "/pmem2_test.XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp in " << base << ": " << std::strerror(errno);
-    return;
+    // Going on with an empty path would put the test's files in /.
+    std::fprintf(stderr, "ScopedTempDir: mkdtemp in %s: %s\n", base.c_str(), std::strerror(errno));
+    std::abort();
   }
   path_ = templ;
 }

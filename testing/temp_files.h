@@ -30,10 +30,11 @@ struct FileSystem {
 // For INSTANTIATE_TEST_SUITE_P over TestFileSystems(): names each instance "tmpfs" or "disk".
 std::string FileSystemName(const ::testing::TestParamInfo<FileSystem>& param_info);
 
-// tmpfs (/dev/shm) and the disk ($TEST_TMPDIR, else /var/tmp), where present.
+// tmpfs (/dev/shm) and a disk file system ($TEST_TMPDIR, else /var/tmp; checked with statfs not to be tmpfs),
+// where present.
 std::vector<FileSystem> TestFileSystems();
 
-// Creates a fresh folder below `base`; removes it and everything in it when destroyed.
+// Creates a fresh folder below `base` (aborts if it cannot); removes it and everything in it when destroyed.
 class ScopedTempDir {
  public:
   explicit ScopedTempDir(const std::string& base);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,13 +34,16 @@ constexpr size_t kGiB = size_t{1} << 30;
 
 // ---- Page granularity: msync, with failures recorded instead of lost or fatal. ----
 
+// The first failure a thread has not yet taken (later ones only counted: the first is usually the cause).
 struct PersistFailure {
   int error_number = 0;
   const void* address = nullptr;
   size_t length = 0;
+  uint64_t later_failures = 0;
 };
-thread_local PersistFailure last_persist_failure;
+thread_local PersistFailure pending_persist_failure;
 std::atomic<uint64_t> persist_failure_count{0};
+std::atomic<map_internal::MsyncFn> msync_fn{&::msync};
 
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -52,12 +56,18 @@ void PagePersist(const void* ptr, size_t size) {
   if (size == 0) return;
   const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
   const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
+  const map_internal::MsyncFn sync = msync_fn.load(std::memory_order_relaxed);
   int result;
   do {
-    result = msync(reinterpret_cast<void*>(start), end - start, MS_SYNC);
+    result = sync(reinterpret_cast<void*>(start), end - start, MS_SYNC);
   } while (result != 0 && errno == EINTR);
   if (result != 0) {
-    last_persist_failure = {errno, ptr, size};
+    PersistFailure& pending = pending_persist_failure;
+    if (pending.error_number == 0) {
+      pending = {errno, ptr, size, 0};
+    } else {
+      ++pending.later_failures;
+    }
     persist_failure_count.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -130,12 +140,22 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
 
 }  // namespace
 
-absl::Status TakeLastPersistError() {
-  PersistFailure failure = std::exchange(last_persist_failure, PersistFailure{});
+absl::Status TakePersistError() {
+  PersistFailure failure = std::exchange(pending_persist_failure, PersistFailure{});
   if (failure.error_number == 0) return absl::OkStatus();
-  return MakeErrnoError(failure.error_number,
-                        absl::StrFormat("msync persisting %u bytes at %p", failure.length, failure.address));
+  std::string what = absl::StrFormat("msync persisting %u bytes at %p", failure.length, failure.address);
+  if (failure.later_failures > 0) {
+    absl::StrAppend(&what, " (and ", failure.later_failures, " later failure",
+                    failure.later_failures == 1 ? "" : "s", " on this thread)");
+  }
+  return MakeErrnoError(failure.error_number, what);
 }
+
+namespace map_internal {
+
+void SetMsyncForTest(MsyncFn fn) { msync_fn.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed); }
+
+}  // namespace map_internal
 
 uint64_t PersistErrorCount() { return persist_failure_count.load(std::memory_order_relaxed); }
 

@@ -36,7 +36,7 @@
 // mappings flush anyway (both as libpmem documents; read once per process).
 //
 // msync failures (page granularity) cannot be returned through the libpmem2 signatures; they are recorded and
-// read back with TakeLastPersistError() on the thread that persisted. They never abort the process.
+// read back with TakePersistError() on the thread that persisted. They never abort the process.
 
 #ifndef PMEM2_MAP_MAP_H_
 #define PMEM2_MAP_MAP_H_
@@ -127,13 +127,22 @@ class Map {
   MapDiagnostics diagnostics_;
 };
 
-// The calling thread's most recent page-granularity persistence failure (msync) since the last call, as a
-// status naming the range and errno (ErrorCode::kErrno); OK if none. Clears it.
-absl::Status TakeLastPersistError();
+// The calling thread's first page-granularity persistence failure (msync) since the previous call, as a status
+// naming the range and errno (ErrorCode::kErrno) and how many later failures the thread had; OK if none.
+// Clears it. Check it after a batch of persists, e.g. before declaring a transaction committed.
+absl::Status TakePersistError();
 
 // How many page-granularity persistence failures this process has seen, on any thread. Never decreases.
 uint64_t PersistErrorCount();
 
+namespace map_internal {
+
+// Test seam: the msync page-granularity persistence calls; nullptr restores ::msync. Not for concurrent use
+// with persists in other threads.
+using MsyncFn = int (*)(void* address, size_t length, int flags);
+void SetMsyncForTest(MsyncFn fn);
+
+}  // namespace map_internal
 }  // namespace pmem2
 
 #endif  // PMEM2_MAP_MAP_H_

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <libpmem2.h>
@@ -104,7 +105,7 @@ TEST_P(MapOnFileSystemTest, PageGranularityMapsAndPersistsToTheFile) {
   EXPECT_EQ(ReadFile(fd.get(), 6, 10), "hhello");
   EXPECT_EQ(ReadFile(fd.get(), 3, kPage), "xxx");
   EXPECT_EQ(ReadFile(fd.get(), 3, 2 * kPage), "raw");
-  EXPECT_TRUE(TakeLastPersistError().ok());
+  EXPECT_TRUE(TakePersistError().ok());
 }
 
 TEST_P(MapOnFileSystemTest, FinerGranularityThanThePageCacheIsRefused) {
@@ -331,7 +332,7 @@ TEST_P(MapOnFileSystemTest, DescriptorMayBeClosedAfterCreate) {
   ASSERT_TRUE(map.ok());
   close(fd.release());
   map->memcpy_fn()(map->address(), "still", 5, 0);
-  EXPECT_TRUE(TakeLastPersistError().ok());
+  EXPECT_TRUE(TakePersistError().ok());
   ScopedFd again(open(dir_.Join("f").c_str(), O_RDONLY));
   EXPECT_EQ(ReadFile(again.get(), 5), "still");
 }
@@ -449,13 +450,122 @@ TEST(MapTest, MsyncFailureIsRecordedNotFatal) {
   const uint64_t before = PersistErrorCount();
   map->persist_fn()(hole, 100);
   EXPECT_EQ(PersistErrorCount(), before + 1);
-  absl::Status error = TakeLastPersistError();
+  absl::Status error = TakePersistError();
   EXPECT_EQ(GetErrorCode(error), ErrorCode::kErrno);
   EXPECT_EQ(GetErrno(error), ENOMEM);
   EXPECT_THAT(std::string(error.message()), HasSubstr("msync persisting 100 bytes"));
-  EXPECT_TRUE(TakeLastPersistError().ok()) << "taking the error clears it";
+  EXPECT_TRUE(TakePersistError().ok()) << "taking the error clears it";
   map->persist_fn()(map->address(), kPage);
-  EXPECT_TRUE(TakeLastPersistError().ok());
+  EXPECT_TRUE(TakePersistError().ok());
+}
+
+// Records the msync calls page-granularity persistence makes, and fails them as told.
+class RecordingMsync {
+ public:
+  struct Call {
+    uintptr_t address;
+    size_t length;
+    int flags;
+  };
+  RecordingMsync() {
+    current_ = this;
+    map_internal::SetMsyncForTest(&Record);
+  }
+  ~RecordingMsync() {
+    map_internal::SetMsyncForTest(nullptr);
+    current_ = nullptr;
+  }
+  // The next calls fail with these errno values, in order; later calls succeed.
+  void FailWith(std::vector<int> errors) { errors_ = std::move(errors); }
+  std::vector<Call> Take() { return std::exchange(calls_, {}); }
+
+ private:
+  static int Record(void* address, size_t length, int flags) {
+    RecordingMsync* self = current_;
+    self->calls_.push_back({reinterpret_cast<uintptr_t>(address), length, flags});
+    if (!self->errors_.empty()) {
+      errno = self->errors_.front();
+      self->errors_.erase(self->errors_.begin());
+      return -1;
+    }
+    return 0;
+  }
+  static RecordingMsync* current_;
+  std::vector<Call> calls_;
+  std::vector<int> errors_;
+};
+RecordingMsync* RecordingMsync::current_ = nullptr;
+
+class PagePersistenceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(map_.ok()) << map_.status();
+    ASSERT_EQ(map_->store_granularity(), StoreGranularity::kPage);
+    base_ = reinterpret_cast<uintptr_t>(map_->address());
+  }
+  ScopedEnv force_{"PMEM2_FORCE_GRANULARITY", "page"};
+  absl::StatusOr<Map> map_ = Map::Create(MakeConfig(StoreGranularity::kPage), *Source::Anonymous(16 * kPage));
+  uintptr_t base_ = 0;
+  char* at(size_t offset) { return reinterpret_cast<char*>(base_ + offset); }
+  RecordingMsync msync_;
+};
+
+TEST_F(PagePersistenceTest, PersistSyncsFromThePageStartToTheRangeEnd) {
+  map_->persist_fn()(at(kPage + 100), 5000);
+  std::vector<RecordingMsync::Call> calls = msync_.Take();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].address, base_ + kPage);
+  EXPECT_EQ(calls[0].length, 100u + 5000u);
+  EXPECT_EQ(calls[0].flags, MS_SYNC);
+  map_->flush_fn()(at(3 * kPage), 1);
+  calls = msync_.Take();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].address, base_ + 3 * kPage);
+  EXPECT_EQ(calls[0].length, 1u);
+  map_->drain_fn()();
+  map_->persist_fn()(at(5), 0);
+  EXPECT_TRUE(msync_.Take().empty()) << "drain and empty persists sync nothing";
+}
+
+TEST_F(PagePersistenceTest, CopiesSyncTheirDestinationUnlessNoFlush) {
+  const char src[300] = "data";
+  for (unsigned flags : {0u, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb}) {
+    map_->memcpy_fn()(at(2 * kPage - 10), src, sizeof src, flags);
+    map_->memmove_fn()(at(2 * kPage - 10), src, sizeof src, flags);
+    map_->memset_fn()(at(2 * kPage - 10), 7, sizeof src, flags);
+    std::vector<RecordingMsync::Call> calls = msync_.Take();
+    ASSERT_EQ(calls.size(), 3u) << flags;
+    for (const RecordingMsync::Call& call : calls) {
+      EXPECT_EQ(call.address, base_ + kPage) << flags;
+      EXPECT_EQ(call.length, kPage - 10 + sizeof src) << flags;
+    }
+  }
+  map_->memcpy_fn()(at(0), src, sizeof src, kMemNoFlush);
+  map_->memset_fn()(at(0), 1, sizeof src, kMemNoFlush | kMemNoDrain);
+  EXPECT_TRUE(msync_.Take().empty()) << "kMemNoFlush leaves the sync to a later persist";
+  EXPECT_EQ(std::memcmp(at(0), std::string(sizeof src, '\1').data(), sizeof src), 0);
+}
+
+TEST_F(PagePersistenceTest, InterruptedSyncIsRetried) {
+  msync_.FailWith({EINTR, EINTR});
+  map_->persist_fn()(at(0), 10);
+  EXPECT_EQ(msync_.Take().size(), 3u);
+  EXPECT_TRUE(TakePersistError().ok());
+}
+
+TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
+  msync_.FailWith({EIO, ENOSPC, EIO});
+  const uint64_t before = PersistErrorCount();
+  map_->persist_fn()(at(0), 10);
+  map_->memcpy_fn()(at(kPage), "x", 1, 0);
+  map_->persist_fn()(at(2 * kPage), 20);
+  EXPECT_EQ(PersistErrorCount(), before + 3);
+  absl::Status error = TakePersistError();
+  EXPECT_EQ(GetErrno(error), EIO);
+  EXPECT_THAT(std::string(error.message()), HasSubstr("msync persisting 10 bytes"));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("and 2 later failures"));
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnknown);  // what absl maps EIO to
+  EXPECT_TRUE(TakePersistError().ok());
 }
 
 TEST(MapTest, PersistOfZeroBytesDoesNothing) {
@@ -464,7 +574,7 @@ TEST(MapTest, PersistOfZeroBytesDoesNothing) {
   ASSERT_TRUE(map.ok());
   map->persist_fn()(nullptr, 0);
   map->memcpy_fn()(map->address(), nullptr, 0, 0);
-  EXPECT_TRUE(TakeLastPersistError().ok());
+  EXPECT_TRUE(TakePersistError().ok());
 }
 
 // Maps are created and used from many threads at once; persistence errors stay with the thread that hit them.
@@ -489,8 +599,8 @@ TEST(MapTest, ConcurrentCreateAndPersistAreIndependent) {
         if (t == 0) {
           // Only thread 0 persists an unmapped range; no other thread may see its error.
           map->persist_fn()(base + (uintptr_t{1} << 46), 1);
-          if (GetErrno(TakeLastPersistError()) != ENOMEM) ++failures;
-        } else if (!TakeLastPersistError().ok()) {
+          if (GetErrno(TakePersistError()) != ENOMEM) ++failures;
+        } else if (!TakePersistError().ok()) {
           ++failures;
         }
         if (base[16 * kPage - 1] != 'a' + t) ++failures;
@@ -612,7 +722,7 @@ TEST_P(MapContentTest, CopyMoveSetMatchAReferenceBuffer) {
   }
   map->persist_fn()(pm, kSize);
   EXPECT_EQ(ReadFile(fd.get(), kSize), std::string(expected.begin(), expected.end()));
-  EXPECT_TRUE(TakeLastPersistError().ok());
+  EXPECT_TRUE(TakePersistError().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Granularities, MapContentTest, ::testing::Values("byte", "cache_line", "page"));
