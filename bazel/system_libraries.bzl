@@ -26,8 +26,16 @@ def _parse_pc(text):
                     libs.append(flag)
     return requires, libs
 
+def _multiarch_libdir(ctx):
+    """Debian's library folder for this machine, e.g. /usr/lib/x86_64-linux-gnu or /usr/lib/aarch64-linux-gnu."""
+    result = ctx.execute(["gcc", "-print-multiarch"])
+    triplet = result.stdout.strip()
+    if result.return_code != 0 or not triplet:
+        fail("cannot ask gcc for the multiarch triplet: apt-get install gcc")
+    return "/usr/lib/" + triplet
+
 def _system_absl_impl(ctx):
-    pcdir = ctx.path(ctx.attr.pkgconfig_dir)
+    pcdir = ctx.path(ctx.attr.pkgconfig_dir or (_multiarch_libdir(ctx) + "/pkgconfig"))
     include = ctx.path(ctx.attr.include_dir + "/absl")
     if not include.exists:
         fail("Abseil headers not found at %s: apt-get install libabsl-dev" % include)
@@ -71,7 +79,8 @@ system_absl = repository_rule(
     implementation = _system_absl_impl,
     attrs = {
         "include_dir": attr.string(default = "/usr/include"),
-        "pkgconfig_dir": attr.string(default = "/usr/lib/x86_64-linux-gnu/pkgconfig"),
+        # Empty: Debian's folder for this machine's architecture.
+        "pkgconfig_dir": attr.string(default = ""),
     },
     local = True,
 )

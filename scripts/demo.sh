@@ -11,7 +11,10 @@ if [ -z "$path" ]; then
   trap 'rm -rf "$tmp"' EXIT
   path="$tmp/pmem2-demo"
 fi
-bazel build -c opt //tools:pmem2 //examples:quickstart 2>&1 | grep -E "^(ERROR|FAILED)" >&2 || true
+if ! out=$(bazel build -c opt //tools:pmem2 //examples:quickstart 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
 echo "\$ pmem2 info $path"
 "$bin/tools/pmem2" info "$path"

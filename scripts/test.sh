@@ -22,11 +22,16 @@ trap 'rm -rf "$log_dir"' EXIT
 # count_bazel_results LOG TESTLOGS: adds the test cases of every test target in a `bazel test` log.
 count_bazel_results() {
   local log=$1 testlogs=$2 stage=$3
-  local target status xml p f s
+  local target status dir p f s
+  local -a xmls
   while read -r target status; do
-    xml="$testlogs/${target#//}"; xml="${xml/://}/test.xml"
+    dir="$testlogs/${target#//}"; dir="${dir/://}"
+    # A sharded test writes one report per shard and none at the top.
+    xmls=()
+    [ -f "$dir/test.xml" ] && xmls+=("$dir/test.xml")
+    for x in "$dir"/shard_*_of_*/test.xml; do [ -f "$x" ] && xmls+=("$x"); done
     p=0 f=0 s=0
-    if [ -f "$xml" ] && [ "$status" != "NO_STATUS" ] && [ "$status" != "FAILED_TO_BUILD" ]; then
+    if [ ${#xmls[@]} -gt 0 ] && [ "$status" != "NO_STATUS" ] && [ "$status" != "FAILED_TO_BUILD" ]; then
       read -r p f s < <(awk '
         /<testsuite / {
           t = e = fl = sk = d = 0
@@ -37,14 +42,14 @@ count_bazel_results() {
           if (match($0, / disabled="[0-9]+"/)) d = substr($0, RSTART + 11, RLENGTH - 12)
           fail += fl + e; skip += sk + d; pass += t - fl - e - sk - d
         }
-        END { print pass + 0, fail + 0, skip + 0 }' "$xml")
+        END { print pass + 0, fail + 0, skip + 0 }' "${xmls[@]}")
     fi
     # A target that failed although its cases passed (a sanitizer report at exit, a crash, a timeout, a
-    # build failure) counts as one failed case.
+    # build failure) counts as one failed case. So does FLAKY: it failed at least once.
     if [ "$status" != "PASSED" ] && [ "$f" -eq 0 ]; then f=1; fi
     [ "$status" != "PASSED" ] && echo "  $stage: $target $status"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-  done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) )?(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY)( .*)?$#\1 \3#p' "$log" |
+  done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) )?(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY)([ ,].*)?$#\1 \3#p' "$log" |
            sed -e 's/ FAILED TO BUILD$/ FAILED_TO_BUILD/' -e 's/ NO STATUS$/ NO_STATUS/')
 }
 
@@ -84,10 +89,11 @@ if [ $quick -eq 0 ]; then
   if [ $rc -ne 0 ]; then echo "  consumer: exit $rc"; tail -20 "$log" | sed 's/^/    /'; fi
   echo "stage consumer: $((passed - before_p)) passed, $((failed - before_f)) failed ($((SECONDS - start)) s)"
 
-  if [ -x testing/dax_vm/run.sh ]; then
+  # Always run (bash, not the exec bit): PMEM2_SKIP_DAX_VM=1 is the only way to skip it.
+  {
     start=$SECONDS
     log="$log_dir/dax_vm.log"
-    testing/dax_vm/run.sh >"$log" 2>&1
+    bash testing/dax_vm/run.sh >"$log" 2>&1
     rc=$?
     grep -E "^(PASS|FAIL|INFO)" "$log" | sed 's/^/  dax_vm: /'
     line=$(grep -E "^dax_vm: " "$log" | tail -1)
@@ -99,7 +105,7 @@ if [ $quick -eq 0 ]; then
       tail -20 "$log" | sed 's/^/    /'
       failed=$((failed + 1))
     fi
-  fi
+  }
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

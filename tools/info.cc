@@ -79,6 +79,7 @@ absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& opt
   }
   absl::StatusOr<Map> map = Map::Create(config, *source);
   if (!map.ok()) {
+    if (created) unlink(path.c_str());  // leave nothing behind that the user did not have before
     return PathError(path, absl::StrCat(map.status().message(), " (", ErrorCodeName(GetErrorCode(map.status())),
                                         ")"));
   }

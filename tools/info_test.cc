@@ -47,6 +47,15 @@ TEST_F(InfoTest, CreatesAMissingFileAndReportsPageGranularity) {
   EXPECT_EQ(st.st_size, 1 << 20);
 }
 
+TEST_F(InfoTest, AFileItCreatedIsRemovedWhenMappingFails) {
+  InfoOptions options;
+  options.create_size = 0;  // an empty file cannot be mapped
+  absl::Status s = Info(dir_.Join("new"), options).status();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("PMEM2_E_SOURCE_EMPTY"));
+  struct stat st;
+  EXPECT_NE(stat(dir_.Join("new").c_str(), &st), 0) << "the file pmem2 info created must be gone";
+}
+
 TEST_F(InfoTest, ExistingFileIsNotResized) {
   CreateFile(dir_.Join("f"), 8192, O_RDWR);
   absl::StatusOr<std::string> report = Info(dir_.Join("f"), InfoOptions());

@@ -14,12 +14,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "tools/bench/bench_command.h"
 #include "tools/info.h"
 
-ABSL_FLAG(uint64_t, create_size, 16 << 20,
-          "size in bytes of the file to create when PATH does not exist (bench: default 128 MiB)");
+ABSL_FLAG(uint64_t, create_size, 0,
+          "size in bytes of the file to create when PATH does not exist; 0: the command's default "
+          "(info 16 MiB, bench 128 MiB)");
 ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
 ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
 ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
@@ -33,18 +33,10 @@ constexpr char kUsage[] =
     "  pmem2 info PATH [--create_size=BYTES]\n"
     "      Map PATH (a file, created if missing, or a Device DAX such as /dev/dax0.0) and print what pmem2\n"
     "      decided: source kind, size, alignment, MAP_SYNC, persistence domain, granularity and why, CPU\n"
-    "      features, the flush/drain/copy functions in use.";
-
-// Whether --NAME or --NAME=... is among the raw arguments (flags.h cannot tell a default from an explicit
-// value, and bench's default file size differs from info's).
-bool FlagGiven(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    for (const std::string& prefix : {"--" + name, "-" + name}) {
-      if (argv[i] == prefix || absl::StartsWith(argv[i], prefix + "=")) return true;
-    }
-  }
-  return false;
-}
+    "      features, the flush/drain/copy functions in use.\n"
+    "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=BYTES] [--cpu=N] [--repetitions=N]\n"
+    "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the non-temporal store limit\n"
+    "      on PATH; print a table of medians and ratios, and with --plot draw bandwidth against size.";
 
 int Fail(const std::string& message) {
   std::cerr << "pmem2: " << message << "\n";
@@ -61,7 +53,7 @@ int main(int argc, char** argv) {
   if (command == "info") {
     if (args.size() != 3) return Fail("info takes exactly one PATH");
     pmem2::tools::InfoOptions options;
-    options.create_size = absl::GetFlag(FLAGS_create_size);
+    if (absl::GetFlag(FLAGS_create_size) != 0) options.create_size = absl::GetFlag(FLAGS_create_size);
     absl::StatusOr<std::string> report = pmem2::tools::Info(args[2], options);
     if (!report.ok()) return Fail(std::string(report.status().message()));
     std::cout << *report;
@@ -71,9 +63,7 @@ int main(int argc, char** argv) {
     pmem2::bench::BenchCommandOptions options;
     options.plot = absl::GetFlag(FLAGS_plot);
     options.overwrite = absl::GetFlag(FLAGS_overwrite);
-    if (FlagGiven(argc, argv, "create_size")) {
-      options.create_size = absl::GetFlag(FLAGS_create_size);
-    }
+    if (absl::GetFlag(FLAGS_create_size) != 0) options.create_size = absl::GetFlag(FLAGS_create_size);
     options.cpu = absl::GetFlag(FLAGS_cpu);
     options.run.repetitions = absl::GetFlag(FLAGS_repetitions);
     options.run.min_time = absl::GetFlag(FLAGS_min_time);

@@ -102,12 +102,21 @@ ensure_packages() {
     done
     [ ${#need[@]} -eq 0 ] && return 0
     info "installing ${need[*]}"
-    [ "$(id -u)" = 0 ] || { echo "missing packages ${need[*]} and not root" >"$WORK/apt.log"; return 1; }
+    # Same policy as scripts/install-deps.sh: root, or passwordless sudo, or a clear message.
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            echo "missing packages ${need[*]}: run as root, or install them: apt-get install ${need[*]}" >"$WORK/apt.log"
+            return 1
+        fi
+    fi
     export DEBIAN_FRONTEND=noninteractive
-    local install=(timeout 900 apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 "${need[@]}")
+    local install=("${sudo[@]}" timeout 900 apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 "${need[@]}")
     "${install[@]}" >"$WORK/apt.log" 2>&1 && return 0
     # The package lists may be missing or stale: refresh them once and retry.
-    timeout 300 apt-get update -q >>"$WORK/apt.log" 2>&1
+    "${sudo[@]}" timeout 300 apt-get update -q >>"$WORK/apt.log" 2>&1
     "${install[@]}" >>"$WORK/apt.log" 2>&1
 }
 T=$SECONDS
