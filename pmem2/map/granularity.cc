@@ -5,13 +5,12 @@
 #include <glob.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/source/source.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -23,15 +22,15 @@ PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
   std::string pattern = sysfs_root + "/bus/nd/devices/region*";
   glob_t matches;
   if (glob(pattern.c_str(), 0, nullptr, &matches) != 0) {
+    globfree(&matches);
     result.summary = "none";
     return result;
   }
   bool all_cpu_cache = true;
   for (size_t i = 0; i < matches.gl_pathc; ++i) {
-    std::ifstream in(std::string(matches.gl_pathv[i]) + "/persistence_domain");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string domain(absl::StripAsciiWhitespace(text));
-    if (domain.empty()) domain = "unknown";
+    absl::StatusOr<std::string> text =
+        source_internal::ReadSysfsAttribute(std::string(matches.gl_pathv[i]) + "/persistence_domain");
+    std::string domain = text.ok() && !text->empty() ? *text : "unknown";
     if (domain != "cpu_cache") all_cpu_cache = false;
     if (result.summary.empty()) {
       result.summary = domain;

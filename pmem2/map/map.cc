@@ -255,7 +255,6 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     return MakeErrnoError(err, absl::StrCat("mmap of ", map.size_, " bytes at offset ", offset));
   }
   map.address_ = addr;
-  map.reserved_size_ = map.size_;
   // Device DAX is always synchronous, whatever the kernel said about the MAP_SYNC flag.
   synchronous = synchronous || source.kind() == SourceKind::kDeviceDax;
 
@@ -332,7 +331,6 @@ Map& Map::operator=(Map&& other) noexcept {
     Reset();
     address_ = std::exchange(other.address_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    reserved_size_ = std::exchange(other.reserved_size_, 0);
     granularity_ = other.granularity_;
     persist_ = other.persist_;
     flush_ = other.flush_;
@@ -347,9 +345,9 @@ Map& Map::operator=(Map&& other) noexcept {
 Map::~Map() { Reset(); }
 
 void Map::Reset() {
-  if (address_ != nullptr) munmap(address_, reserved_size_);
+  if (address_ != nullptr) munmap(address_, size_);
   address_ = nullptr;
-  size_ = reserved_size_ = 0;
+  size_ = 0;
 }
 
 }  // namespace pmem2

@@ -117,7 +117,6 @@ class Map {
 
   void* address_ = nullptr;
   size_t size_ = 0;
-  size_t reserved_size_ = 0;
   StoreGranularity granularity_ = StoreGranularity::kPage;
   PersistFn persist_ = nullptr;
   FlushFn flush_ = nullptr;

@@ -11,8 +11,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -48,15 +46,6 @@ std::string CharDeviceDir(const std::string& sysfs_root, unsigned major_number, 
   return absl::StrCat(sysfs_root, "/dev/char/", major_number, ":", minor_number);
 }
 
-// Reads a whole small sysfs attribute, without its trailing newline.
-absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeErrnoError(errno != 0 ? errno : ENOENT, absl::StrCat("open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(buffer.str()));
-}
-
 }  // namespace
 
 absl::string_view SourceKindName(SourceKind kind) {
@@ -88,6 +77,29 @@ void SetSysfsRootForTest(std::string root) {
   sysfs_root_for_test = root.empty() ? nullptr : new std::string(std::move(root));
 }
 
+absl::StatusOr<std::string> ReadSysfsAttribute(const std::string& path) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return MakeErrnoError(errno, absl::StrCat("open ", path));
+  char buffer[4096];
+  size_t length = 0;
+  while (length < sizeof buffer) {
+    ssize_t n = read(fd, buffer + length, sizeof buffer - length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return MakeErrnoError(err, absl::StrCat("read ", path));
+    }
+    if (n == 0) break;
+    length += static_cast<size_t>(n);
+  }
+  close(fd);
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(buffer, length)));
+}
+
 bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
   std::string subsystem = CharDeviceDir(sysfs_root, major_number, minor_number) + "/subsystem";
   char resolved[PATH_MAX];
@@ -98,7 +110,7 @@ bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned 
 }
 
 absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
-  absl::StatusOr<std::string> text = ReadAttribute(device_dir + "/size");
+  absl::StatusOr<std::string> text = ReadSysfsAttribute(device_dir + "/size");
   if (!text.ok()) return text.status();
   uint64_t size = 0;
   if (!absl::SimpleAtoi(*text, &size) || (!text->empty() && (*text)[0] == '-')) {
@@ -112,7 +124,7 @@ absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
   // Kernels since 5.10 give each device its own `align`; older ones only the region's, one level up.
   std::string path = device_dir + "/align";
   if (access(path.c_str(), F_OK) != 0) path = device_dir + "/device/align";
-  absl::StatusOr<std::string> text = ReadAttribute(path);
+  absl::StatusOr<std::string> text = ReadSysfsAttribute(path);
   if (!text.ok()) return text.status();
   uint64_t align = 0;
   if (!absl::SimpleAtoi(*text, &align) || (!text->empty() && (*text)[0] == '-')) {

@@ -100,6 +100,9 @@ std::string SysfsRoot();
 // For tests only: `root` replaces "/sys"; an empty `root` restores it. Thread-safe.
 void SetSysfsRootForTest(std::string root);
 
+// A small sysfs attribute without surrounding white space; ErrorCode::kErrno (e.g. ENOENT) if it cannot be read.
+absl::StatusOr<std::string> ReadSysfsAttribute(const std::string& path);
+
 // Whether the character device MAJOR:MINOR under `sysfs_root` is a Device DAX (its subsystem is "dax").
 bool IsDeviceDax(const std::string& sysfs_root, unsigned major, unsigned minor);
 

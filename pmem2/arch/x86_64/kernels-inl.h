@@ -38,6 +38,9 @@ using ::pmem2::arch::x86_64::kCacheLine;
 
 inline constexpr size_t kSmall = 128;  // sizes copied by one load-all-then-store step
 
+// The same loop as FlushLines() in flush.h, on purpose: this one is compiled inside each ISA's target region
+// and calls the policy's FlushLine (a recording one in tests); FlushLines, compiled for the baseline target,
+// cannot inline an AVX-region function (GCC: "target specific option mismatch").
 template <class P>
 __attribute__((always_inline)) inline void FlushRange(const char* d, size_t n) {
   if (n == 0) return;
