@@ -317,8 +317,12 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
       map.memset_ = PageMemset;
       diag.flush_name = "msync";
       diag.drain_name = "none (msync waits)";
-      diag.memmove_name = arch::ByteOps().memmove_name;
-      diag.memset_name = arch::ByteOps().memset_name;
+      diag.memmove_name = arch::ProcessEnvOverrides().has_movnt_threshold
+                              ? arch::ByteOps().memmove_name
+                              : "byte-table kernels, nt >= 16 KiB, then msync";
+      diag.memset_name = arch::ProcessEnvOverrides().has_movnt_threshold
+                             ? arch::ByteOps().memset_name
+                             : "byte-table kernels, nt >= 16 KiB, then msync";
       break;
   }
   return map;
