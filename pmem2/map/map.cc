@@ -79,15 +79,10 @@ void PageDrain() {}
 // caches; from about 16 KiB non-temporal stores beat ordinary ones there (tools/bench, tmpfs: 64 KiB copies
 // 0.66-0.73x of libpmem2 with the byte tables' 8 MiB threshold, 1.1x with 16 KiB). The byte tables keep 8 MiB
 // because their destinations are often hot. kMemTemporal / kMemWb and PMEM_MOVNT_THRESHOLD still decide.
-constexpr size_t kPageNtThreshold = size_t{16} << 10;
-
+// (Declared in map.h as map_internal::kPageNtThreshold.)
 unsigned PageCopyFlags(size_t len, unsigned flags) {
   static const bool threshold_from_environment = arch::ProcessEnvOverrides().has_movnt_threshold;
-  if (len >= kPageNtThreshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
-    flags |= kMemNonTemporal;
-  }
-  // kMemNoDrain, not kMemNoFlush: the byte tables read kMemNoFlush as "ordinary stores only". PagePersist drains.
-  return flags | kMemNoDrain;
+  return map_internal::PageCopyFlags(len, flags, threshold_from_environment);
 }
 
 // The byte tables copy; PagePersist then drains and msyncs.
@@ -152,6 +147,14 @@ absl::Status TakePersistError() {
 }
 
 namespace map_internal {
+
+unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment) {
+  if (len >= kPageNtThreshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
+    flags |= kMemNonTemporal;
+  }
+  // kMemNoDrain, not kMemNoFlush: the byte tables read kMemNoFlush as "ordinary stores only". PagePersist drains.
+  return flags | kMemNoDrain;
+}
 
 void SetMsyncForTest(MsyncFn fn) { msync_fn.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed); }
 

@@ -136,6 +136,12 @@ uint64_t PersistErrorCount();
 
 namespace map_internal {
 
+// The flags page-granularity copies pass to the byte tables before msync: non-temporal stores from
+// kPageNtThreshold bytes (page-cache destinations are usually cold) unless the caller asked for kMemTemporal /
+// kMemWb or PMEM_MOVNT_THRESHOLD set the threshold; always kMemNoDrain, as msync's caller drains first.
+inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
+unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment);
+
 // Test seam: the msync page-granularity persistence calls; nullptr restores ::msync. Not for concurrent use
 // with persists in other threads.
 using MsyncFn = int (*)(void* address, size_t length, int flags);

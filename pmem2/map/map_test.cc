@@ -568,6 +568,19 @@ TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
   EXPECT_TRUE(TakePersistError().ok());
 }
 
+TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise) {
+  using map_internal::kPageNtThreshold;
+  using map_internal::PageCopyFlags;
+  EXPECT_EQ(PageCopyFlags(kPageNtThreshold - 1, 0, false), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(kPageNtThreshold, 0, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoDrain, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemTemporal, false), kMemTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemWb, false), kMemWb | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
+  EXPECT_EQ(PageCopyFlags(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
+}
+
 TEST(MapTest, PersistOfZeroBytesDoesNothing) {
   ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
   absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kPage), *Source::Anonymous(kPage));
