@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace pmem2 {
 namespace arch {
@@ -19,52 +20,86 @@ void Note(EnvOverrides* out, const char* name, const char* value) {
   out->description += value;
 }
 
-// Sets *flag and notes the variable when it equals `wanted` exactly (PMDK compares with strcmp).
-void ReadExact(EnvOverrides* out, const char* name, const char* wanted, bool* flag) {
+void Invalid(EnvOverrides* out, const char* name, const char* value, const char* takes) {
+  if (!out->invalid.empty()) out->invalid += "; ";
+  out->invalid += name;
+  out->invalid += "=\"";
+  out->invalid += value;
+  out->invalid += "\" is not ";
+  out->invalid += takes;
+}
+
+// A "0"/"1" switch. Returns the value, or -1 for unset (missing or empty) and invalid values.
+int ReadSwitch(EnvOverrides* out, const char* name) {
   const char* value = Get(name);
-  if (value != nullptr && std::strcmp(value, wanted) == 0) {
+  if (value == nullptr || *value == '\0') return -1;
+  if (std::strcmp(value, "0") == 0 || std::strcmp(value, "1") == 0) return value[0] - '0';
+  Invalid(out, name, value, "0 or 1");
+  return -1;
+}
+
+// Sets *flag and notes the variable when the switch holds `wanted` (PMDK compares with strcmp).
+void ReadExact(EnvOverrides* out, const char* name, int wanted, bool* flag) {
+  if (ReadSwitch(out, name) == wanted) {
     *flag = true;
-    Note(out, name, value);
+    Note(out, name, Get(name));
   }
+}
+
+// True if `text` is a whole decimal number without sign that fits 64 bits.
+bool ParseUnsigned(const char* text, unsigned long long* value) {
+  if (*text < '0' || *text > '9') return false;
+  char* end = nullptr;
+  errno = 0;
+  *value = std::strtoull(text, &end, 10);
+  return errno == 0 && *end == '\0';
 }
 
 }  // namespace
 
 EnvOverrides ReadEnvOverrides() {
   EnvOverrides out;
-  ReadExact(&out, "PMEM_NO_CLWB", "1", &out.no_clwb);
-  ReadExact(&out, "PMEM_NO_CLFLUSHOPT", "1", &out.no_clflushopt);
+  ReadExact(&out, "PMEM_NO_CLWB", 1, &out.no_clwb);
+  ReadExact(&out, "PMEM_NO_CLFLUSHOPT", 1, &out.no_clflushopt);
 
-  if (const char* value = Get("PMEM_NO_FLUSH"); value != nullptr) {
-    if (std::strcmp(value, "1") == 0) {
+  switch (ReadSwitch(&out, "PMEM_NO_FLUSH")) {
+    case 1:
       out.flush = EnvOverrides::Flush::kNever;
-      Note(&out, "PMEM_NO_FLUSH", value);
-    } else if (std::strcmp(value, "0") == 0) {
+      Note(&out, "PMEM_NO_FLUSH", "1");
+      break;
+    case 0:
       out.flush = EnvOverrides::Flush::kAlways;
-      Note(&out, "PMEM_NO_FLUSH", value);
-    }
+      Note(&out, "PMEM_NO_FLUSH", "0");
+      break;
+    default:
+      break;
   }
 
-  ReadExact(&out, "PMEM_NO_MOVNT", "1", &out.no_movnt);
+  ReadExact(&out, "PMEM_NO_MOVNT", 1, &out.no_movnt);
 
   if (const char* value = Get("PMEM_MOVNT_THRESHOLD"); value != nullptr && *value != '\0') {
-    char* end = nullptr;
-    errno = 0;
-    const long long parsed = std::strtoll(value, &end, 10);
-    if (errno == 0 && *end == '\0' && parsed >= 0) {
+    unsigned long long parsed = 0;
+    if (ParseUnsigned(value, &parsed) && parsed <= std::numeric_limits<size_t>::max()) {
       out.has_movnt_threshold = true;
       out.movnt_threshold = static_cast<size_t>(parsed);
       Note(&out, "PMEM_MOVNT_THRESHOLD", value);
+    } else {
+      Invalid(&out, "PMEM_MOVNT_THRESHOLD", value, "a byte count (a decimal number from 0, no sign or suffix)");
     }
   }
 
-  ReadExact(&out, "PMEM_AVX", "0", &out.no_avx);
-  ReadExact(&out, "PMEM_AVX512F", "0", &out.no_avx512f);
-  ReadExact(&out, "PMEM_MOVDIR64B", "0", &out.no_movdir64b);
+  ReadExact(&out, "PMEM_AVX", 0, &out.no_avx);
+  ReadExact(&out, "PMEM_AVX512F", 0, &out.no_avx512f);
+  ReadExact(&out, "PMEM_MOVDIR64B", 0, &out.no_movdir64b);
 
-  if (const char* value = Get("PMEM_NO_GENERIC_MEMCPY"); value != nullptr) {
+  if (const char* value = Get("PMEM_NO_GENERIC_MEMCPY"); value != nullptr && *value != '\0') {
     // PMDK reads this one as a number: any non-zero value switches to the C library.
-    if (std::strtoll(value, nullptr, 10) != 0) {
+    char* end = nullptr;
+    errno = 0;
+    const long long parsed = std::strtoll(value, &end, 10);
+    if (errno != 0 || *end != '\0' || end == value) {
+      Invalid(&out, "PMEM_NO_GENERIC_MEMCPY", value, "an integer");
+    } else if (parsed != 0) {
       out.no_generic_memcpy = true;
       Note(&out, "PMEM_NO_GENERIC_MEMCPY", value);
     }

@@ -14,14 +14,18 @@
 //                           the map package reads this when it decides the granularity
 //   PMEM_NO_MOVNT=1         never use non-temporal stores
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
-//                           PMEM_NO_MOVNT=1; a negative or non-numeric value is ignored
+//                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix
 //   PMEM_AVX=0              do not use the AVX kernels
 //   PMEM_AVX512F=0          do not use AVX-512 kernels (pmem2 has none: they measured no faster)
 //   PMEM_MOVDIR64B=0        do not use MOVDIR64B (pmem2 does not use it yet)
 //   PMEM_NO_GENERIC_MEMCPY=N (N != 0) where the portable copy loop would be used, use the C library's
 //                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost
 //
-// Any other value of these variables means "not set", as in PMDK.
+// An empty variable counts as unset. The switches take "0" or "1" ("0" is PMDK's "not set" for the PMEM_NO_*
+// ones, "1" is the default for PMEM_AVX / PMEM_AVX512F / PMEM_MOVDIR64B), PMEM_NO_GENERIC_MEMCPY an integer.
+// Any other value is recorded in `invalid` and makes Map::Create() fail with ErrorCode::kInvalidEnvironment:
+// PMDK silently ignores such values, so a run that believes it set PMEM_MOVNT_THRESHOLD=4k would measure
+// something else. The engine itself treats an invalid variable as unset.
 
 #ifndef PMEM2_ARCH_ENV_OVERRIDES_H_
 #define PMEM2_ARCH_ENV_OVERRIDES_H_
@@ -48,6 +52,9 @@ struct EnvOverrides {
 
   // The variables that took effect, as "NAME=value" separated by spaces; empty if none.
   std::string description;
+  // The variables with values they do not take, one sentence each naming the variable, the value and what it
+  // takes, separated by "; "; empty if none.
+  std::string invalid;
 };
 
 // Parses the environment now. Tests use this with setenv(); the library itself uses ProcessEnvOverrides().

@@ -3,6 +3,7 @@
 #include "pmem2/arch/env_overrides.h"
 
 #include <cstdlib>
+#include <string>
 
 #include "gtest/gtest.h"
 
@@ -61,31 +62,59 @@ TEST_F(EnvOverridesTest, NoFlushZeroForcesFlushing) {
   EXPECT_EQ(ReadEnvOverrides().flush, EnvOverrides::Flush::kAlways);
 }
 
-// PMDK compares with strcmp: only the exact documented value switches anything.
-TEST_F(EnvOverridesTest, OtherValuesAreIgnored) {
-  ::setenv("PMEM_NO_CLWB", "yes", 1);
-  ::setenv("PMEM_NO_FLUSH", "2", 1);
+// The documented "not set" values switch nothing and are no error.
+TEST_F(EnvOverridesTest, DocumentedNeutralValuesSwitchNothing) {
+  ::setenv("PMEM_NO_CLWB", "0", 1);
   ::setenv("PMEM_AVX", "1", 1);
+  ::setenv("PMEM_AVX512F", "1", 1);
   ::setenv("PMEM_NO_MOVNT", "0", 1);
   ::setenv("PMEM_NO_GENERIC_MEMCPY", "0", 1);
+  ::setenv("PMEM_NO_FLUSH", "", 1);
   const EnvOverrides o = ReadEnvOverrides();
   EXPECT_FALSE(o.no_clwb);
   EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
   EXPECT_FALSE(o.no_avx);
+  EXPECT_FALSE(o.no_avx512f);
   EXPECT_FALSE(o.no_movnt);
   EXPECT_FALSE(o.no_generic_memcpy);
   EXPECT_EQ(o.description, "");
+  EXPECT_EQ(o.invalid, "");
+}
+
+// PMDK ignores values it does not know; pmem2 names them so that nobody measures a configuration they did not
+// ask for. The engine treats them as unset.
+TEST_F(EnvOverridesTest, OtherValuesAreReportedAndOtherwiseIgnored) {
+  ::setenv("PMEM_NO_CLWB", "yes", 1);
+  ::setenv("PMEM_NO_FLUSH", "2", 1);
+  ::setenv("PMEM_AVX", "true", 1);
+  ::setenv("PMEM_NO_GENERIC_MEMCPY", "x1", 1);
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_FALSE(o.no_clwb);
+  EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
+  EXPECT_FALSE(o.no_avx);
+  EXPECT_FALSE(o.no_generic_memcpy);
+  EXPECT_EQ(o.description, "");
+  EXPECT_EQ(o.invalid,
+            "PMEM_NO_CLWB=\"yes\" is not 0 or 1; PMEM_NO_FLUSH=\"2\" is not 0 or 1; PMEM_AVX=\"true\" is not 0 or 1; "
+            "PMEM_NO_GENERIC_MEMCPY=\"x1\" is not an integer");
 }
 
 TEST_F(EnvOverridesTest, ThresholdParsing) {
-  for (const char* bad : {"-1", "abc", "12x", ""}) {
+  for (const char* bad : {"-1", "abc", "5x", "+5", " 5", "4k", "99999999999999999999999"}) {
     ::setenv("PMEM_MOVNT_THRESHOLD", bad, 1);
-    EXPECT_FALSE(ReadEnvOverrides().has_movnt_threshold) << bad;
+    const EnvOverrides o = ReadEnvOverrides();
+    EXPECT_FALSE(o.has_movnt_threshold) << bad;
+    EXPECT_EQ(o.invalid, std::string("PMEM_MOVNT_THRESHOLD=\"") + bad +
+                             "\" is not a byte count (a decimal number from 0, no sign or suffix)");
   }
+  ::setenv("PMEM_MOVNT_THRESHOLD", "", 1);
+  EXPECT_FALSE(ReadEnvOverrides().has_movnt_threshold);
+  EXPECT_EQ(ReadEnvOverrides().invalid, "") << "empty counts as unset";
   ::setenv("PMEM_MOVNT_THRESHOLD", "0", 1);
   const EnvOverrides o = ReadEnvOverrides();
   EXPECT_TRUE(o.has_movnt_threshold);
   EXPECT_EQ(o.movnt_threshold, 0u);
+  EXPECT_EQ(o.invalid, "");
 }
 
 }  // namespace

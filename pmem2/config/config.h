@@ -83,12 +83,19 @@ class Config {
   // `protection` is kProtNone or an OR of kProtRead, kProtWrite, kProtExec. Fails with
   // ErrorCode::kInvalidProtFlag if any other bit is set.
   absl::Status set_protection(unsigned protection);
+  // When true, Map::Create() first allocates every file block behind the mapped range (posix_fallocate), so
+  // that a full file system or an exceeded quota is a kResourceExhausted error from Create() instead of a
+  // SIGBUS at the first store into a hole of a sparse file. It applies to shared, writable mappings of regular
+  // files (the only ones whose stores allocate file blocks) and never changes the file's size or contents.
+  // Default false: allocating costs time in proportion to the holes, and many files are allocated already.
+  void set_fully_allocated(bool fully_allocated) { fully_allocated_ = fully_allocated; }
 
   absl::optional<StoreGranularity> required_store_granularity() const { return granularity_; }
   uint64_t offset() const { return offset_; }
   size_t length() const { return length_; }
   Sharing sharing() const { return sharing_; }
   unsigned protection() const { return protection_; }
+  bool fully_allocated() const { return fully_allocated_; }
 
  private:
   absl::optional<StoreGranularity> granularity_;
@@ -96,6 +103,7 @@ class Config {
   size_t length_ = 0;
   Sharing sharing_ = Sharing::kShared;
   unsigned protection_ = kProtRead | kProtWrite;
+  bool fully_allocated_ = false;
 };
 
 }  // namespace pmem2

@@ -50,6 +50,8 @@ absl::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIoFail: return "PMEM2_E_IO_FAIL";
     case ErrorCode::kErrno: return "PMEM2_E_ERRNO";
     case ErrorCode::kInvalidForcedGranularity: return "PMEM2_E_INVALID_FORCED_GRANULARITY";
+    case ErrorCode::kInvalidEnvironment: return "PMEM2_E_INVALID_ENVIRONMENT";
+    case ErrorCode::kInvalidMemFlags: return "PMEM2_E_INVALID_MEM_FLAGS";
   }
   return "PMEM2_E_UNRECOGNIZED";
 }
@@ -81,7 +83,7 @@ absl::Status MakeError(ErrorCode code, absl::string_view message) {
 }
 
 absl::Status MakeErrnoError(int errno_value, absl::string_view message) {
-  absl::Status status(absl::ErrnoToStatusCode(errno_value),
+  absl::Status status(errno_value == EIO ? absl::StatusCode::kDataLoss : absl::ErrnoToStatusCode(errno_value),
                       absl::StrCat(message, ": ", std::strerror(errno_value)));
   status.SetPayload(kCodePayload, absl::Cord(absl::StrCat(static_cast<int>(ErrorCode::kErrno))));
   status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(errno_value)));
@@ -103,7 +105,9 @@ int ToLibpmem2ReturnValue(const absl::Status& status) {
   switch (code) {
     case ErrorCode::kOk: return 0;
     case ErrorCode::kErrno: return -GetErrno(status);
-    case ErrorCode::kInvalidForcedGranularity: return -EINVAL;
+    case ErrorCode::kInvalidForcedGranularity:
+    case ErrorCode::kInvalidEnvironment:
+    case ErrorCode::kInvalidMemFlags: return -EINVAL;
     default: return static_cast<int>(code);
   }
 }

@@ -56,6 +56,11 @@ enum class ErrorCode : int {
   // PMEM2_FORCE_GRANULARITY holds a value that names no granularity. (libpmem2 ignores such a value, so a
   // test that believes it forced a granularity silently runs another one.)
   kInvalidForcedGranularity = -200002,
+  // A PMEM_* variable that tunes the engine (PMEM_MOVNT_THRESHOLD, PMEM_NO_FLUSH, ...) holds a value it does
+  // not take. (libpmem2 ignores such values, so a benchmark or test silently runs another configuration.)
+  kInvalidEnvironment = -200003,
+  // A memcpy/memmove/memset flag set with bits outside kMemValidFlags.
+  kInvalidMemFlags = -200004,
 };
 
 // The stable name of `code`, e.g. "PMEM2_E_MAP_RANGE" or "PMEM2_E_ERRNO"; "PMEM2_E_UNRECOGNIZED" for a value
@@ -68,8 +73,9 @@ absl::StatusCode CanonicalCode(ErrorCode code);
 // Builds a status of CanonicalCode(code) with `message` and `code` attached.
 absl::Status MakeError(ErrorCode code, absl::string_view message);
 
-// Builds a status for a failed system call: the canonical code follows errno (absl::ErrnoToStatusCode), the
-// message is "`message`: <strerror>", the error code is kErrno and GetErrno() returns `errno_value`.
+// Builds a status for a failed system call: the canonical code follows errno (absl::ErrnoToStatusCode, except
+// that EIO is kDataLoss: a failed write-back has lost data), the message is "`message`: <strerror>", the error
+// code is kErrno and GetErrno() returns `errno_value`. ENOSPC and EDQUOT are kResourceExhausted.
 absl::Status MakeErrnoError(int errno_value, absl::string_view message);
 
 // kOk for an OK status; the attached code for pmem2 statuses; kUnknown for any other status.

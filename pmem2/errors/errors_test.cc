@@ -50,6 +50,27 @@ TEST(ErrorsTest, ErrnoErrors) {
   EXPECT_NE(s.message().find("mmap of 4096 bytes: "), absl::string_view::npos);
 }
 
+// Persistence failures: the canonical code says what the application must do (EIO: the data is gone; ENOSPC /
+// EDQUOT: make room), not absl's generic mapping (EIO would be kUnavailable, i.e. "retry", which is wrong).
+TEST(ErrorsTest, WriteBackErrnosHaveMeaningfulCodes) {
+  EXPECT_EQ(MakeErrnoError(EIO, "msync").code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(MakeErrnoError(ENOSPC, "msync").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(MakeErrnoError(EDQUOT, "msync").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrno(MakeErrnoError(EIO, "msync")), EIO);
+  EXPECT_EQ(ToLibpmem2ReturnValue(MakeErrnoError(EIO, "msync")), -EIO);
+}
+
+TEST(ErrorsTest, Pmem2AdditionsAreEinvalForLibpmem2Callers) {
+  for (ErrorCode code :
+       {ErrorCode::kInvalidForcedGranularity, ErrorCode::kInvalidEnvironment, ErrorCode::kInvalidMemFlags}) {
+    absl::Status s = MakeError(code, "x");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << ErrorCodeName(code);
+    EXPECT_EQ(ToLibpmem2ReturnValue(s), -EINVAL) << ErrorCodeName(code);
+  }
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kInvalidEnvironment), "PMEM2_E_INVALID_ENVIRONMENT");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kInvalidMemFlags), "PMEM2_E_INVALID_MEM_FLAGS");
+}
+
 TEST(ErrorsTest, ForeignAndOkStatuses) {
   EXPECT_EQ(GetErrorCode(absl::OkStatus()), ErrorCode::kOk);
   EXPECT_EQ(ToLibpmem2ReturnValue(absl::OkStatus()), 0);

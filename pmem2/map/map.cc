@@ -2,13 +2,16 @@
 
 #include "pmem2/map/map.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -17,6 +20,8 @@
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/granularity.h"
+#include "pmem2/map/map_registry.h"
+#include "pmem2/map/page_persist.h"
 #include "pmem2/source/source.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -32,73 +37,10 @@ namespace {
 constexpr size_t kMiB = size_t{1} << 20;
 constexpr size_t kGiB = size_t{1} << 30;
 
-// ---- Page granularity: msync, with failures recorded instead of lost or fatal. ----
-
-// The first failure a thread has not yet taken (later ones only counted: the first is usually the cause).
-struct PersistFailure {
-  int error_number = 0;
-  const void* address = nullptr;
-  size_t length = 0;
-  uint64_t later_failures = 0;
-};
-thread_local PersistFailure pending_persist_failure;
-std::atomic<uint64_t> persist_failure_count{0};
-std::atomic<map_internal::MsyncFn> msync_fn{&::msync};
-
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return page;
 }
-
-void PagePersist(const void* ptr, size_t size) {
-  // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
-  arch::ByteOps().drain();
-  if (size == 0) return;
-  const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
-  const map_internal::MsyncFn sync = msync_fn.load(std::memory_order_relaxed);
-  int result;
-  do {
-    result = sync(reinterpret_cast<void*>(start), end - start, MS_SYNC);
-  } while (result != 0 && errno == EINTR);
-  if (result != 0) {
-    PersistFailure& pending = pending_persist_failure;
-    if (pending.error_number == 0) {
-      pending = {errno, ptr, size, 0};
-    } else {
-      ++pending.later_failures;
-    }
-    persist_failure_count.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-// msync has already waited for the write-back: there is nothing left to drain.
-void PageDrain() {}
-
-// Page-granularity destinations are page-cache pages that msync writes back next, usually cold in the CPU
-// caches; from about 16 KiB non-temporal stores beat ordinary ones there (tools/bench, tmpfs: 64 KiB copies
-// 0.66-0.73x of libpmem2 with the byte tables' 8 MiB threshold, 1.1x with 16 KiB). The byte tables keep 8 MiB
-// because their destinations are often hot. kMemTemporal / kMemWb and PMEM_MOVNT_THRESHOLD still decide.
-// (Declared in map.h as map_internal::kPageNtThreshold.)
-unsigned PageCopyFlags(size_t len, unsigned flags) {
-  static const bool threshold_from_environment = arch::ProcessEnvOverrides().has_movnt_threshold;
-  return map_internal::PageCopyFlags(len, flags, threshold_from_environment);
-}
-
-// The byte tables copy; PagePersist then drains and msyncs.
-void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  arch::ByteOps().memmove(pmemdest, src, len, PageCopyFlags(len, flags));
-  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
-  return pmemdest;
-}
-
-void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, PageCopyFlags(len, flags));
-  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
-  return pmemdest;
-}
-
-// ---- Mapping ----
 
 int ToMmapProtection(unsigned protection) {
   int prot = PROT_NONE;
@@ -133,34 +75,46 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
   return addr;
 }
 
+// Config::set_fully_allocated: allocates the file blocks behind [offset, offset + length), as far as the file
+// reaches (the last page of a mapping may pass its end), so no store into the mapping can meet a full file
+// system.
+absl::Status AllocateFileRange(int fd, uint64_t offset, uint64_t length, uint64_t file_size) {
+  const uint64_t end = std::min(offset + length, file_size);
+  if (end <= offset) return absl::OkStatus();
+  int err = 0;
+  for (int attempt = 0; attempt <= map_internal::kMaxInterruptedSyncs; ++attempt) {
+    err = posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(end - offset));
+    if (err != EINTR) break;
+  }
+  if (err == 0) return absl::OkStatus();
+  return MakeErrnoError(err, absl::StrCat("allocating the ", end - offset, " bytes at offset ", offset,
+                                          " of file descriptor ", fd, " (Config::set_fully_allocated)"));
+}
+
+// Persistence errors are shared among the shared mappings of one file (or one Device DAX).
+absl::StatusOr<map_internal::FileIdentity> FileIdentityOf(const Source& source, bool is_private) {
+  map_internal::FileIdentity id;
+  if (source.kind() == SourceKind::kAnonymous || is_private) return id;
+  struct stat st;
+  if (fstat(source.fd(), &st) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
+  }
+  id.valid = true;
+  if (source.kind() == SourceKind::kDeviceDax) {
+    id.device = st.st_rdev;  // inode 0: no regular file has it
+  } else {
+    id.device = st.st_dev;
+    id.inode = st.st_ino;
+  }
+  return id;
+}
+
 }  // namespace
 
-absl::Status TakePersistError() {
-  PersistFailure failure = std::exchange(pending_persist_failure, PersistFailure{});
-  if (failure.error_number == 0) return absl::OkStatus();
-  std::string what = absl::StrFormat("msync persisting %u bytes at %p", failure.length, failure.address);
-  if (failure.later_failures > 0) {
-    absl::StrAppend(&what, " (and ", failure.later_failures, " later failure",
-                    failure.later_failures == 1 ? "" : "s", " on this thread)");
-  }
-  return MakeErrnoError(failure.error_number, what);
-}
+absl::Status PersistErrorAt(const void* address) { return map_internal::ErrorForAddress(address); }
 
-namespace map_internal {
-
-unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment) {
-  if (len >= kPageNtThreshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
-    flags |= kMemNonTemporal;
-  }
-  // kMemNoDrain, not kMemNoFlush: the byte tables read kMemNoFlush as "ordinary stores only". PagePersist drains.
-  return flags | kMemNoDrain;
-}
-
-void SetMsyncForTest(MsyncFn fn) { msync_fn.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed); }
-
-}  // namespace map_internal
-
-uint64_t PersistErrorCount() { return persist_failure_count.load(std::memory_order_relaxed); }
+uint64_t PersistErrorCount() { return map_internal::PersistFailureCount(); }
 
 absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   if (!config.required_store_granularity().has_value()) {
@@ -170,6 +124,9 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   const StoreGranularity required = *config.required_store_granularity();
   absl::StatusOr<absl::optional<StoreGranularity>> forced = map_internal::ForcedGranularity();
   if (!forced.ok()) return forced.status();
+  if (const std::string& invalid = arch::ProcessEnvOverrides().invalid; !invalid.empty()) {
+    return MakeError(ErrorCode::kInvalidEnvironment, absl::StrCat(invalid, " (pmem2 reads it once per process)"));
+  }
 
   absl::StatusOr<uint64_t> source_size = source.Size();
   if (!source_size.ok()) return source_size.status();
@@ -228,6 +185,14 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     }
   }
 
+  const bool writable_file_mapping = source.kind() == SourceKind::kRegularFile && !is_private &&
+                                     (config.protection() & kProtWrite) != 0;
+  if (config.fully_allocated() && writable_file_mapping) {
+    if (absl::Status s = AllocateFileRange(source.fd(), offset, length, *source_size); !s.ok()) return s;
+  }
+  absl::StatusOr<map_internal::FileIdentity> file = FileIdentityOf(source, is_private);
+  if (!file.ok()) return file.status();
+
   Map map;
   map.size_ = static_cast<size_t>(length);
   size_t address_alignment = map.size_ >= 2 * kGiB ? kGiB : 2 * kMiB;
@@ -250,7 +215,7 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     }
   }
   if (addr == MAP_FAILED) {
-    int err = errno;
+    const int err = errno;
     if (err == EACCES && !anonymous) {
       return MakeError(ErrorCode::kNoAccess,
                        absl::StrCat("mmap of file descriptor ", source.fd(), " refused the protection (EACCES)"));
@@ -258,6 +223,8 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     return MakeErrnoError(err, absl::StrCat("mmap of ", map.size_, " bytes at offset ", offset));
   }
   map.address_ = addr;
+  map.record_ = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(addr), map.size_, *file);
+  map_internal::RegisterMap(map.record_.get());
   // Device DAX is always synchronous, whatever the kernel said about the MAP_SYNC flag.
   synchronous = synchronous || source.kind() == SourceKind::kDeviceDax;
 
@@ -271,7 +238,8 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   diag.detected_granularity = decision.granularity;
   diag.reason = decision.reason;
   map.granularity_ = decision.granularity;
-  if (forced->has_value()) {
+  // As libpmem2: anonymous and private mappings are byte granularity whatever PMEM2_FORCE_GRANULARITY says.
+  if (forced->has_value() && !anonymous && !is_private) {
     diag.forced = true;
     map.granularity_ = **forced;
   }
@@ -291,43 +259,25 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
                                   ")"));
   }
 
+  // PMEM_NO_FLUSH=0 (libpmem's meaning): write CPU caches back even where eADR makes it unnecessary.
+  // Anonymous and private memory has nowhere to write back to.
+  const bool always_flush =
+      arch::ProcessEnvOverrides().flush == arch::EnvOverrides::Flush::kAlways && !anonymous && !is_private;
+  arch::PersistOps ops;
   switch (map.granularity_) {
-    case StoreGranularity::kByte:
-    case StoreGranularity::kCacheLine: {
-      // PMEM_NO_FLUSH=0 (libpmem's meaning): write CPU caches back even where eADR makes it unnecessary.
-      // Anonymous and private memory has nowhere to write back to.
-      const bool always_flush = arch::ProcessEnvOverrides().flush == arch::EnvOverrides::Flush::kAlways &&
-                                !anonymous && !is_private;
-      const arch::PersistOps& ops = map.granularity_ == StoreGranularity::kByte && !always_flush
-                                        ? arch::ByteOps()
-                                        : arch::CacheLineOps();
-      map.persist_ = ops.persist;
-      map.flush_ = ops.flush;
-      map.drain_ = ops.drain;
-      map.memmove_ = ops.memmove;
-      map.memset_ = ops.memset;
-      diag.flush_name = ops.flush_name;
-      diag.drain_name = ops.drain_name;
-      diag.memmove_name = ops.memmove_name;
-      diag.memset_name = ops.memset_name;
-      break;
-    }
-    case StoreGranularity::kPage:
-      map.persist_ = PagePersist;
-      map.flush_ = PagePersist;
-      map.drain_ = PageDrain;
-      map.memmove_ = PageMemmove;
-      map.memset_ = PageMemset;
-      diag.flush_name = "msync";
-      diag.drain_name = "none (msync waits)";
-      diag.memmove_name = arch::ProcessEnvOverrides().has_movnt_threshold
-                              ? arch::ByteOps().memmove_name
-                              : "byte-table kernels, nt >= 16 KiB, then msync";
-      diag.memset_name = arch::ProcessEnvOverrides().has_movnt_threshold
-                             ? arch::ByteOps().memset_name
-                             : "byte-table kernels, nt >= 16 KiB, then msync";
-      break;
+    case StoreGranularity::kByte: ops = always_flush ? arch::CacheLineOps() : arch::ByteOps(); break;
+    case StoreGranularity::kCacheLine: ops = arch::CacheLineOps(); break;
+    case StoreGranularity::kPage: ops = map_internal::PageOps(); break;
   }
+  map.persist_ = ops.persist;
+  map.flush_ = ops.flush;
+  map.drain_ = ops.drain;
+  map.memmove_ = ops.memmove;
+  map.memset_ = ops.memset;
+  diag.flush_name = ops.flush_name;
+  diag.drain_name = ops.drain_name;
+  diag.memmove_name = ops.memmove_name;
+  diag.memset_name = ops.memset_name;
   return map;
 }
 
@@ -339,12 +289,13 @@ Map& Map::operator=(Map&& other) noexcept {
     address_ = std::exchange(other.address_, nullptr);
     size_ = std::exchange(other.size_, 0);
     granularity_ = other.granularity_;
-    persist_ = other.persist_;
-    flush_ = other.flush_;
-    drain_ = other.drain_;
-    memmove_ = other.memmove_;
-    memset_ = other.memset_;
+    persist_ = std::exchange(other.persist_, nullptr);
+    flush_ = std::exchange(other.flush_, nullptr);
+    drain_ = std::exchange(other.drain_, nullptr);
+    memmove_ = std::exchange(other.memmove_, nullptr);
+    memset_ = std::exchange(other.memset_, nullptr);
     diagnostics_ = std::move(other.diagnostics_);
+    record_ = std::move(other.record_);
   }
   return *this;
 }
@@ -352,9 +303,77 @@ Map& Map::operator=(Map&& other) noexcept {
 Map::~Map() { Reset(); }
 
 void Map::Reset() {
+  // Unregistered first: once the range is unmapped, the kernel may hand it to another Map.
+  if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
+  record_.reset();
   if (address_ != nullptr) munmap(address_, size_);
   address_ = nullptr;
   size_ = 0;
+}
+
+absl::Status Map::CheckRange(const void* ptr, size_t size) const {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address_);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(ptr);
+  if (address_ != nullptr && at >= begin && at - begin <= size_ && size <= size_ - (at - begin)) {
+    return absl::OkStatus();
+  }
+  return MakeError(ErrorCode::kMapRange, absl::StrFormat("range [%p, +%u) is not inside this mapping [%p, +%u)", ptr,
+                                                         size, address_, size_));
+}
+
+namespace {
+
+absl::Status CheckFlags(unsigned flags) {
+  if ((flags & ~kMemValidFlags) == 0) return absl::OkStatus();
+  return MakeError(ErrorCode::kInvalidMemFlags,
+                   absl::StrFormat("flags 0x%x include bits 0x%x that are no PMEM2_F_MEM_* flag", flags,
+                                   flags & ~kMemValidFlags));
+}
+
+}  // namespace
+
+absl::Status Map::Persist(const void* ptr, size_t size) const {
+  if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
+  persist_(ptr, size);
+  return PersistError();
+}
+
+absl::Status Map::Flush(const void* ptr, size_t size) const {
+  if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
+  flush_(ptr, size);
+  return PersistError();
+}
+
+absl::Status Map::Drain() const {
+  if (drain_ == nullptr) return MakeError(ErrorCode::kMapRange, "this Map was moved from and maps nothing");
+  drain_();
+  return PersistError();
+}
+
+absl::Status Map::Memcpy(void* pmemdest, const void* src, size_t len, unsigned flags) const {
+  return Memmove(pmemdest, src, len, flags);
+}
+
+absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned flags) const {
+  if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
+  if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
+  memmove_(pmemdest, src, len, flags);
+  return PersistError();
+}
+
+absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) const {
+  if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
+  if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
+  memset_(pmemdest, c, len, flags);
+  return PersistError();
+}
+
+absl::Status Map::PersistError() const {
+  return record_ != nullptr ? record_->Error() : absl::OkStatus();
+}
+
+absl::Status Map::ClearPersistError() {
+  return record_ != nullptr ? record_->TakeError() : absl::OkStatus();
 }
 
 }  // namespace pmem2

@@ -26,7 +26,8 @@
 // Source's descriptor, which may be closed once Create() has returned.
 //
 // Thread safety: the function pointers are plain functions without shared state; any thread may call them on
-// any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes.
+// any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes. The
+// Status methods below may be called from any thread, concurrently.
 //
 // Durability: persist_fn(p, n) widens [p, p + n) to whole cache lines (whole pages at page granularity).
 // Nothing is atomic: after a crash any subset of the widened range may have reached the media, but never a torn
@@ -35,14 +36,41 @@
 // PMEM_NO_FLUSH=1 makes cache-line mappings skip the CPU flush; PMEM_NO_FLUSH=0 makes byte-granularity file
 // mappings flush anyway (both as libpmem documents; read once per process).
 //
-// msync failures (page granularity) cannot be returned through the libpmem2 signatures; they are recorded and
-// read back with TakePersistError() on the thread that persisted. They never abort the process.
+// The error contract. Only page granularity can fail to persist (msync reports a failed write-back: EIO,
+// ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread or call that saw it:
+// Linux reports a write-back error once per open file description, to whichever msync runs first, and a later
+// successful msync proves nothing about the lost pages. So pmem2 records every failure on the Map whose range
+// it was persisting AND on every other live Map of the same file in this process, and keeps it there (sticky)
+// until the application acknowledges it with ClearPersistError():
+//   * The Status methods (Persist, Flush, Drain, Memcpy, Memmove, Memset) return the Map's sticky error, even
+//     when their own msync succeeded. OK means: no failure since the last ClearPersistError(), so every range
+//     this Map persisted is durable.
+//   * The function pointers cannot return anything; after using them, read PersistError() (or
+//     pmem2::PersistErrorAt(address)) before declaring data durable, e.g. before committing a transaction.
+//   * After a failure, assume that everything written through this Map since the last point at which it
+//     reported OK may be lost, whichever range failed. Clearing the error and retrying the persist does not
+//     bring the data back (the kernel may have dropped the pages): write it again, persist, and check again.
+//   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
+//     GetErrno() the errno. Failures never abort the process and are never dropped.
+//   * A Map created after a failure does not inherit it: its own persists start clean.
+//
+// SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
+// return value can report it. It happens when
+//   * the mapping reaches into a hole of a sparse file and the file system is full or over quota: ask for
+//     Config::set_fully_allocated(true), and Map::Create() allocates the blocks first or fails with
+//     kResourceExhausted;
+//   * the file is truncated (by this or another process) below the mapped range while mapped: do not shrink
+//     mapped files; coordinate with other processes (e.g. a lock) if they may;
+//   * the medium reports an uncorrectable error on load (a poisoned persistent-memory line).
+// The last page of a mapping that ends past the end of the file is only partly backed: bytes past the end of the
+// file are not kept (and a whole page past it would raise SIGBUS).
 
 #ifndef PMEM2_MAP_MAP_H_
 #define PMEM2_MAP_MAP_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -52,6 +80,9 @@
 #include "pmem2/source/source.h"
 
 namespace pmem2 {
+namespace map_internal {
+class MapRecord;
+}  // namespace map_internal
 
 // Why the mapping got the granularity and functions it has; printed by `pmem2 info`.
 struct MapDiagnostics {
@@ -81,7 +112,10 @@ class Map {
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
-  //   kErrno                    mmap failed (GetErrno(): EACCES, ENOMEM, EPERM, ...);
+  //   kInvalidEnvironment       a PMEM_* tuning variable holds a value it does not take
+  //                             (pmem2/arch/env_overrides.h, e.g. PMEM_MOVNT_THRESHOLD=4k);
+  //   kErrno                    posix_fallocate (Config::set_fully_allocated) or mmap failed (GetErrno():
+  //                             ENOSPC / EDQUOT as kResourceExhausted, EACCES, ENOMEM, EPERM, ...);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync).
@@ -89,6 +123,8 @@ class Map {
   // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
   // Anonymous sources, as in libpmem2: the offset is checked (alignment, not past the end, offset + length
   // within the source) but selects nothing, and a length of 0 maps the whole source.
+  // PMEM2_FORCE_GRANULARITY applies to shared mappings of files and Device DAX only: anonymous and private
+  // mappings are byte granularity whatever it says, as in libpmem2 (their stores never reach a medium).
   // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the Device DAX alignment if larger) so
   // the kernel can use huge pages.
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);
@@ -104,6 +140,7 @@ class Map {
   StoreGranularity store_granularity() const { return granularity_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 
+  // The libpmem2-style functions: no error return (see "The error contract" above).
   PersistFn persist_fn() const { return persist_; }
   FlushFn flush_fn() const { return flush_; }
   DrainFn drain_fn() const { return drain_; }
@@ -111,9 +148,28 @@ class Map {
   MemmoveFn memmove_fn() const { return memmove_; }
   MemsetFn memset_fn() const { return memset_; }
 
+  // The same operations with an error return. Each checks that the range lies inside this mapping (kMapRange,
+  // naming the range, otherwise; nothing is touched) and the flags (kInvalidMemFlags for bits outside
+  // kMemValidFlags), runs the function above, and returns PersistError(): OK only if no persistence of this Map
+  // has failed since the last ClearPersistError(). A size of 0 is accepted anywhere inside or at the end.
+  absl::Status Persist(const void* ptr, size_t size) const;
+  absl::Status Flush(const void* ptr, size_t size) const;
+  absl::Status Drain() const;
+  absl::Status Memcpy(void* pmemdest, const void* src, size_t len, unsigned flags = 0) const;
+  absl::Status Memmove(void* pmemdest, const void* src, size_t len, unsigned flags = 0) const;
+  absl::Status Memset(void* pmemdest, int c, size_t len, unsigned flags = 0) const;
+
+  // The sticky persistence error: OK, or the first failure since the last ClearPersistError() (the range, the
+  // errno, whether it was seen through another Map of the same file) with the number of later ones.
+  absl::Status PersistError() const;
+  // Acknowledges the sticky error and returns it (OK if there was none). Read and cleared atomically, so a
+  // failure recorded concurrently is either returned here or kept for the next call, never lost.
+  absl::Status ClearPersistError();
+
  private:
   Map() = default;
   void Reset();
+  absl::Status CheckRange(const void* ptr, size_t size) const;
 
   void* address_ = nullptr;
   size_t size_ = 0;
@@ -124,30 +180,18 @@ class Map {
   MemmoveFn memmove_ = nullptr;
   MemsetFn memset_ = nullptr;
   MapDiagnostics diagnostics_;
+  // Registered for the Map's lifetime; on the heap so that failures recorded by address find it after moves.
+  std::unique_ptr<map_internal::MapRecord> record_;
 };
 
-// The calling thread's first page-granularity persistence failure (msync) since the previous call, as a status
-// naming the range and errno (ErrorCode::kErrno) and how many later failures the thread had; OK if none.
-// Clears it. Check it after a batch of persists, e.g. before declaring a transaction committed.
-absl::Status TakePersistError();
+// The sticky persistence error of the live Map that holds `address` (see Map::PersistError()), for code that
+// holds raw pointers and the function pointers. For an address inside no live Map: the failures recorded at
+// such addresses (a persist_fn called on memory pmem2 did not map). OK if none.
+absl::Status PersistErrorAt(const void* address);
 
-// How many page-granularity persistence failures this process has seen, on any thread. Never decreases.
+// How many persistence failures (msync) this process has seen, on any thread and any Map. Never decreases.
 uint64_t PersistErrorCount();
 
-namespace map_internal {
-
-// The flags page-granularity copies pass to the byte tables before msync: non-temporal stores from
-// kPageNtThreshold bytes (page-cache destinations are usually cold) unless the caller asked for kMemTemporal /
-// kMemWb or PMEM_MOVNT_THRESHOLD set the threshold; always kMemNoDrain, as msync's caller drains first.
-inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
-unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment);
-
-// Test seam: the msync page-granularity persistence calls; nullptr restores ::msync. Not for concurrent use
-// with persists in other threads.
-using MsyncFn = int (*)(void* address, size_t length, int flags);
-void SetMsyncForTest(MsyncFn fn);
-
-}  // namespace map_internal
 }  // namespace pmem2
 
 #endif  // PMEM2_MAP_MAP_H_

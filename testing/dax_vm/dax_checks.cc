@@ -169,7 +169,7 @@ bool WriteAndPersist(const pmem2::Map& map, const std::string& seed) {
   map.memcpy_fn()(dst, buf.data(), buf.size(), 0);
   map.memset_fn()(dst + buf.size(), 0x5a, 4096, 0);
   map.persist_fn()(dst, buf.size() + 4096);
-  absl::Status err = pmem2::TakePersistError();
+  absl::Status err = map.PersistError();
   return Expect(err.ok(), "memcpy_fn + memset_fn + persist_fn" + (err.ok() ? "" : ": " + Describe(err)));
 }
 
@@ -319,7 +319,7 @@ int Write(const char* path, const std::string& seed, bool persist, uint64_t offs
   if (persist) {
     map->memcpy_fn()(map->address(), buf.data(), buf.size(), 0);
     map->persist_fn()(map->address(), buf.size());
-    absl::Status err = pmem2::TakePersistError();
+    absl::Status err = map->PersistError();
     Expect(err.ok(), "written with memcpy_fn and persist_fn" + (err.ok() ? "" : ": " + Describe(err)));
   } else {
     std::memcpy(map->address(), buf.data(), buf.size());

@@ -1,0 +1,126 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/map_registry.h"
+
+#include <atomic>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "pmem2/errors/errors.h"
+
+namespace pmem2 {
+namespace map_internal {
+namespace {
+
+struct Registry {
+  absl::Mutex mutex;
+  std::map<uintptr_t, MapRecord*> by_begin ABSL_GUARDED_BY(mutex);  // begin address -> live mapping
+};
+
+Registry& GetRegistry() {
+  static Registry* const registry = new Registry;  // never destroyed: maps may outlive static destructors
+  return *registry;
+}
+
+// Failures at addresses that belong to no Map (a pointer into memory mapped elsewhere, or already unmapped).
+MapRecord& OutsideEveryMap() {
+  static MapRecord* const record = new MapRecord(0, 0, FileIdentity{});
+  return *record;
+}
+
+std::atomic<uint64_t> failure_count{0};
+
+// The live mapping holding `address`, or nullptr.
+MapRecord* FindLocked(Registry& registry, uintptr_t address) ABSL_SHARED_LOCKS_REQUIRED(registry.mutex) {
+  auto it = registry.by_begin.upper_bound(address);
+  if (it == registry.by_begin.begin()) return nullptr;
+  MapRecord* record = std::prev(it)->second;
+  return address < record->end() ? record : nullptr;
+}
+
+}  // namespace
+
+void MapRecord::Record(const PersistFailure& failure) {
+  absl::MutexLock lock(&mutex_);
+  if (first_.error_number == 0) {
+    first_ = failure;
+  } else {
+    ++later_failures_;
+  }
+  has_error_.store(true, std::memory_order_release);
+}
+
+absl::Status MapRecord::ErrorLocked() const {
+  if (first_.error_number == 0) return absl::OkStatus();
+  std::string what = absl::StrFormat("persisting %u bytes at %p (msync)", first_.length,
+                                     reinterpret_cast<const void*>(first_.address));
+  if (first_.seen_through_another_mapping) absl::StrAppend(&what, " through another mapping of the same file");
+  absl::StrAppend(&what, " failed; data written to this mapping since its last successful persist may be lost");
+  if (later_failures_ > 0) {
+    absl::StrAppend(&what, " (", later_failures_, " later failure", later_failures_ == 1 ? "" : "s", ")");
+  }
+  return MakeErrnoError(first_.error_number, what);
+}
+
+absl::Status MapRecord::Error() const {
+  if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::MutexLock lock(&mutex_);
+  return ErrorLocked();
+}
+
+absl::Status MapRecord::TakeError() {
+  if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::MutexLock lock(&mutex_);
+  absl::Status error = ErrorLocked();
+  first_ = PersistFailure{};
+  later_failures_ = 0;
+  has_error_.store(false, std::memory_order_release);
+  return error;
+}
+
+void RegisterMap(MapRecord* record) {
+  Registry& registry = GetRegistry();
+  absl::MutexLock lock(&registry.mutex);
+  registry.by_begin[record->begin()] = record;
+}
+
+void UnregisterMap(MapRecord* record) {
+  Registry& registry = GetRegistry();
+  absl::MutexLock lock(&registry.mutex);
+  auto it = registry.by_begin.find(record->begin());
+  if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
+}
+
+void RecordPersistFailure(const void* address, size_t length, int error_number) {
+  failure_count.fetch_add(1, std::memory_order_relaxed);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  PersistFailure failure{error_number, at, length, false};
+  Registry& registry = GetRegistry();
+  absl::ReaderMutexLock lock(&registry.mutex);
+  MapRecord* holder = FindLocked(registry, at);
+  if (holder == nullptr) {
+    OutsideEveryMap().Record(failure);
+    return;
+  }
+  holder->Record(failure);
+  if (!holder->file().valid) return;
+  failure.seen_through_another_mapping = true;
+  for (const auto& entry : registry.by_begin) {
+    if (entry.second != holder && entry.second->file() == holder->file()) entry.second->Record(failure);
+  }
+}
+
+absl::Status ErrorForAddress(const void* address) {
+  Registry& registry = GetRegistry();
+  absl::ReaderMutexLock lock(&registry.mutex);
+  MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+  return holder != nullptr ? holder->Error() : OutsideEveryMap().Error();
+}
+
+uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }
+
+}  // namespace map_internal
+}  // namespace pmem2

@@ -1,0 +1,50 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/page_persist.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2/map: the persistence functions of page-granularity mappings (the page cache between the
+// mapping and the medium). Copies go through the CPU engine's byte tables, without any cache flush, and
+// msync(MS_SYNC) of the whole pages makes them durable. An msync failure cannot be returned through the
+// libpmem2 signatures; it is recorded on the mapping and every mapping of the same file (map_registry.h).
+// An msync interrupted by a signal (EINTR) is retried kMaxInterruptedSyncs times, then recorded as a failure:
+// a FUSE server may return EINTR forever, and a persist must neither hang nor report success it cannot prove.
+
+#ifndef PMEM2_MAP_PAGE_PERSIST_H_
+#define PMEM2_MAP_PAGE_PERSIST_H_
+
+#include <cstddef>
+#include <string>
+
+#include "pmem2/arch/env_overrides.h"
+#include "pmem2/arch/persist_ops.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+inline constexpr int kMaxInterruptedSyncs = 16;
+
+// persist / flush (msync), drain (nothing: msync waits), memmove / memset (copy, then msync), and the names
+// `pmem2 info` prints, which depend on the environment.
+arch::PersistOps PageOps();
+
+// The flags page-granularity copies pass to the byte tables before msync: non-temporal stores from
+// kPageNtThreshold bytes (page-cache destinations are usually cold in the CPU caches) unless the caller asked for
+// kMemTemporal / kMemWb or PMEM_MOVNT_THRESHOLD set the threshold; always kMemNoDrain, as the persist drains
+// before msync.
+inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
+unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment);
+
+// How page-granularity copies work under `overrides`, given the byte table's kernel name, e.g.
+// "avx nt >= 16 KiB, then msync" or "avx temporal (PMEM_NO_MOVNT), then msync".
+std::string PageCopyName(const std::string& byte_kernel_name, const arch::EnvOverrides& overrides);
+
+// Test seam: the msync page-granularity persistence calls; nullptr restores ::msync. Not for concurrent use
+// with persists in other threads.
+using MsyncFn = int (*)(void* address, size_t length, int flags);
+void SetMsyncForTest(MsyncFn fn);
+
+}  // namespace map_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_PAGE_PERSIST_H_

@@ -1,0 +1,409 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// Page-granularity persistence and the error contract (map.h): every failed msync is recorded on its Map and on
+// every Map of the same file, stays until acknowledged, and is returned by every Status method and
+// PersistErrorAt(), whichever thread or function pointer hit it. msync is replaced through the test seam to
+// inject EIO, ENOSPC, EDQUOT and EINTR; persistence_failure_test.cc makes a real file system fail.
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "pmem2/map/page_persist.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScopedTempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+
+absl::StatusOr<Map> MapFd(int fd, StoreGranularity required = StoreGranularity::kPage) {
+  Config config;
+  config.set_required_store_granularity(required).IgnoreError();
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  return Map::Create(config, *source);
+}
+
+// Records the msync calls page-granularity persistence makes, and fails them as told.
+class RecordingMsync {
+ public:
+  struct Call {
+    uintptr_t address;
+    size_t length;
+    int flags;
+  };
+  RecordingMsync() {
+    current_ = this;
+    map_internal::SetMsyncForTest(&Record);
+  }
+  ~RecordingMsync() {
+    map_internal::SetMsyncForTest(nullptr);
+    current_ = nullptr;
+  }
+  // The next calls fail with these errno values, in order; later calls succeed.
+  void FailWith(std::vector<int> errors) { errors_ = std::move(errors); }
+  std::vector<Call> Take() { return std::exchange(calls_, {}); }
+
+ private:
+  static int Record(void* address, size_t length, int flags) {
+    RecordingMsync* self = current_;
+    self->calls_.push_back({reinterpret_cast<uintptr_t>(address), length, flags});
+    if (!self->errors_.empty()) {
+      errno = self->errors_.front();
+      self->errors_.erase(self->errors_.begin());
+      return -1;
+    }
+    return 0;
+  }
+  static RecordingMsync* current_;
+  std::vector<Call> calls_;
+  std::vector<int> errors_;
+};
+RecordingMsync* RecordingMsync::current_ = nullptr;
+
+// A 16-page file on tmpfs: page granularity without forcing anything.
+class PagePersistenceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(map_.ok()) << map_.status();
+    ASSERT_EQ(map_->store_granularity(), StoreGranularity::kPage);
+    base_ = reinterpret_cast<uintptr_t>(map_->address());
+  }
+  char* at(size_t offset) { return reinterpret_cast<char*>(base_ + offset); }
+
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  ScopedTempDir dir_{"/dev/shm"};
+  ScopedFd fd_ = CreateFile(dir_.Join("f"), 16 * kPage, O_RDWR);
+  absl::StatusOr<Map> map_ = MapFd(fd_.get());
+  uintptr_t base_ = 0;
+  RecordingMsync msync_;
+};
+
+TEST_F(PagePersistenceTest, PersistSyncsFromThePageStartToTheRangeEnd) {
+  map_->persist_fn()(at(kPage + 100), 5000);
+  std::vector<RecordingMsync::Call> calls = msync_.Take();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].address, base_ + kPage);
+  EXPECT_EQ(calls[0].length, 100u + 5000u);
+  EXPECT_EQ(calls[0].flags, MS_SYNC);
+  map_->flush_fn()(at(3 * kPage), 1);
+  calls = msync_.Take();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].address, base_ + 3 * kPage);
+  EXPECT_EQ(calls[0].length, 1u);
+  map_->drain_fn()();
+  map_->persist_fn()(at(5), 0);
+  EXPECT_TRUE(msync_.Take().empty()) << "drain and empty persists sync nothing";
+}
+
+TEST_F(PagePersistenceTest, CopiesSyncTheirDestinationUnlessNoFlush) {
+  const char src[300] = "data";
+  for (unsigned flags : {0u, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb}) {
+    map_->memcpy_fn()(at(2 * kPage - 10), src, sizeof src, flags);
+    map_->memmove_fn()(at(2 * kPage - 10), src, sizeof src, flags);
+    map_->memset_fn()(at(2 * kPage - 10), 7, sizeof src, flags);
+    std::vector<RecordingMsync::Call> calls = msync_.Take();
+    ASSERT_EQ(calls.size(), 3u) << flags;
+    for (const RecordingMsync::Call& call : calls) {
+      EXPECT_EQ(call.address, base_ + kPage) << flags;
+      EXPECT_EQ(call.length, kPage - 10 + sizeof src) << flags;
+    }
+  }
+  map_->memcpy_fn()(at(0), src, sizeof src, kMemNoFlush);
+  map_->memset_fn()(at(0), 1, sizeof src, kMemNoFlush | kMemNoDrain);
+  EXPECT_TRUE(msync_.Take().empty()) << "kMemNoFlush leaves the sync to a later persist";
+  EXPECT_EQ(std::memcmp(at(0), std::string(sizeof src, '\1').data(), sizeof src), 0);
+}
+
+TEST_F(PagePersistenceTest, InterruptedSyncIsRetried) {
+  msync_.FailWith({EINTR, EINTR});
+  map_->persist_fn()(at(0), 10);
+  EXPECT_EQ(msync_.Take().size(), 3u);
+  EXPECT_TRUE(map_->PersistError().ok());
+}
+
+// A FUSE server may answer EINTR forever: the persist must end, and must not pass for a success.
+TEST_F(PagePersistenceTest, EndlessInterruptionIsBoundedAndRecorded) {
+  msync_.FailWith(std::vector<int>(1000, EINTR));
+  map_->persist_fn()(at(0), 10);
+  EXPECT_EQ(msync_.Take().size(), static_cast<size_t>(map_internal::kMaxInterruptedSyncs + 1));
+  absl::Status error = map_->PersistError();
+  EXPECT_EQ(GetErrno(error), EINTR);
+  EXPECT_EQ(GetErrorCode(error), ErrorCode::kErrno);
+  msync_.FailWith({});
+  EXPECT_EQ(GetErrno(map_->Persist(at(0), 10)), EINTR) << "a later success does not erase it";
+}
+
+TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
+  msync_.FailWith({EIO, ENOSPC, EIO});
+  const uint64_t before = PersistErrorCount();
+  map_->persist_fn()(at(0), 10);
+  map_->memcpy_fn()(at(kPage), "x", 1, 0);
+  map_->persist_fn()(at(2 * kPage), 20);
+  EXPECT_EQ(PersistErrorCount(), before + 3);
+  absl::Status error = map_->PersistError();
+  EXPECT_EQ(GetErrno(error), EIO);
+  EXPECT_EQ(error.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(error.message()), HasSubstr("persisting 10 bytes at"));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("(2 later failures)"));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("may be lost"));
+  EXPECT_EQ(map_->PersistError(), error) << "reading does not clear";
+  EXPECT_EQ(map_->ClearPersistError(), error) << "clearing returns what it cleared";
+  EXPECT_TRUE(map_->PersistError().ok());
+  EXPECT_TRUE(map_->ClearPersistError().ok());
+}
+
+// A write-back failure reported to one caller must reach every caller that relies on the same data: the
+// "fsyncgate" lesson. Linux returns the error once per open file description; a later successful msync
+// proves nothing.
+TEST_F(PagePersistenceTest, OneThreadsFailureIsSeenByAnotherThreadsLaterPersist) {
+  std::thread a([&] {
+    msync_.FailWith({ENOSPC});
+    map_->persist_fn()(at(0), 1);  // A's own page: the kernel reports the failure of B's page to A
+  });
+  a.join();
+  absl::Status b_status;
+  std::thread b([&] {
+    std::memcpy(at(5 * kPage), "record", 6);
+    b_status = map_->Persist(at(5 * kPage), 6);  // msync succeeds now
+  });
+  b.join();
+  EXPECT_EQ(GetErrno(b_status), ENOSPC);
+  EXPECT_EQ(b_status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrno(PersistErrorAt(at(5 * kPage))), ENOSPC);
+}
+
+TEST_F(PagePersistenceTest, FailuresBelongToEveryMapOfTheFile) {
+  absl::StatusOr<Map> same_fd = MapFd(fd_.get());
+  ScopedFd other_description(open(dir_.Join("f").c_str(), O_RDWR));
+  absl::StatusOr<Map> same_file = MapFd(other_description.get());
+  ScopedFd other_file = CreateFile(dir_.Join("g"), kPage, O_RDWR);
+  absl::StatusOr<Map> unrelated = MapFd(other_file.get());
+  ASSERT_TRUE(same_fd.ok() && same_file.ok() && unrelated.ok());
+
+  msync_.FailWith({EIO});
+  map_->persist_fn()(at(0), 1);
+  EXPECT_EQ(GetErrno(map_->PersistError()), EIO);
+  for (const Map* other : {&*same_fd, &*same_file}) {
+    absl::Status error = other->Persist(other->address(), 1);
+    EXPECT_EQ(GetErrno(error), EIO);
+    EXPECT_THAT(std::string(error.message()), HasSubstr("through another mapping of the same file"));
+  }
+  EXPECT_TRUE(unrelated->Persist(unrelated->address(), 1).ok()) << "another file is unaffected";
+  EXPECT_THAT(std::string(map_->PersistError().message()), Not(HasSubstr("another mapping")));
+
+  // Acknowledged per Map: each application component that relied on the data must see it.
+  EXPECT_FALSE(map_->ClearPersistError().ok());
+  EXPECT_FALSE(same_fd->PersistError().ok());
+  // A Map made after the failure starts clean.
+  absl::StatusOr<Map> later = MapFd(fd_.get());
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(later->PersistError().ok());
+}
+
+TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
+  Map moved = std::move(*map_);
+  msync_.FailWith({EIO});
+  moved.persist_fn()(at(0), 1);
+  EXPECT_EQ(GetErrno(moved.PersistError()), EIO);
+  EXPECT_TRUE(map_->PersistError().ok()) << "the moved-from Map maps nothing";
+  EXPECT_EQ(GetErrorCode(map_->Persist(at(0), 1)), ErrorCode::kMapRange);
+  EXPECT_EQ(GetErrorCode(map_->Drain()), ErrorCode::kMapRange);
+}
+
+TEST_F(PagePersistenceTest, StatusMethodsCheckTheRangeAndFlagsBeforeTouchingAnything) {
+  char outside[8] = {};
+  const size_t size = map_->size();
+  for (absl::Status s : {map_->Persist(outside, 1), map_->Flush(at(0), size + 1), map_->Persist(at(size), 1),
+                         map_->Memcpy(at(size - 1), "ab", 2), map_->Memset(at(0), 0, SIZE_MAX),
+                         map_->Memmove(reinterpret_cast<char*>(base_ - 1), "a", 1)}) {
+    EXPECT_EQ(GetErrorCode(s), ErrorCode::kMapRange) << s;
+    EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("is not inside this mapping"));
+  }
+  absl::Status flags = map_->Memset(at(0), 'z', 4, 1u << 7);
+  EXPECT_EQ(GetErrorCode(flags), ErrorCode::kInvalidMemFlags);
+  EXPECT_THAT(std::string(flags.message()), HasSubstr("0x80"));
+  EXPECT_NE(*at(0), 'z');
+  EXPECT_TRUE(msync_.Take().empty());
+  EXPECT_TRUE(map_->Persist(at(size), 0).ok()) << "an empty range at the end is inside";
+  EXPECT_TRUE(map_->Memcpy(at(size - 2), "ab", 2, kMemNonTemporal).ok());
+}
+
+// Every path, function pointer or Status method, records each injected errno with the right canonical code.
+struct PathCase {
+  const char* name;
+  std::function<absl::Status(const Map&, char*)> run;
+};
+
+class EveryPathTest : public PagePersistenceTest, public ::testing::WithParamInterface<std::tuple<PathCase, int>> {};
+
+TEST_P(EveryPathTest, RecordsTheFailure) {
+  const PathCase& path = std::get<0>(GetParam());
+  const int error_number = std::get<1>(GetParam());
+  msync_.FailWith({error_number});
+  const uint64_t before = PersistErrorCount();
+  absl::Status returned = path.run(*map_, at(kPage + 3));
+  EXPECT_EQ(msync_.Take().size(), 1u);
+  EXPECT_EQ(PersistErrorCount(), before + 1);
+  absl::Status sticky = map_->PersistError();
+  EXPECT_EQ(GetErrno(sticky), error_number) << sticky;
+  EXPECT_EQ(sticky.code(), error_number == EIO ? absl::StatusCode::kDataLoss : absl::StatusCode::kResourceExhausted);
+  if (!returned.ok()) {
+    EXPECT_EQ(returned, sticky) << "a Status method returns the sticky error";
+  }
+  EXPECT_EQ(PersistErrorAt(at(0)), sticky);
+  EXPECT_TRUE(map_->Drain().code() == sticky.code());
+  EXPECT_EQ(map_->ClearPersistError(), sticky);
+  EXPECT_TRUE(map_->Persist(at(0), 1).ok());
+}
+
+const PathCase kPaths[] = {
+    {"persist_fn", [](const Map& m, char* p) { m.persist_fn()(p, 8); return absl::OkStatus(); }},
+    {"flush_fn", [](const Map& m, char* p) { m.flush_fn()(p, 8); return absl::OkStatus(); }},
+    {"memcpy_fn", [](const Map& m, char* p) { m.memcpy_fn()(p, "abc", 3, 0); return absl::OkStatus(); }},
+    {"memmove_fn", [](const Map& m, char* p) { m.memmove_fn()(p, p + 1, 3, kMemNoDrain); return absl::OkStatus(); }},
+    {"memset_fn", [](const Map& m, char* p) { m.memset_fn()(p, 1, 3, kMemNonTemporal); return absl::OkStatus(); }},
+    {"Persist", [](const Map& m, char* p) { return m.Persist(p, 8); }},
+    {"Flush", [](const Map& m, char* p) { return m.Flush(p, 8); }},
+    {"Memcpy", [](const Map& m, char* p) { return m.Memcpy(p, "abc", 3); }},
+    {"Memmove", [](const Map& m, char* p) { return m.Memmove(p, p + 1, 3, kMemWb); }},
+    {"Memset", [](const Map& m, char* p) { return m.Memset(p, 1, 3, kMemTemporal); }},
+    {"MemcpyNoFlushThenPersist",
+     [](const Map& m, char* p) {
+       if (absl::Status s = m.Memcpy(p, "abc", 3, kMemNoFlush); !s.ok()) return s;
+       return m.Persist(p, 3);
+     }},
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    InjectedErrors, EveryPathTest, ::testing::Combine(::testing::ValuesIn(kPaths), ::testing::Values(EIO, ENOSPC, EDQUOT)),
+    [](const ::testing::TestParamInfo<EveryPathTest::ParamType>& param_info) {
+      const int e = std::get<1>(param_info.param);
+      return absl::StrCat(std::get<0>(param_info.param).name, "_", e == EIO ? "EIO" : e == ENOSPC ? "ENOSPC" : "EDQUOT");
+    });
+
+// Byte and cache-line mappings cannot fail to persist; their Status methods report OK and never look anything up
+// but the Map's own flag.
+TEST(CpuGranularityTest, StatusMethodsReportOk) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kByte).IgnoreError();
+  absl::StatusOr<Map> map = Map::Create(config, *Source::Anonymous(kPage));
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* p = static_cast<char*>(map->address());
+  EXPECT_TRUE(map->Memcpy(p, "abc", 3).ok());
+  EXPECT_TRUE(map->Memset(p + 3, 'd', 1, kMemNoDrain).ok());
+  EXPECT_TRUE(map->Drain().ok());
+  EXPECT_TRUE(map->Persist(p, 4).ok());
+  EXPECT_EQ(std::string(p, 4), "abcd");
+  EXPECT_EQ(GetErrorCode(map->Persist(p + kPage, 1)), ErrorCode::kMapRange);
+}
+
+// A persist of memory that no Map owns (a real msync failure: ENOMEM for an unmapped range) is kept process-wide
+// and does not leak into any Map.
+TEST(PersistErrorAtTest, FailuresOutsideEveryMapAreKeptApart) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kPage, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  void* hole = mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  const uint64_t before = PersistErrorCount();
+  map->persist_fn()(hole, 100);
+  EXPECT_EQ(PersistErrorCount(), before + 1);
+  absl::Status outside = PersistErrorAt(hole);
+  EXPECT_EQ(GetErrno(outside), ENOMEM);
+  EXPECT_THAT(std::string(outside.message()), HasSubstr("persisting 100 bytes"));
+  EXPECT_TRUE(map->PersistError().ok());
+  EXPECT_TRUE(PersistErrorAt(map->address()).ok());
+}
+
+// Maps are created, used and destroyed from many threads at once while failures are recorded: the registry
+// keeps each failure with its own file (run under TSan in CI).
+TEST(PersistErrorAtTest, ConcurrentMapsKeepTheirOwnErrors) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  ScopedTempDir dir("/dev/shm");
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ScopedFd fd = CreateFile(dir.Join("f" + std::to_string(t)), 16 * kPage, O_RDWR);
+      for (int round = 0; round < 20; ++round) {
+        absl::StatusOr<Map> map = MapFd(fd.get());
+        if (!map.ok()) {
+          ++failures;
+          continue;
+        }
+        char* base = static_cast<char*>(map->address());
+        if (!map->Memset(base, 'a' + t, 16 * kPage).ok()) ++failures;
+        if (t == 0) {
+          // Only thread 0 persists an unmapped range: recorded outside every Map.
+          map->persist_fn()(base + (uintptr_t{1} << 46), 1);
+          if (GetErrno(PersistErrorAt(base + (uintptr_t{1} << 46))) != ENOMEM) ++failures;
+        }
+        if (!map->PersistError().ok()) ++failures;
+        if (base[16 * kPage - 1] != 'a' + t) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise) {
+  using map_internal::kPageNtThreshold;
+  using map_internal::PageCopyFlags;
+  EXPECT_EQ(PageCopyFlags(kPageNtThreshold - 1, 0, false), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(kPageNtThreshold, 0, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoDrain, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemTemporal, false), kMemTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemWb, false), kMemWb | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
+  EXPECT_EQ(PageCopyFlags(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
+}
+
+// `pmem2 info` prints these: they must say what really happens, msync included, whatever the environment.
+TEST(PageCopyNameTest, DescribesThePathTruthfully) {
+  using map_internal::PageCopyName;
+  arch::EnvOverrides none;
+  EXPECT_EQ(PageCopyName("avx nt >= 8 MiB", none), "avx nt >= 16 KiB, then msync");
+  arch::EnvOverrides threshold;
+  threshold.has_movnt_threshold = true;
+  threshold.movnt_threshold = 0;
+  EXPECT_EQ(PageCopyName("avx nt >= 0 B", threshold), "avx nt >= 0 B, then msync");
+  arch::EnvOverrides no_movnt;
+  no_movnt.no_movnt = true;
+  EXPECT_EQ(PageCopyName("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT), then msync");
+  EXPECT_EQ(PageCopyName("generic", none), "generic, then msync");
+}
+
+}  // namespace
+}  // namespace pmem2
