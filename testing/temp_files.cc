@@ -54,7 +54,8 @@ ScopedTempDir::ScopedTempDir(const std::string& base) {
   std::string templ = base + "/pmem2_test.XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) {
     // Going on with an empty path would put the test's files in /.
-    std::fprintf(stderr, "ScopedTempDir: mkdtemp in %s: %s\n", base.c_str(), std::strerror(errno));
+    const int err = errno;
+    std::fprintf(stderr, "ScopedTempDir: mkdtemp in %s: %s\n", base.c_str(), std::strerror(err));
     std::abort();
   }
   path_ = templ;
@@ -87,13 +88,17 @@ int ScopedFd::release() { return std::exchange(fd_, -1); }
 ScopedFd CreateFile(const std::string& path, uint64_t size, int open_flags) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    ADD_FAILURE() << "create " << path << " of " << size << " bytes: " << std::strerror(errno);
+    const int err = errno;
+    ADD_FAILURE() << "create " << path << " of " << size << " bytes: " << std::strerror(err);
     if (fd >= 0) close(fd);
     return ScopedFd();
   }
   close(fd);
   fd = open(path.c_str(), open_flags);
-  if (fd < 0) ADD_FAILURE() << "open " << path << ": " << std::strerror(errno);
+  if (fd < 0) {
+    const int err = errno;
+    ADD_FAILURE() << "open " << path << ": " << std::strerror(err);
+  }
   return ScopedFd(fd);
 }
 

@@ -24,6 +24,8 @@
 //
 // Ownership: the Map owns the mapping and unmaps it when destroyed; it is move-only. It does not own the
 // Source's descriptor, which may be closed once Create() has returned.
+// A moved-from Map maps nothing: its address is null, its function pointers are null and its Status methods
+// return kMapRange.
 //
 // Thread safety: the function pointers are plain functions without shared state; any thread may call them on
 // any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes. The

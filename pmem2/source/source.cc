@@ -82,7 +82,10 @@ absl::StatusOr<std::string> ReadSysfsAttribute(const std::string& path) {
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return MakeErrnoError(errno, absl::StrCat("open ", path));
+  if (fd < 0) {
+    const int err = errno;  // before StrCat, which may allocate
+    return MakeErrnoError(err, absl::StrCat("open ", path));
+  }
   char buffer[4096];
   size_t length = 0;
   while (length < sizeof buffer) {

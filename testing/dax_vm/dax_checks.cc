@@ -188,7 +188,8 @@ int Fsdax(const char* path, StoreGranularity effective) {
   const size_t kFileSize = 4 * kMiB;
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, kFileSize) != 0) {
-    Bad(std::string("create ") + path + ": " + std::strerror(errno));
+    const int err = errno;
+    Bad(std::string("create ") + path + ": " + std::strerror(err));
     return 1;
   }
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
@@ -233,7 +234,8 @@ int Devdax(const char* dev, StoreGranularity effective) {
   int fd = open(dev, O_RDWR);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
-    Bad(std::string("open ") + dev + ": " + std::strerror(errno));
+    const int err = errno;
+    Bad(std::string("open ") + dev + ": " + std::strerror(err));
     return 1;
   }
   const std::string sys = absl::StrCat("/sys/dev/char/", major(st.st_rdev), ":", minor(st.st_rdev));
@@ -288,20 +290,23 @@ int Write(const char* path, const std::string& seed, bool persist, uint64_t offs
   bool device = stat(path, &st) == 0 && S_ISCHR(st.st_mode);
   int fd = open(path, device ? O_RDWR : O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
-    Bad(std::string("open ") + path + ": " + std::strerror(errno));
+    const int err = errno;
+    Bad(std::string("open ") + path + ": " + std::strerror(err));
     return 1;
   }
   if (!device) {
     // The (empty, sparse) file itself is made durable, so only the data and the block allocation its page
     // faults make are at stake in the crash.
     if (ftruncate(fd, static_cast<off_t>(offset + dax_vm::kPatternLength)) != 0 || fsync(fd) != 0) {
-      Bad(std::string("ftruncate/fsync ") + path + ": " + std::strerror(errno));
+      const int err = errno;
+      Bad(std::string("ftruncate/fsync ") + path + ": " + std::strerror(err));
       return 1;
     }
     std::string dir = path;
     int dfd = open(dirname(&dir[0]), O_RDONLY | O_DIRECTORY);
     if (dfd < 0 || fsync(dfd) != 0) {
-      Bad(std::string("fsync of the folder of ") + path + ": " + std::strerror(errno));
+      const int err = errno;
+      Bad(std::string("fsync of the folder of ") + path + ": " + std::strerror(err));
       return 1;
     }
     close(dfd);

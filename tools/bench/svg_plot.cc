@@ -170,7 +170,10 @@ std::string BandwidthSvg(const std::vector<Row>& rows, const std::string& title)
 
 absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  if (!out) {
+    const int err = errno;
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": ", std::strerror(err)));
+  }
   out << BandwidthSvg(rows, title);
   out.close();
   if (!out) return absl::DataLossError(absl::StrCat("writing ", path, " failed"));
