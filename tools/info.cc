@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,10 +15,17 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/pmem2.h"
+#include "pmem2/source/source.h"
+#include "tools/create_file.h"
 
 namespace pmem2 {
 namespace tools {
 namespace {
+
+// Every descriptor info opens: not inherited by anything it starts, never a controlling terminal, and never
+// waiting (for a FIFO writer, a modem line, a tape): a non-blocking open of something unexpected fails or
+// returns at once, and the type checks below refuse it.
+constexpr int kOpenFlags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 absl::Status PathError(const std::string& path, absl::string_view what) {
   return absl::Status(absl::StatusCode::kFailedPrecondition, absl::StrCat(path, ": ", what));
@@ -28,42 +36,137 @@ absl::Status OpenError(const std::string& path, int err) {
     case ENOENT: return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
     case EACCES:
     case EPERM: return absl::PermissionDeniedError(absl::StrCat(path, ": permission denied"));
-    case EISDIR: return PathError(path, "is a directory; give a file or a Device DAX (/dev/daxX.Y)");
     default: return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
   }
 }
 
-}  // namespace
+// A type pmem2 does not map, named the way the map errors are: the message, then the code's name.
+absl::Status TypeError(const std::string& path, const struct stat& st) {
+  std::string what;
+  switch (st.st_mode & S_IFMT) {
+    case S_IFDIR: what = "is a directory; give a file or a Device DAX (/dev/daxX.Y)"; break;
+    case S_IFIFO: what = "is a FIFO (named pipe); pmem2 maps regular files and Device DAX"; break;
+    case S_IFSOCK: what = "is a socket; pmem2 maps regular files and Device DAX"; break;
+    case S_IFBLK:
+      what = absl::StrCat("is a block device (", major(st.st_rdev), ":", minor(st.st_rdev),
+                          "); pmem2 maps a file on its DAX file system, or a Device DAX (/dev/daxX.Y)");
+      break;
+    case S_IFCHR:
+      what = absl::StrCat("is a character device (", major(st.st_rdev), ":", minor(st.st_rdev),
+                          ") that is not Device DAX; pmem2 maps regular files and Device DAX");
+      break;
+    default: what = "is neither a regular file nor Device DAX; pmem2 maps only those"; break;
+  }
+  return MakeError(ErrorCode::kInvalidFileType,
+                   absl::StrCat(path, ": ", what, " (", ErrorCodeName(ErrorCode::kInvalidFileType), ")"));
+}
 
-absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& options) {
-  struct stat st;
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && (a.st_mode & S_IFMT) == (b.st_mode & S_IFMT) &&
+         a.st_rdev == b.st_rdev;
+}
+
+std::string Dirname(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// An open descriptor of PATH, what fstat said about it, and how info came by it.
+struct Opened {
+  int fd = -1;
+  struct stat st = {};
+  bool writable = false;
   bool created = false;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return OpenError(path, errno);
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) return OpenError(path, errno);
-    absl::Cleanup close_fd = [fd] { close(fd); };
-    if (ftruncate(fd, static_cast<off_t>(options.create_size)) != 0) {
-      int err = errno;
-      unlink(path.c_str());
-      return PathError(path, absl::StrCat("cannot size the new file to ", options.create_size,
-                                          " bytes: ", std::strerror(err)));
+};
+
+// Opens `path`, pinned as the O_PATH descriptor `pinned` whose fstat is `st`, for mapping: read-write if
+// allowed, else read-only (info only needs to map). Reopening the pinned descriptor through /proc/self/fd opens
+// exactly the inode that was checked, so a path swapped after the check cannot make info open a FIFO or a
+// device. Without /proc it opens the path again, and the fstat comparison below catches a swap.
+absl::StatusOr<Opened> OpenChecked(int pinned, const std::string& path, const struct stat& st) {
+  const std::string reopen = absl::StrCat("/proc/self/fd/", pinned);
+  auto open_as = [&](int access) {
+    int fd = open(reopen.c_str(), access | kOpenFlags);
+    if (fd < 0 && errno == ENOENT) fd = open(path.c_str(), access | kOpenFlags);
+    return fd;
+  };
+  Opened opened;
+  opened.writable = true;
+  opened.fd = open_as(O_RDWR);
+  if (opened.fd < 0) {
+    int err = errno;
+    if (err == EACCES || err == EROFS || err == EPERM) {
+      opened.writable = false;
+      opened.fd = open_as(O_RDONLY);
+      if (opened.fd < 0) err = errno;
     }
-    created = true;
-  } else if (S_ISDIR(st.st_mode)) {
-    return OpenError(path, EISDIR);
+    if (opened.fd < 0) return OpenError(path, err);
   }
-
-  // Read-write if allowed, else read-only: info only needs to map.
-  bool writable = true;
-  int fd = open(path.c_str(), O_RDWR);
-  if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
-    writable = false;
-    fd = open(path.c_str(), O_RDONLY);
+  if (fstat(opened.fd, &opened.st) != 0) {
+    const int err = errno;
+    close(opened.fd);
+    return OpenError(path, err);
   }
-  if (fd < 0) return OpenError(path, errno);
-  absl::Cleanup close_fd = [fd] { close(fd); };
+  if (!SameFile(st, opened.st)) {
+    close(opened.fd);
+    return PathError(path, "was replaced by another file while info opened it; try again");
+  }
+  return opened;
+}
 
+// What `path` is, opened for mapping, or created if missing and `options` ask for it. Decides from metadata
+// alone whether to open at all.
+absl::StatusOr<Opened> OpenForInfo(const std::string& path, const InfoOptions& options) {
+  // O_PATH opens no file: no device driver's open runs, no FIFO waits, no terminal is allocated.
+  const int pinned = open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (pinned < 0) {
+    const int err = errno;
+    if (err != ENOENT) return OpenError(path, err);
+    struct stat dir;
+    const bool folder_exists = stat(Dirname(path).c_str(), &dir) == 0 && S_ISDIR(dir.st_mode);
+    if (!folder_exists) return OpenError(path, ENOENT);
+    if (!options.create_size.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no such file or directory (pass --create=SIZE to create it)"));
+    }
+    absl::StatusOr<int> fd =
+        CreateAllocatedFile(path, *options.create_size, "; free space or pass a smaller --create=SIZE");
+    if (!fd.ok()) return fd.status();
+    Opened opened;
+    opened.fd = *fd;
+    opened.writable = true;
+    opened.created = true;
+    if (fstat(opened.fd, &opened.st) != 0) {
+      const int fstat_err = errno;
+      close(opened.fd);
+      unlink(path.c_str());
+      return OpenError(path, fstat_err);
+    }
+    return opened;
+  }
+  absl::Cleanup close_pinned = [pinned] { close(pinned); };
+  struct stat st;
+  if (fstat(pinned, &st) != 0) {
+    const int err = errno;
+    return OpenError(path, err);
+  }
+  if (S_ISREG(st.st_mode)) return OpenChecked(pinned, path, st);
+  // Only Device DAX among character devices, decided from sysfs before anything opens it: opening /dev/ptmx
+  // allocates a pseudo-terminal, /dev/tty may hand over a terminal, other drivers do what they like on open.
+  if (S_ISCHR(st.st_mode) &&
+      source_internal::IsDeviceDax(source_internal::SysfsRoot(), major(st.st_rdev), minor(st.st_rdev))) {
+    return OpenChecked(pinned, path, st);
+  }
+  return TypeError(path, st);
+}
+
+// Maps the opened file and writes the report.
+absl::StatusOr<std::string> Describe(const std::string& path, const Opened& opened) {
+  const int fd = opened.fd;
+  const bool writable = opened.writable;
+  const bool created = opened.created;
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return PathError(path, source.status().message());
   absl::StatusOr<uint64_t> size = source->Size();
@@ -79,7 +182,6 @@ absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& opt
   }
   absl::StatusOr<Map> map = Map::Create(config, *source);
   if (!map.ok()) {
-    if (created) unlink(path.c_str());  // leave nothing behind that the user did not have before
     return PathError(path, absl::StrCat(map.status().message(), " (", ErrorCodeName(GetErrorCode(map.status())),
                                         ")"));
   }
@@ -105,6 +207,25 @@ absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& opt
   absl::StrAppend(&out, "memmove: ", d.memmove_name, "\n");
   absl::StrAppend(&out, "memset: ", d.memset_name, "\n");
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Info(const std::string& path, const InfoOptions& options) {
+  if (options.create_size.has_value() && *options.create_size == 0) {
+    return absl::InvalidArgumentError("--create=0: must be at least 1 byte");
+  }
+  absl::StatusOr<Opened> opened = OpenForInfo(path, options);
+  if (!opened.ok()) return opened.status();
+  absl::Cleanup close_fd = [fd = opened->fd] { close(fd); };
+  absl::StatusOr<std::string> report = Describe(path, *opened);
+  if (!report.ok() && opened->created) {
+    // Leave nothing behind that the user did not have before; but only the file info created, not one that
+    // has taken its name since.
+    struct stat now;
+    if (lstat(path.c_str(), &now) == 0 && SameFile(now, opened->st)) unlink(path.c_str());
+  }
+  return report;
 }
 
 }  // namespace tools

@@ -2,8 +2,8 @@
 //
 // The `pmem2` command-line tool.
 //
-//   pmem2 info PATH [--create_size=BYTES]   what pmem2 decides for PATH, and why
-//   pmem2 bench PATH [--plot=FILE.svg]       pmem2 against libpmem2 and the NT-store limit on PATH
+//   pmem2 info PATH [--create=SIZE]      what pmem2 decides for PATH, and why
+//   pmem2 bench PATH [--plot=FILE.svg]   pmem2 against libpmem2 and the NT-store limit on PATH
 
 #include <cstdio>
 #include <iostream>
@@ -15,11 +15,16 @@
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "tools/bench/bench_command.h"
+#include "tools/create_file.h"
 #include "tools/info.h"
 
-ABSL_FLAG(uint64_t, create_size, 0,
-          "size in bytes of the file to create when PATH does not exist; 0: the command's default "
-          "(info 16 MiB, bench 128 MiB)");
+// Sizes are strings, parsed by ParseByteSize(), for the K/M/G suffixes and errors that name the value.
+ABSL_FLAG(std::string, create, "",
+          "info: create a missing PATH as a fully allocated file of SIZE bytes (K, M, G, KiB, MiB, GiB: powers "
+          "of 1024), e.g. --create=16M; an existing PATH is used unchanged");
+ABSL_FLAG(std::string, create_size, "",
+          "bench: size of the file bench creates (and removes) when PATH does not exist, as for --create; "
+          "default 128M");
 ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
 ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
 ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
@@ -30,13 +35,18 @@ namespace {
 
 constexpr char kUsage[] =
     "pmem2 <command> ...\n"
-    "  pmem2 info PATH [--create_size=BYTES]\n"
-    "      Map PATH (a file, created if missing, or a Device DAX such as /dev/dax0.0) and print what pmem2\n"
-    "      decided: source kind, size, alignment, MAP_SYNC, persistence domain, granularity and why, CPU\n"
-    "      features, the flush/drain/copy functions in use.\n"
-    "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=BYTES] [--cpu=N] [--repetitions=N]\n"
+    "  pmem2 info PATH [--create=SIZE]\n"
+    "      Map PATH (a regular file or a Device DAX such as /dev/dax0.0) and print what pmem2 decided: source\n"
+    "      kind, size, alignment, MAP_SYNC, persistence domain, granularity and why, CPU features, the\n"
+    "      flush/drain/copy functions in use. Other file types (FIFOs, sockets, block devices, other character\n"
+    "      devices) are refused without being opened. A missing PATH is an error unless --create=SIZE is given:\n"
+    "      then it is created with SIZE bytes allocated (e.g. 16M; K, M, G, KiB, MiB, GiB are powers of 1024)\n"
+    "      and kept; an existing PATH is used unchanged, whatever SIZE says.\n"
+    "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=SIZE] [--cpu=N] [--repetitions=N]\n"
     "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the non-temporal store limit\n"
-    "      on PATH; print a table of medians and ratios, and with --plot draw bandwidth against size.";
+    "      on PATH; print a table of medians and ratios, and with --plot draw bandwidth against size. A missing\n"
+    "      PATH is created with --create_size bytes allocated (default 128M) and removed afterwards; an existing\n"
+    "      one is used (and its blocks allocated) only with --overwrite, and its contents are lost.";
 
 int Fail(const std::string& message) {
   std::cerr << "pmem2: " << message << "\n";
@@ -52,8 +62,15 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "info") {
     if (args.size() != 3) return Fail("info takes exactly one PATH");
+    if (!absl::GetFlag(FLAGS_create_size).empty()) {
+      return Fail("info: --create_size is gone; pass --create=SIZE to create a missing PATH");
+    }
     pmem2::tools::InfoOptions options;
-    if (absl::GetFlag(FLAGS_create_size) != 0) options.create_size = absl::GetFlag(FLAGS_create_size);
+    if (const std::string create = absl::GetFlag(FLAGS_create); !create.empty()) {
+      absl::StatusOr<uint64_t> size = pmem2::tools::ParseByteSize("--create", create);
+      if (!size.ok()) return Fail(std::string(size.status().message()));
+      options.create_size = *size;
+    }
     absl::StatusOr<std::string> report = pmem2::tools::Info(args[2], options);
     if (!report.ok()) return Fail(std::string(report.status().message()));
     std::cout << *report;
@@ -63,7 +80,14 @@ int main(int argc, char** argv) {
     pmem2::bench::BenchCommandOptions options;
     options.plot = absl::GetFlag(FLAGS_plot);
     options.overwrite = absl::GetFlag(FLAGS_overwrite);
-    if (absl::GetFlag(FLAGS_create_size) != 0) options.create_size = absl::GetFlag(FLAGS_create_size);
+    if (!absl::GetFlag(FLAGS_create).empty()) {
+      return Fail("bench: --create is for info; bench creates a missing PATH itself, sized by --create_size=SIZE");
+    }
+    if (const std::string size_text = absl::GetFlag(FLAGS_create_size); !size_text.empty()) {
+      absl::StatusOr<uint64_t> size = pmem2::tools::ParseByteSize("--create_size", size_text);
+      if (!size.ok()) return Fail(std::string(size.status().message()));
+      options.create_size = *size;
+    }
     options.cpu = absl::GetFlag(FLAGS_cpu);
     options.run.repetitions = absl::GetFlag(FLAGS_repetitions);
     options.run.min_time = absl::GetFlag(FLAGS_min_time);

@@ -263,7 +263,7 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   // Anonymous and private memory has nowhere to write back to.
   const bool always_flush =
       arch::ProcessEnvOverrides().flush == arch::EnvOverrides::Flush::kAlways && !anonymous && !is_private;
-  arch::PersistOps ops;
+  arch::PersistOps ops{};
   switch (map.granularity_) {
     case StoreGranularity::kByte: ops = always_flush ? arch::CacheLineOps() : arch::ByteOps(); break;
     case StoreGranularity::kCacheLine: ops = arch::CacheLineOps(); break;

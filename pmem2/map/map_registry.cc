@@ -5,6 +5,8 @@
 #include <atomic>
 #include <iterator>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -16,8 +18,8 @@ namespace map_internal {
 namespace {
 
 struct Registry {
-  absl::Mutex mutex;
-  std::map<uintptr_t, MapRecord*> by_begin ABSL_GUARDED_BY(mutex);  // begin address -> live mapping
+  std::shared_mutex mutex;
+  std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
 };
 
 Registry& GetRegistry() {
@@ -34,7 +36,7 @@ MapRecord& OutsideEveryMap() {
 std::atomic<uint64_t> failure_count{0};
 
 // The live mapping holding `address`, or nullptr.
-MapRecord* FindLocked(Registry& registry, uintptr_t address) ABSL_SHARED_LOCKS_REQUIRED(registry.mutex) {
+MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mutex held
   auto it = registry.by_begin.upper_bound(address);
   if (it == registry.by_begin.begin()) return nullptr;
   MapRecord* record = std::prev(it)->second;
@@ -44,7 +46,7 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) ABSL_SHARED_LOCKS_R
 }  // namespace
 
 void MapRecord::Record(const PersistFailure& failure) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (first_.error_number == 0) {
     first_ = failure;
   } else {
@@ -67,13 +69,13 @@ absl::Status MapRecord::ErrorLocked() const {
 
 absl::Status MapRecord::Error() const {
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return ErrorLocked();
 }
 
 absl::Status MapRecord::TakeError() {
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   absl::Status error = ErrorLocked();
   first_ = PersistFailure{};
   later_failures_ = 0;
@@ -83,13 +85,13 @@ absl::Status MapRecord::TakeError() {
 
 void RegisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
-  absl::MutexLock lock(&registry.mutex);
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
   registry.by_begin[record->begin()] = record;
 }
 
 void UnregisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
-  absl::MutexLock lock(&registry.mutex);
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
 }
@@ -99,7 +101,7 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
   Registry& registry = GetRegistry();
-  absl::ReaderMutexLock lock(&registry.mutex);
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, at);
   if (holder == nullptr) {
     OutsideEveryMap().Record(failure);
@@ -115,7 +117,7 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
 
 absl::Status ErrorForAddress(const void* address) {
   Registry& registry = GetRegistry();
-  absl::ReaderMutexLock lock(&registry.mutex);
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
   return holder != nullptr ? holder->Error() : OutsideEveryMap().Error();
 }

@@ -15,6 +15,10 @@
 // Cost: the registry is consulted only when a persist fails, and when a mapping is created or destroyed. The
 // byte, cache-line and successful page paths never touch it. MapRecord::Error() is one atomic load while no
 // failure is pending.
+//
+// The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
+// with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.
+// Lock order: the registry's lock, then a MapRecord's.
 
 #ifndef PMEM2_MAP_MAP_REGISTRY_H_
 #define PMEM2_MAP_MAP_REGISTRY_H_
@@ -24,10 +28,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -63,23 +66,23 @@ class MapRecord {
   const FileIdentity& file() const { return file_; }
 
   // Keeps the first failure since the last TakeError(); counts later ones.
-  void Record(const PersistFailure& failure) ABSL_LOCKS_EXCLUDED(mutex_);
+  void Record(const PersistFailure& failure);
   // OK, or the first unacknowledged failure with the count of later ones. Does not clear it.
-  absl::Status Error() const ABSL_LOCKS_EXCLUDED(mutex_);
+  absl::Status Error() const;
   // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
   // clear is lost, because both happen under one lock.
-  absl::Status TakeError() ABSL_LOCKS_EXCLUDED(mutex_);
+  absl::Status TakeError();
 
  private:
-  absl::Status ErrorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::Status ErrorLocked() const;  // mutex_ held
 
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
   std::atomic<bool> has_error_{false};
-  mutable absl::Mutex mutex_;
-  PersistFailure first_ ABSL_GUARDED_BY(mutex_);
-  uint64_t later_failures_ ABSL_GUARDED_BY(mutex_) = 0;
+  mutable std::mutex mutex_;
+  PersistFailure first_;            // guarded by mutex_
+  uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it).

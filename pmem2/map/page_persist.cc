@@ -8,11 +8,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <mutex>
 #include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "pmem2/map/map_registry.h"
 
 namespace pmem2 {
@@ -64,9 +64,9 @@ void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
 // The diagnostics hold plain C strings for the life of the process; the names depend on the environment and
 // the (test-replaceable) CPU selection, so they are kept here, once each.
 const char* Intern(std::string name) {
-  static absl::Mutex mutex(absl::kConstInit);
+  static std::mutex mutex;  // not absl::Mutex: see map_registry.h on ThreadSanitizer
   static std::set<std::string>* names = new std::set<std::string>;
-  absl::MutexLock lock(&mutex);
+  std::lock_guard<std::mutex> lock(mutex);
   return names->insert(std::move(name)).first->c_str();
 }
 

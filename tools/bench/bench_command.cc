@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tools/bench/svg_plot.h"
+#include "tools/create_file.h"
 
 namespace pmem2 {
 namespace bench {
@@ -69,20 +70,45 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
                                   ": exists, and bench overwrites what it holds; pass --overwrite to "
                                   "confirm, or name a file that does not exist (created and removed)"));
     }
-  } else if (errno != ENOENT) {
-    return absl::Status(absl::ErrnoToStatusCode(errno), absl::StrCat(path, ": ", std::strerror(errno)));
+  } else if (const int err = errno; err != ENOENT) {
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
   }
 
-  int fd = open(path.c_str(), O_RDWR | (exists ? 0 : O_CREAT | O_EXCL), 0644);
-  if (fd < 0) return absl::Status(absl::ErrnoToStatusCode(errno), absl::StrCat(path, ": ", std::strerror(errno)));
+  // Every block allocated before anything maps the file: the benchmark stores into all of it, and a store to
+  // a block the file system cannot provide is a SIGBUS (exit 135, no message, the file left behind), not an
+  // error. posix_fallocate reports the shortage while it can still be said and cleaned up.
+  int fd = -1;
+  if (exists) {
+    fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+      const int err = errno;
+      return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
+    }
+  } else {
+    absl::StatusOr<int> created_fd =
+        tools::CreateAllocatedFile(path, options.create_size, "; free space or pass a smaller --create_size");
+    if (!created_fd.ok()) return created_fd.status();
+    fd = *created_fd;
+  }
   const bool created = !exists;
   absl::Cleanup cleanup = [fd, created, &path] {
     close(fd);
     if (created) unlink(path.c_str());
   };
-  if (created && ftruncate(fd, static_cast<off_t>(options.create_size)) != 0) {
-    return absl::Status(absl::ErrnoToStatusCode(errno),
-                        absl::StrCat(path, ": cannot size to ", options.create_size, " bytes: ", std::strerror(errno)));
+  if (exists) {
+    struct stat opened;
+    if (fstat(fd, &opened) != 0) {
+      const int err = errno;
+      return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
+    }
+    // A Device DAX has no blocks to allocate; a regular file given with --overwrite may be sparse.
+    if (S_ISREG(opened.st_mode)) {
+      if (absl::Status s = tools::AllocateFile(fd, path, static_cast<uint64_t>(opened.st_size),
+                                               "; free space on its file system, or give a smaller file");
+          !s.ok()) {
+        return s;
+      }
+    }
   }
 
   absl::StatusOr<std::unique_ptr<Destinations>> destinations = Destinations::ForFile(fd, path, kDefaultBenchFileSize);

@@ -8,8 +8,11 @@
 // granularity it gets (PMEM2_FORCE_GRANULARITY forces one for both libraries), and optionally an SVG of
 // bandwidth against size.
 //
-// The benchmark WRITES to PATH. A missing PATH is created (`create_size` bytes) and removed afterwards; an
-// existing one is used only with `overwrite`, and its contents are lost.
+// The benchmark WRITES to PATH. A missing PATH is created (`create_size` bytes, every block allocated) and
+// removed afterwards; an existing one is used only with `overwrite`, and its contents are lost (a regular
+// file's holes are allocated first). A file system without room for the file is an error before anything is
+// mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a SIGBUS in
+// the middle of the run, and leaves no file behind.
 
 #ifndef PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
 #define PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
@@ -40,8 +43,9 @@ struct BenchCommandOptions {
 // Runs `pmem2 bench` with `args`, the positional arguments after "bench" (exactly one PATH), and returns the
 // table. Argument errors (kInvalidArgument) are found before anything is written: no PATH or more than one,
 // a plot name not ending in ".svg" or in a folder that does not exist or is not writable, repetitions < 1,
-// min_time <= 0, PATH is a directory, PATH exists without `overwrite`. Then kNotFound if the reference library
-// is missing, or whatever mapping PATH fails with.
+// min_time <= 0, create_size 0, PATH is a directory, PATH exists without `overwrite`. Then kResourceExhausted
+// if the file system has no room for PATH's blocks, kNotFound if the reference library is missing, or whatever
+// mapping PATH fails with.
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);
 
 }  // namespace bench

@@ -1,11 +1,13 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// `pmem2 bench`: argument errors come before anything is written, and a short run on a new file prints the
-// table, writes the plot and removes the file it created. No timing claims.
+// `pmem2 bench`: argument errors come before anything is written, a short run on a new file prints the table,
+// writes the plot and removes the file it created, and a file system without room for the file is a clear
+// error (not a SIGBUS) that leaves no file. No timing claims.
 
 #include "tools/bench/bench_command.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,9 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/temp_files.h"
+#include "testing/child_process.h"
 
 namespace pmem2 {
 namespace bench {
@@ -117,11 +123,46 @@ TEST_F(BenchCommandTest, ShortRunOnANewFilePrintsTheTableAndThePlot) {
 
 TEST_F(BenchCommandTest, OverwriteUsesAnExistingFileAndKeepsIt) {
   const std::string path = dir_.Join("existing");
-  testing::CreateFile(path, 1 << 20, O_RDWR);
+  testing::CreateFile(path, 1 << 20, O_RDWR);  // sparse
   options_.overwrite = true;
   absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
   ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_TRUE(Exists(path));
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1 << 20);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20) << "its holes were not allocated";
+}
+
+// Before: the file was only ftruncate()d, the first store to a page tmpfs could not back killed the process
+// with SIGBUS (exit 135, no message), and the 128 MiB file stayed. The run happens in a child in a mount
+// namespace of its own, so neither a crash nor a hang can leave the small tmpfs mounted or the test stuck;
+// the error comes before the reference library is loaded or anything is timed.
+TEST_F(BenchCommandTest, NoSpaceIsAClearErrorAndLeavesNoFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a 1 MiB tmpfs (in a mount namespace of its own)";
+  testing::ScopedTempDir mount_point("/tmp");
+  const std::string path = mount_point.Join("bench");
+  options_.create_size = 4 << 20;  // the tmpfs holds 1 MiB
+  testing::ChildResult r = testing::RunInChild([&](int out) {
+    if (absl::Status s = testing::MountPrivateTmpfs(mount_point.path(), "1m"); !s.ok()) {
+      testing::WriteToParent(out, absl::StrCat("skip: ", s.message()));
+      return 3;
+    }
+    absl::Cleanup unmount = [&] { umount2(mount_point.path().c_str(), MNT_DETACH); };
+    absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
+    // The file would be on the child's tmpfs: look for it here, before unmounting.
+    testing::WriteToParent(out, absl::StrCat(static_cast<int>(table.status().code()), "|", table.status().message(),
+                                           "|", Exists(path) ? "left behind" : "removed"));
+    return 0;
+  });
+  if (r.exited && r.exit_code == 3) GTEST_SKIP() << r.output;
+  ASSERT_FALSE(r.timed_out) << r.Describe();
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << " (SIGBUS: the file was not allocated up front)";
+  const std::vector<std::string> parts = absl::StrSplit(r.output, '|');
+  ASSERT_EQ(parts.size(), 3u) << r.output;
+  EXPECT_EQ(parts[0], absl::StrCat(static_cast<int>(absl::StatusCode::kResourceExhausted))) << parts[1];
+  EXPECT_THAT(parts[1], HasSubstr(path + ": cannot allocate 4194304 bytes: No space left on device"));
+  EXPECT_THAT(parts[1], HasSubstr("pass a smaller --create_size"));
+  EXPECT_EQ(parts[2], "removed");
 }
 
 }  // namespace

@@ -1,0 +1,153 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// The error contract (map.h) at the operating-system boundary, on real file systems that fail
+// (testing/scratch_fs.h; root only, skipped with the reason elsewhere):
+//
+//   * ext4 on a loop device whose backing store runs out: the kernel's write-back of one thread's record fails,
+//     another thread's msync of an unrelated page is the one that receives the error, and the first thread's own
+//     later msync succeeds. Every thread and every Map of the file must still see the failure.
+//   * a full tmpfs: a store into a hole of a sparse file raises SIGBUS; Config::set_fully_allocated turns that
+//     into a kResourceExhausted error from Map::Create.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "testing/scratch_fs.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScratchFs;
+using ::testing::AnyOf;
+
+const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+constexpr size_t kMiB = size_t{1} << 20;
+
+absl::StatusOr<Map> MapFd(int fd, bool fully_allocated) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage).IgnoreError();
+  config.set_fully_allocated(fully_allocated);
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  return Map::Create(config, *source);
+}
+
+// Case 1 of the durability issue, reproduced as a user met it: thread B stores a record without flushing; the
+// kernel writes B's pages back and fails; thread A persists its own page and its msync is the one that reports
+// the failure; thread B's msync then succeeds. Before the error contract, B's check said OK and B committed a
+// record that was gone after a reboot.
+TEST(PersistenceFailureTest, AWriteBackFailureReachesEveryThreadAndEveryMapOfTheFile) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  // ext4 believes it has 64 MiB; the device behind it can store only about 8 MiB.
+  absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  const std::string path = (*fs)->Join("log");
+  constexpr size_t kFile = 32 * kMiB;
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(ftruncate(fd.get(), kFile), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get(), /*fully_allocated=*/true);  // ext4 has the blocks; the device not
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->store_granularity(), StoreGranularity::kPage);
+  // Another component of the application maps the same file through its own descriptor.
+  ScopedFd other_fd(open(path.c_str(), O_RDWR));
+  absl::StatusOr<Map> other = MapFd(other_fd.get(), false);
+  ASSERT_TRUE(other.ok()) << other.status();
+  char* base = static_cast<char*>(map->address());
+
+  // Thread B: a large record, stored without flushing (it will persist later).
+  std::thread b_store([&] { map->memset_fn()(base + kPage, 'B', kFile - kPage, kMemNoFlush); });
+  b_store.join();
+  // The kernel writes B's pages back (here started through a third descriptor, as the flusher thread would).
+  {
+    ScopedFd flusher(open(path.c_str(), O_RDWR));
+    sync_file_range(flusher.get(), 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                             SYNC_FILE_RANGE_WAIT_AFTER);
+  }
+  // Thread A persists its own, unrelated page: its msync receives the file's write-back error.
+  std::thread a([&] { map->memcpy_fn()(base, "A", 1, 0); });
+  a.join();
+  ASSERT_FALSE(map->PersistError().ok()) << "the device did not fail: the test proves nothing";
+
+  // Thread B persists its record. Whatever its own msync says now, B must not be told that the record is durable.
+  absl::Status b_status;
+  std::thread b_persist([&] { b_status = map->Persist(base + kPage, kFile - kPage); });
+  b_persist.join();
+  EXPECT_FALSE(b_status.ok());
+  EXPECT_THAT(GetErrno(b_status), AnyOf(EIO, ENOSPC));
+  EXPECT_THAT(b_status.code(), AnyOf(absl::StatusCode::kDataLoss, absl::StatusCode::kResourceExhausted));
+  EXPECT_FALSE(PersistErrorAt(base + kFile - 1).ok());
+  // The other Map of the file, whose own descriptor may never see the error, has it too.
+  EXPECT_FALSE(other->PersistError().ok());
+  EXPECT_FALSE(other->Persist(other->address(), 1).ok());
+  // Acknowledging on one Map does not acknowledge for the other.
+  EXPECT_FALSE(map->ClearPersistError().ok());
+  EXPECT_FALSE(other->PersistError().ok());
+}
+
+// A store that the file system cannot back kills the process with SIGBUS; a handler makes the death testable
+// under the sanitizers too (they would otherwise report the signal and abort).
+void ExitOnSigbus(int) {
+  static const char kMessage[] = "SIGBUS\n";
+  (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  _exit(42);
+}
+
+TEST(PersistenceFailureTest, FullFileSystemIsSigbusUnlessFullyAllocated) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(2 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  const std::string path = (*fs)->Join("sparse");
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(ftruncate(fd.get(), 256 * 1024), 0) << "a sparse file needs no space";
+  absl::StatusOr<uint64_t> filled = (*fs)->Fill("filler");
+  ASSERT_TRUE(filled.ok()) << filled.status();
+
+  absl::StatusOr<Map> refused = MapFd(fd.get(), /*fully_allocated=*/true);
+  EXPECT_EQ(GetErrno(refused.status()), ENOSPC) << refused.status();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("Config::set_fully_allocated"));
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 256 * 1024) << "a failed allocation leaves the file as it was";
+
+  // Without the option the mapping is made, and the first store into the hole is fatal.
+  absl::StatusOr<Map> sparse = MapFd(fd.get(), /*fully_allocated=*/false);
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  EXPECT_EXIT(
+      {
+        signal(SIGBUS, ExitOnSigbus);
+        static_cast<volatile char*>(sparse->address())[0] = 1;
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(42), "SIGBUS");
+
+  // Once there is room, the same option succeeds and every store is backed.
+  ASSERT_EQ(unlink((*fs)->Join("filler").c_str()), 0);
+  absl::StatusOr<Map> allocated = MapFd(fd.get(), /*fully_allocated=*/true);
+  ASSERT_TRUE(allocated.ok()) << allocated.status();
+  absl::StatusOr<uint64_t> refilled = (*fs)->Fill("filler");
+  ASSERT_TRUE(refilled.ok()) << refilled.status();
+  EXPECT_TRUE(allocated->Memset(allocated->address(), 7, allocated->size()).ok())
+      << "every page was allocated before the file system filled up again";
+}
+
+}  // namespace
+}  // namespace pmem2

@@ -1,0 +1,225 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "testing/child_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace pmem2 {
+namespace testing {
+namespace {
+
+// The child's exit code when it cannot be traced; never a body's (bodies return small codes).
+constexpr int kCannotTrace = 111;
+
+// A NUL-terminated string at `address` in the stopped tracee, word by word: aligned words never cross into an
+// unmapped page.
+std::string PeekString(pid_t pid, uint64_t address) {
+  std::string text;
+  uint64_t word_address = address & ~uint64_t{sizeof(long) - 1};
+  size_t skip = static_cast<size_t>(address - word_address);
+  while (text.size() < 4096) {
+    errno = 0;
+    const long word = ptrace(PTRACE_PEEKDATA, pid, reinterpret_cast<void*>(word_address), nullptr);
+    if (word == -1 && errno != 0) break;
+    char bytes[sizeof word];
+    std::memcpy(bytes, &word, sizeof word);
+    for (size_t i = skip; i < sizeof word; ++i) {
+      if (bytes[i] == '\0') return text;
+      text.push_back(bytes[i]);
+    }
+    skip = 0;
+    word_address += sizeof word;
+  }
+  return text;
+}
+
+uint64_t PeekWord(pid_t pid, uint64_t address) {
+  errno = 0;
+  const long word = ptrace(PTRACE_PEEKDATA, pid, reinterpret_cast<void*>(address), nullptr);
+  return word == -1 && errno != 0 ? 0 : static_cast<uint64_t>(word);
+}
+
+// At a system-call stop: if it is the entry of an open, records path and flags.
+void RecordOpen(pid_t pid, ChildResult* result) {
+  struct __ptrace_syscall_info info;
+  std::memset(&info, 0, sizeof info);
+  if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, reinterpret_cast<void*>(sizeof info), &info) <= 0) {
+    const int err = errno;
+    if (result->trace_error.empty()) {
+      result->trace_error = absl::StrCat("PTRACE_GET_SYSCALL_INFO: ", std::strerror(err));
+    }
+    return;
+  }
+  if (info.op != PTRACE_SYSCALL_INFO_ENTRY) return;
+  const uint64_t nr = info.entry.nr;
+  const uint64_t* args = info.entry.args;
+  OpenCall call;
+  if (nr == SYS_openat) {
+    call = {PeekString(pid, args[1]), static_cast<int>(args[2])};
+#ifdef SYS_openat2
+  } else if (nr == SYS_openat2) {
+    call = {PeekString(pid, args[1]), static_cast<int>(PeekWord(pid, args[2]))};  // struct open_how: flags first
+#endif
+#ifdef SYS_open
+  } else if (nr == SYS_open) {
+    call = {PeekString(pid, args[0]), static_cast<int>(args[1])};
+#endif
+#ifdef SYS_creat
+  } else if (nr == SYS_creat) {
+    call = {PeekString(pid, args[0]), O_CREAT | O_WRONLY | O_TRUNC};
+#endif
+  } else {
+    return;
+  }
+  result->opens.push_back(call);
+}
+
+// Appends what `fd` holds now; true at end of file (the child closed its end).
+bool Drain(int fd, std::string* out) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n == 0) return true;
+    if (n < 0) return false;  // EAGAIN (more later) or an error: nothing more now
+    out->append(buffer, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+std::string ChildResult::Describe() const {
+  std::string how = timed_out ? "timed out (killed)"
+                    : exited  ? absl::StrCat("exited with ", exit_code)
+                              : absl::StrCat("killed by signal ", signal, " (", strsignal(signal), ")");
+  return absl::StrCat("child ", how, "; output: \"", output, "\"");
+}
+
+void WriteToParent(int fd, absl::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+absl::Status MountPrivateTmpfs(const std::string& dir, absl::string_view size) {
+  if (unshare(CLONE_NEWNS) != 0) {
+    const int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("unshare(CLONE_NEWNS): ", std::strerror(err)));
+  }
+  // Without this, a mount under a shared mount point would still propagate to the parent namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    const int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("making / private: ", std::strerror(err)));
+  }
+  const std::string data = absl::StrCat("size=", size);
+  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    const int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("mount -t tmpfs -o ", data, " on ", dir, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOptions& options) {
+  ChildResult result;
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    const int err = errno;
+    result.output = absl::StrCat("pipe2: ", std::strerror(err));
+    return result;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    result.output = absl::StrCat("fork: ", std::strerror(err));
+    return result;
+  }
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    if (options.trace_opens) {
+      if (ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != 0) {
+        const int err = errno;
+        WriteToParent(pipe_fds[1], absl::StrCat("PTRACE_TRACEME: ", std::strerror(err)));
+        _exit(kCannotTrace);
+      }
+      raise(SIGSTOP);  // lets the parent set its options before the body runs
+    }
+    _exit(body(pipe_fds[1]));
+  }
+  close(pipe_fds[1]);
+  const int out = pipe_fds[0];
+  fcntl(out, F_SETFL, O_NONBLOCK);
+  const absl::Time deadline = absl::Now() + options.timeout;
+  bool waiting_for_first_stop = options.trace_opens;
+  for (;;) {
+    const bool end_of_output = Drain(out, &result.output);
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+      result.exited = WIFEXITED(status);
+      result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
+      result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+      break;
+    }
+    // Checked at every turn, also between system-call stops: a child busy making system calls forever is late too.
+    if (absl::Now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      result.timed_out = true;
+      break;
+    }
+    if (r == pid && WIFSTOPPED(status)) {
+      const int sig = WSTOPSIG(status);
+      int deliver = 0;
+      if (waiting_for_first_stop && sig == SIGSTOP) {
+        waiting_for_first_stop = false;
+        // EXITKILL: if this process dies, the child does not outlive it stopped or running.
+        if (ptrace(PTRACE_SETOPTIONS, pid, nullptr,
+                   reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) != 0) {
+          const int err = errno;
+          result.trace_error = absl::StrCat("PTRACE_SETOPTIONS: ", std::strerror(err));
+        }
+      } else if (sig == (SIGTRAP | 0x80)) {
+        RecordOpen(pid, &result);
+      } else {
+        deliver = sig;  // a real signal for the child: pass it on
+      }
+      ptrace(PTRACE_SYSCALL, pid, nullptr, reinterpret_cast<void*>(static_cast<intptr_t>(deliver)));
+      continue;  // the next stop comes at once; no sleeping between system calls
+    }
+    if (end_of_output) {
+      usleep(1000);  // poll() would return at once, again and again
+    } else {
+      struct pollfd p = {out, POLLIN, 0};
+      poll(&p, 1, 1);
+    }
+  }
+  Drain(out, &result.output);
+  close(out);
+  if (options.trace_opens && result.exited && result.exit_code == kCannotTrace && result.trace_error.empty()) {
+    result.trace_error = result.output;
+  }
+  return result;
+}
+
+}  // namespace testing
+}  // namespace pmem2

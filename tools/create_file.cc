@@ -1,0 +1,119 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "tools/create_file.h"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace pmem2 {
+namespace tools {
+namespace {
+
+constexpr uint64_t kMaxSize = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+
+absl::Status NotASize(absl::string_view flag, absl::string_view text) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, "=", text,
+                   ": not a size; give a positive number of bytes, optionally followed by K, M or G (or KiB, MiB, GiB: "
+                   "powers of 1024), e.g. 16M"));
+}
+
+// posix_fallocate returns the error instead of setting errno, and is interrupted by signals on some file
+// systems (it is a long operation there): retry those.
+int Fallocate(int fd, uint64_t size) {
+  int err;
+  do {
+    err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  } while (err == EINTR);
+  return err;
+}
+
+absl::Status AllocationError(int fd, const std::string& path, uint64_t size, int err, absl::string_view hint) {
+  std::string message = absl::StrCat(path, ": cannot allocate ", size, " bytes: ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) {
+    struct statvfs fs;
+    if (fstatvfs(fd, &fs) == 0) {
+      absl::StrAppend(&message, " (", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize, " bytes free)");
+    }
+    absl::StrAppend(&message, hint);
+    return absl::ResourceExhaustedError(message);  // full for this user either way
+  }
+  return absl::Status(absl::ErrnoToStatusCode(err), message);
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view text) {
+  absl::string_view digits = text;
+  uint64_t multiplier = 1;
+  // Longest suffixes first: "KiB" ends in "B", not in "K".
+  for (auto [suffix, value] : {std::pair<absl::string_view, uint64_t>{"KiB", uint64_t{1} << 10},
+                               {"MiB", uint64_t{1} << 20},
+                               {"GiB", uint64_t{1} << 30},
+                               {"K", uint64_t{1} << 10},
+                               {"M", uint64_t{1} << 20},
+                               {"G", uint64_t{1} << 30}}) {
+    if (absl::ConsumeSuffix(&digits, suffix)) {
+      multiplier = value;
+      break;
+    }
+  }
+  if (digits.empty()) return NotASize(flag, text);
+  uint64_t number = 0;
+  for (char c : digits) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return NotASize(flag, text);
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (number > (kMaxSize - digit) / 10) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, "=", text, ": too large; at most ", kMaxSize, " bytes"));
+    }
+    number = number * 10 + digit;
+  }
+  if (number == 0) return absl::InvalidArgumentError(absl::StrCat(flag, "=", text, ": must be at least 1 byte"));
+  if (number > kMaxSize / multiplier) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, "=", text, ": too large; at most ", kMaxSize, " bytes"));
+  }
+  return number * multiplier;
+}
+
+absl::StatusOr<int> CreateAllocatedFile(const std::string& path, uint64_t size, absl::string_view hint) {
+  if (size == 0 || size > kMaxSize) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot create a file of ", size, " bytes"));
+  }
+  // O_NOFOLLOW is implied by O_EXCL; O_NOCTTY and O_CLOEXEC because the descriptor is never a terminal for us
+  // and must not leak into anything the tool starts.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": cannot create: ", std::strerror(err)));
+  }
+  const int err = Fallocate(fd, size);
+  if (err != 0) {
+    absl::Status status = AllocationError(fd, path, size, err, hint);
+    close(fd);
+    unlink(path.c_str());
+    return status;
+  }
+  return fd;
+}
+
+absl::Status AllocateFile(int fd, const std::string& path, uint64_t size, absl::string_view hint) {
+  if (size == 0) return absl::OkStatus();  // nothing to allocate; posix_fallocate refuses a length of 0
+  if (size > kMaxSize) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot allocate ", size, " bytes"));
+  const int err = Fallocate(fd, size);
+  if (err != 0) return AllocationError(fd, path, size, err, hint);
+  return absl::OkStatus();
+}
+
+}  // namespace tools
+}  // namespace pmem2
