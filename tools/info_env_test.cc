@@ -1,0 +1,62 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// `pmem2 info` under PMEM_* variables that change the page-granularity copy path. The engine reads them once per
+// process, so each value runs in a process of its own (the info_env_* targets in BUILD.bazel set it).
+
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/temp_files.h"
+#include "tools/info.h"
+
+namespace pmem2 {
+namespace tools {
+namespace {
+
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedTempDir;
+using ::testing::HasSubstr;
+
+absl::StatusOr<std::string> InfoOfATmpfsFile() {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  ScopedTempDir dir("/dev/shm");
+  CreateFile(dir.Join("f"), 1 << 20, O_RDWR);
+  return Info(dir.Join("f"), InfoOptions());
+}
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+// The copy lines must say what really happens: which stores, and that msync still makes them durable.
+TEST(InfoEnvTest, PageCopyPathIsDescribedTruthfully) {
+  absl::StatusOr<std::string> report = InfoOfATmpfsFile();
+  if (Env("PMEM_MOVNT_THRESHOLD") == "abc") {
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(std::string(report.status().message()), HasSubstr("PMEM_MOVNT_THRESHOLD=\"abc\""));
+    EXPECT_THAT(std::string(report.status().message()), HasSubstr("PMEM2_E_INVALID_ENVIRONMENT"));
+    return;
+  }
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(*report, HasSubstr("granularity: page\n"));
+  EXPECT_THAT(*report, HasSubstr("flush: msync\n"));
+  if (Env("PMEM_NO_MOVNT") == "1") {
+    EXPECT_THAT(*report, HasSubstr("temporal (PMEM_NO_MOVNT), then msync\n"));
+    EXPECT_THAT(*report, ::testing::Not(HasSubstr(" nt >= ")));
+  } else if (Env("PMEM_MOVNT_THRESHOLD") == "0") {
+    EXPECT_THAT(*report, HasSubstr(" nt >= 0 B, then msync\n"));
+    EXPECT_THAT(*report, ::testing::Not(HasSubstr("16 KiB")));
+  } else {
+    GTEST_FAIL() << "run through an info_env_* target, which sets the environment";
+  }
+}
+
+}  // namespace
+}  // namespace tools
+}  // namespace pmem2
