@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
   pmem2::Config config;
-  config.set_required_store_granularity(pmem2::StoreGranularity::kPage).IgnoreError();
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
   config.set_fully_allocated(true);
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
   absl::StatusOr<pmem2::Map> map = source.ok() ? pmem2::Map::Create(config, *source) : source.status();

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   if (fd < 0 || ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
 
   pmem2::Config config;
-  config.set_required_store_granularity(pmem2::StoreGranularity::kPage).IgnoreError();  // any medium
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
   absl::StatusOr<pmem2::Map> map = source.ok() ? pmem2::Map::Create(config, *source) : source.status();
   close(fd);  // the mapping stays valid

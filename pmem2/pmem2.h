@@ -10,11 +10,12 @@
 //   pmem2/source/source.h  Source: a file descriptor (regular file or Device DAX) or anonymous memory
 //   pmem2/map/map.h        Map: the mapping and its persist/flush/drain/memcpy/memmove/memset functions
 //   pmem2/errors/errors.h  ErrorCode: the precise reason inside every failed absl::Status
+//   pmem2/persist_fns.h    PersistFn, MemcpyFn, ... and the kMem* flags; what a crash can leave
 //
 // Example:
 //
 //   pmem2::Config config;
-//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage).IgnoreError();
+//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
 //   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
 //   if (!source.ok()) return source.status();
 //   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
@@ -27,6 +28,7 @@
 #include "pmem2/config/config.h"  // IWYU pragma: export
 #include "pmem2/errors/errors.h"  // IWYU pragma: export
 #include "pmem2/map/map.h"        // IWYU pragma: export
+#include "pmem2/persist_fns.h"     // IWYU pragma: export
 #include "pmem2/source/source.h"  // IWYU pragma: export
 
 #endif  // PMEM2_PMEM2_H_

@@ -176,9 +176,9 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
 
   // Page is the coarsest granularity: asking for it maps anything and shows what the mapping really got.
   Config config;
-  if (absl::Status s = config.set_required_store_granularity(StoreGranularity::kPage); !s.ok()) return s;
+  config.set_required_store_granularity(StoreGranularity::kPage);
   if (!writable) {
-    if (absl::Status s = config.set_protection(kProtRead); !s.ok()) return s;
+    config.set_protection(kProtRead);
   }
   absl::StatusOr<Map> map = Map::Create(config, *source);
   if (!map.ok()) {

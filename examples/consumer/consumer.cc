@@ -6,7 +6,7 @@
 
 int main() {
   pmem2::Config config;
-  if (!config.set_required_store_granularity(pmem2::StoreGranularity::kByte).ok()) return 1;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kByte);
   absl::StatusOr<pmem2::Source> source = pmem2::Source::Anonymous(1 << 20);
   if (!source.ok()) return 1;
   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);

@@ -1,18 +1,13 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// Forwards the architecture-neutral entry points to the backend compiled for this CPU. The BUILD file links
-// exactly one backend; the preprocessor picks the matching header.
+// The architecture-neutral entry points: the backend linked for this CPU (backend.h) plus the choices that do
+// not depend on the CPU (PMEM_NO_FLUSH=0 for file mappings, the page-granularity copy flags).
 
+#include "pmem2/arch/backend.h"
 #include "pmem2/arch/cpu_description.h"
+#include "pmem2/arch/env_overrides.h"
+#include "pmem2/arch/page_copy.h"
 #include "pmem2/arch/persist_ops.h"
-
-#if defined(__x86_64__)
-#include "pmem2/arch/x86_64/ops.h"
-namespace backend = ::pmem2::arch::x86_64;
-#else
-#include "pmem2/arch/generic/ops.h"
-namespace backend = ::pmem2::arch::generic;
-#endif
 
 namespace pmem2 {
 namespace arch {
@@ -20,6 +15,19 @@ namespace arch {
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 const PersistOps& ByteOps() { return backend::ByteOps(); }
 std::string DescribeCpu() { return backend::DescribeCpu(); }
+
+const PersistOps& FileByteOps() {
+  return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
+}
+
+unsigned PageCopyFlags(size_t len, unsigned flags) {
+  static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+  return PageCopyFlagsFor(len, flags, threshold_from_environment);
+}
+
+std::string PageCopyName() { return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides()); }
+
+const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }
 
 }  // namespace arch
 }  // namespace pmem2

@@ -21,47 +21,18 @@
 // PMEM_MOVNT_THRESHOLD, PMEM_AVX, PMEM_AVX512F, PMEM_MOVDIR64B, PMEM_NO_GENERIC_MEMCPY). Both calls are
 // thread-safe; the returned tables live for the whole process.
 //
-// The signatures and flag values are those of libpmem2 (pmem2_persist_fn, pmem2_memcpy_fn, PMEM2_F_MEM_*), so
-// a pmem2 function pointer can be handed to code written against libpmem2.
+// The function types and flags are the public ones of pmem2/persist_fns.h, which also states what a crash can
+// leave.
 
 #ifndef PMEM2_ARCH_PERSIST_OPS_H_
 #define PMEM2_ARCH_PERSIST_OPS_H_
 
 #include <cstddef>
+#include <string>
+
+#include "pmem2/persist_fns.h"
 
 namespace pmem2 {
-
-// Makes [ptr, ptr + size) durable: flush then drain. The range is widened to whole cache lines (or whole pages
-// at page granularity). Nothing about a persist is atomic: after a crash any subset of the lines may have
-// reached the media, each line in full.
-using PersistFn = void (*)(const void* ptr, size_t size);
-// Starts writing [ptr, ptr + size) back; the data is durable only after a later DrainFn.
-using FlushFn = void (*)(const void* ptr, size_t size);
-// Waits until every earlier flush and non-temporal store from this thread has reached the persistence domain.
-using DrainFn = void (*)();
-// Copy / move / fill into persistent memory, then make the destination durable as `flags` say. They return
-// `pmemdest`. memcpy and memmove share one implementation: both accept overlapping ranges.
-using MemcpyFn = void* (*)(void* pmemdest, const void* src, size_t len, unsigned flags);
-using MemmoveFn = void* (*)(void* pmemdest, const void* src, size_t len, unsigned flags);
-using MemsetFn = void* (*)(void* pmemdest, int c, size_t len, unsigned flags);
-
-// Flags of MemcpyFn / MemmoveFn / MemsetFn. The values are libpmem2's PMEM2_F_MEM_*.
-//
-// kMemNoDrain: skip the final drain; the caller drains later (e.g. after several copies).
-inline constexpr unsigned kMemNoDrain = 1u << 0;
-// kMemNonTemporal: prefer non-temporal stores (bypass the caches) whatever the size.
-inline constexpr unsigned kMemNonTemporal = 1u << 1;
-// kMemTemporal: prefer ordinary stores followed by cache-line write-back whatever the size.
-inline constexpr unsigned kMemTemporal = 1u << 2;
-// kMemWc: write-combining hint: like kMemNonTemporal.
-inline constexpr unsigned kMemWc = 1u << 3;
-// kMemWb: write-back hint: like kMemTemporal.
-inline constexpr unsigned kMemWb = 1u << 4;
-// kMemNoFlush: neither flush nor drain; implies kMemNoDrain. Only useful when a later persist or flush
-// covers the range.
-inline constexpr unsigned kMemNoFlush = 1u << 5;
-inline constexpr unsigned kMemValidFlags =
-    kMemNoDrain | kMemNonTemporal | kMemTemporal | kMemWc | kMemWb | kMemNoFlush;
 
 namespace arch {
 
@@ -88,6 +59,21 @@ const PersistOps& CacheLineOps();
 // For mappings whose stores need no CPU cache write-back (byte granularity, and the copy half of page
 // granularity).
 const PersistOps& ByteOps();
+
+// For byte-granularity mappings of files: ByteOps(), or CacheLineOps() when PMEM_NO_FLUSH=0 asks for the CPU
+// caches to be written back even where the platform makes it unnecessary (libpmem's meaning).
+const PersistOps& FileByteOps();
+
+// The copy half of page granularity, where msync (the caller's) makes the data durable: the flags to pass to
+// ByteOps().memmove / memset for a `len`-byte copy that the caller asked for with `flags`, and how it works, for
+// `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h.
+unsigned PageCopyFlags(size_t len, unsigned flags);
+std::string PageCopyName();
+
+// The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value
+// and what it takes, "; "-separated; empty if none. The engine treats them as unset; Map::Create() refuses to
+// map while this is not empty. Read once per process.
+const std::string& InvalidEnvironment();
 
 }  // namespace arch
 }  // namespace pmem2

@@ -30,52 +30,29 @@ absl::optional<StoreGranularity> ParseStoreGranularity(absl::string_view text) {
   return absl::nullopt;
 }
 
-absl::Status Config::set_required_store_granularity(StoreGranularity granularity) {
-  switch (granularity) {
-    case StoreGranularity::kByte:
-    case StoreGranularity::kCacheLine:
-    case StoreGranularity::kPage:
-      granularity_ = granularity;
-      return absl::OkStatus();
+absl::Status Config::Validate() const {
+  if (!granularity_.has_value()) {
+    return MakeError(ErrorCode::kGranularityNotSet,
+                     "no required store granularity: call Config::set_required_store_granularity()");
   }
-  return MakeError(ErrorCode::kGranularityNotSupported,
-                   absl::StrCat("store granularity ", static_cast<int>(granularity),
-                                " is not byte (0), cache_line (1) or page (2)"));
-}
-
-absl::Status Config::set_offset(uint64_t offset) {
-  if (offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return MakeError(ErrorCode::kOffsetOutOfRange,
-                     absl::StrCat("offset ", offset, " is greater than INT64_MAX"));
+  if (StoreGranularityName(*granularity_) == "invalid") {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     absl::StrCat("store granularity ", static_cast<int>(*granularity_),
+                                  " is not byte (0), cache_line (1) or page (2)"));
   }
-  offset_ = offset;
-  return absl::OkStatus();
-}
-
-absl::Status Config::set_length(size_t length) {
-  length_ = length;
-  return absl::OkStatus();
-}
-
-absl::Status Config::set_sharing(Sharing sharing) {
-  switch (sharing) {
-    case Sharing::kShared:
-    case Sharing::kPrivate:
-      sharing_ = sharing;
-      return absl::OkStatus();
+  if (offset_ > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return MakeError(ErrorCode::kOffsetOutOfRange, absl::StrCat("offset ", offset_, " is greater than INT64_MAX"));
   }
-  return MakeError(ErrorCode::kInvalidSharingValue,
-                   absl::StrCat("sharing ", static_cast<int>(sharing), " is not shared (0) or private (1)"));
-}
-
-absl::Status Config::set_protection(unsigned protection) {
-  constexpr unsigned kValid = kProtRead | kProtWrite | kProtExec;
-  if ((protection & ~kValid) != 0) {
+  if (sharing_ != Sharing::kShared && sharing_ != Sharing::kPrivate) {
+    return MakeError(ErrorCode::kInvalidSharingValue,
+                     absl::StrCat("sharing ", static_cast<int>(sharing_), " is not shared (0) or private (1)"));
+  }
+  const unsigned bits = static_cast<unsigned>(protection_);
+  if ((bits & ~kValidProtectionBits) != 0) {
     return MakeError(ErrorCode::kInvalidProtFlag,
-                     absl::StrFormat("protection 0x%x has bits 0x%x outside PMEM2_PROT_READ|WRITE|EXEC",
-                                     protection, protection & ~kValid));
+                     absl::StrFormat("protection 0x%x has bits 0x%x outside PMEM2_PROT_READ|WRITE|EXEC", bits,
+                                     bits & ~kValidProtectionBits));
   }
-  protection_ = protection;
   return absl::OkStatus();
 }
 

@@ -21,12 +21,13 @@
 // Example:
 //
 //   pmem2::Config config;
-//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage).IgnoreError();  // valid enum
-//   if (absl::Status s = config.set_offset(offset); !s.ok()) return s;
+//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+//   config.set_offset(offset);
+//   config.set_protection(pmem2::kProtRead | pmem2::kProtWrite);
 //
-// Setters validate only what they can know alone (an enum value, INT64_MAX); alignment and range against the
-// source are checked by Map::Create(). A failed setter leaves the config unchanged. Not thread-safe for
-// concurrent modification, like any value type.
+// Setters store what they are given; Validate() (called by Map::Create()) checks the values, and Map::Create()
+// checks alignment and range against the source. Not thread-safe for concurrent modification, like any value
+// type.
 
 #ifndef PMEM2_CONFIG_CONFIG_H_
 #define PMEM2_CONFIG_CONFIG_H_
@@ -61,28 +62,45 @@ enum class Sharing : int {
   kPrivate = 1,
 };
 
-// Protection bits, libpmem2's PMEM2_PROT_* values. kProtNone is 0, not a bit.
-inline constexpr unsigned kProtExec = 1u << 29;
-inline constexpr unsigned kProtRead = 1u << 30;
-inline constexpr unsigned kProtWrite = 1u << 31;
-inline constexpr unsigned kProtNone = 0;
+// Page protection, a set of flags whose values are libpmem2's PMEM2_PROT_* bits. kProtNone is the empty set.
+enum class Protection : unsigned {
+  kNone = 0,
+  kExec = 1u << 29,
+  kRead = 1u << 30,
+  kWrite = 1u << 31,
+};
+inline constexpr Protection kProtNone = Protection::kNone;
+inline constexpr Protection kProtExec = Protection::kExec;
+inline constexpr Protection kProtRead = Protection::kRead;
+inline constexpr Protection kProtWrite = Protection::kWrite;
+inline constexpr unsigned kValidProtectionBits = (1u << 29) | (1u << 30) | (1u << 31);
+
+constexpr Protection operator|(Protection a, Protection b) {
+  return static_cast<Protection>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+// Whether `protection` includes every flag of `flags`.
+constexpr bool HasAll(Protection protection, Protection flags) {
+  return (static_cast<unsigned>(protection) & static_cast<unsigned>(flags)) == static_cast<unsigned>(flags);
+}
+// For raw values (the C ABI): Protection(bits) is accepted by the setter and refused by Config::Validate() /
+// Map::Create() if bits outside kValidProtectionBits are set.
+constexpr Protection ProtectionFromBits(unsigned bits) { return static_cast<Protection>(bits); }
 
 class Config {
  public:
-  // Defaults: granularity unset, offset 0, length 0 (to the end of the source), shared, read | write.
+  // Defaults: granularity unset, offset 0, length 0 (to the end of the source), shared, read | write, not fully
+  // allocated.
   Config() = default;
 
-  // Fails with ErrorCode::kGranularityNotSupported if `granularity` is not one of the enumerators.
-  absl::Status set_required_store_granularity(StoreGranularity granularity);
-  // Fails with ErrorCode::kOffsetOutOfRange if `offset` > INT64_MAX (no file can be that large).
-  absl::Status set_offset(uint64_t offset);
-  // 0 means "from the offset to the end of the source". Always succeeds.
-  absl::Status set_length(size_t length);
-  // Fails with ErrorCode::kInvalidSharingValue for a value that is no enumerator.
-  absl::Status set_sharing(Sharing sharing);
-  // `protection` is kProtNone or an OR of kProtRead, kProtWrite, kProtExec. Fails with
-  // ErrorCode::kInvalidProtFlag if any other bit is set.
-  absl::Status set_protection(unsigned protection);
+  // The setters cannot fail: they store what they are given. Values that can only be wrong when they arrive as
+  // raw numbers (an enumerator cast from an int, an offset past INT64_MAX, unknown protection bits) are refused
+  // by Validate(), which Map::Create() calls first.
+  void set_required_store_granularity(StoreGranularity granularity) { granularity_ = granularity; }
+  void set_offset(uint64_t offset) { offset_ = offset; }
+  // 0 means "from the offset to the end of the source".
+  void set_length(size_t length) { length_ = length; }
+  void set_sharing(Sharing sharing) { sharing_ = sharing; }
+  void set_protection(Protection protection) { protection_ = protection; }
   // When true, Map::Create() first allocates every file block behind the mapped range (posix_fallocate), so
   // that a full file system or an exceeded quota is a kResourceExhausted error from Create() instead of a
   // SIGBUS at the first store into a hole of a sparse file. It applies to shared, writable mappings of regular
@@ -94,15 +112,20 @@ class Config {
   uint64_t offset() const { return offset_; }
   size_t length() const { return length_; }
   Sharing sharing() const { return sharing_; }
-  unsigned protection() const { return protection_; }
+  Protection protection() const { return protection_; }
   bool fully_allocated() const { return fully_allocated_; }
+
+  // Checks, in this order (libpmem2's errors for the same values): kGranularityNotSet (never set),
+  // kGranularityNotSupported (not an enumerator), kOffsetOutOfRange (> INT64_MAX: no file can be that large),
+  // kInvalidSharingValue, kInvalidProtFlag (bits outside kValidProtectionBits). Each message names the value.
+  absl::Status Validate() const;
 
  private:
   absl::optional<StoreGranularity> granularity_;
   uint64_t offset_ = 0;
   size_t length_ = 0;
   Sharing sharing_ = Sharing::kShared;
-  unsigned protection_ = kProtRead | kProtWrite;
+  Protection protection_ = kProtRead | kProtWrite;
   bool fully_allocated_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include <libpmem2.h>
 
@@ -23,6 +24,8 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(config.length(), 0u);
   EXPECT_EQ(config.sharing(), Sharing::kShared);
   EXPECT_EQ(config.protection(), kProtRead | kProtWrite);
+  EXPECT_FALSE(config.fully_allocated());
+  EXPECT_EQ(GetErrorCode(config.Validate()), ErrorCode::kGranularityNotSet);
 }
 
 TEST(ConfigTest, ValuesMatchLibpmem2) {
@@ -31,72 +34,94 @@ TEST(ConfigTest, ValuesMatchLibpmem2) {
   EXPECT_EQ(static_cast<int>(StoreGranularity::kPage), PMEM2_GRANULARITY_PAGE);
   EXPECT_EQ(static_cast<int>(Sharing::kShared), PMEM2_SHARED);
   EXPECT_EQ(static_cast<int>(Sharing::kPrivate), PMEM2_PRIVATE);
-  EXPECT_EQ(kProtRead, PMEM2_PROT_READ);
-  EXPECT_EQ(kProtWrite, PMEM2_PROT_WRITE);
-  EXPECT_EQ(kProtExec, PMEM2_PROT_EXEC);
-  EXPECT_EQ(kProtNone, static_cast<unsigned>(PMEM2_PROT_NONE));
+  EXPECT_EQ(static_cast<unsigned>(kProtRead), PMEM2_PROT_READ);
+  EXPECT_EQ(static_cast<unsigned>(kProtWrite), PMEM2_PROT_WRITE);
+  EXPECT_EQ(static_cast<unsigned>(kProtExec), PMEM2_PROT_EXEC);
+  EXPECT_EQ(static_cast<unsigned>(kProtNone), static_cast<unsigned>(PMEM2_PROT_NONE));
+  EXPECT_EQ(kValidProtectionBits, PMEM2_PROT_READ | PMEM2_PROT_WRITE | PMEM2_PROT_EXEC);
 }
 
-TEST(ConfigTest, SetsEveryGranularity) {
+Config WithGranularity(StoreGranularity g) {
+  Config config;
+  config.set_required_store_granularity(g);
+  return config;
+}
+
+TEST(ConfigTest, EveryGranularityIsValid) {
   for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
-    Config config;
-    ASSERT_TRUE(config.set_required_store_granularity(g).ok());
+    Config config = WithGranularity(g);
     EXPECT_EQ(config.required_store_granularity(), g);
+    EXPECT_TRUE(config.Validate().ok());
   }
 }
 
-TEST(ConfigTest, RejectsUnknownGranularityAndKeepsOldValue) {
-  Config config;
-  ASSERT_TRUE(config.set_required_store_granularity(StoreGranularity::kPage).ok());
-  absl::Status s = config.set_required_store_granularity(static_cast<StoreGranularity>(7));
-  EXPECT_EQ(GetErrorCode(s), ErrorCode::kGranularityNotSupported);
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("7"));
-  EXPECT_EQ(config.required_store_granularity(), StoreGranularity::kPage);
-  EXPECT_EQ(GetErrorCode(config.set_required_store_granularity(static_cast<StoreGranularity>(-1))),
-            ErrorCode::kGranularityNotSupported);
+TEST(ConfigTest, UnknownGranularityIsRefusedByValidate) {
+  for (int raw : {7, -1}) {
+    absl::Status s = WithGranularity(static_cast<StoreGranularity>(raw)).Validate();
+    EXPECT_EQ(GetErrorCode(s), ErrorCode::kGranularityNotSupported) << raw;
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(s.message()), HasSubstr(std::to_string(raw)));
+  }
 }
 
 TEST(ConfigTest, OffsetUpToInt64Max) {
-  Config config;
+  Config config = WithGranularity(StoreGranularity::kPage);
   const uint64_t max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  EXPECT_TRUE(config.set_offset(max).ok());
+  config.set_offset(max);
   EXPECT_EQ(config.offset(), max);
-  absl::Status s = config.set_offset(max + 1);
+  EXPECT_TRUE(config.Validate().ok());
+  config.set_offset(max + 1);
+  absl::Status s = config.Validate();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kOffsetOutOfRange);
   EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(std::string(s.message()), HasSubstr("9223372036854775808"));
-  EXPECT_EQ(config.offset(), max);
-  EXPECT_EQ(GetErrorCode(config.set_offset(UINT64_MAX)), ErrorCode::kOffsetOutOfRange);
+  config.set_offset(UINT64_MAX);
+  EXPECT_EQ(GetErrorCode(config.Validate()), ErrorCode::kOffsetOutOfRange);
 }
 
 TEST(ConfigTest, AnyLength) {
-  Config config;
-  EXPECT_TRUE(config.set_length(SIZE_MAX).ok());
+  Config config = WithGranularity(StoreGranularity::kPage);
+  config.set_length(SIZE_MAX);
   EXPECT_EQ(config.length(), SIZE_MAX);
-  EXPECT_TRUE(config.set_length(0).ok());
+  EXPECT_TRUE(config.Validate().ok());
 }
 
 TEST(ConfigTest, Sharing) {
-  Config config;
-  EXPECT_TRUE(config.set_sharing(Sharing::kPrivate).ok());
+  Config config = WithGranularity(StoreGranularity::kPage);
+  config.set_sharing(Sharing::kPrivate);
   EXPECT_EQ(config.sharing(), Sharing::kPrivate);
-  absl::Status s = config.set_sharing(static_cast<Sharing>(2));
+  EXPECT_TRUE(config.Validate().ok());
+  config.set_sharing(static_cast<Sharing>(2));
+  absl::Status s = config.Validate();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidSharingValue);
   EXPECT_THAT(std::string(s.message()), HasSubstr("sharing 2"));
-  EXPECT_EQ(config.sharing(), Sharing::kPrivate);
 }
 
 TEST(ConfigTest, Protection) {
-  Config config;
-  for (unsigned prot : {kProtNone, kProtRead, kProtWrite, kProtExec, kProtRead | kProtWrite | kProtExec}) {
-    EXPECT_TRUE(config.set_protection(prot).ok()) << prot;
+  Config config = WithGranularity(StoreGranularity::kPage);
+  for (Protection prot : {kProtNone, kProtRead, kProtWrite, kProtExec, kProtRead | kProtWrite | kProtExec}) {
+    config.set_protection(prot);
     EXPECT_EQ(config.protection(), prot);
+    EXPECT_TRUE(config.Validate().ok()) << static_cast<unsigned>(prot);
   }
-  absl::Status s = config.set_protection(kProtRead | 0x1);
+  EXPECT_TRUE(HasAll(kProtRead | kProtWrite, kProtWrite));
+  EXPECT_FALSE(HasAll(kProtRead, kProtRead | kProtWrite));
+  EXPECT_TRUE(HasAll(kProtRead, kProtNone));
+  config.set_protection(ProtectionFromBits(PMEM2_PROT_READ | 0x1));
+  absl::Status s = config.Validate();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidProtFlag);
   EXPECT_THAT(std::string(s.message()), HasSubstr("0x1"));
-  EXPECT_EQ(config.protection(), kProtRead | kProtWrite | kProtExec);
+}
+
+TEST(ConfigTest, ValidateReportsTheFirstProblemInLibpmem2Order) {
+  Config config;
+  config.set_offset(UINT64_MAX);
+  config.set_protection(ProtectionFromBits(0x4));
+  EXPECT_EQ(GetErrorCode(config.Validate()), ErrorCode::kGranularityNotSet);
+  config.set_required_store_granularity(StoreGranularity::kByte);
+  EXPECT_EQ(GetErrorCode(config.Validate()), ErrorCode::kOffsetOutOfRange);
+  config.set_offset(0);
+  EXPECT_EQ(GetErrorCode(config.Validate()), ErrorCode::kInvalidProtFlag);
 }
 
 TEST(ConfigTest, GranularityNames) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/source/source.h"
 
@@ -68,6 +69,38 @@ GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronou
             absl::StrCat("MAP_SYNC, persistence_domain ", domain.summary, ": CPU caches must be flushed")};
   }
   return {StoreGranularity::kPage, "no MAP_SYNC (page cache): persistence needs msync"};
+}
+
+absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
+                                                    absl::optional<StoreGranularity> forced, bool shared_file,
+                                                    bool synchronous) {
+  GranularityChoice choice;
+  const PersistenceDomain domain = ReadPersistenceDomain(source_internal::SysfsRoot());
+  choice.persistence_domain = domain.summary;
+  const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain);
+  choice.detected = decision.granularity;
+  choice.reason = decision.reason;
+  choice.effective = decision.granularity;
+  if (forced.has_value() && shared_file) {
+    choice.forced = true;
+    choice.effective = *forced;
+  }
+  if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
+    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range.
+    choice.effective = StoreGranularity::kPage;
+    choice.cpu_cannot_write_back = true;
+  }
+  if (static_cast<int>(choice.effective) > static_cast<int>(required)) {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     absl::StrCat("required store granularity ", StoreGranularityName(required),
+                                  " is finer than this mapping's ", StoreGranularityName(choice.effective), " (",
+                                  choice.cpu_cannot_write_back
+                                      ? "this CPU has no cache-line write-back instruction pmem2 can use"
+                                  : choice.forced ? "forced by PMEM2_FORCE_GRANULARITY"
+                                                  : choice.reason,
+                                  ")"));
+  }
+  return choice;
 }
 
 }  // namespace map_internal

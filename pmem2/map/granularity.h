@@ -13,7 +13,8 @@
 //      power-fail domain (eADR, persistence_domain "cpu_cache"), otherwise cache line.
 //   3. Anything else goes through the page cache: page.
 //   4. PMEM2_FORCE_GRANULARITY (byte / cache_line / cacheline / page, any case), read on every Map::Create()
-//      as libpmem2 does, replaces the result; it exists for testing.
+//      as libpmem2 does, replaces the result of shared file mappings (anonymous and private ones stay byte, as
+//      in libpmem2); it exists for testing.
 
 #ifndef PMEM2_MAP_GRANULARITY_H_
 #define PMEM2_MAP_GRANULARITY_H_
@@ -49,6 +50,21 @@ struct GranularityDecision {
 // Rules 1-3 above.
 GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous,
                                       const PersistenceDomain& domain);
+
+// Step 3 of Map::Create(), for a placed mapping: rules 1-4, then two checks. A cache-line granularity on a CPU
+// backend that cannot write cache lines back becomes page (msync), since a persist that persists nothing would
+// lose data; and a result coarser than `required` is kGranularityNotSupported, naming both and why.
+struct GranularityChoice {
+  StoreGranularity effective = StoreGranularity::kPage;
+  StoreGranularity detected = StoreGranularity::kPage;  // before PMEM2_FORCE_GRANULARITY
+  bool forced = false;
+  bool cpu_cannot_write_back = false;
+  std::string reason;              // why `detected`
+  std::string persistence_domain;  // PersistenceDomain::summary
+};
+absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
+                                                    absl::optional<StoreGranularity> forced, bool shared_file,
+                                                    bool synchronous);
 
 }  // namespace map_internal
 }  // namespace pmem2

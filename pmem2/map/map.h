@@ -15,7 +15,7 @@
 // Example:
 //
 //   pmem2::Config config;
-//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage).IgnoreError();
+//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
 //   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
 //   if (!source.ok()) return source.status();
 //   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
@@ -77,13 +77,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "pmem2/arch/persist_ops.h"
 #include "pmem2/config/config.h"
+#include "pmem2/persist_fns.h"
 #include "pmem2/source/source.h"
 
 namespace pmem2 {
+namespace arch {
+struct PersistOps;
+}  // namespace arch
 namespace map_internal {
 class MapRecord;
+struct FileIdentity;
 }  // namespace map_internal
 
 // Why the mapping got the granularity and functions it has; printed by `pmem2 info`.
@@ -104,8 +108,11 @@ struct MapDiagnostics {
 class Map {
  public:
   // Maps `source` as `config` asks. Checks, in this order (the first failure is returned):
-  //   kGranularityNotSet        no required store granularity in `config`;
+  //   (Config::Validate(): kGranularityNotSet, kGranularityNotSupported for a value that is no enumerator,
+  //    kOffsetOutOfRange, kInvalidSharingValue, kInvalidProtFlag);
   //   kInvalidForcedGranularity PMEM2_FORCE_GRANULARITY names no granularity;
+  //   kInvalidEnvironment       a PMEM_* tuning variable holds a value it does not take
+  //                             (pmem2/arch/env_overrides.h, e.g. PMEM_MOVNT_THRESHOLD=4k);
   //   (any Source::Size() / Source::Alignment() error);
   //   kOffsetUnaligned          offset is not a multiple of the source alignment;
   //   kSourceEmpty              the source has size 0;
@@ -114,8 +121,6 @@ class Map {
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
-  //   kInvalidEnvironment       a PMEM_* tuning variable holds a value it does not take
-  //                             (pmem2/arch/env_overrides.h, e.g. PMEM_MOVNT_THRESHOLD=4k);
   //   kErrno                    posix_fallocate (Config::set_fully_allocated) or mmap failed (GetErrno():
   //                             ENOSPC / EDQUOT as kResourceExhausted, EACCES, ENOMEM, EPERM, ...);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
@@ -171,6 +176,9 @@ class Map {
  private:
   Map() = default;
   void Reset();
+  // Create()'s last steps: take ownership of a placed mapping (registered from here on), then the functions.
+  void Own(void* address, size_t size, const map_internal::FileIdentity& file);
+  void Use(StoreGranularity granularity, const arch::PersistOps& ops);
   absl::Status CheckRange(const void* ptr, size_t size) const;
 
   void* address_ = nullptr;

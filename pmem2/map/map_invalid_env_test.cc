@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 TEST(InvalidEnvironmentTest, MapCreateNamesTheVariableAndValue) {
   ASSERT_STREQ(std::getenv("PMEM_MOVNT_THRESHOLD"), "4k");
   Config config;
-  ASSERT_TRUE(config.set_required_store_granularity(StoreGranularity::kPage).ok());
+  config.set_required_store_granularity(StoreGranularity::kPage);
   absl::StatusOr<Map> map = Map::Create(config, *Source::Anonymous(4096));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidEnvironment);
   EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);

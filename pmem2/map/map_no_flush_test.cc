@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/map/map.h"
 #include "testing/temp_files.h"
 
@@ -21,7 +22,7 @@ using ::pmem2::testing::ScopedTempDir;
 
 Config ByteConfig() {
   Config config;
-  EXPECT_TRUE(config.set_required_store_granularity(StoreGranularity::kByte).ok());
+  config.set_required_store_granularity(StoreGranularity::kByte);
   return config;
 }
 

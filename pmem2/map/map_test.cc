@@ -42,7 +42,7 @@ constexpr size_t kPage = 4096;
 
 // The same request made of Debian's libpmem2, the reference implementation: its return value.
 int ReferenceMapNew(int fd, uint64_t offset, size_t length, StoreGranularity granularity,
-                    Sharing sharing = Sharing::kShared, unsigned protection = kProtRead | kProtWrite) {
+                    Sharing sharing = Sharing::kShared, Protection protection = kProtRead | kProtWrite) {
   struct pmem2_config* config = nullptr;
   struct pmem2_source* source = nullptr;
   struct pmem2_map* map = nullptr;
@@ -51,7 +51,7 @@ int ReferenceMapNew(int fd, uint64_t offset, size_t length, StoreGranularity gra
   pmem2_config_set_offset(config, offset);
   pmem2_config_set_length(config, length);
   pmem2_config_set_sharing(config, static_cast<pmem2_sharing_type>(sharing));
-  pmem2_config_set_protection(config, protection);
+  pmem2_config_set_protection(config, static_cast<unsigned>(protection));
   int ret = pmem2_source_from_fd(&source, fd);
   if (ret == 0) ret = pmem2_map_new(&map, config, source);
   if (map != nullptr) pmem2_map_delete(&map);
@@ -62,9 +62,9 @@ int ReferenceMapNew(int fd, uint64_t offset, size_t length, StoreGranularity gra
 
 Config MakeConfig(StoreGranularity granularity, uint64_t offset = 0, size_t length = 0) {
   Config config;
-  EXPECT_TRUE(config.set_required_store_granularity(granularity).ok());
-  EXPECT_TRUE(config.set_offset(offset).ok());
-  EXPECT_TRUE(config.set_length(length).ok());
+  config.set_required_store_granularity(granularity);
+  config.set_offset(offset);
+  config.set_length(length);
   return config;
 }
 
@@ -230,7 +230,7 @@ TEST_P(MapOnFileSystemTest, ExhaustiveDifferentialAgainstTheReference) {
   const size_t lengths[] = {0, 1, kPage, 2 * kPage, 16 * kPage, SIZE_MAX - kPage + 1};
   const StoreGranularity granularities[] = {StoreGranularity::kByte, StoreGranularity::kCacheLine,
                                             StoreGranularity::kPage};
-  const unsigned protections[] = {kProtRead | kProtWrite, kProtRead, kProtNone, kProtRead | kProtWrite | kProtExec};
+  const Protection protections[] = {kProtRead | kProtWrite, kProtRead, kProtNone, kProtRead | kProtWrite | kProtExec};
   int compared = 0, reference_bugs = 0;
   for (int open_mode : {O_RDWR, O_RDONLY}) {
     for (uint64_t size : sizes) {
@@ -239,10 +239,10 @@ TEST_P(MapOnFileSystemTest, ExhaustiveDifferentialAgainstTheReference) {
         for (size_t length : lengths) {
           for (StoreGranularity granularity : granularities) {
             for (Sharing sharing : {Sharing::kShared, Sharing::kPrivate}) {
-              for (unsigned protection : protections) {
+              for (Protection protection : protections) {
                 Config config = MakeConfig(granularity, offset, length);
-                ASSERT_TRUE(config.set_sharing(sharing).ok());
-                ASSERT_TRUE(config.set_protection(protection).ok());
+                config.set_sharing(sharing);
+                config.set_protection(protection);
                 const int ours = ToLibpmem2ReturnValue(MapFd(fd.get(), config).status());
                 const int reference = ReferenceMapNew(fd.get(), offset, length, granularity, sharing, protection);
                 ++compared;
@@ -303,13 +303,13 @@ TEST_P(MapOnFileSystemTest, ReadOnlyDescriptor) {
 
   // Shared read-only protection works.
   Config read_only = MakeConfig(StoreGranularity::kPage);
-  ASSERT_TRUE(read_only.set_protection(kProtRead).ok());
+  read_only.set_protection(kProtRead);
   map = MapFd(fd.get(), read_only);
   EXPECT_TRUE(map.ok()) << map.status();
 
   // Private + write: copy on write, the file never changes.
   Config private_config = MakeConfig(StoreGranularity::kPage);
-  ASSERT_TRUE(private_config.set_sharing(Sharing::kPrivate).ok());
+  private_config.set_sharing(Sharing::kPrivate);
   map = MapFd(fd.get(), private_config);
   ASSERT_TRUE(map.ok()) << map.status();
   EXPECT_EQ(map->store_granularity(), StoreGranularity::kByte);
@@ -320,7 +320,7 @@ TEST_P(MapOnFileSystemTest, ReadOnlyDescriptor) {
 TEST_P(MapOnFileSystemTest, ProtectionNoneMaps) {
   ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
   Config config = MakeConfig(StoreGranularity::kPage);
-  ASSERT_TRUE(config.set_protection(kProtNone).ok());
+  config.set_protection(kProtNone);
   absl::StatusOr<Map> map = MapFd(fd.get(), config);
   ASSERT_TRUE(map.ok()) << map.status();
   EXPECT_EQ(ToLibpmem2ReturnValue(map.status()),
@@ -440,7 +440,7 @@ TEST(MapTest, ForcedGranularityLeavesAnonymousAndPrivateMappingsAloneAsTheRefere
       EXPECT_FALSE(anonymous->diagnostics().forced) << what;
 
       Config private_config = MakeConfig(required);
-      ASSERT_TRUE(private_config.set_sharing(Sharing::kPrivate).ok());
+      private_config.set_sharing(Sharing::kPrivate);
       absl::StatusOr<Map> private_map = MapFd(fd.get(), private_config);
       EXPECT_EQ(ToLibpmem2ReturnValue(private_map.status()),
                 ReferenceMapNew(fd.get(), 0, 0, required, Sharing::kPrivate))
@@ -475,7 +475,7 @@ TEST(MapTest, FullyAllocatedMappingHasNoHoles) {
 
   Config read_only = MakeConfig(StoreGranularity::kPage);
   read_only.set_fully_allocated(true);
-  ASSERT_TRUE(read_only.set_protection(kProtRead).ok());
+  read_only.set_protection(kProtRead);
   ASSERT_TRUE(MapFd(fd.get(), read_only).ok());
   EXPECT_LT(allocated(), 64 * kPage) << "a read-only mapping stores nothing, so needs no blocks";
 
@@ -570,7 +570,7 @@ class FakeDeviceDaxMapTest : public ::testing::Test {
 
 TEST_F(FakeDeviceDaxMapTest, PrivateMappingIsRefused) {
   Config config = MakeConfig(StoreGranularity::kCacheLine);
-  ASSERT_TRUE(config.set_sharing(Sharing::kPrivate).ok());
+  config.set_sharing(Sharing::kPrivate);
   absl::StatusOr<Map> map = MapFd(fd_.get(), config);
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kSrcDevdaxPrivate);
   EXPECT_EQ(map.status().code(), absl::StatusCode::kFailedPrecondition);

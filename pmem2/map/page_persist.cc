@@ -2,6 +2,8 @@
 
 #include "pmem2/map/page_persist.h"
 
+#include "pmem2/map/page_persist_for_test.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -44,19 +46,14 @@ void PagePersist(const void* ptr, size_t size) {
 // msync has already waited for the write-back: there is nothing left to drain.
 void PageDrain() {}
 
-unsigned CopyFlags(size_t len, unsigned flags) {
-  static const bool threshold_from_environment = arch::ProcessEnvOverrides().has_movnt_threshold;
-  return PageCopyFlags(len, flags, threshold_from_environment);
-}
-
 void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  arch::ByteOps().memmove(pmemdest, src, len, CopyFlags(len, flags));
+  arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
 
 void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, CopyFlags(len, flags));
+  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
@@ -81,29 +78,10 @@ arch::PersistOps PageOps() {
   ops.memset = PageMemset;
   ops.flush_name = "msync";
   ops.drain_name = "none (msync waits)";
-  const arch::PersistOps& byte = arch::ByteOps();
-  ops.memmove_name = Intern(PageCopyName(byte.memmove_name, arch::ProcessEnvOverrides()));
-  ops.memset_name = Intern(PageCopyName(byte.memset_name, arch::ProcessEnvOverrides()));
+  ops.memmove_name = Intern(absl::StrCat(arch::PageCopyName(), ", then msync"));
+  ops.memset_name = ops.memmove_name;
   ops.writes_back_cache_lines = false;
   return ops;
-}
-
-unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment) {
-  if (len >= kPageNtThreshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
-    flags |= kMemNonTemporal;
-  }
-  // kMemNoDrain, not kMemNoFlush: the byte tables read kMemNoFlush as "ordinary stores only". PagePersist drains.
-  return flags | kMemNoDrain;
-}
-
-std::string PageCopyName(const std::string& byte_kernel_name, const arch::EnvOverrides& overrides) {
-  // The byte tables' name already says what happens when the environment decides, or when they have no
-  // non-temporal path (generic, libc, PMEM_NO_MOVNT).
-  const size_t nt = byte_kernel_name.find(" nt >= ");
-  if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) {
-    return absl::StrCat(byte_kernel_name, ", then msync");
-  }
-  return absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", kPageNtThreshold >> 10, " KiB, then msync");
 }
 
 void SetMsyncForTest(MsyncFn fn) { msync_fn.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed); }

@@ -14,9 +14,7 @@
 #define PMEM2_MAP_PAGE_PERSIST_H_
 
 #include <cstddef>
-#include <string>
 
-#include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 
 namespace pmem2 {
@@ -27,22 +25,6 @@ inline constexpr int kMaxInterruptedSyncs = 16;
 // persist / flush (msync), drain (nothing: msync waits), memmove / memset (copy, then msync), and the names
 // `pmem2 info` prints, which depend on the environment.
 arch::PersistOps PageOps();
-
-// The flags page-granularity copies pass to the byte tables before msync: non-temporal stores from
-// kPageNtThreshold bytes (page-cache destinations are usually cold in the CPU caches) unless the caller asked for
-// kMemTemporal / kMemWb or PMEM_MOVNT_THRESHOLD set the threshold; always kMemNoDrain, as the persist drains
-// before msync.
-inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
-unsigned PageCopyFlags(size_t len, unsigned flags, bool threshold_from_environment);
-
-// How page-granularity copies work under `overrides`, given the byte table's kernel name, e.g.
-// "avx nt >= 16 KiB, then msync" or "avx temporal (PMEM_NO_MOVNT), then msync".
-std::string PageCopyName(const std::string& byte_kernel_name, const arch::EnvOverrides& overrides);
-
-// Test seam: the msync page-granularity persistence calls; nullptr restores ::msync. Not for concurrent use
-// with persists in other threads.
-using MsyncFn = int (*)(void* address, size_t length, int flags);
-void SetMsyncForTest(MsyncFn fn);
 
 }  // namespace map_internal
 }  // namespace pmem2

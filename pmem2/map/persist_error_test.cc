@@ -24,7 +24,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
-#include "pmem2/map/page_persist.h"
+#include "pmem2/map/page_persist_for_test.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -41,7 +41,7 @@ const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 
 absl::StatusOr<Map> MapFd(int fd, StoreGranularity required = StoreGranularity::kPage) {
   Config config;
-  config.set_required_store_granularity(required).IgnoreError();
+  config.set_required_store_granularity(required);
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return source.status();
   return Map::Create(config, *source);
@@ -311,7 +311,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(CpuGranularityTest, StatusMethodsReportOk) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   Config config;
-  config.set_required_store_granularity(StoreGranularity::kByte).IgnoreError();
+  config.set_required_store_granularity(StoreGranularity::kByte);
   absl::StatusOr<Map> map = Map::Create(config, *Source::Anonymous(kPage));
   ASSERT_TRUE(map.ok()) << map.status();
   char* p = static_cast<char*>(map->address());
@@ -375,34 +375,6 @@ TEST(PersistErrorAtTest, ConcurrentMapsKeepTheirOwnErrors) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
-}
-
-TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise) {
-  using map_internal::kPageNtThreshold;
-  using map_internal::PageCopyFlags;
-  EXPECT_EQ(PageCopyFlags(kPageNtThreshold - 1, 0, false), kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(kPageNtThreshold, 0, false), kMemNonTemporal | kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoDrain, false), kMemNonTemporal | kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemTemporal, false), kMemTemporal | kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemWb, false), kMemWb | kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
-  EXPECT_EQ(PageCopyFlags(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
-  EXPECT_EQ(PageCopyFlags(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
-}
-
-// `pmem2 info` prints these: they must say what really happens, msync included, whatever the environment.
-TEST(PageCopyNameTest, DescribesThePathTruthfully) {
-  using map_internal::PageCopyName;
-  arch::EnvOverrides none;
-  EXPECT_EQ(PageCopyName("avx nt >= 8 MiB", none), "avx nt >= 16 KiB, then msync");
-  arch::EnvOverrides threshold;
-  threshold.has_movnt_threshold = true;
-  threshold.movnt_threshold = 0;
-  EXPECT_EQ(PageCopyName("avx nt >= 0 B", threshold), "avx nt >= 0 B, then msync");
-  arch::EnvOverrides no_movnt;
-  no_movnt.no_movnt = true;
-  EXPECT_EQ(PageCopyName("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT), then msync");
-  EXPECT_EQ(PageCopyName("generic", none), "generic, then msync");
 }
 
 }  // namespace

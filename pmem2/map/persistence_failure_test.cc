@@ -40,7 +40,7 @@ constexpr size_t kMiB = size_t{1} << 20;
 
 absl::StatusOr<Map> MapFd(int fd, bool fully_allocated) {
   Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage).IgnoreError();
+  config.set_required_store_granularity(StoreGranularity::kPage);
   config.set_fully_allocated(fully_allocated);
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return source.status();

@@ -80,16 +80,16 @@ absl::optional<StoreGranularity> ParseGranularity(const char* text) {
 
 const StoreGranularity kAll[] = {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage};
 
-// A Config, or a "bad:" line and nullopt if a setter refused a value that is valid.
+// A Config, or a "bad:" line and nullopt if it does not validate although every value is valid.
 absl::optional<pmem2::Config> MakeConfig(StoreGranularity required, uint64_t offset, size_t length,
                                          pmem2::Sharing sharing = pmem2::Sharing::kShared) {
   pmem2::Config c;
-  absl::Status s = c.set_required_store_granularity(required);
-  if (s.ok()) s = c.set_offset(offset);
-  if (s.ok()) s = c.set_length(length);
-  if (s.ok()) s = c.set_sharing(sharing);
-  if (!s.ok()) {
-    Bad("Config setter refused a valid value: " + Describe(s));
+  c.set_required_store_granularity(required);
+  c.set_offset(offset);
+  c.set_length(length);
+  c.set_sharing(sharing);
+  if (absl::Status s = c.Validate(); !s.ok()) {
+    Bad("Config::Validate refused valid values: " + Describe(s));
     return absl::nullopt;
   }
   return c;

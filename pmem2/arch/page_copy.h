@@ -1,0 +1,37 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/page_copy.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2/arch: how copies into page-granularity mappings use the byte tables. Their destinations are
+// page-cache pages that msync writes back next, usually cold in the CPU caches, so non-temporal stores win from
+// a smaller size than in the byte tables (whose destinations are often hot). The caller asked for kMemTemporal /
+// kMemWb, or PMEM_MOVNT_THRESHOLD set a threshold: those decide instead. No CPU flush is ever needed: msync
+// makes the pages durable. Pure functions of their arguments, for tests; persist_ops.h applies them to the
+// process's environment.
+
+#ifndef PMEM2_ARCH_PAGE_COPY_H_
+#define PMEM2_ARCH_PAGE_COPY_H_
+
+#include <cstddef>
+#include <string>
+
+#include "pmem2/arch/env_overrides.h"
+
+namespace pmem2 {
+namespace arch {
+
+inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
+
+// Always adds kMemNoDrain (the persist drains before msync); never kMemNoFlush, which the byte tables read as
+// "ordinary stores only".
+unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment);
+
+// `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
+// byte table's name where the environment decides or the kernels have no non-temporal path.
+std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides);
+
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_PAGE_COPY_H_

@@ -1,0 +1,39 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/arch/page_copy.h"
+
+#include "gtest/gtest.h"
+#include "pmem2/persist_fns.h"
+
+namespace pmem2 {
+namespace arch {
+namespace {
+
+TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise) {
+  EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold - 1, 0, false), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold, 0, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemNoDrain, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemTemporal, false), kMemTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemWb, false), kMemWb | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
+  EXPECT_EQ(PageCopyFlagsFor(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
+}
+
+// `pmem2 info` prints these (with ", then msync"): they must say what really happens, whatever the environment.
+TEST(PageCopyNameTest, DescribesThePathTruthfully) {
+  EnvOverrides none;
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none), "avx nt >= 16 KiB");
+  EnvOverrides threshold;
+  threshold.has_movnt_threshold = true;
+  threshold.movnt_threshold = 0;
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 0 B", threshold), "avx nt >= 0 B");
+  EnvOverrides no_movnt;
+  no_movnt.no_movnt = true;
+  EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT)");
+  EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
+}
+
+}  // namespace
+}  // namespace arch
+}  // namespace pmem2

@@ -1,0 +1,19 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/backend.h for x86-64.
+
+#include "pmem2/arch/backend.h"
+
+#include "pmem2/arch/x86_64/ops.h"
+
+namespace pmem2 {
+namespace arch {
+namespace backend {
+
+const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
+const PersistOps& ByteOps() { return x86_64::ByteOps(); }
+std::string DescribeCpu() { return x86_64::DescribeCpu(); }
+
+}  // namespace backend
+}  // namespace arch
+}  // namespace pmem2

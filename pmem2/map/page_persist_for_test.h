@@ -1,0 +1,27 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/page_persist_for_test.h
+// -----------------------------------------------------------------------------
+//
+// Test seam of page-granularity persistence (target //pmem2/map:page_persist_for_test, testonly): replace the
+// msync that persists page-granularity mappings, to inject failures (EIO, ENOSPC, EINTR) and record calls.
+
+#ifndef PMEM2_MAP_PAGE_PERSIST_FOR_TEST_H_
+#define PMEM2_MAP_PAGE_PERSIST_FOR_TEST_H_
+
+#include <cstddef>
+
+#include "pmem2/map/page_persist.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+// `fn` replaces ::msync for every page-granularity persist in the process; nullptr restores ::msync. Not for
+// concurrent use with persists in other threads.
+using MsyncFn = int (*)(void* address, size_t length, int flags);
+void SetMsyncForTest(MsyncFn fn);
+
+}  // namespace map_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_PAGE_PERSIST_FOR_TEST_H_

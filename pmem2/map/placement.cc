@@ -1,0 +1,124 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/placement.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/page_persist.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+namespace pmem2 {
+namespace map_internal {
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kGiB = size_t{1} << 30;
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+int ToMmapProtection(Protection protection) {
+  int prot = PROT_NONE;
+  if (HasAll(protection, kProtRead)) prot |= PROT_READ;
+  if (HasAll(protection, kProtWrite)) prot |= PROT_WRITE;
+  if (HasAll(protection, kProtExec)) prot |= PROT_EXEC;
+  return prot;
+}
+
+}  // namespace
+
+void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset) {
+  size_t reserve = length + alignment;
+  if (reserve < length) {
+    errno = ENOMEM;
+    return MAP_FAILED;
+  }
+  void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return MAP_FAILED;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+  void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
+  if (addr == MAP_FAILED) {
+    const int err = errno;
+    munmap(base, reserve);
+    errno = err;
+    return MAP_FAILED;
+  }
+  const size_t mapped_end = aligned + ((length + PageSize() - 1) & ~(PageSize() - 1));
+  if (aligned > begin) munmap(base, aligned - begin);
+  if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
+  return addr;
+}
+
+size_t AddressAlignment(size_t length, size_t source_alignment) {
+  return std::max(length >= 2 * kGiB ? kGiB : 2 * kMiB, source_alignment);
+}
+
+absl::Status AllocateFileBlocks(const MapRequest& request) {
+  if (!request.fully_allocated || !request.writes_regular_file()) return absl::OkStatus();
+  // The last page of a mapping may pass the end of the file: only what the file holds is allocated.
+  const uint64_t end = std::min(request.offset + request.length, request.source_size);
+  if (end <= request.offset) return absl::OkStatus();
+  int err = 0;
+  for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
+    err = posix_fallocate(request.fd, static_cast<off_t>(request.offset), static_cast<off_t>(end - request.offset));
+    if (err != EINTR) break;
+  }
+  if (err == 0) return absl::OkStatus();
+  return MakeErrnoError(err, absl::StrCat("allocating the ", end - request.offset, " bytes at offset ",
+                                          request.offset, " of file descriptor ", request.fd,
+                                          " (Config::set_fully_allocated)"));
+}
+
+absl::StatusOr<Placement> Place(const MapRequest& request) {
+  Placement placement;
+  placement.alignment = AddressAlignment(request.length, request.source_alignment);
+  const int prot = ToMmapProtection(request.protection);
+  const off_t offset = static_cast<off_t>(request.offset);
+  void* addr = MAP_FAILED;
+  if (request.anonymous()) {
+    addr = MapAligned(request.length, placement.alignment, prot,
+                      (request.is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
+  } else if (request.is_private) {
+    addr = MapAligned(request.length, placement.alignment, prot, MAP_PRIVATE, request.fd, offset);
+  } else {
+    addr = MapAligned(request.length, placement.alignment, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd,
+                      offset);
+    placement.synchronous = addr != MAP_FAILED;
+    // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
+    if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
+      addr = MapAligned(request.length, placement.alignment, prot, MAP_SHARED, request.fd, offset);
+    }
+  }
+  if (addr == MAP_FAILED) {
+    const int err = errno;
+    if (err == EACCES && !request.anonymous()) {
+      return MakeError(ErrorCode::kNoAccess,
+                       absl::StrCat("mmap of file descriptor ", request.fd, " refused the protection (EACCES)"));
+    }
+    return MakeErrnoError(err, absl::StrCat("mmap of ", request.length, " bytes at offset ", request.offset));
+  }
+  placement.address = addr;
+  // Device DAX is always synchronous, whatever the kernel said about the MAP_SYNC flag.
+  placement.synchronous = placement.synchronous || request.kind == SourceKind::kDeviceDax;
+  return placement;
+}
+
+}  // namespace map_internal
+}  // namespace pmem2

@@ -1,0 +1,54 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/placement.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2 (and tools/bench, which places its reference mappings the same way): step 2 of
+// Map::Create(), putting a checked MapRequest into the address space.
+//
+//   * The address is aligned to 2 MiB (1 GiB for mappings of 2 GiB and more, or the Device DAX alignment if
+//     larger), so the kernel can back the mapping with huge pages.
+//   * Shared file mappings ask for MAP_SHARED_VALIDATE | MAP_SYNC first: the kernel accepts it only where page
+//     tables stay valid without msync (DAX), which is what makes cache-line and byte granularity possible.
+//   * Config::set_fully_allocated: the file blocks behind the range are allocated before anything is mapped.
+
+#ifndef PMEM2_MAP_PLACEMENT_H_
+#define PMEM2_MAP_PLACEMENT_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pmem2/map/request.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+// Maps `length` bytes at an address aligned to `alignment` (a power of two): reserves length + alignment of
+// address space, maps over the aligned part with MAP_FIXED, and returns the slack. MAP_FAILED with errno set
+// on failure, as mmap.
+void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset);
+
+// The address alignment for a mapping of `length` bytes of a source with `source_alignment`.
+size_t AddressAlignment(size_t length, size_t source_alignment);
+
+// Config::set_fully_allocated: allocates the file blocks behind the request's range (as far as the file
+// reaches) with posix_fallocate; nothing for requests whose stores cannot allocate blocks. ENOSPC / EDQUOT as
+// kResourceExhausted.
+absl::Status AllocateFileBlocks(const MapRequest& request);
+
+struct Placement {
+  void* address = nullptr;
+  size_t alignment = 0;
+  bool synchronous = false;  // MAP_SYNC accepted, or Device DAX (always synchronous)
+};
+
+// mmap with the request's protection and sharing. kNoAccess for EACCES on a file, kErrno otherwise.
+absl::StatusOr<Placement> Place(const MapRequest& request);
+
+}  // namespace map_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_PLACEMENT_H_

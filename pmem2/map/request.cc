@@ -1,0 +1,133 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/request.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <limits>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/arch/persist_ops.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/granularity.h"
+
+namespace pmem2 {
+namespace map_internal {
+namespace {
+
+// The mapped length from the config's offset and length; the range errors Map::Create() documents.
+absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint64_t source_size,
+                                     size_t alignment) {
+  const uint64_t offset = config.offset();
+  if (offset % alignment != 0) {
+    return MakeError(ErrorCode::kOffsetUnaligned,
+                     absl::StrCat("offset ", offset, " is not a multiple of the source alignment ", alignment));
+  }
+  if (source_size == 0) return MakeError(ErrorCode::kSourceEmpty, "the source has size 0: nothing to map");
+  uint64_t length = config.length();
+  if (length != 0 && length % alignment != 0) {
+    return MakeError(ErrorCode::kLengthUnaligned,
+                     absl::StrCat("length ", length, " is not a multiple of the source alignment ", alignment));
+  }
+  if (length == 0 && anonymous) {
+    // As libpmem2: an anonymous source's offset is validated but selects nothing (pmem2_source_from_anon(3):
+    // "the offset value for mapping is ignored"); length 0 maps the whole source.
+    if (offset > source_size) {
+      return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " is past the end of the ",
+                                                          source_size, "-byte anonymous source"));
+    }
+    length = source_size;
+  } else if (length == 0) {
+    if (offset >= source_size) {
+      // libpmem2 1.12.1 passes this case to mmap and returns its -EINVAL; the range is what is wrong.
+      return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " is at or past the end of the ",
+                                                          source_size, "-byte source: nothing to map"));
+    }
+    length = source_size - offset;
+  } else if (length > std::numeric_limits<uint64_t>::max() - offset) {
+    return MakeError(ErrorCode::kMapRange,
+                     absl::StrCat("offset ", offset, " + length ", length, " overflows 64 bits"));
+  } else if (offset + length > source_size) {
+    return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " + length ", length,
+                                                        " passes the end of the ", source_size, "-byte source"));
+  }
+  if (length > std::numeric_limits<size_t>::max() / 2 ||
+      offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+    return MakeError(ErrorCode::kMapRange,
+                     absl::StrCat("offset ", offset, " + length ", length, " cannot be mapped on this system"));
+  }
+  return static_cast<size_t>(length);
+}
+
+// Persistence errors are shared among the shared mappings of one file (or one Device DAX).
+absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
+  struct stat st;
+  if (fstat(source.fd(), &st) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
+  }
+  FileIdentity id;
+  id.valid = true;
+  if (source.kind() == SourceKind::kDeviceDax) {
+    id.device = st.st_rdev;  // inode 0: no regular file has it
+  } else {
+    id.device = st.st_dev;
+    id.inode = st.st_ino;
+  }
+  return id;
+}
+
+}  // namespace
+
+absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  MapRequest request;
+  request.required = *config.required_store_granularity();
+  absl::StatusOr<absl::optional<StoreGranularity>> forced = ForcedGranularity();
+  if (!forced.ok()) return forced.status();
+  request.forced = *forced;
+  if (const std::string& invalid = arch::InvalidEnvironment(); !invalid.empty()) {
+    return MakeError(ErrorCode::kInvalidEnvironment, absl::StrCat(invalid, " (pmem2 reads it once per process)"));
+  }
+
+  request.kind = source.kind();
+  request.fd = source.fd();
+  absl::StatusOr<uint64_t> source_size = source.Size();
+  if (!source_size.ok()) return source_size.status();
+  absl::StatusOr<size_t> alignment = source.Alignment();
+  if (!alignment.ok()) return alignment.status();
+  request.source_size = *source_size;
+  request.source_alignment = *alignment;
+  absl::StatusOr<size_t> length = ResolveLength(config, request.anonymous(), *source_size, *alignment);
+  if (!length.ok()) return length.status();
+  request.offset = config.offset();
+  request.length = *length;
+
+  request.is_private = config.sharing() == Sharing::kPrivate;
+  request.protection = config.protection();
+  request.fully_allocated = config.fully_allocated();
+  if (request.is_private && source.kind() == SourceKind::kDeviceDax) {
+    return MakeError(ErrorCode::kSrcDevdaxPrivate, "Device DAX cannot be mapped private (MAP_PRIVATE)");
+  }
+  if (!request.is_private && HasAll(request.protection, kProtWrite)) {
+    absl::StatusOr<bool> writable = source.Writable();
+    if (!writable.ok()) return writable.status();
+    if (!*writable) {
+      return MakeError(ErrorCode::kNoAccess,
+                       absl::StrCat("file descriptor ", source.fd(),
+                                    " is read-only but the shared mapping asks for write protection"));
+    }
+  }
+  if (request.shared_file()) {
+    absl::StatusOr<FileIdentity> file = IdentifyFile(source);
+    if (!file.ok()) return file.status();
+    request.file = *file;
+  }
+  return request;
+}
+
+}  // namespace map_internal
+}  // namespace pmem2

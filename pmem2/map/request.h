@@ -1,0 +1,53 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/request.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2/map, step 1 of Map::Create(): a Config checked against a Source, with every value resolved
+// (length 0 becomes the rest of the source, the forced granularity is read, the file identified). Every error
+// Map::Create() documents up to, but not including, mmap comes from here, in the documented order.
+
+#ifndef PMEM2_MAP_REQUEST_H_
+#define PMEM2_MAP_REQUEST_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/types/optional.h"
+#include "pmem2/config/config.h"
+#include "pmem2/map/map_registry.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+namespace map_internal {
+
+struct MapRequest {
+  StoreGranularity required = StoreGranularity::kPage;
+  absl::optional<StoreGranularity> forced;  // PMEM2_FORCE_GRANULARITY; applies to shared file mappings only
+  SourceKind kind = SourceKind::kAnonymous;
+  int fd = -1;
+  uint64_t offset = 0;  // selects nothing for anonymous sources
+  size_t length = 0;    // > 0
+  uint64_t source_size = 0;
+  size_t source_alignment = 0;
+  bool is_private = false;
+  Protection protection = kProtNone;
+  bool fully_allocated = false;
+  FileIdentity file;  // valid for shared mappings of files and Device DAX
+
+  bool anonymous() const { return kind == SourceKind::kAnonymous; }
+  // Stores reach a file or device: the mapping can be persistent.
+  bool shared_file() const { return !anonymous() && !is_private; }
+  // Stores may allocate file blocks (a hole of a sparse regular file).
+  bool writes_regular_file() const {
+    return kind == SourceKind::kRegularFile && !is_private && HasAll(protection, kProtWrite);
+  }
+};
+
+absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source);
+
+}  // namespace map_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_REQUEST_H_
