@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "pmem2/source/source.h"
+#include "pmem2/sysfs/sysfs_for_test.h"
 
 namespace pmem2 {
 namespace testing {
@@ -22,9 +22,9 @@ void MakeDirs(const std::string& path) {
 
 }  // namespace
 
-FakeSysfs::FakeSysfs() { source_internal::SetSysfsRootForTest(dir_.path()); }
+FakeSysfs::FakeSysfs() { sysfs_internal::SetRootForTest(dir_.path()); }
 
-FakeSysfs::~FakeSysfs() { source_internal::SetSysfsRootForTest(""); }
+FakeSysfs::~FakeSysfs() { sysfs_internal::SetRootForTest(""); }
 
 std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const std::string& align_text) {
   struct stat st;

@@ -15,7 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/pmem2.h"
-#include "pmem2/source/source.h"
+#include "pmem2/source/device_dax.h"
+#include "pmem2/sysfs/sysfs.h"
 #include "tools/create_file.h"
 
 namespace pmem2 {
@@ -156,7 +157,7 @@ absl::StatusOr<Opened> OpenForInfo(const std::string& path, const InfoOptions& o
   // Only Device DAX among character devices, decided from sysfs before anything opens it: opening /dev/ptmx
   // allocates a pseudo-terminal, /dev/tty may hand over a terminal, other drivers do what they like on open.
   if (S_ISCHR(st.st_mode) &&
-      source_internal::IsDeviceDax(source_internal::SysfsRoot(), major(st.st_rdev), minor(st.st_rdev))) {
+      source_internal::IsDeviceDax(sysfs_internal::Root(), major(st.st_rdev), minor(st.st_rdev))) {
     return OpenChecked(pinned, path, st);
   }
   return TypeError(path, st);

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
-#include "pmem2/source/source.h"
+#include "pmem2/sysfs/sysfs.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -30,7 +30,7 @@ PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
   bool all_cpu_cache = true;
   for (size_t i = 0; i < matches.gl_pathc; ++i) {
     absl::StatusOr<std::string> text =
-        source_internal::ReadSysfsAttribute(std::string(matches.gl_pathv[i]) + "/persistence_domain");
+        sysfs_internal::ReadAttribute(std::string(matches.gl_pathv[i]) + "/persistence_domain");
     std::string domain = text.ok() && !text->empty() ? *text : "unknown";
     if (domain != "cpu_cache") all_cpu_cache = false;
     if (result.summary.empty()) {
@@ -75,7 +75,7 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                                     absl::optional<StoreGranularity> forced, bool shared_file,
                                                     bool synchronous) {
   GranularityChoice choice;
-  const PersistenceDomain domain = ReadPersistenceDomain(source_internal::SysfsRoot());
+  const PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
   choice.persistence_domain = domain.summary;
   const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain);
   choice.detected = decision.granularity;

@@ -2,6 +2,8 @@
 
 #include "pmem2/source/source.h"
 
+#include "pmem2/source/device_dax.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -16,8 +18,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/sysfs/sysfs.h"
 
 namespace pmem2 {
 namespace {
@@ -42,10 +44,6 @@ absl::Status Stat(int fd, struct stat* st) {
   return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", fd));
 }
 
-std::string CharDeviceDir(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
-  return absl::StrCat(sysfs_root, "/dev/char/", major_number, ":", minor_number);
-}
-
 }  // namespace
 
 absl::string_view SourceKindName(SourceKind kind) {
@@ -59,48 +57,8 @@ absl::string_view SourceKindName(SourceKind kind) {
 
 namespace source_internal {
 
-namespace {
-
-absl::Mutex sysfs_root_mutex(absl::kConstInit);
-std::string* sysfs_root_for_test ABSL_GUARDED_BY(sysfs_root_mutex) = nullptr;
-
-}  // namespace
-
-std::string SysfsRoot() {
-  absl::MutexLock lock(&sysfs_root_mutex);
-  return sysfs_root_for_test != nullptr ? *sysfs_root_for_test : "/sys";
-}
-
-void SetSysfsRootForTest(std::string root) {
-  absl::MutexLock lock(&sysfs_root_mutex);
-  delete sysfs_root_for_test;
-  sysfs_root_for_test = root.empty() ? nullptr : new std::string(std::move(root));
-}
-
-absl::StatusOr<std::string> ReadSysfsAttribute(const std::string& path) {
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    const int err = errno;  // before StrCat, which may allocate
-    return MakeErrnoError(err, absl::StrCat("open ", path));
-  }
-  char buffer[4096];
-  size_t length = 0;
-  while (length < sizeof buffer) {
-    ssize_t n = read(fd, buffer + length, sizeof buffer - length);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return MakeErrnoError(err, absl::StrCat("read ", path));
-    }
-    if (n == 0) break;
-    length += static_cast<size_t>(n);
-  }
-  close(fd);
-  return std::string(absl::StripAsciiWhitespace(absl::string_view(buffer, length)));
+std::string CharDeviceDir(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
+  return absl::StrCat(sysfs_root, "/dev/char/", major_number, ":", minor_number);
 }
 
 bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
@@ -113,7 +71,7 @@ bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned 
 }
 
 absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
-  absl::StatusOr<std::string> text = ReadSysfsAttribute(device_dir + "/size");
+  absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(device_dir + "/size");
   if (!text.ok()) return text.status();
   uint64_t size = 0;
   if (!absl::SimpleAtoi(*text, &size) || (!text->empty() && (*text)[0] == '-')) {
@@ -127,7 +85,7 @@ absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
   // Kernels since 5.10 give each device its own `align`; older ones only the region's, one level up.
   std::string path = device_dir + "/align";
   if (access(path.c_str(), F_OK) != 0) path = device_dir + "/device/align";
-  absl::StatusOr<std::string> text = ReadSysfsAttribute(path);
+  absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
   if (!text.ok()) return text.status();
   uint64_t align = 0;
   if (!absl::SimpleAtoi(*text, &align) || (!text->empty() && (*text)[0] == '-')) {
@@ -164,10 +122,10 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
   if (absl::Status s = Stat(fd, &st); !s.ok()) return s;
   if (S_ISREG(st.st_mode)) return Source(SourceKind::kRegularFile, fd, 0, "");
   if (S_ISCHR(st.st_mode)) {
-    std::string root = source_internal::SysfsRoot();
+    std::string root = sysfs_internal::Root();
     unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
     if (source_internal::IsDeviceDax(root, maj, min)) {
-      return Source(SourceKind::kDeviceDax, fd, 0, CharDeviceDir(root, maj, min));
+      return Source(SourceKind::kDeviceDax, fd, 0, source_internal::CharDeviceDir(root, maj, min));
     }
   }
   return MakeError(ErrorCode::kInvalidFileType,

@@ -91,27 +91,6 @@ class Source {
   std::string sysfs_dir_;
 };
 
-namespace source_internal {
-
-// Where sysfs is: "/sys", unless a test has pointed it at a fake one (testing/fake_sysfs.h). Deliberately not
-// an environment variable: a fake sysfs decides durability (eADR, Device DAX), so only code linked into the
-// process may change it.
-std::string SysfsRoot();
-// For tests only: `root` replaces "/sys"; an empty `root` restores it. Thread-safe.
-void SetSysfsRootForTest(std::string root);
-
-// A small sysfs attribute without surrounding white space; ErrorCode::kErrno (e.g. ENOENT) if it cannot be read.
-absl::StatusOr<std::string> ReadSysfsAttribute(const std::string& path);
-
-// Whether the character device MAJOR:MINOR under `sysfs_root` is a Device DAX (its subsystem is "dax").
-bool IsDeviceDax(const std::string& sysfs_root, unsigned major, unsigned minor);
-
-// Parse a Device DAX's sysfs attributes from the device folder: `size`, and `align` (or the region's
-// `device/align` on kernels before 5.10).
-absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir);
-absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir);
-
-}  // namespace source_internal
 }  // namespace pmem2
 
 #endif  // PMEM2_SOURCE_SOURCE_H_

@@ -2,6 +2,8 @@
 
 #include "pmem2/source/source.h"
 
+#include "pmem2/source/device_dax.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -167,20 +169,7 @@ class FakeDeviceDaxTest : public ::testing::Test {
 };
 
 // Only code in the process can fake sysfs: an environment variable could make a process trust a fake eADR.
-TEST(SourceTest, NoEnvironmentVariableRedirectsSysfs) {
-  std::string device;
-  std::string root;
-  {
-    ::pmem2::testing::FakeSysfs sysfs;
-    device = sysfs.MakeDevNullDeviceDax("4096", "4096");
-    root = sysfs.root();
-    ::pmem2::testing::ScopedEnv env("PMEM2_TEST_SYSFS_ROOT", root);
-    source_internal::SetSysfsRootForTest("");
-    ScopedFd fd(open("/dev/null", O_RDWR));
-    EXPECT_EQ(GetErrorCode(Source::FromFd(fd.get()).status()), ErrorCode::kInvalidFileType);
-    EXPECT_EQ(source_internal::SysfsRoot(), "/sys");
-  }
-}
+// That no environment variable can redirect sysfs is tested in pmem2/sysfs/sysfs_test.cc.
 
 TEST_F(FakeDeviceDaxTest, DetectedWithSizeAndAlignment) {
   WriteFile(device_dir_ + "/size", "4294967296\n");

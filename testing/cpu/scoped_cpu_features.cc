@@ -2,6 +2,8 @@
 
 #include "testing/cpu/scoped_cpu_features.h"
 
+#include "pmem2/arch/x86_64/ops_for_test.h"
+
 #include <cstdio>
 #include <cstdlib>
 

@@ -2,6 +2,8 @@
 
 #include "pmem2/arch/x86_64/ops.h"
 
+#include "pmem2/arch/x86_64/ops_for_test.h"
+
 #include <atomic>
 #include <cstring>
 #include <mutex>

@@ -52,11 +52,6 @@ const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 std::string DescribeCpu();
 
-// Test seam, used only by testing/cpu: makes the functions above return `selection` (nullptr: back to the
-// process-wide one) and makes the kernels use its threshold. Not thread-safe with concurrent copies; the
-// caller keeps `selection` alive until it restores.
-void InstallSelectionForTest(const Selection* selection);
-
 }  // namespace x86_64
 }  // namespace arch
 }  // namespace pmem2

@@ -1,0 +1,27 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/x86_64/ops_for_test.h
+// -----------------------------------------------------------------------------
+//
+// Test seam of the x86-64 backend (target //pmem2/arch/x86_64:ops_for_test, testonly), used by testing/cpu's
+// ScopedCpuFeatures to run tests once per instruction set the CPU has.
+
+#ifndef PMEM2_ARCH_X86_64_OPS_FOR_TEST_H_
+#define PMEM2_ARCH_X86_64_OPS_FOR_TEST_H_
+
+#include "pmem2/arch/x86_64/ops.h"
+
+namespace pmem2 {
+namespace arch {
+namespace x86_64 {
+
+// Makes CacheLineOps() / ByteOps() / DescribeCpu() return `selection` (nullptr: back to the process-wide one)
+// and makes the kernels use its thresholds. Not thread-safe with concurrent copies; the caller keeps
+// `selection` alive until it restores.
+void InstallSelectionForTest(const Selection* selection);
+
+}  // namespace x86_64
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_X86_64_OPS_FOR_TEST_H_

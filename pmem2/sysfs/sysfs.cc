@@ -1,0 +1,66 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/sysfs/sysfs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/sysfs/sysfs_for_test.h"
+
+namespace pmem2 {
+namespace sysfs_internal {
+namespace {
+
+// std::mutex, not absl::Mutex: Debian's Abseil is not built for ThreadSanitizer (see map_registry.h).
+std::mutex root_mutex;
+std::string* root_for_test = nullptr;  // guarded by root_mutex
+
+}  // namespace
+
+std::string Root() {
+  std::lock_guard<std::mutex> lock(root_mutex);
+  return root_for_test != nullptr ? *root_for_test : "/sys";
+}
+
+void SetRootForTest(std::string root) {
+  std::lock_guard<std::mutex> lock(root_mutex);
+  delete root_for_test;
+  root_for_test = root.empty() ? nullptr : new std::string(std::move(root));
+}
+
+absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int err = errno;  // before StrCat, which may allocate
+    return MakeErrnoError(err, absl::StrCat("open ", path));
+  }
+  char buffer[4096];
+  size_t length = 0;
+  while (length < sizeof buffer) {
+    const ssize_t n = read(fd, buffer + length, sizeof buffer - length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      return MakeErrnoError(err, absl::StrCat("read ", path));
+    }
+    if (n == 0) break;
+    length += static_cast<size_t>(n);
+  }
+  close(fd);
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(buffer, length)));
+}
+
+}  // namespace sysfs_internal
+}  // namespace pmem2

@@ -1,0 +1,98 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/sysfs/sysfs.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/sysfs/sysfs_for_test.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace sysfs_internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kChildMarker[] = "PMEM2_SYSFS_TEST_CHILD";
+// Names a redirect through the environment would plausibly use (the project once used the first).
+const char* const kRedirectVariables[] = {"PMEM2_TEST_SYSFS_ROOT", "PMEM2_SYSFS_ROOT", "PMEM2_SYSFS", "SYSFS_ROOT",
+                                          "SYSFS_PATH"};
+
+TEST(SysfsTest, ReadsAnAttributeWithoutSurroundingWhiteSpace) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  std::ofstream(dir.Join("size")) << "  4096\n";
+  EXPECT_EQ(ReadAttribute(dir.Join("size")).value(), "4096");
+  absl::StatusOr<std::string> missing = ReadAttribute(dir.Join("none"));
+  EXPECT_EQ(GetErrno(missing.status()), ENOENT);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir.Join("none")));
+}
+
+TEST(SysfsTest, OnlyTheProcessItselfMovesTheRoot) {
+  EXPECT_EQ(Root(), "/sys");
+  SetRootForTest("/tmp/fake");
+  EXPECT_EQ(Root(), "/tmp/fake");
+  SetRootForTest("");
+  EXPECT_EQ(Root(), "/sys");
+}
+
+// Runs in a copy of this binary started by the test below, with the redirect variables set from process start
+// (so a value read once at start-up would be caught too).
+TEST(SysfsChildTest, RootIgnoresTheEnvironment) {
+  if (std::getenv(kChildMarker) == nullptr) GTEST_SKIP() << "runs only as the child of the test below";
+  EXPECT_EQ(Root(), "/sys");
+}
+
+// A fake sysfs decides durability (it can claim eADR or Device DAX), so no environment variable may redirect
+// it: otherwise a stray variable in production would change what persist_fn does.
+TEST(SysfsTest, NoEnvironmentVariableRedirectsTheRoot) {
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e != nullptr; ++e) env_text.emplace_back(*e);
+  env_text.push_back(std::string(kChildMarker) + "=1");
+  for (const char* name : kRedirectVariables) env_text.push_back(std::string(name) + "=/tmp");
+  std::vector<char*> envp;
+  for (std::string& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string filter = "--gtest_filter=SysfsChildTest.RootIgnoresTheEnvironment";
+  char* argv[] = {const_cast<char*>("sysfs_test"), filter.data(), nullptr};
+
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    execve("/proc/self/exe", argv, envp.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  char buffer[4096];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_THAT(output, HasSubstr("[  PASSED  ] 1 test")) << "the child must run the check, not skip it";
+  EXPECT_THAT(output, ::testing::Not(HasSubstr("SKIPPED"))) << output;
+}
+
+}  // namespace
+}  // namespace sysfs_internal
+}  // namespace pmem2
