@@ -16,7 +16,7 @@
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
 //                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix
 //   PMEM_AVX=0              do not use the AVX kernels
-//   PMEM_AVX512F=0          do not use AVX-512 kernels (pmem2 has none: they measured no faster)
+//   PMEM_AVX512F=0          do not use AVX-512 kernels (pmem2 has none yet)
 //   PMEM_MOVDIR64B=0        do not use MOVDIR64B (pmem2 does not use it yet)
 //   PMEM_NO_GENERIC_MEMCPY=N (N != 0) where the portable copy loop would be used, use the C library's
 //                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost

@@ -31,9 +31,7 @@
 // any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes. The
 // Status methods below may be called from any thread, concurrently.
 //
-// Durability: persist_fn(p, n) widens [p, p + n) to whole cache lines (whole pages at page granularity).
-// Nothing is atomic: after a crash any subset of the widened range may have reached the media, but never a torn
-// 8-byte aligned store.
+// What a crash can leave after a persist is stated once, in pmem2/persist_fns.h.
 //
 // PMEM_NO_FLUSH=1 makes cache-line mappings skip the CPU flush; PMEM_NO_FLUSH=0 makes byte-granularity file
 // mappings flush anyway (both as libpmem documents; read once per process).
@@ -77,6 +75,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "pmem2/config/config.h"
 #include "pmem2/persist_fns.h"
 #include "pmem2/source/source.h"
@@ -144,6 +143,8 @@ class Map {
 
   void* address() const { return address_; }
   size_t size() const { return size_; }
+  // The mapped bytes, [address(), address() + size()); empty for a moved-from Map.
+  absl::Span<char> bytes() const { return absl::Span<char>(static_cast<char*>(address_), size_); }
   StoreGranularity store_granularity() const { return granularity_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 

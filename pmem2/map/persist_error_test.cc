@@ -225,7 +225,12 @@ TEST_F(PagePersistenceTest, FailuresBelongToEveryMapOfTheFile) {
 }
 
 TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
+  const absl::Span<char> bytes = map_->bytes();
+  EXPECT_EQ(bytes.data(), map_->address());
+  EXPECT_EQ(bytes.size(), map_->size());
   Map moved = std::move(*map_);
+  EXPECT_EQ(moved.bytes(), bytes);
+  EXPECT_TRUE(map_->bytes().empty());
   msync_.FailWith({EIO});
   moved.persist_fn()(at(0), 1);
   EXPECT_EQ(GetErrno(moved.PersistError()), EIO);

@@ -142,8 +142,8 @@ __attribute__((always_inline)) inline void CopyLine(char* d, const char* s) {
 
 // Copies a piece of one line (n < 64 bytes, not crossing a line boundary). On the cache-line tables' non-temporal
 // path (kNt && kFlush) the piece goes out non-temporally too, with 8-byte MOVNTI stores (the last one
-// overlapping) or two 4-byte ones for 4-7 bytes: measured here, even a partial line written that way is
-// durable sooner than ordinary stores + CLWB. Overlapping non-temporal stores carry identical bytes, so their
+// overlapping) or two 4-byte ones for 4-7 bytes: even a partial line written that way is durable sooner than
+// ordinary stores + CLWB (pmem2/arch/README.md). Overlapping non-temporal stores carry identical bytes, so their
 // order does not matter. Pieces of 1-3 bytes, and every other path, use ordinary stores (+ flush).
 template <class P, bool kNt, bool kFlush>
 __attribute__((always_inline)) inline void CopyPiece(char* d, const char* s, size_t n) {

@@ -21,17 +21,14 @@ namespace pmem2 {
 namespace arch {
 namespace x86_64 {
 
-// Copies of at least this many bytes use non-temporal stores by default, partial first/last lines included.
-// Measured on this project's Zen 4 host with kernels_benchmark.cc (random interleaving, median of 7): whole
-// lines written non-temporally plus SFENCE beat ordinary stores plus CLWB + SFENCE at every size tried from
-// 64 B to 64 KiB, for memmove and memset (64 B: ~1.8x); partial lines written with MOVNTI beat CLWB too
-// (8 B at a line offset of 8: ~147 vs ~286 ns). Copies below one line still default to ordinary stores +
-// CLWB: CLWB leaves the line in L3 (re-read ~12 ns) while a non-temporal store sends it to DRAM (re-read
-// ~130 ns), which for small, hot records costs about what the faster store saves. PMEM_MOVNT_THRESHOLD=0
-// makes them non-temporal as well.
+// Copies of at least this many bytes use non-temporal stores by default, partial first/last lines included:
+// a line written non-temporally reaches the persistence domain without the separate write-back that ordinary
+// stores need. Copies below one line default to ordinary stores + CLWB, which leaves the line cached for the
+// next read of a small, hot record. PMEM_MOVNT_THRESHOLD=0 makes them non-temporal as well. The measurements
+// behind both choices, per CPU, are in pmem2/arch/README.md.
 inline constexpr size_t kDefaultCacheLineNtThreshold = 64;
-// Byte granularity has no flush to save, so non-temporal stores only pay once the copy spills the caches:
-// same benchmark, hot destination, ordinary stores won at 4 MiB and below, non-temporal at 8 MiB and above.
+// Byte granularity has no flush to save, so non-temporal stores only pay once the copy spills the caches
+// (pmem2/arch/README.md).
 inline constexpr size_t kDefaultByteNtThreshold = size_t{8} << 20;
 
 // Everything selection produces for one (features, overrides) pair. The PersistOps names point to storage
