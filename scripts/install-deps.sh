@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs, from Debian's repositories only, what building and testing pmem2 needs. Does nothing if all of it
-# is already there. Works as root or through sudo.
+# Installs what building, testing and linting pmem2 needs: Debian packages from Debian's repositories, and
+# buildifier from the npm registry (the @bazel/buildifier package ships a static binary). Does nothing, and
+# needs neither root nor the network, if all of it is already there. Debian packages need root or sudo;
+# buildifier goes to /usr/local as root, else to ~/.local (no root needed).
 set -euo pipefail
 
 packages=(
@@ -12,22 +14,47 @@ packages=(
   liburing-dev
   libbenchmark-dev  # benchmarks
   libpmem2-dev      # the reference implementation the tests compare against
+  shellcheck        # scripts/lint.sh
 )
+buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned
+if [ "$(id -u)" -eq 0 ]; then npm_prefix=/usr/local; else npm_prefix=$HOME/.local; fi
+
+has_buildifier() {
+  local b
+  for b in "$npm_prefix/bin/buildifier" /usr/local/bin/buildifier "$(command -v buildifier || true)"; do
+    [ -n "$b" ] && [ -x "$b" ] && "$b" --version 2>/dev/null | grep -q "version: $buildifier_version\b" && return 0
+  done
+  return 1
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+need_buildifier=0
+has_buildifier || need_buildifier=1
+# npm comes with Node.js on most machines; Debian's package otherwise.
+[ $need_buildifier -eq 1 ] && ! command -v npm >/dev/null && missing+=(npm)
+[ ${#missing[@]} -eq 0 ] && [ $need_buildifier -eq 0 ] && exit 0
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null; then
-    sudo="sudo"
-  else
-    echo "install-deps: missing ${missing[*]}; run as root or install them: apt-get install ${missing[*]}" >&2
-    exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then
+      sudo="sudo"
+    else
+      echo "install-deps: missing ${missing[*]}; run as root or install them: apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
   fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+
+if [ $need_buildifier -eq 1 ]; then
+  echo "install-deps: installing buildifier $buildifier_version (npm @bazel/buildifier) into $npm_prefix" >&2
+  npm install --global --prefix "$npm_prefix" --no-audit --no-fund --update-notifier=false --loglevel=error \
+    "@bazel/buildifier@$buildifier_version" >&2
+  has_buildifier || { echo "install-deps: $npm_prefix/bin/buildifier does not run" >&2; exit 1; }
+fi

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# pmem2's whole test suite, as CI runs it: installs what is missing, then
-#   1. every test target (bazel test //...), then again under AddressSanitizer, UndefinedBehaviorSanitizer and
-#      ThreadSanitizer;
-#   2. the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
-#   3. the DAX VM stage (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1).
-# Counts individual test cases (GoogleTest cases; one per shell test) and ends with `N passed, N failed`.
+# pmem2's whole test suite, as CI runs it: installs what is missing (scripts/install-deps.sh), then the stages
+#   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
+#   tests         every test target (bazel test //...), then again as asan, ubsan and tsan (the sanitizers);
+#   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
+#   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1);
+#   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
+#                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
+#                 instead of failing.
+# Counts individual test cases (GoogleTest cases; one per shell test; one per linter) and ends with
+# `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage.
 #
-# Options: --quick runs stage 1 without the sanitizers and skips the DAX VM stage.
+# Root: installing missing packages needs root or sudo (nothing else does once they are there). Test cases that
+# need root (tmpfs and ext4-on-loop-device mounts, dropping privileges to user nobody) run only as root and
+# otherwise skip, each listed below its stage with the reason. The DAX VM stage needs no root (qemu under TCG;
+# KVM only where /dev/kvm is writable). The unprivileged stage needs root (it creates and becomes the user), and
+# is skipped otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+cd "$(dirname "$0")/.." || exit 1
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
@@ -18,11 +25,19 @@ scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 faile
 passed=0 failed=0 skipped=0
 log_dir=$(mktemp -d)
 trap 'rm -rf "$log_dir"' EXIT
+bazel=(bazel) # the Bazel command of bazel_stage
+if [ "$(id -u)" -eq 0 ]; then
+  echo "running as root: the test cases that need root run"
+else
+  echo "running as uid $(id -u), not root: the test cases that need root skip (listed with their reasons)," \
+    "and so does the unprivileged stage"
+fi
 
-# count_bazel_results LOG TESTLOGS: adds the test cases of every test target in a `bazel test` log.
+# count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS]: adds the test cases of every test target in a `bazel test`
+# log; with LIST_SKIPS=1 prints each skipped case with its reason.
 count_bazel_results() {
-  local log=$1 testlogs=$2 stage=$3
-  local target status dir p f s
+  local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0}
+  local target status dir p f s x
   local -a xmls
   while read -r target status; do
     dir="$testlogs/${target#//}"; dir="${dir/://}"
@@ -43,6 +58,7 @@ count_bazel_results() {
           fail += fl + e; skip += sk + d; pass += t - fl - e - sk - d
         }
         END { print pass + 0, fail + 0, skip + 0 }' "${xmls[@]}")
+      [ "$list_skips" = 1 ] && [ "$s" -gt 0 ] && list_skipped "$stage" "${xmls[@]}"
     fi
     # A target that failed although its cases passed (a sanitizer report at exit, a crash, a timeout, a
     # build failure) counts as one failed case. So does FLAKY: it failed at least once.
@@ -53,25 +69,99 @@ count_bazel_results() {
            sed -e 's/ FAILED TO BUILD$/ FAILED_TO_BUILD/' -e 's/ NO STATUS$/ NO_STATUS/')
 }
 
-# bazel_stage NAME [bazel flags...]: bazel test //... with the flags; counts the results.
+# list_skipped STAGE XML...: `  STAGE: skipped Suite.Case: reason` for each skipped GoogleTest case
+list_skipped() {
+  local stage=$1; shift
+  awk -v stage="$stage" '
+    /<testcase / { name = ""; if ($0 ~ / result="skipped"/ && match($0, / name="[^"]*"/)) {
+        name = substr($0, RSTART + 7, RLENGTH - 8)
+        if (match($0, / classname="[^"]*"/)) name = substr($0, RSTART + 12, RLENGTH - 13) "." name } }
+    /<skipped / && name != "" {
+      why = ""
+      if (match($0, / message="[^"]*"/)) why = substr($0, RSTART + 10, RLENGTH - 11)
+      sub(/^[^&]*&#x0A;/, "", why); sub(/&#x0A;.*/, "", why)  # drop "file:line", keep the first line
+      gsub(/&quot;/, "\"", why); gsub(/&apos;/, "'\''", why); gsub(/&lt;/, "<", why); gsub(/&gt;/, ">", why)
+      gsub(/&amp;/, "\\&", why)
+      print "  " stage ": skipped " name ": " why; name = ""
+    }' "$@"
+}
+
+# bazel_stage NAME [bazel flags...]: `${bazel[@]} test //...` with the flags, in the current folder; counts the
+# results (and lists the skipped cases of the plain runs).
 bazel_stage() {
   local name=$1; shift
-  local start=$SECONDS before_p=$passed before_f=$failed
+  local start=$SECONDS before_p=$passed before_f=$failed before_s=$skipped list_skips=0
   local log="$log_dir/$name.log"
-  bazel test --keep_going "$@" //... >"$log" 2>&1
+  [ $# -eq 0 ] && list_skips=1
+  "${bazel[@]}" test --keep_going "$@" //... >"$log" 2>&1
   local rc=$?
   if ! grep -qE '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY)' "$log"; then
     echo "  $name: bazel test produced no results (exit $rc):"; tail -30 "$log" | sed 's/^/    /'
     failed=$((failed + 1))
   else
-    count_bazel_results "$log" "$(bazel info "$@" bazel-testlogs 2>/dev/null)" "$name"
+    count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips
     if [ $rc -ne 0 ] && [ $failed -eq $before_f ]; then
       echo "  $name: bazel exited $rc:"; grep -E "^(ERROR|FAILED)" "$log" | head -20 | sed 's/^/    /'
       failed=$((failed + 1))
     fi
   fi
-  echo "stage $name: $((passed - before_p)) passed, $((failed - before_f)) failed ($((SECONDS - start)) s)"
+  echo "stage $name: $((passed - before_p)) passed, $((failed - before_f)) failed," \
+    "$((skipped - before_s)) skipped ($((SECONDS - start)) s)"
 }
+
+# copy_tree DEST: this checkout's files (tracked and untracked-but-not-ignored, as they are now) into DEST
+copy_tree() {
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+      while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+      tar --null -T - -cf - | tar -C "$1" -xf -
+  else
+    tar --exclude=./.git --exclude='./bazel-*' --exclude='./examples/consumer/bazel-*' -cf - . | tar -C "$1" -xf -
+  fi
+}
+
+# unprivileged_stage: the plain `bazel test //...` as user pmem2ci (created if missing), from a copy of the tree
+# in its home (the checkout may not be readable to it), with its own Bazel output root in its home
+unprivileged_stage() {
+  local user=pmem2ci home src start=$SECONDS
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "stage unprivileged: skipped (needs root to create and become user $user; this run is unprivileged already)"
+    return
+  fi
+  if ! id -u "$user" >/dev/null 2>&1 && ! useradd --system --create-home --shell /usr/sbin/nologin "$user"; then
+    echo "stage unprivileged: 0 passed, 1 failed (useradd $user failed)"; failed=$((failed + 1)); return
+  fi
+  home=$(getent passwd "$user" | cut -d: -f6)
+  src=$home/pmem2
+  if ! { mkdir -p "$home" && rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$home"; }; then
+    echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
+  fi
+  echo "  unprivileged: as $user (uid $(id -u "$user")) in $src (copied in $((SECONDS - start)) s)"
+  bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
+    bazel --output_user_root="$home/.cache/bazel/_bazel_$user") # Bazel's default output root for that user
+  pushd "$src" >/dev/null || return
+  bazel_stage unprivileged
+  "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
+  popd >/dev/null || return
+  bazel=(bazel)
+}
+
+if [ $quick -eq 0 ]; then
+  start=$SECONDS log="$log_dir/lint.log"
+  bash scripts/lint.sh >"$log" 2>&1
+  rc=$?
+  grep -v '^lint: ' "$log" | sed 's/^/  lint: /'
+  line=$(grep -E '^lint: [0-9]+ passed' "$log" | tail -1)
+  if [[ "$line" =~ ^lint:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
+    passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2])) skipped=$((skipped + BASH_REMATCH[3]))
+    [ $rc -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] && failed=$((failed + 1))
+    echo "stage lint: ${BASH_REMATCH[1]} passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped" \
+      "($((SECONDS - start)) s)"
+  else
+    echo "stage lint: no result line (exit $rc)"; failed=$((failed + 1))
+  fi
+fi
 
 bazel_stage tests
 if [ $quick -eq 0 ]; then
@@ -106,6 +196,8 @@ if [ $quick -eq 0 ]; then
       failed=$((failed + 1))
     fi
   }
+
+  unprivileged_stage
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Boot 1: NVDIMMs with no persistence domain reported (qemu's default: neither ADR nor eADR advertised).
 # Sets up the namespaces and file systems every later boot uses, runs the no-eADR checks, then writes the
 # crash-test data and is killed hard by the host.

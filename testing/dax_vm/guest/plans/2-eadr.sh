@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Boot 2: nvdimm-persistence=cpu, the platform reports the CPU caches inside the persistence domain (eADR).
 # First the crash test's verification (the data boot 1 wrote before it was killed), then the eADR checks.
 # machine: pc,nvdimm=on,nvdimm-persistence=cpu

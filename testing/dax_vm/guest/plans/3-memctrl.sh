@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Boot 3: nvdimm-persistence=mem-ctrl, the platform reports the memory controller as the persistence domain
 # (ADR): the CPU caches still have to be flushed, so cache-line granularity.
 # machine: pc,nvdimm=on,nvdimm-persistence=mem-ctrl

@@ -1,0 +1,83 @@
+# shellcheck shell=sh
+# The emulated NVDIMMs inside the guest (busybox sh; sourced through /lib.sh): the kernel modules, and the
+# namespace, block device or Device DAX of each NVDIMM, found by its size (layout.sh).
+
+# load_modules: loads /modules.list in order (the host wrote it in dependency order), then waits for the namespaces
+load_modules() {
+    while read -r m; do
+        case $m in
+            # Optional accelerated variants: absent CPU features make them refuse to load.
+            *crc32c-intel.ko | *crc32c_intel.ko | *crct10dif-pclmul.ko | *crc32-pclmul.ko)
+                insmod "/lib/modules/$K/$m" 2>/dev/null || echo "optional module $m not loaded" ;;
+            *) insmod "/lib/modules/$K/$m" || { echo "insmod $m failed"; return 1; } ;;
+        esac
+    done </modules.list
+    # Regions and namespaces are probed asynchronously: wait for the three label-less namespaces.
+    _i=0
+    while [ "$(count_existing /sys/bus/nd/devices/namespace*.0)" -lt 3 ]; do
+        _i=$((_i + 1))
+        [ $_i -gt 200 ] && { echo "nvdimm namespaces did not appear: $(ls /sys/bus/nd/devices)"; return 1; }
+        sleep 0.1
+    done
+    for r in /sys/bus/nd/devices/region*; do
+        echo "$(basename "$r"): size=$(cat "$r/size") persistence_domain='$(cat "$r/persistence_domain" 2>/dev/null)'"
+    done
+}
+
+# count_existing PATH...: how many of the (globbed) paths exist
+count_existing() {
+    _n=0
+    for _p in "$@"; do [ -e "$_p" ] && _n=$((_n + 1)); done
+    echo "$_n"
+}
+
+# ns_of_size BYTES: the namespace (e.g. namespace1.0) of the region with that size. Region numbering does not
+# follow qemu's -device order, so the host gives every NVDIMM a distinct size.
+ns_of_size() {
+    for r in /sys/bus/nd/devices/region*; do
+        [ "$(cat "$r/size")" = "$1" ] || continue
+        for n in "$r"/namespace*.0; do
+            [ -e "$n" ] && { basename "$n"; return 0; }
+        done
+    done
+    echo "no namespace in a region of size $1" >&2
+    return 1
+}
+
+# make_namespace BYTES fsdax|devdax: reconfigures the raw namespace of that region
+make_namespace() {
+    _ns=$(ns_of_size "$1") || return 1
+    case $2 in
+        fsdax) ndctl create-namespace --force --reconfig="$_ns" --mode=fsdax --map=dev ;;
+        devdax) ndctl create-namespace --force --reconfig="$_ns" --mode=devdax --align=2M ;;
+    esac
+}
+
+# blockdev_of_size BYTES: /dev/pmemN of the fsdax namespace in that region
+blockdev_of_size() {
+    _ns=$(ns_of_size "$1") || return 1
+    for b in /sys/bus/nd/devices/"$_ns"/block/pmem* /sys/bus/nd/devices/pfn*/block/pmem*; do
+        [ -e "$b" ] || continue
+        # the pfn device's block dev belongs to our namespace if its "namespace" attribute names it
+        case $b in
+            */pfn*) [ "$(cat "${b%/block/*}/namespace" 2>/dev/null)" = "$_ns" ] || continue ;;
+        esac
+        echo "/dev/$(basename "$b")"
+        return 0
+    done
+    echo "no block device for $_ns" >&2
+    return 1
+}
+
+# devdax_of_size BYTES: /dev/daxN.M of the devdax namespace in that region
+devdax_of_size() {
+    _ns=$(ns_of_size "$1") || return 1
+    for d in /sys/bus/nd/devices/dax*; do
+        [ "$(cat "$d/namespace" 2>/dev/null)" = "$_ns" ] || continue
+        for c in "$d"/dax*.*; do
+            [ -e "$c" ] && { echo "/dev/$(basename "$c")"; return 0; }
+        done
+    done
+    echo "no device dax for $_ns" >&2
+    return 1
+}
