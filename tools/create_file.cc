@@ -30,12 +30,14 @@ absl::Status NotASize(absl::string_view flag, absl::string_view text) {
 }
 
 // posix_fallocate returns the error instead of setting errno, and is interrupted by signals on some file
-// systems (it is a long operation there): retry those.
+// systems (it is a long operation there): retry those, a bounded number of times (a FUSE server may answer
+// EINTR forever), then report EINTR.
 int Fallocate(int fd, uint64_t size) {
-  int err;
-  do {
+  int err = 0;
+  for (int attempt = 0; attempt < 16; ++attempt) {
     err = posix_fallocate(fd, 0, static_cast<off_t>(size));
-  } while (err == EINTR);
+    if (err != EINTR) break;
+  }
   return err;
 }
 

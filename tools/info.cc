@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/cpu_description.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/source/device_dax.h"
 #include "pmem2/sysfs/sysfs.h"
@@ -128,6 +129,11 @@ absl::StatusOr<Opened> OpenForInfo(const std::string& path, const InfoOptions& o
     struct stat dir;
     const bool folder_exists = stat(Dirname(path).c_str(), &dir) == 0 && S_ISDIR(dir.st_mode);
     if (!folder_exists) return OpenError(path, ENOENT);
+    // A value the engine refuses would fail the mapping after the file was made: say so before making it.
+    if (const std::string& invalid = arch::InvalidEnvironment(); !invalid.empty()) {
+      return MakeError(ErrorCode::kInvalidEnvironment,
+                       absl::StrCat(path, ": ", invalid, " (", ErrorCodeName(ErrorCode::kInvalidEnvironment), ")"));
+    }
     if (!options.create_size.has_value()) {
       return absl::NotFoundError(
           absl::StrCat(path, ": no such file or directory (pass --create=SIZE to create it)"));

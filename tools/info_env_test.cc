@@ -4,12 +4,14 @@
 // process, so each value runs in a process of its own (the info_env_* targets in BUILD.bazel set it).
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
 #include "testing/temp_files.h"
 #include "tools/info.h"
 
@@ -41,6 +43,13 @@ TEST(InfoEnvTest, PageCopyPathIsDescribedTruthfully) {
     ASSERT_FALSE(report.ok());
     EXPECT_THAT(std::string(report.status().message()), HasSubstr("PMEM_MOVNT_THRESHOLD=\"abc\""));
     EXPECT_THAT(std::string(report.status().message()), HasSubstr("PMEM2_E_INVALID_ENVIRONMENT"));
+    // With --create, nothing is made for a mapping that cannot happen.
+    ScopedTempDir dir("/dev/shm");
+    InfoOptions create;
+    create.create_size = 1 << 20;
+    absl::StatusOr<std::string> created = Info(dir.Join("new"), create);
+    EXPECT_EQ(GetErrorCode(created.status()), ErrorCode::kInvalidEnvironment);
+    EXPECT_NE(access(dir.Join("new").c_str(), F_OK), 0) << "info created a file it could not map";
     return;
   }
   ASSERT_TRUE(report.ok()) << report.status();

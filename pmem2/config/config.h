@@ -104,7 +104,9 @@ class Config {
   // When true, Map::Create() first allocates every file block behind the mapped range (posix_fallocate), so
   // that a full file system or an exceeded quota is a kResourceExhausted error from Create() instead of a
   // SIGBUS at the first store into a hole of a sparse file. It applies to shared, writable mappings of regular
-  // files (the only ones whose stores allocate file blocks) and never changes the file's size or contents.
+  // files (the only ones whose stores allocate file blocks) and never changes the file's size. Where the file
+  // system has no fallocate, the C library emulates it by writing zeros into the holes (not atomic against
+  // other writers). Copy-on-write file systems may still need new blocks at a later store (map.h, SIGBUS).
   // Default false: allocating costs time in proportion to the holes, and many files are allocated already.
   void set_fully_allocated(bool fully_allocated) { fully_allocated_ = fully_allocated; }
 

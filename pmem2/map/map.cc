@@ -28,7 +28,6 @@ uint64_t PersistErrorCount() { return map_internal::PersistFailureCount(); }
 absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   absl::StatusOr<map_internal::MapRequest> request = map_internal::ValidateRequest(config, source);
   if (!request.ok()) return request.status();
-  if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request);
   if (!placement.ok()) return placement.status();
   Map map;
@@ -36,6 +35,8 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous);
   if (!choice.ok()) return choice.status();
+  // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
+  if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
   MapDiagnostics& diag = map.diagnostics_;
   diag.map_sync = placement->synchronous;

@@ -24,8 +24,8 @@
 //
 // Ownership: the Map owns the mapping and unmaps it when destroyed; it is move-only. It does not own the
 // Source's descriptor, which may be closed once Create() has returned.
-// A moved-from Map maps nothing: its address is null, its function pointers are null and its Status methods
-// return kMapRange.
+// A moved-from Map maps nothing: its address is null, its function pointers are null, its Persist / Flush /
+// Drain / Memcpy / Memmove / Memset return kMapRange, and its PersistError() is OK (it persists nothing).
 //
 // Thread safety: the function pointers are plain functions without shared state; any thread may call them on
 // any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes. The
@@ -53,12 +53,17 @@
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
 //     GetErrno() the errno. Failures never abort the process and are never dropped.
 //   * A Map created after a failure does not inherit it: its own persists start clean.
+//   * pmem2 can only record what its own msyncs are told. Linux reports a write-back error once per open file
+//     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
+//     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own
+//     (open the file again) if other code syncs the file.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when
 //   * the mapping reaches into a hole of a sparse file and the file system is full or over quota: ask for
-//     Config::set_fully_allocated(true), and Map::Create() allocates the blocks first or fails with
-//     kResourceExhausted;
+//     Config::set_fully_allocated(true), and Map::Create() allocates the blocks or fails with
+//     kResourceExhausted (on copy-on-write file systems - btrfs with snapshots or reflinks, ZFS, reflinked XFS
+//     files - a later store may still need new blocks: allocation cannot rule it out there);
 //   * the file is truncated (by this or another process) below the mapped range while mapped: do not shrink
 //     mapped files; coordinate with other processes (e.g. a lock) if they may;
 //   * the medium reports an uncorrectable error on load (a poisoned persistent-memory line).
@@ -197,7 +202,8 @@ class Map {
 
 // The sticky persistence error of the live Map that holds `address` (see Map::PersistError()), for code that
 // holds raw pointers and the function pointers. For an address inside no live Map: the failures recorded at
-// such addresses (a persist_fn called on memory pmem2 did not map). OK if none.
+// such addresses (a persist_fn called on memory pmem2 did not map, or on a Map already destroyed), kept for
+// the life of the process and never cleared, since no Map can acknowledge them. OK if none.
 absl::Status PersistErrorAt(const void* address);
 
 // How many persistence failures (msync) this process has seen, on any thread and any Map. Never decreases.

@@ -2,12 +2,14 @@
 
 #include "pmem2/map/map_registry.h"
 
+#include <algorithm>
 #include <atomic>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +47,30 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 }  // namespace
 
+uint64_t SyncTracker::Begin() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t ticket = next_ticket_++;
+  running_.insert(ticket);
+  running_count_.fetch_add(1, std::memory_order_seq_cst);
+  return ticket;
+}
+
+void SyncTracker::End(uint64_t ticket) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_.erase(ticket);
+    running_count_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  ended_.notify_all();
+}
+
+void SyncTracker::WaitForEarlierSyncs() {
+  if (running_count_.load(std::memory_order_seq_cst) == 0) return;
+  std::unique_lock<std::mutex> lock(mutex_);
+  const uint64_t limit = next_ticket_;
+  ended_.wait(lock, [&] { return running_.empty() || *running_.begin() >= limit; });
+}
+
 void MapRecord::Record(const PersistFailure& failure) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (first_.error_number == 0) {
@@ -60,6 +86,7 @@ absl::Status MapRecord::ErrorLocked() const {
   std::string what = absl::StrFormat("persisting %u bytes at %p (msync)", first_.length,
                                      reinterpret_cast<const void*>(first_.address));
   if (first_.seen_through_another_mapping) absl::StrAppend(&what, " through another mapping of the same file");
+  if (file_.valid) absl::StrAppend(&what, " (file: device ", file_.device, ", inode ", file_.inode, ")");
   absl::StrAppend(&what, " failed; data written to this mapping since its last successful persist may be lost");
   if (later_failures_ > 0) {
     absl::StrAppend(&what, " (", later_failures_, " later failure", later_failures_ == 1 ? "" : "s", ")");
@@ -68,12 +95,18 @@ absl::Status MapRecord::ErrorLocked() const {
 }
 
 absl::Status MapRecord::Error() const {
+  if (tracker_ != nullptr) tracker_->WaitForEarlierSyncs();
+  return ErrorWithoutWaiting();
+}
+
+absl::Status MapRecord::ErrorWithoutWaiting() const {
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mutex_);
   return ErrorLocked();
 }
 
 absl::Status MapRecord::TakeError() {
+  if (tracker_ != nullptr) tracker_->WaitForEarlierSyncs();
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mutex_);
   absl::Status error = ErrorLocked();
@@ -86,7 +119,27 @@ absl::Status MapRecord::TakeError() {
 void RegisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  for (const auto& entry : registry.by_begin) {
+    if (entry.second->file() == record->file()) {
+      record->tracker_ = entry.second->tracker_;
+      break;
+    }
+  }
+  if (record->tracker_ == nullptr) record->tracker_ = std::make_shared<SyncTracker>();
   registry.by_begin[record->begin()] = record;
+}
+
+SyncScope::SyncScope(const void* address) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+  if (holder == nullptr) return;
+  tracker_ = holder->tracker();
+  ticket_ = tracker_->Begin();
+}
+
+SyncScope::~SyncScope() {
+  if (tracker_ != nullptr) tracker_->End(ticket_);
 }
 
 void UnregisterMap(MapRecord* record) {
@@ -100,26 +153,46 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
+  const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  MapRecord* holder = FindLocked(registry, at);
-  if (holder == nullptr) {
+  // Every mapping the range overlaps: the first one that may hold `at`, then all that begin before `end`.
+  auto it = registry.by_begin.upper_bound(at);
+  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > at) --it;
+  std::vector<MapRecord*> overlapped;
+  for (; it != registry.by_begin.end() && it->first < end; ++it) overlapped.push_back(it->second);
+  if (overlapped.empty()) {
     OutsideEveryMap().Record(failure);
     return;
   }
-  holder->Record(failure);
-  if (!holder->file().valid) return;
+  for (MapRecord* record : overlapped) record->Record(failure);
   failure.seen_through_another_mapping = true;
   for (const auto& entry : registry.by_begin) {
-    if (entry.second != holder && entry.second->file() == holder->file()) entry.second->Record(failure);
+    MapRecord* other = entry.second;
+    if (std::find(overlapped.begin(), overlapped.end(), other) != overlapped.end()) continue;
+    for (MapRecord* record : overlapped) {
+      if (other->file() == record->file()) {
+        other->Record(failure);
+        break;
+      }
+    }
   }
 }
 
 absl::Status ErrorForAddress(const void* address) {
   Registry& registry = GetRegistry();
+  std::shared_ptr<SyncTracker> tracker;
+  {
+    std::shared_lock<std::shared_mutex> lock(registry.mutex);
+    MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+    if (holder == nullptr) return OutsideEveryMap().Error();
+    tracker = holder->tracker();
+  }
+  // Waited for outside the registry's lock: the syncs waited for take it to record their failures.
+  tracker->WaitForEarlierSyncs();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  return holder != nullptr ? holder->Error() : OutsideEveryMap().Error();
+  return holder != nullptr ? holder->ErrorWithoutWaiting() : OutsideEveryMap().Error();
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }

@@ -12,9 +12,15 @@
 // per open file description, to whichever caller syncs first; a failure is a property of the file's data, not
 // of the thread or mapping that happened to see it, and a later successful msync proves nothing about it.
 //
-// Cost: the registry is consulted only when a persist fails, and when a mapping is created or destroyed. The
-// byte, cache-line and successful page paths never touch it. MapRecord::Error() is one atomic load while no
-// failure is pending.
+// Why syncs are tracked: the kernel hands a file's write-back error to one msync, and that msync's thread records
+// it a moment later. Meanwhile another thread's msync of the same file may already have returned 0. So every
+// page-granularity sync registers itself (BeginSync) for its file until its failure, if any, is recorded, and a
+// reader of the sticky error first waits for every sync of the file that started before the read. Without that,
+// the other thread could read OK in between and commit data that is lost.
+//
+// Cost: page-granularity persists (which make a system call anyway) look their mapping up under a shared lock and
+// register with its file's tracker; a failure also walks the registry. The byte and cache-line paths never
+// touch the registry. MapRecord::Error() is two atomic loads while no sync is running and no failure pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
 // with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.
@@ -26,9 +32,12 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <set>
 
 #include "absl/status/status.h"
 
@@ -44,6 +53,24 @@ struct FileIdentity {
   bool operator==(const FileIdentity& other) const {
     return valid && other.valid && device == other.device && inode == other.inode;
   }
+};
+
+// The syncs in flight on one file (shared by every Map of the file).
+class SyncTracker {
+ public:
+  // Returns a ticket for End().
+  uint64_t Begin();
+  void End(uint64_t ticket);
+  // Waits until every sync that began before this call has ended. Syncs that begin later are not waited for,
+  // so a reader is never starved by a stream of new syncs.
+  void WaitForEarlierSyncs();
+
+ private:
+  std::atomic<uint64_t> running_count_{0};
+  std::mutex mutex_;
+  std::condition_variable ended_;
+  uint64_t next_ticket_ = 0;       // guarded by mutex_
+  std::set<uint64_t> running_;     // guarded by mutex_
 };
 
 // One failed persistence call.
@@ -67,30 +94,52 @@ class MapRecord {
 
   // Keeps the first failure since the last TakeError(); counts later ones.
   void Record(const PersistFailure& failure);
-  // OK, or the first unacknowledged failure with the count of later ones. Does not clear it.
+  // OK, or the first unacknowledged failure with the count of later ones, after waiting for the file's syncs
+  // that began earlier. Does not clear it.
   absl::Status Error() const;
+  // As Error(), without waiting (the caller has waited).
+  absl::Status ErrorWithoutWaiting() const;
   // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
   // clear is lost, because both happen under one lock.
   absl::Status TakeError();
+  // The file's sync tracker (set by RegisterMap; shared with the other Maps of the file). Null before.
+  const std::shared_ptr<SyncTracker>& tracker() const { return tracker_; }
 
  private:
+  friend void RegisterMap(MapRecord* record);
   absl::Status ErrorLocked() const;  // mutex_ held
 
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
+  std::shared_ptr<SyncTracker> tracker_;  // written once by RegisterMap before the record is published
   std::atomic<bool> has_error_{false};
   mutable std::mutex mutex_;
   PersistFailure first_;            // guarded by mutex_
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
-// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it).
+// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it). RegisterMap
+// gives the record its file's SyncTracker (a new one for a file without other live Maps).
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 
-// Records a failed persistence of [address, address + length) with `error_number` on the mapping that holds
-// `address` and on every registered mapping of the same file, and counts it process-wide. A failure at an
+// Registers a sync of memory at `address` with its file's tracker until destroyed; does nothing for an address
+// outside every mapping. A failure must be recorded before the scope ends.
+class SyncScope {
+ public:
+  explicit SyncScope(const void* address);
+  ~SyncScope();
+  SyncScope(const SyncScope&) = delete;
+  SyncScope& operator=(const SyncScope&) = delete;
+
+ private:
+  std::shared_ptr<SyncTracker> tracker_;
+  uint64_t ticket_ = 0;
+};
+
+// Records a failed persistence of [address, address + length) with `error_number` on every mapping the range
+// overlaps and on every registered mapping of the same files, and counts it process-wide. A failure at an
 // address outside every mapping is kept in a process-wide record (see ErrorForAddress).
 void RecordPersistFailure(const void* address, size_t length, int error_number);
 

@@ -35,6 +35,8 @@ void PagePersist(const void* ptr, size_t size) {
   const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
   const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
   const MsyncFn sync = msync_fn.load(std::memory_order_relaxed);
+  // Registered with the file's tracker until the failure, if any, is recorded (map_registry.h).
+  SyncScope scope(ptr);
   int error = 0;
   for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
     error = sync(reinterpret_cast<void*>(start), end - start, MS_SYNC) == 0 ? 0 : errno;

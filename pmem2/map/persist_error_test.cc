@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -196,6 +197,54 @@ TEST_F(PagePersistenceTest, OneThreadsFailureIsSeenByAnotherThreadsLaterPersist)
   EXPECT_EQ(GetErrno(PersistErrorAt(at(5 * kPage))), ENOSPC);
 }
 
+// The kernel hands the file's write-back error to A's msync; A records it a moment later. B's own msync, in
+// between, returns 0. B must still not be told OK: the read waits for A's sync, which started before it.
+std::atomic<int> race_stage{0};
+thread_local bool fail_this_thread = false;
+int SlowFailingMsync(void*, size_t, int) {
+  if (!fail_this_thread) return 0;
+  race_stage = 1;  // the kernel has reported the error to A...
+  while (race_stage.load() != 2) std::this_thread::yield();  // ...and A is preempted before it records it
+  errno = ENOSPC;
+  return -1;
+}
+
+TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk) {
+  map_internal::SetMsyncForTest(&SlowFailingMsync);
+  race_stage = 0;
+  std::thread a([&] {
+    fail_this_thread = true;
+    map_->persist_fn()(at(0), 1);
+  });
+  while (race_stage.load() != 1) std::this_thread::yield();
+  std::atomic<bool> b_done{false};
+  absl::Status b_status, b_at;
+  std::thread b([&] {
+    b_status = map_->Persist(at(5 * kPage), 6);  // its own msync succeeds
+    b_at = PersistErrorAt(at(5 * kPage));
+    b_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(b_done.load()) << "B answered while A's failing sync was still unrecorded";
+  race_stage = 2;
+  a.join();
+  b.join();
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(b_status), ENOSPC);
+  EXPECT_EQ(GetErrno(b_at), ENOSPC);
+}
+
+// Syncs that begin after a read are not waited for: a stream of persists cannot starve a reader.
+TEST_F(PagePersistenceTest, AReadDoesNotWaitForLaterSyncs) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop.load()) map_->persist_fn()(at(0), 1);
+  });
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(map_->PersistError().ok());
+  stop = true;
+  writer.join();
+}
+
 TEST_F(PagePersistenceTest, FailuresBelongToEveryMapOfTheFile) {
   absl::StatusOr<Map> same_fd = MapFd(fd_.get());
   ScopedFd other_description(open(dir_.Join("f").c_str(), O_RDWR));
@@ -222,6 +271,22 @@ TEST_F(PagePersistenceTest, FailuresBelongToEveryMapOfTheFile) {
   absl::StatusOr<Map> later = MapFd(fd_.get());
   ASSERT_TRUE(later.ok());
   EXPECT_TRUE(later->PersistError().ok());
+}
+
+// A persist_fn range may run from one Map into another (the function pointers accept any range): a failure
+// belongs to both files.
+TEST_F(PagePersistenceTest, ARangeAcrossTwoMapsFailsBoth) {
+  ScopedFd other_fd = CreateFile(dir_.Join("second"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> second = MapFd(other_fd.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  const Map* low = map_->address() < second->address() ? &*map_ : &*second;
+  const Map* high = low == &*map_ ? &*second : &*map_;
+  char* from = static_cast<char*>(low->address()) + low->size() - 1;
+  const size_t length = static_cast<size_t>(static_cast<char*>(high->address()) - from) + 1;
+  msync_.FailWith({EIO});
+  map_->persist_fn()(from, length);
+  EXPECT_EQ(GetErrno(low->PersistError()), EIO);
+  EXPECT_EQ(GetErrno(high->PersistError()), EIO);
 }
 
 TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
@@ -269,14 +334,18 @@ class EveryPathTest : public PagePersistenceTest, public ::testing::WithParamInt
 TEST_P(EveryPathTest, RecordsTheFailure) {
   const PathCase& path = std::get<0>(GetParam());
   const int error_number = std::get<1>(GetParam());
-  msync_.FailWith({error_number});
+  // EINTR is retried kMaxInterruptedSyncs times before it counts as a failure.
+  const size_t calls = error_number == EINTR ? map_internal::kMaxInterruptedSyncs + 1 : 1;
+  msync_.FailWith(std::vector<int>(calls, error_number));
   const uint64_t before = PersistErrorCount();
   absl::Status returned = path.run(*map_, at(kPage + 3));
-  EXPECT_EQ(msync_.Take().size(), 1u);
+  EXPECT_EQ(msync_.Take().size(), calls);
   EXPECT_EQ(PersistErrorCount(), before + 1);
   absl::Status sticky = map_->PersistError();
   EXPECT_EQ(GetErrno(sticky), error_number) << sticky;
-  EXPECT_EQ(sticky.code(), error_number == EIO ? absl::StatusCode::kDataLoss : absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(sticky.code(), error_number == EIO     ? absl::StatusCode::kDataLoss
+                           : error_number == EINTR ? absl::ErrnoToStatusCode(EINTR)
+                                                   : absl::StatusCode::kResourceExhausted);
   if (!returned.ok()) {
     EXPECT_EQ(returned, sticky) << "a Status method returns the sticky error";
   }
@@ -305,10 +374,11 @@ const PathCase kPaths[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(
-    InjectedErrors, EveryPathTest, ::testing::Combine(::testing::ValuesIn(kPaths), ::testing::Values(EIO, ENOSPC, EDQUOT)),
+    InjectedErrors, EveryPathTest, ::testing::Combine(::testing::ValuesIn(kPaths), ::testing::Values(EIO, ENOSPC, EDQUOT, EINTR)),
     [](const ::testing::TestParamInfo<EveryPathTest::ParamType>& param_info) {
       const int e = std::get<1>(param_info.param);
-      return absl::StrCat(std::get<0>(param_info.param).name, "_", e == EIO ? "EIO" : e == ENOSPC ? "ENOSPC" : "EDQUOT");
+      return absl::StrCat(std::get<0>(param_info.param).name, "_",
+                          e == EIO ? "EIO" : e == ENOSPC ? "ENOSPC" : e == EDQUOT ? "EDQUOT" : "EINTR");
     });
 
 // Byte and cache-line mappings cannot fail to persist; their Status methods report OK and never look anything up
