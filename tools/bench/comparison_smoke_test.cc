@@ -1,5 +1,8 @@
 // Copyright 2026 The pmem2 Authors.
 //
+// tools/bench/comparison_smoke_test.cc
+// -----------------------------------------------------------------------------
+//
 // Proves the comparison harness works: the reference loads, every lane maps, pmem2, the reference and the limit
 // leave identical destination bytes, and a run of a few iterations at one size yields a number for every
 // column. Deliberately no assertion about which side is faster: timing claims do not belong in tests.
@@ -15,7 +18,6 @@
 #include "gtest/gtest.h"
 #include "testing/temp_files.h"
 #include "tools/bench/comparison.h"
-#include "tools/bench/limit_kernels.h"
 #include "tools/bench/reference_library.h"
 
 namespace pmem2 {
@@ -23,25 +25,6 @@ namespace bench {
 namespace {
 
 constexpr size_t kWindow = size_t{8} << 20;
-
-TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRange) {
-  std::vector<unsigned char> src(8192);
-  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
-  alignas(64) static unsigned char dst[8192 + 128];
-  for (size_t n : {size_t{64}, size_t{128}, size_t{192}, size_t{4096}, size_t{8192}}) {
-    std::memset(dst, 0xee, sizeof dst);
-    EXPECT_EQ(LimitMemcpy(dst + 64, src.data(), n, 0), dst + 64);
-    EXPECT_EQ(std::memcmp(dst + 64, src.data(), n), 0) << n;
-    EXPECT_EQ(dst[63], 0xee);
-    EXPECT_EQ(dst[64 + n], 0xee);
-    EXPECT_EQ(LimitMemset(dst + 64, 0x11, n, 0), dst + 64);
-    EXPECT_EQ(dst[64], 0x11);
-    EXPECT_EQ(dst[63 + n], 0x11);
-    EXPECT_EQ(dst[64 + n], 0xee);
-  }
-  LimitPersistCacheLine(dst, sizeof dst);  // must not fault
-  EXPECT_NE(std::string(DescribeLimitKernels()), "");
-}
 
 TEST(ReferenceLibraryTest, MissingLibraryNamesThePackage) {
   // Load() caches its result per process, so ask in a child process.
@@ -77,6 +60,16 @@ TEST_F(ComparisonSmokeTest, LanesAreCacheLinePageAndByte) {
     EXPECT_NE(lane.pmem2.base, lane.reference.base);
     EXPECT_NE(lane.pmem2.memcpy, lane.reference.memcpy) << "both columns would time the same function";
   }
+}
+
+TEST_F(ComparisonSmokeTest, MappingLeavesTheEnvironmentAsItFoundIt) {
+  EXPECT_EQ(std::getenv("PMEM2_FORCE_GRANULARITY"), nullptr) << "the lanes' forced values must not leak";
+  testing::ScopedEnv inherited("PMEM2_FORCE_GRANULARITY", "PAGE");
+  absl::StatusOr<std::unique_ptr<Destinations>> again = Destinations::ForComparison(kWindow);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->lanes()[0].granularity, "cache_line") << "the cache_line lane overrides an inherited value";
+  ASSERT_NE(std::getenv("PMEM2_FORCE_GRANULARITY"), nullptr);
+  EXPECT_STREQ(std::getenv("PMEM2_FORCE_GRANULARITY"), "PAGE");
 }
 
 TEST_F(ComparisonSmokeTest, BothLibrariesAndTheLimitWriteIdenticalBytes) {

@@ -16,7 +16,9 @@
 //                          made durable by msync (page granularity)
 //
 // Preconditions of LimitMemcpy / LimitMemset: `dst` is 32-byte aligned and `len` is a multiple of 64 (every
-// benchmark size is); `flags` is ignored. ISA-specific code uses per-function target attributes, no -m flags.
+// benchmark size is); `flags` is ignored. The BUILD select() picks the kernels: limit_kernels_x86_64.cc (the
+// instructions above, chosen with pmem2's CPU detection) or limit_kernels_generic.cc (memcpy/memset, no
+// write-back) on other CPUs.
 
 #ifndef PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_
 #define PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_

@@ -90,38 +90,18 @@ absl::StatusOr<const ReferenceLibrary*> ReferenceLibrary::Load() {
   return **loaded;
 }
 
-ScopedEnvVar::ScopedEnvVar(const char* name, absl::string_view value) {
-  if (value.empty()) return;
-  name_ = name;
-  if (const char* old = std::getenv(name)) {
-    had_old_ = true;
-    old_ = old;
-  }
-  setenv(name, std::string(value).c_str(), 1);
-}
-
-ScopedEnvVar::~ScopedEnvVar() {
-  if (name_.empty()) return;
-  if (had_old_) {
-    setenv(name_.c_str(), old_.c_str(), 1);
-  } else {
-    unsetenv(name_.c_str());
-  }
-}
-
-absl::StatusOr<ReferenceMap> ReferenceMap::FromFd(const ReferenceLibrary& lib, int fd, pmem2_granularity required,
-                                                  absl::string_view force_granularity) {
-  return Create(lib, required, force_granularity, "pmem2_source_from_fd",
+absl::StatusOr<ReferenceMap> ReferenceMap::FromFd(const ReferenceLibrary& lib, int fd, pmem2_granularity required) {
+  return Create(lib, required, "pmem2_source_from_fd",
                 [&](pmem2_source** src) { return lib.source_from_fd(src, fd); });
 }
 
 absl::StatusOr<ReferenceMap> ReferenceMap::Anonymous(const ReferenceLibrary& lib, size_t size) {
-  return Create(lib, PMEM2_GRANULARITY_PAGE, "", "pmem2_source_from_anon",
+  return Create(lib, PMEM2_GRANULARITY_PAGE, "pmem2_source_from_anon",
                 [&](pmem2_source** src) { return lib.source_from_anon(src, size); });
 }
 
 absl::StatusOr<ReferenceMap> ReferenceMap::Create(const ReferenceLibrary& lib, pmem2_granularity required,
-                                                  absl::string_view force_granularity, const char* source_call,
+                                                  const char* source_call,
                                                   absl::FunctionRef<int(pmem2_source**)> make_source) {
   pmem2_config* cfg = nullptr;
   if (int ret = lib.config_new(&cfg); ret != 0) return ReferenceError(lib, "pmem2_config_new", ret);
@@ -134,7 +114,6 @@ absl::StatusOr<ReferenceMap> ReferenceMap::Create(const ReferenceLibrary& lib, p
   }
   pmem2_map* map = nullptr;
   if (ret == 0) {
-    ScopedEnvVar force("PMEM2_FORCE_GRANULARITY", force_granularity);
     ret = lib.map_new(&map, cfg, src);
     call = "pmem2_map_new";
   }

@@ -13,11 +13,12 @@
 //
 //   absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
 //   if (!lib.ok()) return lib.status();  // e.g. "... not found: apt-get install libpmem2"
-//   absl::StatusOr<ReferenceMap> map = ReferenceMap::FromFd(**lib, fd, PMEM2_GRANULARITY_PAGE, "CACHE_LINE");
+//   absl::StatusOr<ReferenceMap> map = ReferenceMap::FromFd(**lib, fd, PMEM2_GRANULARITY_PAGE);
 //   map->memcpy_fn()(map->address(), src, n, 0);
 //
 // Thread safety: Load() is thread-safe and loads at most once per process; the library stays loaded until the
-// process exits. A ReferenceMap is move-only and not synchronised (like pmem2::Map).
+// process exits. A ReferenceMap is move-only and not synchronised (like pmem2::Map). libpmem2 reads
+// PMEM2_FORCE_GRANULARITY in pmem2_map_new: callers that force a granularity set it around FromFd / Anonymous.
 
 #ifndef PMEM2_TOOLS_BENCH_REFERENCE_LIBRARY_H_
 #define PMEM2_TOOLS_BENCH_REFERENCE_LIBRARY_H_
@@ -67,11 +68,8 @@ struct ReferenceLibrary {
 // One mapping made by the reference library; unmapped (pmem2_map_delete) when destroyed.
 class ReferenceMap {
  public:
-  // Maps all of `fd` (shared, read-write) with `required` as the required store granularity. If
-  // `force_granularity` is not empty, PMEM2_FORCE_GRANULARITY is set to it while pmem2_map_new runs (libpmem2
-  // reads it there) and restored afterwards.
-  static absl::StatusOr<ReferenceMap> FromFd(const ReferenceLibrary& lib, int fd, pmem2_granularity required,
-                                             absl::string_view force_granularity);
+  // Maps all of `fd` (shared, read-write) with `required` as the required store granularity.
+  static absl::StatusOr<ReferenceMap> FromFd(const ReferenceLibrary& lib, int fd, pmem2_granularity required);
   // Maps `size` bytes of anonymous memory (byte granularity).
   static absl::StatusOr<ReferenceMap> Anonymous(const ReferenceLibrary& lib, size_t size);
 
@@ -90,10 +88,9 @@ class ReferenceMap {
 
  private:
   ReferenceMap() = default;
-  // Config, source (from `make_source`, named `source_call` in errors), map with PMEM2_FORCE_GRANULARITY set to
-  // `force_granularity` (unless empty) while mapping.
+  // Config, source (from `make_source`, named `source_call` in errors), map.
   static absl::StatusOr<ReferenceMap> Create(const ReferenceLibrary& lib, pmem2_granularity required,
-                                             absl::string_view force_granularity, const char* source_call,
+                                             const char* source_call,
                                              absl::FunctionRef<int(pmem2_source**)> make_source);
   static absl::StatusOr<ReferenceMap> Finish(const ReferenceLibrary& lib, pmem2_map* map);
   void Reset();
@@ -106,21 +103,6 @@ class ReferenceMap {
   pmem2_persist_fn persist_ = nullptr;
   pmem2_memcpy_fn memcpy_ = nullptr;
   pmem2_memset_fn memset_ = nullptr;
-};
-
-// Sets an environment variable for the lifetime of the object and restores the previous state afterwards. An
-// empty `value` changes nothing (the caller's environment applies). Not thread-safe (the environment is not).
-class ScopedEnvVar {
- public:
-  ScopedEnvVar(const char* name, absl::string_view value);
-  ~ScopedEnvVar();
-  ScopedEnvVar(const ScopedEnvVar&) = delete;
-  ScopedEnvVar& operator=(const ScopedEnvVar&) = delete;
-
- private:
-  std::string name_;
-  bool had_old_ = false;
-  std::string old_;
 };
 
 }  // namespace bench

@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 //
 // The comparison table everyone reads: per (op, granularity, size) the medians of pmem2, the reference and
-// the limit, the ratio reference/pmem2 (> 1: pmem2 is faster), and PASS/MISS against issue 3's targets:
+// the limit, the ratio reference/pmem2 (> 1: pmem2 is faster), and PASS/MISS against the project's targets:
 //
 //   cache line, memcpy/memset, 64-128 B          ratio >= 1.60
 //   cache line, memcpy/memset, 256 B-64 MiB      ratio >= 0.97 and pmem2 <= 1.05 x the NT-store limit

@@ -1,0 +1,94 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/destinations.cc
+// -----------------------------------------------------------------------------
+//
+// What every kind of Destinations shares: the source buffer and the check that all sides write the same bytes.
+// The two factories are in destinations_comparison.cc and destinations_file.cc.
+
+#include "tools/bench/destinations.h"
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tools/bench/mappings.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+// The bytes `op` ("memcpy" or "memset") of `size` bytes at offset 64 must leave in a region of size + 128 bytes
+// filled with 0xa5 before.
+std::string ExpectedImage(const char* op, const char* source, size_t size) {
+  std::string expected(64, static_cast<char>(0xa5));
+  if (std::strcmp(op, "memcpy") == 0) {
+    expected.append(source, size);
+  } else {
+    expected.append(size, static_cast<char>(0x5c));
+  }
+  expected.append(64, static_cast<char>(0xa5));
+  return expected;
+}
+
+// What `op` leaves in the region at `target.base`.
+std::string Image(const Target& target, const char* op, const char* source, size_t size) {
+  const size_t region = size + 128;
+  std::memset(target.base, 0xa5, region);
+  if (std::strcmp(op, "memcpy") == 0) {
+    target.memcpy(target.base + 64, source, size, 0);
+  } else {
+    target.memset(target.base + 64, 0x5c, size, 0);
+  }
+  return std::string(target.base, region);
+}
+
+}  // namespace
+
+Destinations::Destinations() : mappings_(std::make_unique<Mappings>()) {}
+Destinations::~Destinations() = default;
+
+absl::Status Destinations::AllocateSource(size_t size) {
+  absl::StatusOr<std::unique_ptr<PlainMapping>> m = PlainMapping::Anonymous(size);
+  if (!m.ok()) return m.status();
+  // Position-dependent bytes: a copy that lands in the wrong place cannot produce the expected image.
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (size_t i = 0; i + 8 <= size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy((*m)->data() + i, &x, 8);
+  }
+  source_ = (*m)->data();
+  source_size_ = size;
+  mappings_->plain.push_back(*std::move(m));
+  return absl::OkStatus();
+}
+
+absl::Status Destinations::VerifySameBytes(size_t size) const {
+  if (size % 64 != 0 || size == 0) return absl::InvalidArgumentError("VerifySameBytes: size must be a multiple of 64");
+  for (const Lane& lane : lanes_) {
+    if (size + 128 > lane.window || size > source_size_) continue;
+    for (const char* op : {"memcpy", "memset"}) {
+      std::string images[3];
+      for (Side side : kSides) images[side] = Image(TargetOf(lane, side), op, source_, size);
+      for (Side side : {kReference, kLimit}) {
+        if (images[side] == images[kPmem2]) continue;
+        size_t at = 0;
+        while (images[side][at] == images[kPmem2][at]) ++at;
+        return absl::InternalError(absl::StrCat(op, " of ", size, " bytes at ", lane.granularity,
+                                                " granularity: ", SideName(side), " and pmem2 differ at byte ", at,
+                                                " of the region (the copy starts at byte 64)"));
+      }
+      if (images[kPmem2] != ExpectedImage(op, source_, size)) {
+        return absl::InternalError(absl::StrCat(op, " of ", size, " bytes at ", lane.granularity,
+                                                " granularity: the destination is not the expected image"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bench
+}  // namespace pmem2

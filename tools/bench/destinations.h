@@ -1,0 +1,77 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/destinations.h
+// -----------------------------------------------------------------------------
+//
+// The memory every side of the comparison writes to: the lanes (lane.h) with their mappings, and the source
+// buffer. Two kinds:
+//
+//   * ForComparison (//tools/bench:compare_benchmark): one unnamed file on /dev/shm that every side maps on its
+//     own, so every column writes the same physical pages; both libraries map it at forced cache-line and at
+//     page granularity; anonymous memory for the byte lane.
+//   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects.
+//
+// Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
+
+#ifndef PMEM2_TOOLS_BENCH_DESTINATIONS_H_
+#define PMEM2_TOOLS_BENCH_DESTINATIONS_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tools/bench/lane.h"
+
+namespace pmem2 {
+namespace bench {
+
+struct Mappings;
+
+// Owns every mapping the comparison writes to, and the source buffer.
+class Destinations {
+ public:
+  // The README's comparison, on this machine: one file of `window` bytes on /dev/shm (opened with O_TMPFILE, so
+  // nothing is left behind even by a crash) mapped by every side on its own; cache_line and page lanes (both
+  // libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map), and the byte lane on anonymous
+  // memory against glibc.
+  static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window);
+
+  // `pmem2 bench PATH`: both libraries and the limit map all of the open descriptor `fd` (a file or Device
+  // DAX) at the granularity each library detects (or PMEM2_FORCE_GRANULARITY forces); the window is
+  // min(size, `max_window`) rounded down to pages. One lane, named after pmem2's granularity.
+  static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window);
+
+  ~Destinations();
+  Destinations(const Destinations&) = delete;
+  Destinations& operator=(const Destinations&) = delete;
+
+  const std::vector<Lane>& lanes() const { return lanes_; }
+  const char* source() const { return source_; }
+  size_t source_size() const { return source_size_; }
+  // Notes for the table's header: what was mapped where, the time base, the CPU, the reference's path.
+  const std::vector<std::string>& notes() const { return notes_; }
+
+  // Runs memcpy and memset of `size` bytes (a multiple of 64) with every side of every lane at offset 64 of
+  // each destination and checks that all sides leave identical bytes in [0, size + 128). Not timed; proves the
+  // three columns compute the same thing.
+  absl::Status VerifySameBytes(size_t size) const;
+
+ private:
+  Destinations();
+  // Anonymous memory of `size` bytes filled with position-dependent bytes.
+  absl::Status AllocateSource(size_t size);
+
+  std::unique_ptr<Mappings> mappings_;
+  std::vector<Lane> lanes_;
+  char* source_ = nullptr;
+  size_t source_size_ = 0;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace bench
+}  // namespace pmem2
+
+#endif  // PMEM2_TOOLS_BENCH_DESTINATIONS_H_

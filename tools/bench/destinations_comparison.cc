@@ -1,0 +1,153 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/destinations_comparison.cc
+// -----------------------------------------------------------------------------
+//
+// Destinations::ForComparison: the destinations of //tools/bench:compare_benchmark (see destinations.h).
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/arch/cpu_description.h"
+#include "tools/bench/destinations.h"
+#include "tools/bench/limit_kernels.h"
+#include "tools/bench/mappings.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+constexpr size_t kByteWindow = size_t{2} << 20;
+
+// One lane on the shared file.
+struct FileLaneSpec {
+  StoreGranularity granularity;
+  const char* force;  // PMEM2_FORCE_GRANULARITY while mapping; libpmem2 wants upper case, pmem2 takes both
+  pmem2_granularity reference_granularity;
+};
+
+constexpr FileLaneSpec kFileLanes[] = {
+    {StoreGranularity::kCacheLine, "CACHE_LINE", PMEM2_GRANULARITY_CACHE_LINE},
+    {StoreGranularity::kPage, "PAGE", PMEM2_GRANULARITY_PAGE},
+};
+
+// The file every side maps: each maps it separately, so all columns write the same physical pages (with a
+// file per side, where the kernel placed each file's pages moved whole columns between runs). Unnamed, so it
+// goes away with the last mapping and descriptor whatever happens to the process.
+absl::StatusOr<int> CreateSharedFile(size_t window) {
+  const int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("open an unnamed file (O_TMPFILE) in /dev/shm", errno);
+  if (ftruncate(fd, static_cast<off_t>(window)) != 0) {
+    const int err = errno;
+    close(fd);
+    return ErrnoError(absl::StrCat("ftruncate the /dev/shm file to ", window, " bytes"), err);
+  }
+  return fd;
+}
+
+// Maps the shared file with both libraries at `spec`'s granularity; the limit writes at `limit_base`.
+absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, char* limit_base,
+                                 const FileLaneSpec& spec, Mappings* keep) {
+  // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited value
+  // from turning that lane into something else.
+  ForcedGranularity force(spec.force);
+  absl::StatusOr<Map> map = MapWithPmem2(source, spec.granularity);
+  if (!map.ok()) return map.status();
+  absl::StatusOr<ReferenceMap> ref = ReferenceMap::FromFd(lib, source.fd(), PMEM2_GRANULARITY_PAGE);
+  if (!ref.ok()) return ref.status();
+  if (ref->store_granularity() != spec.reference_granularity) {
+    return absl::InternalError(absl::StrCat("the reference mapped at ",
+                                            ReferenceGranularityName(ref->store_granularity()),
+                                            " granularity, expected ", StoreGranularityName(spec.granularity)));
+  }
+  Prefault(static_cast<char*>(map->address()), window);
+  Prefault(static_cast<char*>(ref->address()), window);
+  Lane lane;
+  lane.granularity = std::string(StoreGranularityName(spec.granularity));
+  lane.window = window;
+  lane.pmem2 = FromPmem2(*map);
+  lane.reference = FromReference(*ref);
+  SetLimit(spec.granularity, limit_base, &lane);
+  lane.on_tmpfs = true;
+  keep->pmem2.push_back(*std::move(map));
+  keep->reference.push_back(*std::move(ref));
+  return lane;
+}
+
+// Byte granularity: anonymous memory for both libraries, glibc on anonymous memory as the limit.
+absl::StatusOr<Lane> MapByteLane(const ReferenceLibrary& lib, Mappings* keep) {
+  absl::StatusOr<Source> anon = Source::Anonymous(kByteWindow);
+  if (!anon.ok()) return anon.status();
+  ForcedGranularity force("BYTE");
+  absl::StatusOr<Map> map = MapWithPmem2(*anon, StoreGranularity::kByte);
+  if (!map.ok()) return map.status();
+  absl::StatusOr<ReferenceMap> ref = ReferenceMap::Anonymous(lib, kByteWindow);
+  if (!ref.ok()) return ref.status();
+  if (ref->store_granularity() != PMEM2_GRANULARITY_BYTE) {
+    return absl::InternalError("the reference mapped anonymous memory at a granularity other than byte");
+  }
+  absl::StatusOr<std::unique_ptr<PlainMapping>> glibc = PlainMapping::Anonymous(kByteWindow);
+  if (!glibc.ok()) return glibc.status();
+  Prefault(static_cast<char*>(map->address()), kByteWindow);
+  Prefault(static_cast<char*>(ref->address()), kByteWindow);
+  Prefault((*glibc)->data(), kByteWindow);
+  Lane lane;
+  lane.granularity = "byte";
+  lane.window = kByteWindow;
+  lane.pmem2 = FromPmem2(*map);
+  lane.reference = FromReference(*ref);
+  SetLimit(StoreGranularity::kByte, (*glibc)->data(), &lane);
+  lane.memcpy_only = true;
+  keep->pmem2.push_back(*std::move(map));
+  keep->reference.push_back(*std::move(ref));
+  keep->plain.push_back(*std::move(glibc));
+  return lane;
+}
+
+std::vector<std::string> ComparisonNotes(size_t window, const std::string& reference_path) {
+  return {
+      absl::StrCat("destination: one ", window >> 20,
+                   " MiB file on /dev/shm (tmpfs) mapped by each side; cache_line forced with "
+                   "PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
+      "time: CPU time of the benchmark thread (every call keeps the CPU busy; real time would count other "
+      "tasks' time slices on this shared host)",
+      absl::StrCat("cpu: ", arch::DescribeCpu()),
+      absl::StrCat("reference: ", reference_path, "; limit: ", DescribeLimitKernels()),
+  };
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t window) {
+  absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
+  if (!lib.ok()) return lib.status();
+  std::unique_ptr<Destinations> d(new Destinations());
+  if (absl::Status s = d->AllocateSource(std::min(window, size_t{64} << 20)); !s.ok()) return s;
+  absl::StatusOr<int> fd = CreateSharedFile(window);
+  if (!fd.ok()) return fd.status();
+  d->mappings_->fds.push_back(*fd);
+  absl::StatusOr<Source> source = Source::FromFd(*fd);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, window, 0);
+  if (!limit.ok()) return limit.status();
+  Prefault((*limit)->data(), window);
+  for (const FileLaneSpec& spec : kFileLanes) {
+    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, (*limit)->data(), spec, d->mappings_.get());
+    if (!lane.ok()) return lane.status();
+    d->lanes_.push_back(*std::move(lane));
+  }
+  d->mappings_->plain.push_back(*std::move(limit));
+  absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
+  if (!byte.ok()) return byte.status();
+  d->lanes_.push_back(*std::move(byte));
+  d->notes_ = ComparisonNotes(window, (*lib)->path);
+  return d;
+}
+
+}  // namespace bench
+}  // namespace pmem2

@@ -1,0 +1,97 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/destinations_file.cc
+// -----------------------------------------------------------------------------
+//
+// Destinations::ForFile: the destinations of `pmem2 bench PATH` (see destinations.h).
+
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/arch/cpu_description.h"
+#include "tools/bench/destinations.h"
+#include "tools/bench/limit_kernels.h"
+#include "tools/bench/mappings.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;
+
+bool OnTmpfs(int fd) {
+  struct statfs fs;
+  return fstatfs(fd, &fs) == 0 && static_cast<long>(fs.f_type) == kTmpfsMagic;
+}
+
+std::vector<std::string> FileNotes(const std::string& path, uint64_t size, const Lane& lane, const Map& map,
+                                   const ReferenceMap& ref, const std::string& reference_path) {
+  std::vector<std::string> notes;
+  notes.push_back(absl::StrCat("destination: ", path, " (", size, " bytes; window ", lane.window,
+                               " bytes), mapped by pmem2 at ", lane.granularity, " granularity",
+                               map.diagnostics().forced ? " (forced by PMEM2_FORCE_GRANULARITY)" : ""));
+  if (ReferenceGranularityName(ref.store_granularity()) != lane.granularity) {
+    notes.push_back(absl::StrCat("note: the reference mapped it at ", ReferenceGranularityName(ref.store_granularity()),
+                                 " granularity; rows are labelled with pmem2's"));
+  }
+  notes.push_back(lane.cpu_time ? "time: CPU time of the benchmark thread (calls never wait for a device)"
+                                : "time: real time (msync waits for the device)");
+  notes.push_back(absl::StrCat("cpu: ", arch::DescribeCpu()));
+  notes.push_back(absl::StrCat("reference: ", reference_path, "; limit: ",
+                               lane.limit_kind == LimitKind::kGlibc ? "glibc" : DescribeLimitKernels()));
+  return notes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, const std::string& path,
+                                                                    size_t max_window) {
+  absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
+  if (!lib.ok()) return lib.status();
+  std::unique_ptr<Destinations> d(new Destinations());
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return Prefixed(path, source.status());
+  absl::StatusOr<uint64_t> size = source->Size();
+  if (!size.ok()) return Prefixed(path, size.status());
+  absl::StatusOr<Map> map = MapWithPmem2(*source, absl::nullopt);
+  if (!map.ok()) return Prefixed(path, map.status());
+  absl::StatusOr<ReferenceMap> ref = ReferenceMap::FromFd(**lib, fd, PMEM2_GRANULARITY_PAGE);
+  if (!ref.ok()) return Prefixed(path, ref.status());
+  absl::StatusOr<size_t> alignment = source->Alignment();
+  if (!alignment.ok()) return Prefixed(path, alignment.status());
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t window = static_cast<size_t>(std::min<uint64_t>(*size, max_window)) / page * page;
+  absl::StatusOr<std::unique_ptr<PlainMapping>> limit =
+      PlainMapping::OfFile(fd, static_cast<size_t>(*size), *alignment);
+  if (!limit.ok()) return limit.status();
+  if (absl::Status s = d->AllocateSource(std::min<size_t>(std::max<size_t>(window, 1 << 20), size_t{64} << 20));
+      !s.ok()) {
+    return s;
+  }
+  Prefault(static_cast<char*>(map->address()), window);
+  Prefault(static_cast<char*>(ref->address()), window);
+  Prefault((*limit)->data(), window);
+
+  Lane lane;
+  lane.granularity = std::string(StoreGranularityName(map->store_granularity()));
+  lane.window = window;
+  lane.pmem2 = FromPmem2(*map);
+  lane.reference = FromReference(*ref);
+  SetLimit(map->store_granularity(), (*limit)->data(), &lane);
+  lane.on_tmpfs = OnTmpfs(fd);
+  lane.cpu_time = lane.on_tmpfs || map->store_granularity() != StoreGranularity::kPage;
+  d->notes_ = FileNotes(path, *size, lane, *map, *ref, (*lib)->path);
+  d->mappings_->pmem2.push_back(*std::move(map));
+  d->mappings_->reference.push_back(*std::move(ref));
+  d->mappings_->plain.push_back(*std::move(limit));
+  d->lanes_.push_back(std::move(lane));
+  return d;
+}
+
+}  // namespace bench
+}  // namespace pmem2

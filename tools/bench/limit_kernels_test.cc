@@ -1,0 +1,61 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/limit_kernels_test.cc
+// -----------------------------------------------------------------------------
+//
+// The limit kernels copy and fill exactly the bytes asked for (the comparison times them against the libraries,
+// so they must compute the same thing), alone and followed by msync. Nothing here is timed.
+
+#include "tools/bench/limit_kernels.h"
+
+#include <cstring>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+using CopyFn = void* (*)(void*, const void*, size_t, unsigned);
+using FillFn = void* (*)(void*, int, size_t, unsigned);
+
+void ExpectCopiesAndFillsExactly(CopyFn copy, FillFn fill) {
+  std::vector<unsigned char> src(8192);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
+  alignas(4096) static unsigned char dst[8192 + 128];
+  for (size_t n : {size_t{64}, size_t{128}, size_t{192}, size_t{4096}, size_t{8192}}) {
+    SCOPED_TRACE(n);
+    std::memset(dst, 0xee, sizeof dst);
+    EXPECT_EQ(copy(dst + 64, src.data(), n, 0), dst + 64);
+    EXPECT_EQ(std::memcmp(dst + 64, src.data(), n), 0);
+    EXPECT_EQ(dst[63], 0xee);
+    EXPECT_EQ(dst[64 + n], 0xee);
+    EXPECT_EQ(fill(dst + 64, 0x11, n, 0), dst + 64);
+    size_t filled = 0;
+    while (filled < n && dst[64 + filled] == 0x11) ++filled;
+    EXPECT_EQ(filled, n) << "the first byte not filled";
+    EXPECT_EQ(dst[63], 0xee);
+    EXPECT_EQ(dst[64 + n], 0xee);
+  }
+}
+
+TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRangeAndNothingElse) {
+  ExpectCopiesAndFillsExactly(LimitMemcpy, LimitMemset);
+}
+
+TEST(LimitKernelsTest, PageVariantsCopyAndFillTheSameBytes) {
+  ExpectCopiesAndFillsExactly(LimitMemcpyPage, LimitMemsetPage);
+}
+
+TEST(LimitKernelsTest, WriteBackLeavesTheBytesAlone) {
+  alignas(64) static unsigned char buffer[4096];
+  for (size_t i = 0; i < sizeof buffer; ++i) buffer[i] = static_cast<unsigned char>(i);
+  LimitPersistCacheLine(buffer + 1, sizeof buffer - 2);  // unaligned ends: whole lines around them
+  LimitPersistPage(buffer + 1, sizeof buffer - 2);
+  for (size_t i = 0; i < sizeof buffer; ++i) ASSERT_EQ(buffer[i], static_cast<unsigned char>(i)) << i;
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace pmem2

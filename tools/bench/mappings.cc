@@ -1,0 +1,137 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/mappings.cc
+// -----------------------------------------------------------------------------
+//
+// The mappings behind each side of a lane (see mappings.h).
+
+#include "tools/bench/mappings.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/map/placement.h"
+#include "tools/bench/limit_kernels.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+constexpr char kForceVariable[] = "PMEM2_FORCE_GRANULARITY";
+
+void* GlibcMemcpy(void* dst, const void* src, size_t len, unsigned) { return std::memcpy(dst, src, len); }
+void* GlibcMemset(void* dst, int c, size_t len, unsigned) { return std::memset(dst, c, len); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PlainMapping>> PlainMapping::OfFile(int fd, size_t size, size_t source_alignment) {
+  const size_t alignment = map_internal::AddressAlignment(size, source_alignment);
+  void* address = map_internal::MapAligned(size, alignment, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (address == MAP_FAILED) return ErrnoError("mmap for the limit", errno);
+  return std::unique_ptr<PlainMapping>(new PlainMapping(address, size));
+}
+
+absl::StatusOr<std::unique_ptr<PlainMapping>> PlainMapping::Anonymous(size_t size) {
+  void* address = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (address == MAP_FAILED) return ErrnoError("mmap anonymous", errno);
+  return std::unique_ptr<PlainMapping>(new PlainMapping(address, size));
+}
+
+PlainMapping::~PlainMapping() { munmap(address_, size_); }
+
+Mappings::~Mappings() {
+  pmem2.clear();
+  reference.clear();
+  plain.clear();
+  for (int fd : fds) close(fd);
+}
+
+ForcedGranularity::ForcedGranularity(const char* value) {
+  if (const char* old = std::getenv(kForceVariable)) old_ = old;
+  setenv(kForceVariable, value, 1);
+}
+
+ForcedGranularity::~ForcedGranularity() {
+  if (old_.has_value()) {
+    setenv(kForceVariable, old_->c_str(), 1);
+  } else {
+    unsetenv(kForceVariable);
+  }
+}
+
+void Prefault(char* base, size_t size) {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (size_t off = 0; off < size; off += page) {
+    volatile char* p = base + off;
+    *p = *p;
+  }
+}
+
+absl::StatusOr<Map> MapWithPmem2(const Source& source, absl::optional<StoreGranularity> expect) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> map = Map::Create(config, source);
+  if (!map.ok()) return Prefixed("pmem2", map.status());
+  if (expect.has_value() && map->store_granularity() != *expect) {
+    return absl::InternalError(absl::StrCat("pmem2 mapped at ", StoreGranularityName(map->store_granularity()),
+                                            " granularity, expected ", StoreGranularityName(*expect)));
+  }
+  return map;
+}
+
+const char* ReferenceGranularityName(pmem2_granularity granularity) {
+  switch (granularity) {
+    case PMEM2_GRANULARITY_BYTE: return "byte";
+    case PMEM2_GRANULARITY_CACHE_LINE: return "cache_line";
+    case PMEM2_GRANULARITY_PAGE: return "page";
+  }
+  return "invalid";
+}
+
+Target FromPmem2(const Map& map) {
+  return Target{static_cast<char*>(map.address()), map.persist_fn(), map.memcpy_fn(), map.memset_fn()};
+}
+
+Target FromReference(const ReferenceMap& map) {
+  return Target{static_cast<char*>(map.address()), map.persist_fn(), map.memcpy_fn(), map.memset_fn()};
+}
+
+void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
+  switch (granularity) {
+    case StoreGranularity::kByte:
+      lane->limit = Target{base, nullptr, GlibcMemcpy, GlibcMemset};
+      lane->limit_kind = LimitKind::kGlibc;
+      lane->copy_limit = "glibc";
+      lane->persist_limit = "-";
+      break;
+    case StoreGranularity::kCacheLine:
+      lane->limit = Target{base, LimitPersistCacheLine, LimitMemcpy, LimitMemset};
+      lane->limit_kind = LimitKind::kNonTemporal;
+      lane->copy_limit = "nt";
+      lane->persist_limit = "flush";
+      break;
+    case StoreGranularity::kPage:
+      lane->limit = Target{base, LimitPersistPage, LimitMemcpyPage, LimitMemsetPage};
+      lane->limit_kind = LimitKind::kNonTemporal;
+      lane->copy_limit = "nt+msync";
+      lane->persist_limit = "msync";
+      break;
+  }
+}
+
+absl::Status ErrnoError(absl::string_view what, int err) {
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
+}
+
+}  // namespace bench
+}  // namespace pmem2

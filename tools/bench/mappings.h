@@ -1,0 +1,103 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/mappings.h
+// -----------------------------------------------------------------------------
+//
+// Internal to tools/bench's destinations: the mappings behind each side of a lane and who owns them. pmem2 and
+// the reference map through their own APIs; the limit gets a plain mmap placed the way pmem2 places its own
+// (map_internal::MapAligned), so its column differs from the libraries' only in the code that runs.
+
+#ifndef PMEM2_TOOLS_BENCH_MAPPINGS_H_
+#define PMEM2_TOOLS_BENCH_MAPPINGS_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "pmem2/pmem2.h"
+#include "tools/bench/lane.h"
+#include "tools/bench/reference_library.h"
+
+namespace pmem2 {
+namespace bench {
+
+// A plain read-write mapping, unmapped when destroyed.
+class PlainMapping {
+ public:
+  // MAP_SHARED of the first `size` bytes of `fd`, at the address alignment pmem2 would use for a source aligned
+  // to `source_alignment` (map_internal::AddressAlignment).
+  static absl::StatusOr<std::unique_ptr<PlainMapping>> OfFile(int fd, size_t size, size_t source_alignment);
+  // Private anonymous memory.
+  static absl::StatusOr<std::unique_ptr<PlainMapping>> Anonymous(size_t size);
+
+  ~PlainMapping();
+  PlainMapping(const PlainMapping&) = delete;
+  PlainMapping& operator=(const PlainMapping&) = delete;
+
+  char* data() const { return static_cast<char*>(address_); }
+
+ private:
+  PlainMapping(void* address, size_t size) : address_(address), size_(size) {}
+  void* address_;
+  size_t size_;
+};
+
+// Everything the lanes of a Destinations point into. Destroyed mappings first, descriptors last.
+struct Mappings {
+  Mappings() = default;
+  Mappings(const Mappings&) = delete;
+  Mappings& operator=(const Mappings&) = delete;
+  ~Mappings();
+
+  std::vector<Map> pmem2;
+  std::vector<ReferenceMap> reference;
+  std::vector<std::unique_ptr<PlainMapping>> plain;
+  std::vector<int> fds;
+};
+
+// PMEM2_FORCE_GRANULARITY set to `value` for the lifetime of the object (both libraries read it while mapping),
+// then the caller's value (or its absence) restored. The bench's only write to the environment; not
+// thread-safe, as the environment is not.
+class ForcedGranularity {
+ public:
+  explicit ForcedGranularity(const char* value);
+  ~ForcedGranularity();
+  ForcedGranularity(const ForcedGranularity&) = delete;
+  ForcedGranularity& operator=(const ForcedGranularity&) = delete;
+
+ private:
+  absl::optional<std::string> old_;
+};
+
+// Writes every page of [base, base + size) once (same value) so no timed call takes a page fault.
+void Prefault(char* base, size_t size);
+
+// Maps all of `source` with pmem2, requiring page granularity (the weakest: pmem2 picks what the destination
+// allows, or PMEM2_FORCE_GRANULARITY forces). With `expect`, a different result is an error. Errors start with
+// "pmem2: ".
+absl::StatusOr<Map> MapWithPmem2(const Source& source, absl::optional<StoreGranularity> expect);
+
+// The table's name of the reference's granularity: "byte", "cache_line", "page".
+const char* ReferenceGranularityName(pmem2_granularity granularity);
+
+Target FromPmem2(const Map& map);
+Target FromReference(const ReferenceMap& map);
+
+// Sets `lane`'s limit for `granularity` on the plain mapping at `base`: glibc for byte, the NT kernels with
+// CLWB-class write-back for cache line, the NT kernels with msync for page (limit_kernels.h).
+void SetLimit(StoreGranularity granularity, char* base, Lane* lane);
+
+absl::Status ErrnoError(absl::string_view what, int err);
+
+// `status` with "`prefix`: " before its message.
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status);
+
+}  // namespace bench
+}  // namespace pmem2
+
+#endif  // PMEM2_TOOLS_BENCH_MAPPINGS_H_

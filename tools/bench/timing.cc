@@ -1,0 +1,109 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/timing.cc
+// -----------------------------------------------------------------------------
+//
+// The loops Google Benchmark times (see timing.h). The 64-byte rows time calls of a few nanoseconds whose source
+// and destination start at the same page offset, and they move with the machine code around the call: keep
+// each loop's body as it is (even the byte count after it, which a shared helper changed), so that figures stay
+// comparable between versions. tools/bench/README.md has what such a change did.
+
+#include "tools/bench/timing.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "benchmark/benchmark.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+void TimeMemcpy(benchmark::State& state, MemcpyFn fn, char* base, size_t window, const char* src, size_t n) {
+  Cursor cursor(n, window);
+  for (auto _ : state) fn(base + cursor.Next(), src, n, 0);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+void TimeMemset(benchmark::State& state, MemsetFn fn, char* base, size_t window, size_t n) {
+  Cursor cursor(n, window);
+  for (auto _ : state) fn(base + cursor.Next(), 0x5c, n, 0);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+// glibc has its own signature; the same loop otherwise. Called through a pointer, as a library's would be.
+void TimeGlibcMemcpy(benchmark::State& state, char* base, size_t window, const char* src, size_t n) {
+  void* (*volatile pointer)(void*, const void*, size_t) = std::memcpy;
+  void* (*const fn)(void*, const void*, size_t) = pointer;
+  Cursor cursor(n, window);
+  for (auto _ : state) fn(base + cursor.Next(), src, n);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+void TimeGlibcMemset(benchmark::State& state, char* base, size_t window, size_t n) {
+  void* (*volatile pointer)(void*, int, size_t) = std::memset;
+  void* (*const fn)(void*, int, size_t) = pointer;
+  Cursor cursor(n, window);
+  for (auto _ : state) fn(base + cursor.Next(), 0x5c, n);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+void TimePersist(benchmark::State& state, PersistFn fn, char* base, size_t n) {
+  uint64_t value = 0;
+  for (auto _ : state) {
+    ++value;
+    for (size_t off = 0; off < n; off += 64) {
+      *reinterpret_cast<volatile uint64_t*>(base + off) = value;
+    }
+    fn(base, n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+}  // namespace
+
+Cursor::Cursor(size_t n, size_t window) {
+  if (n >= kFreshLinesFrom) {
+    stride_ = (n + kFreshLinesFrom - 1) / kFreshLinesFrom * kFreshLinesFrom;
+    last_ = window - n;
+  }
+}
+
+size_t Cursor::Next() {
+  const size_t current = offset_;
+  offset_ += stride_;
+  if (offset_ > last_) offset_ = 0;
+  return current;
+}
+
+bool RegisterTimedCall(const TimedCall& call) {
+  char* const base = call.target.base;
+  const char* const src = call.source;
+  const size_t window = call.window;
+  const size_t n = call.size;
+  benchmark::internal::Benchmark* b = nullptr;
+  if (call.op == "memcpy" && call.glibc) {
+    b = benchmark::RegisterBenchmark(call.name.c_str(),
+                                     [=](benchmark::State& s) { TimeGlibcMemcpy(s, base, window, src, n); });
+  } else if (call.op == "memcpy") {
+    const MemcpyFn fn = call.target.memcpy;
+    b = benchmark::RegisterBenchmark(call.name.c_str(),
+                                     [=](benchmark::State& s) { TimeMemcpy(s, fn, base, window, src, n); });
+  } else if (call.op == "memset" && call.glibc) {
+    b = benchmark::RegisterBenchmark(call.name.c_str(),
+                                     [=](benchmark::State& s) { TimeGlibcMemset(s, base, window, n); });
+  } else if (call.op == "memset") {
+    const MemsetFn fn = call.target.memset;
+    b = benchmark::RegisterBenchmark(call.name.c_str(),
+                                     [=](benchmark::State& s) { TimeMemset(s, fn, base, window, n); });
+  } else {  // persist
+    const PersistFn fn = call.target.persist;
+    if (fn == nullptr) return false;
+    b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) { TimePersist(s, fn, base, n); });
+  }
+  if (!call.cpu_time) b->UseRealTime();  // iteration counts follow the reported time base
+  return true;
+}
+
+}  // namespace bench
+}  // namespace pmem2
