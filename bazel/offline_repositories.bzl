@@ -46,8 +46,16 @@ _RULES_JAVA_DEFS = "\n".join([
     '"""Forwards the rules_java macros to the native Java rules of Bazel 4 (offline stand-in)."""',
 ] + [
     "\ndef %s(**kwargs):\n    native.%s(**kwargs)" % (rule, rule)
-    for rule in ["java_binary", "java_import", "java_library", "java_plugin", "java_proto_library",
-                 "java_runtime", "java_test", "java_toolchain"]
+    for rule in [
+        "java_binary",
+        "java_import",
+        "java_library",
+        "java_plugin",
+        "java_proto_library",
+        "java_runtime",
+        "java_test",
+        "java_toolchain",
+    ]
 ]) + "\n"
 
 def _rules_java_standin_impl(ctx):
