@@ -1,0 +1,293 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// The C interface (libpmem2.h) over the C++ core: each opaque struct wraps one pmem2 value, each call turns
+// an absl::Status into libpmem2's return value (ToLibpmem2ReturnValue) and records the message for
+// pmem2_errormsg(). Raw values that the C++ types cannot hold wrong (enumerators, protection bits, offsets)
+// are checked here, where they enter, as libpmem2's setters do.
+
+#include "pmem2/c/libpmem2.h"
+
+#include <errno.h>
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "pmem2/arch/persist_ops.h"
+#include "pmem2/config/config.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "pmem2/map/page_persist.h"
+#include "pmem2/source/source.h"
+
+struct pmem2_config {
+  pmem2::Config config;
+};
+
+struct pmem2_source {
+  explicit pmem2_source(pmem2::Source s) : source(std::move(s)) {}
+  pmem2::Source source;
+};
+
+struct pmem2_map {
+  explicit pmem2_map(pmem2::Map m) : map(std::move(m)) {}
+  pmem2::Map map;
+};
+
+namespace {
+
+// pmem2_errormsg()'s buffer. Messages longer than this are cut (they name values, never whole files).
+constexpr size_t kMessageSize = 1024;
+thread_local char last_message[kMessageSize];
+
+void SetMessage(absl::string_view message) {
+  const size_t n = message.size() < kMessageSize - 1 ? message.size() : kMessageSize - 1;
+  message.copy(last_message, n);
+  last_message[n] = '\0';
+}
+
+// Records `message` and returns `code`, a PMEM2_E_* value or -errno.
+int Fail(int code, absl::string_view message) {
+  SetMessage(message);
+  return code;
+}
+
+// 0 for OK; otherwise records the status's message and returns libpmem2's value for it.
+int Return(const absl::Status& status) {
+  if (status.ok()) return 0;
+  SetMessage(status.message());
+  return pmem2::ToLibpmem2ReturnValue(status);
+}
+
+int NullArgument(const char* function, const char* argument) {
+  return Fail(-EINVAL, std::string(function) + ": " + argument + " is NULL");
+}
+
+int OutOfMemory(const char* function) { return Fail(-ENOMEM, std::string(function) + ": out of memory"); }
+
+// The functions handed out for a NULL map: msync(MS_SYNC) of the pages, valid on every kind of mapping.
+const pmem2::arch::PersistOps& FallbackOps() {
+  static const pmem2::arch::PersistOps* const ops = new pmem2::arch::PersistOps(pmem2::map_internal::PageOps());
+  return *ops;
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---- Sources ----
+
+int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  if (!source.ok()) return Return(source.status());
+  pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
+  if (made == nullptr) return OutOfMemory(__func__);
+  *src = made;
+  return 0;
+}
+
+int pmem2_source_from_anon(struct pmem2_source** src, size_t size) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::Anonymous(size);
+  if (!source.ok()) return Return(source.status());
+  pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
+  if (made == nullptr) return OutOfMemory(__func__);
+  *src = made;
+  return 0;
+}
+
+int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (fd == nullptr) return NullArgument(__func__, "fd");
+  if (src->source.kind() == pmem2::SourceKind::kAnonymous) {
+    return Fail(PMEM2_E_FILE_DESCRIPTOR_NOT_SET, "pmem2_source_get_fd: an anonymous source has no descriptor");
+  }
+  *fd = src->source.fd();
+  return 0;
+}
+
+int pmem2_source_size(const struct pmem2_source* src, size_t* size) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (size == nullptr) return NullArgument(__func__, "size");
+  absl::StatusOr<uint64_t> bytes = src->source.Size();
+  if (!bytes.ok()) return Return(bytes.status());
+  if (*bytes > SIZE_MAX) return Fail(-EOVERFLOW, "pmem2_source_size: the size does not fit in size_t");
+  *size = static_cast<size_t>(*bytes);
+  return 0;
+}
+
+int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (alignment == nullptr) return NullArgument(__func__, "alignment");
+  absl::StatusOr<size_t> granule = src->source.Alignment();
+  if (!granule.ok()) return Return(granule.status());
+  *alignment = *granule;
+  return 0;
+}
+
+int pmem2_source_delete(struct pmem2_source** src) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  delete *src;
+  *src = nullptr;
+  return 0;
+}
+
+// ---- Configs ----
+
+int pmem2_config_new(struct pmem2_config** cfg) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  *cfg = new (std::nothrow) pmem2_config();
+  if (*cfg == nullptr) return OutOfMemory(__func__);
+  return 0;
+}
+
+int pmem2_config_delete(struct pmem2_config** cfg) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  delete *cfg;
+  *cfg = nullptr;
+  return 0;
+}
+
+int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum pmem2_granularity g) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  // Compared as an int: a value outside the enumerators may arrive from C.
+  const int value = static_cast<int>(g);
+  if (value != PMEM2_GRANULARITY_BYTE && value != PMEM2_GRANULARITY_CACHE_LINE && value != PMEM2_GRANULARITY_PAGE) {
+    return Fail(PMEM2_E_GRANULARITY_NOT_SUPPORTED,
+                "pmem2_config_set_required_store_granularity: " + std::to_string(value) + " is no granularity");
+  }
+  cfg->config.set_required_store_granularity(static_cast<pmem2::StoreGranularity>(value));
+  return 0;
+}
+
+int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (static_cast<uint64_t>(offset) > static_cast<uint64_t>(INT64_MAX)) {
+    return Fail(PMEM2_E_OFFSET_OUT_OF_RANGE,
+                "pmem2_config_set_offset: offset " + std::to_string(offset) + " is greater than INT64_MAX");
+  }
+  cfg->config.set_offset(offset);
+  return 0;
+}
+
+int pmem2_config_set_length(struct pmem2_config* cfg, size_t length) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  cfg->config.set_length(length);
+  return 0;
+}
+
+int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type type) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  const int value = static_cast<int>(type);
+  if (value != PMEM2_SHARED && value != PMEM2_PRIVATE) {
+    return Fail(PMEM2_E_INVALID_SHARING_VALUE,
+                "pmem2_config_set_sharing: " + std::to_string(value) + " is neither PMEM2_SHARED nor PMEM2_PRIVATE");
+  }
+  cfg->config.set_sharing(static_cast<pmem2::Sharing>(value));
+  return 0;
+}
+
+int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if ((prot & ~pmem2::kValidProtectionBits) != 0) {
+    return Fail(PMEM2_E_INVALID_PROT_FLAG, "pmem2_config_set_protection: invalid flags in " + std::to_string(prot));
+  }
+  cfg->config.set_protection(pmem2::ProtectionFromBits(prot));
+  return 0;
+}
+
+// ---- Maps ----
+
+int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, const struct pmem2_source* src) {
+  if (map_ptr == nullptr) return NullArgument(__func__, "map_ptr");
+  *map_ptr = nullptr;
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (src == nullptr) return NullArgument(__func__, "src");
+  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(cfg->config, src->source);
+  if (!map.ok()) return Return(map.status());
+  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
+  if (made == nullptr) return OutOfMemory(__func__);  // the Map's destructor has unmapped the mapping
+  *map_ptr = made;
+  return 0;
+}
+
+int pmem2_map_delete(struct pmem2_map** map_ptr) {
+  if (map_ptr == nullptr) return NullArgument(__func__, "map_ptr");
+  if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "pmem2_map_delete: *map_ptr is NULL");
+  delete *map_ptr;
+  *map_ptr = nullptr;
+  return 0;
+}
+
+void* pmem2_map_get_address(struct pmem2_map* map) { return map != nullptr ? map->map.address() : nullptr; }
+
+size_t pmem2_map_get_size(struct pmem2_map* map) { return map != nullptr ? map->map.size() : 0; }
+
+enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map* map) {
+  if (map == nullptr) return PMEM2_GRANULARITY_PAGE;
+  return static_cast<pmem2_granularity>(map->map.store_granularity());
+}
+
+// A live Map always has its functions; the NULL-map fallback is the page (msync) table.
+pmem2_persist_fn pmem2_get_persist_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.persist_fn() : FallbackOps().persist;
+}
+
+pmem2_flush_fn pmem2_get_flush_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.flush_fn() : FallbackOps().flush;
+}
+
+pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.drain_fn() : FallbackOps().drain;
+}
+
+pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.memmove_fn() : FallbackOps().memmove;
+}
+
+pmem2_memcpy_fn pmem2_get_memcpy_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.memcpy_fn() : FallbackOps().memmove;
+}
+
+pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
+  return map != nullptr ? map->map.memset_fn() : FallbackOps().memset;
+}
+
+// ---- Errors ----
+
+const char* pmem2_errormsg(void) { return last_message; }
+
+void pmem2_perror(const char* format, ...) {
+  // Formatted first, then printed with one call, so lines of concurrent threads do not interleave.
+  if (format == nullptr || *format == '\0') {
+    std::fprintf(stderr, "%s\n", last_message);
+    return;
+  }
+  char prefix[kMessageSize];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(prefix, sizeof prefix, format, args);
+  va_end(args);
+  std::fprintf(stderr, "%s: %s\n", prefix, last_message);
+}
+
+// ---- pmem2 extensions ----
+
+int pmem2_map_get_persist_error(struct pmem2_map* map) {
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Return(map->map.PersistError());
+}
+
+int pmem2_map_clear_persist_error(struct pmem2_map* map) {
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Return(map->map.ClearPersistError());
+}
+
+}  // extern "C"

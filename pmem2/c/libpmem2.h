@@ -1,0 +1,277 @@
+/*
+ * Copyright 2026 The pmem2 Authors.
+ *
+ * pmem2/c/libpmem2.h
+ * -----------------------------------------------------------------------------
+ *
+ * The C interface of pmem2, source-compatible with PMDK's libpmem2 1.x for Linux: the same function names and
+ * signatures, the same enum, flag and PMEM2_E_* values, so a C program written against libpmem2 compiles
+ * against this header unchanged (within the part of the API listed below). It is valid C99 and C++.
+ *
+ * Include it as "pmem2/c/libpmem2.h", or as <libpmem2.h> when depending on the Bazel target //pmem2/c (which
+ * puts this folder ahead of /usr/include).
+ *
+ * Example:
+ *
+ *   struct pmem2_config *cfg = NULL;
+ *   struct pmem2_source *src = NULL;
+ *   struct pmem2_map *map = NULL;
+ *   if (pmem2_config_new(&cfg) != 0 ||
+ *       pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) != 0 ||
+ *       pmem2_source_from_fd(&src, fd) != 0 || pmem2_map_new(&map, cfg, src) != 0) {
+ *     pmem2_perror("cannot map");  // "cannot map: <why>"
+ *   } else {
+ *     pmem2_memcpy_fn copy = pmem2_get_memcpy_fn(map);
+ *     copy(pmem2_map_get_address(map), "hello", 5, 0);  // copied and durable...
+ *     if (pmem2_map_get_persist_error(map) != 0) ...     // ...unless a page write-back failed (extension)
+ *     pmem2_map_delete(&map);
+ *   }
+ *   pmem2_source_delete(&src);
+ *   pmem2_config_delete(&cfg);
+ *
+ * Return values: every int-returning function returns 0 on success, or a negative number: one of the PMEM2_E_*
+ * values below, or -errno for a failure the operating system reported. pmem2_errormsg() then describes it.
+ *
+ * Arguments libpmem2 does not check: where libpmem2 would dereference a NULL handle or a NULL out-pointer,
+ * these functions do not crash. The int-returning ones return -EINVAL (a NULL `*map_ptr` given to
+ * pmem2_map_delete() returns PMEM2_E_MAPPING_NOT_FOUND); pmem2_map_get_address(NULL) returns NULL,
+ * pmem2_map_get_size(NULL) 0, pmem2_map_get_store_granularity(NULL) PMEM2_GRANULARITY_PAGE; and the
+ * pmem2_get_*_fn(NULL) getters return functions that make any mapped range durable with msync(MS_SYNC) (a
+ * drain that does nothing), the one method valid for every kind of mapping.
+ *
+ * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
+ * matching *_delete(). A source does not own its file descriptor; the descriptor may be closed once
+ * pmem2_map_new() has returned. A map owns its mapping: pmem2_map_delete() unmaps it.
+ *
+ * Thread safety: configs and sources are plain values (no concurrent modification). The functions returned by
+ * pmem2_get_*_fn() may be called from any thread, concurrently. pmem2_errormsg() is per thread.
+ *
+ * Durability: what a crash can leave after a persist, and the sticky persistence error of page-granularity
+ * mappings, are described in pmem2/persist_fns.h and pmem2/map/map.h ("The error contract"). The function
+ * pointers cannot return an error: read pmem2_map_get_persist_error() before declaring data durable.
+ *
+ * Not provided yet (libpmem2 functions this header does not declare): virtual memory reservations
+ * (pmem2_vm_reservation_*, pmem2_config_set_vm_reservation), pmem2_map_from_existing, pmem2_deep_flush,
+ * pmem2_source_device_id, pmem2_source_device_usc, pmem2_source_numa_node, bad blocks (pmem2_badblock_*),
+ * pmem2_source_pread_mcsafe / pmem2_source_pwrite_mcsafe, pmem2_err_to_errno. Never provided:
+ * pmem2_source_from_handle / pmem2_source_get_handle (Windows only) and the deprecated asynchronous
+ * functions of libpmem2 1.12 (pmem2_memcpy_async, ..., PMEM2_USE_MINIASYNC).
+ */
+
+#ifndef PMEM2_C_LIBPMEM2_H_
+#define PMEM2_C_LIBPMEM2_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The API version this header implements. (PMDK's libpmem2.h defines no version macros; these are a pmem2
+ * addition, in the style of libpmem's PMEM_MAJOR_VERSION.)
+ */
+#define PMEM2_MAJOR_VERSION 1
+#define PMEM2_MINOR_VERSION 0
+
+/* Error codes. PMDK's values; some belong to functions not provided yet (see above). */
+#define PMEM2_E_UNKNOWN (-100000)
+#define PMEM2_E_NOSUPP (-100001)
+#define PMEM2_E_FILE_HANDLE_NOT_SET (-100003)
+#define PMEM2_E_INVALID_FILE_HANDLE (-100004)
+#define PMEM2_E_INVALID_FILE_TYPE (-100005)
+#define PMEM2_E_MAP_RANGE (-100006)
+#define PMEM2_E_MAPPING_EXISTS (-100007)
+#define PMEM2_E_GRANULARITY_NOT_SET (-100008)
+#define PMEM2_E_GRANULARITY_NOT_SUPPORTED (-100009)
+#define PMEM2_E_OFFSET_OUT_OF_RANGE (-100010)
+#define PMEM2_E_OFFSET_UNALIGNED (-100011)
+#define PMEM2_E_INVALID_ALIGNMENT_FORMAT (-100012)
+#define PMEM2_E_INVALID_ALIGNMENT_VALUE (-100013)
+#define PMEM2_E_INVALID_SIZE_FORMAT (-100014)
+#define PMEM2_E_LENGTH_UNALIGNED (-100015)
+#define PMEM2_E_MAPPING_NOT_FOUND (-100016)
+#define PMEM2_E_BUFFER_TOO_SMALL (-100017)
+#define PMEM2_E_SOURCE_EMPTY (-100018)
+#define PMEM2_E_INVALID_SHARING_VALUE (-100019)
+#define PMEM2_E_SRC_DEVDAX_PRIVATE (-100020)
+#define PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE (-100021)
+#define PMEM2_E_ADDRESS_UNALIGNED (-100022)
+#define PMEM2_E_ADDRESS_NULL (-100023)
+#define PMEM2_E_DEEP_FLUSH_RANGE (-100024)
+#define PMEM2_E_INVALID_REGION_FORMAT (-100025)
+#define PMEM2_E_DAX_REGION_NOT_FOUND (-100026)
+#define PMEM2_E_INVALID_DEV_FORMAT (-100027)
+#define PMEM2_E_CANNOT_READ_BOUNDS (-100028)
+#define PMEM2_E_NO_BAD_BLOCK_FOUND (-100029)
+#define PMEM2_E_LENGTH_OUT_OF_RANGE (-100030)
+#define PMEM2_E_INVALID_PROT_FLAG (-100031)
+#define PMEM2_E_NO_ACCESS (-100032)
+#define PMEM2_E_VM_RESERVATION_NOT_EMPTY (-100033)
+#define PMEM2_E_MAP_EXISTS (-100034)
+#define PMEM2_E_FILE_DESCRIPTOR_NOT_SET (-100035)
+#define PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED (-100036)
+#define PMEM2_E_IO_FAIL (-100037)
+
+struct pmem2_config;
+struct pmem2_source;
+struct pmem2_map;
+
+/* ---- Sources: what to map ---- */
+
+/*
+ * Makes `*src` describe the open descriptor `fd` (a regular file or a Device DAX character device); the
+ * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, or was opened O_WRONLY.
+ * PMEM2_E_INVALID_FILE_TYPE: a directory, block device, pipe, socket or other character device. -ENOMEM.
+ * On failure `*src` is left unchanged.
+ */
+int pmem2_source_from_fd(struct pmem2_source **src, int fd);
+
+/* Makes `*src` describe `size` bytes of zero-filled anonymous memory. A size of 0 is accepted here and refused
+ * by pmem2_map_new() (PMEM2_E_SOURCE_EMPTY). -ENOMEM. */
+int pmem2_source_from_anon(struct pmem2_source **src, size_t size);
+
+/* The descriptor given to pmem2_source_from_fd(); PMEM2_E_FILE_DESCRIPTOR_NOT_SET for anonymous sources. */
+int pmem2_source_get_fd(const struct pmem2_source *src, int *fd);
+
+/* The source's size in bytes, asked of the system on each call. On failure `*size` is left unchanged. */
+int pmem2_source_size(const struct pmem2_source *src, size_t *size);
+
+/* The granule a mapping's offset and length must be multiples of (the page size, or the Device DAX alignment).
+ * On failure `*alignment` is left unchanged. */
+int pmem2_source_alignment(const struct pmem2_source *src, size_t *alignment);
+
+/* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0. */
+int pmem2_source_delete(struct pmem2_source **src);
+
+/* ---- Configs: how to map ---- */
+
+/* A new config: granularity unset (pmem2_map_new() requires it), offset 0, length 0 (to the end of the
+ * source), PMEM2_SHARED, PMEM2_PROT_READ | PMEM2_PROT_WRITE. -ENOMEM, with `*cfg` set to NULL. */
+int pmem2_config_new(struct pmem2_config **cfg);
+
+/* Frees `*cfg` and sets it to NULL; nothing if `*cfg` is NULL. Returns 0. */
+int pmem2_config_delete(struct pmem2_config **cfg);
+
+/* How stores become durable; ordered byte < cache line < page. See pmem2/config/config.h. */
+enum pmem2_granularity {
+  PMEM2_GRANULARITY_BYTE,
+  PMEM2_GRANULARITY_CACHE_LINE,
+  PMEM2_GRANULARITY_PAGE,
+};
+
+/* The coarsest granularity the application accepts. PMEM2_E_GRANULARITY_NOT_SUPPORTED for a value that is
+ * no enumerator (the config is then unchanged). */
+int pmem2_config_set_required_store_granularity(struct pmem2_config *cfg, enum pmem2_granularity g);
+
+/* Where in the source the mapping starts. PMEM2_E_OFFSET_OUT_OF_RANGE above INT64_MAX (config unchanged);
+ * alignment is checked by pmem2_map_new(). */
+int pmem2_config_set_offset(struct pmem2_config *cfg, size_t offset);
+
+/* How many bytes to map; 0 (the default) maps from the offset to the end of the source. Returns 0. */
+int pmem2_config_set_length(struct pmem2_config *cfg, size_t length);
+
+enum pmem2_sharing_type {
+  PMEM2_SHARED,  /* writes reach the source (MAP_SHARED) */
+  PMEM2_PRIVATE, /* writes stay in the mapping (copy on write, MAP_PRIVATE) */
+};
+
+/* PMEM2_E_INVALID_SHARING_VALUE for a value that is no enumerator (config unchanged). */
+int pmem2_config_set_sharing(struct pmem2_config *cfg, enum pmem2_sharing_type type);
+
+#define PMEM2_PROT_EXEC (1U << 29)
+#define PMEM2_PROT_READ (1U << 30)
+#define PMEM2_PROT_WRITE (1U << 31)
+#define PMEM2_PROT_NONE 0
+
+/* PMEM2_PROT_NONE or an OR of the PMEM2_PROT_* flags. PMEM2_E_INVALID_PROT_FLAG for any other bit (config
+ * unchanged). A writable shared mapping of a read-only descriptor fails in pmem2_map_new(). */
+int pmem2_config_set_protection(struct pmem2_config *cfg, unsigned prot);
+
+/* ---- Maps ---- */
+
+/*
+ * Maps `src` as `cfg` asks and stores the new map in `*map_ptr` (NULL on failure). Errors:
+ * PMEM2_E_GRANULARITY_NOT_SET, PMEM2_E_OFFSET_UNALIGNED, PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_SOURCE_EMPTY,
+ * PMEM2_E_MAP_RANGE (offset + length overflows or passes the end of the source), PMEM2_E_SRC_DEVDAX_PRIVATE,
+ * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
+ * medium cannot honour the required granularity), the errors of pmem2_source_size() / _alignment(), -errno
+ * from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it
+ * does not take (libpmem2 ignores such values).
+ */
+int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, const struct pmem2_source *src);
+
+/* Unmaps the mapping, frees `*map_ptr` and sets it to NULL. Returns 0. */
+int pmem2_map_delete(struct pmem2_map **map_ptr);
+
+void *pmem2_map_get_address(struct pmem2_map *map);
+size_t pmem2_map_get_size(struct pmem2_map *map);
+/* The effective granularity: never coarser than the required one. */
+enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
+
+/* ---- Persistence functions; the getters never return NULL and return the same function for the same map ---- */
+
+/* Makes [ptr, ptr + size) durable (flush, then drain). */
+typedef void (*pmem2_persist_fn)(const void *ptr, size_t size);
+/* Starts writing [ptr, ptr + size) back; durable only after a later drain. */
+typedef void (*pmem2_flush_fn)(const void *ptr, size_t size);
+/* Waits for this thread's earlier flushes. */
+typedef void (*pmem2_drain_fn)(void);
+
+pmem2_persist_fn pmem2_get_persist_fn(struct pmem2_map *map);
+pmem2_flush_fn pmem2_get_flush_fn(struct pmem2_map *map);
+pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map *map);
+
+/* Flags of the memcpy / memmove / memset functions. */
+#define PMEM2_F_MEM_NODRAIN (1U << 0)     /* skip the final drain */
+#define PMEM2_F_MEM_NONTEMPORAL (1U << 1) /* prefer non-temporal stores */
+#define PMEM2_F_MEM_TEMPORAL (1U << 2)    /* prefer ordinary stores + write-back */
+#define PMEM2_F_MEM_WC (1U << 3)          /* write-combining hint */
+#define PMEM2_F_MEM_WB (1U << 4)          /* write-back hint */
+#define PMEM2_F_MEM_NOFLUSH (1U << 5)     /* neither flush nor drain */
+#define PMEM2_F_MEM_VALID_FLAGS                                                                            \
+  (PMEM2_F_MEM_NODRAIN | PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_TEMPORAL | PMEM2_F_MEM_WC | PMEM2_F_MEM_WB | \
+   PMEM2_F_MEM_NOFLUSH)
+
+/* Copy / move / fill into the mapping and make the destination durable as `flags` say; return `pmemdest`. */
+typedef void *(*pmem2_memmove_fn)(void *pmemdest, const void *src, size_t len, unsigned flags);
+typedef void *(*pmem2_memcpy_fn)(void *pmemdest, const void *src, size_t len, unsigned flags);
+typedef void *(*pmem2_memset_fn)(void *pmemdest, int c, size_t len, unsigned flags);
+
+pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map *map);
+pmem2_memcpy_fn pmem2_get_memcpy_fn(struct pmem2_map *map);
+pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map *map);
+
+/* ---- Errors ---- */
+
+/* The message of the last failure in this thread (never cleared by a successful call; "" before any). The
+ * buffer is the library's and stays valid until this thread's next failing call. */
+const char *pmem2_errormsg(void);
+
+/* Prints "<format, printf-style>: <pmem2_errormsg()>\n" to stderr in one call (just the message and a newline
+ * for a NULL or empty format). */
+void pmem2_perror(const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((__format__(__printf__, 1, 2)))
+#endif
+    ;
+
+/* ---- pmem2 extensions (not in libpmem2) ---- */
+
+/*
+ * The sticky persistence error of `map`: 0 if no persist of this map has failed since the last
+ * pmem2_map_clear_persist_error(), otherwise the first failure as -errno (-EIO, -ENOSPC, -EDQUOT, ...), its
+ * description in pmem2_errormsg(). Only page-granularity mappings can fail (msync); a failure seen through
+ * another map of the same file in this process is recorded here too. -EINVAL for a NULL map.
+ */
+int pmem2_map_get_persist_error(struct pmem2_map *map);
+
+/* Acknowledges the sticky error: returns it as pmem2_map_get_persist_error() does, and clears it. */
+int pmem2_map_clear_persist_error(struct pmem2_map *map);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMEM2_C_LIBPMEM2_H_ */

@@ -1,0 +1,309 @@
+/*
+ * Copyright 2026 The pmem2 Authors.
+ *
+ * libpmem2.h used from C99 as a libpmem2 program would: a file on tmpfs (/dev/shm) and anonymous memory, the
+ * function getters, the errors and their messages, and the NULL arguments libpmem2 leaves undefined.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpmem2.h> /* ours, through the target's `includes` */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef PMEM2_C_LIBPMEM2_H_
+#error "<libpmem2.h> resolved to another header than pmem2/c/libpmem2.h"
+#endif
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                    \
+  do {                                                                                 \
+    if (!(cond)) {                                                                     \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (errormsg: %s)\n", __FILE__, __LINE__, #cond, \
+              pmem2_errormsg());                                                       \
+      ++failures;                                                                      \
+    }                                                                                  \
+  } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                             \
+  do {                                                                                                 \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                                \
+    if (a_ != b_) {                                                                                    \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld (errormsg: %s)\n", __FILE__, __LINE__, #a, a_, \
+              #b, b_, pmem2_errormsg());                                                               \
+      ++failures;                                                                                      \
+    }                                                                                                  \
+  } while (0)
+
+static const char *tmp_dir(void) {
+  struct stat st;
+  if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0) return "/dev/shm";
+  return getenv("TEST_TMPDIR") != NULL ? getenv("TEST_TMPDIR") : "/tmp";
+}
+
+/* A regular file of `size` bytes, open read-write and already unlinked. */
+static int make_file(size_t size) {
+  char path[4096];
+  int fd;
+  snprintf(path, sizeof path, "%s/pmem2_c_test.XXXXXX", tmp_dir());
+  fd = mkstemp(path);
+  if (fd < 0) return -1;
+  unlink(path);
+  if (ftruncate(fd, (off_t)size) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void test_file_mapping(void) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL;
+  size_t size = 0, alignment = 0;
+  int fd = make_file(4 * page), got_fd = -1;
+  char buf[16];
+  char *base;
+  CHECK(fd >= 0);
+
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK(cfg != NULL);
+  CHECK_EQ_INT(pmem2_source_from_fd(&src, fd), 0);
+  CHECK_EQ_INT(pmem2_source_size(src, &size), 0);
+  CHECK_EQ_INT(size, 4 * page);
+  CHECK_EQ_INT(pmem2_source_alignment(src, &alignment), 0);
+  CHECK_EQ_INT(alignment, page);
+  CHECK_EQ_INT(pmem2_source_get_fd(src, &got_fd), 0);
+  CHECK_EQ_INT(got_fd, fd);
+
+  /* No granularity yet. */
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_GRANULARITY_NOT_SET);
+  CHECK(map == NULL);
+  CHECK(strlen(pmem2_errormsg()) > 0);
+
+  /* tmpfs is a page-cache file system: byte and cache line cannot be honoured. */
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_CACHE_LINE), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_GRANULARITY_NOT_SUPPORTED);
+  CHECK(map == NULL);
+
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK_EQ_INT(pmem2_config_set_offset(cfg, page), 0);
+  CHECK_EQ_INT(pmem2_config_set_length(cfg, 2 * page), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0);
+  CHECK(map != NULL);
+  if (map != NULL) {
+    CHECK_EQ_INT(pmem2_map_get_size(map), 2 * page);
+    CHECK_EQ_INT(pmem2_map_get_store_granularity(map), PMEM2_GRANULARITY_PAGE);
+    base = (char *)pmem2_map_get_address(map);
+    CHECK(base != NULL && (uintptr_t)base % page == 0);
+
+    CHECK(pmem2_get_memcpy_fn(map)(base, "hello", 5, 0) == base);
+    CHECK(pmem2_get_memmove_fn(map)(base + 5, base, 5, PMEM2_F_MEM_NODRAIN) == base + 5);
+    CHECK(pmem2_get_memset_fn(map)(base + page, 'x', 3, PMEM2_F_MEM_NONTEMPORAL) == base + page);
+    pmem2_get_drain_fn(map)();
+    base[10] = '!';
+    pmem2_get_persist_fn(map)(base + 10, 1);
+    pmem2_get_flush_fn(map)(base, page);
+    pmem2_get_drain_fn(map)();
+    CHECK_EQ_INT(pmem2_map_get_persist_error(map), 0);
+    CHECK_EQ_INT(pmem2_map_clear_persist_error(map), 0);
+
+    /* The offset selected the file's second page. */
+    CHECK_EQ_INT(pread(fd, buf, 11, (off_t)page), 11);
+    CHECK(memcmp(buf, "hellohello!", 11) == 0);
+    CHECK_EQ_INT(pread(fd, buf, 3, (off_t)(2 * page)), 3);
+    CHECK(memcmp(buf, "xxx", 3) == 0);
+
+    CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+    CHECK(map == NULL);
+  }
+
+  /* Range and alignment errors. */
+  CHECK_EQ_INT(pmem2_config_set_offset(cfg, 1), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_OFFSET_UNALIGNED);
+  CHECK_EQ_INT(pmem2_config_set_offset(cfg, 0), 0);
+  CHECK_EQ_INT(pmem2_config_set_length(cfg, 8 * page), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_MAP_RANGE);
+  CHECK_EQ_INT(pmem2_config_set_length(cfg, 100), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_LENGTH_UNALIGNED);
+
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK(src == NULL);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0); /* NULL *src: nothing */
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+  CHECK(cfg == NULL);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+  close(fd);
+}
+
+static void test_anonymous_mapping(void) {
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL;
+  size_t size = 0;
+  int fd = 12345;
+  char *base;
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_BYTE), 0);
+
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 0), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_SOURCE_EMPTY);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 1 << 20), 0);
+  CHECK_EQ_INT(pmem2_source_size(src, &size), 0);
+  CHECK_EQ_INT(size, 1 << 20);
+  CHECK_EQ_INT(pmem2_source_get_fd(src, &fd), PMEM2_E_FILE_DESCRIPTOR_NOT_SET);
+  CHECK_EQ_INT(fd, 12345);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0);
+  if (map != NULL) {
+    /* Anonymous memory needs no flush: byte granularity, even though byte was required. */
+    CHECK_EQ_INT(pmem2_map_get_store_granularity(map), PMEM2_GRANULARITY_BYTE);
+    CHECK_EQ_INT(pmem2_map_get_size(map), 1 << 20);
+    base = (char *)pmem2_map_get_address(map);
+    CHECK(base[0] == 0 && base[(1 << 20) - 1] == 0);
+    pmem2_get_memset_fn(map)(base, 0x5a, 1 << 20, 0);
+    CHECK(base[(1 << 20) - 1] == 0x5a);
+    CHECK_EQ_INT(pmem2_map_get_persist_error(map), 0);
+    CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+  }
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+}
+
+static void test_setters_validate_raw_values(void) {
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL;
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, (enum pmem2_granularity)3),
+               PMEM2_E_GRANULARITY_NOT_SUPPORTED);
+  CHECK(strstr(pmem2_errormsg(), "3") != NULL);
+  CHECK_EQ_INT(pmem2_config_set_offset(cfg, (size_t)INT64_MAX + 1), PMEM2_E_OFFSET_OUT_OF_RANGE);
+  CHECK_EQ_INT(pmem2_config_set_sharing(cfg, (enum pmem2_sharing_type)2), PMEM2_E_INVALID_SHARING_VALUE);
+  CHECK_EQ_INT(pmem2_config_set_protection(cfg, PMEM2_PROT_READ | 1u), PMEM2_E_INVALID_PROT_FLAG);
+  /* The refused values left the config as it was: granularity still unset. */
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 4096), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_GRANULARITY_NOT_SET);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0); /* offset 0, shared, read | write */
+  CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+}
+
+static void test_bad_sources(void) {
+  struct pmem2_source *src = NULL;
+  int fd;
+  CHECK_EQ_INT(pmem2_source_from_fd(&src, -1), PMEM2_E_INVALID_FILE_HANDLE);
+  CHECK(src == NULL);
+  fd = open(tmp_dir(), O_RDONLY);
+  CHECK_EQ_INT(pmem2_source_from_fd(&src, fd), PMEM2_E_INVALID_FILE_TYPE);
+  close(fd);
+}
+
+static void test_null_arguments(void) {
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL;
+  char buf[8] = "abcdefg";
+  CHECK_EQ_INT(pmem2_config_new(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_delete(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(NULL, PMEM2_GRANULARITY_PAGE), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_offset(NULL, 0), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_length(NULL, 0), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_sharing(NULL, PMEM2_SHARED), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_protection(NULL, PMEM2_PROT_READ), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_from_fd(NULL, 0), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_from_anon(NULL, 4096), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_delete(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_size(NULL, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_alignment(NULL, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_get_fd(NULL, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 4096), 0);
+  CHECK_EQ_INT(pmem2_source_size(src, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_alignment(src, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  map = (struct pmem2_map *)buf; /* pmem2_map_new sets *map_ptr to NULL on failure */
+  CHECK_EQ_INT(pmem2_map_new(&map, NULL, src), -EINVAL);
+  CHECK(map == NULL);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_new(NULL, cfg, src), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_delete(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_delete(&map), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK(pmem2_map_get_address(NULL) == NULL);
+  CHECK_EQ_INT(pmem2_map_get_size(NULL), 0);
+  CHECK_EQ_INT(pmem2_map_get_store_granularity(NULL), PMEM2_GRANULARITY_PAGE);
+  CHECK_EQ_INT(pmem2_map_get_persist_error(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_clear_persist_error(NULL), -EINVAL);
+  /* The getters never return NULL; for a NULL map their functions work on any memory. */
+  CHECK(pmem2_get_persist_fn(NULL) != NULL);
+  CHECK(pmem2_get_flush_fn(NULL) != NULL);
+  CHECK(pmem2_get_drain_fn(NULL) != NULL);
+  CHECK(pmem2_get_memmove_fn(NULL) != NULL);
+  CHECK(pmem2_get_memcpy_fn(NULL) != NULL);
+  CHECK(pmem2_get_memset_fn(NULL) != NULL);
+  CHECK(pmem2_get_memcpy_fn(NULL)(buf, "xyz", 3, 0) == buf);
+  CHECK(memcmp(buf, "xyzdefg", 7) == 0);
+  pmem2_get_persist_fn(NULL)(buf, sizeof buf);
+  pmem2_get_drain_fn(NULL)();
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+}
+
+static void test_errormsg_and_perror(void) {
+  struct pmem2_config *cfg = NULL;
+  int saved_stderr, pipe_fds[2];
+  char out[512];
+  ssize_t n;
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_sharing(cfg, (enum pmem2_sharing_type)7), PMEM2_E_INVALID_SHARING_VALUE);
+  CHECK(strstr(pmem2_errormsg(), "7") != NULL);
+  /* A successful call leaves the message alone. */
+  CHECK_EQ_INT(pmem2_config_set_length(cfg, 0), 0);
+  CHECK(strstr(pmem2_errormsg(), "7") != NULL);
+
+  CHECK(pipe(pipe_fds) == 0);
+  fflush(stderr);
+  saved_stderr = dup(2);
+  dup2(pipe_fds[1], 2);
+  pmem2_perror("mapping %s #%d", "log", 3);
+  fflush(stderr);
+  dup2(saved_stderr, 2);
+  close(saved_stderr);
+  close(pipe_fds[1]);
+  n = read(pipe_fds[0], out, sizeof out - 1);
+  close(pipe_fds[0]);
+  CHECK(n > 0);
+  if (n > 0) {
+    out[n] = '\0';
+    CHECK(strncmp(out, "mapping log #3: ", 16) == 0);
+    CHECK(strstr(out, pmem2_errormsg()) == out + 16);
+    CHECK(out[n - 1] == '\n');
+  }
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+}
+
+int main(void) {
+  CHECK_EQ_INT(PMEM2_MAJOR_VERSION, 1);
+  CHECK_EQ_INT(PMEM2_MINOR_VERSION, 0);
+  test_file_mapping();
+  test_anonymous_mapping();
+  test_setters_validate_raw_values();
+  test_bad_sources();
+  test_null_arguments();
+  test_errormsg_and_perror();
+  if (failures != 0) {
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("libpmem2_c_test: all checks passed\n");
+  return 0;
+}
