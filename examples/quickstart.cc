@@ -19,13 +19,17 @@ int main(int argc, char** argv) {
 
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium
+  config.set_fully_allocated(true);  // a full disk fails here, not with SIGBUS at the first store
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
   absl::StatusOr<pmem2::Map> map = source.ok() ? pmem2::Map::Create(config, *source) : source.status();
   close(fd);  // the mapping stays valid
   if (!map.ok()) return std::fprintf(stderr, "%s: %s\n", path, map.status().ToString().c_str()), 1;
 
   const char greeting[] = "hello, persistent world";
-  map->memcpy_fn()(map->address(), greeting, sizeof greeting, 0);  // copied and durable on return
+  // Copied and made durable; the Status says whether the write-back really succeeded.
+  if (absl::Status s = map->Memcpy(map->address(), greeting, sizeof greeting); !s.ok()) {
+    return std::fprintf(stderr, "%s: %s\n", path, s.ToString().c_str()), 1;
+  }
   std::printf("%s: wrote \"%s\" at %s granularity\n", path, static_cast<const char*>(map->address()),
               std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str());
   return 0;
