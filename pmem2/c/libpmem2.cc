@@ -20,26 +20,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/arch/persist_ops.h"
+#include "pmem2/c/handles.h"
 #include "pmem2/config/config.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist.h"
 #include "pmem2/source/source.h"
 
-struct pmem2_config {
-  pmem2::Config config;
-};
-
-struct pmem2_source {
-  explicit pmem2_source(pmem2::Source s) : source(std::move(s)) {}
-  pmem2::Source source;
-};
-
-struct pmem2_map {
-  explicit pmem2_map(pmem2::Map m) : map(std::move(m)) {}
-  pmem2::Map map;
-};
-
+namespace pmem2 {
+namespace c_internal {
 namespace {
 
 // pmem2_errormsg()'s buffer. Messages longer than this are cut (they name values, never whole files).
@@ -52,13 +41,13 @@ void SetMessage(absl::string_view message) {
   last_message[n] = '\0';
 }
 
-// Records `message` and returns `code`, a PMEM2_E_* value or -errno.
+}  // namespace
+
 int Fail(int code, absl::string_view message) {
   SetMessage(message);
   return code;
 }
 
-// 0 for OK; otherwise records the status's message and returns libpmem2's value for it.
 int Return(const absl::Status& status) {
   if (status.ok()) return 0;
   SetMessage(status.message());
@@ -70,6 +59,16 @@ int NullArgument(const char* function, const char* argument) {
 }
 
 int OutOfMemory(const char* function) { return Fail(-ENOMEM, std::string(function) + ": out of memory"); }
+
+}  // namespace c_internal
+}  // namespace pmem2
+
+namespace {
+
+using pmem2::c_internal::Fail;
+using pmem2::c_internal::NullArgument;
+using pmem2::c_internal::OutOfMemory;
+using pmem2::c_internal::Return;
 
 // The functions handed out for a NULL map: msync(MS_SYNC) of the pages, valid on every kind of mapping.
 const pmem2::arch::PersistOps& FallbackOps() {
@@ -260,22 +259,28 @@ pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
   return map != nullptr ? map->map.memset_fn() : FallbackOps().memset;
 }
 
+int pmem2_map_from_existing(struct pmem2_map** map, const struct pmem2_source* src, void* addr, size_t len,
+                            enum pmem2_granularity gran) {
+  (void)map, (void)src, (void)addr, (void)len, (void)gran;
+  return Fail(PMEM2_E_NOSUPP, "pmem2_map_from_existing: not implemented yet");
+}
+
 // ---- Errors ----
 
-const char* pmem2_errormsg(void) { return last_message; }
+const char* pmem2_errormsg(void) { return pmem2::c_internal::last_message; }
 
 void pmem2_perror(const char* format, ...) {
   // Formatted first, then printed with one call, so lines of concurrent threads do not interleave.
   if (format == nullptr || *format == '\0') {
-    std::fprintf(stderr, "%s\n", last_message);
+    std::fprintf(stderr, "%s\n", pmem2::c_internal::last_message);
     return;
   }
-  char prefix[kMessageSize];
+  char prefix[pmem2::c_internal::kMessageSize];
   va_list args;
   va_start(args, format);
   std::vsnprintf(prefix, sizeof prefix, format, args);
   va_end(args);
-  std::fprintf(stderr, "%s: %s\n", prefix, last_message);
+  std::fprintf(stderr, "%s: %s\n", prefix, pmem2::c_internal::last_message);
 }
 
 // ---- pmem2 extensions ----

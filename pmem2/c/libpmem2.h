@@ -50,12 +50,10 @@
  * mappings, are described in pmem2/persist_fns.h and pmem2/map/map.h ("The error contract"). The function
  * pointers cannot return an error: read pmem2_map_get_persist_error() before declaring data durable.
  *
- * Not provided yet (libpmem2 functions this header does not declare): virtual memory reservations
- * (pmem2_vm_reservation_*, pmem2_config_set_vm_reservation), pmem2_map_from_existing, pmem2_deep_flush,
- * pmem2_source_device_id, pmem2_source_device_usc, pmem2_source_numa_node, bad blocks (pmem2_badblock_*),
- * pmem2_source_pread_mcsafe / pmem2_source_pwrite_mcsafe, pmem2_err_to_errno. Never provided:
- * pmem2_source_from_handle / pmem2_source_get_handle (Windows only) and the deprecated asynchronous
- * functions of libpmem2 1.12 (pmem2_memcpy_async, ..., PMEM2_USE_MINIASYNC).
+ * Provided: every function of libpmem2 1.x for Linux. Never provided: pmem2_source_from_handle /
+ * pmem2_source_get_handle (Windows only, as in libpmem2 for Linux) and the asynchronous functions of libpmem2
+ * 1.12 (pmem2_memcpy_async, pmem2_memmove_async, pmem2_memset_async, pmem2_config_set_vdm, miniasync), which
+ * PMDK deprecated and removed in 2.0.
  */
 
 #ifndef PMEM2_C_LIBPMEM2_H_
@@ -117,6 +115,8 @@ extern "C" {
 struct pmem2_config;
 struct pmem2_source;
 struct pmem2_map;
+struct pmem2_vm_reservation;
+struct pmem2_badblock_context;
 
 /* ---- Sources: what to map ---- */
 
@@ -144,6 +144,54 @@ int pmem2_source_alignment(const struct pmem2_source *src, size_t *alignment);
 
 /* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0. */
 int pmem2_source_delete(struct pmem2_source **src);
+
+/*
+ * Reads `size` bytes at `offset` of the source into `buf`, and writes them from `buf`, so that an
+ * uncorrectable media error (a poisoned persistent-memory line) is an error return, not a SIGBUS: -EIO for a
+ * poisoned range, PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the end of the source, -errno from the
+ * system otherwise. Anonymous sources: PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED.
+ */
+int pmem2_source_pread_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
+int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
+
+/* ---- Reliability: device identity, unsafe shutdowns, NUMA, bad blocks ---- */
+
+/*
+ * The identity of the NVDIMMs behind the source (their vendor, manufacturing and serial ids, concatenated), as
+ * a NUL-terminated string. With id == NULL, stores in *len the buffer size needed (including the NUL);
+ * otherwise *len must be at least that (PMEM2_E_BUFFER_TOO_SMALL). PMEM2_E_NOSUPP where the source is not on
+ * an NVDIMM that reports an id (a regular file on a block device, tmpfs, emulated NVDIMMs without ids).
+ */
+int pmem2_source_device_id(const struct pmem2_source *src, char *id, size_t *len);
+
+/* The sum of the unsafe shutdown counts of the NVDIMMs behind the source. PMEM2_E_NOSUPP where they report
+ * none (see pmem2_source_device_id). */
+int pmem2_source_device_usc(const struct pmem2_source *src, uint64_t *usc);
+
+/* The NUMA node of the persistent memory behind the source. PMEM2_E_NOSUPP for a source not on an NVDIMM
+ * region (and for anonymous sources). */
+int pmem2_source_numa_node(const struct pmem2_source *src, int *numa_node);
+
+/* A bad (poisoned) range of the source, in bytes from the start of the source. */
+struct pmem2_badblock {
+  size_t offset;
+  size_t length;
+};
+
+/* Starts iterating over the source's bad blocks. PMEM2_E_NOSUPP for anonymous sources; a source not on an
+ * NVDIMM simply has none. -ENOMEM. */
+int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const struct pmem2_source *src);
+
+/* The next bad block; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */
+int pmem2_badblock_next(struct pmem2_badblock_context *bbctx, struct pmem2_badblock *bb);
+
+/* Frees `*bbctx` and sets it to NULL; nothing if it is NULL. */
+void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
+
+/* Clears a bad block (the range is given new, zeroed, media and its poison cleared): for a regular file by
+ * deallocating and reallocating its blocks, for Device DAX through the kernel's clear-error interface.
+ * -errno from the system on failure. */
+int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem2_badblock *bb);
 
 /* ---- Configs: how to map ---- */
 
@@ -189,6 +237,48 @@ int pmem2_config_set_sharing(struct pmem2_config *cfg, enum pmem2_sharing_type t
  * unchanged). A writable shared mapping of a read-only descriptor fails in pmem2_map_new(). */
 int pmem2_config_set_protection(struct pmem2_config *cfg, unsigned prot);
 
+/* Makes pmem2_map_new() map into `rsv` at `offset` bytes from its start (NULL: anywhere, the default). The
+ * reservation must outlive the config's use. Checked by pmem2_map_new(). Returns 0. */
+int pmem2_config_set_vm_reservation(struct pmem2_config *cfg, struct pmem2_vm_reservation *rsv, size_t offset);
+
+/* ---- Virtual memory reservations: address space to map into ---- */
+
+/*
+ * Reserves `size` bytes of address space (inaccessible until mapped into), at `addr` or, with addr NULL,
+ * wherever the system chooses (aligned for huge pages). `size` and `addr` must be multiples of the page size:
+ * PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_ADDRESS_UNALIGNED; PMEM2_E_MAPPING_EXISTS if [addr, addr + size) overlaps
+ * an existing mapping; PMEM2_E_LENGTH_OUT_OF_RANGE for size 0; -errno from mmap(2).
+ */
+int pmem2_vm_reservation_new(struct pmem2_vm_reservation **rsv_ptr, void *addr, size_t size);
+
+/* Releases the address space and frees `*rsv_ptr` (set to NULL). PMEM2_E_VM_RESERVATION_NOT_EMPTY while maps
+ * are mapped into it (nothing is released then). */
+int pmem2_vm_reservation_delete(struct pmem2_vm_reservation **rsv_ptr);
+
+void *pmem2_vm_reservation_get_address(struct pmem2_vm_reservation *rsv);
+size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation *rsv);
+
+/* Grows the reservation by `size` bytes at its end. PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_MAPPING_EXISTS if the
+ * address space after it is taken. */
+int pmem2_vm_reservation_extend(struct pmem2_vm_reservation *rsv, size_t size);
+
+/* Releases [offset, offset + size) of the reservation, which must be empty and touch its beginning or its end
+ * but not cover all of it: PMEM2_E_OFFSET_UNALIGNED, PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_OFFSET_OUT_OF_RANGE,
+ * PMEM2_E_LENGTH_OUT_OF_RANGE, PMEM2_E_NOSUPP (the middle, or the whole reservation),
+ * PMEM2_E_VM_RESERVATION_NOT_EMPTY. */
+int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation *rsv, size_t offset, size_t size);
+
+/* The earliest map intersecting [reserv_offset, reserv_offset + len), the map before / after `map`, the first
+ * and the last map. PMEM2_E_MAPPING_NOT_FOUND, with *map set to NULL, if there is none. */
+int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation *rsv, size_t reserv_offset, size_t len,
+                                  struct pmem2_map **map);
+int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation *rsv, struct pmem2_map *map,
+                                       struct pmem2_map **prev_map);
+int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation *rsv, struct pmem2_map *map,
+                                       struct pmem2_map **next_map);
+int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation *rsv, struct pmem2_map **map);
+int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct pmem2_map **map);
+
 /* ---- Maps ---- */
 
 /*
@@ -209,6 +299,25 @@ void *pmem2_map_get_address(struct pmem2_map *map);
 size_t pmem2_map_get_size(struct pmem2_map *map);
 /* The effective granularity: never coarser than the required one. */
 enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
+
+/*
+ * A map object for [addr, addr + len), a mapping of `src` made elsewhere (by mmap(2) or another library), with
+ * the functions of granularity `gran`, which the caller vouches for. pmem2_map_delete() then frees the object
+ * but does not unmap. PMEM2_E_MAPPING_EXISTS if the range overlaps a map pmem2 knows; PMEM2_E_ADDRESS_NULL,
+ * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator); -ENOMEM.
+ * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
+ * persist here is msync(2) of the range like any other map.
+ */
+int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *src, void *addr, size_t len,
+                            enum pmem2_granularity gran);
+
+/*
+ * Makes [ptr, ptr + size) of the map durable in the deepest persistence domain there is: after a persist, it
+ * also flushes the memory controller's write-pending queues of the NVDIMM region (sysfs deep_flush), so the
+ * data no longer depends on ADR. For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is
+ * not inside the map; PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found; -errno.
+ */
+int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 
 /* ---- Persistence functions; the getters never return NULL and return the same function for the same map ---- */
 

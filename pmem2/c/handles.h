@@ -1,0 +1,53 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/c/handles.h (internal to pmem2/c)
+// -----------------------------------------------------------------------------
+//
+// What the opaque structs of libpmem2.h hold, and how every C entry point reports an error, shared by the
+// source files of pmem2/c (one per part of the API).
+
+#ifndef PMEM2_C_HANDLES_H_
+#define PMEM2_C_HANDLES_H_
+
+#include <cstddef>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "pmem2/config/config.h"
+#include "pmem2/map/map.h"
+#include "pmem2/source/source.h"
+
+struct pmem2_config {
+  pmem2::Config config;
+};
+
+struct pmem2_source {
+  explicit pmem2_source(pmem2::Source s) : source(std::move(s)) {}
+  pmem2::Source source;
+};
+
+struct pmem2_map {
+  explicit pmem2_map(pmem2::Map m) : map(std::move(m)) {}
+  pmem2::Map map;
+};
+
+namespace pmem2 {
+namespace c_internal {
+
+// Records `message` for pmem2_errormsg() and returns `code`, a PMEM2_E_* value or -errno.
+int Fail(int code, absl::string_view message);
+
+// 0 for OK; otherwise records the status's message and returns libpmem2's value for it.
+int Return(const absl::Status& status);
+
+// -EINVAL, naming the function and the argument.
+int NullArgument(const char* function, const char* argument);
+
+// -ENOMEM, naming the function.
+int OutOfMemory(const char* function);
+
+}  // namespace c_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_C_HANDLES_H_
