@@ -48,6 +48,24 @@ absl::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kInvalidProtFlag: return "PMEM2_E_INVALID_PROT_FLAG";
     case ErrorCode::kNoAccess: return "PMEM2_E_NO_ACCESS";
     case ErrorCode::kIoFail: return "PMEM2_E_IO_FAIL";
+    case ErrorCode::kFileHandleNotSet: return "PMEM2_E_FILE_HANDLE_NOT_SET";
+    case ErrorCode::kMappingExists: return "PMEM2_E_MAPPING_EXISTS";
+    case ErrorCode::kMappingNotFound: return "PMEM2_E_MAPPING_NOT_FOUND";
+    case ErrorCode::kBufferTooSmall: return "PMEM2_E_BUFFER_TOO_SMALL";
+    case ErrorCode::kInvalidAddressRequestType: return "PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE";
+    case ErrorCode::kAddressUnaligned: return "PMEM2_E_ADDRESS_UNALIGNED";
+    case ErrorCode::kAddressNull: return "PMEM2_E_ADDRESS_NULL";
+    case ErrorCode::kDeepFlushRange: return "PMEM2_E_DEEP_FLUSH_RANGE";
+    case ErrorCode::kInvalidRegionFormat: return "PMEM2_E_INVALID_REGION_FORMAT";
+    case ErrorCode::kDaxRegionNotFound: return "PMEM2_E_DAX_REGION_NOT_FOUND";
+    case ErrorCode::kInvalidDevFormat: return "PMEM2_E_INVALID_DEV_FORMAT";
+    case ErrorCode::kCannotReadBounds: return "PMEM2_E_CANNOT_READ_BOUNDS";
+    case ErrorCode::kNoBadBlockFound: return "PMEM2_E_NO_BAD_BLOCK_FOUND";
+    case ErrorCode::kLengthOutOfRange: return "PMEM2_E_LENGTH_OUT_OF_RANGE";
+    case ErrorCode::kVmReservationNotEmpty: return "PMEM2_E_VM_RESERVATION_NOT_EMPTY";
+    case ErrorCode::kMapExists: return "PMEM2_E_MAP_EXISTS";
+    case ErrorCode::kFileDescriptorNotSet: return "PMEM2_E_FILE_DESCRIPTOR_NOT_SET";
+    case ErrorCode::kSourceTypeNotSupported: return "PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED";
     case ErrorCode::kErrno: return "PMEM2_E_ERRNO";
     case ErrorCode::kInvalidForcedGranularity: return "PMEM2_E_INVALID_FORCED_GRANULARITY";
     case ErrorCode::kInvalidEnvironment: return "PMEM2_E_INVALID_ENVIRONMENT";
@@ -62,6 +80,18 @@ absl::StatusCode CanonicalCode(ErrorCode code) {
     case ErrorCode::kMapRange:
     case ErrorCode::kOffsetOutOfRange: return absl::StatusCode::kOutOfRange;
     case ErrorCode::kNoAccess: return absl::StatusCode::kPermissionDenied;
+    case ErrorCode::kMappingExists:
+    case ErrorCode::kMapExists: return absl::StatusCode::kAlreadyExists;
+    case ErrorCode::kMappingNotFound:
+    case ErrorCode::kDaxRegionNotFound:
+    case ErrorCode::kNoBadBlockFound: return absl::StatusCode::kNotFound;
+    case ErrorCode::kVmReservationNotEmpty: return absl::StatusCode::kFailedPrecondition;
+    case ErrorCode::kLengthOutOfRange:
+    case ErrorCode::kDeepFlushRange: return absl::StatusCode::kOutOfRange;
+    case ErrorCode::kSourceTypeNotSupported: return absl::StatusCode::kUnimplemented;
+    case ErrorCode::kInvalidRegionFormat:
+    case ErrorCode::kInvalidDevFormat:
+    case ErrorCode::kCannotReadBounds: return absl::StatusCode::kInternal;
     case ErrorCode::kGranularityNotSupported:
     case ErrorCode::kSourceEmpty:
     case ErrorCode::kSrcDevdaxPrivate: return absl::StatusCode::kFailedPrecondition;

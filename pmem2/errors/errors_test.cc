@@ -30,6 +30,24 @@ TEST(ErrorsTest, CodesAreLibpmem2Values) {
   EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidSizeFormat), PMEM2_E_INVALID_SIZE_FORMAT);
   EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentFormat), PMEM2_E_INVALID_ALIGNMENT_FORMAT);
   EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentValue), PMEM2_E_INVALID_ALIGNMENT_VALUE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kFileHandleNotSet), PMEM2_E_FILE_HANDLE_NOT_SET);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kMappingExists), PMEM2_E_MAPPING_EXISTS);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kMappingNotFound), PMEM2_E_MAPPING_NOT_FOUND);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kBufferTooSmall), PMEM2_E_BUFFER_TOO_SMALL);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAddressRequestType), PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kAddressUnaligned), PMEM2_E_ADDRESS_UNALIGNED);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kAddressNull), PMEM2_E_ADDRESS_NULL);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kDeepFlushRange), PMEM2_E_DEEP_FLUSH_RANGE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidRegionFormat), PMEM2_E_INVALID_REGION_FORMAT);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kDaxRegionNotFound), PMEM2_E_DAX_REGION_NOT_FOUND);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidDevFormat), PMEM2_E_INVALID_DEV_FORMAT);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kCannotReadBounds), PMEM2_E_CANNOT_READ_BOUNDS);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kNoBadBlockFound), PMEM2_E_NO_BAD_BLOCK_FOUND);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kLengthOutOfRange), PMEM2_E_LENGTH_OUT_OF_RANGE);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kVmReservationNotEmpty), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kMapExists), PMEM2_E_MAP_EXISTS);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kFileDescriptorNotSet), PMEM2_E_FILE_DESCRIPTOR_NOT_SET);
+  EXPECT_EQ(static_cast<int>(ErrorCode::kSourceTypeNotSupported), PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED);
 }
 
 TEST(ErrorsTest, MakeErrorRoundTrips) {
