@@ -17,9 +17,15 @@
 #include "pmem2/config/config.h"
 #include "pmem2/map/map.h"
 #include "pmem2/source/source.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 
 struct pmem2_config {
   pmem2::Config config;
+};
+
+struct pmem2_vm_reservation {
+  explicit pmem2_vm_reservation(pmem2::VmReservation r) : reservation(std::move(r)) {}
+  pmem2::VmReservation reservation;
 };
 
 struct pmem2_source {
@@ -27,9 +33,11 @@ struct pmem2_source {
   pmem2::Source source;
 };
 
-struct pmem2_map {
-  explicit pmem2_map(pmem2::Map m) : map(std::move(m)) {}
-  pmem2::Map map;
+// A Map itself (not a holder of one), so that the Map* a VmReservation finds is the pmem2_map* the C caller
+// knows: every Map placed in a reservation made through the C API was made by pmem2_map_new(), so the downcast
+// in ToC() is valid.
+struct pmem2_map : pmem2::Map {
+  explicit pmem2_map(pmem2::Map m) : pmem2::Map(std::move(m)) {}
 };
 
 namespace pmem2 {
@@ -46,6 +54,9 @@ int NullArgument(const char* function, const char* argument);
 
 // -ENOMEM, naming the function.
 int OutOfMemory(const char* function);
+
+// The C handle of a Map made by pmem2_map_new() / pmem2_map_from_existing(); null for null.
+inline pmem2_map* ToC(pmem2::Map* map) { return static_cast<pmem2_map*>(map); }
 
 }  // namespace c_internal
 }  // namespace pmem2

@@ -225,44 +225,51 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) {
   return 0;
 }
 
-void* pmem2_map_get_address(struct pmem2_map* map) { return map != nullptr ? map->map.address() : nullptr; }
+void* pmem2_map_get_address(struct pmem2_map* map) { return map != nullptr ? map->address() : nullptr; }
 
-size_t pmem2_map_get_size(struct pmem2_map* map) { return map != nullptr ? map->map.size() : 0; }
+size_t pmem2_map_get_size(struct pmem2_map* map) { return map != nullptr ? map->size() : 0; }
 
 enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map* map) {
   if (map == nullptr) return PMEM2_GRANULARITY_PAGE;
-  return static_cast<pmem2_granularity>(map->map.store_granularity());
+  return static_cast<pmem2_granularity>(map->store_granularity());
 }
 
 // A live Map always has its functions; the NULL-map fallback is the page (msync) table.
 pmem2_persist_fn pmem2_get_persist_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.persist_fn() : FallbackOps().persist;
+  return map != nullptr ? map->persist_fn() : FallbackOps().persist;
 }
 
 pmem2_flush_fn pmem2_get_flush_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.flush_fn() : FallbackOps().flush;
+  return map != nullptr ? map->flush_fn() : FallbackOps().flush;
 }
 
 pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.drain_fn() : FallbackOps().drain;
+  return map != nullptr ? map->drain_fn() : FallbackOps().drain;
 }
 
 pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.memmove_fn() : FallbackOps().memmove;
+  return map != nullptr ? map->memmove_fn() : FallbackOps().memmove;
 }
 
 pmem2_memcpy_fn pmem2_get_memcpy_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.memcpy_fn() : FallbackOps().memmove;
+  return map != nullptr ? map->memcpy_fn() : FallbackOps().memmove;
 }
 
 pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->map.memset_fn() : FallbackOps().memset;
+  return map != nullptr ? map->memset_fn() : FallbackOps().memset;
 }
 
-int pmem2_map_from_existing(struct pmem2_map** map, const struct pmem2_source* src, void* addr, size_t len,
+int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,
                             enum pmem2_granularity gran) {
-  (void)map, (void)src, (void)addr, (void)len, (void)gran;
-  return Fail(PMEM2_E_NOSUPP, "pmem2_map_from_existing: not implemented yet");
+  if (map_ptr == nullptr) return NullArgument(__func__, "map");
+  if (src == nullptr) return NullArgument(__func__, "src");
+  absl::StatusOr<pmem2::Map> map =
+      pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));
+  if (!map.ok()) return Return(map.status());
+  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
+  if (made == nullptr) return OutOfMemory(__func__);
+  *map_ptr = made;
+  return 0;
 }
 
 // ---- Errors ----
@@ -287,12 +294,12 @@ void pmem2_perror(const char* format, ...) {
 
 int pmem2_map_get_persist_error(struct pmem2_map* map) {
   if (map == nullptr) return NullArgument(__func__, "map");
-  return Return(map->map.PersistError());
+  return Return(map->PersistError());
 }
 
 int pmem2_map_clear_persist_error(struct pmem2_map* map) {
   if (map == nullptr) return NullArgument(__func__, "map");
-  return Return(map->map.ClearPersistError());
+  return Return(map->ClearPersistError());
 }
 
 }  // extern "C"

@@ -1,58 +1,124 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// The virtual memory reservation part of libpmem2.h.
+// The virtual memory reservation part of libpmem2.h, over pmem2::VmReservation.
 
 #include <errno.h>
 
+#include <new>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "pmem2/c/handles.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
+
+namespace {
 
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::NullArgument;
+using pmem2::c_internal::OutOfMemory;
+using pmem2::c_internal::Return;
+using pmem2::c_internal::ToC;
+
+// Stores `found` in `*out` (NULL included); PMEM2_E_MAPPING_NOT_FOUND with `what` if there is none.
+int Found(pmem2::Map* found, struct pmem2_map** out, const std::string& what) {
+  *out = ToC(found);
+  if (found == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, what);
+  return 0;
+}
+
+}  // namespace
 
 extern "C" {
 
-int pmem2_config_set_vm_reservation(struct pmem2_config*, struct pmem2_vm_reservation*, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_config_set_vm_reservation: not implemented yet");
+int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_reservation* rsv, size_t offset) {
+  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  cfg->config.set_vm_reservation(rsv != nullptr ? &rsv->reservation : nullptr, offset);
+  return 0;
 }
 
-int pmem2_vm_reservation_new(struct pmem2_vm_reservation**, void*, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_new: not implemented yet");
+int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, size_t size) {
+  if (rsv_ptr == nullptr) return NullArgument(__func__, "rsv_ptr");
+  absl::StatusOr<pmem2::VmReservation> reservation =
+      addr != nullptr ? pmem2::VmReservation::CreateAt(addr, size) : pmem2::VmReservation::Create(size);
+  if (!reservation.ok()) return Return(reservation.status());
+  pmem2_vm_reservation* made = new (std::nothrow) pmem2_vm_reservation(*std::move(reservation));
+  if (made == nullptr) return OutOfMemory(__func__);
+  *rsv_ptr = made;
+  return 0;
 }
 
-int pmem2_vm_reservation_delete(struct pmem2_vm_reservation**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_delete: not implemented yet");
+int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) {
+  if (rsv_ptr == nullptr) return NullArgument(__func__, "rsv_ptr");
+  if (*rsv_ptr == nullptr) return NullArgument(__func__, "*rsv_ptr");
+  const size_t maps = (*rsv_ptr)->reservation.map_count();
+  if (maps != 0) {
+    return Fail(PMEM2_E_VM_RESERVATION_NOT_EMPTY,
+                absl::StrCat("pmem2_vm_reservation_delete: ", maps, " map(s) are still mapped into the reservation"));
+  }
+  delete *rsv_ptr;
+  *rsv_ptr = nullptr;
+  return 0;
 }
 
-void* pmem2_vm_reservation_get_address(struct pmem2_vm_reservation*) { return nullptr; }
-
-size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation*) { return 0; }
-
-int pmem2_vm_reservation_extend(struct pmem2_vm_reservation*, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_extend: not implemented yet");
+void* pmem2_vm_reservation_get_address(struct pmem2_vm_reservation* rsv) {
+  return rsv != nullptr ? rsv->reservation.address() : nullptr;
 }
 
-int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation*, size_t, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_shrink: not implemented yet");
+size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation* rsv) {
+  return rsv != nullptr ? rsv->reservation.size() : 0;
 }
 
-int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation*, size_t, size_t, struct pmem2_map**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_map_find: not implemented yet");
+int pmem2_vm_reservation_extend(struct pmem2_vm_reservation* rsv, size_t size) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  return Return(rsv->reservation.Extend(size));
 }
 
-int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation*, struct pmem2_map*, struct pmem2_map**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_map_find_prev: not implemented yet");
+int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset, size_t size) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  return Return(rsv->reservation.Shrink(offset, size));
 }
 
-int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation*, struct pmem2_map*, struct pmem2_map**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_map_find_next: not implemented yet");
+int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reserv_offset, size_t len,
+                                  struct pmem2_map** map) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Found(rsv->reservation.FindMap(reserv_offset, len), map,
+               absl::StrCat("pmem2_vm_reservation_map_find: no map at offsets [", reserv_offset, ", +", len,
+                            ") of the reservation"));
 }
 
-int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation*, struct pmem2_map**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_map_find_first: not implemented yet");
+int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
+                                       struct pmem2_map** prev_map) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (map == nullptr) return NullArgument(__func__, "map");
+  if (prev_map == nullptr) return NullArgument(__func__, "prev_map");
+  return Found(rsv->reservation.FindPreviousMap(*map), prev_map,
+               "pmem2_vm_reservation_map_find_prev: no map before this one in the reservation");
 }
 
-int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation*, struct pmem2_map**) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_vm_reservation_map_find_last: not implemented yet");
+int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
+                                       struct pmem2_map** next_map) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (map == nullptr) return NullArgument(__func__, "map");
+  if (next_map == nullptr) return NullArgument(__func__, "next_map");
+  return Found(rsv->reservation.FindNextMap(*map), next_map,
+               "pmem2_vm_reservation_map_find_next: no map after this one in the reservation");
+}
+
+int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Found(rsv->reservation.FirstMap(), map, "pmem2_vm_reservation_map_find_first: the reservation is empty");
+}
+
+int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
+  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Found(rsv->reservation.LastMap(), map, "pmem2_vm_reservation_map_find_last: the reservation is empty");
 }
 
 }  // extern "C"

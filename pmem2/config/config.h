@@ -41,6 +41,8 @@
 
 namespace pmem2 {
 
+class VmReservation;
+
 // libpmem2's enum pmem2_granularity values.
 enum class StoreGranularity : int {
   kByte = 0,
@@ -89,7 +91,7 @@ constexpr Protection ProtectionFromBits(unsigned bits) { return static_cast<Prot
 class Config {
  public:
   // Defaults: granularity unset, offset 0, length 0 (to the end of the source), shared, read | write, not fully
-  // allocated.
+  // allocated, no reservation.
   Config() = default;
 
   // The setters cannot fail: they store what they are given. Values that can only be wrong when they arrive as
@@ -109,6 +111,14 @@ class Config {
   // other writers). Copy-on-write file systems may still need new blocks at a later store (map.h, SIGBUS).
   // Default false: allocating costs time in proportion to the holes, and many files are allocated already.
   void set_fully_allocated(bool fully_allocated) { fully_allocated_ = fully_allocated; }
+  // Makes Map::Create() place the mapping in `reservation`, `offset` bytes from its start, instead of wherever
+  // the system chooses (pmem2/vm_reservation/vm_reservation.h); null (the default) for no reservation. The
+  // reservation must outlive the calls to Map::Create() that use this config. The offset is checked by
+  // Map::Create(): a multiple of the page size, and for Device DAX an address aligned to the device.
+  void set_vm_reservation(VmReservation* reservation, uint64_t offset) {
+    reservation_ = reservation;
+    reservation_offset_ = offset;
+  }
 
   absl::optional<StoreGranularity> required_store_granularity() const { return granularity_; }
   uint64_t offset() const { return offset_; }
@@ -116,6 +126,8 @@ class Config {
   Sharing sharing() const { return sharing_; }
   Protection protection() const { return protection_; }
   bool fully_allocated() const { return fully_allocated_; }
+  VmReservation* vm_reservation() const { return reservation_; }
+  uint64_t vm_reservation_offset() const { return reservation_offset_; }
 
   // Checks, in this order (libpmem2's errors for the same values): kGranularityNotSet (never set),
   // kGranularityNotSupported (not an enumerator), kOffsetOutOfRange (> INT64_MAX: no file can be that large),
@@ -129,6 +141,8 @@ class Config {
   Sharing sharing_ = Sharing::kShared;
   Protection protection_ = kProtRead | kProtWrite;
   bool fully_allocated_ = false;
+  VmReservation* reservation_ = nullptr;
+  uint64_t reservation_offset_ = 0;
 };
 
 }  // namespace pmem2

@@ -3,6 +3,7 @@
 #include "pmem2/map/map.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/placement.h"
 #include "pmem2/map/request.h"
+#include "pmem2/vm_reservation/reservation_state.h"
 
 namespace pmem2 {
 
@@ -28,9 +30,15 @@ uint64_t PersistErrorCount() { return map_internal::PersistFailureCount(); }
 absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   absl::StatusOr<map_internal::MapRequest> request = map_internal::ValidateRequest(config, source);
   if (!request.ok()) return request.status();
-  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request);
-  if (!placement.ok()) return placement.status();
   Map map;
+  void* fixed_address = nullptr;
+  if (config.vm_reservation() != nullptr) {
+    absl::StatusOr<void*> claimed = map.Claim(*config.vm_reservation(), config.vm_reservation_offset(), *request);
+    if (!claimed.ok()) return claimed.status();
+    fixed_address = *claimed;
+  }
+  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
+  if (!placement.ok()) return placement.status();
   map.Own(placement->address, request->length, request->file);
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous);
@@ -46,6 +54,52 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   diag.forced = choice->forced;
   diag.cpu_cannot_write_back = choice->cpu_cannot_write_back;
   diag.reason = choice->reason;
+  return map;
+}
+
+absl::StatusOr<void*> Map::Claim(const VmReservation& reservation, uint64_t offset,
+                                 const map_internal::MapRequest& request) {
+  if (reservation.internal_state() == nullptr) {
+    return MakeError(ErrorCode::kMappingNotFound, "the VmReservation was moved from and reserves nothing");
+  }
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t length = (request.length + page - 1) / page * page;
+  const size_t address_alignment = request.kind == SourceKind::kDeviceDax ? request.source_alignment : 0;
+  absl::StatusOr<uintptr_t> claimed = reservation.internal_state()->Claim(offset, length, address_alignment, this);
+  if (!claimed.ok()) return claimed.status();
+  reservation_ = reservation.internal_state();
+  claim_ = *claimed;
+  return reinterpret_cast<void*>(claim_);
+}
+
+absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_t length,
+                                      StoreGranularity granularity) {
+  if (address == nullptr) return MakeError(ErrorCode::kAddressNull, "the existing mapping's address is null");
+  if (length == 0 || reinterpret_cast<uintptr_t>(address) + length < reinterpret_cast<uintptr_t>(address)) {
+    return MakeError(ErrorCode::kLengthOutOfRange,
+                     absl::StrFormat("[%p, +%u) is no range of the address space", address, length));
+  }
+  if (granularity != StoreGranularity::kByte && granularity != StoreGranularity::kCacheLine &&
+      granularity != StoreGranularity::kPage) {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     absl::StrFormat("%d is no store granularity", static_cast<int>(granularity)));
+  }
+  map_internal::FileIdentity file;
+  if (source.kind() != SourceKind::kAnonymous) {
+    absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
+    if (!identity.ok()) return identity.status();
+    file = *identity;
+  }
+  Map map;
+  map.owns_mapping_ = false;
+  auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address), length, file);
+  if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) return s;
+  map.address_ = address;
+  map.size_ = length;
+  map.record_ = std::move(record);
+  map.Use(granularity, map_internal::FunctionTable(granularity, source.kind() != SourceKind::kAnonymous));
+  map.diagnostics_.detected_granularity = granularity;
+  map.diagnostics_.reason = "adopted an existing mapping; granularity given by the caller";
   return map;
 }
 
@@ -84,6 +138,10 @@ Map& Map::operator=(Map&& other) noexcept {
     memset_ = std::exchange(other.memset_, nullptr);
     diagnostics_ = std::move(other.diagnostics_);
     record_ = std::move(other.record_);
+    owns_mapping_ = std::exchange(other.owns_mapping_, true);
+    reservation_ = std::move(other.reservation_);
+    claim_ = std::exchange(other.claim_, 0);
+    if (reservation_ != nullptr) reservation_->Rebind(claim_, this);
   }
   return *this;
 }
@@ -94,7 +152,15 @@ void Map::Reset() {
   // Unregistered first: once the range is unmapped, the kernel may hand it to another Map.
   if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
   record_.reset();
-  if (address_ != nullptr) munmap(address_, size_);
+  if (reservation_ != nullptr) {
+    // Replaced by an inaccessible placeholder, not unmapped: the range stays the reservation's.
+    reservation_->Release(claim_);
+    reservation_.reset();
+    claim_ = 0;
+  } else if (address_ != nullptr && owns_mapping_) {
+    munmap(address_, size_);
+  }
+  owns_mapping_ = true;
   address_ = nullptr;
   size_ = 0;
 }

@@ -84,6 +84,7 @@
 #include "pmem2/config/config.h"
 #include "pmem2/persist_fns.h"
 #include "pmem2/source/source.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace pmem2 {
 namespace arch {
@@ -92,7 +93,11 @@ struct PersistOps;
 namespace map_internal {
 class MapRecord;
 struct FileIdentity;
+struct MapRequest;
 }  // namespace map_internal
+namespace vm_reservation_internal {
+class ReservationState;
+}  // namespace vm_reservation_internal
 
 // Why the mapping got the granularity and functions it has; printed by `pmem2 info`.
 struct MapDiagnostics {
@@ -138,7 +143,23 @@ class Map {
   // mappings are byte granularity whatever it says, as in libpmem2 (their stores never reach a medium).
   // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the Device DAX alignment if larger) so
   // the kernel can use huge pages.
+  // With Config::set_vm_reservation(), the mapping is placed at the reservation's address + offset instead, and
+  // these checks come after the source's: kOffsetUnaligned (the reservation offset is not a multiple of the
+  // page size), kLengthOutOfRange (the mapping, rounded up to pages, passes the end of the reservation),
+  // kAddressUnaligned (Device DAX: the address is not a multiple of the device alignment), kMappingExists
+  // (another Map of the reservation overlaps). Destroying the Map makes its range reserved again.
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);
+
+  // A Map for [address, address + length), a mapping of `source` made elsewhere (mmap, another library), with
+  // the functions of `granularity`, which the caller vouches for: pmem2 cannot see how that mapping was made
+  // (e.g. whether with MAP_SYNC). The Map does not own the mapping: destroying it leaves the mapping alone, and
+  // the mapping must stay in place while the Map exists. Page granularity persists with msync(2) like any
+  // other Map (libpmem2 1.12.1's page-granularity persist on such a map never returns), and persistence
+  // failures are recorded and reported as for any Map of the source's file.
+  // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
+  // enumerator), kMapExists (the range overlaps a live Map, made by Create() or adopted), the source's errors.
+  static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
+                                          StoreGranularity granularity);
 
   Map(Map&& other) noexcept;
   Map& operator=(Map&& other) noexcept;
@@ -182,6 +203,9 @@ class Map {
  private:
   Map() = default;
   void Reset();
+  // Claims the request's range of `reservation` for this Map; the mapping then goes to the returned address.
+  absl::StatusOr<void*> Claim(const VmReservation& reservation, uint64_t offset,
+                              const map_internal::MapRequest& request);
   // Create()'s last steps: take ownership of a placed mapping (registered from here on), then the functions.
   void Own(void* address, size_t size, const map_internal::FileIdentity& file);
   void Use(StoreGranularity granularity, const arch::PersistOps& ops);
@@ -198,6 +222,11 @@ class Map {
   MapDiagnostics diagnostics_;
   // Registered for the Map's lifetime; on the heap so that failures recorded by address find it after moves.
   std::unique_ptr<map_internal::MapRecord> record_;
+  // False for FromExisting(): the mapping belongs to someone else.
+  bool owns_mapping_ = true;
+  // The reservation this Map is placed in, and the address of its claimed range there.
+  std::shared_ptr<vm_reservation_internal::ReservationState> reservation_;
+  uintptr_t claim_ = 0;
 };
 
 // The sticky persistence error of the live Map that holds `address` (see Map::PersistError()), for code that

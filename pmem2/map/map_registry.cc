@@ -116,17 +116,39 @@ absl::Status MapRecord::TakeError() {
   return error;
 }
 
+namespace {
+
+// The SyncTracker of `file`'s live mappings, or a new one.
+std::shared_ptr<SyncTracker> TrackerForLocked(const Registry& registry, const FileIdentity& file) {  // mutex held
+  for (const auto& entry : registry.by_begin) {
+    if (entry.second->file() == file) return entry.second->tracker();
+  }
+  return std::make_shared<SyncTracker>();
+}
+
+}  // namespace
+
 void RegisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  for (const auto& entry : registry.by_begin) {
-    if (entry.second->file() == record->file()) {
-      record->tracker_ = entry.second->tracker_;
-      break;
-    }
-  }
-  if (record->tracker_ == nullptr) record->tracker_ = std::make_shared<SyncTracker>();
+  record->tracker_ = TrackerForLocked(registry, record->file());
   registry.by_begin[record->begin()] = record;
+}
+
+absl::Status RegisterMapIfFree(MapRecord* record) {
+  Registry& registry = GetRegistry();
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  // The first live mapping that ends after the record's beginning is the only one that can overlap it.
+  auto it = registry.by_begin.upper_bound(record->begin());
+  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > record->begin()) it = std::prev(it);
+  if (it != registry.by_begin.end() && it->first < record->end()) {
+    return MakeError(ErrorCode::kMapExists,
+                     absl::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
+                                     record->end(), it->second->begin(), it->second->end()));
+  }
+  record->tracker_ = TrackerForLocked(registry, record->file());
+  registry.by_begin[record->begin()] = record;
+  return absl::OkStatus();
 }
 
 SyncScope::SyncScope(const void* address) {

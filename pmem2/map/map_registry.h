@@ -107,6 +107,7 @@ class MapRecord {
 
  private:
   friend void RegisterMap(MapRecord* record);
+  friend absl::Status RegisterMapIfFree(MapRecord* record);
   absl::Status ErrorLocked() const;  // mutex_ held
 
   const uintptr_t begin_;
@@ -123,6 +124,9 @@ class MapRecord {
 // gives the record its file's SyncTracker (a new one for a file without other live Maps).
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
+// For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
+// the record unless its range overlaps a live one (kMapExists, naming both ranges).
+absl::Status RegisterMapIfFree(MapRecord* record);
 
 // Registers a sync of memory at `address` with its file's tracker until destroyed; does nothing for an address
 // outside every mapping. A failure must be recorded before the scope ends.

@@ -86,24 +86,28 @@ absl::Status AllocateFileBlocks(const MapRequest& request) {
                                           " (Config::set_fully_allocated)"));
 }
 
-absl::StatusOr<Placement> Place(const MapRequest& request) {
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) {
   Placement placement;
-  placement.alignment = AddressAlignment(request.length, request.source_alignment);
+  placement.alignment = fixed_address != nullptr ? size_t{1} << __builtin_ctzll(reinterpret_cast<uintptr_t>(
+                                                                     fixed_address))
+                                                 : AddressAlignment(request.length, request.source_alignment);
   const int prot = ToMmapProtection(request.protection);
+  auto map = [&](int flags, int fd, off_t offset) {
+    if (fixed_address != nullptr) return mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
+    return MapAligned(request.length, placement.alignment, prot, flags, fd, offset);
+  };
   const off_t offset = static_cast<off_t>(request.offset);
   void* addr = MAP_FAILED;
   if (request.anonymous()) {
-    addr = MapAligned(request.length, placement.alignment, prot,
-                      (request.is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
+    addr = map((request.is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
   } else if (request.is_private) {
-    addr = MapAligned(request.length, placement.alignment, prot, MAP_PRIVATE, request.fd, offset);
+    addr = map(MAP_PRIVATE, request.fd, offset);
   } else {
-    addr = MapAligned(request.length, placement.alignment, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd,
-                      offset);
+    addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
     placement.synchronous = addr != MAP_FAILED;
     // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
     if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
-      addr = MapAligned(request.length, placement.alignment, prot, MAP_SHARED, request.fd, offset);
+      addr = map(MAP_SHARED, request.fd, offset);
     }
   }
   if (addr == MAP_FAILED) {

@@ -45,8 +45,10 @@ struct Placement {
   bool synchronous = false;  // MAP_SYNC accepted, or Device DAX (always synchronous)
 };
 
-// mmap with the request's protection and sharing. kNoAccess for EACCES on a file, kErrno otherwise.
-absl::StatusOr<Placement> Place(const MapRequest& request);
+// mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
+// `fixed_address` when it is not null (a range of a VmReservation claimed for this mapping, which the mapping
+// replaces). kNoAccess for EACCES on a file, kErrno otherwise.
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
 
 }  // namespace map_internal
 }  // namespace pmem2

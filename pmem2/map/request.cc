@@ -62,6 +62,8 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
   return static_cast<size_t>(length);
 }
 
+}  // namespace
+
 // Persistence errors are shared among the shared mappings of one file (or one Device DAX).
 absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
   struct stat st;
@@ -79,8 +81,6 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
   }
   return id;
 }
-
-}  // namespace
 
 absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;

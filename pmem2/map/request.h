@@ -47,6 +47,9 @@ struct MapRequest {
 
 absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source);
 
+// The file (dev, inode) or Device DAX (rdev) behind a descriptor source; kErrno if fstat fails.
+absl::StatusOr<FileIdentity> IdentifyFile(const Source& source);
+
 }  // namespace map_internal
 }  // namespace pmem2
 

@@ -1,0 +1,84 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/vm_reservation/reservation_state.h (internal to pmem2)
+// -----------------------------------------------------------------------------
+//
+// The state behind a VmReservation, shared with the Maps placed in it: the reserved range and the Maps in it,
+// by address. Each Map placed in the reservation holds a reference, so the range stays reserved until both the
+// VmReservation and its last Map are gone; the destructor then unmaps it.
+//
+// Everything is guarded by one reader/writer mutex (std::shared_mutex rather than absl::Mutex because Debian's
+// Abseil is not built for ThreadSanitizer).
+
+#ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
+#define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <shared_mutex>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace pmem2 {
+
+class Map;
+
+namespace vm_reservation_internal {
+
+class ReservationState {
+ public:
+  // Takes over the reserved (PROT_NONE) range [address, address + size).
+  ReservationState(uintptr_t address, size_t size) : address_(address), size_(size) {}
+  ReservationState(const ReservationState&) = delete;
+  ReservationState& operator=(const ReservationState&) = delete;
+  ~ReservationState();
+
+  uintptr_t address() const;
+  size_t size() const;
+
+  // For Map::Create(): claims [offset, offset + length) (length already rounded up to pages) for `map` and
+  // returns its address; the caller then maps over it with MAP_FIXED. Errors: kOffsetUnaligned (offset not a
+  // multiple of the page size), kLengthOutOfRange (the range passes the end of the reservation),
+  // kAddressUnaligned (the address is not a multiple of `address_alignment`, e.g. the Device DAX alignment),
+  // kMappingExists (another Map overlaps).
+  absl::StatusOr<uintptr_t> Claim(uint64_t offset, size_t length, size_t address_alignment, const Map* map);
+  // The Map claiming `address` has moved to `map`.
+  void Rebind(uintptr_t address, const Map* map);
+  // Makes the claimed range at `address` reserved (inaccessible) again, whatever was mapped there, and forgets
+  // it.
+  void Release(uintptr_t address);
+
+  absl::Status Extend(size_t size);
+  absl::Status Shrink(size_t offset, size_t size);
+  Map* Find(size_t offset, size_t length) const;
+  Map* Previous(const Map& map) const;
+  Map* Next(const Map& map) const;
+  Map* First() const;
+  Map* Last() const;
+  size_t map_count() const;
+
+ private:
+  struct Claimed {
+    size_t length;
+    const Map* map;  // null: a range whose placeholder could not be restored; never handed out again
+  };
+
+  using Iterator = std::map<uintptr_t, Claimed>::const_iterator;
+
+  // mu_ held. The first claimed range that ends after `address` (the only one that can hold it or follow it).
+  Iterator FirstEndingAfterLocked(uintptr_t address) const;
+  // mu_ held. The claimed range of `map`, or end().
+  Iterator FindLocked(const Map& map) const;
+
+  mutable std::shared_mutex mu_;
+  uintptr_t address_;                     // guarded by mu_
+  size_t size_;                           // guarded by mu_
+  std::map<uintptr_t, Claimed> claimed_;  // by address; guarded by mu_
+};
+
+}  // namespace vm_reservation_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_VM_RESERVATION_RESERVATION_STATE_H_

@@ -1,0 +1,113 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/vm_reservation/vm_reservation.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/placement.h"
+#include "pmem2/vm_reservation/reservation_state.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+namespace pmem2 {
+namespace {
+
+using vm_reservation_internal::ReservationState;
+
+constexpr int kPlaceholderFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+absl::Status CheckSize(size_t size) {
+  if (size == 0) return MakeError(ErrorCode::kLengthOutOfRange, "a reservation of 0 bytes reserves nothing");
+  if (size % PageSize() != 0) {
+    return MakeError(ErrorCode::kLengthUnaligned, absl::StrFormat("reservation size %u is not a multiple of the "
+                                                                  "page size %u",
+                                                                  size, PageSize()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+VmReservation::VmReservation(std::shared_ptr<ReservationState> state) : state_(std::move(state)) {}
+
+absl::StatusOr<VmReservation> VmReservation::Create(size_t size) {
+  if (absl::Status s = CheckSize(size); !s.ok()) return s;
+  void* address = map_internal::MapAligned(size, map_internal::AddressAlignment(size, PageSize()), PROT_NONE,
+                                           kPlaceholderFlags, -1, 0);
+  if (address == MAP_FAILED) return MakeErrnoError(errno, absl::StrFormat("reserving %u bytes", size));
+  return VmReservation(std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size));
+}
+
+absl::StatusOr<VmReservation> VmReservation::CreateAt(void* address, size_t size) {
+  if (reinterpret_cast<uintptr_t>(address) % PageSize() != 0) {
+    return MakeError(ErrorCode::kAddressUnaligned, absl::StrFormat("reservation address %p is not a multiple of "
+                                                                   "the page size %u",
+                                                                   address, PageSize()));
+  }
+  if (absl::Status s = CheckSize(size); !s.ok()) return s;
+  if (address == nullptr) return Create(size);
+  void* got = mmap(address, size, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
+  if (got == MAP_FAILED && errno != EEXIST) {
+    return MakeErrnoError(errno, absl::StrFormat("reserving %u bytes at %p", size, address));
+  }
+  if (got != address) {  // EEXIST, or a kernel before 4.17 that took the flag as a hint
+    if (got != MAP_FAILED) munmap(got, size);
+    return MakeError(ErrorCode::kMappingExists,
+                     absl::StrFormat("[%p, +%u) is already mapped, at least in part", address, size));
+  }
+  return VmReservation(std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size));
+}
+
+VmReservation::VmReservation(VmReservation&& other) noexcept = default;
+VmReservation& VmReservation::operator=(VmReservation&& other) noexcept = default;
+VmReservation::~VmReservation() = default;
+
+void* VmReservation::address() const {
+  return state_ != nullptr ? reinterpret_cast<void*>(state_->address()) : nullptr;
+}
+
+size_t VmReservation::size() const { return state_ != nullptr ? state_->size() : 0; }
+
+namespace {
+absl::Status MovedFrom() {
+  return MakeError(ErrorCode::kMappingNotFound, "this VmReservation was moved from and reserves nothing");
+}
+}  // namespace
+
+absl::Status VmReservation::Extend(size_t size) { return state_ != nullptr ? state_->Extend(size) : MovedFrom(); }
+
+absl::Status VmReservation::Shrink(size_t offset, size_t size) {
+  return state_ != nullptr ? state_->Shrink(offset, size) : MovedFrom();
+}
+
+Map* VmReservation::FindMap(size_t offset, size_t length) const {
+  return state_ != nullptr ? state_->Find(offset, length) : nullptr;
+}
+
+Map* VmReservation::FindPreviousMap(const Map& map) const {
+  return state_ != nullptr ? state_->Previous(map) : nullptr;
+}
+
+Map* VmReservation::FindNextMap(const Map& map) const { return state_ != nullptr ? state_->Next(map) : nullptr; }
+
+Map* VmReservation::FirstMap() const { return state_ != nullptr ? state_->First() : nullptr; }
+
+Map* VmReservation::LastMap() const { return state_ != nullptr ? state_->Last() : nullptr; }
+
+size_t VmReservation::map_count() const { return state_ != nullptr ? state_->map_count() : 0; }
+
+}  // namespace pmem2

@@ -1,0 +1,108 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/vm_reservation/vm_reservation.h
+// -----------------------------------------------------------------------------
+//
+// `pmem2::VmReservation` is a range of the process's address space set aside (inaccessible, backed by nothing)
+// so that mappings can be placed at chosen offsets inside it: several files mapped back to back as one
+// contiguous region, a region that keeps its address while parts of it are remapped, or a layout fixed in
+// advance. Config::set_vm_reservation() makes Map::Create() map into it.
+//
+// Example: two files side by side.
+//
+//   absl::StatusOr<pmem2::VmReservation> rsv = pmem2::VmReservation::Create(size_a + size_b);
+//   if (!rsv.ok()) return rsv.status();
+//   pmem2::Config config;
+//   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+//   config.set_vm_reservation(&*rsv, 0);
+//   absl::StatusOr<pmem2::Map> a = pmem2::Map::Create(config, source_a);   // at rsv->address()
+//   config.set_vm_reservation(&*rsv, size_a);
+//   absl::StatusOr<pmem2::Map> b = pmem2::Map::Create(config, source_b);   // right after a
+//
+// Sizes and offsets are multiples of the page size (Device DAX needs its own, larger alignment for the address
+// a mapping starts at). A Map placed in a reservation occupies [offset, offset + its size rounded up to pages)
+// of it; two Maps cannot overlap. When such a Map is destroyed its range becomes reserved (inaccessible) again,
+// not free: nothing else in the process can be placed there.
+//
+// Ownership and lifetime: the VmReservation owns the reserved range; it is move-only. Destroying it while Maps
+// are still placed in it is allowed in C++: the address range then stays reserved until the last of those Maps
+// is destroyed, so no Map ever loses its place (the C function pmem2_vm_reservation_delete() refuses instead,
+// with PMEM2_E_VM_RESERVATION_NOT_EMPTY, as libpmem2 documents).
+//
+// Thread safety: all methods may be called concurrently with each other and with Map::Create() / ~Map() of
+// Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
+// moved: the caller must make sure no other thread does that meanwhile.
+
+#ifndef PMEM2_VM_RESERVATION_VM_RESERVATION_H_
+#define PMEM2_VM_RESERVATION_VM_RESERVATION_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace pmem2 {
+
+class Map;
+
+namespace vm_reservation_internal {
+class ReservationState;
+}  // namespace vm_reservation_internal
+
+class VmReservation {
+ public:
+  // Reserves `size` bytes wherever the system has room, at an address aligned for huge pages (2 MiB; 1 GiB for
+  // 2 GiB and more), as Map::Create() aligns its mappings. Errors: kLengthUnaligned (not a multiple of the page
+  // size), kLengthOutOfRange (0), kErrno from mmap (ENOMEM).
+  static absl::StatusOr<VmReservation> Create(size_t size);
+
+  // Reserves [address, address + size) exactly. Errors: those of Create(size), kAddressUnaligned (not a
+  // multiple of the page size), kMappingExists (part of the range is already mapped; it is never replaced).
+  static absl::StatusOr<VmReservation> CreateAt(void* address, size_t size);
+
+  VmReservation(VmReservation&& other) noexcept;
+  VmReservation& operator=(VmReservation&& other) noexcept;
+  VmReservation(const VmReservation&) = delete;
+  VmReservation& operator=(const VmReservation&) = delete;
+  ~VmReservation();
+
+  // The start and size of the reserved range (they change with Extend() and Shrink()); null and 0 for a
+  // moved-from reservation.
+  void* address() const;
+  size_t size() const;
+
+  // Grows the reservation by `size` bytes at its end; Maps in it are unaffected. Errors: kLengthUnaligned,
+  // kMappingExists (the address space right after the reservation is taken), kErrno. A size of 0 does nothing.
+  absl::Status Extend(size_t size);
+
+  // Gives back [offset, offset + size) of the reservation, which must hold no Map and must start at its
+  // beginning or end at its end, without being all of it. Offsets of the Maps are relative to the new
+  // beginning afterwards. Errors, checked in this order: kOffsetUnaligned, kLengthUnaligned,
+  // kOffsetOutOfRange (offset at or past the end), kLengthOutOfRange (size 0, or past the end), kNoSupp (the
+  // middle of the reservation, or all of it), kVmReservationNotEmpty (a Map lies in the range).
+  absl::Status Shrink(size_t offset, size_t size);
+
+  // The Map with the lowest address that intersects [offset, offset + length) of the reservation (a length of
+  // 0 asks for the Map holding `offset`); null if there is none.
+  Map* FindMap(size_t offset, size_t length) const;
+  // The Maps before and after `map` (which must be in this reservation), the first and the last; null if none.
+  Map* FindPreviousMap(const Map& map) const;
+  Map* FindNextMap(const Map& map) const;
+  Map* FirstMap() const;
+  Map* LastMap() const;
+  // How many Maps are placed in the reservation.
+  size_t map_count() const;
+
+  // For pmem2's own packages (Map::Create places its mapping through it).
+  const std::shared_ptr<vm_reservation_internal::ReservationState>& internal_state() const { return state_; }
+
+ private:
+  explicit VmReservation(std::shared_ptr<vm_reservation_internal::ReservationState> state);
+
+  std::shared_ptr<vm_reservation_internal::ReservationState> state_;
+};
+
+}  // namespace pmem2
+
+#endif  // PMEM2_VM_RESERVATION_VM_RESERVATION_H_
