@@ -1,0 +1,134 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map_file/map_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+namespace {
+
+absl::Status Invalid(absl::string_view message) { return MakeErrnoError(EINVAL, message); }
+
+absl::Status SystemError(int err, const std::string& what) { return MakeErrnoError(err, what); }
+
+// An open descriptor and whether MapFile made the file (and so must remove it if a later step fails).
+struct OpenedFile {
+  int fd = -1;
+  std::string created_path;  // empty: not created here, or unnamed
+};
+
+absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusive) {
+  OpenedFile opened;
+  opened.fd = open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0600);
+  if (opened.fd >= 0) return opened;
+  const int err = errno;
+  // EOPNOTSUPP / EISDIR: the file system has no O_TMPFILE; then a named file removed at once.
+  if (err != EOPNOTSUPP && err != EISDIR) return SystemError(err, absl::StrCat("O_TMPFILE in ", folder));
+  std::string name = folder + "/pmem2.XXXXXX";
+  std::vector<char> buffer(name.begin(), name.end());
+  buffer.push_back('\0');
+  opened.fd = mkostemp(buffer.data(), O_CLOEXEC);
+  if (opened.fd < 0) return SystemError(errno, absl::StrCat("creating a temporary file in ", folder));
+  unlink(buffer.data());
+  return opened;
+}
+
+absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOptions& options) {
+  OpenedFile opened;
+  if (options.create) {
+    opened.fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode);
+    if (opened.fd >= 0) {
+      opened.created_path = path;
+      return opened;
+    }
+    if (errno != EEXIST || options.exclusive) return SystemError(errno, absl::StrCat("creating ", path));
+  }
+  opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (opened.fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
+  return opened;
+}
+
+// Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
+absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
+  if (ftruncate(fd, static_cast<off_t>(options.length)) != 0) {
+    return SystemError(errno, absl::StrCat("setting the size of ", path, " to ", options.length));
+  }
+  if (options.sparse) return absl::OkStatus();
+  int err = EINTR;
+  while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
+  if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length, mode_t mode) {
+  if ((flags & ~(kFileCreate | kFileExclusive | kFileSparse | kFileTmpfile)) != 0) {
+    return Invalid(absl::StrCat("flags ", flags, " hold bits that are no PMEM_FILE_* flag"));
+  }
+  MapFileOptions options;
+  options.create = (flags & kFileCreate) != 0;
+  options.exclusive = (flags & kFileExclusive) != 0;
+  options.sparse = (flags & kFileSparse) != 0;
+  options.tmpfile = (flags & kFileTmpfile) != 0;
+  options.length = length;
+  options.mode = mode;
+  return options;
+}
+
+absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options) {
+  if (options.tmpfile && !options.create) return Invalid("tmpfile needs create (PMEM_FILE_CREATE)");
+  if (options.create && options.length == 0) return Invalid("create needs a length (the file's size) above 0");
+  if (!options.create && options.length != 0) {
+    return Invalid(absl::StrCat("length ", options.length, " given without create: an existing file is mapped whole"));
+  }
+  if (options.length > static_cast<uint64_t>(INT64_MAX)) {
+    return MakeErrnoError(EFBIG, absl::StrCat("length ", options.length, " is larger than any file can be"));
+  }
+  absl::StatusOr<OpenedFile> opened =
+      options.tmpfile ? OpenTemporary(path, options.exclusive) : OpenOrCreate(path, options);
+  if (!opened.ok()) return opened.status();
+  const int fd = opened->fd;
+  bool keep_file = false;
+  auto cleanup = absl::MakeCleanup([&] {
+    close(fd);
+    if (!keep_file && !opened->created_path.empty()) unlink(opened->created_path.c_str());
+  });
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  if (source->kind() == SourceKind::kDeviceDax) {
+    if (options.exclusive || options.tmpfile) {
+      return Invalid(absl::StrCat(path, " is Device DAX: only create and sparse are accepted"));
+    }
+    absl::StatusOr<uint64_t> size = source->Size();
+    if (!size.ok()) return size.status();
+    if (options.length != 0 && options.length != *size) {
+      return Invalid(absl::StrCat(path, " is Device DAX of ", *size, " bytes: length must be 0 or that, not ",
+                                  options.length));
+    }
+  } else if (options.create) {
+    if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+  }
+  Config config;
+  config.set_required_store_granularity(options.required_granularity);
+  absl::StatusOr<Map> map = Map::Create(config, *source);
+  if (!map.ok()) return map.status();
+  keep_file = true;
+  MappedFile mapped{*std::move(map), false};
+  mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
+  return mapped;
+}
+
+}  // namespace pmem2

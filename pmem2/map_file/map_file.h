@@ -1,0 +1,88 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map_file/map_file.h
+// -----------------------------------------------------------------------------
+//
+// `pmem2::MapFile()` opens or creates a file by path and maps all of it in one call, in the spirit of
+// libpmem's pmem_map_file(): for programs that want "a persistent region in this file" without handling
+// descriptors, sources and configs. The result is an ordinary pmem2::Map (its functions, Status methods and
+// sticky persistence error work as for any Map) plus whether the file is persistent memory, i.e. whether stores
+// become durable through the CPU (flush + fence) rather than msync.
+//
+// Example: a 64 MiB log, created if missing, fully allocated so that a full disk is an error here and not a
+// SIGBUS later.
+//
+//   pmem2::MapFileOptions options;
+//   options.create = true;
+//   options.length = 64 << 20;
+//   absl::StatusOr<pmem2::MappedFile> file = pmem2::MapFile("/mnt/pmem/log", options);
+//   if (!file.ok()) return file.status();       // e.g. kErrno with GetErrno() == ENOENT for a missing folder
+//   file->map.memcpy_fn()(file->map.address(), record, size, 0);
+//
+// What each option does (libpmem's PMEM_FILE_* flags, whose meaning it keeps):
+//   * neither create nor tmpfile: `path` must exist; all of it is mapped; `length` must be 0.
+//   * create (PMEM_FILE_CREATE): `path` is created with `mode` if missing; an existing file is extended or
+//     truncated to `length` (which must not be 0). Unless `sparse`, every block is then allocated
+//     (posix_fallocate), so a full file system is kResourceExhausted here. A file that MapFile created is
+//     removed again if a later step fails; an existing file is never removed.
+//   * exclusive (PMEM_FILE_EXCL, with create): fail with EEXIST if `path` exists.
+//   * sparse (PMEM_FILE_SPARSE, with create): size the file with ftruncate only (holes; see map.h on SIGBUS).
+//   * tmpfile (PMEM_FILE_TMPFILE, with create): `path` is a folder; an unnamed file (mode 0600) is created in
+//     it (O_TMPFILE, or where the file system lacks it a named file removed at once), so nothing is left behind
+//     however the process ends. With exclusive, it can never be linked into the file system.
+//   * Device DAX (`path` is /dev/daxX.Y): only create and sparse are accepted, and ignored; `length` is 0 or
+//     the device's size.
+// Errors are kErrno with the errno libpmem sets for the same input (GetErrno()): EINVAL for flag or length
+// combinations the list above refuses, ENOENT, EEXIST, EACCES, ENOTDIR, ... from the system; plus Map::Create's
+// errors (e.g. kSourceEmpty for an empty existing file).
+//
+// The descriptor is closed before MapFile returns; the mapping does not need it.
+
+#ifndef PMEM2_MAP_FILE_MAP_FILE_H_
+#define PMEM2_MAP_FILE_MAP_FILE_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pmem2/config/config.h"
+#include "pmem2/map/map.h"
+
+namespace pmem2 {
+
+struct MapFileOptions {
+  bool create = false;
+  bool exclusive = false;
+  bool sparse = false;
+  bool tmpfile = false;
+  // The file's size with `create`; 0 otherwise.
+  size_t length = 0;
+  // For a file that `create` makes (not for tmpfile, always 0600).
+  mode_t mode = 0600;
+  // The coarsest granularity the program accepts; page accepts every file.
+  StoreGranularity required_granularity = StoreGranularity::kPage;
+};
+
+// libpmem's PMEM_FILE_* flag values, for MapFileOptionsFromFlags().
+inline constexpr int kFileCreate = 1 << 0;
+inline constexpr int kFileExclusive = 1 << 1;
+inline constexpr int kFileSparse = 1 << 2;
+inline constexpr int kFileTmpfile = 1 << 3;
+
+// Options from pmem_map_file()'s flags, length and mode. kErrno / EINVAL for a bit outside the four flags.
+absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length, mode_t mode);
+
+struct MappedFile {
+  Map map;
+  // Stores become durable through the CPU (the map's granularity is byte or cache line: Device DAX, or a DAX
+  // file system that accepts MAP_SYNC); false means persisting costs msync.
+  bool is_pmem = false;
+};
+
+absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options);
+
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_FILE_MAP_FILE_H_

@@ -1,0 +1,180 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map_file/map_file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "testing/scratch_fs.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedTempDir;
+using ::pmem2::testing::ScratchFs;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr size_t kMiB = size_t{1} << 20;
+
+std::vector<std::string> Entries(const std::string& folder) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
+  }
+  closedir(dir);
+  return names;
+}
+
+struct stat Stat(const std::string& path) {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  stat(path.c_str(), &st);
+  return st;
+}
+
+MapFileOptions Create(size_t length) {
+  MapFileOptions options;
+  options.create = true;
+  options.length = length;
+  return options;
+}
+
+class MapFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override { umask(022); }
+
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  ScopedTempDir dir_{"/dev/shm"};
+};
+
+TEST_F(MapFileTest, MapsAllOfAnExistingFile) {
+  const std::string path = dir_.Join("existing");
+  ASSERT_GE(::pmem2::testing::CreateFile(path, 12345, O_RDWR).get(), 0);
+  absl::StatusOr<MappedFile> file = MapFile(path, MapFileOptions());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->map.size(), 12345u);
+  EXPECT_FALSE(file->is_pmem) << "tmpfs is no persistent memory";
+  EXPECT_EQ(file->map.store_granularity(), StoreGranularity::kPage);
+  ASSERT_TRUE(file->map.Memcpy(file->map.address(), "persisted", 9).ok());
+}
+
+TEST_F(MapFileTest, ExistingFileErrorsAreTheSystemsOwn) {
+  EXPECT_EQ(GetErrno(MapFile(dir_.Join("missing"), MapFileOptions()).status()), ENOENT);
+  EXPECT_EQ(GetErrno(MapFile(dir_.path(), MapFileOptions()).status()), EISDIR);
+  const std::string empty = dir_.Join("empty");
+  ::pmem2::testing::CreateFile(empty, 0, O_RDWR);
+  EXPECT_EQ(GetErrorCode(MapFile(empty, MapFileOptions()).status()), ErrorCode::kSourceEmpty);
+  MapFileOptions with_length;
+  with_length.length = 4096;
+  absl::StatusOr<MappedFile> refused = MapFile(empty, with_length);
+  EXPECT_EQ(GetErrno(refused.status()), EINVAL);
+  EXPECT_THAT(refused.status().message(), HasSubstr("4096"));
+}
+
+TEST_F(MapFileTest, CreatesAFullyAllocatedFileWithTheModeAskedFor) {
+  const std::string path = dir_.Join("new");
+  MapFileOptions options = Create(kMiB + 100);
+  options.mode = 0640;
+  absl::StatusOr<MappedFile> file = MapFile(path, options);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->map.size(), kMiB + 100);
+  const struct stat st = Stat(path);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kMiB + 100));
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kMiB + 100) << "every block allocated";
+}
+
+TEST_F(MapFileTest, SparseLeavesHoles) {
+  const std::string path = dir_.Join("sparse");
+  MapFileOptions options = Create(kMiB);
+  options.sparse = true;
+  ASSERT_TRUE(MapFile(path, options).ok());
+  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(Stat(path).st_blocks, 0);
+}
+
+TEST_F(MapFileTest, CreateResizesAnExistingFileUnlessExclusive) {
+  const std::string path = dir_.Join("existing");
+  ::pmem2::testing::CreateFile(path, 3 * kMiB, O_RDWR);
+  MapFileOptions exclusive = Create(kMiB);
+  exclusive.exclusive = true;
+  EXPECT_EQ(GetErrno(MapFile(path, exclusive).status()), EEXIST);
+  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(3 * kMiB)) << "an exclusive create leaves the file alone";
+  absl::StatusOr<MappedFile> file = MapFile(path, Create(kMiB));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
+}
+
+TEST_F(MapFileTest, RefusesFlagCombinationsLibpmemRefuses) {
+  MapFileOptions no_length;
+  no_length.create = true;
+  EXPECT_EQ(GetErrno(MapFile(dir_.Join("x"), no_length).status()), EINVAL);
+  MapFileOptions tmpfile_alone;
+  tmpfile_alone.tmpfile = true;
+  tmpfile_alone.length = 4096;
+  EXPECT_EQ(GetErrno(MapFile(dir_.path(), tmpfile_alone).status()), EINVAL);
+  EXPECT_THAT(Entries(dir_.path()), IsEmpty()) << "nothing created";
+  EXPECT_EQ(GetErrno(MapFileOptionsFromFlags(16, 0, 0).status()), EINVAL);
+  absl::StatusOr<MapFileOptions> all = MapFileOptionsFromFlags(kFileCreate | kFileSparse | kFileExclusive, 7, 0641);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->create && all->sparse && all->exclusive && !all->tmpfile);
+  EXPECT_EQ(all->length, 7u);
+  EXPECT_EQ(all->mode, 0641u);
+}
+
+TEST_F(MapFileTest, TemporaryFilesLeaveNothingBehind) {
+  for (bool exclusive : {false, true}) {
+    MapFileOptions options = Create(2 * kMiB);
+    options.tmpfile = true;
+    options.exclusive = exclusive;
+    absl::StatusOr<MappedFile> file = MapFile(dir_.path(), options);
+    ASSERT_TRUE(file.ok()) << file.status();
+    EXPECT_EQ(file->map.size(), 2 * kMiB);
+    ASSERT_TRUE(file->map.Memset(file->map.address(), 1, 2 * kMiB).ok());
+    EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+  }
+  const std::string not_a_folder = dir_.Join("file");
+  ::pmem2::testing::CreateFile(not_a_folder, 1, O_RDWR);
+  MapFileOptions options = Create(4096);
+  options.tmpfile = true;
+  EXPECT_EQ(GetErrno(MapFile(not_a_folder, options).status()), ENOTDIR);
+}
+
+TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNever) {
+  MapFileOptions options = Create(kMiB);
+  options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
+  EXPECT_EQ(GetErrorCode(MapFile(dir_.Join("new"), options).status()), ErrorCode::kGranularityNotSupported);
+  EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+  const std::string existing = dir_.Join("existing");
+  ::pmem2::testing::CreateFile(existing, kMiB, O_RDWR);
+  EXPECT_FALSE(MapFile(existing, options).ok());
+  EXPECT_EQ(Stat(existing).st_size, static_cast<off_t>(kMiB));
+}
+
+TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
+  absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(2 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  absl::StatusOr<MappedFile> file = MapFile((*fs)->Join("big"), Create(4 * kMiB));
+  EXPECT_EQ(GetErrno(file.status()), ENOSPC) << file.status();
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Entries((*fs)->Join("")), IsEmpty()) << "the half-made file is removed";
+}
+
+}  // namespace
+}  // namespace pmem2
