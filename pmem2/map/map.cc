@@ -25,6 +25,10 @@ absl::Status PersistErrorAt(const void* address) { return map_internal::ErrorFor
 
 uint64_t PersistErrorCount() { return map_internal::PersistFailureCount(); }
 
+bool IsPersistentMemory(const void* address, size_t length) {
+  return map_internal::RangeIsCpuPersistent(address, length);
+}
+
 // Each step lives in the file of its concern; the first failure is returned, and a Map that owns a mapping
 // unmaps it when a later step fails.
 absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
@@ -46,6 +50,8 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
+  // Anonymous and private mappings are byte granularity, but nothing they hold ever becomes durable.
+  map.record_->set_cpu_persistent(request->shared_file() && choice->effective != StoreGranularity::kPage);
   MapDiagnostics& diag = map.diagnostics_;
   diag.map_sync = placement->synchronous;
   diag.address_alignment = placement->alignment;
@@ -98,6 +104,7 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   map.size_ = length;
   map.record_ = std::move(record);
   map.Use(granularity, map_internal::FunctionTable(granularity, source.kind() != SourceKind::kAnonymous));
+  map.record_->set_cpu_persistent(source.kind() != SourceKind::kAnonymous && granularity != StoreGranularity::kPage);
   map.diagnostics_.detected_granularity = granularity;
   map.diagnostics_.reason = "adopted an existing mapping; granularity given by the caller";
   return map;

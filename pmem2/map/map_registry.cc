@@ -221,3 +221,23 @@ uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_rel
 
 }  // namespace map_internal
 }  // namespace pmem2
+
+namespace pmem2 {
+namespace map_internal {
+
+bool RangeIsCpuPersistent(const void* address, size_t length) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = at + length < at ? UINTPTR_MAX : at + length;
+  // Walks the mappings that cover the range back to back; a gap or a page-granularity mapping ends it.
+  do {
+    const MapRecord* holder = FindLocked(registry, at);
+    if (holder == nullptr || !holder->cpu_persistent()) return false;
+    at = holder->end();
+  } while (at < end);
+  return true;
+}
+
+}  // namespace map_internal
+}  // namespace pmem2

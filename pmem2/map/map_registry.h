@@ -91,6 +91,10 @@ class MapRecord {
   uintptr_t begin() const { return begin_; }
   uintptr_t end() const { return end_; }
   const FileIdentity& file() const { return file_; }
+  // Whether stores become durable through the CPU (the Map's granularity is byte or cache line). Set once the
+  // Map's granularity is chosen; false until then.
+  bool cpu_persistent() const { return cpu_persistent_.load(std::memory_order_acquire); }
+  void set_cpu_persistent(bool value) { cpu_persistent_.store(value, std::memory_order_release); }
 
   // Keeps the first failure since the last TakeError(); counts later ones.
   void Record(const PersistFailure& failure);
@@ -115,6 +119,7 @@ class MapRecord {
   const FileIdentity file_;
   std::shared_ptr<SyncTracker> tracker_;  // written once by RegisterMap before the record is published
   std::atomic<bool> has_error_{false};
+  std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;
   PersistFailure first_;            // guarded by mutex_
   uint64_t later_failures_ = 0;     // guarded by mutex_
@@ -153,6 +158,10 @@ absl::Status ErrorForAddress(const void* address);
 
 // How many persistence failures were recorded in this process.
 uint64_t PersistFailureCount();
+
+// Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
+// for length 0 outside every mapping, as for any byte outside them.
+bool RangeIsCpuPersistent(const void* address, size_t length);
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -163,6 +163,38 @@ TEST_P(MapOnFileSystemTest, ForcedCacheLineSatisfiesACacheLineRequest) {
   EXPECT_THAT(std::string(byte.status().message()), HasSubstr("PMEM2_FORCE_GRANULARITY"));
 }
 
+// IsPersistentMemory answers from the live Maps: the whole range must lie in Maps whose stores become durable
+// through the CPU.
+TEST_P(MapOnFileSystemTest, IsPersistentMemoryAnswersFromTheLiveMaps) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> page = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+  ASSERT_TRUE(page.ok());
+  EXPECT_FALSE(IsPersistentMemory(page->address(), kPage));
+  {
+    ScopedEnv env("PMEM2_FORCE_GRANULARITY", "cache_line");
+    absl::StatusOr<Map> cache_line = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+    ASSERT_TRUE(cache_line.ok());
+    char* base = static_cast<char*>(cache_line->address());
+    EXPECT_TRUE(IsPersistentMemory(base, 4 * kPage));
+    EXPECT_TRUE(IsPersistentMemory(base + 4 * kPage - 1, 1));
+    EXPECT_TRUE(IsPersistentMemory(base, 0));
+    EXPECT_FALSE(IsPersistentMemory(base, 4 * kPage + 1)) << "the last byte is in no Map";
+    EXPECT_FALSE(IsPersistentMemory(base + 4 * kPage, 1));
+    const void* gone = base;
+    cache_line = absl::StatusOr<Map>(absl::UnknownError("destroyed"));
+    EXPECT_FALSE(IsPersistentMemory(gone, 1)) << "a destroyed Map no longer counts";
+  }
+  absl::StatusOr<Source> anonymous = Source::Anonymous(kPage);
+  ASSERT_TRUE(anonymous.ok());
+  absl::StatusOr<Map> byte = Map::Create(MakeConfig(StoreGranularity::kByte), *anonymous);
+  ASSERT_TRUE(byte.ok());
+  EXPECT_EQ(byte->store_granularity(), StoreGranularity::kByte);
+  EXPECT_FALSE(IsPersistentMemory(byte->address(), 1)) << "anonymous memory is never durable";
+  int on_stack = 0;
+  EXPECT_FALSE(IsPersistentMemory(&on_stack, sizeof on_stack));
+  EXPECT_FALSE(IsPersistentMemory(nullptr, SIZE_MAX));
+}
+
 TEST_P(MapOnFileSystemTest, InvalidForcedGranularityIsAnError) {
   ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
   ScopedEnv env("PMEM2_FORCE_GRANULARITY", "bytes");
