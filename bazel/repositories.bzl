@@ -10,11 +10,20 @@ Each repository is declared only if the workspace has not declared one of that n
 builds Abseil, GoogleTest or liburing from source (under the canonical names) keeps its own copies.
 
 Debian packages needed: bazel-bootstrap libabsl-dev libgtest-dev libgmock-dev liburing-dev; for pmem2's own
-tests and benchmarks also libbenchmark-dev libpmem2-dev.
+tests and benchmarks also libbenchmark-dev libpmem2-dev (the reference library, and the sources of PMDK's
+example programs in /usr/share/doc/libpmem2-dev/examples).
 """
 
 load(":offline_repositories.bzl", "coverage_tools_standin", "rules_cc_standin", "rules_java_standin")
-load(":system_libraries.bzl", "system_absl", "system_benchmark", "system_googletest", "system_libpmem2", "system_liburing")
+load(
+    ":system_libraries.bzl",
+    "system_absl",
+    "system_benchmark",
+    "system_googletest",
+    "system_libpmem2",
+    "system_liburing",
+    "system_pmdk_examples",
+)
 
 def _maybe(repo_rule, name, **kwargs):
     if not native.existing_rule(name):
@@ -33,3 +42,4 @@ def pmem2_dependencies():
     _maybe(system_liburing, "liburing")
     _maybe(system_benchmark, "com_github_google_benchmark")
     _maybe(system_libpmem2, "libpmem2_reference")
+    _maybe(system_pmdk_examples, "pmdk_examples")

@@ -141,3 +141,30 @@ cc_library(name = "headers")
 """)
 
 system_libpmem2 = repository_rule(implementation = _system_libpmem2_impl, local = True)
+
+def _system_pmdk_examples_impl(ctx):
+    root = ctx.path(ctx.attr.path)
+    if not root.exists:
+        fail(("PMDK's libpmem2 examples not found at %s: apt-get install libpmem2-dev (and make sure dpkg does not " +
+              "leave out /usr/share/doc: a path-exclude in /etc/dpkg/dpkg.cfg.d)") % root)
+    names = []
+    for example in root.readdir():
+        source = example.get_child(example.basename + ".c")
+        if source.exists:
+            ctx.symlink(source, source.basename)
+            names.append(source.basename)
+    if not names:
+        fail("no example sources (<name>/<name>.c) under %s" % root)
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.file("BUILD.bazel", """# PMDK's libpmem2 example programs as Debian ships them (libpmem2-dev), from %s: <name>.c.
+# Built and run against pmem2 and against Debian's libpmem2 by //pmem2/c/pmdk_examples.
+exports_files(%r)
+""" % (root, sorted(names)))
+
+# The C example programs of PMDK's libpmem2 (Debian's libpmem2-dev ships their sources), for the compatibility
+# tests of pmem2's C interface.
+system_pmdk_examples = repository_rule(
+    implementation = _system_pmdk_examples_impl,
+    attrs = {"path": attr.string(default = "/usr/share/doc/libpmem2-dev/examples")},
+    local = True,
+)

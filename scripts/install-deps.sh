@@ -13,7 +13,8 @@ packages=(
   libgmock-dev
   liburing-dev
   libbenchmark-dev  # benchmarks
-  libpmem2-dev      # the reference implementation the tests compare against
+  libpmem2-dev      # the reference implementation the tests compare against, and PMDK's examples (pmem2/c/pmdk_examples)
+  binutils          # nm, readelf: the tests of libpmem2.so.1 (g++ brings it too)
   shellcheck        # scripts/lint.sh
 )
 buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned
@@ -35,7 +36,16 @@ need_buildifier=0
 has_buildifier || need_buildifier=1
 # npm comes with Node.js on most machines; Debian's package otherwise.
 [ $need_buildifier -eq 1 ] && ! command -v npm >/dev/null && missing+=(npm)
-[ ${#missing[@]} -eq 0 ] && [ $need_buildifier -eq 0 ] && exit 0
+# check_examples: PMDK's example sources, which //pmem2/c/pmdk_examples builds; a dpkg path-exclude for
+# /usr/share/doc (minimal container images) leaves them out even though libpmem2-dev is installed.
+check_examples() {
+  local examples=/usr/share/doc/libpmem2-dev/examples
+  [ -f "$examples/basic/basic.c" ] && return 0
+  echo "install-deps: $examples/*/*.c missing although libpmem2-dev is installed: remove the path-exclude for" \
+    "/usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall libpmem2-dev (apt-get install --reinstall)" >&2
+  return 1
+}
+[ ${#missing[@]} -eq 0 ] && [ $need_buildifier -eq 0 ] && { check_examples; exit; }
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -58,3 +68,4 @@ if [ $need_buildifier -eq 1 ]; then
     "@bazel/buildifier@$buildifier_version" >&2
   has_buildifier || { echo "install-deps: $npm_prefix/bin/buildifier does not run" >&2; exit 1; }
 fi
+check_examples
