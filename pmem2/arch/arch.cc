@@ -14,6 +14,7 @@ namespace arch {
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 const PersistOps& ByteOps() { return backend::ByteOps(); }
+FlushFn WriteBackFlush() { return backend::WriteBackFlush(); }
 std::string DescribeCpu() { return backend::DescribeCpu(); }
 
 const PersistOps& FileByteOps() {

@@ -20,6 +20,7 @@ namespace backend {
 
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
+FlushFn WriteBackFlush();
 std::string DescribeCpu();
 
 }  // namespace backend

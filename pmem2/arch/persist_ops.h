@@ -60,6 +60,11 @@ const PersistOps& CacheLineOps();
 // granularity).
 const PersistOps& ByteOps();
 
+// Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the
+// CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow (deep flush: pmem2_deep_flush, pmem_deep_flush); follow it
+// with CacheLineOps().drain. Null where the backend cannot write cache lines back.
+FlushFn WriteBackFlush();
+
 // For byte-granularity mappings of files: ByteOps(), or CacheLineOps() when PMEM_NO_FLUSH=0 asks for the CPU
 // caches to be written back even where the platform makes it unnecessary (libpmem's meaning).
 const PersistOps& FileByteOps();

@@ -12,6 +12,8 @@ namespace backend {
 
 const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
 const PersistOps& ByteOps() { return generic::ByteOps(); }
+// The generic backend has no flush instruction.
+FlushFn WriteBackFlush() { return nullptr; }
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend

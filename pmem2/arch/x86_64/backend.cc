@@ -12,6 +12,7 @@ namespace backend {
 
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 const PersistOps& ByteOps() { return x86_64::ByteOps(); }
+FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }
 
 }  // namespace backend

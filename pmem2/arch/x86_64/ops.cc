@@ -150,18 +150,26 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.byte.memmove_name = byte_name;
   s.byte.memset_name = byte_name;
 
-  // Cache-line granularity: the best flush instruction the CPU has and the overrides allow.
+  // The best flush instruction the CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow.
+  FlushKind kind = FlushKind::kClflush;
+  if (features.clwb && !overrides.no_clwb) {
+    kind = FlushKind::kClwb;
+  } else if (features.clflushopt && !overrides.no_clflushopt) {
+    kind = FlushKind::kClflushopt;
+  }
+  s.write_back = nullptr;
+  if (features.clflush) {
+    s.write_back = kind == FlushKind::kClwb         ? Flush<ClwbLine>
+                   : kind == FlushKind::kClflushopt ? Flush<ClflushoptLine>
+                                                    : Flush<ClflushLine>;
+  }
+
+  // Cache-line granularity: that instruction, unless PMEM_NO_FLUSH=1.
   if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
     s.cache_line = s.byte;
     // PMEM_NO_FLUSH=1 is the user's word that the platform writes caches back; a CPU without CLFLUSH cannot.
     s.cache_line.writes_back_cache_lines = overrides.flush == EnvOverrides::Flush::kNever;
   } else {
-    FlushKind kind = FlushKind::kClflush;
-    if (features.clwb && !overrides.no_clwb) {
-      kind = FlushKind::kClwb;
-    } else if (features.clflushopt && !overrides.no_clflushopt) {
-      kind = FlushKind::kClflushopt;
-    }
     PersistOps& o = s.cache_line;
     MemKernels mem{};
     switch (kind) {
@@ -204,6 +212,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 
 const PersistOps& CacheLineOps() { return Current().cache_line; }
 const PersistOps& ByteOps() { return Current().byte; }
+FlushFn WriteBackFlush() { return Current().write_back; }
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {

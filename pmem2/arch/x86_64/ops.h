@@ -36,6 +36,8 @@ inline constexpr size_t kDefaultByteNtThreshold = size_t{8} << 20;
 struct Selection {
   PersistOps cache_line;
   PersistOps byte;
+  // Writes cache lines back whatever PMEM_NO_FLUSH says (deep flush); null on a CPU without CLFLUSH.
+  FlushFn write_back;
   size_t cache_line_nt_threshold;
   size_t byte_nt_threshold;
   const char* isa;          // "avx", "sse2" or "generic"
@@ -47,6 +49,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides);
 // The process-wide selection (detected features, environment at first use), or the one a test installed.
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
+FlushFn WriteBackFlush();
 std::string DescribeCpu();
 
 }  // namespace x86_64

@@ -60,6 +60,21 @@ TEST(SelectTest, NoFlushMakesCacheLineLikeByte) {
   EXPECT_EQ(s.description, "x86_64: sse2 avx avx2 avx512f clflush clflushopt clwb; overrides: PMEM_NO_FLUSH=1");
 }
 
+// Deep flush writes cache lines back even where PMEM_NO_FLUSH=1 says the platform does, with the instruction
+// the other overrides allow.
+TEST(SelectTest, WriteBackIgnoresNoFlushButHonoursTheInstructionOverrides) {
+  const Selection plain = Select(Zen4(), EnvOverrides());
+  EXPECT_EQ(plain.write_back, plain.cache_line.flush);
+  EXPECT_EQ(Select(Zen4(), FromEnv("PMEM_NO_FLUSH", "1")).write_back, plain.cache_line.flush);
+  const Selection no_clwb = Select(Zen4(), FromEnv("PMEM_NO_CLWB", "1"));
+  EXPECT_STREQ(no_clwb.cache_line.flush_name, "clflushopt");
+  EXPECT_EQ(no_clwb.write_back, no_clwb.cache_line.flush);
+  EXPECT_NE(no_clwb.write_back, plain.write_back);
+  CpuFeatures none = Zen4();
+  none.clflush = none.clflushopt = none.clwb = false;
+  EXPECT_EQ(Select(none, EnvOverrides()).write_back, nullptr);
+}
+
 TEST(SelectTest, IsaLevels) {
   EXPECT_STREQ(Select(Zen4(), FromEnv("PMEM_AVX", "0")).isa, "sse2");
   CpuFeatures f = Zen4();
