@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,6 +292,137 @@ static void test_errormsg_and_perror(void) {
   CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
 }
 
+/* Two files mapped back to back into one reservation: one contiguous range of address space. */
+static void test_reservation(void) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  struct pmem2_vm_reservation *rsv = NULL;
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src_a = NULL, *src_b = NULL;
+  struct pmem2_map *a = NULL, *b = NULL, *found = NULL;
+  int fd_a = make_file(2 * page), fd_b = make_file(3 * page);
+  char *base;
+  char buf[8];
+  CHECK(fd_a >= 0 && fd_b >= 0);
+  CHECK_EQ_INT(pmem2_source_from_fd(&src_a, fd_a), 0);
+  CHECK_EQ_INT(pmem2_source_from_fd(&src_b, fd_b), 0);
+  CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 5 * page), 0);
+  CHECK(rsv != NULL);
+  if (rsv == NULL) return;
+  base = (char *)pmem2_vm_reservation_get_address(rsv);
+  CHECK(base != NULL && (uintptr_t)base % (2u << 20) == 0); /* aligned for huge pages */
+  CHECK_EQ_INT(pmem2_vm_reservation_get_size(rsv), 5 * page);
+  CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv, &found), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK(found == NULL);
+
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv, 0), 0);
+  CHECK_EQ_INT(pmem2_map_new(&a, cfg, src_a), 0);
+  CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv, 2 * page), 0);
+  CHECK_EQ_INT(pmem2_map_new(&b, cfg, src_b), 0);
+  /* A third map over b's range is refused. */
+  {
+    struct pmem2_map *c = NULL;
+    CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv, 3 * page), 0);
+    CHECK_EQ_INT(pmem2_map_new(&c, cfg, src_a), PMEM2_E_MAPPING_EXISTS);
+    CHECK(c == NULL);
+  }
+  if (a != NULL && b != NULL) {
+    CHECK(pmem2_map_get_address(a) == base);
+    CHECK(pmem2_map_get_address(b) == base + 2 * page);
+    /* One contiguous range: a store across the seam lands in both files. */
+    pmem2_get_memcpy_fn(a)(base + 2 * page - 3, "abcdef", 6, PMEM2_F_MEM_NODRAIN);
+    pmem2_get_persist_fn(a)(base + 2 * page - 3, 3);
+    pmem2_get_persist_fn(b)(base + 2 * page, 3);
+    CHECK_EQ_INT(pmem2_map_get_persist_error(a), 0);
+    CHECK_EQ_INT(pmem2_map_get_persist_error(b), 0);
+    CHECK_EQ_INT(pread(fd_a, buf, 3, (off_t)(2 * page - 3)), 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ_INT(pread(fd_b, buf, 3, 0), 3);
+    CHECK(memcmp(buf, "def", 3) == 0);
+
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv, &found), 0);
+    CHECK(found == a);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, found, &found), 0);
+    CHECK(found == b);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, b, &found), PMEM2_E_MAPPING_NOT_FOUND);
+    CHECK(found == NULL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_last(rsv, &found), 0);
+    CHECK(found == b);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(rsv, b, &found), 0);
+    CHECK(found == a);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find(rsv, page, 2 * page, &found), 0); /* earliest intersecting */
+    CHECK(found == a);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find(rsv, 4 * page, 0, &found), 0);
+    CHECK(found == b);
+
+    /* Not while maps are in it; nothing is released then. */
+    CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+    CHECK(rsv != NULL);
+    CHECK(base[2 * page] == 'd');
+    CHECK_EQ_INT(pmem2_vm_reservation_shrink(rsv, 4 * page, page), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+    CHECK_EQ_INT(pmem2_vm_reservation_extend(rsv, page), 0);
+    CHECK_EQ_INT(pmem2_vm_reservation_get_size(rsv), 6 * page);
+    CHECK_EQ_INT(pmem2_vm_reservation_shrink(rsv, 5 * page, page), 0);
+
+    CHECK_EQ_INT(pmem2_map_delete(&a), 0);
+    CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv, &found), 0);
+    CHECK(found == b);
+    CHECK_EQ_INT(pmem2_map_delete(&b), 0);
+  }
+  CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), 0);
+  CHECK(rsv == NULL);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+  CHECK_EQ_INT(pmem2_source_delete(&src_a), 0);
+  CHECK_EQ_INT(pmem2_source_delete(&src_b), 0);
+  close(fd_a);
+  close(fd_b);
+}
+
+/* A mapping made with mmap(2), adopted: persisted through the page-granularity function, not unmapped by delete. */
+static void test_from_existing(void) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL, *other = NULL;
+  int fd = make_file(4 * page);
+  char *mapping;
+  char buf[8];
+  CHECK(fd >= 0);
+  mapping = (char *)mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(mapping != MAP_FAILED);
+  if (mapping == MAP_FAILED) return;
+  CHECK_EQ_INT(pmem2_source_from_fd(&src, fd), 0);
+  CHECK_EQ_INT(pmem2_map_from_existing(&map, src, mapping, 4 * page, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK(map != NULL);
+  if (map != NULL) {
+    CHECK(pmem2_map_get_address(map) == mapping);
+    CHECK_EQ_INT(pmem2_map_get_size(map), 4 * page);
+    CHECK_EQ_INT(pmem2_map_get_store_granularity(map), PMEM2_GRANULARITY_PAGE);
+    /* The range is pmem2's now: adopting it again is refused. */
+    CHECK_EQ_INT(pmem2_map_from_existing(&other, src, mapping + page, page, PMEM2_GRANULARITY_PAGE),
+                 PMEM2_E_MAP_EXISTS);
+    memcpy(mapping + page + 1, "adopted", 7);
+    pmem2_get_persist_fn(map)(mapping + page + 1, 7); /* returns (libpmem2 1.12.1's would not) */
+    CHECK_EQ_INT(pmem2_map_get_persist_error(map), 0);
+    CHECK(pmem2_get_memset_fn(map)(mapping, 'z', 2, 0) == mapping);
+    CHECK_EQ_INT(pread(fd, buf, 7, (off_t)(page + 1)), 7);
+    CHECK(memcmp(buf, "adopted", 7) == 0);
+    CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+    CHECK(map == NULL);
+    /* Still mapped, and free to adopt again. */
+    CHECK(mapping[0] == 'z');
+    mapping[2 * page] = 'y';
+    CHECK_EQ_INT(pmem2_map_from_existing(&other, src, mapping + page, page, PMEM2_GRANULARITY_PAGE), 0);
+    CHECK_EQ_INT(pmem2_map_delete(&other), 0);
+  }
+  CHECK_EQ_INT(pmem2_map_from_existing(&map, src, NULL, page, PMEM2_GRANULARITY_PAGE), PMEM2_E_ADDRESS_NULL);
+  CHECK_EQ_INT(pmem2_map_from_existing(&map, src, mapping, 0, PMEM2_GRANULARITY_PAGE), PMEM2_E_LENGTH_OUT_OF_RANGE);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK_EQ_INT(munmap(mapping, 4 * page), 0);
+  close(fd);
+}
+
 int main(void) {
   CHECK_EQ_INT(PMEM2_MAJOR_VERSION, 1);
   CHECK_EQ_INT(PMEM2_MINOR_VERSION, 0);
@@ -300,6 +432,8 @@ int main(void) {
   test_bad_sources();
   test_null_arguments();
   test_errormsg_and_perror();
+  test_reservation();
+  test_from_existing();
   if (failures != 0) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +41,15 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     absl::StatusOr<void*> claimed = map.Claim(*config.vm_reservation(), config.vm_reservation_offset(), *request);
     if (!claimed.ok()) return claimed.status();
     fixed_address = *claimed;
+    // The kernel keeps mappings apart, but not from a range adopted by FromExisting(), which may lie in the
+    // reservation: mapping over it would leave two live Maps of one range (libpmem2 refuses with -EEXIST too).
+    // Registered now, before the MAP_FIXED mmap; Own() keeps this record.
+    auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(fixed_address),
+                                                           request->length, request->file);
+    if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) {
+      return MakeErrnoError(EEXIST, absl::StrFormat("cannot map into the reservation: %s", s.message()));
+    }
+    map.record_ = std::move(record);
   }
   absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
   if (!placement.ok()) return placement.status();
@@ -113,6 +123,7 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
 void Map::Own(void* address, size_t size, const map_internal::FileIdentity& file) {
   address_ = address;
   size_ = size;
+  if (record_ != nullptr) return;  // registered by Create() before mapping into a reservation
   record_ = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address), size, file);
   map_internal::RegisterMap(record_.get());
 }

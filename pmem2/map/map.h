@@ -147,7 +147,8 @@ class Map {
   // these checks come after the source's: kOffsetUnaligned (the reservation offset is not a multiple of the
   // page size), kLengthOutOfRange (the mapping, rounded up to pages, passes the end of the reservation),
   // kAddressUnaligned (Device DAX: the address is not a multiple of the device alignment), kMappingExists
-  // (another Map of the reservation overlaps). Destroying the Map makes its range reserved again.
+  // (another Map of the reservation overlaps), kErrno with EEXIST (the range holds a mapping adopted with
+  // FromExisting(), as libpmem2 refuses it). Destroying the Map makes its range reserved again.
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);
 
   // A Map for [address, address + length), a mapping of `source` made elsewhere (mmap, another library), with

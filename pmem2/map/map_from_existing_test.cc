@@ -102,6 +102,40 @@ TEST_F(MapFromExistingTest, RefusesARangeThatOverlapsALiveMap) {
   EXPECT_THAT(over.status().message(), HasSubstr("overlaps"));
 }
 
+// A range adopted inside a reservation (the application mapped there itself): Create() must not map over it and
+// leave two live Maps of one range. libpmem2 1.12.1 refuses with -EEXIST (differential_test: MapFromExisting).
+TEST_F(MapFromExistingTest, ACreateIntoAReservationRangeThatAnAdoptedMapHoldsIsRefused) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(8 * 4096);
+  ASSERT_TRUE(rsv.ok()) << rsv.status();
+  char* const base = static_cast<char*>(rsv->address());
+  absl::optional<absl::StatusOr<Map>> adopted =
+      Map::FromExisting(*source_, base + 2 * 4096, 4096, StoreGranularity::kPage);
+  ASSERT_TRUE(adopted->ok()) << adopted->status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_length(2 * 4096);
+  for (size_t offset : {size_t{2 * 4096}, size_t{4096}}) {  // over it, and straddling its start
+    config.set_vm_reservation(&*rsv, offset);
+    absl::StatusOr<Map> over = Map::Create(config, *source_);
+    EXPECT_EQ(GetErrorCode(over.status()), ErrorCode::kErrno) << over.status();
+    EXPECT_EQ(GetErrno(over.status()), EEXIST);
+    EXPECT_THAT(over.status().message(), HasSubstr("overlaps"));
+  }
+  EXPECT_EQ(rsv->map_count(), 0u);  // the refused claims were given back
+  EXPECT_EQ(rsv->FindMap(0, 8 * 4096), nullptr);
+  // Right after it is free, and so is its range once the adopted Map is gone.
+  config.set_vm_reservation(&*rsv, 3 * 4096);
+  absl::StatusOr<Map> after = Map::Create(config, *source_);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->address(), base + 3 * 4096);
+  adopted.reset();
+  config.set_vm_reservation(&*rsv, 4096);  // refused above
+  absl::StatusOr<Map> now = Map::Create(config, *source_);
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->address(), base + 4096);
+  EXPECT_EQ(rsv->map_count(), 2u);
+}
+
 TEST_F(MapFromExistingTest, RefusesNullEmptyAndWrappingRangesAndUnknownGranularities) {
   EXPECT_EQ(GetErrorCode(Map::FromExisting(*source_, nullptr, kLength, StoreGranularity::kPage).status()),
             ErrorCode::kAddressNull);
