@@ -16,6 +16,8 @@
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/pmem2.h"
+#include "pmem2/ras/bad_blocks.h"
+#include "pmem2/ras/device.h"
 #include "pmem2/source/device_dax.h"
 #include "pmem2/sysfs/sysfs.h"
 #include "tools/create_file.h"
@@ -169,6 +171,29 @@ absl::StatusOr<Opened> OpenForInfo(const std::string& path, const InfoOptions& o
   return TypeError(path, st);
 }
 
+// A reliability value, or why there is none: "not supported: ..." where the medium cannot show it (no NVDIMM,
+// no such attribute), "error: ... (CODE)" where reading it failed. Never fails the report.
+template <typename T>
+std::string RasValue(const absl::StatusOr<T>& value) {
+  if (value.ok()) return absl::StrCat(*value);
+  const ErrorCode code = GetErrorCode(value.status());
+  if (code == ErrorCode::kNoSupp || code == ErrorCode::kDaxRegionNotFound ||
+      code == ErrorCode::kSourceTypeNotSupported) {
+    return absl::StrCat("not supported: ", value.status().message());
+  }
+  return absl::StrCat("error: ", value.status().message(), " (", ErrorCodeName(code), ")");
+}
+
+// The number of bad blocks and their bytes, e.g. "0" or "2 (8192 bytes)".
+absl::StatusOr<std::string> CountBadBlocks(const Source& source) {
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(source);
+  if (!bad.ok()) return bad.status();
+  uint64_t bytes = 0;
+  for (const BadBlock& b : bad->all()) bytes += b.length;
+  if (bad->all().empty()) return std::string("0");
+  return absl::StrCat(bad->all().size(), " (", bytes, " bytes)");
+}
+
 // Maps the opened file and writes the report.
 absl::StatusOr<std::string> Describe(const std::string& path, const Opened& opened) {
   const int fd = opened.fd;
@@ -213,6 +238,11 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
   absl::StrAppend(&out, "drain: ", d.drain_name, "\n");
   absl::StrAppend(&out, "memmove: ", d.memmove_name, "\n");
   absl::StrAppend(&out, "memset: ", d.memset_name, "\n");
+  absl::StrAppend(&out, "nvdimm_region: ", RasValue(NvdimmRegion(*source)), "\n");
+  absl::StrAppend(&out, "numa_node: ", RasValue(NumaNode(*source)), "\n");
+  absl::StrAppend(&out, "device_id: ", RasValue(DeviceId(*source)), "\n");
+  absl::StrAppend(&out, "unsafe_shutdown_count: ", RasValue(UnsafeShutdownCount(*source)), "\n");
+  absl::StrAppend(&out, "bad_blocks: ", RasValue(CountBadBlocks(*source)), "\n");
   return out;
 }
 

@@ -5,8 +5,11 @@
 //
 // `pmem2 info PATH [--create=SIZE]`: maps PATH and reports what pmem2 decided and why, one `key: value` line
 // each: source kind, size, alignment, whether the kernel accepted MAP_SYNC, the NVDIMM persistence domain, the
-// effective granularity and its reason, the CPU features and the functions chosen. Scripts may rely on the
-// keys; the free-text values (reason, cpu, kernel names) are for people.
+// effective granularity and its reason, the CPU features and the functions chosen; then what the medium says
+// about its reliability (pmem2/ras): `nvdimm_region`, `numa_node`, `device_id`, `unsafe_shutdown_count` and
+// `bad_blocks` (a count, with the bytes they cover), each either a value, "not supported: <why>" (not on an
+// NVDIMM, or the NVDIMM does not report it) or "error: <why> (CODE)"; these never fail the report. Scripts may
+// rely on the keys; the free-text values (reason, cpu, kernel names, the reasons) are for people.
 //
 // Info never blocks and opens nothing it is not going to map: PATH is looked at first (through an O_PATH
 // descriptor, which opens no device and waits for no FIFO writer), and only a regular file or a Device DAX is

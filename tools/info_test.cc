@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/pmem2.h"
+#include "pmem2/ras/fake_nvdimm.h"
 #include "testing/temp_files.h"
 #include "testing/child_process.h"
 #include "tools/create_file.h"
@@ -137,6 +139,38 @@ TEST_F(InfoTest, CreatesAMissingFileAndReportsPageGranularity) {
   struct stat st;
   ASSERT_EQ(stat(dir_.Join("new").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 1 << 20);
+}
+
+TEST_F(InfoTest, ATmpfsFileHasNoNvdimmAndSaysSo) {
+  ::pmem2::testing::ScopedFd fd = CreateFile(dir_.Join("f"), 1 << 20, O_RDWR);
+  absl::StatusOr<std::string> report = Info(dir_.Join("f"), {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(*report, HasSubstr("\nnvdimm_region: not supported: no NVDIMM region: its file system's device 0:"));
+  EXPECT_THAT(*report, HasSubstr("\nnuma_node: not supported: "));
+  EXPECT_THAT(*report, HasSubstr("\ndevice_id: not supported: no device id: "));
+  EXPECT_THAT(*report, HasSubstr("\nunsafe_shutdown_count: not supported: "));
+  EXPECT_THAT(*report, HasSubstr("\nbad_blocks: 0\n"));
+}
+
+TEST_F(InfoTest, AFileOnAnNvdimmRegionShowsWhatTheDimmsReport) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  ScopedTempDir disk(tmp != nullptr ? tmp : "/var/tmp");
+  ::pmem2::testing::ScopedFd fd = CreateFile(disk.Join("f"), 1 << 20, O_RDWR);
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  if (major(st.st_dev) == 0) GTEST_SKIP() << "the test folder has no block device";
+  ::pmem2::testing::FakeNvdimm fake;
+  fake.AddDimm("nmem0", {{"nfit/id", "8086-00123456"}});  // as qemu's emulated NVDIMMs: no dirty_shutdown
+  const std::string region = fake.AddRegion(2, {{"numa_node", "0"}, {"mappings", "1"}, {"mapping0", "nmem0,0,1,0"}});
+  fake.AddBlockDevice(region + "/pfn2.1", "pmem2", st.st_dev, {{"badblocks", "oops"}});
+  absl::StatusOr<std::string> report = Info(disk.Join("f"), {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(*report, HasSubstr("\nnvdimm_region: region2\n"));
+  EXPECT_THAT(*report, HasSubstr("\nnuma_node: 0\n"));
+  EXPECT_THAT(*report, HasSubstr("\ndevice_id: 8086-00123456\n"));
+  EXPECT_THAT(*report, HasSubstr("\nunsafe_shutdown_count: not supported: no unsafe shutdown count: NVDIMM nmem0"));
+  EXPECT_THAT(*report, HasSubstr("\nbad_blocks: error: "));
+  EXPECT_THAT(*report, HasSubstr("(PMEM2_E_INVALID_REGION_FORMAT)\n"));
 }
 
 TEST_F(InfoTest, CreatedFilesAreFullyAllocated) {

@@ -147,9 +147,14 @@ int pmem2_source_delete(struct pmem2_source **src);
 
 /*
  * Reads `size` bytes at `offset` of the source into `buf`, and writes them from `buf`, so that an
- * uncorrectable media error (a poisoned persistent-memory line) is an error return, not a SIGBUS: -EIO for a
- * poisoned range, PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the end of the source, -errno from the
- * system otherwise. Anonymous sources: PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED.
+ * uncorrectable media error (a poisoned persistent-memory line) is an error return, not a SIGBUS. Regular files
+ * use pread(2)/pwrite(2) (the kernel's copy is machine-check safe); Device DAX a temporary mapping and a copy
+ * under a SIGBUS handler (installed for the time of the copy, every other SIGBUS passed on to the process's
+ * handler), its writes flushed from the CPU caches. PMEM2_E_IO_FAIL for a bad block in the range (also for
+ * regular files, where libpmem2 1.12.1 returns -EIO); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
+ * end of the source (also for size 0 at an offset past the end); PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED for
+ * anonymous sources; -EINVAL for a NULL src, or a NULL buf with size > 0; -errno from the system otherwise.
+ * Files are never extended.
  */
 int pmem2_source_pread_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
 int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
@@ -157,19 +162,23 @@ int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size,
 /* ---- Reliability: device identity, unsafe shutdowns, NUMA, bad blocks ---- */
 
 /*
- * The identity of the NVDIMMs behind the source (their vendor, manufacturing and serial ids, concatenated), as
- * a NUL-terminated string. With id == NULL, stores in *len the buffer size needed (including the NUL);
- * otherwise *len must be at least that (PMEM2_E_BUFFER_TOO_SMALL). PMEM2_E_NOSUPP where the source is not on
- * an NVDIMM that reports an id (a regular file on a block device, tmpfs, emulated NVDIMMs without ids).
+ * The identity of the NVDIMMs behind the source: the nfit/id of each DIMM of its region (ndctl's "id",
+ * "VVVV-LL-DDDD-SSSSSSSS" or "VVVV-SSSSSSSS"), in mapping order, concatenated, as a NUL-terminated string. With
+ * id == NULL, stores in *len the buffer size needed (including the NUL); otherwise *len must be at least that
+ * (PMEM2_E_BUFFER_TOO_SMALL, *id and *len unchanged). PMEM2_E_NOSUPP, the message saying what is missing,
+ * where the source is not on an NVDIMM region (a file on tmpfs or a disk, anonymous memory) or a DIMM reports
+ * no id (an NVDIMM without ACPI NFIT data). -EINVAL for a NULL src or len.
  */
 int pmem2_source_device_id(const struct pmem2_source *src, char *id, size_t *len);
 
-/* The sum of the unsafe shutdown counts of the NVDIMMs behind the source. PMEM2_E_NOSUPP where they report
- * none (see pmem2_source_device_id). */
+/* The sum of the unsafe shutdown counts (nfit/dirty_shutdown) of the NVDIMMs behind the source; *usc is left
+ * unchanged on failure. PMEM2_E_NOSUPP where they report none (as with qemu's emulated NVDIMMs) or the source
+ * is not on an NVDIMM region (see pmem2_source_device_id). */
 int pmem2_source_device_usc(const struct pmem2_source *src, uint64_t *usc);
 
-/* The NUMA node of the persistent memory behind the source. PMEM2_E_NOSUPP for a source not on an NVDIMM
- * region (and for anonymous sources). */
+/* The NUMA node of the NVDIMM region behind the source (its numa_node, as `ndctl list -v` shows it).
+ * PMEM2_E_DAX_REGION_NOT_FOUND for a source not on an NVDIMM region (as libpmem2 1.12.1); PMEM2_E_NOSUPP for
+ * anonymous sources, and where the kernel or region reports no node. *numa_node is left unchanged on failure. */
 int pmem2_source_numa_node(const struct pmem2_source *src, int *numa_node);
 
 /* A bad (poisoned) range of the source, in bytes from the start of the source. */
@@ -178,19 +187,24 @@ struct pmem2_badblock {
   size_t length;
 };
 
-/* Starts iterating over the source's bad blocks. PMEM2_E_NOSUPP for anonymous sources; a source not on an
- * NVDIMM simply has none. -ENOMEM. */
+/* Reads the source's bad blocks (a snapshot): for a file on fsdax, its block device's badblocks list mapped
+ * through the file's extents (FIEMAP); for Device DAX, its region's list inside the device (needs root: the
+ * bounds are physical addresses). A source not on an NVDIMM simply has none. *bbctx is set to NULL on failure.
+ * PMEM2_E_NOSUPP for anonymous sources; PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
+ * PMEM2_E_INVALID_REGION_FORMAT for a malformed list; PMEM2_E_CANNOT_READ_BOUNDS; -errno; -ENOMEM. */
 int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const struct pmem2_source *src);
 
-/* The next bad block; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */
+/* The next bad block, in offset order; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */
 int pmem2_badblock_next(struct pmem2_badblock_context *bbctx, struct pmem2_badblock *bb);
 
 /* Frees `*bbctx` and sets it to NULL; nothing if it is NULL. */
 void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
 
-/* Clears a bad block (the range is given new, zeroed, media and its poison cleared): for a regular file by
- * deallocating and reallocating its blocks, for Device DAX through the kernel's clear-error interface.
- * -errno from the system on failure. */
+/* Clears a bad block of a regular file: its range is deallocated (fallocate PUNCH_HOLE) and allocated again,
+ * so it reads as zeros on new, clean media. PMEM2_E_OFFSET_OUT_OF_RANGE / PMEM2_E_LENGTH_OUT_OF_RANGE for an
+ * offset or length past INT64_MAX, PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source;
+ * PMEM2_E_NOSUPP for Device DAX (clearing needs the NVDIMM bus's clear-error command, which pmem2 does not
+ * issue: use `ndctl clear-errors`); -errno from fallocate(2). */
 int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem2_badblock *bb);
 
 /* ---- Configs: how to map ---- */
@@ -288,7 +302,11 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
  * medium cannot honour the required granularity), the errors of pmem2_source_size() / _alignment(), -errno
  * from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it
- * does not take (libpmem2 ignores such values).
+ * does not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
+ * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
+ * (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a
+ * multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation overlaps), -EEXIST (a
+ * range adopted with pmem2_map_from_existing lies there).
  */
 int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, const struct pmem2_source *src);
 
@@ -303,7 +321,8 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
 /*
  * A map object for [addr, addr + len), a mapping of `src` made elsewhere (by mmap(2) or another library), with
  * the functions of granularity `gran`, which the caller vouches for. pmem2_map_delete() then frees the object
- * but does not unmap. PMEM2_E_MAPPING_EXISTS if the range overlaps a map pmem2 knows; PMEM2_E_ADDRESS_NULL,
+ * but does not unmap. PMEM2_E_MAP_EXISTS if the range overlaps a map pmem2 knows (as libpmem2 1.12.1 returns,
+ * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator); -ENOMEM.
  * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
  * persist here is msync(2) of the range like any other map.

@@ -1,53 +1,127 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // The reliability part of libpmem2.h: device id, unsafe shutdown count, NUMA node, bad blocks,
-// machine-check-safe reads and writes, deep flush.
+// machine-check-safe reads and writes (over pmem2/ras), deep flush.
 
 #include <errno.h>
 
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "pmem2/c/handles.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/ras/bad_blocks.h"
+#include "pmem2/ras/device.h"
+#include "pmem2/ras/mcsafe_io.h"
+
+struct pmem2_badblock_context {
+  explicit pmem2_badblock_context(pmem2::BadBlocks b) : bad_blocks(std::move(b)) {}
+  pmem2::BadBlocks bad_blocks;
+};
 
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::NullArgument;
+using pmem2::c_internal::OutOfMemory;
+using pmem2::c_internal::Return;
 
 extern "C" {
 
-int pmem2_source_pread_mcsafe(struct pmem2_source*, void*, size_t, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_source_pread_mcsafe: not implemented yet");
+int pmem2_source_pread_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (buf == nullptr && size > 0) return NullArgument(__func__, "buf");
+  return Return(pmem2::ReadMcsafe(src->source, buf, size, offset));
 }
 
-int pmem2_source_pwrite_mcsafe(struct pmem2_source*, void*, size_t, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_source_pwrite_mcsafe: not implemented yet");
+int pmem2_source_pwrite_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (buf == nullptr && size > 0) return NullArgument(__func__, "buf");
+  return Return(pmem2::WriteMcsafe(src->source, buf, size, offset));
 }
 
-int pmem2_source_device_id(const struct pmem2_source*, char*, size_t*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_source_device_id: not implemented yet");
+int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (len == nullptr) return NullArgument(__func__, "len");
+  absl::StatusOr<std::string> device_id = pmem2::DeviceId(src->source);
+  if (!device_id.ok()) return Return(device_id.status());
+  const size_t needed = device_id->size() + 1;
+  if (id == nullptr) {
+    *len = needed;
+    return 0;
+  }
+  if (*len < needed) {
+    return Fail(PMEM2_E_BUFFER_TOO_SMALL, absl::StrCat("pmem2_source_device_id: the id needs ", needed,
+                                                       " bytes with its NUL; *len is ", *len));
+  }
+  std::memcpy(id, device_id->c_str(), needed);
+  return 0;
 }
 
-int pmem2_source_device_usc(const struct pmem2_source*, uint64_t*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_source_device_usc: not implemented yet");
+int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (usc == nullptr) return NullArgument(__func__, "usc");
+  absl::StatusOr<uint64_t> count = pmem2::UnsafeShutdownCount(src->source);
+  if (!count.ok()) return Return(count.status());
+  *usc = *count;
+  return 0;
 }
 
-int pmem2_source_numa_node(const struct pmem2_source*, int*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_source_numa_node: not implemented yet");
+int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) {
+  if (src == nullptr) return NullArgument(__func__, "src");
+  if (numa_node == nullptr) return NullArgument(__func__, "numa_node");
+  absl::StatusOr<int> node = pmem2::NumaNode(src->source);
+  if (!node.ok()) return Return(node.status());
+  *numa_node = *node;
+  return 0;
 }
 
-int pmem2_badblock_context_new(struct pmem2_badblock_context**, const struct pmem2_source*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_badblock_context_new: not implemented yet");
+int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const struct pmem2_source* src) {
+  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
+  *bbctx = nullptr;
+  if (src == nullptr) return NullArgument(__func__, "src");
+  absl::StatusOr<pmem2::BadBlocks> bad_blocks = pmem2::BadBlocks::Create(src->source);
+  if (!bad_blocks.ok()) return Return(bad_blocks.status());
+  pmem2_badblock_context* made = new (std::nothrow) pmem2_badblock_context(*std::move(bad_blocks));
+  if (made == nullptr) return OutOfMemory(__func__);
+  *bbctx = made;
+  return 0;
 }
 
-int pmem2_badblock_next(struct pmem2_badblock_context*, struct pmem2_badblock*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_badblock_next: not implemented yet");
+int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badblock* bb) {
+  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
+  if (bb == nullptr) return NullArgument(__func__, "bb");
+  absl::StatusOr<pmem2::BadBlock> next = bbctx->bad_blocks.Next();
+  if (!next.ok()) {
+    bb->offset = 0;
+    bb->length = 0;
+    return Return(next.status());
+  }
+  bb->offset = static_cast<size_t>(next->offset);
+  bb->length = static_cast<size_t>(next->length);
+  return 0;
 }
 
-void pmem2_badblock_context_delete(struct pmem2_badblock_context**) {}
-
-int pmem2_badblock_clear(struct pmem2_badblock_context*, const struct pmem2_badblock*) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_badblock_clear: not implemented yet");
+void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
+  if (bbctx == nullptr) return;
+  delete *bbctx;
+  *bbctx = nullptr;
 }
 
-int pmem2_deep_flush(struct pmem2_map*, void*, size_t) {
-  return Fail(PMEM2_E_NOSUPP, "pmem2_deep_flush: not implemented yet");
+int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) {
+  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
+  if (bb == nullptr) return NullArgument(__func__, "bb");
+  return Return(bbctx->bad_blocks.Clear(pmem2::BadBlock{bb->offset, bb->length}));
+}
+
+int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) {
+  if (map == nullptr) return NullArgument(__func__, "map");
+  return Return(map->DeepFlush(ptr, size));
 }
 
 }  // extern "C"

@@ -12,12 +12,14 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/function_table.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/placement.h"
 #include "pmem2/map/request.h"
+#include "pmem2/ras/deep_flush.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 
 namespace pmem2 {
@@ -60,6 +62,7 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
+  map.medium_ = request->shared_file() ? request->kind : SourceKind::kAnonymous;
   // Anonymous and private mappings are byte granularity, but nothing they hold ever becomes durable.
   map.record_->set_cpu_persistent(request->shared_file() && choice->effective != StoreGranularity::kPage);
   MapDiagnostics& diag = map.diagnostics_;
@@ -114,6 +117,7 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   map.size_ = length;
   map.record_ = std::move(record);
   map.Use(granularity, map_internal::FunctionTable(granularity, source.kind() != SourceKind::kAnonymous));
+  map.medium_ = source.kind();
   map.record_->set_cpu_persistent(source.kind() != SourceKind::kAnonymous && granularity != StoreGranularity::kPage);
   map.diagnostics_.detected_granularity = granularity;
   map.diagnostics_.reason = "adopted an existing mapping; granularity given by the caller";
@@ -157,6 +161,7 @@ Map& Map::operator=(Map&& other) noexcept {
     diagnostics_ = std::move(other.diagnostics_);
     record_ = std::move(other.record_);
     owns_mapping_ = std::exchange(other.owns_mapping_, true);
+    medium_ = std::exchange(other.medium_, SourceKind::kAnonymous);
     reservation_ = std::move(other.reservation_);
     claim_ = std::exchange(other.claim_, 0);
     if (reservation_ != nullptr) reservation_->Rebind(claim_, this);
@@ -238,6 +243,21 @@ absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) cons
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   memset_(pmemdest, c, len, flags);
   return PersistError();
+}
+
+absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
+  if (absl::Status s = CheckRange(ptr, size); !s.ok()) {
+    return MakeError(ErrorCode::kDeepFlushRange, s.message());
+  }
+  if (granularity_ == StoreGranularity::kPage) {
+    persist_(ptr, size);
+    return PersistError();
+  }
+  // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
+  if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
+  arch::CacheLineOps().drain();
+  if (medium_ == SourceKind::kAnonymous || record_ == nullptr) return absl::OkStatus();
+  return DeepFlushRegion(medium_, record_->file().device);
 }
 
 absl::Status Map::PersistError() const {

@@ -194,6 +194,16 @@ class Map {
   absl::Status Memmove(void* pmemdest, const void* src, size_t len, unsigned flags = 0) const;
   absl::Status Memset(void* pmemdest, int c, size_t len, unsigned flags = 0) const;
 
+  // Makes [ptr, ptr + size) durable in the deepest persistence domain there is (libpmem2's pmem2_deep_flush):
+  //   page granularity: msync, and the sticky error as Persist() returns it;
+  //   byte and cache line: the CPU caches of the range are written back (even with PMEM_NO_FLUSH=1 or eADR)
+  //   and fenced, then the NVDIMM region behind the file or Device DAX drains its write-pending queues (sysfs
+  //   deep_flush; see pmem2/ras/deep_flush.h: kDaxRegionNotFound, or EACCES when not root, rather than a flush
+  //   that did not happen). Anonymous and private Maps only get the write-back.
+  // kDeepFlushRange if the range is not inside this Map. Costly: for rare, deliberate use (e.g. before
+  // recording that a pool was closed cleanly).
+  absl::Status DeepFlush(const void* ptr, size_t size) const;
+
   // The sticky persistence error: OK, or the first failure since the last ClearPersistError() (the range, the
   // errno, whether it was seen through another Map of the same file) with the number of later ones.
   absl::Status PersistError() const;
@@ -225,6 +235,8 @@ class Map {
   std::unique_ptr<map_internal::MapRecord> record_;
   // False for FromExisting(): the mapping belongs to someone else.
   bool owns_mapping_ = true;
+  // What stores reach: a file or Device DAX for shared mappings of them, otherwise kAnonymous (deep flush).
+  SourceKind medium_ = SourceKind::kAnonymous;
   // The reservation this Map is placed in, and the address of its claimed range there.
   std::shared_ptr<vm_reservation_internal::ReservationState> reservation_;
   uintptr_t claim_ = 0;

@@ -62,5 +62,24 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(absl::string_view(buffer, length)));
 }
 
+absl::Status WriteAttribute(const std::string& path, absl::string_view value) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);  // O_TRUNC: as `echo 1 >` does
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("open ", path, " for writing"));
+  }
+  ssize_t n;
+  do {
+    n = write(fd, value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  const int err = n < 0 ? errno : (static_cast<size_t>(n) != value.size() ? EIO : 0);
+  close(fd);
+  if (err != 0) return MakeErrnoError(err, absl::StrCat("write \"", value, "\" to ", path));
+  return absl::OkStatus();
+}
+
 }  // namespace sysfs_internal
 }  // namespace pmem2

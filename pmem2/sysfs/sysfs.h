@@ -4,7 +4,8 @@
 // -----------------------------------------------------------------------------
 //
 // Internal to pmem2: the one place that reads sysfs (Device DAX attributes for pmem2/source, NVDIMM persistence
-// domains for pmem2/map). Where sysfs is can be changed only from inside the process (sysfs_for_test.h), never
+// domains for pmem2/map, NVDIMM regions, DIMMs and bad blocks for pmem2/ras) and writes it (a region's
+// deep_flush, for pmem2/ras). Where sysfs is can be changed only from inside the process (sysfs_for_test.h), never
 // through the environment: a fake sysfs decides durability (eADR, Device DAX), so only code linked into the
 // process may point pmem2 at one.
 
@@ -13,7 +14,9 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace pmem2 {
 namespace sysfs_internal {
@@ -24,6 +27,11 @@ std::string Root();
 // A small attribute file's text without surrounding white space; ErrorCode::kErrno (e.g. ENOENT) if it cannot
 // be read. EINTR is retried.
 absl::StatusOr<std::string> ReadAttribute(const std::string& path);
+
+// Writes `value` to the attribute file `path` in one write(2), as sysfs requires (an attribute's store runs
+// once per write). ErrorCode::kErrno (ENOENT, EACCES for a non-root caller, or whatever the attribute's store
+// returned) on failure; a short write is EIO. EINTR is retried.
+absl::Status WriteAttribute(const std::string& path, absl::string_view value);
 
 }  // namespace sysfs_internal
 }  // namespace pmem2

@@ -38,6 +38,24 @@ TEST(SysfsTest, ReadsAnAttributeWithoutSurroundingWhiteSpace) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir.Join("none")));
 }
 
+TEST(SysfsTest, WritesAnAttributeInOneWrite) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  const std::string path = dir.Join("deep_flush");
+  std::ofstream(path) << "0\n";
+  ASSERT_TRUE(WriteAttribute(path, "1").ok());
+  absl::StatusOr<std::string> text = ReadAttribute(path);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "1");
+}
+
+TEST(SysfsTest, WritingAMissingAttributeIsAnErrnoErrorNamingIt) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  absl::Status status = WriteAttribute(dir.Join("absent/deep_flush"), "1");
+  EXPECT_EQ(GetErrorCode(status), ErrorCode::kErrno);
+  EXPECT_EQ(GetErrno(status), ENOENT);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("absent/deep_flush"));
+}
+
 TEST(SysfsTest, OnlyTheProcessItselfMovesTheRoot) {
   EXPECT_EQ(Root(), "/sys");
   SetRootForTest("/tmp/fake");

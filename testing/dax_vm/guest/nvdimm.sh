@@ -81,3 +81,12 @@ devdax_of_size() {
     echo "no device dax for $_ns" >&2
     return 1
 }
+
+# region_of_size BYTES: the region (e.g. region1) of that size
+region_of_size() {
+    for r in /sys/bus/nd/devices/region*; do
+        [ "$(cat "$r/size")" = "$1" ] && { basename "$r"; return 0; }
+    done
+    echo "no region of size $1" >&2
+    return 1
+}

@@ -21,6 +21,13 @@ run devdax devdax_checks "$DAX" cache_line
 run info-fsdax-ext4 fsdax_info /mnt/ext4 cache_line unknown
 run info-fsdax-xfs fsdax_info /mnt/xfs cache_line unknown
 run info-devdax devdax_info "$DAX" cache_line unknown
+# Reliability (pmem2/ras) as `pmem2 info` shows it, against ndctl and sysfs: region, NUMA node, DIMM ids and
+# unsafe shutdown counts (or "not supported" where qemu's DIMMs lack the nfit attribute), no bad blocks; the
+# Device DAX's size and alignment against `ndctl list -X`.
+run ras-fsdax-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
+run ras-fsdax-xfs ras_info /mnt/xfs/pmem2-file "$NV_XFS"
+run ras-devdax ras_info "$DAX" "$NV_DEVDAX"
+run ras-devdax-ndctl devdax_ndctl "$DAX" "$NV_DEVDAX"
 
 # dax=never: the page cache is back, MAP_SYNC is refused, page granularity (msync), as on the build host.
 step umount umount /mnt/ext4 /mnt/xfs
@@ -30,6 +37,8 @@ run dax-never-ext4 fsdax_checks /mnt/ext4 page
 run dax-never-xfs fsdax_checks /mnt/xfs page
 run info-dax-never-ext4 fsdax_info /mnt/ext4 page
 run info-dax-never-xfs fsdax_info /mnt/xfs page
+# Without DAX the file is still on the NVDIMM's block device: the same region, ids and counts.
+run ras-dax-never-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
 
 # Crash test, part 1: write through pmem2, then the host SIGKILLs qemu (part 2 is in the next boot).
 # ext4 with dax and a 10-minute journal commit interval: only MAP_SYNC's synchronous faults can make the block

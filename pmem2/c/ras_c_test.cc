@@ -1,0 +1,334 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// The reliability functions of libpmem2.h (device id, unsafe shutdown count, NUMA node, bad blocks,
+// machine-check-safe I/O) through the C ABI: argument checks, the two-call protocol of pmem2_source_device_id,
+// bad blocks from a fake NVDIMM sysfs, and the same calls against Debian's libpmem2 1.12.1 (dlopen'ed with
+// RTLD_LOCAL, as in differential_test.cc) on sources both can see: a tmpfs file, a file on the disk, and
+// anonymous memory. Neither is on an NVDIMM here, so both must say "not supported" / "no bad blocks" the same
+// way. Deliberate differences, asserted on both sides under their names:
+//   R1  pmem2_source_pread_mcsafe of 0 bytes at an offset past the end: the reference returns 0, pmem2
+//       PMEM2_E_LENGTH_OUT_OF_RANGE (the offset is outside the source whatever the size).
+//   R2  pmem2_badblock_context_new failing: the reference leaves *bbctx as it was, pmem2 sets it to NULL as
+//       pmem2_badblock_context_new(3) says.
+//   R3  pmem2_badblock_next at the end: the reference leaves *bb as it was ("undefined" in its man page), pmem2
+//       zeroes it.
+//   R4  pmem2_badblock_clear of a range past the end of a file: the reference allocates it (fallocate), pmem2
+//       refuses it with PMEM2_E_LENGTH_OUT_OF_RANGE (it is no bad block of the source).
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/c/libpmem2.h"
+#include "pmem2/ras/fake_nvdimm.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+
+#define PMEM2_RAS_FUNCTIONS(X) \
+  X(source_from_fd)            \
+  X(source_from_anon)          \
+  X(source_delete)             \
+  X(errormsg)                  \
+  X(source_pread_mcsafe)       \
+  X(source_pwrite_mcsafe)      \
+  X(source_device_id)          \
+  X(source_device_usc)         \
+  X(source_numa_node)          \
+  X(badblock_context_new)      \
+  X(badblock_next)             \
+  X(badblock_context_delete)   \
+  X(badblock_clear)
+
+struct Api {
+#define PMEM2_RAS_FIELD(name) decltype(&pmem2_##name) name = nullptr;
+  PMEM2_RAS_FUNCTIONS(PMEM2_RAS_FIELD)
+#undef PMEM2_RAS_FIELD
+};
+
+const Api& Ours() {
+  static const Api* api = [] {
+    Api* a = new Api;
+#define PMEM2_RAS_OURS(name) a->name = &pmem2_##name;
+    PMEM2_RAS_FUNCTIONS(PMEM2_RAS_OURS)
+#undef PMEM2_RAS_OURS
+    return a;
+  }();
+  return *api;
+}
+
+const Api* Reference(std::string* why) {
+  static std::string error;
+  static const Api* api = []() -> const Api* {
+    void* handle = dlopen("libpmem2.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      error = absl::StrCat("cannot load Debian's libpmem2.so.1 (apt-get install libpmem2): ", dlerror());
+      return nullptr;
+    }
+    Api* a = new Api;
+#define PMEM2_RAS_REFERENCE(name)                                                      \
+  a->name = reinterpret_cast<decltype(&pmem2_##name)>(dlsym(handle, "pmem2_" #name)); \
+  if (a->name == nullptr) {                                                            \
+    error = "libpmem2.so.1 has no pmem2_" #name;                                       \
+    return nullptr;                                                                    \
+  }
+    PMEM2_RAS_FUNCTIONS(PMEM2_RAS_REFERENCE)
+#undef PMEM2_RAS_REFERENCE
+    return a;
+  }();
+  *why = error;
+  return api;
+}
+
+// A scratch file of 8 KiB of 'r' in `base`, removed with its folder when destroyed.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& base) {
+    std::string pattern = base + "/pmem2_ras_c.XXXXXX";
+    char* made = mkdtemp(&pattern[0]);
+    EXPECT_NE(made, nullptr) << pattern;
+    dir_ = pattern;
+    path_ = dir_ + "/f";
+    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    EXPECT_GE(fd_, 0) << path_;
+    std::string data(8192, 'r');
+    EXPECT_EQ(pwrite(fd_, data.data(), data.size(), 0), 8192);
+  }
+  ~ScratchFile() {
+    close(fd_);
+    unlink(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  int fd() const { return fd_; }
+  dev_t dev() const {
+    struct stat st;
+    EXPECT_EQ(fstat(fd_, &st), 0);
+    return st.st_dev;
+  }
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;
+};
+
+std::string DiskBase() {
+  const char* tmp = getenv("TEST_TMPDIR");
+  return tmp != nullptr ? tmp : "/var/tmp";
+}
+
+// Every RAS call on one source: their return values and outputs, for comparing the two libraries.
+struct Outcome {
+  int id_len_rc, usc_rc, numa_rc, bb_new_rc, bb_next_rc, bb_clear_rc, bb_clear_past_rc;
+  int read_rc, read_past_rc, read_empty_past_rc, write_rc, write_past_rc;
+  bool bbctx_null_after_failure;  // R2
+  size_t bb_after_end_offset;     // R3
+  std::string read_back;
+};
+
+Outcome RunAll(const Api& api, int fd /* -1: anonymous */) {
+  Outcome o{};
+  struct pmem2_source* src = nullptr;
+  EXPECT_EQ(fd < 0 ? api.source_from_anon(&src, 8192) : api.source_from_fd(&src, fd), 0);
+  size_t len = 0;
+  o.id_len_rc = api.source_device_id(src, nullptr, &len);
+  uint64_t usc = 0;
+  o.usc_rc = api.source_device_usc(src, &usc);
+  int node = 0;
+  o.numa_rc = api.source_numa_node(src, &node);
+  struct pmem2_badblock_context* bbctx = reinterpret_cast<struct pmem2_badblock_context*>(0x1);
+  o.bb_new_rc = api.badblock_context_new(&bbctx, src);
+  if (o.bb_new_rc == 0) {
+    struct pmem2_badblock bb = {77, 77};
+    o.bb_next_rc = api.badblock_next(bbctx, &bb);
+    o.bb_after_end_offset = bb.offset;
+    struct pmem2_badblock inside = {4096, 512};
+    o.bb_clear_rc = api.badblock_clear(bbctx, &inside);
+    struct pmem2_badblock past = {8192, 4096};
+    o.bb_clear_past_rc = api.badblock_clear(bbctx, &past);
+    api.badblock_context_delete(&bbctx);
+    EXPECT_EQ(bbctx, nullptr);
+  } else {
+    o.bbctx_null_after_failure = bbctx == nullptr;
+  }
+  char buffer[16] = {};
+  o.read_rc = api.source_pread_mcsafe(src, buffer, 8, 100);
+  o.read_back = std::string(buffer, 8);
+  o.read_past_rc = api.source_pread_mcsafe(src, buffer, 16, 8190);
+  o.read_empty_past_rc = api.source_pread_mcsafe(src, buffer, 0, 9000);
+  char text[] = "ras";
+  o.write_rc = api.source_pwrite_mcsafe(src, text, 3, 200);
+  o.write_past_rc = api.source_pwrite_mcsafe(src, text, 3, 8190);
+  api.source_delete(&src);
+  return o;
+}
+
+class RasDifferentialTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RasDifferentialTest, NoNvdimmAnswersMatchTheReferenceExceptTheNamedDifferences) {
+  std::string why;
+  const Api* reference = Reference(&why);
+  if (reference == nullptr) GTEST_SKIP() << why;
+  const std::string kind = GetParam();
+  Outcome theirs, ours;
+  if (kind == "anonymous") {
+    theirs = RunAll(*reference, -1);
+    ours = RunAll(Ours(), -1);
+  } else {
+    ScratchFile for_reference(kind == "tmpfs" ? "/dev/shm" : DiskBase());
+    ScratchFile for_ours(kind == "tmpfs" ? "/dev/shm" : DiskBase());
+    theirs = RunAll(*reference, for_reference.fd());
+    ours = RunAll(Ours(), for_ours.fd());
+  }
+  SCOPED_TRACE(kind);
+  EXPECT_EQ(ours.id_len_rc, theirs.id_len_rc);
+  EXPECT_EQ(ours.usc_rc, theirs.usc_rc);
+  EXPECT_EQ(ours.numa_rc, theirs.numa_rc);
+  EXPECT_EQ(ours.bb_new_rc, theirs.bb_new_rc);
+  EXPECT_EQ(ours.bb_next_rc, theirs.bb_next_rc);
+  EXPECT_EQ(ours.bb_clear_rc, theirs.bb_clear_rc);
+  EXPECT_EQ(ours.read_rc, theirs.read_rc);
+  EXPECT_EQ(ours.read_back, theirs.read_back);
+  EXPECT_EQ(ours.read_past_rc, theirs.read_past_rc);
+  EXPECT_EQ(ours.write_rc, theirs.write_rc);
+  EXPECT_EQ(ours.write_past_rc, theirs.write_past_rc);
+  if (kind == "anonymous") {
+    EXPECT_EQ(ours.id_len_rc, PMEM2_E_NOSUPP);
+    EXPECT_EQ(ours.numa_rc, PMEM2_E_NOSUPP);
+    EXPECT_EQ(ours.bb_new_rc, PMEM2_E_NOSUPP);
+    EXPECT_EQ(ours.read_rc, PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED);
+    EXPECT_EQ(ours.read_empty_past_rc, theirs.read_empty_past_rc);
+    // R2
+    EXPECT_FALSE(theirs.bbctx_null_after_failure);
+    EXPECT_TRUE(ours.bbctx_null_after_failure);
+    return;
+  }
+  EXPECT_EQ(ours.id_len_rc, PMEM2_E_NOSUPP);
+  EXPECT_EQ(ours.usc_rc, PMEM2_E_NOSUPP);
+  EXPECT_EQ(ours.numa_rc, PMEM2_E_DAX_REGION_NOT_FOUND);
+  EXPECT_EQ(ours.bb_new_rc, 0);
+  EXPECT_EQ(ours.bb_next_rc, PMEM2_E_NO_BAD_BLOCK_FOUND);
+  EXPECT_EQ(ours.read_back, "rrrrrrrr");
+  EXPECT_EQ(ours.read_past_rc, PMEM2_E_LENGTH_OUT_OF_RANGE);
+  // R1
+  EXPECT_EQ(theirs.read_empty_past_rc, 0);
+  EXPECT_EQ(ours.read_empty_past_rc, PMEM2_E_LENGTH_OUT_OF_RANGE);
+  // R3
+  EXPECT_EQ(theirs.bb_after_end_offset, 77u);
+  EXPECT_EQ(ours.bb_after_end_offset, 0u);
+  // R4
+  EXPECT_EQ(theirs.bb_clear_past_rc, 0);
+  EXPECT_EQ(ours.bb_clear_past_rc, PMEM2_E_LENGTH_OUT_OF_RANGE);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sources, RasDifferentialTest, ::testing::Values("tmpfs", "disk", "anonymous"));
+
+TEST(RasCTest, NullArgumentsAreEinval) {
+  struct pmem2_source* src = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&src, 4096), 0);
+  size_t len = 0;
+  uint64_t usc = 0;
+  int node = 0;
+  char buffer[4];
+  struct pmem2_badblock bb = {0, 0};
+  struct pmem2_badblock_context* bbctx = nullptr;
+  EXPECT_EQ(pmem2_source_device_id(nullptr, nullptr, &len), -EINVAL);
+  EXPECT_EQ(pmem2_source_device_id(src, nullptr, nullptr), -EINVAL);
+  EXPECT_THAT(pmem2_errormsg(), HasSubstr("len is NULL"));
+  EXPECT_EQ(pmem2_source_device_usc(nullptr, &usc), -EINVAL);
+  EXPECT_EQ(pmem2_source_device_usc(src, nullptr), -EINVAL);
+  EXPECT_EQ(pmem2_source_numa_node(nullptr, &node), -EINVAL);
+  EXPECT_EQ(pmem2_source_numa_node(src, nullptr), -EINVAL);
+  EXPECT_EQ(pmem2_source_pread_mcsafe(nullptr, buffer, 4, 0), -EINVAL);
+  EXPECT_EQ(pmem2_source_pread_mcsafe(src, nullptr, 4, 0), -EINVAL);
+  EXPECT_EQ(pmem2_source_pwrite_mcsafe(src, nullptr, 4, 0), -EINVAL);
+  EXPECT_EQ(pmem2_badblock_context_new(nullptr, src), -EINVAL);
+  EXPECT_EQ(pmem2_badblock_context_new(&bbctx, nullptr), -EINVAL);
+  EXPECT_EQ(pmem2_badblock_next(nullptr, &bb), -EINVAL);
+  EXPECT_EQ(pmem2_badblock_clear(nullptr, &bb), -EINVAL);
+  pmem2_badblock_context_delete(nullptr);
+  pmem2_badblock_context_delete(&bbctx);
+  pmem2_source_delete(&src);
+}
+
+// A file on the disk that a fake sysfs places on an NVDIMM region with two DIMMs.
+class RasFakeNvdimmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (major(file_.dev()) == 0) GTEST_SKIP() << "the test folder has no block device";
+    fake_.AddDimm("nmem0", {{"nfit/id", "8089-a2-1837-00000b21"}, {"nfit/dirty_shutdown", "2"}});
+    fake_.AddDimm("nmem1", {{"nfit/id", "8089-a2-1837-00000b22"}, {"nfit/dirty_shutdown", "5"}});
+    const std::string region =
+        fake_.AddRegion(0, {{"numa_node", "1"},
+                            {"mappings", "2"},
+                            {"mapping0", "nmem0,0,1073741824,0"},
+                            {"mapping1", "nmem1,0,1073741824,1"}});
+    fake_.AddBlockDevice(region + "/pfn0.1", "pmem0", file_.dev(), {});
+    ASSERT_EQ(pmem2_source_from_fd(&src_, file_.fd()), 0);
+  }
+  void TearDown() override { pmem2_source_delete(&src_); }
+
+  ScratchFile file_{DiskBase()};
+  pmem2::testing::FakeNvdimm fake_;
+  struct pmem2_source* src_ = nullptr;
+};
+
+TEST_F(RasFakeNvdimmTest, DeviceIdTwoCallProtocol) {
+  const std::string want = "8089-a2-1837-00000b218089-a2-1837-00000b22";
+  size_t len = 0;
+  ASSERT_EQ(pmem2_source_device_id(src_, nullptr, &len), 0);
+  EXPECT_EQ(len, want.size() + 1);
+  std::string id(len, 'x');
+  size_t short_len = len - 1;
+  EXPECT_EQ(pmem2_source_device_id(src_, &id[0], &short_len), PMEM2_E_BUFFER_TOO_SMALL);
+  EXPECT_EQ(short_len, len - 1) << "left unchanged";
+  EXPECT_EQ(id, std::string(len, 'x')) << "left unchanged";
+  EXPECT_THAT(pmem2_errormsg(), HasSubstr(std::to_string(len)));
+  ASSERT_EQ(pmem2_source_device_id(src_, &id[0], &len), 0);
+  EXPECT_STREQ(id.c_str(), want.c_str());
+  uint64_t usc = 0;
+  ASSERT_EQ(pmem2_source_device_usc(src_, &usc), 0);
+  EXPECT_EQ(usc, 7u);
+  int node = -5;
+  ASSERT_EQ(pmem2_source_numa_node(src_, &node), 0);
+  EXPECT_EQ(node, 1);
+}
+
+TEST_F(RasFakeNvdimmTest, WithoutDirtyShutdownTheCountIsNotSupportedAndLeftUnchanged) {
+  fake_.Write(fake_.root() + "/devices/ndbus0/nmem1/nfit/dirty_shutdown", "");
+  ASSERT_EQ(unlink((fake_.root() + "/devices/ndbus0/nmem1/nfit/dirty_shutdown").c_str()), 0);
+  uint64_t usc = 99;
+  EXPECT_EQ(pmem2_source_device_usc(src_, &usc), PMEM2_E_NOSUPP);
+  EXPECT_EQ(usc, 99u);
+  EXPECT_THAT(pmem2_errormsg(), HasSubstr("nmem1"));
+}
+
+TEST_F(RasFakeNvdimmTest, BadBlocksAreIteratedAndAMalformedListIsAnError) {
+  fake_.Write(fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks", "0 1\n");
+  struct pmem2_badblock_context* bbctx = nullptr;
+  // Sector 0 of the disk holds no file data: no bad block of this file.
+  ASSERT_EQ(pmem2_badblock_context_new(&bbctx, src_), 0);
+  struct pmem2_badblock bb = {1, 1};
+  EXPECT_EQ(pmem2_badblock_next(bbctx, &bb), PMEM2_E_NO_BAD_BLOCK_FOUND);
+  EXPECT_EQ(bb.offset, 0u);
+  EXPECT_EQ(bb.length, 0u);
+  pmem2_badblock_context_delete(&bbctx);
+  fake_.Write(fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks", "0 zero\n");
+  bbctx = reinterpret_cast<struct pmem2_badblock_context*>(0x1);
+  EXPECT_EQ(pmem2_badblock_context_new(&bbctx, src_), PMEM2_E_INVALID_REGION_FORMAT);
+  EXPECT_EQ(bbctx, nullptr);
+  EXPECT_THAT(pmem2_errormsg(), HasSubstr("0 zero"));
+}
+
+}  // namespace

@@ -1,0 +1,148 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/bad_blocks.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/ras/extents.h"
+#include "pmem2/ras/region.h"
+#include "pmem2/sysfs/sysfs.h"
+
+namespace pmem2 {
+namespace {
+
+using ras_internal::ByteRange;
+using ras_internal::Location;
+
+// A badblocks file's ranges; none if the file does not exist (a device that keeps no list).
+absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path) {
+  absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
+  if (!text.ok()) {
+    if (GetErrno(text.status()) == ENOENT) return std::vector<ByteRange>();
+    return text.status();
+  }
+  return ras_internal::ParseBadBlocks(*text, path);
+}
+
+absl::StatusOr<std::vector<ByteRange>> FileBadBlocks(const Source& source, const Location& location) {
+  absl::StatusOr<std::vector<ByteRange>> device_bad = ReadBadBlockList(location.device_dir + "/badblocks");
+  if (!device_bad.ok() || device_bad->empty()) return device_bad;
+  absl::StatusOr<uint64_t> size = source.Size();
+  if (!size.ok()) return size.status();
+  absl::StatusOr<std::vector<ras_internal::Extent>> extents = ras_internal::ReadExtents(source.fd());
+  if (!extents.ok()) return extents.status();
+  return ras_internal::FileBadRanges(*extents, *device_bad, location.partition_start, *size);
+}
+
+absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
+  absl::StatusOr<std::vector<ByteRange>> region_bad = ReadBadBlockList(location.region_dir + "/badblocks");
+  if (!region_bad.ok() || region_bad->empty()) return region_bad;
+  absl::StatusOr<uint64_t> region_start =
+      ras_internal::ReadUnsignedAttribute(location.region_dir + "/resource", ErrorCode::kCannotReadBounds);
+  if (!region_start.ok()) return region_start.status();
+  absl::StatusOr<uint64_t> device_start =
+      ras_internal::ReadUnsignedAttribute(location.device_dir + "/resource", ErrorCode::kCannotReadBounds);
+  if (!device_start.ok()) return device_start.status();
+  absl::StatusOr<uint64_t> device_size =
+      ras_internal::ReadUnsignedAttribute(location.device_dir + "/size", ErrorCode::kCannotReadBounds);
+  if (!device_size.ok()) return device_size.status();
+  if (*device_start < *region_start) {
+    return MakeError(ErrorCode::kCannotReadBounds,
+                     absl::StrCat("Device DAX ", location.device_dir, " starts at 0x", absl::Hex(*device_start),
+                                  ", before its region ", location.region_name, " (0x", absl::Hex(*region_start),
+                                  ")"));
+  }
+  return ras_internal::WindowBadRanges(*region_bad, *device_start - *region_start, *device_size);
+}
+
+int Fallocate(int fd, int mode, uint64_t offset, uint64_t length) {
+  int rc;
+  do {
+    rc = fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+}  // namespace
+
+absl::StatusOr<BadBlocks> BadBlocks::Create(const Source& source) {
+  if (source.kind() == SourceKind::kAnonymous) {
+    return MakeError(ErrorCode::kNoSupp, "an anonymous source has no bad blocks to read");
+  }
+  absl::StatusOr<Location> location = ras_internal::LocateSource(source);
+  if (!location.ok()) return location.status();
+  absl::StatusOr<std::vector<ByteRange>> ranges;
+  if (location->region_dir.empty()) {
+    if (source.kind() == SourceKind::kDeviceDax) {
+      return MakeError(ErrorCode::kDaxRegionNotFound, absl::StrCat("no bad-block list: ", location->not_on_nvdimm));
+    }
+    ranges = std::vector<ByteRange>();  // not persistent memory: no poison to track
+  } else if (source.kind() == SourceKind::kDeviceDax) {
+    ranges = DaxBadBlocks(*location);
+  } else {
+    ranges = FileBadBlocks(source, *location);
+  }
+  if (!ranges.ok()) return ranges.status();
+  std::vector<BadBlock> blocks;
+  blocks.reserve(ranges->size());
+  for (const ByteRange& r : *ranges) blocks.push_back(BadBlock{r.offset, r.length});
+  return BadBlocks(source, std::move(blocks));
+}
+
+absl::StatusOr<BadBlock> BadBlocks::Next() {
+  if (next_ >= blocks_.size()) {
+    return MakeError(ErrorCode::kNoBadBlockFound,
+                     blocks_.empty() ? "the source has no bad blocks"
+                                     : absl::StrCat("no more bad blocks (all ", blocks_.size(), " were returned)"));
+  }
+  return blocks_[next_++];
+}
+
+absl::Status BadBlocks::Clear(const BadBlock& bad_block) const {
+  if (bad_block.offset > static_cast<uint64_t>(INT64_MAX)) {
+    return MakeError(ErrorCode::kOffsetOutOfRange,
+                     absl::StrCat("bad block offset ", bad_block.offset, " is past INT64_MAX"));
+  }
+  if (bad_block.length > static_cast<uint64_t>(INT64_MAX)) {
+    return MakeError(ErrorCode::kLengthOutOfRange,
+                     absl::StrCat("bad block length ", bad_block.length, " is past INT64_MAX"));
+  }
+  if (bad_block.length == 0) return absl::OkStatus();
+  absl::StatusOr<uint64_t> size = source_.Size();
+  if (!size.ok()) return size.status();
+  if (bad_block.offset > *size || bad_block.length > *size - bad_block.offset) {
+    return MakeError(ErrorCode::kLengthOutOfRange,
+                     absl::StrCat("bad block [", bad_block.offset, ", +", bad_block.length,
+                                  ") reaches past the end of the source (", *size, " bytes)"));
+  }
+  if (source_.kind() == SourceKind::kDeviceDax) {
+    return MakeError(ErrorCode::kNoSupp,
+                     absl::StrCat("clearing bad block [", bad_block.offset, ", +", bad_block.length,
+                                  ") of a Device DAX needs the NVDIMM bus's clear-error command "
+                                  "(ND_IOCTL_CLEAR_ERROR), which pmem2 does not issue; use `ndctl clear-errors`"));
+  }
+  const int fd = source_.fd();
+  if (Fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bad_block.offset, bad_block.length) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fallocate(PUNCH_HOLE) of bad block [", bad_block.offset, ", +",
+                                            bad_block.length, ") of file descriptor ", fd));
+  }
+  if (Fallocate(fd, FALLOC_FL_KEEP_SIZE, bad_block.offset, bad_block.length) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fallocate of new blocks for bad block [", bad_block.offset, ", +",
+                                            bad_block.length, ") of file descriptor ", fd));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pmem2

@@ -1,0 +1,87 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/ras/bad_blocks.h
+// -----------------------------------------------------------------------------
+//
+// The bad blocks of a Source: ranges of persistent memory with uncorrectable media errors ("poison"). Loading
+// from a poisoned line through a mapping raises SIGBUS (a machine check); read them with mcsafe_io.h instead, or
+// clear them (their content is lost and reads as zeros afterwards).
+//
+// Example:
+//
+//   absl::StatusOr<pmem2::BadBlocks> bad = pmem2::BadBlocks::Create(source);
+//   if (!bad.ok()) return bad.status();
+//   for (absl::StatusOr<pmem2::BadBlock> b = bad->Next(); b.ok(); b = bad->Next()) {
+//     if (absl::Status s = bad->Clear(*b); !s.ok()) return s;  // then restore the range from a replica
+//   }
+//
+// Medium by medium (the region, block device and Device DAX are found through sysfs; see region.h):
+//   * a file on fsdax (a pmem block device or a partition of it): the block device's `badblocks` list (512-byte
+//     sectors from its start) intersected with the file's extents (FIEMAP), as byte ranges of the file; cut at
+//     the file size. Clear() deallocates the range (fallocate PUNCH_HOLE | KEEP_SIZE) and allocates it again
+//     (fallocate KEEP_SIZE): the file system hands out other, clean blocks, and the kernel zeroes (and so
+//     un-poisons) partial blocks at the edges;
+//   * Device DAX on an NVDIMM region: the region's `badblocks` list (sectors from the region's start) inside the
+//     device's range (its `resource` minus the region's `resource`, `size` bytes). Reading `resource` needs
+//     root (the kernel shows physical addresses to root only): otherwise Create() fails with EACCES. Clear() is
+//     kNoSupp: clearing poison under Device DAX needs the NVDIMM bus's clear-error command (ioctl
+//     ND_IOCTL_CLEAR_ERROR on /dev/ndctlN with the physical address, libndctl's ndctl_bus_cmd_new_clear_error),
+//     which pmem2 does not issue yet; `ndctl clear-errors` or writing the range does it outside pmem2;
+//   * a file on anything else (tmpfs, a disk, no NVDIMM): no bad blocks; Next() at once says kNoBadBlockFound;
+//   * a Device DAX not on an NVDIMM region: kDaxRegionNotFound from Create();
+//   * anonymous sources: kNoSupp from Create().
+//
+// The list is read once, by Create(): it is a snapshot. A BadBlocks holds a copy of the Source (not its
+// descriptor, which stays the caller's and must stay open for Clear()). Thread-compatible.
+
+#ifndef PMEM2_RAS_BAD_BLOCKS_H_
+#define PMEM2_RAS_BAD_BLOCKS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+
+// A bad range of a source, in bytes from the source's start.
+struct BadBlock {
+  uint64_t offset;
+  uint64_t length;
+};
+
+class BadBlocks {
+ public:
+  // Reads the bad blocks of `source` (see above). Besides the errors above: kInvalidRegionFormat for a
+  // malformed badblocks list or partition start, kCannotReadBounds for a Device DAX whose `resource`/`size`
+  // are no numbers or place it outside its region, errno errors from sysfs and FIEMAP (EOPNOTSUPP: a file
+  // system on an NVDIMM that cannot say where a file's blocks are).
+  static absl::StatusOr<BadBlocks> Create(const Source& source);
+
+  // The next bad block, in offset order; kNoBadBlockFound when there are no more.
+  absl::StatusOr<BadBlock> Next();
+
+  // Clears `bad_block` (see above for what that means per medium). kOffsetOutOfRange / kLengthOutOfRange if
+  // its offset or length exceeds INT64_MAX (as libpmem2), kLengthOutOfRange if it reaches past the end of the
+  // source (a range there is no bad block of this source); a length of 0 does nothing; errno errors from
+  // fallocate (the range is then partly deallocated: its content was lost anyway).
+  absl::Status Clear(const BadBlock& bad_block) const;
+
+  // All bad blocks read by Create(), for callers that want the whole list.
+  const std::vector<BadBlock>& all() const { return blocks_; }
+
+ private:
+  BadBlocks(Source source, std::vector<BadBlock> blocks) : source_(source), blocks_(std::move(blocks)) {}
+
+  Source source_;
+  std::vector<BadBlock> blocks_;
+  size_t next_ = 0;
+};
+
+}  // namespace pmem2
+
+#endif  // PMEM2_RAS_BAD_BLOCKS_H_

@@ -1,0 +1,260 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/bad_blocks.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/ras/extents.h"
+#include "pmem2/ras/fake_nvdimm.h"
+#include "pmem2/source/source.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::testing::HasSubstr;
+using ras_internal::ByteRange;
+using ras_internal::Extent;
+
+std::vector<std::pair<uint64_t, uint64_t>> Pairs(const std::vector<ByteRange>& ranges) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const ByteRange& r : ranges) out.emplace_back(r.offset, r.length);
+  return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Drain(BadBlocks& bad) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (absl::StatusOr<BadBlock> b = bad.Next(); b.ok(); b = bad.Next()) out.emplace_back(b->offset, b->length);
+  return out;
+}
+
+TEST(FileBadRangesTest, MapsDeviceRangesIntoTheFileThroughItsExtents) {
+  // The file: [0, 8K) at device 1M, [8K, 16K) at device 64K.
+  const std::vector<Extent> extents = {{0, 1 << 20, 8192}, {8192, 65536, 8192}};
+  // Bad: 512 bytes straddling the first extent's start, 1K inside the second, one range outside both.
+  const std::vector<ByteRange> bad = {{(1 << 20) - 512, 1024}, {65536 + 1024, 1024}, {0, 4096}};
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, bad, 0, 16384)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}, {8192 + 1024, 1024}}));
+  // On a partition that starts 1M into the disk, the same disk ranges fall elsewhere.
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, bad, 1 << 20, 8192)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}}));
+  // Cut at the file size (a preallocated extent past the end).
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, {{4096, 4096}}, 0, 5000)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 904}}));
+  // Extremes do not overflow.
+  EXPECT_TRUE(ras_internal::FileBadRanges({{UINT64_MAX - 10, UINT64_MAX - 10, 100}}, {{UINT64_MAX - 512, 512}},
+                                          UINT64_MAX, UINT64_MAX)
+                  .empty());
+}
+
+TEST(WindowBadRangesTest, KeepsWhatFallsInsideTheDeviceRelativeToItsStart) {
+  const std::vector<ByteRange> bad = {{0, 4096}, {1 << 21, 512}, {(3 << 20) - 512, 1024}, {8 << 20, 512}};
+  EXPECT_EQ(Pairs(ras_internal::WindowBadRanges(bad, 1 << 21, 1 << 20)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}, {(1 << 20) - 512, 512}}));
+  EXPECT_TRUE(ras_internal::WindowBadRanges(bad, UINT64_MAX - 1, UINT64_MAX).empty());
+}
+
+// A file on the disk whose device the fake sysfs places on an NVDIMM region, its first 16 KiB written.
+class FileBadBlocksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_.emplace(tmp != nullptr ? tmp : "/var/tmp");
+    fd_ = testing::CreateFile(dir_->Join("file"), 0, O_RDWR);
+    std::string data(16384, 'x');
+    ASSERT_EQ(pwrite(fd_.get(), data.data(), data.size(), 0), 16384);
+    ASSERT_EQ(fsync(fd_.get()), 0);
+    struct stat st;
+    ASSERT_EQ(fstat(fd_.get(), &st), 0);
+    dev_ = st.st_dev;
+    if (major(dev_) == 0) GTEST_SKIP() << "the test folder is on a virtual file system";
+    absl::StatusOr<std::vector<Extent>> extents = ras_internal::ReadExtents(fd_.get());
+    if (!extents.ok()) GTEST_SKIP() << "no FIEMAP here: " << extents.status();
+    ASSERT_FALSE(extents->empty());
+    extents_ = *extents;
+    source_ = Source::FromFd(fd_.get()).value();
+  }
+
+  // The device sector of file byte `offset`.
+  uint64_t SectorOf(uint64_t offset) const {
+    for (const Extent& e : extents_) {
+      if (offset >= e.logical && offset < e.logical + e.length) return (e.physical + offset - e.logical) / 512;
+    }
+    ADD_FAILURE() << "file offset " << offset << " is in no extent";
+    return 0;
+  }
+
+  absl::optional<testing::ScopedTempDir> dir_;
+  testing::ScopedFd fd_;
+  dev_t dev_ = 0;
+  std::vector<Extent> extents_;
+  absl::optional<Source> source_;
+};
+
+TEST_F(FileBadBlocksTest, TheBlockDevicesListBecomesRangesOfTheFile) {
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {});
+  fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_,
+                      {{"badblocks", absl::StrCat(SectorOf(4096), " 8\n", SectorOf(12288) + 2, " 1\n")}});
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 4096}, {12288 + 1024, 512}}));
+  absl::StatusOr<BadBlock> end = bad->Next();
+  EXPECT_EQ(GetErrorCode(end.status()), ErrorCode::kNoBadBlockFound);
+}
+
+TEST_F(FileBadBlocksTest, OnAPartitionTheStartIsAddedBack) {
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {});
+  const uint64_t start = 2048;
+  const std::string disk = fake.AddBlockDevice(region + "/namespace0.0", "pmem0", makedev(259, 100),
+                                               {{"badblocks", absl::StrCat(start + SectorOf(0), " 1\n")}});
+  fake.AddPartition(disk, "pmem0p1", dev_, std::to_string(start));
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}}));
+}
+
+TEST_F(FileBadBlocksTest, AMalformedListIsAnErrorNotACrash) {
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {});
+  fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, {{"badblocks", "12 8\nbroken line\n"}});
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kInvalidRegionFormat);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 2 is \"broken line\""));
+}
+
+TEST_F(FileBadBlocksTest, NoListOrAnEmptyOneMeansNoBadBlocks) {
+  for (bool with_file : {false, true}) {
+    testing::FakeNvdimm fake;
+    const std::string region = fake.AddRegion(0, {});
+    testing::Attributes attributes;
+    if (with_file) attributes["badblocks"] = "";
+    fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, attributes);
+    absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+    ASSERT_TRUE(bad.ok()) << bad.status();
+    EXPECT_EQ(GetErrorCode(bad->Next().status()), ErrorCode::kNoBadBlockFound);
+  }
+}
+
+TEST_F(FileBadBlocksTest, ClearGivesTheRangeNewZeroedBlocks) {
+  testing::FakeNvdimm fake;
+  fake.AddBlockDevice("", "vda", dev_, {});
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  ASSERT_TRUE(bad->Clear(BadBlock{4096, 4096}).ok());
+  char buffer[16384];
+  ASSERT_EQ(pread(fd_.get(), buffer, sizeof buffer, 0), 16384);
+  EXPECT_EQ(std::string(buffer, 4096), std::string(4096, 'x'));
+  EXPECT_EQ(std::string(buffer + 4096, 4096), std::string(4096, '\0'));
+  EXPECT_EQ(std::string(buffer + 8192, 8192), std::string(8192, 'x'));
+  struct stat st;
+  ASSERT_EQ(fstat(fd_.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 16384);
+  EXPECT_GE(st.st_blocks * 512, 16384) << "the cleared range is allocated again";
+}
+
+TEST_F(FileBadBlocksTest, ClearRefusesRangesOutsideTheFileOrInt64) {
+  testing::FakeNvdimm fake;
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(GetErrorCode(bad->Clear(BadBlock{uint64_t{1} << 63, 1})), ErrorCode::kOffsetOutOfRange);
+  EXPECT_EQ(GetErrorCode(bad->Clear(BadBlock{0, uint64_t{1} << 63})), ErrorCode::kLengthOutOfRange);
+  absl::Status past = bad->Clear(BadBlock{16384, 512});
+  EXPECT_EQ(GetErrorCode(past), ErrorCode::kLengthOutOfRange);
+  EXPECT_THAT(std::string(past.message()), HasSubstr("16384"));
+  EXPECT_TRUE(bad->Clear(BadBlock{100, 0}).ok());
+}
+
+TEST(BadBlocksTest, AFileOffNvdimmsHasNone) {
+  testing::ScopedTempDir dir("/dev/shm");
+  testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), 4096, O_RDWR);
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(Source::FromFd(fd.get()).value());
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_TRUE(bad->all().empty());
+  EXPECT_EQ(GetErrorCode(bad->Next().status()), ErrorCode::kNoBadBlockFound);
+  EXPECT_EQ(GetErrorCode(bad->Next().status()), ErrorCode::kNoBadBlockFound);
+}
+
+TEST(BadBlocksTest, AnonymousSourcesAreNotSupported) {
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(Source::Anonymous(4096).value());
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kNoSupp);
+}
+
+// /dev/null as a Device DAX 2 MiB into region 2.
+class DaxBadBlocksTest : public ::testing::Test {
+ protected:
+  void Make(const std::string& region_badblocks, const std::string& region_resource,
+            const std::string& dax_resource) {
+    region_ = fake_.AddRegion(2, {{"badblocks", region_badblocks}, {"resource", region_resource}});
+    struct stat st;
+    ASSERT_EQ(stat("/dev/null", &st), 0);
+    fake_.AddDaxDevice(region_ + "/dax2.0", "dax2.0", st.st_rdev,
+                       {{"size", "4194304"}, {"align", "2097152"}, {"resource", dax_resource}});
+    fd_ = testing::ScopedFd(open("/dev/null", O_RDWR));
+    source_ = Source::FromFd(fd_.get()).value();
+    ASSERT_EQ(source_->kind(), SourceKind::kDeviceDax);
+  }
+
+  testing::FakeNvdimm fake_;
+  std::string region_;
+  testing::ScopedFd fd_;
+  absl::optional<Source> source_;
+};
+
+TEST_F(DaxBadBlocksTest, TheRegionsListInsideTheDeviceRelativeToItsStart) {
+  // Region at 4 GiB, device at 4 GiB + 2 MiB; bad: sector 0 (before it), 2 MiB + 4 KiB, 6 MiB - 512 (straddling
+  // its end).
+  Make("0 1\n4104 8\n12287 2\n", "0x100000000\n", "0x100200000\n");
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 4096}, {4194304 - 512, 512}}));
+}
+
+TEST_F(DaxBadBlocksTest, UnreadableBoundsAreCannotReadBounds) {
+  Make("1 1\n", "0x100000000\n", "somewhere\n");
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kCannotReadBounds);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("somewhere"));
+}
+
+TEST_F(DaxBadBlocksTest, ADeviceBeforeItsRegionIsCannotReadBounds) {
+  Make("1 1\n", "0x100000000\n", "0x1000\n");
+  EXPECT_EQ(GetErrorCode(BadBlocks::Create(*source_).status()), ErrorCode::kCannotReadBounds);
+}
+
+TEST_F(DaxBadBlocksTest, ClearIsNotSupportedAndSaysWhy) {
+  Make("4096 8\n", "0x100000000\n", "0x100000000\n");
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  absl::StatusOr<BadBlock> first = bad->Next();
+  ASSERT_TRUE(first.ok());
+  absl::Status clear = bad->Clear(*first);
+  EXPECT_EQ(GetErrorCode(clear), ErrorCode::kNoSupp);
+  EXPECT_THAT(std::string(clear.message()), HasSubstr("ND_IOCTL_CLEAR_ERROR"));
+}
+
+TEST(DaxBadBlocksOffRegionTest, ADeviceDaxOffNvdimmsIsDaxRegionNotFound) {
+  testing::FakeNvdimm fake;
+  struct stat st;
+  ASSERT_EQ(stat("/dev/null", &st), 0);
+  fake.AddDaxDevice("", "dax0.0", st.st_rdev, {{"size", "4194304"}, {"align", "2097152"}});
+  testing::ScopedFd fd(open("/dev/null", O_RDWR));
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(Source::FromFd(fd.get()).value());
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kDaxRegionNotFound);
+}
+
+}  // namespace
+}  // namespace pmem2

@@ -1,0 +1,94 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/mcsafe_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/ras/sigbus_guard.h"
+
+namespace pmem2 {
+namespace {
+
+absl::Status CheckRange(const Source& source, size_t size, uint64_t offset, const char* what) {
+  if (source.kind() == SourceKind::kAnonymous) {
+    return MakeError(ErrorCode::kSourceTypeNotSupported,
+                     absl::StrCat("machine-check-safe ", what,
+                                  ": an anonymous source has no file to read or write; only sources made "
+                                  "from a file descriptor are supported"));
+  }
+  absl::StatusOr<uint64_t> source_size = source.Size();
+  if (!source_size.ok()) return source_size.status();
+  if (offset > *source_size || size > *source_size - offset) {
+    return MakeError(ErrorCode::kLengthOutOfRange,
+                     absl::StrCat("machine-check-safe ", what, " of ", size, " bytes at offset ", offset,
+                                  " reaches past the end of the source (", *source_size, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileError(int err, const char* what, size_t size, uint64_t offset, uint64_t at, int fd) {
+  if (err == EIO) {
+    return MakeError(ErrorCode::kIoFail,
+                     absl::StrCat(what, " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
+                                  ": EIO at offset ", at, " (a bad block, or a failing device)"));
+  }
+  return MakeErrnoError(err, absl::StrCat(what, " of ", size, " bytes at offset ", offset,
+                                          " of file descriptor ", fd, ", at offset ", at));
+}
+
+}  // namespace
+
+absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t offset) {
+  if (absl::Status s = CheckRange(source, size, offset, "read"); !s.ok()) return s;
+  if (source.kind() == SourceKind::kDeviceDax) {
+    absl::StatusOr<size_t> alignment = source.Alignment();
+    if (!alignment.ok()) return alignment.status();
+    return ras_internal::MappedCopy(source.fd(), offset, buf, size, /*write=*/false, *alignment);
+  }
+  char* out = static_cast<char*>(buf);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = pread(source.fd(), out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FileError(errno, "pread", size, offset, offset + done, source.fd());
+    if (n == 0) {
+      return MakeError(ErrorCode::kLengthOutOfRange,
+                       absl::StrCat("pread of ", size, " bytes at offset ", offset, " of file descriptor ",
+                                    source.fd(), " met the end of the file at offset ", offset + done,
+                                    " (it shrank)"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uint64_t offset) {
+  if (absl::Status s = CheckRange(source, size, offset, "write"); !s.ok()) return s;
+  if (source.kind() == SourceKind::kDeviceDax) {
+    absl::StatusOr<size_t> alignment = source.Alignment();
+    if (!alignment.ok()) return alignment.status();
+    return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
+                                    *alignment);
+  }
+  const char* in = static_cast<const char*>(buf);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = pwrite(source.fd(), in + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FileError(errno, "pwrite", size, offset, offset + done, source.fd());
+    if (n == 0) {
+      return MakeErrnoError(EIO, absl::StrCat("pwrite of ", size, " bytes at offset ", offset,
+                                              " of file descriptor ", source.fd(), " wrote nothing at offset ",
+                                              offset + done));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pmem2

@@ -1,0 +1,49 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/ras/mcsafe_io.h
+// -----------------------------------------------------------------------------
+//
+// Reading and writing a Source so that a bad block (poisoned persistent memory) is an error, not a SIGBUS: the
+// way to salvage what is readable around a bad block, or to check a range before mapping it.
+//
+// Example:
+//
+//   absl::Status s = pmem2::ReadMcsafe(source, buffer, sizeof buffer, offset);
+//   if (pmem2::GetErrorCode(s) == pmem2::ErrorCode::kIoFail) { /* bad block in range: restore from a replica */ }
+//
+// Medium by medium:
+//   * regular files: pread(2) / pwrite(2), repeated for short transfers and EINTR. The kernel copies
+//     persistent memory with machine-check-safe routines and returns EIO for a poisoned range, which becomes
+//     kIoFail (libpmem2 1.12.1 returns -EIO here; pmem2 returns the documented PMEM2_E_IO_FAIL for every
+//     medium). A write goes where pwrite puts it: to the page cache on ordinary file systems (not durable until
+//     fsync/msync), straight to the medium on fsdax.
+//   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
+//     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
+//     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is
+//     flushed from the CPU caches before the call returns.
+//   * anonymous sources: kSourceTypeNotSupported.
+//
+// offset + size past the end of the source is kLengthOutOfRange naming both (also for size 0 at an offset past
+// the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
+// block may have been transferred. No allocation on the success path. Thread-safe, as pread/pwrite are.
+
+#ifndef PMEM2_RAS_MCSAFE_IO_H_
+#define PMEM2_RAS_MCSAFE_IO_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+
+// Reads `size` bytes at `offset` of `source` into `buf`.
+absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t offset);
+
+// Writes `size` bytes from `buf` at `offset` of `source` (never past its end: files are not extended).
+absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uint64_t offset);
+
+}  // namespace pmem2
+
+#endif  // PMEM2_RAS_MCSAFE_IO_H_

@@ -1,0 +1,240 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/region.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/sysfs/sysfs.h"
+
+namespace pmem2 {
+namespace ras_internal {
+namespace {
+
+constexpr uint64_t kSector = 512;
+
+bool AllDigits(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// `name` is "region" followed by a number.
+bool IsRegionName(absl::string_view name) {
+  return absl::ConsumePrefix(&name, "region") && AllDigits(name);
+}
+
+absl::string_view Basename(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+absl::string_view Dirname(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos || slash == 0 ? absl::string_view("/") : path.substr(0, slash);
+}
+
+// realpath(3) of `path`: the resolved path, "" if it does not exist, or the errno error.
+absl::StatusOr<std::string> Resolve(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) != nullptr) return std::string(resolved);
+  const int err = errno;
+  if (err == ENOENT || err == ENOTDIR) return std::string();
+  return MakeErrnoError(err, absl::StrCat("realpath ", path));
+}
+
+// The deepest ancestor of `path` (or `path` itself) named regionN, or "".
+std::string RegionAncestor(absl::string_view path) {
+  while (path.size() > 1) {
+    if (IsRegionName(Basename(path))) return std::string(path);
+    path = Dirname(path);
+  }
+  return std::string();
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ReadUnsignedAttribute(const std::string& path, ErrorCode code) {
+  absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
+  if (!text.ok()) return text.status();
+  uint64_t value = 0;
+  absl::string_view digits = *text;
+  bool ok;
+  if (absl::ConsumePrefix(&digits, "0x") || absl::ConsumePrefix(&digits, "0X")) {
+    ok = !digits.empty() && digits.size() <= 16 && absl::SimpleHexAtoi(digits, &value) &&
+         digits.find_first_not_of("0123456789abcdefABCDEF") == absl::string_view::npos;
+  } else {
+    ok = AllDigits(digits) && absl::SimpleAtoi(digits, &value);
+  }
+  if (!ok) {
+    return MakeError(code, absl::StrCat(path, " holds \"", absl::CHexEscape(*text), "\", not an unsigned number"));
+  }
+  return value;
+}
+
+absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
+  Location location;
+  const unsigned maj = major(dev), min = minor(dev);
+  if (maj == 0) {
+    location.not_on_nvdimm = absl::StrCat("its file system's device ", maj, ":", min,
+                                          " is not a block device (tmpfs, overlay or another virtual file system), "
+                                          "so not an NVDIMM");
+    return location;
+  }
+  const std::string link = absl::StrCat(sysfs_internal::Root(), "/dev/block/", maj, ":", min);
+  absl::StatusOr<std::string> device = Resolve(link);
+  if (!device.ok()) return device.status();
+  if (device->empty()) {
+    location.not_on_nvdimm = absl::StrCat("its file system's block device ", maj, ":", min, " is not in sysfs (",
+                                          link, " does not exist), so no NVDIMM region could be found");
+    return location;
+  }
+  std::string disk = *device;
+  if (Exists(*device + "/partition")) {
+    absl::StatusOr<uint64_t> start = ReadUnsignedAttribute(*device + "/start", ErrorCode::kInvalidRegionFormat);
+    if (!start.ok()) return start.status();
+    if (*start > UINT64_MAX / kSector) {
+      return MakeError(ErrorCode::kInvalidRegionFormat,
+                       absl::StrCat(*device, "/start holds ", *start, " sectors, past 2^64 bytes"));
+    }
+    location.partition_start = *start * kSector;
+    disk = std::string(Dirname(*device));
+  }
+  location.device_dir = disk;
+  location.region_dir = RegionAncestor(disk);
+  if (location.region_dir.empty()) {
+    location.not_on_nvdimm = absl::StrCat("its file system's block device ", maj, ":", min, " (",
+                                          Basename(*device), ") is not on an NVDIMM region");
+  } else {
+    location.region_name = std::string(Basename(location.region_dir));
+  }
+  return location;
+}
+
+absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
+  Location location;
+  const unsigned maj = major(rdev), min = minor(rdev);
+  const std::string link = absl::StrCat(sysfs_internal::Root(), "/dev/char/", maj, ":", min);
+  absl::StatusOr<std::string> device = Resolve(link);
+  if (!device.ok()) return device.status();
+  if (device->empty()) {
+    location.not_on_nvdimm =
+        absl::StrCat("Device DAX ", maj, ":", min, " is not in sysfs (", link, " does not exist)");
+    return location;
+  }
+  location.device_dir = *device;
+  location.region_dir = RegionAncestor(*device);
+  if (location.region_dir.empty()) {
+    location.not_on_nvdimm = absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device),
+                                          ") is not on an NVDIMM region (e.g. made from soft-reserved memory)");
+  } else {
+    location.region_name = std::string(Basename(location.region_dir));
+  }
+  return location;
+}
+
+absl::StatusOr<Location> LocateSource(const Source& source) {
+  if (source.kind() == SourceKind::kAnonymous) {
+    return MakeError(ErrorCode::kSourceTypeNotSupported, "an anonymous source is not on any device");
+  }
+  struct stat st;
+  if (fstat(source.fd(), &st) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
+  }
+  if (source.kind() == SourceKind::kDeviceDax) {
+    if (!S_ISCHR(st.st_mode)) {
+      return MakeError(ErrorCode::kInvalidFileHandle,
+                       absl::StrCat("file descriptor ", source.fd(), " no longer refers to a Device DAX"));
+    }
+    return LocateDaxDevice(st.st_rdev);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kInvalidFileHandle,
+                     absl::StrCat("file descriptor ", source.fd(), " no longer refers to a regular file"));
+  }
+  return LocateBlockDevice(st.st_dev);
+}
+
+absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_dir) {
+  // `mappings` counts the mappingN attributes; without it (never seen, but cheap to allow) probe them in order.
+  constexpr uint64_t kMaxMappings = 4096;
+  uint64_t count = kMaxMappings;
+  const bool counted = Exists(region_dir + "/mappings");
+  if (counted) {
+    absl::StatusOr<uint64_t> n = ReadUnsignedAttribute(region_dir + "/mappings", ErrorCode::kInvalidRegionFormat);
+    if (!n.ok()) return n.status();
+    if (*n > kMaxMappings) {
+      return MakeError(ErrorCode::kInvalidRegionFormat,
+                       absl::StrCat(region_dir, "/mappings holds ", *n, ", more than ", kMaxMappings, " DIMMs"));
+    }
+    count = *n;
+  }
+  std::vector<std::string> dimms;
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string path = absl::StrCat(region_dir, "/mapping", i);
+    absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
+    if (!text.ok()) {
+      if (!counted && GetErrno(text.status()) == ENOENT) break;
+      return text.status();
+    }
+    absl::string_view name = *text;
+    name = name.substr(0, name.find(','));
+    absl::string_view number = name;
+    if (!absl::ConsumePrefix(&number, "nmem") || !AllDigits(number) || name.size() == text->size()) {
+      return MakeError(ErrorCode::kInvalidRegionFormat,
+                       absl::StrCat(path, " holds \"", absl::CHexEscape(*text),
+                                    "\", not \"nmemN,OFFSET,LENGTH,POSITION\""));
+    }
+    dimms.push_back(absl::StrCat(sysfs_internal::Root(), "/bus/nd/devices/", name));
+  }
+  return dimms;
+}
+
+absl::StatusOr<std::vector<ByteRange>> ParseBadBlocks(absl::string_view text, absl::string_view path) {
+  std::vector<ByteRange> ranges;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    uint64_t sector = 0, count = 0;
+    const bool numbers = fields.size() == 2 && AllDigits(fields[0]) && AllDigits(fields[1]) &&
+                         absl::SimpleAtoi(fields[0], &sector) && absl::SimpleAtoi(fields[1], &count);
+    if (!numbers || count == 0) {
+      return MakeError(ErrorCode::kInvalidRegionFormat,
+                       absl::StrCat(path, " line ", line_number, " is \"", absl::CHexEscape(line),
+                                    "\", not \"SECTOR COUNT\" with a count of at least 1"));
+    }
+    if (sector > UINT64_MAX / kSector || count > UINT64_MAX / kSector ||
+        sector * kSector > UINT64_MAX - count * kSector) {
+      return MakeError(ErrorCode::kInvalidRegionFormat,
+                       absl::StrCat(path, " line ", line_number, " is \"", line,
+                                    "\": that range of 512-byte sectors ends past 2^64 bytes"));
+    }
+    ranges.push_back(ByteRange{sector * kSector, count * kSector});
+  }
+  return ranges;
+}
+
+}  // namespace ras_internal
+}  // namespace pmem2

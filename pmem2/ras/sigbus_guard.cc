@@ -1,0 +1,135 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/sigbus_guard.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "pmem2/arch/persist_ops.h"
+#include "pmem2/errors/errors.h"
+
+namespace pmem2 {
+namespace ras_internal {
+namespace {
+
+// std::mutex, not absl::Mutex: Debian's Abseil is not built for ThreadSanitizer.
+std::mutex install_mutex;
+int users = 0;                        // guarded by install_mutex
+struct sigaction previous_action;     // written under install_mutex before the handler can run
+
+// The jump buffer of this thread's copy in progress, or null. Read by the handler on the faulting thread.
+thread_local sigjmp_buf* volatile current_jump = nullptr;
+thread_local volatile uintptr_t fault_address = 0;
+
+void Handler(int signal_number, siginfo_t* info, void* context) {
+  sigjmp_buf* jump = current_jump;
+  if (jump != nullptr) {
+    current_jump = nullptr;
+    fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
+    siglongjmp(*jump, 1);
+  }
+  // Not a fault of our copy: what the process would have done without pmem2.
+  if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
+    previous_action.sa_sigaction(signal_number, info, context);
+    return;
+  }
+  if (previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
+  if (previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN) {
+    // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is
+    // delivered, with the default disposition, when the handler returns.
+    struct sigaction default_action;
+    std::memset(&default_action, 0, sizeof default_action);
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    sigaction(SIGBUS, &default_action, nullptr);
+    raise(SIGBUS);
+    return;
+  }
+  previous_action.sa_handler(signal_number);
+}
+
+// The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
+__attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
+
+}  // namespace
+
+ScopedSigbusHandler::ScopedSigbusHandler() {
+  std::lock_guard<std::mutex> lock(install_mutex);
+  if (users++ > 0) return;
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_sigaction = Handler;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGBUS, &action, &previous_action);
+}
+
+ScopedSigbusHandler::~ScopedSigbusHandler() {
+  std::lock_guard<std::mutex> lock(install_mutex);
+  if (--users > 0) return;
+  sigaction(SIGBUS, &previous_action, nullptr);
+}
+
+bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
+  ScopedSigbusHandler handler;
+  sigjmp_buf jump;
+  // Touch this thread's variables before the handler may need them (the first use of thread_local storage in
+  // a shared library can allocate, which a signal handler must not).
+  fault_address = 0;
+  if (sigsetjmp(jump, 1) != 0) {
+    // Back from the handler (which cleared current_jump); the signal mask is restored.
+    *fault = fault_address;
+    return false;
+  }
+  current_jump = &jump;
+  Copy(dst, src, n);
+  current_jump = nullptr;
+  return true;
+}
+
+absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment) {
+  if (size == 0) return absl::OkStatus();
+  const uint64_t start = offset & ~static_cast<uint64_t>(alignment - 1);
+  const uint64_t end_unaligned = offset + size;
+  const uint64_t end = (end_unaligned + alignment - 1) & ~static_cast<uint64_t>(alignment - 1);
+  if (end_unaligned < offset || end < end_unaligned || end - start > SIZE_MAX) {
+    return MakeError(ErrorCode::kLengthOutOfRange,
+                     absl::StrCat("range of ", size, " bytes at offset ", offset, " does not fit in memory"));
+  }
+  const size_t length = static_cast<size_t>(end - start);
+  void* mapping = mmap(nullptr, length, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
+                       static_cast<off_t>(start));
+  if (mapping == MAP_FAILED) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("mmap of ", length, " bytes at offset ", start, " of file descriptor ",
+                                            fd, " for a machine-check-safe ", write ? "write" : "read"));
+  }
+  char* at = static_cast<char*>(mapping) + (offset - start);
+  uintptr_t fault = 0;
+  const bool ok = write ? CopyCatchingSigbus(at, buf, size, &fault) : CopyCatchingSigbus(buf, at, size, &fault);
+  if (ok && write) {
+    const arch::PersistOps& ops = arch::CacheLineOps();
+    if (ops.writes_back_cache_lines) ops.persist(at, size);
+  }
+  munmap(mapping, length);
+  if (!ok) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
+    const bool inside = fault >= base && fault - base < length;
+    return MakeError(ErrorCode::kIoFail,
+                     absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset,
+                                  " of file descriptor ", fd, " hit a bad block (SIGBUS: poisoned or unbacked "
+                                  "memory) at source offset ",
+                                  inside ? absl::StrCat(start + (fault - base)) : std::string("unknown")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ras_internal
+}  // namespace pmem2

@@ -1,0 +1,51 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/ras/sigbus_guard.h (internal to pmem2/ras)
+// -----------------------------------------------------------------------------
+//
+// Copying through a mapping so that a SIGBUS (a machine check on poisoned persistent memory, or a page beyond
+// the end of a file) is a return value instead of the end of the process.
+//
+// While at least one thread copies, pmem2's SIGBUS handler is installed (sigaction); the handler the process had
+// before is saved when the first copier arrives and put back when the last one leaves. A SIGBUS raised inside a
+// guarded copy jumps back (siglongjmp) to that copy's thread, which reports the faulting address; any other
+// SIGBUS goes to the saved handler (its SA_SIGINFO or plain function; SIG_DFL and, for a fault, SIG_IGN:
+// the default action, which ends the process as it would have without pmem2). Each thread has its own jump
+// buffer, so copies in several threads at once are safe. A handler the application installs while a copy runs
+// is overwritten when the last copy ends.
+
+#ifndef PMEM2_RAS_SIGBUS_GUARD_H_
+#define PMEM2_RAS_SIGBUS_GUARD_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace pmem2 {
+namespace ras_internal {
+
+// Installs the handler for its lifetime (reference-counted across threads). Not movable.
+class ScopedSigbusHandler {
+ public:
+  ScopedSigbusHandler();
+  ~ScopedSigbusHandler();
+  ScopedSigbusHandler(const ScopedSigbusHandler&) = delete;
+  ScopedSigbusHandler& operator=(const ScopedSigbusHandler&) = delete;
+};
+
+// Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
+// the copy, with `*fault` set to the faulting address (si_addr); the bytes before it may have been copied.
+bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
+
+// Reads (`write` false: into `buf`) or writes (from `buf`) `size` bytes at `offset` of the open descriptor `fd`
+// through a temporary MAP_SHARED mapping of [offset rounded down to `alignment`, offset + size rounded up), the
+// way Device DAX (which has no read/write) is accessed. A written range is flushed from the CPU caches
+// (pmem2/arch's cache-line persist) before the mapping goes. kIoFail naming the source offset of the fault for
+// a SIGBUS, errno errors from mmap. `alignment` must be a power of two (Source::Alignment()).
+absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment);
+
+}  // namespace ras_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_RAS_SIGBUS_GUARD_H_

@@ -1,0 +1,133 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/ras/sigbus_guard.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace ras_internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+
+// Two pages of 'a' mapped shared, then the file cut to one page: reading the second page raises a real SIGBUS.
+class TruncatedMapping : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fd_ = testing::CreateFile(dir_.Join("f"), 0, O_RDWR);
+    std::string data(2 * kPage, 'a');
+    ASSERT_EQ(pwrite(fd_.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+    map_ = static_cast<char*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0));
+    ASSERT_NE(map_, MAP_FAILED);
+    ASSERT_EQ(ftruncate(fd_.get(), static_cast<off_t>(kPage)), 0);
+  }
+  void TearDown() override {
+    if (map_ != nullptr && map_ != MAP_FAILED) munmap(map_, 2 * kPage);
+  }
+
+  testing::ScopedTempDir dir_{"/dev/shm"};
+  testing::ScopedFd fd_;
+  char* map_ = nullptr;
+};
+
+TEST_F(TruncatedMapping, AFaultInTheCopyIsReturnedWithItsAddressAndTheProcessGoesOn) {
+  char buffer[256];
+  uintptr_t fault = 0;
+  EXPECT_FALSE(CopyCatchingSigbus(buffer, map_ + kPage + 16, sizeof buffer, &fault));
+  EXPECT_EQ(fault, reinterpret_cast<uintptr_t>(map_ + kPage + 16));
+  EXPECT_FALSE(CopyCatchingSigbus(map_ + kPage, buffer, sizeof buffer, &fault)) << "writes fault too";
+  ASSERT_TRUE(CopyCatchingSigbus(buffer, map_, sizeof buffer, &fault));
+  EXPECT_EQ(std::string(buffer, sizeof buffer), std::string(sizeof buffer, 'a'));
+}
+
+TEST_F(TruncatedMapping, ThePreviousHandlerIsBackAfterwards) {
+  struct sigaction before, after;
+  ASSERT_EQ(sigaction(SIGBUS, nullptr, &before), 0);
+  char buffer[8];
+  uintptr_t fault = 0;
+  EXPECT_FALSE(CopyCatchingSigbus(buffer, map_ + kPage, sizeof buffer, &fault));
+  ASSERT_EQ(sigaction(SIGBUS, nullptr, &after), 0);
+  EXPECT_EQ(before.sa_handler, after.sa_handler);
+  EXPECT_EQ(before.sa_flags & SA_SIGINFO, after.sa_flags & SA_SIGINFO);
+}
+
+TEST_F(TruncatedMapping, CopiesInManyThreadsAtOnceEachGetTheirOwnResult) {
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      char buffer[64];
+      for (int i = 0; i < 200; ++i) {
+        uintptr_t fault = 0;
+        const bool faulting = (i + t) % 2 == 0;
+        const bool ok = CopyCatchingSigbus(buffer, faulting ? map_ + kPage : map_, sizeof buffer, &fault);
+        if (ok == faulting) ++wrong;
+        if (faulting && fault != reinterpret_cast<uintptr_t>(map_ + kPage)) ++wrong;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
+  char buffer[kPage * 2];
+  absl::Status read = MappedCopy(fd_.get(), 100, buffer, 2 * kPage - 200, /*write=*/false, kPage);
+  EXPECT_EQ(GetErrorCode(read), ErrorCode::kIoFail);
+  EXPECT_THAT(std::string(read.message()), HasSubstr("at source offset " + std::to_string(kPage)));
+  ASSERT_TRUE(MappedCopy(fd_.get(), 10, buffer, 20, /*write=*/false, kPage).ok());
+  EXPECT_EQ(std::string(buffer, 20), std::string(20, 'a'));
+  std::memset(buffer, 'z', 20);
+  ASSERT_TRUE(MappedCopy(fd_.get(), 30, buffer, 20, /*write=*/true, kPage).ok());
+  EXPECT_EQ(std::string(map_ + 30, 20), std::string(20, 'z'));
+}
+
+std::atomic<int> previous_calls{0};
+void CountingHandler(int, siginfo_t*, void*) { ++previous_calls; }
+
+TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
+  struct sigaction mine, old;
+  std::memset(&mine, 0, sizeof mine);
+  mine.sa_sigaction = CountingHandler;
+  mine.sa_flags = SA_SIGINFO;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
+  {
+    ScopedSigbusHandler guard;
+    raise(SIGBUS);
+  }
+  EXPECT_EQ(previous_calls.load(), 1);
+  struct sigaction now;
+  ASSERT_EQ(sigaction(SIGBUS, &old, &now), 0);
+  EXPECT_EQ(now.sa_sigaction, &CountingHandler);
+}
+
+TEST(SigbusGuardDeathTest, ASigbusOutsideTheCopyStillKillsAProcessWithoutAHandler) {
+  EXPECT_EXIT(
+      {
+        signal(SIGBUS, SIG_DFL);
+        ScopedSigbusHandler guard;
+        raise(SIGBUS);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
+}
+
+}  // namespace
+}  // namespace ras_internal
+}  // namespace pmem2
