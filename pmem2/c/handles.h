@@ -49,11 +49,12 @@ int Fail(int code, absl::string_view message);
 // 0 for OK; otherwise records the status's message and returns libpmem2's value for it.
 int Return(const absl::Status& status);
 
-// -EINVAL, naming the function and the argument.
-int NullArgument(const char* function, const char* argument);
+// -EINVAL, naming the argument. Messages never start with the function's name: programs print them after it
+// (pmem2_perror("pmem2_map_new") prints "pmem2_map_new: cfg is NULL").
+int NullArgument(const char* argument);
 
-// -ENOMEM, naming the function.
-int OutOfMemory(const char* function);
+// -ENOMEM.
+int OutOfMemory();
 
 // The C handle of a Map made by pmem2_map_new() / pmem2_map_from_existing(); null for null.
 inline pmem2_map* ToC(pmem2::Map* map) { return static_cast<pmem2_map*>(map); }

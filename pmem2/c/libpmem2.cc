@@ -54,11 +54,9 @@ int Return(const absl::Status& status) {
   return pmem2::ToLibpmem2ReturnValue(status);
 }
 
-int NullArgument(const char* function, const char* argument) {
-  return Fail(-EINVAL, std::string(function) + ": " + argument + " is NULL");
-}
+int NullArgument(const char* argument) { return Fail(-EINVAL, std::string(argument) + " is NULL"); }
 
-int OutOfMemory(const char* function) { return Fail(-ENOMEM, std::string(function) + ": out of memory"); }
+int OutOfMemory() { return Fail(-ENOMEM, "out of memory"); }
 
 }  // namespace c_internal
 }  // namespace pmem2
@@ -83,48 +81,48 @@ extern "C" {
 // ---- Sources ----
 
 int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
-  if (made == nullptr) return OutOfMemory(__func__);
+  if (made == nullptr) return OutOfMemory();
   *src = made;
   return 0;
 }
 
 int pmem2_source_from_anon(struct pmem2_source** src, size_t size) {
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::Source> source = pmem2::Source::Anonymous(size);
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
-  if (made == nullptr) return OutOfMemory(__func__);
+  if (made == nullptr) return OutOfMemory();
   *src = made;
   return 0;
 }
 
 int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (fd == nullptr) return NullArgument(__func__, "fd");
+  if (src == nullptr) return NullArgument("src");
+  if (fd == nullptr) return NullArgument("fd");
   if (src->source.kind() == pmem2::SourceKind::kAnonymous) {
-    return Fail(PMEM2_E_FILE_DESCRIPTOR_NOT_SET, "pmem2_source_get_fd: an anonymous source has no descriptor");
+    return Fail(PMEM2_E_FILE_DESCRIPTOR_NOT_SET, "an anonymous source has no descriptor");
   }
   *fd = src->source.fd();
   return 0;
 }
 
 int pmem2_source_size(const struct pmem2_source* src, size_t* size) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (size == nullptr) return NullArgument(__func__, "size");
+  if (src == nullptr) return NullArgument("src");
+  if (size == nullptr) return NullArgument("size");
   absl::StatusOr<uint64_t> bytes = src->source.Size();
   if (!bytes.ok()) return Return(bytes.status());
-  if (*bytes > SIZE_MAX) return Fail(-EOVERFLOW, "pmem2_source_size: the size does not fit in size_t");
+  if (*bytes > SIZE_MAX) return Fail(-EOVERFLOW, "the size does not fit in size_t");
   *size = static_cast<size_t>(*bytes);
   return 0;
 }
 
 int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (alignment == nullptr) return NullArgument(__func__, "alignment");
+  if (src == nullptr) return NullArgument("src");
+  if (alignment == nullptr) return NullArgument("alignment");
   absl::StatusOr<size_t> granule = src->source.Alignment();
   if (!granule.ok()) return Return(granule.status());
   *alignment = *granule;
@@ -132,7 +130,7 @@ int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) {
 }
 
 int pmem2_source_delete(struct pmem2_source** src) {
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (src == nullptr) return NullArgument("src");
   delete *src;
   *src = nullptr;
   return 0;
@@ -141,62 +139,62 @@ int pmem2_source_delete(struct pmem2_source** src) {
 // ---- Configs ----
 
 int pmem2_config_new(struct pmem2_config** cfg) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   *cfg = new (std::nothrow) pmem2_config();
-  if (*cfg == nullptr) return OutOfMemory(__func__);
+  if (*cfg == nullptr) return OutOfMemory();
   return 0;
 }
 
 int pmem2_config_delete(struct pmem2_config** cfg) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   delete *cfg;
   *cfg = nullptr;
   return 0;
 }
 
 int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum pmem2_granularity g) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   // Compared as an int: a value outside the enumerators may arrive from C.
   const int value = static_cast<int>(g);
   if (value != PMEM2_GRANULARITY_BYTE && value != PMEM2_GRANULARITY_CACHE_LINE && value != PMEM2_GRANULARITY_PAGE) {
     return Fail(PMEM2_E_GRANULARITY_NOT_SUPPORTED,
-                "pmem2_config_set_required_store_granularity: " + std::to_string(value) + " is no granularity");
+                "" + std::to_string(value) + " is no granularity");
   }
   cfg->config.set_required_store_granularity(static_cast<pmem2::StoreGranularity>(value));
   return 0;
 }
 
 int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   if (static_cast<uint64_t>(offset) > static_cast<uint64_t>(INT64_MAX)) {
     return Fail(PMEM2_E_OFFSET_OUT_OF_RANGE,
-                "pmem2_config_set_offset: offset " + std::to_string(offset) + " is greater than INT64_MAX");
+                "offset " + std::to_string(offset) + " is greater than INT64_MAX");
   }
   cfg->config.set_offset(offset);
   return 0;
 }
 
 int pmem2_config_set_length(struct pmem2_config* cfg, size_t length) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   cfg->config.set_length(length);
   return 0;
 }
 
 int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type type) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   const int value = static_cast<int>(type);
   if (value != PMEM2_SHARED && value != PMEM2_PRIVATE) {
     return Fail(PMEM2_E_INVALID_SHARING_VALUE,
-                "pmem2_config_set_sharing: " + std::to_string(value) + " is neither PMEM2_SHARED nor PMEM2_PRIVATE");
+                "" + std::to_string(value) + " is neither PMEM2_SHARED nor PMEM2_PRIVATE");
   }
   cfg->config.set_sharing(static_cast<pmem2::Sharing>(value));
   return 0;
 }
 
 int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   if ((prot & ~pmem2::kValidProtectionBits) != 0) {
-    return Fail(PMEM2_E_INVALID_PROT_FLAG, "pmem2_config_set_protection: invalid flags in " + std::to_string(prot));
+    return Fail(PMEM2_E_INVALID_PROT_FLAG, "invalid flags in " + std::to_string(prot));
   }
   cfg->config.set_protection(pmem2::ProtectionFromBits(prot));
   return 0;
@@ -205,21 +203,21 @@ int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) {
 // ---- Maps ----
 
 int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, const struct pmem2_source* src) {
-  if (map_ptr == nullptr) return NullArgument(__func__, "map_ptr");
+  if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (cfg == nullptr) return NullArgument("cfg");
+  if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(cfg->config, src->source);
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
-  if (made == nullptr) return OutOfMemory(__func__);  // the Map's destructor has unmapped the mapping
+  if (made == nullptr) return OutOfMemory();  // the Map's destructor has unmapped the mapping
   *map_ptr = made;
   return 0;
 }
 
 int pmem2_map_delete(struct pmem2_map** map_ptr) {
-  if (map_ptr == nullptr) return NullArgument(__func__, "map_ptr");
-  if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "pmem2_map_delete: *map_ptr is NULL");
+  if (map_ptr == nullptr) return NullArgument("map_ptr");
+  if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
   delete *map_ptr;
   *map_ptr = nullptr;
   return 0;
@@ -261,13 +259,13 @@ pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
 
 int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,
                             enum pmem2_granularity gran) {
-  if (map_ptr == nullptr) return NullArgument(__func__, "map");
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (map_ptr == nullptr) return NullArgument("map");
+  if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::Map> map =
       pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
-  if (made == nullptr) return OutOfMemory(__func__);
+  if (made == nullptr) return OutOfMemory();
   *map_ptr = made;
   return 0;
 }
@@ -293,12 +291,12 @@ void pmem2_perror(const char* format, ...) {
 // ---- pmem2 extensions ----
 
 int pmem2_map_get_persist_error(struct pmem2_map* map) {
-  if (map == nullptr) return NullArgument(__func__, "map");
+  if (map == nullptr) return NullArgument("map");
   return Return(map->PersistError());
 }
 
 int pmem2_map_clear_persist_error(struct pmem2_map* map) {
-  if (map == nullptr) return NullArgument(__func__, "map");
+  if (map == nullptr) return NullArgument("map");
   return Return(map->ClearPersistError());
 }
 

@@ -34,20 +34,20 @@ using pmem2::c_internal::Return;
 extern "C" {
 
 int pmem2_source_pread_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (buf == nullptr && size > 0) return NullArgument(__func__, "buf");
+  if (src == nullptr) return NullArgument("src");
+  if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::ReadMcsafe(src->source, buf, size, offset));
 }
 
 int pmem2_source_pwrite_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (buf == nullptr && size > 0) return NullArgument(__func__, "buf");
+  if (src == nullptr) return NullArgument("src");
+  if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::WriteMcsafe(src->source, buf, size, offset));
 }
 
 int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (len == nullptr) return NullArgument(__func__, "len");
+  if (src == nullptr) return NullArgument("src");
+  if (len == nullptr) return NullArgument("len");
   absl::StatusOr<std::string> device_id = pmem2::DeviceId(src->source);
   if (!device_id.ok()) return Return(device_id.status());
   const size_t needed = device_id->size() + 1;
@@ -56,7 +56,7 @@ int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len
     return 0;
   }
   if (*len < needed) {
-    return Fail(PMEM2_E_BUFFER_TOO_SMALL, absl::StrCat("pmem2_source_device_id: the id needs ", needed,
+    return Fail(PMEM2_E_BUFFER_TOO_SMALL, absl::StrCat("the id needs ", needed,
                                                        " bytes with its NUL; *len is ", *len));
   }
   std::memcpy(id, device_id->c_str(), needed);
@@ -64,8 +64,8 @@ int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len
 }
 
 int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (usc == nullptr) return NullArgument(__func__, "usc");
+  if (src == nullptr) return NullArgument("src");
+  if (usc == nullptr) return NullArgument("usc");
   absl::StatusOr<uint64_t> count = pmem2::UnsafeShutdownCount(src->source);
   if (!count.ok()) return Return(count.status());
   *usc = *count;
@@ -73,8 +73,8 @@ int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) {
 }
 
 int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) {
-  if (src == nullptr) return NullArgument(__func__, "src");
-  if (numa_node == nullptr) return NullArgument(__func__, "numa_node");
+  if (src == nullptr) return NullArgument("src");
+  if (numa_node == nullptr) return NullArgument("numa_node");
   absl::StatusOr<int> node = pmem2::NumaNode(src->source);
   if (!node.ok()) return Return(node.status());
   *numa_node = *node;
@@ -82,20 +82,20 @@ int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) {
 }
 
 int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const struct pmem2_source* src) {
-  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
+  if (bbctx == nullptr) return NullArgument("bbctx");
   *bbctx = nullptr;
-  if (src == nullptr) return NullArgument(__func__, "src");
+  if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::BadBlocks> bad_blocks = pmem2::BadBlocks::Create(src->source);
   if (!bad_blocks.ok()) return Return(bad_blocks.status());
   pmem2_badblock_context* made = new (std::nothrow) pmem2_badblock_context(*std::move(bad_blocks));
-  if (made == nullptr) return OutOfMemory(__func__);
+  if (made == nullptr) return OutOfMemory();
   *bbctx = made;
   return 0;
 }
 
 int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badblock* bb) {
-  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
-  if (bb == nullptr) return NullArgument(__func__, "bb");
+  if (bbctx == nullptr) return NullArgument("bbctx");
+  if (bb == nullptr) return NullArgument("bb");
   absl::StatusOr<pmem2::BadBlock> next = bbctx->bad_blocks.Next();
   if (!next.ok()) {
     bb->offset = 0;
@@ -114,13 +114,13 @@ void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
 }
 
 int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) {
-  if (bbctx == nullptr) return NullArgument(__func__, "bbctx");
-  if (bb == nullptr) return NullArgument(__func__, "bb");
+  if (bbctx == nullptr) return NullArgument("bbctx");
+  if (bb == nullptr) return NullArgument("bb");
   return Return(bbctx->bad_blocks.Clear(pmem2::BadBlock{bb->offset, bb->length}));
 }
 
 int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) {
-  if (map == nullptr) return NullArgument(__func__, "map");
+  if (map == nullptr) return NullArgument("map");
   return Return(map->DeepFlush(ptr, size));
 }
 

@@ -35,29 +35,29 @@ int Found(pmem2::Map* found, struct pmem2_map** out, const std::string& what) {
 extern "C" {
 
 int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_reservation* rsv, size_t offset) {
-  if (cfg == nullptr) return NullArgument(__func__, "cfg");
+  if (cfg == nullptr) return NullArgument("cfg");
   cfg->config.set_vm_reservation(rsv != nullptr ? &rsv->reservation : nullptr, offset);
   return 0;
 }
 
 int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, size_t size) {
-  if (rsv_ptr == nullptr) return NullArgument(__func__, "rsv_ptr");
+  if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
   absl::StatusOr<pmem2::VmReservation> reservation =
       addr != nullptr ? pmem2::VmReservation::CreateAt(addr, size) : pmem2::VmReservation::Create(size);
   if (!reservation.ok()) return Return(reservation.status());
   pmem2_vm_reservation* made = new (std::nothrow) pmem2_vm_reservation(*std::move(reservation));
-  if (made == nullptr) return OutOfMemory(__func__);
+  if (made == nullptr) return OutOfMemory();
   *rsv_ptr = made;
   return 0;
 }
 
 int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) {
-  if (rsv_ptr == nullptr) return NullArgument(__func__, "rsv_ptr");
-  if (*rsv_ptr == nullptr) return NullArgument(__func__, "*rsv_ptr");
+  if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
+  if (*rsv_ptr == nullptr) return NullArgument("*rsv_ptr");
   const size_t maps = (*rsv_ptr)->reservation.map_count();
   if (maps != 0) {
     return Fail(PMEM2_E_VM_RESERVATION_NOT_EMPTY,
-                absl::StrCat("pmem2_vm_reservation_delete: ", maps, " map(s) are still mapped into the reservation"));
+                absl::StrCat("", maps, " map(s) are still mapped into the reservation"));
   }
   delete *rsv_ptr;
   *rsv_ptr = nullptr;
@@ -73,52 +73,52 @@ size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation* rsv) {
 }
 
 int pmem2_vm_reservation_extend(struct pmem2_vm_reservation* rsv, size_t size) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (rsv == nullptr) return NullArgument("rsv");
   return Return(rsv->reservation.Extend(size));
 }
 
 int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset, size_t size) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
+  if (rsv == nullptr) return NullArgument("rsv");
   return Return(rsv->reservation.Shrink(offset, size));
 }
 
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reserv_offset, size_t len,
                                   struct pmem2_map** map) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
-  if (map == nullptr) return NullArgument(__func__, "map");
+  if (rsv == nullptr) return NullArgument("rsv");
+  if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.FindMap(reserv_offset, len), map,
-               absl::StrCat("pmem2_vm_reservation_map_find: no map at offsets [", reserv_offset, ", +", len,
+               absl::StrCat("no map at offsets [", reserv_offset, ", +", len,
                             ") of the reservation"));
 }
 
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** prev_map) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
-  if (map == nullptr) return NullArgument(__func__, "map");
-  if (prev_map == nullptr) return NullArgument(__func__, "prev_map");
+  if (rsv == nullptr) return NullArgument("rsv");
+  if (map == nullptr) return NullArgument("map");
+  if (prev_map == nullptr) return NullArgument("prev_map");
   return Found(rsv->reservation.FindPreviousMap(*map), prev_map,
-               "pmem2_vm_reservation_map_find_prev: no map before this one in the reservation");
+               "no map before this one in the reservation");
 }
 
 int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** next_map) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
-  if (map == nullptr) return NullArgument(__func__, "map");
-  if (next_map == nullptr) return NullArgument(__func__, "next_map");
+  if (rsv == nullptr) return NullArgument("rsv");
+  if (map == nullptr) return NullArgument("map");
+  if (next_map == nullptr) return NullArgument("next_map");
   return Found(rsv->reservation.FindNextMap(*map), next_map,
-               "pmem2_vm_reservation_map_find_next: no map after this one in the reservation");
+               "no map after this one in the reservation");
 }
 
 int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
-  if (map == nullptr) return NullArgument(__func__, "map");
-  return Found(rsv->reservation.FirstMap(), map, "pmem2_vm_reservation_map_find_first: the reservation is empty");
+  if (rsv == nullptr) return NullArgument("rsv");
+  if (map == nullptr) return NullArgument("map");
+  return Found(rsv->reservation.FirstMap(), map, "the reservation is empty");
 }
 
 int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
-  if (rsv == nullptr) return NullArgument(__func__, "rsv");
-  if (map == nullptr) return NullArgument(__func__, "map");
-  return Found(rsv->reservation.LastMap(), map, "pmem2_vm_reservation_map_find_last: the reservation is empty");
+  if (rsv == nullptr) return NullArgument("rsv");
+  if (map == nullptr) return NullArgument("map");
+  return Found(rsv->reservation.LastMap(), map, "the reservation is empty");
 }
 
 }  // extern "C"
