@@ -225,6 +225,13 @@ uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_rel
 namespace pmem2 {
 namespace map_internal {
 
+FileIdentity FileAt(const void* address) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  const MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+  return holder != nullptr ? holder->file() : FileIdentity();
+}
+
 bool RangeIsCpuPersistent(const void* address, size_t length) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);

@@ -159,6 +159,9 @@ absl::Status ErrorForAddress(const void* address);
 // How many persistence failures were recorded in this process.
 uint64_t PersistFailureCount();
 
+// The file behind the live mapping holding `address` (valid == false if none, or if the mapping has no file).
+FileIdentity FileAt(const void* address);
+
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.
 bool RangeIsCpuPersistent(const void* address, size_t length);

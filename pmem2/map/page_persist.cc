@@ -28,10 +28,12 @@ size_t PageSize() {
   return page;
 }
 
-void PagePersist(const void* ptr, size_t size) {
+}  // namespace
+
+int SyncPages(const void* ptr, size_t size, bool caller_sees_result) {
   // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
   arch::ByteOps().drain();
-  if (size == 0) return;
+  if (size == 0) return 0;
   const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
   const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
   const MsyncFn sync = msync_fn.load(std::memory_order_relaxed);
@@ -42,8 +44,14 @@ void PagePersist(const void* ptr, size_t size) {
     error = sync(reinterpret_cast<void*>(start), end - start, MS_SYNC) == 0 ? 0 : errno;
     if (error != EINTR) break;
   }
-  if (error != 0) RecordPersistFailure(ptr, size, error);
+  const bool usage_error = error == ENOMEM || error == EINVAL;
+  if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error);
+  return error;
 }
+
+namespace {
+
+void PagePersist(const void* ptr, size_t size) { SyncPages(ptr, size, /*caller_sees_result=*/false); }
 
 // msync has already waited for the write-back: there is nothing left to drain.
 void PageDrain() {}

@@ -26,6 +26,12 @@ inline constexpr int kMaxInterruptedSyncs = 16;
 // `pmem2 info` prints, which depend on the environment.
 arch::PersistOps PageOps();
 
+// msync(MS_SYNC) of the pages holding [ptr, ptr + size), EINTR retried as above; a failure is recorded as
+// PageOps().persist records it, except, when the caller sees the result itself (`caller_sees_result`), ENOMEM
+// and EINVAL: memory that is no mapping is the caller's mistake, not a lost write-back. Returns the errno of
+// this msync, 0 if it succeeded.
+int SyncPages(const void* ptr, size_t size, bool caller_sees_result);
+
 }  // namespace map_internal
 }  // namespace pmem2
 

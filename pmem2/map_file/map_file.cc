@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/source/source.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace pmem2 {
 namespace {
@@ -72,6 +73,25 @@ absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& opt
   return absl::OkStatus();
 }
 
+// Map::Create(), at `hint` if the range there is free. The reservation handle can go at once: the range stays
+// reserved while the Map lives (vm_reservation.h), and is released with it.
+absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (hint != nullptr && reinterpret_cast<uintptr_t>(hint) % page == 0) {
+    absl::StatusOr<uint64_t> size = source.Size();
+    if (size.ok() && *size > 0 && *size <= SIZE_MAX - page) {
+      absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hint, (*size + page - 1) / page * page);
+      if (reservation.ok()) {
+        config.set_vm_reservation(&*reservation, 0);
+        absl::StatusOr<Map> map = Map::Create(config, source);
+        if (map.ok()) return map;
+      }
+    }
+  }
+  config.set_vm_reservation(nullptr, 0);
+  return Map::Create(config, source);
+}
+
 }  // namespace
 
 absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length, mode_t mode) {
@@ -123,7 +143,7 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   }
   Config config;
   config.set_required_store_granularity(options.required_granularity);
-  absl::StatusOr<Map> map = Map::Create(config, *source);
+  absl::StatusOr<Map> map = MapAtHint(config, *source, options.address_hint);
   if (!map.ok()) return map.status();
   keep_file = true;
   MappedFile mapped{*std::move(map), false};

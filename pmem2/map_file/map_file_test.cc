@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
 
@@ -165,6 +166,23 @@ TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNev
   ::pmem2::testing::CreateFile(existing, kMiB, O_RDWR);
   EXPECT_FALSE(MapFile(existing, options).ok());
   EXPECT_EQ(Stat(existing).st_size, static_cast<off_t>(kMiB));
+}
+
+TEST_F(MapFileTest, MapsAtTheHintWhenItIsFreeAndElsewhereOtherwise) {
+  absl::StatusOr<VmReservation> probe = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(probe.ok());
+  void* const free_range = probe->address();
+  *probe = std::move(*VmReservation::Create(4096));  // gives the range back
+  MapFileOptions options = Create(kMiB + 1);
+  options.address_hint = free_range;
+  absl::StatusOr<MappedFile> at_hint = MapFile(dir_.Join("a"), options);
+  ASSERT_TRUE(at_hint.ok()) << at_hint.status();
+  EXPECT_EQ(at_hint->map.address(), free_range);
+  ASSERT_TRUE(at_hint->map.Memset(at_hint->map.address(), 'a', kMiB + 1).ok());
+  absl::StatusOr<MappedFile> taken = MapFile(dir_.Join("b"), options);  // the range is a's now
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_NE(taken->map.address(), free_range);
+  EXPECT_EQ(static_cast<char*>(at_hint->map.address())[kMiB], 'a');
 }
 
 TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {

@@ -1,0 +1,63 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map/raw_memory.h
+// -----------------------------------------------------------------------------
+//
+// For code that holds raw pointers into persistent memory rather than a Map handle: libpmem's model, and the
+// engine of pmem2's libpmem.so.1. The same CPU dispatch as Maps of cache-line granularity; the Map that holds an
+// address (if any) is found through pmem2's registry of live Maps.
+//
+// Example:
+//
+//   if (pmem2::IsPersistentMemory(p, n)) {            // map.h: asked once per range
+//     pmem2::PmemFunctions().memmove(p, src, n, 0);   // copied and durable
+//   } else {
+//     std::memcpy(p, src, n);
+//     absl::Status s = pmem2::SyncPages(p, n);        // msync
+//   }
+//
+// The functions of PmemFunctions() assume persistent memory (MAP_SYNC DAX, Device DAX): on a page-cache
+// mapping they make nothing durable. Thread-safe.
+
+#ifndef PMEM2_MAP_RAW_MEMORY_H_
+#define PMEM2_MAP_RAW_MEMORY_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "pmem2/persist_fns.h"
+
+namespace pmem2 {
+
+struct RawPersistFunctions {
+  PersistFn persist;
+  FlushFn flush;
+  DrainFn drain;
+  MemmoveFn memmove;  // also memcpy
+  MemsetFn memset;
+  // Writes cache lines back even where `flush` does not need to (PMEM_NO_FLUSH=1, auto flush); null where the
+  // CPU cannot (then `flush` cannot either).
+  FlushFn deep_flush;
+};
+
+// The persistence functions for persistent memory on this CPU: cache-line write-back + fence, or only the fence
+// where the platform writes CPU caches back itself (HasAutoFlush()) and PMEM_NO_FLUSH is not 0. Chosen once.
+const RawPersistFunctions& PmemFunctions();
+
+// Whether every NVDIMM region reports that its CPU caches are in the persistence domain (eADR); false if there
+// is no region. Read once from sysfs.
+bool HasAutoFlush();
+
+// msync(MS_SYNC) of the pages holding [address, address + length), for any shared mapping. Returns the errno
+// of that msync if it failed (kErrno; EIO as kDataLoss), and otherwise the sticky persistence error of the Map
+// holding `address` (map.h, "The error contract"), so OK means the range is durable.
+absl::Status SyncPages(const void* address, size_t length);
+
+// The drain of a deep persist: a fence, then the NVDIMM region behind the Map holding `address` drains its
+// write-pending queues (pmem2/ras/deep_flush.h). OK with only the fence for an address in no Map of a file or
+// Device DAX.
+absl::Status DeepDrain(const void* address, size_t length);
+
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_RAW_MEMORY_H_

@@ -1,0 +1,104 @@
+// Copyright 2026 The pmem2 Authors.
+
+#include "pmem2/map/raw_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "pmem2/map/page_persist_for_test.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScopedTempDir;
+
+constexpr size_t kSize = 1 << 16;
+
+absl::StatusOr<Map> PageMap(int fd) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  return Map::Create(config, *source);
+}
+
+TEST(RawMemoryTest, PmemFunctionsCopyAndPersist) {
+  const RawPersistFunctions& f = PmemFunctions();
+  ASSERT_NE(f.persist, nullptr);
+  ASSERT_NE(f.flush, nullptr);
+  ASSERT_NE(f.drain, nullptr);
+  ASSERT_NE(f.memmove, nullptr);
+  ASSERT_NE(f.memset, nullptr);
+  char buffer[300] = {};
+  f.memmove(buffer + 1, "raw pointers", 12, 0);
+  f.memset(buffer + 100, 'x', 150, kMemNoDrain);
+  f.drain();
+  f.persist(buffer, sizeof buffer);
+  if (f.deep_flush != nullptr) f.deep_flush(buffer, sizeof buffer);
+  EXPECT_EQ(std::string(buffer + 1, 12), "raw pointers");
+  EXPECT_EQ(buffer[249], 'x');
+  EXPECT_EQ(buffer[250], 0);
+  EXPECT_EQ(&PmemFunctions(), &f) << "chosen once";
+}
+
+TEST(RawMemoryTest, SyncPagesReportsItsOwnFailureAndThenTheStickyOne) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
+  absl::StatusOr<Map> map = PageMap(fd.get());
+  ASSERT_TRUE(map.ok());
+  char* base = static_cast<char*>(map->address());
+  std::memcpy(base + 5000, "synced", 6);
+  ASSERT_TRUE(SyncPages(base + 5000, 6).ok());
+  char back[6];
+  ASSERT_EQ(pread(fd.get(), back, 6, 5000), 6);
+  EXPECT_EQ(std::string(back, 6), "synced");
+
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  absl::Status failed = SyncPages(base, 1);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(failed), EIO) << failed;
+  absl::Status later = SyncPages(base + 100, 1);  // its own msync succeeds; the pages may still be lost
+  EXPECT_EQ(GetErrno(later), EIO) << later;
+  EXPECT_TRUE(map->ClearPersistError().ok() == false);
+  EXPECT_TRUE(SyncPages(base, 1).ok());
+}
+
+TEST(RawMemoryTest, SyncPagesOfMemoryNoMapHoldsIsTheMsyncsAnswer) {
+  char on_stack[16] = {};
+  EXPECT_TRUE(SyncPages(on_stack, sizeof on_stack).ok());  // msync accepts any mapped memory
+  void* gone = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(gone, MAP_FAILED);
+  munmap(gone, 4096);
+  absl::Status status = SyncPages(gone, 1);
+  EXPECT_EQ(GetErrno(status), ENOMEM) << status;  // not mapped
+  // Seen by the caller, and not a lost write-back: nothing sticky is left behind.
+  EXPECT_TRUE(SyncPages(on_stack, sizeof on_stack).ok());
+  EXPECT_TRUE(PersistErrorAt(gone).ok());
+}
+
+TEST(RawMemoryTest, DeepDrainOutsideNvdimmRegionsIsTheFenceOnly) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
+  absl::StatusOr<Map> map = PageMap(fd.get());
+  ASSERT_TRUE(map.ok());
+  EXPECT_TRUE(DeepDrain(map->address(), kSize).ok());
+  int on_stack = 0;
+  EXPECT_TRUE(DeepDrain(&on_stack, sizeof on_stack).ok());
+}
+
+}  // namespace
+}  // namespace pmem2
