@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Checks the dynamic interface of libpmem2.so.1 (binutils' nm and readelf):
+# Checks the dynamic interface of a drop-in shared library, libpmem2.so.1 or libpmem.so.1 (binutils' nm and
+# readelf):
 #
-#   libpmem2_so_symbols_test.sh LIBPMEM2_SO LIBPMEM2_H LIBPMEM2_MAP
+#   so_symbols_test.sh SO HEADER MAP SONAME PREFIX NODE [LEFT_OUT]
 #
-#   - its soname is libpmem2.so.1, and it has no RPATH/RUNPATH;
-#   - it defines exactly the functions of the version script LIBPMEM2_MAP, each at the version node that lists it
-#     (and, as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++
-#     symbol, no pmem2 internals, no data;
-#   - the functions the header LIBPMEM2_H declares are exactly those of the version script;
-#   - LIBPMEM2_1.0 holds exactly what Debian's libpmem2.so.1 exports at LIBPMEM2_1.0, minus the deprecated
-#     asynchronous functions, so binaries built against Debian's library find every function they reference;
+#   - its soname is SONAME (e.g. libpmem2.so.1), and it has no RPATH/RUNPATH;
+#   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
+#     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
+#     no pmem2 internals, no data;
+#   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
+#   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
+#     extended regular expression LEFT_OUT matches (libpmem2's deprecated asynchronous functions), so binaries
+#     built against Debian's library find every function they reference;
 #   - it depends on no library beyond the C and C++ runtimes, Abseil and a sanitizer's runtime.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-  echo "usage: $0 LIBPMEM2_SO LIBPMEM2_H LIBPMEM2_MAP" >&2
+if [ $# -lt 6 ] || [ $# -gt 7 ]; then
+  echo "usage: $0 SO HEADER MAP SONAME PREFIX NODE [LEFT_OUT]" >&2
   exit 2
 fi
-so=$1 header=$2 map=$3
+so=$1 header=$2 map=$3 want_soname=$4 prefix=$5 node=$6 left_out=${7:-^\$}
 passed=0 failed=0
 work=${TEST_TMPDIR:-$(mktemp -d)}
 
@@ -58,22 +60,22 @@ awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 awk '!($2 == "A" || ($2 == "T" && $3 ~ /^[^@]+@@[^@]+$/))' "$work/nm" >"$work/other"
 
 # The functions the header declares: `name(` outside comments (typedef names are followed by `)`, not `(`).
-sed -z 's#/\*\([^*]\|\*\+[^*/]\)*\*\+/##g' "$header" | grep -oE '\bpmem2_[a-z0-9_]+[[:space:]]*\(' |
+sed -z 's#/\*\([^*]\|\*\+[^*/]\)*\*\+/##g' "$header" | grep -oE "\\b${prefix}[a-z0-9_]+[[:space:]]*\\(" |
   sed 's/[[:space:]]*($//' | sort -u >"$work/header"
 
-# Debian's LIBPMEM2_1.0, without the asynchronous functions that PMDK deprecated and pmem2 leaves out.
+# Debian's NODE, without what pmem2 leaves out.
 debian=""
-for f in /usr/lib/*-linux-gnu*/libpmem2.so.1 /usr/lib*/libpmem2.so.1; do
+for f in /usr/lib/*-linux-gnu*/"$want_soname" /usr/lib*/"$want_soname"; do
   [ -e "$f" ] && debian=$f && break
 done
 if [ -n "$debian" ]; then
-  nm -D --defined-only "$debian" | awk '$2 == "T" { print $3 }' | grep '@@LIBPMEM2_1\.0$' | sed 's/@@.*//' |
-    grep -vxE 'pmem2_(memcpy|memmove|memset)_async|pmem2_config_set_vdm' | sort >"$work/debian"
+  nm -D --defined-only "$debian" | awk '$2 == "T" { print $3 }' | grep -F "@@$node" | sed 's/@@.*//' |
+    grep -vxE "$left_out" | sort >"$work/debian"
 fi
-awk '$2 == "LIBPMEM2_1.0" { print $1 }' "$work/map" | sort >"$work/ours_1_0"
+awk -v node="$node" '$2 == node { print $1 }' "$work/map" | sort >"$work/ours_node"
 
 soname() { readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
-check "the soname is libpmem2.so.1 (got: $(soname))" test "$(soname)" = libpmem2.so.1
+check "the soname is $want_soname (got: $(soname))" test "$(soname)" = "$want_soname"
 check "no RPATH or RUNPATH" eval "! readelf -d '$so' | grep -qE '\\((RPATH|RUNPATH)\\)'"
 check "the version script lists functions ($(wc -l <"$work/map") in $(wc -l <"$work/map_nodes") nodes)" \
   test -s "$work/map"
@@ -82,17 +84,17 @@ check "every function of the version script is exported at its node, and no othe
 check "the version nodes are defined: $(tr '\n' ' ' <"$work/map_nodes")" same_sets node "$work/map_nodes" "$work/nodes"
 check "nothing else is exported (no data, no C++ or Abseil symbol, no internals)" eval \
   "[ ! -s '$work/other' ] || { echo '  unexpected:'; sed 's/^/    /' '$work/other'; false; }"
-check "libpmem2.h declares exactly the functions of the version script ($(wc -l <"$work/header"))" \
-  same_sets "declared in libpmem2.h vs version script" "$work/header" "$work/map_names"
+check "$(basename "$header") declares exactly the functions of the version script ($(wc -l <"$work/header"))" \
+  same_sets "declared in the header vs version script" "$work/header" "$work/map_names"
 if [ -n "$debian" ]; then
-  check "LIBPMEM2_1.0 is Debian's LIBPMEM2_1.0 ($debian) without the async functions" \
-    same_sets "Debian's LIBPMEM2_1.0" "$work/debian" "$work/ours_1_0"
+  check "$node is Debian's $node ($debian) without what pmem2 leaves out" \
+    same_sets "Debian's $node" "$work/debian" "$work/ours_node"
 else
-  check "Debian's libpmem2.so.1 found (apt-get install libpmem2-dev)" false
+  check "Debian's $want_soname found (scripts/install-deps.sh installs it)" false
 fi
 readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >"$work/needed"
 check "depends only on the C/C++ runtimes, Abseil, a sanitizer's runtime: $(tr '\n' ' ' <"$work/needed")" eval \
   "! grep -vE '^(libc|libm|libstdc\\+\\+|libgcc_s|ld-linux[-a-z0-9_]*|libabsl_[a-z0-9_]+|lib(a|ub|t|l)san)\\.so\\.[0-9.]+\$' '$work/needed'"
 
-echo "libpmem2_so_symbols_test: $passed passed, $failed failed"
+echo "so_symbols_test $want_soname: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,324 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// libpmem.h over pmem2: pmem_map_file on pmem2::MapFile (the Maps it makes are kept here, by address, until
+// pmem_unmap), the flush and copy functions on pmem2::PmemFunctions(), pmem_msync on pmem2::SyncPages.
+
+#include "pmem2/c/libpmem.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "pmem2/map/raw_memory.h"
+#include "pmem2/map_file/map_file.h"
+
+namespace {
+
+// ---- Messages, errno, logging ----
+
+constexpr size_t kMessageSize = 1024;
+thread_local char last_message[kMessageSize];
+
+void SetMessage(absl::string_view message) {
+  const size_t n = message.size() < kMessageSize - 1 ? message.size() : kMessageSize - 1;
+  message.copy(last_message, n);
+  last_message[n] = '\0';
+}
+
+// PMEM_LOG_LEVEL / PMEM_LOG_FILE, read once.
+class Log {
+ public:
+  static Log& Get() {
+    static Log* const log = new Log();
+    return *log;
+  }
+  int level() const { return level_; }
+  void Write(int level, const std::string& line) {
+    if (level > level_) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
+    std::fflush(out_);
+  }
+
+ private:
+  Log() {
+    const char* level = std::getenv("PMEM_LOG_LEVEL");
+    if (level == nullptr || !absl::SimpleAtoi(level, &level_) || level_ < 0) level_ = 0;
+    if (level_ == 0) return;
+    const char* file = std::getenv("PMEM_LOG_FILE");
+    if (file != nullptr && *file != '\0') {
+      std::string path = file;
+      if (path.back() == '-') path += std::to_string(getpid());
+      if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
+    }
+  }
+  int level_ = 0;
+  FILE* out_ = stderr;
+  std::mutex mutex_;
+};
+
+bool Logging(int level) { return Log::Get().level() >= level; }
+
+// The errno that stands for `status` (libpmem reports errno only).
+int ToErrno(const absl::Status& status) {
+  if (pmem2::GetErrorCode(status) == pmem2::ErrorCode::kErrno) return pmem2::GetErrno(status);
+  switch (status.code()) {
+    case absl::StatusCode::kPermissionDenied: return EACCES;
+    case absl::StatusCode::kResourceExhausted: return ENOSPC;
+    case absl::StatusCode::kNotFound: return ENOENT;
+    case absl::StatusCode::kAlreadyExists: return EEXIST;
+    case absl::StatusCode::kDataLoss: return EIO;
+    case absl::StatusCode::kUnimplemented: return ENOTSUP;
+    default: return EINVAL;
+  }
+}
+
+// Records the failure (message, log at level 1) and sets errno; for the caller's return statement.
+void Fail(const char* function, const absl::Status& status) {
+  const int err = ToErrno(status);
+  SetMessage(status.message());
+  if (Logging(1)) Log::Get().Write(1, absl::StrCat(function, ": ", status.message()));
+  errno = err;
+}
+
+// ---- Environment read at first use ----
+
+// PMEM_IS_PMEM_FORCE: -1 unset, 0 or 1.
+int IsPmemForced() {
+  static const int forced = [] {
+    const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
+    if (value == nullptr) return -1;
+    if (std::strcmp(value, "0") == 0) return 0;
+    if (std::strcmp(value, "1") == 0) return 1;
+    return -1;  // as libpmem: any other value is no force
+  }();
+  return forced;
+}
+
+void* MmapHint() {
+  static void* const hint = [] {
+    const char* value = std::getenv("PMEM_MMAP_HINT");
+    if (value == nullptr || *value == '\0') return static_cast<void*>(nullptr);
+    char* end = nullptr;
+    const unsigned long long address = std::strtoull(value, &end, 0);
+    if (end == value || *end != '\0') return static_cast<void*>(nullptr);
+    return reinterpret_cast<void*>(static_cast<uintptr_t>(address));
+  }();
+  return hint;
+}
+
+// ---- The mappings pmem_map_file made ----
+
+class FileMaps {
+ public:
+  static FileMaps& Get() {
+    static FileMaps* const maps = new FileMaps();
+    return *maps;
+  }
+  void* Keep(pmem2::Map map) {
+    void* address = map.address();
+    std::lock_guard<std::mutex> lock(mutex_);
+    maps_.emplace(reinterpret_cast<uintptr_t>(address), std::make_unique<pmem2::Map>(std::move(map)));
+    return address;
+  }
+  // Unmaps [addr, addr + len): a pmem_map_file mapping that the range covers from its start is destroyed
+  // whole; a range that cuts one is refused (its Map would later unmap pages someone else may own); anything
+  // else is munmap(2)'s.
+  absl::Status Unmap(void* addr, size_t len) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(addr);
+    const uintptr_t end = begin + len;
+    std::unique_ptr<pmem2::Map> doomed;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = maps_.lower_bound(begin);
+      if (it != maps_.begin() && !(it != maps_.end() && it->first == begin)) {
+        auto previous = std::prev(it);
+        if (previous->first + previous->second->size() > begin) it = previous;
+      }
+      if (it != maps_.end() && it->first < end) {
+        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        const uintptr_t map_end = it->first + (it->second->size() + page - 1) / page * page;
+        if (it->first != begin || end < it->first + it->second->size() || (std::next(it) != maps_.end() &&
+                                                                          std::next(it)->first < end)) {
+          return pmem2::MakeErrnoError(
+              EINVAL, absl::StrFormat("[%p, +%u) cuts the pmem_map_file mapping [%#x, +%u): unmap all of it", addr,
+                                      len, it->first, it->second->size()));
+        }
+        doomed = std::move(it->second);
+        maps_.erase(it);
+        if (end > map_end && munmap(reinterpret_cast<void*>(map_end), end - map_end) != 0) {
+          return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%#x, %#x)", map_end, end));
+        }
+        return absl::OkStatus();
+      }
+    }
+    if (munmap(addr, len) != 0) return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%p, +%u)", addr, len));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<uintptr_t, std::unique_ptr<pmem2::Map>> maps_;
+};
+
+}  // namespace
+
+extern "C" {
+
+void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t* mapped_lenp, int* is_pmemp) {
+  if (Logging(3)) {
+    Log::Get().Write(3, absl::StrFormat("pmem_map_file(\"%s\", %u, %#x, %o)", path != nullptr ? path : "(null)",
+                                        len, flags, mode));
+  }
+  if (path == nullptr) {
+    Fail(__func__, pmem2::MakeErrnoError(EINVAL, "path is NULL"));
+    return nullptr;
+  }
+  absl::StatusOr<pmem2::MapFileOptions> options = pmem2::MapFileOptionsFromFlags(flags, len, mode);
+  if (!options.ok()) {
+    Fail(__func__, options.status());
+    return nullptr;
+  }
+  options->address_hint = MmapHint();
+  absl::StatusOr<pmem2::MappedFile> file = pmem2::MapFile(path, *options);
+  if (!file.ok()) {
+    Fail(__func__, file.status());
+    return nullptr;
+  }
+  const size_t size = file->map.size();
+  const int forced = IsPmemForced();
+  const int is_pmem = forced >= 0 ? forced : (file->is_pmem ? 1 : 0);
+  void* address = FileMaps::Get().Keep(std::move(file->map));
+  if (Logging(2)) {
+    Log::Get().Write(2, absl::StrFormat("mapped %s at %p, %u bytes, is_pmem %d", path, address, size, is_pmem));
+  }
+  if (mapped_lenp != nullptr) *mapped_lenp = size;
+  if (is_pmemp != nullptr) *is_pmemp = is_pmem;
+  return address;
+}
+
+int pmem_unmap(void* addr, size_t len) {
+  if (Logging(2)) Log::Get().Write(2, absl::StrFormat("pmem_unmap(%p, %u)", addr, len));
+  if (absl::Status s = FileMaps::Get().Unmap(addr, len); !s.ok()) {
+    Fail(__func__, s);
+    return -1;
+  }
+  return 0;
+}
+
+int pmem_is_pmem(const void* addr, size_t len) {
+  const int forced = IsPmemForced();
+  if (forced >= 0) return forced;
+  return pmem2::IsPersistentMemory(addr, len) ? 1 : 0;
+}
+
+void pmem_persist(const void* addr, size_t len) { pmem2::PmemFunctions().persist(addr, len); }
+
+int pmem_msync(const void* addr, size_t len) {
+  if (absl::Status s = pmem2::SyncPages(addr, len); !s.ok()) {
+    Fail(__func__, s);
+    return -1;
+  }
+  return 0;
+}
+
+int pmem_has_auto_flush(void) { return pmem2::HasAutoFlush() ? 1 : 0; }
+
+void pmem_flush(const void* addr, size_t len) { pmem2::PmemFunctions().flush(addr, len); }
+
+void pmem_deep_flush(const void* addr, size_t len) {
+  const pmem2::RawPersistFunctions& f = pmem2::PmemFunctions();
+  (f.deep_flush != nullptr ? f.deep_flush : f.flush)(addr, len);
+}
+
+int pmem_deep_drain(const void* addr, size_t len) {
+  if (len == 0) return 0;
+  if (absl::Status s = pmem2::DeepDrain(addr, len); !s.ok()) {
+    Fail(__func__, s);
+    return -1;
+  }
+  return 0;
+}
+
+int pmem_deep_persist(const void* addr, size_t len) {
+  if (len == 0) return 0;
+  pmem_deep_flush(addr, len);
+  return pmem_deep_drain(addr, len);
+}
+
+void pmem_drain(void) { pmem2::PmemFunctions().drain(); }
+
+int pmem_has_hw_drain(void) { return 0; }
+
+void* pmem_memmove_persist(void* pmemdest, const void* src, size_t len) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, 0);
+}
+
+void* pmem_memcpy_persist(void* pmemdest, const void* src, size_t len) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, 0);
+}
+
+void* pmem_memset_persist(void* pmemdest, int c, size_t len) {
+  return pmem2::PmemFunctions().memset(pmemdest, c, len, 0);
+}
+
+void* pmem_memmove_nodrain(void* pmemdest, const void* src, size_t len) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, PMEM_F_MEM_NODRAIN);
+}
+
+void* pmem_memcpy_nodrain(void* pmemdest, const void* src, size_t len) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, PMEM_F_MEM_NODRAIN);
+}
+
+void* pmem_memset_nodrain(void* pmemdest, int c, size_t len) {
+  return pmem2::PmemFunctions().memset(pmemdest, c, len, PMEM_F_MEM_NODRAIN);
+}
+
+void* pmem_memmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, flags & PMEM_F_MEM_VALID_FLAGS);
+}
+
+void* pmem_memcpy(void* pmemdest, const void* src, size_t len, unsigned flags) {
+  return pmem2::PmemFunctions().memmove(pmemdest, src, len, flags & PMEM_F_MEM_VALID_FLAGS);
+}
+
+void* pmem_memset(void* pmemdest, int c, size_t len, unsigned flags) {
+  return pmem2::PmemFunctions().memset(pmemdest, c, len, flags & PMEM_F_MEM_VALID_FLAGS);
+}
+
+const char* pmem_check_version(unsigned major_required, unsigned minor_required) {
+  if (major_required != PMEM_MAJOR_VERSION) {
+    SetMessage(absl::StrFormat("libpmem major version mismatch (need %u, found %u)", major_required,
+                               PMEM_MAJOR_VERSION));
+    return last_message;
+  }
+  if (minor_required > PMEM_MINOR_VERSION) {
+    SetMessage(absl::StrFormat("libpmem minor version mismatch (need %u, found %u)", minor_required,
+                               PMEM_MINOR_VERSION));
+    return last_message;
+  }
+  return nullptr;
+}
+
+const char* pmem_errormsg(void) { return last_message; }
+
+}  // extern "C"

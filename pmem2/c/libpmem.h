@@ -1,0 +1,154 @@
+/*
+ * Copyright 2026 The pmem2 Authors.
+ *
+ * pmem2/c/libpmem.h
+ * -----------------------------------------------------------------------------
+ *
+ * The C interface of PMDK's libpmem 1.x for Linux on pmem2's engine: the same names, signatures, flags and
+ * version macros, so a program (or a library such as libpmemobj) written against libpmem compiles against this
+ * header unchanged and runs on libpmem.so.1 built from it. Valid C99 and C++.
+ *
+ * libpmem's model is raw pointers: pmem_map_file() maps a file and says whether it is persistent memory; the
+ * program then persists ranges with pmem_persist() (persistent memory: CPU cache write-back and a fence) or
+ * pmem_msync() (anything else: msync(2)), and copies with pmem_memcpy() and friends. The pmem_* flush and copy
+ * functions assume persistent memory: on a page-cache file they do not make data durable; use pmem_msync().
+ *
+ * Example:
+ *
+ *   size_t len;
+ *   int is_pmem;
+ *   char *p = pmem_map_file("/mnt/pmem/f", 1 << 20, PMEM_FILE_CREATE, 0600, &len, &is_pmem);
+ *   if (p == NULL) { perror(pmem_errormsg()); return 1; }
+ *   if (is_pmem) {
+ *     pmem_memcpy_persist(p, "hello", 5);
+ *   } else {
+ *     memcpy(p, "hello", 5);
+ *     if (pmem_msync(p, 5) != 0) ...;  // the write-back failed: the data may be lost
+ *   }
+ *   pmem_unmap(p, len);
+ *
+ * Errors: functions that return a pointer return NULL, functions that return int return -1, and set errno;
+ * pmem_errormsg() then describes the failure (per thread). The void functions cannot fail, except that a
+ * failed write-back of a page-cache mapping can only be seen through pmem_msync(): it returns -1 with the
+ * errno of any write-back failure of that mapping since it was mapped, not only its own msync's (see "The
+ * error contract" in pmem2/map/map.h: Linux reports a failure once, and a later successful msync proves
+ * nothing about the lost pages).
+ *
+ * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
+ * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
+ * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (the address pmem_map_file tries
+ * first), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3: every call that is not a data-path function) and
+ * PMEM_LOG_FILE (where the log goes, default stderr; a trailing "-" appends the process id).
+ *
+ * Thread safety: every function may be called from any thread. pmem_drain() orders the calling thread's
+ * earlier flushes.
+ */
+
+#ifndef PMEM2_C_LIBPMEM_H_
+#define PMEM2_C_LIBPMEM_H_
+
+#ifndef LIBPMEM_H
+#define LIBPMEM_H 1 /* PMDK's include guard: a program that includes both gets one */
+#endif
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The smallest part of a pool set PMDK's libraries accept (2 MiB). */
+#define PMEM_MIN_PART ((size_t)(1024 * 1024 * 2))
+
+/* pmem_map_file() flags; see pmem2/map_file/map_file.h for what each does. */
+#define PMEM_FILE_CREATE (1 << 0)  /* create the file, or resize an existing one, to len bytes */
+#define PMEM_FILE_EXCL (1 << 1)    /* with CREATE: fail with EEXIST if it exists */
+#define PMEM_FILE_SPARSE (1 << 2)  /* with CREATE: ftruncate only, no block allocation */
+#define PMEM_FILE_TMPFILE (1 << 3) /* with CREATE: an unnamed file in the folder `path` */
+
+/*
+ * Maps all of the file `path` (opened or created as `flags` say) and returns its address; the length in
+ * *mapped_lenp and whether it is persistent memory in *is_pmemp (either may be NULL; untouched on failure).
+ * Without PMEM_FILE_CREATE `len` must be 0. NULL with errno on failure (EINVAL for flags or lengths that do
+ * not go together, or an empty file; ENOENT, EEXIST, EISDIR, ENOTDIR, EACCES, ENOSPC, ... from the system).
+ * A file created by the call is removed again if a later step fails.
+ */
+void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp, int *is_pmemp);
+
+/* Unmaps [addr, addr + len); for a range pmem_map_file() returned, the whole mapping. -1 with errno. */
+int pmem_unmap(void *addr, size_t len);
+
+/* 1 if every byte of [addr, addr + len) is in a mapping of pmem_map_file() that is persistent memory (or
+ * PMEM_IS_PMEM_FORCE=1), else 0. */
+int pmem_is_pmem(const void *addr, size_t len);
+
+/* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */
+void pmem_persist(const void *addr, size_t len);
+
+/* msync(MS_SYNC) of the pages holding [addr, addr + len): for any mapping. 0, or -1 with errno (see Errors). */
+int pmem_msync(const void *addr, size_t len);
+
+/* 1 if the platform writes CPU caches back on power loss for every NVDIMM (eADR), else 0. */
+int pmem_has_auto_flush(void);
+
+/* Starts writing [addr, addr + len) back from the CPU caches; durable after pmem_drain(). */
+void pmem_flush(const void *addr, size_t len);
+
+/* As pmem_flush(), but also when PMEM_NO_FLUSH=1 or the platform has auto flush. */
+void pmem_deep_flush(const void *addr, size_t len);
+
+/* After pmem_deep_flush(): a fence, then the NVDIMM region behind the range drains its write-pending queues
+ * (sysfs deep_flush). 0, or -1 with errno. */
+int pmem_deep_drain(const void *addr, size_t len);
+
+/* pmem_deep_flush() then pmem_deep_drain(). 0, or -1 with errno. */
+int pmem_deep_persist(const void *addr, size_t len);
+
+/* Waits for the calling thread's earlier flushes. */
+void pmem_drain(void);
+
+/* 1 if the CPU has a separate hardware drain instruction; 0 on x86-64, where the fence suffices. */
+int pmem_has_hw_drain(void);
+
+/* Copies (like memmove / memcpy / memset) and makes the destination durable before returning; return pmemdest.
+ * _nodrain: without the final drain (call pmem_drain() later). */
+void *pmem_memmove_persist(void *pmemdest, const void *src, size_t len);
+void *pmem_memcpy_persist(void *pmemdest, const void *src, size_t len);
+void *pmem_memset_persist(void *pmemdest, int c, size_t len);
+void *pmem_memmove_nodrain(void *pmemdest, const void *src, size_t len);
+void *pmem_memcpy_nodrain(void *pmemdest, const void *src, size_t len);
+void *pmem_memset_nodrain(void *pmemdest, int c, size_t len);
+
+#define PMEM_F_MEM_NODRAIN (1U << 0)     /* skip the final drain */
+#define PMEM_F_MEM_NONTEMPORAL (1U << 1) /* prefer non-temporal stores */
+#define PMEM_F_MEM_TEMPORAL (1U << 2)    /* prefer ordinary stores + write-back */
+#define PMEM_F_MEM_WC (1U << 3)          /* write-combining hint */
+#define PMEM_F_MEM_WB (1U << 4)          /* write-back hint */
+#define PMEM_F_MEM_NOFLUSH (1U << 5)     /* neither flush nor drain */
+#define PMEM_F_MEM_VALID_FLAGS                                                                                \
+  (PMEM_F_MEM_NODRAIN | PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_TEMPORAL | PMEM_F_MEM_WC | PMEM_F_MEM_WB | \
+   PMEM_F_MEM_NOFLUSH)
+
+/* The copies with flags; bits outside PMEM_F_MEM_VALID_FLAGS are ignored. */
+void *pmem_memmove(void *pmemdest, const void *src, size_t len, unsigned flags);
+void *pmem_memcpy(void *pmemdest, const void *src, size_t len, unsigned flags);
+void *pmem_memset(void *pmemdest, int c, size_t len, unsigned flags);
+
+/* The libpmem API version this library implements. */
+#define PMEM_MAJOR_VERSION 1
+#define PMEM_MINOR_VERSION 1
+
+/* NULL if this library provides version major_required.minor_required or a compatible later one (same major,
+ * minor at least), else a message saying why not. Call as pmem_check_version(PMEM_MAJOR_VERSION,
+ * PMEM_MINOR_VERSION). */
+const char *pmem_check_version(unsigned major_required, unsigned minor_required);
+
+/* The last error message of the calling thread. */
+const char *pmem_errormsg(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMEM2_C_LIBPMEM_H_ */
