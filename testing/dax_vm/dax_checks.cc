@@ -23,9 +23,27 @@
 //       made durable first, empty) and writes the pattern of SEED. `persist`: with memcpy_fn + persist_fn.
 //       `nopersist`: plain stores and no persist at all (the negative control). `dax_probe verify` checks it
 //       after the crash.
+//   dax_checks deepflush PATH REGION nothing|written|untouched|eacces
+//       Map::DeepFlush on PATH (a new 4 MiB file, or 2 MiB of a Device DAX at 8 MiB), mapped with pmem2, while
+//       inotify watches the deep_flush attribute of every NVDIMM region (/sys/bus/nd/devices/region*/):
+//       a range outside the Map is refused (kDeepFlushRange); then bytes written with plain stores are deep
+//       flushed, which must return OK having read REGION's attribute and not written it (`nothing`: it reads 0,
+//       the region has no flush mechanism), OK having written it (`written`: it reads 1), OK touching no region
+//       (`untouched`: a page-granularity Map, where DeepFlush is the persist), or kErrno EACCES having read it
+//       and not written it (`eacces`: it reads 1 and the flush runs as uid/gid 65534 after mapping). No other
+//       region's attribute may be touched.
+//   dax_checks reserve DEV
+//       Device DAX in a VmReservation: twice its alignment of DEV (at 12 MiB), placed at the reservation offset
+//       that makes the address a multiple of the device alignment, maps at exactly reservation + offset (found
+//       by FindMap, its data visible through a raw mapping); offsets that are page-aligned but not
+//       device-aligned (+4 KiB, +half the alignment) are refused with kAddressUnaligned and leave the
+//       reservation empty; once the Map is gone, the range can be mapped again.
 
 #include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
 #include <libgen.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -334,10 +352,210 @@ int Write(const char* path, const std::string& seed, bool persist, uint64_t offs
   return g_bad ? 1 : 0;
 }
 
+// The deep_flush attribute of every NVDIMM region, watched with inotify; `events` collects what happened to it.
+struct Watched {
+  std::string region;
+  int wd;
+  uint32_t events;
+};
+
+std::vector<Watched> WatchDeepFlush(int ifd) {
+  std::vector<Watched> watched;
+  glob_t g;
+  if (glob("/sys/bus/nd/devices/region*/deep_flush", 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      const std::string path = g.gl_pathv[i];
+      const int wd = inotify_add_watch(
+          ifd, path.c_str(), IN_OPEN | IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+      const size_t start = std::strlen("/sys/bus/nd/devices/");
+      const std::string region = path.substr(start, path.rfind('/') - start);
+      if (Expect(wd >= 0, "inotify watches " + path)) watched.push_back({region, wd, 0});
+    }
+    globfree(&g);
+  }
+  return watched;
+}
+
+void CollectEvents(int ifd, std::vector<Watched>* watched) {
+  alignas(struct inotify_event) char buf[4096];
+  ssize_t n;
+  while ((n = read(ifd, buf, sizeof(buf))) > 0) {
+    for (char* p = buf; p < buf + n;) {
+      const struct inotify_event* e = reinterpret_cast<const struct inotify_event*>(p);
+      for (Watched& w : *watched) {
+        if (w.wd == e->wd) w.events |= e->mask;
+      }
+      p += sizeof(struct inotify_event) + e->len;
+    }
+  }
+}
+
+std::string DescribeEvents(uint32_t events) {
+  std::string s;
+  const std::pair<uint32_t, const char*> names[] = {{IN_OPEN, "open"},
+                                                    {IN_ACCESS, "read"},
+                                                    {IN_MODIFY, "write"},
+                                                    {IN_CLOSE_WRITE, "close-after-write"},
+                                                    {IN_CLOSE_NOWRITE, "close-read-only"}};
+  for (const auto& [bit, name] : names) {
+    if (events & bit) s += (s.empty() ? "" : ",") + std::string(name);
+  }
+  return s.empty() ? "untouched" : s;
+}
+
+int DeepFlush(const char* path, const std::string& region, const std::string& expect) {
+  struct stat st;
+  const bool device = stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+  int fd = open(path, device ? O_RDWR : O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || (!device && ftruncate(fd, 4 * kMiB) != 0)) {
+    const int err = errno;
+    Bad(std::string("open ") + path + ": " + std::strerror(err));
+    return 1;
+  }
+  const std::string attr = "/sys/bus/nd/devices/" + region + "/deep_flush";
+  std::string value;
+  struct stat ast;
+  if (ReadSysfs(attr, &value) && stat(attr.c_str(), &ast) == 0) {
+    std::printf("   %s reads %s (mode %03o)\n", attr.c_str(), value.c_str(), ast.st_mode & 0777);
+  } else {
+    value = "missing";
+    std::printf("   %s: no such attribute\n", attr.c_str());
+  }
+  if (expect == "nothing") {
+    Expect(value == "0" || value == "missing",
+           "the region has no flush mechanism (deep_flush " + value + "): nothing to drain");
+  } else if (expect == "written" || expect == "eacces") {
+    Expect(value == "1", "the region has a flush mechanism (deep_flush " + value + ")");
+  }
+
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) return 1;
+  absl::optional<pmem2::Config> config = MakeConfig(StoreGranularity::kPage, device ? 8 * kMiB : 0, 2 * kMiB);
+  if (!config) return 1;
+  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(*config, *source);
+  if (!Expect(map.ok(), "Map::Create" + (map.ok() ? "" : ": " + Describe(map.status())))) return 1;
+  std::printf("   %s: granularity %s, map_sync %d\n", path, Name(map->store_granularity()).c_str(),
+              map->diagnostics().map_sync ? 1 : 0);
+  char* data = static_cast<char*>(map->address());
+  absl::Status outside = map->DeepFlush(data + map->size() - 64, 128);
+  Expect(pmem2::GetErrorCode(outside) == ErrorCode::kDeepFlushRange,
+         "DeepFlush past the end of the Map: " + Describe(outside));
+
+  const int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (!Expect(ifd >= 0, "inotify_init1")) return 1;
+  std::vector<Watched> watched = WatchDeepFlush(ifd);
+  if (expect == "eacces") {
+    const gid_t nobody = 65534;
+    if (!Expect(setgroups(1, &nobody) == 0 && setresgid(nobody, nobody, nobody) == 0 &&
+                    setresuid(nobody, nobody, nobody) == 0 && geteuid() == nobody,
+                "dropped to uid/gid 65534 after mapping")) {
+      return 1;
+    }
+  }
+  std::memset(data, 0x3c, 4096);
+  absl::Status s = map->DeepFlush(data, 4096);
+  CollectEvents(ifd, &watched);
+  close(ifd);
+  if (expect == "eacces") {
+    const bool eacces = pmem2::GetErrorCode(s) == ErrorCode::kErrno && pmem2::GetErrno(s) == EACCES;
+    Expect(eacces, "DeepFlush as uid 65534: " + Describe(s) + (eacces ? "" : ", want kErrno EACCES"));
+  } else {
+    Expect(s.ok(), "DeepFlush: " + (s.ok() ? std::string("OK") : Describe(s)));
+  }
+  bool seen = false;
+  for (const Watched& w : watched) {
+    const std::string what = w.region + "/deep_flush: " + DescribeEvents(w.events);
+    if (w.region != region) {
+      Expect(w.events == 0, what + " (not the region of " + path + ")");
+      continue;
+    }
+    seen = true;
+    const bool read = (w.events & IN_ACCESS) != 0;
+    const bool written = (w.events & (IN_MODIFY | IN_CLOSE_WRITE)) != 0;
+    if (expect == "untouched") {
+      Expect(w.events == 0, what + ", want untouched (page granularity: DeepFlush is the persist)");
+    } else if (expect == "written") {
+      Expect(read && written, what + ", want read, then written");
+    } else {
+      Expect(read && !written, what + ", want read and not written");
+    }
+  }
+  if (!seen && expect != "untouched" && value != "missing") Bad("no deep_flush attribute watched in " + region);
+  if (expect == "nothing" && g_bad == 0) {
+    Ok("nothing to drain: " + region + "/deep_flush reads " + value + ", DeepFlush wrote back the caches only");
+  }
+  close(fd);
+  return g_bad ? 1 : 0;
+}
+
+int Reserve(const char* dev) {
+  int fd = open(dev, O_RDWR);
+  if (fd < 0) {
+    const int err = errno;
+    Bad(std::string("open ") + dev + ": " + std::strerror(err));
+    return 1;
+  }
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) return 1;
+  absl::StatusOr<size_t> alignment = source->Alignment();
+  if (!Expect(alignment.ok() && *alignment >= 2 * kMiB,
+              "device alignment " + (alignment.ok() ? std::to_string(*alignment) : Describe(alignment.status())))) {
+    return 1;
+  }
+  const size_t align = *alignment;
+  absl::StatusOr<pmem2::VmReservation> rsv = pmem2::VmReservation::Create(4 * align);
+  if (!Expect(rsv.ok(), "VmReservation::Create(4 x alignment)" + (rsv.ok() ? "" : ": " + Describe(rsv.status())))) {
+    return 1;
+  }
+  const uintptr_t base = reinterpret_cast<uintptr_t>(rsv->address());
+  // The smallest non-zero reservation offset whose address is a multiple of the device alignment.
+  uint64_t aligned = (align - base % align) % align;
+  if (aligned == 0) aligned = align;
+  std::printf("   reservation at %#lx, %zu bytes; device alignment %zu; aligned offset %#lx\n",
+              static_cast<unsigned long>(base), rsv->size(), align, static_cast<unsigned long>(aligned));
+  const uint64_t file_offset = 12 * kMiB;
+  auto place = [&](uint64_t offset) {
+    absl::optional<pmem2::Config> c = MakeConfig(StoreGranularity::kPage, file_offset, 2 * align);
+    if (c) c->set_vm_reservation(&*rsv, offset);
+    return c;
+  };
+  for (uint64_t off : {aligned + 4096, aligned + align / 2}) {
+    if (auto c = place(off)) {
+      ExpectRefused(*source, *c, ErrorCode::kAddressUnaligned,
+                    absl::StrCat("reservation offset 0x", absl::Hex(off), " (page- but not device-aligned)"));
+    }
+  }
+  Expect(rsv->map_count() == 0, "the refused requests left the reservation empty");
+  for (int round = 1; round <= 2; ++round) {
+    absl::optional<pmem2::Config> c = place(aligned);
+    if (!c) return 1;
+    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(*c, *source);
+    const std::string what = absl::StrCat("reservation offset 0x", absl::Hex(aligned),
+                                          round == 1 ? "" : " again, after the first Map was destroyed");
+    if (!Expect(map.ok(), what + " maps" + (map.ok() ? "" : ": " + Describe(map.status())))) return 1;
+    const uintptr_t at = reinterpret_cast<uintptr_t>(map->address());
+    Expect(at == base + aligned, absl::StrCat(what, ": at reservation + offset (0x", absl::Hex(at), ")"));
+    Expect(at % align == 0, what + ": address is a multiple of the device alignment");
+    Expect(rsv->FindMap(aligned, 0) == &*map && rsv->map_count() == 1, what + ": FindMap finds it, 1 Map");
+    std::printf("   granularity %s, map_sync %d\n", Name(map->store_granularity()).c_str(),
+                map->diagnostics().map_sync ? 1 : 0);
+    const std::string seed = absl::StrCat("reserve-", round, "-", dev);
+    if (!WriteAndPersist(*map, seed)) return 1;
+    void* other = mmap(nullptr, 2 * align, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(file_offset));
+    if (!Expect(other != MAP_FAILED, "an independent raw mapping of the range")) return 1;
+    ExpectWritten(static_cast<const char*>(other), seed, what + ": raw mapping");
+    munmap(other, 2 * align);
+  }
+  Expect(rsv->map_count() == 0, "no Map left in the reservation");
+  close(fd);
+  return g_bad ? 1 : 0;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: dax_checks fsdax FILE GRANULARITY | devdax DEV GRANULARITY |"
-               " write PATH SEED persist|nopersist [OFFSET]\n"
+               " write PATH SEED persist|nopersist [OFFSET] |"
+               " deepflush PATH REGION nothing|written|untouched|eacces | reserve DEV\n"
                "GRANULARITY: byte, cache_line or page (what the platform should give)\n");
   return 2;
 }
@@ -358,5 +576,11 @@ int main(int argc, char** argv) {
     if (mode != "persist" && mode != "nopersist") return Usage();
     return Write(argv[2], argv[3], mode == "persist", argc == 6 ? std::strtoull(argv[5], nullptr, 0) : 0);
   }
+  if (cmd == "deepflush" && argc == 5) {
+    const std::string expect = argv[4];
+    if (expect != "nothing" && expect != "written" && expect != "untouched" && expect != "eacces") return Usage();
+    return DeepFlush(argv[2], argv[3], expect);
+  }
+  if (cmd == "reserve" && argc == 3) return Reserve(argv[2]);
   return Usage();
 }

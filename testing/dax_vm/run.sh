@@ -26,8 +26,10 @@ read -r -a BAZEL_CMD <<<"${BAZEL:-bazel}"
 export PATH=$PATH:/usr/sbin:/sbin
 # Linux builds these as modules in Debian's kernel; modprobe pulls in their dependencies (and soft deps).
 MODULES="nfit nd_pmem dax_pmem device_dax ext4 xfs"
-# The binaries the guest runs, built by Bazel.
-TARGETS=(//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2)
+# The binaries the guest runs, built by Bazel; PMDK's unsafe_shutdown example on pmem2's libpmem2.so.1 and on
+# Debian's (pmem2_deep_flush).
+TARGETS=(//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2
+    //pmem2/c/pmdk_examples:unsafe_shutdown //pmem2/c/pmdk_examples:unsafe_shutdown_debian)
 PACKAGES="qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs"
 START=$SECONDS
 PLANS=("$HERE"/guest/plans/*.sh) # in boot order (the glob sorts)

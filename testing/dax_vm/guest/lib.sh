@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # Helpers of the DAX test VM's init and plans (busybox sh). Sourced by /init, and by the shell that runs each
 # step and named run under a timeout; it sources the others: report.sh (the records the host reads), nvdimm.sh
-# (namespaces and devices), checks.sh (the checks the plans run).
+# (namespaces and devices), checks.sh and flush_checks.sh (the checks the plans run).
 # shellcheck source=layout.sh
 . /layout.sh
 # shellcheck source=report.sh
@@ -10,6 +10,8 @@
 . /nvdimm.sh
 # shellcheck source=checks.sh
 . /checks.sh
+# shellcheck source=flush_checks.sh
+. /flush_checks.sh
 SETUP_FAILED=
 RUN_TIMEOUT=90
 

@@ -2,9 +2,10 @@
 # Stage 4 of run.sh: an uncompressed initramfs with busybox, ndctl, mkfs.ext4/xfs, the kernel modules, the guest
 # binaries and every shared library they load, guest/init with the helpers it sources (guest/*.sh) and the plans.
 
-# copy_with_libs ROOTFS BINARY DEST: the binary and every shared library it loads
+# copy_with_libs ROOTFS BINARY DEST: the binary and every shared library it loads. A libpmem2.so.1 from Bazel's
+# tree (pmem2's own, which PMDK's examples load) goes to /usr/lib/pmem2, apart from Debian's of the same name.
 copy_with_libs() {
-    local r=$1 b=$2 d=$3 l
+    local r=$1 b=$2 d=$3 l dir
     mkdir -p "$r$(dirname "$d")" && cp -L "$b" "$r$d" || return 1
     ldd "$b" >/dev/null 2>&1 || return 0 # static
     if ldd "$b" | grep -q 'not found'; then
@@ -12,10 +13,13 @@ copy_with_libs() {
         return 1
     fi
     for l in $(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+        dir=/lib/x86_64-linux-gnu
+        case $l in /lib/* | /usr/lib/*) ;; */libpmem2.so.*) dir=/usr/lib/pmem2 ;; esac
         case $l in
             */ld-linux*) [ -e "$r$l" ] || { mkdir -p "$r$(dirname "$l")" && cp -L "$l" "$r$l"; } ;;
-            # Every library in one directory of the default search path: Bazel's solib rpaths do not exist there.
-            *) [ -e "$r/lib/x86_64-linux-gnu/$(basename "$l")" ] || cp -L "$l" "$r/lib/x86_64-linux-gnu/" ;;
+            # Every other library in one directory of the default search path: Bazel's solib rpaths do not exist
+            # there.
+            *) mkdir -p "$r$dir" && { [ -e "$r$dir/$(basename "$l")" ] || cp -L "$l" "$r$dir/"; } ;;
         esac || return 1
     done
 }

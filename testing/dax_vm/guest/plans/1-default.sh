@@ -28,6 +28,19 @@ run ras-fsdax-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
 run ras-fsdax-xfs ras_info /mnt/xfs/pmem2-file "$NV_XFS"
 run ras-devdax ras_info "$DAX" "$NV_DEVDAX"
 run ras-devdax-ndctl devdax_ndctl "$DAX" "$NV_DEVDAX"
+# Deep flush (flush_checks.sh, dax_checks.cc), watched with inotify: qemu's regions have no flush hints, their
+# deep_flush reads 0, so pmem2 must read it and write nothing; a stand-in reading 1 must be written (that
+# region's and no other), and a caller that is not root must get EACCES. Then PMDK's unsafe_shutdown example,
+# pmem2's build and Debian's on the same pool, and Device DAX placed in a VmReservation.
+run deep-flush-fsdax-ext4 deep_flush /mnt/ext4/deep-flush "$NV_EXT4" nothing
+run deep-flush-fsdax-xfs deep_flush /mnt/xfs/deep-flush "$NV_XFS" nothing
+run deep-flush-devdax deep_flush "$DAX" "$NV_DEVDAX" nothing
+run deep-flush-fsdax-ext4-standin deep_flush /mnt/ext4/deep-flush "$NV_EXT4" written 1
+run deep-flush-devdax-standin deep_flush "$DAX" "$NV_DEVDAX" written 1
+run deep-flush-devdax-nonroot deep_flush "$DAX" "$NV_DEVDAX" eacces 1
+run unsafe-shutdown-fsdax-ext4 pmdk_unsafe_shutdown /mnt/ext4/us-pool
+run unsafe-shutdown-devdax pmdk_unsafe_shutdown "$DAX"
+run reserve-devdax dax_checks reserve "$DAX"
 
 # dax=never: the page cache is back, MAP_SYNC is refused, page granularity (msync), as on the build host.
 step umount umount /mnt/ext4 /mnt/xfs
@@ -39,6 +52,8 @@ run info-dax-never-ext4 fsdax_info /mnt/ext4 page
 run info-dax-never-xfs fsdax_info /mnt/xfs page
 # Without DAX the file is still on the NVDIMM's block device: the same region, ids and counts.
 run ras-dax-never-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
+# Page granularity: DeepFlush is the persist (msync), no region is touched.
+run deep-flush-dax-never-ext4 deep_flush /mnt/ext4/deep-flush "$NV_EXT4" untouched
 
 # Crash test, part 1: write through pmem2, then the host SIGKILLs qemu (part 2 is in the next boot).
 # ext4 with dax and a 10-minute journal commit interval: only MAP_SYNC's synchronous faults can make the block
