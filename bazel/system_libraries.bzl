@@ -128,43 +128,63 @@ cc_library(name = "liburing", linkopts = ["-luring"])
 
 system_liburing = repository_rule(implementation = _system_liburing_impl, local = True)
 
-def _system_libpmem2_impl(ctx):
-    _require(ctx, "/usr/include/libpmem2.h", "libpmem2-dev")
+def _system_pmdk_library_impl(ctx):
+    library = ctx.attr.library
+    _require(ctx, "/usr/include/%s.h" % library, library + "-dev")
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
-    ctx.file("BUILD.bazel", """# PMDK's libpmem2 from Debian: the reference implementation pmem2 is tested and benchmarked against.
+    ctx.file("BUILD.bazel", """# PMDK's %s from Debian: the reference implementation pmem2 is tested and benchmarked against.
 package(default_visibility = ["//visibility:public"])
 
-cc_library(name = "libpmem2", linkopts = ["-lpmem2"])
+cc_library(name = "%s", linkopts = ["-l%s"])
 
 # Only the headers, for code that loads the library at run time with dlopen/dlmopen.
 cc_library(name = "headers")
-""")
+""" % (library, library, library[len("lib"):]))
 
-system_libpmem2 = repository_rule(implementation = _system_libpmem2_impl, local = True)
+# One of PMDK's libraries as Debian packages it (headers in /usr/include, lib<name>.so in the library path):
+# @<repository>//:<library> links it, @<repository>//:headers gives only its headers.
+system_pmdk_library = repository_rule(
+    implementation = _system_pmdk_library_impl,
+    attrs = {"library": attr.string(mandatory = True, doc = "e.g. libpmem2, libpmemobj")},
+    local = True,
+)
 
 def _system_pmdk_examples_impl(ctx):
     root = ctx.path(ctx.attr.path)
     if not root.exists:
-        fail(("PMDK's libpmem2 examples not found at %s: apt-get install libpmem2-dev (and make sure dpkg does not " +
-              "leave out /usr/share/doc: a path-exclude in /etc/dpkg/dpkg.cfg.d)") % root)
-    names = []
-    for example in root.readdir():
-        source = example.get_child(example.basename + ".c")
-        if source.exists:
-            ctx.symlink(source, source.basename)
-            names.append(source.basename)
-    if not names:
-        fail("no example sources (<name>/<name>.c) under %s" % root)
+        fail(("PMDK's example sources not found at %s: apt-get install %s (and make sure dpkg does not leave out " +
+              "/usr/share/doc: a path-exclude in /etc/dpkg/dpkg.cfg.d)") % (root, ctx.attr.package))
+    for entry in root.readdir():
+        ctx.symlink(entry, entry.basename)
+    missing = [i for i in ctx.attr.includes if i != "." and not root.get_child(i).exists]
+    if missing:
+        fail("no folders %s under %s" % (missing, root))
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
-    ctx.file("BUILD.bazel", """# PMDK's libpmem2 example programs as Debian ships them (libpmem2-dev), from %s: <name>.c.
-# Built and run against pmem2 and against Debian's libpmem2 by //pmem2/c/pmdk_examples.
-exports_files(%r)
-""" % (root, sorted(names)))
+    ctx.file("BUILD.bazel", """# PMDK's example programs as Debian ships them (%s), from %s, with their folders as they are there:
+# <file>.c or <folder>/<file>.c. Built and run against pmem2 and against Debian's library by //pmem2/c/pmdk_examples
+# and //pmem2/c/pmdk_clients.
+package(default_visibility = ["//visibility:public"])
 
-# The C example programs of PMDK's libpmem2 (Debian's libpmem2-dev ships their sources), for the compatibility
-# tests of pmem2's C interface.
+# allow_empty = False: an empty folder (a dpkg path-exclude) is an error here, not a missing label later.
+exports_files(glob(["**/*.c"], allow_empty = False))
+
+# Every header of the examples, with the folders the examples' Makefiles put on the include path.
+cc_library(
+    name = "headers",
+    hdrs = glob(["**/*.h"]),
+    includes = %r,
+)
+""" % (ctx.attr.package, root, ctx.attr.includes))
+
+# The C example programs of one of PMDK's libraries (Debian's lib<name>-dev ships their sources in
+# /usr/share/doc/<package>/examples), for the compatibility tests of pmem2's C interfaces.
 system_pmdk_examples = repository_rule(
     implementation = _system_pmdk_examples_impl,
-    attrs = {"path": attr.string(default = "/usr/share/doc/libpmem2-dev/examples")},
+    attrs = {
+        "path": attr.string(default = "/usr/share/doc/libpmem2-dev/examples"),
+        "package": attr.string(default = "libpmem2-dev", doc = "the Debian package that ships them"),
+        # Folders (relative to `path`, "." for itself) that the examples include headers from with <...>.
+        "includes": attr.string_list(default = []),
+    },
     local = True,
 )

@@ -14,6 +14,12 @@ packages=(
   liburing-dev
   libbenchmark-dev  # benchmarks
   libpmem2-dev      # the reference implementation the tests compare against, and PMDK's examples (pmem2/c/pmdk_examples)
+  libpmem-dev       # PMDK's libpmem, the reference for pmem2's libpmem.so.1, and its examples (pmem2/c/pmdk_clients)
+  libpmemobj-dev    # libpmemobj and its examples, run on pmem2's libpmem.so.1 (pmem2/c/pmdk_clients)
+  libpmemblk-dev    # libpmemblk, libpmemlog, libpmempool: pmempool's libraries (pmem2/c/pmdk_clients)
+  libpmemlog-dev
+  libpmempool-dev
+  pmdk-tools        # pmempool (pmem2/c/pmdk_clients)
   binutils          # nm, readelf: the tests of libpmem2.so.1 (g++ brings it too)
   shellcheck        # scripts/lint.sh
 )
@@ -36,14 +42,19 @@ need_buildifier=0
 has_buildifier || need_buildifier=1
 # npm comes with Node.js on most machines; Debian's package otherwise.
 [ $need_buildifier -eq 1 ] && ! command -v npm >/dev/null && missing+=(npm)
-# check_examples: PMDK's example sources, which //pmem2/c/pmdk_examples builds; a dpkg path-exclude for
-# /usr/share/doc (minimal container images) leaves them out even though libpmem2-dev is installed.
+# check_examples: PMDK's example sources, which //pmem2/c/pmdk_examples and //pmem2/c/pmdk_clients build; a dpkg
+# path-exclude for /usr/share/doc (minimal container images) leaves them out even though the packages are installed.
 check_examples() {
-  local examples=/usr/share/doc/libpmem2-dev/examples
-  [ -f "$examples/basic/basic.c" ] && return 0
-  echo "install-deps: $examples/*/*.c missing although libpmem2-dev is installed: remove the path-exclude for" \
-    "/usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall libpmem2-dev (apt-get install --reinstall)" >&2
-  return 1
+  local package file ok=0
+  for file in libpmem2-dev/examples/basic/basic.c libpmem-dev/examples/simple_copy.c \
+    libpmemobj-dev/examples/map/mapcli.c; do
+    package=${file%%/*}
+    [ -f "/usr/share/doc/$file" ] && continue
+    echo "install-deps: /usr/share/doc/$file missing although $package is installed: remove the path-exclude" \
+      "for /usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall $package (apt-get install --reinstall)" >&2
+    ok=1
+  done
+  return $ok
 }
 [ ${#missing[@]} -eq 0 ] && [ $need_buildifier -eq 0 ] && { check_examples; exit; }
 
