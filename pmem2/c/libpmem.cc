@@ -193,6 +193,13 @@ void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t
     Fail(__func__, pmem2::MakeErrnoError(EINVAL, "path is NULL"));
     return nullptr;
   }
+  // As libpmem: a path that cannot be looked up at all (ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, ...) is reported
+  // before the flags and the length are checked; a missing one (ENOENT) is not an error yet.
+  if (access(path, F_OK) != 0 && errno != ENOENT) {
+    const int err = errno;
+    Fail(__func__, pmem2::MakeErrnoError(err, absl::StrCat("looking up ", path)));
+    return nullptr;
+  }
   absl::StatusOr<pmem2::MapFileOptions> options = pmem2::MapFileOptionsFromFlags(flags, len, mode);
   if (!options.ok()) {
     Fail(__func__, options.status());

@@ -115,7 +115,8 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
     return Invalid(absl::StrCat("length ", options.length, " given without create: an existing file is mapped whole"));
   }
   if (options.length > static_cast<uint64_t>(INT64_MAX)) {
-    return MakeErrnoError(EFBIG, absl::StrCat("length ", options.length, " is larger than any file can be"));
+    // EINVAL, not EFBIG: libpmem's errno for a length that is negative as an off_t.
+    return Invalid(absl::StrCat("length ", options.length, " is larger than any file can be"));
   }
   absl::StatusOr<OpenedFile> opened =
       options.tmpfile ? OpenTemporary(path, options.exclusive) : OpenOrCreate(path, options);

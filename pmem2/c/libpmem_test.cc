@@ -1,0 +1,631 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// Every function of our libpmem (pmem2/c/libpmem.h), linked statically: pmem_map_file with each flag and
+// combination and the files it leaves, pmem_unmap, pmem_is_pmem, the flush functions, pmem_msync (with injected
+// write-back failures: sticky), the copy functions with every flag, pmem_check_version and pmem_errormsg.
+// PMEM_IS_PMEM_FORCE, PMEM_LOG_LEVEL / PMEM_LOG_FILE and PMEM_MMAP_HINT are read once per process: their tests
+// are binaries of their own: libpmem_is_pmem_force_test.cc, libpmem_log_test.cc and
+// libpmem_mmap_hint_test.cc.
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/c/libpmem.h"
+#include "pmem2/map/page_persist_for_test.h"
+#include "testing/temp_files.h"
+
+namespace {
+
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedTempDir;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr size_t kPage = 4096;
+constexpr size_t kMiB = size_t{1} << 20;
+
+std::vector<std::string> Entries(const std::string& folder) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
+  }
+  closedir(dir);
+  return names;
+}
+
+struct stat Stat(const std::string& path) {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  if (stat(path.c_str(), &st) != 0) st.st_mode = 0;
+  return st;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+void WriteFile(const std::string& path, size_t size, char fill) {
+  const int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  std::vector<char> bytes(size, fill);
+  ASSERT_EQ(write(fd, bytes.data(), size), static_cast<ssize_t>(size));
+  close(fd);
+}
+
+bool IsMapped(const void* address) {
+  const uintptr_t page = reinterpret_cast<uintptr_t>(address) & ~(kPage - 1);
+  return msync(reinterpret_cast<void*>(page), kPage, MS_ASYNC) == 0;
+}
+
+class LibpmemTest : public ::testing::Test {
+ protected:
+  void SetUp() override { old_umask_ = umask(022); }
+  void TearDown() override { umask(old_umask_); }
+
+  // A failing pmem_map_file: NULL, `err`, outputs untouched, a message.
+  void ExpectMapFails(const std::string& path, size_t len, int flags, mode_t mode, int err) {
+    size_t mapped_len = 1234;
+    int is_pmem = 5678;
+    errno = 0;
+    EXPECT_EQ(pmem_map_file(path.c_str(), len, flags, mode, &mapped_len, &is_pmem), nullptr)
+        << path << " len " << len << " flags " << flags;
+    EXPECT_EQ(errno, err) << path << " len " << len << " flags " << flags << ": " << std::strerror(errno);
+    EXPECT_EQ(mapped_len, 1234u);
+    EXPECT_EQ(is_pmem, 5678);
+    EXPECT_STRNE(pmem_errormsg(), "");
+  }
+
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  ScopedTempDir dir_{"/dev/shm"};
+  mode_t old_umask_ = 0;
+};
+
+TEST_F(LibpmemTest, CreateMakesAFullyAllocatedFileWithTheModeUnderTheUmask) {
+  for (mode_t mode : {mode_t{0600}, mode_t{0640}, mode_t{0666}, mode_t{0777}, mode_t{0444}}) {
+    const std::string path = dir_.Join(absl::StrCat("new", mode));
+    size_t len = 0;
+    int is_pmem = 7;
+    void* p = pmem_map_file(path.c_str(), kMiB + 100, PMEM_FILE_CREATE, mode, &len, &is_pmem);
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    EXPECT_EQ(len, kMiB + 100);
+    EXPECT_EQ(is_pmem, 0) << "tmpfs is no persistent memory";
+    const struct stat st = Stat(path);
+    EXPECT_EQ(st.st_size, static_cast<off_t>(kMiB + 100));
+    EXPECT_EQ(st.st_mode & 07777, mode & ~022u) << std::oct << mode;
+    EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kMiB + 100) << "posix_fallocate allocated every block";
+    static_cast<char*>(p)[kMiB + 99] = 'z';
+    EXPECT_EQ(pmem_msync(static_cast<char*>(p) + kMiB + 99, 1), 0);
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+  }
+}
+
+TEST_F(LibpmemTest, SparseCreatesHoles) {
+  const std::string path = dir_.Join("sparse");
+  size_t len = 0;
+  void* p = pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE | PMEM_FILE_SPARSE, 0600, &len, nullptr);
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  EXPECT_EQ(len, kMiB);
+  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(Stat(path).st_blocks, 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+TEST_F(LibpmemTest, CreateResizesAnExistingFileAndKeepsItsModeAndContents) {
+  const std::string path = dir_.Join("existing");
+  WriteFile(path, 3 * kPage + 5, 'e');
+  ASSERT_EQ(chmod(path.c_str(), 0604), 0);
+  for (size_t len : {size_t{5 * kPage}, size_t{kPage + 1}, size_t{1}}) {
+    size_t mapped = 0;
+    char* p = static_cast<char*>(pmem_map_file(path.c_str(), len, PMEM_FILE_CREATE, 0600, &mapped, nullptr));
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    EXPECT_EQ(mapped, len);
+    EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(len));
+    EXPECT_EQ(Stat(path).st_mode & 07777, 0604u) << "mode is for new files only";
+    EXPECT_EQ(p[0], 'e');
+    if (len > 3 * kPage + 5) {
+      EXPECT_EQ(p[len - 1], 0) << "extended with zeros";
+    }
+    EXPECT_EQ(pmem_unmap(p, mapped), 0);
+  }
+}
+
+TEST_F(LibpmemTest, ExclusiveCreateFailsOnAnExistingPathAndLeavesItAlone) {
+  const std::string path = dir_.Join("existing");
+  WriteFile(path, kPage, 'x');
+  ExpectMapFails(path, kMiB, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0600, EEXIST);
+  ExpectMapFails(path, kMiB, PMEM_FILE_CREATE | PMEM_FILE_EXCL | PMEM_FILE_SPARSE, 0600, EEXIST);
+  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kPage));
+  ExpectMapFails(dir_.path(), kPage, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0600, EEXIST);
+  const std::string fresh = dir_.Join("fresh");
+  size_t len = 0;
+  void* p = pmem_map_file(fresh.c_str(), kPage, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0640, &len, nullptr);
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  EXPECT_EQ(Stat(fresh).st_mode & 07777, 0640u);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+TEST_F(LibpmemTest, TmpfileLeavesNothingBehind) {
+  for (int extra : {0, PMEM_FILE_EXCL, PMEM_FILE_SPARSE, PMEM_FILE_EXCL | PMEM_FILE_SPARSE}) {
+    size_t len = 0;
+    int is_pmem = 7;
+    char* p = static_cast<char*>(pmem_map_file(dir_.path().c_str(), 2 * kMiB + 3, PMEM_FILE_CREATE |
+                                                   PMEM_FILE_TMPFILE | extra, 0777, &len, &is_pmem));
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    EXPECT_EQ(len, 2 * kMiB + 3);
+    EXPECT_EQ(is_pmem, 0);
+    std::memset(p, 1, len);
+    EXPECT_EQ(pmem_msync(p, len), 0);
+    EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+  }
+  const std::string file = dir_.Join("file");
+  WriteFile(file, 1, 'f');
+  ExpectMapFails(file, kPage, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, ENOTDIR);
+  ExpectMapFails(dir_.Join("missing"), kPage, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, ENOENT);
+  ExpectMapFails(dir_.path(), kPage, PMEM_FILE_TMPFILE, 0600, EINVAL);
+  ExpectMapFails(dir_.path(), 0, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, EINVAL);
+  EXPECT_THAT(Entries(dir_.path()), ::testing::ElementsAre("file"));
+}
+
+TEST_F(LibpmemTest, MapsAllOfAnExistingFileWithoutCreate) {
+  for (size_t size : {size_t{1}, kPage, kPage + 1, 3 * kMiB + 7}) {
+    const std::string path = dir_.Join(absl::StrCat("f", size));
+    WriteFile(path, size, 'a');
+    for (int flags : {0, PMEM_FILE_EXCL, PMEM_FILE_SPARSE, PMEM_FILE_EXCL | PMEM_FILE_SPARSE}) {
+      size_t len = 0;
+      int is_pmem = 7;
+      char* p = static_cast<char*>(pmem_map_file(path.c_str(), 0, flags, 0, &len, &is_pmem));
+      ASSERT_NE(p, nullptr) << pmem_errormsg();
+      EXPECT_EQ(len, size);
+      EXPECT_EQ(is_pmem, 0);
+      EXPECT_EQ(p[0], 'a');
+      EXPECT_EQ(p[size - 1], 'a');
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kPage, 0u);
+      EXPECT_EQ(pmem_unmap(p, len), 0);
+      EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(size));
+    }
+  }
+}
+
+TEST_F(LibpmemTest, OutputPointersMayBeNull) {
+  const std::string path = dir_.Join("f");
+  void* p = pmem_map_file(path.c_str(), kPage, PMEM_FILE_CREATE, 0600, nullptr, nullptr);
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(p, kPage), 0);
+  int is_pmem = 7;
+  p = pmem_map_file(path.c_str(), 0, 0, 0, nullptr, &is_pmem);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(is_pmem, 0);
+  EXPECT_EQ(pmem_unmap(p, kPage), 0);
+  errno = 0;
+  EXPECT_EQ(pmem_map_file(dir_.Join("missing").c_str(), 0, 0, 0, nullptr, nullptr), nullptr);
+  EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_F(LibpmemTest, RefusedInputs) {
+  const std::string empty = dir_.Join("empty");
+  WriteFile(empty, 0, 0);
+  const std::string file = dir_.Join("file");
+  WriteFile(file, kPage, 'f');
+  ExpectMapFails(empty, 0, 0, 0, EINVAL);  // nothing to map (libpmem: mmap of length 0)
+  EXPECT_EQ(Stat(empty).st_size, 0);
+  ExpectMapFails(dir_.Join("missing"), 0, 0, 0, ENOENT);
+  ExpectMapFails(dir_.Join("no/such/folder/f"), kPage, PMEM_FILE_CREATE, 0600, ENOENT);
+  ExpectMapFails(dir_.path(), 0, 0, 0, EISDIR);
+  ExpectMapFails(dir_.path(), kPage, PMEM_FILE_CREATE, 0600, EISDIR);
+  ExpectMapFails("/dev/null", 0, 0, 0, EINVAL);
+  ExpectMapFails(dir_.Join("new"), 0, PMEM_FILE_CREATE, 0600, EINVAL);     // len 0 with create
+  ExpectMapFails(file, kPage, 0, 0, EINVAL);                               // len without create
+  ExpectMapFails(file, kPage, PMEM_FILE_EXCL | PMEM_FILE_SPARSE, 0, EINVAL);
+  ExpectMapFails(dir_.Join("new"), SIZE_MAX, PMEM_FILE_CREATE, 0600, EINVAL);  // negative as an off_t
+  ExpectMapFails(dir_.Join("new"), size_t{INT64_MAX} + 1, PMEM_FILE_CREATE | PMEM_FILE_SPARSE, 0600, EINVAL);
+  for (int bad : {1 << 4, 1 << 5, 1 << 30, -1}) {
+    ExpectMapFails(file, 0, bad, 0, EINVAL);
+    ExpectMapFails(dir_.Join("new"), kPage, PMEM_FILE_CREATE | bad, 0600, EINVAL);
+  }
+  errno = 0;
+  EXPECT_EQ(pmem_map_file(nullptr, 0, 0, 0, nullptr, nullptr), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  // A path that cannot be looked up is reported before the flags and length (as libpmem does).
+  ExpectMapFails(file + "/below", 0, 1 << 4, 0, ENOTDIR);
+  ExpectMapFails(file + "/below", kPage, 0, 0, ENOTDIR);
+  ExpectMapFails(file + "/below", kPage, PMEM_FILE_CREATE, 0600, ENOTDIR);
+  EXPECT_THAT(Entries(dir_.path()), ::testing::UnorderedElementsAre("empty", "file")) << "nothing created";
+}
+
+TEST_F(LibpmemTest, AFileItCreatedIsRemovedWhenALaterStepFails) {
+  // posix_fallocate of 1 TiB fails at once with ENOSPC on a tmpfs smaller than that.
+  struct statfs fs;
+  ASSERT_EQ(statfs(dir_.path().c_str(), &fs), 0);
+  const size_t kTiB = size_t{1} << 40;
+  if (fs.f_type != TMPFS_MAGIC || static_cast<uint64_t>(fs.f_blocks) * fs.f_bsize >= kTiB) {
+    GTEST_SKIP() << dir_.path() << " is no tmpfs smaller than 1 TiB";
+  }
+  ExpectMapFails(dir_.Join("huge"), kTiB, PMEM_FILE_CREATE, 0600, ENOSPC);
+  EXPECT_FALSE(Exists(dir_.Join("huge")));
+  const std::string existing = dir_.Join("existing");
+  WriteFile(existing, kPage, 'e');
+  ExpectMapFails(existing, kTiB, PMEM_FILE_CREATE, 0600, ENOSPC);
+  EXPECT_TRUE(Exists(existing)) << "a file that existed is never removed";
+}
+
+TEST_F(LibpmemTest, AsNonRootAnUnwritableFileIsEacces) {
+  if (geteuid() == 0) GTEST_SKIP() << "root may write any file (needs a non-root user)";
+  const std::string path = dir_.Join("read-only");
+  WriteFile(path, kPage, 'r');
+  ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+  ExpectMapFails(path, 0, 0, 0, EACCES);
+  ExpectMapFails(path, kPage, PMEM_FILE_CREATE, 0600, EACCES);
+}
+
+// ---- pmem_unmap ----
+
+TEST_F(LibpmemTest, UnmapOfAWholeMapping) {
+  size_t len = 0;
+  char* p = static_cast<char*>(
+      pmem_map_file(dir_.Join("f").c_str(), 3 * kPage + 1, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pmem_unmap(p, 0), -1) << "munmap's EINVAL for length 0";
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_TRUE(IsMapped(p));
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  EXPECT_FALSE(IsMapped(p));
+  EXPECT_FALSE(IsMapped(p + 3 * kPage));
+  EXPECT_EQ(pmem_is_pmem(p, len), 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0) << "unmapping twice is munmap's: nothing there, no error";
+}
+
+TEST_F(LibpmemTest, UnmapOfARangeCoveringAMappingAndMore) {
+  size_t len = 0;
+  char* p = static_cast<char*>(
+      pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  void* next = mmap(p + len, kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (next != p + len) {
+    if (next != MAP_FAILED) munmap(next, kPage);
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+    GTEST_SKIP() << "the page after the mapping is taken";
+  }
+  EXPECT_EQ(pmem_unmap(p, len + kPage), 0);
+  EXPECT_FALSE(IsMapped(p));
+  EXPECT_FALSE(IsMapped(p + len)) << "the rest of the range is munmap'ed too";
+}
+
+TEST_F(LibpmemTest, UnmapOfARangeCuttingAMappingIsEinvalAndKeepsIt) {
+  size_t len = 0;
+  char* p = static_cast<char*>(
+      pmem_map_file(dir_.Join("f").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  for (std::pair<char*, size_t> cut : {std::make_pair(p, kPage), std::make_pair(p + kPage, kPage),
+                                       std::make_pair(p + kPage, 2 * kPage), std::make_pair(p - kPage, 2 * kPage),
+                                       std::make_pair(p + 1, len - 1)}) {
+    errno = 0;
+    EXPECT_EQ(pmem_unmap(cut.first, cut.second), -1) << static_cast<void*>(cut.first) << " +" << cut.second;
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_THAT(pmem_errormsg(), HasSubstr("unmap all of it"));
+  }
+  p[0] = 1;
+  p[len - 1] = 2;  // still all mapped
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+TEST_F(LibpmemTest, UnmapOfMemoryItDidNotMapIsMunmap) {
+  void* anon = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(anon, MAP_FAILED);
+  EXPECT_EQ(pmem_unmap(anon, 2 * kPage), 0);
+  EXPECT_FALSE(IsMapped(anon));
+  EXPECT_EQ(pmem_unmap(anon, 2 * kPage), 0);
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(static_cast<char*>(anon) + 1, kPage), -1);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+TEST_F(LibpmemTest, TwoMappingsAreUnmappedIndependently) {
+  size_t a_len = 0, b_len = 0;
+  char* a = static_cast<char*>(pmem_map_file(dir_.Join("a").c_str(), kPage, PMEM_FILE_CREATE, 0600, &a_len, nullptr));
+  char* b = static_cast<char*>(pmem_map_file(dir_.Join("b").c_str(), kPage, PMEM_FILE_CREATE, 0600, &b_len, nullptr));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(pmem_unmap(a, a_len), 0);
+  b[0] = 'b';
+  EXPECT_EQ(pmem_msync(b, 1), 0);
+  EXPECT_EQ(pmem_unmap(b, b_len), 0);
+}
+
+// ---- pmem_is_pmem ----
+
+TEST_F(LibpmemTest, IsPmemIsZeroOnTmpfsAndOnMemoryItDidNotMap) {
+  size_t len = 0;
+  void* p = pmem_map_file(dir_.Join("f").c_str(), kMiB, PMEM_FILE_CREATE, 0600, &len, nullptr);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pmem_is_pmem(p, len), 0);
+  EXPECT_EQ(pmem_is_pmem(p, 1), 0);
+  std::vector<char> heap(100);
+  EXPECT_EQ(pmem_is_pmem(heap.data(), heap.size()), 0);
+  EXPECT_EQ(pmem_is_pmem(nullptr, 0), 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+// The granularity, and so is_pmem, is decided when the file is mapped: PMEM2_FORCE_GRANULARITY counts then.
+TEST_F(LibpmemTest, IsPmemIsOneForAMappingOfCacheLineGranularity) {
+  char* p = nullptr;
+  size_t len = 0;
+  int is_pmem = 7;
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", "cache_line");
+    p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage + 1, PMEM_FILE_CREATE, 0600, &len,
+                                         &is_pmem));
+  }
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  EXPECT_EQ(is_pmem, 1);
+  EXPECT_EQ(pmem_is_pmem(p, len), 1) << "decided at map time, not now";
+  EXPECT_EQ(pmem_is_pmem(p + len - 1, 1), 1);
+  EXPECT_EQ(pmem_is_pmem(p + 5, 100), 1);
+  EXPECT_EQ(pmem_is_pmem(p, len + kPage), 0) << "the range reaches past the mapping";
+  EXPECT_EQ(pmem_is_pmem(p - 1, 2), 0);
+  EXPECT_EQ(pmem_is_pmem(p, SIZE_MAX), 0);
+  // The cache-line functions make it durable.
+  pmem_memcpy_persist(p, "durable", 8);
+  pmem_persist(p, len);
+  EXPECT_EQ(pmem_deep_persist(p, len), 0);
+  EXPECT_STREQ(p, "durable");
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  EXPECT_EQ(pmem_is_pmem(p, 1), 0) << "no longer mapped";
+  // A page mapping next to nothing pmem.
+  ScopedEnv page("PMEM2_FORCE_GRANULARITY", "page");
+  void* q = pmem_map_file(dir_.Join("g").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, &is_pmem);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(is_pmem, 0);
+  EXPECT_EQ(pmem_unmap(q, len), 0);
+}
+
+// ---- Flushing ----
+
+TEST_F(LibpmemTest, FlushFunctionsOnAMappingAndOnPlainMemory) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len,
+                                             nullptr));
+  ASSERT_NE(p, nullptr);
+  std::vector<char> heap(3 * kPage, 'h');
+  for (char* base : {p, heap.data()}) {
+    std::memset(base, 'x', 3 * kPage);
+    pmem_persist(base + 1, 3 * kPage - 1);
+    pmem_persist(base, 0);
+    pmem_flush(base + 63, 2);
+    pmem_drain();
+    pmem_deep_flush(base, 3 * kPage);
+    pmem_deep_flush(base, 0);
+    EXPECT_EQ(pmem_deep_drain(base, 3 * kPage), 0);
+    EXPECT_EQ(pmem_deep_drain(base, 0), 0);
+    EXPECT_EQ(pmem_deep_persist(base + 10, 100), 0);
+    EXPECT_EQ(pmem_deep_persist(base, 0), 0);
+    EXPECT_EQ(base[3 * kPage - 1], 'x');
+  }
+  EXPECT_EQ(pmem_has_hw_drain(), 0);
+  const int auto_flush = pmem_has_auto_flush();
+  EXPECT_TRUE(auto_flush == 0 || auto_flush == 1) << auto_flush;
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+TEST_F(LibpmemTest, MsyncReturnsZeroOrTheErrno) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len,
+                                             nullptr));
+  ASSERT_NE(p, nullptr);
+  p[kPage + 5] = 1;
+  EXPECT_EQ(pmem_msync(p + kPage + 5, 1), 0) << "an unaligned address is aligned down";
+  EXPECT_EQ(pmem_msync(p, len), 0);
+  EXPECT_EQ(pmem_msync(p, 0), 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  errno = 0;
+  EXPECT_EQ(pmem_msync(p, len), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_STRNE(pmem_errormsg(), "");
+}
+
+// A failed write-back stays with the mapping (libpmem.h, "Errors"): a later successful msync of the same mapping
+// still returns -1 with that errno; a new mapping starts clean.
+TEST_F(LibpmemTest, MsyncFailureIsStickyForTheMapping) {
+  const std::string path = dir_.Join("f");
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  static int calls = 0;
+  calls = 0;
+  pmem2::map_internal::SetMsyncForTest([](void*, size_t, int) {
+    ++calls;
+    errno = EIO;
+    return -1;
+  });
+  errno = 0;
+  EXPECT_EQ(pmem_msync(p, 1), -1);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_GE(calls, 1);
+  pmem2::map_internal::SetMsyncForTest(nullptr);
+  errno = 0;
+  EXPECT_EQ(pmem_msync(p + kPage, 1), -1) << "sticky: the lost pages are not brought back";
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(pmem_msync(p, len), -1);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  p = static_cast<char*>(pmem_map_file(path.c_str(), 0, 0, 0, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(pmem_msync(p, len), 0) << "a new mapping starts without the old failure";
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  // ENOSPC too, with its own errno.
+  p = static_cast<char*>(pmem_map_file(dir_.Join("g").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  pmem2::map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = ENOSPC;
+    return -1;
+  });
+  errno = 0;
+  EXPECT_EQ(pmem_msync(p, 1), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  pmem2::map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(pmem_msync(p, 1), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+// ---- Copies ----
+
+std::vector<unsigned> AllMemFlags() {
+  std::vector<unsigned> flags;
+  for (unsigned f = 0; f <= PMEM_F_MEM_VALID_FLAGS; ++f) flags.push_back(f);
+  flags.push_back(1u << 6);  // outside PMEM_F_MEM_VALID_FLAGS: ignored
+  flags.push_back(0xffffffffu);
+  return flags;
+}
+
+void Fill(std::vector<unsigned char>* v, unsigned seed) {
+  for (size_t i = 0; i < v->size(); ++i) (*v)[i] = static_cast<unsigned char>(i * 31 + seed);
+}
+
+TEST_F(LibpmemTest, CopiesWithEveryFlagOnAMapping) {
+  size_t len = 0;
+  auto* p = static_cast<unsigned char*>(
+      pmem_map_file(dir_.Join("f").c_str(), 256 * 1024, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  std::vector<unsigned char> expected(len), source(70000);
+  Fill(&source, 3);
+  for (unsigned flags : AllMemFlags()) {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{200}, size_t{4097}, size_t{65537}}) {
+      for (size_t offset : {size_t{0}, size_t{5}, size_t{64}}) {
+        std::memset(p, 0, len);
+        std::memset(expected.data(), 0, len);
+        EXPECT_EQ(pmem_memcpy(p + offset, source.data() + 1, size, flags), p + offset);
+        std::memcpy(expected.data() + offset, source.data() + 1, size);
+        const size_t o2 = offset + 70000;
+        EXPECT_EQ(pmem_memmove(p + o2, source.data(), size, flags), p + o2);
+        std::memmove(expected.data() + o2, source.data(), size);
+        const size_t o3 = o2 + 70000;
+        EXPECT_EQ(pmem_memset(p + o3, static_cast<int>(0x100 | flags), size, flags), p + o3);
+        std::memset(expected.data() + o3, static_cast<int>(0x100 | flags), size);
+        pmem_drain();
+        ASSERT_EQ(std::memcmp(p, expected.data(), len), 0) << "flags " << flags << " size " << size;
+      }
+    }
+  }
+  EXPECT_EQ(pmem_msync(p, len), 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+TEST_F(LibpmemTest, OverlappingMovesBothWays) {
+  for (unsigned flags : AllMemFlags()) {
+    for (size_t size : {size_t{1}, size_t{17}, size_t{64}, size_t{255}, size_t{4096}, size_t{20000}}) {
+      for (size_t shift : {size_t{1}, size_t{8}, size_t{63}, size_t{64}, size_t{1000}}) {
+        std::vector<unsigned char> buf(size + shift + 128), expected;
+        Fill(&buf, static_cast<unsigned>(size));
+        expected = buf;
+        EXPECT_EQ(pmem_memmove(buf.data() + shift, buf.data(), size, flags), buf.data() + shift);
+        std::memmove(expected.data() + shift, expected.data(), size);
+        ASSERT_EQ(buf, expected) << "forward, flags " << flags << " size " << size << " shift " << shift;
+        EXPECT_EQ(pmem_memmove(buf.data(), buf.data() + shift, size, flags), buf.data());
+        std::memmove(expected.data(), expected.data() + shift, size);
+        ASSERT_EQ(buf, expected) << "backward, flags " << flags << " size " << size << " shift " << shift;
+      }
+    }
+  }
+  std::vector<unsigned char> buf(10000), expected;
+  Fill(&buf, 9);
+  expected = buf;
+  pmem_memmove_persist(buf.data() + 3, buf.data(), 9000);
+  std::memmove(expected.data() + 3, expected.data(), 9000);
+  pmem_memmove_nodrain(buf.data(), buf.data() + 100, 9000);
+  std::memmove(expected.data(), expected.data() + 100, 9000);
+  pmem_drain();
+  EXPECT_EQ(buf, expected);
+}
+
+TEST_F(LibpmemTest, PersistAndNodrainForms) {
+  std::vector<unsigned char> src(5000), dst(5200, 0), expected(5200, 0);
+  Fill(&src, 1);
+  EXPECT_EQ(pmem_memcpy_persist(dst.data() + 1, src.data(), 5000), dst.data() + 1);
+  std::memcpy(expected.data() + 1, src.data(), 5000);
+  EXPECT_EQ(dst, expected);
+  EXPECT_EQ(pmem_memcpy_nodrain(dst.data() + 100, src.data(), 3000), dst.data() + 100);
+  std::memcpy(expected.data() + 100, src.data(), 3000);
+  EXPECT_EQ(pmem_memmove_persist(dst.data() + 7, src.data() + 2, 999), dst.data() + 7);
+  std::memmove(expected.data() + 7, src.data() + 2, 999);
+  EXPECT_EQ(pmem_memset_persist(dst.data() + 3, 0x1ab, 4000), dst.data() + 3);
+  std::memset(expected.data() + 3, 0xab, 4000);
+  EXPECT_EQ(pmem_memset_nodrain(dst.data() + 4001, 'n', 1000), dst.data() + 4001);
+  std::memset(expected.data() + 4001, 'n', 1000);
+  EXPECT_EQ(pmem_memmove_nodrain(dst.data(), dst.data() + 1, 0), dst.data());
+  pmem_drain();
+  EXPECT_EQ(dst, expected);
+  EXPECT_EQ(pmem_memcpy_persist(dst.data(), src.data(), 0), dst.data());
+  EXPECT_EQ(pmem_memset_persist(dst.data(), 0, 0), dst.data());
+}
+
+// ---- Version and messages ----
+
+TEST_F(LibpmemTest, CheckVersion) {
+  EXPECT_EQ(pmem_check_version(1, 0), nullptr);
+  EXPECT_EQ(pmem_check_version(1, 1), nullptr);
+  EXPECT_EQ(pmem_check_version(PMEM_MAJOR_VERSION, PMEM_MINOR_VERSION), nullptr);
+  const char* minor = pmem_check_version(1, 2);
+  ASSERT_NE(minor, nullptr);
+  EXPECT_STREQ(minor, "libpmem minor version mismatch (need 2, found 1)");
+  EXPECT_STREQ(pmem_errormsg(), minor);
+  ASSERT_NE(pmem_check_version(2, 0), nullptr);
+  EXPECT_STREQ(pmem_check_version(2, 0), "libpmem major version mismatch (need 2, found 1)");
+  EXPECT_STREQ(pmem_check_version(0, 9), "libpmem major version mismatch (need 0, found 1)");
+  EXPECT_STREQ(pmem_check_version(0, 0), "libpmem major version mismatch (need 0, found 1)");
+}
+
+TEST_F(LibpmemTest, ErrorMessagesArePerThread) {
+  ExpectMapFails(dir_.Join("missing-main"), 0, 0, 0, ENOENT);
+  const std::string main_message = pmem_errormsg();
+  EXPECT_THAT(main_message, HasSubstr("missing-main"));
+  std::string thread_before, thread_after;
+  std::thread other([&] {
+    thread_before = pmem_errormsg();
+    errno = 0;
+    if (pmem_map_file(dir_.Join("missing-thread").c_str(), 0, 0, 0, nullptr, nullptr) == nullptr) {
+      thread_after = pmem_errormsg();
+    }
+  });
+  other.join();
+  EXPECT_EQ(thread_before, "") << "a new thread has no message";
+  EXPECT_THAT(thread_after, HasSubstr("missing-thread"));
+  EXPECT_EQ(pmem_errormsg(), main_message);
+}
+
+TEST_F(LibpmemTest, ConcurrentMapsAndUnmaps) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 20; ++i) {
+        size_t len = 0;
+        auto* p = static_cast<char*>(pmem_map_file(dir_.Join(absl::StrCat("t", t, "_", i)).c_str(), kPage + i,
+                                                   PMEM_FILE_CREATE, 0600, &len, nullptr));
+        ASSERT_NE(p, nullptr);
+        pmem_memset_persist(p, t, len);
+        EXPECT_EQ(pmem_msync(p, len), 0);
+        EXPECT_EQ(pmem_unmap(p, len), 0);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
