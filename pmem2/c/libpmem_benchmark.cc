@@ -46,7 +46,6 @@ struct Library {
   void* (*memcpy_persist)(void*, const void*, size_t) = nullptr;
   void (*persist)(const void*, size_t) = nullptr;
   void* (*obj_create)(const char*, const char*, size_t, mode_t) = nullptr;
-  void (*obj_close)(void*) = nullptr;
   struct Oid {
     uint64_t pool_uuid_lo;
     uint64_t off;
@@ -92,8 +91,7 @@ bool Open(Library* lib, const char* name, const char* libpmem_path, const std::s
     return false;
   }
   if (!Load(pmem, "pmem_memcpy_persist", &lib->memcpy_persist) || !Load(pmem, "pmem_persist", &lib->persist) ||
-      !Load(obj, "pmemobj_create", &lib->obj_create) || !Load(obj, "pmemobj_close", &lib->obj_close) ||
-      !Load(obj, "pmemobj_root", &lib->obj_root) || !Load(obj, "pmemobj_direct", &lib->obj_direct) ||
+      !Load(obj, "pmemobj_create", &lib->obj_create) || !Load(obj, "pmemobj_root", &lib->obj_root) || !Load(obj, "pmemobj_direct", &lib->obj_direct) ||
       !Load(obj, "pmemobj_tx_begin", &lib->tx_begin) ||
       !Load(obj, "pmemobj_tx_add_range_direct", &lib->tx_add_range_direct) ||
       !Load(obj, "pmemobj_tx_commit", &lib->tx_commit) || !Load(obj, "pmemobj_tx_end", &lib->tx_end)) {
@@ -215,5 +213,10 @@ int main(int argc, char** argv) {
   MedianTable reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintTable();
-  return 0;
+  // Leaves without closing the pools or running the destructors of the two extra link namespaces: in a
+  // secondary namespace, pmemobj_close over pmem2's libpmem crashes inside libpmemobj, and so do libpmemobj's
+  // destructors at exit over either libpmem. In an ordinary process both close cleanly (pmem2/c/pmdk_clients
+  // closes every pool over pmem2's libpmem). The pool files are unlinked already; nothing is left behind.
+  std::fflush(stdout);
+  _exit(0);
 }
