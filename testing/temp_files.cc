@@ -2,6 +2,8 @@
 
 #include "testing/temp_files.h"
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -117,6 +119,24 @@ ScopedEnv::~ScopedEnv() {
   } else {
     unsetenv(name_.c_str());
   }
+}
+
+std::vector<std::string> FolderEntries(const std::string& folder) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
+  }
+  closedir(dir);
+  return names;
+}
+
+struct stat StatOrZero(const std::string& path) {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  if (stat(path.c_str(), &st) != 0) std::memset(&st, 0, sizeof st);
+  return st;
 }
 
 }  // namespace testing

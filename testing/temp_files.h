@@ -11,6 +11,8 @@
 #define PMEM2_TESTING_TEMP_FILES_H_
 
 #include <cstdint>
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -67,6 +69,12 @@ class ScopedFd {
 
 // Creates (or truncates) `path` with `size` bytes (sparse) and opens it with `open_flags` (e.g. O_RDWR).
 ScopedFd CreateFile(const std::string& path, uint64_t size, int open_flags);
+
+// The names in `folder`, without "." and ".."; empty if it cannot be read.
+std::vector<std::string> FolderEntries(const std::string& folder);
+
+// stat(2) of `path`; all zero (st_mode 0: no file) if it fails.
+struct stat StatOrZero(const std::string& path);
 
 // Sets (or, with nullopt, unsets) an environment variable; restores the old state when destroyed.
 class ScopedEnv {

@@ -39,6 +39,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/c/libpmem2_api_for_test.h"
 
 // LeakSanitizer (--config=asan): the reference leaks the map objects its own pmem2_map_delete() cannot find
 // (pmem2_map_from_existing with length 0, or with a range that wraps around: R5 below) and what they hold. Those
@@ -49,87 +50,12 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:libpmem2.so.
 
 namespace {
 
-#define PMEM2_C_API_FUNCTIONS(X)                 \
-  X(config_new)                                  \
-  X(config_delete)                               \
-  X(config_set_required_store_granularity)       \
-  X(config_set_offset)                           \
-  X(config_set_length)                           \
-  X(config_set_sharing)                          \
-  X(config_set_protection)                       \
-  X(source_from_fd)                              \
-  X(source_from_anon)                            \
-  X(source_delete)                               \
-  X(source_size)                                 \
-  X(source_alignment)                            \
-  X(source_get_fd)                               \
-  X(map_new)                                     \
-  X(map_delete)                                  \
-  X(map_get_address)                             \
-  X(map_get_size)                                \
-  X(map_get_store_granularity)                   \
-  X(get_persist_fn)                              \
-  X(get_flush_fn)                                \
-  X(get_drain_fn)                                \
-  X(get_memcpy_fn)                               \
-  X(get_memmove_fn)                              \
-  X(get_memset_fn)                               \
-  X(errormsg)                                    \
-  X(config_set_vm_reservation)                   \
-  X(vm_reservation_new)                          \
-  X(vm_reservation_delete)                       \
-  X(vm_reservation_get_address)                  \
-  X(vm_reservation_get_size)                     \
-  X(vm_reservation_extend)                       \
-  X(vm_reservation_shrink)                       \
-  X(vm_reservation_map_find)                     \
-  X(vm_reservation_map_find_prev)                \
-  X(vm_reservation_map_find_next)                \
-  X(vm_reservation_map_find_first)               \
-  X(vm_reservation_map_find_last)                \
-  X(map_from_existing)
+using Api = ::pmem2::testing::Libpmem2Api;
 
-// One implementation of the API: a table of its functions.
-struct Api {
-#define PMEM2_C_FIELD(name) decltype(&pmem2_##name) name = nullptr;
-  PMEM2_C_API_FUNCTIONS(PMEM2_C_FIELD)
-#undef PMEM2_C_FIELD
-};
-
-const Api& Ours() {
-  static const Api* api = [] {
-    Api* a = new Api;
-#define PMEM2_C_OURS(name) a->name = &pmem2_##name;
-    PMEM2_C_API_FUNCTIONS(PMEM2_C_OURS)
-#undef PMEM2_C_OURS
-    return a;
-  }();
-  return *api;
-}
+const Api& Ours() { return ::pmem2::testing::OurLibpmem2(); }
 
 // The reference, or nullptr with `*why` set.
-const Api* Reference(std::string* why) {
-  static std::string error;
-  static const Api* api = []() -> const Api* {
-    void* handle = dlopen("libpmem2.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      error = absl::StrCat("cannot load Debian's libpmem2.so.1 (apt-get install libpmem2): ", dlerror());
-      return nullptr;
-    }
-    Api* a = new Api;
-#define PMEM2_C_REFERENCE(name)                                                        \
-  a->name = reinterpret_cast<decltype(&pmem2_##name)>(dlsym(handle, "pmem2_" #name)); \
-  if (a->name == nullptr) {                                                            \
-    error = "libpmem2.so.1 has no pmem2_" #name;                                       \
-    return nullptr;                                                                    \
-  }
-    PMEM2_C_API_FUNCTIONS(PMEM2_C_REFERENCE)
-#undef PMEM2_C_REFERENCE
-    return a;
-  }();
-  *why = error;
-  return api;
-}
+const Api* Reference(std::string* why) { return ::pmem2::testing::ReferenceLibpmem2(why); }
 
 constexpr size_t kPage = 4096;
 
@@ -306,10 +232,22 @@ bool KnownDifference(const SourceSpec& spec, const ConfigSpec& c, uint64_t sourc
   return false;
 }
 
-TEST(DifferentialTest, ReferenceIsSeparate) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
+// Each test compares ours with Debian's library (skipped, saying why, where it cannot be loaded), in a fresh
+// scratch folder.
+class DifferentialTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    reference = Reference(&why);
+    if (reference == nullptr) GTEST_SKIP() << why;
+    ASSERT_FALSE(scratch.dir().empty());
+  }
+
+  const Api* reference = nullptr;
+  Scratch scratch;
+};
+
+TEST_F(DifferentialTest, ReferenceIsSeparate) {
   EXPECT_NE(reinterpret_cast<void*>(reference->map_new), reinterpret_cast<void*>(&pmem2_map_new));
   // Our statically linked symbols are not visible to the dynamic linker, so the reference cannot bind to them.
   void* global = dlsym(RTLD_DEFAULT, "pmem2_map_new");
@@ -327,10 +265,7 @@ TEST(DifferentialTest, ReferenceIsSeparate) {
   EXPECT_THAT(pmem2_errormsg(), testing::HasSubstr("6"));
 }
 
-TEST(DifferentialTest, DocumentedNullArguments) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
+TEST_F(DifferentialTest, DocumentedNullArguments) {
   for (const Api* api : {&Ours(), reference}) {
     pmem2_config* cfg = nullptr;
     pmem2_source* src = nullptr;
@@ -339,12 +274,7 @@ TEST(DifferentialTest, DocumentedNullArguments) {
   }
 }
 
-TEST(DifferentialTest, MatrixOfSourcesAndConfigs) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, MatrixOfSourcesAndConfigs) {
   ASSERT_EQ(getenv("PMEM2_FORCE_GRANULARITY"), nullptr) << "the matrix assumes detected granularities";
 
   std::vector<SourceSpec> sources;
@@ -416,12 +346,7 @@ TEST(DifferentialTest, MatrixOfSourcesAndConfigs) {
 }
 
 // A descriptor closed after the source was made: both libraries ask the system again and fail.
-TEST(DifferentialTest, DescriptorClosedAfterTheSource) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, DescriptorClosedAfterTheSource) {
   std::vector<std::string> answers;
   for (const Api* api : {&Ours(), reference}) {
     const int fd = scratch.File(2 * kPage, O_RDWR);
@@ -582,10 +507,7 @@ bool KnownReservationDifference(size_t size, void* address, int ours, int refere
          (reference == 0 || (address != nullptr && reference == PMEM2_E_MAPPING_EXISTS));
 }
 
-TEST(DifferentialTest, MatrixOfReservations) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
+TEST_F(DifferentialTest, MatrixOfReservations) {
   // An existing mapping of 4 pages with a free page right before it.
   char* occupied = static_cast<char*>(mmap(nullptr, 5 * kPage, PROT_READ | PROT_WRITE,
                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -685,12 +607,7 @@ std::string MapIntoReservation(const Api& api, const pmem2_source* src, size_t r
   return out;
 }
 
-TEST(DifferentialTest, MatrixOfMapsIntoReservations) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, MatrixOfMapsIntoReservations) {
   std::vector<SourceSpec> sources;
   for (uint64_t size : {uint64_t{1}, uint64_t{kPage}, uint64_t{kPage + 4}, uint64_t{4 * kPage},
                         uint64_t{16 * kPage}}) {
@@ -749,12 +666,7 @@ TEST(DifferentialTest, MatrixOfMapsIntoReservations) {
 // reservation, over whatever is there (here: a placeholder of our own, so nothing is harmed). The man pages
 // (pmem2_config_set_vm_reservation, pmem2_map_new) only ever place a mapping inside the reservation; pmem2
 // refuses it with PMEM2_E_LENGTH_OUT_OF_RANGE, as for any mapping that does not fit.
-TEST(DifferentialTest, ReservationOffsetThatWrapsAround) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, ReservationOffsetThatWrapsAround) {
   SourcePair file(*reference, scratch, {SourceSpec::kFile, 4 * kPage, O_RDWR});
   ASSERT_TRUE(file.ok());
   int rets[2] = {0, 0};
@@ -784,12 +696,7 @@ TEST(DifferentialTest, ReservationOffsetThatWrapsAround) {
 }
 
 // A second map placed next to, over or inside a first one ([2, 4) pages of an 8-page reservation).
-TEST(DifferentialTest, OverlappingMapsInAReservation) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, OverlappingMapsInAReservation) {
   SourcePair file(*reference, scratch, {SourceSpec::kFile, 16 * kPage, O_RDWR});
   SourcePair anon(*reference, scratch, {SourceSpec::kAnonymous, 16 * kPage});
   ASSERT_TRUE(file.ok() && anon.ok());
@@ -948,12 +855,7 @@ bool PartialPageDifference(const Layout& layout, size_t offset, size_t length, c
   return reference == (reaches_next ? "0/1" : absl::StrCat(PMEM2_E_MAPPING_NOT_FOUND, "/none"));
 }
 
-TEST(DifferentialTest, FindingMapsInAReservation) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, FindingMapsInAReservation) {
   SourcePair file(*reference, scratch, {SourceSpec::kFile, 16 * kPage, O_RDWR});
   SourcePair short_file(*reference, scratch, {SourceSpec::kFile, kPage + 4, O_RDWR});
   ASSERT_TRUE(file.ok() && short_file.ok());
@@ -1099,11 +1001,7 @@ std::vector<std::string> ExtendShrinkSequence(const Api& api, const pmem2_source
   return out;
 }
 
-TEST(DifferentialTest, ExtendAndShrinkSequences) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
+TEST_F(DifferentialTest, ExtendAndShrinkSequences) {
   SourcePair anon(*reference, scratch, {SourceSpec::kAnonymous, kPage});
   ASSERT_TRUE(anon.ok());
   const int candidates = static_cast<int>(CandidateSteps(8 * kPage).size());
@@ -1168,12 +1066,7 @@ bool KnownFromExistingDifference(void* address, size_t length, int ours, int ref
          (address != nullptr && length == 0 && ours == PMEM2_E_LENGTH_OUT_OF_RANGE);
 }
 
-TEST(DifferentialTest, MapFromExisting) {
-  std::string why;
-  const Api* reference = Reference(&why);
-  if (reference == nullptr) GTEST_SKIP() << why;
-  Scratch scratch;
-  ASSERT_FALSE(scratch.dir().empty());
+TEST_F(DifferentialTest, MapFromExisting) {
   SourcePair file(*reference, scratch, {SourceSpec::kFile, 16 * kPage, O_RDWR});
   SourcePair anon(*reference, scratch, {SourceSpec::kAnonymous, 16 * kPage});
   ASSERT_TRUE(file.ok() && anon.ok());

@@ -32,30 +32,14 @@
 namespace {
 
 using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::FolderEntries;
 using ::pmem2::testing::ScopedTempDir;
+using ::pmem2::testing::StatOrZero;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = size_t{1} << 20;
-
-std::vector<std::string> Entries(const std::string& folder) {
-  std::vector<std::string> names;
-  DIR* dir = opendir(folder.c_str());
-  if (dir == nullptr) return names;
-  while (dirent* entry = readdir(dir)) {
-    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
-  }
-  closedir(dir);
-  return names;
-}
-
-struct stat Stat(const std::string& path) {
-  struct stat st;
-  std::memset(&st, 0, sizeof st);
-  if (stat(path.c_str(), &st) != 0) st.st_mode = 0;
-  return st;
-}
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -107,7 +91,7 @@ TEST_F(LibpmemTest, CreateMakesAFullyAllocatedFileWithTheModeUnderTheUmask) {
     ASSERT_NE(p, nullptr) << pmem_errormsg();
     EXPECT_EQ(len, kMiB + 100);
     EXPECT_EQ(is_pmem, 0) << "tmpfs is no persistent memory";
-    const struct stat st = Stat(path);
+    const struct stat st = StatOrZero(path);
     EXPECT_EQ(st.st_size, static_cast<off_t>(kMiB + 100));
     EXPECT_EQ(st.st_mode & 07777, mode & ~022u) << std::oct << mode;
     EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kMiB + 100) << "posix_fallocate allocated every block";
@@ -123,8 +107,8 @@ TEST_F(LibpmemTest, SparseCreatesHoles) {
   void* p = pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE | PMEM_FILE_SPARSE, 0600, &len, nullptr);
   ASSERT_NE(p, nullptr) << pmem_errormsg();
   EXPECT_EQ(len, kMiB);
-  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
-  EXPECT_EQ(Stat(path).st_blocks, 0);
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(StatOrZero(path).st_blocks, 0);
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 
@@ -137,8 +121,8 @@ TEST_F(LibpmemTest, CreateResizesAnExistingFileAndKeepsItsModeAndContents) {
     char* p = static_cast<char*>(pmem_map_file(path.c_str(), len, PMEM_FILE_CREATE, 0600, &mapped, nullptr));
     ASSERT_NE(p, nullptr) << pmem_errormsg();
     EXPECT_EQ(mapped, len);
-    EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(len));
-    EXPECT_EQ(Stat(path).st_mode & 07777, 0604u) << "mode is for new files only";
+    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(len));
+    EXPECT_EQ(StatOrZero(path).st_mode & 07777, 0604u) << "mode is for new files only";
     EXPECT_EQ(p[0], 'e');
     if (len > 3 * kPage + 5) {
       EXPECT_EQ(p[len - 1], 0) << "extended with zeros";
@@ -152,13 +136,13 @@ TEST_F(LibpmemTest, ExclusiveCreateFailsOnAnExistingPathAndLeavesItAlone) {
   WriteFile(path, kPage, 'x');
   ExpectMapFails(path, kMiB, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0600, EEXIST);
   ExpectMapFails(path, kMiB, PMEM_FILE_CREATE | PMEM_FILE_EXCL | PMEM_FILE_SPARSE, 0600, EEXIST);
-  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kPage));
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kPage));
   ExpectMapFails(dir_.path(), kPage, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0600, EEXIST);
   const std::string fresh = dir_.Join("fresh");
   size_t len = 0;
   void* p = pmem_map_file(fresh.c_str(), kPage, PMEM_FILE_CREATE | PMEM_FILE_EXCL, 0640, &len, nullptr);
   ASSERT_NE(p, nullptr) << pmem_errormsg();
-  EXPECT_EQ(Stat(fresh).st_mode & 07777, 0640u);
+  EXPECT_EQ(StatOrZero(fresh).st_mode & 07777, 0640u);
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 
@@ -173,7 +157,7 @@ TEST_F(LibpmemTest, TmpfileLeavesNothingBehind) {
     EXPECT_EQ(is_pmem, 0);
     std::memset(p, 1, len);
     EXPECT_EQ(pmem_msync(p, len), 0);
-    EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+    EXPECT_THAT(FolderEntries(dir_.path()), IsEmpty());
     EXPECT_EQ(pmem_unmap(p, len), 0);
   }
   const std::string file = dir_.Join("file");
@@ -182,7 +166,7 @@ TEST_F(LibpmemTest, TmpfileLeavesNothingBehind) {
   ExpectMapFails(dir_.Join("missing"), kPage, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, ENOENT);
   ExpectMapFails(dir_.path(), kPage, PMEM_FILE_TMPFILE, 0600, EINVAL);
   ExpectMapFails(dir_.path(), 0, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, EINVAL);
-  EXPECT_THAT(Entries(dir_.path()), ::testing::ElementsAre("file"));
+  EXPECT_THAT(FolderEntries(dir_.path()), ::testing::ElementsAre("file"));
 }
 
 TEST_F(LibpmemTest, MapsAllOfAnExistingFileWithoutCreate) {
@@ -200,7 +184,7 @@ TEST_F(LibpmemTest, MapsAllOfAnExistingFileWithoutCreate) {
       EXPECT_EQ(p[size - 1], 'a');
       EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kPage, 0u);
       EXPECT_EQ(pmem_unmap(p, len), 0);
-      EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(size));
+      EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(size));
     }
   }
 }
@@ -226,7 +210,7 @@ TEST_F(LibpmemTest, RefusedInputs) {
   const std::string file = dir_.Join("file");
   WriteFile(file, kPage, 'f');
   ExpectMapFails(empty, 0, 0, 0, EINVAL);  // nothing to map (libpmem: mmap of length 0)
-  EXPECT_EQ(Stat(empty).st_size, 0);
+  EXPECT_EQ(StatOrZero(empty).st_size, 0);
   ExpectMapFails(dir_.Join("missing"), 0, 0, 0, ENOENT);
   ExpectMapFails(dir_.Join("no/such/folder/f"), kPage, PMEM_FILE_CREATE, 0600, ENOENT);
   ExpectMapFails(dir_.path(), 0, 0, 0, EISDIR);
@@ -248,7 +232,7 @@ TEST_F(LibpmemTest, RefusedInputs) {
   ExpectMapFails(file + "/below", 0, 1 << 4, 0, ENOTDIR);
   ExpectMapFails(file + "/below", kPage, 0, 0, ENOTDIR);
   ExpectMapFails(file + "/below", kPage, PMEM_FILE_CREATE, 0600, ENOTDIR);
-  EXPECT_THAT(Entries(dir_.path()), ::testing::UnorderedElementsAre("empty", "file")) << "nothing created";
+  EXPECT_THAT(FolderEntries(dir_.path()), ::testing::UnorderedElementsAre("empty", "file")) << "nothing created";
 }
 
 TEST_F(LibpmemTest, AFileItCreatedIsRemovedWhenALaterStepFails) {

@@ -31,66 +31,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/c/libpmem2_api_for_test.h"
 #include "pmem2/ras/fake_nvdimm.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 
-#define PMEM2_RAS_FUNCTIONS(X) \
-  X(source_from_fd)            \
-  X(source_from_anon)          \
-  X(source_delete)             \
-  X(errormsg)                  \
-  X(source_pread_mcsafe)       \
-  X(source_pwrite_mcsafe)      \
-  X(source_device_id)          \
-  X(source_device_usc)         \
-  X(source_numa_node)          \
-  X(badblock_context_new)      \
-  X(badblock_next)             \
-  X(badblock_context_delete)   \
-  X(badblock_clear)
+using Api = ::pmem2::testing::Libpmem2Api;
 
-struct Api {
-#define PMEM2_RAS_FIELD(name) decltype(&pmem2_##name) name = nullptr;
-  PMEM2_RAS_FUNCTIONS(PMEM2_RAS_FIELD)
-#undef PMEM2_RAS_FIELD
-};
+const Api& Ours() { return ::pmem2::testing::OurLibpmem2(); }
 
-const Api& Ours() {
-  static const Api* api = [] {
-    Api* a = new Api;
-#define PMEM2_RAS_OURS(name) a->name = &pmem2_##name;
-    PMEM2_RAS_FUNCTIONS(PMEM2_RAS_OURS)
-#undef PMEM2_RAS_OURS
-    return a;
-  }();
-  return *api;
-}
-
-const Api* Reference(std::string* why) {
-  static std::string error;
-  static const Api* api = []() -> const Api* {
-    void* handle = dlopen("libpmem2.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      error = absl::StrCat("cannot load Debian's libpmem2.so.1 (apt-get install libpmem2): ", dlerror());
-      return nullptr;
-    }
-    Api* a = new Api;
-#define PMEM2_RAS_REFERENCE(name)                                                      \
-  a->name = reinterpret_cast<decltype(&pmem2_##name)>(dlsym(handle, "pmem2_" #name)); \
-  if (a->name == nullptr) {                                                            \
-    error = "libpmem2.so.1 has no pmem2_" #name;                                       \
-    return nullptr;                                                                    \
-  }
-    PMEM2_RAS_FUNCTIONS(PMEM2_RAS_REFERENCE)
-#undef PMEM2_RAS_REFERENCE
-    return a;
-  }();
-  *why = error;
-  return api;
-}
+// The reference, or nullptr with `*why` set.
+const Api* Reference(std::string* why) { return ::pmem2::testing::ReferenceLibpmem2(why); }
 
 // A scratch file of 8 KiB of 'r' in `base`, removed with its folder when destroyed.
 class ScratchFile {

@@ -24,30 +24,14 @@ namespace pmem2 {
 namespace {
 
 using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::FolderEntries;
 using ::pmem2::testing::ScopedTempDir;
+using ::pmem2::testing::StatOrZero;
 using ::pmem2::testing::ScratchFs;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr size_t kMiB = size_t{1} << 20;
-
-std::vector<std::string> Entries(const std::string& folder) {
-  std::vector<std::string> names;
-  DIR* dir = opendir(folder.c_str());
-  if (dir == nullptr) return names;
-  while (dirent* entry = readdir(dir)) {
-    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
-  }
-  closedir(dir);
-  return names;
-}
-
-struct stat Stat(const std::string& path) {
-  struct stat st;
-  std::memset(&st, 0, sizeof st);
-  stat(path.c_str(), &st);
-  return st;
-}
 
 MapFileOptions Create(size_t length) {
   MapFileOptions options;
@@ -95,7 +79,7 @@ TEST_F(MapFileTest, CreatesAFullyAllocatedFileWithTheModeAskedFor) {
   absl::StatusOr<MappedFile> file = MapFile(path, options);
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(file->map.size(), kMiB + 100);
-  const struct stat st = Stat(path);
+  const struct stat st = StatOrZero(path);
   EXPECT_EQ(st.st_size, static_cast<off_t>(kMiB + 100));
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kMiB + 100) << "every block allocated";
@@ -106,8 +90,8 @@ TEST_F(MapFileTest, SparseLeavesHoles) {
   MapFileOptions options = Create(kMiB);
   options.sparse = true;
   ASSERT_TRUE(MapFile(path, options).ok());
-  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
-  EXPECT_EQ(Stat(path).st_blocks, 0);
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(StatOrZero(path).st_blocks, 0);
 }
 
 TEST_F(MapFileTest, CreateResizesAnExistingFileUnlessExclusive) {
@@ -116,10 +100,10 @@ TEST_F(MapFileTest, CreateResizesAnExistingFileUnlessExclusive) {
   MapFileOptions exclusive = Create(kMiB);
   exclusive.exclusive = true;
   EXPECT_EQ(GetErrno(MapFile(path, exclusive).status()), EEXIST);
-  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(3 * kMiB)) << "an exclusive create leaves the file alone";
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(3 * kMiB)) << "an exclusive create leaves the file alone";
   absl::StatusOr<MappedFile> file = MapFile(path, Create(kMiB));
   ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_EQ(Stat(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB));
 }
 
 TEST_F(MapFileTest, RefusesFlagCombinationsLibpmemRefuses) {
@@ -130,7 +114,7 @@ TEST_F(MapFileTest, RefusesFlagCombinationsLibpmemRefuses) {
   tmpfile_alone.tmpfile = true;
   tmpfile_alone.length = 4096;
   EXPECT_EQ(GetErrno(MapFile(dir_.path(), tmpfile_alone).status()), EINVAL);
-  EXPECT_THAT(Entries(dir_.path()), IsEmpty()) << "nothing created";
+  EXPECT_THAT(FolderEntries(dir_.path()), IsEmpty()) << "nothing created";
   EXPECT_EQ(GetErrno(MapFileOptionsFromFlags(16, 0, 0).status()), EINVAL);
   absl::StatusOr<MapFileOptions> all = MapFileOptionsFromFlags(kFileCreate | kFileSparse | kFileExclusive, 7, 0641);
   ASSERT_TRUE(all.ok());
@@ -148,7 +132,7 @@ TEST_F(MapFileTest, TemporaryFilesLeaveNothingBehind) {
     ASSERT_TRUE(file.ok()) << file.status();
     EXPECT_EQ(file->map.size(), 2 * kMiB);
     ASSERT_TRUE(file->map.Memset(file->map.address(), 1, 2 * kMiB).ok());
-    EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+    EXPECT_THAT(FolderEntries(dir_.path()), IsEmpty());
   }
   const std::string not_a_folder = dir_.Join("file");
   ::pmem2::testing::CreateFile(not_a_folder, 1, O_RDWR);
@@ -161,11 +145,11 @@ TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNev
   MapFileOptions options = Create(kMiB);
   options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
   EXPECT_EQ(GetErrorCode(MapFile(dir_.Join("new"), options).status()), ErrorCode::kGranularityNotSupported);
-  EXPECT_THAT(Entries(dir_.path()), IsEmpty());
+  EXPECT_THAT(FolderEntries(dir_.path()), IsEmpty());
   const std::string existing = dir_.Join("existing");
   ::pmem2::testing::CreateFile(existing, kMiB, O_RDWR);
   EXPECT_FALSE(MapFile(existing, options).ok());
-  EXPECT_EQ(Stat(existing).st_size, static_cast<off_t>(kMiB));
+  EXPECT_EQ(StatOrZero(existing).st_size, static_cast<off_t>(kMiB));
 }
 
 TEST_F(MapFileTest, MapsAtTheHintWhenItIsFreeAndElsewhereOtherwise) {
@@ -191,7 +175,7 @@ TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
   absl::StatusOr<MappedFile> file = MapFile((*fs)->Join("big"), Create(4 * kMiB));
   EXPECT_EQ(GetErrno(file.status()), ENOSPC) << file.status();
   EXPECT_EQ(file.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(Entries((*fs)->Join("")), IsEmpty()) << "the half-made file is removed";
+  EXPECT_THAT(FolderEntries((*fs)->Join("")), IsEmpty()) << "the half-made file is removed";
 }
 
 }  // namespace
