@@ -35,9 +35,9 @@ struct pmem2_source {
 
 // A Map itself (not a holder of one), so that the Map* a VmReservation finds is the pmem2_map* the C caller
 // knows: every Map placed in a reservation made through the C API was made by pmem2_map_new(), so the downcast
-// in ToC() is valid.
+// in ToC() is valid (pmem2_map_new publishes a map to its reservation only once it is the pmem2_map).
 struct pmem2_map : pmem2::Map {
-  explicit pmem2_map(pmem2::Map m) : pmem2::Map(std::move(m)) {}
+  explicit pmem2_map(pmem2::Map&& m) : pmem2::Map(std::move(m)) {}
 };
 
 namespace pmem2 {

@@ -118,9 +118,11 @@ void* MmapHint() {
   static void* const hint = [] {
     const char* value = std::getenv("PMEM_MMAP_HINT");
     if (value == nullptr || *value == '\0') return static_cast<void*>(nullptr);
+    // As libpmem: hexadecimal with or without 0x, anything after the number ignored.
     char* end = nullptr;
-    const unsigned long long address = std::strtoull(value, &end, 0);
-    if (end == value || *end != '\0') return static_cast<void*>(nullptr);
+    errno = 0;
+    const unsigned long long address = std::strtoull(value, &end, 16);
+    if (end == value || errno == ERANGE) return static_cast<void*>(nullptr);
     return reinterpret_cast<void*>(static_cast<uintptr_t>(address));
   }();
   return hint;

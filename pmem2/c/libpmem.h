@@ -37,7 +37,7 @@
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
  * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (the address pmem_map_file tries
- * first), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3: every call that is not a data-path function) and
+ * first; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3: every call that is not a data-path function) and
  * PMEM_LOG_FILE (where the log goes, default stderr; a trailing "-" appends the process id).
  *
  * Thread safety: every function may be called from any thread. pmem_drain() orders the calling thread's
@@ -98,8 +98,9 @@ void pmem_flush(const void *addr, size_t len);
 /* As pmem_flush(), but also when PMEM_NO_FLUSH=1 or the platform has auto flush. */
 void pmem_deep_flush(const void *addr, size_t len);
 
-/* After pmem_deep_flush(): a fence, then the NVDIMM region behind the range drains its write-pending queues
- * (sysfs deep_flush). 0, or -1 with errno. */
+/* After pmem_deep_flush(): where all of the range is persistent memory, a fence, then the NVDIMM regions
+ * behind it drain their write-pending queues (sysfs deep_flush); anywhere else, pmem_msync(). 0, or -1 with
+ * errno. */
 int pmem_deep_drain(const void *addr, size_t len);
 
 /* pmem_deep_flush() then pmem_deep_drain(). 0, or -1 with errno. */

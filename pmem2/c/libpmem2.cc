@@ -207,10 +207,12 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   *map_ptr = nullptr;
   if (cfg == nullptr) return NullArgument("cfg");
   if (src == nullptr) return NullArgument("src");
-  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(cfg->config, src->source);
+  // Published (findable through its reservation) only once it is the pmem2_map the caller gets.
+  absl::StatusOr<pmem2::Map> map = pmem2::map_internal::CreateUnpublishedForCApi(cfg->config, src->source);
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();  // the Map's destructor has unmapped the mapping
+  pmem2::map_internal::PublishForCApi(*made);
   *map_ptr = made;
   return 0;
 }
@@ -259,7 +261,8 @@ pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
 
 int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,
                             enum pmem2_granularity gran) {
-  if (map_ptr == nullptr) return NullArgument("map");
+  if (map_ptr == nullptr) return NullArgument("map_ptr");
+  *map_ptr = nullptr;
   if (src == nullptr) return NullArgument("src");
   absl::StatusOr<pmem2::Map> map =
       pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));

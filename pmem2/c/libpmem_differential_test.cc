@@ -448,7 +448,7 @@ TEST(LibpmemDifferentialTest, PlatformQueries) {
 }
 
 // Memory no pmem_map_file made: a heap buffer, a stack buffer, an anonymous mapping, a range that was unmapped,
-// ranges that wrap around. pmem_is_pmem and pmem_msync must agree; pmem_deep_drain too, except K3.
+// ranges that wrap around. pmem_is_pmem, pmem_msync and pmem_deep_drain must agree.
 TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
   REQUIRE_REFERENCE(reference);
   std::vector<unsigned char> heap(3 * kPage);
@@ -475,7 +475,7 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
       {"NULL len 0", nullptr, 0, false},            {"wraps", a, SIZE_MAX, true},
       {"wraps from the top", reinterpret_cast<void*>(UINTPTR_MAX - 10), 100, false},
   };
-  int compared = 0, known = 0;
+  int compared = 0;
   for (const Range& r : ranges) {
     EXPECT_EQ(pmem_is_pmem(r.addr, r.len), reference->is_pmem(r.addr, r.len)) << r.name;
     errno = 0;
@@ -494,21 +494,12 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
     const int reference_drain = reference->deep_drain(r.addr, r.len);
     const int reference_drain_errno = errno;
     compared += 3;
-    // K3. pmem_deep_drain of memory that no pmem_map_file mapping holds: libpmem falls back to pmem_msync there
-    //     and so fails with ENOMEM where nothing is mapped (and EINVAL for a wrapping range); pmem2 drains with
-    //     a fence only and returns 0 (libpmem.h: "OK with only the fence for an address in no Map"). man
-    //     pmem_deep_drain promises nothing for memory pmem_map_file did not map.
-    if (ours_drain == 0 && reference_drain == -1 && r.len != 0 &&
-        (reference_drain_errno == ENOMEM || reference_drain_errno == EINVAL) && reference_msync == -1) {
-      ++known;
-      continue;
-    }
     EXPECT_EQ(absl::StrCat(ours_drain, " ", ours_drain != 0 ? ErrnoName(ours_drain_errno) : ""),
               absl::StrCat(reference_drain, " ", reference_drain != 0 ? ErrnoName(reference_drain_errno) : ""))
         << r.name;
   }
   munmap(anon, 4 * kPage);
-  std::printf("libpmem differential queries: %d sequences compared, %d known differences (K3)\n", compared, known);
+  std::printf("libpmem differential queries: %d sequences compared\n", compared);
 }
 
 // pmem_unmap sequences on a mapping of each library (three pages of a tmpfs file) and on memory it did not make.

@@ -27,7 +27,8 @@ TEST(LibpmemMmapHintTest, MapsAtTheHintWhenItIsFree) {
   ASSERT_NE(probe, MAP_FAILED);
   const uintptr_t hint = (reinterpret_cast<uintptr_t>(probe) + 2 * kMiB - 1) & ~(2 * kMiB - 1);
   ASSERT_EQ(munmap(probe, 8 * kMiB), 0);
-  ASSERT_EQ(setenv("PMEM_MMAP_HINT", absl::StrFormat("%#x", hint).c_str(), 1), 0);
+  // Hexadecimal without "0x", as PMDK's test setups write it (libpmem reads the variable in base 16).
+  ASSERT_EQ(setenv("PMEM_MMAP_HINT", absl::StrFormat("%x", hint).c_str(), 1), 0);
 
   ScopedTempDir dir("/dev/shm");
   size_t len = 0;

@@ -28,6 +28,18 @@ absl::Status PersistErrorAt(const void* address) { return map_internal::ErrorFor
 
 uint64_t PersistErrorCount() { return map_internal::PersistFailureCount(); }
 
+namespace map_internal {
+
+absl::StatusOr<Map> CreateUnpublishedForCApi(const Config& config, const Source& source) {
+  return Map::CreateUnpublished(config, source);
+}
+
+void PublishForCApi(const Map& map) {
+  if (map.reservation_ != nullptr) map.reservation_->Publish(map.claim_, &map);
+}
+
+}  // namespace map_internal
+
 bool IsPersistentMemory(const void* address, size_t length) {
   return map_internal::RangeIsCpuPersistent(address, length);
 }
@@ -35,6 +47,12 @@ bool IsPersistentMemory(const void* address, size_t length) {
 // Each step lives in the file of its concern; the first failure is returned, and a Map that owns a mapping
 // unmaps it when a later step fails.
 absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
+  absl::StatusOr<Map> map = CreateUnpublished(config, source);
+  if (map.ok() && map->reservation_ != nullptr) map->reservation_->Publish(map->claim_, &*map);
+  return map;
+}
+
+absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& source) {
   absl::StatusOr<map_internal::MapRequest> request = map_internal::ValidateRequest(config, source);
   if (!request.ok()) return request.status();
   Map map;
@@ -45,10 +63,15 @@ absl::StatusOr<Map> Map::Create(const Config& config, const Source& source) {
     fixed_address = *claimed;
     // The kernel keeps mappings apart, but not from a range adopted by FromExisting(), which may lie in the
     // reservation: mapping over it would leave two live Maps of one range (libpmem2 refuses with -EEXIST too).
-    // Registered now, before the MAP_FIXED mmap; Own() keeps this record.
+    // Registered now, before the MAP_FIXED mmap, for the whole pages the mmap replaces; Own() keeps this record.
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(fixed_address),
-                                                           request->length, request->file);
+                                                           (request->length + page - 1) / page * page,
+                                                           request->file);
     if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) {
+      // Nothing was mapped over the placeholder (nor over the adopted mapping): forget the claim, touch nothing.
+      map.reservation_->Unclaim(map.claim_);
+      map.reservation_.reset();
       return MakeErrnoError(EEXIST, absl::StrFormat("cannot map into the reservation: %s", s.message()));
     }
     map.record_ = std::move(record);
@@ -256,8 +279,10 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
   if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
   arch::CacheLineOps().drain();
-  if (medium_ == SourceKind::kAnonymous || record_ == nullptr) return absl::OkStatus();
-  return DeepFlushRegion(medium_, record_->file().device);
+  if (medium_ != SourceKind::kAnonymous && record_ != nullptr) {
+    if (absl::Status s = DeepFlushRegion(medium_, record_->file().device); !s.ok()) return s;
+  }
+  return PersistError();
 }
 
 absl::Status Map::PersistError() const {

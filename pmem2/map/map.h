@@ -90,10 +90,16 @@ namespace pmem2 {
 namespace arch {
 struct PersistOps;
 }  // namespace arch
+class Map;
+class Config;
+class Source;
 namespace map_internal {
 class MapRecord;
 struct FileIdentity;
 struct MapRequest;
+// For the C API (pmem2/map/map_for_c_api.h): a Map placed into a reservation is findable only once published.
+absl::StatusOr<Map> CreateUnpublishedForCApi(const Config& config, const Source& source);
+void PublishForCApi(const Map& map);
 }  // namespace map_internal
 namespace vm_reservation_internal {
 class ReservationState;
@@ -149,6 +155,10 @@ class Map {
   // kAddressUnaligned (Device DAX: the address is not a multiple of the device alignment), kMappingExists
   // (another Map of the reservation overlaps), kErrno with EEXIST (the range holds a mapping adopted with
   // FromExisting(), as libpmem2 refuses it). Destroying the Map makes its range reserved again.
+  // Into a reservation, the Map becomes findable (VmReservation::FindMap...) as Create() returns it; a Find that
+  // races with the Create of a Map in the same reservation may return the Map while Create's result moves into
+  // the caller's variable: synchronise such Finds with the Create (the C API publishes its maps only once they
+  // are final).
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);
 
   // A Map for [address, address + length), a mapping of `source` made elsewhere (mmap, another library), with
@@ -213,6 +223,10 @@ class Map {
 
  private:
   Map() = default;
+  friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
+  friend void map_internal::PublishForCApi(const Map& map);
+  // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
+  static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);
   void Reset();
   // Claims the request's range of `reservation` for this Map; the mapping then goes to the returned address.
   absl::StatusOr<void*> Claim(const VmReservation& reservation, uint64_t offset,

@@ -87,6 +87,22 @@ TEST_F(MapDeepFlushTest, CacheLineOnAFileSystemWithoutRegionWritesBackAndSucceed
   EXPECT_TRUE(map->DeepFlush(map->address(), kSize).ok());
 }
 
+// The sticky error applies to the deep flush as to every Status method: a write-back failure seen through
+// another Map of the file is the cache-line Map's too.
+TEST_F(MapDeepFlushTest, CacheLineDeepFlushReturnsTheStickyError) {
+  absl::StatusOr<Map> cache_line = MapFile("cache_line");
+  absl::StatusOr<Map> page = MapFile(absl::nullopt);
+  ASSERT_TRUE(cache_line.ok() && page.ok());
+  ASSERT_EQ(cache_line->store_granularity(), StoreGranularity::kCacheLine);
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  page->persist_fn()(page->address(), 1);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(cache_line->DeepFlush(cache_line->address(), 1)), EIO);
+}
+
 TEST(MapDeepFlushAnonymousTest, AnonymousMemoryOnlyGetsTheWriteBack) {
   absl::StatusOr<Source> source = Source::Anonymous(kSize);
   ASSERT_TRUE(source.ok());

@@ -225,11 +225,16 @@ uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_rel
 namespace pmem2 {
 namespace map_internal {
 
-FileIdentity FileAt(const void* address) {
+std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address, size_t length) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  const MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  return holder != nullptr ? holder->file() : FileIdentity();
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
+  std::vector<std::pair<uintptr_t, FileIdentity>> maps;
+  auto it = registry.by_begin.upper_bound(begin);
+  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > begin) it = std::prev(it);
+  for (; it != registry.by_begin.end() && it->first < end; ++it) maps.emplace_back(it->first, it->second->file());
+  return maps;
 }
 
 bool RangeIsCpuPersistent(const void* address, size_t length) {

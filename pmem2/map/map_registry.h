@@ -36,6 +36,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 #include <mutex>
 #include <set>
 
@@ -159,8 +161,9 @@ absl::Status ErrorForAddress(const void* address);
 // How many persistence failures were recorded in this process.
 uint64_t PersistFailureCount();
 
-// The file behind the live mapping holding `address` (valid == false if none, or if the mapping has no file).
-FileIdentity FileAt(const void* address);
+// The live mappings that overlap [address, address + length) (at least the one holding `address` for length
+// 0), by their first address, with their files (valid == false for mappings without a file).
+std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address, size_t length);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.

@@ -2,6 +2,9 @@
 
 #include "pmem2/map/raw_memory.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_format.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
@@ -30,20 +33,43 @@ const RawPersistFunctions& PmemFunctions() {
   return *functions;
 }
 
+namespace {
+
+// The first sticky error of the Maps that [address, address + length) overlaps; OK if none.
+absl::Status StickyErrorInRange(const void* address, size_t length) {
+  for (const auto& [begin, file] : map_internal::MapsInRange(address, length)) {
+    (void)file;
+    const void* at = begin < reinterpret_cast<uintptr_t>(address) ? address : reinterpret_cast<const void*>(begin);
+    if (absl::Status s = map_internal::ErrorForAddress(at); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status SyncPages(const void* address, size_t length) {
   if (int error = map_internal::SyncPages(address, length, /*caller_sees_result=*/true); error != 0) {
     return MakeErrnoError(error, absl::StrFormat("msync of [%p, +%u)", address, length));
   }
-  return map_internal::ErrorForAddress(address);
+  return StickyErrorInRange(address, length);
 }
 
 absl::Status DeepDrain(const void* address, size_t length) {
-  (void)length;  // the region is the same for the whole of one mapping
+  // Memory that is not all persistent memory (a page-cache file, or no Map at all) is made durable the only
+  // way it can be, by msync, whose failure is the answer (as libpmem does).
+  if (!map_internal::RangeIsCpuPersistent(address, length)) return SyncPages(address, length);
   arch::CacheLineOps().drain();
-  const map_internal::FileIdentity file = map_internal::FileAt(address);
-  if (!file.valid) return absl::OkStatus();
-  // Device DAX identities carry the device number and inode 0 (request.cc, IdentifyFile).
-  return DeepFlushRegion(file.inode == 0 ? SourceKind::kDeviceDax : SourceKind::kRegularFile, file.device);
+  std::vector<dev_t> drained;
+  for (const auto& [begin, file] : map_internal::MapsInRange(address, length)) {
+    (void)begin;
+    if (!file.valid || std::find(drained.begin(), drained.end(), file.device) != drained.end()) continue;
+    drained.push_back(file.device);
+    // Device DAX identities carry the device number and inode 0 (request.cc, IdentifyFile).
+    absl::Status s =
+        DeepFlushRegion(file.inode == 0 ? SourceKind::kDeviceDax : SourceKind::kRegularFile, file.device);
+    if (!s.ok()) return s;
+  }
+  return StickyErrorInRange(address, length);
 }
 
 }  // namespace pmem2

@@ -49,13 +49,13 @@ const RawPersistFunctions& PmemFunctions();
 bool HasAutoFlush();
 
 // msync(MS_SYNC) of the pages holding [address, address + length), for any shared mapping. Returns the errno
-// of that msync if it failed (kErrno; EIO as kDataLoss), and otherwise the sticky persistence error of the Map
-// holding `address` (map.h, "The error contract"), so OK means the range is durable.
+// of that msync if it failed (kErrno; EIO as kDataLoss), and otherwise the first sticky persistence error of
+// the Maps the range overlaps (map.h, "The error contract"), so OK means the range is durable.
 absl::Status SyncPages(const void* address, size_t length);
 
-// The drain of a deep persist: a fence, then the NVDIMM region behind the Map holding `address` drains its
-// write-pending queues (pmem2/ras/deep_flush.h). OK with only the fence for an address in no Map of a file or
-// Device DAX.
+// The drain of a deep persist. Where all of the range is persistent memory (IsPersistentMemory): a fence, then
+// the NVDIMM regions behind its Maps drain their write-pending queues (pmem2/ras/deep_flush.h), and the sticky
+// errors as SyncPages() returns them. Anywhere else (a page-cache file, memory in no Map): SyncPages().
 absl::Status DeepDrain(const void* address, size_t length);
 
 }  // namespace pmem2

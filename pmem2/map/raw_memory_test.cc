@@ -14,6 +14,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -90,14 +91,54 @@ TEST(RawMemoryTest, SyncPagesOfMemoryNoMapHoldsIsTheMsyncsAnswer) {
   EXPECT_TRUE(PersistErrorAt(gone).ok());
 }
 
-TEST(RawMemoryTest, DeepDrainOutsideNvdimmRegionsIsTheFenceOnly) {
+// Page-cache memory has no region to drain: the deep drain is msync there (libpmem does the same), and its
+// failure is the answer.
+TEST(RawMemoryTest, DeepDrainOfPageCacheMemoryIsMsync) {
   ScopedTempDir dir("/dev/shm");
   ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
   absl::StatusOr<Map> map = PageMap(fd.get());
   ASSERT_TRUE(map.ok());
+  static int msyncs = 0;
+  msyncs = 0;
+  map_internal::SetMsyncForTest([](void* address, size_t length, int flags) {
+    ++msyncs;
+    return ::msync(address, length, flags);
+  });
   EXPECT_TRUE(DeepDrain(map->address(), kSize).ok());
+  EXPECT_EQ(msyncs, 1);
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  absl::Status failed = DeepDrain(map->address(), 1);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(failed), EIO) << failed;
   int on_stack = 0;
-  EXPECT_TRUE(DeepDrain(&on_stack, sizeof on_stack).ok());
+  EXPECT_TRUE(DeepDrain(&on_stack, sizeof on_stack).ok());  // mapped memory: msync succeeds
+}
+
+// A range over two Maps reports the second's sticky error too.
+TEST(RawMemoryTest, SyncPagesReportsEveryMapOfTheRange) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd_a = CreateFile(dir.Join("a"), kSize, O_RDWR);
+  ScopedFd fd_b = CreateFile(dir.Join("b"), kSize, O_RDWR);
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(2 * kSize);
+  ASSERT_TRUE(rsv.ok());
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*rsv, 0);
+  absl::StatusOr<Map> a = Map::Create(config, *Source::FromFd(fd_a.get()));
+  config.set_vm_reservation(&*rsv, kSize);
+  absl::StatusOr<Map> b = Map::Create(config, *Source::FromFd(fd_b.get()));
+  ASSERT_TRUE(a.ok() && b.ok());
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = ENOSPC;
+    return -1;
+  });
+  b->persist_fn()(b->address(), 1);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_TRUE(SyncPages(a->address(), kSize).ok());
+  EXPECT_EQ(GetErrno(SyncPages(a->address(), 2 * kSize)), ENOSPC);
 }
 
 }  // namespace

@@ -35,7 +35,15 @@ Map* Handout(const Map* map) { return const_cast<Map*>(map); }
 }  // namespace
 
 ReservationState::~ReservationState() {
-  if (size_ != 0) munmap(reinterpret_cast<void*>(address_), size_);
+  // Everything but lost holes, which may hold other code's mappings by now.
+  uintptr_t at = address_;
+  const uintptr_t end = address_ + size_;
+  for (const auto& [begin, claimed] : claimed_) {
+    if (claimed.state != State::kLost) continue;
+    if (begin > at) munmap(reinterpret_cast<void*>(at), begin - at);
+    at = begin + claimed.length;
+  }
+  if (end > at) munmap(reinterpret_cast<void*>(at), end - at);
 }
 
 uintptr_t ReservationState::address() const {
@@ -75,20 +83,34 @@ absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length
                      absl::StrFormat("offsets [%u, %u) of the reservation overlap a mapping at offset %u", offset,
                                      offset + length, next->first - address_));
   }
-  claimed_.emplace(begin, Claimed{length, map});
+  claimed_.emplace(begin, Claimed{length, map, State::kPending});
   return begin;
+}
+
+void ReservationState::Unclaim(uintptr_t address) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = claimed_.find(address);
+  if (it != claimed_.end() && it->second.state == State::kPending) claimed_.erase(it);
+}
+
+void ReservationState::Publish(uintptr_t address, const Map* map) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = claimed_.find(address);
+  if (it == claimed_.end() || it->second.state == State::kLost) return;
+  it->second.map = map;
+  it->second.state = State::kLive;
 }
 
 void ReservationState::Rebind(uintptr_t address, const Map* map) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = claimed_.find(address);
-  if (it != claimed_.end()) it->second.map = map;
+  if (it != claimed_.end() && it->second.state != State::kLost) it->second.map = map;
 }
 
 void ReservationState::Release(uintptr_t address) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = claimed_.find(address);
-  if (it == claimed_.end()) return;
+  if (it == claimed_.end() || it->second.state == State::kLost) return;
   void* placeholder = mmap(reinterpret_cast<void*>(address), it->second.length, PROT_NONE,
                            kPlaceholderFlags | MAP_FIXED, -1, 0);
   if (placeholder == MAP_FAILED) {
@@ -96,6 +118,7 @@ void ReservationState::Release(uintptr_t address) {
     // mapping, so it stays claimed (by nobody) and is never offered to a Map again.
     munmap(reinterpret_cast<void*>(address), it->second.length);
     it->second.map = nullptr;
+    it->second.state = State::kLost;
     return;
   }
   claimed_.erase(it);
@@ -178,7 +201,7 @@ Map* ReservationState::Find(size_t offset, size_t length) const {
   const uintptr_t begin = address_ + offset;
   const uintptr_t end = begin + (length == 0 ? 1 : std::min(length, size_ - offset));
   for (auto it = FirstEndingAfterLocked(begin); it != claimed_.end() && it->first < end; ++it) {
-    if (it->second.map != nullptr) return Handout(it->second.map);
+    if (it->second.state == State::kLive) return Handout(it->second.map);
   }
   return nullptr;
 }
@@ -194,7 +217,7 @@ ReservationState::Iterator ReservationState::FirstEndingAfterLocked(uintptr_t ad
 
 ReservationState::Iterator ReservationState::FindLocked(const Map& map) const {
   for (auto it = claimed_.begin(); it != claimed_.end(); ++it) {
-    if (it->second.map == &map) return it;
+    if (it->second.state == State::kLive && it->second.map == &map) return it;
   }
   return claimed_.end();
 }
@@ -204,7 +227,7 @@ Map* ReservationState::Previous(const Map& map) const {
   auto it = FindLocked(map);
   while (it != claimed_.end() && it != claimed_.begin()) {
     --it;
-    if (it->second.map != nullptr) return Handout(it->second.map);
+    if (it->second.state == State::kLive) return Handout(it->second.map);
   }
   return nullptr;
 }
@@ -214,7 +237,7 @@ Map* ReservationState::Next(const Map& map) const {
   auto it = FindLocked(map);
   if (it == claimed_.end()) return nullptr;
   for (++it; it != claimed_.end(); ++it) {
-    if (it->second.map != nullptr) return Handout(it->second.map);
+    if (it->second.state == State::kLive) return Handout(it->second.map);
   }
   return nullptr;
 }
@@ -222,7 +245,7 @@ Map* ReservationState::Next(const Map& map) const {
 Map* ReservationState::First() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   for (const auto& entry : claimed_) {
-    if (entry.second.map != nullptr) return Handout(entry.second.map);
+    if (entry.second.state == State::kLive) return Handout(entry.second.map);
   }
   return nullptr;
 }
@@ -230,7 +253,7 @@ Map* ReservationState::First() const {
 Map* ReservationState::Last() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   for (auto it = claimed_.rbegin(); it != claimed_.rend(); ++it) {
-    if (it->second.map != nullptr) return Handout(it->second.map);
+    if (it->second.state == State::kLive) return Handout(it->second.map);
   }
   return nullptr;
 }
@@ -238,7 +261,8 @@ Map* ReservationState::Last() const {
 size_t ReservationState::map_count() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   size_t count = 0;
-  for (const auto& entry : claimed_) count += entry.second.map != nullptr ? 1 : 0;
+  // Pending claims count: a Map is being placed there.
+  for (const auto& entry : claimed_) count += entry.second.state != State::kLost ? 1 : 0;
   return count;
 }
 

@@ -39,11 +39,16 @@ class ReservationState {
   size_t size() const;
 
   // For Map::Create(): claims [offset, offset + length) (length already rounded up to pages) for `map` and
-  // returns its address; the caller then maps over it with MAP_FIXED. Errors: kOffsetUnaligned (offset not a
-  // multiple of the page size), kLengthOutOfRange (the range passes the end of the reservation),
-  // kAddressUnaligned (the address is not a multiple of `address_alignment`, e.g. the Device DAX alignment),
-  // kMappingExists (another Map overlaps).
+  // returns its address; the caller then maps over it with MAP_FIXED. The claim is pending, invisible to the
+  // Find methods, until Publish(). Errors: kOffsetUnaligned (offset not a multiple of the page size),
+  // kLengthOutOfRange (the range passes the end of the reservation), kAddressUnaligned (the address is not a
+  // multiple of `address_alignment`, e.g. the Device DAX alignment), kMappingExists (another Map overlaps).
   absl::StatusOr<uintptr_t> Claim(uint64_t offset, size_t length, size_t address_alignment, const Map* map);
+  // Forgets a claim whose range was never mapped over (the placeholder is still there).
+  void Unclaim(uintptr_t address);
+  // Makes the claim at `address` findable, as `map`: the Map is complete and will stay where it is (until a
+  // move, which calls Rebind).
+  void Publish(uintptr_t address, const Map* map);
   // The Map claiming `address` has moved to `map`.
   void Rebind(uintptr_t address, const Map* map);
   // Makes the claimed range at `address` reserved (inaccessible) again, whatever was mapped there, and forgets
@@ -60,9 +65,16 @@ class ReservationState {
   size_t map_count() const;
 
  private:
+  enum class State {
+    kPending,  // being placed by Map::Create(): blocks overlaps, not findable
+    kLive,     // a complete Map: findable
+    kLost,     // its placeholder could not be restored: a hole the kernel may fill with another mapping, so
+               // never claimed, released or unmapped again
+  };
   struct Claimed {
     size_t length;
-    const Map* map;  // null: a range whose placeholder could not be restored; never handed out again
+    const Map* map;
+    State state;
   };
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -311,6 +312,53 @@ TEST_F(VmReservationTest, AMovedFromReservationReservesNothing) {
   EXPECT_EQ(rsv->FirstMap(), nullptr);
   EXPECT_EQ(GetErrorCode(MapInto(*rsv, 0, kPage).status()), ErrorCode::kMappingNotFound);
   EXPECT_TRUE(MapInto(other, 0, kPage).ok());
+}
+
+// A Map refused because an adopted mapping lies in its range leaves that mapping (and its data) alone, also
+// when the adopted range is only part of the Map's last page.
+TEST_F(VmReservationTest, ARefusedMapLeavesTheAdoptedMappingAlone) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(2 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  char* const page = At(*rsv, 2 * kPage);
+  ASSERT_EQ(mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), page);
+  std::memcpy(page, "adopted", 7);
+  absl::StatusOr<Map> adopted = Map::FromExisting(*source_, page + kPage / 2, kPage / 2, StoreGranularity::kPage);
+  ASSERT_TRUE(adopted.ok());
+  absl::StatusOr<Map> refused = MapInto(*rsv, 2 * kPage, kPage);
+  EXPECT_EQ(GetErrno(refused.status()), EEXIST) << refused.status();
+  // A 100-byte file maps 100 bytes, but the mmap replaces the whole page, which holds the adopted half page.
+  ScopedFd small_fd = CreateFile(dir_.Join("small"), 100, O_RDWR);
+  absl::StatusOr<Source> small = Source::FromFd(small_fd.get());
+  ASSERT_TRUE(small.ok());
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*rsv, 2 * kPage);
+  absl::StatusOr<Map> small_map = Map::Create(config, *small);
+  EXPECT_EQ(GetErrno(small_map.status()), EEXIST) << small_map.status();
+  EXPECT_EQ(std::string(page, 7), "adopted") << "still mapped, still the file";
+  EXPECT_EQ(ProtectionAt(page), "rw-s");
+  EXPECT_EQ(rsv->map_count(), 0u);
+  EXPECT_TRUE(MapInto(*rsv, 3 * kPage, kPage).ok()) << "the claim was forgotten";
+}
+
+// The C API publishes a Map to its reservation only once it is final: until then Find does not see it, though
+// it blocks overlaps and counts as placed.
+TEST_F(VmReservationTest, AnUnpublishedMapIsNotFoundButOccupiesItsRange) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(2 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*rsv, 0);
+  config.set_length(kPage);
+  absl::StatusOr<Map> pending = map_internal::CreateUnpublishedForCApi(config, *source_);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(rsv->FindMap(0, kPage), nullptr);
+  EXPECT_EQ(rsv->FirstMap(), nullptr);
+  EXPECT_EQ(rsv->map_count(), 1u);
+  EXPECT_EQ(GetErrorCode(MapInto(*rsv, 0, kPage).status()), ErrorCode::kMappingExists);
+  Map final_place = std::move(*pending);
+  map_internal::PublishForCApi(final_place);
+  EXPECT_EQ(rsv->FindMap(0, kPage), &final_place);
 }
 
 // Threads race for the same slots: each slot is won by exactly one Map, and every lost race leaves nothing
