@@ -12,4 +12,47 @@ out=$("$2" "$dir/log" 500)
 echo "$out"
 grep -q '^record 499$' <(tail -c +65 "$dir/log" | tr -d '\0')
 [ "$(tail -c +65 "$dir/log" | tr -d '\0' | wc -l)" -eq 500 ]
+
+# The asynchronous log, three ways over plain files: the default engine (io_uring, or the synchronous fallback
+# where io_uring is unavailable, e.g. under a seccomp filter), the synchronous backend, and cache-line
+# granularity forced on a shared file mapping (the CPU path). Each must publish the same bytes.
+# check_async FILE BACKEND GRANULARITY [ENV...]: runs the example on FILE and checks its summary and the file.
+check_async() {
+  local file=$1 backend=$2 granularity=$3
+  shift 3
+  out=$(env "$@" "$async_log" "$file" 1000 16)
+  echo "$out"
+  grep -qE "^append_log_async: 1000 records in 63 batches, backend ($backend), $granularity granularity, tail 10890$" \
+    <<<"$out"
+  [ "$(head -c 16 "$file" | tail -c 8)" = PMEM2LOG ]
+  grep -q '^record 999$' <(tail -c +65 "$file" | tr -d '\0')
+  [ "$(tail -c +65 "$file" | tr -d '\0' | wc -l)" -eq 1000 ]
+}
+async_log=$3
+default=$(mktemp "$dir/async.XXXXXX")
+synchronous=$(mktemp "$dir/async.XXXXXX")
+cache_line=$(mktemp "$dir/async.XXXXXX")
+check_async "$default" 'io_uring|synchronous' page
+check_async "$synchronous" synchronous page PMEM2_NO_IO_URING=1
+check_async "$cache_line" cpu cache_line PMEM2_FORCE_GRANULARITY=cache_line
+cmp "$default" "$synchronous"
+cmp "$default" "$cache_line"
+
+# A batch size of 1, and a last batch that is not full.
+out=$("$async_log" "$dir/async-small" 5 1)
+echo "$out"
+grep -q '^append_log_async: 5 records in 5 batches, ' <<<"$out"
+out=$("$async_log" "$dir/async-small" 20 8)
+echo "$out"
+grep -q '^append_log_async: 20 records in 3 batches, ' <<<"$out"
+
+# Failures exit non-zero with the reason on stderr and no summary: a bad batch size, a map that cannot be made.
+rc=0; out=$("$async_log" "$dir/async-bad" 10 0 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 2 ]
+grep -q '^usage: ' <<<"$out"
+rc=0; out=$(PMEM2_FORCE_GRANULARITY=bogus "$async_log" "$dir/async-bad" 10 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ]
+grep -q '^append_log_async: .*async-bad: opening: ' <<<"$out"
 echo "examples: ok"

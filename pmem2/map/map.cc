@@ -86,6 +86,7 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
   map.medium_ = request->shared_file() ? request->kind : SourceKind::kAnonymous;
+  map.file_offset_ = request->shared_file() ? request->offset : kNoFileOffset;
   // Anonymous and private mappings are byte granularity, but nothing they hold ever becomes durable.
   map.record_->set_cpu_persistent(request->shared_file() && choice->effective != StoreGranularity::kPage);
   MapDiagnostics& diag = map.diagnostics_;
@@ -185,6 +186,7 @@ Map& Map::operator=(Map&& other) noexcept {
     record_ = std::move(other.record_);
     owns_mapping_ = std::exchange(other.owns_mapping_, true);
     medium_ = std::exchange(other.medium_, SourceKind::kAnonymous);
+    file_offset_ = std::exchange(other.file_offset_, kNoFileOffset);
     reservation_ = std::move(other.reservation_);
     claim_ = std::exchange(other.claim_, 0);
     if (reservation_ != nullptr) reservation_->Rebind(claim_, this);
@@ -207,6 +209,7 @@ void Map::Reset() {
     munmap(address_, size_);
   }
   owns_mapping_ = true;
+  file_offset_ = kNoFileOffset;
   address_ = nullptr;
   size_ = 0;
 }

@@ -183,6 +183,11 @@ class Map {
   // The mapped bytes, [address(), address() + size()); empty for a moved-from Map.
   absl::Span<char> bytes() const { return absl::Span<char>(static_cast<char*>(address_), size_); }
   StoreGranularity store_granularity() const { return granularity_; }
+  // Where the mapping starts in its file (Config::set_offset()), for code that reaches the same bytes through
+  // the file's descriptor (pmem2/uring). kNoFileOffset for anonymous and private Maps (their bytes are in no
+  // file) and for Maps adopted with FromExisting() (pmem2 does not know how they were made).
+  static constexpr uint64_t kNoFileOffset = ~uint64_t{0};
+  uint64_t file_offset() const { return file_offset_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 
   // The libpmem2-style functions: no error return (see "The error contract" above).
@@ -251,6 +256,7 @@ class Map {
   bool owns_mapping_ = true;
   // What stores reach: a file or Device DAX for shared mappings of them, otherwise kAnonymous (deep flush).
   SourceKind medium_ = SourceKind::kAnonymous;
+  uint64_t file_offset_ = kNoFileOffset;
   // The reservation this Map is placed in, and the address of its claimed range there.
   std::shared_ptr<vm_reservation_internal::ReservationState> reservation_;
   uintptr_t claim_ = 0;

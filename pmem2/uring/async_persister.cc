@@ -1,0 +1,863 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// How the engine works. Every operation lives in a Slot taken from a pool made by Create(). The queue is split
+// at the first barrier not yet completed (`pending_barrier`): operations before it are active (they may run),
+// operations after it wait in `held`, in order, with any later barriers. Active copies wait in `unwritten` for
+// a write; active persists (and copies whose write has completed) wait in `staged` for a data sync. A Pump()
+// turns `unwritten` into writes and, once no write of the active segment is in flight, the whole of `staged`
+// into ONE data sync of the span it covers (a Batch), then reaps completions. When the last active operation
+// completes, the pending barrier completes; if it failed, what it held is aborted, otherwise it becomes active.
+//
+// Why the engine reopens the file: Linux reports a write-back error once per open file description. The
+// engine's io_uring data syncs go through a description of its own, so the kernel hands every error to them
+// independently of the Maps' msyncs (which use the mapping's description): neither can take the other's report.
+// The synchronous backend has no ranged data sync on a descriptor (fdatasync is the whole file), so it msyncs
+// through the mappings like Map::Persist(), and joins the same tracking (SyncSynchronously()).
+
+#include "pmem2/uring/async_persister.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map_registry.h"
+#include "pmem2/map/request.h"
+#include "pmem2/uring/fault_injection_for_test.h"
+
+namespace pmem2 {
+namespace uring_internal {
+namespace {
+
+constexpr unsigned kMaxQueueDepth = 4096;
+constexpr int kMaxRetries = 16;                   // EINTR / EAGAIN / no progress, as Map::Persist()
+constexpr uint64_t kMaxWriteChunk = uint64_t{1} << 30;  // io_uring's lengths are 32-bit
+
+uint64_t PageSize() {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+}  // namespace
+
+enum class SlotKind : uint8_t { kPersist, kCopy, kBarrier };
+
+struct Batch;
+
+struct Slot {
+  SlotKind kind = SlotKind::kPersist;
+  Completion* completion = nullptr;
+  // Persist: the page-rounded file range. Copy: the bytes still to write start at `begin` (file offset) and
+  // `src`; `end` is the end of the whole copy; `first` its first file offset.
+  uint64_t first = 0;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  const char* src = nullptr;
+  const char* address = nullptr;  // the caller's address of the range (persist, copy destination)
+  size_t length = 0;
+  const Map* map = nullptr;
+  int retries = 0;
+  Slot* next = nullptr;  // in exactly one list: free, unwritten, staged, held, or a Batch's members
+};
+
+// One data sync in the kernel, for the staged slots it took.
+struct Batch {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  Slot* members = nullptr;
+  int retries = 0;
+  bool recorded = false;  // its failure is recorded on the Maps already (synchronous backend)
+  Batch* next_free = nullptr;
+};
+
+// Low bit of io_uring user_data: 0 a Slot's write, 1 a Batch's sync (both are at least 8-aligned).
+constexpr uint64_t kBatchTag = 1;
+
+struct SlotList {
+  Slot* head = nullptr;
+  Slot* tail = nullptr;
+  bool empty() const { return head == nullptr; }
+  void Push(Slot* slot) {
+    slot->next = nullptr;
+    if (tail == nullptr) {
+      head = tail = slot;
+    } else {
+      tail->next = slot;
+      tail = slot;
+    }
+  }
+  Slot* Pop() {
+    Slot* slot = head;
+    if (slot != nullptr) {
+      head = slot->next;
+      if (head == nullptr) tail = nullptr;
+      slot->next = nullptr;
+    }
+    return slot;
+  }
+};
+
+struct MapEntry {
+  const Map* map;
+  uintptr_t begin;
+  uintptr_t end;
+  uint64_t file_offset;
+};
+
+struct Engine {
+  AsyncBackend backend = AsyncBackend::kSynchronous;
+  unsigned queue_depth = 0;
+  int fd = -1;
+  map_internal::FileIdentity file;
+  StoreGranularity granularity = StoreGranularity::kPage;
+  std::vector<MapEntry> maps;
+
+  bool ring_ready = false;
+  io_uring ring{};
+  unsigned sqes_unsubmitted = 0;
+  unsigned in_kernel = 0;  // requests submitted or prepared, not yet reaped
+
+  std::vector<Slot> slots;
+  std::vector<Batch> batches;
+  Slot* free_slots = nullptr;
+  Batch* free_batches = nullptr;
+  size_t queued = 0;  // slots in use
+
+  size_t active = 0;        // active operations not completed
+  size_t writes_in_kernel = 0;
+  Slot* pending_barrier = nullptr;
+  SlotList held;
+  SlotList unwritten;
+  SlotList staged;
+
+  absl::Status failure;  // first failure since Create() / ClearFailure()
+  bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
+  const FaultInjection* injection = nullptr;
+  size_t completed_in_pump = 0;
+
+  ~Engine() {
+    if (ring_ready) io_uring_queue_exit(&ring);
+    if (fd >= 0) close(fd);
+  }
+
+  static void SetInjection(AsyncPersister& persister, const FaultInjection* hooks) {
+    if (persister.engine_ != nullptr) persister.engine_->injection = hooks;
+  }
+
+  // ---- setup ----
+  absl::Status CheckMap(const Map& map) const;
+  const MapEntry* FindMap(const void* ptr, size_t size) const;
+
+  // ---- queueing ----
+  absl::StatusOr<Slot*> TakeSlot(Completion* completion);
+  void Enqueue(Slot* slot);
+  void Activate(Slot* slot);
+
+  // ---- running ----
+  void Pump(bool block);
+  void Issue();
+  void StartWrite(Slot* slot);
+  void StartSync(Batch* batch);
+  int SyncSynchronously(Batch& batch);
+  io_uring_sqe* GetSqe();
+  void SubmitToKernel();
+  size_t Reap(bool block);
+  void OnWriteResult(Slot* slot, int result);
+  void OnSyncResult(Batch* batch, int result);
+  Batch* TakeStaged();
+  int Inject(KernelOp op, int result, uint32_t requested) const {
+    return injection != nullptr && injection->rewrite_result != nullptr
+               ? injection->rewrite_result(injection->context, op, result, requested)
+               : result;
+  }
+
+  // ---- completing ----
+  absl::Status StickyError() const;
+  void Fail(const absl::Status& status);
+  void Complete(Slot* slot, absl::Status status);
+  void CompleteBarrier(Slot* barrier);
+  void ReleaseHeld();
+};
+
+absl::Status Engine::CheckMap(const Map& map) const {
+  if (map.address() == nullptr) return absl::InvalidArgumentError("AsyncPersister: the Map maps nothing (moved from)");
+  if (map.store_granularity() == StoreGranularity::kPage && map.file_offset() == Map::kNoFileOffset) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "AsyncPersister: the page-granularity Map at %p is anonymous, private or adopted with "
+        "Map::FromExisting(): it has no file range to sync",
+        map.address()));
+  }
+  return absl::OkStatus();
+}
+
+const MapEntry* Engine::FindMap(const void* ptr, size_t size) const {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(ptr);
+  for (const MapEntry& entry : maps) {
+    if (begin >= entry.begin && begin <= entry.end && size <= entry.end - begin) return &entry;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Slot*> Engine::TakeSlot(Completion* completion) {
+  if (completion != nullptr && completion->queued_) {
+    return absl::FailedPreconditionError("AsyncPersister: the Completion is still in use by another operation");
+  }
+  while (free_slots == nullptr) Pump(/*block=*/true);  // back-pressure
+  Slot* slot = free_slots;
+  free_slots = slot->next;
+  *slot = Slot{};
+  slot->completion = completion;
+  if (completion != nullptr) {
+    completion->queued_ = true;
+    completion->done_ = false;
+    completion->status_ = absl::OkStatus();
+  }
+  ++queued;
+  return slot;
+}
+
+void Engine::Enqueue(Slot* slot) {
+  if (pending_barrier != nullptr) {
+    held.Push(slot);
+    return;
+  }
+  if (slot->kind == SlotKind::kBarrier) {
+    if (active == 0) {
+      CompleteBarrier(slot);
+    } else {
+      pending_barrier = slot;
+    }
+    return;
+  }
+  Activate(slot);
+}
+
+void Engine::Activate(Slot* slot) {
+  if (blocked) {
+    Complete(slot, absl::AbortedError(absl::StrCat(
+                       "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared: ",
+                       failure.ok() ? "(cleared)" : failure.ToString())));
+    return;
+  }
+  ++active;
+  if (backend == AsyncBackend::kCpu) {
+    if (slot->kind == SlotKind::kCopy) {
+      slot->map->memcpy_fn()(const_cast<char*>(slot->address), slot->src, slot->length, 0);
+    } else {
+      slot->map->persist_fn()(slot->address, slot->length);
+    }
+    --active;
+    Complete(slot, absl::OkStatus());
+    return;
+  }
+  if (slot->kind == SlotKind::kCopy) {
+    unwritten.Push(slot);
+  } else {
+    staged.Push(slot);
+  }
+}
+
+// ---- running ----
+
+io_uring_sqe* Engine::GetSqe() {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const bool injected_full =
+        injection != nullptr && injection->ring_full != nullptr && injection->ring_full(injection->context);
+    if (!injected_full) {
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring); sqe != nullptr) return sqe;
+    }
+    // Full: hand what is prepared to the kernel, and make room by reaping.
+    SubmitToKernel();
+    if (attempt > 0 && in_kernel > 0) Reap(/*block=*/true);
+  }
+  return nullptr;  // the caller runs the request synchronously instead
+}
+
+void Engine::SubmitToKernel() {
+  while (sqes_unsubmitted > 0) {
+    const int submitted = io_uring_submit(&ring);
+    if (submitted >= 0) {
+      sqes_unsubmitted -= std::min<unsigned>(sqes_unsubmitted, static_cast<unsigned>(submitted));
+      continue;
+    }
+    // EAGAIN / EBUSY / ENOMEM: the kernel wants completions reaped or memory first; EINTR: again. The prepared
+    // entries stay in the ring and go with the next attempt: nothing is dropped.
+    if (in_kernel > sqes_unsubmitted) {
+      Reap(/*block=*/true);
+    } else if (submitted != -EINTR) {
+      usleep(100);
+    }
+  }
+}
+
+void Engine::Issue() {
+  // With io_uring one round: completions drive the rest. Synchronously, until nothing runnable is left (retries
+  // and writes that became persists); every retry is counted, so this ends.
+  for (bool progress = true; progress;) {
+    progress = false;
+    while (Slot* slot = unwritten.Pop()) {
+      StartWrite(slot);
+      progress = true;
+    }
+    if (writes_in_kernel == 0 && !staged.empty()) {
+      StartSync(TakeStaged());
+      progress = true;
+    }
+    if (backend == AsyncBackend::kIoUring) break;
+  }
+  if (backend == AsyncBackend::kIoUring) SubmitToKernel();
+}
+
+void Engine::StartWrite(Slot* slot) {
+  const uint64_t length = std::min(slot->end - slot->begin, kMaxWriteChunk);
+  ++writes_in_kernel;  // until OnWriteResult
+  io_uring_sqe* sqe = backend == AsyncBackend::kIoUring ? GetSqe() : nullptr;
+  if (sqe == nullptr) {
+    const ssize_t written = pwrite(fd, slot->src, length, static_cast<off_t>(slot->begin));
+    const int result = written < 0 ? -errno : static_cast<int>(written);
+    OnWriteResult(slot, Inject(KernelOp::kWrite, result, static_cast<uint32_t>(length)));
+    return;
+  }
+  io_uring_prep_write(sqe, fd, slot->src, static_cast<unsigned>(length), slot->begin);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(slot));
+  ++sqes_unsubmitted;
+  ++in_kernel;
+}
+
+Batch* Engine::TakeStaged() {
+  Batch* batch = free_batches;
+  free_batches = batch->next_free;
+  *batch = Batch{};
+  batch->begin = UINT64_MAX;
+  Slot** tail = &batch->members;
+  while (Slot* slot = staged.Pop()) {
+    batch->begin = std::min(batch->begin, slot->first);
+    batch->end = std::max(batch->end, slot->end);
+    *tail = slot;
+    tail = &slot->next;
+  }
+  // Whole pages: the kernel writes back pages, and a sub-page range would round the same way.
+  batch->begin = batch->begin / PageSize() * PageSize();
+  return batch;
+}
+
+void Engine::StartSync(Batch* batch) {
+  io_uring_sqe* sqe = backend == AsyncBackend::kIoUring ? GetSqe() : nullptr;
+  if (sqe == nullptr) {
+    OnSyncResult(batch, SyncSynchronously(*batch));
+    return;
+  }
+  // The kernel syncs [off, off + len] (vfs_fsync_range); off 0 with len 0 is the whole file, which is what a
+  // span beyond io_uring's 32-bit length becomes.
+  io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+  const uint64_t length = batch->end - batch->begin;
+  if (length <= UINT32_MAX) {
+    sqe->off = batch->begin;
+    sqe->len = static_cast<uint32_t>(length);
+  }
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(batch) | kBatchTag);
+  ++sqes_unsubmitted;
+  ++in_kernel;
+}
+
+int Engine::SyncSynchronously(Batch& batch) {
+  // A ranged data sync without io_uring: msync(MS_SYNC) of the batch's pages in each Map, which the kernel runs
+  // as vfs_fsync_range(datasync) of the file range behind them. This goes through the mappings' file
+  // description, as Map::Persist() does, so it takes part in the same tracking (map_registry.h): registered
+  // while it runs, its failure recorded before it ends, so that no reader of a Map's sticky error sees OK in
+  // between.
+  for (const MapEntry& entry : maps) {
+    const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
+    const uint64_t begin = std::max(batch.begin, entry.file_offset);
+    const uint64_t end = std::min(batch.end, map_end);
+    if (begin >= end) continue;
+    const uintptr_t address = entry.begin + (begin - entry.file_offset);
+    const uintptr_t page_address = address / PageSize() * PageSize();
+    void* pages = reinterpret_cast<void*>(page_address);
+    const size_t length = end - begin + (address - page_address);
+    map_internal::SyncScope scope(pages);
+    int result = msync(pages, length, MS_SYNC) == 0 ? 0 : -errno;
+    result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
+    if (result < 0 && result != -EINTR && result != -EAGAIN) {
+      map_internal::RecordPersistFailure(pages, length, -result);
+      batch.recorded = true;
+    }
+    if (result != 0) return result;
+  }
+  return 0;
+}
+
+void Engine::Pump(bool block) {
+  Issue();
+  if (backend != AsyncBackend::kIoUring) return;
+  const bool reaped = Reap(/*block=*/false) > 0;
+  if (!reaped && block && in_kernel > 0) Reap(/*block=*/true);
+  // Completions may have made more work runnable (writes done: a sync; a barrier released held operations).
+  Issue();
+}
+
+size_t Engine::Reap(bool block) {
+  size_t count = 0;
+  io_uring_cqe* cqe = nullptr;
+  if (block) {
+    int waited;
+    do {
+      waited = io_uring_wait_cqe(&ring, &cqe);
+    } while (waited == -EINTR);
+    if (waited < 0) return 0;
+  }
+  while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
+    const uint64_t data = io_uring_cqe_get_data64(cqe);
+    const int result = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    --in_kernel;
+    ++count;
+    if ((data & kBatchTag) != 0) {
+      Batch* batch = reinterpret_cast<Batch*>(data & ~kBatchTag);
+      const uint64_t length = std::min<uint64_t>(batch->end - batch->begin, UINT32_MAX);
+      OnSyncResult(batch, Inject(KernelOp::kSync, result, static_cast<uint32_t>(length)));
+    } else {
+      Slot* slot = reinterpret_cast<Slot*>(data);
+      const uint64_t length = std::min(slot->end - slot->begin, kMaxWriteChunk);
+      OnWriteResult(slot, Inject(KernelOp::kWrite, result, static_cast<uint32_t>(length)));
+    }
+  }
+  return count;
+}
+
+void Engine::OnWriteResult(Slot* slot, int result) {
+  --writes_in_kernel;
+  const uint64_t requested = std::min(slot->end - slot->begin, kMaxWriteChunk);
+  if (result > 0 && static_cast<uint64_t>(result) > requested) {
+    // Not a result any kernel gives; a write that claims more than it was asked cannot be trusted.
+    result = -EIO;
+  }
+  if (result > 0) {
+    slot->begin += static_cast<uint64_t>(result);
+    slot->src += result;
+    slot->retries = 0;  // progress
+  } else if (result == 0 || result == -EINTR || result == -EAGAIN) {
+    if (++slot->retries > kMaxRetries) {
+      result = result == 0 ? -EIO : result;
+    } else {
+      result = 1;  // try again below
+    }
+  }
+  if (result >= 0) {
+    if (slot->begin < slot->end) {
+      // Short or interrupted: the rest goes out with the next Issue(), first.
+      slot->next = unwritten.head;
+      unwritten.head = slot;
+      if (unwritten.tail == nullptr) unwritten.tail = slot;
+      return;
+    }
+    // Written: now a persist of the whole copied range.
+    slot->begin = slot->first;
+    staged.Push(slot);
+    return;
+  }
+  const int error = -result;
+  const absl::Status status = MakeErrnoError(
+      error, absl::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed", slot->length,
+                             static_cast<const void*>(slot->address), slot->first));
+  map_internal::RecordPersistFailure(slot->address, slot->length, error);
+  Fail(status);
+  --active;
+  Complete(slot, status);
+}
+
+void Engine::OnSyncResult(Batch* batch, int result) {
+  if (result == -EINTR || result == -EAGAIN) {
+    // Again, for every member that has retries left (they join the next batch); the rest fail with it.
+    Slot* slot = batch->members;
+    batch->next_free = free_batches;
+    free_batches = batch;
+    while (slot != nullptr) {
+      Slot* next = slot->next;
+      if (++slot->retries <= kMaxRetries) {
+        staged.Push(slot);
+      } else {
+        const absl::Status status = MakeErrnoError(
+            -result, absl::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
+                                     slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
+        map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result);
+        Fail(status);
+        --active;
+        Complete(slot, status);
+      }
+      slot = next;
+    }
+    return;
+  }
+  absl::Status own;
+  if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
+  if (result < 0) {
+    const int error = -result;
+    own = MakeErrnoError(error, absl::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
+                                                batch->begin, batch->end));
+    const Slot* first = batch->members;
+    if (!batch->recorded) map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
+    Fail(own);
+  }
+  Slot* slot = batch->members;
+  batch->next_free = free_batches;
+  free_batches = batch;
+  // A failure recorded on the file by anyone (e.g. a Map's msync that took the kernel's report) may concern
+  // these ranges too: OK only without one.
+  const absl::Status result_status = own.ok() ? StickyError() : own;
+  while (slot != nullptr) {
+    Slot* next = slot->next;
+    --active;
+    Complete(slot, result_status);
+    slot = next;
+  }
+}
+
+// ---- completing ----
+
+absl::Status Engine::StickyError() const {
+  for (const MapEntry& entry : maps) {
+    if (absl::Status s = entry.map->PersistError(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Fail(const absl::Status& status) {
+  if (failure.ok()) failure = status;
+}
+
+void Engine::Complete(Slot* slot, absl::Status status) {
+  Completion* completion = slot->completion;
+  slot->next = free_slots;
+  free_slots = slot;
+  --queued;
+  ++completed_in_pump;
+  if (completion != nullptr) {
+    completion->status_ = std::move(status);
+    completion->queued_ = false;
+    completion->done_ = true;
+    if (completion->callback != nullptr) completion->callback(*completion);
+  }
+  if (active == 0 && pending_barrier != nullptr) {
+    Slot* barrier = std::exchange(pending_barrier, nullptr);
+    CompleteBarrier(barrier);
+  }
+}
+
+void Engine::CompleteBarrier(Slot* barrier) {
+  absl::Status status = failure;
+  if (status.ok()) status = StickyError();
+  if (!status.ok()) blocked = true;
+  Complete(barrier, std::move(status));
+  ReleaseHeld();
+}
+
+void Engine::ReleaseHeld() {
+  // Operations held behind the barrier that just completed become active, up to the next barrier.
+  while (pending_barrier == nullptr && !held.empty()) {
+    Slot* slot = held.Pop();
+    if (slot->kind == SlotKind::kBarrier) {
+      if (active == 0) {
+        CompleteBarrier(slot);  // releases the rest itself
+        return;
+      }
+      pending_barrier = slot;
+      return;
+    }
+    Activate(slot);
+  }
+}
+
+void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection);
+
+}  // namespace uring_internal
+
+// ---- the public API ----
+
+using uring_internal::Engine;
+using uring_internal::Slot;
+using uring_internal::SlotKind;
+
+const char* AsyncBackendName(AsyncBackend backend) {
+  switch (backend) {
+    case AsyncBackend::kIoUring:
+      return "io_uring";
+    case AsyncBackend::kSynchronous:
+      return "synchronous";
+    case AsyncBackend::kCpu:
+      return "cpu";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Makes a ring of `entries` for the engine, with the operations it needs; the reason if it cannot (then the
+// ring is not left open).
+IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
+  IoUringSupport result;
+  const char* no_uring = std::getenv("PMEM2_NO_IO_URING");
+  if (no_uring != nullptr && std::strcmp(no_uring, "1") == 0) {
+    result.detail = "not used: PMEM2_NO_IO_URING=1";
+    return result;
+  }
+  io_uring_params params{};
+  const int made = io_uring_queue_init_params(entries, ring, &params);
+  if (made < 0) {
+    result.detail = absl::StrCat("unavailable (io_uring_setup: ", std::strerror(-made), ")");
+    return result;
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(ring);
+  const bool ops = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_FSYNC) &&
+                   io_uring_opcode_supported(probe, IORING_OP_WRITE);
+  if (probe != nullptr) io_uring_free_probe(probe);
+  if (!ops) {
+    io_uring_queue_exit(ring);
+    result.detail = "unavailable (the kernel's io_uring lacks IORING_OP_FSYNC or IORING_OP_WRITE)";
+    return result;
+  }
+  result.available = true;
+  result.detail = "io_uring (ranged IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_WRITE)";
+  return result;
+}
+
+}  // namespace
+
+IoUringSupport ProbeIoUring() {
+  io_uring ring;
+  IoUringSupport support = MakeRing(4, &ring);
+  if (support.available) io_uring_queue_exit(&ring);
+  return support;
+}
+
+AsyncPersister::AsyncPersister(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
+AsyncPersister::AsyncPersister(AsyncPersister&& other) noexcept = default;
+
+AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
+  if (this != &other) {
+    if (engine_ != nullptr) WaitAll().IgnoreError();
+    engine_ = std::move(other.engine_);
+  }
+  return *this;
+}
+
+AsyncPersister::~AsyncPersister() {
+  if (engine_ != nullptr) WaitAll().IgnoreError();
+}
+
+absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Source& source, AsyncOptions options) {
+  if (options.queue_depth < 1 || options.queue_depth > uring_internal::kMaxQueueDepth) {
+    return absl::InvalidArgumentError(absl::StrFormat("AsyncPersister: queue_depth %u is not in [1, %u]",
+                                                      options.queue_depth, uring_internal::kMaxQueueDepth));
+  }
+  auto engine = std::make_unique<Engine>();
+  if (absl::Status s = engine->CheckMap(map); !s.ok()) return s;
+  engine->granularity = map.store_granularity();
+  engine->queue_depth = options.queue_depth;
+  if (map.file_offset() != Map::kNoFileOffset) {
+    absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
+    if (!identity.ok()) return identity.status();
+    const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
+        map_internal::MapsInRange(map.address(), 0);
+    if (owner.empty() || !(owner.front().second == *identity)) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("AsyncPersister: the source (descriptor %d) is not the file of the Map at %p",
+                          source.fd(), map.address()));
+    }
+    engine->file = *identity;
+  }
+  engine->maps.push_back({&map, reinterpret_cast<uintptr_t>(map.address()),
+                          reinterpret_cast<uintptr_t>(map.address()) + map.size(), map.file_offset()});
+  engine->slots.resize(options.queue_depth);
+  for (uring_internal::Slot& slot : engine->slots) {
+    slot.next = engine->free_slots;
+    engine->free_slots = &slot;
+  }
+  engine->batches.resize(options.queue_depth);
+  for (uring_internal::Batch& batch : engine->batches) {
+    batch.next_free = engine->free_batches;
+    engine->free_batches = &batch;
+  }
+  if (map.store_granularity() != StoreGranularity::kPage) {
+    engine->backend = AsyncBackend::kCpu;
+    return AsyncPersister(std::move(engine));
+  }
+  // A descriptor of its own (see the top of this file). Read-only Maps can still be synced.
+  const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
+  engine->fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (engine->fd < 0 && (errno == EACCES || errno == EROFS)) engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (engine->fd < 0) {
+    return MakeErrnoError(errno, absl::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)",
+                                                 source.fd()));
+  }
+  engine->backend = AsyncBackend::kSynchronous;
+  if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
+    engine->ring_ready = true;
+    engine->backend = AsyncBackend::kIoUring;
+  }
+  return AsyncPersister(std::move(engine));
+}
+
+absl::Status AsyncPersister::AddMap(const Map& map) {
+  if (engine_ == nullptr) return absl::FailedPreconditionError("AsyncPersister: moved from");
+  if (absl::Status s = engine_->CheckMap(map); !s.ok()) return s;
+  if (map.store_granularity() != engine_->granularity) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "AsyncPersister: the Map at %p has %s granularity, the engine's Maps %s", map.address(),
+        StoreGranularityName(map.store_granularity()), StoreGranularityName(engine_->granularity)));
+  }
+  if (engine_->backend != AsyncBackend::kCpu) {
+    const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
+        map_internal::MapsInRange(map.address(), 0);
+    if (owner.empty() || !(owner.front().second == engine_->file)) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
+    }
+  }
+  engine_->maps.push_back({&map, reinterpret_cast<uintptr_t>(map.address()),
+                           reinterpret_cast<uintptr_t>(map.address()) + map.size(), map.file_offset()});
+  return absl::OkStatus();
+}
+
+AsyncBackend AsyncPersister::backend() const {
+  return engine_ != nullptr ? engine_->backend : AsyncBackend::kSynchronous;
+}
+
+namespace {
+
+absl::Status MovedFrom() { return absl::FailedPreconditionError("AsyncPersister: moved from"); }
+
+absl::Status OutsideMaps(const char* what, const void* ptr, size_t size) {
+  return MakeError(ErrorCode::kMapRange,
+                   absl::StrFormat("AsyncPersister::%s: [%p, +%u) is not inside one of the engine's Maps", what,
+                                   ptr, size));
+}
+
+}  // namespace
+
+absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* completion) {
+  if (engine_ == nullptr) return MovedFrom();
+  const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
+  if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
+  absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
+  if (!slot.ok()) return slot.status();
+  Slot* s = *slot;
+  s->kind = SlotKind::kPersist;
+  s->map = entry->map;
+  s->address = static_cast<const char*>(ptr);
+  s->length = size;
+  const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(ptr) - entry->begin);
+  s->first = s->begin = offset;
+  s->end = offset + size;
+  if (size == 0) {
+    engine_->Complete(s, absl::OkStatus());
+    return absl::OkStatus();
+  }
+  engine_->Enqueue(s);
+  if (engine_->queued == engine_->queue_depth) engine_->Issue();
+  return absl::OkStatus();
+}
+
+absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Completion* completion) {
+  if (engine_ == nullptr) return MovedFrom();
+  const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
+  if (entry == nullptr) return OutsideMaps("Copy", dest, size);
+  if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
+  absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
+  if (!slot.ok()) return slot.status();
+  Slot* s = *slot;
+  s->kind = SlotKind::kCopy;
+  s->map = entry->map;
+  s->address = static_cast<const char*>(dest);
+  s->length = size;
+  s->src = static_cast<const char*>(src);
+  const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(dest) - entry->begin);
+  s->first = s->begin = offset;
+  s->end = offset + size;
+  if (size == 0) {
+    engine_->Complete(s, absl::OkStatus());
+    return absl::OkStatus();
+  }
+  engine_->Enqueue(s);
+  if (engine_->queued == engine_->queue_depth) engine_->Issue();
+  return absl::OkStatus();
+}
+
+absl::Status AsyncPersister::Barrier(Completion* completion) {
+  if (engine_ == nullptr) return MovedFrom();
+  absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
+  if (!slot.ok()) return slot.status();
+  (*slot)->kind = SlotKind::kBarrier;
+  if (engine_->backend == AsyncBackend::kCpu && engine_->pending_barrier == nullptr) {
+    engine_->maps.front().map->drain_fn()();
+  }
+  engine_->Enqueue(*slot);
+  engine_->Issue();
+  return absl::OkStatus();
+}
+
+absl::Status AsyncPersister::Submit() {
+  if (engine_ == nullptr) return MovedFrom();
+  engine_->Issue();
+  return absl::OkStatus();
+}
+
+absl::Status AsyncPersister::Wait(Completion& completion) {
+  if (engine_ == nullptr) return MovedFrom();
+  while (!completion.done()) {
+    if (!completion.queued_ || engine_->queued == 0) {
+      return absl::FailedPreconditionError("AsyncPersister::Wait: the Completion is not queued on this engine");
+    }
+    engine_->Pump(/*block=*/true);
+  }
+  return completion.status();
+}
+
+size_t AsyncPersister::Poll() {
+  if (engine_ == nullptr) return 0;
+  engine_->completed_in_pump = 0;
+  engine_->Pump(/*block=*/false);
+  return engine_->completed_in_pump;
+}
+
+absl::Status AsyncPersister::WaitAll() {
+  if (engine_ == nullptr) return MovedFrom();
+  while (engine_->queued > 0) engine_->Pump(/*block=*/true);
+  return engine_->failure;
+}
+
+absl::Status AsyncPersister::Failure() const {
+  if (engine_ == nullptr) return MovedFrom();
+  return engine_->failure;
+}
+
+absl::Status AsyncPersister::ClearFailure() {
+  if (engine_ == nullptr) return MovedFrom();
+  engine_->blocked = false;
+  return std::exchange(engine_->failure, absl::OkStatus());
+}
+
+size_t AsyncPersister::in_flight() const { return engine_ != nullptr ? engine_->queued : 0; }
+
+namespace uring_internal {
+
+void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection) {
+  Engine::SetInjection(engine, injection);
+}
+
+}  // namespace uring_internal
+}  // namespace pmem2

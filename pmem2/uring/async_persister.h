@@ -1,0 +1,212 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/uring/async_persister.h
+// -----------------------------------------------------------------------------
+//
+// `pmem2::AsyncPersister` makes ranges of Maps durable asynchronously, in batches, with one code path for every
+// medium. It is for code that persists many ranges before it needs any of them durable (a log appending
+// records, a tree updating nodes) and then waits once, at a barrier, instead of once per range.
+//
+//   page granularity (a file in the page cache, e.g. ext4 on an SSD): persists are coalesced and handed to
+//     the kernel as ranged data syncs (fdatasync of the file range behind the map range) through io_uring,
+//     copies as a write to the file linked to a data sync of its range. A batch of adjacent records becomes
+//     one device flush instead of one per record.
+//   byte and cache-line granularity (persistent memory): the same calls complete at once, through the Map's
+//     CPU functions (flush + fence), so an application writes its commit logic once for pmem and for SSDs.
+//
+// Where io_uring is unavailable (ENOSYS on an old kernel, EPERM under a seccomp filter, io_uring_disabled) the
+// same API runs the syncs synchronously (msync of the ranges on the calling thread, as Map::Persist() does) when
+// they are submitted; backend() says which, and `pmem2 info` prints it. PMEM2_NO_IO_URING=1 asks for the
+// synchronous backend.
+//
+// Example, an append-only log whose tail is published only once its records are durable:
+//
+//   absl::StatusOr<pmem2::AsyncPersister> persister = pmem2::AsyncPersister::Create(map, source);
+//   for (const Record& r : batch) {
+//     std::memcpy(log + tail, r.data(), r.size());        // or persister->Copy(log + tail, r.data(), r.size())
+//     persister->Persist(log + tail, r.size());           // no completion: its result reaches the barrier
+//     tail += r.size();
+//   }
+//   pmem2::Completion records_durable;
+//   persister->Barrier(&records_durable);
+//   if (!persister->Wait(records_durable).ok()) return ...;  // nothing of the batch is known durable
+//   header->tail = tail;                                      // publish, then persist the tail the same way
+//
+// Operations. Persist(), Copy() and Barrier() queue an operation and return at once (after back-pressure, below);
+// the returned Status says only whether it was queued (kMapRange for a range outside the engine's maps, or a
+// moved-from engine). Each operation's own result arrives in its Completion, if one was given: done() turns
+// true and status() holds the result, and the callback, if set, runs. An operation without a Completion still
+// has a result: a failure is kept as the engine's failure (Failure()), reported by the next barrier, and recorded
+// in the sticky persistence error of the Maps of the file (Map::PersistError(), pmem2/map/map.h). No failure is
+// ever dropped and none aborts the process.
+//
+// What a result means:
+//   Persist: OK once the file range behind [ptr, ptr + size) (in whole pages) has been written back and the
+//     device flushed (fdatasync semantics: the data and the metadata needed to read it back), and no write-back
+//     failure of the file is recorded in its Maps' sticky error; otherwise the failure (EIO as kDataLoss,
+//     ENOSPC / EDQUOT as kResourceExhausted, as Map::Persist()). Persists queued together are coalesced: ranges
+//     that overlap or touch become one, and a batch of separate ranges becomes one data sync of the span from
+//     its first to its last byte; dirty pages between them are then written back too, which costs time but
+//     never durability. Coalescing never delays a persist past the next Submit(), Barrier(), Wait(), Poll() or
+//     WaitAll(), or past the batch filling the queue.
+//   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the
+//     page cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged
+//     until the Copy completes. A short write continues where it stopped; an interrupted one is retried.
+//   Barrier: completes only after every operation queued before it has completed. OK means: every one of them
+//     succeeded and so is durable, no operation of this engine has failed since Create() or the last
+//     ClearFailure(), and the Maps report no sticky error. Operations queued after a barrier do not start before
+//     it completes, and if it fails they do not start at all: they complete with kAborted, whose message carries
+//     the barrier's error. So a record queued after a barrier (a Copy of a log's tail, say) never reaches the
+//     file unless everything before the barrier is durable.
+//   After a failure: operations already queued and not behind a barrier still run and report their own
+//     results; the next barrier fails; from then on every operation, new or held, completes with kAborted until
+//     the application acknowledges with ClearFailure() (and Map::ClearPersistError() for the Maps' sticky
+//     error, which the barrier also reports). Whatever was written since the last successful barrier may be
+//     lost, whichever range failed: write it again, then persist.
+//   A failed system call is retried only for EINTR and EAGAIN (at most 16 times, as Map::Persist()); a short
+//   write continues. Every other result, including io_uring's own errors, is a failure of the operation.
+//
+// Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has
+// completed without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside
+// one of the engine's calls (Persist, Copy, Barrier, Submit, Wait, Poll, WaitAll, the destructor), one at a
+// time, after the Completion is done; a callback must not call into the same engine. A Completion must stay in
+// place, alive and unused by any other operation until it is done (a done Completion may be used again).
+//
+// Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
+// barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
+// waits for completions until a slot is free. Operations live in slots allocated by Create(): queueing,
+// submitting and completing an operation allocates nothing (the kernel-side ring is also made once, by
+// Create()).
+//
+// Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). Use an
+// engine per thread; several engines may serve the same Maps and file. The destructor waits for every queued
+// operation (running their callbacks) before it returns.
+//
+// Not covered: Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and anonymous or
+// private Maps of page granularity (there is no file to sync) are refused by Create() and AddMap().
+
+#ifndef PMEM2_URING_ASYNC_PERSISTER_H_
+#define PMEM2_URING_ASYNC_PERSISTER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pmem2/map/map.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+
+class AsyncPersister;
+namespace uring_internal {
+struct Engine;
+struct Slot;
+}  // namespace uring_internal
+
+// The caller-owned record of one operation's result. See "Completions" above.
+class Completion {
+ public:
+  using Callback = void (*)(Completion& completion);
+
+  Completion() = default;
+  explicit Completion(Callback on_done, void* data = nullptr) : callback(on_done), user_data(data) {}
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+
+  // True once the operation has completed; status() is its result from then on.
+  bool done() const { return done_; }
+  const absl::Status& status() const { return status_; }
+
+  // Run once the operation completes, on the thread inside the engine (see above). Optional.
+  Callback callback = nullptr;
+  void* user_data = nullptr;
+
+ private:
+  friend struct uring_internal::Engine;
+  friend class AsyncPersister;
+  bool done_ = false;
+  bool queued_ = false;
+  absl::Status status_;
+};
+
+// Which mechanism makes page-granularity persists durable.
+enum class AsyncBackend {
+  kIoUring,      // ranged data syncs and writes through an io_uring of the engine's own
+  kSynchronous,  // the same syncs and writes as system calls on the calling thread, when submitted
+  kCpu,          // byte or cache-line granularity: the Map's CPU functions; completes at once
+};
+const char* AsyncBackendName(AsyncBackend backend);
+
+struct AsyncOptions {
+  // Operations queued at most (1 to 4096); also the io_uring's size.
+  unsigned queue_depth = 64;
+  // False: never use io_uring (the synchronous backend, as where io_uring is unavailable).
+  bool allow_io_uring = true;
+};
+
+// Whether this process can use io_uring for AsyncPersister now, and if not, why (e.g. "io_uring_setup:
+// Operation not permitted"). Makes (and closes) a small ring each call, as Create() does; printed by `pmem2 info`.
+struct IoUringSupport {
+  bool available = false;
+  std::string detail;  // "io_uring (kernel ring, fsync/write/nop)" or the reason it is not used
+};
+IoUringSupport ProbeIoUring();
+
+class AsyncPersister {
+ public:
+  // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file
+  // again, so that it has a descriptor of its own and its data syncs receive every write-back error of the
+  // file from now on; `source`'s descriptor may be closed afterwards). The Map must outlive the engine.
+  // Errors: kInvalidArgument (queue_depth out of range; a Map adopted with FromExisting(); an anonymous or
+  // private Map of page granularity, naming it), kFailedPrecondition (`source` is not the Map's file),
+  // kErrno (reopening the file). io_uring's unavailability is not an error: backend() is then kSynchronous.
+  static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
+
+  // Adds another Map of the same file (kFailedPrecondition if it maps another file; kInvalidArgument as
+  // Create() does, or if its granularity differs from the first Map's). The Map must outlive the engine.
+  absl::Status AddMap(const Map& map);
+
+  AsyncPersister(AsyncPersister&& other) noexcept;
+  AsyncPersister& operator=(AsyncPersister&& other) noexcept;
+  AsyncPersister(const AsyncPersister&) = delete;
+  AsyncPersister& operator=(const AsyncPersister&) = delete;
+  ~AsyncPersister();
+
+  AsyncBackend backend() const;
+
+  // Queue operations; see "What a result means". `completion` may be null. A size of 0 completes OK (after
+  // the checks) without touching anything. The range must lie inside one of the engine's Maps (kMapRange).
+  absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
+  absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);
+  absl::Status Barrier(Completion* completion = nullptr);
+
+  // Hands the queued persists to the kernel now (coalesced) instead of waiting for more. Never blocks on I/O
+  // with io_uring; with the synchronous backend, runs them.
+  absl::Status Submit();
+  // Runs the engine until `completion` is done; returns its status. kFailedPrecondition if `completion` was
+  // never queued on this engine and is not done.
+  absl::Status Wait(Completion& completion);
+  // Reaps the operations that have completed, without blocking; returns how many completed.
+  size_t Poll();
+  // Runs the engine until no operation is queued; returns Failure().
+  absl::Status WaitAll();
+
+  // The first failure of an operation of this engine since Create() or the last ClearFailure(); OK if none.
+  absl::Status Failure() const;
+  // Acknowledges it (and lets operations run again after a failed barrier); returns it.
+  absl::Status ClearFailure();
+
+  // Operations queued and not yet completed.
+  size_t in_flight() const;
+
+ private:
+  friend struct uring_internal::Engine;
+  explicit AsyncPersister(std::unique_ptr<uring_internal::Engine> engine);
+  std::unique_ptr<uring_internal::Engine> engine_;
+};
+
+}  // namespace pmem2
+
+#endif  // PMEM2_URING_ASYNC_PERSISTER_H_

@@ -1,0 +1,39 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/uring/fault_injection_for_test.h
+// -----------------------------------------------------------------------------
+//
+// Test-only: makes an AsyncPersister see kernel results it cannot otherwise be shown (EIO, ENOSPC, EINTR, short
+// writes, a full submission ring), so tests can prove that every failure surfaces and nothing aborts. The same
+// hooks apply to both backends (io_uring completions and the synchronous system calls).
+
+#ifndef PMEM2_URING_FAULT_INJECTION_FOR_TEST_H_
+#define PMEM2_URING_FAULT_INJECTION_FOR_TEST_H_
+
+#include <cstdint>
+
+#include "pmem2/uring/async_persister.h"
+
+namespace pmem2 {
+namespace uring_internal {
+
+enum class KernelOp {
+  kSync,   // a ranged data sync: 0 or -errno
+  kWrite,  // a write of `requested` bytes: bytes written or -errno
+};
+
+struct FaultInjection {
+  // Called with each kernel result before the engine uses it; returns the result to use instead.
+  int (*rewrite_result)(void* context, KernelOp op, int result, uint32_t requested) = nullptr;
+  // Called whenever the engine wants a submission entry; true makes it behave as if the ring had none free.
+  bool (*ring_full)(void* context) = nullptr;
+  void* context = nullptr;
+};
+
+// `injection` (may be null: none) must outlive its use by `engine`.
+void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection);
+
+}  // namespace uring_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_URING_FAULT_INJECTION_FOR_TEST_H_
