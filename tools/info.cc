@@ -20,6 +20,7 @@
 #include "pmem2/ras/device.h"
 #include "pmem2/source/device_dax.h"
 #include "pmem2/sysfs/sysfs.h"
+#include "pmem2/uring/async_persister.h"
 #include "tools/create_file.h"
 
 namespace pmem2 {
@@ -195,6 +196,15 @@ absl::StatusOr<std::string> CountBadBlocks(const Source& source) {
 }
 
 // Maps the opened file and writes the report.
+// Which AsyncPersister backend this mapping gets, and for page granularity why (io_uring or not).
+std::string AsyncPersistence(const Map& map, const Source& source) {
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(map, source);
+  if (!persister.ok()) return absl::StrCat("none (", persister.status().message(), ")");
+  if (persister->backend() == AsyncBackend::kCpu) return "cpu (completes at once: flush + fence)";
+  if (persister->backend() == AsyncBackend::kIoUring) return ProbeIoUring().detail;
+  return absl::StrCat("synchronous (io_uring ", ProbeIoUring().detail, ")");
+}
+
 absl::StatusOr<std::string> Describe(const std::string& path, const Opened& opened) {
   const int fd = opened.fd;
   const bool writable = opened.writable;
@@ -238,6 +248,7 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
   absl::StrAppend(&out, "drain: ", d.drain_name, "\n");
   absl::StrAppend(&out, "memmove: ", d.memmove_name, "\n");
   absl::StrAppend(&out, "memset: ", d.memset_name, "\n");
+  absl::StrAppend(&out, "async_persistence: ", AsyncPersistence(*map, *source), "\n");
   absl::StrAppend(&out, "nvdimm_region: ", RasValue(NvdimmRegion(*source)), "\n");
   absl::StrAppend(&out, "numa_node: ", RasValue(NumaNode(*source)), "\n");
   absl::StrAppend(&out, "device_id: ", RasValue(DeviceId(*source)), "\n");

@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/ras/fake_nvdimm.h"
+#include "pmem2/uring/async_persister.h"
 #include "testing/temp_files.h"
 #include "testing/child_process.h"
 #include "tools/create_file.h"
@@ -139,6 +140,25 @@ TEST_F(InfoTest, CreatesAMissingFileAndReportsPageGranularity) {
   struct stat st;
   ASSERT_EQ(stat(dir_.Join("new").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 1 << 20);
+}
+
+TEST_F(InfoTest, SaysWhichAsyncPersistenceBackendTheMappingGetsAndWhy) {
+  InfoOptions options;
+  options.create_size = 1 << 20;
+  absl::StatusOr<std::string> report = Info(dir_.Join("async"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(*report, HasSubstr(ProbeIoUring().available ? "\nasync_persistence: io_uring (ranged IORING_OP_FSYNC"
+                                                          : "\nasync_persistence: synchronous (io_uring unavailable"));
+  {
+    ScopedEnv no_uring("PMEM2_NO_IO_URING", std::string("1"));
+    report = Info(dir_.Join("async"), InfoOptions());
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_THAT(*report, HasSubstr("\nasync_persistence: synchronous (io_uring not used: PMEM2_NO_IO_URING=1)\n"));
+  }
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+  report = Info(dir_.Join("async"), InfoOptions());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(*report, HasSubstr("\nasync_persistence: cpu (completes at once: flush + fence)\n"));
 }
 
 TEST_F(InfoTest, ATmpfsFileHasNoNvdimmAndSaysSo) {
