@@ -46,6 +46,7 @@ namespace {
 constexpr unsigned kMaxQueueDepth = 4096;
 constexpr int kMaxRetries = 16;                   // EINTR / EAGAIN / no progress, as Map::Persist()
 constexpr uint64_t kMaxWriteChunk = uint64_t{1} << 30;  // io_uring's lengths are 32-bit
+constexpr int kMaxRingAttempts = 10000;                 // EAGAIN / EBUSY / ENOMEM from the ring: ~1 s
 
 uint64_t PageSize() {
   static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -71,6 +72,7 @@ struct Slot {
   size_t length = 0;
   const Map* map = nullptr;
   int retries = 0;
+  bool in_ring = false;  // its write is prepared or submitted in the ring, not yet reaped
   Slot* next = nullptr;  // in exactly one list: free, unwritten, staged, held, or a Batch's members
 };
 
@@ -81,6 +83,7 @@ struct Batch {
   Slot* members = nullptr;
   int retries = 0;
   bool recorded = false;  // its failure is recorded on the Maps already (synchronous backend)
+  bool in_ring = false;   // prepared or submitted in the ring, not yet reaped
   Batch* next_free = nullptr;
 };
 
@@ -127,6 +130,10 @@ struct Engine {
   std::vector<MapEntry> maps;
 
   bool ring_ready = false;
+  // The ring failed (its descriptor closed by someone, or the kernel refusing it): never touched again, not
+  // even to close it, since its descriptor number may now be someone else's. Its memory is left mapped.
+  bool ring_dead = false;
+  bool read_only = false;  // the Source's descriptor is read-only: Copy() is refused
   io_uring ring{};
   unsigned sqes_unsubmitted = 0;
   unsigned in_kernel = 0;  // requests submitted or prepared, not yet reaped
@@ -145,12 +152,19 @@ struct Engine {
   SlotList staged;
 
   absl::Status failure;  // first failure since Create() / ClearFailure()
+  // The first failure of an operation queued before the pending (or next) barrier; the barrier reports it even
+  // if ClearFailure() came in between, since OK would claim that all of them succeeded.
+  absl::Status segment_status;
+  // At most one data sync in the kernel: syncs share the engine's file description, and the kernel hands a
+  // write-back error to whichever sync checks first, not to the one whose pages failed; one at a time, no OK
+  // completes before a concurrent sync's failure is recorded.
+  size_t syncs_in_kernel = 0;
   bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
   const FaultInjection* injection = nullptr;
   size_t completed_in_pump = 0;
 
   ~Engine() {
-    if (ring_ready) io_uring_queue_exit(&ring);
+    if (ring_ready && !ring_dead) io_uring_queue_exit(&ring);
     if (fd >= 0) close(fd);
   }
 
@@ -189,8 +203,9 @@ struct Engine {
   absl::Status StickyError() const;
   void Fail(const absl::Status& status);
   void Complete(Slot* slot, absl::Status status);
+  void Finish(Slot* slot, absl::Status status);
   void CompleteBarrier(Slot* barrier);
-  void ReleaseHeld();
+  void AbandonRing(int error);
 };
 
 absl::Status Engine::CheckMap(const Map& map) const {
@@ -253,6 +268,10 @@ void Engine::Activate(Slot* slot) {
                        failure.ok() ? "(cleared)" : failure.ToString())));
     return;
   }
+  if (slot->kind != SlotKind::kBarrier && slot->length == 0) {  // nothing to do, but in order
+    Complete(slot, absl::OkStatus());
+    return;
+  }
   ++active;
   if (backend == AsyncBackend::kCpu) {
     if (slot->kind == SlotKind::kCopy) {
@@ -274,7 +293,7 @@ void Engine::Activate(Slot* slot) {
 // ---- running ----
 
 io_uring_sqe* Engine::GetSqe() {
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 3 && !ring_dead; ++attempt) {
     const bool injected_full =
         injection != nullptr && injection->ring_full != nullptr && injection->ring_full(injection->context);
     if (!injected_full) {
@@ -288,19 +307,52 @@ io_uring_sqe* Engine::GetSqe() {
 }
 
 void Engine::SubmitToKernel() {
+  int attempts = 0;
   while (sqes_unsubmitted > 0) {
     const int submitted = io_uring_submit(&ring);
     if (submitted >= 0) {
       sqes_unsubmitted -= std::min<unsigned>(sqes_unsubmitted, static_cast<unsigned>(submitted));
       continue;
     }
-    // EAGAIN / EBUSY / ENOMEM: the kernel wants completions reaped or memory first; EINTR: again. The prepared
-    // entries stay in the ring and go with the next attempt: nothing is dropped.
-    if (in_kernel > sqes_unsubmitted) {
-      Reap(/*block=*/true);
-    } else if (submitted != -EINTR) {
-      usleep(100);
+    if (submitted == -EINTR) continue;
+    // EAGAIN / EBUSY / ENOMEM: the kernel wants completions reaped or memory first. The prepared entries stay
+    // in the ring and go with the next attempt: nothing is dropped. Any other error, or no progress for long,
+    // and the ring is given up (AbandonRing runs its requests synchronously).
+    if ((submitted == -EAGAIN || submitted == -EBUSY || submitted == -ENOMEM) && ++attempts < kMaxRingAttempts) {
+      if (in_kernel > sqes_unsubmitted) {
+        Reap(/*block=*/true);
+        if (ring_dead) return;
+      } else {
+        usleep(100);
+      }
+      continue;
     }
+    AbandonRing(-submitted);
+    return;
+  }
+}
+
+void Engine::AbandonRing(int error) {
+  // Whatever the ring held may or may not have run: it runs again, synchronously (a write of the same bytes
+  // to the same place and a data sync can both be repeated), and the engine is synchronous from now on.
+  (void)error;
+  ring_dead = true;
+  backend = AsyncBackend::kSynchronous;
+  sqes_unsubmitted = 0;
+  in_kernel = 0;
+  for (Slot& slot : slots) {
+    if (!slot.in_ring) continue;
+    slot.in_ring = false;
+    --writes_in_kernel;
+    slot.next = unwritten.head;
+    unwritten.head = &slot;
+    if (unwritten.tail == nullptr) unwritten.tail = &slot;
+  }
+  for (Batch& batch : batches) {
+    if (!batch.in_ring) continue;
+    batch.in_ring = false;
+    --syncs_in_kernel;
+    OnSyncResult(&batch, SyncSynchronously(batch));
   }
 }
 
@@ -313,7 +365,7 @@ void Engine::Issue() {
       StartWrite(slot);
       progress = true;
     }
-    if (writes_in_kernel == 0 && !staged.empty()) {
+    if (writes_in_kernel == 0 && syncs_in_kernel == 0 && !staged.empty()) {
       StartSync(TakeStaged());
       progress = true;
     }
@@ -334,6 +386,7 @@ void Engine::StartWrite(Slot* slot) {
   }
   io_uring_prep_write(sqe, fd, slot->src, static_cast<unsigned>(length), slot->begin);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(slot));
+  slot->in_ring = true;
   ++sqes_unsubmitted;
   ++in_kernel;
 }
@@ -370,6 +423,8 @@ void Engine::StartSync(Batch* batch) {
     sqe->len = static_cast<uint32_t>(length);
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(batch) | kBatchTag);
+  batch->in_ring = true;
+  ++syncs_in_kernel;
   ++sqes_unsubmitted;
   ++in_kernel;
 }
@@ -415,10 +470,14 @@ size_t Engine::Reap(bool block) {
   io_uring_cqe* cqe = nullptr;
   if (block) {
     int waited;
+    int attempts = 0;
     do {
       waited = io_uring_wait_cqe(&ring, &cqe);
-    } while (waited == -EINTR);
-    if (waited < 0) return 0;
+    } while (waited == -EINTR || ((waited == -EAGAIN || waited == -EBUSY) && ++attempts < kMaxRingAttempts));
+    if (waited < 0) {
+      AbandonRing(-waited);
+      return 0;
+    }
   }
   while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
     const uint64_t data = io_uring_cqe_get_data64(cqe);
@@ -428,10 +487,13 @@ size_t Engine::Reap(bool block) {
     ++count;
     if ((data & kBatchTag) != 0) {
       Batch* batch = reinterpret_cast<Batch*>(data & ~kBatchTag);
+      batch->in_ring = false;
+      --syncs_in_kernel;
       const uint64_t length = std::min<uint64_t>(batch->end - batch->begin, UINT32_MAX);
       OnSyncResult(batch, Inject(KernelOp::kSync, result, static_cast<uint32_t>(length)));
     } else {
       Slot* slot = reinterpret_cast<Slot*>(data);
+      slot->in_ring = false;
       const uint64_t length = std::min(slot->end - slot->begin, kMaxWriteChunk);
       OnWriteResult(slot, Inject(KernelOp::kWrite, result, static_cast<uint32_t>(length)));
     }
@@ -475,9 +537,7 @@ void Engine::OnWriteResult(Slot* slot, int result) {
       error, absl::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed", slot->length,
                              static_cast<const void*>(slot->address), slot->first));
   map_internal::RecordPersistFailure(slot->address, slot->length, error);
-  Fail(status);
-  --active;
-  Complete(slot, status);
+  Finish(slot, status);
 }
 
 void Engine::OnSyncResult(Batch* batch, int result) {
@@ -495,9 +555,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
             -result, absl::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
                                      slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
         map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result);
-        Fail(status);
-        --active;
-        Complete(slot, status);
+        Finish(slot, status);
       }
       slot = next;
     }
@@ -521,8 +579,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   const absl::Status result_status = own.ok() ? StickyError() : own;
   while (slot != nullptr) {
     Slot* next = slot->next;
-    --active;
-    Complete(slot, result_status);
+    Finish(slot, result_status);
     slot = next;
   }
 }
@@ -538,6 +595,15 @@ absl::Status Engine::StickyError() const {
 
 void Engine::Fail(const absl::Status& status) {
   if (failure.ok()) failure = status;
+}
+
+void Engine::Finish(Slot* slot, absl::Status status) {
+  --active;
+  if (!status.ok()) {
+    Fail(status);
+    if (segment_status.ok()) segment_status = status;
+  }
+  Complete(slot, std::move(status));
 }
 
 void Engine::Complete(Slot* slot, absl::Status status) {
@@ -559,26 +625,29 @@ void Engine::Complete(Slot* slot, absl::Status status) {
 }
 
 void Engine::CompleteBarrier(Slot* barrier) {
-  absl::Status status = failure;
-  if (status.ok()) status = StickyError();
-  if (!status.ok()) blocked = true;
-  Complete(barrier, std::move(status));
-  ReleaseHeld();
-}
-
-void Engine::ReleaseHeld() {
-  // Operations held behind the barrier that just completed become active, up to the next barrier.
-  while (pending_barrier == nullptr && !held.empty()) {
-    Slot* slot = held.Pop();
-    if (slot->kind == SlotKind::kBarrier) {
-      if (active == 0) {
-        CompleteBarrier(slot);  // releases the rest itself
-        return;
-      }
-      pending_barrier = slot;
-      return;
+  // A loop, not recursion: a run of held barriers may be as long as the queue.
+  while (barrier != nullptr) {
+    absl::Status status = std::exchange(segment_status, absl::OkStatus());
+    if (status.ok()) status = failure;
+    if (status.ok()) status = StickyError();
+    if (!status.ok()) {
+      Fail(status);  // blocked implies Failure() is not OK, until ClearFailure()
+      blocked = true;
     }
-    Activate(slot);
+    Complete(barrier, std::move(status));
+    barrier = nullptr;
+    while (pending_barrier == nullptr && !held.empty()) {
+      Slot* slot = held.Pop();
+      if (slot->kind == SlotKind::kBarrier) {
+        if (active == 0) {
+          barrier = slot;
+        } else {
+          pending_barrier = slot;
+        }
+        break;
+      }
+      Activate(slot);
+    }
   }
 }
 
@@ -692,14 +761,18 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     batch.next_free = engine->free_batches;
     engine->free_batches = &batch;
   }
+  if (map.file_offset() != Map::kNoFileOffset) {
+    const int flags = fcntl(source.fd(), F_GETFL);
+    engine->read_only = flags >= 0 && (flags & O_ACCMODE) == O_RDONLY;
+  }
   if (map.store_granularity() != StoreGranularity::kPage) {
     engine->backend = AsyncBackend::kCpu;
     return AsyncPersister(std::move(engine));
   }
-  // A descriptor of its own (see the top of this file). Read-only Maps can still be synced.
+  // A descriptor of its own (see the top of this file), with the Source's access: a Source opened read-only
+  // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
-  engine->fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (engine->fd < 0 && (errno == EACCES || errno == EROFS)) engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (engine->fd < 0) {
     return MakeErrnoError(errno, absl::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)",
                                                  source.fd()));
@@ -763,10 +836,6 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
   const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(ptr) - entry->begin);
   s->first = s->begin = offset;
   s->end = offset + size;
-  if (size == 0) {
-    engine_->Complete(s, absl::OkStatus());
-    return absl::OkStatus();
-  }
   engine_->Enqueue(s);
   if (engine_->queued == engine_->queue_depth) engine_->Issue();
   return absl::OkStatus();
@@ -777,6 +846,10 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
   const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
   if (entry == nullptr) return OutsideMaps("Copy", dest, size);
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
+  if (engine_->read_only) {
+    return MakeError(ErrorCode::kNoAccess,
+                     "AsyncPersister::Copy: the engine's Source was opened read-only: nothing can be written");
+  }
   absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
   if (!slot.ok()) return slot.status();
   Slot* s = *slot;
@@ -788,10 +861,6 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
   const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(dest) - entry->begin);
   s->first = s->begin = offset;
   s->end = offset + size;
-  if (size == 0) {
-    engine_->Complete(s, absl::OkStatus());
-    return absl::OkStatus();
-  }
   engine_->Enqueue(s);
   if (engine_->queued == engine_->queue_depth) engine_->Issue();
   return absl::OkStatus();

@@ -47,8 +47,9 @@
 //     ENOSPC / EDQUOT as kResourceExhausted, as Map::Persist()). Persists queued together are coalesced: ranges
 //     that overlap or touch become one, and a batch of separate ranges becomes one data sync of the span from
 //     its first to its last byte; dirty pages between them are then written back too, which costs time but
-//     never durability. Coalescing never delays a persist past the next Submit(), Barrier(), Wait(), Poll() or
-//     WaitAll(), or past the batch filling the queue.
+//     never durability. Queued persists go to the kernel together at the next Submit(), Barrier(), Wait(),
+//     Poll() or WaitAll(), or when the queue fills; if writes of Copies are then in the kernel, the sync waits
+//     for them (microseconds: they only fill the page cache) so that one sync covers the Copies too.
 //   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the
 //     page cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged
 //     until the Copy completes. A short write continues where it stopped; an interrupted one is retried.
@@ -74,16 +75,23 @@
 //
 // Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
 // barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
-// waits for completions until a slot is free. Operations live in slots allocated by Create(): queueing,
-// submitting and completing an operation allocates nothing (the kernel-side ring is also made once, by
-// Create()).
+// waits for completions until a slot is free. Operations live in slots allocated by Create(): with io_uring,
+// queueing, submitting and completing an operation allocates nothing (the ring is also made once, by Create()).
+// The synchronous backend's msync registers with the file's sync tracker as Map::Persist() does (one small
+// allocation per sync, not per operation).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). Use an
-// engine per thread; several engines may serve the same Maps and file. The destructor waits for every queued
-// operation (running their callbacks) before it returns.
+// engine per thread; several engines may serve the same Maps and file (a failure one of them sees reaches the
+// others through the Maps' sticky error). The destructor, and a move-assignment onto an engine, wait for every
+// operation queued on the engine being replaced (running their callbacks) first.
 //
-// Not covered: Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and anonymous or
-// private Maps of page granularity (there is no file to sync) are refused by Create() and AddMap().
+// If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine
+// runs what the ring held again, synchronously, and is synchronous from then on: backend() changes to
+// kSynchronous. Nothing is lost and nothing hangs.
+//
+// Not covered: page-granularity Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and
+// anonymous or private Maps of page granularity (there is no file to sync) are refused by Create() and AddMap().
+// Adopted Maps of byte or cache-line granularity are served (the CPU path works by address).
 
 #ifndef PMEM2_URING_ASYNC_PERSISTER_H_
 #define PMEM2_URING_ASYNC_PERSISTER_H_
@@ -159,12 +167,13 @@ class AsyncPersister {
   // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file
   // again, so that it has a descriptor of its own and its data syncs receive every write-back error of the
   // file from now on; `source`'s descriptor may be closed afterwards). The Map must outlive the engine.
-  // Errors: kInvalidArgument (queue_depth out of range; a Map adopted with FromExisting(); an anonymous or
-  // private Map of page granularity, naming it), kFailedPrecondition (`source` is not the Map's file),
-  // kErrno (reopening the file). io_uring's unavailability is not an error: backend() is then kSynchronous.
+  // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
+  // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
+  // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
+  // read-only gives an engine that persists but refuses Copy() (kNoAccess).
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
-  // Adds another Map of the same file (kFailedPrecondition if it maps another file; kInvalidArgument as
+  // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument as
   // Create() does, or if its granularity differs from the first Map's). The Map must outlive the engine.
   absl::Status AddMap(const Map& map);
 
@@ -176,8 +185,10 @@ class AsyncPersister {
 
   AsyncBackend backend() const;
 
-  // Queue operations; see "What a result means". `completion` may be null. A size of 0 completes OK (after
-  // the checks) without touching anything. The range must lie inside one of the engine's Maps (kMapRange).
+  // Queue operations; see "What a result means". `completion` may be null. A size of 0 does nothing but is
+  // ordered like any operation (OK in its turn, kAborted behind a failed barrier). The range must lie inside
+  // one of the engine's Maps (kMapRange); Copy() also needs `src` (kInvalidArgument) and a writable Source
+  // (kNoAccess).
   absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
   absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);
   absl::Status Barrier(Completion* completion = nullptr);
@@ -185,8 +196,9 @@ class AsyncPersister {
   // Hands the queued persists to the kernel now (coalesced) instead of waiting for more. Never blocks on I/O
   // with io_uring; with the synchronous backend, runs them.
   absl::Status Submit();
-  // Runs the engine until `completion` is done; returns its status. kFailedPrecondition if `completion` was
-  // never queued on this engine and is not done.
+  // Runs the engine until `completion` is done; returns its status. kFailedPrecondition if `completion` is not
+  // done and not queued on this engine (for a Completion queued on another engine, only once this engine has
+  // nothing left to run).
   absl::Status Wait(Completion& completion);
   // Reaps the operations that have completed, without blocking; returns how many completed.
   size_t Poll();
