@@ -159,6 +159,9 @@ struct Engine {
   // write-back error to whichever sync checks first, not to the one whose pages failed; one at a time, no OK
   // completes before a concurrent sync's failure is recorded.
   size_t syncs_in_kernel = 0;
+  // The run of touching pages that persists queued since the last sync (or kick) cover, in file offsets.
+  uint64_t run_begin = 0;
+  uint64_t run_end = 0;
   bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
   const FaultInjection* injection = nullptr;
   size_t completed_in_pump = 0;
@@ -206,6 +209,7 @@ struct Engine {
   void Finish(Slot* slot, absl::Status status);
   void CompleteBarrier(Slot* barrier);
   void AbandonRing(int error);
+  void StartWriteBackEarly(uint64_t begin, uint64_t end);
 };
 
 absl::Status Engine::CheckMap(const Map& map) const {
@@ -391,7 +395,29 @@ void Engine::StartWrite(Slot* slot) {
   ++in_kernel;
 }
 
+// Scattered persists: the data sync of a batch writes its pages back only when the batch goes to the kernel,
+// and the pages of scattered ranges then queue up at the device one after the other. Starting the write-back
+// of each finished run of touching pages as the next, separate run is queued lets the device work while the
+// application still stores (measured on ext4 over a virtual disk: 64 scattered pages, 1.3-1.6x the time of
+// O_DIRECT writes of them without this, below it with). sync_file_range(SYNC_FILE_RANGE_WRITE) only starts
+// write-back: it neither waits nor takes the kernel's write-back error report (the data sync still gets it),
+// and it is only a hint, so its result is ignored. Runs that touch grow instead (a log appending stays one run).
+void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
+  begin = begin / PageSize() * PageSize();
+  end = (end + PageSize() - 1) / PageSize() * PageSize();
+  if (run_end > run_begin && (end < run_begin || begin > run_end)) {
+    sync_file_range(fd, static_cast<off64_t>(run_begin), static_cast<off64_t>(run_end - run_begin),
+                    SYNC_FILE_RANGE_WRITE);
+    run_begin = begin;
+    run_end = end;
+    return;
+  }
+  run_begin = run_end > run_begin ? std::min(run_begin, begin) : begin;
+  run_end = std::max(run_end, end);
+}
+
 Batch* Engine::TakeStaged() {
+  run_begin = run_end = 0;  // the sync covers the current run
   Batch* batch = free_batches;
   free_batches = batch->next_free;
   *batch = Batch{};
@@ -836,6 +862,7 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
   const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(ptr) - entry->begin);
   s->first = s->begin = offset;
   s->end = offset + size;
+  if (engine_->backend != AsyncBackend::kCpu && size > 0) engine_->StartWriteBackEarly(s->begin, s->end);
   engine_->Enqueue(s);
   if (engine_->queued == engine_->queue_depth) engine_->Issue();
   return absl::OkStatus();

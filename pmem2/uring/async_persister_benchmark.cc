@@ -16,24 +16,34 @@
 // Variants: `msync_loop` (Map::Persist per record: page granularity, one msync each), `AsyncPersister` (Persist
 // per record without a Completion, then Barrier + Wait; default AsyncOptions, so io_uring where available),
 // `AsyncPersister_no_io_uring` (the same with AsyncOptions::allow_io_uring = false: the synchronous backend),
+// `AsyncPersister_copy` (the records stored into a buffer, then Copy() per record, then Barrier + Wait),
 // `one_fdatasync` (all the stores, then one fdatasync of the file) and `O_DIRECT_floor`, what the device needs
 // for the same pages: O_DIRECT writes from an aligned buffer through a second descriptor of the same file, all
 // 64 submitted as one io_uring batch, then one fdatasync (for (c): one pwrite, then fdatasync). For (c) the
 // engine is also measured with a Completion per record (Persist(..., &c) + Wait(c)) instead of a barrier.
+// Every variant but the floor stores through the mapping, and after a sync each first store to a page takes a
+// write-protect fault (a few us per page): part of the gap to the floor, whose stores go to a plain buffer.
 //
-// Every iteration is ms-scale, timed in real time and reported in ms; records_per_s is records per real second.
+// Every iteration is ms-scale, timed in real time and reported in ms. The CPU column is the whole process's CPU
+// time, so that it includes the io_uring workers (iou-wrk threads) that run the engine's data syncs. Counters:
+// records_per_s (records per real second) and, per iteration, what the device received: disk_KiB written,
+// disk_writes (requests), disk_flushes (cache flushes). Those three are the whole device's counters, so other
+// processes' I/O adds to them.
 // The table at the end gives the medians' ratios against the targets (msync loop / engine >= 8x for (a), engine
 // within 10% of the O_DIRECT floor for (b), engine within 10% of msync for (c)). README command:
 //
 //   bazel run -c opt //pmem2/uring:async_persister_benchmark -- --dir=/var/tmp --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true     (one line)
 //
-// --dir=DIR (taken out of argv before Google Benchmark sees it) is where the file goes; default $TEST_TMPDIR if
-// set, else /var/tmp (`bazel run` does not set TEST_TMPDIR). The file is an O_TMPFILE (or, where the file system
-// lacks it, a named file removed at once): nothing is left behind. It needs 512 MiB free in DIR.
+// Flags of its own (taken out of argv before Google Benchmark sees it):
+//   --dir=DIR        where the file goes; default $TEST_TMPDIR if set, else /var/tmp (`bazel run` does not set
+//                    TEST_TMPDIR). The file is an O_TMPFILE (or, where the file system lacks it, a named file
+//                    removed at once): nothing is left behind. It needs 512 MiB free in DIR.
+//   --folio_kib=N    the size of the writes that fill the mapped area at setup, hence of its page-cache folios
+//                    (4 to 2048, default 4). With large folios every sync writes back whole folios: see SetUp().
 //
-// Results depend on the CPU, the kernel, the file system and above all the device (its write cache, the cost
-// of a cache flush): the context lines at the top name them; quote them with any figure.
+// Results depend on the CPU, the kernel, the file system, the page cache's folios and above all the device (its
+// write cache, the cost of a cache flush): the context lines at the top name them; quote them with any figure.
 
 #include <fcntl.h>
 #include <liburing.h>
@@ -70,10 +80,10 @@
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kRecords = 64;                     // records per iteration in (a) and (b)
-constexpr size_t kAreaSize = size_t{256} << 20;     // the mapped area; the O_DIRECT area is as large
+constexpr size_t kRecords = 64;                  // records per iteration in (a) and (b)
+constexpr size_t kAreaSize = size_t{256} << 20;  // the mapped area; the O_DIRECT area is as large
 constexpr size_t kAreaPages = kAreaSize / kPage;
-constexpr size_t kZeroChunk = size_t{1} << 20;
+constexpr size_t kZeroChunk = size_t{2} << 20;   // the largest --folio_kib
 constexpr uint64_t kSeed = 20261123;
 
 // The file is 512 MiB: [0, 256 MiB) is mapped and used by every page-cache variant (msync, engine, fdatasync);
@@ -82,18 +92,21 @@ constexpr uint64_t kSeed = 20261123;
 // it back from the disk first, a cost that would land on whichever variant came next.
 struct Bench {
   std::string dir;
-  int fd = -1;         // buffered descriptor: the Source's; `one_fdatasync` syncs it
-  int direct_fd = -1;  // O_DIRECT descriptor of the same file (reopened through /proc/self/fd)
+  size_t folio_kib = 4;  // --folio_kib: the size of the writes that filled the mapped area
+  int fd = -1;           // buffered descriptor: the Source's; `one_fdatasync` syncs it
+  int direct_fd = -1;    // O_DIRECT descriptor of the same file (reopened through /proc/self/fd)
   std::optional<pmem2::Source> source;
   std::optional<pmem2::Map> map;
-  std::optional<pmem2::AsyncPersister> engine;          // default AsyncOptions
+  std::optional<pmem2::AsyncPersister> engine;           // default AsyncOptions
   std::optional<pmem2::AsyncPersister> engine_no_uring;  // allow_io_uring = false
   char* base = nullptr;           // map->address()
   char* direct_buffer = nullptr;  // kRecords page-aligned pages for the O_DIRECT writes
-  io_uring ring{};
-  size_t next_log_page = 0;     // the log's next fresh page in the mapped area
-  size_t next_direct_page = 0;  // the same for the O_DIRECT area
-  unsigned char fill = 0;       // the byte the next record is filled with
+  char* staging = nullptr;        // kRecords pages: the sources of the engine's Copy()
+  io_uring ring{};                // the O_DIRECT floor's own ring
+  std::string device_stat;        // /sys/dev/block/MAJ:MIN/stat of the file system's device
+  size_t next_log_page = 0;       // the log's next fresh page in the mapped area
+  size_t next_direct_page = 0;    // the same for the O_DIRECT area
+  unsigned char fill = 0;         // the byte the next record is filled with
 };
 
 Bench* bench = nullptr;
@@ -118,22 +131,48 @@ void PickPages(Pattern pattern, size_t count, size_t* next_log_page, std::mt1993
   }
 }
 
-// Records per second of real time, measured around the loop (Google Benchmark's rate counters divide by CPU
-// time, which for I/O-bound work is not what anyone wants).
-class RecordRate {
+// The device's counters: writes, sectors written, flushes (fields 5, 7 and 16 of the block stat file).
+struct DeviceStat {
+  double writes = 0;
+  double sectors_written = 0;
+  double flushes = 0;
+};
+
+DeviceStat ReadDeviceStat() {
+  DeviceStat stat;
+  std::ifstream in(bench->device_stat);
+  std::vector<double> fields;
+  for (double field; in >> field;) fields.push_back(field);
+  if (fields.size() >= 16) {
+    stat.writes = fields[4];
+    stat.sectors_written = fields[6];
+    stat.flushes = fields[15];
+  }
+  return stat;
+}
+
+// The counters, measured around the loop: records per second of real time (Google Benchmark's rate counters
+// divide by CPU time, which for I/O-bound work is not what anyone wants), and per iteration what the device
+// received: KiB written, write requests, cache flushes. The device's counters are the whole device's: other
+// processes' I/O shows up in them too.
+class Counters {
  public:
-  explicit RecordRate(size_t records_per_iteration)
-      : records_(records_per_iteration), start_(std::chrono::steady_clock::now()) {}
+  explicit Counters(size_t records_per_iteration)
+      : records_(records_per_iteration), device_(ReadDeviceStat()), start_(std::chrono::steady_clock::now()) {}
   void Report(benchmark::State& state) const {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    if (seconds > 0) {
-      state.counters["records_per_s"] =
-          static_cast<double>(records_ * static_cast<size_t>(state.iterations())) / seconds;
-    }
+    const double iterations = static_cast<double>(state.iterations());
+    if (seconds <= 0 || iterations <= 0) return;
+    state.counters["records_per_s"] = static_cast<double>(records_) * iterations / seconds;
+    const DeviceStat now = ReadDeviceStat();
+    state.counters["disk_KiB"] = (now.sectors_written - device_.sectors_written) / 2 / iterations;
+    state.counters["disk_writes"] = (now.writes - device_.writes) / iterations;
+    state.counters["disk_flushes"] = (now.flushes - device_.flushes) / iterations;
   }
 
  private:
   size_t records_;
+  DeviceStat device_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -152,7 +191,7 @@ bool FailedErrno(benchmark::State& state, const char* what, int err) {
 void BM_MsyncLoop(benchmark::State& state, Pattern pattern, size_t count) {
   std::mt19937_64 rng(kSeed);
   size_t pages[kRecords];
-  RecordRate rate(count);
+  Counters counters(count);
   for (auto _ : state) {
     PickPages(pattern, count, &bench->next_log_page, &rng, pages);
     const unsigned char fill = ++bench->fill;
@@ -164,14 +203,14 @@ void BM_MsyncLoop(benchmark::State& state, Pattern pattern, size_t count) {
     }
     if (failed) break;
   }
-  rate.Report(state);
+  counters.Report(state);
 }
 
 // Store, then AsyncPersister::Persist without a Completion, record by record; then Barrier + Wait.
 void BM_Engine(benchmark::State& state, Pattern pattern, size_t count, pmem2::AsyncPersister* engine) {
   std::mt19937_64 rng(kSeed);
   size_t pages[kRecords];
-  RecordRate rate(count);
+  Counters counters(count);
   for (auto _ : state) {
     PickPages(pattern, count, &bench->next_log_page, &rng, pages);
     const unsigned char fill = ++bench->fill;
@@ -188,12 +227,38 @@ void BM_Engine(benchmark::State& state, Pattern pattern, size_t count, pmem2::As
       break;
     }
   }
-  rate.Report(state);
+  counters.Report(state);
+}
+
+// Store into a staging buffer, then AsyncPersister::Copy to the record's place, record by record; then Barrier
+// + Wait. (A write(2) into the page cache dirties only the blocks written; a store through the mapping dirties
+// its whole folio.)
+void BM_EngineCopy(benchmark::State& state, Pattern pattern, size_t count, pmem2::AsyncPersister* engine) {
+  std::mt19937_64 rng(kSeed);
+  size_t pages[kRecords];
+  Counters counters(count);
+  for (auto _ : state) {
+    PickPages(pattern, count, &bench->next_log_page, &rng, pages);
+    const unsigned char fill = ++bench->fill;
+    bool failed = false;
+    for (size_t i = 0; i < count && !failed; ++i) {
+      char* source = bench->staging + i * kPage;
+      std::memset(source, fill, kPage);
+      failed = Failed(state, "AsyncPersister::Copy", engine->Copy(bench->base + pages[i] * kPage, source, kPage));
+    }
+    if (failed) break;
+    pmem2::Completion durable;
+    if (Failed(state, "AsyncPersister::Barrier", engine->Barrier(&durable)) ||
+        Failed(state, "AsyncPersister::Wait", engine->Wait(durable))) {
+      break;
+    }
+  }
+  counters.Report(state);
 }
 
 // (c) only: one record, Persist with a Completion, then Wait for it.
 void BM_EngineCompletion(benchmark::State& state, pmem2::AsyncPersister* engine) {
-  RecordRate rate(1);
+  Counters counters(1);
   for (auto _ : state) {
     size_t page;
     PickPages(Pattern::kLog, 1, &bench->next_log_page, nullptr, &page);
@@ -205,21 +270,21 @@ void BM_EngineCompletion(benchmark::State& state, pmem2::AsyncPersister* engine)
       break;
     }
   }
-  rate.Report(state);
+  counters.Report(state);
 }
 
 // Every store, then one fdatasync of the whole file.
 void BM_OneFdatasync(benchmark::State& state, Pattern pattern, size_t count) {
   std::mt19937_64 rng(kSeed);
   size_t pages[kRecords];
-  RecordRate rate(count);
+  Counters counters(count);
   for (auto _ : state) {
     PickPages(pattern, count, &bench->next_log_page, &rng, pages);
     const unsigned char fill = ++bench->fill;
     for (size_t i = 0; i < count; ++i) std::memset(bench->base + pages[i] * kPage, fill, kPage);
     if (fdatasync(bench->fd) != 0 && FailedErrno(state, "fdatasync", errno)) break;
   }
-  rate.Report(state);
+  counters.Report(state);
 }
 
 // The device's floor: the same stores into an aligned buffer, O_DIRECT writes of the same number of pages in
@@ -228,7 +293,7 @@ void BM_OneFdatasync(benchmark::State& state, Pattern pattern, size_t count) {
 void BM_DirectFloor(benchmark::State& state, Pattern pattern, size_t count) {
   std::mt19937_64 rng(kSeed);
   size_t pages[kRecords];
-  RecordRate rate(count);
+  Counters counters(count);
   const off_t area = static_cast<off_t>(kAreaSize);
   for (auto _ : state) {
     PickPages(pattern, count, &bench->next_direct_page, &rng, pages);
@@ -267,7 +332,7 @@ void BM_DirectFloor(benchmark::State& state, Pattern pattern, size_t count) {
     }
     if (fdatasync(bench->direct_fd) != 0 && FailedErrno(state, "fdatasync", errno)) break;
   }
-  rate.Report(state);
+  counters.Report(state);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -332,29 +397,32 @@ std::string FileSystemDescription(const std::string& dir) {
                          best_point, cache);
 }
 
-// Takes --dir=DIR (or --dir DIR) out of argv; returns false if --dir has no value.
-bool TakeDirFlag(int* argc, char** argv, std::string* dir) {
+// Takes --NAME=VALUE (or --NAME VALUE) out of argv, the last one winning; returns false if it has no value.
+bool TakeFlag(const std::string& name, int* argc, char** argv, std::string* value) {
+  const std::string flag = "--" + name;
   int kept = 1;
   for (int i = 1; i < *argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--dir=", 0) == 0) {
-      *dir = arg.substr(6);
-    } else if (arg == "--dir") {
+    if (arg.rfind(flag + "=", 0) == 0) {
+      *value = arg.substr(flag.size() + 1);
+      if (value->empty()) return false;
+    } else if (arg == flag) {
       if (i + 1 == *argc) return false;
-      *dir = argv[++i];
+      *value = argv[++i];
     } else {
       argv[kept++] = argv[i];
     }
   }
   *argc = kept;
   argv[kept] = nullptr;
-  return !dir->empty();
+  return true;
 }
 
-// Writes zeros over [offset, offset + size) of `fd` from `zeros` (kZeroChunk bytes, page-aligned).
-bool WriteZeros(int fd, const char* zeros, off_t offset, size_t size) {
+// Writes zeros over [offset, offset + size) of `fd` from `zeros` (at least `chunk` bytes, page-aligned),
+// `chunk` bytes per pwrite.
+bool WriteZeros(int fd, const char* zeros, size_t chunk, off_t offset, size_t size) {
   for (size_t done = 0; done < size;) {
-    const ssize_t n = pwrite(fd, zeros, std::min(kZeroChunk, size - done), offset + static_cast<off_t>(done));
+    const ssize_t n = pwrite(fd, zeros, std::min(chunk, size - done), offset + static_cast<off_t>(done));
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       return false;
@@ -395,10 +463,18 @@ int SetUp(Bench* b) {
   char* zeros = static_cast<char*>(std::aligned_alloc(kPage, kZeroChunk));
   if (zeros == nullptr) return Fail("out of memory");
   std::memset(zeros, 0, kZeroChunk);
-  // The mapped area through the page cache (it stays cached: the mapping's pages start resident and clean), the
-  // O_DIRECT area through the O_DIRECT descriptor (nothing of it cached).
-  const bool zeroed = WriteZeros(b->fd, zeros, 0, kAreaSize) &&
-                      WriteZeros(b->direct_fd, zeros, static_cast<off_t>(kAreaSize), kAreaSize);
+  // The mapped area through the page cache, --folio_kib at a time (it stays cached: the mapping's pages start
+  // resident and clean), the O_DIRECT area through the O_DIRECT descriptor (nothing of it cached).
+  //
+  // The size of those writes matters more than anything else here: the page cache keeps the folios that the
+  // writes created (a write of N KiB makes folios of up to N KiB where the file system supports large folios,
+  // as ext4 does since Linux 6.16, xfs earlier), and a store through a mapping dirties its WHOLE folio, so
+  // every msync, fdatasync or ranged data sync then writes the whole folio back: with 1 MiB folios, 1 MiB per
+  // 4 KiB record. (A write(2), e.g. AsyncPersister::Copy, dirties only the blocks it writes.) A file that was
+  // read or written in large chunks before it is mapped is in that state; --folio_kib=1024 measures it. The
+  // default, 4, gives every page a folio of its own, so that the syncs write back exactly the records.
+  const bool zeroed = WriteZeros(b->fd, zeros, b->folio_kib << 10, 0, kAreaSize) &&
+                      WriteZeros(b->direct_fd, zeros, kZeroChunk, static_cast<off_t>(kAreaSize), kAreaSize);
   std::free(zeros);
   if (!zeroed) return Fail(absl::StrFormat("writing zeros to the file: %s", std::strerror(errno)));
   if (fdatasync(b->fd) != 0) return Fail(absl::StrFormat("fdatasync: %s", std::strerror(errno)));
@@ -434,7 +510,11 @@ int SetUp(Bench* b) {
   b->engine_no_uring.emplace(std::move(*engine));
 
   b->direct_buffer = static_cast<char*>(std::aligned_alloc(kPage, kRecords * kPage));
-  if (b->direct_buffer == nullptr) return Fail("out of memory");
+  b->staging = static_cast<char*>(std::aligned_alloc(kPage, kRecords * kPage));
+  if (b->direct_buffer == nullptr || b->staging == nullptr) return Fail("out of memory");
+  struct stat st;
+  if (fstat(b->fd, &st) != 0) return Fail(absl::StrFormat("fstat: %s", std::strerror(errno)));
+  b->device_stat = absl::StrFormat("/sys/dev/block/%u:%u/stat", major(st.st_dev), minor(st.st_dev));
   const int ring = io_uring_queue_init(kRecords, &b->ring, 0);
   if (ring < 0) {
     return Fail(absl::StrFormat("io_uring_queue_init (for the O_DIRECT floor): %s", std::strerror(-ring)));
@@ -450,6 +530,9 @@ void AddContext(const Bench& b) {
   }
   benchmark::AddCustomContext("dir", b.dir);
   benchmark::AddCustomContext("file system", FileSystemDescription(b.dir));
+  benchmark::AddCustomContext(
+      "page cache", absl::StrFormat("mapped area filled by %zu KiB writes (--folio_kib): folios of up to %zu KiB",
+                                    b.folio_kib, b.folio_kib));
   const pmem2::IoUringSupport uring = pmem2::ProbeIoUring();
   benchmark::AddCustomContext(
       "AsyncPersister backend",
@@ -469,6 +552,7 @@ template <typename... Args>
 void Register(const std::string& name, Args&&... args) {
   benchmark::RegisterBenchmark(name.c_str(), std::forward<Args>(args)...)
       ->UseRealTime()
+      ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMillisecond);
 }
 
@@ -478,6 +562,7 @@ void RegisterAll(Bench* b) {
     Register(prefix + "msync_loop", BM_MsyncLoop, pattern, kRecords);
     Register(prefix + "AsyncPersister", BM_Engine, pattern, kRecords, &*b->engine);
     Register(prefix + "AsyncPersister_no_io_uring", BM_Engine, pattern, kRecords, &*b->engine_no_uring);
+    Register(prefix + "AsyncPersister_copy", BM_EngineCopy, pattern, kRecords, &*b->engine);
     Register(prefix + "one_fdatasync", BM_OneFdatasync, pattern, kRecords);
     Register(prefix + "O_DIRECT_floor", BM_DirectFloor, pattern, kRecords);
   }
@@ -492,6 +577,8 @@ void RegisterAll(Bench* b) {
 // The console output, and the medians (or the single run's time, without repetitions) for the ratios.
 class RatioTable : public benchmark::ConsoleReporter {
  public:
+  RatioTable() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
@@ -510,8 +597,10 @@ class RatioTable : public benchmark::ConsoleReporter {
     Ratio(kLog, "msync_loop", "AsyncPersister", ">= 8x", [](double r) { return r >= 8; });
     Ratio(kLog, "msync_loop", "AsyncPersister_no_io_uring", ">= 8x", [](double r) { return r >= 8; });
     Ratio(kLog, "AsyncPersister", "O_DIRECT_floor", "(no target)", nullptr);
+    Ratio(kLog, "AsyncPersister_copy", "O_DIRECT_floor", "(no target)", nullptr);
     Ratio(kScattered, "AsyncPersister", "O_DIRECT_floor", "<= 1.10", [](double r) { return r <= 1.10; });
     Ratio(kScattered, "AsyncPersister_no_io_uring", "O_DIRECT_floor", "<= 1.10", [](double r) { return r <= 1.10; });
+    Ratio(kScattered, "AsyncPersister_copy", "O_DIRECT_floor", "(no target)", nullptr);
     Ratio(kScattered, "msync_loop", "AsyncPersister", "(no target)", nullptr);
     Ratio(kSingle, "AsyncPersister_barrier", "msync", "<= 1.10", [](double r) { return r <= 1.10; });
     Ratio(kSingle, "AsyncPersister_completion", "msync", "<= 1.10", [](double r) { return r <= 1.10; });
@@ -548,7 +637,14 @@ int main(int argc, char** argv) {
   bench = &b;
   const char* test_tmpdir = std::getenv("TEST_TMPDIR");
   b.dir = test_tmpdir != nullptr && *test_tmpdir != '\0' ? test_tmpdir : "/var/tmp";
-  if (!TakeDirFlag(&argc, argv, &b.dir)) return Fail("--dir wants a directory: --dir=DIR");
+  std::string folio_kib = "4";
+  if (!TakeFlag("dir", &argc, argv, &b.dir)) return Fail("--dir wants a directory: --dir=DIR");
+  if (!TakeFlag("folio_kib", &argc, argv, &folio_kib)) return Fail("--folio_kib wants a number: --folio_kib=4");
+  char* end = nullptr;
+  b.folio_kib = std::strtoul(folio_kib.c_str(), &end, 10);
+  if (*end != '\0' || b.folio_kib < 4 || b.folio_kib > 2048 || (b.folio_kib & (b.folio_kib - 1)) != 0) {
+    return Fail("--folio_kib wants a power of two from 4 to 2048");
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (const int failed = SetUp(&b); failed != 0) return failed;
