@@ -47,9 +47,13 @@
 //     ENOSPC / EDQUOT as kResourceExhausted, as Map::Persist()). Persists queued together are coalesced: ranges
 //     that overlap or touch become one, and a batch of separate ranges becomes one data sync of the span from
 //     its first to its last byte; dirty pages between them are then written back too, which costs time but
-//     never durability. Queued persists go to the kernel together at the next Submit(), Barrier(), Wait(),
-//     Poll() or WaitAll(), or when the queue fills; if writes of Copies are then in the kernel, the sync waits
-//     for them (microseconds: they only fill the page cache) so that one sync covers the Copies too.
+//     never durability. Queued operations start at the next Submit(), Wait(), Poll() or WaitAll(), or when the
+//     queue fills (Persist(), Copy() and Barrier() only queue); if writes of Copies are then in the kernel, the
+//     sync waits for them (microseconds: they only fill the page cache) so that one sync covers them too.
+//     Write-back of scattered ranges is started early: when a persist does not touch the run of pages that
+//     the persists before it cover, that run's write-back is started at once (sync_file_range(2)
+//     SYNC_FILE_RANGE_WRITE, which neither waits nor takes error reports), so the device works while the
+//     application goes on storing; the data sync at the end still decides the result.
 //   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the
 //     page cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged
 //     until the Copy completes. A short write continues where it stopped; an interrupted one is retried.
@@ -193,8 +197,10 @@ class AsyncPersister {
   absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);
   absl::Status Barrier(Completion* completion = nullptr);
 
-  // Hands the queued persists to the kernel now (coalesced) instead of waiting for more. Never blocks on I/O
-  // with io_uring; with the synchronous backend, runs them.
+  // Starts the queued operations (persists coalesced) and returns: with io_uring they run in the kernel while
+  // the caller goes on; with the synchronous backend they run now, on this thread. Wait() and WaitAll() start
+  // them too, and with nothing else in the ring run them as system calls on the calling thread (io_uring hands
+  // every data sync to a worker thread, whose wake-ups only add latency when the caller waits anyway).
   absl::Status Submit();
   // Runs the engine until `completion` is done; returns its status. kFailedPrecondition if `completion` is not
   // done and not queued on this engine (for a Completion queued on another engine, only once this engine has
