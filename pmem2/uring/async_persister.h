@@ -152,8 +152,9 @@ enum class AsyncBackend {
 const char* AsyncBackendName(AsyncBackend backend);
 
 struct AsyncOptions {
-  // Operations queued at most (1 to 4096); also the io_uring's size.
-  unsigned queue_depth = 64;
+  // Operations queued at most (1 to 4096); also the io_uring's size. When the queue fills, what it holds starts
+  // in the background (as Submit()): the default leaves room for a few hundred records and their barrier.
+  unsigned queue_depth = 256;
   // False: never use io_uring (the synchronous backend, as where io_uring is unavailable).
   bool allow_io_uring = true;
 };

@@ -536,7 +536,9 @@ void AddContext(const Bench& b) {
   const pmem2::IoUringSupport uring = pmem2::ProbeIoUring();
   benchmark::AddCustomContext(
       "AsyncPersister backend",
-      absl::StrFormat("%s (%s)", pmem2::AsyncBackendName(b.engine->backend()), uring.detail));
+      b.engine->backend() == pmem2::AsyncBackend::kIoUring
+          ? uring.detail
+          : absl::StrFormat("%s (io_uring %s)", pmem2::AsyncBackendName(b.engine->backend()), uring.detail));
   benchmark::AddCustomContext("AsyncPersister_no_io_uring backend",
                               pmem2::AsyncBackendName(b.engine_no_uring->backend()));
 }
