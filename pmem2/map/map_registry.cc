@@ -47,18 +47,25 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 }  // namespace
 
-uint64_t SyncTracker::Begin() {
+void SyncTracker::Begin(Ticket* ticket) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const uint64_t ticket = next_ticket_++;
-  running_.insert(ticket);
+  ticket->number = next_ticket_++;
+  ticket->older = newest_;
+  ticket->newer = nullptr;
+  if (newest_ != nullptr) {
+    newest_->newer = ticket;
+  } else {
+    oldest_ = ticket;
+  }
+  newest_ = ticket;
   running_count_.fetch_add(1, std::memory_order_seq_cst);
-  return ticket;
 }
 
-void SyncTracker::End(uint64_t ticket) {
+void SyncTracker::End(Ticket* ticket) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    running_.erase(ticket);
+    (ticket->older != nullptr ? ticket->older->newer : oldest_) = ticket->newer;
+    (ticket->newer != nullptr ? ticket->newer->older : newest_) = ticket->older;
     running_count_.fetch_sub(1, std::memory_order_seq_cst);
   }
   ended_.notify_all();
@@ -68,7 +75,7 @@ void SyncTracker::WaitForEarlierSyncs() {
   if (running_count_.load(std::memory_order_seq_cst) == 0) return;
   std::unique_lock<std::mutex> lock(mutex_);
   const uint64_t limit = next_ticket_;
-  ended_.wait(lock, [&] { return running_.empty() || *running_.begin() >= limit; });
+  ended_.wait(lock, [&] { return oldest_ == nullptr || oldest_->number >= limit; });
 }
 
 void MapRecord::Record(const PersistFailure& failure) {
@@ -157,11 +164,11 @@ SyncScope::SyncScope(const void* address) {
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
   if (holder == nullptr) return;
   tracker_ = holder->tracker();
-  ticket_ = tracker_->Begin();
+  tracker_->Begin(&ticket_);
 }
 
 SyncScope::~SyncScope() {
-  if (tracker_ != nullptr) tracker_->End(ticket_);
+  if (tracker_ != nullptr) tracker_->End(&ticket_);
 }
 
 void UnregisterMap(MapRecord* record) {

@@ -39,7 +39,6 @@
 #include <utility>
 #include <vector>
 #include <mutex>
-#include <set>
 
 #include "absl/status/status.h"
 
@@ -60,9 +59,16 @@ struct FileIdentity {
 // The syncs in flight on one file (shared by every Map of the file).
 class SyncTracker {
  public:
-  // Returns a ticket for End().
-  uint64_t Begin();
-  void End(uint64_t ticket);
+  // One sync in flight. It lives with the caller (in its SyncScope) and is linked into the tracker while the
+  // sync runs, so that tracking allocates nothing.
+  struct Ticket {
+    uint64_t number = 0;
+    Ticket* older = nullptr;
+    Ticket* newer = nullptr;
+  };
+  // `ticket` must stay in place until End(ticket).
+  void Begin(Ticket* ticket);
+  void End(Ticket* ticket);
   // Waits until every sync that began before this call has ended. Syncs that begin later are not waited for,
   // so a reader is never starved by a stream of new syncs.
   void WaitForEarlierSyncs();
@@ -71,8 +77,10 @@ class SyncTracker {
   std::atomic<uint64_t> running_count_{0};
   std::mutex mutex_;
   std::condition_variable ended_;
-  uint64_t next_ticket_ = 0;       // guarded by mutex_
-  std::set<uint64_t> running_;     // guarded by mutex_
+  uint64_t next_ticket_ = 0;   // guarded by mutex_
+  // The running tickets, oldest first (Begin appends, numbers only grow). Guarded by mutex_.
+  Ticket* oldest_ = nullptr;
+  Ticket* newest_ = nullptr;
 };
 
 // One failed persistence call.
@@ -146,7 +154,7 @@ class SyncScope {
 
  private:
   std::shared_ptr<SyncTracker> tracker_;
-  uint64_t ticket_ = 0;
+  SyncTracker::Ticket ticket_;
 };
 
 // Records a failed persistence of [address, address + length) with `error_number` on every mapping the range
