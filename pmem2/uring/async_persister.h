@@ -79,10 +79,9 @@
 //
 // Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
 // barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
-// waits for completions until a slot is free. Operations live in slots allocated by Create(): with io_uring,
-// queueing, submitting and completing an operation allocates nothing (the ring is also made once, by Create()).
-// The synchronous backend's msync registers with the file's sync tracker as Map::Persist() does (one small
-// allocation per sync, not per operation).
+// waits for completions until a slot is free. Operations live in slots allocated by Create(): queueing,
+// submitting and completing an operation allocates nothing, on either backend (the ring is also made once, by
+// Create()); only failures allocate, for their messages.
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). Use an
 // engine per thread; several engines may serve the same Maps and file (a failure one of them sees reaches the
