@@ -133,6 +133,8 @@ struct Engine {
   // The ring failed (its descriptor closed by someone, or the kernel refusing it): never touched again, not
   // even to close it, since its descriptor number may now be someone else's. Its memory is left mapped.
   bool ring_dead = false;
+  dev_t ring_device = 0;  // the ring's descriptor's identity at Create()
+  ino_t ring_inode = 0;
   bool read_only = false;  // the Source's descriptor is read-only: Copy() is refused
   io_uring ring{};
   unsigned sqes_unsubmitted = 0;
@@ -169,7 +171,16 @@ struct Engine {
   size_t completed_in_pump = 0;
 
   ~Engine() {
-    if (ring_ready && !ring_dead) io_uring_queue_exit(&ring);
+    if (ring_ready) {
+      // Other code may have closed the ring's descriptor and the number may now be another file's (the engine
+      // may never have noticed: a caller that waits runs syncs without the ring). Closed only if it is still
+      // the ring Create() made; otherwise only the ring's memory is unmapped (close(-1) does nothing).
+      struct stat now;
+      if (ring_dead || fstat(ring.ring_fd, &now) != 0 || now.st_dev != ring_device || now.st_ino != ring_inode) {
+        ring.ring_fd = -1;
+      }
+      io_uring_queue_exit(&ring);
+    }
     if (fd >= 0) close(fd);
   }
 
@@ -826,6 +837,11 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   engine->backend = AsyncBackend::kSynchronous;
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
     engine->ring_ready = true;
+    struct stat ring_stat;
+    if (fstat(engine->ring.ring_fd, &ring_stat) == 0) {
+      engine->ring_device = ring_stat.st_dev;
+      engine->ring_inode = ring_stat.st_ino;
+    }
     engine->backend = AsyncBackend::kIoUring;
   }
   return AsyncPersister(std::move(engine));

@@ -58,8 +58,9 @@
 //     page cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged
 //     until the Copy completes. A short write continues where it stopped; an interrupted one is retried.
 //   Barrier: completes only after every operation queued before it has completed. OK means: every one of them
-//     succeeded and so is durable, no operation of this engine has failed since Create() or the last
-//     ClearFailure(), and the Maps report no sticky error. Operations queued after a barrier do not start before
+//     succeeded and so is durable (except operations aborted before a ClearFailure() that came before the
+//     barrier was queued: the application acknowledged them, and writes them again), no operation of this
+//     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error. Operations queued after a barrier do not start before
 //     it completes, and if it fails they do not start at all: they complete with kAborted, whose message carries
 //     the barrier's error. So a record queued after a barrier (a Copy of a log's tail, say) never reaches the
 //     file unless everything before the barrier is durable.

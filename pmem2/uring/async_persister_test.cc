@@ -3,13 +3,15 @@
 // Tests of pmem2/uring/async_persister.h: every promise of the header, on both page-granularity backends
 // (io_uring and synchronous) and the CPU path, with kernel results injected (EIO, ENOSPC, EINTR, short writes, a
 // full ring), a real failing disk (ext4 on a loop device that runs out), the kernel's page flags as proof that
-// a ranged sync writes back only its range, and io_uring refused by a seccomp filter.
+// a ranged sync writes back only its range, io_uring refused by a seccomp filter or its ring closed under the
+// engine, and a randomized model check of the whole contract.
 
 #include "pmem2/uring/async_persister.h"
 
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -18,7 +20,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
@@ -115,6 +120,19 @@ struct Injector {
     for (const auto& [kind, result] : seen) n += kind == op;
     return n;
   }
+};
+
+// Declared after a test's Completions: however the test ends (a failed ASSERT too), the engine completes what is
+// queued before the Completions go away.
+class FinishOnExit {
+ public:
+  explicit FinishOnExit(AsyncPersister& persister) : persister_(persister) {}
+  ~FinishOnExit() { persister_.WaitAll().IgnoreError(); }
+  FinishOnExit(const FinishOnExit&) = delete;
+  FinishOnExit& operator=(const FinishOnExit&) = delete;
+
+ private:
+  AsyncPersister& persister_;
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -518,6 +536,329 @@ TEST_P(AsyncPersisterTest, SeveralMapsOfOneFileShareTheEngineAndItsBatches) {
   persister_.reset();  // before `second` is unmapped
 }
 
+// The Maps' sticky error (recorded by another engine of the file, say) fails this engine's operations too, so
+// it must be this engine's failure: WaitAll() and Failure() report it and it blocks the engine like its own.
+TEST_P(AsyncPersisterTest, AFailureSeenThroughTheMapsStickyErrorIsTheEnginesFailureToo) {
+  ASSERT_NO_FATAL_FAILURE(FailAWriteBackThroughAnotherEngine());
+  Completion persist, barrier, after;
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Persist(base() + kPage, 8, &persist).ok());
+  ASSERT_TRUE(persister_->Persist(base() + 2 * kPage, 8).ok());  // no Completion
+  const absl::Status all = persister_->WaitAll();
+  EXPECT_EQ(persist.status().code(), absl::StatusCode::kDataLoss) << persist.status();
+  EXPECT_EQ(all.code(), absl::StatusCode::kDataLoss) << all;
+  EXPECT_EQ(persister_->Failure().code(), absl::StatusCode::kDataLoss);
+
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_EQ(persister_->Wait(barrier).code(), absl::StatusCode::kDataLoss) << barrier.status();
+  ASSERT_TRUE(persister_->Persist(base(), 8, &after).ok());
+  EXPECT_EQ(persister_->Wait(after).code(), absl::StatusCode::kAborted) << after.status();
+  EXPECT_THAT(std::string(after.status().message()), HasSubstr(std::strerror(EIO)));
+  EXPECT_THAT(std::string(after.status().message()), ::testing::Not(HasSubstr("(cleared)")));
+
+  EXPECT_EQ(persister_->ClearFailure().code(), absl::StatusCode::kDataLoss) << "there was one to acknowledge";
+  file_->map->ClearPersistError().IgnoreError();
+}
+
+// The application that acknowledges only the error it looked at (the Map's) must not get an OK barrier over a
+// record that was aborted because the engine's failure is still unacknowledged: it would publish a record that
+// never reached the file.
+TEST_P(AsyncPersisterTest, AcknowledgingOnlyTheMapsErrorKeepsTheEngineBlockedSoNoAbortedRecordIsPublished) {
+  ASSERT_NO_FATAL_FAILURE(FailAWriteBackThroughAnotherEngine());
+  const char record[] = "RECORD";
+  Completion first, copy, barrier;
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Barrier(&first).ok());
+  EXPECT_EQ(persister_->Wait(first).code(), absl::StatusCode::kDataLoss) << first.status();
+  EXPECT_EQ(persister_->Failure().code(), absl::StatusCode::kDataLoss) << "a failed barrier blocks: a failure";
+  EXPECT_EQ(file_->map->ClearPersistError().code(), absl::StatusCode::kDataLoss);
+
+  ASSERT_TRUE(persister_->Copy(base() + 3 * kPage, record, sizeof record, &copy).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_FALSE(persister_->Wait(barrier).ok()) << "OK would publish an aborted record";
+  EXPECT_EQ(copy.status().code(), absl::StatusCode::kAborted) << copy.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 3 * kPage, sizeof record), std::string(sizeof record, '\0'));
+
+  // Both acknowledged: the record is written again, and this time it is durable.
+  EXPECT_EQ(persister_->ClearFailure().code(), absl::StatusCode::kDataLoss);
+  file_->map->ClearPersistError().IgnoreError();
+  ASSERT_TRUE(persister_->Copy(base() + 3 * kPage, record, sizeof record, &copy).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
+  EXPECT_TRUE(copy.status().ok()) << copy.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 3 * kPage, sizeof record), std::string(record, sizeof record));
+}
+
+TEST_P(AsyncPersisterTest, ClearFailureWhileABarrierIsPendingDoesNotMakeItOk) {
+  if (GetParam() != AsyncBackend::kIoUring) {
+    GTEST_SKIP() << "synchronously, the call that completes A runs everything before the barrier too: the "
+                    "barrier is never pending once A's failure is seen";
+  }
+  int interrupted = 0;
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t requested) {
+    if (op != KernelOp::kSync) return result;
+    if (requested == 8) return -EIO;                          // A's sync
+    if (requested == 16 && ++interrupted <= 12) return -EINTR;  // B's, retried: keeps the barrier pending
+    return result;
+  };
+  Completion a, b, barrier;
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Persist(base(), 8, &a).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  ASSERT_TRUE(persister_->Persist(base() + 100 * kPage, 16, &b).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_EQ(persister_->Wait(a).code(), absl::StatusCode::kDataLoss) << a.status();
+  ASSERT_FALSE(barrier.done());
+  // The application acknowledges the failure it saw (it will write A again later), the barrier still pending.
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+  EXPECT_EQ(persister_->Wait(barrier).code(), absl::StatusCode::kDataLoss)
+      << "A, queued before the barrier, failed: " << barrier.status();
+  EXPECT_TRUE(b.status().ok()) << b.status();
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
+// Syncs of one engine share its file description, and the kernel hands a write-back error to whichever sync
+// checks first, not to the one whose pages failed: with two in the kernel, the wrong one could complete OK.
+TEST_P(AsyncPersisterTest, OneDataSyncOfTheEngineIsInTheKernelAtATime) {
+  std::vector<std::string> events;  // "sqe": a submission entry taken (io_uring only); "sync N": a sync's result
+  injector_.full = [&] {
+    events.push_back("sqe");
+    return false;
+  };
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t requested) {
+    if (op != KernelOp::kSync) return result;
+    events.push_back(absl::StrCat("sync ", requested));
+    return requested == 16 ? -EIO : result;  // the second batch's sync fails
+  };
+  struct Seen {
+    const std::vector<std::string>* events;
+    std::vector<std::string> at_first_callback;
+  } seen{&events, {}};
+  Completion first([](Completion& c) {
+                     auto* s = static_cast<Seen*>(c.user_data);
+                     s->at_first_callback = *s->events;
+                   },
+                   &seen);
+  Completion second;
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Persist(base(), 8, &first).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  ASSERT_TRUE(persister_->Persist(base() + 100 * kPage, 16, &second).ok());
+  ASSERT_TRUE(persister_->Submit().ok());  // the first sync may still be in the kernel
+  EXPECT_EQ(persister_->Wait(second).code(), absl::StatusCode::kDataLoss) << second.status();
+  EXPECT_TRUE(first.status().ok()) << first.status();
+  // Each sync goes through the ring ("sqe") or, when the caller waits anyway, runs on the calling thread.
+  std::vector<std::string> syncs;
+  for (const std::string& event : events) {
+    if (event != "sqe") syncs.push_back(event);
+  }
+  EXPECT_EQ(syncs, std::vector<std::string>({"sync 8", "sync 16"}));
+  EXPECT_THAT(seen.at_first_callback, ::testing::AnyOf(std::vector<std::string>({"sync 8"}),
+                                                       std::vector<std::string>({"sqe", "sync 8"})))
+      << "the second sync is prepared only once the first has completed";
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
+// Completion order of the callbacks, for the size-0 tests.
+struct Order {
+  std::vector<std::string> names;
+  std::unique_ptr<Completion> Track(const char* name) {
+    labels.push_back(std::make_unique<std::pair<Order*, std::string>>(this, name));
+    return std::make_unique<Completion>(
+        [](Completion& c) {
+          auto* label = static_cast<std::pair<Order*, std::string>*>(c.user_data);
+          label->first->names.push_back(label->second);
+        },
+        labels.back().get());
+  }
+  std::vector<std::unique_ptr<std::pair<Order*, std::string>>> labels;
+};
+
+TEST_P(AsyncPersisterTest, ASizeZeroOperationBehindABarrierCompletesAfterIt) {
+  Order order;
+  std::unique_ptr<Completion> persist = order.Track("persist"), barrier = order.Track("barrier"),
+                              zero_persist = order.Track("zero persist"), zero_copy = order.Track("zero copy");
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Persist(base(), 8, persist.get()).ok());
+  ASSERT_TRUE(persister_->Barrier(barrier.get()).ok());
+  ASSERT_TRUE(persister_->Persist(base(), 0, zero_persist.get()).ok());
+  ASSERT_TRUE(persister_->Copy(base(), "", 0, zero_copy.get()).ok());
+  EXPECT_TRUE(persister_->Wait(*zero_copy).ok()) << zero_copy->status();
+  EXPECT_TRUE(zero_persist->status().ok()) << zero_persist->status();
+  EXPECT_EQ(order.names, std::vector<std::string>({"persist", "barrier", "zero persist", "zero copy"}));
+}
+
+TEST_P(AsyncPersisterTest, ASizeZeroOperationBehindAFailedBarrierOrWhileBlockedIsAborted) {
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EIO : result; };
+  Completion persist, barrier, held, blocked;
+  FinishOnExit finish(*persister_);
+  ASSERT_TRUE(persister_->Persist(base(), 8, &persist).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  ASSERT_TRUE(persister_->Persist(base(), 0, &held).ok());
+  EXPECT_EQ(persister_->Wait(held).code(), absl::StatusCode::kAborted) << held.status();
+  EXPECT_EQ(barrier.status().code(), absl::StatusCode::kDataLoss) << barrier.status();
+  ASSERT_TRUE(persister_->Copy(base(), "x", 0, &blocked).ok());
+  EXPECT_EQ(persister_->Wait(blocked).code(), absl::StatusCode::kAborted) << blocked.status();
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
+// A run of held barriers as long as the queue completes in a loop: recursion would overflow a small stack.
+TEST_P(AsyncPersisterTest, AQueueFullOfHeldBarriersCompletesOnASmallStack) {
+  struct Run {
+    std::function<absl::StatusOr<AsyncPersister>()> make;
+    char* base;
+    absl::Status status = absl::UnknownError("not run");
+    size_t most = 0;
+  } run{[this] { return NewPersister(4096); }, base()};
+  pthread_attr_t attributes;
+  ASSERT_EQ(pthread_attr_init(&attributes), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attributes, 256 * 1024), 0);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(
+                &thread, &attributes,
+                [](void* argument) -> void* {
+                  auto* r = static_cast<Run*>(argument);
+                  absl::StatusOr<AsyncPersister> persister = r->make();
+                  if (!persister.ok()) {
+                    r->status = persister.status();
+                    return nullptr;
+                  }
+                  r->status = persister->Persist(r->base, 8);
+                  for (int i = 0; i < 4095 && r->status.ok(); ++i) r->status = persister->Barrier();
+                  r->most = persister->in_flight();
+                  if (r->status.ok()) r->status = persister->WaitAll();
+                  return nullptr;
+                },
+                &run),
+            0);
+  ASSERT_EQ(pthread_join(thread, nullptr), 0);
+  pthread_attr_destroy(&attributes);
+  EXPECT_TRUE(run.status.ok()) << run.status;
+  if (GetParam() == AsyncBackend::kIoUring) {
+    EXPECT_EQ(run.most, 4096u) << "all of them held";
+  }
+}
+
+TEST_P(AsyncPersisterTest, MoveAssignmentWaitsForTheTargetsOperationsAndTakesOverTheSources) {
+  int target_calls = 0, source_calls = 0;
+  const Completion::Callback count = [](Completion& c) { ++*static_cast<int*>(c.user_data); };
+  std::vector<std::unique_ptr<Completion>> done;  // before the engines: they outlive what is queued on them
+  Completion held(count, &source_calls);
+  absl::StatusOr<AsyncPersister> target = NewPersister(2);
+  absl::StatusOr<AsyncPersister> source = NewPersister(2);
+  ASSERT_TRUE(target.ok() && source.ok());
+  for (int i = 0; i < 3; ++i) {
+    done.push_back(std::make_unique<Completion>(count, &target_calls));
+    ASSERT_TRUE(target->Persist(base() + i * kPage, 8, done.back().get()).ok());
+    done.push_back(std::make_unique<Completion>(count, &source_calls));
+    ASSERT_TRUE(source->Persist(base() + i * kPage, 8, done.back().get()).ok());
+  }
+  ASSERT_TRUE(source->Barrier().ok());
+  ASSERT_TRUE(source->Persist(base(), 8, &held).ok());
+
+  *target = std::move(*source);
+  EXPECT_EQ(target_calls, 3) << "the target's own operations completed before it was replaced";
+  EXPECT_EQ(source->Wait(held).code(), absl::StatusCode::kFailedPrecondition) << "moved from";
+  EXPECT_TRUE(target->Wait(held).ok()) << held.status();
+  EXPECT_TRUE(target->WaitAll().ok());
+  EXPECT_EQ(source_calls, 4);
+
+  AsyncPersister& same = *target;
+  *target = std::move(same);  // self-assignment changes nothing
+  EXPECT_TRUE(target->Persist(base(), 8).ok());
+  EXPECT_TRUE(target->WaitAll().ok());
+}
+
+TEST_P(AsyncPersisterTest, AQueueDepthOfOneServesCopiesPersistsAndBarriers) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 60; ++i) records.push_back(std::string(300, static_cast<char>('a' + i % 26)));
+  std::vector<Completion> done(60);
+  std::mt19937 random(11);
+  Injector full_at_times;
+  full_at_times.full = [&] { return random() % 3 == 0; };
+  absl::StatusOr<AsyncPersister> persister = NewPersister(1);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  SetFaultInjectionForTest(*persister, &full_at_times.hooks);
+  for (int i = 0; i < 60; ++i) {
+    if (i % 3 == 0) {
+      ASSERT_TRUE(persister->Copy(base() + i * kPage, records[i].data(), 300, &done[i]).ok());
+    } else if (i % 3 == 1) {
+      std::memcpy(base() + i * kPage, records[i].data(), 300);
+      ASSERT_TRUE(persister->Persist(base() + i * kPage, 300, &done[i]).ok());
+    } else {
+      ASSERT_TRUE(persister->Barrier(&done[i]).ok());
+    }
+    EXPECT_LE(persister->in_flight(), 1u);
+  }
+  EXPECT_TRUE(persister->WaitAll().ok());
+  for (int i = 0; i < 60; ++i) {
+    EXPECT_TRUE(done[i].done() && done[i].status().ok()) << i << ": " << done[i].status();
+    if (i % 3 != 2) {
+      EXPECT_EQ(ReadFile(file_->fd.get(), i * kPage, 300), records[i]) << i;
+    }
+  }
+}
+
+TEST_P(AsyncPersisterTest, AddMapRefusesAMapOfAnotherGranularity) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_offset(2 * kMiB);
+  config.set_length(kMiB);
+  absl::StatusOr<Map> cache_line = absl::UnknownError("not made");
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+    cache_line = Map::Create(config, *file_->source);
+  }
+  ASSERT_TRUE(cache_line.ok()) << cache_line.status();
+  ASSERT_EQ(cache_line->store_granularity(), StoreGranularity::kCacheLine);
+  const absl::Status added = persister_->AddMap(*cache_line);
+  EXPECT_EQ(added.code(), absl::StatusCode::kInvalidArgument) << added;
+  EXPECT_THAT(std::string(added.message()), HasSubstr("granularity"));
+
+  // And the other way round: a CPU engine refuses a page-granularity Map.
+  absl::StatusOr<AsyncPersister> cpu = AsyncPersister::Create(*cache_line, *file_->source);
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  ASSERT_EQ(cpu->backend(), AsyncBackend::kCpu);
+  EXPECT_EQ(cpu->AddMap(*file_->map).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The engine reopens the file read-write where it can; a Source opened read-only still must not be written.
+TEST_P(AsyncPersisterTest, AReadOnlySourceRefusesCopiesAndStillPersists) {
+  ScopedFd read_only(open(file_->path.c_str(), O_RDONLY));
+  ASSERT_GE(read_only.get(), 0);
+  absl::StatusOr<Source> source = Source::FromFd(read_only.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_protection(kProtRead);
+  absl::StatusOr<Map> map = Map::Create(config, *source);
+  ASSERT_TRUE(map.ok()) << map.status();
+  const char record[] = "not allowed";
+  Completion copy, persist;
+  AsyncOptions options;
+  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map, *source, options);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  EXPECT_EQ(persister->backend(), GetParam());
+  char* mapped = static_cast<char*>(map->address());
+
+  const absl::Status refused = persister->Copy(mapped, record, sizeof record, &copy);
+  EXPECT_EQ(GetErrorCode(refused), ErrorCode::kNoAccess) << refused;
+  EXPECT_FALSE(copy.done()) << "nothing queued";
+  EXPECT_EQ(persister->in_flight(), 0u);
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, sizeof record), std::string(sizeof record, '\0'));
+
+  std::memset(base(), 'w', 100);  // written through the test's read-write Map, persisted through the other
+  ASSERT_TRUE(persister->Persist(mapped, 100, &persist).ok());
+  EXPECT_TRUE(persister->Wait(persist).ok()) << persist.status();
+  EXPECT_TRUE(persister->WaitAll().ok());
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Create() and the CPU path.
 
@@ -591,6 +932,35 @@ TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   EXPECT_TRUE(anon->WaitAll().ok());
 }
 
+// The CPU path persists by address, so it needs no file offset: unlike page granularity, an adopted Map works.
+TEST(AsyncPersisterCpuTest, AMapAdoptedAtCacheLineGranularityIsServedThroughTheCpu) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+  ASSERT_NE(file, nullptr);
+  void* raw = mmap(nullptr, kMiB, PROT_READ | PROT_WRITE, MAP_SHARED, file->fd.get(), 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  {
+    absl::StatusOr<Map> adopted = Map::FromExisting(*file->source, raw, kMiB, StoreGranularity::kCacheLine);
+    ASSERT_TRUE(adopted.ok()) << adopted.status();
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*adopted, *file->source);
+    ASSERT_TRUE(persister.ok()) << persister.status();
+    EXPECT_EQ(persister->backend(), AsyncBackend::kCpu);
+    char* base = static_cast<char*>(raw);
+    const std::string record = "through an adopted mapping";
+    Completion copy, persist, barrier;
+    ASSERT_TRUE(persister->Copy(base, record.data(), record.size(), &copy).ok());
+    EXPECT_TRUE(copy.done() && copy.status().ok()) << copy.status();
+    base[kPage] = 'p';
+    ASSERT_TRUE(persister->Persist(base + kPage, 1, &persist).ok());
+    EXPECT_TRUE(persist.done() && persist.status().ok()) << persist.status();
+    ASSERT_TRUE(persister->Barrier(&barrier).ok());
+    EXPECT_TRUE(barrier.done() && barrier.status().ok()) << barrier.status();
+    EXPECT_EQ(ReadFile(file->fd.get(), 0, record.size()), record);
+    EXPECT_EQ(ReadFile(file->fd.get(), kPage, 1), "p");
+  }
+  munmap(raw, kMiB);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The kernel honours the range: after a ranged sync, the synced page is clean and a dirty page outside the
 // range is still dirty, read from the kernel's own page flags (/proc/kpageflags, root only).
@@ -612,6 +982,32 @@ absl::StatusOr<uint64_t> PageFlags(const void* address) {
     return absl::UnavailableError("kpageflags unreadable");
   }
   return flags;
+}
+
+// Scattered persists start their pages' write-back as they are queued (before any Submit or Wait), so the device
+// works while the application stores; a log's adjacent persists stay one run, written back by the data sync.
+TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStayOneRun) {
+  char* first = base() + 100 * kPage;
+  char* second = base() + 600 * kPage;
+  char* log = base() + 300 * kPage;
+  first[0] = second[0] = 1;
+  log[0] = log[kPage] = 1;
+  absl::StatusOr<uint64_t> probe = PageFlags(log);
+  if (!probe.ok()) GTEST_SKIP() << probe.status().message();
+  ASSERT_TRUE(persister_->Persist(log, 1).ok());
+  ASSERT_TRUE(persister_->Persist(log + kPage, 1).ok());
+  EXPECT_NE(*PageFlags(log) & kKpfDirty, 0u) << "an appending run is not written back piecemeal";
+  ASSERT_TRUE(persister_->Persist(first, 1).ok());   // ends the log's run: its write-back starts
+  ASSERT_TRUE(persister_->Persist(second, 1).ok());  // two separate single-page runs: scattered
+  EXPECT_EQ(*PageFlags(log) & kKpfDirty, 0u) << "the finished run's write-back started";
+  EXPECT_EQ(*PageFlags(log + kPage) & kKpfDirty, 0u);
+  EXPECT_EQ(*PageFlags(first) & kKpfDirty, 0u);
+  EXPECT_EQ(*PageFlags(second) & kKpfDirty, 0u) << "a scattered persist starts at once";
+  EXPECT_EQ(injector_.Count(KernelOp::kSync), 0) << "nothing synced yet: only write-back started";
+  Completion barrier;
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
+  EXPECT_EQ(injector_.Count(KernelOp::kSync), 1);
 }
 
 TEST_P(AsyncPersisterTest, TheKernelSyncsOnlyTheRangeAsked) {
@@ -713,6 +1109,364 @@ TEST(AsyncPersisterEnvTest, PmemNoIoUringSelectsTheSynchronousBackend) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "not used: PMEM2_NO_IO_URING=1");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The ring dies under the engine (a closefrom() after fork, a daemon closing descriptors it does not know): the
+// engine finishes what was in the ring and everything after it synchronously, instead of failing or hanging.
+
+// The descriptors of the process's io_uring instances.
+std::vector<int> IoUringDescriptors() {
+  std::vector<int> found;
+  for (const std::string& name : testing::FolderEntries("/proc/self/fd")) {
+    char target[256] = {};
+    const std::string link = absl::StrCat("/proc/self/fd/", name);
+    if (readlink(link.c_str(), target, sizeof target - 1) > 0 && std::strstr(target, "io_uring") != nullptr) {
+      found.push_back(std::atoi(name.c_str()));
+    }
+  }
+  return found;
+}
+
+class AsyncPersisterDeadRingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ProbeIoUring().available) GTEST_SKIP() << "io_uring is not available here: " << ProbeIoUring().detail;
+    file_ = MapDiskFile(kMiB);
+    ASSERT_NE(file_, nullptr);
+  }
+  // Runs `body` in a child with an engine whose ring descriptor `body` gets; a hang is a timeout, not a stuck
+  // test. The child reports "ok" or what went wrong.
+  testing::ChildResult RunWithRing(const std::function<std::string(AsyncPersister&, int ring_fd)>& body) {
+    testing::ChildOptions options;
+    options.timeout = absl::Seconds(20);
+    return testing::RunInChild(
+        [&](int out) {
+          absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file_->map, *file_->source);
+          if (!persister.ok() || persister->backend() != AsyncBackend::kIoUring) return 2;
+          const std::vector<int> rings = IoUringDescriptors();
+          if (rings.size() != 1) return 3;
+          testing::WriteToParent(out, body(*persister, rings[0]));
+          return 0;
+        },
+        options);
+  }
+  char* base() const { return static_cast<char*>(file_->map->address()); }
+
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  std::unique_ptr<MappedFile> file_;
+};
+
+// The ring's number, once closed by someone else, may be reused by any file the process opens: the engine must
+// not close it (e.g. in io_uring_queue_exit) when it abandons the ring or is destroyed.
+TEST_F(AsyncPersisterDeadRingTest, TheEngineNeverClosesTheDeadRingsNumberReusedByAnotherFile) {
+  testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+    close(ring_fd);
+    Completion done;
+    if (!persister.Persist(base(), 8, &done).ok()) return "Persist refused";
+    if (absl::Status s = persister.Wait(done); !s.ok()) return absl::StrCat("persist: ", s.ToString());
+    ScopedFd other(open("/dev/null", O_RDONLY));
+    if (dup2(other.get(), ring_fd) != ring_fd) return "dup2 failed";
+    if (!persister.Persist(base(), 8, &done).ok() || !persister.Wait(done).ok()) return "second persist failed";
+    AsyncPersister gone = std::move(persister);
+    { AsyncPersister destroyed = std::move(gone); }
+    if (fcntl(ring_fd, F_GETFD) < 0) return "the engine closed a descriptor it no longer owned";
+    close(ring_fd);
+    return "ok";
+  });
+  ASSERT_FALSE(child.timed_out) << child.Describe();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
+}
+
+TEST_F(AsyncPersisterDeadRingTest, AClosedRingDescriptorMakesTheEngineFinishSynchronously) {
+  testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+    const char first[] = "queued before the ring died";
+    if (!persister.Copy(base(), first, sizeof first).ok()) return "Copy refused";
+    if (!persister.Submit().ok()) return "Submit failed";  // the write may be in the kernel now
+    close(ring_fd);
+    const char second[] = "queued after the ring died";
+    Completion copy, barrier;
+    if (!persister.Copy(base() + kPage, second, sizeof second, &copy).ok()) return "Copy refused";
+    if (!persister.Barrier(&barrier).ok()) return "Barrier refused";
+    const absl::Status status = persister.Wait(barrier);
+    if (!status.ok()) return absl::StrCat("barrier: ", status.ToString());
+    if (!copy.status().ok()) return absl::StrCat("copy: ", copy.status().ToString());
+    if (persister.backend() != AsyncBackend::kSynchronous) return "still io_uring";
+    // Afterwards, the synchronous backend serves as usual.
+    base()[2 * kPage] = 'p';
+    Completion persist;
+    if (!persister.Persist(base() + 2 * kPage, 1, &persist).ok()) return "Persist refused";
+    if (absl::Status s = persister.Wait(persist); !s.ok()) return absl::StrCat("persist: ", s.ToString());
+    return "ok";
+  });
+  ASSERT_FALSE(child.timed_out) << child.Describe();
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, 28), std::string("queued before the ring died", 28));
+  EXPECT_EQ(ReadFile(file_->fd.get(), kPage, 27), std::string("queued after the ring died", 27));
+  EXPECT_EQ(ReadFile(file_->fd.get(), 2 * kPage, 1), "p");
+}
+
+// Once the engine found its ring's descriptor closed, that number belongs to whatever file the process opens
+// next: the engine must not close it (e.g. in io_uring_queue_exit) when it is destroyed.
+TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedTheEngineNeverClosesItsReusedNumber) {
+  testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+    close(ring_fd);
+    Completion done;
+    if (!persister.Persist(base(), 8, &done).ok() || !persister.Submit().ok()) return "Persist refused";
+    if (absl::Status s = persister.Wait(done); !s.ok()) return absl::StrCat("persist: ", s.ToString());
+    if (persister.backend() != AsyncBackend::kSynchronous) return "the dead ring went unnoticed";
+    ScopedFd other(open("/dev/null", O_RDONLY));
+    if (dup2(other.get(), ring_fd) != ring_fd) return "dup2 failed";
+    if (!persister.Persist(base(), 8, &done).ok() || !persister.Wait(done).ok()) return "second persist failed";
+    { AsyncPersister destroyed = std::move(persister); }
+    if (fcntl(ring_fd, F_GETFD) < 0) return "the engine closed a descriptor it no longer owned";
+    close(ring_fd);
+    return "ok";
+  });
+  ASSERT_FALSE(child.timed_out) << child.Describe();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A randomized model check: random operations, Submit/Poll/Wait/WaitAll, acknowledgements and injected kernel
+// results (EIO, ENOSPC, EINTR, EAGAIN, short and empty writes, a full ring) on random queue depths; the record
+// of what completed when must keep every promise of the header. SEEDS=n runs n seeds per backend (default 150:
+// about a second per backend, most of it the disk's syncs).
+
+struct ModelRun;
+
+struct ModelOp {
+  enum Kind { kPersist, kCopy, kBarrier };
+  ModelOp(ModelRun* r, int i, Kind k) : run(r), id(i), kind(k), completion(&ModelOp::Done, this) {}
+  static void Done(Completion& completion);
+
+  ModelRun* run;
+  int id;
+  Kind kind;
+  char* dest = nullptr;
+  size_t size = 0;
+  std::string data;  // a Copy's bytes
+  Completion completion;
+  int calls = 0;
+  absl::Status status;
+  int queued_at = 0;  // clock values: every queueing, completion and acknowledgement ticks it once
+  int completed_at = -1;
+};
+
+struct ModelRun {
+  int clock = 0;
+  std::vector<std::unique_ptr<ModelOp>> ops;
+  std::vector<int> engine_clears;  // clock of each ClearFailure()
+  std::vector<int> map_clears;     // clock of each Map::ClearPersistError()
+  std::vector<std::string> errors;
+  void Error(std::string error) {
+    if (errors.size() < 10) errors.push_back(std::move(error));
+  }
+  // Whether an acknowledgement in `clears` came after `after` and before `before`.
+  static bool Between(const std::vector<int>& clears, int after, int before) {
+    for (int c : clears) {
+      if (c > after && c < before) return true;
+    }
+    return false;
+  }
+};
+
+void ModelOp::Done(Completion& completion) {
+  auto* op = static_cast<ModelOp*>(completion.user_data);
+  if (!completion.done()) op->run->Error(absl::StrCat("op ", op->id, ": callback before done()"));
+  if (++op->calls > 1) op->run->Error(absl::StrCat("op ", op->id, " completed twice"));
+  op->status = completion.status();
+  op->completed_at = ++op->run->clock;
+}
+
+constexpr size_t kModelCopyArea = 64 * 1024;  // each Copy gets bytes of its own, from 1 MiB on
+
+// Runs one seed; returns what broke.
+std::vector<std::string> RunModel(AsyncBackend backend, uint32_t seed, MappedFile& file) {
+  std::mt19937 random(seed);
+  char* base = static_cast<char*>(file.map->address());
+  std::memset(base + kMiB, 0, kModelCopyArea);  // an aborted Copy must leave zeros
+  AsyncOptions options;
+  options.allow_io_uring = backend == AsyncBackend::kIoUring;
+  const unsigned depths[] = {1, 2, 3, 5, 8, 16};
+  options.queue_depth = depths[random() % 6];
+  absl::StatusOr<AsyncPersister> created = AsyncPersister::Create(*file.map, *file.source, options);
+  if (!created.ok()) return {created.status().ToString()};
+  AsyncPersister& persister = *created;
+  Injector injector;
+  const int fault_percent = static_cast<int>(random() % 30);
+  injector.rewrite = [&](KernelOp op, int result, uint32_t) {
+    if (static_cast<int>(random() % 100) >= fault_percent) return result;
+    switch (random() % 5) {
+      case 0:
+        return -EIO;
+      case 1:
+        return -EINTR;
+      case 2:
+        return op == KernelOp::kWrite ? 0 : -EAGAIN;
+      case 3:
+        return op == KernelOp::kWrite && result > 1 ? result / 2 : -ENOSPC;
+      default:
+        return result;
+    }
+  };
+  injector.full = [&] { return random() % 8 == 0; };
+  SetFaultInjectionForTest(persister, &injector.hooks);
+
+  ModelRun run;
+  size_t copied = 0;
+  const int steps = 60 + static_cast<int>(random() % 100);
+  for (int step = 0; step < steps; ++step) {
+    const int what = static_cast<int>(random() % 100);
+    if (what < 60) {
+      const ModelOp::Kind kind = what < 30 ? ModelOp::kPersist : what < 45 ? ModelOp::kCopy : ModelOp::kBarrier;
+      run.ops.push_back(std::make_unique<ModelOp>(&run, static_cast<int>(run.ops.size()), kind));
+      ModelOp& op = *run.ops.back();
+      op.queued_at = ++run.clock;
+      absl::Status queued;
+      if (kind == ModelOp::kPersist) {
+        op.size = random() % 9000;  // 0 too
+        op.dest = base + (random() % 200) * 512;
+        queued = persister.Persist(op.dest, op.size, &op.completion);
+      } else if (kind == ModelOp::kCopy) {
+        op.size = 1 + random() % 255;
+        op.dest = base + kMiB + copied;
+        copied += 256;
+        op.data.assign(op.size, static_cast<char>(1 + random() % 255));
+        queued = persister.Copy(op.dest, op.data.data(), op.size, &op.completion);
+      } else {
+        queued = persister.Barrier(&op.completion);
+      }
+      if (!queued.ok()) run.Error(absl::StrCat("op ", op.id, " not queued: ", queued.ToString()));
+      if (persister.in_flight() > options.queue_depth) run.Error("in_flight() > queue_depth");
+    } else if (what < 68) {
+      persister.Submit().IgnoreError();
+    } else if (what < 76) {
+      persister.Poll();
+    } else if (what < 84) {
+      std::vector<ModelOp*> not_done;
+      for (auto& op : run.ops) {
+        if (!op->completion.done()) not_done.push_back(op.get());
+      }
+      if (!not_done.empty()) {
+        ModelOp* op = not_done[random() % not_done.size()];
+        const absl::Status waited = persister.Wait(op->completion);
+        if (!op->completion.done()) {
+          run.Error(absl::StrCat("Wait returned ", waited.ToString(), " but op ", op->id, " is not done"));
+        } else if (waited != op->completion.status()) {
+          run.Error(absl::StrCat("Wait's status differs from op ", op->id, "'s"));
+        }
+      }
+    } else if (what < 88) {
+      const int called_at = ++run.clock;
+      const absl::Status all = persister.WaitAll();
+      if (persister.in_flight() != 0) run.Error("WaitAll() left operations queued");
+      // Any failure (not an abort) since the last ClearFailure() must show.
+      const int last_clear = run.engine_clears.empty() ? 0 : run.engine_clears.back();
+      for (auto& op : run.ops) {
+        if (all.ok() && op->kind != ModelOp::kBarrier && op->completed_at > last_clear && !op->status.ok() &&
+            op->status.code() != absl::StatusCode::kAborted) {
+          run.Error(absl::StrCat("WaitAll() OK at ", called_at, " although op ", op->id, " failed: ",
+                                 op->status.ToString()));
+          break;
+        }
+      }
+    } else {
+      const int which = static_cast<int>(random() % 3);  // both, the engine's only, the Maps' only
+      if (which != 2) {
+        persister.ClearFailure().IgnoreError();
+        run.engine_clears.push_back(++run.clock);
+      }
+      if (which != 1) {
+        file.map->ClearPersistError().IgnoreError();
+        run.map_clears.push_back(++run.clock);
+      }
+    }
+  }
+  persister.WaitAll().IgnoreError();
+  if (persister.in_flight() != 0) run.Error("in_flight() after WaitAll()");
+
+  for (size_t i = 0; i < run.ops.size(); ++i) {
+    const ModelOp& op = *run.ops[i];
+    const std::string name = absl::StrCat("op ", op.id);
+    if (op.calls != 1 || !op.completion.done()) {
+      run.Error(absl::StrCat(name, ": ", op.calls, " callbacks, done ", op.completion.done()));
+    }
+    if (op.kind == ModelOp::kCopy) {
+      const std::string in_map(op.dest, op.size);
+      if (op.status.code() == absl::StatusCode::kAborted && in_map != std::string(op.size, '\0')) {
+        run.Error(absl::StrCat(name, ": an aborted Copy reached the file"));
+      }
+      if (op.status.ok() && in_map != op.data) run.Error(absl::StrCat(name, ": an OK Copy is not in the file"));
+    }
+    if (op.kind != ModelOp::kBarrier) continue;
+    // A barrier completes after everything queued before it, and before everything queued after it.
+    for (size_t j = 0; j < run.ops.size(); ++j) {
+      const ModelOp& other = *run.ops[j];
+      if (j < i && other.completed_at > op.completed_at) {
+        run.Error(absl::StrCat(name, ", a barrier, completed before the earlier op ", other.id));
+      }
+      if (j > i && other.completed_at < op.completed_at) {
+        run.Error(absl::StrCat("op ", other.id, " completed before the earlier barrier ", op.id));
+      }
+    }
+    if (!op.status.ok()) {
+      // Failed: what it held is aborted, and so is everything queued after it until ClearFailure().
+      int next_clear = INT32_MAX;
+      for (int c : run.engine_clears) {
+        if (c > op.completed_at) {
+          next_clear = c;
+          break;
+        }
+      }
+      for (size_t j = i + 1; j < run.ops.size(); ++j) {
+        const ModelOp& next = *run.ops[j];
+        if (next.kind != ModelOp::kBarrier && next.queued_at < next_clear &&
+            next.status.code() != absl::StatusCode::kAborted) {
+          run.Error(absl::StrCat("op ", next.id, " ran after barrier ", op.id, " failed (", op.status.ToString(),
+                                 "): ", next.status.ToString()));
+        }
+      }
+      continue;
+    }
+    // OK: every operation since the previous barrier succeeded, or was aborted (the engine blocked) and the
+    // engine's failure was acknowledged after that and before this barrier was queued.
+    size_t from = 0;
+    for (size_t j = 0; j < i; ++j) {
+      if (run.ops[j]->kind == ModelOp::kBarrier) from = j + 1;
+    }
+    for (size_t j = from; j < i; ++j) {
+      const ModelOp& earlier = *run.ops[j];
+      if (earlier.status.ok()) continue;
+      const bool acknowledged = earlier.status.code() == absl::StatusCode::kAborted &&
+                                ModelRun::Between(run.engine_clears, earlier.completed_at, op.queued_at);
+      if (!acknowledged) {
+        run.Error(absl::StrCat(name, ", a barrier, is OK although op ", earlier.id, " before it failed: ",
+                               earlier.status.ToString()));
+      }
+    }
+  }
+  persister.ClearFailure().IgnoreError();
+  file.map->ClearPersistError().IgnoreError();
+  for (std::string& error : run.errors) {
+    error = absl::StrCat(AsyncBackendName(backend), " seed ", seed, " depth ", options.queue_depth, ": ", error);
+  }
+  return run.errors;
+}
+
+TEST_P(AsyncPersisterTest, RandomOperationsAndKernelFaultsKeepEveryPromise) {
+  persister_.reset();  // RunModel makes an engine per seed
+  const char* seeds_variable = std::getenv("SEEDS");
+  const int seeds = seeds_variable != nullptr ? std::atoi(seeds_variable) : 150;
+  std::vector<std::string> errors;
+  for (int seed = 1; seed <= seeds && errors.size() < 20; ++seed) {
+    std::vector<std::string> found = RunModel(GetParam(), static_cast<uint32_t>(seed), *file_);
+    errors.insert(errors.end(), found.begin(), found.end());
+  }
+  EXPECT_TRUE(errors.empty()) << absl::StrJoin(errors, "\n");
 }
 
 }  // namespace
