@@ -50,6 +50,33 @@ __attribute__((always_inline)) inline void NoFlushLine(const void*) {}
 // pmem this is the drain. The "memory" clobber also makes it a compiler barrier.
 __attribute__((always_inline)) inline void Sfence() { __asm__ volatile("sfence" : : : "memory"); }
 
+// Orders every earlier memory access, CLFLUSH included, before later ones. The drain after CLFLUSH: AMD's manual
+// (APM vol. 3, CLFLUSH) orders CLFLUSH only with MFENCE - SFENCE, LFENCE and serializing instructions are not
+// ordered with it - and Linux fences its own CLFLUSH loops with MFENCE. Intel's SDM orders CLFLUSH with writes
+// and every fence, so MFENCE is right on both vendors. (CLFLUSHOPT and CLWB are ordered by SFENCE on both.)
+__attribute__((always_inline)) inline void Mfence() { __asm__ volatile("mfence" : : : "memory"); }
+
+// Which fence completes the write-backs of a flush instruction (and any non-temporal stores) before later stores.
+enum class DrainFence { kSfence, kMfence };
+
+template <void (*Line)(const void*)>
+inline constexpr DrainFence kDrainFenceFor = Line == ClflushLine ? DrainFence::kMfence : DrainFence::kSfence;
+
+template <DrainFence kFence>
+__attribute__((always_inline)) inline void Drain() {
+  if constexpr (kFence == DrainFence::kMfence) {
+    Mfence();
+  } else {
+    Sfence();
+  }
+}
+
+// The drain that goes with `Line`.
+template <void (*Line)(const void*)>
+__attribute__((always_inline)) inline void DrainAfter() {
+  Drain<kDrainFenceFor<Line>>();
+}
+
 // Applies `FlushLine` to every cache line that [addr, addr + len) touches.
 template <void (*FlushLine)(const void*)>
 __attribute__((always_inline)) inline void FlushLines(const void* addr, size_t len) {

@@ -12,7 +12,7 @@
 template <void (*Line)(const void*)>
 struct Primitives : IsaPrimitives {
   __attribute__((always_inline)) static void FlushLine(const void* p) { Line(p); }
-  __attribute__((always_inline)) static void Fence() { Sfence(); }
+  __attribute__((always_inline)) static void Fence() { DrainAfter<Line>(); }
 };
 
 #include "pmem2/arch/x86_64/kernels-inl.h"

@@ -46,7 +46,9 @@ struct Bytes {
   unsigned char b[N];
 };
 
-template <size_t kVecBytes>
+// `kFence`: the drain fence the production tables pair with the flush instruction under test (kDrainFenceFor);
+// a fence event records it in its size field (0 SFENCE, 1 MFENCE).
+template <size_t kVecBytes, DrainFence kFence = DrainFence::kSfence>
 struct RecordingPrimitives {
   using V = Bytes<kVecBytes>;
   using V16 = Bytes<16>;
@@ -89,7 +91,7 @@ struct RecordingPrimitives {
   static void StoreNt4(void* p, uint32_t v) { StoreAs(p, v, Event::kNtStore); }
 
   static void FlushLine(const void* p) { Record(Event::kFlush, p, 1); }
-  static void Fence() { Record(Event::kFence, nullptr, 0); }
+  static void Fence() { Record(Event::kFence, nullptr, static_cast<size_t>(kFence)); }
   static size_t NtThreshold() { return nt_threshold; }
   static size_t ByteNtThreshold() { return byte_nt_threshold; }
 };
@@ -298,6 +300,49 @@ TEST(KernelRecordingTest, OverlappingMoves) {
       }
     }
   }
+}
+
+// Every drain of a cache-line kernel uses the fence that goes with its flush instruction: SFENCE after CLWB and
+// CLFLUSHOPT (and non-temporal stores), MFENCE after CLFLUSH, which AMD orders only with MFENCE (APM vol. 3).
+// The expected fences are written out here, independently of flush.h's table, and checked on the fence events
+// the kernels emit for every size up to 600 B, both operations and the draining flags.
+template <void (*Line)(const void*)>
+void CheckDrainFence(DrainFence expected, const char* name) {
+  using P = RecordingPrimitives<32, kDrainFenceFor<Line>>;
+  std::vector<unsigned char> buf(700), src(700, 5);
+  for (size_t threshold : {size_t{0}, size_t{256}, ~size_t{0}}) {
+    nt_threshold = threshold;
+    for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal}) {
+      for (size_t len = 1; len <= 600; ++len) {
+        for (int op = 0; op < 2; ++op) {
+          events.clear();
+          if (op == 0) {
+            kernels::MemmoveCacheLine<P, true>(buf.data() + 3, src.data(), len, flags);
+          } else {
+            kernels::MemsetCacheLine<P, true>(buf.data() + 3, 9, len, flags);
+          }
+          size_t fences = 0;
+          for (const Event& e : events) {
+            if (e.kind != Event::kFence) continue;
+            ++fences;
+            ASSERT_EQ(e.size, static_cast<size_t>(expected))
+                << name << ": wrong fence, len " << len << " flags " << flags << " threshold " << threshold;
+          }
+          ASSERT_EQ(fences, 1u) << name << " len " << len;
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
+  static_assert(kDrainFenceFor<ClwbLine> == DrainFence::kSfence);
+  static_assert(kDrainFenceFor<ClflushoptLine> == DrainFence::kSfence);
+  static_assert(kDrainFenceFor<ClflushLine> == DrainFence::kMfence);
+  static_assert(kDrainFenceFor<NoFlushLine> == DrainFence::kSfence);
+  CheckDrainFence<ClwbLine>(DrainFence::kSfence, "clwb");
+  CheckDrainFence<ClflushoptLine>(DrainFence::kSfence, "clflushopt");
+  CheckDrainFence<ClflushLine>(DrainFence::kMfence, "clflush");
 }
 
 // PMEM_NO_MOVNT tables never store non-temporally, whatever the flags.

@@ -23,7 +23,8 @@ std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
 
 namespace {
 
-void Drain() { Sfence(); }
+void DrainSfence() { Sfence(); }
+void DrainMfence() { Mfence(); }
 void FlushNothing(const void*, size_t) {}
 void PersistByFence(const void*, size_t) { Sfence(); }
 
@@ -35,7 +36,7 @@ void Flush(const void* addr, size_t len) {
 template <void (*Line)(const void*)>
 void Persist(const void* addr, size_t len) {
   FlushLines<Line>(addr, len);
-  Sfence();
+  DrainAfter<Line>();
 }
 
 // The portable copy loops plus this CPU's flush: only reached when a test forces a CPU without SSE2 (every
@@ -49,7 +50,7 @@ void* GenericMemmove(void* dst, const void* src, size_t len, unsigned flags) {
   }
   if ((flags & kMemNoFlush) != 0) return dst;
   FlushLines<Line>(dst, len);
-  if ((flags & kMemNoDrain) == 0) Sfence();
+  if ((flags & kMemNoDrain) == 0) DrainAfter<Line>();
   return dst;
 }
 
@@ -62,7 +63,7 @@ void* GenericMemset(void* dst, int c, size_t len, unsigned flags) {
   }
   if ((flags & kMemNoFlush) != 0) return dst;
   FlushLines<Line>(dst, len);
-  if ((flags & kMemNoDrain) == 0) Sfence();
+  if ((flags & kMemNoDrain) == 0) DrainAfter<Line>();
   return dst;
 }
 
@@ -137,7 +138,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   // Byte granularity: no flush; the fence orders.
   s.byte.persist = PersistByFence;
   s.byte.flush = FlushNothing;
-  s.byte.drain = Drain;
+  s.byte.drain = DrainSfence;
   s.byte.flush_name = "none";
   s.byte.drain_name = "sfence";
   const MemKernels byte =
@@ -194,8 +195,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
                              : GenericKernels<ClflushLine>(overrides.no_generic_memcpy);
         break;
     }
-    o.drain = Drain;
-    o.drain_name = "sfence";
+    o.drain = kind == FlushKind::kClflush ? DrainMfence : DrainSfence;
+    o.drain_name = kind == FlushKind::kClflush ? "mfence" : "sfence";
     o.writes_back_cache_lines = true;
     o.memmove = mem.memmove;
     o.memset = mem.memset;

@@ -45,10 +45,13 @@ TEST(SelectTest, FlushFallbacks) {
   EnvOverrides both = FromEnv("PMEM_NO_CLWB", "1");
   both.no_clflushopt = true;
   EXPECT_STREQ(Select(f, both).cache_line.flush_name, "clflush");
+  EXPECT_STREQ(Select(f, both).cache_line.drain_name, "mfence") << "AMD orders CLFLUSH only with MFENCE";
+  EXPECT_STREQ(Select(f, FromEnv("PMEM_NO_CLWB", "1")).cache_line.drain_name, "sfence");
   f.clwb = false;
   EXPECT_STREQ(Select(f, EnvOverrides()).cache_line.flush_name, "clflushopt");
   f.clflushopt = false;
   EXPECT_STREQ(Select(f, EnvOverrides()).cache_line.flush_name, "clflush");
+  EXPECT_STREQ(Select(f, EnvOverrides()).cache_line.drain_name, "mfence");
   // PMEM_NO_CLFLUSHOPT does not disable CLWB.
   EXPECT_STREQ(Select(Zen4(), FromEnv("PMEM_NO_CLFLUSHOPT", "1")).cache_line.flush_name, "clwb");
 }
