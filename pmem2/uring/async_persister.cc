@@ -194,6 +194,9 @@ struct Engine {
 
   // ---- queueing ----
   absl::StatusOr<Slot*> TakeSlot(Completion* completion);
+  // Persist() and Copy() after their checks: the range [address, address + size) of `entry`'s Map.
+  absl::Status QueueRange(SlotKind kind, const MapEntry& entry, const char* address, const char* src, size_t size,
+                          Completion* completion);
   void Enqueue(Slot* slot);
   void Activate(Slot* slot);
 
@@ -305,6 +308,25 @@ void Engine::Activate(Slot* slot) {
   } else {
     staged.Push(slot);
   }
+}
+
+absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char* address, const char* src,
+                               size_t size, Completion* completion) {
+  absl::StatusOr<Slot*> taken = TakeSlot(completion);
+  if (!taken.ok()) return taken.status();
+  Slot* slot = *taken;
+  slot->kind = kind;
+  slot->map = entry.map;
+  slot->address = address;
+  slot->length = size;
+  slot->src = src;
+  const uint64_t offset = entry.file_offset + (reinterpret_cast<uintptr_t>(address) - entry.begin);
+  slot->first = slot->begin = offset;
+  slot->end = offset + size;
+  if (kind == SlotKind::kPersist && backend != AsyncBackend::kCpu && size > 0) StartWriteBackEarly(offset, slot->end);
+  Enqueue(slot);
+  if (queued == queue_depth) Issue();
+  return absl::OkStatus();
 }
 
 // ---- running ----
@@ -888,20 +910,7 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
   if (engine_ == nullptr) return MovedFrom();
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
-  absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
-  if (!slot.ok()) return slot.status();
-  Slot* s = *slot;
-  s->kind = SlotKind::kPersist;
-  s->map = entry->map;
-  s->address = static_cast<const char*>(ptr);
-  s->length = size;
-  const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(ptr) - entry->begin);
-  s->first = s->begin = offset;
-  s->end = offset + size;
-  if (engine_->backend != AsyncBackend::kCpu && size > 0) engine_->StartWriteBackEarly(s->begin, s->end);
-  engine_->Enqueue(s);
-  if (engine_->queued == engine_->queue_depth) engine_->Issue();
-  return absl::OkStatus();
+  return engine_->QueueRange(SlotKind::kPersist, *entry, static_cast<const char*>(ptr), nullptr, size, completion);
 }
 
 absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Completion* completion) {
@@ -913,20 +922,8 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
     return MakeError(ErrorCode::kNoAccess,
                      "AsyncPersister::Copy: the engine's Source was opened read-only: nothing can be written");
   }
-  absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
-  if (!slot.ok()) return slot.status();
-  Slot* s = *slot;
-  s->kind = SlotKind::kCopy;
-  s->map = entry->map;
-  s->address = static_cast<const char*>(dest);
-  s->length = size;
-  s->src = static_cast<const char*>(src);
-  const uint64_t offset = entry->file_offset + (reinterpret_cast<uintptr_t>(dest) - entry->begin);
-  s->first = s->begin = offset;
-  s->end = offset + size;
-  engine_->Enqueue(s);
-  if (engine_->queued == engine_->queue_depth) engine_->Issue();
-  return absl::OkStatus();
+  return engine_->QueueRange(SlotKind::kCopy, *entry, static_cast<const char*>(dest),
+                             static_cast<const char*>(src), size, completion);
 }
 
 absl::Status AsyncPersister::Barrier(Completion* completion) {

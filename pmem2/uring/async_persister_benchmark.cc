@@ -206,8 +206,12 @@ void BM_MsyncLoop(benchmark::State& state, Pattern pattern, size_t count) {
   counters.Report(state);
 }
 
-// Store, then AsyncPersister::Persist without a Completion, record by record; then Barrier + Wait.
-void BM_Engine(benchmark::State& state, Pattern pattern, size_t count, pmem2::AsyncPersister* engine) {
+// Record by record, without a Completion, then Barrier + Wait: `kCopy` false stores through the mapping, then
+// AsyncPersister::Persist; true stores into a staging buffer, then AsyncPersister::Copy to the record's place (a
+// write(2) into the page cache dirties only the blocks written; a store through the mapping dirties its whole
+// folio).
+template <bool kCopy>
+void BM_EngineRecords(benchmark::State& state, Pattern pattern, size_t count, pmem2::AsyncPersister* engine) {
   std::mt19937_64 rng(kSeed);
   size_t pages[kRecords];
   Counters counters(count);
@@ -217,8 +221,14 @@ void BM_Engine(benchmark::State& state, Pattern pattern, size_t count, pmem2::As
     bool failed = false;
     for (size_t i = 0; i < count && !failed; ++i) {
       char* record = bench->base + pages[i] * kPage;
-      std::memset(record, fill, kPage);
-      failed = Failed(state, "AsyncPersister::Persist", engine->Persist(record, kPage));
+      if (kCopy) {
+        char* source = bench->staging + i * kPage;
+        std::memset(source, fill, kPage);
+        failed = Failed(state, "AsyncPersister::Copy", engine->Copy(record, source, kPage));
+      } else {
+        std::memset(record, fill, kPage);
+        failed = Failed(state, "AsyncPersister::Persist", engine->Persist(record, kPage));
+      }
     }
     if (failed) break;
     pmem2::Completion durable;
@@ -229,32 +239,8 @@ void BM_Engine(benchmark::State& state, Pattern pattern, size_t count, pmem2::As
   }
   counters.Report(state);
 }
-
-// Store into a staging buffer, then AsyncPersister::Copy to the record's place, record by record; then Barrier
-// + Wait. (A write(2) into the page cache dirties only the blocks written; a store through the mapping dirties
-// its whole folio.)
-void BM_EngineCopy(benchmark::State& state, Pattern pattern, size_t count, pmem2::AsyncPersister* engine) {
-  std::mt19937_64 rng(kSeed);
-  size_t pages[kRecords];
-  Counters counters(count);
-  for (auto _ : state) {
-    PickPages(pattern, count, &bench->next_log_page, &rng, pages);
-    const unsigned char fill = ++bench->fill;
-    bool failed = false;
-    for (size_t i = 0; i < count && !failed; ++i) {
-      char* source = bench->staging + i * kPage;
-      std::memset(source, fill, kPage);
-      failed = Failed(state, "AsyncPersister::Copy", engine->Copy(bench->base + pages[i] * kPage, source, kPage));
-    }
-    if (failed) break;
-    pmem2::Completion durable;
-    if (Failed(state, "AsyncPersister::Barrier", engine->Barrier(&durable)) ||
-        Failed(state, "AsyncPersister::Wait", engine->Wait(durable))) {
-      break;
-    }
-  }
-  counters.Report(state);
-}
+constexpr auto BM_Engine = BM_EngineRecords<false>;
+constexpr auto BM_EngineCopy = BM_EngineRecords<true>;
 
 // (c) only: one record, Persist with a Completion, then Wait for it.
 void BM_EngineCompletion(benchmark::State& state, pmem2::AsyncPersister* engine) {
