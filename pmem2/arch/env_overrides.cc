@@ -89,7 +89,18 @@ EnvOverrides ReadEnvOverrides() {
   }
 
   ReadExact(&out, "PMEM_AVX", 0, &out.no_avx);
-  ReadExact(&out, "PMEM_AVX512F", 0, &out.no_avx512f);
+  switch (ReadSwitch(&out, "PMEM_AVX512F")) {
+    case 0:
+      out.no_avx512f = true;
+      Note(&out, "PMEM_AVX512F", "0");
+      break;
+    case 1:
+      out.force_avx512f = true;
+      Note(&out, "PMEM_AVX512F", "1");
+      break;
+    default:
+      break;
+  }
   ReadExact(&out, "PMEM_MOVDIR64B", 0, &out.no_movdir64b);
 
   if (const char* value = Get("PMEM_NO_GENERIC_MEMCPY"); value != nullptr && *value != '\0') {

@@ -16,13 +16,16 @@
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
 //                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix
 //   PMEM_AVX=0              do not use the AVX kernels
-//   PMEM_AVX512F=0          do not use AVX-512 kernels (pmem2 has none yet)
+//   PMEM_AVX512F=0          do not use the AVX-512 kernels
+//   PMEM_AVX512F=1          use the AVX-512 kernels wherever the CPU and OS support them (even with PMEM_AVX=0);
+//                           unset, they are used only on CPUs where they were measured to win (x86_64/ops.cc)
 //   PMEM_MOVDIR64B=0        do not use MOVDIR64B (pmem2 does not use it yet)
 //   PMEM_NO_GENERIC_MEMCPY=N (N != 0) where the portable copy loop would be used, use the C library's
 //                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost
 //
 // An empty variable counts as unset. The switches take "0" or "1" ("0" is PMDK's "not set" for the PMEM_NO_*
-// ones, "1" is the default for PMEM_AVX / PMEM_AVX512F / PMEM_MOVDIR64B), PMEM_NO_GENERIC_MEMCPY an integer.
+// ones, "1" is the default for PMEM_AVX / PMEM_MOVDIR64B), PMEM_NO_GENERIC_MEMCPY an integer. PMEM_AVX512F=1
+// is not neutral: PMDK uses AVX-512 wherever it exists, pmem2 only where measured, so "1" asks for PMDK's choice.
 // Any other value is recorded in `invalid` and makes Map::Create() fail with ErrorCode::kInvalidEnvironment:
 // PMDK silently ignores such values, so a run that believes it set PMEM_MOVNT_THRESHOLD=4k would measure
 // something else. The engine itself treats an invalid variable as unset.
@@ -47,6 +50,7 @@ struct EnvOverrides {
   size_t movnt_threshold = 0;  // meaningful only if has_movnt_threshold
   bool no_avx = false;
   bool no_avx512f = false;
+  bool force_avx512f = false;  // PMEM_AVX512F=1
   bool no_movdir64b = false;
   bool no_generic_memcpy = false;
 

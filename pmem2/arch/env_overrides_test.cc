@@ -66,7 +66,6 @@ TEST_F(EnvOverridesTest, NoFlushZeroForcesFlushing) {
 TEST_F(EnvOverridesTest, DocumentedNeutralValuesSwitchNothing) {
   ::setenv("PMEM_NO_CLWB", "0", 1);
   ::setenv("PMEM_AVX", "1", 1);
-  ::setenv("PMEM_AVX512F", "1", 1);
   ::setenv("PMEM_NO_MOVNT", "0", 1);
   ::setenv("PMEM_NO_GENERIC_MEMCPY", "0", 1);
   ::setenv("PMEM_NO_FLUSH", "", 1);
@@ -75,9 +74,20 @@ TEST_F(EnvOverridesTest, DocumentedNeutralValuesSwitchNothing) {
   EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
   EXPECT_FALSE(o.no_avx);
   EXPECT_FALSE(o.no_avx512f);
+  EXPECT_FALSE(o.force_avx512f);
   EXPECT_FALSE(o.no_movnt);
   EXPECT_FALSE(o.no_generic_memcpy);
   EXPECT_EQ(o.description, "");
+  EXPECT_EQ(o.invalid, "");
+}
+
+// PMEM_AVX512F=1 is not neutral: it asks for the AVX-512 kernels where pmem2 would not pick them by default.
+TEST_F(EnvOverridesTest, Avx512fOneForcesAvx512) {
+  ::setenv("PMEM_AVX512F", "1", 1);
+  const EnvOverrides o = ReadEnvOverrides();
+  EXPECT_TRUE(o.force_avx512f);
+  EXPECT_FALSE(o.no_avx512f);
+  EXPECT_EQ(o.description, "PMEM_AVX512F=1");
   EXPECT_EQ(o.invalid, "");
 }
 

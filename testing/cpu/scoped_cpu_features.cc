@@ -29,6 +29,8 @@ const char* IsaLevelName(IsaLevel level) {
       return "sse2";
     case IsaLevel::kAvx:
       return "avx";
+    case IsaLevel::kAvx512:
+      return "avx512";
   }
   return "?";
 }
@@ -54,6 +56,8 @@ bool CpuHas(IsaLevel level) {
       return cpu.sse2;
     case IsaLevel::kAvx:
       return cpu.avx;
+    case IsaLevel::kAvx512:
+      return cpu.avx512f;
   }
   return false;
 }
@@ -73,7 +77,8 @@ bool CpuHas(FlushInstruction flush) {
 
 CpuFeatures RestrictedFeatures(IsaLevel level, FlushInstruction flush) {
   CpuFeatures f = arch::x86_64::ProcessCpuFeatures();
-  if (level < IsaLevel::kAvx) f.avx = f.avx2 = f.avx512f = false;
+  if (level < IsaLevel::kAvx512) f.avx512f = false;
+  if (level < IsaLevel::kAvx) f.avx = f.avx2 = false;
   if (level < IsaLevel::kSse2) f.sse2 = false;
   if (flush < FlushInstruction::kClwb) f.clwb = false;
   if (flush < FlushInstruction::kClflushopt) f.clflushopt = false;
@@ -90,8 +95,17 @@ ScopedCpuFeatures::ScopedCpuFeatures(const CpuFeatures& features, const arch::En
   arch::x86_64::InstallSelectionForTest(&selection_);
 }
 
+namespace {
+
+arch::EnvOverrides ForLevel(IsaLevel level, arch::EnvOverrides overrides) {
+  if (level == IsaLevel::kAvx512) overrides.force_avx512f = true;
+  return overrides;
+}
+
+}  // namespace
+
 ScopedCpuFeatures::ScopedCpuFeatures(IsaLevel level, FlushInstruction flush, const arch::EnvOverrides& overrides)
-    : ScopedCpuFeatures(RestrictedFeatures(level, flush), overrides) {}
+    : ScopedCpuFeatures(RestrictedFeatures(level, flush), ForLevel(level, overrides)) {}
 
 ScopedCpuFeatures::~ScopedCpuFeatures() { arch::x86_64::InstallSelectionForTest(nullptr); }
 

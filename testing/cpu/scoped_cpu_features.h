@@ -27,8 +27,9 @@ namespace pmem2 {
 namespace testing {
 
 // The copy-kernel levels, lowest first. kGeneric is the portable loop (no x86-64 CPU lacks SSE2, so only
-// tests reach it).
-enum class IsaLevel { kGeneric, kSse2, kAvx };
+// tests reach it). kAvx512 selects the AVX-512 kernels even on CPU kinds where they are not the default (it
+// adds PMEM_AVX512F=1 to the overrides); kAvx and below remove avx512f from the features.
+enum class IsaLevel { kGeneric, kSse2, kAvx, kAvx512 };
 enum class FlushInstruction { kClflush, kClflushopt, kClwb };
 
 const char* IsaLevelName(IsaLevel level);

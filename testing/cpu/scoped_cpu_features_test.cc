@@ -33,8 +33,20 @@ TEST(ScopedCpuFeaturesTest, GenericLevel) {
 
 TEST(ScopedCpuFeaturesTest, RestrictedFeaturesNeverAddAnything) {
   const auto& real = arch::x86_64::ProcessCpuFeatures();
-  const auto f = RestrictedFeatures(IsaLevel::kAvx, FlushInstruction::kClwb);
+  const auto f = RestrictedFeatures(IsaLevel::kAvx512, FlushInstruction::kClwb);
   EXPECT_EQ(f.Names(), real.Names());
+  EXPECT_FALSE(RestrictedFeatures(IsaLevel::kAvx, FlushInstruction::kClwb).avx512f);
+}
+
+// kAvx512 selects the AVX-512 kernels whatever the CPU kind's default; kAvx never does.
+TEST(ScopedCpuFeaturesTest, Avx512LevelSelectsTheAvx512Kernels) {
+  if (!CpuHas(IsaLevel::kAvx512)) GTEST_SKIP() << "CPU (or OS) lacks avx512f";
+  {
+    ScopedCpuFeatures cpu(IsaLevel::kAvx512, FlushInstruction::kClflush);
+    EXPECT_STREQ(cpu.selection().isa, "avx512");
+  }
+  ScopedCpuFeatures cpu(IsaLevel::kAvx, FlushInstruction::kClflush);
+  EXPECT_STREQ(cpu.selection().isa, "avx");
 }
 
 TEST(ScopedCpuFeaturesDeathTest, RefusesFeaturesTheCpuLacks) {

@@ -5,6 +5,7 @@
 #include <cpuid.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace pmem2 {
 namespace arch {
@@ -24,7 +25,7 @@ constexpr uint32_t kEbxClwb = 1u << 24;
 constexpr uint32_t kEcxMovdir64b = 1u << 28;
 // XCR0: state components the OS saves on a context switch.
 constexpr uint64_t kXcr0SseAvx = 0x6;          // XMM and YMM
-constexpr uint64_t kXcr0Avx512 = 0x6 | 0xe0;   // plus opmask, ZMM_Hi256, Hi16_ZMM
+constexpr uint64_t kXcr0Avx512 = 0x6 | 0xe0;   // plus opmask, ZMM_Hi256, Hi16_ZMM: 0xE6
 
 // XGETBV without a target attribute: the instruction exists whenever CPUID reports OSXSAVE.
 uint64_t ReadXcr0() {
@@ -53,25 +54,52 @@ std::string CpuFeatures::Names() const {
   return out;
 }
 
-CpuFeatures DetectCpuFeatures() {
+CpuFeatures DecodeCpuFeatures(const CpuidWords& w) {
   CpuFeatures f;
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return f;
-  f.clflush = (edx & kEdxClflush) != 0;
-  f.sse2 = (edx & kEdxSse2) != 0;
-  const uint64_t xcr0 = (ecx & kEcxOsxsave) != 0 ? ReadXcr0() : 0;
+  if (std::strcmp(w.vendor, "GenuineIntel") == 0) {
+    f.vendor = CpuVendor::kIntel;
+  } else if (std::strcmp(w.vendor, "AuthenticAMD") == 0) {
+    f.vendor = CpuVendor::kAmd;
+  }
+  const unsigned base_family = (w.leaf1_eax >> 8) & 0xf;
+  const unsigned base_model = (w.leaf1_eax >> 4) & 0xf;
+  f.family = base_family == 0xf ? base_family + ((w.leaf1_eax >> 20) & 0xff) : base_family;
+  f.model = base_family == 0x6 || base_family == 0xf ? (((w.leaf1_eax >> 16) & 0xf) << 4) | base_model : base_model;
+
+  f.clflush = (w.leaf1_edx & kEdxClflush) != 0;
+  f.sse2 = (w.leaf1_edx & kEdxSse2) != 0;
+  const uint64_t xcr0 = (w.leaf1_ecx & kEcxOsxsave) != 0 ? w.xcr0 : 0;
   const bool os_avx = (xcr0 & kXcr0SseAvx) == kXcr0SseAvx;
   const bool os_avx512 = (xcr0 & kXcr0Avx512) == kXcr0Avx512;
-  f.avx = os_avx && (ecx & kEcxAvx) != 0;
-
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0) {
-    f.avx2 = f.avx && (ebx & kEbxAvx2) != 0;
-    f.avx512f = f.avx && os_avx512 && (ebx & kEbxAvx512f) != 0;
-    f.clflushopt = (ebx & kEbxClflushopt) != 0;
-    f.clwb = (ebx & kEbxClwb) != 0;
-    f.movdir64b = (ecx & kEcxMovdir64b) != 0;
+  f.avx = os_avx && (w.leaf1_ecx & kEcxAvx) != 0;
+  if (w.has_leaf7) {
+    f.avx2 = f.avx && (w.leaf7_ebx & kEbxAvx2) != 0;
+    f.avx512f = f.avx && os_avx512 && (w.leaf7_ebx & kEbxAvx512f) != 0;
+    f.clflushopt = (w.leaf7_ebx & kEbxClflushopt) != 0;
+    f.clwb = (w.leaf7_ebx & kEbxClwb) != 0;
+    f.movdir64b = (w.leaf7_ecx & kEcxMovdir64b) != 0;
   }
   return f;
+}
+
+CpuFeatures DetectCpuFeatures() {
+  CpuidWords w;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return CpuFeatures();
+  std::memcpy(w.vendor, &ebx, 4);
+  std::memcpy(w.vendor + 4, &edx, 4);
+  std::memcpy(w.vendor + 8, &ecx, 4);
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return CpuFeatures();
+  w.leaf1_eax = eax;
+  w.leaf1_ecx = ecx;
+  w.leaf1_edx = edx;
+  if ((ecx & kEcxOsxsave) != 0) w.xcr0 = ReadXcr0();
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0) {
+    w.has_leaf7 = true;
+    w.leaf7_ebx = ebx;
+    w.leaf7_ecx = ecx;
+  }
+  return DecodeCpuFeatures(w);
 }
 
 const CpuFeatures& ProcessCpuFeatures() {

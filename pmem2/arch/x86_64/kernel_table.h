@@ -32,13 +32,14 @@ struct MemKernels {
 };
 
 struct IsaKernels {
-  const char* name;                      // "sse2", "avx"
+  const char* name;                      // "sse2", "avx", "avx512"
   MemKernels cache_line[kFlushKinds][2];  // [FlushKind][non-temporal allowed]
   MemKernels byte[2];                    // [non-temporal allowed]
 };
 
 const IsaKernels& Sse2Kernels();
 const IsaKernels& AvxKernels();
+const IsaKernels& Avx512Kernels();  // only with CpuFeatures::avx512f (CPU and OS)
 
 // Copies of at least this many bytes default to non-temporal stores. Written when a selection becomes
 // current, read (relaxed: a plain load) by every kernel call.

@@ -5,18 +5,20 @@
 //
 // The copy and fill kernels, written once as templates over a primitives policy `P` and compiled once per ISA.
 // This file has no include guard ON PURPOSE: each ISA's translation unit includes it inside its own namespace
-// and `#pragma GCC target` region (sse2_kernels.cc, avx_kernels.cc), so every instantiation is a distinct
-// entity compiled for exactly one instruction set (no ODR mixing of AVX and non-AVX copies). The tests include
-// it a third time with a recording policy that logs every store, flush and fence.
+// and `#pragma GCC target` region (sse2_kernels.cc, avx_kernels.cc, avx512_kernels.cc), so every instantiation
+// is a distinct entity compiled for exactly one instruction set (no ODR mixing of AVX and non-AVX copies). The
+// tests include it once more with a recording policy that logs every store, flush and fence.
 //
 // Before including, the includer provides <cstddef>, <cstdint>, pmem2/arch/persist_ops.h and
 // pmem2/arch/x86_64/flush.h. A policy `P` has static members:
 //
-//   V, kVec             the widest vector type and its size (16 or 32)
+//   V, kVec             the widest vector type and its size (16, 32 or 64; a line is 64 / kVec vectors)
 //   Load(p) Store(p, v) unaligned vector load / ordinary store
 //   StoreNt(p, v)       non-temporal store, `p` aligned to kVec
 //   Splat(byte)         vector with every byte = byte
 //   V16, Load16, Store16, Splat16        the same at 16 bytes
+//   V32, Load32, Store32, Splat32        the same at 32 bytes; only policies with kVec == 64 need them (the
+//                                        33-64 byte size class of the small copies and fills)
 //   Load8/4/2/1, Store8/4/2/1            scalar loads and ordinary stores (uint64_t ... uint8_t)
 //   StoreNt8, StoreNt4  non-temporal scalar stores (MOVNTI), any alignment
 //   FlushLine(p)        write back the cache line containing p (a no-op where nothing needs flushing)
@@ -77,7 +79,18 @@ __attribute__((always_inline)) inline void CopySmall(char* d, const char* s, siz
     P::Store16(d + n - 16, b);
     return;
   }
-  if constexpr (P::kVec == 32) {
+  if constexpr (P::kVec == 64) {
+    // One 32-byte pair for 33-64 bytes, one line-sized pair for 65-128.
+    if (n <= 64) {
+      const auto a = P::Load32(s), b = P::Load32(s + n - 32);
+      P::Store32(d, a);
+      P::Store32(d + n - 32, b);
+      return;
+    }
+    const auto a = P::Load(s), b = P::Load(s + n - 64);
+    P::Store(d, a);
+    P::Store(d + n - 64, b);
+  } else if constexpr (P::kVec == 32) {
     if (n <= 64) {
       const auto a = P::Load(s), b = P::Load(s + n - 32);
       P::Store(d, a);
@@ -115,7 +128,15 @@ __attribute__((always_inline)) inline void CopySmall(char* d, const char* s, siz
 // One aligned destination line from an arbitrary source, ordinary or non-temporal stores.
 template <class P, bool kNt>
 __attribute__((always_inline)) inline void CopyLine(char* d, const char* s) {
-  if constexpr (P::kVec == 32) {
+  static_assert(P::kVec == 16 || P::kVec == 32 || P::kVec == 64, "a line is 4, 2 or 1 vectors");
+  if constexpr (P::kVec == 64) {
+    const auto a = P::Load(s);
+    if constexpr (kNt) {
+      P::StoreNt(d, a);
+    } else {
+      P::Store(d, a);
+    }
+  } else if constexpr (P::kVec == 32) {
     const auto a = P::Load(s), b = P::Load(s + 32);
     if constexpr (kNt) {
       P::StoreNt(d, a);
@@ -280,6 +301,18 @@ __attribute__((always_inline)) inline void FillSmall(char* d, unsigned char c, s
     const auto v = P::Splat16(c);
     P::Store16(d, v);
     P::Store16(d + n - 16, v);
+    return;
+  }
+  if constexpr (P::kVec == 64) {
+    if (n <= 64) {
+      const auto h = P::Splat32(c);
+      P::Store32(d, h);
+      P::Store32(d + n - 32, h);
+      return;
+    }
+    const auto v = P::Splat(c);
+    P::Store(d, v);
+    P::Store(d + n - 64, v);
     return;
   }
   const auto v = P::Splat(c);

@@ -52,6 +52,7 @@ template <size_t kVecBytes, DrainFence kFence = DrainFence::kSfence>
 struct RecordingPrimitives {
   using V = Bytes<kVecBytes>;
   using V16 = Bytes<16>;
+  using V32 = Bytes<32>;
   static constexpr size_t kVec = kVecBytes;
 
   template <class T>
@@ -79,6 +80,9 @@ struct RecordingPrimitives {
   static V16 Load16(const void* p) { return LoadAs<V16>(p); }
   static void Store16(void* p, V16 v) { StoreAs(p, v); }
   static V16 Splat16(unsigned char c) { return SplatAs<V16>(c); }
+  static V32 Load32(const void* p) { return LoadAs<V32>(p); }
+  static void Store32(void* p, V32 v) { StoreAs(p, v); }
+  static V32 Splat32(unsigned char c) { return SplatAs<V32>(c); }
   static uint64_t Load8(const void* p) { return LoadAs<uint64_t>(p); }
   static uint32_t Load4(const void* p) { return LoadAs<uint32_t>(p); }
   static uint16_t Load2(const void* p) { return LoadAs<uint16_t>(p); }
@@ -278,10 +282,12 @@ void CheckAll() {
 
 TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
 TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
+TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
 
 // Overlapping moves must obey the same rules; the byte result is checked against memmove.
-TEST(KernelRecordingTest, OverlappingMoves) {
-  using P = RecordingPrimitives<32>;
+template <size_t kVec>
+void CheckOverlappingMoves() {
+  using P = RecordingPrimitives<kVec>;
   for (size_t threshold : {size_t{64}, ~size_t{0}}) {
     nt_threshold = threshold;
     for (size_t len : {10, 64, 100, 300, 1000}) {
@@ -294,21 +300,28 @@ TEST(KernelRecordingTest, OverlappingMoves) {
         std::memmove(want.data() + 150 + shift, want.data() + 150, len);
         events.clear();
         kernels::MemmoveCacheLine<P, true>(dst, src, len, 0);
-        ASSERT_TRUE(buf == want) << "len " << len << " shift " << shift;
+        ASSERT_TRUE(buf == want) << "len " << len << " shift " << shift << " (vector " << kVec << ")";
         Case c{Op::kMemmove, true, len, 0, 0, 0, threshold};
-        ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), 32), "") << "len " << len << " shift " << shift;
+        ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec), "")
+            << "len " << len << " shift " << shift << " (vector " << kVec << ")";
       }
     }
   }
+}
+
+TEST(KernelRecordingTest, OverlappingMoves) {
+  CheckOverlappingMoves<16>();
+  CheckOverlappingMoves<32>();
+  CheckOverlappingMoves<64>();
 }
 
 // Every drain of a cache-line kernel uses the fence that goes with its flush instruction: SFENCE after CLWB and
 // CLFLUSHOPT (and non-temporal stores), MFENCE after CLFLUSH, which AMD orders only with MFENCE (APM vol. 3).
 // The expected fences are written out here, independently of flush.h's table, and checked on the fence events
 // the kernels emit for every size up to 600 B, both operations and the draining flags.
-template <void (*Line)(const void*)>
+template <void (*Line)(const void*), size_t kVec>
 void CheckDrainFence(DrainFence expected, const char* name) {
-  using P = RecordingPrimitives<32, kDrainFenceFor<Line>>;
+  using P = RecordingPrimitives<kVec, kDrainFenceFor<Line>>;
   std::vector<unsigned char> buf(700), src(700, 5);
   for (size_t threshold : {size_t{0}, size_t{256}, ~size_t{0}}) {
     nt_threshold = threshold;
@@ -340,14 +353,17 @@ TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
   static_assert(kDrainFenceFor<ClflushoptLine> == DrainFence::kSfence);
   static_assert(kDrainFenceFor<ClflushLine> == DrainFence::kMfence);
   static_assert(kDrainFenceFor<NoFlushLine> == DrainFence::kSfence);
-  CheckDrainFence<ClwbLine>(DrainFence::kSfence, "clwb");
-  CheckDrainFence<ClflushoptLine>(DrainFence::kSfence, "clflushopt");
-  CheckDrainFence<ClflushLine>(DrainFence::kMfence, "clflush");
+  CheckDrainFence<ClwbLine, 32>(DrainFence::kSfence, "clwb");
+  CheckDrainFence<ClflushoptLine, 32>(DrainFence::kSfence, "clflushopt");
+  CheckDrainFence<ClflushLine, 32>(DrainFence::kMfence, "clflush");
+  CheckDrainFence<ClwbLine, 64>(DrainFence::kSfence, "clwb (vector 64)");
+  CheckDrainFence<ClflushLine, 64>(DrainFence::kMfence, "clflush (vector 64)");
 }
 
 // PMEM_NO_MOVNT tables never store non-temporally, whatever the flags.
-TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {
-  using P = RecordingPrimitives<32>;
+template <size_t kVec>
+void CheckNoMovnt() {
+  using P = RecordingPrimitives<kVec>;
   nt_threshold = 0;
   std::vector<unsigned char> buf(5000), src(5000, 1);
   for (unsigned flags : {0u, kMemNonTemporal, kMemWc}) {
@@ -355,8 +371,14 @@ TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {
     kernels::MemmoveCacheLine<P, false>(buf.data(), src.data(), 4096, flags);
     kernels::MemsetCacheLine<P, false>(buf.data(), 0, 4096, flags);
     kernels::MemmoveByte<P, false>(buf.data(), src.data(), 4096, flags);
-    for (const Event& e : events) ASSERT_NE(e.kind, Event::kNtStore);
+    for (const Event& e : events) ASSERT_NE(e.kind, Event::kNtStore) << "vector " << kVec;
   }
+}
+
+TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {
+  CheckNoMovnt<16>();
+  CheckNoMovnt<32>();
+  CheckNoMovnt<64>();
 }
 
 }  // namespace

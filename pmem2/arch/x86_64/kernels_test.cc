@@ -68,7 +68,7 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       name += "_ByteNoMovnt";
       break;
   }
-  if (c.env != nullptr) name += std::string("_") + c.env;
+  if (c.env != nullptr) name += std::string("_") + c.env + c.env_value;
   return name;
 }
 
@@ -97,8 +97,9 @@ class KernelTest : public ::testing::TestWithParam<Config> {
     }
     overrides.no_movnt = c.table == Table::kCacheLineNoMovnt || c.table == Table::kByteNoMovnt;
     if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
-      // The environment alone must bring the level down from the CPU's best.
-      cpu_ = std::make_unique<ScopedCpuFeatures>(RestrictedFeatures(IsaLevel::kAvx, c.flush), overrides);
+      // The environment alone must move the level from the CPU kind's default (the CPU's best features).
+      cpu_ = std::make_unique<ScopedCpuFeatures>(pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, c.flush),
+                                                 overrides);
     } else {
       cpu_ = std::make_unique<ScopedCpuFeatures>(c.level, c.flush, overrides);
     }
@@ -107,10 +108,6 @@ class KernelTest : public ::testing::TestWithParam<Config> {
     const std::string expected_name =
         c.level == IsaLevel::kGeneric && overrides.no_generic_memcpy ? "libc" : pmem2::testing::IsaLevelName(c.level);
     ASSERT_EQ(std::string(ops_->memmove_name).rfind(expected_name, 0), 0u) << ops_->memmove_name;
-  }
-
-  static arch::x86_64::CpuFeatures RestrictedFeatures(IsaLevel level, FlushInstruction flush) {
-    return pmem2::testing::RestrictedFeatures(level, flush);
   }
 
   // memmove of `len` bytes from offset `src_off` to offset `dst_off` in separate buffers.
@@ -269,7 +266,7 @@ TEST_P(KernelTest, EightByteAlignedCopies) {
 
 std::vector<Config> AllConfigs() {
   std::vector<Config> out;
-  for (IsaLevel level : {IsaLevel::kGeneric, IsaLevel::kSse2, IsaLevel::kAvx}) {
+  for (IsaLevel level : {IsaLevel::kGeneric, IsaLevel::kSse2, IsaLevel::kAvx, IsaLevel::kAvx512}) {
     for (Table table : {Table::kCacheLine, Table::kCacheLineNoMovnt, Table::kByte, Table::kByteNoMovnt}) {
       out.push_back({level, FlushInstruction::kClwb, table});
     }
@@ -280,6 +277,10 @@ std::vector<Config> AllConfigs() {
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});
+  // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would.
+  out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "1"});
+  out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX512F", "1"});
+  out.push_back({IsaLevel::kAvx, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "0"});
   // The portable level with the C library's copies underneath.
   out.push_back({IsaLevel::kGeneric, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_NO_GENERIC_MEMCPY", "1"});
   return out;

@@ -4,6 +4,7 @@
 
 #include "pmem2/arch/x86_64/ops_for_test.h"
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -97,6 +98,29 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold) {
   return name;
 }
 
+// CPU kinds (vendor, family, model) on which the AVX-512 kernels are the default without PMEM_AVX512F: those
+// measured, with kernels_benchmark's Isa* pairs, not slower than the AVX ones at any size and faster at large
+// ones. None so far, so every CPU keeps AVX by construction:
+//   - AMD Zen 4 (family 25, model 17): AVX-512 brought nothing measurable (pmem2/arch/README.md);
+//   - Intel family 6 model 167: equal from 64 B to 4 KiB and for memset, memcpy 1.6 % slower at 64 KiB and not
+//     faster at 2-64 MiB (x86_64/results/intel-6-167-avx512.md);
+//   - Intel Emerald Rapids (family 6, model 207): AVX-512 NT stores beat AVX2 ones at 64 MiB in a primitives
+//     benchmark (../shared/reference/perf-anchors-emr.md), but these kernels were not measured there.
+// Add a row only with a results file showing the win.
+struct CpuKind {
+  CpuVendor vendor;
+  unsigned family;
+  unsigned model;
+};
+constexpr std::array<CpuKind, 0> kAvx512ByDefault = {};
+
+bool Avx512ByDefault(const CpuFeatures& f) {
+  for (const CpuKind& k : kAvx512ByDefault) {
+    if (f.vendor == k.vendor && f.family == k.family && f.model == k.model) return true;
+  }
+  return false;
+}
+
 std::atomic<const Selection*> installed_for_test{nullptr};
 
 void MakeCurrent(const Selection& s) {
@@ -127,8 +151,14 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
       overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultCacheLineNtThreshold;
   s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
 
+  // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
+  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the measured table above decides (empty: AVX).
+  const bool avx512 = features.avx512f && !overrides.no_avx512f &&
+                      (overrides.force_avx512f || (!overrides.no_avx && Avx512ByDefault(features)));
   const IsaKernels* isa = nullptr;
-  if (features.avx && !overrides.no_avx) {
+  if (avx512) {
+    isa = &Avx512Kernels();
+  } else if (features.avx && !overrides.no_avx) {
     isa = &AvxKernels();
   } else if (features.sse2) {
     isa = &Sse2Kernels();

@@ -4,9 +4,10 @@
 // -----------------------------------------------------------------------------
 //
 // The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
-// (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels and the non-temporal threshold, and publishes them as
-// PersistOps tables. Selection is a pure function of (features, overrides) so tests can build the tables a
-// different CPU would get (see testing/cpu).
+// (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels (AVX-512 with PMEM_AVX512F=1 or on the CPU kinds where
+// measured to win, of which there are none yet; else AVX, else SSE2) and the non-temporal threshold, and
+// publishes them as PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
+// the tables a different CPU would get (see testing/cpu).
 
 #ifndef PMEM2_ARCH_X86_64_OPS_H_
 #define PMEM2_ARCH_X86_64_OPS_H_
@@ -40,7 +41,7 @@ struct Selection {
   FlushFn write_back;
   size_t cache_line_nt_threshold;
   size_t byte_nt_threshold;
-  const char* isa;          // "avx", "sse2" or "generic"
+  const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };
 
