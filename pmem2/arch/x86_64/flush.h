@@ -59,8 +59,12 @@ __attribute__((always_inline)) inline void Mfence() { __asm__ volatile("mfence" 
 // Which fence completes the write-backs of a flush instruction (and any non-temporal stores) before later stores.
 enum class DrainFence { kSfence, kMfence };
 
+// (A specialisation, not a comparison of function addresses: GCC does not take those as constant expressions
+// under -fsanitize=undefined.)
 template <void (*Line)(const void*)>
-inline constexpr DrainFence kDrainFenceFor = Line == ClflushLine ? DrainFence::kMfence : DrainFence::kSfence;
+inline constexpr DrainFence kDrainFenceFor = DrainFence::kSfence;
+template <>
+inline constexpr DrainFence kDrainFenceFor<ClflushLine> = DrainFence::kMfence;
 
 template <DrainFence kFence>
 __attribute__((always_inline)) inline void Drain() {
