@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's benchmark: pmem2 against PMDK's libpmem2 1.12 (Debian's, loaded into the same process) and the
-# NT-store limit, in one run on this machine. Builds optimized and prints one table row per (op, granularity,
-# size): median ns per call of both libraries, the ratio reference/pmem2 (> 1: pmem2 faster), the limit, and
-# PASS/MISS against issue 3's targets. Takes about two and a half minutes on a 2-core machine; progress goes to
-# stderr.
+# limit (the fastest write-back strategy: NT stores, stores + CLWB/CLFLUSHOPT, MOVDIR64B), in one run on this
+# machine, for three destination patterns (hot, sequential cold, random cold). Builds optimized and prints the CPU
+# and one table per pattern, a row per (op, granularity, size): median ns per call of both libraries, the ratio
+# reference/pmem2 (> 1: pmem2 faster), the limit and its strategy, and PASS/MISS against the targets. Takes about
+# nine minutes on a 2-core machine (about three with --patterns=hot); progress goes to stderr.
 #
 #   scripts/bench.sh                          # the default run
 #   scripts/bench.sh --repetitions=15         # more repetitions (medians are steadier on a noisy host)

@@ -3,7 +3,7 @@
 // The `pmem2` command-line tool.
 //
 //   pmem2 info PATH [--create=SIZE]      what pmem2 decides for PATH, and why
-//   pmem2 bench PATH [--plot=FILE.svg]   pmem2 against libpmem2 and the NT-store limit on PATH
+//   pmem2 bench PATH [--plot=FILE.svg]   pmem2 against libpmem2 and the limit on PATH, per destination pattern
 
 #include <cstdio>
 #include <iostream>
@@ -24,12 +24,20 @@ ABSL_FLAG(std::string, create, "",
           "of 1024), e.g. --create=16M; an existing PATH is used unchanged");
 ABSL_FLAG(std::string, create_size, "",
           "bench: size of the file bench creates (and removes) when PATH does not exist, as for --create; "
-          "default 128M");
+          "default: the cold window (max(2G, 8 x the last-level cache), capped by free memory and space) when seq "
+          "or rand is measured, else 128M");
 ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
 ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
 ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
 ABSL_FLAG(int, repetitions, 5, "bench: interleaved repetitions per measurement (the median is reported)");
 ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least");
+ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
+          "bench: destination patterns to time, comma-separated: hot (the same lines again), seq (a cursor "
+          "walking a window far larger than the last-level cache), rand (a random slot of that window)");
+ABSL_FLAG(std::string, strategies, "",
+          "bench: print every limit strategy's timings per size and pattern: all, or a comma-separated list of "
+          "the strategies to time (nt, store+clwb, store-all+clwb, store+clflushopt, store-all+clflushopt, "
+          "movdir64b: those this CPU has)");
 
 namespace {
 
@@ -43,10 +51,13 @@ constexpr char kUsage[] =
     "      then it is created with SIZE bytes allocated (e.g. 16M; K, M, G, KiB, MiB, GiB are powers of 1024)\n"
     "      and kept; an existing PATH is used unchanged, whatever SIZE says.\n"
     "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=SIZE] [--cpu=N] [--repetitions=N]\n"
-    "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the non-temporal store limit\n"
-    "      on PATH; print a table of medians and ratios, and with --plot draw bandwidth against size. A missing\n"
-    "      PATH is created with --create_size bytes allocated (default 128M) and removed afterwards; an existing\n"
-    "      one is used (and its blocks allocated) only with --overwrite, and its contents are lost.";
+    "              [--patterns=hot,seq,rand] [--strategies=all|LIST]\n"
+    "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the limit (the fastest of the\n"
+    "      strategies this CPU has) on PATH for each destination pattern; print the CPU, tables of medians and\n"
+    "      ratios, with --strategies every strategy's timings, and with --plot draw bandwidth against size. A\n"
+    "      missing PATH is created with --create_size bytes allocated (default: the cold window, see\n"
+    "      --create_size) and removed afterwards; an existing one is used (and its blocks allocated) only with\n"
+    "      --overwrite, and its contents are lost.";
 
 int Fail(const std::string& message) {
   std::cerr << "pmem2: " << message << "\n";
@@ -88,6 +99,15 @@ int main(int argc, char** argv) {
       if (!size.ok()) return Fail(std::string(size.status().message()));
       options.create_size = *size;
     }
+    absl::StatusOr<std::vector<pmem2::bench::Pattern>> patterns =
+        pmem2::bench::ParsePatterns(absl::GetFlag(FLAGS_patterns));
+    if (!patterns.ok()) return Fail(std::string(patterns.status().message()));
+    options.run.patterns = *patterns;
+    absl::StatusOr<pmem2::bench::StrategySelection> strategies = pmem2::bench::ParseStrategies(
+        absl::GetFlag(FLAGS_strategies), pmem2::bench::AvailableStrategyNames());
+    if (!strategies.ok()) return Fail(std::string(strategies.status().message()));
+    options.run.strategies = strategies->names;
+    options.print_strategies = strategies->print;
     options.cpu = absl::GetFlag(FLAGS_cpu);
     options.run.repetitions = absl::GetFlag(FLAGS_repetitions);
     options.run.min_time = absl::GetFlag(FLAGS_min_time);

@@ -6,14 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tools/bench/machine.h"
 #include "tools/bench/svg_plot.h"
 #include "tools/create_file.h"
 
@@ -56,8 +59,31 @@ absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCom
   if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return s;
   if (options.run.repetitions < 1) return Invalid("--repetitions must be at least 1");
   if (!(options.run.min_time > 0)) return Invalid("--min_time must be a positive number of seconds");
-  if (options.create_size == 0) return Invalid("--create_size must be positive");
+  if (options.create_size.has_value() && *options.create_size == 0) return Invalid("--create_size must be positive");
+  if (options.run.patterns.empty()) return Invalid("--patterns: no pattern to measure");
+  const std::vector<Pattern>& patterns = options.run.patterns;
+  if (!options.plot.empty() && std::find(patterns.begin(), patterns.end(), Pattern::kHot) == patterns.end()) {
+    return Invalid(absl::StrCat("--plot=", options.plot, " draws the hot pattern: add hot to --patterns"));
+  }
   return absl::OkStatus();
+}
+
+bool HasColdPattern(const RunOptions& run) {
+  for (Pattern p : run.patterns) {
+    if (p != Pattern::kHot) return true;
+  }
+  return false;
+}
+
+// The cold window on this machine, with no cap from a file system (PATH's size caps it).
+uint64_t ColdWindowHere() { return ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), UINT64_MAX); }
+
+// The size of a PATH bench creates (see BenchCommandOptions::create_size).
+uint64_t CreateSize(const std::string& path, const BenchCommandOptions& options) {
+  if (options.create_size.has_value()) return *options.create_size;
+  if (!HasColdPattern(options.run)) return kDefaultBenchFileSize;
+  const uint64_t cold = ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), FreeBytes(Dirname(path)));
+  return std::max(cold, kDefaultBenchFileSize);
 }
 
 absl::Status PathError(const std::string& path, int err) {
@@ -77,7 +103,7 @@ absl::StatusOr<BenchFile> OpenBenchFile(const std::string& path, const BenchComm
   if (stat(path.c_str(), &st) != 0) {
     if (const int err = errno; err != ENOENT) return PathError(path, err);
     absl::StatusOr<int> fd =
-        tools::CreateAllocatedFile(path, options.create_size, "; free space or pass a smaller --create_size");
+        tools::CreateAllocatedFile(path, CreateSize(path, options), "; free space or pass a smaller --create_size");
     if (!fd.ok()) return fd.status();
     return BenchFile{*fd, true};
   }
@@ -119,16 +145,28 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
     if (file.created) unlink(path.c_str());
   };
   absl::StatusOr<std::unique_ptr<Destinations>> destinations =
-      Destinations::ForFile(file->fd, path, kDefaultBenchFileSize);
+      Destinations::ForFile(file->fd, path, kDefaultBenchFileSize, HasColdPattern(options.run) ? ColdWindowHere() : 0);
   if (!destinations.ok()) return destinations.status();
   absl::StatusOr<Measurement> m = Measure(**destinations, options.cpu, Pinning::kBestEffort, options.run);
   if (!m.ok()) return m.status();
   std::string table = FormatTable(m->rows, m->notes);
+  if (const std::string summary = FormatPatternSummary(m->rows); !summary.empty()) {
+    absl::StrAppend(&table, "\n", summary);
+  }
+  if (options.print_strategies) {
+    if (const std::string strategies = FormatStrategies(m->rows); !strategies.empty()) {
+      absl::StrAppend(&table, "\n", strategies);
+    }
+  }
   if (!options.plot.empty()) {
     const std::string title = absl::StrCat("pmem2 vs libpmem2 1.12: ", path, " (",
-                                           (*destinations)->lanes().front().granularity, " granularity)");
-    if (absl::Status s = WriteBandwidthSvg(m->rows, title, options.plot); !s.ok()) return s;
-    absl::StrAppend(&table, "plot: ", options.plot, "\n");
+                                           (*destinations)->lanes().front().granularity, " granularity, hot)");
+    std::vector<Row> hot;
+    for (const Row& row : m->rows) {
+      if (row.pattern == "hot") hot.push_back(row);
+    }
+    if (absl::Status s = WriteBandwidthSvg(hot, title, options.plot); !s.ok()) return s;
+    absl::StrAppend(&table, "plot: ", options.plot, " (hot pattern)\n");
   }
   return table;
 }

@@ -3,16 +3,19 @@
 // tools/bench/bench_command.h
 // -----------------------------------------------------------------------------
 //
-// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite]`: the comparison table of //tools/bench:compare_benchmark
-// (pmem2 against PMDK's libpmem2 and the NT-store limit) for the user's own file or Device DAX, mapped at the
-// granularity it gets (PMEM2_FORCE_GRANULARITY forces one for both libraries), and optionally an SVG of
-// bandwidth against size.
+// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--patterns=hot,seq,rand] [--strategies=all|LIST]`: the
+// comparison tables of //tools/bench:compare_benchmark (pmem2 against PMDK's libpmem2 and the limit, per
+// destination pattern) for the user's own file or Device DAX, mapped at the granularity it gets
+// (PMEM2_FORCE_GRANULARITY forces one for both libraries), optionally each limit strategy's timings, and
+// optionally an SVG of bandwidth against size (hot pattern).
 //
-// The benchmark WRITES to PATH. A missing PATH is created (`create_size` bytes, every block allocated) and
-// removed afterwards; an existing one is used only with `overwrite`, and its contents are lost (a regular
-// file's holes are allocated first). A file system without room for the file is an error before anything is
-// mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a SIGBUS in
-// the middle of the run, and leaves no file behind.
+// The benchmark WRITES to PATH. A missing PATH is created (`create_size` bytes, every block allocated; by
+// default the cold window of machine.h when a cold pattern is asked for, else 128 MiB) and removed afterwards;
+// an existing one is used only with `overwrite`, and its contents are lost (a regular file's holes are
+// allocated first). The cold patterns use min(PATH's size, the cold window); a smaller PATH is noted. A file
+// system without room for the file is an error before anything is mapped (kResourceExhausted, "PATH: cannot
+// allocate N bytes: No space left on device ..."), never a SIGBUS in the middle of the run, and leaves no file
+// behind.
 
 #ifndef PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
 #define PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
@@ -24,7 +27,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "tools/bench/comparison.h"
+#include "tools/bench/options.h"  // ParsePatterns, ParseStrategies: the values of --patterns and --strategies
 
 namespace pmem2 {
 namespace bench {
@@ -33,19 +38,22 @@ namespace bench {
 inline constexpr uint64_t kDefaultBenchFileSize = uint64_t{128} << 20;
 
 struct BenchCommandOptions {
-  std::string plot;                              // write the SVG here; must end in ".svg"; empty: no plot
-  bool overwrite = false;                        // allow writing over an existing PATH
-  uint64_t create_size = kDefaultBenchFileSize;  // size of a PATH that has to be created
-  int cpu = -1;                                  // pin to this CPU; -1: the last allowed one; -2: do not pin
-  RunOptions run;                                // sizes, repetitions, time per repetition
+  std::string plot;        // write the SVG here; must end in ".svg"; empty: no plot
+  bool overwrite = false;  // allow writing over an existing PATH
+  // Size of a PATH that has to be created; unset: the cold window if run.patterns has seq or rand (capped by the
+  // free space of PATH's folder), else kDefaultBenchFileSize; never less than kDefaultBenchFileSize.
+  absl::optional<uint64_t> create_size;
+  int cpu = -1;                   // pin to this CPU; -1: the last allowed one; -2: do not pin
+  bool print_strategies = false;  // append FormatStrategies() (--strategies)
+  RunOptions run;                 // sizes, patterns, strategies, repetitions, time per repetition
 };
 
 // Runs `pmem2 bench` with `args`, the positional arguments after "bench" (exactly one PATH), and returns the
 // table. Argument errors (kInvalidArgument) are found before anything is written: no PATH or more than one,
 // a plot name not ending in ".svg" or in a folder that does not exist or is not writable, repetitions < 1,
-// min_time <= 0, create_size 0, PATH is a directory, PATH exists without `overwrite`. Then kResourceExhausted
-// if the file system has no room for PATH's blocks, kNotFound if the reference library is missing, or whatever
-// mapping PATH fails with.
+// min_time <= 0, create_size 0, no pattern, a plot without the hot pattern, PATH is a directory, PATH exists
+// without `overwrite`. Then kResourceExhausted if the file system has no room for PATH's blocks, kNotFound if
+// the reference library is missing, or whatever mapping PATH fails with.
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);
 
 }  // namespace bench

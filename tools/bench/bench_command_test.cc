@@ -21,8 +21,10 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/temp_files.h"
 #include "testing/child_process.h"
+#include "testing/temp_files.h"
+#include "tools/bench/limit_kernels.h"
+#include "tools/bench/machine.h"
 
 namespace pmem2 {
 namespace bench {
@@ -119,6 +121,40 @@ TEST_F(BenchCommandTest, ShortRunOnANewFilePrintsTheTableAndThePlot) {
   svg << in.rdbuf();
   EXPECT_THAT(svg.str(), HasSubstr("id=\"pmem2-memcpy-page\""));
   EXPECT_THAT(svg.str(), HasSubstr("id=\"reference-memcpy-page\""));
+}
+
+TEST_F(BenchCommandTest, PrintsTheCpuKindEveryPatternAndOnRequestTheStrategies) {
+  const std::string path = dir_.Join("bench");
+  options_.print_strategies = true;
+  absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_THAT(*table, HasSubstr("cpu: " + DescribeCpuKind(ThisCpuKind()) + "; last-level cache "));
+  EXPECT_THAT(*table, HasSubstr("\npattern hot"));
+  EXPECT_THAT(*table, HasSubstr("\npattern seq"));
+  EXPECT_THAT(*table, HasSubstr("\npattern rand"));
+  EXPECT_THAT(*table, HasSubstr("ratio reference/pmem2 by pattern (hot / seq / rand"));
+  EXPECT_THAT(*table, HasSubstr("note: the cold window (1 MiB) is smaller than"));
+  // Page granularity (tmpfs) has one strategy: nothing to choose, so no strategies table; the page rows name it.
+  EXPECT_THAT(*table, HasSubstr("nt+msync"));
+  options_.run.patterns = {Pattern::kSeq};
+  {
+    testing::ScopedEnv force("PMEM2_FORCE_GRANULARITY", "CACHE_LINE");
+    table = RunBenchCommand({path}, options_);
+  }
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_THAT(*table, ::testing::Not(HasSubstr("pattern hot")));
+  EXPECT_THAT(*table, HasSubstr("limit strategies: median ns per call"));
+  for (const LimitStrategy& s : CacheLineLimitStrategies()) EXPECT_THAT(*table, HasSubstr(s.name));
+  EXPECT_FALSE(Exists(path));
+}
+
+TEST_F(BenchCommandTest, NeedsAPatternAndHotForThePlot) {
+  options_.run.patterns = {};
+  EXPECT_THAT(Error({dir_.Join("f")}).message(), HasSubstr("--patterns"));
+  options_.run.patterns = {Pattern::kSeq, Pattern::kRand};
+  options_.plot = dir_.Join("plot.svg");
+  EXPECT_THAT(Error({dir_.Join("f")}).message(), HasSubstr("add hot to --patterns"));
+  EXPECT_FALSE(Exists(dir_.Join("f")));
 }
 
 TEST_F(BenchCommandTest, OverwriteUsesAnExistingFileAndKeepsIt) {

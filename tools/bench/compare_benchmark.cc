@@ -3,14 +3,17 @@
 // tools/bench/compare_benchmark.cc
 // -----------------------------------------------------------------------------
 //
-// pmem2 against PMDK's libpmem2 1.12 (dlopen'ed into this process) and against the NT-store limit, in one run,
-// on this machine: memcpy_fn and memset_fn at 64 B ... 64 MiB at forced cache-line and at page granularity
-// (a file on /dev/shm), persist_fn at 64 B / 4 KiB / 2 MiB, and the byte-granularity memcpy at 64 B against
-// glibc. Prints the table of tools/bench/table.h (medians, ratios, PASS/MISS against the targets there).
-// The README's command is scripts/bench.sh; by hand:
+// pmem2 against PMDK's libpmem2 1.12 (dlopen'ed into this process) and against the limit, in one run, on this
+// machine: memcpy_fn and memset_fn at 64 B ... 64 MiB at forced cache-line and at page granularity (a file on
+// /dev/shm) for three destination patterns (hot, sequential cold, random cold), persist_fn at 64 B / 4 KiB /
+// 2 MiB, and the byte-granularity memcpy at 64 B against glibc. The limit of each copy row is the fastest of
+// the strategies of limit_kernels.h. Prints the tables of tools/bench/table.h (medians, ratios, PASS/MISS against
+// the targets there), the ratios by pattern, and with --strategies every strategy's timings. The README's
+// command is scripts/bench.sh; by hand:
 //
 //   bazel run -c opt //tools/bench:compare_benchmark -- [--cpu=N] [--repetitions=N] [--min_time=SECONDS]
-//       [--window_mib=N] [--benchmark_filter=REGEX] [other --benchmark_*=VALUE flags]
+//       [--patterns=hot,seq,rand] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]
+//       [--benchmark_filter=REGEX] [other --benchmark_*=VALUE flags]
 //
 // How it measures (destination offsets, interleaving, pinning) is documented in tools/bench/comparison.h.
 
@@ -25,20 +28,30 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tools/bench/comparison.h"
+#include "tools/bench/machine.h"
+#include "tools/bench/options.h"
 #include "tools/bench/table.h"
 
 ABSL_FLAG(int, cpu, -1, "pin to this CPU (-1: the last one allowed, -2: do not pin)");
 ABSL_FLAG(int, repetitions, 15, "interleaved repetitions per measurement (the median is reported)");
 ABSL_FLAG(double, min_time, 0.05, "seconds per repetition, at least");
-ABSL_FLAG(size_t, window_mib, 128, "MiB of the /dev/shm file each large copy steps through (at least 128)");
+ABSL_FLAG(size_t, window_mib, 128, "MiB the hot pattern's copies from 4 KiB step through (at least 128)");
+ABSL_FLAG(size_t, cold_window_mib, 0,
+          "MiB the cold patterns (seq, rand) walk; 0: max(2 GiB, 8 x the last-level cache), at most half the "
+          "available memory and half the free space of /dev/shm");
+ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
+          "destination patterns to time, comma-separated: hot, seq, rand");
+ABSL_FLAG(std::string, strategies, "",
+          "print every limit strategy's timings per size and pattern: all, or a comma-separated list of the "
+          "strategies to time (this CPU's: see the error for a wrong name)");
 
 namespace {
 
 constexpr char kUsage[] =
     "compare_benchmark [--cpu=N|-1(last)|-2(no pinning)] [--repetitions=N] [--min_time=SECONDS]\n"
-    "                  [--window_mib=N] [--benchmark_*=...]\n"
-    "pmem2 against PMDK's libpmem2 and the NT-store limit on this machine; --benchmark_* flags go to Google "
-    "Benchmark.";
+    "                  [--patterns=hot,seq,rand] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]\n"
+    "                  [--benchmark_*=...]\n"
+    "pmem2 against PMDK's libpmem2 and the limit on this machine; --benchmark_* flags go to Google Benchmark.";
 
 int Fail(const std::string& message) {
   std::cerr << "compare_benchmark: " << message << "\n";
@@ -76,17 +89,43 @@ int main(int argc, char** argv) {
   if (options.repetitions < 1) return Fail("--repetitions wants a positive integer");
   if (!(options.min_time > 0)) return Fail("--min_time wants a positive number of seconds");
   if (window_mib < 128) return Fail("--window_mib wants >= 128");
+  absl::StatusOr<std::vector<pmem2::bench::Pattern>> patterns =
+      pmem2::bench::ParsePatterns(absl::GetFlag(FLAGS_patterns));
+  if (!patterns.ok()) return Fail(std::string(patterns.status().message()));
+  options.patterns = *patterns;
+  absl::StatusOr<pmem2::bench::StrategySelection> strategies =
+      pmem2::bench::ParseStrategies(absl::GetFlag(FLAGS_strategies), pmem2::bench::AvailableStrategyNames());
+  if (!strategies.ok()) return Fail(std::string(strategies.status().message()));
+  options.strategies = strategies->names;
+  // The cold window, only where a cold pattern is timed: the hot-only run keeps its 128 MiB file.
+  size_t cold_window = 0;
+  if (options.patterns.size() > 1 || options.patterns.front() != pmem2::bench::Pattern::kHot) {
+    cold_window = absl::GetFlag(FLAGS_cold_window_mib) << 20;
+    if (cold_window == 0) {
+      cold_window =
+          pmem2::bench::ColdWindowBytes(pmem2::bench::LastLevelCacheBytes(), pmem2::bench::AvailableMemoryBytes(),
+                                        pmem2::bench::FreeBytes("/dev/shm"));
+    }
+  }
 
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<pmem2::bench::Destinations>> destinations =
-      pmem2::bench::Destinations::ForComparison(window_mib << 20);
+      pmem2::bench::Destinations::ForComparison(window_mib << 20, cold_window);
   if (!destinations.ok()) return Fail(std::string(destinations.status().message()));
   std::cerr << "compare_benchmark: timing (progress below; the table follows)\n";
-  absl::StatusOr<pmem2::bench::Measurement> m = pmem2::bench::Measure(
-      **destinations, absl::GetFlag(FLAGS_cpu), pmem2::bench::Pinning::kRequired, options);
+  absl::StatusOr<pmem2::bench::Measurement> m =
+      pmem2::bench::Measure(**destinations, absl::GetFlag(FLAGS_cpu), pmem2::bench::Pinning::kRequired, options);
   if (!m.ok()) return Fail(std::string(m.status().message()));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m->notes.push_back(absl::StrCat("run took ", static_cast<int>(seconds), " s"));
   std::cout << pmem2::bench::FormatTable(m->rows, m->notes);
+  if (const std::string summary = pmem2::bench::FormatPatternSummary(m->rows); !summary.empty()) {
+    std::cout << "\n" << summary;
+  }
+  if (strategies->print) {
+    if (const std::string timings = pmem2::bench::FormatStrategies(m->rows); !timings.empty()) {
+      std::cout << "\n" << timings;
+    }
+  }
   return 0;
 }

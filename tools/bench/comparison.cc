@@ -10,12 +10,14 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
 #include "tools/bench/statistics.h"
 #include "tools/bench/timing.h"
@@ -24,53 +26,92 @@ namespace pmem2 {
 namespace bench {
 namespace {
 
-// One row of the table: an op of one size on one lane, timed once per side.
+// One row of the table: an op of one size on one lane in one pattern, timed once per side (the limit once per
+// strategy).
 struct Case {
   std::string op;
   const Lane* lane;
   size_t size;
-  std::string limit_kind;  // the table's "limit" column
+  Pattern pattern;
+  std::vector<const CopyStrategy*> strategies;  // copy and fill rows; empty for persist
 };
 
-std::string BenchmarkName(const Case& c, Side side) {
-  return absl::StrCat(c.op, "/", c.lane->granularity, "/", c.size, "/", SideName(side));
+// The limit's columns: "limit" for persist, "limit:<strategy>" for copies and fills.
+std::string SideLabel(Side side, const CopyStrategy* strategy) {
+  if (side != kLimit || strategy == nullptr) return SideName(side);
+  return absl::StrCat("limit:", strategy->name);
+}
+
+std::string BenchmarkName(const Case& c, Side side, const CopyStrategy* strategy = nullptr) {
+  return absl::StrCat(c.op, "/", c.lane->granularity, "/", c.size, "/", PatternName(c.pattern), "/",
+                      SideLabel(side, strategy));
+}
+
+// The lane's strategies that `options` asks for: at cache-line granularity those named (all if none are, or if
+// none of the names is the lane's), elsewhere the lane's one.
+std::vector<const CopyStrategy*> SelectStrategies(const Lane& lane, const RunOptions& options) {
+  std::vector<const CopyStrategy*> all;
+  std::vector<const CopyStrategy*> chosen;
+  for (const CopyStrategy& s : lane.copy_strategies) {
+    all.push_back(&s);
+    if (std::find(options.strategies.begin(), options.strategies.end(), s.name) != options.strategies.end()) {
+      chosen.push_back(&s);
+    }
+  }
+  return lane.granularity == "cache_line" && !chosen.empty() ? chosen : all;
 }
 
 std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& options) {
   std::vector<Case> cases;
-  for (const Lane& lane : destinations.lanes()) {
-    for (const char* op : {"memcpy", "memset"}) {
-      if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
-      for (size_t n : lane.memcpy_only ? options.byte_sizes : options.copy_sizes) {
-        if (n > lane.window || n > destinations.source_size() || n % 64 != 0) continue;
-        cases.push_back(Case{op, &lane, n, lane.copy_limit});
+  for (Pattern pattern : options.patterns) {
+    const bool hot = pattern == Pattern::kHot;
+    for (const Lane& lane : destinations.lanes()) {
+      const size_t window = hot ? lane.window : lane.cold_window;
+      if (window == 0) continue;  // a lane measured hot only
+      const std::vector<const CopyStrategy*> strategies = SelectStrategies(lane, options);
+      for (const char* op : {"memcpy", "memset"}) {
+        if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
+        for (size_t n : lane.memcpy_only ? options.byte_sizes : options.copy_sizes) {
+          if (n > window || n > destinations.source_size() || n % 64 != 0) continue;
+          cases.push_back(Case{op, &lane, n, pattern, strategies});
+        }
       }
-    }
-    if (lane.memcpy_only) continue;
-    for (size_t n : options.persist_sizes) {
-      if (n > lane.window) continue;
-      cases.push_back(Case{"persist", &lane, n, lane.persist_limit});
+      if (lane.memcpy_only || !hot) continue;
+      for (size_t n : options.persist_sizes) {
+        if (n > lane.window) continue;
+        cases.push_back(Case{"persist", &lane, n, pattern, {}});
+      }
     }
   }
   return cases;
 }
 
-// Registers every side of every case; returns how many benchmarks there are.
-size_t RegisterCases(const std::vector<Case>& cases, const char* source) {
+// Registers every side of every case; returns how many benchmarks there are. `cold` is shared by every seq and
+// rand benchmark and must outlive the run.
+size_t RegisterCases(const std::vector<Case>& cases, const char* source, ColdState* cold) {
   benchmark::ClearRegisteredBenchmarks();
   size_t registered = 0;
   for (const Case& c : cases) {
-    for (Side side : kSides) {
+    auto add = [&](Side side, const CopyStrategy* strategy) {
       TimedCall call;
-      call.name = BenchmarkName(c, side);
+      call.name = BenchmarkName(c, side, strategy);
       call.op = c.op;
-      call.target = TargetOf(*c.lane, side);
+      call.target = strategy != nullptr ? StrategyTarget(*c.lane, *strategy) : TargetOf(*c.lane, side);
       call.glibc = side == kLimit && c.lane->limit_kind == LimitKind::kGlibc;
-      call.window = c.lane->window;
+      call.pattern = c.pattern;
+      call.window = c.pattern == Pattern::kHot ? c.lane->window : c.lane->cold_window;
+      call.cold = cold;
       call.source = source;
       call.size = c.size;
       call.cpu_time = c.lane->cpu_time;
       registered += RegisterTimedCall(call) ? 1 : 0;
+    };
+    add(kPmem2, nullptr);
+    add(kReference, nullptr);
+    if (c.strategies.empty()) {
+      add(kLimit, nullptr);
+    } else {
+      for (const CopyStrategy* s : c.strategies) add(kLimit, s);
     }
   }
   return registered;
@@ -99,29 +140,42 @@ absl::StatusOr<std::vector<Row>> MakeRows(const std::vector<Case>& cases,
                                           const std::map<std::string, Samples>& samples) {
   std::vector<Row> rows;
   for (const Case& c : cases) {
-    Summary summary[3];
     bool any = false;
-    for (Side side : kSides) {
-      auto it = samples.find(BenchmarkName(c, side));
-      if (it == samples.end()) continue;
-      if (!it->second.error.empty()) {
-        return absl::InternalError(absl::StrCat(BenchmarkName(c, side), ": ", it->second.error));
+    absl::Status error;
+    // The summary of one side's repetitions; NaNs if it was not run (filtered out).
+    auto summarize = [&](Side side, const CopyStrategy* strategy) {
+      auto it = samples.find(BenchmarkName(c, side, strategy));
+      if (it == samples.end()) return Summary();
+      if (!it->second.error.empty() && error.ok()) {
+        error = absl::InternalError(absl::StrCat(BenchmarkName(c, side, strategy), ": ", it->second.error));
       }
-      summary[side] = Summarize(c.lane->cpu_time ? it->second.cpu_ns : it->second.real_ns);
       any = true;
-    }
-    if (!any) continue;  // filtered out
+      return Summarize(c.lane->cpu_time ? it->second.cpu_ns : it->second.real_ns);
+    };
     Row row;
+    row.pattern = PatternName(c.pattern);
     row.op = c.op;
     row.granularity = c.lane->granularity;
     row.size = c.size;
-    row.limit_kind = c.limit_kind;
     row.on_tmpfs = c.lane->on_tmpfs;
-    row.pmem2_ns = summary[kPmem2].median;
-    row.reference_ns = summary[kReference].median;
-    row.limit_ns = summary[kLimit].median;
-    row.pmem2_spread = summary[kPmem2].spread;
-    row.reference_spread = summary[kReference].spread;
+    const Summary pmem2 = summarize(kPmem2, nullptr);
+    const Summary reference = summarize(kReference, nullptr);
+    if (c.strategies.empty()) {
+      row.limit_ns = summarize(kLimit, nullptr).median;
+      row.limit_kind = c.lane->persist_limit;
+    } else {
+      for (const CopyStrategy* s : c.strategies) {
+        const Summary limit = summarize(kLimit, s);
+        row.strategies.push_back(StrategyTime{s->name, limit.median, limit.spread});
+      }
+      PickLimit(&row);
+    }
+    if (!error.ok()) return error;
+    if (!any) continue;  // filtered out
+    row.pmem2_ns = pmem2.median;
+    row.reference_ns = reference.median;
+    row.pmem2_spread = pmem2.spread;
+    row.reference_spread = reference.spread;
     rows.push_back(row);
   }
   return rows;
@@ -135,7 +189,8 @@ std::vector<size_t> DefaultPersistSizes() { return {64, 4096, 2 << 20}; }
 
 absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations, const RunOptions& options) {
   const std::vector<Case> cases = ListCases(destinations, options);
-  const size_t registered = RegisterCases(cases, destinations.source());
+  ColdState cold;
+  const size_t registered = RegisterCases(cases, destinations.source(), &cold);
   if (absl::Status s = InitializeBenchmark(options); !s.ok()) {
     benchmark::ClearRegisteredBenchmarks();
     return s;
@@ -189,6 +244,17 @@ absl::StatusOr<Measurement> Measure(const Destinations& destinations, int cpu, P
   }
   m.notes.push_back(absl::StrCat("medians of ", options.repetitions, " randomly interleaved repetitions of >= ",
                                  options.min_time, " s each (Google Benchmark)"));
+  std::vector<std::string> patterns;
+  for (Pattern p : options.patterns) patterns.push_back(PatternName(p));
+  m.notes.push_back(
+      absl::StrCat("patterns: ", absl::StrJoin(patterns, ", "), " (persist and the byte lane: hot only)"));
+  for (const Lane& lane : destinations.lanes()) {
+    if (lane.copy_strategies.size() < 2) continue;
+    std::vector<std::string> names;
+    for (const CopyStrategy* s : SelectStrategies(lane, options)) names.push_back(s->name);
+    m.notes.push_back(absl::StrCat("limit of the ", lane.granularity, " copies and fills: the fastest of ",
+                                   absl::StrJoin(names, ", "), " (per row; the \"limit\" column names it)"));
+  }
   absl::StatusOr<std::vector<Row>> rows = RunComparison(destinations, options);
   if (!rows.ok()) return rows.status();
   m.rows = *std::move(rows);

@@ -11,9 +11,13 @@
 //   * What is compared (lane.h): per store granularity, one Target per side with libpmem2's signatures.
 //   * Destinations (destinations.h): every side maps the same file, so every column writes the same physical
 //     pages; mappings are aligned as the libraries align theirs and pre-faulted before timing.
-//   * Offsets and timed loops (timing.h): copies below 4 KiB always write the first bytes of the mapping; from
-//     4 KiB up every call writes the next part of a window larger than the last-level cache, so large copies
-//     land on uncached lines; persist dirties each line just before the call, inside the timed loop.
+//   * Destination patterns, offsets and timed loops (timing.h): hot (copies below 4 KiB always write the first
+//     bytes of the mapping; from 4 KiB up every call writes the next part of the hot window), seq (a cursor
+//     shared by every column walks a cold window far larger than the last-level cache) and rand (a random
+//     size-aligned slot of the cold window per call); persist (hot only) dirties each line just before the
+//     call, inside the timed loop.
+//   * The limit (limit_kernels.h, lane.h): every strategy of the lane is a column of its own, timed like the
+//     libraries; each row's limit is the fastest, and the table names it.
 //   * Alternation (here): every (case, side) is its own Google Benchmark; --benchmark_enable_random_interleaving
 //     runs the repetitions of all of them in a random order, so the two libraries alternate throughout the run
 //     and a noisy neighbour hits both alike.
@@ -33,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "tools/bench/destinations.h"
 #include "tools/bench/table.h"
+#include "tools/bench/timing.h"
 
 namespace pmem2 {
 namespace bench {
@@ -45,6 +50,10 @@ struct RunOptions {
   std::vector<size_t> copy_sizes = DefaultCopySizes();
   std::vector<size_t> persist_sizes = DefaultPersistSizes();
   std::vector<size_t> byte_sizes = {64};  // the byte lane's memcpy sizes (compared with glibc)
+  // The destination patterns of the copy and fill rows (persist and the byte lane: hot only).
+  std::vector<Pattern> patterns = {Pattern::kHot, Pattern::kSeq, Pattern::kRand};
+  // The cache-line limit strategies to time (names of limit_kernels.h); empty: every one the lane has.
+  std::vector<std::string> strategies;
   int repetitions = 7;
   double min_time = 0.05;  // seconds per repetition
   // Extra Google Benchmark flags (e.g. --benchmark_filter=memcpy), applied after the defaults above.
@@ -53,8 +62,9 @@ struct RunOptions {
 };
 
 // Registers every case of every lane with Google Benchmark (replacing anything registered before), runs them
-// with random interleaving, and returns one row per (op, granularity, size) with the medians. Sizes larger than
-// a lane's window or the source are skipped. Fails if a benchmark reports an error or a flag is unknown.
+// with random interleaving, and returns one row per (pattern, op, granularity, size) with the medians, patterns
+// in the table's order. Sizes larger than a lane's window (hot) or cold window (seq, rand) or the source are
+// skipped. Fails if a benchmark reports an error or a flag is unknown.
 absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations, const RunOptions& options);
 
 // Pins the calling thread to `cpu`; with cpu < 0, to the last CPU it may run on (CPU 0 takes most interrupts).

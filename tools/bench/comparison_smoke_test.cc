@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "testing/temp_files.h"
 #include "tools/bench/comparison.h"
+#include "tools/bench/limit_kernels.h"
 #include "tools/bench/reference_library.h"
 
 namespace pmem2 {
@@ -81,6 +83,7 @@ TEST_F(ComparisonSmokeTest, BothLibrariesAndTheLimitWriteIdenticalBytes) {
 
 TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {
   RunOptions options;
+  options.patterns = {Pattern::kHot};
   options.copy_sizes = {4096};
   options.persist_sizes = {4096};
   options.byte_sizes = {64};
@@ -105,6 +108,82 @@ TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {
   EXPECT_NE(table.find("memcpy   cache_line"), std::string::npos) << table;
 }
 
+TEST_F(ComparisonSmokeTest, TheColdWindowIsTheWholeFileAndTheHotOneItsStart) {
+  ASSERT_EQ(destinations_->lanes().size(), 3u);
+  EXPECT_EQ(destinations_->lanes()[0].cold_window, kWindow) << "no cold window given: the hot one";
+  absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow, 2 * kWindow);
+  ASSERT_TRUE(d.ok()) << d.status();
+  for (const Lane& lane : (*d)->lanes()) {
+    SCOPED_TRACE(lane.granularity);
+    if (lane.granularity == "byte") {
+      EXPECT_EQ(lane.cold_window, 0u) << "the byte lane is measured hot only";
+      continue;
+    }
+    EXPECT_EQ(lane.window, kWindow);
+    EXPECT_EQ(lane.cold_window, 2 * kWindow);
+  }
+  EXPECT_EQ((*d)->lanes()[0].copy_strategies.size(), CacheLineLimitStrategies().size());
+  EXPECT_EQ((*d)->lanes()[1].copy_strategies.size(), 1u);
+  EXPECT_EQ((*d)->lanes()[1].copy_strategies[0].name, "nt+msync");
+}
+
+TEST_F(ComparisonSmokeTest, EveryPatternAndEveryStrategyIsTimed) {
+  RunOptions options;
+  options.copy_sizes = {64, 4096};
+  options.persist_sizes = {64};
+  options.byte_sizes = {64};
+  options.repetitions = 1;
+  options.min_time = 0.001;
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  // hot: 4 copy/fill rows and persist per file lane, the byte lane's memcpy; seq and rand: the copy/fill rows.
+  ASSERT_EQ(rows->size(), 11u + 8u + 8u);
+  std::string previous = "hot";
+  for (const Row& row : *rows) {
+    SCOPED_TRACE(row.pattern + "/" + row.op + "/" + row.granularity + "/" + FormatSize(row.size));
+    EXPECT_GT(row.pmem2_ns, 0);
+    EXPECT_GT(row.reference_ns, 0);
+    EXPECT_GT(row.limit_ns, 0);
+    if (row.pattern != previous) {
+      EXPECT_TRUE((previous == "hot" && row.pattern == "seq") || (previous == "seq" && row.pattern == "rand"));
+      previous = row.pattern;
+    }
+    if (row.pattern != "hot") {
+      EXPECT_NE(row.op, "persist");
+      EXPECT_NE(row.granularity, "byte");
+    }
+    if (row.granularity == "cache_line" && row.op != "persist") {
+      ASSERT_EQ(row.strategies.size(), CacheLineLimitStrategies().size());
+      double fastest = row.strategies[0].ns;
+      for (const StrategyTime& s : row.strategies) {
+        EXPECT_GT(s.ns, 0) << s.name;
+        fastest = std::min(fastest, s.ns);
+      }
+      EXPECT_EQ(row.limit_ns, fastest);
+    }
+  }
+  EXPECT_EQ(previous, "rand");
+  EXPECT_TRUE(destinations_->VerifySameBytes(4096).ok());
+  EXPECT_NE(FormatStrategies(*rows).find("store"), std::string::npos) << FormatStrategies(*rows);
+}
+
+TEST_F(ComparisonSmokeTest, OnlyTheChosenStrategiesAreTimed) {
+  RunOptions options;
+  options.patterns = {Pattern::kRand};
+  options.copy_sizes = {128};
+  options.persist_sizes = {};
+  options.repetitions = 1;
+  options.min_time = 0.001;
+  options.strategies = {"nt"};
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 4u);  // memcpy and memset at cache line and page
+  EXPECT_EQ((*rows)[0].granularity, "cache_line");
+  ASSERT_EQ((*rows)[0].strategies.size(), 1u);
+  EXPECT_EQ((*rows)[0].limit_kind, "nt");
+  EXPECT_EQ((*rows)[2].limit_kind, "nt+msync");
+}
+
 TEST_F(ComparisonSmokeTest, UnknownBenchmarkFlagIsAnError) {
   RunOptions options;
   options.copy_sizes = {64};
@@ -119,11 +198,12 @@ TEST(ComparisonForFileTest, MapsTheUsersFileWithBothLibraries) {
   testing::ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   testing::ScopedTempDir dir("/dev/shm");
   testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), 1 << 20, O_RDWR);
-  absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForFile(fd.get(), dir.Join("f"), kWindow);
+  absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForFile(fd.get(), dir.Join("f"), kWindow, kWindow);
   ASSERT_TRUE(d.ok()) << d.status();
   ASSERT_EQ((*d)->lanes().size(), 1u);
   EXPECT_EQ((*d)->lanes()[0].granularity, "page");
   EXPECT_EQ((*d)->lanes()[0].window, size_t{1} << 20);
+  EXPECT_EQ((*d)->lanes()[0].cold_window, size_t{1} << 20) << "capped by the file";
   EXPECT_TRUE((*d)->lanes()[0].on_tmpfs);
   EXPECT_TRUE((*d)->VerifySameBytes(4096).ok());
 }

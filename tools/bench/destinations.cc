@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "tools/bench/mappings.h"
@@ -73,12 +74,17 @@ absl::Status Destinations::VerifySameBytes(size_t size) const {
     for (const char* op : {"memcpy", "memset"}) {
       std::string images[3];
       for (Side side : kSides) images[side] = Image(TargetOf(lane, side), op, source_, size);
-      for (Side side : {kReference, kLimit}) {
-        if (images[side] == images[kPmem2]) continue;
+      // Every strategy of the limit, not only the first.
+      std::vector<std::pair<std::string, std::string>> others = {{SideName(kReference), images[kReference]}};
+      for (const CopyStrategy& s : lane.copy_strategies) {
+        others.emplace_back(absl::StrCat("the limit's ", s.name), Image(StrategyTarget(lane, s), op, source_, size));
+      }
+      for (const auto& [name, image] : others) {
+        if (image == images[kPmem2]) continue;
         size_t at = 0;
-        while (images[side][at] == images[kPmem2][at]) ++at;
+        while (image[at] == images[kPmem2][at]) ++at;
         return absl::InternalError(absl::StrCat(op, " of ", size, " bytes at ", lane.granularity,
-                                                " granularity: ", SideName(side), " and pmem2 differ at byte ", at,
+                                                " granularity: ", name, " and pmem2 differ at byte ", at,
                                                 " of the region (the copy starts at byte 64)"));
       }
       if (images[kPmem2] != ExpectedImage(op, source_, size)) {

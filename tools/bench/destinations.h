@@ -33,16 +33,20 @@ struct Mappings;
 // Owns every mapping the comparison writes to, and the source buffer.
 class Destinations {
  public:
-  // The README's comparison, on this machine: one file of `window` bytes on /dev/shm (opened with O_TMPFILE, so
-  // nothing is left behind even by a crash) mapped by every side on its own; cache_line and page lanes (both
-  // libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map), and the byte lane on anonymous
-  // memory against glibc.
-  static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window);
+  // The README's comparison, on this machine: one file of max(`window`, `cold_window`) bytes on /dev/shm (opened
+  // with O_TMPFILE, so nothing is left behind even by a crash) mapped by every side on its own; cache_line and
+  // page lanes (both libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map) whose hot pattern
+  // uses the first `window` bytes and whose cold patterns all of the file, and the byte lane on anonymous memory
+  // against glibc (hot only). Both windows are multiples of 2 MiB; `cold_window` 0: the cold patterns use
+  // `window` (small test runs).
+  static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0);
 
   // `pmem2 bench PATH`: both libraries and the limit map all of the open descriptor `fd` (a file or Device
-  // DAX) at the granularity each library detects (or PMEM2_FORCE_GRANULARITY forces); the window is
-  // min(size, `max_window`) rounded down to pages. One lane, named after pmem2's granularity.
-  static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window);
+  // DAX) at the granularity each library detects (or PMEM2_FORCE_GRANULARITY forces); the hot window is
+  // min(size, `max_window`) and the cold one min(size, `max_cold_window`), rounded down to pages. One lane,
+  // named after pmem2's granularity.
+  static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window,
+                                                               size_t max_cold_window);
 
   ~Destinations();
   Destinations(const Destinations&) = delete;
@@ -51,7 +55,8 @@ class Destinations {
   const std::vector<Lane>& lanes() const { return lanes_; }
   const char* source() const { return source_; }
   size_t source_size() const { return source_size_; }
-  // Notes for the table's header: what was mapped where, the time base, the CPU, the reference's path.
+  // Notes for the table's header: what was mapped where (and both windows), the time base, the CPU (kind, last-level
+  // cache, features), the reference's path.
   const std::vector<std::string>& notes() const { return notes_; }
 
   // Runs memcpy and memset of `size` bytes (a multiple of 64) with every side of every lane at offset 64 of

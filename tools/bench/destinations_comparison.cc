@@ -13,7 +13,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "pmem2/arch/cpu_description.h"
 #include "tools/bench/destinations.h"
 #include "tools/bench/limit_kernels.h"
 #include "tools/bench/mappings.h"
@@ -51,8 +50,8 @@ absl::StatusOr<int> CreateSharedFile(size_t window) {
 }
 
 // Maps the shared file with both libraries at `spec`'s granularity; the limit writes at `limit_base`.
-absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, char* limit_base,
-                                 const FileLaneSpec& spec, Mappings* keep) {
+absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, size_t file_size,
+                                 char* limit_base, const FileLaneSpec& spec, Mappings* keep) {
   // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited value
   // from turning that lane into something else.
   ForcedGranularity force(spec.force);
@@ -65,11 +64,12 @@ absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& sour
                                             ReferenceGranularityName(ref->store_granularity()),
                                             " granularity, expected ", StoreGranularityName(spec.granularity)));
   }
-  Prefault(static_cast<char*>(map->address()), window);
-  Prefault(static_cast<char*>(ref->address()), window);
+  Prefault(static_cast<char*>(map->address()), file_size);
+  Prefault(static_cast<char*>(ref->address()), file_size);
   Lane lane;
   lane.granularity = std::string(StoreGranularityName(spec.granularity));
   lane.window = window;
+  lane.cold_window = file_size;
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
   SetLimit(spec.granularity, limit_base, &lane);
@@ -109,35 +109,39 @@ absl::StatusOr<Lane> MapByteLane(const ReferenceLibrary& lib, Mappings* keep) {
   return lane;
 }
 
-std::vector<std::string> ComparisonNotes(size_t window, const std::string& reference_path) {
-  return {
-      absl::StrCat("destination: one ", window >> 20,
+std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const std::string& reference_path) {
+  std::vector<std::string> notes = {
+      absl::StrCat("destination: one ", file_size >> 20,
                    " MiB file on /dev/shm (tmpfs) mapped by each side; cache_line forced with "
                    "PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
+      absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand) ", file_size >> 20, " MiB"),
       "time: CPU time of the benchmark thread (every call keeps the CPU busy; real time would count other "
       "tasks' time slices on this shared host)",
-      absl::StrCat("cpu: ", arch::DescribeCpu()),
-      absl::StrCat("reference: ", reference_path, "; limit: ", DescribeLimitKernels()),
   };
+  for (std::string& note : CpuNotes(file_size)) notes.push_back(std::move(note));
+  notes.push_back(absl::StrCat("reference: ", reference_path, "; limit kernels: ", DescribeLimitKernels()));
+  return notes;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t window) {
+absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t window, size_t cold_window) {
   absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
   if (!lib.ok()) return lib.status();
   std::unique_ptr<Destinations> d(new Destinations());
   if (absl::Status s = d->AllocateSource(std::min(window, size_t{64} << 20)); !s.ok()) return s;
-  absl::StatusOr<int> fd = CreateSharedFile(window);
+  const size_t file_size = std::max(window, cold_window);
+  absl::StatusOr<int> fd = CreateSharedFile(file_size);
   if (!fd.ok()) return fd.status();
   d->mappings_->fds.push_back(*fd);
   absl::StatusOr<Source> source = Source::FromFd(*fd);
   if (!source.ok()) return source.status();
-  absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, window, 0);
+  absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, file_size, 0);
   if (!limit.ok()) return limit.status();
-  Prefault((*limit)->data(), window);
+  Prefault((*limit)->data(), file_size);
   for (const FileLaneSpec& spec : kFileLanes) {
-    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, (*limit)->data(), spec, d->mappings_.get());
+    absl::StatusOr<Lane> lane =
+        MapFileLane(**lib, *source, window, file_size, (*limit)->data(), spec, d->mappings_.get());
     if (!lane.ok()) return lane.status();
     d->lanes_.push_back(*std::move(lane));
   }
@@ -145,7 +149,7 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
   if (!byte.ok()) return byte.status();
   d->lanes_.push_back(*std::move(byte));
-  d->notes_ = ComparisonNotes(window, (*lib)->path);
+  d->notes_ = ComparisonNotes(window, file_size, (*lib)->path);
   return d;
 }
 

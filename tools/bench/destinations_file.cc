@@ -13,7 +13,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "pmem2/arch/cpu_description.h"
 #include "tools/bench/destinations.h"
 #include "tools/bench/limit_kernels.h"
 #include "tools/bench/mappings.h"
@@ -35,22 +34,24 @@ std::vector<std::string> FileNotes(const std::string& path, uint64_t size, const
   notes.push_back(absl::StrCat("destination: ", path, " (", size, " bytes; window ", lane.window,
                                " bytes), mapped by pmem2 at ", lane.granularity, " granularity",
                                map.diagnostics().forced ? " (forced by PMEM2_FORCE_GRANULARITY)" : ""));
+  notes.push_back(
+      absl::StrCat("windows: hot ", lane.window, " bytes (from 4 KiB), cold (seq, rand) ", lane.cold_window, " bytes"));
   if (ReferenceGranularityName(ref.store_granularity()) != lane.granularity) {
     notes.push_back(absl::StrCat("note: the reference mapped it at ", ReferenceGranularityName(ref.store_granularity()),
                                  " granularity; rows are labelled with pmem2's"));
   }
   notes.push_back(lane.cpu_time ? "time: CPU time of the benchmark thread (calls never wait for a device)"
                                 : "time: real time (msync waits for the device)");
-  notes.push_back(absl::StrCat("cpu: ", arch::DescribeCpu()));
-  notes.push_back(absl::StrCat("reference: ", reference_path, "; limit: ",
+  for (std::string& note : CpuNotes(lane.cold_window)) notes.push_back(std::move(note));
+  notes.push_back(absl::StrCat("reference: ", reference_path, "; limit kernels: ",
                                lane.limit_kind == LimitKind::kGlibc ? "glibc" : DescribeLimitKernels()));
   return notes;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, const std::string& path,
-                                                                    size_t max_window) {
+absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, const std::string& path, size_t max_window,
+                                                                    size_t max_cold_window) {
   absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
   if (!lib.ok()) return lib.status();
   std::unique_ptr<Destinations> d(new Destinations());
@@ -66,6 +67,8 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, cons
   if (!alignment.ok()) return Prefixed(path, alignment.status());
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t window = static_cast<size_t>(std::min<uint64_t>(*size, max_window)) / page * page;
+  const size_t cold_window = static_cast<size_t>(std::min<uint64_t>(*size, max_cold_window)) / page * page;
+  const size_t touched = std::max(window, cold_window);
   absl::StatusOr<std::unique_ptr<PlainMapping>> limit =
       PlainMapping::OfFile(fd, static_cast<size_t>(*size), *alignment);
   if (!limit.ok()) return limit.status();
@@ -73,13 +76,14 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, cons
       !s.ok()) {
     return s;
   }
-  Prefault(static_cast<char*>(map->address()), window);
-  Prefault(static_cast<char*>(ref->address()), window);
-  Prefault((*limit)->data(), window);
+  Prefault(static_cast<char*>(map->address()), touched);
+  Prefault(static_cast<char*>(ref->address()), touched);
+  Prefault((*limit)->data(), touched);
 
   Lane lane;
   lane.granularity = std::string(StoreGranularityName(map->store_granularity()));
   lane.window = window;
+  lane.cold_window = cold_window;
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
   SetLimit(map->store_granularity(), (*limit)->data(), &lane);

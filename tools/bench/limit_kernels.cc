@@ -3,9 +3,9 @@
 // tools/bench/limit_kernels.cc
 // -----------------------------------------------------------------------------
 //
-// The parts of the limit that are the same on every CPU: msync for page granularity, and the copy/fill made
-// durable by it. The CPU-specific kernels are in limit_kernels_x86_64.cc or limit_kernels_generic.cc, chosen by
-// the BUILD select().
+// The parts of the limit that are the same on every CPU: msync for page granularity, the copy/fill made
+// durable by it, and the names of the cache-line strategies. The CPU-specific kernels are in
+// limit_kernels_x86_64.cc or limit_kernels_generic.cc, chosen by the BUILD select().
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -34,6 +34,21 @@ void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags) {
   LimitMemset(dst, c, len, flags);
   LimitPersistPage(dst, len);
   return dst;
+}
+
+const std::vector<std::string>& KnownLimitStrategyNames() {
+  static const std::vector<std::string>* const names = new std::vector<std::string>{
+      "nt",
+      "store+clwb",
+      "store-all+clwb",
+      "store+clflushopt",
+      "store-all+clflushopt",
+      "store+clflush",
+      "store-all+clflush",
+      "movdir64b",
+      "memcpy",
+  };
+  return *names;
 }
 
 }  // namespace bench

@@ -10,13 +10,28 @@
 //
 //   LimitMemcpy  non-temporal 32-byte stores (AVX2, or 16-byte SSE2 stores without AVX2) + SFENCE
 //   LimitMemset  the same, storing a broadcast byte
-//   LimitPersistCacheLine  CLWB (else CLFLUSHOPT, else CLFLUSH) per line + SFENCE
+//   LimitPersistCacheLine  CLWB (else CLFLUSHOPT, else CLFLUSH) per line + SFENCE (MFENCE after CLFLUSH, which
+//                          AMD orders only with MFENCE)
 //   LimitPersistPage       msync(MS_SYNC) of the whole pages, nothing else
 //   LimitMemcpyPage / LimitMemsetPage  LimitMemcpy / LimitMemset, then LimitPersistPage: the limit of a copy
 //                          made durable by msync (page granularity)
 //
-// Preconditions of LimitMemcpy / LimitMemset: `dst` is 32-byte aligned and `len` is a multiple of 64 (every
-// benchmark size is); `flags` is ignored. The BUILD select() picks the kernels: limit_kernels_x86_64.cc (the
+// At cache-line granularity the limit is not one kernel but the fastest of several strategies, timed side by side
+// (CacheLineLimitStrategies): which one wins depends on the CPU kind and on whether the destination line is
+// cached (tools/bench/README.md). On x86-64, each where the CPU has the instructions:
+//
+//   nt                    LimitMemcpy / LimitMemset
+//   store+clwb            per 64-byte line: ordinary (temporal) vector stores, then CLWB of that line; SFENCE
+//   store-all+clwb        ordinary stores to the whole range, then CLWB of every line; SFENCE
+//   store+clflushopt      as store+clwb with CLFLUSHOPT
+//   store-all+clflushopt  as store-all+clwb with CLFLUSHOPT
+//   store+clflush, store-all+clflush   only on CPUs with neither CLWB nor CLFLUSHOPT; MFENCE instead of SFENCE
+//   movdir64b             one MOVDIR64B (64-byte direct store) per line; SFENCE
+//
+// The stores are 32-byte AVX2 ones (16-byte SSE2 without AVX2), as in LimitMemcpy.
+//
+// Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64 (every
+// benchmark size and offset is); `flags` is ignored. The BUILD select() picks the kernels: limit_kernels_x86_64.cc (the
 // instructions above, chosen with pmem2's CPU detection) or limit_kernels_generic.cc (memcpy/memset, no
 // write-back) on other CPUs.
 
@@ -24,6 +39,8 @@
 #define PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace pmem2 {
 namespace bench {
@@ -35,8 +52,24 @@ void LimitPersistPage(const void* ptr, size_t len);
 void* LimitMemcpyPage(void* dst, const void* src, size_t len, unsigned flags);
 void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags);
 
-// What the limit kernels use on this CPU, e.g. "avx2 nt + sfence; clwb".
+// What the limit kernels use on this CPU, e.g. "avx2 nt + sfence; clwb + sfence".
 const char* DescribeLimitKernels();
+
+using LimitCopyFn = void* (*)(void* dst, const void* src, size_t len, unsigned flags);
+using LimitFillFn = void* (*)(void* dst, int c, size_t len, unsigned flags);
+
+// One way to make a copy or fill durable at cache-line granularity.
+struct LimitStrategy {
+  const char* name;  // the table's name, e.g. "store-all+clwb"
+  LimitCopyFn memcpy;
+  LimitFillFn memset;
+};
+
+// The cache-line strategies this CPU has (the list above; "nt" first). On other CPUs one: "memcpy".
+const std::vector<LimitStrategy>& CacheLineLimitStrategies();
+
+// Every name CacheLineLimitStrategies() returns on some CPU, for error messages and option parsing.
+const std::vector<std::string>& KnownLimitStrategyNames();
 
 }  // namespace bench
 }  // namespace pmem2

@@ -21,5 +21,11 @@ void LimitPersistCacheLine(const void* /*ptr*/, size_t /*len*/) {}
 
 const char* DescribeLimitKernels() { return "memcpy (no x86-64 limit kernels)"; }
 
+const std::vector<LimitStrategy>& CacheLineLimitStrategies() {
+  static const std::vector<LimitStrategy>* const strategies =
+      new std::vector<LimitStrategy>{{"memcpy", LimitMemcpy, LimitMemset}};
+  return *strategies;
+}
+
 }  // namespace bench
 }  // namespace pmem2

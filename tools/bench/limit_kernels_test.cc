@@ -8,7 +8,9 @@
 
 #include "tools/bench/limit_kernels.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -46,6 +48,24 @@ TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRangeAndNothingElse) {
 
 TEST(LimitKernelsTest, PageVariantsCopyAndFillTheSameBytes) {
   ExpectCopiesAndFillsExactly(LimitMemcpyPage, LimitMemsetPage);
+}
+
+TEST(LimitKernelsTest, EveryCacheLineStrategyCopiesAndFillsExactly) {
+  ASSERT_FALSE(CacheLineLimitStrategies().empty());
+  for (const LimitStrategy& s : CacheLineLimitStrategies()) {
+    SCOPED_TRACE(s.name);
+    ExpectCopiesAndFillsExactly(s.memcpy, s.memset);
+  }
+}
+
+TEST(LimitKernelsTest, StrategyNamesAreKnownAndDistinct) {
+  const std::vector<std::string>& known = KnownLimitStrategyNames();
+  std::vector<std::string> seen;
+  for (const LimitStrategy& s : CacheLineLimitStrategies()) {
+    EXPECT_NE(std::find(known.begin(), known.end(), s.name), known.end()) << s.name;
+    EXPECT_EQ(std::find(seen.begin(), seen.end(), s.name), seen.end()) << s.name << " twice";
+    seen.push_back(s.name);
+  }
 }
 
 TEST(LimitKernelsTest, WriteBackLeavesTheBytesAlone) {

@@ -3,13 +3,15 @@
 // tools/bench/limit_kernels_x86_64.cc
 // -----------------------------------------------------------------------------
 //
-// The limit's x86-64 kernels (selected in BUILD): NT copy/fill with AVX2 or SSE2, and CLWB / CLFLUSHOPT / CLFLUSH
-// per line, chosen with the CPU features pmem2's engine detects (pmem2/arch/x86_64/cpu_features.h). Per-function
-// target attributes only, no -m flags.
+// The limit's x86-64 kernels (selected in BUILD): NT copy/fill with AVX2 or SSE2, CLWB / CLFLUSHOPT / CLFLUSH
+// per line, and the cache-line strategies of limit_kernels.h (temporal stores + write-back in both orders,
+// MOVDIR64B), chosen with the CPU features pmem2's engine detects (pmem2/arch/x86_64/cpu_features.h).
+// Per-function target attributes only, no -m flags.
 
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "pmem2/arch/x86_64/cpu_features.h"
 #include "tools/bench/limit_kernels.h"
@@ -90,21 +92,183 @@ WriteBack ChosenWriteBack() {
   return cpu.clwb ? WriteBack::kClwb : cpu.clflushopt ? WriteBack::kClflushopt : WriteBack::kClflush;
 }
 
-// Inline assembly needs no target attribute; ChosenWriteBack() picks the instruction at run time.
+// Inline assembly needs no target attribute; ChosenWriteBack() picks the instruction at run time. The "memory"
+// clobber keeps the compiler from moving stores across the write-back.
+template <WriteBack kKind>
+inline void FlushLine(const char* line) {
+  if (kKind == WriteBack::kClwb) {
+    __asm__ volatile("clwb (%0)" : : "r"(line) : "memory");
+  } else if (kKind == WriteBack::kClflushopt) {
+    __asm__ volatile("clflushopt (%0)" : : "r"(line) : "memory");
+  } else {
+    __asm__ volatile("clflush (%0)" : : "r"(line) : "memory");
+  }
+}
+
+// CLWB and CLFLUSHOPT are ordered by SFENCE on both vendors; AMD orders CLFLUSH only with MFENCE (and Linux
+// fences its CLFLUSH loops with MFENCE), as pmem2's engine does.
+template <WriteBack kKind>
+inline void Drain() {
+  if (kKind == WriteBack::kClflush) {
+    __asm__ volatile("mfence" : : : "memory");
+  } else {
+    __asm__ volatile("sfence" : : : "memory");
+  }
+}
+
 template <WriteBack kKind>
 void FlushLines(const void* ptr, size_t len) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + len;
   for (uintptr_t p = reinterpret_cast<uintptr_t>(ptr) & ~uintptr_t{63}; p < end; p += 64) {
-    const char* line = reinterpret_cast<const char*>(p);
-    if (kKind == WriteBack::kClwb) {
-      __asm__ volatile("clwb (%0)" : : "r"(line) : "memory");
-    } else if (kKind == WriteBack::kClflushopt) {
-      __asm__ volatile("clflushopt (%0)" : : "r"(line) : "memory");
-    } else {
-      __asm__ volatile("clflush (%0)" : : "r"(line) : "memory");
-    }
+    FlushLine<kKind>(reinterpret_cast<const char*>(p));
   }
+  Drain<kKind>();
+}
+
+// The temporal-store strategies: every 64-byte line written with ordinary vector stores, and written back either
+// right after its stores (kPerLine) or all lines after all stores. `line(d, s)` stores one line.
+__attribute__((target("avx2"))) inline void CopyLineAvx2(char* d, const char* s) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(d), a);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(d + 32), b);
+}
+
+__attribute__((target("avx2"))) inline void FillLineAvx2(char* d, __m256i v) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(d), v);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(d + 32), v);
+}
+
+inline void CopyLineSse2(char* d, const char* s) {
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
+  const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
+  _mm_store_si128(reinterpret_cast<__m128i*>(d), a);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 16), b);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 32), c);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 48), e);
+}
+
+inline void FillLineSse2(char* d, __m128i v) {
+  _mm_store_si128(reinterpret_cast<__m128i*>(d), v);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 16), v);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 32), v);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d + 48), v);
+}
+
+template <WriteBack kKind, bool kPerLine>
+__attribute__((target("avx2"))) void StoreCopyAvx2(char* d, const char* s, size_t len) {
+  for (size_t off = 0; off < len; off += 64) {
+    CopyLineAvx2(d + off, s + off);
+    if (kPerLine) FlushLine<kKind>(d + off);
+  }
+  if (!kPerLine) {
+    for (size_t off = 0; off < len; off += 64) FlushLine<kKind>(d + off);
+  }
+  Drain<kKind>();
+}
+
+template <WriteBack kKind, bool kPerLine>
+__attribute__((target("avx2"))) void StoreFillAvx2(char* d, int c, size_t len) {
+  const __m256i v = _mm256_set1_epi8(static_cast<char>(c));
+  for (size_t off = 0; off < len; off += 64) {
+    FillLineAvx2(d + off, v);
+    if (kPerLine) FlushLine<kKind>(d + off);
+  }
+  if (!kPerLine) {
+    for (size_t off = 0; off < len; off += 64) FlushLine<kKind>(d + off);
+  }
+  Drain<kKind>();
+}
+
+template <WriteBack kKind, bool kPerLine>
+void StoreCopySse2(char* d, const char* s, size_t len) {
+  for (size_t off = 0; off < len; off += 64) {
+    CopyLineSse2(d + off, s + off);
+    if (kPerLine) FlushLine<kKind>(d + off);
+  }
+  if (!kPerLine) {
+    for (size_t off = 0; off < len; off += 64) FlushLine<kKind>(d + off);
+  }
+  Drain<kKind>();
+}
+
+template <WriteBack kKind, bool kPerLine>
+void StoreFillSse2(char* d, int c, size_t len) {
+  const __m128i v = _mm_set1_epi8(static_cast<char>(c));
+  for (size_t off = 0; off < len; off += 64) {
+    FillLineSse2(d + off, v);
+    if (kPerLine) FlushLine<kKind>(d + off);
+  }
+  if (!kPerLine) {
+    for (size_t off = 0; off < len; off += 64) FlushLine<kKind>(d + off);
+  }
+  Drain<kKind>();
+}
+
+// With the libpmem2 signatures, AVX2 or SSE2 stores as the CPU allows.
+template <WriteBack kKind, bool kPerLine>
+void* StoreCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
+  if (ProcessCpuFeatures().avx2) {
+    StoreCopyAvx2<kKind, kPerLine>(static_cast<char*>(dst), static_cast<const char*>(src), len);
+  } else {
+    StoreCopySse2<kKind, kPerLine>(static_cast<char*>(dst), static_cast<const char*>(src), len);
+  }
+  return dst;
+}
+
+template <WriteBack kKind, bool kPerLine>
+void* StoreFill(void* dst, int c, size_t len, unsigned /*flags*/) {
+  if (ProcessCpuFeatures().avx2) {
+    StoreFillAvx2<kKind, kPerLine>(static_cast<char*>(dst), c, len);
+  } else {
+    StoreFillSse2<kKind, kPerLine>(static_cast<char*>(dst), c, len);
+  }
+  return dst;
+}
+
+// MOVDIR64B: a 64-byte direct store per line (the destination must be 64-byte aligned; the source need not be),
+// weakly ordered: SFENCE makes the lines durable in order with what follows. Inline assembly, so no target
+// attribute; only offered where CPUID reports it.
+inline void Movdir64b(char* d, const char* s) { __asm__ volatile("movdir64b (%1), %0" : : "r"(d), "r"(s) : "memory"); }
+
+void* Movdir64bCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
+  char* const d = static_cast<char*>(dst);
+  const char* const s = static_cast<const char*>(src);
+  for (size_t off = 0; off < len; off += 64) Movdir64b(d + off, s + off);
   __asm__ volatile("sfence" : : : "memory");
+  return dst;
+}
+
+void* Movdir64bFill(void* dst, int c, size_t len, unsigned /*flags*/) {
+  alignas(64) char line[64];
+  __builtin_memset(line, c, sizeof line);
+  char* const d = static_cast<char*>(dst);
+  for (size_t off = 0; off < len; off += 64) Movdir64b(d + off, line);
+  __asm__ volatile("sfence" : : : "memory");
+  return dst;
+}
+
+std::vector<LimitStrategy> MakeCacheLineStrategies() {
+  const CpuFeatures& cpu = ProcessCpuFeatures();
+  std::vector<LimitStrategy> out = {{"nt", LimitMemcpy, LimitMemset}};
+  if (cpu.clwb) {
+    out.push_back({"store+clwb", StoreCopy<WriteBack::kClwb, true>, StoreFill<WriteBack::kClwb, true>});
+    out.push_back({"store-all+clwb", StoreCopy<WriteBack::kClwb, false>, StoreFill<WriteBack::kClwb, false>});
+  }
+  if (cpu.clflushopt) {
+    out.push_back(
+        {"store+clflushopt", StoreCopy<WriteBack::kClflushopt, true>, StoreFill<WriteBack::kClflushopt, true>});
+    out.push_back(
+        {"store-all+clflushopt", StoreCopy<WriteBack::kClflushopt, false>, StoreFill<WriteBack::kClflushopt, false>});
+  }
+  if (!cpu.clwb && !cpu.clflushopt) {
+    out.push_back({"store+clflush", StoreCopy<WriteBack::kClflush, true>, StoreFill<WriteBack::kClflush, true>});
+    out.push_back({"store-all+clflush", StoreCopy<WriteBack::kClflush, false>, StoreFill<WriteBack::kClflush, false>});
+  }
+  if (cpu.movdir64b) out.push_back({"movdir64b", Movdir64bCopy, Movdir64bFill});
+  return out;
 }
 
 }  // namespace
@@ -143,7 +307,12 @@ const char* DescribeLimitKernels() {
       return avx2 ? "avx2 nt + sfence; clflushopt + sfence" : "sse2 nt + sfence; clflushopt + sfence";
     case WriteBack::kClflush: break;
   }
-  return avx2 ? "avx2 nt + sfence; clflush + sfence" : "sse2 nt + sfence; clflush + sfence";
+  return avx2 ? "avx2 nt + sfence; clflush + mfence" : "sse2 nt + sfence; clflush + mfence";
+}
+
+const std::vector<LimitStrategy>& CacheLineLimitStrategies() {
+  static const std::vector<LimitStrategy>* const strategies = new std::vector<LimitStrategy>(MakeCacheLineStrategies());
+  return *strategies;
 }
 
 }  // namespace bench

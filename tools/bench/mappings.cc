@@ -16,8 +16,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "pmem2/arch/cpu_description.h"
 #include "pmem2/map/placement.h"
 #include "tools/bench/limit_kernels.h"
+#include "tools/bench/machine.h"
 
 namespace pmem2 {
 namespace bench {
@@ -67,6 +69,11 @@ ForcedGranularity::~ForcedGranularity() {
 
 void Prefault(char* base, size_t size) {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  // One call for the whole range where the kernel has it (Linux 5.14): gigabyte windows fault in seconds
+  // instead of a page fault per page. The loop below then only touches pages already mapped.
+#ifdef MADV_POPULATE_WRITE
+  madvise(base, size, MADV_POPULATE_WRITE);
+#endif
   for (size_t off = 0; off < size; off += page) {
     volatile char* p = base + off;
     *p = *p;
@@ -107,22 +114,41 @@ void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
     case StoreGranularity::kByte:
       lane->limit = Target{base, nullptr, GlibcMemcpy, GlibcMemset};
       lane->limit_kind = LimitKind::kGlibc;
-      lane->copy_limit = "glibc";
+      lane->copy_strategies = {CopyStrategy{"glibc", GlibcMemcpy, GlibcMemset}};
       lane->persist_limit = "-";
       break;
     case StoreGranularity::kCacheLine:
       lane->limit = Target{base, LimitPersistCacheLine, LimitMemcpy, LimitMemset};
       lane->limit_kind = LimitKind::kNonTemporal;
-      lane->copy_limit = "nt";
+      lane->copy_strategies.clear();
+      for (const LimitStrategy& s : CacheLineLimitStrategies()) {
+        lane->copy_strategies.push_back(CopyStrategy{s.name, s.memcpy, s.memset});
+      }
+      lane->limit.memcpy = lane->copy_strategies.front().memcpy;
+      lane->limit.memset = lane->copy_strategies.front().memset;
       lane->persist_limit = "flush";
       break;
     case StoreGranularity::kPage:
       lane->limit = Target{base, LimitPersistPage, LimitMemcpyPage, LimitMemsetPage};
       lane->limit_kind = LimitKind::kNonTemporal;
-      lane->copy_limit = "nt+msync";
+      lane->copy_strategies = {CopyStrategy{"nt+msync", LimitMemcpyPage, LimitMemsetPage}};
       lane->persist_limit = "msync";
       break;
   }
+}
+
+std::vector<std::string> CpuNotes(size_t cold_window) {
+  const uint64_t llc = LastLevelCacheBytes();
+  std::vector<std::string> notes = {absl::StrCat("cpu: ", DescribeCpuKind(ThisCpuKind()), "; last-level cache ",
+                                                 llc == 0 ? "unknown" : absl::StrCat(llc >> 20, " MiB"), "; ",
+                                                 arch::DescribeCpu())};
+  const uint64_t wanted = ColdWindowBytes(llc, UINT64_MAX, UINT64_MAX);
+  if (cold_window < wanted) {
+    notes.push_back(absl::StrCat("note: the cold window (", cold_window >> 20, " MiB) is smaller than max(2 GiB, 8 x ",
+                                 "the last-level cache) = ", wanted >> 20,
+                                 " MiB: seq and rand may find lines still cached"));
+  }
+  return notes;
 }
 
 absl::Status ErrnoError(absl::string_view what, int err) {

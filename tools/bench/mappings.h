@@ -75,6 +75,7 @@ class ForcedGranularity {
 };
 
 // Writes every page of [base, base + size) once (same value) so no timed call takes a page fault.
+// `base` is page-aligned.
 void Prefault(char* base, size_t size);
 
 // Maps all of `source` with pmem2, requiring page granularity (the weakest: pmem2 picks what the destination
@@ -88,9 +89,14 @@ const char* ReferenceGranularityName(pmem2_granularity granularity);
 Target FromPmem2(const Map& map);
 Target FromReference(const ReferenceMap& map);
 
-// Sets `lane`'s limit for `granularity` on the plain mapping at `base`: glibc for byte, the NT kernels with
-// CLWB-class write-back for cache line, the NT kernels with msync for page (limit_kernels.h).
+// Sets `lane`'s limit for `granularity` on the plain mapping at `base`: glibc for byte; for cache line every
+// strategy of CacheLineLimitStrategies() and CLWB-class write-back for persist; the NT kernels with msync for
+// page (limit_kernels.h).
 void SetLimit(StoreGranularity granularity, char* base, Lane* lane);
+
+// The table's CPU lines: "cpu: <vendor> family F model M (<name>); last-level cache N MiB; <pmem2's DescribeCpu()>",
+// and a warning when `cold_window` is below max(2 GiB, 8 x the last-level cache) (machine.h).
+std::vector<std::string> CpuNotes(size_t cold_window);
 
 absl::Status ErrnoError(absl::string_view what, int err);
 

@@ -3,16 +3,24 @@
 // tools/bench/table.h
 // -----------------------------------------------------------------------------
 //
-// The comparison table everyone reads: per (op, granularity, size) the medians of pmem2, the reference and
-// the limit, the ratio reference/pmem2 (> 1: pmem2 is faster), and PASS/MISS against the project's targets:
+// The comparison table everyone reads: per destination pattern (hot, seq, rand: timing.h) and (op, granularity,
+// size) the medians of pmem2, the reference and the limit, the ratio reference/pmem2 (> 1: pmem2 is faster),
+// and PASS/MISS against the project's targets. The limit of a copy or fill is the fastest of the strategies timed
+// for it (limit_kernels.h); the "limit" column names the winner. Targets, hot pattern:
 //
 //   cache line, memcpy/memset, 64-128 B          ratio >= 1.60
-//   cache line, memcpy/memset, 256 B-64 MiB      ratio >= 0.97 and pmem2 <= 1.05 x the NT-store limit
+//   cache line, memcpy/memset, 256 B-64 MiB      ratio >= 0.97 and pmem2 <= 1.05 x the limit
 //   page (tmpfs), memcpy/memset, <= 4 KiB        ratio >= 1.20
 //   page (tmpfs), memcpy/memset, > 4 KiB         ratio >= 0.97 ("never slower")
 //   byte, memcpy, 64 B                           pmem2 <= glibc + 2 ns
 //   persist, any granularity and size            ratio >= 1.00; 0.99-1.00 counts as a tie (PASS, marked): both
 //                                                libraries run the same flush instructions there
+//
+// The cold patterns (seq, rand; issue 12's targets):
+//
+//   cache line, memcpy/memset, < 512 B           ratio >= 0.97 and pmem2 <= 1.10 x the limit
+//   cache line, memcpy/memset, >= 512 B          ratio >= 0.97 and pmem2 <= 1.05 x the limit
+//   page (tmpfs)                                 as for hot
 //
 // The page-granularity targets are defined on tmpfs (where msync is cheap); on a disk msync dominates and
 // those rows show no target. Rows without a target show "-". The verdicts are a report about one run on one machine,
@@ -28,20 +36,35 @@
 namespace pmem2 {
 namespace bench {
 
-// One (op, granularity, size). Times are median ns per call; NaN when not measured.
+// One strategy of the limit, timed for one row.
+struct StrategyTime {
+  std::string name;  // e.g. "nt", "store-all+clwb"
+  double ns = 0;     // median ns per call; NaN when not measured
+  double spread = 0;
+};
+
+// One (pattern, op, granularity, size). Times are median ns per call; NaN when not measured.
 struct Row {
-  std::string op;           // "memcpy", "memset", "persist"
-  std::string granularity;  // "cache_line", "page", "byte"
+  std::string pattern = "hot";  // "hot", "seq", "rand"
+  std::string op;               // "memcpy", "memset", "persist"
+  std::string granularity;      // "cache_line", "page", "byte"
   size_t size = 0;
   double pmem2_ns = 0;
   double reference_ns = 0;
   double limit_ns = 0;
-  std::string limit_kind;  // what the limit column is: "nt", "clwb", "msync", "glibc", ...
+  std::string limit_kind;  // what the limit column is: the winning strategy, "flush", "msync", "glibc", ...
   bool on_tmpfs = true;    // whether the page-granularity target applies
   // Spread of pmem2's and the reference's repetitions: interquartile range / median, for judging noise.
   double pmem2_spread = 0;
   double reference_spread = 0;
+  // The copy and fill rows' strategies, in the order they were listed; PickLimit() sets limit_ns and
+  // limit_kind from them.
+  std::vector<StrategyTime> strategies;
 };
+
+// Sets `row`'s limit to its fastest measured strategy (the smallest median), if it has any strategies: limit_ns
+// NaN and limit_kind "-" when none was measured.
+void PickLimit(Row* row);
 
 enum class Verdict { kNone, kPass, kMiss };
 
@@ -60,8 +83,17 @@ Evaluation Evaluate(const Row& row);
 // "64 B", "4 KiB", "2 MiB".
 std::string FormatSize(size_t size);
 
-// The table, with a header of `notes` (one per line) and a last line counting PASS and MISS.
+// The table, with a header of `notes` (one per line), then per pattern present (hot, seq, rand) a line naming it
+// and its rows under the column header, and a last line counting PASS and MISS.
 std::string FormatTable(const std::vector<Row>& rows, const std::vector<std::string>& notes);
+
+// `--strategies`: per row with more than one strategy, each strategy's median ns, the fastest (the limit) marked
+// with "*". Empty if no row has more than one.
+std::string FormatStrategies(const std::vector<Row>& rows);
+
+// Per (op, granularity) of the copy and fill rows, the ratio reference/pmem2 at each size as "hot/seq/rand"
+// (patterns not measured left out; "-" for a missing cell). Empty unless more than one pattern was measured.
+std::string FormatPatternSummary(const std::vector<Row>& rows);
 
 }  // namespace bench
 }  // namespace pmem2

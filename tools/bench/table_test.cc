@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -95,6 +96,99 @@ TEST(TableTest, TableHasNotesRowsAndCounts) {
   EXPECT_NE(table.find("2.00x"), std::string::npos) << table;
   EXPECT_NE(table.find("MISS ratio 1.20"), std::string::npos) << table;
   EXPECT_NE(table.find("targets: 1 PASS, 1 MISS"), std::string::npos) << table;
+}
+
+Row WithStrategies(Row row, const std::vector<StrategyTime>& strategies) {
+  row.strategies = strategies;
+  PickLimit(&row);
+  return row;
+}
+
+TEST(TableTest, TheLimitIsTheFastestStrategyAndTheTableNamesIt) {
+  const Row row = WithStrategies(
+      MakeRow("memcpy", "cache_line", 64, 180, 170, NAN, ""),
+      {{"nt", 190, 0.01}, {"store+clwb", 165, 0.02}, {"store-all+clwb", 167, 0.01}, {"movdir64b", NAN, NAN}});
+  EXPECT_EQ(row.limit_kind, "store+clwb");
+  EXPECT_DOUBLE_EQ(row.limit_ns, 165);
+  const std::string table = FormatTable({row}, {});
+  EXPECT_NE(table.find("store+clwb"), std::string::npos) << table;
+  EXPECT_NE(table.find("165.0"), std::string::npos) << table;
+  EXPECT_NE(table.find("+9.1%"), std::string::npos) << table;  // pmem2 180 vs the limit 165
+}
+
+TEST(TableTest, NoMeasuredStrategyLeavesNoLimit) {
+  const Row row = WithStrategies(MakeRow("memset", "cache_line", 256, 100, 100, 1, ""), {{"nt", NAN, NAN}});
+  EXPECT_TRUE(std::isnan(row.limit_ns));
+  EXPECT_EQ(row.limit_kind, "-");
+  EXPECT_EQ(Evaluate(row).verdict, Verdict::kMiss);
+}
+
+TEST(TableTest, ColdPatternsNeedParityAndTheLimitWithinTenPercentBelow512Bytes) {
+  Row row = MakeRow("memcpy", "cache_line", 64, 150, 146, 140);
+  row.pattern = "seq";
+  const Evaluation e = Evaluate(row);  // 0.973x, 7 % over the limit: no 1.6x target in the cold patterns
+  EXPECT_EQ(e.verdict, Verdict::kPass) << e.detail;
+  EXPECT_EQ(e.target, "ratio>=0.97, <=limit+10%");
+  row.pmem2_ns = 160;  // 0.91x and 14 % over the limit
+  row.reference_ns = 146;
+  EXPECT_EQ(Evaluate(row).detail, "ratio 0.91 (-5.9%); limit +14.3%");
+  row.pattern = "rand";
+  row.size = 512;
+  row.pmem2_ns = 146;
+  row.reference_ns = 150;
+  const Evaluation big = Evaluate(row);  // 4.3 % over the limit: within 5 % from 512 B
+  EXPECT_EQ(big.target, "ratio>=0.97, <=limit+5%");
+  EXPECT_EQ(big.verdict, Verdict::kPass) << big.detail;
+  row.pmem2_ns = 148;
+  EXPECT_EQ(Evaluate(row).verdict, Verdict::kMiss);
+}
+
+TEST(TableTest, OneSectionPerPatternInTheTablesOrder) {
+  Row rand = MakeRow("memcpy", "cache_line", 64, 100, 150, 95);
+  rand.pattern = "rand";
+  Row seq = MakeRow("memcpy", "cache_line", 64, 100, 80, 95);
+  seq.pattern = "seq";
+  const Row hot = MakeRow("memcpy", "cache_line", 64, 100, 100, 95);
+  const std::string table = FormatTable({rand, seq, hot}, {"note"});
+  const size_t h = table.find("pattern hot");
+  const size_t s = table.find("pattern seq");
+  const size_t r = table.find("pattern rand");
+  ASSERT_NE(h, std::string::npos) << table;
+  ASSERT_NE(s, std::string::npos) << table;
+  ASSERT_NE(r, std::string::npos) << table;
+  EXPECT_LT(h, s);
+  EXPECT_LT(s, r);
+  EXPECT_NE(table.find("1.50x", r), std::string::npos) << "the rand row under its title";
+  EXPECT_NE(table.find("targets: 1 PASS, 2 MISS"), std::string::npos) << table;
+}
+
+TEST(TableTest, StrategiesTableMarksTheWinnerPerSizeAndPattern) {
+  Row hot =
+      WithStrategies(MakeRow("memcpy", "cache_line", 64, 180, 170, NAN, ""), {{"nt", 190, 0}, {"store+clwb", 165, 0}});
+  Row rand =
+      WithStrategies(MakeRow("memcpy", "cache_line", 64, 200, 300, NAN, ""), {{"nt", 190, 0}, {"store+clwb", 280, 0}});
+  rand.pattern = "rand";
+  Row page = MakeRow("memcpy", "page", 64, 400, 500, 300, "nt+msync");
+  page.strategies = {{"nt+msync", 300, 0}};
+  const std::string out = FormatStrategies({hot, rand, page});
+  EXPECT_NE(out.find("*165.0"), std::string::npos) << out;
+  EXPECT_NE(out.find("*190.0"), std::string::npos) << out;
+  EXPECT_EQ(out.find("*190.0"), out.rfind("*190.0")) << "only rand's nt wins";
+  EXPECT_EQ(out.find("nt+msync"), std::string::npos) << "rows without a choice are left out";
+  EXPECT_EQ(FormatStrategies({page}), "");
+}
+
+TEST(TableTest, PatternSummaryHasTheRatiosPerSize) {
+  Row hot = MakeRow("memcpy", "cache_line", 64, 100, 100, 90);
+  Row seq = MakeRow("memcpy", "cache_line", 64, 100, 78, 90);
+  seq.pattern = "seq";
+  Row rand = MakeRow("memcpy", "cache_line", 64, 100, 150, 90);
+  rand.pattern = "rand";
+  const std::string summary = FormatPatternSummary({hot, seq, rand, MakeRow("persist", "page", 64, 1, 1, 1)});
+  EXPECT_NE(summary.find("hot / seq / rand"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("1.00/0.78/1.50"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("persist"), std::string::npos) << summary;
+  EXPECT_EQ(FormatPatternSummary({hot}), "") << "one pattern: nothing to compare";
 }
 
 }  // namespace

@@ -19,31 +19,33 @@ namespace pmem2 {
 namespace bench {
 namespace {
 
-void TimeMemcpy(benchmark::State& state, MemcpyFn fn, char* base, size_t window, const char* src, size_t n) {
-  Cursor cursor(n, window);
+// `offsets` is a Cursor (hot), SequentialCursor (seq) or RandomSlots (rand), taken by value: its Next() is
+// inlined into the loop.
+template <typename Offsets>
+void TimeMemcpy(benchmark::State& state, MemcpyFn fn, char* base, Offsets cursor, const char* src, size_t n) {
   for (auto _ : state) fn(base + cursor.Next(), src, n, 0);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
 
-void TimeMemset(benchmark::State& state, MemsetFn fn, char* base, size_t window, size_t n) {
-  Cursor cursor(n, window);
+template <typename Offsets>
+void TimeMemset(benchmark::State& state, MemsetFn fn, char* base, Offsets cursor, size_t n) {
   for (auto _ : state) fn(base + cursor.Next(), 0x5c, n, 0);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
 
 // glibc has its own signature; the same loop otherwise. Called through a pointer, as a library's would be.
-void TimeGlibcMemcpy(benchmark::State& state, char* base, size_t window, const char* src, size_t n) {
+template <typename Offsets>
+void TimeGlibcMemcpy(benchmark::State& state, char* base, Offsets cursor, const char* src, size_t n) {
   void* (*volatile pointer)(void*, const void*, size_t) = std::memcpy;
   void* (*const fn)(void*, const void*, size_t) = pointer;
-  Cursor cursor(n, window);
   for (auto _ : state) fn(base + cursor.Next(), src, n);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
 
-void TimeGlibcMemset(benchmark::State& state, char* base, size_t window, size_t n) {
+template <typename Offsets>
+void TimeGlibcMemset(benchmark::State& state, char* base, Offsets cursor, size_t n) {
   void* (*volatile pointer)(void*, int, size_t) = std::memset;
   void* (*const fn)(void*, int, size_t) = pointer;
-  Cursor cursor(n, window);
   for (auto _ : state) fn(base + cursor.Next(), 0x5c, n);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
@@ -76,30 +78,62 @@ size_t Cursor::Next() {
   return current;
 }
 
-bool RegisterTimedCall(const TimedCall& call) {
+const char* PatternName(Pattern pattern) {
+  switch (pattern) {
+    case Pattern::kHot: return "hot";
+    case Pattern::kSeq: return "seq";
+    case Pattern::kRand: return "rand";
+  }
+  return "?";
+}
+
+namespace {
+
+// Registers the copy or fill of `call` with the offsets `make_offsets()` returns (a fresh generator per run of
+// the benchmark; the cold ones share `call.cold`).
+template <typename MakeOffsets>
+benchmark::internal::Benchmark* RegisterCopy(const TimedCall& call, MakeOffsets make_offsets) {
   char* const base = call.target.base;
   const char* const src = call.source;
+  const size_t n = call.size;
+  const char* const name = call.name.c_str();
+  if (call.op == "memcpy" && call.glibc) {
+    return benchmark::RegisterBenchmark(name,
+                                        [=](benchmark::State& s) { TimeGlibcMemcpy(s, base, make_offsets(), src, n); });
+  }
+  if (call.op == "memcpy") {
+    const MemcpyFn fn = call.target.memcpy;
+    return benchmark::RegisterBenchmark(name,
+                                        [=](benchmark::State& s) { TimeMemcpy(s, fn, base, make_offsets(), src, n); });
+  }
+  if (call.glibc) {
+    return benchmark::RegisterBenchmark(name,
+                                        [=](benchmark::State& s) { TimeGlibcMemset(s, base, make_offsets(), n); });
+  }
+  const MemsetFn fn = call.target.memset;
+  return benchmark::RegisterBenchmark(name, [=](benchmark::State& s) { TimeMemset(s, fn, base, make_offsets(), n); });
+}
+
+}  // namespace
+
+bool RegisterTimedCall(const TimedCall& call) {
   const size_t window = call.window;
   const size_t n = call.size;
+  ColdState* const cold = call.cold;
   benchmark::internal::Benchmark* b = nullptr;
-  if (call.op == "memcpy" && call.glibc) {
-    b = benchmark::RegisterBenchmark(call.name.c_str(),
-                                     [=](benchmark::State& s) { TimeGlibcMemcpy(s, base, window, src, n); });
-  } else if (call.op == "memcpy") {
-    const MemcpyFn fn = call.target.memcpy;
-    b = benchmark::RegisterBenchmark(call.name.c_str(),
-                                     [=](benchmark::State& s) { TimeMemcpy(s, fn, base, window, src, n); });
-  } else if (call.op == "memset" && call.glibc) {
-    b = benchmark::RegisterBenchmark(call.name.c_str(),
-                                     [=](benchmark::State& s) { TimeGlibcMemset(s, base, window, n); });
-  } else if (call.op == "memset") {
-    const MemsetFn fn = call.target.memset;
-    b = benchmark::RegisterBenchmark(call.name.c_str(),
-                                     [=](benchmark::State& s) { TimeMemset(s, fn, base, window, n); });
-  } else {  // persist
+  if (call.op == "persist") {
     const PersistFn fn = call.target.persist;
-    if (fn == nullptr) return false;
+    if (fn == nullptr || call.pattern != Pattern::kHot) return false;
+    char* const base = call.target.base;
     b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) { TimePersist(s, fn, base, n); });
+  } else if (call.pattern == Pattern::kHot) {
+    b = RegisterCopy(call, [=] { return Cursor(n, window); });
+  } else if (cold == nullptr) {
+    return false;
+  } else if (call.pattern == Pattern::kSeq) {
+    b = RegisterCopy(call, [=] { return SequentialCursor(cold, n, window); });
+  } else {
+    b = RegisterCopy(call, [=] { return RandomSlots(cold, n, window); });
   }
   if (!call.cpu_time) b->UseRealTime();  // iteration counts follow the reported time base
   return true;

@@ -4,20 +4,30 @@
 // -----------------------------------------------------------------------------
 //
 // The timed loops, one per op, and their registration with Google Benchmark. Every side of a case runs the
-// same loop; only the function pointer differs. Where each call writes (the method of comparison.h):
+// same loop; only the function pointer differs. Where each call writes (the method of comparison.h) depends on
+// the destination pattern:
 //
+//   hot (Cursor; what the table measured before there were patterns):
 //   * memcpy/memset of n < kFreshLinesFrom: always the first bytes of the destination (hot TLB; the lines are
 //     whatever the previous call's write-back or NT stores left).
 //   * memcpy/memset of n >= kFreshLinesFrom: each call writes the next round_up(n, kFreshLinesFrom) bytes of
-//     the lane's window, wrapping at its end, so large copies land on lines that are in no cache, as streaming
-//     writes do.
-//   * persist: the first n bytes every time, each line dirtied by one 8-byte store just before the call (inside
-//     the timed loop, identical for every side), so the flush always has dirty lines to write back.
+//     the lane's window, wrapping at its end.
+//   seq, "sequential cold" (SequentialCursor; a log appending): each call writes at a cursor that then advances
+//     by max(64, n), wrapping before the end of the lane's cold window. One cursor is shared by every side,
+//     size and lane of a run, so each call writes lines the whole window's worth of writes ago touched, never
+//     the lines another column just wrote.
+//   rand, "random cold" (RandomSlots; a tree or hash table updating): each call writes a uniformly random slot
+//     of size s = round_up(n, 64) at a multiple of s in the cold window. One PRNG stream (fixed seed) is shared
+//     by every side in the same way: each column draws the next slots of the same sequence. (Replaying the same
+//     slots for each column would hand the second column the lines the first had just left in the cache.)
+//   * persist (hot only): the first n bytes every time, each line dirtied by one 8-byte store just before the
+//     call (inside the timed loop, identical for every side), so the flush always has dirty lines to write back.
 
 #ifndef PMEM2_TOOLS_BENCH_TIMING_H_
 #define PMEM2_TOOLS_BENCH_TIMING_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tools/bench/lane.h"
@@ -40,21 +50,79 @@ class Cursor {
   size_t last_ = 0;  // the largest offset that still fits
 };
 
+// The destination patterns, in the table's order.
+enum class Pattern { kHot, kSeq, kRand };
+inline constexpr Pattern kPatterns[] = {Pattern::kHot, Pattern::kSeq, Pattern::kRand};
+
+// "hot", "seq", "rand": the table's and --patterns' names.
+const char* PatternName(Pattern pattern);
+
+// What the cold patterns' sides share for a whole run: the sequential cursor and the PRNG state.
+struct ColdState {
+  static constexpr uint64_t kSeed = 0x2545f4914f6cdd1du;
+  size_t next = 0;       // SequentialCursor: where the next call writes (before wrapping)
+  uint64_t rng = kSeed;  // RandomSlots: xorshift64* state, never 0
+};
+
+// seq: the offset for a copy of `n` bytes in a window of `window` bytes (n <= window), advancing `state->next`
+// by max(64, n) and wrapping to 0 where the copy would pass the window's end.
+class SequentialCursor {
+ public:
+  SequentialCursor(ColdState* state, size_t n, size_t window)
+      : state_(state), stride_(n < 64 ? 64 : n), last_(window - n) {}
+  size_t Next() {
+    size_t offset = state_->next;
+    if (offset > last_) offset = 0;
+    state_->next = offset + stride_;
+    return offset;
+  }
+
+ private:
+  ColdState* state_;
+  size_t stride_;
+  size_t last_;  // the largest offset that still fits
+};
+
+// rand: a uniformly random multiple of round_up(n, 64) below the window (round_up(n, 64) <= window), drawn from
+// `state->rng` (xorshift64*; scaled by a 64 x 64 -> 128-bit multiply, which leaves no visible bias here).
+class RandomSlots {
+ public:
+  RandomSlots(ColdState* state, size_t n, size_t window)
+      : state_(state), slot_((n + 63) / 64 * 64), slots_(window / slot_) {}
+  size_t Next() {
+    uint64_t x = state_->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    state_->rng = x;
+    const uint64_t r = x * 0x2545f4914f6cdd1du;
+    return static_cast<size_t>((static_cast<unsigned __int128>(r) * slots_) >> 64) * slot_;
+  }
+
+ private:
+  ColdState* state_;
+  size_t slot_;
+  uint64_t slots_;
+};
+
 // One benchmark: `op` ("memcpy", "memset" or "persist") of `size` bytes by `target` on a window of `window`
-// bytes, copying from `source`. `glibc`: `target` is the glibc limit, timed through glibc's own signature.
+// bytes in `pattern` (persist: hot only), copying from `source`. `glibc`: `target` is the glibc limit, timed
+// through glibc's own signature.
 struct TimedCall {
   std::string name;
   std::string op;
   Target target;
   bool glibc = false;
-  size_t window = 0;
+  Pattern pattern = Pattern::kHot;
+  size_t window = 0;          // the hot window, or the cold one for seq and rand
+  ColdState* cold = nullptr;  // seq and rand: shared by every call of the run; outlives the run
   const char* source = nullptr;
   size_t size = 0;
   bool cpu_time = true;  // false: Google Benchmark times (and sizes its iteration counts by) real time
 };
 
 // Registers `call` with Google Benchmark. Returns false, registering nothing, for a persist call of a target
-// without a persist function.
+// without a persist function or a persist or glibc call in a cold pattern.
 bool RegisterTimedCall(const TimedCall& call);
 
 }  // namespace bench

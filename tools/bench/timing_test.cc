@@ -3,12 +3,15 @@
 // tools/bench/timing_test.cc
 // -----------------------------------------------------------------------------
 //
-// Where the timed loops write (comparison.h's method): small copies always at the start of the destination,
-// large ones stepping through the window in 4 KiB-rounded strides and wrapping before they would pass its end.
+// Where the timed loops write (comparison.h's method). hot: small copies always at the start of the
+// destination, large ones stepping through the window in 4 KiB-rounded strides and wrapping before they would
+// pass its end. seq: one cursor shared by every caller, stride max(64, n), inside the window. rand: random
+// size-aligned slots inside the window from one shared PRNG stream.
 
 #include "tools/bench/timing.h"
 
 #include <cstddef>
+#include <set>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -49,6 +52,102 @@ TEST(CursorTest, EveryCopyStaysInsideTheWindow) {
 
 TEST(CursorTest, ACopyAsLargeAsTheWindowAlwaysStartsAtZero) {
   EXPECT_EQ(Offsets(64 << 10, 64 << 10, 3), (std::vector<size_t>{0, 0, 0}));
+}
+
+TEST(SequentialCursorTest, StrideIsTheSizeAtLeastALine) {
+  ColdState cold;
+  SequentialCursor cursor(&cold, 256, 1 << 20);
+  EXPECT_EQ(cursor.Next(), 0u);
+  EXPECT_EQ(cursor.Next(), 256u);
+  EXPECT_EQ(cursor.Next(), 512u);
+  ColdState small;
+  SequentialCursor eight(&small, 8, 1 << 20);
+  EXPECT_EQ(eight.Next(), 0u);
+  EXPECT_EQ(eight.Next(), 64u);
+}
+
+TEST(SequentialCursorTest, EveryCallerAdvancesTheSameCursor) {
+  // The columns take turns on one cursor: each writes where the previous one stopped, never on its lines.
+  ColdState cold;
+  SequentialCursor pmem2(&cold, 64, 1 << 20);
+  SequentialCursor reference(&cold, 64, 1 << 20);
+  SequentialCursor limit(&cold, 4096, 1 << 20);
+  EXPECT_EQ(pmem2.Next(), 0u);
+  EXPECT_EQ(pmem2.Next(), 64u);
+  EXPECT_EQ(reference.Next(), 128u);
+  EXPECT_EQ(limit.Next(), 192u);
+  EXPECT_EQ(pmem2.Next(), 192u + 4096);
+}
+
+TEST(SequentialCursorTest, WrapsBeforePassingTheEndAndStaysAligned) {
+  for (size_t n : {size_t{64}, size_t{128}, size_t{4096}, size_t{65536}, size_t{2} << 20}) {
+    SCOPED_TRACE(n);
+    const size_t window = 37 * n + 4096;  // not a multiple of the size
+    ColdState cold;
+    SequentialCursor cursor(&cold, n, window);
+    SequentialCursor other(&cold, 192, window);  // another size in between misaligns nothing below 64
+    bool wrapped = false;
+    size_t previous = 0;
+    for (int i = 0; i < 20000; ++i) {
+      const size_t offset = (i % 7 == 3) ? other.Next() : cursor.Next();
+      ASSERT_LE(offset + ((i % 7 == 3) ? 192 : n), window);
+      ASSERT_EQ(offset % 64, 0u);
+      if (i > 0 && offset < previous) wrapped = true;
+      previous = offset;
+    }
+    EXPECT_TRUE(wrapped);
+  }
+}
+
+TEST(RandomSlotsTest, SlotsAreSizeAlignedAndInsideTheWindow) {
+  for (size_t n : {size_t{64}, size_t{128}, size_t{256}, size_t{4096}, size_t{65536}, size_t{2} << 20, size_t{100}}) {
+    SCOPED_TRACE(n);
+    const size_t window = (size_t{16} << 20) + 4096;
+    const size_t slot = (n + 63) / 64 * 64;
+    ColdState cold;
+    RandomSlots slots(&cold, n, window);
+    for (int i = 0; i < 20000; ++i) {
+      const size_t offset = slots.Next();
+      ASSERT_EQ(offset % slot, 0u) << offset;
+      ASSERT_LE(offset + n, window) << offset;
+    }
+  }
+}
+
+TEST(RandomSlotsTest, CoversTheWholeWindowUniformly) {
+  // 64 slots of 256 KiB: every slot drawn, none more than twice its share in 64000 draws.
+  ColdState cold;
+  RandomSlots slots(&cold, 256 << 10, 16 << 20);
+  std::vector<int> count(64);
+  for (int i = 0; i < 64000; ++i) ++count[slots.Next() / (256 << 10)];
+  for (int c : count) {
+    EXPECT_GT(c, 500);
+    EXPECT_LT(c, 2000);
+  }
+}
+
+TEST(RandomSlotsTest, OneSequenceSharedByEveryCaller) {
+  // The same seed gives the same sequence; two callers on one state take turns on it.
+  ColdState a;
+  ColdState b;
+  RandomSlots alone(&a, 64, 1 << 30);
+  std::vector<size_t> sequence;
+  for (int i = 0; i < 6; ++i) sequence.push_back(alone.Next());
+  RandomSlots first(&b, 64, 1 << 30);
+  RandomSlots second(&b, 64, 1 << 30);
+  std::vector<size_t> shared;
+  for (int i = 0; i < 3; ++i) {
+    shared.push_back(first.Next());
+    shared.push_back(second.Next());
+  }
+  EXPECT_EQ(shared, sequence);
+  EXPECT_EQ(std::set<size_t>(sequence.begin(), sequence.end()).size(), sequence.size()) << "2^24 slots";
+}
+
+TEST(PatternTest, Names) {
+  EXPECT_STREQ(PatternName(Pattern::kHot), "hot");
+  EXPECT_STREQ(PatternName(Pattern::kSeq), "seq");
+  EXPECT_STREQ(PatternName(Pattern::kRand), "rand");
 }
 
 }  // namespace

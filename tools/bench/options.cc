@@ -1,0 +1,88 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/options.cc
+// -----------------------------------------------------------------------------
+//
+// --patterns and --strategies (see options.h).
+
+#include "tools/bench/options.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tools/bench/limit_kernels.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+absl::Status Invalid(absl::string_view flag, absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, "=", text, ": ", why));
+}
+
+// The trimmed items of a comma-separated list, or an error for an empty one or a repeated one.
+absl::StatusOr<std::vector<std::string>> Items(absl::string_view flag, absl::string_view text,
+                                               absl::string_view choices) {
+  std::vector<std::string> items;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    item = absl::StripAsciiWhitespace(item);
+    if (item.empty()) return Invalid(flag, text, absl::StrCat("empty name in the list; choose from ", choices));
+    if (std::find(items.begin(), items.end(), item) != items.end()) {
+      return Invalid(flag, text, absl::StrCat("\"", item, "\" is listed twice"));
+    }
+    items.emplace_back(item);
+  }
+  return items;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text) {
+  const std::string choices = "hot, seq, rand";
+  absl::StatusOr<std::vector<std::string>> items = Items("--patterns", text, choices);
+  if (!items.ok()) return items.status();
+  for (const std::string& item : *items) {
+    if (item != "hot" && item != "seq" && item != "rand") {
+      return Invalid("--patterns", text, absl::StrCat("unknown pattern \"", item, "\"; choose from ", choices));
+    }
+  }
+  std::vector<Pattern> out;
+  for (Pattern p : kPatterns) {
+    if (std::find(items->begin(), items->end(), PatternName(p)) != items->end()) out.push_back(p);
+  }
+  return out;
+}
+
+absl::StatusOr<StrategySelection> ParseStrategies(absl::string_view text, const std::vector<std::string>& available) {
+  StrategySelection selection;
+  if (text.empty()) return selection;
+  selection.print = true;
+  if (text == "all") return selection;
+  const std::string choices = absl::StrCat("all, or some of ", absl::StrJoin(available, ", "));
+  absl::StatusOr<std::vector<std::string>> items = Items("--strategies", text, choices);
+  if (!items.ok()) return items.status();
+  const std::vector<std::string>& known = KnownLimitStrategyNames();
+  for (const std::string& item : *items) {
+    if (std::find(available.begin(), available.end(), item) != available.end()) continue;
+    if (std::find(known.begin(), known.end(), item) != known.end()) {
+      return Invalid(
+          "--strategies", text,
+          absl::StrCat("\"", item, "\" is not available on this CPU; it has ", absl::StrJoin(available, ", ")));
+    }
+    return Invalid("--strategies", text, absl::StrCat("unknown strategy \"", item, "\"; choose ", choices));
+  }
+  selection.names = *std::move(items);
+  return selection;
+}
+
+std::vector<std::string> AvailableStrategyNames() {
+  std::vector<std::string> names;
+  for (const LimitStrategy& s : CacheLineLimitStrategies()) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace bench
+}  // namespace pmem2

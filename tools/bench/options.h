@@ -1,0 +1,49 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/options.h
+// -----------------------------------------------------------------------------
+//
+// The command-line values both front ends (`pmem2 bench`, //tools/bench:compare_benchmark) share, parsed here so
+// that both accept and refuse the same things, with errors that name the bad value:
+//
+//   --patterns=hot,seq,rand   which destination patterns to time (timing.h); any non-empty subset, each once
+//   --strategies=all|LIST     print each limit strategy's timings per size and pattern; with a LIST, time only
+//                             those cache-line strategies (the limit is then the fastest of them). Names as in
+//                             limit_kernels.h; only the ones this CPU has.
+
+#ifndef PMEM2_TOOLS_BENCH_OPTIONS_H_
+#define PMEM2_TOOLS_BENCH_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "tools/bench/timing.h"
+
+namespace pmem2 {
+namespace bench {
+
+inline constexpr char kDefaultPatterns[] = "hot,seq,rand";
+
+// The patterns of a comma-separated list, in the table's order (hot, seq, rand). kInvalidArgument naming the
+// value for an empty list or item, an unknown name or a name given twice.
+absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text);
+
+struct StrategySelection {
+  bool print = false;              // print FormatStrategies()
+  std::vector<std::string> names;  // the cache-line strategies to time; empty: all this CPU has
+};
+
+// "" (do not print; time all), "all" (print; time all) or a comma-separated list of the names in `available`
+// (print; time those). kInvalidArgument naming the value for an empty item, a name no CPU has, a name this CPU
+// lacks (`available`) or a name given twice.
+absl::StatusOr<StrategySelection> ParseStrategies(absl::string_view text, const std::vector<std::string>& available);
+
+// The names of CacheLineLimitStrategies() (this CPU's).
+std::vector<std::string> AvailableStrategyNames();
+
+}  // namespace bench
+}  // namespace pmem2
+
+#endif  // PMEM2_TOOLS_BENCH_OPTIONS_H_

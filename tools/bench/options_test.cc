@@ -1,0 +1,82 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// tools/bench/options_test.cc
+// -----------------------------------------------------------------------------
+//
+// --patterns and --strategies: what they accept, and errors that name the bad value.
+
+#include "tools/bench/options.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/bench/limit_kernels.h"
+
+namespace pmem2 {
+namespace bench {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PatternsTest, AnySubsetInTheTablesOrder) {
+  EXPECT_EQ(*ParsePatterns(kDefaultPatterns), (std::vector<Pattern>{Pattern::kHot, Pattern::kSeq, Pattern::kRand}));
+  EXPECT_EQ(*ParsePatterns("rand,hot"), (std::vector<Pattern>{Pattern::kHot, Pattern::kRand}));
+  EXPECT_EQ(*ParsePatterns(" seq "), (std::vector<Pattern>{Pattern::kSeq}));
+}
+
+TEST(PatternsTest, ErrorsNameTheBadValue) {
+  absl::StatusOr<std::vector<Pattern>> r = ParsePatterns("hot,cold");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("--patterns=hot,cold"));
+  EXPECT_THAT(r.status().message(), HasSubstr("unknown pattern \"cold\""));
+  EXPECT_THAT(r.status().message(), HasSubstr("hot, seq, rand"));
+  EXPECT_THAT(ParsePatterns("seq,seq").status().message(), HasSubstr("\"seq\" is listed twice"));
+  EXPECT_THAT(ParsePatterns("hot,,rand").status().message(), HasSubstr("empty name"));
+  EXPECT_THAT(ParsePatterns("").status().message(), HasSubstr("empty name"));
+  EXPECT_FALSE(ParsePatterns("HOT").ok()) << "names are lower case, as printed";
+}
+
+TEST(StrategiesTest, EmptyPrintsNothingAndTimesAll) {
+  const StrategySelection s = *ParseStrategies("", {"nt", "store+clwb"});
+  EXPECT_FALSE(s.print);
+  EXPECT_TRUE(s.names.empty());
+}
+
+TEST(StrategiesTest, AllPrintsAndTimesAll) {
+  const StrategySelection s = *ParseStrategies("all", {"nt", "store+clwb"});
+  EXPECT_TRUE(s.print);
+  EXPECT_TRUE(s.names.empty());
+}
+
+TEST(StrategiesTest, AListPrintsAndTimesThose) {
+  const StrategySelection s = *ParseStrategies("store+clwb, nt", {"nt", "store+clwb", "movdir64b"});
+  EXPECT_TRUE(s.print);
+  EXPECT_EQ(s.names, (std::vector<std::string>{"store+clwb", "nt"}));
+}
+
+TEST(StrategiesTest, ErrorsNameTheBadValue) {
+  const std::vector<std::string> available = {"nt", "store+clwb"};
+  absl::Status unknown = ParseStrategies("nt,fast", available).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.message(), HasSubstr("--strategies=nt,fast"));
+  EXPECT_THAT(unknown.message(), HasSubstr("unknown strategy \"fast\""));
+  EXPECT_THAT(unknown.message(), HasSubstr("nt, store+clwb"));
+  absl::Status absent = ParseStrategies("movdir64b", available).status();
+  EXPECT_THAT(absent.message(), HasSubstr("\"movdir64b\" is not available on this CPU"));
+  EXPECT_THAT(ParseStrategies("nt,nt", available).status().message(), HasSubstr("\"nt\" is listed twice"));
+  EXPECT_THAT(ParseStrategies("nt,", available).status().message(), HasSubstr("empty name"));
+}
+
+TEST(StrategiesTest, ThisCpusStrategiesAreAccepted) {
+  const std::vector<std::string> available = AvailableStrategyNames();
+  ASSERT_FALSE(available.empty());
+  EXPECT_EQ(available.size(), CacheLineLimitStrategies().size());
+  for (const std::string& name : available) EXPECT_TRUE(ParseStrategies(name, available).ok()) << name;
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace pmem2
