@@ -2,8 +2,22 @@
 
 load("@rules_cc//cc:defs.bzl", "cc_binary")
 
-def drop_in_shared_library(name, soname, version_script, deps, visibility = None):
+def drop_in_shared_library(
+        name,
+        soname,
+        version_script,
+        deps,
+        header,
+        symbol_prefix,
+        version_node,
+        symbols_test,
+        not_exported = None,
+        visibility = None):
     """A shared object named `name`, with `soname`, exporting what `version_script` lists and nothing else.
+
+    Also the sh_test `symbols_test` (so_symbols_test.sh): the soname, and that `nm -D` shows exactly the
+    functions of `version_script`, each declared by `header`, all named `symbol_prefix`..., at least
+    `version_node`, and none matching the extended regular expression `not_exported`.
 
     Abseil, libstdc++ and libgcc_s stay the system's shared libraries: Debian's static Abseil archives are built
     as PIE, not PIC, and cannot be linked into a shared object. Each exported function is also passed to the
@@ -15,6 +29,11 @@ def drop_in_shared_library(name, soname, version_script, deps, visibility = None
       soname: the DT_SONAME.
       version_script: the linker version script (one `name;` per line within its node).
       deps: the cc_library targets that implement it.
+      header: the C header that declares the exported functions.
+      symbol_prefix: every exported function's name starts with it.
+      version_node: the symbol version the functions carry (more nodes may follow in `version_script`).
+      symbols_test: the name of the sh_test.
+      not_exported: an extended regular expression of names that must not be exported, or None.
       visibility: of the shared object.
     """
     exports = name + "_exports"
@@ -41,4 +60,25 @@ def drop_in_shared_library(name, soname, version_script, deps, visibility = None
         linkshared = True,
         visibility = visibility,
         deps = deps,
+    )
+    args = [
+        "$(rootpath :%s)" % name,
+        "$(rootpath %s)" % header,
+        "$(rootpath %s)" % version_script,
+        soname,
+        symbol_prefix,
+        version_node,
+    ]
+    if not_exported:
+        args.append("'%s'" % not_exported)
+    native.sh_test(
+        name = symbols_test,
+        size = "small",
+        srcs = ["so_symbols_test.sh"],
+        args = args,
+        data = [
+            header,
+            version_script,
+            ":" + name,
+        ],
     )
