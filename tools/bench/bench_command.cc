@@ -68,20 +68,13 @@ absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCom
   return absl::OkStatus();
 }
 
-bool HasColdPattern(const RunOptions& run) {
-  for (Pattern p : run.patterns) {
-    if (p != Pattern::kHot) return true;
-  }
-  return false;
-}
-
 // The cold window on this machine, with no cap from a file system (PATH's size caps it).
 uint64_t ColdWindowHere() { return ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), UINT64_MAX); }
 
 // The size of a PATH bench creates (see BenchCommandOptions::create_size).
 uint64_t CreateSize(const std::string& path, const BenchCommandOptions& options) {
   if (options.create_size.has_value()) return *options.create_size;
-  if (!HasColdPattern(options.run)) return kDefaultBenchFileSize;
+  if (!HasColdPattern(options.run.patterns)) return kDefaultBenchFileSize;
   const uint64_t cold = ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), FreeBytes(Dirname(path)));
   return std::max(cold, kDefaultBenchFileSize);
 }
@@ -145,7 +138,8 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
     if (file.created) unlink(path.c_str());
   };
   absl::StatusOr<std::unique_ptr<Destinations>> destinations =
-      Destinations::ForFile(file->fd, path, kDefaultBenchFileSize, HasColdPattern(options.run) ? ColdWindowHere() : 0);
+      Destinations::ForFile(file->fd, path, kDefaultBenchFileSize,
+                            HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0);
   if (!destinations.ok()) return destinations.status();
   absl::StatusOr<Measurement> m = Measure(**destinations, options.cpu, Pinning::kBestEffort, options.run);
   if (!m.ok()) return m.status();

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   options.strategies = strategies->names;
   // The cold window, only where a cold pattern is timed: the hot-only run keeps its 128 MiB file.
   size_t cold_window = 0;
-  if (options.patterns.size() > 1 || options.patterns.front() != pmem2::bench::Pattern::kHot) {
+  if (pmem2::bench::HasColdPattern(options.patterns)) {
     cold_window = absl::GetFlag(FLAGS_cold_window_mib) << 20;
     if (cold_window == 0) {
       cold_window =

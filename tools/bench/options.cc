@@ -40,6 +40,13 @@ absl::StatusOr<std::vector<std::string>> Items(absl::string_view flag, absl::str
 
 }  // namespace
 
+bool HasColdPattern(const std::vector<Pattern>& patterns) {
+  for (Pattern p : patterns) {
+    if (p != Pattern::kHot) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text) {
   const std::string choices = "hot, seq, rand";
   absl::StatusOr<std::vector<std::string>> items = Items("--patterns", text, choices);

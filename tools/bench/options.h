@@ -30,6 +30,9 @@ inline constexpr char kDefaultPatterns[] = "hot,seq,rand";
 // value for an empty list or item, an unknown name or a name given twice.
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text);
 
+// Whether `patterns` holds a cold one (seq or rand), which needs the large cold window.
+bool HasColdPattern(const std::vector<Pattern>& patterns);
+
 struct StrategySelection {
   bool print = false;              // print FormatStrategies()
   std::vector<std::string> names;  // the cache-line strategies to time; empty: all this CPU has

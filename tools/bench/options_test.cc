@@ -20,6 +20,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+TEST(OptionsTest, HasColdPatternIsTrueForSeqOrRand) {
+  EXPECT_FALSE(HasColdPattern({Pattern::kHot}));
+  EXPECT_TRUE(HasColdPattern({Pattern::kSeq}));
+  EXPECT_TRUE(HasColdPattern({Pattern::kHot, Pattern::kRand}));
+}
+
 TEST(PatternsTest, AnySubsetInTheTablesOrder) {
   EXPECT_EQ(*ParsePatterns(kDefaultPatterns), (std::vector<Pattern>{Pattern::kHot, Pattern::kSeq, Pattern::kRand}));
   EXPECT_EQ(*ParsePatterns("rand,hot"), (std::vector<Pattern>{Pattern::kHot, Pattern::kRand}));

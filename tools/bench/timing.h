@@ -122,7 +122,7 @@ struct TimedCall {
 };
 
 // Registers `call` with Google Benchmark. Returns false, registering nothing, for a persist call of a target
-// without a persist function or a persist or glibc call in a cold pattern.
+// without a persist function or a persist call in a cold pattern.
 bool RegisterTimedCall(const TimedCall& call);
 
 }  // namespace bench

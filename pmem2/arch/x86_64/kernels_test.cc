@@ -277,7 +277,9 @@ std::vector<Config> AllConfigs() {
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});
-  // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would.
+  // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would (off is also the default on
+  // every CPU kind today: that case checks that the variable is accepted and keeps the avx kernels; ops_test
+  // checks that off wins over on).
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "0"});

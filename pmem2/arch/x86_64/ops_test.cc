@@ -147,7 +147,11 @@ TEST(SelectTest, Avx512fSwitch) {
   forced_no_avx.no_avx = true;
   EXPECT_STREQ(Select(Zen4(), forced_no_avx).isa, "avx512");
   EXPECT_STREQ(Select(Intel(85), FromEnv("PMEM_AVX512F", "1")).isa, "avx512");
-  // =0: never.
+  // =0: never. While no CPU kind defaults to AVX-512 the lines below would hold without the switch, so the
+  // precedence is checked directly: the switch off wins over a forced one.
+  EnvOverrides off_and_forced = FromEnv("PMEM_AVX512F", "0");
+  off_and_forced.force_avx512f = true;
+  EXPECT_STREQ(Select(Zen4(), off_and_forced).isa, "avx");
   EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
   EXPECT_STREQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
   EXPECT_STREQ(Select(Zen4(), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
