@@ -195,7 +195,6 @@ absl::StatusOr<std::string> CountBadBlocks(const Source& source) {
   return absl::StrCat(bad->all().size(), " (", bytes, " bytes)");
 }
 
-// Maps the opened file and writes the report.
 // Which AsyncPersister backend this mapping gets, and for page granularity why (io_uring or not).
 std::string AsyncPersistence(const Map& map, const Source& source) {
   absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(map, source);
@@ -205,6 +204,7 @@ std::string AsyncPersistence(const Map& map, const Source& source) {
   return absl::StrCat("synchronous (io_uring ", ProbeIoUring().detail, ")");
 }
 
+// Maps the opened file and writes the report.
 absl::StatusOr<std::string> Describe(const std::string& path, const Opened& opened) {
   const int fd = opened.fd;
   const bool writable = opened.writable;

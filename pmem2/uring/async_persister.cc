@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/request.h"
@@ -488,6 +489,9 @@ Batch* Engine::TakeStaged() {
 }
 
 void Engine::StartSync(Batch* batch, bool inline_call) {
+  // Non-temporal stores (a page-granularity memcpy_fn of a large copy) are weakly ordered: fenced before the
+  // sync that must find them in the page cache, as Map::Persist does.
+  arch::ByteOps().drain();
   io_uring_sqe* sqe = backend == AsyncBackend::kIoUring && !inline_call ? GetSqe() : nullptr;
   if (sqe == nullptr) {
     OnSyncResult(batch, SyncSynchronously(*batch));
@@ -531,6 +535,19 @@ int Engine::SyncSynchronously(Batch& batch) {
       batch.recorded = true;
     }
     if (result != 0) return result;
+  }
+  // The msyncs went through the mappings' file description. The engine's own one must still see every write-back
+  // error of the file (other code may have taken the report through the mappings' descriptor, e.g. an fsync of
+  // the Source's): SYNC_FILE_RANGE_WAIT_AFTER finds nothing left to wait for and reports the file's errors that
+  // this description has not seen yet (file_fdatawait_range).
+  const uint64_t length = batch.end - batch.begin;
+  if (sync_file_range(fd, static_cast<off64_t>(batch.begin), static_cast<off64_t>(length),
+                      SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+    const int error = errno;
+    const Slot* first = batch.members;
+    map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
+    batch.recorded = true;
+    return -error;
   }
   return 0;
 }
