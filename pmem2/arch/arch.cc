@@ -5,12 +5,24 @@
 
 #include "pmem2/arch/backend.h"
 #include "pmem2/arch/cpu_description.h"
+#include "pmem2/arch/destination_history.h"
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/page_copy.h"
 #include "pmem2/arch/persist_ops.h"
 
 namespace pmem2 {
 namespace arch {
+namespace {
+
+size_t PageNtThreshold() {
+  const size_t measured = backend::PageNtThreshold();
+  return measured != 0 ? measured : kPageNtThreshold;
+}
+
+// The page copies' own destination history (destination_history.h), separate from the cache-line kernels'.
+__thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
+
+}  // namespace
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 const PersistOps& ByteOps() { return backend::ByteOps(); }
@@ -21,12 +33,19 @@ const PersistOps& FileByteOps() {
   return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
 }
 
-unsigned PageCopyFlags(size_t len, unsigned flags) {
+unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  return PageCopyFlagsFor(len, flags, threshold_from_environment);
+  size_t nt_threshold = PageNtThreshold();
+  if (const size_t far = backend::PageFarNtThreshold(); far != 0) {
+    if (!RecordDestination(&last_page_copy_line, dst, len)) nt_threshold = far;
+  }
+  return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
 }
 
-std::string PageCopyName() { return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides()); }
+std::string PageCopyName() {
+  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), PageNtThreshold(),
+                         backend::PageFarNtThreshold());
+}
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }
 

@@ -21,6 +21,13 @@ namespace backend {
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 FlushFn WriteBackFlush();
+// Page-granularity copies of at least this many bytes default to non-temporal stores; 0 where nothing was
+// measured for this CPU (kPageNtThreshold, page_copy.h, applies).
+size_t PageNtThreshold();
+// The same for a copy whose destination is far from the calling thread's previous page copy
+// (destination_history.h), where the CPU kind was measured to want that; 0: no history, PageNtThreshold()
+// for every destination.
+size_t PageFarNtThreshold();
 std::string DescribeCpu();
 
 }  // namespace backend

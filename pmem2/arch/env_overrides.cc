@@ -88,6 +88,17 @@ EnvOverrides ReadEnvOverrides() {
     }
   }
 
+  if (const char* value = Get("PMEM2_NEAR_TEMPORAL_BELOW"); value != nullptr && *value != '\0') {
+    unsigned long long parsed = 0;
+    if (ParseUnsigned(value, &parsed) && parsed <= std::numeric_limits<size_t>::max()) {
+      out.has_near_temporal_below = true;
+      out.near_temporal_below = static_cast<size_t>(parsed);
+      Note(&out, "PMEM2_NEAR_TEMPORAL_BELOW", value);
+    } else {
+      Invalid(&out, "PMEM2_NEAR_TEMPORAL_BELOW", value, "a byte count (a decimal number from 0, no sign or suffix)");
+    }
+  }
+
   ReadExact(&out, "PMEM_AVX", 0, &out.no_avx);
   switch (ReadSwitch(&out, "PMEM_AVX512F")) {
     case 0:

@@ -15,6 +15,10 @@
 //   PMEM_NO_MOVNT=1         never use non-temporal stores
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
 //                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix
+//   PMEM2_NEAR_TEMPORAL_BELOW=N  (pmem2's own) cache-line copies and fills of fewer than N bytes whose
+//                           destination is near the calling thread's previous one use ordinary stores + write-back
+//                           instead of non-temporal stores (0: never; see x86_64/ops.h). Unset, the CPU kind's
+//                           measured row decides, and PMEM_MOVNT_THRESHOLD (the user's own threshold) turns it off
 //   PMEM_AVX=0              do not use the AVX kernels
 //   PMEM_AVX512F=0          do not use the AVX-512 kernels
 //   PMEM_AVX512F=1          use the AVX-512 kernels wherever the CPU and OS support them (even with PMEM_AVX=0);
@@ -48,6 +52,8 @@ struct EnvOverrides {
   bool no_movnt = false;
   bool has_movnt_threshold = false;
   size_t movnt_threshold = 0;  // meaningful only if has_movnt_threshold
+  bool has_near_temporal_below = false;  // PMEM2_NEAR_TEMPORAL_BELOW
+  size_t near_temporal_below = 0;        // meaningful only if has_near_temporal_below
   bool no_avx = false;
   bool no_avx512f = false;
   bool force_avx512f = false;  // PMEM_AVX512F=1

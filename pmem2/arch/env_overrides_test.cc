@@ -13,7 +13,7 @@ namespace {
 
 const char* const kAll[] = {"PMEM_NO_CLWB",   "PMEM_NO_CLFLUSHOPT",     "PMEM_NO_FLUSH", "PMEM_NO_MOVNT",
                             "PMEM_MOVNT_THRESHOLD", "PMEM_AVX",       "PMEM_AVX512F",  "PMEM_MOVDIR64B",
-                            "PMEM_NO_GENERIC_MEMCPY"};
+                            "PMEM_NO_GENERIC_MEMCPY", "PMEM2_NEAR_TEMPORAL_BELOW"};
 
 class EnvOverridesTest : public ::testing::Test {
  protected:
@@ -55,6 +55,28 @@ TEST_F(EnvOverridesTest, EverySwitch) {
   EXPECT_EQ(o.description,
             "PMEM_NO_CLWB=1 PMEM_NO_CLFLUSHOPT=1 PMEM_NO_FLUSH=1 PMEM_NO_MOVNT=1 PMEM_MOVNT_THRESHOLD=1024 "
             "PMEM_AVX=0 PMEM_AVX512F=0 PMEM_MOVDIR64B=0 PMEM_NO_GENERIC_MEMCPY=2");
+}
+
+// pmem2's own knob for the pattern-aware small copies: a byte count like PMEM_MOVNT_THRESHOLD, 0 included (off),
+// anything else refused with its name and value.
+TEST_F(EnvOverridesTest, NearTemporalBelow) {
+  EXPECT_FALSE(ReadEnvOverrides().has_near_temporal_below);
+  ::setenv("PMEM2_NEAR_TEMPORAL_BELOW", "384", 1);
+  EnvOverrides o = ReadEnvOverrides();
+  EXPECT_TRUE(o.has_near_temporal_below);
+  EXPECT_EQ(o.near_temporal_below, 384u);
+  EXPECT_EQ(o.description, "PMEM2_NEAR_TEMPORAL_BELOW=384");
+  ::setenv("PMEM2_NEAR_TEMPORAL_BELOW", "0", 1);
+  o = ReadEnvOverrides();
+  EXPECT_TRUE(o.has_near_temporal_below);
+  EXPECT_EQ(o.near_temporal_below, 0u);
+  for (const char* bad : {"-1", "4k", " 64", "1e3", "99999999999999999999999"}) {
+    ::setenv("PMEM2_NEAR_TEMPORAL_BELOW", bad, 1);
+    o = ReadEnvOverrides();
+    EXPECT_FALSE(o.has_near_temporal_below) << bad;
+    EXPECT_EQ(o.invalid, std::string("PMEM2_NEAR_TEMPORAL_BELOW=\"") + bad +
+                             "\" is not a byte count (a decimal number from 0, no sign or suffix)");
+  }
 }
 
 TEST_F(EnvOverridesTest, NoFlushZeroForcesFlushing) {

@@ -8,17 +8,30 @@
 namespace pmem2 {
 namespace arch {
 
-unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment) {
-  if (len >= kPageNtThreshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
+unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment, size_t nt_threshold) {
+  if (len >= nt_threshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
     flags |= kMemNonTemporal;
   }
   return flags | kMemNoDrain;
 }
 
-std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides) {
+namespace {
+
+std::string Size(size_t n) {
+  return n % 1024 == 0 && n != 0 ? absl::StrCat(n >> 10, " KiB") : absl::StrCat(n, " B");
+}
+
+}  // namespace
+
+std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
+                            size_t nt_threshold, size_t far_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
-  return absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", kPageNtThreshold >> 10, " KiB");
+  std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
+  if (far_nt_threshold != 0) {
+    absl::StrAppend(&name, " (", Size(far_nt_threshold), " far from the thread's last page copy)");
+  }
+  return name;
 }
 
 }  // namespace arch

@@ -21,15 +21,20 @@
 namespace pmem2 {
 namespace arch {
 
+// The threshold where nothing was measured (the generic backend; x86-64 CPU kinds take theirs from the table in
+// x86_64/ops.cc): copies of at least this many bytes use non-temporal stores.
 inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
 
 // Always adds kMemNoDrain (the persist drains before msync); never kMemNoFlush, which the byte tables read as
-// "ordinary stores only".
-unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment);
+// "ordinary stores only". `nt_threshold` is the backend's page threshold.
+unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
+                          size_t nt_threshold = kPageNtThreshold);
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
-std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides);
+// `far_nt_threshold` != 0: the threshold for destinations far from the thread's previous page copy, named too.
+std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
+                            size_t nt_threshold = kPageNtThreshold, size_t far_nt_threshold = 0);
 
 }  // namespace arch
 }  // namespace pmem2

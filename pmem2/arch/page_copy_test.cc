@@ -18,6 +18,10 @@ TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise)
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
   EXPECT_EQ(PageCopyFlagsFor(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
+  // A CPU kind's own threshold (x86_64/ops.cc).
+  EXPECT_EQ(PageCopyFlagsFor(63, 0, false, 64), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(64, 0, false, 64), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(64, 0, true, 64), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
 }
 
 // `pmem2 info` prints these (with ", then msync"): they must say what really happens, whatever the environment.
@@ -32,6 +36,11 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   no_movnt.no_movnt = true;
   EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT)");
   EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{2} << 10, 64),
+            "avx nt >= 2 KiB (64 B far from the thread's last page copy)");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, 1000), "avx nt >= 1000 B");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{2} << 10, 64), "avx nt >= 8 MiB")
+      << "PMEM_MOVNT_THRESHOLD decides, with no history";
 }
 
 }  // namespace

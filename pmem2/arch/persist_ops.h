@@ -70,9 +70,10 @@ FlushFn WriteBackFlush();
 const PersistOps& FileByteOps();
 
 // The copy half of page granularity, where msync (the caller's) makes the data durable: the flags to pass to
-// ByteOps().memmove / memset for a `len`-byte copy that the caller asked for with `flags`, and how it works, for
-// `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h.
-unsigned PageCopyFlags(size_t len, unsigned flags);
+// ByteOps().memmove / memset for a `len`-byte copy to `dst` that the caller asked for with `flags`, and how it
+// works, for `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h. On CPU kinds measured to want it, the
+// choice follows the calling thread's previous page copies (destination_history.h), so call it once per copy.
+unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags);
 std::string PageCopyName();
 
 // The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value

@@ -57,13 +57,13 @@ void PagePersist(const void* ptr, size_t size) { SyncPages(ptr, size, /*caller_s
 void PageDrain() {}
 
 void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(len, flags));
+  arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(pmemdest, len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
 
 void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(len, flags));
+  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(pmemdest, len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }

@@ -41,6 +41,8 @@ ABSL_FLAG(size_t, cold_window_mib, 0,
           "available memory and half the free space of /dev/shm");
 ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
           "destination patterns to time, comma-separated: hot, seq, rand");
+ABSL_FLAG(std::string, sizes, "",
+          "copy sizes in bytes, comma-separated, optionally with K or M (e.g. 512,1K,2K); default: 64 B-64 MiB");
 ABSL_FLAG(std::string, strategies, "",
           "print every limit strategy's timings per size and pattern: all, or a comma-separated list of the "
           "strategies to time (this CPU's: see the error for a wrong name)");
@@ -49,7 +51,8 @@ namespace {
 
 constexpr char kUsage[] =
     "compare_benchmark [--cpu=N|-1(last)|-2(no pinning)] [--repetitions=N] [--min_time=SECONDS]\n"
-    "                  [--patterns=hot,seq,rand] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]\n"
+    "                  [--patterns=hot,seq,rand] [--strategies=all|LIST] [--sizes=LIST] [--window_mib=N]\n"
+    "                  [--cold_window_mib=N]\n"
     "                  [--benchmark_*=...]\n"
     "pmem2 against PMDK's libpmem2 and the limit on this machine; --benchmark_* flags go to Google Benchmark.";
 
@@ -97,6 +100,11 @@ int main(int argc, char** argv) {
       pmem2::bench::ParseStrategies(absl::GetFlag(FLAGS_strategies), pmem2::bench::AvailableStrategyNames());
   if (!strategies.ok()) return Fail(std::string(strategies.status().message()));
   options.strategies = strategies->names;
+  if (const std::string sizes = absl::GetFlag(FLAGS_sizes); !sizes.empty()) {
+    absl::StatusOr<std::vector<size_t>> parsed = pmem2::bench::ParseSizes(sizes);
+    if (!parsed.ok()) return Fail(std::string(parsed.status().message()));
+    options.copy_sizes = *parsed;
+  }
   // The cold window, only where a cold pattern is timed: the hot-only run keeps its 128 MiB file.
   size_t cold_window = 0;
   if (pmem2::bench::HasColdPattern(options.patterns)) {

@@ -3,13 +3,15 @@
 // tools/bench/options.cc
 // -----------------------------------------------------------------------------
 //
-// --patterns and --strategies (see options.h).
+// --patterns, --strategies and --sizes (see options.h).
 
 #include "tools/bench/options.h"
 
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -39,6 +41,34 @@ absl::StatusOr<std::vector<std::string>> Items(absl::string_view flag, absl::str
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text) {
+  absl::StatusOr<std::vector<std::string>> items = Items("--sizes", text, "byte counts such as 64, 4K, 2M");
+  if (!items.ok()) return items.status();
+  std::vector<size_t> out;
+  for (const std::string& item : *items) {
+    absl::string_view digits = item;
+    size_t scale = 1;
+    if (absl::EndsWith(digits, "K")) scale = size_t{1} << 10;
+    if (absl::EndsWith(digits, "M")) scale = size_t{1} << 20;
+    if (scale != 1) digits.remove_suffix(1);
+    uint64_t n = 0;
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(digits, &n) || n == 0 || n > (uint64_t{1} << 30) / scale) {
+      return Invalid("--sizes", text,
+                     absl::StrCat("\"", item, "\" is not a size from 1 B to 1 GiB (digits with an optional K or M)"));
+    }
+    const size_t size = static_cast<size_t>(n) * scale;
+    if (size % 64 != 0) {
+      return Invalid("--sizes", text, absl::StrCat("\"", item, "\" is not a multiple of 64 B (whole cache lines)"));
+    }
+    if (std::find(out.begin(), out.end(), size) != out.end()) {
+      return Invalid("--sizes", text, absl::StrCat("\"", item, "\" is the same size as another item"));
+    }
+    out.push_back(size);
+  }
+  return out;
+}
 
 bool HasColdPattern(const std::vector<Pattern>& patterns) {
   for (Pattern p : patterns) {

@@ -3,7 +3,7 @@
 // tools/bench/options_test.cc
 // -----------------------------------------------------------------------------
 //
-// --patterns and --strategies: what they accept, and errors that name the bad value.
+// --patterns, --strategies and --sizes: what they accept, and errors that name the bad value.
 
 #include "tools/bench/options.h"
 
@@ -12,6 +12,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "tools/bench/limit_kernels.h"
 
 namespace pmem2 {
@@ -43,6 +44,21 @@ TEST(PatternsTest, ErrorsNameTheBadValue) {
   EXPECT_THAT(ParsePatterns("hot,,rand").status().message(), HasSubstr("empty name"));
   EXPECT_THAT(ParsePatterns("").status().message(), HasSubstr("empty name"));
   EXPECT_FALSE(ParsePatterns("HOT").ok()) << "names are lower case, as printed";
+}
+
+TEST(SizesTest, BytesAndSuffixesInTheOrderGiven) {
+  EXPECT_THAT(*ParseSizes("512,1K, 2K,4096,2M"),
+              ::testing::ElementsAre(512u, 1024u, 2048u, 4096u, size_t{2} << 20));
+  EXPECT_THAT(*ParseSizes("1024M"), ::testing::ElementsAre(size_t{1} << 30));
+}
+
+TEST(SizesTest, ErrorsNameTheBadValue) {
+  for (const char* bad : {"", "64,", "0", "-64", "1.5K", "4k", "K", "1025M", "2G", "64,64", "1K,1024", "100", "9999999999999999999999"}) {
+    const absl::StatusOr<std::vector<size_t>> sizes = ParseSizes(bad);
+    ASSERT_FALSE(sizes.ok()) << bad;
+    EXPECT_EQ(sizes.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(sizes.status().message()), ::testing::HasSubstr(absl::StrCat("--sizes=", bad, ":")));
+  }
 }
 
 TEST(StrategiesTest, EmptyPrintsNothingAndTimesAll) {

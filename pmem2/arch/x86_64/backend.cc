@@ -13,6 +13,8 @@ namespace backend {
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 const PersistOps& ByteOps() { return x86_64::ByteOps(); }
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
+size_t PageNtThreshold() { return x86_64::PageNtThreshold(); }
+size_t PageFarNtThreshold() { return x86_64::PageFarNtThreshold(); }
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }
 
 }  // namespace backend

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "pmem2/arch/destination_history.h"
 #include "pmem2/arch/persist_ops.h"
 
 namespace pmem2 {
@@ -45,6 +46,16 @@ const IsaKernels& Avx512Kernels();  // only with CpuFeatures::avx512f (CPU and O
 // current, read (relaxed: a plain load) by every kernel call.
 extern std::atomic<size_t> cache_line_nt_threshold;
 extern std::atomic<size_t> byte_nt_threshold;
+// Cache-line copies and fills below this many bytes whose destination is near the calling thread's previous one
+// use ordinary stores + write-back instead of non-temporal stores; 0 turns the destination history off (the
+// kernels then never read it). Written and read like the thresholds above.
+extern std::atomic<size_t> cache_line_near_temporal_below;
+
+// The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
+// line the cache-line kernels wrote (address / 64). `__thread` rather than `thread_local`: a trivially initialised variable needs no TLS wrapper
+// call, and initial-exec makes the access one %fs-relative load even inside libpmem2.so.
+extern __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec")));
+
 
 // The ISA-neutral part of every real primitives policy (see kernels-inl.h). Fixed-size memcpy compiles to one
 // load or store of that width, which is what the store-width promise needs.
@@ -88,6 +99,12 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static size_t ByteNtThreshold() {
     return byte_nt_threshold.load(std::memory_order_relaxed);
+  }
+  __attribute__((always_inline)) static size_t NearTemporalBelow() {
+    return cache_line_near_temporal_below.load(std::memory_order_relaxed);
+  }
+  __attribute__((always_inline)) static bool RecordDestination(const void* d, size_t n) {
+    return ::pmem2::arch::RecordDestination(&last_destination_line, d, n);
   }
 };
 

@@ -25,6 +25,10 @@
 //   Fence()             the drain: SFENCE
 //   NtThreshold()       copies of at least this many bytes default to non-temporal stores (cache-line tables)
 //   ByteNtThreshold()   the same for the byte tables
+//   NearTemporalBelow() cache-line copies below this size to a destination near the thread's previous one use
+//                       ordinary stores + write-back (0: off)
+//   RecordDestination(d, n)  records [d, d + n) in the thread's destination history and returns whether d was
+//                       near the previous destination (kernel_table.h)
 //
 // Store-width promise (pmem2_get_memcpy_fn(3)): when the destination and the length are both multiples of 8,
 // every store is at least 8 bytes wide. The size classes below guarantee it: 1-7 byte stores only happen for
@@ -395,6 +399,29 @@ __attribute__((always_inline)) inline void FillTemporal(char* d, unsigned char c
   }
 }
 
+// Pattern-aware small copies: where a CPU kind's measurements show ordinary stores + write-back beating
+// non-temporal stores for a line that is cached or being prefetched, and losing for a cold one (Intel Emerald
+// Rapids: 15-28 % either way at 64-256 B, ../shared/reference/perf-anchors-emr.md), the thread's destination
+// history picks between them. True if this call of `n` bytes should take the ordinary-store path for that
+// reason. Records the destination on every call while the history is on, so it follows the thread's writes;
+// costs one relaxed load and a branch while it is off.
+template <class P>
+__attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n) {
+  const size_t below = P::NearTemporalBelow();
+  if (__builtin_expect(below == 0, 1)) return false;
+  const bool near = P::RecordDestination(d, n);
+  return near && n < below;
+}
+
+// The non-temporal decision of the cache-line tables: the caller's flags first (a caller that knows its pattern
+// decides), then a near destination, then the size.
+template <class P>
+__attribute__((always_inline)) inline bool CacheLineWantsNt(unsigned flags, size_t n, bool near_and_small) {
+  if ((flags & (kMemNonTemporal | kMemWc)) != 0) return true;
+  if ((flags & (kMemTemporal | kMemWb)) != 0) return false;
+  return n >= P::NtThreshold() && !near_and_small;
+}
+
 // --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
 
 // Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
@@ -403,12 +430,18 @@ template <class P, bool kAllowNt>
 void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
+  const bool near_and_small = NearAndSmall<P>(d, len);
   if ((flags & kMemNoFlush) != 0) {
     CopyTemporal<P, false>(d, s, len);
     return dst;
   }
-  if (kAllowNt && WantsNt(flags, len, P::NtThreshold())) {
+  if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     CopyLines<P, true, true>(d, s, len);
+  } else if (near_and_small && len > kSmall) {
+    // Every store first, then the write-backs: on a cached line that beats a write-back after each line
+    // (perf-anchors-emr.md section 3).
+    CopyLines<P, false, false>(d, s, len);
+    FlushRange<P>(d, len);
   } else {
     CopyTemporal<P, true>(d, s, len);
   }
@@ -420,12 +453,16 @@ template <class P, bool kAllowNt>
 void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const auto byte = static_cast<unsigned char>(c);
+  const bool near_and_small = NearAndSmall<P>(d, len);
   if ((flags & kMemNoFlush) != 0) {
     FillTemporal<P, false>(d, byte, len);
     return dst;
   }
-  if (kAllowNt && WantsNt(flags, len, P::NtThreshold())) {
+  if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     FillLines<P, true, true>(d, byte, len);
+  } else if (near_and_small && len > kSmall) {
+    FillLines<P, false, false>(d, byte, len);
+    FlushRange<P>(d, len);
   } else {
     FillTemporal<P, true>(d, byte, len);
   }

@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pmem2/arch/destination_history.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/flush.h"
+#include "pmem2/arch/x86_64/kernel_table.h"
 
 namespace pmem2 {
 namespace arch {
@@ -36,6 +38,8 @@ struct Event {
 std::vector<Event> events;
 size_t nt_threshold = 64;
 size_t byte_nt_threshold = 4096;
+size_t near_temporal_below = 0;  // the pattern-aware small copies: off unless a test turns them on
+uintptr_t last_line = 0;         // the recording policy's destination history (production: per thread)
 
 void Record(Event::Kind kind, const void* p, size_t size) {
   events.push_back({kind, reinterpret_cast<uintptr_t>(p), size});
@@ -98,6 +102,10 @@ struct RecordingPrimitives {
   static void Fence() { Record(Event::kFence, nullptr, static_cast<size_t>(kFence)); }
   static size_t NtThreshold() { return nt_threshold; }
   static size_t ByteNtThreshold() { return byte_nt_threshold; }
+  static size_t NearTemporalBelow() { return near_temporal_below; }
+  static bool RecordDestination(const void* d, size_t n) {
+    return ::pmem2::arch::RecordDestination(&last_line, d, n);
+  }
 };
 
 #include "pmem2/arch/x86_64/kernels-inl.h"
@@ -150,8 +158,9 @@ bool WantsNtForTest(const Case& c) {
   return c.len >= c.threshold;
 }
 
-// Checks the log of one call against the contract. Returns "" or what went wrong.
-std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
+// Checks the log of one call against the contract. Returns "" or what went wrong. `wants_nt`: whether the call
+// was to take the non-temporal path (-1: from the flags and the size alone, WantsNtForTest).
+std::string CheckLog(const Case& c, uintptr_t dst, size_t vec, int wants_nt = -1) {
   const uintptr_t end = dst + c.len;
   const bool noflush = (c.flags & kMemNoFlush) != 0;
   const bool drains = (c.flags & (kMemNoDrain | kMemNoFlush)) == 0;
@@ -199,7 +208,7 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec) {
 
   // On the non-temporal path every piece of 4 bytes or more goes out non-temporally: ordinary stores only
   // for a head or tail piece of 1-3 bytes.
-  if (c.cache_line && !noflush && c.len != 0 && WantsNtForTest(c)) {
+  if (c.cache_line && !noflush && c.len != 0 && (wants_nt == -1 ? WantsNtForTest(c) : wants_nt == 1)) {
     size_t head = static_cast<size_t>((0 - dst) & (kLine - 1));
     if (head > c.len) head = c.len;
     const size_t tail = c.len == head ? 0 : static_cast<size_t>(end & (kLine - 1));
@@ -358,6 +367,114 @@ TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
   CheckDrainFence<ClflushLine, 32>(DrainFence::kMfence, "clflush");
   CheckDrainFence<ClwbLine, 64>(DrainFence::kSfence, "clwb (vector 64)");
   CheckDrainFence<ClflushLine, 64>(DrainFence::kMfence, "clflush (vector 64)");
+}
+
+// The pattern-aware small copies: on the cache-line tables, with the history on (near_temporal_below != 0), a
+// copy or fill below that size whose destination is near the previous one takes ordinary stores, every one of
+// them before the first write-back, and never a non-temporal store; a far one, or one at or above that size,
+// takes the non-temporal path of its size; the flags win over both. Every case also meets the whole contract
+// (CheckLog), for every length up to 520 B, both operations, every flag set, 3 previous destinations, and each
+// vector width.
+enum class Previous { kSame, kJustBefore, kFar, kFarBehind };
+
+template <size_t kVec>
+void CheckPatternAware() {
+  constexpr size_t kGuard = 256;
+  for (size_t below : {size_t{256}, size_t{384}}) {
+    near_temporal_below = below;
+    for (size_t threshold : {size_t{64}, size_t{0}}) {
+      nt_threshold = threshold;
+      for (Previous previous : {Previous::kSame, Previous::kJustBefore, Previous::kFar, Previous::kFarBehind}) {
+        for (Op op : {Op::kMemmove, Op::kMemset}) {
+          for (unsigned flags : kFlagSets) {
+            for (size_t len = 0; len <= 520; ++len) {
+              const size_t dst_off = (len * 13 + flags) % 64;
+              std::vector<unsigned char> buf(kGuard + 64 + len + kGuard, 0xee), src(len + 64);
+              for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 5 + 3);
+              std::vector<unsigned char> want = buf;
+              unsigned char* dst = buf.data() + kGuard + dst_off;
+              const uintptr_t first = reinterpret_cast<uintptr_t>(dst) / kLine;
+              switch (previous) {
+                case Previous::kSame:
+                  last_line = first + (len == 0 ? 0 : (reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine - first);
+                  break;
+                case Previous::kJustBefore:
+                  last_line = first - 1;
+                  break;
+                case Previous::kFar:
+                  last_line = first - 3;
+                  break;
+                case Previous::kFarBehind:
+                  last_line = first + 65;
+                  break;
+              }
+              const bool near = previous == Previous::kSame || previous == Previous::kJustBefore;
+              const Case c{op, true, len, dst_off, 0, flags, threshold};
+              int wants_nt = 0;
+              if ((flags & (kMemNonTemporal | kMemWc)) != 0) {
+                wants_nt = 1;
+              } else if ((flags & (kMemTemporal | kMemWb)) == 0) {
+                wants_nt = len >= threshold && !(near && len < below) ? 1 : 0;
+              }
+              events.clear();
+              if (op == Op::kMemmove) {
+                std::memcpy(want.data() + kGuard + dst_off, src.data(), len);
+                kernels::MemmoveCacheLine<RecordingPrimitives<kVec>, true>(dst, src.data(), len, flags);
+              } else {
+                std::memset(want.data() + kGuard + dst_off, 0x3c, len);
+                kernels::MemsetCacheLine<RecordingPrimitives<kVec>, true>(dst, 0x3c, len, flags);
+              }
+              const std::string where = Describe(c) + " below " + std::to_string(below) + " previous " +
+                                        std::to_string(static_cast<int>(previous)) + " (vector " +
+                                        std::to_string(kVec) + ")";
+              ASSERT_TRUE(buf == want) << "wrong bytes: " << where;
+              ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec, wants_nt), "") << where;
+              const uintptr_t recorded = len == 0 ? first : (reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine;
+              ASSERT_EQ(last_line, recorded) << "the call must record its destination: " << where;
+              size_t nt_stores = 0;
+              bool flushed = false, store_after_flush = false;
+              for (const Event& e : events) {
+                if (e.kind == Event::kNtStore) ++nt_stores;
+                if (e.kind == Event::kFlush) flushed = true;
+                if (e.kind == Event::kStore && flushed) store_after_flush = true;
+              }
+              if (len != 0 && (flags & kMemNoFlush) == 0 && wants_nt == 0) {
+                ASSERT_EQ(nt_stores, 0u) << where;
+              }
+              if (near && len < below && len != 0 && (flags & (kMemNoFlush | kMemNonTemporal | kMemWc)) == 0) {
+                ASSERT_FALSE(store_after_flush) << "a near small copy stores everything before the write-backs: "
+                                                << where;
+              }
+              if (len >= 64 && wants_nt == 1 && (flags & kMemNoFlush) == 0) {
+                ASSERT_GT(nt_stores, 0u) << where;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  near_temporal_below = 0;
+  nt_threshold = 64;
+}
+
+TEST(KernelRecordingTest, PatternAwareSmallCopies) {
+  CheckPatternAware<16>();
+  CheckPatternAware<32>();
+  CheckPatternAware<64>();
+}
+
+// With the history off (the CPU kinds where non-temporal stores win everywhere) the kernels never read or write
+// it.
+TEST(KernelRecordingTest, HistoryOffIsNeverTouched) {
+  near_temporal_below = 0;
+  last_line = 12345;
+  std::vector<unsigned char> buf(700), src(700, 1);
+  for (size_t len : {0, 8, 64, 200, 600}) {
+    kernels::MemmoveCacheLine<RecordingPrimitives<32>, true>(buf.data(), src.data(), len, 0);
+    kernels::MemsetCacheLine<RecordingPrimitives<32>, true>(buf.data(), 1, len, kMemNoFlush);
+  }
+  EXPECT_EQ(last_line, 12345u);
 }
 
 // PMEM_NO_MOVNT tables never store non-temporally, whatever the flags.

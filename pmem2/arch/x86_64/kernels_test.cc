@@ -38,7 +38,10 @@ const unsigned kFlagSets[] = {0,
                               kMemNoDrain | kMemTemporal,
                               kMemNoDrain | kMemWc};
 
-enum class Table { kCacheLine, kCacheLineNoMovnt, kByte, kByteNoMovnt };
+// kCacheLineNearTemporal: the cache-line table with the pattern-aware small copies on below 512 B (as
+// PMEM2_NEAR_TEMPORAL_BELOW=512 would), whatever this CPU kind's row says: consecutive checks write the same
+// buffers, so the destination history sees near destinations as well as far ones.
+enum class Table { kCacheLine, kCacheLineNoMovnt, kCacheLineNearTemporal, kByte, kByteNoMovnt };
 
 struct Config {
   IsaLevel level;
@@ -60,6 +63,9 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       break;
     case Table::kCacheLineNoMovnt:
       name += "_CacheLineNoMovnt";
+      break;
+    case Table::kCacheLineNearTemporal:
+      name += "_CacheLineNearTemporal";
       break;
     case Table::kByte:
       name += "_Byte";
@@ -96,6 +102,10 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       ::unsetenv(c.env);
     }
     overrides.no_movnt = c.table == Table::kCacheLineNoMovnt || c.table == Table::kByteNoMovnt;
+    if (c.table == Table::kCacheLineNearTemporal) {
+      overrides.has_near_temporal_below = true;
+      overrides.near_temporal_below = 512;
+    }
     if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
       // The environment alone must move the level from the CPU kind's default (the CPU's best features).
       cpu_ = std::make_unique<ScopedCpuFeatures>(pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, c.flush),
@@ -108,6 +118,11 @@ class KernelTest : public ::testing::TestWithParam<Config> {
     const std::string expected_name =
         c.level == IsaLevel::kGeneric && overrides.no_generic_memcpy ? "libc" : pmem2::testing::IsaLevelName(c.level);
     ASSERT_EQ(std::string(ops_->memmove_name).rfind(expected_name, 0), 0u) << ops_->memmove_name;
+    if (c.table == Table::kCacheLineNearTemporal && c.level != IsaLevel::kGeneric) {
+      ASSERT_EQ(cpu_->selection().cache_line_near_temporal_below, 512u);
+      ASSERT_NE(std::string(ops_->memmove_name).find("temporal < 512 B near"), std::string::npos)
+          << ops_->memmove_name;
+    }
   }
 
   // memmove of `len` bytes from offset `src_off` to offset `dst_off` in separate buffers.
@@ -273,6 +288,10 @@ std::vector<Config> AllConfigs() {
     // The other flush instructions change only the flush in the same kernel.
     out.push_back({level, FlushInstruction::kClflushopt, Table::kCacheLine});
     out.push_back({level, FlushInstruction::kClflush, Table::kCacheLine});
+    if (level != IsaLevel::kGeneric) {
+      out.push_back({level, FlushInstruction::kClwb, Table::kCacheLineNearTemporal});
+      out.push_back({level, FlushInstruction::kClflush, Table::kCacheLineNearTemporal});
+    }
   }
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});

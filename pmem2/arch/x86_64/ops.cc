@@ -21,6 +21,8 @@ namespace x86_64 {
 
 std::atomic<size_t> cache_line_nt_threshold{kDefaultCacheLineNtThreshold};
 std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
+std::atomic<size_t> cache_line_near_temporal_below{0};
+__thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
 
@@ -88,37 +90,64 @@ std::string SizeText(size_t n) {
   return std::to_string(n) + " B";
 }
 
-std::string KernelName(const char* isa, bool allow_nt, size_t threshold) {
+std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t near_temporal_below = 0) {
   std::string name = isa;
   if (allow_nt) {
     name += " nt >= " + SizeText(threshold);
+    if (near_temporal_below > threshold) {
+      name += ", temporal < " + SizeText(near_temporal_below) + " near the thread's last destination";
+    }
   } else {
     name += " temporal (PMEM_NO_MOVNT)";
   }
   return name;
 }
 
-// CPU kinds (vendor, family, model) on which the AVX-512 kernels are the default without PMEM_AVX512F: those
-// measured, with kernels_benchmark's Isa* pairs, not slower than the AVX ones at any size and faster at large
-// ones. None so far, so every CPU keeps AVX by construction:
-//   - AMD Zen 4 (family 25, model 17): AVX-512 brought nothing measurable (pmem2/arch/README.md);
-//   - Intel family 6 model 167: equal from 64 B to 4 KiB and for memset, memcpy 1.6 % slower at 64 KiB and not
-//     faster at 2-64 MiB (x86_64/results/intel-6-167-avx512.md);
-//   - Intel Emerald Rapids (family 6, model 207): AVX-512 NT stores beat AVX2 ones at 64 MiB in a primitives
-//     benchmark (../shared/reference/perf-anchors-emr.md), but these kernels were not measured there.
-// Add a row only with a results file showing the win.
-struct CpuKind {
+// Per CPU kind (vendor, family, model): the choices that were measured there, side by side with libpmem2 1.12.1
+// in one process and with every strategy of tools/bench's limit, for hot, sequential-cold and random-cold
+// destinations. Add or change a row only with a results file that shows the win; a CPU kind not listed gets
+// kUnmeasured, which is conservative rather than fast.
+//
+//   - AMD Zen 4 (family 25, model 17): non-temporal stores win from 64 B whatever the destination, hot or
+//     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
+//     16 KiB; AVX-512 brought nothing measurable.
+//   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
+//     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
+//     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
+//     (random: 9-14 % at 64 B-1 KiB), while ordinary stores win by up to 2x below that on a line just written:
+//     page copies follow their own destination history, non-temporal from 64 B when far and from 2 KiB when
+//     near. AVX-512 equal from 64 B to 4 KiB, memcpy 1.6 % slower at 64 KiB
+//     (x86_64/results/intel-6-167-avx512.md).
+//   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
+//     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
+//     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
+//     (perf-anchors-emr.md, sections 2-3): the destination history decides below 384 B. Page copies and AVX-512
+//     were not measured there (AVX-512 NT was ahead only at 64 MiB, inside that size's noise): unchanged.
+//   - Unmeasured CPUs: the destination history decides below 256 B, libpmem2's own non-temporal threshold. A
+//     near destination then gets what libpmem2 does for every small copy (ordinary stores + write-back), a far
+//     one non-temporal stores, which won for cold random lines on every CPU measured (1.1-1.5x); so neither
+//     pattern should fall far below libpmem2 on a CPU nobody has measured.
+struct CpuKindDefaults {
   CpuVendor vendor;
   unsigned family;
   unsigned model;
+  size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
+  size_t page_nt_threshold;      // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
+  size_t page_far_nt_threshold;  // far destinations (page copies' own history); 0: no history
+  bool avx512;
 };
-constexpr std::array<CpuKind, 0> kAvx512ByDefault = {};
+constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, false},
+    {CpuVendor::kIntel, 6, 167, 0, size_t{2} << 10, 64, false},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, false},
+};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, false};
 
-bool Avx512ByDefault(const CpuFeatures& f) {
-  for (const CpuKind& k : kAvx512ByDefault) {
-    if (f.vendor == k.vendor && f.family == k.family && f.model == k.model) return true;
+const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
+  for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
+    if (f.vendor == k.vendor && f.family == k.family && f.model == k.model) return k;
   }
-  return false;
+  return kUnmeasured;
 }
 
 std::atomic<const Selection*> installed_for_test{nullptr};
@@ -126,6 +155,7 @@ std::atomic<const Selection*> installed_for_test{nullptr};
 void MakeCurrent(const Selection& s) {
   cache_line_nt_threshold.store(s.cache_line_nt_threshold, std::memory_order_relaxed);
   byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
+  cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
 }
 
 const Selection& ProcessSelection() {
@@ -150,11 +180,20 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.cache_line_nt_threshold =
       overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultCacheLineNtThreshold;
   s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
+  const CpuKindDefaults& kind_defaults = DefaultsFor(features);
+  // The destination history only chooses between non-temporal and ordinary stores: not with PMEM_NO_MOVNT, and
+  // not where PMEM_MOVNT_THRESHOLD set the user's own threshold, unless PMEM2_NEAR_TEMPORAL_BELOW asks for it.
+  s.cache_line_near_temporal_below = overrides.has_near_temporal_below ? overrides.near_temporal_below
+                                     : overrides.has_movnt_threshold    ? 0
+                                                                        : kind_defaults.near_temporal_below;
+  if (!allow_nt) s.cache_line_near_temporal_below = 0;
+  s.page_nt_threshold = kind_defaults.page_nt_threshold;
+  s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the measured table above decides (empty: AVX).
   const bool avx512 = features.avx512f && !overrides.no_avx512f &&
-                      (overrides.force_avx512f || (!overrides.no_avx && Avx512ByDefault(features)));
+                      (overrides.force_avx512f || (!overrides.no_avx && kind_defaults.avx512));
   const IsaKernels* isa = nullptr;
   if (avx512) {
     isa = &Avx512Kernels();
@@ -230,7 +269,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     o.writes_back_cache_lines = true;
     o.memmove = mem.memmove;
     o.memset = mem.memset;
-    const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold))
+    const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold,
+                                                          s.cache_line_near_temporal_below))
                                       : (overrides.no_generic_memcpy ? "libc" : "generic");
     o.memmove_name = name;
     o.memset_name = name;
@@ -244,6 +284,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 const PersistOps& CacheLineOps() { return Current().cache_line; }
 const PersistOps& ByteOps() { return Current().byte; }
 FlushFn WriteBackFlush() { return Current().write_back; }
+size_t PageNtThreshold() { return Current().page_nt_threshold; }
+size_t PageFarNtThreshold() { return Current().page_far_nt_threshold; }
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {

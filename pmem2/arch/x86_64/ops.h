@@ -5,8 +5,9 @@
 //
 // The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
 // (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels (AVX-512 with PMEM_AVX512F=1 or on the CPU kinds where
-// measured to win, of which there are none yet; else AVX, else SSE2) and the non-temporal threshold, and
-// publishes them as PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
+// measured to win, of which there are none yet; else AVX, else SSE2), the non-temporal thresholds and the
+// pattern-aware small copies (per CPU kind, from the measured table in ops.cc), and publishes them as
+// PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
 // the tables a different CPU would get (see testing/cpu).
 
 #ifndef PMEM2_ARCH_X86_64_OPS_H_
@@ -41,6 +42,15 @@ struct Selection {
   FlushFn write_back;
   size_t cache_line_nt_threshold;
   size_t byte_nt_threshold;
+  // Cache-line copies and fills below this size go to ordinary stores + write-back when their destination is
+  // near the calling thread's previous one (kernel_table.h); 0: never. From the CPU kind's row in ops.cc, or
+  // PMEM2_NEAR_TEMPORAL_BELOW.
+  size_t cache_line_near_temporal_below;
+  // Page granularity copies of at least this many bytes use non-temporal stores; 0: the CPU kind has no
+  // measured value, pmem2/arch's kPageNtThreshold (page_copy.h) applies.
+  size_t page_nt_threshold;
+  // The same for destinations far from the thread's previous page copy; 0: no history for page copies.
+  size_t page_far_nt_threshold;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };
@@ -51,6 +61,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides);
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 FlushFn WriteBackFlush();
+size_t PageNtThreshold();
+size_t PageFarNtThreshold();
 std::string DescribeCpu();
 
 }  // namespace x86_64

@@ -119,6 +119,67 @@ TEST(SelectTest, Avx512DefaultPerCpuKind) {
   EXPECT_STREQ(Select(Zen4(), EnvOverrides()).cache_line.memmove_name, "avx nt >= 64 B");
 }
 
+// The measured rows of the per-CPU table (ops.cc) and the conservative default for every other CPU kind.
+TEST(SelectTest, PerCpuKindRows) {
+  const Selection zen4 = Select(Zen4(), EnvOverrides());
+  EXPECT_EQ(zen4.cache_line_near_temporal_below, 0u) << "Zen 4: non-temporal from 64 B wherever";
+  EXPECT_EQ(zen4.page_nt_threshold, 0u) << "Zen 4 keeps pmem2/arch's 16 KiB";
+  EXPECT_EQ(zen4.page_far_nt_threshold, 0u) << "and no history for page copies";
+  EXPECT_STREQ(zen4.cache_line.memmove_name, "avx nt >= 64 B");
+
+  const Selection m167 = Select(Intel(167), EnvOverrides());
+  EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
+  EXPECT_EQ(m167.page_nt_threshold, size_t{2} << 10) << "page copies: non-temporal from 2 KiB when near";
+  EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and from 64 B when far";
+  EXPECT_STREQ(m167.cache_line.memmove_name, "avx nt >= 64 B");
+
+  const Selection emr = Select(Intel(207), EnvOverrides());
+  EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
+  EXPECT_EQ(emr.page_nt_threshold, 0u) << "page copies not measured there";
+  EXPECT_EQ(emr.page_far_nt_threshold, 0u);
+  EXPECT_STREQ(emr.cache_line.memmove_name, "avx nt >= 64 B, temporal < 384 B near the thread's last destination");
+  EXPECT_STREQ(emr.cache_line.memset_name, emr.cache_line.memmove_name);
+  EXPECT_STREQ(emr.byte.memmove_name, "avx nt >= 8 MiB") << "the byte tables have no history";
+
+  // Every other kind, whatever its vendor: the history below libpmem2's own 256 B, pmem2/arch's page threshold.
+  CpuFeatures amd_other = Zen4();
+  amd_other.model = 97;  // Zen 5 has family 26; a Zen 4 model nobody measured
+  CpuFeatures zen5 = Zen4();
+  zen5.family = 26;
+  CpuFeatures other = Intel(207);
+  other.vendor = CpuVendor::kOther;
+  for (const CpuFeatures& f : {Intel(85), Intel(143), amd_other, zen5, other}) {
+    const Selection s = Select(f, EnvOverrides());
+    EXPECT_EQ(s.cache_line_near_temporal_below, 256u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
+  }
+}
+
+// PMEM2_NEAR_TEMPORAL_BELOW overrides the row; PMEM_MOVNT_THRESHOLD (the user's own threshold) turns the
+// history off unless PMEM2_NEAR_TEMPORAL_BELOW asks for it; PMEM_NO_MOVNT has nothing to choose between.
+TEST(SelectTest, NearTemporalOverrides) {
+  EXPECT_EQ(Select(Zen4(), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "1024")).cache_line_near_temporal_below, 1024u);
+  EXPECT_EQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "0")).cache_line_near_temporal_below, 0u);
+  EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "0")).cache_line.memmove_name,
+               "avx nt >= 64 B");
+  EXPECT_EQ(Select(Intel(207), FromEnv("PMEM_MOVNT_THRESHOLD", "128")).cache_line_near_temporal_below, 0u);
+  EnvOverrides both = FromEnv("PMEM_MOVNT_THRESHOLD", "128");
+  both.has_near_temporal_below = true;
+  both.near_temporal_below = 512;
+  const Selection s = Select(Intel(207), both);
+  EXPECT_EQ(s.cache_line_near_temporal_below, 512u);
+  EXPECT_STREQ(s.cache_line.memmove_name, "avx nt >= 128 B, temporal < 512 B near the thread's last destination");
+  EXPECT_EQ(Select(Intel(207), FromEnv("PMEM_NO_MOVNT", "1")).cache_line_near_temporal_below, 0u);
+  EnvOverrides no_movnt = FromEnv("PMEM_NO_MOVNT", "1");
+  no_movnt.has_near_temporal_below = true;
+  no_movnt.near_temporal_below = 512;
+  EXPECT_EQ(Select(Intel(207), no_movnt).cache_line_near_temporal_below, 0u);
+  // Below the non-temporal threshold the history has nothing to decide; the name does not mention it.
+  EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "64")).cache_line.memmove_name,
+               "avx nt >= 64 B");
+}
+
 // The tables and names the AVX-512 kernels get when selected.
 TEST(SelectTest, Avx512Tables) {
   const Selection s = Select(Intel(167), FromEnv("PMEM_AVX512F", "1"));

@@ -1,0 +1,41 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/arch/destination_history.h
+// -----------------------------------------------------------------------------
+//
+// Internal to pmem2/arch: a stand-in for the CPU cache state of a copy's destination, which cannot be read.
+// Where a CPU kind's measurements show ordinary stores winning on a cached or prefetched line and non-temporal
+// stores on a cold one (x86_64/ops.cc lists them), the choice follows the calling thread's own recent writes:
+// a destination that starts at most kNearLinesBack cache lines before the last line of the previous copy (most
+// likely still cached: it was just written) or at most kNearLinesAhead lines after it (a sequential stream the
+// hardware prefetcher follows) is near; anything else is a jump to a line that is probably cold. The history is
+// one word per thread and table (the x86-64 cache-line kernels, the page-granularity copies), so the check is
+// a load, a store and a compare.
+
+#ifndef PMEM2_ARCH_DESTINATION_HISTORY_H_
+#define PMEM2_ARCH_DESTINATION_HISTORY_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pmem2 {
+namespace arch {
+
+inline constexpr uintptr_t kNearLinesBack = 64;
+inline constexpr uintptr_t kNearLinesAhead = 2;
+
+// Records [d, d + n) as the latest destination in *last_line (the last cache line written: address / 64) and
+// returns whether d was near the previous one. A thread's first copy (*last_line == 0) is far.
+__attribute__((always_inline)) inline bool RecordDestination(uintptr_t* last_line, const void* d, size_t n) {
+  constexpr uintptr_t kLine = 64;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(d);
+  const uintptr_t first = start / kLine;
+  const uintptr_t previous = *last_line;
+  *last_line = (start + n - (n != 0 ? 1 : 0)) / kLine;
+  return first - previous + kNearLinesBack <= kNearLinesBack + kNearLinesAhead;
+}
+
+}  // namespace arch
+}  // namespace pmem2
+
+#endif  // PMEM2_ARCH_DESTINATION_HISTORY_H_
