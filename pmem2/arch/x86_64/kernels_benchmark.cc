@@ -165,6 +165,23 @@ void GlibcMemcpy(benchmark::State& state) {
 }
 BENCHMARK(GlibcMemcpy)->Apply(Sizes);
 
+// What the destination history costs on the hot path: the same copies with it off (0) and on (384 B), the flag
+// fixing the store kind so that only the history's load, compare and store differ (non-temporal at 64 B, ordinary
+// stores + CLWB at 8 B).
+void HistoryCost(benchmark::State& state, size_t near_temporal_below) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const unsigned flags = n >= 64 ? kMemNonTemporal : kMemTemporal;
+  const PersistOps& ops = CacheLineOps();
+  const size_t saved = x86_64::cache_line_near_temporal_below.exchange(near_temporal_below);
+  for (auto _ : state) {
+    ops.memmove(Dst(), Src(), n, flags);
+    benchmark::ClobberMemory();
+  }
+  x86_64::cache_line_near_temporal_below.store(saved);
+}
+BENCHMARK_CAPTURE(HistoryCost, off, size_t{0})->Arg(8)->Arg(64);
+BENCHMARK_CAPTURE(HistoryCost, on, size_t{384})->Arg(8)->Arg(64);
+
 }  // namespace
 }  // namespace arch
 }  // namespace pmem2
