@@ -14,10 +14,7 @@ namespace pmem2 {
 namespace arch {
 namespace {
 
-size_t PageNtThreshold() {
-  const size_t measured = backend::PageNtThreshold();
-  return measured != 0 ? measured : kPageNtThreshold;
-}
+size_t Or(size_t measured, size_t fallback) { return measured != 0 ? measured : fallback; }
 
 // The page copies' own destination history (destination_history.h), separate from the cache-line kernels'.
 __thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
@@ -35,16 +32,28 @@ const PersistOps& FileByteOps() {
 
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  size_t nt_threshold = PageNtThreshold();
-  if (const size_t far = backend::PageFarNtThreshold(); far != 0) {
-    if (!RecordDestination(&last_page_copy_line, dst, len)) nt_threshold = far;
+  const backend::PageNtThresholds t = backend::PageThresholds();
+  size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
+  if (t.far != 0) {
+    switch (ClassifyDestination(&last_page_copy_line, dst, len)) {
+      case Destination::kFar:
+        nt_threshold = t.far;
+        break;
+      case Destination::kAhead:
+        nt_threshold = Or(t.ahead, nt_threshold);
+        break;
+      case Destination::kRewrite:
+        break;
+    }
   }
   return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
 }
 
 std::string PageCopyName() {
-  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), PageNtThreshold(),
-                         backend::PageFarNtThreshold());
+  const backend::PageNtThresholds t = backend::PageThresholds();
+  const size_t rewrite = Or(t.rewrite, kPageNtThreshold);
+  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite,
+                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

@@ -21,13 +21,16 @@ namespace backend {
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 FlushFn WriteBackFlush();
-// Page-granularity copies of at least this many bytes default to non-temporal stores; 0 where nothing was
-// measured for this CPU (kPageNtThreshold, page_copy.h, applies).
-size_t PageNtThreshold();
-// The same for a copy whose destination is far from the calling thread's previous page copy
-// (destination_history.h), where the CPU kind was measured to want that; 0: no history, PageNtThreshold()
-// for every destination.
-size_t PageFarNtThreshold();
+// Page-granularity copies of at least these many bytes default to non-temporal stores, by where the copy starts
+// relative to the calling thread's previous page copy (destination_history.h). `far` == 0: the CPU kind keeps
+// no history for page copies and `rewrite` applies to every destination; 0 in `rewrite`: nothing measured for
+// this CPU, kPageNtThreshold (page_copy.h) applies.
+struct PageNtThresholds {
+  size_t rewrite = 0;  // on lines the previous copy just wrote, or for every copy without a history
+  size_t ahead = 0;    // on the lines just after them (a sequential stream)
+  size_t far = 0;      // anywhere else
+};
+PageNtThresholds PageThresholds();
 std::string DescribeCpu();
 
 }  // namespace backend

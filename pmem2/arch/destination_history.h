@@ -24,15 +24,26 @@ namespace arch {
 inline constexpr uintptr_t kNearLinesBack = 64;
 inline constexpr uintptr_t kNearLinesAhead = 2;
 
+// Where a copy starts relative to the thread's previous one: on lines it just wrote (kRewrite: up to
+// kNearLinesBack lines before its last line, that line included), on the next lines (kAhead: up to
+// kNearLinesAhead lines after it), or anywhere else (kFar).
+enum class Destination { kFar, kRewrite, kAhead };
+
 // Records [d, d + n) as the latest destination in *last_line (the last cache line written: address / 64) and
-// returns whether d was near the previous one. A thread's first copy (*last_line == 0) is far.
-__attribute__((always_inline)) inline bool RecordDestination(uintptr_t* last_line, const void* d, size_t n) {
+// says where d was. A thread's first copy (*last_line == 0) is far.
+__attribute__((always_inline)) inline Destination ClassifyDestination(uintptr_t* last_line, const void* d, size_t n) {
   constexpr uintptr_t kLine = 64;
   const uintptr_t start = reinterpret_cast<uintptr_t>(d);
-  const uintptr_t first = start / kLine;
   const uintptr_t previous = *last_line;
   *last_line = (start + n - (n != 0 ? 1 : 0)) / kLine;
-  return first - previous + kNearLinesBack <= kNearLinesBack + kNearLinesAhead;
+  const uintptr_t offset = start / kLine - previous + kNearLinesBack;  // unsigned: a jump wraps far away
+  if (offset > kNearLinesBack + kNearLinesAhead) return Destination::kFar;
+  return offset <= kNearLinesBack ? Destination::kRewrite : Destination::kAhead;
+}
+
+// The same, near (kRewrite or kAhead) or not.
+__attribute__((always_inline)) inline bool RecordDestination(uintptr_t* last_line, const void* d, size_t n) {
+  return ClassifyDestination(last_line, d, n) != Destination::kFar;
 }
 
 }  // namespace arch

@@ -12,6 +12,21 @@ namespace {
 
 // Near = from kNearLinesBack lines before the previous call's last line to kNearLinesAhead lines after it; every
 // call records its own last line.
+TEST(DestinationHistoryTest, RewriteAheadOrFar) {
+  const uintptr_t base = uintptr_t{1} << 30;
+  uintptr_t last = base / 64 + 10;
+  EXPECT_EQ(ClassifyDestination(&last, reinterpret_cast<const void*>(base + 10 * 64 + 63), 1), Destination::kRewrite)
+      << "the previous copy's last line";
+  EXPECT_EQ(ClassifyDestination(&last, reinterpret_cast<const void*>(base + (10 - 64) * 64), 1),
+            Destination::kRewrite)
+      << "64 lines before it";
+  last = base / 64 + 10;
+  EXPECT_EQ(ClassifyDestination(&last, reinterpret_cast<const void*>(base + 11 * 64), 64), Destination::kAhead);
+  EXPECT_EQ(ClassifyDestination(&last, reinterpret_cast<const void*>(base + 13 * 64), 64), Destination::kAhead)
+      << "two lines after line 11";
+  EXPECT_EQ(ClassifyDestination(&last, reinterpret_cast<const void*>(base + 16 * 64), 64), Destination::kFar);
+}
+
 TEST(DestinationHistoryTest, NearMeansJustWrittenOrJustAhead) {
   const uintptr_t base = uintptr_t{1} << 30;  // line 2^24
   const auto at_line = [&](intptr_t line_delta) {

@@ -24,12 +24,13 @@ std::string Size(size_t n) {
 }  // namespace
 
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
-                            size_t nt_threshold, size_t far_nt_threshold) {
+                            size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   if (far_nt_threshold != 0) {
-    absl::StrAppend(&name, " (", Size(far_nt_threshold), " far from the thread's last page copy)");
+    absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
+                    Size(far_nt_threshold), " far from it");
   }
   return name;
 }

@@ -32,9 +32,11 @@ unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_enviro
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
-// `far_nt_threshold` != 0: the threshold for destinations far from the thread's previous page copy, named too.
+// `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
+// thread's previous page copy are named too.
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
-                            size_t nt_threshold = kPageNtThreshold, size_t far_nt_threshold = 0);
+                            size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
+                            size_t far_nt_threshold = 0);
 
 }  // namespace arch
 }  // namespace pmem2

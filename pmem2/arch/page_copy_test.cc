@@ -36,10 +36,10 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   no_movnt.no_movnt = true;
   EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT)");
   EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{2} << 10, 64),
-            "avx nt >= 2 KiB (64 B far from the thread's last page copy)");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, size_t{2} << 10, 64),
+            "avx nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, 1000), "avx nt >= 1000 B");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{2} << 10, 64), "avx nt >= 8 MiB")
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";
 }
 

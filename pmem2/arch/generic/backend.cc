@@ -14,8 +14,7 @@ const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
 const PersistOps& ByteOps() { return generic::ByteOps(); }
 // The generic backend has no flush instruction.
 FlushFn WriteBackFlush() { return nullptr; }
-size_t PageNtThreshold() { return 0; }
-size_t PageFarNtThreshold() { return 0; }
+PageNtThresholds PageThresholds() { return {}; }
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend

@@ -13,8 +13,10 @@ namespace backend {
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 const PersistOps& ByteOps() { return x86_64::ByteOps(); }
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
-size_t PageNtThreshold() { return x86_64::PageNtThreshold(); }
-size_t PageFarNtThreshold() { return x86_64::PageFarNtThreshold(); }
+PageNtThresholds PageThresholds() {
+  const x86_64::Selection& s = x86_64::CurrentSelection();
+  return {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold};
+}
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }
 
 }  // namespace backend

@@ -114,9 +114,9 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
-//     (random: 9-14 % at 64 B-1 KiB), while ordinary stores win by up to 2x below that on a line just written:
-//     page copies follow their own destination history, non-temporal from 64 B when far and from 2 KiB when
-//     near. AVX-512 equal from 64 B to 4 KiB, memcpy 1.6 % slower at 64 KiB
+//     (random: 9-14 % at 64 B-1 KiB), while on lines just written ordinary stores win by 2x at 2 KiB: page
+//     copies follow their own destination history, non-temporal from 64 B when far, from 2 KiB when ahead and
+//     from pmem2/arch's 16 KiB on a rewrite. AVX-512 equal from 64 B to 4 KiB, memcpy 1.6 % slower at 64 KiB
 //     (x86_64/results/intel-6-167-avx512.md).
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
@@ -132,16 +132,17 @@ struct CpuKindDefaults {
   unsigned family;
   unsigned model;
   size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
-  size_t page_nt_threshold;      // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
-  size_t page_far_nt_threshold;  // far destinations (page copies' own history); 0: no history
+  size_t page_nt_threshold;        // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
+  size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
+  size_t page_far_nt_threshold;    // and far from it; 0: no history
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, false},
-    {CpuVendor::kIntel, 6, 167, 0, size_t{2} << 10, 64, false},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, false},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -188,6 +189,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
                                                                         : kind_defaults.near_temporal_below;
   if (!allow_nt) s.cache_line_near_temporal_below = 0;
   s.page_nt_threshold = kind_defaults.page_nt_threshold;
+  s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
@@ -284,8 +286,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 const PersistOps& CacheLineOps() { return Current().cache_line; }
 const PersistOps& ByteOps() { return Current().byte; }
 FlushFn WriteBackFlush() { return Current().write_back; }
-size_t PageNtThreshold() { return Current().page_nt_threshold; }
-size_t PageFarNtThreshold() { return Current().page_far_nt_threshold; }
+const Selection& CurrentSelection() { return Current(); }
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {

@@ -49,7 +49,9 @@ struct Selection {
   // Page granularity copies of at least this many bytes use non-temporal stores; 0: the CPU kind has no
   // measured value, pmem2/arch's kPageNtThreshold (page_copy.h) applies.
   size_t page_nt_threshold;
-  // The same for destinations far from the thread's previous page copy; 0: no history for page copies.
+  // The same for destinations just after (ahead) or far from the thread's previous page copy
+  // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies.
+  size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
@@ -61,8 +63,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides);
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 FlushFn WriteBackFlush();
-size_t PageNtThreshold();
-size_t PageFarNtThreshold();
+// The whole process-wide (or test-installed) selection.
+const Selection& CurrentSelection();
 std::string DescribeCpu();
 
 }  // namespace x86_64

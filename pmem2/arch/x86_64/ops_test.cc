@@ -129,8 +129,9 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
-  EXPECT_EQ(m167.page_nt_threshold, size_t{2} << 10) << "page copies: non-temporal from 2 KiB when near";
-  EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and from 64 B when far";
+  EXPECT_EQ(m167.page_nt_threshold, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
+  EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
+  EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());

@@ -34,22 +34,28 @@ class PageCopyHistoryTest : public ::testing::Test {
  protected:
   // 64 MiB of address space, never touched: PageCopyFlags only looks at the addresses.
   const char* At(size_t offset) const { return base_ + offset; }
-  std::vector<char> space_ = std::vector<char>(size_t{64} << 20);
-  const char* base_ = space_.data();
+  std::vector<char> space_ = std::vector<char>((size_t{64} << 20) + 64);
+  // Line-aligned, so that the offsets below are whole lines.
+  const char* base_ = space_.data() + ((0 - reinterpret_cast<uintptr_t>(space_.data())) & 63);
 };
 
 TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
   EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
-  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "the same line again: near, below 2 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64), 2047, 0), kOrdinary) << "the next bytes: near, below 2 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64 + 2047), 2048, 0), kNt) << "near, 2 KiB";
+  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "the same line again: a rewrite, below 16 KiB";
+  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64), 2047, 0), kOrdinary) << "the next bytes: ahead, below 2 KiB";
+  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64 + 2047), 2048, 0), kOrdinary)
+      << "starts on the last line just written: a rewrite, below 16 KiB";
+  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), 2048, 0), kNt) << "the next line: ahead, 2 KiB";
+  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), (16 << 10) - 1, 0), kOrdinary) << "a rewrite below 16 KiB";
+  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), 16 << 10, 0), kNt) << "a rewrite of 16 KiB";
   EXPECT_EQ(PageCopyFlags(At(1 << 20), 63, 0), kOrdinary) << "far but below 64 B";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemTemporal), kMemTemporal | kMemNoDrain) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemNonTemporal), kNt) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(9 << 20), 16 << 10, 0), kNt) << "far, large";
   EXPECT_EQ(PageCopyName(), std::string(ByteOps().memmove_name).substr(0, std::string(ByteOps().memmove_name).find(" nt")) +
-                                " nt >= 2 KiB (64 B far from the thread's last page copy)");
+                                " nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far "
+                                "from it");
 }
 
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
