@@ -55,6 +55,20 @@ bool ParseUnsigned(const char* text, unsigned long long* value) {
   return errno == 0 && *end == '\0';
 }
 
+// A byte count (decimal, no sign or suffix): sets *has and *bytes and notes the variable, or records it as invalid.
+void ReadByteCount(EnvOverrides* out, const char* name, bool* has, size_t* bytes) {
+  const char* value = Get(name);
+  if (value == nullptr || *value == '\0') return;
+  unsigned long long parsed = 0;
+  if (ParseUnsigned(value, &parsed) && parsed <= std::numeric_limits<size_t>::max()) {
+    *has = true;
+    *bytes = static_cast<size_t>(parsed);
+    Note(out, name, value);
+  } else {
+    Invalid(out, name, value, "a byte count (a decimal number from 0, no sign or suffix)");
+  }
+}
+
 }  // namespace
 
 EnvOverrides ReadEnvOverrides() {
@@ -77,27 +91,8 @@ EnvOverrides ReadEnvOverrides() {
 
   ReadExact(&out, "PMEM_NO_MOVNT", 1, &out.no_movnt);
 
-  if (const char* value = Get("PMEM_MOVNT_THRESHOLD"); value != nullptr && *value != '\0') {
-    unsigned long long parsed = 0;
-    if (ParseUnsigned(value, &parsed) && parsed <= std::numeric_limits<size_t>::max()) {
-      out.has_movnt_threshold = true;
-      out.movnt_threshold = static_cast<size_t>(parsed);
-      Note(&out, "PMEM_MOVNT_THRESHOLD", value);
-    } else {
-      Invalid(&out, "PMEM_MOVNT_THRESHOLD", value, "a byte count (a decimal number from 0, no sign or suffix)");
-    }
-  }
-
-  if (const char* value = Get("PMEM2_NEAR_TEMPORAL_BELOW"); value != nullptr && *value != '\0') {
-    unsigned long long parsed = 0;
-    if (ParseUnsigned(value, &parsed) && parsed <= std::numeric_limits<size_t>::max()) {
-      out.has_near_temporal_below = true;
-      out.near_temporal_below = static_cast<size_t>(parsed);
-      Note(&out, "PMEM2_NEAR_TEMPORAL_BELOW", value);
-    } else {
-      Invalid(&out, "PMEM2_NEAR_TEMPORAL_BELOW", value, "a byte count (a decimal number from 0, no sign or suffix)");
-    }
-  }
+  ReadByteCount(&out, "PMEM_MOVNT_THRESHOLD", &out.has_movnt_threshold, &out.movnt_threshold);
+  ReadByteCount(&out, "PMEM2_NEAR_TEMPORAL_BELOW", &out.has_near_temporal_below, &out.near_temporal_below);
 
   ReadExact(&out, "PMEM_AVX", 0, &out.no_avx);
   switch (ReadSwitch(&out, "PMEM_AVX512F")) {
