@@ -46,7 +46,9 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
         break;
     }
   }
-  return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
+  const unsigned out = PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
+  if (t.far != 0 && (out & kMemNonTemporal) != 0) MarkNonTemporal(&last_page_copy_line);
+  return out;
 }
 
 std::string PageCopyName() {

@@ -18,7 +18,8 @@
 //   PMEM2_NEAR_TEMPORAL_BELOW=N  (pmem2's own) cache-line copies and fills of fewer than N bytes whose
 //                           destination is near the calling thread's previous one use ordinary stores + write-back
 //                           instead of non-temporal stores (0: never; see x86_64/ops.h). Unset, the CPU kind's
-//                           measured row decides, and PMEM_MOVNT_THRESHOLD (the user's own threshold) turns it off
+//                           measured row decides, and PMEM_MOVNT_THRESHOLD (the user's own threshold) turns it off;
+//                           no effect with PMEM_NO_MOVNT=1
 //   PMEM_AVX=0              do not use the AVX kernels
 //   PMEM_AVX512F=0          do not use the AVX-512 kernels
 //   PMEM_AVX512F=1          use the AVX-512 kernels wherever the CPU and OS support them (even with PMEM_AVX=0);

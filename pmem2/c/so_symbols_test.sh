@@ -7,7 +7,8 @@
 #   - its soname is SONAME (e.g. libpmem2.so.1), and it has no RPATH/RUNPATH;
 #   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
 #     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
-#     no pmem2 internals, no data;
+#     no pmem2 internals, no data; the only LOCAL entries of the dynamic symbol table are the engine's
+#     initial-exec thread-local destination histories (LOCAL TLS: the linker keeps them, nothing binds to them);
 #   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
 #   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
 #     extended regular expression LEFT_OUT matches (libpmem2's deprecated asynchronous functions), so binaries
@@ -57,11 +58,14 @@ awk '{ print $2 }' "$work/map" | sort -u >"$work/map_nodes"
 nm -D --defined-only "$so" >"$work/nm" || { echo "FAIL nm -D $so"; exit 1; }
 awk '$2 == "T" && $3 ~ /^[^@]+@@[^@]+$/ { split($3, p, "@@"); print p[1], p[2] }' "$work/nm" | sort >"$work/exported"
 awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
-# Local entries (lower-case type) bind nothing outside the library; the linker keeps one for each initial-exec
-# thread-local variable (the engine's destination histories), and those are the only ones allowed.
-awk '$2 ~ /^[A-Z]$/ && !($2 == "A" || ($2 == "T" && $3 ~ /^[^@]+@@[^@]+$/))' "$work/nm" >"$work/other"
-awk '$2 ~ /^[a-z]$/' "$work/nm" | grep -vE ' b _ZN5pmem24arch[A-Za-z0-9_]*(last_destination_line|last_page_copy_line)E$' \
-  >"$work/local" || true
+# Entries with LOCAL binding (readelf) bind nothing outside the library; the linker keeps one for each
+# initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h).
+# Those, as LOCAL TLS entries, are the only ones allowed; every other defined entry counts above.
+readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
+awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
+awk '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ /^_ZN5pmem24arch.*(last_destination_line|last_page_copy_line)E$/)' \
+  "$work/dynsyms" >"$work/local"
+awk '!($2 == "A" || ($2 == "T" && $3 ~ /^[^@]+@@[^@]+$/))' "$work/nm" | grep -vwFf "$work/local_names" >"$work/other" || true
 
 # The functions the header declares: `name(` outside comments (typedef names are followed by `)`, not `(`).
 sed -z 's#/\*\([^*]\|\*\+[^*/]\)*\*\+/##g' "$header" | grep -oE "\\b${prefix}[a-z0-9_]+[[:space:]]*\\(" |

@@ -42,6 +42,10 @@ const IsaKernels& Sse2Kernels();
 const IsaKernels& AvxKernels();
 const IsaKernels& Avx512Kernels();  // only with CpuFeatures::avx512f (CPU and OS)
 
+// Copies and fills up to this size are one load-all-then-store step (kernels-inl.h); the destination history
+// (below) can change a cache-line copy only below min(threshold, kSmallCopy + 1) and from there up.
+inline constexpr size_t kSmallCopy = 128;
+
 // Copies of at least this many bytes default to non-temporal stores. Written when a selection becomes
 // current, read (relaxed: a plain load) by every kernel call.
 extern std::atomic<size_t> cache_line_nt_threshold;
@@ -52,8 +56,11 @@ extern std::atomic<size_t> byte_nt_threshold;
 extern std::atomic<size_t> cache_line_near_temporal_below;
 
 // The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
-// line the cache-line kernels wrote (address / 64). `__thread` rather than `thread_local`: a trivially initialised variable needs no TLS wrapper
-// call, and initial-exec makes the access one %fs-relative load even inside libpmem2.so.
+// line the cache-line kernels wrote and how. `__thread` rather than `thread_local`: a trivially initialised
+// variable needs no TLS wrapper call; initial-exec makes the access an %fs-relative load (plus a GOT load of the
+// offset inside libpmem2.so) instead of a __tls_get_addr call. The price: the shared object is marked
+// DF_STATIC_TLS, so a dlopen() of it takes its 16 bytes from glibc's static TLS reserve (pmem2/c's
+// dlopen_test shows that it loads and copies after threads exist).
 extern __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec")));
 
 
@@ -105,6 +112,9 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_destination_line, d, n);
+  }
+  __attribute__((always_inline)) static void RecordNonTemporal() {
+    ::pmem2::arch::MarkNonTemporal(&last_destination_line);
   }
 };
 

@@ -29,6 +29,7 @@
 //                       ordinary stores + write-back (0: off)
 //   RecordDestination(d, n)  records [d, d + n) in the thread's destination history and returns whether d was
 //                       near the previous destination (kernel_table.h)
+//   RecordNonTemporal() marks the destination just recorded as written non-temporally
 //
 // Store-width promise (pmem2_get_memcpy_fn(3)): when the destination and the length are both multiples of 8,
 // every store is at least 8 bytes wide. The size classes below guarantee it: 1-7 byte stores only happen for
@@ -42,7 +43,7 @@ namespace kernels {
 
 using ::pmem2::arch::x86_64::kCacheLine;
 
-inline constexpr size_t kSmall = 128;  // sizes copied by one load-all-then-store step
+inline constexpr size_t kSmall = ::pmem2::arch::x86_64::kSmallCopy;  // one load-all-then-store step
 
 // The same loop as FlushLines() in flush.h, on purpose: this one is compiled inside each ISA's target region
 // and calls the policy's FlushLine (a recording one in tests); FlushLines, compiled for the baseline target,
@@ -437,6 +438,7 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   }
   if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     CopyLines<P, true, true>(d, s, len);
+    if (P::NearTemporalBelow() != 0) P::RecordNonTemporal();
   } else if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
     // (perf-anchors-emr.md section 3).
@@ -460,6 +462,7 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   }
   if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     FillLines<P, true, true>(d, byte, len);
+    if (P::NearTemporalBelow() != 0) P::RecordNonTemporal();
   } else if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
     FlushRange<P>(d, len);
@@ -470,8 +473,8 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   return dst;
 }
 
-// Byte granularity: nothing to flush. Copies up to kSmall bytes take one branch into straight-line code; the
-// rest is a tail call, so the fast path needs no stack frame. Non-temporal stores only pay off once the copy
+// Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch into
+// straight-line code; the rest is a tail call, so the fast path needs no stack frame. Non-temporal stores only pay off once the copy
 // spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
 // cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
@@ -487,9 +490,14 @@ __attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, siz
   return dst;
 }
 
+// A caller's non-temporal hint also takes the long way for small sizes (page copies ask for it on a cold line).
+inline bool ByteTakesLongPath(size_t len, unsigned flags) {
+  return (len > kSmall) | ((flags & (kMemNonTemporal | kMemWc)) != 0);
+}
+
 template <class P, bool kAllowNt>
 void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
-  if (__builtin_expect(len > kSmall, 0)) return MemmoveByteLarge<P, kAllowNt>(dst, src, len, flags);
+  if (__builtin_expect(ByteTakesLongPath(len, flags), 0)) return MemmoveByteLarge<P, kAllowNt>(dst, src, len, flags);
   CopySmall<P>(static_cast<char*>(dst), static_cast<const char*>(src), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
   return dst;
@@ -510,7 +518,7 @@ __attribute__((noinline)) void* MemsetByteLarge(void* dst, int c, size_t len, un
 
 template <class P, bool kAllowNt>
 void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
-  if (__builtin_expect(len > kSmall, 0)) return MemsetByteLarge<P, kAllowNt>(dst, c, len, flags);
+  if (__builtin_expect(ByteTakesLongPath(len, flags), 0)) return MemsetByteLarge<P, kAllowNt>(dst, c, len, flags);
   FillSmall<P>(static_cast<char*>(dst), static_cast<unsigned char>(c), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
   return dst;

@@ -106,6 +106,7 @@ struct RecordingPrimitives {
   static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_line, d, n);
   }
+  static void RecordNonTemporal() { ::pmem2::arch::MarkNonTemporal(&last_line); }
 };
 
 #include "pmem2/arch/x86_64/kernels-inl.h"
@@ -375,7 +376,7 @@ TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
 // takes the non-temporal path of its size; the flags win over both. Every case also meets the whole contract
 // (CheckLog), for every length up to 520 B, both operations, every flag set, 3 previous destinations, and each
 // vector width.
-enum class Previous { kSame, kJustBefore, kFar, kFarBehind };
+enum class Previous { kSame, kJustBefore, kTwoBefore, kFar, kFarBehind, kSameNonTemporal, kJustBeforeNonTemporal };
 
 template <size_t kVec>
 void CheckPatternAware() {
@@ -384,7 +385,9 @@ void CheckPatternAware() {
     near_temporal_below = below;
     for (size_t threshold : {size_t{64}, size_t{0}}) {
       nt_threshold = threshold;
-      for (Previous previous : {Previous::kSame, Previous::kJustBefore, Previous::kFar, Previous::kFarBehind}) {
+      for (Previous previous : {Previous::kSame, Previous::kJustBefore, Previous::kTwoBefore, Previous::kFar,
+                                Previous::kFarBehind,
+                                Previous::kSameNonTemporal, Previous::kJustBeforeNonTemporal}) {
         for (Op op : {Op::kMemmove, Op::kMemset}) {
           for (unsigned flags : kFlagSets) {
             for (size_t len = 0; len <= 520; ++len) {
@@ -394,21 +397,32 @@ void CheckPatternAware() {
               std::vector<unsigned char> want = buf;
               unsigned char* dst = buf.data() + kGuard + dst_off;
               const uintptr_t first = reinterpret_cast<uintptr_t>(dst) / kLine;
+              const uintptr_t own_last = len == 0 ? first : (reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine;
               switch (previous) {
                 case Previous::kSame:
-                  last_line = first + (len == 0 ? 0 : (reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine - first);
+                  last_line = HistoryOf(own_last);
                   break;
                 case Previous::kJustBefore:
-                  last_line = first - 1;
+                  last_line = HistoryOf(first - 1);
                   break;
-                case Previous::kFar:
-                  last_line = first - 3;
+                case Previous::kTwoBefore:  // the last line ahead that counts as near
+                  last_line = HistoryOf(first - 2);
+                  break;
+                case Previous::kFar:  // one line further: far
+                  last_line = HistoryOf(first - 3);
                   break;
                 case Previous::kFarBehind:
-                  last_line = first + 65;
+                  last_line = HistoryOf(first + 65);
+                  break;
+                case Previous::kSameNonTemporal:  // not cached: far
+                  last_line = HistoryOf(own_last) | 1;
+                  break;
+                case Previous::kJustBeforeNonTemporal:  // ahead of a non-temporal copy: near
+                  last_line = HistoryOf(first - 1) | 1;
                   break;
               }
-              const bool near = previous == Previous::kSame || previous == Previous::kJustBefore;
+              const bool near = previous == Previous::kSame || previous == Previous::kJustBefore ||
+                                previous == Previous::kTwoBefore || previous == Previous::kJustBeforeNonTemporal;
               const Case c{op, true, len, dst_off, 0, flags, threshold};
               int wants_nt = 0;
               if ((flags & (kMemNonTemporal | kMemWc)) != 0) {
@@ -429,8 +443,9 @@ void CheckPatternAware() {
                                         std::to_string(kVec) + ")";
               ASSERT_TRUE(buf == want) << "wrong bytes: " << where;
               ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec, wants_nt), "") << where;
-              const uintptr_t recorded = len == 0 ? first : (reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine;
-              ASSERT_EQ(last_line, recorded) << "the call must record its destination: " << where;
+              const bool took_nt = wants_nt == 1 && (flags & kMemNoFlush) == 0;
+              ASSERT_EQ(last_line, HistoryOf(own_last) | (took_nt ? 1 : 0))
+                  << "the call must record its destination, and whether it went non-temporal: " << where;
               size_t nt_stores = 0;
               bool flushed = false, store_after_flush = false;
               for (const Event& e : events) {
@@ -456,6 +471,46 @@ void CheckPatternAware() {
   }
   near_temporal_below = 0;
   nt_threshold = 64;
+}
+
+// Overlapping moves on the near path (ordinary stores, all before the write-backs): the bytes of memmove, and the
+// contract, in both directions.
+template <size_t kVec>
+void CheckOverlappingNearMoves() {
+  using P = RecordingPrimitives<kVec>;
+  near_temporal_below = 512;
+  nt_threshold = 64;
+  for (size_t len : {1, 63, 64, 100, 128, 129, 200, 256, 300, 384, 450, 511}) {
+    for (ptrdiff_t shift : {-129, -64, -1, 1, 64, 129}) {
+      std::vector<unsigned char> buf(len + 600);
+      for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3 + 1);
+      std::vector<unsigned char> want = buf;
+      unsigned char* src = buf.data() + 250;
+      unsigned char* dst = src + shift;
+      std::memmove(want.data() + 250 + shift, want.data() + 250, len);
+      last_line = HistoryOf((reinterpret_cast<uintptr_t>(dst) + len - 1) / kLine);  // a rewrite: near
+      events.clear();
+      kernels::MemmoveCacheLine<P, true>(dst, src, len, 0);
+      const std::string where =
+          "len " + std::to_string(len) + " shift " + std::to_string(shift) + " (vector " + std::to_string(kVec) + ")";
+      ASSERT_TRUE(buf == want) << where;
+      const Case c{Op::kMemmove, true, len, 0, 0, 0, 64};
+      ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec, /*wants_nt=*/0), "") << where;
+      bool flushed = false;
+      for (const Event& e : events) {
+        ASSERT_NE(e.kind, Event::kNtStore) << where;
+        if (e.kind == Event::kFlush) flushed = true;
+        ASSERT_FALSE(e.kind == Event::kStore && flushed) << "store after a write-back: " << where;
+      }
+    }
+  }
+  near_temporal_below = 0;
+}
+
+TEST(KernelRecordingTest, OverlappingNearMoves) {
+  CheckOverlappingNearMoves<16>();
+  CheckOverlappingNearMoves<32>();
+  CheckOverlappingNearMoves<64>();
 }
 
 TEST(KernelRecordingTest, PatternAwareSmallCopies) {

@@ -4,6 +4,7 @@
 
 #include "pmem2/arch/x86_64/ops_for_test.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -94,7 +95,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
   std::string name = isa;
   if (allow_nt) {
     name += " nt >= " + SizeText(threshold);
-    if (near_temporal_below > threshold) {
+    if (near_temporal_below != 0) {
       name += ", temporal < " + SizeText(near_temporal_below) + " near the thread's last destination";
     }
   } else {
@@ -187,13 +188,18 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.cache_line_near_temporal_below = overrides.has_near_temporal_below ? overrides.near_temporal_below
                                      : overrides.has_movnt_threshold    ? 0
                                                                         : kind_defaults.near_temporal_below;
-  if (!allow_nt) s.cache_line_near_temporal_below = 0;
+  // Nothing to choose between with PMEM_NO_MOVNT; nothing to change below min(threshold, kSmallCopy + 1) (see
+  // MemmoveCacheLine), where the history would cost its load and store for nothing.
+  if (!allow_nt || s.cache_line_near_temporal_below <= std::min(s.cache_line_nt_threshold, kSmallCopy + 1)) {
+    s.cache_line_near_temporal_below = 0;
+  }
   s.page_nt_threshold = kind_defaults.page_nt_threshold;
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
-  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the measured table above decides (empty: AVX).
+  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so
+  // far).
   const bool avx512 = features.avx512f && !overrides.no_avx512f &&
                       (overrides.force_avx512f || (!overrides.no_avx && kind_defaults.avx512));
   const IsaKernels* isa = nullptr;

@@ -176,9 +176,21 @@ TEST(SelectTest, NearTemporalOverrides) {
   no_movnt.has_near_temporal_below = true;
   no_movnt.near_temporal_below = 512;
   EXPECT_EQ(Select(Intel(207), no_movnt).cache_line_near_temporal_below, 0u);
-  // Below the non-temporal threshold the history has nothing to decide; the name does not mention it.
+  // The history can change a copy only from min(threshold, 129 B) (the non-temporal decision, or storing
+  // everything before the write-backs above kSmallCopy): below that it stays off, not paid for; wherever it is
+  // on, the name says so.
   EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "64")).cache_line.memmove_name,
                "avx nt >= 64 B");
+  EXPECT_EQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "65")).cache_line_near_temporal_below, 65u);
+  EnvOverrides high = FromEnv("PMEM_MOVNT_THRESHOLD", "1024");
+  high.has_near_temporal_below = true;
+  high.near_temporal_below = 129;
+  EXPECT_EQ(Select(Intel(207), high).cache_line_near_temporal_below, 0u) << "129 B: nothing to change";
+  high.near_temporal_below = 130;
+  EXPECT_EQ(Select(Intel(207), high).cache_line_near_temporal_below, 130u) << "129 B: stores all, then writes back";
+  high.near_temporal_below = 512;
+  EXPECT_STREQ(Select(Intel(207), high).cache_line.memmove_name,
+               "avx nt >= 1 KiB, temporal < 512 B near the thread's last destination");
 }
 
 // The tables and names the AVX-512 kernels get when selected.

@@ -2,14 +2,19 @@
 //
 // The page copies' destination history, end to end through pmem2/arch's PageCopyFlags(): on a CPU kind whose
 // row asks for it (family 6 model 167), a copy far from the thread's previous page copy goes non-temporal from
-// the far threshold and a near one from the near threshold; elsewhere (Zen 4, unmeasured kinds) the history is
-// not consulted and the one threshold decides. The caller's flags and PMEM_MOVNT_THRESHOLD still win.
+// the far threshold, one just ahead from the ahead threshold and a rewrite from the rewrite threshold; elsewhere
+// (Zen 4, unmeasured kinds) the history is not consulted and the one threshold decides. The caller's flags and
+// PMEM_MOVNT_THRESHOLD still win; each thread has its own history.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
 #include "testing/cpu/scoped_cpu_features.h"
@@ -39,16 +44,53 @@ class PageCopyHistoryTest : public ::testing::Test {
   const char* base_ = space_.data() + ((0 - reinterpret_cast<uintptr_t>(space_.data())) & 63);
 };
 
-TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
+// page_copy_history_movnt_threshold_test runs this file with PMEM_MOVNT_THRESHOLD=4096: the user's threshold,
+// not the history, decides there.
+bool UserThreshold() { return std::getenv("PMEM_MOVNT_THRESHOLD") != nullptr; }
+
+TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
+  if (!UserThreshold()) GTEST_SKIP() << "runs under PMEM_MOVNT_THRESHOLD=4096 (its own target)";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167),
+                                        arch::ProcessEnvOverrides());
+  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "far, but the byte table's threshold decides";
+  EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kOrdinary);
+  EXPECT_EQ(PageCopyFlags(At(1 << 20), 4096, 0), kOrdinary)
+      << "left to the byte table, whose own threshold (PMEM_MOVNT_THRESHOLD) then goes non-temporal";
+  EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
+  EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
+}
+
+// Each thread has its own history: another thread's copies in between do not make this thread's next line far.
+TEST_F(PageCopyHistoryTest, EachThreadHasItsOwnHistory) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
-  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
-  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "the same line again: a rewrite, below 16 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64), 2047, 0), kOrdinary) << "the next bytes: ahead, below 2 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 64 + 2047), 2048, 0), kOrdinary)
+  const size_t x = size_t{8} << 20;
+  EXPECT_EQ(PageCopyFlags(At(x), 100, 0), kNt) << "this thread: far";
+  unsigned other[2] = {};
+  std::thread([&] {
+    other[0] = PageCopyFlags(At(x + 128), 100, 0);  // where this thread's next copy goes: far for the other one
+    other[1] = PageCopyFlags(At(40 << 20), 100, 0);
+  }).join();
+  EXPECT_EQ(other[0], kNt) << "the other thread's first copy is far, whatever this thread wrote";
+  EXPECT_EQ(other[1], kNt);
+  EXPECT_EQ(PageCopyFlags(At(x + 128), 100, 0), kOrdinary) << "this thread's next line: ahead";
+}
+
+TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  const size_t x = size_t{32} << 20;
+  const auto line = [&](size_t n) { return At(x + 64 * n); };
+  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
+  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "the same line again, but written non-temporally: far";
+  EXPECT_EQ(PageCopyFlags(line(1), 2047, 0), kOrdinary) << "the next bytes: ahead, below 2 KiB";
+  EXPECT_EQ(PageCopyFlags(At(x + 64 + 2047), 2048, 0), kOrdinary)
       << "starts on the last line just written: a rewrite, below 16 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), 2048, 0), kNt) << "the next line: ahead, 2 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), (16 << 10) - 1, 0), kOrdinary) << "a rewrite below 16 KiB";
-  EXPECT_EQ(PageCopyFlags(At((32 << 20) + 65 * 64), 16 << 10, 0), kNt) << "a rewrite of 16 KiB";
+  EXPECT_EQ(PageCopyFlags(line(1), (16 << 10) - 1, 0), kOrdinary) << "a rewrite below 16 KiB";
+  EXPECT_EQ(PageCopyFlags(line(246), 16 << 10, 0), kNt) << "a rewrite of 16 KiB (lines 246-501)";
+  EXPECT_EQ(PageCopyFlags(line(502), 2048, 0), kNt) << "the next line: ahead, 2 KiB";
+  EXPECT_EQ(PageCopyFlags(line(534), 100, 0), kOrdinary) << "a stream goes on after a non-temporal copy";
+  EXPECT_EQ(PageCopyFlags(line(534), 64, 0), kOrdinary) << "a rewrite of lines written with ordinary stores";
   EXPECT_EQ(PageCopyFlags(At(1 << 20), 63, 0), kOrdinary) << "far but below 64 B";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemTemporal), kMemTemporal | kMemNoDrain) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemNonTemporal), kNt) << "the caller decides";
@@ -59,6 +101,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
 }
 
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 85),
                                Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f);
