@@ -46,9 +46,7 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
         break;
     }
   }
-  const unsigned out = PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
-  if (t.far != 0 && (out & kMemNonTemporal) != 0) MarkNonTemporal(&last_page_copy_line);
-  return out;
+  return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
 }
 
 std::string PageCopyName() {

@@ -51,21 +51,6 @@ TEST(DestinationHistoryTest, RewriteAheadOrFar) {
   EXPECT_EQ(ClassifyDestination(&history, AtLine(16), 64), Destination::kFar);
 }
 
-// Lines written non-temporally are not cached: rewriting them is far; the lines after them are still ahead (so
-// a stream can turn cached), and the mark lasts one copy.
-TEST(DestinationHistoryTest, NonTemporalLinesAreNotARewrite) {
-  uintptr_t history = HistoryOf(kBase / 64 + 10);
-  MarkNonTemporal(&history);
-  EXPECT_EQ(history >> 1, kBase / 64 + 10) << "the mark keeps the line";
-  EXPECT_EQ(ClassifyDestination(&history, AtLine(10), 64), Destination::kFar) << "a rewrite of them";
-  EXPECT_EQ(history, HistoryOf(kBase / 64 + 10)) << "recorded as written with ordinary stores";
-  EXPECT_EQ(ClassifyDestination(&history, AtLine(10), 64), Destination::kRewrite) << "the mark lasted one copy";
-  MarkNonTemporal(&history);
-  EXPECT_EQ(ClassifyDestination(&history, AtLine(11), 64), Destination::kAhead) << "the next line";
-  MarkNonTemporal(&history);
-  EXPECT_EQ(ClassifyDestination(&history, AtLine(11 - 64), 64), Destination::kFar) << "64 lines back";
-}
-
 }  // namespace
 }  // namespace arch
 }  // namespace pmem2

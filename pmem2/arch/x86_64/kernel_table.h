@@ -56,7 +56,7 @@ extern std::atomic<size_t> byte_nt_threshold;
 extern std::atomic<size_t> cache_line_near_temporal_below;
 
 // The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
-// line the cache-line kernels wrote and how. `__thread` rather than `thread_local`: a trivially initialised
+// line the cache-line kernels wrote. `__thread` rather than `thread_local`: a trivially initialised
 // variable needs no TLS wrapper call; initial-exec makes the access an %fs-relative load (plus a GOT load of the
 // offset inside libpmem2.so) instead of a __tls_get_addr call. The price: the shared object is marked
 // DF_STATIC_TLS, so a dlopen() of it takes its 16 bytes from glibc's static TLS reserve (pmem2/c's
@@ -112,9 +112,6 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_destination_line, d, n);
-  }
-  __attribute__((always_inline)) static void RecordNonTemporal() {
-    ::pmem2::arch::MarkNonTemporal(&last_destination_line);
   }
 };
 

@@ -29,7 +29,6 @@
 //                       ordinary stores + write-back (0: off)
 //   RecordDestination(d, n)  records [d, d + n) in the thread's destination history and returns whether d was
 //                       near the previous destination (kernel_table.h)
-//   RecordNonTemporal() marks the destination just recorded as written non-temporally
 //
 // Store-width promise (pmem2_get_memcpy_fn(3)): when the destination and the length are both multiples of 8,
 // every store is at least 8 bytes wide. The size classes below guarantee it: 1-7 byte stores only happen for
@@ -438,7 +437,6 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   }
   if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     CopyLines<P, true, true>(d, s, len);
-    if (P::NearTemporalBelow() != 0) P::RecordNonTemporal();
   } else if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
     // (perf-anchors-emr.md section 3).
@@ -462,7 +460,6 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   }
   if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
     FillLines<P, true, true>(d, byte, len);
-    if (P::NearTemporalBelow() != 0) P::RecordNonTemporal();
   } else if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
     FlushRange<P>(d, len);

@@ -106,7 +106,6 @@ struct RecordingPrimitives {
   static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_line, d, n);
   }
-  static void RecordNonTemporal() { ::pmem2::arch::MarkNonTemporal(&last_line); }
 };
 
 #include "pmem2/arch/x86_64/kernels-inl.h"
@@ -376,7 +375,7 @@ TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
 // takes the non-temporal path of its size; the flags win over both. Every case also meets the whole contract
 // (CheckLog), for every length up to 520 B, both operations, every flag set, 3 previous destinations, and each
 // vector width.
-enum class Previous { kSame, kJustBefore, kTwoBefore, kFar, kFarBehind, kSameNonTemporal, kJustBeforeNonTemporal };
+enum class Previous { kSame, kJustBefore, kTwoBefore, kFar, kFarBehind };
 
 template <size_t kVec>
 void CheckPatternAware() {
@@ -386,8 +385,7 @@ void CheckPatternAware() {
     for (size_t threshold : {size_t{64}, size_t{0}}) {
       nt_threshold = threshold;
       for (Previous previous : {Previous::kSame, Previous::kJustBefore, Previous::kTwoBefore, Previous::kFar,
-                                Previous::kFarBehind,
-                                Previous::kSameNonTemporal, Previous::kJustBeforeNonTemporal}) {
+                                Previous::kFarBehind}) {
         for (Op op : {Op::kMemmove, Op::kMemset}) {
           for (unsigned flags : kFlagSets) {
             for (size_t len = 0; len <= 520; ++len) {
@@ -414,15 +412,9 @@ void CheckPatternAware() {
                 case Previous::kFarBehind:
                   last_line = HistoryOf(first + 65);
                   break;
-                case Previous::kSameNonTemporal:  // not cached: far
-                  last_line = HistoryOf(own_last) | 1;
-                  break;
-                case Previous::kJustBeforeNonTemporal:  // ahead of a non-temporal copy: near
-                  last_line = HistoryOf(first - 1) | 1;
-                  break;
               }
               const bool near = previous == Previous::kSame || previous == Previous::kJustBefore ||
-                                previous == Previous::kTwoBefore || previous == Previous::kJustBeforeNonTemporal;
+                                previous == Previous::kTwoBefore;
               const Case c{op, true, len, dst_off, 0, flags, threshold};
               int wants_nt = 0;
               if ((flags & (kMemNonTemporal | kMemWc)) != 0) {
@@ -443,9 +435,7 @@ void CheckPatternAware() {
                                         std::to_string(kVec) + ")";
               ASSERT_TRUE(buf == want) << "wrong bytes: " << where;
               ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec, wants_nt), "") << where;
-              const bool took_nt = wants_nt == 1 && (flags & kMemNoFlush) == 0;
-              ASSERT_EQ(last_line, HistoryOf(own_last) | (took_nt ? 1 : 0))
-                  << "the call must record its destination, and whether it went non-temporal: " << where;
+              ASSERT_EQ(last_line, HistoryOf(own_last)) << "the call must record its destination: " << where;
               size_t nt_stores = 0;
               bool flushed = false, store_after_flush = false;
               for (const Event& e : events) {
