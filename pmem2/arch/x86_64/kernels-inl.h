@@ -413,15 +413,6 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
   return near && n < below;
 }
 
-// The non-temporal decision of the cache-line tables: the caller's flags first (a caller that knows its pattern
-// decides), then a near destination, then the size.
-template <class P>
-__attribute__((always_inline)) inline bool CacheLineWantsNt(unsigned flags, size_t n, bool near_and_small) {
-  if ((flags & (kMemNonTemporal | kMemWc)) != 0) return true;
-  if ((flags & (kMemTemporal | kMemWb)) != 0) return false;
-  return n >= P::NtThreshold() && !near_and_small;
-}
-
 // --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
 
 // Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
@@ -435,7 +426,8 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
     CopyTemporal<P, false>(d, s, len);
     return dst;
   }
-  if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
+  // The caller's flags decide first; a near small destination counts as below the threshold.
+  if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
     CopyLines<P, true, true>(d, s, len);
   } else if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
@@ -458,7 +450,7 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
     FillTemporal<P, false>(d, byte, len);
     return dst;
   }
-  if (kAllowNt && CacheLineWantsNt<P>(flags, len, near_and_small)) {
+  if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
     FillLines<P, true, true>(d, byte, len);
   } else if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
@@ -470,9 +462,9 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   return dst;
 }
 
-// Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch into
-// straight-line code; the rest is a tail call, so the fast path needs no stack frame. Non-temporal stores only pay off once the copy
-// spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
+// Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch
+// into straight-line code; the rest is a tail call, so the fast path needs no stack frame. Non-temporal stores
+// only pay off once the copy spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
 // cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, size_t len, unsigned flags) {

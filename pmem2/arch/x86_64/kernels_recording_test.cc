@@ -497,6 +497,29 @@ void CheckOverlappingNearMoves() {
   near_temporal_below = 0;
 }
 
+// The byte tables honour a non-temporal hint at every size with a whole line in it, small ones included (page
+// copies ask for it on a far destination); without the hint, small copies stay ordinary stores.
+TEST(KernelRecordingTest, ByteTablesHonourTheNonTemporalHintWhenSmall) {
+  byte_nt_threshold = ~size_t{0};
+  alignas(64) unsigned char buf[256];
+  unsigned char src[256] = {};
+  for (size_t len : {64, 100, 128}) {
+    for (unsigned flags : {kMemNonTemporal, kMemWc, 0u}) {
+      events.clear();
+      kernels::MemmoveByte<RecordingPrimitives<32>, true>(buf, src, len, flags);
+      kernels::MemsetByte<RecordingPrimitives<32>, true>(buf, 7, len, flags);
+      size_t nt = 0;
+      for (const Event& e : events) nt += e.kind == Event::kNtStore ? 1 : 0;
+      if (flags == 0) {
+        EXPECT_EQ(nt, 0u) << "len " << len;
+      } else {
+        EXPECT_GT(nt, 0u) << "len " << len << " flags " << flags;
+      }
+    }
+  }
+  byte_nt_threshold = 4096;
+}
+
 TEST(KernelRecordingTest, OverlappingNearMoves) {
   CheckOverlappingNearMoves<16>();
   CheckOverlappingNearMoves<32>();
