@@ -39,6 +39,7 @@ void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags) {
 const std::vector<std::string>& KnownLimitStrategyNames() {
   static const std::vector<std::string>* const names = new std::vector<std::string>{
       "nt",
+      "nt-avx512",
       "store+clwb",
       "store-all+clwb",
       "store+clflushopt",

@@ -21,6 +21,7 @@
 // cached (tools/bench/README.md). On x86-64, each where the CPU has the instructions:
 //
 //   nt                    LimitMemcpy / LimitMemset
+//   nt-avx512             one 64-byte AVX-512 NT store per line; SFENCE (where the CPU and the OS support AVX-512)
 //   store+clwb            per 64-byte line: ordinary (temporal) vector stores, then CLWB of that line; SFENCE
 //   store-all+clwb        ordinary stores to the whole range, then CLWB of every line; SFENCE
 //   store+clflushopt      as store+clwb with CLFLUSHOPT
@@ -28,7 +29,7 @@
 //   store+clflush, store-all+clflush   only on CPUs with neither CLWB nor CLFLUSHOPT; MFENCE instead of SFENCE
 //   movdir64b             one MOVDIR64B (64-byte direct store) per line; SFENCE
 //
-// The stores are 32-byte AVX2 ones (16-byte SSE2 without AVX2), as in LimitMemcpy.
+// The other stores are 32-byte AVX2 ones (16-byte SSE2 without AVX2), as in LimitMemcpy.
 //
 // Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64 (every
 // benchmark size and offset is); `flags` is ignored. The BUILD select() picks the kernels: limit_kernels_x86_64.cc (the

@@ -117,8 +117,9 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
 //     (random: 9-14 % at 64 B-1 KiB), while on lines just written ordinary stores win by 2x at 2 KiB: page
 //     copies follow their own destination history, non-temporal from 64 B when far, from 2 KiB when ahead and
-//     from pmem2/arch's 16 KiB on a rewrite. AVX-512 equal from 64 B to 4 KiB, memcpy 1.6 % slower at 64 KiB
-//     (x86_64/results/intel-6-167-avx512.md).
+//     from pmem2/arch's 16 KiB on a rewrite. AVX-512: one 64-byte non-temporal store per line writes cold
+//     lines (sequential or random) 7-14 % faster than two 32-byte ones from 16 KiB up, which is where libpmem2
+//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md).
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -140,7 +141,7 @@ struct CpuKindDefaults {
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, false},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
     {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };
 constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false};

@@ -105,13 +105,19 @@ TEST(SelectTest, IsaLevels) {
   EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM_MOVDIR64B", "0")).isa, "avx");
 }
 
-// The AVX-512 kernels are the default only on the CPU kinds where they were measured to win: none yet. AMD
-// (Zen 4: nothing measurable) keeps AVX by construction, and so do the Intel kinds (model 167: not faster,
-// x86_64/results/intel-6-167-avx512.md; Emerald Rapids: these kernels not measured) and unknown CPUs.
+// The AVX-512 kernels are the default only on the CPU kinds where they were measured to win: Intel family 6
+// model 167 (cold destinations from 16 KiB, x86_64/results/intel-6-167-avx512.md). AMD (Zen 4: nothing
+// measurable) keeps AVX by construction, and so do Emerald Rapids (these kernels not measured) and unknown CPUs.
+// PMEM_AVX=0 and PMEM_AVX512F=0 still turn them off there.
 TEST(SelectTest, Avx512DefaultPerCpuKind) {
   EXPECT_STREQ(Select(Zen4(), EnvOverrides()).isa, "avx");
   EXPECT_STREQ(Select(Intel(207), EnvOverrides()).isa, "avx");
-  EXPECT_STREQ(Select(Intel(167), EnvOverrides()).isa, "avx");
+  EXPECT_STREQ(Select(Intel(167), EnvOverrides()).isa, "avx512");
+  EXPECT_STREQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
+  EXPECT_STREQ(Select(Intel(167), FromEnv("PMEM_AVX", "0")).isa, "sse2");
+  CpuFeatures no_zmm = Intel(167);
+  no_zmm.avx512f = false;  // a CPU without it, or an OS that does not save the ZMM state
+  EXPECT_STREQ(Select(no_zmm, EnvOverrides()).isa, "avx");
   EXPECT_STREQ(Select(Intel(85), EnvOverrides()).isa, "avx");
   CpuFeatures other = Intel(207);
   other.vendor = CpuVendor::kOther;
@@ -132,7 +138,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167.page_nt_threshold, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
   EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
   EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
-  EXPECT_STREQ(m167.cache_line.memmove_name, "avx nt >= 64 B");
+  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
@@ -221,8 +227,7 @@ TEST(SelectTest, Avx512fSwitch) {
   forced_no_avx.no_avx = true;
   EXPECT_STREQ(Select(Zen4(), forced_no_avx).isa, "avx512");
   EXPECT_STREQ(Select(Intel(85), FromEnv("PMEM_AVX512F", "1")).isa, "avx512");
-  // =0: never. While no CPU kind defaults to AVX-512 the lines below would hold without the switch, so the
-  // precedence is checked directly: the switch off wins over a forced one.
+  // =0: never, also where the CPU kind defaults to AVX-512 (model 167); the switch off wins over a forced one.
   EnvOverrides off_and_forced = FromEnv("PMEM_AVX512F", "0");
   off_and_forced.force_avx512f = true;
   EXPECT_STREQ(Select(Zen4(), off_and_forced).isa, "avx");
