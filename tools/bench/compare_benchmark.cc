@@ -13,7 +13,7 @@
 //
 //   bazel run -c opt //tools/bench:compare_benchmark -- [--cpu=N] [--repetitions=N] [--min_time=SECONDS]
 //       [--patterns=hot,seq,rand] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]
-//       [--benchmark_filter=REGEX] [other --benchmark_*=VALUE flags]
+//       [--own_mappings] [--benchmark_filter=REGEX] [other --benchmark_*=VALUE flags]
 //
 // How it measures (destination offsets, interleaving, pinning) is documented in tools/bench/comparison.h.
 
@@ -46,13 +46,17 @@ ABSL_FLAG(std::string, sizes, "",
 ABSL_FLAG(std::string, strategies, "",
           "print every limit strategy's timings per size and pattern: all, or a comma-separated list of the "
           "strategies to time (this CPU's: see the error for a wrong name)");
+ABSL_FLAG(bool, own_mappings, false,
+          "each side writes through its own mapping of the file (as applications do) instead of all through "
+          "pmem2's; random-destination rows then also differ by where the kernel put each mapping's page tables "
+          "(tools/bench/destinations.h)");
 
 namespace {
 
 constexpr char kUsage[] =
     "compare_benchmark [--cpu=N|-1(last)|-2(no pinning)] [--repetitions=N] [--min_time=SECONDS]\n"
     "                  [--patterns=hot,seq,rand] [--strategies=all|LIST] [--sizes=LIST] [--window_mib=N]\n"
-    "                  [--cold_window_mib=N]\n"
+    "                  [--cold_window_mib=N] [--own_mappings]\n"
     "                  [--benchmark_*=...]\n"
     "pmem2 against PMDK's libpmem2 and the limit on this machine; --benchmark_* flags go to Google Benchmark.";
 
@@ -118,7 +122,9 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<pmem2::bench::Destinations>> destinations =
-      pmem2::bench::Destinations::ForComparison(window_mib << 20, cold_window);
+      pmem2::bench::Destinations::ForComparison(window_mib << 20, cold_window,
+                                                absl::GetFlag(FLAGS_own_mappings) ? pmem2::bench::MappingUse::kOwn
+                                                                                  : pmem2::bench::MappingUse::kShared);
   if (!destinations.ok()) return Fail(std::string(destinations.status().message()));
   std::cerr << "compare_benchmark: timing (progress below; the table follows)\n";
   absl::StatusOr<pmem2::bench::Measurement> m =

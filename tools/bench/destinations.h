@@ -6,9 +6,10 @@
 // The memory every side of the comparison writes to: the lanes (lane.h) with their mappings, and the source
 // buffer. Two kinds:
 //
-//   * ForComparison (//tools/bench:compare_benchmark): one unnamed file on /dev/shm that every side maps on its
-//     own, so every column writes the same physical pages; both libraries map it at forced cache-line and at
-//     page granularity; anonymous memory for the byte lane.
+//   * ForComparison (//tools/bench:compare_benchmark): one unnamed file on /dev/shm, so every column writes the
+//     same physical pages; both libraries map it at forced cache-line and at page granularity, and by default
+//     every side writes through pmem2's mapping of each granularity (MappingUse); anonymous memory for the byte
+//     lane.
 //   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects.
 //
 // Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
@@ -30,16 +31,26 @@ namespace bench {
 
 struct Mappings;
 
+// Whose mapping of the comparison's file each side writes through. Random-destination rows depend on the
+// mapping, not only on the code: on a KVM guest (Intel 6/167) the same copy function was 2-6 % slower at 512 B-
+// 4 KiB through a second mapping of the file than through the first, whichever library made either
+// (tools/bench/results/intel-6-167.md, 2026-12-01 06:44), which biased every random-cold ratio by that much.
+enum class MappingUse {
+  kShared,  // every side through pmem2's mapping: the columns differ only in their code
+  kOwn,     // each side through its own (pmem2's, libpmem2's, a plain one for the limit): as applications do
+};
+
 // Owns every mapping the comparison writes to, and the source buffer.
 class Destinations {
  public:
   // The README's comparison, on this machine: one file of max(`window`, `cold_window`) bytes on /dev/shm (opened
-  // with O_TMPFILE, so nothing is left behind even by a crash) mapped by every side on its own; cache_line and
+  // with O_TMPFILE, so nothing is left behind even by a crash) mapped by both libraries; cache_line and
   // page lanes (both libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map) whose hot pattern
   // uses the first `window` bytes and whose cold patterns all of the file, and the byte lane on anonymous memory
   // against glibc (hot only). Both windows are multiples of 2 MiB; `cold_window` 0: the cold patterns use
-  // `window` (small test runs).
-  static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0);
+  // `window` (small test runs). `use`: whose mapping each side writes through.
+  static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0,
+                                                                     MappingUse use = MappingUse::kShared);
 
   // `pmem2 bench PATH`: both libraries and the limit map all of the open descriptor `fd` (a file or Device
   // DAX) at the granularity each library detects (or PMEM2_FORCE_GRANULARITY forces); the hot window is

@@ -49,7 +49,8 @@ absl::StatusOr<int> CreateSharedFile(size_t window) {
   return fd;
 }
 
-// Maps the shared file with both libraries at `spec`'s granularity; the limit writes at `limit_base`.
+// Maps the shared file with both libraries at `spec`'s granularity. With `limit_base` null every side writes
+// through pmem2's mapping (MappingUse::kShared); otherwise each through its own and the limit at `limit_base`.
 absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, size_t file_size,
                                  char* limit_base, const FileLaneSpec& spec, Mappings* keep) {
   // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited value
@@ -65,14 +66,22 @@ absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& sour
                                             " granularity, expected ", StoreGranularityName(spec.granularity)));
   }
   Prefault(static_cast<char*>(map->address()), file_size);
-  Prefault(static_cast<char*>(ref->address()), file_size);
   Lane lane;
   lane.granularity = std::string(StoreGranularityName(spec.granularity));
   lane.window = window;
   lane.cold_window = file_size;
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
-  SetLimit(spec.granularity, limit_base, &lane);
+  if (limit_base == nullptr) {
+    // Both libraries' functions take any address of the file at this granularity (CPU write-back, or msync of the
+    // range): libpmem2's keep no per-mapping state, and pmem2's find their own mapping, so each side runs the
+    // code it runs on its own mapping.
+    SetLimit(spec.granularity, lane.pmem2.base, &lane);
+    lane.reference.base = lane.pmem2.base;
+  } else {
+    Prefault(static_cast<char*>(ref->address()), file_size);
+    SetLimit(spec.granularity, limit_base, &lane);
+  }
   lane.on_tmpfs = true;
   keep->pmem2.push_back(*std::move(map));
   keep->reference.push_back(*std::move(ref));
@@ -109,11 +118,14 @@ absl::StatusOr<Lane> MapByteLane(const ReferenceLibrary& lib, Mappings* keep) {
   return lane;
 }
 
-std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const std::string& reference_path) {
+std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const std::string& reference_path,
+                                         MappingUse use) {
   std::vector<std::string> notes = {
-      absl::StrCat("destination: one ", file_size >> 20,
-                   " MiB file on /dev/shm (tmpfs) mapped by each side; cache_line forced with "
-                   "PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
+      absl::StrCat("destination: one ", file_size >> 20, " MiB file on /dev/shm (tmpfs), ",
+                   use == MappingUse::kShared
+                       ? "every side writing through pmem2's mapping of each granularity (--own_mappings: each its own)"
+                       : "mapped by each side on its own (--own_mappings)",
+                   "; cache_line forced with PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
       absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand) ", file_size >> 20, " MiB"),
       "time: CPU time of the benchmark thread (every call keeps the CPU busy; real time would count other "
       "tasks' time slices on this shared host)",
@@ -125,7 +137,8 @@ std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const 
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t window, size_t cold_window) {
+absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t window, size_t cold_window,
+                                                                         MappingUse use) {
   absl::StatusOr<const ReferenceLibrary*> lib = ReferenceLibrary::Load();
   if (!lib.ok()) return lib.status();
   std::unique_ptr<Destinations> d(new Destinations());
@@ -136,20 +149,23 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   d->mappings_->fds.push_back(*fd);
   absl::StatusOr<Source> source = Source::FromFd(*fd);
   if (!source.ok()) return source.status();
-  absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, file_size, 0);
-  if (!limit.ok()) return limit.status();
-  Prefault((*limit)->data(), file_size);
+  char* limit_base = nullptr;
+  if (use == MappingUse::kOwn) {
+    absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, file_size, 0);
+    if (!limit.ok()) return limit.status();
+    Prefault((*limit)->data(), file_size);
+    limit_base = (*limit)->data();
+    d->mappings_->plain.push_back(*std::move(limit));
+  }
   for (const FileLaneSpec& spec : kFileLanes) {
-    absl::StatusOr<Lane> lane =
-        MapFileLane(**lib, *source, window, file_size, (*limit)->data(), spec, d->mappings_.get());
+    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, file_size, limit_base, spec, d->mappings_.get());
     if (!lane.ok()) return lane.status();
     d->lanes_.push_back(*std::move(lane));
   }
-  d->mappings_->plain.push_back(*std::move(limit));
   absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
   if (!byte.ok()) return byte.status();
   d->lanes_.push_back(*std::move(byte));
-  d->notes_ = ComparisonNotes(window, file_size, (*lib)->path);
+  d->notes_ = ComparisonNotes(window, file_size, (*lib)->path, use);
   return d;
 }
 
