@@ -8,8 +8,7 @@
 //
 //   * ForComparison (//tools/bench:compare_benchmark): one unnamed file on /dev/shm, so every column writes the
 //     same physical pages; both libraries map it at forced cache-line and at page granularity, and by default
-//     every side writes through pmem2's mapping of each granularity (MappingUse); anonymous memory for the byte
-//     lane.
+//     every side writes through pmem2's cache-line mapping (MappingUse); anonymous memory for the byte lane.
 //   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects.
 //
 // Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
@@ -36,7 +35,8 @@ struct Mappings;
 // 4 KiB through a second mapping of the file than through the first, whichever library made either
 // (tools/bench/results/intel-6-167.md, 2026-12-01 06:44), which biased every random-cold ratio by that much.
 enum class MappingUse {
-  kShared,  // every side through pmem2's mapping: the columns differ only in their code
+  kShared,  // cache-line lane: every side through pmem2's mapping (the columns differ only in their code); the
+            // page lane keeps one each (sharing it changed libpmem2's page rows by 12-30 %, unexplained)
   kOwn,     // each side through its own (pmem2's, libpmem2's, a plain one for the limit): as applications do
 };
 
