@@ -83,7 +83,8 @@ TEST_F(ComparisonSmokeTest, OwnMappingsGiveEverySideItsOwn) {
   }
   for (size_t n : {size_t{64}, size_t{4096}}) EXPECT_TRUE((*d)->VerifySameBytes(n).ok()) << (*d)->VerifySameBytes(n);
   EXPECT_NE((*d)->notes()[0].find("mapped by each side on its own"), std::string::npos) << (*d)->notes()[0];
-  EXPECT_NE(destinations_->notes()[0].find("through pmem2's cache_line mapping"), std::string::npos) << destinations_->notes()[0];
+  EXPECT_NE(destinations_->notes()[0].find("through pmem2's cache_line mapping"), std::string::npos)
+      << destinations_->notes()[0];
 }
 
 TEST_F(ComparisonSmokeTest, MappingLeavesTheEnvironmentAsItFoundIt) {

@@ -73,9 +73,8 @@ absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& sour
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
   if (share) {
-    // Both libraries' functions take any address of the file at this granularity (CPU write-back, or msync of the
-    // range): libpmem2's keep no per-mapping state, and pmem2's find their own mapping, so each side runs the
-    // code it runs on its own mapping.
+    // Both libraries' cache-line functions take any address of the file (stores and CPU write-back only, no
+    // per-mapping state), so each side runs the code it runs on its own mapping.
     SetLimit(spec.granularity, lane.pmem2.base, &lane);
     lane.reference.base = lane.pmem2.base;
   } else {
@@ -123,8 +122,8 @@ std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const 
   std::vector<std::string> notes = {
       absl::StrCat("destination: one ", file_size >> 20, " MiB file on /dev/shm (tmpfs), ",
                    use == MappingUse::kShared
-                       ? "every side writing through pmem2's cache_line mapping, each through its own at page granularity "
-                         "(--own_mappings: each its own everywhere)"
+                       ? "every side writing through pmem2's cache_line mapping, each through its own at page "
+                         "granularity (--own_mappings: each its own everywhere)"
                        : "mapped by each side on its own (--own_mappings)",
                    "; cache_line forced with PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
       absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand) ", file_size >> 20, " MiB"),

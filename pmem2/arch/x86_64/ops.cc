@@ -118,7 +118,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     (random: 9-14 % at 64 B-1 KiB), while on lines just written ordinary stores win by 2x at 2 KiB: page
 //     copies follow their own destination history, non-temporal from 64 B when far, from 2 KiB when ahead and
 //     from pmem2/arch's 16 KiB on a rewrite. AVX-512: one 64-byte non-temporal store per line writes cold
-//     lines (sequential or random) 7-14 % faster than two 32-byte ones from 16 KiB up, which is where libpmem2
+//     lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2
 //     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md).
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
