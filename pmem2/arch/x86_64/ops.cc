@@ -112,6 +112,11 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //   - AMD Zen 4 (family 25, model 17): non-temporal stores win from 64 B whatever the destination, hot or
 //     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
 //     16 KiB; AVX-512 brought nothing measurable.
+//   - AMD Zen 5 (family 26, model 2): the same as Zen 4. Non-temporal stores (or MOVDIR64B, which ties) win every
+//     size and pattern from 64 B; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line
+//     (tools/bench/results/amd-26-2.md). One 64-byte NT store per line against two 32-byte ones: within 3 % at
+//     most sizes, single cells 5-18 % either way between runs, no consistent winner: AVX. Page copies: msync
+//     costs ~1.1 us in that guest, so the store kind before it does not show; left as on Zen 4.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -141,6 +146,7 @@ struct CpuKindDefaults {
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, false},
     {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
     {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };

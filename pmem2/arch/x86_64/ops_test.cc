@@ -133,6 +133,16 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(zen4.page_far_nt_threshold, 0u) << "and no history for page copies";
   EXPECT_STREQ(zen4.cache_line.memmove_name, "avx nt >= 64 B");
 
+  CpuFeatures turin = Zen4();
+  turin.family = 26;
+  turin.model = 2;
+  const Selection m26_2 = Select(turin, EnvOverrides());
+  EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
+  EXPECT_EQ(m26_2.page_nt_threshold, 0u);
+  EXPECT_EQ(m26_2.page_far_nt_threshold, 0u);
+  EXPECT_STREQ(m26_2.isa, "avx") << "AVX-512 was no faster there";
+  EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx nt >= 64 B");
+
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
   EXPECT_EQ(m167.page_nt_threshold, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
@@ -150,9 +160,9 @@ TEST(SelectTest, PerCpuKindRows) {
 
   // Every other kind, whatever its vendor: the history below libpmem2's own 256 B, pmem2/arch's page threshold.
   CpuFeatures amd_other = Zen4();
-  amd_other.model = 97;  // Zen 5 has family 26; a Zen 4 model nobody measured
+  amd_other.model = 97;  // a Zen 4 model nobody measured
   CpuFeatures zen5 = Zen4();
-  zen5.family = 26;
+  zen5.family = 26;  // and a Zen 5 one (model 17; model 2 has its row)
   CpuFeatures other = Intel(207);
   other.vendor = CpuVendor::kOther;
   for (const CpuFeatures& f : {Intel(85), Intel(143), amd_other, zen5, other}) {
@@ -283,6 +293,10 @@ TEST(CpuFeaturesTest, VendorFamilyModel) {
   EXPECT_EQ(f.vendor, CpuVendor::kAmd);
   EXPECT_EQ(f.family, 25u);
   EXPECT_EQ(f.model, 17u);
+  w.leaf1_eax = 0x00b00f21;  // Zen 5 (EPYC): base family 0xf + extended 0xb = 26, model 0x02, stepping 1
+  f = DecodeCpuFeatures(w);
+  EXPECT_EQ(f.family, 26u);
+  EXPECT_EQ(f.model, 2u);
   std::memcpy(w.vendor, "GenuineIntel", 13);
   w.leaf1_eax = 0x000c06f2;  // Emerald Rapids: family 6, model 0xcf = 207
   f = DecodeCpuFeatures(w);
