@@ -8,7 +8,7 @@
 #   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
 #     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
 #     no pmem2 internals, no data; the only LOCAL entries of the dynamic symbol table are the engine's
-#     initial-exec thread-local destination histories (LOCAL TLS: the linker keeps them, nothing binds to them);
+#     initial-exec thread-local variables (destination histories, sync slot: LOCAL TLS, nothing binds to them);
 #   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
 #   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
 #     extended regular expression LEFT_OUT matches (libpmem2's deprecated asynchronous functions), so binaries
@@ -59,11 +59,12 @@ nm -D --defined-only "$so" >"$work/nm" || { echo "FAIL nm -D $so"; exit 1; }
 awk '$2 == "T" && $3 ~ /^[^@]+@@[^@]+$/ { split($3, p, "@@"); print p[1], p[2] }' "$work/nm" | sort >"$work/exported"
 awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 # Entries with LOCAL binding (readelf) bind nothing outside the library; the linker keeps one for each
-# initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h).
+# initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h, and
+# the thread's sync slot, pmem2/map/map_registry.cc).
 # Those, as LOCAL TLS entries, are the only ones allowed; every other defined entry counts above.
 readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
 awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
-awk '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ /^_ZN5pmem24arch.*(last_destination_line|last_page_copy_line)E$/)' \
+awk '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ /^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line)|12map_internal.*this_thread_slot)E$/)' \
   "$work/dynsyms" >"$work/local"
 awk '!($2 == "A" || ($2 == "T" && $3 ~ /^[^@]+@@[^@]+$/))' "$work/nm" | grep -vwFf "$work/local_names" >"$work/other" || true
 
@@ -92,7 +93,7 @@ check "every function of the version script is exported at its node, and no othe
 check "the version nodes are defined: $(tr '\n' ' ' <"$work/map_nodes")" same_sets node "$work/map_nodes" "$work/nodes"
 check "nothing else is exported (no data, no C++ or Abseil symbol, no internals)" eval \
   "[ ! -s '$work/other' ] || { echo '  unexpected:'; sed 's/^/    /' '$work/other'; false; }"
-check "no local dynamic symbol but the engine's thread-local destination histories" eval \
+check "no local dynamic symbol but the engine's initial-exec thread-locals" eval \
   "[ ! -s '$work/local' ] || { echo '  unexpected:'; sed 's/^/    /' '$work/local'; false; }"
 check "$(basename "$header") declares exactly the functions of the version script ($(wc -l <"$work/header"))" \
   same_sets "declared in the header vs version script" "$work/header" "$work/map_names"

@@ -2,8 +2,12 @@
 
 #include "pmem2/map/map_registry.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -47,35 +51,102 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 }  // namespace
 
-void SyncTracker::Begin(Ticket* ticket) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ticket->number = next_ticket_++;
-  ticket->older = newest_;
-  ticket->newer = nullptr;
-  if (newest_ != nullptr) {
-    newest_->newer = ticket;
-  } else {
-    oldest_ = ticket;
-  }
-  newest_ = ticket;
-  running_count_.fetch_add(1, std::memory_order_seq_cst);
+// One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
+// any slot it reached through the list at any time).
+struct alignas(64) SyncSlot {
+  std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
+  std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
+  SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
+  SyncSlot* next_free = nullptr;      // guarded by Slots::mutex
+};
+
+namespace {
+
+struct Slots {
+  std::atomic<SyncSlot*> head{nullptr};  // every slot, newest first; only pushed to
+  std::atomic<uint32_t> busy{0};         // slots whose sync runs now
+  std::atomic<uint32_t> waiters{0};      // readers waiting for a slot to change
+  std::mutex mutex;                      // guards free and the readers' sleep
+  std::condition_variable ended;
+  SyncSlot* free = nullptr;
+};
+
+Slots& GetSlots() {
+  static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
+  return *slots;
 }
 
-void SyncTracker::End(Ticket* ticket) {
+// initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
+__thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Hands a thread's slot back when the thread exits (a pthread key's destructor: it runs for every thread that
+// set the key, whatever runtime, sanitizer or dlopen'ed library the thread went through).
+void GiveSlotBack(void* value) {
+  SyncSlot* slot = static_cast<SyncSlot*>(value);
+  if (this_thread_slot == slot) this_thread_slot = nullptr;
+  Slots& slots = GetSlots();
+  std::lock_guard<std::mutex> lock(slots.mutex);
+  slot->next_free = slots.free;
+  slots.free = slot;
+}
+
+pthread_key_t SlotKey() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    if (pthread_key_create(&k, &GiveSlotBack) != 0) std::abort();  // only when the process ran out of keys
+    return k;
+  }();
+  return key;
+}
+
+SyncSlot* TakeSlot() {
+  Slots& slots = GetSlots();
+  SyncSlot* slot = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    (ticket->older != nullptr ? ticket->older->newer : oldest_) = ticket->newer;
-    (ticket->newer != nullptr ? ticket->newer->older : newest_) = ticket->older;
-    running_count_.fetch_sub(1, std::memory_order_seq_cst);
+    std::lock_guard<std::mutex> lock(slots.mutex);
+    slot = slots.free;
+    if (slot != nullptr) slots.free = slot->next_free;
   }
-  ended_.notify_all();
+  if (slot == nullptr) {
+    slot = new SyncSlot;
+    SyncSlot* head = slots.head.load(std::memory_order_relaxed);
+    do {
+      slot->next = head;
+    } while (!slots.head.compare_exchange_weak(head, slot, std::memory_order_release, std::memory_order_relaxed));
+  }
+  // Only the thread's exit clears the key; a slot taken again after that (a destructor that syncs) stays
+  // taken for the rest of the process.
+  pthread_setspecific(SlotKey(), slot);
+  this_thread_slot = slot;
+  return slot;
 }
 
-void SyncTracker::WaitForEarlierSyncs() {
-  if (running_count_.load(std::memory_order_seq_cst) == 0) return;
-  std::unique_lock<std::mutex> lock(mutex_);
-  const uint64_t limit = next_ticket_;
-  ended_.wait(lock, [&] { return oldest_ == nullptr || oldest_->number >= limit; });
+}  // namespace
+
+SyncScope::SyncScope(const void* address) {
+  SyncSlot* slot = this_thread_slot;
+  if (slot == nullptr) slot = TakeSlot();
+  busy_ = slot->state.load(std::memory_order_relaxed) + 1;
+  // Inside another scope of this thread: that one keeps the slot busy until it ends, which covers this sync.
+  slot_ = (busy_ & 1) != 0 ? slot : nullptr;
+  if (slot_ == nullptr) return;
+  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_relaxed);
+  slot->state.store(busy_, std::memory_order_release);  // a reader that sees it busy sees the address
+  // A reader that starts after this point sees busy != 0 and, synchronising with it, the slot's state.
+  GetSlots().busy.fetch_add(1, std::memory_order_seq_cst);
+}
+
+SyncScope::~SyncScope() {
+  if (slot_ == nullptr) return;
+  Slots& slots = GetSlots();
+  slot_->state.store(busy_ + 1, std::memory_order_seq_cst);
+  slots.busy.fetch_sub(1, std::memory_order_seq_cst);
+  // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this
+  // load sees it and wakes it under the mutex it sleeps with: no lost wake-up.
+  if (slots.waiters.load(std::memory_order_seq_cst) != 0) {
+    std::lock_guard<std::mutex> lock(slots.mutex);
+    slots.ended.notify_all();
+  }
 }
 
 void MapRecord::Record(const PersistFailure& failure) {
@@ -102,7 +173,7 @@ absl::Status MapRecord::ErrorLocked() const {
 }
 
 absl::Status MapRecord::Error() const {
-  if (tracker_ != nullptr) tracker_->WaitForEarlierSyncs();
+  WaitForEarlierSyncs(begin_, end_, file_);
   return ErrorWithoutWaiting();
 }
 
@@ -113,7 +184,7 @@ absl::Status MapRecord::ErrorWithoutWaiting() const {
 }
 
 absl::Status MapRecord::TakeError() {
-  if (tracker_ != nullptr) tracker_->WaitForEarlierSyncs();
+  WaitForEarlierSyncs(begin_, end_, file_);
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mutex_);
   absl::Status error = ErrorLocked();
@@ -123,22 +194,42 @@ absl::Status MapRecord::TakeError() {
   return error;
 }
 
-namespace {
-
-// The SyncTracker of `file`'s live mappings, or a new one.
-std::shared_ptr<SyncTracker> TrackerForLocked(const Registry& registry, const FileIdentity& file) {  // mutex held
-  for (const auto& entry : registry.by_begin) {
-    if (entry.second->file() == file) return entry.second->tracker();
-  }
-  return std::make_shared<SyncTracker>();
+size_t SyncSlotCount() {
+  size_t count = 0;
+  for (SyncSlot* slot = GetSlots().head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) ++count;
+  return count;
 }
 
-}  // namespace
+// Whether a sync at `address` concerns a reader of [begin, end) and `file`.
+bool SyncConcerns(uintptr_t address, uintptr_t begin, uintptr_t end, const FileIdentity& file) {
+  if (address >= begin && address < end) return true;
+  if (!file.valid) return false;
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  const MapRecord* holder = FindLocked(registry, address);
+  return holder != nullptr && holder->file() == file;
+}
+
+void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file) {
+  Slots& slots = GetSlots();
+  if (slots.busy.load(std::memory_order_seq_cst) == 0) return;
+  for (SyncSlot* slot = slots.head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) {
+    const uint32_t seen = slot->state.load(std::memory_order_seq_cst);
+    if ((seen & 1) == 0) continue;
+    // Read after `seen`: this sync's address, or a later sync's (then `seen` has ended and nothing is waited).
+    if (!SyncConcerns(slot->address.load(std::memory_order_relaxed), begin, end, file)) continue;
+    slots.waiters.fetch_add(1, std::memory_order_seq_cst);
+    {
+      std::unique_lock<std::mutex> lock(slots.mutex);
+      slots.ended.wait(lock, [&] { return slot->state.load(std::memory_order_seq_cst) != seen; });
+    }
+    slots.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
 
 void RegisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  record->tracker_ = TrackerForLocked(registry, record->file());
   registry.by_begin[record->begin()] = record;
 }
 
@@ -153,22 +244,8 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
                      absl::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
                                      record->end(), it->second->begin(), it->second->end()));
   }
-  record->tracker_ = TrackerForLocked(registry, record->file());
   registry.by_begin[record->begin()] = record;
   return absl::OkStatus();
-}
-
-SyncScope::SyncScope(const void* address) {
-  Registry& registry = GetRegistry();
-  std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  if (holder == nullptr) return;
-  tracker_ = holder->tracker();
-  tracker_->Begin(&ticket_);
-}
-
-SyncScope::~SyncScope() {
-  if (tracker_ != nullptr) tracker_->End(&ticket_);
 }
 
 void UnregisterMap(MapRecord* record) {
@@ -210,15 +287,19 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
 
 absl::Status ErrorForAddress(const void* address) {
   Registry& registry = GetRegistry();
-  std::shared_ptr<SyncTracker> tracker;
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  FileIdentity file;
   {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
     if (holder == nullptr) return OutsideEveryMap().Error();
-    tracker = holder->tracker();
+    begin = holder->begin();
+    end = holder->end();
+    file = holder->file();
   }
   // Waited for outside the registry's lock: the syncs waited for take it to record their failures.
-  tracker->WaitForEarlierSyncs();
+  WaitForEarlierSyncs(begin, end, file);
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
   return holder != nullptr ? holder->ErrorWithoutWaiting() : OutsideEveryMap().Error();

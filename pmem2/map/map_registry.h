@@ -14,13 +14,18 @@
 //
 // Why syncs are tracked: the kernel hands a file's write-back error to one msync, and that msync's thread records
 // it a moment later. Meanwhile another thread's msync of the same file may already have returned 0. So every
-// page-granularity sync registers itself (BeginSync) for its file until its failure, if any, is recorded, and a
-// reader of the sticky error first waits for every sync of the file that started before the read. Without that,
-// the other thread could read OK in between and commit data that is lost.
+// page-granularity sync marks itself in flight (SyncScope) until its failure, if any, is recorded, and a reader
+// of the sticky error first waits for every sync of the file that was in flight when the read began. Without
+// that, the other thread could read OK in between and commit data that is lost.
 //
-// Cost: page-granularity persists (which make a system call anyway) look their mapping up under a shared lock and
-// register with its file's tracker; a failure also walks the registry. The byte and cache-line paths never
-// touch the registry. MapRecord::Error() is two atomic loads while no sync is running and no failure pending.
+// Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy and counts itself in one
+// process-wide counter: three atomic read-modify-writes, no lock, no lookup. It does not look its mapping up:
+// the reader, which is rarer, finds out which file a busy slot's address belongs to. Looking the mapping up and
+// registering with a per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex
+// twice) cost 90-160 ns over a bare msync per page persist on a guest where every system call switches worlds;
+// this costs -6 to +56 ns there (tools/bench/results/amd-26-2.md, "Page persist"). A failure walks the
+// registry. The byte and cache-line paths never touch any of it. MapRecord::Error() is two atomic loads while no
+// sync runs and no failure is pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
 // with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.
@@ -32,10 +37,8 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <utility>
 #include <vector>
 #include <mutex>
@@ -54,33 +57,6 @@ struct FileIdentity {
   bool operator==(const FileIdentity& other) const {
     return valid && other.valid && device == other.device && inode == other.inode;
   }
-};
-
-// The syncs in flight on one file (shared by every Map of the file).
-class SyncTracker {
- public:
-  // One sync in flight. It lives with the caller (in its SyncScope) and is linked into the tracker while the
-  // sync runs, so that tracking allocates nothing.
-  struct Ticket {
-    uint64_t number = 0;
-    Ticket* older = nullptr;
-    Ticket* newer = nullptr;
-  };
-  // `ticket` must stay in place until End(ticket).
-  void Begin(Ticket* ticket);
-  void End(Ticket* ticket);
-  // Waits until every sync that began before this call has ended. Syncs that begin later are not waited for,
-  // so a reader is never starved by a stream of new syncs.
-  void WaitForEarlierSyncs();
-
- private:
-  std::atomic<uint64_t> running_count_{0};
-  std::mutex mutex_;
-  std::condition_variable ended_;
-  uint64_t next_ticket_ = 0;   // guarded by mutex_
-  // The running tickets, oldest first (Begin appends, numbers only grow). Guarded by mutex_.
-  Ticket* oldest_ = nullptr;
-  Ticket* newest_ = nullptr;
 };
 
 // One failed persistence call.
@@ -108,26 +84,20 @@ class MapRecord {
 
   // Keeps the first failure since the last TakeError(); counts later ones.
   void Record(const PersistFailure& failure);
-  // OK, or the first unacknowledged failure with the count of later ones, after waiting for the file's syncs
-  // that began earlier. Does not clear it.
+  // OK, or the first unacknowledged failure with the count of later ones, after waiting for the syncs of this
+  // mapping and of its file that were in flight when the call began. Does not clear it.
   absl::Status Error() const;
   // As Error(), without waiting (the caller has waited).
   absl::Status ErrorWithoutWaiting() const;
   // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
   // clear is lost, because both happen under one lock.
   absl::Status TakeError();
-  // The file's sync tracker (set by RegisterMap; shared with the other Maps of the file). Null before.
-  const std::shared_ptr<SyncTracker>& tracker() const { return tracker_; }
-
  private:
-  friend void RegisterMap(MapRecord* record);
-  friend absl::Status RegisterMapIfFree(MapRecord* record);
   absl::Status ErrorLocked() const;  // mutex_ held
 
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
-  std::shared_ptr<SyncTracker> tracker_;  // written once by RegisterMap before the record is published
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;
@@ -135,16 +105,18 @@ class MapRecord {
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
-// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it). RegisterMap
-// gives the record its file's SyncTracker (a new one for a file without other live Maps).
+// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it).
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
 // the record unless its range overlaps a live one (kMapExists, naming both ranges).
 absl::Status RegisterMapIfFree(MapRecord* record);
 
-// Registers a sync of memory at `address` with its file's tracker until destroyed; does nothing for an address
-// outside every mapping. A failure must be recorded before the scope ends.
+struct SyncSlot;
+
+// Marks a sync of memory at `address` in flight until destroyed (in this thread's slot). A failure must be
+// recorded before the scope ends. A scope inside another of the same thread does nothing: the outer one covers
+// it (a reader then waits until the outer one ends).
 class SyncScope {
  public:
   explicit SyncScope(const void* address);
@@ -153,9 +125,18 @@ class SyncScope {
   SyncScope& operator=(const SyncScope&) = delete;
 
  private:
-  std::shared_ptr<SyncTracker> tracker_;
-  SyncTracker::Ticket ticket_;
+  SyncSlot* slot_;  // null for a scope inside another
+  uint32_t busy_;   // the slot's state while this sync runs (odd)
 };
+
+// Waits until every sync that was in flight when the call began ended, among those at an address in
+// [begin, end) or in a live mapping of `file`. Syncs that begin later are not waited for, so a reader is never
+// starved by a stream of new ones.
+void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file);
+
+// How many sync slots exist: at most the number of threads that were syncing at once, ever (a thread's slot is
+// reused after it exits). For tests.
+size_t SyncSlotCount();
 
 // Records a failed persistence of [address, address + length) with `error_number` on every mapping the range
 // overlaps and on every registered mapping of the same files, and counts it process-wide. A failure at an

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "testing/temp_files.h"
 
@@ -232,6 +233,82 @@ TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk)
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(GetErrno(b_status), ENOSPC);
   EXPECT_EQ(GetErrno(b_at), ENOSPC);
+}
+
+// A read waits for the syncs of its own file only: one through another mapping of the same file holds it up until
+// it ends, one of an unrelated file in flight at the same time does not.
+std::atomic<int> blocked_stage{0};
+int BlockingMsync(void*, size_t, int) {
+  if (!fail_this_thread) return 0;
+  blocked_stage = 1;
+  while (blocked_stage.load() != 2) std::this_thread::yield();
+  return 0;
+}
+
+TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
+  ScopedFd unrelated_fd = CreateFile(dir_.Join("unrelated"), kPage, O_RDWR);
+  absl::StatusOr<Map> unrelated = MapFd(unrelated_fd.get());
+  absl::StatusOr<Map> same_file = MapFd(fd_.get());
+  ASSERT_TRUE(unrelated.ok() && same_file.ok());
+  map_internal::SetMsyncForTest(&BlockingMsync);
+  blocked_stage = 0;
+  std::thread a([&] {
+    fail_this_thread = true;
+    map_->persist_fn()(at(0), 1);
+  });
+  while (blocked_stage.load() != 1) std::this_thread::yield();
+  std::atomic<bool> unrelated_done{false};
+  std::atomic<bool> same_file_done{false};
+  std::thread c([&] {
+    EXPECT_TRUE(unrelated->PersistError().ok());
+    EXPECT_TRUE(unrelated->Persist(unrelated->address(), 1).ok());
+    unrelated_done = true;
+  });
+  std::thread b([&] {
+    EXPECT_TRUE(same_file->PersistError().ok());
+    same_file_done = true;
+  });
+  for (int i = 0; i < 500 && !unrelated_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(unrelated_done.load()) << "a read of another file waited for this file's sync";
+  EXPECT_FALSE(same_file_done.load()) << "another mapping of the file answered while its sync was in flight";
+  blocked_stage = 2;
+  a.join();
+  b.join();
+  c.join();
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_TRUE(same_file_done.load());
+}
+
+// A sync inside another sync of the same thread (a scope within a scope) leaves the outer one in flight: a reader
+// still waits for the outer one to end.
+TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
+  std::atomic<bool> read{false};
+  std::thread reader;
+  {
+    map_internal::SyncScope outer(at(0));
+    { map_internal::SyncScope inner(at(kPage)); }
+    reader = std::thread([&] {
+      EXPECT_TRUE(map_->PersistError().ok());
+      read = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(read.load()) << "the inner sync's end ended the outer one";
+  }
+  reader.join();
+  EXPECT_TRUE(read.load());
+}
+
+// Every thread that syncs takes a slot for the time it lives; a thread that ended gives it to the next one, so
+// threads coming and going do not grow what a reader scans.
+TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
+  map_->persist_fn()(at(0), 1);
+  const size_t slots = map_internal::SyncSlotCount();
+  EXPECT_GE(slots, 1u);
+  for (int i = 0; i < 50; ++i) {
+    std::thread([&] { map_->persist_fn()(at(kPage), 1); }).join();
+  }
+  EXPECT_LE(map_internal::SyncSlotCount(), slots + 1);
+  EXPECT_TRUE(map_->PersistError().ok());
 }
 
 // Syncs that begin after a read are not waited for: a stream of persists cannot starve a reader.
