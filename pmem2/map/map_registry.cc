@@ -53,6 +53,8 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 // One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
 // any slot it reached through the list at any time).
+constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when its syncs concern every reader
+
 struct alignas(64) SyncSlot {
   std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
   std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
@@ -80,23 +82,32 @@ Slots& GetSlots() {
 __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 
 // Hands a thread's slot back when the thread exits (a pthread key's destructor: it runs for every thread that
-// set the key, whatever runtime, sanitizer or dlopen'ed library the thread went through).
+// set the key, whatever runtime, sanitizer or dlopen'ed library the thread went through). A slot still busy
+// (its thread left a sync without unwinding: siglongjmp, asynchronous cancellation) is never reused: its
+// readers must keep waiting rather than mistake a new owner's syncs for it.
 void GiveSlotBack(void* value) {
   SyncSlot* slot = static_cast<SyncSlot*>(value);
   if (this_thread_slot == slot) this_thread_slot = nullptr;
+  if ((slot->state.load(std::memory_order_relaxed) & 1) != 0) return;
   Slots& slots = GetSlots();
   std::lock_guard<std::mutex> lock(slots.mutex);
   slot->next_free = slots.free;
   slots.free = slot;
 }
 
-pthread_key_t SlotKey() {
-  static const pthread_key_t key = [] {
-    pthread_key_t k;
-    if (pthread_key_create(&k, &GiveSlotBack) != 0) std::abort();  // only when the process ran out of keys
-    return k;
-  }();
-  return key;
+// The key is deleted when the library is unloaded (dlclose of libpmem2.so) or the process exits, so that no
+// thread exiting later calls into unmapped code; the slots of threads still alive then are not reused.
+struct SlotKey {
+  pthread_key_t key;
+  SlotKey() {
+    if (pthread_key_create(&key, &GiveSlotBack) != 0) std::abort();  // only when the process ran out of keys
+  }
+  ~SlotKey() { pthread_key_delete(key); }
+};
+
+pthread_key_t TheSlotKey() {
+  static SlotKey holder;
+  return holder.key;
 }
 
 SyncSlot* TakeSlot() {
@@ -116,7 +127,7 @@ SyncSlot* TakeSlot() {
   }
   // Only the thread's exit clears the key; a slot taken again after that (a destructor that syncs) stays
   // taken for the rest of the process.
-  pthread_setspecific(SlotKey(), slot);
+  pthread_setspecific(TheSlotKey(), slot);
   this_thread_slot = slot;
   return slot;
 }
@@ -126,20 +137,25 @@ SyncSlot* TakeSlot() {
 SyncScope::SyncScope(const void* address) {
   SyncSlot* slot = this_thread_slot;
   if (slot == nullptr) slot = TakeSlot();
-  busy_ = slot->state.load(std::memory_order_relaxed) + 1;
-  // Inside another scope of this thread: that one keeps the slot busy until it ends, which covers this sync.
-  slot_ = (busy_ & 1) != 0 ? slot : nullptr;
-  if (slot_ == nullptr) return;
-  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_relaxed);
-  slot->state.store(busy_, std::memory_order_release);  // a reader that sees it busy sees the address
-  // A reader that starts after this point sees busy != 0 and, synchronising with it, the slot's state.
+  slot_ = slot;
+  const uint32_t state = slot->state.load(std::memory_order_relaxed);
+  nested_ = (state & 1) != 0;
+  if (nested_) {
+    // Inside another scope of this thread (a test seam, a signal handler): the outer one keeps the slot busy
+    // until it ends; from now on it concerns every reader, as this sync's file may not be the outer one's.
+    slot->address.store(kAnyAddress, std::memory_order_release);
+  } else {
+    slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
+    slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
+  }
+  // A reader that starts after this point sees busy != 0 and, synchronising with it, the slot's state and
+  // address.
   GetSlots().busy.fetch_add(1, std::memory_order_seq_cst);
 }
 
 SyncScope::~SyncScope() {
-  if (slot_ == nullptr) return;
   Slots& slots = GetSlots();
-  slot_->state.store(busy_ + 1, std::memory_order_seq_cst);
+  if (!nested_) slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
   slots.busy.fetch_sub(1, std::memory_order_seq_cst);
   // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this
   // load sees it and wakes it under the mutex it sleeps with: no lost wake-up.
@@ -202,7 +218,7 @@ size_t SyncSlotCount() {
 
 // Whether a sync at `address` concerns a reader of [begin, end) and `file`.
 bool SyncConcerns(uintptr_t address, uintptr_t begin, uintptr_t end, const FileIdentity& file) {
-  if (address >= begin && address < end) return true;
+  if (address == kAnyAddress || (address >= begin && address < end)) return true;
   if (!file.valid) return false;
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
@@ -216,8 +232,9 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
   for (SyncSlot* slot = slots.head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) {
     const uint32_t seen = slot->state.load(std::memory_order_seq_cst);
     if ((seen & 1) == 0) continue;
-    // Read after `seen`: this sync's address, or a later sync's (then `seen` has ended and nothing is waited).
-    if (!SyncConcerns(slot->address.load(std::memory_order_relaxed), begin, end, file)) continue;
+    // Read after `seen`: this sync's address, or a later sync's; acquire, so that in the second case the end of
+    // `seen`, and the failure it recorded before, are visible to the caller, which then need not wait.
+    if (!SyncConcerns(slot->address.load(std::memory_order_acquire), begin, end, file)) continue;
     slots.waiters.fetch_add(1, std::memory_order_seq_cst);
     {
       std::unique_lock<std::mutex> lock(slots.mutex);

@@ -19,8 +19,9 @@
 // that, the other thread could read OK in between and commit data that is lost.
 //
 // Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy and counts itself in one
-// process-wide counter: three atomic read-modify-writes, no lock, no lookup. It does not look its mapping up:
-// the reader, which is rarer, finds out which file a busy slot's address belongs to. Looking the mapping up and
+// process-wide counter: two atomic read-modify-writes and a sequentially consistent store; no lock, no lookup.
+// It does not look its mapping up: the reader, which is rarer, finds out which file a busy slot's address
+// belongs to. Looking the mapping up and
 // registering with a per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex
 // twice) cost 90-160 ns over a bare msync per page persist on a guest where every system call switches worlds;
 // this costs -6 to +56 ns there (tools/bench/results/amd-26-2.md, "Page persist"). A failure walks the
@@ -115,8 +116,8 @@ absl::Status RegisterMapIfFree(MapRecord* record);
 struct SyncSlot;
 
 // Marks a sync of memory at `address` in flight until destroyed (in this thread's slot). A failure must be
-// recorded before the scope ends. A scope inside another of the same thread does nothing: the outer one covers
-// it (a reader then waits until the outer one ends).
+// recorded before the scope ends. A scope inside another of the same thread makes the thread's slot concern
+// every reader until the outer one ends.
 class SyncScope {
  public:
   explicit SyncScope(const void* address);
@@ -125,13 +126,13 @@ class SyncScope {
   SyncScope& operator=(const SyncScope&) = delete;
 
  private:
-  SyncSlot* slot_;  // null for a scope inside another
-  uint32_t busy_;   // the slot's state while this sync runs (odd)
+  SyncSlot* slot_;
+  bool nested_;  // inside another scope of this thread
 };
 
 // Waits until every sync that was in flight when the call began ended, among those at an address in
-// [begin, end) or in a live mapping of `file`. Syncs that begin later are not waited for, so a reader is never
-// starved by a stream of new ones.
+// [begin, end) or in a live mapping of `file`. Of the syncs that begin later it waits for at most one per
+// thread, so a reader is never starved by a stream of new ones.
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file);
 
 // How many sync slots exist: at most the number of threads that were syncing at once, ever (a thread's slot is

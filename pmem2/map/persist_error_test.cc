@@ -279,8 +279,9 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
   EXPECT_TRUE(same_file_done.load());
 }
 
-// A sync inside another sync of the same thread (a scope within a scope) leaves the outer one in flight: a reader
-// still waits for the outer one to end.
+// A sync inside another sync of the same thread (a scope within a scope: a test seam, a signal handler) leaves the
+// outer one in flight, and a reader of the inner one's file waits for it even when the outer one's address is in
+// no mapping at all.
 TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   std::atomic<bool> read{false};
   std::thread reader;
@@ -293,6 +294,21 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_FALSE(read.load()) << "the inner sync's end ended the outer one";
+  }
+  reader.join();
+  EXPECT_TRUE(read.load());
+
+  char outside_every_map[64];
+  read = false;
+  {
+    map_internal::SyncScope outer(outside_every_map);
+    map_internal::SyncScope inner(at(kPage));
+    reader = std::thread([&] {
+      EXPECT_TRUE(map_->PersistError().ok());
+      read = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(read.load()) << "a reader of the file did not wait for the inner sync";
   }
   reader.join();
   EXPECT_TRUE(read.load());
