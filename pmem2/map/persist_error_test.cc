@@ -279,6 +279,17 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
   EXPECT_TRUE(same_file_done.load());
 }
 
+// A reader of `map`'s error on a thread of its own, given 100 ms: `read` tells whether it answered by then.
+std::thread ReadErrorAfterAPause(const Map& map, std::atomic<bool>* read) {
+  *read = false;
+  std::thread reader([&map, read] {
+    EXPECT_TRUE(map.PersistError().ok());
+    *read = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return reader;
+}
+
 // A sync inside another sync of the same thread (a scope within a scope: a test seam, a signal handler) leaves the
 // outer one in flight, and a reader of the inner one's file waits for it even when the outer one's address is in
 // no mapping at all.
@@ -288,26 +299,17 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   {
     map_internal::SyncScope outer(at(0));
     { map_internal::SyncScope inner(at(kPage)); }
-    reader = std::thread([&] {
-      EXPECT_TRUE(map_->PersistError().ok());
-      read = true;
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reader = ReadErrorAfterAPause(*map_, &read);
     EXPECT_FALSE(read.load()) << "the inner sync's end ended the outer one";
   }
   reader.join();
   EXPECT_TRUE(read.load());
 
   char outside_every_map[64];
-  read = false;
   {
     map_internal::SyncScope outer(outside_every_map);
     map_internal::SyncScope inner(at(kPage));
-    reader = std::thread([&] {
-      EXPECT_TRUE(map_->PersistError().ok());
-      read = true;
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reader = ReadErrorAfterAPause(*map_, &read);
     EXPECT_FALSE(read.load()) << "a reader of the file did not wait for the inner sync";
   }
   reader.join();
