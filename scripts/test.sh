@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pmem2's whole test suite, as CI runs it: installs what is missing (scripts/install-deps.sh), then the stages
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
-#   tests         every test target (bazel test //...), then again as asan, ubsan and tsan (the sanitizers);
+#   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
+#                 and tsan (the sanitizers);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
@@ -165,8 +166,7 @@ fi
 
 bazel_stage tests
 if [ $quick -eq 0 ]; then
-  bazel_stage asan --config=asan
-  bazel_stage ubsan --config=ubsan
+  bazel_stage asan-ubsan --config=asan-ubsan
   bazel_stage tsan --config=tsan
 
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().

@@ -28,10 +28,13 @@ struct Registry {
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
 };
 
-Registry& GetRegistry() {
-  static Registry* const registry = new Registry;  // never destroyed: maps may outlive static destructors
-  return *registry;
+// Never destroyed: maps may outlive static destructors. Replaced in a forked child (ForgetOtherThreadsInChild).
+Registry*& TheRegistry() {
+  static Registry* registry = new Registry;
+  return registry;
 }
+
+Registry& GetRegistry() { return *TheRegistry(); }
 
 // Failures at addresses that belong to no Map (a pointer into memory mapped elsewhere, or already unmapped).
 MapRecord& OutsideEveryMap() {
@@ -58,6 +61,7 @@ constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when its syn
 struct alignas(64) SyncSlot {
   std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
   std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
+  uint32_t depth = 0;                 // the owner's scopes open now; only the owner (or its forked child) uses it
   SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
   SyncSlot* next_free = nullptr;      // guarded by Slots::mutex
 };
@@ -73,13 +77,67 @@ struct Slots {
   SyncSlot* free = nullptr;
 };
 
+void LockForFork();
+void UnlockAfterFork();
+void ForgetOtherThreadsInChild();
+
 Slots& GetSlots() {
-  static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
+  static Slots* const slots = [] {
+    // Registered with the slots: no sync can be in flight before they exist. glibc drops the handlers when
+    // libpmem2.so is unloaded.
+    pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild);
+    return new Slots;  // never destroyed: threads may sync during static destruction
+  }();
   return *slots;
 }
 
 // initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
 __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Lock order as everywhere: the registry, a record, the slots.
+void LockForFork() {
+  Registry& registry = GetRegistry();
+  registry.mutex.lock();
+  for (const auto& entry : registry.by_begin) entry.second->LockForFork();
+  OutsideEveryMap().LockForFork();
+  GetSlots().mutex.lock();
+}
+
+void UnlockAfterFork() {
+  Registry& registry = GetRegistry();
+  GetSlots().mutex.unlock();
+  OutsideEveryMap().UnlockAfterFork();
+  for (const auto& entry : registry.by_begin) entry.second->UnlockAfterFork();
+  registry.mutex.unlock();
+}
+
+void ForgetOtherThreadsInChild() {
+  // Everything but the registry's reader-writer lock is released as in the parent. That one cannot be: glibc's
+  // unlock tells a writer from a reader by the thread id, which the child does not share with its parent. The
+  // child gets a copy of the registry with a lock of its own instead (the old one stays allocated).
+  Registry& registry = GetRegistry();
+  Registry* fresh = new Registry;
+  fresh->by_begin = registry.by_begin;
+  TheRegistry() = fresh;
+  Slots& slots = GetSlots();
+  slots.mutex.unlock();
+  OutsideEveryMap().UnlockAfterFork();
+  for (const auto& entry : registry.by_begin) entry.second->UnlockAfterFork();
+  uint32_t busy = 0;
+  slots.free = nullptr;
+  for (SyncSlot* slot = slots.head.load(std::memory_order_relaxed); slot != nullptr; slot = slot->next) {
+    if (slot == this_thread_slot) {
+      busy += slot->depth;
+      continue;
+    }
+    const uint32_t state = slot->state.load(std::memory_order_relaxed);
+    if ((state & 1) != 0) slot->state.store(state + 1, std::memory_order_relaxed);
+    slot->depth = 0;
+    slot->next_free = slots.free;
+    slots.free = slot;
+  }
+  slots.busy.store(busy, std::memory_order_relaxed);
+}
 
 // Hands a thread's slot back when the thread exits (a pthread key's destructor: it runs for every thread that
 // set the key, whatever runtime, sanitizer or dlopen'ed library the thread went through). A slot still busy
@@ -138,6 +196,7 @@ SyncScope::SyncScope(const void* address) {
   SyncSlot* slot = this_thread_slot;
   if (slot == nullptr) slot = TakeSlot();
   slot_ = slot;
+  ++slot->depth;
   const uint32_t state = slot->state.load(std::memory_order_relaxed);
   nested_ = (state & 1) != 0;
   if (nested_) {
@@ -155,6 +214,7 @@ SyncScope::SyncScope(const void* address) {
 
 SyncScope::~SyncScope() {
   Slots& slots = GetSlots();
+  --slot_->depth;
   if (!nested_) slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
   slots.busy.fetch_sub(1, std::memory_order_seq_cst);
   // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this

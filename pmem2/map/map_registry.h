@@ -93,6 +93,11 @@ class MapRecord {
   // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
   // clear is lost, because both happen under one lock.
   absl::Status TakeError();
+  // fork() takes every record's lock before it forks and releases it in both processes after, so that the child
+  // never inherits a lock held by a thread it does not have.
+  void LockForFork() const { mutex_.lock(); }
+  void UnlockAfterFork() const { mutex_.unlock(); }
+
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
 
@@ -134,6 +139,10 @@ class SyncScope {
 // [begin, end) or in a live mapping of `file`. Of the syncs that begin later it waits for at most one per
 // thread, so a reader is never starved by a stream of new ones.
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file);
+
+// fork(): the child has only the thread that forked. The syncs other threads had in flight never end there, so
+// the child forgets them (a reader in the child would otherwise wait forever) and reuses their slots; the
+// failures those syncs record go to the parent's registry only. The registry's locks are held across fork().
 
 // How many sync slots exist: at most the number of threads that were syncing at once, ever (a thread's slot is
 // reused after it exits). For tests.

@@ -6,7 +6,9 @@
 // inject EIO, ENOSPC, EDQUOT and EINTR; persistence_failure_test.cc makes a real file system fail.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -326,6 +328,45 @@ TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
     std::thread([&] { map_->persist_fn()(at(kPage), 1); }).join();
   }
   EXPECT_LE(map_internal::SyncSlotCount(), slots + 1);
+  EXPECT_TRUE(map_->PersistError().ok());
+}
+
+// fork() while another thread's sync is in flight: that thread does not exist in the child, so its sync never
+// ends there. The child's reads, persists and later forks go on (with the old tracker, and before this was fixed,
+// the child's first read waited forever).
+TEST_F(PagePersistenceTest, AForkDuringAnotherThreadsSyncLeavesTheChildFree) {
+  map_internal::SetMsyncForTest(&BlockingMsync);
+  blocked_stage = 0;
+  std::thread a([&] {
+    fail_this_thread = true;
+    map_->persist_fn()(at(0), 1);
+  });
+  while (blocked_stage.load() != 1) std::this_thread::yield();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0) << strerror(errno);
+  if (child == 0) {
+    // No GoogleTest assertions in the child: the exit code says which step failed.
+    if (!map_->PersistError().ok()) _exit(2);
+    map_->persist_fn()(at(kPage), 1);
+    if (!map_->Persist(at(0), 1).ok()) _exit(3);
+    if (!map_->PersistError().ok()) _exit(4);
+    _exit(0);
+  }
+  int status = 0;
+  pid_t waited = 0;
+  for (int i = 0; i < 1000 && (waited = waitpid(child, &status, WNOHANG)) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (waited == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  blocked_stage = 2;
+  a.join();
+  map_internal::SetMsyncForTest(nullptr);
+  ASSERT_NE(waited, 0) << "the child still waited for the parent thread's sync after 10 s";
+  ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's step that failed (see the exit codes above)";
   EXPECT_TRUE(map_->PersistError().ok());
 }
 
