@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <utility>
@@ -14,10 +15,19 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/source/source.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace pmem2 {
+namespace map_file_internal {
+namespace {
+std::atomic<AfterCreateFn> after_create_for_test{nullptr};
+}  // namespace
+
+void SetAfterCreateForTest(AfterCreateFn hook) { after_create_for_test.store(hook, std::memory_order_relaxed); }
+}  // namespace map_file_internal
+
 namespace {
 
 absl::Status Invalid(absl::string_view message) { return MakeErrnoError(EINVAL, message); }
@@ -52,6 +62,7 @@ absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOp
     opened.fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode);
     if (opened.fd >= 0) {
       opened.created_path = path;
+      if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
       return opened;
     }
     if (errno != EEXIST || options.exclusive) return SystemError(errno, absl::StrCat("creating ", path));
@@ -59,6 +70,13 @@ absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOp
   opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (opened.fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
   return opened;
+}
+
+// Whether `path` (not following a final symbolic link) is the file open as `fd`.
+bool PathNamesFile(const std::string& path, int fd) {
+  struct stat by_path, by_fd;
+  return lstat(path.c_str(), &by_path) == 0 && fstat(fd, &by_fd) == 0 && by_path.st_dev == by_fd.st_dev &&
+         by_path.st_ino == by_fd.st_ino;
 }
 
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
@@ -124,8 +142,13 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   const int fd = opened->fd;
   bool keep_file = false;
   auto cleanup = absl::MakeCleanup([&] {
+    // The file made here goes again only while its path still names it: another process may have renamed or
+    // replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by descriptor,
+    // so a replacement between the check and the unlink still loses; the window is two system calls long.)
+    if (!keep_file && !opened->created_path.empty() && PathNamesFile(opened->created_path, fd)) {
+      unlink(opened->created_path.c_str());
+    }
     close(fd);
-    if (!keep_file && !opened->created_path.empty()) unlink(opened->created_path.c_str());
   });
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return source.status();

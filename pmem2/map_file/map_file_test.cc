@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
@@ -30,6 +32,7 @@ using ::pmem2::testing::StatOrZero;
 using ::pmem2::testing::ScratchFs;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 constexpr size_t kMiB = size_t{1} << 20;
 
@@ -150,6 +153,28 @@ TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNev
   ::pmem2::testing::CreateFile(existing, kMiB, O_RDWR);
   EXPECT_FALSE(MapFile(existing, options).ok());
   EXPECT_EQ(StatOrZero(existing).st_size, static_cast<off_t>(kMiB));
+}
+
+// Another process renames the file MapFile just created and puts a file of its own at the path; MapFile then
+// fails. Removing the path would delete the other process's file: it stays. (Removing by path without checking
+// did, before this was fixed.)
+std::string replaced_path;
+void ReplaceTheCreatedFile(const std::string& path) {
+  replaced_path = path;
+  ASSERT_EQ(rename(path.c_str(), (path + ".moved").c_str()), 0) << strerror(errno);
+  ::pmem2::testing::CreateFile(path, 123, O_RDWR);
+}
+
+TEST_F(MapFileTest, AFileThatReplacedTheCreatedOneIsNotRemoved) {
+  MapFileOptions options = Create(kMiB);
+  options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+  map_file_internal::SetAfterCreateForTest(&ReplaceTheCreatedFile);
+  const absl::Status status = MapFile(dir_.Join("new"), options).status();
+  map_file_internal::SetAfterCreateForTest(nullptr);
+  EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+  EXPECT_EQ(replaced_path, dir_.Join("new"));
+  EXPECT_EQ(StatOrZero(dir_.Join("new")).st_size, 123) << "the other process's file was removed";
+  EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("new", "new.moved"));
 }
 
 TEST_F(MapFileTest, MapsAtTheHintWhenItIsFreeAndElsewhereOtherwise) {

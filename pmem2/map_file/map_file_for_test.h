@@ -1,0 +1,25 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// pmem2/map_file/map_file_for_test.h
+// -----------------------------------------------------------------------------
+//
+// Test seam of MapFile (target //pmem2/map_file:map_file_for_test, testonly): run code right after MapFile created
+// a named file, to play another process that renames or replaces it before a later step fails.
+
+#ifndef PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
+#define PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
+
+#include <string>
+
+namespace pmem2 {
+namespace map_file_internal {
+
+// `hook` runs with the path of every file MapFile creates by name, just after it did; nullptr: nothing runs. Not
+// for concurrent use with MapFile in other threads.
+using AfterCreateFn = void (*)(const std::string& path);
+void SetAfterCreateForTest(AfterCreateFn hook);
+
+}  // namespace map_file_internal
+}  // namespace pmem2
+
+#endif  // PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
