@@ -74,7 +74,11 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
 ScopedSigbusHandler::~ScopedSigbusHandler() {
   std::lock_guard<std::mutex> lock(install_mutex);
   if (--users > 0) return;
-  sigaction(SIGBUS, &previous_action, nullptr);
+  // Only our own handler is replaced: one the application installed while copies ran is its choice and stays.
+  struct sigaction now;
+  if (sigaction(SIGBUS, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == Handler) {
+    sigaction(SIGBUS, &previous_action, nullptr);
+  }
 }
 
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {

@@ -12,7 +12,8 @@
 // SIGBUS goes to the saved handler (its SA_SIGINFO or plain function; SIG_DFL and, for a fault, SIG_IGN:
 // the default action, which ends the process as it would have without pmem2). Each thread has its own jump
 // buffer, so copies in several threads at once are safe. A handler the application installs while a copy runs
-// is overwritten when the last copy ends.
+// receives the SIGBUS of copies from then on (they end the process instead of failing) and stays installed when
+// the last copy ends: only pmem2's own handler is ever taken out again.
 
 #ifndef PMEM2_RAS_SIGBUS_GUARD_H_
 #define PMEM2_RAS_SIGBUS_GUARD_H_

@@ -118,6 +118,24 @@ TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
   EXPECT_EQ(now.sa_sigaction, &CountingHandler);
 }
 
+// A handler the application installs while a copy runs is the application's: the end of the copy leaves it in
+// place. (It was overwritten with the one saved when the copy began, before this was fixed.)
+TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
+  struct sigaction mine, old, now;
+  std::memset(&mine, 0, sizeof mine);
+  mine.sa_sigaction = CountingHandler;
+  mine.sa_flags = SA_SIGINFO;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(SIGBUS, nullptr, &old), 0);
+  {
+    ScopedSigbusHandler guard;
+    ASSERT_EQ(sigaction(SIGBUS, &mine, nullptr), 0);
+  }
+  ASSERT_EQ(sigaction(SIGBUS, &old, &now), 0);
+  EXPECT_TRUE((now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == &CountingHandler)
+      << "the application's handler was replaced when the copy ended";
+}
+
 TEST(SigbusGuardDeathTest, ASigbusOutsideTheCopyStillKillsAProcessWithoutAHandler) {
   EXPECT_EXIT(
       {
