@@ -212,14 +212,21 @@ int SlowFailingMsync(void*, size_t, int) {
   return -1;
 }
 
-TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk) {
-  map_internal::SetMsyncForTest(&SlowFailingMsync);
-  race_stage = 0;
-  std::thread a([&] {
+// Thread A, persisting the first page of `map` through the msync `fn`, which holds it inside the call: returns
+// once `stage` says A is there. The caller sets `stage` to 2 to let A go, joins it and restores msync.
+std::thread StartAHeldSync(const Map& map, map_internal::MsyncFn fn, std::atomic<int>* stage) {
+  map_internal::SetMsyncForTest(fn);
+  *stage = 0;
+  std::thread a([&map] {
     fail_this_thread = true;
-    map_->persist_fn()(at(0), 1);
+    map.persist_fn()(map.address(), 1);
   });
-  while (race_stage.load() != 1) std::this_thread::yield();
+  while (stage->load() != 1) std::this_thread::yield();
+  return a;
+}
+
+TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk) {
+  std::thread a = StartAHeldSync(*map_, &SlowFailingMsync, &race_stage);
   std::atomic<bool> b_done{false};
   absl::Status b_status, b_at;
   std::thread b([&] {
@@ -252,13 +259,7 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
   absl::StatusOr<Map> unrelated = MapFd(unrelated_fd.get());
   absl::StatusOr<Map> same_file = MapFd(fd_.get());
   ASSERT_TRUE(unrelated.ok() && same_file.ok());
-  map_internal::SetMsyncForTest(&BlockingMsync);
-  blocked_stage = 0;
-  std::thread a([&] {
-    fail_this_thread = true;
-    map_->persist_fn()(at(0), 1);
-  });
-  while (blocked_stage.load() != 1) std::this_thread::yield();
+  std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage);
   std::atomic<bool> unrelated_done{false};
   std::atomic<bool> same_file_done{false};
   std::thread c([&] {
@@ -332,16 +333,10 @@ TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
 }
 
 // fork() while another thread's sync is in flight: that thread does not exist in the child, so its sync never
-// ends there. The child's reads, persists and later forks go on (with the old tracker, and before this was fixed,
-// the child's first read waited forever).
+// ends there. The child's reads and persists go on (with the old tracker, and before this was fixed, the child's
+// first read waited forever).
 TEST_F(PagePersistenceTest, AForkDuringAnotherThreadsSyncLeavesTheChildFree) {
-  map_internal::SetMsyncForTest(&BlockingMsync);
-  blocked_stage = 0;
-  std::thread a([&] {
-    fail_this_thread = true;
-    map_->persist_fn()(at(0), 1);
-  });
-  while (blocked_stage.load() != 1) std::this_thread::yield();
+  std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage);
   const pid_t child = fork();
   ASSERT_GE(child, 0) << strerror(errno);
   if (child == 0) {
