@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <new>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -82,33 +83,29 @@ void UnlockAfterFork();
 void ForgetOtherThreadsInChild();
 
 Slots& GetSlots() {
-  static Slots* const slots = [] {
-    // Registered with the slots: no sync can be in flight before they exist. glibc drops the handlers when
-    // libpmem2.so is unloaded.
-    pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild);
-    return new Slots;  // never destroyed: threads may sync during static destruction
-  }();
+  static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
   return *slots;
 }
+
+// Registered when the library loads, before any lock below can be taken, and before the fork handlers of an
+// application that loads it (glibc runs prepare handlers newest first, so theirs may still call pmem2). glibc
+// drops them when libpmem2.so is unloaded.
+const bool fork_handlers_registered =
+    pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild) == 0;
 
 // initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
 __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 
-// Lock order as everywhere: the registry, a record, the slots.
+// Lock order as everywhere: the registry, then the slots. A record's lock is only ever taken under the
+// registry's, so holding the registry's alone keeps every record's free.
 void LockForFork() {
-  Registry& registry = GetRegistry();
-  registry.mutex.lock();
-  for (const auto& entry : registry.by_begin) entry.second->LockForFork();
-  OutsideEveryMap().LockForFork();
+  GetRegistry().mutex.lock();
   GetSlots().mutex.lock();
 }
 
 void UnlockAfterFork() {
-  Registry& registry = GetRegistry();
   GetSlots().mutex.unlock();
-  OutsideEveryMap().UnlockAfterFork();
-  for (const auto& entry : registry.by_begin) entry.second->UnlockAfterFork();
-  registry.mutex.unlock();
+  GetRegistry().mutex.unlock();
 }
 
 void ForgetOtherThreadsInChild() {
@@ -121,8 +118,10 @@ void ForgetOtherThreadsInChild() {
   TheRegistry() = fresh;
   Slots& slots = GetSlots();
   slots.mutex.unlock();
-  OutsideEveryMap().UnlockAfterFork();
-  for (const auto& entry : registry.by_begin) entry.second->UnlockAfterFork();
+  // Readers of the parent that slept in `ended` do not exist here, and glibc's condition variable would wait
+  // for them to leave on the next broadcast: a fresh one, and no waiters.
+  new (&slots.ended) std::condition_variable;
+  slots.waiters.store(0, std::memory_order_relaxed);
   uint32_t busy = 0;
   slots.free = nullptr;
   for (SyncSlot* slot = slots.head.load(std::memory_order_relaxed); slot != nullptr; slot = slot->next) {
@@ -185,6 +184,7 @@ SyncSlot* TakeSlot() {
   }
   // Only the thread's exit clears the key; a slot taken again after that (a destructor that syncs) stays
   // taken for the rest of the process.
+  slot->depth = 0;  // stale if its last owner left a nested scope without unwinding
   pthread_setspecific(TheSlotKey(), slot);
   this_thread_slot = slot;
   return slot;
@@ -250,6 +250,8 @@ absl::Status MapRecord::ErrorLocked() const {
 
 absl::Status MapRecord::Error() const {
   WaitForEarlierSyncs(begin_, end_, file_);
+  if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
   return ErrorWithoutWaiting();
 }
 
@@ -262,6 +264,7 @@ absl::Status MapRecord::ErrorWithoutWaiting() const {
 absl::Status MapRecord::TakeError() {
   WaitForEarlierSyncs(begin_, end_, file_);
   if (!has_error_.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
   std::lock_guard<std::mutex> lock(mutex_);
   absl::Status error = ErrorLocked();
   first_ = PersistFailure{};
@@ -370,7 +373,10 @@ absl::Status ErrorForAddress(const void* address) {
   {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-    if (holder == nullptr) return OutsideEveryMap().Error();
+    if (holder == nullptr) {
+      lock.unlock();  // Error() waits, and takes the lock again
+      return OutsideEveryMap().Error();
+    }
     begin = holder->begin();
     end = holder->end();
     file = holder->file();
@@ -379,7 +385,9 @@ absl::Status ErrorForAddress(const void* address) {
   WaitForEarlierSyncs(begin, end, file);
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  return holder != nullptr ? holder->ErrorWithoutWaiting() : OutsideEveryMap().Error();
+  if (holder != nullptr) return holder->ErrorWithoutWaiting();
+  lock.unlock();  // unmapped meanwhile
+  return OutsideEveryMap().Error();
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }

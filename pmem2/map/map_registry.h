@@ -30,7 +30,8 @@
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
 // with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.
-// Lock order: the registry's lock, then a MapRecord's.
+// Lock order: the registry's lock, then a MapRecord's (which is taken only under the registry's), then the sync
+// slots'.
 
 #ifndef PMEM2_MAP_MAP_REGISTRY_H_
 #define PMEM2_MAP_MAP_REGISTRY_H_
@@ -83,21 +84,16 @@ class MapRecord {
   bool cpu_persistent() const { return cpu_persistent_.load(std::memory_order_acquire); }
   void set_cpu_persistent(bool value) { cpu_persistent_.store(value, std::memory_order_release); }
 
-  // Keeps the first failure since the last TakeError(); counts later ones.
+  // Keeps the first failure since the last TakeError(); counts later ones. The caller holds the registry's lock.
   void Record(const PersistFailure& failure);
   // OK, or the first unacknowledged failure with the count of later ones, after waiting for the syncs of this
   // mapping and of its file that were in flight when the call began. Does not clear it.
   absl::Status Error() const;
-  // As Error(), without waiting (the caller has waited).
+  // As Error(), without waiting (the caller has waited) and with the registry's lock held by the caller.
   absl::Status ErrorWithoutWaiting() const;
   // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
   // clear is lost, because both happen under one lock.
   absl::Status TakeError();
-  // fork() takes every record's lock before it forks and releases it in both processes after, so that the child
-  // never inherits a lock held by a thread it does not have.
-  void LockForFork() const { mutex_.lock(); }
-  void UnlockAfterFork() const { mutex_.unlock(); }
-
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
 
@@ -106,7 +102,7 @@ class MapRecord {
   const FileIdentity file_;
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
   PersistFailure first_;            // guarded by mutex_
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
@@ -142,7 +138,9 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
 
 // fork(): the child has only the thread that forked. The syncs other threads had in flight never end there, so
 // the child forgets them (a reader in the child would otherwise wait forever) and reuses their slots; the
-// failures those syncs record go to the parent's registry only. The registry's locks are held across fork().
+// failures those syncs record go to the parent's registry only. The registry's lock and the slots' are held across
+// fork() (handlers registered when the library loads); pmem2 must not be called from a fork handler registered
+// before it loaded, nor from a signal handler that forks.
 
 // How many sync slots exist: at most the number of threads that were syncing at once, ever (a thread's slot is
 // reused after it exits). For tests.

@@ -336,30 +336,43 @@ TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
 // ends there. The child's reads and persists go on (with the old tracker, and before this was fixed, the child's
 // first read waited forever).
 TEST_F(PagePersistenceTest, AForkDuringAnotherThreadsSyncLeavesTheChildFree) {
+  absl::StatusOr<Map> same_file = MapFd(fd_.get());
+  ASSERT_TRUE(same_file.ok());
   std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage);
+  std::atomic<bool> read{false};
+  std::thread reader = ReadErrorAfterAPause(*same_file, &read);  // asleep, waiting for A, when the process forks
+  const bool reader_waited = !read.load();
   const pid_t child = fork();
-  ASSERT_GE(child, 0) << strerror(errno);
+  const int fork_errno = errno;
   if (child == 0) {
     // No GoogleTest assertions in the child: the exit code says which step failed.
-    if (!map_->PersistError().ok()) _exit(2);
+    if (!map_->PersistError().ok() || !same_file->PersistError().ok()) _exit(2);
     map_->persist_fn()(at(kPage), 1);
     if (!map_->Persist(at(0), 1).ok()) _exit(3);
-    if (!map_->PersistError().ok()) _exit(4);
+    {
+      absl::StatusOr<Map> another = MapFd(fd_.get());  // the registry, under the child's own lock
+      if (!another.ok() || !another->Persist(another->address(), 1).ok()) _exit(4);
+    }
+    if (!map_->PersistError().ok()) _exit(5);
     _exit(0);
   }
   int status = 0;
   pid_t waited = 0;
-  for (int i = 0; i < 1000 && (waited = waitpid(child, &status, WNOHANG)) == 0; ++i) {
+  for (int i = 0; child > 0 && i < 1000 && (waited = waitpid(child, &status, WNOHANG)) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (waited == 0) {
+  if (child > 0 && waited == 0) {
     kill(child, SIGKILL);
     waitpid(child, &status, 0);
   }
   blocked_stage = 2;
   a.join();
+  reader.join();
   map_internal::SetMsyncForTest(nullptr);
+  ASSERT_GT(child, 0) << strerror(fork_errno);
+  EXPECT_TRUE(reader_waited) << "the reader did not wait for A's sync, so it was not asleep at the fork";
   ASSERT_NE(waited, 0) << "the child still waited for the parent thread's sync after 10 s";
+  ASSERT_EQ(waited, child) << strerror(errno);
   ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's step that failed (see the exit codes above)";
   EXPECT_TRUE(map_->PersistError().ok());
