@@ -27,6 +27,7 @@ namespace {
 struct Registry {
   std::shared_mutex mutex;
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
+  Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
 // Never destroyed: maps may outlive static destructors. Replaced in a forked child (ForgetOtherThreadsInChild).
@@ -111,10 +112,11 @@ void UnlockAfterFork() {
 void ForgetOtherThreadsInChild() {
   // Everything but the registry's reader-writer lock is released as in the parent. That one cannot be: glibc's
   // unlock tells a writer from a reader by the thread id, which the child does not share with its parent. The
-  // child gets a copy of the registry with a lock of its own instead (the old one stays allocated).
+  // child gets a copy of the registry with a lock of its own instead (the old one stays allocated and reachable).
   Registry& registry = GetRegistry();
   Registry* fresh = new Registry;
   fresh->by_begin = registry.by_begin;
+  fresh->replaced = &registry;
   TheRegistry() = fresh;
   Slots& slots = GetSlots();
   slots.mutex.unlock();
