@@ -21,12 +21,11 @@
 // Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy and counts itself in one
 // process-wide counter: two atomic read-modify-writes and a sequentially consistent store; no lock, no lookup.
 // It does not look its mapping up: the reader, which is rarer, finds out which file a busy slot's address
-// belongs to. Looking the mapping up and
-// registering with a per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex
-// twice) cost 90-160 ns over a bare msync per page persist on a guest where every system call switches worlds;
-// this costs -6 to +56 ns there (tools/bench/results/amd-26-2.md, "Page persist"). A failure walks the
-// registry. The byte and cache-line paths never touch any of it. MapRecord::Error() is two atomic loads while no
-// sync runs and no failure is pending.
+// belongs to. Looking the mapping up and registering with a per-file tracker on every sync (a reader-writer
+// lock, a map walk, a shared_ptr, a mutex twice) cost 90-160 ns over a bare msync per page persist on a guest
+// where every system call switches worlds; this costs -6 to +56 ns there (tools/bench/results/amd-26-2.md,
+// "Page persist"). A failure walks the registry. The byte and cache-line paths never touch any of it.
+// MapRecord::Error() is two atomic loads while no sync runs and no failure is pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
 // with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.
