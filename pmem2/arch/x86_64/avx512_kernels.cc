@@ -1,8 +1,7 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // The avx512f instantiation of kernels-inl.h: one zmm register per cache line, so a whole line is one load and
-// one (non-temporal) store, up to the CPU kind's zmm_lines_up_to (kernel_table.h); above it two ymm halves, as
-// in the AVX kernels. Everything between the pragmas is compiled for avx512f only (no avx512bw: the byte
+// one (non-temporal) store. Everything between the pragmas is compiled for avx512f only (no avx512bw: the byte
 // splats broadcast a 32-bit pattern) and is reached only after selection has checked that the CPU has AVX-512F
 // and the OS saves the ZMM state (cpu_features.cc).
 
@@ -42,10 +41,6 @@ struct IsaPrimitives : ScalarPrimitives {
     return _mm256_loadu_si256(static_cast<const V32*>(p));
   }
   __attribute__((always_inline)) static void Store32(void* p, V32 v) { _mm256_storeu_si256(static_cast<V32*>(p), v); }
-  // VMOVNTDQ ymm: `p` is 32-byte aligned (half a line).
-  __attribute__((always_inline)) static void StoreNt32(void* p, V32 v) {
-    _mm256_stream_si256(static_cast<V32*>(p), v);
-  }
   __attribute__((always_inline)) static V32 Splat32(unsigned char c) {
     return _mm256_set1_epi32(static_cast<int>(0x01010101u * c));
   }

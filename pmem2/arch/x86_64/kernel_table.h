@@ -54,10 +54,6 @@ extern std::atomic<size_t> byte_nt_threshold;
 // use ordinary stores + write-back instead of non-temporal stores; 0 turns the destination history off (the
 // kernels then never read it). Written and read like the thresholds above.
 extern std::atomic<size_t> cache_line_near_temporal_below;
-// The AVX-512 kernels write the lines of copies and fills up to this many bytes as one 64-byte vector each and
-// longer ones as two 32-byte halves (kernels-inl.h's HalfWidth); ~0: every line one vector. Written and read
-// like the thresholds above; no other ISA reads it.
-extern std::atomic<size_t> zmm_lines_up_to;
 
 // The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
 // line the cache-line kernels wrote. `__thread` rather than `thread_local`: a trivially initialised
@@ -113,9 +109,6 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static size_t NearTemporalBelow() {
     return cache_line_near_temporal_below.load(std::memory_order_relaxed);
-  }
-  __attribute__((always_inline)) static size_t ZmmLinesUpTo() {
-    return zmm_lines_up_to.load(std::memory_order_relaxed);
   }
   __attribute__((always_inline)) static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_destination_line, d, n);

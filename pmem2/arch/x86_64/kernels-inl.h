@@ -19,8 +19,6 @@
 //   V16, Load16, Store16, Splat16        the same at 16 bytes
 //   V32, Load32, Store32, Splat32        the same at 32 bytes; only policies with kVec == 64 need them (the
 //                                        33-64 byte size class of the small copies and fills)
-//   StoreNt32, ZmmLinesUpTo()            kVec == 64 only: a 32-byte non-temporal store, and the longest copy or
-//                                        fill whose lines are one 64-byte vector each (longer ones: HalfWidth)
 //   Load8/4/2/1, Store8/4/2/1            scalar loads and ordinary stores (uint64_t ... uint8_t)
 //   StoreNt8, StoreNt4  non-temporal scalar stores (MOVNTI), any alignment
 //   FlushLine(p)        write back the cache line containing p (a no-op where nothing needs flushing)
@@ -218,29 +216,12 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   }
 }
 
-// A kVec == 64 policy seen as a 32-byte one: the same ISA region, every line two 32-byte halves. Where a CPU
-// kind's measurements show one 64-byte store per line winning only up to some size (AMD Zen 5: random cold
-// 512 B-2 KiB, not beyond; x86_64/ops.cc), the line loops switch to this above ZmmLinesUpTo(), so longer copies
-// run the AVX kernels' loops.
-template <class P>
-struct HalfWidth : P {
-  using V = typename P::V32;
-  static constexpr size_t kVec = 32;
-  __attribute__((always_inline)) static V Load(const void* p) { return P::Load32(p); }
-  __attribute__((always_inline)) static void Store(void* p, V v) { P::Store32(p, v); }
-  __attribute__((always_inline)) static void StoreNt(void* p, V v) { P::StoreNt32(p, v); }
-  __attribute__((always_inline)) static V Splat(unsigned char c) { return P::Splat32(c); }
-};
-
 // Line-by-line copy. Whole lines use non-temporal stores if kNt; partial first/last lines go through
 // CopyPiece. With kFlush every line written with ordinary stores is flushed right after it
 // is complete, so write-back overlaps the rest of the copy. Never inlined: its vector spills would give the
 // small-copy fast paths a stack frame.
 template <class P, bool kNt, bool kFlush>
 __attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
-  if constexpr (P::kVec == 64) {
-    if (n > P::ZmmLinesUpTo()) return CopyLines<HalfWidth<P>, kNt, kFlush>(d, s, n);
-  }
   if constexpr (!kNt && !kFlush) {
     if (reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n &&
         reinterpret_cast<uintptr_t>(s) - reinterpret_cast<uintptr_t>(d) >= n && n > kSmall) {
@@ -393,9 +374,6 @@ __attribute__((always_inline)) inline void FillLine(char* d, typename P::V v) {
 
 template <class P, bool kNt, bool kFlush>
 __attribute__((noinline)) void FillLines(char* d, unsigned char c, size_t n) {
-  if constexpr (P::kVec == 64) {
-    if (n > P::ZmmLinesUpTo()) return FillLines<HalfWidth<P>, kNt, kFlush>(d, c, n);
-  }
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head > n) head = n;
   if (head != 0) {

@@ -106,10 +106,9 @@ void LargeSizes(benchmark::internal::Benchmark* b) {
 BENCHMARK_CAPTURE(ByteMemmove, crossover_temporal, kMemTemporal)->Apply(LargeSizes);
 BENCHMARK_CAPTURE(ByteMemmove, crossover_nontemporal, kMemNonTemporal)->Apply(LargeSizes);
 
-// AVX2 (ymm) against AVX-512 (zmm) kernels side by side, whatever the selection (zmm lines at every size, even
-// where the CPU kind's row splits them): cache-line tables with CLWB, non-temporal stores forced
-// (kMemNonTemporal), hot destination 64-byte aligned. Behind the AVX-512 default in ops.cc (x86_64/results/).
-// Filter with --benchmark_filter=Isa.
+// AVX2 (ymm) against AVX-512 (zmm) kernels side by side, whatever the selection: cache-line tables with CLWB,
+// non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. Behind the AVX-512 default in
+// ops.cc (x86_64/results/). Filter with --benchmark_filter=Isa.
 void IsaSizes(benchmark::internal::Benchmark* b) {
   for (long n : {64L, 256L, 4096L, 65536L, 2L << 20, 64L << 20}) b->Arg(n);
 }
@@ -125,20 +124,9 @@ const x86_64::IsaKernels* IsaOrSkip(benchmark::State& state, bool avx512) {
   return avx512 ? &x86_64::Avx512Kernels() : &x86_64::AvxKernels();
 }
 
-// Every line one zmm vector while a benchmark runs (the AVX kernels never read it).
-class WholeZmmLines {
- public:
-  WholeZmmLines() : saved_(x86_64::zmm_lines_up_to.exchange(~size_t{0})) {}
-  ~WholeZmmLines() { x86_64::zmm_lines_up_to.store(saved_); }
-
- private:
-  size_t saved_;
-};
-
 void IsaMemcpyNt(benchmark::State& state, bool avx512) {
   const x86_64::IsaKernels* isa = IsaOrSkip(state, avx512);
   if (isa == nullptr) return;
-  const WholeZmmLines whole_lines;
   const MemmoveFn memmove = isa->cache_line[static_cast<int>(x86_64::FlushKind::kClwb)][1].memmove;
   const size_t n = static_cast<size_t>(state.range(0));
   for (auto _ : state) {
@@ -153,7 +141,6 @@ BENCHMARK_CAPTURE(IsaMemcpyNt, avx512, true)->Apply(IsaSizes);
 void IsaMemsetNt(benchmark::State& state, bool avx512) {
   const x86_64::IsaKernels* isa = IsaOrSkip(state, avx512);
   if (isa == nullptr) return;
-  const WholeZmmLines whole_lines;
   const MemsetFn memset = isa->cache_line[static_cast<int>(x86_64::FlushKind::kClwb)][1].memset;
   const size_t n = static_cast<size_t>(state.range(0));
   for (auto _ : state) {

@@ -39,7 +39,6 @@ std::vector<Event> events;
 size_t nt_threshold = 64;
 size_t byte_nt_threshold = 4096;
 size_t near_temporal_below = 0;  // the pattern-aware small copies: off unless a test turns them on
-size_t zmm_lines_up_to = ~size_t{0};  // 64-byte policies: one vector per line at every size unless a test splits
 uintptr_t last_line = 0;         // the recording policy's destination history (production: per thread)
 
 void Record(Event::Kind kind, const void* p, size_t size) {
@@ -96,7 +95,6 @@ struct RecordingPrimitives {
   static void Store4(void* p, uint32_t v) { StoreAs(p, v); }
   static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
   static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
-  static void StoreNt32(void* p, V32 v) { StoreAs(p, v, Event::kNtStore); }
   static void StoreNt8(void* p, uint64_t v) { StoreAs(p, v, Event::kNtStore); }
   static void StoreNt4(void* p, uint32_t v) { StoreAs(p, v, Event::kNtStore); }
 
@@ -105,7 +103,6 @@ struct RecordingPrimitives {
   static size_t NtThreshold() { return nt_threshold; }
   static size_t ByteNtThreshold() { return byte_nt_threshold; }
   static size_t NearTemporalBelow() { return near_temporal_below; }
-  static size_t ZmmLinesUpTo() { return zmm_lines_up_to; }
   static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_line, d, n);
   }
@@ -295,68 +292,6 @@ void CheckAll() {
 TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
 TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
 TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
-
-// The AVX-512 kernels as AMD Zen 5's row selects them (x86_64/ops.cc): lines as two 32-byte halves above a size.
-// Split at 256 B here so that CheckAll's sizes reach both sides, and every rule holds on each.
-struct ScopedZmmLinesUpTo {
-  explicit ScopedZmmLinesUpTo(size_t n) { zmm_lines_up_to = n; }
-  ~ScopedZmmLinesUpTo() { zmm_lines_up_to = ~size_t{0}; }
-};
-
-TEST(KernelRecordingTest, Avx512ShapedKernelsWithHalfLinesAbove256) {
-  ScopedZmmLinesUpTo split(256);
-  CheckAll<64>();
-}
-
-// Up to the split every whole line is one 64-byte store (non-temporal or ordinary), above it two 32-byte ones,
-// in both directions of a move and for fills; the tables, flags and fences are CheckAll's business.
-TEST(KernelRecordingTest, ZmmLinesUpToSplitsTheLineWidth) {
-  ScopedZmmLinesUpTo split(256);
-  using P = RecordingPrimitives<64>;
-  nt_threshold = 0;
-  byte_nt_threshold = 0;
-  alignas(64) static unsigned char buf[4096 + 256];
-  alignas(64) static unsigned char src[4096];
-  for (size_t len : {192, 255, 256, 257, 320, 1000, 4096}) {
-    for (int variant = 0; variant < 6; ++variant) {
-      events.clear();
-      unsigned char* dst = buf + 64;
-      switch (variant) {
-        case 0:
-          kernels::MemmoveCacheLine<P, true>(dst, src, len, 0);
-          break;
-        case 1:
-          kernels::MemmoveCacheLine<P, true>(dst, src, len, kMemTemporal);
-          break;
-        case 2:
-          kernels::MemsetCacheLine<P, true>(dst, 1, len, 0);
-          break;
-        case 3:
-          kernels::MemsetCacheLine<P, true>(dst, 1, len, kMemTemporal);
-          break;
-        case 4:
-          kernels::MemmoveByte<P, true>(dst, src, len, 0);
-          break;
-        case 5:  // backwards: the destination above an overlapping source
-          kernels::MemmoveCacheLine<P, true>(dst, dst - 64, len, 0);
-          break;
-      }
-      const size_t want = len <= 256 ? 64 : 32;
-      size_t whole_line_stores = 0;  // bytes
-      const uintptr_t begin = reinterpret_cast<uintptr_t>(dst), end = begin + len;
-      for (const Event& e : events) {
-        if (e.kind != Event::kStore && e.kind != Event::kNtStore) continue;
-        const uintptr_t line = e.addr & ~(kLine - 1);
-        if (line < begin || line + kLine > end) continue;  // a partial line: CopyPiece / FillPiece sizes
-        whole_line_stores += e.size;
-        ASSERT_EQ(e.size, want) << "len " << len << " variant " << variant << " at +" << e.addr - begin;
-      }
-      ASSERT_EQ(whole_line_stores, len / 64 * 64) << "len " << len << " variant " << variant;
-    }
-  }
-  nt_threshold = 64;
-  byte_nt_threshold = 4096;
-}
 
 // Overlapping moves must obey the same rules; the byte result is checked against memmove.
 template <size_t kVec>

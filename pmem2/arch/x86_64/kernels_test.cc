@@ -15,7 +15,6 @@
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/ops.h"
-#include "pmem2/arch/x86_64/ops_for_test.h"
 #include "testing/cpu/scoped_cpu_features.h"
 
 namespace pmem2 {
@@ -51,9 +50,6 @@ struct Config {
   // If set, the level is forced through this environment variable (= env_value) on top of the typed override.
   const char* env = nullptr;
   const char* env_value = "0";
-  // With kAvx512: lines as two 32-byte halves above this size (a CPU kind's zmm_lines_up_to, as AMD Zen 5's row
-  // sets it), whatever this CPU's row says; 0: the row decides.
-  size_t zmm_lines_up_to = 0;
 };
 
 std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
@@ -79,7 +75,6 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       break;
   }
   if (c.env != nullptr) name += std::string("_") + c.env + c.env_value;
-  if (c.zmm_lines_up_to != 0) name += "_ZmmLinesUpTo" + std::to_string(c.zmm_lines_up_to);
   return name;
 }
 
@@ -117,12 +112,6 @@ class KernelTest : public ::testing::TestWithParam<Config> {
                                                  overrides);
     } else {
       cpu_ = std::make_unique<ScopedCpuFeatures>(c.level, c.flush, overrides);
-    }
-    if (c.zmm_lines_up_to != 0) {
-      split_ = cpu_->selection();
-      split_.zmm_lines_up_to = c.zmm_lines_up_to;
-      InstallSelectionForTest(&split_);  // cpu_'s destructor puts the process's own back
-      ASSERT_EQ(CurrentSelection().zmm_lines_up_to, c.zmm_lines_up_to);
     }
     const bool byte = c.table == Table::kByte || c.table == Table::kByteNoMovnt;
     ops_ = byte ? &ByteOps() : &CacheLineOps();
@@ -192,7 +181,6 @@ class KernelTest : public ::testing::TestWithParam<Config> {
   }
 
   std::unique_ptr<ScopedCpuFeatures> cpu_;
-  Selection split_;
   const PersistOps* ops_ = nullptr;
   std::vector<unsigned char> buf_, src_, want_;
 };
@@ -308,20 +296,12 @@ std::vector<Config> AllConfigs() {
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});
-  // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would (the off case checks that
-  // the variable is accepted and keeps the avx kernels; ops_test checks that off wins over on).
+  // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would (off is also the default on
+  // every CPU kind today: that case checks that the variable is accepted and keeps the avx kernels; ops_test
+  // checks that off wins over on).
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "0"});
-  // The AVX-512 kernels with ymm half lines above 256 B, so that every test's sizes reach both widths.
-  for (Table table : {Table::kCacheLine, Table::kCacheLineNoMovnt, Table::kByte}) {
-    Config split{IsaLevel::kAvx512, FlushInstruction::kClwb, table};
-    split.zmm_lines_up_to = 256;
-    out.push_back(split);
-  }
-  Config split_clflush{IsaLevel::kAvx512, FlushInstruction::kClflush, Table::kCacheLine};
-  split_clflush.zmm_lines_up_to = 256;
-  out.push_back(split_clflush);
   // The portable level with the C library's copies underneath.
   out.push_back({IsaLevel::kGeneric, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_NO_GENERIC_MEMCPY", "1"});
   return out;

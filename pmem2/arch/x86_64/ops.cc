@@ -23,7 +23,6 @@ namespace x86_64 {
 std::atomic<size_t> cache_line_nt_threshold{kDefaultCacheLineNtThreshold};
 std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
 std::atomic<size_t> cache_line_near_temporal_below{0};
-std::atomic<size_t> zmm_lines_up_to{~size_t{0}};
 __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
@@ -92,7 +91,7 @@ std::string SizeText(size_t n) {
   return std::to_string(n) + " B";
 }
 
-std::string KernelName(const std::string& isa, bool allow_nt, size_t threshold, size_t near_temporal_below = 0) {
+std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t near_temporal_below = 0) {
   std::string name = isa;
   if (allow_nt) {
     name += " nt >= " + SizeText(threshold);
@@ -113,14 +112,11 @@ std::string KernelName(const std::string& isa, bool allow_nt, size_t threshold, 
 //   - AMD Zen 4 (family 25, model 17): non-temporal stores win from 64 B whatever the destination, hot or
 //     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
 //     16 KiB; AVX-512 brought nothing measurable.
-//   - AMD Zen 5 (family 26, model 2): like Zen 4, non-temporal stores (or MOVDIR64B, which ties) win every
+//   - AMD Zen 5 (family 26, model 2): the same as Zen 4. Non-temporal stores (or MOVDIR64B, which ties) win every
 //     size and pattern from 64 B; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line
-//     (tools/bench/results/amd-26-2.md). One 64-byte NT store per line against two 32-byte ones on random cold
-//     lines: 7-25 % faster at 1-2 KiB in five compare_benchmark runs, 0-5 % in an interleaved A/B of pmem2's
-//     own kernels (2 KiB: faster in 6 processes of 6), ties hot and sequential, and from 4 KiB up is as often
-//     2-15 % behind as ahead; libpmem2 (AVX-512 there too) was up to 12 % ahead at random 1-2 KiB with AVX.
-//     So AVX-512 up to 2 KiB and the AVX kernels' two halves per line above. Page copies: msync costs ~1.1 us
-//     in that guest, so the store kind before it does not show; left as on Zen 4.
+//     (tools/bench/results/amd-26-2.md). One 64-byte NT store per line against two 32-byte ones: within 3 % at
+//     most sizes, single cells 5-18 % either way between runs, no consistent winner: AVX. Page copies: msync
+//     costs ~1.1 us in that guest, so the store kind before it does not show; left as on Zen 4.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -147,15 +143,14 @@ struct CpuKindDefaults {
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
   bool avx512;
-  size_t zmm_lines_up_to;  // with avx512 (or PMEM_AVX512F=1): ymm halves above this size; 0: zmm lines always
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false, 0},
-    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, true, size_t{2} << 10},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true, 0},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false, 0},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, false},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false, 0};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -170,7 +165,6 @@ void MakeCurrent(const Selection& s) {
   cache_line_nt_threshold.store(s.cache_line_nt_threshold, std::memory_order_relaxed);
   byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
   cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
-  zmm_lines_up_to.store(s.zmm_lines_up_to != 0 ? s.zmm_lines_up_to : ~size_t{0}, std::memory_order_relaxed);
 }
 
 const Selection& ProcessSelection() {
@@ -211,8 +205,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
-  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides. Either way the row
-  // says up to which size their lines are one zmm vector (AMD Zen 5: 2 KiB).
+  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so
+  // far).
   const bool avx512 = features.avx512f && !overrides.no_avx512f &&
                       (overrides.force_avx512f || (!overrides.no_avx && kind_defaults.avx512));
   const IsaKernels* isa = nullptr;
@@ -224,9 +218,6 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     isa = &Sse2Kernels();
   }
   s.isa = isa != nullptr ? isa->name : "generic";
-  s.zmm_lines_up_to = avx512 ? kind_defaults.zmm_lines_up_to : 0;
-  const std::string isa_name =
-      s.zmm_lines_up_to != 0 ? std::string(s.isa) + " (ymm lines above " + SizeText(s.zmm_lines_up_to) + ")" : s.isa;
 
   // Byte granularity: no flush; the fence orders.
   s.byte.persist = PersistByFence;
@@ -239,7 +230,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.byte.memmove = byte.memmove;
   s.byte.memset = byte.memset;
   const char* byte_name = isa != nullptr
-                              ? Intern(KernelName(isa_name, allow_nt, s.byte_nt_threshold))
+                              ? Intern(KernelName(s.isa, allow_nt, s.byte_nt_threshold))
                               : (overrides.no_generic_memcpy ? "libc" : "generic");
   s.byte.memmove_name = byte_name;
   s.byte.memset_name = byte_name;
@@ -293,7 +284,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     o.writes_back_cache_lines = true;
     o.memmove = mem.memmove;
     o.memset = mem.memset;
-    const char* name = isa != nullptr ? Intern(KernelName(isa_name, allow_nt, s.cache_line_nt_threshold,
+    const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold,
                                                           s.cache_line_near_temporal_below))
                                       : (overrides.no_generic_memcpy ? "libc" : "generic");
     o.memmove_name = name;

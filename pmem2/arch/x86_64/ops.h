@@ -5,7 +5,7 @@
 //
 // The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
 // (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels (AVX-512 with PMEM_AVX512F=1 or on the CPU kinds where
-// measured to win, up to the size where they do; else AVX, else SSE2), the non-temporal thresholds and the
+// measured to win, of which there are none yet; else AVX, else SSE2), the non-temporal thresholds and the
 // pattern-aware small copies (per CPU kind, from the measured table in ops.cc), and publishes them as
 // PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
 // the tables a different CPU would get (see testing/cpu).
@@ -53,9 +53,6 @@ struct Selection {
   // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies.
   size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
-  // With the AVX-512 kernels: copies and fills longer than this write their lines as two 32-byte halves, as the
-  // AVX kernels do (kernel_table.h); 0: one 64-byte vector per line at every size, or not the AVX-512 kernels.
-  size_t zmm_lines_up_to;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };
