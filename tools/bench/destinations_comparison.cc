@@ -158,8 +158,9 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   char* const limit_base = (*limit)->data();
   d->mappings_->plain.push_back(*std::move(limit));
   for (const FileLaneSpec& spec : kFileLanes) {
-    // The page lane keeps a mapping per side: with libpmem2's page functions on pmem2's mapping its page rows
-    // came out 12-30 % faster than on its own (2026-12-01 07:05 run, not explained), so sharing is not neutral.
+    // The page lane keeps a mapping per side: libpmem2 1.12.1's page persist makes no msync for an address
+    // outside its own maps, so on pmem2's mapping its page rows skipped the system call (12-30 % "faster" on
+    // the Intel guest, 5-17x on the AMD 26/2 one; pmem2/map/persist_error_test.cc).
     const bool share = use == MappingUse::kShared && spec.granularity == StoreGranularity::kCacheLine;
     absl::StatusOr<Lane> lane =
         MapFileLane(**lib, *source, window, file_size, limit_base, share, spec, d->mappings_.get());
