@@ -112,6 +112,7 @@ TEST_F(BenchCommandTest, ShortRunOnANewFilePrintsTheTableAndThePlot) {
   absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_THAT(*table, HasSubstr("mapped by pmem2 at page granularity"));
+  EXPECT_THAT(*table, HasSubstr("window touched again through pmem2's mapping before timing: "));
   EXPECT_THAT(*table, HasSubstr("memcpy   page         4 KiB"));
   EXPECT_THAT(*table, HasSubstr("persist  page          64 B"));
   EXPECT_THAT(*table, HasSubstr("plot: " + options_.plot));

@@ -87,6 +87,13 @@ TEST_F(ComparisonSmokeTest, OwnMappingsGiveEverySideItsOwn) {
       << destinations_->notes()[0];
 }
 
+// The last note says what touching the shared cache-line mapping again cost per page, a number on any machine.
+TEST_F(ComparisonSmokeTest, SaysWhatTouchingTheWindowAgainCostPerPage) {
+  const std::string& note = destinations_->notes().back();
+  EXPECT_EQ(note.rfind("cold window touched again through the cache_line mapping before timing: ", 0), 0u) << note;
+  EXPECT_NE(note.find(" ns per page"), std::string::npos) << note;
+}
+
 TEST_F(ComparisonSmokeTest, MappingLeavesTheEnvironmentAsItFoundIt) {
   EXPECT_EQ(std::getenv("PMEM2_FORCE_GRANULARITY"), nullptr) << "the lanes' forced values must not leak";
   testing::ScopedEnv inherited("PMEM2_FORCE_GRANULARITY", "PAGE");

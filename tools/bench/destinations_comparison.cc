@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <string>
 #include <utility>
 
@@ -168,21 +167,17 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
     d->lanes_.push_back(*std::move(lane));
   }
   // The window is now mapped once per side of the page lane besides the cache-line lane's mapping. Under a
-  // hypervisor that shadows the guest's page tables (a PVM guest, 2026-12-01: every fault and every TLB fill of
-  // an unshadowed page exits, 5-8 us) only the last few gigabytes mapped stay shadowed, and a random cold
-  // write to an evicted page cost 7 us at first, falling to 1 us after 2.4 million writes: a short rand run then
-  // measured the hypervisor. So the cache-line lane's mapping, the most timed, is touched last.
-  const auto touch_start = std::chrono::steady_clock::now();
-  Prefault(d->lanes_.front().pmem2.base, file_size);
-  const double ns_per_page = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - touch_start)
-                                 .count() /
-                             static_cast<double>(file_size / 4096);
+  // hypervisor that shadows the guest's page tables (mappings.h, TouchAgain) a random cold write to an evicted
+  // page cost 7 us at first, falling to 1 us after 2.4 million writes: a short rand run measured the hypervisor.
+  // So the cache-line lane's mapping, the most timed and shared by every side, is touched last.
+  const double ns_per_page = TouchAgain(d->lanes_.front().pmem2.base, file_size);
   const std::string touched_note = absl::StrFormat(
-      "cold window touched again through the %s mapping before timing: %.0f ns per 4 KiB page%s",
+      "cold window touched again through the %s mapping before timing: %.0f ns per page%s",
       d->lanes_.front().granularity, ns_per_page,
-      ns_per_page > 2000 ? " (page faults exit to the hypervisor here: cold rows of the page lane, which maps the "
-                           "window once per side, include such exits)"
-                         : "");
+      ns_per_page > kShadowedPageNs
+          ? " (page faults exit to the hypervisor here: cold rows of the page lane, which maps the window once per "
+            "side, include such exits)"
+          : "");
   absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
   if (!byte.ok()) return byte.status();
   d->lanes_.push_back(*std::move(byte));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -78,6 +79,14 @@ void Prefault(char* base, size_t size) {
     volatile char* p = base + off;
     *p = *p;
   }
+}
+
+double TouchAgain(char* base, size_t size) {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const auto start = std::chrono::steady_clock::now();
+  Prefault(base, size);
+  const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+  return size < page ? 0 : took.count() / static_cast<double>(size / page);
 }
 
 absl::StatusOr<Map> MapWithPmem2(const Source& source, absl::optional<StoreGranularity> expect) {
