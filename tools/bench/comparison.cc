@@ -48,7 +48,7 @@ std::string BenchmarkName(const Case& c, Side side, const CopyStrategy* strategy
 }
 
 // The lane's strategies that `options` asks for: at cache-line granularity those named (all if none are, or if
-// none of the names is the lane's), elsewhere the lane's one.
+// none of the names is the lane's), elsewhere all of the lane's.
 std::vector<const CopyStrategy*> SelectStrategies(const Lane& lane, const RunOptions& options) {
   std::vector<const CopyStrategy*> all;
   std::vector<const CopyStrategy*> chosen;

@@ -8,7 +8,8 @@
 //
 //   * ForComparison (//tools/bench:compare_benchmark): one unnamed file on /dev/shm, so every column writes the
 //     same physical pages; both libraries map it at forced cache-line and at page granularity, and by default
-//     every side writes through pmem2's cache-line mapping (MappingUse); anonymous memory for the byte lane.
+//     every side of both lanes writes through libpmem2's page mapping (MappingUse); anonymous memory for the
+//     byte lane.
 //   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects.
 //
 // Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
@@ -35,8 +36,9 @@ struct Mappings;
 // 4 KiB through a second mapping of the file than through the first, whichever library made either
 // (tools/bench/results/intel-6-167.md, 2026-12-01 06:44), which biased every random-cold ratio by that much.
 enum class MappingUse {
-  kShared,  // cache-line lane: every side through pmem2's mapping (the columns differ only in their code); the
-            // page lane keeps one each (sharing it changed libpmem2's page rows by 12-30 %, unexplained)
+  kShared,  // every side of both file lanes through libpmem2's page mapping (the columns differ only in their
+            // code): the one mapping whose functions depend on it, as libpmem2 1.12.1's page persist makes no msync
+            // for an address outside its own maps; and one mapping is all a shadow-paging hypervisor keeps warm
   kOwn,     // each side through its own (pmem2's, libpmem2's, a plain one for the limit): as applications do
 };
 

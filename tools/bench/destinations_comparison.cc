@@ -51,10 +51,10 @@ absl::StatusOr<int> CreateSharedFile(size_t window) {
   return fd;
 }
 
-// Maps the shared file with both libraries at `spec`'s granularity. With `share` every side writes through
-// pmem2's mapping; otherwise each through its own and the limit at `limit_base`.
+// Maps the shared file with both libraries at `spec`'s granularity; every Target's base is its own mapping,
+// none of them faulted in yet (ForComparison decides which are written).
 absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, size_t file_size,
-                                 char* limit_base, bool share, const FileLaneSpec& spec, Mappings* keep) {
+                                 const FileLaneSpec& spec, Mappings* keep) {
   // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited value
   // from turning that lane into something else.
   ForcedGranularity force(spec.force);
@@ -67,22 +67,12 @@ absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& sour
                                             ReferenceGranularityName(ref->store_granularity()),
                                             " granularity, expected ", StoreGranularityName(spec.granularity)));
   }
-  Prefault(static_cast<char*>(map->address()), file_size);
   Lane lane;
   lane.granularity = std::string(StoreGranularityName(spec.granularity));
   lane.window = window;
   lane.cold_window = file_size;
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
-  if (share) {
-    // Both libraries' cache-line functions take any address of the file (stores and CPU write-back only, no
-    // per-mapping state), so each side runs the code it runs on its own mapping.
-    SetLimit(spec.granularity, lane.pmem2.base, &lane);
-    lane.reference.base = lane.pmem2.base;
-  } else {
-    Prefault(static_cast<char*>(ref->address()), file_size);
-    SetLimit(spec.granularity, limit_base, &lane);
-  }
   lane.on_tmpfs = true;
   keep->pmem2.push_back(*std::move(map));
   keep->reference.push_back(*std::move(ref));
@@ -124,8 +114,8 @@ std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const 
   std::vector<std::string> notes = {
       absl::StrCat("destination: one ", file_size >> 20, " MiB file on /dev/shm (tmpfs), ",
                    use == MappingUse::kShared
-                       ? "every side writing through pmem2's cache_line mapping, each through its own at page "
-                         "granularity (--own_mappings: each its own everywhere)"
+                       ? "every side of both lanes writing through libpmem2's page mapping (--own_mappings: each "
+                         "through its own)"
                        : "mapped by each side on its own (--own_mappings)",
                    "; cache_line forced with PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
       absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand) ", file_size >> 20, " MiB"),
@@ -151,32 +141,48 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   d->mappings_->fds.push_back(*fd);
   absl::StatusOr<Source> source = Source::FromFd(*fd);
   if (!source.ok()) return source.status();
-  absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, file_size, 0);
-  if (!limit.ok()) return limit.status();
-  Prefault((*limit)->data(), file_size);
-  char* const limit_base = (*limit)->data();
-  d->mappings_->plain.push_back(*std::move(limit));
   for (const FileLaneSpec& spec : kFileLanes) {
-    // The page lane keeps a mapping per side: libpmem2 1.12.1's page persist makes no msync for an address
-    // outside its own maps, so on pmem2's mapping its page rows skipped the system call (12-30 % "faster" on
-    // the Intel guest, 5-17x on the AMD 26/2 one; pmem2/map/persist_error_test.cc).
-    const bool share = use == MappingUse::kShared && spec.granularity == StoreGranularity::kCacheLine;
-    absl::StatusOr<Lane> lane =
-        MapFileLane(**lib, *source, window, file_size, limit_base, share, spec, d->mappings_.get());
+    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, file_size, spec, d->mappings_.get());
     if (!lane.ok()) return lane.status();
     d->lanes_.push_back(*std::move(lane));
   }
-  // The window is now mapped once per side of the page lane besides the cache-line lane's mapping. Under a
-  // hypervisor that shadows the guest's page tables (mappings.h, TouchAgain) a random cold write to an evicted
-  // page cost 7 us at first, falling to 1 us after 2.4 million writes: a short rand run measured the hypervisor.
-  // So the cache-line lane's mapping, the most timed and shared by every side, is touched last.
-  const double ns_per_page = TouchAgain(d->lanes_.front().pmem2.base, file_size);
+  Lane& cache_line = d->lanes_[0];
+  Lane& page = d->lanes_[1];
+  char* touched_last = nullptr;
+  if (use == MappingUse::kShared) {
+    // One mapping for every side of both lanes, so the columns differ in their code only, not in their page
+    // tables: the reference's page mapping, because libpmem2 1.12.1's page persist makes no msync for an address
+    // outside its own maps (pmem2/map/persist_error_test.cc), while both libraries' cache-line functions (stores
+    // and CPU write-back) and pmem2's page functions (stores, then msync of the range) work on any address.
+    touched_last = page.reference.base;
+    Prefault(touched_last, file_size);
+    SetLimit(StoreGranularity::kCacheLine, touched_last, &cache_line);
+    SetLimit(StoreGranularity::kPage, touched_last, &page);
+    for (Lane* lane : {&cache_line, &page}) {
+      lane->pmem2.base = touched_last;
+      lane->reference.base = touched_last;
+    }
+  } else {
+    absl::StatusOr<std::unique_ptr<PlainMapping>> limit = PlainMapping::OfFile(*fd, file_size, 0);
+    if (!limit.ok()) return limit.status();
+    Prefault((*limit)->data(), file_size);
+    SetLimit(StoreGranularity::kPage, (*limit)->data(), &page);
+    SetLimit(StoreGranularity::kCacheLine, (*limit)->data(), &cache_line);
+    d->mappings_->plain.push_back(*std::move(limit));
+    for (char* base : {page.pmem2.base, page.reference.base, cache_line.reference.base, cache_line.pmem2.base}) {
+      Prefault(base, file_size);
+    }
+    touched_last = cache_line.pmem2.base;
+  }
+  // Under a hypervisor that shadows the guest's page tables (mappings.h, TouchAgain) a random cold write through
+  // any mapping but the last one faulted in cost 7 us at first, falling to 1 us after 2.4 million writes: the
+  // shared mapping avoids that, and with --own_mappings the cache-line lane's pmem2 mapping is the one spared.
+  const double ns_per_page = TouchAgain(touched_last, file_size);
   const std::string touched_note = absl::StrFormat(
-      "cold window touched again through the %s mapping before timing: %.0f ns per page%s",
-      d->lanes_.front().granularity, ns_per_page,
-      ns_per_page > kShadowedPageNs
-          ? " (page faults exit to the hypervisor here: cold rows of the page lane, which maps the window once per "
-            "side, include such exits)"
+      "cold window touched again through %s before timing: %.0f ns per page%s",
+      use == MappingUse::kShared ? "the shared mapping" : "pmem2's cache_line mapping", ns_per_page,
+      use == MappingUse::kOwn && ns_per_page > kShadowedPageNs
+          ? " (page faults exit to the hypervisor here: cold rows through every other mapping include such exits)"
           : "");
   absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
   if (!byte.ok()) return byte.status();

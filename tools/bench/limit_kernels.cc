@@ -3,7 +3,7 @@
 // tools/bench/limit_kernels.cc
 // -----------------------------------------------------------------------------
 //
-// The parts of the limit that are the same on every CPU: msync for page granularity, the copy/fill made
+// The parts of the limit that are the same on every CPU: msync for page granularity, the copies and fills made
 // durable by it, and the names of the cache-line strategies. The CPU-specific kernels are in
 // limit_kernels_x86_64.cc or limit_kernels_generic.cc, chosen by the BUILD select().
 
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "tools/bench/limit_kernels.h"
 
@@ -34,6 +35,26 @@ void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags) {
   LimitMemset(dst, c, len, flags);
   LimitPersistPage(dst, len);
   return dst;
+}
+
+void* GlibcMemcpyPage(void* dst, const void* src, size_t len, unsigned /*flags*/) {
+  std::memcpy(dst, src, len);
+  LimitPersistPage(dst, len);
+  return dst;
+}
+
+void* GlibcMemsetPage(void* dst, int c, size_t len, unsigned /*flags*/) {
+  std::memset(dst, c, len);
+  LimitPersistPage(dst, len);
+  return dst;
+}
+
+const std::vector<LimitStrategy>& PageLimitStrategies() {
+  static const std::vector<LimitStrategy>* const strategies = new std::vector<LimitStrategy>{
+      {"nt+msync", LimitMemcpyPage, LimitMemsetPage},
+      {"glibc+msync", GlibcMemcpyPage, GlibcMemsetPage},
+  };
+  return *strategies;
 }
 
 const std::vector<std::string>& KnownLimitStrategyNames() {

@@ -15,6 +15,9 @@
 //   LimitPersistPage       msync(MS_SYNC) of the whole pages, nothing else
 //   LimitMemcpyPage / LimitMemsetPage  LimitMemcpy / LimitMemset, then LimitPersistPage: the limit of a copy
 //                          made durable by msync (page granularity)
+//   GlibcMemcpyPage / GlibcMemsetPage  glibc's memcpy / memset, then LimitPersistPage: ordinary stores below
+//                          glibc's non-temporal threshold (a few MiB). msync needs nothing written back from the
+//                          CPU caches, so on some CPUs these win even on cold pages (PageLimitStrategies)
 //
 // At cache-line granularity the limit is not one kernel but the fastest of several strategies, timed side by side
 // (CacheLineLimitStrategies): which one wins depends on the CPU kind and on whether the destination line is
@@ -52,6 +55,8 @@ void LimitPersistCacheLine(const void* ptr, size_t len);
 void LimitPersistPage(const void* ptr, size_t len);
 void* LimitMemcpyPage(void* dst, const void* src, size_t len, unsigned flags);
 void* LimitMemsetPage(void* dst, int c, size_t len, unsigned flags);
+void* GlibcMemcpyPage(void* dst, const void* src, size_t len, unsigned flags);
+void* GlibcMemsetPage(void* dst, int c, size_t len, unsigned flags);
 
 // What the limit kernels use on this CPU, e.g. "avx2 nt + sfence; clwb + sfence".
 const char* DescribeLimitKernels();
@@ -68,6 +73,9 @@ struct LimitStrategy {
 
 // The cache-line strategies this CPU has (the list above; "nt" first). On other CPUs one: "memcpy".
 const std::vector<LimitStrategy>& CacheLineLimitStrategies();
+
+// The page-granularity strategies, "nt+msync" (LimitMemcpyPage) first, then "glibc+msync" (GlibcMemcpyPage).
+const std::vector<LimitStrategy>& PageLimitStrategies();
 
 // Every name CacheLineLimitStrategies() returns on some CPU, for error messages and option parsing.
 const std::vector<std::string>& KnownLimitStrategyNames();

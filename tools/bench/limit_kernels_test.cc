@@ -46,8 +46,14 @@ TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRangeAndNothingElse) {
   ExpectCopiesAndFillsExactly(LimitMemcpy, LimitMemset);
 }
 
-TEST(LimitKernelsTest, PageVariantsCopyAndFillTheSameBytes) {
-  ExpectCopiesAndFillsExactly(LimitMemcpyPage, LimitMemsetPage);
+TEST(LimitKernelsTest, EveryPageStrategyCopiesAndFillsExactly) {
+  ASSERT_EQ(PageLimitStrategies().size(), 2u);
+  EXPECT_STREQ(PageLimitStrategies()[0].name, "nt+msync");
+  EXPECT_STREQ(PageLimitStrategies()[1].name, "glibc+msync");
+  for (const LimitStrategy& s : PageLimitStrategies()) {
+    SCOPED_TRACE(s.name);
+    ExpectCopiesAndFillsExactly(s.memcpy, s.memset);
+  }
 }
 
 TEST(LimitKernelsTest, EveryCacheLineStrategyCopiesAndFillsExactly) {

@@ -140,7 +140,10 @@ void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
     case StoreGranularity::kPage:
       lane->limit = Target{base, LimitPersistPage, LimitMemcpyPage, LimitMemsetPage};
       lane->limit_kind = LimitKind::kNonTemporal;
-      lane->copy_strategies = {CopyStrategy{"nt+msync", LimitMemcpyPage, LimitMemsetPage}};
+      lane->copy_strategies.clear();
+      for (const LimitStrategy& s : PageLimitStrategies()) {
+        lane->copy_strategies.push_back(CopyStrategy{s.name, s.memcpy, s.memset});
+      }
       lane->persist_limit = "msync";
       break;
   }

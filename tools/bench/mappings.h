@@ -80,9 +80,10 @@ void Prefault(char* base, size_t size);
 
 // Touches every page of [base, base + size) again, after Prefault, and returns what that took per page in
 // nanoseconds. Normally a TLB fill each (well under 1 us). Under a hypervisor that shadows the guest's page
-// tables and keeps only the last-touched gigabytes (a PVM guest, 2026-12-01: 6.5-8.2 us), a window mapped more
-// than once is re-shadowed page by page while the timed calls run, so cold (seq, rand) rows would measure the
-// hypervisor through every mapping but the last one touched.
+// tables and keeps only the mapping faulted in last shadowed (a PVM guest, 2026-12-01: 6.5-8.2 us when
+// another mapping had been faulted in after this one), a window mapped more than once is re-shadowed page by
+// page while the timed calls run, so cold (seq, rand) rows would measure the hypervisor through every mapping
+// but the last one touched.
 double TouchAgain(char* base, size_t size);
 inline constexpr double kShadowedPageNs = 2000;  // above this, TouchAgain saw hypervisor exits
 
@@ -98,8 +99,8 @@ Target FromPmem2(const Map& map);
 Target FromReference(const ReferenceMap& map);
 
 // Sets `lane`'s limit for `granularity` on the plain mapping at `base`: glibc for byte; for cache line every
-// strategy of CacheLineLimitStrategies() and CLWB-class write-back for persist; the NT kernels with msync for
-// page (limit_kernels.h).
+// strategy of CacheLineLimitStrategies() and CLWB-class write-back for persist; for page every strategy of
+// PageLimitStrategies() and msync (limit_kernels.h).
 void SetLimit(StoreGranularity granularity, char* base, Lane* lane);
 
 // The table's CPU lines: "cpu: <vendor> family F model M (<name>); last-level cache N MiB; <pmem2's DescribeCpu()>",

@@ -117,8 +117,10 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     (tools/bench/results/amd-26-2.md). One 64-byte NT store per line against two 32-byte ones: within 3 % at
 //     most sizes, single cells 5-18 % either way between runs; its 7-25 % lead at random cold 1-2 KiB in early
 //     runs was the hypervisor re-shadowing the cold window, and AVX-512 up to 2 KiB, tried with the window
-//     warm, moved nothing (within 1.6 %, under the noise of identical loops): AVX. Page copies: msync
-//     costs ~1.1 us in that guest, so the store kind before it does not show; left as on Zen 4.
+//     warm, moved nothing (within 1.6 %, under the noise of identical loops): AVX. Page copies, measured in all
+//     three patterns once every column wrote through one mapping: msync (~1.1-1.4 us there) dominates, and
+//     ordinary against non-temporal stores moved them by 0-16 % with the sign changing between memcpy and
+//     memset, harnesses and runs (results/amd-26-2.md, "Page copies"): left as on Zen 4.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
