@@ -243,6 +243,10 @@ TEST(ComparisonForFileTest, MapsTheUsersFileWithBothLibraries) {
   EXPECT_EQ((*d)->lanes()[0].window, size_t{1} << 20);
   EXPECT_EQ((*d)->lanes()[0].cold_window, size_t{1} << 20) << "capped by the file";
   EXPECT_TRUE((*d)->lanes()[0].on_tmpfs);
+  // Every side through the reference's mapping: libpmem2's page persist syncs only its own.
+  EXPECT_EQ((*d)->lanes()[0].pmem2.base, (*d)->lanes()[0].reference.base);
+  EXPECT_EQ((*d)->lanes()[0].limit.base, (*d)->lanes()[0].reference.base);
+  EXPECT_NE((*d)->lanes()[0].pmem2.persist, (*d)->lanes()[0].reference.persist) << "each side's own code";
   EXPECT_TRUE((*d)->VerifySameBytes(4096).ok());
 }
 

@@ -10,7 +10,8 @@
 //     same physical pages; both libraries map it at forced cache-line and at page granularity, and by default
 //     every side of both lanes writes through libpmem2's page mapping (MappingUse); anonymous memory for the
 //     byte lane.
-//   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects.
+//   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects,
+//     every side writing through libpmem2's mapping.
 //
 // Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
 
@@ -54,10 +55,10 @@ class Destinations {
   static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0,
                                                                      MappingUse use = MappingUse::kShared);
 
-  // `pmem2 bench PATH`: both libraries and the limit map all of the open descriptor `fd` (a file or Device
-  // DAX) at the granularity each library detects (or PMEM2_FORCE_GRANULARITY forces); the hot window is
-  // min(size, `max_window`) and the cold one min(size, `max_cold_window`), rounded down to pages. One lane,
-  // named after pmem2's granularity.
+  // `pmem2 bench PATH`: both libraries map all of the open descriptor `fd` (a file or Device DAX) at the
+  // granularity each detects (or PMEM2_FORCE_GRANULARITY forces), and every side, the limit too, writes through
+  // the reference's mapping (as MappingUse::kShared); the hot window is min(size, `max_window`) and the cold
+  // one min(size, `max_cold_window`), rounded down to pages. One lane, named after pmem2's granularity.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window,
                                                                size_t max_cold_window);
 
