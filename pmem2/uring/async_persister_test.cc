@@ -1054,6 +1054,45 @@ TEST_P(AsyncPersisterTest, ARealWriteBackFailureSurfacesEverywhere) {
   persister->ClearFailure().IgnoreError();
 }
 
+// Linux reports a write-back error once per open file description. The synchronous path syncs through the
+// mappings (msync), whose description may have told someone else already (the application's fsync of the
+// descriptor the Map was made from), so msync returns 0; the persister reopened the file, and its own
+// description, asked with SYNC_FILE_RANGE_WAIT_AFTER, still has the report. Here msync is made to say 0 on a
+// disk whose write-back really fails: only that question can turn the sync into the failure it is.
+TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAnMsyncThatSaysNothing) {
+  absl::StatusOr<std::unique_ptr<testing::ScratchFs>> fs = testing::ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  std::unique_ptr<MappedFile> file = MapDiskFile(32 * kMiB, StoreGranularity::kPage, (*fs)->path());
+  ASSERT_NE(file, nullptr);
+  AsyncOptions options;
+  options.allow_io_uring = false;
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source, options);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  FaultInjection msync_says_nothing;
+  int syncs = 0;
+  msync_says_nothing.context = &syncs;
+  msync_says_nothing.rewrite_result = [](void* context, KernelOp op, int result, uint32_t) {
+    if (op != KernelOp::kSync) return result;
+    ++*static_cast<int*>(context);
+    return 0;
+  };
+  SetFaultInjectionForTest(*persister, &msync_says_nothing);
+  char* base = static_cast<char*>(file->map->address());
+  std::mt19937_64 random(5);
+  for (size_t i = 0; i < file->map->size(); i += 8) *reinterpret_cast<uint64_t*>(base + i) = random();
+  for (size_t i = 0; i < file->map->size(); i += kMiB) ASSERT_TRUE(persister->Persist(base + i, kMiB).ok());
+  Completion barrier;
+  ASSERT_TRUE(persister->Barrier(&barrier).ok());
+  const absl::Status status = persister->Wait(barrier);
+  EXPECT_GT(syncs, 0) << "the msyncs ran (and were told to say 0)";
+  EXPECT_FALSE(status.ok()) << "32 MiB of random data cannot fit on 8 MiB";
+  EXPECT_THAT(GetErrno(status), ::testing::AnyOf(EIO, ENOSPC)) << status;
+  EXPECT_EQ(file->map->PersistError().code(), status.code()) << "the Map's sticky error too";
+  file->map->ClearPersistError().IgnoreError();
+  persister->ClearFailure().IgnoreError();
+  SetFaultInjectionForTest(*persister, nullptr);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
 
