@@ -1029,29 +1029,65 @@ TEST_P(AsyncPersisterTest, TheKernelSyncsOnlyTheRangeAsked) {
 // ---------------------------------------------------------------------------------------------------------------
 // A real failing disk: ext4 believes it has room, the device behind it runs out, write-back fails with EIO.
 
+// 32 MiB of random data in a file on such a disk (8 MiB behind it), mapped, and a persister for the Map.
+struct FailingDisk {
+  explicit FailingDisk(bool allow_io_uring) {
+    absl::StatusOr<std::unique_ptr<testing::ScratchFs>> made =
+        testing::ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
+    if (!made.ok()) {
+      skip = std::string(made.status().message());
+      return;
+    }
+    fs = std::move(*made);
+    file = MapDiskFile(32 * kMiB, StoreGranularity::kPage, fs->path());
+    if (file == nullptr) return;  // MapDiskFile has failed the test
+    AsyncOptions options;
+    options.allow_io_uring = allow_io_uring;
+    absl::StatusOr<AsyncPersister> made_persister = AsyncPersister::Create(*file->map, *file->source, options);
+    EXPECT_TRUE(made_persister.ok()) << made_persister.status();
+    if (!made_persister.ok()) return;
+    persister.emplace(std::move(*made_persister));
+    char* base = static_cast<char*>(file->map->address());
+    std::mt19937_64 random(3);
+    for (size_t i = 0; i < file->map->size(); i += 8) *reinterpret_cast<uint64_t*>(base + i) = random();
+  }
+
+  // Persists all of it in 1 MiB calls and waits for a barrier after them (through the ring with `submit`).
+  absl::Status PersistAll(bool submit) {
+    char* base = static_cast<char*>(file->map->address());
+    for (size_t i = 0; i < file->map->size(); i += kMiB) {
+      if (absl::Status s = persister->Persist(base + i, kMiB); !s.ok()) return s;
+    }
+    Completion barrier;
+    if (absl::Status s = persister->Barrier(&barrier); !s.ok()) return s;
+    if (submit) {
+      if (absl::Status s = persister->Submit(); !s.ok()) return s;
+    }
+    return persister->Wait(barrier);
+  }
+
+  // What the failed write-back must leave: its errno in `status` and the same error on the Map; both then
+  // acknowledged.
+  void ExpectTheFailure(const absl::Status& status) {
+    EXPECT_FALSE(status.ok()) << "32 MiB of random data cannot fit on 8 MiB";
+    // The loop device fails the write-back with EIO or passes on its backing's ENOSPC, depending on the kernel.
+    EXPECT_THAT(GetErrno(status), ::testing::AnyOf(EIO, ENOSPC)) << status;
+    EXPECT_EQ(file->map->PersistError().code(), status.code()) << "the Map's sticky error too";
+    file->map->ClearPersistError().IgnoreError();
+    persister->ClearFailure().IgnoreError();
+  }
+
+  std::string skip;  // why the disk could not be made (no root, no loop devices); empty otherwise
+  std::unique_ptr<testing::ScratchFs> fs;
+  std::unique_ptr<MappedFile> file;
+  absl::optional<AsyncPersister> persister;
+};
+
 TEST_P(AsyncPersisterTest, ARealWriteBackFailureSurfacesEverywhere) {
-  absl::StatusOr<std::unique_ptr<testing::ScratchFs>> fs = testing::ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
-  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
-  std::unique_ptr<MappedFile> file = MapDiskFile(32 * kMiB, StoreGranularity::kPage, (*fs)->path());
-  ASSERT_NE(file, nullptr);
-  AsyncOptions options;
-  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
-  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source, options);
-  ASSERT_TRUE(persister.ok()) << persister.status();
-  char* base = static_cast<char*>(file->map->address());
-  std::mt19937_64 random(3);
-  for (size_t i = 0; i < file->map->size(); i += 8) *reinterpret_cast<uint64_t*>(base + i) = random();
-  for (size_t i = 0; i < file->map->size(); i += kMiB) ASSERT_TRUE(persister->Persist(base + i, kMiB).ok());
-  Completion barrier;
-  ASSERT_TRUE(persister->Barrier(&barrier).ok());
-  ASSERT_TRUE(persister->Submit().ok());  // with io_uring: the failure arrives through the ring
-  const absl::Status status = persister->Wait(barrier);
-  EXPECT_FALSE(status.ok()) << "32 MiB of random data cannot fit on 8 MiB";
-  // The loop device fails the write-back with EIO or passes on its backing's ENOSPC, depending on the kernel.
-  EXPECT_THAT(GetErrno(status), ::testing::AnyOf(EIO, ENOSPC)) << status;
-  EXPECT_EQ(file->map->PersistError().code(), status.code()) << "the Map's sticky error too";
-  file->map->ClearPersistError().IgnoreError();
-  persister->ClearFailure().IgnoreError();
+  FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
+  disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));  // with io_uring: the failure arrives through the ring
 }
 
 // Linux reports a write-back error once per open file description. The synchronous path syncs through the
@@ -1060,14 +1096,9 @@ TEST_P(AsyncPersisterTest, ARealWriteBackFailureSurfacesEverywhere) {
 // description, asked with SYNC_FILE_RANGE_WAIT_AFTER, still has the report. Here msync is made to say 0 on a
 // disk whose write-back really fails: only that question can turn the sync into the failure it is.
 TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAnMsyncThatSaysNothing) {
-  absl::StatusOr<std::unique_ptr<testing::ScratchFs>> fs = testing::ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
-  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
-  std::unique_ptr<MappedFile> file = MapDiskFile(32 * kMiB, StoreGranularity::kPage, (*fs)->path());
-  ASSERT_NE(file, nullptr);
-  AsyncOptions options;
-  options.allow_io_uring = false;
-  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source, options);
-  ASSERT_TRUE(persister.ok()) << persister.status();
+  FailingDisk disk(/*allow_io_uring=*/false);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
   FaultInjection msync_says_nothing;
   int syncs = 0;
   msync_says_nothing.context = &syncs;
@@ -1076,21 +1107,10 @@ TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAn
     ++*static_cast<int*>(context);
     return 0;
   };
-  SetFaultInjectionForTest(*persister, &msync_says_nothing);
-  char* base = static_cast<char*>(file->map->address());
-  std::mt19937_64 random(5);
-  for (size_t i = 0; i < file->map->size(); i += 8) *reinterpret_cast<uint64_t*>(base + i) = random();
-  for (size_t i = 0; i < file->map->size(); i += kMiB) ASSERT_TRUE(persister->Persist(base + i, kMiB).ok());
-  Completion barrier;
-  ASSERT_TRUE(persister->Barrier(&barrier).ok());
-  const absl::Status status = persister->Wait(barrier);
+  SetFaultInjectionForTest(*disk.persister, &msync_says_nothing);
+  disk.ExpectTheFailure(disk.PersistAll(/*submit=*/false));
   EXPECT_GT(syncs, 0) << "the msyncs ran (and were told to say 0)";
-  EXPECT_FALSE(status.ok()) << "32 MiB of random data cannot fit on 8 MiB";
-  EXPECT_THAT(GetErrno(status), ::testing::AnyOf(EIO, ENOSPC)) << status;
-  EXPECT_EQ(file->map->PersistError().code(), status.code()) << "the Map's sticky error too";
-  file->map->ClearPersistError().IgnoreError();
-  persister->ClearFailure().IgnoreError();
-  SetFaultInjectionForTest(*persister, nullptr);
+  SetFaultInjectionForTest(*disk.persister, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
