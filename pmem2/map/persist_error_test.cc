@@ -126,8 +126,8 @@ TEST_F(PagePersistenceTest, PersistSyncsFromThePageStartToTheRangeEnd) {
 // The persist function syncs the pages it is given, whichever mapping of the file they are in. libpmem2 1.12.1's
 // page-granularity persist_fn makes no system call at all for an address outside its own maps (strace: msync of
 // its own mapping's page, nothing for a second mmap of the same file) and returns as if the bytes were durable;
-// tools/bench's page lane keeps a mapping per side for that reason (a shared one had libpmem2's page rows
-// 5-17x "faster" on the AMD 26/2 guest).
+// so tools/bench's columns share libpmem2's page mapping, never pmem2's (on pmem2's, libpmem2's page rows came
+// out 5-17x "faster" on the AMD 26/2 guest).
 TEST_F(PagePersistenceTest, APersistThroughAnotherMappingOfTheFileSyncsItsPages) {
   void* other = mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   ASSERT_NE(other, MAP_FAILED);

@@ -13,7 +13,8 @@
 //   * ForFile (`pmem2 bench PATH`): the user's file or Device DAX at the granularity each library detects,
 //     every side writing through libpmem2's mapping.
 //
-// Every mapping is placed at the libraries' alignment and pre-faulted before anything is timed.
+// Every mapping is placed at the libraries' alignment, and every one written is pre-faulted before anything is
+// timed.
 
 #ifndef PMEM2_TOOLS_BENCH_DESTINATIONS_H_
 #define PMEM2_TOOLS_BENCH_DESTINATIONS_H_

@@ -118,6 +118,18 @@ Target FromReference(const ReferenceMap& map) {
   return Target{static_cast<char*>(map.address()), map.persist_fn(), map.memcpy_fn(), map.memset_fn()};
 }
 
+namespace {
+
+// `lane`'s limit on `base`: every one of `strategies` timed, the first one's copy and fill as lane->limit's.
+void SetStrategies(const std::vector<LimitStrategy>& strategies, char* base, PersistFn persist, Lane* lane) {
+  lane->copy_strategies.clear();
+  for (const LimitStrategy& s : strategies) lane->copy_strategies.push_back(CopyStrategy{s.name, s.memcpy, s.memset});
+  lane->limit = Target{base, persist, strategies.front().memcpy, strategies.front().memset};
+  lane->limit_kind = LimitKind::kNonTemporal;
+}
+
+}  // namespace
+
 void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
   switch (granularity) {
     case StoreGranularity::kByte:
@@ -127,23 +139,11 @@ void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
       lane->persist_limit = "-";
       break;
     case StoreGranularity::kCacheLine:
-      lane->limit = Target{base, LimitPersistCacheLine, LimitMemcpy, LimitMemset};
-      lane->limit_kind = LimitKind::kNonTemporal;
-      lane->copy_strategies.clear();
-      for (const LimitStrategy& s : CacheLineLimitStrategies()) {
-        lane->copy_strategies.push_back(CopyStrategy{s.name, s.memcpy, s.memset});
-      }
-      lane->limit.memcpy = lane->copy_strategies.front().memcpy;
-      lane->limit.memset = lane->copy_strategies.front().memset;
+      SetStrategies(CacheLineLimitStrategies(), base, LimitPersistCacheLine, lane);
       lane->persist_limit = "flush";
       break;
     case StoreGranularity::kPage:
-      lane->limit = Target{base, LimitPersistPage, LimitMemcpyPage, LimitMemsetPage};
-      lane->limit_kind = LimitKind::kNonTemporal;
-      lane->copy_strategies.clear();
-      for (const LimitStrategy& s : PageLimitStrategies()) {
-        lane->copy_strategies.push_back(CopyStrategy{s.name, s.memcpy, s.memset});
-      }
+      SetStrategies(PageLimitStrategies(), base, LimitPersistPage, lane);
       lane->persist_limit = "msync";
       break;
   }
