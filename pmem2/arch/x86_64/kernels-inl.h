@@ -216,6 +216,47 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   }
 }
 
+// CopyPiece's non-temporal path for ranges that do not overlap: each word is loaded just before it is stored,
+// which needs two registers where loading every word first needs eight (see MemmoveNtAndDrain). The stores are
+// CopyPiece's, in its order.
+template <class P>
+__attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const char* s, size_t n) {
+  if (n >= 8) {
+    const uint64_t last = P::Load8(s + n - 8);
+    for (size_t i = 0; i + 8 < n; i += 8) P::StoreNt8(d + i, P::Load8(s + i));
+    P::StoreNt8(d + n - 8, last);
+    return;
+  }
+  CopyPiece<P, true, true>(d, s, n);
+}
+
+// CopyLines' front-to-back half, for a destination that does not start inside the source range; kDisjoint: nor
+// does the source start inside the destination range (non-temporal with flush only).
+template <class P, bool kNt, bool kFlush, bool kDisjoint = false>
+__attribute__((always_inline)) inline void CopyLinesForward(char* d, const char* s, size_t n) {
+  static_assert(!kDisjoint || (kNt && kFlush), "CopyPieceNtDisjoint is the non-temporal path's");
+  const auto piece = [](char* pd, const char* ps, size_t pn) {
+    if constexpr (kDisjoint) {
+      CopyPieceNtDisjoint<P>(pd, ps, pn);
+    } else {
+      CopyPiece<P, kNt, kFlush>(pd, ps, pn);
+    }
+  };
+  size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+  if (head > n) head = n;  // the whole range sits inside one line
+  if (head != 0) {
+    piece(d, s, head);
+    d += head;
+    s += head;
+    n -= head;
+  }
+  for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine, s += kCacheLine) {
+    CopyLine<P, kNt>(d, s);
+    if constexpr (kFlush && !kNt) P::FlushLine(d);
+  }
+  if (n != 0) piece(d, s, n);
+}
+
 // Line-by-line copy. Whole lines use non-temporal stores if kNt; partial first/last lines go through
 // CopyPiece. With kFlush every line written with ordinary stores is flushed right after it
 // is complete, so write-back overlaps the rest of the copy. Never inlined: its vector spills would give the
@@ -229,21 +270,8 @@ __attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
       return;
     }
   }
-  const bool forward = reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n;
-  if (forward) {
-    size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
-    if (head > n) head = n;  // the whole range sits inside one line
-    if (head != 0) {
-      CopyPiece<P, kNt, kFlush>(d, s, head);
-      d += head;
-      s += head;
-      n -= head;
-    }
-    for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine, s += kCacheLine) {
-      CopyLine<P, kNt>(d, s);
-      if constexpr (kFlush && !kNt) P::FlushLine(d);
-    }
-    if (n != 0) CopyPiece<P, kNt, kFlush>(d, s, n);
+  if (reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) >= n) {
+    CopyLinesForward<P, kNt, kFlush>(d, s, n);
   } else {
     char* de = d + n;
     const char* se = s + n;
@@ -373,7 +401,7 @@ __attribute__((always_inline)) inline void FillLine(char* d, typename P::V v) {
 }
 
 template <class P, bool kNt, bool kFlush>
-__attribute__((noinline)) void FillLines(char* d, unsigned char c, size_t n) {
+__attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned char c, size_t n) {
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head > n) head = n;
   if (head != 0) {
@@ -387,6 +415,11 @@ __attribute__((noinline)) void FillLines(char* d, unsigned char c, size_t n) {
     if constexpr (kFlush && !kNt) P::FlushLine(d);
   }
   if (n != 0) FillPiece<P, kNt, kFlush>(d, c, n);
+}
+
+template <class P, bool kNt, bool kFlush>
+__attribute__((noinline)) void FillLines(char* d, unsigned char c, size_t n) {
+  FillLinesInline<P, kNt, kFlush>(d, c, n);
 }
 
 template <class P, bool kFlush>
@@ -413,6 +446,36 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
   return near && n < below;
 }
 
+// The cache-line tables' non-temporal path as functions of their own, one with the drain and one without, that
+// the entry points tail-call. A copy between ranges that do not overlap, and every fill, run there without a
+// callee-saved register, so nothing stored on the stack before the stream of non-temporal stores is loaded back
+// after it: on Zen 5, four registers pushed before such a stream and popped after it cost 10-14 % at random cold
+// 1.5-3 KiB, where pushing and popping them before it, or storing to the stack without loading back, cost
+// nothing (tools/bench/results/amd-26-2.md, "Registers saved around the stream"). The entry points' own saved
+// registers are restored before the jump. Overlapping copies keep CopyLines.
+template <class P, bool kDrain>
+__attribute__((noinline)) void* MemmoveNtOverlapping(void* dst, const void* src, size_t n) {
+  CopyLines<P, true, true>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  if constexpr (kDrain) P::Fence();
+  return dst;
+}
+
+template <class P, bool kDrain>
+__attribute__((noinline)) void* MemmoveNt(void* dst, const void* src, size_t n) {
+  const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kDrain>(dst, src, n);
+  CopyLinesForward<P, true, true, true>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  if constexpr (kDrain) P::Fence();
+  return dst;
+}
+
+template <class P, bool kDrain>
+__attribute__((noinline)) void* MemsetNt(void* dst, int c, size_t n) {
+  FillLinesInline<P, true, true>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
+  if constexpr (kDrain) P::Fence();
+  return dst;
+}
+
 // --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
 
 // Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
@@ -428,8 +491,9 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   }
   // The caller's flags decide first; a near small destination counts as below the threshold.
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    CopyLines<P, true, true>(d, s, len);
-  } else if (near_and_small && len > kSmall) {
+    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, false>(dst, src, len) : MemmoveNt<P, true>(dst, src, len);
+  }
+  if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
     // (perf-anchors-emr.md section 3).
     CopyLines<P, false, false>(d, s, len);
@@ -451,8 +515,9 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
     return dst;
   }
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    FillLines<P, true, true>(d, byte, len);
-  } else if (near_and_small && len > kSmall) {
+    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, false>(dst, c, len) : MemsetNt<P, true>(dst, c, len);
+  }
+  if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
     FlushRange<P>(d, len);
   } else {
