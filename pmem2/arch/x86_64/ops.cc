@@ -112,15 +112,15 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //   - AMD Zen 4 (family 25, model 17): non-temporal stores win from 64 B whatever the destination, hot or
 //     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
 //     16 KiB; AVX-512 brought nothing measurable.
-//   - AMD Zen 5 (family 26, model 2): the same as Zen 4. Non-temporal stores (or MOVDIR64B, which ties) win every
-//     size and pattern from 64 B; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line
-//     (tools/bench/results/amd-26-2.md). One 64-byte NT store per line against two 32-byte ones: within 3 % at
-//     most sizes, single cells 5-18 % either way between runs; its 7-25 % lead at random cold 1-2 KiB in early
-//     runs was the hypervisor re-shadowing the cold window, and AVX-512 up to 2 KiB, tried with the window
-//     warm, moved nothing (within 1.6 %, under the noise of identical loops): AVX. Page copies, measured in all
-//     three patterns once every column wrote through one mapping: msync (~1.1-1.4 us there) dominates, and
-//     ordinary against non-temporal stores moved them by 0-16 % with the sign changing between memcpy and
-//     memset, harnesses and runs (results/amd-26-2.md, "Page copies"): left as on Zen 4.
+//   - AMD Zen 5 (family 26, model 2): non-temporal stores from 64 B as on Zen 4 (they, or MOVDIR64B, which
+//     ties, win every size and pattern; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line), but
+//     AVX-512: one 64-byte store per line. With two 32-byte ones pmem2 stayed 8-24 % over the limit at random
+//     cold 1-2 KiB even once its non-temporal path saved no registers around the stream (kernels-inl.h,
+//     MemmoveNt), and with one it is within -1 to +9 % there and level elsewhere (tools/bench/results/
+//     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies,
+//     measured in all three patterns once every column wrote through one mapping: msync (~1.1-1.4 us there)
+//     dominates, and ordinary against non-temporal stores moved them by 0-16 % with the sign changing between
+//     memcpy and memset, harnesses and runs (results/amd-26-2.md, "Page copies"): thresholds as on Zen 4.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -150,7 +150,7 @@ struct CpuKindDefaults {
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, true},
     {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
     {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };
