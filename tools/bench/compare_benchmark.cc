@@ -48,8 +48,8 @@ ABSL_FLAG(std::string, strategies, "",
           "strategies to time (this CPU's: see the error for a wrong name)");
 ABSL_FLAG(bool, own_mappings, false,
           "each side writes through its own mapping of the file (as applications do) instead of all through "
-          "pmem2's; random-destination rows then also differ by where the kernel put each mapping's page tables "
-          "(tools/bench/destinations.h)");
+          "libpmem2's page mapping; cold rows then also measure how the kernel (or a hypervisor shadowing page "
+          "tables) treats each mapping (tools/bench/destinations.h)");
 
 namespace {
 
