@@ -217,7 +217,7 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
 }
 
 // CopyPiece's non-temporal path for ranges that do not overlap: each word is loaded just before it is stored,
-// which needs two registers where loading every word first needs eight (see MemmoveNtAndDrain). The stores are
+// which needs two registers where loading every word first needs eight (see MemmoveNt). The stores are
 // CopyPiece's, in its order.
 template <class P>
 __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const char* s, size_t n) {
@@ -449,7 +449,7 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
 // The cache-line tables' non-temporal path as functions of their own, one with the drain and one without, that
 // the entry points tail-call. A copy between ranges that do not overlap, and every fill, run there without a
 // callee-saved register, so nothing stored on the stack before the stream of non-temporal stores is loaded back
-// after it: on Zen 5, four registers pushed before such a stream and popped after it cost 10-14 % at random cold
+// after it: on Zen 5, four registers pushed before such a stream and popped after it cost 8-21 % at random cold
 // 1.5-3 KiB, where pushing and popping them before it, or storing to the stack without loading back, cost
 // nothing (tools/bench/results/amd-26-2.md, "Registers saved around the stream"). The entry points' own saved
 // registers are restored before the jump. Overlapping copies keep CopyLines.
