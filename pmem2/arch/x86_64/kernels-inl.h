@@ -235,7 +235,7 @@ __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const ch
 template <class P, bool kNt, bool kFlush, bool kDisjoint = false>
 __attribute__((always_inline)) inline void CopyLinesForward(char* d, const char* s, size_t n) {
   static_assert(!kDisjoint || (kNt && kFlush), "CopyPieceNtDisjoint is the non-temporal path's");
-  const auto piece = [](char* pd, const char* ps, size_t pn) {
+  const auto piece = [](char* pd, const char* ps, size_t pn) __attribute__((always_inline)) {
     if constexpr (kDisjoint) {
       CopyPieceNtDisjoint<P>(pd, ps, pn);
     } else {
@@ -446,32 +446,34 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
   return near && n < below;
 }
 
-// The cache-line tables' non-temporal path as functions of their own, one with the drain and one without, that
-// the entry points tail-call. A copy between ranges that do not overlap, and every fill, run there without a
-// callee-saved register, so nothing stored on the stack before the stream of non-temporal stores is loaded back
-// after it: on Zen 5, four registers pushed before such a stream and popped after it cost 8-21 % at random cold
-// 1.5-3 KiB, where pushing and popping them before it, or storing to the stack without loading back, cost
-// nothing (tools/bench/results/amd-26-2.md, "Registers saved around the stream"). The entry points' own saved
-// registers are restored before the jump. Overlapping copies keep CopyLines.
-template <class P, bool kDrain>
+// The non-temporal path as functions of their own, with and without the drain, that the entry points tail-call
+// (kFlush: the cache-line tables, whose partial lines must be written back or stored non-temporally too; without
+// it: the byte tables, where ordinary stores suffice for them). A copy between ranges that do not overlap, and
+// every fill, run there without a callee-saved register, so nothing stored on the stack before the stream of
+// non-temporal stores is loaded back after it: on Zen 5, four registers pushed before such a stream and popped
+// after it cost 8-21 % at random cold 1.5-3 KiB, where pushing and popping them before it, or storing to the
+// stack without loading back, cost nothing (tools/bench/results/amd-26-2.md, "Registers saved around the
+// stream"). The entry points' own saved registers are restored before the jump. Overlapping copies keep
+// CopyLines.
+template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtOverlapping(void* dst, const void* src, size_t n) {
-  CopyLines<P, true, true>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  CopyLines<P, true, kFlush>(static_cast<char*>(dst), static_cast<const char*>(src), n);
   if constexpr (kDrain) P::Fence();
   return dst;
 }
 
-template <class P, bool kDrain>
+template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNt(void* dst, const void* src, size_t n) {
   const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
-  if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kDrain>(dst, src, n);
-  CopyLinesForward<P, true, true, true>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kFlush, kDrain>(dst, src, n);
+  CopyLinesForward<P, true, kFlush, kFlush>(static_cast<char*>(dst), static_cast<const char*>(src), n);
   if constexpr (kDrain) P::Fence();
   return dst;
 }
 
-template <class P, bool kDrain>
+template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemsetNt(void* dst, int c, size_t n) {
-  FillLinesInline<P, true, true>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
+  FillLinesInline<P, true, kFlush>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
   if constexpr (kDrain) P::Fence();
   return dst;
 }
@@ -491,7 +493,8 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   }
   // The caller's flags decide first; a near small destination counts as below the threshold.
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, false>(dst, src, len) : MemmoveNt<P, true>(dst, src, len);
+    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, true, false>(dst, src, len)
+                                       : MemmoveNt<P, true, true>(dst, src, len);
   }
   if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
@@ -515,7 +518,7 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
     return dst;
   }
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, false>(dst, c, len) : MemsetNt<P, true>(dst, c, len);
+    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, true, false>(dst, c, len) : MemsetNt<P, true, true>(dst, c, len);
   }
   if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
@@ -533,13 +536,11 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
 // cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, size_t len, unsigned flags) {
-  char* d = static_cast<char*>(dst);
-  const char* s = static_cast<const char*>(src);
   if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
-    CopyLines<P, true, false>(d, s, len);
-  } else {
-    CopyLines<P, false, false>(d, s, len);
+    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, false, false>(dst, src, len)
+                                       : MemmoveNt<P, false, true>(dst, src, len);
   }
+  CopyLines<P, false, false>(static_cast<char*>(dst), static_cast<const char*>(src), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
   return dst;
 }
@@ -559,13 +560,10 @@ void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
 
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemsetByteLarge(void* dst, int c, size_t len, unsigned flags) {
-  char* d = static_cast<char*>(dst);
-  const auto byte = static_cast<unsigned char>(c);
   if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
-    FillLines<P, true, false>(d, byte, len);
-  } else {
-    FillLines<P, false, false>(d, byte, len);
+    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, false, false>(dst, c, len) : MemsetNt<P, false, true>(dst, c, len);
   }
+  FillLines<P, false, false>(static_cast<char*>(dst), static_cast<unsigned char>(c), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
   return dst;
 }
