@@ -72,7 +72,6 @@ namespace {
 
 struct Slots {
   std::atomic<SyncSlot*> head{nullptr};  // every slot, newest first; only pushed to
-  std::atomic<uint32_t> busy{0};         // slots whose sync runs now
   std::atomic<uint32_t> waiters{0};      // readers waiting for a slot to change
   std::mutex mutex;                      // guards free and the readers' sleep
   std::condition_variable ended;
@@ -124,20 +123,15 @@ void ForgetOtherThreadsInChild() {
   // for them to leave on the next broadcast: a fresh one, and no waiters.
   new (&slots.ended) std::condition_variable;
   slots.waiters.store(0, std::memory_order_relaxed);
-  uint32_t busy = 0;
   slots.free = nullptr;
   for (SyncSlot* slot = slots.head.load(std::memory_order_relaxed); slot != nullptr; slot = slot->next) {
-    if (slot == this_thread_slot) {
-      busy += slot->depth;
-      continue;
-    }
+    if (slot == this_thread_slot) continue;
     const uint32_t state = slot->state.load(std::memory_order_relaxed);
     if ((state & 1) != 0) slot->state.store(state + 1, std::memory_order_relaxed);
     slot->depth = 0;
     slot->next_free = slots.free;
     slots.free = slot;
   }
-  slots.busy.store(busy, std::memory_order_relaxed);
 }
 
 // Hands a thread's slot back when the thread exits (a pthread key's destructor: it runs for every thread that
@@ -198,29 +192,30 @@ SyncScope::SyncScope(const void* address) {
   SyncSlot* slot = this_thread_slot;
   if (slot == nullptr) slot = TakeSlot();
   slot_ = slot;
-  ++slot->depth;
-  const uint32_t state = slot->state.load(std::memory_order_relaxed);
-  nested_ = (state & 1) != 0;
-  if (nested_) {
+  if (slot->depth++ != 0) {
     // Inside another scope of this thread (a test seam, a signal handler): the outer one keeps the slot busy
     // until it ends; from now on it concerns every reader, as this sync's file may not be the outer one's.
     slot->address.store(kAnyAddress, std::memory_order_release);
-  } else {
-    slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
-    slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
+    return;
   }
-  // A reader that starts after this point sees busy != 0 and, synchronising with it, the slot's state and
-  // address.
-  GetSlots().busy.fetch_add(1, std::memory_order_seq_cst);
+  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_relaxed);
+  // A reader that sees the slot busy sees the address. No fence follows, on purpose: a fence (or any atomic
+  // read-modify-write) here waits for the caller's stores still in flight, typically the copy this sync
+  // persists, before the system call can start: 50-140 ns of a page copy + msync of 1.2-1.8 us on Zen 5
+  // (tools/bench/results/amd-26-2.md, "The sync scope without a fence"). None is needed. The reader that must
+  // see this sync is one whose own msync of the file returned 0 because this one took the error first; the
+  // kernel hands the error to one caller inside a critical section of the file's lock, which this thread enters
+  // after this store, and the other caller's msync enters after it: the unlock's release and the lock's acquire
+  // carry the store over (on x86 stores also become visible in program order anyway).
+  slot->state.store(slot->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 SyncScope::~SyncScope() {
-  Slots& slots = GetSlots();
-  --slot_->depth;
-  if (!nested_) slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
-  slots.busy.fetch_sub(1, std::memory_order_seq_cst);
+  if (--slot_->depth != 0) return;  // an inner scope: the outer one ends the sync
+  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
   // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this
   // load sees it and wakes it under the mutex it sleeps with: no lost wake-up.
+  Slots& slots = GetSlots();
   if (slots.waiters.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard<std::mutex> lock(slots.mutex);
     slots.ended.notify_all();
@@ -293,7 +288,6 @@ bool SyncConcerns(uintptr_t address, uintptr_t begin, uintptr_t end, const FileI
 
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file) {
   Slots& slots = GetSlots();
-  if (slots.busy.load(std::memory_order_seq_cst) == 0) return;
   for (SyncSlot* slot = slots.head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) {
     const uint32_t seen = slot->state.load(std::memory_order_seq_cst);
     if ((seen & 1) == 0) continue;
