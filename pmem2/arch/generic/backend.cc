@@ -4,6 +4,8 @@
 
 #include "pmem2/arch/backend.h"
 
+#include <cstring>
+
 #include "pmem2/arch/generic/ops.h"
 
 namespace pmem2 {
@@ -14,7 +16,9 @@ const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
 const PersistOps& ByteOps() { return generic::ByteOps(); }
 // The generic backend has no flush instruction.
 FlushFn WriteBackFlush() { return nullptr; }
-PageNtThresholds PageThresholds() { return {}; }
+PageCopyThresholds PageThresholds() { return {}; }
+void* StringMemmove(void* dst, const void* src, size_t len) { return std::memmove(dst, src, len); }
+void* StringMemset(void* dst, int c, size_t len) { return std::memset(dst, c, len); }
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend
