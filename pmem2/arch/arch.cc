@@ -32,7 +32,7 @@ const PersistOps& FileByteOps() {
 
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  const backend::PageCopyThresholds t = backend::PageThresholds();
+  const backend::PageNtThresholds t = backend::PageThresholds();
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
   if (t.far != 0) {
     switch (ClassifyDestination(&last_page_copy_line, dst, len)) {
@@ -49,20 +49,11 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
 }
 
-bool PageCopyUsesStrings(size_t len, unsigned page_flags) {
-  static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  const backend::PageCopyThresholds t = backend::PageThresholds();
-  return PageCopyUsesStringsFor(len, page_flags, threshold_from_environment, t.string_from, t.string_below);
-}
-
-void* StringMemmove(void* dst, const void* src, size_t len) { return backend::StringMemmove(dst, src, len); }
-void* StringMemset(void* dst, int c, size_t len) { return backend::StringMemset(dst, c, len); }
-
 std::string PageCopyName() {
-  const backend::PageCopyThresholds t = backend::PageThresholds();
+  const backend::PageNtThresholds t = backend::PageThresholds();
   const size_t rewrite = Or(t.rewrite, kPageNtThreshold);
   return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite,
-                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far, t.string_from, t.string_below);
+                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

@@ -21,23 +21,16 @@ namespace backend {
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
 FlushFn WriteBackFlush();
-// Page-granularity copies of at least `rewrite` / `ahead` / `far` bytes default to non-temporal stores, by where
-// the copy starts relative to the calling thread's previous page copy (destination_history.h). `far` == 0: the
-// CPU kind keeps no history for page copies and `rewrite` applies to every destination; 0 in `rewrite`: nothing
-// measured for this CPU, kPageNtThreshold (page_copy.h) applies. Copies of [string_from, string_below) bytes
-// that do not go non-temporal use StringMemmove / StringMemset; string_from == 0: none do.
-struct PageCopyThresholds {
+// Page-granularity copies of at least these many bytes default to non-temporal stores, by where the copy starts
+// relative to the calling thread's previous page copy (destination_history.h). `far` == 0: the CPU kind keeps
+// no history for page copies and `rewrite` applies to every destination; 0 in `rewrite`: nothing measured for
+// this CPU, kPageNtThreshold (page_copy.h) applies.
+struct PageNtThresholds {
   size_t rewrite = 0;  // on lines the previous copy just wrote, or for every copy without a history
   size_t ahead = 0;    // on the lines just after them (a sequential stream)
   size_t far = 0;      // anywhere else
-  size_t string_from = 0;
-  size_t string_below = 0;
 };
-PageCopyThresholds PageThresholds();
-// Copies and fills with string instructions: the C library's memmove (glibc's takes rep movsb for these sizes
-// on CPUs with fast strings) and, on x86-64, a bare rep stosb (else the C library's memset). Any overlap is fine.
-void* StringMemmove(void* dst, const void* src, size_t len);
-void* StringMemset(void* dst, int c, size_t len);
+PageNtThresholds PageThresholds();
 std::string DescribeCpu();
 
 }  // namespace backend

@@ -15,12 +15,6 @@ unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_enviro
   return flags | kMemNoDrain;
 }
 
-bool PageCopyUsesStringsFor(size_t len, unsigned page_flags, bool threshold_from_environment, size_t string_from,
-                            size_t string_below) {
-  return string_from != 0 && !threshold_from_environment && (page_flags & (kMemNonTemporal | kMemWc)) == 0 &&
-         len >= string_from && len < string_below;
-}
-
 namespace {
 
 std::string Size(size_t n) {
@@ -30,20 +24,14 @@ std::string Size(size_t n) {
 }  // namespace
 
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
-                            size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold,
-                            size_t string_from, size_t string_below) {
-  if (overrides.has_movnt_threshold) return byte_kernel_name;
-  const std::string strings =
-      string_from != 0 ? absl::StrCat(", string instructions for ", Size(string_from), " to ", Size(string_below))
-                       : "";
+                            size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
-  if (overrides.no_movnt || nt == std::string::npos) return absl::StrCat(byte_kernel_name, strings);
+  if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   if (far_nt_threshold != 0) {
     absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
                     Size(far_nt_threshold), " far from it");
   }
-  absl::StrAppend(&name, strings);
   return name;
 }
 

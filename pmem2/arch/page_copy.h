@@ -30,20 +30,13 @@ inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
 unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
                           size_t nt_threshold = kPageNtThreshold);
 
-// Whether a copy of `len` bytes that PageCopyFlagsFor gave `page_flags` should use the CPU's string instructions
-// (StringMemmove / StringMemset) instead of the byte tables: not when it goes non-temporal, nor where
-// PMEM_MOVNT_THRESHOLD set the user's own threshold; [string_from, string_below) is the backend's range (none
-// when string_from is 0).
-bool PageCopyUsesStringsFor(size_t len, unsigned page_flags, bool threshold_from_environment, size_t string_from,
-                            size_t string_below);
-
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
-// thread's previous page copy are named too, and the string instructions' range where `string_from` != 0.
+// thread's previous page copy are named too.
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
-                            size_t far_nt_threshold = 0, size_t string_from = 0, size_t string_below = 0);
+                            size_t far_nt_threshold = 0);
 
 }  // namespace arch
 }  // namespace pmem2

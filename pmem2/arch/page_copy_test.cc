@@ -24,22 +24,6 @@ TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise)
   EXPECT_EQ(PageCopyFlagsFor(64, 0, true, 64), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
 }
 
-TEST(PageCopyUsesStringsTest, InTheRangeUnlessNonTemporalOrTheUsersThreshold) {
-  constexpr size_t kFrom = size_t{2} << 10, kBelow = size_t{64} << 10;
-  EXPECT_FALSE(PageCopyUsesStringsFor(kFrom - 1, kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_TRUE(PageCopyUsesStringsFor(kFrom, kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_TRUE(PageCopyUsesStringsFor(kBelow - 1, kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_FALSE(PageCopyUsesStringsFor(kBelow, kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_FALSE(PageCopyUsesStringsFor(kFrom, kMemNonTemporal | kMemNoDrain, false, kFrom, kBelow))
-      << "a non-temporal copy (the caller's flag, or the destination history's choice) stays one";
-  EXPECT_FALSE(PageCopyUsesStringsFor(kFrom, kMemWc | kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_TRUE(PageCopyUsesStringsFor(kFrom, kMemTemporal | kMemNoDrain, false, kFrom, kBelow))
-      << "string instructions are ordinary stores";
-  EXPECT_TRUE(PageCopyUsesStringsFor(kFrom, kMemNoFlush | kMemNoDrain, false, kFrom, kBelow));
-  EXPECT_FALSE(PageCopyUsesStringsFor(kFrom, kMemNoDrain, true, kFrom, kBelow)) << "PMEM_MOVNT_THRESHOLD decides";
-  EXPECT_FALSE(PageCopyUsesStringsFor(kFrom, kMemNoDrain, false, 0, 0)) << "a CPU kind without the range";
-}
-
 // `pmem2 info` prints these (with ", then msync"): they must say what really happens, whatever the environment.
 TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EnvOverrides none;
@@ -57,14 +41,6 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, 1000), "avx nt >= 1000 B");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";
-  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", none, size_t{64} << 10, 0, 0, size_t{2} << 10, size_t{64} << 10),
-            "avx512 nt >= 64 KiB, string instructions for 2 KiB to 64 KiB");
-  EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", no_movnt, size_t{64} << 10, 0, 0, size_t{2} << 10,
-                            size_t{64} << 10),
-            "avx temporal (PMEM_NO_MOVNT), string instructions for 2 KiB to 64 KiB");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 0 B", threshold, size_t{64} << 10, 0, 0, size_t{2} << 10, size_t{64} << 10),
-            "avx nt >= 0 B")
-      << "PMEM_MOVNT_THRESHOLD decides alone";
 }
 
 }  // namespace

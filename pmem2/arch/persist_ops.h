@@ -75,14 +75,6 @@ const PersistOps& FileByteOps();
 // choice follows the calling thread's previous page copies (destination_history.h), so call it once per copy.
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags);
 std::string PageCopyName();
-// Whether that copy, given the flags PageCopyFlags returned, should use StringMemmove / StringMemset instead of
-// the byte tables (CPU kinds measured to gain from the CPU's string instructions there: rep movsb / rep stosb
-// write cold lines without reading them first, yet leave them cached).
-bool PageCopyUsesStrings(size_t len, unsigned page_flags);
-// Those copies and fills (backend.h: the C library's memmove, rep stosb on x86-64); memmove semantics. No drain;
-// the caller's msync follows.
-void* StringMemmove(void* dst, const void* src, size_t len);
-void* StringMemset(void* dst, int c, size_t len);
 
 // The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value
 // and what it takes, "; "-separated; empty if none. The engine treats them as unset; Map::Create() refuses to

@@ -153,27 +153,6 @@ TEST(PersistOpsThreadsTest, ConcurrentFirstUse) {
   for (size_t t = 2; t < seen.size(); ++t) EXPECT_EQ(seen[t], seen[t % 2]);
 }
 
-// The page copies' string instructions (rep movsb / rep stosb on x86-64, whatever the CPU kind's row says):
-// memmove's bytes for every overlap, and nothing outside the range.
-TEST(StringOpsTest, MemmoveAndMemsetBytesForEveryOverlap) {
-  constexpr size_t kBuf = 4 * 4096;  // the source at 4101; destinations 5-8197, at most 4096 bytes each
-  for (size_t len : {size_t{0}, size_t{1}, size_t{7}, size_t{64}, size_t{100}, size_t{2048}, size_t{4096}}) {
-    for (ptrdiff_t shift : {ptrdiff_t{-4096}, ptrdiff_t{-65}, ptrdiff_t{-1}, ptrdiff_t{0}, ptrdiff_t{1},
-                            ptrdiff_t{63}, ptrdiff_t{4096}}) {
-      std::vector<unsigned char> buf(kBuf), want(kBuf);
-      for (size_t i = 0; i < kBuf; ++i) buf[i] = static_cast<unsigned char>(i * 7 + 3);
-      want = buf;
-      const size_t src = 4096 + 5, dst = static_cast<size_t>(static_cast<ptrdiff_t>(src) + shift);
-      std::memmove(want.data() + dst, want.data() + src, len);
-      EXPECT_EQ(StringMemmove(buf.data() + dst, buf.data() + src, len), buf.data() + dst);
-      ASSERT_TRUE(buf == want) << "len " << len << " shift " << shift;
-      std::memset(want.data() + dst, 0xa5, len);
-      EXPECT_EQ(StringMemset(buf.data() + dst, 0x1a5, len), buf.data() + dst) << "the byte is c's low 8 bits";
-      ASSERT_TRUE(buf == want) << "memset len " << len << " at " << dst;
-    }
-  }
-}
-
 TEST(DescribeCpuTest, NamesTheArchitecture) {
   const std::string text = DescribeCpu();
   EXPECT_FALSE(text.empty());

@@ -57,23 +57,13 @@ void PagePersist(const void* ptr, size_t size) { SyncPages(ptr, size, /*caller_s
 void PageDrain() {}
 
 void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  const unsigned copy_flags = arch::PageCopyFlags(pmemdest, len, flags);
-  if (arch::PageCopyUsesStrings(len, copy_flags)) {
-    arch::StringMemmove(pmemdest, src, len);
-  } else {
-    arch::ByteOps().memmove(pmemdest, src, len, copy_flags);
-  }
+  arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(pmemdest, len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
 
 void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  const unsigned copy_flags = arch::PageCopyFlags(pmemdest, len, flags);
-  if (arch::PageCopyUsesStrings(len, copy_flags)) {
-    arch::StringMemset(pmemdest, c, len);
-  } else {
-    arch::ByteOps().memset(pmemdest, c, len, copy_flags);
-  }
+  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(pmemdest, len, flags));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }

@@ -4,8 +4,6 @@
 
 #include "pmem2/arch/backend.h"
 
-#include <cstring>
-
 #include "pmem2/arch/generic/ops.h"
 
 namespace pmem2 {
@@ -16,9 +14,7 @@ const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
 const PersistOps& ByteOps() { return generic::ByteOps(); }
 // The generic backend has no flush instruction.
 FlushFn WriteBackFlush() { return nullptr; }
-PageCopyThresholds PageThresholds() { return {}; }
-void* StringMemmove(void* dst, const void* src, size_t len) { return std::memmove(dst, src, len); }
-void* StringMemset(void* dst, int c, size_t len) { return std::memset(dst, c, len); }
+PageNtThresholds PageThresholds() { return {}; }
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend

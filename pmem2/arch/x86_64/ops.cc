@@ -120,11 +120,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies,
 //     measured in all three patterns once every column wrote through one mapping: msync (~1.1-1.4 us there)
 //     dominates, and ordinary against non-temporal stores moved them by 0-16 % with the sign changing between
-//     memcpy and memset, harnesses and runs (results/amd-26-2.md, "Page copies"): non-temporal from 16 KiB as
-//     on Zen 4. But at 4-16 KiB the C library's memmove (rep movsb there) and rep stosb, which write a cold line
-//     without reading it first, beat ordinary vector stores on cold destinations and tie on hot ones: page
-//     memset at random 4-12 KiB went from 1.16-1.31x to 1.01-1.07x of glibc + msync, the rest within the runs'
-//     spread (results/amd-26-2.md, "String instructions for page copies").
+//     memcpy and memset, harnesses and runs (results/amd-26-2.md, "Page copies"): thresholds as on Zen 4.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -150,17 +146,15 @@ struct CpuKindDefaults {
   size_t page_nt_threshold;        // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
-  size_t page_string_from;         // page copies of [from, below) that do not go non-temporal: rep movsb /
-  size_t page_string_below;        // rep stosb; 0: none
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, size_t{4} << 10, size_t{16} << 10, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -213,10 +207,6 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_nt_threshold = kind_defaults.page_nt_threshold;
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
-  if (!overrides.has_movnt_threshold) {
-    s.page_string_from = kind_defaults.page_string_from;
-    s.page_string_below = kind_defaults.page_string_below;
-  }
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

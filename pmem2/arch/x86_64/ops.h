@@ -53,10 +53,6 @@ struct Selection {
   // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies.
   size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
-  // Page copies of [page_string_from, page_string_below) bytes that do not go non-temporal use rep movsb / rep
-  // stosb; 0: none. From the CPU kind's row; not where PMEM_MOVNT_THRESHOLD sets the user's own threshold.
-  size_t page_string_from;
-  size_t page_string_below;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

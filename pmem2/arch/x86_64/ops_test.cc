@@ -139,7 +139,6 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(zen4.cache_line_near_temporal_below, 0u) << "Zen 4: non-temporal from 64 B wherever";
   EXPECT_EQ(zen4.page_nt_threshold, 0u) << "Zen 4 keeps pmem2/arch's 16 KiB";
   EXPECT_EQ(zen4.page_far_nt_threshold, 0u) << "and no history for page copies";
-  EXPECT_EQ(zen4.page_string_from, 0u) << "nor string instructions";
   EXPECT_STREQ(zen4.cache_line.memmove_name, "avx nt >= 64 B");
 
   CpuFeatures turin = Zen4();
@@ -147,14 +146,8 @@ TEST(SelectTest, PerCpuKindRows) {
   turin.model = 2;
   const Selection m26_2 = Select(turin, EnvOverrides());
   EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
-  EXPECT_EQ(m26_2.page_nt_threshold, 0u) << "Zen 5: page copies non-temporal from pmem2/arch's 16 KiB";
-  EXPECT_EQ(m26_2.page_far_nt_threshold, 0u) << "wherever the destination is";
-  EXPECT_EQ(m26_2.page_string_from, size_t{4} << 10) << "string instructions below that, from 4 KiB";
-  EXPECT_EQ(m26_2.page_string_below, size_t{16} << 10);
-  EXPECT_EQ(Select(turin, FromEnv("PMEM_MOVNT_THRESHOLD", "4096")).page_string_from, 0u)
-      << "the user's own threshold decides between ordinary and non-temporal stores alone";
-  EXPECT_EQ(Select(turin, FromEnv("PMEM_NO_MOVNT", "1")).page_string_from, size_t{4} << 10)
-      << "string instructions are ordinary stores";
+  EXPECT_EQ(m26_2.page_nt_threshold, 0u);
+  EXPECT_EQ(m26_2.page_far_nt_threshold, 0u);
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 
@@ -184,7 +177,6 @@ TEST(SelectTest, PerCpuKindRows) {
     const Selection s = Select(f, EnvOverrides());
     EXPECT_EQ(s.cache_line_near_temporal_below, 256u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_string_from, 0u) << f.family << "/" << f.model << ": no string instructions unmeasured";
     EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
   }
 }
