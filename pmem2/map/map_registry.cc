@@ -192,26 +192,35 @@ SyncScope::SyncScope(const void* address) {
   SyncSlot* slot = this_thread_slot;
   if (slot == nullptr) slot = TakeSlot();
   slot_ = slot;
-  if (slot->depth++ != 0) {
+  ++slot->depth;
+  // From the slot's state, which only the outermost scope changes, rather than the depth, which moves at other
+  // moments than the state does (a signal handler's scope between the two, a scope left without unwinding).
+  const uint32_t state = slot->state.load(std::memory_order_relaxed);
+  nested_ = (state & 1) != 0;
+  if (nested_) {
     // Inside another scope of this thread (a test seam, a signal handler): the outer one keeps the slot busy
     // until it ends; from now on it concerns every reader, as this sync's file may not be the outer one's.
     slot->address.store(kAnyAddress, std::memory_order_release);
     return;
   }
-  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_relaxed);
-  // A reader that sees the slot busy sees the address. No fence follows, on purpose: a fence (or any atomic
-  // read-modify-write) here waits for the caller's stores still in flight, typically the copy this sync
-  // persists, before the system call can start: 50-140 ns of a page copy + msync of 1.2-1.8 us on Zen 5
-  // (tools/bench/results/amd-26-2.md, "The sync scope without a fence"). None is needed. The reader that must
-  // see this sync is one whose own msync of the file returned 0 because this one took the error first; the
-  // kernel hands the error to one caller inside a critical section of the file's lock, which this thread enters
-  // after this store, and the other caller's msync enters after it: the unlock's release and the lock's acquire
-  // carry the store over (on x86 stores also become visible in program order anyway).
-  slot->state.store(slot->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  // Release: a reader that acquires a later sync's address also sees this sync's end and its failure.
+  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
+  slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
+  // No atomic read-modify-write here, on purpose: on x86 one waits for the caller's stores still in flight,
+  // typically the copy this sync persists, before the system call can start: 50-140 ns of a random cold 64-256 B
+  // page copy + msync on Zen 5 (tools/bench/results/amd-26-2.md, "The sync scope without a fence"). The reader
+  // that must see this sync is one whose own msync of the file returned 0 because this one took the write-back
+  // error first. On x86 stores become visible in program order, so the store above is visible before any store
+  // the kernel makes for this call, the error's hand-over included, and the reader's loads are not reordered
+  // either. Elsewhere a full fence gives what the read-modify-write gave.
+#if !defined(__x86_64__) && !defined(__i386__)
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
 }
 
 SyncScope::~SyncScope() {
-  if (--slot_->depth != 0) return;  // an inner scope: the outer one ends the sync
+  --slot_->depth;
+  if (nested_) return;  // an inner scope: the outer one ends the sync
   slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
   // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this
   // load sees it and wakes it under the mutex it sleeps with: no lost wake-up.

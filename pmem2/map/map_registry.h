@@ -19,13 +19,14 @@
 // that, the other thread could read OK in between and commit data that is lost.
 //
 // Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy with two plain stores
-// before the call and one sequentially consistent store after it; no lock, no lookup, and nothing that waits for
-// the caller's stores before the call (an atomic read-modify-write there cost 50-140 ns of a page copy + msync
-// on Zen 5, tools/bench/results/amd-26-2.md). It does not look its mapping up: the reader, which is rarer, walks
-// every thread's slot and finds out which file a busy slot's address belongs to. Looking the mapping up and
-// registering with a per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex
-// twice) cost 90-160 ns over a bare msync per page persist on a guest where every system call switches worlds
-// ("Page persist" there). A failure walks the registry. The byte and cache-line paths never touch any of it.
+// before the call and a sequentially consistent store and load after it; no lock, no lookup, and on x86 nothing
+// that waits for the caller's stores before the call (an atomic read-modify-write there cost 50-140 ns of a
+// random cold page copy + msync on Zen 5, tools/bench/results/amd-26-2.md). It does not look its mapping up:
+// the reader, which is rarer, walks every thread's slot and finds out which file a busy slot's address belongs
+// to. Looking the mapping up and registering with a per-file tracker on every sync (a reader-writer lock, a map
+// walk, a shared_ptr, a mutex twice) cost 90-160 ns over a bare msync per page persist on a guest where every
+// system call switches worlds ("Page persist" there). A failure walks the registry. The byte and cache-line
+// paths never touch any of it.
 // MapRecord::Error() is an atomic load per slot (threads that ever synced at once) while no failure is pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
@@ -128,6 +129,7 @@ class SyncScope {
 
  private:
   SyncSlot* slot_;
+  bool nested_;  // inside another scope of this thread
 };
 
 // Waits until every sync that was in flight when the call began ended, among those at an address in
