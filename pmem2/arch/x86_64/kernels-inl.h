@@ -478,6 +478,18 @@ __attribute__((noinline)) void* MemsetNt(void* dst, int c, size_t n) {
   return dst;
 }
 
+// The entry points' way into them: the instantiation with the drain unless the flags say kMemNoDrain.
+template <class P, bool kFlush>
+__attribute__((always_inline)) inline void* MemmoveNtPerFlags(void* dst, const void* src, size_t n, unsigned flags) {
+  return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, kFlush, false>(dst, src, n)
+                                     : MemmoveNt<P, kFlush, true>(dst, src, n);
+}
+
+template <class P, bool kFlush>
+__attribute__((always_inline)) inline void* MemsetNtPerFlags(void* dst, int c, size_t n, unsigned flags) {
+  return (flags & kMemNoDrain) != 0 ? MemsetNt<P, kFlush, false>(dst, c, n) : MemsetNt<P, kFlush, true>(dst, c, n);
+}
+
 // --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
 
 // Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
@@ -493,8 +505,7 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   }
   // The caller's flags decide first; a near small destination counts as below the threshold.
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, true, false>(dst, src, len)
-                                       : MemmoveNt<P, true, true>(dst, src, len);
+    return MemmoveNtPerFlags<P, true>(dst, src, len, flags);
   }
   if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
@@ -518,7 +529,7 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
     return dst;
   }
   if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, true, false>(dst, c, len) : MemsetNt<P, true, true>(dst, c, len);
+    return MemsetNtPerFlags<P, true>(dst, c, len, flags);
   }
   if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
@@ -537,8 +548,7 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, size_t len, unsigned flags) {
   if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemmoveNt<P, false, false>(dst, src, len)
-                                       : MemmoveNt<P, false, true>(dst, src, len);
+    return MemmoveNtPerFlags<P, false>(dst, src, len, flags);
   }
   CopyLines<P, false, false>(static_cast<char*>(dst), static_cast<const char*>(src), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
@@ -561,7 +571,7 @@ void* MemmoveByte(void* dst, const void* src, size_t len, unsigned flags) {
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemsetByteLarge(void* dst, int c, size_t len, unsigned flags) {
   if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, P::ByteNtThreshold())) {
-    return (flags & kMemNoDrain) != 0 ? MemsetNt<P, false, false>(dst, c, len) : MemsetNt<P, false, true>(dst, c, len);
+    return MemsetNtPerFlags<P, false>(dst, c, len, flags);
   }
   FillLines<P, false, false>(static_cast<char*>(dst), static_cast<unsigned char>(c), len);
   if ((flags & (kMemNoDrain | kMemNoFlush)) == 0) P::Fence();
