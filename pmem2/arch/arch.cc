@@ -35,9 +35,9 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   const backend::PageNtThresholds t = backend::PageThresholds();
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
   if (t.far != 0) {
-    switch (ClassifyDestination(&last_page_copy_line, dst, len)) {
+    switch (ClassifyDestination(&last_page_copy_line, dst, len, Or(t.rewrite_lines_back, kNearLinesBack))) {
       case Destination::kFar:
-        nt_threshold = t.far;
+        if (t.far_below == 0 || len < t.far_below) nt_threshold = t.far;
         break;
       case Destination::kAhead:
         nt_threshold = Or(t.ahead, nt_threshold);
@@ -53,7 +53,7 @@ std::string PageCopyName() {
   const backend::PageNtThresholds t = backend::PageThresholds();
   const size_t rewrite = Or(t.rewrite, kPageNtThreshold);
   return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite,
-                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far);
+                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far, t.far != 0 ? t.far_below : 0);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

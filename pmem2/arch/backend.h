@@ -26,9 +26,12 @@ FlushFn WriteBackFlush();
 // no history for page copies and `rewrite` applies to every destination; 0 in `rewrite`: nothing measured for
 // this CPU, kPageNtThreshold (page_copy.h) applies.
 struct PageNtThresholds {
-  size_t rewrite = 0;  // on lines the previous copy just wrote, or for every copy without a history
-  size_t ahead = 0;    // on the lines just after them (a sequential stream)
-  size_t far = 0;      // anywhere else
+  size_t rewrite = 0;    // on lines the previous copy just wrote, or for every copy without a history
+  size_t ahead = 0;      // on the lines just after them (a sequential stream)
+  size_t far = 0;        // anywhere else
+  size_t far_below = 0;  // far copies of at least this many bytes take `rewrite` instead; 0: no bound
+  size_t rewrite_lines_back = 0;  // how far back from the last line written a rewrite may start; 0: the
+                                  // cache-line tables' kNearLinesBack (destination_history.h)
 };
 PageNtThresholds PageThresholds();
 std::string DescribeCpu();

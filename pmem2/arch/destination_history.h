@@ -36,15 +36,17 @@ enum class Destination { kFar, kRewrite, kAhead };
 inline constexpr uintptr_t HistoryOf(uintptr_t line) { return line; }
 
 // Records [d, d + n) as the latest destination in *history and says where d was. A thread's first copy
-// (*history == 0) is far.
-__attribute__((always_inline)) inline Destination ClassifyDestination(uintptr_t* history, const void* d, size_t n) {
+// (*history == 0) is far. `lines_back` widens kRewrite for callers whose copies are often larger than
+// kNearLinesBack lines (a rewrite of the same 16 KiB starts 255 lines before the last line written).
+__attribute__((always_inline)) inline Destination ClassifyDestination(uintptr_t* history, const void* d, size_t n,
+                                                                      uintptr_t lines_back = kNearLinesBack) {
   constexpr uintptr_t kLine = 64;
   const uintptr_t start = reinterpret_cast<uintptr_t>(d);
   const uintptr_t previous = *history;
   *history = HistoryOf((start + n - (n != 0 ? 1 : 0)) / kLine);
-  const uintptr_t offset = start / kLine - previous + kNearLinesBack;  // unsigned: a jump wraps far away
-  if (offset > kNearLinesBack + kNearLinesAhead) return Destination::kFar;
-  return offset > kNearLinesBack ? Destination::kAhead : Destination::kRewrite;
+  const uintptr_t offset = start / kLine - previous + lines_back;  // unsigned: a jump wraps far away
+  if (offset > lines_back + kNearLinesAhead) return Destination::kFar;
+  return offset > lines_back ? Destination::kAhead : Destination::kRewrite;
 }
 
 // The same, near (kRewrite or kAhead) or not.

@@ -51,6 +51,18 @@ TEST(DestinationHistoryTest, RewriteAheadOrFar) {
   EXPECT_EQ(ClassifyDestination(&history, AtLine(16), 64), Destination::kFar);
 }
 
+// A wider rewrite window (page copies on some CPU kinds) moves only the backward bound.
+TEST(DestinationHistoryTest, LinesBackWidensTheRewriteWindow) {
+  uintptr_t history = HistoryOf(kBase / 64 + 5000);
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(5000 - 1024), 1, 1024), Destination::kRewrite) << "1024 back";
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(3976 - 1025), 1, 1024), Destination::kFar) << "1025 back";
+  history = HistoryOf(kBase / 64 + 5000);
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(5002), 1, 1024), Destination::kAhead) << "two lines ahead";
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(5005), 1, 1024), Destination::kFar) << "three lines ahead";
+  history = HistoryOf(kBase / 64 + 5000);
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(5000 - 65), 1), Destination::kFar) << "the default: 64 back";
+}
+
 }  // namespace
 }  // namespace arch
 }  // namespace pmem2

@@ -18,19 +18,22 @@ unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_enviro
 namespace {
 
 std::string Size(size_t n) {
+  if (n % (size_t{1} << 20) == 0 && n != 0) return absl::StrCat(n >> 20, " MiB");
   return n % 1024 == 0 && n != 0 ? absl::StrCat(n >> 10, " KiB") : absl::StrCat(n, " B");
 }
 
 }  // namespace
 
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
-                            size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold) {
+                            size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold,
+                            size_t far_nt_below) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   if (far_nt_threshold != 0) {
     absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
-                    Size(far_nt_threshold), " far from it");
+                    Size(far_nt_threshold), far_nt_below != 0 ? absl::StrCat(" (below ", Size(far_nt_below), ")") : "",
+                    " far from it");
   }
   return name;
 }

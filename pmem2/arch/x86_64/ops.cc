@@ -117,10 +117,14 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     AVX-512: one 64-byte store per line. With two 32-byte ones pmem2 stayed 8-24 % over the limit at random
 //     cold 1-2 KiB even once its non-temporal path saved no registers around the stream (kernels-inl.h,
 //     MemmoveNt), and with one it is within -1 to +9 % there and level elsewhere (tools/bench/results/
-//     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies,
-//     measured in all three patterns once every column wrote through one mapping: msync (~1.1-1.4 us there)
-//     dominates, and ordinary against non-temporal stores moved them by 0-16 % with the sign changing between
-//     memcpy and memset, harnesses and runs (results/amd-26-2.md, "Page copies"): thresholds as on Zen 4.
+//     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies
+//     (msync after them; results/amd-26-2.md, "Page copies by destination"): ordinary stores win on lines just
+//     written or just ahead at every size up to 8 MiB (non-temporal ones cost 8-17 % at 1-8 KiB there and
+//     10-150 % from 64 KiB, memset the most), and on far lines from 64 KiB too (13-30 % from 128 KiB), while
+//     non-temporal stores win on far lines below that (1-14 % at 64 B-32 KiB): page copies follow their
+//     destination history, non-temporal from 64 B below 64 KiB when far, and from the byte table's 8 MiB
+//     otherwise; a rewrite may start up to 1024 lines (64 KiB) back, so that writing the same 4-64 KiB again
+//     counts as one.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -146,15 +150,17 @@ struct CpuKindDefaults {
   size_t page_nt_threshold;        // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
+  size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
+  size_t page_rewrite_lines_back;  // 0: kNearLinesBack
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, 0, 0, 0, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, 0, 64, size_t{64} << 10, 1024, true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -207,6 +213,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_nt_threshold = kind_defaults.page_nt_threshold;
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
+  s.page_far_nt_below = kind_defaults.page_far_nt_below;
+  s.page_rewrite_lines_back = kind_defaults.page_rewrite_lines_back;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

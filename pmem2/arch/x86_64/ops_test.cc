@@ -146,8 +146,12 @@ TEST(SelectTest, PerCpuKindRows) {
   turin.model = 2;
   const Selection m26_2 = Select(turin, EnvOverrides());
   EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
-  EXPECT_EQ(m26_2.page_nt_threshold, 0u);
-  EXPECT_EQ(m26_2.page_far_nt_threshold, 0u);
+  EXPECT_EQ(m26_2.page_nt_threshold, kDefaultByteNtThreshold)
+      << "page copies: ordinary stores on lines just written or ahead, up to the byte tables' 8 MiB";
+  EXPECT_EQ(m26_2.page_ahead_nt_threshold, 0u) << "ahead as on a rewrite";
+  EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
+  EXPECT_EQ(m26_2.page_far_nt_below, size_t{64} << 10) << "below 64 KiB";
+  EXPECT_EQ(m26_2.page_rewrite_lines_back, 1024u) << "a rewrite of up to 64 KiB is one";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 
@@ -156,6 +160,8 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167.page_nt_threshold, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
   EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
   EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
+  EXPECT_EQ(m167.page_far_nt_below, 0u) << "at any size";
+  EXPECT_EQ(m167.page_rewrite_lines_back, 0u) << "the cache-line tables' 64 lines";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());
@@ -178,6 +184,8 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.cache_line_near_temporal_below, 256u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_far_nt_below, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_rewrite_lines_back, 0u) << f.family << "/" << f.model;
   }
 }
 
