@@ -147,10 +147,10 @@ TEST(SelectTest, PerCpuKindRows) {
   const Selection m26_2 = Select(turin, EnvOverrides());
   EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
   EXPECT_EQ(m26_2.page_nt_threshold, kDefaultByteNtThreshold)
-      << "page copies: ordinary stores on lines just written or ahead, up to the byte tables' 8 MiB";
-  EXPECT_EQ(m26_2.page_ahead_nt_threshold, 0u) << "ahead as on a rewrite";
+      << "page copies: ordinary stores on lines just written, up to the byte tables' 8 MiB";
+  EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{64} << 10) << "ahead: non-temporal from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
-  EXPECT_EQ(m26_2.page_far_nt_below, size_t{64} << 10) << "below 64 KiB";
+  EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
   EXPECT_EQ(m26_2.page_rewrite_lines_back, 1024u) << "a rewrite of up to 64 KiB is one";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");

@@ -101,8 +101,8 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
                                 "from it");
 }
 
-// Zen 5 (26/2): ordinary stores on a rewrite and ahead up to the byte tables' 8 MiB; non-temporal ones far from
-// the previous copy only from 64 B and below 64 KiB, larger far copies as a rewrite.
+// Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 64 KiB; non-temporal ones
+// far from the previous copy only from 64 B and below 128 KiB, larger far copies as a rewrite.
 TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
@@ -115,25 +115,26 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary) << "a rewrite";
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary)
       << "the same 16 KiB again: 255 lines before the last one written, still a rewrite here";
-  EXPECT_EQ(PageCopyFlags(line(256), k64K, 0), kOrdinary) << "the next line: ahead, ordinary at 64 KiB";
-  EXPECT_EQ(PageCopyFlags(line(256), 64, 0), kOrdinary) << "1023 lines before the last one: a rewrite";
-  EXPECT_EQ(PageCopyFlags(line(256 + 1024), k8M - 1, 0), kOrdinary) << "ahead, just below 8 MiB (to line 132351)";
-  EXPECT_EQ(PageCopyFlags(line(132352), k8M, 0), kNt) << "ahead, 8 MiB: the byte tables' threshold";
+  EXPECT_EQ(PageCopyFlags(line(256), k64K - 64, 0), kOrdinary) << "the next line: ahead, below 64 KiB";
+  EXPECT_EQ(PageCopyFlags(line(256 + 1023), k64K, 0), kNt) << "ahead, 64 KiB (to line 2302)";
+  EXPECT_EQ(PageCopyFlags(line(1279), 64, 0), kOrdinary) << "1023 lines before the last one: a rewrite";
+  EXPECT_EQ(PageCopyFlags(line(1279), k8M - 1, 0), kOrdinary) << "a rewrite just below 8 MiB (to line 132350)";
+  EXPECT_EQ(PageCopyFlags(line(132350), k8M, 0), kNt) << "a rewrite of 8 MiB: the byte tables' threshold";
   const size_t y = size_t{20} << 20;
   EXPECT_EQ(PageCopyFlags(At(y), 64, 0), kNt) << "a jump";
   EXPECT_EQ(PageCopyFlags(At(y - 1024 * 64), 64, 0), kOrdinary) << "1024 lines back: a rewrite";
   EXPECT_EQ(PageCopyFlags(At(y - 2049 * 64), 64, 0), kNt) << "1025 lines further back: far";
   EXPECT_EQ(PageCopyFlags(At(1 << 20), 63, 0), kOrdinary) << "far but below 64 B";
-  EXPECT_EQ(PageCopyFlags(At(3 << 20), k64K - 1, 0), kNt) << "far, just below 64 KiB";
-  EXPECT_EQ(PageCopyFlags(At(5 << 20), k64K, 0), kOrdinary) << "far, 64 KiB: as a rewrite";
+  EXPECT_EQ(PageCopyFlags(At(3 << 20), 2 * k64K - 1, 0), kNt) << "far, just below 128 KiB";
+  EXPECT_EQ(PageCopyFlags(At(5 << 20), 2 * k64K, 0), kOrdinary) << "far, 128 KiB: as a rewrite";
   EXPECT_EQ(PageCopyFlags(At(7 << 20), k8M - 1, 0), kOrdinary) << "far, just below 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(48 << 20), k8M, 0), kNt) << "far, 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemTemporal), kMemTemporal | kMemNoDrain) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(line(1), 4096, kMemNonTemporal), kNt) << "the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
-                                " nt >= 8 MiB on a rewrite, 8 MiB after the thread's last page copy, 64 B (below "
-                                "64 KiB) far from it");
+                                " nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below "
+                                "128 KiB) far from it");
 }
 
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
