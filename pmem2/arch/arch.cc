@@ -37,6 +37,7 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   if (t.far != 0) {
     switch (ClassifyDestination(&last_page_copy_line, dst, len, Or(t.rewrite_lines_back, kNearLinesBack))) {
       case Destination::kFar:
+        // A far copy from far_below on (backend.h) keeps the rewrite threshold.
         if (t.far_below == 0 || len < t.far_below) nt_threshold = t.far;
         break;
       case Destination::kAhead:

@@ -33,7 +33,7 @@ unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_enviro
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
-// thread's previous page copy are named too, and `far_nt_below` != 0 bounds the far range ("64 B (below 64 KiB)
+// thread's previous page copy are named too, and `far_nt_below` != 0 bounds the far range ("64 B (below 128 KiB)
 // far from it": larger far copies take `nt_threshold`).
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,

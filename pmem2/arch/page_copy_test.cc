@@ -38,8 +38,13 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, size_t{2} << 10, 64),
             "avx nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{8} << 20, size_t{8} << 20, 64, size_t{64} << 10),
-            "avx nt >= 8 MiB on a rewrite, 8 MiB after the thread's last page copy, 64 B (below 64 KiB) far from it");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
+            "avx nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB) far from it");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, 0, 0, size_t{128} << 10), "avx nt >= 16 KiB")
+      << "no history: no far bound either";
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
+            "avx nt >= 8 MiB")
+      << "PMEM_MOVNT_THRESHOLD decides";
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, 1000), "avx nt >= 1000 B");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";

@@ -119,15 +119,18 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     MemmoveNt), and with one it is within -1 to +9 % there and level elsewhere (tools/bench/results/
 //     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies
 //     (msync after them; results/amd-26-2.md, "Page copies by destination"): ordinary stores win on the lines
-//     just written at every size up to 8 MiB (non-temporal ones cost 8-17 % at 1-8 KiB and 30-180 % from
-//     64 KiB), on a stream below 64 KiB, and on far lines from 128 KiB (6-32 %), while non-temporal stores win
-//     on far lines from 64 B to 32 KiB (1-14 %). A stream from 64 KiB, and a far 64 KiB copy, were a coin toss
-//     between processes (a stream: ordinary stores 10-30 % ahead through a 4 GiB file, 15-35 % behind or ahead
-//     through a 128 MiB window), so they take the side that cannot fall below libpmem2, which writes them
-//     non-temporally too. Page copies follow their destination history: non-temporal from 64 B below 128 KiB
-//     when far, from 64 KiB when ahead, and from the byte table's 8 MiB on a rewrite and on far copies of
-//     128 KiB or more; a rewrite may start up to 1024 lines (64 KiB) back, so that writing the same 4-64 KiB
-//     again counts as one.
+//     just written (non-temporal ones cost 7-17 % at 1-8 KiB and 5-180 % at 64 KiB-1 MiB; measured up to 1 MiB
+//     in three processes and to 64 MiB in one, where memcpy from 4 MiB favoured non-temporal stores and memset
+//     ordinary ones, hence the byte tables' 8 MiB as the compromise), tie or win on a stream below 64 KiB, and
+//     win on far lines from 128 KiB (6-32 %), while non-temporal stores win on far lines from 64 B to 32 KiB
+//     (1-16 %). A stream from 64 KiB, and a far 64 KiB copy, were a coin toss between processes (a stream:
+//     ordinary stores 10-30 % ahead through a 4 GiB file, 15-35 % behind or ahead through a 128 MiB window), so
+//     they take the side that cannot fall below libpmem2, which writes them non-temporally too. Page copies
+//     follow their destination history: non-temporal from 64 B below 128 KiB when far, from 64 KiB when ahead,
+//     and from the byte table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
+//     to 2048 lines (128 KiB) back, so that writing the same buffer again counts as one up to the far bound;
+//     the price (not measured) is that a copy up to 128 KiB before the last one, e.g. blocks written in
+//     descending order, also counts as one and gets ordinary stores on lines that may be cold.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -159,7 +162,7 @@ struct CpuKindDefaults {
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, 1024, true},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, 2048, true},
     {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
     {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
 };

@@ -151,7 +151,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{64} << 10) << "ahead: non-temporal from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
   EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
-  EXPECT_EQ(m26_2.page_rewrite_lines_back, 1024u) << "a rewrite of up to 64 KiB is one";
+  EXPECT_EQ(m26_2.page_rewrite_lines_back, 2048u) << "a rewrite of up to 128 KiB, the far bound, is one";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 

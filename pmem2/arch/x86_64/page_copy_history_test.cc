@@ -42,6 +42,10 @@ class PageCopyHistoryTest : public ::testing::Test {
   std::vector<char> space_ = std::vector<char>((size_t{64} << 20) + 64);
   // Line-aligned, so that the offsets below are whole lines.
   const char* base_ = space_.data() + ((0 - reinterpret_cast<uintptr_t>(space_.data())) & 63);
+  // Under a CPU kind with a history: records the end of the space as this thread's last page copy, so that a
+  // test's first copy anywhere below 60 MiB is far whatever ran before it on this thread (--gtest_shuffle,
+  // --gtest_repeat).
+  void Forget() const { PageCopyFlags(At(size_t{64} << 20), 1, 0); }
 };
 
 // page_copy_history_movnt_threshold_test runs this file with PMEM_MOVNT_THRESHOLD=4096: the user's threshold,
@@ -50,20 +54,22 @@ bool UserThreshold() { return std::getenv("PMEM_MOVNT_THRESHOLD") != nullptr; }
 
 TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
   if (!UserThreshold()) GTEST_SKIP() << "runs under PMEM_MOVNT_THRESHOLD=4096 (its own target)";
-  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167),
-                                        arch::ProcessEnvOverrides());
-  EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "far, but the byte table's threshold decides";
-  EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kOrdinary);
-  EXPECT_EQ(PageCopyFlags(At(1 << 20), 4096, 0), kOrdinary)
-      << "left to the byte table, whose own threshold (PMEM_MOVNT_THRESHOLD) then goes non-temporal";
-  EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
-  EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
+  for (const CpuFeatures& f : {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kAmd, 26, 2)}) {
+    pmem2::testing::ScopedCpuFeatures cpu(f, arch::ProcessEnvOverrides());
+    EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "far, but the byte table's threshold decides";
+    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kOrdinary);
+    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4096, 0), kOrdinary)
+        << "left to the byte table, whose own threshold (PMEM_MOVNT_THRESHOLD) then goes non-temporal";
+    EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
+    EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
+  }
 }
 
 // Each thread has its own history: another thread's copies in between do not make this thread's next line far.
 TEST_F(PageCopyHistoryTest, EachThreadHasItsOwnHistory) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  Forget();
   const size_t x = size_t{8} << 20;
   EXPECT_EQ(PageCopyFlags(At(x), 100, 0), kNt) << "this thread: far";
   unsigned other[2] = {};
@@ -79,6 +85,7 @@ TEST_F(PageCopyHistoryTest, EachThreadHasItsOwnHistory) {
 TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  Forget();
   const size_t x = size_t{32} << 20;
   const auto line = [&](size_t n) { return At(x + 64 * n); };
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
@@ -96,6 +103,9 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemTemporal), kMemTemporal | kMemNoDrain) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemNonTemporal), kNt) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(9 << 20), 16 << 10, 0), kNt) << "far, large";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt) << "far";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt)
+      << "the same 8 KiB again: 127 lines back, far here (this row's rewrite window is the default 64 lines)";
   EXPECT_EQ(PageCopyName(), std::string(ByteOps().memmove_name).substr(0, std::string(ByteOps().memmove_name).find(" nt")) +
                                 " nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far "
                                 "from it");
@@ -106,6 +116,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
 TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
+  Forget();
   constexpr size_t k64K = size_t{64} << 10;
   constexpr size_t k8M = size_t{8} << 20;
   const size_t x = size_t{32} << 20;
@@ -115,22 +126,26 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary) << "a rewrite";
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary)
       << "the same 16 KiB again: 255 lines before the last one written, still a rewrite here";
-  EXPECT_EQ(PageCopyFlags(line(256), k64K - 64, 0), kOrdinary) << "the next line: ahead, below 64 KiB";
-  EXPECT_EQ(PageCopyFlags(line(256 + 1023), k64K, 0), kNt) << "ahead, 64 KiB (to line 2302)";
-  EXPECT_EQ(PageCopyFlags(line(1279), 64, 0), kOrdinary) << "1023 lines before the last one: a rewrite";
-  EXPECT_EQ(PageCopyFlags(line(1279), k8M - 1, 0), kOrdinary) << "a rewrite just below 8 MiB (to line 132350)";
-  EXPECT_EQ(PageCopyFlags(line(132350), k8M, 0), kNt) << "a rewrite of 8 MiB: the byte tables' threshold";
+  EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary) << "a rewrite (lines 0-2046)";
+  EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary)
+      << "the same again: 2046 lines back, a rewrite, not a far copy below 128 KiB";
+  EXPECT_EQ(PageCopyFlags(line(2047), k64K - 64, 0), kOrdinary) << "the next line: ahead, below 64 KiB (to 3069)";
+  EXPECT_EQ(PageCopyFlags(line(3070), k64K, 0), kNt) << "ahead, 64 KiB (to line 4093)";
+  EXPECT_EQ(PageCopyFlags(line(4093 - 2048), 64, 0), kOrdinary) << "2048 lines before the last one: a rewrite";
+  EXPECT_EQ(PageCopyFlags(line(2045), k8M - 1, 0), kOrdinary) << "a rewrite just below 8 MiB (to line 133116)";
+  EXPECT_EQ(PageCopyFlags(line(133116), k8M, 0), kNt) << "a rewrite of 8 MiB: the byte tables' threshold";
   const size_t y = size_t{20} << 20;
   EXPECT_EQ(PageCopyFlags(At(y), 64, 0), kNt) << "a jump";
-  EXPECT_EQ(PageCopyFlags(At(y - 1024 * 64), 64, 0), kOrdinary) << "1024 lines back: a rewrite";
-  EXPECT_EQ(PageCopyFlags(At(y - 2049 * 64), 64, 0), kNt) << "1025 lines further back: far";
+  EXPECT_EQ(PageCopyFlags(At(y - 2048 * 64), 64, 0), kOrdinary) << "2048 lines back: a rewrite";
+  EXPECT_EQ(PageCopyFlags(At(y - 4097 * 64), 64, 0), kNt) << "2049 lines further back: far";
   EXPECT_EQ(PageCopyFlags(At(1 << 20), 63, 0), kOrdinary) << "far but below 64 B";
   EXPECT_EQ(PageCopyFlags(At(3 << 20), 2 * k64K - 1, 0), kNt) << "far, just below 128 KiB";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 2 * k64K, 0), kOrdinary) << "far, 128 KiB: as a rewrite";
   EXPECT_EQ(PageCopyFlags(At(7 << 20), k8M - 1, 0), kOrdinary) << "far, just below 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(48 << 20), k8M, 0), kNt) << "far, 8 MiB";
-  EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemTemporal), kMemTemporal | kMemNoDrain) << "the caller decides";
-  EXPECT_EQ(PageCopyFlags(line(1), 4096, kMemNonTemporal), kNt) << "the caller decides";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemTemporal), kMemTemporal | kMemNoDrain)
+      << "far, yet the caller decides";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemNonTemporal), kNt) << "a rewrite, yet the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
                                 " nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below "
