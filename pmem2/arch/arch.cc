@@ -3,6 +3,9 @@
 // The architecture-neutral entry points: the backend linked for this CPU (backend.h) plus the choices that do
 // not depend on the CPU (PMEM_NO_FLUSH=0 for file mappings, the page-granularity copy flags).
 
+#include <algorithm>
+#include <cstdint>
+
 #include "pmem2/arch/backend.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/arch/destination_history.h"
@@ -35,7 +38,10 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
   const backend::PageNtThresholds t = backend::PageThresholds();
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
   if (t.far != 0) {
-    switch (ClassifyDestination(&last_page_copy_line, dst, len, Or(t.rewrite_lines_back, kNearLinesBack))) {
+    // With a far bound, a copy starting up to that many bytes before the last line written is a rewrite: the
+    // same buffer written again, below the bound, must not count as far and go non-temporal.
+    const uintptr_t lines_back = std::max<uintptr_t>(t.far_below / 64, kNearLinesBack);
+    switch (ClassifyDestination(&last_page_copy_line, dst, len, lines_back)) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.
         if (t.far_below == 0 || len < t.far_below) nt_threshold = t.far;

@@ -29,9 +29,10 @@ struct PageNtThresholds {
   size_t rewrite = 0;    // on lines the previous copy just wrote, or for every copy without a history
   size_t ahead = 0;      // on the lines just after them (a sequential stream)
   size_t far = 0;        // anywhere else
-  size_t far_below = 0;  // far copies of at least this many bytes take `rewrite` instead; 0: no bound
-  size_t rewrite_lines_back = 0;  // how far back from the last line written a rewrite may start; 0: the
-                                  // cache-line tables' kNearLinesBack (destination_history.h)
+  // Far copies of at least this many bytes take `rewrite` instead, and a copy starting up to this many bytes
+  // before the last line written counts as a rewrite (so the same buffer written again below the bound is one);
+  // 0: no bound, the cache-line tables' kNearLinesBack window (destination_history.h).
+  size_t far_below = 0;
 };
 PageNtThresholds PageThresholds();
 std::string DescribeCpu();

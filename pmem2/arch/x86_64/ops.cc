@@ -128,7 +128,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     they take the side that cannot fall below libpmem2, which writes them non-temporally too. Page copies
 //     follow their destination history: non-temporal from 64 B below 128 KiB when far, from 64 KiB when ahead,
 //     and from the byte table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
-//     to 2048 lines (128 KiB) back, so that writing the same buffer again counts as one up to the far bound;
+//     to the far bound (128 KiB) back, so that writing the same buffer again counts as one below it;
 //     the price (not measured) is that a copy up to 128 KiB before the last one, e.g. blocks written in
 //     descending order, also counts as one and gets ordinary stores on lines that may be cold.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
@@ -157,16 +157,15 @@ struct CpuKindDefaults {
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
   size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
-  size_t page_rewrite_lines_back;  // 0: kNearLinesBack
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, 2048, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -220,7 +219,6 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
   s.page_far_nt_below = kind_defaults.page_far_nt_below;
-  s.page_rewrite_lines_back = kind_defaults.page_rewrite_lines_back;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

@@ -51,12 +51,11 @@ struct Selection {
   size_t page_nt_threshold;
   // The same for destinations just after (ahead) or far from the thread's previous page copy
   // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies. Far copies of
-  // page_far_nt_below bytes or more take page_nt_threshold instead (0: no bound). A rewrite starts at most
-  // page_rewrite_lines_back lines before the last line the previous page copy wrote (0: kNearLinesBack).
+  // page_far_nt_below bytes or more take page_nt_threshold instead (0: no bound); a copy that starts up to
+  // that many bytes before the last line written is a rewrite (pmem2/arch's PageCopyFlags).
   size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
   size_t page_far_nt_below;
-  size_t page_rewrite_lines_back;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

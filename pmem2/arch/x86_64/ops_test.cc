@@ -151,7 +151,6 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{64} << 10) << "ahead: non-temporal from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
   EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
-  EXPECT_EQ(m26_2.page_rewrite_lines_back, 2048u) << "a rewrite of up to 128 KiB, the far bound, is one";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 
@@ -161,7 +160,6 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
   EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
   EXPECT_EQ(m167.page_far_nt_below, 0u) << "at any size";
-  EXPECT_EQ(m167.page_rewrite_lines_back, 0u) << "the cache-line tables' 64 lines";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());
@@ -185,7 +183,6 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_below, 0u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_rewrite_lines_back, 0u) << f.family << "/" << f.model;
   }
 }
 
