@@ -143,7 +143,8 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
   if (!destinations.ok()) return destinations.status();
   absl::StatusOr<Measurement> m = Measure(**destinations, options.cpu, Pinning::kBestEffort, options.run);
   if (!m.ok()) return m.status();
-  std::string table = FormatTable(m->rows, m->notes);
+  const CpuKind& cpu = ThisCpuKind();
+  std::string table = FormatTable(m->rows, m->notes, TargetsFor(cpu.vendor, cpu.family, cpu.model));
   if (const std::string summary = FormatPatternSummary(m->rows); !summary.empty()) {
     absl::StrAppend(&table, "\n", summary);
   }

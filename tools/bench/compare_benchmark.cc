@@ -132,7 +132,9 @@ int main(int argc, char** argv) {
   if (!m.ok()) return Fail(std::string(m.status().message()));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m->notes.push_back(absl::StrCat("run took ", static_cast<int>(seconds), " s"));
-  std::cout << pmem2::bench::FormatTable(m->rows, m->notes);
+  const pmem2::bench::CpuKind& cpu = pmem2::bench::ThisCpuKind();
+  std::cout << pmem2::bench::FormatTable(m->rows, m->notes,
+                                         pmem2::bench::TargetsFor(cpu.vendor, cpu.family, cpu.model));
   if (const std::string summary = pmem2::bench::FormatPatternSummary(m->rows); !summary.empty()) {
     std::cout << "\n" << summary;
   }

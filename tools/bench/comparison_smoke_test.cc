@@ -137,7 +137,7 @@ TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {
   EXPECT_EQ(rows->back().limit_kind, "glibc");
   // The timed calls wrote the same bytes: the run did not disturb what the libraries compute.
   EXPECT_TRUE(destinations_->VerifySameBytes(4096).ok());
-  const std::string table = FormatTable(*rows, destinations_->notes());
+  const std::string table = FormatTable(*rows, destinations_->notes(), Targets());
   EXPECT_NE(table.find("memcpy   cache_line"), std::string::npos) << table;
 }
 
