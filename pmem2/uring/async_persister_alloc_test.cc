@@ -32,13 +32,13 @@ void* operator new(size_t size) {
 }
 // GCC 12 at -O2 inlines these into callers that got their pointer from the operator new above and then warns that
 // free() is given memory from "new", which is exactly the pairing this replacement makes.
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11  // the warning is new in GCC 11
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #pragma GCC diagnostic pop
 #endif
 
