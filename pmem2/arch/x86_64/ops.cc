@@ -129,8 +129,10 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     follow their destination history: non-temporal from 64 B below 128 KiB when far, from 64 KiB when ahead,
 //     and from the byte table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
 //     to the far bound (128 KiB) back, so that writing the same buffer again counts as one below it;
-//     the price (not measured) is that a copy up to 128 KiB before the last one, e.g. blocks written in
-//     descending order, also counts as one and gets ordinary stores on lines that may be cold.
+//     the price is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
+//     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
+//     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
+//     two buffers written in turn, whose lines are cached.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
