@@ -369,10 +369,13 @@ run_obj_scenario() {
 run_libpmemobj_examples() {
   local path
   for path in "$@"; do obj_binary[${path##*/}]=$path; done
-  local scenario
-  for scenario in btree string_store_tx lists pi mapcli_btree mapcli_rbtree mapcli_rtree mapcli_skiplist \
-    mapcli_hashmap_tx mapcli_hashmap_atomic mapcli_hashmap_rp; do
-    run_obj_scenario "$scenario"
+  # Sharded (shard_count in BUILD.bazel): shard i of n runs the scenarios whose number is i mod n.
+  [ -n "${TEST_SHARD_STATUS_FILE:-}" ] && touch "$TEST_SHARD_STATUS_FILE"
+  local -a scenarios=(btree string_store_tx lists pi mapcli_btree mapcli_rbtree mapcli_rtree mapcli_skiplist
+    mapcli_hashmap_tx mapcli_hashmap_atomic mapcli_hashmap_rp)
+  local i
+  for i in "${!scenarios[@]}"; do
+    [ $((i % ${TEST_TOTAL_SHARDS:-1})) -eq "${TEST_SHARD_INDEX:-0}" ] && run_obj_scenario "${scenarios[i]}"
   done
 }
 
