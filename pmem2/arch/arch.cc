@@ -19,10 +19,16 @@ namespace {
 
 size_t Or(size_t measured, size_t fallback) { return measured != 0 ? measured : fallback; }
 
-// The page copies' own destination history (destination_history.h), separate from the cache-line kernels'.
-__thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
-
 }  // namespace
+
+// The page copies' own destination history (destination_history.h), separate from the cache-line kernels', and
+// whether the last page copy was a step of a stream (kAhead), for fills with a threshold of their own.
+// External linkage on purpose, like every initial-exec thread-local of the engine: for one with internal linkage,
+// gold (the linker of Bazel's default toolchain here) gave the shared object's dynamic TPOFF64 relocation the
+// wrong symbol, so libpmem2.so.1 kept this history in the first bytes of the thread's pmem2_errormsg() text and
+// the sync slot in this history's place (pmem2/c/so_symbols_test.sh and dlopen_test.cc check both now).
+__thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
+__thread bool last_page_copy_ahead __attribute__((tls_model("initial-exec"))) = false;
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 const PersistOps& ByteOps() { return backend::ByteOps(); }
@@ -33,34 +39,56 @@ const PersistOps& FileByteOps() {
   return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
 }
 
-unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags) {
+unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
   static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
   const backend::PageNtThresholds t = backend::PageThresholds();
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
-  if (t.far != 0) {
+  if (t.far == 0) {
+    // No history: every copy is as a rewrite.
+    if (write == PageWrite::kFill) nt_threshold = Or(t.fill_rewrite, nt_threshold);
+  } else {
     // With a far bound, a copy starting up to that many bytes before the last line written is a rewrite: the
     // same buffer written again, below the bound, must not count as far and go non-temporal.
     const uintptr_t lines_back = std::max<uintptr_t>(t.far_below / 64, kNearLinesBack);
-    switch (ClassifyDestination(&last_page_copy_line, dst, len, lines_back)) {
+    bool rewrite_threshold = true;
+    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
+    const bool after_stream = last_page_copy_ahead;
+    last_page_copy_ahead = destination == Destination::kAhead;
+    switch (destination) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.
-        if (t.far_below == 0 || len < t.far_below) nt_threshold = t.far;
+        if (t.far_below == 0 || len < t.far_below) {
+          nt_threshold = t.far;
+          rewrite_threshold = false;
+        }
         break;
       case Destination::kAhead:
-        nt_threshold = Or(t.ahead, nt_threshold);
+        if (t.ahead != 0) {
+          nt_threshold = t.ahead;
+          rewrite_threshold = false;
+        }
         break;
       case Destination::kRewrite:
         break;
+    }
+    // Where a copy takes the rewrite threshold, a fill takes the fills' own, unless it jumps away from a stream:
+    // on Zen 5 ordinary stores won for the same 8-32 MiB filled again and for random ones, and lost where a
+    // 128 MiB ring of such fills wrapped around (x86_64/ops.cc), whose other fills are a stream.
+    if (write == PageWrite::kFill && rewrite_threshold && !(after_stream && destination == Destination::kFar)) {
+      nt_threshold = Or(t.fill_rewrite, nt_threshold);
     }
   }
   return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
 }
 
-std::string PageCopyName() {
+std::string PageCopyName(PageWrite write) {
   const backend::PageNtThresholds t = backend::PageThresholds();
-  const size_t rewrite = Or(t.rewrite, kPageNtThreshold);
-  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite,
-                         t.far != 0 ? Or(t.ahead, rewrite) : 0, t.far, t.far != 0 ? t.far_below : 0);
+  const size_t copy_rewrite = Or(t.rewrite, kPageNtThreshold);
+  const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
+  const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
+  if (t.far == 0) return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite);
+  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite, Or(t.ahead, rewrite), t.far,
+                         t.far_below, own_fill ? copy_rewrite : 0);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

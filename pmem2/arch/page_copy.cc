@@ -9,8 +9,10 @@ namespace pmem2 {
 namespace arch {
 
 unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment, size_t nt_threshold) {
-  if (len >= nt_threshold && (flags & (kMemTemporal | kMemWb)) == 0 && !threshold_from_environment) {
-    flags |= kMemNonTemporal;
+  constexpr unsigned kStoreKind = kMemNonTemporal | kMemTemporal | kMemWc | kMemWb;
+  if ((flags & kStoreKind) == 0 && !threshold_from_environment) {
+    // Below the threshold too, so that a page threshold above the byte table's own still means ordinary stores.
+    flags |= len >= nt_threshold ? kMemNonTemporal : kMemTemporal;
   }
   return flags | kMemNoDrain;
 }
@@ -26,7 +28,7 @@ std::string Size(size_t n) {
 
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold,
-                            size_t far_nt_below) {
+                            size_t far_nt_below, size_t after_stream_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
@@ -34,6 +36,9 @@ std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverri
     absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
                     Size(far_nt_threshold), far_nt_below != 0 ? absl::StrCat(" (below ", Size(far_nt_below), ")") : "",
                     " far from it");
+    if (after_stream_nt_threshold != 0) {
+      absl::StrAppend(&name, ", ", Size(after_stream_nt_threshold), " jumping away from a stream");
+    }
   }
   return name;
 }

@@ -26,18 +26,23 @@ namespace arch {
 inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
 
 // Always adds kMemNoDrain (the persist drains before msync); never kMemNoFlush, which the byte tables read as
-// "ordinary stores only". `nt_threshold` is the backend's page threshold.
+// "ordinary stores only". `nt_threshold` is the backend's page threshold: from it kMemNonTemporal, below it
+// kMemTemporal, unless the caller chose the kind of store (kMemNonTemporal, kMemTemporal, kMemWc, kMemWb) or
+// PMEM_MOVNT_THRESHOLD was set (`threshold_from_environment`: then the byte tables' threshold, which is the
+// user's, decides).
 unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
                           size_t nt_threshold = kPageNtThreshold);
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
-// thread's previous page copy are named too, and `far_nt_below` != 0 bounds the far range ("64 B (below 128 KiB)
-// far from it": larger far copies take `nt_threshold`).
+// thread's previous page copy are named too, `far_nt_below` != 0 bounds the far range ("64 B (below 128 KiB)
+// far from it": larger far copies take `nt_threshold`), and `after_stream_nt_threshold` != 0 is what those larger
+// far copies take instead right after a step of a stream (fills on Zen 5: ", 8 MiB jumping away from a stream").
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
-                            size_t far_nt_threshold = 0, size_t far_nt_below = 0);
+                            size_t far_nt_threshold = 0, size_t far_nt_below = 0,
+                            size_t after_stream_nt_threshold = 0);
 
 }  // namespace arch
 }  // namespace pmem2

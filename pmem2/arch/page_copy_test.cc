@@ -10,18 +10,25 @@ namespace arch {
 namespace {
 
 TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise) {
-  EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold - 1, 0, false), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold - 1, 0, false), kMemTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold, 0, false), kMemNonTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemNoDrain, false), kMemNonTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemTemporal, false), kMemTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemWb, false), kMemWb | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, 0, true), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
   EXPECT_EQ(PageCopyFlagsFor(64, kMemNonTemporal, false), kMemNonTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(64, kMemWc, false), kMemWc | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemWb | kMemNoDrain, false), kMemWb | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(kPageNtThreshold - 1, kMemNoFlush, false), kMemNoFlush | kMemTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(size_t{2} << 20, kMemNoFlush, false), kMemNoFlush | kMemNonTemporal | kMemNoDrain);
   // A CPU kind's own threshold (x86_64/ops.cc).
-  EXPECT_EQ(PageCopyFlagsFor(63, 0, false, 64), kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(63, 0, false, 64), kMemTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(64, 0, false, 64), kMemNonTemporal | kMemNoDrain);
   EXPECT_EQ(PageCopyFlagsFor(64, 0, true, 64), kMemNoDrain) << "PMEM_MOVNT_THRESHOLD decides";
+  // A page threshold above the byte tables' (8 MiB on x86-64) still means ordinary stores below it.
+  constexpr size_t k48M = size_t{48} << 20;
+  EXPECT_EQ(PageCopyFlagsFor(k48M - 1, 0, false, k48M), kMemTemporal | kMemNoDrain);
+  EXPECT_EQ(PageCopyFlagsFor(k48M, 0, false, k48M), kMemNonTemporal | kMemNoDrain);
 }
 
 // `pmem2 info` prints these (with ", then msync"): they must say what really happens, whatever the environment.
@@ -38,6 +45,14 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, size_t{2} << 10, 64),
             "avx nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it");
+  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", none, size_t{48} << 20, size_t{64} << 10, 64, size_t{128} << 10,
+                            size_t{8} << 20),
+            "avx512 nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB) far "
+            "from it, 8 MiB jumping away from a stream");
+  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", threshold, size_t{48} << 20, size_t{64} << 10, 64, 0,
+                            size_t{8} << 20),
+            "avx512 nt >= 8 MiB")
+      << "PMEM_MOVNT_THRESHOLD: the byte table's name";
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
             "avx nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB) far from it");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, 0, 0, size_t{128} << 10), "avx nt >= 16 KiB")

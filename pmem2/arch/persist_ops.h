@@ -73,8 +73,10 @@ const PersistOps& FileByteOps();
 // ByteOps().memmove / memset for a `len`-byte copy to `dst` that the caller asked for with `flags`, and how it
 // works, for `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h. On CPU kinds measured to want it, the
 // choice follows the calling thread's previous page copies (destination_history.h), so call it once per copy.
-unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags);
-std::string PageCopyName();
+// Fills (memset) may have thresholds of their own.
+enum class PageWrite { kCopy, kFill };
+unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write = PageWrite::kCopy);
+std::string PageCopyName(PageWrite write = PageWrite::kCopy);
 
 // The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value
 // and what it takes, "; "-separated; empty if none. The engine treats them as unset; Map::Create() refuses to

@@ -8,7 +8,8 @@
 #   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
 #     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
 #     no pmem2 internals, no data; the only LOCAL entries of the dynamic symbol table are the engine's
-#     initial-exec thread-local variables (destination histories, sync slot: LOCAL TLS, nothing binds to them);
+#     initial-exec thread-local variables (destination histories, sync slot: LOCAL TLS, nothing binds to them)
+#     and the thread-local section, and each initial-exec relocation names one of those variables, once;
 #   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
 #   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
 #     extended regular expression LEFT_OUT matches (libpmem2's deprecated asynchronous functions), so binaries
@@ -60,12 +61,19 @@ awk '$2 == "T" && $3 ~ /^[^@]+@@[^@]+$/ { split($3, p, "@@"); print p[1], p[2] }
 awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 # Entries with LOCAL binding (readelf) bind nothing outside the library; the linker keeps one for each
 # initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h, and
-# the thread's sync slot, pmem2/map/map_registry.cc).
-# Those, as LOCAL TLS entries, are the only ones allowed; every other defined entry counts above.
+# the thread's sync slot, pmem2/map/map_registry.cc), and one for the thread-local sections themselves.
+# Those, as LOCAL TLS and SECTION entries, are the only ones allowed; every other defined entry counts above.
 readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
 awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
-awk '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ /^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line)|12map_internal.*this_thread_slot)E$/)' \
-  "$work/dynsyms" >"$work/local"
+allowed_tls='^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line|last_page_copy_ahead)|'
+allowed_tls+='12map_internal.*this_thread_slot)E$'
+awk -v allowed="$allowed_tls" '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ allowed) &&
+  !($4 == "SECTION" && ($8 == ".tbss" || $8 == ".tdata"))' "$work/dynsyms" >"$work/local"
+# The code reaches each of those through a TPOFF64 dynamic relocation, which must name it: for thread-locals
+# with internal linkage gold wrote these against the wrong entries (one unnamed, at offset 0: the error message
+# buffer), so the engine's and the C API's thread-locals overlapped (pmem2/arch/arch.cc).
+readelf -rW "$so" >"$work/relocs" || { echo "FAIL readelf -r $so"; exit 1; }
+awk '$3 == "R_X86_64_TPOFF64" { print $5 }' "$work/relocs" | sort >"$work/tpoff"
 awk '!($2 == "A" || ($2 == "T" && $3 ~ /^[^@]+@@[^@]+$/))' "$work/nm" | grep -vwFf "$work/local_names" >"$work/other" || true
 
 # The functions the header declares: `name(` outside comments (typedef names are followed by `)`, not `(`).
@@ -95,6 +103,8 @@ check "nothing else is exported (no data, no C++ or Abseil symbol, no internals)
   "[ ! -s '$work/other' ] || { echo '  unexpected:'; sed 's/^/    /' '$work/other'; false; }"
 check "no local dynamic symbol but the engine's initial-exec thread-locals" eval \
   "[ ! -s '$work/local' ] || { echo '  unexpected:'; sed 's/^/    /' '$work/local'; false; }"
+check "each initial-exec relocation names its own thread-local ($(wc -l <"$work/tpoff"): $(tr '\n' ' ' <"$work/tpoff"))" \
+  eval "[ -s '$work/tpoff' ] && ! grep -vE '$allowed_tls' '$work/tpoff' && [ -z \"\$(uniq -d '$work/tpoff')\" ]"
 check "$(basename "$header") declares exactly the functions of the version script ($(wc -l <"$work/header"))" \
   same_sets "declared in the header vs version script" "$work/header" "$work/map_names"
 if [ -n "$debian" ]; then

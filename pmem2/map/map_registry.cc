@@ -93,8 +93,13 @@ Slots& GetSlots() {
 const bool fork_handlers_registered =
     pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild) == 0;
 
-// initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
+}  // namespace
+
+// initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call). With
+// external linkage, not in the anonymous namespace: see pmem2/arch/arch.cc's page-copy history on gold.
 __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace {
 
 // Lock order as everywhere: the registry, then the slots. A record's lock is only ever taken under the
 // registry's, so holding the registry's alone keeps every record's free.

@@ -37,6 +37,7 @@ using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr size_t kPage = 4096;
 
@@ -606,6 +607,35 @@ TEST(MapTest, EveryRealFlushInstructionKeepsCacheLineGranularity) {
     EXPECT_EQ(map->persist_fn(), arch::CacheLineOps().persist) << c.name;
   }
   EXPECT_GT(tried, 0) << "every x86-64 CPU has CLFLUSH";
+}
+
+// A page mapping's memset has thresholds of its own where the CPU kind's row sets them (Zen 5: ordinary stores
+// up to 48 MiB where copies go non-temporal from 8 MiB), names them, and fills right.
+TEST(MapTest, PageFillsTakeTheirOwnThresholdsAndSayWhich) {
+  arch::x86_64::CpuFeatures zen5 = arch::x86_64::ProcessCpuFeatures();
+  zen5.vendor = arch::x86_64::CpuVendor::kAmd;
+  zen5.family = 26;
+  zen5.model = 2;
+  ::pmem2::testing::ScopedCpuFeatures cpu(zen5);
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
+  ScopedTempDir dir("/dev/shm");
+  constexpr size_t kSize = size_t{10} << 20;
+  ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_THAT(map->diagnostics().memmove_name, HasSubstr(" nt >= 8 MiB on a rewrite,"));
+  EXPECT_THAT(map->diagnostics().memset_name, HasSubstr(" nt >= 48 MiB on a rewrite,"));
+  EXPECT_THAT(map->diagnostics().memmove_name, Not(HasSubstr("48 MiB")));
+  EXPECT_THAT(map->diagnostics().memset_name, HasSubstr(", then msync"));
+  char* base = static_cast<char*>(map->address());
+  map->memset_fn()(base + 1, 'a', kSize - 2, 0);  // 10 MiB: ordinary stores unless after a stream (then NT)
+  map->memset_fn()(base + 1, 'b', kSize - 2, 0);  // the same lines again: ordinary stores
+  EXPECT_EQ(base[0], 0);
+  EXPECT_EQ(base[kSize - 1], 0);
+  EXPECT_EQ(std::string(base + 1, kSize - 2), std::string(kSize - 2, 'b'));
+  std::string back(kSize, '\0');
+  ASSERT_EQ(pread(fd.get(), back.data(), kSize, 0), static_cast<ssize_t>(kSize));
+  EXPECT_EQ(back, std::string(base, kSize));
 }
 #endif
 

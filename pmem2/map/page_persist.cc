@@ -63,7 +63,7 @@ void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
 }
 
 void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(pmemdest, len, flags));
+  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(pmemdest, len, flags, arch::PageWrite::kFill));
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
@@ -89,7 +89,7 @@ arch::PersistOps PageOps() {
   ops.flush_name = "msync";
   ops.drain_name = "none (msync waits)";
   ops.memmove_name = Intern(absl::StrCat(arch::PageCopyName(), ", then msync"));
-  ops.memset_name = ops.memmove_name;
+  ops.memset_name = Intern(absl::StrCat(arch::PageCopyName(arch::PageWrite::kFill), ", then msync"));
   ops.writes_back_cache_lines = false;
   return ops;
 }

@@ -15,7 +15,8 @@ const PersistOps& ByteOps() { return x86_64::ByteOps(); }
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
 PageNtThresholds PageThresholds() {
   const x86_64::Selection& s = x86_64::CurrentSelection();
-  return {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below};
+  return {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below,
+          s.page_fill_nt_threshold};
 }
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }
 

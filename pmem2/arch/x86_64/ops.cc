@@ -132,7 +132,12 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     the price is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
 //     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
-//     two buffers written in turn, whose lines are cached.
+//     two buffers written in turn, whose lines are cached. Page fills (memset) keep ordinary stores up to 48 MiB
+//     where copies go non-temporal from 8 MiB (a rewrite, a far copy from 128 KiB): non-temporal fills cost
+//     1.4-1.7x on the same 8-16 MiB again and 7-31 % on random 8-32 MiB, and won from 48-64 MiB on the same
+//     buffer; except a far fill right after a stream step, which keeps 8 MiB: where a 128 MiB ring of 16-32 MiB
+//     fills wrapped around, ordinary stores for the wrapping fill made the ring 10-20 % slower ("Page fills of
+//     2-64 MiB").
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -159,15 +164,17 @@ struct CpuKindDefaults {
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
   size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
+  size_t page_fill_nt_threshold;   // page_nt_threshold for memset; 0: the same as for memcpy
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, size_t{48} << 20,
+     true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -221,6 +228,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
   s.page_far_nt_below = kind_defaults.page_far_nt_below;
+  s.page_fill_nt_threshold = kind_defaults.page_fill_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

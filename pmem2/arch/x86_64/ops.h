@@ -56,6 +56,9 @@ struct Selection {
   size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
   size_t page_far_nt_below;
+  // page_nt_threshold for page memsets (on a rewrite, without a history, and for far fills of page_far_nt_below
+  // or more); 0: page_nt_threshold.
+  size_t page_fill_nt_threshold;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

@@ -139,6 +139,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(zen4.cache_line_near_temporal_below, 0u) << "Zen 4: non-temporal from 64 B wherever";
   EXPECT_EQ(zen4.page_nt_threshold, 0u) << "Zen 4 keeps pmem2/arch's 16 KiB";
   EXPECT_EQ(zen4.page_far_nt_threshold, 0u) << "and no history for page copies";
+  EXPECT_EQ(zen4.page_fill_nt_threshold, 0u) << "fills as copies";
   EXPECT_STREQ(zen4.cache_line.memmove_name, "avx nt >= 64 B");
 
   CpuFeatures turin = Zen4();
@@ -151,6 +152,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{64} << 10) << "ahead: non-temporal from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
   EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
+  EXPECT_EQ(m26_2.page_fill_nt_threshold, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 
@@ -160,12 +162,14 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
   EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
   EXPECT_EQ(m167.page_far_nt_below, 0u) << "at any size";
+  EXPECT_EQ(m167.page_fill_nt_threshold, 0u) << "fills as copies";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
   EXPECT_EQ(emr.page_nt_threshold, 0u) << "page copies not measured there";
   EXPECT_EQ(emr.page_far_nt_threshold, 0u);
+  EXPECT_EQ(emr.page_fill_nt_threshold, 0u);
   EXPECT_STREQ(emr.cache_line.memmove_name, "avx nt >= 64 B, temporal < 384 B near the thread's last destination");
   EXPECT_STREQ(emr.cache_line.memset_name, emr.cache_line.memmove_name);
   EXPECT_STREQ(emr.byte.memmove_name, "avx nt >= 8 MiB") << "the byte tables have no history";
@@ -183,6 +187,7 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_below, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_fill_nt_threshold, 0u) << f.family << "/" << f.model;
   }
 }
 

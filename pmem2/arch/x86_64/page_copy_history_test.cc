@@ -33,7 +33,8 @@ CpuFeatures Kind(CpuVendor vendor, unsigned family, unsigned model) {
 }
 
 constexpr unsigned kNt = kMemNonTemporal | kMemNoDrain;
-constexpr unsigned kOrdinary = kMemNoDrain;
+constexpr unsigned kOrdinary = kMemTemporal | kMemNoDrain;
+constexpr unsigned kByteTableDecides = kMemNoDrain;  // under PMEM_MOVNT_THRESHOLD
 
 class PageCopyHistoryTest : public ::testing::Test {
  protected:
@@ -56,9 +57,9 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
   if (!UserThreshold()) GTEST_SKIP() << "runs under PMEM_MOVNT_THRESHOLD=4096 (its own target)";
   for (const CpuFeatures& f : {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kAmd, 26, 2)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f, arch::ProcessEnvOverrides());
-    EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "far, but the byte table's threshold decides";
-    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kOrdinary);
-    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4096, 0), kOrdinary)
+    EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kByteTableDecides) << "far, but the byte table's threshold decides";
+    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kByteTableDecides);
+    EXPECT_EQ(PageCopyFlags(At(1 << 20), 4096, 0), kByteTableDecides)
         << "left to the byte table, whose own threshold (PMEM_MOVNT_THRESHOLD) then goes non-temporal";
     EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
     EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
@@ -150,6 +151,61 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
                                 " nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below "
                                 "128 KiB) far from it");
+}
+
+// Zen 5's fills (memset): where copies take the rewrite threshold (8 MiB), fills take 48 MiB, except a far fill
+// right after a step of a stream (a ring wrapping around); everything else as for copies.
+TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveAStream) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
+  Forget();
+  constexpr PageWrite kFill = PageWrite::kFill;
+  constexpr size_t k8M = size_t{8} << 20;
+  constexpr size_t k48M = size_t{48} << 20;
+  EXPECT_EQ(PageCopyFlags(At(0), 64, 0, kFill), kNt) << "far (a jump): non-temporal from 64 B, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "a rewrite of 8 MiB, where a copy goes non-temporal";
+  // The same buffer again starts more than 128 KiB before the last line written: a large far copy, which takes
+  // the rewrite threshold.
+  EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, kFill), kOrdinary) << "the same buffer filled, just below 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, kFill), kNt) << "the same buffer filled, 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(k48M), k8M, 0, kFill), kNt) << "ahead, 8 MiB: from 64 KiB, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kNt) << "far, 8 MiB, right after a stream: a ring wrapping";
+  EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "the same 8 MiB again, after a jump";
+  EXPECT_EQ(PageCopyFlags(At(k8M), 64 << 10, 0, kFill), kNt) << "ahead, 64 KiB";
+  EXPECT_EQ(PageCopyFlags(At(32 << 20), (128 << 10) - 1, 0, kFill), kNt)
+      << "far below 128 KiB after a stream: as a copy";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kOrdinary) << "far, 8 MiB, after a jump";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M, 4096, 0, kFill), kOrdinary) << "ahead, 4 KiB";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M - 4096, 4096, 0, kFill), kOrdinary)
+      << "a rewrite after a stream, below 8 MiB";
+  EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "after a jump, yet the caller decides";
+  EXPECT_EQ(PageCopyFlags(At(4 << 20) + k8M, 64, 0, kFill), kOrdinary) << "ahead, 64 B";
+  EXPECT_EQ(PageCopyFlags(At(30 << 20), k8M, kMemTemporal, kFill), kOrdinary)
+      << "a jump away from a stream, yet the caller decides";
+  const std::string byte_name = ByteOps().memmove_name;
+  EXPECT_EQ(PageCopyName(kFill), byte_name.substr(0, byte_name.find(" nt")) +
+                                     " nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B "
+                                     "(below 128 KiB) far from it, 8 MiB jumping away from a stream");
+}
+
+// Every other CPU kind: fills take the copies' thresholds.
+TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 167),
+                               Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
+    pmem2::testing::ScopedCpuFeatures cpu(f);
+    EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName()) << f.family << "/" << f.model;
+    for (const size_t size : {size_t{64}, size_t{2} << 10, size_t{16} << 10, size_t{8} << 20}) {
+      for (const size_t offset : {size_t{0}, size_t{32} << 20}) {
+        Forget();
+        const unsigned copy = PageCopyFlags(At(offset), size, 0);
+        Forget();
+        EXPECT_EQ(PageCopyFlags(At(offset), size, 0, PageWrite::kFill), copy)
+            << f.family << "/" << f.model << ", " << size << " B at " << offset;
+      }
+    }
+  }
 }
 
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
