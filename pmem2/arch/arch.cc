@@ -26,7 +26,8 @@ size_t Or(size_t measured, size_t fallback) { return measured != 0 ? measured : 
 // External linkage on purpose, like every initial-exec thread-local of the engine: for one with internal linkage,
 // gold (the linker of Bazel's default toolchain here) gave the shared object's dynamic TPOFF64 relocation the
 // wrong symbol, so libpmem2.so.1 kept this history in the first bytes of the thread's pmem2_errormsg() text and
-// the sync slot in this history's place (pmem2/c/so_symbols_test.sh and dlopen_test.cc check both now).
+// the sync slot in this history's place (pmem2/c/so_symbols_test.sh checks the relocations, dlopen_test.cc the
+// error message).
 __thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
 __thread bool last_page_copy_ahead __attribute__((tls_model("initial-exec"))) = false;
 

@@ -33,7 +33,8 @@ struct PageNtThresholds {
   // before the last line written counts as a rewrite (so the same buffer written again below the bound is one);
   // 0: no bound, the cache-line tables' kNearLinesBack window (destination_history.h).
   size_t far_below = 0;
-  // `rewrite` for fills (memset); 0: the same as for copies.
+  // `rewrite` for fills (memset), except a far fill right after a step of a stream (kAhead), which keeps
+  // `rewrite`; 0: the same as for copies.
   size_t fill_rewrite = 0;
 };
 PageNtThresholds PageThresholds();

@@ -136,7 +136,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     where copies go non-temporal from 8 MiB (a rewrite, a far copy from 128 KiB): non-temporal fills cost
 //     1.4-1.7x on the same 8-16 MiB again and 7-31 % on random 8-32 MiB, and won from 48-64 MiB on the same
 //     buffer; except a far fill right after a stream step, which keeps 8 MiB: where a 128 MiB ring of 16-32 MiB
-//     fills wrapped around, ordinary stores for the wrapping fill made the ring 10-20 % slower ("Page fills of
+//     fills wrapped around, ordinary stores for the wrapping fill made the ring 2-21 % slower ("Page fills of
 //     2-64 MiB").
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to

@@ -46,7 +46,11 @@ class PageCopyHistoryTest : public ::testing::Test {
   // Under a CPU kind with a history: records the end of the space as this thread's last page copy, so that a
   // test's first copy anywhere below 60 MiB is far whatever ran before it on this thread (--gtest_shuffle,
   // --gtest_repeat).
-  void Forget() const { PageCopyFlags(At(size_t{64} << 20), 1, 0); }
+  // Twice: the second is a rewrite, so the last page copy was not a step of a stream either.
+  void Forget() const {
+    PageCopyFlags(At(size_t{64} << 20), 1, 0);
+    PageCopyFlags(At(size_t{64} << 20), 1, 0);
+  }
 };
 
 // page_copy_history_movnt_threshold_test runs this file with PMEM_MOVNT_THRESHOLD=4096: the user's threshold,
@@ -63,6 +67,8 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
         << "left to the byte table, whose own threshold (PMEM_MOVNT_THRESHOLD) then goes non-temporal";
     EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
     EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
+    EXPECT_EQ(PageCopyFlags(At(1 << 20), size_t{8} << 20, 0, PageWrite::kFill), kByteTableDecides) << "fills too";
+    EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName());
   }
 }
 
@@ -143,6 +149,8 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(3 << 20), 2 * k64K - 1, 0), kNt) << "far, just below 128 KiB";
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 2 * k64K, 0), kOrdinary) << "far, 128 KiB: as a rewrite";
   EXPECT_EQ(PageCopyFlags(At(7 << 20), k8M - 1, 0), kOrdinary) << "far, just below 8 MiB";
+  EXPECT_EQ(PageCopyFlags(At(15 << 20), 4096, 0), kOrdinary) << "ahead";
+  EXPECT_EQ(PageCopyFlags(At(30 << 20), k8M - 1, 0), kOrdinary) << "far right after a stream: copies do not care";
   EXPECT_EQ(PageCopyFlags(At(48 << 20), k8M, 0), kNt) << "far, 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemTemporal), kMemTemporal | kMemNoDrain)
       << "far, yet the caller decides";
@@ -177,8 +185,8 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
       << "far below 128 KiB after a stream: as a copy";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kOrdinary) << "far, 8 MiB, after a jump";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M, 4096, 0, kFill), kOrdinary) << "ahead, 4 KiB";
-  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M - 4096, 4096, 0, kFill), kOrdinary)
-      << "a rewrite after a stream, below 8 MiB";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M - 4096, k8M, 0, kFill), kOrdinary)
+      << "a rewrite of 8 MiB after a stream: only a far fill after a stream keeps 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "after a jump, yet the caller decides";
   EXPECT_EQ(PageCopyFlags(At(4 << 20) + k8M, 64, 0, kFill), kOrdinary) << "ahead, 64 B";
   EXPECT_EQ(PageCopyFlags(At(30 << 20), k8M, kMemTemporal, kFill), kOrdinary)
@@ -189,22 +197,29 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
                                      "(below 128 KiB) far from it, 8 MiB jumping away from a stream");
 }
 
-// Every other CPU kind: fills take the copies' thresholds.
+// Every other CPU kind: fills take the copies' thresholds, along a sequence that visits every class (far,
+// rewrite, ahead, far after a stream, large far after a jump) at sizes around each row's thresholds.
 TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  struct Step {
+    size_t offset, size;
+  };
+  constexpr size_t k1M = size_t{1} << 20;
+  const std::vector<Step> steps = {
+      {32 * k1M, 64},       {32 * k1M, 2048},          {32 * k1M + 2048, 2048}, {32 * k1M + 4096, 16 << 10},
+      {0, 64},              {0, 16 << 10},             {16 << 10, 2 << 10},     {8 * k1M, 256 << 10},
+      {20 * k1M, 8 * k1M},  {28 * k1M, (16 << 10) - 1}, {40 * k1M, 8 * k1M},    {48 * k1M, 8 * k1M - 1},
+  };
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 167),
                                Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f);
     EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName()) << f.family << "/" << f.model;
-    for (const size_t size : {size_t{64}, size_t{2} << 10, size_t{16} << 10, size_t{8} << 20}) {
-      for (const size_t offset : {size_t{0}, size_t{32} << 20}) {
-        Forget();
-        const unsigned copy = PageCopyFlags(At(offset), size, 0);
-        Forget();
-        EXPECT_EQ(PageCopyFlags(At(offset), size, 0, PageWrite::kFill), copy)
-            << f.family << "/" << f.model << ", " << size << " B at " << offset;
-      }
-    }
+    std::vector<unsigned> copies, fills;
+    Forget();
+    for (const Step& s : steps) copies.push_back(PageCopyFlags(At(s.offset), s.size, 0));
+    Forget();
+    for (const Step& s : steps) fills.push_back(PageCopyFlags(At(s.offset), s.size, 0, PageWrite::kFill));
+    EXPECT_EQ(fills, copies) << f.family << "/" << f.model;
   }
 }
 
