@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <iterator>
@@ -77,6 +78,16 @@ struct Slots {
   std::condition_variable ended;
   SyncSlot* free = nullptr;
 };
+
+// How long a reader first sleeps before it looks at a sync's state again without being woken: the end of a sync
+// does not fence its store against its look at the waiters (~SyncScope), so it may miss a reader that came at that
+// moment, and that reader finds the sync ended at its next look, about this much later (timers oversleep). A
+// reader of a long sync (MS_SYNC to a disk: milliseconds to seconds) doubles the sleep up to kWaiterRecheckMax, so
+// that it does not take the slots' lock a thousand times a second while it waits.
+constexpr std::chrono::milliseconds kWaiterRecheck{1};
+constexpr std::chrono::milliseconds kWaiterRecheckMax{32};
+
+std::atomic<bool> wake_ups_skipped_for_test{false};
 
 void LockForFork();
 void UnlockAfterFork();
@@ -226,11 +237,17 @@ SyncScope::SyncScope(const void* address) {
 SyncScope::~SyncScope() {
   --slot_->depth;
   if (nested_) return;  // an inner scope: the outer one ends the sync
-  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
-  // Either a waiter's increment comes after this load (then it sees the new state before it sleeps) or this
-  // load sees it and wakes it under the mutex it sleeps with: no lost wake-up.
+  // Release: a reader that sees the sync ended sees the failure it recorded.
+  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  // No fence between that store and this load, on purpose: a sequentially consistent store right after the
+  // system call waits for the stores the kernel left in flight, 16 ns of a 104 ns msync of a tmpfs page on Intel
+  // 6/167 (tools/bench/results/intel-6-167.md, "The end of a sync without a fence"). So this load may miss a
+  // waiter that counted itself just now and found the sync still running; that waiter finds the new state at its
+  // next timed look (kWaiterRecheck) instead of being woken. A Zen 5 build with this store a release store moved
+  // nothing measurable there (amd-26-2.md): its msync costs 1.1-1.4 us.
   Slots& slots = GetSlots();
-  if (slots.waiters.load(std::memory_order_seq_cst) != 0) {
+  if (slots.waiters.load(std::memory_order_relaxed) != 0 &&
+      !wake_ups_skipped_for_test.load(std::memory_order_relaxed)) {
     std::lock_guard<std::mutex> lock(slots.mutex);
     slots.ended.notify_all();
   }
@@ -284,6 +301,10 @@ absl::Status MapRecord::TakeError() {
   return error;
 }
 
+void SkipWakeUpsForTest(bool skip) { wake_ups_skipped_for_test.store(skip, std::memory_order_relaxed); }
+
+size_t WaitingReadersForTest() { return GetSlots().waiters.load(std::memory_order_seq_cst); }
+
 size_t SyncSlotCount() {
   size_t count = 0;
   for (SyncSlot* slot = GetSlots().head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) ++count;
@@ -308,10 +329,17 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
     // Read after `seen`: this sync's address, or a later sync's; acquire, so that in the second case the end of
     // `seen`, and the failure it recorded before, are visible to the caller, which then need not wait.
     if (!SyncConcerns(slot->address.load(std::memory_order_acquire), begin, end, file)) continue;
+    // Sequentially consistent, as it was when the end of a sync paired with it; nothing relies on more than the
+    // count being visible soon now (a missed wake-up is made up for by the timed look below).
     slots.waiters.fetch_add(1, std::memory_order_seq_cst);
     {
       std::unique_lock<std::mutex> lock(slots.mutex);
-      slots.ended.wait(lock, [&] { return slot->state.load(std::memory_order_seq_cst) != seen; });
+      const auto ended = [&] { return slot->state.load(std::memory_order_acquire) != seen; };
+      std::chrono::milliseconds sleep = kWaiterRecheck;
+      while (!ended()) {
+        slots.ended.wait_for(lock, sleep);
+        sleep = std::min(2 * sleep, kWaiterRecheckMax);
+      }
     }
     slots.waiters.fetch_sub(1, std::memory_order_seq_cst);
   }

@@ -19,14 +19,16 @@
 // that, the other thread could read OK in between and commit data that is lost.
 //
 // Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy with two plain stores
-// before the call and a sequentially consistent store and load after it; no lock, no lookup, and on x86 nothing
-// that waits for the caller's stores before the call (an atomic read-modify-write there cost 50-140 ns of a
-// random cold page copy + msync on Zen 5, tools/bench/results/amd-26-2.md). It does not look its mapping up:
-// the reader, which is rarer, walks every thread's slot and finds out which file a busy slot's address belongs
-// to. Looking the mapping up and registering with a per-file tracker on every sync (a reader-writer lock, a map
-// walk, a shared_ptr, a mutex twice) cost 90-160 ns over a bare msync per page persist on a guest where every
-// system call switches worlds ("Page persist" there). A failure walks the registry. The byte and cache-line
-// paths never touch any of it.
+// before the call and a plain store and load after it; no lock, no lookup, and on x86 nothing that waits for the
+// caller's stores before the call (an atomic read-modify-write there cost 50-140 ns of a random cold page copy +
+// msync on Zen 5, tools/bench/results/amd-26-2.md) nor for the kernel's after it (a sequentially consistent store
+// there cost 16 ns of a 104 ns msync on Intel 6/167, tools/bench/results/intel-6-167.md; a reader that the end of
+// a sync misses for want of it looks again after a millisecond or a few). It does not look its mapping up: the
+// reader, which is rarer, walks every thread's slot and finds out which file a busy slot's address belongs to.
+// Looking the mapping up and registering with a per-file tracker on every sync (a reader-writer lock, a map walk,
+// a shared_ptr, a mutex twice) cost 90-160 ns over a bare msync per page persist on a guest where every system
+// call switches worlds ("Page persist" there). A failure walks the registry. The byte and cache-line paths never
+// touch any of it.
 // MapRecord::Error() is an atomic load per slot (threads that ever synced at once) while no failure is pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
@@ -146,6 +148,13 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
 // How many sync slots exist: at most the number of threads that were syncing at once, ever (a thread's slot is
 // reused after it exits). For tests.
 size_t SyncSlotCount();
+
+// While `skip` is true, the end of a sync wakes no reader, as when it misses one that came at the same moment
+// (~SyncScope); readers must still return, at their next timed look. For tests.
+void SkipWakeUpsForTest(bool skip);
+
+// How many readers are waiting for a sync to end now. For tests.
+size_t WaitingReadersForTest();
 
 // Records a failed persistence of [address, address + length) with `error_number` on every mapping the range
 // overlaps and on every registered mapping of the same files, and counts it process-wide. A failure at an

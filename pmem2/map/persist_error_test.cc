@@ -344,6 +344,41 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   EXPECT_TRUE(read.load());
 }
 
+// The end of a sync does not fence its store against its look for readers to wake, so it can miss a reader that
+// came at that moment; such a reader must still return, at its next timed look, not sleep forever, and see the
+// failure that sync recorded. Every wake-up is skipped here, so only that look can end the reader's wait.
+TEST_F(PagePersistenceTest, AReaderWhoseWakeUpWasMissedStillReturnsWithTheSyncsFailure) {
+  struct WakeUpsSkipped {
+    WakeUpsSkipped() { map_internal::SkipWakeUpsForTest(true); }
+    ~WakeUpsSkipped() { map_internal::SkipWakeUpsForTest(false); }
+  };
+  std::atomic<bool> read{false};
+  std::thread reader;
+  {
+    WakeUpsSkipped skipped;
+    {
+      map_internal::SyncScope sync(at(0));
+      map_internal::RecordPersistFailure(at(0), 1, EIO);
+      reader = std::thread([&] {
+        const absl::Status error = map_->PersistError();
+        EXPECT_EQ(GetErrno(error), EIO) << error;
+        read = true;
+      });
+      // The reader must be asleep before the sync ends, or it would never need the timed look.
+      while (map_internal::WaitingReadersForTest() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      EXPECT_FALSE(read.load()) << "the reader did not wait for the sync in flight";
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!read.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(read.load()) << "a reader not woken at the end of the sync still waited 10 s later";
+  }
+  // Wakes the reader if it failed to return by itself, so that the test ends.
+  { map_internal::SyncScope sync(at(0)); }
+  reader.join();
+}
+
 // Every thread that syncs takes a slot for the time it lives; a thread that ended gives it to the next one, so
 // threads coming and going do not grow what a reader scans.
 TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
