@@ -1,0 +1,152 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// What a page-granularity mapping's functions cost over the system call they end with: persist_fn and memcpy_fn
+// against a bare msync and glibc's memcpy + msync, on one page of a tmpfs file written again and again (the hot
+// rows of tools/bench's page lane, where msync is cheapest and pmem2's own work shows most). The file is an
+// unnamed one on /dev/shm. Run pinned, optimized:
+//
+//   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
+//       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
+//
+// tools/bench/results/intel-6-167.md ("The end of a sync without a fence") has what these rows found.
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "benchmark/benchmark.h"
+#include "pmem2/config/config.h"
+#include "pmem2/map/map.h"
+#include "pmem2/persist_fns.h"
+#include "pmem2/source/source.h"
+
+namespace pmem2 {
+namespace {
+
+constexpr size_t kFileSize = size_t{1} << 20;
+
+// One page-granularity mapping of an unnamed file in kDir, for the whole run.
+struct PageMapping {
+  int fd = -1;
+  Map map;
+};
+
+constexpr char kDir[] = "/dev/shm";
+
+PageMapping& Mapping() {
+  static PageMapping* mapping = [] {
+    const int fd = open(kDir, O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0 || ftruncate(fd, kFileSize) != 0) {
+      std::perror(kDir);
+      std::exit(1);
+    }
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Source> source = Source::FromFd(fd);
+    absl::StatusOr<Map> map = source.ok() ? Map::Create(config, *source) : source.status();
+    if (!map.ok()) {
+      std::fprintf(stderr, "%s: %s\n", kDir, std::string(map.status().message()).c_str());
+      std::exit(1);
+    }
+    if (map->store_granularity() != StoreGranularity::kPage) {
+      std::fprintf(stderr, "%s: not page granularity (PMEM2_FORCE_GRANULARITY?)\n", kDir);
+      std::exit(1);
+    }
+    std::memset(map->address(), 1, kFileSize);
+    return new PageMapping{fd, std::move(*map)};
+  }();
+  return *mapping;
+}
+
+char* Destination() { return static_cast<char*>(Mapping().map.address()); }
+
+const char* Source64() {
+  alignas(64) static char source[4096];
+  return source;
+}
+
+void Sizes(benchmark::internal::Benchmark* b) {
+  for (long n : {64L, 256L, 1024L, 2048L}) b->Arg(n);
+}
+
+void BareMsync(benchmark::State& state) {
+  char* d = Destination();
+  for (auto _ : state) {
+    d[0] = static_cast<char>(state.iterations());
+    benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
+  }
+}
+BENCHMARK(BareMsync);
+
+void PersistFn(benchmark::State& state) {
+  char* d = Destination();
+  const auto persist = Mapping().map.persist_fn();
+  for (auto _ : state) {
+    d[0] = static_cast<char>(state.iterations());
+    persist(d, 64);
+  }
+}
+BENCHMARK(PersistFn);
+
+void GlibcMemcpyThenMsync(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  for (auto _ : state) {
+    std::memcpy(d, Source64(), n);
+    benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
+  }
+}
+BENCHMARK(GlibcMemcpyThenMsync)->Apply(Sizes);
+
+void GlibcMemcpyThenPersistFn(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  const auto persist = Mapping().map.persist_fn();
+  for (auto _ : state) {
+    std::memcpy(d, Source64(), n);
+    persist(d, n);
+  }
+}
+BENCHMARK(GlibcMemcpyThenPersistFn)->Apply(Sizes);
+
+void MemcpyFn(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  const auto memcpy_fn = Mapping().map.memcpy_fn();
+  for (auto _ : state) memcpy_fn(d, Source64(), n, 0);
+}
+BENCHMARK(MemcpyFn)->Apply(Sizes);
+
+// The copy alone: the page copy's flags and destination history, then the stores.
+void MemcpyFnNoFlush(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  const auto memcpy_fn = Mapping().map.memcpy_fn();
+  for (auto _ : state) {
+    memcpy_fn(d, Source64(), n, kMemNoFlush | kMemTemporal);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(MemcpyFnNoFlush)->Apply(Sizes);
+
+void GlibcMemcpy(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  for (auto _ : state) {
+    std::memcpy(d, Source64(), n);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(GlibcMemcpy)->Apply(Sizes);
+
+}  // namespace
+}  // namespace pmem2
+
+BENCHMARK_MAIN();
