@@ -95,56 +95,45 @@ void PersistFn(benchmark::State& state) {
 }
 BENCHMARK(PersistFn);
 
-void GlibcMemcpyThenMsync(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  char* d = Destination();
-  for (auto _ : state) {
-    std::memcpy(d, Source64(), n);
-    benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
-  }
-}
-BENCHMARK(GlibcMemcpyThenMsync)->Apply(Sizes);
+// What follows glibc's memcpy: nothing, a bare msync of the page, or the mapping's persist_fn.
+enum class Then { kNothing, kMsync, kPersistFn };
 
-void GlibcMemcpyThenPersistFn(benchmark::State& state) {
+void GlibcMemcpy(benchmark::State& state, Then then) {
   const size_t n = static_cast<size_t>(state.range(0));
   char* d = Destination();
   const auto persist = Mapping().map.persist_fn();
   for (auto _ : state) {
     std::memcpy(d, Source64(), n);
-    persist(d, n);
+    switch (then) {
+      case Then::kNothing:
+        benchmark::ClobberMemory();
+        break;
+      case Then::kMsync:
+        benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
+        break;
+      case Then::kPersistFn:
+        persist(d, n);
+        break;
+    }
   }
 }
-BENCHMARK(GlibcMemcpyThenPersistFn)->Apply(Sizes);
+BENCHMARK_CAPTURE(GlibcMemcpy, then_msync, Then::kMsync)->Apply(Sizes);
+BENCHMARK_CAPTURE(GlibcMemcpy, then_persist_fn, Then::kPersistFn)->Apply(Sizes);
+BENCHMARK_CAPTURE(GlibcMemcpy, alone, Then::kNothing)->Apply(Sizes);
 
-void MemcpyFn(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  char* d = Destination();
-  const auto memcpy_fn = Mapping().map.memcpy_fn();
-  for (auto _ : state) memcpy_fn(d, Source64(), n, 0);
-}
-BENCHMARK(MemcpyFn)->Apply(Sizes);
-
-// The copy alone: the page copy's flags and destination history, then the stores.
-void MemcpyFnNoFlush(benchmark::State& state) {
+// The mapping's memcpy_fn; with kMemNoFlush | kMemTemporal the copy alone: the page copy's flags and destination
+// history, then the stores.
+void MemcpyFn(benchmark::State& state, unsigned flags) {
   const size_t n = static_cast<size_t>(state.range(0));
   char* d = Destination();
   const auto memcpy_fn = Mapping().map.memcpy_fn();
   for (auto _ : state) {
-    memcpy_fn(d, Source64(), n, kMemNoFlush | kMemTemporal);
+    memcpy_fn(d, Source64(), n, flags);
     benchmark::ClobberMemory();
   }
 }
-BENCHMARK(MemcpyFnNoFlush)->Apply(Sizes);
-
-void GlibcMemcpy(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  char* d = Destination();
-  for (auto _ : state) {
-    std::memcpy(d, Source64(), n);
-    benchmark::ClobberMemory();
-  }
-}
-BENCHMARK(GlibcMemcpy)->Apply(Sizes);
+BENCHMARK_CAPTURE(MemcpyFn, default, 0u)->Apply(Sizes);
+BENCHMARK_CAPTURE(MemcpyFn, noflush_temporal, kMemNoFlush | kMemTemporal)->Apply(Sizes);
 
 }  // namespace
 }  // namespace pmem2
