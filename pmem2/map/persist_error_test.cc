@@ -364,8 +364,14 @@ TEST_F(PagePersistenceTest, AReaderWhoseWakeUpWasMissedStillReturnsWithTheSyncsF
         EXPECT_EQ(GetErrno(error), EIO) << error;
         read = true;
       });
-      // The reader must be asleep before the sync ends, or it would never need the timed look.
-      while (map_internal::WaitingReadersForTest() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // The reader must be asleep before the sync ends, or it would never need the timed look. A reader that does
+      // not wait at all ends this loop too (and fails below) rather than hanging the test.
+      const auto asleep_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (map_internal::WaitingReadersForTest() == 0 && !read.load() &&
+             std::chrono::steady_clock::now() < asleep_by) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      EXPECT_EQ(map_internal::WaitingReadersForTest(), 1u) << "the reader is not asleep";
       EXPECT_FALSE(read.load()) << "the reader did not wait for the sync in flight";
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

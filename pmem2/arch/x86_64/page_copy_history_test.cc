@@ -17,6 +17,7 @@
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
+#include "pmem2/arch/x86_64/ops_for_test.h"
 #include "testing/cpu/scoped_cpu_features.h"
 
 namespace pmem2 {
@@ -221,6 +222,28 @@ TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
     for (const Step& s : steps) fills.push_back(PageCopyFlags(At(s.offset), s.size, 0, PageWrite::kFill));
     EXPECT_EQ(fills, copies) << f.family << "/" << f.model;
   }
+}
+
+// A row without a history (far == 0) may still give fills a threshold of their own; no measured row does today,
+// so a Zen 4 selection with one added stands in for it: every fill is as a rewrite, at the fills' threshold.
+TEST_F(PageCopyHistoryTest, ARowWithoutAHistoryStillFillsByItsOwnThreshold) {
+  if (UserThreshold()) GTEST_SKIP() << "the rows' thresholds are off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 25, 17));
+  Selection own_fills = cpu.selection();
+  ASSERT_EQ(own_fills.page_far_nt_threshold, 0u) << "Zen 4's row has no page history";
+  constexpr size_t k48M = size_t{48} << 20;
+  own_fills.page_fill_nt_threshold = k48M;
+  InstallSelectionForTest(&own_fills);
+  EXPECT_EQ(PageCopyFlags(At(0), size_t{8} << 20, 0), kNt) << "copies: the row's 16 KiB";
+  EXPECT_EQ(PageCopyFlags(At(0), size_t{8} << 20, 0, PageWrite::kFill), kOrdinary);
+  EXPECT_EQ(PageCopyFlags(At(32 << 20), k48M - 1, 0, PageWrite::kFill), kOrdinary) << "anywhere: no history";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, PageWrite::kFill), kNt);
+  EXPECT_EQ(PageCopyFlags(At(0), 64, kMemNonTemporal, PageWrite::kFill), kNt) << "the caller decides";
+  const std::string fill_name = PageCopyName(PageWrite::kFill);
+  EXPECT_NE(fill_name.find(" nt >= 48 MiB"), std::string::npos) << fill_name;
+  EXPECT_EQ(fill_name.find("far"), std::string::npos) << fill_name;
+  EXPECT_NE(PageCopyName().find(" nt >= 16 KiB"), std::string::npos) << PageCopyName();
+  InstallSelectionForTest(&cpu.selection());
 }
 
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
