@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/base/attributes.h"
 #include "pmem2/arch/backend.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/arch/destination_history.h"
@@ -32,7 +33,8 @@ __thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))
 __thread bool last_page_copy_ahead __attribute__((tls_model("initial-exec"))) = false;
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
-const PersistOps& ByteOps() { return backend::ByteOps(); }
+ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return backend::ByteOps(); }
+ABSL_ATTRIBUTE_HOT void ByteDrain() { backend::ByteDrain(); }
 FlushFn WriteBackFlush() { return backend::WriteBackFlush(); }
 std::string DescribeCpu() { return backend::DescribeCpu(); }
 
@@ -40,7 +42,8 @@ const PersistOps& FileByteOps() {
   return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
 }
 
-unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
+// Hot, as ByteOps(): on a page mapping's copy path (pmem2/map/page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
   static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
   const backend::PageNtThresholds t = backend::PageThresholds();
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);

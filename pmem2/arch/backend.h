@@ -20,6 +20,7 @@ namespace backend {
 
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
+void ByteDrain();  // ByteOps().drain, as a direct call
 FlushFn WriteBackFlush();
 // Page-granularity copies of at least these many bytes default to non-temporal stores, by where the copy starts
 // relative to the calling thread's previous page copy (destination_history.h). `far` == 0: the CPU kind keeps

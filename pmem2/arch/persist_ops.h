@@ -59,6 +59,10 @@ const PersistOps& CacheLineOps();
 // For mappings whose stores need no CPU cache write-back (byte granularity, and the copy half of page
 // granularity).
 const PersistOps& ByteOps();
+// ByteOps().drain as a direct call, for the fence a page sync needs before msync: finding the table's pointer
+// takes three calls and dependent loads from the selection, which cost up to ~20 ns a persist where a system call
+// costs the process its TLB (pmem2/map/page_persist.cc). The same fence as ByteOps().drain under every selection.
+void ByteDrain();
 
 // Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the
 // CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow (deep flush: pmem2_deep_flush, pmem_deep_flush); follow it

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "pmem2/errors/errors.h"
@@ -93,7 +94,7 @@ void LockForFork();
 void UnlockAfterFork();
 void ForgetOtherThreadsInChild();
 
-Slots& GetSlots() {
+ABSL_ATTRIBUTE_HOT Slots& GetSlots() {
   static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
   return *slots;
 }
@@ -204,7 +205,8 @@ SyncSlot* TakeSlot() {
 
 }  // namespace
 
-SyncScope::SyncScope(const void* address) {
+// Hot: on a page mapping's persist path (page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT SyncScope::SyncScope(const void* address) {
   SyncSlot* slot = this_thread_slot;
   if (slot == nullptr) slot = TakeSlot();
   slot_ = slot;
@@ -234,7 +236,7 @@ SyncScope::SyncScope(const void* address) {
 #endif
 }
 
-SyncScope::~SyncScope() {
+ABSL_ATTRIBUTE_HOT SyncScope::~SyncScope() {
   --slot_->depth;
   if (nested_) return;  // an inner scope: the outer one ends the sync
   // Release: a reader that sees the sync ended sees the failure it recorded.

@@ -1,9 +1,9 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // What a page-granularity mapping's functions cost over the system call they end with: persist_fn and memcpy_fn
-// against a bare msync and glibc's memcpy + msync, on one page of a tmpfs file written again and again (the hot
-// rows of tools/bench's page lane, where msync is cheapest and pmem2's own work shows most). The file is an
-// unnamed one on /dev/shm. Run pinned, optimized:
+// (default flags, temporal, non-temporal, or the copy alone) against a bare msync and glibc's memcpy + msync, on
+// the first pages of a tmpfs file written again and again (the hot rows of tools/bench's page lane, where msync is
+// cheapest and pmem2's own work shows most). The file is an unnamed one on /dev/shm. Run pinned, optimized:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
 //       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -67,14 +67,19 @@ PageMapping& Mapping() {
 
 char* Destination() { return static_cast<char*>(Mapping().map.address()); }
 
+constexpr size_t kMaxSize = 16384;
+
 const char* Source64() {
-  alignas(64) static char source[4096];
+  alignas(64) static char source[kMaxSize];
   return source;
 }
 
 void Sizes(benchmark::internal::Benchmark* b) {
-  for (long n : {64L, 256L, 1024L, 2048L}) b->Arg(n);
+  for (long n : {64L, 256L, 1024L, 2048L, 4096L, 8192L, 16384L}) b->Arg(n);
 }
+
+// The pages [d, d + n) covers, d page-aligned: what a page persist of that range syncs.
+size_t PageSpan(size_t n) { return (n + 4095) & ~size_t{4095}; }
 
 void BareMsync(benchmark::State& state) {
   char* d = Destination();
@@ -109,7 +114,7 @@ void GlibcMemcpy(benchmark::State& state, Then then) {
         benchmark::ClobberMemory();
         break;
       case Then::kMsync:
-        benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
+        benchmark::DoNotOptimize(msync(d, PageSpan(n), MS_SYNC));
         break;
       case Then::kPersistFn:
         persist(d, n);
@@ -133,6 +138,8 @@ void MemcpyFn(benchmark::State& state, unsigned flags) {
   }
 }
 BENCHMARK_CAPTURE(MemcpyFn, default, 0u)->Apply(Sizes);
+BENCHMARK_CAPTURE(MemcpyFn, temporal, kMemTemporal)->Apply(Sizes);
+BENCHMARK_CAPTURE(MemcpyFn, nontemporal, kMemNonTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, noflush_temporal, kMemNoFlush | kMemTemporal)->Apply(Sizes);
 
 }  // namespace

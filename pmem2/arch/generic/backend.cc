@@ -4,6 +4,7 @@
 
 #include "pmem2/arch/backend.h"
 
+#include "absl/base/attributes.h"
 #include "pmem2/arch/generic/ops.h"
 
 namespace pmem2 {
@@ -11,10 +12,12 @@ namespace arch {
 namespace backend {
 
 const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
-const PersistOps& ByteOps() { return generic::ByteOps(); }
+// Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return generic::ByteOps(); }
+ABSL_ATTRIBUTE_HOT void ByteDrain() { generic::Fence(); }  // ByteOps().drain (generic/ops.cc)
 // The generic backend has no flush instruction.
 FlushFn WriteBackFlush() { return nullptr; }
-PageNtThresholds PageThresholds() { return {}; }
+ABSL_ATTRIBUTE_HOT PageNtThresholds PageThresholds() { return {}; }
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend

@@ -4,6 +4,8 @@
 
 #include "pmem2/arch/backend.h"
 
+#include "absl/base/attributes.h"
+#include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/ops.h"
 
 namespace pmem2 {
@@ -11,9 +13,12 @@ namespace arch {
 namespace backend {
 
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
-const PersistOps& ByteOps() { return x86_64::ByteOps(); }
+// Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return x86_64::ByteOps(); }
+// Every selection's byte table drains with SFENCE (x86_64/ops.cc; ops_test.cc checks it for each CPU feature set).
+ABSL_ATTRIBUTE_HOT void ByteDrain() { x86_64::Sfence(); }
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
-PageNtThresholds PageThresholds() {
+ABSL_ATTRIBUTE_HOT PageNtThresholds PageThresholds() {
   const x86_64::Selection& s = x86_64::CurrentSelection();
   return {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below,
           s.page_fill_nt_threshold};

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "pmem2/arch/generic/ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
@@ -27,7 +28,8 @@ __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"
 
 namespace {
 
-void DrainSfence() { Sfence(); }
+// Hot: the byte table's drain, on a page mapping's persist path (pmem2/map/page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT void DrainSfence() { Sfence(); }
 void DrainMfence() { Mfence(); }
 void FlushNothing(const void*, size_t) {}
 void PersistByFence(const void*, size_t) { Sfence(); }
@@ -200,7 +202,7 @@ const Selection& ProcessSelection() {
   return *selection;
 }
 
-const Selection& Current() {
+ABSL_ATTRIBUTE_HOT const Selection& Current() {
   const Selection* test = installed_for_test.load(std::memory_order_acquire);
   return test != nullptr ? *test : ProcessSelection();
 }
@@ -323,9 +325,9 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 }
 
 const PersistOps& CacheLineOps() { return Current().cache_line; }
-const PersistOps& ByteOps() { return Current().byte; }
+ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return Current().byte; }
 FlushFn WriteBackFlush() { return Current().write_back; }
-const Selection& CurrentSelection() { return Current(); }
+ABSL_ATTRIBUTE_HOT const Selection& CurrentSelection() { return Current(); }
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {

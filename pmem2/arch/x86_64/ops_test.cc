@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
@@ -188,6 +189,37 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_far_nt_below, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_fill_nt_threshold, 0u) << f.family << "/" << f.model;
+  }
+}
+
+// backend.cc's ByteDrain(), the fence a page sync issues before msync, is a bare SFENCE in place of the byte
+// table's drain: so that drain must be the SFENCE for every CPU feature set, CPU kind and PMEM_* override.
+TEST(SelectTest, ByteTablesDrainWithSfenceEverywhere) {
+  CpuFeatures no_clwb = Zen4();
+  no_clwb.clwb = false;
+  CpuFeatures clflush_only = no_clwb;
+  clflush_only.clflushopt = false;
+  CpuFeatures sse2_only = clflush_only;
+  sse2_only.avx = sse2_only.avx2 = sse2_only.avx512f = false;
+  CpuFeatures no_flush_at_all = sse2_only;
+  no_flush_at_all.clflush = false;
+  CpuFeatures zen5 = Zen4();
+  zen5.family = 26;
+  zen5.model = 2;
+  const Selection reference = Select(Zen4(), EnvOverrides());
+  EXPECT_STREQ(reference.byte.drain_name, "sfence");
+  for (const CpuFeatures& f :
+       {Zen4(), zen5, Intel(167), Intel(207), no_clwb, clflush_only, sse2_only, no_flush_at_all}) {
+    for (const auto& [name, value] : {std::pair<const char*, const char*>{"PMEM_NO_FLUSH", "1"},
+                                      {"PMEM_NO_FLUSH", "0"}, {"PMEM_NO_MOVNT", "1"}, {"PMEM_NO_CLWB", "1"},
+                                      {"PMEM_NO_CLFLUSHOPT", "1"}, {"PMEM_AVX512F", "1"}, {"PMEM_AVX", "0"},
+                                      {"PMEM_MOVNT_THRESHOLD", "0"}}) {
+      for (const EnvOverrides& o : {EnvOverrides(), FromEnv(name, value)}) {
+        const Selection s = Select(f, o);
+        EXPECT_STREQ(s.byte.drain_name, "sfence") << f.family << "/" << f.model << " " << name << "=" << value;
+        EXPECT_EQ(s.byte.drain, reference.byte.drain) << f.family << "/" << f.model << " " << name << "=" << value;
+      }
+    }
   }
 }
 
