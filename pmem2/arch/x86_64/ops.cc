@@ -193,7 +193,7 @@ void MakeCurrent(const Selection& s) {
   cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
 }
 
-const Selection& ProcessSelection() {
+ABSL_ATTRIBUTE_HOT const Selection& ProcessSelection() {
   static const Selection* selection = [] {
     auto* s = new Selection(Select(ProcessCpuFeatures(), ProcessEnvOverrides()));
     MakeCurrent(*s);
