@@ -59,9 +59,9 @@ const PersistOps& CacheLineOps();
 // For mappings whose stores need no CPU cache write-back (byte granularity, and the copy half of page
 // granularity).
 const PersistOps& ByteOps();
-// ByteOps().drain as a direct call, for the fence a page sync needs before msync: finding the table's pointer
-// takes three calls and dependent loads from the selection, which cost up to ~20 ns a persist where a system call
-// costs the process its TLB (pmem2/map/page_persist.cc). The same fence as ByteOps().drain under every selection.
+// The byte tables' drain as a direct call, without the loads that find ByteOps().drain: the fence a page sync
+// issues before msync. Each backend's ByteOps().drain is this same function (tools/bench/results/amd-26-2.md, "A
+// page persist's pages", has why the lookup mattered).
 void ByteDrain();
 
 // Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the

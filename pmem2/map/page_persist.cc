@@ -32,11 +32,12 @@ size_t PageSize() {
 }  // namespace
 
 // ABSL_ATTRIBUTE_HOT here and on every function a page mapping's persist and copy call (the sync scope, the
-// byte tables' selection, the page copy's flags): the compiler and linker place them side by side, in one page
-// of code instead of six. Where a system call costs the process its TLB, as on the Zen 5 guest of
-// tools/bench/results/amd-26-2.md ("A page persist's pages"), every page of code or data touched after msync
-// costs a page walk on every call, 3-5 ns a page there; grouped, and with ByteDrain(), persist_fn and the page
-// copies came 1-12 ns (paired medians of 30 processes) closer to a bare msync, at the edge of that host's noise.
+// byte tables' selection, the page copy's flags): GCC puts them in .text.hot, which GNU ld and gold place side by
+// side (lld only with -z keep-text-section-prefix), in one page of code instead of six. Where a system call costs
+// the process its TLB, as on the Zen 5 guest of tools/bench/results/amd-26-2.md ("A page persist's pages"), every
+// page of code or data touched after msync costs a page walk on every call, 1-5 ns a page there; grouped, and with
+// arch::ByteDrain(), persist_fn and the page copies came 1-12 ns (paired medians of 30 processes) closer to a bare
+// msync, at the edge of that host's noise.
 ABSL_ATTRIBUTE_HOT int SyncPages(const void* ptr, size_t size, bool caller_sees_result) {
   // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
   arch::ByteDrain();
@@ -63,7 +64,7 @@ ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) {
 }
 
 // msync has already waited for the write-back: there is nothing left to drain.
-void PageDrain() {}
+ABSL_ATTRIBUTE_HOT void PageDrain() {}
 
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
   arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(pmemdest, len, flags));

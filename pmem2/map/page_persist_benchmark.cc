@@ -8,7 +8,8 @@
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
 //       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 //
-// tools/bench/results/intel-6-167.md ("The end of a sync without a fence") has what these rows found.
+// What these rows found: tools/bench/results/intel-6-167.md ("The end of a sync without a fence") and
+// tools/bench/results/amd-26-2.md ("A page persist's pages").
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -74,33 +76,40 @@ const char* Source64() {
   return source;
 }
 
+constexpr long kSizes[] = {64, 256, 1024, 2048, 4096, 8192, 16384};
+static_assert(kSizes[std::size(kSizes) - 1] <= static_cast<long>(kMaxSize), "the source buffer holds every size");
+static_assert(kMaxSize <= kFileSize, "the file holds every size");
+
 void Sizes(benchmark::internal::Benchmark* b) {
-  for (long n : {64L, 256L, 1024L, 2048L, 4096L, 8192L, 16384L}) b->Arg(n);
+  for (long n : kSizes) b->Arg(n);
 }
 
 // The pages [d, d + n) covers, d page-aligned: what a page persist of that range syncs.
 size_t PageSpan(size_t n) { return (n + 4095) & ~size_t{4095}; }
 
+// One byte written, then the pages of an n-byte range synced: by a bare msync, or by the mapping's persist_fn.
 void BareMsync(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
   char* d = Destination();
   for (auto _ : state) {
     d[0] = static_cast<char>(state.iterations());
-    benchmark::DoNotOptimize(msync(d, 4096, MS_SYNC));
+    benchmark::DoNotOptimize(msync(d, PageSpan(n), MS_SYNC));
   }
 }
-BENCHMARK(BareMsync);
+BENCHMARK(BareMsync)->Apply(Sizes);
 
 void PersistFn(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
   char* d = Destination();
   const auto persist = Mapping().map.persist_fn();
   for (auto _ : state) {
     d[0] = static_cast<char>(state.iterations());
-    persist(d, 64);
+    persist(d, n);
   }
 }
-BENCHMARK(PersistFn);
+BENCHMARK(PersistFn)->Apply(Sizes);
 
-// What follows glibc's memcpy: nothing, a bare msync of the page, or the mapping's persist_fn.
+// What follows glibc's memcpy: nothing, a bare msync of the pages covered, or the mapping's persist_fn.
 enum class Then { kNothing, kMsync, kPersistFn };
 
 void GlibcMemcpy(benchmark::State& state, Then then) {

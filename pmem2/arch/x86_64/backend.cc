@@ -5,7 +5,6 @@
 #include "pmem2/arch/backend.h"
 
 #include "absl/base/attributes.h"
-#include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/ops.h"
 
 namespace pmem2 {
@@ -15,8 +14,7 @@ namespace backend {
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 // Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return x86_64::ByteOps(); }
-// Every selection's byte table drains with SFENCE (x86_64/ops.cc; ops_test.cc checks it for each CPU feature set).
-ABSL_ATTRIBUTE_HOT void ByteDrain() { x86_64::Sfence(); }
+ABSL_ATTRIBUTE_HOT void ByteDrain() { x86_64::ByteDrain(); }  // every selection's byte.drain
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
 ABSL_ATTRIBUTE_HOT PageNtThresholds PageThresholds() {
   const x86_64::Selection& s = x86_64::CurrentSelection();

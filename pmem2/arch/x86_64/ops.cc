@@ -28,8 +28,7 @@ __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"
 
 namespace {
 
-// Hot: the byte table's drain, on a page mapping's persist path (pmem2/map/page_persist.cc, SyncPages).
-ABSL_ATTRIBUTE_HOT void DrainSfence() { Sfence(); }
+void DrainSfence() { Sfence(); }
 void DrainMfence() { Mfence(); }
 void FlushNothing(const void*, size_t) {}
 void PersistByFence(const void*, size_t) { Sfence(); }
@@ -250,7 +249,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   // Byte granularity: no flush; the fence orders.
   s.byte.persist = PersistByFence;
   s.byte.flush = FlushNothing;
-  s.byte.drain = DrainSfence;
+  s.byte.drain = ByteDrain;
   s.byte.flush_name = "none";
   s.byte.drain_name = "sfence";
   const MemKernels byte =
@@ -326,6 +325,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 
 const PersistOps& CacheLineOps() { return Current().cache_line; }
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return Current().byte; }
+// Hot: on a page mapping's persist path (pmem2/map/page_persist.cc, SyncPages).
+ABSL_ATTRIBUTE_HOT void ByteDrain() { Sfence(); }
 FlushFn WriteBackFlush() { return Current().write_back; }
 ABSL_ATTRIBUTE_HOT const Selection& CurrentSelection() { return Current(); }
 std::string DescribeCpu() { return Current().description; }
