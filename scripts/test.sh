@@ -7,7 +7,9 @@
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
 #                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
-#                 instead of failing.
+#                 instead of failing. It compiles nothing the `tests` stage compiled: both use a disk cache of
+#                 this run's own (created empty, removed at exit), and every test runs again as pmem2ci
+#                 (--nocache_test_results; a result taken from the cache fails the stage).
 # Counts individual test cases (GoogleTest cases; one per shell test; one per linter) and ends with
 # `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage.
 #
@@ -25,7 +27,13 @@ scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 faile
 
 passed=0 failed=0 skipped=0
 log_dir=$(mktemp -d)
-trap 'rm -rf "$log_dir"' EXIT
+# The disk cache the `tests` and `unprivileged` stages share (a root run with every stage only): this run's own,
+# so that CI still starts cold. /var/tmp, as the unprivileged user must reach it.
+disk_cache=""
+if [ $quick -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
+  disk_cache=$(mktemp -d /var/tmp/pmem2-disk-cache.XXXXXX) || disk_cache=""
+fi
+trap 'rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
 bazel=(bazel) # the Bazel command of bazel_stage
 if [ "$(id -u)" -eq 0 ]; then
   echo "running as root: the test cases that need root run"
@@ -34,11 +42,17 @@ else
     "and so does the unprivileged stage"
 fi
 
-# count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS]: adds the test cases of every test target in a `bazel test`
-# log; with LIST_SKIPS=1 prints each skipped case with its reason.
+# count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS [NO_CACHED]]: adds the test cases of every test target in a
+# `bazel test` log; with LIST_SKIPS=1 prints each skipped case with its reason; with NO_CACHED=1 a result Bazel
+# took from a cache instead of running the test counts as one failed case.
 count_bazel_results() {
-  local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0}
+  local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0} no_cached=${5:-0}
   local target status dir p f s x
+  if [ "$no_cached" = 1 ] && grep -qE '^//[^ ]+ +\(cached\) ' "$log"; then
+    echo "  $stage: results taken from a cache, not run in this stage:"
+    grep -E '^//[^ ]+ +\(cached\) ' "$log" | head -20 | sed 's/^/    /'
+    failed=$((failed + 1))
+  fi
   local -a xmls
   while read -r target status; do
     dir="$testlogs/${target#//}"; dir="${dir/://}"
@@ -88,19 +102,25 @@ list_skipped() {
 }
 
 # bazel_stage NAME [bazel flags...]: `${bazel[@]} test //...` with the flags, in the current folder; counts the
-# results (and lists the skipped cases of the plain runs).
+# results (and lists the skipped cases of the plain runs: those without --config). With --nocache_test_results
+# every result must come from a run in this stage.
 bazel_stage() {
   local name=$1; shift
-  local start=$SECONDS before_p=$passed before_f=$failed before_s=$skipped list_skips=0
+  local start=$SECONDS before_p=$passed before_f=$failed before_s=$skipped list_skips=1 no_cached=0 flag
   local log="$log_dir/$name.log"
-  [ $# -eq 0 ] && list_skips=1
+  for flag in "$@"; do
+    case $flag in
+      --config=*) list_skips=0 ;;
+      --nocache_test_results) no_cached=1 ;;
+    esac
+  done
   "${bazel[@]}" test --keep_going "$@" //... >"$log" 2>&1
   local rc=$?
   if ! grep -qE '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY)' "$log"; then
     echo "  $name: bazel test produced no results (exit $rc):"; tail -30 "$log" | sed 's/^/    /'
     failed=$((failed + 1))
   else
-    count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips
+    count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips $no_cached
     if [ $rc -ne 0 ] && [ $failed -eq $before_f ]; then
       echo "  $name: bazel exited $rc:"; grep -E "^(ERROR|FAILED)" "$log" | head -20 | sed 's/^/    /'
       failed=$((failed + 1))
@@ -137,12 +157,18 @@ unprivileged_stage() {
   if ! { mkdir -p "$home" && rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$home"; }; then
     echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
   fi
-  echo "  unprivileged: as $user (uid $(id -u "$user")) in $src (copied in $((SECONDS - start)) s)"
-  bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8
-    PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
+  local -a cache_flags=()
+  if [ -n "$disk_cache" ] && chown -R "$user:" "$disk_cache"; then
+    cache_flags=(--disk_cache="$disk_cache" --nocache_test_results)
+  fi
+  echo "  unprivileged: as $user (uid $(id -u "$user")) in $src (copied in $((SECONDS - start)) s)" \
+    "${cache_flags[*]:+(compiles from the disk cache of the tests stage)}"
+  # PATH: this run's own, as Bazel puts it into every action's key (the disk cache then serves this stage the
+  # tests stage's compiles); directories the user cannot read are skipped by every lookup.
+  bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8 PATH="$PATH"
     bazel --output_user_root="$home/.cache/bazel/_bazel_$user") # Bazel's default output root for that user
   pushd "$src" >/dev/null || return
-  bazel_stage unprivileged
+  bazel_stage unprivileged "${cache_flags[@]}"
   "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
   popd >/dev/null || return
   bazel=(bazel)
@@ -164,7 +190,7 @@ if [ $quick -eq 0 ]; then
   fi
 fi
 
-bazel_stage tests
+bazel_stage tests ${disk_cache:+--disk_cache="$disk_cache"}
 if [ $quick -eq 0 ]; then
   bazel_stage asan-ubsan --config=asan-ubsan
   bazel_stage tsan --config=tsan

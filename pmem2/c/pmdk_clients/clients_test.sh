@@ -59,50 +59,70 @@ end() {
   fi
 }
 
-# way_env WAY: the environment of a run in WAY (as arguments of env)
+# way_env WAY: sets way_vars to the environment of a run in WAY (as arguments of env). The helpers below run
+# for each of hundreds of client runs, on guests where a process costs milliseconds: they start as few as they can.
+way_vars=()
 way_env() {
+  way_vars=()
   case $1 in
-    ours | ours_read)
-      echo "LD_LIBRARY_PATH=$lib_dir${preload:+ LD_PRELOAD=$preload}" ;;
-    ours_forced)
-      echo "LD_LIBRARY_PATH=$lib_dir PMEM_IS_PMEM_FORCE=1${preload:+ LD_PRELOAD=$preload}" ;;
-    debian_on_ours)
-      echo "LD_LIBRARY_PATH=$lib_dir${preload:+ LD_PRELOAD=$preload}" ;;
-    debian | debian_read) echo "" ;;
+    ours | ours_read | debian_on_ours) way_vars=(LD_LIBRARY_PATH="$lib_dir") ;;
+    ours_forced) way_vars=(LD_LIBRARY_PATH="$lib_dir" PMEM_IS_PMEM_FORCE=1) ;;
+    debian | debian_read) return ;;
   esac
+  [ -n "$preload" ] && way_vars+=(LD_PRELOAD="$preload")
 }
 
 # check_binding WAY LD_DEBUG_PREFIX: every pmem_* reference of the run was bound to the library of WAY
 checking_debian_lib=""
+declare -A library_verdict # "debian|ours PATH" -> why PATH is not that kind's library ("" if it is)
 check_binding() {
-  local way=$1 bindings path version
-  bindings=$(cat "$2".* 2>/dev/null |
-    sed -n "s/.* to \\(.*\\) \\[[0-9]*\\]: normal symbol \`pmem_[a-z0-9_]*' \\[\\(.*\\)\\]\$/\\1 \\2/p" | sort -u)
-  rm -f "$2".*
+  local way=$1 bindings path version kind=ours verdict
+  local -a files=("$2".*)
+  [ -e "${files[0]}" ] || files=()
+  bindings=""
+  if [ ${#files[@]} -gt 0 ]; then
+    bindings=$(awk '
+      match($0, / to .* \[[0-9]*\]: normal symbol `pmem_[a-z0-9_]*'\'' \[[^]]*\]$/) {
+        s = substr($0, RSTART + 4)
+        path = s; sub(/ \[[0-9]*\]: normal symbol .*/, "", path)
+        version = s; sub(/.* \[/, "", version); sub(/\]$/, "", version)
+        if (!seen[path " " version]++) print path " " version
+      }' "${files[@]}")
+    rm -f "${files[@]}"
+  fi
   if [ -z "$bindings" ]; then
     fail "$way: no pmem_* symbol was bound to any library"
     return
   fi
+  case $way in debian | debian_read) kind=debian ;; esac
   while read -r path version; do
     [ "$version" = LIBPMEM_1.0 ] || fail "$way: pmem_* bound at version $version, not LIBPMEM_1.0"
-    case $way in
-      debian | debian_read)
+    if [ -z "${library_verdict["$kind $path"]+set}" ]; then
+      verdict=""
+      if [ $kind = debian ]; then
         if cmp -s "$path" "$ours_lib"; then
-          fail "$way: pmem_* bound to pmem2's library ($path), not Debian's"
+          verdict="pmem_* bound to pmem2's library ($path), not Debian's"
         elif [[ "$(realpath "$path")" != /usr/lib/* && "$(realpath "$path")" != /lib/* ]]; then
-          fail "$way: pmem_* bound to $path, not to a system library"
-        else
-          checking_debian_lib=$path
+          verdict="pmem_* bound to $path, not to a system library"
         fi
-        ;;
-      *) cmp -s "$path" "$ours_lib" || fail "$way: pmem_* bound to $path, not to pmem2's library" ;;
-    esac
+      else
+        cmp -s "$path" "$ours_lib" || verdict="pmem_* bound to $path, not to pmem2's library"
+      fi
+      library_verdict["$kind $path"]=$verdict
+    fi
+    verdict=${library_verdict["$kind $path"]}
+    if [ -n "$verdict" ]; then
+      fail "$way: $verdict"
+    elif [ $kind = debian ]; then
+      checking_debian_lib=$path
+    fi
   done <<<"$bindings"
 }
 
 # client WAY DIR LOG [--stdin=TEXT] [--sort] -- PROGRAM ARG...: runs PROGRAM in WAY ({} in an ARG: DIR) and
-# appends "$ <command> (exit N)", its stdout and its stderr (DIR written as {}) to LOG. --sort sorts its stdout
-# (threads that finish in any order).
+# appends "$ <command> (exit N)", its stdout and its stderr (DIR written as {}) to LOG; sets client_status to N.
+# --sort sorts its stdout (threads that finish in any order).
+client_status=""
 client() {
   local way=$1 dir=$2 log=$3 stdin="" sort=0 status
   shift 3
@@ -114,23 +134,26 @@ client() {
     shift
   done
   shift
-  local -a args=("${@//\{\}/$dir}")
+  local -a args=("${@//\{\}/$dir}") out err
   local program=${args[0]}
-  # shellcheck disable=SC2046 # way_env's words are separate assignments
-  env $(way_env "$way") LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir.ld" "${args[@]}" <<<"$stdin" \
+  way_env "$way"
+  env "${way_vars[@]}" LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir.ld" "${args[@]}" <<<"$stdin" \
     >"$dir.stdout" 2>"$dir.stderr"
   status=$?
+  client_status=$status
   check_binding "$way" "$dir.ld"
+  if [ "$sort" = 1 ]; then
+    mapfile -t out < <(LC_ALL=C sort "$dir.stdout")
+  else
+    mapfile -t out <"$dir.stdout"
+  fi
+  mapfile -t err <"$dir.stderr"
   local text
-  text=$(
-    echo "\$ ${program##*/} ${*:2} (exit $status)"
-    if [ "$sort" = 1 ]; then sort "$dir.stdout"; else cat "$dir.stdout"; fi
-    sed 's/^/stderr: /' "$dir.stderr"
-  )
+  printf -v text '%s\n' "\$ ${program##*/} ${*:2} (exit $status)" "${out[@]}" "${err[@]/#/stderr: }"
   text=${text//"$dir"/"{}"}
   text=${text//"${program%/*}/"/}
   text=${text//"${example}_debian"/"$example"}
-  printf '%s\n' "$text" >>"$log"
+  printf '%s' "$text" >>"$log"
 }
 
 # same_log NAME LOG REFERENCE: LOG equals REFERENCE
@@ -157,10 +180,13 @@ libpmem_case() {
     rm -rf "${work:?}/$way" "$work/$way.log"
     cp -a "$work/start" "$work/$way"
     client "$way" "$work/$way" "$work/$way.log" -- "${example_binary[$way]}" "$@"
-    local status
-    status=$(sed -n '1s/.*(exit \([0-9]*\))$/\1/p' "$work/$way.log")
-    [ "$status" = "$want" ] || fail "$way: exit status $status, expected $want: $(cat "$work/$way.log")"
+    [ "$client_status" = "$want" ] || fail "$way: exit status $client_status, expected $want: $(<"$work/$way.log")"
   done
+  local -A file_mode # "WAY/FILE" -> its permission bits, for every file the ways left
+  local line
+  while IFS= read -r line; do
+    file_mode[${line#* }]=${line%% *}
+  done < <(cd "$work" && stat -c '%a %n' -- */* 2>/dev/null)
   for way in ours ours_forced debian_on_ours; do
     same_log "$way: output" "$work/$way.log" "$work/debian.log"
     for f in "$work/debian"/* "$work/$way"/*; do
@@ -168,8 +194,8 @@ libpmem_case() {
       [ "$f" = "*" ] && continue
       if ! cmp -s "$work/debian/$f" "$work/$way/$f"; then
         fail "$way: file $f differs from (or is missing beside) Debian's"
-      elif [ "$(stat -c %a "$work/debian/$f")" != "$(stat -c %a "$work/$way/$f")" ]; then
-        fail "$way: file $f has mode $(stat -c %a "$work/$way/$f"), Debian's $(stat -c %a "$work/debian/$f")"
+      elif [ "${file_mode[$way/$f]-}" != "${file_mode[debian/$f]-}" ]; then
+        fail "$way: file $f has mode ${file_mode[$way/$f]-}, Debian's ${file_mode[debian/$f]-}"
       fi
     done
   done
