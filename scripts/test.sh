@@ -7,9 +7,9 @@
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
 #                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
-#                 instead of failing. It compiles nothing the `tests` stage compiled: both use a disk cache of
-#                 this run's own (created empty, removed at exit), and every test runs again as pmem2ci
-#                 (--nocache_test_results; a result taken from the cache fails the stage).
+#                 instead of failing. It takes the `tests` stage's compiles from a disk cache of this run's own
+#                 (created empty, removed at exit), and every test runs again as pmem2ci (--nocache_test_results;
+#                 a result taken from any cache fails the stage).
 # Counts individual test cases (GoogleTest cases; one per shell test; one per linter) and ends with
 # `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage.
 #
@@ -31,7 +31,15 @@ log_dir=$(mktemp -d)
 # so that CI still starts cold. /var/tmp, as the unprivileged user must reach it.
 disk_cache=""
 if [ $quick -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
+  # Left behind only by a run killed outright (the trap below removes its own).
+  find /var/tmp -maxdepth 1 -name 'pmem2-disk-cache.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null
   disk_cache=$(mktemp -d /var/tmp/pmem2-disk-cache.XXXXXX) || disk_cache=""
+  # Bazel puts PATH into every action's key, so the unprivileged stage gets this PATH to share the cache; the
+  # system folders are added where missing (that stage once had them all; a `sudo -E` or `su` PATH may lack them).
+  for dir in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+    [[ ":$PATH:" == *":$dir:"* ]] || PATH=$PATH:$dir
+  done
+  export PATH
 fi
 trap 'rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
 bazel=(bazel) # the Bazel command of bazel_stage
@@ -157,14 +165,15 @@ unprivileged_stage() {
   if ! { mkdir -p "$home" && rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$home"; }; then
     echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
   fi
-  local -a cache_flags=()
+  # Every test runs here, whatever an earlier run left in this user's output base or the disk cache holds.
+  local -a cache_flags=(--nocache_test_results)
+  local from_cache=""
   if [ -n "$disk_cache" ] && chown -R "$user:" "$disk_cache"; then
-    cache_flags=(--disk_cache="$disk_cache" --nocache_test_results)
+    cache_flags+=(--disk_cache="$disk_cache")
+    from_cache=", compiles from the tests stage's disk cache"
   fi
-  echo "  unprivileged: as $user (uid $(id -u "$user")) in $src (copied in $((SECONDS - start)) s)" \
-    "${cache_flags[*]:+(compiles from the disk cache of the tests stage)}"
-  # PATH: this run's own, as Bazel puts it into every action's key (the disk cache then serves this stage the
-  # tests stage's compiles); directories the user cannot read are skipped by every lookup.
+  echo "  unprivileged: as $user (uid $(id -u "$user")) in $src (copied in $((SECONDS - start)) s$from_cache)"
+  # PATH: this run's own (see disk_cache above); folders the user cannot read are skipped by every lookup.
   bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8 PATH="$PATH"
     bazel --output_user_root="$home/.cache/bazel/_bazel_$user") # Bazel's default output root for that user
   pushd "$src" >/dev/null || return

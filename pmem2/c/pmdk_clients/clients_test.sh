@@ -81,13 +81,8 @@ check_binding() {
   [ -e "${files[0]}" ] || files=()
   bindings=""
   if [ ${#files[@]} -gt 0 ]; then
-    bindings=$(awk '
-      match($0, / to .* \[[0-9]*\]: normal symbol `pmem_[a-z0-9_]*'\'' \[[^]]*\]$/) {
-        s = substr($0, RSTART + 4)
-        path = s; sub(/ \[[0-9]*\]: normal symbol .*/, "", path)
-        version = s; sub(/.* \[/, "", version); sub(/\]$/, "", version)
-        if (!seen[path " " version]++) print path " " version
-      }' "${files[@]}")
+    bindings=$(sed -n "s/.* to \\(.*\\) \\[[0-9]*\\]: normal symbol \`pmem_[a-z0-9_]*' \\[\\(.*\\)\\]\$/\\1 \\2/p" \
+      "${files[@]}")
     rm -f "${files[@]}"
   fi
   if [ -z "$bindings" ]; then
@@ -95,7 +90,10 @@ check_binding() {
     return
   fi
   case $way in debian | debian_read) kind=debian ;; esac
+  local -A seen=()
   while read -r path version; do
+    [ -n "${seen["$path $version"]+set}" ] && continue
+    seen["$path $version"]=1
     [ "$version" = LIBPMEM_1.0 ] || fail "$way: pmem_* bound at version $version, not LIBPMEM_1.0"
     if [ -z "${library_verdict["$kind $path"]+set}" ]; then
       verdict=""
@@ -134,7 +132,7 @@ client() {
     shift
   done
   shift
-  local -a args=("${@//\{\}/$dir}") out err
+  local -a args=("${@//\{\}/$dir}")
   local program=${args[0]}
   way_env "$way"
   env "${way_vars[@]}" LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dir.ld" "${args[@]}" <<<"$stdin" \
@@ -142,18 +140,26 @@ client() {
   status=$?
   client_status=$status
   check_binding "$way" "$dir.ld"
+  # The command line, stdout as it is (sorted with --sort), then each line of stderr after "stderr: ", trailing
+  # newlines dropped: byte for byte what `$(echo ...; cat; sed 's/^/stderr: /')` gave, without its processes.
+  local out="" err="" text
   if [ "$sort" = 1 ]; then
-    mapfile -t out < <(LC_ALL=C sort "$dir.stdout")
+    out=$(sort "$dir.stdout"; echo .) && out=${out%.}
   else
-    mapfile -t out <"$dir.stdout"
+    IFS= read -rd '' out <"$dir.stdout"
   fi
-  mapfile -t err <"$dir.stderr"
-  local text
-  printf -v text '%s\n' "\$ ${program##*/} ${*:2} (exit $status)" "${out[@]}" "${err[@]/#/stderr: }"
+  IFS= read -rd '' err <"$dir.stderr"
+  if [ -n "$err" ]; then
+    local last=""
+    [ "${err: -1}" = $'\n' ] && err=${err%$'\n'} last=$'\n'
+    err="stderr: ${err//$'\n'/$'\n'stderr: }$last"
+  fi
+  text="\$ ${program##*/} ${*:2} (exit $status)"$'\n'"$out$err"
+  text=${text%"${text##*[!$'\n']}"}
   text=${text//"$dir"/"{}"}
   text=${text//"${program%/*}/"/}
   text=${text//"${example}_debian"/"$example"}
-  printf '%s' "$text" >>"$log"
+  printf '%s\n' "$text" >>"$log"
 }
 
 # same_log NAME LOG REFERENCE: LOG equals REFERENCE

@@ -41,13 +41,13 @@ fail() {
 bound_library() {
   local -a files=("$1".*)
   [ -e "${files[0]}" ] || return 0
-  awk '
-    match($0, / to .* \[[0-9]*\]: normal symbol `pmem2_[a-z0-9_]*'\'' \[[^]]*\]$/) {
-      s = substr($0, RSTART + 4)
-      path = s; sub(/ \[[0-9]*\]: normal symbol .*/, "", path)
-      version = s; sub(/.* \[/, "", version); sub(/\]$/, "", version)
-      if (!seen[path " " version]++) print path " " version
-    }' "${files[@]}"
+  local line
+  local -A seen=()
+  while IFS= read -r line; do
+    [ -n "${seen["$line"]+set}" ] && continue
+    seen["$line"]=1
+    printf '%s\n' "$line"
+  done < <(sed -n "s/.* to \\(.*\\) \\[[0-9]*\\]: normal symbol \`pmem2_[a-z0-9_]*' \\[\\(.*\\)\\]\$/\\1 \\2/p" "${files[@]}")
   rm -f "${files[@]}"
 }
 
