@@ -4,9 +4,11 @@
 // not depend on the CPU (PMEM_NO_FLUSH=0 for file mappings, the page-granularity copy flags).
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "pmem2/arch/backend.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/arch/destination_history.h"
@@ -42,10 +44,13 @@ const PersistOps& FileByteOps() {
   return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
 }
 
-// Hot, as ByteOps(): on a page mapping's copy path (pmem2/map/page_persist.cc, SyncPages).
-ABSL_ATTRIBUTE_HOT unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
-  static const bool threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  const backend::PageNtThresholds t = backend::PageThresholds();
+namespace {
+
+// PageCopyFlags() for `plan`, inlined into the page copy and fill below so that they make one call (PagePlan)
+// before the byte table's.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPlan& plan, const void* dst,
+                                                      size_t len, unsigned flags, PageWrite write) {
+  const backend::PageNtThresholds& t = plan.thresholds;
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
   if (t.far == 0) {
     // No history: every copy is as a rewrite.
@@ -82,11 +87,47 @@ ABSL_ATTRIBUTE_HOT unsigned PageCopyFlags(const void* dst, size_t len, unsigned 
       nt_threshold = Or(t.fill_rewrite, nt_threshold);
     }
   }
-  return PageCopyFlagsFor(len, flags, threshold_from_environment, nt_threshold);
+  return PageCopyFlagsFor(len, flags, plan.threshold_from_environment, nt_threshold);
+}
+
+}  // namespace
+
+unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
+  return FlagsFor(backend::PagePlan(), dst, len, flags, write);
+}
+
+namespace {
+
+// The first copy of a process that has not used the engine yet: PagePlan() selects.
+template <PageWrite kWrite, class From>
+ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, unsigned flags) {
+  const backend::PageCopyPlan& plan = backend::PagePlan();
+  const unsigned page_flags = FlagsFor(plan, dst, len, flags, kWrite);
+  if constexpr (kWrite == PageWrite::kCopy) {
+    return plan.memmove(dst, src, len, page_flags);
+  } else {
+    return plan.memset(dst, src, len, page_flags);
+  }
+}
+
+}  // namespace
+
+// Hot, as ByteDrain(): a page mapping's copy and fill (pmem2/map/page_persist.cc). The plan with one load
+// (backend::current_page_plan), not a call, so that neither saves a register: the byte table's copy is a jump.
+ABSL_ATTRIBUTE_HOT void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags) {
+  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kCopy>(dst, src, len, flags);
+  return plan->memmove(dst, src, len, FlagsFor(*plan, dst, len, flags, PageWrite::kCopy));
+}
+
+ABSL_ATTRIBUTE_HOT void* PageMemset(void* dst, int c, size_t len, unsigned flags) {
+  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kFill>(dst, c, len, flags);
+  return plan->memset(dst, c, len, FlagsFor(*plan, dst, len, flags, PageWrite::kFill));
 }
 
 std::string PageCopyName(PageWrite write) {
-  const backend::PageNtThresholds t = backend::PageThresholds();
+  const backend::PageNtThresholds& t = backend::PagePlan().thresholds;
   const size_t copy_rewrite = Or(t.rewrite, kPageNtThreshold);
   const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
   const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;

@@ -10,6 +10,7 @@
 #ifndef PMEM2_ARCH_BACKEND_H_
 #define PMEM2_ARCH_BACKEND_H_
 
+#include <atomic>
 #include <string>
 
 #include "pmem2/arch/persist_ops.h"
@@ -38,7 +39,23 @@ struct PageNtThresholds {
   // `rewrite`; 0: the same as for copies.
   size_t fill_rewrite = 0;
 };
-PageNtThresholds PageThresholds();
+// Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
+// and again when a test installs another) and found with one load (current_page_plan). Reaching the same
+// through ByteOps() and a PageNtThresholds returned by value took nine calls, 4-6 ns of a page copy on Zen 5
+// (a 64-byte one without msync: 9.3 ns, now 3.3, glibc's memcpy 1.8; tools/bench/results/amd-26-2.md, "The page
+// copy's own work").
+struct PageCopyPlan {
+  MemmoveFn memmove = nullptr;  // ByteOps().memmove and .memset
+  MemsetFn memset = nullptr;
+  PageNtThresholds thresholds;
+  bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
+};
+// The plan of the current selection; the same tables ByteOps() returns.
+const PageCopyPlan& PagePlan();
+// What PagePlan() returns, published by the backend (release) whenever its selection changes; null before the
+// engine's first use. A copy reads it with one load, where a call to PagePlan() made the copy save registers.
+// Plans are never freed, so one read here stays valid.
+extern std::atomic<const PageCopyPlan*> current_page_plan;
 std::string DescribeCpu();
 
 }  // namespace backend

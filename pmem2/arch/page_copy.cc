@@ -2,23 +2,11 @@
 
 #include "pmem2/arch/page_copy.h"
 
-#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/persist_fns.h"
 
 namespace pmem2 {
 namespace arch {
-
-// Hot: on a page mapping's copy path (pmem2/map/page_persist.cc, SyncPages).
-ABSL_ATTRIBUTE_HOT unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
-                                             size_t nt_threshold) {
-  constexpr unsigned kStoreKind = kMemNonTemporal | kMemTemporal | kMemWc | kMemWb;
-  if ((flags & kStoreKind) == 0 && !threshold_from_environment) {
-    // Below the threshold too, so that a page threshold above the byte table's own still means ordinary stores.
-    flags |= len >= nt_threshold ? kMemNonTemporal : kMemTemporal;
-  }
-  return flags | kMemNoDrain;
-}
 
 namespace {
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "pmem2/arch/env_overrides.h"
+#include "pmem2/persist_fns.h"
 
 namespace pmem2 {
 namespace arch {
@@ -30,8 +31,16 @@ inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
 // kMemTemporal, unless the caller chose the kind of store (kMemNonTemporal, kMemTemporal, kMemWc, kMemWb) or
 // PMEM_MOVNT_THRESHOLD was set (`threshold_from_environment`: then the byte tables' threshold, which is the
 // user's, decides).
-unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
-                          size_t nt_threshold = kPageNtThreshold);
+// Inline: on a page mapping's copy path.
+inline unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from_environment,
+                                 size_t nt_threshold = kPageNtThreshold) {
+  constexpr unsigned kStoreKind = kMemNonTemporal | kMemTemporal | kMemWc | kMemWb;
+  if ((flags & kStoreKind) == 0 && !threshold_from_environment) {
+    // Below the threshold too, so that a page threshold above the byte table's own still means ordinary stores.
+    flags |= len >= nt_threshold ? kMemNonTemporal : kMemTemporal;
+  }
+  return flags | kMemNoDrain;
+}
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.

@@ -80,6 +80,9 @@ const PersistOps& FileByteOps();
 // Fills (memset) may have thresholds of their own.
 enum class PageWrite { kCopy, kFill };
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write = PageWrite::kCopy);
+// ByteOps().memmove / memset with those flags: the copy half of a page mapping's memcpy_fn and memset_fn.
+void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags);
+void* PageMemset(void* dst, int c, size_t len, unsigned flags);
 std::string PageCopyName(PageWrite write = PageWrite::kCopy);
 
 // The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value

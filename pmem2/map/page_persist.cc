@@ -67,13 +67,13 @@ ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) {
 ABSL_ATTRIBUTE_HOT void PageDrain() {}
 
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
-  arch::ByteOps().memmove(pmemdest, src, len, arch::PageCopyFlags(pmemdest, len, flags));
+  arch::PageMemmove(pmemdest, src, len, flags);
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
-  arch::ByteOps().memset(pmemdest, c, len, arch::PageCopyFlags(pmemdest, len, flags, arch::PageWrite::kFill));
+  arch::PageMemset(pmemdest, c, len, flags);
   if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
   return pmemdest;
 }

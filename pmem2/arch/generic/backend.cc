@@ -5,6 +5,7 @@
 #include "pmem2/arch/backend.h"
 
 #include "absl/base/attributes.h"
+#include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/generic/ops.h"
 
 namespace pmem2 {
@@ -17,7 +18,18 @@ ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return generic::ByteOps(); }
 ABSL_ATTRIBUTE_HOT void ByteDrain() { generic::Fence(); }  // ByteOps().drain (generic/ops.cc)
 // The generic backend has no flush instruction.
 FlushFn WriteBackFlush() { return nullptr; }
-ABSL_ATTRIBUTE_HOT PageNtThresholds PageThresholds() { return {}; }
+// Nothing measured: no thresholds of its own, so pmem2/arch's kPageNtThreshold applies. One plan for the process.
+const PageCopyPlan& PagePlan() {
+  static const PageCopyPlan* const plan = [] {
+    auto* p = new PageCopyPlan;
+    p->memmove = generic::ByteOps().memmove;
+    p->memset = generic::ByteOps().memset;
+    p->threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+    current_page_plan.store(p, std::memory_order_release);
+    return p;
+  }();
+  return *plan;
+}
 std::string DescribeCpu() { return generic::DescribeCpu(); }
 
 }  // namespace backend

@@ -16,11 +16,7 @@ const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return x86_64::ByteOps(); }
 ABSL_ATTRIBUTE_HOT void ByteDrain() { x86_64::ByteDrain(); }  // every selection's byte.drain
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
-ABSL_ATTRIBUTE_HOT PageNtThresholds PageThresholds() {
-  const x86_64::Selection& s = x86_64::CurrentSelection();
-  return {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below,
-          s.page_fill_nt_threshold};
-}
+const PageCopyPlan& PagePlan() { return x86_64::PagePlan(); }
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }
 
 }  // namespace backend

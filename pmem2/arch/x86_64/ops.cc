@@ -8,11 +8,13 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <string>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "pmem2/arch/generic/ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
@@ -186,10 +188,31 @@ const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
 
 std::atomic<const Selection*> installed_for_test{nullptr};
 
+// The current selection's page copy plan (PagePlan, backend::current_page_plan). Each MakeCurrent adds one to
+// `plans`, which never frees any, so a thread still reading an earlier one never reads freed memory: the process
+// makes one, a test a few.
+void PublishPagePlan(const Selection& s) {
+  struct Plans {
+    std::mutex mutex;  // not absl::Mutex: see pmem2/map/map_registry.h on ThreadSanitizer
+    std::deque<backend::PageCopyPlan> plans;  // push_back keeps the addresses of the others
+  };
+  static Plans* const plans = new Plans;
+  backend::PageCopyPlan plan;
+  plan.memmove = s.byte.memmove;
+  plan.memset = s.byte.memset;
+  plan.thresholds = {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below,
+                     s.page_fill_nt_threshold};
+  plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+  std::lock_guard<std::mutex> lock(plans->mutex);
+  plans->plans.push_back(plan);
+  backend::current_page_plan.store(&plans->plans.back(), std::memory_order_release);
+}
+
 void MakeCurrent(const Selection& s) {
   cache_line_nt_threshold.store(s.cache_line_nt_threshold, std::memory_order_relaxed);
   byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
   cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
+  PublishPagePlan(s);
 }
 
 ABSL_ATTRIBUTE_HOT const Selection& ProcessSelection() {
@@ -329,6 +352,12 @@ ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return Current().byte; }
 ABSL_ATTRIBUTE_HOT void ByteDrain() { Sfence(); }
 FlushFn WriteBackFlush() { return Current().write_back; }
 ABSL_ATTRIBUTE_HOT const Selection& CurrentSelection() { return Current(); }
+const backend::PageCopyPlan& PagePlan() {
+  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(plan != nullptr)) return *plan;
+  Current();  // the process's first use of the engine: selecting publishes the plan (MakeCurrent)
+  return *backend::current_page_plan.load(std::memory_order_acquire);
+}
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {

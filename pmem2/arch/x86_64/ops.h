@@ -15,6 +15,7 @@
 
 #include <string>
 
+#include "pmem2/arch/backend.h"
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
@@ -74,6 +75,9 @@ void ByteDrain();
 FlushFn WriteBackFlush();
 // The whole process-wide (or test-installed) selection.
 const Selection& CurrentSelection();
+// The page copies' plan (pmem2/arch/backend.h) of the current selection, from its byte tables and page
+// thresholds; PMEM_MOVNT_THRESHOLD from the process's environment.
+const backend::PageCopyPlan& PagePlan();
 std::string DescribeCpu();
 
 }  // namespace x86_64

@@ -258,6 +258,98 @@ TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
   }
 }
 
+// What the byte tables of the selection below were called with: PageMemmove and PageMemset, the copy half of a
+// page mapping's memcpy_fn and memset_fn, find the tables and thresholds through a plan published per selection
+// (backend.h), not through ByteOps(); they must still call the installed selection's tables, with the flags
+// PageCopyFlags() gives for the same history, after every install and back.
+struct ByteCall {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  int c = -1;
+  size_t len = 0;
+  unsigned flags = 0;
+  bool operator==(const ByteCall& o) const {
+    return dst == o.dst && src == o.src && c == o.c && len == o.len && flags == o.flags;
+  }
+};
+std::vector<ByteCall>& ByteCalls() {
+  static std::vector<ByteCall> calls;
+  return calls;
+}
+void* RecordMemmove(void* dst, const void* src, size_t len, unsigned flags) {
+  ByteCalls().push_back({dst, src, -1, len, flags});
+  return dst;
+}
+void* RecordMemset(void* dst, int c, size_t len, unsigned flags) {
+  ByteCalls().push_back({dst, nullptr, c, len, flags});
+  return dst;
+}
+
+TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
+  struct Step {
+    size_t offset, size;
+    unsigned flags;
+  };
+  // A jump, a rewrite, a stream's next lines, a far copy, a large rewrite (where Zen 5's fills differ from its
+  // copies), the caller's own flags, NOFLUSH.
+  const Step steps[] = {{32 << 20, 64, 0},
+                        {32 << 20, 64, 0},
+                        {(32 << 20) + 64, 2048, 0},
+                        {(32 << 20) + 2112, 100, 0},
+                        {1 << 20, 16 << 10, 0},
+                        {1 << 20, 8 << 20, 0},
+                        {9 << 20, 8 << 10, kMemTemporal},
+                        {5 << 20, 64, kMemNonTemporal},
+                        {5 << 20, 64, kMemNoFlush}};
+  char source[1];
+  for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 26, 2), Kind(CpuVendor::kIntel, 6, 167),
+                               Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kOther, 0, 0)}) {
+    pmem2::testing::ScopedCpuFeatures cpu(f, arch::ProcessEnvOverrides());
+    Selection recording = cpu.selection();
+    recording.byte.memmove = RecordMemmove;
+    recording.byte.memset = RecordMemset;
+    for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+      std::vector<ByteCall> expected;
+      Forget();
+      for (const Step& s : steps) {
+        char* d = const_cast<char*>(At(s.offset));
+        const unsigned flags = PageCopyFlags(d, s.size, s.flags, write);
+        expected.push_back(write == PageWrite::kCopy ? ByteCall{d, source, -1, s.size, flags}
+                                                     : ByteCall{d, nullptr, 7, s.size, flags});
+      }
+      InstallSelectionForTest(&recording);
+      ByteCalls().clear();
+      Forget();
+      for (const Step& s : steps) {
+        char* d = const_cast<char*>(At(s.offset));
+        if (write == PageWrite::kCopy) {
+          EXPECT_EQ(PageMemmove(d, source, s.size, s.flags), d);
+        } else {
+          EXPECT_EQ(PageMemset(d, 7, s.size, s.flags), d);
+        }
+      }
+      InstallSelectionForTest(&cpu.selection());
+      ASSERT_EQ(ByteCalls().size(), expected.size()) << f.family << "/" << f.model;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_TRUE(ByteCalls()[i] == expected[i])
+            << f.family << "/" << f.model << " step " << i << ": flags " << ByteCalls()[i].flags << ", expected "
+            << expected[i].flags;
+      }
+    }
+    // Back on the real tables: the bytes arrive.
+    char to[256] = {}, from[256];
+    for (size_t i = 0; i < sizeof(from); ++i) from[i] = static_cast<char>(i);
+    ByteCalls().clear();
+    EXPECT_EQ(PageMemmove(to, from, sizeof(to), 0), to);
+    EXPECT_EQ(std::string(to, sizeof(to)), std::string(from, sizeof(from)));
+    EXPECT_EQ(PageMemset(to + 1, 0x5a, 100, 0), to + 1);
+    EXPECT_EQ(std::string(to + 1, 100), std::string(100, 0x5a));
+    EXPECT_EQ(to[0], 0);
+    EXPECT_EQ(to[101], 101);
+    EXPECT_TRUE(ByteCalls().empty());
+  }
+}
+
 }  // namespace
 }  // namespace x86_64
 }  // namespace arch
