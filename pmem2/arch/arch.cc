@@ -71,12 +71,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
           rewrite_threshold = false;
         }
         break;
-      case Destination::kAhead:
-        if (t.ahead != 0) {
-          nt_threshold = t.ahead;
+      case Destination::kAhead: {
+        const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
+        if (ahead != 0) {
+          nt_threshold = ahead;
           rewrite_threshold = false;
         }
         break;
+      }
       case Destination::kRewrite:
         break;
     }
@@ -132,7 +134,8 @@ std::string PageCopyName(PageWrite write) {
   const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
   const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
   if (t.far == 0) return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite);
-  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite, Or(t.ahead, rewrite), t.far,
+  const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
+  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite, Or(ahead, rewrite), t.far,
                          t.far_below, own_fill ? copy_rewrite : 0);
 }
 

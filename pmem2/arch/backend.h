@@ -38,6 +38,8 @@ struct PageNtThresholds {
   // `rewrite` for fills (memset), except a far fill right after a step of a stream (kAhead), which keeps
   // `rewrite`; 0: the same as for copies.
   size_t fill_rewrite = 0;
+  // `ahead` for fills; 0: the same as for copies.
+  size_t fill_ahead = 0;
 };
 // Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
 // and again when a test installs another) and found with one load (current_page_plan). Reaching the same

@@ -128,9 +128,13 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     win on far lines from 128 KiB (6-32 %), while non-temporal stores win on far lines from 64 B to 32 KiB
 //     (1-16 %). A stream from 64 KiB, and a far 64 KiB copy, were a coin toss between processes (a stream:
 //     ordinary stores 10-30 % ahead through a 4 GiB file, 15-35 % behind or ahead through a 128 MiB window), so
-//     they take the side that cannot fall below libpmem2, which writes them non-temporally too. Page copies
-//     follow their destination history: non-temporal from 64 B below 128 KiB when far, from 64 KiB when ahead,
-//     and from the byte table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
+//     they take the side that cannot fall below libpmem2, which writes them non-temporally too. On another
+//     guest of this kind (a 32 MiB last-level cache, msync ~0.2 us) non-temporal copies on a stream won 12-31 %
+//     at 16-32 KiB, where the first guest measured a tie (0.94-1.05), so copies ahead go non-temporal from
+//     16 KiB; fills there were mixed at 16-32 KiB (0.72-1.09) and lost 1-20 % on the first guest, so they keep
+//     64 KiB (amd-26-2.md, "The page copy's own work"). Page copies follow their destination history:
+//     non-temporal from 64 B below 128 KiB when far, from 16 KiB (fills 64 KiB) when ahead, and from the byte
+//     table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
 //     to the far bound (128 KiB) back, so that writing the same buffer again counts as one below it;
 //     the price is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
@@ -168,16 +172,17 @@ struct CpuKindDefaults {
   size_t page_far_nt_threshold;    // and far from it; 0: no history
   size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
   size_t page_fill_nt_threshold;   // page_nt_threshold for memset; 0: the same as for memcpy
+  size_t page_fill_ahead_nt_threshold;  // page_ahead_nt_threshold for memset; 0: the same as for memcpy
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{64} << 10, 64, size_t{128} << 10, size_t{48} << 20,
-     true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, size_t{128} << 10, size_t{48} << 20,
+     size_t{64} << 10, true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, 0, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -200,8 +205,8 @@ void PublishPagePlan(const Selection& s) {
   backend::PageCopyPlan plan;
   plan.memmove = s.byte.memmove;
   plan.memset = s.byte.memset;
-  plan.thresholds = {s.page_nt_threshold, s.page_ahead_nt_threshold, s.page_far_nt_threshold, s.page_far_nt_below,
-                     s.page_fill_nt_threshold};
+  plan.thresholds = {s.page_nt_threshold,  s.page_ahead_nt_threshold, s.page_far_nt_threshold,
+                     s.page_far_nt_below,  s.page_fill_nt_threshold,  s.page_fill_ahead_nt_threshold};
   plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
   std::lock_guard<std::mutex> lock(plans->mutex);
   plans->plans.push_back(plan);
@@ -253,6 +258,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
   s.page_far_nt_below = kind_defaults.page_far_nt_below;
   s.page_fill_nt_threshold = kind_defaults.page_fill_nt_threshold;
+  s.page_fill_ahead_nt_threshold = kind_defaults.page_fill_ahead_nt_threshold;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

@@ -60,6 +60,8 @@ struct Selection {
   // page_nt_threshold for page memsets (on a rewrite, without a history, and for far fills of page_far_nt_below
   // or more, except one right after a step of a stream, which keeps page_nt_threshold); 0: page_nt_threshold.
   size_t page_fill_nt_threshold;
+  // page_ahead_nt_threshold for page memsets; 0: page_ahead_nt_threshold.
+  size_t page_fill_ahead_nt_threshold;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

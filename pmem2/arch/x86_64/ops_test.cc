@@ -150,7 +150,8 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
   EXPECT_EQ(m26_2.page_nt_threshold, kDefaultByteNtThreshold)
       << "page copies: ordinary stores on lines just written, up to the byte tables' 8 MiB";
-  EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{64} << 10) << "ahead: non-temporal from 64 KiB";
+  EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
+  EXPECT_EQ(m26_2.page_fill_ahead_nt_threshold, size_t{64} << 10) << "and fills from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
   EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
   EXPECT_EQ(m26_2.page_fill_nt_threshold, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";

@@ -119,7 +119,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
                                 "from it");
 }
 
-// Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 64 KiB; non-temporal ones
+// Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
 // far from the previous copy only from 64 B and below 128 KiB, larger far copies as a rewrite.
 TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
@@ -137,7 +137,8 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary) << "a rewrite (lines 0-2046)";
   EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary)
       << "the same again: 2046 lines back, a rewrite, not a far copy below 128 KiB";
-  EXPECT_EQ(PageCopyFlags(line(2047), k64K - 64, 0), kOrdinary) << "the next line: ahead, below 64 KiB (to 3069)";
+  EXPECT_EQ(PageCopyFlags(line(2047), (16 << 10) - 1, 0), kOrdinary) << "the next line: ahead, below 16 KiB (to 2302)";
+  EXPECT_EQ(PageCopyFlags(line(2303), k64K - 64 * 257, 0), kNt) << "ahead, 16 KiB and more (to 3069)";
   EXPECT_EQ(PageCopyFlags(line(3070), k64K, 0), kNt) << "ahead, 64 KiB (to line 4093)";
   EXPECT_EQ(PageCopyFlags(line(4093 - 2048), 64, 0), kOrdinary) << "2048 lines before the last one: a rewrite";
   EXPECT_EQ(PageCopyFlags(line(2045), k8M - 1, 0), kOrdinary) << "a rewrite just below 8 MiB (to line 133116)";
@@ -158,12 +159,13 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemNonTemporal), kNt) << "a rewrite, yet the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
-                                " nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below "
+                                " nt >= 8 MiB on a rewrite, 16 KiB after the thread's last page copy, 64 B (below "
                                 "128 KiB) far from it");
 }
 
 // Zen 5's fills (memset): where copies take the rewrite threshold (8 MiB), fills take 48 MiB, except a far fill
-// right after a step of a stream (a ring wrapping around); everything else as for copies.
+// right after a step of a stream (a ring wrapping around); ahead of the last one, fills go non-temporal from 64 KiB
+// where copies do from 16 KiB; everything else as for copies.
 TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveAStream) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
@@ -178,7 +180,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
   EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, kFill), kOrdinary) << "the same buffer filled, just below 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, kFill), kNt) << "the same buffer filled, 48 MiB";
-  EXPECT_EQ(PageCopyFlags(At(k48M), k8M, 0, kFill), kNt) << "ahead, 8 MiB: from 64 KiB, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(k48M), k8M, 0, kFill), kNt) << "ahead, 8 MiB: fills from 64 KiB";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kNt) << "far, 8 MiB, right after a stream: a ring wrapping";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "the same 8 MiB again, after a jump";
   EXPECT_EQ(PageCopyFlags(At(k8M), 64 << 10, 0, kFill), kNt) << "ahead, 64 KiB";
@@ -186,6 +188,8 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
       << "far below 128 KiB after a stream: as a copy";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kOrdinary) << "far, 8 MiB, after a jump";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M, 4096, 0, kFill), kOrdinary) << "ahead, 4 KiB";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M + 4096, (64 << 10) - 1, 0, kFill), kOrdinary)
+      << "ahead, just below 64 KiB: ordinary stores, where a copy is non-temporal from 16 KiB";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M - 4096, k8M, 0, kFill), kOrdinary)
       << "a rewrite of 8 MiB after a stream: only a far fill after a stream keeps 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "after a jump, yet the caller decides";
