@@ -132,15 +132,19 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     guest of this kind (a 32 MiB last-level cache, msync ~0.2 us) non-temporal copies on a stream won 12-31 %
 //     at 16-32 KiB, where the first guest measured a tie (0.94-1.05), so copies ahead go non-temporal from
 //     16 KiB; fills there were mixed at 16-32 KiB (0.72-1.09) and lost 1-20 % on the first guest, so they keep
-//     64 KiB (amd-26-2.md, "The page copy's own work"). Page copies follow their destination history:
-//     non-temporal from 64 B below 128 KiB when far, from 16 KiB (fills 64 KiB) when ahead, and from the byte
-//     table's 8 MiB on a rewrite and on far copies of 128 KiB or more. A rewrite may start up
-//     to the far bound (128 KiB) back, so that writing the same buffer again counts as one below it;
-//     the price is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
+//     64 KiB (amd-26-2.md, "The page copy's own work"). The two guests also disagree on far copies of
+//     128 KiB-8 MiB: ordinary stores won random ones by 6-32 % on the first, non-temporal ones by 15-41 %
+//     (copies) and 9-27 % (fills from 1 MiB) on the second, where the row then left pmem2 at 0.72-0.85x of
+//     libpmem2; so far copies below 8 MiB take the side that cannot fall below libpmem2 too, non-temporal
+//     stores ("Large far copies"). Page copies follow their destination history: non-temporal from 64 B below
+//     8 MiB when far, from 16 KiB (fills 64 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and
+//     on far copies of 8 MiB or more. A rewrite may start up to the far bound (8 MiB) back, so that writing
+//     the same buffer again counts as one below it (ordinary stores win there by 1.1-5.4x on both guests);
+//     the price is that a copy up to 8 MiB before the last one also counts as one: blocks of 1-32 KiB
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
 //     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
 //     two buffers written in turn, whose lines are cached. Page fills (memset) keep ordinary stores up to 48 MiB
-//     where copies go non-temporal from 8 MiB (a rewrite, a far copy from 128 KiB): non-temporal fills cost
+//     where copies go non-temporal from 8 MiB (a rewrite, a far copy from 8 MiB): non-temporal fills cost
 //     1.4-1.7x on the same 8-16 MiB again and 7-31 % on random 8-32 MiB, and won from 48-64 MiB on the same
 //     buffer; except a far fill right after a stream step, which keeps 8 MiB: where a 128 MiB ring of 16-32 MiB
 //     fills wrapped around, ordinary stores for the wrapping fill made the ring 2-21 % slower ("Page fills of
@@ -177,7 +181,7 @@ struct CpuKindDefaults {
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, size_t{128} << 10, size_t{48} << 20,
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold, size_t{48} << 20,
      size_t{64} << 10, true},
     {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, 0, true},
     {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, 0, false},

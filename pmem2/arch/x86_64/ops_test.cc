@@ -153,7 +153,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
   EXPECT_EQ(m26_2.page_fill_ahead_nt_threshold, size_t{64} << 10) << "and fills from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
-  EXPECT_EQ(m26_2.page_far_nt_below, size_t{128} << 10) << "below 128 KiB";
+  EXPECT_EQ(m26_2.page_far_nt_below, kDefaultByteNtThreshold) << "below 8 MiB";
   EXPECT_EQ(m26_2.page_fill_nt_threshold, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");

@@ -120,13 +120,15 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
 }
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
-// far from the previous copy only from 64 B and below 128 KiB, larger far copies as a rewrite.
-TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
+// far from the previous copy from 64 B and below 8 MiB, larger far copies as a rewrite. A copy that starts up to
+// 8 MiB before the last line written is a rewrite (the same buffer again).
+TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
   Forget();
   constexpr size_t k64K = size_t{64} << 10;
   constexpr size_t k8M = size_t{8} << 20;
+  constexpr size_t kWindowLines = k8M / 64;  // the rewrite window, in lines
   const size_t x = size_t{32} << 20;
   const auto line = [&](size_t n) { return At(x + 64 * n); };
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
@@ -135,8 +137,7 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary)
       << "the same 16 KiB again: 255 lines before the last one written, still a rewrite here";
   EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary) << "a rewrite (lines 0-2046)";
-  EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary)
-      << "the same again: 2046 lines back, a rewrite, not a far copy below 128 KiB";
+  EXPECT_EQ(PageCopyFlags(At(x), 2 * k64K - 64, 0), kOrdinary) << "the same again: 2046 lines back, a rewrite";
   EXPECT_EQ(PageCopyFlags(line(2047), (16 << 10) - 1, 0), kOrdinary) << "the next line: ahead, below 16 KiB (to 2302)";
   EXPECT_EQ(PageCopyFlags(line(2303), k64K - 64 * 257, 0), kNt) << "ahead, 16 KiB and more (to 3069)";
   EXPECT_EQ(PageCopyFlags(line(3070), k64K, 0), kNt) << "ahead, 64 KiB (to line 4093)";
@@ -144,23 +145,25 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalOnlyForSmallFarCopies) {
   EXPECT_EQ(PageCopyFlags(line(2045), k8M - 1, 0), kOrdinary) << "a rewrite just below 8 MiB (to line 133116)";
   EXPECT_EQ(PageCopyFlags(line(133116), k8M, 0), kNt) << "a rewrite of 8 MiB: the byte tables' threshold";
   const size_t y = size_t{20} << 20;
-  EXPECT_EQ(PageCopyFlags(At(y), 64, 0), kNt) << "a jump";
+  EXPECT_EQ(PageCopyFlags(At(y), 64, 0), kNt) << "a jump (28 MiB back)";
   EXPECT_EQ(PageCopyFlags(At(y - 2048 * 64), 64, 0), kOrdinary) << "2048 lines back: a rewrite";
-  EXPECT_EQ(PageCopyFlags(At(y - 4097 * 64), 64, 0), kNt) << "2049 lines further back: far";
-  EXPECT_EQ(PageCopyFlags(At(1 << 20), 63, 0), kOrdinary) << "far but below 64 B";
-  EXPECT_EQ(PageCopyFlags(At(3 << 20), 2 * k64K - 1, 0), kNt) << "far, just below 128 KiB";
-  EXPECT_EQ(PageCopyFlags(At(5 << 20), 2 * k64K, 0), kOrdinary) << "far, 128 KiB: as a rewrite";
-  EXPECT_EQ(PageCopyFlags(At(7 << 20), k8M - 1, 0), kOrdinary) << "far, just below 8 MiB";
-  EXPECT_EQ(PageCopyFlags(At(15 << 20), 4096, 0), kOrdinary) << "ahead";
-  EXPECT_EQ(PageCopyFlags(At(30 << 20), k8M - 1, 0), kOrdinary) << "far right after a stream: copies do not care";
-  EXPECT_EQ(PageCopyFlags(At(48 << 20), k8M, 0), kNt) << "far, 8 MiB";
-  EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemTemporal), kMemTemporal | kMemNoDrain)
+  EXPECT_EQ(PageCopyFlags(At(y - (2048 + kWindowLines) * 64), 64, 0), kOrdinary)
+      << "8 MiB (131072 lines) back: a rewrite";
+  EXPECT_EQ(PageCopyFlags(At(y - (2048 + 2 * kWindowLines + 1) * 64), 64, 0), kNt)
+      << "8 MiB and a line further back: far";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 63, 0), kOrdinary) << "far but below 64 B";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), 2 * k64K, 0), kNt) << "far, 128 KiB";
+  EXPECT_EQ(PageCopyFlags(At(20 << 20), k8M - 1, 0), kNt) << "far, just below 8 MiB";
+  EXPECT_EQ(PageCopyFlags(At(20 << 20) + k8M, 4096, 0), kOrdinary) << "ahead";
+  EXPECT_EQ(PageCopyFlags(At(0), k8M - 1, 0), kNt) << "far right after a stream: copies do not care";
+  EXPECT_EQ(PageCopyFlags(At(48 << 20), k8M, 0), kNt) << "far, 8 MiB: as a rewrite, whose threshold is 8 MiB";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20) + 4096, 4096, kMemTemporal), kMemTemporal | kMemNoDrain)
       << "far, yet the caller decides";
-  EXPECT_EQ(PageCopyFlags(At(60 << 20), 4096, kMemNonTemporal), kNt) << "a rewrite, yet the caller decides";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20) + 4096, 4096, kMemNonTemporal), kNt) << "a rewrite, yet the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
                                 " nt >= 8 MiB on a rewrite, 16 KiB after the thread's last page copy, 64 B (below "
-                                "128 KiB) far from it");
+                                "8 MiB) far from it");
 }
 
 // Zen 5's fills (memset): where copies take the rewrite threshold (8 MiB), fills take 48 MiB, except a far fill
@@ -175,8 +178,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   constexpr size_t k48M = size_t{48} << 20;
   EXPECT_EQ(PageCopyFlags(At(0), 64, 0, kFill), kNt) << "far (a jump): non-temporal from 64 B, as a copy";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "a rewrite of 8 MiB, where a copy goes non-temporal";
-  // The same buffer again starts more than 128 KiB before the last line written: a large far copy, which takes
-  // the rewrite threshold.
+  // The same buffer again starts 8 MiB (less a line) before the last line written: a rewrite.
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
   EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, kFill), kOrdinary) << "the same buffer filled, just below 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, kFill), kNt) << "the same buffer filled, 48 MiB";
@@ -185,7 +187,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "the same 8 MiB again, after a jump";
   EXPECT_EQ(PageCopyFlags(At(k8M), 64 << 10, 0, kFill), kNt) << "ahead, 64 KiB";
   EXPECT_EQ(PageCopyFlags(At(32 << 20), (128 << 10) - 1, 0, kFill), kNt)
-      << "far below 128 KiB after a stream: as a copy";
+      << "far below 8 MiB after a stream: as a copy";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kOrdinary) << "far, 8 MiB, after a jump";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M, 4096, 0, kFill), kOrdinary) << "ahead, 4 KiB";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M + 4096, (64 << 10) - 1, 0, kFill), kOrdinary)
@@ -199,7 +201,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(kFill), byte_name.substr(0, byte_name.find(" nt")) +
                                      " nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B "
-                                     "(below 128 KiB) far from it, 8 MiB jumping away from a stream");
+                                     "(below 8 MiB) far from it, 8 MiB jumping away from a stream");
 }
 
 // Every other CPU kind: fills take the copies' thresholds, along a sequence that visits every class (far,
