@@ -56,9 +56,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     // No history: every copy is as a rewrite.
     if (write == PageWrite::kFill) nt_threshold = Or(t.fill_rewrite, nt_threshold);
   } else {
-    // With a far bound, a copy starting up to that many bytes before the last line written is a rewrite: the
-    // same buffer written again, below the bound, must not count as far and go non-temporal.
-    const uintptr_t lines_back = std::max<uintptr_t>(t.far_below / 64, kNearLinesBack);
+    // The same buffer written again must not count as far and go non-temporal: a copy that starts up to
+    // rewrite_back bytes before the last line written is a rewrite, and with rewrite_covering one that covers
+    // that line, whatever its size.
+    uintptr_t lines_back = std::max<uintptr_t>(t.rewrite_back / 64, kNearLinesBack);
+    if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
     bool rewrite_threshold = true;
     const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
     const bool after_stream = last_page_copy_ahead;

@@ -31,10 +31,14 @@ struct PageNtThresholds {
   size_t rewrite = 0;    // on lines the previous copy just wrote, or for every copy without a history
   size_t ahead = 0;      // on the lines just after them (a sequential stream)
   size_t far = 0;        // anywhere else
-  // Far copies of at least this many bytes take `rewrite` instead, and a copy starting up to this many bytes
-  // before the last line written counts as a rewrite (so the same buffer written again below the bound is one);
-  // 0: no bound, the cache-line tables' kNearLinesBack window (destination_history.h).
+  // Far copies of at least this many bytes take `rewrite` instead; 0: no bound.
   size_t far_below = 0;
+  // A copy starting up to this many bytes before the last line written counts as a rewrite; 0: the cache-line
+  // tables' kNearLinesBack lines (destination_history.h).
+  size_t rewrite_back = 0;
+  // A copy that covers the last line written (or ends on the line before it) also counts as a rewrite, however
+  // far back it starts: the same buffer written again, whatever its size.
+  bool rewrite_covering = false;
   // `rewrite` for fills (memset), except a far fill right after a step of a stream (kAhead), which keeps
   // `rewrite`; 0: the same as for copies.
   size_t fill_rewrite = 0;

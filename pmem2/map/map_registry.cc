@@ -95,7 +95,7 @@ void LockForFork();
 void UnlockAfterFork();
 void ForgetOtherThreadsInChild();
 
-// Inlined into ~SyncScope: a call there was one more frame on every page sync.
+// Always inlined: in ~SyncScope a call was one more frame on every page sync.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Slots& GetSlots() {
   static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
   return *slots;

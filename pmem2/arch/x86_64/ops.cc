@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <string>
@@ -138,9 +139,11 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     libpmem2; so far copies below 8 MiB take the side that cannot fall below libpmem2 too, non-temporal
 //     stores ("Large far copies"). Page copies follow their destination history: non-temporal from 64 B below
 //     8 MiB when far, from 16 KiB (fills 64 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and
-//     on far copies of 8 MiB or more. A rewrite may start up to the far bound (8 MiB) back, so that writing
-//     the same buffer again counts as one below it (ordinary stores win there by 1.1-5.4x on both guests);
-//     the price is that a copy up to 8 MiB before the last one also counts as one: blocks of 1-32 KiB
+//     on far copies of 8 MiB or more. A rewrite may start up to 128 KiB back, or cover the last line written
+//     whatever its size, so that writing the same buffer again counts as one (ordinary stores win that by up to
+//     5.4x on the second guest, 0.96-1.44x at 1-8 MiB copies; a rewrite window of 8 MiB instead made random
+//     1-4 KiB copies in an 8-16 MiB region 8-20 % slower there); the price of the 128 KiB is that a copy up to
+//     128 KiB before the last one also counts as one: blocks of 1-32 KiB
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
 //     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
 //     two buffers written in turn, whose lines are cached. Page fills (memset) keep ordinary stores up to 48 MiB
@@ -175,18 +178,20 @@ struct CpuKindDefaults {
   size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
   size_t page_far_nt_threshold;    // and far from it; 0: no history
   size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
+  size_t page_rewrite_back;        // a copy starting this far before the last line written is a rewrite
+  bool page_rewrite_covering;      // and so is one that covers that line
   size_t page_fill_nt_threshold;   // page_nt_threshold for memset; 0: the same as for memcpy
   size_t page_fill_ahead_nt_threshold;  // page_ahead_nt_threshold for memset; 0: the same as for memcpy
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold, size_t{48} << 20,
-     size_t{64} << 10, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false, 0, 0, false},
+    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold,
+     size_t{128} << 10, true, size_t{48} << 20, size_t{64} << 10, true},
+    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, false, 0, 0, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false, 0, 0, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false, 0, 0, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -197,9 +202,9 @@ const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
 
 std::atomic<const Selection*> installed_for_test{nullptr};
 
-// The current selection's page copy plan (PagePlan, backend::current_page_plan). Each MakeCurrent adds one to
-// `plans`, which never frees any, so a thread still reading an earlier one never reads freed memory: the process
-// makes one, a test a few.
+// The current selection's page copy plan (PagePlan, backend::current_page_plan). Plans are never freed, so a
+// thread still reading an earlier one never reads freed memory; a plan equal to one already kept is reused, so
+// tests that install selections again and again keep as many as there are different ones.
 void PublishPagePlan(const Selection& s) {
   struct Plans {
     std::mutex mutex;  // not absl::Mutex: see pmem2/map/map_registry.h on ThreadSanitizer
@@ -209,12 +214,30 @@ void PublishPagePlan(const Selection& s) {
   backend::PageCopyPlan plan;
   plan.memmove = s.byte.memmove;
   plan.memset = s.byte.memset;
-  plan.thresholds = {s.page_nt_threshold,  s.page_ahead_nt_threshold, s.page_far_nt_threshold,
-                     s.page_far_nt_below,  s.page_fill_nt_threshold,  s.page_fill_ahead_nt_threshold};
+  plan.thresholds.rewrite = s.page_nt_threshold;
+  plan.thresholds.ahead = s.page_ahead_nt_threshold;
+  plan.thresholds.far = s.page_far_nt_threshold;
+  plan.thresholds.far_below = s.page_far_nt_below;
+  plan.thresholds.rewrite_back = s.page_rewrite_back;
+  plan.thresholds.rewrite_covering = s.page_rewrite_covering;
+  plan.thresholds.fill_rewrite = s.page_fill_nt_threshold;
+  plan.thresholds.fill_ahead = s.page_fill_ahead_nt_threshold;
   plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+  const auto same = [&plan](const backend::PageCopyPlan& kept) {
+    const backend::PageNtThresholds& a = kept.thresholds;
+    const backend::PageNtThresholds& b = plan.thresholds;
+    return kept.memmove == plan.memmove && kept.memset == plan.memset &&
+           kept.threshold_from_environment == plan.threshold_from_environment && a.rewrite == b.rewrite &&
+           a.ahead == b.ahead && a.far == b.far && a.far_below == b.far_below && a.rewrite_back == b.rewrite_back &&
+           a.rewrite_covering == b.rewrite_covering && a.fill_rewrite == b.fill_rewrite && a.fill_ahead == b.fill_ahead;
+  };
   std::lock_guard<std::mutex> lock(plans->mutex);
-  plans->plans.push_back(plan);
-  backend::current_page_plan.store(&plans->plans.back(), std::memory_order_release);
+  auto kept = std::find_if(plans->plans.begin(), plans->plans.end(), same);
+  if (kept == plans->plans.end()) {
+    plans->plans.push_back(plan);
+    kept = std::prev(plans->plans.end());
+  }
+  backend::current_page_plan.store(&*kept, std::memory_order_release);
 }
 
 void MakeCurrent(const Selection& s) {
@@ -261,6 +284,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
   s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
   s.page_far_nt_below = kind_defaults.page_far_nt_below;
+  s.page_rewrite_back = kind_defaults.page_rewrite_back;
+  s.page_rewrite_covering = kind_defaults.page_rewrite_covering;
   s.page_fill_nt_threshold = kind_defaults.page_fill_nt_threshold;
   s.page_fill_ahead_nt_threshold = kind_defaults.page_fill_ahead_nt_threshold;
 
@@ -365,14 +390,17 @@ ABSL_ATTRIBUTE_HOT const Selection& CurrentSelection() { return Current(); }
 const backend::PageCopyPlan& PagePlan() {
   const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
   if (ABSL_PREDICT_TRUE(plan != nullptr)) return *plan;
-  Current();  // the process's first use of the engine: selecting publishes the plan (MakeCurrent)
+  // The process's first use of the engine: selecting publishes the plan (MakeCurrent). A test's selection is
+  // published before it is installed, so a null plan means the process's own has not been made yet.
+  ProcessSelection();
   return *backend::current_page_plan.load(std::memory_order_acquire);
 }
 std::string DescribeCpu() { return Current().description; }
 
 void InstallSelectionForTest(const Selection* selection) {
-  installed_for_test.store(selection, std::memory_order_release);
+  // Published first, so that a page copy that finds the selection installed also finds a plan (PagePlan).
   MakeCurrent(selection != nullptr ? *selection : ProcessSelection());
+  installed_for_test.store(selection, std::memory_order_release);
 }
 
 }  // namespace x86_64

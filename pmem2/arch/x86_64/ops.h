@@ -52,11 +52,14 @@ struct Selection {
   size_t page_nt_threshold;
   // The same for destinations just after (ahead) or far from the thread's previous page copy
   // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies. Far copies of
-  // page_far_nt_below bytes or more take page_nt_threshold instead (0: no bound); a copy that starts up to
-  // that many bytes before the last line written is a rewrite (pmem2/arch's PageCopyFlags).
+  // page_far_nt_below bytes or more take page_nt_threshold instead (0: no bound). A copy that starts up to
+  // page_rewrite_back bytes before the last line written (0: kNearLinesBack lines) or, with
+  // page_rewrite_covering, one that covers that line, is a rewrite (pmem2/arch's PageCopyFlags).
   size_t page_ahead_nt_threshold;
   size_t page_far_nt_threshold;
   size_t page_far_nt_below;
+  size_t page_rewrite_back;
+  bool page_rewrite_covering;
   // page_nt_threshold for page memsets (on a rewrite, without a history, and for far fills of page_far_nt_below
   // or more, except one right after a step of a stream, which keeps page_nt_threshold); 0: page_nt_threshold.
   size_t page_fill_nt_threshold;

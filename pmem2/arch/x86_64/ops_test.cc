@@ -154,6 +154,8 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page_fill_ahead_nt_threshold, size_t{64} << 10) << "and fills from 64 KiB";
   EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
   EXPECT_EQ(m26_2.page_far_nt_below, kDefaultByteNtThreshold) << "below 8 MiB";
+  EXPECT_EQ(m26_2.page_rewrite_back, size_t{128} << 10) << "a rewrite starts up to 128 KiB back";
+  EXPECT_TRUE(m26_2.page_rewrite_covering) << "or covers the last line written";
   EXPECT_EQ(m26_2.page_fill_nt_threshold, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pmem2/arch/backend.h"
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
@@ -121,14 +122,13 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
 // far from the previous copy from 64 B and below 8 MiB, larger far copies as a rewrite. A copy that starts up to
-// 8 MiB before the last line written is a rewrite (the same buffer again).
+// 128 KiB before the last line written is a rewrite, and so is one that covers that line (the same buffer again).
 TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
   Forget();
   constexpr size_t k64K = size_t{64} << 10;
   constexpr size_t k8M = size_t{8} << 20;
-  constexpr size_t kWindowLines = k8M / 64;  // the rewrite window, in lines
   const size_t x = size_t{32} << 20;
   const auto line = [&](size_t n) { return At(x + 64 * n); };
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
@@ -147,10 +147,14 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   const size_t y = size_t{20} << 20;
   EXPECT_EQ(PageCopyFlags(At(y), 64, 0), kNt) << "a jump (28 MiB back)";
   EXPECT_EQ(PageCopyFlags(At(y - 2048 * 64), 64, 0), kOrdinary) << "2048 lines back: a rewrite";
-  EXPECT_EQ(PageCopyFlags(At(y - (2048 + kWindowLines) * 64), 64, 0), kOrdinary)
-      << "8 MiB (131072 lines) back: a rewrite";
-  EXPECT_EQ(PageCopyFlags(At(y - (2048 + 2 * kWindowLines + 1) * 64), 64, 0), kNt)
-      << "8 MiB and a line further back: far";
+  EXPECT_EQ(PageCopyFlags(At(y - 4097 * 64), 64, 0), kNt) << "2049 lines further back: far";
+  // The last line written is now y - 4097 lines; a 1 MiB buffer ending on it, written again, covers it.
+  const char* last_line = At(y - 4097 * 64);
+  constexpr size_t k1M = size_t{1} << 20;
+  EXPECT_EQ(PageCopyFlags(last_line + 64 - k1M, k1M, 0), kOrdinary) << "1 MiB covering the last line: a rewrite";
+  EXPECT_EQ(PageCopyFlags(last_line + 64 - k1M, k1M, 0), kOrdinary) << "the same 1 MiB again: a rewrite";
+  EXPECT_EQ(PageCopyFlags(last_line - k1M - 64, k1M, 0), kNt)
+      << "1 MiB ending two lines before the last one written: far, non-temporal below 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(60 << 20), 63, 0), kOrdinary) << "far but below 64 B";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 2 * k64K, 0), kNt) << "far, 128 KiB";
   EXPECT_EQ(PageCopyFlags(At(20 << 20), k8M - 1, 0), kNt) << "far, just below 8 MiB";
@@ -178,7 +182,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   constexpr size_t k48M = size_t{48} << 20;
   EXPECT_EQ(PageCopyFlags(At(0), 64, 0, kFill), kNt) << "far (a jump): non-temporal from 64 B, as a copy";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "a rewrite of 8 MiB, where a copy goes non-temporal";
-  // The same buffer again starts 8 MiB (less a line) before the last line written: a rewrite.
+  // The same buffer again covers the last line written: a rewrite, whose threshold for copies is 8 MiB.
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
   EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, kFill), kOrdinary) << "the same buffer filled, just below 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, kFill), kNt) << "the same buffer filled, 48 MiB";
@@ -296,12 +300,14 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
     size_t offset, size;
     unsigned flags;
   };
-  // A jump, a rewrite, a stream's next lines, a far copy, a large rewrite (where Zen 5's fills differ from its
-  // copies), the caller's own flags, NOFLUSH.
+  // A jump, a rewrite, a stream's next lines, a large far copy right after them, a far copy, a large rewrite
+  // (where Zen 5's fills differ from its copies), the caller's own flags, NOFLUSH.
   const Step steps[] = {{32 << 20, 64, 0},
                         {32 << 20, 64, 0},
                         {(32 << 20) + 64, 2048, 0},
                         {(32 << 20) + 2112, 100, 0},
+                        {(32 << 20) + 2240, 32 << 10, 0},  // ahead: Zen 5 copies non-temporal, fills not
+                        {0, 8 << 20, 0},                    // far right after a stream step
                         {1 << 20, 16 << 10, 0},
                         {1 << 20, 8 << 20, 0},
                         {9 << 20, 8 << 10, kMemTemporal},
@@ -324,6 +330,18 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
                                                      : ByteCall{d, nullptr, 7, s.size, flags});
       }
       InstallSelectionForTest(&recording);
+      // The plan is the installed selection's, field by field.
+      const backend::PageCopyPlan& plan = backend::PagePlan();
+      EXPECT_EQ(backend::current_page_plan.load(), &plan);
+      EXPECT_TRUE(plan.memmove == RecordMemmove && plan.memset == RecordMemset);
+      EXPECT_EQ(plan.thresholds.rewrite, recording.page_nt_threshold);
+      EXPECT_EQ(plan.thresholds.ahead, recording.page_ahead_nt_threshold);
+      EXPECT_EQ(plan.thresholds.far, recording.page_far_nt_threshold);
+      EXPECT_EQ(plan.thresholds.far_below, recording.page_far_nt_below);
+      EXPECT_EQ(plan.thresholds.rewrite_back, recording.page_rewrite_back);
+      EXPECT_EQ(plan.thresholds.rewrite_covering, recording.page_rewrite_covering);
+      EXPECT_EQ(plan.thresholds.fill_rewrite, recording.page_fill_nt_threshold);
+      EXPECT_EQ(plan.thresholds.fill_ahead, recording.page_fill_ahead_nt_threshold);
       ByteCalls().clear();
       Forget();
       for (const Step& s : steps) {
@@ -354,6 +372,8 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
     EXPECT_EQ(to[101], 101);
     EXPECT_TRUE(ByteCalls().empty());
   }
+  // Back on the process's own selection: its tables.
+  EXPECT_TRUE(backend::PagePlan().memmove == ByteOps().memmove && backend::PagePlan().memset == ByteOps().memset);
 }
 
 }  // namespace
