@@ -44,6 +44,12 @@ struct PageNtThresholds {
   size_t fill_rewrite = 0;
   // `ahead` for fills; 0: the same as for copies.
   size_t fill_ahead = 0;
+
+  bool operator==(const PageNtThresholds& o) const {
+    return rewrite == o.rewrite && ahead == o.ahead && far == o.far && far_below == o.far_below &&
+           rewrite_back == o.rewrite_back && rewrite_covering == o.rewrite_covering &&
+           fill_rewrite == o.fill_rewrite && fill_ahead == o.fill_ahead;
+  }
 };
 // Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
 // and again when a test installs another) and found with one load (current_page_plan). Reaching the same

@@ -174,24 +174,21 @@ struct CpuKindDefaults {
   unsigned family;
   unsigned model;
   size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
-  size_t page_nt_threshold;        // 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4)
-  size_t page_ahead_nt_threshold;  // page copies' own history: just after the previous copy
-  size_t page_far_nt_threshold;    // and far from it; 0: no history
-  size_t page_far_nt_below;        // far copies this large or larger take page_nt_threshold; 0: no bound
-  size_t page_rewrite_back;        // a copy starting this far before the last line written is a rewrite
-  bool page_rewrite_covering;      // and so is one that covers that line
-  size_t page_fill_nt_threshold;   // page_nt_threshold for memset; 0: the same as for memcpy
-  size_t page_fill_ahead_nt_threshold;  // page_ahead_nt_threshold for memset; 0: the same as for memcpy
+  // Page copies (backend.h: rewrite, ahead, far, far_below, rewrite_back, rewrite_covering, fill_rewrite,
+  // fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
+  backend::PageNtThresholds page;
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, 0, 0, 0, 0, false, 0, 0, false},
-    {CpuVendor::kAmd, 26, 2, 0, kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold,
-     size_t{128} << 10, true, size_t{48} << 20, size_t{64} << 10, true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, size_t{2} << 10, 64, 0, 0, false, 0, 0, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, 0, 0, 0, 0, false, 0, 0, false},
+    {CpuVendor::kAmd, 25, 17, 0, {}, false},
+    {CpuVendor::kAmd, 26, 2, 0,
+     {kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold, size_t{128} << 10, true,
+      size_t{48} << 20, size_t{64} << 10},
+     true},
+    {CpuVendor::kIntel, 6, 167, 0, {0, size_t{2} << 10, 64}, true},
+    {CpuVendor::kIntel, 6, 207, 384, {}, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, 0, 0, 0, 0, false, 0, 0, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, {}, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -214,22 +211,11 @@ void PublishPagePlan(const Selection& s) {
   backend::PageCopyPlan plan;
   plan.memmove = s.byte.memmove;
   plan.memset = s.byte.memset;
-  plan.thresholds.rewrite = s.page_nt_threshold;
-  plan.thresholds.ahead = s.page_ahead_nt_threshold;
-  plan.thresholds.far = s.page_far_nt_threshold;
-  plan.thresholds.far_below = s.page_far_nt_below;
-  plan.thresholds.rewrite_back = s.page_rewrite_back;
-  plan.thresholds.rewrite_covering = s.page_rewrite_covering;
-  plan.thresholds.fill_rewrite = s.page_fill_nt_threshold;
-  plan.thresholds.fill_ahead = s.page_fill_ahead_nt_threshold;
+  plan.thresholds = s.page;
   plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
   const auto same = [&plan](const backend::PageCopyPlan& kept) {
-    const backend::PageNtThresholds& a = kept.thresholds;
-    const backend::PageNtThresholds& b = plan.thresholds;
-    return kept.memmove == plan.memmove && kept.memset == plan.memset &&
-           kept.threshold_from_environment == plan.threshold_from_environment && a.rewrite == b.rewrite &&
-           a.ahead == b.ahead && a.far == b.far && a.far_below == b.far_below && a.rewrite_back == b.rewrite_back &&
-           a.rewrite_covering == b.rewrite_covering && a.fill_rewrite == b.fill_rewrite && a.fill_ahead == b.fill_ahead;
+    return kept.memmove == plan.memmove && kept.memset == plan.memset && kept.thresholds == plan.thresholds &&
+           kept.threshold_from_environment == plan.threshold_from_environment;
   };
   std::lock_guard<std::mutex> lock(plans->mutex);
   auto kept = std::find_if(plans->plans.begin(), plans->plans.end(), same);
@@ -280,14 +266,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   if (!allow_nt || s.cache_line_near_temporal_below <= std::min(s.cache_line_nt_threshold, kSmallCopy + 1)) {
     s.cache_line_near_temporal_below = 0;
   }
-  s.page_nt_threshold = kind_defaults.page_nt_threshold;
-  s.page_ahead_nt_threshold = kind_defaults.page_ahead_nt_threshold;
-  s.page_far_nt_threshold = kind_defaults.page_far_nt_threshold;
-  s.page_far_nt_below = kind_defaults.page_far_nt_below;
-  s.page_rewrite_back = kind_defaults.page_rewrite_back;
-  s.page_rewrite_covering = kind_defaults.page_rewrite_covering;
-  s.page_fill_nt_threshold = kind_defaults.page_fill_nt_threshold;
-  s.page_fill_ahead_nt_threshold = kind_defaults.page_fill_ahead_nt_threshold;
+  s.page = kind_defaults.page;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
   // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX everywhere so

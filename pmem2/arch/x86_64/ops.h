@@ -47,24 +47,10 @@ struct Selection {
   // near the calling thread's previous one (kernel_table.h); 0: never. From the CPU kind's row in ops.cc, or
   // PMEM2_NEAR_TEMPORAL_BELOW.
   size_t cache_line_near_temporal_below;
-  // Page granularity copies of at least this many bytes use non-temporal stores; 0: the CPU kind has no
-  // measured value, pmem2/arch's kPageNtThreshold (page_copy.h) applies.
-  size_t page_nt_threshold;
-  // The same for destinations just after (ahead) or far from the thread's previous page copy
-  // (pmem2/arch/destination_history.h); page_far_nt_threshold == 0: no history for page copies. Far copies of
-  // page_far_nt_below bytes or more take page_nt_threshold instead (0: no bound). A copy that starts up to
-  // page_rewrite_back bytes before the last line written (0: kNearLinesBack lines) or, with
-  // page_rewrite_covering, one that covers that line, is a rewrite (pmem2/arch's PageCopyFlags).
-  size_t page_ahead_nt_threshold;
-  size_t page_far_nt_threshold;
-  size_t page_far_nt_below;
-  size_t page_rewrite_back;
-  bool page_rewrite_covering;
-  // page_nt_threshold for page memsets (on a rewrite, without a history, and for far fills of page_far_nt_below
-  // or more, except one right after a step of a stream, which keeps page_nt_threshold); 0: page_nt_threshold.
-  size_t page_fill_nt_threshold;
-  // page_ahead_nt_threshold for page memsets; 0: page_ahead_nt_threshold.
-  size_t page_fill_ahead_nt_threshold;
+  // Page-granularity copies: where they go non-temporal, by where they land relative to the thread's previous
+  // page copy (pmem2/arch/backend.h); from the CPU kind's row in ops.cc. All 0: pmem2/arch's kPageNtThreshold
+  // for every copy, no history.
+  backend::PageNtThresholds page;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

@@ -138,9 +138,9 @@ TEST(SelectTest, Avx512DefaultPerCpuKind) {
 TEST(SelectTest, PerCpuKindRows) {
   const Selection zen4 = Select(Zen4(), EnvOverrides());
   EXPECT_EQ(zen4.cache_line_near_temporal_below, 0u) << "Zen 4: non-temporal from 64 B wherever";
-  EXPECT_EQ(zen4.page_nt_threshold, 0u) << "Zen 4 keeps pmem2/arch's 16 KiB";
-  EXPECT_EQ(zen4.page_far_nt_threshold, 0u) << "and no history for page copies";
-  EXPECT_EQ(zen4.page_fill_nt_threshold, 0u) << "fills as copies";
+  EXPECT_EQ(zen4.page.rewrite, 0u) << "Zen 4 keeps pmem2/arch's 16 KiB";
+  EXPECT_EQ(zen4.page.far, 0u) << "and no history for page copies";
+  EXPECT_EQ(zen4.page.fill_rewrite, 0u) << "fills as copies";
   EXPECT_STREQ(zen4.cache_line.memmove_name, "avx nt >= 64 B");
 
   CpuFeatures turin = Zen4();
@@ -148,32 +148,32 @@ TEST(SelectTest, PerCpuKindRows) {
   turin.model = 2;
   const Selection m26_2 = Select(turin, EnvOverrides());
   EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
-  EXPECT_EQ(m26_2.page_nt_threshold, kDefaultByteNtThreshold)
+  EXPECT_EQ(m26_2.page.rewrite, kDefaultByteNtThreshold)
       << "page copies: ordinary stores on lines just written, up to the byte tables' 8 MiB";
-  EXPECT_EQ(m26_2.page_ahead_nt_threshold, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
-  EXPECT_EQ(m26_2.page_fill_ahead_nt_threshold, size_t{64} << 10) << "and fills from 64 KiB";
-  EXPECT_EQ(m26_2.page_far_nt_threshold, 64u) << "far: non-temporal from 64 B";
-  EXPECT_EQ(m26_2.page_far_nt_below, kDefaultByteNtThreshold) << "below 8 MiB";
-  EXPECT_EQ(m26_2.page_rewrite_back, size_t{128} << 10) << "a rewrite starts up to 128 KiB back";
-  EXPECT_TRUE(m26_2.page_rewrite_covering) << "or covers the last line written";
-  EXPECT_EQ(m26_2.page_fill_nt_threshold, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
+  EXPECT_EQ(m26_2.page.ahead, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
+  EXPECT_EQ(m26_2.page.fill_ahead, size_t{64} << 10) << "and fills from 64 KiB";
+  EXPECT_EQ(m26_2.page.far, 64u) << "far: non-temporal from 64 B";
+  EXPECT_EQ(m26_2.page.far_below, kDefaultByteNtThreshold) << "below 8 MiB";
+  EXPECT_EQ(m26_2.page.rewrite_back, size_t{128} << 10) << "a rewrite starts up to 128 KiB back";
+  EXPECT_TRUE(m26_2.page.rewrite_covering) << "or covers the last line written";
+  EXPECT_EQ(m26_2.page.fill_rewrite, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
-  EXPECT_EQ(m167.page_nt_threshold, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
-  EXPECT_EQ(m167.page_ahead_nt_threshold, size_t{2} << 10) << "2 KiB on the next lines";
-  EXPECT_EQ(m167.page_far_nt_threshold, 64u) << "and 64 B when far";
-  EXPECT_EQ(m167.page_far_nt_below, 0u) << "at any size";
-  EXPECT_EQ(m167.page_fill_nt_threshold, 0u) << "fills as copies";
+  EXPECT_EQ(m167.page.rewrite, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
+  EXPECT_EQ(m167.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
+  EXPECT_EQ(m167.page.far, 64u) << "and 64 B when far";
+  EXPECT_EQ(m167.page.far_below, 0u) << "at any size";
+  EXPECT_EQ(m167.page.fill_rewrite, 0u) << "fills as copies";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
-  EXPECT_EQ(emr.page_nt_threshold, 0u) << "page copies not measured there";
-  EXPECT_EQ(emr.page_far_nt_threshold, 0u);
-  EXPECT_EQ(emr.page_fill_nt_threshold, 0u);
+  EXPECT_EQ(emr.page.rewrite, 0u) << "page copies not measured there";
+  EXPECT_EQ(emr.page.far, 0u);
+  EXPECT_EQ(emr.page.fill_rewrite, 0u);
   EXPECT_STREQ(emr.cache_line.memmove_name, "avx nt >= 64 B, temporal < 384 B near the thread's last destination");
   EXPECT_STREQ(emr.cache_line.memset_name, emr.cache_line.memmove_name);
   EXPECT_STREQ(emr.byte.memmove_name, "avx nt >= 8 MiB") << "the byte tables have no history";
@@ -188,10 +188,10 @@ TEST(SelectTest, PerCpuKindRows) {
   for (const CpuFeatures& f : {Intel(85), Intel(143), amd_other, zen5, other}) {
     const Selection s = Select(f, EnvOverrides());
     EXPECT_EQ(s.cache_line_near_temporal_below, 256u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_nt_threshold, 0u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_far_nt_threshold, 0u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_far_nt_below, 0u) << f.family << "/" << f.model;
-    EXPECT_EQ(s.page_fill_nt_threshold, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page.rewrite, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page.far, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page.far_below, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page.fill_rewrite, 0u) << f.family << "/" << f.model;
   }
 }
 

@@ -240,9 +240,9 @@ TEST_F(PageCopyHistoryTest, ARowWithoutAHistoryStillFillsByItsOwnThreshold) {
   if (UserThreshold()) GTEST_SKIP() << "the rows' thresholds are off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 25, 17));
   Selection own_fills = cpu.selection();
-  ASSERT_EQ(own_fills.page_far_nt_threshold, 0u) << "Zen 4's row has no page history";
+  ASSERT_EQ(own_fills.page.far, 0u) << "Zen 4's row has no page history";
   constexpr size_t k48M = size_t{48} << 20;
-  own_fills.page_fill_nt_threshold = k48M;
+  own_fills.page.fill_rewrite = k48M;
   InstallSelectionForTest(&own_fills);
   EXPECT_EQ(PageCopyFlags(At(0), size_t{8} << 20, 0), kNt) << "copies: the row's 16 KiB";
   EXPECT_EQ(PageCopyFlags(At(0), size_t{8} << 20, 0, PageWrite::kFill), kOrdinary);
@@ -334,14 +334,8 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
       const backend::PageCopyPlan& plan = backend::PagePlan();
       EXPECT_EQ(backend::current_page_plan.load(), &plan);
       EXPECT_TRUE(plan.memmove == RecordMemmove && plan.memset == RecordMemset);
-      EXPECT_EQ(plan.thresholds.rewrite, recording.page_nt_threshold);
-      EXPECT_EQ(plan.thresholds.ahead, recording.page_ahead_nt_threshold);
-      EXPECT_EQ(plan.thresholds.far, recording.page_far_nt_threshold);
-      EXPECT_EQ(plan.thresholds.far_below, recording.page_far_nt_below);
-      EXPECT_EQ(plan.thresholds.rewrite_back, recording.page_rewrite_back);
-      EXPECT_EQ(plan.thresholds.rewrite_covering, recording.page_rewrite_covering);
-      EXPECT_EQ(plan.thresholds.fill_rewrite, recording.page_fill_nt_threshold);
-      EXPECT_EQ(plan.thresholds.fill_ahead, recording.page_fill_ahead_nt_threshold);
+      EXPECT_TRUE(plan.thresholds == recording.page);
+      EXPECT_EQ(plan.threshold_from_environment, ProcessEnvOverrides().has_movnt_threshold);
       ByteCalls().clear();
       Forget();
       for (const Step& s : steps) {
