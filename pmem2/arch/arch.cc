@@ -36,7 +36,9 @@ __thread bool last_page_copy_ahead __attribute__((tls_model("initial-exec"))) = 
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return backend::ByteOps(); }
+#if !defined(__x86_64__)  // inline there (persist_ops.h)
 ABSL_ATTRIBUTE_HOT void ByteDrain() { backend::ByteDrain(); }
+#endif
 FlushFn WriteBackFlush() { return backend::WriteBackFlush(); }
 std::string DescribeCpu() { return backend::DescribeCpu(); }
 

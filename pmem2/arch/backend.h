@@ -11,6 +11,7 @@
 #define PMEM2_ARCH_BACKEND_H_
 
 #include <atomic>
+#include <cstddef>
 #include <string>
 
 #include "pmem2/arch/persist_ops.h"
@@ -21,7 +22,7 @@ namespace backend {
 
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
-void ByteDrain();  // ByteOps().drain, as a direct call
+void ByteDrain();  // ByteOps().drain, as a direct call (not on x86-64: persist_ops.h inlines it)
 FlushFn WriteBackFlush();
 // Page-granularity copies of at least these many bytes default to non-temporal stores, by where the copy starts
 // relative to the calling thread's previous page copy (destination_history.h). `far` == 0: the CPU kind keeps
@@ -55,13 +56,16 @@ struct PageNtThresholds {
 // and again when a test installs another) and found with one load (current_page_plan). Reaching the same
 // through ByteOps() and a PageNtThresholds returned by value took nine calls, 4-6 ns of a page copy on Zen 5
 // (a 64-byte one without msync: 9.3 ns, now 3.3, glibc's memcpy 1.8; tools/bench/results/amd-26-2.md, "The page
-// copy's own work").
-struct PageCopyPlan {
+// copy's own work"). One cache line holds everything a copy reads (the fills' fields follow it): each line a
+// copy touches after a system call may cost a nanosecond (amd-26-2.md, "The page sync's lines").
+struct alignas(64) PageCopyPlan {
   MemmoveFn memmove = nullptr;  // ByteOps().memmove and .memset
-  MemsetFn memset = nullptr;
-  PageNtThresholds thresholds;
   bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
+  PageNtThresholds thresholds;
+  MemsetFn memset = nullptr;
 };
+static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, rewrite_covering) < 64,
+              "a copy reads its plan's first line only");
 // The plan of the current selection; the same tables ByteOps() returns.
 const PageCopyPlan& PagePlan();
 // What PagePlan() returns, published by the backend (release) whenever its selection changes; null before the

@@ -60,9 +60,14 @@ const PersistOps& CacheLineOps();
 // granularity).
 const PersistOps& ByteOps();
 // The byte tables' drain as a direct call, without the loads that find ByteOps().drain: the fence a page sync
-// issues before msync. Each backend's ByteOps().drain is this same function (tools/bench/results/amd-26-2.md, "A
-// page persist's pages", has why the lookup mattered).
+// issues before msync. Each backend's ByteOps().drain is the same fence (tools/bench/results/amd-26-2.md, "A page
+// persist's pages", has why the lookup mattered). On x86-64 an inline SFENCE, as x86_64::ByteDrain, which every
+// x86-64 selection's byte.drain is (x86_64/ops_test.cc): a call there was one more line of code after msync.
+#if defined(__x86_64__)
+inline void ByteDrain() { __asm__ volatile("sfence" : : : "memory"); }
+#else
 void ByteDrain();
+#endif
 
 // Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the
 // CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow (deep flush: pmem2_deep_flush, pmem_deep_flush); follow it

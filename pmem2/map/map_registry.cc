@@ -59,23 +59,15 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 }  // namespace
 
-// One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
-// any slot it reached through the list at any time).
-constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when its syncs concern every reader
+PageSyncShared page_sync_shared;
 
-struct alignas(64) SyncSlot {
-  std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
-  std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
-  uint32_t depth = 0;                 // the owner's scopes open now; only the owner (or its forked child) uses it
-  SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
-  SyncSlot* next_free = nullptr;      // guarded by Slots::mutex
-};
+// The slots' list and the readers' sleep; the readers' count is in page_sync_shared, where the end of a sync
+// reads it.
 
 namespace {
 
 struct Slots {
   std::atomic<SyncSlot*> head{nullptr};  // every slot, newest first; only pushed to
-  std::atomic<uint32_t> waiters{0};      // readers waiting for a slot to change
   std::mutex mutex;                      // guards free and the readers' sleep
   std::condition_variable ended;
   SyncSlot* free = nullptr;
@@ -88,8 +80,6 @@ struct Slots {
 // that it does not take the slots' lock a thousand times a second while it waits.
 constexpr std::chrono::milliseconds kWaiterRecheck{1};
 constexpr std::chrono::milliseconds kWaiterRecheckMax{32};
-
-std::atomic<bool> wake_ups_skipped_for_test{false};
 
 void LockForFork();
 void UnlockAfterFork();
@@ -109,8 +99,8 @@ const bool fork_handlers_registered =
 
 }  // namespace
 
-// initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call). With
-// external linkage, not in the anonymous namespace: see pmem2/arch/arch.cc's page-copy history on gold.
+// Initial-exec (map_registry.h), with external linkage, not in the anonymous namespace: see pmem2/arch/arch.cc's
+// page-copy history on gold.
 __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
@@ -141,7 +131,7 @@ void ForgetOtherThreadsInChild() {
   // Readers of the parent that slept in `ended` do not exist here, and glibc's condition variable would wait
   // for them to leave on the next broadcast: a fresh one, and no waiters.
   new (&slots.ended) std::condition_variable;
-  slots.waiters.store(0, std::memory_order_relaxed);
+  page_sync_shared.waiters.store(0, std::memory_order_relaxed);
   slots.free = nullptr;
   for (SyncSlot* slot = slots.head.load(std::memory_order_relaxed); slot != nullptr; slot = slot->next) {
     if (slot == this_thread_slot) continue;
@@ -182,7 +172,8 @@ pthread_key_t TheSlotKey() {
   return holder.key;
 }
 
-// Out of line, once per thread: inlined, it made every SyncScope save six registers for the first sync's sake.
+}  // namespace
+
 ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
   Slots& slots = GetSlots();
   SyncSlot* slot = nullptr;
@@ -206,56 +197,12 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
   return slot;
 }
 
-}  // namespace
-
-// Hot: on a page mapping's persist path (page_persist.cc, SyncPages).
-ABSL_ATTRIBUTE_HOT SyncScope::SyncScope(const void* address) {
-  SyncSlot* slot = this_thread_slot;
-  if (ABSL_PREDICT_FALSE(slot == nullptr)) slot = TakeSlot();
-  slot_ = slot;
-  ++slot->depth;
-  // From the slot's state, which only the outermost scope changes, rather than the depth, which moves at other
-  // moments than the state does (a signal handler's scope between the two, a scope left without unwinding).
-  const uint32_t state = slot->state.load(std::memory_order_relaxed);
-  nested_ = (state & 1) != 0;
-  if (nested_) {
-    // Inside another scope of this thread (a test seam, a signal handler): the outer one keeps the slot busy
-    // until it ends; from now on it concerns every reader, as this sync's file may not be the outer one's.
-    slot->address.store(kAnyAddress, std::memory_order_release);
-    return;
-  }
-  // Release: a reader that acquires a later sync's address also sees this sync's end and its failure.
-  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
-  slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
-  // No atomic read-modify-write here, on purpose: on x86 one waits for the caller's stores still in flight,
-  // typically the copy this sync persists, before the system call can start: 50-140 ns of a random cold 64-256 B
-  // page copy + msync on Zen 5 (tools/bench/results/amd-26-2.md, "The sync scope without a fence"). The reader
-  // that must see this sync is one whose own msync of the file returned 0 because this one took the write-back
-  // error first. On x86 stores become visible in program order, so the store above is visible before any store
-  // the kernel makes for this call, the error's hand-over included, and the reader's loads are not reordered
-  // either. Elsewhere a full fence gives what the read-modify-write gave.
-#if !defined(__x86_64__) && !defined(__i386__)
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-}
-
-ABSL_ATTRIBUTE_HOT SyncScope::~SyncScope() {
-  --slot_->depth;
-  if (nested_) return;  // an inner scope: the outer one ends the sync
-  // Release: a reader that sees the sync ended sees the failure it recorded.
-  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  // No fence between that store and this load, on purpose: a sequentially consistent store right after the
-  // system call waits for the stores the kernel left in flight, 16 ns of a 104 ns msync of a tmpfs page on Intel
-  // 6/167 (tools/bench/results/intel-6-167.md, "The end of a sync without a fence"). So this load may miss a
-  // waiter that counted itself just now and found the sync still running; that waiter finds the new state at its
-  // next timed look (kWaiterRecheck) instead of being woken. A Zen 5 build with this store a release store moved
-  // nothing measurable there (amd-26-2.md): its msync costs 1.1-1.4 us.
+// Only when a reader counted itself; never while SkipWakeUpsForTest(true).
+ABSL_ATTRIBUTE_NOINLINE void WakeReaders() {
+  if (page_sync_shared.wake_ups_skipped.load(std::memory_order_relaxed)) return;
   Slots& slots = GetSlots();
-  if (slots.waiters.load(std::memory_order_relaxed) != 0 &&
-      !wake_ups_skipped_for_test.load(std::memory_order_relaxed)) {
-    std::lock_guard<std::mutex> lock(slots.mutex);
-    slots.ended.notify_all();
-  }
+  std::lock_guard<std::mutex> lock(slots.mutex);
+  slots.ended.notify_all();
 }
 
 void MapRecord::Record(const PersistFailure& failure) {
@@ -306,9 +253,9 @@ absl::Status MapRecord::TakeError() {
   return error;
 }
 
-void SkipWakeUpsForTest(bool skip) { wake_ups_skipped_for_test.store(skip, std::memory_order_relaxed); }
+void SkipWakeUpsForTest(bool skip) { page_sync_shared.wake_ups_skipped.store(skip, std::memory_order_relaxed); }
 
-size_t WaitingReadersForTest() { return GetSlots().waiters.load(std::memory_order_seq_cst); }
+size_t WaitingReadersForTest() { return page_sync_shared.waiters.load(std::memory_order_seq_cst); }
 
 size_t SyncSlotCount() {
   size_t count = 0;
@@ -336,7 +283,7 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
     if (!SyncConcerns(slot->address.load(std::memory_order_acquire), begin, end, file)) continue;
     // Sequentially consistent, as it was when the end of a sync paired with it; nothing relies on more than the
     // count being visible soon now (a missed wake-up is made up for by the timed look below).
-    slots.waiters.fetch_add(1, std::memory_order_seq_cst);
+    page_sync_shared.waiters.fetch_add(1, std::memory_order_seq_cst);
     {
       std::unique_lock<std::mutex> lock(slots.mutex);
       const auto ended = [&] { return slot->state.load(std::memory_order_acquire) != seen; };
@@ -346,7 +293,7 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
         sleep = std::min(2 * sleep, kWaiterRecheckMax);
       }
     }
-    slots.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    page_sync_shared.waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

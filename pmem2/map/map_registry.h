@@ -19,16 +19,16 @@
 // that, the other thread could read OK in between and commit data that is lost.
 //
 // Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy with two plain stores
-// before the call and a plain store and load after it; no lock, no lookup, and on x86 nothing that waits for the
-// caller's stores before the call (an atomic read-modify-write there cost 50-140 ns of a random cold page copy +
-// msync on Zen 5, tools/bench/results/amd-26-2.md) nor for the kernel's after it (a sequentially consistent store
-// there cost 16 ns of a 104 ns msync on Intel 6/167, tools/bench/results/intel-6-167.md; a reader that the end of
-// a sync misses for want of it looks again after a millisecond or a few). It does not look its mapping up: the
-// reader, which is rarer, walks every thread's slot and finds out which file a busy slot's address belongs to.
-// Looking the mapping up and registering with a per-file tracker on every sync (a reader-writer lock, a map walk,
-// a shared_ptr, a mutex twice) cost 90-160 ns over a bare msync per page persist on a guest where every system
-// call switches worlds ("Page persist" there). A failure walks the registry. The byte and cache-line paths never
-// touch any of it.
+// before the call and a plain store and load after it, inline in the sync; no lock, no lookup, and on x86
+// nothing that waits for the caller's stores before the call (an atomic read-modify-write there cost 50-140 ns
+// of a random cold page copy + msync on Zen 5, tools/bench/results/amd-26-2.md) nor for the kernel's after it (a
+// sequentially consistent store there cost 16 ns of a 104 ns msync on Intel 6/167,
+// tools/bench/results/intel-6-167.md; a reader that the end of a sync misses for want of it looks again after a
+// millisecond or a few). It does not look its mapping up: the reader, which is rarer, walks every thread's slot
+// and finds out which file a busy slot's address belongs to. Looking the mapping up and registering with a
+// per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex twice) cost 90-160 ns
+// over a bare msync per page persist on a guest where every system call switches worlds ("Page persist" there).
+// A failure walks the registry. The byte and cache-line paths never touch any of it.
 // MapRecord::Error() is an atomic load per slot (threads that ever synced at once) while no failure is pending.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
@@ -39,6 +39,7 @@
 #ifndef PMEM2_MAP_MAP_REGISTRY_H_
 #define PMEM2_MAP_MAP_REGISTRY_H_
 
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -48,6 +49,7 @@
 #include <vector>
 #include <mutex>
 
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 
 namespace pmem2 {
@@ -121,7 +123,9 @@ struct SyncSlot;
 
 // Marks a sync of memory at `address` in flight until destroyed (in this thread's slot). A failure must be
 // recorded before the scope ends. A scope inside another of the same thread makes the thread's slot concern
-// every reader until the outer one ends.
+// every reader until the outer one ends. Inline (below): on a page mapping's persist path, where each call and
+// each cache line of code or data it touches after msync costs about a nanosecond on a guest whose system calls
+// leave the caches cold (tools/bench/results/amd-26-2.md, "The page sync's lines").
 class SyncScope {
  public:
   explicit SyncScope(const void* address);
@@ -175,6 +179,82 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.
 bool RangeIsCpuPersistent(const void* address, size_t length);
+
+// Implementation details of SyncScope, inline for the page sync path; nothing below is for other callers.
+
+// One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
+// any slot it reached through the list at any time).
+inline constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when its syncs concern every reader
+
+struct alignas(64) SyncSlot {
+  std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
+  std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
+  uint32_t depth = 0;                 // the owner's scopes open now; only the owner (or its forked child) uses it
+  SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
+  SyncSlot* next_free = nullptr;      // guarded by the slots' mutex (map_registry.cc)
+};
+
+// What a page sync reads besides its thread's slot, on one cache line: the readers' count, and for
+// page_persist.cc the page size and the msync to call.
+using MsyncFn = int (*)(void* address, size_t length, int flags);
+struct alignas(64) PageSyncShared {
+  std::atomic<uint32_t> waiters{0};           // readers waiting for a slot to change (WaitForEarlierSyncs)
+  std::atomic<bool> wake_ups_skipped{false};  // SkipWakeUpsForTest
+  std::atomic<uintptr_t> page_size{0};        // 0 until page_persist.cc's first sync reads it
+  std::atomic<MsyncFn> msync{&::msync};       // replaced by tests (page_persist_for_test.h)
+};
+extern PageSyncShared page_sync_shared;
+
+// initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
+extern __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec")));
+// Out of line, once per thread: inlined, it made every SyncScope save six registers for the first sync's sake.
+SyncSlot* TakeSlot();
+// Out of line: only while a reader waits.
+void WakeReaders();
+
+inline SyncScope::SyncScope(const void* address) {
+  SyncSlot* slot = this_thread_slot;
+  if (ABSL_PREDICT_FALSE(slot == nullptr)) slot = TakeSlot();
+  slot_ = slot;
+  ++slot->depth;
+  // From the slot's state, which only the outermost scope changes, rather than the depth, which moves at other
+  // moments than the state does (a signal handler's scope between the two, a scope left without unwinding).
+  const uint32_t state = slot->state.load(std::memory_order_relaxed);
+  nested_ = (state & 1) != 0;
+  if (nested_) {
+    // Inside another scope of this thread (a test seam, a signal handler): the outer one keeps the slot busy
+    // until it ends; from now on it concerns every reader, as this sync's file may not be the outer one's.
+    slot->address.store(kAnyAddress, std::memory_order_release);
+    return;
+  }
+  // Release: a reader that acquires a later sync's address also sees this sync's end and its failure.
+  slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
+  slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
+  // No atomic read-modify-write here, on purpose: on x86 one waits for the caller's stores still in flight,
+  // typically the copy this sync persists, before the system call can start: 50-140 ns of a random cold 64-256 B
+  // page copy + msync on Zen 5 (tools/bench/results/amd-26-2.md, "The sync scope without a fence"). The reader
+  // that must see this sync is one whose own msync of the file returned 0 because this one took the write-back
+  // error first. On x86 stores become visible in program order, so the store above is visible before any store
+  // the kernel makes for this call, the error's hand-over included, and the reader's loads are not reordered
+  // either. Elsewhere a full fence gives what the read-modify-write gave.
+#if !defined(__x86_64__) && !defined(__i386__)
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+inline SyncScope::~SyncScope() {
+  --slot_->depth;
+  if (nested_) return;  // an inner scope: the outer one ends the sync
+  // Release: a reader that sees the sync ended sees the failure it recorded.
+  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  // No fence between that store and this load, on purpose: a sequentially consistent store right after the
+  // system call waits for the stores the kernel left in flight, 16 ns of a 104 ns msync of a tmpfs page on Intel
+  // 6/167 (tools/bench/results/intel-6-167.md, "The end of a sync without a fence"). So this load may miss a
+  // waiter that counted itself just now and found the sync still running; that waiter finds the new state at its
+  // next timed look (kWaiterRecheck, map_registry.cc) instead of being woken. A Zen 5 build with this store a release store moved
+  // nothing measurable there (amd-26-2.md): its msync costs 1.1-1.4 us.
+  if (ABSL_PREDICT_FALSE(page_sync_shared.waiters.load(std::memory_order_relaxed) != 0)) WakeReaders();
+}
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/map/map_registry.h"
 
@@ -22,39 +23,55 @@ namespace pmem2 {
 namespace map_internal {
 namespace {
 
-std::atomic<MsyncFn> msync_fn{&::msync};
-
-size_t PageSize() {
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+// At the first sync of the process; threads that race here store the same value.
+ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  page_sync_shared.page_size.store(page, std::memory_order_relaxed);
   return page;
 }
 
-}  // namespace
-
-// ABSL_ATTRIBUTE_HOT here and on every function a page mapping's persist and copy call (the sync scope, the
-// byte tables' selection, the page copy's flags): GCC puts them in .text.hot, which GNU ld and gold place side by
-// side (lld only with -z keep-text-section-prefix), in one page of code instead of six. Where a system call costs
-// the process its TLB, as on the Zen 5 guest of tools/bench/results/amd-26-2.md ("A page persist's pages"), every
-// page of code or data touched after msync costs a page walk on every call, 1-5 ns a page there; grouped, and with
-// arch::ByteDrain(), persist_fn and the page copies came 1-12 ns (paired medians of 30 processes) closer to a bare
-// msync, at the edge of that host's noise.
-ABSL_ATTRIBUTE_HOT int SyncPages(const void* ptr, size_t size, bool caller_sees_result) {
-  // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
-  arch::ByteDrain();
-  if (size == 0) return 0;
-  const uintptr_t start = reinterpret_cast<uintptr_t>(ptr) & ~(uintptr_t{PageSize()} - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
-  const MsyncFn sync = msync_fn.load(std::memory_order_relaxed);
-  // Registered with the file's tracker until the failure, if any, is recorded (map_registry.h).
-  SyncScope scope(ptr);
-  int error = 0;
-  for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
-    error = sync(reinterpret_cast<void*>(start), end - start, MS_SYNC) == 0 ? 0 : errno;
-    if (error != EINTR) break;
+// Inside the caller's scope: the first msync failed.
+ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller_sees_result, void* start,
+                                       size_t length, MsyncFn sync) {
+  int error = errno;
+  for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
+    error = sync(start, length, MS_SYNC) == 0 ? 0 : errno;
   }
   const bool usage_error = error == ENOMEM || error == EINVAL;
   if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error);
   return error;
+}
+
+}  // namespace
+
+// ABSL_ATTRIBUTE_HOT here and on every function a page mapping's persist and copy call (the byte tables'
+// selection, the page copy's flags): GCC puts them in .text.hot, which GNU ld and gold place side by side (lld
+// only with -z keep-text-section-prefix), in one page of code instead of six. Where a system call costs the
+// process its TLB, as on the Zen 5 guest of tools/bench/results/amd-26-2.md ("A page persist's pages"), every
+// page of code or data touched after msync costs a page walk on every call, 1-5 ns a page there; grouped, and with
+// arch::ByteDrain(), persist_fn and the page copies came 1-12 ns (paired medians of 30 processes) closer to a bare
+// msync, at the edge of that host's noise. Where it costs the process its first-level caches (another guest of
+// that kind: ~1.2 ns per line touched after msync, "The page sync's lines" there), what counts is lines and calls:
+// so the sync is inlined into the copy and fill that persist (one frame around msync instead of three), the
+// scope is inline, the failure path is out of line, and what the sync reads besides the thread's slot is on one
+// line (PageSyncShared, map_registry.h). memcpy_fn and memset_fn came 4-11 ns closer to a bare msync there.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t size, bool caller_sees_result) {
+  // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
+  arch::ByteDrain();
+  if (size == 0) return 0;
+  uintptr_t page = page_sync_shared.page_size.load(std::memory_order_relaxed);
+  if (ABSL_PREDICT_FALSE(page == 0)) page = FirstPageSize();
+  void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
+  const size_t length = reinterpret_cast<uintptr_t>(ptr) + size - reinterpret_cast<uintptr_t>(start);
+  const MsyncFn sync = page_sync_shared.msync.load(std::memory_order_relaxed);
+  // Registered with the file's tracker until the failure, if any, is recorded (map_registry.h).
+  SyncScope scope(ptr);
+  if (ABSL_PREDICT_TRUE(sync(start, length, MS_SYNC) == 0)) return 0;
+  return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
+}
+
+ABSL_ATTRIBUTE_HOT int SyncPages(const void* ptr, size_t size, bool caller_sees_result) {
+  return SyncPagesInline(ptr, size, caller_sees_result);
 }
 
 namespace {
@@ -66,15 +83,18 @@ ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) {
 // msync has already waited for the write-back: there is nothing left to drain.
 ABSL_ATTRIBUTE_HOT void PageDrain() {}
 
+// Without a persist, the copy is a jump to the engine's; with one, the sync runs in this frame.
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
+  if ((flags & kMemNoFlush) != 0) return arch::PageMemmove(pmemdest, src, len, flags);
   arch::PageMemmove(pmemdest, src, len, flags);
-  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
+  SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
   return pmemdest;
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
+  if ((flags & kMemNoFlush) != 0) return arch::PageMemset(pmemdest, c, len, flags);
   arch::PageMemset(pmemdest, c, len, flags);
-  if ((flags & kMemNoFlush) == 0) PagePersist(pmemdest, len);
+  SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
   return pmemdest;
 }
 
@@ -104,7 +124,9 @@ arch::PersistOps PageOps() {
   return ops;
 }
 
-void SetMsyncForTest(MsyncFn fn) { msync_fn.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed); }
+void SetMsyncForTest(MsyncFn fn) {
+  page_sync_shared.msync.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed);
+}
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
 
 namespace pmem2 {
@@ -18,7 +19,6 @@ namespace map_internal {
 
 // `fn` replaces ::msync for every page-granularity persist in the process; nullptr restores ::msync. Not for
 // concurrent use with persists in other threads.
-using MsyncFn = int (*)(void* address, size_t length, int flags);
 void SetMsyncForTest(MsyncFn fn);
 
 }  // namespace map_internal

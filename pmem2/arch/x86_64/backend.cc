@@ -14,7 +14,6 @@ namespace backend {
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
 // Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return x86_64::ByteOps(); }
-ABSL_ATTRIBUTE_HOT void ByteDrain() { x86_64::ByteDrain(); }  // every selection's byte.drain
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
 const PageCopyPlan& PagePlan() { return x86_64::PagePlan(); }
 std::string DescribeCpu() { return x86_64::DescribeCpu(); }

@@ -60,8 +60,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides);
 // The process-wide selection (detected features, environment at first use), or the one a test installed.
 const PersistOps& CacheLineOps();
 const PersistOps& ByteOps();
-// The byte tables' drain (SFENCE): every selection's `byte.drain` is this function, which a page sync also calls
-// directly (pmem2/arch/persist_ops.h, ByteDrain).
+// The byte tables' drain (SFENCE): every selection's `byte.drain` is this function, whose fence a page sync
+// issues inline (pmem2/arch/persist_ops.h, ByteDrain).
 void ByteDrain();
 FlushFn WriteBackFlush();
 // The whole process-wide (or test-installed) selection.

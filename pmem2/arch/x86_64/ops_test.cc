@@ -195,8 +195,9 @@ TEST(SelectTest, PerCpuKindRows) {
   }
 }
 
-// A page sync calls ByteDrain() directly instead of its selection's byte.drain (pmem2/map/page_persist.cc), so
-// every table Select() makes must drain with that same function, whatever the CPU and the PMEM_* variables.
+// A page sync issues arch::ByteDrain()'s SFENCE inline instead of calling its selection's byte.drain
+// (pmem2/map/page_persist.cc), so every table Select() makes must drain with x86_64::ByteDrain, that same
+// fence, whatever the CPU and the PMEM_* variables.
 TEST(SelectTest, ByteTablesDrainWithByteDrain) {
   CpuFeatures no_clwb = Zen4();
   no_clwb.clwb = false;
