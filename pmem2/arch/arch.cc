@@ -118,7 +118,7 @@ ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, un
 
 }  // namespace
 
-// Hot, as ByteDrain(): a page mapping's copy and fill (pmem2/map/page_persist.cc). The plan with one load
+// Hot (.text.hot, see pmem2/map/page_persist.cc): a page mapping's copy and fill. The plan with one load
 // (backend::current_page_plan), not a call, so that neither saves a register: the byte table's copy is a jump.
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags) {
   const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);

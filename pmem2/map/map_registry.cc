@@ -85,7 +85,7 @@ void LockForFork();
 void UnlockAfterFork();
 void ForgetOtherThreadsInChild();
 
-// Always inlined: in ~SyncScope a call was one more frame on every page sync.
+// The sync path itself reads only page_sync_shared and its thread's slot (map_registry.h).
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Slots& GetSlots() {
   static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
   return *slots;

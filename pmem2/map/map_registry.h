@@ -251,8 +251,8 @@ inline SyncScope::~SyncScope() {
   // system call waits for the stores the kernel left in flight, 16 ns of a 104 ns msync of a tmpfs page on Intel
   // 6/167 (tools/bench/results/intel-6-167.md, "The end of a sync without a fence"). So this load may miss a
   // waiter that counted itself just now and found the sync still running; that waiter finds the new state at its
-  // next timed look (kWaiterRecheck, map_registry.cc) instead of being woken. A Zen 5 build with this store a release store moved
-  // nothing measurable there (amd-26-2.md): its msync costs 1.1-1.4 us.
+  // next timed look (kWaiterRecheck, map_registry.cc) instead of being woken. A Zen 5 build with this store a
+  // release store moved nothing measurable there (amd-26-2.md): its msync costs 1.1-1.4 us.
   if (ABSL_PREDICT_FALSE(page_sync_shared.waiters.load(std::memory_order_relaxed) != 0)) WakeReaders();
 }
 

@@ -54,7 +54,7 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
 // that kind: ~1.2 ns per line touched after msync, "The page sync's lines" there), what counts is lines and calls:
 // so the sync is inlined into the copy and fill that persist (one frame around msync instead of three), the
 // scope is inline, the failure path is out of line, and what the sync reads besides the thread's slot is on one
-// line (PageSyncShared, map_registry.h). memcpy_fn and memset_fn came 4-11 ns closer to a bare msync there.
+// line (PageSyncShared, map_registry.h). memcpy_fn and memset_fn came 7-10 ns closer to a bare msync there.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t size, bool caller_sees_result) {
   // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
   arch::ByteDrain();
@@ -64,7 +64,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t 
   void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
   const size_t length = reinterpret_cast<uintptr_t>(ptr) + size - reinterpret_cast<uintptr_t>(start);
   const MsyncFn sync = page_sync_shared.msync.load(std::memory_order_relaxed);
-  // Registered with the file's tracker until the failure, if any, is recorded (map_registry.h).
+  // Marked in flight in this thread's slot until the failure, if any, is recorded (map_registry.h).
   SyncScope scope(ptr);
   if (ABSL_PREDICT_TRUE(sync(start, length, MS_SYNC) == 0)) return 0;
   return SyncFailed(ptr, size, caller_sees_result, start, length, sync);

@@ -186,6 +186,66 @@ TEST_F(PagePersistenceTest, EndlessInterruptionIsBoundedAndRecorded) {
   EXPECT_EQ(GetErrno(map_->Persist(at(0), 10)), EINTR) << "a later success does not erase it";
 }
 
+// The last retry allowed still counts: an msync that succeeds on attempt kMaxInterruptedSyncs + 1 is a success.
+TEST_F(PagePersistenceTest, ASyncThatSucceedsOnTheLastRetryIsASuccess) {
+  msync_.FailWith(std::vector<int>(map_internal::kMaxInterruptedSyncs, EINTR));
+  const uint64_t before = PersistErrorCount();
+  map_->persist_fn()(at(0), 10);
+  EXPECT_EQ(msync_.Take().size(), static_cast<size_t>(map_internal::kMaxInterruptedSyncs + 1));
+  EXPECT_EQ(PersistErrorCount(), before);
+  EXPECT_TRUE(map_->PersistError().ok());
+}
+
+TEST_F(PagePersistenceTest, AFailureAfterAnInterruptionIsRecorded) {
+  msync_.FailWith({EINTR, EIO});
+  map_->persist_fn()(at(0), 10);
+  EXPECT_EQ(msync_.Take().size(), 2u) << "EIO is not retried";
+  EXPECT_EQ(GetErrno(map_->PersistError()), EIO);
+}
+
+// The copies run the sync inline (page_persist.cc): the same retries, the same records, and they return their
+// destination, with or without a sync, for any length.
+TEST_F(PagePersistenceTest, CopiesRetryInterruptedSyncsAndReturnTheirDestination) {
+  const char src[100] = "data";
+  msync_.FailWith({EINTR, EINTR});
+  EXPECT_EQ(map_->memcpy_fn()(at(kPage), src, sizeof src, 0), at(kPage));
+  EXPECT_EQ(msync_.Take().size(), 3u);
+  msync_.FailWith({EINTR});
+  EXPECT_EQ(map_->memset_fn()(at(kPage), 1, sizeof src, 0), at(kPage));
+  EXPECT_EQ(msync_.Take().size(), 2u);
+  EXPECT_TRUE(map_->PersistError().ok());
+  for (unsigned flags : {0u, kMemNoFlush, kMemNonTemporal | kMemNoFlush}) {
+    for (size_t len : {size_t{0}, size_t{1}, sizeof src}) {
+      EXPECT_EQ(map_->memcpy_fn()(at(3 * kPage), src, len, flags), at(3 * kPage)) << flags << " " << len;
+      EXPECT_EQ(map_->memmove_fn()(at(3 * kPage), src, len, flags), at(3 * kPage)) << flags << " " << len;
+      EXPECT_EQ(map_->memset_fn()(at(3 * kPage), 2, len, flags), at(3 * kPage)) << flags << " " << len;
+      const size_t syncs = (flags & kMemNoFlush) == 0 && len != 0 ? 3 : 0;
+      EXPECT_EQ(msync_.Take().size(), syncs) << flags << " " << len << ": a zero-length copy syncs nothing";
+    }
+  }
+  EXPECT_EQ(at(3 * kPage)[sizeof src - 1], 2);
+}
+
+// A caller that sees the result itself (SyncPages's callers outside the function pointers) is told of memory
+// that is no mapping (ENOMEM, EINVAL), also after an interruption, and nothing is recorded; other failures are.
+TEST_F(PagePersistenceTest, UsageErrorsGoToTheCallerThatSeesTheResult) {
+  const uint64_t before = PersistErrorCount();
+  for (const std::vector<int>& errors : std::vector<std::vector<int>>{{ENOMEM}, {EINVAL}, {EINTR, ENOMEM}}) {
+    msync_.FailWith(errors);
+    EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/true), errors.back());
+    EXPECT_EQ(msync_.Take().size(), errors.size());
+  }
+  EXPECT_EQ(PersistErrorCount(), before);
+  EXPECT_TRUE(map_->PersistError().ok());
+  msync_.FailWith({EINTR, EIO});
+  EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/true), EIO);
+  EXPECT_EQ(PersistErrorCount(), before + 1);
+  EXPECT_EQ(GetErrno(map_->PersistError()), EIO);
+  msync_.FailWith({EINVAL});
+  EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/false), EINVAL);
+  EXPECT_EQ(PersistErrorCount(), before + 2) << "through a function pointer nobody would see it";
+}
+
 TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
   msync_.FailWith({EIO, ENOSPC, EIO});
   const uint64_t before = PersistErrorCount();

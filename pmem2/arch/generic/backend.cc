@@ -13,7 +13,7 @@ namespace arch {
 namespace backend {
 
 const PersistOps& CacheLineOps() { return generic::CacheLineOps(); }
-// Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
+// In .text.hot since the page copies reached it on every call; they read their plan now (arch.cc).
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return generic::ByteOps(); }
 ABSL_ATTRIBUTE_HOT void ByteDrain() { generic::Fence(); }  // ByteOps().drain (generic/ops.cc)
 // The generic backend has no flush instruction.

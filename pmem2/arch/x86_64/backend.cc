@@ -12,7 +12,7 @@ namespace arch {
 namespace backend {
 
 const PersistOps& CacheLineOps() { return x86_64::CacheLineOps(); }
-// Hot: on a page mapping's persist and copy paths (pmem2/map/page_persist.cc, SyncPages).
+// In .text.hot since the page copies reached it on every call; they read their plan now (arch.cc).
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return x86_64::ByteOps(); }
 FlushFn WriteBackFlush() { return x86_64::WriteBackFlush(); }
 const PageCopyPlan& PagePlan() { return x86_64::PagePlan(); }

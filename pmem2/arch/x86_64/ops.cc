@@ -362,7 +362,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
 
 const PersistOps& CacheLineOps() { return Current().cache_line; }
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return Current().byte; }
-// Hot: on a page mapping's persist path (pmem2/map/page_persist.cc, SyncPages).
+// Hot: every byte-granularity drain_fn. A page sync issues the same SFENCE inline (persist_ops.h).
 ABSL_ATTRIBUTE_HOT void ByteDrain() { Sfence(); }
 FlushFn WriteBackFlush() { return Current().write_back; }
 ABSL_ATTRIBUTE_HOT const Selection& CurrentSelection() { return Current(); }
