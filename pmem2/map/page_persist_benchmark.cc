@@ -9,18 +9,28 @@
 //       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
 //
 // What these rows found: tools/bench/results/intel-6-167.md ("The end of a sync without a fence") and
-// tools/bench/results/amd-26-2.md ("A page persist's pages").
+// tools/bench/results/amd-26-2.md ("A page persist's pages"). Their times move 5-11 % between runs, as much as
+// the few nanoseconds pmem2 adds to a system call; OverBareMsync below cancels that drift, and its counters are
+// what to compare between builds (two builds: alternate their processes and compare the counters' medians):
+//
+//   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
+//       --benchmark_filter=OverBareMsync --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
@@ -150,6 +160,73 @@ BENCHMARK_CAPTURE(MemcpyFn, default, 0u)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, temporal, kMemTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, nontemporal, kMemNonTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, noflush_temporal, kMemNoFlush | kMemTemporal)->Apply(Sizes);
+
+// Paired: per round, each variant runs kCallsPerBatch calls in a shuffled order and its time per call, minus a
+// bare msync's in the same round, is one difference; the counters are each variant's median difference (ns per
+// call over a bare msync of the same pages), and `bare_msync_ns` the bare msync's median. Rounds take ~0.2 ms, so
+// the host's drift, which moves a bare msync by 5-10 % between processes, cancels within them. The one-off
+// programs behind tools/bench/results/amd-26-2.md's "The page sync's lines" measured this way.
+void OverBareMsync(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  const Map& map = Mapping().map;
+  const auto persist = map.persist_fn();
+  const auto memcpy_fn = map.memcpy_fn();
+  const auto memset_fn = map.memset_fn();
+  enum Variant { kBare, kGlibcMemcpyMsync, kPersistFn, kGlibcMemcpyPersistFn, kMemcpyFn, kMemsetFn, kCount };
+  static constexpr const char* kNames[kCount] = {"bare_msync_ns",       "glibc_memcpy+msync",
+                                                 "persist_fn",          "glibc_memcpy+persist_fn",
+                                                 "memcpy_fn",           "memset_fn"};
+  constexpr int kCallsPerBatch = 100;
+  std::array<std::vector<double>, kCount> samples;
+  std::array<int, kCount> order;
+  for (int v = 0; v < kCount; ++v) order[v] = v;
+  std::mt19937 random(12345);
+  for (auto _ : state) {
+    std::shuffle(order.begin(), order.end(), random);
+    std::array<double, kCount> per_call{};
+    for (int v : order) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < kCallsPerBatch; ++i) {
+        switch (v) {
+          case kBare:
+            d[0] = static_cast<char>(i);
+            benchmark::DoNotOptimize(msync(d, PageSpan(n), MS_SYNC));
+            break;
+          case kGlibcMemcpyMsync:
+            std::memcpy(d, Source64(), n);
+            benchmark::DoNotOptimize(msync(d, PageSpan(n), MS_SYNC));
+            break;
+          case kPersistFn:
+            d[0] = static_cast<char>(i);
+            persist(d, n);
+            break;
+          case kGlibcMemcpyPersistFn:
+            std::memcpy(d, Source64(), n);
+            persist(d, n);
+            break;
+          case kMemcpyFn:
+            memcpy_fn(d, Source64(), n, 0);
+            break;
+          case kMemsetFn:
+            memset_fn(d, i, n, 0);
+            break;
+        }
+      }
+      per_call[v] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() /
+                    kCallsPerBatch;
+    }
+    samples[kBare].push_back(per_call[kBare]);
+    for (int v = 1; v < kCount; ++v) samples[v].push_back(per_call[v] - per_call[kBare]);
+  }
+  for (int v = 0; v < kCount; ++v) {
+    std::vector<double>& s = samples[v];
+    if (s.empty()) continue;
+    std::nth_element(s.begin(), s.begin() + s.size() / 2, s.end());
+    state.counters[kNames[v]] = s[s.size() / 2];
+  }
+}
+BENCHMARK(OverBareMsync)->Arg(64)->Arg(1024)->Arg(4096)->Iterations(201)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace pmem2
