@@ -63,6 +63,11 @@ struct alignas(64) PageCopyPlan {
   bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
   PageNtThresholds thresholds;
   MemsetFn memset = nullptr;
+
+  bool operator==(const PageCopyPlan& o) const {
+    return memmove == o.memmove && threshold_from_environment == o.threshold_from_environment &&
+           thresholds == o.thresholds && memset == o.memset;
+  }
 };
 static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, rewrite_covering) < 64,
               "a copy reads its plan's first line only");

@@ -61,11 +61,10 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
 
 PageSyncShared page_sync_shared;
 
-// The slots' list and the readers' sleep; the readers' count is in page_sync_shared, where the end of a sync
-// reads it.
-
 namespace {
 
+// The slots' list and the readers' sleep; the readers' count is in page_sync_shared, where the end of a sync
+// reads it.
 struct Slots {
   std::atomic<SyncSlot*> head{nullptr};  // every slot, newest first; only pushed to
   std::mutex mutex;                      // guards free and the readers' sleep

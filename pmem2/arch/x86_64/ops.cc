@@ -213,12 +213,8 @@ void PublishPagePlan(const Selection& s) {
   plan.memset = s.byte.memset;
   plan.thresholds = s.page;
   plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
-  const auto same = [&plan](const backend::PageCopyPlan& kept) {
-    return kept.memmove == plan.memmove && kept.memset == plan.memset && kept.thresholds == plan.thresholds &&
-           kept.threshold_from_environment == plan.threshold_from_environment;
-  };
   std::lock_guard<std::mutex> lock(plans->mutex);
-  auto kept = std::find_if(plans->plans.begin(), plans->plans.end(), same);
+  auto kept = std::find(plans->plans.begin(), plans->plans.end(), plan);
   if (kept == plans->plans.end()) {
     plans->plans.push_back(plan);
     kept = std::prev(plans->plans.end());
