@@ -24,15 +24,13 @@ size_t Or(size_t measured, size_t fallback) { return measured != 0 ? measured : 
 
 }  // namespace
 
-// The page copies' own destination history (destination_history.h), separate from the cache-line kernels', and
-// whether the last page copy was a step of a stream (kAhead), for fills with a threshold of their own.
+// The page copies' own destination history (destination_history.h), separate from the cache-line kernels'.
 // External linkage on purpose, like every initial-exec thread-local of the engine: for one with internal linkage,
 // gold (the linker of Bazel's default toolchain here) gave the shared object's dynamic TPOFF64 relocation the
 // wrong symbol, so libpmem2.so.1 kept this history in the first bytes of the thread's pmem2_errormsg() text and
 // the sync slot in this history's place (pmem2/c/so_symbols_test.sh checks the relocations, dlopen_test.cc the
 // error message).
 __thread uintptr_t last_page_copy_line __attribute__((tls_model("initial-exec"))) = 0;
-__thread bool last_page_copy_ahead __attribute__((tls_model("initial-exec"))) = false;
 
 const PersistOps& CacheLineOps() { return backend::CacheLineOps(); }
 ABSL_ATTRIBUTE_HOT const PersistOps& ByteOps() { return backend::ByteOps(); }
@@ -65,8 +63,6 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
     bool rewrite_threshold = true;
     const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
-    const bool after_stream = last_page_copy_ahead;
-    last_page_copy_ahead = destination == Destination::kAhead;
     switch (destination) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.
@@ -86,10 +82,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
       case Destination::kRewrite:
         break;
     }
-    // Where a copy takes the rewrite threshold, a fill takes the fills' own, unless it jumps away from a stream:
-    // on Zen 5 ordinary stores won for the same 8-32 MiB filled again and for random ones, and lost where a
-    // 128 MiB ring of such fills wrapped around (x86_64/ops.cc), whose other fills are a stream.
-    if (write == PageWrite::kFill && rewrite_threshold && !(after_stream && destination == Destination::kFar)) {
+    // Where a copy takes the rewrite threshold, a fill takes the fills' own, but not a far one: on Zen 5 ordinary
+    // stores won for the same 8-16 MiB filled again on both guests measured, while for random fills of 8-32 MiB
+    // they won on one guest and lost on the other (x86_64/ops.cc).
+    if (write == PageWrite::kFill && rewrite_threshold && destination != Destination::kFar) {
       nt_threshold = Or(t.fill_rewrite, nt_threshold);
     }
   }

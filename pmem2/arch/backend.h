@@ -40,8 +40,8 @@ struct PageNtThresholds {
   // A copy that covers the last line written (or ends on the line before it) also counts as a rewrite, however
   // far back it starts: the same buffer written again, whatever its size.
   bool rewrite_covering = false;
-  // `rewrite` for fills (memset), except a far fill right after a step of a stream (kAhead), which keeps
-  // `rewrite`; 0: the same as for copies.
+  // `rewrite` for fills (memset), except far ones (from `far_below`), which keep `rewrite` as far copies do;
+  // 0: the same as for copies.
   size_t fill_rewrite = 0;
   // `ahead` for fills; 0: the same as for copies.
   size_t fill_ahead = 0;

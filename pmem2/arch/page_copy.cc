@@ -19,17 +19,19 @@ std::string Size(size_t n) {
 
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold,
-                            size_t far_nt_below, size_t after_stream_nt_threshold) {
+                            size_t far_nt_below, size_t far_from_below_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   if (far_nt_threshold != 0) {
-    absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
-                    Size(far_nt_threshold), far_nt_below != 0 ? absl::StrCat(" (below ", Size(far_nt_below), ")") : "",
-                    " far from it");
-    if (after_stream_nt_threshold != 0) {
-      absl::StrAppend(&name, ", ", Size(after_stream_nt_threshold), " jumping away from a stream");
+    std::string far_bound;
+    if (far_nt_below != 0) {
+      far_bound = absl::StrCat(" (below ", Size(far_nt_below));
+      if (far_from_below_nt_threshold != 0) absl::StrAppend(&far_bound, ", then ", Size(far_from_below_nt_threshold));
+      far_bound += ")";
     }
+    absl::StrAppend(&name, " on a rewrite, ", Size(ahead_nt_threshold), " after the thread's last page copy, ",
+                    Size(far_nt_threshold), far_bound, " far from it");
   }
   return name;
 }

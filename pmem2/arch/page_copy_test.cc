@@ -47,8 +47,8 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
             "avx nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it");
   EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", none, size_t{48} << 20, size_t{64} << 10, 64, size_t{128} << 10,
                             size_t{8} << 20),
-            "avx512 nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB) far "
-            "from it, 8 MiB jumping away from a stream");
+            "avx512 nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB, then "
+            "8 MiB) far from it");
   EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", threshold, size_t{48} << 20, size_t{64} << 10, 64, 0,
                             size_t{8} << 20),
             "avx512 nt >= 8 MiB")

@@ -65,7 +65,7 @@ awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 # Those, as LOCAL TLS and SECTION entries, are the only ones allowed; every other defined entry counts above.
 readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
 awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
-allowed_tls='^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line|last_page_copy_ahead)|'
+allowed_tls='^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line)|'
 allowed_tls+='12map_internal.*this_thread_slot)E$'
 awk -v allowed="$allowed_tls" '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ allowed) &&
   !($4 == "SECTION" && ($8 == ".tbss" || $8 == ".tdata"))' "$work/dynsyms" >"$work/local"

@@ -628,7 +628,7 @@ TEST(MapTest, PageFillsTakeTheirOwnThresholdsAndSayWhich) {
   EXPECT_THAT(map->diagnostics().memmove_name, Not(HasSubstr("48 MiB")));
   EXPECT_THAT(map->diagnostics().memset_name, HasSubstr(", then msync"));
   char* base = static_cast<char*>(map->address());
-  map->memset_fn()(base + 1, 'a', kSize - 2, 0);  // 10 MiB: ordinary stores unless after a stream (then NT)
+  map->memset_fn()(base + 1, 'a', kSize - 2, 0);  // 10 MiB: far (NT) or a rewrite, by this thread's history
   map->memset_fn()(base + 1, 'b', kSize - 2, 0);  // the same lines again: ordinary stores
   EXPECT_EQ(base[0], 0);
   EXPECT_EQ(base[kSize - 1], 0);

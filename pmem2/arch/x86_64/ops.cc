@@ -132,13 +132,16 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     they take the side that cannot fall below libpmem2, which writes them non-temporally too. On another
 //     guest of this kind (a 32 MiB last-level cache, msync ~0.2 us) non-temporal copies on a stream won 12-31 %
 //     at 16-32 KiB, where the first guest measured a tie (0.94-1.05), so copies ahead go non-temporal from
-//     16 KiB; fills there were mixed at 16-32 KiB (0.72-1.09) and lost 1-20 % on the first guest, so they keep
-//     64 KiB (amd-26-2.md, "The page copy's own work"). The two guests also disagree on far copies of
+//     16 KiB; fills there were mixed at 16 KiB (0.72-1.09) and lost 11-20 % on the first guest, so they keep
+//     ordinary stores below 32 KiB, and go non-temporal from it: at 32-48 KiB the second guest's ordinary
+//     fills were 0.89-1.01x of libpmem2 (18-33 % over non-temporal ones), the first guest's NT fills 0.93-1.07
+//     of ordinary ones at 32 KiB, libpmem2's own strategy there (amd-26-2.md, "The page copy's own work",
+//     "Fills on a stream go non-temporal from 32 KiB"). The two guests also disagree on far copies of
 //     128 KiB-8 MiB: ordinary stores won random ones by 6-32 % on the first, non-temporal ones by 15-41 %
 //     (copies) and 9-27 % (fills from 1 MiB) on the second, where the row then left pmem2 at 0.72-0.85x of
 //     libpmem2; so far copies below 8 MiB take the side that cannot fall below libpmem2 too, non-temporal
 //     stores ("Large far copies"). Page copies follow their destination history: non-temporal from 64 B below
-//     8 MiB when far, from 16 KiB (fills 64 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and
+//     8 MiB when far, from 16 KiB (fills 32 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and
 //     on far copies of 8 MiB or more. A rewrite may start up to 128 KiB back, or cover the last line written
 //     whatever its size, so that writing the same buffer again counts as one (ordinary stores win that by up to
 //     5.4x on the second guest, 0.96-1.44x at 1-8 MiB copies; a rewrite window of 8 MiB instead made random
@@ -146,12 +149,12 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     128 KiB before the last one also counts as one: blocks of 1-32 KiB
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
 //     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
-//     two buffers written in turn, whose lines are cached. Page fills (memset) keep ordinary stores up to 48 MiB
-//     where copies go non-temporal from 8 MiB (a rewrite, a far copy from 8 MiB): non-temporal fills cost
-//     1.4-1.7x on the same 8-16 MiB again and 7-31 % on random 8-32 MiB, and won from 48-64 MiB on the same
-//     buffer; except a far fill right after a stream step, which keeps 8 MiB: where a 128 MiB ring of 16-32 MiB
-//     fills wrapped around, ordinary stores for the wrapping fill made the ring 2-21 % slower ("Page fills of
-//     2-64 MiB").
+//     two buffers written in turn, whose lines are cached. Page fills (memset) on a rewrite keep ordinary stores
+//     up to 48 MiB where copies go non-temporal from 8 MiB: non-temporal fills cost 1.4-1.7x on the same
+//     8-16 MiB again, and won from 48-64 MiB ("Page fills of 2-64 MiB"). Far fills of 8 MiB or more go
+//     non-temporal, as far copies do: ordinary stores won random 8-32 MiB fills by 7-31 % on the first guest
+//     (1.02-1.10x of libpmem2 against 0.97-1.02x) but left the second at 0.77-0.83x ("Far fills of 8-32 MiB"),
+//     and made a 128 MiB ring of 16-32 MiB fills 2-21 % slower where it wrapped around on the first.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
@@ -183,7 +186,7 @@ constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, {}, false},
     {CpuVendor::kAmd, 26, 2, 0,
      {kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold, size_t{128} << 10, true,
-      size_t{48} << 20, size_t{64} << 10},
+      size_t{48} << 20, size_t{32} << 10},
      true},
     {CpuVendor::kIntel, 6, 167, 0, {0, size_t{2} << 10, 64}, true},
     {CpuVendor::kIntel, 6, 207, 384, {}, false},

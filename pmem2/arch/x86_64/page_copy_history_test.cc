@@ -170,10 +170,10 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
                                 "8 MiB) far from it");
 }
 
-// Zen 5's fills (memset): where copies take the rewrite threshold (8 MiB), fills take 48 MiB, except a far fill
-// right after a step of a stream (a ring wrapping around); ahead of the last one, fills go non-temporal from 64 KiB
-// where copies do from 16 KiB; everything else as for copies.
-TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveAStream) {
+// Zen 5's fills (memset): on a rewrite, where copies take the rewrite threshold (8 MiB), fills take 48 MiB; ahead of
+// the last one they go non-temporal from 32 KiB where copies do from 16 KiB; far ones, random or a ring wrapping
+// around, as copies (non-temporal at every size).
+TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBOnARewrite) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2));
   Forget();
@@ -186,26 +186,24 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBUnlessTheyLeaveA
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
   EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, kFill), kOrdinary) << "the same buffer filled, just below 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, kFill), kNt) << "the same buffer filled, 48 MiB";
-  EXPECT_EQ(PageCopyFlags(At(k48M), k8M, 0, kFill), kNt) << "ahead, 8 MiB: fills from 64 KiB";
+  EXPECT_EQ(PageCopyFlags(At(k48M), k8M, 0, kFill), kNt) << "ahead, 8 MiB: fills from 32 KiB";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kNt) << "far, 8 MiB, right after a stream: a ring wrapping";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "the same 8 MiB again, after a jump";
-  EXPECT_EQ(PageCopyFlags(At(k8M), 64 << 10, 0, kFill), kNt) << "ahead, 64 KiB";
-  EXPECT_EQ(PageCopyFlags(At(32 << 20), (128 << 10) - 1, 0, kFill), kNt)
-      << "far below 8 MiB after a stream: as a copy";
-  EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kOrdinary) << "far, 8 MiB, after a jump";
+  EXPECT_EQ(PageCopyFlags(At(k8M), 32 << 10, 0, kFill), kNt) << "ahead, 32 KiB";
+  EXPECT_EQ(PageCopyFlags(At(32 << 20), (128 << 10) - 1, 0, kFill), kNt) << "far below 8 MiB: as a copy";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), k8M, 0, kFill), kNt) << "far, 8 MiB, after a jump (random fills): as a copy";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M, 4096, 0, kFill), kOrdinary) << "ahead, 4 KiB";
-  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M + 4096, (64 << 10) - 1, 0, kFill), kOrdinary)
-      << "ahead, just below 64 KiB: ordinary stores, where a copy is non-temporal from 16 KiB";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M + 4096, (32 << 10) - 1, 0, kFill), kOrdinary)
+      << "ahead, just below 32 KiB: ordinary stores, where a copy is non-temporal from 16 KiB";
   EXPECT_EQ(PageCopyFlags(At(40 << 20) + k8M - 4096, k8M, 0, kFill), kOrdinary)
-      << "a rewrite of 8 MiB after a stream: only a far fill after a stream keeps 8 MiB";
-  EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "after a jump, yet the caller decides";
+      << "a rewrite of 8 MiB starting before the last line written, after a stream";
+  EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemTemporal, kFill), kOrdinary) << "far, yet the caller decides";
+  EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "a rewrite, yet the caller decides";
   EXPECT_EQ(PageCopyFlags(At(4 << 20) + k8M, 64, 0, kFill), kOrdinary) << "ahead, 64 B";
-  EXPECT_EQ(PageCopyFlags(At(30 << 20), k8M, kMemTemporal, kFill), kOrdinary)
-      << "a jump away from a stream, yet the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(kFill), byte_name.substr(0, byte_name.find(" nt")) +
-                                     " nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B "
-                                     "(below 8 MiB) far from it, 8 MiB jumping away from a stream");
+                                     " nt >= 48 MiB on a rewrite, 32 KiB after the thread's last page copy, 64 B "
+                                     "(below 8 MiB, then 8 MiB) far from it");
 }
 
 // Every other CPU kind: fills take the copies' thresholds, along a sequence that visits every class (far,
