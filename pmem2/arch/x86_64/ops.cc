@@ -117,11 +117,15 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
 //     16 KiB; AVX-512 brought nothing measurable.
 //   - AMD Zen 5 (family 26, model 2): non-temporal stores from 64 B as on Zen 4 (they, or MOVDIR64B, which
-//     ties, win every size and pattern; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line), but
-//     AVX-512: one 64-byte store per line. With two 32-byte ones pmem2 stayed 8-24 % over the limit at random
-//     cold 1-2 KiB even once its non-temporal path saved no registers around the stream (kernels-inl.h,
-//     MemmoveNt), and with one it is within -1 to +9 % there and level elsewhere (tools/bench/results/
-//     amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved nothing). Page copies
+//     ties, win every size and pattern; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line), and
+//     below a line from 8 B: a record of 8-63 B at any alignment written with 8-byte non-temporal stores took
+//     0.62-0.66 of the time of ordinary stores + CLWB on random cold lines, 0.33-0.93 on a log of such records
+//     and 0.93-0.98 on a hot line (4-7 B: a log of 5-byte records took 1.23-1.38x; results/amd-26-2.md,
+//     "Records smaller than a line"). AVX-512: one 64-byte store per line. With two 32-byte ones pmem2 stayed
+//     8-24 % over the limit at random cold 1-2 KiB even once its non-temporal path saved no registers around
+//     the stream (kernels-inl.h, MemmoveNt), and with one it is within -1 to +9 % there and level elsewhere
+//     (tools/bench/results/amd-26-2.md, "Registers saved around the stream"; before that fix AVX-512 moved
+//     nothing). Page copies
 //     (msync after them; results/amd-26-2.md, "Page copies by destination"): ordinary stores win on the lines
 //     just written (non-temporal ones cost 7-17 % at 1-8 KiB and 5-180 % at 64 KiB-1 MiB; measured up to 1 MiB
 //     in three processes and to 64 MiB in one, where memcpy from 4 MiB favoured non-temporal stores and memset
@@ -177,21 +181,22 @@ struct CpuKindDefaults {
   unsigned family;
   unsigned model;
   size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
+  size_t cache_line_nt_from;   // the cache-line threshold; 0: kDefaultCacheLineNtThreshold (64 B)
   // Page copies (backend.h: rewrite, ahead, far, far_below, rewrite_back, rewrite_covering, fill_rewrite,
   // fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
   backend::PageNtThresholds page;
   bool avx512;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, {}, false},
-    {CpuVendor::kAmd, 26, 2, 0,
+    {CpuVendor::kAmd, 25, 17, 0, 0, {}, false},
+    {CpuVendor::kAmd, 26, 2, 0, 8,
      {kDefaultByteNtThreshold, size_t{16} << 10, 64, kDefaultByteNtThreshold, size_t{128} << 10, true,
       size_t{48} << 20, size_t{32} << 10},
      true},
-    {CpuVendor::kIntel, 6, 167, 0, {0, size_t{2} << 10, 64}, true},
-    {CpuVendor::kIntel, 6, 207, 384, {}, false},
+    {CpuVendor::kIntel, 6, 167, 0, 0, {0, size_t{2} << 10, 64}, true},
+    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, {}, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false};
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -251,10 +256,11 @@ ABSL_ATTRIBUTE_HOT const Selection& Current() {
 Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   Selection s{};
   const bool allow_nt = !overrides.no_movnt;
-  s.cache_line_nt_threshold =
-      overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultCacheLineNtThreshold;
-  s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
   const CpuKindDefaults& kind_defaults = DefaultsFor(features);
+  const size_t row_nt_threshold = kind_defaults.cache_line_nt_from != 0 ? kind_defaults.cache_line_nt_from
+                                                                          : kDefaultCacheLineNtThreshold;
+  s.cache_line_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : row_nt_threshold;
+  s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
   // The destination history only chooses between non-temporal and ordinary stores: not with PMEM_NO_MOVNT, and
   // not where PMEM_MOVNT_THRESHOLD set the user's own threshold, unless PMEM2_NEAR_TEMPORAL_BELOW asks for it.
   s.cache_line_near_temporal_below = overrides.has_near_temporal_below ? overrides.near_temporal_below

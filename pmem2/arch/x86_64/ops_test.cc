@@ -158,7 +158,12 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_TRUE(m26_2.page.rewrite_covering) << "or covers the last line written";
   EXPECT_EQ(m26_2.page.fill_rewrite, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
-  EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 64 B");
+  EXPECT_EQ(m26_2.cache_line_nt_threshold, 8u) << "below a line too, from 8 B (a record of 8-63 B)";
+  EXPECT_STREQ(m26_2.cache_line.memmove_name, "avx512 nt >= 8 B");
+  EnvOverrides user_threshold;
+  user_threshold.has_movnt_threshold = true;
+  user_threshold.movnt_threshold = 300;
+  EXPECT_EQ(Select(turin, user_threshold).cache_line_nt_threshold, 300u) << "PMEM_MOVNT_THRESHOLD decides";
 
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
