@@ -83,8 +83,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
         break;
     }
     // Where a copy takes the rewrite threshold, a fill takes the fills' own, but not a far one: on Zen 5 ordinary
-    // stores won for the same 8-16 MiB filled again on both guests measured, while for random fills of 8-32 MiB
-    // they won on one guest and lost on the other (x86_64/ops.cc).
+    // stores won for the same 8 MiB filled again on both guests measured (8-16 MiB on the first), while for random
+    // fills of 8-32 MiB they won on one guest and lost on the other (x86_64/ops.cc).
     if (write == PageWrite::kFill && rewrite_threshold && destination != Destination::kFar) {
       nt_threshold = Or(t.fill_rewrite, nt_threshold);
     }

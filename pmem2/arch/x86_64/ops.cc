@@ -119,7 +119,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //   - AMD Zen 5 (family 26, model 2): non-temporal stores from 64 B as on Zen 4 (they, or MOVDIR64B, which
 //     ties, win every size and pattern; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line), and
 //     below a line from 8 B: a record of 8-63 B at any alignment written with 8-byte non-temporal stores took
-//     0.62-0.66 of the time of ordinary stores + CLWB on random cold lines, 0.33-0.93 on a log of such records
+//     0.61-0.66 of the time of ordinary stores + CLWB on random cold lines, 0.33-0.93 on a log of such records
 //     and 0.93-0.98 on a hot line (4-7 B: a log of 5-byte records took 1.23-1.38x; results/amd-26-2.md,
 //     "Records smaller than a line"). AVX-512: one 64-byte store per line. With two 32-byte ones pmem2 stayed
 //     8-24 % over the limit at random cold 1-2 KiB even once its non-temporal path saved no registers around
@@ -154,7 +154,7 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     written in descending order through a cold file get ordinary stores, 4-23 % slower there than
 //     non-temporal ones ("Blocks written in descending order"), which the one-word history cannot tell from
 //     two buffers written in turn, whose lines are cached. Page fills (memset) on a rewrite keep ordinary stores
-//     up to 48 MiB where copies go non-temporal from 8 MiB: non-temporal fills cost 1.4-1.7x on the same
+//     up to 48 MiB where copies go non-temporal from 8 MiB: non-temporal fills cost 1.4-2.0x on the same
 //     8-16 MiB again, and won from 48-64 MiB ("Page fills of 2-64 MiB"). Far fills of 8 MiB or more go
 //     non-temporal, as far copies do: ordinary stores won random 8-32 MiB fills by 7-31 % on the first guest
 //     (1.02-1.10x of libpmem2 against 0.97-1.02x) but left the second at 0.77-0.83x ("Far fills of 8-32 MiB"),

@@ -147,7 +147,7 @@ TEST(SelectTest, PerCpuKindRows) {
   turin.family = 26;
   turin.model = 2;
   const Selection m26_2 = Select(turin, EnvOverrides());
-  EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal from 64 B wherever, as Zen 4";
+  EXPECT_EQ(m26_2.cache_line_near_temporal_below, 0u) << "Zen 5 (26/2): non-temporal wherever, as Zen 4";
   EXPECT_EQ(m26_2.page.rewrite, kDefaultByteNtThreshold)
       << "page copies: ordinary stores on lines just written, up to the byte tables' 8 MiB";
   EXPECT_EQ(m26_2.page.ahead, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
