@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
+#include "tools/bench/limit_kernels.h"
 #include "tools/bench/statistics.h"
 #include "tools/bench/timing.h"
 
@@ -72,7 +73,7 @@ std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& 
       for (const char* op : {"memcpy", "memset"}) {
         if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
         for (size_t n : lane.memcpy_only ? options.byte_sizes : options.copy_sizes) {
-          if (n > window || n > destinations.source_size() || n % 64 != 0) continue;
+          if (n > window || n > destinations.source_size() || !LimitKernelsTake(n)) continue;
           cases.push_back(Case{op, &lane, n, pattern, strategies});
         }
       }

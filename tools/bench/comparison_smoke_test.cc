@@ -108,10 +108,12 @@ TEST_F(ComparisonSmokeTest, MappingLeavesTheEnvironmentAsItFoundIt) {
 }
 
 TEST_F(ComparisonSmokeTest, BothLibrariesAndTheLimitWriteIdenticalBytes) {
-  for (size_t n : {size_t{64}, size_t{128}, size_t{256}, size_t{4096}, size_t{65536}, size_t{2} << 20}) {
+  for (size_t n : {size_t{8}, size_t{24}, size_t{56}, size_t{64}, size_t{128}, size_t{256}, size_t{4096}, size_t{65536},
+                   size_t{2} << 20}) {
     EXPECT_TRUE(destinations_->VerifySameBytes(n).ok()) << destinations_->VerifySameBytes(n);
   }
   EXPECT_FALSE(destinations_->VerifySameBytes(100).ok());  // not a multiple of 64
+  EXPECT_FALSE(destinations_->VerifySameBytes(12).ok());   // below 64 but not a multiple of 8
 }
 
 TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {

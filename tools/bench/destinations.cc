@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tools/bench/limit_kernels.h"
 #include "tools/bench/mappings.h"
 
 namespace pmem2 {
@@ -68,7 +69,9 @@ absl::Status Destinations::AllocateSource(size_t size) {
 }
 
 absl::Status Destinations::VerifySameBytes(size_t size) const {
-  if (size % 64 != 0 || size == 0) return absl::InvalidArgumentError("VerifySameBytes: size must be a multiple of 64");
+  if (!LimitKernelsTake(size)) {
+    return absl::InvalidArgumentError("VerifySameBytes: size must be a multiple of 64, or of 8 below 64");
+  }
   for (const Lane& lane : lanes_) {
     if (size + 128 > lane.window || size > source_size_) continue;
     for (const char* op : {"memcpy", "memset"}) {

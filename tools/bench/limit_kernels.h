@@ -34,10 +34,12 @@
 //
 // The other stores are 32-byte AVX2 ones (16-byte SSE2 without AVX2), as in LimitMemcpy.
 //
-// Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64 (every
-// benchmark size and offset is); `flags` is ignored. The BUILD select() picks the kernels: limit_kernels_x86_64.cc (the
-// instructions above, chosen with pmem2's CPU detection) or limit_kernels_generic.cc (memcpy/memset, no
-// write-back) on other CPUs.
+// Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64, or a multiple
+// of 8 below 64 (every benchmark size and offset is); `flags` is ignored. A piece of one line (below 64 B) is
+// written with 8-byte stores: MOVNTI for every non-temporal strategy (MOVDIR64B and 64-byte vector stores write
+// whole lines only), ordinary stores + the write-back for the others. The BUILD select() picks the kernels:
+// limit_kernels_x86_64.cc (the instructions above, chosen with pmem2's CPU detection) or limit_kernels_generic.cc
+// (memcpy/memset, no write-back) on other CPUs.
 
 #ifndef PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_
 #define PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_
@@ -48,6 +50,9 @@
 
 namespace pmem2 {
 namespace bench {
+
+// Whether `len` meets the preconditions above: a multiple of 64, or of 8 below 64.
+constexpr bool LimitKernelsTake(size_t len) { return len != 0 && (len < 64 ? len % 8 == 0 : len % 64 == 0); }
 
 void* LimitMemcpy(void* dst, const void* src, size_t len, unsigned flags);
 void* LimitMemset(void* dst, int c, size_t len, unsigned flags);

@@ -26,7 +26,9 @@ void ExpectCopiesAndFillsExactly(CopyFn copy, FillFn fill) {
   std::vector<unsigned char> src(8192);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
   alignas(4096) static unsigned char dst[8192 + 128];
-  for (size_t n : {size_t{64}, size_t{128}, size_t{192}, size_t{4096}, size_t{8192}}) {
+  // 8-56: a record in one line (8-byte pieces); the rest whole lines.
+  for (size_t n : {size_t{8}, size_t{16}, size_t{56}, size_t{64}, size_t{128}, size_t{192}, size_t{4096},
+                   size_t{8192}}) {
     SCOPED_TRACE(n);
     std::memset(dst, 0xee, sizeof dst);
     EXPECT_EQ(copy(dst + 64, src.data(), n, 0), dst + 64);
@@ -40,6 +42,11 @@ void ExpectCopiesAndFillsExactly(CopyFn copy, FillFn fill) {
     EXPECT_EQ(dst[63], 0xee);
     EXPECT_EQ(dst[64 + n], 0xee);
   }
+}
+
+TEST(LimitKernelsTest, TakeWholeLinesOrEightBytePiecesOfOne) {
+  for (size_t n : {8, 16, 56, 64, 128, 4096}) EXPECT_TRUE(LimitKernelsTake(n)) << n;
+  for (size_t n : {0, 4, 12, 60, 72, 100}) EXPECT_FALSE(LimitKernelsTake(n)) << n;
 }
 
 TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRangeAndNothingElse) {

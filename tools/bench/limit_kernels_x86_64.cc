@@ -23,6 +23,24 @@ namespace {
 using arch::x86_64::CpuFeatures;
 using arch::x86_64::ProcessCpuFeatures;
 
+// A piece of one line (len a multiple of 8 below 64, at the start of a line): 8-byte MOVNTIs, the one
+// non-temporal store a piece can take, for every non-temporal strategy (nt, nt-avx512, movdir64b: MOVDIR64B
+// writes whole lines only); SFENCE.
+void SubLineNtCopy(char* d, const char* s, size_t len) {
+  for (size_t off = 0; off < len; off += 8) {
+    long long v;
+    __builtin_memcpy(&v, s + off, 8);
+    _mm_stream_si64(reinterpret_cast<long long*>(d + off), v);
+  }
+  _mm_sfence();
+}
+
+void SubLineNtFill(char* d, int c, size_t len) {
+  const long long v = static_cast<long long>(0x0101010101010101ull * static_cast<unsigned char>(c));
+  for (size_t off = 0; off < len; off += 8) _mm_stream_si64(reinterpret_cast<long long*>(d + off), v);
+  _mm_sfence();
+}
+
 __attribute__((target("avx2"))) void NtCopyAvx2(char* d, const char* s, size_t len) {
   for (; len >= 128; len -= 128, d += 128, s += 128) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
@@ -64,6 +82,10 @@ __attribute__((target("avx2"))) void NtFillAvx2(char* d, int c, size_t len) {
 __attribute__((target("avx512f"))) void* Avx512NtCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
+  if (len < 64) {
+    SubLineNtCopy(d, s, len);
+    return dst;
+  }
   for (; len >= 64; len -= 64, d += 64, s += 64) {
     _mm512_stream_si512(reinterpret_cast<__m512i*>(d), _mm512_loadu_si512(s));
   }
@@ -72,6 +94,10 @@ __attribute__((target("avx512f"))) void* Avx512NtCopy(void* dst, const void* src
 }
 
 __attribute__((target("avx512f"))) void* Avx512NtFill(void* dst, int c, size_t len, unsigned /*flags*/) {
+  if (len < 64) {
+    SubLineNtFill(static_cast<char*>(dst), c, len);
+    return dst;
+  }
   const __m512i v = _mm512_set1_epi8(static_cast<char>(c));
   for (char* d = static_cast<char*>(dst); len >= 64; len -= 64, d += 64) {
     _mm512_stream_si512(reinterpret_cast<__m512i*>(d), v);
@@ -229,10 +255,29 @@ void StoreFillSse2(char* d, int c, size_t len) {
   Drain<kKind>();
 }
 
+// A piece of one line: 8-byte ordinary stores, then the line's write-back (per line or after all stores: the
+// same for one line).
+template <WriteBack kKind>
+void SubLineStoreCopy(char* d, const char* s, size_t len) {
+  for (size_t off = 0; off < len; off += 8) __builtin_memcpy(d + off, s + off, 8);
+  FlushLine<kKind>(d);
+  Drain<kKind>();
+}
+
+template <WriteBack kKind>
+void SubLineStoreFill(char* d, int c, size_t len) {
+  const uint64_t v = 0x0101010101010101ull * static_cast<unsigned char>(c);
+  for (size_t off = 0; off < len; off += 8) __builtin_memcpy(d + off, &v, 8);
+  FlushLine<kKind>(d);
+  Drain<kKind>();
+}
+
 // With the libpmem2 signatures, AVX2 or SSE2 stores as the CPU allows.
 template <WriteBack kKind, bool kPerLine>
 void* StoreCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
-  if (ProcessCpuFeatures().avx2) {
+  if (len < 64) {
+    SubLineStoreCopy<kKind>(static_cast<char*>(dst), static_cast<const char*>(src), len);
+  } else if (ProcessCpuFeatures().avx2) {
     StoreCopyAvx2<kKind, kPerLine>(static_cast<char*>(dst), static_cast<const char*>(src), len);
   } else {
     StoreCopySse2<kKind, kPerLine>(static_cast<char*>(dst), static_cast<const char*>(src), len);
@@ -242,7 +287,9 @@ void* StoreCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
 
 template <WriteBack kKind, bool kPerLine>
 void* StoreFill(void* dst, int c, size_t len, unsigned /*flags*/) {
-  if (ProcessCpuFeatures().avx2) {
+  if (len < 64) {
+    SubLineStoreFill<kKind>(static_cast<char*>(dst), c, len);
+  } else if (ProcessCpuFeatures().avx2) {
     StoreFillAvx2<kKind, kPerLine>(static_cast<char*>(dst), c, len);
   } else {
     StoreFillSse2<kKind, kPerLine>(static_cast<char*>(dst), c, len);
@@ -258,12 +305,20 @@ inline void Movdir64b(char* d, const char* s) { __asm__ volatile("movdir64b (%1)
 void* Movdir64bCopy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
   char* const d = static_cast<char*>(dst);
   const char* const s = static_cast<const char*>(src);
+  if (len < 64) {
+    SubLineNtCopy(d, s, len);
+    return dst;
+  }
   for (size_t off = 0; off < len; off += 64) Movdir64b(d + off, s + off);
   __asm__ volatile("sfence" : : : "memory");
   return dst;
 }
 
 void* Movdir64bFill(void* dst, int c, size_t len, unsigned /*flags*/) {
+  if (len < 64) {
+    SubLineNtFill(static_cast<char*>(dst), c, len);
+    return dst;
+  }
   alignas(64) char line[64];
   __builtin_memset(line, c, sizeof line);
   char* const d = static_cast<char*>(dst);
@@ -297,7 +352,9 @@ std::vector<LimitStrategy> MakeCacheLineStrategies() {
 }  // namespace
 
 void* LimitMemcpy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
-  if (ProcessCpuFeatures().avx2) {
+  if (len < 64) {
+    SubLineNtCopy(static_cast<char*>(dst), static_cast<const char*>(src), len);
+  } else if (ProcessCpuFeatures().avx2) {
     NtCopyAvx2(static_cast<char*>(dst), static_cast<const char*>(src), len);
   } else {
     NtCopySse2(static_cast<char*>(dst), static_cast<const char*>(src), len);
@@ -306,7 +363,9 @@ void* LimitMemcpy(void* dst, const void* src, size_t len, unsigned /*flags*/) {
 }
 
 void* LimitMemset(void* dst, int c, size_t len, unsigned /*flags*/) {
-  if (ProcessCpuFeatures().avx2) {
+  if (len < 64) {
+    SubLineNtFill(static_cast<char*>(dst), c, len);
+  } else if (ProcessCpuFeatures().avx2) {
     NtFillAvx2(static_cast<char*>(dst), c, len);
   } else {
     NtFillSse2(static_cast<char*>(dst), c, len);

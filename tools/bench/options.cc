@@ -59,8 +59,11 @@ absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text) {
                      absl::StrCat("\"", item, "\" is not a size from 1 B to 1 GiB (digits with an optional K or M)"));
     }
     const size_t size = static_cast<size_t>(n) * scale;
-    if (size % 64 != 0) {
-      return Invalid("--sizes", text, absl::StrCat("\"", item, "\" is not a multiple of 64 B (whole cache lines)"));
+    if (!LimitKernelsTake(size)) {
+      return Invalid("--sizes", text,
+                     absl::StrCat("\"", item,
+                                  "\" is neither a multiple of 64 B (whole cache lines) nor of 8 B below 64 (a record "
+                                  "in one line)"));
     }
     if (std::find(out.begin(), out.end(), size) != out.end()) {
       return Invalid("--sizes", text, absl::StrCat("\"", item, "\" is the same size as another item"));

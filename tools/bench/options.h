@@ -10,8 +10,8 @@
 //   --strategies=all|LIST     print each limit strategy's timings per size and pattern; with a LIST, time only
 //                             those cache-line strategies (the limit is then the fastest of them). Names as in
 //                             limit_kernels.h; only the ones this CPU has.
-//   --sizes=LIST              (compare_benchmark) the copy sizes, multiples of 64 B, e.g. 512,1K,2K; default: the
-//                             table's 64 B-64 MiB
+//   --sizes=LIST              (compare_benchmark) the copy sizes, multiples of 64 B, e.g. 512,1K,2K, or of 8 B
+//                             below 64 (a record in one line, e.g. 8,16,32); default: the table's 64 B-64 MiB
 
 #ifndef PMEM2_TOOLS_BENCH_OPTIONS_H_
 #define PMEM2_TOOLS_BENCH_OPTIONS_H_
@@ -47,7 +47,8 @@ absl::StatusOr<StrategySelection> ParseStrategies(absl::string_view text, const 
 
 // The sizes of a comma-separated list of byte counts (decimal, optionally with a K or M suffix: KiB, MiB), in
 // the order given. kInvalidArgument naming the value for an empty list or item, a size that is not a number, 0,
-// a size above 1 GiB or not a multiple of 64 B (the table times whole lines), or one given twice.
+// a size above 1 GiB, one that is neither a multiple of 64 B nor a multiple of 8 B below 64 (the limit kernels
+// write whole lines or 8-byte pieces of one), or one given twice.
 absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text);
 
 // The names of CacheLineLimitStrategies() (this CPU's).

@@ -50,10 +50,12 @@ TEST(SizesTest, BytesAndSuffixesInTheOrderGiven) {
   EXPECT_THAT(*ParseSizes("512,1K, 2K,4096,2M"),
               ::testing::ElementsAre(512u, 1024u, 2048u, 4096u, size_t{2} << 20));
   EXPECT_THAT(*ParseSizes("1024M"), ::testing::ElementsAre(size_t{1} << 30));
+  EXPECT_THAT(*ParseSizes("8,16,56,64"), ::testing::ElementsAre(8u, 16u, 56u, 64u)) << "records in one line";
 }
 
 TEST(SizesTest, ErrorsNameTheBadValue) {
-  for (const char* bad : {"", "64,", "0", "-64", "1.5K", "4k", "K", "1025M", "2G", "64,64", "1K,1024", "100", "9999999999999999999999"}) {
+  for (const char* bad : {"", "64,", "0", "-64", "1.5K", "4k", "K", "1025M", "2G", "64,64", "1K,1024", "100", "12", "4",
+                          "72", "9999999999999999999999"}) {
     const absl::StatusOr<std::vector<size_t>> sizes = ParseSizes(bad);
     ASSERT_FALSE(sizes.ok()) << bad;
     EXPECT_EQ(sizes.status().code(), absl::StatusCode::kInvalidArgument) << bad;
