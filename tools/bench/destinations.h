@@ -74,7 +74,7 @@ class Destinations {
   // cache, features), the reference's path.
   const std::vector<std::string>& notes() const { return notes_; }
 
-  // Runs memcpy and memset of `size` bytes (a multiple of 64) with every side of every lane at offset 64 of
+  // Runs memcpy and memset of `size` bytes (LimitKernelsTake) with every side of every lane at offset 64 of
   // each destination and checks that all sides leave identical bytes in [0, size + 128). Not timed; proves the
   // three columns compute the same thing.
   absl::Status VerifySameBytes(size_t size) const;

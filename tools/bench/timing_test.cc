@@ -100,7 +100,9 @@ TEST(SequentialCursorTest, WrapsBeforePassingTheEndAndStaysAligned) {
 }
 
 TEST(RandomSlotsTest, SlotsAreSizeAlignedAndInsideTheWindow) {
-  for (size_t n : {size_t{64}, size_t{128}, size_t{256}, size_t{4096}, size_t{65536}, size_t{2} << 20, size_t{100}}) {
+  // 8 and 56: records within a line (--sizes=8,...), each in a slot of its own line.
+  for (size_t n : {size_t{8}, size_t{56}, size_t{64}, size_t{128}, size_t{256}, size_t{4096}, size_t{65536},
+                   size_t{2} << 20, size_t{100}}) {
     SCOPED_TRACE(n);
     const size_t window = (size_t{16} << 20) + 4096;
     const size_t slot = (n + 63) / 64 * 64;
