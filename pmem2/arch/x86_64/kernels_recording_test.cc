@@ -290,6 +290,31 @@ void CheckAll() {
   }
 }
 
+// Below three lines the pieces (head to the first line boundary, whole lines, tail) and the store chosen for
+// each depend on the destination's offset in its line and the length: every pair of them, at the Zen 5 row's
+// threshold of 8 B (MOVNTI pieces) and every other row's 64 B.
+template <size_t kVec>
+void CheckEveryDestinationOffset() {
+  for (Op op : {Op::kMemmove, Op::kMemset}) {
+    for (unsigned flags : {0u, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemNoFlush}) {
+      for (size_t threshold : {size_t{8}, size_t{64}}) {
+        for (size_t len = 0; len <= 3 * 64; ++len) {
+          for (size_t dst_off = 0; dst_off < 64; ++dst_off) {
+            CheckCase<kVec>({op, true, len, dst_off, (len * 5 + dst_off * 3) % 64, flags, threshold});
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelRecordingTest, EveryDestinationOffsetBelowThreeLines) {
+  CheckEveryDestinationOffset<16>();
+  CheckEveryDestinationOffset<32>();
+  CheckEveryDestinationOffset<64>();
+}
+
 TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
 TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
 TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }

@@ -1,8 +1,8 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // Data correctness of every x86-64 kernel: each ISA level the CPU has × each table (flush instruction,
-// PMEM_NO_MOVNT, byte granularity) × sizes 0-1100 and some large ones × source/destination misalignment
-// × every flag. The destination must equal memmove()/memset()'s result and no byte around it may change.
+// PMEM_NO_MOVNT, non-temporal from 8 B, byte granularity) × sizes 0-1100 and some large ones × source/destination
+// misalignment (every destination offset below three lines) × every flag. The destination must equal memmove()/memset()'s result and no byte around it may change.
 // Lower levels are forced through testing/cpu (typed) and through the PMEM_* variables (parsed).
 
 #include <cstdint>
@@ -41,7 +41,9 @@ const unsigned kFlagSets[] = {0,
 // kCacheLineNearTemporal: the cache-line table with the pattern-aware small copies on below 512 B (as
 // PMEM2_NEAR_TEMPORAL_BELOW=512 would), whatever this CPU kind's row says: consecutive checks write the same
 // buffers, so the destination history sees near destinations as well as far ones.
-enum class Table { kCacheLine, kCacheLineNoMovnt, kCacheLineNearTemporal, kByte, kByteNoMovnt };
+// kCacheLineFrom8: the cache-line table with non-temporal stores from 8 B (the Zen 5 row's threshold, as
+// PMEM_MOVNT_THRESHOLD=8 would), so that pieces of lines written with MOVNTI are checked on every CPU.
+enum class Table { kCacheLine, kCacheLineNoMovnt, kCacheLineNearTemporal, kCacheLineFrom8, kByte, kByteNoMovnt };
 
 struct Config {
   IsaLevel level;
@@ -66,6 +68,9 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       break;
     case Table::kCacheLineNearTemporal:
       name += "_CacheLineNearTemporal";
+      break;
+    case Table::kCacheLineFrom8:
+      name += "_CacheLineFrom8";
       break;
     case Table::kByte:
       name += "_Byte";
@@ -106,6 +111,10 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       overrides.has_near_temporal_below = true;
       overrides.near_temporal_below = 512;
     }
+    if (c.table == Table::kCacheLineFrom8) {
+      overrides.has_movnt_threshold = true;
+      overrides.movnt_threshold = 8;
+    }
     if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
       // The environment alone must move the level from the CPU kind's default (the CPU's best features).
       cpu_ = std::make_unique<ScopedCpuFeatures>(pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, c.flush),
@@ -122,6 +131,9 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       ASSERT_EQ(cpu_->selection().cache_line_near_temporal_below, 512u);
       ASSERT_NE(std::string(ops_->memmove_name).find("temporal < 512 B near"), std::string::npos)
           << ops_->memmove_name;
+    }
+    if (c.table == Table::kCacheLineFrom8) {
+      ASSERT_EQ(cpu_->selection().cache_line_nt_threshold, 8u);
     }
   }
 
@@ -219,6 +231,20 @@ TEST_P(KernelTest, MemmoveEveryMisalignment) {
   }
 }
 
+// Below three lines the split into pieces (a head up to the first line boundary, whole lines, a tail) depends on
+// the destination's offset in its line and the length only: every pair of them, both ways of choosing the stores.
+TEST_P(KernelTest, EveryDestinationOffsetBelowThreeLines) {
+  for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal}) {
+    for (size_t len = 1; len <= 3 * 64; ++len) {
+      for (size_t dst_off = 0; dst_off < 64; ++dst_off) {
+        CheckCopy(len, (len * 5 + dst_off * 3) % 64, dst_off, flags);
+        CheckFill(len, dst_off, static_cast<int>(len + dst_off), flags);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, MemmoveLargeSizes) {
   for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal, kMemNoFlush}) {
     for (size_t len : {size_t{4096}, size_t{65536 + 17}, size_t{1} << 20, (size_t{5} << 20) + 3}) {
@@ -288,6 +314,7 @@ std::vector<Config> AllConfigs() {
     // The other flush instructions change only the flush in the same kernel.
     out.push_back({level, FlushInstruction::kClflushopt, Table::kCacheLine});
     out.push_back({level, FlushInstruction::kClflush, Table::kCacheLine});
+    out.push_back({level, FlushInstruction::kClwb, Table::kCacheLineFrom8});
     if (level != IsaLevel::kGeneric) {
       out.push_back({level, FlushInstruction::kClwb, Table::kCacheLineNearTemporal});
       out.push_back({level, FlushInstruction::kClflush, Table::kCacheLineNearTemporal});
