@@ -34,10 +34,11 @@
 //
 // The other stores are 32-byte AVX2 ones (16-byte SSE2 without AVX2), as in LimitMemcpy.
 //
-// Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64, or a multiple
-// of 8 below 64 (every benchmark size and offset is); `flags` is ignored. A piece of one line (below 64 B) is
-// written with 8-byte stores: MOVNTI for every non-temporal strategy (MOVDIR64B and 64-byte vector stores write
-// whole lines only), ordinary stores + the write-back for the others. The BUILD select() picks the kernels:
+// Preconditions of every copy and fill here: `dst` is 64-byte aligned and `len` is a multiple of 64, or `dst` is
+// 8-byte aligned and `len` a multiple of 8 below 64 (every benchmark size and offset is); `flags` is ignored. A
+// record below 64 B, which may cross into the next line (timing.h's seq pattern packs them), is written with
+// 8-byte stores: MOVNTI for every non-temporal strategy (MOVDIR64B and 64-byte vector stores write whole lines
+// only), ordinary stores + the write-back of its one or two lines for the others. The BUILD select() picks the kernels:
 // limit_kernels_x86_64.cc (the instructions above, chosen with pmem2's CPU detection) or limit_kernels_generic.cc
 // (memcpy/memset, no write-back) on other CPUs.
 

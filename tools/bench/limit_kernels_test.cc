@@ -26,22 +26,31 @@ void ExpectCopiesAndFillsExactly(CopyFn copy, FillFn fill) {
   std::vector<unsigned char> src(8192);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
   alignas(4096) static unsigned char dst[8192 + 128];
-  // 8-56: a record in one line (8-byte pieces); the rest whole lines.
-  for (size_t n : {size_t{8}, size_t{16}, size_t{56}, size_t{64}, size_t{128}, size_t{192}, size_t{4096},
-                   size_t{8192}}) {
-    SCOPED_TRACE(n);
+  // 8-56: a record of 8-byte pieces, at the start of a line and (as the seq pattern packs them) at every other
+  // multiple of 8 in it, across into the next line where it is long enough; the rest whole lines.
+  struct Case {
+    size_t n, at;
+  };
+  std::vector<Case> cases;
+  for (size_t n : {size_t{8}, size_t{16}, size_t{56}}) {
+    for (size_t at = 64; at < 128; at += 8) cases.push_back({n, at});
+  }
+  for (size_t n : {size_t{64}, size_t{128}, size_t{192}, size_t{4096}, size_t{8192}}) cases.push_back({n, 64});
+  for (const Case& c : cases) {
+    const size_t n = c.n, at = c.at;
+    SCOPED_TRACE(std::to_string(n) + " B at byte " + std::to_string(at));
     std::memset(dst, 0xee, sizeof dst);
-    EXPECT_EQ(copy(dst + 64, src.data(), n, 0), dst + 64);
-    EXPECT_EQ(std::memcmp(dst + 64, src.data(), n), 0);
+    EXPECT_EQ(copy(dst + at, src.data(), n, 0), dst + at);
+    EXPECT_EQ(std::memcmp(dst + at, src.data(), n), 0);
     // Nothing else written, before or after the range, the rest of its last line included.
-    EXPECT_EQ(std::count(dst, dst + 64, 0xee), 64);
-    EXPECT_EQ(std::count(dst + 64 + n, dst + sizeof dst, 0xee), static_cast<ptrdiff_t>(sizeof dst - 64 - n));
-    EXPECT_EQ(fill(dst + 64, 0x11, n, 0), dst + 64);
+    EXPECT_EQ(std::count(dst, dst + at, 0xee), static_cast<ptrdiff_t>(at));
+    EXPECT_EQ(std::count(dst + at + n, dst + sizeof dst, 0xee), static_cast<ptrdiff_t>(sizeof dst - at - n));
+    EXPECT_EQ(fill(dst + at, 0x11, n, 0), dst + at);
     size_t filled = 0;
-    while (filled < n && dst[64 + filled] == 0x11) ++filled;
+    while (filled < n && dst[at + filled] == 0x11) ++filled;
     EXPECT_EQ(filled, n) << "the first byte not filled";
-    EXPECT_EQ(std::count(dst, dst + 64, 0xee), 64);
-    EXPECT_EQ(std::count(dst + 64 + n, dst + sizeof dst, 0xee), static_cast<ptrdiff_t>(sizeof dst - 64 - n));
+    EXPECT_EQ(std::count(dst, dst + at, 0xee), static_cast<ptrdiff_t>(at));
+    EXPECT_EQ(std::count(dst + at + n, dst + sizeof dst, 0xee), static_cast<ptrdiff_t>(sizeof dst - at - n));
   }
 }
 

@@ -255,12 +255,21 @@ void StoreFillSse2(char* d, int c, size_t len) {
   Drain<kKind>();
 }
 
-// A piece of one line: 8-byte ordinary stores, then the line's write-back (per line or after all stores: the
-// same for one line).
+// The write-back of a record below a line: its line, and the next one when the record crosses into it (a packed
+// log, timing.h's seq pattern).
+template <WriteBack kKind>
+void FlushRecord(const char* d, size_t len) {
+  FlushLine<kKind>(d);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(d) / 64;
+  if ((reinterpret_cast<uintptr_t>(d) + len - 1) / 64 != first) FlushLine<kKind>(d + len - 1);
+}
+
+// A record below a line: 8-byte ordinary stores, then the write-back of its one or two lines (per line or after
+// all stores: the same for so few).
 template <WriteBack kKind>
 void SubLineStoreCopy(char* d, const char* s, size_t len) {
   for (size_t off = 0; off < len; off += 8) __builtin_memcpy(d + off, s + off, 8);
-  FlushLine<kKind>(d);
+  FlushRecord<kKind>(d, len);
   Drain<kKind>();
 }
 
@@ -268,7 +277,7 @@ template <WriteBack kKind>
 void SubLineStoreFill(char* d, int c, size_t len) {
   const uint64_t v = 0x0101010101010101ull * static_cast<unsigned char>(c);
   for (size_t off = 0; off < len; off += 8) __builtin_memcpy(d + off, &v, 8);
-  FlushLine<kKind>(d);
+  FlushRecord<kKind>(d, len);
   Drain<kKind>();
 }
 

@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text) {
       return Invalid("--sizes", text,
                      absl::StrCat("\"", item,
                                   "\" is neither a multiple of 64 B (whole cache lines) nor of 8 B below 64 (a record "
-                                  "in one line)"));
+                                  "smaller than a line)"));
     }
     if (std::find(out.begin(), out.end(), size) != out.end()) {
       return Invalid("--sizes", text, absl::StrCat("\"", item, "\" is the same size as another item"));

@@ -11,7 +11,7 @@
 //                             those cache-line strategies (the limit is then the fastest of them). Names as in
 //                             limit_kernels.h; only the ones this CPU has.
 //   --sizes=LIST              (compare_benchmark) the copy sizes, multiples of 64 B, e.g. 512,1K,2K, or of 8 B
-//                             below 64 (a record in one line, e.g. 8,16,32); default: the table's 64 B-64 MiB
+//                             below 64 (records smaller than a line, e.g. 8,16,32); default: the table's 64 B-64 MiB
 
 #ifndef PMEM2_TOOLS_BENCH_OPTIONS_H_
 #define PMEM2_TOOLS_BENCH_OPTIONS_H_

@@ -13,9 +13,10 @@
 //   * memcpy/memset of n >= kFreshLinesFrom: each call writes the next round_up(n, kFreshLinesFrom) bytes of
 //     the lane's window, wrapping at its end.
 //   seq, "sequential cold" (SequentialCursor; a log appending): each call writes at a cursor that then advances
-//     by max(64, n), wrapping before the end of the lane's cold window. One cursor is shared by every side,
-//     size and lane of a run, so each call writes lines the whole window's worth of writes ago touched, never
-//     the lines another column just wrote.
+//     by n, wrapping before the end of the lane's cold window; from 64 B each call starts a line, below it
+//     records are packed 8-byte aligned, as a log of small records is (most of them not at a line's start, some
+//     across two lines). One cursor is shared by every side, size and lane of a run, so each call writes lines
+//     the whole window's worth of writes ago touched, never the lines another column just wrote.
 //   rand, "random cold" (RandomSlots; a tree or hash table updating): each call writes a uniformly random slot
 //     of size s = round_up(n, 64) at a multiple of s in the cold window. One PRNG stream (fixed seed) is shared
 //     by every side in the same way: each column draws the next slots of the same sequence. (Replaying the same
@@ -64,14 +65,15 @@ struct ColdState {
   uint64_t rng = kSeed;  // RandomSlots: xorshift64* state, never 0
 };
 
-// seq: the offset for a copy of `n` bytes in a window of `window` bytes (n <= window), advancing `state->next`
-// by max(64, n) and wrapping to 0 where the copy would pass the window's end.
+// seq: the offset for a copy of `n` bytes in a window of `window` bytes (n <= window): `state->next` rounded up
+// to a line from 64 B and to 8 bytes below it (another size's calls may have left the cursor anywhere), 0 where
+// the copy would pass the window's end; `state->next` then advances past the copy.
 class SequentialCursor {
  public:
   SequentialCursor(ColdState* state, size_t n, size_t window)
-      : state_(state), stride_(n < 64 ? 64 : n), last_(window - n) {}
+      : state_(state), stride_(n), align_mask_(n < 64 ? 7 : 63), last_(window - n) {}
   size_t Next() {
-    size_t offset = state_->next;
+    size_t offset = (state_->next + align_mask_) & ~align_mask_;
     if (offset > last_) offset = 0;
     state_->next = offset + stride_;
     return offset;
@@ -80,6 +82,7 @@ class SequentialCursor {
  private:
   ColdState* state_;
   size_t stride_;
+  size_t align_mask_;
   size_t last_;  // the largest offset that still fits
 };
 

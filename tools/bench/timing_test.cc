@@ -5,8 +5,8 @@
 //
 // Where the timed loops write (comparison.h's method). hot: small copies always at the start of the
 // destination, large ones stepping through the window in 4 KiB-rounded strides and wrapping before they would
-// pass its end. seq: one cursor shared by every caller, stride max(64, n), inside the window. rand: random
-// size-aligned slots inside the window from one shared PRNG stream.
+// pass its end. seq: one cursor shared by every caller, stride n (line-aligned from 64 B, 8-byte aligned below),
+// inside the window. rand: random size-aligned slots inside the window from one shared PRNG stream.
 
 #include "tools/bench/timing.h"
 
@@ -54,16 +54,34 @@ TEST(CursorTest, ACopyAsLargeAsTheWindowAlwaysStartsAtZero) {
   EXPECT_EQ(Offsets(64 << 10, 64 << 10, 3), (std::vector<size_t>{0, 0, 0}));
 }
 
-TEST(SequentialCursorTest, StrideIsTheSizeAtLeastALine) {
+TEST(SequentialCursorTest, StrideIsTheSize) {
   ColdState cold;
   SequentialCursor cursor(&cold, 256, 1 << 20);
   EXPECT_EQ(cursor.Next(), 0u);
   EXPECT_EQ(cursor.Next(), 256u);
   EXPECT_EQ(cursor.Next(), 512u);
+  // Records below a line are packed, as in a log: some across a line boundary.
   ColdState small;
-  SequentialCursor eight(&small, 8, 1 << 20);
-  EXPECT_EQ(eight.Next(), 0u);
-  EXPECT_EQ(eight.Next(), 64u);
+  SequentialCursor record(&small, 24, 1 << 20);
+  EXPECT_EQ(record.Next(), 0u);
+  EXPECT_EQ(record.Next(), 24u);
+  EXPECT_EQ(record.Next(), 48u);  // bytes 48-71: two lines
+  EXPECT_EQ(record.Next(), 72u);
+}
+
+TEST(SequentialCursorTest, LinesFrom64BytesEightBytesBelow) {
+  // Another size's calls leave the shared cursor anywhere: a whole-line copy starts at the next line, a record
+  // at the next multiple of 8.
+  ColdState cold;
+  SequentialCursor record(&cold, 24, 1 << 20);
+  SequentialCursor line(&cold, 64, 1 << 20);
+  SequentialCursor odd(&cold, 5, 1 << 20);
+  EXPECT_EQ(record.Next(), 0u);
+  EXPECT_EQ(line.Next(), 64u);
+  EXPECT_EQ(record.Next(), 128u);
+  EXPECT_EQ(odd.Next(), 152u);
+  EXPECT_EQ(record.Next(), 160u);
+  EXPECT_EQ(line.Next(), 192u);
 }
 
 TEST(SequentialCursorTest, EveryCallerAdvancesTheSameCursor) {
@@ -85,13 +103,16 @@ TEST(SequentialCursorTest, WrapsBeforePassingTheEndAndStaysAligned) {
     const size_t window = 37 * n + 4096;  // not a multiple of the size
     ColdState cold;
     SequentialCursor cursor(&cold, n, window);
-    SequentialCursor other(&cold, 192, window);  // another size in between misaligns nothing below 64
+    // Other sizes in between, a record below a line among them, misalign nothing from 64.
+    SequentialCursor other(&cold, 192, window);
+    SequentialCursor record(&cold, 40, window);
     bool wrapped = false;
     size_t previous = 0;
     for (int i = 0; i < 20000; ++i) {
-      const size_t offset = (i % 7 == 3) ? other.Next() : cursor.Next();
-      ASSERT_LE(offset + ((i % 7 == 3) ? 192 : n), window);
-      ASSERT_EQ(offset % 64, 0u);
+      const bool is_record = i % 11 == 5;
+      const size_t offset = is_record ? record.Next() : (i % 7 == 3) ? other.Next() : cursor.Next();
+      ASSERT_LE(offset + (is_record ? 40 : (i % 7 == 3) ? 192 : n), window);
+      ASSERT_EQ(offset % (is_record ? 8 : 64), 0u);
       if (i > 0 && offset < previous) wrapped = true;
       previous = offset;
     }
