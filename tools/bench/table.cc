@@ -65,8 +65,8 @@ const char* PatternTitle(const std::string& pattern) {
     return "pattern hot: the same destination lines again (from 4 KiB: the next bytes of the hot window)";
   }
   if (pattern == "seq") {
-    return "pattern seq (sequential cold): a cursor shared by every column walks the cold window, stride max(64 B, "
-           "size)";
+    return "pattern seq (sequential cold): a cursor shared by every column walks the cold window, stride = size "
+           "(from 64 B each call starts a line; below it records are packed, as in a log)";
   }
   if (pattern == "rand") {
     return "pattern rand (random cold): a uniformly random size-aligned slot of the cold window per call, one PRNG "
