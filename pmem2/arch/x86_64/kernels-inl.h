@@ -165,14 +165,16 @@ __attribute__((always_inline)) inline void CopyLine(char* d, const char* s) {
   }
 }
 
-// Copies a piece of one line (n < 64 bytes, not crossing a line boundary). On the cache-line tables' non-temporal
-// path (kNt && kFlush) the piece goes out non-temporally too, with 8-byte MOVNTI stores (the last one
-// overlapping) or two 4-byte ones for 4-7 bytes: even a partial line written that way is durable sooner than
-// ordinary stores + CLWB (pmem2/arch/README.md). Overlapping non-temporal stores carry identical bytes, so their
-// order does not matter. Pieces of 1-3 bytes, and every other path, use ordinary stores (+ flush).
-template <class P, bool kNt, bool kFlush>
+// Copies a piece of one line (n < 64 bytes, not crossing a line boundary). With kNtPieces (the cache-line tables'
+// non-temporal path, and the byte tables' for a copy below a line: CopyBelowLineNt) the piece goes out
+// non-temporally too, with 8-byte MOVNTI stores (the last one overlapping) or two 4-byte ones for 4-7 bytes: even
+// a partial line written that way is durable sooner than ordinary stores + CLWB (pmem2/arch/README.md).
+// Overlapping non-temporal stores carry identical bytes, so their order does not matter. Pieces of 1-3 bytes, and
+// every other path, use ordinary stores (+ flush).
+template <class P, bool kNt, bool kFlush, bool kNtPieces = kNt && kFlush>
 __attribute__((always_inline)) inline void CopyPiece(char* d, const char* s, size_t n) {
-  if constexpr (kNt && kFlush) {
+  static_assert(!kNtPieces || kNt, "non-temporal pieces only on a non-temporal path");
+  if constexpr (kNtPieces) {
     if (n >= 8) {
       uint64_t w[kCacheLine / 8];
       const size_t whole = (n - 1) / 8;  // words before the last, overlapping one
@@ -370,9 +372,10 @@ __attribute__((always_inline)) inline void FillSmall(char* d, unsigned char c, s
 }
 
 // FillSmall for a piece of one line, non-temporal where CopyPiece would be.
-template <class P, bool kNt, bool kFlush>
+template <class P, bool kNt, bool kFlush, bool kNtPieces = kNt && kFlush>
 __attribute__((always_inline)) inline void FillPiece(char* d, unsigned char c, size_t n) {
-  if constexpr (kNt && kFlush) {
+  static_assert(!kNtPieces || kNt, "non-temporal pieces only on a non-temporal path");
+  if constexpr (kNtPieces) {
     const uint64_t w = 0x0101010101010101ull * c;
     if (n >= 8) {
       for (size_t i = 0; i + 8 < n; i += 8) P::StoreNt8(d + i, w);
@@ -462,18 +465,48 @@ __attribute__((noinline)) void* MemmoveNtOverlapping(void* dst, const void* src,
   return dst;
 }
 
+// The byte tables' non-temporal path for a copy or fill of less than a line (one piece, or two where it crosses
+// a line boundary): its pieces go out non-temporally, as on the cache-line tables, without their flush of a 1-3
+// byte piece. A page copy asks for that on a far line (the Zen 5 row from 8 B: records of 8-56 B on random lines
+// took a median 0.90 (0.73-1.08) of the time with MOVNTI + msync that ordinary stores + msync took, which must
+// first read the line; tools/bench/results/amd-26-2.md, "Page records smaller than a line"); a caller's
+// PMEM2_F_MEM_NONTEMPORAL gets the same on every CPU. Larger copies keep ordinary stores for their partial lines.
+template <class P>
+__attribute__((always_inline)) inline void CopyBelowLineNt(char* d, const char* s, size_t n) {
+  size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+  if (head == 0 || head > n) head = n;
+  CopyPiece<P, true, false, true>(d, s, head);
+  if (n > head) CopyPiece<P, true, false, true>(d + head, s + head, n - head);
+}
+
+template <class P>
+__attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned char c, size_t n) {
+  size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+  if (head == 0 || head > n) head = n;
+  FillPiece<P, true, false, true>(d, c, head);
+  if (n > head) FillPiece<P, true, false, true>(d + head, c, n - head);
+}
+
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNt(void* dst, const void* src, size_t n) {
   const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
   if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kFlush, kDrain>(dst, src, n);
-  CopyLinesForward<P, true, kFlush, kFlush>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  if (!kFlush && n < kCacheLine) {
+    CopyBelowLineNt<P>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  } else {
+    CopyLinesForward<P, true, kFlush, kFlush>(static_cast<char*>(dst), static_cast<const char*>(src), n);
+  }
   if constexpr (kDrain) P::Fence();
   return dst;
 }
 
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemsetNt(void* dst, int c, size_t n) {
-  FillLinesInline<P, true, kFlush>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
+  if (!kFlush && n < kCacheLine) {
+    FillBelowLineNt<P>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
+  } else {
+    FillLinesInline<P, true, kFlush>(static_cast<char*>(dst), static_cast<unsigned char>(c), n);
+  }
   if constexpr (kDrain) P::Fence();
   return dst;
 }

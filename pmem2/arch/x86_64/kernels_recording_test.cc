@@ -7,7 +7,7 @@
 //   * cache-line tables: each destination line's last ordinary store is followed by a flush of that line,
 //     and every flush and non-temporal store comes before the single final fence;
 //   * NODRAIN: no fence; NOFLUSH: no flush, no fence, no non-temporal store;
-//   * byte tables: never a flush;
+//   * byte tables: never a flush; below a line with the non-temporal hint, non-temporal stores as above;
 //   * no store outside the destination; non-temporal vector stores aligned;
 //   * destination and length multiples of 8 => no store narrower than 8 bytes.
 
@@ -207,8 +207,12 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec, int wants_nt = -1
   }
 
   // On the non-temporal path every piece of 4 bytes or more goes out non-temporally: ordinary stores only
-  // for a head or tail piece of 1-3 bytes.
-  if (c.cache_line && !noflush && c.len != 0 && (wants_nt == -1 ? WantsNtForTest(c) : wants_nt == 1)) {
+  // for a head or tail piece of 1-3 bytes. The byte tables take that path for less than a line when asked to
+  // (a page copy's far record; their copies up to kSmall without the hint take the short path whatever the
+  // threshold); larger ones keep ordinary stores for their partial lines.
+  const bool byte_below_line_nt = !c.cache_line && c.len < kLine && (c.flags & (kMemNonTemporal | kMemWc)) != 0;
+  const bool nt_path = c.cache_line ? (wants_nt == -1 ? WantsNtForTest(c) : wants_nt == 1) : byte_below_line_nt;
+  if (!noflush && c.len != 0 && nt_path) {
     size_t head = static_cast<size_t>((0 - dst) & (kLine - 1));
     if (head > c.len) head = c.len;
     const size_t tail = c.len == head ? 0 : static_cast<size_t>(end & (kLine - 1));
@@ -300,7 +304,9 @@ void CheckEveryDestinationOffset() {
       for (size_t threshold : {size_t{8}, size_t{64}}) {
         for (size_t len = 0; len <= 3 * 64; ++len) {
           for (size_t dst_off = 0; dst_off < 64; ++dst_off) {
-            CheckCase<kVec>({op, true, len, dst_off, (len * 5 + dst_off * 3) % 64, flags, threshold});
+            for (bool cache_line : {true, false}) {
+              CheckCase<kVec>({op, cache_line, len, dst_off, (len * 5 + dst_off * 3) % 64, flags, threshold});
+            }
             if (::testing::Test::HasFatalFailure()) return;
           }
         }
@@ -529,7 +535,8 @@ TEST(KernelRecordingTest, ByteTablesHonourTheNonTemporalHintWhenSmall) {
   byte_nt_threshold = ~size_t{0};
   alignas(64) unsigned char buf[256];
   unsigned char src[256] = {};
-  for (size_t len : {64, 100, 128}) {
+  // 8-56: a record below a line (a page copy's far one on Zen 5), in 8-byte MOVNTIs.
+  for (size_t len : {8, 24, 56, 64, 100, 128}) {
     for (unsigned flags : {kMemNonTemporal, kMemWc, 0u}) {
       events.clear();
       kernels::MemmoveByte<RecordingPrimitives<32>, true>(buf, src, len, flags);

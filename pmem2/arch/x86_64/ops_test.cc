@@ -152,7 +152,7 @@ TEST(SelectTest, PerCpuKindRows) {
       << "page copies: ordinary stores on lines just written, up to the byte tables' 8 MiB";
   EXPECT_EQ(m26_2.page.ahead, size_t{16} << 10) << "ahead: non-temporal copies from 16 KiB";
   EXPECT_EQ(m26_2.page.fill_ahead, size_t{32} << 10) << "and fills from 32 KiB";
-  EXPECT_EQ(m26_2.page.far, 64u) << "far: non-temporal from 64 B";
+  EXPECT_EQ(m26_2.page.far, 8u) << "far: non-temporal from 8 B (a record below a line)";
   EXPECT_EQ(m26_2.page.far_below, kDefaultByteNtThreshold) << "below 8 MiB";
   EXPECT_EQ(m26_2.page.rewrite_back, size_t{128} << 10) << "a rewrite starts up to 128 KiB back";
   EXPECT_TRUE(m26_2.page.rewrite_covering) << "or covers the last line written";

@@ -93,7 +93,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   Forget();
   const size_t x = size_t{32} << 20;
   const auto line = [&](size_t n) { return At(x + 64 * n); };
-  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
+  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal";
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kOrdinary)
       << "the same line again: a rewrite, although written non-temporally (one cold miss, then cached)";
   EXPECT_EQ(PageCopyFlags(line(1), 2047, 0), kOrdinary) << "the next bytes: ahead, below 2 KiB";
@@ -127,7 +127,7 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   constexpr size_t k8M = size_t{8} << 20;
   const size_t x = size_t{32} << 20;
   const auto line = [&](size_t n) { return At(x + 64 * n); };
-  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal from 64 B";
+  EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kNt) << "far (a jump): non-temporal";
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kOrdinary) << "the same line again: a rewrite";
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary) << "a rewrite";
   EXPECT_EQ(PageCopyFlags(At(x), 16 << 10, 0), kOrdinary)
@@ -151,7 +151,8 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   EXPECT_EQ(PageCopyFlags(last_line + 64 - k1M, k1M, 0), kOrdinary) << "the same 1 MiB again: a rewrite";
   EXPECT_EQ(PageCopyFlags(last_line - k1M - 64, k1M, 0), kNt)
       << "1 MiB ending two lines before the last one written: far, non-temporal below 8 MiB";
-  EXPECT_EQ(PageCopyFlags(At(60 << 20), 63, 0), kOrdinary) << "far but below 64 B";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 8, 0), kNt) << "far, 8 B: a record below a line";
+  EXPECT_EQ(PageCopyFlags(At(52 << 20), 7, 0), kOrdinary) << "far but below 8 B";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 2 * k64K, 0), kNt) << "far, 128 KiB";
   EXPECT_EQ(PageCopyFlags(At(20 << 20), k8M - 1, 0), kNt) << "far, just below 8 MiB";
   EXPECT_EQ(PageCopyFlags(At(20 << 20) + k8M, 4096, 0), kOrdinary) << "ahead";
@@ -162,7 +163,7 @@ TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   EXPECT_EQ(PageCopyFlags(At(60 << 20) + 4096, 4096, kMemNonTemporal), kNt) << "a rewrite, yet the caller decides";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(), byte_name.substr(0, byte_name.find(" nt")) +
-                                " nt >= 8 MiB on a rewrite, 16 KiB after the thread's last page copy, 64 B (below "
+                                " nt >= 8 MiB on a rewrite, 16 KiB after the thread's last page copy, 8 B (below "
                                 "8 MiB) far from it");
 }
 
@@ -176,7 +177,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBOnARewrite) {
   constexpr PageWrite kFill = PageWrite::kFill;
   constexpr size_t k8M = size_t{8} << 20;
   constexpr size_t k48M = size_t{48} << 20;
-  EXPECT_EQ(PageCopyFlags(At(0), 64, 0, kFill), kNt) << "far (a jump): non-temporal from 64 B, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(0), 64, 0, kFill), kNt) << "far (a jump): non-temporal, as a copy";
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0, kFill), kOrdinary) << "a rewrite of 8 MiB, where a copy goes non-temporal";
   // The same buffer again covers the last line written: a rewrite, whose threshold for copies is 8 MiB.
   EXPECT_EQ(PageCopyFlags(At(0), k8M, 0), kNt) << "the same 8 MiB copied";
@@ -198,7 +199,7 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBOnARewrite) {
   EXPECT_EQ(PageCopyFlags(At(4 << 20) + k8M, 64, 0, kFill), kOrdinary) << "ahead, 64 B";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(kFill), byte_name.substr(0, byte_name.find(" nt")) +
-                                     " nt >= 48 MiB on a rewrite, 32 KiB after the thread's last page copy, 64 B "
+                                     " nt >= 48 MiB on a rewrite, 32 KiB after the thread's last page copy, 8 B "
                                      "(below 8 MiB, then 8 MiB) far from it");
 }
 
