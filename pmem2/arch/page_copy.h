@@ -45,9 +45,9 @@ inline unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
 // byte table's name where the environment decides or the kernels have no non-temporal path.
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
-// thread's previous page copy are named too, `far_nt_below` != 0 bounds the far range ("64 B (below 8 MiB)
+// thread's previous page copy are named too, `far_nt_below` != 0 bounds the far range ("8 B (below 8 MiB)
 // far from it": larger far copies take `nt_threshold`), and `far_from_below_nt_threshold` != 0 is what those
-// larger far copies take instead of `nt_threshold` (fills on Zen 5: "64 B (below 8 MiB, then 8 MiB) far from it").
+// larger far copies take instead of `nt_threshold` (fills on Zen 5: "8 B (below 8 MiB, then 8 MiB) far from it").
 std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
                             size_t far_nt_threshold = 0, size_t far_nt_below = 0,

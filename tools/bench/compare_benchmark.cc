@@ -43,7 +43,7 @@ ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
           "destination patterns to time, comma-separated: hot, seq, rand");
 ABSL_FLAG(std::string, sizes, "",
           "copy sizes in bytes, comma-separated, optionally with K or M (e.g. 512,1K,2K); multiples of 64, or of 8 "
-          "below 64 (e.g. 8,16,32: records in one line); default: 64 B-64 MiB");
+          "below 64 (e.g. 8,16,32: records smaller than a line); default: 64 B-64 MiB");
 ABSL_FLAG(std::string, strategies, "",
           "print every limit strategy's timings per size and pattern: all, or a comma-separated list of the "
           "strategies to time (this CPU's: see the error for a wrong name)");

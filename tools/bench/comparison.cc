@@ -234,7 +234,7 @@ absl::StatusOr<Measurement> Measure(const Destinations& destinations, int cpu, P
                                     const RunOptions& options) {
   std::vector<size_t> verified = {64, 4096};
   for (size_t n : options.copy_sizes) {
-    if (n < 64 && LimitKernelsTake(n)) verified.push_back(n);  // records within a line: their own code paths
+    if (n < 64 && LimitKernelsTake(n)) verified.push_back(n);  // records below a line: their own code paths
   }
   for (size_t n : verified) {
     if (absl::Status s = destinations.VerifySameBytes(n); !s.ok()) return s;

@@ -75,7 +75,7 @@ class Destinations {
   const std::vector<std::string>& notes() const { return notes_; }
 
   // Runs memcpy and memset of `size` bytes (LimitKernelsTake) with every side of every lane at offset 64 of
-  // each destination (below 64 B also at offset 120, across a line boundary) and checks that all sides leave
+  // each destination (below 64 B also at offset 120: from 16 B across a line boundary) and checks that all sides leave
   // identical bytes in the region around it. Not timed; proves the three columns compute the same thing.
   absl::Status VerifySameBytes(size_t size) const;
 

@@ -6,7 +6,7 @@
 // "The limit": the simplest code that makes a copy durable on this machine, measured in the same run as
 // pmem2 and the reference so that "within 5 % of the NT-store limit" can be checked on a noisy host. They
 // have the libpmem2 function signatures so the benchmark times them with exactly the loop it uses for the
-// two libraries. Deliberately naive: no flags, no heads or tails; one size dispatch, whole lines or a piece of one.
+// two libraries. Deliberately naive: no flags, no heads or tails; one size dispatch, whole lines or a record below one.
 //
 //   LimitMemcpy  non-temporal 32-byte stores (AVX2, or 16-byte SSE2 stores without AVX2) + SFENCE
 //   LimitMemset  the same, storing a broadcast byte

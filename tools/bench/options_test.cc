@@ -50,7 +50,7 @@ TEST(SizesTest, BytesAndSuffixesInTheOrderGiven) {
   EXPECT_THAT(*ParseSizes("512,1K, 2K,4096,2M"),
               ::testing::ElementsAre(512u, 1024u, 2048u, 4096u, size_t{2} << 20));
   EXPECT_THAT(*ParseSizes("1024M"), ::testing::ElementsAre(size_t{1} << 30));
-  EXPECT_THAT(*ParseSizes("8,16,56,64"), ::testing::ElementsAre(8u, 16u, 56u, 64u)) << "records in one line";
+  EXPECT_THAT(*ParseSizes("8,16,56,64"), ::testing::ElementsAre(8u, 16u, 56u, 64u)) << "records below a line";
 }
 
 TEST(SizesTest, ErrorsNameTheBadValue) {

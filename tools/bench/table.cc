@@ -133,7 +133,7 @@ Evaluation Evaluate(const Row& row, const Targets& targets) {
     if (!cache_line && !row.on_tmpfs) return Evaluation();  // the targets are defined on tmpfs, where msync is cheap
     const bool hot = row.pattern == "hot";
     double min_ratio = 0.97;
-    if (cache_line && row.size >= 64 && row.size <= 128) {  // the 64-128 B, not records within a line
+    if (cache_line && row.size >= 64 && row.size <= 128) {  // the 64-128 B, not records below a line
       if (hot) min_ratio = targets.hot_small_cache_line;
       if (row.pattern == "rand") min_ratio = targets.rand_small_cache_line;
     } else if (!cache_line && row.size <= 4 * kKiB) {

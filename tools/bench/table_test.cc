@@ -64,7 +64,7 @@ TEST(TableTest, SmallHotCacheLineCopiesNeed1_6xOnZen4Only) {
   EXPECT_EQ(elsewhere.target, "ratio>=0.97, <=limit+10%");
   // Still within 10 % of the limit, whatever the ratio.
   EXPECT_EQ(Evaluate(MakeRow("memcpy", "cache_line", 64, 50, 100, 40), kZen4).detail, "limit +25.0%");
-  // A record within one line (--sizes=8,...) is not one of the 64-128 B rows: parity.
+  // A record below a line (--sizes=8,...) is not one of the 64-128 B rows: parity.
   const Evaluation record = Evaluate(MakeRow("memcpy", "cache_line", 32, 50, 75, 48), kZen4);
   EXPECT_EQ(record.verdict, Verdict::kPass) << record.detail;
   EXPECT_EQ(record.target, "ratio>=0.97, <=limit+10%");

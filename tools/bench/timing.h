@@ -14,9 +14,10 @@
 //     the lane's window, wrapping at its end.
 //   seq, "sequential cold" (SequentialCursor; a log appending): each call writes at a cursor that then advances
 //     by n, wrapping before the end of the lane's cold window; from 64 B each call starts a line, below it
-//     records are packed 8-byte aligned, as a log of small records is (most of them not at a line's start, some
-//     across two lines). One cursor is shared by every side, size and lane of a run, so each call writes lines
-//     the whole window's worth of writes ago touched, never the lines another column just wrote.
+//     records are packed, as a log of small records is (most of them not at a line's start, some across two
+//     lines). One cursor is shared by every side, size and lane of a run, and each run of a column starts on the
+//     next whole line, so each call writes lines the whole window's worth of writes ago touched, never the lines
+//     another column just wrote (a column's records share lines only with its own).
 //   rand, "random cold" (RandomSlots; a tree or hash table updating): each call writes a uniformly random slot
 //     of size s = round_up(n, 64) at a multiple of s in the cold window. One PRNG stream (fixed seed) is shared
 //     by every side in the same way: each column draws the next slots of the same sequence. (Replaying the same
@@ -65,15 +66,17 @@ struct ColdState {
   uint64_t rng = kSeed;  // RandomSlots: xorshift64* state, never 0
 };
 
-// seq: the offset for a copy of `n` bytes in a window of `window` bytes (n <= window): `state->next` rounded up
-// to a line from 64 B and to 8 bytes below it (another size's calls may have left the cursor anywhere), 0 where
-// the copy would pass the window's end; `state->next` then advances past the copy.
+// seq: the offset for a copy of `n` bytes in a window of `window` bytes (n <= window), advancing `state->next`
+// by n and wrapping to 0 where the copy would pass the window's end. A cursor is made for each run of a column
+// (timing.cc) and starts at the next whole line, where a record size of another run may have left `state->next`:
+// offsets stay multiples of 64 for sizes that are, and of 8 for records of 8-56 B.
 class SequentialCursor {
  public:
-  SequentialCursor(ColdState* state, size_t n, size_t window)
-      : state_(state), stride_(n), align_mask_(n < 64 ? 7 : 63), last_(window - n) {}
+  SequentialCursor(ColdState* state, size_t n, size_t window) : state_(state), stride_(n), last_(window - n) {
+    state_->next = (state_->next + 63) & ~size_t{63};
+  }
   size_t Next() {
-    size_t offset = (state_->next + align_mask_) & ~align_mask_;
+    size_t offset = state_->next;
     if (offset > last_) offset = 0;
     state_->next = offset + stride_;
     return offset;
@@ -82,7 +85,6 @@ class SequentialCursor {
  private:
   ColdState* state_;
   size_t stride_;
-  size_t align_mask_;
   size_t last_;  // the largest offset that still fits
 };
 

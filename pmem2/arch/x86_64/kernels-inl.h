@@ -218,10 +218,10 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   }
 }
 
-// CopyPiece's non-temporal path for ranges that do not overlap: each word is loaded just before it is stored,
+// CopyPiece's non-temporal pieces for ranges that do not overlap: each word is loaded just before it is stored,
 // which needs two registers where loading every word first needs eight (see MemmoveNt). The stores are
-// CopyPiece's, in its order.
-template <class P>
+// CopyPiece's, in its order; kFlush as CopyPiece's (the flush of a 1-3 byte piece).
+template <class P, bool kFlush>
 __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const char* s, size_t n) {
   if (n >= 8) {
     const uint64_t last = P::Load8(s + n - 8);
@@ -229,7 +229,7 @@ __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const ch
     P::StoreNt8(d + n - 8, last);
     return;
   }
-  CopyPiece<P, true, true>(d, s, n);
+  CopyPiece<P, true, kFlush, true>(d, s, n);
 }
 
 // CopyLines' front-to-back half, for a destination that does not start inside the source range; kDisjoint: nor
@@ -239,7 +239,7 @@ __attribute__((always_inline)) inline void CopyLinesForward(char* d, const char*
   static_assert(!kDisjoint || (kNt && kFlush), "CopyPieceNtDisjoint is the non-temporal path's");
   const auto piece = [](char* pd, const char* ps, size_t pn) __attribute__((always_inline)) {
     if constexpr (kDisjoint) {
-      CopyPieceNtDisjoint<P>(pd, ps, pn);
+      CopyPieceNtDisjoint<P, kFlush>(pd, ps, pn);
     } else {
       CopyPiece<P, kNt, kFlush>(pd, ps, pn);
     }
@@ -451,7 +451,8 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
 
 // The non-temporal path as functions of their own, with and without the drain, that the entry points tail-call
 // (kFlush: the cache-line tables, whose partial lines must be written back or stored non-temporally too; without
-// it: the byte tables, where ordinary stores suffice for them). A copy between ranges that do not overlap, and
+// it: the byte tables, where ordinary stores suffice for them, except in a copy of less than a line:
+// CopyBelowLineNt). A copy between ranges that do not overlap, and
 // every fill, run there without a callee-saved register, so nothing stored on the stack before the stream of
 // non-temporal stores is loaded back after it: on Zen 5, four registers pushed before such a stream and popped
 // after it cost 8-21 % at random cold 1.5-3 KiB, where pushing and popping them before it, or storing to the
@@ -471,12 +472,13 @@ __attribute__((noinline)) void* MemmoveNtOverlapping(void* dst, const void* src,
 // took a median 0.90 (0.73-1.08) of the time with MOVNTI + msync that ordinary stores + msync took, which must
 // first read the line; tools/bench/results/amd-26-2.md, "Page records smaller than a line"); a caller's
 // PMEM2_F_MEM_NONTEMPORAL gets the same on every CPU. Larger copies keep ordinary stores for their partial lines.
+// Ranges that do not overlap only (CopyPieceNtDisjoint, so that MemmoveNt saves no register around its stream).
 template <class P>
 __attribute__((always_inline)) inline void CopyBelowLineNt(char* d, const char* s, size_t n) {
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head == 0 || head > n) head = n;
-  CopyPiece<P, true, false, true>(d, s, head);
-  if (n > head) CopyPiece<P, true, false, true>(d + head, s + head, n - head);
+  CopyPieceNtDisjoint<P, false>(d, s, head);
+  if (n > head) CopyPieceNtDisjoint<P, false>(d + head, s + head, n - head);
 }
 
 template <class P>
@@ -574,9 +576,9 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   return dst;
 }
 
-// Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch
-// into straight-line code; the rest is a tail call, so the fast path needs no stack frame. Non-temporal stores
-// only pay off once the copy spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
+// Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch into
+// straight-line code; the rest is a tail call, so the fast path needs no stack frame. Non-temporal stores only pay off
+// once the copy spills the caches (ByteNtThreshold), or when asked for. NOFLUSH keeps to ordinary stores as on the
 // cache-line tables: the caller means to persist the range later.
 template <class P, bool kAllowNt>
 __attribute__((noinline)) void* MemmoveByteLarge(void* dst, const void* src, size_t len, unsigned flags) {

@@ -1,9 +1,10 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// Data correctness of every x86-64 kernel: each ISA level the CPU has × each table (flush instruction,
-// PMEM_NO_MOVNT, non-temporal from 8 B, byte granularity) × sizes 0-1100 and some large ones × source/destination
-// misalignment (every destination offset below three lines) × every flag. The destination must equal memmove()/memset()'s result and no byte around it may change.
-// Lower levels are forced through testing/cpu (typed) and through the PMEM_* variables (parsed).
+// Data correctness of every x86-64 kernel: each ISA level the CPU has × each table (flush instruction, PMEM_NO_MOVNT,
+// non-temporal from 8 B, byte granularity) × sizes 0-1100 and some large ones × source/destination misalignment (every
+// destination offset below three lines) × every flag. The destination must equal memmove()/memset()'s result and no
+// byte around it may change. Lower levels are forced through testing/cpu (typed) and through the PMEM_* variables
+// (parsed).
 
 #include <cstdint>
 #include <cstdlib>
@@ -234,7 +235,8 @@ TEST_P(KernelTest, MemmoveEveryMisalignment) {
 // Below three lines the split into pieces (a head up to the first line boundary, whole lines, a tail) depends on
 // the destination's offset in its line and the length only: every pair of them, both ways of choosing the stores.
 TEST_P(KernelTest, EveryDestinationOffsetBelowThreeLines) {
-  for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal}) {
+  // kMemNonTemporal | kMemNoDrain: what a page copy asks for on a far line.
+  for (unsigned flags : {0u, kMemNonTemporal, kMemNonTemporal | kMemNoDrain, kMemWc, kMemTemporal}) {
     for (size_t len = 1; len <= 3 * 64; ++len) {
       for (size_t dst_off = 0; dst_off < 64; ++dst_off) {
         CheckCopy(len, (len * 5 + dst_off * 3) % 64, dst_off, flags);

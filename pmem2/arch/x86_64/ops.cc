@@ -142,20 +142,21 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     non-temporal ones by 15-41 % (copies) and 9-27 % (fills from 1 MiB) on the second, where the row then left pmem2
 //     at 0.72-0.85x of libpmem2; so far copies below 8 MiB take the side that cannot fall below libpmem2 too,
 //     non-temporal stores ("Large far copies"). Page copies follow their destination history: non-temporal from 8 B
-//     below 8 MiB when far (a record of 8-56 B on a random line: 8-byte MOVNTIs + msync took a median 0.90 of the
-//     time of ordinary stores + msync, 88 of 96 cells faster over eight runs, "Page records smaller than a line"), from 16 KiB (fills 32 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and on
-//     far copies of 8 MiB or more. A rewrite may start up to 128 KiB back, or cover the last line written whatever its
-//     size, so that writing the same buffer again counts as one (ordinary stores win that by up to 5.4x on the second
-//     guest, 0.96-1.44x at 1-8 MiB copies; a rewrite window of 8 MiB instead made random 1-4 KiB copies in an 8-16 MiB
-//     region 8-20 % slower there); the price of the 128 KiB is that a copy up to 128 KiB before the last one also
-//     counts as one: blocks of 1-32 KiB written in descending order through a cold file get ordinary stores, 4-23 %
-//     slower there than non-temporal ones ("Blocks written in descending order"), which the one-word history cannot
-//     tell from two buffers written in turn, whose lines are cached. Page fills (memset) on a rewrite keep ordinary
-//     stores up to 48 MiB where copies go non-temporal from 8 MiB: non-temporal fills cost 1.4-2.0x on the same 8-16
-//     MiB again, and won from 48-64 MiB ("Page fills of 2-64 MiB"). Far fills of 8 MiB or more go non-temporal, as far
-//     copies do: ordinary stores won random 8-32 MiB fills by 7-31 % on the first guest (1.02-1.10x of libpmem2 against
-//     0.97-1.02x) but left the second at 0.77-0.83x ("Far fills of 8-32 MiB"), and made a 128 MiB ring of 16-32 MiB
-//     fills 2-21 % slower where it wrapped around on the first.
+//     below 8 MiB when far (a record of 8-56 B on a random line: 8-byte MOVNTIs + msync took a median 0.90 of the time
+//     of ordinary stores + msync, 88 of 96 cells faster over eight runs, "Page records smaller than a line"), from 16
+//     KiB (fills 32 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and on far copies of 8 MiB or more. A
+//     rewrite may start up to 128 KiB back, or cover the last line written whatever its size, so that writing the same
+//     buffer again counts as one (ordinary stores win that by up to 5.4x on the second guest, 0.96-1.44x at 1-8 MiB
+//     copies; a rewrite window of 8 MiB instead made random 1-4 KiB copies in an 8-16 MiB region 8-20 % slower there);
+//     the price of the 128 KiB is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
+//     written in descending order through a cold file get ordinary stores, 4-23 % slower there than non-temporal ones
+//     ("Blocks written in descending order"), which the one-word history cannot tell from two buffers written in turn,
+//     whose lines are cached. Page fills (memset) on a rewrite keep ordinary stores up to 48 MiB where copies go
+//     non-temporal from 8 MiB: non-temporal fills cost 1.4-2.0x on the same 8-16 MiB again, and won from 48-64 MiB
+//     ("Page fills of 2-64 MiB"). Far fills of 8 MiB or more go non-temporal, as far copies do: ordinary stores won
+//     random 8-32 MiB fills by 7-31 % on the first guest (1.02-1.10x of libpmem2 against 0.97-1.02x) but left the
+//     second at 0.77-0.83x ("Far fills of 8-32 MiB"), and made a 128 MiB ring of 16-32 MiB fills 2-21 % slower where it
+//     wrapped around on the first.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -117,7 +118,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
 }
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
-// far from the previous copy from 64 B and below 8 MiB, larger far copies as a rewrite. A copy that starts up to
+// far from the previous copy from 8 B and below 8 MiB, larger far copies as a rewrite. A copy that starts up to
 // 128 KiB before the last line written is a rewrite, and so is one that covers that line (the same buffer again).
 TEST_F(PageCopyHistoryTest, Zen5GoesNonTemporalForFarCopiesBelow8MiB) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
@@ -197,6 +198,8 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBOnARewrite) {
   EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemTemporal, kFill), kOrdinary) << "far, yet the caller decides";
   EXPECT_EQ(PageCopyFlags(At(4 << 20), k8M, kMemNonTemporal, kFill), kNt) << "a rewrite, yet the caller decides";
   EXPECT_EQ(PageCopyFlags(At(4 << 20) + k8M, 64, 0, kFill), kOrdinary) << "ahead, 64 B";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 8, 0, kFill), kNt) << "far, 8 B: a record below a line, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(52 << 20), 7, 0, kFill), kOrdinary) << "far but below 8 B";
   const std::string byte_name = ByteOps().memmove_name;
   EXPECT_EQ(PageCopyName(kFill), byte_name.substr(0, byte_name.find(" nt")) +
                                      " nt >= 48 MiB on a rewrite, 32 KiB after the thread's last page copy, 8 B "
@@ -260,6 +263,35 @@ TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
     EXPECT_EQ(PageCopyFlags(At(1 << 20), (16 << 10) - 1, 0), kOrdinary);
     EXPECT_EQ(PageCopyFlags(At(1 << 20), 16 << 10, 0), kNt) << "pmem2/arch's 16 KiB";
     EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
+  }
+}
+
+// Far records below a line on Zen 5 take the byte tables' non-temporal path (MOVNTI pieces, kernels-inl.h's
+// CopyBelowLineNt): through the page copy itself, every length below a line at every offset in a line, after a
+// jump each time, the bytes arrive and nothing around them changes.
+TEST_F(PageCopyHistoryTest, Zen5FarRecordsArriveIntact) {
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2), arch::ProcessEnvOverrides());
+  char source[64];
+  for (size_t i = 0; i < sizeof(source); ++i) source[i] = static_cast<char>(i * 7 + 1);
+  char* const region = const_cast<char*>(At(size_t{16} << 20));
+  for (size_t len = 1; len < 64; ++len) {
+    for (size_t off = 0; off < 64; ++off) {
+      for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+        std::memset(region, 0x11, 192);
+        Forget();
+        char* d = region + 64 + off;
+        if (write == PageWrite::kCopy) {
+          ASSERT_EQ(PageMemmove(d, source, len, 0), d);
+          ASSERT_EQ(std::memcmp(d, source, len), 0) << len << " B at +" << off;
+        } else {
+          ASSERT_EQ(PageMemset(d, 0x5a, len, 0), d);
+          ASSERT_EQ(std::string(d, len), std::string(len, 0x5a)) << len << " B at +" << off;
+        }
+        ASSERT_EQ(std::string(region, 64 + off), std::string(64 + off, 0x11)) << len << " B at +" << off;
+        ASSERT_EQ(std::string(d + len, 128 - off - len), std::string(128 - off - len, 0x11))
+            << len << " B at +" << off;
+      }
+    }
   }
 }
 
