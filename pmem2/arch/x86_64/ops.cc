@@ -116,47 +116,30 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //   - AMD Zen 4 (family 25, model 17): non-temporal stores win from 64 B whatever the destination, hot or
 //     cold (pmem2/arch/README.md, ../shared/reference/perf-anchors.md); page copies keep ordinary stores below
 //     16 KiB; AVX-512 brought nothing measurable.
-//   - AMD Zen 5 (family 26, model 2): non-temporal stores from 64 B as on Zen 4 (they, or MOVDIR64B, which ties, win
-//     every size and pattern; ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line), and below a line from 8
-//     B: a record of 8-63 B at any alignment written with 8-byte non-temporal stores took 0.61-0.66 of the time of
-//     ordinary stores + CLWB on random cold lines, 0.33-0.93 on a log of such records and 0.93-0.98 on a hot line (4-7
-//     B: a log of 5-byte records took 1.23-1.38x; results/amd-26-2.md, "Records smaller than a line"). AVX-512: one
-//     64-byte store per line. With two 32-byte ones pmem2 stayed 8-24 % over the limit at random cold 1-2 KiB even once
-//     its non-temporal path saved no registers around the stream (kernels-inl.h, MemmoveNt), and with one it is within
-//     -1 to +9 % there and level elsewhere (tools/bench/results/amd-26-2.md, "Registers saved around the stream";
-//     before that fix AVX-512 moved nothing). Page copies (msync after them; results/amd-26-2.md, "Page copies by
-//     destination"): ordinary stores win on the lines just written (non-temporal ones cost 7-17 % at 1-8 KiB and 5-180
-//     % at 64 KiB-1 MiB; measured up to 1 MiB in three processes and to 64 MiB in one, where memcpy from 4 MiB favoured
-//     non-temporal stores and memset ordinary ones, hence the byte tables' 8 MiB as the compromise), tie or win on a
-//     stream below 64 KiB, and win on far lines from 128 KiB (6-32 %), while non-temporal stores win on far lines from
-//     64 B to 32 KiB (1-16 %). A stream from 64 KiB, and a far 64 KiB copy, were a coin toss between processes (a
-//     stream: ordinary stores 10-30 % ahead through a 4 GiB file, 15-35 % behind or ahead through a 128 MiB window), so
-//     they take the side that cannot fall below libpmem2, which writes them non-temporally too. On another guest of
-//     this kind (a 32 MiB last-level cache, msync ~0.2 us) non-temporal copies on a stream won 12-31 % at 16-32 KiB,
-//     where the first guest measured a tie (0.94-1.05), so copies ahead go non-temporal from 16 KiB; fills there were
-//     mixed at 16 KiB (0.72-1.09) and lost 11-20 % on the first guest, so they keep ordinary stores below 32 KiB, and
-//     go non-temporal from it: at 32-48 KiB the second guest's ordinary fills were 0.89-1.01x of libpmem2 (18-33 % over
-//     non-temporal ones), the first guest's NT fills 0.93-1.07 of ordinary ones at 32 KiB, libpmem2's own strategy
-//     there (amd-26-2.md, "The page copy's own work", "Fills on a stream go non-temporal from 32 KiB"). The two guests
-//     also disagree on far copies of 128 KiB-8 MiB: ordinary stores won random ones by 6-32 % on the first,
-//     non-temporal ones by 15-41 % (copies) and 9-27 % (fills from 1 MiB) on the second, where the row then left pmem2
-//     at 0.72-0.85x of libpmem2; so far copies below 8 MiB take the side that cannot fall below libpmem2 too,
-//     non-temporal stores ("Large far copies"). Page copies follow their destination history: non-temporal from 8 B
-//     below 8 MiB when far (a record of 8-56 B on a random line: 8-byte MOVNTIs + msync took a median 0.90 of the time
-//     of ordinary stores + msync, 88 of 96 cells faster over eight runs, "Page records smaller than a line"), from 16
-//     KiB (fills 32 KiB) when ahead, and from the byte table's 8 MiB on a rewrite and on far copies of 8 MiB or more. A
-//     rewrite may start up to 128 KiB back, or cover the last line written whatever its size, so that writing the same
-//     buffer again counts as one (ordinary stores win that by up to 5.4x on the second guest, 0.96-1.44x at 1-8 MiB
-//     copies; a rewrite window of 8 MiB instead made random 1-4 KiB copies in an 8-16 MiB region 8-20 % slower there);
-//     the price of the 128 KiB is that a copy up to 128 KiB before the last one also counts as one: blocks of 1-32 KiB
-//     written in descending order through a cold file get ordinary stores, 4-23 % slower there than non-temporal ones
-//     ("Blocks written in descending order"), which the one-word history cannot tell from two buffers written in turn,
-//     whose lines are cached. Page fills (memset) on a rewrite keep ordinary stores up to 48 MiB where copies go
-//     non-temporal from 8 MiB: non-temporal fills cost 1.4-2.0x on the same 8-16 MiB again, and won from 48-64 MiB
-//     ("Page fills of 2-64 MiB"). Far fills of 8 MiB or more go non-temporal, as far copies do: ordinary stores won
-//     random 8-32 MiB fills by 7-31 % on the first guest (1.02-1.10x of libpmem2 against 0.97-1.02x) but left the
-//     second at 0.77-0.83x ("Far fills of 8-32 MiB"), and made a 128 MiB ring of 16-32 MiB fills 2-21 % slower where it
-//     wrapped around on the first.
+//   - AMD Zen 5 (family 26, model 2), measured on two guests (the second with a 32 MiB last-level cache and an
+//     msync of ~0.2 us; where they disagreed, the row takes the side that cannot fall below libpmem2). Sections of
+//     tools/bench/results/amd-26-2.md in quotes.
+//       Cache line: non-temporal from 8 B wherever the copy lands. From 64 B NT (or MOVDIR64B, which ties) wins every
+//         size and pattern, ordinary stores + CLWB cost 1.6x at 64-128 B even on a hot line; a record of 8-63 B in
+//         8-byte MOVNTIs took 0.61-0.66 of the time of stores + CLWB on random lines and 0.93-0.98 on a hot one, while
+//         5-byte records in a log lost, hence 8 B ("Records smaller than a line"). AVX-512, one 64-byte store per
+//         line: with two 32-byte ones pmem2 stayed 8-24 % over the limit at random cold 1-2 KiB ("Registers saved
+//         around the stream").
+//       Page copies (msync after them) follow the thread's destination history ("Page copies by destination"):
+//         rewrite (starting up to 128 KiB before the last line written, or covering it): ordinary stores below 8 MiB,
+//           fills below 48 MiB. NT cost 7-17 % at 1-8 KiB and up to 2.8x at 64 KiB-1 MiB, 1.4-2.0x for fills of the
+//           same 8-16 MiB again ("Page fills of 2-64 MiB"); ordinary stores win the same buffer written again by up to
+//           5.4x on the second guest. The price of the 128 KiB: blocks written in descending order through a cold file
+//           are 4-23 % slower ("Blocks written in descending order"), which a one-word history cannot tell from two
+//           buffers in turn.
+//         ahead (a stream): NT from 16 KiB, fills from 32 KiB. At 16-32 KiB NT copies won 12-31 % on the second guest
+//           and tied on the first, NT fills lost 11-20 % at 16 KiB on the first and won from 32 KiB on the second
+//           ("The page copy's own work", "Fills on a stream go non-temporal from 32 KiB").
+//         far: NT from 8 B below 8 MiB, and from 8 MiB at the copies' rewrite threshold (8 MiB), fills too. Records of
+//           8-56 B in MOVNTIs took a median 0.90 of the time of ordinary stores + msync on random lines ("Page records
+//           smaller than a line"), 64 B-32 KiB NT won by 1-16 %; at 128 KiB-8 MiB ordinary stores won by 6-32 % on
+//           the first guest and lost by 15-41 % on the second ("Large far copies"), random fills of 8-32 MiB likewise
+//           ("Far fills of 8-32 MiB"), so those go NT as libpmem2's do.
 //   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
 //     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
 //     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
