@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The kernels' non-temporal paths (kernels-inl.h: every instantiation of MemmoveNt and MemsetNt) save no
+# callee-saved register around their stream of stores: on Zen 5 a value stored on the stack before 48 or more
+# non-temporal stores and loaded back after them cost 8-21 % of a random cold 1.5-3 KiB copy
+# (tools/bench/results/amd-26-2.md, "Registers saved around the stream"), and a change that reintroduced it
+# (loading a whole record's words before storing them) passed every other test. The kernels are compiled as an
+# optimized build compiles them (:kernels_o2_for_test); each function's disassembly (binutils' objdump) must
+# hold no push. A sanitizer's build is not checked: its instrumentation calls need registers of their own.
+#
+#   nt_stream_registers_test.sh ARCHIVE...
+set -uo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 ARCHIVE..." >&2
+  exit 2
+fi
+
+checked=0 failed=0
+for archive in "$@"; do
+  case $archive in
+    *.a) ;;
+    *) continue ;;
+  esac
+  # Not grep -q: nm would die of SIGPIPE, and pipefail turn the match into a failure.
+  if nm "$archive" | grep -E '__(asan|tsan|ubsan)_' >/dev/null; then
+    echo "SKIP $archive: built with a sanitizer"
+    # Reported as a skipped case (scripts/test.sh counts the report's attributes), not as a pass.
+    if [ -n "${XML_OUTPUT_FILE:-}" ]; then
+      cat >"$XML_OUTPUT_FILE" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="1" failures="0" disabled="0" errors="0">
+<testsuite name="NtStreamRegisters" tests="1" failures="0" disabled="0" skipped="1" errors="0">
+<testcase name="NoRegisterSavedAroundTheStream" status="run" result="skipped" classname="NtStreamRegisters">
+<skipped message="built with a sanitizer: its instrumentation calls need registers of their own"/>
+</testcase>
+</testsuite>
+</testsuites>
+XML
+    fi
+    exit 0
+  fi
+  while read -r symbol; do
+    pushes=$(objdump -d --no-show-raw-insn --disassemble="$symbol" "$archive" | grep -cE $'\tpush')
+    checked=$((checked + 1))
+    if [ "$pushes" -ne 0 ]; then
+      echo "FAIL $(echo "$symbol" | c++filt): $pushes push instruction(s)"
+      failed=$((failed + 1))
+    fi
+  done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
+done
+
+if [ "$checked" -eq 0 ]; then
+  echo "FAIL no MemmoveNt or MemsetNt instantiation found in: $*"
+  exit 1
+fi
+echo "$checked non-temporal paths checked, $failed saving registers"
+[ "$failed" -eq 0 ]
