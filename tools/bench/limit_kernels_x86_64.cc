@@ -23,9 +23,9 @@ namespace {
 using arch::x86_64::CpuFeatures;
 using arch::x86_64::ProcessCpuFeatures;
 
-// A record below a line (len a multiple of 8 below 64, 8-byte aligned, perhaps across into the next line):
-// 8-byte MOVNTIs, none of which crosses a line, the one non-temporal store a piece of a line can take, for every non-temporal strategy (nt, nt-avx512, movdir64b: MOVDIR64B
-// writes whole lines only); SFENCE.
+// A record below a line (len a multiple of 8 below 64, 8-byte aligned, perhaps across into the next line): 8-byte
+// MOVNTIs, none of which crosses a line, the one non-temporal store a piece of a line can take, for every non-temporal
+// strategy (nt, nt-avx512, movdir64b: MOVDIR64B writes whole lines only); SFENCE.
 void SubLineNtCopy(char* d, const char* s, size_t len) {
   for (size_t off = 0; off < len; off += 8) {
     long long v;

@@ -193,6 +193,7 @@ TEST(SelectTest, PerCpuKindRows) {
   for (const CpuFeatures& f : {Intel(85), Intel(143), amd_other, zen5, other}) {
     const Selection s = Select(f, EnvOverrides());
     EXPECT_EQ(s.cache_line_near_temporal_below, 256u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.cache_line_nt_threshold, kDefaultCacheLineNtThreshold) << "64 B: only the Zen 5 row goes below a line";
     EXPECT_EQ(s.page.rewrite, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.far, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.far_below, 0u) << f.family << "/" << f.model;
