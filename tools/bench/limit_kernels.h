@@ -46,6 +46,7 @@
 #define PMEM2_TOOLS_BENCH_LIMIT_KERNELS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,17 @@ namespace bench {
 
 // Whether `len` meets the preconditions above: a multiple of 64, or of 8 below 64.
 constexpr bool LimitKernelsTake(size_t len) { return len != 0 && (len < 64 ? len % 8 == 0 : len % 64 == 0); }
+
+// The 64-byte lines `len` (> 0) bytes at `addr` touch: the first line's address and how many. The store strategies
+// write back exactly these after a record below a line: one line, or two where a packed record crosses into the next
+// (missing the second would time a record whose tail is not durable).
+struct LineSpan {
+  uintptr_t first;
+  size_t count;
+};
+constexpr LineSpan LinesOf(uintptr_t addr, size_t len) {
+  return {addr & ~uintptr_t{63}, ((addr + len - 1) >> 6) - (addr >> 6) + 1};
+}
 
 void* LimitMemcpy(void* dst, const void* src, size_t len, unsigned flags);
 void* LimitMemset(void* dst, int c, size_t len, unsigned flags);

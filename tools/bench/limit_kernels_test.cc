@@ -9,6 +9,7 @@
 #include "tools/bench/limit_kernels.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,6 +58,24 @@ void ExpectCopiesAndFillsExactly(CopyFn copy, FillFn fill) {
 TEST(LimitKernelsTest, TakeWholeLinesOrEightBytePiecesOfOne) {
   for (size_t n : {8, 16, 56, 64, 128, 4096}) EXPECT_TRUE(LimitKernelsTake(n)) << n;
   for (size_t n : {0, 4, 12, 60, 72, 100}) EXPECT_FALSE(LimitKernelsTake(n)) << n;
+}
+
+// The lines a store strategy writes back after a record below a line: every line a byte of it is in, no other. A
+// packed record that crosses into the next line (56 B at byte 16 of a line ends at byte 7 of the next) has two.
+TEST(LimitKernelsTest, LinesOfARecordAreTheLinesItsBytesAreIn) {
+  constexpr uintptr_t kBase = 4096 * 3;
+  for (size_t at = 0; at < 64; ++at) {
+    for (size_t len = 1; len <= 192; ++len) {
+      const LineSpan lines = LinesOf(kBase + at, len);
+      const uintptr_t first_byte_line = (kBase + at) / 64, last_byte_line = (kBase + at + len - 1) / 64;
+      ASSERT_EQ(lines.first, first_byte_line * 64) << len << " B at byte " << at;
+      ASSERT_EQ(lines.count, last_byte_line - first_byte_line + 1) << len << " B at byte " << at;
+    }
+  }
+  static_assert(LinesOf(kBase + 8, 56).count == 1, "ends at the line's last byte");
+  static_assert(LinesOf(kBase + 16, 56).count == 2, "crosses into the next line");
+  static_assert(LinesOf(kBase + 63, 1).first == kBase, "the line of its one byte");
+  static_assert(LinesOf(kBase + 63, 2).count == 2, "one byte in each of two lines");
 }
 
 TEST(LimitKernelsTest, CopyAndFillEveryLineOfTheRangeAndNothingElse) {

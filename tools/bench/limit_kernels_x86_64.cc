@@ -259,9 +259,8 @@ void StoreFillSse2(char* d, int c, size_t len) {
 // log, timing.h's seq pattern).
 template <WriteBack kKind>
 void FlushRecord(const char* d, size_t len) {
-  FlushLine<kKind>(d);
-  const uintptr_t first = reinterpret_cast<uintptr_t>(d) / 64;
-  if ((reinterpret_cast<uintptr_t>(d) + len - 1) / 64 != first) FlushLine<kKind>(d + len - 1);
+  const LineSpan lines = LinesOf(reinterpret_cast<uintptr_t>(d), len);
+  for (size_t i = 0; i < lines.count; ++i) FlushLine<kKind>(reinterpret_cast<const char*>(lines.first + 64 * i));
 }
 
 // A record below a line: 8-byte ordinary stores, then the write-back of its one or two lines (per line or after
