@@ -526,20 +526,18 @@ __attribute__((always_inline)) inline void* MemsetNtPerFlags(void* dst, int c, s
 
 // --- Entry points (the PersistOps signatures) ---------------------------------------------------------------
 
-// Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
-// kAllowNt = false is PMEM_NO_MOVNT=1: the non-temporal hints are ignored.
-template <class P, bool kAllowNt>
-void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
+// The ordinary-store half of MemmoveCacheLine (and kMemNoFlush), a function of its own so that the entry point needs
+// no frame: the calls to CopyLines here keep values across them, and a frame set up on entry (on every path: GCC puts
+// the prologue first) would be set up and torn down before every non-temporal stream too (push, stack realignment,
+// restore; tools/bench/results/amd-26-2.md, "The cache-line entry without a frame").
+template <class P>
+__attribute__((noinline)) void* MemmoveCacheLineTemporal(void* dst, const void* src, size_t len, unsigned flags,
+                                                          bool near_and_small) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  const bool near_and_small = NearAndSmall<P>(d, len);
   if ((flags & kMemNoFlush) != 0) {
     CopyTemporal<P, false>(d, s, len);
     return dst;
-  }
-  // The caller's flags decide first; a near small destination counts as below the threshold.
-  if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return MemmoveNtPerFlags<P, true>(dst, src, len, flags);
   }
   if (near_and_small && len > kSmall) {
     // Every store first, then the write-backs: on a cached line that beats a write-back after each line
@@ -553,17 +551,28 @@ void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
   return dst;
 }
 
+// Cache-line granularity: every written line is flushed or written non-temporally, then one fence.
+// kAllowNt = false is PMEM_NO_MOVNT=1: the non-temporal hints are ignored.
 template <class P, bool kAllowNt>
-void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
+void* MemmoveCacheLine(void* dst, const void* src, size_t len, unsigned flags) {
+  const bool near_and_small = NearAndSmall<P>(static_cast<char*>(dst), len);
+  // The caller's flags decide first (kMemNoFlush: ordinary stores, nothing written back); a near small destination
+  // counts as below the threshold.
+  if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
+    return MemmoveNtPerFlags<P, true>(dst, src, len, flags);
+  }
+  return MemmoveCacheLineTemporal<P>(dst, src, len, flags, near_and_small);
+}
+
+// The ordinary-store half of MemsetCacheLine and kMemNoFlush (see MemmoveCacheLineTemporal).
+template <class P>
+__attribute__((noinline)) void* MemsetCacheLineTemporal(void* dst, int c, size_t len, unsigned flags,
+                                                         bool near_and_small) {
   char* d = static_cast<char*>(dst);
   const auto byte = static_cast<unsigned char>(c);
-  const bool near_and_small = NearAndSmall<P>(d, len);
   if ((flags & kMemNoFlush) != 0) {
     FillTemporal<P, false>(d, byte, len);
     return dst;
-  }
-  if (kAllowNt && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
-    return MemsetNtPerFlags<P, true>(dst, c, len, flags);
   }
   if (near_and_small && len > kSmall) {
     FillLines<P, false, false>(d, byte, len);
@@ -573,6 +582,15 @@ void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
   }
   if ((flags & kMemNoDrain) == 0) P::Fence();
   return dst;
+}
+
+template <class P, bool kAllowNt>
+void* MemsetCacheLine(void* dst, int c, size_t len, unsigned flags) {
+  const bool near_and_small = NearAndSmall<P>(static_cast<char*>(dst), len);
+  if (kAllowNt && (flags & kMemNoFlush) == 0 && WantsNt(flags, len, near_and_small ? ~size_t{0} : P::NtThreshold())) {
+    return MemsetNtPerFlags<P, true>(dst, c, len, flags);
+  }
+  return MemsetCacheLineTemporal<P>(dst, c, len, flags, near_and_small);
 }
 
 // Byte granularity: nothing to flush. Copies up to kSmall bytes without a non-temporal hint take one branch into

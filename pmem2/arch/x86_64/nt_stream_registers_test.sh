@@ -5,7 +5,10 @@
 # (tools/bench/results/amd-26-2.md, "Registers saved around the stream"), and a change that reintroduced it
 # (loading a whole record's words before storing them) passed every other test. The kernels are compiled as an
 # optimized build compiles them (:kernels_o2_for_test); each function's disassembly (binutils' objdump) must
-# hold no push. A sanitizer's build is not checked: its instrumentation calls need registers of their own.
+# hold no push. The cache-line entry points (MemmoveCacheLine, MemsetCacheLine), which jump into those paths, must
+# set up no frame at all (no push, no write to %rsp, no leave): the frame their ordinary-store path needs lives in a
+# function of its own ("The cache-line entry without a frame" there). A sanitizer's build is not checked: its
+# instrumentation calls need registers of their own.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
@@ -15,7 +18,7 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 
-checked=0 failed=0
+checked=0 failed=0 entries=0
 for archive in "$@"; do
   case $archive in
     *.a) ;;
@@ -47,11 +50,20 @@ XML
       failed=$((failed + 1))
     fi
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
+  while read -r symbol; do
+    frame=$(objdump -d --no-show-raw-insn --disassemble="$symbol" "$archive" | grep -cE $'\t(push|leave)|,%rsp$')
+    entries=$((entries + 1))
+    if [ "$frame" -ne 0 ]; then
+      echo "FAIL $(echo "$symbol" | c++filt): $frame instruction(s) setting up or tearing down a frame"
+      failed=$((failed + 1))
+    fi
+  done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(16MemmoveCacheLine|15MemsetCacheLine)I' |
+    sort -u)
 done
 
-if [ "$checked" -eq 0 ]; then
-  echo "FAIL no MemmoveNt or MemsetNt instantiation found in: $*"
+if [ "$checked" -eq 0 ] || [ "$entries" -eq 0 ]; then
+  echo "FAIL no MemmoveNt / MemsetNt ($checked) or cache-line entry ($entries) instantiation found in: $*"
   exit 1
 fi
-echo "$checked non-temporal paths checked, $failed saving registers"
+echo "$checked non-temporal paths and $entries cache-line entry points checked, $failed failed"
 [ "$failed" -eq 0 ]
