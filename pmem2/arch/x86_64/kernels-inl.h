@@ -456,8 +456,9 @@ __attribute__((always_inline)) inline bool NearAndSmall(const char* d, size_t n)
 // the stack before the stream of non-temporal stores is loaded back after it: on Zen 5, four registers pushed before
 // such a stream and popped after it cost 8-21 % at random cold 1.5-3 KiB, where pushing and popping them before it, or
 // storing to the stack without loading back, cost nothing (tools/bench/results/amd-26-2.md, "Registers saved around the
-// stream"); nt_stream_registers_test disassembles every instantiation built as -c opt builds it. The entry points' own
-// saved registers are restored before the jump. Overlapping copies keep CopyLines.
+// stream"); nt_stream_registers_test disassembles every instantiation built as -c opt builds it. The cache-line entry
+// points set up no frame at all (MemmoveCacheLineTemporal), the byte ones restore theirs before the jump. Overlapping
+// copies keep CopyLines.
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtOverlapping(void* dst, const void* src, size_t n) {
   CopyLines<P, true, kFlush>(static_cast<char*>(dst), static_cast<const char*>(src), n);
