@@ -112,8 +112,11 @@ struct RecordingPrimitives {
 
 constexpr uintptr_t kLine = 64;
 
-const unsigned kFlagSets[] = {0,           kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb,
-                              kMemNoFlush, kMemNoDrain | kMemNonTemporal, kMemNoDrain | kMemTemporal};
+// NOFLUSH with NONTEMPORAL or WC: NOFLUSH wins (ordinary stores, nothing written back, no fence) though the entry
+// decides the non-temporal path before it looks at NOFLUSH's own (MemmoveCacheLineTemporal).
+const unsigned kFlagSets[] = {0, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb, kMemNoFlush,
+                              kMemNoFlush | kMemNonTemporal, kMemNoFlush | kMemWc, kMemNoDrain | kMemNonTemporal,
+                              kMemNoDrain | kMemTemporal};
 
 enum class Op { kMemmove, kMemset };
 

@@ -7,8 +7,8 @@
 # optimized build compiles them (:kernels_o2_for_test); each function's disassembly (binutils' objdump) must
 # hold no push. The cache-line entry points (MemmoveCacheLine, MemsetCacheLine), which jump into those paths, must
 # set up no frame at all (no push, no write to %rsp, no leave): the frame their ordinary-store path needs lives in a
-# function of its own ("The cache-line entry without a frame" there). A sanitizer's build is not checked: its
-# instrumentation calls need registers of their own.
+# function of its own (tools/bench/results/amd-26-2.md, "The cache-line entry without a frame"). A sanitizer's build
+# is not checked: its instrumentation calls need registers of their own.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
@@ -18,7 +18,25 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 
-checked=0 failed=0 entries=0
+checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0
+
+# check ARCHIVE SYMBOL PATTERN WHAT: fails the symbol if a line of its disassembly matches PATTERN (an ERE), or if
+# objdump printed no disassembly of it at all (an objdump without --disassemble=SYMBOL would otherwise pass everything).
+check() {
+  local listing matches
+  listing=$(objdump -d --no-show-raw-insn --disassemble="$2" "$1")
+  if ! grep -qF "<$2>:" <<<"$listing"; then
+    echo "FAIL $(c++filt "$2"): objdump printed no disassembly of it"
+    failed=$((failed + 1))
+    return
+  fi
+  matches=$(grep -E "$3" <<<"$listing")
+  if [ -n "$matches" ]; then
+    echo "FAIL $(c++filt "$2"): $(wc -l <<<"$matches") $4:"
+    echo "$matches"
+    failed=$((failed + 1))
+  fi
+}
 for archive in "$@"; do
   case $archive in
     *.a) ;;
@@ -43,26 +61,23 @@ XML
     exit 0
   fi
   while read -r symbol; do
-    pushes=$(objdump -d --no-show-raw-insn --disassemble="$symbol" "$archive" | grep -cE $'\tpush')
     checked=$((checked + 1))
-    if [ "$pushes" -ne 0 ]; then
-      echo "FAIL $(echo "$symbol" | c++filt): $pushes push instruction(s)"
-      failed=$((failed + 1))
-    fi
+    check "$archive" "$symbol" $'\tpush' "push instruction(s)"
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
   while read -r symbol; do
-    frame=$(objdump -d --no-show-raw-insn --disassemble="$symbol" "$archive" | grep -cE $'\t(push|leave)|,%rsp$')
     entries=$((entries + 1))
-    if [ "$frame" -ne 0 ]; then
-      echo "FAIL $(echo "$symbol" | c++filt): $frame instruction(s) setting up or tearing down a frame"
-      failed=$((failed + 1))
-    fi
+    case $symbol in
+      *16MemmoveCacheLineI*) memmove_entries=$((memmove_entries + 1)) ;;
+      *) memset_entries=$((memset_entries + 1)) ;;
+    esac
+    check "$archive" "$symbol" $'\t(push|leave)|,%rsp$' "instruction(s) setting up or tearing down a frame"
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(16MemmoveCacheLine|15MemsetCacheLine)I' |
     sort -u)
 done
 
-if [ "$checked" -eq 0 ] || [ "$entries" -eq 0 ]; then
-  echo "FAIL no MemmoveNt / MemsetNt ($checked) or cache-line entry ($entries) instantiation found in: $*"
+if [ "$checked" -eq 0 ] || [ "$memmove_entries" -eq 0 ] || [ "$memset_entries" -eq 0 ]; then
+  echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked, MemmoveCacheLine $memmove_entries," \
+    "MemsetCacheLine $memset_entries (each must be found) in: $*"
   exit 1
 fi
 echo "$checked non-temporal paths and $entries cache-line entry points checked, $failed failed"
