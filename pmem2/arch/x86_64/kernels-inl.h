@@ -232,15 +232,18 @@ __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const ch
   CopyPiece<P, true, kFlush, true>(d, s, n);
 }
 
-// Whether a copy or fill has a partial first or last line (`n` its bytes). On the non-temporal path GCC is told
-// it does not, so that it lays the pieces' code out after the function's return: on Zen 5 a hot non-temporal
-// stream of 1 KiB took 20-30 ns longer (140-170 ns against 125-135, in 8 of 10 processes) while its piece code,
-// never executed for a whole-line copy, sat on the fall-through path of the branches around the stream, and the
-// same bytes with that code moved after the `ret` did not (tools/bench/results/amd-26-2.md, "Code the stream never
-// runs"). A partial line then costs a taken jump, less than a nanosecond.
-template <bool kNt>
+// Whether a copy or fill has a partial first or last line (`n` its bytes). On the cache-line tables' non-temporal path
+// (kNtFlush: kNt && kFlush) GCC is told it does not, so that it lays the pieces' code out after the function's return:
+// on Zen 5 a hot non-temporal stream of 1 KiB took 20-30 ns longer (140-170 ns against 125-135, in 7-10 of 10
+// processes) while its piece code, never executed for a whole-line copy, sat on the fall-through path of the branches
+// around the stream, and the same bytes with that code moved after the `ret` did not (tools/bench/results/amd-26-2.md,
+// "Code the stream never runs"). A partial line then costs a taken jump (hot records of 8-32 B, all piece: +0-3 %,
+// within the drift). The byte tables' non-temporal path (page copies on far lines, streams) keeps the usual layout:
+// there an A/B of the page lane showed nothing to weigh against that jump (rows whose code it left alone moved as
+// much).
+template <bool kNtFlush>
 __attribute__((always_inline)) inline bool PartialLine(size_t n) {
-  if constexpr (kNt) {
+  if constexpr (kNtFlush) {
     return __builtin_expect(n != 0, 0);
   } else {
     return n != 0;
@@ -261,7 +264,7 @@ __attribute__((always_inline)) inline void CopyLinesForward(char* d, const char*
   };
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head > n) head = n;  // the whole range sits inside one line
-  if (PartialLine<kNt>(head)) {
+  if (PartialLine<kNt && kFlush>(head)) {
     piece(d, s, head);
     d += head;
     s += head;
@@ -271,7 +274,7 @@ __attribute__((always_inline)) inline void CopyLinesForward(char* d, const char*
     CopyLine<P, kNt>(d, s);
     if constexpr (kFlush && !kNt) P::FlushLine(d);
   }
-  if (PartialLine<kNt>(n)) piece(d, s, n);
+  if (PartialLine<kNt && kFlush>(n)) piece(d, s, n);
 }
 
 // Line-by-line copy. Whole lines use non-temporal stores if kNt; partial first/last lines go through
@@ -294,7 +297,7 @@ __attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
     const char* se = s + n;
     size_t tail = reinterpret_cast<uintptr_t>(de) & (kCacheLine - 1);
     if (tail > n) tail = n;  // the whole range sits inside one line
-    if (PartialLine<kNt>(tail)) {
+    if (PartialLine<kNt && kFlush>(tail)) {
       de -= tail;
       se -= tail;
       n -= tail;
@@ -306,7 +309,7 @@ __attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
       CopyLine<P, kNt>(de, se);
       if constexpr (kFlush && !kNt) P::FlushLine(de);
     }
-    if (PartialLine<kNt>(n)) CopyPiece<P, kNt, kFlush>(d, s, n);
+    if (PartialLine<kNt && kFlush>(n)) CopyPiece<P, kNt, kFlush>(d, s, n);
   }
 }
 
@@ -422,7 +425,7 @@ template <class P, bool kNt, bool kFlush>
 __attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned char c, size_t n) {
   size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
   if (head > n) head = n;
-  if (PartialLine<kNt>(head)) {
+  if (PartialLine<kNt && kFlush>(head)) {
     FillPiece<P, kNt, kFlush>(d, c, head);
     d += head;
     n -= head;
@@ -432,7 +435,7 @@ __attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned cha
     FillLine<P, kNt>(d, v);
     if constexpr (kFlush && !kNt) P::FlushLine(d);
   }
-  if (PartialLine<kNt>(n)) FillPiece<P, kNt, kFlush>(d, c, n);
+  if (PartialLine<kNt && kFlush>(n)) FillPiece<P, kNt, kFlush>(d, c, n);
 }
 
 template <class P, bool kNt, bool kFlush>

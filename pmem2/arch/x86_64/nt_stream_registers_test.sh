@@ -25,11 +25,13 @@ fi
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
-ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])[[:space:]]+[%$][^,]*,.*\\)(\\{%k[0-7]\\})?$'
+ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])[[:space:]]+[%$][^,]*,.*\\)(\\{%k[0-7]\\})?([[:space:]]+#.*)?$'
+nt_store=$'\tv?movnt'
 
-# check ARCHIVE SYMBOL PATTERN WHAT [BEFORE_FIRST]: fails the symbol if a line of its disassembly matches PATTERN (an
-# ERE), or if objdump printed no disassembly of it at all (an objdump without --disassemble=SYMBOL would otherwise pass
-# everything). With BEFORE_FIRST (an ERE), only the lines before the first one matching it are looked at.
+# check ARCHIVE SYMBOL PATTERN WHAT [BEFORE_FIRST [REQUIRED]]: fails the symbol if a line of its disassembly matches
+# PATTERN (an ERE; empty: none is looked for), or if objdump printed no disassembly of it at all (an objdump without
+# --disassemble=SYMBOL would otherwise pass everything). With BEFORE_FIRST (an ERE), only the lines before the first
+# one matching it are looked at; with REQUIRED (an ERE), one of those lines must match it.
 check() {
   local listing matches
   listing=$(objdump -d --no-show-raw-insn --disassemble="$2" "$1")
@@ -41,6 +43,12 @@ check() {
   if [ -n "${5:-}" ]; then
     listing=$(awk -v stop="$5" '$0 ~ stop {exit} {print}' <<<"$listing")
   fi
+  if [ -n "${6:-}" ] && ! grep -qE "$6" <<<"$listing"; then
+    echo "FAIL $(c++filt "$2"): no line matching '$6' before the first line matching '$5'"
+    failed=$((failed + 1))
+    return
+  fi
+  [ -n "$3" ] || return
   matches=$(grep -E "$3" <<<"$listing")
   if [ -n "$matches" ]; then
     echo "FAIL $(c++filt "$2"): $(wc -l <<<"$matches") $4:"
@@ -79,6 +87,8 @@ XML
       *)
         stream_paths=$((stream_paths + 1))
         check "$archive" "$symbol" "$ordinary_store" "ordinary store(s) before the first ret" $'\tret'
+        # ... and the stream itself is among the lines looked at (a ret copied ahead of the loop would hide it).
+        check "$archive" "$symbol" '' "" $'\tret' "$nt_store"
         ;;
     esac
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
@@ -99,5 +109,5 @@ if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq
   exit 1
 fi
 echo "$checked non-temporal paths ($stream_paths of the cache-line tables) and $entries cache-line entry points" \
-  "checked, $failed failed"
+  "checked, $failed check(s) failed"
 [ "$failed" -eq 0 ]
