@@ -237,8 +237,8 @@ __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const ch
 // on Zen 5 a hot non-temporal stream of 1 KiB took 20-30 ns longer (140-170 ns against 125-135, in 7-10 of 10
 // processes) while its piece code, never executed for a whole-line copy, sat on the fall-through path of the branches
 // around the stream, and the same bytes with that code moved after the `ret` did not (tools/bench/results/amd-26-2.md,
-// "Code the stream never runs"). A partial line then costs a taken jump (hot records of 8-32 B, all piece: +0-3 %,
-// within the drift). The byte tables' non-temporal path (page copies on far lines, streams) keeps the usual layout:
+// "Code the stream never runs"). A partial line then costs a taken jump (hot records of 8-32 B, all piece: new / old
+// 0.87-1.03, within the drift). The byte tables' non-temporal path (page copies on far lines, streams) keeps the usual layout:
 // there an A/B of the page lane showed nothing to weigh against that jump (rows whose code it left alone moved as
 // much).
 template <bool kNtFlush>

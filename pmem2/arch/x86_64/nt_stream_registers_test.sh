@@ -12,7 +12,9 @@
 # between their entry and their first `ret`: the partial lines' code lies after it (PartialLine in kernels-inl.h),
 # because on Zen 5 that code on the straight path around a hot 1 KiB stream, never executed, cost 20-30 ns a call
 # (tools/bench/results/amd-26-2.md, "Code the stream never runs"). The byte tables' are exempt: their copy below a line
-# is that path's work. A sanitizer's build is not checked: its instrumentation calls need registers of their own.
+# is that path's work. So that a `ret` copied ahead of the stream cannot hide it, a non-temporal store must come
+# before that first `ret` too. A sanitizer's build is not checked: its instrumentation calls need registers of their
+# own.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
@@ -26,7 +28,7 @@ checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
 ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])[[:space:]]+[%$][^,]*,.*\\)(\\{%k[0-7]\\})?([[:space:]]+#.*)?$'
-nt_store=$'\tv?movnt'
+nt_store=$'\tv?movnt[a-z0-9]*[[:space:]]+%[^,]*,.*\\)$'
 
 # check ARCHIVE SYMBOL PATTERN WHAT [BEFORE_FIRST [REQUIRED]]: fails the symbol if a line of its disassembly matches
 # PATTERN (an ERE; empty: none is looked for), or if objdump printed no disassembly of it at all (an objdump without
@@ -44,11 +46,11 @@ check() {
     listing=$(awk -v stop="$5" '$0 ~ stop {exit} {print}' <<<"$listing")
   fi
   if [ -n "${6:-}" ] && ! grep -qE "$6" <<<"$listing"; then
-    echo "FAIL $(c++filt "$2"): no line matching '$6' before the first line matching '$5'"
+    echo "FAIL $(c++filt "$2"): no $4"
     failed=$((failed + 1))
     return
   fi
-  [ -n "$3" ] || return
+  [ -n "$3" ] || return 0
   matches=$(grep -E "$3" <<<"$listing")
   if [ -n "$matches" ]; then
     echo "FAIL $(c++filt "$2"): $(wc -l <<<"$matches") $4:"
@@ -88,7 +90,7 @@ XML
         stream_paths=$((stream_paths + 1))
         check "$archive" "$symbol" "$ordinary_store" "ordinary store(s) before the first ret" $'\tret'
         # ... and the stream itself is among the lines looked at (a ret copied ahead of the loop would hide it).
-        check "$archive" "$symbol" '' "" $'\tret' "$nt_store"
+        check "$archive" "$symbol" '' "non-temporal store before the first ret" $'\tret' "$nt_store"
         ;;
     esac
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
