@@ -238,9 +238,9 @@ __attribute__((always_inline)) inline void CopyPieceNtDisjoint(char* d, const ch
 // processes) while its piece code, never executed for a whole-line copy, sat on the fall-through path of the branches
 // around the stream, and the same bytes with that code moved after the `ret` did not (tools/bench/results/amd-26-2.md,
 // "Code the stream never runs"). A partial line then costs a taken jump (hot records of 8-32 B, all piece: new / old
-// 0.87-1.03, within the drift). The byte tables' non-temporal path (page copies on far lines, streams) keeps the usual layout:
-// there an A/B of the page lane showed nothing to weigh against that jump (rows whose code it left alone moved as
-// much).
+// 0.87-1.03, within the drift). The byte tables' non-temporal path (page copies on far lines, streams) keeps the usual
+// layout: there an A/B of the page lane showed nothing to weigh against that jump (rows whose code it left alone moved
+// as much).
 template <bool kNtFlush>
 __attribute__((always_inline)) inline bool PartialLine(size_t n) {
   if constexpr (kNtFlush) {

@@ -27,33 +27,38 @@ fi
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
-ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])[[:space:]]+[%$][^,]*,.*\\)(\\{%k[0-7]\\})?([[:space:]]+#.*)?$'
+ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])'
+ordinary_store+=$'[[:space:]]+[%$][^,]*,.*\\)(\\{%k[0-7]\\})?([[:space:]]+#.*)?$'
 nt_store=$'\tv?movnt[a-z0-9]*[[:space:]]+%[^,]*,.*\\)$'
 
-# check ARCHIVE SYMBOL PATTERN WHAT [BEFORE_FIRST [REQUIRED]]: fails the symbol if a line of its disassembly matches
-# PATTERN (an ERE; empty: none is looked for), or if objdump printed no disassembly of it at all (an objdump without
-# --disassemble=SYMBOL would otherwise pass everything). With BEFORE_FIRST (an ERE), only the lines before the first
-# one matching it are looked at; with REQUIRED (an ERE), one of those lines must match it.
-check() {
-  local listing matches
+# disassemble ARCHIVE SYMBOL: sets `listing` to the symbol's disassembly, once for all its checks; fails the symbol
+# (and returns 1) if objdump printed none (an objdump without --disassemble=SYMBOL would otherwise pass everything).
+disassemble() {
   listing=$(objdump -d --no-show-raw-insn --disassemble="$2" "$1")
   if ! grep -qF "<$2>:" <<<"$listing"; then
     echo "FAIL $(c++filt "$2"): objdump printed no disassembly of it"
     failed=$((failed + 1))
-    return
+    return 1
   fi
-  if [ -n "${5:-}" ]; then
-    listing=$(awk -v stop="$5" '$0 ~ stop {exit} {print}' <<<"$listing")
+}
+
+# check SYMBOL PATTERN WHAT [BEFORE_FIRST [REQUIRED]]: fails the symbol if a line of `listing` matches PATTERN (an ERE;
+# empty: none is looked for). With BEFORE_FIRST (an ERE), only the lines before the first one matching it are looked
+# at; with REQUIRED (an ERE), one of those lines must match it.
+check() {
+  local lines=$listing matches
+  if [ -n "${4:-}" ]; then
+    lines=$(awk -v stop="$4" '$0 ~ stop {exit} {print}' <<<"$lines")
   fi
-  if [ -n "${6:-}" ] && ! grep -qE "$6" <<<"$listing"; then
-    echo "FAIL $(c++filt "$2"): no $4"
+  if [ -n "${5:-}" ] && ! grep -qE "$5" <<<"$lines"; then
+    echo "FAIL $(c++filt "$1"): no $3"
     failed=$((failed + 1))
-    return
+    return 0
   fi
-  [ -n "$3" ] || return 0
-  matches=$(grep -E "$3" <<<"$listing")
+  [ -n "$2" ] || return 0
+  matches=$(grep -E "$2" <<<"$lines")
   if [ -n "$matches" ]; then
-    echo "FAIL $(c++filt "$2"): $(wc -l <<<"$matches") $4:"
+    echo "FAIL $(c++filt "$1"): $(wc -l <<<"$matches") $3:"
     echo "$matches"
     failed=$((failed + 1))
   fi
@@ -83,14 +88,15 @@ XML
   fi
   while read -r symbol; do
     checked=$((checked + 1))
-    check "$archive" "$symbol" $'\tpush' "push instruction(s)"
+    disassemble "$archive" "$symbol" || continue
+    check "$symbol" $'\tpush' "push instruction(s)"
     case $symbol in
       *NoFlushLine*) ;;
       *)
         stream_paths=$((stream_paths + 1))
-        check "$archive" "$symbol" "$ordinary_store" "ordinary store(s) before the first ret" $'\tret'
+        check "$symbol" "$ordinary_store" "ordinary store(s) before the first ret" $'\tret'
         # ... and the stream itself is among the lines looked at (a ret copied ahead of the loop would hide it).
-        check "$archive" "$symbol" '' "non-temporal store before the first ret" $'\tret' "$nt_store"
+        check "$symbol" '' "non-temporal store before the first ret" $'\tret' "$nt_store"
         ;;
     esac
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(9MemmoveNt|8MemsetNt)I' | sort -u)
@@ -100,12 +106,14 @@ XML
       *16MemmoveCacheLineI*) memmove_entries=$((memmove_entries + 1)) ;;
       *) memset_entries=$((memset_entries + 1)) ;;
     esac
-    check "$archive" "$symbol" $'\t(push|leave)|,%rsp$' "instruction(s) setting up or tearing down a frame"
+    disassemble "$archive" "$symbol" || continue
+    check "$symbol" $'\t(push|leave)|,%rsp$' "instruction(s) setting up or tearing down a frame"
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(16MemmoveCacheLine|15MemsetCacheLine)I' |
     sort -u)
 done
 
-if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] || [ "$memset_entries" -eq 0 ]; then
+if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
+  [ "$memset_entries" -eq 0 ]; then
   echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked (of the cache-line tables $stream_paths)," \
     "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries (each must be found) in: $*"
   exit 1
