@@ -7,7 +7,10 @@
 //   * cache-line tables: each destination line's last ordinary store is followed by a flush of that line,
 //     and every flush and non-temporal store comes before the single final fence;
 //   * NODRAIN: no fence; NOFLUSH: no flush, no fence, no non-temporal store;
-//   * byte tables: never a flush; below a line with the non-temporal hint, non-temporal stores as above;
+//   * byte tables: never a flush; below a line with the non-temporal hint, non-temporal stores as above; from a
+//     line, on their non-temporal path (the hint, or the threshold past the small-copy step), every whole line
+//     written non-temporally;
+//   * off the non-temporal path (below the threshold, TEMPORAL, NOFLUSH): no non-temporal store at all;
 //   * no store outside the destination; non-temporal vector stores aligned;
 //   * destination and length multiples of 8 => no store narrower than 8 bytes.
 
@@ -128,6 +131,7 @@ struct Case {
   size_t src_off;
   unsigned flags;
   size_t threshold;
+  bool overlapping = false;  // source and destination ranges overlap (memmove only)
 };
 
 std::string Describe(const Case& c) {
@@ -213,8 +217,30 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec, int wants_nt = -1
   // for a head or tail piece of 1-3 bytes. The byte tables take that path for less than a line when asked to
   // (a page copy's far record; their copies up to kSmall without the hint take the short path whatever the
   // threshold); larger ones keep ordinary stores for their partial lines.
-  const bool byte_below_line_nt = !c.cache_line && c.len < kLine && (c.flags & (kMemNonTemporal | kMemWc)) != 0;
+  const bool hint = (c.flags & (kMemNonTemporal | kMemWc)) != 0;
+  const bool byte_below_line_nt = !c.cache_line && c.len < kLine && hint && !c.overlapping;
   const bool nt_path = c.cache_line ? (wants_nt == -1 ? WantsNtForTest(c) : wants_nt == 1) : byte_below_line_nt;
+  // Where the byte tables take their non-temporal path at all: when asked to, or from their threshold once a copy
+  // is past the small-copy step (kSmallCopy), never with NOFLUSH or TEMPORAL without the hint.
+  const bool temporal = (c.flags & (kMemTemporal | kMemWb)) != 0;
+  const bool byte_nt =
+      !c.cache_line && !noflush && (hint || (!temporal && c.len > kSmallCopy && c.len >= c.threshold));
+  // Off the non-temporal path nothing goes out non-temporally: below the threshold, or told TEMPORAL, a copy keeps
+  // ordinary stores (an off-by-one in a row's threshold shows here).
+  if (c.cache_line ? !nt_path : !byte_nt) {
+    if (nt_stores != 0) return "non-temporal store off the non-temporal path";
+  }
+  // The byte tables' non-temporal path from a line up: every whole line inside the range goes out non-temporally
+  // (its partial first and last lines may take ordinary stores: nothing is written back at byte granularity).
+  if (byte_nt && c.len >= kLine) {
+    const uintptr_t last_full_end = end & ~(kLine - 1);
+    for (const Event& e : events) {
+      if (e.kind == Event::kStore && e.addr + e.size > first_full && e.addr < last_full_end) {
+        return "ordinary store on a whole line of the byte tables' non-temporal path";
+      }
+    }
+    if (has_full_line && nt_stores == 0) return "no non-temporal store on the byte tables' non-temporal path";
+  }
   if (!noflush && c.len != 0 && nt_path) {
     size_t head = static_cast<size_t>((0 - dst) & (kLine - 1));
     if (head > c.len) head = c.len;
@@ -334,29 +360,48 @@ TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
 TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
 TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
 
-// Overlapping moves must obey the same rules; the byte result is checked against memmove.
+// Overlapping moves must obey the same rules, on both tables: the byte result is checked against memmove, and the
+// log against the contract, for every flag set, the Zen 5 row's threshold (8 B: pieces of lines in MOVNTIs, copied
+// back to front where the destination starts inside the source) and every other row's, lengths around a line and
+// the small-copy step, shifts of less and more than a line, and source offsets across a line.
 template <size_t kVec>
 void CheckOverlappingMoves() {
   using P = RecordingPrimitives<kVec>;
-  for (size_t threshold : {size_t{64}, ~size_t{0}}) {
-    nt_threshold = threshold;
-    for (size_t len : {10, 64, 100, 300, 1000}) {
-      for (ptrdiff_t shift : {-70, -1, 1, 70}) {
-        std::vector<unsigned char> buf(len + 400);
-        for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
-        std::vector<unsigned char> want = buf;
-        unsigned char* src = buf.data() + 150;
-        unsigned char* dst = src + shift;
-        std::memmove(want.data() + 150 + shift, want.data() + 150, len);
-        events.clear();
-        kernels::MemmoveCacheLine<P, true>(dst, src, len, 0);
-        ASSERT_TRUE(buf == want) << "len " << len << " shift " << shift << " (vector " << kVec << ")";
-        Case c{Op::kMemmove, true, len, 0, 0, 0, threshold};
-        ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec), "")
-            << "len " << len << " shift " << shift << " (vector " << kVec << ")";
+  constexpr size_t kBase = 200;
+  for (bool cache_line : {true, false}) {
+    for (size_t threshold : {size_t{0}, size_t{8}, size_t{64}, ~size_t{0}}) {
+      nt_threshold = byte_nt_threshold = threshold;
+      for (unsigned flags : {0u, kMemNoDrain, kMemNonTemporal, kMemNonTemporal | kMemNoDrain, kMemWc, kMemTemporal,
+                             kMemNoFlush}) {
+        for (size_t len : {1, 3, 4, 7, 8, 10, 31, 63, 64, 65, 100, 127, 128, 129, 192, 300, 1000}) {
+          for (ptrdiff_t shift : {-129, -70, -64, -9, -8, -1, 1, 8, 9, 64, 70, 129}) {
+            for (size_t src_off = 0; src_off < 64; src_off += 9) {
+              std::vector<unsigned char> buf(len + 2 * kBase + 64);
+              for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
+              std::vector<unsigned char> want = buf;
+              unsigned char* src = buf.data() + kBase + src_off;
+              unsigned char* dst = src + shift;
+              std::memmove(want.data() + kBase + src_off + shift, want.data() + kBase + src_off, len);
+              events.clear();
+              if (cache_line) {
+                kernels::MemmoveCacheLine<P, true>(dst, src, len, flags);
+              } else {
+                kernels::MemmoveByte<P, true>(dst, src, len, flags);
+              }
+              const bool overlapping = static_cast<size_t>(shift < 0 ? -shift : shift) < len;
+              const Case c{Op::kMemmove, cache_line, len, 0, src_off, flags, threshold, overlapping};
+              const std::string where = Describe(c) + " shift " + std::to_string(shift) + " (vector " +
+                                        std::to_string(kVec) + ")";
+              ASSERT_TRUE(buf == want) << where;
+              ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec), "") << where;
+            }
+          }
+        }
       }
     }
   }
+  nt_threshold = 64;
+  byte_nt_threshold = 4096;
 }
 
 TEST(KernelRecordingTest, OverlappingMoves) {
@@ -587,19 +632,52 @@ TEST(KernelRecordingTest, HistoryOffIsNeverTouched) {
   EXPECT_EQ(last_line, 12345u);
 }
 
-// PMEM_NO_MOVNT tables never store non-temporally, whatever the flags.
+// PMEM_NO_MOVNT tables never store non-temporally, whatever the flags, and otherwise meet the contract of a copy
+// without the hint (what CheckLog is given): every line written back after its last store, one fence unless
+// NODRAIN or NOFLUSH. Every flag set, both tables and operations, lengths past each threshold, several offsets.
 template <size_t kVec>
 void CheckNoMovnt() {
   using P = RecordingPrimitives<kVec>;
-  nt_threshold = 0;
-  std::vector<unsigned char> buf(5000), src(5000, 1);
-  for (unsigned flags : {0u, kMemNonTemporal, kMemWc}) {
-    events.clear();
-    kernels::MemmoveCacheLine<P, false>(buf.data(), src.data(), 4096, flags);
-    kernels::MemsetCacheLine<P, false>(buf.data(), 0, 4096, flags);
-    kernels::MemmoveByte<P, false>(buf.data(), src.data(), 4096, flags);
-    for (const Event& e : events) ASSERT_NE(e.kind, Event::kNtStore) << "vector " << kVec;
+  nt_threshold = byte_nt_threshold = 0;
+  for (bool cache_line : {true, false}) {
+    for (Op op : {Op::kMemmove, Op::kMemset}) {
+      for (unsigned flags : kFlagSets) {
+        for (size_t len : {0, 1, 7, 8, 63, 64, 65, 128, 129, 200, 1000, 4096, 5000}) {
+          for (size_t dst_off : {0, 3, 8, 40}) {
+            std::vector<unsigned char> buf(len + 256, 0xee), src(len + 64);
+            for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+            std::vector<unsigned char> want = buf;
+            unsigned char* dst = buf.data() + 64 + dst_off;
+            events.clear();
+            if (op == Op::kMemmove) {
+              std::memcpy(want.data() + 64 + dst_off, src.data() + 5, len);
+              if (cache_line) {
+                kernels::MemmoveCacheLine<P, false>(dst, src.data() + 5, len, flags);
+              } else {
+                kernels::MemmoveByte<P, false>(dst, src.data() + 5, len, flags);
+              }
+            } else {
+              std::memset(want.data() + 64 + dst_off, 0x3c, len);
+              if (cache_line) {
+                kernels::MemsetCacheLine<P, false>(dst, 0x3c, len, flags);
+              } else {
+                kernels::MemsetByte<P, false>(dst, 0x3c, len, flags);
+              }
+            }
+            // As a copy without the hint and a threshold never reached.
+            const Case c{op, cache_line, len, dst_off, 5, flags & ~(kMemNonTemporal | kMemWc), ~size_t{0}};
+            const std::string where = "PMEM_NO_MOVNT " + Describe(c) + " (flags " + std::to_string(flags) +
+                                      ", vector " + std::to_string(kVec) + ")";
+            ASSERT_TRUE(buf == want) << "wrong bytes: " << where;
+            for (const Event& e : events) ASSERT_NE(e.kind, Event::kNtStore) << where;
+            ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(dst), kVec), "") << where;
+          }
+        }
+      }
+    }
   }
+  nt_threshold = 64;
+  byte_nt_threshold = 4096;
 }
 
 TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {

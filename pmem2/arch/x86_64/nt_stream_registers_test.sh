@@ -14,7 +14,9 @@
 # (tools/bench/results/amd-26-2.md, "Code the stream never runs"). The byte tables' are exempt: their copy below a line
 # is that path's work. So that a `ret` copied ahead of the stream cannot hide it, a non-temporal store must come
 # before that first `ret` too. A sanitizer's build is not checked: its instrumentation calls need registers of their
-# own.
+# own. Every drain fence is the one its flush instruction needs (flush.h, kDrainFenceFor): MFENCE in the CLFLUSH tables'
+# functions, which AMD orders only with MFENCE, SFENCE in every other; the recording test checks the kernels' logic with
+# fences it records, this the instructions the real policies compiled to.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
@@ -24,7 +26,7 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 
-checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0
+checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0 mfence_functions=0 sfence_functions=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
 ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])'
@@ -110,14 +112,34 @@ XML
     check "$symbol" $'\t(push|leave)|,%rsp$' "instruction(s) setting up or tearing down a frame"
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(16MemmoveCacheLine|15MemsetCacheLine)I' |
     sort -u)
+  # One disassembly of the whole archive: "FENCE SYMBOL" for each function holding that fence.
+  while read -r fence symbol; do
+    case $fence:$symbol in
+      mfence:*11ClflushLine*) mfence_functions=$((mfence_functions + 1)) ;;
+      sfence:*11ClflushLine*)
+        echo "FAIL $(c++filt "$symbol"): SFENCE in a CLFLUSH table's function (its drain needs MFENCE)"
+        failed=$((failed + 1))
+        ;;
+      sfence:*) sfence_functions=$((sfence_functions + 1)) ;;
+      *)
+        echo "FAIL $(c++filt "$symbol"): MFENCE outside the CLFLUSH tables (their drain is SFENCE)"
+        failed=$((failed + 1))
+        ;;
+    esac
+  done < <(objdump -d --no-show-raw-insn "$archive" | awk '
+    /^[0-9a-f]+ <.*>:$/ { symbol = substr($2, 2, length($2) - 3); next }
+    /\tsfence/ { s[symbol] = 1 }
+    /\tmfence/ { m[symbol] = 1 }
+    END { for (k in s) print "sfence", k; for (k in m) print "mfence", k }')
 done
 
 if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
-  [ "$memset_entries" -eq 0 ]; then
+  [ "$memset_entries" -eq 0 ] || [ "$mfence_functions" -eq 0 ] || [ "$sfence_functions" -eq 0 ]; then
   echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked (of the cache-line tables $stream_paths)," \
-    "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries (each must be found) in: $*"
+    "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries, functions with MFENCE $mfence_functions" \
+    "and with SFENCE $sfence_functions (each must be found) in: $*"
   exit 1
 fi
 echo "$checked non-temporal paths ($stream_paths of the cache-line tables) and $entries cache-line entry points" \
-  "checked, $failed check(s) failed"
+  "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $failed check(s) failed"
 [ "$failed" -eq 0 ]

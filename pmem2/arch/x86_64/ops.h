@@ -5,7 +5,7 @@
 //
 // The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
 // (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels (AVX-512 with PMEM_AVX512F=1 or on the CPU kinds where
-// measured to win, of which there are none yet; else AVX, else SSE2), the non-temporal thresholds and the
+// measured to win: Zen 5 and Intel family 6 model 167; else AVX, else SSE2), the non-temporal thresholds and the
 // pattern-aware small copies (per CPU kind, from the measured table in ops.cc), and publishes them as
 // PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
 // the tables a different CPU would get (see testing/cpu).

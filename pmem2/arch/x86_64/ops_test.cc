@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
@@ -376,6 +377,73 @@ TEST(SelectTest, MovntSwitches) {
   EXPECT_EQ(s.cache_line_nt_threshold, 1024u);
   EXPECT_EQ(s.byte_nt_threshold, 1024u);
   EXPECT_STREQ(s.cache_line.memmove_name, "avx nt >= 1 KiB");
+}
+
+// The functions selected are the table entries the names describe: for every measured CPU kind and an unknown one,
+// with and without AVX-512 in the CPU, under every switch that changes the ISA level, the flush instruction or the
+// non-temporal kernels, the cache-line memmove/memset are the ISA's [flush kind][non-temporal allowed] entry and the
+// byte ones its [non-temporal allowed] entry (the names are built apart from the pointers, so the other tests here
+// would not see a wrong pointer); PMEM_NO_FLUSH=1 gives the cache-line tables the byte ones.
+TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
+  std::vector<std::pair<std::string, CpuFeatures>> cpus = {{"zen4", Zen4()}, {"intel207", Intel(207)},
+                                                           {"intel167", Intel(167)}};
+  CpuFeatures zen5 = Zen4();
+  zen5.family = 26;
+  zen5.model = 2;
+  cpus.push_back({"zen5", zen5});
+  CpuFeatures other = Intel(85);
+  other.vendor = CpuVendor::kOther;
+  cpus.push_back({"other", other});
+  for (size_t i = 0, n = cpus.size(); i < n; ++i) {
+    CpuFeatures no512 = cpus[i].second;
+    no512.avx512f = false;
+    cpus.push_back({cpus[i].first + " without avx512f", no512});
+  }
+  const std::vector<std::vector<std::pair<const char*, const char*>>> environments = {
+      {},
+      {{"PMEM_AVX", "0"}},
+      {{"PMEM_AVX512F", "1"}},
+      {{"PMEM_AVX512F", "0"}},
+      {{"PMEM_NO_CLWB", "1"}},
+      {{"PMEM_NO_CLWB", "1"}, {"PMEM_NO_CLFLUSHOPT", "1"}},
+      {{"PMEM_NO_MOVNT", "1"}},
+      {{"PMEM_NO_MOVNT", "1"}, {"PMEM_NO_CLWB", "1"}, {"PMEM_NO_CLFLUSHOPT", "1"}, {"PMEM_AVX", "0"}},
+      {{"PMEM_MOVNT_THRESHOLD", "1024"}, {"PMEM_AVX512F", "1"}},
+      {{"PMEM_NO_FLUSH", "1"}},
+  };
+  for (const auto& [cpu_name, features] : cpus) {
+    for (const auto& environment : environments) {
+      std::string where = cpu_name;
+      for (const auto& [name, value] : environment) {
+        ::setenv(name, value, 1);
+        where += std::string(" ") + name + "=" + value;
+      }
+      const EnvOverrides overrides = ReadEnvOverrides();
+      for (const auto& [name, value] : environment) ::unsetenv(name);
+      ASSERT_EQ(overrides.invalid, "") << where;
+      const Selection s = Select(features, overrides);
+      const std::string isa_name = s.isa;
+      const IsaKernels& isa = isa_name == "avx512" ? Avx512Kernels() : isa_name == "avx" ? AvxKernels() : Sse2Kernels();
+      ASSERT_TRUE(isa_name == "avx512" || isa_name == "avx" || isa_name == "sse2") << where << ": " << isa_name;
+      const int allow_nt = overrides.no_movnt ? 0 : 1;
+      EXPECT_EQ(s.byte.memmove, isa.byte[allow_nt].memmove) << where;
+      EXPECT_EQ(s.byte.memset, isa.byte[allow_nt].memset) << where;
+      if (overrides.flush == EnvOverrides::Flush::kNever) {
+        EXPECT_EQ(s.cache_line.memmove, s.byte.memmove) << where;
+        EXPECT_EQ(s.cache_line.memset, s.byte.memset) << where;
+        continue;
+      }
+      // The flush kind from the features and switches, independently of Select's own choice.
+      const int kind = features.clwb && !overrides.no_clwb                ? 0
+                       : features.clflushopt && !overrides.no_clflushopt ? 1
+                                                                           : 2;
+      EXPECT_STREQ(s.cache_line.flush_name, kind == 0 ? "clwb" : kind == 1 ? "clflushopt" : "clflush") << where;
+      EXPECT_STREQ(s.cache_line.drain_name, kind == 2 ? "mfence" : "sfence") << where;
+      EXPECT_EQ(s.cache_line.memmove, isa.cache_line[kind][allow_nt].memmove) << where;
+      EXPECT_EQ(s.cache_line.memset, isa.cache_line[kind][allow_nt].memset) << where;
+      EXPECT_EQ(std::string(s.cache_line.memmove_name).rfind(isa_name + " ", 0), 0u) << where;
+    }
+  }
 }
 
 TEST(SelectTest, SameInputsSameFunctions) {
