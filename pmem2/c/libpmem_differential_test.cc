@@ -487,9 +487,6 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
     errno = 0;
     const int reference_msync = reference->msync(r.addr, r.len);
     const int reference_msync_errno = errno;
-    EXPECT_EQ(absl::StrCat(ours_msync, " ", ours_msync != 0 ? ErrnoName(ours_msync_errno) : ""),
-              absl::StrCat(reference_msync, " ", reference_msync != 0 ? ErrnoName(reference_msync_errno) : ""))
-        << r.name;
     errno = 0;
     const int ours_drain = pmem_deep_drain(r.addr, r.len);
     const int ours_drain_errno = errno;
@@ -497,9 +494,21 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
     const int reference_drain = reference->deep_drain(r.addr, r.len);
     const int reference_drain_errno = errno;
     compared += 3;
-    EXPECT_EQ(absl::StrCat(ours_drain, " ", ours_drain != 0 ? ErrnoName(ours_drain_errno) : ""),
-              absl::StrCat(reference_drain, " ", reference_drain != 0 ? ErrnoName(reference_drain_errno) : ""))
-        << r.name;
+    const std::string ours = absl::StrCat(ours_msync, " ", ours_msync != 0 ? ErrnoName(ours_msync_errno) : "", "; ",
+                                          ours_drain, " ", ours_drain != 0 ? ErrnoName(ours_drain_errno) : "");
+    const std::string theirs =
+        absl::StrCat(reference_msync, " ", reference_msync != 0 ? ErrnoName(reference_msync_errno) : "", "; ",
+                     reference_drain, " ", reference_drain != 0 ? ErrnoName(reference_drain_errno) : "");
+    if (std::string(r.name) == "wraps") {
+      // Reference bug: the range runs past the top of the address space. libpmem's page arithmetic (address + len
+      // - the page start) wraps to a length of SIZE_MAX, which msync rounds up to 0 pages: it syncs nothing and
+      // returns 0. pmem2 syncs the pages up to the top one and fails with ENOMEM (persist_error_test,
+      // ARangePastTheTopOfTheAddressSpaceFails).
+      EXPECT_EQ(ours, "-1 ENOMEM; -1 ENOMEM") << r.name;
+      EXPECT_EQ(theirs, "0 ; 0 ") << r.name << ": libpmem no longer returns 0 here? compare it like the others";
+      continue;
+    }
+    EXPECT_EQ(ours, theirs) << r.name;
   }
   munmap(anon, 4 * kPage);
   std::printf("libpmem differential queries: %d sequences compared\n", compared);

@@ -262,14 +262,22 @@ size_t SyncSlotCount() {
   return count;
 }
 
-// Whether a sync at `address` concerns a reader of [begin, end) and `file`.
-bool SyncConcerns(uintptr_t address, uintptr_t begin, uintptr_t end, const FileIdentity& file) {
-  if (address == kAnyAddress || (address >= begin && address < end)) return true;
+// Whether a sync of `length` bytes at `address` concerns a reader of [begin, end) and `file`: the ranges overlap,
+// or the sync's runs over a live mapping of the file.
+bool SyncConcerns(uintptr_t address, size_t length, uintptr_t begin, uintptr_t end, const FileIdentity& file) {
+  if (address == kAnyAddress) return true;
+  // Up to the top at most; a sync of nothing still names its address.
+  const uintptr_t sync_end = length > UINTPTR_MAX - address ? UINTPTR_MAX : address + std::max<size_t>(length, 1);
+  if (address < end && sync_end > begin) return true;
   if (!file.valid) return false;
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  const MapRecord* holder = FindLocked(registry, address);
-  return holder != nullptr && holder->file() == file;
+  auto it = registry.by_begin.upper_bound(address);
+  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > address) --it;
+  for (; it != registry.by_begin.end() && it->first < sync_end; ++it) {
+    if (it->second->file() == file) return true;
+  }
+  return false;
 }
 
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file) {
@@ -277,9 +285,13 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
   for (SyncSlot* slot = slots.head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) {
     const uint32_t seen = slot->state.load(std::memory_order_seq_cst);
     if ((seen & 1) == 0) continue;
-    // Read after `seen`: this sync's address, or a later sync's; acquire, so that in the second case the end of
-    // `seen`, and the failure it recorded before, are visible to the caller, which then need not wait.
-    if (!SyncConcerns(slot->address.load(std::memory_order_acquire), begin, end, file)) continue;
+    // Read after `seen`: this sync's range, or (either end) a later sync's. Acquire, so that if either is a later
+    // sync's, the end of `seen` is visible by the state's second load, which then finds it moved on: the pair is
+    // `seen`'s own only if the state has not moved, and if it has, `seen` ended and its failure is visible.
+    const uintptr_t address = slot->address.load(std::memory_order_acquire);
+    const size_t length = slot->length.load(std::memory_order_acquire);
+    if (slot->state.load(std::memory_order_acquire) != seen) continue;
+    if (!SyncConcerns(address, length, begin, end, file)) continue;
     // Sequentially consistent, as it was when the end of a sync paired with it; nothing relies on more than the
     // count being visible soon now (a missed wake-up is made up for by the timed look below).
     page_sync_shared.waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -399,18 +411,31 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
   return maps;
 }
 
-bool RangeIsCpuPersistent(const void* address, size_t length) {
+namespace {
+
+// Walks the mappings that cover [address, address + length) back to back; a gap, or a mapping that is not
+// cpu_persistent() when `cpu_persistent_only`, ends it.
+bool RangeIsCovered(const void* address, size_t length, bool cpu_persistent_only) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   uintptr_t at = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = at + length < at ? UINTPTR_MAX : at + length;
-  // Walks the mappings that cover the range back to back; a gap or a page-granularity mapping ends it.
   do {
     const MapRecord* holder = FindLocked(registry, at);
-    if (holder == nullptr || !holder->cpu_persistent()) return false;
+    if (holder == nullptr || (cpu_persistent_only && !holder->cpu_persistent())) return false;
     at = holder->end();
   } while (at < end);
   return true;
+}
+
+}  // namespace
+
+bool RangeIsCpuPersistent(const void* address, size_t length) {
+  return RangeIsCovered(address, length, /*cpu_persistent_only=*/true);
+}
+
+bool RangeIsInLiveMaps(const void* address, size_t length) {
+  return RangeIsCovered(address, length, /*cpu_persistent_only=*/false);
 }
 
 }  // namespace map_internal

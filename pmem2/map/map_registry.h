@@ -121,14 +121,19 @@ absl::Status RegisterMapIfFree(MapRecord* record);
 
 struct SyncSlot;
 
-// Marks a sync of memory at `address` in flight until destroyed (in this thread's slot). A failure must be
-// recorded before the scope ends. A scope inside another of the same thread makes the thread's slot concern
-// every reader until the outer one ends. Inline (below): on a page mapping's persist path, where each call and
+// Marks a sync of [address, address + length) in flight until destroyed (in this thread's slot). A failure must
+// be recorded before the scope ends. The whole range counts, not only its first address: a range may run from one
+// mapping into another (the function pointers accept any range), and the kernel may hand the second file's error to
+// this sync. A scope inside another of the same thread makes the thread's slot concern every reader until the outer
+// one ends. Not covered: a signal handler whose persist runs whole between the outer scope's store of its range and
+// its store of the state (two instructions): the slot then shows the handler's range for the outer sync, and a
+// reader of the outer sync's file that the handler's range does not concern may answer before the outer sync's
+// failure is recorded. Closing that window needs an atomic read-modify-write on every sync (see the constructor). Inline (below): on a page mapping's persist path, where each call and
 // each cache line of code or data it touches after msync costs about a nanosecond on a guest whose system calls
 // leave the caches cold (tools/bench/results/amd-26-2.md, "The page sync's lines").
 class SyncScope {
  public:
-  explicit SyncScope(const void* address);
+  SyncScope(const void* address, size_t length);
   ~SyncScope();
   SyncScope(const SyncScope&) = delete;
   SyncScope& operator=(const SyncScope&) = delete;
@@ -138,8 +143,8 @@ class SyncScope {
   bool nested_;  // inside another scope of this thread
 };
 
-// Waits until every sync that was in flight when the call began ended, among those at an address in
-// [begin, end) or in a live mapping of `file`. Of the syncs that begin later it waits for at most one per
+// Waits until every sync that was in flight when the call began ended, among those whose range overlaps
+// [begin, end) or a live mapping of `file`. Of the syncs that begin later it waits for at most one per
 // thread, so a reader is never starved by a stream of new ones.
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file);
 
@@ -180,6 +185,10 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
 // for length 0 outside every mapping, as for any byte outside them.
 bool RangeIsCpuPersistent(const void* address, size_t length);
 
+// Whether every byte of [address, address + length) lies in live mappings (of any granularity); as above for
+// length 0.
+bool RangeIsInLiveMaps(const void* address, size_t length);
+
 // Implementation details of SyncScope, inline for the page sync path; nothing below is for other callers.
 
 // One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
@@ -188,7 +197,8 @@ inline constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when 
 
 struct alignas(64) SyncSlot {
   std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
-  std::atomic<uintptr_t> address{0};  // the running sync's address (valid while state is odd)
+  std::atomic<uintptr_t> address{0};  // the running sync's range: its first address (valid while state is odd)...
+  std::atomic<size_t> length{0};      // ...and its length (the reader saturates address + length at the top)
   uint32_t depth = 0;                 // the owner's scopes open now; only the owner (or its forked child) uses it
   SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
   SyncSlot* next_free = nullptr;      // guarded by the slots' mutex (map_registry.cc)
@@ -212,7 +222,7 @@ SyncSlot* TakeSlot();
 // Out of line: only while a reader waits.
 void WakeReaders();
 
-inline SyncScope::SyncScope(const void* address) {
+inline SyncScope::SyncScope(const void* address, size_t length) {
   SyncSlot* slot = this_thread_slot;
   if (ABSL_PREDICT_FALSE(slot == nullptr)) slot = TakeSlot();
   slot_ = slot;
@@ -227,7 +237,9 @@ inline SyncScope::SyncScope(const void* address) {
     slot->address.store(kAnyAddress, std::memory_order_release);
     return;
   }
-  // Release: a reader that acquires a later sync's address also sees this sync's end and its failure.
+  // Release: a reader that acquires a later sync's range also sees this sync's end and its failure (and so
+  // finds the state moved on when it looks again: WaitForEarlierSyncs).
+  slot->length.store(length, std::memory_order_release);
   slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
   slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
   // No atomic read-modify-write here, on purpose: on x86 one waits for the caller's stores still in flight,

@@ -37,9 +37,30 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
     error = sync(start, length, MS_SYNC) == 0 ? 0 : errno;
   }
-  const bool usage_error = error == ENOMEM || error == EINVAL;
+  // The caller's own mistake, which only a caller that sees the result may keep to itself: ENOMEM for memory that
+  // is not all mapped. Not ENOMEM over a range that lies in live Maps, nor EINVAL ever: with a page-aligned start
+  // and MS_SYNC, msync returns those only from the file's fsync (a file system without one, or a write-back error
+  // that a FUSE server reported with that errno), which are lost write-backs like any other.
+  const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(ptr, size);
   if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error);
   return error;
+}
+
+// A range that runs into the top page of the address space or past it (ptr + size wraps: a negative length, say).
+// Its pages up to there are synced (the kernel stops at the first one not mapped), and the call fails with ENOMEM
+// whatever that sync said: no part of the top page is mapped in user space. Given the range as is, msync would get a
+// length that wrapped to a few pages, or to 0 when rounded up to a page, and succeed for less than was asked, which
+// is what libpmem 1.12.1's pmem_msync returns for it (libpmem_differential_test, "wraps").
+ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool caller_sees_result, uintptr_t page,
+                                           MsyncFn sync) {
+  void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
+  const size_t length = (0 - page - reinterpret_cast<uintptr_t>(start)) & ~(page - 1);
+  SyncScope scope(start, SIZE_MAX);  // up to the top
+  if (length != 0 && sync(start, length, MS_SYNC) != 0) {
+    return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
+  }
+  errno = ENOMEM;
+  return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
 }
 
 }  // namespace
@@ -61,11 +82,16 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t 
   if (size == 0) return 0;
   uintptr_t page = page_sync_shared.page_size.load(std::memory_order_relaxed);
   if (ABSL_PREDICT_FALSE(page == 0)) page = FirstPageSize();
+  const MsyncFn sync = page_sync_shared.msync.load(std::memory_order_relaxed);
+  const uintptr_t top_page = 0 - page;
+  if (ABSL_PREDICT_FALSE(reinterpret_cast<uintptr_t>(ptr) >= top_page ||
+                         size > top_page - reinterpret_cast<uintptr_t>(ptr))) {
+    return SyncPastTheTop(ptr, size, caller_sees_result, page, sync);
+  }
   void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
   const size_t length = reinterpret_cast<uintptr_t>(ptr) + size - reinterpret_cast<uintptr_t>(start);
-  const MsyncFn sync = page_sync_shared.msync.load(std::memory_order_relaxed);
   // Marked in flight in this thread's slot until the failure, if any, is recorded (map_registry.h).
-  SyncScope scope(ptr);
+  SyncScope scope(start, length);
   if (ABSL_PREDICT_TRUE(sync(start, length, MS_SYNC) == 0)) return 0;
   return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
 }

@@ -226,24 +226,70 @@ TEST_F(PagePersistenceTest, CopiesRetryInterruptedSyncsAndReturnTheirDestination
   EXPECT_EQ(at(3 * kPage)[sizeof src - 1], 2);
 }
 
-// A caller that sees the result itself (SyncPages's callers outside the function pointers) is told of memory
-// that is no mapping (ENOMEM, EINVAL), also after an interruption, and nothing is recorded; other failures are.
+// A caller that sees the result itself (SyncPages's callers outside the function pointers: pmem_msync,
+// pmem2::SyncPages) is told of memory that is not all mapped (ENOMEM for a range that leaves the live Maps), also
+// after an interruption, and nothing is recorded. Over live Maps, ENOMEM and EINVAL can only come from the file's
+// fsync (the kernel checks the page-aligned address and MS_SYNC pmem2 passes before anything else: a file system
+// without fsync, a FUSE server's write-back error), so they are recorded like any other failure; through a function
+// pointer, whose caller sees nothing, every failure is.
 TEST_F(PagePersistenceTest, UsageErrorsGoToTheCallerThatSeesTheResult) {
   const uint64_t before = PersistErrorCount();
-  for (const std::vector<int>& errors : std::vector<std::vector<int>>{{ENOMEM}, {EINVAL}, {EINTR, ENOMEM}}) {
+  // From the Map's last page into the page after it.
+  char* const past_the_end = at(15 * kPage);
+  ASSERT_FALSE(map_internal::RangeIsInLiveMaps(past_the_end, 2 * kPage)) << "another Map right after this one";
+  for (const std::vector<int>& errors : std::vector<std::vector<int>>{{ENOMEM}, {EINTR, ENOMEM}}) {
     msync_.FailWith(errors);
-    EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/true), errors.back());
+    EXPECT_EQ(map_internal::SyncPages(past_the_end, 2 * kPage, /*caller_sees_result=*/true), errors.back());
     EXPECT_EQ(msync_.Take().size(), errors.size());
   }
+  char outside_every_map[16];
+  msync_.FailWith({ENOMEM});
+  EXPECT_EQ(map_internal::SyncPages(outside_every_map, sizeof outside_every_map, /*caller_sees_result=*/true), ENOMEM);
   EXPECT_EQ(PersistErrorCount(), before);
   EXPECT_TRUE(map_->PersistError().ok());
-  msync_.FailWith({EINTR, EIO});
-  EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/true), EIO);
+  for (const std::vector<int>& errors : std::vector<std::vector<int>>{{ENOMEM}, {EINVAL}, {EINTR, EIO}}) {
+    msync_.FailWith(errors);
+    EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/true), errors.back());
+    EXPECT_EQ(GetErrno(map_->ClearPersistError()), errors.back()) << "over the Map: a lost write-back";
+  }
+  EXPECT_EQ(PersistErrorCount(), before + 3);
+  msync_.FailWith({ENOMEM});
+  EXPECT_EQ(map_internal::SyncPages(past_the_end, 2 * kPage, /*caller_sees_result=*/false), ENOMEM);
+  EXPECT_EQ(PersistErrorCount(), before + 4) << "through a function pointer nobody would see it";
+  EXPECT_EQ(GetErrno(map_->PersistError()), ENOMEM);
+}
+
+// A range that runs into the top page of the address space or past it (a negative length, say) fails with ENOMEM
+// after a sync of its pages below the top page. Handed to msync as it is, its length would wrap to a few pages, or
+// to 0 once the kernel rounds it up to a page, and the call succeed for less than was asked: libpmem 1.12.1's
+// pmem_msync returns 0 for such a range (libpmem_differential_test, "wraps").
+TEST_F(PagePersistenceTest, ARangePastTheTopOfTheAddressSpaceFails) {
+  const uintptr_t top_page = uintptr_t{0} - kPage;
+  const uint64_t before = PersistErrorCount();
+  for (size_t size : {SIZE_MAX, SIZE_MAX - 100, size_t{0} - reinterpret_cast<uintptr_t>(at(5)),
+                      top_page - reinterpret_cast<uintptr_t>(at(5)) + 1}) {
+    msync_.Take();
+    EXPECT_EQ(map_internal::SyncPages(at(5), size, /*caller_sees_result=*/true), ENOMEM) << size;
+    const std::vector<RecordingMsync::Call> calls = msync_.Take();
+    ASSERT_EQ(calls.size(), 1u) << size;
+    EXPECT_EQ(calls[0].address, base_) << size;
+    EXPECT_EQ(calls[0].length, top_page - base_) << size << ": every page up to the top one";
+  }
+  msync_.Take();
+  EXPECT_EQ(map_internal::SyncPages(reinterpret_cast<void*>(UINTPTR_MAX - 10), 100, true), ENOMEM);
+  EXPECT_TRUE(msync_.Take().empty()) << "nothing below the top page to sync";
+  EXPECT_EQ(map_internal::SyncPages(at(5), top_page - reinterpret_cast<uintptr_t>(at(5)), true), 0)
+      << "a range that ends where the top page begins is an ordinary one";
+  EXPECT_EQ(PersistErrorCount(), before) << "the caller saw each";
+  EXPECT_TRUE(map_->PersistError().ok());
+  map_->persist_fn()(at(5), SIZE_MAX);
   EXPECT_EQ(PersistErrorCount(), before + 1);
-  EXPECT_EQ(GetErrno(map_->PersistError()), EIO);
-  msync_.FailWith({EINVAL});
-  EXPECT_EQ(map_internal::SyncPages(at(0), 10, /*caller_sees_result=*/false), EINVAL);
-  EXPECT_EQ(PersistErrorCount(), before + 2) << "through a function pointer nobody would see it";
+  EXPECT_EQ(GetErrno(map_->ClearPersistError()), ENOMEM) << "through a function pointer it is recorded";
+  // The kernel's own msync: the whole range from the Map up, which runs into memory that is not mapped.
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(map_internal::SyncPages(at(5), SIZE_MAX, /*caller_sees_result=*/true), ENOMEM);
+  EXPECT_EQ(map_internal::SyncPages(at(5), 10, /*caller_sees_result=*/true), 0);
+  EXPECT_TRUE(map_->PersistError().ok());
 }
 
 TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
@@ -385,8 +431,8 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   std::atomic<bool> read{false};
   std::thread reader;
   {
-    map_internal::SyncScope outer(at(0));
-    { map_internal::SyncScope inner(at(kPage)); }
+    map_internal::SyncScope outer(at(0), 1);
+    { map_internal::SyncScope inner(at(kPage), 1); }
     reader = ReadErrorAfterAPause(*map_, &read);
     EXPECT_FALSE(read.load()) << "the inner sync's end ended the outer one";
   }
@@ -395,8 +441,8 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
 
   char outside_every_map[64];
   {
-    map_internal::SyncScope outer(outside_every_map);
-    map_internal::SyncScope inner(at(kPage));
+    map_internal::SyncScope outer(outside_every_map, sizeof outside_every_map);
+    map_internal::SyncScope inner(at(kPage), 1);
     reader = ReadErrorAfterAPause(*map_, &read);
     EXPECT_FALSE(read.load()) << "a reader of the file did not wait for the inner sync";
   }
@@ -417,7 +463,7 @@ TEST_F(PagePersistenceTest, AReaderWhoseWakeUpWasMissedStillReturnsWithTheSyncsF
   {
     WakeUpsSkipped skipped;
     {
-      map_internal::SyncScope sync(at(0));
+      map_internal::SyncScope sync(at(0), 1);
       map_internal::RecordPersistFailure(at(0), 1, EIO);
       reader = std::thread([&] {
         const absl::Status error = map_->PersistError();
@@ -441,7 +487,7 @@ TEST_F(PagePersistenceTest, AReaderWhoseWakeUpWasMissedStillReturnsWithTheSyncsF
     EXPECT_TRUE(read.load()) << "a reader not woken at the end of the sync still waited 10 s later";
   }
   // Wakes the reader if it failed to return by itself, so that the test ends.
-  { map_internal::SyncScope sync(at(0)); }
+  { map_internal::SyncScope sync(at(0), 1); }
   reader.join();
 }
 
@@ -557,6 +603,40 @@ TEST_F(PagePersistenceTest, ARangeAcrossTwoMapsFailsBoth) {
   map_->persist_fn()(from, length);
   EXPECT_EQ(GetErrno(low->PersistError()), EIO);
   EXPECT_EQ(GetErrno(high->PersistError()), EIO);
+}
+
+// A sync whose range starts in one Map and runs into another holds up readers of the second one too: the kernel
+// may hand the second file's write-back error to it, and a reader that skipped it could answer OK before it is
+// recorded. (The same for a range that starts in memory no Map holds.)
+TEST_F(PagePersistenceTest, ASyncThatRunsIntoAnotherMapHoldsUpItsReaders) {
+  ScopedFd other_fd = CreateFile(dir_.Join("second"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> second = MapFd(other_fd.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  const Map* low = map_->address() < second->address() ? &*map_ : &*second;
+  const Map* high = low == &*map_ ? &*second : &*map_;
+  char* const from = static_cast<char*>(low->address()) + low->size() - 1;
+  const size_t length = static_cast<size_t>(static_cast<char*>(high->address()) - from) + 1;
+  map_internal::SetMsyncForTest(&SlowFailingMsync);
+  race_stage = 0;
+  std::thread a([&] {
+    fail_this_thread = true;
+    low->persist_fn()(from, length);
+  });
+  while (race_stage.load() != 1) std::this_thread::yield();
+  std::atomic<bool> b_done{false};
+  absl::Status b_status;
+  std::thread b([&] {
+    b_status = high->PersistError();
+    b_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(b_done.load()) << "a reader of the Map the sync runs into answered while its failure was unrecorded";
+  race_stage = 2;
+  a.join();
+  b.join();
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(b_status), ENOSPC) << b_status;
+  EXPECT_EQ(GetErrno(low->PersistError()), ENOSPC);
 }
 
 TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {

@@ -375,6 +375,10 @@ void Engine::SubmitToKernel() {
 void Engine::AbandonRing(int error) {
   // Whatever the ring held may or may not have run: it runs again, synchronously (a write of the same bytes
   // to the same place and a data sync can both be repeated), and the engine is synchronous from now on.
+  // Known gap, not handled: a write the kernel took before the ring failed may still be running in an io-wq worker
+  // (the ring's memory, still mapped, keeps the ring alive even when its descriptor was closed), so it could read the
+  // caller's source after the synchronous redo completed the Copy and the caller reused the buffer. Waiting for those
+  // completions in the completion ring's memory would close it; no test can hold a kernel write in flight here.
   (void)error;
   ring_dead = true;
   backend = AsyncBackend::kSynchronous;
@@ -527,7 +531,7 @@ int Engine::SyncSynchronously(Batch& batch) {
     const uintptr_t page_address = address / PageSize() * PageSize();
     void* pages = reinterpret_cast<void*>(page_address);
     const size_t length = end - begin + (address - page_address);
-    map_internal::SyncScope scope(pages);
+    map_internal::SyncScope scope(pages, length);
     int result = msync(pages, length, MS_SYNC) == 0 ? 0 : -errno;
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
     if (result < 0 && result != -EINTR && result != -EAGAIN) {
