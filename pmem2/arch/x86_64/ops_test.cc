@@ -202,6 +202,37 @@ TEST(SelectTest, PerCpuKindRows) {
   }
 }
 
+// The switches on the rows that have thresholds of their own. Zen 5 (non-temporal from 8 B): the destination history
+// can change nothing below min(8 B, 129 B), so PMEM2_NEAR_TEMPORAL_BELOW=8 leaves it off and 9 turns it on;
+// PMEM_NO_MOVNT turns it off and keeps the page rows' thresholds (the byte tables then never go non-temporal);
+// PMEM_MOVNT_THRESHOLD sets both tables' threshold and turns the page history off (page_copy_history_movnt_threshold_
+// test). Intel 6/167 likewise.
+TEST(SelectTest, SwitchesOnTheRowsWithThresholds) {
+  CpuFeatures zen5 = Zen4();
+  zen5.family = 26;
+  zen5.model = 2;
+  EXPECT_EQ(Select(zen5, FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "8")).cache_line_near_temporal_below, 0u);
+  const Selection near9 = Select(zen5, FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "9"));
+  EXPECT_EQ(near9.cache_line_near_temporal_below, 9u);
+  EXPECT_STREQ(near9.cache_line.memmove_name, "avx512 nt >= 8 B, temporal < 9 B near the thread's last destination");
+  const Selection no_movnt = Select(zen5, FromEnv("PMEM_NO_MOVNT", "1"));
+  EXPECT_EQ(no_movnt.cache_line_near_temporal_below, 0u);
+  EXPECT_STREQ(no_movnt.cache_line.memmove_name, "avx512 temporal (PMEM_NO_MOVNT)");
+  EXPECT_EQ(no_movnt.page.far, 8u) << "the page rows keep their thresholds; the byte tables ignore the hint";
+  EXPECT_EQ(no_movnt.byte.memmove, Avx512Kernels().byte[0].memmove);
+  for (const CpuFeatures& f : {zen5, Intel(167)}) {
+    const Selection s = Select(f, FromEnv("PMEM_MOVNT_THRESHOLD", "4096"));
+    EXPECT_EQ(s.cache_line_nt_threshold, 4096u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.byte_nt_threshold, 4096u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.cache_line_near_temporal_below, 0u) << f.family << "/" << f.model;
+    EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 4 KiB") << f.family << "/" << f.model;
+  }
+  const Selection near167 = Select(Intel(167), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "256"));
+  EXPECT_EQ(near167.cache_line_near_temporal_below, 256u);
+  EXPECT_STREQ(near167.cache_line.memmove_name,
+               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination");
+}
+
 // A page sync issues arch::ByteDrain()'s SFENCE inline instead of calling its selection's byte.drain
 // (pmem2/map/page_persist.cc), so every table Select() makes must drain with x86_64::ByteDrain, that same
 // fence, whatever the CPU and the PMEM_* variables.

@@ -254,10 +254,76 @@ TEST_F(PageCopyHistoryTest, ARowWithoutAHistoryStillFillsByItsOwnThreshold) {
   InstallSelectionForTest(&cpu.selection());
 }
 
+// Every threshold of the rows with a history, exactly: one byte below it ordinary stores, at it non-temporal
+// stores, for copies and fills on a rewrite (the last line written again), ahead (the line after it) and far (after
+// a jump), each from a fresh history. Zen 5: copies 8 MiB / 16 KiB / 8 B, fills 48 MiB / 32 KiB / 8 B, far ones of 8
+// MiB and more as a rewrite of copies (8 MiB, so a far fill of 8 MiB - 1 stays non-temporal); Intel 6/167: 16 KiB /
+// 2 KiB / 64 B for both. Also the edge of `rewrite_covering` (Zen 5): a copy that ends on the line just before the
+// last one written is a rewrite.
+TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  enum class Where { kRewrite, kAhead, kFar };
+  struct Threshold {
+    Where where;
+    PageWrite write;
+    size_t bytes;
+  };
+  constexpr size_t k8M = size_t{8} << 20;
+  const auto flags_at = [&](Where where, PageWrite write, size_t size) {
+    Forget();
+    if (where == Where::kFar) return PageCopyFlags(At(0), size, 0, write);
+    EXPECT_EQ(PageCopyFlags(At(0), 64, 0), kNt) << "the jump before it";
+    return PageCopyFlags(At(where == Where::kRewrite ? 0 : 64), size, 0, write);
+  };
+  const struct {
+    CpuFeatures cpu;
+    std::vector<Threshold> thresholds;
+  } rows[] = {
+      {Kind(CpuVendor::kAmd, 26, 2),
+       {{Where::kRewrite, PageWrite::kCopy, k8M},
+        {Where::kAhead, PageWrite::kCopy, 16 << 10},
+        {Where::kFar, PageWrite::kCopy, 8},
+        {Where::kRewrite, PageWrite::kFill, size_t{48} << 20},
+        {Where::kAhead, PageWrite::kFill, 32 << 10},
+        {Where::kFar, PageWrite::kFill, 8}}},
+      {Kind(CpuVendor::kIntel, 6, 167),
+       {{Where::kRewrite, PageWrite::kCopy, 16 << 10},
+        {Where::kAhead, PageWrite::kCopy, 2 << 10},
+        {Where::kFar, PageWrite::kCopy, 64},
+        {Where::kRewrite, PageWrite::kFill, 16 << 10},
+        {Where::kAhead, PageWrite::kFill, 2 << 10},
+        {Where::kFar, PageWrite::kFill, 64}}},
+  };
+  for (const auto& row : rows) {
+    pmem2::testing::ScopedCpuFeatures cpu(row.cpu);
+    for (const Threshold& t : row.thresholds) {
+      const std::string where = std::to_string(row.cpu.family) + "/" + std::to_string(row.cpu.model) + " " +
+                                (t.where == Where::kRewrite ? "rewrite" : t.where == Where::kAhead ? "ahead" : "far") +
+                                (t.write == PageWrite::kFill ? " fill " : " copy ") + std::to_string(t.bytes);
+      EXPECT_EQ(flags_at(t.where, t.write, t.bytes - 1), kOrdinary) << where << " - 1";
+      EXPECT_EQ(flags_at(t.where, t.write, t.bytes), kNt) << where;
+    }
+  }
+  pmem2::testing::ScopedCpuFeatures zen5(Kind(CpuVendor::kAmd, 26, 2));
+  EXPECT_EQ(flags_at(Where::kFar, PageWrite::kFill, k8M - 1), kNt) << "far fill below 8 MiB: from 8 B";
+  EXPECT_EQ(flags_at(Where::kFar, PageWrite::kFill, k8M), kNt) << "far fill of 8 MiB: as a rewrite of copies";
+  EXPECT_EQ(flags_at(Where::kFar, PageWrite::kCopy, k8M - 1), kNt) << "far copy below 8 MiB: from 8 B";
+  // The last line written is line 4096 (a far 64 B at 256 KiB); copies of 512 KiB ending just before it.
+  Forget();
+  const size_t last = size_t{256} << 10;
+  EXPECT_EQ(PageCopyFlags(At(last), 64, 0), kNt) << "the jump";
+  EXPECT_EQ(PageCopyFlags(At(last - (size_t{512} << 10)), size_t{512} << 10, 0), kOrdinary)
+      << "512 KiB ending on the line just before the last one written: the same buffer again, a rewrite";
+  Forget();
+  EXPECT_EQ(PageCopyFlags(At(last), 64, 0), kNt) << "the jump";
+  EXPECT_EQ(PageCopyFlags(At(last - (size_t{512} << 10) - 64), size_t{512} << 10, 0), kNt)
+      << "512 KiB ending two lines before it: far";
+}
+
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 85),
-                               Kind(CpuVendor::kOther, 0, 0)}) {
+                               Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f);
     EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kOrdinary) << "far, but no history here";
     EXPECT_EQ(PageCopyFlags(At(1 << 20), (16 << 10) - 1, 0), kOrdinary);
