@@ -32,8 +32,8 @@
  * failed write-back of a page-cache mapping can only be seen through pmem_msync(): it returns -1 with the
  * errno of any write-back failure of that mapping since it was mapped, not only its own msync's (see "The
  * error contract" in pmem2/map/map.h: Linux reports a failure once, and a later successful msync proves
- * nothing about the lost pages). That holds for mappings pmem_map_file made; on memory it did not make (an
- * application's own mmap) pmem_msync returns only its own msync's answer.
+ * nothing about the lost pages). That holds for memory a pmem2 mapping holds (pmem_map_file's, or a C++ Map's); on
+ * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer.
  *
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,

@@ -366,6 +366,18 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
   }
 }
 
+namespace {
+
+// The failures recorded at addresses outside every mapping, after the syncs in flight over `address` (one that no
+// Map holds) ended: a sync of such memory records its failure there, so a reader of it waits as a Map's does.
+absl::Status ErrorOutsideEveryMap(uintptr_t address) {
+  WaitForEarlierSyncs(address, address == UINTPTR_MAX ? UINTPTR_MAX : address + 1, FileIdentity{});
+  std::shared_lock<std::shared_mutex> lock(GetRegistry().mutex);
+  return OutsideEveryMap().ErrorWithoutWaiting();
+}
+
+}  // namespace
+
 absl::Status ErrorForAddress(const void* address) {
   Registry& registry = GetRegistry();
   uintptr_t begin = 0;
@@ -375,8 +387,8 @@ absl::Status ErrorForAddress(const void* address) {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
     if (holder == nullptr) {
-      lock.unlock();  // Error() waits, and takes the lock again
-      return OutsideEveryMap().Error();
+      lock.unlock();  // waited for outside it, as below
+      return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
     }
     begin = holder->begin();
     end = holder->end();
@@ -388,7 +400,7 @@ absl::Status ErrorForAddress(const void* address) {
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
   if (holder != nullptr) return holder->ErrorWithoutWaiting();
   lock.unlock();  // unmapped meanwhile
-  return OutsideEveryMap().Error();
+  return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }

@@ -125,10 +125,11 @@ struct SyncSlot;
 // be recorded before the scope ends. The whole range counts, not only its first address: a range may run from one
 // mapping into another (the function pointers accept any range), and the kernel may hand the second file's error to
 // this sync. A scope inside another of the same thread makes the thread's slot concern every reader until the outer
-// one ends. Not covered: a signal handler whose persist runs whole between the outer scope's store of its range and
-// its store of the state (two instructions): the slot then shows the handler's range for the outer sync, and a
-// reader of the outer sync's file that the handler's range does not concern may answer before the outer sync's
-// failure is recorded. Closing that window needs an atomic read-modify-write on every sync (see the constructor). Inline (below): on a page mapping's persist path, where each call and
+// one ends. Not covered: a signal handler whose persist runs whole between the outer scope's first store of its range
+// and its store of the state (three stores): the slot then shows the handler's range, or the outer sync's address with
+// the handler's length, for the outer sync, and a reader of the outer sync's file that this range does not concern may
+// answer before the outer sync's failure is recorded. Closing that window needs an atomic read-modify-write on every
+// sync (see the constructor). Inline (below): on a page mapping's persist path, where each call and
 // each cache line of code or data it touches after msync costs about a nanosecond on a guest whose system calls
 // leave the caches cold (tools/bench/results/amd-26-2.md, "The page sync's lines").
 class SyncScope {
@@ -171,7 +172,8 @@ size_t WaitingReadersForTest();
 void RecordPersistFailure(const void* address, size_t length, int error_number);
 
 // The sticky error of the mapping holding `address`; for an address outside every mapping, the failures
-// recorded at such addresses. OK if none.
+// recorded at such addresses. OK if none. Waits first for the syncs in flight that concern it (those of the mapping's
+// file, or over `address` outside every mapping).
 absl::Status ErrorForAddress(const void* address);
 
 // How many persistence failures were recorded in this process.

@@ -46,21 +46,16 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   return error;
 }
 
-// A range that runs into the top page of the address space or past it (ptr + size wraps: a negative length, say).
-// Its pages up to there are synced (the kernel stops at the first one not mapped), and the call fails with ENOMEM
-// whatever that sync said: no part of the top page is mapped in user space. Given the range as is, msync would get a
-// length that wrapped to a few pages, or to 0 when rounded up to a page, and succeed for less than was asked, which
-// is what libpmem 1.12.1's pmem_msync returns for it (libpmem_differential_test, "wraps").
-ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool caller_sees_result, uintptr_t page,
-                                           MsyncFn sync) {
-  void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
-  const size_t length = (0 - page - reinterpret_cast<uintptr_t>(start)) & ~(page - 1);
-  SyncScope scope(start, SIZE_MAX);  // up to the top
-  if (length != 0 && sync(start, length, MS_SYNC) != 0) {
-    return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
-  }
-  errno = ENOMEM;
-  return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
+// A range that runs into the top page of the address space or past it (ptr + size wraps: a negative length, say)
+// fails with ENOMEM, as memory that is not all mapped, and nothing is synced. Given the range as is, msync would get
+// a length that wrapped to a few pages, or to 0 when rounded up to a page, and succeed for less than was asked, which
+// is what libpmem 1.12.1's pmem_msync returns for it (libpmem_differential_test, "wraps"); given the range up to the
+// top page, msync(MS_SYNC) would skip the gaps and fsync every shared file mapping above `ptr`, the application's own
+// too, taking the write-back errors meant for its other syncs. No msync, so no sync scope: no write-back error of
+// the kernel's is taken here.
+ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool caller_sees_result) {
+  if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM);
+  return ENOMEM;
 }
 
 }  // namespace
@@ -86,7 +81,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t 
   const uintptr_t top_page = 0 - page;
   if (ABSL_PREDICT_FALSE(reinterpret_cast<uintptr_t>(ptr) >= top_page ||
                          size > top_page - reinterpret_cast<uintptr_t>(ptr))) {
-    return SyncPastTheTop(ptr, size, caller_sees_result, page, sync);
+    return SyncPastTheTop(ptr, size, caller_sees_result);
   }
   void* const start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(ptr) & ~(page - 1));
   const size_t length = reinterpret_cast<uintptr_t>(ptr) + size - reinterpret_cast<uintptr_t>(start);

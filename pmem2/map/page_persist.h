@@ -30,8 +30,8 @@ arch::PersistOps PageOps();
 // PageOps().persist records it, except, when the caller sees the result itself (`caller_sees_result`), ENOMEM
 // for a range not all in live Maps: memory that is no mapping is the caller's mistake, not a lost write-back
 // (ENOMEM over live Maps, and EINVAL, come from the file's fsync and are recorded). A range that runs into the top
-// page of the address space fails with ENOMEM, after a sync of its pages below it. Returns the errno of this
-// msync, 0 if it succeeded.
+// page of the address space fails with ENOMEM without a sync (page_persist.cc, SyncPastTheTop). Returns the errno
+// of this msync, 0 if it succeeded.
 int SyncPages(const void* ptr, size_t size, bool caller_sees_result);
 
 }  // namespace map_internal
