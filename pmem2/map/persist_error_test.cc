@@ -342,29 +342,42 @@ int SlowFailingMsync(void*, size_t, int) {
   return -1;
 }
 
-// Thread A, persisting the first page of `map` through the msync `fn`, which holds it inside the call: returns
-// once `stage` says A is there. The caller sets `stage` to 2 to let A go, joins it and restores msync.
-std::thread StartAHeldSync(const Map& map, map_internal::MsyncFn fn, std::atomic<int>* stage) {
+// Thread A, persisting [ptr, ptr + length) (by default the first byte of `map`) through `map`'s persist_fn and the
+// msync `fn`, which holds it inside the call: returns once `stage` says A is there. The caller sets `stage` to 2 to
+// let A go, joins it and restores msync.
+std::thread StartAHeldSync(const Map& map, map_internal::MsyncFn fn, std::atomic<int>* stage,
+                           const void* ptr = nullptr, size_t length = 1) {
   map_internal::SetMsyncForTest(fn);
   *stage = 0;
-  std::thread a([&map] {
+  std::thread a([&map, ptr, length] {
     fail_this_thread = true;
-    map.persist_fn()(map.address(), 1);
+    map.persist_fn()(ptr != nullptr ? ptr : map.address(), length);
   });
   while (stage->load() != 1) std::this_thread::yield();
   return a;
+}
+
+// Runs `read` on a thread of its own and gives it 100 ms: `done` tells whether it returned by then.
+std::thread ReadAfterAPause(std::function<void()> read, std::atomic<bool>* done) {
+  *done = false;
+  std::thread reader([read = std::move(read), done] {
+    read();
+    *done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return reader;
 }
 
 TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk) {
   std::thread a = StartAHeldSync(*map_, &SlowFailingMsync, &race_stage);
   std::atomic<bool> b_done{false};
   absl::Status b_status, b_at;
-  std::thread b([&] {
-    b_status = map_->Persist(at(5 * kPage), 6);  // its own msync succeeds
-    b_at = PersistErrorAt(at(5 * kPage));
-    b_done = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread b = ReadAfterAPause(
+      [&] {
+        b_status = map_->Persist(at(5 * kPage), 6);  // its own msync succeeds
+        b_at = PersistErrorAt(at(5 * kPage));
+      },
+      &b_done);
   EXPECT_FALSE(b_done.load()) << "B answered while A's failing sync was still unrecorded";
   race_stage = 2;
   a.join();
@@ -414,13 +427,7 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
 
 // A reader of `map`'s error on a thread of its own, given 100 ms: `read` tells whether it answered by then.
 std::thread ReadErrorAfterAPause(const Map& map, std::atomic<bool>* read) {
-  *read = false;
-  std::thread reader([&map, read] {
-    EXPECT_TRUE(map.PersistError().ok());
-    *read = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return reader;
+  return ReadAfterAPause([&map] { EXPECT_TRUE(map.PersistError().ok()); }, read);
 }
 
 // A sync inside another sync of the same thread (a scope within a scope: a test seam, a signal handler) leaves the
@@ -588,20 +595,31 @@ TEST_F(PagePersistenceTest, FailuresBelongToEveryMapOfTheFile) {
   EXPECT_TRUE(later->PersistError().ok());
 }
 
+// Two Maps by address, and the range from the last byte of the lower one to the first byte of the higher one.
+struct Across {
+  const Map* low;
+  const Map* high;
+  char* from;
+  size_t length;
+};
+Across RangeAcross(const Map& a, const Map& b) {
+  const Map* low = a.address() < b.address() ? &a : &b;
+  const Map* high = low == &a ? &b : &a;
+  char* from = static_cast<char*>(low->address()) + low->size() - 1;
+  return {low, high, from, static_cast<size_t>(static_cast<char*>(high->address()) - from) + 1};
+}
+
 // A persist_fn range may run from one Map into another (the function pointers accept any range): a failure
 // belongs to both files.
 TEST_F(PagePersistenceTest, ARangeAcrossTwoMapsFailsBoth) {
   ScopedFd other_fd = CreateFile(dir_.Join("second"), 4 * kPage, O_RDWR);
   absl::StatusOr<Map> second = MapFd(other_fd.get());
   ASSERT_TRUE(second.ok()) << second.status();
-  const Map* low = map_->address() < second->address() ? &*map_ : &*second;
-  const Map* high = low == &*map_ ? &*second : &*map_;
-  char* from = static_cast<char*>(low->address()) + low->size() - 1;
-  const size_t length = static_cast<size_t>(static_cast<char*>(high->address()) - from) + 1;
+  const Across r = RangeAcross(*map_, *second);
   msync_.FailWith({EIO});
-  map_->persist_fn()(from, length);
-  EXPECT_EQ(GetErrno(low->PersistError()), EIO);
-  EXPECT_EQ(GetErrno(high->PersistError()), EIO);
+  map_->persist_fn()(r.from, r.length);
+  EXPECT_EQ(GetErrno(r.low->PersistError()), EIO);
+  EXPECT_EQ(GetErrno(r.high->PersistError()), EIO);
 }
 
 // A sync whose range starts in one Map and runs into another holds up readers of the second one too: the kernel
@@ -611,31 +629,18 @@ TEST_F(PagePersistenceTest, ASyncThatRunsIntoAnotherMapHoldsUpItsReaders) {
   ScopedFd other_fd = CreateFile(dir_.Join("second"), 4 * kPage, O_RDWR);
   absl::StatusOr<Map> second = MapFd(other_fd.get());
   ASSERT_TRUE(second.ok()) << second.status();
-  const Map* low = map_->address() < second->address() ? &*map_ : &*second;
-  const Map* high = low == &*map_ ? &*second : &*map_;
-  char* const from = static_cast<char*>(low->address()) + low->size() - 1;
-  const size_t length = static_cast<size_t>(static_cast<char*>(high->address()) - from) + 1;
-  map_internal::SetMsyncForTest(&SlowFailingMsync);
-  race_stage = 0;
-  std::thread a([&] {
-    fail_this_thread = true;
-    low->persist_fn()(from, length);
-  });
-  while (race_stage.load() != 1) std::this_thread::yield();
+  const Across r = RangeAcross(*map_, *second);
+  std::thread a = StartAHeldSync(*r.low, &SlowFailingMsync, &race_stage, r.from, r.length);
   std::atomic<bool> b_done{false};
   absl::Status b_status;
-  std::thread b([&] {
-    b_status = high->PersistError();
-    b_done = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread b = ReadAfterAPause([&] { b_status = r.high->PersistError(); }, &b_done);
   EXPECT_FALSE(b_done.load()) << "a reader of the Map the sync runs into answered while its failure was unrecorded";
   race_stage = 2;
   a.join();
   b.join();
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(GetErrno(b_status), ENOSPC) << b_status;
-  EXPECT_EQ(GetErrno(low->PersistError()), ENOSPC);
+  EXPECT_EQ(GetErrno(r.low->PersistError()), ENOSPC);
 }
 
 TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
@@ -756,19 +761,9 @@ TEST(CpuGranularityTest, StatusMethodsReportOk) {
 TEST_F(PagePersistenceTest, AReaderOutsideEveryMapWaitsForSyncsOverItsAddress) {
   void* outside = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(outside, MAP_FAILED);
-  map_internal::SetMsyncForTest(&BlockingMsync);
-  blocked_stage = 0;
-  std::thread a([&] {
-    fail_this_thread = true;
-    map_->persist_fn()(outside, 1);
-  });
-  while (blocked_stage.load() != 1) std::this_thread::yield();
+  std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage, outside, 1);
   std::atomic<bool> b_done{false};
-  std::thread b([&] {
-    (void)PersistErrorAt(outside);
-    b_done = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread b = ReadAfterAPause([&] { (void)PersistErrorAt(outside); }, &b_done);
   EXPECT_FALSE(b_done.load()) << "a reader of the address answered while a sync over it was in flight";
   blocked_stage = 2;
   a.join();
