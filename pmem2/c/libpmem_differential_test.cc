@@ -502,7 +502,7 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
     if (std::string(r.name) == "wraps") {
       // Reference bug: the range runs past the top of the address space. libpmem's page arithmetic (address + len
       // - the page start) wraps to a length of SIZE_MAX, which msync rounds up to 0 pages: it syncs nothing and
-      // returns 0. pmem2 syncs the pages up to the top one and fails with ENOMEM (persist_error_test,
+      // returns 0. pmem2 fails with ENOMEM and syncs nothing (persist_error_test,
       // ARangePastTheTopOfTheAddressSpaceFails).
       EXPECT_EQ(ours, "-1 ENOMEM; -1 ENOMEM") << r.name;
       EXPECT_EQ(theirs, "0 ; 0 ") << r.name << ": libpmem no longer returns 0 here? compare it like the others";
