@@ -57,6 +57,14 @@ MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mute
   return address < record->end() ? record : nullptr;
 }
 
+// Where a walk over the live mappings that a range starting at `address` overlaps begins: the mapping holding
+// `address`, or else the first one after it (end() if none).
+std::map<uintptr_t, MapRecord*>::iterator FirstEndingAfterLocked(Registry& registry, uintptr_t address) {
+  auto it = registry.by_begin.upper_bound(address);
+  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > address) --it;
+  return it;
+}
+
 }  // namespace
 
 PageSyncShared page_sync_shared;
@@ -272,9 +280,8 @@ bool SyncConcerns(uintptr_t address, size_t length, uintptr_t begin, uintptr_t e
   if (!file.valid) return false;
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  auto it = registry.by_begin.upper_bound(address);
-  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > address) --it;
-  for (; it != registry.by_begin.end() && it->first < sync_end; ++it) {
+  for (auto it = FirstEndingAfterLocked(registry, address); it != registry.by_begin.end() && it->first < sync_end;
+       ++it) {
     if (it->second->file() == file) return true;
   }
   return false;
@@ -318,8 +325,7 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   // The first live mapping that ends after the record's beginning is the only one that can overlap it.
-  auto it = registry.by_begin.upper_bound(record->begin());
-  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > record->begin()) it = std::prev(it);
+  auto it = FirstEndingAfterLocked(registry, record->begin());
   if (it != registry.by_begin.end() && it->first < record->end()) {
     return MakeError(ErrorCode::kMapExists,
                      absl::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
@@ -344,8 +350,7 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   // Every mapping the range overlaps: the first one that may hold `at`, then all that begin before `end`.
-  auto it = registry.by_begin.upper_bound(at);
-  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > at) --it;
+  auto it = FirstEndingAfterLocked(registry, at);
   std::vector<MapRecord*> overlapped;
   for (; it != registry.by_begin.end() && it->first < end; ++it) overlapped.push_back(it->second);
   if (overlapped.empty()) {
@@ -417,9 +422,9 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
   const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
   std::vector<std::pair<uintptr_t, FileIdentity>> maps;
-  auto it = registry.by_begin.upper_bound(begin);
-  if (it != registry.by_begin.begin() && std::prev(it)->second->end() > begin) it = std::prev(it);
-  for (; it != registry.by_begin.end() && it->first < end; ++it) maps.emplace_back(it->first, it->second->file());
+  for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end; ++it) {
+    maps.emplace_back(it->first, it->second->file());
+  }
   return maps;
 }
 

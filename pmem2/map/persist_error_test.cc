@@ -622,24 +622,33 @@ TEST_F(PagePersistenceTest, ARangeAcrossTwoMapsFailsBoth) {
   EXPECT_EQ(GetErrno(r.high->PersistError()), EIO);
 }
 
-// A sync whose range starts in one Map and runs into another holds up readers of the second one too: the kernel
-// may hand the second file's write-back error to it, and a reader that skipped it could answer OK before it is
-// recorded.
+// A sync whose range starts in one Map and runs into another holds up readers of the second one too, and of every
+// other Map of the second one's file: the kernel may hand that file's write-back error to it, and a reader that
+// skipped it could answer OK before it is recorded.
 TEST_F(PagePersistenceTest, ASyncThatRunsIntoAnotherMapHoldsUpItsReaders) {
   ScopedFd other_fd = CreateFile(dir_.Join("second"), 4 * kPage, O_RDWR);
   absl::StatusOr<Map> second = MapFd(other_fd.get());
   ASSERT_TRUE(second.ok()) << second.status();
   const Across r = RangeAcross(*map_, *second);
+  // Another Map of the file the sync runs into, outside the sync's range.
+  absl::StatusOr<Map> third = MapFd(r.high == &*second ? other_fd.get() : fd_.get());
+  ASSERT_TRUE(third.ok()) << third.status();
+  const char* const third_at = static_cast<const char*>(third->address());
+  ASSERT_TRUE(third_at + third->size() <= r.from || third_at >= r.from + r.length) << "placed inside the range";
   std::thread a = StartAHeldSync(*r.low, &SlowFailingMsync, &race_stage, r.from, r.length);
-  std::atomic<bool> b_done{false};
-  absl::Status b_status;
+  std::atomic<bool> b_done{false}, c_done{false};
+  absl::Status b_status, c_status;
   std::thread b = ReadAfterAPause([&] { b_status = r.high->PersistError(); }, &b_done);
+  std::thread c = ReadAfterAPause([&] { c_status = third->PersistError(); }, &c_done);
   EXPECT_FALSE(b_done.load()) << "a reader of the Map the sync runs into answered while its failure was unrecorded";
+  EXPECT_FALSE(c_done.load()) << "a reader of another Map of that file answered while the failure was unrecorded";
   race_stage = 2;
   a.join();
   b.join();
+  c.join();
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(GetErrno(b_status), ENOSPC) << b_status;
+  EXPECT_EQ(GetErrno(c_status), ENOSPC) << c_status;
   EXPECT_EQ(GetErrno(r.low->PersistError()), ENOSPC);
 }
 
