@@ -72,6 +72,23 @@ absl::Status RequireRoot(absl::string_view factory) {
       absl::StrCat(factory, " needs root (mount(2), loop devices); running as euid ", geteuid()));
 }
 
+// A death test in GoogleTest's "threadsafe" style runs the whole test again in a new process, and that process
+// ends inside the death statement without running destructors: a file system made there stays mounted (its
+// tmpfs pages held in RAM, its loop device taken) until someone unmounts it by hand. GoogleTest sets the
+// internal flag only in such a re-run child; a "fast" child is a fork that shares the parent's mounts.
+absl::Status RefuseInAReRunDeathTestChild(absl::string_view factory) {
+  const std::string death_test = GTEST_FLAG_GET(internal_run_death_test);
+  if (death_test.empty()) return absl::OkStatus();
+  const std::string why = absl::StrCat(
+      factory, " was called in a death-test child that re-ran the test from its start (death_test_style ",
+      "\"threadsafe\", --gtest_internal_run_death_test=", death_test,
+      "): the child dies without destructors and its mount would outlive it; set ",
+      "GTEST_FLAG_SET(death_test_style, \"fast\") before the death test");
+  ADD_FAILURE() << why;
+  std::fprintf(stderr, "%s\n", why.c_str());  // a death test shows the child's stderr, not its failures
+  return absl::InternalError(why);
+}
+
 void SleepForRetry() {
   struct timespec ts = {0, kRetryNanos};
   nanosleep(&ts, nullptr);
@@ -256,6 +273,7 @@ int BindLoop(int loop_fd, int image_fd, const std::string& image) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes) {
+  if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Tmpfs"); !child.ok()) return child;
   if (absl::Status root = RequireRoot("ScratchFs::Tmpfs"); !root.ok()) return root;
   if (size_bytes == 0) return absl::InvalidArgumentError("ScratchFs: a tmpfs of 0 bytes would be unlimited");
   std::unique_ptr<ScratchFs> fs(new ScratchFs());  // from here on, its destructor undoes what was done
@@ -268,6 +286,7 @@ absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes)
 }
 
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Ext4OnFailingLoop(uint64_t image_bytes, uint64_t backing_bytes) {
+  if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Ext4OnFailingLoop"); !child.ok()) return child;
   if (absl::Status root = RequireRoot("ScratchFs::Ext4OnFailingLoop"); !root.ok()) return root;
   if (image_bytes < kMinExt4Image) {
     return absl::InvalidArgumentError(

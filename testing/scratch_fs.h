@@ -29,6 +29,10 @@
 // tmpfs source is named "pmem2_scratch"), and the destructor removes everything the object created. A
 // factory that fails has already undone whatever it had set up.
 //
+// Death tests: use GoogleTest's "fast" style (`GTEST_FLAG_SET(death_test_style, "fast")`) in a test that holds a
+// ScratchFs. The "threadsafe" style runs the test again in a child that dies without destructors, so its own
+// ScratchFs would stay mounted for good; there the factories fail with kInternal and ADD_FAILURE() instead.
+//
 // Sizes: keep them small (a few MiB); tmpfs pages are RAM, and the tests run several at once.
 //
 // Thread safety: a ScratchFs is not synchronised; the factories may run concurrently (also in different

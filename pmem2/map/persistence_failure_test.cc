@@ -124,7 +124,9 @@ void ExitOnSigbus(int) {
 }
 
 TEST(PersistenceFailureTest, FullFileSystemIsSigbusUnlessFullyAllocated) {
-  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  // "fast": the child is a fork that shares this ScratchFs. "threadsafe" would re-run the test in a new process
+  // that mounts a tmpfs of its own and dies before unmounting it (ScratchFs refuses that).
+  GTEST_FLAG_SET(death_test_style, "fast");
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(2 * kMiB);
   if (!fs.ok()) GTEST_SKIP() << fs.status().message();
