@@ -129,13 +129,14 @@ ABSL_ATTRIBUTE_HOT void* PageMemset(void* dst, int c, size_t len, unsigned flags
 }
 
 std::string PageCopyName(PageWrite write) {
-  const backend::PageNtThresholds& t = backend::PagePlan().thresholds;
+  const backend::PageCopyPlan& plan = backend::PagePlan();
+  const backend::PageNtThresholds& t = plan.thresholds;
   const size_t copy_rewrite = Or(t.rewrite, kPageNtThreshold);
   const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
   const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
-  if (t.far == 0) return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite);
+  if (t.far == 0) return PageCopyNameFor(ByteOps().memmove_name, plan.threshold_from_environment, rewrite);
   const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
-  return PageCopyNameFor(ByteOps().memmove_name, ProcessEnvOverrides(), rewrite, Or(ahead, rewrite), t.far,
+  return PageCopyNameFor(ByteOps().memmove_name, plan.threshold_from_environment, rewrite, Or(ahead, rewrite), t.far,
                          t.far_below, own_fill ? copy_rewrite : 0);
 }
 

@@ -17,11 +17,11 @@ std::string Size(size_t n) {
 
 }  // namespace
 
-std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
+std::string PageCopyNameFor(const std::string& byte_kernel_name, bool threshold_from_environment,
                             size_t nt_threshold, size_t ahead_nt_threshold, size_t far_nt_threshold,
                             size_t far_nt_below, size_t far_from_below_nt_threshold) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
-  if (overrides.no_movnt || overrides.has_movnt_threshold || nt == std::string::npos) return byte_kernel_name;
+  if (threshold_from_environment || nt == std::string::npos) return byte_kernel_name;
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   if (far_nt_threshold != 0) {
     std::string far_bound;

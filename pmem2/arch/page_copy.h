@@ -7,8 +7,8 @@
 // page-cache pages that msync writes back next, usually cold in the CPU caches, so non-temporal stores win from
 // a smaller size than in the byte tables (whose destinations are often hot). The caller asked for kMemTemporal /
 // kMemWb, or PMEM_MOVNT_THRESHOLD set a threshold: those decide instead. No CPU flush is ever needed: msync
-// makes the pages durable. Pure functions of their arguments, for tests; persist_ops.h applies them to the
-// process's environment.
+// makes the pages durable. Pure functions of their arguments, for tests; persist_ops.h applies them with the
+// current selection's page plan (backend.h).
 
 #ifndef PMEM2_ARCH_PAGE_COPY_H_
 #define PMEM2_ARCH_PAGE_COPY_H_
@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <string>
 
-#include "pmem2/arch/env_overrides.h"
 #include "pmem2/persist_fns.h"
 
 namespace pmem2 {
@@ -43,12 +42,13 @@ inline unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from
 }
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB", or the
-// byte table's name where the environment decides or the kernels have no non-temporal path.
+// byte table's name where PMEM_MOVNT_THRESHOLD decides (`threshold_from_environment`) or the kernels have no
+// non-temporal path (PMEM_NO_MOVNT, generic).
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the
 // thread's previous page copy are named too, `far_nt_below` != 0 bounds the far range ("8 B (below 8 MiB)
 // far from it": larger far copies take `nt_threshold`), and `far_from_below_nt_threshold` != 0 is what those
 // larger far copies take instead of `nt_threshold` (fills on Zen 5: "8 B (below 8 MiB, then 8 MiB) far from it").
-std::string PageCopyNameFor(const std::string& byte_kernel_name, const EnvOverrides& overrides,
+std::string PageCopyNameFor(const std::string& byte_kernel_name, bool threshold_from_environment,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
                             size_t far_nt_threshold = 0, size_t far_nt_below = 0,
                             size_t far_from_below_nt_threshold = 0);

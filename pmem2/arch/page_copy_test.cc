@@ -33,35 +33,31 @@ TEST(PageCopyFlagsTest, NonTemporalFromTheThresholdUnlessTheCallerSaysOtherwise)
 
 // `pmem2 info` prints these (with ", then msync"): they must say what really happens, whatever the environment.
 TEST(PageCopyNameTest, DescribesThePathTruthfully) {
-  EnvOverrides none;
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none), "avx nt >= 16 KiB");
-  EnvOverrides threshold;
-  threshold.has_movnt_threshold = true;
-  threshold.movnt_threshold = 0;
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 0 B", threshold), "avx nt >= 0 B");
-  EnvOverrides no_movnt;
-  no_movnt.no_movnt = true;
-  EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", no_movnt), "avx temporal (PMEM_NO_MOVNT)");
-  EXPECT_EQ(PageCopyNameFor("generic", none), "generic");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, size_t{2} << 10, 64),
+  constexpr bool kOwn = false;  // PMEM_MOVNT_THRESHOLD not set: the page thresholds decide
+  constexpr bool kUser = true;  // PMEM_MOVNT_THRESHOLD set: the byte tables decide
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn), "avx nt >= 16 KiB");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 0 B", kUser), "avx nt >= 0 B");
+  EXPECT_EQ(PageCopyNameFor("avx temporal (PMEM_NO_MOVNT)", kOwn), "avx temporal (PMEM_NO_MOVNT)");
+  EXPECT_EQ(PageCopyNameFor("generic", kOwn), "generic");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, size_t{16} << 10, size_t{2} << 10, 64),
             "avx nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it");
-  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", none, size_t{48} << 20, size_t{64} << 10, 64, size_t{128} << 10,
+  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", kOwn, size_t{48} << 20, size_t{64} << 10, 64, size_t{128} << 10,
                             size_t{8} << 20),
             "avx512 nt >= 48 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB, then "
             "8 MiB) far from it");
-  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", threshold, size_t{48} << 20, size_t{64} << 10, 64, 0,
+  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB", kUser, size_t{48} << 20, size_t{64} << 10, 64, 0,
                             size_t{8} << 20),
             "avx512 nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD: the byte table's name";
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
             "avx nt >= 8 MiB on a rewrite, 64 KiB after the thread's last page copy, 64 B (below 128 KiB) far from it");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, size_t{16} << 10, 0, 0, size_t{128} << 10), "avx nt >= 16 KiB")
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, size_t{16} << 10, 0, 0, size_t{128} << 10), "avx nt >= 16 KiB")
       << "no history: no far bound either";
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{8} << 20, size_t{64} << 10, 64, size_t{128} << 10),
             "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides";
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", none, 1000), "avx nt >= 1000 B");
-  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", threshold, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, 1000), "avx nt >= 1000 B");
+  EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";
 }
 

@@ -201,7 +201,7 @@ void PublishPagePlan(const Selection& s) {
   plan.memmove = s.byte.memmove;
   plan.memset = s.byte.memset;
   plan.thresholds = s.page;
-  plan.threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+  plan.threshold_from_environment = s.movnt_threshold_from_environment;
   std::lock_guard<std::mutex> lock(plans->mutex);
   auto kept = std::find(plans->plans.begin(), plans->plans.end(), plan);
   if (kept == plans->plans.end()) {
@@ -242,6 +242,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
                                                                           : kDefaultCacheLineNtThreshold;
   s.cache_line_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : row_nt_threshold;
   s.byte_nt_threshold = overrides.has_movnt_threshold ? overrides.movnt_threshold : kDefaultByteNtThreshold;
+  s.movnt_threshold_from_environment = overrides.has_movnt_threshold;
   // The destination history only chooses between non-temporal and ordinary stores: not with PMEM_NO_MOVNT, and
   // not where PMEM_MOVNT_THRESHOLD set the user's own threshold, unless PMEM2_NEAR_TEMPORAL_BELOW asks for it.
   s.cache_line_near_temporal_below = overrides.has_near_temporal_below ? overrides.near_temporal_below

@@ -44,6 +44,9 @@ struct Selection {
   FlushFn write_back;
   size_t cache_line_nt_threshold;
   size_t byte_nt_threshold;
+  // PMEM_MOVNT_THRESHOLD was set: the thresholds above are the user's, and page copies take the byte tables' one
+  // instead of their own (pmem2/arch/page_copy.h).
+  bool movnt_threshold_from_environment;
   // Cache-line copies and fills below this size go to ordinary stores + write-back when their destination is
   // near the calling thread's previous one (kernel_table.h); 0: never. From the CPU kind's row in ops.cc, or
   // PMEM2_NEAR_TEMPORAL_BELOW.
@@ -67,8 +70,8 @@ void ByteDrain();
 FlushFn WriteBackFlush();
 // The whole process-wide (or test-installed) selection.
 const Selection& CurrentSelection();
-// The page copies' plan (pmem2/arch/backend.h) of the current selection, from its byte tables and page
-// thresholds; PMEM_MOVNT_THRESHOLD from the process's environment.
+// The page copies' plan (pmem2/arch/backend.h) of the current selection, from its byte tables, page thresholds
+// and whether PMEM_MOVNT_THRESHOLD was among its overrides.
 const backend::PageCopyPlan& PagePlan();
 std::string DescribeCpu();
 

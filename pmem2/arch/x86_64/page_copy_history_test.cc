@@ -71,6 +71,26 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
   }
 }
 
+// The page plan follows the installed selection's overrides, not the process's environment: with and without
+// PMEM_MOVNT_THRESHOLD among them, whichever way this binary runs.
+TEST_F(PageCopyHistoryTest, TheInstalledSelectionsThresholdDecidesNotTheProcesss) {
+  for (const bool user_threshold : {true, false}) {
+    EnvOverrides overrides = ProcessEnvOverrides();
+    overrides.has_movnt_threshold = user_threshold;
+    overrides.movnt_threshold = user_threshold ? 4096 : 0;
+    pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2), overrides);
+    Forget();
+    EXPECT_EQ(backend::PagePlan().threshold_from_environment, user_threshold);
+    EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), user_threshold ? kByteTableDecides : kNt) << user_threshold;
+    if (user_threshold) {
+      EXPECT_EQ(PageCopyName(), ByteOps().memmove_name);
+      EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
+    } else {
+      EXPECT_NE(PageCopyName().find(" far from it"), std::string::npos) << PageCopyName();
+    }
+  }
+}
+
 // Each thread has its own history: another thread's copies in between do not make this thread's next line far.
 TEST_F(PageCopyHistoryTest, EachThreadHasItsOwnHistory) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
@@ -429,7 +449,7 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
       EXPECT_EQ(backend::current_page_plan.load(), &plan);
       EXPECT_TRUE(plan.memmove == RecordMemmove && plan.memset == RecordMemset);
       EXPECT_TRUE(plan.thresholds == recording.page);
-      EXPECT_EQ(plan.threshold_from_environment, ProcessEnvOverrides().has_movnt_threshold);
+      EXPECT_EQ(plan.threshold_from_environment, recording.movnt_threshold_from_environment);
       ByteCalls().clear();
       Forget();
       for (const Step& s : steps) {
