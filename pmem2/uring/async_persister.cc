@@ -18,11 +18,13 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -54,6 +56,22 @@ uint64_t PageSize() {
   return page;
 }
 
+// How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
+constexpr long kRingCheckNanos = 200 * 1000 * 1000;
+
+// fork(2) copies an engine into the child, but not what it stands for: its ring's queues are memory shared
+// with the parent (a completion the child reaped would be lost to the parent), and its queued operations are
+// the parent's, with the parent's buffers as they were at the fork (a Copy the child ran late could overwrite
+// newer data of the parent's). A pthread_atfork() child handler counts forks, so that each call checks with one
+// load whether its engine was made in this process.
+std::atomic<uint64_t> forks_in_this_process{0};
+void CountFork() { forks_in_this_process.fetch_add(1, std::memory_order_relaxed); }
+uint64_t ForkGeneration() {
+  static const int registered = pthread_atfork(nullptr, nullptr, CountFork);
+  (void)registered;
+  return forks_in_this_process.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 enum class SlotKind : uint8_t { kPersist, kCopy, kBarrier };
@@ -71,7 +89,7 @@ struct Slot {
   const char* src = nullptr;
   const char* address = nullptr;  // the caller's address of the range (persist, copy destination)
   size_t length = 0;
-  const Map* map = nullptr;
+  size_t map_index = 0;  // its Map's entry in Engine::maps
   int retries = 0;
   bool in_ring = false;  // its write is prepared or submitted in the ring, not yet reaped
   Slot* next = nullptr;  // in exactly one list: free, unwritten, staged, held, or a Batch's members
@@ -115,11 +133,20 @@ struct SlotList {
   }
 };
 
+// What the engine needs of a Map, copied from it: the Map object may move (its mapping, record and functions
+// stay), so the engine never keeps a pointer to it. The sticky error is read by address (ErrorForAddress).
 struct MapEntry {
-  const Map* map;
   uintptr_t begin;
   uintptr_t end;
   uint64_t file_offset;
+  PersistFn persist;
+  MemcpyFn memcpy;
+  DrainFn drain;
+
+  static MapEntry Of(const Map& map) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(map.address());
+    return {begin, begin + map.size(), map.file_offset(), map.persist_fn(), map.memcpy_fn(), map.drain_fn()};
+  }
 };
 
 struct Engine {
@@ -131,9 +158,11 @@ struct Engine {
   std::vector<MapEntry> maps;
 
   bool ring_ready = false;
-  // The ring failed (its descriptor closed by someone, or the kernel refusing it): never touched again, not
-  // even to close it, since its descriptor number may now be someone else's. Its memory is left mapped.
+  // The ring failed (its descriptor closed by someone, or the kernel refusing it): never used again. The
+  // destructor unmaps its memory, and closes its descriptor only if that is still the ring (see ~Engine).
   bool ring_dead = false;
+  // The descriptor was found to be another file's, or another ring's (see SubmitToKernel): never closed.
+  bool ring_descriptor_lost = false;
   dev_t ring_device = 0;  // the ring's descriptor's identity at Create()
   ino_t ring_inode = 0;
   bool read_only = false;  // the Source's descriptor is read-only: Copy() is refused
@@ -170,16 +199,24 @@ struct Engine {
   bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
   const FaultInjection* injection = nullptr;
   size_t completed_in_pump = 0;
+  uint64_t fork_generation = ForkGeneration();  // see ForkGeneration()
+
+  // Made before a fork(2) of which this process is the child: nothing may run (see ForkGeneration()).
+  bool Inherited() const { return forks_in_this_process.load(std::memory_order_relaxed) != fork_generation; }
+
+  // Whether the ring's descriptor still has the identity Create() saw. Other code may have closed it and the
+  // number may now be another file's (the engine may never have noticed: a caller that waits runs syncs without
+  // the ring). On kernels that give every io_uring the same anonymous inode, another ring passes this check.
+  bool RingDescriptorIsTheRing() const {
+    struct stat now;
+    return fstat(ring.ring_fd, &now) == 0 && now.st_dev == ring_device && now.st_ino == ring_inode;
+  }
 
   ~Engine() {
     if (ring_ready) {
-      // Other code may have closed the ring's descriptor and the number may now be another file's (the engine
-      // may never have noticed: a caller that waits runs syncs without the ring). Closed only if it is still
-      // the ring Create() made; otherwise only the ring's memory is unmapped (close(-1) does nothing).
-      struct stat now;
-      if (ring_dead || fstat(ring.ring_fd, &now) != 0 || now.st_dev != ring_device || now.st_ino != ring_inode) {
-        ring.ring_fd = -1;
-      }
+      // A ring given up for any other reason (the kernel refusing it) is closed, not leaked; a descriptor that
+      // is another file's is not (close(-1) does nothing; io_uring_queue_exit still unmaps the ring's memory).
+      if (ring_descriptor_lost || !RingDescriptorIsTheRing()) ring.ring_fd = -1;
       io_uring_queue_exit(&ring);
     }
     if (fd >= 0) close(fd);
@@ -295,10 +332,11 @@ void Engine::Activate(Slot* slot) {
   }
   ++active;
   if (backend == AsyncBackend::kCpu) {
+    const MapEntry& entry = maps[slot->map_index];
     if (slot->kind == SlotKind::kCopy) {
-      slot->map->memcpy_fn()(const_cast<char*>(slot->address), slot->src, slot->length, 0);
+      entry.memcpy(const_cast<char*>(slot->address), slot->src, slot->length, 0);
     } else {
-      slot->map->persist_fn()(slot->address, slot->length);
+      entry.persist(slot->address, slot->length);
     }
     --active;
     Complete(slot, absl::OkStatus());
@@ -317,7 +355,7 @@ absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char
   if (!taken.ok()) return taken.status();
   Slot* slot = *taken;
   slot->kind = kind;
-  slot->map = entry.map;
+  slot->map_index = static_cast<size_t>(&entry - maps.data());
   slot->address = address;
   slot->length = size;
   slot->src = src;
@@ -349,9 +387,24 @@ io_uring_sqe* Engine::GetSqe() {
 void Engine::SubmitToKernel() {
   int attempts = 0;
   while (sqes_unsubmitted > 0) {
+    if (io_uring_sq_ready(&ring) == 0) {  // nothing left for the kernel (the count is only a hint)
+      sqes_unsubmitted = 0;
+      return;
+    }
+    const unsigned head = io_uring_smp_load_acquire(ring.sq.khead);
     const int submitted = io_uring_submit(&ring);
     if (submitted >= 0) {
-      sqes_unsubmitted -= std::min<unsigned>(sqes_unsubmitted, static_cast<unsigned>(submitted));
+      // What the kernel took is read from this ring's queue head, not from the result: that counts the entries
+      // taken from the ring behind the descriptor, which is another ring if other code closed ours and the
+      // number was reused. The kernel takes every entry it is given (no SQPOLL here), so taking none means the
+      // descriptor is not this ring, and waiting for its completions would wait forever.
+      const unsigned taken = io_uring_smp_load_acquire(ring.sq.khead) - head;
+      if (taken == 0) {
+        ring_descriptor_lost = true;
+        AbandonRing(EBADF);
+        return;
+      }
+      sqes_unsubmitted -= std::min(sqes_unsubmitted, taken);
       continue;
     }
     if (submitted == -EINTR) continue;
@@ -572,7 +625,21 @@ size_t Engine::Reap(bool block) {
     int waited;
     int attempts = 0;
     do {
-      waited = io_uring_wait_cqe(&ring, &cqe);
+      if ((ring.features & IORING_FEAT_EXT_ARG) == 0) {
+        waited = io_uring_wait_cqe(&ring, &cqe);  // a timeout would take a request of its own on such kernels
+        continue;
+      }
+      // In slices: a descriptor that became another ring (see SubmitToKernel) would never complete ours.
+      __kernel_timespec slice = {0, kRingCheckNanos};
+      waited = io_uring_wait_cqe_timeout(&ring, &cqe, &slice);
+      if (waited == -ETIME) {
+        if (!RingDescriptorIsTheRing()) {
+          ring_descriptor_lost = true;
+          waited = -EBADF;
+          break;
+        }
+        waited = -EINTR;  // wait on
+      }
     } while (waited == -EINTR || ((waited == -EAGAIN || waited == -EBUSY) && ++attempts < kMaxRingAttempts));
     if (waited < 0) {
       AbandonRing(-waited);
@@ -688,7 +755,9 @@ void Engine::OnSyncResult(Batch* batch, int result) {
 
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {
-    if (absl::Status s = entry.map->PersistError(); !s.ok()) return s;
+    if (absl::Status s = map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -777,6 +846,12 @@ namespace {
 
 // Makes a ring of `entries` for the engine, with the operations it needs; the reason if it cannot (then the
 // ring is not left open).
+absl::Status InheritedAcrossFork() {
+  return absl::FailedPreconditionError(
+      "AsyncPersister: this engine was made before fork(); in the child its ring and queued operations are the "
+      "parent's, so it runs nothing here: make an engine in the child");
+}
+
 IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
   IoUringSupport result;
   const char* no_uring = std::getenv("PMEM2_NO_IO_URING");
@@ -818,14 +893,15 @@ AsyncPersister::AsyncPersister(AsyncPersister&& other) noexcept = default;
 
 AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
   if (this != &other) {
-    if (engine_ != nullptr) WaitAll().IgnoreError();
+    if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
     engine_ = std::move(other.engine_);
   }
   return *this;
 }
 
 AsyncPersister::~AsyncPersister() {
-  if (engine_ != nullptr) WaitAll().IgnoreError();
+  // In a fork(2) child the queued operations are the parent's: dropped, not run (see ForkGeneration()).
+  if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
 }
 
 absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Source& source, AsyncOptions options) {
@@ -849,8 +925,7 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     }
     engine->file = *identity;
   }
-  engine->maps.push_back({&map, reinterpret_cast<uintptr_t>(map.address()),
-                          reinterpret_cast<uintptr_t>(map.address()) + map.size(), map.file_offset()});
+  engine->maps.push_back(uring_internal::MapEntry::Of(map));
   engine->slots.resize(options.queue_depth);
   for (uring_internal::Slot& slot : engine->slots) {
     slot.next = engine->free_slots;
@@ -892,6 +967,7 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
 
 absl::Status AsyncPersister::AddMap(const Map& map) {
   if (engine_ == nullptr) return absl::FailedPreconditionError("AsyncPersister: moved from");
+  if (engine_->Inherited()) return InheritedAcrossFork();
   if (absl::Status s = engine_->CheckMap(map); !s.ok()) return s;
   if (map.store_granularity() != engine_->granularity) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -906,8 +982,7 @@ absl::Status AsyncPersister::AddMap(const Map& map) {
           absl::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
     }
   }
-  engine_->maps.push_back({&map, reinterpret_cast<uintptr_t>(map.address()),
-                           reinterpret_cast<uintptr_t>(map.address()) + map.size(), map.file_offset()});
+  engine_->maps.push_back(uring_internal::MapEntry::Of(map));
   return absl::OkStatus();
 }
 
@@ -929,6 +1004,7 @@ absl::Status OutsideMaps(const char* what, const void* ptr, size_t size) {
 
 absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
   return engine_->QueueRange(SlotKind::kPersist, *entry, static_cast<const char*>(ptr), nullptr, size, completion);
@@ -936,6 +1012,7 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
 
 absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
   if (entry == nullptr) return OutsideMaps("Copy", dest, size);
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
@@ -949,11 +1026,12 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
 
 absl::Status AsyncPersister::Barrier(Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
   if (!slot.ok()) return slot.status();
   (*slot)->kind = SlotKind::kBarrier;
   if (engine_->backend == AsyncBackend::kCpu && engine_->pending_barrier == nullptr) {
-    engine_->maps.front().map->drain_fn()();
+    engine_->maps.front().drain();
   }
   engine_->Enqueue(*slot);
   return absl::OkStatus();
@@ -961,12 +1039,14 @@ absl::Status AsyncPersister::Barrier(Completion* completion) {
 
 absl::Status AsyncPersister::Submit() {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   engine_->Issue();
   return absl::OkStatus();
 }
 
 absl::Status AsyncPersister::Wait(Completion& completion) {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   while (!completion.done()) {
     if (!completion.queued_ || engine_->queued == 0) {
       return absl::FailedPreconditionError("AsyncPersister::Wait: the Completion is not queued on this engine");
@@ -977,7 +1057,7 @@ absl::Status AsyncPersister::Wait(Completion& completion) {
 }
 
 size_t AsyncPersister::Poll() {
-  if (engine_ == nullptr) return 0;
+  if (engine_ == nullptr || engine_->Inherited()) return 0;
   engine_->completed_in_pump = 0;
   engine_->Pump(/*block=*/false);
   return engine_->completed_in_pump;
@@ -985,6 +1065,7 @@ size_t AsyncPersister::Poll() {
 
 absl::Status AsyncPersister::WaitAll() {
   if (engine_ == nullptr) return MovedFrom();
+  if (engine_->Inherited()) return InheritedAcrossFork();
   while (engine_->queued > 0) engine_->Pump(/*block=*/true);
   return engine_->failure;
 }

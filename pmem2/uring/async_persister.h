@@ -60,9 +60,9 @@
 //   Barrier: completes only after every operation queued before it has completed. OK means: every one of them
 //     succeeded and so is durable (except operations aborted before a ClearFailure() that came before the
 //     barrier was queued: the application acknowledged them, and writes them again), no operation of this
-//     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error. Operations queued after a barrier do not start before
-//     it completes, and if it fails they do not start at all: they complete with kAborted, whose message carries
-//     the barrier's error. So a record queued after a barrier (a Copy of a log's tail, say) never reaches the
+//     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error.
+//     Operations queued after a barrier do not start before it completes, and if it fails they do not start at
+//     all: they complete with kAborted, whose message carries the barrier's error. So a record queued after a barrier (a Copy of a log's tail, say) never reaches the
 //     file unless everything before the barrier is durable.
 //   After a failure: operations already queued and not behind a barrier still run and report their own
 //     results; the next barrier fails; from then on every operation, new or held, completes with kAborted until
@@ -91,7 +91,17 @@
 //
 // If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine
 // runs what the ring held again, synchronously, and is synchronous from then on: backend() changes to
-// kSynchronous. Nothing is lost and nothing hangs.
+// kSynchronous. Nothing is lost and nothing hangs: a descriptor number that other code closed and that now
+// belongs to another io_uring is found at the next submission (that ring does not take this engine's
+// entries), or, during a wait, by the descriptor's identity (checked every 200 ms on kernels with
+// IORING_FEAT_EXT_ARG, 5.11 on; an identity check cannot tell rings apart on kernels that give every io_uring
+// the same anonymous inode). The ring's descriptor is closed by the destructor only while it is still the ring.
+//
+// fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and
+// holds the parent's queued operations (with the parent's buffers as they were), so it runs nothing: every
+// call fails with kFailedPrecondition (Poll() returns 0) and its destructor drops what it holds without running
+// or reaping anything. Make a new engine in the child. (Detected with pthread_atfork(); a raw clone(2) that
+// skips the handlers is not.)
 //
 // Not covered: page-granularity Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and
 // anonymous or private Maps of page granularity (there is no file to sync) are refused by Create() and AddMap().
@@ -171,7 +181,9 @@ class AsyncPersister {
  public:
   // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file
   // again, so that it has a descriptor of its own and its data syncs receive every write-back error of the
-  // file from now on; `source`'s descriptor may be closed afterwards). The Map must outlive the engine.
+  // file from now on; `source`'s descriptor may be closed afterwards). The Map's mapping must outlive the
+  // engine; the Map object may move (the engine keeps copies of its address range, file range and functions,
+  // and reads its sticky error by address, never through the object).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
@@ -179,7 +191,8 @@ class AsyncPersister {
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
   // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument as
-  // Create() does, or if its granularity differs from the first Map's). The Map must outlive the engine.
+  // Create() does, or if its granularity differs from the first Map's). As for Create(), the Map may move, its
+  // mapping must outlive the engine.
   absl::Status AddMap(const Map& map);
 
   AsyncPersister(AsyncPersister&& other) noexcept;
@@ -207,7 +220,9 @@ class AsyncPersister {
   // done and not queued on this engine (for a Completion queued on another engine, only once this engine has
   // nothing left to run).
   absl::Status Wait(Completion& completion);
-  // Reaps the operations that have completed, without blocking; returns how many completed.
+  // Reaps the operations that have completed and starts what they made runnable, without waiting for the
+  // kernel; returns how many completed. Starting may still take time: with the synchronous backend the queued
+  // syncs run here, and a full ring first reaps to make room.
   size_t Poll();
   // Runs the engine until no operation is queued; returns Failure().
   absl::Status WaitAll();

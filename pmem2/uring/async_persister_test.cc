@@ -9,6 +9,7 @@
 #include "pmem2/uring/async_persister.h"
 
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -29,8 +30,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
@@ -560,6 +564,31 @@ TEST_P(AsyncPersisterTest, AFailureSeenThroughTheMapsStickyErrorIsTheEnginesFail
   file_->map->ClearPersistError().IgnoreError();
 }
 
+// The Map may move after Create() (into a struct, out of a StatusOr): the engine keeps serving it and still
+// reports its sticky error, also once the object it was made from is gone.
+TEST_P(AsyncPersisterTest, AMapThatMovedKeepsItsEngineAndItsStickyError) {
+  ASSERT_NO_FATAL_FAILURE(FailAWriteBackThroughAnotherEngine());
+  auto first_home = std::make_unique<Map>(std::move(*file_->map));
+  AsyncOptions options;
+  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+  absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*first_home, *file_->source, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Map moved = std::move(*first_home);
+  first_home.reset();
+  char* const data = static_cast<char*>(moved.address());
+  Completion failed, persisted;
+  ASSERT_TRUE(engine->Persist(data, 8, &failed).ok());
+  EXPECT_EQ(engine->Wait(failed).code(), absl::StatusCode::kDataLoss)
+      << "the moved Map's sticky error: " << failed.status();
+  EXPECT_EQ(moved.ClearPersistError().code(), absl::StatusCode::kDataLoss);
+  engine->ClearFailure().IgnoreError();
+  data[0] = 'm';
+  ASSERT_TRUE(engine->Persist(data, 1, &persisted).ok());
+  EXPECT_TRUE(engine->Wait(persisted).ok()) << persisted.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, 1), "m");
+  *file_->map = std::move(moved);  // back where the fixture's engine and TearDown expect it
+}
+
 // The application that acknowledges only the error it looked at (the Map's) must not get an OK barrier over a
 // record that was aborted because the engine's failure is still unacknowledged: it would publish a record that
 // never reached the file.
@@ -932,6 +961,28 @@ TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   EXPECT_TRUE(anon->WaitAll().ok());
 }
 
+// The CPU path calls the Map's functions: they are the engine's own copies, so the Map may move (and the object
+// the engine was made from go away) without the engine calling through what is left behind.
+TEST(AsyncPersisterCpuTest, AMapThatMovedIsStillServed) {
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+  ASSERT_NE(file, nullptr);
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  ASSERT_EQ(persister->backend(), AsyncBackend::kCpu);
+  Map moved = std::move(*file->map);  // the object the engine was made from is now empty
+  char* base = static_cast<char*>(moved.address());
+  const std::string record = "a record after the Map moved";
+  Completion copy, barrier;
+  ASSERT_TRUE(persister->Copy(base, record.data(), record.size(), &copy).ok());
+  EXPECT_TRUE(copy.done() && copy.status().ok()) << copy.status();
+  file->map.reset();
+  ASSERT_TRUE(persister->Persist(base, record.size()).ok());
+  ASSERT_TRUE(persister->Barrier(&barrier).ok());
+  EXPECT_TRUE(barrier.done() && barrier.status().ok()) << barrier.status();
+  EXPECT_EQ(std::string(base, record.size()), record);
+}
+
 // The CPU path persists by address, so it needs no file offset: unlike page granularity, an adopted Map works.
 TEST(AsyncPersisterCpuTest, AMapAdoptedAtCacheLineGranularityIsServedThroughTheCpu) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
@@ -1289,6 +1340,83 @@ TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedTheEngineNeverClosesItsReused
   ASSERT_FALSE(child.timed_out) << child.Describe();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "ok");
+}
+
+// Other code closes the ring's descriptor and its number goes to another io_uring, which answers the engine's
+// submissions with its own count (0, or the entries it had waiting): the engine must see that its own queue was
+// not taken, finish synchronously instead of waiting forever for completions that go nowhere, and leave the
+// other ring's descriptor open.
+TEST_F(AsyncPersisterDeadRingTest, ARingNumberReusedByAnotherRingIsNoticedInsteadOfHanging) {
+  for (const bool other_has_work : {false, true}) {
+    testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+      close(ring_fd);
+      io_uring other;
+      if (io_uring_queue_init(8, &other, 0) < 0) return "io_uring_queue_init failed";
+      if (other.ring_fd != ring_fd && dup2(other.ring_fd, ring_fd) != ring_fd) return "dup2 failed";
+      if (other_has_work) io_uring_prep_nop(io_uring_get_sqe(&other));
+      if (other_has_work) io_uring_submit(&other);  // flushed: the next io_uring_enter() on the number takes it
+      base()[0] = 'r';
+      Completion persist, barrier;
+      if (!persister.Persist(base(), 1, &persist).ok() || !persister.Submit().ok()) return "Persist refused";
+      if (!persister.Barrier(&barrier).ok()) return "Barrier refused";
+      if (absl::Status s = persister.Wait(barrier); !s.ok()) return absl::StrCat("barrier: ", s.ToString());
+      if (!persist.status().ok()) return absl::StrCat("persist: ", persist.status().ToString());
+      if (persister.backend() != AsyncBackend::kSynchronous) return "the other ring went unnoticed";
+      { AsyncPersister destroyed = std::move(persister); }
+      if (fcntl(ring_fd, F_GETFD) < 0) return "the engine closed the other ring's descriptor";
+      return "ok";
+    });
+    ASSERT_FALSE(child.timed_out) << (other_has_work ? "other ring with work: " : "idle other ring: ")
+                                  << child.Describe();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "ok") << (other_has_work ? "other ring with work" : "idle other ring");
+    EXPECT_EQ(ReadFile(file_->fd.get(), 0, 1), "r");
+  }
+}
+
+// fork(): the child's copy of an engine shares the parent's ring memory and holds the parent's queued
+// operations. It must run nothing and reap nothing (not even when destroyed), or the parent would wait forever
+// for a completion the child took, or find its file overwritten by a late copy of its old data.
+TEST_F(AsyncPersisterDeadRingTest, AForkedChildsCopyOfTheEngineRunsNothingAndTheParentFinishes) {
+  for (const bool io_uring : {true, false}) {
+    AsyncOptions options;
+    options.allow_io_uring = io_uring;
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file_->map, *file_->source, options);
+    ASSERT_TRUE(persister.ok()) << persister.status();
+    const char record[] = "the parent's record";
+    Completion copy, barrier;
+    ASSERT_TRUE(persister->Copy(base(), record, sizeof record, &copy).ok());
+    ASSERT_TRUE(persister->Barrier(&barrier).ok());
+    ASSERT_TRUE(persister->Submit().ok());  // with io_uring, in the kernel now: its completion is the parent's
+    testing::ChildOptions child_options;
+    child_options.timeout = absl::Seconds(20);
+    testing::ChildResult child = testing::RunInChild(
+        [&](int out) {
+          std::string verdict = "ok";
+          const absl::Status refused = persister->Persist(base(), 1);
+          if (refused.code() != absl::StatusCode::kFailedPrecondition ||
+              !absl::StrContains(refused.message(), "fork()")) {
+            verdict = absl::StrCat("Persist in the child: ", refused.ToString());
+          } else if (persister->Wait(barrier).code() != absl::StatusCode::kFailedPrecondition ||
+                     persister->WaitAll().code() != absl::StatusCode::kFailedPrecondition ||
+                     persister->Poll() != 0) {
+            verdict = "the child's engine ran";
+          }
+          { AsyncPersister destroyed = std::move(*persister); }  // reaps nothing
+          testing::WriteToParent(out, verdict);
+          return 0;
+        },
+        child_options);
+    ASSERT_FALSE(child.timed_out) << child.Describe();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "ok") << (io_uring ? "io_uring" : "synchronous");
+    // The parent's engine finishes on its own (the deadline stands for "never": its completion was taken).
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!barrier.done() && absl::Now() < deadline) persister->Poll();
+    ASSERT_TRUE(barrier.done()) << (io_uring ? "io_uring" : "synchronous") << ": the parent's barrier never completed";
+    EXPECT_TRUE(barrier.status().ok() && copy.status().ok()) << barrier.status() << " " << copy.status();
+    EXPECT_EQ(ReadFile(file_->fd.get(), 0, sizeof record), std::string(record, sizeof record));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
