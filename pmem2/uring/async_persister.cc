@@ -590,6 +590,12 @@ int Engine::SyncSynchronously(Batch& batch) {
     if (result < 0 && result != -EINTR && result != -EAGAIN) {
       map_internal::RecordPersistFailure(pages, length, -result);
       batch.recorded = true;
+      // The engine's own description holds the same report. Taken now, while this failure is unacknowledged,
+      // so that the next sync does not hand it out again after the application acknowledged it (failing, on
+      // every Map of the file, a persist of pages that are durable). Not recorded again: whatever failed is
+      // among what the application rewrites after this failure (the header, "After a failure").
+      (void)sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
+                            SYNC_FILE_RANGE_WAIT_AFTER);
     }
     if (result != 0) return result;
   }

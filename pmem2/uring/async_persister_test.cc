@@ -1164,6 +1164,31 @@ TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAn
   SetFaultInjectionForTest(*disk.persister, nullptr);
 }
 
+// The synchronous path takes a failure through the mapping (msync); the engine's own description (its reopened
+// descriptor) holds the same report. It must be taken while the failure is unacknowledged: left there, the next
+// sync's SYNC_FILE_RANGE_WAIT_AFTER would hand it out after the application acknowledged the failure, failing
+// (and recording on every Map of the file) a persist whose data is durable. The kernel may repeat a failure
+// through msync by itself (its per-mapping flags), so the engine's descriptor is asked directly.
+TEST(AsyncPersisterWriteBackTest, AFailureTheMsyncTookLeavesNoReportInTheEnginesOwnDescription) {
+  FailingDisk disk(/*allow_io_uring=*/false);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
+  std::vector<int> engines;
+  for (const std::string& name : testing::FolderEntries("/proc/self/fd")) {
+    char target[4096] = {};
+    const std::string link = absl::StrCat("/proc/self/fd/", name);
+    const int fd = std::atoi(name.c_str());
+    if (readlink(link.c_str(), target, sizeof target - 1) > 0 && disk.file->path == target &&
+        fd != disk.file->fd.get() && fd != disk.file->source->fd()) {
+      engines.push_back(fd);
+    }
+  }
+  ASSERT_EQ(engines.size(), 1u) << "the engine's own descriptor of the file";
+  disk.ExpectTheFailure(disk.PersistAll(/*submit=*/false));
+  EXPECT_EQ(sync_file_range(engines[0], 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left for the next sync: " << std::strerror(errno);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
 
