@@ -330,6 +330,27 @@ TEST_F(PagePersistenceTest, OneThreadsFailureIsSeenByAnotherThreadsLaterPersist)
   EXPECT_EQ(GetErrno(PersistErrorAt(at(5 * kPage))), ENOSPC);
 }
 
+// How long a test waits for another thread to get where it is expected (into a held msync, asleep as a reader)
+// before it fails: far beyond what a loaded 2-vCPU machine or a sanitizer needs, and the test then fails with
+// a message instead of hanging until Bazel's timeout.
+constexpr std::chrono::seconds kHandshakeDeadline{10};
+// How long a held msync waits to be let go before it gives up and fails the test (a test that failed or returned
+// without letting it go). Longer than the handshakes of one test together (two readers: 20 s), shorter than the
+// "small" test's 60 s.
+constexpr std::chrono::seconds kHoldDeadline{40};
+
+// Holds the calling thread (inside a test's msync) until `stage` is 2.
+void HoldUntilLetGo(const std::atomic<int>& stage) {
+  const auto deadline = std::chrono::steady_clock::now() + kHoldDeadline;
+  while (stage.load() != 2) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ADD_FAILURE() << "a held msync was not let go within " << kHoldDeadline.count() << " s; going on";
+      return;
+    }
+    std::this_thread::yield();
+  }
+}
+
 // The kernel hands the file's write-back error to A's msync; A records it a moment later. B's own msync, in
 // between, returns 0. B must still not be told OK: the read waits for A's sync, which started before it.
 std::atomic<int> race_stage{0};
@@ -337,7 +358,7 @@ thread_local bool fail_this_thread = false;
 int SlowFailingMsync(void*, size_t, int) {
   if (!fail_this_thread) return 0;
   race_stage = 1;  // the kernel has reported the error to A...
-  while (race_stage.load() != 2) std::this_thread::yield();  // ...and A is preempted before it records it
+  HoldUntilLetGo(race_stage);  // ...and A is preempted before it records it
   errno = ENOSPC;
   return -1;
 }
@@ -353,18 +374,37 @@ std::thread StartAHeldSync(const Map& map, map_internal::MsyncFn fn, std::atomic
     fail_this_thread = true;
     map.persist_fn()(ptr != nullptr ? ptr : map.address(), length);
   });
-  while (stage->load() != 1) std::this_thread::yield();
+  const auto deadline = std::chrono::steady_clock::now() + kHandshakeDeadline;
+  while (stage->load() != 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  if (stage->load() != 1) ADD_FAILURE() << "A did not reach its msync within " << kHandshakeDeadline.count() << " s";
   return a;
 }
 
-// Runs `read` on a thread of its own and gives it 100 ms: `done` tells whether it returned by then.
-std::thread ReadAfterAPause(std::function<void()> read, std::atomic<bool>* done) {
+// Returns once the registry counts `waiters` readers asleep waiting for a sync, or `done` is set (the reader
+// answered, without waiting or after it); fails the test if neither happens within kHandshakeDeadline.
+void AwaitWaitingReadersOrDone(size_t waiters, const std::atomic<bool>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kHandshakeDeadline;
+  while (map_internal::WaitingReadersForTest() < waiters && !done.load()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ADD_FAILURE() << "after " << kHandshakeDeadline.count() << " s the reader neither waited for a sync ("
+                    << map_internal::WaitingReadersForTest() << " of " << waiters << " readers waiting) nor answered";
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// Runs `read` on a thread of its own and returns once that reader is asleep waiting for a sync (one more waiting
+// reader than before) or has answered: then `done` tells whether it answered without waiting. A fixed pause
+// instead could end before the reader ran at all, and a reader that does not wait would pass unseen.
+std::thread StartAWaitingReader(std::function<void()> read, std::atomic<bool>* done) {
   *done = false;
+  const size_t waiting_before = map_internal::WaitingReadersForTest();
   std::thread reader([read = std::move(read), done] {
     read();
     *done = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  AwaitWaitingReadersOrDone(waiting_before + 1, *done);
   return reader;
 }
 
@@ -372,7 +412,7 @@ TEST_F(PagePersistenceTest, ASuccessWhileAnotherThreadsFailureIsInFlightIsNotOk)
   std::thread a = StartAHeldSync(*map_, &SlowFailingMsync, &race_stage);
   std::atomic<bool> b_done{false};
   absl::Status b_status, b_at;
-  std::thread b = ReadAfterAPause(
+  std::thread b = StartAWaitingReader(
       [&] {
         b_status = map_->Persist(at(5 * kPage), 6);  // its own msync succeeds
         b_at = PersistErrorAt(at(5 * kPage));
@@ -393,7 +433,7 @@ std::atomic<int> blocked_stage{0};
 int BlockingMsync(void*, size_t, int) {
   if (!fail_this_thread) return 0;
   blocked_stage = 1;
-  while (blocked_stage.load() != 2) std::this_thread::yield();
+  HoldUntilLetGo(blocked_stage);
   return 0;
 }
 
@@ -410,12 +450,13 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
     EXPECT_TRUE(unrelated->Persist(unrelated->address(), 1).ok());
     unrelated_done = true;
   });
-  std::thread b([&] {
-    EXPECT_TRUE(same_file->PersistError().ok());
-    same_file_done = true;
-  });
-  for (int i = 0; i < 500 && !unrelated_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto deadline = std::chrono::steady_clock::now() + kHandshakeDeadline;
+  while (!unrelated_done.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_TRUE(unrelated_done.load()) << "a read of another file waited for this file's sync";
+  // Started once C is done, so that the reader counted asleep is B (C, if it wrongly waits, is counted before).
+  std::thread b = StartAWaitingReader([&] { EXPECT_TRUE(same_file->PersistError().ok()); }, &same_file_done);
   EXPECT_FALSE(same_file_done.load()) << "another mapping of the file answered while its sync was in flight";
   blocked_stage = 2;
   a.join();
@@ -425,9 +466,10 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
   EXPECT_TRUE(same_file_done.load());
 }
 
-// A reader of `map`'s error on a thread of its own, given 100 ms: `read` tells whether it answered by then.
-std::thread ReadErrorAfterAPause(const Map& map, std::atomic<bool>* read) {
-  return ReadAfterAPause([&map] { EXPECT_TRUE(map.PersistError().ok()); }, read);
+// A reader of `map`'s error on a thread of its own, as StartAWaitingReader: `read` tells whether it answered
+// without waiting.
+std::thread StartAWaitingErrorReader(const Map& map, std::atomic<bool>* read) {
+  return StartAWaitingReader([&map] { EXPECT_TRUE(map.PersistError().ok()); }, read);
 }
 
 // A sync inside another sync of the same thread (a scope within a scope: a test seam, a signal handler) leaves the
@@ -439,7 +481,7 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   {
     map_internal::SyncScope outer(at(0), 1);
     { map_internal::SyncScope inner(at(kPage), 1); }
-    reader = ReadErrorAfterAPause(*map_, &read);
+    reader = StartAWaitingErrorReader(*map_, &read);
     EXPECT_FALSE(read.load()) << "the inner sync's end ended the outer one";
   }
   reader.join();
@@ -449,7 +491,7 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   {
     map_internal::SyncScope outer(outside_every_map, sizeof outside_every_map);
     map_internal::SyncScope inner(at(kPage), 1);
-    reader = ReadErrorAfterAPause(*map_, &read);
+    reader = StartAWaitingErrorReader(*map_, &read);
     EXPECT_FALSE(read.load()) << "a reader of the file did not wait for the inner sync";
   }
   reader.join();
@@ -518,7 +560,7 @@ TEST_F(PagePersistenceTest, AForkDuringAnotherThreadsSyncLeavesTheChildFree) {
   ASSERT_TRUE(same_file.ok());
   std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage);
   std::atomic<bool> read{false};
-  std::thread reader = ReadErrorAfterAPause(*same_file, &read);  // asleep, waiting for A, when the process forks
+  std::thread reader = StartAWaitingErrorReader(*same_file, &read);  // asleep, waiting for A, when the process forks
   const bool reader_waited = !read.load();
   const pid_t child = fork();
   const int fork_errno = errno;
@@ -638,8 +680,8 @@ TEST_F(PagePersistenceTest, ASyncThatRunsIntoAnotherMapHoldsUpItsReaders) {
   std::thread a = StartAHeldSync(*r.low, &SlowFailingMsync, &race_stage, r.from, r.length);
   std::atomic<bool> b_done{false}, c_done{false};
   absl::Status b_status, c_status;
-  std::thread b = ReadAfterAPause([&] { b_status = r.high->PersistError(); }, &b_done);
-  std::thread c = ReadAfterAPause([&] { c_status = third->PersistError(); }, &c_done);
+  std::thread b = StartAWaitingReader([&] { b_status = r.high->PersistError(); }, &b_done);
+  std::thread c = StartAWaitingReader([&] { c_status = third->PersistError(); }, &c_done);
   EXPECT_FALSE(b_done.load()) << "a reader of the Map the sync runs into answered while its failure was unrecorded";
   EXPECT_FALSE(c_done.load()) << "a reader of another Map of that file answered while the failure was unrecorded";
   race_stage = 2;
@@ -772,7 +814,7 @@ TEST_F(PagePersistenceTest, AReaderOutsideEveryMapWaitsForSyncsOverItsAddress) {
   ASSERT_NE(outside, MAP_FAILED);
   std::thread a = StartAHeldSync(*map_, &BlockingMsync, &blocked_stage, outside, 1);
   std::atomic<bool> b_done{false};
-  std::thread b = ReadAfterAPause([&] { (void)PersistErrorAt(outside); }, &b_done);
+  std::thread b = StartAWaitingReader([&] { (void)PersistErrorAt(outside); }, &b_done);
   EXPECT_FALSE(b_done.load()) << "a reader of the address answered while a sync over it was in flight";
   blocked_stage = 2;
   a.join();
@@ -780,6 +822,17 @@ TEST_F(PagePersistenceTest, AReaderOutsideEveryMapWaitsForSyncsOverItsAddress) {
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_TRUE(b_done.load());
   munmap(outside, kPage);
+}
+
+// The "(N later failures)" count of a recorded failure's message (0 without one), and the message before it.
+size_t LaterFailures(const absl::Status& status) {
+  const std::string message(status.message());
+  if (message.find(" later failure") == std::string::npos) return 0;
+  return std::stoul(message.substr(message.rfind(" (") + 2));
+}
+std::string WithoutLaterFailures(const absl::Status& status) {
+  const std::string message(status.message());
+  return message.find(" later failure") == std::string::npos ? message : message.substr(0, message.rfind(" ("));
 }
 
 TEST(PersistErrorAtTest, FailuresOutsideEveryMapAreKeptApart) {
@@ -791,12 +844,22 @@ TEST(PersistErrorAtTest, FailuresOutsideEveryMapAreKeptApart) {
   void* hole = mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(hole, MAP_FAILED);
   ASSERT_EQ(munmap(hole, kPage), 0);
+  // The record outside every Map is the process's and keeps its first failure, counting later ones; another test
+  // (ConcurrentMapsKeepTheirOwnErrors, in whatever order the tests run) may have put one there already.
+  const absl::Status earlier = PersistErrorAt(hole);
   const uint64_t before = PersistErrorCount();
   map->persist_fn()(hole, 100);
   EXPECT_EQ(PersistErrorCount(), before + 1);
   absl::Status outside = PersistErrorAt(hole);
   EXPECT_EQ(GetErrno(outside), ENOMEM);
-  EXPECT_THAT(std::string(outside.message()), HasSubstr("persisting 100 bytes"));
+  if (earlier.ok()) {
+    EXPECT_THAT(std::string(outside.message()), HasSubstr("persisting 100 bytes"));
+    EXPECT_EQ(LaterFailures(outside), 0u) << outside;
+  } else {
+    EXPECT_EQ(GetErrno(outside), GetErrno(earlier));
+    EXPECT_EQ(WithoutLaterFailures(outside), WithoutLaterFailures(earlier)) << "the first failure is kept";
+    EXPECT_EQ(LaterFailures(outside), LaterFailures(earlier) + 1) << "this failure is counted there: " << outside;
+  }
   EXPECT_TRUE(map->PersistError().ok());
   EXPECT_TRUE(PersistErrorAt(map->address()).ok());
 }
