@@ -362,7 +362,6 @@ TEST_F(InfoTest, TerminalDevicesAreNeverOpened) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;
     SCOPED_TRACE(path);
-    const int pts_before = CountEntries("/dev/pts");
     ChildResult child = RunInChild(
         [&](int out) {
           absl::Status s = Info(path, InfoOptions()).status();
@@ -388,10 +387,8 @@ TEST_F(InfoTest, TerminalDevicesAreNeverOpened) {
       EXPECT_FALSE(opens_the_device) << "opened " << call.path << " with flags 0x" << std::hex << call.flags;
     }
     EXPECT_TRUE(saw_canary) << "the tracer recorded " << child.opens.size() << " opens but not the canary";
-    const int pts_after = CountEntries("/dev/pts");
-    if (pts_before >= 0) {
-      EXPECT_LE(pts_after, pts_before) << "a pseudo-terminal outlived the call";
-    }
+    // No count of /dev/pts entries: they are the machine's, and any terminal opened elsewhere meanwhile would fail
+    // it; the list of opens above is the proof that no device was opened.
   }
 }
 
