@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -25,6 +26,8 @@ namespace {
 
 // The child's exit code when it cannot be traced; never a body's (bodies return small codes).
 constexpr int kCannotTrace = 111;
+// The child's exit code when the test process was gone before the child could tie its life to it.
+constexpr int kParentGone = 112;
 
 // A NUL-terminated string at `address` in the stopped tracee, word by word: aligned words never cross into an
 // unmapped page.
@@ -145,6 +148,7 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
     result.output = absl::StrCat("pipe2: ", std::strerror(err));
     return result;
   }
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     const int err = errno;
@@ -154,6 +158,10 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
     return result;
   }
   if (pid == 0) {
+    // A test process that dies (a sanitizer's abort, a timeout's SIGKILL) must not leave the child running on,
+    // spinning or blocked, with nobody to wait for it. The signal is tied to the thread that forked, which waits
+    // below for the child's end; the re-check covers a parent that died before prctl().
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(kParentGone);
     close(pipe_fds[0]);
     if (options.trace_opens) {
       if (ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != 0) {

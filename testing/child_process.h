@@ -66,7 +66,8 @@ struct ChildResult {
 };
 
 // Forks; the child runs `body(output_fd)` and leaves with _exit(its return value) (no atexit handlers, no
-// GoogleTest reporting in the child). Waits for it at most `options.timeout`.
+// GoogleTest reporting in the child). Waits for it at most `options.timeout`. The child is killed (SIGKILL, through
+// PR_SET_PDEATHSIG, which survives execve) if the calling thread dies first, e.g. when the test process is killed.
 ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOptions& options = ChildOptions());
 
 // Writes all of `text` to `fd` (for the child's body).

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/loop.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -70,6 +72,50 @@ absl::Status RequireRoot(absl::string_view factory) {
   if (geteuid() == 0) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat(factory, " needs root (mount(2), loop devices); running as euid ", geteuid()));
+}
+
+// The mount namespace the calling thread is in (the inode of /proc/thread-self/ns/mnt), or 0 if unknown.
+ino_t ThreadMountNamespace() {
+  struct stat st;
+  return stat("/proc/thread-self/ns/mnt", &st) == 0 ? st.st_ino : 0;
+}
+
+// The private mount namespace the first factory call moved its thread into; 0 if it could not (then mounts are
+// made where the caller is, as before). Written once, inside std::call_once, before any reader after it.
+ino_t private_mount_namespace = 0;
+
+// On the first call, moves the calling thread into a mount namespace of its own in which every mount is private,
+// so that the file systems made afterwards are seen by this process only and go away with it however it ends (a
+// sanitizer's abort, SIGSEGV, a timeout's SIGKILL skip the destructor; mounts in the machine's namespace would stay
+// for good). unshare(2) moves only the calling thread and what it starts later, not the threads that exist: later
+// calls on a thread outside that namespace would mount where the caller's paths do not lead, so they fail.
+absl::Status UseAPrivateMountNamespace(absl::string_view factory) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (unshare(CLONE_NEWNS) != 0) {
+      // EPERM in some containers: mounting in the caller's namespace still works, only a crash leaks.
+      const int err = errno;
+      std::fprintf(stderr, "ScratchFs: unshare(CLONE_NEWNS): %s; mounting in this process's mount namespace\n",
+                   ErrnoText(err).c_str());
+      return;
+    }
+    // Without this, mounts below a shared mount point (systemd makes / shared) would still propagate to the
+    // namespace the process came from, and stay there.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      const int err = errno;
+      std::fprintf(stderr, "ScratchFs: making / private in a new mount namespace: %s; mounts propagate back\n",
+                   ErrnoText(err).c_str());
+      return;
+    }
+    private_mount_namespace = ThreadMountNamespace();
+  });
+  if (private_mount_namespace == 0 || ThreadMountNamespace() == private_mount_namespace) return absl::OkStatus();
+  const std::string why = absl::StrCat(
+      factory, " was called on a thread outside the private mount namespace that the first call moved its own ",
+      "thread into (threads started before that call stay outside); call the factories from one thread, the ",
+      "test's main thread, and use the paths there or on threads it starts afterwards");
+  ADD_FAILURE() << why;
+  return absl::InternalError(why);
 }
 
 // A death test in GoogleTest's "threadsafe" style runs the whole test again in a new process, and that process
@@ -275,6 +321,7 @@ int BindLoop(int loop_fd, int image_fd, const std::string& image) {
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes) {
   if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Tmpfs"); !child.ok()) return child;
   if (absl::Status root = RequireRoot("ScratchFs::Tmpfs"); !root.ok()) return root;
+  if (absl::Status ns = UseAPrivateMountNamespace("ScratchFs::Tmpfs"); !ns.ok()) return ns;
   if (size_bytes == 0) return absl::InvalidArgumentError("ScratchFs: a tmpfs of 0 bytes would be unlimited");
   std::unique_ptr<ScratchFs> fs(new ScratchFs());  // from here on, its destructor undoes what was done
   absl::StatusOr<std::string> root = MakeRootFolder();
@@ -288,6 +335,7 @@ absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes)
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Ext4OnFailingLoop(uint64_t image_bytes, uint64_t backing_bytes) {
   if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Ext4OnFailingLoop"); !child.ok()) return child;
   if (absl::Status root = RequireRoot("ScratchFs::Ext4OnFailingLoop"); !root.ok()) return root;
+  if (absl::Status ns = UseAPrivateMountNamespace("ScratchFs::Ext4OnFailingLoop"); !ns.ok()) return ns;
   if (image_bytes < kMinExt4Image) {
     return absl::InvalidArgumentError(
         absl::StrCat("ScratchFs: an ext4 image of ", image_bytes, " bytes is too small; use at least ", kMinExt4Image));
@@ -388,6 +436,11 @@ absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Ext4OnFailingLoop(uint64_t
 }
 
 ScratchFs::~ScratchFs() {
+  if (private_mount_namespace != 0 && ThreadMountNamespace() != private_mount_namespace) {
+    // Its mounts are not visible here: umount2 would report "not a mount point" and the folders would be
+    // removed from under them. They stay in the process's namespace and go away with the process.
+    ADD_FAILURE() << "ScratchFs: " << path_ << " destroyed on a thread outside the mount namespace it was made in";
+  }
   Unmounted path_state = Unmounted::kNow;
   if (path_mounted_) path_state = Unmount(path_, kUnmountAttempts);
   if (loop_fd_ >= 0) {

@@ -24,10 +24,24 @@
 // loop device, mount(2) refused, no mkfs.ext4, no ext4 in the kernel); kInvalidArgument for sizes that
 // cannot work (e.g. a backing tmpfs too small for mkfs.ext4's metadata); kInternal for anything unexpected.
 //
-// Mounts are made in the caller's mount namespace, which under Bazel's processwrapper-sandbox is the
-// machine's: every mount point is a fresh mkdtemp(3) folder below /tmp (named pmem2_scratch.XXXXXX, and the
-// tmpfs source is named "pmem2_scratch"), and the destructor removes everything the object created. A
-// factory that fails has already undone whatever it had set up.
+// Mount namespace: the first factory call (as root) moves its thread into a mount namespace of its own, with
+// every mount private (unshare(CLONE_NEWNS), then / made MS_REC | MS_PRIVATE), so that the mounts are seen by
+// this process only and disappear with it however it ends: a sanitizer's abort, SIGSEGV or a timeout's SIGKILL
+// runs no destructor, and under Bazel's processwrapper-sandbox the caller's namespace is the machine's, where
+// they would stay mounted for good. The loop devices are auto-clear, so they are released with the mounts. Only
+// the empty mkdtemp folders below /tmp stay behind after such a death. If unshare(2) is refused (EPERM in some
+// containers), mounts are made in the caller's namespace, as before, with a note on stderr.
+//
+// Threads: unshare(2) moves only the calling thread and the threads and processes it starts later, never the
+// threads that already exist (it also gives that thread its own working directory: CLONE_FS). So call every
+// factory, and destroy every ScratchFs, on one thread, normally the test's main thread, and use the paths
+// there, in threads that thread starts afterwards, or in forked children (death tests). A factory called on a
+// thread outside that namespace fails with kInternal and ADD_FAILURE(); a thread started before the first call
+// would see, at path(), only the empty folder below the mount.
+//
+// Every mount point is a fresh mkdtemp(3) folder below /tmp (named pmem2_scratch.XXXXXX, and the tmpfs source
+// is named "pmem2_scratch"), and the destructor removes everything the object created. A factory that fails has
+// already undone whatever it had set up.
 //
 // Death tests: use GoogleTest's "fast" style (`GTEST_FLAG_SET(death_test_style, "fast")`) in a test that holds a
 // ScratchFs. The "threadsafe" style runs the test again in a child that dies without destructors, so its own
@@ -35,8 +49,9 @@
 //
 // Sizes: keep them small (a few MiB); tmpfs pages are RAM, and the tests run several at once.
 //
-// Thread safety: a ScratchFs is not synchronised; the factories may run concurrently (also in different
-// processes: a loop device taken by someone else in between is retried with the next free one).
+// Thread safety: a ScratchFs is not synchronised; the factories may run in different processes at once (a loop
+// device taken by someone else in between is retried with the next free one), and within a process on the one
+// thread described above.
 
 #ifndef PMEM2_TESTING_SCRATCH_FS_H_
 #define PMEM2_TESTING_SCRATCH_FS_H_

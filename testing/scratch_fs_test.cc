@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -28,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -92,6 +95,27 @@ void ExpectGone(const Trace& trace) {
     }
     EXPECT_FALSE(absl::StrContains(ReadFile(backing_file), root)) << backing_file;
   }
+}
+
+// Which mount namespace process `pid` is in: the ID of the mount at "/" in its /proc/PID/mountinfo (empty if
+// unreadable). Mount IDs are unique across namespaces, and a new namespace gets copies with new IDs; compared
+// this way because /proc/1/ns/mnt itself may not be readable (EACCES in a container), its mountinfo is.
+std::string MountNamespaceOf(const std::string& pid) {
+  std::istringstream mountinfo(ReadFile(absl::StrCat("/proc/", pid, "/mountinfo")));
+  std::string root_id;
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, numbers, root, mount_point;
+    if (fields >> id >> parent >> numbers >> root >> mount_point && mount_point == "/") root_id = id;  // the top one
+  }
+  return root_id;
+}
+// Read before main(), and so before any factory call has moved the process into a namespace of its own.
+const std::string kStartingMountNamespace = MountNamespaceOf("self");
+
+// A mount point folder: " path " as a whole field of a mountinfo line.
+bool MountedIn(const std::string& mountinfo_path, const std::string& mount_point) {
+  return absl::StrContains(ReadFile(mountinfo_path), absl::StrCat(" ", mount_point, " "));
 }
 
 // write(2) of one block to a new file.
@@ -225,6 +249,43 @@ TEST(ScratchFsTest, RefusesABackingTooSmallForMkfs) {
   if (absl::IsFailedPrecondition(fs.status())) GTEST_SKIP() << fs.status().message();
   EXPECT_TRUE(absl::IsInvalidArgument(fs.status())) << fs.status();
   EXPECT_TRUE(absl::StrContains(fs.status().message(), "too small")) << fs.status();
+}
+
+// A test process that dies (a sanitizer's abort, SIGSEGV, a timeout's SIGKILL) runs no destructor: its file
+// systems must go with it, not stay mounted in the machine's mount namespace. Checked with a forked child that
+// makes a tmpfs and leaves with _exit(2), as a process that dies does.
+TEST(ScratchFsTest, AProcessThatDiesWithoutDestructorsLeavesNoMountOnTheMachine) {
+  if (geteuid() != 0) GTEST_SKIP() << "the factories need root";
+  const std::string machine = MountNamespaceOf("1");
+  if (kStartingMountNamespace.empty() || kStartingMountNamespace != machine) {
+    GTEST_SKIP() << "this process started in a mount namespace whose / is mount " << kStartingMountNamespace
+                 << ", not the machine's (" << machine << "): nothing it mounts could reach the machine's";
+  }
+  ChildResult child = RunInChild([](int out) -> int {
+    absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(kMiB);
+    if (!fs.ok()) {
+      WriteToParent(out, fs.status().message());
+      _exit(absl::IsFailedPrecondition(fs.status()) ? 3 : 2);
+    }
+    WriteToParent(out, (*fs)->path());
+    _exit(MountedIn("/proc/self/mountinfo", (*fs)->path()) ? 0 : 4);  // no destructor runs
+  });
+  if (child.exited && child.exit_code == 3) GTEST_SKIP() << child.output;
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe() << " (4: not mounted in its own view)";
+  const std::string path = child.output;
+  ASSERT_TRUE(absl::StartsWith(path, "/tmp/pmem2_scratch.")) << path;
+  const bool left_on_the_machine = MountedIn("/proc/1/mountinfo", path);
+  EXPECT_FALSE(left_on_the_machine) << path << " is still mounted in the machine's mount namespace";
+  // Tidy up: what the machine was left (only when this fails), a mount in this process's own namespace (when an
+  // earlier test had moved it there, the child mounted in it), and the folder, which always stays.
+  if (left_on_the_machine) {
+    RunInChild([&path](int) {
+      const int machine_ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+      return machine_ns >= 0 && setns(machine_ns, CLONE_NEWNS) == 0 && umount2(path.c_str(), MNT_DETACH) == 0 ? 0 : 1;
+    });
+  }
+  if (MountedIn("/proc/self/mountinfo", path)) umount2(path.c_str(), MNT_DETACH);
+  EXPECT_EQ(rmdir(path.c_str()), 0) << path << ": " << std::strerror(errno);
 }
 
 // A "threadsafe" death test runs the test again in a child that dies without destructors, so a file system made
