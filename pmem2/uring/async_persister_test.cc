@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -587,6 +589,69 @@ TEST_P(AsyncPersisterTest, AMapThatMovedKeepsItsEngineAndItsStickyError) {
   EXPECT_TRUE(engine->Wait(persisted).ok()) << persisted.status();
   EXPECT_EQ(ReadFile(file_->fd.get(), 0, 1), "m");
   *file_->map = std::move(moved);  // back where the fixture's engine and TearDown expect it
+}
+
+// "Use an engine per thread; several engines may serve the same Maps and file": each thread's records reach the
+// file, and once one thread's engine has seen a write-back failure, every other thread's next barrier reports it.
+TEST_P(AsyncPersisterTest, EnginesOnSeveralThreadsShareTheFileAndItsFailures) {
+  constexpr int kThreads = 4;
+  constexpr int kRecords = 50;
+  std::vector<std::string> verdicts(kThreads);
+  std::atomic<int> failed_once{0};
+  std::atomic<int> records_durable{0};  // thread 0 fails only once every thread's records are durable
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      absl::StatusOr<AsyncPersister> engine = NewPersister();
+      if (!engine.ok()) {
+        verdicts[t] = engine.status().ToString();
+        return;
+      }
+      Injector eio;  // thread 0's engine sees EIO on its first data sync after its records
+      eio.rewrite = [&](KernelOp op, int result, uint32_t) {
+        return op == KernelOp::kSync && failed_once.load() == 1 ? -EIO : result;
+      };
+      if (t == 0) SetFaultInjectionForTest(*engine, &eio.hooks);
+      char* const mine = base() + static_cast<size_t>(t) * 64 * kPage;
+      for (int r = 0; r < kRecords; ++r) {
+        mine[r * 128] = static_cast<char>('a' + t);
+        if (!engine->Persist(mine + r * 128, 1).ok()) verdicts[t] = "Persist refused";
+      }
+      Completion barrier;
+      if (!engine->Barrier(&barrier).ok() || !engine->Wait(barrier).ok()) {
+        verdicts[t] = absl::StrCat("records: ", barrier.status().ToString());
+      }
+      records_durable.fetch_add(1);
+      if (t == 0) {
+        while (records_durable.load() != kThreads) std::this_thread::yield();
+        failed_once.store(1);
+        Completion failing;
+        if (!engine->Persist(mine, 1, &failing).ok() || engine->Wait(failing).code() != absl::StatusCode::kDataLoss) {
+          verdicts[t] = absl::StrCat("injected failure: ", failing.status().ToString());
+        }
+        engine->ClearFailure().IgnoreError();
+        failed_once.store(2);
+      } else {
+        while (failed_once.load() != 2) std::this_thread::yield();
+        Completion after;
+        if (!engine->Persist(mine, 1).ok() || !engine->Barrier(&after).ok() ||
+            engine->Wait(after).code() != absl::StatusCode::kDataLoss) {
+          verdicts[t] = absl::StrCat("another thread's failure: ", after.status().ToString());
+        }
+      }
+      if (verdicts[t].empty()) verdicts[t] = "ok";
+      SetFaultInjectionForTest(*engine, nullptr);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(verdicts[t], "ok") << "thread " << t;
+    for (int r = 0; r < kRecords; ++r) {
+      EXPECT_EQ(ReadFile(file_->fd.get(), static_cast<size_t>(t) * 64 * kPage + r * 128, 1),
+                std::string(1, static_cast<char>('a' + t)));
+    }
+  }
+  EXPECT_EQ(file_->map->ClearPersistError().code(), absl::StatusCode::kDataLoss);
 }
 
 // The application that acknowledges only the error it looked at (the Map's) must not get an OK barrier over a
