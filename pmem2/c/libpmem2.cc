@@ -12,12 +12,15 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <new>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/c/handles.h"
@@ -74,6 +77,50 @@ const pmem2::arch::PersistOps& FallbackOps() {
   return *ops;
 }
 
+// The pmem2_map handles that pmem2_map_new() / pmem2_map_from_existing() returned and pmem2_map_delete() has
+// not deleted yet. A C program may keep a copy of a handle across its delete (PMDK's examples delete through
+// whichever variable is at hand); without this, the second delete would free the object twice. libpmem2 looks
+// the map up too and returns PMEM2_E_MAPPING_NOT_FOUND. std::mutex, not absl::Mutex: Debian's Abseil is not
+// built with ThreadSanitizer (pmem2/map/map_registry.h).
+class LiveMaps {
+ public:
+  // Never destroyed: handles may be deleted from atexit handlers or other static destructors.
+  static LiveMaps& Get() {
+    static LiveMaps* const live = new LiveMaps();
+    return *live;
+  }
+  // False if the set cannot grow (out of memory): the caller then must not hand the map out.
+  bool Add(const pmem2_map* map) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    try {
+      maps_.insert(map);
+    } catch (const std::bad_alloc&) {
+      return false;  // an exception must not cross the C boundary
+    }
+    return true;
+  }
+  // Whether `map` was live; it is not any more.
+  bool Remove(const pmem2_map* map) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return maps_.erase(map) != 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_set<const pmem2_map*> maps_;
+};
+
+// Hands `made` out through `*map_ptr` once it is live; -ENOMEM (and the map deleted, so unmapped unless
+// adopted) if it cannot be recorded.
+int HandOut(pmem2_map* made, struct pmem2_map** map_ptr) {
+  if (!LiveMaps::Get().Add(made)) {
+    delete made;
+    return OutOfMemory();
+  }
+  *map_ptr = made;
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -82,6 +129,7 @@ extern "C" {
 
 int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
   if (src == nullptr) return NullArgument("src");
+  *src = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
@@ -92,6 +140,7 @@ int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
 
 int pmem2_source_from_anon(struct pmem2_source** src, size_t size) {
   if (src == nullptr) return NullArgument("src");
+  *src = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::Source> source = pmem2::Source::Anonymous(size);
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
@@ -212,14 +261,21 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();  // the Map's destructor has unmapped the mapping
+  // Live before it is published: a Find through its reservation may return it, and the finder may delete it.
+  if (int ret = HandOut(made, map_ptr); ret != 0) return ret;
   pmem2::map_internal::PublishForCApi(*made);
-  *map_ptr = made;
   return 0;
 }
 
 int pmem2_map_delete(struct pmem2_map** map_ptr) {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
+  // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2.
+  if (!LiveMaps::Get().Remove(*map_ptr)) {
+    return Fail(PMEM2_E_MAPPING_NOT_FOUND,
+                absl::StrFormat("%p is no live map (already deleted, or not from pmem2_map_new or "
+                                "pmem2_map_from_existing)", static_cast<const void*>(*map_ptr)));
+  }
   delete *map_ptr;
   *map_ptr = nullptr;
   return 0;
@@ -269,8 +325,7 @@ int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_sourc
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();
-  *map_ptr = made;
-  return 0;
+  return HandOut(made, map_ptr);
 }
 
 // ---- Errors ----

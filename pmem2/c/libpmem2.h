@@ -124,12 +124,12 @@ struct pmem2_badblock_context;
  * Makes `*src` describe the open descriptor `fd` (a regular file or a Device DAX character device); the
  * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, or was opened O_WRONLY.
  * PMEM2_E_INVALID_FILE_TYPE: a directory, block device, pipe, socket or other character device. -ENOMEM.
- * On failure `*src` is left unchanged.
+ * On failure `*src` is set to NULL (as libpmem2), so cleanup code may call pmem2_source_delete() on it.
  */
 int pmem2_source_from_fd(struct pmem2_source **src, int fd);
 
 /* Makes `*src` describe `size` bytes of zero-filled anonymous memory. A size of 0 is accepted here and refused
- * by pmem2_map_new() (PMEM2_E_SOURCE_EMPTY). -ENOMEM. */
+ * by pmem2_map_new() (PMEM2_E_SOURCE_EMPTY). -ENOMEM, with `*src` set to NULL. */
 int pmem2_source_from_anon(struct pmem2_source **src, size_t size);
 
 /* The descriptor given to pmem2_source_from_fd(); PMEM2_E_FILE_DESCRIPTOR_NOT_SET for anonymous sources. */
@@ -261,7 +261,8 @@ int pmem2_config_set_vm_reservation(struct pmem2_config *cfg, struct pmem2_vm_re
  * Reserves `size` bytes of address space (inaccessible until mapped into), at `addr` or, with addr NULL,
  * wherever the system chooses (aligned for huge pages). `size` and `addr` must be multiples of the page size:
  * PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_ADDRESS_UNALIGNED; PMEM2_E_MAPPING_EXISTS if [addr, addr + size) overlaps
- * an existing mapping; PMEM2_E_LENGTH_OUT_OF_RANGE for size 0; -errno from mmap(2).
+ * an existing mapping; PMEM2_E_LENGTH_OUT_OF_RANGE for size 0; -errno from mmap(2). On failure `*rsv_ptr` is
+ * set to NULL (as libpmem2).
  */
 int pmem2_vm_reservation_new(struct pmem2_vm_reservation **rsv_ptr, void *addr, size_t size);
 
@@ -298,7 +299,8 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
 /*
  * Maps `src` as `cfg` asks and stores the new map in `*map_ptr` (NULL on failure). Errors:
  * PMEM2_E_GRANULARITY_NOT_SET, PMEM2_E_OFFSET_UNALIGNED, PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_SOURCE_EMPTY,
- * PMEM2_E_MAP_RANGE (offset + length overflows or passes the end of the source), PMEM2_E_SRC_DEVDAX_PRIVATE,
+ * PMEM2_E_MAP_RANGE (offset + length overflows or passes the end of the source), -ENOMEM (as mmap(2): the
+ * range lies inside the source but is larger than the address space can hold), PMEM2_E_SRC_DEVDAX_PRIVATE,
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
  * medium cannot honour the required granularity), the errors of pmem2_source_size() / _alignment(), -errno
  * from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it
@@ -310,7 +312,11 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  */
 int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, const struct pmem2_source *src);
 
-/* Unmaps the mapping, frees `*map_ptr` and sets it to NULL. Returns 0. */
+/* Unmaps the mapping, frees `*map_ptr` and sets it to NULL. PMEM2_E_MAPPING_NOT_FOUND (as libpmem2), with
+ * nothing freed and `*map_ptr` unchanged, for a NULL `*map_ptr` and for a handle that is no live map: one
+ * already deleted (a copy of a handle deleted through another variable) or never returned by pmem2_map_new() /
+ * pmem2_map_from_existing(). A handle is recognised by its address, so a stale copy that happens to equal the
+ * handle of a map made since deletes that map. */
 int pmem2_map_delete(struct pmem2_map **map_ptr);
 
 void *pmem2_map_get_address(struct pmem2_map *map);

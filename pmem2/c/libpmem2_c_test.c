@@ -200,14 +200,63 @@ static void test_setters_validate_raw_values(void) {
   CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
 }
 
+/* A failing constructor sets its out-pointer to NULL, as libpmem2's do, so that PMDK-style cleanup (one label
+ * that deletes everything) deletes nothing instead of whatever the variable held before. */
 static void test_bad_sources(void) {
-  struct pmem2_source *src = NULL;
+  char garbage[8];
+  struct pmem2_source *src = (struct pmem2_source *)garbage;
+  struct pmem2_vm_reservation *rsv = (struct pmem2_vm_reservation *)garbage;
   int fd;
   CHECK_EQ_INT(pmem2_source_from_fd(&src, -1), PMEM2_E_INVALID_FILE_HANDLE);
   CHECK(src == NULL);
+  src = (struct pmem2_source *)garbage;
   fd = open(tmp_dir(), O_RDONLY);
   CHECK_EQ_INT(pmem2_source_from_fd(&src, fd), PMEM2_E_INVALID_FILE_TYPE);
+  CHECK(src == NULL);
   close(fd);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0); /* the cleanup path: a no-op */
+  CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, (void *)1, 4096), PMEM2_E_ADDRESS_UNALIGNED);
+  CHECK(rsv == NULL);
+}
+
+/* A handle deleted through one variable and then through a copy of it: the second delete is refused with
+ * PMEM2_E_MAPPING_NOT_FOUND, naming the handle, as libpmem2 does (not a double free). */
+static void test_stale_handles(void) {
+  struct pmem2_config *cfg = NULL;
+  struct pmem2_source *src = NULL;
+  struct pmem2_map *map = NULL, *copy = NULL;
+  char handle[64];
+  char *mapping;
+  int fd;
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 1 << 20), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0);
+  copy = map;
+  snprintf(handle, sizeof handle, "%p", (void *)copy);
+  CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+  CHECK_EQ_INT(pmem2_map_delete(&copy), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK(strstr(pmem2_errormsg(), handle) != NULL);
+  CHECK(copy != NULL); /* left as it was: nothing was deleted */
+  CHECK_EQ_INT(pmem2_map_delete(&copy), PMEM2_E_MAPPING_NOT_FOUND); /* and again */
+
+  /* The same for an adopted mapping; the mapping itself stays the caller's. */
+  fd = make_file(page);
+  CHECK(fd >= 0);
+  mapping = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(mapping != MAP_FAILED);
+  if (mapping != MAP_FAILED) {
+    CHECK_EQ_INT(pmem2_map_from_existing(&map, src, mapping, page, PMEM2_GRANULARITY_PAGE), 0);
+    copy = map;
+    CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+    CHECK_EQ_INT(pmem2_map_delete(&copy), PMEM2_E_MAPPING_NOT_FOUND);
+    mapping[0] = 1;
+    CHECK_EQ_INT(munmap(mapping, page), 0);
+  }
+  if (fd >= 0) close(fd);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
 }
 
 static void test_null_arguments(void) {
@@ -430,6 +479,7 @@ int main(void) {
   test_anonymous_mapping();
   test_setters_validate_raw_values();
   test_bad_sources();
+  test_stale_handles();
   test_null_arguments();
   test_errormsg_and_perror();
   test_reservation();

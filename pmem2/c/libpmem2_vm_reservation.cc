@@ -42,6 +42,7 @@ int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_re
 
 int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, size_t size) {
   if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
+  *rsv_ptr = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::VmReservation> reservation =
       addr != nullptr ? pmem2::VmReservation::CreateAt(addr, size) : pmem2::VmReservation::Create(size);
   if (!reservation.ok()) return Return(reservation.status());

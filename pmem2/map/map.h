@@ -138,6 +138,8 @@ class Map {
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
   //   kErrno                    posix_fallocate (Config::set_fully_allocated) or mmap failed (GetErrno():
   //                             ENOSPC / EDQUOT as kResourceExhausted, EACCES, ENOMEM, EPERM, ...);
+  //                             ENOMEM also, before mmap, for a range inside the source that is larger than
+  //                             half the address space (it cannot be mapped: mmap's answer, as libpmem2's);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync).

@@ -544,6 +544,23 @@ TEST(MapTest, AnonymousTooLargeIsAnErrnoErrorNotACrash) {
   EXPECT_EQ(GetErrno(map.status()), ENOMEM);
 }
 
+// A range inside the source that no address space can hold is mmap's ENOMEM (as libpmem2 1.12.1 returns), not
+// a range error: the request is valid. Offsets and lengths that leave the source stay kMapRange.
+TEST(MapTest, AnAnonymousRangeLargerThanTheAddressSpaceIsEnomem) {
+  for (size_t size : {SIZE_MAX - kPage + 1, (SIZE_MAX / 2 + 1) & ~(kPage - 1)}) {
+    absl::StatusOr<Source> source = Source::Anonymous(size);
+    ASSERT_TRUE(source.ok()) << source.status();
+    for (size_t length : {size_t{0}, size}) {
+      absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kPage, 0, length), *source);
+      EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kErrno) << size << " length " << length << map.status();
+      EXPECT_EQ(GetErrno(map.status()), ENOMEM) << size << " length " << length;
+      EXPECT_EQ(ToLibpmem2ReturnValue(map.status()), -ENOMEM);
+    }
+    absl::StatusOr<Map> past_end = Map::Create(MakeConfig(StoreGranularity::kPage, kPage, size), *source);
+    EXPECT_EQ(GetErrorCode(past_end.status()), ErrorCode::kMapRange) << size << past_end.status();
+  }
+}
+
 TEST(MapTest, MoveTransfersOwnershipAndDestructorUnmaps) {
   absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kByte), *Source::Anonymous(kPage));
   ASSERT_TRUE(map.ok());

@@ -54,8 +54,7 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
     return MakeError(ErrorCode::kMapRange, absl::StrCat("offset ", offset, " + length ", length,
                                                         " passes the end of the ", source_size, "-byte source"));
   }
-  if (length > std::numeric_limits<size_t>::max() / 2 ||
-      offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+  if (offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
     return MakeError(ErrorCode::kMapRange,
                      absl::StrCat("offset ", offset, " + length ", length, " cannot be mapped on this system"));
   }
@@ -120,6 +119,14 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
                        absl::StrCat("file descriptor ", source.fd(),
                                     " is read-only but the shared mapping asks for write protection"));
     }
+  }
+  // The range lies inside the source (ResolveLength): the request is valid, the address space cannot hold it
+  // (user space is 2^47 or 2^56 bytes). So ENOMEM, as mmap(2) answers and libpmem2 returns, not a range error,
+  // and in the place of mmap's errors (Map::Create's order); refused before the placement and reservations
+  // round the length up to pages or alignments.
+  if (request.length > std::numeric_limits<size_t>::max() / 2) {
+    return MakeErrnoError(ENOMEM, absl::StrCat("offset ", request.offset, " + length ", request.length,
+                                               " is more than the address space can map"));
   }
   if (request.shared_file()) {
     absl::StatusOr<FileIdentity> file = IdentifyFile(source);
