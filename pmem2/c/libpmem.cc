@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -130,45 +131,81 @@ void* MmapHint() {
 
 // ---- The mappings pmem_map_file made ----
 
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
 class FileMaps {
  public:
   static FileMaps& Get() {
     static FileMaps* const maps = new FileMaps();
     return *maps;
   }
+  // Keeps `map` until pmem_unmap. An entry that overlaps it is stale: the application released that mapping
+  // with munmap(2) instead of pmem_unmap, and the kernel has given (some of) its addresses to this one. Stale
+  // entries are dropped without unmapping anything: the addresses belong to the new mapping now (destroying
+  // them as they are would unmap the memory about to be returned).
   void* Keep(pmem2::Map map) {
     void* address = map.address();
-    std::lock_guard<std::mutex> lock(mutex_);
-    maps_.emplace(reinterpret_cast<uintptr_t>(address), std::make_unique<pmem2::Map>(std::move(map)));
-    return address;
-  }
-  // Unmaps [addr, addr + len): a pmem_map_file mapping that the range covers from its start is destroyed
-  // whole; a range that cuts one is refused (its Map would later unmap pages someone else may own); anything
-  // else is munmap(2)'s.
-  absl::Status Unmap(void* addr, size_t len) {
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(addr);
-    const uintptr_t end = begin + len;
-    std::unique_ptr<pmem2::Map> doomed;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+    const uintptr_t end = begin + RoundUpToPage(map.size());
+    std::vector<std::unique_ptr<pmem2::Map>> stale;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = maps_.lower_bound(begin);
-      if (it != maps_.begin() && !(it != maps_.end() && it->first == begin)) {
-        auto previous = std::prev(it);
-        if (previous->first + previous->second->size() > begin) it = previous;
+      for (auto it = FirstEndingAfterLocked(begin); it != maps_.end() && it->first < end;) {
+        pmem2::map_internal::ForgetUnmappedForCApi(*it->second);
+        stale.push_back(std::move(it->second));
+        it = maps_.erase(it);
       }
-      if (it != maps_.end() && it->first < end) {
-        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        const uintptr_t map_end = it->first + (it->second->size() + page - 1) / page * page;
-        if (it->first != begin || end < it->first + it->second->size() || (std::next(it) != maps_.end() &&
-                                                                          std::next(it)->first < end)) {
+      maps_.emplace(begin, std::make_unique<pmem2::Map>(std::move(map)));
+    }
+    if (Logging(2)) {
+      for (const std::unique_ptr<pmem2::Map>& old : stale) {
+        Log::Get().Write(2, absl::StrFormat("forgot the mapping at %p, %u bytes: unmapped without pmem_unmap",
+                                            old->address(), old->size()));
+      }
+    }
+    return address;
+  }
+  // Unmaps [addr, addr + len), as munmap(2) would, with the pmem_map_file mappings in it: each one the range
+  // covers whole is released (its Map destroyed), the rest of the range is munmap'ed. A range that covers a
+  // mapping only in part is refused and nothing is unmapped: the Map would later unmap pages someone else may
+  // own by then.
+  absl::Status Unmap(void* addr, size_t len) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(addr);
+    // A range past the top of the address space is walked up to the top (munmap refuses it below).
+    const uintptr_t end = len > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + len;
+    std::vector<std::unique_ptr<pmem2::Map>> doomed;  // destroyed (unmapped) after the lock is released
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::vector<Entries::iterator> covered;
+      for (auto it = FirstEndingAfterLocked(begin); it != maps_.end() && it->first < end; ++it) {
+        // munmap rounds the length up to pages, so a range ending in a mapping's partial last page past its
+        // size covers it; one ending before the mapping's size cuts it.
+        if (it->first < begin || it->first + it->second->size() > end) {
           return pmem2::MakeErrnoError(
               EINVAL, absl::StrFormat("[%p, +%u) cuts the pmem_map_file mapping [%#x, +%u): unmap all of it", addr,
                                       len, it->first, it->second->size()));
         }
-        doomed = std::move(it->second);
-        maps_.erase(it);
-        if (end > map_end && munmap(reinterpret_cast<void*>(map_end), end - map_end) != 0) {
-          return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%#x, %#x)", map_end, end));
+        covered.push_back(it);
+      }
+      if (!covered.empty()) {
+        // munmap(2)'s own refusals, before anything is released (without mappings, munmap below answers).
+        if (begin % PageSize() != 0 || len > UINTPTR_MAX - begin) {
+          return pmem2::MakeErrnoError(EINVAL, absl::StrFormat("munmap of [%p, +%u)", addr, len));
+        }
+        // What lies between and around the mappings is munmap'ed first, so that a failure leaves every
+        // mapping in place.
+        uintptr_t at = begin;
+        for (Entries::iterator it : covered) {
+          if (absl::Status s = MunmapRange(at, it->first); !s.ok()) return s;
+          at = it->first + RoundUpToPage(it->second->size());
+        }
+        if (absl::Status s = MunmapRange(at, end); !s.ok()) return s;
+        for (Entries::iterator it : covered) {
+          doomed.push_back(std::move(it->second));
+          maps_.erase(it);
         }
         return absl::OkStatus();
       }
@@ -178,8 +215,28 @@ class FileMaps {
   }
 
  private:
+  using Entries = std::map<uintptr_t, std::unique_ptr<pmem2::Map>>;
+
+  static uintptr_t RoundUpToPage(size_t size) { return (size + PageSize() - 1) / PageSize() * PageSize(); }
+
+  // munmap of [from, to) if it is not empty.
+  static absl::Status MunmapRange(uintptr_t from, uintptr_t to) {
+    if (to <= from || munmap(reinterpret_cast<void*>(from), to - from) == 0) return absl::OkStatus();
+    return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%#x, %#x)", from, to));
+  }
+
+  // The first entry whose pages end after `address`: the only one that can hold it, or the first after it.
+  Entries::iterator FirstEndingAfterLocked(uintptr_t address) {
+    auto it = maps_.upper_bound(address);
+    if (it != maps_.begin()) {
+      auto previous = std::prev(it);
+      if (previous->first + RoundUpToPage(previous->second->size()) > address) return previous;
+    }
+    return it;
+  }
+
   std::mutex mutex_;
-  std::map<uintptr_t, std::unique_ptr<pmem2::Map>> maps_;
+  Entries maps_;
 };
 
 }  // namespace
@@ -237,6 +294,8 @@ int pmem_unmap(void* addr, size_t len) {
 int pmem_is_pmem(const void* addr, size_t len) {
   const int forced = IsPmemForced();
   if (forced >= 0) return forced;
+  // As libpmem: an empty range is no persistent memory (pmem2::IsPersistentMemory asks about the byte there).
+  if (len == 0) return 0;
   return pmem2::IsPersistentMemory(addr, len) ? 1 : 0;
 }
 

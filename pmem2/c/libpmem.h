@@ -77,11 +77,18 @@ extern "C" {
  */
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp, int *is_pmemp);
 
-/* Unmaps [addr, addr + len); for a range pmem_map_file() returned, the whole mapping. -1 with errno. */
+/*
+ * Deletes all the mappings in [addr, addr + len), as munmap(2) does: the pmem_map_file() mappings the range
+ * covers whole are released (a range may start before them, end after them and cover several), and the rest of
+ * the range is munmap'ed. -1 with errno: EINVAL, with nothing unmapped, if the range covers a pmem_map_file()
+ * mapping only in part (libpmem unmaps that part; unmap all of it); EINVAL for length 0, an unaligned addr, or
+ * a range past the top of the address space; munmap's errno. A pmem_map_file() mapping the application released
+ * with munmap(2) instead is forgotten, without unmapping anything, when pmem_map_file() maps over its addresses.
+ */
 int pmem_unmap(void *addr, size_t len);
 
 /* 1 if every byte of [addr, addr + len) is in a mapping of pmem_map_file() that is persistent memory (or
- * PMEM_IS_PMEM_FORCE=1), else 0. */
+ * PMEM_IS_PMEM_FORCE=1), else 0; 0 for len 0 (as libpmem), unless PMEM_IS_PMEM_FORCE=1. */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */

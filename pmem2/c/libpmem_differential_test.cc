@@ -518,7 +518,9 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
 TEST(LibpmemDifferentialTest, UnmapSequences) {
   REQUIRE_REFERENCE(reference);
   ScopedTempDir dir("/dev/shm");
-  enum Step { kWhole, kLenZero, kTwice, kUnaligned, kCut, kCoverAndMore, kAnonymous, kHugeLen, kSteps };
+  enum Step {
+    kWhole, kLenZero, kTwice, kUnaligned, kCut, kCoverAndMore, kCoverFromBefore, kAnonymous, kHugeLen, kSteps
+  };
   int compared = 0, known = 0;
   for (int step = 0; step < kSteps; ++step) {
 #if defined(__SANITIZE_THREAD__)
@@ -565,6 +567,18 @@ TEST(LibpmemDifferentialTest, UnmapSequences) {
           }
           done = call(p, len + kPage) == 0;
           absl::StrAppend(&out, "next-mapped=", msync(p + len, kPage, MS_ASYNC) == 0, " ");
+          break;
+        }
+        case kCoverFromBefore: {
+          // A range that starts a page before the mapping (a page of ours) and covers it whole.
+          void* previous = mmap(p - kPage, kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+          if (previous != p - kPage) {
+            if (previous != MAP_FAILED) munmap(previous, kPage);
+            out += "previous page taken ";
+            break;
+          }
+          done = call(p - kPage, len + kPage) == 0;
+          absl::StrAppend(&out, "previous-mapped=", msync(p - kPage, kPage, MS_ASYNC) == 0, " ");
           break;
         }
         case kAnonymous: {

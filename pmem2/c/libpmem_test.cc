@@ -311,6 +311,101 @@ TEST_F(LibpmemTest, UnmapOfARangeCuttingAMappingIsEinvalAndKeepsIt) {
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 
+// A page of our own at `at`, where nothing is mapped (MAP_FIXED_NOREPLACE), or nullptr if something is.
+char* ClaimFree(char* at, size_t len) {
+  void* got = mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (got == at) return at;
+  if (got != MAP_FAILED) munmap(got, len);  // a kernel without MAP_FIXED_NOREPLACE placed it elsewhere
+  return nullptr;
+}
+
+// "Deletes all the mappings for the specified address range" (man pmem_unmap): a range that starts before a
+// mapping and covers it whole releases it and unmaps the rest, as libpmem 1.12.1 does (t2.c: 0 there).
+TEST_F(LibpmemTest, UnmapOfARangeStartingBeforeAMappingAndCoveringItReleasesIt) {
+  size_t len = 0;
+  char* p = static_cast<char*>(
+      pmem_map_file(dir_.Join("f").c_str(), 10000, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  if (ClaimFree(p - kPage, kPage) == nullptr) {
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+    GTEST_SKIP() << "the page before the mapping is taken";
+  }
+  EXPECT_EQ(pmem_unmap(p - kPage, 4 * kPage), 0) << pmem_errormsg();
+  EXPECT_FALSE(IsMapped(p - kPage));
+  EXPECT_FALSE(IsMapped(p));
+  EXPECT_FALSE(IsMapped(p + 2 * kPage));
+  EXPECT_EQ(pmem_unmap(p, len), 0) << "released: nothing left to refuse";
+}
+
+// Two mappings and what lies between them, unmapped with one call; a range that covers one and cuts the other
+// is refused and unmaps nothing.
+TEST_F(LibpmemTest, UnmapOfARangeCoveringTwoMappingsReleasesBoth) {
+  size_t a_len = 0, b_len = 0;
+  char* a = static_cast<char*>(
+      pmem_map_file(dir_.Join("a").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &a_len, nullptr));
+  char* b = static_cast<char*>(
+      pmem_map_file(dir_.Join("b").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &b_len, nullptr));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  char* low = a < b ? a : b;
+  char* high = a < b ? b : a;
+  const size_t low_len = low == a ? a_len : b_len;
+  const size_t high_len = high == a ? a_len : b_len;
+  // The gap between them must be free (then it is ours for the test), or the range would unmap foreign memory.
+  const size_t gap = static_cast<size_t>(high - (low + low_len));
+  if (gap != 0 && ClaimFree(low + low_len, gap) == nullptr) {
+    EXPECT_EQ(pmem_unmap(a, a_len), 0);
+    EXPECT_EQ(pmem_unmap(b, b_len), 0);
+    GTEST_SKIP() << "something else is mapped between the two mappings";
+  }
+  const size_t whole = static_cast<size_t>(high + high_len - low);
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(low, whole - kPage), -1) << "covers the lower mapping, cuts the higher one";
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("unmap all of it"));
+  EXPECT_TRUE(IsMapped(low));
+  EXPECT_TRUE(IsMapped(high + high_len - 1));
+  if (gap != 0) {
+    EXPECT_TRUE(IsMapped(low + low_len)) << "nothing unmapped";
+  }
+
+  EXPECT_EQ(pmem_unmap(low, whole), 0) << pmem_errormsg();
+  EXPECT_FALSE(IsMapped(low));
+  EXPECT_FALSE(IsMapped(high));
+  if (gap != 0) {
+    EXPECT_FALSE(IsMapped(low + low_len)) << "the rest of the range is munmap'ed";
+  }
+  EXPECT_EQ(pmem_unmap(a, a_len), 0);
+  EXPECT_EQ(pmem_unmap(b, b_len), 0);
+}
+
+// An application that releases a pmem_map_file mapping with munmap(2) instead of pmem_unmap: the kernel often
+// gives the next mapping the same addresses. Its stale entry must be dropped without unmapping them (they are
+// the new mapping's), not the new mapping destroyed (t4.c: SIGSEGV at the first store).
+TEST_F(LibpmemTest, AMappingReleasedWithMunmapDoesNotTakeTheNextOneAtItsAddressWithIt) {
+  int reused = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    size_t a_len = 0, b_len = 0;
+    char* a = static_cast<char*>(pmem_map_file(dir_.Join("a").c_str(), kMiB, PMEM_FILE_CREATE, 0600, &a_len,
+                                               nullptr));
+    ASSERT_NE(a, nullptr) << pmem_errormsg();
+    ASSERT_EQ(munmap(a, a_len), 0);
+    // The same size: the same placement (libpmem_mmap_hint_test places it there for sure).
+    char* b = static_cast<char*>(pmem_map_file(dir_.Join("b").c_str(), kMiB, PMEM_FILE_CREATE, 0600, &b_len,
+                                               nullptr));
+    ASSERT_NE(b, nullptr) << pmem_errormsg();
+    if (b < a + a_len && a < b + b_len) ++reused;
+    ASSERT_TRUE(IsMapped(b)) << "the new mapping was unmapped";
+    b[0] = 'b';
+    b[b_len - 1] = 'e';
+    EXPECT_EQ(pmem_msync(b, b_len), 0) << pmem_errormsg();
+    EXPECT_EQ(pmem_unmap(b, b_len), 0) << pmem_errormsg();
+    EXPECT_FALSE(IsMapped(b));
+    EXPECT_EQ(pmem_unmap(a, a_len), 0) << "nothing of a is left: munmap of free memory";
+  }
+  if (reused == 0) GTEST_SKIP() << "the kernel never placed the second mapping over the first";
+}
+
 TEST_F(LibpmemTest, UnmapOfMemoryItDidNotMapIsMunmap) {
   void* anon = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(anon, MAP_FAILED);
@@ -366,6 +461,8 @@ TEST_F(LibpmemTest, IsPmemIsOneForAMappingOfCacheLineGranularity) {
   EXPECT_EQ(pmem_is_pmem(p, len + kPage), 0) << "the range reaches past the mapping";
   EXPECT_EQ(pmem_is_pmem(p - 1, 2), 0);
   EXPECT_EQ(pmem_is_pmem(p, SIZE_MAX), 0);
+  EXPECT_EQ(pmem_is_pmem(p, 0), 0) << "an empty range is no persistent memory, as in libpmem";
+  EXPECT_EQ(pmem_is_pmem(p + 5, 0), 0);
   // The cache-line functions make it durable.
   pmem_memcpy_persist(p, "durable", 8);
   pmem_persist(p, len);

@@ -38,6 +38,13 @@ void PublishForCApi(const Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Publish(map.claim_, &map);
 }
 
+void ForgetUnmappedForCApi(Map& map) {
+  map.owns_mapping_ = false;
+  // In a reservation (pmem_map_file at PMEM_MMAP_HINT), destroying the Map would put the reservation's
+  // placeholder back over the range, and the reservation would then unmap it: a lost hole is left alone.
+  if (map.reservation_ != nullptr) map.reservation_->Abandon(map.claim_);
+}
+
 }  // namespace map_internal
 
 bool IsPersistentMemory(const void* address, size_t length) {

@@ -100,6 +100,11 @@ struct MapRequest;
 // For the C API (pmem2/map/map_for_c_api.h): a Map placed into a reservation is findable only once published.
 absl::StatusOr<Map> CreateUnpublishedForCApi(const Config& config, const Source& source);
 void PublishForCApi(const Map& map);
+// For libpmem's pmem_map_file (pmem2/c/libpmem.cc), whose callers may release a mapping with munmap(2) instead
+// of pmem_unmap: makes `map` leave its addresses alone when destroyed, as a Map adopted with FromExisting()
+// does, because the kernel may already have given them to a new mapping (in a reservation, its range becomes
+// a lost hole the reservation never unmaps). Internal, no promise to other callers.
+void ForgetUnmappedForCApi(Map& map);
 }  // namespace map_internal
 namespace vm_reservation_internal {
 class ReservationState;
@@ -232,6 +237,7 @@ class Map {
   Map() = default;
   friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
   friend void map_internal::PublishForCApi(const Map& map);
+  friend void map_internal::ForgetUnmappedForCApi(Map& map);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);
   void Reset();

@@ -561,6 +561,49 @@ TEST(MapTest, AnAnonymousRangeLargerThanTheAddressSpaceIsEnomem) {
   }
 }
 
+// Whether the process may read the byte at `p` (a write(2) from it fails with EFAULT otherwise, no signal).
+bool Readable(const char* p) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  const bool readable = write(fds[1], p, 1) == 1;
+  close(fds[0]);
+  close(fds[1]);
+  return readable;
+}
+
+// libpmem's pmem_map_file forgets a Map whose range its caller released with munmap(2) once another mapping has
+// those addresses (pmem2/c/libpmem.cc): destroyed, the Map must leave them alone, also in a reservation (where
+// PMEM_MMAP_HINT places it), whose release would put a placeholder over them.
+TEST(MapTest, AForgottenMapLeavesItsAddressesToTheMappingThereNow) {
+  std::vector<char*> others;
+  {
+    absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kPage);
+    ASSERT_TRUE(reservation.ok()) << reservation.status();
+    for (bool in_reservation : {false, true}) {
+      Config config = MakeConfig(StoreGranularity::kPage);
+      if (in_reservation) config.set_vm_reservation(&*reservation, kPage);
+      absl::StatusOr<Map> created = Map::Create(config, *Source::Anonymous(kPage));
+      ASSERT_TRUE(created.ok()) << created.status();
+      auto map = std::make_unique<Map>(*std::move(created));
+      char* at = static_cast<char*>(map->address());
+      ASSERT_EQ(munmap(at, kPage), 0);  // the application's, behind pmem2's back
+      void* other =
+          mmap(at, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      ASSERT_EQ(other, at) << "the range was not free after munmap";
+      others.push_back(at);
+      at[0] = 'x';
+      map_internal::ForgetUnmappedForCApi(*map);
+      map.reset();
+      ASSERT_TRUE(Readable(at)) << (in_reservation ? "in a reservation" : "alone") << ": the new mapping is gone";
+      EXPECT_EQ(at[0], 'x');
+    }
+  }  // the reservation unmaps everything but the forgotten range
+  for (char* at : others) {
+    EXPECT_TRUE(Readable(at));
+    EXPECT_EQ(munmap(at, kPage), 0);
+  }
+}
+
 TEST(MapTest, MoveTransfersOwnershipAndDestructorUnmaps) {
   absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kByte), *Source::Anonymous(kPage));
   ASSERT_TRUE(map.ok());

@@ -124,6 +124,14 @@ void ReservationState::Release(uintptr_t address) {
   claimed_.erase(it);
 }
 
+void ReservationState::Abandon(uintptr_t address) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = claimed_.find(address);
+  if (it == claimed_.end()) return;
+  it->second.map = nullptr;
+  it->second.state = State::kLost;
+}
+
 absl::Status ReservationState::Extend(size_t size) {
   if (size % PageSize() != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,

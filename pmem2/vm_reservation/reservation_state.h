@@ -54,6 +54,9 @@ class ReservationState {
   // Makes the claimed range at `address` reserved (inaccessible) again, whatever was mapped there, and forgets
   // it.
   void Release(uintptr_t address);
+  // For a Map whose range was unmapped behind pmem2's back (map_internal::ForgetUnmappedForCApi): forgets the
+  // claim at `address` as a lost hole, touching no memory, since another mapping may be there by now.
+  void Abandon(uintptr_t address);
 
   absl::Status Extend(size_t size);
   absl::Status Shrink(size_t offset, size_t size);
