@@ -38,8 +38,14 @@
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
  * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (the address pmem_map_file tries
- * first; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3: every call that is not a data-path function) and
- * PMEM_LOG_FILE (where the log goes, default stderr; a trailing "-" appends the process id).
+ * first; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
+ * every call that is not a data-path function) and PMEM_LOG_FILE (where the log goes, default stderr; a trailing
+ * "-" appends the process id).
+ * Unlike PMDK's libpmem, pmem2's own PMEM2_FORCE_GRANULARITY (byte, cache_line, page) applies to pmem_map_file,
+ * when it maps the file: it decides the mapping's granularity and so *is_pmemp and pmem_is_pmem. Forcing byte or
+ * cache_line on a file that is not persistent memory makes the application skip pmem_msync, so nothing it
+ * writes is durable: a testing aid, like PMEM_IS_PMEM_FORCE=1. A value that names no granularity (and an
+ * unparsable PMEM_* variable) makes pmem_map_file fail with EINVAL, naming it.
  *
  * Thread safety: every function may be called from any thread. pmem_drain() orders the calling thread's
  * earlier flushes.

@@ -71,7 +71,9 @@ using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
 
-// The functions handed out for a NULL map: msync(MS_SYNC) of the pages, valid on every kind of mapping.
+// The functions handed out for a NULL map: msync(MS_SYNC) of the pages (durable through the page cache; nothing on
+// Device DAX, see libpmem2.h). No CPU flush first: a NULL map says nothing of the range, and a flush of an unmapped
+// address would crash where msync returns ENOMEM.
 const pmem2::arch::PersistOps& FallbackOps() {
   static const pmem2::arch::PersistOps* const ops = new pmem2::arch::PersistOps(pmem2::map_internal::PageOps());
   return *ops;
