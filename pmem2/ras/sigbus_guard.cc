@@ -35,13 +35,16 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
-  // Not a fault of our copy: what the process would have done without pmem2.
-  if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
+  // Not a fault of our copy: what the process would have done without pmem2. SIG_DFL and SIG_IGN first, whatever
+  // the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL (SA_RESETHAND) and accepts
+  // {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
+  const bool default_or_ignored = previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
+  if (!default_or_ignored && (previous_action.sa_flags & SA_SIGINFO) != 0) {
     previous_action.sa_sigaction(signal_number, info, context);
     return;
   }
   if (previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
-  if (previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN) {
+  if (default_or_ignored) {
     // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is
     // delivered, with the default disposition, when the handler returns.
     struct sigaction default_action;

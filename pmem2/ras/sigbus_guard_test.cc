@@ -136,6 +136,41 @@ TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
       << "the application's handler was replaced when the copy ended";
 }
 
+// The kernel keeps SA_SIGINFO in a disposition that is SIG_DFL (a one-shot SA_RESETHAND handler that fired) or
+// SIG_IGN: the guard must treat it as default / ignored, not call address 0 or 1 as a handler (it crashed with
+// SIGSEGV before the fix).
+TEST(SigbusGuardDeathTest, ADefaultOrIgnoredDispositionWithSaSiginfoIsNoHandler) {
+  EXPECT_EXIT(
+      {
+        struct sigaction ignored;
+        std::memset(&ignored, 0, sizeof ignored);
+        ignored.sa_handler = SIG_IGN;
+        ignored.sa_flags = SA_SIGINFO;
+        sigemptyset(&ignored.sa_mask);
+        if (sigaction(SIGBUS, &ignored, nullptr) != 0) _exit(3);
+        {
+          ScopedSigbusHandler guard;
+          raise(SIGBUS);  // sent by raise(): ignored, as without the guard
+        }
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        struct sigaction one_shot;
+        std::memset(&one_shot, 0, sizeof one_shot);
+        one_shot.sa_sigaction = CountingHandler;
+        one_shot.sa_flags = SA_SIGINFO | SA_RESETHAND;
+        sigemptyset(&one_shot.sa_mask);
+        if (sigaction(SIGBUS, &one_shot, nullptr) != 0) _exit(3);
+        raise(SIGBUS);  // runs once; the disposition is now SIG_DFL with SA_SIGINFO kept
+        ScopedSigbusHandler guard;
+        raise(SIGBUS);  // the default action: killed by SIGBUS, not SIGSEGV
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
+}
+
 TEST(SigbusGuardDeathTest, ASigbusOutsideTheCopyStillKillsAProcessWithoutAHandler) {
   EXPECT_EXIT(
       {

@@ -23,6 +23,10 @@ namespace {
 std::mutex root_mutex;
 std::string* root_for_test = nullptr;  // guarded by root_mutex
 
+// A sysfs attribute is at most a page (64 KiB on arm64 and ppc64le); a binary one may be larger, but none pmem2
+// reads is. The bound keeps a test's stray large file from being read whole.
+constexpr size_t kMaxAttributeBytes = size_t{1} << 20;
+
 }  // namespace
 
 std::string Root() {
@@ -45,10 +49,12 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
     const int err = errno;  // before StrCat, which may allocate
     return MakeErrnoError(err, absl::StrCat("open ", path));
   }
+  // To the end of the file: an attribute holds up to a page, 64 KiB on some kernels (a long badblocks list cut at
+  // a smaller buffer would be parsed as a shorter, wrong list). Beyond kMaxAttributeBytes it is no attribute.
+  std::string text;
   char buffer[4096];
-  size_t length = 0;
-  while (length < sizeof buffer) {
-    const ssize_t n = read(fd, buffer + length, sizeof buffer - length);
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
@@ -56,10 +62,15 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
       return MakeErrnoError(err, absl::StrCat("read ", path));
     }
     if (n == 0) break;
-    length += static_cast<size_t>(n);
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxAttributeBytes) {
+      close(fd);
+      return MakeErrnoError(EFBIG, absl::StrCat("read ", path, ": more than ", kMaxAttributeBytes,
+                                                " bytes, no sysfs attribute is that long"));
+    }
   }
   close(fd);
-  return std::string(absl::StripAsciiWhitespace(absl::string_view(buffer, length)));
+  return std::string(absl::StripAsciiWhitespace(text));
 }
 
 absl::Status WriteAttribute(const std::string& path, absl::string_view value) {

@@ -24,8 +24,8 @@ namespace sysfs_internal {
 // "/sys", unless a test has pointed it elsewhere. Thread-safe.
 std::string Root();
 
-// A small attribute file's text without surrounding white space; ErrorCode::kErrno (e.g. ENOENT) if it cannot
-// be read. EINTR is retried.
+// An attribute file's whole text (read to its end, up to 1 MiB) without surrounding white space; ErrorCode::kErrno
+// (e.g. ENOENT; EFBIG above 1 MiB) if it cannot be read. EINTR is retried.
 absl::StatusOr<std::string> ReadAttribute(const std::string& path);
 
 // Writes `value` to the attribute file `path` in one write(2), as sysfs requires (an attribute's store runs

@@ -39,6 +39,23 @@ TEST(SysfsTest, ReadsAnAttributeWithoutSurroundingWhiteSpace) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir.Join("none")));
 }
 
+// A badblocks list can be longer than 4 KiB where pages are 64 KiB: read to the end, not cut at a buffer's size
+// (a cut in "99 16" was read as "99 1", one sector instead of 16, and the entries after it dropped).
+TEST(SysfsTest, ReadsALongAttributeWhole) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  std::string list;
+  for (int i = 0; list.size() < 20000; ++i) list += std::to_string(i * 100) + " 16\n";
+  std::ofstream(dir.Join("badblocks")) << list;
+  absl::StatusOr<std::string> text = ReadAttribute(dir.Join("badblocks"));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->size() + 1, list.size()) << "read " << text->size() << " of " << list.size() << " bytes";
+  EXPECT_TRUE(*text + "\n" == list) << "the text read differs from the file's";
+  std::ofstream(dir.Join("huge")) << std::string((size_t{1} << 20) + 1, 'x');
+  absl::StatusOr<std::string> huge = ReadAttribute(dir.Join("huge"));
+  EXPECT_EQ(GetErrno(huge.status()), EFBIG) << huge.status();
+  EXPECT_THAT(std::string(huge.status().message()), HasSubstr(dir.Join("huge")));
+}
+
 TEST(SysfsTest, WritesAnAttributeInOneWrite) {
   ::pmem2::testing::ScopedTempDir dir("/dev/shm");
   const std::string path = dir.Join("deep_flush");
