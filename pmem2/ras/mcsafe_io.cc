@@ -2,6 +2,7 @@
 
 #include "pmem2/ras/mcsafe_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,14 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
     if (!alignment.ok()) return alignment.status();
     return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
                                     *alignment);
+  }
+  // pwrite(2) on an O_APPEND descriptor ignores the offset and appends (Linux): the bytes would land past the end
+  // and extend the file. A shared mapping has no such mode, so such a descriptor is written through one.
+  const int status_flags = fcntl(source.fd(), F_GETFL);
+  if (status_flags < 0) return FileError(errno, "fcntl(F_GETFL) before pwrite", size, offset, offset, source.fd());
+  if ((status_flags & O_APPEND) != 0 && size > 0) {
+    return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
+                                    static_cast<size_t>(sysconf(_SC_PAGESIZE)));
   }
   const char* in = static_cast<const char*>(buf);
   size_t done = 0;

@@ -41,7 +41,8 @@ namespace pmem2 {
 // Reads `size` bytes at `offset` of `source` into `buf`.
 absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t offset);
 
-// Writes `size` bytes from `buf` at `offset` of `source` (never past its end: files are not extended).
+// Writes `size` bytes from `buf` at `offset` of `source` (never past its end: files are not extended, also
+// through a descriptor opened with O_APPEND, which is then written through a shared mapping instead of pwrite).
 absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uint64_t offset);
 
 }  // namespace pmem2

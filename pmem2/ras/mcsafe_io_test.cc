@@ -56,6 +56,25 @@ TEST_P(McsafeFileTest, ReadsAndWritesWithinTheFile) {
   EXPECT_EQ(st.st_size, 10000) << "never extended";
 }
 
+// pwrite(2) ignores the offset on an O_APPEND descriptor: the write must still land at the offset asked, and
+// the file must not grow (before the fix it returned OK with the bytes appended past the end).
+TEST_P(McsafeFileTest, AnAppendModeDescriptorIsStillWrittenAtTheOffsetAsked) {
+  testing::ScopedFd append(open(dir_->Join("f").c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  ASSERT_GE(append.get(), 0);
+  absl::StatusOr<Source> source = Source::FromFd(append.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  const std::string text = "at offset 100";
+  ASSERT_TRUE(WriteMcsafe(*source, text.data(), text.size(), 100).ok());
+  struct stat st;
+  ASSERT_EQ(fstat(append.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 10000) << "never extended";
+  char back[13];
+  ASSERT_EQ(pread(append.get(), back, sizeof back, 100), static_cast<ssize_t>(sizeof back));
+  EXPECT_EQ(std::string(back, sizeof back), text);
+  EXPECT_EQ(ReadMcsafe(*source, back, sizeof back, 0).ok(), true);
+  EXPECT_EQ(std::string(back, sizeof back), data_.substr(0, sizeof back)) << "the rest untouched";
+}
+
 TEST_P(McsafeFileTest, RangesPastTheEndAreLengthOutOfRangeNamingThem) {
   char buffer[16];
   for (uint64_t offset : {uint64_t{9990}, uint64_t{10001}, UINT64_MAX - 4}) {
