@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
+#include "pmem2/vm_reservation/reservation_state.h"
 #include "testing/temp_files.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -91,6 +92,25 @@ TEST(VmReservationCreateTest, ReservesAnInaccessibleRangeAlignedForHugePages) {
   EXPECT_EQ(ProtectionAt(rsv->address()), "---p");
   EXPECT_EQ(ProtectionAt(At(*rsv, 3 * kMiB - 1)), "---p");
   EXPECT_EQ(rsv->map_count(), 0u);
+}
+
+// A source with an address alignment (Device DAX: its "align", e.g. 2 MiB) can be mapped into a reservation only
+// where the address is a multiple of it (libpmem2.h: PMEM2_E_ADDRESS_UNALIGNED); a refused claim takes nothing.
+TEST(VmReservationCreateTest, AClaimAtAnAddressOffTheSourcesAlignmentIsRefused) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok()) << rsv.status();
+  vm_reservation_internal::ReservationState& state = *rsv->internal_state();
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  absl::StatusOr<uintptr_t> off = state.Claim(page, 2 * kMiB, 2 * kMiB, nullptr);
+  EXPECT_EQ(GetErrorCode(off.status()), ErrorCode::kAddressUnaligned) << off.status();
+  EXPECT_THAT(std::string(off.status().message()), HasSubstr("alignment 2097152"));
+  absl::StatusOr<uintptr_t> on = state.Claim(2 * kMiB, 2 * kMiB, 2 * kMiB, nullptr);
+  ASSERT_TRUE(on.ok()) << on.status() << ": the refused claim must not have taken the range";
+  EXPECT_EQ(*on, reinterpret_cast<uintptr_t>(rsv->address()) + 2 * kMiB);
+  state.Unclaim(*on);
+  absl::StatusOr<uintptr_t> any = state.Claim(0, page, 0, nullptr);
+  EXPECT_TRUE(any.ok()) << "no alignment asked: any page: " << any.status();
+  if (any.ok()) state.Unclaim(*any);
 }
 
 TEST(VmReservationCreateTest, RefusesSizesThatAreNoWholePages) {
