@@ -88,7 +88,11 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view
   return number * multiplier;
 }
 
-absl::StatusOr<int> CreateAllocatedFile(const std::string& path, uint64_t size, absl::string_view hint) {
+namespace {
+
+// CreateAllocatedFile and CreateAllocatedUnlinkedFile: with `unlink_at_once`, `path` is removed right after
+// open, before the (for GiBs, seconds-long) allocation, so that no moment is left in which a kill leaves it.
+absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_view hint, bool unlink_at_once) {
   if (size == 0 || size > kMaxSize) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot create a file of ", size, " bytes"));
   }
@@ -99,14 +103,30 @@ absl::StatusOr<int> CreateAllocatedFile(const std::string& path, uint64_t size, 
     const int err = errno;
     return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": cannot create: ", std::strerror(err)));
   }
+  if (unlink_at_once && unlink(path.c_str()) != 0) {
+    const int err = errno;
+    close(fd);
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat(path, ": cannot remove the file just created: ", std::strerror(err)));
+  }
   const int err = Fallocate(fd, size);
   if (err != 0) {
     absl::Status status = AllocationError(fd, path, size, err, hint);
     close(fd);
-    unlink(path.c_str());
+    if (!unlink_at_once) unlink(path.c_str());
     return status;
   }
   return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<int> CreateAllocatedFile(const std::string& path, uint64_t size, absl::string_view hint) {
+  return Create(path, size, hint, /*unlink_at_once=*/false);
+}
+
+absl::StatusOr<int> CreateAllocatedUnlinkedFile(const std::string& path, uint64_t size, absl::string_view hint) {
+  return Create(path, size, hint, /*unlink_at_once=*/true);
 }
 
 absl::Status AllocateFile(int fd, const std::string& path, uint64_t size, absl::string_view hint) {

@@ -43,6 +43,12 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view
 // returns, the file is the caller's to remove if a later step fails.
 absl::StatusOr<int> CreateAllocatedFile(const std::string& path, uint64_t size, absl::string_view hint);
 
+// As CreateAllocatedFile(), for a scratch file: `path` is removed right after it is created, before its blocks
+// are allocated, and the returned descriptor is the file's only reference. Nothing is left behind however the
+// process ends (Ctrl-C and SIGTERM run no cleanup, SIGKILL none at all); the file system frees the blocks when
+// the descriptor and every mapping of it are closed. Errors still name `path`.
+absl::StatusOr<int> CreateAllocatedUnlinkedFile(const std::string& path, uint64_t size, absl::string_view hint);
+
 // Allocates every block of the first `size` bytes of the regular file open as `fd` (named `path` in errors),
 // without changing its contents or (for `size` up to its length) its length: a sparse file becomes safe to
 // store into. Errors as for CreateAllocatedFile(); the file itself is left in place.

@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "tools/bench/bench_command.h"
 #include "tools/create_file.h"
 #include "tools/info.h"
@@ -23,7 +24,8 @@ ABSL_FLAG(std::string, create, "",
           "info: create a missing PATH as a fully allocated file of SIZE bytes (K, M, G, KiB, MiB, GiB: powers "
           "of 1024), e.g. --create=16M; an existing PATH is used unchanged");
 ABSL_FLAG(std::string, create_size, "",
-          "bench: size of the file bench creates (and removes) when PATH does not exist, as for --create; "
+          "bench: size of the scratch file bench creates (and removes at once) when PATH does not exist, as for "
+          "--create; "
           "default: the cold window (max(2G, 8 x the last-level cache), capped by free memory and space) when seq "
           "or rand is measured, else 128M");
 ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
@@ -34,10 +36,10 @@ ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least");
 ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
           "bench: destination patterns to time, comma-separated: hot (the same lines again), seq (a cursor "
           "walking a window far larger than the last-level cache), rand (a random slot of that window)");
+// The names are not listed here: flag help is a constant, and the list comes from the code (the usage message).
 ABSL_FLAG(std::string, strategies, "",
           "bench: print every limit strategy's timings per size and pattern: all, or a comma-separated list of "
-          "the strategies to time (nt, store+clwb, store-all+clwb, store+clflushopt, store-all+clflushopt, "
-          "movdir64b: those this CPU has)");
+          "the strategies to time, those this CPU has (the names: the usage message, \"--strategies names\")");
 
 namespace {
 
@@ -56,8 +58,10 @@ constexpr char kUsage[] =
     "      strategies this CPU has) on PATH for each destination pattern; print the CPU, tables of medians and\n"
     "      ratios, with --strategies every strategy's timings, and with --plot draw bandwidth against size. A\n"
     "      missing PATH is created with --create_size bytes allocated (default: the cold window, see\n"
-    "      --create_size) and removed afterwards; an existing one is used (and its blocks allocated) only with\n"
-    "      --overwrite, and its contents are lost.";
+    "      --create_size) and removed again at once (bench keeps it open), so that nothing is left even by an\n"
+    "      interrupted run; an existing one is used (and its blocks allocated) only with --overwrite, and its\n"
+    "      contents are lost. A PATH smaller than one page is refused.\n"
+    "      --strategies names: ";
 
 int Fail(const std::string& message) {
   std::cerr << "pmem2: " << message << "\n";
@@ -67,7 +71,8 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
+  // The strategy names from the lists --strategies is checked against (those of this CPU too).
+  absl::SetProgramUsageMessage(absl::StrCat(kUsage, pmem2::bench::DescribeStrategyNames()));
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(std::string("missing command\n") + kUsage);
   const std::string command = args[1];

@@ -84,27 +84,22 @@ absl::Status PathError(const std::string& path, int err) {
 }
 
 // PATH open for writing with every block allocated, before anything maps it: the benchmark stores into all of
-// it, and a store to a block the file system cannot provide is a SIGBUS (exit 135, no message, the file left
-// behind), not an error. posix_fallocate reports the shortage while it can still be said and cleaned up.
-struct BenchFile {
-  int fd = -1;
-  bool created = false;  // removed afterwards
-};
-
-absl::StatusOr<BenchFile> OpenBenchFile(const std::string& path, const BenchCommandOptions& options) {
+// it, and a store to a block the file system cannot provide is a SIGBUS (exit 135, no message), not an error.
+// posix_fallocate reports the shortage while it can still be said. A PATH bench creates is removed at once
+// (CreateAllocatedUnlinkedFile): everything after this uses the descriptor only (PATH is named in messages),
+// and a run stopped by Ctrl-C or SIGTERM, which run no cleanup, would otherwise leave GiBs behind.
+absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOptions& options) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     if (const int err = errno; err != ENOENT) return PathError(path, err);
-    absl::StatusOr<int> fd =
-        tools::CreateAllocatedFile(path, CreateSize(path, options), "; free space or pass a smaller --create_size");
-    if (!fd.ok()) return fd.status();
-    return BenchFile{*fd, true};
+    return tools::CreateAllocatedUnlinkedFile(path, CreateSize(path, options),
+                                              "; free space or pass a smaller --create_size");
   }
   if (S_ISDIR(st.st_mode)) return Invalid(absl::StrCat(path, ": is a directory; give a file or /dev/daxX.Y"));
   if (!options.overwrite) {
     return Invalid(absl::StrCat(path,
                                 ": exists, and bench overwrites what it holds; pass --overwrite to "
-                                "confirm, or name a file that does not exist (created and removed)"));
+                                "confirm, or name a file that does not exist (a scratch file, removed at once)"));
   }
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return PathError(path, errno);
@@ -123,7 +118,7 @@ absl::StatusOr<BenchFile> OpenBenchFile(const std::string& path, const BenchComm
       return s;
     }
   }
-  return BenchFile{fd, false};
+  return fd;
 }
 
 }  // namespace
@@ -131,14 +126,11 @@ absl::StatusOr<BenchFile> OpenBenchFile(const std::string& path, const BenchComm
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options) {
   if (absl::Status s = CheckArguments(args, options); !s.ok()) return s;
   const std::string& path = args[0];
-  absl::StatusOr<BenchFile> file = OpenBenchFile(path, options);
-  if (!file.ok()) return file.status();
-  absl::Cleanup cleanup = [file = *file, &path] {
-    close(file.fd);
-    if (file.created) unlink(path.c_str());
-  };
+  absl::StatusOr<int> fd = OpenBenchFile(path, options);
+  if (!fd.ok()) return fd.status();
+  absl::Cleanup close_fd = [fd = *fd] { close(fd); };
   absl::StatusOr<std::unique_ptr<Destinations>> destinations =
-      Destinations::ForFile(file->fd, path, kDefaultBenchFileSize,
+      Destinations::ForFile(*fd, path, kDefaultBenchFileSize,
                             HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0);
   if (!destinations.ok()) return destinations.status();
   absl::StatusOr<Measurement> m = Measure(**destinations, options.cpu, Pinning::kBestEffort, options.run);

@@ -1,18 +1,21 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // `pmem2 bench`: argument errors come before anything is written, a short run on a new file prints the table,
-// writes the plot and removes the file it created, and a file system without room for the file is a clear
-// error (not a SIGBUS) that leaves no file. No timing claims.
+// writes the plot and leaves no file (not even when killed halfway), a file system without room for the file is
+// a clear error (not a SIGBUS) that leaves no file, and a PATH smaller than a page is refused. No timing claims.
 
 #include "tools/bench/bench_command.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <ostream>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,20 @@ namespace bench {
 namespace {
 
 using ::testing::HasSubstr;
+
+// A progress stream whose first line kills the process with SIGKILL: a run interrupted halfway, after the file
+// was created and mapped, with no chance to clean up (as after Ctrl-C or SIGTERM, which run no destructors).
+class KillOnFirstWrite : public std::streambuf {
+ protected:
+  int overflow(int c) override {
+    raise(SIGKILL);
+    return c;
+  }
+  std::streamsize xsputn(const char*, std::streamsize n) override {
+    raise(SIGKILL);
+    return n;
+  }
+};
 
 class BenchCommandTest : public ::testing::Test {
  protected:
@@ -123,6 +140,42 @@ TEST_F(BenchCommandTest, ShortRunOnANewFilePrintsTheTableAndThePlot) {
   svg << in.rdbuf();
   EXPECT_THAT(svg.str(), HasSubstr("id=\"pmem2-memcpy-page\""));
   EXPECT_THAT(svg.str(), HasSubstr("id=\"reference-memcpy-page\""));
+}
+
+// Before: the file bench created was removed only by a cleanup at the end of the run, so an interrupted run
+// left it (GiBs by default). Now it is unlinked as soon as it is created.
+TEST_F(BenchCommandTest, AKilledRunLeavesNoFile) {
+  const std::string path = dir_.Join("bench");
+  options_.run.patterns = {Pattern::kHot};
+  options_.run.repetitions = 100;  // far more reports than SampleCollector::kProgressEvery: a line comes mid-run
+  testing::ChildResult r = testing::RunInChild(
+      [&](int out) {
+        KillOnFirstWrite killer;
+        std::ostream progress(&killer);
+        options_.run.progress = &progress;
+        absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
+        testing::WriteToParent(out, table.status().ToString());
+        return 0;
+      },
+      testing::ChildOptions{absl::Seconds(120)});
+  ASSERT_FALSE(r.timed_out) << r.Describe();
+  ASSERT_EQ(r.signal, SIGKILL) << r.Describe() << " (the run ended before its first progress line)";
+  EXPECT_FALSE(Exists(path)) << "a killed run left the file bench created";
+}
+
+// Before: a PATH below one page left both windows empty, every case was skipped, and bench printed empty tables
+// and exited 0.
+TEST_F(BenchCommandTest, RefusesAPathSmallerThanAPage) {
+  const std::string path = dir_.Join("tiny");
+  testing::CreateFile(path, 100, O_RDWR);
+  options_.overwrite = true;
+  const absl::Status s = Error({path});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(path, ": 100 bytes; bench needs at least one page (",
+                                                  sysconf(_SC_PAGESIZE), " bytes)")));
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0) << "an existing PATH is never removed";
+  EXPECT_EQ(st.st_size, 100);
 }
 
 TEST_F(BenchCommandTest, PrintsTheCpuKindEveryPatternAndOnRequestTheStrategies) {

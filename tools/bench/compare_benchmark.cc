@@ -17,6 +17,7 @@
 //
 // How it measures (destination offsets, interleaving, pinning) is documented in tools/bench/comparison.h.
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -111,9 +112,19 @@ int main(int argc, char** argv) {
     options.copy_sizes = *parsed;
   }
   // The cold window, only where a cold pattern is timed: the hot-only run keeps its 128 MiB file.
+  const size_t cold_window_mib =
+      pmem2::bench::HasColdPattern(options.patterns) ? absl::GetFlag(FLAGS_cold_window_mib) : 0;
+  // Sizes given on the command line are not capped by /dev/shm's free space as the default cold window is: refuse
+  // them here, in MiB (no overflow for absurd values), before the reference library is loaded or anything mapped.
+  if (const uint64_t free_mib = pmem2::bench::FreeBytes("/dev/shm") >> 20;
+      std::max(window_mib, cold_window_mib) > free_mib) {
+    return Fail(absl::StrCat("the /dev/shm file of ", std::max(window_mib, cold_window_mib), " MiB (--window_mib=",
+                             window_mib, ", --cold_window_mib=", cold_window_mib, ") does not fit: ", free_mib,
+                             " MiB free there; free space or pass smaller windows"));
+  }
   size_t cold_window = 0;
   if (pmem2::bench::HasColdPattern(options.patterns)) {
-    cold_window = absl::GetFlag(FLAGS_cold_window_mib) << 20;
+    cold_window = cold_window_mib << 20;
     if (cold_window == 0) {
       cold_window =
           pmem2::bench::ColdWindowBytes(pmem2::bench::LastLevelCacheBytes(), pmem2::bench::AvailableMemoryBytes(),

@@ -8,6 +8,8 @@
 // column. Deliberately no assertion about which side is faster: timing claims do not belong in tests.
 
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,7 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
 #include "testing/temp_files.h"
 #include "tools/bench/comparison.h"
 #include "tools/bench/limit_kernels.h"
@@ -39,6 +45,34 @@ TEST(ReferenceLibraryTest, MissingLibraryNamesThePackage) {
         std::exit(good ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// Before: the /dev/shm file was only ftruncate()d, and with less room there than the window the first store to a
+// page tmpfs could not provide (Prefault) killed the process with SIGBUS (exit 135, no message). The child gets a
+// 1 MiB tmpfs on /dev/shm in a mount namespace of its own, so neither a crash nor a hang leaves it mounted.
+TEST(ComparisonNoRoomTest, AFullDevShmIsAnErrorNamingTheSizeAndTheFreeSpace) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a 1 MiB tmpfs on /dev/shm (in a mount namespace of its own)";
+  testing::ChildResult r = testing::RunInChild(
+      [&](int out) {
+        if (absl::Status s = testing::MountPrivateTmpfs("/dev/shm", "1m"); !s.ok()) {
+          testing::WriteToParent(out, absl::StrCat("skip: ", s.message()));
+          return 3;
+        }
+        absl::Cleanup unmount = [] { umount2("/dev/shm", MNT_DETACH); };
+        absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow);
+        testing::WriteToParent(out, absl::StrCat(static_cast<int>(d.status().code()), "|", d.status().message()));
+        return 0;
+      },
+      testing::ChildOptions{absl::Seconds(60)});
+  if (r.exited && r.exit_code == 3) GTEST_SKIP() << r.output;
+  ASSERT_FALSE(r.timed_out) << r.Describe();
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << " (SIGBUS: the /dev/shm file was not allocated)";
+  const std::string code = r.output.substr(0, r.output.find('|'));
+  EXPECT_EQ(code, absl::StrCat(static_cast<int>(absl::StatusCode::kResourceExhausted))) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(absl::StrCat("/dev/shm: cannot allocate ", kWindow,
+                                                          " bytes: No space left on device (")));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("\\([0-9]+ bytes free\\)"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("--cold_window_mib"));
 }
 
 class ComparisonSmokeTest : public ::testing::Test {

@@ -52,14 +52,18 @@ class Destinations {
   // page lanes (both libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map) whose hot pattern
   // uses the first `window` bytes and whose cold patterns all of the file, and the byte lane on anonymous memory
   // against glibc (hot only). Both windows are multiples of 2 MiB; `cold_window` 0: the cold patterns use
-  // `window` (small test runs). `use`: whose mapping each side writes through.
+  // `window` (small test runs). `use`: whose mapping each side writes through. The file's blocks are allocated
+  // (posix_fallocate) before anything maps it: a /dev/shm without room is kResourceExhausted naming the size and
+  // its free space ("/dev/shm: cannot allocate N bytes: No space left on device (M bytes free); ..."), not a
+  // SIGBUS while the window is faulted in.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0,
                                                                      MappingUse use = MappingUse::kShared);
 
   // `pmem2 bench PATH`: both libraries map all of the open descriptor `fd` (a file or Device DAX) at the
   // granularity each detects (or PMEM2_FORCE_GRANULARITY forces), and every side, the limit too, writes through
   // the reference's mapping (as MappingUse::kShared); the hot window is min(size, `max_window`) and the cold
-  // one min(size, `max_cold_window`), rounded down to pages. One lane, named after pmem2's granularity.
+  // one min(size, `max_cold_window`), rounded down to pages. One lane, named after pmem2's granularity. A source
+  // smaller than one page is kInvalidArgument naming `path`, its size and the page size.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window,
                                                                size_t max_cold_window);
 

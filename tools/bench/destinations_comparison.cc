@@ -18,6 +18,7 @@
 #include "tools/bench/destinations.h"
 #include "tools/bench/limit_kernels.h"
 #include "tools/bench/mappings.h"
+#include "tools/create_file.h"
 
 namespace pmem2 {
 namespace bench {
@@ -39,14 +40,17 @@ constexpr FileLaneSpec kFileLanes[] = {
 
 // The file every side maps: each maps it separately, so all columns write the same physical pages (with a
 // file per side, where the kernel placed each file's pages moved whole columns between runs). Unnamed, so it
-// goes away with the last mapping and descriptor whatever happens to the process.
-absl::StatusOr<int> CreateSharedFile(size_t window) {
+// goes away with the last mapping and descriptor whatever happens to the process. Allocated, not just sized:
+// a sparse file on a /dev/shm without room for it maps fine, and Prefault's first store to a page tmpfs cannot
+// provide is a SIGBUS (MADV_POPULATE_WRITE's failure there goes unnoticed); posix_fallocate says so as an error.
+absl::StatusOr<int> CreateSharedFile(size_t size) {
   const int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("open an unnamed file (O_TMPFILE) in /dev/shm", errno);
-  if (ftruncate(fd, static_cast<off_t>(window)) != 0) {
-    const int err = errno;
+  if (absl::Status s = tools::AllocateFile(fd, "/dev/shm", size,
+                                           "; free space there, or pass a smaller --window_mib / --cold_window_mib");
+      !s.ok()) {
     close(fd);
-    return ErrnoError(absl::StrCat("ftruncate the /dev/shm file to ", window, " bytes"), err);
+    return s;
   }
   return fd;
 }

@@ -60,11 +60,17 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, cons
   if (!source.ok()) return Prefixed(path, source.status());
   absl::StatusOr<uint64_t> size = source->Size();
   if (!size.ok()) return Prefixed(path, size.status());
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  // The windows are whole pages (below): a smaller PATH would leave every case out, and an empty table with
+  // exit 0 reads as a run that measured something.
+  if (*size < page) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", *size, " bytes; bench needs at least one page (",
+                                                   page, " bytes), the smallest window it measures in"));
+  }
   absl::StatusOr<Map> map = MapWithPmem2(*source, absl::nullopt);
   if (!map.ok()) return Prefixed(path, map.status());
   absl::StatusOr<ReferenceMap> ref = ReferenceMap::FromFd(**lib, fd, PMEM2_GRANULARITY_PAGE);
   if (!ref.ok()) return Prefixed(path, ref.status());
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t window = static_cast<size_t>(std::min<uint64_t>(*size, max_window)) / page * page;
   const size_t cold_window = static_cast<size_t>(std::min<uint64_t>(*size, max_cold_window)) / page * page;
   const size_t touched = std::max(window, cold_window);

@@ -124,5 +124,10 @@ std::vector<std::string> AvailableStrategyNames() {
   return names;
 }
 
+std::string DescribeStrategyNames() {
+  return absl::StrCat(absl::StrJoin(KnownLimitStrategyNames(), ", "), " (this CPU: ",
+                      absl::StrJoin(AvailableStrategyNames(), ", "), ")");
+}
+
 }  // namespace bench
 }  // namespace pmem2

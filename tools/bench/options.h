@@ -54,6 +54,11 @@ absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text);
 // The names of CacheLineLimitStrategies() (this CPU's).
 std::vector<std::string> AvailableStrategyNames();
 
+// For --help: every name ParseStrategies() knows and this CPU's, from the lists it checks against, e.g.
+// "nt, nt-avx512, store+clwb, ..., memcpy (this CPU: nt, store+clwb, store-all+clwb)". A help text written by
+// hand fell behind the list.
+std::string DescribeStrategyNames();
+
 }  // namespace bench
 }  // namespace pmem2
 
