@@ -6,19 +6,21 @@
 //
 // It uses the Status methods, so a failed write-back (a full or failing disk under a page-granularity file)
 // stops the log before it publishes a tail over records that may be lost; and it asks for a fully allocated
-// file, so a full file system is an error at startup instead of a SIGBUS mid-log.
+// file, so a full file system is an error at startup instead of a SIGBUS mid-log. The log is 4 MiB: more
+// records than fit are an error ("log full after N records", exit 1), not a silent stop.
 //
 //   bazel run //examples:append_log -- /tmp/log 1000
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "pmem2/pmem2.h"
 
 namespace {
@@ -31,7 +33,14 @@ struct LogHeader {
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "/tmp/pmem2-append-log";
-  const int records = argc > 2 ? std::atoi(argv[2]) : 100;
+  int records = 100;
+  auto usage = [argv] { return std::fprintf(stderr, "usage: %s [path [records (>= 0)]]\n", argv[0]), 2; };
+  if (argc > 3) return usage();
+  // Strictly: atoi read "1e3" as 1 and "abc" as 0, a run that wrote nothing and exited 0.
+  if (argc > 2 && (!absl::SimpleAtoi(argv[2], &records) || records < 0)) {
+    std::fprintf(stderr, "append_log: records \"%s\": not a whole number >= 0\n", argv[2]);
+    return usage();
+  }
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
   pmem2::Config config;
@@ -49,7 +58,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < records; ++i) {
     std::string record = "record " + std::to_string(i) + "\n";
     const uint64_t tail = header->tail;
-    if (tail + record.size() > map->size() - 64) break;
+    if (tail + record.size() > map->size() - 64) {
+      // Those published stay (the tail covers them); the caller asked for more than fit, so say so and fail.
+      return std::fprintf(stderr, "%s: log full after %d records (%llu bytes); %d not written\n", path, i,
+                          static_cast<unsigned long long>(tail), records - i),
+             1;
+    }
     absl::Status status = map->Memcpy(data + tail, record.data(), record.size(), pmem2::kMemNoDrain);
     if (status.ok()) status = map->Drain();  // the body is durable before the tail points past it
     if (status.ok()) {
@@ -63,9 +77,12 @@ int main(int argc, char** argv) {
       return std::fprintf(stderr, "%s: record %d: %s\n", path, i, status.ToString().c_str()), 1;
     }
   }
-  std::printf("%s: %llu bytes of records, %s granularity, last: %.*s", path,
+  // The last 12 bytes of records, enough for the last one; fewer (none) when there are fewer, instead of the
+  // header's bytes.
+  const int last = static_cast<int>(std::min<uint64_t>(header->tail, 12));
+  std::printf("%s: %llu bytes of records, %s granularity, last: %.*s%s", path,
               static_cast<unsigned long long>(header->tail),
-              std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(), 12,
-              data + header->tail - 12);
+              std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(), last,
+              data + header->tail - last, last == 0 ? "(none)\n" : "");
   return 0;
 }

@@ -12,7 +12,9 @@
 //
 // Every failure (a failed write-back under a full or failing disk, reported by the barrier even for persists
 // queued without a Completion) stops the log before it publishes a tail over records that may be lost. At the
-// end it maps the file again, as a recovering reader would, and checks every record below the tail.
+// end it maps the file again, as a recovering reader would, and checks every record below the tail. The log is
+// 4 MiB: the records that fit are published and checked, and the rest is an error ("log full after N records",
+// exit 1), not a silent stop.
 //
 //   bazel run //examples:append_log_async -- /tmp/log 1000 16      # path, records, records per batch
 
@@ -21,10 +23,10 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/async_persister.h"
 
@@ -85,9 +87,14 @@ int Verify(const char* path, uint64_t expected_tail, int expected_records) {
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "/tmp/pmem2-append-log-async";
-  const int records = argc > 2 ? std::atoi(argv[2]) : 100;
-  const int batch_size = argc > 3 ? std::atoi(argv[3]) : 16;
-  if (records < 0 || batch_size < 1) {
+  int records = 100;
+  int batch_size = 16;
+  // Strictly: atoi read "abc" as 0 (nothing written, exit 0) and "1e3" as 1.
+  const bool bad_records = argc > 2 && (!absl::SimpleAtoi(argv[2], &records) || records < 0);
+  const bool bad_batch = argc > 3 && (!absl::SimpleAtoi(argv[3], &batch_size) || batch_size < 1);
+  if (bad_records) std::fprintf(stderr, "append_log_async: records \"%s\": not a whole number >= 0\n", argv[2]);
+  if (bad_batch) std::fprintf(stderr, "append_log_async: records per batch \"%s\": not a whole number >= 1\n", argv[3]);
+  if (bad_records || bad_batch || argc > 4) {
     std::fprintf(stderr, "usage: %s [path [records [records per batch (>= 1)]]]\n", argv[0]);
     return 2;
   }
@@ -118,13 +125,17 @@ int main(int argc, char** argv) {
 
   uint64_t tail = 0;  // the published tail
   int published = 0, batches = 0;
-  while (published < records) {
+  bool full = false;  // a record did not fit: the batch so far is published, then the log stops
+  while (published < records && !full) {
     // Store and queue the batch's records past the published tail; nothing is waited for yet.
     uint64_t end = tail;
     int count = 0;
     for (; count < batch_size && published + count < records; ++count) {
       const std::string record = Record(published + count);
-      if (end + record.size() > map->size() - kDataOffset) break;  // the log is full
+      if (end + record.size() > map->size() - kDataOffset) {
+        full = true;
+        break;
+      }
       std::memcpy(data + end, record.data(), record.size());
       // No Completion: a failure reaches the barrier below (and the Map's sticky error).
       if (absl::Status s = persister->Persist(data + end, record.size()); !s.ok()) {
@@ -159,6 +170,12 @@ int main(int argc, char** argv) {
   if (absl::Status s = persister->WaitAll(); !s.ok()) return Fail(path, "finishing", s);
 
   if (int rc = Verify(path, tail, published); rc != 0) return rc;
+  if (full) {
+    // The records that fit are durable and checked; the caller asked for more, so this run failed.
+    std::fprintf(stderr, "append_log_async: %s: log full after %d records (tail %llu); %d not written\n", path,
+                 published, static_cast<unsigned long long>(tail), records - published);
+    return 1;
+  }
   std::printf("append_log_async: %d records in %d batches, backend %s, %s granularity, tail %llu\n", published,
               batches, pmem2::AsyncBackendName(persister->backend()),
               std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(),

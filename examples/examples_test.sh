@@ -55,4 +55,35 @@ rc=0; out=$(PMEM2_FORCE_GRANULARITY=bogus "$async_log" "$dir/async-bad" 10 2>&1)
 echo "$out"
 [ "$rc" -eq 1 ]
 grep -q '^append_log_async: .*async-bad: opening: ' <<<"$out"
+
+# Counts are parsed strictly (atoi read "abc" as 0 records, and the run exited 0): the error names the argument.
+rc=0; out=$("$2" "$dir/log-bad" abc 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 2 ]
+grep -q '^append_log: records "abc": not a whole number' <<<"$out"
+grep -q '^usage: ' <<<"$out"
+rc=0; out=$("$async_log" "$dir/async-bad" 1e3 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 2 ]
+grep -q '^append_log_async: records "1e3": not a whole number' <<<"$out"
+rc=0; out=$("$async_log" "$dir/async-bad" 10 4x 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 2 ]
+grep -q '^append_log_async: records per batch "4x": not a whole number' <<<"$out"
+
+# More records than the 4 MiB log holds: those that fit (307525 of "record N\n", 4 MiB - 64 bytes exactly) are
+# published, and the run says so and fails instead of stopping silently with exit 0. Cache-line granularity
+# forced, so that 300,000 persists are CPU flushes rather than msyncs.
+full=307525
+rc=0; out=$(PMEM2_FORCE_GRANULARITY=cache_line "$2" "$dir/log-full" 400000 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ]
+grep -q "^$dir/log-full: log full after $full records (4194240 bytes); $((400000 - full)) not written$" <<<"$out"
+[ "$(tail -c +65 "$dir/log-full" | tr -d '\0' | wc -l)" -eq $full ]
+rc=0; out=$(PMEM2_FORCE_GRANULARITY=cache_line "$async_log" "$dir/async-full" 400000 1000 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ]
+grep -q "^append_log_async: $dir/async-full: log full after $full records (tail 4194240); $((400000 - full)) not written$" \
+  <<<"$out"
+[ "$(tail -c +65 "$dir/async-full" | tr -d '\0' | wc -l)" -eq $full ]
 echo "examples: ok"
