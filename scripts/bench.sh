@@ -7,7 +7,7 @@
 # nine minutes on a 2-core machine (about three with --patterns=hot); progress goes to stderr.
 #
 #   scripts/bench.sh                          # the default run
-#   scripts/bench.sh --repetitions=15         # more repetitions (medians are steadier on a noisy host)
+#   scripts/bench.sh --repetitions=31         # more repetitions than the default 15 (steadier medians on a noisy host)
 #   scripts/bench.sh --benchmark_filter=memcpy/cache_line
 #
 # Method (destination offsets, interleaving, pinning): tools/bench/comparison.h. For your own file or device:

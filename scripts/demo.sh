@@ -3,16 +3,15 @@
 # (default: a new temporary file; pass a path, e.g. a file on a DAX file system or /dev/dax0.0, to see yours).
 # A missing file is created with 16 MiB allocated (`pmem2 info --create=16M`), except right in /dev: a mistyped
 # /dev/daxX.Y is an error there instead of a new regular file (folders below /dev, such as /dev/shm, are fine).
+# The quickstart example then writes its greeting to a file in a new temporary folder (mktemp -d), removed at
+# exit: never next to PATH, where it would leave PATH.greeting behind (or create /dev/dax0.0.greeting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-path="${1:-}"
-if [ -z "$path" ]; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  path="$tmp/pmem2-demo"
-fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+path="${1:-$tmp/pmem2-demo}"
 if ! out=$(bazel build -c opt //tools:pmem2 //examples:quickstart 2>&1); then
   echo "$out" >&2
   exit 1
@@ -29,5 +28,5 @@ echo
 echo "\$ PMEM2_FORCE_GRANULARITY=cache_line pmem2 info $path   # what persistent memory without eADR would get"
 PMEM2_FORCE_GRANULARITY=cache_line "$bin/tools/pmem2" info "$path" | grep -E "^(granularity|forced|flush|drain|memmove|memset):"
 echo
-echo "\$ quickstart $path.greeting"
-"$bin/examples/quickstart" "$path.greeting"
+echo "\$ quickstart $tmp/greeting"
+"$bin/examples/quickstart" "$tmp/greeting"

@@ -4,14 +4,16 @@
 #   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
 #                 and tsan (the sanitizers);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
-#   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1);
+#   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
+#                 (CI=true, as CI services set it; .ci/run sets it) the skip is a failure, as CI must run the VM);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
 #                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
 #                 instead of failing. It takes the `tests` stage's compiles from a disk cache of this run's own
 #                 (created empty, removed at exit), and every test runs again as pmem2ci (--nocache_test_results;
 #                 a result taken from any cache fails the stage).
-# Counts individual test cases (GoogleTest cases; one per shell test; one per linter) and ends with
-# `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage.
+# Counts individual test cases (GoogleTest cases; one per shell test; one per linter; one per stage skipped whole)
+# and ends with `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage; anything else
+# is refused with the usage (a mistyped option would otherwise start the whole 15-minute suite).
 #
 # Root: installing missing packages needs root or sudo (nothing else does once they are there). Test cases that
 # need root (tmpfs and ext4-on-loop-device mounts, dropping privileges to user nobody) run only as root and
@@ -20,8 +22,17 @@
 # is skipped otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+usage="usage: scripts/test.sh [--quick]   (--quick: only the plain unit tests)"
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    -h | --help) echo "$usage"; exit 0 ;;
+    *) echo "scripts/test.sh: unknown argument \"$arg\"" >&2; echo "$usage" >&2; exit 2 ;;
+  esac
+done
+# Under CI (any CI value but "", 0 and false) a skip that would hide a stage is a failure instead.
+case ${CI:-} in "" | 0 | false) in_ci=0 ;; *) in_ci=1 ;; esac
 
 scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -155,6 +166,7 @@ unprivileged_stage() {
   local user=pmem2ci home src start=$SECONDS
   if [ "$(id -u)" -ne 0 ]; then
     echo "stage unprivileged: skipped (needs root to create and become user $user; this run is unprivileged already)"
+    skipped=$((skipped + 1))
     return
   fi
   if ! id -u "$user" >/dev/null 2>&1 && ! useradd --system --create-home --shell /usr/sbin/nologin "$user"; then
@@ -214,8 +226,12 @@ if [ $quick -eq 0 ]; then
   if [ $rc -ne 0 ]; then echo "  consumer: exit $rc"; tail -20 "$log" | sed 's/^/    /'; fi
   echo "stage consumer: $((passed - before_p)) passed, $((failed - before_f)) failed ($((SECONDS - start)) s)"
 
-  # Always run (bash, not the exec bit): PMEM2_SKIP_DAX_VM=1 is the only way to skip it.
-  {
+  # Always run (bash, not the exec bit): PMEM2_SKIP_DAX_VM=1 is the only way to skip it, and not under CI.
+  if [ $in_ci -eq 1 ] && [ "${PMEM2_SKIP_DAX_VM:-0}" = 1 ]; then
+    echo "stage dax_vm: 0 passed, 1 failed (PMEM2_SKIP_DAX_VM=1 under CI (CI=$CI): CI must run the DAX VM;" \
+      "unset PMEM2_SKIP_DAX_VM)"
+    failed=$((failed + 1))
+  else
     start=$SECONDS
     log="$log_dir/dax_vm.log"
     bash testing/dax_vm/run.sh >"$log" 2>&1
@@ -229,8 +245,10 @@ if [ $quick -eq 0 ]; then
     elif [[ "$line" != *skipped* ]] || [ $rc -ne 0 ]; then
       tail -20 "$log" | sed 's/^/    /'
       failed=$((failed + 1))
+    else
+      skipped=$((skipped + 1)) # the whole stage, as the final line counts it
     fi
-  }
+  fi
 
   unprivileged_stage
 fi
