@@ -5,7 +5,7 @@
 #                 and tsan (the sanitizers);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
-#                 (CI=true, as CI services set it; .ci/run sets it) the skip is a failure, as CI must run the VM);
+#                 (CI=true, as CI services set it) the skip is a failure, as CI must run the VM);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
 #                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
 #                 instead of failing. It takes the `tests` stage's compiles from a disk cache of this run's own
