@@ -80,6 +80,8 @@ extern "C" {
  * Without PMEM_FILE_CREATE `len` must be 0. NULL with errno on failure (EINVAL for flags or lengths that do
  * not go together, or an empty file; ENOENT, EEXIST, EISDIR, ENOTDIR, EACCES, ENOSPC, ... from the system).
  * A file created by the call is removed again if a later step fails.
+ * Device DAX (/dev/daxX.Y), as in libpmem: PMEM_FILE_CREATE and PMEM_FILE_SPARSE are accepted and ignored,
+ * EXCL and TMPFILE are EINVAL, `len` must be 0 or the device's exact size, and all of the device is mapped.
  */
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp, int *is_pmemp);
 

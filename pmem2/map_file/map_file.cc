@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,7 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map_file/map_file_for_test.h"
+#include "pmem2/source/device_dax.h"
 #include "pmem2/source/source.h"
+#include "pmem2/sysfs/sysfs.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace pmem2 {
@@ -70,6 +73,41 @@ absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOp
   opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (opened.fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
   return opened;
+}
+
+// Whether `path` names a Device DAX, from stat(2) (following symbolic links, as open does) and sysfs, before
+// anything is opened: Device DAX has its own flag and length rules (map_file.h), and libpmem decides them first,
+// so that create with length 0 is accepted there and exclusive is EINVAL rather than open's EEXIST. A path that
+// cannot be looked up is no Device DAX here; the open that follows reports why.
+bool IsDeviceDaxPath(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) return false;
+  return source_internal::IsDeviceDax(sysfs_internal::Root(), major(st.st_rdev), minor(st.st_rdev));
+}
+
+// The options a Device DAX accepts: create and sparse (ignored: the device is neither made nor sized), any length
+// (checked against the device's size once it is open).
+absl::Status CheckDeviceDaxOptions(const std::string& path, const MapFileOptions& options) {
+  const char* refused = options.exclusive ? "exclusive (PMEM_FILE_EXCL)"
+                        : options.tmpfile ? "tmpfile (PMEM_FILE_TMPFILE)"
+                                          : nullptr;
+  if (refused == nullptr) return absl::OkStatus();
+  return Invalid(absl::StrCat(path, " is Device DAX: ", refused,
+                              " is not accepted there (only create and sparse are, and ignored)"));
+}
+
+// The flag and length rules for everything that is not Device DAX.
+absl::Status CheckFileOptions(const MapFileOptions& options) {
+  if (options.tmpfile && !options.create) return Invalid("tmpfile needs create (PMEM_FILE_CREATE)");
+  if (options.create && options.length == 0) return Invalid("create needs a length (the file's size) above 0");
+  if (!options.create && options.length != 0) {
+    return Invalid(absl::StrCat("length ", options.length, " given without create: an existing file is mapped whole"));
+  }
+  if (options.length > static_cast<uint64_t>(INT64_MAX)) {
+    // EINVAL, not EFBIG: libpmem's errno for a length that is negative as an off_t.
+    return Invalid(absl::StrCat("length ", options.length, " is larger than any file can be"));
+  }
+  return absl::OkStatus();
 }
 
 // Whether `path` (not following a final symbolic link) is the file open as `fd`.
@@ -127,17 +165,18 @@ absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length,
 }
 
 absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options) {
-  if (options.tmpfile && !options.create) return Invalid("tmpfile needs create (PMEM_FILE_CREATE)");
-  if (options.create && options.length == 0) return Invalid("create needs a length (the file's size) above 0");
-  if (!options.create && options.length != 0) {
-    return Invalid(absl::StrCat("length ", options.length, " given without create: an existing file is mapped whole"));
+  const bool device_dax = IsDeviceDaxPath(path);
+  if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : CheckFileOptions(options); !s.ok()) {
+    return s;
   }
-  if (options.length > static_cast<uint64_t>(INT64_MAX)) {
-    // EINVAL, not EFBIG: libpmem's errno for a length that is negative as an off_t.
-    return Invalid(absl::StrCat("length ", options.length, " is larger than any file can be"));
+  absl::StatusOr<OpenedFile> opened;
+  if (device_dax) {
+    // Opened as it is: a device is never created, and O_CREAT | O_EXCL would fail with EEXIST.
+    opened = OpenedFile{open(path.c_str(), O_RDWR | O_CLOEXEC), ""};
+    if (opened->fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
+  } else {
+    opened = options.tmpfile ? OpenTemporary(path, options.exclusive) : OpenOrCreate(path, options);
   }
-  absl::StatusOr<OpenedFile> opened =
-      options.tmpfile ? OpenTemporary(path, options.exclusive) : OpenOrCreate(path, options);
   if (!opened.ok()) return opened.status();
   const int fd = opened->fd;
   bool keep_file = false;
@@ -152,18 +191,23 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   });
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return source.status();
+  // What was opened decides, as the descriptor is what gets mapped: the path may have been replaced since the
+  // stat above. Then the other kind's rules apply as if it had been there from the start.
   if (source->kind() == SourceKind::kDeviceDax) {
-    if (options.exclusive || options.tmpfile) {
-      return Invalid(absl::StrCat(path, " is Device DAX: only create and sparse are accepted"));
-    }
+    if (absl::Status s = CheckDeviceDaxOptions(path, options); !s.ok()) return s;
     absl::StatusOr<uint64_t> size = source->Size();
     if (!size.ok()) return size.status();
     if (options.length != 0 && options.length != *size) {
-      return Invalid(absl::StrCat(path, " is Device DAX of ", *size, " bytes: length must be 0 or that, not ",
-                                  options.length));
+      return Invalid(absl::StrCat(path, " is Device DAX of ", *size, " bytes: length must be 0 or ", *size,
+                                  ", not ", options.length));
     }
-  } else if (options.create) {
-    if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+  } else {
+    if (device_dax) {
+      if (absl::Status s = CheckFileOptions(options); !s.ok()) return s;
+    }
+    if (options.create) {
+      if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+    }
   }
   Config config;
   config.set_required_store_granularity(options.required_granularity);

@@ -30,8 +30,12 @@
 //   * tmpfile (PMEM_FILE_TMPFILE, with create): `path` is a folder; an unnamed file (mode 0600) is created in
 //     it (O_TMPFILE, or where the file system lacks it a named file removed at once), so nothing is left behind
 //     however the process ends. With exclusive, it can never be linked into the file system.
-//   * Device DAX (`path` is /dev/daxX.Y): only create and sparse are accepted, and ignored; `length` is 0 or
-//     the device's size.
+//   * Device DAX (`path`, after symbolic links, is a character device that sysfs puts in the dax subsystem, e.g.
+//     /dev/dax0.0): recognised before any of the rules above, which do not apply to it. Create and sparse are
+//     accepted and ignored (nothing is created or sized); exclusive or tmpfile is EINVAL naming the flag;
+//     `length` is 0 or the device's exact size, with or without create (EINVAL naming both otherwise); all of the
+//     device is mapped. Any other character device (/dev/null, /dev/zero) follows the rules above, as the
+//     existing file it is: e.g. create + exclusive is EEXIST (libpmem: EINVAL; README's differences table).
 // Errors are kErrno with the errno libpmem sets for the same input (GetErrno()): EINVAL for flag or length
 // combinations the list above refuses, ENOENT, EEXIST, EACCES, ENOTDIR, ... from the system; plus Map::Create's
 // errors (e.g. kSourceEmpty for an empty existing file).
@@ -57,7 +61,7 @@ struct MapFileOptions {
   bool exclusive = false;
   bool sparse = false;
   bool tmpfile = false;
-  // The file's size with `create`; 0 otherwise.
+  // The file's size with `create`; 0 otherwise. Device DAX: 0 or the device's size, with or without create.
   size_t length = 0;
   // For a file that `create` makes (not for tmpfile, always 0600).
   mode_t mode = 0600;

@@ -14,17 +14,20 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
+#include "testing/fake_sysfs.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
 namespace {
 
+using ::pmem2::testing::FakeSysfs;
 using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::FolderEntries;
 using ::pmem2::testing::ScopedTempDir;
@@ -201,6 +204,75 @@ TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
   EXPECT_EQ(GetErrno(file.status()), ENOSPC) << file.status();
   EXPECT_EQ(file.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(FolderEntries((*fs)->Join("")), IsEmpty()) << "the half-made file is removed";
+}
+
+// Device DAX, with /dev/null dressed as a 1 GiB device of 2 MiB alignment in a fake sysfs (testing/fake_sysfs.h).
+// /dev/null cannot be mapped, so a call whose flags and length are accepted does not succeed here: it gets as far
+// as mmap of the whole device and fails there with ENODEV, which is what "accepted" is checked as. That the
+// mapping works on a real device is checked in the DAX VM (testing/dax_vm/dax_checks.cc). Before the fix the
+// file rules ran first: (0, create) and (size, no create) were EINVAL, exclusive EEXIST from open, tmpfile ENOTDIR.
+class FakeDeviceDaxMapFileTest : public MapFileTest {
+ protected:
+  static constexpr size_t kDeviceSize = size_t{1} << 30;
+  FakeSysfs sysfs_;
+  std::string device_ = sysfs_.MakeDevNullDeviceDax(std::to_string(kDeviceSize), "2097152");
+};
+
+TEST_F(FakeDeviceDaxMapFileTest, CreateAndSparseAreIgnoredAndLengthIsZeroOrTheDevicesSize) {
+  for (bool create : {true, false}) {
+    for (bool sparse : {false, true}) {
+      for (size_t length : {size_t{0}, kDeviceSize}) {
+        MapFileOptions options;
+        options.create = create;
+        options.sparse = sparse;
+        options.length = length;
+        const absl::Status status = MapFile("/dev/null", options).status();
+        SCOPED_TRACE(::testing::Message() << "create " << create << " sparse " << sparse << " length " << length
+                                          << ": " << status);
+        // The whole device reached mmap, which /dev/null refuses with ENODEV (it has no mmap of its own).
+        EXPECT_EQ(GetErrno(status), ENODEV);
+        EXPECT_THAT(std::string(status.message()), HasSubstr(absl::StrCat("mmap of ", kDeviceSize, " bytes")));
+      }
+    }
+  }
+}
+
+TEST_F(FakeDeviceDaxMapFileTest, ExclusiveTmpfileAndOtherLengthsAreEinvalNamingThem) {
+  absl::Status status;
+  for (size_t length : {size_t{0}, kDeviceSize}) {
+    MapFileOptions exclusive = Create(length);
+    exclusive.exclusive = true;
+    status = MapFile("/dev/null", exclusive).status();
+    EXPECT_EQ(GetErrno(status), EINVAL) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("PMEM_FILE_EXCL"));
+    MapFileOptions tmpfile = Create(length);
+    tmpfile.tmpfile = true;
+    status = MapFile("/dev/null", tmpfile).status();
+    EXPECT_EQ(GetErrno(status), EINVAL) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("PMEM_FILE_TMPFILE"));
+  }
+  for (const MapFileOptions& options : {Create(kDeviceSize - 4096), Create(kDeviceSize + 1), Create(4096)}) {
+    for (bool create : {true, false}) {
+      MapFileOptions asked = options;
+      asked.create = create;
+      status = MapFile("/dev/null", asked).status();
+      EXPECT_EQ(GetErrno(status), EINVAL) << status;
+      EXPECT_THAT(std::string(status.message()), HasSubstr(std::to_string(asked.length)));
+      EXPECT_THAT(std::string(status.message()), HasSubstr(std::to_string(kDeviceSize)));
+    }
+  }
+}
+
+// The same flags on a character device that is not Device DAX (no fake sysfs here) keep the file rules: the
+// README's libpmem differences table says so for /dev/null.
+TEST_F(MapFileTest, ACharacterDeviceThatIsNotDeviceDaxKeepsTheFileRules) {
+  MapFileOptions exclusive = Create(4096);
+  exclusive.exclusive = true;
+  EXPECT_EQ(GetErrno(MapFile("/dev/null", exclusive).status()), EEXIST);
+  MapFileOptions tmpfile = Create(4096);
+  tmpfile.tmpfile = true;
+  EXPECT_EQ(GetErrno(MapFile("/dev/null", tmpfile).status()), ENOTDIR);
+  EXPECT_EQ(GetErrno(MapFile("/dev/null", Create(0)).status()), EINVAL);
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 //       Device DAX: size and alignment as sysfs says; 4 KiB offsets and lengths refused (kOffsetUnaligned,
 //       kLengthUnaligned); a private mapping refused (kSrcDevdaxPrivate); a range past the end refused
 //       (kMapRange); granularity requests as above; data written at a 2 MiB offset and persisted reads back
-//       through an independent mapping.
+//       through an independent mapping. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
+//       PMEM_FILE_CREATE, and len = the device's size without flags, each map the whole device with *is_pmemp 1
+//       (its last byte readable) and unmap; EXCL and a length that is neither are EINVAL.
 //   dax_checks write PATH SEED persist|nopersist [OFFSET]
 //       The crash test's first half: maps 2 MiB of PATH at OFFSET through pmem2 (a regular file is created and
 //       made durable first, empty) and writes the pattern of SEED. `persist`: with memcpy_fn + persist_fn.
@@ -62,6 +64,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
+#include "pmem2/c/libpmem.h"
 #include "pmem2/pmem2.h"
 #include "testing/dax_vm/pattern.h"
 
@@ -243,6 +246,44 @@ int Fsdax(const char* path, StoreGranularity effective) {
   return g_bad ? 1 : 0;
 }
 
+// pmem_map_file's Device DAX rules (pmem2/map_file/map_file.h), which differ from a file's: CREATE is ignored, so
+// len 0 with it maps the whole device as len 0 without it does; len is 0 or exactly the device's `size`.
+void CheckPmemMapFile(const char* dev, uint64_t size) {
+  struct Call {
+    size_t len;
+    int flags;
+    const char* what;
+  };
+  for (const Call& c : {Call{0, PMEM_FILE_CREATE, "len 0, CREATE"},
+                        Call{static_cast<size_t>(size), 0, "len = device size, no flags"}}) {
+    size_t mapped_len = 0;
+    int is_pmem = -1;
+    void* addr = pmem_map_file(dev, c.len, c.flags, 0, &mapped_len, &is_pmem);
+    const std::string what = absl::StrCat("pmem_map_file(", dev, ", ", c.what, ")");
+    if (!Expect(addr != nullptr, what + (addr != nullptr ? " maps" : absl::StrCat(": ", pmem_errormsg())))) {
+      continue;
+    }
+    Expect(mapped_len == size && is_pmem == 1,
+           absl::StrCat(what, ": mapped_len ", mapped_len, " is_pmem ", is_pmem, ", want ", size, " and 1"));
+    // The last byte is in the mapping only if all of the device is (a shorter one would fault). Read, not
+    // written: the crash test's data on this device must stay as it is.
+    const char last = static_cast<volatile const char*>(addr)[size - 1];
+    (void)last;
+    Expect(pmem_unmap(addr, mapped_len) == 0, what + ": pmem_unmap");
+  }
+  // EXCL with the device's size: what a file's rules would send to open(O_EXCL) and so to EEXIST.
+  for (const Call& c : {Call{static_cast<size_t>(size), PMEM_FILE_CREATE | PMEM_FILE_EXCL, "len = size, CREATE | EXCL"},
+                        Call{static_cast<size_t>(size - 2 * kMiB), PMEM_FILE_CREATE, "len size - 2 MiB"}}) {
+    errno = 0;
+    void* addr = pmem_map_file(dev, c.len, c.flags, 0, nullptr, nullptr);
+    const int err = errno;
+    Expect(addr == nullptr && err == EINVAL, absl::StrCat("pmem_map_file(", dev, ", ", c.what, "): ",
+                                                          addr != nullptr ? "mapped" : std::strerror(err),
+                                                          ", want EINVAL"));
+    if (addr != nullptr) pmem_unmap(addr, size);
+  }
+}
+
 bool ReadSysfs(const std::string& path, std::string* out) {
   std::ifstream in(path);
   return static_cast<bool>(std::getline(in, *out));
@@ -300,6 +341,7 @@ int Devdax(const char* dev, StoreGranularity effective) {
   ExpectWritten(static_cast<const char*>(other), seed, "raw mapping");
   munmap(other, 4 * kMiB);
   close(fd);
+  CheckPmemMapFile(dev, *size);
   return g_bad ? 1 : 0;
 }
 
