@@ -432,7 +432,10 @@ void Engine::AbandonRing(int error) {
   // (the ring's memory, still mapped, keeps the ring alive even when its descriptor was closed), so it could read the
   // caller's source after the synchronous redo completed the Copy and the caller reused the buffer. Waiting for those
   // completions in the completion ring's memory would close it; no test can hold a kernel write in flight here.
-  (void)error;
+  // A descriptor that is closed (EBADF) or no io_uring any more (EOPNOTSUPP, ENXIO) is never closed by the
+  // destructor: its number may be another file's by then, and on kernels that give every anonymous-inode file
+  // (io_uring, eventfd, epoll, ...) the same inode the identity check cannot tell.
+  if (error == EBADF || error == EOPNOTSUPP || error == ENXIO) ring_descriptor_lost = true;
   ring_dead = true;
   backend = AsyncBackend::kSynchronous;
   sqes_unsubmitted = 0;
@@ -592,10 +595,13 @@ int Engine::SyncSynchronously(Batch& batch) {
       batch.recorded = true;
       // The engine's own description holds the same report. Taken now, while this failure is unacknowledged,
       // so that the next sync does not hand it out again after the application acknowledged it (failing, on
-      // every Map of the file, a persist of pages that are durable). Not recorded again: whatever failed is
-      // among what the application rewrites after this failure (the header, "After a failure").
-      (void)sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
-                            SYNC_FILE_RANGE_WAIT_AFTER);
+      // every Map of the file, a persist of pages that are durable).
+      // Recorded if it answers: it may be another failure than the msync's (one that came in between, or an
+      // msync that failed for another reason), and the failure is not acknowledged yet, so this adds to it.
+      if (sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
+                          SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        map_internal::RecordPersistFailure(pages, length, errno);
+      }
     }
     if (result != 0) return result;
   }

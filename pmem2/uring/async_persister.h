@@ -94,13 +94,14 @@
 // kSynchronous. Nothing is lost and nothing hangs: a descriptor number that other code closed and that now
 // belongs to another io_uring is found at the next submission (that ring does not take this engine's
 // entries), or, during a wait, by the descriptor's identity (checked every 200 ms on kernels with
-// IORING_FEAT_EXT_ARG, 5.11 on; an identity check cannot tell rings apart on kernels that give every io_uring
-// the same anonymous inode). The ring's descriptor is closed by the destructor only while it is still the ring.
+// IORING_FEAT_EXT_ARG, 5.11 on; an identity check cannot tell the ring from another anonymous-inode file, such
+// as another io_uring or an eventfd, on kernels that give them all the same inode). The ring's descriptor is closed by the destructor only while it is still the ring.
 //
 // fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and
-// holds the parent's queued operations (with the parent's buffers as they were), so it runs nothing: every
-// call fails with kFailedPrecondition (Poll() returns 0) and its destructor drops what it holds without running
-// or reaping anything. Make a new engine in the child. (Detected with pthread_atfork(); a raw clone(2) that
+// holds the parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist,
+// Copy, Barrier, Submit, Wait, WaitAll and AddMap fail with kFailedPrecondition, Poll() returns 0 (the queries,
+// Failure(), ClearFailure(), backend() and in_flight(), answer from the copy), and its destructor drops what it
+// holds without running or reaping anything. Make a new engine in the child. (Detected with pthread_atfork(); a raw clone(2) that
 // skips the handlers is not.)
 //
 // Not covered: page-granularity Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and

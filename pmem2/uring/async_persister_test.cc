@@ -599,12 +599,23 @@ TEST_P(AsyncPersisterTest, EnginesOnSeveralThreadsShareTheFileAndItsFailures) {
   std::vector<std::string> verdicts(kThreads);
   std::atomic<int> failed_once{0};
   std::atomic<int> records_durable{0};  // thread 0 fails only once every thread's records are durable
+  // Each handshake fails the thread after 20 s instead of hanging the test until Bazel's timeout.
+  const auto await = [](const std::function<bool()>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       absl::StatusOr<AsyncPersister> engine = NewPersister();
       if (!engine.ok()) {
         verdicts[t] = engine.status().ToString();
+        records_durable.fetch_add(1);  // so that thread 0 goes on, and the others do not wait for it in vain
+        if (t == 0) failed_once.store(2);
         return;
       }
       Injector eio;  // thread 0's engine sees EIO on its first data sync after its records
@@ -623,7 +634,7 @@ TEST_P(AsyncPersisterTest, EnginesOnSeveralThreadsShareTheFileAndItsFailures) {
       }
       records_durable.fetch_add(1);
       if (t == 0) {
-        while (records_durable.load() != kThreads) std::this_thread::yield();
+        if (!await([&] { return records_durable.load() == kThreads; })) verdicts[t] = "the others' records: timeout";
         failed_once.store(1);
         Completion failing;
         if (!engine->Persist(mine, 1, &failing).ok() || engine->Wait(failing).code() != absl::StatusCode::kDataLoss) {
@@ -632,7 +643,7 @@ TEST_P(AsyncPersisterTest, EnginesOnSeveralThreadsShareTheFileAndItsFailures) {
         engine->ClearFailure().IgnoreError();
         failed_once.store(2);
       } else {
-        while (failed_once.load() != 2) std::this_thread::yield();
+        if (!await([&] { return failed_once.load() == 2; })) verdicts[t] = "thread 0's failure: timeout";
         Completion after;
         if (!engine->Persist(mine, 1).ok() || !engine->Barrier(&after).ok() ||
             engine->Wait(after).code() != absl::StatusCode::kDataLoss) {
@@ -1437,14 +1448,21 @@ TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedTheEngineNeverClosesItsReused
 // not taken, finish synchronously instead of waiting forever for completions that go nowhere, and leave the
 // other ring's descriptor open.
 TEST_F(AsyncPersisterDeadRingTest, ARingNumberReusedByAnotherRingIsNoticedInsteadOfHanging) {
-  for (const bool other_has_work : {false, true}) {
+  // 0: an idle ring; 1: one with an entry it was given but has not taken (the engine's io_uring_enter() on the
+  // number takes that one, and returns 1); 2: one with a completion waiting.
+  for (const int other_has : {0, 1, 2}) {
     testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
       close(ring_fd);
       io_uring other;
       if (io_uring_queue_init(8, &other, 0) < 0) return "io_uring_queue_init failed";
       if (other.ring_fd != ring_fd && dup2(other.ring_fd, ring_fd) != ring_fd) return "dup2 failed";
-      if (other_has_work) io_uring_prep_nop(io_uring_get_sqe(&other));
-      if (other_has_work) io_uring_submit(&other);  // flushed: the next io_uring_enter() on the number takes it
+      if (other_has != 0) io_uring_prep_nop(io_uring_get_sqe(&other));
+      if (other_has == 1) {
+        // Published to the kernel without entering it (what liburing's submit does before io_uring_enter()).
+        io_uring_smp_store_release(other.sq.ktail, other.sq.sqe_tail);
+      } else if (other_has == 2) {
+        io_uring_submit(&other);  // taken and completed at once: a completion waits in the other ring
+      }
       base()[0] = 'r';
       Completion persist, barrier;
       if (!persister.Persist(base(), 1, &persist).ok() || !persister.Submit().ok()) return "Persist refused";
@@ -1456,10 +1474,9 @@ TEST_F(AsyncPersisterDeadRingTest, ARingNumberReusedByAnotherRingIsNoticedInstea
       if (fcntl(ring_fd, F_GETFD) < 0) return "the engine closed the other ring's descriptor";
       return "ok";
     });
-    ASSERT_FALSE(child.timed_out) << (other_has_work ? "other ring with work: " : "idle other ring: ")
-                                  << child.Describe();
+    ASSERT_FALSE(child.timed_out) << "other ring " << other_has << ": " << child.Describe();
     EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-    EXPECT_EQ(child.output, "ok") << (other_has_work ? "other ring with work" : "idle other ring");
+    EXPECT_EQ(child.output, "ok") << "other ring " << other_has;
     EXPECT_EQ(ReadFile(file_->fd.get(), 0, 1), "r");
   }
 }
