@@ -135,6 +135,14 @@ absl::Status RefuseInAReRunDeathTestChild(absl::string_view factory) {
   return absl::InternalError(why);
 }
 
+// What both factories check first, in this order: not in a re-run death-test child (nothing there may mount),
+// root, then the private mount namespace.
+absl::Status Preflight(absl::string_view factory) {
+  if (absl::Status child = RefuseInAReRunDeathTestChild(factory); !child.ok()) return child;
+  if (absl::Status root = RequireRoot(factory); !root.ok()) return root;
+  return UseAPrivateMountNamespace(factory);
+}
+
 void SleepForRetry() {
   struct timespec ts = {0, kRetryNanos};
   nanosleep(&ts, nullptr);
@@ -319,9 +327,7 @@ int BindLoop(int loop_fd, int image_fd, const std::string& image) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes) {
-  if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Tmpfs"); !child.ok()) return child;
-  if (absl::Status root = RequireRoot("ScratchFs::Tmpfs"); !root.ok()) return root;
-  if (absl::Status ns = UseAPrivateMountNamespace("ScratchFs::Tmpfs"); !ns.ok()) return ns;
+  if (absl::Status ready = Preflight("ScratchFs::Tmpfs"); !ready.ok()) return ready;
   if (size_bytes == 0) return absl::InvalidArgumentError("ScratchFs: a tmpfs of 0 bytes would be unlimited");
   std::unique_ptr<ScratchFs> fs(new ScratchFs());  // from here on, its destructor undoes what was done
   absl::StatusOr<std::string> root = MakeRootFolder();
@@ -333,9 +339,7 @@ absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Tmpfs(uint64_t size_bytes)
 }
 
 absl::StatusOr<std::unique_ptr<ScratchFs>> ScratchFs::Ext4OnFailingLoop(uint64_t image_bytes, uint64_t backing_bytes) {
-  if (absl::Status child = RefuseInAReRunDeathTestChild("ScratchFs::Ext4OnFailingLoop"); !child.ok()) return child;
-  if (absl::Status root = RequireRoot("ScratchFs::Ext4OnFailingLoop"); !root.ok()) return root;
-  if (absl::Status ns = UseAPrivateMountNamespace("ScratchFs::Ext4OnFailingLoop"); !ns.ok()) return ns;
+  if (absl::Status ready = Preflight("ScratchFs::Ext4OnFailingLoop"); !ready.ok()) return ready;
   if (image_bytes < kMinExt4Image) {
     return absl::InvalidArgumentError(
         absl::StrCat("ScratchFs: an ext4 image of ", image_bytes, " bytes is too small; use at least ", kMinExt4Image));

@@ -1240,6 +1240,19 @@ TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAn
   SetFaultInjectionForTest(*disk.persister, nullptr);
 }
 
+// The process's open descriptors whose /proc/self/fd link target `match(fd, target)` accepts.
+std::vector<int> DescriptorsWhere(const std::function<bool(int fd, const std::string& target)>& match) {
+  std::vector<int> found;
+  for (const std::string& name : testing::FolderEntries("/proc/self/fd")) {
+    char target[4096] = {};
+    const int fd = std::atoi(name.c_str());
+    if (readlink(absl::StrCat("/proc/self/fd/", name).c_str(), target, sizeof target - 1) > 0 && match(fd, target)) {
+      found.push_back(fd);
+    }
+  }
+  return found;
+}
+
 // The synchronous path takes a failure through the mapping (msync); the engine's own description (its reopened
 // descriptor) holds the same report. It must be taken while the failure is unacknowledged: left there, the next
 // sync's SYNC_FILE_RANGE_WAIT_AFTER would hand it out after the application acknowledged the failure, failing
@@ -1249,16 +1262,9 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheMsyncTookLeavesNoReportInTheEngines
   FailingDisk disk(/*allow_io_uring=*/false);
   if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
   ASSERT_TRUE(disk.persister.has_value());
-  std::vector<int> engines;
-  for (const std::string& name : testing::FolderEntries("/proc/self/fd")) {
-    char target[4096] = {};
-    const std::string link = absl::StrCat("/proc/self/fd/", name);
-    const int fd = std::atoi(name.c_str());
-    if (readlink(link.c_str(), target, sizeof target - 1) > 0 && disk.file->path == target &&
-        fd != disk.file->fd.get() && fd != disk.file->source->fd()) {
-      engines.push_back(fd);
-    }
-  }
+  const std::vector<int> engines = DescriptorsWhere([&](int fd, const std::string& target) {
+    return target == disk.file->path && fd != disk.file->fd.get() && fd != disk.file->source->fd();
+  });
   ASSERT_EQ(engines.size(), 1u) << "the engine's own descriptor of the file";
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/false));
   EXPECT_EQ(sync_file_range(engines[0], 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
@@ -1330,15 +1336,7 @@ TEST(AsyncPersisterEnvTest, PmemNoIoUringSelectsTheSynchronousBackend) {
 
 // The descriptors of the process's io_uring instances.
 std::vector<int> IoUringDescriptors() {
-  std::vector<int> found;
-  for (const std::string& name : testing::FolderEntries("/proc/self/fd")) {
-    char target[256] = {};
-    const std::string link = absl::StrCat("/proc/self/fd/", name);
-    if (readlink(link.c_str(), target, sizeof target - 1) > 0 && std::strstr(target, "io_uring") != nullptr) {
-      found.push_back(std::atoi(name.c_str()));
-    }
-  }
-  return found;
+  return DescriptorsWhere([](int, const std::string& target) { return target.find("io_uring") != std::string::npos; });
 }
 
 class AsyncPersisterDeadRingTest : public ::testing::Test {
