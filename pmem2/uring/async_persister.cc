@@ -249,6 +249,7 @@ struct Engine {
   size_t Reap(bool block);
   void OnWriteResult(Slot* slot, int result);
   void OnSyncResult(Batch* batch, int result);
+  void TakeReportsThroughTheMaps();
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
     return injection != nullptr && injection->rewrite_result != nullptr
@@ -747,7 +748,10 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     own = MakeErrnoError(error, absl::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
                                                 batch->begin, batch->end));
     const Slot* first = batch->members;
-    if (!batch->recorded) map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
+    if (!batch->recorded) {
+      map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
+      TakeReportsThroughTheMaps();  // the ring's sync (the synchronous backend took them already)
+    }
     Fail(own);
   }
   Slot* slot = batch->members;
@@ -760,6 +764,23 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     Slot* next = slot->next;
     Finish(slot, result_status);
     slot = next;
+  }
+}
+
+// The ring's data sync went through the engine's own file description and took the kernel's report there; each
+// Map's description (the one its mapping was made from) still holds the same report. Taken now, while the
+// failure is unacknowledged, so that the next Map::Persist() does not hand it out after the application
+// acknowledged it (failing, on every Map of the file, a persist of pages that are durable): the mirror of
+// SyncSynchronously()'s question to the engine's description. A one-page msync asks the description, as the
+// kernel checks it whatever the range (vfs_fsync_range). Recorded if it answers: the failure is not
+// acknowledged yet, so another one only adds to it. Maps of the file the engine does not serve keep theirs.
+void Engine::TakeReportsThroughTheMaps() {
+  for (const MapEntry& entry : maps) {
+    void* page = reinterpret_cast<void*>(entry.begin);
+    const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
+    map_internal::SyncScope scope(page, length);
+    // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
+    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM) map_internal::RecordPersistFailure(page, length, errno);
   }
 }
 

@@ -1271,6 +1271,19 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheMsyncTookLeavesNoReportInTheEngines
       << "a report left for the next sync: " << std::strerror(errno);
 }
 
+// The mirror: the ring's data sync takes the failure through the engine's own description; the Map's (the
+// descriptor it was made from, which its mapping holds) has the same report. Left there, the next
+// Map::Persist() would hand it out after the application acknowledged the failure.
+TEST(AsyncPersisterWriteBackTest, AFailureTheRingTookLeavesNoReportInTheMapsDescription) {
+  FailingDisk disk(/*allow_io_uring=*/true);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
+  if (disk.persister->backend() != AsyncBackend::kIoUring) GTEST_SKIP() << "no io_uring here";
+  disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
+  EXPECT_EQ(sync_file_range(disk.file->fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left for the next Map::Persist(): " << std::strerror(errno);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
 
