@@ -249,7 +249,8 @@ struct Engine {
   size_t Reap(bool block);
   void OnWriteResult(Slot* slot, int result);
   void OnSyncResult(Batch* batch, int result);
-  void TakeReportsThroughTheMaps();
+  void RecordSyncFailure(const void* address, size_t length, int error);
+  void TakeReportsThroughTheMaps(int error);
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
     return injection != nullptr && injection->rewrite_result != nullptr
@@ -594,15 +595,19 @@ int Engine::SyncSynchronously(Batch& batch) {
     if (result < 0 && result != -EINTR && result != -EAGAIN) {
       map_internal::RecordPersistFailure(pages, length, -result);
       batch.recorded = true;
-      // The engine's own description holds the same report. Taken now, while this failure is unacknowledged,
-      // so that the next sync does not hand it out again after the application acknowledged it (failing, on
-      // every Map of the file, a persist of pages that are durable).
-      // Recorded if it answers: it may be another failure than the msync's (one that came in between, or an
-      // msync that failed for another reason), and the failure is not acknowledged yet, so this adds to it.
+      // The engine's own description holds the same report, and so does every other Map's description (a Map
+      // of the file opened apart). Taken now, while this failure is unacknowledged (the scope above keeps its
+      // readers waiting), so that the next sync does not hand it out again after the application acknowledged
+      // it (failing, on every Map of the file, a persist of pages that are durable).
+      // Recorded if it answers another errno: it may be another failure than the msync's (one that came in
+      // between, or an msync that failed for another reason), and the failure is not acknowledged yet, so this
+      // adds to it. The same errno is taken for the same failure, so that one kernel error counts once.
       if (sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
-                          SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+                          SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+          errno != -result) {
         map_internal::RecordPersistFailure(pages, length, errno);
       }
+      TakeReportsThroughTheMaps(-result);
     }
     if (result != 0) return result;
   }
@@ -615,7 +620,7 @@ int Engine::SyncSynchronously(Batch& batch) {
                       SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
     const int error = errno;
     const Slot* first = batch.members;
-    map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
+    RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     batch.recorded = true;
     return -error;
   }
@@ -748,10 +753,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     own = MakeErrnoError(error, absl::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
                                                 batch->begin, batch->end));
     const Slot* first = batch->members;
-    if (!batch->recorded) {
-      map_internal::RecordPersistFailure(first->address, std::max<size_t>(first->length, 1), error);
-      TakeReportsThroughTheMaps();  // the ring's sync (the synchronous backend took them already)
-    }
+    if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     Fail(own);
   }
   Slot* slot = batch->members;
@@ -767,20 +769,34 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   }
 }
 
-// The ring's data sync went through the engine's own file description and took the kernel's report there; each
-// Map's description (the one its mapping was made from) still holds the same report. Taken now, while the
-// failure is unacknowledged, so that the next Map::Persist() does not hand it out after the application
-// acknowledged it (failing, on every Map of the file, a persist of pages that are durable): the mirror of
-// SyncSynchronously()'s question to the engine's description. A one-page msync asks the description, as the
-// kernel checks it whatever the range (vfs_fsync_range). Recorded if it answers: the failure is not
-// acknowledged yet, so another one only adds to it. Maps of the file the engine does not serve keep theirs.
-void Engine::TakeReportsThroughTheMaps() {
+// A data sync through the engine's own file description failed (the ring's, or the synchronous backend's
+// question after msyncs that said nothing): recorded, and the same report taken out of the Maps' descriptions.
+// Under one scope, so that no reader of a Map's sticky error answers (and no acknowledgement lands) between the
+// record and the last report taken: one taken after an acknowledgement would count as a new failure.
+void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
+  map_internal::SyncScope scope(address, length);
+  map_internal::RecordPersistFailure(address, length, error);
+  TakeReportsThroughTheMaps(error);
+}
+
+// After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one
+// its mapping was made from) still holds the same report. Taken now, while the failure is unacknowledged, so that
+// the next Map::Persist() does not hand it out after the application acknowledged it (failing, on every Map of
+// the file, a persist of pages that are durable): the mirror of SyncSynchronously()'s question to the engine's
+// description. A one-page msync asks the description, as the kernel checks it whatever the range
+// (vfs_fsync_range); a Map whose description has already told gets 0. Recorded if it answers another errno than
+// `error` (the failure is not acknowledged yet, so another one only adds to it). The cost, only after a failure:
+// one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the file the
+// engine does not serve keep their reports.
+void Engine::TakeReportsThroughTheMaps(int error) {
   for (const MapEntry& entry : maps) {
     void* page = reinterpret_cast<void*>(entry.begin);
     const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
     map_internal::SyncScope scope(page, length);
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
-    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM) map_internal::RecordPersistFailure(page, length, errno);
+    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM && errno != error) {
+      map_internal::RecordPersistFailure(page, length, errno);
+    }
   }
 }
 

@@ -1284,6 +1284,31 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheRingTookLeavesNoReportInTheMapsDesc
       << "a report left for the next Map::Persist(): " << std::strerror(errno);
 }
 
+// Every Map the engine serves, also one made from a descriptor of its own (another open file description of the
+// file), is left without the report: the synchronous path's first failing msync takes only its own Map's, and
+// the ring's sync only the engine's.
+TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServes) {
+  FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
+  ScopedFd own_fd(open(disk.file->path.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_GE(own_fd.get(), 0) << std::strerror(errno);
+  absl::StatusOr<Source> own_source = Source::FromFd(own_fd.get());
+  ASSERT_TRUE(own_source.ok()) << own_source.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_length(kMiB);
+  absl::StatusOr<Map> second = Map::Create(config, *own_source);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(disk.persister->AddMap(*second).ok());
+  disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
+  EXPECT_EQ(sync_file_range(own_fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left in the second Map's description: " << std::strerror(errno);
+  EXPECT_EQ(sync_file_range(disk.file->fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left in the first Map's description: " << std::strerror(errno);
+  disk.persister.reset();  // before `second` is unmapped
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
 
