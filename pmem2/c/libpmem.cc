@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -28,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/map_file/map_file.h"
@@ -55,7 +57,7 @@ class Log {
   int level() const { return level_; }
   void Write(int level, const std::string& line) {
     if (level > level_) return;
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
     std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
     std::fflush(out_);
   }
@@ -74,7 +76,7 @@ class Log {
   }
   int level_ = 0;
   FILE* out_ = stderr;
-  std::mutex mutex_;
+  pmem2::internal::ForkSafeMutex mutex_;  // a child forked while another thread logged can still log
 };
 
 bool Logging(int level) { return Log::Get().level() >= level; }
@@ -150,15 +152,22 @@ class FileMaps {
     void* address = map.address();
     const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
     const uintptr_t end = begin + RoundUpToPage(map.size());
+    // Moved before the lock is taken: a Map in a reservation takes the reservation's lock when it moves, and
+    // nothing that takes a lock runs under this one (fork_safe_mutex.h). Likewise the stale Maps are forgotten
+    // after it, once out of the table and this call's alone, and before they are destroyed, also when the table
+    // cannot grow (bad_alloc): destroyed as they are, they would unmap the new mapping's pages.
+    auto kept = std::make_unique<pmem2::Map>(std::move(map));
     std::vector<std::unique_ptr<pmem2::Map>> stale;
+    absl::Cleanup forget_stale = [&stale] {
+      for (const std::unique_ptr<pmem2::Map>& old : stale) pmem2::map_internal::ForgetUnmappedForCApi(*old);
+    };
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
       for (auto it = FirstEndingAfterLocked(begin); it != maps_.end() && it->first < end;) {
-        pmem2::map_internal::ForgetUnmappedForCApi(*it->second);
         stale.push_back(std::move(it->second));
         it = maps_.erase(it);
       }
-      maps_.emplace(begin, std::make_unique<pmem2::Map>(std::move(map)));
+      maps_.emplace(begin, std::move(kept));
     }
     if (Logging(2)) {
       for (const std::unique_ptr<pmem2::Map>& old : stale) {
@@ -178,7 +187,7 @@ class FileMaps {
     const uintptr_t end = len > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + len;
     std::vector<std::unique_ptr<pmem2::Map>> doomed;  // destroyed (unmapped) after the lock is released
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
       std::vector<Entries::iterator> covered;
       for (auto it = FirstEndingAfterLocked(begin); it != maps_.end() && it->first < end; ++it) {
         // munmap rounds the length up to pages, so a range ending in a mapping's partial last page past its
@@ -235,7 +244,8 @@ class FileMaps {
     return it;
   }
 
-  std::mutex mutex_;
+  // A ForkSafeMutex: a child forked while another thread mapped or unmapped can still unmap what it inherited.
+  pmem2::internal::ForkSafeMutex mutex_;
   Entries maps_;
 };
 

@@ -26,6 +26,7 @@
 #include "pmem2/c/handles.h"
 #include "pmem2/config/config.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist.h"
 #include "pmem2/source/source.h"
@@ -82,8 +83,8 @@ const pmem2::arch::PersistOps& FallbackOps() {
 // The pmem2_map handles that pmem2_map_new() / pmem2_map_from_existing() returned and pmem2_map_delete() has
 // not deleted yet. A C program may keep a copy of a handle across its delete (PMDK's examples delete through
 // whichever variable is at hand); without this, the second delete would free the object twice. libpmem2 looks
-// the map up too and returns PMEM2_E_MAPPING_NOT_FOUND. std::mutex, not absl::Mutex: Debian's Abseil is not
-// built with ThreadSanitizer (pmem2/map/map_registry.h).
+// the map up too and returns PMEM2_E_MAPPING_NOT_FOUND. A ForkSafeMutex: a child forked while another thread
+// was in here can still delete the maps it inherited.
 class LiveMaps {
  public:
   // Never destroyed: handles may be deleted from atexit handlers or other static destructors.
@@ -93,7 +94,7 @@ class LiveMaps {
   }
   // False if the set cannot grow (out of memory): the caller then must not hand the map out.
   bool Add(const pmem2_map* map) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
     try {
       maps_.insert(map);
     } catch (const std::bad_alloc&) {
@@ -103,12 +104,12 @@ class LiveMaps {
   }
   // Whether `map` was live; it is not any more.
   bool Remove(const pmem2_map* map) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
     return maps_.erase(map) != 0;
   }
 
  private:
-  std::mutex mutex_;
+  pmem2::internal::ForkSafeMutex mutex_;
   std::unordered_set<const pmem2_map*> maps_;
 };
 

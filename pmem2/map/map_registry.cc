@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -100,9 +101,13 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Slots& GetSlots() {
 
 // Registered when the library loads, before any lock below can be taken, and before the fork handlers of an
 // application that loads it (glibc runs prepare handlers newest first, so theirs may still call pmem2). glibc
-// drops them when libpmem2.so is unloaded.
-const bool fork_handlers_registered =
-    pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild) == 0;
+// drops them when libpmem2.so is unloaded. After the ForkSafeMutex handlers, so that these locks are taken before
+// those (fork_safe_mutex.h): nothing that holds one of these takes a ForkSafeMutex, and the child keeps the
+// registry's old lock locked (below), which ThreadSanitizer would otherwise see taken in both orders.
+const bool fork_handlers_registered = [] {
+  internal::RegisterForkHandlersBeforeYours();  // false only without memory: these are registered all the same
+  return pthread_atfork(&LockForFork, &UnlockAfterFork, &ForgetOtherThreadsInChild) == 0;
+}();
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/map/map_registry.h"
 
 namespace pmem2 {
@@ -122,9 +123,10 @@ ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned 
 // The diagnostics hold plain C strings for the life of the process; the names depend on the environment and
 // the (test-replaceable) CPU selection, so they are kept here, once each.
 const char* Intern(std::string name) {
-  static std::mutex mutex;  // not absl::Mutex: see map_registry.h on ThreadSanitizer
+  // Fork-safe: every page Map's creation comes here, also in a child forked while another thread made one.
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
   static std::set<std::string>* names = new std::set<std::string>;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(*mutex);
   return names->insert(std::move(name)).first->c_str();
 }
 

@@ -14,15 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 
 namespace pmem2 {
 namespace ras_internal {
 namespace {
 
-// std::mutex, not absl::Mutex: Debian's Abseil is not built for ThreadSanitizer.
-std::mutex install_mutex;
-int users = 0;                        // guarded by install_mutex
-struct sigaction previous_action;     // written under install_mutex before the handler can run
+// Fork-safe: a child forked while another thread installed or removed the handler can still make copies.
+internal::ForkSafeMutex& InstallMutex() {
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
+  return *mutex;
+}
+int users = 0;                        // guarded by InstallMutex()
+struct sigaction previous_action;     // written under InstallMutex() before the handler can run
 
 // The jump buffer of this thread's copy in progress, or null. Read by the handler on the faulting thread.
 thread_local sigjmp_buf* volatile current_jump = nullptr;
@@ -64,7 +68,7 @@ __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std:
 }  // namespace
 
 ScopedSigbusHandler::ScopedSigbusHandler() {
-  std::lock_guard<std::mutex> lock(install_mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users++ > 0) return;
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
@@ -75,7 +79,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
 }
 
 ScopedSigbusHandler::~ScopedSigbusHandler() {
-  std::lock_guard<std::mutex> lock(install_mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (--users > 0) return;
   // Only our own handler is replaced: one the application installed while copies ran is its choice and stays.
   struct sigaction now;

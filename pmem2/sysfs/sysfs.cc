@@ -13,15 +13,19 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/sysfs/sysfs_for_test.h"
 
 namespace pmem2 {
 namespace sysfs_internal {
 namespace {
 
-// std::mutex, not absl::Mutex: Debian's Abseil is not built for ThreadSanitizer (see map_registry.h).
-std::mutex root_mutex;
-std::string* root_for_test = nullptr;  // guarded by root_mutex
+// Fork-safe: every Map::Create reads the root, also in a child forked while another thread made a Map.
+internal::ForkSafeMutex& RootMutex() {
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
+  return *mutex;
+}
+std::string* root_for_test = nullptr;  // guarded by RootMutex()
 
 // A sysfs attribute is at most a page (64 KiB on arm64 and ppc64le); a binary one may be larger, but none pmem2
 // reads is. The bound keeps a test's stray large file from being read whole.
@@ -30,12 +34,12 @@ constexpr size_t kMaxAttributeBytes = size_t{1} << 20;
 }  // namespace
 
 std::string Root() {
-  std::lock_guard<std::mutex> lock(root_mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(RootMutex());
   return root_for_test != nullptr ? *root_for_test : "/sys";
 }
 
 void SetRootForTest(std::string root) {
-  std::lock_guard<std::mutex> lock(root_mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(RootMutex());
   delete root_for_test;
   root_for_test = root.empty() ? nullptr : new std::string(std::move(root));
 }

@@ -32,6 +32,9 @@
 // Thread safety: all methods may be called concurrently with each other and with Map::Create() / ~Map() of
 // Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
 // moved: the caller must make sure no other thread does that meanwhile.
+// fork(): a reservation's lock is its own (not one of the process-wide tables that fork handlers keep free), so
+// in the child of a fork made while another thread was in one of these calls or creating, moving or destroying a
+// Map in the reservation, the child's next call on that reservation can hang. Fork when no thread is doing that.
 
 #ifndef PMEM2_VM_RESERVATION_VM_RESERVATION_H_
 #define PMEM2_VM_RESERVATION_VM_RESERVATION_H_

@@ -19,6 +19,7 @@
 #include "pmem2/arch/generic/ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 
 namespace pmem2 {
 namespace arch {
@@ -83,9 +84,9 @@ MemKernels GenericKernels(bool libc) {
 
 // PersistOps names must outlive every table; the set of distinct names is small, so keep them all.
 const char* Intern(const std::string& name) {
-  static std::mutex mu;
+  static internal::ForkSafeMutex* const mu = new internal::ForkSafeMutex;  // a forked child may select again
   static auto* names = new std::set<std::string>();
-  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<internal::ForkSafeMutex> lock(*mu);
   return names->insert(name).first->c_str();
 }
 
@@ -193,7 +194,7 @@ std::atomic<const Selection*> installed_for_test{nullptr};
 // tests that install selections again and again keep as many as there are different ones.
 void PublishPagePlan(const Selection& s) {
   struct Plans {
-    std::mutex mutex;  // not absl::Mutex: see pmem2/map/map_registry.h on ThreadSanitizer
+    internal::ForkSafeMutex mutex;  // a forked child may select again
     std::deque<backend::PageCopyPlan> plans;  // push_back keeps the addresses of the others
   };
   static Plans* const plans = new Plans;
@@ -202,7 +203,7 @@ void PublishPagePlan(const Selection& s) {
   plan.memset = s.byte.memset;
   plan.thresholds = s.page;
   plan.threshold_from_environment = s.movnt_threshold_from_environment;
-  std::lock_guard<std::mutex> lock(plans->mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(plans->mutex);
   auto kept = std::find(plans->plans.begin(), plans->plans.end(), plan);
   if (kept == plans->plans.end()) {
     plans->plans.push_back(plan);

@@ -1,0 +1,148 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// The C libraries in the child of a multithreaded process: fork() copies only the calling thread, so a table lock
+// that another thread held at that moment would stay locked in the child, and the child's first pmem2_map_delete
+// or pmem_unmap would hang. A forking server's snapshot child does call them. Threads here take the tables'
+// locks over and over (calls that fail without side effects: a delete of a handle that is not live, an unmap of
+// length 0) while the test forks; every child must release what it inherited, map anew, and exit.
+//
+// Without the fork handlers (pmem2/internal/fork_safe_mutex.h), a child hangs whenever a fork lands while a lock
+// is held: in five runs of each test without them, a child hung by the 18th fork every time (the first fork at
+// the earliest). The deterministic negative control is in fork_safe_mutex_test.cc.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "pmem2/c/libpmem.h"
+#include "pmem2/c/libpmem2.h"
+#include "testing/child_process.h"
+#include "testing/temp_files.h"
+
+namespace {
+
+constexpr int kForks = 100;
+constexpr size_t kSize = 1 << 20;
+
+// Runs `child` in kForks children while `threads` threads run `busy` in a loop. Stops at the first child that
+// does not exit 0 (a hang costs the timeout).
+template <typename Busy, typename Child>
+void ForkWhileBusy(int threads, Busy busy, Child child) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> running;
+  for (int i = 0; i < threads; ++i) {
+    running.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) busy();
+    });
+  }
+  pmem2::testing::ChildOptions options;
+  options.timeout = absl::Seconds(20);
+  for (int i = 0; i < kForks; ++i) {
+    // The child allocates (error messages, new mappings): glibc's malloc is ready for that after fork().
+    const pmem2::testing::ChildResult result = pmem2::testing::RunInChild([&](int) { return child(); }, options);
+    if (!result.exited || result.exit_code != 0) {
+      ADD_FAILURE() << "fork " << i << " of " << kForks << ": " << result.Describe();
+      break;
+    }
+  }
+  stop = true;
+  for (std::thread& t : running) t.join();
+}
+
+// An application's fork handler, registered after the libraries loaded, runs its prepare before theirs (glibc:
+// newest first), so it may still call them: the libraries register theirs when they load. A guard, not a
+// negative control: with handlers registered at the first ForkSafeMutex instead, this binary passes too (the
+// copy-function selection makes one while the program loads); a review reproduced the hang that way in a small
+// program of its own, with the first pmem2 call after the application's pthread_atfork().
+std::atomic<bool> call_in_prepare{false};
+void CallTheLibrariesInPrepare() {
+  if (!call_in_prepare.load()) return;
+  pmem2_map* not_live = reinterpret_cast<pmem2_map*>(&not_live);
+  pmem2_map_delete(&not_live);
+  char spare = 0;
+  pmem_unmap(&spare, 0);
+}
+
+TEST(ForkTest, AnApplicationsForkHandlerMayCallTheLibraries) {
+  // In a child of its own, as the handler stays registered and a hang would hang the process that forks.
+  const pmem2::testing::ChildResult result = pmem2::testing::RunInChild([](int) {
+    if (pthread_atfork(&CallTheLibrariesInPrepare, nullptr, nullptr) != 0) return 2;
+    call_in_prepare = true;
+    const pid_t grandchild = fork();
+    if (grandchild < 0) return 3;
+    if (grandchild == 0) _exit(0);
+    int status = 0;
+    if (waitpid(grandchild, &status, 0) != grandchild || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
+    return 0;
+  });
+  EXPECT_TRUE(result.exited && result.exit_code == 0) << result.Describe();
+}
+
+TEST(ForkTest, Libpmem2ChildDeletesItsMapsAndMapsAgainWhileOtherThreadsUseTheLibrary) {
+  pmem2_source* source = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&source, kSize), 0) << pmem2_errormsg();
+  pmem2_config* config = nullptr;
+  ASSERT_EQ(pmem2_config_new(&config), 0);
+  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+  pmem2_map* inherited = nullptr;
+  ASSERT_EQ(pmem2_map_new(&inherited, config, source), 0) << pmem2_errormsg();
+  pmem2_map* not_live = reinterpret_cast<pmem2_map*>(&not_live);  // never a handle: the set's lookup fails
+
+  ForkWhileBusy(
+      2,
+      [&] {
+        pmem2_map* copy = not_live;
+        pmem2_map_delete(&copy);  // PMEM2_E_MAPPING_NOT_FOUND, after the table's lock
+      },
+      [&] {
+        pmem2_map* mine = inherited;
+        if (pmem2_map_delete(&mine) != 0) return 2;
+        pmem2_map* fresh = nullptr;
+        if (pmem2_map_new(&fresh, config, source) != 0) return 3;
+        if (pmem2_map_delete(&fresh) != 0) return 4;
+        return 0;
+      });
+
+  EXPECT_EQ(pmem2_map_delete(&inherited), 0) << "the parent's map is the parent's";
+  pmem2_config_delete(&config);
+  pmem2_source_delete(&source);
+}
+
+TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {
+  pmem2::testing::ScopedTempDir dir("/dev/shm");
+  const std::string path = dir.Join("file");
+  const std::string child_path = dir.Join("child");
+  size_t mapped = 0;
+  void* inherited = pmem_map_file(path.c_str(), kSize, PMEM_FILE_CREATE, 0600, &mapped, nullptr);
+  ASSERT_NE(inherited, nullptr) << pmem_errormsg();
+  char spare = 0;
+
+  ForkWhileBusy(
+      2,
+      [&] {
+        pmem_unmap(&spare, 0);  // EINVAL from munmap, after the table's lock
+      },
+      [&] {
+        if (pmem_unmap(inherited, mapped) != 0) return 2;
+        size_t length = 0;
+        void* fresh = pmem_map_file(child_path.c_str(), kSize, PMEM_FILE_CREATE, 0600, &length, nullptr);
+        if (fresh == nullptr) return 3;
+        pmem_persist(fresh, 1);
+        if (pmem_unmap(fresh, length) != 0) return 4;
+        return 0;
+      });
+
+  EXPECT_EQ(pmem_unmap(inherited, mapped), 0) << "the parent's mapping is the parent's";
+}
+
+}  // namespace
