@@ -46,19 +46,24 @@ ReservationState::~ReservationState() {
   if (end > at) munmap(reinterpret_cast<void*>(at), end - at);
 }
 
+internal::ForkSafeMutex& ReservationState::Mutex() {
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;  // never destroyed (fork handlers)
+  return *mutex;
+}
+
 uintptr_t ReservationState::address() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   return address_;
 }
 
 size_t ReservationState::size() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   return size_;
 }
 
 absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length, size_t address_alignment,
                                                   const Map* map) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset % PageSize() != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
                      absl::StrFormat("reservation offset %u is not a multiple of the page size %u", offset,
@@ -88,13 +93,13 @@ absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length
 }
 
 void ReservationState::Unclaim(uintptr_t address) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
   if (it != claimed_.end() && it->second.state == State::kPending) claimed_.erase(it);
 }
 
 void ReservationState::Publish(uintptr_t address, const Map* map) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
   if (it == claimed_.end() || it->second.state == State::kLost) return;
   it->second.map = map;
@@ -102,13 +107,13 @@ void ReservationState::Publish(uintptr_t address, const Map* map) {
 }
 
 void ReservationState::Rebind(uintptr_t address, const Map* map) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
   if (it != claimed_.end() && it->second.state != State::kLost) it->second.map = map;
 }
 
 void ReservationState::Release(uintptr_t address) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
   if (it == claimed_.end() || it->second.state == State::kLost) return;
   void* placeholder = mmap(reinterpret_cast<void*>(address), it->second.length, PROT_NONE,
@@ -125,7 +130,7 @@ void ReservationState::Release(uintptr_t address) {
 }
 
 void ReservationState::Abandon(uintptr_t address) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
   if (it == claimed_.end()) return;
   it->second.map = nullptr;
@@ -138,7 +143,7 @@ absl::Status ReservationState::Extend(size_t size) {
                      absl::StrFormat("extension size %u is not a multiple of the page size %u", size, PageSize()));
   }
   if (size == 0) return absl::OkStatus();
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   const uintptr_t end = address_ + size_;
   if (end + size < end) {
     return MakeError(ErrorCode::kLengthOutOfRange, absl::StrFormat("extension size %u passes the end of the "
@@ -171,7 +176,7 @@ absl::Status ReservationState::Shrink(size_t offset, size_t size) {
     return MakeError(ErrorCode::kLengthUnaligned,
                      absl::StrFormat("shrink size %u is not a multiple of the page size %u", size, PageSize()));
   }
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset >= size_) {
     return MakeError(ErrorCode::kOffsetOutOfRange,
                      absl::StrFormat("shrink offset %u is not inside the reservation of %u bytes", offset, size_));
@@ -204,7 +209,7 @@ absl::Status ReservationState::Shrink(size_t offset, size_t size) {
 }
 
 Map* ReservationState::Find(size_t offset, size_t length) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset >= size_) return nullptr;
   const uintptr_t begin = address_ + offset;
   const uintptr_t end = begin + (length == 0 ? 1 : std::min(length, size_ - offset));
@@ -231,7 +236,7 @@ ReservationState::Iterator ReservationState::FindLocked(const Map& map) const {
 }
 
 Map* ReservationState::Previous(const Map& map) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = FindLocked(map);
   while (it != claimed_.end() && it != claimed_.begin()) {
     --it;
@@ -241,7 +246,7 @@ Map* ReservationState::Previous(const Map& map) const {
 }
 
 Map* ReservationState::Next(const Map& map) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = FindLocked(map);
   if (it == claimed_.end()) return nullptr;
   for (++it; it != claimed_.end(); ++it) {
@@ -251,7 +256,7 @@ Map* ReservationState::Next(const Map& map) const {
 }
 
 Map* ReservationState::First() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   for (const auto& entry : claimed_) {
     if (entry.second.state == State::kLive) return Handout(entry.second.map);
   }
@@ -259,7 +264,7 @@ Map* ReservationState::First() const {
 }
 
 Map* ReservationState::Last() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   for (auto it = claimed_.rbegin(); it != claimed_.rend(); ++it) {
     if (it->second.state == State::kLive) return Handout(it->second.map);
   }
@@ -267,7 +272,7 @@ Map* ReservationState::Last() const {
 }
 
 size_t ReservationState::map_count() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   size_t count = 0;
   // Pending claims count: a Map is being placed there.
   for (const auto& entry : claimed_) count += entry.second.state != State::kLost ? 1 : 0;

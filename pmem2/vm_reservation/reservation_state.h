@@ -7,8 +7,11 @@
 // by address. Each Map placed in the reservation holds a reference, so the range stays reserved until both the
 // VmReservation and its last Map are gone; the destructor then unmaps it.
 //
-// Everything is guarded by one reader/writer mutex (std::shared_mutex rather than absl::Mutex because Debian's
-// Abseil is not built for ThreadSanitizer).
+// Everything is guarded by one mutex for all reservations of the process, a ForkSafeMutex
+// (pmem2/internal/fork_safe_mutex.h): a child forked while another thread was placing, finding or releasing a Map
+// in a reservation can still use it. A lock per reservation (the reader/writer lock this had) would need fork
+// handlers per object; the calls are setup paths and lookups of well under a microsecond, so one lock costs
+// little, though lookups in different reservations no longer run at once.
 
 #ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
 #define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
@@ -16,10 +19,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <shared_mutex>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 
 namespace pmem2 {
 
@@ -82,15 +85,16 @@ class ReservationState {
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;
 
-  // mu_ held. The first claimed range that ends after `address` (the only one that can hold it or follow it).
+  // The lock of every reservation's state. Held by no caller of a method (none nests).
+  static internal::ForkSafeMutex& Mutex();
+  // Mutex() held. The first claimed range that ends after `address` (the only one that can hold it or follow it).
   Iterator FirstEndingAfterLocked(uintptr_t address) const;
-  // mu_ held. The claimed range of `map`, or end().
+  // Mutex() held. The claimed range of `map`, or end().
   Iterator FindLocked(const Map& map) const;
 
-  mutable std::shared_mutex mu_;
-  uintptr_t address_;                     // guarded by mu_
-  size_t size_;                           // guarded by mu_
-  std::map<uintptr_t, Claimed> claimed_;  // by address; guarded by mu_
+  uintptr_t address_;                     // guarded by Mutex()
+  size_t size_;                           // guarded by Mutex()
+  std::map<uintptr_t, Claimed> claimed_;  // by address; guarded by Mutex()
 };
 
 }  // namespace vm_reservation_internal
