@@ -4,11 +4,13 @@
 // that another thread held at that moment would stay locked in the child, and the child's first pmem2_map_delete
 // or pmem_unmap would hang. A forking server's snapshot child does call them. Threads here take the tables'
 // locks over and over (calls that fail without side effects: a delete of a handle that is not live, an unmap of
-// length 0) while the test forks; every child must release what it inherited, map anew, and exit.
+// length 0, a lookup in a reservation) while the test forks; every child must release what it inherited, map
+// anew, and exit. The locks exercised: libpmem2's handle set, libpmem's mapping table, the reservations'.
 //
-// Without the fork handlers (pmem2/internal/fork_safe_mutex.h), a child hangs whenever a fork lands while a lock
-// is held: in five runs of each test without them, a child hung by the 18th fork every time (the first fork at
-// the earliest). The deterministic negative control is in fork_safe_mutex_test.cc.
+// Negative controls, measured once: without the fork handlers (pmem2/internal/fork_safe_mutex.h), the libpmem2
+// and libpmem cases had a child hang by the 18th fork in each of five runs (at the first fork at the earliest);
+// with the reader/writer lock each reservation had before, the reservation case hung at the first or second fork
+// in each of three runs. The deterministic control is in fork_safe_mutex_test.cc.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +33,7 @@
 
 namespace {
 
-constexpr int kForks = 60;  // without the handlers a child hung by the 18th (below)
+constexpr int kForks = 60;  // the controls (above) hung by the 18th
 constexpr size_t kSize = 1 << 20;
 
 // Runs `child` in kForks children while `threads` threads run `busy` in a loop. Stops at the first child that

@@ -57,7 +57,7 @@ class Log {
   int level() const { return level_; }
   void Write(int level, const std::string& line) {
     if (level > level_) return;
-    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
+    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(Mutex());
     std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
     std::fflush(out_);
   }
@@ -74,10 +74,20 @@ class Log {
       if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
     }
   }
+  // Apart from the Log, which reads the environment at the first call that logs (libpmem_log_test relies on
+  // that), and made when the library loads: a child forked while another thread logged can still log.
+  static pmem2::internal::ForkSafeMutex& Mutex() {
+    static pmem2::internal::ForkSafeMutex* const mutex = new pmem2::internal::ForkSafeMutex;
+    return *mutex;
+  }
+
   int level_ = 0;
   FILE* out_ = stderr;
-  pmem2::internal::ForkSafeMutex mutex_;  // a child forked while another thread logged can still log
+
+  static const bool mutex_made_at_load_;
 };
+
+const bool Log::mutex_made_at_load_ = (Log::Mutex(), true);
 
 bool Logging(int level) { return Log::Get().level() >= level; }
 
@@ -248,6 +258,9 @@ class FileMaps {
   pmem2::internal::ForkSafeMutex mutex_;
   Entries maps_;
 };
+// Made when the library loads, so that no thread is still making it (and its fork-safe mutex) at a fork
+// (fork_safe_mutex.h).
+const bool file_maps_made_at_load = (FileMaps::Get(), true);
 
 }  // namespace
 

@@ -112,6 +112,9 @@ class LiveMaps {
   pmem2::internal::ForkSafeMutex mutex_;
   std::unordered_set<const pmem2_map*> maps_;
 };
+// Made when the library loads, so that no thread is still making it (and its fork-safe mutex) at a fork: the
+// child would wait for the first-use guard forever (fork_safe_mutex.h).
+const bool live_maps_made_at_load = (LiveMaps::Get(), true);
 
 // Hands `made` out through `*map_ptr` once it is live; -ENOMEM (and the map deleted, so unmapped unless
 // adopted) if it cannot be recorded.

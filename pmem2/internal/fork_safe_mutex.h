@@ -16,6 +16,9 @@
 // Rules, for whoever adds one:
 // - Only for objects that live as long as the process (function-local statics, leaked singletons): a mutex
 //   registers itself when constructed and is never unregistered.
+// - Made when the library loads (a namespace-scope initializer that calls the accessor), not at first use: a
+//   thread still constructing one at a fork waits for the fork inside the first-use guard of its static, which
+//   the child then finds taken for good.
 // - Nothing else may be locked while one is held: neither another ForkSafeMutex nor a lock that a fork handler
 //   takes. The prepare handler takes every ForkSafeMutex one after another, in an order of its own, after the
 //   locks of the handlers that call RegisterForkHandlersBeforeYours() (the map registry's). Allocating is fine:

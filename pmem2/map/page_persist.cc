@@ -122,11 +122,17 @@ ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned 
 
 // The diagnostics hold plain C strings for the life of the process; the names depend on the environment and
 // the (test-replaceable) CPU selection, so they are kept here, once each.
-const char* Intern(std::string name) {
-  // Fork-safe: every page Map's creation comes here, also in a child forked while another thread made one.
+// Fork-safe: every page Map's creation comes here, also in a child forked while another thread made one. Made
+// when the library loads, so that no thread is still making it at a fork (fork_safe_mutex.h).
+internal::ForkSafeMutex& InternMutex() {
   static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
+  return *mutex;
+}
+const bool intern_mutex_made_at_load = (InternMutex(), true);
+
+const char* Intern(std::string name) {
   static std::set<std::string>* names = new std::set<std::string>;
-  std::lock_guard<internal::ForkSafeMutex> lock(*mutex);
+  std::lock_guard<internal::ForkSafeMutex> lock(InternMutex());
   return names->insert(std::move(name)).first->c_str();
 }
 

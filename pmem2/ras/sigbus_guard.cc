@@ -25,6 +25,7 @@ internal::ForkSafeMutex& InstallMutex() {
   static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
   return *mutex;
 }
+const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread still making it at a fork
 int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() before the handler can run
 

@@ -25,6 +25,7 @@ internal::ForkSafeMutex& RootMutex() {
   static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
   return *mutex;
 }
+const bool root_mutex_made_at_load = (RootMutex(), true);  // no thread still making it at a fork
 std::string* root_for_test = nullptr;  // guarded by RootMutex()
 
 // A sysfs attribute is at most a page (64 KiB on arm64 and ppc64le); a binary one may be larger, but none pmem2

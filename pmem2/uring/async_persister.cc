@@ -250,7 +250,7 @@ struct Engine {
   void OnWriteResult(Slot* slot, int result);
   void OnSyncResult(Batch* batch, int result);
   void RecordSyncFailure(const void* address, size_t length, int error);
-  void TakeReportsThroughTheMaps(int error);
+  void TakeReportsThroughTheMaps();
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
     return injection != nullptr && injection->rewrite_result != nullptr
@@ -596,18 +596,14 @@ int Engine::SyncSynchronously(Batch& batch) {
       map_internal::RecordPersistFailure(pages, length, -result);
       batch.recorded = true;
       // The engine's own description holds the same report, and so does every other Map's description (a Map
-      // of the file opened apart). Taken now, while this failure is unacknowledged (the scope above keeps its
-      // readers waiting), so that the next sync does not hand it out again after the application acknowledged
-      // it (failing, on every Map of the file, a persist of pages that are durable).
-      // Recorded if it answers another errno: it may be another failure than the msync's (one that came in
-      // between, or an msync that failed for another reason), and the failure is not acknowledged yet, so this
-      // adds to it. The same errno is taken for the same failure, so that one kernel error counts once.
+      // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
+      // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
+      // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
       if (sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
-                          SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
-          errno != -result) {
+                          SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
         map_internal::RecordPersistFailure(pages, length, errno);
       }
-      TakeReportsThroughTheMaps(-result);
+      TakeReportsThroughTheMaps();
     }
     if (result != 0) return result;
   }
@@ -771,12 +767,13 @@ void Engine::OnSyncResult(Batch* batch, int result) {
 
 // A data sync through the engine's own file description failed (the ring's, or the synchronous backend's
 // question after msyncs that said nothing): recorded, and the same report taken out of the Maps' descriptions.
-// Under one scope, so that no reader of a Map's sticky error answers (and no acknowledgement lands) between the
-// record and the last report taken: one taken after an acknowledgement would count as a new failure.
+// Under one scope, so that a reader of a Map's sticky error that begins after the record waits until the last
+// report is taken. One that began before it does not wait (map_registry.h): its acknowledgement can land in
+// between, and a report taken after it then counts as a new failure (a false one, never a lost one).
 void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
   map_internal::SyncScope scope(address, length);
   map_internal::RecordPersistFailure(address, length, error);
-  TakeReportsThroughTheMaps(error);
+  TakeReportsThroughTheMaps();
 }
 
 // After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one
@@ -784,17 +781,19 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
 // the next Map::Persist() does not hand it out after the application acknowledged it (failing, on every Map of
 // the file, a persist of pages that are durable): the mirror of SyncSynchronously()'s question to the engine's
 // description. A one-page msync asks the description, as the kernel checks it whatever the range
-// (vfs_fsync_range); a Map whose description has already told gets 0. Recorded if it answers another errno than
-// `error` (the failure is not acknowledged yet, so another one only adds to it). The cost, only after a failure:
-// one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the file the
-// engine does not serve keep their reports.
-void Engine::TakeReportsThroughTheMaps(int error) {
+// (vfs_fsync_range); a Map whose description has already told gets 0. Recorded whenever it answers: the kernel
+// reports the file's latest error, and the answer may be a later failure than the one just recorded, with the same
+// errno or another, whose only report this is. So one kernel error can count more than once in the count of
+// later failures (once per description that reports it); a failure is never dropped. The cost, only after a
+// failure: one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the
+// file the engine does not serve keep their reports.
+void Engine::TakeReportsThroughTheMaps() {
   for (const MapEntry& entry : maps) {
     void* page = reinterpret_cast<void*>(entry.begin);
     const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
     map_internal::SyncScope scope(page, length);
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
-    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM && errno != error) {
+    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM) {
       map_internal::RecordPersistFailure(page, length, errno);
     }
   }

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -1300,13 +1301,13 @@ TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServe
   config.set_length(kMiB);
   absl::StatusOr<Map> second = Map::Create(config, *own_source);
   ASSERT_TRUE(second.ok()) << second.status();
+  absl::Cleanup engine_first = [&] { disk.persister.reset(); };  // ends before `second` is unmapped, however
   ASSERT_TRUE(disk.persister->AddMap(*second).ok());
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
   EXPECT_EQ(sync_file_range(own_fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
       << "a report left in the second Map's description: " << std::strerror(errno);
   EXPECT_EQ(sync_file_range(disk.file->fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
       << "a report left in the first Map's description: " << std::strerror(errno);
-  disk.persister.reset();  // before `second` is unmapped
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ internal::ForkSafeMutex& ReservationState::Mutex() {
   static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;  // never destroyed (fork handlers)
   return *mutex;
 }
+const bool ReservationState::mutex_made_at_load_ = (ReservationState::Mutex(), true);
 
 uintptr_t ReservationState::address() const {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
@@ -101,7 +102,7 @@ void ReservationState::Unclaim(uintptr_t address) {
 void ReservationState::Publish(uintptr_t address, const Map* map) {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
-  if (it == claimed_.end() || it->second.state == State::kLost) return;
+  if (it == claimed_.end() || it->second.state == State::kLost || it->second.state == State::kReleasing) return;
   it->second.map = map;
   it->second.state = State::kLive;
 }
@@ -109,24 +110,36 @@ void ReservationState::Publish(uintptr_t address, const Map* map) {
 void ReservationState::Rebind(uintptr_t address, const Map* map) {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
-  if (it != claimed_.end() && it->second.state != State::kLost) it->second.map = map;
+  if (it != claimed_.end() && it->second.state != State::kLost && it->second.state != State::kReleasing) {
+    it->second.map = map;
+  }
 }
 
 void ReservationState::Release(uintptr_t address) {
+  size_t length = 0;
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+    auto it = claimed_.find(address);
+    if (it == claimed_.end() || it->second.state == State::kLost || it->second.state == State::kReleasing) return;
+    length = it->second.length;
+    it->second.map = nullptr;
+    it->second.state = State::kReleasing;
+  }
+  // Outside the lock, which every reservation (and a fork) shares: replacing a large, populated mapping with the
+  // placeholder takes long. Meanwhile the range stays claimed and is not findable.
+  const bool restored = mmap(reinterpret_cast<void*>(address), length, PROT_NONE, kPlaceholderFlags | MAP_FIXED,
+                             -1, 0) != MAP_FAILED;
+  // Otherwise the file's pages must not stay mapped; the range then is a hole the kernel may fill with another
+  // mapping, so it stays claimed (by nobody) and is never offered to a Map again.
+  if (!restored) munmap(reinterpret_cast<void*>(address), length);
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
-  if (it == claimed_.end() || it->second.state == State::kLost) return;
-  void* placeholder = mmap(reinterpret_cast<void*>(address), it->second.length, PROT_NONE,
-                           kPlaceholderFlags | MAP_FIXED, -1, 0);
-  if (placeholder == MAP_FAILED) {
-    // The file's pages must not stay mapped; the range then is a hole the kernel may fill with another
-    // mapping, so it stays claimed (by nobody) and is never offered to a Map again.
-    munmap(reinterpret_cast<void*>(address), it->second.length);
-    it->second.map = nullptr;
+  if (it == claimed_.end()) return;  // only this call ends a releasing claim
+  if (restored && it->second.state == State::kReleasing) {
+    claimed_.erase(it);
+  } else {
     it->second.state = State::kLost;
-    return;
   }
-  claimed_.erase(it);
 }
 
 void ReservationState::Abandon(uintptr_t address) {
@@ -274,7 +287,7 @@ Map* ReservationState::Last() const {
 size_t ReservationState::map_count() const {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   size_t count = 0;
-  // Pending claims count: a Map is being placed there.
+  // Pending and releasing claims count: a Map is being placed or removed there.
   for (const auto& entry : claimed_) count += entry.second.state != State::kLost ? 1 : 0;
   return count;
 }

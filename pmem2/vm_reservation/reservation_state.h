@@ -10,8 +10,9 @@
 // Everything is guarded by one mutex for all reservations of the process, a ForkSafeMutex
 // (pmem2/internal/fork_safe_mutex.h): a child forked while another thread was placing, finding or releasing a Map
 // in a reservation can still use it. A lock per reservation (the reader/writer lock this had) would need fork
-// handlers per object; the calls are setup paths and lookups of well under a microsecond, so one lock costs
-// little, though lookups in different reservations no longer run at once.
+// handlers per object. The calls are setup paths and lookups (at most a walk of one reservation's Maps), and
+// Release() puts the placeholder back outside the lock, so one lock costs little, though calls on different
+// reservations no longer run at once.
 
 #ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
 #define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
@@ -74,6 +75,8 @@ class ReservationState {
   enum class State {
     kPending,  // being placed by Map::Create(): blocks overlaps, not findable
     kLive,     // a complete Map: findable
+    kReleasing,  // its Map is gone and the placeholder is going back (outside the lock): blocks overlaps, not
+                 // findable
     kLost,     // its placeholder could not be restored: a hole the kernel may fill with another mapping, so
                // never claimed, released or unmapped again
   };
@@ -85,8 +88,10 @@ class ReservationState {
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;
 
-  // The lock of every reservation's state. Held by no caller of a method (none nests).
+  // The lock of every reservation's state. Held by no caller of a method (none nests). Made when the library
+  // loads (mutex_made_at_load_), so that no thread is still making it at a fork (fork_safe_mutex.h).
   static internal::ForkSafeMutex& Mutex();
+  static const bool mutex_made_at_load_;
   // Mutex() held. The first claimed range that ends after `address` (the only one that can hold it or follow it).
   Iterator FirstEndingAfterLocked(uintptr_t address) const;
   // Mutex() held. The claimed range of `map`, or end().

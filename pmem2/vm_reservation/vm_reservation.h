@@ -33,9 +33,11 @@
 // Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
 // moved: the caller must make sure no other thread does that meanwhile.
 // fork(): the reservations' lock is left free in the child (fork handlers, pmem2/internal/fork_safe_mutex.h),
-// also when another thread was in one of these calls or placing a Map at the fork. Since it is one lock for every
-// reservation of the process, calls on different reservations do not run at once (each holds it well under a
-// microsecond, or for one mmap / munmap).
+// also when another thread was in one of these calls at the fork. A Map that another thread was placing or
+// releasing at that moment stays claimed in the child for good (its thread is not there to finish): that range
+// is taken and the reservation is not empty, in the child. The lock is one for every reservation of the process,
+// so calls on different reservations do not run at once; each holds it for a lookup (at most a walk of the
+// reservation's Maps) or one mmap / munmap of a placeholder, never while a Map's pages are unmapped.
 
 #ifndef PMEM2_VM_RESERVATION_VM_RESERVATION_H_
 #define PMEM2_VM_RESERVATION_VM_RESERVATION_H_

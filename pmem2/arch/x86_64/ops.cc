@@ -82,11 +82,18 @@ MemKernels GenericKernels(bool libc) {
   return {GenericMemmove<Line, false>, GenericMemset<Line, false>};
 }
 
+// Fork-safe: a forked child may select again. Made when the library loads, so that no thread is still making it
+// at a fork (fork_safe_mutex.h).
+internal::ForkSafeMutex& InternMutex() {
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
+  return *mutex;
+}
+const bool intern_mutex_made_at_load = (InternMutex(), true);
+
 // PersistOps names must outlive every table; the set of distinct names is small, so keep them all.
 const char* Intern(const std::string& name) {
-  static internal::ForkSafeMutex* const mu = new internal::ForkSafeMutex;  // a forked child may select again
   static auto* names = new std::set<std::string>();
-  std::lock_guard<internal::ForkSafeMutex> lock(*mu);
+  std::lock_guard<internal::ForkSafeMutex> lock(InternMutex());
   return names->insert(name).first->c_str();
 }
 
@@ -192,12 +199,18 @@ std::atomic<const Selection*> installed_for_test{nullptr};
 // The current selection's page copy plan (PagePlan, backend::current_page_plan). Plans are never freed, so a
 // thread still reading an earlier one never reads freed memory; a plan equal to one already kept is reused, so
 // tests that install selections again and again keep as many as there are different ones.
+struct PagePlans {
+  internal::ForkSafeMutex mutex;  // a forked child may select again
+  std::deque<backend::PageCopyPlan> plans;  // push_back keeps the addresses of the others
+};
+PagePlans& GetPagePlans() {
+  static PagePlans* const plans = new PagePlans;
+  return *plans;
+}
+const bool page_plans_made_at_load = (GetPagePlans(), true);  // no thread still making them at a fork
+
 void PublishPagePlan(const Selection& s) {
-  struct Plans {
-    internal::ForkSafeMutex mutex;  // a forked child may select again
-    std::deque<backend::PageCopyPlan> plans;  // push_back keeps the addresses of the others
-  };
-  static Plans* const plans = new Plans;
+  PagePlans* const plans = &GetPagePlans();
   backend::PageCopyPlan plan;
   plan.memmove = s.byte.memmove;
   plan.memset = s.byte.memset;
