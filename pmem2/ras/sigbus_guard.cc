@@ -2,6 +2,7 @@
 
 #include "pmem2/ras/sigbus_guard.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -63,6 +64,31 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   previous_action.sa_handler(signal_number);
 }
 
+// In the child of a fork: the copies that `users` counts were other threads' (a thread is never inside a guarded
+// copy when it forks), and those threads are not in the child. So the child is where the last copy ended: its
+// handler goes back as in ~ScopedSigbusHandler, instead of staying installed for good with a count nobody
+// brings down. Registered when the library loads, after the ForkSafeMutex handlers, so that their child handler
+// (which releases InstallMutex()) runs first.
+// InstallMutex() held. Only our own handler is replaced: one the application installed while copies ran is its
+// choice and stays.
+void PutThePreviousHandlerBack() {
+  struct sigaction now;
+  if (sigaction(SIGBUS, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == Handler) {
+    sigaction(SIGBUS, &previous_action, nullptr);
+  }
+}
+
+void ForgetOtherThreadsCopiesInChild() {
+  std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
+  if (users == 0) return;
+  users = 0;
+  PutThePreviousHandlerBack();
+}
+const bool child_handler_registered = [] {
+  internal::RegisterForkHandlersBeforeYours();
+  return pthread_atfork(nullptr, nullptr, &ForgetOtherThreadsCopiesInChild) == 0;
+}();
+
 // The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
 __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
 
@@ -82,11 +108,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
 ScopedSigbusHandler::~ScopedSigbusHandler() {
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (--users > 0) return;
-  // Only our own handler is replaced: one the application installed while copies ran is its choice and stays.
-  struct sigaction now;
-  if (sigaction(SIGBUS, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == Handler) {
-    sigaction(SIGBUS, &previous_action, nullptr);
-  }
+  PutThePreviousHandlerBack();
 }
 
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -134,6 +136,43 @@ TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
   ASSERT_EQ(sigaction(SIGBUS, &old, &now), 0);
   EXPECT_TRUE((now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == &CountingHandler)
       << "the application's handler was replaced when the copy ended";
+}
+
+// A child forked while another thread copies (its ScopedSigbusHandler alive) has no such thread: its SIGBUS
+// disposition is the one from before the copies, not pmem2's handler kept for good by a count nobody lowers.
+TEST(SigbusGuardTest, AChildForkedDuringAnotherThreadsCopyGetsThePreviousHandlerBack) {
+  struct sigaction mine, old;
+  std::memset(&mine, 0, sizeof mine);
+  mine.sa_sigaction = CountingHandler;
+  mine.sa_flags = SA_SIGINFO;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
+  std::atomic<bool> guarding{false};
+  std::atomic<bool> child_ended{false};
+  std::thread copier([&] {
+    ScopedSigbusHandler guard;
+    guarding = true;
+    while (!child_ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!guarding) std::this_thread::yield();
+  const pid_t child = fork();
+  if (child == 0) {
+    // No GoogleTest in the child: the exit code says what it found.
+    struct sigaction now;
+    if (sigaction(SIGBUS, nullptr, &now) != 0) _exit(2);
+    _exit((now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == &CountingHandler ? 0 : 3);
+  }
+  int status = 0;
+  const pid_t waited = child > 0 ? waitpid(child, &status, 0) : -1;
+  child_ended = true;
+  copier.join();
+  struct sigaction now;
+  ASSERT_EQ(sigaction(SIGBUS, &old, &now), 0);
+  ASSERT_GT(child, 0) << std::strerror(errno);
+  ASSERT_EQ(waited, child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the child's SIGBUS disposition was still pmem2's handler (exit code 3) or unreadable (2)";
+  EXPECT_EQ(now.sa_sigaction, &CountingHandler) << "the parent's is the application's again after the copy";
 }
 
 // The kernel keeps SA_SIGINFO in a disposition that is SIG_DFL (a one-shot SA_RESETHAND handler that fired) or
