@@ -103,12 +103,18 @@ TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
 std::atomic<int> previous_calls{0};
 void CountingHandler(int, siginfo_t*, void*) { ++previous_calls; }
 
+// The application's own handler, as the tests install it.
+struct sigaction CountingAction() {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_sigaction = CountingHandler;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  return action;
+}
+
 TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
-  struct sigaction mine, old;
-  std::memset(&mine, 0, sizeof mine);
-  mine.sa_sigaction = CountingHandler;
-  mine.sa_flags = SA_SIGINFO;
-  sigemptyset(&mine.sa_mask);
+  struct sigaction mine = CountingAction(), old;
   ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
   {
     ScopedSigbusHandler guard;
@@ -123,11 +129,7 @@ TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
 // A handler the application installs while a copy runs is the application's: the end of the copy leaves it in
 // place. (It was overwritten with the one saved when the copy began, before this was fixed.)
 TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
-  struct sigaction mine, old, now;
-  std::memset(&mine, 0, sizeof mine);
-  mine.sa_sigaction = CountingHandler;
-  mine.sa_flags = SA_SIGINFO;
-  sigemptyset(&mine.sa_mask);
+  struct sigaction mine = CountingAction(), old, now;
   ASSERT_EQ(sigaction(SIGBUS, nullptr, &old), 0);
   {
     ScopedSigbusHandler guard;
@@ -141,11 +143,7 @@ TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
 // A child forked while another thread copies (its ScopedSigbusHandler alive) has no such thread: its SIGBUS
 // disposition is the one from before the copies, not pmem2's handler kept for good by a count nobody lowers.
 TEST(SigbusGuardTest, AChildForkedDuringAnotherThreadsCopyGetsThePreviousHandlerBack) {
-  struct sigaction mine, old;
-  std::memset(&mine, 0, sizeof mine);
-  mine.sa_sigaction = CountingHandler;
-  mine.sa_flags = SA_SIGINFO;
-  sigemptyset(&mine.sa_mask);
+  struct sigaction mine = CountingAction(), old;
   ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
   std::atomic<bool> guarding{false};
   std::atomic<bool> child_ended{false};
