@@ -5,7 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <iterator>
 #include <mutex>
@@ -32,9 +35,45 @@ size_t PageSize() {
 // the owner of the reservation, who may use them as it may use its Maps.
 Map* Handout(const Map* map) { return const_cast<Map*>(map); }
 
+// Constant-initialized: no first-use guard for a fork to catch half-done.
+std::atomic<ReservationState::StepHook> step_hook{nullptr};
+
+void CallStepHook(ReservationState::Step step, uintptr_t address) {
+  if (ReservationState::StepHook hook = step_hook.load(std::memory_order_acquire); hook != nullptr) {
+    hook(step, address);
+  }
+}
+
+// Puts the inaccessible placeholder back over [address, +length); false if the file's pages could only be
+// unmapped (the range is then a hole the kernel may fill with another mapping).
+bool RestorePlaceholder(uintptr_t address, size_t length) {
+  if (mmap(reinterpret_cast<void*>(address), length, PROT_NONE, kPlaceholderFlags | MAP_FIXED, -1, 0) !=
+      MAP_FAILED) {
+    return true;
+  }
+  munmap(reinterpret_cast<void*>(address), length);  // the file's pages must not stay mapped
+  return false;
+}
+
 }  // namespace
 
+ReservationState* ReservationState::newest_ = nullptr;
+
+ReservationState::ReservationState(uintptr_t address, size_t size) : address_(address), size_(size) {
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  older_ = newest_;
+  if (newest_ != nullptr) newest_->newer_ = this;
+  newest_ = this;
+}
+
 ReservationState::~ReservationState() {
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+    if (older_ != nullptr) older_->newer_ = newer_;
+    if (newer_ != nullptr) newer_->older_ = older_;
+    if (newest_ == this) newest_ = older_;
+  }
+  // No Map refers to this any more (each holds a reference), so nothing else reads what follows.
   // Everything but lost holes, which may hold other code's mappings by now.
   uintptr_t at = address_;
   const uintptr_t end = address_ + size_;
@@ -52,6 +91,42 @@ internal::ForkSafeMutex& ReservationState::Mutex() {
 }
 const bool ReservationState::mutex_made_at_load_ = (ReservationState::Mutex(), true);
 
+// After the ForkSafeMutex handlers (child handlers run oldest first), so Mutex() is free again when this runs.
+const bool ReservationState::child_handler_registered_at_load_ = [] {
+  internal::RegisterForkHandlersBeforeYours();
+  return pthread_atfork(nullptr, nullptr, &ReservationState::EndOtherThreadsClaimsInChild) == 0;
+}();
+
+void ReservationState::EndOtherThreadsClaimsInChild() {
+  // The child's only thread is the one that forked. A claim it owns is its own to end, should it return to that
+  // call (a fork from a signal handler); every other pending or releasing claim would block its range for good.
+  const pthread_t self = pthread_self();
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  for (ReservationState* state = newest_; state != nullptr; state = state->older_) {
+    for (auto it = state->claimed_.begin(); it != state->claimed_.end();) {
+      Claimed& claimed = it->second;
+      const bool orphaned = (claimed.state == State::kPending || claimed.state == State::kReleasing) &&
+                            !pthread_equal(claimed.owner, self);
+      if (!orphaned) {
+        ++it;
+      } else if (claimed.state == State::kPending) {
+        // Its Map is on the stack of a thread that is not here: no one in the child can reach it. Whatever that
+        // thread had mapped there is left as it is (the range may also hold a mapping adopted by
+        // Map::FromExisting, which must not be replaced); the map registry still refuses to place a Map over a
+        // range that thread had registered.
+        it = state->claimed_.erase(it);
+      } else if (RestorePlaceholder(it->first, claimed.length)) {
+        it = state->claimed_.erase(it);  // the release, finished
+      } else {
+        claimed.state = State::kLost;
+        ++it;
+      }
+    }
+  }
+}
+
+void ReservationState::SetStepHookForTest(StepHook hook) { step_hook.store(hook, std::memory_order_release); }
+
 uintptr_t ReservationState::address() const {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   return address_;
@@ -62,8 +137,8 @@ size_t ReservationState::size() const {
   return size_;
 }
 
-absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length, size_t address_alignment,
-                                                  const Map* map) {
+absl::StatusOr<uintptr_t> ReservationState::AddPendingClaim(uint64_t offset, size_t length, size_t address_alignment,
+                                                        const Map* map) {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset % PageSize() != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
@@ -89,8 +164,15 @@ absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length
                      absl::StrFormat("offsets [%u, %u) of the reservation overlap a mapping at offset %u", offset,
                                      offset + length, next->first - address_));
   }
-  claimed_.emplace(begin, Claimed{length, map, State::kPending});
+  claimed_.emplace(begin, Claimed{length, map, State::kPending, pthread_self()});
   return begin;
+}
+
+absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length, size_t address_alignment,
+                                                  const Map* map) {
+  absl::StatusOr<uintptr_t> claimed = AddPendingClaim(offset, length, address_alignment, map);
+  if (claimed.ok()) CallStepHook(Step::kClaimed, *claimed);
+  return claimed;
 }
 
 void ReservationState::Unclaim(uintptr_t address) {
@@ -124,17 +206,17 @@ void ReservationState::Release(uintptr_t address) {
     length = it->second.length;
     it->second.map = nullptr;
     it->second.state = State::kReleasing;
+    it->second.owner = pthread_self();
   }
+  CallStepHook(Step::kReleasing, address);
   // Outside the lock, which every reservation (and a fork) shares: replacing a large, populated mapping with the
-  // placeholder takes long. Meanwhile the range stays claimed and is not findable.
-  const bool restored = mmap(reinterpret_cast<void*>(address), length, PROT_NONE, kPlaceholderFlags | MAP_FIXED,
-                             -1, 0) != MAP_FAILED;
-  // Otherwise the file's pages must not stay mapped; the range then is a hole the kernel may fill with another
-  // mapping, so it stays claimed (by nobody) and is never offered to a Map again.
-  if (!restored) munmap(reinterpret_cast<void*>(address), length);
+  // placeholder takes long. Meanwhile the range stays claimed and is not findable. If the placeholder cannot come
+  // back, the range is a hole the kernel may fill with another mapping, so it stays claimed (by nobody) and is never
+  // offered to a Map again.
+  const bool restored = RestorePlaceholder(address, length);
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);
-  if (it == claimed_.end()) return;  // only this call ends a releasing claim
+  if (it == claimed_.end()) return;  // only this call ends a releasing claim (or a child's fork handler, in a child)
   if (restored && it->second.state == State::kReleasing) {
     claimed_.erase(it);
   } else {

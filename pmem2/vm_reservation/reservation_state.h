@@ -13,9 +13,16 @@
 // handlers per object. The calls are setup paths and lookups (at most a walk of one reservation's Maps), and
 // Release() puts the placeholder back outside the lock, so one lock costs little, though calls on different
 // reservations no longer run at once.
+//
+// fork(): a claim that another thread was placing or releasing at the fork has no thread to finish it in the
+// child. A child fork handler (registered when the library loads) finishes the release (the placeholder goes
+// back) and drops the placement, touching its memory not at all: a range that thread had already registered with
+// the map registry stays refused (kErrno with EEXIST, by Map::Create) rather than mapped over.
 
 #ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
 #define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
+
+#include <pthread.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +41,7 @@ namespace vm_reservation_internal {
 class ReservationState {
  public:
   // Takes over the reserved (PROT_NONE) range [address, address + size).
-  ReservationState(uintptr_t address, size_t size) : address_(address), size_(size) {}
+  ReservationState(uintptr_t address, size_t size);
   ReservationState(const ReservationState&) = delete;
   ReservationState& operator=(const ReservationState&) = delete;
   ~ReservationState();
@@ -62,6 +69,17 @@ class ReservationState {
   // claim at `address` as a lost hole, touching no memory, since another mapping may be there by now.
   void Abandon(uintptr_t address);
 
+  // Test-only: where Claim() and Release() call the hook set by SetStepHookForTest(), outside the lock, so that a
+  // test can hold a claim in its pending or releasing state (the hook blocks) and look at it from another thread
+  // or a forked child.
+  enum class Step {
+    kClaimed,    // Claim() made the pending claim
+    kReleasing,  // Release() marked the claim releasing; the placeholder is not back yet
+  };
+  using StepHook = void (*)(Step step, uintptr_t address);
+  // nullptr: none (the default). The hook is called by every thread, in every reservation.
+  static void SetStepHookForTest(StepHook hook);
+
   absl::Status Extend(size_t size);
   absl::Status Shrink(size_t offset, size_t size);
   Map* Find(size_t offset, size_t length) const;
@@ -84,14 +102,21 @@ class ReservationState {
     size_t length;
     const Map* map;
     State state;
+    pthread_t owner;  // kPending, kReleasing: the thread placing or releasing it (the one to end that state)
   };
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;
+
+  // Claim() but for the hook: takes the lock.
+  absl::StatusOr<uintptr_t> AddPendingClaim(uint64_t offset, size_t length, size_t address_alignment, const Map* map);
 
   // The lock of every reservation's state. Held by no caller of a method (none nests). Made when the library
   // loads (mutex_made_at_load_), so that no thread is still making it at a fork (fork_safe_mutex.h).
   static internal::ForkSafeMutex& Mutex();
   static const bool mutex_made_at_load_;
+  // The child fork handler: ends the pending and releasing claims of the threads that are not in the child.
+  static void EndOtherThreadsClaimsInChild();
+  static const bool child_handler_registered_at_load_;
   // Mutex() held. The first claimed range that ends after `address` (the only one that can hold it or follow it).
   Iterator FirstEndingAfterLocked(uintptr_t address) const;
   // Mutex() held. The claimed range of `map`, or end().
@@ -100,6 +125,10 @@ class ReservationState {
   uintptr_t address_;                     // guarded by Mutex()
   size_t size_;                           // guarded by Mutex()
   std::map<uintptr_t, Claimed> claimed_;  // by address; guarded by Mutex()
+  // Every ReservationState of the process, for the child fork handler; guarded by Mutex().
+  static ReservationState* newest_;
+  ReservationState* older_ = nullptr;  // guarded by Mutex()
+  ReservationState* newer_ = nullptr;  // guarded by Mutex()
 };
 
 }  // namespace vm_reservation_internal

@@ -33,9 +33,11 @@
 // Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
 // moved: the caller must make sure no other thread does that meanwhile.
 // fork(): the reservations' lock is left free in the child (fork handlers, pmem2/internal/fork_safe_mutex.h),
-// also when another thread was in one of these calls at the fork. A Map that another thread was placing or
-// releasing at that moment stays claimed in the child for good (its thread is not there to finish): that range
-// is taken and the reservation is not empty, in the child. The lock is one for every reservation of the process,
+// also when another thread was in one of these calls at the fork. A Map that another thread was releasing at
+// that moment is released in the child (its range reserved again); one that another thread was placing is not
+// in the child's reservation, and its range is free there unless that thread had got as far as registering it
+// (just before its mmap), in which case Map::Create refuses the range (kErrno, EEXIST) rather than map over
+// what may be there. The lock is one for every reservation of the process,
 // so calls on different reservations do not run at once; each holds it for a lookup (at most a walk of the
 // reservation's Maps) or one mmap / munmap of a placeholder, never while a Map's pages are unmapped.
 

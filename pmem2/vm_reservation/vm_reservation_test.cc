@@ -8,9 +8,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -23,6 +26,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
 #include "pmem2/vm_reservation/reservation_state.h"
+#include "testing/child_process.h"
 #include "testing/temp_files.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -409,6 +413,221 @@ TEST_F(VmReservationTest, ConcurrentMapsClaimEachSlotOnce) {
   EXPECT_EQ(wins.load(), kSlots);
   EXPECT_EQ(rsv->map_count(), static_cast<size_t>(kSlots));
   kept.clear();
+  EXPECT_EQ(rsv->map_count(), 0u);
+}
+
+// Holds the threads that set `pauses_here` at one step of ReservationState (the test hook), until Resume().
+using Step = vm_reservation_internal::ReservationState::Step;
+thread_local bool pauses_here = false;
+
+class ScopedStepPause {
+ public:
+  explicit ScopedStepPause(Step step) : step_(step) {
+    active_ = this;
+    vm_reservation_internal::ReservationState::SetStepHookForTest(&Hook);
+  }
+  ~ScopedStepPause() {
+    Resume();
+    vm_reservation_internal::ReservationState::SetStepHookForTest(nullptr);
+    active_ = nullptr;
+  }
+  void WaitUntilReached() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return reached_; });
+  }
+  void Resume() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    resumed_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  static void Hook(Step step, uintptr_t) {
+    ScopedStepPause* pause = active_;
+    if (!pauses_here || pause == nullptr || step != pause->step_) return;
+    std::unique_lock<std::mutex> lock(pause->mutex_);
+    pause->reached_ = true;
+    pause->changed_.notify_all();
+    pause->changed_.wait(lock, [pause] { return pause->resumed_; });
+  }
+
+  static inline std::atomic<ScopedStepPause*> active_{nullptr};
+  const Step step_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool reached_ = false;
+  bool resumed_ = false;
+};
+
+// For a child's body: what went wrong, one line each.
+struct ChildChecks {
+  std::string problems;
+  void Expect(bool ok, const std::string& what) {
+    if (!ok) problems += what + "\n";
+  }
+  int Report(int out) const {
+    ::pmem2::testing::WriteToParent(out, problems);
+    return problems.empty() ? 0 : 1;
+  }
+};
+
+// Between Release()'s two steps a Map's range is neither free nor findable: the placeholder is not back yet.
+// Other ranges of the reservation can be placed meanwhile (the release holds no lock).
+TEST_F(VmReservationTest, AMapBeingReleasedIsNotFoundAndBlocksItsRangeUntilThePlaceholderIsBack) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  std::optional<Map> map;
+  {
+    absl::StatusOr<Map> placed = MapInto(*rsv, kMiB, kMiB);
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    map.emplace(std::move(*placed));
+  }
+  ScopedStepPause pause(Step::kReleasing);
+  std::thread releasing([&] {
+    pauses_here = true;
+    map.reset();
+  });
+  pause.WaitUntilReached();
+  EXPECT_EQ(rsv->FindMap(kMiB, 0), nullptr);
+  EXPECT_EQ(rsv->FirstMap(), nullptr);
+  EXPECT_EQ(rsv->map_count(), 1u) << "a release under way counts as placed";
+  EXPECT_EQ(GetErrorCode(MapInto(*rsv, kMiB + kPage, kPage).status()), ErrorCode::kMappingExists);
+  absl::StatusOr<Map> elsewhere = MapInto(*rsv, 3 * kMiB, kPage);
+  EXPECT_TRUE(elsewhere.ok()) << elsewhere.status();
+  pause.Resume();
+  releasing.join();
+  EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
+  EXPECT_EQ(rsv->map_count(), elsewhere.ok() ? 1u : 0u);
+  EXPECT_TRUE(MapInto(*rsv, kMiB, kMiB).ok()) << "the range is free after the release";
+}
+
+// fork() while another thread is between Release()'s two steps: that thread is not in the child, so the child's
+// fork handler finishes the release there. Before it did, the child found the range taken for good (a negative
+// control: with the handler not registered, the child reported map_count 1 and kMappingExists).
+TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeReservedAndFree) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  std::optional<Map> map;
+  {
+    absl::StatusOr<Map> placed = MapInto(*rsv, kMiB, kMiB);
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    map.emplace(std::move(*placed));
+    std::memset(map->address(), 'r', kMiB);
+    ASSERT_TRUE(map->Persist(map->address(), kMiB).ok());
+  }
+  ScopedStepPause pause(Step::kReleasing);
+  std::thread releasing([&] {
+    pauses_here = true;
+    map.reset();
+  });
+  pause.WaitUntilReached();
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ChildChecks checks;
+    checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
+    checks.Expect(rsv->FindMap(kMiB, 0) == nullptr, "the released Map was found");
+    checks.Expect(ProtectionAt(At(*rsv, kMiB)) == "---p", "the range is " + ProtectionAt(At(*rsv, kMiB)));
+    absl::StatusOr<Map> again = MapInto(*rsv, kMiB, kMiB);
+    checks.Expect(again.ok(), "placing a Map there again: " + again.status().ToString());
+    if (again.ok()) checks.Expect(static_cast<char*>(again->address())[kMiB - 1] == 'r', "not the file's data");
+    return checks.Report(out);
+  });
+  pause.Resume();
+  releasing.join();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(rsv->map_count(), 0u);
+  EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
+}
+
+// fork() while another thread is inside Map::Create, its claim made and nothing mapped yet: the Map can never be
+// finished in the child, so its claim is dropped there and the range can take a Map (negative control: with the
+// handler not registered, the child reported map_count 1 and kMappingExists). The parent's Map is unaffected.
+TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadPlacesAMapCanPlaceOneThere) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  ScopedStepPause pause(Step::kClaimed);
+  absl::StatusOr<Map> placed = absl::UnknownError("not run");
+  std::thread placing([&] {
+    pauses_here = true;
+    placed = MapInto(*rsv, kMiB, kMiB);
+  });
+  pause.WaitUntilReached();
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ChildChecks checks;
+    checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
+    absl::StatusOr<Map> here = MapInto(*rsv, kMiB, kMiB);
+    checks.Expect(here.ok(), "placing a Map there: " + here.status().ToString());
+    checks.Expect(rsv->map_count() == 1, "map_count " + std::to_string(rsv->map_count()) + ", not 1");
+    return checks.Report(out);
+  });
+  pause.Resume();
+  placing.join();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  EXPECT_EQ(rsv->FindMap(kMiB, 0), &*placed);
+  EXPECT_EQ(rsv->map_count(), 1u);
+}
+
+// The same when that thread had got further (the C API's unpublished Map: registered and mapped, not yet
+// published): the child drops the claim but leaves the mapping alone, and the registry still refuses the range,
+// so nothing is mapped over it (EEXIST, as for a Map adopted there).
+TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadHoldsAnUnpublishedMapLeavesItsPagesAlone) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool placed = false, forked = false;
+  std::thread placing([&] {
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    config.set_vm_reservation(&*rsv, kMiB);
+    config.set_length(kMiB);
+    absl::StatusOr<Map> unpublished = map_internal::CreateUnpublishedForCApi(config, *source_);
+    EXPECT_TRUE(unpublished.ok()) << unpublished.status();
+    std::unique_lock<std::mutex> lock(mutex);
+    placed = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return forked; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return placed; });
+  }
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ChildChecks checks;
+    checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
+    absl::StatusOr<Map> over = MapInto(*rsv, kMiB, kMiB);
+    checks.Expect(GetErrno(over.status()) == EEXIST, "placing a Map over it: " + over.status().ToString());
+    checks.Expect(ProtectionAt(At(*rsv, kMiB)) == "rw-s", "the range is " + ProtectionAt(At(*rsv, kMiB)));
+    return checks.Report(out);
+  });
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    forked = true;
+    changed.notify_all();
+  }
+  placing.join();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(rsv->map_count(), 0u);
+}
+
+// The forking thread's own pending claim is its own to finish (it may return to that call, e.g. after a fork in
+// a signal handler): the child keeps it (negative control: with every thread's claims ended, the child found
+// map_count 0).
+TEST_F(VmReservationTest, AChildKeepsTheForkingThreadsOwnClaim) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(2 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  vm_reservation_internal::ReservationState& state = *rsv->internal_state();
+  absl::StatusOr<uintptr_t> claimed = state.Claim(0, kPage, 0, nullptr);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ChildChecks checks;
+    checks.Expect(rsv->map_count() == 1, "map_count " + std::to_string(rsv->map_count()) + ", not 1");
+    checks.Expect(GetErrorCode(MapInto(*rsv, 0, kPage).status()) == ErrorCode::kMappingExists,
+                  "the claimed range took a Map");
+    return checks.Report(out);
+  });
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  state.Unclaim(*claimed);
   EXPECT_EQ(rsv->map_count(), 0u);
 }
 
