@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
+
+#include "pmem2/internal/fork_safe_lazy.h"
 
 namespace pmem2 {
 namespace arch {
@@ -124,9 +127,12 @@ EnvOverrides ReadEnvOverrides() {
   return out;
 }
 
+namespace {
+internal::ForkSafeLazy<EnvOverrides> process_overrides;  // fork-safe (fork_safe_lazy.h)
+}  // namespace
+
 const EnvOverrides& ProcessEnvOverrides() {
-  static const EnvOverrides overrides = ReadEnvOverrides();
-  return overrides;
+  return process_overrides.Get([] { return std::make_unique<EnvOverrides>(ReadEnvOverrides()); });
 }
 
 }  // namespace arch

@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/raw_memory.h"
@@ -47,15 +48,21 @@ void SetMessage(absl::string_view message) {
   last_message[n] = '\0';
 }
 
-// PMEM_LOG_LEVEL / PMEM_LOG_FILE, read once.
+// PMEM_LOG_LEVEL / PMEM_LOG_FILE, read once, at the first call that logs (libpmem_log_test relies on that).
 class Log {
  public:
-  static Log& Get() {
-    static Log* const log = new Log();
-    return *log;
+  // Fork-safe (fork_safe_lazy.h): threads that race here each read the environment and open the file; the
+  // losers' Logs close theirs.
+  static const Log& Get() {
+    return the_log_.Get([] { return std::unique_ptr<Log>(new Log()); });
+  }
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+  ~Log() {
+    if (out_ != stderr) std::fclose(out_);
   }
   int level() const { return level_; }
-  void Write(int level, const std::string& line) {
+  void Write(int level, const std::string& line) const {
     if (level > level_) return;
     std::lock_guard<pmem2::internal::ForkSafeMutex> lock(Mutex());
     std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
@@ -74,8 +81,8 @@ class Log {
       if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
     }
   }
-  // Apart from the Log, which reads the environment at the first call that logs (libpmem_log_test relies on
-  // that), and made when the library loads: a child forked while another thread logged can still log.
+  // Apart from the Log, which is made at the first call that logs, and made when the library loads: a child
+  // forked while another thread logged can still log.
   static pmem2::internal::ForkSafeMutex& Mutex() {
     static pmem2::internal::ForkSafeMutex* const mutex = new pmem2::internal::ForkSafeMutex;
     return *mutex;
@@ -85,7 +92,10 @@ class Log {
   FILE* out_ = stderr;
 
   static const bool mutex_made_at_load_;
+  static pmem2::internal::ForkSafeLazy<Log> the_log_;
 };
+
+pmem2::internal::ForkSafeLazy<Log> Log::the_log_;
 
 const bool Log::mutex_made_at_load_ = (Log::Mutex(), true);
 
@@ -115,38 +125,37 @@ void Fail(const char* function, const absl::Status& status) {
 
 // ---- Environment read at first use ----
 
+// Fork-safe (fork_safe_lazy.h), as the Log.
+pmem2::internal::ForkSafeLazy<int> is_pmem_forced;
+pmem2::internal::ForkSafeLazy<uintptr_t> mmap_hint;
+
 // PMEM_IS_PMEM_FORCE: -1 unset, 0 or 1.
 int IsPmemForced() {
-  static const int forced = [] {
+  return is_pmem_forced.Get([] {
     const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
-    if (value == nullptr) return -1;
-    if (std::strcmp(value, "0") == 0) return 0;
-    if (std::strcmp(value, "1") == 0) return 1;
-    return -1;  // as libpmem: any other value is no force
-  }();
-  return forced;
+    int forced = -1;  // as libpmem: unset, or any value but 0 and 1, is no force
+    if (value != nullptr && std::strcmp(value, "0") == 0) forced = 0;
+    if (value != nullptr && std::strcmp(value, "1") == 0) forced = 1;
+    return std::make_unique<int>(forced);
+  });
 }
 
 void* MmapHint() {
-  static void* const hint = [] {
+  return reinterpret_cast<void*>(mmap_hint.Get([] {
     const char* value = std::getenv("PMEM_MMAP_HINT");
-    if (value == nullptr || *value == '\0') return static_cast<void*>(nullptr);
+    if (value == nullptr || *value == '\0') return std::make_unique<uintptr_t>(0);
     // As libpmem: hexadecimal with or without 0x, anything after the number ignored.
     char* end = nullptr;
     errno = 0;
     const unsigned long long address = std::strtoull(value, &end, 16);
-    if (end == value || errno == ERANGE) return static_cast<void*>(nullptr);
-    return reinterpret_cast<void*>(static_cast<uintptr_t>(address));
-  }();
-  return hint;
+    if (end == value || errno == ERANGE) return std::make_unique<uintptr_t>(0);
+    return std::make_unique<uintptr_t>(static_cast<uintptr_t>(address));
+  }));
 }
 
 // ---- The mappings pmem_map_file made ----
 
-size_t PageSize() {
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
+size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
 class FileMaps {
  public:

@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -26,6 +27,7 @@
 #include "pmem2/c/handles.h"
 #include "pmem2/config/config.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist.h"
@@ -75,9 +77,9 @@ using pmem2::c_internal::Return;
 // The functions handed out for a NULL map: msync(MS_SYNC) of the pages (durable through the page cache; nothing on
 // Device DAX, see libpmem2.h). No CPU flush first: a NULL map says nothing of the range, and a flush of an unmapped
 // address would crash where msync returns ENOMEM.
+pmem2::internal::ForkSafeLazy<pmem2::arch::PersistOps> fallback_ops;  // fork-safe (fork_safe_lazy.h)
 const pmem2::arch::PersistOps& FallbackOps() {
-  static const pmem2::arch::PersistOps* const ops = new pmem2::arch::PersistOps(pmem2::map_internal::PageOps());
-  return *ops;
+  return fallback_ops.Get([] { return std::make_unique<pmem2::arch::PersistOps>(pmem2::map_internal::PageOps()); });
 }
 
 // The pmem2_map handles that pmem2_map_new() / pmem2_map_from_existing() returned and pmem2_map_delete() has

@@ -24,8 +24,9 @@
 //   locks of the handlers that call RegisterForkHandlersBeforeYours() (the map registry's). Allocating is fine:
 //   glibc takes malloc's locks after every handler.
 // - Short critical sections: a fork waits for every holder to let go.
-// Not covered: a function-local static whose initialization another thread was running at the fork (the C++
-// runtime's guard stays taken, and the child waits for it forever), such as the first CPU or sysfs detection.
+// Not a ForkSafeMutex's job: a function-local static whose initialization another thread was running at the fork
+// (the C++ runtime's guard stays taken, and the child waits for it forever). Values made at first use are
+// ForkSafeLazy (fork_safe_lazy.h); other process-wide objects are made when the library loads.
 // If pthread_atfork() fails (out of memory) the mutexes work as plain ones, without the fork guarantee.
 
 #ifndef PMEM2_INTERNAL_FORK_SAFE_MUTEX_H_

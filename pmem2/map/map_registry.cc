@@ -184,6 +184,10 @@ pthread_key_t TheSlotKey() {
   return holder.key;
 }
 
+// Made when the library loads, so that no thread is still making one at a fork (the child would find the
+// first-use guard of its static taken for good).
+const bool made_at_load = (TheRegistry(), OutsideEveryMap(), GetSlots(), TheSlotKey(), true);
+
 }  // namespace
 
 ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {

@@ -131,8 +131,8 @@ internal::ForkSafeMutex& InternMutex() {
 const bool intern_mutex_made_at_load = (InternMutex(), true);
 
 const char* Intern(std::string name) {
-  static std::set<std::string>* names = new std::set<std::string>;
   std::lock_guard<internal::ForkSafeMutex> lock(InternMutex());
+  static std::set<std::string>* names = new std::set<std::string>;  // made under the lock: a fork waits for it
   return names->insert(std::move(name)).first->c_str();
 }
 

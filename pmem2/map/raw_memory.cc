@@ -3,11 +3,13 @@
 #include "pmem2/map/raw_memory.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
@@ -16,21 +18,27 @@
 
 namespace pmem2 {
 
+namespace {
+// Fork-safe (fork_safe_lazy.h): read once, at the first use.
+internal::ForkSafeLazy<bool> auto_flush;
+internal::ForkSafeLazy<RawPersistFunctions> pmem_functions;
+}  // namespace
+
 bool HasAutoFlush() {
-  static const bool auto_flush =
-      map_internal::ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent;
-  return auto_flush;
+  return auto_flush.Get([] {
+    return std::make_unique<bool>(
+        map_internal::ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent);
+  });
 }
 
 const RawPersistFunctions& PmemFunctions() {
-  static const RawPersistFunctions* const functions = [] {
+  return pmem_functions.Get([] {
     // As for a byte-granularity Map of a file when the caches are persistent (FileByteOps honours
     // PMEM_NO_FLUSH=0); the cache-line table otherwise (which honours PMEM_NO_FLUSH=1).
     const arch::PersistOps& ops = HasAutoFlush() ? arch::FileByteOps() : arch::CacheLineOps();
-    return new RawPersistFunctions{ops.persist, ops.flush,  ops.drain,
-                                   ops.memmove, ops.memset, arch::WriteBackFlush()};
-  }();
-  return *functions;
+    return std::make_unique<RawPersistFunctions>(RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove,
+                                                                     ops.memset, arch::WriteBackFlush()});
+  });
 }
 
 namespace {

@@ -51,10 +51,7 @@ constexpr int kMaxRetries = 16;                   // EINTR / EAGAIN / no progres
 constexpr uint64_t kMaxWriteChunk = uint64_t{1} << 30;  // io_uring's lengths are 32-bit
 constexpr int kMaxRingAttempts = 10000;                 // EAGAIN / EBUSY / ENOMEM from the ring: ~1 s
 
-uint64_t PageSize() {
-  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
+uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 
 // How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
 constexpr long kRingCheckNanos = 200 * 1000 * 1000;
@@ -66,11 +63,10 @@ constexpr long kRingCheckNanos = 200 * 1000 * 1000;
 // load whether its engine was made in this process.
 std::atomic<uint64_t> forks_in_this_process{0};
 void CountFork() { forks_in_this_process.fetch_add(1, std::memory_order_relaxed); }
-uint64_t ForkGeneration() {
-  static const int registered = pthread_atfork(nullptr, nullptr, CountFork);
-  (void)registered;
-  return forks_in_this_process.load(std::memory_order_relaxed);
-}
+// When the library loads: a thread registering it at a fork would leave the first-use guard of a static taken
+// in the child. Forks before the load count as none, rightly: no engine was made before.
+const int count_fork_registered = pthread_atfork(nullptr, nullptr, CountFork);
+uint64_t ForkGeneration() { return forks_in_this_process.load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -505,8 +501,9 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
 // write-back: it neither waits nor takes the kernel's write-back error report (the data sync still gets it),
 // and it is only a hint, so its result is ignored. Runs that touch grow instead (a log appending stays one run).
 void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
-  begin = begin / PageSize() * PageSize();
-  end = (end + PageSize() - 1) / PageSize() * PageSize();
+  const uint64_t page = PageSize();
+  begin = begin / page * page;
+  end = (end + page - 1) / page * page;
   if (run_end > run_begin && (end < run_begin || begin > run_end)) {
     if (!run_started) {
       sync_file_range(fd, static_cast<off64_t>(run_begin), static_cast<off64_t>(run_end - run_begin),
@@ -546,7 +543,8 @@ Batch* Engine::TakeStaged() {
     tail = &slot->next;
   }
   // Whole pages: the kernel writes back pages, and a sub-page range would round the same way.
-  batch->begin = batch->begin / PageSize() * PageSize();
+  const uint64_t page = PageSize();
+  batch->begin = batch->begin / page * page;
   return batch;
 }
 
@@ -586,7 +584,8 @@ int Engine::SyncSynchronously(Batch& batch) {
     const uint64_t end = std::min(batch.end, map_end);
     if (begin >= end) continue;
     const uintptr_t address = entry.begin + (begin - entry.file_offset);
-    const uintptr_t page_address = address / PageSize() * PageSize();
+    const uintptr_t page = PageSize();
+    const uintptr_t page_address = address / page * page;
     void* pages = reinterpret_cast<void*>(page_address);
     const size_t length = end - begin + (address - page_address);
     map_internal::SyncScope scope(pages, length);

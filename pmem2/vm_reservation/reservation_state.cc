@@ -26,10 +26,7 @@ namespace {
 
 constexpr int kPlaceholderFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 
-size_t PageSize() {
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
+size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
 // The Map pointers are stored const (the state never touches the Maps); the Find methods hand them back to
 // the owner of the reservation, who may use them as it may use its Maps.

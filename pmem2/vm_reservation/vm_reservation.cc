@@ -25,10 +25,7 @@ using vm_reservation_internal::ReservationState;
 
 constexpr int kPlaceholderFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 
-size_t PageSize() {
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
+size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
 absl::Status CheckSize(size_t size) {
   if (size == 0) return MakeError(ErrorCode::kLengthOutOfRange, "a reservation of 0 bytes reserves nothing");

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "pmem2/arch/env_overrides.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 
 namespace pmem2 {
 namespace arch {
@@ -120,9 +122,12 @@ void FillWords(void* dst, int c, size_t len) {
 
 void Fence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
+namespace {
+internal::ForkSafeLazy<PersistOps> cache_line_ops;  // fork-safe (fork_safe_lazy.h)
+}  // namespace
+
 const PersistOps& CacheLineOps() {
-  static const PersistOps ops = MakeOps();
-  return ops;
+  return cache_line_ops.Get([] { return std::make_unique<PersistOps>(MakeOps()); });
 }
 
 const PersistOps& ByteOps() {

@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+
+#include "pmem2/internal/fork_safe_lazy.h"
 
 namespace pmem2 {
 namespace arch {
@@ -102,9 +105,12 @@ CpuFeatures DetectCpuFeatures() {
   return DecodeCpuFeatures(w);
 }
 
+namespace {
+internal::ForkSafeLazy<CpuFeatures> process_features;  // fork-safe (fork_safe_lazy.h)
+}  // namespace
+
 const CpuFeatures& ProcessCpuFeatures() {
-  static const CpuFeatures features = DetectCpuFeatures();
-  return features;
+  return process_features.Get([] { return std::make_unique<CpuFeatures>(DetectCpuFeatures()); });
 }
 
 }  // namespace x86_64

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 #include "pmem2/arch/generic/ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 
 namespace pmem2 {
@@ -92,8 +94,8 @@ const bool intern_mutex_made_at_load = (InternMutex(), true);
 
 // PersistOps names must outlive every table; the set of distinct names is small, so keep them all.
 const char* Intern(const std::string& name) {
-  static auto* names = new std::set<std::string>();
   std::lock_guard<internal::ForkSafeMutex> lock(InternMutex());
+  static auto* names = new std::set<std::string>();  // made under the lock: a fork waits for it
   return names->insert(name).first->c_str();
 }
 
@@ -232,13 +234,15 @@ void MakeCurrent(const Selection& s) {
   PublishPagePlan(s);
 }
 
+internal::ForkSafeLazy<Selection> process_selection;  // fork-safe (fork_safe_lazy.h)
+
 ABSL_ATTRIBUTE_HOT const Selection& ProcessSelection() {
-  static const Selection* selection = [] {
-    auto* s = new Selection(Select(ProcessCpuFeatures(), ProcessEnvOverrides()));
+  return process_selection.Get([] {
+    // Every thread that races here makes the same selection and makes it current before any can be handed out.
+    auto s = std::make_unique<Selection>(Select(ProcessCpuFeatures(), ProcessEnvOverrides()));
     MakeCurrent(*s);
     return s;
-  }();
-  return *selection;
+  });
 }
 
 ABSL_ATTRIBUTE_HOT const Selection& Current() {
