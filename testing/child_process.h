@@ -19,8 +19,10 @@
 //   EXPECT_FALSE(r.timed_out);
 //   EXPECT_THAT(r.output, HasSubstr("PMEM2_E_INVALID_FILE_TYPE"));
 //
-// Call it from a single-threaded test: the child of a multithreaded process may only make async-signal-safe
-// calls, and the code under test allocates.
+// POSIX lets the child of a multithreaded process make only async-signal-safe calls, and the code under test
+// allocates; with glibc, whose fork() leaves malloc usable in the child, the fork tests (pmem2/c/fork_test.cc,
+// pmem2/internal/, pmem2/vm_reservation/) call it from multithreaded tests on purpose. Other tests: call it from
+// a single-threaded one.
 
 #ifndef PMEM2_TESTING_CHILD_PROCESS_H_
 #define PMEM2_TESTING_CHILD_PROCESS_H_

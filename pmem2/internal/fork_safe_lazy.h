@@ -13,9 +13,10 @@
 // ForkSafeLazy holds no lock while it makes the value: threads that find none each make one, the first to publish
 // it wins, and the others' are destroyed. In a child forked while another thread was making it, the child makes
 // its own. So `make` must be safe to run more than once, at the same time in several threads, and must give
-// equal values (it reads what the process cannot change under it: CPUID, the environment, sysfs). Its side
-// effects, if any, must be the same whoever wins (libpmem's log opens its file in each maker and closes the
-// losers').
+// equal values: it reads what does not change while threads race to make it (CPUID; the environment, which a
+// program may not change with setenv() while other threads read it; sysfs). Its side effects, if any, must be
+// the same whoever wins (the x86-64 selection makes its thresholds current in each maker; libpmem's log opens its
+// file in each maker and closes the losers', so a PMEM_LOG_FILE that is a FIFO is opened once per racer).
 //
 // Declare one at namespace scope: its constructor is constexpr, so it is constant-initialized (no first-use guard
 // of its own) and usable from any other static initializer; it is never destroyed (the value outlives static

@@ -75,6 +75,7 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(fixed_address),
                                                            (request->length + page - 1) / page * page,
                                                            request->file);
+    map.reservation_->WillRegister(map.claim_);  // a child forked from now on keeps the range out of use
     if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) {
       // Nothing was mapped over the placeholder (nor over the adopted mapping): forget the claim, touch nothing.
       map.reservation_->Unclaim(map.claim_);

@@ -98,7 +98,11 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
   // The child's only thread is the one that forked. A claim it owns is its own to end, should it return to that
   // call (a fork from a signal handler); every other pending or releasing claim would block its range for good.
   const pthread_t self = pthread_self();
-  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  // Free unless the ForkSafeMutex handlers could not be registered (no memory); then it may be held by a thread
+  // that is not here, and the reservations cannot be used in this child anyway. Never wait: every fork() of the
+  // process runs this, also one that only execs.
+  std::unique_lock<internal::ForkSafeMutex> lock(Mutex(), std::try_to_lock);
+  if (!lock.owns_lock()) return;
   for (ReservationState* state = newest_; state != nullptr; state = state->older_) {
     for (auto it = state->claimed_.begin(); it != state->claimed_.end();) {
       Claimed& claimed = it->second;
@@ -106,12 +110,17 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
                             !pthread_equal(claimed.owner, self);
       if (!orphaned) {
         ++it;
-      } else if (claimed.state == State::kPending) {
-        // Its Map is on the stack of a thread that is not here: no one in the child can reach it. Whatever that
-        // thread had mapped there is left as it is (the range may also hold a mapping adopted by
-        // Map::FromExisting, which must not be replaced); the map registry still refuses to place a Map over a
-        // range that thread had registered.
+      } else if (claimed.state == State::kPending && !claimed.may_be_registered) {
+        // Nothing refers to the range but this claim: its Map, on the stack of a thread that is not here, has
+        // neither a registry record nor a mapping there yet.
         it = state->claimed_.erase(it);
+      } else if (claimed.state == State::kPending) {
+        // A registry record, the file's pages and, through pmem2_map_new (which hands a Map out before it
+        // publishes it), a handle the child holds may all refer to the range: never offered to a Map again, never
+        // unmapped (pmem2_map_delete of that handle then leaves it as it is).
+        claimed.map = nullptr;
+        claimed.state = State::kLost;
+        ++it;
       } else if (RestorePlaceholder(it->first, claimed.length)) {
         it = state->claimed_.erase(it);  // the release, finished
       } else {
@@ -170,6 +179,12 @@ absl::StatusOr<uintptr_t> ReservationState::Claim(uint64_t offset, size_t length
   absl::StatusOr<uintptr_t> claimed = AddPendingClaim(offset, length, address_alignment, map);
   if (claimed.ok()) CallStepHook(Step::kClaimed, *claimed);
   return claimed;
+}
+
+void ReservationState::WillRegister(uintptr_t address) {
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  auto it = claimed_.find(address);
+  if (it != claimed_.end() && it->second.state == State::kPending) it->second.may_be_registered = true;
 }
 
 void ReservationState::Unclaim(uintptr_t address) {

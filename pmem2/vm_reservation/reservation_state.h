@@ -16,8 +16,10 @@
 //
 // fork(): a claim that another thread was placing or releasing at the fork has no thread to finish it in the
 // child. A child fork handler (registered when the library loads) finishes the release (the placeholder goes
-// back) and drops the placement, touching its memory not at all: a range that thread had already registered with
-// the map registry stays refused (kErrno with EEXIST, by Map::Create) rather than mapped over.
+// back). A placement is dropped if that thread had not yet begun to register the range with the map registry
+// (nothing else refers to it); otherwise the range becomes a lost hole, its memory untouched: a registry record,
+// a mapping and (through the C API) even a handle may refer to it, so it must be neither offered to another Map
+// nor unmapped.
 
 #ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
 #define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
@@ -55,6 +57,8 @@ class ReservationState {
   // kLengthOutOfRange (the range passes the end of the reservation), kAddressUnaligned (the address is not a
   // multiple of `address_alignment`, e.g. the Device DAX alignment), kMappingExists (another Map overlaps).
   absl::StatusOr<uintptr_t> Claim(uint64_t offset, size_t length, size_t address_alignment, const Map* map);
+  // Map::Create() is about to register the claimed range with the map registry (pmem2/map/map_registry.h).
+  void WillRegister(uintptr_t address);
   // Forgets a claim whose range was never mapped over (the placeholder is still there).
   void Unclaim(uintptr_t address);
   // Makes the claim at `address` findable, as `map`: the Map is complete and will stay where it is (until a
@@ -95,7 +99,8 @@ class ReservationState {
     kLive,     // a complete Map: findable
     kReleasing,  // its Map is gone and the placeholder is going back (outside the lock): blocks overlaps, not
                  // findable
-    kLost,     // its placeholder could not be restored: a hole the kernel may fill with another mapping, so
+    kLost,     // its placeholder could not be restored, or its Map was being placed by a thread not in this forked
+               // child: a hole the kernel may fill with another mapping (or one that others refer to), so
                // never claimed, released or unmapped again
   };
   struct Claimed {
@@ -103,6 +108,7 @@ class ReservationState {
     const Map* map;
     State state;
     pthread_t owner;  // kPending, kReleasing: the thread placing or releasing it (the one to end that state)
+    bool may_be_registered = false;  // kPending: WillRegister() was called
   };
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;

@@ -34,12 +34,15 @@
 // moved: the caller must make sure no other thread does that meanwhile.
 // fork(): the reservations' lock is left free in the child (fork handlers, pmem2/internal/fork_safe_mutex.h),
 // also when another thread was in one of these calls at the fork. A Map that another thread was releasing at
-// that moment is released in the child (its range reserved again); one that another thread was placing is not
-// in the child's reservation, and its range is free there unless that thread had got as far as registering it
-// (just before its mmap), in which case Map::Create refuses the range (kErrno, EEXIST) rather than map over
-// what may be there. The lock is one for every reservation of the process,
-// so calls on different reservations do not run at once; each holds it for a lookup (at most a walk of the
-// reservation's Maps) or one mmap / munmap of a placeholder, never while a Map's pages are unmapped.
+// that moment is released in the child (its range reserved again). One that another thread was placing is not in
+// the child's reservation: its range is free there if that thread had only claimed it, and otherwise lost to the
+// child (never offered to a Map, never unmapped, not counted by map_count()), since the thread may have mapped
+// the file there and, through pmem2_map_new, handed the Map out already. A Map whose destruction another thread
+// had begun but whose release had not is still in the child's reservation, findable, in the state that thread
+// left it: don't fork while other threads destroy Maps that the child will look up.
+// The lock is one for every reservation of the process, so calls on different reservations do not run at once;
+// each holds it for a lookup (at most a walk of the reservation's Maps) or one mmap / munmap of a placeholder,
+// never while a Map's pages are unmapped.
 
 #ifndef PMEM2_VM_RESERVATION_VM_RESERVATION_H_
 #define PMEM2_VM_RESERVATION_VM_RESERVATION_H_

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -81,6 +82,16 @@ class VmReservationTest : public ::testing::Test {
     config.set_length(length);
     config.set_offset(file_offset);
     return Map::Create(config, *source_);
+  }
+
+  // MapInto, in an optional that another thread can empty (nullopt, with the failure reported, if it fails).
+  std::optional<Map> PlaceToRelease(VmReservation& rsv, size_t offset, size_t length) {
+    absl::StatusOr<Map> placed = MapInto(rsv, offset, length);
+    if (!placed.ok()) {
+      ADD_FAILURE() << placed.status();
+      return std::nullopt;
+    }
+    return std::optional<Map>(std::move(*placed));
   }
 
   ScopedTempDir dir_{"/dev/shm"};
@@ -416,29 +427,40 @@ TEST_F(VmReservationTest, ConcurrentMapsClaimEachSlotOnce) {
   EXPECT_EQ(rsv->map_count(), 0u);
 }
 
-// Holds the threads that set `pauses_here` at one step of ReservationState (the test hook), until Resume().
+// Runs `body` in a thread of its own, which stops at one step of ReservationState (the test hook) until
+// Finish(); the destructor finishes too, so a failed assertion leaves no thread behind.
 using Step = vm_reservation_internal::ReservationState::Step;
 thread_local bool pauses_here = false;
 
 class ScopedStepPause {
  public:
-  explicit ScopedStepPause(Step step) : step_(step) {
+  template <typename Body>
+  ScopedStepPause(Step step, Body body) : step_(step) {
     active_ = this;
     vm_reservation_internal::ReservationState::SetStepHookForTest(&Hook);
+    thread_ = std::thread([body] {
+      pauses_here = true;
+      body();
+    });
   }
   ~ScopedStepPause() {
-    Resume();
+    Finish();
     vm_reservation_internal::ReservationState::SetStepHookForTest(nullptr);
     active_ = nullptr;
   }
-  void WaitUntilReached() {
+  // False if the thread has not reached the step within 20 s.
+  bool WaitUntilReached() {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return reached_; });
+    return changed_.wait_for(lock, std::chrono::seconds(20), [this] { return reached_; });
   }
-  void Resume() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    resumed_ = true;
-    changed_.notify_all();
+  // Lets the thread go on, and waits for it to end.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      resumed_ = true;
+      changed_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
   }
 
  private:
@@ -457,6 +479,7 @@ class ScopedStepPause {
   std::condition_variable changed_;
   bool reached_ = false;
   bool resumed_ = false;
+  std::thread thread_;  // last: started once the rest is ready
 };
 
 // For a child's body: what went wrong, one line each.
@@ -476,26 +499,17 @@ struct ChildChecks {
 TEST_F(VmReservationTest, AMapBeingReleasedIsNotFoundAndBlocksItsRangeUntilThePlaceholderIsBack) {
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(rsv.ok());
-  std::optional<Map> map;
-  {
-    absl::StatusOr<Map> placed = MapInto(*rsv, kMiB, kMiB);
-    ASSERT_TRUE(placed.ok()) << placed.status();
-    map.emplace(std::move(*placed));
-  }
-  ScopedStepPause pause(Step::kReleasing);
-  std::thread releasing([&] {
-    pauses_here = true;
-    map.reset();
-  });
-  pause.WaitUntilReached();
+  std::optional<Map> map = PlaceToRelease(*rsv, kMiB, kMiB);
+  ASSERT_TRUE(map.has_value());
+  ScopedStepPause releasing(Step::kReleasing, [&map] { map.reset(); });
+  ASSERT_TRUE(releasing.WaitUntilReached());
   EXPECT_EQ(rsv->FindMap(kMiB, 0), nullptr);
   EXPECT_EQ(rsv->FirstMap(), nullptr);
   EXPECT_EQ(rsv->map_count(), 1u) << "a release under way counts as placed";
   EXPECT_EQ(GetErrorCode(MapInto(*rsv, kMiB + kPage, kPage).status()), ErrorCode::kMappingExists);
   absl::StatusOr<Map> elsewhere = MapInto(*rsv, 3 * kMiB, kPage);
   EXPECT_TRUE(elsewhere.ok()) << elsewhere.status();
-  pause.Resume();
-  releasing.join();
+  releasing.Finish();
   EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
   EXPECT_EQ(rsv->map_count(), elsewhere.ok() ? 1u : 0u);
   EXPECT_TRUE(MapInto(*rsv, kMiB, kMiB).ok()) << "the range is free after the release";
@@ -507,20 +521,12 @@ TEST_F(VmReservationTest, AMapBeingReleasedIsNotFoundAndBlocksItsRangeUntilThePl
 TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeReservedAndFree) {
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(rsv.ok());
-  std::optional<Map> map;
-  {
-    absl::StatusOr<Map> placed = MapInto(*rsv, kMiB, kMiB);
-    ASSERT_TRUE(placed.ok()) << placed.status();
-    map.emplace(std::move(*placed));
-    std::memset(map->address(), 'r', kMiB);
-    ASSERT_TRUE(map->Persist(map->address(), kMiB).ok());
-  }
-  ScopedStepPause pause(Step::kReleasing);
-  std::thread releasing([&] {
-    pauses_here = true;
-    map.reset();
-  });
-  pause.WaitUntilReached();
+  std::optional<Map> map = PlaceToRelease(*rsv, kMiB, kMiB);
+  ASSERT_TRUE(map.has_value());
+  std::memset(map->address(), 'r', kMiB);
+  ASSERT_TRUE(map->Persist(map->address(), kMiB).ok());
+  ScopedStepPause releasing(Step::kReleasing, [&map] { map.reset(); });
+  ASSERT_TRUE(releasing.WaitUntilReached());
   const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
     ChildChecks checks;
     checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
@@ -531,8 +537,7 @@ TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeRe
     if (again.ok()) checks.Expect(static_cast<char*>(again->address())[kMiB - 1] == 'r', "not the file's data");
     return checks.Report(out);
   });
-  pause.Resume();
-  releasing.join();
+  releasing.Finish();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(rsv->map_count(), 0u);
   EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
@@ -544,13 +549,9 @@ TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeRe
 TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadPlacesAMapCanPlaceOneThere) {
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(rsv.ok());
-  ScopedStepPause pause(Step::kClaimed);
   absl::StatusOr<Map> placed = absl::UnknownError("not run");
-  std::thread placing([&] {
-    pauses_here = true;
-    placed = MapInto(*rsv, kMiB, kMiB);
-  });
-  pause.WaitUntilReached();
+  ScopedStepPause placing(Step::kClaimed, [&] { placed = MapInto(*rsv, kMiB, kMiB); });
+  ASSERT_TRUE(placing.WaitUntilReached());
   const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
     ChildChecks checks;
     checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
@@ -559,8 +560,7 @@ TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadPlacesAMapCanPlaceOneThe
     checks.Expect(rsv->map_count() == 1, "map_count " + std::to_string(rsv->map_count()) + ", not 1");
     return checks.Report(out);
   });
-  pause.Resume();
-  placing.join();
+  placing.Finish();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   ASSERT_TRUE(placed.ok()) << placed.status();
   EXPECT_EQ(rsv->FindMap(kMiB, 0), &*placed);
@@ -568,8 +568,9 @@ TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadPlacesAMapCanPlaceOneThe
 }
 
 // The same when that thread had got further (the C API's unpublished Map: registered and mapped, not yet
-// published): the child drops the claim but leaves the mapping alone, and the registry still refuses the range,
-// so nothing is mapped over it (EEXIST, as for a Map adopted there).
+// published; pmem2_map_new has handed it out by then): in the child the range is lost, neither offered to a Map
+// nor given back by Shrink, its pages left mapped. (Before WillRegister, the claim was dropped and Shrink
+// unmapped the pages under the registry's record: a review found it; the check on Shrink failed then.)
 TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadHoldsAnUnpublishedMapLeavesItsPagesAlone) {
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(rsv.ok());
@@ -596,7 +597,10 @@ TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadHoldsAnUnpublishedMapLea
     ChildChecks checks;
     checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
     absl::StatusOr<Map> over = MapInto(*rsv, kMiB, kMiB);
-    checks.Expect(GetErrno(over.status()) == EEXIST, "placing a Map over it: " + over.status().ToString());
+    checks.Expect(GetErrorCode(over.status()) == ErrorCode::kMappingExists,
+                  "placing a Map over it: " + over.status().ToString());
+    const absl::Status shrunk = rsv->Shrink(kMiB, 3 * kMiB);
+    checks.Expect(GetErrorCode(shrunk) == ErrorCode::kVmReservationNotEmpty, "shrinking it: " + shrunk.ToString());
     checks.Expect(ProtectionAt(At(*rsv, kMiB)) == "rw-s", "the range is " + ProtectionAt(At(*rsv, kMiB)));
     return checks.Report(out);
   });
