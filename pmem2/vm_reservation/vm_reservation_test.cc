@@ -517,10 +517,18 @@ TEST_F(VmReservationTest, AMapBeingReleasedIsNotFoundAndBlocksItsRangeUntilThePl
 
 // fork() while another thread is between Release()'s two steps: that thread is not in the child, so the child's
 // fork handler finishes the release there. Before it did, the child found the range taken for good (a negative
-// control: with the handler not registered, the child reported map_count 1 and kMappingExists).
+// control: with the handler not registered, the child reported map_count 1 and kMappingExists). Reservations
+// made and destroyed around it (the newest and one in the middle of the handler's list) must not hide it.
 TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeReservedAndFree) {
+  absl::StatusOr<VmReservation> older = VmReservation::Create(kMiB);
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
-  ASSERT_TRUE(rsv.ok());
+  ASSERT_TRUE(older.ok() && rsv.ok());
+  {
+    absl::StatusOr<VmReservation> middle = VmReservation::Create(kMiB);
+    absl::StatusOr<VmReservation> newest = VmReservation::Create(kMiB);
+    ASSERT_TRUE(middle.ok() && newest.ok());
+    *middle = std::move(*VmReservation::Create(kPage));  // the middle one goes first, its replacement is newest
+  }
   std::optional<Map> map = PlaceToRelease(*rsv, kMiB, kMiB);
   ASSERT_TRUE(map.has_value());
   std::memset(map->address(), 'r', kMiB);
