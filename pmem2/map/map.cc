@@ -205,6 +205,9 @@ Map& Map::operator=(Map&& other) noexcept {
 Map::~Map() { Reset(); }
 
 void Map::Reset() {
+  // Out of the reservation's lookups before the record goes, so that a child forked in between finds neither
+  // (vm_reservation/reservation_state.h).
+  if (reservation_ != nullptr) reservation_->BeginRelease(claim_);
   // Unregistered first: once the range is unmapped, the kernel may hand it to another Map.
   if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
   record_.reset();

@@ -114,10 +114,11 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
         // Nothing refers to the range but this claim: its Map, on the stack of a thread that is not here, has
         // neither a registry record nor a mapping there yet.
         it = state->claimed_.erase(it);
-      } else if (claimed.state == State::kPending) {
+      } else if (claimed.may_be_registered) {
         // A registry record, the file's pages and, through pmem2_map_new (which hands a Map out before it
         // publishes it), a handle the child holds may all refer to the range: never offered to a Map again, never
-        // unmapped (pmem2_map_delete of that handle then leaves it as it is).
+        // unmapped (pmem2_map_delete of that handle then leaves it as it is). The same for a Map whose
+        // destruction had begun but which had not unregistered the range yet.
         claimed.map = nullptr;
         claimed.state = State::kLost;
         ++it;
@@ -209,16 +210,31 @@ void ReservationState::Rebind(uintptr_t address, const Map* map) {
   }
 }
 
+void ReservationState::BeginRelease(uintptr_t address) {
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+    auto it = claimed_.find(address);
+    if (it == claimed_.end() || it->second.state == State::kLost || it->second.state == State::kReleasing) return;
+    it->second.map = nullptr;
+    it->second.state = State::kReleasing;
+    it->second.owner = pthread_self();
+    it->second.may_be_registered = true;
+  }
+  CallStepHook(Step::kReleaseBegun, address);
+}
+
 void ReservationState::Release(uintptr_t address) {
   size_t length = 0;
   {
     std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
     auto it = claimed_.find(address);
-    if (it == claimed_.end() || it->second.state == State::kLost || it->second.state == State::kReleasing) return;
+    if (it == claimed_.end() || it->second.state == State::kLost) return;
+    // Releasing already: BeginRelease() by this thread (a Map's claim is ended by that Map alone).
     length = it->second.length;
     it->second.map = nullptr;
     it->second.state = State::kReleasing;
     it->second.owner = pthread_self();
+    it->second.may_be_registered = false;
   }
   CallStepHook(Step::kReleasing, address);
   // Outside the lock, which every reservation (and a fork) shares: replacing a large, populated mapping with the

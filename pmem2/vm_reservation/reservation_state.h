@@ -15,11 +15,11 @@
 // reservations no longer run at once.
 //
 // fork(): a claim that another thread was placing or releasing at the fork has no thread to finish it in the
-// child. A child fork handler (registered when the library loads) finishes the release (the placeholder goes
-// back). A placement is dropped if that thread had not yet begun to register the range with the map registry
-// (nothing else refers to it); otherwise the range becomes a lost hole, its memory untouched: a registry record,
-// a mapping and (through the C API) even a handle may refer to it, so it must be neither offered to another Map
-// nor unmapped.
+// child. A child fork handler (registered when the library loads) finishes a release once the Map has
+// unregistered the range (the placeholder goes back). A placement is dropped if that thread had not yet begun to
+// register the range with the map registry (nothing else refers to it). Otherwise, a placement or a release alike,
+// the range becomes a lost hole, its memory untouched: a registry record, a mapping and (through the C API) even a
+// handle may refer to it, so it must be neither offered to another Map nor unmapped.
 
 #ifndef PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
 #define PMEM2_VM_RESERVATION_RESERVATION_STATE_H_
@@ -66,19 +66,24 @@ class ReservationState {
   void Publish(uintptr_t address, const Map* map);
   // The Map claiming `address` has moved to `map`.
   void Rebind(uintptr_t address, const Map* map);
+  // For ~Map(), before it unregisters the range from the map registry: the claim at `address` is no longer
+  // findable, and its range stays taken until Release(). A child forked between the two leaves the range as it
+  // is, lost (a registry record may still refer to it); forked after the unregistering, it finishes the release.
+  void BeginRelease(uintptr_t address);
   // Makes the claimed range at `address` reserved (inaccessible) again, whatever was mapped there, and forgets
-  // it.
+  // it. Nothing may refer to the range any more (the Map has unregistered it).
   void Release(uintptr_t address);
   // For a Map whose range was unmapped behind pmem2's back (map_internal::ForgetUnmappedForCApi): forgets the
   // claim at `address` as a lost hole, touching no memory, since another mapping may be there by now.
   void Abandon(uintptr_t address);
 
-  // Test-only: where Claim() and Release() call the hook set by SetStepHookForTest(), outside the lock, so that a
-  // test can hold a claim in its pending or releasing state (the hook blocks) and look at it from another thread
-  // or a forked child.
+  // Test-only: where Claim(), BeginRelease() and Release() call the hook set by SetStepHookForTest(), outside the
+  // lock, so that a test can hold a claim in its pending or releasing state (the hook blocks) and look at it from
+  // another thread or a forked child.
   enum class Step {
-    kClaimed,    // Claim() made the pending claim
-    kReleasing,  // Release() marked the claim releasing; the placeholder is not back yet
+    kClaimed,       // Claim() made the pending claim
+    kReleaseBegun,  // BeginRelease() marked the claim releasing; its Map has not unregistered it yet
+    kReleasing,     // Release() is about to put the placeholder back (the range is unregistered)
   };
   using StepHook = void (*)(Step step, uintptr_t address);
   // nullptr: none (the default). The hook is called by every thread, in every reservation.
@@ -97,18 +102,20 @@ class ReservationState {
   enum class State {
     kPending,  // being placed by Map::Create(): blocks overlaps, not findable
     kLive,     // a complete Map: findable
-    kReleasing,  // its Map is gone and the placeholder is going back (outside the lock): blocks overlaps, not
-                 // findable
-    kLost,     // its placeholder could not be restored, or its Map was being placed by a thread not in this forked
-               // child: a hole the kernel may fill with another mapping (or one that others refer to), so
-               // never claimed, released or unmapped again
+    kReleasing,  // its Map is being destroyed (BeginRelease() to Release()) and then the placeholder is going
+                 // back (outside the lock): blocks overlaps, not findable
+    kLost,     // its placeholder could not be restored, or its Map was being placed or destroyed by a thread not in
+               // this forked child: a hole the kernel may fill with another mapping (or one that others refer
+               // to), so never claimed, released or unmapped again
   };
   struct Claimed {
     size_t length;
     const Map* map;
     State state;
     pthread_t owner;  // kPending, kReleasing: the thread placing or releasing it (the one to end that state)
-    bool may_be_registered = false;  // kPending: WillRegister() was called
+    // A registry record may refer to the range: kPending after WillRegister(), kReleasing from BeginRelease()
+    // until Release().
+    bool may_be_registered = false;
   };
 
   using Iterator = std::map<uintptr_t, Claimed>::const_iterator;

@@ -33,13 +33,13 @@
 // Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
 // moved: the caller must make sure no other thread does that meanwhile.
 // fork(): the reservations' lock is left free in the child (fork handlers, pmem2/internal/fork_safe_mutex.h),
-// also when another thread was in one of these calls at the fork. A Map that another thread was releasing at
-// that moment is released in the child (its range reserved again). One that another thread was placing is not in
-// the child's reservation: its range is free there if that thread had only claimed it, and otherwise lost to the
-// child (never offered to a Map, never unmapped, not counted by map_count()), since the thread may have mapped
-// the file there and, through pmem2_map_new, handed the Map out already. A Map whose destruction another thread
-// had begun but whose release had not is still in the child's reservation, findable, in the state that thread
-// left it: don't fork while other threads destroy Maps that the child will look up.
+// also when another thread was in one of these calls at the fork. A Map that another thread was placing or
+// destroying at that moment is not in the child's reservation (never found there). Its range is free in the child
+// if that thread had only claimed it, or had destroyed the Map up to its release (the range is reserved again).
+// Otherwise it is lost to the child (never offered to a Map, never unmapped, not counted by map_count()): a thread
+// placing a Map may have mapped the file there and, through pmem2_map_new, handed the Map out already, and a Map
+// being destroyed may still be in the map registry. Through the C API, pmem2_map_delete() retires the handle before
+// it destroys the Map: a child forked in between still finds that Map, alive, but cannot delete its handle.
 // The lock is one for every reservation of the process, so calls on different reservations do not run at once;
 // each holds it for a lookup (at most a walk of the reservation's Maps) or one mmap / munmap of a placeholder,
 // never while a Map's pages are unmapped.

@@ -551,6 +551,45 @@ TEST_F(VmReservationTest, AChildForkedDuringAnotherThreadsReleaseFindsTheRangeRe
   EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
 }
 
+// Destroying a Map takes it out of the reservation's lookups before it leaves the map registry, and a thread
+// forked in between (the record may still be there) finds the range lost: neither the half-destroyed Map nor a
+// free range, its pages untouched (negative control: with BeginRelease() marking nothing, the child found the
+// Map). Once the Map has unregistered, a fork finishes the release (the test above).
+TEST_F(VmReservationTest, AChildForkedWhileAnotherThreadDestroysAMapNeitherFindsNorReusesItsRange) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  std::optional<Map> map = PlaceToRelease(*rsv, kMiB, kMiB);
+  ASSERT_TRUE(map.has_value());
+  std::memset(map->address(), 'd', kMiB);
+  ScopedStepPause destroying(Step::kReleaseBegun, [&map] { map.reset(); });
+  ASSERT_TRUE(destroying.WaitUntilReached());
+  EXPECT_EQ(rsv->FindMap(kMiB, 0), nullptr);
+  EXPECT_EQ(rsv->FirstMap(), nullptr);
+  EXPECT_EQ(rsv->map_count(), 1u);
+  EXPECT_EQ(GetErrorCode(MapInto(*rsv, kMiB, kPage).status()), ErrorCode::kMappingExists);
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ChildChecks checks;
+    checks.Expect(rsv->FindMap(kMiB, 0) == nullptr, "the Map being destroyed was found");
+    checks.Expect(rsv->FirstMap() == nullptr && rsv->LastMap() == nullptr, "First/LastMap found a Map");
+    checks.Expect(rsv->map_count() == 0, "map_count " + std::to_string(rsv->map_count()) + ", not 0");
+    absl::StatusOr<Map> over = MapInto(*rsv, kMiB, kPage);
+    checks.Expect(GetErrorCode(over.status()) == ErrorCode::kMappingExists,
+                  "placing a Map over it: " + over.status().ToString());
+    const absl::Status shrunk = rsv->Shrink(kMiB, 3 * kMiB);
+    checks.Expect(GetErrorCode(shrunk) == ErrorCode::kVmReservationNotEmpty, "shrinking it: " + shrunk.ToString());
+    checks.Expect(ProtectionAt(At(*rsv, kMiB)) == "rw-s", "the range is " + ProtectionAt(At(*rsv, kMiB)));
+    checks.Expect(At(*rsv, kMiB)[kMiB - 1] == 'd', "the pages changed");
+    absl::StatusOr<Map> elsewhere = MapInto(*rsv, 3 * kMiB, kPage);
+    checks.Expect(elsewhere.ok(), "placing a Map elsewhere: " + elsewhere.status().ToString());
+    return checks.Report(out);
+  });
+  destroying.Finish();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(rsv->map_count(), 0u);
+  EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p");
+  EXPECT_TRUE(MapInto(*rsv, kMiB, kMiB).ok()) << "the range is free after the destruction";
+}
+
 // fork() while another thread is inside Map::Create, its claim made and nothing mapped yet: the Map can never be
 // finished in the child, so its claim is dropped there and the range can take a Map (negative control: with the
 // handler not registered, the child reported map_count 1 and kMappingExists). The parent's Map is unaffected.
