@@ -261,6 +261,8 @@ struct Engine {
   void Finish(Slot* slot, absl::Status status);
   void CompleteBarrier(Slot* barrier);
   void AbandonRing(int error);
+  // For AbandonRing(): waits until every request the kernel took from the ring has completed.
+  void AwaitTakenRequests();
   void StartWriteBackEarly(uint64_t begin, uint64_t end);
 };
 
@@ -425,11 +427,11 @@ void Engine::SubmitToKernel() {
 
 void Engine::AbandonRing(int error) {
   // Whatever the ring held may or may not have run: it runs again, synchronously (a write of the same bytes
-  // to the same place and a data sync can both be repeated), and the engine is synchronous from now on.
-  // Known gap, not handled: a write the kernel took before the ring failed may still be running in an io-wq worker
-  // (the ring's memory, still mapped, keeps the ring alive even when its descriptor was closed), so it could read the
-  // caller's source after the synchronous redo completed the Copy and the caller reused the buffer. Waiting for those
-  // completions in the completion ring's memory would close it; no test can hold a kernel write in flight here.
+  // to the same place and a data sync can both be repeated), and the engine is synchronous from now on. What the
+  // kernel took runs on (the ring's memory, still mapped, keeps the ring alive even when its descriptor was
+  // closed): it is waited for first, or a write still reading the caller's source after the redo completed its
+  // Copy would store whatever the caller put in the buffer next.
+  AwaitTakenRequests();
   // A descriptor that is closed (EBADF) or no io_uring any more (EOPNOTSUPP, ENXIO) is never closed by the
   // destructor: its number may be another file's by then, and on kernels that give every anonymous-inode file
   // (io_uring, eventfd, epoll, ...) the same inode the identity check cannot tell.
@@ -451,6 +453,21 @@ void Engine::AbandonRing(int error) {
     batch.in_ring = false;
     --syncs_in_kernel;
     OnSyncResult(&batch, SyncSynchronously(batch));
+  }
+}
+
+void Engine::AwaitTakenRequests() {
+  // Every request the kernel took posts a completion to the ring's memory, which stays mapped, so this needs no
+  // descriptor (ours may be closed, or another file's). What it never took (still in the submission queue) never
+  // runs: nothing enters this ring again. The completion queue holds twice the queue depth, more than can be in
+  // the kernel, so no completion waits in the kernel's overflow list for an io_uring_enter(). No time limit: the
+  // synchronous redo would wait for the same file and source.
+  const unsigned untaken = io_uring_sq_ready(&ring);
+  const unsigned taken = in_kernel > untaken ? in_kernel - untaken : 0;
+  useconds_t pause = 10;
+  while (io_uring_cq_ready(&ring) < taken) {
+    usleep(pause);
+    pause = std::min<useconds_t>(2 * pause, 1000);
   }
 }
 

@@ -62,8 +62,9 @@
 //     barrier was queued: the application acknowledged them, and writes them again), no operation of this
 //     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error.
 //     Operations queued after a barrier do not start before it completes, and if it fails they do not start at
-//     all: they complete with kAborted, whose message carries the barrier's error. So a record queued after a barrier (a Copy of a log's tail, say) never reaches the
-//     file unless everything before the barrier is durable.
+//     all: they complete with kAborted, whose message carries the barrier's error. So a record queued after a
+//     barrier (a Copy of a log's tail, say) never reaches the file unless everything before the barrier is
+//     durable.
 //   After a failure: operations already queued and not behind a barrier still run and report their own
 //     results; the next barrier fails; from then on every operation, new or held, completes with kAborted until
 //     the application acknowledges with ClearFailure() (and Map::ClearPersistError() for the Maps' sticky
@@ -89,19 +90,22 @@
 // others through the Maps' sticky error). The destructor, and a move-assignment onto an engine, wait for every
 // operation queued on the engine being replaced (running their callbacks) first.
 //
-// If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine
-// runs what the ring held again, synchronously, and is synchronous from then on: backend() changes to
-// kSynchronous. Nothing is lost and nothing hangs: a descriptor number that other code closed and that now
-// belongs to another io_uring is found at the next submission (that ring does not take this engine's
-// entries), or, during a wait, by the descriptor's identity (checked every 200 ms on kernels with
-// IORING_FEAT_EXT_ARG, 5.11 on; an identity check cannot tell the ring from another anonymous-inode file, such
-// as another io_uring or an eventfd, on kernels that give them all the same inode). The ring's descriptor is closed by the destructor only while it is still the ring.
+// If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine waits for
+// what the kernel had taken from the ring (a write may still be reading a Copy's source), runs what the ring held
+// again, synchronously, and is synchronous from then on: backend() changes to kSynchronous. (That wait has no time
+// limit, as the redo's own system calls have none: a write stuck in the kernel, on a hung network or FUSE file system
+// say, holds it up.) Nothing is lost and nothing hangs on the ring: a descriptor number that other code closed and that
+// now belongs to another io_uring is found at the next submission (that ring does not take this engine's entries), or,
+// during a wait, by the descriptor's identity (checked every 200 ms on kernels with IORING_FEAT_EXT_ARG, 5.11 on; an
+// identity check cannot tell the ring from another anonymous-inode file, such as another io_uring or an eventfd, on
+// kernels that give them all the same inode). The ring's descriptor is closed by the destructor only while it is still
+// the ring.
 //
-// fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and
-// holds the parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist,
-// Copy, Barrier, Submit, Wait, WaitAll and AddMap fail with kFailedPrecondition, Poll() returns 0 (the queries,
-// Failure(), ClearFailure(), backend() and in_flight(), answer from the copy), and its destructor drops what it
-// holds without running or reaping anything. Make a new engine in the child. (Detected with pthread_atfork(); a raw clone(2) that
+// fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and holds the
+// parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist, Copy, Barrier,
+// Submit, Wait, WaitAll and AddMap fail with kFailedPrecondition, Poll() returns 0 (the queries, Failure(),
+// ClearFailure(), backend() and in_flight(), answer from the copy), and its destructor drops what it holds without
+// running or reaping anything. Make a new engine in the child. (Detected with pthread_atfork(); a raw clone(2) that
 // skips the handlers is not.)
 //
 // Not covered: page-granularity Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and
