@@ -2,7 +2,7 @@
 # pmem2's whole test suite, as CI runs it: installs what is missing (scripts/install-deps.sh), then the stages
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
 #   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
-#                 and tsan (the sanitizers);
+#                 and tsan (the sanitizers; tsan leaves out the single-threaded tests tagged no_tsan);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
 #                 (CI=true, as CI services set it) the skip is a failure, as CI must run the VM);
