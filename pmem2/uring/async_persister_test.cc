@@ -1317,10 +1317,11 @@ TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServe
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
 
-void DenyIoUringSetup(int error) {
+// Makes system call `nr` fail with `error` in this process from now on (a seccomp filter; for a child).
+void DenySystemCall(unsigned nr, int error) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(error) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
@@ -1329,6 +1330,8 @@ void DenyIoUringSetup(int error) {
     _exit(90);
   }
 }
+
+void DenyIoUringSetup(int error) { DenySystemCall(__NR_io_uring_setup, error); }
 
 class AsyncPersisterFallbackTest : public ::testing::TestWithParam<int> {};
 
@@ -1697,6 +1700,36 @@ TEST_F(AsyncPersisterDeadRingTest, AWaitInAnotherRingAtItsNumberEndsWithinASlice
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "ok");
   EXPECT_EQ(ReadFile(file_->fd.get(), 0, 64), std::string(64, 'o'));
+}
+
+// The kernel refuses the ring itself (io_uring_enter fails: EPERM at once; ENOMEM after ~1 s of retries, no
+// progress): the engine gives the ring up, runs the operations synchronously, and, the descriptor still being the
+// ring, closes it when destroyed instead of leaking it (negative control: with ~Engine never closing a given-up
+// ring, the child reported the descriptor still open).
+TEST_F(AsyncPersisterDeadRingTest, ARingTheKernelRefusesIsGivenUpAndItsDescriptorClosed) {
+  for (const int error : {EPERM, ENOMEM}) {
+    testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+      DenySystemCall(__NR_io_uring_enter, error);
+      const char record[] = "refused by the kernel";
+      Completion copy, barrier;
+      // Submit(): a caller that waits with nothing in the ring runs the write itself, without the ring.
+      if (!persister.Copy(base(), record, sizeof record, &copy).ok() || !persister.Submit().ok()) {
+        return "Copy refused";
+      }
+      if (!persister.Barrier(&barrier).ok()) return "Barrier refused";
+      if (absl::Status s = persister.Wait(barrier); !s.ok()) return absl::StrCat("barrier: ", s.ToString());
+      if (!copy.status().ok()) return absl::StrCat("copy: ", copy.status().ToString());
+      if (persister.backend() != AsyncBackend::kSynchronous) return "still io_uring";
+      if (fcntl(ring_fd, F_GETFD) < 0) return "the ring's descriptor was closed before the engine was destroyed";
+      { AsyncPersister destroyed = std::move(persister); }
+      if (fcntl(ring_fd, F_GETFD) >= 0 || errno != EBADF) return "the given-up ring's descriptor is still open";
+      return "ok";
+    });
+    ASSERT_FALSE(child.timed_out) << std::strerror(error) << ": " << child.Describe();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "ok") << std::strerror(error);
+    EXPECT_EQ(ReadFile(file_->fd.get(), 0, 22), std::string("refused by the kernel", 22));
+  }
 }
 
 // fork(): the child's copy of an engine shares the parent's ring memory and holds the parent's queued
