@@ -29,6 +29,7 @@
 #include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
 #include "testing/child_process.h"
+#include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
 
 namespace {
@@ -152,6 +153,57 @@ TEST(ForkTest, Libpmem2ChildMapsIntoAReservationWhileOtherThreadsSearchIt) {
       });
 
   EXPECT_EQ(pmem2_map_delete(&inherited), 0);
+  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+  pmem2_config_delete(&config);
+  pmem2_source_delete(&source);
+}
+
+// A child forked while another thread deletes a Map of a reservation: the Map leaves the reservation's lookups
+// before its handle is forgotten, and in the child the handle is live again, so the child may delete it and never
+// finds a Map whose handle it could not delete (negative control: with the handle forgotten first, the child's
+// delete of its copy failed with PMEM2_E_MAPPING_NOT_FOUND).
+TEST(ForkTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDeleteTheHandleAndFindsNoMap) {
+  pmem2_vm_reservation* reservation = nullptr;
+  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * kSize), 0) << pmem2_errormsg();
+  pmem2_source* source = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&source, kSize), 0) << pmem2_errormsg();
+  pmem2_config* config = nullptr;
+  ASSERT_EQ(pmem2_config_new(&config), 0);
+  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+  ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
+  pmem2_map* map = nullptr;
+  ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
+  pmem2_map* const handle = map;
+  {
+    pmem2::testing::ScopedStepPause deleting(pmem2::testing::ScopedStepPause::Step::kReleaseBegun, [handle] {
+      pmem2_map* doomed = handle;
+      EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+    });
+    ASSERT_TRUE(deleting.WaitUntilReached());
+    pmem2::testing::ChildOptions options;
+    options.timeout = absl::Seconds(20);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
+        [&](int out) {
+          std::string problems;
+          pmem2_map* found = nullptr;
+          const int find = pmem2_vm_reservation_map_find(reservation, 0, 4 * kSize, &found);
+          if (find != PMEM2_E_MAPPING_NOT_FOUND) {
+            problems += "pmem2_vm_reservation_map_find returned " + std::to_string(find) + "\n";
+          }
+          pmem2_map* mine = handle;
+          if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
+          pmem2_map* fresh = nullptr;
+          if (pmem2_config_set_vm_reservation(config, reservation, 2 * kSize) != 0 ||
+              pmem2_map_new(&fresh, config, source) != 0 || pmem2_map_delete(&fresh) != 0) {
+            problems += std::string("a Map elsewhere in the reservation: ") + pmem2_errormsg() + "\n";
+          }
+          pmem2::testing::WriteToParent(out, problems);
+          return problems.empty() ? 0 : 1;
+        },
+        options);
+    deleting.Finish();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  }
   EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
   pmem2_config_delete(&config);
   pmem2_source_delete(&source);

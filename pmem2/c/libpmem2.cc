@@ -8,6 +8,7 @@
 #include "pmem2/c/libpmem2.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 #include <cstdarg>
 #include <cstdint>
@@ -16,7 +17,7 @@
 #include <mutex>
 #include <new>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -87,6 +88,12 @@ const pmem2::arch::PersistOps& FallbackOps() {
 // whichever variable is at hand); without this, the second delete would free the object twice. libpmem2 looks
 // the map up too and returns PMEM2_E_MAPPING_NOT_FOUND. A ForkSafeMutex: a child forked while another thread
 // was in here can still delete the maps it inherited.
+//
+// A delete retires its handle in two steps, so that its Map leaves its reservation's lookups in between
+// (map_internal::BeginDestructionForCApi, which takes the reservations' lock: no ForkSafeMutex may be held then).
+// A handle being retired is refused to every other delete; in a child forked meanwhile (whose deleting thread is
+// not there) it is live again, its Map intact: the child can delete it, and never finds a Map whose handle it
+// could not delete.
 class LiveMaps {
  public:
   // Never destroyed: handles may be deleted from atexit handlers or other static destructors.
@@ -98,21 +105,48 @@ class LiveMaps {
   bool Add(const pmem2_map* map) {
     std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
     try {
-      maps_.insert(map);
+      maps_.emplace(map, Retiring{});
     } catch (const std::bad_alloc&) {
       return false;  // an exception must not cross the C boundary
     }
     return true;
   }
-  // Whether `map` was live; it is not any more.
-  bool Remove(const pmem2_map* map) {
+  // Whether `map` is live and not being retired; if so, this thread retires it (and must call FinishRetiring).
+  bool BeginRetiring(const pmem2_map* map) {
     std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
-    return maps_.erase(map) != 0;
+    auto it = maps_.find(map);
+    if (it == maps_.end() || it->second.retiring) return false;
+    it->second = {true, pthread_self()};
+    return true;
+  }
+  void FinishRetiring(const pmem2_map* map) {
+    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
+    maps_.erase(map);
   }
 
  private:
+  struct Retiring {
+    bool retiring = false;
+    pthread_t by{};  // the thread that retires it
+  };
+
+  LiveMaps() {
+    // After the ForkSafeMutex handlers (child handlers run oldest first), so mutex_ is free when it runs.
+    pmem2::internal::RegisterForkHandlersBeforeYours();
+    pthread_atfork(nullptr, nullptr, [] { Get().KeepOtherThreadsRetiringInChild(); });
+  }
+  void KeepOtherThreadsRetiringInChild() {
+    // Never wait (also a fork that only execs runs this); the lock is free unless its handlers are missing.
+    std::unique_lock<pmem2::internal::ForkSafeMutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    const pthread_t self = pthread_self();
+    for (auto& entry : maps_) {
+      if (entry.second.retiring && !pthread_equal(entry.second.by, self)) entry.second.retiring = false;
+    }
+  }
+
   pmem2::internal::ForkSafeMutex mutex_;
-  std::unordered_set<const pmem2_map*> maps_;
+  std::unordered_map<const pmem2_map*, Retiring> maps_;
 };
 // Made when the library loads, so that no thread is still making it (and its fork-safe mutex) at a fork: the
 // child would wait for the first-use guard forever (fork_safe_mutex.h).
@@ -279,11 +313,13 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
   // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2.
-  if (!LiveMaps::Get().Remove(*map_ptr)) {
+  if (!LiveMaps::Get().BeginRetiring(*map_ptr)) {
     return Fail(PMEM2_E_MAPPING_NOT_FOUND,
                 absl::StrFormat("%p is no live map (already deleted, or not from pmem2_map_new or "
                                 "pmem2_map_from_existing)", static_cast<const void*>(*map_ptr)));
   }
+  pmem2::map_internal::BeginDestructionForCApi(**map_ptr);
+  LiveMaps::Get().FinishRetiring(*map_ptr);
   delete *map_ptr;
   *map_ptr = nullptr;
   return 0;

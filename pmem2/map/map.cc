@@ -38,6 +38,10 @@ void PublishForCApi(const Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Publish(map.claim_, &map);
 }
 
+void BeginDestructionForCApi(const Map& map) {
+  if (map.reservation_ != nullptr) map.reservation_->BeginRelease(map.claim_);
+}
+
 void ForgetUnmappedForCApi(Map& map) {
   map.owns_mapping_ = false;
   // In a reservation (pmem_map_file at PMEM_MMAP_HINT), destroying the Map would put the reservation's

@@ -100,6 +100,10 @@ struct MapRequest;
 // For the C API (pmem2/map/map_for_c_api.h): a Map placed into a reservation is findable only once published.
 absl::StatusOr<Map> CreateUnpublishedForCApi(const Config& config, const Source& source);
 void PublishForCApi(const Map& map);
+// For pmem2_map_delete, before it forgets the handle: takes `map` out of its reservation's lookups now, as its
+// destruction would (ReservationState::BeginRelease), so that no child forked between the two finds a Map whose
+// handle it can no longer delete. The Map must be destroyed next.
+void BeginDestructionForCApi(const Map& map);
 // For libpmem's pmem_map_file (pmem2/c/libpmem.cc), whose callers may release a mapping with munmap(2) instead
 // of pmem_unmap: makes `map` leave its addresses alone when destroyed, as a Map adopted with FromExisting()
 // does, because the kernel may already have given them to a new mapping (in a reservation, its range becomes
@@ -237,6 +241,7 @@ class Map {
   Map() = default;
   friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
   friend void map_internal::PublishForCApi(const Map& map);
+  friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);

@@ -38,8 +38,8 @@
 // if that thread had only claimed it, or had destroyed the Map up to its release (the range is reserved again).
 // Otherwise it is lost to the child (never offered to a Map, never unmapped, not counted by map_count()): a thread
 // placing a Map may have mapped the file there and, through pmem2_map_new, handed the Map out already, and a Map
-// being destroyed may still be in the map registry. Through the C API, pmem2_map_delete() retires the handle before
-// it destroys the Map: a child forked in between still finds that Map, alive, but cannot delete its handle.
+// being destroyed may still be in the map registry. (Through the C API, a child either still holds the handle of
+// a Map that another thread was deleting, and may delete it, or does not find the Map.)
 // The lock is one for every reservation of the process, so calls on different reservations do not run at once;
 // each holds it for a lookup (at most a walk of the reservation's Maps) or one mmap / munmap of a placeholder,
 // never while a Map's pages are unmapped.

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -28,6 +27,7 @@
 #include "pmem2/map/map.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 #include "testing/child_process.h"
+#include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -427,60 +427,8 @@ TEST_F(VmReservationTest, ConcurrentMapsClaimEachSlotOnce) {
   EXPECT_EQ(rsv->map_count(), 0u);
 }
 
-// Runs `body` in a thread of its own, which stops at one step of ReservationState (the test hook) until
-// Finish(); the destructor finishes too, so a failed assertion leaves no thread behind.
-using Step = vm_reservation_internal::ReservationState::Step;
-thread_local bool pauses_here = false;
-
-class ScopedStepPause {
- public:
-  template <typename Body>
-  ScopedStepPause(Step step, Body body) : step_(step) {
-    active_ = this;
-    vm_reservation_internal::ReservationState::SetStepHookForTest(&Hook);
-    thread_ = std::thread([body] {
-      pauses_here = true;
-      body();
-    });
-  }
-  ~ScopedStepPause() {
-    Finish();
-    vm_reservation_internal::ReservationState::SetStepHookForTest(nullptr);
-    active_ = nullptr;
-  }
-  // False if the thread has not reached the step within 20 s.
-  bool WaitUntilReached() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::seconds(20), [this] { return reached_; });
-  }
-  // Lets the thread go on, and waits for it to end.
-  void Finish() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      resumed_ = true;
-      changed_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  static void Hook(Step step, uintptr_t) {
-    ScopedStepPause* pause = active_;
-    if (!pauses_here || pause == nullptr || step != pause->step_) return;
-    std::unique_lock<std::mutex> lock(pause->mutex_);
-    pause->reached_ = true;
-    pause->changed_.notify_all();
-    pause->changed_.wait(lock, [pause] { return pause->resumed_; });
-  }
-
-  static inline std::atomic<ScopedStepPause*> active_{nullptr};
-  const Step step_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool reached_ = false;
-  bool resumed_ = false;
-  std::thread thread_;  // last: started once the rest is ready
-};
+using Step = ::pmem2::testing::ScopedStepPause::Step;
+using ::pmem2::testing::ScopedStepPause;
 
 // For a child's body: what went wrong, one line each.
 struct ChildChecks {
