@@ -22,6 +22,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -124,89 +125,86 @@ TEST(ForkTest, Libpmem2ChildDeletesItsMapsAndMapsAgainWhileOtherThreadsUseTheLib
 // The same for a reservation: threads look Maps up in it while the test forks; the child deletes the Map it
 // inherited there and places a new one. With the reader/writer lock each reservation had before, a child hung at
 // the first or second fork in each of three runs.
-TEST(ForkTest, Libpmem2ChildMapsIntoAReservationWhileOtherThreadsSearchIt) {
-  pmem2_vm_reservation* reservation = nullptr;
-  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * kSize), 0) << pmem2_errormsg();
-  pmem2_source* source = nullptr;
-  ASSERT_EQ(pmem2_source_from_anon(&source, kSize), 0) << pmem2_errormsg();
-  pmem2_config* config = nullptr;
-  ASSERT_EQ(pmem2_config_new(&config), 0);
-  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
-  ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
-  pmem2_map* inherited = nullptr;
-  ASSERT_EQ(pmem2_map_new(&inherited, config, source), 0) << pmem2_errormsg();
+// A reservation of 4 x kSize with a page-granularity Map of an anonymous source at its start.
+class ForkReservationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(pmem2_vm_reservation_new(&reservation_, nullptr, 4 * kSize), 0) << pmem2_errormsg();
+    ASSERT_EQ(pmem2_source_from_anon(&source_, kSize), 0) << pmem2_errormsg();
+    ASSERT_EQ(pmem2_config_new(&config_), 0);
+    ASSERT_EQ(pmem2_config_set_required_store_granularity(config_, PMEM2_GRANULARITY_PAGE), 0);
+    ASSERT_EQ(pmem2_config_set_vm_reservation(config_, reservation_, 0), 0) << pmem2_errormsg();
+    ASSERT_EQ(pmem2_map_new(&map_, config_, source_), 0) << pmem2_errormsg();
+  }
+  void TearDown() override {
+    if (map_ != nullptr) {
+      EXPECT_EQ(pmem2_map_delete(&map_), 0) << pmem2_errormsg();
+    }
+    if (reservation_ != nullptr) {
+      EXPECT_EQ(pmem2_vm_reservation_delete(&reservation_), 0) << pmem2_errormsg();
+    }
+    if (config_ != nullptr) pmem2_config_delete(&config_);
+    if (source_ != nullptr) pmem2_source_delete(&source_);
+  }
 
+  pmem2_vm_reservation* reservation_ = nullptr;
+  pmem2_source* source_ = nullptr;
+  pmem2_config* config_ = nullptr;
+  pmem2_map* map_ = nullptr;
+};
+
+TEST_F(ForkReservationTest, Libpmem2ChildMapsIntoAReservationWhileOtherThreadsSearchIt) {
   ForkWhileBusy(
       2,
       [&] {
         pmem2_map* found = nullptr;
-        pmem2_vm_reservation_map_find(reservation, 0, 4 * kSize, &found);
+        pmem2_vm_reservation_map_find(reservation_, 0, 4 * kSize, &found);
       },
       [&] {
-        pmem2_map* mine = inherited;
+        pmem2_map* mine = map_;
         if (pmem2_map_delete(&mine) != 0) return 2;
-        if (pmem2_config_set_vm_reservation(config, reservation, 2 * kSize) != 0) return 3;
+        if (pmem2_config_set_vm_reservation(config_, reservation_, 2 * kSize) != 0) return 3;
         pmem2_map* fresh = nullptr;
-        if (pmem2_map_new(&fresh, config, source) != 0) return 4;
+        if (pmem2_map_new(&fresh, config_, source_) != 0) return 4;
         if (pmem2_map_delete(&fresh) != 0) return 5;
         return 0;
       });
-
-  EXPECT_EQ(pmem2_map_delete(&inherited), 0);
-  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
-  pmem2_config_delete(&config);
-  pmem2_source_delete(&source);
 }
 
 // A child forked while another thread deletes a Map of a reservation: the Map leaves the reservation's lookups
 // before its handle is forgotten, and in the child the handle is live again, so the child may delete it and never
 // finds a Map whose handle it could not delete (negative control: with the handle forgotten first, the child's
 // delete of its copy failed with PMEM2_E_MAPPING_NOT_FOUND).
-TEST(ForkTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDeleteTheHandleAndFindsNoMap) {
-  pmem2_vm_reservation* reservation = nullptr;
-  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * kSize), 0) << pmem2_errormsg();
-  pmem2_source* source = nullptr;
-  ASSERT_EQ(pmem2_source_from_anon(&source, kSize), 0) << pmem2_errormsg();
-  pmem2_config* config = nullptr;
-  ASSERT_EQ(pmem2_config_new(&config), 0);
-  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
-  ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
-  pmem2_map* map = nullptr;
-  ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
-  pmem2_map* const handle = map;
-  {
-    pmem2::testing::ScopedStepPause deleting(pmem2::testing::ScopedStepPause::Step::kReleaseBegun, [handle] {
-      pmem2_map* doomed = handle;
-      EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
-    });
-    ASSERT_TRUE(deleting.WaitUntilReached());
-    pmem2::testing::ChildOptions options;
-    options.timeout = absl::Seconds(20);
-    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
-        [&](int out) {
-          std::string problems;
-          pmem2_map* found = nullptr;
-          const int find = pmem2_vm_reservation_map_find(reservation, 0, 4 * kSize, &found);
-          if (find != PMEM2_E_MAPPING_NOT_FOUND) {
-            problems += "pmem2_vm_reservation_map_find returned " + std::to_string(find) + "\n";
-          }
-          pmem2_map* mine = handle;
-          if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
-          pmem2_map* fresh = nullptr;
-          if (pmem2_config_set_vm_reservation(config, reservation, 2 * kSize) != 0 ||
-              pmem2_map_new(&fresh, config, source) != 0 || pmem2_map_delete(&fresh) != 0) {
-            problems += std::string("a Map elsewhere in the reservation: ") + pmem2_errormsg() + "\n";
-          }
-          pmem2::testing::WriteToParent(out, problems);
-          return problems.empty() ? 0 : 1;
-        },
-        options);
-    deleting.Finish();
-    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-  }
-  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
-  pmem2_config_delete(&config);
-  pmem2_source_delete(&source);
+TEST_F(ForkReservationTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDeleteTheHandleAndFindsNoMap) {
+  pmem2_map* const handle = std::exchange(map_, nullptr);
+  pmem2::testing::ScopedStepPause deleting(pmem2::testing::ScopedStepPause::Step::kReleaseBegun, [handle] {
+    pmem2_map* doomed = handle;
+    EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+  });
+  ASSERT_TRUE(deleting.WaitUntilReached());
+  pmem2::testing::ChildOptions options;
+  options.timeout = absl::Seconds(20);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
+      [&](int out) {
+        std::string problems;
+        pmem2_map* found = nullptr;
+        const int find = pmem2_vm_reservation_map_find(reservation_, 0, 4 * kSize, &found);
+        if (find != PMEM2_E_MAPPING_NOT_FOUND) {
+          problems += "pmem2_vm_reservation_map_find returned " + std::to_string(find) + "\n";
+        }
+        pmem2_map* mine = handle;
+        if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
+        pmem2_map* fresh = nullptr;
+        if (pmem2_config_set_vm_reservation(config_, reservation_, 2 * kSize) != 0 ||
+            pmem2_map_new(&fresh, config_, source_) != 0 || pmem2_map_delete(&fresh) != 0) {
+          problems += std::string("a Map elsewhere in the reservation: ") + pmem2_errormsg() + "\n";
+        }
+        pmem2::testing::WriteToParent(out, problems);
+        return problems.empty() ? 0 : 1;
+      },
+      options);
+  deleting.Finish();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
 }
 
 TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {
