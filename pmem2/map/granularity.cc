@@ -86,7 +86,8 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
     choice.effective = *forced;
   }
   if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
-    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range.
+    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range's dirty
+    // pages (Map::Create maps such a file again without MAP_SYNC, under which no page is marked dirty).
     choice.effective = StoreGranularity::kPage;
     choice.cpu_cannot_write_back = true;
   }
