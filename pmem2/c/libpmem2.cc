@@ -285,7 +285,9 @@ int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type t
 int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) {
   if (cfg == nullptr) return NullArgument("cfg");
   if ((prot & ~pmem2::kValidProtectionBits) != 0) {
-    return Fail(PMEM2_E_INVALID_PROT_FLAG, "invalid flags in " + std::to_string(prot));
+    return Fail(PMEM2_E_INVALID_PROT_FLAG,
+                absl::StrFormat("protection 0x%x has bits 0x%x that are no PMEM2_PROT_* flag", prot,
+                                prot & ~pmem2::kValidProtectionBits));
   }
   cfg->config.set_protection(pmem2::ProtectionFromBits(prot));
   return 0;

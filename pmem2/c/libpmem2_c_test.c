@@ -190,6 +190,7 @@ static void test_setters_validate_raw_values(void) {
   CHECK_EQ_INT(pmem2_config_set_offset(cfg, (size_t)INT64_MAX + 1), PMEM2_E_OFFSET_OUT_OF_RANGE);
   CHECK_EQ_INT(pmem2_config_set_sharing(cfg, (enum pmem2_sharing_type)2), PMEM2_E_INVALID_SHARING_VALUE);
   CHECK_EQ_INT(pmem2_config_set_protection(cfg, PMEM2_PROT_READ | 1u), PMEM2_E_INVALID_PROT_FLAG);
+  CHECK(strstr(pmem2_errormsg(), "bits 0x1 ") != NULL); /* names the stray bits */
   /* The refused values left the config as it was: granularity still unset. */
   CHECK_EQ_INT(pmem2_source_from_anon(&src, 4096), 0);
   CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), PMEM2_E_GRANULARITY_NOT_SET);
