@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
+#include "pmem2/pmem2.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "testing/temp_files.h"
 
@@ -476,6 +477,29 @@ TEST_F(LibpmemTest, IsPmemIsOneForAMappingOfCacheLineGranularity) {
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(is_pmem, 0);
   EXPECT_EQ(pmem_unmap(q, len), 0);
+}
+
+// One process, one registry of mappings: pmem_is_pmem also answers for pmem2's own Maps, by the granularity they
+// were made with (here forced, on tmpfs): cache line is pmem to libpmem, page is not.
+TEST_F(LibpmemTest, IsPmemAnswersForThePmem2MapsOfTheProcessToo) {
+  pmem2::testing::ScopedFd fd = pmem2::testing::CreateFile(dir_.Join("m"), kMiB, O_RDWR);
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  pmem2::Config config;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+  absl::StatusOr<pmem2::Map> line = absl::UnknownError("not made"), page = absl::UnknownError("not made");
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", "cache_line");
+    line = pmem2::Map::Create(config, *source);
+  }
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
+    page = pmem2::Map::Create(config, *source);
+  }
+  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(pmem_is_pmem(line->address(), line->size()), 1);
+  EXPECT_EQ(pmem_is_pmem(page->address(), page->size()), 0);
 }
 
 // ---- Flushing ----
