@@ -86,8 +86,7 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
     choice.effective = *forced;
   }
   if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
-    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range's dirty
-    // pages (Map::Create maps such a file again without MAP_SYNC, under which no page is marked dirty).
+    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range.
     choice.effective = StoreGranularity::kPage;
     choice.cpu_cannot_write_back = true;
   }

@@ -94,12 +94,6 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous);
   if (!choice.ok()) return choice.status();
-  // Page granularity on a file that took MAP_SYNC (PMEM2_FORCE_GRANULARITY=page, or a CPU that cannot write cache
-  // lines back): msync would persist nothing stored through that mapping (placement.h).
-  if (choice->effective == StoreGranularity::kPage && placement->synchronous &&
-      request->kind != SourceKind::kDeviceDax) {
-    if (absl::Status s = map_internal::DropMapSync(*request, *placement); !s.ok()) return s;
-  }
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));

@@ -121,16 +121,5 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   return placement;
 }
 
-absl::Status DropMapSync(const MapRequest& request, Placement& placement) {
-  void* addr = mmap(placement.address, request.length, ToMmapProtection(request.protection), MAP_SHARED | MAP_FIXED,
-                    request.fd, static_cast<off_t>(request.offset));
-  if (addr == MAP_FAILED) {
-    return MakeErrnoError(errno, absl::StrCat("mmap of ", request.length, " bytes at offset ", request.offset,
-                                              " again without MAP_SYNC (page granularity persists by msync)"));
-  }
-  placement.synchronous = false;
-  return absl::OkStatus();
-}
-
 }  // namespace map_internal
 }  // namespace pmem2

@@ -50,12 +50,6 @@ struct Placement {
 // replaces). kNoAccess for EACCES on a file, kErrno otherwise.
 absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
 
-// Maps the request's file again at `placement`'s address without MAP_SYNC (MAP_FIXED over it), for a Map that will
-// persist by msync: msync writes back only the pages the kernel marked dirty, and it marks none of a MAP_SYNC
-// mapping (whose application is to write the CPU caches back itself), so data stored through it would stay in the
-// caches. Not for Device DAX, which is always synchronous. On failure the range may be unmapped (the caller owns it).
-absl::Status DropMapSync(const MapRequest& request, Placement& placement);
-
 }  // namespace map_internal
 }  // namespace pmem2
 

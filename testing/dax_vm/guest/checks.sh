@@ -45,14 +45,6 @@ fsdax_checks() {
     all "dax_probe mapsync $1/raw-probe $_sync" "dax_checks fsdax $1/pmem2-file $2"
 }
 
-# fsdax_forced_page_checks DIR: a DAX file system where MAP_SYNC works (the raw probe), with
-# PMEM2_FORCE_GRANULARITY=page: pmem2 must map without MAP_SYNC (no "sf"), as msync writes back nothing stored
-# through a MAP_SYNC mapping (the kernel marks none of its pages dirty).
-fsdax_forced_page_checks() {
-    all "dax_probe mapsync $1/raw-probe yes" \
-        "PMEM2_FORCE_GRANULARITY=page dax_checks fsdax $1/forced-page-file page"
-}
-
 # devdax_checks DEV GRANULARITY
 devdax_checks() { all "dax_probe devdax $1" "dax_checks devdax $1 $2"; }
 

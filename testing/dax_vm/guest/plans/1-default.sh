@@ -21,9 +21,6 @@ run devdax devdax_checks "$DAX" cache_line
 run info-fsdax-ext4 fsdax_info /mnt/ext4 cache_line unknown
 run info-fsdax-xfs fsdax_info /mnt/xfs cache_line unknown
 run info-devdax devdax_info "$DAX" cache_line unknown
-# Page granularity forced where MAP_SYNC works: mapped without it, or msync would persist nothing.
-run fsdax-ext4-forced-page fsdax_forced_page_checks /mnt/ext4
-run fsdax-xfs-forced-page fsdax_forced_page_checks /mnt/xfs
 # Reliability (pmem2/ras) as `pmem2 info` shows it, against ndctl and sysfs: region, NUMA node, DIMM ids and
 # unsafe shutdown counts (or "not supported" where qemu's DIMMs lack the nfit attribute), no bad blocks; the
 # Device DAX's size and alignment against `ndctl list -X`.
