@@ -96,9 +96,10 @@ void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t
 int pmem_unmap(void *addr, size_t len);
 
 /* 1 if every byte of [addr, addr + len) lies in live mappings whose stores a flush makes durable, else 0:
- * pmem_map_file() mappings of persistent memory, and pmem2's own maps of byte or cache-line granularity in this
- * process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller declared, or C++). 0 for
- * len 0 (as libpmem). PMEM_IS_PMEM_FORCE=1 makes it 1 for any range (0: 0). */
+ * pmem_map_file() mappings of persistent memory, and pmem2's own maps of a shared file at byte or cache-line
+ * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller
+ * declared, or C++; not anonymous or private ones). 0 for len 0 (as libpmem). PMEM_IS_PMEM_FORCE=1 makes it 1
+ * for any range (0: 0). */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */

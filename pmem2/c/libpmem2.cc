@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -131,9 +132,16 @@ class LiveMaps {
   };
 
   LiveMaps() {
-    // After the ForkSafeMutex handlers (child handlers run oldest first), so mutex_ is free when it runs.
+    // After the ForkSafeMutex handlers (child handlers run oldest first), so mutex_ is free when it runs. The
+    // handler reaches the set through `instance_`, not Get(): a fork while this constructor still runs (another
+    // thread of a process that dlopen()ed the library) would leave Get()'s first-use guard taken in the child.
+    instance_.store(this, std::memory_order_release);
     pmem2::internal::RegisterForkHandlersBeforeYours();
-    pthread_atfork(nullptr, nullptr, [] { Get().KeepOtherThreadsRetiringInChild(); });
+    pthread_atfork(nullptr, nullptr, [] {
+      if (LiveMaps* live = instance_.load(std::memory_order_acquire); live != nullptr) {
+        live->KeepOtherThreadsRetiringInChild();
+      }
+    });
   }
   void KeepOtherThreadsRetiringInChild() {
     // Never wait (also a fork that only execs runs this); the lock is free unless its handlers are missing.
@@ -145,6 +153,7 @@ class LiveMaps {
     }
   }
 
+  static inline std::atomic<LiveMaps*> instance_{nullptr};
   pmem2::internal::ForkSafeMutex mutex_;
   std::unordered_map<const pmem2_map*, Retiring> maps_;
 };
