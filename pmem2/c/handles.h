@@ -10,6 +10,7 @@
 #define PMEM2_C_HANDLES_H_
 
 #include <cstddef>
+#include <new>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -53,8 +54,18 @@ int Return(const absl::Status& status);
 // (pmem2_perror("pmem2_map_new") prints "pmem2_map_new: cfg is NULL").
 int NullArgument(const char* argument);
 
-// -ENOMEM.
+// -ENOMEM, with a message that needs no memory.
 int OutOfMemory();
+
+// Every entry point that may allocate (the C++ core allocates for handles, records and messages, and its
+// allocations throw std::bad_alloc) is a function-try-block ending in PMEM2_C_CATCH_OUT_OF_MEMORY: the exception
+// becomes -ENOMEM instead of crossing into the caller's C frames, where nothing can catch it and the program
+// terminates. Whatever the entry point had made is undone by its RAII owners on the way out, so nothing leaks and
+// nothing stays half made (out_of_memory_test fails every allocation of each entry point in turn).
+#define PMEM2_C_CATCH_OUT_OF_MEMORY            \
+  catch (const std::bad_alloc&) {              \
+    return ::pmem2::c_internal::OutOfMemory(); \
+  }
 
 // The C handle of a Map made by pmem2_map_new() / pmem2_map_from_existing(); null for null.
 inline pmem2_map* ToC(pmem2::Map* map) { return static_cast<pmem2_map*>(map); }

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,16 +27,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/map_file/map_file.h"
 
 namespace {
+
+using pmem2::internal::StrFormat;
 
 // ---- Messages, errno, logging ----
 
@@ -115,6 +118,14 @@ int ToErrno(const absl::Status& status) {
   }
 }
 
+// An allocation failed (std::bad_alloc, which must not cross into the caller's C frames): errno ENOMEM, and a
+// message that needs no memory. Not logged: the log's line would need memory. The entry points that may allocate
+// are function-try-blocks that end here; their RAII owners have undone what they made.
+void OutOfMemory() {
+  SetMessage("out of memory");
+  errno = ENOMEM;
+}
+
 // Records the failure (message, log at level 1) and sets errno; for the caller's return statement.
 void Fail(const char* function, const absl::Status& status) {
   const int err = ToErrno(status);
@@ -190,8 +201,8 @@ class FileMaps {
     }
     if (Logging(2)) {
       for (const std::unique_ptr<pmem2::Map>& old : stale) {
-        Log::Get().Write(2, absl::StrFormat("forgot the mapping at %p, %u bytes: unmapped without pmem_unmap",
-                                            old->address(), old->size()));
+        Log::Get().Write(2, StrFormat("forgot the mapping at %p, %u bytes: unmapped without pmem_unmap", old->address(),
+                                      old->size()));
       }
     }
     return address;
@@ -213,15 +224,15 @@ class FileMaps {
         // size covers it; one ending before the mapping's size cuts it.
         if (it->first < begin || it->first + it->second->size() > end) {
           return pmem2::MakeErrnoError(
-              EINVAL, absl::StrFormat("[%p, +%u) cuts the pmem_map_file mapping [%#x, +%u): unmap all of it", addr,
-                                      len, it->first, it->second->size()));
+              EINVAL, StrFormat("[%p, +%u) cuts the pmem_map_file mapping [%#x, +%u): unmap all of it", addr, len,
+                                it->first, it->second->size()));
         }
         covered.push_back(it);
       }
       if (!covered.empty()) {
         // munmap(2)'s own refusals, before anything is released (without mappings, munmap below answers).
         if (begin % PageSize() != 0 || len > UINTPTR_MAX - begin) {
-          return pmem2::MakeErrnoError(EINVAL, absl::StrFormat("munmap of [%p, +%u)", addr, len));
+          return pmem2::MakeErrnoError(EINVAL, StrFormat("munmap of [%p, +%u)", addr, len));
         }
         // What lies between and around the mappings is munmap'ed first, so that a failure leaves every
         // mapping in place.
@@ -238,7 +249,7 @@ class FileMaps {
         return absl::OkStatus();
       }
     }
-    if (munmap(addr, len) != 0) return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%p, +%u)", addr, len));
+    if (munmap(addr, len) != 0) return pmem2::MakeErrnoError(errno, StrFormat("munmap of [%p, +%u)", addr, len));
     return absl::OkStatus();
   }
 
@@ -250,7 +261,7 @@ class FileMaps {
   // munmap of [from, to) if it is not empty.
   static absl::Status MunmapRange(uintptr_t from, uintptr_t to) {
     if (to <= from || munmap(reinterpret_cast<void*>(from), to - from) == 0) return absl::OkStatus();
-    return pmem2::MakeErrnoError(errno, absl::StrFormat("munmap of [%#x, %#x)", from, to));
+    return pmem2::MakeErrnoError(errno, StrFormat("munmap of [%#x, %#x)", from, to));
   }
 
   // The first entry whose pages end after `address`: the only one that can hold it, or the first after it.
@@ -275,10 +286,10 @@ const bool file_maps_made_at_load = (FileMaps::Get(), true);
 
 extern "C" {
 
-void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t* mapped_lenp, int* is_pmemp) {
+void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t* mapped_lenp, int* is_pmemp) try {
   if (Logging(3)) {
-    Log::Get().Write(3, absl::StrFormat("pmem_map_file(\"%s\", %u, %#x, %o)", path != nullptr ? path : "(null)",
-                                        len, flags, mode));
+    Log::Get().Write(
+        3, StrFormat("pmem_map_file(\"%s\", %u, %#x, %o)", path != nullptr ? path : "(null)", len, flags, mode));
   }
   if (path == nullptr) {
     Fail(__func__, pmem2::MakeErrnoError(EINVAL, "path is NULL"));
@@ -297,30 +308,46 @@ void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t
     return nullptr;
   }
   options->address_hint = MmapHint();
-  absl::StatusOr<pmem2::MappedFile> file = pmem2::MapFile(path, *options);
-  if (!file.ok()) {
-    Fail(__func__, file.status());
+  size_t size = 0;
+  int is_pmem = 0;
+  void* address = nullptr;
+  // Kept in the table before MapFileInto keeps a file it created: if the table cannot grow (std::bad_alloc), the
+  // mapping and the file go again.
+  absl::Status status = pmem2::map_file_internal::MapFileInto(path, *options, [&](pmem2::MappedFile&& file) {
+    size = file.map.size();
+    const int forced = IsPmemForced();
+    is_pmem = forced >= 0 ? forced : (file.is_pmem ? 1 : 0);
+    address = FileMaps::Get().Keep(std::move(file.map));
+  });
+  if (!status.ok()) {
+    Fail(__func__, status);
     return nullptr;
   }
-  const size_t size = file->map.size();
-  const int forced = IsPmemForced();
-  const int is_pmem = forced >= 0 ? forced : (file->is_pmem ? 1 : 0);
-  void* address = FileMaps::Get().Keep(std::move(file->map));
-  if (Logging(2)) {
-    Log::Get().Write(2, absl::StrFormat("mapped %s at %p, %u bytes, is_pmem %d", path, address, size, is_pmem));
+  try {
+    if (Logging(2)) {
+      Log::Get().Write(2, StrFormat("mapped %s at %p, %u bytes, is_pmem %d", path, address, size, is_pmem));
+    }
+  } catch (const std::bad_alloc&) {
+    // The log is best effort: the mapping is made, and handed out.
   }
   if (mapped_lenp != nullptr) *mapped_lenp = size;
   if (is_pmemp != nullptr) *is_pmemp = is_pmem;
   return address;
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return nullptr;
 }
 
-int pmem_unmap(void* addr, size_t len) {
-  if (Logging(2)) Log::Get().Write(2, absl::StrFormat("pmem_unmap(%p, %u)", addr, len));
+int pmem_unmap(void* addr, size_t len) try {
+  if (Logging(2)) Log::Get().Write(2, StrFormat("pmem_unmap(%p, %u)", addr, len));
   if (absl::Status s = FileMaps::Get().Unmap(addr, len); !s.ok()) {
     Fail(__func__, s);
     return -1;
   }
   return 0;
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return -1;
 }
 
 int pmem_is_pmem(const void* addr, size_t len) {
@@ -333,12 +360,15 @@ int pmem_is_pmem(const void* addr, size_t len) {
 
 void pmem_persist(const void* addr, size_t len) { pmem2::PmemFunctions().persist(addr, len); }
 
-int pmem_msync(const void* addr, size_t len) {
+int pmem_msync(const void* addr, size_t len) try {
   if (absl::Status s = pmem2::SyncPages(addr, len); !s.ok()) {
     Fail(__func__, s);
     return -1;
   }
   return 0;
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return -1;
 }
 
 int pmem_has_auto_flush(void) { return pmem2::HasAutoFlush() ? 1 : 0; }
@@ -350,19 +380,25 @@ void pmem_deep_flush(const void* addr, size_t len) {
   (f.deep_flush != nullptr ? f.deep_flush : f.flush)(addr, len);
 }
 
-int pmem_deep_drain(const void* addr, size_t len) {
+int pmem_deep_drain(const void* addr, size_t len) try {
   if (len == 0) return 0;
   if (absl::Status s = pmem2::DeepDrain(addr, len); !s.ok()) {
     Fail(__func__, s);
     return -1;
   }
   return 0;
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return -1;
 }
 
-int pmem_deep_persist(const void* addr, size_t len) {
+int pmem_deep_persist(const void* addr, size_t len) try {
   if (len == 0) return 0;
   pmem_deep_flush(addr, len);
   return pmem_deep_drain(addr, len);
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return -1;
 }
 
 void pmem_drain(void) { pmem2::PmemFunctions().drain(); }
@@ -407,13 +443,13 @@ void* pmem_memset(void* pmemdest, int c, size_t len, unsigned flags) {
 
 const char* pmem_check_version(unsigned major_required, unsigned minor_required) {
   if (major_required != PMEM_MAJOR_VERSION) {
-    SetMessage(absl::StrFormat("libpmem major version mismatch (need %u, found %u)", major_required,
-                               PMEM_MAJOR_VERSION));
+    std::snprintf(last_message, kMessageSize, "libpmem major version mismatch (need %u, found %u)", major_required,
+                  PMEM_MAJOR_VERSION);
     return last_message;
   }
   if (minor_required > PMEM_MINOR_VERSION) {
-    SetMessage(absl::StrFormat("libpmem minor version mismatch (need %u, found %u)", minor_required,
-                               PMEM_MINOR_VERSION));
+    std::snprintf(last_message, kMessageSize, "libpmem minor version mismatch (need %u, found %u)", minor_required,
+                  PMEM_MINOR_VERSION);
     return last_message;
   }
   return nullptr;

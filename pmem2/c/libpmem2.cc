@@ -23,7 +23,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/c/handles.h"
@@ -31,6 +30,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist.h"
 #include "pmem2/source/source.h"
@@ -62,7 +62,11 @@ int Return(const absl::Status& status) {
   return pmem2::ToLibpmem2ReturnValue(status);
 }
 
-int NullArgument(const char* argument) { return Fail(-EINVAL, std::string(argument) + " is NULL"); }
+// Formatted in place, allocating nothing.
+int NullArgument(const char* argument) {
+  std::snprintf(last_message, kMessageSize, "%s is NULL", argument);
+  return -EINVAL;
+}
 
 int OutOfMemory() { return Fail(-ENOMEM, "out of memory"); }
 
@@ -75,6 +79,7 @@ using pmem2::c_internal::Fail;
 using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
+using pmem2::internal::StrFormat;
 
 // The functions handed out for a NULL map: msync(MS_SYNC) of the pages (durable through the page cache; nothing on
 // Device DAX, see libpmem2.h). No CPU flush first: a NULL map says nothing of the range, and a flush of an unmapped
@@ -178,7 +183,7 @@ extern "C" {
 
 // ---- Sources ----
 
-int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
+int pmem2_source_from_fd(struct pmem2_source** src, int fd) try {
   if (src == nullptr) return NullArgument("src");
   *src = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
@@ -187,9 +192,9 @@ int pmem2_source_from_fd(struct pmem2_source** src, int fd) {
   if (made == nullptr) return OutOfMemory();
   *src = made;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_from_anon(struct pmem2_source** src, size_t size) {
+int pmem2_source_from_anon(struct pmem2_source** src, size_t size) try {
   if (src == nullptr) return NullArgument("src");
   *src = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::Source> source = pmem2::Source::Anonymous(size);
@@ -198,7 +203,7 @@ int pmem2_source_from_anon(struct pmem2_source** src, size_t size) {
   if (made == nullptr) return OutOfMemory();
   *src = made;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
   if (src == nullptr) return NullArgument("src");
@@ -210,7 +215,7 @@ int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
   return 0;
 }
 
-int pmem2_source_size(const struct pmem2_source* src, size_t* size) {
+int pmem2_source_size(const struct pmem2_source* src, size_t* size) try {
   if (src == nullptr) return NullArgument("src");
   if (size == nullptr) return NullArgument("size");
   absl::StatusOr<uint64_t> bytes = src->source.Size();
@@ -218,16 +223,16 @@ int pmem2_source_size(const struct pmem2_source* src, size_t* size) {
   if (*bytes > SIZE_MAX) return Fail(-EOVERFLOW, "the size does not fit in size_t");
   *size = static_cast<size_t>(*bytes);
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) {
+int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) try {
   if (src == nullptr) return NullArgument("src");
   if (alignment == nullptr) return NullArgument("alignment");
   absl::StatusOr<size_t> granule = src->source.Alignment();
   if (!granule.ok()) return Return(granule.status());
   *alignment = *granule;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_delete(struct pmem2_source** src) {
   if (src == nullptr) return NullArgument("src");
@@ -252,7 +257,7 @@ int pmem2_config_delete(struct pmem2_config** cfg) {
   return 0;
 }
 
-int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum pmem2_granularity g) {
+int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum pmem2_granularity g) try {
   if (cfg == nullptr) return NullArgument("cfg");
   // Compared as an int: a value outside the enumerators may arrive from C.
   const int value = static_cast<int>(g);
@@ -262,9 +267,9 @@ int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum p
   }
   cfg->config.set_required_store_granularity(static_cast<pmem2::StoreGranularity>(value));
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) {
+int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) try {
   if (cfg == nullptr) return NullArgument("cfg");
   if (static_cast<uint64_t>(offset) > static_cast<uint64_t>(INT64_MAX)) {
     return Fail(PMEM2_E_OFFSET_OUT_OF_RANGE,
@@ -272,7 +277,7 @@ int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) {
   }
   cfg->config.set_offset(offset);
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_config_set_length(struct pmem2_config* cfg, size_t length) {
   if (cfg == nullptr) return NullArgument("cfg");
@@ -280,7 +285,7 @@ int pmem2_config_set_length(struct pmem2_config* cfg, size_t length) {
   return 0;
 }
 
-int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type type) {
+int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type type) try {
   if (cfg == nullptr) return NullArgument("cfg");
   const int value = static_cast<int>(type);
   if (value != PMEM2_SHARED && value != PMEM2_PRIVATE) {
@@ -289,22 +294,21 @@ int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type t
   }
   cfg->config.set_sharing(static_cast<pmem2::Sharing>(value));
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) {
+int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) try {
   if (cfg == nullptr) return NullArgument("cfg");
   if ((prot & ~pmem2::kValidProtectionBits) != 0) {
-    return Fail(PMEM2_E_INVALID_PROT_FLAG,
-                absl::StrFormat("protection 0x%x has bits 0x%x that are no PMEM2_PROT_* flag", prot,
-                                prot & ~pmem2::kValidProtectionBits));
+    return Fail(PMEM2_E_INVALID_PROT_FLAG, StrFormat("protection 0x%x has bits 0x%x that are no PMEM2_PROT_* flag",
+                                                     prot, prot & ~pmem2::kValidProtectionBits));
   }
   cfg->config.set_protection(pmem2::ProtectionFromBits(prot));
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 // ---- Maps ----
 
-int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, const struct pmem2_source* src) {
+int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, const struct pmem2_source* src) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
   if (cfg == nullptr) return NullArgument("cfg");
@@ -318,23 +322,23 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   if (int ret = HandOut(made, map_ptr); ret != 0) return ret;
   pmem2::map_internal::PublishForCApi(*made);
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_map_delete(struct pmem2_map** map_ptr) {
+int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
   // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2.
   if (!LiveMaps::Get().BeginRetiring(*map_ptr)) {
-    return Fail(PMEM2_E_MAPPING_NOT_FOUND,
-                absl::StrFormat("%p is no live map (already deleted, or not from pmem2_map_new or "
-                                "pmem2_map_from_existing)", static_cast<const void*>(*map_ptr)));
+    return Fail(PMEM2_E_MAPPING_NOT_FOUND, StrFormat("%p is no live map (already deleted, or not from pmem2_map_new or "
+                                                     "pmem2_map_from_existing)",
+                                                     static_cast<const void*>(*map_ptr)));
   }
   pmem2::map_internal::BeginDestructionForCApi(**map_ptr);
   LiveMaps::Get().FinishRetiring(*map_ptr);
   delete *map_ptr;
   *map_ptr = nullptr;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 void* pmem2_map_get_address(struct pmem2_map* map) { return map != nullptr ? map->address() : nullptr; }
 
@@ -371,7 +375,7 @@ pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
 }
 
 int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,
-                            enum pmem2_granularity gran) {
+                            enum pmem2_granularity gran) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
   if (src == nullptr) return NullArgument("src");
@@ -381,7 +385,7 @@ int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_sourc
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();
   return HandOut(made, map_ptr);
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 // ---- Errors ----
 
@@ -403,14 +407,14 @@ void pmem2_perror(const char* format, ...) {
 
 // ---- pmem2 extensions ----
 
-int pmem2_map_get_persist_error(struct pmem2_map* map) {
+int pmem2_map_get_persist_error(struct pmem2_map* map) try {
   if (map == nullptr) return NullArgument("map");
   return Return(map->PersistError());
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_map_clear_persist_error(struct pmem2_map* map) {
+int pmem2_map_clear_persist_error(struct pmem2_map* map) try {
   if (map == nullptr) return NullArgument("map");
   return Return(map->ClearPersistError());
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 }  // extern "C"

@@ -32,6 +32,16 @@
  * Return values: every int-returning function returns 0 on success, or a negative number: one of the PMEM2_E_*
  * values below, or -errno for a failure the operating system reported. pmem2_errormsg() then describes it.
  *
+ * Memory: any int-returning function that cannot allocate what it needs returns -ENOMEM ("out of memory"), having
+ * handed nothing out and left nothing behind (no mapping, descriptor or half-made handle); the call may be
+ * repeated. A message that needs memory to name a bad value may then be lost: -ENOMEM stands in for the error it
+ * named. Finds that succeed, pmem2_map_delete() and the functions pmem2_get_*_fn() return for a map allocate
+ * nothing; those functions record a failed persist without allocating, also in a thread's first persist (for
+ * the first 128 threads alive that persist at page granularity). pmem2_map_get_persist_error() and
+ * pmem2_map_clear_persist_error() allocate the error's message: when that fails they return -ENOMEM and the error
+ * stays recorded, uncleared. Not covered: the first call of the process to a pmem2_get_*_fn(NULL) getter
+ * allocates the fallback functions' table, and a failure there terminates the program.
+ *
  * Arguments libpmem2 does not check: where libpmem2 would dereference a NULL handle or a NULL out-pointer,
  * these functions do not crash. The int-returning ones return -EINVAL (a NULL `*map_ptr` given to
  * pmem2_map_delete() returns PMEM2_E_MAPPING_NOT_FOUND); pmem2_map_get_address(NULL) returns NULL,

@@ -33,19 +33,19 @@ using pmem2::c_internal::Return;
 
 extern "C" {
 
-int pmem2_source_pread_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
+int pmem2_source_pread_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) try {
   if (src == nullptr) return NullArgument("src");
   if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::ReadMcsafe(src->source, buf, size, offset));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_pwrite_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) {
+int pmem2_source_pwrite_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) try {
   if (src == nullptr) return NullArgument("src");
   if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::WriteMcsafe(src->source, buf, size, offset));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len) {
+int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len) try {
   if (src == nullptr) return NullArgument("src");
   if (len == nullptr) return NullArgument("len");
   absl::StatusOr<std::string> device_id = pmem2::DeviceId(src->source);
@@ -61,27 +61,27 @@ int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len
   }
   std::memcpy(id, device_id->c_str(), needed);
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) {
+int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) try {
   if (src == nullptr) return NullArgument("src");
   if (usc == nullptr) return NullArgument("usc");
   absl::StatusOr<uint64_t> count = pmem2::UnsafeShutdownCount(src->source);
   if (!count.ok()) return Return(count.status());
   *usc = *count;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) {
+int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) try {
   if (src == nullptr) return NullArgument("src");
   if (numa_node == nullptr) return NullArgument("numa_node");
   absl::StatusOr<int> node = pmem2::NumaNode(src->source);
   if (!node.ok()) return Return(node.status());
   *numa_node = *node;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const struct pmem2_source* src) {
+int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const struct pmem2_source* src) try {
   if (bbctx == nullptr) return NullArgument("bbctx");
   *bbctx = nullptr;
   if (src == nullptr) return NullArgument("src");
@@ -91,9 +91,9 @@ int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const stru
   if (made == nullptr) return OutOfMemory();
   *bbctx = made;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badblock* bb) {
+int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badblock* bb) try {
   if (bbctx == nullptr) return NullArgument("bbctx");
   if (bb == nullptr) return NullArgument("bb");
   absl::StatusOr<pmem2::BadBlock> next = bbctx->bad_blocks.Next();
@@ -105,7 +105,7 @@ int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badbl
   bb->offset = static_cast<size_t>(next->offset);
   bb->length = static_cast<size_t>(next->length);
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
   if (bbctx == nullptr) return;
@@ -113,15 +113,15 @@ void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
   *bbctx = nullptr;
 }
 
-int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) {
+int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) try {
   if (bbctx == nullptr) return NullArgument("bbctx");
   if (bb == nullptr) return NullArgument("bb");
   return Return(bbctx->bad_blocks.Clear(pmem2::BadBlock{bb->offset, bb->length}));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) {
+int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) try {
   if (map == nullptr) return NullArgument("map");
   return Return(map->DeepFlush(ptr, size));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 }  // extern "C"

@@ -23,10 +23,12 @@ using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
 using pmem2::c_internal::ToC;
 
-// Stores `found` in `*out` (NULL included); PMEM2_E_MAPPING_NOT_FOUND with `what` if there is none.
-int Found(pmem2::Map* found, struct pmem2_map** out, const std::string& what) {
+// Stores `found` in `*out` (NULL included); PMEM2_E_MAPPING_NOT_FOUND with the message `what()` makes if there is
+// none. Made only then: a find that succeeds allocates nothing, so it cannot fail for want of memory.
+template <typename What>
+int Found(pmem2::Map* found, struct pmem2_map** out, What what) {
   *out = ToC(found);
-  if (found == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, what);
+  if (found == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, what());
   return 0;
 }
 
@@ -40,7 +42,7 @@ int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_re
   return 0;
 }
 
-int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, size_t size) {
+int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, size_t size) try {
   if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
   *rsv_ptr = nullptr;  // as libpmem2: NULL on failure, so that cleanup code may delete it unconditionally
   absl::StatusOr<pmem2::VmReservation> reservation =
@@ -50,9 +52,9 @@ int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, 
   if (made == nullptr) return OutOfMemory();
   *rsv_ptr = made;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) {
+int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) try {
   if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
   if (*rsv_ptr == nullptr) return NullArgument("*rsv_ptr");
   const size_t maps = (*rsv_ptr)->reservation.map_count();
@@ -63,7 +65,7 @@ int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) {
   delete *rsv_ptr;
   *rsv_ptr = nullptr;
   return 0;
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 void* pmem2_vm_reservation_get_address(struct pmem2_vm_reservation* rsv) {
   return rsv != nullptr ? rsv->reservation.address() : nullptr;
@@ -73,53 +75,52 @@ size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation* rsv) {
   return rsv != nullptr ? rsv->reservation.size() : 0;
 }
 
-int pmem2_vm_reservation_extend(struct pmem2_vm_reservation* rsv, size_t size) {
+int pmem2_vm_reservation_extend(struct pmem2_vm_reservation* rsv, size_t size) try {
   if (rsv == nullptr) return NullArgument("rsv");
   return Return(rsv->reservation.Extend(size));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset, size_t size) {
+int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset, size_t size) try {
   if (rsv == nullptr) return NullArgument("rsv");
   return Return(rsv->reservation.Shrink(offset, size));
-}
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reserv_offset, size_t len,
-                                  struct pmem2_map** map) {
+                                  struct pmem2_map** map) try {
   if (rsv == nullptr) return NullArgument("rsv");
   if (map == nullptr) return NullArgument("map");
-  return Found(rsv->reservation.FindMap(reserv_offset, len), map,
-               absl::StrCat("no map at offsets [", reserv_offset, ", +", len,
-                            ") of the reservation"));
-}
+  return Found(rsv->reservation.FindMap(reserv_offset, len), map, [&] {
+    return absl::StrCat("no map at offsets [", reserv_offset, ", +", len, ") of the reservation");
+  });
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
-                                       struct pmem2_map** prev_map) {
+                                       struct pmem2_map** prev_map) try {
   if (rsv == nullptr) return NullArgument("rsv");
   if (map == nullptr) return NullArgument("map");
   if (prev_map == nullptr) return NullArgument("prev_map");
   return Found(rsv->reservation.FindPreviousMap(*map), prev_map,
-               "no map before this one in the reservation");
-}
+               [] { return "no map before this one in the reservation"; });
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
-                                       struct pmem2_map** next_map) {
+                                       struct pmem2_map** next_map) try {
   if (rsv == nullptr) return NullArgument("rsv");
   if (map == nullptr) return NullArgument("map");
   if (next_map == nullptr) return NullArgument("next_map");
-  return Found(rsv->reservation.FindNextMap(*map), next_map,
-               "no map after this one in the reservation");
-}
+  return Found(rsv->reservation.FindNextMap(*map), next_map, [] { return "no map after this one in the reservation"; });
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
+int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
   if (rsv == nullptr) return NullArgument("rsv");
   if (map == nullptr) return NullArgument("map");
-  return Found(rsv->reservation.FirstMap(), map, "the reservation is empty");
-}
+  return Found(rsv->reservation.FirstMap(), map, [] { return "the reservation is empty"; });
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
-int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) {
+int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
   if (rsv == nullptr) return NullArgument("rsv");
   if (map == nullptr) return NullArgument("map");
-  return Found(rsv->reservation.LastMap(), map, "the reservation is empty");
-}
+  return Found(rsv->reservation.LastMap(), map, [] { return "the reservation is empty"; });
+} PMEM2_C_CATCH_OUT_OF_MEMORY
 
 }  // extern "C"

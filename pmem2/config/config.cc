@@ -8,8 +8,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/str_format.h"
 
 namespace pmem2 {
 
@@ -50,8 +50,8 @@ absl::Status Config::Validate() const {
   const unsigned bits = static_cast<unsigned>(protection_);
   if ((bits & ~kValidProtectionBits) != 0) {
     return MakeError(ErrorCode::kInvalidProtFlag,
-                     absl::StrFormat("protection 0x%x has bits 0x%x outside PMEM2_PROT_READ|WRITE|EXEC", bits,
-                                     bits & ~kValidProtectionBits));
+                     internal::StrFormat("protection 0x%x has bits 0x%x outside PMEM2_PROT_READ|WRITE|EXEC", bits,
+                                         bits & ~kValidProtectionBits));
   }
   return absl::OkStatus();
 }

@@ -11,9 +11,9 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_format.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/function_table.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/map/map_registry.h"
@@ -84,7 +84,7 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
       // Nothing was mapped over the placeholder (nor over the adopted mapping): forget the claim, touch nothing.
       map.reservation_->Unclaim(map.claim_);
       map.reservation_.reset();
-      return MakeErrnoError(EEXIST, absl::StrFormat("cannot map into the reservation: %s", s.message()));
+      return MakeErrnoError(EEXIST, internal::StrFormat("cannot map into the reservation: %s", s.message()));
     }
     map.record_ = std::move(record);
   }
@@ -132,12 +132,12 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   if (address == nullptr) return MakeError(ErrorCode::kAddressNull, "the existing mapping's address is null");
   if (length == 0 || reinterpret_cast<uintptr_t>(address) + length < reinterpret_cast<uintptr_t>(address)) {
     return MakeError(ErrorCode::kLengthOutOfRange,
-                     absl::StrFormat("[%p, +%u) is no range of the address space", address, length));
+                     internal::StrFormat("[%p, +%u) is no range of the address space", address, length));
   }
   if (granularity != StoreGranularity::kByte && granularity != StoreGranularity::kCacheLine &&
       granularity != StoreGranularity::kPage) {
     return MakeError(ErrorCode::kGranularityNotSupported,
-                     absl::StrFormat("%d is no store granularity", static_cast<int>(granularity)));
+                     internal::StrFormat("%d is no store granularity", static_cast<int>(granularity)));
   }
   map_internal::FileIdentity file;
   if (source.kind() != SourceKind::kAnonymous) {
@@ -235,8 +235,8 @@ absl::Status Map::CheckRange(const void* ptr, size_t size) const {
   if (address_ != nullptr && at >= begin && at - begin <= size_ && size <= size_ - (at - begin)) {
     return absl::OkStatus();
   }
-  return MakeError(ErrorCode::kMapRange, absl::StrFormat("range [%p, +%u) is not inside this mapping [%p, +%u)", ptr,
-                                                         size, address_, size_));
+  return MakeError(ErrorCode::kMapRange, internal::StrFormat("range [%p, +%u) is not inside this mapping [%p, +%u)",
+                                                             ptr, size, address_, size_));
 }
 
 namespace {
@@ -244,8 +244,8 @@ namespace {
 absl::Status CheckFlags(unsigned flags) {
   if ((flags & ~kMemValidFlags) == 0) return absl::OkStatus();
   return MakeError(ErrorCode::kInvalidMemFlags,
-                   absl::StrFormat("flags 0x%x include bits 0x%x that are no PMEM2_F_MEM_* flag", flags,
-                                   flags & ~kMemValidFlags));
+                   internal::StrFormat("flags 0x%x include bits 0x%x that are no PMEM2_F_MEM_* flag", flags,
+                                       flags & ~kMemValidFlags));
 }
 
 }  // namespace

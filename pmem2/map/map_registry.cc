@@ -20,9 +20,9 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/str_format.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -188,6 +188,13 @@ pthread_key_t TheSlotKey() {
 // first-use guard of its static taken for good).
 const bool made_at_load = (TheRegistry(), OutsideEveryMap(), GetSlots(), TheSlotKey(), true);
 
+// The slots of the first threads that sync, at most this many at once: a thread's first sync then allocates nothing,
+// so it cannot fail for want of memory (and throw out of a persist function that returns void into a C caller).
+// More threads syncing at once than that allocate theirs (std::bad_alloc then reaches the caller).
+constexpr size_t kPooledSlots = 128;
+SyncSlot slot_pool[kPooledSlots];
+std::atomic<size_t> slot_pool_taken{0};
+
 }  // namespace
 
 ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
@@ -199,7 +206,8 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
     if (slot != nullptr) slots.free = slot->next_free;
   }
   if (slot == nullptr) {
-    slot = new SyncSlot;
+    const size_t pooled = slot_pool_taken.fetch_add(1, std::memory_order_relaxed);
+    slot = pooled < kPooledSlots ? &slot_pool[pooled] : new SyncSlot;
     SyncSlot* head = slots.head.load(std::memory_order_relaxed);
     do {
       slot->next = head;
@@ -233,8 +241,8 @@ void MapRecord::Record(const PersistFailure& failure) {
 
 absl::Status MapRecord::ErrorLocked() const {
   if (first_.error_number == 0) return absl::OkStatus();
-  std::string what = absl::StrFormat("persisting %u bytes at %p (msync)", first_.length,
-                                     reinterpret_cast<const void*>(first_.address));
+  std::string what = internal::StrFormat("persisting %u bytes at %p (msync)", first_.length,
+                                         reinterpret_cast<const void*>(first_.address));
   if (first_.seen_through_another_mapping) absl::StrAppend(&what, " through another mapping of the same file");
   if (file_.valid) absl::StrAppend(&what, " (file: device ", file_.device, ", inode ", file_.inode, ")");
   absl::StrAppend(&what, " failed; data written to this mapping since its last successful persist may be lost");
@@ -337,8 +345,8 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
   auto it = FirstEndingAfterLocked(registry, record->begin());
   if (it != registry.by_begin.end() && it->first < record->end()) {
     return MakeError(ErrorCode::kMapExists,
-                     absl::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
-                                     record->end(), it->second->begin(), it->second->end()));
+                     internal::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
+                                         record->end(), it->second->begin(), it->second->end()));
   }
   registry.by_begin[record->begin()] = record;
   return absl::OkStatus();
@@ -358,22 +366,23 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
   const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  // Every mapping the range overlaps: the first one that may hold `at`, then all that begin before `end`.
-  auto it = FirstEndingAfterLocked(registry, at);
-  std::vector<MapRecord*> overlapped;
-  for (; it != registry.by_begin.end() && it->first < end; ++it) overlapped.push_back(it->second);
-  if (overlapped.empty()) {
+  // Every mapping the range overlaps: the first one that may hold `at`, then all that begin before `end`, which
+  // are neighbours in the registry: [first, last). Walked as iterators, never copied: recording allocates nothing,
+  // so that a failure is never lost for want of memory (nor thrown out of a persist function that returns void).
+  const auto first = FirstEndingAfterLocked(registry, at);
+  auto last = first;
+  while (last != registry.by_begin.end() && last->first < end) ++last;
+  if (first == last) {
     OutsideEveryMap().Record(failure);
     return;
   }
-  for (MapRecord* record : overlapped) record->Record(failure);
+  for (auto it = first; it != last; ++it) it->second->Record(failure);
   failure.seen_through_another_mapping = true;
-  for (const auto& entry : registry.by_begin) {
-    MapRecord* other = entry.second;
-    if (std::find(overlapped.begin(), overlapped.end(), other) != overlapped.end()) continue;
-    for (MapRecord* record : overlapped) {
-      if (other->file() == record->file()) {
-        other->Record(failure);
+  for (auto other = registry.by_begin.begin(); other != registry.by_begin.end(); ++other) {
+    if (other->first >= first->first && other->first < end) continue;  // one of [first, last)
+    for (auto it = first; it != last; ++it) {
+      if (other->second->file() == it->second->file()) {
+        other->second->Record(failure);
         break;
       }
     }

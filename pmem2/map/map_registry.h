@@ -194,7 +194,8 @@ bool RangeIsInLiveMaps(const void* address, size_t length);
 // Implementation details of SyncScope, inline for the page sync path; nothing below is for other callers.
 
 // One slot per thread that has synced (reused after the thread exits; never freed, so that a reader may look at
-// any slot it reached through the list at any time).
+// any slot it reached through the list at any time). The first 128 come from a static pool: a thread's first sync
+// allocates nothing unless more threads than that have synced and are still alive.
 inline constexpr uintptr_t kAnyAddress = UINTPTR_MAX;  // a slot's address when its syncs concern every reader
 
 struct alignas(64) SyncSlot {

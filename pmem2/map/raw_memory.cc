@@ -6,10 +6,10 @@
 #include <memory>
 #include <vector>
 
-#include "absl/strings/str_format.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
@@ -57,7 +57,7 @@ absl::Status StickyErrorInRange(const void* address, size_t length) {
 
 absl::Status SyncPages(const void* address, size_t length) {
   if (int error = map_internal::SyncPages(address, length, /*caller_sees_result=*/true); error != 0) {
-    return MakeErrnoError(error, absl::StrFormat("msync of [%p, +%u)", address, length));
+    return MakeErrnoError(error, internal::StrFormat("msync of [%p, +%u)", address, length));
   }
   return StickyErrorInRange(address, length);
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -62,13 +63,16 @@ absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusi
 absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOptions& options) {
   OpenedFile opened;
   if (options.create) {
+    // Copied before the open: a copy that fails for want of memory (std::bad_alloc) after it would leave the file
+    // made and its descriptor open, with nothing to remove or close them (out_of_memory_test).
+    opened.created_path = path;
     opened.fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode);
     if (opened.fd >= 0) {
-      opened.created_path = path;
       if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
       return opened;
     }
     if (errno != EEXIST || options.exclusive) return SystemError(errno, absl::StrCat("creating ", path));
+    opened.created_path.clear();
   }
   opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (opened.fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
@@ -165,6 +169,17 @@ absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length,
 }
 
 absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options) {
+  std::optional<MappedFile> kept;
+  absl::Status status =
+      map_file_internal::MapFileInto(path, options, [&kept](MappedFile&& file) { kept.emplace(std::move(file)); });
+  if (!status.ok()) return status;
+  return *std::move(kept);
+}
+
+namespace map_file_internal {
+
+absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
+                         absl::FunctionRef<void(MappedFile&&)> keep) {
   const bool device_dax = IsDeviceDaxPath(path);
   if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : CheckFileOptions(options); !s.ok()) {
     return s;
@@ -213,10 +228,13 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   config.set_required_store_granularity(options.required_granularity);
   absl::StatusOr<Map> map = MapAtHint(config, *source, options.address_hint);
   if (!map.ok()) return map.status();
-  keep_file = true;
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
-  return mapped;
+  keep(std::move(mapped));
+  keep_file = true;
+  return absl::OkStatus();
 }
+
+}  // namespace map_file_internal
 
 }  // namespace pmem2

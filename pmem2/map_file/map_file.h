@@ -50,6 +50,8 @@
 #include <cstddef>
 #include <string>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pmem2/config/config.h"
 #include "pmem2/map/map.h"
@@ -89,6 +91,15 @@ struct MappedFile {
 
 absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options);
 
+namespace map_file_internal {
+
+// MapFile, handing the mapped file to `keep` before a file MapFile created is kept: if `keep` throws (say
+// std::bad_alloc), the mapping is unmapped, the file removed as after any failed step, and the exception goes on.
+// For pmem_map_file, whose table of mappings allocates once the map is made.
+absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
+                         absl::FunctionRef<void(MappedFile&&)> keep);
+
+}  // namespace map_file_internal
 }  // namespace pmem2
 
 #endif  // PMEM2_MAP_FILE_MAP_FILE_H_

@@ -35,9 +35,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/request.h"
 #include "pmem2/uring/fault_injection_for_test.h"
@@ -269,10 +269,10 @@ struct Engine {
 absl::Status Engine::CheckMap(const Map& map) const {
   if (map.address() == nullptr) return absl::InvalidArgumentError("AsyncPersister: the Map maps nothing (moved from)");
   if (map.store_granularity() == StoreGranularity::kPage && map.file_offset() == Map::kNoFileOffset) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "AsyncPersister: the page-granularity Map at %p is anonymous, private or adopted with "
-        "Map::FromExisting(): it has no file range to sync",
-        map.address()));
+    return absl::InvalidArgumentError(
+        internal::StrFormat("AsyncPersister: the page-granularity Map at %p is anonymous, private or adopted with "
+                            "Map::FromExisting(): it has no file range to sync",
+                            map.address()));
   }
   return absl::OkStatus();
 }
@@ -730,9 +730,9 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     return;
   }
   const int error = -result;
-  const absl::Status status = MakeErrnoError(
-      error, absl::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed", slot->length,
-                             static_cast<const void*>(slot->address), slot->first));
+  const absl::Status status =
+      MakeErrnoError(error, internal::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed",
+                                                slot->length, static_cast<const void*>(slot->address), slot->first));
   map_internal::RecordPersistFailure(slot->address, slot->length, error);
   Finish(slot, status);
 }
@@ -749,8 +749,8 @@ void Engine::OnSyncResult(Batch* batch, int result) {
         staged.Push(slot);
       } else {
         const absl::Status status = MakeErrnoError(
-            -result, absl::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
-                                     slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
+            -result, internal::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
+                                         slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
         map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result);
         Finish(slot, status);
       }
@@ -762,8 +762,8 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
   if (result < 0) {
     const int error = -result;
-    own = MakeErrnoError(error, absl::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
-                                                batch->begin, batch->end));
+    own = MakeErrnoError(error, internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
+                                                    batch->begin, batch->end));
     const Slot* first = batch->members;
     if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     Fail(own);
@@ -970,8 +970,8 @@ AsyncPersister::~AsyncPersister() {
 
 absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Source& source, AsyncOptions options) {
   if (options.queue_depth < 1 || options.queue_depth > uring_internal::kMaxQueueDepth) {
-    return absl::InvalidArgumentError(absl::StrFormat("AsyncPersister: queue_depth %u is not in [1, %u]",
-                                                      options.queue_depth, uring_internal::kMaxQueueDepth));
+    return absl::InvalidArgumentError(internal::StrFormat("AsyncPersister: queue_depth %u is not in [1, %u]",
+                                                          options.queue_depth, uring_internal::kMaxQueueDepth));
   }
   auto engine = std::make_unique<Engine>();
   if (absl::Status s = engine->CheckMap(map); !s.ok()) return s;
@@ -983,9 +983,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
         map_internal::MapsInRange(map.address(), 0);
     if (owner.empty() || !(owner.front().second == *identity)) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("AsyncPersister: the source (descriptor %d) is not the file of the Map at %p",
-                          source.fd(), map.address()));
+      return absl::FailedPreconditionError(internal::StrFormat(
+          "AsyncPersister: the source (descriptor %d) is not the file of the Map at %p", source.fd(), map.address()));
     }
     engine->file = *identity;
   }
@@ -1013,8 +1012,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
   engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (engine->fd < 0) {
-    return MakeErrnoError(errno, absl::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)",
-                                                 source.fd()));
+    return MakeErrnoError(errno,
+                          internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
   }
   engine->backend = AsyncBackend::kSynchronous;
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
@@ -1034,16 +1033,16 @@ absl::Status AsyncPersister::AddMap(const Map& map) {
   if (engine_->Inherited()) return InheritedAcrossFork();
   if (absl::Status s = engine_->CheckMap(map); !s.ok()) return s;
   if (map.store_granularity() != engine_->granularity) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "AsyncPersister: the Map at %p has %s granularity, the engine's Maps %s", map.address(),
-        StoreGranularityName(map.store_granularity()), StoreGranularityName(engine_->granularity)));
+    return absl::InvalidArgumentError(
+        internal::StrFormat("AsyncPersister: the Map at %p has %s granularity, the engine's Maps %s", map.address(),
+                            StoreGranularityName(map.store_granularity()), StoreGranularityName(engine_->granularity)));
   }
   if (engine_->backend != AsyncBackend::kCpu) {
     const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
         map_internal::MapsInRange(map.address(), 0);
     if (owner.empty() || !(owner.front().second == engine_->file)) {
       return absl::FailedPreconditionError(
-          absl::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
+          internal::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
     }
   }
   engine_->maps.push_back(uring_internal::MapEntry::Of(map));
@@ -1059,9 +1058,9 @@ namespace {
 absl::Status MovedFrom() { return absl::FailedPreconditionError("AsyncPersister: moved from"); }
 
 absl::Status OutsideMaps(const char* what, const void* ptr, size_t size) {
-  return MakeError(ErrorCode::kMapRange,
-                   absl::StrFormat("AsyncPersister::%s: [%p, +%u) is not inside one of the engine's Maps", what,
-                                   ptr, size));
+  return MakeError(
+      ErrorCode::kMapRange,
+      internal::StrFormat("AsyncPersister::%s: [%p, +%u) is not inside one of the engine's Maps", what, ptr, size));
 }
 
 }  // namespace

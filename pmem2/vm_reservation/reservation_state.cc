@@ -2,10 +2,9 @@
 
 #include "pmem2/vm_reservation/reservation_state.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,8 +12,8 @@
 #include <iterator>
 #include <mutex>
 
-#include "absl/strings/str_format.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/str_format.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -148,28 +147,29 @@ absl::StatusOr<uintptr_t> ReservationState::AddPendingClaim(uint64_t offset, siz
                                                         const Map* map) {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset % PageSize() != 0) {
-    return MakeError(ErrorCode::kOffsetUnaligned,
-                     absl::StrFormat("reservation offset %u is not a multiple of the page size %u", offset,
-                                     PageSize()));
+    return MakeError(
+        ErrorCode::kOffsetUnaligned,
+        internal::StrFormat("reservation offset %u is not a multiple of the page size %u", offset, PageSize()));
   }
   if (offset > size_ || length > size_ - offset) {
-    return MakeError(ErrorCode::kLengthOutOfRange,
-                     absl::StrFormat("a mapping of %u bytes at offset %u does not fit in the reservation of %u bytes",
-                                     length, offset, size_));
+    return MakeError(
+        ErrorCode::kLengthOutOfRange,
+        internal::StrFormat("a mapping of %u bytes at offset %u does not fit in the reservation of %u bytes", length,
+                            offset, size_));
   }
   const uintptr_t begin = address_ + offset;
   if (address_alignment != 0 && begin % address_alignment != 0) {
     return MakeError(ErrorCode::kAddressUnaligned,
-                     absl::StrFormat("reservation address %#x + offset %u is not a multiple of the source's "
-                                     "alignment %u",
-                                     address_, offset, address_alignment));
+                     internal::StrFormat("reservation address %#x + offset %u is not a multiple of the source's "
+                                         "alignment %u",
+                                         address_, offset, address_alignment));
   }
   // The first claimed range that ends after `begin` is the only candidate for an overlap.
   auto next = FirstEndingAfterLocked(begin);
   if (next != claimed_.end() && next->first < begin + length) {
     return MakeError(ErrorCode::kMappingExists,
-                     absl::StrFormat("offsets [%u, %u) of the reservation overlap a mapping at offset %u", offset,
-                                     offset + length, next->first - address_));
+                     internal::StrFormat("offsets [%u, %u) of the reservation overlap a mapping at offset %u", offset,
+                                         offset + length, next->first - address_));
   }
   claimed_.emplace(begin, Claimed{length, map, State::kPending, pthread_self()});
   return begin;
@@ -263,28 +263,29 @@ void ReservationState::Abandon(uintptr_t address) {
 absl::Status ReservationState::Extend(size_t size) {
   if (size % PageSize() != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,
-                     absl::StrFormat("extension size %u is not a multiple of the page size %u", size, PageSize()));
+                     internal::StrFormat("extension size %u is not a multiple of the page size %u", size, PageSize()));
   }
   if (size == 0) return absl::OkStatus();
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   const uintptr_t end = address_ + size_;
   if (end + size < end) {
-    return MakeError(ErrorCode::kLengthOutOfRange, absl::StrFormat("extension size %u passes the end of the "
-                                                                   "address space",
-                                                                   size));
+    return MakeError(ErrorCode::kLengthOutOfRange, internal::StrFormat("extension size %u passes the end of the "
+                                                                       "address space",
+                                                                       size));
   }
   void* added = mmap(reinterpret_cast<void*>(end), size, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
   if (added == MAP_FAILED) {
     if (errno == EEXIST) {
-      return MakeError(ErrorCode::kMappingExists,
-                       absl::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
+      return MakeError(
+          ErrorCode::kMappingExists,
+          internal::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
     }
-    return MakeErrnoError(errno, absl::StrFormat("reserving %u bytes at %#x", size, end));
+    return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes at %#x", size, end));
   }
   if (reinterpret_cast<uintptr_t>(added) != end) {  // a kernel before 4.17 takes the flag as a mere hint
     munmap(added, size);
     return MakeError(ErrorCode::kMappingExists,
-                     absl::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
+                     internal::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
   }
   size_ += size;
   return absl::OkStatus();
@@ -293,37 +294,37 @@ absl::Status ReservationState::Extend(size_t size) {
 absl::Status ReservationState::Shrink(size_t offset, size_t size) {
   if (offset % PageSize() != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
-                     absl::StrFormat("shrink offset %u is not a multiple of the page size %u", offset, PageSize()));
+                     internal::StrFormat("shrink offset %u is not a multiple of the page size %u", offset, PageSize()));
   }
   if (size % PageSize() != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,
-                     absl::StrFormat("shrink size %u is not a multiple of the page size %u", size, PageSize()));
+                     internal::StrFormat("shrink size %u is not a multiple of the page size %u", size, PageSize()));
   }
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   if (offset >= size_) {
     return MakeError(ErrorCode::kOffsetOutOfRange,
-                     absl::StrFormat("shrink offset %u is not inside the reservation of %u bytes", offset, size_));
+                     internal::StrFormat("shrink offset %u is not inside the reservation of %u bytes", offset, size_));
   }
   if (size == 0 || size > size_ - offset) {
-    return MakeError(ErrorCode::kLengthOutOfRange,
-                     absl::StrFormat("shrinking %u bytes at offset %u: the reservation has %u bytes", size, offset,
-                                     size_));
+    return MakeError(
+        ErrorCode::kLengthOutOfRange,
+        internal::StrFormat("shrinking %u bytes at offset %u: the reservation has %u bytes", size, offset, size_));
   }
   if (size == size_) {
     return MakeError(ErrorCode::kNoSupp, "shrinking a reservation to nothing is not supported; destroy it instead");
   }
   if (offset != 0 && offset + size != size_) {
     return MakeError(ErrorCode::kNoSupp,
-                     absl::StrFormat("shrinking [%u, %u) from the middle of a reservation of %u bytes is not "
-                                     "supported",
-                                     offset, offset + size, size_));
+                     internal::StrFormat("shrinking [%u, %u) from the middle of a reservation of %u bytes is not "
+                                         "supported",
+                                         offset, offset + size, size_));
   }
   const uintptr_t begin = address_ + offset;
   auto next = FirstEndingAfterLocked(begin);
   if (next != claimed_.end() && next->first < begin + size) {
     return MakeError(ErrorCode::kVmReservationNotEmpty,
-                     absl::StrFormat("offsets [%u, %u) of the reservation hold a mapping (at offset %u)", offset,
-                                     offset + size, next->first - address_));
+                     internal::StrFormat("offsets [%u, %u) of the reservation hold a mapping (at offset %u)", offset,
+                                         offset + size, next->first - address_));
   }
   munmap(reinterpret_cast<void*>(begin), size);
   if (offset == 0) address_ += size;

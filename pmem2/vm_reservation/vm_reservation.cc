@@ -9,8 +9,9 @@
 #include <cstdint>
 #include <utility>
 
-#include "absl/strings/str_format.h"
+#include "absl/cleanup/cleanup.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/str_format.h"
 #include "pmem2/map/placement.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 
@@ -30,9 +31,9 @@ size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 absl::Status CheckSize(size_t size) {
   if (size == 0) return MakeError(ErrorCode::kLengthOutOfRange, "a reservation of 0 bytes reserves nothing");
   if (size % PageSize() != 0) {
-    return MakeError(ErrorCode::kLengthUnaligned, absl::StrFormat("reservation size %u is not a multiple of the "
-                                                                  "page size %u",
-                                                                  size, PageSize()));
+    return MakeError(ErrorCode::kLengthUnaligned, internal::StrFormat("reservation size %u is not a multiple of the "
+                                                                      "page size %u",
+                                                                      size, PageSize()));
   }
   return absl::OkStatus();
 }
@@ -45,28 +46,35 @@ absl::StatusOr<VmReservation> VmReservation::Create(size_t size) {
   if (absl::Status s = CheckSize(size); !s.ok()) return s;
   void* address = map_internal::MapAligned(size, map_internal::AddressAlignment(size, PageSize()), PROT_NONE,
                                            kPlaceholderFlags, -1, 0);
-  if (address == MAP_FAILED) return MakeErrnoError(errno, absl::StrFormat("reserving %u bytes", size));
-  return VmReservation(std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size));
+  if (address == MAP_FAILED) return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes", size));
+  // Its state owns the placeholder from here; until then, a failed allocation (std::bad_alloc) unmaps it.
+  absl::Cleanup unmap = [address, size] { munmap(address, size); };
+  auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
+  std::move(unmap).Cancel();
+  return VmReservation(std::move(state));
 }
 
 absl::StatusOr<VmReservation> VmReservation::CreateAt(void* address, size_t size) {
   if (reinterpret_cast<uintptr_t>(address) % PageSize() != 0) {
-    return MakeError(ErrorCode::kAddressUnaligned, absl::StrFormat("reservation address %p is not a multiple of "
-                                                                   "the page size %u",
-                                                                   address, PageSize()));
+    return MakeError(ErrorCode::kAddressUnaligned, internal::StrFormat("reservation address %p is not a multiple of "
+                                                                       "the page size %u",
+                                                                       address, PageSize()));
   }
   if (absl::Status s = CheckSize(size); !s.ok()) return s;
   if (address == nullptr) return Create(size);
   void* got = mmap(address, size, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
   if (got == MAP_FAILED && errno != EEXIST) {
-    return MakeErrnoError(errno, absl::StrFormat("reserving %u bytes at %p", size, address));
+    return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes at %p", size, address));
   }
   if (got != address) {  // EEXIST, or a kernel before 4.17 that took the flag as a hint
     if (got != MAP_FAILED) munmap(got, size);
     return MakeError(ErrorCode::kMappingExists,
-                     absl::StrFormat("[%p, +%u) is already mapped, at least in part", address, size));
+                     internal::StrFormat("[%p, +%u) is already mapped, at least in part", address, size));
   }
-  return VmReservation(std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size));
+  absl::Cleanup unmap = [address, size] { munmap(address, size); };  // as in Create()
+  auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
+  std::move(unmap).Cancel();
+  return VmReservation(std::move(state));
 }
 
 VmReservation::VmReservation(VmReservation&& other) noexcept = default;
