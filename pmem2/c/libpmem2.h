@@ -48,9 +48,10 @@
  * pmem2_map_get_size(NULL) 0, pmem2_map_get_store_granularity(NULL) PMEM2_GRANULARITY_PAGE; and the
  * pmem2_get_*_fn(NULL) getters return functions that persist with msync(MS_SYNC) of the range's pages (a drain
  * that does nothing): durable for a file in the page cache and for a file system DAX mapping without MAP_SYNC,
- * but not on Device DAX, where msync does nothing. They are a guard against a NULL map, not a substitute for the
- * map's own functions. A failure they meet (their msync's errno) is recorded on the pmem2 map that holds the
- * range (read it there with pmem2_map_get_persist_error()); on memory no pmem2 map holds, the C API cannot read it.
+ * but not on Device DAX, where msync fails (EINVAL: testing/dax_vm's probe). They are a guard against a
+ * NULL map, not a substitute for the map's own functions. A failure they meet (their msync's errno) is recorded
+ * on the pmem2 map that holds the range (read it there with pmem2_map_get_persist_error()); on memory no pmem2
+ * map holds, the C API cannot read it.
  *
  * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
  * matching *_delete(). A source does not own its file descriptor; the descriptor may be closed once

@@ -73,7 +73,7 @@ GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronou
 
 absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                                     absl::optional<StoreGranularity> forced, bool shared_file,
-                                                    bool synchronous) {
+                                                    bool synchronous, bool device_dax) {
   GranularityChoice choice;
   const PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
   choice.persistence_domain = domain.summary;
@@ -84,8 +84,18 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
   if (forced.has_value() && shared_file) {
     choice.forced = true;
     choice.effective = *forced;
+    if (device_dax && choice.effective == StoreGranularity::kPage) {
+      choice.effective = StoreGranularity::kCacheLine;
+      choice.forced_page_on_device_dax = true;
+      absl::StrAppend(&choice.reason, "; PMEM2_FORCE_GRANULARITY=page made cache line: msync cannot persist Device DAX");
+    }
   }
   if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
+    if (device_dax) {
+      return MakeError(ErrorCode::kGranularityNotSupported,
+                       "Device DAX needs the CPU's cache-line write-back, which this CPU lacks (msync cannot "
+                       "persist Device DAX)");
+    }
     // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range.
     choice.effective = StoreGranularity::kPage;
     choice.cpu_cannot_write_back = true;

@@ -14,7 +14,13 @@
 //   3. Anything else goes through the page cache: page.
 //   4. PMEM2_FORCE_GRANULARITY (byte / cache_line / cacheline / page, any case), read on every Map::Create()
 //      as libpmem2 does, replaces the result of shared file mappings (anonymous and private ones stay byte, as
-//      in libpmem2); it exists for testing.
+//      in libpmem2); it exists for testing. Except page on Device DAX, which becomes cache line: msync cannot
+//      persist Device DAX (the device has no fsync, so msync fails with EINVAL, and no page cache whose
+//      write-back would flush the CPU caches; testing/dax_vm's probe checks it), so a page Map there would fail
+//      every persist. libpmem2 1.12.1 gives such a map page granularity and persists with msync, whose error it
+//      ignores: its persists there leave the stores in the CPU caches and report nothing.
+//   5. Device DAX is never page granularity for want of a CPU cache-line write-back either (the page fallback of
+//      a cache-line result below): kGranularityNotSupported instead.
 
 #ifndef PMEM2_MAP_GRANULARITY_H_
 #define PMEM2_MAP_GRANULARITY_H_
@@ -58,13 +64,15 @@ struct GranularityChoice {
   StoreGranularity effective = StoreGranularity::kPage;
   StoreGranularity detected = StoreGranularity::kPage;  // before PMEM2_FORCE_GRANULARITY
   bool forced = false;
+  bool forced_page_on_device_dax = false;  // PMEM2_FORCE_GRANULARITY=page, made cache line (rule 4)
   bool cpu_cannot_write_back = false;
   std::string reason;              // why `detected`
   std::string persistence_domain;  // PersistenceDomain::summary
 };
+// `device_dax`: the source is a Device DAX (rules 4 and 5).
 absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                                     absl::optional<StoreGranularity> forced, bool shared_file,
-                                                    bool synchronous);
+                                                    bool synchronous, bool device_dax = false);
 
 }  // namespace map_internal
 }  // namespace pmem2

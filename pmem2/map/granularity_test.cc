@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
@@ -110,6 +111,31 @@ TEST(DecideGranularityTest, Rules) {
   EXPECT_EQ(DecideGranularity(false, false, none).granularity, StoreGranularity::kPage);
   EXPECT_THAT(DecideGranularity(false, true, eadr).reason, HasSubstr("eADR"));
   EXPECT_THAT(DecideGranularity(false, false, none).reason, HasSubstr("msync"));
+}
+
+TEST(ChooseGranularityTest, ForcedPageOnDeviceDaxIsCacheLine) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "this CPU cannot write cache lines back";
+  // Device DAX is synchronous (rule 2); msync cannot persist it, so a forced page becomes cache line (rule 4).
+  absl::StatusOr<GranularityChoice> devdax =
+      ChooseGranularity(StoreGranularity::kPage, StoreGranularity::kPage, /*shared_file=*/true,
+                        /*synchronous=*/true, /*device_dax=*/true);
+  ASSERT_TRUE(devdax.ok()) << devdax.status();
+  EXPECT_EQ(devdax->effective, StoreGranularity::kCacheLine);
+  EXPECT_TRUE(devdax->forced);
+  EXPECT_TRUE(devdax->forced_page_on_device_dax);
+  EXPECT_THAT(devdax->reason, HasSubstr("msync cannot persist Device DAX"));
+  // A forced page anywhere else, and every other forced granularity, is taken as it is.
+  absl::StatusOr<GranularityChoice> file =
+      ChooseGranularity(StoreGranularity::kPage, StoreGranularity::kPage, /*shared_file=*/true,
+                        /*synchronous=*/true, /*device_dax=*/false);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->effective, StoreGranularity::kPage);
+  EXPECT_FALSE(file->forced_page_on_device_dax);
+  absl::StatusOr<GranularityChoice> byte =
+      ChooseGranularity(StoreGranularity::kPage, StoreGranularity::kByte, /*shared_file=*/true,
+                        /*synchronous=*/true, /*device_dax=*/true);
+  ASSERT_TRUE(byte.ok()) << byte.status();
+  EXPECT_EQ(byte->effective, StoreGranularity::kByte);
 }
 
 }  // namespace

@@ -92,7 +92,8 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   if (!placement.ok()) return placement.status();
   map.Own(placement->address, request->length, request->file);
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
-      request->required, request->forced, request->shared_file(), placement->synchronous);
+      request->required, request->forced, request->shared_file(), placement->synchronous,
+      request->kind == SourceKind::kDeviceDax);
   if (!choice.ok()) return choice.status();
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;

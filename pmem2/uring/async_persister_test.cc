@@ -10,15 +10,12 @@
 
 #include <fcntl.h>
 #include <liburing.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,12 +45,14 @@
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/fault_injection_for_test.h"
 #include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
 namespace {
 
+using ::pmem2::testing::DenySystemCall;
 using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
@@ -1316,20 +1315,6 @@ TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServe
 
 // ---------------------------------------------------------------------------------------------------------------
 // io_uring refused (seccomp): the same API falls back to the synchronous backend, and says why.
-
-// Makes system call `nr` fail with `error` in this process from now on (a seccomp filter; for a child).
-void DenySystemCall(unsigned nr, int error) {
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(error) & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    _exit(90);
-  }
-}
 
 void DenyIoUringSetup(int error) { DenySystemCall(__NR_io_uring_setup, error); }
 

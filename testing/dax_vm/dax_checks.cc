@@ -340,6 +340,30 @@ int Devdax(const char* dev, StoreGranularity effective) {
   if (!Expect(other != MAP_FAILED, "an independent raw mapping of the range")) return 1;
   ExpectWritten(static_cast<const char*>(other), seed, "raw mapping");
   munmap(other, 4 * kMiB);
+
+  // PMEM2_FORCE_GRANULARITY=page: msync cannot persist Device DAX (dax_probe devdax: EINVAL), so the Map is
+  // cache line and its persists flush the CPU caches (map/granularity.h, rule 4); libpmem2 1.12.1 would persist
+  // with msync and ignore its error.
+  setenv("PMEM2_FORCE_GRANULARITY", "page", 1);
+  absl::optional<pmem2::Config> page_config = MakeConfig(StoreGranularity::kPage, 0, 4 * kMiB);
+  absl::StatusOr<pmem2::Map> forced = page_config ? pmem2::Map::Create(*page_config, *source)
+                                                  : absl::StatusOr<pmem2::Map>(absl::InternalError("no config"));
+  unsetenv("PMEM2_FORCE_GRANULARITY");
+  if (Expect(forced.ok(), "Map::Create with PMEM2_FORCE_GRANULARITY=page" +
+                              (forced.ok() ? "" : ": " + Describe(forced.status())))) {
+    Expect(forced->store_granularity() == StoreGranularity::kCacheLine,
+           "PMEM2_FORCE_GRANULARITY=page on Device DAX: granularity " + Name(forced->store_granularity()) +
+               ", want cache_line (" + forced->diagnostics().reason + ")");
+    Expect(forced->diagnostics().forced, "diagnostics: forced");
+    const std::string forced_seed = seed + "-forced-page";
+    if (WriteAndPersist(*forced, forced_seed)) {
+      other = mmap(nullptr, 4 * kMiB, PROT_READ, MAP_SHARED, fd, 0);
+      if (Expect(other != MAP_FAILED, "an independent raw mapping of offset 0")) {
+        ExpectWritten(static_cast<const char*>(other), forced_seed, "raw mapping (forced page)");
+        munmap(other, 4 * kMiB);
+      }
+    }
+  }
   close(fd);
   CheckPmemMapFile(dev, *size);
   return g_bad ? 1 : 0;

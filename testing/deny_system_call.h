@@ -1,0 +1,30 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// testing/deny_system_call.h
+// -----------------------------------------------------------------------------
+//
+// Test-only: makes one system call fail with a chosen errno in this process from then on (a seccomp filter),
+// to test what code does when the kernel refuses it: an msync that fails (a lost write-back, as a test can
+// otherwise only get from a full or failing disk), an io_uring that is not allowed. It cannot be undone, so call
+// it in a child (testing/child_process.h's RunInChild). It exits the process with status 90 if the filter cannot
+// be installed.
+//
+//   ChildResult r = RunInChild([&](int) {
+//     DenySystemCall(__NR_msync, EIO);
+//     persist(address, size);  // its msync fails with EIO
+//     return 0;
+//   });
+
+#ifndef PMEM2_TESTING_DENY_SYSTEM_CALL_H_
+#define PMEM2_TESTING_DENY_SYSTEM_CALL_H_
+
+namespace pmem2 {
+namespace testing {
+
+// `nr`: a __NR_* number of this architecture; `error`: the errno it returns instead of running.
+void DenySystemCall(unsigned nr, int error);
+
+}  // namespace testing
+}  // namespace pmem2
+
+#endif  // PMEM2_TESTING_DENY_SYSTEM_CALL_H_
