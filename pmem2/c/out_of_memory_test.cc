@@ -220,8 +220,8 @@ TEST_F(OutOfMemoryTest, MapNewAndDelete) {
       [&] { return pmem2_map_new(&map, config_, anonymous); }, delete_map);
   pmem2_source_delete(&anonymous);
 
-  // A delete that failed would leave the map mapped (the holdings' check) and its handle live.
-  ExpectEachFailedAllocationIsOutOfMemory(
+  // A delete allocates nothing: one that failed would leave the map mapped (the holdings' check) and its handle live.
+  EXPECT_EQ(ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem2, "pmem2_map_delete",
       [&] { ASSERT_EQ(pmem2_map_new(&map, config_, source_), 0) << pmem2_errormsg(); },
       [&] { return pmem2_map_delete(&map); },
@@ -229,7 +229,8 @@ TEST_F(OutOfMemoryTest, MapNewAndDelete) {
         if (ret != 0) {
           EXPECT_EQ(pmem2_map_delete(&map), 0) << pmem2_errormsg();
         }
-      });
+      }),
+      0);
 }
 
 TEST_F(OutOfMemoryTest, MapFromExistingLeavesTheCallersMappingAlone) {
@@ -316,7 +317,16 @@ TEST_F(OutOfMemoryTest, VmReservations) {
           EXPECT_EQ(pmem2_vm_reservation_extend(reservation, kFileSize), 0);
         }
       });
-  EXPECT_EQ(pmem2_map_delete(&map), 0);
+  // A delete allocates nothing, in a reservation too (the range goes back to its placeholder).
+  EXPECT_EQ(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_map_delete (in a reservation)",
+                [&] {
+                  if (map == nullptr) {
+                    ASSERT_EQ(pmem2_map_new(&map, config_, source_), 0) << pmem2_errormsg();
+                  }
+                },
+                [&] { return pmem2_map_delete(&map); }, Keep),
+            0);
   EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
 }
 
