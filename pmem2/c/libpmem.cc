@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -137,18 +138,22 @@ void Fail(const char* function, const absl::Status& status) {
 // ---- Environment read at first use ----
 
 // Fork-safe (fork_safe_lazy.h), as the Log.
-pmem2::internal::ForkSafeLazy<int> is_pmem_forced;
 pmem2::internal::ForkSafeLazy<uintptr_t> mmap_hint;
 
-// PMEM_IS_PMEM_FORCE: -1 unset, 0 or 1.
+// PMEM_IS_PMEM_FORCE: -1 unset, 0 or 1. An atomic, not a ForkSafeLazy: pmem_is_pmem() cannot report a failed
+// allocation. Threads that race here read the same environment and store the same value; a fork cannot leave it
+// half made.
+constexpr int kNotReadYet = -2;
+std::atomic<int> is_pmem_forced{kNotReadYet};
 int IsPmemForced() {
-  return is_pmem_forced.Get([] {
-    const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
-    int forced = -1;  // as libpmem: unset, or any value but 0 and 1, is no force
-    if (value != nullptr && std::strcmp(value, "0") == 0) forced = 0;
-    if (value != nullptr && std::strcmp(value, "1") == 0) forced = 1;
-    return std::make_unique<int>(forced);
-  });
+  const int read = is_pmem_forced.load(std::memory_order_relaxed);
+  if (read != kNotReadYet) return read;
+  const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
+  int forced = -1;  // as libpmem: unset, or any value but 0 and 1, is no force
+  if (value != nullptr && std::strcmp(value, "0") == 0) forced = 0;
+  if (value != nullptr && std::strcmp(value, "1") == 0) forced = 1;
+  is_pmem_forced.store(forced, std::memory_order_relaxed);
+  return forced;
 }
 
 void* MmapHint() {
@@ -199,11 +204,15 @@ class FileMaps {
       }
       maps_.emplace(begin, std::move(kept));
     }
-    if (Logging(2)) {
-      for (const std::unique_ptr<pmem2::Map>& old : stale) {
-        Log::Get().Write(2, StrFormat("forgot the mapping at %p, %u bytes: unmapped without pmem_unmap", old->address(),
-                                      old->size()));
+    try {
+      if (Logging(2)) {
+        for (const std::unique_ptr<pmem2::Map>& old : stale) {
+          Log::Get().Write(2, StrFormat("forgot the mapping at %p, %u bytes: unmapped without pmem_unmap",
+                                        old->address(), old->size()));
+        }
       }
+    } catch (const std::bad_alloc&) {
+      // The log is best effort: the new mapping is in the table, and must be handed out.
     }
     return address;
   }
@@ -235,7 +244,9 @@ class FileMaps {
           return pmem2::MakeErrnoError(EINVAL, StrFormat("munmap of [%p, +%u)", addr, len));
         }
         // What lies between and around the mappings is munmap'ed first, so that a failure leaves every
-        // mapping in place.
+        // mapping in place. Room for the released Maps is made before that: once a gap is unmapped, nothing may
+        // fail for want of memory (the call would report ENOMEM with part of the range unmapped).
+        doomed.reserve(covered.size());
         uintptr_t at = begin;
         for (Entries::iterator it : covered) {
           if (absl::Status s = MunmapRange(at, it->first); !s.ok()) return s;
@@ -371,7 +382,12 @@ int pmem_msync(const void* addr, size_t len) try {
   return -1;
 }
 
-int pmem_has_auto_flush(void) { return pmem2::HasAutoFlush() ? 1 : 0; }
+int pmem_has_auto_flush(void) try {
+  return pmem2::HasAutoFlush() ? 1 : 0;  // its first call reads sysfs into an allocated value
+} catch (const std::bad_alloc&) {
+  OutOfMemory();
+  return -1;
+}
 
 void pmem_flush(const void* addr, size_t len) { pmem2::PmemFunctions().flush(addr, len); }
 

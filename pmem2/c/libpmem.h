@@ -35,11 +35,12 @@
  * nothing about the lost pages). That holds for memory a pmem2 mapping holds (pmem_map_file's, or a C++ Map's); on
  * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer.
  *
- * Memory: pmem_map_file, pmem_unmap, pmem_msync, pmem_deep_drain and pmem_deep_persist return NULL or -1 with
- * errno ENOMEM ("out of memory") when they cannot allocate what they need, having mapped, unmapped and created
- * nothing; a pmem_msync that fails so has still synced, or not, but never reports success it cannot vouch for.
- * Not covered: the first call of the process to the flush and copy functions chooses them, which allocates; a
- * failure there terminates the program.
+ * Memory: pmem_map_file, pmem_unmap, pmem_msync, pmem_deep_drain, pmem_deep_persist and pmem_has_auto_flush
+ * return NULL or -1 with errno ENOMEM ("out of memory") when they cannot allocate what they need, having mapped,
+ * unmapped and created nothing; a pmem_msync that fails so has still synced, or not, but never reports success
+ * it cannot vouch for. pmem_is_pmem allocates nothing. Not covered: the first call of the process to pmem_persist,
+ * pmem_flush, pmem_deep_flush, pmem_drain or a copy function chooses the functions, which allocates; a failure
+ * there terminates the program.
  *
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,

@@ -329,9 +329,11 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
   // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2.
   if (!LiveMaps::Get().BeginRetiring(*map_ptr)) {
-    return Fail(PMEM2_E_MAPPING_NOT_FOUND, StrFormat("%p is no live map (already deleted, or not from pmem2_map_new or "
-                                                     "pmem2_map_from_existing)",
-                                                     static_cast<const void*>(*map_ptr)));
+    // Formatted in place: a delete allocates nothing (libpmem2.h, "Memory").
+    std::snprintf(pmem2::c_internal::last_message, pmem2::c_internal::kMessageSize,
+                  "%p is no live map (already deleted, or not from pmem2_map_new or pmem2_map_from_existing)",
+                  static_cast<const void*>(*map_ptr));
+    return PMEM2_E_MAPPING_NOT_FOUND;
   }
   pmem2::map_internal::BeginDestructionForCApi(**map_ptr);
   LiveMaps::Get().FinishRetiring(*map_ptr);
@@ -349,17 +351,18 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map* map) {
   return static_cast<pmem2_granularity>(map->store_granularity());
 }
 
-// A live Map always has its functions; the NULL-map fallback is the page (msync) table.
+// A live Map always has its functions; the NULL-map fallback is the page (msync) table. Persist, flush and drain
+// are taken without the table, whose first making allocates: those getters cannot fail.
 pmem2_persist_fn pmem2_get_persist_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->persist_fn() : FallbackOps().persist;
+  return map != nullptr ? map->persist_fn() : pmem2::map_internal::PagePersistFn();
 }
 
 pmem2_flush_fn pmem2_get_flush_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->flush_fn() : FallbackOps().flush;
+  return map != nullptr ? map->flush_fn() : pmem2::map_internal::PagePersistFn();
 }
 
 pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->drain_fn() : FallbackOps().drain;
+  return map != nullptr ? map->drain_fn() : pmem2::map_internal::PageDrainFn();
 }
 
 pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map* map) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
@@ -125,6 +126,45 @@ int64_t ExpectEachFailedAllocationIsOutOfMemory(Api api, const std::string& what
 // No setup, nothing to undo.
 void Nothing() {}
 void Keep(int) {}
+
+// Defined before the fixture's tests, so that (unless shuffled or repeated) these are the process's first calls of
+// these functions: what they would make at first use is what must not allocate, or must fail cleanly.
+TEST(OutOfMemoryFirstCallTest, TheNullMapsPersistFunctionsAndPmemIsPmemAllocateNothing) {
+  FailNthAllocation fail(1);
+  const pmem2_persist_fn persist = pmem2_get_persist_fn(nullptr);
+  const pmem2_flush_fn flush = pmem2_get_flush_fn(nullptr);
+  const pmem2_drain_fn drain = pmem2_get_drain_fn(nullptr);
+  const int is_pmem = pmem_is_pmem(&fail, 1);
+  fail.Disarm();
+  EXPECT_FALSE(fail.failed()) << fail.allocations() << " allocations";
+  EXPECT_NE(persist, nullptr);
+  EXPECT_NE(flush, nullptr);
+  EXPECT_NE(drain, nullptr);
+  EXPECT_EQ(is_pmem, 0);  // a stack variable
+}
+
+TEST(OutOfMemoryFirstCallTest, PmemHasAutoFlushReportsItsFailedFirstAllocation) {
+  int ret = 0;
+  int err = 0;
+  bool failed = false;
+  {
+    FailNthAllocation fail(1);
+    errno = 0;
+    ret = pmem_has_auto_flush();  // its first call reads sysfs into an allocated value
+    err = errno;
+    fail.Disarm();
+    failed = fail.failed();
+  }
+  if (failed) {
+    EXPECT_EQ(ret, -1);
+    EXPECT_EQ(err, ENOMEM);
+    EXPECT_STREQ(pmem_errormsg(), "out of memory");
+  } else {
+    EXPECT_TRUE(ret == 0 || ret == 1) << ret << " (not the first call: a shuffled or repeated run)";
+  }
+  const int again = pmem_has_auto_flush();
+  EXPECT_TRUE(again == 0 || again == 1) << again;
+}
 
 class OutOfMemoryTest : public ::testing::Test {
  protected:
@@ -267,6 +307,15 @@ TEST_F(OutOfMemoryTest, VmReservations) {
                 delete_reservation),
             0);
 
+  // At an address: a range reserved and released again, so that it is free.
+  void* const at = mmap(nullptr, 4 * kFileSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(at, MAP_FAILED);
+  ASSERT_EQ(munmap(at, 4 * kFileSize), 0);
+  EXPECT_GT(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_vm_reservation_new (at an address)", Nothing,
+                [&] { return pmem2_vm_reservation_new(&reservation, at, 4 * kFileSize); }, delete_reservation),
+            0);
+
   ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * kFileSize), 0) << pmem2_errormsg();
   ASSERT_EQ(pmem2_config_set_vm_reservation(config_, reservation, kFileSize), 0);
   pmem2_map* map = nullptr;
@@ -298,6 +347,13 @@ TEST_F(OutOfMemoryTest, VmReservations) {
   ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem2, "pmem2_vm_reservation_map_find_next (none)", Nothing,
       [&] { return pmem2_vm_reservation_map_find_next(reservation, map, &found); }, Keep);
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem2, "pmem2_vm_reservation_map_find_prev (none)", Nothing,
+      [&] { return pmem2_vm_reservation_map_find_prev(reservation, map, &found); }, Keep);
+  EXPECT_EQ(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_vm_reservation_map_find_last", Nothing,
+                [&] { return pmem2_vm_reservation_map_find_last(reservation, &found); }, Keep),
+            0);
   ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem2, "pmem2_vm_reservation_delete (not empty)", Nothing,
       [&] { return pmem2_vm_reservation_delete(&reservation); }, Keep);
@@ -353,10 +409,41 @@ TEST_F(OutOfMemoryTest, ReliabilityFunctions) {
       Api::kLibpmem2, "pmem2_badblock_context_new", Nothing,
       [&] { return pmem2_badblock_context_new(&context, source_); },
       [&](int) { pmem2_badblock_context_delete(&context); });
+  ASSERT_EQ(pmem2_badblock_context_new(&context, source_), 0) << pmem2_errormsg();
+  pmem2_badblock badblock = {};
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem2, "pmem2_badblock_next", Nothing, [&] { return pmem2_badblock_next(context, &badblock); }, Keep);
+  badblock = {0, 4096};
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem2, "pmem2_badblock_clear", Nothing, [&] { return pmem2_badblock_clear(context, &badblock); },
+      Keep);
+  pmem2_badblock_context_delete(&context);
   char buffer[64] = {};
   ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem2, "pmem2_source_pwrite_mcsafe", Nothing,
       [&] { return pmem2_source_pwrite_mcsafe(source_, buffer, sizeof buffer, 0); }, Keep);
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem2, "pmem2_source_pread_mcsafe", Nothing,
+      [&] { return pmem2_source_pread_mcsafe(source_, buffer, sizeof buffer, 0); }, Keep);
+  pmem2_map* map = nullptr;
+  ASSERT_EQ(pmem2_map_new(&map, config_, source_), 0) << pmem2_errormsg();
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem2, "pmem2_deep_flush", Nothing,
+      [&] { return pmem2_deep_flush(map, pmem2_map_get_address(map), 4096); }, Keep);
+  EXPECT_EQ(pmem2_map_delete(&map), 0);
+}
+
+TEST_F(OutOfMemoryTest, ADeleteOfAStaleHandleIsRefusedWithoutAllocating) {
+  pmem2_map* map = nullptr;
+  ASSERT_EQ(pmem2_map_new(&map, config_, source_), 0) << pmem2_errormsg();
+  pmem2_map* const stale = map;
+  ASSERT_EQ(pmem2_map_delete(&map), 0);
+  pmem2_map* copy = stale;
+  EXPECT_EQ(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_map_delete (a stale handle)", [&] { copy = stale; },
+                [&] { return pmem2_map_delete(&copy); }, Keep),
+            0);
+  EXPECT_THAT(pmem2_errormsg(), ::testing::HasSubstr("is no live map"));
 }
 
 // Every page persist below fails with EIO.
@@ -446,8 +533,17 @@ TEST_F(OutOfMemoryTest, Libpmem) {
   ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem, "pmem_msync", Nothing, [&] { return pmem_msync(address, 4096) == 0 ? 0 : -errno; }, Keep);
   ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem, "pmem_deep_drain", Nothing, [&] { return pmem_deep_drain(address, 4096) == 0 ? 0 : -errno; },
+      Keep);
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem, "pmem_deep_persist", Nothing,
+      [&] { return pmem_deep_persist(address, 4096) == 0 ? 0 : -errno; }, Keep);
+  // A page nothing maps: above 47 bits, where mmap places nothing unless asked (and nothing here asks), so no
+  // allocation of the loop can map it meanwhile.
+  void* const hole = reinterpret_cast<void*>(uintptr_t{0x900000000000});
+  ExpectEachFailedAllocationIsOutOfMemory(
       Api::kLibpmem, "pmem_msync (unmapped memory)", Nothing,
-      [&] { return pmem_msync(static_cast<char*>(address) + mapped, 4096) == 0 ? 0 : -errno; }, Keep);
+      [&] { return pmem_msync(hole, 4096) == 0 ? 0 : -errno; }, Keep);
   EXPECT_EQ(pmem_unmap(address, mapped), 0);
   EXPECT_NE(pmem_check_version(PMEM_MAJOR_VERSION + 1, 0), nullptr);
 }

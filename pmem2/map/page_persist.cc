@@ -153,6 +153,10 @@ arch::PersistOps PageOps() {
   return ops;
 }
 
+PersistFn PagePersistFn() { return PagePersist; }
+
+DrainFn PageDrainFn() { return PageDrain; }
+
 void SetMsyncForTest(MsyncFn fn) {
   page_sync_shared.msync.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed);
 }

@@ -26,6 +26,11 @@ inline constexpr int kMaxInterruptedSyncs = 16;
 // `pmem2 info` prints, which depend on the environment.
 arch::PersistOps PageOps();
 
+// PageOps()'s persist (also its flush) and drain alone, which allocates nothing (PageOps() allocates its names): for
+// the C API's pmem2_get_*_fn(NULL) getters, which cannot report a failure.
+PersistFn PagePersistFn();
+DrainFn PageDrainFn();
+
 // msync(MS_SYNC) of the pages holding [ptr, ptr + size), EINTR retried as above; a failure is recorded as
 // PageOps().persist records it, except, when the caller sees the result itself (`caller_sees_result`), ENOMEM
 // for a range not all in live Maps: memory that is no mapping is the caller's mistake, not a lost write-back

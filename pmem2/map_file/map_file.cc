@@ -55,7 +55,10 @@ absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusi
   std::vector<char> buffer(name.begin(), name.end());
   buffer.push_back('\0');
   opened.fd = mkostemp(buffer.data(), O_CLOEXEC);
-  if (opened.fd < 0) return SystemError(errno, absl::StrCat("creating a temporary file in ", folder));
+  if (opened.fd < 0) {
+    const int mkostemp_err = errno;  // before the message is built
+    return SystemError(mkostemp_err, absl::StrCat("creating a temporary file in ", folder));
+  }
   unlink(buffer.data());
   return opened;
 }
@@ -71,11 +74,17 @@ absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOp
       if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
       return opened;
     }
-    if (errno != EEXIST || options.exclusive) return SystemError(errno, absl::StrCat("creating ", path));
+    if (errno != EEXIST || options.exclusive) {
+      const int err = errno;  // before the message is built
+      return SystemError(err, absl::StrCat("creating ", path));
+    }
     opened.created_path.clear();
   }
   opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (opened.fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
+  if (opened.fd < 0) {
+    const int err = errno;  // before the message is built
+    return SystemError(err, absl::StrCat("opening ", path));
+  }
   return opened;
 }
 
@@ -124,7 +133,8 @@ bool PathNamesFile(const std::string& path, int fd) {
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
 absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
   if (ftruncate(fd, static_cast<off_t>(options.length)) != 0) {
-    return SystemError(errno, absl::StrCat("setting the size of ", path, " to ", options.length));
+    const int err = errno;  // before the message is built
+    return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }
   if (options.sparse) return absl::OkStatus();
   int err = EINTR;
@@ -188,7 +198,10 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   if (device_dax) {
     // Opened as it is: a device is never created, and O_CREAT | O_EXCL would fail with EEXIST.
     opened = OpenedFile{open(path.c_str(), O_RDWR | O_CLOEXEC), ""};
-    if (opened->fd < 0) return SystemError(errno, absl::StrCat("opening ", path));
+    if (opened->fd < 0) {
+      const int err = errno;  // before the message is built
+      return SystemError(err, absl::StrCat("opening ", path));
+    }
   } else {
     opened = options.tmpfile ? OpenTemporary(path, options.exclusive) : OpenOrCreate(path, options);
   }
