@@ -50,7 +50,8 @@ struct PersistOps {
   // True if these functions write every stored cache line back to the persistence domain, or if the user has
   // declared (PMEM_NO_FLUSH=1) that the platform does. False for the byte tables, and for a cache-line table
   // the backend cannot honour (no flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the
-  // map package then falls back to msync rather than hand out a persist that persists nothing.
+  // map package then falls back to msync rather than hand out a persist that persists nothing, and refuses
+  // Device DAX, which msync cannot persist.
   bool writes_back_cache_lines;
 };
 

@@ -260,7 +260,10 @@ class FileMaps {
         return absl::OkStatus();
       }
     }
-    if (munmap(addr, len) != 0) return pmem2::MakeErrnoError(errno, StrFormat("munmap of [%p, +%u)", addr, len));
+    if (munmap(addr, len) != 0) {
+      const int error = errno;  // before the message's formatting can change it
+      return pmem2::MakeErrnoError(error, StrFormat("munmap of [%p, +%u)", addr, len));
+    }
     return absl::OkStatus();
   }
 
@@ -272,7 +275,8 @@ class FileMaps {
   // munmap of [from, to) if it is not empty.
   static absl::Status MunmapRange(uintptr_t from, uintptr_t to) {
     if (to <= from || munmap(reinterpret_cast<void*>(from), to - from) == 0) return absl::OkStatus();
-    return pmem2::MakeErrnoError(errno, StrFormat("munmap of [%#x, %#x)", from, to));
+    const int error = errno;  // before the message's formatting can change it
+    return pmem2::MakeErrnoError(error, StrFormat("munmap of [%#x, %#x)", from, to));
   }
 
   // The first entry whose pages end after `address`: the only one that can hold it, or the first after it.

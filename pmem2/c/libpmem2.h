@@ -50,10 +50,11 @@
  * pmem2_map_delete() returns PMEM2_E_MAPPING_NOT_FOUND); pmem2_map_get_address(NULL) returns NULL,
  * pmem2_map_get_size(NULL) 0, pmem2_map_get_store_granularity(NULL) PMEM2_GRANULARITY_PAGE; and the
  * pmem2_get_*_fn(NULL) getters return functions that persist with msync(MS_SYNC) of the range's pages (a drain
- * that does nothing): durable for a file in the page cache and for a file system DAX mapping without MAP_SYNC,
- * but not on Device DAX, where msync fails (EINVAL: testing/dax_vm's probe). They are a guard against a
- * NULL map, not a substitute for the map's own functions. A failure they meet (their msync's errno) is recorded
- * on the pmem2 map that holds the range (read it there with pmem2_map_get_persist_error()); on memory no pmem2
+ * that does nothing): durable for a file in the page cache and for a file system DAX mapping without MAP_SYNC.
+ * On Device DAX, where msync fails (EINVAL: testing/dax_vm's probe), they write the range back from the CPU
+ * caches if pmem2 maps of the device hold all of it, and otherwise record the EINVAL as a failure. They are a
+ * guard against a NULL map, not a substitute for the map's own functions. A failure they meet (their msync's errno) is
+ * recorded on the pmem2 map that holds the range (read it there with pmem2_map_get_persist_error()); on memory no pmem2
  * map holds, the C API cannot read it.
  *
  * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
@@ -319,7 +320,8 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * PMEM2_E_MAP_RANGE (offset + length overflows or passes the end of the source), -ENOMEM (as mmap(2): the
  * range lies inside the source but is larger than the address space can hold), PMEM2_E_SRC_DEVDAX_PRIVATE,
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
- * medium cannot honour the required granularity), the errors of pmem2_source_size() / _alignment(), -errno
+ * medium cannot honour the required granularity; or Device DAX on a CPU without a cache-line write-back pmem2 can
+ * use, as msync cannot persist Device DAX), the errors of pmem2_source_size() / _alignment(), -errno
  * from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it
  * does not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
  * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
@@ -346,9 +348,12 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * the functions of granularity `gran`, which the caller vouches for. pmem2_map_delete() then frees the object
  * but does not unmap. PMEM2_E_MAP_EXISTS if the range overlaps a map pmem2 knows (as libpmem2 1.12.1 returns,
  * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
- * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator); -ENOMEM.
+ * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX on a
+ * CPU without a cache-line write-back pmem2 can use); -ENOMEM.
  * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
- * persist here is msync(2) of the range like any other map.
+ * persist here is msync(2) of the range like any other map. Two granularities are replaced by one whose functions
+ * keep the promise (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync
+ * cannot persist Device DAX), and cache line on a CPU without a cache-line write-back becomes page (msync).
  */
 int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *src, void *addr, size_t len,
                             enum pmem2_granularity gran);

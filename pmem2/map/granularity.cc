@@ -87,7 +87,8 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
     if (device_dax && choice.effective == StoreGranularity::kPage) {
       choice.effective = StoreGranularity::kCacheLine;
       choice.forced_page_on_device_dax = true;
-      absl::StrAppend(&choice.reason, "; PMEM2_FORCE_GRANULARITY=page made cache line: msync cannot persist Device DAX");
+      absl::StrAppend(&choice.reason,
+                      "; PMEM2_FORCE_GRANULARITY=page made cache line: msync cannot persist Device DAX");
     }
   }
   if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
@@ -111,6 +112,28 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                   ")"));
   }
   return choice;
+}
+
+absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax) {
+  AdoptedGranularity adopted;
+  adopted.effective = given;
+  adopted.reason = "adopted an existing mapping; granularity given by the caller";
+  if (!shared_file) return adopted;
+  if (device_dax && adopted.effective == StoreGranularity::kPage) {
+    adopted.effective = StoreGranularity::kCacheLine;
+    absl::StrAppend(&adopted.reason, "; page made cache line: msync cannot persist Device DAX");
+  }
+  if (adopted.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
+    if (device_dax) {
+      return MakeError(ErrorCode::kGranularityNotSupported,
+                       "an adopted Device DAX mapping needs the CPU's cache-line write-back, which this CPU lacks "
+                       "(msync cannot persist Device DAX)");
+    }
+    adopted.effective = StoreGranularity::kPage;
+    adopted.cpu_cannot_write_back = true;
+    absl::StrAppend(&adopted.reason, "; cache line made page (msync): this CPU has no cache-line write-back");
+  }
+  return adopted;
 }
 
 }  // namespace map_internal

@@ -17,8 +17,8 @@
 //      in libpmem2); it exists for testing. Except page on Device DAX, which becomes cache line: msync cannot
 //      persist Device DAX (the device has no fsync, so msync fails with EINVAL, and no page cache whose
 //      write-back would flush the CPU caches; testing/dax_vm's probe checks it), so a page Map there would fail
-//      every persist. libpmem2 1.12.1 gives such a map page granularity and persists with msync, whose error it
-//      ignores: its persists there leave the stores in the CPU caches and report nothing.
+//      every persist. libpmem2 1.12.1 gives such a map page granularity and persists with msync; when that
+//      msync fails it aborts the process (DifferentialTest R6 shows the abort on a failed page persist).
 //   5. Device DAX is never page granularity for want of a CPU cache-line write-back either (the page fallback of
 //      a cache-line result below): kGranularityNotSupported instead.
 
@@ -73,6 +73,18 @@ struct GranularityChoice {
 absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                                     absl::optional<StoreGranularity> forced, bool shared_file,
                                                     bool synchronous, bool device_dax = false);
+
+// Map::FromExisting(): the granularity whose functions keep the promise of the one its caller vouches for
+// (`given`, for a mapping of a file or Device DAX; an anonymous source keeps `given`, as nothing it holds is
+// durable). The two rewrites of ChooseGranularity() apply, for the same reasons: page on Device DAX becomes
+// cache line (rule 4: msync cannot persist it); cache line on a CPU backend that cannot write cache lines back
+// becomes page (msync), and on Device DAX is kGranularityNotSupported (rule 5).
+struct AdoptedGranularity {
+  StoreGranularity effective = StoreGranularity::kPage;
+  bool cpu_cannot_write_back = false;
+  std::string reason;  // for MapDiagnostics::reason
+};
+absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax);
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -12,6 +12,10 @@
 #include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
+#if defined(__x86_64__)
+#include "testing/cpu/scoped_cpu_features.h"
+#endif
+
 namespace pmem2 {
 namespace map_internal {
 namespace {
@@ -137,6 +141,76 @@ TEST(ChooseGranularityTest, ForcedPageOnDeviceDaxIsCacheLine) {
   ASSERT_TRUE(byte.ok()) << byte.status();
   EXPECT_EQ(byte->effective, StoreGranularity::kByte);
 }
+
+// Map::FromExisting(): page on Device DAX becomes cache line, as a forced page does in Create() (rule 4); anything
+// else is taken as the caller gives it.
+TEST(AdoptGranularityTest, PageOnDeviceDaxIsCacheLineAndTheRestIsAsGiven) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "this CPU cannot write cache lines back";
+  absl::StatusOr<AdoptedGranularity> devdax =
+      AdoptGranularity(StoreGranularity::kPage, /*shared_file=*/true, /*device_dax=*/true);
+  ASSERT_TRUE(devdax.ok()) << devdax.status();
+  EXPECT_EQ(devdax->effective, StoreGranularity::kCacheLine);
+  EXPECT_FALSE(devdax->cpu_cannot_write_back);
+  EXPECT_THAT(devdax->reason, HasSubstr("msync cannot persist Device DAX"));
+  for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+    for (bool shared_file : {true, false}) {
+      for (bool device_dax : {true, false}) {
+        if (given == StoreGranularity::kPage && shared_file && device_dax) continue;
+        absl::StatusOr<AdoptedGranularity> adopted = AdoptGranularity(given, shared_file, device_dax);
+        ASSERT_TRUE(adopted.ok()) << adopted.status();
+        EXPECT_EQ(adopted->effective, given) << StoreGranularityName(given) << shared_file << device_dax;
+        EXPECT_THAT(adopted->reason, HasSubstr("granularity given by the caller"));
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// A CPU without any cache-line write-back (no CLFLUSH): cache line falls back to msync, except on Device DAX, which
+// msync cannot persist and which is refused whatever granularity is required or forced (rule 5), in Create() and
+// in FromExisting() alike.
+TEST(ChooseGranularityTest, DeviceDaxOnACpuThatCannotWriteBackIsRefused) {
+  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
+      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  no_flush.clflush = false;
+  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
+  FakeRegions regions({"memory_controller"});
+  for (absl::optional<StoreGranularity> forced :
+       {absl::optional<StoreGranularity>(), absl::optional<StoreGranularity>(StoreGranularity::kPage),
+        absl::optional<StoreGranularity>(StoreGranularity::kCacheLine)}) {
+    absl::StatusOr<GranularityChoice> devdax = ChooseGranularity(StoreGranularity::kPage, forced, /*shared_file=*/true,
+                                                                 /*synchronous=*/true, /*device_dax=*/true);
+    EXPECT_EQ(GetErrorCode(devdax.status()), ErrorCode::kGranularityNotSupported) << forced.has_value();
+    EXPECT_THAT(std::string(devdax.status().message()), HasSubstr("msync cannot persist Device DAX"));
+    absl::StatusOr<GranularityChoice> fsdax = ChooseGranularity(StoreGranularity::kPage, forced, /*shared_file=*/true,
+                                                                /*synchronous=*/true, /*device_dax=*/false);
+    ASSERT_TRUE(fsdax.ok()) << fsdax.status();
+    EXPECT_EQ(fsdax->effective, StoreGranularity::kPage) << "msync persists a file system DAX mapping";
+    EXPECT_EQ(fsdax->cpu_cannot_write_back, !forced.has_value() || *forced == StoreGranularity::kCacheLine);
+  }
+  for (StoreGranularity given : {StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+    absl::StatusOr<AdoptedGranularity> devdax = AdoptGranularity(given, /*shared_file=*/true, /*device_dax=*/true);
+    EXPECT_EQ(GetErrorCode(devdax.status()), ErrorCode::kGranularityNotSupported) << StoreGranularityName(given);
+    EXPECT_THAT(std::string(devdax.status().message()), HasSubstr("msync cannot persist Device DAX"));
+  }
+  absl::StatusOr<AdoptedGranularity> file =
+      AdoptGranularity(StoreGranularity::kCacheLine, /*shared_file=*/true, /*device_dax=*/false);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->effective, StoreGranularity::kPage);
+  EXPECT_TRUE(file->cpu_cannot_write_back);
+  EXPECT_THAT(file->reason, HasSubstr("cache line made page (msync)"));
+  for (bool shared_file : {true, false}) {
+    absl::StatusOr<AdoptedGranularity> byte = AdoptGranularity(StoreGranularity::kByte, shared_file, true);
+    ASSERT_TRUE(byte.ok()) << byte.status();
+    EXPECT_EQ(byte->effective, StoreGranularity::kByte) << "eADR: nothing to write back";
+  }
+  absl::StatusOr<AdoptedGranularity> anonymous =
+      AdoptGranularity(StoreGranularity::kCacheLine, /*shared_file=*/false, /*device_dax=*/false);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ(anonymous->effective, StoreGranularity::kCacheLine) << "nothing anonymous is durable";
+}
+#endif
 
 }  // namespace
 }  // namespace map_internal

@@ -140,8 +140,12 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
     return MakeError(ErrorCode::kGranularityNotSupported,
                      internal::StrFormat("%d is no store granularity", static_cast<int>(granularity)));
   }
+  const bool shared_file = source.kind() != SourceKind::kAnonymous;
+  absl::StatusOr<map_internal::AdoptedGranularity> adopted =
+      map_internal::AdoptGranularity(granularity, shared_file, source.kind() == SourceKind::kDeviceDax);
+  if (!adopted.ok()) return adopted.status();
   map_internal::FileIdentity file;
-  if (source.kind() != SourceKind::kAnonymous) {
+  if (shared_file) {
     absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
     if (!identity.ok()) return identity.status();
     file = *identity;
@@ -153,11 +157,12 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   map.address_ = address;
   map.size_ = length;
   map.record_ = std::move(record);
-  map.Use(granularity, map_internal::FunctionTable(granularity, source.kind() != SourceKind::kAnonymous));
+  map.Use(adopted->effective, map_internal::FunctionTable(adopted->effective, shared_file));
   map.medium_ = source.kind();
-  map.record_->set_cpu_persistent(source.kind() != SourceKind::kAnonymous && granularity != StoreGranularity::kPage);
+  map.record_->set_cpu_persistent(shared_file && adopted->effective != StoreGranularity::kPage);
   map.diagnostics_.detected_granularity = granularity;
-  map.diagnostics_.reason = "adopted an existing mapping; granularity given by the caller";
+  map.diagnostics_.cpu_cannot_write_back = adopted->cpu_cannot_write_back;
+  map.diagnostics_.reason = std::move(adopted->reason);
   return map;
 }
 

@@ -151,7 +151,9 @@ class Map {
   //                             half the address space (it cannot be mapped: mmap's answer, as libpmem2's);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
   //                             cache line required on a page-cache file system, or cache line on a CPU
-  //                             whose backend cannot write cache lines back: such mappings use msync).
+  //                             whose backend cannot write cache lines back: such mappings use msync); or
+  //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
+  //                             required.
   // A length of 0 maps from the offset to the end of the source, whatever the source's size: the last page may
   // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
   // Anonymous sources, as in libpmem2: the offset is checked (alignment, not past the end, offset + length
@@ -177,9 +179,13 @@ class Map {
   // (e.g. whether with MAP_SYNC). The Map does not own the mapping: destroying it leaves the mapping alone, and
   // the mapping must stay in place while the Map exists. Page granularity persists with msync(2) like any
   // other Map (libpmem2 1.12.1's page-granularity persist on such a map never returns), and persistence
-  // failures are recorded and reported as for any Map of the source's file.
+  // failures are recorded and reported as for any Map of the source's file. Two granularities are replaced by
+  // one whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create()
+  // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), and cache line on a
+  // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
-  // enumerator), kMapExists (the range overlaps a live Map, made by Create() or adopted), the source's errors.
+  // enumerator; or Device DAX on a CPU backend that cannot write cache lines back), kMapExists (the range
+  // overlaps a live Map, made by Create() or adopted), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -15,10 +16,15 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
+#include "pmem2/map/page_persist.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "pmem2/map/raw_memory.h"
 #include "testing/child_process.h"
+#include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -194,6 +200,75 @@ TEST_F(MapFromExistingTest, Libpmem2sPagePersistOnAnAdoptedMapNeverReturnsButOur
       options);
   EXPECT_FALSE(ours.timed_out);
   EXPECT_EQ(ours.output, "returned") << ours.Describe();
+}
+
+// msync answers EINVAL, as Device DAX's does (it has no fsync), and counts its calls.
+int failed_syncs = 0;
+int EinvalMsync(void*, size_t, int) {
+  ++failed_syncs;
+  errno = EINVAL;
+  return -1;
+}
+
+// Over a file of the page cache (here a cache-line Map of it, whose functions write back through the CPU), msync's
+// EINVAL comes from the file's fsync and is a lost write-back: recorded, and returned. The control of the test below.
+TEST_F(MapFromExistingTest, MsyncsEinvalOverAFileIsRecorded) {
+  absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kCacheLine);
+  ASSERT_TRUE(map.ok()) << map.status();
+  map_internal::SetMsyncForTest(&EinvalMsync);
+  const int syncs_before = failed_syncs;
+  const absl::Status synced = SyncPages(bytes() + 10, 100);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(failed_syncs, syncs_before + 1);
+  EXPECT_EQ(GetErrno(synced), EINVAL) << synced;
+  EXPECT_EQ(GetErrno(map->ClearPersistError()), EINVAL);
+}
+
+// Device DAX has no fsync, so msync fails there with EINVAL (testing/dax_vm's probe checks it on a real device).
+// An adopted page Map of it would fail every persist: it is cache line instead, as Create() makes a forced page.
+// And a sync that meets that EINVAL over its Maps (pmem_msync, pmem2::SyncPages, the C API's NULL-map persist)
+// writes the range back from the CPU caches, as their persist does, and succeeds, recording nothing: nothing was
+// lost, and a recorded EINVAL would fail every later persist of those Maps. Over a range that leaves them, EINVAL
+// is recorded as before. /dev/null plays the device (fake sysfs), anonymous memory its pages, the msync seam its
+// answer.
+TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLosesNothing) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
+  ::pmem2::testing::FakeSysfs sysfs;
+  sysfs.MakeDevNullDeviceDax(std::to_string(kLength), "4096");
+  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  char* const bytes = static_cast<char*>(memory);
+  {
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kPage);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+    EXPECT_EQ(map->persist_fn(), arch::CacheLineOps().persist);
+    EXPECT_THAT(map->diagnostics().reason, HasSubstr("msync cannot persist Device DAX"));
+    EXPECT_TRUE(map_internal::RangeIsCpuPersistentDeviceDax(bytes, kLength));
+
+    const uint64_t errors_before = PersistErrorCount();
+    const int syncs_before = failed_syncs;
+    map_internal::SetMsyncForTest(&EinvalMsync);
+    std::memcpy(bytes + 10, "devdax", 6);
+    EXPECT_EQ(map_internal::SyncPages(bytes + 10, 6, /*caller_sees_result=*/true), 0);
+    EXPECT_TRUE(SyncPages(bytes + 10, 6).ok());
+    map_internal::PagePersistFn()(bytes + 10, 6);
+    EXPECT_EQ(failed_syncs, syncs_before + 3) << "each tried msync first";
+    EXPECT_EQ(PersistErrorCount(), errors_before);
+    EXPECT_TRUE(map->PersistError().ok());
+    EXPECT_TRUE(map->Persist(bytes + 10, 6).ok()) << "the Map's persists still succeed";
+
+    // From the Map's last page into the page after it: not all Device DAX, so a lost write-back.
+    EXPECT_EQ(map_internal::SyncPages(bytes + kLength - 10, 20, /*caller_sees_result=*/false), EINVAL);
+    map_internal::SetMsyncForTest(nullptr);
+    EXPECT_EQ(PersistErrorCount(), errors_before + 1);
+    EXPECT_EQ(GetErrno(map->ClearPersistError()), EINVAL);
+  }
+  munmap(memory, kLength);
 }
 
 }  // namespace

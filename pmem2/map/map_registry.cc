@@ -448,16 +448,23 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
 
 namespace {
 
-// Walks the mappings that cover [address, address + length) back to back; a gap, or a mapping that is not
-// cpu_persistent() when `cpu_persistent_only`, ends it.
-bool RangeIsCovered(const void* address, size_t length, bool cpu_persistent_only) {
+enum class Covering { kAnyMap, kCpuPersistent, kCpuPersistentDeviceDax };
+
+// Walks the mappings that cover [address, address + length) back to back; a gap, or a mapping that is not of the
+// kind `covering` asks for, ends it. Allocates nothing (a failed page persist asks).
+bool RangeIsCovered(const void* address, size_t length, Covering covering) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   uintptr_t at = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = at + length < at ? UINTPTR_MAX : at + length;
   do {
     const MapRecord* holder = FindLocked(registry, at);
-    if (holder == nullptr || (cpu_persistent_only && !holder->cpu_persistent())) return false;
+    if (holder == nullptr) return false;
+    if (covering != Covering::kAnyMap && !holder->cpu_persistent()) return false;
+    // Device DAX identities carry the device number and inode 0 (request.cc, IdentifyFile).
+    if (covering == Covering::kCpuPersistentDeviceDax && !(holder->file().valid && holder->file().inode == 0)) {
+      return false;
+    }
     at = holder->end();
   } while (at < end);
   return true;
@@ -466,11 +473,15 @@ bool RangeIsCovered(const void* address, size_t length, bool cpu_persistent_only
 }  // namespace
 
 bool RangeIsCpuPersistent(const void* address, size_t length) {
-  return RangeIsCovered(address, length, /*cpu_persistent_only=*/true);
+  return RangeIsCovered(address, length, Covering::kCpuPersistent);
+}
+
+bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length) {
+  return RangeIsCovered(address, length, Covering::kCpuPersistentDeviceDax);
 }
 
 bool RangeIsInLiveMaps(const void* address, size_t length) {
-  return RangeIsCovered(address, length, /*cpu_persistent_only=*/false);
+  return RangeIsCovered(address, length, Covering::kAnyMap);
 }
 
 }  // namespace map_internal

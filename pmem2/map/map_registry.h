@@ -187,6 +187,9 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
 // for length 0 outside every mapping, as for any byte outside them.
 bool RangeIsCpuPersistent(const void* address, size_t length);
 
+// As RangeIsCpuPersistent(), with every one of those mappings a Device DAX's.
+bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length);
+
 // Whether every byte of [address, address + length) lies in live mappings (of any granularity); as above for
 // length 0.
 bool RangeIsInLiveMaps(const void* address, size_t length);

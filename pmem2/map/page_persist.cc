@@ -38,6 +38,14 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
     error = sync(start, length, MS_SYNC) == 0 ? 0 : errno;
   }
+  // Device DAX has no fsync, so msync fails there with EINVAL having lost nothing: the stores are still in the CPU
+  // caches, where the write-back that persists the device's Maps reaches them (they are cache line or byte: rules 4
+  // and 5 of granularity.h). So a sync of Device DAX Maps persists as their persist does, and succeeds; libpmem's
+  // pmem_msync fails there, and recording the EINVAL would fail every later persist of those Maps.
+  if (error == EINVAL && arch::CacheLineOps().writes_back_cache_lines && RangeIsCpuPersistentDeviceDax(ptr, size)) {
+    arch::CacheLineOps().persist(ptr, size);
+    return 0;
+  }
   // The caller's own mistake, which only a caller that sees the result may keep to itself: ENOMEM for memory that
   // is not all mapped. Not ENOMEM over a range that lies in live Maps, nor EINVAL ever: with a page-aligned start
   // and MS_SYNC, msync returns those only from the file's fsync (a file system without one, or a write-back error

@@ -52,7 +52,9 @@ bool HasAutoFlush();
 // of that msync if it failed (kErrno; EIO as kDataLoss), and otherwise the first sticky persistence error of
 // the Maps the range overlaps (map.h, "The error contract"), so OK means the range is durable. ENOMEM for a range
 // not all mapped, or one that runs past the top of the address space (nothing synced then).
-// A failure over live Maps is recorded on them (ENOMEM and EINVAL too: there they come from the file's fsync).
+// A failure over live Maps is recorded on them (ENOMEM and EINVAL too: there they come from the file's fsync),
+// except msync's EINVAL over Maps of Device DAX, which have no fsync: the range is written back from the CPU
+// caches instead, as their persist does, and the result is OK unless they hold a sticky error.
 absl::Status SyncPages(const void* address, size_t length);
 
 // The drain of a deep persist. Where all of the range is persistent memory (IsPersistentMemory): a fence, then

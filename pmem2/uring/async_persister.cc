@@ -1012,7 +1012,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
   engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (engine->fd < 0) {
-    return MakeErrnoError(errno,
+    const int error = errno;  // before the message's formatting can change it
+    return MakeErrnoError(error,
                           internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
   }
   engine->backend = AsyncBackend::kSynchronous;

@@ -275,12 +275,13 @@ absl::Status ReservationState::Extend(size_t size) {
   }
   void* added = mmap(reinterpret_cast<void*>(end), size, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
   if (added == MAP_FAILED) {
-    if (errno == EEXIST) {
+    const int error = errno;  // before the message's formatting can change it
+    if (error == EEXIST) {
       return MakeError(
           ErrorCode::kMappingExists,
           internal::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
     }
-    return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes at %#x", size, end));
+    return MakeErrnoError(error, internal::StrFormat("reserving %u bytes at %#x", size, end));
   }
   if (reinterpret_cast<uintptr_t>(added) != end) {  // a kernel before 4.17 takes the flag as a mere hint
     munmap(added, size);

@@ -46,7 +46,10 @@ absl::StatusOr<VmReservation> VmReservation::Create(size_t size) {
   if (absl::Status s = CheckSize(size); !s.ok()) return s;
   void* address = map_internal::MapAligned(size, map_internal::AddressAlignment(size, PageSize()), PROT_NONE,
                                            kPlaceholderFlags, -1, 0);
-  if (address == MAP_FAILED) return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes", size));
+  if (address == MAP_FAILED) {
+    const int error = errno;  // before the message's formatting can change it
+    return MakeErrnoError(error, internal::StrFormat("reserving %u bytes", size));
+  }
   // Its state owns the placeholder from here; until then, a failed allocation (std::bad_alloc) unmaps it.
   absl::Cleanup unmap = [address, size] { munmap(address, size); };
   auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
@@ -64,7 +67,8 @@ absl::StatusOr<VmReservation> VmReservation::CreateAt(void* address, size_t size
   if (address == nullptr) return Create(size);
   void* got = mmap(address, size, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
   if (got == MAP_FAILED && errno != EEXIST) {
-    return MakeErrnoError(errno, internal::StrFormat("reserving %u bytes at %p", size, address));
+    const int error = errno;  // before the message's formatting can change it
+    return MakeErrnoError(error, internal::StrFormat("reserving %u bytes at %p", size, address));
   }
   if (got != address) {  // EEXIST, or a kernel before 4.17 that took the flag as a hint
     if (got != MAP_FAILED) munmap(got, size);

@@ -17,7 +17,10 @@
 //       Device DAX: size and alignment as sysfs says; 4 KiB offsets and lengths refused (kOffsetUnaligned,
 //       kLengthUnaligned); a private mapping refused (kSrcDevdaxPrivate); a range past the end refused
 //       (kMapRange); granularity requests as above; data written at a 2 MiB offset and persisted reads back
-//       through an independent mapping. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
+//       through an independent mapping. msync cannot persist Device DAX (EINVAL), so: SyncPages over the Map
+//       succeeds (it writes the range back from the CPU caches) and leaves the Map's persists succeeding; a
+//       mapping adopted with Map::FromExisting at page granularity is cache line; PMEM2_FORCE_GRANULARITY=page
+//       gives cache line too. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
 //       PMEM_FILE_CREATE, and len = the device's size without flags, each map the whole device with *is_pmemp 1
 //       (its last byte readable) and unmap; EXCL and a length that is neither are EINVAL.
 //   dax_checks write PATH SEED persist|nopersist [OFFSET]
@@ -65,6 +68,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "pmem2/c/libpmem.h"
+#include "pmem2/map/raw_memory.h"
 #include "pmem2/pmem2.h"
 #include "testing/dax_vm/pattern.h"
 
@@ -269,6 +273,10 @@ void CheckPmemMapFile(const char* dev, uint64_t size) {
     // written: the crash test's data on this device must stay as it is.
     const char last = static_cast<volatile const char*>(addr)[size - 1];
     (void)last;
+    // libpmem's pmem_msync returns -1 (EINVAL) on Device DAX; here the range is written back instead.
+    errno = 0;
+    const int msynced = pmem_msync(addr, 4096);
+    Expect(msynced == 0, absl::StrCat(what, ": pmem_msync of its first page: ", msynced == 0 ? "0" : pmem_errormsg()));
     Expect(pmem_unmap(addr, mapped_len) == 0, what + ": pmem_unmap");
   }
   // EXCL with the device's size: what a file's rules would send to open(O_EXCL) and so to EEXIST.
@@ -341,9 +349,33 @@ int Devdax(const char* dev, StoreGranularity effective) {
   ExpectWritten(static_cast<const char*>(other), seed, "raw mapping");
   munmap(other, 4 * kMiB);
 
+  // msync fails on Device DAX with EINVAL (dax_probe devdax). Over the Map, SyncPages (pmem_msync's engine) writes
+  // the range back from the CPU caches instead and succeeds; recording that EINVAL on the Map would fail every
+  // persist it makes from then on.
+  const absl::Status synced = pmem2::SyncPages(map->address(), 4096);
+  Expect(synced.ok(), "SyncPages over a Device DAX Map" + (synced.ok() ? "" : ": " + Describe(synced)));
+  const absl::Status persisted = map->Persist(map->address(), 64);
+  const absl::Status sticky = map->PersistError();
+  Expect(persisted.ok() && sticky.ok(),
+         "the Map's Persist after that SyncPages, and no sticky error" + (sticky.ok() ? "" : ": " + Describe(sticky)));
+
+  // A mapping made elsewhere, adopted at page granularity: cache line, as msync cannot persist it.
+  void* raw = mmap(nullptr, 2 * kMiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (Expect(raw != MAP_FAILED, "a raw writable mapping of offset 0 (2 MiB)")) {
+    absl::StatusOr<pmem2::Map> adopted = pmem2::Map::FromExisting(*source, raw, 2 * kMiB, StoreGranularity::kPage);
+    if (Expect(adopted.ok(), "Map::FromExisting(page)" + (adopted.ok() ? "" : ": " + Describe(adopted.status())))) {
+      Expect(adopted->store_granularity() == StoreGranularity::kCacheLine,
+             "an adopted page Map of Device DAX: granularity " + Name(adopted->store_granularity()) +
+                 ", want cache_line (" + adopted->diagnostics().reason + ")");
+      const absl::Status adopted_persist = adopted->Persist(raw, 64);
+      Expect(adopted_persist.ok(), "its Persist" + (adopted_persist.ok() ? "" : ": " + Describe(adopted_persist)));
+    }
+    munmap(raw, 2 * kMiB);
+  }
+
   // PMEM2_FORCE_GRANULARITY=page: msync cannot persist Device DAX (dax_probe devdax: EINVAL), so the Map is
   // cache line and its persists flush the CPU caches (map/granularity.h, rule 4); libpmem2 1.12.1 would persist
-  // with msync and ignore its error.
+  // with msync and abort the process when it fails.
   setenv("PMEM2_FORCE_GRANULARITY", "page", 1);
   absl::optional<pmem2::Config> page_config = MakeConfig(StoreGranularity::kPage, 0, 4 * kMiB);
   absl::StatusOr<pmem2::Map> forced = page_config ? pmem2::Map::Create(*page_config, *source)
