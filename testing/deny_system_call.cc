@@ -5,8 +5,11 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 
 namespace pmem2 {
@@ -23,6 +26,22 @@ void DenySystemCall(unsigned nr, int error) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
     _exit(90);
   }
+}
+
+bool SystemCallsCanBeDenied() {
+  static const bool can = [] {
+    const pid_t child = fork();
+    if (child < 0) return false;
+    if (child == 0) {
+      DenySystemCall(__NR_getppid, EPERM);
+      _exit(syscall(__NR_getppid) == -1 && errno == EPERM ? 0 : 91);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }();
+  return can;
 }
 
 }  // namespace testing

@@ -7,8 +7,9 @@
 // to test what code does when the kernel refuses it: an msync that fails (a lost write-back, as a test can
 // otherwise only get from a full or failing disk), an io_uring that is not allowed. It cannot be undone, so call
 // it in a child (testing/child_process.h's RunInChild). It exits the process with status 90 if the filter cannot
-// be installed.
+// be installed; a test skips first where SystemCallsCanBeDenied() says it cannot.
 //
+//   if (!SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
 //   ChildResult r = RunInChild([&](int) {
 //     DenySystemCall(__NR_msync, EIO);
 //     persist(address, size);  // its msync fails with EIO
@@ -23,6 +24,10 @@ namespace testing {
 
 // `nr`: a __NR_* number of this architecture; `error`: the errno it returns instead of running.
 void DenySystemCall(unsigned nr, int error);
+
+// Whether DenySystemCall() can install its filter in this process (a kernel without seccomp filters, or a
+// container that forbids them, cannot). Tried once, in a forked child.
+bool SystemCallsCanBeDenied();
 
 }  // namespace testing
 }  // namespace pmem2

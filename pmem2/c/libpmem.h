@@ -40,7 +40,9 @@
  * unmapped and created nothing; a pmem_msync that fails so has still synced, or not, but never reports success
  * it cannot vouch for. pmem_is_pmem allocates nothing. Not covered: the first call of the process to pmem_persist,
  * pmem_flush, pmem_deep_flush, pmem_drain or a copy function chooses the functions, which allocates; a failure
- * there terminates the program.
+ * there terminates the program. Nor glibc's own: in a libpmem.so.1 loaded with dlopen(), a thread's first error
+ * message makes glibc allocate that thread's copy of the (thread-local) message buffer, and glibc aborts if it
+ * cannot.
  *
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,

@@ -127,45 +127,6 @@ int64_t ExpectEachFailedAllocationIsOutOfMemory(Api api, const std::string& what
 void Nothing() {}
 void Keep(int) {}
 
-// Defined before the fixture's tests, so that (unless shuffled or repeated) these are the process's first calls of
-// these functions: what they would make at first use is what must not allocate, or must fail cleanly.
-TEST(OutOfMemoryFirstCallTest, TheNullMapsPersistFunctionsAndPmemIsPmemAllocateNothing) {
-  FailNthAllocation fail(1);
-  const pmem2_persist_fn persist = pmem2_get_persist_fn(nullptr);
-  const pmem2_flush_fn flush = pmem2_get_flush_fn(nullptr);
-  const pmem2_drain_fn drain = pmem2_get_drain_fn(nullptr);
-  const int is_pmem = pmem_is_pmem(&fail, 1);
-  fail.Disarm();
-  EXPECT_FALSE(fail.failed()) << fail.allocations() << " allocations";
-  EXPECT_NE(persist, nullptr);
-  EXPECT_NE(flush, nullptr);
-  EXPECT_NE(drain, nullptr);
-  EXPECT_EQ(is_pmem, 0);  // a stack variable
-}
-
-TEST(OutOfMemoryFirstCallTest, PmemHasAutoFlushReportsItsFailedFirstAllocation) {
-  int ret = 0;
-  int err = 0;
-  bool failed = false;
-  {
-    FailNthAllocation fail(1);
-    errno = 0;
-    ret = pmem_has_auto_flush();  // its first call reads sysfs into an allocated value
-    err = errno;
-    fail.Disarm();
-    failed = fail.failed();
-  }
-  if (failed) {
-    EXPECT_EQ(ret, -1);
-    EXPECT_EQ(err, ENOMEM);
-    EXPECT_STREQ(pmem_errormsg(), "out of memory");
-  } else {
-    EXPECT_TRUE(ret == 0 || ret == 1) << ret << " (not the first call: a shuffled or repeated run)";
-  }
-  const int again = pmem_has_auto_flush();
-  EXPECT_TRUE(again == 0 || again == 1) << again;
-}
-
 class OutOfMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -526,6 +487,34 @@ TEST_F(OutOfMemoryTest, Libpmem) {
       [&](int ret) {
         if (ret != 0) {
           EXPECT_EQ(pmem_unmap(address, mapped), 0) << pmem_errormsg();
+        }
+      });
+  // A range that covers a pmem_map_file mapping and other memory (an anonymous page right after it): the other
+  // memory is unmapped first, so every allocation that may fail must come before (a failure after it would report
+  // ENOMEM with part of the range gone). A failed call leaves both in place.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* after = nullptr;
+  ExpectEachFailedAllocationIsOutOfMemory(
+      Api::kLibpmem, "pmem_unmap (a mapping and the page after it)",
+      [&] {
+        address = pmem_map_file(path.c_str(), kFileSize, PMEM_FILE_CREATE, 0600, &mapped, nullptr);
+        ASSERT_NE(address, nullptr) << pmem_errormsg();
+        after = static_cast<char*>(address) + mapped;
+        ASSERT_EQ(mmap(after, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+                  after)
+            << "the page after the mapping is taken";
+      },
+      [&] { return pmem_unmap(address, mapped + page) == 0 ? 0 : -errno; },
+      [&](int ret) {
+        const bool page_mapped = msync(after, page, MS_ASYNC) == 0;
+        if (ret == 0) {
+          EXPECT_FALSE(page_mapped) << "pmem_unmap succeeded but left the page after the mapping";
+          return;
+        }
+        EXPECT_TRUE(page_mapped) << "pmem_unmap failed (" << ret << ") but unmapped the page after the mapping";
+        EXPECT_EQ(pmem_unmap(address, mapped), 0) << "the pmem_map_file mapping is still whole: " << pmem_errormsg();
+        if (page_mapped) {
+          EXPECT_EQ(munmap(after, page), 0);
         }
       });
   address = pmem_map_file(path.c_str(), kFileSize, PMEM_FILE_CREATE, 0600, &mapped, nullptr);

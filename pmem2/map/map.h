@@ -118,10 +118,13 @@ class ReservationState;
 struct MapDiagnostics {
   bool map_sync = false;               // the kernel accepted MAP_SHARED_VALIDATE | MAP_SYNC
   std::string persistence_domain;      // see map_internal::PersistenceDomain::summary
-  StoreGranularity detected_granularity = StoreGranularity::kPage;  // before any PMEM2_FORCE_GRANULARITY
+  // Before any PMEM2_FORCE_GRANULARITY; for FromExisting(), the granularity its caller gave.
+  StoreGranularity detected_granularity = StoreGranularity::kPage;
   bool forced = false;                 // PMEM2_FORCE_GRANULARITY replaced the detected granularity
   bool cpu_cannot_write_back = false;  // cache line was due, but the CPU backend has no write-back: page
-  std::string reason;                  // one line: why the detected granularity
+  // One line: why the detected granularity, and each rewrite of it (a forced page on Device DAX made cache line;
+  // for FromExisting(), the rewrites described there).
+  std::string reason;
   size_t address_alignment = 0;        // what the mapping address was aligned to
   const char* flush_name = "";         // kernels in use, e.g. "clwb", "msync"
   const char* drain_name = "";

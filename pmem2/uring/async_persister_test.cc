@@ -1326,6 +1326,7 @@ INSTANTIATE_TEST_SUITE_P(Errors, AsyncPersisterFallbackTest, ::testing::Values(E
                          });
 
 TEST_P(AsyncPersisterFallbackTest, WithoutIoUringTheSameCallsRunSynchronously) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
   ASSERT_NE(file, nullptr);
@@ -1692,6 +1693,7 @@ TEST_F(AsyncPersisterDeadRingTest, AWaitInAnotherRingAtItsNumberEndsWithinASlice
 // ring, closes it when destroyed instead of leaking it (negative control: with ~Engine never closing a given-up
 // ring, the child reported the descriptor still open).
 TEST_F(AsyncPersisterDeadRingTest, ARingTheKernelRefusesIsGivenUpAndItsDescriptorClosed) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
   for (const int error : {EPERM, ENOMEM}) {
     testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
       DenySystemCall(__NR_io_uring_enter, error);
