@@ -1323,4 +1323,39 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
   }
 }
 
+// R7. A stale copy of a deleted source or config, deleted again: libpmem2 1.12.1 frees it twice, which glibc
+// detects and aborts on (SIGABRT; ASan's report aborts too); ours refuses it with -EINVAL and frees nothing.
+TEST_F(DifferentialTest, ADoubleDeleteOfASourceOrConfigAbortsTheReferenceAndIsRefusedByOurs) {
+  for (const Api* api : {&Ours(), reference}) {
+    for (const bool source : {true, false}) {
+      const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+        int second = 0;
+        if (source) {
+          pmem2_source* src = nullptr;
+          if (api->source_from_anon(&src, 4096) != 0) return 2;
+          pmem2_source* copy = src;
+          if (api->source_delete(&src) != 0) return 3;
+          second = api->source_delete(&copy);
+        } else {
+          pmem2_config* cfg = nullptr;
+          if (api->config_new(&cfg) != 0) return 2;
+          pmem2_config* copy = cfg;
+          if (api->config_delete(&cfg) != 0) return 3;
+          second = api->config_delete(&copy);
+        }
+        pmem2::testing::WriteToParent(out, absl::StrCat("returned ", second));
+        return 0;
+      });
+      const std::string what = absl::StrCat(Who(*api), source ? ": source" : ": config");
+      ASSERT_FALSE(child.timed_out) << what;
+      if (api == reference) {
+        EXPECT_EQ(child.signal, SIGABRT) << what << ": libpmem2 1.12.1 no longer frees twice? " << child.Describe();
+      } else {
+        EXPECT_TRUE(child.exited && child.exit_code == 0) << what << ": " << child.Describe();
+        EXPECT_EQ(child.output, absl::StrCat("returned ", -EINVAL)) << what;
+      }
+    }
+  }
+}
+
 }  // namespace

@@ -20,8 +20,12 @@
 #include "pmem2/source/source.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 
+struct pmem2_vm_reservation;
+
 struct pmem2_config {
   pmem2::Config config;
+  // The handle behind config.vm_reservation(), so that pmem2_map_new can refuse one deleted since.
+  const pmem2_vm_reservation* reservation_handle = nullptr;
 };
 
 struct pmem2_vm_reservation {
@@ -53,6 +57,9 @@ int Return(const absl::Status& status);
 // -EINVAL, naming the argument. Messages never start with the function's name: programs print them after it
 // (pmem2_perror("pmem2_map_new") prints "pmem2_map_new: cfg is NULL").
 int NullArgument(const char* argument);
+
+// Records the printf-formatted message (cut at the buffer's size) and returns `code`. Allocates nothing.
+int FailFormatted(int code, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
 // -ENOMEM, with a message that needs no memory.
 int OutOfMemory();

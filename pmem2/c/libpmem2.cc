@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/c/handles.h"
+#include "pmem2/c/live_handles.h"
 #include "pmem2/config/config.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
@@ -62,11 +63,15 @@ int Return(const absl::Status& status) {
   return pmem2::ToLibpmem2ReturnValue(status);
 }
 
-// Formatted in place, allocating nothing.
-int NullArgument(const char* argument) {
-  std::snprintf(last_message, kMessageSize, "%s is NULL", argument);
-  return -EINVAL;
+int FailFormatted(int code, const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  std::vsnprintf(last_message, kMessageSize, format, arguments);
+  va_end(arguments);
+  return code;
 }
+
+int NullArgument(const char* argument) { return FailFormatted(-EINVAL, "%s is NULL", argument); }
 
 int OutOfMemory() { return Fail(-ENOMEM, "out of memory"); }
 
@@ -75,7 +80,15 @@ int OutOfMemory() { return Fail(-ENOMEM, "out of memory"); }
 
 namespace {
 
+using pmem2::c_internal::BeginRetiring;
+using pmem2::c_internal::CheckHandle;
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::FailFormatted;
+using pmem2::c_internal::FinishRetiring;
+using pmem2::c_internal::HandleKind;
+using pmem2::c_internal::HandOut;
+using pmem2::c_internal::IsLiveHandle;
+using pmem2::c_internal::NotLive;
 using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
@@ -89,91 +102,13 @@ const pmem2::arch::PersistOps& FallbackOps() {
   return fallback_ops.Get([] { return std::make_unique<pmem2::arch::PersistOps>(pmem2::map_internal::PageOps()); });
 }
 
-// The pmem2_map handles that pmem2_map_new() / pmem2_map_from_existing() returned and pmem2_map_delete() has
-// not deleted yet. A C program may keep a copy of a handle across its delete (PMDK's examples delete through
-// whichever variable is at hand); without this, the second delete would free the object twice. libpmem2 looks
-// the map up too and returns PMEM2_E_MAPPING_NOT_FOUND. A ForkSafeMutex: a child forked while another thread
-// was in here can still delete the maps it inherited.
-//
-// A delete retires its handle in two steps, so that its Map leaves its reservation's lookups in between
-// (map_internal::BeginDestructionForCApi, which takes the reservations' lock: no ForkSafeMutex may be held then).
-// A handle being retired is refused to every other delete; in a child forked meanwhile (whose deleting thread is
-// not there) it is live again, its Map intact: the child can delete it, and never finds a Map whose handle it
-// could not delete.
-class LiveMaps {
- public:
-  // Never destroyed: handles may be deleted from atexit handlers or other static destructors.
-  static LiveMaps& Get() {
-    static LiveMaps* const live = new LiveMaps();
-    return *live;
-  }
-  // False if the set cannot grow (out of memory): the caller then must not hand the map out.
-  bool Add(const pmem2_map* map) {
-    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
-    try {
-      maps_.emplace(map, Retiring{});
-    } catch (const std::bad_alloc&) {
-      return false;  // an exception must not cross the C boundary
-    }
-    return true;
-  }
-  // Whether `map` is live and not being retired; if so, this thread retires it (and must call FinishRetiring).
-  bool BeginRetiring(const pmem2_map* map) {
-    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
-    auto it = maps_.find(map);
-    if (it == maps_.end() || it->second.retiring) return false;
-    it->second = {true, pthread_self()};
-    return true;
-  }
-  void FinishRetiring(const pmem2_map* map) {
-    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
-    maps_.erase(map);
-  }
-
- private:
-  struct Retiring {
-    bool retiring = false;
-    pthread_t by{};  // the thread that retires it
-  };
-
-  LiveMaps() {
-    // After the ForkSafeMutex handlers (child handlers run oldest first), so mutex_ is free when it runs. The
-    // handler reaches the set through `instance_`, not Get(): a fork while this constructor still runs (another
-    // thread of a process that dlopen()ed the library) would leave Get()'s first-use guard taken in the child.
-    instance_.store(this, std::memory_order_release);
-    pmem2::internal::RegisterForkHandlersBeforeYours();
-    pthread_atfork(nullptr, nullptr, [] {
-      if (LiveMaps* live = instance_.load(std::memory_order_acquire); live != nullptr) {
-        live->KeepOtherThreadsRetiringInChild();
-      }
-    });
-  }
-  void KeepOtherThreadsRetiringInChild() {
-    // Never wait (also a fork that only execs runs this); the lock is free unless its handlers are missing.
-    std::unique_lock<pmem2::internal::ForkSafeMutex> lock(mutex_, std::try_to_lock);
-    if (!lock.owns_lock()) return;
-    const pthread_t self = pthread_self();
-    for (auto& entry : maps_) {
-      if (entry.second.retiring && !pthread_equal(entry.second.by, self)) entry.second.retiring = false;
-    }
-  }
-
-  static inline std::atomic<LiveMaps*> instance_{nullptr};
-  pmem2::internal::ForkSafeMutex mutex_;
-  std::unordered_map<const pmem2_map*, Retiring> maps_;
-};
-// Made when the library loads, so that no thread is still making it (and its fork-safe mutex) at a fork: the
-// child would wait for the first-use guard forever (fork_safe_mutex.h).
-const bool live_maps_made_at_load = (LiveMaps::Get(), true);
-
-// Hands `made` out through `*map_ptr` once it is live; -ENOMEM (and the map deleted, so unmapped unless
-// adopted) if it cannot be recorded.
-int HandOut(pmem2_map* made, struct pmem2_map** map_ptr) {
-  if (!LiveMaps::Get().Add(made)) {
-    delete made;
-    return OutOfMemory();
-  }
-  *map_ptr = made;
+// A handle of `kind` is deleted only by the one delete that retires it: a stale copy is refused, not freed twice.
+template <typename Handle>
+int DeleteHandle(HandleKind kind, Handle** handle) {
+  if (!BeginRetiring(kind, *handle)) return NotLive(kind, *handle);
+  FinishRetiring(kind, *handle);
+  delete *handle;
+  *handle = nullptr;
   return 0;
 }
 
@@ -190,8 +125,7 @@ int pmem2_source_from_fd(struct pmem2_source** src, int fd) try {
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
   if (made == nullptr) return OutOfMemory();
-  *src = made;
-  return 0;
+  return HandOut(HandleKind::kSource, made, src);
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_from_anon(struct pmem2_source** src, size_t size) try {
@@ -201,12 +135,11 @@ int pmem2_source_from_anon(struct pmem2_source** src, size_t size) try {
   if (!source.ok()) return Return(source.status());
   pmem2_source* made = new (std::nothrow) pmem2_source(*std::move(source));
   if (made == nullptr) return OutOfMemory();
-  *src = made;
-  return 0;
+  return HandOut(HandleKind::kSource, made, src);
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (fd == nullptr) return NullArgument("fd");
   if (src->source.kind() == pmem2::SourceKind::kAnonymous) {
     return Fail(PMEM2_E_FILE_DESCRIPTOR_NOT_SET, "an anonymous source has no descriptor");
@@ -216,7 +149,7 @@ int pmem2_source_get_fd(const struct pmem2_source* src, int* fd) {
 }
 
 int pmem2_source_size(const struct pmem2_source* src, size_t* size) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (size == nullptr) return NullArgument("size");
   absl::StatusOr<uint64_t> bytes = src->source.Size();
   if (!bytes.ok()) return Return(bytes.status());
@@ -226,7 +159,7 @@ int pmem2_source_size(const struct pmem2_source* src, size_t* size) try {
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (alignment == nullptr) return NullArgument("alignment");
   absl::StatusOr<size_t> granule = src->source.Alignment();
   if (!granule.ok()) return Return(granule.status());
@@ -236,29 +169,28 @@ int pmem2_source_alignment(const struct pmem2_source* src, size_t* alignment) tr
 
 int pmem2_source_delete(struct pmem2_source** src) {
   if (src == nullptr) return NullArgument("src");
-  delete *src;
-  *src = nullptr;
-  return 0;
+  if (*src == nullptr) return 0;  // as libpmem2, and free(NULL)
+  return DeleteHandle(HandleKind::kSource, src);
 }
 
 // ---- Configs ----
 
 int pmem2_config_new(struct pmem2_config** cfg) {
   if (cfg == nullptr) return NullArgument("cfg");
-  *cfg = new (std::nothrow) pmem2_config();
-  if (*cfg == nullptr) return OutOfMemory();
-  return 0;
+  *cfg = nullptr;
+  pmem2_config* made = new (std::nothrow) pmem2_config();
+  if (made == nullptr) return OutOfMemory();
+  return HandOut(HandleKind::kConfig, made, cfg);
 }
 
 int pmem2_config_delete(struct pmem2_config** cfg) {
   if (cfg == nullptr) return NullArgument("cfg");
-  delete *cfg;
-  *cfg = nullptr;
-  return 0;
+  if (*cfg == nullptr) return 0;  // as libpmem2, and free(NULL)
+  return DeleteHandle(HandleKind::kConfig, cfg);
 }
 
 int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum pmem2_granularity g) try {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   // Compared as an int: a value outside the enumerators may arrive from C.
   const int value = static_cast<int>(g);
   if (value != PMEM2_GRANULARITY_BYTE && value != PMEM2_GRANULARITY_CACHE_LINE && value != PMEM2_GRANULARITY_PAGE) {
@@ -270,7 +202,7 @@ int pmem2_config_set_required_store_granularity(struct pmem2_config* cfg, enum p
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) try {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   if (static_cast<uint64_t>(offset) > static_cast<uint64_t>(INT64_MAX)) {
     return Fail(PMEM2_E_OFFSET_OUT_OF_RANGE,
                 "offset " + std::to_string(offset) + " is greater than INT64_MAX");
@@ -280,13 +212,13 @@ int pmem2_config_set_offset(struct pmem2_config* cfg, size_t offset) try {
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_config_set_length(struct pmem2_config* cfg, size_t length) {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   cfg->config.set_length(length);
   return 0;
 }
 
 int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type type) try {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   const int value = static_cast<int>(type);
   if (value != PMEM2_SHARED && value != PMEM2_PRIVATE) {
     return Fail(PMEM2_E_INVALID_SHARING_VALUE,
@@ -297,7 +229,7 @@ int pmem2_config_set_sharing(struct pmem2_config* cfg, enum pmem2_sharing_type t
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) try {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   if ((prot & ~pmem2::kValidProtectionBits) != 0) {
     return Fail(PMEM2_E_INVALID_PROT_FLAG, StrFormat("protection 0x%x has bits 0x%x that are no PMEM2_PROT_* flag",
                                                      prot, prot & ~pmem2::kValidProtectionBits));
@@ -311,15 +243,19 @@ int pmem2_config_set_protection(struct pmem2_config* cfg, unsigned prot) try {
 int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, const struct pmem2_source* src) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
-  if (cfg == nullptr) return NullArgument("cfg");
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
+  if (cfg->reservation_handle != nullptr && !IsLiveHandle(HandleKind::kReservation, cfg->reservation_handle)) {
+    return FailFormatted(-EINVAL, "the config's reservation %p was deleted since pmem2_config_set_vm_reservation",
+                         static_cast<const void*>(cfg->reservation_handle));
+  }
   // Published (findable through its reservation) only once it is the pmem2_map the caller gets.
   absl::StatusOr<pmem2::Map> map = pmem2::map_internal::CreateUnpublishedForCApi(cfg->config, src->source);
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();  // the Map's destructor has unmapped the mapping
   // Live before it is published: a Find through its reservation may return it, and the finder may delete it.
-  if (int ret = HandOut(made, map_ptr); ret != 0) return ret;
+  if (int ret = HandOut(HandleKind::kMap, made, map_ptr); ret != 0) return ret;
   pmem2::map_internal::PublishForCApi(*made);
   return 0;
 } PMEM2_C_CATCH_OUT_OF_MEMORY
@@ -327,67 +263,67 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
 int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   if (*map_ptr == nullptr) return Fail(PMEM2_E_MAPPING_NOT_FOUND, "*map_ptr is NULL");
-  // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2.
-  if (!LiveMaps::Get().BeginRetiring(*map_ptr)) {
-    // Formatted in place: a delete allocates nothing (libpmem2.h, "Memory").
-    std::snprintf(pmem2::c_internal::last_message, pmem2::c_internal::kMessageSize,
-                  "%p is no live map (already deleted, or not from pmem2_map_new or pmem2_map_from_existing)",
-                  static_cast<const void*>(*map_ptr));
-    return PMEM2_E_MAPPING_NOT_FOUND;
-  }
+  // A handle already deleted (a stale copy) or never handed out is refused, not freed: as libpmem2. The map
+  // leaves its reservation's lookups between the two steps (BeginDestructionForCApi takes the reservations' lock).
+  if (!BeginRetiring(HandleKind::kMap, *map_ptr)) return NotLive(HandleKind::kMap, *map_ptr);
   pmem2::map_internal::BeginDestructionForCApi(**map_ptr);
-  LiveMaps::Get().FinishRetiring(*map_ptr);
+  FinishRetiring(HandleKind::kMap, *map_ptr);
   delete *map_ptr;
   *map_ptr = nullptr;
   return 0;
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
-void* pmem2_map_get_address(struct pmem2_map* map) { return map != nullptr ? map->address() : nullptr; }
+// The getters answer for a map that is no live one (a stale copy of a deleted handle) as for a NULL map.
+namespace {
+bool Live(const pmem2_map* map) { return map != nullptr && IsLiveHandle(HandleKind::kMap, map); }
+}  // namespace
 
-size_t pmem2_map_get_size(struct pmem2_map* map) { return map != nullptr ? map->size() : 0; }
+void* pmem2_map_get_address(struct pmem2_map* map) { return Live(map) ? map->address() : nullptr; }
+
+size_t pmem2_map_get_size(struct pmem2_map* map) { return Live(map) ? map->size() : 0; }
 
 enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map* map) {
-  if (map == nullptr) return PMEM2_GRANULARITY_PAGE;
+  if (!Live(map)) return PMEM2_GRANULARITY_PAGE;
   return static_cast<pmem2_granularity>(map->store_granularity());
 }
 
 // A live Map always has its functions; the NULL-map fallback is the page (msync) table. Persist, flush and drain
 // are taken without the table, whose first making allocates: those getters cannot fail.
 pmem2_persist_fn pmem2_get_persist_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->persist_fn() : pmem2::map_internal::PagePersistFn();
+  return Live(map) ? map->persist_fn() : pmem2::map_internal::PagePersistFn();
 }
 
 pmem2_flush_fn pmem2_get_flush_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->flush_fn() : pmem2::map_internal::PagePersistFn();
+  return Live(map) ? map->flush_fn() : pmem2::map_internal::PagePersistFn();
 }
 
 pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->drain_fn() : pmem2::map_internal::PageDrainFn();
+  return Live(map) ? map->drain_fn() : pmem2::map_internal::PageDrainFn();
 }
 
 pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->memmove_fn() : FallbackOps().memmove;
+  return Live(map) ? map->memmove_fn() : FallbackOps().memmove;
 }
 
 pmem2_memcpy_fn pmem2_get_memcpy_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->memcpy_fn() : FallbackOps().memmove;
+  return Live(map) ? map->memcpy_fn() : FallbackOps().memmove;
 }
 
 pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
-  return map != nullptr ? map->memset_fn() : FallbackOps().memset;
+  return Live(map) ? map->memset_fn() : FallbackOps().memset;
 }
 
 int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,
                             enum pmem2_granularity gran) try {
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   absl::StatusOr<pmem2::Map> map =
       pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));
   if (!map.ok()) return Return(map.status());
   pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
   if (made == nullptr) return OutOfMemory();
-  return HandOut(made, map_ptr);
+  return HandOut(HandleKind::kMap, made, map_ptr);
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 // ---- Errors ----
@@ -411,12 +347,12 @@ void pmem2_perror(const char* format, ...) {
 // ---- pmem2 extensions ----
 
 int pmem2_map_get_persist_error(struct pmem2_map* map) try {
-  if (map == nullptr) return NullArgument("map");
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   return Return(map->PersistError());
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_map_clear_persist_error(struct pmem2_map* map) try {
-  if (map == nullptr) return NullArgument("map");
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   return Return(map->ClearPersistError());
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 

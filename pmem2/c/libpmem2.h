@@ -57,6 +57,16 @@
  * recorded on the pmem2 map that holds the range (read it there with pmem2_map_get_persist_error()); on memory no pmem2
  * map holds, the C API cannot read it.
  *
+ * Stale handles: every function checks the handles it is given against those the library handed out and has not
+ * deleted, so a copy of a handle kept across its delete (or a pointer that never was a handle) is refused instead
+ * of being freed twice or read after it was freed, as in libpmem2. A source, config or reservation: -EINVAL, the
+ * message naming the handle (pmem2_vm_reservation_get_address() NULL, _get_size() 0); pmem2_map_new() also refuses
+ * a config whose reservation was deleted after pmem2_config_set_vm_reservation(). A map: PMEM2_E_MAPPING_NOT_FOUND
+ * (as libpmem2's pmem2_map_delete), and the getters answer as for a NULL map. pmem2_source_delete() and
+ * pmem2_config_delete() of a NULL `*ptr` return 0, as libpmem2. A handle is known by its address: a stale copy that
+ * equals a handle of the same kind made since is that handle. A handle one thread uses while another deletes it
+ * is still the program's race.
+ *
  * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
  * matching *_delete(). A source does not own its file descriptor; the descriptor may be closed once
  * pmem2_map_new() has returned. A map owns its mapping: pmem2_map_delete() unmaps it.

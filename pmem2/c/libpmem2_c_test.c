@@ -260,6 +260,81 @@ static void test_stale_handles(void) {
   CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
 }
 
+/* Stale copies of sources, configs and reservations, which libpmem2 frees twice or reads after free, are refused
+ * with -EINVAL naming the handle, and so is a pointer that never was a handle; pmem2_map_new refuses a config whose
+ * reservation was deleted since it was set; a stale map is PMEM2_E_MAPPING_NOT_FOUND where a call can say so, and its
+ * getters answer as for a NULL map. No handle of a kind is made while a stale copy of that kind is tested: a new
+ * one could take the freed address, and a stale copy equal to a live handle is that handle. */
+static void test_stale_handles_of_every_kind(void) {
+  struct pmem2_config *cfg = NULL, *cfg_copy;
+  struct pmem2_source *src = NULL, *src_copy;
+  struct pmem2_vm_reservation *rsv = NULL, *rsv_copy;
+  struct pmem2_map *map = NULL, *map_copy;
+  size_t size = 0;
+  int fd = 0;
+  char handle[64];
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  CHECK_EQ_INT(pmem2_source_from_anon(&src, 1 << 20), 0);
+
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0);
+  map_copy = map;
+  CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+  CHECK(pmem2_map_get_address(map_copy) == NULL);
+  CHECK_EQ_INT(pmem2_map_get_size(map_copy), 0);
+  CHECK_EQ_INT(pmem2_map_get_store_granularity(map_copy), PMEM2_GRANULARITY_PAGE);
+  CHECK(pmem2_get_persist_fn(map_copy) == pmem2_get_persist_fn(NULL));
+  CHECK(pmem2_get_drain_fn(map_copy) == pmem2_get_drain_fn(NULL));
+  CHECK(pmem2_get_memcpy_fn(map_copy) == pmem2_get_memcpy_fn(NULL));
+  CHECK_EQ_INT(pmem2_map_get_persist_error(map_copy), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK_EQ_INT(pmem2_map_clear_persist_error(map_copy), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK_EQ_INT(pmem2_deep_flush(map_copy, NULL, 0), PMEM2_E_MAPPING_NOT_FOUND);
+
+  CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 4 << 20), 0);
+  CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, map_copy, &map), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv, 0), 0);
+  rsv_copy = rsv;
+  snprintf(handle, sizeof handle, "%p", (void *)rsv_copy);
+  CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), 0);
+  CHECK(rsv == NULL);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), -EINVAL); /* libpmem2 maps into the freed reservation */
+  CHECK(map == NULL);
+  CHECK(strstr(pmem2_errormsg(), handle) != NULL);
+  CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv_copy), -EINVAL);
+  CHECK(strstr(pmem2_errormsg(), "no live reservation") != NULL);
+  CHECK(rsv_copy != NULL); /* left as it was: nothing was deleted */
+  CHECK(pmem2_vm_reservation_get_address(rsv_copy) == NULL);
+  CHECK_EQ_INT(pmem2_vm_reservation_get_size(rsv_copy), 0);
+  CHECK_EQ_INT(pmem2_vm_reservation_extend(rsv_copy, page), -EINVAL);
+  CHECK_EQ_INT(pmem2_vm_reservation_shrink(rsv_copy, 0, page), -EINVAL);
+  CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv_copy, &map), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv_copy, 0), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, NULL, 0), 0);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src), 0); /* without a reservation again */
+  CHECK_EQ_INT(pmem2_map_delete(&map), 0);
+
+  src_copy = src;
+  snprintf(handle, sizeof handle, "%p", (void *)src_copy);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0);
+  CHECK(src == NULL);
+  CHECK_EQ_INT(pmem2_source_delete(&src_copy), -EINVAL);
+  CHECK(strstr(pmem2_errormsg(), handle) != NULL);
+  CHECK(strstr(pmem2_errormsg(), "no live source") != NULL);
+  CHECK(src_copy != NULL);
+  CHECK_EQ_INT(pmem2_source_size(src_copy, &size), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_get_fd(src_copy, &fd), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_new(&map, cfg, src_copy), -EINVAL);
+  CHECK_EQ_INT(pmem2_source_delete(&src), 0); /* NULL: as libpmem2, nothing to do */
+
+  cfg_copy = cfg;
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_delete(&cfg_copy), -EINVAL);
+  CHECK(strstr(pmem2_errormsg(), "no live config") != NULL);
+  CHECK_EQ_INT(pmem2_config_set_length(cfg_copy, page), -EINVAL);
+  CHECK_EQ_INT(pmem2_config_set_length((struct pmem2_config *)&size, page), -EINVAL); /* never a handle */
+}
+
 static void test_null_arguments(void) {
   struct pmem2_config *cfg = NULL;
   struct pmem2_source *src = NULL;
@@ -481,6 +556,7 @@ int main(void) {
   test_setters_validate_raw_values();
   test_bad_sources();
   test_stale_handles();
+  test_stale_handles_of_every_kind();
   test_null_arguments();
   test_errormsg_and_perror();
   test_reservation();

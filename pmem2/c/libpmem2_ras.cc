@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/c/handles.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/c/live_handles.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/ras/bad_blocks.h"
 #include "pmem2/ras/device.h"
@@ -26,7 +27,9 @@ struct pmem2_badblock_context {
   pmem2::BadBlocks bad_blocks;
 };
 
+using pmem2::c_internal::CheckHandle;
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::HandleKind;
 using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
@@ -34,19 +37,19 @@ using pmem2::c_internal::Return;
 extern "C" {
 
 int pmem2_source_pread_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::ReadMcsafe(src->source, buf, size, offset));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_pwrite_mcsafe(struct pmem2_source* src, void* buf, size_t size, size_t offset) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (buf == nullptr && size > 0) return NullArgument("buf");
   return Return(pmem2::WriteMcsafe(src->source, buf, size, offset));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (len == nullptr) return NullArgument("len");
   absl::StatusOr<std::string> device_id = pmem2::DeviceId(src->source);
   if (!device_id.ok()) return Return(device_id.status());
@@ -64,7 +67,7 @@ int pmem2_source_device_id(const struct pmem2_source* src, char* id, size_t* len
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (usc == nullptr) return NullArgument("usc");
   absl::StatusOr<uint64_t> count = pmem2::UnsafeShutdownCount(src->source);
   if (!count.ok()) return Return(count.status());
@@ -73,7 +76,7 @@ int pmem2_source_device_usc(const struct pmem2_source* src, uint64_t* usc) try {
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) try {
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   if (numa_node == nullptr) return NullArgument("numa_node");
   absl::StatusOr<int> node = pmem2::NumaNode(src->source);
   if (!node.ok()) return Return(node.status());
@@ -84,7 +87,7 @@ int pmem2_source_numa_node(const struct pmem2_source* src, int* numa_node) try {
 int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const struct pmem2_source* src) try {
   if (bbctx == nullptr) return NullArgument("bbctx");
   *bbctx = nullptr;
-  if (src == nullptr) return NullArgument("src");
+  if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
   absl::StatusOr<pmem2::BadBlocks> bad_blocks = pmem2::BadBlocks::Create(src->source);
   if (!bad_blocks.ok()) return Return(bad_blocks.status());
   pmem2_badblock_context* made = new (std::nothrow) pmem2_badblock_context(*std::move(bad_blocks));
@@ -120,7 +123,7 @@ int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) try {
-  if (map == nullptr) return NullArgument("map");
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   return Return(map->DeepFlush(ptr, size));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 

@@ -12,12 +12,22 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/c/handles.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/c/live_handles.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace {
 
+using pmem2::c_internal::BeginRetiring;
+using pmem2::c_internal::CancelRetiring;
+using pmem2::c_internal::CheckHandle;
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::FailFormatted;
+using pmem2::c_internal::FinishRetiring;
+using pmem2::c_internal::HandleKind;
+using pmem2::c_internal::HandOut;
+using pmem2::c_internal::IsLiveHandle;
+using pmem2::c_internal::NotLive;
 using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
@@ -37,8 +47,10 @@ int Found(pmem2::Map* found, struct pmem2_map** out, What what) {
 extern "C" {
 
 int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_reservation* rsv, size_t offset) {
-  if (cfg == nullptr) return NullArgument("cfg");
+  if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
+  if (rsv != nullptr && !IsLiveHandle(HandleKind::kReservation, rsv)) return NotLive(HandleKind::kReservation, rsv);
   cfg->config.set_vm_reservation(rsv != nullptr ? &rsv->reservation : nullptr, offset);
+  cfg->reservation_handle = rsv;
   return 0;
 }
 
@@ -50,44 +62,47 @@ int pmem2_vm_reservation_new(struct pmem2_vm_reservation** rsv_ptr, void* addr, 
   if (!reservation.ok()) return Return(reservation.status());
   pmem2_vm_reservation* made = new (std::nothrow) pmem2_vm_reservation(*std::move(reservation));
   if (made == nullptr) return OutOfMemory();
-  *rsv_ptr = made;
-  return 0;
+  return HandOut(HandleKind::kReservation, made, rsv_ptr);
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) try {
   if (rsv_ptr == nullptr) return NullArgument("rsv_ptr");
   if (*rsv_ptr == nullptr) return NullArgument("*rsv_ptr");
+  // Retired while it is checked, so that a second delete (a stale copy, in another thread) is refused meanwhile.
+  if (!BeginRetiring(HandleKind::kReservation, *rsv_ptr)) return NotLive(HandleKind::kReservation, *rsv_ptr);
   const size_t maps = (*rsv_ptr)->reservation.map_count();
   if (maps != 0) {
-    return Fail(PMEM2_E_VM_RESERVATION_NOT_EMPTY,
-                absl::StrCat("", maps, " map(s) are still mapped into the reservation"));
+    CancelRetiring(HandleKind::kReservation, *rsv_ptr);
+    return FailFormatted(PMEM2_E_VM_RESERVATION_NOT_EMPTY, "%zu map(s) are still mapped into the reservation", maps);
   }
+  FinishRetiring(HandleKind::kReservation, *rsv_ptr);
   delete *rsv_ptr;
   *rsv_ptr = nullptr;
   return 0;
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
+// As for NULL, for a handle that is no live reservation.
 void* pmem2_vm_reservation_get_address(struct pmem2_vm_reservation* rsv) {
-  return rsv != nullptr ? rsv->reservation.address() : nullptr;
+  return rsv != nullptr && IsLiveHandle(HandleKind::kReservation, rsv) ? rsv->reservation.address() : nullptr;
 }
 
 size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation* rsv) {
-  return rsv != nullptr ? rsv->reservation.size() : 0;
+  return rsv != nullptr && IsLiveHandle(HandleKind::kReservation, rsv) ? rsv->reservation.size() : 0;
 }
 
 int pmem2_vm_reservation_extend(struct pmem2_vm_reservation* rsv, size_t size) try {
-  if (rsv == nullptr) return NullArgument("rsv");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   return Return(rsv->reservation.Extend(size));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset, size_t size) try {
-  if (rsv == nullptr) return NullArgument("rsv");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   return Return(rsv->reservation.Shrink(offset, size));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reserv_offset, size_t len,
                                   struct pmem2_map** map) try {
-  if (rsv == nullptr) return NullArgument("rsv");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.FindMap(reserv_offset, len), map, [&] {
     return absl::StrCat("no map at offsets [", reserv_offset, ", +", len, ") of the reservation");
@@ -96,8 +111,8 @@ int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reser
 
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** prev_map) try {
-  if (rsv == nullptr) return NullArgument("rsv");
-  if (map == nullptr) return NullArgument("map");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   if (prev_map == nullptr) return NullArgument("prev_map");
   return Found(rsv->reservation.FindPreviousMap(*map), prev_map,
                [] { return "no map before this one in the reservation"; });
@@ -105,20 +120,20 @@ int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct 
 
 int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** next_map) try {
-  if (rsv == nullptr) return NullArgument("rsv");
-  if (map == nullptr) return NullArgument("map");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   if (next_map == nullptr) return NullArgument("next_map");
   return Found(rsv->reservation.FindNextMap(*map), next_map, [] { return "no map after this one in the reservation"; });
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
-  if (rsv == nullptr) return NullArgument("rsv");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.FirstMap(), map, [] { return "the reservation is empty"; });
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
-  if (rsv == nullptr) return NullArgument("rsv");
+  if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.LastMap(), map, [] { return "the reservation is empty"; });
 } PMEM2_C_CATCH_OUT_OF_MEMORY
