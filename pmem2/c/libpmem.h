@@ -91,7 +91,8 @@ extern "C" {
  * A file created by the call is removed again if a later step fails.
  * Device DAX (/dev/daxX.Y), as in libpmem: PMEM_FILE_CREATE and PMEM_FILE_SPARSE are accepted and ignored,
  * EXCL and TMPFILE are EINVAL, `len` must be 0 or the device's exact size, and all of the device is mapped;
- * EINVAL also on a CPU without a cache-line write-back pmem2 can use (msync cannot persist Device DAX).
+ * EINVAL also on a CPU without a cache-line write-back pmem2 can use, unless the platform has eADR (msync
+ * cannot persist Device DAX).
  */
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp, int *is_pmemp);
 
@@ -118,7 +119,8 @@ void pmem_persist(const void *addr, size_t len);
 /* msync(MS_SYNC) of the pages holding [addr, addr + len): for any mapping. 0, or -1 with errno (see Errors).
  * Device DAX has no fsync, so msync fails there with EINVAL (libpmem's pmem_msync returns that); over memory
  * that pmem2 mappings of Device DAX hold (pmem_map_file's, pmem2 maps'), the range is written back from the CPU
- * caches instead, as pmem_persist does, and 0 returned: durable, and no failure recorded on those mappings. */
+ * caches instead, as pmem_persist does, and 0 returned (unless a failure recorded earlier is still held): durable,
+ * and no failure recorded on those mappings. */
 int pmem_msync(const void *addr, size_t len);
 
 /* 1 if the platform writes CPU caches back on power loss for every NVDIMM (eADR), else 0; -1 with errno ENOMEM if

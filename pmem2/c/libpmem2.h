@@ -330,10 +330,10 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * PMEM2_E_MAP_RANGE (offset + length overflows or passes the end of the source), -ENOMEM (as mmap(2): the
  * range lies inside the source but is larger than the address space can hold), PMEM2_E_SRC_DEVDAX_PRIVATE,
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
- * medium cannot honour the required granularity; or Device DAX on a CPU without a cache-line write-back pmem2 can
- * use, as msync cannot persist Device DAX), the errors of pmem2_source_size() / _alignment(), -errno
- * from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it
- * does not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
+ * medium cannot honour the required granularity; or Device DAX without eADR on a CPU without a cache-line
+ * write-back pmem2 can use, as msync cannot persist Device DAX), the errors of pmem2_source_size() / _alignment(),
+ * -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it does
+ * not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
  * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
  * (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a
  * multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation overlaps), -EEXIST (a
@@ -358,8 +358,8 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * the functions of granularity `gran`, which the caller vouches for. pmem2_map_delete() then frees the object
  * but does not unmap. PMEM2_E_MAP_EXISTS if the range overlaps a map pmem2 knows (as libpmem2 1.12.1 returns,
  * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
- * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX on a
- * CPU without a cache-line write-back pmem2 can use); -ENOMEM.
+ * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
+ * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use); -ENOMEM.
  * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
  * persist here is msync(2) of the range like any other map. Two granularities are replaced by one whose functions
  * keep the promise (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync

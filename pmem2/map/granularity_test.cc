@@ -210,6 +210,28 @@ TEST(ChooseGranularityTest, DeviceDaxOnACpuThatCannotWriteBackIsRefused) {
   ASSERT_TRUE(anonymous.ok()) << anonymous.status();
   EXPECT_EQ(anonymous->effective, StoreGranularity::kCacheLine) << "nothing anonymous is durable";
 }
+
+// ...but with eADR, Device DAX is byte granularity, which needs no write-back: it maps on such a CPU too.
+TEST(ChooseGranularityTest, DeviceDaxWithEadrMapsOnACpuThatCannotWriteBack) {
+  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
+      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  no_flush.clflush = false;
+  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  FakeRegions regions({"cpu_cache"});
+  for (absl::optional<StoreGranularity> forced :
+       {absl::optional<StoreGranularity>(), absl::optional<StoreGranularity>(StoreGranularity::kByte)}) {
+    absl::StatusOr<GranularityChoice> devdax = ChooseGranularity(StoreGranularity::kByte, forced, /*shared_file=*/true,
+                                                                 /*synchronous=*/true, /*device_dax=*/true);
+    ASSERT_TRUE(devdax.ok()) << devdax.status();
+    EXPECT_EQ(devdax->effective, StoreGranularity::kByte);
+    EXPECT_FALSE(devdax->cpu_cannot_write_back);
+  }
+  absl::StatusOr<GranularityChoice> forced_page =
+      ChooseGranularity(StoreGranularity::kPage, StoreGranularity::kPage, /*shared_file=*/true, /*synchronous=*/true,
+                        /*device_dax=*/true);
+  EXPECT_EQ(GetErrorCode(forced_page.status()), ErrorCode::kGranularityNotSupported)
+      << "a forced page is cache line on Device DAX, which this CPU cannot write back";
+}
 #endif
 
 }  // namespace

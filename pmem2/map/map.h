@@ -156,7 +156,7 @@ class Map {
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync); or
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
-  //                             required.
+  //                             required, unless its granularity is byte (eADR, or a forced byte).
   // A length of 0 maps from the offset to the end of the source, whatever the source's size: the last page may
   // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
   // Anonymous sources, as in libpmem2: the offset is checked (alignment, not past the end, offset + length
@@ -187,8 +187,8 @@ class Map {
   // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), and cache line on a
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
-  // enumerator; or Device DAX on a CPU backend that cannot write cache lines back), kMapExists (the range
-  // overlaps a live Map, made by Create() or adopted), the source's errors.
+  // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back),
+  // kMapExists (the range overlaps a live Map, made by Create() or adopted), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 
@@ -297,7 +297,7 @@ uint64_t PersistErrorCount();
 // CPU (byte or cache-line granularity), so that the cache-line functions (flush + fence) suffice there and no
 // msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A length of 0 asks
 // about the byte at `address`. This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings (Maps
-// adopted with Map::FromExisting() count, with the granularity their caller gave). It takes a shared lock:
+// adopted with Map::FromExisting() count, with the granularity FromExisting() settled on). It takes a shared lock:
 // ask once per range and keep the answer, not on every store.
 bool IsPersistentMemory(const void* address, size_t length);
 

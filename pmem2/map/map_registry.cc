@@ -461,8 +461,7 @@ bool RangeIsCovered(const void* address, size_t length, Covering covering) {
     const MapRecord* holder = FindLocked(registry, at);
     if (holder == nullptr) return false;
     if (covering != Covering::kAnyMap && !holder->cpu_persistent()) return false;
-    // Device DAX identities carry the device number and inode 0 (request.cc, IdentifyFile).
-    if (covering == Covering::kCpuPersistentDeviceDax && !(holder->file().valid && holder->file().inode == 0)) {
+    if (covering == Covering::kCpuPersistentDeviceDax && !(holder->file().valid && holder->file().device_dax)) {
       return false;
     }
     at = holder->end();

@@ -59,10 +59,11 @@ namespace map_internal {
 // device number. `valid` is false for anonymous and private mappings, which have no file to share errors with.
 struct FileIdentity {
   bool valid = false;
-  dev_t device = 0;
-  ino_t inode = 0;
+  dev_t device = 0;         // st_dev; for Device DAX, the device's own number (st_rdev)
+  ino_t inode = 0;          // st_ino; 0 for Device DAX
+  bool device_dax = false;  // the Source was a Device DAX (not inferred from inode 0: a FUSE server may report it)
   bool operator==(const FileIdentity& other) const {
-    return valid && other.valid && device == other.device && inode == other.inode;
+    return valid && other.valid && device == other.device && inode == other.inode && device_dax == other.device_dax;
   }
 };
 

@@ -72,9 +72,7 @@ absl::Status DeepDrain(const void* address, size_t length) {
     (void)begin;
     if (!file.valid || std::find(drained.begin(), drained.end(), file.device) != drained.end()) continue;
     drained.push_back(file.device);
-    // Device DAX identities carry the device number and inode 0 (request.cc, IdentifyFile).
-    absl::Status s =
-        DeepFlushRegion(file.inode == 0 ? SourceKind::kDeviceDax : SourceKind::kRegularFile, file.device);
+    absl::Status s = DeepFlushRegion(file.device_dax ? SourceKind::kDeviceDax : SourceKind::kRegularFile, file.device);
     if (!s.ok()) return s;
   }
   return StickyErrorInRange(address, length);

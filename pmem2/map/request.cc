@@ -73,7 +73,8 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
   FileIdentity id;
   id.valid = true;
   if (source.kind() == SourceKind::kDeviceDax) {
-    id.device = st.st_rdev;  // inode 0: no regular file has it
+    id.device = st.st_rdev;
+    id.device_dax = true;
   } else {
     id.device = st.st_dev;
     id.inode = st.st_ino;

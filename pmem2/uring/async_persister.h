@@ -110,7 +110,8 @@
 //
 // Not covered: page-granularity Maps adopted with Map::FromExisting() (pmem2 cannot know their file offset) and
 // anonymous or private Maps of page granularity (there is no file to sync) are refused by Create() and AddMap().
-// Adopted Maps of byte or cache-line granularity are served (the CPU path works by address).
+// Adopted Maps of byte or cache-line granularity are served (the CPU path works by address); a cache-line
+// adoption on a CPU without a cache-line write-back is page granularity (map.h, FromExisting) and so refused.
 
 #ifndef PMEM2_URING_ASYNC_PERSISTER_H_
 #define PMEM2_URING_ASYNC_PERSISTER_H_

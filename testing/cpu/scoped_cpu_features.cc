@@ -2,10 +2,11 @@
 
 #include "testing/cpu/scoped_cpu_features.h"
 
-#include "pmem2/arch/x86_64/ops_for_test.h"
-
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
+
+#include "pmem2/arch/x86_64/ops_for_test.h"
 
 namespace pmem2 {
 namespace testing {
@@ -106,6 +107,10 @@ arch::EnvOverrides ForLevel(IsaLevel level, arch::EnvOverrides overrides) {
 
 ScopedCpuFeatures::ScopedCpuFeatures(IsaLevel level, FlushInstruction flush, const arch::EnvOverrides& overrides)
     : ScopedCpuFeatures(RestrictedFeatures(level, flush), ForLevel(level, overrides)) {}
+
+ScopedCpuFeatures::ScopedCpuFeatures(arch::x86_64::Selection selection) : selection_(std::move(selection)) {
+  arch::x86_64::InstallSelectionForTest(&selection_);
+}
 
 ScopedCpuFeatures::~ScopedCpuFeatures() { arch::x86_64::InstallSelectionForTest(nullptr); }
 

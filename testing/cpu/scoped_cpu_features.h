@@ -48,6 +48,8 @@ class ScopedCpuFeatures {
                              const arch::EnvOverrides& overrides = arch::EnvOverrides());
   ScopedCpuFeatures(IsaLevel level, FlushInstruction flush,
                     const arch::EnvOverrides& overrides = arch::EnvOverrides());
+  // A selection the test made itself, e.g. the current one with a function replaced to count its calls.
+  explicit ScopedCpuFeatures(arch::x86_64::Selection selection);
   ~ScopedCpuFeatures();
 
   ScopedCpuFeatures(const ScopedCpuFeatures&) = delete;

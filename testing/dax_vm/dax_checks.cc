@@ -359,10 +359,12 @@ int Devdax(const char* dev, StoreGranularity effective) {
   Expect(persisted.ok() && sticky.ok(),
          "the Map's Persist after that SyncPages, and no sticky error" + (sticky.ok() ? "" : ": " + Describe(sticky)));
 
-  // A mapping made elsewhere, adopted at page granularity: cache line, as msync cannot persist it.
-  void* raw = mmap(nullptr, 2 * kMiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (Expect(raw != MAP_FAILED, "a raw writable mapping of offset 0 (2 MiB)")) {
-    absl::StatusOr<pmem2::Map> adopted = pmem2::Map::FromExisting(*source, raw, 2 * kMiB, StoreGranularity::kPage);
+  // A mapping made elsewhere, adopted at page granularity: cache line, as msync cannot persist it. One alignment
+  // long, the least a raw mapping of the device may be.
+  const size_t raw_length = *alignment;
+  void* raw = mmap(nullptr, raw_length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (Expect(raw != MAP_FAILED, "a raw writable mapping of offset 0 (one alignment)")) {
+    absl::StatusOr<pmem2::Map> adopted = pmem2::Map::FromExisting(*source, raw, raw_length, StoreGranularity::kPage);
     if (Expect(adopted.ok(), "Map::FromExisting(page)" + (adopted.ok() ? "" : ": " + Describe(adopted.status())))) {
       Expect(adopted->store_granularity() == StoreGranularity::kCacheLine,
              "an adopted page Map of Device DAX: granularity " + Name(adopted->store_granularity()) +
@@ -370,7 +372,7 @@ int Devdax(const char* dev, StoreGranularity effective) {
       const absl::Status adopted_persist = adopted->Persist(raw, 64);
       Expect(adopted_persist.ok(), "its Persist" + (adopted_persist.ok() ? "" : ": " + Describe(adopted_persist)));
     }
-    munmap(raw, 2 * kMiB);
+    munmap(raw, raw_length);
   }
 
   // PMEM2_FORCE_GRANULARITY=page: msync cannot persist Device DAX (dax_probe devdax: EINVAL), so the Map is
