@@ -71,6 +71,27 @@ GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronou
   return {StoreGranularity::kPage, "no MAP_SYNC (page cache): persistence needs msync"};
 }
 
+namespace {
+
+// Rule 5 and the page fallback: a cache-line granularity on a CPU backend that cannot write cache lines back
+// becomes page, since a persist that persists nothing would lose data; msync is slower but works on DAX too (the
+// kernel writes the CPU caches back for the synced range). Not on Device DAX, which msync cannot persist.
+absl::Status FallBackToMsync(bool device_dax, StoreGranularity* effective, bool* cpu_cannot_write_back) {
+  if (*effective != StoreGranularity::kCacheLine || arch::CacheLineOps().writes_back_cache_lines) {
+    return absl::OkStatus();
+  }
+  if (device_dax) {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     "Device DAX needs the CPU's cache-line write-back, which this CPU lacks (msync cannot "
+                     "persist Device DAX)");
+  }
+  *effective = StoreGranularity::kPage;
+  *cpu_cannot_write_back = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                                                     absl::optional<StoreGranularity> forced, bool shared_file,
                                                     bool synchronous, bool device_dax) {
@@ -91,15 +112,8 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
                       "; PMEM2_FORCE_GRANULARITY=page made cache line: msync cannot persist Device DAX");
     }
   }
-  if (choice.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
-    if (device_dax) {
-      return MakeError(ErrorCode::kGranularityNotSupported,
-                       "Device DAX needs the CPU's cache-line write-back, which this CPU lacks (msync cannot "
-                       "persist Device DAX)");
-    }
-    // msync is slower but works on DAX too: the kernel writes the CPU caches back for the synced range.
-    choice.effective = StoreGranularity::kPage;
-    choice.cpu_cannot_write_back = true;
+  if (absl::Status s = FallBackToMsync(device_dax, &choice.effective, &choice.cpu_cannot_write_back); !s.ok()) {
+    return s;
   }
   if (static_cast<int>(choice.effective) > static_cast<int>(required)) {
     return MakeError(ErrorCode::kGranularityNotSupported,
@@ -123,14 +137,10 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
     adopted.effective = StoreGranularity::kCacheLine;
     absl::StrAppend(&adopted.reason, "; page made cache line: msync cannot persist Device DAX");
   }
-  if (adopted.effective == StoreGranularity::kCacheLine && !arch::CacheLineOps().writes_back_cache_lines) {
-    if (device_dax) {
-      return MakeError(ErrorCode::kGranularityNotSupported,
-                       "an adopted Device DAX mapping needs the CPU's cache-line write-back, which this CPU lacks "
-                       "(msync cannot persist Device DAX)");
-    }
-    adopted.effective = StoreGranularity::kPage;
-    adopted.cpu_cannot_write_back = true;
+  if (absl::Status s = FallBackToMsync(device_dax, &adopted.effective, &adopted.cpu_cannot_write_back); !s.ok()) {
+    return s;
+  }
+  if (adopted.cpu_cannot_write_back) {
     absl::StrAppend(&adopted.reason, "; cache line made page (msync): this CPU has no cache-line write-back");
   }
   return adopted;
