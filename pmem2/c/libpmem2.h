@@ -57,12 +57,13 @@
  * recorded on the pmem2 map that holds the range (read it there with pmem2_map_get_persist_error()); on memory no pmem2
  * map holds, the C API cannot read it.
  *
- * Stale handles: every function checks the handles it is given against those the library handed out and has not
- * deleted, so a copy of a handle kept across its delete (or a pointer that never was a handle) is refused instead
- * of being freed twice or read after it was freed, as in libpmem2. A source, config or reservation: -EINVAL, the
- * message naming the handle (pmem2_vm_reservation_get_address() NULL, _get_size() 0); pmem2_map_new() also refuses
- * a config whose reservation was deleted after pmem2_config_set_vm_reservation(). A map: PMEM2_E_MAPPING_NOT_FOUND
- * (as libpmem2's pmem2_map_delete), and the getters answer as for a NULL map. pmem2_source_delete() and
+ * Stale handles: every function checks the handles it is given (a lookup under one process-wide lock) against those the
+ * library handed out and has not deleted, so a copy of a handle kept across its delete (or a pointer that never was a
+ * handle) is refused instead of being freed twice or read after it was freed, as in libpmem2. A source, config or
+ * reservation: -EINVAL, the message naming the handle (pmem2_vm_reservation_get_address() NULL, _get_size() 0);
+ * pmem2_map_new() also refuses a config whose reservation was deleted after pmem2_config_set_vm_reservation(). A map:
+ * PMEM2_E_MAPPING_NOT_FOUND (as libpmem2's pmem2_map_delete), and the getters answer as for a NULL map. A bad block
+ * context: -EINVAL, and pmem2_badblock_context_delete() leaves it alone. pmem2_source_delete() and
  * pmem2_config_delete() of a NULL `*ptr` return 0, as libpmem2. A handle is known by its address: a stale copy that
  * equals a handle of the same kind made since is that handle. A handle one thread uses while another deletes it
  * is still the program's race.
@@ -170,7 +171,8 @@ int pmem2_source_size(const struct pmem2_source *src, size_t *size);
  * On failure `*alignment` is left unchanged. */
 int pmem2_source_alignment(const struct pmem2_source *src, size_t *alignment);
 
-/* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0. */
+/* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0, or -EINVAL for a handle that is no live
+ * source (see "Stale handles"). */
 int pmem2_source_delete(struct pmem2_source **src);
 
 /*
@@ -225,7 +227,8 @@ int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const stru
 /* The next bad block, in offset order; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */
 int pmem2_badblock_next(struct pmem2_badblock_context *bbctx, struct pmem2_badblock *bb);
 
-/* Frees `*bbctx` and sets it to NULL; nothing if it is NULL. */
+/* Frees `*bbctx` and sets it to NULL; nothing if it is NULL, or if it is no live context (a stale copy: see
+ * "Stale handles"). */
 void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
 
 /* Clears a bad block of a regular file: its range is deallocated (fallocate PUNCH_HOLE) and allocated again,
@@ -241,7 +244,8 @@ int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem
  * source), PMEM2_SHARED, PMEM2_PROT_READ | PMEM2_PROT_WRITE. -ENOMEM, with `*cfg` set to NULL. */
 int pmem2_config_new(struct pmem2_config **cfg);
 
-/* Frees `*cfg` and sets it to NULL; nothing if `*cfg` is NULL. Returns 0. */
+/* Frees `*cfg` and sets it to NULL; nothing if `*cfg` is NULL. Returns 0, or -EINVAL for a handle that is no live
+ * config (see "Stale handles"). */
 int pmem2_config_delete(struct pmem2_config **cfg);
 
 /* How stores become durable; ordered byte < cache line < page. See pmem2/config/config.h. */
@@ -259,7 +263,8 @@ int pmem2_config_set_required_store_granularity(struct pmem2_config *cfg, enum p
  * alignment is checked by pmem2_map_new(). */
 int pmem2_config_set_offset(struct pmem2_config *cfg, size_t offset);
 
-/* How many bytes to map; 0 (the default) maps from the offset to the end of the source. Returns 0. */
+/* How many bytes to map; 0 (the default) maps from the offset to the end of the source. Returns 0 (for a live
+ * config, as every function here: see "Stale handles"). */
 int pmem2_config_set_length(struct pmem2_config *cfg, size_t length);
 
 enum pmem2_sharing_type {
@@ -280,7 +285,8 @@ int pmem2_config_set_sharing(struct pmem2_config *cfg, enum pmem2_sharing_type t
 int pmem2_config_set_protection(struct pmem2_config *cfg, unsigned prot);
 
 /* Makes pmem2_map_new() map into `rsv` at `offset` bytes from its start (NULL: anywhere, the default). The
- * reservation must outlive the config's use. Checked by pmem2_map_new(). Returns 0. */
+ * offset is checked by pmem2_map_new(), which also refuses (-EINVAL) a reservation deleted since. Returns 0, or
+ * -EINVAL for a config or reservation that is no live one. */
 int pmem2_config_set_vm_reservation(struct pmem2_config *cfg, struct pmem2_vm_reservation *rsv, size_t offset);
 
 /* ---- Virtual memory reservations: address space to map into ---- */

@@ -27,9 +27,12 @@ struct pmem2_badblock_context {
   pmem2::BadBlocks bad_blocks;
 };
 
+using pmem2::c_internal::BeginRetiring;
 using pmem2::c_internal::CheckHandle;
 using pmem2::c_internal::Fail;
+using pmem2::c_internal::FinishRetiring;
 using pmem2::c_internal::HandleKind;
+using pmem2::c_internal::HandOut;
 using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
@@ -92,12 +95,11 @@ int pmem2_badblock_context_new(struct pmem2_badblock_context** bbctx, const stru
   if (!bad_blocks.ok()) return Return(bad_blocks.status());
   pmem2_badblock_context* made = new (std::nothrow) pmem2_badblock_context(*std::move(bad_blocks));
   if (made == nullptr) return OutOfMemory();
-  *bbctx = made;
-  return 0;
+  return HandOut(HandleKind::kBadBlockContext, made, bbctx);
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badblock* bb) try {
-  if (bbctx == nullptr) return NullArgument("bbctx");
+  if (int ret = CheckHandle(HandleKind::kBadBlockContext, bbctx, "bbctx"); ret != 0) return ret;
   if (bb == nullptr) return NullArgument("bb");
   absl::StatusOr<pmem2::BadBlock> next = bbctx->bad_blocks.Next();
   if (!next.ok()) {
@@ -110,14 +112,17 @@ int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badbl
   return 0;
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
+// A stale copy is left alone (there is no return value to refuse it with), not freed twice.
 void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
-  if (bbctx == nullptr) return;
+  if (bbctx == nullptr || *bbctx == nullptr) return;
+  if (!BeginRetiring(HandleKind::kBadBlockContext, *bbctx)) return;
+  FinishRetiring(HandleKind::kBadBlockContext, *bbctx);
   delete *bbctx;
   *bbctx = nullptr;
 }
 
 int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) try {
-  if (bbctx == nullptr) return NullArgument("bbctx");
+  if (int ret = CheckHandle(HandleKind::kBadBlockContext, bbctx, "bbctx"); ret != 0) return ret;
   if (bb == nullptr) return NullArgument("bb");
   return Return(bbctx->bad_blocks.Clear(pmem2::BadBlock{bb->offset, bb->length}));
 } PMEM2_C_CATCH_OUT_OF_MEMORY

@@ -129,6 +129,11 @@ int NotLive(HandleKind kind, const void* handle) {
                            "%p is no live reservation (already deleted, or not from "
                            "pmem2_vm_reservation_new)",
                            handle);
+    case HandleKind::kBadBlockContext:
+      return FailFormatted(-EINVAL,
+                           "%p is no live bad block context (already deleted, or not from "
+                           "pmem2_badblock_context_new)",
+                           handle);
     case HandleKind::kMap:
       break;
   }

@@ -3,7 +3,8 @@
 // pmem2/c/live_handles.h (internal to pmem2/c)
 // -----------------------------------------------------------------------------
 //
-// The handles the C API has handed out and not yet deleted, of every kind: sources, configs, reservations, maps.
+// The handles the C API has handed out and not yet deleted, of every kind: sources, configs, reservations, maps,
+// bad block contexts.
 // A C program may keep a copy of a handle across its delete (PMDK's examples delete through whichever variable is
 // at hand), or pass a pointer that never was one; every entry point checks its handles here first, so such a
 // handle is refused (-EINVAL; a map: PMEM2_E_MAPPING_NOT_FOUND, as libpmem2) instead of being freed twice or read
@@ -25,7 +26,7 @@
 namespace pmem2 {
 namespace c_internal {
 
-enum class HandleKind { kSource, kConfig, kReservation, kMap };
+enum class HandleKind { kSource, kConfig, kReservation, kMap, kBadBlockContext };
 
 // False if the set cannot grow (out of memory): the caller must then not hand the handle out.
 bool AddLiveHandle(HandleKind kind, const void* handle);

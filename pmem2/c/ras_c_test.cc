@@ -284,4 +284,21 @@ TEST_F(RasFakeNvdimmTest, BadBlocksAreIteratedAndAMalformedListIsAnError) {
   EXPECT_THAT(pmem2_errormsg(), HasSubstr("0 zero"));
 }
 
+// A stale copy of a deleted bad block context: refused with -EINVAL naming it (libpmem2 reads it after free), and
+// pmem2_badblock_context_delete (void) leaves it alone instead of freeing it twice.
+TEST_F(RasFakeNvdimmTest, AStaleBadBlockContextIsRefusedAndNotFreedTwice) {
+  fake_.Write(fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks", "");
+  struct pmem2_badblock_context* bbctx = nullptr;
+  ASSERT_EQ(pmem2_badblock_context_new(&bbctx, src_), 0);
+  struct pmem2_badblock_context* copy = bbctx;
+  pmem2_badblock_context_delete(&bbctx);
+  EXPECT_EQ(bbctx, nullptr);
+  struct pmem2_badblock bb = {1, 1};
+  EXPECT_EQ(pmem2_badblock_next(copy, &bb), -EINVAL);
+  EXPECT_THAT(pmem2_errormsg(), HasSubstr("no live bad block context"));
+  EXPECT_EQ(pmem2_badblock_clear(copy, &bb), -EINVAL);
+  pmem2_badblock_context_delete(&copy);  // under ASan, a second free would be reported
+  EXPECT_NE(copy, nullptr) << "left alone";
+}
+
 }  // namespace
