@@ -82,6 +82,7 @@ namespace {
 
 using pmem2::c_internal::BeginRetiring;
 using pmem2::c_internal::CheckHandle;
+using pmem2::c_internal::DeleteHandle;
 using pmem2::c_internal::Fail;
 using pmem2::c_internal::FailFormatted;
 using pmem2::c_internal::FinishRetiring;
@@ -100,16 +101,6 @@ using pmem2::internal::StrFormat;
 pmem2::internal::ForkSafeLazy<pmem2::arch::PersistOps> fallback_ops;  // fork-safe (fork_safe_lazy.h)
 const pmem2::arch::PersistOps& FallbackOps() {
   return fallback_ops.Get([] { return std::make_unique<pmem2::arch::PersistOps>(pmem2::map_internal::PageOps()); });
-}
-
-// A handle of `kind` is deleted only by the one delete that retires it: a stale copy is refused, not freed twice.
-template <typename Handle>
-int DeleteHandle(HandleKind kind, Handle** handle) {
-  if (!BeginRetiring(kind, *handle)) return NotLive(kind, *handle);
-  FinishRetiring(kind, *handle);
-  delete *handle;
-  *handle = nullptr;
-  return 0;
 }
 
 }  // namespace

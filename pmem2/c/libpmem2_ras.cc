@@ -27,10 +27,9 @@ struct pmem2_badblock_context {
   pmem2::BadBlocks bad_blocks;
 };
 
-using pmem2::c_internal::BeginRetiring;
 using pmem2::c_internal::CheckHandle;
+using pmem2::c_internal::DeleteHandle;
 using pmem2::c_internal::Fail;
-using pmem2::c_internal::FinishRetiring;
 using pmem2::c_internal::HandleKind;
 using pmem2::c_internal::HandOut;
 using pmem2::c_internal::NullArgument;
@@ -115,10 +114,7 @@ int pmem2_badblock_next(struct pmem2_badblock_context* bbctx, struct pmem2_badbl
 // A stale copy is left alone (there is no return value to refuse it with), not freed twice.
 void pmem2_badblock_context_delete(struct pmem2_badblock_context** bbctx) {
   if (bbctx == nullptr || *bbctx == nullptr) return;
-  if (!BeginRetiring(HandleKind::kBadBlockContext, *bbctx)) return;
-  FinishRetiring(HandleKind::kBadBlockContext, *bbctx);
-  delete *bbctx;
-  *bbctx = nullptr;
+  DeleteHandle(HandleKind::kBadBlockContext, bbctx);
 }
 
 int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem2_badblock* bb) try {

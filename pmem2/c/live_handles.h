@@ -59,6 +59,17 @@ int HandOut(HandleKind kind, Handle* made, Handle** out) {
   return 0;
 }
 
+// Deletes `*handle` (a live one, not NULL) and sets it to NULL; a stale copy is refused (NotLive), not freed twice.
+// For handles whose delete has nothing to do between the two retiring steps.
+template <typename Handle>
+int DeleteHandle(HandleKind kind, Handle** handle) {
+  if (!BeginRetiring(kind, *handle)) return NotLive(kind, *handle);
+  FinishRetiring(kind, *handle);
+  delete *handle;
+  *handle = nullptr;
+  return 0;
+}
+
 }  // namespace c_internal
 }  // namespace pmem2
 

@@ -296,5 +296,39 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
   munmap(memory, kLength);
 }
 
+#if defined(__x86_64__)
+// On a CPU without a cache-line write-back only byte (eADR) Maps of Device DAX exist (granularity.h, rule 5), and
+// msync's EINVAL over them is answered with a fence: nothing recorded, 0 returned. A page adoption there is refused.
+TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence) {
+  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
+      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  no_flush.clflush = false;
+  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
+  ::pmem2::testing::FakeSysfs sysfs;
+  sysfs.MakeDevNullDeviceDax(std::to_string(kLength), "4096");
+  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  char* const bytes = static_cast<char*>(memory);
+  EXPECT_EQ(GetErrorCode(Map::FromExisting(*source, memory, kLength, StoreGranularity::kPage).status()),
+            ErrorCode::kGranularityNotSupported);
+  {
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kByte);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kByte);
+    const uint64_t errors_before = PersistErrorCount();
+    map_internal::SetMsyncForTest(&EinvalMsync);
+    EXPECT_EQ(map_internal::SyncPages(bytes + 10, 6, /*caller_sees_result=*/true), 0);
+    map_internal::SetMsyncForTest(nullptr);
+    EXPECT_EQ(PersistErrorCount(), errors_before);
+    EXPECT_TRUE(map->PersistError().ok());
+  }
+  munmap(memory, kLength);
+}
+#endif
+
 }  // namespace
 }  // namespace pmem2

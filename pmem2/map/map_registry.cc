@@ -244,9 +244,11 @@ absl::Status MapRecord::ErrorLocked() const {
   std::string what = internal::StrFormat("persisting %u bytes at %p (msync)", first_.length,
                                          reinterpret_cast<const void*>(first_.address));
   if (first_.seen_through_another_mapping) absl::StrAppend(&what, " through another mapping of the same file");
-  if (file_.valid && file_.device_dax) absl::StrAppend(&what, " (Device DAX: device ", file_.device, ")");
-  if (file_.valid && !file_.device_dax)
+  if (file_.valid && file_.device_dax) {
+    absl::StrAppend(&what, " (Device DAX: device ", file_.device, ")");
+  } else if (file_.valid) {
     absl::StrAppend(&what, " (file: device ", file_.device, ", inode ", file_.inode, ")");
+  }
   absl::StrAppend(&what, " failed; data written to this mapping since its last successful persist may be lost");
   if (later_failures_ > 0) {
     absl::StrAppend(&what, " (", later_failures_, " later failure", later_failures_ == 1 ? "" : "s", ")");
