@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
 #include "pmem2/pmem2.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "testing/temp_files.h"
 
@@ -100,6 +101,21 @@ TEST_F(LibpmemTest, CreateMakesAFullyAllocatedFileWithTheModeUnderTheUmask) {
     EXPECT_EQ(pmem_msync(static_cast<char*>(p) + kMiB + 99, 1), 0);
     EXPECT_EQ(pmem_unmap(p, len), 0);
   }
+}
+
+// Its caller may release a pmem_map_file mapping with munmap(2), after which another mapping may hold its range: a
+// forked child must not map that range again through a file description of its own (map_registry.h), as it does
+// a Map's. The mapping still goes through pmem2's own description in this process.
+TEST_F(LibpmemTest, AForkedChildDoesNotMapAPmemMapFileMappingAgain) {
+  const std::string path = dir_.Join("f");
+  size_t len = 0;
+  void* p = pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE, 0600, &len, nullptr);
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  const struct stat st = StatOrZero(path);
+  EXPECT_GE(pmem2::map_internal::OwnDescriptionFdForTest(st.st_dev, st.st_ino), 0);
+  EXPECT_FALSE(pmem2::map_internal::RemapsInChildForTest(p));
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  EXPECT_EQ(pmem2::map_internal::OwnDescriptionFdForTest(st.st_dev, st.st_ino), -1) << "closed with the mapping";
 }
 
 TEST_F(LibpmemTest, SparseCreatesHoles) {

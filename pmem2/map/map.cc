@@ -49,6 +49,10 @@ void ForgetUnmappedForCApi(Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Abandon(map.claim_);
 }
 
+void NeverRemapInChildForCApi(const Map& map) {
+  if (map.record_ != nullptr) NeverRemapInChild(map.record_.get());
+}
+
 }  // namespace map_internal
 
 bool IsPersistentMemory(const void* address, size_t length) {
@@ -88,9 +92,17 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     }
     map.record_ = std::move(record);
   }
-  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
+  // Through the process's own description of the file, so that neither the caller's syncs nor a forked child's
+  // take this Map's write-back errors (map_registry.h, OwnDescription).
+  map_internal::OwnDescription own;
+  if (request->writes_regular_file()) own = map_internal::OwnDescription::Acquire(request->fd, request->file);
+  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address, own.fd());
   if (!placement.ok()) return placement.status();
   map.Own(placement->address, request->length, request->file);
+  map.diagnostics_.own_file_description = own.fd() >= 0;
+  if (request->writes_regular_file() && own.fd() < 0) map.diagnostics_.no_own_file_description = own.why_not();
+  own.HandOver(map.record_.get(), map_internal::Remap{request->length, placement->prot, placement->flags,
+                                                      static_cast<off_t>(request->offset)});
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous,
       request->kind == SourceKind::kDeviceDax);

@@ -2,19 +2,25 @@
 
 #include "pmem2/map/map_registry.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <new>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -28,9 +34,16 @@ namespace pmem2 {
 namespace map_internal {
 namespace {
 
+// A file's own description (OwnDescription) and the references to it: records, and Map::Create()s in progress.
+struct Description {
+  int fd = -1;
+  size_t users = 0;
+};
+
 struct Registry {
   std::shared_mutex mutex;
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
+  std::map<std::pair<dev_t, ino_t>, Description> descriptions;  // by file; guarded by mutex
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
@@ -93,6 +106,12 @@ void LockForFork();
 void UnlockAfterFork();
 void ForgetOtherThreadsInChild();
 
+}  // namespace
+
+void RemapThroughOwnDescriptionsInChild();
+
+namespace {
+
 // The sync path itself reads only page_sync_shared and its thread's slot (map_registry.h).
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Slots& GetSlots() {
   static Slots* const slots = new Slots;  // never destroyed: threads may sync during static destruction
@@ -136,8 +155,10 @@ void ForgetOtherThreadsInChild() {
   Registry& registry = GetRegistry();
   Registry* fresh = new Registry;
   fresh->by_begin = registry.by_begin;
+  fresh->descriptions = registry.descriptions;
   fresh->replaced = &registry;
   TheRegistry() = fresh;
+  RemapThroughOwnDescriptionsInChild();
   Slots& slots = GetSlots();
   slots.mutex.unlock();
   // Readers of the parent that slept in `ended` do not exist here, and glibc's condition variable would wait
@@ -241,8 +262,17 @@ void MapRecord::Record(const PersistFailure& failure) {
 
 absl::Status MapRecord::ErrorLocked() const {
   if (first_.error_number == 0) return absl::OkStatus();
-  std::string what = internal::StrFormat("persisting %u bytes at %p (msync)", first_.length,
-                                         reinterpret_cast<const void*>(first_.address));
+  std::string what;
+  if (first_.forked_without_own_description) {
+    what = internal::StrFormat(
+        "this forked child could not map [%p, +%u) again through a file description of its own, so the kernel may "
+        "report the file's write-back errors to its parent instead, and no persist of this mapping can be vouched "
+        "for",
+        reinterpret_cast<const void*>(first_.address), first_.length);
+  } else {
+    what = internal::StrFormat("persisting %u bytes at %p (msync)", first_.length,
+                               reinterpret_cast<const void*>(first_.address));
+  }
   if (first_.seen_through_another_mapping) absl::StrAppend(&what, " through another mapping of the same file");
   if (file_.valid && file_.device_dax) {
     absl::StrAppend(&what, " (Device DAX: device ", file_.device, ")");
@@ -356,11 +386,181 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Drops a reference to `file`'s own description; the last one closes it.
+void ReleaseDescriptionLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
+  auto it = registry.descriptions.find({file.device, file.inode});
+  if (it == registry.descriptions.end() || --it->second.users > 0) return;
+  close(it->second.fd);
+  registry.descriptions.erase(it);
+}
+
+}  // namespace
+
 void UnregisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
+  if (record->holds_description_) {
+    record->holds_description_ = false;
+    record->remap_ = Remap{};
+    ReleaseDescriptionLocked(registry, record->file());
+  }
+}
+
+OwnDescription OwnDescription::Acquire(int fd, const FileIdentity& file) {
+  OwnDescription own;
+  own.file_ = file;
+  const std::pair<dev_t, ino_t> key{file.device, file.inode};
+  Registry& registry = GetRegistry();
+  {
+    std::unique_lock<std::shared_mutex> lock(registry.mutex);
+    if (auto it = registry.descriptions.find(key); it != registry.descriptions.end()) {
+      ++it->second.users;
+      own.fd_ = it->second.fd;
+      return own;
+    }
+  }
+  // Opened outside the lock (a file system's open may take its time); another thread may open one meanwhile.
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) {
+    own.why_not_ = internal::StrFormat("fcntl(%d, F_GETFL): %s", fd, std::strerror(errno));
+    return own;
+  }
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const int mine = open(path, (flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY);
+  if (mine < 0) {
+    own.why_not_ = internal::StrFormat("open(%s): %s", path, std::strerror(errno));
+    return own;
+  }
+  struct stat st;
+  if (fstat(mine, &st) != 0 || st.st_dev != file.device || st.st_ino != file.inode) {
+    close(mine);
+    own.why_not_ = internal::StrFormat("%s is no longer the file mapped", path);
+    return own;
+  }
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  std::pair<std::map<std::pair<dev_t, ino_t>, Description>::iterator, bool> inserted;
+  try {
+    inserted = registry.descriptions.try_emplace(key, Description{mine, 0});
+  } catch (...) {
+    close(mine);
+    throw;
+  }
+  if (!inserted.second) close(mine);  // the other thread's is the file's
+  ++inserted.first->second.users;
+  own.fd_ = inserted.first->second.fd;
+  return own;
+}
+
+OwnDescription::OwnDescription(OwnDescription&& other) noexcept { *this = std::move(other); }
+
+OwnDescription& OwnDescription::operator=(OwnDescription&& other) noexcept {
+  if (this != &other) {
+    Release();
+    fd_ = std::exchange(other.fd_, -1);
+    file_ = other.file_;
+    why_not_ = std::move(other.why_not_);
+  }
+  return *this;
+}
+
+OwnDescription::~OwnDescription() { Release(); }
+
+void OwnDescription::Release() {
+  if (fd_ < 0) return;
+  fd_ = -1;
+  Registry& registry = GetRegistry();
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  ReleaseDescriptionLocked(registry, file_);
+}
+
+void OwnDescription::HandOver(MapRecord* record, const Remap& remap) {
+  if (fd_ < 0) return;
+  fd_ = -1;
+  Registry& registry = GetRegistry();
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  record->holds_description_ = true;
+  record->remap_ = remap;
+}
+
+void NeverRemapInChild(MapRecord* record) {
+  Registry& registry = GetRegistry();
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  record->remap_.length = 0;
+}
+
+size_t OwnDescriptionCountForTest() {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  return registry.descriptions.size();
+}
+
+int OwnDescriptionFdForTest(dev_t device, ino_t inode) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  auto it = registry.descriptions.find({device, inode});
+  return it == registry.descriptions.end() ? -1 : it->second.fd;
+}
+
+bool RemapsInChildForTest(const void* address) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  const MapRecord* record = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+  return record != nullptr && record->holds_description_ && record->remap_.length > 0;
+}
+
+// In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): each
+// own description is replaced by one of the child's, and the ranges of the Maps of its file are mapped again
+// through it. What fails is recorded on those Maps (PersistFailure::forked_without_own_description); a range whose
+// new mmap fails is mapped again through the inherited description, so that the child keeps its memory.
+void RemapThroughOwnDescriptionsInChild() {
+  Registry& registry = GetRegistry();
+  for (auto it = registry.descriptions.begin(); it != registry.descriptions.end();) {
+    const std::pair<dev_t, ino_t> key = it->first;
+    const int inherited = it->second.fd;
+    char path[40];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", inherited);
+    const int flags = fcntl(inherited, F_GETFL);
+    const int mine = flags < 0 ? -1 : open(path, (flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY);
+    const int error = mine < 0 ? errno : 0;
+    for (auto& [begin, record] : registry.by_begin) {
+      const Remap& remap = record->remap_;
+      if (!record->holds_description_ || remap.length == 0 || record->file().device != key.first ||
+          record->file().inode != key.second) {
+        continue;
+      }
+      void* at = reinterpret_cast<void*>(begin);
+      int failed = error;
+      if (failed == 0 &&
+          mmap(at, remap.length, remap.prot, remap.flags | MAP_FIXED, mine, remap.offset) == MAP_FAILED) {
+        failed = errno;
+        // MAP_FIXED may have unmapped the range before it failed: the inherited description maps it again.
+        mmap(at, remap.length, remap.prot, remap.flags | MAP_FIXED, inherited, remap.offset);
+      }
+      if (failed != 0) {
+        record->Record(PersistFailure{failed, begin, remap.length, false, true});
+        failure_count.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (mine < 0) {
+      // The parent's description is no use to the child's new Maps of the file: they open their own (Acquire). The
+      // records that hold a reference find no entry when they go (ReleaseDescriptionLocked).
+      close(inherited);
+      it = registry.descriptions.erase(it);
+      continue;
+    }
+    // The child's description under the inherited number, which closes the parent's here.
+    if (dup3(mine, inherited, O_CLOEXEC) < 0) {
+      it->second.fd = mine;
+    } else {
+      close(mine);
+    }
+    ++it;
+  }
 }
 
 void RecordPersistFailure(const void* address, size_t length, int error_number) {

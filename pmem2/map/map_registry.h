@@ -45,9 +45,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
-#include <mutex>
 
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
@@ -67,12 +68,24 @@ struct FileIdentity {
   }
 };
 
-// One failed persistence call.
+// One failed persistence call, or (forked_without_own_description) a forked child that could not map a Map's range
+// again through a file description of its own (OwnDescription), so that no persist of it can be vouched for.
 struct PersistFailure {
-  int error_number = 0;     // errno of msync
-  uintptr_t address = 0;    // the range the caller asked to persist
+  int error_number = 0;   // errno of msync (of open or mmap for forked_without_own_description)
+  uintptr_t address = 0;  // the range the caller asked to persist (the Map's range)
   size_t length = 0;
   bool seen_through_another_mapping = false;  // the failing call was on another Map of the same file
+  bool forked_without_own_description = false;
+};
+
+// How a forked child maps a Map's range again through its own file description (OwnDescription): mmap(begin(),
+// length, prot, flags | MAP_FIXED, fd, offset). length 0: never (Maps adopted with FromExisting(), whose mapping is
+// someone else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's back).
+struct Remap {
+  size_t length = 0;
+  int prot = 0;
+  int flags = 0;  // MAP_SHARED, or MAP_SHARED_VALIDATE | MAP_SYNC
+  off_t offset = 0;
 };
 
 // The sticky error state of one Map. Heap-allocated so that its address stays put when the Map moves.
@@ -103,9 +116,17 @@ class MapRecord {
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
 
+  friend class OwnDescription;
+  friend void UnregisterMap(MapRecord* record);
+  friend void NeverRemapInChild(MapRecord* record);
+  friend bool RemapsInChildForTest(const void* address);
+  friend void RemapThroughOwnDescriptionsInChild();  // map_registry.cc
+
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
+  Remap remap_;                     // guarded by the registry's lock (exclusive to write)
+  bool holds_description_ = false;  // a reference to its file's OwnDescription; guarded by the registry's lock
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -113,9 +134,63 @@ class MapRecord {
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
-// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it).
+// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it). Removing one
+// releases the reference to its file's own description that it holds, if any (OwnDescription::HandOver).
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
+
+// A file description of the process's own for a file it maps shared and writable.
+//
+// Why: Linux reports a write-back error once per open file description, to whichever sync of it comes first. A
+// mapping made through the caller's descriptor shares that description with the caller, whose fsync(2) then takes
+// the report from pmem2's msync; and after fork(), parent and child share every description, so one process's msync
+// takes the report from the other's, which is then told its lost data is durable. So pmem2 maps such a file through a
+// description it opens itself (open("/proc/self/fd/N") with the caller's access mode and O_APPEND, O_CLOEXEC), one per
+// file and process, shared by the process's Maps of the file (the registry spreads a failure among those); and a
+// forked child opens its own and maps its Maps' ranges again through it (Remap), before fork() returns there. Each
+// description is then told of every write-back failure of the file's data that happens while it is open.
+//
+// Cost: one descriptor per file mapped (not per Map), held while a Map of the file lives; in a forked child, one open
+// per such file and one mmap per Map, made while fork() returns. Where the description cannot be opened (no /proc,
+// EACCES after a change of credentials, EMFILE), the Map is made through the caller's descriptor, as before, and
+// MapDiagnostics says why; a forked child whose own description or mmap fails records that on its Maps of the file
+// as a sticky failure (nothing it persists there can be vouched for; PersistFailure::forked_without_own_description).
+class OwnDescription {
+ public:
+  OwnDescription() = default;
+  // For a shared writable mapping of the regular file `file` open as `fd`: the process's description of it, opened
+  // on first use. fd() is -1 and why_not() says why when it cannot be opened (the caller then maps through `fd`).
+  static OwnDescription Acquire(int fd, const FileIdentity& file);
+  OwnDescription(OwnDescription&& other) noexcept;
+  OwnDescription& operator=(OwnDescription&& other) noexcept;
+  OwnDescription(const OwnDescription&) = delete;
+  OwnDescription& operator=(const OwnDescription&) = delete;
+  ~OwnDescription();  // releases the reference unless handed over
+
+  int fd() const { return fd_; }
+  const std::string& why_not() const { return why_not_; }
+
+  // Hands the reference to `record` (a registered Map's, of the same file), which releases it when unregistered,
+  // and tells a forked child how to map the record's range again.
+  void HandOver(MapRecord* record, const Remap& remap);
+
+ private:
+  void Release();
+  int fd_ = -1;
+  FileIdentity file_;
+  std::string why_not_;
+};
+
+// Keeps a forked child from mapping `record`'s range again (Remap::length 0), for mappings whose callers may unmap
+// them without pmem2 (libpmem's pmem_map_file): the range may belong to another mapping by the time of a fork. Such a
+// Map shares its description with a forked child, as any mapping not made by pmem2 does.
+void NeverRemapInChild(MapRecord* record);
+
+// For tests: the number of own descriptions open now; the descriptor of the file's (-1 if none); whether the live
+// mapping holding `address` maps through one and would be mapped again in a forked child.
+size_t OwnDescriptionCountForTest();
+int OwnDescriptionFdForTest(dev_t device, ino_t inode);
+bool RemapsInChildForTest(const void* address);
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
 // the record unless its range overlaps a live one (kMapExists, naming both ranges).
 absl::Status RegisterMapIfFree(MapRecord* record);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,6 +114,81 @@ TEST(PersistenceFailureTest, AWriteBackFailureReachesEveryThreadAndEveryMapOfThe
   // Acknowledging on one Map does not acknowledge for the other.
   EXPECT_FALSE(map->ClearPersistError().ok());
   EXPECT_FALSE(other->PersistError().ok());
+}
+
+// Across fork(): parent and child share the file descriptions they inherited, and Linux hands a write-back error to
+// one sync per description. Here the parent stores a record and forks; the kernel's write-back of the record fails;
+// the child's msync is the one the kernel tells. The parent's own msync must not then say its record is durable.
+// Before each process mapped through a file description of its own, the parent's Persist returned OK.
+TEST(PersistenceFailureTest, AWriteBackFailureAForkedChildSawReachesTheParentToo) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  const std::string path = (*fs)->Join("log");
+  constexpr size_t kFile = 32 * kMiB;
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(ftruncate(fd.get(), kFile), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get(), /*fully_allocated=*/true);
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->store_granularity(), StoreGranularity::kPage);
+  char* base = static_cast<char*>(map->address());
+  map->memset_fn()(base + kPage, 'P', kFile - kPage, kMemNoFlush);  // the parent's record, not yet persisted
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The kernel writes the pages back, and fails (the flusher's own description is told too).
+    ScopedFd flusher(open(path.c_str(), O_RDWR));
+    int attempts = 0;
+    while (fdatasync(flusher.get()) != 0 && ++attempts < 20) {
+    }
+    if (attempts == 0) _exit(3);   // the device did not fail: the test proves nothing
+    if (attempts == 20) _exit(4);  // the write-back kept failing
+    // The child persists (nothing of its own to write): its msyncs are told of the failure, until one succeeds.
+    for (int i = 0; i < 10; ++i) {
+      const uint64_t before = PersistErrorCount();
+      map->persist_fn()(base, kFile);
+      if (PersistErrorCount() == before) break;
+    }
+    _exit(map->PersistError().ok() ? 5 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "3: the device did not fail; 4: it kept failing; 5: the child saw no failure";
+  EXPECT_TRUE(map->PersistError().ok()) << "nothing the parent persisted has failed yet";
+  const absl::Status parent = map->Persist(base + kPage, kFile - kPage);
+  EXPECT_FALSE(parent.ok()) << "the parent was told its lost record is durable";
+  EXPECT_THAT(GetErrno(parent), AnyOf(EIO, ENOSPC));
+}
+
+// The caller's own fsync through the descriptor the Map was made from: the kernel tells that description of the
+// write-back failure, and must still tell the Map's. Before Maps were made through a description of pmem2's own,
+// the caller's fdatasync took the report and the Map's Persist returned OK.
+TEST(PersistenceFailureTest, AnFsyncThroughTheCallersDescriptorDoesNotTakeTheMapsReport) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
+  if (!fs.ok()) GTEST_SKIP() << fs.status().message();
+  const std::string path = (*fs)->Join("log");
+  constexpr size_t kFile = 32 * kMiB;
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(ftruncate(fd.get(), kFile), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get(), /*fully_allocated=*/true);
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->store_granularity(), StoreGranularity::kPage);
+  char* base = static_cast<char*>(map->address());
+  map->memset_fn()(base, 'R', kFile, kMemNoFlush);  // a record, not yet persisted
+  // The application's other code syncs the file through the same descriptor; the write-back fails.
+  int attempts = 0;
+  while (fdatasync(fd.get()) != 0 && ++attempts < 20) {
+  }
+  ASSERT_LT(attempts, 20) << "the write-back kept failing";
+  ASSERT_GT(attempts, 0) << "the device did not fail: the test proves nothing";
+  const absl::Status persisted = map->Persist(base, kFile);
+  EXPECT_FALSE(persisted.ok()) << "the Map was told its lost record is durable";
+  EXPECT_THAT(GetErrno(persisted), AnyOf(EIO, ENOSPC));
 }
 
 // A store that the file system cannot back kills the process with SIGBUS; a handler makes the death testable

@@ -83,13 +83,16 @@ absl::Status AllocateFileBlocks(const MapRequest& request) {
                                           " (Config::set_fully_allocated)"));
 }
 
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) {
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address, int through_fd) {
   Placement placement;
+  const int file_fd = through_fd >= 0 ? through_fd : request.fd;
   placement.alignment = fixed_address != nullptr ? size_t{1} << __builtin_ctzll(reinterpret_cast<uintptr_t>(
                                                                      fixed_address))
                                                  : AddressAlignment(request.length, request.source_alignment);
   const int prot = ToMmapProtection(request.protection);
+  placement.prot = prot;
   auto map = [&](int flags, int fd, off_t offset) {
+    placement.flags = flags;
     if (fixed_address != nullptr) return mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
     return MapAligned(request.length, placement.alignment, prot, flags, fd, offset);
   };
@@ -98,13 +101,13 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   if (request.anonymous()) {
     addr = map((request.is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
   } else if (request.is_private) {
-    addr = map(MAP_PRIVATE, request.fd, offset);
+    addr = map(MAP_PRIVATE, file_fd, offset);
   } else {
-    addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
+    addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, file_fd, offset);
     placement.synchronous = addr != MAP_FAILED;
     // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
     if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
-      addr = map(MAP_SHARED, request.fd, offset);
+      addr = map(MAP_SHARED, file_fd, offset);
     }
   }
   if (addr == MAP_FAILED) {

@@ -43,12 +43,16 @@ struct Placement {
   void* address = nullptr;
   size_t alignment = 0;
   bool synchronous = false;  // MAP_SYNC accepted, or Device DAX (always synchronous)
+  int flags = 0;             // the mmap flags of the mapping, without MAP_FIXED
+  int prot = 0;              // and its protection
 };
 
 // mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
 // `fixed_address` when it is not null (a range of a VmReservation claimed for this mapping, which the mapping
-// replaces). kNoAccess for EACCES on a file, kErrno otherwise.
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
+// replaces). A file is mapped through `through_fd` when it is not -1 (the process's own description of the file,
+// map_registry.h's OwnDescription), else through request.fd; messages name request.fd. kNoAccess for EACCES on a
+// file, kErrno otherwise.
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr, int through_fd = -1);
 
 }  // namespace map_internal
 }  // namespace pmem2
