@@ -243,11 +243,12 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
                   d.cpu_cannot_write_back ? "; no usable cache-line write-back instruction: msync instead" : "",
                   "\n");
   absl::StrAppend(&out, "address_alignment: ", d.address_alignment, "\n");
-  // Whether the mapping goes through a description of pmem2's own (pmem2/map/map.h, the error contract).
-  absl::StrAppend(&out, "file_description: ",
-                  d.own_file_description              ? "own"
-                  : d.no_own_file_description.empty() ? "the descriptor's (nothing to write back)"
-                                                      : absl::StrCat("the descriptor's: ", d.no_own_file_description),
+  // Whether a forked child maps it again through a file description of its own (pmem2/map/map.h, "fork()").
+  absl::StrAppend(&out, "forked_child_description: ",
+                  d.forked_child_gets_own_description ? "own"
+                  : d.why_forked_child_shares_description.empty()
+                      ? "shared (nothing to write back)"
+                      : absl::StrCat("shared: ", d.why_forked_child_shares_description),
                   "\n");
   absl::StrAppend(&out, "cpu: ", arch::DescribeCpu(), "\n");
   absl::StrAppend(&out, "flush: ", d.flush_name, "\n");

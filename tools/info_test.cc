@@ -136,7 +136,7 @@ TEST_F(InfoTest, CreatesAMissingFileAndReportsPageGranularity) {
   EXPECT_THAT(*report, HasSubstr("\nmap_sync: no\n"));
   EXPECT_THAT(*report, HasSubstr("\ngranularity: page\n"));
   EXPECT_THAT(*report, HasSubstr("\nflush: msync\n"));
-  EXPECT_THAT(*report, HasSubstr("\nfile_description: own\n"));
+  EXPECT_THAT(*report, HasSubstr("\nforked_child_description: own\n"));
   EXPECT_THAT(*report, HasSubstr("\ncpu: "));
   struct stat st;
   ASSERT_EQ(stat(dir_.Join("new").c_str(), &st), 0);

@@ -399,12 +399,12 @@ size_t OpenDescriptors() {
   return count;
 }
 
-// A deliberate difference: the file description a shared writable page map goes through. The reference opens
-// nothing, so its mapping goes through the descriptor it was given, which the caller's fsync and a forked child's
-// msync share (either may then take the map's write-back error report). Ours opens one of its own for the file
-// while the map lives (pmem2/map/map.h, "Write-back errors and file descriptions"; the failures themselves are in
-// pmem2/map/persistence_failure_test.cc).
-TEST_F(DifferentialTest, ASharedWritableMapGoesThroughADescriptionOfItsOwnInOursOnly) {
+// A deliberate difference: what a forked child's shared writable page map goes through. The reference opens
+// nothing, so a forked child shares the map's file description with its parent (either's msync may take the other's
+// write-back error report). Ours keeps an O_PATH descriptor of the file while the map lives, from which a forked
+// child opens a description of its own (pmem2/map/map.h, "fork()"; the failures themselves are in
+// pmem2/map/persistence_failure_test.cc, the mechanism in pmem2/map/child_description_test.cc).
+TEST_F(DifferentialTest, ASharedWritableMapKeepsAnOPathDescriptorForForkedChildrenInOursOnly) {
   std::vector<size_t> opened;
   for (const Api* api : {&Ours(), reference}) {
     const int fd = scratch.File(2 * kPage, O_RDWR);

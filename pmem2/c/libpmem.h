@@ -33,11 +33,10 @@
  * errno of any write-back failure of that mapping since it was mapped, not only its own msync's (see "The
  * error contract" in pmem2/map/map.h: Linux reports a failure once, and a later successful msync proves
  * nothing about the lost pages). That holds for memory a pmem2 mapping holds (pmem_map_file's, or a C++ Map's); on
- * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer. pmem_map_file maps
- * through a file description of pmem2's own, so other code's fsync of the file cannot take the mapping's report;
- * but unlike a C++ Map's, a forked child does not map it again through one of its own (a caller may release it
- * with munmap(2), and the range may be another mapping's by then): parent and child share that description, and
- * the kernel tells whichever syncs first.
+ * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer. Unlike a C++
+ * Map's, a pmem_map_file mapping is not mapped again in a forked child through a file description of the child's
+ * own (a caller may release it with munmap(2), and the range may be another mapping's by then): parent and child
+ * share its description, and the kernel tells only whichever of them syncs first of a write-back failure.
  *
  * Memory: pmem_map_file, pmem_unmap, pmem_msync, pmem_deep_drain, pmem_deep_persist and pmem_has_auto_flush
  * return NULL or -1 with errno ENOMEM ("out of memory") when they cannot allocate what they need, having mapped,

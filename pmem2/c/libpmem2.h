@@ -70,11 +70,10 @@
  *
  * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
  * matching *_delete(). A source does not own its file descriptor; the descriptor may be closed once
- * pmem2_map_new() has returned. A map owns its mapping: pmem2_map_delete() unmaps it. Unlike libpmem2, a shared
- * writable map of a regular file is not made through that descriptor but through a file description pmem2 opens
- * for the file (one per file, held while a map of it lives), and a forked child maps it again through one of its
- * own; so neither the caller's fsync of the descriptor nor the other process's msync takes the map's write-back
- * error report (pmem2/map/map.h, "Write-back errors and file descriptions").
+ * pmem2_map_new() has returned. A map owns its mapping: pmem2_map_delete() unmaps it. Unlike libpmem2, pmem2
+ * keeps an O_PATH descriptor of a file it maps shared and writable (one per file, while a map of it lives), from
+ * which a forked child opens a file description of its own and maps such maps again through it before fork()
+ * returns there, so that parent and child each hear of every write-back failure (pmem2/map/map.h, "fork()").
  *
  * Thread safety: configs and sources are plain values (no concurrent modification). The functions returned by
  * pmem2_get_*_fn() may be called from any thread, concurrently. pmem2_errormsg() is per thread.

@@ -92,17 +92,18 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     }
     map.record_ = std::move(record);
   }
-  // Through the process's own description of the file, so that neither the caller's syncs nor a forked child's
-  // take this Map's write-back errors (map_registry.h, OwnDescription).
-  map_internal::OwnDescription own;
-  if (request->writes_regular_file()) own = map_internal::OwnDescription::Acquire(request->fd, request->file);
-  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address, own.fd());
+  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
   if (!placement.ok()) return placement.status();
   map.Own(placement->address, request->length, request->file);
-  map.diagnostics_.own_file_description = own.fd() >= 0;
-  if (request->writes_regular_file() && own.fd() < 0) map.diagnostics_.no_own_file_description = own.why_not();
-  own.HandOver(map.record_.get(), map_internal::Remap{request->length, placement->prot, placement->flags,
-                                                      static_cast<off_t>(request->offset)});
+  if (request->writes_regular_file()) {
+    // So that a forked child maps this range again through a file description of its own, and neither process's
+    // syncs take the other's write-back error reports (map_registry.h, ChildReopenHandle).
+    map_internal::ChildReopenHandle handle = map_internal::ChildReopenHandle::Acquire(request->fd, request->file);
+    map.diagnostics_.forked_child_gets_own_description = handle.fd() >= 0;
+    map.diagnostics_.why_forked_child_shares_description = handle.why_not();
+    handle.HandOver(map.record_.get(), map_internal::Remap{request->length, placement->prot, placement->flags,
+                                                           static_cast<off_t>(request->offset)});
+  }
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous,
       request->kind == SourceKind::kDeviceDax);

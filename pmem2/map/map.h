@@ -53,20 +53,20 @@
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
 //     GetErrno() the errno. Failures never abort the process and are never dropped.
 //   * A Map created after a failure does not inherit it: its own persists start clean.
-//   * Write-back errors and file descriptions. pmem2 can only record what its own msyncs are told, and Linux tells
-//     each open file description once. So a shared writable Map of a regular file is not made through the Source's
-//     descriptor but through a description pmem2 opens for the process (open("/proc/self/fd/N"), the same access
-//     mode; one per file, shared by the process's Maps of it, held while one lives: one more descriptor per file).
-//     An fsync of the Source's descriptor (or a dup of it) then cannot take this Map's report, and the caller may
-//     close that descriptor once the Map is made. After fork(), the child maps its Maps' ranges again through a
-//     description of its own, before fork() returns there (one open per file, one mmap per Map), so parent and
-//     child each hear of every write-back failure; the child's mapping then has the Map's protection again (an
-//     mprotect(2) of the range is not carried over). If the child cannot (EMFILE, ENOMEM, an open refused), its
-//     Maps of that file carry a sticky error saying so: nothing it persists there can be vouched for. Where the
-//     description cannot be opened (no /proc, or credentials changed since the descriptor was opened),
-//     MapDiagnostics::no_own_file_description says why, and the Map goes through the Source's descriptor as
-//     before: then other code's syncs through that descriptor, and a forked child's, may take its reports. Maps
-//     adopted with FromExisting() go through whatever description their mapping was made with.
+//   * pmem2 can only record what its own msyncs are told. Linux reports a write-back error once per open file
+//     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
+//     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own
+//     (open the file again) if other code syncs the file.
+//   * fork(): parent and child would share that description. So before fork() returns in the child, the child maps
+//     the ranges of its shared writable Maps of regular files again through a file description it opens itself
+//     (same protection, flags and offset; an mprotect(2) or madvise(2) of the range is not carried over), and each
+//     process is then told of every later write-back failure. For that, pmem2 keeps one O_PATH descriptor per file
+//     such Maps map (closing it does not release fcntl(2) record locks, as closing another descriptor of the file
+//     would). The child pays one open per file and an mmap and an mremap per Map. A child that cannot (EMFILE,
+//     ENOMEM, an open refused after a change of credentials) carries a sticky error on those Maps saying so: nothing
+//     it persists there can be vouched for. Where the O_PATH descriptor cannot be opened (no /proc),
+//     MapDiagnostics::why_forked_child_shares_description says why, and parent and child share the description.
+//     Maps adopted with FromExisting(), and libpmem's pmem_map_file mappings, are not mapped again.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when
@@ -120,7 +120,7 @@ void BeginDestructionForCApi(const Map& map);
 // a lost hole the reservation never unmaps). Internal, no promise to other callers.
 void ForgetUnmappedForCApi(Map& map);
 // For libpmem's pmem_map_file, for the same reason: a forked child does not map `map`'s range again through a file
-// description of its own (map_registry.h, OwnDescription), since the range may belong to another mapping by then.
+// description of its own (map_registry.h, ChildReopenHandle), since the range may belong to another mapping by then.
 void NeverRemapInChildForCApi(const Map& map);
 }  // namespace map_internal
 namespace vm_reservation_internal {
@@ -139,11 +139,10 @@ struct MapDiagnostics {
   // for FromExisting(), the rewrites described there).
   std::string reason;
   size_t address_alignment = 0;        // what the mapping address was aligned to
-  // Shared writable mappings of regular files: mapped through a file description pmem2 opened for the process (so
-  // that neither the caller's fsync nor a forked child's msync takes this Map's write-back errors: "Write-back errors
-  // and file descriptions" above), or, when that could not be opened, through the caller's descriptor, and why.
-  bool own_file_description = false;
-  std::string no_own_file_description;
+  // Shared writable mappings of regular files: whether a forked child maps this Map again through a file description
+  // of its own ("fork()" under the error contract above), and if not, why (empty when nothing could be written back).
+  bool forked_child_gets_own_description = false;
+  std::string why_forked_child_shares_description;
   const char* flush_name = "";         // kernels in use, e.g. "clwb", "msync"
   const char* drain_name = "";
   const char* memmove_name = "";

@@ -34,7 +34,7 @@ namespace pmem2 {
 namespace map_internal {
 namespace {
 
-// A file's own description (OwnDescription) and the references to it: records, and Map::Create()s in progress.
+// A file's ChildReopenHandle (an O_PATH descriptor) and the references to it: records, and Map::Create()s in progress.
 struct Description {
   int fd = -1;
   size_t users = 0;
@@ -43,7 +43,7 @@ struct Description {
 struct Registry {
   std::shared_mutex mutex;
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
-  std::map<std::pair<dev_t, ino_t>, Description> descriptions;  // by file; guarded by mutex
+  std::map<std::pair<dev_t, ino_t>, Description> descriptions;  // ChildReopenHandles by file; guarded by mutex
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
@@ -108,7 +108,7 @@ void ForgetOtherThreadsInChild();
 
 }  // namespace
 
-void RemapThroughOwnDescriptionsInChild();
+void RemapThroughDescriptionsOfTheChildsOwn();
 
 namespace {
 
@@ -158,7 +158,7 @@ void ForgetOtherThreadsInChild() {
   fresh->descriptions = registry.descriptions;
   fresh->replaced = &registry;
   TheRegistry() = fresh;
-  RemapThroughOwnDescriptionsInChild();
+  RemapThroughDescriptionsOfTheChildsOwn();
   Slots& slots = GetSlots();
   slots.mutex.unlock();
   // Readers of the parent that slept in `ended` do not exist here, and glibc's condition variable would wait
@@ -388,7 +388,7 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
 
 namespace {
 
-// Drops a reference to `file`'s own description; the last one closes it.
+// Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
 void ReleaseDescriptionLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
   auto it = registry.descriptions.find({file.device, file.inode});
   if (it == registry.descriptions.end() || --it->second.users > 0) return;
@@ -410,55 +410,53 @@ void UnregisterMap(MapRecord* record) {
   }
 }
 
-OwnDescription OwnDescription::Acquire(int fd, const FileIdentity& file) {
-  OwnDescription own;
-  own.file_ = file;
+ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
+  ChildReopenHandle handle;
+  handle.file_ = file;
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_ACCMODE) != O_RDWR) return handle;  // no shared writable mapping can be made of it
   const std::pair<dev_t, ino_t> key{file.device, file.inode};
   Registry& registry = GetRegistry();
   {
     std::unique_lock<std::shared_mutex> lock(registry.mutex);
     if (auto it = registry.descriptions.find(key); it != registry.descriptions.end()) {
       ++it->second.users;
-      own.fd_ = it->second.fd;
-      return own;
+      handle.fd_ = it->second.fd;
+      return handle;
     }
   }
-  // Opened outside the lock (a file system's open may take its time); another thread may open one meanwhile.
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0) {
-    own.why_not_ = internal::StrFormat("fcntl(%d, F_GETFL): %s", fd, std::strerror(errno));
-    return own;
-  }
+  // Opened outside the lock; another thread may open one meanwhile (closing an O_PATH descriptor is harmless).
   char path[40];
   std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const int mine = open(path, (flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY);
-  if (mine < 0) {
-    own.why_not_ = internal::StrFormat("open(%s): %s", path, std::strerror(errno));
-    return own;
+  const int opened = open(path, O_PATH | O_CLOEXEC);
+  if (opened < 0) {
+    const int error = errno;
+    handle.why_not_ = internal::StrFormat("open(%s, O_PATH): %s", path, std::strerror(error));
+    return handle;
   }
   struct stat st;
-  if (fstat(mine, &st) != 0 || st.st_dev != file.device || st.st_ino != file.inode) {
-    close(mine);
-    own.why_not_ = internal::StrFormat("%s is no longer the file mapped", path);
-    return own;
+  if (fstat(opened, &st) != 0 || st.st_dev != file.device || st.st_ino != file.inode) {
+    close(opened);
+    handle.why_not_ = internal::StrFormat("%s is no longer the file mapped", path);
+    return handle;
   }
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   std::pair<std::map<std::pair<dev_t, ino_t>, Description>::iterator, bool> inserted;
   try {
-    inserted = registry.descriptions.try_emplace(key, Description{mine, 0});
+    inserted = registry.descriptions.try_emplace(key, Description{opened, 0});
   } catch (...) {
-    close(mine);
+    close(opened);
     throw;
   }
-  if (!inserted.second) close(mine);  // the other thread's is the file's
+  if (!inserted.second) close(opened);  // the other thread's is the file's
   ++inserted.first->second.users;
-  own.fd_ = inserted.first->second.fd;
-  return own;
+  handle.fd_ = inserted.first->second.fd;
+  return handle;
 }
 
-OwnDescription::OwnDescription(OwnDescription&& other) noexcept { *this = std::move(other); }
+ChildReopenHandle::ChildReopenHandle(ChildReopenHandle&& other) noexcept { *this = std::move(other); }
 
-OwnDescription& OwnDescription::operator=(OwnDescription&& other) noexcept {
+ChildReopenHandle& ChildReopenHandle::operator=(ChildReopenHandle&& other) noexcept {
   if (this != &other) {
     Release();
     fd_ = std::exchange(other.fd_, -1);
@@ -468,9 +466,9 @@ OwnDescription& OwnDescription::operator=(OwnDescription&& other) noexcept {
   return *this;
 }
 
-OwnDescription::~OwnDescription() { Release(); }
+ChildReopenHandle::~ChildReopenHandle() { Release(); }
 
-void OwnDescription::Release() {
+void ChildReopenHandle::Release() {
   if (fd_ < 0) return;
   fd_ = -1;
   Registry& registry = GetRegistry();
@@ -478,7 +476,7 @@ void OwnDescription::Release() {
   ReleaseDescriptionLocked(registry, file_);
 }
 
-void OwnDescription::HandOver(MapRecord* record, const Remap& remap) {
+void ChildReopenHandle::HandOver(MapRecord* record, const Remap& remap) {
   if (fd_ < 0) return;
   fd_ = -1;
   Registry& registry = GetRegistry();
@@ -490,16 +488,20 @@ void OwnDescription::HandOver(MapRecord* record, const Remap& remap) {
 void NeverRemapInChild(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  record->remap_.length = 0;
+  record->remap_ = Remap{};
+  if (record->holds_description_) {
+    record->holds_description_ = false;
+    ReleaseDescriptionLocked(registry, record->file());
+  }
 }
 
-size_t OwnDescriptionCountForTest() {
+size_t ChildReopenHandleCountForTest() {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   return registry.descriptions.size();
 }
 
-int OwnDescriptionFdForTest(dev_t device, ino_t inode) {
+int ChildReopenHandleForTest(dev_t device, ino_t inode) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.descriptions.find({device, inode});
@@ -513,53 +515,67 @@ bool RemapsInChildForTest(const void* address) {
   return record != nullptr && record->holds_description_ && record->remap_.length > 0;
 }
 
-// In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): each
-// own description is replaced by one of the child's, and the ranges of the Maps of its file are mapped again
-// through it. What fails is recorded on those Maps (PersistFailure::forked_without_own_description); a range whose
-// new mmap fails is mapped again through the inherited description, so that the child keeps its memory.
-void RemapThroughOwnDescriptionsInChild() {
+namespace {
+
+size_t mapped_again_in_child = 0;  // only the fork handler writes it, with no other thread in the process
+
+}  // namespace
+
+size_t MappedAgainInChildForTest() { return mapped_again_in_child; }
+
+namespace {
+
+// Maps `remap.length` bytes at `at` again through `fd`, or leaves the old mapping there and returns the errno. The new
+// mapping is made elsewhere first and moved over the old one (mremap replaces it whole), so that a refused mmap (the
+// likely failure: ENOMEM) leaves the child's memory as it was.
+int MapAgain(uintptr_t at, const Remap& remap, int fd) {
+  void* fresh = mmap(nullptr, remap.length, remap.prot, remap.flags, fd, remap.offset);
+  if (fresh == MAP_FAILED) return errno;
+  if (mremap(fresh, remap.length, remap.length, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(at)) ==
+      MAP_FAILED) {
+    const int error = errno;
+    munmap(fresh, remap.length);
+    return error;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): for each
+// file with a handle, the child opens a description of its own and maps the ranges of the Maps of the file again
+// through it, then closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not
+// inherited), so that close releases none. What fails is recorded on those Maps
+// (PersistFailure::forked_without_own_description).
+void RemapThroughDescriptionsOfTheChildsOwn() {
   Registry& registry = GetRegistry();
-  for (auto it = registry.descriptions.begin(); it != registry.descriptions.end();) {
-    const std::pair<dev_t, ino_t> key = it->first;
-    const int inherited = it->second.fd;
+  for (const auto& [key, description] : registry.descriptions) {
     char path[40];
-    std::snprintf(path, sizeof path, "/proc/self/fd/%d", inherited);
-    const int flags = fcntl(inherited, F_GETFL);
-    const int mine = flags < 0 ? -1 : open(path, (flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY);
-    const int error = mine < 0 ? errno : 0;
-    for (auto& [begin, record] : registry.by_begin) {
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", description.fd);
+    int mine = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    int error = mine < 0 ? errno : 0;
+    struct stat st;
+    if (mine >= 0 && (fstat(mine, &st) != 0 || st.st_dev != key.first || st.st_ino != key.second)) {
+      error = ESTALE;  // the handle's number names another file (closed by someone else and reused)
+      close(mine);
+      mine = -1;
+    }
+    for (const auto& [begin, record] : registry.by_begin) {
       const Remap& remap = record->remap_;
       if (!record->holds_description_ || remap.length == 0 || record->file().device != key.first ||
           record->file().inode != key.second) {
         continue;
       }
-      void* at = reinterpret_cast<void*>(begin);
-      int failed = error;
-      if (failed == 0 &&
-          mmap(at, remap.length, remap.prot, remap.flags | MAP_FIXED, mine, remap.offset) == MAP_FAILED) {
-        failed = errno;
-        // MAP_FIXED may have unmapped the range before it failed: the inherited description maps it again.
-        mmap(at, remap.length, remap.prot, remap.flags | MAP_FIXED, inherited, remap.offset);
-      }
+      // Not in the child (MADV_DONTFORK): nothing to map again.
+      if (msync(reinterpret_cast<void*>(begin), remap.length, MS_ASYNC) != 0 && errno == ENOMEM) continue;
+      const int failed = error != 0 ? error : MapAgain(begin, remap, mine);
+      if (failed == 0) ++mapped_again_in_child;
       if (failed != 0) {
         record->Record(PersistFailure{failed, begin, remap.length, false, true});
         failure_count.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (mine < 0) {
-      // The parent's description is no use to the child's new Maps of the file: they open their own (Acquire). The
-      // records that hold a reference find no entry when they go (ReleaseDescriptionLocked).
-      close(inherited);
-      it = registry.descriptions.erase(it);
-      continue;
-    }
-    // The child's description under the inherited number, which closes the parent's here.
-    if (dup3(mine, inherited, O_CLOEXEC) < 0) {
-      it->second.fd = mine;
-    } else {
-      close(mine);
-    }
-    ++it;
+    if (mine >= 0) close(mine);
   }
 }
 

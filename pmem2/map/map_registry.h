@@ -69,7 +69,7 @@ struct FileIdentity {
 };
 
 // One failed persistence call, or (forked_without_own_description) a forked child that could not map a Map's range
-// again through a file description of its own (OwnDescription), so that no persist of it can be vouched for.
+// again through a file description of its own (ChildReopenHandle), so that no persist of it can be vouched for.
 struct PersistFailure {
   int error_number = 0;   // errno of msync (of open or mmap for forked_without_own_description)
   uintptr_t address = 0;  // the range the caller asked to persist (the Map's range)
@@ -78,9 +78,10 @@ struct PersistFailure {
   bool forked_without_own_description = false;
 };
 
-// How a forked child maps a Map's range again through its own file description (OwnDescription): mmap(begin(),
-// length, prot, flags | MAP_FIXED, fd, offset). length 0: never (Maps adopted with FromExisting(), whose mapping is
-// someone else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's back).
+// How a forked child maps a Map's range again through its own file description (ChildReopenHandle): as
+// mmap(begin(), length, prot, flags | MAP_FIXED, fd, offset). length 0: never (Maps adopted with FromExisting(), whose
+// mapping is someone else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's
+// back).
 struct Remap {
   size_t length = 0;
   int prot = 0;
@@ -116,17 +117,17 @@ class MapRecord {
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
 
-  friend class OwnDescription;
+  friend class ChildReopenHandle;
   friend void UnregisterMap(MapRecord* record);
   friend void NeverRemapInChild(MapRecord* record);
   friend bool RemapsInChildForTest(const void* address);
-  friend void RemapThroughOwnDescriptionsInChild();  // map_registry.cc
+  friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
 
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
-  bool holds_description_ = false;  // a reference to its file's OwnDescription; guarded by the registry's lock
+  bool holds_description_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -135,37 +136,42 @@ class MapRecord {
 };
 
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it). Removing one
-// releases the reference to its file's own description that it holds, if any (OwnDescription::HandOver).
+// releases the reference to its file's ChildReopenHandle that it holds, if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 
-// A file description of the process's own for a file it maps shared and writable.
+// A handle on a file a Map maps shared and writable, from which a forked child opens a file description of its own.
 //
-// Why: Linux reports a write-back error once per open file description, to whichever sync of it comes first. A
-// mapping made through the caller's descriptor shares that description with the caller, whose fsync(2) then takes
-// the report from pmem2's msync; and after fork(), parent and child share every description, so one process's msync
-// takes the report from the other's, which is then told its lost data is durable. So pmem2 maps such a file through a
-// description it opens itself (open("/proc/self/fd/N") with the caller's access mode and O_APPEND, O_CLOEXEC), one per
-// file and process, shared by the process's Maps of the file (the registry spreads a failure among those); and a
-// forked child opens its own and maps its Maps' ranges again through it (Remap), before fork() returns there. Each
-// description is then told of every write-back failure of the file's data that happens while it is open.
+// Why: Linux reports a write-back error once per open file description, to whichever sync of it comes first, and
+// parent and child share every description after fork(): one process's msync could take the report of a failure
+// that lost the other's data, and the other would then be told that data is durable. So a child maps the ranges of
+// its Maps again, before fork() returns there, through a description it opens itself (MAP_FIXED, same protection,
+// flags and offset; Remap), and each description is then told of every later write-back failure of the file.
 //
-// Cost: one descriptor per file mapped (not per Map), held while a Map of the file lives; in a forked child, one open
-// per such file and one mmap per Map, made while fork() returns. Where the description cannot be opened (no /proc,
-// EACCES after a change of credentials, EMFILE), the Map is made through the caller's descriptor, as before, and
-// MapDiagnostics says why; a forked child whose own description or mmap fails records that on its Maps of the file
-// as a sticky failure (nothing it persists there can be vouched for; PersistFailure::forked_without_own_description).
-class OwnDescription {
+// The handle is an O_PATH descriptor (open("/proc/self/fd/N", O_PATH | O_CLOEXEC)), one per file and process,
+// shared by the Maps of the file and closed with the last: the caller may close the Source's descriptor meanwhile.
+// O_PATH because closing it does not release the process's fcntl(2) record locks on the file, as closing any other
+// descriptor of the file would. For the same reason the parent's Maps keep going through the Source's descriptor:
+// a description of pmem2's own in the parent would have to be closed some day. The child opens its description
+// O_RDWR and closes it once its Maps are mapped again (a child holds no record locks then: they are not inherited).
+//
+// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one open per such file and two system
+// calls per Map (mmap, mremap), made while fork() returns. Where the handle cannot be opened (no /proc, EMFILE),
+// MapDiagnostics says why and a child shares the description, as before. A child whose open or mmap fails records that
+// on its Maps of the file as a sticky failure (PersistFailure::forked_without_own_description): nothing it persists
+// there can be vouched for.
+class ChildReopenHandle {
  public:
-  OwnDescription() = default;
-  // For a shared writable mapping of the regular file `file` open as `fd`: the process's description of it, opened
-  // on first use. fd() is -1 and why_not() says why when it cannot be opened (the caller then maps through `fd`).
-  static OwnDescription Acquire(int fd, const FileIdentity& file);
-  OwnDescription(OwnDescription&& other) noexcept;
-  OwnDescription& operator=(OwnDescription&& other) noexcept;
-  OwnDescription(const OwnDescription&) = delete;
-  OwnDescription& operator=(const OwnDescription&) = delete;
-  ~OwnDescription();  // releases the reference unless handed over
+  ChildReopenHandle() = default;
+  // For a shared writable mapping of the regular file `file` open as `fd` (O_RDWR; any other access mode gets no
+  // handle, as its mapping cannot be writable): the process's handle on the file, opened on first use. fd() is -1
+  // and why_not() says why when it cannot be opened.
+  static ChildReopenHandle Acquire(int fd, const FileIdentity& file);
+  ChildReopenHandle(ChildReopenHandle&& other) noexcept;
+  ChildReopenHandle& operator=(ChildReopenHandle&& other) noexcept;
+  ChildReopenHandle(const ChildReopenHandle&) = delete;
+  ChildReopenHandle& operator=(const ChildReopenHandle&) = delete;
+  ~ChildReopenHandle();  // releases the reference unless handed over
 
   int fd() const { return fd_; }
   const std::string& why_not() const { return why_not_; }
@@ -181,16 +187,17 @@ class OwnDescription {
   std::string why_not_;
 };
 
-// Keeps a forked child from mapping `record`'s range again (Remap::length 0), for mappings whose callers may unmap
-// them without pmem2 (libpmem's pmem_map_file): the range may belong to another mapping by the time of a fork. Such a
-// Map shares its description with a forked child, as any mapping not made by pmem2 does.
+// Keeps a forked child from mapping `record`'s range again, and releases its handle, for mappings whose callers may
+// unmap them without pmem2 (libpmem's pmem_map_file): the range may belong to another mapping by the time of a fork.
+// Parent and child then share the mapping's description, as for any mapping not made by pmem2.
 void NeverRemapInChild(MapRecord* record);
 
-// For tests: the number of own descriptions open now; the descriptor of the file's (-1 if none); whether the live
-// mapping holding `address` maps through one and would be mapped again in a forked child.
-size_t OwnDescriptionCountForTest();
-int OwnDescriptionFdForTest(dev_t device, ino_t inode);
+// For tests: the number of handles open now; the handle of the file (-1 if none); whether the live mapping holding
+// `address` would be mapped again in a forked child; how many Maps this process mapped again as a forked child.
+size_t ChildReopenHandleCountForTest();
+int ChildReopenHandleForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);
+size_t MappedAgainInChildForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
 // the record unless its range overlaps a live one (kMapExists, naming both ranges).
 absl::Status RegisterMapIfFree(MapRecord* record);

@@ -83,9 +83,8 @@ absl::Status AllocateFileBlocks(const MapRequest& request) {
                                           " (Config::set_fully_allocated)"));
 }
 
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address, int through_fd) {
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) {
   Placement placement;
-  const int file_fd = through_fd >= 0 ? through_fd : request.fd;
   placement.alignment = fixed_address != nullptr ? size_t{1} << __builtin_ctzll(reinterpret_cast<uintptr_t>(
                                                                      fixed_address))
                                                  : AddressAlignment(request.length, request.source_alignment);
@@ -101,13 +100,13 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address, 
   if (request.anonymous()) {
     addr = map((request.is_private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
   } else if (request.is_private) {
-    addr = map(MAP_PRIVATE, file_fd, offset);
+    addr = map(MAP_PRIVATE, request.fd, offset);
   } else {
-    addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, file_fd, offset);
+    addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
     placement.synchronous = addr != MAP_FAILED;
     // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
     if (addr == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
-      addr = map(MAP_SHARED, file_fd, offset);
+      addr = map(MAP_SHARED, request.fd, offset);
     }
   }
   if (addr == MAP_FAILED) {

@@ -49,10 +49,8 @@ struct Placement {
 
 // mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
 // `fixed_address` when it is not null (a range of a VmReservation claimed for this mapping, which the mapping
-// replaces). A file is mapped through `through_fd` when it is not -1 (the process's own description of the file,
-// map_registry.h's OwnDescription), else through request.fd; messages name request.fd. kNoAccess for EACCES on a
-// file, kErrno otherwise.
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr, int through_fd = -1);
+// replaces). kNoAccess for EACCES on a file, kErrno otherwise.
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
 
 }  // namespace map_internal
 }  // namespace pmem2

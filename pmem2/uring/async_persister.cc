@@ -10,8 +10,7 @@
 //
 // Why the engine reopens the file: Linux reports a write-back error once per open file description. The
 // engine's io_uring data syncs go through a description of its own, so the kernel hands every error to them
-// independently of the Maps' msyncs (which use the mappings' description: pmem2's own description of the file for
-// the Maps it made, map_registry.h's OwnDescription): neither can take the other's report.
+// independently of the Maps' msyncs (which use the mapping's description): neither can take the other's report.
 // The synchronous backend has no ranged data sync on a descriptor (fdatasync is the whole file), so it msyncs
 // through the mappings like Map::Persist(), and joins the same tracking (SyncSynchronously()).
 
@@ -794,8 +793,7 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
 }
 
 // After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one
-// its mapping goes through: pmem2's own for the Maps it made, the caller's for adopted ones) still holds the same
-// report. Taken now, while the failure is unacknowledged, so that
+// its mapping was made from) still holds the same report. Taken now, while the failure is unacknowledged, so that
 // the next Map::Persist() does not hand it out after the application acknowledged it (failing, on every Map of
 // the file, a persist of pages that are durable): the mirror of SyncSynchronously()'s question to the engine's
 // description. A one-page msync asks the description, as the kernel checks it whatever the range

@@ -1258,14 +1258,6 @@ std::vector<int> DescriptorsWhere(const std::function<bool(int fd, const std::st
   return found;
 }
 
-// The file description the Maps of the file at `path` go through: pmem2's own (map_registry.h, OwnDescription), not
-// the descriptor they were made from. -1 if there is none.
-int MapsDescription(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return map_internal::OwnDescriptionFdForTest(st.st_dev, st.st_ino);
-}
-
 // The synchronous path takes a failure through the mapping (msync); the engine's own description (its reopened
 // descriptor) holds the same report. It must be taken while the failure is unacknowledged: left there, the next
 // sync's SYNC_FILE_RANGE_WAIT_AFTER would hand it out after the application acknowledged the failure, failing
@@ -1275,10 +1267,12 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheMsyncTookLeavesNoReportInTheEngines
   FailingDisk disk(/*allow_io_uring=*/false);
   if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
   ASSERT_TRUE(disk.persister.has_value());
-  const int maps = MapsDescription(disk.file->path);
-  ASSERT_GE(maps, 0);
+  // Not the O_PATH handle a forked child would open its own description from (map_registry.h).
+  struct stat st {};
+  ASSERT_EQ(stat(disk.file->path.c_str(), &st), 0);
+  const int handle = map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino);
   const std::vector<int> engines = DescriptorsWhere([&](int fd, const std::string& target) {
-    return target == disk.file->path && fd != disk.file->fd.get() && fd != disk.file->source->fd() && fd != maps;
+    return target == disk.file->path && fd != disk.file->fd.get() && fd != disk.file->source->fd() && fd != handle;
   });
   ASSERT_EQ(engines.size(), 1u) << "the engine's own descriptor of the file";
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/false));
@@ -1286,25 +1280,22 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheMsyncTookLeavesNoReportInTheEngines
       << "a report left for the next sync: " << std::strerror(errno);
 }
 
-// The mirror: the ring's data sync takes the failure through the engine's own description; the Map's (the one its
-// mapping goes through) has the same report. Left there, the next Map::Persist() would hand it out after the
-// application acknowledged the failure.
+// The mirror: the ring's data sync takes the failure through the engine's own description; the Map's (the
+// descriptor it was made from, which its mapping holds) has the same report. Left there, the next
+// Map::Persist() would hand it out after the application acknowledged the failure.
 TEST(AsyncPersisterWriteBackTest, AFailureTheRingTookLeavesNoReportInTheMapsDescription) {
   FailingDisk disk(/*allow_io_uring=*/true);
   if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
   ASSERT_TRUE(disk.persister.has_value());
   if (disk.persister->backend() != AsyncBackend::kIoUring) GTEST_SKIP() << "no io_uring here";
-  const int maps = MapsDescription(disk.file->path);
-  ASSERT_GE(maps, 0);
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
-  EXPECT_EQ(sync_file_range(maps, 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+  EXPECT_EQ(sync_file_range(disk.file->fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
       << "a report left for the next Map::Persist(): " << std::strerror(errno);
 }
 
-// Every Map the engine serves, also one made from another descriptor of the file, is left without the report: the
-// synchronous path's first failing msync takes only its own Map's description, and the ring's sync only the
-// engine's. The Maps of a file go through one description, pmem2's own, whichever descriptor they were made from
-// (the descriptors themselves are their owners': their syncs hear of the failure too, as they should).
+// Every Map the engine serves, also one made from a descriptor of its own (another open file description of the
+// file), is left without the report: the synchronous path's first failing msync takes only its own Map's, and
+// the ring's sync only the engine's.
 TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServes) {
   FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
   if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
@@ -1320,12 +1311,11 @@ TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServe
   ASSERT_TRUE(second.ok()) << second.status();
   absl::Cleanup engine_first = [&] { disk.persister.reset(); };  // ends before `second` is unmapped, however
   ASSERT_TRUE(disk.persister->AddMap(*second).ok());
-  const int maps = MapsDescription(disk.file->path);
-  ASSERT_GE(maps, 0);
-  EXPECT_TRUE(second->diagnostics().own_file_description);
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
-  EXPECT_EQ(sync_file_range(maps, 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
-      << "a report left in the Maps' description: " << std::strerror(errno);
+  EXPECT_EQ(sync_file_range(own_fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left in the second Map's description: " << std::strerror(errno);
+  EXPECT_EQ(sync_file_range(disk.file->fd.get(), 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+      << "a report left in the first Map's description: " << std::strerror(errno);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// A forked child maps its shared writable Maps of files again through file descriptions of its own
+// (map_registry.h, ChildReopenHandle), so that parent and child each hear of every write-back failure. That the
+// kernel then tells both is tested on a failing file system in persistence_failure_test.cc (root only); these
+// tests check the mechanism without root: the handle per file, which Maps get one, that a child's Maps keep their
+// memory and file offsets after being mapped again, and what a child that cannot do it says.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pmem2/errors/errors.h"
+#include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
+#include "testing/temp_files.h"
+
+namespace pmem2 {
+namespace {
+
+using ::pmem2::map_internal::ChildReopenHandleCountForTest;
+using ::pmem2::map_internal::ChildReopenHandleForTest;
+using ::pmem2::map_internal::MappedAgainInChildForTest;
+using ::pmem2::map_internal::RemapsInChildForTest;
+using ::pmem2::testing::ChildResult;
+using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::RunInChild;
+using ::pmem2::testing::ScopedEnv;
+using ::pmem2::testing::ScopedFd;
+using ::pmem2::testing::ScopedTempDir;
+using ::pmem2::testing::WriteToParent;
+
+const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+
+absl::StatusOr<Map> MapFd(int fd, Protection protection = kProtRead | kProtWrite, uint64_t offset = 0,
+                          VmReservation* reservation = nullptr) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_protection(protection);
+  config.set_offset(offset);
+  if (reservation != nullptr) config.set_vm_reservation(reservation, 0);
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  return Map::Create(config, *source);
+}
+
+struct stat Stat(int fd) {
+  struct stat st {};
+  EXPECT_EQ(fstat(fd, &st), 0) << std::strerror(errno);
+  return st;
+}
+
+class ChildDescriptionTest : public ::testing::Test {
+ protected:
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  ScopedTempDir dir_{"/dev/shm"};
+};
+
+TEST_F(ChildDescriptionTest, EachFileMappedSharedAndWritableHasOneOPathHandle) {
+  const size_t before = ChildReopenHandleCountForTest();
+  ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  const struct stat st = Stat(fd.get());
+  absl::StatusOr<Map> first = MapFd(fd.get());
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<Map> second = MapFd(fd.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(first->diagnostics().forked_child_gets_own_description);
+  EXPECT_EQ(first->diagnostics().why_forked_child_shares_description, "");
+  EXPECT_TRUE(RemapsInChildForTest(first->address()));
+  EXPECT_EQ(ChildReopenHandleCountForTest(), before + 1) << "one per file, not per Map";
+  const int handle = ChildReopenHandleForTest(st.st_dev, st.st_ino);
+  ASSERT_GE(handle, 0);
+  EXPECT_NE(handle, fd.get());
+  EXPECT_EQ(fcntl(handle, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  EXPECT_EQ(fcntl(handle, F_GETFL) & O_PATH, O_PATH) << "closing it must release no fcntl lock";
+
+  // The caller may close its descriptor: the Maps still persist to the file.
+  fd = ScopedFd();
+  std::memcpy(first->address(), "first", 5);
+  EXPECT_TRUE(first->Persist(first->address(), 5).ok());
+
+  first = absl::InternalError("destroyed");
+  EXPECT_EQ(ChildReopenHandleCountForTest(), before + 1) << "the second Map still uses it";
+  second = absl::InternalError("destroyed");
+  EXPECT_EQ(ChildReopenHandleCountForTest(), before) << "closed with the file's last Map";
+  EXPECT_EQ(ChildReopenHandleForTest(st.st_dev, st.st_ino), -1);
+}
+
+// fcntl(2) record locks are released when the process closes any descriptor of the file that is not O_PATH: the
+// handle's coming and going must leave the caller's lock alone. Seen from a child, which is refused the lock while
+// the parent holds it.
+TEST_F(ChildDescriptionTest, MapsComingAndGoingKeepTheCallersRecordLocks) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  {
+    absl::StatusOr<Map> map = MapFd(fd.get());
+    ASSERT_TRUE(map.ok()) << map.status();
+  }
+  const std::string path = dir_.Join("f");
+  ChildResult child = RunInChild([&](int out) {
+    ScopedFd other(open(path.c_str(), O_RDWR));
+    struct flock mine {};
+    mine.l_type = F_WRLCK;
+    mine.l_whence = SEEK_SET;
+    if (fcntl(other.get(), F_SETLK, &mine) == 0) WriteToParent(out, "the parent's lock was gone");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
+TEST_F(ChildDescriptionTest, OnlySharedWritableMappingsOfFilesGetOne) {
+  const size_t before = ChildReopenHandleCountForTest();
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> read_only = MapFd(fd.get(), kProtRead);  // nothing to write back
+  ASSERT_TRUE(read_only.ok()) << read_only.status();
+  EXPECT_FALSE(read_only->diagnostics().forked_child_gets_own_description);
+  EXPECT_EQ(read_only->diagnostics().why_forked_child_shares_description, "");
+  EXPECT_FALSE(RemapsInChildForTest(read_only->address()));
+
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_sharing(Sharing::kPrivate);  // stores never reach the file
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  absl::StatusOr<Map> private_map = Map::Create(config, *source);
+  ASSERT_TRUE(private_map.ok()) << private_map.status();
+  EXPECT_FALSE(private_map->diagnostics().forked_child_gets_own_description);
+
+  absl::StatusOr<Source> anonymous = Source::Anonymous(kPage);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  absl::StatusOr<Map> anonymous_map = Map::Create(config, *anonymous);
+  ASSERT_TRUE(anonymous_map.ok()) << anonymous_map.status();
+  EXPECT_FALSE(anonymous_map->diagnostics().forked_child_gets_own_description);
+  EXPECT_EQ(ChildReopenHandleCountForTest(), before);
+}
+
+// Maps at a file offset, one of them in a reservation: in the child each is mapped again (counted), still shows
+// what the parent stored at its offset, and the child's stores reach the file there and the parent.
+TEST_F(ChildDescriptionTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffsets) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 8 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> at_offset = MapFd(fd.get(), kProtRead | kProtWrite, 2 * kPage);
+  ASSERT_TRUE(at_offset.ok()) << at_offset.status();
+  absl::StatusOr<VmReservation> reservation = VmReservation::Create(16 * kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  absl::StatusOr<Map> reserved = MapFd(fd.get(), kProtRead | kProtWrite, 4 * kPage, &*reservation);
+  ASSERT_TRUE(reserved.ok()) << reserved.status();
+  char* offset_base = static_cast<char*>(at_offset->address());
+  char* reserved_base = static_cast<char*>(reserved->address());
+  std::memcpy(offset_base, "parent-2", 8);
+  std::memcpy(reserved_base, "parent-4", 8);
+
+  ChildResult child = RunInChild([&](int out) {
+    if (MappedAgainInChildForTest() != 2) {
+      WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " Maps mapped again, not 2; "));
+    }
+    if (std::memcmp(offset_base, "parent-2", 8) != 0) WriteToParent(out, "the Map at offset 2 pages lost it; ");
+    if (std::memcmp(reserved_base, "parent-4", 8) != 0) WriteToParent(out, "the reserved Map lost it; ");
+    std::memcpy(offset_base + 8, "child-2", 7);
+    std::memcpy(reserved_base + 8, "child-4", 7);
+    for (const Map* map : {&*at_offset, &*reserved}) {
+      const absl::Status persisted = map->Persist(map->address(), 15);
+      if (!persisted.ok()) WriteToParent(out, persisted.ToString());
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(std::string(offset_base, 15), "parent-2child-2");
+  EXPECT_EQ(std::string(reserved_base, 15), "parent-4child-4");
+  char read_back[15] = {};
+  ASSERT_EQ(pread(fd.get(), read_back, 15, static_cast<off_t>(2 * kPage)), 15);
+  EXPECT_EQ(std::string(read_back, 15), "parent-2child-2");
+  ASSERT_EQ(pread(fd.get(), read_back, 15, static_cast<off_t>(4 * kPage)), 15);
+  EXPECT_EQ(std::string(read_back, 15), "parent-4child-4");
+  EXPECT_TRUE(at_offset->PersistError().ok()) << at_offset->PersistError();
+  EXPECT_EQ(MappedAgainInChildForTest(), 0u) << "this process is no forked child";
+}
+
+// A grandchild that cannot open its description (openat refused), or cannot map through it (mremap refused): its
+// Map says so (a sticky error with the errno) and keeps its memory; nothing it persists is vouched for. The child
+// that forked it, which could, is unaffected.
+TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAndKeepsItsMemory) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* base = static_cast<char*>(map->address());
+  std::memcpy(base, "kept", 4);
+
+  for (const auto& [call, error] : {std::pair<unsigned, int>{__NR_openat, EACCES}, {__NR_mremap, ENOMEM}}) {
+    SCOPED_TRACE(call == __NR_openat ? "openat refused" : "mremap refused");
+    ChildResult child = RunInChild([&, call = call, error = error](int out) {
+      testing::DenySystemCall(call, error);
+      const uint64_t failures = PersistErrorCount();
+      const pid_t grandchild = fork();
+      if (grandchild == 0) {
+        const absl::Status sticky = map->PersistError();
+        const bool says_so = !sticky.ok() && GetErrno(sticky) == error &&
+                             absl::StrContains(sticky.message(), "could not map") &&
+                             absl::StrContains(sticky.message(), "file description of its own");
+        const bool memory_kept = std::memcmp(base, "kept", 4) == 0;
+        const bool persist_fails = !map->Persist(base, 4).ok();
+        _exit(says_so && memory_kept && persist_fails && PersistErrorCount() == failures + 1 ? 0 : 1);
+      }
+      int status = 0;
+      if (waitpid(grandchild, &status, 0) != grandchild) return 2;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) WriteToParent(out, "the grandchild's Map did not say so");
+      if (!map->PersistError().ok()) WriteToParent(out, "the child's own Map failed");
+      return 0;
+    });
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
+  }
+  EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
+}
+
+}  // namespace
+}  // namespace pmem2
