@@ -389,11 +389,20 @@ TEST_F(DifferentialTest, DescriptorClosedAfterTheSource) {
   EXPECT_EQ(answers[0], answers[1]) << "ours, then the reference";
 }
 
-// The descriptors open in this process.
-size_t OpenDescriptors() {
+// The descriptors open in this process on the file `fd` is open on (fd included).
+size_t DescriptorsOfTheFile(int fd) {
+  struct stat file;
+  if (fstat(fd, &file) != 0) return 0;
   size_t count = 0;
   if (DIR* dir = opendir("/proc/self/fd"); dir != nullptr) {
-    while (readdir(dir) != nullptr) ++count;
+    while (const dirent* entry = readdir(dir)) {
+      struct stat st;
+      const int other = atoi(entry->d_name);
+      if (entry->d_name[0] != '.' && other != dirfd(dir) && fstat(other, &st) == 0 && st.st_dev == file.st_dev &&
+          st.st_ino == file.st_ino) {
+        ++count;
+      }
+    }
     closedir(dir);
   }
   return count;
@@ -414,12 +423,12 @@ TEST_F(DifferentialTest, ASharedWritableMapKeepsAnOPathDescriptorForForkedChildr
     pmem2_config* cfg = nullptr;
     ASSERT_EQ(api->config_new(&cfg), 0);
     ASSERT_EQ(api->config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
-    const size_t before = OpenDescriptors();
+    const size_t before = DescriptorsOfTheFile(fd);
     pmem2_map* map = nullptr;
     ASSERT_EQ(api->map_new(&map, cfg, src), 0);
-    opened.push_back(OpenDescriptors() - before);
+    opened.push_back(DescriptorsOfTheFile(fd) - before);
     api->map_delete(&map);
-    EXPECT_EQ(OpenDescriptors(), before) << "closed with the map";
+    EXPECT_EQ(DescriptorsOfTheFile(fd), before) << "closed with the map";
     api->config_delete(&cfg);
     api->source_delete(&src);
     close(fd);

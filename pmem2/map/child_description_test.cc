@@ -153,6 +153,31 @@ TEST_F(ChildDescriptionTest, OnlySharedWritableMappingsOfFilesGetOne) {
   EXPECT_EQ(ChildReopenHandleCountForTest(), before);
 }
 
+// A file this process could not open again for writing (created read-only through a writable descriptor): a child
+// could not either, so there is no handle, and a child shares the description instead of failing every persist.
+// Only without privileges: root may open it.
+TEST_F(ChildDescriptionTest, AFileTheProcessCouldNotOpenAgainForWritingGetsNoHandle) {
+  if (geteuid() == 0) GTEST_SKIP() << "root may open a read-only file for writing";
+  const std::string path = dir_.Join("read-only");
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0444));
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  ASSERT_EQ(ftruncate(fd.get(), static_cast<off_t>(kPage)), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_FALSE(map->diagnostics().forked_child_gets_own_description);
+  EXPECT_THAT(map->diagnostics().why_forked_child_shares_description,
+              ::testing::HasSubstr("could not open the file again for writing"));
+  EXPECT_FALSE(RemapsInChildForTest(map->address()));
+  ChildResult child = RunInChild([&](int out) {
+    std::memcpy(map->address(), "child", 5);
+    const absl::Status persisted = map->Persist(map->address(), 5);
+    if (!persisted.ok()) WriteToParent(out, persisted.ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
 // Maps at a file offset, one of them in a reservation: in the child each is mapped again (counted), still shows
 // what the parent stored at its offset, and the child's stores reach the file there and the parent.
 TEST_F(ChildDescriptionTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffsets) {
@@ -221,7 +246,10 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
                              absl::StrContains(sticky.message(), "file description of its own");
         const bool memory_kept = std::memcmp(base, "kept", 4) == 0;
         const bool persist_fails = !map->Persist(base, 4).ok();
-        _exit(says_so && memory_kept && persist_fails && PersistErrorCount() == failures + 1 ? 0 : 1);
+        // No acknowledgement ends it: the child's persists still share its parent's description.
+        const bool kept_after_clear = !map->ClearPersistError().ok() && !map->PersistError().ok();
+        _exit(says_so && memory_kept && persist_fails && kept_after_clear && PersistErrorCount() == failures + 1 ? 0
+                                                                                                                 : 1);
       }
       int status = 0;
       if (waitpid(grandchild, &status, 0) != grandchild) return 2;

@@ -62,11 +62,14 @@
 //     (same protection, flags and offset; an mprotect(2) or madvise(2) of the range is not carried over), and each
 //     process is then told of every later write-back failure. For that, pmem2 keeps one O_PATH descriptor per file
 //     such Maps map (closing it does not release fcntl(2) record locks, as closing another descriptor of the file
-//     would). The child pays one open per file and an mmap and an mremap per Map. A child that cannot (EMFILE,
-//     ENOMEM, an open refused after a change of credentials) carries a sticky error on those Maps saying so: nothing
-//     it persists there can be vouched for. Where the O_PATH descriptor cannot be opened (no /proc),
-//     MapDiagnostics::why_forked_child_shares_description says why, and parent and child share the description.
-//     Maps adopted with FromExisting(), and libpmem's pmem_map_file mappings, are not mapped again.
+//     would). The child pays one open per file and an mmap and an mremap per Map. Not covered, so that parent and
+//     child share the description as before: Maps adopted with FromExisting(); libpmem's pmem_map_file mappings;
+//     files this process could not open again for writing (a descriptor received from another process, a file
+//     created read-only, credentials changed) or without /proc (MapDiagnostics::why_forked_child_shares_description
+//     says which); and a child's own fsync of a descriptor it inherited. A child that cannot open or map its own
+//     description when it should (credentials changed since the Map was made, EMFILE, ENOMEM, a lease) carries an
+//     error on those Maps that no ClearPersistError() ends: nothing it persists there can be vouched for, and its
+//     parent's Maps of the file are exposed too, as before.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when

@@ -38,6 +38,9 @@ namespace {
 struct Description {
   int fd = -1;
   size_t users = 0;
+  // In a forked child's fork handler only: the child's own description (opened on first need), or why not.
+  int child_fd = -1;
+  int child_error = 0;
 };
 
 struct Registry {
@@ -252,6 +255,7 @@ ABSL_ATTRIBUTE_NOINLINE void WakeReaders() {
 
 void MapRecord::Record(const PersistFailure& failure) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (failure.forked_without_own_description && unacknowledgeable_.error_number == 0) unacknowledgeable_ = failure;
   if (first_.error_number == 0) {
     first_ = failure;
   } else {
@@ -305,9 +309,11 @@ absl::Status MapRecord::TakeError() {
   std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
   std::lock_guard<std::mutex> lock(mutex_);
   absl::Status error = ErrorLocked();
-  first_ = PersistFailure{};
+  // A forked child's Map that shares its parent's description stays unable to vouch for a persist: acknowledging
+  // does not change that.
+  first_ = unacknowledgeable_;
   later_failures_ = 0;
-  has_error_.store(false, std::memory_order_release);
+  has_error_.store(first_.error_number != 0, std::memory_order_release);
   return error;
 }
 
@@ -392,7 +398,9 @@ namespace {
 void ReleaseDescriptionLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
   auto it = registry.descriptions.find({file.device, file.inode});
   if (it == registry.descriptions.end() || --it->second.users > 0) return;
-  close(it->second.fd);
+  // Not if the number names something else now: the application closed it (close_range) and it was reused.
+  struct stat st;
+  if (fstat(it->second.fd, &st) == 0 && st.st_dev == file.device && st.st_ino == file.inode) close(it->second.fd);
   registry.descriptions.erase(it);
 }
 
@@ -438,6 +446,17 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
   if (fstat(opened, &st) != 0 || st.st_dev != file.device || st.st_ino != file.inode) {
     close(opened);
     handle.why_not_ = internal::StrFormat("%s is no longer the file mapped", path);
+    return handle;
+  }
+  // A child could not open it for writing either (a descriptor received from another process, or opened before the
+  // credentials changed, or a file created read-only): it then shares the description rather than fail every
+  // persist. Checked without opening anything.
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", opened);
+  if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0) {
+    const int error = errno;
+    close(opened);
+    handle.why_not_ =
+        internal::StrFormat("a forked child could not open the file again for writing: %s", std::strerror(error));
     return handle;
   }
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
@@ -549,33 +568,52 @@ int MapAgain(uintptr_t at, const Remap& remap, int fd) {
 // (PersistFailure::forked_without_own_description).
 void RemapThroughDescriptionsOfTheChildsOwn() {
   Registry& registry = GetRegistry();
-  for (const auto& [key, description] : registry.descriptions) {
-    char path[40];
-    std::snprintf(path, sizeof path, "/proc/self/fd/%d", description.fd);
-    int mine = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-    int error = mine < 0 ? errno : 0;
-    struct stat st;
-    if (mine >= 0 && (fstat(mine, &st) != 0 || st.st_dev != key.first || st.st_ino != key.second)) {
-      error = ESTALE;  // the handle's number names another file (closed by someone else and reused)
-      close(mine);
-      mine = -1;
-    }
-    for (const auto& [begin, record] : registry.by_begin) {
-      const Remap& remap = record->remap_;
-      if (!record->holds_description_ || remap.length == 0 || record->file().device != key.first ||
-          record->file().inode != key.second) {
-        continue;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const auto absent = [](uintptr_t at, size_t length) {
+    return msync(reinterpret_cast<void*>(at), length, MS_ASYNC) != 0 && errno == ENOMEM;
+  };
+  for (const auto& [begin, record] : registry.by_begin) {
+    const Remap& remap = record->remap_;
+    if (!record->holds_description_ || remap.length == 0) continue;
+    auto it = registry.descriptions.find({record->file().device, record->file().inode});
+    if (it == registry.descriptions.end()) continue;
+    Description& description = it->second;
+    if (description.child_fd < 0 && description.child_error == 0) {
+      // O_NONBLOCK: a lease another process holds on the file makes the open fail instead of waiting for it to
+      // be broken (lease-break-time, 45 s by default) inside fork().
+      char path[40];
+      std::snprintf(path, sizeof path, "/proc/self/fd/%d", description.fd);
+      description.child_fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+      description.child_error = description.child_fd < 0 ? errno : 0;
+      struct stat st;
+      if (description.child_fd >= 0 &&
+          (fstat(description.child_fd, &st) != 0 || st.st_dev != it->first.first || st.st_ino != it->first.second)) {
+        close(description.child_fd);  // the handle's number names another file (closed by someone else, reused)
+        description.child_fd = -1;
+        description.child_error = ESTALE;
       }
-      // Not in the child (MADV_DONTFORK): nothing to map again.
-      if (msync(reinterpret_cast<void*>(begin), remap.length, MS_ASYNC) != 0 && errno == ENOMEM) continue;
-      const int failed = error != 0 ? error : MapAgain(begin, remap, mine);
-      if (failed == 0) ++mapped_again_in_child;
-      if (failed != 0) {
-        record->Record(PersistFailure{failed, begin, remap.length, false, true});
-        failure_count.fetch_add(1, std::memory_order_relaxed);
-      }
     }
-    if (mine >= 0) close(mine);
+    int failed = description.child_error;
+    if (failed == 0 && absent(begin, remap.length)) {
+      // Not in the child as a whole (MADV_DONTFORK): nothing to map again, if none of it is there.
+      const size_t last = (remap.length - 1) / page * page;
+      if (absent(begin, 1) && absent(begin + last, 1)) continue;
+      failed = ENOMEM;
+    }
+    if (failed == 0) failed = MapAgain(begin, remap, description.child_fd);
+    if (failed == 0) {
+      ++mapped_again_in_child;
+    } else {
+      record->Record(PersistFailure{failed, begin, remap.length, false, true});
+      failure_count.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // The mappings hold the child's descriptions now. A child holds no fcntl(2) record locks yet (they are not
+  // inherited), so these closes release none.
+  for (auto& [key, description] : registry.descriptions) {
+    if (description.child_fd >= 0) close(description.child_fd);
+    description.child_fd = -1;
+    description.child_error = 0;
   }
 }
 

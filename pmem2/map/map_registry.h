@@ -69,19 +69,20 @@ struct FileIdentity {
 };
 
 // One failed persistence call, or (forked_without_own_description) a forked child that could not map a Map's range
-// again through a file description of its own (ChildReopenHandle), so that no persist of it can be vouched for.
+// again through a file description of its own (ChildReopenHandle), so that no persist of it can be vouched for:
+// that one stays recorded whatever the acknowledgements.
 struct PersistFailure {
-  int error_number = 0;   // errno of msync (of open or mmap for forked_without_own_description)
+  int error_number = 0;   // errno of msync (of open, mmap, mremap or the identity check: ESTALE, for the other)
   uintptr_t address = 0;  // the range the caller asked to persist (the Map's range)
   size_t length = 0;
   bool seen_through_another_mapping = false;  // the failing call was on another Map of the same file
   bool forked_without_own_description = false;
 };
 
-// How a forked child maps a Map's range again through its own file description (ChildReopenHandle): as
-// mmap(begin(), length, prot, flags | MAP_FIXED, fd, offset). length 0: never (Maps adopted with FromExisting(), whose
-// mapping is someone else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's
-// back).
+// How a forked child maps a Map's range again through its own file description (ChildReopenHandle): mmap(length,
+// prot, flags, fd, offset) elsewhere, then mremap over [begin(), begin() + length). length 0: never (Maps adopted
+// with FromExisting(), whose mapping is someone else's, and libpmem's pmem_map_file mappings, which their callers
+// may munmap(2) behind pmem2's back).
 struct Remap {
   size_t length = 0;
   int prot = 0;
@@ -111,8 +112,9 @@ class MapRecord {
   absl::Status Error() const;
   // As Error(), without waiting (the caller has waited) and with the registry's lock held by the caller.
   absl::Status ErrorWithoutWaiting() const;
-  // As Error(), and acknowledges: the record is clean afterwards. Nothing recorded between the read and the
-  // clear is lost, because both happen under one lock.
+  // As Error(), and acknowledges: the record is clean afterwards, except in a forked child that could not map it
+  // through a description of its own (PersistFailure::forked_without_own_description), which no acknowledgement
+  // ends. Nothing recorded between the read and the clear is lost, because both happen under one lock.
   absl::Status TakeError();
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
@@ -132,6 +134,7 @@ class MapRecord {
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
   PersistFailure first_;            // guarded by mutex_
+  PersistFailure unacknowledgeable_;  // forked_without_own_description, kept by TakeError(); guarded by mutex_
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
@@ -145,21 +148,27 @@ void UnregisterMap(MapRecord* record);
 // Why: Linux reports a write-back error once per open file description, to whichever sync of it comes first, and
 // parent and child share every description after fork(): one process's msync could take the report of a failure
 // that lost the other's data, and the other would then be told that data is durable. So a child maps the ranges of
-// its Maps again, before fork() returns there, through a description it opens itself (MAP_FIXED, same protection,
-// flags and offset; Remap), and each description is then told of every later write-back failure of the file.
+// its Maps again, before fork() returns there, through a description it opens itself (same length, protection,
+// flags and offset, mapped elsewhere and moved over the old range with mremap; Remap), and each description is then
+// told of every later write-back failure of the file.
 //
 // The handle is an O_PATH descriptor (open("/proc/self/fd/N", O_PATH | O_CLOEXEC)), one per file and process,
 // shared by the Maps of the file and closed with the last: the caller may close the Source's descriptor meanwhile.
 // O_PATH because closing it does not release the process's fcntl(2) record locks on the file, as closing any other
 // descriptor of the file would. For the same reason the parent's Maps keep going through the Source's descriptor:
 // a description of pmem2's own in the parent would have to be closed some day. The child opens its description
-// O_RDWR and closes it once its Maps are mapped again (a child holds no record locks then: they are not inherited).
+// O_RDWR | O_NONBLOCK (a lease another process holds makes it fail rather than wait inside fork()) and closes it
+// once its Maps are mapped again (a child holds no record locks then: they are not inherited).
 //
-// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one open per such file and two system
-// calls per Map (mmap, mremap), made while fork() returns. Where the handle cannot be opened (no /proc, EMFILE),
-// MapDiagnostics says why and a child shares the description, as before. A child whose open or mmap fails records that
-// on its Maps of the file as a sticky failure (PersistFailure::forked_without_own_description): nothing it persists
-// there can be vouched for.
+// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one open per such file (with the
+// file system's open and close work: inotify events, NFS's write-back on close) and an mmap and an mremap per Map,
+// made while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says why),
+// where it cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing
+// (faccessat: a descriptor received from elsewhere, a file created read-only, credentials changed). A child whose
+// open, identity check or mapping fails anyway records that on its Maps of the file
+// (PersistFailure::forked_without_own_description): nothing it persists there can be vouched for, and no
+// acknowledgement changes that. Its parent is then exposed too: the child's msyncs may take the parent's reports.
+// A range the child does not have at all (MADV_DONTFORK) is left alone; one it has in part is such a failure.
 class ChildReopenHandle {
  public:
   ChildReopenHandle() = default;

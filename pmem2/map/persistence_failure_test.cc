@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,15 +25,20 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
+#include "testing/child_process.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
 namespace {
 
+using ::pmem2::testing::ChildOptions;
+using ::pmem2::testing::ChildResult;
+using ::pmem2::testing::RunInChild;
 using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScratchFs;
+using ::pmem2::testing::WriteToParent;
 using ::testing::AnyOf;
 
 const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -154,26 +158,25 @@ TEST_F(FailingDiskTest, AWriteBackFailureAForkedChildSawReachesTheParentToo) {
   char* const base = base_;
   map->memset_fn()(base + kPage, 'P', kFile - kPage, kMemNoFlush);  // the parent's record, not yet persisted
 
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // The kernel writes the pages back, and fails (the flusher's own description is told too).
-    ScopedFd flusher(open(path_.c_str(), O_RDWR));
-    const int attempts = FlushUntilClean(flusher.get());
-    if (attempts == 0) _exit(3);            // the device did not fail: the test proves nothing
-    if (attempts == kMaxFlushes) _exit(4);  // the write-back kept failing
-    // The child persists (nothing of its own to write): its msyncs are told of the failure, until one succeeds.
-    for (int i = 0; i < 10; ++i) {
-      const uint64_t before = PersistErrorCount();
-      map->persist_fn()(base, kFile);
-      if (PersistErrorCount() == before) break;
-    }
-    _exit(map->PersistError().ok() ? 5 : 0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "3: the device did not fail; 4: it kept failing; 5: the child saw no failure";
+  ChildResult child = RunInChild(
+      [&](int out) {
+        // The kernel writes the pages back, and fails (the flusher's own description is told too).
+        ScopedFd flusher(open(path_.c_str(), O_RDWR));
+        const int attempts = FlushUntilClean(flusher.get());
+        if (attempts == 0) WriteToParent(out, "the device did not fail: the test proves nothing");
+        if (attempts == kMaxFlushes) WriteToParent(out, "the write-back kept failing");
+        // The child persists (nothing of its own to write): its msyncs are told of the failure, until one succeeds.
+        for (int i = 0; i < 10; ++i) {
+          const uint64_t before = PersistErrorCount();
+          map->persist_fn()(base, kFile);
+          if (PersistErrorCount() == before) break;
+        }
+        if (map->PersistError().ok()) WriteToParent(out, "the child saw no failure");
+        return 0;
+      },
+      ChildOptions{absl::Seconds(60)});
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  ASSERT_EQ(child.output, "");
   EXPECT_TRUE(map->PersistError().ok()) << "nothing the parent persisted has failed yet";
   const absl::Status parent = map->Persist(base + kPage, kFile - kPage);
   EXPECT_FALSE(parent.ok()) << "the parent was told its lost record is durable";
