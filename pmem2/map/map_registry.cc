@@ -567,6 +567,7 @@ int MapAgain(uintptr_t at, const Remap& remap, int fd) {
 // inherited), so that close releases none. What fails is recorded on those Maps
 // (PersistFailure::forked_without_own_description).
 void RemapThroughDescriptionsOfTheChildsOwn() {
+  mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
   Registry& registry = GetRegistry();
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const auto absent = [](uintptr_t at, size_t length) {
