@@ -7,6 +7,7 @@
 // memory and file offsets after being mapped again, and what a child that cannot do it says.
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -261,6 +262,57 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
     EXPECT_EQ(child.output, "");
   }
   EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
+}
+
+// A Map the child does not have at all (MADV_DONTFORK on all of it) is left alone; one it has only in part cannot be
+// mapped again whole, and says so (ENOMEM).
+TEST_F(ChildDescriptionTest, AChildLeavesAMissingMapAloneAndRefusesOneMissingInPart) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> whole = MapFd(fd.get(), kProtRead | kProtWrite, 0);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  absl::StatusOr<Map> part = MapFd(fd.get(), kProtRead | kProtWrite, 2 * kPage);
+  ASSERT_TRUE(part.ok()) << part.status();
+  ASSERT_EQ(madvise(whole->address(), whole->size(), MADV_DONTFORK), 0) << std::strerror(errno);
+  ASSERT_EQ(madvise(part->address(), kPage, MADV_DONTFORK), 0) << std::strerror(errno);
+  ChildResult child = RunInChild([&](int out) {
+    if (MappedAgainInChildForTest() != 0) WriteToParent(out, "a Map was mapped again; ");
+    if (!whole->PersistError().ok()) WriteToParent(out, "the missing Map has an error; ");
+    const absl::Status error = part->PersistError();
+    if (error.ok() || GetErrno(error) != ENOMEM) WriteToParent(out, "the part: " + error.ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
+// The handle's number closed by the application and reused for another file (close_range, dup2): a child must not
+// map the Map through that other file (ESTALE instead), and the Map's end must not close the application's descriptor.
+TEST_F(ChildDescriptionTest, AHandleNumberReusedForAnotherFileIsNeitherMappedNorClosed) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  ScopedFd other = CreateFile(dir_.Join("other"), kPage, O_RDWR);
+  ASSERT_GE(other.get(), 0);
+  const struct stat st = Stat(fd.get());
+  ChildResult child = RunInChild([&](int out) {
+    absl::StatusOr<Map> map = MapFd(fd.get());
+    if (!map.ok()) return 2;
+    const int handle = ChildReopenHandleForTest(st.st_dev, st.st_ino);
+    if (handle < 0 || dup2(other.get(), handle) != handle) return 3;
+    const pid_t grandchild = fork();
+    if (grandchild == 0) {
+      const absl::Status error = map->PersistError();
+      _exit(!error.ok() && GetErrno(error) == ESTALE && MappedAgainInChildForTest() == 0 ? 0 : 1);
+    }
+    int status = 0;
+    if (waitpid(grandchild, &status, 0) != grandchild) return 4;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) WriteToParent(out, "the grandchild did not refuse it; ");
+    map = absl::InternalError("destroyed");
+    if (fcntl(handle, F_GETFD) < 0) WriteToParent(out, "the application's descriptor was closed");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
 }
 
 }  // namespace

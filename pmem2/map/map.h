@@ -67,7 +67,7 @@
 //     files this process could not open again for writing (a descriptor received from another process, a file
 //     created read-only, credentials changed) or without /proc (MapDiagnostics::why_forked_child_shares_description
 //     says which); and a child's own fsync of a descriptor it inherited. A child that cannot open or map its own
-//     description when it should (credentials changed since the Map was made, EMFILE, ENOMEM, a lease) carries an
+//     description when it should (credentials changed since the Map was made, EMFILE, ENOMEM) carries an
 //     error on those Maps that no ClearPersistError() ends: nothing it persists there can be vouched for, and its
 //     parent's Maps of the file are exposed too, as before.
 //

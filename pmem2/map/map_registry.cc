@@ -35,7 +35,7 @@ namespace map_internal {
 namespace {
 
 // A file's ChildReopenHandle (an O_PATH descriptor) and the references to it: records, and Map::Create()s in progress.
-struct Description {
+struct ReopenHandle {
   int fd = -1;
   size_t users = 0;
   // In a forked child's fork handler only: the child's own description (opened on first need), or why not.
@@ -46,7 +46,7 @@ struct Description {
 struct Registry {
   std::shared_mutex mutex;
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
-  std::map<std::pair<dev_t, ino_t>, Description> descriptions;  // ChildReopenHandles by file; guarded by mutex
+  std::map<std::pair<dev_t, ino_t>, ReopenHandle> reopen_handles;  // ChildReopenHandles by file; guarded by mutex
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
@@ -158,7 +158,7 @@ void ForgetOtherThreadsInChild() {
   Registry& registry = GetRegistry();
   Registry* fresh = new Registry;
   fresh->by_begin = registry.by_begin;
-  fresh->descriptions = registry.descriptions;
+  fresh->reopen_handles = registry.reopen_handles;
   fresh->replaced = &registry;
   TheRegistry() = fresh;
   RemapThroughDescriptionsOfTheChildsOwn();
@@ -394,14 +394,25 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
 
 namespace {
 
-// Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
-void ReleaseDescriptionLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
-  auto it = registry.descriptions.find({file.device, file.inode});
-  if (it == registry.descriptions.end() || --it->second.users > 0) return;
-  // Not if the number names something else now: the application closed it (close_range) and it was reused.
+// Whether `fd` is open on the file (device, inode).
+bool IsFile(int fd, dev_t device, ino_t inode) {
   struct stat st;
-  if (fstat(it->second.fd, &st) == 0 && st.st_dev == file.device && st.st_ino == file.inode) close(it->second.fd);
-  registry.descriptions.erase(it);
+  return fstat(fd, &st) == 0 && st.st_dev == device && st.st_ino == inode;
+}
+
+// "/proc/self/fd/<fd>", the path that opens `fd`'s file again.
+struct ProcFdPath {
+  explicit ProcFdPath(int fd) { std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd); }
+  char path[32];
+};
+
+// Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
+void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
+  auto it = registry.reopen_handles.find({file.device, file.inode});
+  if (it == registry.reopen_handles.end() || --it->second.users > 0) return;
+  // Not if the number names something else now: the application closed it (close_range) and it was reused.
+  if (IsFile(it->second.fd, file.device, file.inode)) close(it->second.fd);
+  registry.reopen_handles.erase(it);
 }
 
 }  // namespace
@@ -411,10 +422,10 @@ void UnregisterMap(MapRecord* record) {
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
-  if (record->holds_description_) {
-    record->holds_description_ = false;
+  if (record->holds_reopen_handle_) {
+    record->holds_reopen_handle_ = false;
     record->remap_ = Remap{};
-    ReleaseDescriptionLocked(registry, record->file());
+    ReleaseReopenHandleLocked(registry, record->file());
   }
 }
 
@@ -427,32 +438,29 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
   Registry& registry = GetRegistry();
   {
     std::unique_lock<std::shared_mutex> lock(registry.mutex);
-    if (auto it = registry.descriptions.find(key); it != registry.descriptions.end()) {
+    if (auto it = registry.reopen_handles.find(key); it != registry.reopen_handles.end()) {
       ++it->second.users;
       handle.fd_ = it->second.fd;
       return handle;
     }
   }
   // Opened outside the lock; another thread may open one meanwhile (closing an O_PATH descriptor is harmless).
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const int opened = open(path, O_PATH | O_CLOEXEC);
+  const ProcFdPath path(fd);
+  const int opened = open(path.path, O_PATH | O_CLOEXEC);
   if (opened < 0) {
     const int error = errno;
-    handle.why_not_ = internal::StrFormat("open(%s, O_PATH): %s", path, std::strerror(error));
+    handle.why_not_ = internal::StrFormat("open(%s, O_PATH): %s", path.path, std::strerror(error));
     return handle;
   }
-  struct stat st;
-  if (fstat(opened, &st) != 0 || st.st_dev != file.device || st.st_ino != file.inode) {
+  if (!IsFile(opened, file.device, file.inode)) {
     close(opened);
-    handle.why_not_ = internal::StrFormat("%s is no longer the file mapped", path);
+    handle.why_not_ = internal::StrFormat("%s is no longer the file mapped", path.path);
     return handle;
   }
   // A child could not open it for writing either (a descriptor received from another process, or opened before the
   // credentials changed, or a file created read-only): it then shares the description rather than fail every
   // persist. Checked without opening anything.
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", opened);
-  if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0) {
+  if (faccessat(AT_FDCWD, ProcFdPath(opened).path, R_OK | W_OK, AT_EACCESS) != 0) {
     const int error = errno;
     close(opened);
     handle.why_not_ =
@@ -460,9 +468,9 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
     return handle;
   }
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  std::pair<std::map<std::pair<dev_t, ino_t>, Description>::iterator, bool> inserted;
+  std::pair<std::map<std::pair<dev_t, ino_t>, ReopenHandle>::iterator, bool> inserted;
   try {
-    inserted = registry.descriptions.try_emplace(key, Description{opened, 0});
+    inserted = registry.reopen_handles.try_emplace(key, ReopenHandle{opened, 0});
   } catch (...) {
     close(opened);
     throw;
@@ -492,7 +500,7 @@ void ChildReopenHandle::Release() {
   fd_ = -1;
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  ReleaseDescriptionLocked(registry, file_);
+  ReleaseReopenHandleLocked(registry, file_);
 }
 
 void ChildReopenHandle::HandOver(MapRecord* record, const Remap& remap) {
@@ -500,7 +508,7 @@ void ChildReopenHandle::HandOver(MapRecord* record, const Remap& remap) {
   fd_ = -1;
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  record->holds_description_ = true;
+  record->holds_reopen_handle_ = true;
   record->remap_ = remap;
 }
 
@@ -508,30 +516,30 @@ void NeverRemapInChild(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   record->remap_ = Remap{};
-  if (record->holds_description_) {
-    record->holds_description_ = false;
-    ReleaseDescriptionLocked(registry, record->file());
+  if (record->holds_reopen_handle_) {
+    record->holds_reopen_handle_ = false;
+    ReleaseReopenHandleLocked(registry, record->file());
   }
 }
 
 size_t ChildReopenHandleCountForTest() {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  return registry.descriptions.size();
+  return registry.reopen_handles.size();
 }
 
 int ChildReopenHandleForTest(dev_t device, ino_t inode) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  auto it = registry.descriptions.find({device, inode});
-  return it == registry.descriptions.end() ? -1 : it->second.fd;
+  auto it = registry.reopen_handles.find({device, inode});
+  return it == registry.reopen_handles.end() ? -1 : it->second.fd;
 }
 
 bool RemapsInChildForTest(const void* address) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   const MapRecord* record = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  return record != nullptr && record->holds_description_ && record->remap_.length > 0;
+  return record != nullptr && record->holds_reopen_handle_ && record->remap_.length > 0;
 }
 
 namespace {
@@ -575,20 +583,16 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   };
   for (const auto& [begin, record] : registry.by_begin) {
     const Remap& remap = record->remap_;
-    if (!record->holds_description_ || remap.length == 0) continue;
-    auto it = registry.descriptions.find({record->file().device, record->file().inode});
-    if (it == registry.descriptions.end()) continue;
-    Description& description = it->second;
+    if (!record->holds_reopen_handle_ || remap.length == 0) continue;
+    auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
+    if (it == registry.reopen_handles.end()) continue;
+    ReopenHandle& description = it->second;
     if (description.child_fd < 0 && description.child_error == 0) {
-      // O_NONBLOCK: a lease another process holds on the file makes the open fail instead of waiting for it to
-      // be broken (lease-break-time, 45 s by default) inside fork().
-      char path[40];
-      std::snprintf(path, sizeof path, "/proc/self/fd/%d", description.fd);
-      description.child_fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+      // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
+      // to break: the parent's mapping holds the file open for writing, which rules leases out.)
+      description.child_fd = open(ProcFdPath(description.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
       description.child_error = description.child_fd < 0 ? errno : 0;
-      struct stat st;
-      if (description.child_fd >= 0 &&
-          (fstat(description.child_fd, &st) != 0 || st.st_dev != it->first.first || st.st_ino != it->first.second)) {
+      if (description.child_fd >= 0 && !IsFile(description.child_fd, it->first.first, it->first.second)) {
         close(description.child_fd);  // the handle's number names another file (closed by someone else, reused)
         description.child_fd = -1;
         description.child_error = ESTALE;
@@ -611,7 +615,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   }
   // The mappings hold the child's descriptions now. A child holds no fcntl(2) record locks yet (they are not
   // inherited), so these closes release none.
-  for (auto& [key, description] : registry.descriptions) {
+  for (auto& [key, description] : registry.reopen_handles) {
     if (description.child_fd >= 0) close(description.child_fd);
     description.child_fd = -1;
     description.child_error = 0;

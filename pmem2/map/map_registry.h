@@ -129,7 +129,7 @@ class MapRecord {
   const uintptr_t end_;
   const FileIdentity file_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
-  bool holds_description_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
+  bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -157,8 +157,8 @@ void UnregisterMap(MapRecord* record);
 // O_PATH because closing it does not release the process's fcntl(2) record locks on the file, as closing any other
 // descriptor of the file would. For the same reason the parent's Maps keep going through the Source's descriptor:
 // a description of pmem2's own in the parent would have to be closed some day. The child opens its description
-// O_RDWR | O_NONBLOCK (a lease another process holds makes it fail rather than wait inside fork()) and closes it
-// once its Maps are mapped again (a child holds no record locks then: they are not inherited).
+// O_RDWR | O_NONBLOCK (nothing may wait inside fork()) and closes it once its Maps are mapped again (a child holds
+// no record locks then: they are not inherited).
 //
 // Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one open per such file (with the
 // file system's open and close work: inotify events, NFS's write-back on close) and an mmap and an mremap per Map,
