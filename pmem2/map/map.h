@@ -57,19 +57,20 @@
 //     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
 //     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own
 //     (open the file again) if other code syncs the file.
-//   * fork(): parent and child would share that description. So before fork() returns in the child, the child maps
-//     the ranges of its shared writable Maps of regular files again through a file description it opens itself
-//     (same protection, flags and offset; an mprotect(2) or madvise(2) of the range is not carried over), and each
-//     process is then told of every later write-back failure. For that, pmem2 keeps one O_PATH descriptor per file
-//     such Maps map (closing it does not release fcntl(2) record locks, as closing another descriptor of the file
-//     would). The child pays one open per file and an mmap and an mremap per Map. Not covered, so that parent and
-//     child share the description as before: Maps adopted with FromExisting(); libpmem's pmem_map_file mappings;
-//     files this process could not open again for writing (a descriptor received from another process, a file
-//     created read-only, credentials changed) or without /proc (MapDiagnostics::why_forked_child_shares_description
-//     says which); and a child's own fsync of a descriptor it inherited. A child that cannot open or map its own
-//     description when it should (credentials changed since the Map was made, EMFILE, ENOMEM) carries an
-//     error on those Maps that no ClearPersistError() ends: nothing it persists there can be vouched for, and its
-//     parent's Maps of the file are exposed too, as before.
+//   * fork(): parent and child would share that description. So before fork() returns in the child, the child maps the
+//     ranges of its shared writable Maps of regular files again through a file description it opens itself (same flags
+//     and offsets, and the protection each part has, mprotect(2) included; madvise(2) advice is not carried over; parts
+//     that are not the Map's own mapping in the child, because of MADV_DONTFORK or a mapping the application put over
+//     them, are left as they are), and each process is then told of every later write-back failure. For that, pmem2
+//     keeps one O_PATH descriptor per file such Maps map (closing it does not release fcntl(2) record locks, as closing
+//     another descriptor of the file would). The child pays a read of /proc/self/maps, one open per file and an mmap
+//     and an mremap per Map. Not covered, so that parent and child share the description as before: Maps adopted with
+//     FromExisting(); libpmem's pmem_map_file mappings; files this process could not open again for writing (a
+//     descriptor received from another process, a file created read-only, credentials changed) or without /proc
+//     (MapDiagnostics::why_forked_child_shares_description says which); and a child's own fsync of a descriptor it
+//     inherited. A child that cannot open or map its own description when it should (credentials changed since the Map
+//     was made, EMFILE, ENOMEM) carries an error on those Maps that no ClearPersistError() ends: nothing it persists
+//     there can be vouched for, and its parent's Maps of the file are exposed too, as before.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when

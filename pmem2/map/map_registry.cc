@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -567,27 +568,177 @@ int MapAgain(uintptr_t at, const Remap& remap, int fd) {
   return 0;
 }
 
+// The fields of one line of /proc/<pid>/maps that come before the path.
+struct MappingLine {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  int prot = PROT_NONE;
+  bool shared = false;
+  uint64_t offset = 0;
+  unsigned device_major = 0;
+  unsigned device_minor = 0;
+  uint64_t inode = 0;
+};
+
+// Reads a number in `base` (16 or 10) at `p`; nullptr if there is no digit before `end`.
+const char* ParseNumber(const char* p, const char* end, unsigned base, uint64_t* value) {
+  const char* const first = p;
+  *value = 0;
+  for (; p < end; ++p) {
+    unsigned digit;
+    if (*p >= '0' && *p <= '9') {
+      digit = static_cast<unsigned>(*p - '0');
+    } else if (base == 16 && *p >= 'a' && *p <= 'f') {
+      digit = static_cast<unsigned>(*p - 'a' + 10);
+    } else {
+      break;
+    }
+    *value = *value * base + digit;
+  }
+  return p == first ? nullptr : p;
+}
+
+// "begin-end perms offset major:minor inode": false if [p, end) does not begin so.
+bool ParseMappingLine(const char* p, const char* end, MappingLine* line) {
+  uint64_t value = 0;
+  const auto expect = [&](char c) {
+    if (p == nullptr || p >= end || *p != c) return false;
+    ++p;
+    return true;
+  };
+  if ((p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
+  line->begin = static_cast<uintptr_t>(value);
+  if (!expect('-') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
+  line->end = static_cast<uintptr_t>(value);
+  if (!expect(' ') || end - p < 5) return false;
+  line->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) | (p[2] == 'x' ? PROT_EXEC : 0);
+  line->shared = p[3] == 's';
+  p += 4;
+  if (!expect(' ') || (p = ParseNumber(p, end, 16, &line->offset)) == nullptr) return false;
+  if (!expect(' ') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
+  line->device_major = static_cast<unsigned>(value);
+  if (!expect(':') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
+  line->device_minor = static_cast<unsigned>(value);
+  return expect(' ') && ParseNumber(p, end, 10, &line->inode) != nullptr && line->begin < line->end;
+}
+
+// Calls `visit(const MappingLine&)` for each mapping of this process, in address order; returns 0 or the errno of
+// open or read. Allocates nothing: it runs in a forked child's fork handler.
+template <typename Visit>
+int ForEachMappingOfThisProcess(Visit&& visit) {
+  const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char buffer[4096];  // a line longer than this (a long path) is read in parts; its fields come first
+  size_t held = 0;
+  bool in_long_line = false;  // the buffer holds the rest of a line whose fields were read
+  int error = 0;
+  for (;;) {
+    const ssize_t got = read(fd, buffer + held, sizeof buffer - held);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      error = got < 0 ? errno : 0;
+      break;
+    }
+    held += static_cast<size_t>(got);
+    size_t done = 0;
+    while (const void* newline = std::memchr(buffer + done, '\n', held - done)) {
+      const char* const line_end = static_cast<const char*>(newline);
+      MappingLine line;
+      if (!in_long_line && ParseMappingLine(buffer + done, line_end, &line)) visit(line);
+      in_long_line = false;
+      done = static_cast<size_t>(line_end - buffer) + 1;
+    }
+    std::memmove(buffer, buffer + done, held - done);
+    held -= done;
+    if (held == sizeof buffer) {
+      MappingLine line;
+      if (!in_long_line && ParseMappingLine(buffer, buffer + held, &line)) visit(line);
+      in_long_line = true;
+      held = 0;
+    }
+  }
+  close(fd);
+  return error;
+}
+
+// Whether the child's mapping `line` is, at `at`, the Map's own as inherited from the parent, rather than one that the
+// application (MAP_FIXED over part of the Map) or code that ran in the child before this (another fork handler, a
+// sanitizer's runtime, allocating into a hole MADV_DONTFORK left) put there: a shared mapping of a file at the Map's
+// file offset for `at`, and of the Map's file where the line shows its device. (A line shows the device and inode of
+// the file system below: on overlayfs and btrfs subvolumes the device is not the one stat(2) gives, nor, after an
+// overlayfs copy-up, the inode; so the inode is compared only where the device is the same.)
+bool IsTheMapsOwn(const MappingLine& line, const MapRecord& record, const Remap& remap, uintptr_t at) {
+  if (!line.shared || line.inode == 0) return false;
+  if (line.offset + (at - line.begin) != static_cast<uint64_t>(remap.offset) + (at - record.begin())) return false;
+  const dev_t device = record.file().device;
+  if (line.device_major != major(device) || line.device_minor != minor(device)) return true;
+  return line.inode == static_cast<uint64_t>(record.file().inode);
+}
+
+// One mapping of the child (one line of /proc/self/maps) within a Map's range, and whether it is the Map's own.
+struct ChildPiece {
+  MapRecord* record;
+  uintptr_t begin;
+  size_t length;
+  int prot;
+  bool own;
+};
+
 }  // namespace
 
 // In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): for each
-// file with a handle, the child opens a description of its own and maps the ranges of the Maps of the file again
-// through it, then closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not
-// inherited), so that close releases none. What fails is recorded on those Maps
-// (PersistFailure::forked_without_own_description).
+// file with a handle, the child opens a description of its own and maps the Maps of the file again through it, then
+// closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not inherited), so that close
+// releases none. What fails is recorded on those Maps (PersistFailure::forked_without_own_description).
+//
+// Only what is still the Map's own mapping in the child is mapped again, piece by piece as /proc/self/maps shows it,
+// each with its own protection (an mprotect of part of a Map is kept). A part that is missing (MADV_DONTFORK) or that
+// another mapping replaced (the application's MAP_FIXED, or a page that code running in the child before this handler
+// mapped into a hole MADV_DONTFORK left) is left as it is: mapping the range again whole would have destroyed that
+// other mapping. An earlier version tested only for holes (msync), and under ThreadSanitizer did destroy a page of
+// the sanitizer's runtime so.
 void RemapThroughDescriptionsOfTheChildsOwn() {
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
   Registry& registry = GetRegistry();
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const auto absent = [](uintptr_t at, size_t length) {
-    return msync(reinterpret_cast<void*>(at), length, MS_ASYNC) != 0 && errno == ENOMEM;
-  };
+  const auto remaps = [](const MapRecord& record) { return record.holds_reopen_handle_ && record.remap_.length > 0; };
+  if (std::none_of(registry.by_begin.begin(), registry.by_begin.end(),
+                   [&](const auto& entry) { return remaps(*entry.second); })) {
+    return;
+  }
+  // First what the child has in the Maps' ranges; nothing is mapped while /proc/self/maps is read.
+  std::vector<ChildPiece> pieces;  // in address order
+  int maps_error = 0;
+  try {
+    maps_error = ForEachMappingOfThisProcess([&](const MappingLine& line) {
+      for (auto it = FirstEndingAfterLocked(registry, line.begin);
+           it != registry.by_begin.end() && it->first < line.end; ++it) {
+        MapRecord& record = *it->second;
+        if (!remaps(record)) continue;
+        const uintptr_t begin = std::max(line.begin, record.begin());
+        const uintptr_t end = std::min(line.end, record.begin() + record.remap_.length);
+        if (begin >= end) continue;
+        pieces.push_back(
+            ChildPiece{&record, begin, end - begin, line.prot, IsTheMapsOwn(line, record, record.remap_, begin)});
+      }
+    });
+  } catch (const std::bad_alloc&) {
+    maps_error = ENOMEM;
+  }
+  size_t next_piece = 0;
   for (const auto& [begin, record] : registry.by_begin) {
+    if (!remaps(*record)) continue;
     const Remap& remap = record->remap_;
-    if (!record->holds_reopen_handle_ || remap.length == 0) continue;
+    const size_t first_piece = next_piece;
+    while (next_piece < pieces.size() && pieces[next_piece].record == record) ++next_piece;
+    const bool any_own = std::any_of(pieces.begin() + static_cast<ptrdiff_t>(first_piece),
+                                     pieces.begin() + static_cast<ptrdiff_t>(next_piece),
+                                     [](const ChildPiece& piece) { return piece.own; });
+    int failed = maps_error;
+    if (failed == 0 && !any_own) continue;  // none of it is the Map's in the child: nothing to map again
     auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
     if (it == registry.reopen_handles.end()) continue;
     ReopenHandle& description = it->second;
-    if (description.child_fd < 0 && description.child_error == 0) {
+    if (failed == 0 && description.child_fd < 0 && description.child_error == 0) {
       // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
       // to break: the parent's mapping holds the file open for writing, which rules leases out.)
       description.child_fd = open(ProcFdPath(description.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -598,17 +749,16 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
         description.child_error = ESTALE;
       }
     }
-    int failed = description.child_error;
-    if (failed == 0 && absent(begin, remap.length)) {
-      // Not in the child as a whole (MADV_DONTFORK): nothing to map again, if none of it is there.
-      const size_t last = (remap.length - 1) / page * page;
-      if (absent(begin, 1) && absent(begin + last, 1)) continue;
-      failed = ENOMEM;
+    if (failed == 0) failed = description.child_error;
+    for (size_t i = first_piece; failed == 0 && i < next_piece; ++i) {
+      const ChildPiece& piece = pieces[i];
+      if (!piece.own) continue;
+      const Remap part{piece.length, piece.prot, remap.flags,
+                       remap.offset + static_cast<off_t>(piece.begin - record->begin())};
+      failed = MapAgain(piece.begin, part, description.child_fd);
+      if (failed == 0) ++mapped_again_in_child;
     }
-    if (failed == 0) failed = MapAgain(begin, remap, description.child_fd);
-    if (failed == 0) {
-      ++mapped_again_in_child;
-    } else {
+    if (failed != 0) {
       record->Record(PersistFailure{failed, begin, remap.length, false, true});
       failure_count.fetch_add(1, std::memory_order_relaxed);
     }

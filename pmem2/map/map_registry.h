@@ -79,10 +79,11 @@ struct PersistFailure {
   bool forked_without_own_description = false;
 };
 
-// How a forked child maps a Map's range again through its own file description (ChildReopenHandle): mmap(length,
-// prot, flags, fd, offset) elsewhere, then mremap over [begin(), begin() + length). length 0: never (Maps adopted
-// with FromExisting(), whose mapping is someone else's, and libpmem's pmem_map_file mappings, which their callers
-// may munmap(2) behind pmem2's back).
+// How a forked child maps a Map's range [begin(), begin() + length) again through its own file description
+// (ChildReopenHandle): each piece of it that is still the Map's mapping there is mapped with mmap(piece, protection
+// it has now, flags, fd, offset + piece's distance from begin()) elsewhere, then moved over it with mremap. `prot`
+// is the Map's protection when made. length 0: never (Maps adopted with FromExisting(), whose mapping is someone
+// else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's back).
 struct Remap {
   size_t length = 0;
   int prot = 0;
@@ -148,9 +149,9 @@ void UnregisterMap(MapRecord* record);
 // Why: Linux reports a write-back error once per open file description, to whichever sync of it comes first, and
 // parent and child share every description after fork(): one process's msync could take the report of a failure
 // that lost the other's data, and the other would then be told that data is durable. So a child maps the ranges of
-// its Maps again, before fork() returns there, through a description it opens itself (same length, protection,
-// flags and offset, mapped elsewhere and moved over the old range with mremap; Remap), and each description is then
-// told of every later write-back failure of the file.
+// its Maps again, before fork() returns there, through a description it opens itself (same protection, flags and
+// offsets, mapped elsewhere and moved over the old range with mremap; Remap), and each description is then told of
+// every later write-back failure of the file.
 //
 // The handle is an O_PATH descriptor (open("/proc/self/fd/N", O_PATH | O_CLOEXEC)), one per file and process,
 // shared by the Maps of the file and closed with the last: the caller may close the Source's descriptor meanwhile.
@@ -160,15 +161,19 @@ void UnregisterMap(MapRecord* record);
 // O_RDWR | O_NONBLOCK (nothing may wait inside fork()) and closes it once its Maps are mapped again (a child holds
 // no record locks then: they are not inherited).
 //
-// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one open per such file (with the
-// file system's open and close work: inotify events, NFS's write-back on close) and an mmap and an mremap per Map,
-// made while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says why),
-// where it cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing
-// (faccessat: a descriptor received from elsewhere, a file created read-only, credentials changed). A child whose
-// open, identity check or mapping fails anyway records that on its Maps of the file
+// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one read of /proc/self/maps (time in
+// proportion to the process's mappings), one open per such file (with the file system's open and close work: inotify
+// events, NFS's write-back on close) and an mmap and an mremap per Map (per piece of a Map whose parts differ in
+// protection), made while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says
+// why), where it cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing
+// (faccessat: a descriptor received from elsewhere, a file created read-only, credentials changed). A child whose open,
+// identity check or mapping fails anyway records that on its Maps of the file
 // (PersistFailure::forked_without_own_description): nothing it persists there can be vouched for, and no
-// acknowledgement changes that. Its parent is then exposed too: the child's msyncs may take the parent's reports.
-// A range the child does not have at all (MADV_DONTFORK) is left alone; one it has in part is such a failure.
+// acknowledgement changes that. Its parent is then exposed too: the child's msyncs may take the parent's reports. What
+// /proc/self/maps shows in a Map's range that is not the Map's own mapping (missing: MADV_DONTFORK; another mapping the
+// application put over part of it, or that code running in the child before this mapped into a hole) is left alone, and
+// is no failure; the rest of the Map is mapped again. A child that cannot read /proc/self/maps records that as the
+// failure.
 class ChildReopenHandle {
  public:
   ChildReopenHandle() = default;
@@ -202,7 +207,8 @@ class ChildReopenHandle {
 void NeverRemapInChild(MapRecord* record);
 
 // For tests: the number of handles open now; the handle of the file (-1 if none); whether the live mapping holding
-// `address` would be mapped again in a forked child; how many Maps this process mapped again as a forked child.
+// `address` would be mapped again in a forked child; how many ranges (one per mapping /proc/self/maps showed in a
+// Map) this process mapped again as a forked child.
 size_t ChildReopenHandleCountForTest();
 int ChildReopenHandleForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);

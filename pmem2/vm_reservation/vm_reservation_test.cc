@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,14 +18,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 #include "testing/child_process.h"
+#include "testing/proc_maps.h"
 #include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
 
@@ -38,30 +36,13 @@ namespace pmem2 {
 namespace {
 
 using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ProtectionAt;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
 using ::testing::HasSubstr;
 
 const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 constexpr size_t kMiB = size_t{1} << 20;
-
-// The protection /proc/self/maps shows for the page at `address` ("---p", "rw-s", ...), or "" if unmapped.
-std::string ProtectionAt(const void* address) {
-  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    if (fields.size() < 2) continue;
-    std::vector<std::string> range = absl::StrSplit(fields[0], '-');
-    uint64_t begin = 0, end = 0;
-    if (range.size() != 2 || !absl::SimpleHexAtoi(range[0], &begin) || !absl::SimpleHexAtoi(range[1], &end)) {
-      continue;
-    }
-    if (at >= begin && at < end) return fields[1];
-  }
-  return "";
-}
 
 char* At(const VmReservation& rsv, size_t offset) { return static_cast<char*>(rsv.address()) + offset; }
 

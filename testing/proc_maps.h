@@ -1,0 +1,23 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// testing/proc_maps.h
+// -----------------------------------------------------------------------------
+//
+// Test-only reading of /proc/self/maps: what this process has mapped at an address, for tests that check what a
+// mapping call (or a forked child's fork handler) left in the address space.
+
+#ifndef PMEM2_TESTING_PROC_MAPS_H_
+#define PMEM2_TESTING_PROC_MAPS_H_
+
+#include <string>
+
+namespace pmem2 {
+namespace testing {
+
+// The protection /proc/self/maps shows for the page at `address` ("---p", "rw-s", ...), or "" if unmapped.
+std::string ProtectionAt(const void* address);
+
+}  // namespace testing
+}  // namespace pmem2
+
+#endif  // PMEM2_TESTING_PROC_MAPS_H_
