@@ -13,7 +13,7 @@
 namespace pmem2 {
 namespace testing {
 
-std::string ProtectionAt(const void* address) {
+absl::optional<Mapping> MappingAt(const void* address) {
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   std::ifstream maps("/proc/self/maps");
   std::string line;
@@ -25,9 +25,14 @@ std::string ProtectionAt(const void* address) {
     if (range.size() != 2 || !absl::SimpleHexAtoi(range[0], &begin) || !absl::SimpleHexAtoi(range[1], &end)) {
       continue;
     }
-    if (at >= begin && at < end) return fields[1];
+    if (at >= begin && at < end) return Mapping{begin, end, fields[1]};
   }
-  return "";
+  return absl::nullopt;
+}
+
+std::string ProtectionAt(const void* address) {
+  const absl::optional<Mapping> mapping = MappingAt(address);
+  return mapping.has_value() ? mapping->protection : "";
 }
 
 }  // namespace testing

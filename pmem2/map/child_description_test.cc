@@ -34,12 +34,17 @@
 namespace pmem2 {
 namespace {
 
+using ::pmem2::map_internal::ChildQueriedMapsForTest;
 using ::pmem2::map_internal::ChildReopenHandleCountForTest;
 using ::pmem2::map_internal::ChildReopenHandleForTest;
+using ::pmem2::map_internal::KernelHasProcmapQueryForTest;
 using ::pmem2::map_internal::MappedAgainInChildForTest;
 using ::pmem2::map_internal::RemapsInChildForTest;
+using ::pmem2::map_internal::UseProcmapQueryInChildForTest;
 using ::pmem2::testing::ChildResult;
 using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::Mapping;
+using ::pmem2::testing::MappingAt;
 using ::pmem2::testing::ProtectionAt;
 using ::pmem2::testing::RunInChild;
 using ::pmem2::testing::ScopedEnv;
@@ -72,6 +77,24 @@ class ChildDescriptionTest : public ::testing::Test {
   ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
   ScopedTempDir dir_{"/dev/shm"};
 };
+
+// The tests of what a child maps again run twice: the child asking /proc/self/maps about the Maps' ranges
+// (PROCMAP_QUERY, where the kernel has it: Linux 6.11), and the child reading all of it (as on older kernels).
+class ChildMapsAgainTest : public ChildDescriptionTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override { UseProcmapQueryInChildForTest(GetParam()); }
+  void TearDown() override { UseProcmapQueryInChildForTest(true); }
+
+  // For the child to say: "" if it learned its mappings the way this run asks.
+  static std::string ReaderMismatch() {
+    const bool expected = GetParam() && KernelHasProcmapQueryForTest();
+    if (ChildQueriedMapsForTest() == expected) return "";
+    return expected ? "the child did not use PROCMAP_QUERY; " : "the child used PROCMAP_QUERY; ";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Readers, ChildMapsAgainTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& reader) { return reader.param ? "Query" : "Read"; });
 
 TEST_F(ChildDescriptionTest, EachFileMappedSharedAndWritableHasOneOPathHandle) {
   const size_t before = ChildReopenHandleCountForTest();
@@ -185,7 +208,7 @@ TEST_F(ChildDescriptionTest, AFileTheProcessCouldNotOpenAgainForWritingGetsNoHan
 
 // Maps at a file offset, one of them in a reservation: in the child each is mapped again (counted), still shows
 // what the parent stored at its offset, and the child's stores reach the file there and the parent.
-TEST_F(ChildDescriptionTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffsets) {
+TEST_P(ChildMapsAgainTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffsets) {
   ScopedFd fd = CreateFile(dir_.Join("f"), 8 * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   absl::StatusOr<Map> at_offset = MapFd(fd.get(), kProtRead | kProtWrite, 2 * kPage);
@@ -200,6 +223,7 @@ TEST_F(ChildDescriptionTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffse
   std::memcpy(reserved_base, "parent-4", 8);
 
   ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 2) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " Maps mapped again, not 2; "));
     }
@@ -226,9 +250,52 @@ TEST_F(ChildDescriptionTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffse
   EXPECT_EQ(MappedAgainInChildForTest(), 0u) << "this process is no forked child";
 }
 
-// A grandchild that cannot open its description (openat refused), or cannot map through it (mremap refused): its
-// Map says so (a sticky error with the errno) and keeps its memory; nothing it persists is vouched for. The child
-// that forked it, which could, is unaffected.
+// Two Maps of a file's consecutive pages side by side in a reservation, which the kernel merges into one mapping:
+// each is mapped again, once.
+TEST_P(ChildMapsAgainTest, TwoMapsInOneMappingOfTheKernelAreEachMappedAgain) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::Create(2 * kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  std::vector<Map> maps;
+  for (size_t page = 0; page < 2; ++page) {
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    config.set_offset(page * kPage);
+    config.set_length(kPage);
+    config.set_vm_reservation(&*reservation, page * kPage);
+    absl::StatusOr<Map> map = Map::Create(config, *source);
+    ASSERT_TRUE(map.ok()) << map.status();
+    static_cast<char*>(map->address())[0] = static_cast<char>('a' + page);
+    maps.push_back(*std::move(map));
+  }
+  const absl::optional<Mapping> first = MappingAt(maps[0].address());
+  ASSERT_TRUE(first.has_value());
+  if (first->end < reinterpret_cast<uintptr_t>(maps[1].address()) + kPage) {
+    GTEST_SKIP() << "the kernel kept the two mappings apart";
+  }
+  ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
+    if (MappedAgainInChildForTest() != 2) {
+      WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
+    }
+    for (size_t page = 0; page < 2; ++page) {
+      if (static_cast<const char*>(maps[page].address())[0] != static_cast<char>('a' + page)) {
+        WriteToParent(out, absl::StrCat("Map ", page, " lost its memory; "));
+      }
+      if (ProtectionAt(maps[page].address()) != "rw-s") WriteToParent(out, absl::StrCat("Map ", page, " is gone; "));
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
+// A grandchild that cannot learn what it has of its Maps (openat of /proc/self/maps refused; ioctl, PROCMAP_QUERY,
+// refused), or cannot map through its description (mremap refused): its Map says so (a sticky error with the errno)
+// and keeps its memory; nothing it persists is vouched for. The child that forked it, which could, is unaffected.
 TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAndKeepsItsMemory) {
   if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
@@ -238,8 +305,9 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
   char* base = static_cast<char*>(map->address());
   std::memcpy(base, "kept", 4);
 
-  for (const auto& [call, error] : {std::pair<unsigned, int>{__NR_openat, EACCES}, {__NR_mremap, ENOMEM}}) {
-    SCOPED_TRACE(call == __NR_openat ? "openat refused" : "mremap refused");
+  for (const auto& [call, error] :
+       {std::pair<unsigned, int>{__NR_openat, EACCES}, {__NR_ioctl, EPERM}, {__NR_mremap, ENOMEM}}) {
+    SCOPED_TRACE(call == __NR_openat ? "openat refused" : call == __NR_ioctl ? "ioctl refused" : "mremap refused");
     ChildResult child = RunInChild([&, call = call, error = error](int out) {
       testing::DenySystemCall(call, error);
       const uint64_t failures = PersistErrorCount();
@@ -268,10 +336,31 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
   EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
 }
 
+// A file whose permissions were taken away after it was mapped: the child cannot open its own description of it,
+// and says so. Only without privileges: root may open it.
+TEST_F(ChildDescriptionTest, AChildThatMayNoLongerOpenTheFileSaysSo) {
+  if (geteuid() == 0) GTEST_SKIP() << "root may open a file without permissions";
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_TRUE(RemapsInChildForTest(map->address()));
+  ASSERT_EQ(fchmod(fd.get(), 0), 0) << std::strerror(errno);
+  ChildResult child = RunInChild([&](int out) {
+    const absl::Status sticky = map->PersistError();
+    if (sticky.ok() || GetErrno(sticky) != EACCES) WriteToParent(out, "the child's Map: " + sticky.ToString());
+    if (MappedAgainInChildForTest() != 0) WriteToParent(out, "mapped again; ");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
+}
+
 // A Map the child does not have at all (MADV_DONTFORK on all of it) is left alone; of one it has only in part, the
 // part it has is mapped again and the missing part stays missing. Neither is an error: the child has its own
 // description for all of the Maps' memory it has.
-TEST_F(ChildDescriptionTest, AChildMapsAgainOnlyWhatItHasOfAMap) {
+TEST_P(ChildMapsAgainTest, AChildMapsAgainOnlyWhatItHasOfAMap) {
   ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   absl::StatusOr<Map> whole = MapFd(fd.get(), kProtRead | kProtWrite, 0);
@@ -283,6 +372,7 @@ TEST_F(ChildDescriptionTest, AChildMapsAgainOnlyWhatItHasOfAMap) {
   ASSERT_EQ(madvise(whole->address(), whole->size(), MADV_DONTFORK), 0) << std::strerror(errno);
   ASSERT_EQ(madvise(part->address(), kPage, MADV_DONTFORK), 0) << std::strerror(errno);
   ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 1) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 1; "));
     }
@@ -301,7 +391,7 @@ TEST_F(ChildDescriptionTest, AChildMapsAgainOnlyWhatItHasOfAMap) {
 // The application's own mappings over parts of a Map (MAP_FIXED) are the application's in the child too: an anonymous
 // page, and another file's page mapped shared at the very file offset the Map had there. Only the Map's pages around
 // them are mapped again.
-TEST_F(ChildDescriptionTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTheChild) {
+TEST_P(ChildMapsAgainTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTheChild) {
   ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   ScopedFd other = CreateFile(dir_.Join("other"), 4 * kPage, O_RDWR);
@@ -320,6 +410,7 @@ TEST_F(ChildDescriptionTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTh
             MAP_FAILED)
       << std::strerror(errno);
   ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 2) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
     }
@@ -338,7 +429,7 @@ TEST_F(ChildDescriptionTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTh
 }
 
 // An mprotect(2) of part of a Map: each part is mapped again with the protection it has.
-TEST_F(ChildDescriptionTest, AProtectionChangedOverPartOfAMapIsKeptInTheChild) {
+TEST_P(ChildMapsAgainTest, AProtectionChangedOverPartOfAMapIsKeptInTheChild) {
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   absl::StatusOr<Map> map = MapFd(fd.get());
@@ -346,6 +437,7 @@ TEST_F(ChildDescriptionTest, AProtectionChangedOverPartOfAMapIsKeptInTheChild) {
   char* const read_only = static_cast<char*>(map->address()) + kPage;
   ASSERT_EQ(mprotect(read_only, kPage, PROT_READ), 0) << std::strerror(errno);
   ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 2) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
     }
@@ -360,7 +452,7 @@ TEST_F(ChildDescriptionTest, AProtectionChangedOverPartOfAMapIsKeptInTheChild) {
 
 // The child reads /proc/self/maps in parts of a page: a Map of a file whose path is longer than that, and a Map after
 // it, are both mapped again.
-TEST_F(ChildDescriptionTest, AMapOfAFileWhosePathIsLongerThanAPageIsMappedAgain) {
+TEST_P(ChildMapsAgainTest, AMapOfAFileWhosePathIsLongerThanAPageIsMappedAgain) {
   // Folders of 200 characters, opened one below the other: the whole path is longer than PATH_MAX.
   const std::string name(200, 'd');
   std::vector<ScopedFd> folders;
@@ -384,8 +476,15 @@ TEST_F(ChildDescriptionTest, AMapOfAFileWhosePathIsLongerThanAPageIsMappedAgain)
     ASSERT_TRUE(long_path.ok()) << long_path.status();
     absl::StatusOr<Map> last = MapFd(shallow.get());
     ASSERT_TRUE(last.ok()) << last.status();
-    ChildResult child = RunInChild([&](int) { return MappedAgainInChildForTest() == 3 ? 0 : 1; });
+    ChildResult child = RunInChild([&](int out) {
+      WriteToParent(out, ReaderMismatch());
+      if (MappedAgainInChildForTest() != 3) {
+        WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 3"));
+      }
+      return 0;
+    });
     EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
   }
   // Removed here: the temporary folder's own removal goes by path, and this one is too long for that.
   ASSERT_EQ(unlinkat(folders.back().get(), "f", 0), 0) << std::strerror(errno);

@@ -4,8 +4,10 @@
 // description of its own before fork() returns there (map_registry.h, ChildReopenHandle), and first reads
 // /proc/self/maps to learn which parts of them are still theirs, so the cost grows with the process's mappings.
 // Each iteration forks a child that exits at once, and waits for it. Arguments: how many other mappings the
-// process has (pages of an anonymous region, protections alternating, so that each is a mapping of its own) and
-// whether one Map of an unnamed /dev/shm file is live. Run pinned, optimized:
+// process has (pages of an anonymous region, protections alternating, so that each is a mapping of its own),
+// whether one Map of an unnamed /dev/shm file is live, and whether the child may ask /proc/self/maps about the
+// Map's range (PROCMAP_QUERY, Linux 6.11; elsewhere it reads all of it either way) or must read all of it. Run
+// pinned, optimized:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:fork_benchmark --
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -22,6 +24,7 @@
 #include "benchmark/benchmark.h"
 #include "pmem2/config/config.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/source/source.h"
 
 namespace pmem2 {
@@ -76,6 +79,7 @@ void BM_ForkAndWait(benchmark::State& state) {
       return;
     }
   }
+  map_internal::UseProcmapQueryInChildForTest(state.range(2) != 0);
   for (auto _ : state) {
     const pid_t child = fork();
     if (child == 0) _exit(0);
@@ -85,12 +89,16 @@ void BM_ForkAndWait(benchmark::State& state) {
       break;
     }
   }
+  map_internal::UseProcmapQueryInChildForTest(true);
   map = absl::UnavailableError("unmapped");
   close(fd);
 }
 BENCHMARK(BM_ForkAndWait)
-    ->ArgNames({"other_mappings", "map"})
-    ->ArgsProduct({{0, 1000, 10000}, {0, 1}})
+    ->ArgNames({"other_mappings", "map", "query"})
+    ->Args({0, 0, 1})
+    ->Args({1000, 0, 1})
+    ->Args({10000, 0, 1})
+    ->ArgsProduct({{0, 1000, 10000}, {1}, {0, 1}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -622,18 +623,17 @@ bool ParseMappingLine(const char* p, const char* end, MappingLine* line) {
   return expect(' ') && ParseNumber(p, end, 10, &line->inode) != nullptr && line->begin < line->end;
 }
 
-// Calls `visit(const MappingLine&)` for each mapping of this process, in address order; returns 0 or the errno of
-// open or read. Allocates nothing: it runs in a forked child's fork handler.
+// Calls `visit(const MappingLine&)` for each mapping of this process, in address order, reading `maps` (an open
+// /proc/self/maps) from its start; returns 0 or the errno of read. Allocates nothing: it runs in a forked child's fork
+// handler.
 template <typename Visit>
-int ForEachMappingOfThisProcess(Visit&& visit) {
-  const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
+int ForEachLineOfMaps(int maps, Visit&& visit) {
   char buffer[4096];  // a line longer than this (a long path) is read in parts; its fields come first
   size_t held = 0;
   bool in_long_line = false;  // the buffer holds the rest of a line whose fields were read
   int error = 0;
   for (;;) {
-    const ssize_t got = read(fd, buffer + held, sizeof buffer - held);
+    const ssize_t got = read(maps, buffer + held, sizeof buffer - held);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       error = got < 0 ? errno : 0;
@@ -657,8 +657,73 @@ int ForEachMappingOfThisProcess(Visit&& visit) {
       held = 0;
     }
   }
-  close(fd);
   return error;
+}
+
+// PROCMAP_QUERY (Linux 6.11; include/uapi/linux/fs.h, which Debian 12's kernel headers predate): asks an open
+// /proc/<pid>/maps for the mapping at or after an address, where reading the whole file would take time in proportion
+// to all of the process's mappings.
+struct ProcmapQuery {
+  uint64_t size;
+  uint64_t query_flags;
+  uint64_t query_addr;
+  uint64_t vma_start;
+  uint64_t vma_end;
+  uint64_t vma_flags;
+  uint64_t vma_page_size;
+  uint64_t vma_offset;
+  uint64_t inode;
+  uint32_t dev_major;
+  uint32_t dev_minor;
+  uint32_t vma_name_size;
+  uint32_t build_id_size;
+  uint64_t vma_name_addr;
+  uint64_t build_id_addr;
+};
+static_assert(sizeof(ProcmapQuery) == 104, "the kernel's struct procmap_query");
+constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);  // NOLINT(runtime/int): ioctl's type
+constexpr uint64_t kVmaReadable = 0x01;
+constexpr uint64_t kVmaWritable = 0x02;
+constexpr uint64_t kVmaExecutable = 0x04;
+constexpr uint64_t kVmaShared = 0x08;
+constexpr uint64_t kCoveringOrNextVma = 0x10;
+
+bool child_may_query_maps = true;  // UseProcmapQueryInChildForTest
+bool child_queried_maps = false;   // only the fork handler writes it, with no other thread in the process
+
+// As ForEachLineOfMaps, for the mappings that overlap the ranges [begin, begin + length) `ranges` gives in address
+// order, one query per mapping; ENOTTY where the kernel has no PROCMAP_QUERY.
+template <typename Ranges, typename Visit>
+int ForEachQueriedMapping(int maps, Ranges&& ranges, Visit&& visit) {
+  uintptr_t visited_to = 0;  // a mapping ending here was visited: none is visited twice
+  return ranges([&](uintptr_t begin, size_t length) {
+    const uintptr_t end = begin + length;
+    for (uintptr_t at = std::max(begin, visited_to); at < end;) {
+      ProcmapQuery query{};
+      query.size = sizeof query;
+      query.query_flags = kCoveringOrNextVma;
+      query.query_addr = at;
+      if (ioctl(maps, kProcmapQuery, &query) != 0) {
+        if (errno == EINTR) continue;
+        return errno == ENOENT ? 0 : errno;  // ENOENT: nothing at or after `at`
+      }
+      if (query.vma_start >= end) break;
+      MappingLine line;
+      line.begin = static_cast<uintptr_t>(query.vma_start);
+      line.end = static_cast<uintptr_t>(query.vma_end);
+      line.prot = ((query.vma_flags & kVmaReadable) != 0 ? PROT_READ : 0) |
+                  ((query.vma_flags & kVmaWritable) != 0 ? PROT_WRITE : 0) |
+                  ((query.vma_flags & kVmaExecutable) != 0 ? PROT_EXEC : 0);
+      line.shared = (query.vma_flags & kVmaShared) != 0;
+      line.offset = query.vma_offset;
+      line.device_major = query.dev_major;
+      line.device_minor = query.dev_minor;
+      line.inode = query.inode;
+      visit(line);
+      at = visited_to = line.end;
+    }
+    return 0;
+  });
 }
 
 // Whether the child's mapping `line` is, at `at`, the Map's own as inherited from the parent, rather than one that the
@@ -686,6 +751,18 @@ struct ChildPiece {
 
 }  // namespace
 
+void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
+bool ChildQueriedMapsForTest() { return child_queried_maps; }
+bool KernelHasProcmapQueryForTest() {
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) return false;
+  const int error = ForEachQueriedMapping(
+      maps, [](const auto& each) { return each(reinterpret_cast<uintptr_t>(&child_queried_maps), 1); },
+      [](const MappingLine&) {});
+  close(maps);
+  return error != ENOTTY;
+}
+
 // In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): for each
 // file with a handle, the child opens a description of its own and maps the Maps of the file again through it, then
 // closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not inherited), so that close
@@ -699,6 +776,7 @@ struct ChildPiece {
 // the sanitizer's runtime so.
 void RemapThroughDescriptionsOfTheChildsOwn() {
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
+  child_queried_maps = false;
   Registry& registry = GetRegistry();
   const auto remaps = [](const MapRecord& record) { return record.holds_reopen_handle_ && record.remap_.length > 0; };
   if (std::none_of(registry.by_begin.begin(), registry.by_begin.end(),
@@ -708,8 +786,17 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // First what the child has in the Maps' ranges; nothing is mapped while /proc/self/maps is read.
   std::vector<ChildPiece> pieces;  // in address order
   int maps_error = 0;
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) maps_error = errno;
+  const auto ranges = [&](const auto& each) {
+    for (const auto& [begin, record] : registry.by_begin) {
+      if (!remaps(*record)) continue;
+      if (const int error = each(begin, record->remap_.length); error != 0) return error;
+    }
+    return 0;
+  };
   try {
-    maps_error = ForEachMappingOfThisProcess([&](const MappingLine& line) {
+    const auto visit = [&](const MappingLine& line) {
       for (auto it = FirstEndingAfterLocked(registry, line.begin);
            it != registry.by_begin.end() && it->first < line.end; ++it) {
         MapRecord& record = *it->second;
@@ -720,10 +807,16 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
         pieces.push_back(
             ChildPiece{&record, begin, end - begin, line.prot, IsTheMapsOwn(line, record, record.remap_, begin)});
       }
-    });
+    };
+    if (maps >= 0 && child_may_query_maps) {
+      maps_error = ForEachQueriedMapping(maps, ranges, visit);
+      child_queried_maps = maps_error != ENOTTY;
+    }
+    if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(maps, visit);
   } catch (const std::bad_alloc&) {
     maps_error = ENOMEM;
   }
+  if (maps >= 0) close(maps);
   size_t next_piece = 0;
   for (const auto& [begin, record] : registry.by_begin) {
     if (!remaps(*record)) continue;

@@ -213,6 +213,12 @@ size_t ChildReopenHandleCountForTest();
 int ChildReopenHandleForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);
 size_t MappedAgainInChildForTest();
+// For tests: whether a forked child may ask /proc/self/maps with PROCMAP_QUERY (true unless set; where the kernel has
+// it) rather than read all of it (inherited by children); whether this process did so as a forked child; whether
+// the kernel has PROCMAP_QUERY.
+void UseProcmapQueryInChildForTest(bool use);
+bool ChildQueriedMapsForTest();
+bool KernelHasProcmapQueryForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
 // the record unless its range overlaps a live one (kMapExists, naming both ranges).
 absl::Status RegisterMapIfFree(MapRecord* record);
