@@ -293,9 +293,9 @@ TEST_P(ChildMapsAgainTest, TwoMapsInOneMappingOfTheKernelAreEachMappedAgain) {
   EXPECT_EQ(child.output, "");
 }
 
-// A grandchild that cannot learn what it has of its Maps (openat of /proc/self/maps refused; ioctl, PROCMAP_QUERY,
-// refused), or cannot map through its description (mremap refused): its Map says so (a sticky error with the errno)
-// and keeps its memory; nothing it persists is vouched for. The child that forked it, which could, is unaffected.
+// A grandchild that cannot learn what it has of its Maps (openat of /proc/self/maps refused), or cannot map through
+// its description (mremap refused): its Map says so (a sticky error with the errno) and keeps its memory; nothing it
+// persists is vouched for. The child that forked it, which could, is unaffected.
 TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAndKeepsItsMemory) {
   if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
@@ -305,9 +305,8 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
   char* base = static_cast<char*>(map->address());
   std::memcpy(base, "kept", 4);
 
-  for (const auto& [call, error] :
-       {std::pair<unsigned, int>{__NR_openat, EACCES}, {__NR_ioctl, EPERM}, {__NR_mremap, ENOMEM}}) {
-    SCOPED_TRACE(call == __NR_openat ? "openat refused" : call == __NR_ioctl ? "ioctl refused" : "mremap refused");
+  for (const auto& [call, error] : {std::pair<unsigned, int>{__NR_openat, EACCES}, {__NR_mremap, ENOMEM}}) {
+    SCOPED_TRACE(call == __NR_openat ? "openat refused" : "mremap refused");
     ChildResult child = RunInChild([&, call = call, error = error](int out) {
       testing::DenySystemCall(call, error);
       const uint64_t failures = PersistErrorCount();
@@ -334,6 +333,29 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
     EXPECT_EQ(child.output, "");
   }
   EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
+}
+
+// A child refused PROCMAP_QUERY (a seccomp filter that denies ioctl, or a sandbox's kernel without it that answers
+// otherwise than ENOTTY) reads all of /proc/self/maps instead, and maps its Maps again all the same.
+TEST_F(ChildDescriptionTest, AChildRefusedProcmapQueryReadsTheFileInstead) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  for (const int error : {EPERM, ENOSYS, EINVAL}) {
+    SCOPED_TRACE(std::strerror(error));
+    ChildResult child = RunInChild([&, error = error](int) {
+      testing::DenySystemCall(__NR_ioctl, error);
+      const pid_t grandchild = fork();
+      if (grandchild == 0) {
+        _exit(map->PersistError().ok() && MappedAgainInChildForTest() == 1 && !ChildQueriedMapsForTest() ? 0 : 1);
+      }
+      int status = 0;
+      return waitpid(grandchild, &status, 0) == grandchild && WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+    });
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  }
 }
 
 // A file whose permissions were taken away after it was mapped: the child cannot open its own description of it,

@@ -809,8 +809,10 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       }
     };
     if (maps >= 0 && child_may_query_maps) {
-      maps_error = ForEachQueriedMapping(maps, ranges, visit);
-      child_queried_maps = maps_error != ENOTTY;
+      // Where a query fails (ENOTTY: no PROCMAP_QUERY; EPERM or ENOSYS: a seccomp filter or a sandbox's kernel that
+      // refuses ioctls), the file is read instead, from its start: an ioctl does not move the file's position.
+      child_queried_maps = ForEachQueriedMapping(maps, ranges, visit) == 0;
+      if (!child_queried_maps) pieces.clear();
     }
     if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(maps, visit);
   } catch (const std::bad_alloc&) {

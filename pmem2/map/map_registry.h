@@ -161,8 +161,9 @@ void UnregisterMap(MapRecord* record);
 // O_RDWR | O_NONBLOCK (nothing may wait inside fork()) and closes it once its Maps are mapped again (a child holds
 // no record locks then: they are not inherited).
 //
-// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, one read of /proc/self/maps (time in
-// proportion to the process's mappings), one open per such file (with the file system's open and close work: inotify
+// Cost: one O_PATH descriptor per file mapped (not per Map); in a forked child, a look at /proc/self/maps (one
+// PROCMAP_QUERY per mapping in the Maps' ranges on Linux 6.11 and later; elsewhere a read of all of it, in time
+// proportional to the process's mappings), one open per such file (with the file system's open and close work: inotify
 // events, NFS's write-back on close) and an mmap and an mremap per Map (per piece of a Map whose parts differ in
 // protection), made while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says
 // why), where it cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing
