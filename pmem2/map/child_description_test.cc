@@ -37,6 +37,7 @@ namespace {
 using ::pmem2::map_internal::ChildQueriedMapsForTest;
 using ::pmem2::map_internal::ChildReopenHandleCountForTest;
 using ::pmem2::map_internal::ChildReopenHandleForTest;
+using ::pmem2::map_internal::FailProcmapQueryInChildForTest;
 using ::pmem2::map_internal::KernelHasProcmapQueryForTest;
 using ::pmem2::map_internal::MappedAgainInChildForTest;
 using ::pmem2::map_internal::RemapsInChildForTest;
@@ -410,42 +411,82 @@ TEST_P(ChildMapsAgainTest, AChildMapsAgainOnlyWhatItHasOfAMap) {
   EXPECT_EQ(child.output, "");
 }
 
-// The application's own mappings over parts of a Map (MAP_FIXED) are the application's in the child too: an anonymous
-// page, and another file's page mapped shared at the very file offset the Map had there. Only the Map's pages around
-// them are mapped again.
+// The application's own mappings over parts of a Map (MAP_FIXED) are the application's in the child too, however
+// much they look like the Map's: a shared anonymous page (offset 0, like the Map's first page) and a memfd page
+// (other devices) at the Map's offsets; an anonymous page; another file's page on the same file system at the very
+// file offset the Map had there; and the Map's own file at another offset. Only the Map's pages between them are
+// mapped again.
 TEST_P(ChildMapsAgainTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTheChild) {
-  ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
+  constexpr size_t kPages = 7;
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPages * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
-  ScopedFd other = CreateFile(dir_.Join("other"), 4 * kPage, O_RDWR);
+  ScopedFd other = CreateFile(dir_.Join("other"), kPages * kPage, O_RDWR);
   ASSERT_GE(other.get(), 0);
   ASSERT_EQ(pwrite(other.get(), "other file", 10, static_cast<off_t>(2 * kPage)), 10) << std::strerror(errno);
+  ScopedFd memfd(static_cast<int>(syscall(SYS_memfd_create, "pmem2-test", 0)));
+  ASSERT_GE(memfd.get(), 0) << std::strerror(errno);
+  ASSERT_EQ(ftruncate(memfd.get(), static_cast<off_t>(kPages * kPage)), 0) << std::strerror(errno);
+  ASSERT_EQ(pwrite(memfd.get(), "memfd", 5, static_cast<off_t>(4 * kPage)), 5) << std::strerror(errno);
   absl::StatusOr<Map> map = MapFd(fd.get());
   ASSERT_TRUE(map.ok()) << map.status();
   char* const base = static_cast<char*>(map->address());
-  for (size_t page = 0; page < 4; ++page) base[page * kPage] = static_cast<char>('a' + page);
-  ASSERT_NE(mmap(base + kPage, kPage, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            MAP_FAILED)
-      << std::strerror(errno);
+  for (size_t page = 0; page < kPages; ++page) base[page * kPage] = static_cast<char>('a' + page);
+  const auto put = [&](size_t page, int flags, int file, size_t offset) {
+    return mmap(base + page * kPage, kPage, PROT_READ | PROT_WRITE, MAP_FIXED | flags, file,
+                static_cast<off_t>(offset));
+  };
+  ASSERT_NE(put(1, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), MAP_FAILED) << std::strerror(errno);
   std::memcpy(base + kPage, "application", 11);
-  ASSERT_NE(mmap(base + 2 * kPage, kPage, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_SHARED, other.get(),
-                 static_cast<off_t>(2 * kPage)),
-            MAP_FAILED)
-      << std::strerror(errno);
+  ASSERT_NE(put(2, MAP_SHARED, other.get(), 2 * kPage), MAP_FAILED) << std::strerror(errno);
+  ASSERT_NE(put(0, MAP_SHARED | MAP_ANONYMOUS, -1, 0), MAP_FAILED) << std::strerror(errno);
+  std::memcpy(base, "shared", 6);
+  ASSERT_NE(put(4, MAP_SHARED, memfd.get(), 4 * kPage), MAP_FAILED) << std::strerror(errno);
+  ASSERT_NE(put(5, MAP_SHARED, fd.get(), 0), MAP_FAILED) << std::strerror(errno);
   ChildResult child = RunInChild([&](int out) {
     WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 2) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
     }
     if (ProtectionAt(base + kPage) != "rw-p" || std::memcmp(base + kPage, "application", 11) != 0) {
-      WriteToParent(out, "the application's anonymous page was replaced; ");
+      WriteToParent(out, "the anonymous page was replaced; ");
     }
-    if (std::memcmp(base + 2 * kPage, "other file", 10) != 0) {
+    if (std::memcmp(base + 2 * kPage, "other file", 10) != 0)
       WriteToParent(out, "the other file's page was replaced; ");
-    }
-    if (base[0] != 'a' || base[3 * kPage] != 'd') WriteToParent(out, "the Map's pages lost their memory; ");
+    if (std::memcmp(base, "shared", 6) != 0) WriteToParent(out, "the shared anonymous page was replaced; ");
+    std::memcpy(base, "child!", 6);  // the parent sees it if the page is still the one it shares
+    if (std::memcmp(base + 4 * kPage, "memfd", 5) != 0) WriteToParent(out, "the memfd page was replaced; ");
+    if (base[5 * kPage] != 'a') WriteToParent(out, "the page of the file's offset 0 was replaced; ");
+    if (base[3 * kPage] != 'd' || base[6 * kPage] != 'g') WriteToParent(out, "the Map's pages lost their memory; ");
     if (!map->PersistError().ok()) WriteToParent(out, map->PersistError().ToString());
     return 0;
   });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(std::string(base, 6), "child!");
+}
+
+// A PROCMAP_QUERY that fails after others succeeded: the child starts again reading the whole file, and maps each
+// Map again once.
+TEST_F(ChildDescriptionTest, AChildWhoseQueryFailsHalfWayReadsTheFileInstead) {
+  if (!KernelHasProcmapQueryForTest()) GTEST_SKIP() << "no PROCMAP_QUERY here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> first = MapFd(fd.get());
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<Map> second = MapFd(fd.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  FailProcmapQueryInChildForTest(2);
+  ChildResult child = RunInChild([&](int out) {
+    if (ChildQueriedMapsForTest()) WriteToParent(out, "the child kept its queries; ");
+    if (MappedAgainInChildForTest() != 2) {
+      WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
+    }
+    for (const Map* map : {&*first, &*second}) {
+      if (!map->PersistError().ok()) WriteToParent(out, map->PersistError().ToString());
+    }
+    return 0;
+  });
+  FailProcmapQueryInChildForTest(-1);
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
 }

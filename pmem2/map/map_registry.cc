@@ -40,9 +40,15 @@ namespace {
 struct ReopenHandle {
   int fd = -1;
   size_t users = 0;
-  // In a forked child's fork handler only: the child's own description (opened on first need), or why not.
+  // In a forked child's fork handler only: the child's own description, or why not; a page of the file mapped
+  // through it, and the device and inode /proc/self/maps shows for that page (RemapThroughDescriptionsOfTheChildsOwn).
   int child_fd = -1;
   int child_error = 0;
+  uintptr_t child_probe = 0;
+  bool child_named = false;
+  unsigned child_device_major = 0;
+  unsigned child_device_minor = 0;
+  uint64_t child_inode = 0;
 };
 
 struct Registry {
@@ -624,8 +630,8 @@ bool ParseMappingLine(const char* p, const char* end, MappingLine* line) {
 }
 
 // Calls `visit(const MappingLine&)` for each mapping of this process, in address order, reading `maps` (an open
-// /proc/self/maps) from its start; returns 0 or the errno of read. Allocates nothing: it runs in a forked child's fork
-// handler.
+// /proc/self/maps) from its start; returns 0 or the errno of read. The reading allocates nothing (a 4 KiB buffer on
+// the stack); it runs in a forked child's fork handler.
 template <typename Visit>
 int ForEachLineOfMaps(int maps, Visit&& visit) {
   char buffer[4096];  // a line longer than this (a long path) is read in parts; its fields come first
@@ -726,32 +732,37 @@ int ForEachQueriedMapping(int maps, Ranges&& ranges, Visit&& visit) {
   });
 }
 
-// Whether the child's mapping `line` is, at `at`, the Map's own as inherited from the parent, rather than one that the
-// application (MAP_FIXED over part of the Map) or code that ran in the child before this (another fork handler, a
-// sanitizer's runtime, allocating into a hole MADV_DONTFORK left) put there: a shared mapping of a file at the Map's
-// file offset for `at`, and of the Map's file where the line shows its device. (A line shows the device and inode of
-// the file system below: on overlayfs and btrfs subvolumes the device is not the one stat(2) gives, nor, after an
-// overlayfs copy-up, the inode; so the inode is compared only where the device is the same.)
-bool IsTheMapsOwn(const MappingLine& line, const MapRecord& record, const Remap& remap, uintptr_t at) {
-  if (!line.shared || line.inode == 0) return false;
-  if (line.offset + (at - line.begin) != static_cast<uint64_t>(remap.offset) + (at - record.begin())) return false;
-  const dev_t device = record.file().device;
-  if (line.device_major != major(device) || line.device_minor != minor(device)) return true;
-  return line.inode == static_cast<uint64_t>(record.file().inode);
-}
+int child_query_failure_at = -1;  // FailProcmapQueryInChildForTest
 
-// One mapping of the child (one line of /proc/self/maps) within a Map's range, and whether it is the Map's own.
-struct ChildPiece {
+// A Map a forked child maps again (MapRecord::remap_), and its file's handle.
+struct ChildCandidate {
   MapRecord* record;
+  ReopenHandle* handle;
+};
+
+// One mapping of the child (a line of /proc/self/maps) within a candidate's range: what decides whether it is still
+// the Map's own mapping, inherited from the parent, or one that the application (MAP_FIXED over part of the Map) or
+// code that ran in the child before this (another fork handler, a sanitizer's runtime, allocating into a hole
+// MADV_DONTFORK left) put there. It is the Map's own where it is a shared mapping at the Map's file offset for its
+// address, of the file as the kernel names it in mappings: the device and inode of the child's probe mapping of the
+// file (ReopenHandle::child_probe). Not st_dev and st_ino: on overlayfs and btrfs subvolumes the kernel names the
+// file below, a FUSE or 32-bit-inode NFS file's inode may differ, and another file system's shared page (shared
+// anonymous memory, a memfd) at the right offset must not pass for the Map's for want of a comparable device.
+struct ChildPiece {
+  size_t candidate;  // index into the candidates
   uintptr_t begin;
   size_t length;
   int prot;
-  bool own;
+  bool shared_at_the_maps_offset;
+  unsigned device_major;
+  unsigned device_minor;
+  uint64_t inode;
 };
 
 }  // namespace
 
 void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
+void FailProcmapQueryInChildForTest(int after) { child_query_failure_at = after; }
 bool ChildQueriedMapsForTest() { return child_queried_maps; }
 bool KernelHasProcmapQueryForTest() {
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -760,7 +771,7 @@ bool KernelHasProcmapQueryForTest() {
       maps, [](const auto& each) { return each(reinterpret_cast<uintptr_t>(&child_queried_maps), 1); },
       [](const MappingLine&) {});
   close(maps);
-  return error != ENOTTY;
+  return error == 0;
 }
 
 // In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): for each
@@ -768,102 +779,176 @@ bool KernelHasProcmapQueryForTest() {
 // closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not inherited), so that close
 // releases none. What fails is recorded on those Maps (PersistFailure::forked_without_own_description).
 //
-// Only what is still the Map's own mapping in the child is mapped again, piece by piece as /proc/self/maps shows it,
-// each with its own protection (an mprotect of part of a Map is kept). A part that is missing (MADV_DONTFORK) or that
-// another mapping replaced (the application's MAP_FIXED, or a page that code running in the child before this handler
-// mapped into a hole MADV_DONTFORK left) is left as it is: mapping the range again whole would have destroyed that
-// other mapping. An earlier version tested only for holes (msync), and under ThreadSanitizer did destroy a page of
-// the sanitizer's runtime so.
+// Only what is still the Map's own mapping in the child is mapped again (ChildPiece says how that is told), piece by
+// piece as /proc/self/maps shows it, each with its own protection (an mprotect of part of a Map is kept). A part that
+// is missing (MADV_DONTFORK) or that another mapping replaced is left as it is, and is no failure: mapping the range
+// again whole would destroy that other mapping. An earlier version tested only for holes (msync), and under
+// ThreadSanitizer destroyed a page the sanitizer's runtime had mapped into one. Memory: the candidates and pieces are
+// vectors (glibc's malloc works in a fork handler); without memory every candidate records ENOMEM.
 void RemapThroughDescriptionsOfTheChildsOwn() {
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
   child_queried_maps = false;
   Registry& registry = GetRegistry();
   const auto remaps = [](const MapRecord& record) { return record.holds_reopen_handle_ && record.remap_.length > 0; };
-  if (std::none_of(registry.by_begin.begin(), registry.by_begin.end(),
-                   [&](const auto& entry) { return remaps(*entry.second); })) {
+  const auto fail = [](MapRecord& record, int error) {
+    record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
+    failure_count.fetch_add(1, std::memory_order_relaxed);
+  };
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<ChildCandidate> candidates;  // in address order, apart (they are live Maps)
+  std::vector<ChildPiece> pieces;          // in address order, so each candidate's are together
+  try {
+    for (const auto& [begin, record] : registry.by_begin) {
+      if (!remaps(*record)) continue;
+      auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
+      if (it != registry.reopen_handles.end()) candidates.push_back(ChildCandidate{record, &it->second});
+    }
+    pieces.reserve(2 * candidates.size());
+  } catch (const std::bad_alloc&) {
+    for (const auto& [begin, record] : registry.by_begin) {
+      if (remaps(*record)) fail(*record, ENOMEM);
+    }
     return;
   }
-  // First what the child has in the Maps' ranges; nothing is mapped while /proc/self/maps is read.
-  std::vector<ChildPiece> pieces;  // in address order
+  if (candidates.empty()) return;
+
+  // Each file's description, and a probe: a page of the file mapped through it, whose line in /proc/self/maps names
+  // the file as the kernel does in every mapping of it.
+  for (const ChildCandidate& candidate : candidates) {
+    ReopenHandle& handle = *candidate.handle;
+    if (handle.child_fd >= 0 || handle.child_error != 0) continue;
+    // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
+    // to break: the parent's mapping holds the file open for writing, which rules leases out.)
+    handle.child_fd = open(ProcFdPath(handle.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    handle.child_error = handle.child_fd < 0 ? errno : 0;
+    const FileIdentity& file = candidate.record->file();
+    if (handle.child_fd >= 0 && !IsFile(handle.child_fd, file.device, file.inode)) {
+      close(handle.child_fd);  // the handle's number names another file (closed by someone else, reused)
+      handle.child_fd = -1;
+      handle.child_error = ESTALE;
+    }
+    if (handle.child_fd < 0) continue;
+    void* probe = mmap(nullptr, page, PROT_NONE, MAP_SHARED, handle.child_fd, 0);
+    if (probe == MAP_FAILED) {
+      handle.child_error = errno;
+    } else {
+      handle.child_probe = reinterpret_cast<uintptr_t>(probe);
+    }
+  }
+
+  // What the child has in the candidates' ranges, and the probes' names; nothing is mapped meanwhile.
   int maps_error = 0;
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (maps < 0) maps_error = errno;
-  const auto ranges = [&](const auto& each) {
-    for (const auto& [begin, record] : registry.by_begin) {
-      if (!remaps(*record)) continue;
-      if (const int error = each(begin, record->remap_.length); error != 0) return error;
+  size_t next_candidate = 0;
+  uintptr_t visited_to = 0;
+  const auto visit = [&](MappingLine line) {
+    for (const ChildCandidate& candidate : candidates) {
+      ReopenHandle& handle = *candidate.handle;
+      if (handle.child_probe != 0 && line.begin <= handle.child_probe && handle.child_probe < line.end) {
+        handle.child_device_major = line.device_major;
+        handle.child_device_minor = line.device_minor;
+        handle.child_inode = line.inode;
+        handle.child_named = true;
+        return;  // a probe is no piece of a Map, even where it fell into a hole in one
+      }
     }
-    return 0;
+    // Each address once, in order, even if a mapping changed while the file was read (an allocation in this
+    // handler may map memory): the candidates' pieces stay together and apart.
+    if (line.end <= visited_to) return;
+    if (line.begin < visited_to) {
+      line.offset += visited_to - line.begin;
+      line.begin = visited_to;
+    }
+    visited_to = line.end;
+    while (next_candidate < candidates.size() &&
+           candidates[next_candidate].record->begin() + candidates[next_candidate].record->remap_.length <=
+               line.begin) {
+      ++next_candidate;
+    }
+    for (size_t i = next_candidate; i < candidates.size() && candidates[i].record->begin() < line.end; ++i) {
+      const MapRecord& record = *candidates[i].record;
+      const uintptr_t begin = std::max(line.begin, record.begin());
+      const uintptr_t end = std::min(line.end, record.begin() + record.remap_.length);
+      if (begin >= end) continue;
+      const bool at_offset =
+          line.offset + (begin - line.begin) == static_cast<uint64_t>(record.remap_.offset) + (begin - record.begin());
+      pieces.push_back(ChildPiece{i, begin, end - begin, line.prot, line.shared && at_offset, line.device_major,
+                                  line.device_minor, line.inode});
+    }
   };
   try {
-    const auto visit = [&](const MappingLine& line) {
-      for (auto it = FirstEndingAfterLocked(registry, line.begin);
-           it != registry.by_begin.end() && it->first < line.end; ++it) {
-        MapRecord& record = *it->second;
-        if (!remaps(record)) continue;
-        const uintptr_t begin = std::max(line.begin, record.begin());
-        const uintptr_t end = std::min(line.end, record.begin() + record.remap_.length);
-        if (begin >= end) continue;
-        pieces.push_back(
-            ChildPiece{&record, begin, end - begin, line.prot, IsTheMapsOwn(line, record, record.remap_, begin)});
-      }
-    };
     if (maps >= 0 && child_may_query_maps) {
+      int queries = 0;
+      const auto ranges = [&](const auto& each) {
+        for (const ChildCandidate& candidate : candidates) {
+          if (++queries == child_query_failure_at) return EIO;
+          if (const int error = each(candidate.record->begin(), candidate.record->remap_.length); error != 0) {
+            return error;
+          }
+        }
+        return 0;
+      };
       // Where a query fails (ENOTTY: no PROCMAP_QUERY; EPERM or ENOSYS: a seccomp filter or a sandbox's kernel that
       // refuses ioctls), the file is read instead, from its start: an ioctl does not move the file's position.
-      child_queried_maps = ForEachQueriedMapping(maps, ranges, visit) == 0;
-      if (!child_queried_maps) pieces.clear();
+      child_queried_maps = true;
+      for (const ChildCandidate& candidate : candidates) {  // one at a time: the probes lie anywhere
+        const uintptr_t probe = candidate.handle->child_probe;
+        if (probe != 0 && !candidate.handle->child_named && child_queried_maps) {
+          child_queried_maps = ForEachQueriedMapping(
+                                   maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;
+        }
+      }
+      child_queried_maps = child_queried_maps && ForEachQueriedMapping(maps, ranges, visit) == 0;
+      if (!child_queried_maps) {
+        pieces.clear();
+        next_candidate = 0;
+        visited_to = 0;
+      }
     }
     if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(maps, visit);
   } catch (const std::bad_alloc&) {
     maps_error = ENOMEM;
   }
   if (maps >= 0) close(maps);
-  size_t next_piece = 0;
-  for (const auto& [begin, record] : registry.by_begin) {
-    if (!remaps(*record)) continue;
-    const Remap& remap = record->remap_;
-    const size_t first_piece = next_piece;
-    while (next_piece < pieces.size() && pieces[next_piece].record == record) ++next_piece;
-    const bool any_own = std::any_of(pieces.begin() + static_cast<ptrdiff_t>(first_piece),
-                                     pieces.begin() + static_cast<ptrdiff_t>(next_piece),
-                                     [](const ChildPiece& piece) { return piece.own; });
-    int failed = maps_error;
-    if (failed == 0 && !any_own) continue;  // none of it is the Map's in the child: nothing to map again
-    auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
-    if (it == registry.reopen_handles.end()) continue;
-    ReopenHandle& description = it->second;
-    if (failed == 0 && description.child_fd < 0 && description.child_error == 0) {
-      // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
-      // to break: the parent's mapping holds the file open for writing, which rules leases out.)
-      description.child_fd = open(ProcFdPath(description.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-      description.child_error = description.child_fd < 0 ? errno : 0;
-      if (description.child_fd >= 0 && !IsFile(description.child_fd, it->first.first, it->first.second)) {
-        close(description.child_fd);  // the handle's number names another file (closed by someone else, reused)
-        description.child_fd = -1;
-        description.child_error = ESTALE;
-      }
+
+  size_t piece = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    MapRecord& record = *candidates[i].record;
+    const ReopenHandle& handle = *candidates[i].handle;
+    const size_t first = piece;
+    while (piece < pieces.size() && pieces[piece].candidate == i) ++piece;
+    // None of it shared at the Map's offsets: nothing of it can be the Map's in the child (gone with MADV_DONTFORK,
+    // or replaced), so nothing to map again, and nothing shared with the parent.
+    if (maps_error == 0 &&
+        std::none_of(pieces.begin() + static_cast<ptrdiff_t>(first), pieces.begin() + static_cast<ptrdiff_t>(piece),
+                     [](const ChildPiece& p) { return p.shared_at_the_maps_offset; })) {
+      continue;
     }
-    if (failed == 0) failed = description.child_error;
-    for (size_t i = first_piece; failed == 0 && i < next_piece; ++i) {
-      const ChildPiece& piece = pieces[i];
-      if (!piece.own) continue;
-      const Remap part{piece.length, piece.prot, remap.flags,
-                       remap.offset + static_cast<off_t>(piece.begin - record->begin())};
-      failed = MapAgain(piece.begin, part, description.child_fd);
+    int failed = maps_error != 0 ? maps_error : handle.child_error;
+    if (failed == 0 && !handle.child_named) failed = ENOENT;  // the probe's line was not found
+    for (size_t j = first; failed == 0 && j < piece; ++j) {
+      const ChildPiece& part = pieces[j];
+      if (!part.shared_at_the_maps_offset || part.device_major != handle.child_device_major ||
+          part.device_minor != handle.child_device_minor || part.inode != handle.child_inode) {
+        continue;
+      }
+      const Remap remap{part.length, part.prot, record.remap_.flags,
+                        record.remap_.offset + static_cast<off_t>(part.begin - record.begin())};
+      failed = MapAgain(part.begin, remap, handle.child_fd);
       if (failed == 0) ++mapped_again_in_child;
     }
-    if (failed != 0) {
-      record->Record(PersistFailure{failed, begin, remap.length, false, true});
-      failure_count.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (failed != 0) fail(record, failed);
   }
   // The mappings hold the child's descriptions now. A child holds no fcntl(2) record locks yet (they are not
   // inherited), so these closes release none.
-  for (auto& [key, description] : registry.reopen_handles) {
-    if (description.child_fd >= 0) close(description.child_fd);
-    description.child_fd = -1;
-    description.child_error = 0;
+  for (auto& [key, handle] : registry.reopen_handles) {
+    if (handle.child_probe != 0) munmap(reinterpret_cast<void*>(handle.child_probe), page);
+    if (handle.child_fd >= 0) close(handle.child_fd);
+    handle.child_fd = -1;
+    handle.child_error = 0;
+    handle.child_probe = 0;
+    handle.child_named = false;
   }
 }
 
