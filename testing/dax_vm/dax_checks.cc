@@ -52,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,6 +69,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "pmem2/c/libpmem.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/pmem2.h"
 #include "testing/dax_vm/pattern.h"
@@ -246,6 +248,31 @@ int Fsdax(const char* path, StoreGranularity effective) {
   ssize_t n = pread(fd, back.data(), back.size(), 0);
   if (!Expect(n == static_cast<ssize_t>(back.size()), "read() of the written range")) return 1;
   ExpectWritten(back.data(), seed, "read()");
+
+  // A forked child maps the Map again through a file description of its own (map_registry.h, ChildReopenHandle):
+  // once, found as the Map's own in /proc/self/maps on this file system, with MAP_SYNC kept, and persisting.
+  const pid_t child = fork();
+  if (child == 0) {
+    const absl::optional<bool> child_sf = HasVmFlag(map->address(), "sf");
+    const std::string child_seed = seed + "-child";
+    std::vector<char> pattern(dax_vm::kPatternLength);
+    dax_vm::FillPattern(pattern.data(), child_seed);
+    map->memcpy_fn()(map->address(), pattern.data(), pattern.size(), 0);
+    map->persist_fn()(map->address(), pattern.size());
+    _exit((pmem2::map_internal::MappedAgainInChildForTest() == 1 ? 0 : 1) |
+          (child_sf.has_value() && *child_sf == sync ? 0 : 2) | (map->PersistError().ok() ? 0 : 4));
+  }
+  int status = 0;
+  const bool waited = child > 0 && waitpid(child, &status, 0) == child;
+  Expect(waited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+         "a forked child maps the Map again once, MAP_SYNC " + std::string(sync ? "kept" : "absent") +
+             ", and persists (child exit " + std::to_string(waited && WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+             ": 1 not mapped again, 2 VmFlags, 4 PersistError)");
+  n = pread(fd, back.data(), dax_vm::kPatternLength, 0);
+  if (Expect(n == static_cast<ssize_t>(dax_vm::kPatternLength), "read() of the child's range")) {
+    Expect(dax_vm::CountPatternPages(back.data(), seed + "-child") == dax_vm::kPatternLength / dax_vm::kPatternStride,
+           "read(): the child's memcpy_fn reached the file");
+  }
   close(fd);
   return g_bad ? 1 : 0;
 }
