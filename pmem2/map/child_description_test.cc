@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,7 @@ using ::pmem2::map_internal::ChildReopenHandleForTest;
 using ::pmem2::map_internal::FailProcmapQueryInChildForTest;
 using ::pmem2::map_internal::KernelHasProcmapQueryForTest;
 using ::pmem2::map_internal::MappedAgainInChildForTest;
+using ::pmem2::map_internal::ProbeAtInChildForTest;
 using ::pmem2::map_internal::RemapsInChildForTest;
 using ::pmem2::map_internal::UseProcmapQueryInChildForTest;
 using ::pmem2::testing::ChildResult;
@@ -294,9 +296,9 @@ TEST_P(ChildMapsAgainTest, TwoMapsInOneMappingOfTheKernelAreEachMappedAgain) {
   EXPECT_EQ(child.output, "");
 }
 
-// A grandchild that cannot learn what it has of its Maps (openat of /proc/self/maps refused), or cannot map through
-// its description (mremap refused): its Map says so (a sticky error with the errno) and keeps its memory; nothing it
-// persists is vouched for. The child that forked it, which could, is unaffected.
+// A grandchild that cannot open its description or learn what it has of its Maps (openat refused), or cannot map
+// through its description (mremap refused): its Map says so (a sticky error with the errno) and
+// keeps its memory; nothing it persists is vouched for. The child that forked it, which could, is unaffected.
 TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAndKeepsItsMemory) {
   if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
@@ -450,8 +452,9 @@ TEST_P(ChildMapsAgainTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTheC
     if (ProtectionAt(base + kPage) != "rw-p" || std::memcmp(base + kPage, "application", 11) != 0) {
       WriteToParent(out, "the anonymous page was replaced; ");
     }
-    if (std::memcmp(base + 2 * kPage, "other file", 10) != 0)
+    if (std::memcmp(base + 2 * kPage, "other file", 10) != 0) {
       WriteToParent(out, "the other file's page was replaced; ");
+    }
     if (std::memcmp(base, "shared", 6) != 0) WriteToParent(out, "the shared anonymous page was replaced; ");
     std::memcpy(base, "child!", 6);  // the parent sees it if the page is still the one it shares
     if (std::memcmp(base + 4 * kPage, "memfd", 5) != 0) WriteToParent(out, "the memfd page was replaced; ");
@@ -463,6 +466,58 @@ TEST_P(ChildMapsAgainTest, MappingsTheApplicationPutOverPartsOfAMapAreKeptInTheC
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
   EXPECT_EQ(std::string(base, 6), "child!");
+}
+
+// The child's probe (a page of the file mapped through the child's description, to learn how the kernel names the
+// file) in a hole MADV_DONTFORK left in a Map, at the very offset the Map had there: it is no piece of the Map, and
+// the hole is a hole again afterwards. Nothing of the probe stays in the child.
+TEST_F(ChildDescriptionTest, AProbeInAHoleOfAMapIsNoPieceOfItAndIsGoneAfterwards) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer's runtime maps a page into such a hole in the child before the fork handler runs";
+#endif
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(madvise(map->address(), kPage, MADV_DONTFORK), 0) << std::strerror(errno);
+  ProbeAtInChildForTest(map->address());
+  ChildResult child = RunInChild([&](int out) {
+    if (MappedAgainInChildForTest() != 1) {
+      WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 1; "));
+    }
+    if (!map->PersistError().ok()) WriteToParent(out, map->PersistError().ToString());
+    if (ProtectionAt(map->address()) != "") WriteToParent(out, "the hole holds " + ProtectionAt(map->address()));
+    std::ifstream maps("/proc/self/maps");
+    for (std::string line; std::getline(maps, line);) {
+      if (absl::StrContains(line, dir_.path()) && absl::StrContains(line, "---s")) WriteToParent(out, line + "; ");
+    }
+    return 0;
+  });
+  ProbeAtInChildForTest(nullptr);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
+// A child whose probe cannot be mapped (here: asked for an address the Map holds, MAP_FIXED_NOREPLACE) cannot tell
+// the Map's own mappings from others, maps nothing again, and says so with the errno.
+TEST_F(ChildDescriptionTest, AChildWhoseProbeCannotBeMappedSaysSo) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  std::memcpy(map->address(), "kept", 4);
+  ProbeAtInChildForTest(map->address());
+  ChildResult child = RunInChild([&](int out) {
+    const absl::Status sticky = map->PersistError();
+    if (sticky.ok() || GetErrno(sticky) != EEXIST) WriteToParent(out, "the child's Map: " + sticky.ToString());
+    if (MappedAgainInChildForTest() != 0) WriteToParent(out, "mapped again; ");
+    if (std::memcmp(map->address(), "kept", 4) != 0) WriteToParent(out, "the memory was lost; ");
+    return 0;
+  });
+  ProbeAtInChildForTest(nullptr);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
 }
 
 // A PROCMAP_QUERY that fails after others succeeded: the child starts again reading the whole file, and maps each

@@ -65,14 +65,15 @@
 //     keeps one O_PATH descriptor per file such Maps map (closing it does not release fcntl(2) record locks, as closing
 //     another descriptor of the file would). The child pays a look at /proc/self/maps (PROCMAP_QUERY on Linux 6.11 and
 //     later, else a read of all of it), one open and a one-page probe mapping per file (which names the file as the
-//     kernel does in mappings), and an mmap and an mremap per Map (per part, where parts differ in protection). Not
-//     covered, so that parent and child share the description as before: Maps adopted with FromExisting(); libpmem's
-//     pmem_map_file mappings; files this process could not open again for writing (a descriptor received from another
-//     process, a file created read-only, credentials changed) or without /proc
-//     (MapDiagnostics::why_forked_child_shares_description says which); and a child's own fsync of a descriptor it
-//     inherited. A child that cannot open or map its own description when it should (credentials changed since the Map
-//     was made, EMFILE, ENOMEM, /proc/self/maps unreadable) carries an error on those Maps that no ClearPersistError()
-//     ends: nothing it persists there can be vouched for, and its parent's Maps of the file are exposed too, as before.
+//     kernel does in mappings), and an mmap and an mremap per Map (per mapping of the kernel's in its range: parts
+//     differing in protection or advice are separate ones). Not covered, so that parent and child share the description
+//     as before: Maps adopted with FromExisting(); libpmem's pmem_map_file mappings; files this process could not open
+//     again for writing (a descriptor received from another process, a file created read-only, credentials changed) or
+//     without /proc (MapDiagnostics::why_forked_child_shares_description says which); and a child's own fsync of a
+//     descriptor it inherited. A child that cannot open or map its own description when it should (credentials changed
+//     since the Map was made, EMFILE, ENOMEM, /proc/self/maps unreadable) carries an error on those Maps that no
+//     ClearPersistError() ends: nothing it persists there can be vouched for, and its parent's Maps of the file are
+//     exposed too, as before.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +44,7 @@ struct ReopenHandle {
   int child_fd = -1;
   int child_error = 0;
   uintptr_t child_probe = 0;
+  size_t child_probe_length = 0;
   bool child_named = false;
   unsigned child_device_major = 0;
   unsigned child_device_minor = 0;
@@ -169,7 +169,9 @@ void ForgetOtherThreadsInChild() {
   fresh->reopen_handles = registry.reopen_handles;
   fresh->replaced = &registry;
   TheRegistry() = fresh;
+  const int caller_errno = errno;  // fork() returns to the child with the errno it had, not the handler's last
   RemapThroughDescriptionsOfTheChildsOwn();
+  errno = caller_errno;
   Slots& slots = GetSlots();
   slots.mutex.unlock();
   // Readers of the parent that slept in `ended` do not exist here, and glibc's condition variable would wait
@@ -732,7 +734,8 @@ int ForEachQueriedMapping(int maps, Ranges&& ranges, Visit&& visit) {
   });
 }
 
-int child_query_failure_at = -1;  // FailProcmapQueryInChildForTest
+int child_query_failure_at = -1;   // FailProcmapQueryInChildForTest
+void* child_probe_hint = nullptr;  // ProbeAtInChildForTest
 
 // A Map a forked child maps again (MapRecord::remap_), and its file's handle.
 struct ChildCandidate {
@@ -762,7 +765,8 @@ struct ChildPiece {
 }  // namespace
 
 void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
-void FailProcmapQueryInChildForTest(int after) { child_query_failure_at = after; }
+void FailProcmapQueryInChildForTest(int nth) { child_query_failure_at = nth; }
+void ProbeAtInChildForTest(void* address) { child_probe_hint = address; }
 bool ChildQueriedMapsForTest() { return child_queried_maps; }
 bool KernelHasProcmapQueryForTest() {
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -797,6 +801,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::vector<ChildCandidate> candidates;  // in address order, apart (they are live Maps)
   std::vector<ChildPiece> pieces;          // in address order, so each candidate's are together
+  std::vector<std::pair<uintptr_t, ReopenHandle*>> probes;  // by address
   try {
     for (const auto& [begin, record] : registry.by_begin) {
       if (!remaps(*record)) continue;
@@ -804,6 +809,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       if (it != registry.reopen_handles.end()) candidates.push_back(ChildCandidate{record, &it->second});
     }
     pieces.reserve(2 * candidates.size());
+    probes.reserve(candidates.size());
   } catch (const std::bad_alloc&) {
     for (const auto& [begin, record] : registry.by_begin) {
       if (remaps(*record)) fail(*record, ENOMEM);
@@ -828,13 +834,18 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       handle.child_error = ESTALE;
     }
     if (handle.child_fd < 0) continue;
-    void* probe = mmap(nullptr, page, PROT_NONE, MAP_SHARED, handle.child_fd, 0);
+    // MAP_NORESERVE: a hugetlbfs file's probe (a huge page: its line's length is unmapped) takes none of the pool.
+    const int hint_flags = child_probe_hint != nullptr ? MAP_FIXED_NOREPLACE : 0;
+    void* probe = mmap(child_probe_hint, page, PROT_NONE, MAP_SHARED | MAP_NORESERVE | hint_flags, handle.child_fd, 0);
     if (probe == MAP_FAILED) {
       handle.child_error = errno;
     } else {
       handle.child_probe = reinterpret_cast<uintptr_t>(probe);
+      handle.child_probe_length = page;
+      probes.emplace_back(handle.child_probe, &handle);  // within capacity: no allocation
     }
   }
+  std::sort(probes.begin(), probes.end());
 
   // What the child has in the candidates' ranges, and the probes' names; nothing is mapped meanwhile.
   int maps_error = 0;
@@ -843,15 +854,18 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   size_t next_candidate = 0;
   uintptr_t visited_to = 0;
   const auto visit = [&](MappingLine line) {
-    for (const ChildCandidate& candidate : candidates) {
-      ReopenHandle& handle = *candidate.handle;
-      if (handle.child_probe != 0 && line.begin <= handle.child_probe && handle.child_probe < line.end) {
-        handle.child_device_major = line.device_major;
-        handle.child_device_minor = line.device_minor;
-        handle.child_inode = line.inode;
-        handle.child_named = true;
-        return;  // a probe is no piece of a Map, even where it fell into a hole in one
-      }
+    // A probe (never merged with another mapping: the kernel merges only mappings of one open file) is no piece of a
+    // Map, even where it fell into a hole in one.
+    const auto probe = std::lower_bound(probes.begin(), probes.end(), line.begin,
+                                        [](const auto& entry, uintptr_t at) { return entry.first < at; });
+    if (line.shared && probe != probes.end() && probe->first < line.end) {
+      ReopenHandle& handle = *probe->second;
+      handle.child_device_major = line.device_major;
+      handle.child_device_minor = line.device_minor;
+      handle.child_inode = line.inode;
+      handle.child_probe_length = line.end - line.begin;
+      handle.child_named = true;
+      return;
     }
     // Each address once, in order, even if a mapping changed while the file was read (an allocation in this
     // handler may map memory): the candidates' pieces stay together and apart.
@@ -892,9 +906,8 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       // Where a query fails (ENOTTY: no PROCMAP_QUERY; EPERM or ENOSYS: a seccomp filter or a sandbox's kernel that
       // refuses ioctls), the file is read instead, from its start: an ioctl does not move the file's position.
       child_queried_maps = true;
-      for (const ChildCandidate& candidate : candidates) {  // one at a time: the probes lie anywhere
-        const uintptr_t probe = candidate.handle->child_probe;
-        if (probe != 0 && !candidate.handle->child_named && child_queried_maps) {
+      for (const auto& [probe, handle] : probes) {  // one at a time: between them lie the Maps' ranges
+        if (child_queried_maps) {
           child_queried_maps = ForEachQueriedMapping(
                                    maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;
         }
@@ -909,6 +922,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(maps, visit);
   } catch (const std::bad_alloc&) {
     maps_error = ENOMEM;
+    child_queried_maps = false;
   }
   if (maps >= 0) close(maps);
 
@@ -926,7 +940,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       continue;
     }
     int failed = maps_error != 0 ? maps_error : handle.child_error;
-    if (failed == 0 && !handle.child_named) failed = ENOENT;  // the probe's line was not found
+    if (failed == 0 && !handle.child_named) failed = ENODATA;  // the probe's line was not found
     for (size_t j = first; failed == 0 && j < piece; ++j) {
       const ChildPiece& part = pieces[j];
       if (!part.shared_at_the_maps_offset || part.device_major != handle.child_device_major ||
@@ -943,11 +957,12 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // The mappings hold the child's descriptions now. A child holds no fcntl(2) record locks yet (they are not
   // inherited), so these closes release none.
   for (auto& [key, handle] : registry.reopen_handles) {
-    if (handle.child_probe != 0) munmap(reinterpret_cast<void*>(handle.child_probe), page);
+    if (handle.child_probe != 0) munmap(reinterpret_cast<void*>(handle.child_probe), handle.child_probe_length);
     if (handle.child_fd >= 0) close(handle.child_fd);
     handle.child_fd = -1;
     handle.child_error = 0;
     handle.child_probe = 0;
+    handle.child_probe_length = 0;
     handle.child_named = false;
   }
 }

@@ -165,17 +165,21 @@ void UnregisterMap(MapRecord* record);
 // PROCMAP_QUERY per mapping in the Maps' ranges on Linux 6.11 and later; elsewhere a read of all of it, in time
 // proportional to the process's mappings), one open per such file (with the file system's open and close work: inotify
 // events, NFS's write-back on close) and an mmap and munmap of one page of it (the probe that tells the child how the
-// kernel names the file in mappings), and an mmap and an mremap per Map (per piece of a Map whose parts differ in
-// protection), made while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says
-// why), where it cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing
-// (faccessat: a descriptor received from elsewhere, a file created read-only, credentials changed). A child whose open,
-// identity check or mapping fails anyway records that on its Maps of the file
-// (PersistFailure::forked_without_own_description): nothing it persists there can be vouched for, and no
-// acknowledgement changes that. Its parent is then exposed too: the child's msyncs may take the parent's reports. What
-// /proc/self/maps shows in a Map's range that is not the Map's own mapping (missing: MADV_DONTFORK; another mapping the
-// application put over part of it, or that code running in the child before this mapped into a hole; own: shared, at
-// the Map's file offset, of the device and inode that the probe shows) is left alone, and is no failure; the rest of
-// the Map is mapped again. A child that cannot read /proc/self/maps records that as the failure.
+// kernel names the file in mappings), and an mmap and an mremap per mapping of the kernel's in a Map's range, made
+// while fork() returns. No handle, and a child shares the description as before (MapDiagnostics says why), where it
+// cannot be opened (no /proc, EMFILE) or where the process could not open the file again for writing (faccessat: a
+// descriptor received from elsewhere, a file created read-only, credentials changed). A child whose open, identity
+// check or mapping fails anyway records that on its Maps of the file (PersistFailure::forked_without_own_description):
+// nothing it persists there can be vouched for, and no acknowledgement changes that. Its parent is then exposed too:
+// the child's msyncs may take the parent's reports. What /proc/self/maps shows in a Map's range that is not the Map's
+// own mapping (missing: MADV_DONTFORK; another mapping the application put over part of it, or that code running in the
+// child before this mapped into a hole; own: shared, at the Map's file offset, of the device and inode that the probe
+// shows) is left alone, and is no failure; the rest of the Map is mapped again. A child that cannot read
+// /proc/self/maps records that as the failure. The open and the probe happen for each such file, also one whose Maps
+// turn out to be wholly missing in the child (closing an O_RDWR description makes NFS write back, FUSE flush, inotify
+// report a close). Indistinguishable from the Map's own, and so mapped again: a mapping of the Map's file at the Map's
+// offset that the application put over part of it (a read-only view, say); it comes back with the Map's flags.
+// hugetlbfs files are not tested (the probe is a huge page there, unmapped as one).
 class ChildReopenHandle {
  public:
   ChildReopenHandle() = default;
@@ -219,8 +223,10 @@ size_t MappedAgainInChildForTest();
 // it) rather than read all of it (inherited by children); whether this process did so as a forked child; whether
 // the kernel has PROCMAP_QUERY.
 void UseProcmapQueryInChildForTest(bool use);
-// For tests: the n-th PROCMAP_QUERY range a forked child asks about fails with EIO (-1: none; inherited by children).
-void FailProcmapQueryInChildForTest(int after);
+// For tests (inherited by children): the nth (from 1) of a forked child's PROCMAP_QUERYs of the Maps' ranges fails
+// with EIO (-1: none; the probes' queries do not count); a forked child's probe goes at `address` (nullptr: anywhere).
+void FailProcmapQueryInChildForTest(int nth);
+void ProbeAtInChildForTest(void* address);
 bool ChildQueriedMapsForTest();
 bool KernelHasProcmapQueryForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
