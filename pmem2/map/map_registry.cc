@@ -26,7 +26,9 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/str_format.h"
@@ -589,46 +591,33 @@ struct MappingLine {
   uint64_t inode = 0;
 };
 
-// Reads a number in `base` (16 or 10) at `p`; nullptr if there is no digit before `end`.
-const char* ParseNumber(const char* p, const char* end, unsigned base, uint64_t* value) {
-  const char* const first = p;
-  *value = 0;
-  for (; p < end; ++p) {
-    unsigned digit;
-    if (*p >= '0' && *p <= '9') {
-      digit = static_cast<unsigned>(*p - '0');
-    } else if (base == 16 && *p >= 'a' && *p <= 'f') {
-      digit = static_cast<unsigned>(*p - 'a' + 10);
-    } else {
-      break;
-    }
-    *value = *value * base + digit;
-  }
-  return p == first ? nullptr : p;
-}
-
-// "begin-end perms offset major:minor inode": false if [p, end) does not begin so.
+// "begin-end perms offset major:minor inode": false if [p, end) does not begin so. (Allocates nothing: Abseil's
+// number parsing works on string_views.)
 bool ParseMappingLine(const char* p, const char* end, MappingLine* line) {
-  uint64_t value = 0;
-  const auto expect = [&](char c) {
-    if (p == nullptr || p >= end || *p != c) return false;
-    ++p;
-    return true;
+  absl::string_view rest(p, static_cast<size_t>(end - p));
+  // The field up to `stop` (or to the end), and the rest after it.
+  const auto field = [&rest](char stop) {
+    const size_t at = rest.find(stop);
+    const absl::string_view taken = rest.substr(0, at);
+    rest.remove_prefix(at == absl::string_view::npos ? rest.size() : at + 1);
+    return taken;
   };
-  if ((p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
-  line->begin = static_cast<uintptr_t>(value);
-  if (!expect('-') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
-  line->end = static_cast<uintptr_t>(value);
-  if (!expect(' ') || end - p < 5) return false;
-  line->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) | (p[2] == 'x' ? PROT_EXEC : 0);
-  line->shared = p[3] == 's';
-  p += 4;
-  if (!expect(' ') || (p = ParseNumber(p, end, 16, &line->offset)) == nullptr) return false;
-  if (!expect(' ') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
-  line->device_major = static_cast<unsigned>(value);
-  if (!expect(':') || (p = ParseNumber(p, end, 16, &value)) == nullptr) return false;
-  line->device_minor = static_cast<unsigned>(value);
-  return expect(' ') && ParseNumber(p, end, 10, &line->inode) != nullptr && line->begin < line->end;
+  uint64_t begin = 0, finish = 0;
+  if (!absl::SimpleHexAtoi(field('-'), &begin) || !absl::SimpleHexAtoi(field(' '), &finish) || begin >= finish) {
+    return false;
+  }
+  const absl::string_view perms = field(' ');
+  if (perms.size() != 4 || !absl::SimpleHexAtoi(field(' '), &line->offset) ||
+      !absl::SimpleHexAtoi(field(':'), &line->device_major) || !absl::SimpleHexAtoi(field(' '), &line->device_minor) ||
+      !absl::SimpleAtoi(field(' '), &line->inode)) {
+    return false;
+  }
+  line->begin = static_cast<uintptr_t>(begin);
+  line->end = static_cast<uintptr_t>(finish);
+  line->prot =
+      (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
+  line->shared = perms[3] == 's';
+  return true;
 }
 
 // Calls `visit(const MappingLine&)` for each mapping of this process, in address order, reading `maps` (an open
