@@ -101,8 +101,8 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     map_internal::ChildReopenHandle handle = map_internal::ChildReopenHandle::Acquire(request->fd, request->file);
     map.diagnostics_.forked_child_gets_own_description = handle.fd() >= 0;
     map.diagnostics_.why_forked_child_shares_description = handle.why_not();
-    handle.HandOver(map.record_.get(), map_internal::Remap{request->length, placement->prot, placement->flags,
-                                                           static_cast<off_t>(request->offset)});
+    handle.HandOver(map.record_.get(),
+                    map_internal::Remap{request->length, placement->flags, static_cast<off_t>(request->offset)});
   }
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
       request->required, request->forced, request->shared_file(), placement->synchronous,

@@ -564,11 +564,11 @@ size_t MappedAgainInChildForTest() { return mapped_again_in_child; }
 
 namespace {
 
-// Maps `remap.length` bytes at `at` again through `fd`, or leaves the old mapping there and returns the errno. The new
-// mapping is made elsewhere first and moved over the old one (mremap replaces it whole), so that a refused mmap (the
-// likely failure: ENOMEM) leaves the child's memory as it was.
-int MapAgain(uintptr_t at, const Remap& remap, int fd) {
-  void* fresh = mmap(nullptr, remap.length, remap.prot, remap.flags, fd, remap.offset);
+// Maps `remap.length` bytes at `at` again through `fd` with `prot`, or leaves the old mapping there and returns the
+// errno. The new mapping is made elsewhere first and moved over the old one (mremap replaces it whole), so that a
+// refused mmap (the likely failure: ENOMEM) leaves the child's memory as it was.
+int MapAgain(uintptr_t at, const Remap& remap, int prot, int fd) {
+  void* fresh = mmap(nullptr, remap.length, prot, remap.flags, fd, remap.offset);
   if (fresh == MAP_FAILED) return errno;
   if (mremap(fresh, remap.length, remap.length, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(at)) ==
       MAP_FAILED) {
@@ -936,9 +936,9 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
           part.device_minor != handle.child_device_minor || part.inode != handle.child_inode) {
         continue;
       }
-      const Remap remap{part.length, part.prot, record.remap_.flags,
+      const Remap remap{part.length, record.remap_.flags,
                         record.remap_.offset + static_cast<off_t>(part.begin - record.begin())};
-      failed = MapAgain(part.begin, remap, handle.child_fd);
+      failed = MapAgain(part.begin, remap, part.prot, handle.child_fd);
       if (failed == 0) ++mapped_again_in_child;
     }
     if (failed != 0) fail(record, failed);

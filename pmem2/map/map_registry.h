@@ -81,12 +81,11 @@ struct PersistFailure {
 
 // How a forked child maps a Map's range [begin(), begin() + length) again through its own file description
 // (ChildReopenHandle): each piece of it that is still the Map's mapping there is mapped with mmap(piece, protection
-// it has now, flags, fd, offset + piece's distance from begin()) elsewhere, then moved over it with mremap. `prot`
-// is the Map's protection when made. length 0: never (Maps adopted with FromExisting(), whose mapping is someone
-// else's, and libpmem's pmem_map_file mappings, which their callers may munmap(2) behind pmem2's back).
+// it has now, flags, fd, offset + piece's distance from begin()) elsewhere, then moved over it with mremap. length 0:
+// never (Maps adopted with FromExisting(), whose mapping is someone else's, and libpmem's pmem_map_file mappings,
+// which their callers may munmap(2) behind pmem2's back).
 struct Remap {
   size_t length = 0;
-  int prot = 0;
   int flags = 0;  // MAP_SHARED, or MAP_SHARED_VALIDATE | MAP_SYNC
   off_t offset = 0;
 };

@@ -89,7 +89,6 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
                                                                      fixed_address))
                                                  : AddressAlignment(request.length, request.source_alignment);
   const int prot = ToMmapProtection(request.protection);
-  placement.prot = prot;
   auto map = [&](int flags, int fd, off_t offset) {
     placement.flags = flags;
     if (fixed_address != nullptr) return mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);

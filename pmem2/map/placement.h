@@ -44,7 +44,6 @@ struct Placement {
   size_t alignment = 0;
   bool synchronous = false;  // MAP_SYNC accepted, or Device DAX (always synchronous)
   int flags = 0;             // the mmap flags of the mapping, without MAP_FIXED
-  int prot = 0;              // and its protection
 };
 
 // mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
