@@ -10,7 +10,8 @@
 // on both sides, under a name: R1 (reserving at an address takes more than asked), R2 (a reservation offset
 // that wraps around maps outside the reservation), R3 (find wraps around), R4 (an unknown granularity given to
 // pmem2_map_from_existing aborts the process: not called), R5 (a wrapping from_existing range is accepted and
-// cannot be deleted), R6 (a page persist whose msync fails aborts the process). D1 (find in the rest of a map's
+// cannot be deleted), R6 (a page persist whose msync fails aborts the process), R7 (a hugetlbfs file's alignment
+// is the page size, though the kernel maps it in huge pages). D1 (find in the rest of a map's
 // partial last page) is a difference not decided yet.
 //
 // How both libraries live in one process: they export the same symbol names. Ours is linked statically into
@@ -33,6 +34,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -46,6 +48,7 @@
 #include "pmem2/c/libpmem2_api_for_test.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
+#include "testing/huge_pages.h"
 
 // LeakSanitizer (--config=asan): the reference leaks the map objects its own pmem2_map_delete() cannot find
 // (pmem2_map_from_existing with length 0, or with a range that wraps around: R5 below) and what they hold. Those
@@ -363,7 +366,9 @@ TEST_F(DifferentialTest, MatrixOfSourcesAndConfigs) {
   EXPECT_GT(known, 0) << "the reference's -EINVAL at offset == size was fixed? drop the known difference";
 }
 
-// A descriptor closed after the source was made: both libraries ask the system again and fail.
+// A descriptor closed after the source was made: both libraries ask the system again and fail. Except for the
+// alignment: the reference answers the page size without asking; ours asks the file system (a hugetlbfs file's is
+// its huge page size, R7) and fails as the size does.
 TEST_F(DifferentialTest, DescriptorClosedAfterTheSource) {
   std::vector<std::string> answers;
   for (const Api* api : {&Ours(), reference}) {
@@ -386,7 +391,57 @@ TEST_F(DifferentialTest, DescriptorClosedAfterTheSource) {
     answers.push_back(absl::StrCat("size=", size_ret, "/", size, " alignment=", alignment_ret, "/", alignment,
                                    " map_new=", map_ret));
   }
+  const int invalid = PMEM2_E_INVALID_FILE_HANDLE;
+  EXPECT_EQ(answers[0], absl::StrCat("size=", invalid, "/7777 alignment=", invalid, "/7777 map_new=", invalid));
+  EXPECT_EQ(answers[1], absl::StrCat("size=", invalid, "/7777 alignment=0/", kPage, " map_new=", invalid));
+}
+
+// R7: a hugetlbfs file (here a memfd_create(MFD_HUGETLB) file). The kernel maps it in whole huge pages; libpmem2
+// 1.12.1 answers the page size as its alignment and maps a one-page request over a whole huge page (MAP_FIXED,
+// past what was asked: pmem2/map/map_test.cc shows it in a child). Ours answers the huge page size and refuses an
+// offset or length that is no multiple of it; a whole huge page both map alike (where one is free).
+TEST_F(DifferentialTest, HugetlbfsFileAlignment) {
+  const size_t huge = ::pmem2::testing::DefaultHugePageSize();
+  ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateHugetlbFile(2 * huge);
+  if (huge == 0 || fd.get() < 0) GTEST_SKIP() << "no hugetlbfs here: " << std::strerror(errno);
+  size_t alignments[2] = {0, 0};
+  int index = 0;
+  for (const Api* api : {&Ours(), reference}) {
+    pmem2_source* src = nullptr;
+    ASSERT_EQ(api->source_from_fd(&src, fd.get()), 0);
+    EXPECT_EQ(api->source_alignment(src, &alignments[index++]), 0);
+    api->source_delete(&src);
+  }
+  EXPECT_EQ(alignments[0], huge) << "ours";
+  EXPECT_EQ(alignments[1], kPage) << "the reference's R7 was fixed? drop it";
+
+  pmem2_source* src = nullptr;
+  ASSERT_EQ(pmem2_source_from_fd(&src, fd.get()), 0);
+  EXPECT_EQ(
+      MapQueries(Ours(), ConfigSpec{PMEM2_GRANULARITY_PAGE, 0, kPage, PMEM2_SHARED, PMEM2_PROT_READ | PMEM2_PROT_WRITE},
+                 src)
+          .ret,
+      PMEM2_E_LENGTH_UNALIGNED);
+  EXPECT_EQ(
+      MapQueries(Ours(), ConfigSpec{PMEM2_GRANULARITY_PAGE, kPage, 0, PMEM2_SHARED, PMEM2_PROT_READ | PMEM2_PROT_WRITE},
+                 src)
+          .ret,
+      PMEM2_E_OFFSET_UNALIGNED);
+  pmem2_source_delete(&src);
+
+  ::pmem2::testing::ScopedFreeHugePages pages(1);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  std::vector<std::string> answers;
+  for (const Api* api : {&Ours(), reference}) {
+    ASSERT_EQ(api->source_from_fd(&src, fd.get()), 0);
+    answers.push_back(
+        MapQueries(
+            *api, ConfigSpec{PMEM2_GRANULARITY_PAGE, huge, huge, PMEM2_SHARED, PMEM2_PROT_READ | PMEM2_PROT_WRITE}, src)
+            .text);
+    api->source_delete(&src);
+  }
   EXPECT_EQ(answers[0], answers[1]) << "ours, then the reference";
+  EXPECT_THAT(answers[0], testing::HasSubstr(absl::StrCat(" size=", huge, " ")));
 }
 
 // The descriptors open in this process on the file `fd` is open on (fd included).

@@ -29,6 +29,7 @@
 #include "pmem2/map/map_registry.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
+#include "testing/huge_pages.h"
 #include "testing/proc_maps.h"
 #include "testing/temp_files.h"
 
@@ -639,6 +640,48 @@ TEST_F(ChildDescriptionTest, AHandleNumberReusedForAnotherFileIsNeitherMappedNor
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
+}
+
+// A hugetlbfs file's Map (a memfd here) is mapped in whole huge pages: the child maps it again huge page by huge
+// page as it finds it, each part with its own protection, and its probe (rounded up to a huge page by the kernel)
+// leaves nothing behind.
+TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
+  const size_t huge = testing::DefaultHugePageSize();
+  testing::ScopedFreeHugePages pages(2);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  ScopedFd fd = testing::CreateHugetlbFile(3 * huge);
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  absl::StatusOr<Map> map = MapFd(fd.get(), kProtRead | kProtWrite, huge);
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->size(), 2 * huge);
+  char* base = static_cast<char*>(map->address());
+  std::memcpy(base, "parent", 6);
+  ASSERT_EQ(mprotect(base + huge, huge, PROT_READ), 0) << std::strerror(errno);
+  const auto lines_of_the_file = [] {
+    std::ifstream maps("/proc/self/maps");
+    int count = 0;
+    for (std::string line; std::getline(maps, line);) count += absl::StrContains(line, "pmem2-test-hugetlb");
+    return count;
+  };
+  ASSERT_EQ(lines_of_the_file(), 2);
+  ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
+    if (MappedAgainInChildForTest() != 2) {
+      WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
+    }
+    if (lines_of_the_file() != 2) WriteToParent(out, absl::StrCat(lines_of_the_file(), " lines of the file; "));
+    if (ProtectionAt(base) != "rw-s" || ProtectionAt(base + huge) != "r--s") {
+      WriteToParent(out, absl::StrCat("protections ", ProtectionAt(base), " ", ProtectionAt(base + huge), "; "));
+    }
+    if (std::memcmp(base, "parent", 6) != 0) WriteToParent(out, "lost the parent's bytes; ");
+    std::memcpy(base + 6, "child", 5);
+    const absl::Status persisted = map->Persist(base, 11);
+    if (!persisted.ok()) WriteToParent(out, persisted.ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(std::string(base, 11), "parentchild");
 }
 
 }  // namespace

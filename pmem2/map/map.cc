@@ -133,7 +133,8 @@ absl::StatusOr<void*> Map::Claim(const VmReservation& reservation, uint64_t offs
   }
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t length = (request.length + page - 1) / page * page;
-  const size_t address_alignment = request.kind == SourceKind::kDeviceDax ? request.source_alignment : 0;
+  // Device DAX and hugetlbfs files map only at addresses that are multiples of their alignment.
+  const size_t address_alignment = request.source_alignment > page ? request.source_alignment : 0;
   absl::StatusOr<uintptr_t> claimed = reservation.internal_state()->Claim(offset, length, address_alignment, this);
   if (!claimed.ok()) return claimed.status();
   reservation_ = reservation.internal_state();

@@ -187,12 +187,12 @@ class Map {
   // within the source) but selects nothing, and a length of 0 maps the whole source.
   // PMEM2_FORCE_GRANULARITY applies to shared mappings of files and Device DAX only: anonymous and private
   // mappings are byte granularity whatever it says, as in libpmem2 (their stores never reach a medium).
-  // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the Device DAX alignment if larger) so
-  // the kernel can use huge pages.
+  // The address is aligned to 2 MiB (1 GiB for 2 GiB and more, or to the source alignment if larger: Device DAX,
+  // hugetlbfs) so the kernel can use huge pages.
   // With Config::set_vm_reservation(), the mapping is placed at the reservation's address + offset instead, and
   // these checks come after the source's: kOffsetUnaligned (the reservation offset is not a multiple of the
   // page size), kLengthOutOfRange (the mapping, rounded up to pages, passes the end of the reservation),
-  // kAddressUnaligned (Device DAX: the address is not a multiple of the device alignment), kMappingExists
+  // kAddressUnaligned (Device DAX, hugetlbfs: the address is not a multiple of the source alignment), kMappingExists
   // (another Map of the reservation overlaps), kErrno with EEXIST (the range holds a mapping adopted with
   // FromExisting(), as libpmem2 refuses it). Destroying the Map makes its range reserved again.
   // Into a reservation, the Map becomes findable (VmReservation::FindMap...) as Create() returns it; a Find that

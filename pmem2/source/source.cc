@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -168,6 +170,28 @@ absl::StatusOr<size_t> Source::Alignment() const {
   long page = sysconf(_SC_PAGESIZE);
   if (page <= 0 || (page & (page - 1)) != 0) {
     return MakeError(ErrorCode::kInvalidAlignmentValue, absl::StrCat("page size ", page, " is not a power of two"));
+  }
+  if (kind_ == SourceKind::kRegularFile) {
+    // A hugetlbfs file (a hugetlbfs mount, memfd_create's MFD_HUGETLB) is mapped in whole huge pages: the kernel
+    // rounds a shorter mapping up, so a MAP_FIXED mapping of one page would replace up to a huge page of whatever
+    // follows it. libpmem2 1.12.1 answers the page size here (and then does exactly that).
+    struct statfs fs;
+    if (fstatfs(fd_, &fs) != 0) {
+      const int err = errno;
+      if (err == EBADF) {
+        return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd_, " is not open"));
+      }
+      return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", fd_));
+    }
+    if (static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC) {
+      const auto huge = static_cast<unsigned long>(fs.f_bsize);
+      if (huge < static_cast<unsigned long>(page) || (huge & (huge - 1)) != 0) {
+        return MakeError(ErrorCode::kInvalidAlignmentValue,
+                         absl::StrCat("hugetlbfs page size ", fs.f_bsize, " of file descriptor ", fd_,
+                                      " is not a power of two of at least the page size"));
+      }
+      return static_cast<size_t>(huge);
+    }
   }
   return static_cast<size_t>(page);
 }

@@ -70,9 +70,11 @@ class Source {
   // something that is no number.
   absl::StatusOr<uint64_t> Size() const;
 
-  // The granule that a mapping's offset and length must be multiples of: the page size, or the Device DAX
-  // alignment from sysfs (often 2 MiB). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs holds no
-  // number or not a power of two.
+  // The granule that a mapping's offset and length (and, in a VmReservation, its address) must be multiples of:
+  // the page size; the Device DAX alignment from sysfs (often 2 MiB); or for a hugetlbfs file (a hugetlbfs mount,
+  // memfd_create(MFD_HUGETLB)) its huge page size, which the kernel maps in whole (libpmem2 answers the page size
+  // there). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs or the file system holds no number or not a
+  // power of two; kInvalidFileHandle if the descriptor was closed since FromFd().
   absl::StatusOr<size_t> Alignment() const;
 
   // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "testing/fake_sysfs.h"
+#include "testing/huge_pages.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -153,6 +156,31 @@ TEST(SourceTest, Anonymous) {
   EXPECT_EQ(source->Alignment().value(), static_cast<size_t>(sysconf(_SC_PAGESIZE)));
   EXPECT_TRUE(source->Writable().value());
   EXPECT_EQ(Source::Anonymous(0)->Size().value(), 0u);
+}
+
+// A hugetlbfs file is mapped in whole huge pages, so that is its alignment. libpmem2 1.12.1 answers the page size,
+// and a one-page mapping it then places with MAP_FIXED covers a whole huge page (pmem2/map/map_test.cc).
+TEST(SourceTest, HugetlbfsFileAlignmentIsItsHugePageSize) {
+  const size_t huge = ::pmem2::testing::DefaultHugePageSize();
+  ScopedFd fd = ::pmem2::testing::CreateHugetlbFile(2 * huge);
+  if (huge == 0 || fd.get() < 0) GTEST_SKIP() << "no hugetlbfs here: " << std::strerror(errno);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->kind(), SourceKind::kRegularFile);
+  EXPECT_EQ(source->Size().value(), 2 * huge);
+  EXPECT_EQ(source->Alignment().value(), huge);
+
+  struct pmem2_source* reference = nullptr;
+  ASSERT_EQ(pmem2_source_from_fd(&reference, fd.get()), 0);
+  size_t reference_alignment = 0;
+  EXPECT_EQ(pmem2_source_alignment(reference, &reference_alignment), 0);
+  pmem2_source_delete(&reference);
+  EXPECT_EQ(reference_alignment, static_cast<size_t>(sysconf(_SC_PAGESIZE))) << "libpmem2 learned of huge pages";
+
+  const int number = fd.get();
+  fd = ScopedFd(-1);
+  EXPECT_EQ(GetErrorCode(source->Alignment().status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_THAT(std::string(source->Alignment().status().message()), HasSubstr(std::to_string(number)));
 }
 
 TEST(SourceTest, KindNames) {

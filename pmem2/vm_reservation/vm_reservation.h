@@ -19,10 +19,10 @@
 //   config.set_vm_reservation(&*rsv, size_a);
 //   absl::StatusOr<pmem2::Map> b = pmem2::Map::Create(config, source_b);   // right after a
 //
-// Sizes and offsets are multiples of the page size (Device DAX needs its own, larger alignment for the address
-// a mapping starts at). A Map placed in a reservation occupies [offset, offset + its size rounded up to pages)
-// of it; two Maps cannot overlap. When such a Map is destroyed its range becomes reserved (inaccessible) again,
-// not free: nothing else in the process can be placed there.
+// Sizes and offsets are multiples of the page size (Device DAX and hugetlbfs files need their own, larger
+// alignment for the address a mapping starts at: Source::Alignment()). A Map placed in a reservation occupies
+// [offset, offset + its size rounded up to pages) of it; two Maps cannot overlap. When such a Map is destroyed its
+// range becomes reserved (inaccessible) again, not free: nothing else in the process can be placed there.
 //
 // Ownership and lifetime: the VmReservation owns the reserved range; it is move-only. Destroying it while Maps
 // are still placed in it is allowed in C++: the address range then stays reserved until the last of those Maps
