@@ -14,6 +14,8 @@
 //       zeroes it.
 //   R4  pmem2_badblock_clear of a range past the end of a file: the reference allocates it (fallocate), pmem2
 //       refuses it with PMEM2_E_LENGTH_OUT_OF_RANGE (it is no bad block of the source).
+//   R5  pmem2_source_pwrite_mcsafe to a hugetlbfs file (which has no write(2)): the reference returns -EINVAL,
+//       pmem2 writes it through a mapping.
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/c/libpmem2_api_for_test.h"
 #include "pmem2/ras/fake_nvdimm.h"
+#include "testing/huge_pages.h"
 
 namespace {
 
@@ -186,6 +189,32 @@ TEST_P(RasDifferentialTest, NoNvdimmAnswersMatchTheReferenceExceptTheNamedDiffer
 }
 
 INSTANTIATE_TEST_SUITE_P(Sources, RasDifferentialTest, ::testing::Values("tmpfs", "disk", "anonymous"));
+
+// R5. (A memfd_create(MFD_HUGETLB) file; writing it takes a huge page.)
+TEST(RasCTest, AHugetlbfsFileIsWrittenWhereTheReferenceFails) {
+  std::string why;
+  const Api* reference = Reference(&why);
+  if (reference == nullptr) GTEST_SKIP() << why;
+  const size_t huge = ::pmem2::testing::DefaultHugePageSize();
+  ::pmem2::testing::ScopedFreeHugePages pages(1);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateHugetlbFile(huge);
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  int written[2] = {};
+  int index = 0;
+  for (const Api* api : {&Ours(), reference}) {
+    struct pmem2_source* src = nullptr;
+    ASSERT_EQ(api->source_from_fd(&src, fd.get()), 0);
+    char text[] = "huge";
+    written[index++] = api->source_pwrite_mcsafe(src, text, 4, 100);
+    api->source_delete(&src);
+  }
+  EXPECT_EQ(written[0], 0) << pmem2_errormsg();
+  EXPECT_EQ(written[1], -EINVAL) << "the reference's R5 was fixed? drop it";
+  char back[4] = {};
+  ASSERT_EQ(pread(fd.get(), back, 4, 100), 4);
+  EXPECT_EQ(std::string(back, 4), "huge");
+}
 
 TEST(RasCTest, NullArgumentsAreEinval) {
   struct pmem2_source* src = nullptr;

@@ -81,14 +81,24 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
   const int status_flags = fcntl(source.fd(), F_GETFL);
   if (status_flags < 0) return FileError(errno, "fcntl(F_GETFL) before pwrite", size, offset, offset, source.fd());
   if ((status_flags & O_APPEND) != 0 && size > 0) {
-    return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
-                                    static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    absl::StatusOr<size_t> alignment = source.Alignment();  // a hugetlbfs file maps in huge pages only
+    if (!alignment.ok()) return alignment.status();
+    return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, *alignment);
   }
   const char* in = static_cast<const char*>(buf);
   size_t done = 0;
   while (done < size) {
     const ssize_t n = pwrite(source.fd(), in + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && done == 0) {
+      // hugetlbfs has no write(2) (libpmem2 1.12.1 returns this -EINVAL): its files are written through a mapping.
+      absl::StatusOr<size_t> alignment = source.Alignment();
+      if (alignment.ok() && *alignment > static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+        return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
+                                        *alignment);
+      }
+      errno = EINVAL;
+    }
     if (n < 0) return FileError(errno, "pwrite", size, offset, offset + done, source.fd());
     if (n == 0) {
       return MakeErrnoError(EIO, absl::StrCat("pwrite of ", size, " bytes at offset ", offset,

@@ -16,7 +16,8 @@
 //     persistent memory with machine-check-safe routines and returns EIO for a poisoned range, which becomes
 //     kIoFail (libpmem2 1.12.1 returns -EIO here; pmem2 returns the documented PMEM2_E_IO_FAIL for every
 //     medium). A write goes where pwrite puts it: to the page cache on ordinary file systems (not durable until
-//     fsync/msync), straight to the medium on fsdax.
+//     fsync/msync), straight to the medium on fsdax. hugetlbfs files, which have no write(2), are written as
+//     Device DAX is, through a temporary mapping (libpmem2 1.12.1 fails with -EINVAL there).
 //   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
 //     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
 //     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is

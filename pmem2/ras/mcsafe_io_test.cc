@@ -6,14 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/ras/fake_nvdimm.h"
 #include "pmem2/source/source.h"
+#include "testing/huge_pages.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -100,6 +104,33 @@ TEST_P(McsafeFileTest, AClosedDescriptorIsAnError) {
 
 INSTANTIATE_TEST_SUITE_P(FileSystems, McsafeFileTest, ::testing::ValuesIn(testing::TestFileSystems()),
                          testing::FileSystemName);
+
+// hugetlbfs has no write(2): its files are written through a mapping of whole huge pages, also across two of them
+// and through an O_APPEND descriptor, and read with pread.
+TEST(McsafeTest, AHugetlbfsFileIsWrittenThroughAMapping) {
+  const size_t huge = testing::DefaultHugePageSize();
+  testing::ScopedFreeHugePages pages(2);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  testing::ScopedFd fd = testing::CreateHugetlbFile(2 * huge);
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  Source source = Source::FromFd(fd.get()).value();
+  const std::string text = "across two huge pages";
+  ASSERT_TRUE(WriteMcsafe(source, text.data(), text.size(), huge - 6).ok());
+  std::string back(text.size(), '\0');
+  ASSERT_TRUE(ReadMcsafe(source, back.data(), back.size(), huge - 6).ok());
+  EXPECT_EQ(back, text);
+
+  testing::ScopedFd append(open(absl::StrCat("/proc/self/fd/", fd.get()).c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  ASSERT_GE(append.get(), 0) << std::strerror(errno);
+  Source appending = Source::FromFd(append.get()).value();
+  ASSERT_TRUE(WriteMcsafe(appending, "appended", 8, 10).ok());
+  ASSERT_TRUE(ReadMcsafe(source, back.data(), 8, 10).ok());
+  EXPECT_EQ(back.substr(0, 8), "appended");
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), 2 * huge) << "never extended";
+  EXPECT_EQ(GetErrorCode(WriteMcsafe(source, text.data(), text.size(), 2 * huge - 3)), ErrorCode::kLengthOutOfRange);
+}
 
 TEST(McsafeTest, AnonymousSourcesAreNotSupported) {
   Source source = Source::Anonymous(4096).value();
