@@ -122,7 +122,22 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
   }
   struct stat st;
   if (absl::Status s = Stat(fd, &st); !s.ok()) return s;
-  if (S_ISREG(st.st_mode)) return Source(SourceKind::kRegularFile, fd, 0, "");
+  if (S_ISREG(st.st_mode)) {
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0) {
+      const int err = errno;
+      return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", fd));
+    }
+    if (static_cast<unsigned long>(fs.f_type) == SECRETMEM_MAGIC) {
+      // A mapping of it can be made, but every msync of it fails (EINVAL: no fsync), so every persist would report
+      // data loss (libpmem2 1.12.1 takes it, and aborts the process at the first page persist).
+      return MakeError(ErrorCode::kInvalidFileType,
+                       absl::StrCat("file descriptor ", fd,
+                                    " is a memfd_secret(2) file, which nothing can persist (its msync and fsync fail "
+                                    "with EINVAL); for memory that needs no persistence use Source::Anonymous"));
+    }
+    return Source(SourceKind::kRegularFile, fd, 0, "");
+  }
   if (S_ISCHR(st.st_mode)) {
     std::string root = sysfs_internal::Root();
     unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);

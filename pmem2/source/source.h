@@ -48,8 +48,9 @@ class Source {
   // Validates `fd`. Errors (see pmem2_source_from_fd(3)):
   //   kInvalidFileHandle: `fd` is not open, is an O_PATH descriptor, or was opened O_WRONLY (mappings need
   //                       read access);
-  //   kInvalidFileType:   `fd` is a directory, block device, pipe, socket, or a character device other than
-  //                       Device DAX.
+  //   kInvalidFileType:   `fd` is a directory, block device, pipe, socket, a character device other than
+  //                       Device DAX, or a memfd_secret(2) file (nothing can persist it: msync fails there;
+  //                       libpmem2 takes it).
   static absl::StatusOr<Source> FromFd(int fd);
 
   // Anonymous, zero-filled memory of `size` bytes. The config's offset is ignored for such sources. A size of

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -181,6 +182,23 @@ TEST(SourceTest, HugetlbfsFileAlignmentIsItsHugePageSize) {
   fd = ScopedFd(-1);
   EXPECT_EQ(GetErrorCode(source->Alignment().status()), ErrorCode::kInvalidFileHandle);
   EXPECT_THAT(std::string(source->Alignment().status().message()), HasSubstr(std::to_string(number)));
+}
+
+// A memfd_secret(2) file is a regular file that can be mapped, but its msync fails (EINVAL): every persist would
+// report data loss. Refused, naming it; libpmem2 1.12.1 takes it (and aborts the process at the first persist).
+TEST(SourceTest, AMemfdSecretFileIsRefused) {
+#ifdef SYS_memfd_secret
+  ScopedFd fd(static_cast<int>(syscall(SYS_memfd_secret, 0)));
+#else
+  ScopedFd fd(static_cast<int>(syscall(447, 0)));  // x86-64's number, in kernels from 5.14
+#endif
+  if (fd.get() < 0)
+    GTEST_SKIP() << "no memfd_secret here (secretmem.enable=0 or an older kernel): " << std::strerror(errno);
+  ASSERT_EQ(ftruncate(fd.get(), 4096), 0) << std::strerror(errno);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("memfd_secret"));
+  EXPECT_EQ(ReferenceSourceFromFd(fd.get()), 0) << "libpmem2 learned of memfd_secret";
 }
 
 TEST(SourceTest, KindNames) {
