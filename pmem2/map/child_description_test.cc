@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -682,6 +683,63 @@ TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
   EXPECT_EQ(std::string(base, 11), "parentchild");
+}
+
+// A Map of a file on overlayfs (copied up from the lower layer when opened for writing) is mapped again in a child.
+// Linux 6.18 names such a mapping in /proc/self/maps as fstat names the file; Linux 6.1 by the upper layer's file
+// beneath it, another device and inode, which the child's probe must find (testing/dax_vm checks that case). Root only
+// (the mounts are made in a mount namespace of a child of its own, and vanish with it).
+TEST_P(ChildMapsAgainTest, AMapOfAnOverlayfsFileIsMappedAgain) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root";
+  const std::string root = dir_.Join("mnt");
+  ASSERT_EQ(mkdir(root.c_str(), 0700), 0) << std::strerror(errno);
+  ChildResult child = RunInChild([&](int out) {
+    if (absl::Status s = testing::MountPrivateTmpfs(root, "16m"); !s.ok()) {
+      WriteToParent(out, s.ToString());
+      return 2;
+    }
+    for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) {
+      if (mkdir((root + sub).c_str(), 0700) != 0) return 3;
+    }
+    {
+      ScopedFd lower = CreateFile(root + "/lower/f", 4 * kPage, O_RDWR);
+      if (lower.get() < 0 || pwrite(lower.get(), "lower", 5, 0) != 5) return 4;
+    }
+    const std::string options =
+        absl::StrCat("lowerdir=", root, "/lower,upperdir=", root, "/upper,workdir=", root, "/work");
+    if (mount("overlay", (root + "/merged").c_str(), "overlay", 0, options.c_str()) != 0) {
+      WriteToParent(out, absl::StrCat("SKIP mount -t overlay: ", std::strerror(errno)));
+      return 0;
+    }
+    ScopedFd fd(open((root + "/merged/f").c_str(), O_RDWR | O_CLOEXEC));  // copies the file up
+    if (fd.get() < 0) return 5;
+    absl::StatusOr<Map> map = MapFd(fd.get());
+    if (!map.ok()) {
+      WriteToParent(out, map.status().ToString());
+      return 6;
+    }
+    char* base = static_cast<char*>(map->address());
+    const pid_t grandchild = fork();
+    if (grandchild == 0) {
+      std::string said = ReaderMismatch();
+      if (MappedAgainInChildForTest() != 1) absl::StrAppend(&said, MappedAgainInChildForTest(), " mapped again; ");
+      if (!map->PersistError().ok()) absl::StrAppend(&said, map->PersistError().ToString());
+      std::memcpy(base + 5, "+grandchild", 11);
+      if (!map->Persist(base, 16).ok()) absl::StrAppend(&said, "persist failed; ");
+      WriteToParent(out, said);
+      _exit(0);
+    }
+    int status = 0;
+    if (waitpid(grandchild, &status, 0) != grandchild || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 7;
+    char back[16] = {};
+    if (pread(fd.get(), back, 16, 0) != 16 || std::string(back, 16) != "lower+grandchild") {
+      WriteToParent(out, absl::StrCat("the file holds \"", std::string(back, 16), "\""));
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (absl::StartsWith(child.output, "SKIP ")) GTEST_SKIP() << child.output.substr(5);
+  EXPECT_EQ(child.output, "");
 }
 
 }  // namespace

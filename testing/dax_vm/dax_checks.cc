@@ -12,7 +12,11 @@
 //       exactly when the request is not finer than GRANULARITY, and fails with kGranularityNotSupported
 //       otherwise; the mapping's granularity is GRANULARITY, its diagnostics report MAP_SYNC iff GRANULARITY
 //       is not page, and the kernel marks the mapping synchronous ("sf" in smaps) iff so; data written with
-//       memcpy_fn/memset_fn and persisted reads back through read().
+//       memcpy_fn/memset_fn and persisted reads back through read(); a forked child maps the Map again once
+//       and persists through it.
+//   dax_checks fsdax FILE GRANULARITY named-apart
+//       The same, and /proc/self/maps must name the Map's mapping by another device or inode than fstat names
+//       FILE by (overlayfs on this kernel: the upper layer's file), which the forked child must see through.
 //   dax_checks devdax DEV GRANULARITY
 //       Device DAX: size and alignment as sysfs says; 4 KiB offsets and lengths refused (kOffsetUnaligned,
 //       kLengthUnaligned); a private mapping refused (kSrcDevdaxPrivate); a range past the end refused
@@ -188,6 +192,20 @@ absl::optional<bool> HasVmFlag(const void* addr, const std::string& flag) {
   return absl::nullopt;
 }
 
+// "MAJ:MIN INODE" as /proc/self/maps names the mapping that holds `addr` (the device in hex), or "".
+std::string MapsName(const void* addr) {
+  std::ifstream maps("/proc/self/maps");
+  const uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long lo, hi, inode;
+    char device[32];
+    if (std::sscanf(line.c_str(), "%lx-%lx %*s %*s %31s %lu", &lo, &hi, device, &inode) == 4 && a >= lo && a < hi) {
+      return absl::StrCat(device, " ", inode);
+    }
+  }
+  return "";
+}
+
 // Writes the pattern of `seed` with memcpy_fn, fills the next page with memset_fn, persists both.
 bool WriteAndPersist(const pmem2::Map& map, const std::string& seed) {
   std::vector<char> buf(dax_vm::kPatternLength);
@@ -211,7 +229,7 @@ void ExpectWritten(const char* data, const std::string& seed, const std::string&
   Expect(filled, how + ": the page memset_fn filled reads back");
 }
 
-int Fsdax(const char* path, StoreGranularity effective) {
+int Fsdax(const char* path, StoreGranularity effective, bool named_apart) {
   const size_t kFileSize = 4 * kMiB;
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, kFileSize) != 0) {
@@ -242,6 +260,16 @@ int Fsdax(const char* path, StoreGranularity effective) {
   Expect(sf.has_value() && *sf == sync, std::string("kernel VmFlags ") +
                                             (sf.has_value() ? (*sf ? "have" : "lack") : "not found for") +
                                             " sf (MAP_SYNC), want " + (sync ? "have" : "lack"));
+  if (named_apart) {
+    struct stat st {};
+    fstat(fd, &st);
+    char by_fstat[64];
+    std::snprintf(by_fstat, sizeof by_fstat, "%02x:%02x %lu", major(st.st_dev), minor(st.st_dev),
+                  static_cast<unsigned long>(st.st_ino));
+    const std::string by_maps = MapsName(map->address());
+    Expect(!by_maps.empty() && by_maps != by_fstat,
+           "/proc/self/maps names the mapping " + by_maps + ", fstat the file " + by_fstat + " (want another name)");
+  }
   const std::string seed = std::string("fsdax-check-") + path;
   if (!WriteAndPersist(*map, seed)) return 1;
   std::vector<char> back(dax_vm::kPatternLength + 4096);
@@ -680,7 +708,7 @@ int Reserve(const char* dev) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: dax_checks fsdax FILE GRANULARITY | devdax DEV GRANULARITY |"
+               "usage: dax_checks fsdax FILE GRANULARITY [named-apart] | devdax DEV GRANULARITY |"
                " write PATH SEED persist|nopersist [OFFSET] |"
                " deepflush PATH REGION nothing|written|untouched|eacces | reserve DEV\n"
                "GRANULARITY: byte, cache_line or page (what the platform should give)\n");
@@ -696,7 +724,12 @@ int main(int argc, char** argv) {
   if ((cmd == "fsdax" || cmd == "devdax") && argc == 4) {
     absl::optional<StoreGranularity> g = ParseGranularity(argv[3]);
     if (!g) return Usage();
-    return cmd == "fsdax" ? Fsdax(argv[2], *g) : Devdax(argv[2], *g);
+    return cmd == "fsdax" ? Fsdax(argv[2], *g, false) : Devdax(argv[2], *g);
+  }
+  if (cmd == "fsdax" && argc == 5 && std::string(argv[4]) == "named-apart") {
+    absl::optional<StoreGranularity> g = ParseGranularity(argv[3]);
+    if (!g) return Usage();
+    return Fsdax(argv[2], *g, true);
   }
   if (cmd == "write" && (argc == 5 || argc == 6)) {
     const std::string mode = argv[4];

@@ -39,10 +39,11 @@ cpu_flush() {
     else echo clflush; fi
 }
 
-# fsdax_checks DIR GRANULARITY: raw MAP_SYNC precondition, then pmem2's mapping rules on a new file in DIR
+# fsdax_checks DIR GRANULARITY [named-apart]: raw MAP_SYNC precondition, then pmem2's mapping rules on a new file
+# (or one in DIR's lower layer, on overlayfs) in DIR
 fsdax_checks() {
     case $2 in page) _sync=no ;; *) _sync=yes ;; esac
-    all "dax_probe mapsync $1/raw-probe $_sync" "dax_checks fsdax $1/pmem2-file $2"
+    all "dax_probe mapsync $1/raw-probe $_sync" "dax_checks fsdax $1/pmem2-file $2${3:+ $3}"
 }
 
 # devdax_checks DEV GRANULARITY

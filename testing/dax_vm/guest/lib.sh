@@ -71,6 +71,15 @@ mount_fs() {
     grep " $3 " /proc/mounts
 }
 
+# mount_overlay BASE DIR: an overlayfs on DIR whose layers are folders in BASE; its lower layer holds pmem2-file,
+# which opening it for writing copies up
+mount_overlay() {
+    mkdir -p "$1/lower" "$1/upper" "$1/work" "$2" || return 1
+    printf lower >"$1/lower/pmem2-file" || return 1
+    mount -t overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" overlay "$2" || return 1
+    grep " $2 " /proc/mounts
+}
+
 # no_writeback: keep the kernel from writing page-cache data back on its own before the crash
 no_writeback() {
     echo 0 >/proc/sys/vm/dirty_writeback_centisecs

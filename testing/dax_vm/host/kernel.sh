@@ -14,6 +14,10 @@ kernel_package() {
     echo "$pkg"
 }
 
+# complete_mark: the name of the file that marks a cached kernel complete, for this list of modules (a cache made
+# for another list is fetched again)
+complete_mark() { echo ".complete.v3.$(printf '%s' "$MODULES" | cksum | cut -d' ' -f1)"; }
+
 # fetch_kernel PACKAGE DEST: extracts into a temporary folder, then moves it to DEST, marked complete
 fetch_kernel() {
     local tmp rc
@@ -21,7 +25,7 @@ fetch_kernel() {
     (fetch_kernel_into "$1" "$tmp") >>"$WORK/kernel.log" 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then
-        rm -rf "$2" && mv "$tmp/out" "$2" && touch "$2/.complete.v2"
+        rm -rf "$2" && mv "$tmp/out" "$2" && touch "$2/$(complete_mark)"
         rc=$?
     fi
     rm -rf "$tmp"
@@ -34,7 +38,7 @@ ensure_kernel() {
     local marks=() pkg
     mkdir -p "$CACHE/kernel"
     # The newest complete one.
-    mapfile -t marks < <(find "$CACHE/kernel" -mindepth 2 -maxdepth 2 -name .complete.v2 -printf '%T@ %h\n' |
+    mapfile -t marks < <(find "$CACHE/kernel" -mindepth 2 -maxdepth 2 -name "$(complete_mark)" -printf '%T@ %h\n' |
         sort -rn | cut -d' ' -f2-)
     if [ ${#marks[@]} -gt 0 ]; then
         echo "${marks[0]}"

@@ -54,6 +54,12 @@ run info-dax-never-xfs fsdax_info /mnt/xfs page
 run ras-dax-never-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
 # Page granularity: DeepFlush is the persist (msync), no region is touched.
 run deep-flush-dax-never-ext4 deep_flush /mnt/ext4/deep-flush "$NV_EXT4" untouched
+# overlayfs over that ext4: Linux 6.1 names an overlay file's mappings in /proc/self/maps by the upper layer's file
+# (ext4's device and inode), not as fstat names it; a forked child must still find the Map's own mapping (its probe
+# does: map_registry.cc), map it again and persist through it.
+step mount-overlay mount_overlay /mnt/ext4/ovl /mnt/ovl
+run overlay-page fsdax_checks /mnt/ovl page named-apart
+step umount-overlay umount /mnt/ovl
 
 # Crash test, part 1: write through pmem2, then the host SIGKILLs qemu (part 2 is in the next boot).
 # ext4 with dax and a 10-minute journal commit interval: only MAP_SYNC's synchronous faults can make the block
