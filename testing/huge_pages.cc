@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -20,6 +22,11 @@ namespace testing {
 namespace {
 
 constexpr char kPoolSize[] = "/proc/sys/vm/nr_hugepages";
+// In /dev/shm, which every test process sees (Bazel's sandboxes share it). The lock is readable by every user (the
+// unprivileged stage takes it too); the pool size to restore is written by root only, while it is raised, so that
+// the next holder of the lock restores it if a test was killed before it could.
+constexpr char kLock[] = "/dev/shm/pmem2-test-huge-pages.lock";
+constexpr char kToRestore[] = "/dev/shm/pmem2-test-huge-pages.restore";
 
 // A number from /proc/meminfo ("HugePages_Free:", "Hugepagesize:"), or -1.
 long MeminfoValue(const std::string& key) {
@@ -34,17 +41,28 @@ long MeminfoValue(const std::string& key) {
   return -1;
 }
 
-long ReadPoolSize() {
-  std::ifstream in(kPoolSize);
+// Free huge pages that no mapping has reserved (HugePages_Free counts reserved ones too).
+long Available() {
+  const long free_pages = MeminfoValue("HugePages_Free:");
+  const long reserved = MeminfoValue("HugePages_Rsvd:");
+  return free_pages < 0 ? -1 : free_pages - (reserved > 0 ? reserved : 0);
+}
+
+long ReadNumber(const char* path) {
+  std::ifstream in(path);
   long value = -1;
   return in >> value ? value : -1;
 }
 
-bool WritePoolSize(long value) {
-  std::ofstream out(kPoolSize);
-  out << value << "\n";
-  out.flush();
-  return static_cast<bool>(out);
+// 0, or the errno of the failed write.
+int WriteNumber(const char* path, long value) {
+  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  const std::string text = absl::StrCat(value, "\n");
+  const ssize_t n = write(fd, text.data(), text.size());
+  const int err = n < 0 ? errno : (static_cast<size_t>(n) == text.size() ? 0 : EIO);
+  close(fd);
+  return err;
 }
 
 }  // namespace
@@ -65,31 +83,44 @@ ScopedFd CreateHugetlbFile(size_t size) {
 }
 
 ScopedFreeHugePages::ScopedFreeHugePages(long count) {
-  // In /dev/shm, which every test process sees (Bazel's sandboxes share it), readable by the unprivileged stage too.
   // Opened without O_CREAT first: fs.protected_regular refuses O_CREAT of another user's file in a sticky folder.
-  constexpr char kLock[] = "/dev/shm/pmem2-test-huge-pages.lock";
   lock_fd_ = open(kLock, O_RDONLY | O_CLOEXEC);
-  if (lock_fd_ < 0 && errno == ENOENT) lock_fd_ = open(kLock, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 && errno == ENOENT) {
+    lock_fd_ = open(kLock, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ >= 0) fchmod(lock_fd_, 0644);  // whatever the umask
+  }
   if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX) != 0) {
     why_not_ = absl::StrCat("cannot lock ", kLock, ": ", std::strerror(errno));
     return;
   }
-  const long free_pages = MeminfoValue("HugePages_Free:");
-  if (free_pages >= count) return;
-  before_ = ReadPoolSize();
-  if (geteuid() != 0 || before_ < 0) {
-    why_not_ = absl::StrCat(free_pages, " free huge pages, not ", count, ", and no root to add them");
+  const bool root = geteuid() == 0;
+  if (root) {
+    const long stale = ReadNumber(kToRestore);  // a holder killed with the pool raised
+    if (stale >= 0 && WriteNumber(kPoolSize, stale) == 0) unlink(kToRestore);
+  }
+  const long available = Available();
+  if (available >= count) return;
+  before_ = ReadNumber(kPoolSize);
+  if (!root || before_ < 0) {
+    why_not_ = absl::StrCat(available, " huge pages free and unreserved, not ", count, ", and no root to add them");
     return;
   }
-  raised_ = WritePoolSize(before_ + count - (free_pages > 0 ? free_pages : 0));
-  const long now_free = MeminfoValue("HugePages_Free:");
-  if (now_free < count) {
-    why_not_ = absl::StrCat("the kernel made ", now_free, " huge pages free, not ", count);
+  if (const int err = WriteNumber(kToRestore, before_); err != 0) {
+    why_not_ = absl::StrCat("cannot write ", kToRestore, ": ", std::strerror(err));
+    return;
+  }
+  raised_ = true;
+  if (const int err = WriteNumber(kPoolSize, before_ + count - (available > 0 ? available : 0)); err != 0) {
+    why_not_ = absl::StrCat("cannot write ", kPoolSize, ": ", std::strerror(err));
+    return;
+  }
+  if (const long now = Available(); now < count) {
+    why_not_ = absl::StrCat("the kernel made ", now, " huge pages free and unreserved, not ", count);
   }
 }
 
 ScopedFreeHugePages::~ScopedFreeHugePages() {
-  if (raised_) WritePoolSize(before_);
+  if (raised_ && WriteNumber(kPoolSize, before_) == 0) unlink(kToRestore);
   if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 

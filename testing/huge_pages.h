@@ -26,9 +26,10 @@ size_t DefaultHugePageSize();
 // invalid (fd -1, errno set) if the kernel has no hugetlbfs. Creating and sizing it takes no huge page.
 ScopedFd CreateHugetlbFile(size_t size);
 
-// Makes `count` huge pages of the default size free for this test, if it can: it waits for other test processes
-// doing the same to finish, then, if fewer are free, raises vm.nr_hugepages (root only) and puts the old value
-// back when destroyed.
+// Makes `count` huge pages of the default size free (and unreserved) for this test, if it can: it waits for other
+// test processes doing the same to finish, then, if fewer are free, raises vm.nr_hugepages (root only) and puts the
+// old value back when destroyed (or, if the process dies first, the next root process that takes the lock does).
+// Declare it before the files and mappings that use the pages, so that they are gone before it gives them back.
 class ScopedFreeHugePages {
  public:
   explicit ScopedFreeHugePages(long count);

@@ -43,6 +43,7 @@ using ::pmem2::map_internal::ChildReopenHandleForTest;
 using ::pmem2::map_internal::FailProcmapQueryInChildForTest;
 using ::pmem2::map_internal::KernelHasProcmapQueryForTest;
 using ::pmem2::map_internal::MappedAgainInChildForTest;
+using ::pmem2::map_internal::MapsUnreadableInChildForTest;
 using ::pmem2::map_internal::ProbeAtInChildForTest;
 using ::pmem2::map_internal::RemapsInChildForTest;
 using ::pmem2::map_internal::UseProcmapQueryInChildForTest;
@@ -645,7 +646,7 @@ TEST_F(ChildDescriptionTest, AHandleNumberReusedForAnotherFileIsNeitherMappedNor
 
 // A hugetlbfs file's Map (a memfd here) is mapped in whole huge pages: the child maps it again huge page by huge
 // page as it finds it, each part with its own protection, and its probe (rounded up to a huge page by the kernel)
-// leaves nothing behind.
+// leaves nothing behind. (Coverage: this passed before hugetlbfs had its own alignment.)
 TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
   const size_t huge = testing::DefaultHugePageSize();
   testing::ScopedFreeHugePages pages(2);
@@ -685,6 +686,35 @@ TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
   EXPECT_EQ(std::string(base, 11), "parentchild");
 }
 
+// A child that cannot read /proc/self/maps records that on the Map, and still unmaps its probe: of a hugetlbfs file,
+// a whole huge page (the kernel rounds the one page asked up), which a page-long munmap cannot undo.
+TEST_F(ChildDescriptionTest, AHugetlbfsProbeIsUnmappedWholeWhenTheMapsCannotBeRead) {
+  const size_t huge = testing::DefaultHugePageSize();
+  testing::ScopedFreeHugePages pages(1);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  ScopedFd fd = testing::CreateHugetlbFile(huge);
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  std::memset(map->address(), 'h', 16);
+  const auto lines_of_the_file = [] {
+    std::ifstream maps("/proc/self/maps");
+    int count = 0;
+    for (std::string line; std::getline(maps, line);) count += absl::StrContains(line, "pmem2-test-hugetlb");
+    return count;
+  };
+  MapsUnreadableInChildForTest(true);
+  ChildResult child = RunInChild([&](int out) {
+    const absl::Status sticky = map->PersistError();
+    if (sticky.ok() || GetErrno(sticky) != EIO) WriteToParent(out, "the Map does not say EIO: " + sticky.ToString());
+    if (lines_of_the_file() != 1) WriteToParent(out, absl::StrCat(lines_of_the_file(), " lines of the file, not 1"));
+    return 0;
+  });
+  MapsUnreadableInChildForTest(false);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
 // A Map of a file on overlayfs (copied up from the lower layer when opened for writing) is mapped again in a child.
 // Linux 6.18 names such a mapping in /proc/self/maps as fstat names the file; Linux 6.1 by the upper layer's file
 // beneath it, another device and inode, which the child's probe must find (testing/dax_vm checks that case). Root only
@@ -695,8 +725,8 @@ TEST_P(ChildMapsAgainTest, AMapOfAnOverlayfsFileIsMappedAgain) {
   ASSERT_EQ(mkdir(root.c_str(), 0700), 0) << std::strerror(errno);
   ChildResult child = RunInChild([&](int out) {
     if (absl::Status s = testing::MountPrivateTmpfs(root, "16m"); !s.ok()) {
-      WriteToParent(out, s.ToString());
-      return 2;
+      WriteToParent(out, absl::StrCat("SKIP ", s.ToString()));  // root without CAP_SYS_ADMIN (a container)
+      return 0;
     }
     for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) {
       if (mkdir((root + sub).c_str(), 0700) != 0) return 3;

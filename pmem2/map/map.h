@@ -167,7 +167,8 @@ class Map {
   //   (any Source::Size() / Source::Alignment() error);
   //   kOffsetUnaligned          offset is not a multiple of the source alignment;
   //   kSourceEmpty              the source has size 0;
-  //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment;
+  //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment, or (length 0) the
+  //                             size of a hugetlbfs file less the offset is not;
   //   kMapRange                 offset + length overflows, or passes the end of the source, or length 0 and
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;

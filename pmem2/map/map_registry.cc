@@ -3,9 +3,11 @@
 #include "pmem2/map/map_registry.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -725,6 +727,7 @@ int ForEachQueriedMapping(int maps, Ranges&& ranges, Visit&& visit) {
 
 int child_query_failure_at = -1;   // FailProcmapQueryInChildForTest
 void* child_probe_hint = nullptr;  // ProbeAtInChildForTest
+bool child_maps_unreadable = false;  // MapsUnreadableInChildForTest
 
 // A Map a forked child maps again (MapRecord::remap_), and its file's handle.
 struct ChildCandidate {
@@ -756,6 +759,7 @@ struct ChildPiece {
 void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
 void FailProcmapQueryInChildForTest(int nth) { child_query_failure_at = nth; }
 void ProbeAtInChildForTest(void* address) { child_probe_hint = address; }
+void MapsUnreadableInChildForTest(bool unreadable) { child_maps_unreadable = unreadable; }
 bool ChildQueriedMapsForTest() { return child_queried_maps; }
 bool KernelHasProcmapQueryForTest() {
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -830,7 +834,12 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       handle.child_error = errno;
     } else {
       handle.child_probe = reinterpret_cast<uintptr_t>(probe);
-      handle.child_probe_length = page;
+      // Until its line is read: the kernel mapped a whole huge page of a hugetlbfs file, which is unmapped whole.
+      struct statfs fs;
+      const bool huge = fstatfs(handle.child_fd, &fs) == 0 &&
+                        static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC &&
+                        static_cast<size_t>(fs.f_bsize) > page;
+      handle.child_probe_length = huge ? static_cast<size_t>(fs.f_bsize) : page;
       probes.emplace_back(handle.child_probe, &handle);  // within capacity: no allocation
     }
   }
@@ -838,8 +847,8 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
 
   // What the child has in the candidates' ranges, and the probes' names; nothing is mapped meanwhile.
   int maps_error = 0;
-  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (maps < 0) maps_error = errno;
+  const int maps = child_maps_unreadable ? -1 : open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) maps_error = child_maps_unreadable ? EIO : errno;
   size_t next_candidate = 0;
   uintptr_t visited_to = 0;
   const auto visit = [&](MappingLine line) {

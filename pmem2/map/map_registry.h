@@ -226,6 +226,8 @@ void UseProcmapQueryInChildForTest(bool use);
 // with EIO (-1: none; the probes' queries do not count); a forked child's probe goes at `address` (nullptr: anywhere).
 void FailProcmapQueryInChildForTest(int nth);
 void ProbeAtInChildForTest(void* address);
+// For tests (inherited by children): a forked child finds /proc/self/maps unreadable (EIO) without trying it.
+void MapsUnreadableInChildForTest(bool unreadable);
 bool ChildQueriedMapsForTest();
 bool KernelHasProcmapQueryForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers

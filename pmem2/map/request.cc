@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <limits>
@@ -47,6 +48,14 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
                                                           source_size, "-byte source: nothing to map"));
     }
     length = source_size - offset;
+    if (length % alignment != 0 && alignment > static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {
+      // A hugetlbfs file can be given such a size (fallocate): the kernel would map a whole huge page past its
+      // end, over what follows, and grow the file to it. (A file's last partial page is no such problem.)
+      return MakeError(ErrorCode::kLengthUnaligned,
+                       absl::StrCat("the source's size ", source_size, " less the offset ", offset,
+                                    " is not a multiple of its alignment ", alignment,
+                                    " (a hugetlbfs file's huge page): give a length that is"));
+    }
   } else if (length > std::numeric_limits<uint64_t>::max() - offset) {
     return MakeError(ErrorCode::kMapRange,
                      absl::StrCat("offset ", offset, " + length ", length, " overflows 64 bits"));

@@ -42,6 +42,26 @@ absl::Status FileError(int err, const char* what, size_t size, uint64_t offset, 
                                           " of file descriptor ", fd, ", at offset ", at));
 }
 
+// Writes a regular file through a mapping of whole `alignment` units (ras_internal::MappedCopy): a descriptor that
+// appends, or a hugetlbfs file (no write(2)). A hugetlbfs file grows to the end of any writable mapping of it, so its
+// last huge page, if only part of it lies in the file (a size fallocate can give), is refused, not written.
+absl::Status WriteThroughMapping(const Source& source, const void* buf, size_t size, uint64_t offset,
+                                 size_t alignment) {
+  if (alignment > static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    absl::StatusOr<uint64_t> file_size = source.Size();
+    if (!file_size.ok()) return file_size.status();
+    const uint64_t end = offset + size;  // inside the file (CheckRange)
+    if (end % alignment != 0 && end - end % alignment + alignment > *file_size) {
+      return MakeError(ErrorCode::kLengthUnaligned,
+                       absl::StrCat("write of ", size, " bytes at offset ", offset, " of file descriptor ", source.fd(),
+                                    " reaches the last ", *file_size % alignment,
+                                    " bytes of the file, which are no whole huge page of ", alignment,
+                                    ": mapping it would grow the hugetlbfs file"));
+    }
+  }
+  return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, alignment);
+}
+
 }  // namespace
 
 absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t offset) {
@@ -83,7 +103,7 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
   if ((status_flags & O_APPEND) != 0 && size > 0) {
     absl::StatusOr<size_t> alignment = source.Alignment();  // a hugetlbfs file maps in huge pages only
     if (!alignment.ok()) return alignment.status();
-    return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, *alignment);
+    return WriteThroughMapping(source, buf, size, offset, *alignment);
   }
   const char* in = static_cast<const char*>(buf);
   size_t done = 0;
@@ -94,8 +114,7 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
       // hugetlbfs has no write(2) (libpmem2 1.12.1 returns this -EINVAL): its files are written through a mapping.
       absl::StatusOr<size_t> alignment = source.Alignment();
       if (alignment.ok() && *alignment > static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
-        return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,
-                                        *alignment);
+        return WriteThroughMapping(source, buf, size, offset, *alignment);
       }
       errno = EINVAL;
     }

@@ -109,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(FileSystems, McsafeFileTest, ::testing::ValuesIn(testin
 // and through an O_APPEND descriptor, and read with pread.
 TEST(McsafeTest, AHugetlbfsFileIsWrittenThroughAMapping) {
   const size_t huge = testing::DefaultHugePageSize();
-  testing::ScopedFreeHugePages pages(2);
+  testing::ScopedFreeHugePages pages(4);  // two files of two each
   if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
   testing::ScopedFd fd = testing::CreateHugetlbFile(2 * huge);
   ASSERT_GE(fd.get(), 0) << std::strerror(errno);
@@ -130,6 +130,19 @@ TEST(McsafeTest, AHugetlbfsFileIsWrittenThroughAMapping) {
   ASSERT_EQ(fstat(fd.get(), &st), 0);
   EXPECT_EQ(static_cast<size_t>(st.st_size), 2 * huge) << "never extended";
   EXPECT_EQ(GetErrorCode(WriteMcsafe(source, text.data(), text.size(), 2 * huge - 3)), ErrorCode::kLengthOutOfRange);
+
+  // A size that is no huge page multiple (fallocate gives one): the last, partial huge page cannot be mapped without
+  // growing the file, so it is refused, naming the bytes; the whole huge pages before it are written.
+  testing::ScopedFd partial = testing::CreateHugetlbFile(0);
+  ASSERT_GE(partial.get(), 0) << std::strerror(errno);
+  ASSERT_EQ(fallocate(partial.get(), 0, 0, static_cast<off_t>(huge + 4096)), 0) << std::strerror(errno);
+  Source partial_source = Source::FromFd(partial.get()).value();
+  const absl::Status refused = WriteMcsafe(partial_source, "tail", 4, huge + 10);
+  EXPECT_EQ(GetErrorCode(refused), ErrorCode::kLengthUnaligned) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("last 4096 bytes"));
+  EXPECT_TRUE(WriteMcsafe(partial_source, "head", 4, 10).ok());
+  ASSERT_EQ(fstat(partial.get(), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), huge + 4096) << "the file grew";
 }
 
 TEST(McsafeTest, AnonymousSourcesAreNotSupported) {

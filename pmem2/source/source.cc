@@ -23,6 +23,10 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/sysfs/sysfs.h"
 
+#ifndef SECRETMEM_MAGIC
+#define SECRETMEM_MAGIC 0x5345434d  // "SECM": Linux 5.14's linux/magic.h, newer than some build hosts' headers
+#endif
+
 namespace pmem2 {
 namespace {
 
@@ -123,12 +127,9 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
   struct stat st;
   if (absl::Status s = Stat(fd, &st); !s.ok()) return s;
   if (S_ISREG(st.st_mode)) {
+    // A file system that fails statfs (a FUSE server, NFS) is no secretmem, which always answers it.
     struct statfs fs;
-    if (fstatfs(fd, &fs) != 0) {
-      const int err = errno;
-      return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", fd));
-    }
-    if (static_cast<unsigned long>(fs.f_type) == SECRETMEM_MAGIC) {
+    if (fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == SECRETMEM_MAGIC) {
       // A mapping of it can be made, but every msync of it fails (EINVAL: no fsync), so every persist would report
       // data loss (libpmem2 1.12.1 takes it, and aborts the process at the first page persist).
       return MakeError(ErrorCode::kInvalidFileType,
@@ -190,13 +191,13 @@ absl::StatusOr<size_t> Source::Alignment() const {
     // A hugetlbfs file (a hugetlbfs mount, memfd_create's MFD_HUGETLB) is mapped in whole huge pages: the kernel
     // rounds a shorter mapping up, so a MAP_FIXED mapping of one page would replace up to a huge page of whatever
     // follows it. libpmem2 1.12.1 answers the page size here (and then does exactly that).
+    // A file system that fails statfs (a FUSE server, NFS) is no hugetlbfs, which always answers it.
     struct statfs fs;
     if (fstatfs(fd_, &fs) != 0) {
-      const int err = errno;
-      if (err == EBADF) {
+      if (errno == EBADF) {
         return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd_, " is not open"));
       }
-      return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", fd_));
+      return static_cast<size_t>(page);
     }
     if (static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC) {
       const auto huge = static_cast<unsigned long>(fs.f_bsize);
