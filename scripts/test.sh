@@ -52,7 +52,14 @@ if [ $quick -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
   done
   export PATH
 fi
-trap 'rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
+# A huge page pool a test raised and could not put back (killed by a timeout: testing/huge_pages.h) is put back.
+restore_huge_pages() {
+  local restore=/dev/shm/pmem2-test-huge-pages.restore
+  if [ "$(id -u)" -eq 0 ] && [ -f "$restore" ] && [ ! -L "$restore" ] && [ "$(stat -c %u "$restore")" -eq 0 ]; then
+    cat "$restore" >/proc/sys/vm/nr_hugepages && rm -f "$restore"
+  fi
+}
+trap 'restore_huge_pages; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
 bazel=(bazel) # the Bazel command of bazel_stage
 if [ "$(id -u)" -eq 0 ]; then
   echo "running as root: the test cases that need root run"

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -56,7 +57,7 @@ long ReadNumber(const char* path) {
 
 // 0, or the errno of the failed write.
 int WriteNumber(const char* path, long value) {
-  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return errno;
   const std::string text = absl::StrCat(value, "\n");
   const ssize_t n = write(fd, text.data(), text.size());
@@ -95,8 +96,22 @@ ScopedFreeHugePages::ScopedFreeHugePages(long count) {
   }
   const bool root = geteuid() == 0;
   if (root) {
-    const long stale = ReadNumber(kToRestore);  // a holder killed with the pool raised
-    if (stale >= 0 && WriteNumber(kPoolSize, stale) == 0) unlink(kToRestore);
+    // A holder killed with the pool raised. Only root's own file is trusted (the folder is world-writable).
+    const int stale_fd = open(kToRestore, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (stale_fd >= 0) {
+      struct stat st;
+      char text[32] = {};
+      const bool ours = fstat(stale_fd, &st) == 0 && st.st_uid == 0 && S_ISREG(st.st_mode);
+      const ssize_t n = ours ? read(stale_fd, text, sizeof text - 1) : -1;
+      close(stale_fd);
+      long stale = -1;
+      if (n > 0) stale = std::strtol(text, nullptr, 10);
+      if (stale < 0 || WriteNumber(kPoolSize, stale) != 0) {
+        why_not_ = absl::StrCat("cannot put back the huge page pool a test left raised (", kToRestore, ")");
+        return;
+      }
+      unlink(kToRestore);
+    }
   }
   const long available = Available();
   if (available >= count) return;
@@ -109,11 +124,12 @@ ScopedFreeHugePages::ScopedFreeHugePages(long count) {
     why_not_ = absl::StrCat("cannot write ", kToRestore, ": ", std::strerror(err));
     return;
   }
-  raised_ = true;
   if (const int err = WriteNumber(kPoolSize, before_ + count - (available > 0 ? available : 0)); err != 0) {
+    unlink(kToRestore);  // nothing was raised (a read-only /proc/sys: a container)
     why_not_ = absl::StrCat("cannot write ", kPoolSize, ": ", std::strerror(err));
     return;
   }
+  raised_ = true;
   if (const long now = Available(); now < count) {
     why_not_ = absl::StrCat("the kernel made ", now, " huge pages free and unreserved, not ", count);
   }

@@ -168,7 +168,8 @@ class Map {
   //   kOffsetUnaligned          offset is not a multiple of the source alignment;
   //   kSourceEmpty              the source has size 0;
   //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment, or (length 0) the
-  //                             size of a hugetlbfs file less the offset is not;
+  //                             source's size less the offset is not, where that alignment exceeds the page
+  //                             (hugetlbfs: fallocate can leave a size that is no huge page multiple);
   //   kMapRange                 offset + length overflows, or passes the end of the source, or length 0 and
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
@@ -182,8 +183,9 @@ class Map {
   //                             whose backend cannot write cache lines back: such mappings use msync); or
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
   //                             required, unless its granularity is byte (eADR, or a forced byte).
-  // A length of 0 maps from the offset to the end of the source, whatever the source's size: the last page may
-  // then be partial (writes past the end of the file in that page are not kept, as with any mmap).
+  // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be
+  // partial (writes past the end of the file in that page are not kept, as with any mmap). Not so where the
+  // source alignment exceeds the page (a partial huge page would be mapped whole, past the end): kLengthUnaligned.
   // Anonymous sources, as in libpmem2: the offset is checked (alignment, not past the end, offset + length
   // within the source) but selects nothing, and a length of 0 maps the whole source.
   // PMEM2_FORCE_GRANULARITY applies to shared mappings of files and Device DAX only: anonymous and private

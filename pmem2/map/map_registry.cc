@@ -43,6 +43,9 @@ namespace {
 struct ReopenHandle {
   int fd = -1;
   size_t users = 0;
+  // A hugetlbfs file's huge page size (0 for other files): what the kernel maps of it for a one-page probe. Learned
+  // when the handle is made, so that a forked child asks nothing of the file system for it (NFS, FUSE: a round trip).
+  size_t huge_page = 0;
   // In a forked child's fork handler only: the child's own description, or why not; a page of the file mapped
   // through it, and the device and inode /proc/self/maps shows for that page (RemapThroughDescriptionsOfTheChildsOwn).
   int child_fd = -1;
@@ -481,10 +484,16 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
         internal::StrFormat("a forked child could not open the file again for writing: %s", std::strerror(error));
     return handle;
   }
+  ReopenHandle fresh;
+  fresh.fd = opened;
+  struct statfs fs;
+  if (fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC && fs.f_bsize > 0) {
+    fresh.huge_page = static_cast<size_t>(fs.f_bsize);
+  }
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   std::pair<std::map<std::pair<dev_t, ino_t>, ReopenHandle>::iterator, bool> inserted;
   try {
-    inserted = registry.reopen_handles.try_emplace(key, ReopenHandle{opened, 0});
+    inserted = registry.reopen_handles.try_emplace(key, fresh);
   } catch (...) {
     close(opened);
     throw;
@@ -835,11 +844,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     } else {
       handle.child_probe = reinterpret_cast<uintptr_t>(probe);
       // Until its line is read: the kernel mapped a whole huge page of a hugetlbfs file, which is unmapped whole.
-      struct statfs fs;
-      const bool huge = fstatfs(handle.child_fd, &fs) == 0 &&
-                        static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC &&
-                        static_cast<size_t>(fs.f_bsize) > page;
-      handle.child_probe_length = huge ? static_cast<size_t>(fs.f_bsize) : page;
+      handle.child_probe_length = handle.huge_page > page ? handle.huge_page : page;
       probes.emplace_back(handle.child_probe, &handle);  // within capacity: no allocation
     }
   }

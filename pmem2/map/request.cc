@@ -53,7 +53,7 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
       // end, over what follows, and grow the file to it. (A file's last partial page is no such problem.)
       return MakeError(ErrorCode::kLengthUnaligned,
                        absl::StrCat("the source's size ", source_size, " less the offset ", offset,
-                                    " is not a multiple of its alignment ", alignment,
+                                    " is not a multiple of the source alignment ", alignment,
                                     " (a hugetlbfs file's huge page): give a length that is"));
     }
   } else if (length > std::numeric_limits<uint64_t>::max() - offset) {

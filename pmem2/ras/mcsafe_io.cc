@@ -50,13 +50,14 @@ absl::Status WriteThroughMapping(const Source& source, const void* buf, size_t s
   if (alignment > static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
     absl::StatusOr<uint64_t> file_size = source.Size();
     if (!file_size.ok()) return file_size.status();
-    const uint64_t end = offset + size;  // inside the file (CheckRange)
-    if (end % alignment != 0 && end - end % alignment + alignment > *file_size) {
+    const uint64_t end = offset + size;  // inside the file as CheckRange saw it: end <= INT64_MAX, no wrap below
+    const uint64_t mapped_end = (end + alignment - 1) / alignment * alignment;
+    if (mapped_end > *file_size) {  // read again: the file may have shrunk since
       return MakeError(ErrorCode::kLengthUnaligned,
                        absl::StrCat("write of ", size, " bytes at offset ", offset, " of file descriptor ", source.fd(),
-                                    " reaches the last ", *file_size % alignment,
-                                    " bytes of the file, which are no whole huge page of ", alignment,
-                                    ": mapping it would grow the hugetlbfs file"));
+                                    " would map the file up to ", mapped_end, " in whole huge pages of ", alignment,
+                                    ", past its ", *file_size, " bytes (the last ", *file_size % alignment,
+                                    " bytes are no whole huge page): mapping it would grow the hugetlbfs file"));
     }
   }
   return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, alignment);
