@@ -54,7 +54,7 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
       return MakeError(ErrorCode::kLengthUnaligned,
                        absl::StrCat("the source's size ", source_size, " less the offset ", offset,
                                     " is not a multiple of the source alignment ", alignment,
-                                    " (a hugetlbfs file's huge page): give a length that is"));
+                                    " (a hugetlbfs file's huge page): give a length"));
     }
   } else if (length > std::numeric_limits<uint64_t>::max() - offset) {
     return MakeError(ErrorCode::kMapRange,
