@@ -78,6 +78,14 @@ struct stat Stat(int fd) {
   return st;
 }
 
+// The lines of /proc/self/maps that map a file of testing::CreateHugetlbFile().
+int LinesOfTheHugetlbFile() {
+  std::ifstream maps("/proc/self/maps");
+  int count = 0;
+  for (std::string line; std::getline(maps, line);) count += absl::StrContains(line, "pmem2-test-hugetlb");
+  return count;
+}
+
 class ChildDescriptionTest : public ::testing::Test {
  protected:
   ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
@@ -659,19 +667,13 @@ TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
   char* base = static_cast<char*>(map->address());
   std::memcpy(base, "parent", 6);
   ASSERT_EQ(mprotect(base + huge, huge, PROT_READ), 0) << std::strerror(errno);
-  const auto lines_of_the_file = [] {
-    std::ifstream maps("/proc/self/maps");
-    int count = 0;
-    for (std::string line; std::getline(maps, line);) count += absl::StrContains(line, "pmem2-test-hugetlb");
-    return count;
-  };
-  ASSERT_EQ(lines_of_the_file(), 2);
+  ASSERT_EQ(LinesOfTheHugetlbFile(), 2);
   ChildResult child = RunInChild([&](int out) {
     WriteToParent(out, ReaderMismatch());
     if (MappedAgainInChildForTest() != 2) {
       WriteToParent(out, absl::StrCat(MappedAgainInChildForTest(), " ranges mapped again, not 2; "));
     }
-    if (lines_of_the_file() != 2) WriteToParent(out, absl::StrCat(lines_of_the_file(), " lines of the file; "));
+    if (LinesOfTheHugetlbFile() != 2) WriteToParent(out, absl::StrCat(LinesOfTheHugetlbFile(), " lines of the file; "));
     if (ProtectionAt(base) != "rw-s" || ProtectionAt(base + huge) != "r--s") {
       WriteToParent(out, absl::StrCat("protections ", ProtectionAt(base), " ", ProtectionAt(base + huge), "; "));
     }
@@ -697,17 +699,12 @@ TEST_F(ChildDescriptionTest, AHugetlbfsProbeIsUnmappedWholeWhenTheMapsCannotBeRe
   absl::StatusOr<Map> map = MapFd(fd.get());
   ASSERT_TRUE(map.ok()) << map.status();
   std::memset(map->address(), 'h', 16);
-  const auto lines_of_the_file = [] {
-    std::ifstream maps("/proc/self/maps");
-    int count = 0;
-    for (std::string line; std::getline(maps, line);) count += absl::StrContains(line, "pmem2-test-hugetlb");
-    return count;
-  };
   MapsUnreadableInChildForTest(true);
   ChildResult child = RunInChild([&](int out) {
     const absl::Status sticky = map->PersistError();
     if (sticky.ok() || GetErrno(sticky) != EIO) WriteToParent(out, "the Map does not say EIO: " + sticky.ToString());
-    if (lines_of_the_file() != 1) WriteToParent(out, absl::StrCat(lines_of_the_file(), " lines of the file, not 1"));
+    if (LinesOfTheHugetlbFile() != 1)
+      WriteToParent(out, absl::StrCat(LinesOfTheHugetlbFile(), " lines of the file, not 1"));
     return 0;
   });
   MapsUnreadableInChildForTest(false);

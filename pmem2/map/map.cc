@@ -98,7 +98,8 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   if (request->writes_regular_file()) {
     // So that a forked child maps this range again through a file description of its own, and neither process's
     // syncs take the other's write-back error reports (map_registry.h, ChildReopenHandle).
-    map_internal::ChildReopenHandle handle = map_internal::ChildReopenHandle::Acquire(request->fd, request->file);
+    map_internal::ChildReopenHandle handle =
+        map_internal::ChildReopenHandle::Acquire(request->fd, request->file, request->source_alignment);
     map.diagnostics_.forked_child_gets_own_description = handle.fd() >= 0;
     map.diagnostics_.why_forked_child_shares_description = handle.why_not();
     handle.HandOver(map.record_.get(),

@@ -3,11 +3,9 @@
 #include "pmem2/map/map_registry.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,8 +41,8 @@ namespace {
 struct ReopenHandle {
   int fd = -1;
   size_t users = 0;
-  // A hugetlbfs file's huge page size (0 for other files): what the kernel maps of it for a one-page probe. Learned
-  // when the handle is made, so that a forked child asks nothing of the file system for it (NFS, FUSE: a round trip).
+  // A hugetlbfs file's huge page size (0 for other files): what the kernel maps of it for a one-page probe. The
+  // Source's alignment, given when the handle is made, so that a forked child asks no file system for it.
   size_t huge_page = 0;
   // In a forked child's fork handler only: the child's own description, or why not; a page of the file mapped
   // through it, and the device and inode /proc/self/maps shows for that page (RemapThroughDescriptionsOfTheChildsOwn).
@@ -446,7 +444,7 @@ void UnregisterMap(MapRecord* record) {
   }
 }
 
-ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
+ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, size_t alignment) {
   ChildReopenHandle handle;
   handle.file_ = file;
   const int flags = fcntl(fd, F_GETFL);
@@ -486,10 +484,7 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file) {
   }
   ReopenHandle fresh;
   fresh.fd = opened;
-  struct statfs fs;
-  if (fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == HUGETLBFS_MAGIC && fs.f_bsize > 0) {
-    fresh.huge_page = static_cast<size_t>(fs.f_bsize);
-  }
+  fresh.huge_page = alignment > static_cast<size_t>(sysconf(_SC_PAGESIZE)) ? alignment : 0;
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   std::pair<std::map<std::pair<dev_t, ino_t>, ReopenHandle>::iterator, bool> inserted;
   try {

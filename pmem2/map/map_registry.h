@@ -184,8 +184,9 @@ class ChildReopenHandle {
   ChildReopenHandle() = default;
   // For a shared writable mapping of the regular file `file` open as `fd` (O_RDWR; any other access mode gets no
   // handle, as its mapping cannot be writable): the process's handle on the file, opened on first use. fd() is -1
-  // and why_not() says why when it cannot be opened.
-  static ChildReopenHandle Acquire(int fd, const FileIdentity& file);
+  // and why_not() says why when it cannot be opened. `alignment` is Source::Alignment(): above the page size (a
+  // hugetlbfs file's huge page), what a forked child's one-page probe of the file maps, and unmaps, in fact.
+  static ChildReopenHandle Acquire(int fd, const FileIdentity& file, size_t alignment);
   ChildReopenHandle(ChildReopenHandle&& other) noexcept;
   ChildReopenHandle& operator=(ChildReopenHandle&& other) noexcept;
   ChildReopenHandle(const ChildReopenHandle&) = delete;
