@@ -61,6 +61,7 @@ const std::vector<std::string>& KnownLimitStrategyNames() {
   static const std::vector<std::string>* const names = new std::vector<std::string>{
       "nt",
       "nt-avx512",
+      "nt-avx512-batch",
       "store+clwb",
       "store-all+clwb",
       "store+clflushopt",

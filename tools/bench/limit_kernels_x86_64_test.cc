@@ -30,7 +30,7 @@ TEST(LimitKernelsX86Test, DescriptionNamesTheBestInstructionsDetected) {
 TEST(LimitKernelsX86Test, StrategiesFollowTheDetectedFeatures) {
   const arch::x86_64::CpuFeatures& cpu = arch::x86_64::ProcessCpuFeatures();
   std::vector<std::string> expected = {"nt"};
-  if (cpu.avx512f) expected.push_back("nt-avx512");
+  if (cpu.avx512f) expected.insert(expected.end(), {"nt-avx512", "nt-avx512-batch"});
   if (cpu.clwb) expected.insert(expected.end(), {"store+clwb", "store-all+clwb"});
   if (cpu.clflushopt) expected.insert(expected.end(), {"store+clflushopt", "store-all+clflushopt"});
   if (!cpu.clwb && !cpu.clflushopt) expected.insert(expected.end(), {"store+clflush", "store-all+clflush"});

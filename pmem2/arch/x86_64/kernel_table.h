@@ -55,6 +55,14 @@ extern std::atomic<size_t> byte_nt_threshold;
 // kernels then never read it). Written and read like the thresholds above.
 extern std::atomic<size_t> cache_line_near_temporal_below;
 
+// Non-temporal copies of at least this many bytes between ranges that do not overlap load kNtCopyBatchLines lines of
+// the source before storing them, where the ISA's policy has registers for that (AVX-512: 32 lines in zmm0-31); 0:
+// never. From the CPU kind's row in ops.cc (Intel family 6 model 167: 256 KiB). Written and read like the thresholds
+// above, but only by copies of at least kNtCopyBatchFloor bytes: smaller ones pay one compare with a constant, so a
+// row sets 0 or a size from that floor.
+extern std::atomic<size_t> nt_copy_batch_from;
+inline constexpr size_t kNtCopyBatchFloor = size_t{256} << 10;
+
 // The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
 // line the cache-line kernels wrote. `__thread` rather than `thread_local`: a trivially initialised
 // variable needs no TLS wrapper call; initial-exec makes the access an %fs-relative load (plus a GOT load of the
@@ -107,6 +115,12 @@ struct ScalarPrimitives {
   __attribute__((always_inline)) static size_t ByteNtThreshold() {
     return byte_nt_threshold.load(std::memory_order_relaxed);
   }
+  __attribute__((always_inline)) static size_t NtCopyBatchFrom() {
+    return nt_copy_batch_from.load(std::memory_order_relaxed);
+  }
+  // Lines a batched non-temporal copy loads before it stores them: 1 (no batches) unless an ISA's policy has the
+  // registers for more.
+  static constexpr size_t kNtCopyBatchLines = 1;
   __attribute__((always_inline)) static size_t NearTemporalBelow() {
     return cache_line_near_temporal_below.load(std::memory_order_relaxed);
   }

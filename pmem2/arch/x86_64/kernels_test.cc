@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/arch/env_overrides.h"
 #include "pmem2/arch/persist_ops.h"
+#include "pmem2/arch/x86_64/kernel_table.h"
 #include "pmem2/arch/x86_64/ops.h"
 #include "testing/cpu/scoped_cpu_features.h"
 
@@ -44,7 +45,18 @@ const unsigned kFlagSets[] = {0,
 // buffers, so the destination history sees near destinations as well as far ones.
 // kCacheLineFrom8: the cache-line table with non-temporal stores from 8 B (the Zen 5 row's threshold, as
 // PMEM_MOVNT_THRESHOLD=8 would), so that pieces of lines written with MOVNTI are checked on every CPU.
-enum class Table { kCacheLine, kCacheLineNoMovnt, kCacheLineNearTemporal, kCacheLineFrom8, kByte, kByteNoMovnt };
+// kCacheLineBatches / kByteBatches (AVX-512 only): the tables with Intel family 6 model 167's row, whose non-temporal
+// copies from 256 KiB load 32 lines before storing them, on every CPU with AVX-512.
+enum class Table {
+  kCacheLine,
+  kCacheLineNoMovnt,
+  kCacheLineNearTemporal,
+  kCacheLineFrom8,
+  kCacheLineBatches,
+  kByte,
+  kByteNoMovnt,
+  kByteBatches
+};
 
 struct Config {
   IsaLevel level;
@@ -72,6 +84,12 @@ std::string ConfigName(const ::testing::TestParamInfo<Config>& param_info) {
       break;
     case Table::kCacheLineFrom8:
       name += "_CacheLineFrom8";
+      break;
+    case Table::kCacheLineBatches:
+      name += "_CacheLineBatches";
+      break;
+    case Table::kByteBatches:
+      name += "_ByteBatches";
       break;
     case Table::kByte:
       name += "_Byte";
@@ -116,14 +134,22 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       overrides.has_movnt_threshold = true;
       overrides.movnt_threshold = 8;
     }
-    if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
+    const bool batches = c.table == Table::kCacheLineBatches || c.table == Table::kByteBatches;
+    if (batches) {
+      CpuFeatures m167 = pmem2::testing::RestrictedFeatures(c.level, c.flush);
+      m167.vendor = CpuVendor::kIntel;
+      m167.family = 6;
+      m167.model = 167;
+      cpu_ = std::make_unique<ScopedCpuFeatures>(m167, overrides);
+      ASSERT_EQ(cpu_->selection().nt_copy_batch_from, kNtCopyBatchFloor) << cpu_->selection().cache_line.memmove_name;
+    } else if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
       // The environment alone must move the level from the CPU kind's default (the CPU's best features).
       cpu_ = std::make_unique<ScopedCpuFeatures>(pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, c.flush),
                                                  overrides);
     } else {
       cpu_ = std::make_unique<ScopedCpuFeatures>(c.level, c.flush, overrides);
     }
-    const bool byte = c.table == Table::kByte || c.table == Table::kByteNoMovnt;
+    const bool byte = c.table == Table::kByte || c.table == Table::kByteNoMovnt || c.table == Table::kByteBatches;
     ops_ = byte ? &ByteOps() : &CacheLineOps();
     const std::string expected_name =
         c.level == IsaLevel::kGeneric && overrides.no_generic_memcpy ? "libc" : pmem2::testing::IsaLevelName(c.level);
@@ -251,7 +277,8 @@ TEST_P(KernelTest, EveryDestinationOffsetBelowThreeLines) {
 
 TEST_P(KernelTest, MemmoveLargeSizes) {
   for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal, kMemNoFlush}) {
-    for (size_t len : {size_t{4096}, size_t{65536 + 17}, size_t{1} << 20, (size_t{5} << 20) + 3}) {
+    for (size_t len : {size_t{4096}, size_t{65536 + 17}, kNtCopyBatchFloor - 1, kNtCopyBatchFloor + 2111,
+                       size_t{1} << 20, (size_t{5} << 20) + 3}) {
       for (size_t off : {0, 9}) {
         CheckCopy(len, off, (off * 5) % 64, flags);
         if (HasFatalFailure()) return;
@@ -324,6 +351,9 @@ std::vector<Config> AllConfigs() {
       out.push_back({level, FlushInstruction::kClflush, Table::kCacheLineNearTemporal});
     }
   }
+  out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kCacheLineBatches});
+  out.push_back({IsaLevel::kAvx512, FlushInstruction::kClflush, Table::kCacheLineBatches});
+  out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kByteBatches});
   // SSE2 forced the way a user would: PMEM_AVX=0.
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});

@@ -30,6 +30,7 @@ namespace x86_64 {
 std::atomic<size_t> cache_line_nt_threshold{kDefaultCacheLineNtThreshold};
 std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
 std::atomic<size_t> cache_line_near_temporal_below{0};
+std::atomic<size_t> nt_copy_batch_from{0};
 __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
@@ -118,6 +119,12 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
   return name;
 }
 
+// A copy kernel's name with the size from which its non-temporal copies load 32 lines before storing them, if they do.
+const char* BatchName(const char* name, size_t batch_from) {
+  if (batch_from == 0) return name;
+  return Intern(std::string(name) + ", 32-line batches >= " + SizeText(batch_from));
+}
+
 // Per CPU kind (vendor, family, model): the choices that were measured there, side by side with libpmem2 1.12.1
 // in one process and with every strategy of tools/bench's limit, for hot, sequential-cold and random-cold
 // destinations. Add or change a row only with a results file that shows the win; a CPU kind not listed gets
@@ -157,7 +164,11 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 //     copies follow their own destination history, non-temporal from 64 B when far, from 2 KiB when ahead and
 //     from pmem2/arch's 16 KiB on a rewrite. AVX-512: one 64-byte non-temporal store per line writes cold
 //     lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2
-//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md).
+//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal
+//     copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables
+//     and the source cold, 64 MiB took 11-21 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB
+//     0-3 % less, 16 KiB 0-5 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not
+//     measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -177,17 +188,35 @@ struct CpuKindDefaults {
   // fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
   backend::PageNtThresholds page;
   bool avx512;
+  // Non-temporal copies from this size load 32 lines before storing them, with the AVX-512 kernels (kernel_table.h);
+  // 0: never, else at least kNtCopyBatchFloor.
+  size_t nt_copy_batch_from;
 };
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, {}, false},
-    {CpuVendor::kAmd, 26, 2, 0, 8,
-     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true,
-      size_t{48} << 20, size_t{32} << 10},
-     true},
-    {CpuVendor::kIntel, 6, 167, 0, 0, {0, size_t{2} << 10, 64}, true},
-    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false},
+    {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0},
+    {CpuVendor::kAmd,
+     26,
+     2,
+     0,
+     8,
+     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, size_t{48} << 20,
+      size_t{32} << 10},
+     true,
+     0},
+    {CpuVendor::kIntel, 6, 167, 0, 0, {0, size_t{2} << 10, 64}, true, kNtCopyBatchFloor},
+    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0},
 };
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false, 0};
+constexpr bool BatchesFromTheFloor(const CpuKindDefaults& k) {
+  return k.nt_copy_batch_from == 0 || k.nt_copy_batch_from >= kNtCopyBatchFloor;
+}
+constexpr bool EveryRowBatchesFromTheFloor() {
+  for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
+    if (!BatchesFromTheFloor(k)) return false;
+  }
+  return BatchesFromTheFloor(kUnmeasured);
+}
+static_assert(EveryRowBatchesFromTheFloor(), "the kernels look at the batch size only from kNtCopyBatchFloor");
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -231,6 +260,7 @@ void MakeCurrent(const Selection& s) {
   cache_line_nt_threshold.store(s.cache_line_nt_threshold, std::memory_order_relaxed);
   byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
   cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
+  nt_copy_batch_from.store(s.nt_copy_batch_from, std::memory_order_relaxed);
   PublishPagePlan(s);
 }
 
@@ -287,6 +317,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     isa = &Sse2Kernels();
   }
   s.isa = isa != nullptr ? isa->name : "generic";
+  // Batches need the AVX-512 kernels' registers (kernel_table.h): a row's size means nothing to the others.
+  s.nt_copy_batch_from = allow_nt && avx512 ? kind_defaults.nt_copy_batch_from : 0;
 
   // Byte granularity: no flush; the fence orders.
   s.byte.persist = PersistByFence;
@@ -301,7 +333,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   const char* byte_name = isa != nullptr
                               ? Intern(KernelName(s.isa, allow_nt, s.byte_nt_threshold))
                               : (overrides.no_generic_memcpy ? "libc" : "generic");
-  s.byte.memmove_name = byte_name;
+  s.byte.memmove_name = isa != nullptr ? BatchName(byte_name, s.nt_copy_batch_from) : byte_name;
   s.byte.memset_name = byte_name;
 
   // The best flush instruction the CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow.
@@ -356,7 +388,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold,
                                                           s.cache_line_near_temporal_below))
                                       : (overrides.no_generic_memcpy ? "libc" : "generic");
-    o.memmove_name = name;
+    o.memmove_name = isa != nullptr ? BatchName(name, s.nt_copy_batch_from) : name;
     o.memset_name = name;
   }
 

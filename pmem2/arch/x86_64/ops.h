@@ -55,6 +55,10 @@ struct Selection {
   // page copy (pmem2/arch/backend.h); from the CPU kind's row in ops.cc. All 0: pmem2/arch's kPageNtThreshold
   // for every copy, no history.
   backend::PageNtThresholds page;
+  // Non-temporal copies of at least this many bytes load 32 lines before storing them (kernel_table.h); 0: never.
+  // From the CPU kind's row in ops.cc (Intel family 6 model 167: 256 KiB); 0 with PMEM_NO_MOVNT and without the
+  // AVX-512 kernels, whose registers the batches need.
+  size_t nt_copy_batch_from;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

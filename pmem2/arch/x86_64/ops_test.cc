@@ -173,7 +173,14 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167.page.far, 64u) << "and 64 B when far";
   EXPECT_EQ(m167.page.far_below, 0u) << "at any size";
   EXPECT_EQ(m167.page.fill_rewrite, 0u) << "fills as copies";
-  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B");
+  EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 256 KiB";
+  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
+  EXPECT_STREQ(m167.cache_line.memset_name, "avx512 nt >= 64 B") << "a fill has nothing to load";
+  EXPECT_STREQ(m167.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 256 KiB");
+  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).nt_copy_batch_from, 0u) << "no zmm registers to batch in";
+  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")).nt_copy_batch_from, 0u) << "no non-temporal copies";
+  EXPECT_EQ(Select(Zen4(), FromEnv("PMEM_AVX512F", "1")).nt_copy_batch_from, 0u) << "measured on 6/167 only";
+  EXPECT_EQ(m26_2.nt_copy_batch_from, 0u) << "measured on 6/167 only";
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
@@ -199,7 +206,9 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page.far, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.far_below, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.fill_rewrite, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.nt_copy_batch_from, 0u) << f.family << "/" << f.model;
   }
+  EXPECT_EQ(emr.nt_copy_batch_from, 0u);
 }
 
 // The switches on the rows that have thresholds of their own. Zen 5 (non-temporal from 8 B): the destination history
@@ -225,12 +234,14 @@ TEST(SelectTest, SwitchesOnTheRowsWithThresholds) {
     EXPECT_EQ(s.cache_line_nt_threshold, 4096u) << f.family << "/" << f.model;
     EXPECT_EQ(s.byte_nt_threshold, 4096u) << f.family << "/" << f.model;
     EXPECT_EQ(s.cache_line_near_temporal_below, 0u) << f.family << "/" << f.model;
-    EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 4 KiB") << f.family << "/" << f.model;
+    EXPECT_STREQ(s.cache_line.memmove_name,
+                 f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 256 KiB" : "avx512 nt >= 4 KiB")
+        << f.family << "/" << f.model;
   }
   const Selection near167 = Select(Intel(167), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "256"));
   EXPECT_EQ(near167.cache_line_near_temporal_below, 256u);
   EXPECT_STREQ(near167.cache_line.memmove_name,
-               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination");
+               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination, 32-line batches >= 256 KiB");
 }
 
 // A page sync issues arch::ByteDrain()'s SFENCE inline instead of calling its selection's byte.drain
@@ -306,9 +317,9 @@ TEST(SelectTest, NearTemporalOverrides) {
 // The tables and names the AVX-512 kernels get when selected.
 TEST(SelectTest, Avx512Tables) {
   const Selection s = Select(Intel(167), FromEnv("PMEM_AVX512F", "1"));
-  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B");
+  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
   EXPECT_STREQ(s.cache_line.memset_name, "avx512 nt >= 64 B");
-  EXPECT_STREQ(s.byte.memmove_name, "avx512 nt >= 8 MiB");
+  EXPECT_STREQ(s.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 256 KiB");
   EXPECT_EQ(s.cache_line.memmove, Avx512Kernels().cache_line[0][1].memmove);
   EXPECT_EQ(s.byte.memset, Avx512Kernels().byte[1].memset);
   EnvOverrides no_movnt = FromEnv("PMEM_AVX512F", "1");
