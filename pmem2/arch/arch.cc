@@ -134,10 +134,12 @@ std::string PageCopyName(PageWrite write) {
   const size_t copy_rewrite = Or(t.rewrite, kPageNtThreshold);
   const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
   const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
-  if (t.far == 0) return PageCopyNameFor(ByteOps().memmove_name, plan.threshold_from_environment, rewrite);
+  // The byte tables' own names: a copy's may say more than a fill's (its 32-line batches, x86_64/ops.cc).
+  const std::string kernel = write == PageWrite::kFill ? ByteOps().memset_name : ByteOps().memmove_name;
+  if (t.far == 0) return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite);
   const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
-  return PageCopyNameFor(ByteOps().memmove_name, plan.threshold_from_environment, rewrite, Or(ahead, rewrite), t.far,
-                         t.far_below, own_fill ? copy_rewrite : 0);
+  return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite, Or(ahead, rewrite), t.far, t.far_below,
+                         own_fill ? copy_rewrite : 0);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

@@ -25,7 +25,7 @@
 //
 //   nt                    LimitMemcpy / LimitMemset
 //   nt-avx512             one 64-byte AVX-512 NT store per line; SFENCE (where the CPU and the OS support AVX-512)
-//   nt-avx512-batch       nt-avx512, 32 lines loaded (zmm0-31) before they are stored; the fill is nt-avx512's
+//   nt-avx512-batch       nt-avx512, 32 lines loaded (zmm0-31) before they are stored; copies only (memset null)
 //   store+clwb            per 64-byte line: ordinary (temporal) vector stores, then CLWB of that line; SFENCE
 //   store-all+clwb        ordinary stores to the whole range, then CLWB of every line; SFENCE
 //   store+clflushopt      as store+clwb with CLFLUSHOPT
@@ -87,7 +87,7 @@ using LimitFillFn = void* (*)(void* dst, int c, size_t len, unsigned flags);
 struct LimitStrategy {
   const char* name;  // the table's name, e.g. "store-all+clwb"
   LimitCopyFn memcpy;
-  LimitFillFn memset;
+  LimitFillFn memset;  // null: a strategy for copies only, not timed as a fill
 };
 
 // The cache-line strategies this CPU has (the list above; "nt" first). On other CPUs one: "memcpy".

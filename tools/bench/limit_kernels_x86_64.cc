@@ -25,7 +25,7 @@ using arch::x86_64::ProcessCpuFeatures;
 
 // A record below a line (len a multiple of 8 below 64, 8-byte aligned, perhaps across into the next line): 8-byte
 // MOVNTIs, none of which crosses a line, the one non-temporal store a piece of a line can take, for every non-temporal
-// strategy (nt, nt-avx512, movdir64b: MOVDIR64B writes whole lines only); SFENCE.
+// strategy (nt, nt-avx512, nt-avx512-batch, movdir64b: MOVDIR64B writes whole lines only); SFENCE.
 void SubLineNtCopy(char* d, const char* s, size_t len) {
   for (size_t off = 0; off < len; off += 8) {
     long long v;
@@ -367,7 +367,7 @@ std::vector<LimitStrategy> MakeCacheLineStrategies() {
   std::vector<LimitStrategy> out = {{"nt", LimitMemcpy, LimitMemset}};
   if (cpu.avx512f) {
     out.push_back({"nt-avx512", Avx512NtCopy, Avx512NtFill});
-    out.push_back({"nt-avx512-batch", Avx512NtCopyBatches, Avx512NtFill});
+    out.push_back({"nt-avx512-batch", Avx512NtCopyBatches, nullptr});  // a fill has nothing to load
   }
   if (cpu.clwb) {
     out.push_back({"store+clwb", StoreCopy<WriteBack::kClwb, true>, StoreFill<WriteBack::kClwb, true>});

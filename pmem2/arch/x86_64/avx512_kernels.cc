@@ -31,7 +31,7 @@ struct IsaPrimitives : ScalarPrimitives {
   __attribute__((always_inline)) static V Load(const void* p) { return _mm512_loadu_si512(p); }
   __attribute__((always_inline)) static void Store(void* p, V v) { _mm512_storeu_si512(p, v); }
   // A batched non-temporal copy (kernel_table.h) holds 32 lines in zmm0-31, as libpmem2's AVX-512 copy does.
-  static constexpr size_t kNtCopyBatchLines = 32;
+  static constexpr size_t kNtCopyBatchLines = kAvx512NtCopyBatchLines;
   // VMOVNTDQ zmm: `p` is 64-byte aligned (a line), which the instruction requires.
   __attribute__((always_inline)) static void StoreNt(void* p, V v) { _mm512_stream_si512(static_cast<V*>(p), v); }
   // _mm512_set1_epi8 would need avx512bw; a 32-bit broadcast (VPBROADCASTD) is avx512f.

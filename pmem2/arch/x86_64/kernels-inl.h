@@ -510,35 +510,34 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
   if (n > head) FillPiece<P, true, false, true>(d + head, c, n - head);
 }
 
-// A non-temporal copy of at least kNtCopyBatchFloor bytes between ranges that do not overlap. From the row's size
-// (NtCopyBatchFrom) it loads kNtCopyBatchLines whole lines (AVX-512: 32, 2 KiB) before it stores them, where the
-// usual loop loads and stores one line at a time: on Intel family 6 model 167, with the page tables and the source
-// cold (as in a run of every size and pattern), 64 MiB took 11-21 % less time in batches, which is how libpmem2
-// copies (it had been 12-16 % ahead there); from 64 KiB to 2 MiB batches were level or up to 3 % faster, below that
-// they brought nothing (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines").
-// Otherwise the same stores in the same order as MemmoveNt's.
+// A non-temporal copy of at least kNtCopyBatchFloor bytes between ranges that do not overlap, where the selection
+// batches (NtCopyBatchFrom != 0; only policies with kNtCopyBatchLines > 1 come here). From that size it loads
+// kNtCopyBatchLines whole lines (AVX-512: 32, 2 KiB) before it stores them, where the usual loop loads and stores one
+// line at a time: on Intel family 6 model 167, with the page tables and the source cold (as in a run of every size
+// and pattern), 64 MiB took 11-21 % less time in batches, which is how libpmem2 copies (it had been 12-16 % ahead
+// there); from 64 KiB to 2 MiB batches were level or up to 3 % faster, below that they brought nothing
+// (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Otherwise the same stores in the same order
+// as MemmoveNt's. Unlike MemmoveNt it saves two registers and lays its partial lines' code before its `ret`
+// (nt_stream_registers_test exempts it): that costs tens of nanoseconds at most, against 10 us or more of stores.
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtLarge(void* dst, const void* src, size_t n) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  if constexpr (P::kNtCopyBatchLines > 1) {
-    const size_t from = P::NtCopyBatchFrom();
-    if (from != 0 && n >= from) {
-      const size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
-      if (head != 0) {
-        CopyLinesForward<P, true, kFlush, kFlush>(d, s, head);  // the partial first line, as below
-        d += head;
-        s += head;
-        n -= head;
-      }
-      constexpr size_t kBatch = P::kNtCopyBatchLines * kCacheLine, kVectors = kBatch / P::kVec;
-      for (; n >= kBatch; n -= kBatch, d += kBatch, s += kBatch) {
-        typename P::V v[kVectors];
+  if (n >= P::NtCopyBatchFrom()) {
+    const size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
+    if (head != 0) {
+      CopyLinesForward<P, true, kFlush, kFlush>(d, s, head);  // the partial first line, as below
+      d += head;
+      s += head;
+      n -= head;
+    }
+    constexpr size_t kBatch = P::kNtCopyBatchLines * kCacheLine, kVectors = kBatch / P::kVec;
+    for (; n >= kBatch; n -= kBatch, d += kBatch, s += kBatch) {
+      typename P::V v[kVectors];
 #pragma GCC unroll 128
-        for (size_t i = 0; i < kVectors; ++i) v[i] = P::Load(s + i * P::kVec);
+      for (size_t i = 0; i < kVectors; ++i) v[i] = P::Load(s + i * P::kVec);
 #pragma GCC unroll 128
-        for (size_t i = 0; i < kVectors; ++i) P::StoreNt(d + i * P::kVec, v[i]);
-      }
+      for (size_t i = 0; i < kVectors; ++i) P::StoreNt(d + i * P::kVec, v[i]);
     }
   }
   CopyLinesForward<P, true, kFlush, kFlush>(d, s, n);
@@ -550,7 +549,11 @@ template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNt(void* dst, const void* src, size_t n) {
   const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
   if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kFlush, kDrain>(dst, src, n);
-  if (__builtin_expect(n >= kNtCopyBatchFloor, 0)) return MemmoveNtLarge<P, kFlush, kDrain>(dst, src, n);
+  if constexpr (P::kNtCopyBatchLines > 1) {
+    if (__builtin_expect(n >= kNtCopyBatchFloor, 0) && P::NtCopyBatchFrom() != 0) {
+      return MemmoveNtLarge<P, kFlush, kDrain>(dst, src, n);
+    }
+  }
   if (!kFlush && n < kCacheLine) {
     CopyBelowLineNt<P>(static_cast<char*>(dst), static_cast<const char*>(src), n);
   } else {

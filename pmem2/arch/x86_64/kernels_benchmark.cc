@@ -107,8 +107,9 @@ BENCHMARK_CAPTURE(ByteMemmove, crossover_temporal, kMemTemporal)->Apply(LargeSiz
 BENCHMARK_CAPTURE(ByteMemmove, crossover_nontemporal, kMemNonTemporal)->Apply(LargeSizes);
 
 // AVX2 (ymm) against AVX-512 (zmm) kernels side by side, whatever the selection: cache-line tables with CLWB,
-// non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. Behind the AVX-512 default in
-// ops.cc (x86_64/results/). Filter with --benchmark_filter=Isa.
+// non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. The AVX-512 copies of 256 KiB and
+// more go in 32-line batches where the process's CPU kind's row says so (Intel 6/167; kernel_table.h). Behind the
+// AVX-512 default in ops.cc (x86_64/results/). Filter with --benchmark_filter=Isa.
 void IsaSizes(benchmark::internal::Benchmark* b) {
   for (long n : {64L, 256L, 4096L, 65536L, 2L << 20, 64L << 20}) b->Arg(n);
 }

@@ -46,6 +46,8 @@ size_t near_temporal_below = 0;  // the pattern-aware small copies: off unless a
 size_t batch_from = 0;           // non-temporal copies in batches of lines: off unless a test turns them on
 size_t longest_load_run = 0;     // the most vector loads in a row, no store between them
 size_t load_run = 0;
+size_t batch_loads = 0;  // a run of this many vector loads (a whole batch) counts in batches_loaded
+size_t batches_loaded = 0;
 uintptr_t case_dst = 0;          // the destination of CheckCase's last call
 uintptr_t last_line = 0;         // the recording policy's destination history (production: per thread)
 
@@ -75,6 +77,7 @@ struct RecordingPrimitives {
   }
   template <class T>
   static void StoreAs(void* p, T v, Event::Kind kind = Event::kStore) {
+    if (load_run != 0 && load_run == batch_loads) ++batches_loaded;
     load_run = 0;
     Record(kind, p, sizeof(v));
     std::memcpy(p, &v, sizeof(v));
@@ -117,7 +120,7 @@ struct RecordingPrimitives {
   static size_t NearTemporalBelow() { return near_temporal_below; }
   static size_t NtCopyBatchFrom() { return batch_from; }
   // The AVX-512 policy's batch (kernel_table.h), for every vector width here: the batch loop is the same code.
-  static constexpr size_t kNtCopyBatchLines = 32;
+  static constexpr size_t kNtCopyBatchLines = kAvx512NtCopyBatchLines;
   static bool RecordDestination(const void* d, size_t n) {
     return ::pmem2::arch::RecordDestination(&last_line, d, n);
   }
@@ -272,6 +275,7 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec, int wants_nt = -1
   if (c.cache_line && !noflush && c.len != 0) {
     const uintptr_t first_line = dst & ~(kLine - 1);
     const size_t lines = static_cast<size_t>(((end - 1) & ~(kLine - 1)) - first_line) / kLine + 1;
+    // Indexable by every store and flush: the checks above returned for any outside the range's lines.
     std::vector<bool> written(lines), pending(lines);
     for (const Event& e : events) {
       if (e.kind == Event::kStore || e.kind == Event::kNtStore) {
@@ -380,17 +384,19 @@ TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
 // the non-temporal path, below either size, fills and overlapping moves load a line at a time as before.
 template <size_t kVec>
 void CheckBatches() {
-  constexpr size_t kFloor = kNtCopyBatchFloor, kBatchLoads = 32 * 64 / kVec;
+  constexpr size_t kFloor = kNtCopyBatchFloor, kBatch = kAvx512NtCopyBatchLines * kLine, kBatchLoads = kBatch / kVec;
   struct Log {
     std::vector<Event> events;
     size_t longest_load_run;
+    size_t batches;
   };
   const auto run = [](const Case& c, size_t from) {
     batch_from = from;
-    longest_load_run = load_run = 0;
+    longest_load_run = load_run = batches_loaded = 0;
+    batch_loads = kBatchLoads;
     CheckCase<kVec>(c);
-    batch_from = 0;
-    Log log{events, longest_load_run};
+    batch_from = batch_loads = 0;
+    Log log{events, longest_load_run, batches_loaded};
     for (Event& e : log.events) e.addr -= e.kind == Event::kFence ? 0 : case_dst;  // each call has its own buffer
     return log;
   };
@@ -417,6 +423,9 @@ void CheckBatches() {
                 for (const Event& e : on.events) nt_lines |= e.kind == Event::kNtStore && e.size == kVec;
                 const bool batches = op == Op::kMemmove && nt_lines && len >= from;
                 ASSERT_EQ(on.longest_load_run, batches ? kBatchLoads : off.longest_load_run) << where;
+                // Every whole batch after the partial first line, and nothing else, loaded before it is stored.
+                const size_t head = (kLine - dst_off % kLine) % kLine;
+                ASSERT_EQ(on.batches, batches ? (len - head) / kBatch : 0) << where;
               }
             }
           }
@@ -432,20 +441,31 @@ TEST(KernelRecordingTest, NonTemporalCopiesInBatches) {
   CheckBatches<64>();
 }
 
+// On the non-temporal path (asked for, so whatever the thresholds), both tables, both directions.
 TEST(KernelRecordingTest, OverlappingMovesAreNotBatched) {
   using P = RecordingPrimitives<64>;
   const size_t len = kNtCopyBatchFloor + 100;
-  std::vector<unsigned char> buf(len + 256);
-  for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
   batch_from = kNtCopyBatchFloor;
-  for (ptrdiff_t shift : {-64, 64}) {
-    unsigned char* src = buf.data() + 128;
-    longest_load_run = load_run = 0;
-    kernels::MemmoveCacheLine<P, true>(src + shift, src, len, 0);
-    EXPECT_EQ(longest_load_run, 1u) << "shift " << shift;
-    longest_load_run = load_run = 0;
-    kernels::MemmoveByte<P, true>(src + shift, src, len, kMemNonTemporal);
-    EXPECT_EQ(longest_load_run, 1u) << "shift " << shift;
+  for (bool cache_line : {true, false}) {
+    for (ptrdiff_t shift : {-4000, -64, 64, 4000}) {
+      std::vector<unsigned char> buf(len + 2 * 4096);
+      for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
+      std::vector<unsigned char> want = buf;
+      unsigned char* src = buf.data() + 4096;
+      std::memmove(want.data() + 4096 + shift, want.data() + 4096, len);
+      longest_load_run = load_run = 0;
+      events.clear();
+      if (cache_line) {
+        kernels::MemmoveCacheLine<P, true>(src + shift, src, len, kMemNonTemporal);
+      } else {
+        kernels::MemmoveByte<P, true>(src + shift, src, len, kMemNonTemporal);
+      }
+      size_t nt_stores = 0;
+      for (const Event& e : events) nt_stores += e.kind == Event::kNtStore ? 1 : 0;
+      EXPECT_GT(nt_stores, len / 64 - 2) << "the non-temporal path, cache line " << cache_line << " shift " << shift;
+      EXPECT_EQ(longest_load_run, 1u) << "cache line " << cache_line << " shift " << shift;
+      EXPECT_TRUE(buf == want) << "cache line " << cache_line << " shift " << shift;
+    }
   }
   batch_from = 0;
 }

@@ -142,6 +142,8 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       m167.model = 167;
       cpu_ = std::make_unique<ScopedCpuFeatures>(m167, overrides);
       ASSERT_EQ(cpu_->selection().nt_copy_batch_from, kNtCopyBatchFloor) << cpu_->selection().cache_line.memmove_name;
+      // What the kernels read: otherwise these tables would check the copies a line at a time.
+      ASSERT_EQ(nt_copy_batch_from.load(), kNtCopyBatchFloor);
     } else if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
       // The environment alone must move the level from the CPU kind's default (the CPU's best features).
       cpu_ = std::make_unique<ScopedCpuFeatures>(pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, c.flush),
@@ -302,6 +304,11 @@ TEST_P(KernelTest, MemmoveOverlapsInBothDirections) {
       if (HasFatalFailure()) return;
     }
   }
+  // From the size of Intel 6/167's 32-line batches, on the non-temporal path: an overlapping copy is never batched.
+  for (ptrdiff_t shift : {-4000, -65, 65, 4000}) {
+    CheckOverlap(kNtCopyBatchFloor + 2111, shift, 13, kMemNonTemporal);
+    if (HasFatalFailure()) return;
+  }
 }
 
 TEST_P(KernelTest, MemsetAllSmallSizes) {
@@ -334,6 +341,31 @@ TEST_P(KernelTest, EightByteAlignedCopies) {
       if (HasFatalFailure()) return;
     }
   }
+}
+
+// Installing a selection publishes its batch size to the kernels, and removing it puts the process's back.
+TEST(KernelBatchTest, TheInstalledSelectionsBatchSizeIsWhatTheKernelsRead) {
+  const size_t process = CurrentSelection().nt_copy_batch_from;  // made (and published) by its first use
+  EXPECT_EQ(nt_copy_batch_from.load(), process);
+  {
+    CpuFeatures zen4 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx, FlushInstruction::kClwb);
+    zen4.vendor = CpuVendor::kAmd;
+    zen4.family = 25;
+    zen4.model = 17;
+    ScopedCpuFeatures cpu(zen4);
+    EXPECT_EQ(nt_copy_batch_from.load(), 0u);
+  }
+  EXPECT_EQ(nt_copy_batch_from.load(), process);
+  if (!CpuHas(IsaLevel::kAvx512)) GTEST_SKIP() << "CPU lacks avx512: no selection with batches here";
+  {
+    CpuFeatures m167 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, FlushInstruction::kClwb);
+    m167.vendor = CpuVendor::kIntel;
+    m167.family = 6;
+    m167.model = 167;
+    ScopedCpuFeatures cpu(m167);
+    EXPECT_EQ(nt_copy_batch_from.load(), kNtCopyBatchFloor);
+  }
+  EXPECT_EQ(nt_copy_batch_from.load(), process);
 }
 
 std::vector<Config> AllConfigs() {

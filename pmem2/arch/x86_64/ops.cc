@@ -122,7 +122,8 @@ std::string KernelName(const char* isa, bool allow_nt, size_t threshold, size_t 
 // A copy kernel's name with the size from which its non-temporal copies load 32 lines before storing them, if they do.
 const char* BatchName(const char* name, size_t batch_from) {
   if (batch_from == 0) return name;
-  return Intern(std::string(name) + ", 32-line batches >= " + SizeText(batch_from));
+  return Intern(std::string(name) + ", " + std::to_string(kAvx512NtCopyBatchLines) +
+                "-line batches >= " + SizeText(batch_from));
 }
 
 // Per CPU kind (vendor, family, model): the choices that were measured there, side by side with libpmem2 1.12.1
@@ -167,8 +168,8 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal
 //     copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables
 //     and the source cold, 64 MiB took 11-21 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB
-//     0-3 % less, 16 KiB 0-5 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not
-//     measured on other CPU kinds.
+//     level or up to 3 % less, 16 KiB up to 6 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32
+//     lines"). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -333,7 +334,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   const char* byte_name = isa != nullptr
                               ? Intern(KernelName(s.isa, allow_nt, s.byte_nt_threshold))
                               : (overrides.no_generic_memcpy ? "libc" : "generic");
-  s.byte.memmove_name = isa != nullptr ? BatchName(byte_name, s.nt_copy_batch_from) : byte_name;
+  s.byte.memmove_name = BatchName(byte_name, s.nt_copy_batch_from);  // 0 without kernels of an ISA
   s.byte.memset_name = byte_name;
 
   // The best flush instruction the CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow.
@@ -388,7 +389,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold,
                                                           s.cache_line_near_temporal_below))
                                       : (overrides.no_generic_memcpy ? "libc" : "generic");
-    o.memmove_name = isa != nullptr ? BatchName(name, s.nt_copy_batch_from) : name;
+    o.memmove_name = BatchName(name, s.nt_copy_batch_from);
     o.memset_name = name;
   }
 

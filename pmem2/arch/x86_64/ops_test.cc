@@ -179,6 +179,11 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_STREQ(m167.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 256 KiB");
   EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).nt_copy_batch_from, 0u) << "no zmm registers to batch in";
   EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")).nt_copy_batch_from, 0u) << "no non-temporal copies";
+  CpuFeatures m167_without_avx512 = Intel(167);
+  m167_without_avx512.avx512f = false;
+  EXPECT_EQ(Select(m167_without_avx512, EnvOverrides()).nt_copy_batch_from, 0u) << "a CPU or OS without AVX-512";
+  EXPECT_STREQ(Select(m167_without_avx512, EnvOverrides()).cache_line.memmove_name, "avx nt >= 64 B");
+  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX", "0")).nt_copy_batch_from, 0u) << "SSE2 kernels";
   EXPECT_EQ(Select(Zen4(), FromEnv("PMEM_AVX512F", "1")).nt_copy_batch_from, 0u) << "measured on 6/167 only";
   EXPECT_EQ(m26_2.nt_copy_batch_from, 0u) << "measured on 6/167 only";
 

@@ -67,7 +67,8 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
     EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
     EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
     EXPECT_EQ(PageCopyFlags(At(1 << 20), size_t{8} << 20, 0, PageWrite::kFill), kByteTableDecides) << "fills too";
-    EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName());
+    const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
+    EXPECT_EQ(PageCopyName(PageWrite::kFill) + batches, PageCopyName()) << "a fill's name never names batches";
   }
 }
 
@@ -132,9 +133,14 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt) << "far";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt)
       << "the same 8 KiB again: 127 lines back, far here (this row's rewrite window is the default 64 lines)";
-  EXPECT_EQ(PageCopyName(), std::string(ByteOps().memmove_name).substr(0, std::string(ByteOps().memmove_name).find(" nt")) +
-                                " nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far "
-                                "from it");
+  const std::string kernel = ByteOps().memmove_name;
+  const std::string thresholds =
+      " nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it";
+  // With the AVX-512 kernels this row's copies of 256 KiB and more go in 32-line batches; its fills never do.
+  const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
+  EXPECT_EQ(batches.empty(), std::string(CurrentSelection().isa) != "avx512");
+  EXPECT_EQ(PageCopyName(), kernel.substr(0, kernel.find(" nt")) + thresholds + batches);
+  EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + thresholds);
 }
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
@@ -242,7 +248,9 @@ TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 167),
                                Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f);
-    EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName()) << f.family << "/" << f.model;
+    // The same thresholds; a copy's name may add its 32-line batches (Intel 6/167 with AVX-512), a fill's never does.
+    const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
+    EXPECT_EQ(PageCopyName(PageWrite::kFill) + batches, PageCopyName()) << f.family << "/" << f.model;
     std::vector<unsigned> copies, fills;
     Forget();
     for (const Step& s : steps) copies.push_back(PageCopyFlags(At(s.offset), s.size, 0));
