@@ -77,6 +77,9 @@ std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& 
         for (const CopyStrategy* s : strategies) {
           if (std::strcmp(op, "memset") != 0 || s->memset != nullptr) for_op.push_back(s);
         }
+        // Only copy strategies asked for (--strategies=nt-avx512-batch): no limit to time fills against. (An empty
+        // list would mean the lane's own limit, a strategy the user left out.)
+        if (for_op.empty() && !strategies.empty()) continue;
         for (size_t n : lane.memcpy_only ? options.byte_sizes : options.copy_sizes) {
           if (n > window || n > destinations.source_size() || !LimitKernelsTake(n)) continue;
           cases.push_back(Case{op, &lane, n, pattern, for_op});
@@ -261,7 +264,9 @@ absl::StatusOr<Measurement> Measure(const Destinations& destinations, int cpu, P
   for (const Lane& lane : destinations.lanes()) {
     if (lane.copy_strategies.size() < 2) continue;
     std::vector<std::string> names;
-    for (const CopyStrategy* s : SelectStrategies(lane, options)) names.push_back(s->name);
+    for (const CopyStrategy* s : SelectStrategies(lane, options)) {
+      names.push_back(s->memset != nullptr ? s->name : absl::StrCat(s->name, " (copies only)"));
+    }
     m.notes.push_back(absl::StrCat("limit of the ", lane.granularity, " copies and fills: the fastest of ",
                                    absl::StrJoin(names, ", "), " (per row; the \"limit\" column names it)"));
   }

@@ -261,6 +261,32 @@ TEST_F(ComparisonSmokeTest, OnlyTheChosenStrategiesAreTimed) {
       << (*rows)[2].limit_kind;
 }
 
+// A strategy for copies only, chosen alone: cache-line copies are timed against it, cache-line fills not at all
+// (not against the lane's own limit, which was not asked for).
+TEST_F(ComparisonSmokeTest, ACopyOnlyStrategyAloneTimesNoCacheLineFill) {
+  bool has_batches = false;
+  for (const LimitStrategy& s : CacheLineLimitStrategies()) has_batches |= std::string(s.name) == "nt-avx512-batch";
+  if (!has_batches) GTEST_SKIP() << "no AVX-512 here: no nt-avx512-batch";
+  RunOptions options;
+  options.patterns = {Pattern::kHot};
+  options.copy_sizes = {4096};
+  options.persist_sizes = {};
+  options.repetitions = 1;
+  options.min_time = 0.001;
+  options.strategies = {"nt-avx512-batch"};
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  size_t cache_line_copies = 0;
+  for (const Row& row : *rows) {
+    if (row.granularity != "cache_line") continue;
+    EXPECT_EQ(row.op, "memcpy") << "a cache-line fill with no fill strategy to time against";
+    ASSERT_EQ(row.strategies.size(), 1u);
+    EXPECT_EQ(row.limit_kind, "nt-avx512-batch");
+    ++cache_line_copies;
+  }
+  EXPECT_EQ(cache_line_copies, 1u);
+}
+
 TEST_F(ComparisonSmokeTest, UnknownBenchmarkFlagIsAnError) {
   RunOptions options;
   options.copy_sizes = {64};

@@ -95,7 +95,7 @@ __attribute__((target("avx512f"))) void* Avx512NtCopy(void* dst, const void* src
 
 // nt-avx512 in batches: 32 lines (2 KiB) loaded into zmm0-31, then stored, as libpmem2's AVX-512 copy does and
 // pmem2's from a size per CPU kind (pmem2/arch/x86_64/ops.cc). On Intel family 6 model 167, with the page tables and
-// the source cold, 64 MiB took 11-21 % less time so than one line at a time (tools/bench/results/intel-6-167.md,
+// the source cold, 64 MiB took 5-21 % less time so than one line at a time (tools/bench/results/intel-6-167.md,
 // "Copies in batches of 32 lines").
 __attribute__((target("avx512f"))) void* Avx512NtCopyBatches(void* dst, const void* src, size_t len,
                                                              unsigned /*flags*/) {

@@ -17,6 +17,7 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/arch/x86_64/ops.h"
 
 namespace pmem2 {
 namespace arch {
@@ -108,7 +109,7 @@ BENCHMARK_CAPTURE(ByteMemmove, crossover_nontemporal, kMemNonTemporal)->Apply(La
 
 // AVX2 (ymm) against AVX-512 (zmm) kernels side by side, whatever the selection: cache-line tables with CLWB,
 // non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. The AVX-512 copies of 256 KiB and
-// more go in 32-line batches where the process's CPU kind's row says so (Intel 6/167; kernel_table.h). Behind the
+// more go in 32-line batches where the process's selection says so (Intel 6/167's row; kernel_table.h). Behind the
 // AVX-512 default in ops.cc (x86_64/results/). Filter with --benchmark_filter=Isa.
 void IsaSizes(benchmark::internal::Benchmark* b) {
   for (long n : {64L, 256L, 4096L, 65536L, 2L << 20, 64L << 20}) b->Arg(n);
@@ -122,6 +123,7 @@ const x86_64::IsaKernels* IsaOrSkip(benchmark::State& state, bool avx512) {
   }
   Src();  // map and populate both buffers outside the timed loop
   Dst();
+  x86_64::CurrentSelection();  // made and published, so that the AVX-512 copies batch where the process's row says so
   return avx512 ? &x86_64::Avx512Kernels() : &x86_64::AvxKernels();
 }
 
