@@ -72,7 +72,7 @@ std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& 
       const std::vector<const CopyStrategy*> strategies = SelectStrategies(lane, options);
       for (const char* op : {"memcpy", "memset"}) {
         if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
-        // A strategy for copies only (no memset: nt-avx512-batch) is not timed twice as a fill.
+        // A strategy for copies only (no memset: nt-avx512-batch) is not timed as a fill.
         std::vector<const CopyStrategy*> for_op;
         for (const CopyStrategy* s : strategies) {
           if (std::strcmp(op, "memset") != 0 || s->memset != nullptr) for_op.push_back(s);

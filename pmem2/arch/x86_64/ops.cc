@@ -193,20 +193,18 @@ struct CpuKindDefaults {
   // 0: never, else at least kNtCopyBatchFloor.
   size_t nt_copy_batch_from;
 };
+// One row per CPU kind, as the comment above lists them (clang-format would put each field of Zen 5's on a line).
+// clang-format off
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0},
-    {CpuVendor::kAmd,
-     26,
-     2,
-     0,
-     8,
-     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, size_t{48} << 20,
-      size_t{32} << 10},
-     true,
-     0},
+    {CpuVendor::kAmd, 26, 2, 0, 8,
+     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true,
+      size_t{48} << 20, size_t{32} << 10},
+     true, 0},
     {CpuVendor::kIntel, 6, 167, 0, 0, {0, size_t{2} << 10, 64}, true, kNtCopyBatchFloor},
     {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0},
 };
+// clang-format on
 constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false, 0};
 constexpr bool BatchesFromTheFloor(const CpuKindDefaults& k) {
   return k.nt_copy_batch_from == 0 || k.nt_copy_batch_from >= kNtCopyBatchFloor;
