@@ -62,7 +62,12 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     uintptr_t lines_back = std::max<uintptr_t>(t.rewrite_back / 64, kNearLinesBack);
     if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
     bool rewrite_threshold = true;
-    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
+    const uintptr_t previous_line = last_page_copy_line;
+    Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
+    if (destination == Destination::kRewrite && t.run_on_is_ahead && len != 0 &&
+        (reinterpret_cast<uintptr_t>(dst) + len - 1) / 64 > previous_line + kNearLinesAhead) {
+      destination = Destination::kAhead;
+    }
     switch (destination) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.

@@ -40,6 +40,10 @@ struct PageNtThresholds {
   // A copy that covers the last line written (or ends on the line before it) also counts as a rewrite, however
   // far back it starts: the same buffer written again, whatever its size.
   bool rewrite_covering = false;
+  // A copy that would be a rewrite but runs on more than kNearLinesAhead lines past the last line written counts as
+  // ahead: mostly new lines, such as the next record of a stream whose records are not whole lines (each starts on
+  // the line where the previous one ended). Without it such a copy takes `rewrite`, whatever its size.
+  bool run_on_is_ahead = false;
   // `rewrite` for fills (memset), except far ones (from `far_below`), which keep `rewrite` as far copies do;
   // 0: the same as for copies.
   size_t fill_rewrite = 0;
@@ -49,7 +53,7 @@ struct PageNtThresholds {
   bool operator==(const PageNtThresholds& o) const {
     return rewrite == o.rewrite && ahead == o.ahead && far == o.far && far_below == o.far_below &&
            rewrite_back == o.rewrite_back && rewrite_covering == o.rewrite_covering &&
-           fill_rewrite == o.fill_rewrite && fill_ahead == o.fill_ahead;
+           run_on_is_ahead == o.run_on_is_ahead && fill_rewrite == o.fill_rewrite && fill_ahead == o.fill_ahead;
   }
 };
 // Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
@@ -69,7 +73,7 @@ struct alignas(64) PageCopyPlan {
            thresholds == o.thresholds && memset == o.memset;
   }
 };
-static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, rewrite_covering) < 64,
+static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, run_on_is_ahead) < 64,
               "a copy reads its plan's first line only");
 // The plan of the current selection; the same tables ByteOps() returns.
 const PageCopyPlan& PagePlan();

@@ -59,8 +59,8 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, 1000), "avx nt >= 1000 B");
   // Intel 6/167's copies in 32-line batches: said after the page thresholds, or kept in the user's threshold's name.
   EXPECT_EQ(
-      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{16} << 10, size_t{2} << 10, 64),
-      "avx512 nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it, 32-line "
+      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64),
+      "avx512 nt >= 1280 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it, 32-line "
       "batches >= 256 KiB");
   EXPECT_EQ(PageCopyNameFor("avx512 nt >= 0 B, 32-line batches >= 256 KiB", kUser),
             "avx512 nt >= 0 B, 32-line batches >= 256 KiB");

@@ -3,7 +3,9 @@
 // What a page-granularity mapping's functions cost over the system call they end with: persist_fn and memcpy_fn
 // (default flags, temporal, non-temporal, or the copy alone) against a bare msync and glibc's memcpy + msync, on
 // the first pages of a tmpfs file written again and again (the hot rows of tools/bench's page lane, where msync is
-// cheapest and pmem2's own work shows most). The file is an unnamed one on /dev/shm. Run pinned, optimized:
+// cheapest and pmem2's own work shows most); and (Rewrite, Stream, below) which kind of store wins a buffer written
+// again and a stream of records that are not whole lines. The files are unnamed ones on /dev/shm (1 MiB, and 1 GiB
+// for Rewrite and Stream). Run pinned, optimized:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
 //       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -52,28 +54,36 @@ struct PageMapping {
 
 constexpr char kDir[] = "/dev/shm";
 
+// A file of `size` bytes, its blocks allocated (a /dev/shm too small fails here, with a message, rather than with a
+// SIGBUS in the first row), mapped at page granularity and written once.
+PageMapping* MakeMapping(size_t size) {
+  const int fd = open(kDir, O_TMPFILE | O_RDWR, 0600);
+  if (fd < 0) {
+    std::perror(kDir);
+    std::exit(1);
+  }
+  if (const int error = posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0) {
+    std::fprintf(stderr, "%s: cannot allocate %zu MiB: %s\n", kDir, size >> 20, std::strerror(error));
+    std::exit(1);
+  }
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  absl::StatusOr<Map> map = source.ok() ? Map::Create(config, *source) : source.status();
+  if (!map.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kDir, std::string(map.status().message()).c_str());
+    std::exit(1);
+  }
+  if (map->store_granularity() != StoreGranularity::kPage) {
+    std::fprintf(stderr, "%s: not page granularity (PMEM2_FORCE_GRANULARITY?)\n", kDir);
+    std::exit(1);
+  }
+  std::memset(map->address(), 1, size);
+  return new PageMapping{fd, std::move(*map)};
+}
+
 PageMapping& Mapping() {
-  static PageMapping* mapping = [] {
-    const int fd = open(kDir, O_TMPFILE | O_RDWR, 0600);
-    if (fd < 0 || ftruncate(fd, kFileSize) != 0) {
-      std::perror(kDir);
-      std::exit(1);
-    }
-    Config config;
-    config.set_required_store_granularity(StoreGranularity::kPage);
-    absl::StatusOr<Source> source = Source::FromFd(fd);
-    absl::StatusOr<Map> map = source.ok() ? Map::Create(config, *source) : source.status();
-    if (!map.ok()) {
-      std::fprintf(stderr, "%s: %s\n", kDir, std::string(map.status().message()).c_str());
-      std::exit(1);
-    }
-    if (map->store_granularity() != StoreGranularity::kPage) {
-      std::fprintf(stderr, "%s: not page granularity (PMEM2_FORCE_GRANULARITY?)\n", kDir);
-      std::exit(1);
-    }
-    std::memset(map->address(), 1, kFileSize);
-    return new PageMapping{fd, std::move(*map)};
-  }();
+  static PageMapping* const mapping = MakeMapping(kFileSize);
   return *mapping;
 }
 
@@ -227,6 +237,82 @@ void OverBareMsync(benchmark::State& state) {
   }
 }
 BENCHMARK(OverBareMsync)->Arg(64)->Arg(1024)->Arg(4096)->Iterations(201)->Unit(benchmark::kMillisecond);
+
+// A buffer written again at every size (tools/bench's `same` pattern: a header, a ring, a block), and a stream of
+// records that are not whole lines (each starts on the line where the previous one ended): memcpy_fn and memset_fn
+// with the default flags (what pmem2 chooses on this CPU kind), ordinary stores (kMemTemporal) and non-temporal ones.
+// Which store kind wins, and up to what size, is what a CPU kind's page thresholds (pmem2/arch/x86_64/ops.cc) record.
+// On a file of their own (kLargeFileSize), made at the first of these rows:
+//
+//   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
+//       --benchmark_filter='Rewrite|Stream' --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
+//       --benchmark_min_time=0.05 --benchmark_report_aggregates_only=true
+constexpr long kRewriteSizes[] = {4L << 10,  8L << 10,  16L << 10, 64L << 10, 256L << 10, 512L << 10,
+                                  1L << 20,  3L << 19,  2L << 20,  4L << 20,  8L << 20,   16L << 20,
+                                  24L << 20, 32L << 20, 48L << 20, 64L << 20};
+// Records 8 bytes longer than whole lines, so that each starts on the previous one's last line.
+constexpr long kStreamRecords[] = {(2L << 10) + 8, (8L << 10) + 8, (64L << 10) + 8, (256L << 10) + 8, (1L << 20) + 8};
+constexpr long kLargest = std::max(*std::max_element(std::begin(kRewriteSizes), std::end(kRewriteSizes)),
+                                   *std::max_element(std::begin(kStreamRecords), std::end(kStreamRecords)));
+// Larger than twice the last-level caches measured so far (480 MiB on Intel 6/167), so that a stream's lines are cold
+// when it comes round again.
+constexpr size_t kLargeFileSize = size_t{1} << 30;
+static_assert(static_cast<size_t>(kLargest) <= kLargeFileSize, "the large file holds every size");
+
+PageMapping& LargeMapping() {
+  static PageMapping* const mapping = MakeMapping(kLargeFileSize);
+  return *mapping;
+}
+
+const char* LargeSource() {
+  static char* const source = [] {
+    auto* buffer = static_cast<char*>(std::aligned_alloc(64, kLargest));
+    if (buffer == nullptr) std::abort();
+    std::memset(buffer, 2, kLargest);
+    return buffer;
+  }();
+  return source;
+}
+
+// `stride` 0: the same n bytes every call; else the next n bytes of a cursor advancing by n, wrapping before the end.
+void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* const base = static_cast<char*>(LargeMapping().map.address());
+  const char* const src = LargeSource();
+  const Map& map = LargeMapping().map;
+  const auto memcpy_fn = map.memcpy_fn();
+  const auto memset_fn = map.memset_fn();
+  size_t offset = 0;
+  for (auto _ : state) {
+    if (fill) {
+      memset_fn(base + offset, static_cast<int>(state.iterations()), n, flags);
+    } else {
+      memcpy_fn(base + offset, src, n, flags);
+    }
+    if (stream) {
+      offset += n;
+      if (offset + n > kLargeFileSize) offset = 0;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+void Rewrite(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, false); }
+void Stream(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, true); }
+void RewriteSizes(benchmark::internal::Benchmark* b) {
+  for (long n : kRewriteSizes) b->Arg(n);
+}
+void StreamRecords(benchmark::internal::Benchmark* b) {
+  for (long n : kStreamRecords) b->Arg(n);
+}
+BENCHMARK_CAPTURE(Rewrite, memcpy_default, false, 0u)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Rewrite, memcpy_temporal, false, kMemTemporal)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Rewrite, memcpy_nontemporal, false, kMemNonTemporal)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Rewrite, memset_default, true, 0u)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Rewrite, memset_temporal, true, kMemTemporal)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Rewrite, memset_nontemporal, true, kMemNonTemporal)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(Stream, memcpy_default, false, 0u)->Apply(StreamRecords);
+BENCHMARK_CAPTURE(Stream, memcpy_temporal, false, kMemTemporal)->Apply(StreamRecords);
+BENCHMARK_CAPTURE(Stream, memcpy_nontemporal, false, kMemNonTemporal)->Apply(StreamRecords);
 
 }  // namespace
 }  // namespace pmem2

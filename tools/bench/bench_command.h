@@ -3,7 +3,7 @@
 // tools/bench/bench_command.h
 // -----------------------------------------------------------------------------
 //
-// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--patterns=hot,seq,rand] [--strategies=all|LIST]`: the
+// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--patterns=hot,seq,rand,same] [--strategies=all|LIST]`: the
 // comparison tables of //tools/bench:compare_benchmark (pmem2 against PMDK's libpmem2 and the limit, per
 // destination pattern) for the user's own file or Device DAX, mapped at the granularity it gets
 // (PMEM2_FORCE_GRANULARITY forces one for both libraries), optionally each limit strategy's timings, and
@@ -14,10 +14,10 @@
 // removed again at once, before its blocks are allocated: the run uses its descriptor, so nothing is left even
 // when the run is interrupted (Ctrl-C, SIGTERM, SIGKILL). An existing one is used only with `overwrite`, and its
 // contents are lost (a regular file's holes are allocated first). A PATH smaller than one page is refused
-// (kInvalidArgument): one page is the smallest window bench measures in. The cold patterns use min(PATH's size, the cold window); a smaller PATH is noted. A file
-// system without room for the file is an error before anything is mapped (kResourceExhausted, "PATH: cannot
-// allocate N bytes: No space left on device ..."), never a SIGBUS in the middle of the run, and leaves no file
-// behind.
+// (kInvalidArgument): one page is the smallest window bench measures in. The cold patterns use min(PATH's size, the
+// cold window); a smaller PATH is noted. A file system without room for the file is an error before anything is
+// mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a SIGBUS in the
+// middle of the run, and leaves no file behind.
 
 #ifndef PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
 #define PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_

@@ -67,8 +67,9 @@ std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& 
   for (Pattern pattern : options.patterns) {
     const bool hot = pattern == Pattern::kHot;
     for (const Lane& lane : destinations.lanes()) {
-      const size_t window = hot ? lane.window : lane.cold_window;
+      const size_t window = IsCold(pattern) ? lane.cold_window : lane.window;
       if (window == 0) continue;  // a lane measured hot only
+      if (lane.memcpy_only && !hot) continue;  // the byte lane: hot only
       const std::vector<const CopyStrategy*> strategies = SelectStrategies(lane, options);
       for (const char* op : {"memcpy", "memset"}) {
         if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
@@ -108,7 +109,7 @@ size_t RegisterCases(const std::vector<Case>& cases, const char* source, ColdSta
       call.target = strategy != nullptr ? StrategyTarget(*c.lane, *strategy) : TargetOf(*c.lane, side);
       call.glibc = side == kLimit && c.lane->limit_kind == LimitKind::kGlibc;
       call.pattern = c.pattern;
-      call.window = c.pattern == Pattern::kHot ? c.lane->window : c.lane->cold_window;
+      call.window = IsCold(c.pattern) ? c.lane->cold_window : c.lane->window;
       call.cold = cold;
       call.source = source;
       call.size = c.size;

@@ -14,7 +14,8 @@
 //   * Destination patterns, offsets and timed loops (timing.h): hot (copies below 4 KiB always write the first
 //     bytes of the mapping; from 4 KiB up every call writes the next part of the hot window), seq (a cursor
 //     shared by every column walks a cold window far larger than the last-level cache) and rand (a random
-//     size-aligned slot of the cold window per call); persist (hot only) dirties each line just before the
+//     size-aligned slot of the cold window per call), and on request same (the first bytes of the mapping at every
+//     size); persist (hot only) dirties each line just before the
 //     call, inside the timed loop.
 //   * The limit (limit_kernels.h, lane.h): every strategy of the lane is a column of its own, timed like the
 //     libraries; each row's limit is the fastest, and the table names it.
@@ -63,7 +64,7 @@ struct RunOptions {
 
 // Registers every case of every lane with Google Benchmark (replacing anything registered before), runs them
 // with random interleaving, and returns one row per (pattern, op, granularity, size) with the medians, patterns
-// in the table's order. Sizes larger than a lane's window (hot) or cold window (seq, rand) or the source are
+// in the table's order. Sizes larger than a lane's window (hot, same) or cold window (seq, rand) or the source are
 // skipped. Fails if a benchmark reports an error or a flag is unknown.
 absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations, const RunOptions& options);
 

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -85,6 +86,18 @@ class ComparisonSmokeTest : public ::testing::Test {
 
   testing::ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
   std::unique_ptr<Destinations> destinations_;
+
+  // A run of one repetition of at least 1 ms per benchmark: persist and byte rows at 64 B where the patterns have them.
+  static RunOptions Quick(std::vector<Pattern> patterns, std::vector<size_t> copy_sizes) {
+    RunOptions options;
+    options.patterns = std::move(patterns);
+    options.copy_sizes = std::move(copy_sizes);
+    options.persist_sizes = {64};
+    options.byte_sizes = {64};
+    options.repetitions = 1;
+    options.min_time = 0.001;
+    return options;
+  }
 };
 
 TEST_F(ComparisonSmokeTest, LanesAreCacheLinePageAndByte) {
@@ -198,13 +211,8 @@ TEST_F(ComparisonSmokeTest, TheColdWindowIsTheWholeFileAndTheHotOneItsStart) {
 }
 
 TEST_F(ComparisonSmokeTest, EveryPatternAndEveryStrategyIsTimed) {
-  RunOptions options;
-  options.copy_sizes = {64, 4096};
-  options.persist_sizes = {64};
-  options.byte_sizes = {64};
-  options.repetitions = 1;
-  options.min_time = 0.001;
-  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  absl::StatusOr<std::vector<Row>> rows =
+      RunComparison(*destinations_, Quick({Pattern::kHot, Pattern::kSeq, Pattern::kRand}, {64, 4096}));
   ASSERT_TRUE(rows.ok()) << rows.status();
   // hot: 4 copy/fill rows and persist per file lane, the byte lane's memcpy; seq and rand: the copy/fill rows.
   ASSERT_EQ(rows->size(), 11u + 8u + 8u);
@@ -238,6 +246,46 @@ TEST_F(ComparisonSmokeTest, EveryPatternAndEveryStrategyIsTimed) {
   EXPECT_EQ(previous, "rand");
   EXPECT_TRUE(destinations_->VerifySameBytes(4096).ok());
   EXPECT_NE(FormatStrategies(*rows).find("store"), std::string::npos) << FormatStrategies(*rows);
+}
+
+// same (on request): copies and fills of both file lanes, at sizes the hot pattern would walk too (8 KiB), with no
+// persist or byte rows.
+TEST_F(ComparisonSmokeTest, SameTimesCopiesAndFillsOnly) {
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, Quick({Pattern::kSame}, {64, 8192}));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 8u) << "memcpy and memset, 2 sizes, cache line and page";
+  for (const Row& row : *rows) {
+    SCOPED_TRACE(row.op + "/" + row.granularity + "/" + FormatSize(row.size));
+    EXPECT_EQ(row.pattern, "same");
+    EXPECT_NE(row.op, "persist");
+    EXPECT_NE(row.granularity, "byte");
+    EXPECT_GT(row.pmem2_ns, 0);
+    EXPECT_GT(row.reference_ns, 0);
+    EXPECT_GT(row.limit_ns, 0);
+  }
+  EXPECT_NE(FormatTable(*rows, {}, Targets()).find("pattern same"), std::string::npos);
+}
+
+// same writes the first bytes only: 8 KiB fills leave the next 8 KiB of every side's window as they were, which hot
+// (from 4 KiB: the next bytes of the window at every call) would overwrite.
+TEST_F(ComparisonSmokeTest, SameWritesOnlyTheFirstBytes) {
+  constexpr size_t kSize = 8192;
+  std::vector<char*> next;
+  for (const Lane& lane : destinations_->lanes()) {
+    if (lane.memcpy_only) continue;
+    for (Side side : kSides) next.push_back(TargetOf(lane, side).base + kSize);
+  }
+  for (const bool same : {true, false}) {
+    for (char* p : next) std::memset(p, 0x77, kSize);
+    RunOptions options = Quick({same ? Pattern::kSame : Pattern::kHot}, {kSize});
+    options.persist_sizes = {};
+    options.byte_sizes = {};
+    absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    size_t untouched = 0;
+    for (const char* p : next) untouched += std::count(p, p + kSize, 0x77) == static_cast<long>(kSize);
+    EXPECT_EQ(untouched, same ? next.size() : 0) << (same ? "same" : "hot");
+  }
 }
 
 TEST_F(ComparisonSmokeTest, OnlyTheChosenStrategiesAreTimed) {

@@ -8,6 +8,7 @@
 #include "tools/bench/options.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -74,18 +75,15 @@ absl::StatusOr<std::vector<size_t>> ParseSizes(absl::string_view text) {
 }
 
 bool HasColdPattern(const std::vector<Pattern>& patterns) {
-  for (Pattern p : patterns) {
-    if (p != Pattern::kHot) return true;
-  }
-  return false;
+  return std::any_of(patterns.begin(), patterns.end(), IsCold);
 }
 
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text) {
-  const std::string choices = "hot, seq, rand";
+  const std::string choices = "hot, seq, rand, same";
   absl::StatusOr<std::vector<std::string>> items = Items("--patterns", text, choices);
   if (!items.ok()) return items.status();
   for (const std::string& item : *items) {
-    if (item != "hot" && item != "seq" && item != "rand") {
+    if (std::none_of(std::begin(kPatterns), std::end(kPatterns), [&](Pattern p) { return item == PatternName(p); })) {
       return Invalid("--patterns", text, absl::StrCat("unknown pattern \"", item, "\"; choose from ", choices));
     }
   }

@@ -6,7 +6,8 @@
 // The command-line values both front ends (`pmem2 bench`, //tools/bench:compare_benchmark) share, parsed here so
 // that both accept and refuse the same things, with errors that name the bad value:
 //
-//   --patterns=hot,seq,rand   which destination patterns to time (timing.h); any non-empty subset, each once
+//   --patterns=hot,seq,rand   which destination patterns to time (timing.h); any non-empty subset of hot, seq,
+//                             rand and same (opt-in: a buffer written again at every size), each once
 //   --strategies=all|LIST     print each limit strategy's timings per size and pattern; with a LIST, time only
 //                             those cache-line strategies (the limit is then the fastest of them). Names as in
 //                             limit_kernels.h; only the ones this CPU has.
@@ -28,7 +29,7 @@ namespace bench {
 
 inline constexpr char kDefaultPatterns[] = "hot,seq,rand";
 
-// The patterns of a comma-separated list, in the table's order (hot, seq, rand). kInvalidArgument naming the
+// The patterns of a comma-separated list, in the table's order (hot, seq, rand, same). kInvalidArgument naming the
 // value for an empty list or item, an unknown name or a name given twice.
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text);
 

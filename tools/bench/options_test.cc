@@ -23,6 +23,7 @@ using ::testing::HasSubstr;
 
 TEST(OptionsTest, HasColdPatternIsTrueForSeqOrRand) {
   EXPECT_FALSE(HasColdPattern({Pattern::kHot}));
+  EXPECT_FALSE(HasColdPattern({Pattern::kHot, Pattern::kSame})) << "same writes the hot window";
   EXPECT_TRUE(HasColdPattern({Pattern::kSeq}));
   EXPECT_TRUE(HasColdPattern({Pattern::kHot, Pattern::kRand}));
 }
@@ -31,6 +32,8 @@ TEST(PatternsTest, AnySubsetInTheTablesOrder) {
   EXPECT_EQ(*ParsePatterns(kDefaultPatterns), (std::vector<Pattern>{Pattern::kHot, Pattern::kSeq, Pattern::kRand}));
   EXPECT_EQ(*ParsePatterns("rand,hot"), (std::vector<Pattern>{Pattern::kHot, Pattern::kRand}));
   EXPECT_EQ(*ParsePatterns(" seq "), (std::vector<Pattern>{Pattern::kSeq}));
+  EXPECT_EQ(*ParsePatterns("same,hot"), (std::vector<Pattern>{Pattern::kHot, Pattern::kSame}))
+      << "same only on request, after the others";
 }
 
 TEST(PatternsTest, ErrorsNameTheBadValue) {
@@ -39,7 +42,7 @@ TEST(PatternsTest, ErrorsNameTheBadValue) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("--patterns=hot,cold"));
   EXPECT_THAT(r.status().message(), HasSubstr("unknown pattern \"cold\""));
-  EXPECT_THAT(r.status().message(), HasSubstr("hot, seq, rand"));
+  EXPECT_THAT(r.status().message(), HasSubstr("hot, seq, rand, same"));
   EXPECT_THAT(ParsePatterns("seq,seq").status().message(), HasSubstr("\"seq\" is listed twice"));
   EXPECT_THAT(ParsePatterns("hot,,rand").status().message(), HasSubstr("empty name"));
   EXPECT_THAT(ParsePatterns("").status().message(), HasSubstr("empty name"));

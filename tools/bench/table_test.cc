@@ -103,6 +103,26 @@ TEST(TableTest, HotRowsKeepFivePercentOfTheLimitFrom256Bytes) {
   }
 }
 
+// A buffer written again (same) is held to the hot pattern's targets at every size: 5 % of the limit from 256 B,
+// and Zen 4's 1.6x at 64-128 B.
+TEST(TableTest, SameRowsHaveTheHotTargets) {
+  for (const char* gran : {"cache_line", "page"}) {
+    Row row = MakeRow("memcpy", gran, 256, 107, 110, 100);
+    row.pattern = "same";
+    EXPECT_EQ(Evaluate(row, kAny).detail, "limit +7.0%") << gran;
+    EXPECT_EQ(Evaluate(row, kAny).target, "ratio>=0.97, <=limit+5%") << gran;
+  }
+  Row small = MakeRow("memcpy", "cache_line", 64, 100, 150, 99);
+  small.pattern = "same";
+  EXPECT_EQ(Evaluate(small, kZen4).verdict, Verdict::kMiss);
+  EXPECT_EQ(Evaluate(small, kZen4).target, "ratio>=1.60, <=limit+10%");
+  const std::string table = FormatTable({small, MakeRow("memcpy", "cache_line", 64, 100, 100, 95)}, {}, kAny);
+  const size_t hot = table.find("pattern hot");
+  const size_t same = table.find("pattern same: the same destination bytes again at every size");
+  ASSERT_NE(same, std::string::npos) << table;
+  EXPECT_LT(hot, same) << "after the default patterns";
+}
+
 TEST(TableTest, EveryPatternOfSmallPageCopiesNeeds1_2xOnZen4) {
   for (const char* pattern : {"hot", "seq", "rand"}) {
     for (const char* op : {"memcpy", "memset"}) {
@@ -286,6 +306,28 @@ TEST(TableTest, PatternSummaryHasTheRatiosPerSize) {
   EXPECT_NE(summary.find("1.00/0.78/1.50"), std::string::npos) << summary;
   EXPECT_EQ(summary.find("persist"), std::string::npos) << summary;
   EXPECT_EQ(FormatPatternSummary({hot}), "") << "one pattern: nothing to compare";
+}
+
+// Four patterns (with same) widen the columns so that they stay aligned: every line as long as the header.
+TEST(TableTest, PatternSummaryColumnsFitFourPatterns) {
+  std::vector<Row> rows;
+  for (const char* pattern : {"hot", "seq", "rand", "same"}) {
+    for (size_t size : {size_t{64}, size_t{64} << 20}) {
+      Row row = MakeRow("memcpy", "page", size, 100, 321, 90);
+      row.pattern = pattern;
+      rows.push_back(row);
+    }
+  }
+  const std::string summary = FormatPatternSummary(rows);
+  EXPECT_NE(summary.find("  3.21/3.21/3.21/3.21   3.21/3.21/3.21/3.21"), std::string::npos) << summary;
+  std::vector<std::string> lines;
+  for (size_t at = 0, end; (end = summary.find('\n', at)) != std::string::npos; at = end + 1) {
+    lines.push_back(summary.substr(at, end - at));
+  }
+  ASSERT_EQ(lines.size(), 3u) << summary;
+  EXPECT_EQ(lines[1].size(), lines[2].size()) << summary;
+  EXPECT_EQ(lines[2].substr(lines[2].size() - 21), "  3.21/3.21/3.21/3.21") << summary;
+  EXPECT_EQ(lines[1].substr(lines[1].size() - 7), " 64 MiB") << summary;
 }
 
 }  // namespace

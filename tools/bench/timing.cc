@@ -19,8 +19,8 @@ namespace pmem2 {
 namespace bench {
 namespace {
 
-// `offsets` is a Cursor (hot), SequentialCursor (seq) or RandomSlots (rand), taken by value: its Next() is
-// inlined into the loop.
+// `offsets` is a Cursor (hot), SequentialCursor (seq), RandomSlots (rand) or SameBytes (same), taken by value: its
+// Next() is inlined into the loop.
 template <typename Offsets>
 void TimeMemcpy(benchmark::State& state, MemcpyFn fn, char* base, Offsets cursor, const char* src, size_t n) {
   for (auto _ : state) fn(base + cursor.Next(), src, n, 0);
@@ -83,6 +83,7 @@ const char* PatternName(Pattern pattern) {
     case Pattern::kHot: return "hot";
     case Pattern::kSeq: return "seq";
     case Pattern::kRand: return "rand";
+    case Pattern::kSame: return "same";
   }
   return "?";
 }
@@ -128,6 +129,8 @@ bool RegisterTimedCall(const TimedCall& call) {
     b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) { TimePersist(s, fn, base, n); });
   } else if (call.pattern == Pattern::kHot) {
     b = RegisterCopy(call, [=] { return Cursor(n, window); });
+  } else if (call.pattern == Pattern::kSame) {
+    b = RegisterCopy(call, [] { return SameBytes(); });
   } else if (cold == nullptr) {
     return false;
   } else if (call.pattern == Pattern::kSeq) {

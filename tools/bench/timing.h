@@ -22,6 +22,10 @@
 //     of size s = round_up(n, 64) at a multiple of s in the cold window. One PRNG stream (fixed seed) is shared
 //     by every side in the same way: each column draws the next slots of the same sequence. (Replaying the same
 //     slots for each column would hand the second column the lines the first had just left in the cache.)
+//   same (opt-in, --patterns=same; a buffer written again: a header, a ring, a block): every call writes the first
+//     n bytes of the lane's window, at every size (hot does so only below kFreshLinesFrom). Which lines are cached
+//     then depends only on the size and on what the previous call's stores left, so ordinary stores and NT stores
+//     meet on the lines they favour least and most; the default patterns never rewrite more than 4 KiB.
 //   * persist (hot only): the first n bytes every time, each line dirtied by one 8-byte store just before the
 //     call (inside the timed loop, identical for every side), so the flush always has dirty lines to write back.
 
@@ -53,10 +57,18 @@ class Cursor {
 };
 
 // The destination patterns, in the table's order.
-enum class Pattern { kHot, kSeq, kRand };
-inline constexpr Pattern kPatterns[] = {Pattern::kHot, Pattern::kSeq, Pattern::kRand};
+enum class Pattern { kHot, kSeq, kRand, kSame };
+inline constexpr Pattern kPatterns[] = {Pattern::kHot, Pattern::kSeq, Pattern::kRand, Pattern::kSame};
 
-// "hot", "seq", "rand": the table's and --patterns' names.
+// Whether `pattern` writes the large cold window (seq, rand) rather than the hot one.
+constexpr bool IsCold(Pattern pattern) { return pattern == Pattern::kSeq || pattern == Pattern::kRand; }
+
+// same: offset 0 for every call.
+struct SameBytes {
+  size_t Next() const { return 0; }
+};
+
+// "hot", "seq", "rand", "same": the table's and --patterns' names.
 const char* PatternName(Pattern pattern);
 
 // What the cold patterns' sides share for a whole run: the sequential cursor and the PRNG state.

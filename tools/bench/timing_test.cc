@@ -182,6 +182,23 @@ TEST(PatternTest, Names) {
   EXPECT_STREQ(PatternName(Pattern::kHot), "hot");
   EXPECT_STREQ(PatternName(Pattern::kSeq), "seq");
   EXPECT_STREQ(PatternName(Pattern::kRand), "rand");
+  EXPECT_STREQ(PatternName(Pattern::kSame), "same");
+  EXPECT_FALSE(IsCold(Pattern::kHot));
+  EXPECT_TRUE(IsCold(Pattern::kSeq));
+  EXPECT_TRUE(IsCold(Pattern::kRand));
+  EXPECT_FALSE(IsCold(Pattern::kSame));
+}
+
+// same: the first bytes at every size, where hot moves on from kFreshLinesFrom.
+TEST(PatternTest, SameWritesTheFirstBytesAtEverySize) {
+  for (size_t n : {size_t{64}, kFreshLinesFrom, size_t{64} << 20}) {
+    SameBytes same;
+    Cursor hot(n, size_t{128} << 20);
+    EXPECT_EQ(hot.Next(), 0u);
+    EXPECT_EQ(same.Next(), 0u);
+    EXPECT_EQ(same.Next(), 0u) << n;
+    EXPECT_EQ(hot.Next(), n < kFreshLinesFrom ? 0 : n) << n;
+  }
 }
 
 }  // namespace

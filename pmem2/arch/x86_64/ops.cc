@@ -158,18 +158,25 @@ const char* BatchName(const char* name, size_t batch_from) {
 //           smaller than a line"), 64 B-32 KiB NT won by 1-16 %; at 128 KiB-8 MiB ordinary stores won by 6-32 % on
 //           the first guest and lost by 15-41 % on the second ("Large far copies"), random fills of 8-32 MiB likewise
 //           ("Far fills of 8-32 MiB"), so those go NT as libpmem2's do.
-//   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern
-//     from 64 B (tools/bench/results/intel-6-167.md). Page copies (msync after ordinary stores) lose to
-//     non-temporal stores + msync from 2 KiB on a sequentially written destination and from 64 B on a far one
-//     (random: 9-14 % at 64 B-1 KiB), while on lines just written ordinary stores win by 2x at 2 KiB: page
-//     copies follow their own destination history, non-temporal from 64 B when far, from 2 KiB when ahead and
-//     from pmem2/arch's 16 KiB on a rewrite. AVX-512: one 64-byte non-temporal store per line writes cold
-//     lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2
-//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal
-//     copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables
-//     and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB
-//     within 1.5 %, 16 KiB up to 6 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32
-//     lines"). Not measured on other CPU kinds.
+//   - Intel family 6 model 167: non-temporal stores (or MOVDIR64B, which ties) win every size and pattern from 64 B
+//     (tools/bench/results/intel-6-167.md), a buffer written again too ("A buffer written again"). Page copies (msync
+//     after ordinary stores) lose to non-temporal stores + msync from 2 KiB on a sequentially written destination and
+//     from 64 B on a far one (random: 9-14 % at 64 B-1 KiB), and win on lines just written: page copies follow their
+//     own destination history, non-temporal from 64 B when far and from 2 KiB when ahead. A rewrite is a copy starting
+//     at most 64 lines before the last line written or covering it (the same buffer again, whatever its size), unless
+//     it runs on past that line (a stream of records that are not whole lines: ahead). There NT took 2.0-8.2x the time
+//     of ordinary stores at 8-512 KiB, 1.23-1.48x at 1 MiB, 0.99-1.01x at 1.25 MiB and 0.74-0.93x at 1.375-2 MiB (the
+//     source and the destination no longer fit the 2 MiB L2), 0.96-1.05x at 4-24 MiB, 0.90-0.98x at 32 MiB and
+//     0.54-0.89x at 48-64 MiB: copies go non-temporal from 1.25 MiB on a rewrite. Fills: 1.02-8.7x up to 32 MiB, either
+//     way at 48-64 MiB (0.93-1.08x, 0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Until then a rewrite of more
+//     than 4 KiB counted as far and went non-temporal, and the next record of a stream of records that are not whole
+//     lines counted as a rewrite, whose ordinary stores took 1.6-2.2x the time of NT ones from 8 KiB ("A buffer written
+//     again"). AVX-512: one 64-byte non-temporal store per line writes cold lines 0-8 % (sequential) and 8-24 %
+//     (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2 (AVX-512 too) was ahead; equal on
+//     hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal copies from 256 KiB load 32 lines
+//     (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables and the source cold, 64 MiB took
+//     11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB within 1.5 %, 16 KiB up to 6 % more
+//     (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -185,8 +192,8 @@ struct CpuKindDefaults {
   unsigned model;
   size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
   size_t cache_line_nt_from;   // the cache-line threshold; 0: kDefaultCacheLineNtThreshold (64 B)
-  // Page copies (backend.h: rewrite, ahead, far, far_below, rewrite_back, rewrite_covering, fill_rewrite,
-  // fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
+  // Page copies (backend.h: rewrite, ahead, far, far_below, rewrite_back, rewrite_covering, run_on_is_ahead,
+  // fill_rewrite, fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
   backend::PageNtThresholds page;
   bool avx512;
   // Non-temporal copies from this size load 32 lines before storing them, with the AVX-512 kernels (kernel_table.h);
@@ -198,10 +205,12 @@ struct CpuKindDefaults {
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0},
     {CpuVendor::kAmd, 26, 2, 0, 8,
-     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true,
+     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, false,
       size_t{48} << 20, size_t{32} << 10},
      true, 0},
-    {CpuVendor::kIntel, 6, 167, 0, 0, {0, size_t{2} << 10, 64}, true, kNtCopyBatchFloor},
+    {CpuVendor::kIntel, 6, 167, 0, 0,
+     {size_t{5} << 18, size_t{2} << 10, 64, 0, 0, true, true, size_t{48} << 20},
+     true, kNtCopyBatchFloor},
     {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0},
 };
 // clang-format on

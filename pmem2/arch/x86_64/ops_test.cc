@@ -157,6 +157,7 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m26_2.page.far_below, kDefaultByteNtThreshold) << "below 8 MiB";
   EXPECT_EQ(m26_2.page.rewrite_back, size_t{128} << 10) << "a rewrite starts up to 128 KiB back";
   EXPECT_TRUE(m26_2.page.rewrite_covering) << "or covers the last line written";
+  EXPECT_FALSE(m26_2.page.run_on_is_ahead) << "not measured on streams of records that are not whole lines";
   EXPECT_EQ(m26_2.page.fill_rewrite, size_t{48} << 20) << "fills: ordinary stores on a rewrite below 48 MiB";
   EXPECT_STREQ(m26_2.isa, "avx512") << "one 64-byte store per line: at the limit at random cold 1-2 KiB";
   EXPECT_EQ(m26_2.cache_line_nt_threshold, 8u) << "below a line too, from 8 B (a record of 8-63 B)";
@@ -168,11 +169,15 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
-  EXPECT_EQ(m167.page.rewrite, 0u) << "page copies: pmem2/arch's 16 KiB on a rewrite";
+  EXPECT_EQ(m167.page.rewrite, size_t{5} << 18) << "page copies: 1.25 MiB on a rewrite";
   EXPECT_EQ(m167.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
   EXPECT_EQ(m167.page.far, 64u) << "and 64 B when far";
   EXPECT_EQ(m167.page.far_below, 0u) << "at any size";
-  EXPECT_EQ(m167.page.fill_rewrite, 0u) << "fills as copies";
+  EXPECT_EQ(m167.page.rewrite_back, 0u) << "a rewrite starts up to the default 64 lines back";
+  EXPECT_TRUE(m167.page.rewrite_covering) << "or covers the last line written";
+  EXPECT_TRUE(m167.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
+  EXPECT_EQ(m167.page.fill_rewrite, size_t{48} << 20) << "fills: 48 MiB on a rewrite";
+  EXPECT_EQ(m167.page.fill_ahead, 0u) << "and as copies on the next lines";
   EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 256 KiB";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
   EXPECT_STREQ(m167.cache_line.memset_name, "avx512 nt >= 64 B") << "a fill has nothing to load";

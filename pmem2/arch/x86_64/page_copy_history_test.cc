@@ -119,10 +119,12 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   EXPECT_EQ(PageCopyFlags(At(x), 64, 0), kOrdinary)
       << "the same line again: a rewrite, although written non-temporally (one cold miss, then cached)";
   EXPECT_EQ(PageCopyFlags(line(1), 2047, 0), kOrdinary) << "the next bytes: ahead, below 2 KiB";
-  EXPECT_EQ(PageCopyFlags(At(x + 64 + 2047), 2048, 0), kOrdinary)
-      << "starts on the last line just written: a rewrite, below 16 KiB";
-  EXPECT_EQ(PageCopyFlags(line(1), (16 << 10) - 1, 0), kOrdinary) << "a rewrite below 16 KiB";
-  EXPECT_EQ(PageCopyFlags(line(246), 16 << 10, 0), kNt) << "a rewrite of 16 KiB (lines 246-501)";
+  EXPECT_EQ(PageCopyFlags(At(x + 64 + 2047), 2048, 0), kNt)
+      << "starts on the last line just written (32) and runs on to line 64: the next record of a stream, ahead";
+  EXPECT_EQ(PageCopyFlags(line(1), 2048, 0), kOrdinary) << "63 lines back, ending before the last line: a rewrite";
+  EXPECT_EQ(PageCopyFlags(line(1), (16 << 10) - 1, 0), kNt)
+      << "63 lines back, but running on 224 lines past the last line written: mostly new lines, ahead";
+  EXPECT_EQ(PageCopyFlags(line(246), 16 << 10, 0), kNt) << "lines 246-501 after 1-256: ahead again";
   EXPECT_EQ(PageCopyFlags(line(502), 2048, 0), kNt) << "the next line: ahead, 2 KiB";
   EXPECT_EQ(PageCopyFlags(line(534), 100, 0), kOrdinary) << "a stream goes on after a non-temporal copy";
   EXPECT_EQ(PageCopyFlags(line(534), 64, 0), kOrdinary) << "a rewrite";
@@ -131,16 +133,54 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   EXPECT_EQ(PageCopyFlags(At(5 << 20), 64, kMemNonTemporal), kNt) << "the caller decides";
   EXPECT_EQ(PageCopyFlags(At(9 << 20), 16 << 10, 0), kNt) << "far, large";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt) << "far";
+  EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kOrdinary)
+      << "the same 8 KiB again: 127 lines back, beyond the default 64, but it covers the last line written";
+  EXPECT_EQ(PageCopyFlags(At(41 << 20), 8 << 10, 0), kNt) << "another 8 KiB buffer: far";
   EXPECT_EQ(PageCopyFlags(At(40 << 20), 8 << 10, 0), kNt)
-      << "the same 8 KiB again: 127 lines back, far here (this row's rewrite window is the default 64 lines)";
+      << "the first buffer again after the other: far (the history is one line; two buffers in turn look like jumps)";
+  // The same buffer again, at the rewrite thresholds: copies 1.25 MiB, fills 48 MiB.
+  constexpr size_t k1_25M = size_t{5} << 18;
+  constexpr size_t k48M = size_t{48} << 20;
+  EXPECT_EQ(PageCopyFlags(At(0), 64, 0), kNt) << "a jump";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M - 1, 0), kNt)
+      << "a buffer's first write, from the last line written on: it runs on past that line, ahead (a stream)";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M - 1, 0), kOrdinary) << "the same buffer again, just below 1.25 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M, 0), kNt) << "the same buffer again, 1.25 MiB: non-temporal";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M, 0, PageWrite::kFill), kOrdinary) << "filled: ordinary stores";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, PageWrite::kFill), kNt) << "a larger buffer's first fill: ahead";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, PageWrite::kFill), kOrdinary) << "filled again, just below 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, PageWrite::kFill), kNt) << "filled, 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M, 0), kNt) << "copied, 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(k48M), 2 << 10, 0, PageWrite::kFill), kNt) << "a fill ahead: 2 KiB, as a copy";
+  EXPECT_EQ(PageCopyFlags(At(k48M + (2 << 10)), (2 << 10) - 1, 0, PageWrite::kFill), kOrdinary) << "below it";
+  EXPECT_EQ(PageCopyFlags(At(60 << 20), 64, 0, PageWrite::kFill), kNt) << "a fill far: 64 B, as a copy";
   const std::string kernel = ByteOps().memmove_name;
-  const std::string thresholds =
-      " nt >= 16 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it";
+  const std::string after = " on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it";
   // With the AVX-512 kernels this row's copies of 256 KiB and more go in 32-line batches; its fills never do.
   const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
   EXPECT_EQ(batches.empty(), std::string(CurrentSelection().isa) != "avx512");
-  EXPECT_EQ(PageCopyName(), kernel.substr(0, kernel.find(" nt")) + thresholds + batches);
-  EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + thresholds);
+  EXPECT_EQ(PageCopyName(), kernel.substr(0, kernel.find(" nt")) + " nt >= 1280 KiB" + after + batches);
+  EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + " nt >= 48 MiB" + after);
+}
+
+// A stream of records that are not whole lines: each starts on the line where the previous one ended, which on its own
+// would make it a rewrite. Intel 6/167's row counts a record that runs on past that line as ahead (non-temporal from 2
+// KiB, as streams of whole lines); Zen 5's row, not measured on such a stream, keeps it a rewrite (ordinary stores
+// below 8 MiB).
+TEST_F(PageCopyHistoryTest, RecordsThatAreNotWholeLinesStreamOnIntel167) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  for (const bool intel : {true, false}) {
+    pmem2::testing::ScopedCpuFeatures cpu(intel ? Kind(CpuVendor::kIntel, 6, 167) : Kind(CpuVendor::kAmd, 26, 2));
+    for (const size_t record : {size_t{1000}, size_t{8} << 10 | 8, size_t{64} << 10 | 8, size_t{1} << 20 | 8}) {
+      const std::string where = std::string(intel ? "6/167" : "26/2") + " records of " + std::to_string(record);
+      Forget();
+      EXPECT_EQ(PageCopyFlags(At(0), record, 0), kNt) << where << ": the first one is far";
+      for (size_t i = 1; i < 8; ++i) {
+        const bool nt = intel ? record >= 2048 : false;
+        EXPECT_EQ(PageCopyFlags(At(i * record), record, 0), nt ? kNt : kOrdinary) << where << ", record " << i;
+      }
+    }
+  }
 }
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
@@ -233,7 +273,8 @@ TEST_F(PageCopyHistoryTest, Zen5FillsWithOrdinaryStoresUpTo48MiBOnARewrite) {
 }
 
 // Every other CPU kind: fills take the copies' thresholds, along a sequence that visits every class (far,
-// rewrite, ahead, far after a stream, large far after a jump) at sizes around each row's thresholds.
+// rewrite, ahead, far after a stream, large far after a jump) at sizes around each row's thresholds. (Intel 6/167
+// fills on a rewrite up to 48 MiB: Intel167FollowsTheThreadsDestinations.)
 TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   struct Step {
@@ -245,12 +286,10 @@ TEST_F(PageCopyHistoryTest, OtherKindsFillAsTheyCopy) {
       {0, 64},              {0, 16 << 10},             {16 << 10, 2 << 10},     {8 * k1M, 256 << 10},
       {20 * k1M, 8 * k1M},  {28 * k1M, (16 << 10) - 1}, {40 * k1M, 8 * k1M},    {48 * k1M, 8 * k1M - 1},
   };
-  for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 167),
-                               Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
+  for (const CpuFeatures& f :
+       {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f);
-    // The same thresholds; a copy's name may add its 32-line batches (Intel 6/167 with AVX-512), a fill's never does.
-    const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
-    EXPECT_EQ(PageCopyName(PageWrite::kFill) + batches, PageCopyName()) << f.family << "/" << f.model;
+    EXPECT_EQ(PageCopyName(PageWrite::kFill), PageCopyName()) << f.family << "/" << f.model;
     std::vector<unsigned> copies, fills;
     Forget();
     for (const Step& s : steps) copies.push_back(PageCopyFlags(At(s.offset), s.size, 0));
@@ -287,8 +326,8 @@ TEST_F(PageCopyHistoryTest, ARowWithoutAHistoryStillFillsByItsOwnThreshold) {
 // a jump), each from a fresh history. Zen 5: copies 8 MiB / 16 KiB / 8 B, fills 48 MiB / 32 KiB / 8 B, far ones of 8
 // MiB and more as a rewrite of copies (8 MiB, not the fills' 48 MiB; as the far threshold is 8 B below that, a far
 // copy or fill goes non-temporal either side of 8 MiB and the bound itself is not observable on this row); Intel
-// 6/167: 16 KiB / 2 KiB / 64 B for both. Also the edge of `rewrite_covering` (Zen 5): a copy that ends on the line
-// just before the last one written is a rewrite.
+// 6/167: copies 1.25 MiB / 2 KiB / 64 B, fills 48 MiB / 2 KiB / 64 B. Also the edge of `rewrite_covering` (Zen 5):
+// a copy that ends on the line just before the last one written is a rewrite.
 TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   enum class Where { kRewrite, kAhead, kFar };
@@ -298,10 +337,12 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
     size_t bytes;
   };
   constexpr size_t k8M = size_t{8} << 20;
+  // A rewrite: the same buffer written again (on Intel 6/167 the first write, which runs on past the last line
+  // written, is ahead).
   const auto flags_at = [&](Where where, PageWrite write, size_t size) {
     Forget();
     if (where == Where::kFar) return PageCopyFlags(At(0), size, 0, write);
-    EXPECT_EQ(PageCopyFlags(At(0), 64, 0), kNt) << "the jump before it";
+    EXPECT_EQ(PageCopyFlags(At(0), where == Where::kRewrite ? size : 64, 0), kNt) << "the jump before it";
     return PageCopyFlags(At(where == Where::kRewrite ? 0 : 64), size, 0, write);
   };
   const struct {
@@ -316,10 +357,10 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
         {Where::kAhead, PageWrite::kFill, 32 << 10},
         {Where::kFar, PageWrite::kFill, 8}}},
       {Kind(CpuVendor::kIntel, 6, 167),
-       {{Where::kRewrite, PageWrite::kCopy, 16 << 10},
+       {{Where::kRewrite, PageWrite::kCopy, size_t{5} << 18},
         {Where::kAhead, PageWrite::kCopy, 2 << 10},
         {Where::kFar, PageWrite::kCopy, 64},
-        {Where::kRewrite, PageWrite::kFill, 16 << 10},
+        {Where::kRewrite, PageWrite::kFill, size_t{48} << 20},
         {Where::kAhead, PageWrite::kFill, 2 << 10},
         {Where::kFar, PageWrite::kFill, 64}}},
   };
