@@ -63,11 +63,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
     bool rewrite_threshold = true;
     const uintptr_t previous_line = last_page_copy_line;
-    Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
-    if (destination == Destination::kRewrite && t.run_on_is_ahead && len != 0 &&
-        (reinterpret_cast<uintptr_t>(dst) + len - 1) / 64 > previous_line + kNearLinesAhead) {
-      destination = Destination::kAhead;
-    }
+    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
     switch (destination) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.
@@ -76,6 +72,17 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
           rewrite_threshold = false;
         }
         break;
+      case Destination::kRewrite: {
+        // run_on_is_ahead (backend.h): a copy with more lines past the last line written (more than kNearLinesAhead)
+        // than up to it, such as a stream's next record, is ahead. A rewrite starts at most lines_back lines before
+        // that line, and ClassifyDestination has just stored the copy's own last line, so neither difference wraps.
+        const uintptr_t start_line = reinterpret_cast<uintptr_t>(dst) / 64;
+        if (!t.run_on_is_ahead || last_page_copy_line <= previous_line + kNearLinesAhead ||
+            last_page_copy_line - previous_line <= previous_line - start_line + 1) {
+          break;
+        }
+        [[fallthrough]];
+      }
       case Destination::kAhead: {
         const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
         if (ahead != 0) {
@@ -84,8 +91,6 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
         }
         break;
       }
-      case Destination::kRewrite:
-        break;
     }
     // Where a copy takes the rewrite threshold, a fill takes the fills' own, but not a far one: on Zen 5 ordinary
     // stores won for the same 8 MiB filled again on both guests measured (8-16 MiB on the first), while for random
@@ -120,7 +125,9 @@ ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, un
 }  // namespace
 
 // Hot (.text.hot, see pmem2/map/page_persist.cc): a page mapping's copy and fill. The plan with one load
-// (backend::current_page_plan), not a call, so that neither saves a register: the byte table's copy is a jump.
+// (backend::current_page_plan), not a call, and the byte table's copy is a jump. The history's arithmetic (FlagsFor)
+// keeps registers live, which a -c opt build saves and restores on every call: four at 0380b6d, five with
+// run_on_is_ahead's (tools/bench/results/intel-6-167.md, "A buffer written again").
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags) {
   const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
   if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kCopy>(dst, src, len, flags);

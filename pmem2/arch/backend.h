@@ -40,9 +40,10 @@ struct PageNtThresholds {
   // A copy that covers the last line written (or ends on the line before it) also counts as a rewrite, however
   // far back it starts: the same buffer written again, whatever its size.
   bool rewrite_covering = false;
-  // A copy that would be a rewrite but runs on more than kNearLinesAhead lines past the last line written counts as
-  // ahead: mostly new lines, such as the next record of a stream whose records are not whole lines (each starts on
-  // the line where the previous one ended). Without it such a copy takes `rewrite`, whatever its size.
+  // A copy that would be a rewrite but runs on past the last line written, by more than kNearLinesAhead lines and by
+  // more lines than it rewrites, counts as ahead: mostly new lines, such as the next record of a stream whose records
+  // are not whole lines (each starts on the line where the previous one ended). A buffer written again a few lines
+  // longer stays a rewrite. Without it such a copy takes `rewrite`, whatever its size.
   bool run_on_is_ahead = false;
   // `rewrite` for fills (memset), except far ones (from `far_below`), which keep `rewrite` as far copies do;
   // 0: the same as for copies.
@@ -73,7 +74,7 @@ struct alignas(64) PageCopyPlan {
            thresholds == o.thresholds && memset == o.memset;
   }
 };
-static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, run_on_is_ahead) < 64,
+static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, fill_rewrite) <= 64,
               "a copy reads its plan's first line only");
 // The plan of the current selection; the same tables ByteOps() returns.
 const PageCopyPlan& PagePlan();

@@ -274,7 +274,8 @@ const char* LargeSource() {
   return source;
 }
 
-// `stride` 0: the same n bytes every call; else the next n bytes of a cursor advancing by n, wrapping before the end.
+// `stream` false: the same n bytes every call; true: the next n bytes of a cursor advancing by n, wrapping before the
+// end.
 void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream) {
   const size_t n = static_cast<size_t>(state.range(0));
   char* const base = static_cast<char*>(LargeMapping().map.address());

@@ -164,18 +164,20 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     from 64 B on a far one (random: 9-14 % at 64 B-1 KiB), and win on lines just written: page copies follow their
 //     own destination history, non-temporal from 64 B when far and from 2 KiB when ahead. A rewrite is a copy starting
 //     at most 64 lines before the last line written or covering it (the same buffer again, whatever its size), unless
-//     it runs on past that line (a stream of records that are not whole lines: ahead). There NT took 2.0-8.2x the time
-//     of ordinary stores at 8-512 KiB, 1.23-1.48x at 1 MiB, 0.99-1.01x at 1.25 MiB and 0.74-0.93x at 1.375-2 MiB (the
-//     source and the destination no longer fit the 2 MiB L2), 0.96-1.05x at 4-24 MiB, 0.90-0.98x at 32 MiB and
-//     0.54-0.89x at 48-64 MiB: copies go non-temporal from 1.25 MiB on a rewrite. Fills: 1.02-8.7x up to 32 MiB, either
-//     way at 48-64 MiB (0.93-1.08x, 0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Until then a rewrite of more
-//     than 4 KiB counted as far and went non-temporal, and the next record of a stream of records that are not whole
-//     lines counted as a rewrite, whose ordinary stores took 1.6-2.2x the time of NT ones from 8 KiB ("A buffer written
-//     again"). AVX-512: one 64-byte non-temporal store per line writes cold lines 0-8 % (sequential) and 8-24 %
-//     (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2 (AVX-512 too) was ahead; equal on
-//     hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal copies from 256 KiB load 32 lines
-//     (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables and the source cold, 64 MiB took
-//     11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB within 1.5 %, 16 KiB up to 6 % more
+//     it runs on past that line by more than 2 lines and by more lines than it rewrites (the next record of a stream of
+//     records that are not whole lines: ahead). There NT took 2.0-8.2x the time of ordinary stores at 8-512 KiB,
+//     1.23-1.48x at 1 MiB, 0.99-1.01x at 1.25 MiB and 0.74-0.93x at 1.375-2 MiB (the source and the destination no
+//     longer fit the 2 MiB L2), 0.96-1.05x at 4-24 MiB, 0.90-0.98x at 32 MiB and 0.54-0.89x at 48-64 MiB: copies go
+//     non-temporal from 1.25 MiB on a rewrite. Fills: 1.02-8.7x up to 32 MiB, either way at 48-64 MiB (0.93-1.08x,
+//     0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Until then a rewrite of more than 4 KiB counted as far and
+//     went non-temporal, and the next record of a stream of records that are not whole lines counted as a rewrite:
+//     below 16 KiB it took ordinary stores, 1.6x the time of NT ones at 8 KiB + 8 B, and with the rewrite threshold at
+//     1.25 MiB it would have taken up to 2.2x ("A buffer written again"). AVX-512: one 64-byte non-temporal store per
+//     line writes cold lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which
+//     is where libpmem2 (AVX-512 too) was ahead; equal on hot lines within 1-2 %
+//     (x86_64/results/intel-6-167-avx512.md). Non-temporal copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before
+//     storing them, as libpmem2 does: with the page tables and the source cold, 64 MiB took 11-16 % less time so
+//     (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB within 1.5 %, 16 KiB up to 6 % more
 //     (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;

@@ -123,7 +123,7 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
       << "starts on the last line just written (32) and runs on to line 64: the next record of a stream, ahead";
   EXPECT_EQ(PageCopyFlags(line(1), 2048, 0), kOrdinary) << "63 lines back, ending before the last line: a rewrite";
   EXPECT_EQ(PageCopyFlags(line(1), (16 << 10) - 1, 0), kNt)
-      << "63 lines back, but running on 224 lines past the last line written: mostly new lines, ahead";
+      << "31 lines back, but running on 224 lines past the last line written: mostly new lines, ahead";
   EXPECT_EQ(PageCopyFlags(line(246), 16 << 10, 0), kNt) << "lines 246-501 after 1-256: ahead again";
   EXPECT_EQ(PageCopyFlags(line(502), 2048, 0), kNt) << "the next line: ahead, 2 KiB";
   EXPECT_EQ(PageCopyFlags(line(534), 100, 0), kOrdinary) << "a stream goes on after a non-temporal copy";
@@ -181,6 +181,27 @@ TEST_F(PageCopyHistoryTest, RecordsThatAreNotWholeLinesStreamOnIntel167) {
       }
     }
   }
+}
+
+// Where a rewrite that runs on ends: it stays a rewrite while it runs on by at most kNearLinesAhead lines or by no more
+// lines than it rewrites (a buffer written again a little longer), and is ahead beyond (Intel 6/167's run_on_is_ahead).
+TEST_F(PageCopyHistoryTest, Intel167ARewriteThatRunsOnByMoreThanItRewritesIsAhead) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  const auto after = [&](size_t first_lines, size_t then_lines) {
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), 64 * first_lines, 0), kNt) << "a jump";
+    return PageCopyFlags(At(0), 64 * then_lines, 0);
+  };
+  EXPECT_EQ(after(20, 40), kOrdinary) << "20 lines rewritten, 20 past: a rewrite (2560 B)";
+  EXPECT_EQ(after(20, 41), kNt) << "20 lines rewritten, 21 past: ahead (2624 B, from 2 KiB)";
+  EXPECT_EQ(after(125, 128), kOrdinary) << "8000 B written again as 8192 B: a rewrite";
+  EXPECT_EQ(after(1, 34), kNt) << "a line rewritten, 33 past: ahead";
+  EXPECT_EQ(after(33, 35), kOrdinary) << "2 lines past: a rewrite";
+  Forget();
+  EXPECT_EQ(PageCopyFlags(At(0), 2048, 0), kNt) << "a jump";
+  EXPECT_EQ(PageCopyFlags(At(0), 0, 0), kOrdinary) << "nothing, at the buffer's start: a rewrite of no lines";
+  EXPECT_EQ(PageCopyFlags(At(0), 2048, 0), kNt) << "the history is the empty copy's line: one line rewritten, 31 past";
 }
 
 // Zen 5 (26/2): ordinary stores on a rewrite up to the byte tables' 8 MiB, ahead below 16 KiB; non-temporal ones
@@ -322,7 +343,7 @@ TEST_F(PageCopyHistoryTest, ARowWithoutAHistoryStillFillsByItsOwnThreshold) {
 }
 
 // Every threshold of the rows with a history, exactly: one byte below it ordinary stores, at it non-temporal
-// stores, for copies and fills on a rewrite (the last line written again), ahead (the line after it) and far (after
+// stores, for copies and fills on a rewrite (the same buffer written again), ahead (the line after it) and far (after
 // a jump), each from a fresh history. Zen 5: copies 8 MiB / 16 KiB / 8 B, fills 48 MiB / 32 KiB / 8 B, far ones of 8
 // MiB and more as a rewrite of copies (8 MiB, not the fills' 48 MiB; as the far threshold is 8 B below that, a far
 // copy or fill goes non-temporal either side of 8 MiB and the bound itself is not observable on this row); Intel
