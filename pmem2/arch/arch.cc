@@ -62,8 +62,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     uintptr_t lines_back = std::max<uintptr_t>(t.rewrite_back / 64, kNearLinesBack);
     if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
     bool rewrite_threshold = true;
-    const uintptr_t previous_line = last_page_copy_line;
-    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back);
+    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back, t.run_on_is_ahead);
     switch (destination) {
       case Destination::kFar:
         // A far copy from far_below on (backend.h) keeps the rewrite threshold.
@@ -72,17 +71,6 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
           rewrite_threshold = false;
         }
         break;
-      case Destination::kRewrite: {
-        // run_on_is_ahead (backend.h): a copy with more lines past the last line written (more than kNearLinesAhead)
-        // than up to it, such as a stream's next record, is ahead. A rewrite starts at most lines_back lines before
-        // that line, and ClassifyDestination has just stored the copy's own last line, so neither difference wraps.
-        const uintptr_t start_line = reinterpret_cast<uintptr_t>(dst) / 64;
-        if (!t.run_on_is_ahead || last_page_copy_line <= previous_line + kNearLinesAhead ||
-            last_page_copy_line - previous_line <= previous_line - start_line + 1) {
-          break;
-        }
-        [[fallthrough]];
-      }
       case Destination::kAhead: {
         const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
         if (ahead != 0) {
@@ -91,6 +79,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
         }
         break;
       }
+      case Destination::kRewrite:
+        break;
     }
     // Where a copy takes the rewrite threshold, a fill takes the fills' own, but not a far one: on Zen 5 ordinary
     // stores won for the same 8 MiB filled again on both guests measured (8-16 MiB on the first), while for random

@@ -38,15 +38,26 @@ inline constexpr uintptr_t HistoryOf(uintptr_t line) { return line; }
 // Records [d, d + n) as the latest destination in *history and says where d was. A thread's first copy
 // (*history == 0) is far. `lines_back` widens kRewrite for callers whose copies are often larger than
 // kNearLinesBack lines (a rewrite of the same 16 KiB starts 255 lines before the last line written).
+// `run_on_is_ahead`: a copy that starts as a rewrite but runs on past the last line written, by more than
+// kNearLinesAhead lines and by more lines than it rewrites (the next record of a stream whose records are not whole
+// lines, each starting on the line where the previous one ended), is kAhead; a buffer written again a few lines
+// longer stays kRewrite.
 __attribute__((always_inline)) inline Destination ClassifyDestination(uintptr_t* history, const void* d, size_t n,
-                                                                      uintptr_t lines_back = kNearLinesBack) {
+                                                                      uintptr_t lines_back = kNearLinesBack,
+                                                                      bool run_on_is_ahead = false) {
   constexpr uintptr_t kLine = 64;
   const uintptr_t start = reinterpret_cast<uintptr_t>(d);
   const uintptr_t previous = *history;
-  *history = HistoryOf((start + n - (n != 0 ? 1 : 0)) / kLine);
+  const uintptr_t end_line = (start + n - (n != 0 ? 1 : 0)) / kLine;
+  *history = HistoryOf(end_line);
   const uintptr_t offset = start / kLine - previous + lines_back;  // unsigned: a jump wraps far away
   if (offset > lines_back + kNearLinesAhead) return Destination::kFar;
-  return offset > lines_back ? Destination::kAhead : Destination::kRewrite;
+  if (offset > lines_back) return Destination::kAhead;
+  // A rewrite starts at most lines_back lines before `previous`, so neither difference wraps.
+  if (run_on_is_ahead && end_line > previous + kNearLinesAhead && end_line - previous > previous - start / kLine + 1) {
+    return Destination::kAhead;
+  }
+  return Destination::kRewrite;
 }
 
 // The same, near (kRewrite or kAhead) or not.

@@ -63,6 +63,25 @@ TEST(DestinationHistoryTest, LinesBackWidensTheRewriteWindow) {
   EXPECT_EQ(ClassifyDestination(&history, AtLine(5000 - 65), 1), Destination::kFar) << "the default: 64 back";
 }
 
+// run_on_is_ahead: a rewrite that runs on past the last line written by more than kNearLinesAhead lines and by more
+// lines than it rewrites is ahead; without the flag (the cache-line tables, Zen 5's page copies) it stays a rewrite.
+TEST(DestinationHistoryTest, ARewriteThatRunsOnIsAheadWhereAsked) {
+  const auto classify = [](size_t previous_line, size_t start_line, size_t lines, bool run_on_is_ahead) {
+    uintptr_t history = HistoryOf(kBase / 64 + previous_line);
+    return ClassifyDestination(&history, AtLine(start_line), 64 * lines, 1024, run_on_is_ahead);
+  };
+  EXPECT_EQ(classify(100, 100, 34, true), Destination::kAhead) << "1 line rewritten, 33 past: a stream's next record";
+  EXPECT_EQ(classify(100, 100, 34, false), Destination::kRewrite) << "without the flag";
+  EXPECT_EQ(classify(100, 100, 3, true), Destination::kRewrite) << "2 lines past: kNearLinesAhead";
+  EXPECT_EQ(classify(100, 100, 4, true), Destination::kAhead) << "3 lines past, 1 rewritten";
+  EXPECT_EQ(classify(100, 81, 40, true), Destination::kRewrite) << "20 lines rewritten, 20 past";
+  EXPECT_EQ(classify(100, 81, 41, true), Destination::kAhead) << "20 lines rewritten, 21 past";
+  EXPECT_EQ(classify(124, 0, 128, true), Destination::kRewrite) << "125 lines written again as 128";
+  EXPECT_EQ(classify(100, 101, 64, true), Destination::kAhead) << "the next line: ahead either way";
+  uintptr_t history = HistoryOf(kBase / 64 + 100);
+  EXPECT_EQ(ClassifyDestination(&history, AtLine(100), 0, 1024, true), Destination::kRewrite) << "an empty copy";
+}
+
 }  // namespace
 }  // namespace arch
 }  // namespace pmem2

@@ -289,12 +289,7 @@ TEST_F(ComparisonSmokeTest, SameWritesOnlyTheFirstBytes) {
 }
 
 TEST_F(ComparisonSmokeTest, OnlyTheChosenStrategiesAreTimed) {
-  RunOptions options;
-  options.patterns = {Pattern::kRand};
-  options.copy_sizes = {128};
-  options.persist_sizes = {};
-  options.repetitions = 1;
-  options.min_time = 0.001;
+  RunOptions options = Quick({Pattern::kRand}, {128});
   options.strategies = {"nt"};
   absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
   ASSERT_TRUE(rows.ok()) << rows.status();
@@ -315,12 +310,8 @@ TEST_F(ComparisonSmokeTest, ACopyOnlyStrategyAloneTimesNoCacheLineFill) {
   bool has_batches = false;
   for (const LimitStrategy& s : CacheLineLimitStrategies()) has_batches |= std::string(s.name) == "nt-avx512-batch";
   if (!has_batches) GTEST_SKIP() << "no AVX-512 here: no nt-avx512-batch";
-  RunOptions options;
-  options.patterns = {Pattern::kHot};
-  options.copy_sizes = {4096};
+  RunOptions options = Quick({Pattern::kHot}, {4096});
   options.persist_sizes = {};
-  options.repetitions = 1;
-  options.min_time = 0.001;
   options.strategies = {"nt-avx512-batch"};
   absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
   ASSERT_TRUE(rows.ok()) << rows.status();
