@@ -51,7 +51,9 @@ namespace {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPlan& plan, const void* dst,
                                                       size_t len, unsigned flags, PageWrite write) {
   const backend::PageNtThresholds& t = plan.thresholds;
+  flags &= ~kPageStringStores;  // only this function sets it
   size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
+  bool rewrite = true;  // the copy takes a rewrite threshold: string instructions may write it (string_from)
   if (t.far == 0) {
     // No history: every copy is as a rewrite.
     if (write == PageWrite::kFill) nt_threshold = Or(t.fill_rewrite, nt_threshold);
@@ -88,8 +90,15 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPla
     if (write == PageWrite::kFill && rewrite_threshold && destination != Destination::kFar) {
       nt_threshold = Or(t.fill_rewrite, nt_threshold);
     }
+    rewrite = destination == Destination::kRewrite;
   }
-  return PageCopyFlagsFor(len, flags, plan.threshold_from_environment, nt_threshold);
+  // Below its non-temporal threshold a rewrite takes ordinary stores; from string_from, by string instructions. Not
+  // where the caller chose the kind of store, nor where PMEM_MOVNT_THRESHOLD decides.
+  constexpr unsigned kStoreKind = kMemNonTemporal | kMemTemporal | kMemWc | kMemWb;
+  const bool string = rewrite && t.string_from != 0 && len >= t.string_from && len < nt_threshold &&
+                      (flags & kStoreKind) == 0 && !plan.threshold_from_environment;
+  return PageCopyFlagsFor(len, flags, plan.threshold_from_environment, nt_threshold) |
+         (string ? kPageStringStores : 0u);
 }
 
 }  // namespace
@@ -105,10 +114,11 @@ template <PageWrite kWrite, class From>
 ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, unsigned flags) {
   const backend::PageCopyPlan& plan = backend::PagePlan();
   const unsigned page_flags = FlagsFor(plan, dst, len, flags, kWrite);
+  const bool string = (page_flags & kPageStringStores) != 0;
   if constexpr (kWrite == PageWrite::kCopy) {
-    return plan.memmove(dst, src, len, page_flags);
+    return (string ? plan.string_memmove : plan.memmove)(dst, src, len, page_flags);
   } else {
-    return plan.memset(dst, src, len, page_flags);
+    return (string ? plan.string_memset : plan.memset)(dst, src, len, page_flags);
   }
 }
 
@@ -121,13 +131,17 @@ ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, un
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags) {
   const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
   if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kCopy>(dst, src, len, flags);
-  return plan->memmove(dst, src, len, FlagsFor(*plan, dst, len, flags, PageWrite::kCopy));
+  const unsigned page_flags = FlagsFor(*plan, dst, len, flags, PageWrite::kCopy);
+  if ((page_flags & kPageStringStores) != 0) return plan->string_memmove(dst, src, len, page_flags);
+  return plan->memmove(dst, src, len, page_flags);
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* dst, int c, size_t len, unsigned flags) {
   const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
   if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kFill>(dst, c, len, flags);
-  return plan->memset(dst, c, len, FlagsFor(*plan, dst, len, flags, PageWrite::kFill));
+  const unsigned page_flags = FlagsFor(*plan, dst, len, flags, PageWrite::kFill);
+  if ((page_flags & kPageStringStores) != 0) return plan->string_memset(dst, c, len, page_flags);
+  return plan->memset(dst, c, len, page_flags);
 }
 
 std::string PageCopyName(PageWrite write) {
@@ -138,10 +152,13 @@ std::string PageCopyName(PageWrite write) {
   const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
   // The byte tables' own names: a copy's may say more than a fill's (its 32-line batches, x86_64/ops.cc).
   const std::string kernel = write == PageWrite::kFill ? ByteOps().memset_name : ByteOps().memmove_name;
-  if (t.far == 0) return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite);
+  const char* string = write == PageWrite::kFill ? plan.string_memset_name : plan.string_memmove_name;
+  if (t.far == 0) {
+    return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite, 0, 0, 0, 0, t.string_from, string);
+  }
   const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
   return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite, Or(ahead, rewrite), t.far, t.far_below,
-                         own_fill ? copy_rewrite : 0);
+                         own_fill ? copy_rewrite : 0, t.string_from, string);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "pmem2/arch/persist_ops.h"
@@ -45,6 +46,10 @@ struct PageNtThresholds {
   // are not whole lines (each starts on the line where the previous one ended). A buffer written again a few lines
   // longer stays a rewrite. Without it such a copy takes `rewrite`, whatever its size.
   bool run_on_is_ahead = false;
+  // A copy or fill with the default store kind that takes ordinary stores on a rewrite (or without a history) and is at
+  // least this many bytes long uses string instructions (the plan's string_memmove / string_memset: REP MOVSQ / REP
+  // STOSQ on x86-64); 0: never. 32 bits, so that it shares the plan's first line with the fields above.
+  uint32_t string_from = 0;
   // `rewrite` for fills (memset), except far ones (from `far_below`), which keep `rewrite` as far copies do;
   // 0: the same as for copies.
   size_t fill_rewrite = 0;
@@ -54,7 +59,8 @@ struct PageNtThresholds {
   bool operator==(const PageNtThresholds& o) const {
     return rewrite == o.rewrite && ahead == o.ahead && far == o.far && far_below == o.far_below &&
            rewrite_back == o.rewrite_back && rewrite_covering == o.rewrite_covering &&
-           run_on_is_ahead == o.run_on_is_ahead && fill_rewrite == o.fill_rewrite && fill_ahead == o.fill_ahead;
+           run_on_is_ahead == o.run_on_is_ahead && string_from == o.string_from && fill_rewrite == o.fill_rewrite &&
+           fill_ahead == o.fill_ahead;
   }
 };
 // Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
@@ -68,10 +74,17 @@ struct alignas(64) PageCopyPlan {
   bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
   PageNtThresholds thresholds;
   MemsetFn memset = nullptr;
+  // Where thresholds.string_from sends a copy or fill (read only then); null where it is 0.
+  MemmoveFn string_memmove = nullptr;
+  MemsetFn string_memset = nullptr;
+  const char* string_memmove_name = "";  // the instruction, for PageCopyName(): "rep movsq"
+  const char* string_memset_name = "";
 
   bool operator==(const PageCopyPlan& o) const {
     return memmove == o.memmove && threshold_from_environment == o.threshold_from_environment &&
-           thresholds == o.thresholds && memset == o.memset;
+           thresholds == o.thresholds && memset == o.memset && string_memmove == o.string_memmove &&
+           string_memset == o.string_memset && std::string(string_memmove_name) == o.string_memmove_name &&
+           std::string(string_memset_name) == o.string_memset_name;
   }
 };
 static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, fill_rewrite) <= 64,

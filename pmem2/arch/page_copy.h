@@ -25,6 +25,12 @@ namespace arch {
 // x86_64/ops.cc): copies of at least this many bytes use non-temporal stores.
 inline constexpr size_t kPageNtThreshold = size_t{16} << 10;
 
+// Not a PMEM2_F_MEM_* flag (outside kMemValidFlags): what PageCopyFlags() adds where a CPU kind's row sends the copy
+// to string instructions (backend.h, PageNtThresholds::string_from); PageMemmove and PageMemset then call the plan's
+// string kernels. A caller's flags never carry it in: the page copy clears it first.
+inline constexpr unsigned kPageStringStores = 1u << 31;
+static_assert((kPageStringStores & kMemValidFlags) == 0, "an internal bit, not a caller's flag");
+
 // Always adds kMemNoDrain (the persist drains before msync); never kMemNoFlush, which the byte tables read as
 // "ordinary stores only". `nt_threshold` is the backend's page threshold: from it kMemNonTemporal, below it
 // kMemTemporal, unless the caller chose the kind of store (kMemNonTemporal, kMemTemporal, kMemWc, kMemWb) or
@@ -49,10 +55,13 @@ inline unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from
 // thread's previous page copy are named too, `far_nt_below` != 0 bounds the far range ("8 B (below 8 MiB)
 // far from it": larger far copies take `nt_threshold`), and `far_from_below_nt_threshold` != 0 is what those
 // larger far copies take instead of `nt_threshold` (fills on Zen 5: "8 B (below 8 MiB, then 8 MiB) far from it").
+// `string_from` != 0: rewrites from that size below `nt_threshold` use `string_instruction` ("rep movsq"), said after
+// the rewrite threshold: "avx512 nt >= 1280 KiB on a rewrite (rep movsq from 128 KiB), ...".
 std::string PageCopyNameFor(const std::string& byte_kernel_name, bool threshold_from_environment,
                             size_t nt_threshold = kPageNtThreshold, size_t ahead_nt_threshold = 0,
                             size_t far_nt_threshold = 0, size_t far_nt_below = 0,
-                            size_t far_from_below_nt_threshold = 0);
+                            size_t far_from_below_nt_threshold = 0, size_t string_from = 0,
+                            const char* string_instruction = "");
 
 }  // namespace arch
 }  // namespace pmem2

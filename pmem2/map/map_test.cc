@@ -673,6 +673,40 @@ TEST(MapTest, EveryRealFlushInstructionKeepsCacheLineGranularity) {
   EXPECT_GT(tried, 0) << "every x86-64 CPU has CLFLUSH";
 }
 
+// Intel 6/167's row writes a page rewrite from 128 KiB with REP MOVSQ / REP STOSQ (pmem2/arch/x86_64/ops.cc): the
+// mapping's diagnostics say so, and a buffer written again that way, then persisted, holds the right bytes, with the
+// bytes around it untouched.
+TEST(MapTest, PageRewritesByStringInstructionsOnIntel167) {
+  arch::x86_64::CpuFeatures m167 = arch::x86_64::ProcessCpuFeatures();
+  m167.vendor = arch::x86_64::CpuVendor::kIntel;
+  m167.family = 6;
+  m167.model = 167;
+  ::pmem2::testing::ScopedCpuFeatures cpu(m167);
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
+  ScopedTempDir dir("/dev/shm");
+  constexpr size_t kSize = size_t{1} << 20, kBuffer = (size_t{256} << 10) + 13;
+  ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_THAT(map->diagnostics().memmove_name, HasSubstr(" on a rewrite (rep movsq from 128 KiB),"));
+  EXPECT_THAT(map->diagnostics().memset_name, HasSubstr(" on a rewrite (rep stosq from 128 KiB),"));
+  char* base = static_cast<char*>(map->address());
+  std::string src(kBuffer, '\0');
+  for (size_t i = 0; i < kBuffer; ++i) src[i] = static_cast<char>(i * 7 + 1);
+  for (int round = 0; round < 2; ++round) {  // the first write is far (NT), the second a rewrite (strings)
+    map->memset_fn()(base + 3, 'z', kBuffer, 0);
+    EXPECT_EQ(std::string(base + 3, kBuffer), std::string(kBuffer, 'z')) << round;
+    map->memcpy_fn()(base + 3, src.data(), kBuffer, 0);
+    EXPECT_EQ(std::string(base + 3, kBuffer), src) << round;
+  }
+  EXPECT_EQ(std::string(base, 3), std::string(3, '\0'));
+  EXPECT_EQ(base[3 + kBuffer], 0);
+  std::string back(kBuffer, '\0');
+  ASSERT_EQ(pread(fd.get(), back.data(), kBuffer, 3), static_cast<ssize_t>(kBuffer));
+  EXPECT_EQ(back, src) << "the file holds what the mapping wrote";
+  EXPECT_TRUE(map->PersistError().ok());
+}
+
 // A page mapping's memset has thresholds of its own where the CPU kind's row sets them (Zen 5: ordinary stores
 // up to 48 MiB where copies go non-temporal from 8 MiB), names them, and fills right.
 TEST(MapTest, PageFillsTakeTheirOwnThresholdsAndSayWhich) {

@@ -240,16 +240,17 @@ BENCHMARK(OverBareMsync)->Arg(64)->Arg(1024)->Arg(4096)->Iterations(201)->Unit(b
 
 // A buffer written again at every size (tools/bench's `same` pattern: a header, a ring, a block), and a stream of
 // records that are not whole lines (each starts on the line where the previous one ended): memcpy_fn and memset_fn
-// with the default flags (what pmem2 chooses on this CPU kind), ordinary stores (kMemTemporal) and non-temporal ones.
+// with the default flags (what pmem2 chooses on this CPU kind), ordinary stores (kMemTemporal: the vector loop) and
+// non-temporal ones, and on x86-64 the same buffer written by REP MOVSQ / REP STOSQ and synced by persist_fn.
 // Which store kind wins, and up to what size, is what a CPU kind's page thresholds (pmem2/arch/x86_64/ops.cc) record.
 // On a file of their own (kLargeFileSize), made at the first of these rows:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
 //       --benchmark_filter='Rewrite|Stream' --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
 //       --benchmark_min_time=0.05 --benchmark_report_aggregates_only=true
-constexpr long kRewriteSizes[] = {4L << 10,  8L << 10,  16L << 10, 64L << 10, 256L << 10, 512L << 10,
-                                  1L << 20,  3L << 19,  2L << 20,  4L << 20,  8L << 20,   16L << 20,
-                                  24L << 20, 32L << 20, 48L << 20, 64L << 20};
+constexpr long kRewriteSizes[] = {2L << 10,   4L << 10,   8L << 10,  16L << 10, 24L << 10, 64L << 10,
+                                  256L << 10, 512L << 10, 1L << 20,  3L << 19,  2L << 20,  4L << 20,
+                                  8L << 20,   16L << 20,  24L << 20, 32L << 20, 48L << 20, 64L << 20};
 // Records 8 bytes longer than whole lines, so that each starts on the previous one's last line.
 constexpr long kStreamRecords[] = {(2L << 10) + 8, (8L << 10) + 8, (64L << 10) + 8, (256L << 10) + 8, (1L << 20) + 8};
 constexpr long kLargest = std::max(*std::max_element(std::begin(kRewriteSizes), std::end(kRewriteSizes)),
@@ -297,6 +298,29 @@ void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream)
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
+#if defined(__x86_64__)
+// The same buffer written by string instructions (REP MOVSQ / REP STOSQ, 8-byte elements) and then synced by the
+// mapping's persist_fn: what pmem2's own string kernels for a rewrite (Intel 6/167's row, from 128 KiB) should cost,
+// beside the vector loops (memcpy_temporal, memset_temporal).
+void RewriteString(benchmark::State& state, bool fill) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* const base = static_cast<char*>(LargeMapping().map.address());
+  const auto persist = LargeMapping().map.persist_fn();
+  for (auto _ : state) {
+    void* d = base;
+    size_t words = n / 8;
+    if (fill) {
+      const uint64_t v = 0x0101010101010101ull * static_cast<uint8_t>(state.iterations());
+      __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(v) : "memory");
+    } else {
+      const void* s = LargeSource();
+      __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+    }
+    persist(base, n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+#endif
 void Rewrite(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, false); }
 void Stream(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, true); }
 void RewriteSizes(benchmark::internal::Benchmark* b) {
@@ -311,6 +335,10 @@ BENCHMARK_CAPTURE(Rewrite, memcpy_nontemporal, false, kMemNonTemporal)->Apply(Re
 BENCHMARK_CAPTURE(Rewrite, memset_default, true, 0u)->Apply(RewriteSizes);
 BENCHMARK_CAPTURE(Rewrite, memset_temporal, true, kMemTemporal)->Apply(RewriteSizes);
 BENCHMARK_CAPTURE(Rewrite, memset_nontemporal, true, kMemNonTemporal)->Apply(RewriteSizes);
+#if defined(__x86_64__)
+BENCHMARK_CAPTURE(RewriteString, rep_movsq_then_persist_fn, false)->Apply(RewriteSizes);
+BENCHMARK_CAPTURE(RewriteString, rep_stosq_then_persist_fn, true)->Apply(RewriteSizes);
+#endif
 BENCHMARK_CAPTURE(Stream, memcpy_default, false, 0u)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_temporal, false, kMemTemporal)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_nontemporal, false, kMemNonTemporal)->Apply(StreamRecords);

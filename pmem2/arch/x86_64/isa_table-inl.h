@@ -36,4 +36,5 @@ constexpr IsaKernels kKernels = {
         {CacheLine<ClflushLine, false>(), CacheLine<ClflushLine, true>()},
     },
     {Byte<false>(), Byte<true>()},
+    {kernels::MemmoveString<Primitives<NoFlushLine>>, kernels::MemsetString<Primitives<NoFlushLine>>},
 };

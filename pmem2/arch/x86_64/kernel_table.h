@@ -36,6 +36,9 @@ struct IsaKernels {
   const char* name;                      // "sse2", "avx", "avx512"
   MemKernels cache_line[kFlushKinds][2];  // [FlushKind][non-temporal allowed]
   MemKernels byte[2];                    // [non-temporal allowed]
+  // REP MOVSQ / REP STOSQ with this ISA's pieces and fallback (kernels-inl.h, MemmoveString): the page copies' rewrites
+  // on the CPU kinds whose row asks for them (ops.cc); no flush, as the byte tables.
+  MemKernels string;
 };
 
 const IsaKernels& Sse2Kernels();
@@ -102,6 +105,17 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static void Store16(void* p, V16 v) { _mm_storeu_si128(static_cast<V16*>(p), v); }
   __attribute__((always_inline)) static V16 Splat16(unsigned char c) { return _mm_set1_epi8(static_cast<char>(c)); }
+  // REP MOVSQ / REP STOSQ: `words` 8-byte elements from `d` up (the ABI keeps the direction flag clear on entry).
+  // Intel's SDM makes each element of a string store that lies within one cache line (every 8-aligned one) an atomic
+  // store of its native size, fast strings included (vol. 1 7.3.9.3, vol. 3A "Fast-String Operation and Out-of-Order
+  // Stores"): the store-width promise holds for an 8-aligned `d`. AMD's manual says nothing of a string store's
+  // elements, so only Intel rows choose these (ops.cc).
+  __attribute__((always_inline)) static void CopyWords(void* d, const void* s, size_t words) {
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+  }
+  __attribute__((always_inline)) static void FillWords(void* d, uint64_t w, size_t words) {
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(w) : "memory");
+  }
   // MOVNTI is part of SSE2, which every x86-64 CPU has.
   __attribute__((always_inline)) static void StoreNt8(void* p, uint64_t v) {
     _mm_stream_si64(static_cast<long long*>(p), static_cast<long long>(v));

@@ -23,6 +23,7 @@
 
 #include "gtest/gtest.h"
 #include "pmem2/arch/destination_history.h"
+#include "pmem2/arch/page_copy.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
@@ -50,6 +51,7 @@ size_t batch_loads = 0;  // a run of this many vector loads (a whole batch) coun
 size_t batches_loaded = 0;
 uintptr_t case_dst = 0;          // the destination of CheckCase's last call
 uintptr_t last_line = 0;         // the recording policy's destination history (production: per thread)
+size_t string_words = 0;         // 8-byte elements of CopyWords / FillWords (REP MOVSQ / REP STOSQ in production)
 
 void Record(Event::Kind kind, const void* p, size_t size) {
   events.push_back({kind, reinterpret_cast<uintptr_t>(p), size});
@@ -111,6 +113,17 @@ struct RecordingPrimitives {
   static void Store2(void* p, uint16_t v) { StoreAs(p, v); }
   static void Store1(void* p, uint8_t v) { StoreAs(p, v); }
   static void StoreNt8(void* p, uint64_t v) { StoreAs(p, v, Event::kNtStore); }
+  // One 8-byte store per element, as REP MOVSQ / REP STOSQ make them (kernel_table.h).
+  static void CopyWords(void* d, const void* s, size_t words) {
+    for (size_t i = 0; i < words; ++i) {
+      StoreAs(static_cast<char*>(d) + 8 * i, LoadAs<uint64_t>(static_cast<const char*>(s) + 8 * i));
+    }
+    string_words += words;
+  }
+  static void FillWords(void* d, uint64_t w, size_t words) {
+    for (size_t i = 0; i < words; ++i) StoreAs(static_cast<char*>(d) + 8 * i, w);
+    string_words += words;
+  }
   static void StoreNt4(void* p, uint32_t v) { StoreAs(p, v, Event::kNtStore); }
 
   static void FlushLine(const void* p) { Record(Event::kFlush, p, 1); }
@@ -147,18 +160,29 @@ struct Case {
   unsigned flags;
   size_t threshold;
   bool overlapping = false;  // source and destination ranges overlap (memmove only)
+  bool string = false;       // the page copies' string kernels (MemmoveString, MemsetString); `cache_line` false
 };
 
 std::string Describe(const Case& c) {
-  return std::string(c.op == Op::kMemmove ? "memmove" : "memset") + (c.cache_line ? " cache-line" : " byte") +
-         " len " + std::to_string(c.len) + " dst+" + std::to_string(c.dst_off) + " src+" +
-         std::to_string(c.src_off) + " flags " + std::to_string(c.flags) + " threshold " +
-         std::to_string(c.threshold);
+  return std::string(c.op == Op::kMemmove ? "memmove" : "memset") +
+         (c.string       ? " string"
+          : c.cache_line ? " cache-line"
+                         : " byte") +
+         " len " + std::to_string(c.len) + " dst+" + std::to_string(c.dst_off) + " src+" + std::to_string(c.src_off) +
+         " flags " + std::to_string(c.flags) + " threshold " + std::to_string(c.threshold);
 }
 
 template <size_t kVec>
 void Run(const Case& c, unsigned char* dst, const unsigned char* src) {
   using P = RecordingPrimitives<kVec>;
+  if (c.string) {
+    if (c.op == Op::kMemmove) {
+      kernels::MemmoveString<P>(dst, src, c.len, c.flags);
+    } else {
+      kernels::MemsetString<P>(dst, 0x3c, c.len, c.flags);
+    }
+    return;
+  }
   if (c.op == Op::kMemmove) {
     if (c.cache_line) {
       kernels::MemmoveCacheLine<P, true>(dst, src, c.len, c.flags);
@@ -794,6 +818,72 @@ TEST(KernelRecordingTest, NoMovntNeverStoresNonTemporally) {
   CheckNoMovnt<16>();
   CheckNoMovnt<32>();
   CheckNoMovnt<64>();
+}
+
+// The page copies' string kernels (MemmoveString, MemsetString: Intel 6/167's rewrites from 128 KiB): ordinary stores
+// only, nothing written back, the fence only where the flags ask for it (a page copy's carry kMemNoDrain), no store
+// outside the destination, no store narrower than 8 bytes where the destination and the length are multiples of 8,
+// and every 8-byte word between the destination's first and last 8-byte boundaries written by the string instruction's
+// elements (the pieces before and after them are 1-7 bytes); for every length to 400 at every destination offset in a
+// line up to 200 B, and larger lengths, with a page copy's flags and the others a string kernel may be given.
+template <size_t kVec>
+void CheckStrings() {
+  constexpr unsigned kPage = kMemTemporal | kMemNoDrain | kPageStringStores;
+  for (Op op : {Op::kMemmove, Op::kMemset}) {
+    for (unsigned flags : {kPage, kPage & ~kMemNoDrain, kPage | kMemNoFlush, 0u}) {
+      std::vector<size_t> lens;
+      for (size_t len = 0; len <= 400; ++len) lens.push_back(len);
+      for (size_t len : {2047, 2048, 2049, 4096 + 13, 65536}) lens.push_back(len);
+      for (size_t len : lens) {
+        for (size_t dst_off = 0; dst_off < 64; dst_off += len <= 200 ? 1 : 7) {
+          Case c{op, false, len, dst_off, (len * 5 + dst_off * 3) % 64, flags, ~size_t{0}};
+          c.string = true;
+          string_words = 0;
+          CheckCase<kVec>(c);
+          if (::testing::Test::HasFatalFailure()) return;
+          size_t head = (8 - dst_off % 8) % 8;
+          if (head > len) head = len;
+          ASSERT_EQ(string_words, (len - head) / 8) << Describe(c) << " (vector " << kVec << ")";
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelRecordingTest, PageStringKernels) {
+  CheckStrings<16>();
+  CheckStrings<32>();
+  CheckStrings<64>();
+}
+
+// Overlapping moves given to the string kernel take its fallback (CopyTemporal's ordinary stores): memmove's bytes,
+// in both directions, no string element, and the contract above.
+TEST(KernelRecordingTest, PageStringKernelsOverlapping) {
+  using P = RecordingPrimitives<64>;
+  constexpr size_t kBase = 4200;
+  for (size_t len : {1, 8, 100, 2048, 4096 + 13}) {
+    for (ptrdiff_t shift : {-4097, -64, -8, -1, 1, 8, 64, 4097}) {
+      std::vector<unsigned char> buf(len + 2 * kBase);
+      for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 3);
+      std::vector<unsigned char> want = buf;
+      unsigned char* src = buf.data() + kBase;
+      std::memmove(want.data() + kBase + shift, want.data() + kBase, len);
+      events.clear();
+      string_words = 0;
+      kernels::MemmoveString<P>(src + shift, src, len, kMemTemporal | kMemNoDrain | kPageStringStores);
+      const bool overlapping = static_cast<size_t>(shift < 0 ? -shift : shift) < len;
+      Case c{Op::kMemmove, false, len, 0, 0, kMemTemporal | kMemNoDrain, ~size_t{0}, overlapping};
+      c.string = true;
+      const std::string where = Describe(c) + " shift " + std::to_string(shift);
+      ASSERT_TRUE(buf == want) << where;
+      ASSERT_EQ(CheckLog(c, reinterpret_cast<uintptr_t>(src + shift), 64), "") << where;
+      if (overlapping) {
+        ASSERT_EQ(string_words, 0u) << where;
+      } else {
+        ASSERT_GT(string_words + 8, len / 8) << where;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -169,16 +169,20 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     1.23-1.48x at 1 MiB, 0.99-1.01x at 1.25 MiB and 0.74-0.93x at 1.375-2 MiB (the source and the destination no
 //     longer fit the 2 MiB L2), 0.96-1.05x at 4-24 MiB, 0.90-0.98x at 32 MiB and 0.54-0.89x at 48-64 MiB: copies go
 //     non-temporal from 1.25 MiB on a rewrite. Fills: 1.02-8.7x up to 32 MiB, either way at 48-64 MiB (0.93-1.08x,
-//     0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Until then a rewrite of more than 4 KiB counted as far and
-//     went non-temporal, and the next record of a stream of records that are not whole lines counted as a rewrite:
-//     below 16 KiB it took ordinary stores, 1.6x the time of NT ones at 8 KiB + 8 B, and with the rewrite threshold at
-//     1.25 MiB it would have taken up to 2.2x ("A buffer written again"). AVX-512: one 64-byte non-temporal store per
-//     line writes cold lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which
-//     is where libpmem2 (AVX-512 too) was ahead; equal on hot lines within 1-2 %
-//     (x86_64/results/intel-6-167-avx512.md). Non-temporal copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before
-//     storing them, as libpmem2 does: with the page tables and the source cold, 64 MiB took 11-16 % less time so
-//     (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB within 1.5 %, 16 KiB up to 6 % more
-//     (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not measured on other CPU kinds.
+//     0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Below those thresholds a rewrite from 128 KiB goes to REP
+//     MOVSQ / REP STOSQ (string_from; Intel's manual keeps their aligned 8-byte elements whole): copies of 128 KiB-1
+//     MiB took 0.94-0.96 of the vector loop's time, fills of 128 KiB-32 MiB 0.92-0.99; below 128 KiB string copies took
+//     0.76-0.83 at 24 KiB, 1.05-1.09 at 32-64 KiB and were within the runs' spread elsewhere ("String instructions for
+//     a buffer written again, built"). Until then a rewrite of more than 4 KiB counted as far and went non-temporal,
+//     and the next record of a stream of records that are not whole lines counted as a rewrite: below 16 KiB it took
+//     ordinary stores, 1.6x the time of NT ones at 8 KiB + 8 B, and with the rewrite threshold at 1.25 MiB it would
+//     have taken up to 2.2x ("A buffer written again"). AVX-512: one 64-byte non-temporal store per line writes cold
+//     lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2
+//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal
+//     copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables
+//     and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB
+//     within 1.5 %, 16 KiB up to 6 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not
+//     measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -195,7 +199,7 @@ struct CpuKindDefaults {
   size_t near_temporal_below;  // 0: non-temporal from the cache-line threshold wherever the destination is
   size_t cache_line_nt_from;   // the cache-line threshold; 0: kDefaultCacheLineNtThreshold (64 B)
   // Page copies (backend.h: rewrite, ahead, far, far_below, rewrite_back, rewrite_covering, run_on_is_ahead,
-  // fill_rewrite, fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
+  // string_from, fill_rewrite, fill_ahead); all 0: pmem2/arch's kPageNtThreshold (16 KiB, tuned on Zen 4), no history.
   backend::PageNtThresholds page;
   bool avx512;
   // Non-temporal copies from this size load 32 lines before storing them, with the AVX-512 kernels (kernel_table.h);
@@ -207,11 +211,11 @@ struct CpuKindDefaults {
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0},
     {CpuVendor::kAmd, 26, 2, 0, 8,
-     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, false,
+     {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, false, 0,
       size_t{48} << 20, size_t{32} << 10},
      true, 0},
     {CpuVendor::kIntel, 6, 167, 0, 0,
-     {size_t{5} << 18, size_t{2} << 10, 64, 0, 0, true, true, size_t{48} << 20},
+     {size_t{5} << 18, size_t{2} << 10, 64, 0, 0, true, true, 128 << 10, size_t{48} << 20},
      true, kNtCopyBatchFloor},
     {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0},
 };
@@ -227,6 +231,20 @@ constexpr bool EveryRowBatchesFromTheFloor() {
   return BatchesFromTheFloor(kUnmeasured);
 }
 static_assert(EveryRowBatchesFromTheFloor(), "the kernels look at the batch size only from kNtCopyBatchFloor");
+// String instructions keep the 8-byte store promise by Intel's manual only (kernel_table.h, CopyWords), and a row's
+// string_from below its rewrite thresholds, else it would never apply.
+constexpr bool StringsOnIntelBelowTheRewriteThresholds(const CpuKindDefaults& k) {
+  const backend::PageNtThresholds& p = k.page;
+  return p.string_from == 0 || (k.vendor == CpuVendor::kIntel && p.string_from < p.rewrite &&
+                                (p.fill_rewrite == 0 || p.string_from < p.fill_rewrite));
+}
+constexpr bool EveryRowsStringsOnIntel() {
+  for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
+    if (!StringsOnIntelBelowTheRewriteThresholds(k)) return false;
+  }
+  return StringsOnIntelBelowTheRewriteThresholds(kUnmeasured);
+}
+static_assert(EveryRowsStringsOnIntel(), "string instructions only on Intel rows, below their rewrite thresholds");
 
 const CpuKindDefaults& DefaultsFor(const CpuFeatures& f) {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -257,6 +275,12 @@ void PublishPagePlan(const Selection& s) {
   plan.memset = s.byte.memset;
   plan.thresholds = s.page;
   plan.threshold_from_environment = s.movnt_threshold_from_environment;
+  if (s.page.string_from != 0) {
+    plan.string_memmove = s.page_string_memmove;
+    plan.string_memset = s.page_string_memset;
+    plan.string_memmove_name = "rep movsq";
+    plan.string_memset_name = "rep stosq";
+  }
   std::lock_guard<internal::ForkSafeMutex> lock(plans->mutex);
   auto kept = std::find(plans->plans.begin(), plans->plans.end(), plan);
   if (kept == plans->plans.end()) {
@@ -329,6 +353,13 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.isa = isa != nullptr ? isa->name : "generic";
   // Batches need the AVX-512 kernels' registers (kernel_table.h): a row's size means nothing to the others.
   s.nt_copy_batch_from = allow_nt && avx512 ? kind_defaults.nt_copy_batch_from : 0;
+  // The row's string instructions for page rewrites need an ISA's kernels (their pieces and fallback); under
+  // PMEM_NO_MOVNT every page copy keeps the byte table's ordinary stores, as the row's other choices do not apply.
+  if (isa == nullptr || !allow_nt) s.page.string_from = 0;
+  if (s.page.string_from != 0) {
+    s.page_string_memmove = isa->string.memmove;
+    s.page_string_memset = isa->string.memset;
+  }
 
   // Byte granularity: no flush; the fence orders.
   s.byte.persist = PersistByFence;

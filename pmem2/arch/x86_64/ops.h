@@ -59,6 +59,10 @@ struct Selection {
   // From the CPU kind's row in ops.cc (Intel family 6 model 167: 256 KiB); 0 with PMEM_NO_MOVNT and without the
   // AVX-512 kernels, whose registers the batches need.
   size_t nt_copy_batch_from;
+  // The page copies' string kernels (kernel_table.h, IsaKernels::string), where page.string_from != 0: from the CPU
+  // kind's row (Intel family 6 model 167), not with PMEM_NO_MOVNT nor without an ISA's kernels. Null otherwise.
+  MemmoveFn page_string_memmove;
+  MemsetFn page_string_memset;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"
   std::string description;  // DescribeCpu() text
 };

@@ -178,6 +178,21 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_TRUE(m167.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
   EXPECT_EQ(m167.page.fill_rewrite, size_t{48} << 20) << "fills: 48 MiB on a rewrite";
   EXPECT_EQ(m167.page.fill_ahead, 0u) << "and as copies on the next lines";
+  EXPECT_EQ(m167.page.string_from, size_t{128} << 10) << "rewrites from 128 KiB by REP MOVSQ / REP STOSQ";
+  EXPECT_EQ(m167.page_string_memmove, Avx512Kernels().string.memmove);
+  EXPECT_EQ(m167.page_string_memset, Avx512Kernels().string.memset);
+  for (const auto& [variable, value] : {std::pair<const char*, const char*>{"PMEM_AVX512F", "0"}, {"PMEM_AVX", "0"}}) {
+    const Selection lower = Select(Intel(167), FromEnv(variable, value));
+    const IsaKernels& isa = std::string(lower.isa) == "avx" ? AvxKernels() : Sse2Kernels();
+    EXPECT_EQ(lower.page.string_from, size_t{128} << 10)
+        << variable << ": the instructions are the same at every level";
+    EXPECT_EQ(lower.page_string_memmove, isa.string.memmove) << variable << ": with that level's pieces";
+    EXPECT_EQ(lower.page_string_memset, isa.string.memset) << variable;
+  }
+  const Selection m167_no_movnt = Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1"));
+  EXPECT_EQ(m167_no_movnt.page.string_from, 0u) << "PMEM_NO_MOVNT: the byte table's ordinary stores, as before";
+  EXPECT_EQ(m167_no_movnt.page_string_memmove, nullptr);
+  EXPECT_EQ(m167_no_movnt.page_string_memset, nullptr);
   EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 256 KiB";
   EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
   EXPECT_STREQ(m167.cache_line.memset_name, "avx512 nt >= 64 B") << "a fill has nothing to load";
@@ -217,8 +232,15 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page.far_below, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.fill_rewrite, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.nt_copy_batch_from, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page.string_from, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.page_string_memmove, nullptr) << f.family << "/" << f.model;
   }
   EXPECT_EQ(emr.nt_copy_batch_from, 0u);
+  for (const Selection* s : {&zen4, &m26_2, &emr}) {
+    EXPECT_EQ(s->page.string_from, 0u) << "string instructions only where measured (6/167): " << s->isa;
+    EXPECT_EQ(s->page_string_memmove, nullptr);
+    EXPECT_EQ(s->page_string_memset, nullptr);
+  }
 }
 
 // The switches on the rows that have thresholds of their own. Zen 5 (non-temporal from 8 B): the destination history

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/arch/backend.h"
 #include "pmem2/arch/env_overrides.h"
+#include "pmem2/arch/page_copy.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/cpu_features.h"
 #include "pmem2/arch/x86_64/ops_for_test.h"
@@ -37,6 +38,8 @@ CpuFeatures Kind(CpuVendor vendor, unsigned family, unsigned model) {
 
 constexpr unsigned kNt = kMemNonTemporal | kMemNoDrain;
 constexpr unsigned kOrdinary = kMemTemporal | kMemNoDrain;
+// Ordinary stores by string instructions (Intel 6/167's rewrites from 128 KiB: backend.h, string_from).
+constexpr unsigned kString = kOrdinary | kPageStringStores;
 constexpr unsigned kByteTableDecides = kMemNoDrain;  // under PMEM_MOVNT_THRESHOLD
 
 class PageCopyHistoryTest : public ::testing::Test {
@@ -144,23 +147,106 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   EXPECT_EQ(PageCopyFlags(At(0), 64, 0), kNt) << "a jump";
   EXPECT_EQ(PageCopyFlags(At(0), k1_25M - 1, 0), kNt)
       << "a buffer's first write, from the last line written on: it runs on past that line, ahead (a stream)";
-  EXPECT_EQ(PageCopyFlags(At(0), k1_25M - 1, 0), kOrdinary) << "the same buffer again, just below 1.25 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M - 1, 0), kString) << "the same buffer again, just below 1.25 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k1_25M, 0), kNt) << "the same buffer again, 1.25 MiB: non-temporal";
-  EXPECT_EQ(PageCopyFlags(At(0), k1_25M, 0, PageWrite::kFill), kOrdinary) << "filled: ordinary stores";
+  EXPECT_EQ(PageCopyFlags(At(0), k1_25M, 0, PageWrite::kFill), kString) << "filled: ordinary stores, as strings";
   EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, PageWrite::kFill), kNt) << "a larger buffer's first fill: ahead";
-  EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, PageWrite::kFill), kOrdinary) << "filled again, just below 48 MiB";
+  EXPECT_EQ(PageCopyFlags(At(0), k48M - 1, 0, PageWrite::kFill), kString) << "filled again, just below 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0, PageWrite::kFill), kNt) << "filled, 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(0), k48M, 0), kNt) << "copied, 48 MiB";
   EXPECT_EQ(PageCopyFlags(At(k48M), 2 << 10, 0, PageWrite::kFill), kNt) << "a fill ahead: 2 KiB, as a copy";
   EXPECT_EQ(PageCopyFlags(At(k48M + (2 << 10)), (2 << 10) - 1, 0, PageWrite::kFill), kOrdinary) << "below it";
   EXPECT_EQ(PageCopyFlags(At(60 << 20), 64, 0, PageWrite::kFill), kNt) << "a fill far: 64 B, as a copy";
   const std::string kernel = ByteOps().memmove_name;
-  const std::string after = " on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it";
+  const std::string rest = ", 2 KiB after the thread's last page copy, 64 B far from it";
+  const std::string after = " on a rewrite (rep movsq from 128 KiB)" + rest;
+  const std::string fill_after = " on a rewrite (rep stosq from 128 KiB)" + rest;
   // With the AVX-512 kernels this row's copies of 256 KiB and more go in 32-line batches; its fills never do.
   const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
   EXPECT_EQ(batches.empty(), std::string(CurrentSelection().isa) != "avx512");
   EXPECT_EQ(PageCopyName(), kernel.substr(0, kernel.find(" nt")) + " nt >= 1280 KiB" + after + batches);
-  EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + " nt >= 48 MiB" + after);
+  EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + " nt >= 48 MiB" + fill_after);
+}
+
+// Intel 6/167 writes a rewrite with the default store kind from 128 KiB by string instructions (kPageStringStores:
+// the plan's REP MOVSQ / REP STOSQ kernels), up to the rewrite thresholds (copies 1.25 MiB, fills 48 MiB: the tests
+// below); never ahead or far, nor where the caller chose the kind of store, nor from a caller's flags carrying the bit,
+// nor under PMEM_NO_MOVNT; no other row does.
+TEST_F(PageCopyHistoryTest, Intel167WritesRewritesFrom128KiBByStringInstructions) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  constexpr size_t k128K = size_t{128} << 10;
+  for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+    const std::string what = write == PageWrite::kFill ? "fill " : "copy ";
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), k128K - 1, 0, write), kNt) << what << "a jump";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K - 1, 0, write), kOrdinary)
+        << what << "rewritten, 128 KiB - 1: the vector loop";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, 0, write), kString) << what << "rewritten, 128 KiB: string instructions";
+    EXPECT_EQ(PageCopyFlags(At(8), k128K, 0, write), kString) << what << "at any alignment";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemNoDrain, write), kString) << what;
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemNoFlush, write), kString | kMemNoFlush) << what << "the copy alone";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemTemporal, write), kOrdinary) << what << "the caller chose the store";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemWb, write), kMemWb | kMemNoDrain) << what << "the caller chose the store";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemNonTemporal, write), kNt) << what << "the caller chose the store";
+    EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemWc, write), kMemWc | kMemNoDrain) << what << "the caller chose the store";
+    EXPECT_EQ(PageCopyFlags(At(k128K), k128K, 0, write), kNt) << what << "the next lines: ahead";
+    EXPECT_EQ(PageCopyFlags(At(40 << 20), 64, kPageStringStores, write), kNt)
+        << what << "far: the caller's bit is not the page copy's";
+    EXPECT_EQ(PageCopyFlags(At(40 << 20), 64, kPageStringStores, write), kOrdinary)
+        << what << "a rewrite below 128 KiB";
+  }
+  EnvOverrides no_movnt = ProcessEnvOverrides();
+  no_movnt.no_movnt = true;
+  for (const CpuFeatures& f : {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kAmd, 26, 2)}) {
+    pmem2::testing::ScopedCpuFeatures other(f, f.vendor == CpuVendor::kIntel ? no_movnt : ProcessEnvOverrides());
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), 4096, 0), kNt) << f.model << ": a jump";
+    for (const size_t n : {k128K, size_t{1} << 20}) {
+      EXPECT_EQ(PageCopyFlags(At(0), n, 0) & kPageStringStores, 0u) << f.model << " rewrite of " << n;
+    }
+    EXPECT_EQ(PageCopyName().find("rep movsq"), std::string::npos) << PageCopyName();
+  }
+}
+
+// The copies and fills that PageCopyFlags sends to the string kernels, through pmem2/arch's PageMemmove and
+// PageMemset with Intel 6/167's row on this CPU: the bytes of memmove and memset, nothing around them changed, at
+// destination and source offsets that leave 1-7 byte pieces before and after the 8-byte words, and an overlapping
+// move, which takes the kernel's ordinary-store fallback.
+TEST_F(PageCopyHistoryTest, Intel167StringRewritesWriteTheRightBytes) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 167));
+  constexpr size_t kGuard = 64, k128K = size_t{128} << 10, kMost = 2 * k128K + 64;
+  std::vector<unsigned char> buf(kGuard + kMost + kGuard), want, src(kMost);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
+  for (const size_t n : {k128K, k128K + 1, k128K + 4096 + 13, 2 * k128K}) {
+    for (const size_t dst_off : {0, 3, 8, 61}) {
+      for (const size_t src_off : {0, 5}) {
+        const std::string where =
+            std::to_string(n) + " B at +" + std::to_string(dst_off) + " from +" + std::to_string(src_off);
+        for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i);
+        unsigned char* d = buf.data() + kGuard + dst_off;
+        PageMemmove(d, src.data(), n, kMemNoFlush);  // the buffer's first write: far
+        ASSERT_EQ(PageCopyFlags(d, n, 0) & kPageStringStores, kPageStringStores) << where << ": a string rewrite";
+        want = buf;
+        std::memcpy(want.data() + kGuard + dst_off, src.data() + src_off, n);
+        EXPECT_EQ(PageMemmove(d, src.data() + src_off, n, 0), d) << where;
+        EXPECT_TRUE(buf == want) << "copy " << where;
+        std::memset(want.data() + kGuard + dst_off, 0x5a, n);
+        EXPECT_EQ(PageMemset(d, 0x5a, n, 0), d) << where;
+        EXPECT_TRUE(buf == want) << "fill " << where;
+      }
+    }
+  }
+  // A move within the buffer, written again: the source starts 1000 bytes into the destination's range.
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 5);
+  unsigned char* d = buf.data() + kGuard;
+  PageMemset(d, 1, k128K, kMemNoFlush);
+  ASSERT_EQ(PageCopyFlags(d, k128K, 0) & kPageStringStores, kPageStringStores);
+  want = buf;
+  std::memmove(want.data() + kGuard, want.data() + kGuard + 1000, k128K);
+  PageMemmove(d, d + 1000, k128K, 0);
+  EXPECT_TRUE(buf == want) << "overlapping move";
 }
 
 // A stream of records that are not whole lines: each starts on the line where the previous one ended, which on its own
@@ -198,6 +284,7 @@ TEST_F(PageCopyHistoryTest, Intel167ARewriteThatRunsOnByMoreThanItRewritesIsAhea
   EXPECT_EQ(after(125, 128), kOrdinary) << "8000 B written again as 8192 B: a rewrite";
   EXPECT_EQ(after(1, 34), kNt) << "a line rewritten, 33 past: ahead";
   EXPECT_EQ(after(33, 35), kOrdinary) << "2 lines past: a rewrite";
+  EXPECT_EQ(after(2000, 2048), kString) << "128 KiB written again 48 lines longer: a rewrite, by string instructions";
   Forget();
   EXPECT_EQ(PageCopyFlags(At(0), 2048, 0), kNt) << "a jump";
   EXPECT_EQ(PageCopyFlags(At(0), 0, 0), kOrdinary) << "nothing, at the buffer's start: a rewrite of no lines";
@@ -391,7 +478,9 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
       const char* const place = t.where == Where::kRewrite ? "rewrite" : t.where == Where::kAhead ? "ahead" : "far";
       const std::string where = std::to_string(row.cpu.family) + "/" + std::to_string(row.cpu.model) + " " + place +
                                 (t.write == PageWrite::kFill ? " fill " : " copy ") + std::to_string(t.bytes);
-      EXPECT_EQ(flags_at(t.where, t.write, t.bytes - 1), kOrdinary) << where << " - 1";
+      // Intel 6/167 writes a rewrite from 128 KiB with string instructions: ordinary stores too.
+      const bool string = row.cpu.vendor == CpuVendor::kIntel && t.where == Where::kRewrite;
+      EXPECT_EQ(flags_at(t.where, t.write, t.bytes - 1), string ? kString : kOrdinary) << where << " - 1";
       EXPECT_EQ(flags_at(t.where, t.write, t.bytes), kNt) << where;
     }
   }
