@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "pmem2/arch/persist_ops.h"
@@ -67,8 +68,9 @@ struct PageNtThresholds {
 // and again when a test installs another) and found with one load (current_page_plan). Reaching the same
 // through ByteOps() and a PageNtThresholds returned by value took nine calls, 4-6 ns of a page copy on Zen 5
 // (a 64-byte one without msync: 9.3 ns, now 3.3, glibc's memcpy 1.8; tools/bench/results/amd-26-2.md, "The page
-// copy's own work"). One cache line holds everything a copy reads (the fills' fields follow it): each line a
-// copy touches after a system call may cost a nanosecond (amd-26-2.md, "The page sync's lines").
+// copy's own work"). One cache line holds everything a copy reads to decide (the fills' fields follow it, and the
+// string kernels' pointers, read only by the copies that take them): each line a copy touches after a system call may
+// cost a nanosecond (amd-26-2.md, "The page sync's lines").
 struct alignas(64) PageCopyPlan {
   MemmoveFn memmove = nullptr;  // ByteOps().memmove and .memset
   bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
@@ -80,15 +82,18 @@ struct alignas(64) PageCopyPlan {
   const char* string_memmove_name = "";  // the instruction, for PageCopyName(): "rep movsq"
   const char* string_memset_name = "";
 
+  static bool SameName(const char* a, const char* b) {
+    return a == b || (a != nullptr && b != nullptr && std::strcmp(a, b) == 0);
+  }
   bool operator==(const PageCopyPlan& o) const {
     return memmove == o.memmove && threshold_from_environment == o.threshold_from_environment &&
            thresholds == o.thresholds && memset == o.memset && string_memmove == o.string_memmove &&
-           string_memset == o.string_memset && std::string(string_memmove_name) == o.string_memmove_name &&
-           std::string(string_memset_name) == o.string_memset_name;
+           string_memset == o.string_memset && SameName(string_memmove_name, o.string_memmove_name) &&
+           SameName(string_memset_name, o.string_memset_name);
   }
 };
 static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, fill_rewrite) <= 64,
-              "a copy reads its plan's first line only");
+              "a copy decides from its plan's first line only");
 // The plan of the current selection; the same tables ByteOps() returns.
 const PageCopyPlan& PagePlan();
 // What PagePlan() returns, published by the backend (release) whenever its selection changes; null before the

@@ -66,12 +66,13 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
             "avx512 nt >= 0 B, 32-line batches >= 256 KiB");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";
-  // Intel 6/167's rewrites from 2 KiB by string instructions: said after the rewrite threshold, with or without a
+  // Intel 6/167's rewrites from 128 KiB by string instructions: said after the rewrite threshold, with or without a
   // history; not where the byte table's name is all (PMEM_MOVNT_THRESHOLD, PMEM_NO_MOVNT: no strings then).
-  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{5} << 18, size_t{2} << 10,
-                            64, 0, 0, 2048, "rep movsq"),
-            "avx512 nt >= 1280 KiB on a rewrite (rep movsq from 2 KiB), 2 KiB after the thread's last page copy, 64 B "
-            "far from it, 32-line batches >= 256 KiB");
+  EXPECT_EQ(
+      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64, 0,
+                      0, size_t{128} << 10, "rep movsq"),
+      "avx512 nt >= 1280 KiB on a rewrite (rep movsq from 128 KiB), 2 KiB after the thread's last page copy, 64 B "
+      "far from it, 32-line batches >= 256 KiB");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, size_t{16} << 10, 0, 0, 0, 0, 4096, "rep stosq"),
             "avx nt >= 16 KiB (rep stosq from 4 KiB)");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{16} << 10, 0, 0, 0, 0, 4096, "rep stosq"),

@@ -80,13 +80,15 @@ FlushFn WriteBackFlush();
 const PersistOps& FileByteOps();
 
 // The copy half of page granularity, where msync (the caller's) makes the data durable: the flags to pass to
-// ByteOps().memmove / memset for a `len`-byte copy to `dst` that the caller asked for with `flags`, and how it
-// works, for `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h. On CPU kinds measured to want it, the
-// choice follows the calling thread's previous page copies (destination_history.h), so call it once per copy.
-// Fills (memset) may have thresholds of their own.
+// ByteOps().memmove / memset for a `len`-byte copy to `dst` that the caller asked for with `flags` (or, with
+// page_copy.h's kPageStringStores among them, to the page plan's string kernels: backend.h), and how it works, for
+// `pmem2 info` (e.g. "avx nt >= 16 KiB"). See page_copy.h. On CPU kinds measured to want it, the choice follows the
+// calling thread's previous page copies (destination_history.h), so call it once per copy. Fills (memset) may have
+// thresholds of their own.
 enum class PageWrite { kCopy, kFill };
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write = PageWrite::kCopy);
-// ByteOps().memmove / memset with those flags: the copy half of a page mapping's memcpy_fn and memset_fn.
+// ByteOps().memmove / memset (or the string kernels) with those flags: the copy half of a page mapping's memcpy_fn and
+// memset_fn.
 void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags);
 void* PageMemset(void* dst, int c, size_t len, unsigned flags);
 std::string PageCopyName(PageWrite write = PageWrite::kCopy);

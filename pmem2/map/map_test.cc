@@ -691,12 +691,16 @@ TEST(MapTest, PageRewritesByStringInstructionsOnIntel167) {
   EXPECT_THAT(map->diagnostics().memmove_name, HasSubstr(" on a rewrite (rep movsq from 128 KiB),"));
   EXPECT_THAT(map->diagnostics().memset_name, HasSubstr(" on a rewrite (rep stosq from 128 KiB),"));
   char* base = static_cast<char*>(map->address());
-  std::string src(kBuffer, '\0');
-  for (size_t i = 0; i < kBuffer; ++i) src[i] = static_cast<char>(i * 7 + 1);
-  for (int round = 0; round < 2; ++round) {  // the first write is far (NT), the second a rewrite (strings)
+  // The source 8-aligned where the destination is (base + 3 and a heap block + 3): the copies take the strings too.
+  std::string from(kBuffer + 3, '\0');
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(from.data()) % 8, 0u);
+  for (size_t i = 0; i < from.size(); ++i) from[i] = static_cast<char>(i * 7 + 1);
+  const std::string src = from.substr(3);
+  // The first fill is far (NT); every write after it is the same buffer again (string instructions).
+  for (int round = 0; round < 2; ++round) {
     map->memset_fn()(base + 3, 'z', kBuffer, 0);
     EXPECT_EQ(std::string(base + 3, kBuffer), std::string(kBuffer, 'z')) << round;
-    map->memcpy_fn()(base + 3, src.data(), kBuffer, 0);
+    map->memcpy_fn()(base + 3, from.data() + 3, kBuffer, 0);
     EXPECT_EQ(std::string(base + 3, kBuffer), src) << round;
   }
   EXPECT_EQ(std::string(base, 3), std::string(3, '\0'));

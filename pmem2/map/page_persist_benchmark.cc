@@ -322,6 +322,27 @@ void RewriteString(benchmark::State& state, bool fill) {
 }
 #endif
 void Rewrite(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, false); }
+// The same buffer written again from a destination `dst_offset` bytes into a page and a source `src_offset` bytes
+// into a line: string instructions with a source that is not 8-aligned to the destination, or a destination that is
+// not 8-aligned, against the vector loop (kMemTemporal).
+void RewriteUnaligned(benchmark::State& state, unsigned flags, size_t dst_offset, size_t src_offset) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* const d = static_cast<char*>(LargeMapping().map.address()) + dst_offset;
+  const char* const src = LargeSource() + src_offset;
+  const auto memcpy_fn = LargeMapping().map.memcpy_fn();
+  for (auto _ : state) memcpy_fn(d, src, n, flags);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+void RewriteUnalignedFill(benchmark::State& state, unsigned flags, size_t dst_offset) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* const d = static_cast<char*>(LargeMapping().map.address()) + dst_offset;
+  const auto memset_fn = LargeMapping().map.memset_fn();
+  for (auto _ : state) memset_fn(d, static_cast<int>(state.iterations()), n, flags);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+void UnalignedSizes(benchmark::internal::Benchmark* b) {
+  for (long n : {128L << 10, 512L << 10, 1L << 20}) b->Arg(n);
+}
 void Stream(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(state, fill, flags, true); }
 void RewriteSizes(benchmark::internal::Benchmark* b) {
   for (long n : kRewriteSizes) b->Arg(n);
@@ -339,6 +360,20 @@ BENCHMARK_CAPTURE(Rewrite, memset_nontemporal, true, kMemNonTemporal)->Apply(Rew
 BENCHMARK_CAPTURE(RewriteString, rep_movsq_then_persist_fn, false)->Apply(RewriteSizes);
 BENCHMARK_CAPTURE(RewriteString, rep_stosq_then_persist_fn, true)->Apply(RewriteSizes);
 #endif
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_default_dst8_src3, 0u, 8, 3)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_temporal_dst8_src3, kMemTemporal, 8, 3)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_default_dst3_src0, 0u, 3, 0)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_temporal_dst3_src0, kMemTemporal, 3, 0)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_default_dst8_src0, 0u, 8, 0)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_temporal_dst8_src0, kMemTemporal, 8, 0)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_default_dst3_src3, 0u, 3, 3)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_temporal_dst3_src3, kMemTemporal, 3, 3)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_default_dst0_src8, 0u, 0, 8)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnaligned, memcpy_temporal_dst0_src8, kMemTemporal, 0, 8)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnalignedFill, memset_default_dst8, 0u, 8)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnalignedFill, memset_temporal_dst8, kMemTemporal, 8)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnalignedFill, memset_default_dst3, 0u, 3)->Apply(UnalignedSizes);
+BENCHMARK_CAPTURE(RewriteUnalignedFill, memset_temporal_dst3, kMemTemporal, 3)->Apply(UnalignedSizes);
 BENCHMARK_CAPTURE(Stream, memcpy_default, false, 0u)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_temporal, false, kMemTemporal)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_nontemporal, false, kMemNonTemporal)->Apply(StreamRecords);

@@ -704,20 +704,22 @@ void* MemsetByte(void* dst, int c, size_t len, unsigned flags) {
 }
 
 // String instructions for the page copies' rewrites, on the CPU kinds whose row asks for them (x86_64/ops.cc: Intel
-// family 6 model 167, from 128 KiB up to the row's non-temporal threshold on a rewrite): there REP MOVSQ / REP STOSQ
-// wrote the same buffer again, msync after it, 4-6 % (copies) and 1-8 % (fills) faster than this file's vector loops
-// (tools/bench/results/intel-6-167.md, "String instructions for a buffer written again, built"). Ordinary stores,
-// nothing written back: the byte tables' temporal path by another instruction. 8-byte elements, so an aligned 8-byte
-// field is written whole (ScalarPrimitives::CopyWords); the destination's 1-7 bytes before its first 8-byte
-// boundary and after its last go out as CopySmall / FillSmall pieces. Ranges that overlap take CopyTemporal's
-// ordinary stores: a forward string copy is right only where the destination starts below the source, and a backward
-// one is not a fast string.
+// family 6 model 167, from 128 KiB up to the row's non-temporal threshold on a rewrite): there REP MOVSQ wrote the same
+// buffer again, msync after it, in 0.90-0.98 of the time of this file's vector loop at 128 KiB-1 MiB, and REP STOSQ
+// filled it in 0.93-0.97 at 1.5-2 MiB and 0.95-1.08 elsewhere (tools/bench/results/intel-6-167.md, "String
+// instructions for a buffer written again, built"). Ordinary stores, nothing written back: the byte tables' temporal
+// path by another instruction. 8-byte elements, so an aligned 8-byte field is written whole
+// (ScalarPrimitives::CopyWords); the destination's 1-7 bytes before its first 8-byte boundary and after its last go
+// out as CopySmall / FillSmall pieces. Copies whose source is not 8-aligned where the destination is take
+// CopyTemporal's vector loop: there REP MOVSQ took 1.14-1.43x its time at 128 KiB-1 MiB, where a source and a
+// destination misaligned alike cost nothing (the same section). Ranges that overlap take it too: a forward string copy
+// is right only where the destination starts below the source, and a backward one is not a fast string.
 template <class P>
 __attribute__((noinline)) void* MemmoveString(void* dst, const void* src, size_t n, unsigned flags) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  if (reinterpret_cast<uintptr_t>(d) - reinterpret_cast<uintptr_t>(s) < n ||
-      reinterpret_cast<uintptr_t>(s) - reinterpret_cast<uintptr_t>(d) < n) {
+  const uintptr_t du = reinterpret_cast<uintptr_t>(d), su = reinterpret_cast<uintptr_t>(s);
+  if (du - su < n || su - du < n || ((du ^ su) & 7) != 0) {
     CopyTemporal<P, false>(d, s, n);
   } else {
     size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & 7;

@@ -171,18 +171,19 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     non-temporal from 1.25 MiB on a rewrite. Fills: 1.02-8.7x up to 32 MiB, either way at 48-64 MiB (0.93-1.08x,
 //     0.51-1.07x): non-temporal from 48 MiB, as libpmem2's. Below those thresholds a rewrite from 128 KiB goes to REP
 //     MOVSQ / REP STOSQ (string_from; Intel's manual keeps their aligned 8-byte elements whole): copies of 128 KiB-1
-//     MiB took 0.94-0.96 of the vector loop's time, fills of 128 KiB-32 MiB 0.92-0.99; below 128 KiB string copies took
-//     0.76-0.83 at 24 KiB, 1.05-1.09 at 32-64 KiB and were within the runs' spread elsewhere ("String instructions for
-//     a buffer written again, built"). Until then a rewrite of more than 4 KiB counted as far and went non-temporal,
-//     and the next record of a stream of records that are not whole lines counted as a rewrite: below 16 KiB it took
-//     ordinary stores, 1.6x the time of NT ones at 8 KiB + 8 B, and with the rewrite threshold at 1.25 MiB it would
-//     have taken up to 2.2x ("A buffer written again"). AVX-512: one 64-byte non-temporal store per line writes cold
-//     lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is where libpmem2
-//     (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md). Non-temporal
-//     copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the page tables
-//     and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64 KiB-2 MiB
-//     within 1.5 %, 16 KiB up to 6 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Not
-//     measured on other CPU kinds.
+//     MiB took 0.90-0.98 of the vector loop's time, fills 0.93-0.97 at 1.5-2 MiB and 0.95-1.08 elsewhere; below 128 KiB
+//     string copies took 0.76-0.83 at 24 KiB, 1.05-1.09 at 32-64 KiB and were within the runs' spread elsewhere; a copy
+//     whose source is not 8-aligned where the destination is keeps the vector loop (strings 1.14-1.43x) ("String
+//     instructions for a buffer written again, built"). Until then a rewrite of more than 4 KiB counted as far and went
+//     non-temporal, and the next record of a stream of records that are not whole lines counted as a rewrite: below 16
+//     KiB it took ordinary stores, 1.6x the time of NT ones at 8 KiB + 8 B, and with the rewrite threshold at 1.25 MiB
+//     it would have taken up to 2.2x ("A buffer written again"). AVX-512: one 64-byte non-temporal store per line
+//     writes cold lines 0-8 % (sequential) and 8-24 % (random) faster than two 32-byte ones from 16 KiB up, which is
+//     where libpmem2 (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md).
+//     Non-temporal copies from 256 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the
+//     page tables and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), 64
+//     KiB-2 MiB within 1.5 %, 16 KiB up to 6 % more (tools/bench/results/intel-6-167.md, "Copies in batches of 32
+//     lines"). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -275,7 +276,9 @@ void PublishPagePlan(const Selection& s) {
   plan.memset = s.byte.memset;
   plan.thresholds = s.page;
   plan.threshold_from_environment = s.movnt_threshold_from_environment;
-  if (s.page.string_from != 0) {
+  // A selection without both string kernels (one a test built by hand) never sends a copy to a null one.
+  if (s.page_string_memmove == nullptr || s.page_string_memset == nullptr) plan.thresholds.string_from = 0;
+  if (plan.thresholds.string_from != 0) {
     plan.string_memmove = s.page_string_memmove;
     plan.string_memset = s.page_string_memset;
     plan.string_memmove_name = "rep movsq";

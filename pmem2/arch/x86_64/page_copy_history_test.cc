@@ -70,6 +70,12 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
     EXPECT_EQ(PageCopyName().find("far"), std::string::npos) << PageCopyName();
     EXPECT_NE(PageCopyName().find(" nt >= 4 KiB"), std::string::npos) << PageCopyName();
     EXPECT_EQ(PageCopyFlags(At(1 << 20), size_t{8} << 20, 0, PageWrite::kFill), kByteTableDecides) << "fills too";
+    for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+      EXPECT_EQ(PageCopyFlags(At(12 << 20), size_t{256} << 10, 0, write), kByteTableDecides);
+      EXPECT_EQ(PageCopyFlags(At(12 << 20), size_t{256} << 10, 0, write), kByteTableDecides)
+          << "256 KiB written again: no string instructions either (Intel 6/167's from 128 KiB)";
+    }
+    EXPECT_EQ(PageCopyName().find("rep movsq"), std::string::npos) << PageCopyName();
     const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
     EXPECT_EQ(PageCopyName(PageWrite::kFill) + batches, PageCopyName()) << "a fill's name never names batches";
   }
@@ -183,7 +189,7 @@ TEST_F(PageCopyHistoryTest, Intel167WritesRewritesFrom128KiBByStringInstructions
     EXPECT_EQ(PageCopyFlags(At(0), k128K - 1, 0, write), kOrdinary)
         << what << "rewritten, 128 KiB - 1: the vector loop";
     EXPECT_EQ(PageCopyFlags(At(0), k128K, 0, write), kString) << what << "rewritten, 128 KiB: string instructions";
-    EXPECT_EQ(PageCopyFlags(At(8), k128K, 0, write), kString) << what << "at any alignment";
+    EXPECT_EQ(PageCopyFlags(At(3), k128K, 0, write), kString) << what << "at any alignment";
     EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemNoDrain, write), kString) << what;
     EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemNoFlush, write), kString | kMemNoFlush) << what << "the copy alone";
     EXPECT_EQ(PageCopyFlags(At(0), k128K, kMemTemporal, write), kOrdinary) << what << "the caller chose the store";
@@ -196,16 +202,20 @@ TEST_F(PageCopyHistoryTest, Intel167WritesRewritesFrom128KiBByStringInstructions
     EXPECT_EQ(PageCopyFlags(At(40 << 20), 64, kPageStringStores, write), kOrdinary)
         << what << "a rewrite below 128 KiB";
   }
+  // Under PMEM_NO_MOVNT, and on Zen 5, the same buffer written again takes the vector loop (kOrdinary), as before.
   EnvOverrides no_movnt = ProcessEnvOverrides();
   no_movnt.no_movnt = true;
   for (const CpuFeatures& f : {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kAmd, 26, 2)}) {
     pmem2::testing::ScopedCpuFeatures other(f, f.vendor == CpuVendor::kIntel ? no_movnt : ProcessEnvOverrides());
-    Forget();
-    EXPECT_EQ(PageCopyFlags(At(0), 4096, 0), kNt) << f.model << ": a jump";
     for (const size_t n : {k128K, size_t{1} << 20}) {
-      EXPECT_EQ(PageCopyFlags(At(0), n, 0) & kPageStringStores, 0u) << f.model << " rewrite of " << n;
+      for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+        Forget();
+        EXPECT_EQ(PageCopyFlags(At(0), n, 0, write), kNt) << f.model << ": a jump";
+        EXPECT_EQ(PageCopyFlags(At(0), n, 0, write), kOrdinary) << f.model << ": " << n << " B written again";
+      }
     }
     EXPECT_EQ(PageCopyName().find("rep movsq"), std::string::npos) << PageCopyName();
+    EXPECT_EQ(PageCopyName(PageWrite::kFill).find("rep stosq"), std::string::npos) << PageCopyName();
   }
 }
 
@@ -551,8 +561,9 @@ struct ByteCall {
   int c = -1;
   size_t len = 0;
   unsigned flags = 0;
+  bool string = false;  // the plan's string kernels, not the byte table's
   bool operator==(const ByteCall& o) const {
-    return dst == o.dst && src == o.src && c == o.c && len == o.len && flags == o.flags;
+    return dst == o.dst && src == o.src && c == o.c && len == o.len && flags == o.flags && string == o.string;
   }
 };
 std::vector<ByteCall>& ByteCalls() {
@@ -567,6 +578,14 @@ void* RecordMemset(void* dst, int c, size_t len, unsigned flags) {
   ByteCalls().push_back({dst, nullptr, c, len, flags});
   return dst;
 }
+void* RecordStringMemmove(void* dst, const void* src, size_t len, unsigned flags) {
+  ByteCalls().push_back({dst, src, -1, len, flags, true});
+  return dst;
+}
+void* RecordStringMemset(void* dst, int c, size_t len, unsigned flags) {
+  ByteCalls().push_back({dst, nullptr, c, len, flags, true});
+  return dst;
+}
 
 TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
   struct Step {
@@ -574,18 +593,21 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
     unsigned flags;
   };
   // A jump, a rewrite, a stream's next lines (where Zen 5's fills differ from its copies at 16 KiB), a large far
-  // copy right after them, a far copy, a large rewrite (where they differ again), the caller's own flags, NOFLUSH.
+  // copy right after them, a far copy, a large rewrite (where they differ again), the caller's own flags, NOFLUSH, and
+  // a 256 KiB buffer written again (Intel 6/167: the string kernels).
   const Step steps[] = {{32 << 20, 64, 0},
                         {32 << 20, 64, 0},
                         {(32 << 20) + 64, 2048, 0},
                         {(32 << 20) + 2112, 100, 0},
                         {(32 << 20) + 2240, 16 << 10, 0},  // ahead: Zen 5 copies non-temporal, fills not
-                        {0, 8 << 20, 0},                    // far right after a stream step
+                        {0, 8 << 20, 0},                   // far right after a stream step
                         {1 << 20, 16 << 10, 0},
                         {1 << 20, 8 << 20, 0},
                         {9 << 20, 8 << 10, kMemTemporal},
                         {5 << 20, 64, kMemNonTemporal},
-                        {5 << 20, 64, kMemNoFlush}};
+                        {5 << 20, 64, kMemNoFlush},
+                        {12 << 20, 256 << 10, 0},
+                        {12 << 20, 256 << 10, 0}};
   char source[1];
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 26, 2), Kind(CpuVendor::kIntel, 6, 167),
                                Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kOther, 0, 0)}) {
@@ -593,20 +615,30 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
     Selection recording = cpu.selection();
     recording.byte.memmove = RecordMemmove;
     recording.byte.memset = RecordMemset;
+    if (recording.page.string_from != 0) {
+      recording.page_string_memmove = RecordStringMemmove;
+      recording.page_string_memset = RecordStringMemset;
+    }
+    size_t string_calls = 0;
     for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
       std::vector<ByteCall> expected;
       Forget();
       for (const Step& s : steps) {
         char* d = const_cast<char*>(At(s.offset));
         const unsigned flags = PageCopyFlags(d, s.size, s.flags, write);
-        expected.push_back(write == PageWrite::kCopy ? ByteCall{d, source, -1, s.size, flags}
-                                                     : ByteCall{d, nullptr, 7, s.size, flags});
+        const bool string = (flags & kPageStringStores) != 0;
+        string_calls += string ? 1 : 0;
+        expected.push_back(write == PageWrite::kCopy ? ByteCall{d, source, -1, s.size, flags, string}
+                                                     : ByteCall{d, nullptr, 7, s.size, flags, string});
       }
       InstallSelectionForTest(&recording);
       // The plan is the installed selection's, field by field.
       const backend::PageCopyPlan& plan = backend::PagePlan();
       EXPECT_EQ(backend::current_page_plan.load(), &plan);
       EXPECT_TRUE(plan.memmove == RecordMemmove && plan.memset == RecordMemset);
+      EXPECT_TRUE(recording.page.string_from == 0
+                      ? plan.string_memmove == nullptr && plan.string_memset == nullptr
+                      : plan.string_memmove == RecordStringMemmove && plan.string_memset == RecordStringMemset);
       EXPECT_TRUE(plan.thresholds == recording.page);
       EXPECT_EQ(plan.threshold_from_environment, recording.movnt_threshold_from_environment);
       ByteCalls().clear();
@@ -627,6 +659,8 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
             << expected[i].flags;
       }
     }
+    EXPECT_EQ(string_calls, f.vendor == CpuVendor::kIntel ? 2u : 0u)
+        << f.family << "/" << f.model << ": the 256 KiB buffer written again, copied and filled";
     // Back on the real tables: the bytes arrive.
     char to[256] = {}, from[256];
     for (size_t i = 0; i < sizeof(from); ++i) from[i] = static_cast<char>(i);
