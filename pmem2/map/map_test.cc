@@ -673,15 +673,20 @@ TEST(MapTest, EveryRealFlushInstructionKeepsCacheLineGranularity) {
   EXPECT_GT(tried, 0) << "every x86-64 CPU has CLFLUSH";
 }
 
+// This CPU's features under another CPU kind's name, so that the kind's row (pmem2/arch/x86_64/ops.cc) is selected.
+arch::x86_64::CpuFeatures ThisCpuAsKind(arch::x86_64::CpuVendor vendor, unsigned family, unsigned model) {
+  arch::x86_64::CpuFeatures f = arch::x86_64::ProcessCpuFeatures();
+  f.vendor = vendor;
+  f.family = family;
+  f.model = model;
+  return f;
+}
+
 // Intel 6/167's row writes a page rewrite from 128 KiB with REP MOVSQ / REP STOSQ (pmem2/arch/x86_64/ops.cc): the
 // mapping's diagnostics say so, and a buffer written again that way, then persisted, holds the right bytes, with the
 // bytes around it untouched.
 TEST(MapTest, PageRewritesByStringInstructionsOnIntel167) {
-  arch::x86_64::CpuFeatures m167 = arch::x86_64::ProcessCpuFeatures();
-  m167.vendor = arch::x86_64::CpuVendor::kIntel;
-  m167.family = 6;
-  m167.model = 167;
-  ::pmem2::testing::ScopedCpuFeatures cpu(m167);
+  ::pmem2::testing::ScopedCpuFeatures cpu(ThisCpuAsKind(arch::x86_64::CpuVendor::kIntel, 6, 167));
   ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
   ScopedTempDir dir("/dev/shm");
   constexpr size_t kSize = size_t{1} << 20, kBuffer = (size_t{256} << 10) + 13;
@@ -714,11 +719,7 @@ TEST(MapTest, PageRewritesByStringInstructionsOnIntel167) {
 // A page mapping's memset has thresholds of its own where the CPU kind's row sets them (Zen 5: ordinary stores
 // up to 48 MiB where copies go non-temporal from 8 MiB), names them, and fills right.
 TEST(MapTest, PageFillsTakeTheirOwnThresholdsAndSayWhich) {
-  arch::x86_64::CpuFeatures zen5 = arch::x86_64::ProcessCpuFeatures();
-  zen5.vendor = arch::x86_64::CpuVendor::kAmd;
-  zen5.family = 26;
-  zen5.model = 2;
-  ::pmem2::testing::ScopedCpuFeatures cpu(zen5);
+  ::pmem2::testing::ScopedCpuFeatures cpu(ThisCpuAsKind(arch::x86_64::CpuVendor::kAmd, 26, 2));
   ScopedEnv force("PMEM2_FORCE_GRANULARITY", "page");
   ScopedTempDir dir("/dev/shm");
   constexpr size_t kSize = size_t{10} << 20;
