@@ -13,7 +13,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "pmem2/arch/persist_ops.h"
@@ -79,17 +78,14 @@ struct alignas(64) PageCopyPlan {
   // Where thresholds.string_from sends a copy or fill (read only then); null where it is 0.
   MemmoveFn string_memmove = nullptr;
   MemsetFn string_memset = nullptr;
-  const char* string_memmove_name = "";  // the instruction, for PageCopyName(): "rep movsq"
+  // The instructions, for PageCopyName() ("rep movsq"); set with the kernels, so equal kernels mean equal names.
+  const char* string_memmove_name = "";
   const char* string_memset_name = "";
 
-  static bool SameName(const char* a, const char* b) {
-    return a == b || (a != nullptr && b != nullptr && std::strcmp(a, b) == 0);
-  }
   bool operator==(const PageCopyPlan& o) const {
     return memmove == o.memmove && threshold_from_environment == o.threshold_from_environment &&
            thresholds == o.thresholds && memset == o.memset && string_memmove == o.string_memmove &&
-           string_memset == o.string_memset && SameName(string_memmove_name, o.string_memmove_name) &&
-           SameName(string_memset_name, o.string_memset_name);
+           string_memset == o.string_memset;
   }
 };
 static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, fill_rewrite) <= 64,

@@ -28,8 +28,9 @@ std::string PageCopyNameFor(const std::string& byte_kernel_name, bool threshold_
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));
   const std::string strings =
       string_from != 0 ? absl::StrCat(" (", string_instruction, " from ", Size(string_from), ")") : "";
-  if (far_nt_threshold == 0) name += strings;
-  if (far_nt_threshold != 0) {
+  if (far_nt_threshold == 0) {
+    name += strings;
+  } else {
     std::string far_bound;
     if (far_nt_below != 0) {
       far_bound = absl::StrCat(" (below ", Size(far_nt_below));

@@ -276,11 +276,12 @@ const char* LargeSource() {
 }
 
 // `stream` false: the same n bytes every call; true: the next n bytes of a cursor advancing by n, wrapping before the
-// end.
-void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream) {
+// end. The destination starts `dst_offset` bytes into the file, the source `src_offset` bytes into its buffer.
+void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream, size_t dst_offset = 0,
+                size_t src_offset = 0) {
   const size_t n = static_cast<size_t>(state.range(0));
-  char* const base = static_cast<char*>(LargeMapping().map.address());
-  const char* const src = LargeSource();
+  char* const base = static_cast<char*>(LargeMapping().map.address()) + dst_offset;
+  const char* const src = LargeSource() + src_offset;
   const Map& map = LargeMapping().map;
   const auto memcpy_fn = map.memcpy_fn();
   const auto memset_fn = map.memset_fn();
@@ -293,7 +294,7 @@ void WriteLarge(benchmark::State& state, bool fill, unsigned flags, bool stream)
     }
     if (stream) {
       offset += n;
-      if (offset + n > kLargeFileSize) offset = 0;
+      if (dst_offset + offset + n > kLargeFileSize) offset = 0;
     }
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
@@ -326,19 +327,10 @@ void Rewrite(benchmark::State& state, bool fill, unsigned flags) { WriteLarge(st
 // into a line: string instructions with a source that is not 8-aligned to the destination, or a destination that is
 // not 8-aligned, against the vector loop (kMemTemporal).
 void RewriteUnaligned(benchmark::State& state, unsigned flags, size_t dst_offset, size_t src_offset) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  char* const d = static_cast<char*>(LargeMapping().map.address()) + dst_offset;
-  const char* const src = LargeSource() + src_offset;
-  const auto memcpy_fn = LargeMapping().map.memcpy_fn();
-  for (auto _ : state) memcpy_fn(d, src, n, flags);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+  WriteLarge(state, false, flags, false, dst_offset, src_offset);
 }
 void RewriteUnalignedFill(benchmark::State& state, unsigned flags, size_t dst_offset) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  char* const d = static_cast<char*>(LargeMapping().map.address()) + dst_offset;
-  const auto memset_fn = LargeMapping().map.memset_fn();
-  for (auto _ : state) memset_fn(d, static_cast<int>(state.iterations()), n, flags);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+  WriteLarge(state, true, flags, false, dst_offset);
 }
 void UnalignedSizes(benchmark::internal::Benchmark* b) {
   for (long n : {128L << 10, 512L << 10, 1L << 20}) b->Arg(n);

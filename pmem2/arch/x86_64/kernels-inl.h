@@ -722,7 +722,7 @@ __attribute__((noinline)) void* MemmoveString(void* dst, const void* src, size_t
   if (du - su < n || su - du < n || ((du ^ su) & 7) != 0) {
     CopyTemporal<P, false>(d, s, n);
   } else {
-    size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & 7;
+    size_t head = (0 - du) & 7;
     if (head > n) head = n;
     CopySmall<P>(d, s, head);
     const size_t words = (n - head) / 8;
