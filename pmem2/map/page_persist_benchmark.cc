@@ -1,11 +1,11 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // What a page-granularity mapping's functions cost over the system call they end with: persist_fn and memcpy_fn
-// (default flags, temporal, non-temporal, or the copy alone) against a bare msync and glibc's memcpy + msync, on
-// the first pages of a tmpfs file written again and again (the hot rows of tools/bench's page lane, where msync is
-// cheapest and pmem2's own work shows most); and (Rewrite, Stream, below) which kind of store wins a buffer written
-// again and a stream of records that are not whole lines. The files are unnamed ones on /dev/shm (1 MiB, and 1 GiB
-// for Rewrite and Stream). Run pinned, optimized:
+// (default flags, temporal, non-temporal, or the copy alone) and memset_fn (default, or the fill alone) against a bare
+// msync and glibc's memcpy + msync, on the first pages of a tmpfs file written again and again (the hot rows of
+// tools/bench's page lane, where msync is cheapest and pmem2's own work shows most); and (Rewrite, Stream, below) which
+// kind of store wins a buffer written again and a stream of records that are not whole lines. The files are unnamed
+// ones on /dev/shm (1 MiB, and 1 GiB for Rewrite and Stream). Run pinned, optimized:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:page_persist_benchmark --
 //       --benchmark_repetitions=7 --benchmark_report_aggregates_only=true
@@ -170,6 +170,29 @@ BENCHMARK_CAPTURE(MemcpyFn, default, 0u)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, temporal, kMemTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, nontemporal, kMemNonTemporal)->Apply(Sizes);
 BENCHMARK_CAPTURE(MemcpyFn, noflush_temporal, kMemNoFlush | kMemTemporal)->Apply(Sizes);
+
+// The mapping's memset_fn, and glibc's memset alone, as the copies above.
+void MemsetFn(benchmark::State& state, unsigned flags) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  const auto memset_fn = Mapping().map.memset_fn();
+  for (auto _ : state) {
+    memset_fn(d, static_cast<int>(state.iterations() & 0xff), n, flags);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK_CAPTURE(MemsetFn, default, 0u)->Apply(Sizes);
+BENCHMARK_CAPTURE(MemsetFn, noflush_temporal, kMemNoFlush | kMemTemporal)->Apply(Sizes);
+
+void GlibcMemsetAlone(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  char* d = Destination();
+  for (auto _ : state) {
+    std::memset(d, static_cast<int>(state.iterations() & 0xff), n);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(GlibcMemsetAlone)->Apply(Sizes);
 
 // Paired: per round, each variant runs kCallsPerBatch calls in a shuffled order and its time per call, minus a
 // bare msync's in the same round, is one difference; the counters are each variant's median difference (ns per

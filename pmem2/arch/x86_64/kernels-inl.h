@@ -199,11 +199,42 @@ __attribute__((always_inline)) inline void CopyPiece(char* d, const char* s, siz
   if constexpr (kFlush) P::FlushLine(d);
 }
 
-// Copy of n > kSmall bytes between ranges that do not overlap, with ordinary stores and no flush: the first
-// and last 64 bytes are loaded up front and stored unaligned at the end, the lines between them aligned. Fewer
-// branches than the head/tail size classes, which is what the byte tables' medium sizes need.
+// Two lines from s to d, ordinary stores, both loaded before either is stored (SSE2: a line at a time). The
+// ordinary-store loops without a flush (CopyDisjoint, FillLinesInline) take two lines a step: on Intel family 6 model
+// 167 a loop of one line a step took 1.9-2.5x the time of two lines a step at 512 B-2 KiB for zmm copies, and up to
+// 2.3x for ymm fills and 1.4x for zmm fills depending on where the loop sat in the binary, for the same loads and
+// stores; two lines a step was never the slower (tools/bench/results/intel-6-167.md, "Two lines a step").
+template <class P>
+__attribute__((always_inline)) inline void CopyTwoLines(char* d, const char* s) {
+  // Named vectors, not an array: GCC 12 turned an array of ymm values into 16-byte moves through the stack.
+  if constexpr (P::kVec == 64) {
+    const auto a = P::Load(s), b = P::Load(s + 64);
+    P::Store(d, a);
+    P::Store(d + 64, b);
+  } else if constexpr (P::kVec == 32) {
+    const auto a = P::Load(s), b = P::Load(s + 32), c = P::Load(s + 64), e = P::Load(s + 96);
+    P::Store(d, a);
+    P::Store(d + 32, b);
+    P::Store(d + 64, c);
+    P::Store(d + 96, e);
+  } else {
+    CopyLine<P, false>(d, s);
+    CopyLine<P, false>(d + kCacheLine, s + kCacheLine);
+  }
+}
+
+// Copy of n > kSmall bytes between ranges that do not overlap, with ordinary stores and no flush. Up to 256 B the
+// first two lines and the last two; above, the first and last 64 bytes are loaded up front and stored unaligned at the
+// end, the lines between them aligned, two a step. Fewer branches than the head/tail size classes, which is what the
+// byte tables' medium sizes need.
 template <class P>
 __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, size_t n) {
+  if (n <= 4 * kCacheLine) {
+    // No loop: the bytes the two pairs share (below 256 B) are written twice, with the same values.
+    CopyTwoLines<P>(d, s);
+    CopyTwoLines<P>(d + n - 2 * kCacheLine, s + n - 2 * kCacheLine);
+    return;
+  }
   constexpr size_t kPerLine = kCacheLine / P::kVec;
   typename P::V head[kPerLine], tail[kPerLine];
   for (size_t i = 0; i < kPerLine; ++i) {
@@ -213,8 +244,15 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   const size_t skip = kCacheLine - (reinterpret_cast<uintptr_t>(d) & (kCacheLine - 1));
   char* dl = d + skip;
   const char* sl = s + skip;
-  for (char* const last = d + n - kCacheLine; dl < last; dl += kCacheLine, sl += kCacheLine) {
-    CopyLine<P, false>(dl, sl);
+  char* const last = d + n - kCacheLine;
+  if (dl < last) {
+    // An odd line first, so that the pairs end where the lines do.
+    if (((static_cast<size_t>(last - dl) + kCacheLine - 1) / kCacheLine) % 2 != 0) {
+      CopyLine<P, false>(dl, sl);
+      dl += kCacheLine;
+      sl += kCacheLine;
+    }
+    for (; dl < last; dl += 2 * kCacheLine, sl += 2 * kCacheLine) CopyTwoLines<P>(dl, sl);
   }
   for (size_t i = 0; i < kPerLine; ++i) {
     P::Store(d + n - kCacheLine + i * P::kVec, tail[i]);
@@ -435,6 +473,12 @@ __attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned cha
     n -= head;
   }
   const auto v = P::Splat(c);
+  if constexpr (!kNt && !kFlush) {
+    for (; n >= 2 * kCacheLine; n -= 2 * kCacheLine, d += 2 * kCacheLine) {  // two a step, as CopyTwoLines
+      FillLine<P, false>(d, v);
+      FillLine<P, false>(d + kCacheLine, v);
+    }
+  }
   for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine) {
     FillLine<P, kNt>(d, v);
     if constexpr (kFlush && !kNt) P::FlushLine(d);
