@@ -201,9 +201,10 @@ __attribute__((always_inline)) inline void CopyPiece(char* d, const char* s, siz
 
 // Two lines from s to d, ordinary stores, both loaded before either is stored (SSE2: a line at a time). The
 // ordinary-store loops without a flush (CopyDisjoint, FillLinesInline) take two lines a step: on Intel family 6 model
-// 167 a loop of one line a step took 1.9-2.5x the time of two lines a step at 512 B-2 KiB for zmm copies, and up to
-// 2.3x for ymm fills and 1.4x for zmm fills depending on where the loop sat in the binary, for the same loads and
-// stores; two lines a step was never the slower (tools/bench/results/intel-6-167.md, "Two lines a step").
+// 167, in one process, a loop of one line a step took 1.9-2.5x the time of two lines a step at 512 B-2 KiB for zmm
+// copies, and depending on where the loop sat in the binary up to 2.5x for ymm fills and 1.4x for zmm fills, for the
+// same loads and stores; from 512 B two lines a step was never the slower (tools/bench/results/intel-6-167.md, "Two
+// lines a step").
 template <class P>
 __attribute__((always_inline)) inline void CopyTwoLines(char* d, const char* s) {
   // Named vectors, not an array: GCC 12 turned an array of ymm values into 16-byte moves through the stack.
@@ -223,16 +224,48 @@ __attribute__((always_inline)) inline void CopyTwoLines(char* d, const char* s) 
   }
 }
 
-// Copy of n > kSmall bytes between ranges that do not overlap, with ordinary stores and no flush. Up to 256 B the
-// first two lines and the last two; above, the first and last 64 bytes are loaded up front and stored unaligned at the
-// end, the lines between them aligned, two a step. Fewer branches than the head/tail size classes, which is what the
-// byte tables' medium sizes need.
+// n in (kSmall, 256]: the first 128 bytes and the last 128 (the bytes they share written twice, with the same values),
+// every vector loaded before any is stored, as in CopySmall: no loop, and no load after a store to the same offset in
+// another 4 KiB page, which the CPU would hold until the store is done. SSE2, with 16 vector registers: two halves. On
+// Intel 6/167 the loop this replaces (the lines between the head and the tail one a step) took 5.3-5.5 ns at 256 B in
+// one build and 6.9-8.3 in another that only moved it (kernels_benchmark, the byte table); this 5.4-5.7. In loops
+// alone, 0.3 ns more than that loop at 160 B (two stores across a line where it has one), the same at 192 B, 0.4 ns
+// less at 256 B ("Two lines a step").
+template <class P>
+__attribute__((always_inline)) inline void CopyUpToFourLines(char* d, const char* s, size_t n) {
+  char* const de = d + n - 2 * kCacheLine;
+  const char* const se = s + n - 2 * kCacheLine;
+  if constexpr (P::kVec == 64) {
+    const auto a = P::Load(s), b = P::Load(s + 64), c = P::Load(se), e = P::Load(se + 64);
+    P::Store(d, a);
+    P::Store(d + 64, b);
+    P::Store(de, c);
+    P::Store(de + 64, e);
+  } else if constexpr (P::kVec == 32) {
+    const auto a0 = P::Load(s), a1 = P::Load(s + 32), a2 = P::Load(s + 64), a3 = P::Load(s + 96);
+    const auto b0 = P::Load(se), b1 = P::Load(se + 32), b2 = P::Load(se + 64), b3 = P::Load(se + 96);
+    P::Store(d, a0);
+    P::Store(d + 32, a1);
+    P::Store(d + 64, a2);
+    P::Store(d + 96, a3);
+    P::Store(de, b0);
+    P::Store(de + 32, b1);
+    P::Store(de + 64, b2);
+    P::Store(de + 96, b3);
+  } else {
+    CopyTwoLines<P>(d, s);
+    CopyTwoLines<P>(de, se);
+  }
+}
+
+// Copy of n > kSmall bytes between ranges that do not overlap, with ordinary stores and no flush. Up to 256 B:
+// CopyUpToFourLines. Above, the first and last 64 bytes are loaded up front and stored unaligned at the end, the
+// whole lines between them aligned, an odd one first and then two a step. Fewer branches than the head/tail size
+// classes, which is what the byte tables' medium sizes need.
 template <class P>
 __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, size_t n) {
   if (n <= 4 * kCacheLine) {
-    // No loop: the bytes the two pairs share (below 256 B) are written twice, with the same values.
-    CopyTwoLines<P>(d, s);
-    CopyTwoLines<P>(d + n - 2 * kCacheLine, s + n - 2 * kCacheLine);
+    CopyUpToFourLines<P>(d, s, n);
     return;
   }
   constexpr size_t kPerLine = kCacheLine / P::kVec;
@@ -245,15 +278,14 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   char* dl = d + skip;
   const char* sl = s + skip;
   char* const last = d + n - kCacheLine;
-  if (dl < last) {
-    // An odd line first, so that the pairs end where the lines do.
-    if (((static_cast<size_t>(last - dl) + kCacheLine - 1) / kCacheLine) % 2 != 0) {
-      CopyLine<P, false>(dl, sl);
-      dl += kCacheLine;
-      sl += kCacheLine;
-    }
-    for (; dl < last; dl += 2 * kCacheLine, sl += 2 * kCacheLine) CopyTwoLines<P>(dl, sl);
+  // At least three lines start in [dl, last) (n > 256, skip <= 64); the last may run into the tail's bytes.
+  const size_t lines = (static_cast<size_t>(last - dl) + kCacheLine - 1) / kCacheLine;
+  if (lines % 2 != 0) {
+    CopyLine<P, false>(dl, sl);
+    dl += kCacheLine;
+    sl += kCacheLine;
   }
+  for (; dl < last; dl += 2 * kCacheLine, sl += 2 * kCacheLine) CopyTwoLines<P>(dl, sl);
   for (size_t i = 0; i < kPerLine; ++i) {
     P::Store(d + n - kCacheLine + i * P::kVec, tail[i]);
     P::Store(d + i * P::kVec, head[i]);
@@ -479,6 +511,7 @@ __attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned cha
       FillLine<P, false>(d + kCacheLine, v);
     }
   }
+  // At most one line left here on the path above.
   for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine) {
     FillLine<P, kNt>(d, v);
     if constexpr (kFlush && !kNt) P::FlushLine(d);

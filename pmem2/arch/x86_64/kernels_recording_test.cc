@@ -46,6 +46,7 @@ size_t byte_nt_threshold = 4096;
 size_t near_temporal_below = 0;  // the pattern-aware small copies: off unless a test turns them on
 size_t batch_from = 0;           // non-temporal copies in batches of lines: off unless a test turns them on
 size_t longest_load_run = 0;     // the most vector loads in a row, no store between them
+size_t shortest_load_run = 0;    // the fewest vector loads in a row before a store, over runs of at least one
 size_t load_run = 0;
 size_t batch_loads = 0;  // a run of this many vector loads (a whole batch) counts in batches_loaded
 size_t batches_loaded = 0;
@@ -80,6 +81,7 @@ struct RecordingPrimitives {
   template <class T>
   static void StoreAs(void* p, T v, Event::Kind kind = Event::kStore) {
     if (load_run != 0 && load_run == batch_loads) ++batches_loaded;
+    if (load_run != 0) shortest_load_run = std::min(shortest_load_run, load_run);
     load_run = 0;
     Record(kind, p, sizeof(v));
     std::memcpy(p, &v, sizeof(v));
@@ -405,7 +407,7 @@ TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
 // Non-temporal copies from the row's batch size (Intel 6/167: kNtCopyBatchFloor) load 32 lines before storing them and
 // change nothing else: the same stores, flushes and fence in the same order as without batches (which the contract
 // checks of CheckCase hold to), on both tables, every ISA shape, around the floor and a row size above it. Copies off
-// the non-temporal path, below either size, fills and overlapping moves load a line at a time as before.
+// the non-temporal path, below either size, fills and overlapping moves load as they did without batches.
 template <size_t kVec>
 void CheckBatches() {
   constexpr size_t kFloor = kNtCopyBatchFloor, kBatch = kAvx512NtCopyBatchLines * kLine, kBatchLoads = kBatch / kVec;
@@ -457,6 +459,35 @@ void CheckBatches() {
       }
     }
   }
+}
+
+// The byte table's ordinary-store copies of more than kSmall bytes between ranges that do not overlap load two lines
+// before storing them (CopyTwoLines in kernels-inl.h: a loop of one line a step took twice the time on Intel 6/167),
+// and up to 256 B all four (CopyUpToFourLines): no run of loads between two stores is shorter than two lines, at every
+// length to 1100 B and destination offsets in and across a line. The bytes and the contract are CheckCase's
+// (CheckAll); this is the shape. SSE2 copies a line at a time within the step (its 16 registers).
+template <size_t kVec>
+void CheckTwoLinesAStep() {
+  using P = RecordingPrimitives<kVec>;
+  constexpr size_t kLinesLoaded = 2 * kLine / kVec;
+  for (size_t len = kernels::kSmall + 1; len <= 1100; ++len) {
+    for (size_t dst_off : {size_t{0}, size_t{8}, size_t{13}, size_t{63}}) {
+      std::vector<unsigned char> dst(len + 128), src(len + 128);
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+      events.clear();
+      load_run = longest_load_run = 0;
+      shortest_load_run = ~size_t{0};
+      kernels::MemmoveByte<P, true>(dst.data() + dst_off, src.data() + 5, len, kMemTemporal);
+      ASSERT_GE(shortest_load_run, kLinesLoaded) << "vector " << kVec << " length " << len << " offset " << dst_off;
+      ASSERT_EQ(std::memcmp(dst.data() + dst_off, src.data() + 5, len), 0) << "length " << len;
+    }
+  }
+  shortest_load_run = 0;
+}
+
+TEST(KernelRecordingTest, OrdinaryStoreCopiesLoadTwoLinesAStep) {
+  CheckTwoLinesAStep<32>();
+  CheckTwoLinesAStep<64>();
 }
 
 TEST(KernelRecordingTest, NonTemporalCopiesInBatches) {
