@@ -225,12 +225,12 @@ __attribute__((always_inline)) inline void CopyTwoLines(char* d, const char* s) 
 }
 
 // n in (kSmall, 256]: the first 128 bytes and the last 128 (the bytes they share written twice, with the same values),
-// every vector loaded before any is stored, as in CopySmall: no loop, and no load after a store to the same offset in
-// another 4 KiB page, which the CPU would hold until the store is done. SSE2, with 16 vector registers: two halves. On
-// Intel 6/167 the loop this replaces (the lines between the head and the tail one a step) took 5.3-5.5 ns at 256 B in
-// one build and 6.9-8.3 in another that only moved it (kernels_benchmark, the byte table); this 5.4-5.7. In loops
-// alone, 0.3-0.4 ns more than that loop at 160 B (two stores across a line where it has one), -0.1 to +0.25 at 192 B,
-// 0.4-0.5 ns less at 256 B ("Two lines a step").
+// every vector loaded before any is stored, as in CopySmall: no loop, and no load after one of its own stores (a store
+// at the same offset in another 4 KiB page can hold a load up; not measured apart). SSE2, with 16 vector registers: two
+// halves. On Intel 6/167 the loop this replaces (the lines between the head and the tail one a step) took 5.3-5.5 ns
+// at 256 B in one build and 6.9-8.3 in another that only moved it (kernels_benchmark, the byte table); this 5.4-5.7.
+// In loops alone, 0.3-0.4 ns more than that loop at 160 B (two stores across a line where it has one), -0.1 to +0.25
+// at 192 B, 0.4-0.5 ns less at 256 B ("Two lines a step").
 template <class P>
 __attribute__((always_inline)) inline void CopyUpToFourLines(char* d, const char* s, size_t n) {
   static_assert(kSmall >= 2 * kCacheLine, "n > kSmall: the last 128 bytes start at or after d");
