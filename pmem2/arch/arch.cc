@@ -46,102 +46,91 @@ const PersistOps& FileByteOps() {
 
 namespace {
 
-// PageCopyFlags() for `plan`, inlined into the page copy and fill below so that they make one call (PagePlan)
-// before the byte table's.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageCopyPlan& plan, const void* dst,
-                                                      size_t len, unsigned flags, PageWrite write) {
-  const backend::PageNtThresholds& t = plan.thresholds;
+// PageCopyFlags() for a plan's copy or fill decision (backend.h), inlined into the page copy and fill below.
+template <class Fn>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline unsigned FlagsFor(const backend::PageDecision<Fn>& p, const void* dst, size_t len,
+                                                      unsigned flags) {
   flags &= ~kPageStringStores;  // only this function sets it
-  size_t nt_threshold = Or(t.rewrite, kPageNtThreshold);
-  bool rewrite = true;  // the copy takes a rewrite threshold: string instructions may write it (string_from)
-  if (t.far == 0) {
-    // No history: every copy is as a rewrite.
-    if (write == PageWrite::kFill) nt_threshold = Or(t.fill_rewrite, nt_threshold);
-  } else {
-    // The same buffer written again must not count as far and go non-temporal: a copy that starts up to
-    // rewrite_back bytes before the last line written is a rewrite, and with rewrite_covering one that covers
-    // that line, whatever its size.
-    uintptr_t lines_back = std::max<uintptr_t>(t.rewrite_back / 64, kNearLinesBack);
-    if (t.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
-    bool rewrite_threshold = true;
-    const Destination destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back, t.run_on_is_ahead);
-    switch (destination) {
-      case Destination::kFar:
-        // A far copy from far_below on (backend.h) keeps the rewrite threshold.
-        if (t.far_below == 0 || len < t.far_below) {
-          nt_threshold = t.far;
-          rewrite_threshold = false;
-        }
-        break;
-      case Destination::kAhead: {
-        const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
-        if (ahead != 0) {
-          nt_threshold = ahead;
-          rewrite_threshold = false;
-        }
-        break;
-      }
-      case Destination::kRewrite:
-        break;
-    }
-    // Where a copy takes the rewrite threshold, a fill takes the fills' own, but not a far one: on Zen 5 ordinary
-    // stores won for the same 8 MiB filled again on both guests measured (8-16 MiB on the first), while for random
-    // fills of 8-32 MiB they won on one guest and lost on the other (x86_64/ops.cc).
-    if (write == PageWrite::kFill && rewrite_threshold && destination != Destination::kFar) {
-      nt_threshold = Or(t.fill_rewrite, nt_threshold);
-    }
-    rewrite = destination == Destination::kRewrite;
+  Destination destination = Destination::kRewrite;  // without a history every copy is as a rewrite
+  if (p.history) {
+    // The same buffer written again must not count as far and go non-temporal: a copy that starts up to lines_back
+    // lines before the last line written is a rewrite, and with rewrite_covering one that covers that line, whatever
+    // its size.
+    uintptr_t lines_back = p.lines_back;
+    if (p.rewrite_covering) lines_back = std::max<uintptr_t>(lines_back, (len + 63) / 64);
+    destination = ClassifyDestination(&last_page_copy_line, dst, len, lines_back, p.run_on_is_ahead);
   }
+  size_t nt_threshold = p.nt[static_cast<size_t>(destination)];
+  if (destination == Destination::kFar && len >= p.far_below) nt_threshold = p.far_from_below_nt;
+  const unsigned page_flags = PageCopyFlagsFor(len, flags, p.threshold_from_environment, nt_threshold);
   // Below its non-temporal threshold a rewrite takes ordinary stores; from string_from, by string instructions. Not
-  // where the caller chose the kind of store, nor where PMEM_MOVNT_THRESHOLD decides.
-  constexpr unsigned kStoreKind = kMemNonTemporal | kMemTemporal | kMemWc | kMemWb;
-  const bool string = rewrite && t.string_from != 0 && len >= t.string_from && len < nt_threshold &&
-                      (flags & kStoreKind) == 0 && !plan.threshold_from_environment;
-  return PageCopyFlagsFor(len, flags, plan.threshold_from_environment, nt_threshold) |
-         (string ? kPageStringStores : 0u);
+  // where the caller chose the kind of store, nor where PMEM_MOVNT_THRESHOLD decides: only where the threshold chose
+  // kMemTemporal.
+  const bool threshold_chose_ordinary = (page_flags & ~flags & kMemTemporal) != 0;
+  const bool string =
+      threshold_chose_ordinary && destination == Destination::kRewrite && p.string_from != 0 && len >= p.string_from;
+  return page_flags | (string ? kPageStringStores : 0u);
 }
 
 }  // namespace
 
 unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite write) {
-  return FlagsFor(backend::PagePlan(), dst, len, flags, write);
+  const backend::PageCopyPlan& plan = backend::PagePlan();
+  return write == PageWrite::kFill ? FlagsFor(plan.fill, dst, len, flags) : FlagsFor(plan.copy, dst, len, flags);
 }
 
 namespace {
 
-// The first copy of a process that has not used the engine yet: PagePlan() selects.
-template <PageWrite kWrite, class From>
-ABSL_ATTRIBUTE_NOINLINE void* FirstPageWrite(void* dst, From src, size_t len, unsigned flags) {
-  const backend::PageCopyPlan& plan = backend::PagePlan();
-  const unsigned page_flags = FlagsFor(plan, dst, len, flags, kWrite);
-  const bool string = (page_flags & kPageStringStores) != 0;
+// The kernel and flags for a copy or fill under `plan`: the decision's line only, and the string kernel's pointer when
+// the copy takes it.
+template <PageWrite kWrite>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto CallFor(const backend::PageCopyPlan& plan, const void* dst, size_t len,
+                                                 unsigned flags) {
   if constexpr (kWrite == PageWrite::kCopy) {
-    return (string ? plan.string_memmove : plan.memmove)(dst, src, len, page_flags);
+    const unsigned page_flags = FlagsFor(plan.copy, dst, len, flags);
+    return PageCopyCall{(page_flags & kPageStringStores) != 0 ? plan.string_memmove : plan.copy.kernel, page_flags};
   } else {
-    return (string ? plan.string_memset : plan.memset)(dst, src, len, page_flags);
+    const unsigned page_flags = FlagsFor(plan.fill, dst, len, flags);
+    return PageFillCall{(page_flags & kPageStringStores) != 0 ? plan.string_memset : plan.fill.kernel, page_flags};
   }
+}
+
+// The first copy of a process that has not used the engine yet: PagePlan() selects. Out of line, so that nothing
+// is kept live across a call on the usual path.
+template <PageWrite kWrite>
+ABSL_ATTRIBUTE_NOINLINE auto FirstCallFor(const void* dst, size_t len, unsigned flags) {
+  return CallFor<kWrite>(backend::PagePlan(), dst, len, flags);
+}
+
+// The plan with one load (backend::current_page_plan), not a call.
+template <PageWrite kWrite>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto CurrentCallFor(const void* dst, size_t len, unsigned flags) {
+  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstCallFor<kWrite>(dst, len, flags);
+  return CallFor<kWrite>(*plan, dst, len, flags);
 }
 
 }  // namespace
 
-// Hot (.text.hot, see pmem2/map/page_persist.cc): a page mapping's copy and fill. The plan with one load
-// (backend::current_page_plan), not a call, and the byte table's copy is a jump. The history's arithmetic (FlagsFor)
-// keeps registers live, which a -c opt build saves and restores on every call: four at 0380b6d, five with
-// run_on_is_ahead's (tools/bench/results/intel-6-167.md, "A buffer written again").
+// Hot (.text.hot, see pmem2/map/page_persist.cc): a page mapping's copy and fill decide here. PageCopyFor and
+// PageFillFor keep no value across a call (a page mapping's copy that syncs calls them from its own frame);
+// PageMemmove and PageMemset, the copies without a sync, are a decision and a jump.
+ABSL_ATTRIBUTE_HOT PageCopyCall PageCopyFor(const void* dst, size_t len, unsigned flags) {
+  return CurrentCallFor<PageWrite::kCopy>(dst, len, flags);
+}
+
+ABSL_ATTRIBUTE_HOT PageFillCall PageFillFor(const void* dst, size_t len, unsigned flags) {
+  return CurrentCallFor<PageWrite::kFill>(dst, len, flags);
+}
+
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags) {
-  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
-  if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kCopy>(dst, src, len, flags);
-  const unsigned page_flags = FlagsFor(*plan, dst, len, flags, PageWrite::kCopy);
-  if ((page_flags & kPageStringStores) != 0) return plan->string_memmove(dst, src, len, page_flags);
-  return plan->memmove(dst, src, len, page_flags);
+  const PageCopyCall call = CurrentCallFor<PageWrite::kCopy>(dst, len, flags);
+  return call.memmove(dst, src, len, call.flags);
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* dst, int c, size_t len, unsigned flags) {
-  const backend::PageCopyPlan* plan = backend::current_page_plan.load(std::memory_order_acquire);
-  if (ABSL_PREDICT_FALSE(plan == nullptr)) return FirstPageWrite<PageWrite::kFill>(dst, c, len, flags);
-  const unsigned page_flags = FlagsFor(*plan, dst, len, flags, PageWrite::kFill);
-  if ((page_flags & kPageStringStores) != 0) return plan->string_memset(dst, c, len, page_flags);
-  return plan->memset(dst, c, len, page_flags);
+  const PageFillCall call = CurrentCallFor<PageWrite::kFill>(dst, len, flags);
+  return call.memset(dst, c, len, call.flags);
 }
 
 std::string PageCopyName(PageWrite write) {

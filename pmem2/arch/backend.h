@@ -63,14 +63,38 @@ struct PageNtThresholds {
            fill_ahead == o.fill_ahead;
   }
 };
+// What a page-granularity copy (Fn = MemmoveFn) or fill (MemsetFn) decides from, on one cache line, derived from a
+// plan's thresholds (DerivePageDecisions). The kind of store for a copy of `len` bytes to a destination of kind d
+// (destination_history.h; every copy is a rewrite without a history): non-temporal from nt[d], except far ones from
+// far_below, which take far_from_below_nt; ordinary stores below, by string instructions on a rewrite from
+// string_from (0: never). Every case of PageNtThresholds resolved ahead, so that a copy looks one threshold up, in
+// fewer instructions and registers: on Intel 6/167 memcpy_fn and memset_fn of 64 B came 0.4 and 0.9 ns closer to a bare
+// msync than with the thresholds read field by field (tools/bench/results/intel-6-167.md, "The page decision").
+template <class Fn>
+struct alignas(64) PageDecision {
+  Fn kernel = nullptr;  // the plan's memmove or memset
+  size_t nt[3] = {};    // by Destination: kFar, kRewrite, kAhead
+  size_t far_below = SIZE_MAX;
+  size_t far_from_below_nt = 0;
+  size_t lines_back = 0;  // a rewrite starts up to this many lines before the last line written (ClassifyDestination)
+  uint32_t string_from = 0;
+  bool history = false;  // the thread's destination history decides (PageNtThresholds::far != 0)
+  bool rewrite_covering = false;
+  bool run_on_is_ahead = false;
+  bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
+};
+static_assert(sizeof(PageDecision<MemmoveFn>) == 64, "one line");
+
 // Everything a page-granularity copy or fill reads on every call, resolved once per selection (at its first use,
 // and again when a test installs another) and found with one load (current_page_plan). Reaching the same
 // through ByteOps() and a PageNtThresholds returned by value took nine calls, 4-6 ns of a page copy on Zen 5
 // (a 64-byte one without msync: 9.3 ns, now 3.3, glibc's memcpy 1.8; tools/bench/results/amd-26-2.md, "The page
-// copy's own work"). One cache line holds everything a copy reads to decide (the fills' fields follow it, and the
-// string kernels' pointers, read only by the copies that take them): each line a copy touches after a system call may
-// cost a nanosecond (amd-26-2.md, "The page sync's lines").
+// copy's own work"). A copy reads one line of it (`copy`), a fill another (`fill`), and the string kernels' pointers
+// only when it takes them: each line a copy touches after a system call may cost a nanosecond (amd-26-2.md, "The page
+// sync's lines").
 struct alignas(64) PageCopyPlan {
+  PageDecision<MemmoveFn> copy;  // derived from the fields below (DerivePageDecisions)
+  PageDecision<MemsetFn> fill;
   MemmoveFn memmove = nullptr;  // ByteOps().memmove and .memset
   bool threshold_from_environment = false;  // PMEM_MOVNT_THRESHOLD set: the byte table's threshold decides
   PageNtThresholds thresholds;
@@ -82,14 +106,15 @@ struct alignas(64) PageCopyPlan {
   const char* string_memmove_name = "";
   const char* string_memset_name = "";
 
+  // Without `copy` and `fill`, which follow from the rest.
   bool operator==(const PageCopyPlan& o) const {
     return memmove == o.memmove && threshold_from_environment == o.threshold_from_environment &&
            thresholds == o.thresholds && memset == o.memset && string_memmove == o.string_memmove &&
            string_memset == o.string_memset;
   }
 };
-static_assert(offsetof(PageCopyPlan, thresholds) + offsetof(PageNtThresholds, fill_rewrite) <= 64,
-              "a copy decides from its plan's first line only");
+// Sets plan->copy and plan->fill from the plan's other fields; a backend calls it before it publishes the plan.
+void DerivePageDecisions(PageCopyPlan* plan);
 // The plan of the current selection; the same tables ByteOps() returns.
 const PageCopyPlan& PagePlan();
 // What PagePlan() returns, published by the backend (release) whenever its selection changes; null before the

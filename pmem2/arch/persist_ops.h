@@ -91,6 +91,20 @@ unsigned PageCopyFlags(const void* dst, size_t len, unsigned flags, PageWrite wr
 // memset_fn.
 void* PageMemmove(void* dst, const void* src, size_t len, unsigned flags);
 void* PageMemset(void* dst, int c, size_t len, unsigned flags);
+// The kernel PageMemmove / PageMemset would call and the flags it would pass, for a caller with a frame of its own
+// around the copy (a page mapping's copy, which syncs next) that makes the call itself: one frame where PageMemmove
+// inside it made two, and PageCopyFor, which keeps no value across a call, saves three registers where PageMemmove
+// saved five. Returned in two registers; call once per copy (the history).
+struct PageCopyCall {
+  MemmoveFn memmove;
+  unsigned flags;
+};
+struct PageFillCall {
+  MemsetFn memset;
+  unsigned flags;
+};
+PageCopyCall PageCopyFor(const void* dst, size_t len, unsigned flags);
+PageFillCall PageFillFor(const void* dst, size_t len, unsigned flags);
 std::string PageCopyName(PageWrite write = PageWrite::kCopy);
 
 // The PMEM_* variables whose values the engine cannot take, one sentence each naming the variable, the value

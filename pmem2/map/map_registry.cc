@@ -188,7 +188,6 @@ void ForgetOtherThreadsInChild() {
     if (slot == this_thread_slot) continue;
     const uint32_t state = slot->state.load(std::memory_order_relaxed);
     if ((state & 1) != 0) slot->state.store(state + 1, std::memory_order_relaxed);
-    slot->depth = 0;
     slot->next_free = slots.free;
     slots.free = slot;
   }
@@ -254,7 +253,6 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
   }
   // Only the thread's exit clears the key; a slot taken again after that (a destructor that syncs) stays
   // taken for the rest of the process.
-  slot->depth = 0;  // stale if its last owner left a nested scope without unwinding
   pthread_setspecific(TheSlotKey(), slot);
   this_thread_slot = slot;
   return slot;

@@ -18,7 +18,7 @@
 // of the sticky error first waits for every sync of the file that was in flight when the read began. Without
 // that, the other thread could read OK in between and commit data that is lost.
 //
-// Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy with two plain stores
+// Cost: a page-granularity sync (a system call anyway) marks its thread's own slot busy with three plain stores
 // before the call and a plain store and load after it, inline in the sync; no lock, no lookup, and on x86
 // nothing that waits for the caller's stores before the call (an atomic read-modify-write there cost 50-140 ns
 // of a random cold page copy + msync on Zen 5, tools/bench/results/amd-26-2.md) nor for the kernel's after it (a
@@ -257,7 +257,8 @@ class SyncScope {
 
  private:
   SyncSlot* slot_;
-  bool nested_;  // inside another scope of this thread
+  bool nested_;         // inside another scope of this thread
+  uint32_t end_state_;  // what the end of an outermost scope stores in the slot's state
 };
 
 // Waits until every sync that was in flight when the call began ended, among those whose range overlaps
@@ -321,7 +322,6 @@ struct alignas(64) SyncSlot {
   std::atomic<uint32_t> state{0};     // odd while the owner's sync runs; only the owner writes it
   std::atomic<uintptr_t> address{0};  // the running sync's range: its first address (valid while state is odd)...
   std::atomic<size_t> length{0};      // ...and its length (the reader saturates address + length at the top)
-  uint32_t depth = 0;                 // the owner's scopes open now; only the owner (or its forked child) uses it
   SyncSlot* next = nullptr;           // the list of every slot; set before the slot is published
   SyncSlot* next_free = nullptr;      // guarded by the slots' mutex (map_registry.cc)
 };
@@ -348,9 +348,7 @@ inline SyncScope::SyncScope(const void* address, size_t length) {
   SyncSlot* slot = this_thread_slot;
   if (ABSL_PREDICT_FALSE(slot == nullptr)) slot = TakeSlot();
   slot_ = slot;
-  ++slot->depth;
-  // From the slot's state, which only the outermost scope changes, rather than the depth, which moves at other
-  // moments than the state does (a signal handler's scope between the two, a scope left without unwinding).
+  // Nested or not from the slot's state, which only the outermost scope changes.
   const uint32_t state = slot->state.load(std::memory_order_relaxed);
   nested_ = (state & 1) != 0;
   if (nested_) {
@@ -361,6 +359,7 @@ inline SyncScope::SyncScope(const void* address, size_t length) {
   }
   // Release: a reader that acquires a later sync's range also sees this sync's end and its failure (and so
   // finds the state moved on when it looks again: WaitForEarlierSyncs).
+  end_state_ = state + 2;
   slot->length.store(length, std::memory_order_release);
   slot->address.store(reinterpret_cast<uintptr_t>(address), std::memory_order_release);
   slot->state.store(state + 1, std::memory_order_release);  // a reader that sees it busy sees the address
@@ -377,10 +376,9 @@ inline SyncScope::SyncScope(const void* address, size_t length) {
 }
 
 inline SyncScope::~SyncScope() {
-  --slot_->depth;
   if (nested_) return;  // an inner scope: the outer one ends the sync
   // Release: a reader that sees the sync ended sees the failure it recorded.
-  slot_->state.store(slot_->state.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  slot_->state.store(end_state_, std::memory_order_release);
   // No fence between that store and this load, on purpose: a sequentially consistent store right after the
   // system call waits for the stores the kernel left in flight, 16 ns of a 104 ns msync of a tmpfs page on Intel
   // 6/167 (tools/bench/results/intel-6-167.md, "The end of a sync without a fence"). So this load may miss a

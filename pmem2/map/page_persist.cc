@@ -120,17 +120,20 @@ ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) {
 // msync has already waited for the write-back: there is nothing left to drain.
 ABSL_ATTRIBUTE_HOT void PageDrain() {}
 
-// Without a persist, the copy is a jump to the engine's; with one, the sync runs in this frame.
+// Without a persist, the copy is a jump to the engine's; with one, the engine decides (PageCopyFor), and the kernel and
+// the sync run from this frame.
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
   if ((flags & kMemNoFlush) != 0) return arch::PageMemmove(pmemdest, src, len, flags);
-  arch::PageMemmove(pmemdest, src, len, flags);
+  const arch::PageCopyCall copy = arch::PageCopyFor(pmemdest, len, flags);
+  copy.memmove(pmemdest, src, len, copy.flags);
   SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
   return pmemdest;
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
   if ((flags & kMemNoFlush) != 0) return arch::PageMemset(pmemdest, c, len, flags);
-  arch::PageMemset(pmemdest, c, len, flags);
+  const arch::PageFillCall fill = arch::PageFillFor(pmemdest, len, flags);
+  fill.memset(pmemdest, c, len, fill.flags);
   SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
   return pmemdest;
 }

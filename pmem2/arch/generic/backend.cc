@@ -32,6 +32,7 @@ const PageCopyPlan& PagePlan() {
     p->memmove = generic::ByteOps().memmove;
     p->memset = generic::ByteOps().memset;
     p->threshold_from_environment = ProcessEnvOverrides().has_movnt_threshold;
+    DerivePageDecisions(p.get());
     return p;
   });
   // The published one, whichever thread made it.

@@ -284,6 +284,7 @@ void PublishPagePlan(const Selection& s) {
     plan.string_memmove_name = "rep movsq";
     plan.string_memset_name = "rep stosq";
   }
+  backend::DerivePageDecisions(&plan);
   std::lock_guard<internal::ForkSafeMutex> lock(plans->mutex);
   auto kept = std::find(plans->plans.begin(), plans->plans.end(), plan);
   if (kept == plans->plans.end()) {

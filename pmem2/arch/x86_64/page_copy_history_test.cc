@@ -510,6 +510,33 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
       << "512 KiB ending two lines before it: far";
 }
 
+// A far copy from the row's far_below takes the copies' rewrite threshold, and so does a far fill (not the fills'
+// own). Zen 5's row cannot show it (its far_below is its copies' rewrite threshold), so a row is made up here.
+TEST_F(PageCopyHistoryTest, FarCopiesFromFarBelowTakeTheCopiesRewriteThreshold) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kAmd, 26, 2), arch::ProcessEnvOverrides());
+  Selection made_up = cpu.selection();
+  made_up.page.rewrite = size_t{1} << 20;
+  made_up.page.far = 64;
+  made_up.page.far_below = size_t{256} << 10;
+  made_up.page.fill_rewrite = size_t{4} << 20;
+  InstallSelectionForTest(&made_up);
+  for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
+    const char* what = write == PageWrite::kCopy ? "copy" : "fill";
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), (size_t{256} << 10) - 1, 0, write), kNt) << what << ": far, below far_below: 64 B";
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), size_t{256} << 10, 0, write), kOrdinary) << what << ": from far_below: 1 MiB";
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), size_t{1} << 20, 0, write), kNt) << what << ": 1 MiB, not the fills' 4 MiB";
+    Forget();
+    EXPECT_EQ(PageCopyFlags(At(0), 64, 0, write), kNt) << what;
+    EXPECT_EQ(PageCopyFlags(At(0), size_t{2} << 20, 0, write), write == PageWrite::kCopy ? kNt : kOrdinary)
+        << what << ": the same line again, a rewrite: the fills' own 4 MiB";
+  }
+  InstallSelectionForTest(&cpu.selection());
+}
+
 TEST_F(PageCopyHistoryTest, Zen4AndUnmeasuredKindsUseOneThreshold) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kIntel, 6, 85),
@@ -636,6 +663,7 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
       const backend::PageCopyPlan& plan = backend::PagePlan();
       EXPECT_EQ(backend::current_page_plan.load(), &plan);
       EXPECT_TRUE(plan.memmove == RecordMemmove && plan.memset == RecordMemset);
+      EXPECT_TRUE(plan.copy.kernel == RecordMemmove && plan.fill.kernel == RecordMemset);
       EXPECT_TRUE(recording.page.string_from == 0
                       ? plan.string_memmove == nullptr && plan.string_memset == nullptr
                       : plan.string_memmove == RecordStringMemmove && plan.string_memset == RecordStringMemset);
@@ -651,12 +679,27 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
           EXPECT_EQ(PageMemset(d, 7, s.size, s.flags), d);
         }
       }
+      // The same through PageCopyFor / PageFillFor, which hand the kernel and its flags to a page mapping's copy that
+      // syncs next (pmem2/map/page_persist.cc) to call.
+      Forget();
+      for (const Step& s : steps) {
+        char* d = const_cast<char*>(At(s.offset));
+        if (write == PageWrite::kCopy) {
+          const PageCopyCall call = PageCopyFor(d, s.size, s.flags);
+          EXPECT_EQ(call.memmove(d, source, s.size, call.flags), d);
+        } else {
+          const PageFillCall call = PageFillFor(d, s.size, s.flags);
+          EXPECT_EQ(call.memset(d, 7, s.size, call.flags), d);
+        }
+      }
       InstallSelectionForTest(&cpu.selection());
-      ASSERT_EQ(ByteCalls().size(), expected.size()) << f.family << "/" << f.model;
-      for (size_t i = 0; i < expected.size(); ++i) {
-        EXPECT_TRUE(ByteCalls()[i] == expected[i])
-            << f.family << "/" << f.model << " step " << i << ": flags " << ByteCalls()[i].flags << ", expected "
-            << expected[i].flags;
+      ASSERT_EQ(ByteCalls().size(), 2 * expected.size()) << f.family << "/" << f.model;
+      for (size_t i = 0; i < 2 * expected.size(); ++i) {
+        const ByteCall& want = expected[i % expected.size()];
+        EXPECT_TRUE(ByteCalls()[i] == want)
+            << f.family << "/" << f.model
+            << (i < expected.size() ? " PageMemmove/PageMemset" : " PageCopyFor/PageFillFor") << " step "
+            << i % expected.size() << ": flags " << ByteCalls()[i].flags << ", expected " << want.flags;
       }
     }
     EXPECT_EQ(string_calls, f.vendor == CpuVendor::kIntel ? 2u : 0u)
