@@ -204,7 +204,8 @@ __attribute__((always_inline)) inline void CopyPiece(char* d, const char* s, siz
 // 167, in one process, a loop of one line a step took 1.9-2.5x the time of two lines a step at 512 B-2 KiB for zmm
 // copies, and depending on where the loop sat in the binary up to 2.5x for ymm fills and 1.4x for zmm fills, for the
 // same loads and stores; from 512 B two lines a step was never the slower (tools/bench/results/intel-6-167.md, "Two
-// lines a step").
+// lines a step"). Where a loop sits decides whether it spans two 64-byte lines, which took up to 1.4x the time of the
+// same loop within one ("Loops within a line"); the kernels' loops now start on a line (BUILD.bazel, KERNEL_COPTS).
 template <class P>
 __attribute__((always_inline)) inline void CopyTwoLines(char* d, const char* s) {
   // Named vectors, not an array: GCC 12 turned an array of ymm values into 16-byte moves through the stack.
@@ -271,6 +272,8 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
   }
   constexpr size_t kPerLine = kCacheLine / P::kVec;
   typename P::V head[kPerLine], tail[kPerLine];
+  // Unrolled, SSE2's four vectors a line stay in registers; as loops GCC kept them on the stack.
+#pragma GCC unroll 4
   for (size_t i = 0; i < kPerLine; ++i) {
     head[i] = P::Load(s + i * P::kVec);
     tail[i] = P::Load(s + n - kCacheLine + i * P::kVec);
@@ -286,7 +289,12 @@ __attribute__((always_inline)) inline void CopyDisjoint(char* d, const char* s, 
     dl += kCacheLine;
     sl += kCacheLine;
   }
-  for (; dl < last; dl += 2 * kCacheLine, sl += 2 * kCacheLine) CopyTwoLines<P>(dl, sl);
+  do {  // at least one pair left; a do-while, entered at its top, is what -falign-loops aligns (BUILD.bazel)
+    CopyTwoLines<P>(dl, sl);
+    dl += 2 * kCacheLine;
+    sl += 2 * kCacheLine;
+  } while (dl < last);
+#pragma GCC unroll 4
   for (size_t i = 0; i < kPerLine; ++i) {
     P::Store(d + n - kCacheLine + i * P::kVec, tail[i]);
     P::Store(d + i * P::kVec, head[i]);
@@ -378,11 +386,14 @@ __attribute__((noinline)) void CopyLines(char* d, const char* s, size_t n) {
       n -= tail;
       CopyPiece<P, kNt, kFlush>(de, se, tail);
     }
-    for (; n >= kCacheLine; n -= kCacheLine) {
-      de -= kCacheLine;
-      se -= kCacheLine;
-      CopyLine<P, kNt>(de, se);
-      if constexpr (kFlush && !kNt) P::FlushLine(de);
+    if (n >= kCacheLine) {
+      do {  // entered at its top, so that -falign-loops aligns it (BUILD.bazel); GCC's `for` jumped to its test
+        de -= kCacheLine;
+        se -= kCacheLine;
+        CopyLine<P, kNt>(de, se);
+        if constexpr (kFlush && !kNt) P::FlushLine(de);
+        n -= kCacheLine;
+      } while (n >= kCacheLine);
     }
     if (PartialLine<kNt && kFlush>(n)) CopyPiece<P, kNt, kFlush>(d, s, n);
   }
@@ -513,9 +524,13 @@ __attribute__((always_inline)) inline void FillLinesInline(char* d, unsigned cha
     }
   }
   // At most one line left here on the path above.
-  for (; n >= kCacheLine; n -= kCacheLine, d += kCacheLine) {
-    FillLine<P, kNt>(d, v);
-    if constexpr (kFlush && !kNt) P::FlushLine(d);
+  if (n >= kCacheLine) {
+    do {  // as in CopyLines
+      FillLine<P, kNt>(d, v);
+      if constexpr (kFlush && !kNt) P::FlushLine(d);
+      n -= kCacheLine;
+      d += kCacheLine;
+    } while (n >= kCacheLine);
   }
   if (PartialLine<kNt && kFlush>(n)) FillPiece<P, kNt, kFlush>(d, c, n);
 }

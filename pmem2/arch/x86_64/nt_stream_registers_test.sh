@@ -18,7 +18,11 @@
 # before that first `ret` too. A sanitizer's build is not checked: its instrumentation calls need registers of their
 # own. Every drain fence is the one its flush instruction needs (flush.h, kDrainFenceFor): MFENCE in the CLFLUSH tables'
 # functions, which AMD orders only with MFENCE, SFENCE in every other; the recording test checks the kernels' logic with
-# fences it records, this the instructions the real policies compiled to.
+# fences it records, this the instructions the real policies compiled to. Every loop of at most 64 bytes that stores a
+# vector register lies within one 64-byte line (BUILD.bazel's -falign-loops=64, and loops written so that GCC aligns
+# them: kernels-inl.h, CopyDisjoint): on Intel 6/167 the same two-lines-a-step loop across a line boundary took up to
+# 1.4x the time (pmem2/arch/README.md). Checked where the loop's section is aligned to 64 bytes or more, so that its
+# offsets there are its addresses' in any binary; a loop in a section aligned to less fails.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
@@ -29,6 +33,7 @@ if [ $# -lt 1 ]; then
 fi
 
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0 mfence_functions=0 sfence_functions=0
+vector_loops=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
 ordinary_store=$'\t(v?mov([a-mo-z0-9][a-z0-9]*|n[a-su-z0-9][a-z0-9]*)?|v?extract[a-z0-9]*|v?pextr[bwdq])'
@@ -133,15 +138,77 @@ XML
     /\tsfence/ { s[symbol] = 1 }
     /\tmfence/ { m[symbol] = 1 }
     END { for (k in s) print "sfence", k; for (k in m) print "mfence", k }')
+  # "FAIL ..." for each loop that crosses a line, then "LOOPS n" (how many were checked).
+  while read -r verdict rest; do
+    case $verdict in
+      LOOPS) vector_loops=$((vector_loops + rest)) ;;
+      *)
+        echo "$verdict $rest" | c++filt
+        failed=$((failed + 1))
+        ;;
+    esac
+  done < <({
+    objdump -h "$archive"
+    echo "DISASSEMBLY"
+    objdump -d --no-show-raw-insn "$archive"
+  } | awk '
+    function hex(s,    v, i) {  # mawk, Debian'"'"'s awk, has no strtonum
+      v = 0
+      for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return v
+    }
+    # A loop found at its jump waits for the next instruction, whose address is where the loop ends.
+    function close_loop(end) {
+      if (pending_start < 0) return
+      loops++
+      if (int(pending_start / 64) != int((end - 1) / 64) || align[member, section] < 64) {
+        printf "FAIL %s: a loop of %d bytes at offset 0x%x of %s (aligned to %d) crosses a 64-byte line\n", \
+          symbol, end - pending_start, pending_start, section, align[member, section]
+      }
+      pending_start = -1
+    }
+    BEGIN { pending_start = -1 }
+    /^DISASSEMBLY$/ { disassembly = 1; next }
+    /^[^ ]+\.o:[[:space:]]+file format/ { close_loop(pending_start + 1); member = $1; next }
+    !disassembly && /^ *[0-9]+ [^ ]+ +[0-9a-f]+ +[0-9a-f]+ +[0-9a-f]+ +[0-9a-f]+ +2\*\*[0-9]+$/ {
+      split($7, a, "\\*\\*")
+      align[member, $2] = 2 ^ a[2]
+      next
+    }
+    !disassembly { next }
+    /^Disassembly of section / { section = substr($4, 1, length($4) - 1); next }
+    /^[0-9a-f]+ <.*>:$/ { symbol = substr($2, 2, length($2) - 3); n = 0; next }
+    /^ +[0-9a-f]+:\t/ {
+      address = hex(substr($1, 1, length($1) - 1))
+      close_loop(address)
+      n++
+      at[n] = address
+      code[n] = $0
+      if (match($0, /\tj[a-z]+ +[0-9a-f]+ /) && $2 != "jmp") {
+        target = hex($3)
+        if (target < address && address - target <= 64) {
+          vector_store = 0
+          simple = 1
+          for (k = n; k >= 1 && at[k] >= target; k--) {
+            if (code[k] ~ /\t(jmp|ret)/) simple = 0
+            if (code[k] ~ /\tv?mov[a-z0-9]*[[:space:]]+%[xyz]mm[0-9]+,.*\)/) vector_store = 1
+          }
+          if (simple && vector_store) pending_start = target
+        }
+      }
+    }
+    END { close_loop(pending_start + 1); print "LOOPS", loops + 0 }')
 done
 
 if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
-  [ "$memset_entries" -eq 0 ] || [ "$mfence_functions" -eq 0 ] || [ "$sfence_functions" -eq 0 ]; then
+  [ "$memset_entries" -eq 0 ] || [ "$mfence_functions" -eq 0 ] || [ "$sfence_functions" -eq 0 ] ||
+  [ "$vector_loops" -eq 0 ]; then
   echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked (of the cache-line tables $stream_paths)," \
     "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries, functions with MFENCE $mfence_functions" \
-    "and with SFENCE $sfence_functions (each must be found) in: $*"
+    "and with SFENCE $sfence_functions, vector loops $vector_loops (each must be found) in: $*"
   exit 1
 fi
 echo "$checked non-temporal paths ($stream_paths of the cache-line tables) and $entries cache-line entry points" \
-  "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $failed check(s) failed"
+  "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $vector_loops vector" \
+  "loops within a line each; $failed check(s) failed"
 [ "$failed" -eq 0 ]
