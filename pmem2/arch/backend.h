@@ -48,7 +48,7 @@ struct PageNtThresholds {
   bool run_on_is_ahead = false;
   // A copy or fill with the default store kind that takes ordinary stores on a rewrite (or without a history) and is at
   // least this many bytes long uses string instructions (the plan's string_memmove / string_memset: REP MOVSQ / REP
-  // STOSQ on x86-64); 0: never. 32 bits, so that it shares the plan's first line with the fields above.
+  // STOSQ on x86-64); 0: never (32 bits).
   uint32_t string_from = 0;
   // `rewrite` for fills (memset), except far ones (from `far_below`), which keep `rewrite` as far copies do;
   // 0: the same as for copies.
@@ -68,8 +68,9 @@ struct PageNtThresholds {
 // (destination_history.h; every copy is a rewrite without a history): non-temporal from nt[d], except far ones from
 // far_below, which take far_from_below_nt; ordinary stores below, by string instructions on a rewrite from
 // string_from (0: never). Every case of PageNtThresholds resolved ahead, so that a copy looks one threshold up, in
-// fewer instructions and registers: on Intel 6/167 memcpy_fn and memset_fn of 64 B came 0.4 and 0.9 ns closer to a bare
-// msync than with the thresholds read field by field (tools/bench/results/intel-6-167.md, "The page decision").
+// fewer instructions and registers: on Intel 6/167 memcpy_fn and memset_fn of 64 B came 0.3-0.6 and 0.7-0.9 ns closer
+// to a bare msync than with the thresholds read field by field in one set of runs, and within the noise in another
+// (tools/bench/results/intel-6-167.md, "The page decision").
 template <class Fn>
 struct alignas(64) PageDecision {
   Fn kernel = nullptr;  // the plan's memmove or memset

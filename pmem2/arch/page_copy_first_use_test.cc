@@ -1,7 +1,7 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // A process whose first use of the engine is a page copy: the plan (backend.h) is not published yet, so the copy
-// takes the way that selects first (arch.cc, FirstPageWrite), and must still copy with the selection's tables and
+// takes the way that selects first (arch.cc, FirstCallFor), and must still copy with the selection's tables and
 // PageCopyFlags()' flags. Its own binary, with one test, so that nothing has used the engine before.
 
 #include <cstddef>
