@@ -18,11 +18,6 @@
 
 namespace pmem2 {
 namespace arch {
-namespace {
-
-size_t Or(size_t measured, size_t fallback) { return measured != 0 ? measured : fallback; }
-
-}  // namespace
 
 // The page copies' own destination history (destination_history.h), separate from the cache-line kernels'.
 // External linkage on purpose, like every initial-exec thread-local of the engine: for one with internal linkage,
@@ -133,21 +128,30 @@ ABSL_ATTRIBUTE_HOT void* PageMemset(void* dst, int c, size_t len, unsigned flags
   return call.memset(dst, c, len, call.flags);
 }
 
+namespace {
+
+// The name of what a copy's or fill's decision (backend.h) does, from the decision itself.
+template <class Fn>
+std::string NameOf(const backend::PageDecision<Fn>& d, const std::string& kernel, const char* string) {
+  const size_t rewrite = d.nt[static_cast<size_t>(Destination::kRewrite)];
+  if (!d.history) {
+    return PageCopyNameFor(kernel, d.threshold_from_environment, rewrite, 0, 0, 0, 0, d.string_from, string);
+  }
+  // Far copies from far_below take far_from_below_nt: named where it is not the rewrite threshold (fills on Zen 5).
+  const bool bounded = d.far_below != SIZE_MAX;
+  const size_t then = bounded && d.far_from_below_nt != rewrite ? d.far_from_below_nt : 0;
+  return PageCopyNameFor(kernel, d.threshold_from_environment, rewrite, d.nt[static_cast<size_t>(Destination::kAhead)],
+                         d.nt[static_cast<size_t>(Destination::kFar)], bounded ? d.far_below : 0, then, d.string_from,
+                         string);
+}
+
+}  // namespace
+
 std::string PageCopyName(PageWrite write) {
   const backend::PageCopyPlan& plan = backend::PagePlan();
-  const backend::PageNtThresholds& t = plan.thresholds;
-  const size_t copy_rewrite = Or(t.rewrite, kPageNtThreshold);
-  const bool own_fill = write == PageWrite::kFill && t.fill_rewrite != 0;
-  const size_t rewrite = own_fill ? t.fill_rewrite : copy_rewrite;
   // The byte tables' own names: a copy's may say more than a fill's (its 32-line batches, x86_64/ops.cc).
-  const std::string kernel = write == PageWrite::kFill ? ByteOps().memset_name : ByteOps().memmove_name;
-  const char* string = write == PageWrite::kFill ? plan.string_memset_name : plan.string_memmove_name;
-  if (t.far == 0) {
-    return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite, 0, 0, 0, 0, t.string_from, string);
-  }
-  const size_t ahead = write == PageWrite::kFill ? Or(t.fill_ahead, t.ahead) : t.ahead;
-  return PageCopyNameFor(kernel, plan.threshold_from_environment, rewrite, Or(ahead, rewrite), t.far, t.far_below,
-                         own_fill ? copy_rewrite : 0, t.string_from, string);
+  if (write == PageWrite::kFill) return NameOf(plan.fill, ByteOps().memset_name, plan.string_memset_name);
+  return NameOf(plan.copy, ByteOps().memmove_name, plan.string_memmove_name);
 }
 
 const std::string& InvalidEnvironment() { return ProcessEnvOverrides().invalid; }
