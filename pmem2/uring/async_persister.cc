@@ -174,6 +174,9 @@ struct Engine {
 
   size_t active = 0;        // active operations not completed
   size_t writes_in_kernel = 0;
+  // The file range from the first to the last byte of the writes in the ring (valid while writes_in_kernel > 0).
+  uint64_t ring_writes_begin = 0;
+  uint64_t ring_writes_end = 0;
   Slot* pending_barrier = nullptr;
   SlotList held;
   SlotList unwritten;
@@ -238,6 +241,7 @@ struct Engine {
   void Pump(bool block);
   void Issue(bool caller_waits = false);
   void StartWrite(Slot* slot, bool inline_call);
+  bool OverlapsAWriteInTheRing(const Slot& slot) const;
   void StartSync(Batch* batch, bool inline_call);
   int SyncSynchronously(Batch& batch);
   io_uring_sqe* GetSqe();
@@ -427,7 +431,8 @@ void Engine::SubmitToKernel() {
 
 void Engine::AbandonRing(int error) {
   // Whatever the ring held may or may not have run: it runs again, synchronously (a write of the same bytes
-  // to the same place and a data sync can both be repeated), and the engine is synchronous from now on. What the
+  // to the same place and a data sync can both be repeated: the writes in the ring never overlap, and no later
+  // write of their bytes has started, see OverlapsAWriteInTheRing), and the engine is synchronous from now on. What the
   // kernel took runs on (the ring's memory, still mapped, keeps the ring alive even when its descriptor was
   // closed): it is waited for first, or a write still reading the caller's source after the redo completed its
   // Copy would store whatever the caller put in the buffer next.
@@ -480,8 +485,9 @@ void Engine::Issue(bool caller_waits) {
   // and writes that became persists); every retry is counted, so this ends.
   for (bool progress = true; progress;) {
     progress = false;
-    while (Slot* slot = unwritten.Pop()) {
-      StartWrite(slot, caller_waits && in_kernel == 0);
+    // In queue order, each after every write in the ring that it overlaps (OverlapsAWriteInTheRing).
+    while (!unwritten.empty() && !OverlapsAWriteInTheRing(*unwritten.head)) {
+      StartWrite(unwritten.Pop(), caller_waits && in_kernel == 0);
       progress = true;
     }
     if (writes_in_kernel == 0 && syncs_in_kernel == 0 && !staged.empty()) {
@@ -505,9 +511,30 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
   }
   io_uring_prep_write(sqe, fd, slot->src, static_cast<unsigned>(length), slot->begin);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(slot));
+  if (writes_in_kernel == 1) {  // the only write in the ring
+    ring_writes_begin = slot->begin;
+    ring_writes_end = slot->end;
+  } else {
+    ring_writes_begin = std::min(ring_writes_begin, slot->begin);
+    ring_writes_end = std::max(ring_writes_end, slot->end);
+  }
   slot->in_ring = true;
   ++sqes_unsubmitted;
   ++in_kernel;
+}
+
+// Copies that overlap reach the file in the order they were queued, as pwrite(2)s one after the other would. The
+// kernel runs the writes in a ring in no set order (one that must first read a page in goes to a worker thread while a
+// later one completes at once), and a short write's rest, or the redo after the ring died, would otherwise land after
+// a later copy of the same bytes. So a write that overlaps one in the ring waits until that one is reaped, and so does
+// every write queued after it; the writes in the ring never overlap. A log's appends, each after the last, never fall
+// inside the range the writes in the ring span, so only a write that does is compared with each of them.
+bool Engine::OverlapsAWriteInTheRing(const Slot& slot) const {
+  if (writes_in_kernel == 0 || slot.end <= ring_writes_begin || slot.begin >= ring_writes_end) return false;
+  for (const Slot& other : slots) {
+    if (other.in_ring && other.begin < slot.end && slot.begin < other.end) return true;
+  }
+  return false;
 }
 
 // Scattered persists: the data sync of a batch writes its pages back only when the batch goes to the kernel,

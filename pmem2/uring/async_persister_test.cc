@@ -284,6 +284,64 @@ TEST_P(AsyncPersisterTest, AShortWriteContinuesWhereItStopped) {
   EXPECT_GT(injector_.Count(KernelOp::kWrite), 3);
 }
 
+// Copies of the same bytes: the later one's must be what the file holds, as after pwrite(2)s one after the other.
+// The first write comes back short (a page of two), so the rest of it is written again after the kernel took the
+// later Copies' writes from the same submission (negative control: without OverlapsAWriteInTheRing the file held the
+// first Copy's bytes at the second page, every Copy and the barrier OK).
+TEST_P(AsyncPersisterTest, OverlappingCopiesReachTheFileInTheOrderTheyWereQueued) {
+  int writes = 0;
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t requested) {
+    if (op == KernelOp::kWrite && ++writes == 1 && result == static_cast<int>(requested) && requested > kPage) {
+      return static_cast<int>(kPage);
+    }
+    return result;
+  };
+  const std::string first(2 * kPage, 'a'), second(kPage, 'b'), third(64, 'c');
+  Completion copy_first, copy_second, copy_third, barrier;
+  ASSERT_TRUE(persister_->Copy(base(), first.data(), first.size(), &copy_first).ok());
+  ASSERT_TRUE(persister_->Copy(base() + kPage, second.data(), second.size(), &copy_second).ok());
+  ASSERT_TRUE(persister_->Copy(base() + kPage + 100, third.data(), third.size(), &copy_third).ok());
+  // Submitted before anything waits: a call that waits with nothing in the ring writes on the calling thread.
+  ASSERT_TRUE(persister_->Submit().ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  ASSERT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
+  EXPECT_TRUE(copy_first.status().ok()) << copy_first.status();
+  EXPECT_TRUE(copy_second.status().ok()) << copy_second.status();
+  EXPECT_TRUE(copy_third.status().ok()) << copy_third.status();
+  EXPECT_EQ(writes, 4) << "the first Copy's rest, then the other two";
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, kPage), std::string(kPage, 'a'));
+  std::string expected = second;
+  expected.replace(100, third.size(), third);
+  EXPECT_EQ(ReadFile(file_->fd.get(), kPage, kPage), expected);
+}
+
+// Copies of separate ranges still go to the kernel together: records after one another, one in the gap between two
+// of them (inside the range the writes in the ring span, overlapping none), and one before them all: all start at the
+// Submit() (io_uring: each takes a submission entry there; synchronously: each is written there).
+TEST_P(AsyncPersisterTest, CopiesOfSeparateRangesAreWrittenTogether) {
+  int entries = 0;
+  injector_.full = [&] {
+    ++entries;
+    return false;
+  };
+  const std::string record(512, 'r');
+  Completion done[4];
+  ASSERT_TRUE(persister_->Copy(base() + 3 * kPage, record.data(), record.size(), &done[0]).ok());
+  ASSERT_TRUE(persister_->Copy(base() + 3 * kPage + 1024, record.data(), record.size(), &done[1]).ok());
+  ASSERT_TRUE(persister_->Copy(base() + 3 * kPage + 512, record.data(), record.size(), &done[2]).ok());
+  ASSERT_TRUE(persister_->Copy(base(), record.data(), record.size(), &done[3]).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  if (GetParam() == AsyncBackend::kIoUring) {
+    EXPECT_EQ(entries, 4);
+  } else {
+    EXPECT_EQ(injector_.Count(KernelOp::kWrite), 4);
+  }
+  ASSERT_TRUE(persister_->WaitAll().ok());
+  EXPECT_EQ(injector_.Count(KernelOp::kWrite), 4);
+  for (const Completion& c : done) EXPECT_TRUE(c.status().ok()) << c.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 3 * kPage, 1536), std::string(1536, 'r'));
+}
+
 TEST_P(AsyncPersisterTest, InterruptedSyncsAndWritesAreRetried) {
   int interrupted = 0;
   injector_.rewrite = [&](KernelOp op, int result, uint32_t) {
