@@ -138,8 +138,10 @@ class MapRecord {
   uint64_t later_failures_ = 0;     // guarded by mutex_
 };
 
-// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it). Removing one
-// releases the reference to its file's ChildReopenHandle that it holds, if any.
+// Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it): RegisterMap, for a
+// mapping the kernel has just placed, drops from the index every record it overlaps (stale: released with munmap(2)
+// behind its Map's back; the Map keeps its record). Removing one releases the reference to its file's
+// ChildReopenHandle that it holds, if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 

@@ -897,5 +897,36 @@ TEST(PersistErrorAtTest, ConcurrentMapsKeepTheirOwnErrors) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// A record left in the registry by a mapping released with munmap(2) behind its Map's back (libpmem.h allows that
+// for pmem_map_file) must not answer for a mapping the kernel places over its addresses later: here a larger one
+// that begins below it. Negative control: with RegisterMap only adding the new record, IsPersistentMemory answered
+// for the stale record, and the EIO was recorded on it, not on the new one, whose Persist() would then report OK.
+TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {
+  // Addresses that no other mapping of the process can take while the test runs: a PROT_NONE mapping of its own.
+  void* area = mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(area, MAP_FAILED);
+  const uintptr_t base = reinterpret_cast<uintptr_t>(area);
+  map_internal::FileIdentity old_file, new_file;
+  old_file.valid = new_file.valid = true;
+  old_file.device = new_file.device = 1;
+  old_file.inode = 1001;
+  new_file.inode = 1002;
+  map_internal::MapRecord stale(base + 2 * kPage, 4 * kPage, old_file);
+  stale.set_cpu_persistent(true);
+  map_internal::RegisterMap(&stale);
+  EXPECT_TRUE(IsPersistentMemory(reinterpret_cast<void*>(base + 3 * kPage), kPage));
+  map_internal::MapRecord fresh(base, 8 * kPage, new_file);  // page granularity: not CPU-persistent
+  map_internal::RegisterMap(&fresh);
+  EXPECT_FALSE(IsPersistentMemory(reinterpret_cast<void*>(base + 3 * kPage), kPage));
+  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 3 * kPage), 8, EIO);
+  EXPECT_EQ(GetErrno(fresh.TakeError()), EIO);
+  EXPECT_TRUE(stale.TakeError().ok()) << "recorded on the stale record";
+  map_internal::UnregisterMap(&stale);  // gone from the index already: leaves the new record there
+  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 7 * kPage), 8, EIO);
+  EXPECT_EQ(GetErrno(fresh.TakeError()), EIO) << "the new record left the index with the stale one";
+  map_internal::UnregisterMap(&fresh);
+  munmap(area, 8 * kPage);
+}
+
 }  // namespace
 }  // namespace pmem2
