@@ -36,7 +36,8 @@ ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least");
 ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
           "bench: destination patterns to time, comma-separated: hot (the same lines again), seq (a cursor "
           "walking a window far larger than the last-level cache), rand (a random slot of that window), same "
-          "(not by default: the first bytes of PATH at every size, a buffer written again)");
+          "(not by default: the first bytes of PATH at every size, a buffer written again) and move (not by default: "
+          "copies from a source as cold as the destination, within that window)");
 // The names are not listed here: flag help is a constant, and the list comes from the code (the usage message).
 ABSL_FLAG(std::string, strategies, "",
           "bench: print every limit strategy's timings per size and pattern: all, or a comma-separated list of "
@@ -54,7 +55,7 @@ constexpr char kUsage[] =
     "      then it is created with SIZE bytes allocated (e.g. 16M; K, M, G, KiB, MiB, GiB are powers of 1024)\n"
     "      and kept; an existing PATH is used unchanged, whatever SIZE says.\n"
     "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=SIZE] [--cpu=N] [--repetitions=N]\n"
-    "              [--patterns=hot,seq,rand,same] [--strategies=all|LIST]\n"
+    "              [--patterns=hot,seq,rand,same,move] [--strategies=all|LIST]\n"
     "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the limit (the fastest of the\n"
     "      strategies this CPU has) on PATH for each destination pattern; print the CPU, tables of medians and\n"
     "      ratios, with --strategies every strategy's timings, and with --plot draw bandwidth against size. A\n"

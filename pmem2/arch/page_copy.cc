@@ -22,7 +22,7 @@ std::string PageCopyNameFor(const std::string& byte_kernel_name, bool threshold_
                             size_t far_from_below_nt_threshold, size_t string_from, const char* string_instruction) {
   const size_t nt = byte_kernel_name.find(" nt >= ");
   if (threshold_from_environment || nt == std::string::npos) return byte_kernel_name;
-  // What the byte table's name says after its threshold (", 32-line batches >= 256 KiB") holds for page copies too.
+  // What the byte table's name says after its threshold (", 32-line batches >= 16 KiB") holds for page copies too.
   const size_t more = byte_kernel_name.find(", ", nt);
   const std::string after_threshold = more != std::string::npos ? byte_kernel_name.substr(more) : "";
   std::string name = absl::StrCat(byte_kernel_name.substr(0, nt), " nt >= ", Size(nt_threshold));

@@ -48,7 +48,7 @@ inline unsigned PageCopyFlagsFor(size_t len, unsigned flags, bool threshold_from
 }
 
 // `byte_kernel_name` is the byte table's name, e.g. "avx nt >= 8 MiB"; returns e.g. "avx nt >= 16 KiB" (what the name
-// says after its threshold, such as ", 32-line batches >= 256 KiB", stays at the end), or the
+// says after its threshold, such as ", 32-line batches >= 16 KiB", stays at the end), or the
 // byte table's name where PMEM_MOVNT_THRESHOLD decides (`threshold_from_environment`) or the kernels have no
 // non-temporal path (PMEM_NO_MOVNT, generic).
 // `far_nt_threshold` != 0: the thresholds for destinations just after (`ahead_nt_threshold`) and far from the

@@ -59,20 +59,20 @@ TEST(PageCopyNameTest, DescribesThePathTruthfully) {
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, 1000), "avx nt >= 1000 B");
   // Intel 6/167's copies in 32-line batches: said after the page thresholds, or kept in the user's threshold's name.
   EXPECT_EQ(
-      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64),
+      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 16 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64),
       "avx512 nt >= 1280 KiB on a rewrite, 2 KiB after the thread's last page copy, 64 B far from it, 32-line "
-      "batches >= 256 KiB");
-  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 0 B, 32-line batches >= 256 KiB", kUser),
-            "avx512 nt >= 0 B, 32-line batches >= 256 KiB");
+      "batches >= 16 KiB");
+  EXPECT_EQ(PageCopyNameFor("avx512 nt >= 0 B, 32-line batches >= 16 KiB", kUser),
+            "avx512 nt >= 0 B, 32-line batches >= 16 KiB");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{16} << 10, size_t{2} << 10, 64), "avx nt >= 8 MiB")
       << "PMEM_MOVNT_THRESHOLD decides, with no history";
   // Intel 6/167's rewrites from 128 KiB by string instructions: said after the rewrite threshold, with or without a
   // history; not where the byte table's name is all (PMEM_MOVNT_THRESHOLD, PMEM_NO_MOVNT: no strings then).
   EXPECT_EQ(
-      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 256 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64, 0,
-                      0, size_t{128} << 10, "rep movsq"),
+      PageCopyNameFor("avx512 nt >= 8 MiB, 32-line batches >= 16 KiB", kOwn, size_t{5} << 18, size_t{2} << 10, 64, 0, 0,
+                      size_t{128} << 10, "rep movsq"),
       "avx512 nt >= 1280 KiB on a rewrite (rep movsq from 128 KiB), 2 KiB after the thread's last page copy, 64 B "
-      "far from it, 32-line batches >= 256 KiB");
+      "far from it, 32-line batches >= 16 KiB");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kOwn, size_t{16} << 10, 0, 0, 0, 0, 4096, "rep stosq"),
             "avx nt >= 16 KiB (rep stosq from 4 KiB)");
   EXPECT_EQ(PageCopyNameFor("avx nt >= 8 MiB", kUser, size_t{16} << 10, 0, 0, 0, 0, 4096, "rep stosq"),

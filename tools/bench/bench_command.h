@@ -3,8 +3,8 @@
 // tools/bench/bench_command.h
 // -----------------------------------------------------------------------------
 //
-// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--patterns=hot,seq,rand,same] [--strategies=all|LIST]`: the
-// comparison tables of //tools/bench:compare_benchmark (pmem2 against PMDK's libpmem2 and the limit, per
+// `pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--patterns=hot,seq,rand,same,move] [--strategies=all|LIST]`:
+// the comparison tables of //tools/bench:compare_benchmark (pmem2 against PMDK's libpmem2 and the limit, per
 // destination pattern) for the user's own file or Device DAX, mapped at the granularity it gets
 // (PMEM2_FORCE_GRANULARITY forces one for both libraries), optionally each limit strategy's timings, and
 // optionally an SVG of bandwidth against size (hot pattern).

@@ -6,14 +6,14 @@
 // pmem2 against PMDK's libpmem2 1.12 (dlopen'ed into this process) and against the limit, in one run, on this
 // machine: memcpy_fn and memset_fn at 64 B ... 64 MiB at forced cache-line and at page granularity (a file on
 // /dev/shm) for three destination patterns (hot, sequential cold, random cold; and on request "same", a buffer
-// written again), persist_fn at 64 B / 4 KiB /
+// written again, and "move", copies from a cold source), persist_fn at 64 B / 4 KiB /
 // 2 MiB, and the byte-granularity memcpy at 64 B against glibc. The limit of each copy row is the fastest of
 // the strategies of limit_kernels.h. Prints the tables of tools/bench/table.h (medians, ratios, PASS/MISS against
 // the targets there), the ratios by pattern, and with --strategies every strategy's timings. The README's
 // command is scripts/bench.sh; by hand:
 //
 //   bazel run -c opt //tools/bench:compare_benchmark -- [--cpu=N] [--repetitions=N] [--min_time=SECONDS]
-//       [--patterns=hot,seq,rand,same] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]
+//       [--patterns=hot,seq,rand,same,move] [--strategies=all|LIST] [--window_mib=N] [--cold_window_mib=N]
 //       [--own_mappings] [--benchmark_filter=REGEX] [other --benchmark_*=VALUE flags]
 //
 // How it measures (destination offsets, interleaving, pinning) is documented in tools/bench/comparison.h.
@@ -39,11 +39,12 @@ ABSL_FLAG(int, repetitions, 15, "interleaved repetitions per measurement (the me
 ABSL_FLAG(double, min_time, 0.05, "seconds per repetition, at least");
 ABSL_FLAG(size_t, window_mib, 128, "MiB the hot pattern's copies from 4 KiB step through (at least 128)");
 ABSL_FLAG(size_t, cold_window_mib, 0,
-          "MiB the cold patterns (seq, rand) walk; 0: max(2 GiB, 8 x the last-level cache), at most half the "
+          "MiB the cold patterns (seq, rand, move) walk; 0: max(2 GiB, 8 x the last-level cache), at most half the "
           "available memory and half the free space of /dev/shm");
 ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
-          "destination patterns to time, comma-separated: hot, seq, rand, and same (not by default: the first "
-          "bytes of the mapping at every size, a buffer written again)");
+          "destination patterns to time, comma-separated: hot, seq, rand, and not by default same (the first "
+          "bytes of the mapping at every size, a buffer written again) and move (copies from a source as cold as "
+          "the destination, within the cold window)");
 ABSL_FLAG(std::string, sizes, "",
           "copy sizes in bytes, comma-separated, optionally with K or M (e.g. 512,1K,2K); multiples of 64, or of 8 "
           "below 64 (e.g. 8,16,32: records smaller than a line); default: 64 B-64 MiB");
@@ -59,8 +60,8 @@ namespace {
 
 constexpr char kUsage[] =
     "compare_benchmark [--cpu=N|-1(last)|-2(no pinning)] [--repetitions=N] [--min_time=SECONDS]\n"
-    "                  [--patterns=hot,seq,rand,same] [--strategies=all|LIST] [--sizes=LIST] [--window_mib=N]\n"
-    "                  [--cold_window_mib=N] [--own_mappings]\n"
+    "                  [--patterns=hot,seq,rand,same,move] [--strategies=all|LIST] [--sizes=LIST]\n"
+    "                  [--window_mib=N] [--cold_window_mib=N] [--own_mappings]\n"
     "                  [--benchmark_*=...]\n"
     "pmem2 against PMDK's libpmem2 and the limit on this machine; --benchmark_* flags go to Google Benchmark.";
 

@@ -67,12 +67,15 @@ std::vector<Case> ListCases(const Destinations& destinations, const RunOptions& 
   for (Pattern pattern : options.patterns) {
     const bool hot = pattern == Pattern::kHot;
     for (const Lane& lane : destinations.lanes()) {
-      const size_t window = IsCold(pattern) ? lane.cold_window : lane.window;
+      // move: its destinations' half of the cold window (a copy must fit there).
+      const size_t window = !IsCold(pattern)            ? lane.window
+                            : pattern == Pattern::kMove ? MoveWindow(lane.cold_window)
+                                                        : lane.cold_window;
       if (window == 0) continue;  // a lane measured hot only
       if (lane.memcpy_only && !hot) continue;  // the byte lane: hot only
       const std::vector<const CopyStrategy*> strategies = SelectStrategies(lane, options);
       for (const char* op : {"memcpy", "memset"}) {
-        if (lane.memcpy_only && std::strcmp(op, "memcpy") != 0) continue;
+        if ((lane.memcpy_only || pattern == Pattern::kMove) && std::strcmp(op, "memcpy") != 0) continue;
         // A strategy for copies only (no memset: nt-avx512-batch) is not timed as a fill.
         std::vector<const CopyStrategy*> for_op;
         for (const CopyStrategy* s : strategies) {

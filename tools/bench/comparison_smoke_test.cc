@@ -288,6 +288,46 @@ TEST_F(ComparisonSmokeTest, SameWritesOnlyTheFirstBytes) {
   }
 }
 
+// move (on request): copies only, of both file lanes, from the cold window's second half into its first. Every side's
+// window holds 0 in its first half and a mark in its second before the run: afterwards the second half is untouched
+// and the first holds nothing but 0 and the mark, some of it copied.
+TEST_F(ComparisonSmokeTest, MoveCopiesFromTheSecondHalfIntoTheFirst) {
+  constexpr char kMark = 0x6d;
+  const size_t half = MoveWindow(kWindow);
+  for (const Lane& lane : destinations_->lanes()) {
+    if (lane.memcpy_only) continue;
+    ASSERT_EQ(lane.cold_window, kWindow);
+    for (Side side : kSides) {
+      std::memset(TargetOf(lane, side).base, 0, half);
+      std::memset(TargetOf(lane, side).base + half, kMark, kWindow - half);
+    }
+  }
+  RunOptions options = Quick({Pattern::kMove}, {64, 4096});
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 4u) << "memcpy only, 2 sizes, cache line and page";
+  for (const Row& row : *rows) {
+    SCOPED_TRACE(row.op + "/" + row.granularity + "/" + FormatSize(row.size));
+    EXPECT_EQ(row.pattern, "move");
+    EXPECT_EQ(row.op, "memcpy");
+    EXPECT_GT(row.pmem2_ns, 0);
+    EXPECT_GT(row.reference_ns, 0);
+    EXPECT_GT(row.limit_ns, 0);
+  }
+  for (const Lane& lane : destinations_->lanes()) {
+    if (lane.memcpy_only) continue;
+    for (Side side : kSides) {
+      SCOPED_TRACE(lane.granularity + " side " + std::to_string(static_cast<int>(side)));
+      const char* base = TargetOf(lane, side).base;
+      EXPECT_EQ(std::count(base + half, base + kWindow, kMark), static_cast<long>(kWindow - half));
+      const long marked = std::count(base, base + half, kMark);
+      EXPECT_GT(marked, 0);
+      EXPECT_EQ(marked + std::count(base, base + half, 0), static_cast<long>(half));
+    }
+  }
+  EXPECT_NE(FormatTable(*rows, {}, Targets()).find("pattern move"), std::string::npos);
+}
+
 TEST_F(ComparisonSmokeTest, OnlyTheChosenStrategiesAreTimed) {
   RunOptions options = Quick({Pattern::kRand}, {128});
   options.strategies = {"nt"};

@@ -122,7 +122,8 @@ std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const 
                          "through its own)"
                        : "mapped by each side on its own (--own_mappings)",
                    "; cache_line forced with PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
-      absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand) ", file_size >> 20, " MiB"),
+      absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand; move: half each way) ",
+                   file_size >> 20, " MiB"),
       "time: CPU time of the benchmark thread (every call keeps the CPU busy; real time would count other "
       "tasks' time slices on this shared host)",
   };

@@ -35,8 +35,9 @@ std::vector<std::string> FileNotes(const std::string& path, uint64_t size, const
   notes.push_back(absl::StrCat("destination: ", path, " (", size, " bytes; window ", lane.window,
                                " bytes), mapped by pmem2 at ", lane.granularity, " granularity",
                                map.diagnostics().forced ? " (forced by PMEM2_FORCE_GRANULARITY)" : ""));
-  notes.push_back(
-      absl::StrCat("windows: hot ", lane.window, " bytes (from 4 KiB), cold (seq, rand) ", lane.cold_window, " bytes"));
+  notes.push_back(absl::StrCat("windows: hot ", lane.window,
+                               " bytes (from 4 KiB), cold (seq, rand; move: half each way) ", lane.cold_window,
+                               " bytes"));
   if (ReferenceGranularityName(ref.store_granularity()) != lane.granularity) {
     notes.push_back(absl::StrCat("note: the reference mapped it at ", ReferenceGranularityName(ref.store_granularity()),
                                  " granularity; rows are labelled with pmem2's"));

@@ -79,7 +79,7 @@ bool HasColdPattern(const std::vector<Pattern>& patterns) {
 }
 
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text) {
-  const std::string choices = "hot, seq, rand, same";
+  const std::string choices = "hot, seq, rand, same, move";
   absl::StatusOr<std::vector<std::string>> items = Items("--patterns", text, choices);
   if (!items.ok()) return items.status();
   for (const std::string& item : *items) {

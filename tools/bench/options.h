@@ -7,7 +7,8 @@
 // that both accept and refuse the same things, with errors that name the bad value:
 //
 //   --patterns=hot,seq,rand   which destination patterns to time (timing.h); any non-empty subset of hot, seq,
-//                             rand and same (opt-in: a buffer written again at every size), each once
+//                             rand, same and move (opt-in: a buffer written again at every size; copies from a
+//                             cold source), each once
 //   --strategies=all|LIST     print each limit strategy's timings per size and pattern; with a LIST, time only
 //                             those cache-line strategies (the limit is then the fastest of them). Names as in
 //                             limit_kernels.h; only the ones this CPU has.
@@ -29,11 +30,11 @@ namespace bench {
 
 inline constexpr char kDefaultPatterns[] = "hot,seq,rand";
 
-// The patterns of a comma-separated list, in the table's order (hot, seq, rand, same). kInvalidArgument naming the
-// value for an empty list or item, an unknown name or a name given twice.
+// The patterns of a comma-separated list, in the table's order (hot, seq, rand, same, move). kInvalidArgument naming
+// the value for an empty list or item, an unknown name or a name given twice.
 absl::StatusOr<std::vector<Pattern>> ParsePatterns(absl::string_view text);
 
-// Whether `patterns` holds a cold one (seq or rand), which needs the large cold window.
+// Whether `patterns` holds a cold one (seq, rand or move), which needs the large cold window.
 bool HasColdPattern(const std::vector<Pattern>& patterns);
 
 struct StrategySelection {

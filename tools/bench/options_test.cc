@@ -21,11 +21,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(OptionsTest, HasColdPatternIsTrueForSeqOrRand) {
+TEST(OptionsTest, HasColdPatternIsTrueForSeqRandOrMove) {
   EXPECT_FALSE(HasColdPattern({Pattern::kHot}));
   EXPECT_FALSE(HasColdPattern({Pattern::kHot, Pattern::kSame})) << "same writes the hot window";
   EXPECT_TRUE(HasColdPattern({Pattern::kSeq}));
   EXPECT_TRUE(HasColdPattern({Pattern::kHot, Pattern::kRand}));
+  EXPECT_TRUE(HasColdPattern({Pattern::kMove})) << "move copies within the cold window";
 }
 
 TEST(PatternsTest, AnySubsetInTheTablesOrder) {
@@ -34,6 +35,7 @@ TEST(PatternsTest, AnySubsetInTheTablesOrder) {
   EXPECT_EQ(*ParsePatterns(" seq "), (std::vector<Pattern>{Pattern::kSeq}));
   EXPECT_EQ(*ParsePatterns("same,hot"), (std::vector<Pattern>{Pattern::kHot, Pattern::kSame}))
       << "same only on request, after the others";
+  EXPECT_EQ(*ParsePatterns("move,same,seq"), (std::vector<Pattern>{Pattern::kSeq, Pattern::kSame, Pattern::kMove}));
 }
 
 TEST(PatternsTest, ErrorsNameTheBadValue) {
@@ -42,7 +44,7 @@ TEST(PatternsTest, ErrorsNameTheBadValue) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("--patterns=hot,cold"));
   EXPECT_THAT(r.status().message(), HasSubstr("unknown pattern \"cold\""));
-  EXPECT_THAT(r.status().message(), HasSubstr("hot, seq, rand, same"));
+  EXPECT_THAT(r.status().message(), HasSubstr("hot, seq, rand, same, move"));
   EXPECT_THAT(ParsePatterns("seq,seq").status().message(), HasSubstr("\"seq\" is listed twice"));
   EXPECT_THAT(ParsePatterns("hot,,rand").status().message(), HasSubstr("empty name"));
   EXPECT_THAT(ParsePatterns("").status().message(), HasSubstr("empty name"));

@@ -75,13 +75,17 @@ const char* PatternTitle(const std::string& pattern) {
   if (pattern == "same") {
     return "pattern same: the same destination bytes again at every size (a header, a ring or a block written again)";
   }
+  if (pattern == "move") {
+    return "pattern move (copies only): seq's cursor over the cold window's first half, from a source as cold, the "
+           "same offset into its second half (a compaction, records moved into place)";
+  }
   return "pattern ?";
 }
 
 // The patterns of `rows` in the table's order.
 std::vector<std::string> PatternsOf(const std::vector<Row>& rows) {
   std::vector<std::string> out;
-  for (const char* p : {"hot", "seq", "rand", "same"}) {
+  for (const char* p : {"hot", "seq", "rand", "same", "move"}) {
     if (std::any_of(rows.begin(), rows.end(), [p](const Row& r) { return r.pattern == p; })) out.push_back(p);
   }
   for (const Row& r : rows) {  // anything else last, in order of appearance

@@ -47,7 +47,7 @@ struct StrategyTime {
 
 // One (pattern, op, granularity, size). Times are median ns per call; NaN when not measured.
 struct Row {
-  std::string pattern = "hot";  // "hot", "seq", "rand", "same"
+  std::string pattern = "hot";  // "hot", "seq", "rand", "same", "move"
   std::string op;               // "memcpy", "memset", "persist"
   std::string granularity;      // "cache_line", "page", "byte"
   size_t size = 0;

@@ -50,6 +50,25 @@ void TimeGlibcMemset(benchmark::State& state, char* base, Offsets cursor, size_t
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
 }
 
+// move: `cursor` walks the first `half` bytes of the window, each source lies `half` bytes after its destination.
+void TimeMove(benchmark::State& state, MemcpyFn fn, char* base, SequentialCursor cursor, size_t half, size_t n) {
+  for (auto _ : state) {
+    char* const to = base + cursor.Next();
+    fn(to, to + half, n, 0);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
+void TimeGlibcMove(benchmark::State& state, char* base, SequentialCursor cursor, size_t half, size_t n) {
+  void* (*volatile pointer)(void*, const void*, size_t) = std::memcpy;
+  void* (*const fn)(void*, const void*, size_t) = pointer;
+  for (auto _ : state) {
+    char* const to = base + cursor.Next();
+    fn(to, to + half, n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+}
+
 void TimePersist(benchmark::State& state, PersistFn fn, char* base, size_t n) {
   uint64_t value = 0;
   for (auto _ : state) {
@@ -84,6 +103,8 @@ const char* PatternName(Pattern pattern) {
     case Pattern::kSeq: return "seq";
     case Pattern::kRand: return "rand";
     case Pattern::kSame: return "same";
+    case Pattern::kMove:
+      return "move";
   }
   return "?";
 }
@@ -133,6 +154,20 @@ bool RegisterTimedCall(const TimedCall& call) {
     b = RegisterCopy(call, [] { return SameBytes(); });
   } else if (cold == nullptr) {
     return false;
+  } else if (call.pattern == Pattern::kMove) {
+    if (call.op != "memcpy") return false;
+    char* const base = call.target.base;
+    const size_t half = MoveWindow(window);
+    if (call.glibc) {
+      b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) {
+        TimeGlibcMove(s, base, SequentialCursor(cold, n, half), half, n);
+      });
+    } else {
+      const MemcpyFn fn = call.target.memcpy;
+      b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) {
+        TimeMove(s, fn, base, SequentialCursor(cold, n, half), half, n);
+      });
+    }
   } else if (call.pattern == Pattern::kSeq) {
     b = RegisterCopy(call, [=] { return SequentialCursor(cold, n, window); });
   } else {

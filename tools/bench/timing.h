@@ -26,6 +26,10 @@
 //     n bytes of the lane's window, at every size (hot does so only below kFreshLinesFrom). Which lines are cached
 //     then depends only on the size and on what the previous call's stores left, so ordinary stores and NT stores
 //     meet on the lines they favour least and most; the default patterns never rewrite more than 4 KiB.
+//   move (opt-in, --patterns=move; a compaction, or records moved into place, within the file): copies only; each
+//     call copies from a source as cold as its destination. The destination follows seq's cursor over the first
+//     half of the cold window (MoveWindow), the source lies the same offset into the second half, so both walk
+//     lines the whole half's worth of copies ago touched; every other pattern copies from one hot source buffer.
 //   * persist (hot only): the first n bytes every time, each line dirtied by one 8-byte store just before the
 //     call (inside the timed loop, identical for every side), so the flush always has dirty lines to write back.
 
@@ -57,18 +61,25 @@ class Cursor {
 };
 
 // The destination patterns, in the table's order.
-enum class Pattern { kHot, kSeq, kRand, kSame };
-inline constexpr Pattern kPatterns[] = {Pattern::kHot, Pattern::kSeq, Pattern::kRand, Pattern::kSame};
+enum class Pattern { kHot, kSeq, kRand, kSame, kMove };
+inline constexpr Pattern kPatterns[] = {Pattern::kHot, Pattern::kSeq, Pattern::kRand, Pattern::kSame, Pattern::kMove};
 
-// Whether `pattern` writes the large cold window (seq, rand) rather than the hot one.
-constexpr bool IsCold(Pattern pattern) { return pattern == Pattern::kSeq || pattern == Pattern::kRand; }
+// Whether `pattern` writes the large cold window (seq, rand, move) rather than the hot one.
+constexpr bool IsCold(Pattern pattern) {
+  return pattern == Pattern::kSeq || pattern == Pattern::kRand || pattern == Pattern::kMove;
+}
+
+// move: the part of a cold window of `cold_window` bytes that its destinations walk (the first half, rounded down
+// to whole 4 KiB pages); the sources are as far again into the window, so source and destination share their
+// offset within a page, as every other pattern's do.
+constexpr size_t MoveWindow(size_t cold_window) { return cold_window / 2 / 4096 * 4096; }
 
 // same: offset 0 for every call.
 struct SameBytes {
   size_t Next() const { return 0; }
 };
 
-// "hot", "seq", "rand", "same": the table's and --patterns' names.
+// "hot", "seq", "rand", "same", "move": the table's and --patterns' names.
 const char* PatternName(Pattern pattern);
 
 // What the cold patterns' sides share for a whole run: the sequential cursor and the PRNG state.
@@ -123,23 +134,23 @@ class RandomSlots {
 };
 
 // One benchmark: `op` ("memcpy", "memset" or "persist") of `size` bytes by `target` on a window of `window`
-// bytes in `pattern` (persist: hot only), copying from `source`. `glibc`: `target` is the glibc limit, timed
-// through glibc's own signature.
+// bytes in `pattern` (persist: hot only), copying from `source` (move: from the window itself). `glibc`: `target` is
+// the glibc limit, timed through glibc's own signature.
 struct TimedCall {
   std::string name;
   std::string op;
   Target target;
   bool glibc = false;
   Pattern pattern = Pattern::kHot;
-  size_t window = 0;          // the hot window, or the cold one for seq and rand
-  ColdState* cold = nullptr;  // seq and rand: shared by every call of the run; outlives the run
-  const char* source = nullptr;
+  size_t window = 0;             // the hot window, or the cold one for seq, rand and move (the whole of it)
+  ColdState* cold = nullptr;     // seq, rand and move: shared by every call of the run; outlives the run
+  const char* source = nullptr;  // unused by move
   size_t size = 0;
   bool cpu_time = true;  // false: Google Benchmark times (and sizes its iteration counts by) real time
 };
 
 // Registers `call` with Google Benchmark. Returns false, registering nothing, for a persist call of a target
-// without a persist function or a persist call in a cold pattern.
+// without a persist function or a persist call in a cold pattern, and for a fill in move (it has no source).
 bool RegisterTimedCall(const TimedCall& call);
 
 }  // namespace bench

@@ -183,10 +183,33 @@ TEST(PatternTest, Names) {
   EXPECT_STREQ(PatternName(Pattern::kSeq), "seq");
   EXPECT_STREQ(PatternName(Pattern::kRand), "rand");
   EXPECT_STREQ(PatternName(Pattern::kSame), "same");
+  EXPECT_STREQ(PatternName(Pattern::kMove), "move");
   EXPECT_FALSE(IsCold(Pattern::kHot));
   EXPECT_TRUE(IsCold(Pattern::kSeq));
   EXPECT_TRUE(IsCold(Pattern::kRand));
   EXPECT_FALSE(IsCold(Pattern::kSame));
+  EXPECT_TRUE(IsCold(Pattern::kMove));
+}
+
+// move: destinations in the first half of the cold window, whole pages, so that a source (the same offset into
+// the second half) never overlaps a destination and shares its offset within a page.
+TEST(PatternTest, MoveWindowIsTheFirstHalfInWholePages) {
+  EXPECT_EQ(MoveWindow(size_t{4} << 30), size_t{2} << 30);
+  EXPECT_EQ(MoveWindow(3 * 4096), 4096u);
+  EXPECT_EQ(MoveWindow(4096), 0u) << "no room for a page each: no move rows";
+  for (size_t window : {size_t{3840} << 20, (size_t{2} << 30) + 4096 + 64}) {
+    const size_t half = MoveWindow(window);
+    EXPECT_EQ(half % 4096, 0u) << window;
+    EXPECT_LE(2 * half, window) << window;
+    ColdState cold;
+    for (size_t n : {size_t{64}, size_t{4096}, size_t{64} << 20}) {
+      SequentialCursor cursor(&cold, n, half);
+      for (int i = 0; i < 100; ++i) {
+        const size_t to = cursor.Next();
+        ASSERT_LE(to + n, half) << n;  // and so the source, at to + half, ends within the window
+      }
+    }
+  }
 }
 
 // same: the first bytes at every size, where hot moves on from kFreshLinesFrom.

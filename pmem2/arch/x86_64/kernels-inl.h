@@ -610,10 +610,12 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
 // kNtCopyBatchLines whole lines (AVX-512: 32, 2 KiB) before it stores them, where the usual loop loads and stores one
 // line at a time: on Intel family 6 model 167, with the page tables and the source cold (as in a run of every size
 // and pattern), pmem2's 64 MiB copies took 11-16 % less time in batches than the one-line loop beside them, which is
-// how libpmem2 copies (it had been 12-16 % ahead there); from 64 KiB to 2 MiB batches were within 1.5 % of it, below
-// that they brought nothing (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines"). Otherwise the same
-// stores in the same order as MemmoveNt's. Unlike MemmoveNt it saves two registers and lays its partial lines' code
-// before its `ret` (nt_stream_registers_test exempts it): tens of nanoseconds at most, against 10 us or more of stores.
+// how libpmem2 copies (it had been 12-16 % ahead there); with a source as cold as the destination (tools/bench's move
+// pattern), 16-128 KiB copies took 10-18 % less time in batches, and with a cached source 16 KiB-2 MiB were within
+// the noise of the one-line loop (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines" and "Copies
+// from a cold source"). Otherwise the same stores in the same order as MemmoveNt's. Unlike MemmoveNt it saves two
+// registers and lays its partial lines' code before its `ret` (nt_stream_registers_test exempts it): a few
+// nanoseconds, against 0.8 us or more of stores, measured with them.
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtLarge(void* dst, const void* src, size_t n) {
   char* d = static_cast<char*>(dst);

@@ -48,7 +48,7 @@ const unsigned kFlagSets[] = {0,
 // kCacheLineFrom8: the cache-line table with non-temporal stores from 8 B (the Zen 5 row's threshold, as
 // PMEM_MOVNT_THRESHOLD=8 would), so that pieces of lines written with MOVNTI are checked on every CPU.
 // kCacheLineBatches / kByteBatches (AVX-512 only): the tables with Intel family 6 model 167's row, whose non-temporal
-// copies from 256 KiB load 32 lines before storing them, on every CPU with AVX-512.
+// copies from 16 KiB load 32 lines before storing them, on every CPU with AVX-512.
 // kPageString: the string kernels (REP MOVSQ / REP STOSQ with the ISA's pieces and fallback) that Intel family 6 model
 // 167's row gives page rewrites from 128 KiB, called directly with every flag set, on every CPU and ISA level.
 enum class Table {

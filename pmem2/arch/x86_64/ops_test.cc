@@ -193,10 +193,10 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167_no_movnt.page.string_from, 0u) << "PMEM_NO_MOVNT: the byte table's ordinary stores, as before";
   EXPECT_EQ(m167_no_movnt.page_string_memmove, nullptr);
   EXPECT_EQ(m167_no_movnt.page_string_memset, nullptr);
-  EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 256 KiB";
-  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
+  EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 16 KiB";
+  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 16 KiB");
   EXPECT_STREQ(m167.cache_line.memset_name, "avx512 nt >= 64 B") << "a fill has nothing to load";
-  EXPECT_STREQ(m167.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 256 KiB");
+  EXPECT_STREQ(m167.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 16 KiB");
   EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).nt_copy_batch_from, 0u) << "no zmm registers to batch in";
   EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")).nt_copy_batch_from, 0u) << "no non-temporal copies";
   CpuFeatures m167_without_avx512 = Intel(167);
@@ -267,13 +267,13 @@ TEST(SelectTest, SwitchesOnTheRowsWithThresholds) {
     EXPECT_EQ(s.byte_nt_threshold, 4096u) << f.family << "/" << f.model;
     EXPECT_EQ(s.cache_line_near_temporal_below, 0u) << f.family << "/" << f.model;
     EXPECT_STREQ(s.cache_line.memmove_name,
-                 f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 256 KiB" : "avx512 nt >= 4 KiB")
+                 f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 16 KiB" : "avx512 nt >= 4 KiB")
         << f.family << "/" << f.model;
   }
   const Selection near167 = Select(Intel(167), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "256"));
   EXPECT_EQ(near167.cache_line_near_temporal_below, 256u);
   EXPECT_STREQ(near167.cache_line.memmove_name,
-               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination, 32-line batches >= 256 KiB");
+               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination, 32-line batches >= 16 KiB");
 }
 
 // A page sync issues arch::ByteDrain()'s SFENCE inline instead of calling its selection's byte.drain
@@ -349,9 +349,9 @@ TEST(SelectTest, NearTemporalOverrides) {
 // The tables and names the AVX-512 kernels get when selected.
 TEST(SelectTest, Avx512Tables) {
   const Selection s = Select(Intel(167), FromEnv("PMEM_AVX512F", "1"));
-  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 256 KiB");
+  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 16 KiB");
   EXPECT_STREQ(s.cache_line.memset_name, "avx512 nt >= 64 B");
-  EXPECT_STREQ(s.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 256 KiB");
+  EXPECT_STREQ(s.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 16 KiB");
   EXPECT_EQ(s.cache_line.memmove, Avx512Kernels().cache_line[0][1].memmove);
   EXPECT_EQ(s.byte.memset, Avx512Kernels().byte[1].memset);
   EnvOverrides no_movnt = FromEnv("PMEM_AVX512F", "1");

@@ -76,7 +76,7 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
           << "256 KiB written again: no string instructions either (Intel 6/167's from 128 KiB)";
     }
     EXPECT_EQ(PageCopyName().find("rep movsq"), std::string::npos) << PageCopyName();
-    const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
+    const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 16 KiB" : "";
     EXPECT_EQ(PageCopyName(PageWrite::kFill) + batches, PageCopyName()) << "a fill's name never names batches";
   }
 }
@@ -167,8 +167,8 @@ TEST_F(PageCopyHistoryTest, Intel167FollowsTheThreadsDestinations) {
   const std::string rest = ", 2 KiB after the thread's last page copy, 64 B far from it";
   const std::string after = " on a rewrite (rep movsq from 128 KiB)" + rest;
   const std::string fill_after = " on a rewrite (rep stosq from 128 KiB)" + rest;
-  // With the AVX-512 kernels this row's copies of 256 KiB and more go in 32-line batches; its fills never do.
-  const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 256 KiB" : "";
+  // With the AVX-512 kernels this row's copies of 16 KiB and more go in 32-line batches; its fills never do.
+  const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 16 KiB" : "";
   EXPECT_EQ(batches.empty(), std::string(CurrentSelection().isa) != "avx512");
   EXPECT_EQ(PageCopyName(), kernel.substr(0, kernel.find(" nt")) + " nt >= 1280 KiB" + after + batches);
   EXPECT_EQ(PageCopyName(PageWrite::kFill), kernel.substr(0, kernel.find(" nt")) + " nt >= 48 MiB" + fill_after);
