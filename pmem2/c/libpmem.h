@@ -114,8 +114,9 @@ int pmem_unmap(void *addr, size_t len);
  * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller
  * declared, or C++; not anonymous or private ones). 0 for len 0 (as libpmem). PMEM_IS_PMEM_FORCE=1 makes it 1
  * for any range (0: 0). A pmem_map_file() mapping released with munmap(2) instead of pmem_unmap() is not seen to
- * go: its addresses count as it did until pmem_map_file() or pmem2 maps something over them (another mmap(2) there
- * is not seen either). Release such mappings with pmem_unmap(). */
+ * go: its addresses count as it did until pmem_map_file(), a pmem2 map or a pmem2 reservation is placed over them
+ * (another mmap(2) there is not seen, and pmem2_map_from_existing() of memory there is refused as overlapping a
+ * mapping). Release such mappings with pmem_unmap(). */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */

@@ -385,19 +385,33 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
   }
 }
 
+namespace {
+
+// The kernel has just placed a mapping at [begin, end), so a record that overlaps it is stale: its mapping was
+// released with munmap(2) behind its Map's back (libpmem.h allows that for pmem_map_file). Left in place, it would
+// take lookups of these addresses: pmem_is_pmem() answering for the old mapping, a failed persist of the new one
+// recorded on the old Map instead, a reservation there refused. It leaves the index only; its Map still owns it
+// (UnregisterMap finds it gone and leaves the index alone).
+void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
+  for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
+    it = registry.by_begin.erase(it);
+  }
+}
+
+}  // namespace
+
 void RegisterMap(MapRecord* record) {
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  // The kernel has just placed this mapping, so a record that overlaps it is stale: its mapping was released with
-  // munmap(2) behind its Map's back (libpmem.h allows that for pmem_map_file). Left in place, it would take lookups
-  // of these addresses from this record: pmem_is_pmem() answering for the old mapping, and a failed persist here
-  // recorded on the old Map instead of this one. It leaves the index only; its Map still owns it (UnregisterMap
-  // finds it gone and leaves the index alone).
-  for (auto it = FirstEndingAfterLocked(registry, record->begin());
-       it != registry.by_begin.end() && it->first < record->end();) {
-    it = registry.by_begin.erase(it);
-  }
+  ForgetStaleRecordsLocked(registry, record->begin(), record->end());
   registry.by_begin[record->begin()] = record;
+}
+
+void ForgetStaleRecords(const void* address, size_t length) {
+  Registry& registry = GetRegistry();
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  ForgetStaleRecordsLocked(registry, begin, length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length);
 }
 
 absl::Status RegisterMapIfFree(MapRecord* record) {

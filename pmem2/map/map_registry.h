@@ -144,6 +144,10 @@ class MapRecord {
 // ChildReopenHandle that it holds, if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
+// For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
+// placeholder): drops the stale records it overlaps from the index, as RegisterMap does. Only before any other thread
+// can map there, and never with a ForkSafeMutex held (the registry's lock is a fork handler's).
+void ForgetStaleRecords(const void* address, size_t length);
 
 // A handle on a file a Map maps shared and writable, from which a forked child opens a file description of its own.
 //

@@ -531,8 +531,11 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
 // inside the range the writes in the ring span, so only a write that does is compared with each of them.
 bool Engine::OverlapsAWriteInTheRing(const Slot& slot) const {
   if (writes_in_kernel == 0 || slot.end <= ring_writes_begin || slot.begin >= ring_writes_end) return false;
+  size_t seen = 0;  // writes in the ring compared so far: the walk ends at the last of them
   for (const Slot& other : slots) {
-    if (other.in_ring && other.begin < slot.end && slot.begin < other.end) return true;
+    if (!other.in_ring) continue;
+    if (other.begin < slot.end && slot.begin < other.end) return true;
+    if (++seen == writes_in_kernel) break;
   }
   return false;
 }

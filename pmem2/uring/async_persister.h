@@ -222,7 +222,9 @@ class AsyncPersister {
   absl::Status Barrier(Completion* completion = nullptr);
 
   // Starts the queued operations (persists coalesced) and returns: with io_uring they run in the kernel while
-  // the caller goes on; with the synchronous backend they run now, on this thread. Wait() and WaitAll() start
+  // the caller goes on (except a Copy that overlaps the write of an earlier one still in the kernel, and the Copies
+  // queued after it: they start at the next Poll(), Wait() or WaitAll(), or when the queue fills, once that write
+  // has completed); with the synchronous backend they run now, on this thread. Wait() and WaitAll() start
   // them too, and with nothing else in the ring run them as system calls on the calling thread (io_uring hands
   // every data sync to a worker thread, whose wake-ups only add latency when the caller waits anyway).
   absl::Status Submit();

@@ -12,6 +12,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/str_format.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/placement.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 
@@ -54,6 +55,8 @@ absl::StatusOr<VmReservation> VmReservation::Create(size_t size) {
   absl::Cleanup unmap = [address, size] { munmap(address, size); };
   auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
   std::move(unmap).Cancel();
+  // A Map released with munmap(2) there left a stale record, which would refuse every Map made in the reservation.
+  map_internal::ForgetStaleRecords(address, size);
   return VmReservation(std::move(state));
 }
 
@@ -78,6 +81,7 @@ absl::StatusOr<VmReservation> VmReservation::CreateAt(void* address, size_t size
   absl::Cleanup unmap = [address, size] { munmap(address, size); };  // as in Create()
   auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
   std::move(unmap).Cancel();
+  map_internal::ForgetStaleRecords(address, size);  // as in Create()
   return VmReservation(std::move(state));
 }
 

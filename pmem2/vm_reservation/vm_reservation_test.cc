@@ -18,10 +18,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/vm_reservation/reservation_state.h"
 #include "testing/child_process.h"
 #include "testing/proc_maps.h"
@@ -114,6 +116,23 @@ TEST(VmReservationCreateTest, RefusesSizesThatAreNoWholePages) {
   absl::StatusOr<VmReservation> odd = VmReservation::Create(5000);
   EXPECT_EQ(GetErrorCode(odd.status()), ErrorCode::kLengthUnaligned);
   EXPECT_THAT(odd.status().message(), HasSubstr("5000"));
+}
+
+// A mapping released with munmap(2) behind its Map's back (libpmem.h allows that for pmem_map_file, and
+// pmem_map_file under PMEM_MMAP_HINT maps into a reservation at the hint) leaves its record in the registry. A
+// reservation made there must still take Maps: the kernel placed its placeholder, so the record is stale. Negative
+// control: without the reservation forgetting it, MapInto failed with EEXIST ("overlaps the live mapping").
+TEST_F(VmReservationTest, AMapReleasedWithMunmapLeavesNoRecordThatRefusesAReservationThere) {
+  void* area = mmap(nullptr, kMiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(area, MAP_FAILED);
+  map_internal::MapRecord stale(reinterpret_cast<uintptr_t>(area), kMiB, map_internal::FileIdentity{});
+  map_internal::RegisterMap(&stale);
+  absl::Cleanup unregister = [&stale] { map_internal::UnregisterMap(&stale); };
+  ASSERT_EQ(munmap(area, kMiB), 0);
+  absl::StatusOr<VmReservation> rsv = VmReservation::CreateAt(area, kMiB);
+  ASSERT_TRUE(rsv.ok()) << rsv.status();
+  absl::StatusOr<Map> map = MapInto(*rsv, 0, 64 << 10);
+  EXPECT_TRUE(map.ok()) << map.status();
 }
 
 TEST(VmReservationCreateTest, AtAFreeAddressReservesExactlyThere) {

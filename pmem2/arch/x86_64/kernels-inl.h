@@ -611,7 +611,7 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
 // line at a time: on Intel family 6 model 167, with the page tables and the source cold (as in a run of every size
 // and pattern), pmem2's 64 MiB copies took 11-16 % less time in batches than the one-line loop beside them, which is
 // how libpmem2 copies (it had been 12-16 % ahead there); with a source as cold as the destination (tools/bench's move
-// pattern), 16-128 KiB copies took 10-18 % less time in batches, and with a cached source 16 KiB-2 MiB were within
+// pattern), 16-128 KiB copies took 6-18 % less time in batches, and with a cached source 16 KiB-2 MiB were within
 // the noise of the one-line loop (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines" and "Copies
 // from a cold source"). Otherwise the same stores in the same order as MemmoveNt's. Unlike MemmoveNt it saves two
 // registers and lays its partial lines' code before its `ret` (nt_stream_registers_test exempts it): a few

@@ -182,10 +182,11 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     where libpmem2 (AVX-512 too) was ahead; equal on hot lines within 1-2 % (x86_64/results/intel-6-167-avx512.md).
 //     Non-temporal copies from 16 KiB load 32 lines (2 KiB, zmm0-31) before storing them, as libpmem2 does: with the
 //     page tables and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), and
-//     with a source as cold as the destination (a compaction; tools/bench's move pattern) 16-128 KiB took 10-18 %
+//     with a source as cold as the destination (a compaction; tools/bench's move pattern) 16-128 KiB took 6-18 %
 //     less (0.90-0.98x of libpmem2 before, 1.00-1.02x after); with a cached source 16 KiB-2 MiB stayed within the
-//     noise. From 8 KiB batches lost 9 % on page copies of a cold source ("Copies in batches of 32 lines", "Copies
-//     from a cold source" in tools/bench/results/intel-6-167.md). Not measured on other CPU kinds.
+//     noise. Batches from 4 KiB cost page copies of a cold source 13-18 % at 4 KiB and 9-10 % at 8 KiB ("Copies in
+//     batches of 32 lines", "Copies from a cold source" in tools/bench/results/intel-6-167.md). Not measured on
+//     other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B

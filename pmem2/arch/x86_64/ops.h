@@ -56,7 +56,7 @@ struct Selection {
   // for every copy, no history.
   backend::PageNtThresholds page;
   // Non-temporal copies of at least this many bytes load 32 lines before storing them (kernel_table.h); 0: never.
-  // From the CPU kind's row in ops.cc (Intel family 6 model 167: 256 KiB); 0 with PMEM_NO_MOVNT and without the
+  // From the CPU kind's row in ops.cc (Intel family 6 model 167: 16 KiB); 0 with PMEM_NO_MOVNT and without the
   // AVX-512 kernels, whose registers the batches need.
   size_t nt_copy_batch_from;
   // The page copies' string kernels (kernel_table.h, IsaKernels::string), where page.string_from != 0: from the CPU
