@@ -1582,6 +1582,36 @@ TEST_F(AsyncPersisterDeadRingTest, TheEngineNeverClosesTheDeadRingsNumberReusedB
   EXPECT_EQ(child.output, "ok");
 }
 
+// A Copy over the bytes of one whose write is still in the dead ring (submitted, not reaped) must still be what the
+// file holds after the redo: the engine runs again what the ring held, and a later Copy of the same bytes must land
+// after it (negative control: without OverlapsAWriteInTheRing the redo wrote the older Copy last).
+TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedOverlappingCopiesStillLandInTheOrderQueued) {
+  testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
+    const std::string older(kPage, 'o'), newer(kPage, 'n');
+    Completion first, second, barrier;
+    // Two persists completed in turn leave the free slots so that the older Copy takes a slot before the newer one's
+    // in the engine's array, the order in which the redo after the ring's death finds them.
+    if (!persister.Persist(base() + kPage, 8).ok() || !persister.Persist(base() + 2 * kPage, 8).ok()) {
+      return "Persist refused";
+    }
+    if (!persister.WaitAll().ok()) return "the persists failed";
+    if (!persister.Copy(base(), older.data(), older.size(), &first).ok()) return "Copy refused";
+    if (!persister.Submit().ok()) return "Submit failed";  // in the ring now, not reaped
+    close(ring_fd);
+    if (!persister.Copy(base(), newer.data(), newer.size(), &second).ok()) return "Copy refused";
+    if (!persister.Barrier(&barrier).ok()) return "Barrier refused";
+    if (absl::Status s = persister.Wait(barrier); !s.ok()) return absl::StrCat("barrier: ", s.ToString());
+    if (!first.status().ok() || !second.status().ok()) return "a Copy failed";
+    if (persister.backend() != AsyncBackend::kSynchronous) return "still io_uring";
+    if (std::string(base(), kPage) != newer) return "the file holds the older Copy's bytes";
+    return "ok";
+  });
+  ASSERT_FALSE(child.timed_out) << child.Describe();
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, kPage), std::string(kPage, 'n'));
+}
+
 TEST_F(AsyncPersisterDeadRingTest, AClosedRingDescriptorMakesTheEngineFinishSynchronously) {
   testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
     const char first[] = "queued before the ring died";
