@@ -103,8 +103,7 @@ const char* PatternName(Pattern pattern) {
     case Pattern::kSeq: return "seq";
     case Pattern::kRand: return "rand";
     case Pattern::kSame: return "same";
-    case Pattern::kMove:
-      return "move";
+    case Pattern::kMove: return "move";
   }
   return "?";
 }

@@ -21,8 +21,9 @@
 # fences it records, this the instructions the real policies compiled to. Every loop of at most 64 bytes that stores a
 # vector register lies within one 64-byte line (BUILD.bazel's -falign-loops=64, and loops written so that GCC aligns
 # them: kernels-inl.h, CopyDisjoint): on Intel 6/167 the 4 KiB page copy alone took 1.13-1.20x the time, and the fill
-# alone 1.22-1.39x, in a build where its loop crossed a line (pmem2/arch/README.md). Checked where the loop's section is aligned to 64 bytes or more, so that its
-# offsets there are its addresses' in any binary; a loop in a section aligned to less fails.
+# alone 1.22-1.39x, in a build where its loop crossed a line (pmem2/arch/README.md). Checked where the loop's section
+# is aligned to 64 bytes or more, so that its offsets there are its addresses' in any binary; a loop in a section
+# aligned to less fails.
 #
 #   nt_stream_registers_test.sh ARCHIVE...
 set -uo pipefail
