@@ -104,10 +104,37 @@ count_bazel_results() {
     # A target that failed although its cases passed (a sanitizer report at exit, a crash, a timeout, a
     # build failure) counts as one failed case. So does FLAKY: it failed at least once.
     if [ "$status" != "PASSED" ] && [ "$f" -eq 0 ]; then f=1; fi
-    [ "$status" != "PASSED" ] && echo "  $stage: $target $status"
+    if [ "$status" != "PASSED" ]; then
+      echo "  $stage: $target $status"
+      show_failures "$stage" "$dir"
+    fi
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) )?(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY)([ ,].*)?$#\1 \3#p' "$log" |
            sed -e 's/ FAILED TO BUILD$/ FAILED_TO_BUILD/' -e 's/ NO STATUS$/ NO_STATUS/')
+}
+
+# show_failures STAGE DIR: what a failed target printed, from its test.log (one per shard): each failed GoogleTest
+# case from its `[ RUN ]` line to its `[  FAILED  ]` line (the first 40 lines of each, 120 in all), or, where no case
+# failed (a crash, a timeout, a sanitizer's report at exit), the log's last 30 lines. A failure that shows up once
+# in CI must be readable from CI's output alone.
+show_failures() {
+  local stage=$1 dir=$2 log shown=0
+  for log in "$dir"/test.log "$dir"/shard_*_of_*/test.log; do
+    [ -f "$log" ] || continue
+    if grep -qE '^\[  FAILED  \] [^ ]+ \(' "$log"; then
+      awk -v stage="$stage" '
+        /^\[ RUN      \] / { n = 0 }
+        { if (n < 40) case_lines[n] = $0; n++ }
+        /^\[  FAILED  \] [^ ]+ \(/ {
+          for (i = 0; i < n && i < 40 && printed < 120; i++) { print "    " stage ": " case_lines[i]; printed++ }
+          n = 0
+        }' "$log"
+    else
+      tail -30 "$log" | sed "s/^/    $stage: /"
+    fi
+    shown=1
+  done
+  [ $shown -eq 1 ] || echo "    $stage: no test.log in $dir"
 }
 
 # list_skipped STAGE XML...: `  STAGE: skipped Suite.Case: reason` for each skipped GoogleTest case
