@@ -1585,23 +1585,30 @@ TEST_F(AsyncPersisterDeadRingTest, TheEngineNeverClosesTheDeadRingsNumberReusedB
 // A Copy over the bytes of one whose write is still in the dead ring (submitted, not reaped) must still be what the
 // file holds after the redo: the engine runs again what the ring held, and a later Copy of the same bytes must land
 // after it (negative control: without OverlapsAWriteInTheRing the redo wrote the older Copy last).
+//
+// The engine notices the death when it next enters the ring. That must happen before it reaps the older write: a
+// kernel that completed the write by then (2 runs of the whole test binary in 100, when the newer Copy was the next
+// request) lets the engine take the completion from the ring's memory and do the rest on the calling thread, never
+// entering the dead ring, and the redo would not run. So a Copy of other bytes goes first: Wait() gives it to the ring
+// before it reaps, as the older write still counts as in the kernel, and the submission fails.
 TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedOverlappingCopiesStillLandInTheOrderQueued) {
   testing::ChildResult child = RunWithRing([&](AsyncPersister& persister, int ring_fd) -> std::string {
-    const std::string older(kPage, 'o'), newer(kPage, 'n');
-    Completion first, second, barrier;
-    // Two persists completed in turn leave the free slots so that the older Copy takes a slot before the newer one's
-    // in the engine's array, the order in which the redo after the ring's death finds them.
-    if (!persister.Persist(base() + kPage, 8).ok() || !persister.Persist(base() + 2 * kPage, 8).ok()) {
-      return "Persist refused";
+    const std::string older(kPage, 'o'), other(64, 'x'), newer(kPage, 'n');
+    Completion first, second, third, barrier;
+    // Three persists completed in turn leave the free slots so that the Copies take slots in the engine's array in
+    // the order they were queued, and the redo after the ring's death finds them in the opposite order.
+    for (int i = 0; i < 3; ++i) {
+      if (!persister.Persist(base() + (8 + i) * kPage, 8).ok()) return "Persist refused";
     }
     if (!persister.WaitAll().ok()) return "the persists failed";
     if (!persister.Copy(base(), older.data(), older.size(), &first).ok()) return "Copy refused";
     if (!persister.Submit().ok()) return "Submit failed";  // in the ring now, not reaped
     close(ring_fd);
-    if (!persister.Copy(base(), newer.data(), newer.size(), &second).ok()) return "Copy refused";
+    if (!persister.Copy(base() + 4 * kPage, other.data(), other.size(), &second).ok()) return "Copy refused";
+    if (!persister.Copy(base(), newer.data(), newer.size(), &third).ok()) return "Copy refused";
     if (!persister.Barrier(&barrier).ok()) return "Barrier refused";
     if (absl::Status s = persister.Wait(barrier); !s.ok()) return absl::StrCat("barrier: ", s.ToString());
-    if (!first.status().ok() || !second.status().ok()) return "a Copy failed";
+    if (!first.status().ok() || !second.status().ok() || !third.status().ok()) return "a Copy failed";
     if (persister.backend() != AsyncBackend::kSynchronous) return "still io_uring";
     if (std::string(base(), kPage) != newer) return "the file holds the older Copy's bytes";
     return "ok";
@@ -1609,7 +1616,8 @@ TEST_F(AsyncPersisterDeadRingTest, AfterTheRingDiedOverlappingCopiesStillLandInT
   ASSERT_FALSE(child.timed_out) << child.Describe();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "ok");
-  EXPECT_EQ(ReadFile(file_->fd.get(), 0, kPage), std::string(kPage, 'n'));
+  EXPECT_TRUE(ReadFile(file_->fd.get(), 0, kPage) == std::string(kPage, 'n')) << "the older Copy's bytes";
+  EXPECT_EQ(ReadFile(file_->fd.get(), 4 * kPage, 64), std::string(64, 'x'));
 }
 
 TEST_F(AsyncPersisterDeadRingTest, AClosedRingDescriptorMakesTheEngineFinishSynchronously) {
