@@ -87,9 +87,9 @@ void ExpectGone(const Trace& trace) {
   EXPECT_FALSE(absl::StrContains(ReadFile("/proc/self/mountinfo"), root)) << ReadFile("/proc/self/mountinfo");
   if (!trace.loop_sysfs.empty()) {
     // The device may already serve someone else (tests run in parallel), but not with our image. Detaching
-    // can finish in the kernel's own time after the last close: allow it a second.
+    // finishes in the kernel's own time after the last close, which a udev probe may hold: allow it 20 s.
     const std::string backing_file = trace.loop_sysfs + "/backing_file";
-    for (int i = 0; i < 100 && absl::StrContains(ReadFile(backing_file), root); ++i) {
+    for (int i = 0; i < 2000 && absl::StrContains(ReadFile(backing_file), root); ++i) {
       struct timespec ts = {0, 10 * 1000 * 1000};
       nanosleep(&ts, nullptr);
     }

@@ -129,8 +129,9 @@ TEST(ForkSafeMutexTest, ForksAmidBusyThreadsNeverHangAChild) {
     EXPECT_TRUE(child.exited && child.exit_code == 0) << "fork " << i << ": " << child.Describe();
     finished += child.exited && child.exit_code == 0;
   }
+  // Until either thread takes its mutex again (10 s at most: on a loaded machine both may be off the CPU for a while).
   const long before = rounds.load();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 1000 && rounds.load() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   stop = true;
   a.join();
   b.join();

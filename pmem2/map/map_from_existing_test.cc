@@ -193,6 +193,9 @@ TEST_F(MapFromExistingTest, Libpmem2sPagePersistOnAnAdoptedMapNeverReturnsButOur
       options);
   EXPECT_TRUE(reference.timed_out) << "libpmem2's persist returned: " << reference.Describe();
 
+  // The reference is expected to hang, so its deadline is short; ours must return, so its deadline only bounds a
+  // hang (a fork and an msync on a loaded machine can take more than 2 s).
+  options.timeout = absl::Seconds(20);
   ChildResult ours = RunInChild(
       [&](int out) {
         absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kPage);
