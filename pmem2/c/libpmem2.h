@@ -221,7 +221,8 @@ struct pmem2_badblock {
 };
 
 /* Reads the source's bad blocks (a snapshot): for a file on fsdax, its block device's badblocks list mapped
- * through the file's extents (FIEMAP); for Device DAX, its region's list inside the device (needs root: the
+ * through the file's extents (FIEMAP), each range widened to whole file system blocks (st_blksize) as libpmem2
+ * does, and cut at the end of the file; for Device DAX, its region's list inside the device (needs root: the
  * bounds are physical addresses). A source not on an NVDIMM simply has none. *bbctx is set to NULL on failure.
  * PMEM2_E_NOSUPP for anonymous sources; PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
  * PMEM2_E_INVALID_REGION_FORMAT for a malformed list; PMEM2_E_CANNOT_READ_BOUNDS; -errno; -ENOMEM. */
@@ -235,10 +236,11 @@ int pmem2_badblock_next(struct pmem2_badblock_context *bbctx, struct pmem2_badbl
 void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
 
 /* Clears a bad block of a regular file: its range is deallocated (fallocate PUNCH_HOLE) and allocated again,
- * so it reads as zeros on new, clean media. PMEM2_E_OFFSET_OUT_OF_RANGE / PMEM2_E_LENGTH_OUT_OF_RANGE for an
- * offset or length past INT64_MAX, PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source;
- * PMEM2_E_NOSUPP for Device DAX (clearing needs the NVDIMM bus's clear-error command, which pmem2 does not
- * issue: use `ndctl clear-errors`); -errno from fallocate(2). */
+ * so it reads as zeros on new, clean media (a range that ends at the end of the file to the end of its block,
+ * so that the block is replaced whole: part of a block is zeroed in place, which fsdax refuses over poison).
+ * PMEM2_E_OFFSET_OUT_OF_RANGE / PMEM2_E_LENGTH_OUT_OF_RANGE for an offset or length past INT64_MAX,
+ * PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source; PMEM2_E_NOSUPP for Device DAX (clearing needs the
+ * NVDIMM bus's clear-error command, which pmem2 does not issue: use `ndctl clear-errors`); -errno from fallocate(2). */
 int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem2_badblock *bb);
 
 /* ---- Configs: how to map ---- */

@@ -24,6 +24,16 @@ namespace {
 using ras_internal::ByteRange;
 using ras_internal::Location;
 
+// The file system's block size for `fd` (st_blksize), as libpmem2 takes it for its bad blocks.
+absl::StatusOr<uint64_t> FileBlockSize(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", fd));
+  }
+  return static_cast<uint64_t>(st.st_blksize > 0 ? st.st_blksize : 1);
+}
+
 // A badblocks file's ranges; none if the file does not exist (a device that keeps no list).
 absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path) {
   absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
@@ -41,7 +51,9 @@ absl::StatusOr<std::vector<ByteRange>> FileBadBlocks(const Source& source, const
   if (!size.ok()) return size.status();
   absl::StatusOr<std::vector<ras_internal::Extent>> extents = ras_internal::ReadExtents(source.fd());
   if (!extents.ok()) return extents.status();
-  return ras_internal::FileBadRanges(*extents, *device_bad, location.partition_start, *size);
+  absl::StatusOr<uint64_t> block_size = FileBlockSize(source.fd());
+  if (!block_size.ok()) return block_size.status();
+  return ras_internal::FileBadRanges(*extents, *device_bad, location.partition_start, *size, *block_size);
 }
 
 absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
@@ -132,15 +144,24 @@ absl::Status BadBlocks::Clear(const BadBlock& bad_block) const {
                                   "(ND_IOCTL_CLEAR_ERROR), which pmem2 does not issue; use `ndctl clear-errors`"));
   }
   const int fd = source_.fd();
-  if (Fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bad_block.offset, bad_block.length) != 0) {
-    const int err = errno;
-    return MakeErrnoError(err, absl::StrCat("fallocate(PUNCH_HOLE) of bad block [", bad_block.offset, ", +",
-                                            bad_block.length, ") of file descriptor ", fd));
+  // A range that ends at the end of the file ends in its last block: what follows in that block is no data, and is
+  // given up too, so that the whole block is replaced. Part of a block is not deallocated but zeroed in place,
+  // which on fsdax is a store to the poisoned page through the kernel's direct access, which refuses it (EIO).
+  uint64_t length = bad_block.length;
+  if (bad_block.offset + length == *size) {
+    absl::StatusOr<uint64_t> block = FileBlockSize(fd);
+    if (!block.ok()) return block.status();
+    if ((*block & (*block - 1)) == 0) length = ((*size + *block - 1) & ~(*block - 1)) - bad_block.offset;
   }
-  if (Fallocate(fd, FALLOC_FL_KEEP_SIZE, bad_block.offset, bad_block.length) != 0) {
+  if (Fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bad_block.offset, length) != 0) {
     const int err = errno;
-    return MakeErrnoError(err, absl::StrCat("fallocate of new blocks for bad block [", bad_block.offset, ", +",
-                                            bad_block.length, ") of file descriptor ", fd));
+    return MakeErrnoError(err, absl::StrCat("fallocate(PUNCH_HOLE) of bad block [", bad_block.offset, ", +", length,
+                                            ") of file descriptor ", fd));
+  }
+  if (Fallocate(fd, FALLOC_FL_KEEP_SIZE, bad_block.offset, length) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fallocate of new blocks for bad block [", bad_block.offset, ", +", length,
+                                            ") of file descriptor ", fd));
   }
   return absl::OkStatus();
 }

@@ -17,10 +17,13 @@
 //
 // Medium by medium (the region, block device and Device DAX are found through sysfs; see region.h):
 //   * a file on fsdax (a pmem block device or a partition of it): the block device's `badblocks` list (512-byte
-//     sectors from its start) intersected with the file's extents (FIEMAP), as byte ranges of the file; cut at
-//     the file size. Clear() deallocates the range (fallocate PUNCH_HOLE | KEEP_SIZE) and allocates it again
-//     (fallocate KEEP_SIZE): the file system hands out other, clean blocks, and the kernel zeroes (and so
-//     un-poisons) partial blocks at the edges;
+//     sectors from its start) intersected with the file's extents (FIEMAP), as byte ranges of the file widened to
+//     whole blocks of the file system (st_blksize, as libpmem2 does), merged where they overlap, cut at the file
+//     size. Clear() deallocates the range (fallocate PUNCH_HOLE | KEEP_SIZE) and allocates it again (fallocate
+//     KEEP_SIZE): the file system hands out other, clean blocks. A range that ends at the end of the file is
+//     taken to the end of its block (no data is there). Clear() replaces only whole blocks: the parts of blocks
+//     in a range given to it are zeroed in place instead, which on fsdax is a store to the poisoned memory that
+//     the kernel refuses (EIO); a range from Next() is whole blocks;
 //   * Device DAX on an NVDIMM region: the region's `badblocks` list (sectors from the region's start) inside the
 //     device's range (its `resource` minus the region's `resource`, `size` bytes). Reading `resource` needs
 //     root (the kernel shows physical addresses to root only): otherwise Create() fails with EACCES. Clear() is

@@ -3,11 +3,16 @@
 #include "pmem2/ras/bad_blocks.h"
 
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -45,18 +50,49 @@ TEST(FileBadRangesTest, MapsDeviceRangesIntoTheFileThroughItsExtents) {
   const std::vector<Extent> extents = {{0, 1 << 20, 8192}, {8192, 65536, 8192}};
   // Bad: 512 bytes straddling the first extent's start, 1K inside the second, one range outside both.
   const std::vector<ByteRange> bad = {{(1 << 20) - 512, 1024}, {65536 + 1024, 1024}, {0, 4096}};
-  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, bad, 0, 16384)),
+  // Blocks of 512 bytes: the sectors themselves.
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, bad, 0, 16384, 512)),
             (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}, {8192 + 1024, 1024}}));
   // On a partition that starts 1M into the disk, the same disk ranges fall elsewhere.
-  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, bad, 1 << 20, 8192)),
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, bad, 1 << 20, 8192, 512)),
             (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}}));
   // Cut at the file size (a preallocated extent past the end).
-  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, {{4096, 4096}}, 0, 5000)),
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{0, 0, 8192}}, {{4096, 4096}}, 0, 5000, 512)),
             (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 904}}));
-  // Extremes do not overflow.
-  EXPECT_TRUE(ras_internal::FileBadRanges({{UINT64_MAX - 10, UINT64_MAX - 10, 100}}, {{UINT64_MAX - 512, 512}},
-                                          UINT64_MAX, UINT64_MAX)
-                  .empty());
+  // Extremes do not overflow, at any block size; a block that would end past the last offset ends there.
+  const uint64_t top = UINT64_MAX - 8191;  // 8 KiB-aligned
+  const struct {
+    uint64_t block, offset, length;
+  } widened[] = {{512, top + 4096, 512}, {4096, top + 4096, 4095}, {uint64_t{1} << 63, uint64_t{1} << 63, INT64_MAX}};
+  for (const auto& w : widened) {
+    EXPECT_TRUE(ras_internal::FileBadRanges({{UINT64_MAX - 10, UINT64_MAX - 10, 100}}, {{UINT64_MAX - 512, 512}},
+                                            UINT64_MAX, UINT64_MAX, w.block)
+                    .empty());
+    EXPECT_EQ(Pairs(ras_internal::FileBadRanges({{top, 0, 8192}}, {{4096, 512}}, 0, UINT64_MAX, w.block)),
+              (std::vector<std::pair<uint64_t, uint64_t>>{{w.offset, w.length}}))
+        << "block " << w.block;
+  }
+}
+
+// As libpmem2 does, a bad sector is reported as the file system block that holds it: the unit the file system
+// allocates, and so the unit Clear() can replace.
+TEST(FileBadRangesTest, WidensRangesToWholeBlocksAndMergesThoseThatThenOverlap) {
+  const std::vector<Extent> extents = {{0, 1 << 20, 16384}};
+  const uint64_t disk = 1 << 20;
+  // A sector inside block 0; two sectors of block 1 (separate lines of the list); a range from inside block 2 to
+  // inside block 3.
+  const std::vector<ByteRange> bad = {
+      {disk + 1024, 512}, {disk + 4096, 512}, {disk + 7680, 512}, {disk + 8192 + 100, 4096}};
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, bad, 0, 16384, 4096)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 4096}, {4096, 4096}, {8192, 8192}}));
+  // The file's last block is partly past its end: cut there.
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, {{disk + 12288 + 512, 512}}, 0, 12288 + 1000, 4096)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{12288, 1000}}));
+  // A block size that is no power of two (no file system has one) widens nothing.
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, {{disk + 1024, 512}}, 0, 16384, 3000)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{1024, 512}}));
+  EXPECT_EQ(Pairs(ras_internal::FileBadRanges(extents, {{disk + 1024, 512}}, 0, 16384, 0)),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{1024, 512}}));
 }
 
 TEST(WindowBadRangesTest, KeepsWhatFallsInsideTheDeviceRelativeToItsStart) {
@@ -85,6 +121,8 @@ class FileBadBlocksTest : public ::testing::Test {
     ASSERT_FALSE(extents->empty());
     extents_ = *extents;
     source_ = Source::FromFd(fd_.get()).value();
+    block_ = static_cast<uint64_t>(st.st_blksize);
+    if (block_ > 4096) GTEST_SKIP() << "blocks of " << block_ << " bytes: the cases assume at most 4 KiB";
   }
 
   // The device sector of file byte `offset`.
@@ -101,6 +139,7 @@ class FileBadBlocksTest : public ::testing::Test {
   dev_t dev_ = 0;
   std::vector<Extent> extents_;
   absl::optional<Source> source_;
+  uint64_t block_ = 0;  // the file system's (st_blksize)
 };
 
 TEST_F(FileBadBlocksTest, TheBlockDevicesListBecomesRangesOfTheFile) {
@@ -110,7 +149,9 @@ TEST_F(FileBadBlocksTest, TheBlockDevicesListBecomesRangesOfTheFile) {
                       {{"badblocks", absl::StrCat(SectorOf(4096), " 8\n", SectorOf(12288) + 2, " 1\n")}});
   absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
   ASSERT_TRUE(bad.ok()) << bad.status();
-  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 4096}, {12288 + 1024, 512}}));
+  // The second, one sector into the file's fourth 4 KiB, is the file system block that holds it.
+  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{
+                             {4096, 4096}, {(12288 + 1024) / block_ * block_, std::max<uint64_t>(block_, 512)}}));
   absl::StatusOr<BadBlock> end = bad->Next();
   EXPECT_EQ(GetErrorCode(end.status()), ErrorCode::kNoBadBlockFound);
 }
@@ -124,7 +165,7 @@ TEST_F(FileBadBlocksTest, OnAPartitionTheStartIsAddedBack) {
   fake.AddPartition(disk, "pmem0p1", dev_, std::to_string(start));
   absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
   ASSERT_TRUE(bad.ok()) << bad.status();
-  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 512}}));
+  EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{0, std::max<uint64_t>(block_, 512)}}));
 }
 
 TEST_F(FileBadBlocksTest, AMalformedListIsAnErrorNotACrash) {
@@ -164,6 +205,52 @@ TEST_F(FileBadBlocksTest, ClearGivesTheRangeNewZeroedBlocks) {
   ASSERT_EQ(fstat(fd_.get(), &st), 0);
   EXPECT_EQ(st.st_size, 16384);
   EXPECT_GE(st.st_blocks * 512, 16384) << "the cleared range is allocated again";
+}
+
+// Whether the file's block at `offset` is allocated and unwritten (FIEMAP: allocated by fallocate, never written);
+// nullopt where FIEMAP cannot say.
+absl::optional<bool> UnwrittenAt(int fd, uint64_t offset) {
+  alignas(struct fiemap) unsigned char buffer[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+  std::memset(buffer, 0, sizeof buffer);
+  struct fiemap* map = reinterpret_cast<struct fiemap*>(buffer);
+  map->fm_start = offset;
+  map->fm_length = 1;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = 1;
+  if (ioctl(fd, FS_IOC_FIEMAP, map) != 0 || map->fm_mapped_extents == 0) return absl::nullopt;
+  return (map->fm_extents[0].fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+}
+
+// The file ends 100 bytes into a block, and the bad block Next() gives there ends with the file: Clear() gives up the
+// rest of that block too (no data is there), so the whole block is replaced instead of 100 bytes of it zeroed in
+// place, which on fsdax the kernel refuses (negative control: without this the block stayed the written one).
+TEST_F(FileBadBlocksTest, ClearOfARangeThatEndsTheFileReplacesItsWholeLastBlock) {
+  const uint64_t last = 2 * block_;
+  ASSERT_EQ(ftruncate(fd_.get(), static_cast<off_t>(last + 100)), 0);
+  ASSERT_EQ(fsync(fd_.get()), 0);
+  const absl::optional<bool> before = UnwrittenAt(fd_.get(), last);
+  if (!before.has_value()) GTEST_SKIP() << "FIEMAP does not describe the last block here";
+  ASSERT_FALSE(*before) << "the test wrote it";
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {});
+  fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, {{"badblocks", absl::StrCat(SectorOf(last), " 1\n")}});
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  absl::StatusOr<BadBlock> at_the_end = bad->Next();
+  ASSERT_TRUE(at_the_end.ok()) << at_the_end.status();
+  EXPECT_EQ(at_the_end->offset, last);
+  EXPECT_EQ(at_the_end->length, 100u) << "cut at the end of the file";
+  ASSERT_TRUE(bad->Clear(*at_the_end).ok());
+  EXPECT_TRUE(UnwrittenAt(fd_.get(), last).value_or(false))
+      << "the last block is still the one written: part of it was zeroed in place instead of the block replaced";
+  struct stat st;
+  ASSERT_EQ(fstat(fd_.get(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(last + 100)) << "the file's size stays";
+  char buffer[100];
+  ASSERT_EQ(pread(fd_.get(), buffer, sizeof buffer, static_cast<off_t>(last)), 100);
+  EXPECT_EQ(std::string(buffer, 100), std::string(100, '\0'));
+  ASSERT_EQ(pread(fd_.get(), buffer, sizeof buffer, static_cast<off_t>(last - 100)), 100);
+  EXPECT_EQ(std::string(buffer, 100), std::string(100, 'x')) << "the block before is left alone";
 }
 
 TEST_F(FileBadBlocksTest, ClearRefusesRangesOutsideTheFileOrInt64) {

@@ -80,7 +80,8 @@ absl::StatusOr<std::vector<Extent>> ReadExtents(int fd) {
 }
 
 std::vector<ByteRange> FileBadRanges(const std::vector<Extent>& extents, const std::vector<ByteRange>& bad,
-                                     uint64_t partition_start, uint64_t file_size) {
+                                     uint64_t partition_start, uint64_t file_size, uint64_t block_size) {
+  if (block_size == 0 || (block_size & (block_size - 1)) != 0) block_size = 1;
   std::vector<ByteRange> out;
   for (const Extent& e : extents) {
     if (e.physical > UINT64_MAX - partition_start) continue;
@@ -91,13 +92,29 @@ std::vector<ByteRange> FileBadRanges(const std::vector<Extent>& extents, const s
       if (length == 0) continue;
       const uint64_t into_extent = start - disk_start;
       if (e.logical > UINT64_MAX - into_extent) continue;
-      const uint64_t file_offset = e.logical + into_extent;
-      if (file_offset >= file_size) continue;
-      out.push_back(ByteRange{file_offset, std::min(length, file_size - file_offset)});
+      // The whole blocks: the file system allocates, and Clear() replaces, nothing smaller. A block never straddles
+      // two extents, so the widened range is still this extent's.
+      const uint64_t begin = (e.logical + into_extent) & ~(block_size - 1);
+      const uint64_t end_unaligned = e.logical + into_extent + std::min(length, UINT64_MAX - e.logical - into_extent);
+      const uint64_t end = end_unaligned > UINT64_MAX - (block_size - 1)
+                               ? UINT64_MAX
+                               : (end_unaligned + block_size - 1) & ~(block_size - 1);
+      if (begin >= file_size) continue;
+      out.push_back(ByteRange{begin, std::min(end, file_size) - begin});
     }
   }
   SortByOffset(&out);
-  return out;
+  // Two bad sectors of one block are one bad block.
+  std::vector<ByteRange> merged;
+  for (const ByteRange& r : out) {
+    if (!merged.empty() && r.offset < merged.back().offset + merged.back().length) {
+      ByteRange& last = merged.back();
+      last.length = std::max(last.offset + last.length, r.offset + r.length) - last.offset;
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
 }
 
 std::vector<ByteRange> WindowBadRanges(const std::vector<ByteRange>& bad, uint64_t window_start,

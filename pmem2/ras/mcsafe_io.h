@@ -28,7 +28,8 @@
 //
 // offset + size past the end of the source is kLengthOutOfRange naming both (also for size 0 at an offset past
 // the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
-// block may have been transferred. No allocation on the success path. Thread-safe, as pread/pwrite are.
+// block may have been transferred. No allocation on the success path of a regular file (a Device DAX's size and
+// alignment are read from sysfs, into strings, on each call). Thread-safe, as pread/pwrite are.
 
 #ifndef PMEM2_RAS_MCSAFE_IO_H_
 #define PMEM2_RAS_MCSAFE_IO_H_
@@ -46,6 +47,8 @@ absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t o
 
 // Writes `size` bytes from `buf` at `offset` of `source` (never past its end: files are not extended, also
 // through a descriptor opened with O_APPEND, which is then written through a shared mapping instead of pwrite).
+// The end is the file's size when the call checks it: a file another process truncates during the call may be
+// extended to the end of the write again (as by any pwrite), or, written through a mapping, fail with kIoFail.
 absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uint64_t offset);
 
 }  // namespace pmem2

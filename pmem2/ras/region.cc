@@ -59,10 +59,15 @@ absl::StatusOr<std::string> Resolve(const std::string& path) {
   return MakeErrnoError(err, absl::StrCat("realpath ", path));
 }
 
-// The deepest ancestor of `path` (or `path` itself) named regionN, or "".
+// The deepest ancestor of `path` (or `path` itself) that is an NVDIMM region: named regionN, in an NVDIMM bus
+// (ndbusN). A CXL region is named regionN too (under a decoder: .../decoder0.0/region0/dax_region0/dax0.0 for a
+// Device DAX of CXL memory), and has none of an NVDIMM region's attributes (deep_flush, badblocks, ...).
 std::string RegionAncestor(absl::string_view path) {
   while (path.size() > 1) {
-    if (IsRegionName(Basename(path))) return std::string(path);
+    absl::string_view parent = Basename(Dirname(path));
+    if (IsRegionName(Basename(path)) && absl::ConsumePrefix(&parent, "ndbus") && AllDigits(parent)) {
+      return std::string(path);
+    }
     path = Dirname(path);
   }
   return std::string();

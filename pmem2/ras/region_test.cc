@@ -134,6 +134,18 @@ TEST(LocateTest, DevicesOffNvdimmsAreReportedWithTheReason) {
   EXPECT_THAT(hmem->not_on_nvdimm, HasSubstr("(dax0.0) is not on an NVDIMM region"));
 }
 
+// A Device DAX of CXL memory sits under a CXL region, named regionN like an NVDIMM region but under a decoder, not
+// an NVDIMM bus: it has no NVDIMM region (no deep_flush, badblocks or dimms).
+TEST(LocateTest, ACxlRegionIsNoNvdimmRegion) {
+  testing::FakeNvdimm fake;
+  const std::string cxl_region = fake.root() + "/devices/platform/ACPI0017:00/root0/decoder0.0/region0";
+  fake.AddDaxDevice(cxl_region + "/dax_region0", "dax0.0", makedev(252, 7), {});
+  absl::StatusOr<Location> l = LocateDaxDevice(makedev(252, 7));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_THAT(l->region_dir, IsEmpty()) << l->region_dir;
+  EXPECT_THAT(l->not_on_nvdimm, HasSubstr("(dax0.0) is not on an NVDIMM region"));
+}
+
 TEST(LocateTest, FindsTheRegionAboveADeviceDax) {
   testing::FakeNvdimm fake;
   const std::string region = fake.AddRegion(1, {});

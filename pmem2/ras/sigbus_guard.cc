@@ -28,7 +28,7 @@ internal::ForkSafeMutex& InstallMutex() {
 }
 const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread still making it at a fork
 int users = 0;                        // guarded by InstallMutex()
-struct sigaction previous_action;     // written under InstallMutex() before the handler can run
+struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
 
 // The jump buffer of this thread's copy in progress, or null. Read by the handler on the faulting thread.
 thread_local sigjmp_buf* volatile current_jump = nullptr;
@@ -102,7 +102,11 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
   action.sa_sigaction = Handler;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGBUS, &action, &previous_action);
+  // The previous action is read first and installed second: sigaction(SIGBUS, &action, &previous_action) installs
+  // the handler before it stores the old action, and a SIGBUS of another thread in between (a file the application
+  // maps was truncated) would find no previous action to hand the signal to, and kill the process.
+  sigaction(SIGBUS, nullptr, &previous_action);
+  sigaction(SIGBUS, &action, nullptr);
 }
 
 ScopedSigbusHandler::~ScopedSigbusHandler() {

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -67,10 +68,17 @@ std::string CharDeviceDir(const std::string& sysfs_root, unsigned major_number, 
   return absl::StrCat(sysfs_root, "/dev/char/", major_number, ":", minor_number);
 }
 
-bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number) {
+bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned minor_number,
+                 std::string* why_unknown) {
   std::string subsystem = CharDeviceDir(sysfs_root, major_number, minor_number) + "/subsystem";
   char resolved[PATH_MAX];
-  if (realpath(subsystem.c_str(), resolved) == nullptr) return false;
+  if (realpath(subsystem.c_str(), resolved) == nullptr) {
+    const int err = errno;
+    if (err != ENOENT && err != ENOTDIR && why_unknown != nullptr) {
+      *why_unknown = absl::StrCat("realpath(", subsystem, "): ", std::strerror(err));
+    }
+    return false;
+  }
   absl::string_view path(resolved);
   size_t slash = path.rfind('/');
   return path.substr(slash == absl::string_view::npos ? 0 : slash + 1) == "dax";
@@ -88,9 +96,24 @@ absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
 }
 
 absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
-  // Kernels since 5.10 give each device its own `align`; older ones only the region's, one level up.
+  // Kernels since 5.10 give each device its own `align`; older ones only the region's: the NVDIMM's dax device one
+  // level up has it as `align`, and every dax region's device (an NVDIMM's, or a soft-reserved memory range's, which
+  // has no `align` of its own) as `dax_region/align`, found as libpmem2 finds it, among the device's ancestors.
   std::string path = device_dir + "/align";
   if (access(path.c_str(), F_OK) != 0) path = device_dir + "/device/align";
+  if (access(path.c_str(), F_OK) != 0) {
+    char resolved[PATH_MAX];
+    if (realpath(device_dir.c_str(), resolved) != nullptr) {
+      std::string ancestor(resolved);
+      for (size_t slash = ancestor.rfind('/'); slash != std::string::npos && slash > 0; slash = ancestor.rfind('/')) {
+        ancestor.resize(slash);
+        if (std::string candidate = ancestor + "/dax_region/align"; access(candidate.c_str(), F_OK) == 0) {
+          path = std::move(candidate);
+          break;
+        }
+      }
+    }
+  }
   absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
   if (!text.ok()) return text.status();
   uint64_t align = 0;
@@ -142,13 +165,32 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
   if (S_ISCHR(st.st_mode)) {
     std::string root = sysfs_internal::Root();
     unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
-    if (source_internal::IsDeviceDax(root, maj, min)) {
-      return Source(SourceKind::kDeviceDax, fd, 0, source_internal::CharDeviceDir(root, maj, min));
+    std::string why_unknown;
+    if (source_internal::IsDeviceDax(root, maj, min, &why_unknown)) {
+      return Source(SourceKind::kDeviceDax, fd, 0, source_internal::CharDeviceDir(root, maj, min),
+                    static_cast<uint64_t>(st.st_rdev));
+    }
+    if (!why_unknown.empty()) {
+      return MakeError(ErrorCode::kInvalidFileType,
+                       absl::StrCat("file descriptor ", fd, " is character device ", maj, ":", min,
+                                    ", which sysfs cannot say is Device DAX or not (", why_unknown,
+                                    "); pmem2 maps regular files and Device DAX"));
     }
   }
   return MakeError(ErrorCode::kInvalidFileType,
                    absl::StrCat("file descriptor ", fd, " is ", FileTypeName(st.st_mode),
                                 "; pmem2 maps regular files and Device DAX"));
+}
+
+absl::Status Source::CheckDeviceDax() const {
+  struct stat st;
+  if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+  if (!S_ISCHR(st.st_mode) || static_cast<uint64_t>(st.st_rdev) != device_) {
+    return MakeError(ErrorCode::kInvalidFileHandle,
+                     absl::StrCat("file descriptor ", fd_, " no longer refers to the Device DAX ", major(device_), ":",
+                                  minor(device_), " (closed, and its number reused)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Source> Source::Anonymous(size_t size) {
@@ -169,8 +211,7 @@ absl::StatusOr<uint64_t> Source::Size() const {
       return static_cast<uint64_t>(st.st_size);
     }
     case SourceKind::kDeviceDax: {
-      struct stat st;
-      if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+      if (absl::Status s = CheckDeviceDax(); !s.ok()) return s;
       return source_internal::ReadDeviceDaxSize(sysfs_dir_);
     }
   }
@@ -179,8 +220,7 @@ absl::StatusOr<uint64_t> Source::Size() const {
 
 absl::StatusOr<size_t> Source::Alignment() const {
   if (kind_ == SourceKind::kDeviceDax) {
-    struct stat st;
-    if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
+    if (absl::Status s = CheckDeviceDax(); !s.ok()) return s;
     return source_internal::ReadDeviceDaxAlignment(sysfs_dir_);
   }
   long page = sysconf(_SC_PAGESIZE);

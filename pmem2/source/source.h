@@ -67,15 +67,16 @@ class Source {
   int fd() const { return fd_; }
 
   // Bytes in the source: the file size (fstat), the Device DAX size (sysfs), or the anonymous size.
-  // kInvalidFileHandle if the descriptor was closed since FromFd(); kInvalidSizeFormat if sysfs holds
-  // something that is no number.
+  // kInvalidFileHandle if the descriptor was closed since FromFd() (for a Device DAX also if its number now names
+  // another file); kInvalidSizeFormat if sysfs holds something that is no number.
   absl::StatusOr<uint64_t> Size() const;
 
   // The granule that a mapping's offset and length (and, in a VmReservation, its address) must be multiples of:
   // the page size; the Device DAX alignment from sysfs (often 2 MiB); or for a hugetlbfs file (a hugetlbfs mount,
   // memfd_create(MFD_HUGETLB)) its huge page size, which the kernel maps in whole (libpmem2 answers the page size
   // there). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs or the file system holds no number or not a
-  // power of two; kInvalidFileHandle if the descriptor was closed since FromFd().
+  // power of two; kInvalidFileHandle if the descriptor was closed since FromFd() (for a Device DAX also if its
+  // number now names another file).
   absl::StatusOr<size_t> Alignment() const;
 
   // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.
@@ -85,13 +86,18 @@ class Source {
   const std::string& sysfs_device_dir() const { return sysfs_dir_; }
 
  private:
-  Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir)
-      : kind_(kind), fd_(fd), anonymous_size_(anonymous_size), sysfs_dir_(std::move(sysfs_dir)) {}
+  Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir, uint64_t device = 0)
+      : kind_(kind), fd_(fd), anonymous_size_(anonymous_size), sysfs_dir_(std::move(sysfs_dir)), device_(device) {}
+
+  // kInvalidFileHandle unless fd_ still refers to the Device DAX FromFd() found (a closed descriptor's number may
+  // be another file's by now, whose size and alignment are not the device's).
+  absl::Status CheckDeviceDax() const;
 
   SourceKind kind_;
   int fd_;
   uint64_t anonymous_size_;
   std::string sysfs_dir_;
+  uint64_t device_;  // a Device DAX's st_rdev
 };
 
 }  // namespace pmem2

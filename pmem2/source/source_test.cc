@@ -235,6 +235,64 @@ TEST_F(FakeDeviceDaxTest, OlderKernelsKeepAlignmentInTheRegion) {
   EXPECT_EQ(source_internal::ReadDeviceDaxAlignment(device_dir_).value(), 1073741824u);
 }
 
+// A soft-reserved memory range's Device DAX before 5.10 (hmem): its parent has no `align`, only the region's
+// `dax_region/align`, which libpmem2 looks for among the device's ancestors.
+TEST_F(FakeDeviceDaxTest, OlderKernelsWithoutAnAlignOfTheParentHaveTheDaxRegions) {
+  const std::string parent = device_dir_.substr(0, device_dir_.rfind('/'));
+  ASSERT_EQ(mkdir((device_dir_ + "/device").c_str(), 0700), 0);  // no align there
+  ASSERT_EQ(mkdir((parent + "/dax_region").c_str(), 0700), 0);
+  WriteFile(parent + "/dax_region/align", "2097152\n");
+  EXPECT_EQ(source_internal::ReadDeviceDaxAlignment(device_dir_).value(), 2097152u);
+  // The device's own, where there is one, comes first.
+  WriteFile(device_dir_ + "/align", "4096\n");
+  EXPECT_EQ(source_internal::ReadDeviceDaxAlignment(device_dir_).value(), 4096u);
+}
+
+// The Device DAX's descriptor closed and its number given to another file: not the device's size and alignment.
+TEST_F(FakeDeviceDaxTest, ADescriptorNumberReusedByAnotherFileIsNoLongerTheDevice) {
+  WriteFile(device_dir_ + "/size", "4294967296\n");
+  WriteFile(device_dir_ + "/align", "2097152\n");
+  ScopedFd fd(open("/dev/null", O_RDWR));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+  ScopedFd other(open("/proc/self/exe", O_RDONLY));
+  ASSERT_GE(other.get(), 0);
+  ASSERT_EQ(dup2(other.get(), fd.get()), fd.get());
+  for (const absl::Status& s : {source->Size().status(), source->Alignment().status()}) {
+    EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the Device DAX"));
+  }
+  fd = ScopedFd(-1);  // closed
+  EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
+}
+
+// sysfs that cannot say what a character device is (here a link loop; EACCES in a confined container): still not
+// Device DAX (PMEM2_E_INVALID_FILE_TYPE, as libpmem2's man page has it for a character device), but the message
+// says why instead of calling a Device DAX something else.
+TEST_F(FakeDeviceDaxTest, ASysfsThatCannotSayIsNamedInTheError) {
+  const std::string subsystem = device_dir_ + "/subsystem";
+  ASSERT_EQ(unlink(subsystem.c_str()), 0);
+  ASSERT_EQ(symlink(subsystem.c_str(), subsystem.c_str()), 0);
+  ScopedFd fd(open("/dev/null", O_RDWR));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("realpath(" + subsystem + "): "));
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr(std::strerror(ELOOP)));
+  // Without the link, sysfs says plainly that it is no Device DAX.
+  ASSERT_EQ(unlink(subsystem.c_str()), 0);
+  source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType);
+  EXPECT_THAT(std::string(source.status().message()), ::testing::Not(HasSubstr("realpath")));
+}
+
+TEST_F(FakeDeviceDaxTest, NoAlignmentAnywhereIsAnErrnoError) {
+  absl::Status s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno);
+  EXPECT_EQ(GetErrno(s), ENOENT);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("align"));
+}
+
 TEST_F(FakeDeviceDaxTest, MalformedAttributes) {
   WriteFile(device_dir_ + "/size", "lots");
   EXPECT_EQ(GetErrorCode(source_internal::ReadDeviceDaxSize(device_dir_).status()), ErrorCode::kInvalidSizeFormat);
