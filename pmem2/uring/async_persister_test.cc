@@ -315,6 +315,45 @@ TEST_P(AsyncPersisterTest, OverlappingCopiesReachTheFileInTheOrderTheyWereQueued
   EXPECT_EQ(ReadFile(file_->fd.get(), kPage, kPage), expected);
 }
 
+// The ring has no free entry when the held Copies may start: they, and the rest of the short write they overlap, are
+// written on the calling thread instead, in queue order. Poll() rather than Wait() drives it, as a call that waits
+// with nothing in the ring writes on the calling thread without asking the ring for an entry.
+TEST_P(AsyncPersisterTest, HeldCopiesLandInQueueOrderWhenTheRingHasNoRoom) {
+  int writes = 0;
+  bool full = false;
+  int refused = 0;  // requests for a submission entry answered "full"
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t requested) {
+    if (op == KernelOp::kWrite && ++writes == 1 && result == static_cast<int>(requested) && requested > kPage) {
+      full = true;  // from the first write's completion on
+      return static_cast<int>(kPage);
+    }
+    return result;
+  };
+  injector_.full = [&] {
+    refused += full;
+    return full;
+  };
+  const std::string first(2 * kPage, 'a'), second(kPage, 'b'), third(64, 'c');
+  Completion copy_first, copy_second, copy_third, barrier;
+  ASSERT_TRUE(persister_->Copy(base(), first.data(), first.size(), &copy_first).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  ASSERT_TRUE(persister_->Copy(base() + kPage, second.data(), second.size(), &copy_second).ok());   // held
+  ASSERT_TRUE(persister_->Copy(base() + 5 * kPage, third.data(), third.size(), &copy_third).ok());  // after it
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!barrier.done() && absl::Now() < deadline) persister_->Poll();
+  ASSERT_TRUE(barrier.done());
+  EXPECT_TRUE(barrier.status().ok()) << barrier.status();
+  for (const Completion* c : {&copy_first, &copy_second, &copy_third}) EXPECT_TRUE(c->status().ok()) << c->status();
+  EXPECT_EQ(writes, 4) << "the first Copy's rest, then the other two";
+  if (GetParam() == AsyncBackend::kIoUring) {
+    EXPECT_GE(refused, 3) << "the rest and both held Copies found no entry";
+  }
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, kPage), std::string(kPage, 'a'));
+  EXPECT_EQ(ReadFile(file_->fd.get(), kPage, kPage), second);
+  EXPECT_EQ(ReadFile(file_->fd.get(), 5 * kPage, 64), third);
+}
+
 // Copies of separate ranges still go to the kernel together: records after one another, one in the gap between two
 // of them (inside the range the writes in the ring span, overlapping none), and one before them all: all start at the
 // Submit() (io_uring: each takes a submission entry there; synchronously: each is written there).
