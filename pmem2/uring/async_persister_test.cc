@@ -1218,18 +1218,32 @@ absl::StatusOr<uint64_t> PageFlags(const void* address) {
 }
 
 // Scattered persists start their pages' write-back as they are queued (before any Submit or Wait), so the device
-// works while the application stores; a log's adjacent persists stay one run, written back by the data sync.
+// works while the application stores; a log's adjacent persists stay one run, written back by the data sync. The
+// machine's own write-back (dirty limits reached by other processes, a sync(1)) may clean the log's page before
+// the check that it is still dirty: the case then runs once more, on other pages with a new engine, and fails only if
+// the page is clean both times.
 TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStayOneRun) {
-  char* first = base() + 100 * kPage;
-  char* second = base() + 600 * kPage;
-  char* log = base() + 300 * kPage;
-  first[0] = second[0] = 1;
-  log[0] = log[kPage] = 1;
-  absl::StatusOr<uint64_t> probe = PageFlags(log);
-  if (!probe.ok()) GTEST_SKIP() << probe.status().message();
-  ASSERT_TRUE(persister_->Persist(log, 1).ok());
-  ASSERT_TRUE(persister_->Persist(log + kPage, 1).ok());
-  EXPECT_NE(*PageFlags(log) & kKpfDirty, 0u) << "an appending run is not written back piecemeal";
+  char *first = nullptr, *second = nullptr, *log = nullptr;
+  for (size_t attempt = 0;; ++attempt) {
+    first = base() + (100 + attempt) * kPage;
+    second = base() + (600 + attempt) * kPage;
+    log = base() + (300 + 2 * attempt) * kPage;
+    first[0] = second[0] = 1;
+    log[0] = log[kPage] = 1;
+    absl::StatusOr<uint64_t> probe = PageFlags(log);
+    if (!probe.ok()) GTEST_SKIP() << probe.status().message();
+    ASSERT_TRUE(persister_->Persist(log, 1).ok());
+    ASSERT_TRUE(persister_->Persist(log + kPage, 1).ok());
+    if ((*PageFlags(log) & kKpfDirty) != 0) break;
+    ASSERT_EQ(attempt, 0u) << "an appending run is not written back piecemeal (its page was clean twice)";
+    ASSERT_TRUE(persister_->WaitAll().ok());
+    persister_.reset();
+    absl::StatusOr<AsyncPersister> again = NewPersister();
+    ASSERT_TRUE(again.ok()) << again.status();
+    persister_.emplace(std::move(*again));
+    injector_.seen.clear();
+    SetFaultInjectionForTest(*persister_, &injector_.hooks);
+  }
   ASSERT_TRUE(persister_->Persist(first, 1).ok());   // ends the log's run: its write-back starts
   ASSERT_TRUE(persister_->Persist(second, 1).ok());  // two separate single-page runs: scattered
   EXPECT_EQ(*PageFlags(log) & kKpfDirty, 0u) << "the finished run's write-back started";
@@ -1243,20 +1257,25 @@ TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStay
   EXPECT_EQ(injector_.Count(KernelOp::kSync), 1);
 }
 
+// The machine's own write-back (dirty limits reached by other processes, a sync(1)) may clean the page outside the
+// range meanwhile: the case then runs once more on other pages, and fails only if the page outside is clean both
+// times (a sync of the whole file cleans it every time).
 TEST_P(AsyncPersisterTest, TheKernelSyncsOnlyTheRangeAsked) {
-  char* synced = base() + 10 * kPage;
-  char* outside = base() + 700 * kPage;
-  synced[0] = 1;
-  outside[0] = 1;
-  absl::StatusOr<uint64_t> before = PageFlags(outside);
-  if (!before.ok()) GTEST_SKIP() << before.status().message();
-  ASSERT_NE(*PageFlags(synced) & kKpfDirty, 0u) << "a store dirties the page";
-  Completion done;
-  ASSERT_TRUE(persister_->Persist(synced, 1, &done).ok());
-  ASSERT_TRUE(persister_->Submit().ok());  // with io_uring: the ring's ranged fsync (Wait alone would run it inline)
-  ASSERT_TRUE(persister_->Wait(done).ok()) << done.status();
-  EXPECT_EQ(*PageFlags(synced) & (kKpfDirty | kKpfWriteback), 0u) << "written back and waited for";
-  EXPECT_NE(*PageFlags(outside) & kKpfDirty, 0u) << "a page outside the range stays dirty";
+  for (size_t attempt = 0; attempt < 2; ++attempt) {
+    char* synced = base() + (10 + attempt) * kPage;
+    char* outside = base() + (700 + attempt) * kPage;
+    synced[0] = 1;
+    outside[0] = 1;
+    if (absl::StatusOr<uint64_t> probe = PageFlags(outside); !probe.ok()) GTEST_SKIP() << probe.status().message();
+    ASSERT_NE(*PageFlags(synced) & kKpfDirty, 0u) << "a store dirties the page";
+    Completion done;
+    ASSERT_TRUE(persister_->Persist(synced, 1, &done).ok());
+    ASSERT_TRUE(persister_->Submit().ok());  // with io_uring: the ring's ranged fsync (Wait alone would run it inline)
+    ASSERT_TRUE(persister_->Wait(done).ok()) << done.status();
+    EXPECT_EQ(*PageFlags(synced) & (kKpfDirty | kKpfWriteback), 0u) << "written back and waited for";
+    if ((*PageFlags(outside) & kKpfDirty) != 0) return;
+  }
+  ADD_FAILURE() << "a page outside the range was written back too, twice";
 }
 
 // ---------------------------------------------------------------------------------------------------------------
