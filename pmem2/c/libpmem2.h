@@ -221,8 +221,9 @@ struct pmem2_badblock {
 };
 
 /* Reads the source's bad blocks (a snapshot): for a file on fsdax, its block device's badblocks list mapped
- * through the file's extents (FIEMAP), each range widened to whole file system blocks (st_blksize) as libpmem2
- * does, and cut at the end of the file; for Device DAX, its region's list inside the device (needs root: the
+ * through the file's extents (FIEMAP), each range widened to whole file system blocks (statfs f_bsize; libpmem2
+ * widens to st_blksize, the same unless a mount asks for larger I/O) and cut at the end of the file (libpmem2
+ * does not cut); for Device DAX, its region's list inside the device (needs root: the
  * bounds are physical addresses). A source not on an NVDIMM simply has none. *bbctx is set to NULL on failure.
  * PMEM2_E_NOSUPP for anonymous sources; PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
  * PMEM2_E_INVALID_REGION_FORMAT for a malformed list; PMEM2_E_CANNOT_READ_BOUNDS; -errno; -ENOMEM. */

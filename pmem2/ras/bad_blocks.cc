@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -24,14 +25,17 @@ namespace {
 using ras_internal::ByteRange;
 using ras_internal::Location;
 
-// The file system's block size for `fd` (st_blksize), as libpmem2 takes it for its bad blocks.
+// The file system's block for `fd`, its unit of allocation (statfs f_bsize; fsdax needs it to be the page size).
+// libpmem2 widens to st_blksize, the preferred I/O size, which is the same on ext4 and xfs unless a mount asks for
+// larger I/O (xfs largeio with a stripe unit, allocsize): then up to a stripe of good data would go with each bad
+// sector.
 absl::StatusOr<uint64_t> FileBlockSize(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0) {
     const int err = errno;
-    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", fd));
+    return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", fd));
   }
-  return static_cast<uint64_t>(st.st_blksize > 0 ? st.st_blksize : 1);
+  return static_cast<uint64_t>(fs.f_bsize > 0 ? fs.f_bsize : 1);
 }
 
 // A badblocks file's ranges; none if the file does not exist (a device that keeps no list).
@@ -130,6 +134,9 @@ absl::Status BadBlocks::Clear(const BadBlock& bad_block) const {
                      absl::StrCat("bad block length ", bad_block.length, " is past INT64_MAX"));
   }
   if (bad_block.length == 0) return absl::OkStatus();
+  // Deallocating is destructive: only in the file the BadBlocks was made for, not one that took its descriptor's
+  // number.
+  if (absl::Status s = source_.VerifyDescriptor(); !s.ok()) return s;
   absl::StatusOr<uint64_t> size = source_.Size();
   if (!size.ok()) return size.status();
   if (bad_block.offset > *size || bad_block.length > *size - bad_block.offset) {

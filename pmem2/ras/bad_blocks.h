@@ -18,12 +18,14 @@
 // Medium by medium (the region, block device and Device DAX are found through sysfs; see region.h):
 //   * a file on fsdax (a pmem block device or a partition of it): the block device's `badblocks` list (512-byte
 //     sectors from its start) intersected with the file's extents (FIEMAP), as byte ranges of the file widened to
-//     whole blocks of the file system (st_blksize, as libpmem2 does), merged where they overlap, cut at the file
-//     size. Clear() deallocates the range (fallocate PUNCH_HOLE | KEEP_SIZE) and allocates it again (fallocate
-//     KEEP_SIZE): the file system hands out other, clean blocks. A range that ends at the end of the file is
-//     taken to the end of its block (no data is there). Clear() replaces only whole blocks: the parts of blocks
-//     in a range given to it are zeroed in place instead, which on fsdax is a store to the poisoned memory that
-//     the kernel refuses (EIO); a range from Next() is whole blocks;
+//     whole blocks of the file system (statfs f_bsize, its unit of allocation; libpmem2 widens to st_blksize, the
+//     same unless a mount asks for larger I/O), merged where they overlap, cut at the file size. Clear()
+//     deallocates the range (fallocate PUNCH_HOLE | KEEP_SIZE) and allocates it again (fallocate KEEP_SIZE): the
+//     file system hands out other, clean blocks. A range that ends at the end of the file is taken to the end of
+//     its block (no data is there; a process that extends the file meanwhile can lose what it wrote into that
+//     block). Clear() replaces only whole blocks: the parts of blocks in a range given to it are zeroed in place
+//     instead, which on fsdax is a store to the poisoned memory that the kernel refuses (EIO); the ranges from
+//     Next() are whole blocks, but for one cut at the end of the file as it was at Create();
 //   * Device DAX on an NVDIMM region: the region's `badblocks` list (sectors from the region's start) inside the
 //     device's range (its `resource` minus the region's `resource`, `size` bytes). Reading `resource` needs
 //     root (the kernel shows physical addresses to root only): otherwise Create() fails with EACCES. Clear() is
@@ -68,7 +70,9 @@ class BadBlocks {
   // The next bad block, in offset order; kNoBadBlockFound when there are no more.
   absl::StatusOr<BadBlock> Next();
 
-  // Clears `bad_block` (see above for what that means per medium). kOffsetOutOfRange / kLengthOutOfRange if
+  // Clears `bad_block` (see above for what that means per medium). kInvalidFileHandle if the descriptor no longer
+  // names the file Create() read (Source::VerifyDescriptor: closed and its number reused); kOffsetOutOfRange /
+  // kLengthOutOfRange if
   // its offset or length exceeds INT64_MAX (as libpmem2), kLengthOutOfRange if it reaches past the end of the
   // source (a range there is no bad block of this source); a length of 0 does nothing; errno errors from
   // fallocate (the range is then partly deallocated: its content was lost anyway).

@@ -92,8 +92,9 @@ std::vector<ByteRange> FileBadRanges(const std::vector<Extent>& extents, const s
       if (length == 0) continue;
       const uint64_t into_extent = start - disk_start;
       if (e.logical > UINT64_MAX - into_extent) continue;
-      // The whole blocks: the file system allocates, and Clear() replaces, nothing smaller. A block never straddles
-      // two extents, so the widened range is still this extent's.
+      // The whole blocks: the file system allocates, and Clear() replaces, nothing smaller. Extents are whole blocks
+      // of the file system, so the widened range is still this extent's (with a larger block_size it may reach into
+      // the next one's: the merge below takes care of ranges that then overlap).
       const uint64_t begin = (e.logical + into_extent) & ~(block_size - 1);
       const uint64_t end_unaligned = e.logical + into_extent + std::min(length, UINT64_MAX - e.logical - into_extent);
       const uint64_t end = end_unaligned > UINT64_MAX - (block_size - 1)

@@ -33,7 +33,7 @@ absl::StatusOr<std::vector<Extent>> ReadExtents(int fd);
 // The parts of `bad` (byte ranges from the start of the whole disk) that lie in the file's `extents` (physical
 // offsets from the start of the partition that begins `partition_start` bytes into the disk), as byte ranges of
 // the file widened to whole blocks of `block_size` (the file system's: the unit a file's storage is replaced in;
-// not a power of two: no widening), merged where they then overlap, cut at `file_size`, sorted by offset. Pure;
+// 0 or not a power of two: no widening), merged where they then overlap, cut at `file_size`, sorted by offset. Pure;
 // never fails.
 std::vector<ByteRange> FileBadRanges(const std::vector<Extent>& extents, const std::vector<ByteRange>& bad,
                                      uint64_t partition_start, uint64_t file_size, uint64_t block_size);

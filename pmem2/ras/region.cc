@@ -166,10 +166,8 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
     return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
   }
   if (source.kind() == SourceKind::kDeviceDax) {
-    if (!S_ISCHR(st.st_mode)) {
-      return MakeError(ErrorCode::kInvalidFileHandle,
-                       absl::StrCat("file descriptor ", source.fd(), " no longer refers to a Device DAX"));
-    }
+    // The same device, not only a Device DAX: another one's bad blocks, NUMA node or IDs would be wrong answers.
+    if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
     return LocateDaxDevice(st.st_rdev);
   }
   if (!S_ISREG(st.st_mode)) {

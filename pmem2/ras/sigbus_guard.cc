@@ -102,11 +102,16 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
   action.sa_sigaction = Handler;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  // The previous action is read first and installed second: sigaction(SIGBUS, &action, &previous_action) installs
+  // The previous action is read before the handler goes in: sigaction(SIGBUS, &action, &previous_action) installs
   // the handler before it stores the old action, and a SIGBUS of another thread in between (a file the application
-  // maps was truncated) would find no previous action to hand the signal to, and kill the process.
+  // maps was truncated) would find no previous action to hand the signal to, and kill the process. The install
+  // returns the action it replaced too: one the application set between the two calls is the one to keep.
   sigaction(SIGBUS, nullptr, &previous_action);
-  sigaction(SIGBUS, &action, nullptr);
+  struct sigaction replaced;
+  if (sigaction(SIGBUS, &action, &replaced) == 0 &&
+      (replaced.sa_handler != previous_action.sa_handler || replaced.sa_flags != previous_action.sa_flags)) {
+    previous_action = replaced;
+  }
 }
 
 ScopedSigbusHandler::~ScopedSigbusHandler() {

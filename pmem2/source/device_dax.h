@@ -28,7 +28,7 @@ bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned 
                  std::string* why_unknown = nullptr);
 
 // A Device DAX's attributes from its device folder: `size` (kInvalidSizeFormat if no number), and `align` (or,
-// on kernels before 5.10, the region's: `device/align`, or `dax_region/align` of the nearest ancestor that has one;
+// on kernels before 5.10, the region's: `device/align`, or `dax_region/align` of the parent or grandparent;
 // kInvalidAlignmentFormat / kInvalidAlignmentValue if no number or not a power of two).
 absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir);
 absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir);

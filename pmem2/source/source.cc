@@ -98,14 +98,18 @@ absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
 absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
   // Kernels since 5.10 give each device its own `align`; older ones only the region's: the NVDIMM's dax device one
   // level up has it as `align`, and every dax region's device (an NVDIMM's, or a soft-reserved memory range's, which
-  // has no `align` of its own) as `dax_region/align`, found as libpmem2 finds it, among the device's ancestors.
+  // has no `align` of its own) as `dax_region/align`: the parent's in the bus layout (.../hmem.0/dax0.0), the
+  // grandparent's in the class layout (.../region0/dax0.1/dax/dax0.0), as PMDK's libpmem looks for it among the
+  // device's ancestors; no further (the region is the device's, never a more distant one's).
   std::string path = device_dir + "/align";
   if (access(path.c_str(), F_OK) != 0) path = device_dir + "/device/align";
   if (access(path.c_str(), F_OK) != 0) {
     char resolved[PATH_MAX];
     if (realpath(device_dir.c_str(), resolved) != nullptr) {
       std::string ancestor(resolved);
-      for (size_t slash = ancestor.rfind('/'); slash != std::string::npos && slash > 0; slash = ancestor.rfind('/')) {
+      size_t levels = 0;
+      for (size_t slash = ancestor.rfind('/'); slash != std::string::npos && slash > 0 && levels < 2;
+           slash = ancestor.rfind('/'), ++levels) {
         ancestor.resize(slash);
         if (std::string candidate = ancestor + "/dax_region/align"; access(candidate.c_str(), F_OK) == 0) {
           path = std::move(candidate);
@@ -160,7 +164,8 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                                     " is a memfd_secret(2) file, which nothing can persist (its msync and fsync fail "
                                     "with EINVAL); for memory that needs no persistence use Source::Anonymous"));
     }
-    return Source(SourceKind::kRegularFile, fd, 0, "");
+    return Source(SourceKind::kRegularFile, fd, 0, "", static_cast<uint64_t>(st.st_dev),
+                  static_cast<uint64_t>(st.st_ino));
   }
   if (S_ISCHR(st.st_mode)) {
     std::string root = sysfs_internal::Root();
@@ -182,13 +187,22 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                                 "; pmem2 maps regular files and Device DAX"));
 }
 
-absl::Status Source::CheckDeviceDax() const {
+absl::Status Source::VerifyDescriptor() const {
+  if (kind_ == SourceKind::kAnonymous) return absl::OkStatus();
   struct stat st;
   if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
-  if (!S_ISCHR(st.st_mode) || static_cast<uint64_t>(st.st_rdev) != device_) {
-    return MakeError(ErrorCode::kInvalidFileHandle,
-                     absl::StrCat("file descriptor ", fd_, " no longer refers to the Device DAX ", major(device_), ":",
-                                  minor(device_), " (closed, and its number reused)"));
+  if (kind_ == SourceKind::kDeviceDax) {
+    if (!S_ISCHR(st.st_mode) || static_cast<uint64_t>(st.st_rdev) != device_) {
+      return MakeError(ErrorCode::kInvalidFileHandle,
+                       absl::StrCat("file descriptor ", fd_, " no longer refers to the Device DAX ", major(device_),
+                                    ":", minor(device_), " (closed, and its number reused)"));
+    }
+  } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != device_ ||
+             static_cast<uint64_t>(st.st_ino) != inode_) {
+    return MakeError(
+        ErrorCode::kInvalidFileHandle,
+        absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
+                     minor(device_), ", inode ", inode_, "): closed, and its number reused"));
   }
   return absl::OkStatus();
 }
@@ -211,7 +225,7 @@ absl::StatusOr<uint64_t> Source::Size() const {
       return static_cast<uint64_t>(st.st_size);
     }
     case SourceKind::kDeviceDax: {
-      if (absl::Status s = CheckDeviceDax(); !s.ok()) return s;
+      if (absl::Status s = VerifyDescriptor(); !s.ok()) return s;
       return source_internal::ReadDeviceDaxSize(sysfs_dir_);
     }
   }
@@ -220,7 +234,7 @@ absl::StatusOr<uint64_t> Source::Size() const {
 
 absl::StatusOr<size_t> Source::Alignment() const {
   if (kind_ == SourceKind::kDeviceDax) {
-    if (absl::Status s = CheckDeviceDax(); !s.ok()) return s;
+    if (absl::Status s = VerifyDescriptor(); !s.ok()) return s;
     return source_internal::ReadDeviceDaxAlignment(sysfs_dir_);
   }
   long page = sysconf(_SC_PAGESIZE);

@@ -79,6 +79,12 @@ class Source {
   // number now names another file).
   absl::StatusOr<size_t> Alignment() const;
 
+  // OK if the descriptor still names what FromFd() found: the same Device DAX (st_rdev), or the same regular file
+  // (st_dev and st_ino); kInvalidFileHandle if it was closed or its number now names another file. For what must
+  // not touch another file (clearing bad blocks deallocates the range). On overlayfs a file's st_dev and st_ino can
+  // change when another process copies it up: a refusal then, never another file. OK for anonymous sources.
+  absl::Status VerifyDescriptor() const;
+
   // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.
   absl::StatusOr<bool> Writable() const;
 
@@ -86,18 +92,21 @@ class Source {
   const std::string& sysfs_device_dir() const { return sysfs_dir_; }
 
  private:
-  Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir, uint64_t device = 0)
-      : kind_(kind), fd_(fd), anonymous_size_(anonymous_size), sysfs_dir_(std::move(sysfs_dir)), device_(device) {}
-
-  // kInvalidFileHandle unless fd_ still refers to the Device DAX FromFd() found (a closed descriptor's number may
-  // be another file's by now, whose size and alignment are not the device's).
-  absl::Status CheckDeviceDax() const;
+  Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir, uint64_t device = 0,
+         uint64_t inode = 0)
+      : kind_(kind),
+        fd_(fd),
+        anonymous_size_(anonymous_size),
+        sysfs_dir_(std::move(sysfs_dir)),
+        device_(device),
+        inode_(inode) {}
 
   SourceKind kind_;
   int fd_;
   uint64_t anonymous_size_;
   std::string sysfs_dir_;
-  uint64_t device_;  // a Device DAX's st_rdev
+  uint64_t device_;  // a Device DAX's st_rdev; a regular file's st_dev
+  uint64_t inode_;   // a regular file's st_ino
 };
 
 }  // namespace pmem2

@@ -236,7 +236,7 @@ TEST_F(FakeDeviceDaxTest, OlderKernelsKeepAlignmentInTheRegion) {
 }
 
 // A soft-reserved memory range's Device DAX before 5.10 (hmem): its parent has no `align`, only the region's
-// `dax_region/align`, which libpmem2 looks for among the device's ancestors.
+// `dax_region/align`, which PMDK's libpmem looks for among the device's ancestors (here the parent's).
 TEST_F(FakeDeviceDaxTest, OlderKernelsWithoutAnAlignOfTheParentHaveTheDaxRegions) {
   const std::string parent = device_dir_.substr(0, device_dir_.rfind('/'));
   ASSERT_EQ(mkdir((device_dir_ + "/device").c_str(), 0700), 0);  // no align there
@@ -256,15 +256,37 @@ TEST_F(FakeDeviceDaxTest, ADescriptorNumberReusedByAnotherFileIsNoLongerTheDevic
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
   ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
-  ScopedFd other(open("/proc/self/exe", O_RDONLY));
-  ASSERT_GE(other.get(), 0);
-  ASSERT_EQ(dup2(other.get(), fd.get()), fd.get());
-  for (const absl::Status& s : {source->Size().status(), source->Alignment().status()}) {
-    EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
-    EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the Device DAX"));
+  // Another character device (the same type, another st_rdev), then a regular file.
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  for (const std::string& path : {std::string("/dev/zero"), dir.Join("file")}) {
+    ScopedFd other(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+    ASSERT_GE(other.get(), 0) << path;
+    ASSERT_EQ(dup2(other.get(), fd.get()), fd.get());
+    for (const absl::Status& s : {source->Size().status(), source->Alignment().status(), source->VerifyDescriptor()}) {
+      EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << path << ": " << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the Device DAX")) << path;
+    }
   }
   fd = ScopedFd(-1);  // closed
   EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
+}
+
+// A regular file's descriptor closed and its number given to another file: VerifyDescriptor() says so (what must not
+// touch another file asks it; bad_blocks_test has Clear()).
+TEST(SourceTest, VerifyDescriptorTellsAReusedNumberOfARegularFile) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = ::pmem2::testing::CreateFile(dir.Join("first"), 4096, O_RDWR);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_TRUE(source->VerifyDescriptor().ok());
+  ScopedFd second = ::pmem2::testing::CreateFile(dir.Join("second"), 4096, O_RDWR);
+  ASSERT_EQ(dup2(second.get(), fd.get()), fd.get());
+  const absl::Status s = source->VerifyDescriptor();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the file it had"));
+  fd = ScopedFd(-1);
+  EXPECT_EQ(GetErrorCode(source->VerifyDescriptor()), ErrorCode::kInvalidFileHandle);
+  EXPECT_TRUE(Source::Anonymous(4096)->VerifyDescriptor().ok());
 }
 
 // sysfs that cannot say what a character device is (here a link loop; EACCES in a confined container): still not
