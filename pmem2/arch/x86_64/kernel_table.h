@@ -60,11 +60,14 @@ extern std::atomic<size_t> cache_line_near_temporal_below;
 
 // Non-temporal copies of at least this many bytes between ranges that do not overlap load kNtCopyBatchLines lines of
 // the source before storing them, where the ISA's policy has registers for that (AVX-512: 32 lines in zmm0-31); 0:
-// never. From the CPU kind's row in ops.cc (Intel family 6 model 167: 16 KiB). Written and read like the thresholds
-// above, but read only by copies of at least kNtCopyBatchFloor bytes (the AVX-512 kernels' smaller ones pay one compare
-// with a constant, the others nothing), so a row sets 0 or a size from that floor.
+// never. One size for the byte tables (and so the page copies, which use them) and one for the cache-line tables,
+// from the CPU kind's row in ops.cc (Intel family 6 model 167: 16 KiB and 8 KiB). Written and read like the
+// thresholds above, but read only by copies of at least their table's floor (the AVX-512 kernels' smaller ones pay
+// one compare with a constant, the others nothing), so a row sets 0 or a size from that floor.
 extern std::atomic<size_t> nt_copy_batch_from;
+extern std::atomic<size_t> cache_line_nt_copy_batch_from;
 inline constexpr size_t kNtCopyBatchFloor = size_t{16} << 10;
+inline constexpr size_t kCacheLineNtCopyBatchFloor = size_t{8} << 10;
 inline constexpr size_t kAvx512NtCopyBatchLines = 32;  // zmm0-31
 
 // The destination history behind that choice (pmem2/arch/destination_history.h): per thread, the last cache
@@ -132,6 +135,9 @@ struct ScalarPrimitives {
   }
   __attribute__((always_inline)) static size_t NtCopyBatchFrom() {
     return nt_copy_batch_from.load(std::memory_order_relaxed);
+  }
+  __attribute__((always_inline)) static size_t CacheLineNtCopyBatchFrom() {
+    return cache_line_nt_copy_batch_from.load(std::memory_order_relaxed);
   }
   // Lines a batched non-temporal copy loads before it stores them: 1 (no batches) unless an ISA's policy has the
   // registers for more.

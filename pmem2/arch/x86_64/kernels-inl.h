@@ -26,8 +26,9 @@
 //   Fence()             the drain: SFENCE
 //   NtThreshold()       copies of at least this many bytes default to non-temporal stores (cache-line tables)
 //   ByteNtThreshold()   the same for the byte tables
-//   NtCopyBatchFrom()   non-temporal copies of at least this many bytes (and of kNtCopyBatchFloor) load
-//                       kNtCopyBatchLines lines before storing them (0: never)
+//   NtCopyBatchFrom()   byte-table non-temporal copies of at least this many bytes (and of kNtCopyBatchFloor)
+//                       load kNtCopyBatchLines lines before storing them (0: never)
+//   CacheLineNtCopyBatchFrom()  the same for the cache-line tables (and kCacheLineNtCopyBatchFloor)
 //   kNtCopyBatchLines   1 (no batches) or the lines the ISA's registers hold (kernel_table.h)
 //   NearTemporalBelow() cache-line copies below this size to a destination near the thread's previous one use
 //                       ordinary stores + write-back (0: off)
@@ -605,8 +606,19 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
   if (n > head) FillPiece<P, true, false, true>(d + head, c, n - head);
 }
 
-// A non-temporal copy of at least kNtCopyBatchFloor bytes between ranges that do not overlap, where the selection
-// batches (NtCopyBatchFrom != 0; only policies with kNtCopyBatchLines > 1 come here). From that size it loads
+// The batch size of a table (kFlush: the cache-line tables, else the byte tables, which page copies use) and its floor.
+// The cache-line tables batch from a smaller size: on Intel 6/167, with a source as cold as the destination, cache-line
+// 8 KiB copies took 6-9 % less time batched, where page copies of 4-8 KiB took 9-18 % more (the byte tables' copy,
+// then msync; tools/bench/results/intel-6-167.md, "Batches of the cache-line tables from 8 KiB").
+template <class P, bool kFlush>
+__attribute__((always_inline)) inline size_t NtCopyBatchFromFor() {
+  return kFlush ? P::CacheLineNtCopyBatchFrom() : P::NtCopyBatchFrom();
+}
+template <bool kFlush>
+inline constexpr size_t kNtCopyBatchFloorFor = kFlush ? kCacheLineNtCopyBatchFloor : kNtCopyBatchFloor;
+
+// A non-temporal copy of at least its table's floor between ranges that do not overlap, where the selection
+// batches (NtCopyBatchFromFor != 0; only policies with kNtCopyBatchLines > 1 come here). From that size it loads
 // kNtCopyBatchLines whole lines (AVX-512: 32, 2 KiB) before it stores them, where the usual loop loads and stores one
 // line at a time: on Intel family 6 model 167, with the page tables and the source cold (as in a run of every size
 // and pattern), pmem2's 64 MiB copies took 11-16 % less time in batches than the one-line loop beside them, which is
@@ -615,12 +627,13 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
 // the noise of the one-line loop (tools/bench/results/intel-6-167.md, "Copies in batches of 32 lines" and "Copies
 // from a cold source"). Otherwise the same stores in the same order as MemmoveNt's. Unlike MemmoveNt it saves two
 // registers and lays its partial lines' code before its `ret` (nt_stream_registers_test exempts it): a few
-// nanoseconds, against 0.8 us or more of stores, measured with them.
+// nanoseconds, against 0.5 us or more of stores, measured with them.
+
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtLarge(void* dst, const void* src, size_t n) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  const size_t from = P::NtCopyBatchFrom();  // read again: a test may install another selection meanwhile
+  const size_t from = NtCopyBatchFromFor<P, kFlush>();  // read again: a test may install another selection meanwhile
   if (from != 0 && n >= from) {
     const size_t head = (0 - reinterpret_cast<uintptr_t>(d)) & (kCacheLine - 1);
     if (head != 0) {
@@ -648,7 +661,7 @@ __attribute__((noinline)) void* MemmoveNt(void* dst, const void* src, size_t n) 
   const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
   if (d - s < n || s - d < n) return MemmoveNtOverlapping<P, kFlush, kDrain>(dst, src, n);
   if constexpr (P::kNtCopyBatchLines > 1) {
-    if (__builtin_expect(n >= kNtCopyBatchFloor, 0) && P::NtCopyBatchFrom() != 0) {
+    if (__builtin_expect(n >= kNtCopyBatchFloorFor<kFlush>, 0) && NtCopyBatchFromFor<P, kFlush>() != 0) {
       return MemmoveNtLarge<P, kFlush, kDrain>(dst, src, n);
     }
   }

@@ -108,7 +108,7 @@ BENCHMARK_CAPTURE(ByteMemmove, crossover_temporal, kMemTemporal)->Apply(LargeSiz
 BENCHMARK_CAPTURE(ByteMemmove, crossover_nontemporal, kMemNonTemporal)->Apply(LargeSizes);
 
 // AVX2 (ymm) against AVX-512 (zmm) kernels side by side, whatever the selection: cache-line tables with CLWB,
-// non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. The AVX-512 copies of 16 KiB and
+// non-temporal stores forced (kMemNonTemporal), hot destination 64-byte aligned. The AVX-512 copies of 8 KiB and
 // more go in 32-line batches where the process's selection says so (Intel 6/167's row; kernel_table.h). Behind the
 // AVX-512 default in ops.cc (x86_64/results/). Filter with --benchmark_filter=Isa.
 void IsaSizes(benchmark::internal::Benchmark* b) {

@@ -44,7 +44,8 @@ std::vector<Event> events;
 size_t nt_threshold = 64;
 size_t byte_nt_threshold = 4096;
 size_t near_temporal_below = 0;  // the pattern-aware small copies: off unless a test turns them on
-size_t batch_from = 0;           // non-temporal copies in batches of lines: off unless a test turns them on
+size_t batch_from = 0;           // the byte table's non-temporal copies in batches of lines: off unless a test turns
+size_t cache_line_batch_from = 0;  // them on; and the cache-line table's
 size_t longest_load_run = 0;     // the most vector loads in a row, no store between them
 size_t shortest_load_run = 0;    // the fewest vector loads in a row before a store, over runs of at least one
 size_t load_run = 0;
@@ -134,6 +135,7 @@ struct RecordingPrimitives {
   static size_t ByteNtThreshold() { return byte_nt_threshold; }
   static size_t NearTemporalBelow() { return near_temporal_below; }
   static size_t NtCopyBatchFrom() { return batch_from; }
+  static size_t CacheLineNtCopyBatchFrom() { return cache_line_batch_from; }
   // The AVX-512 policy's batch (kernel_table.h), for every vector width here: the batch loop is the same code.
   static constexpr size_t kNtCopyBatchLines = kAvx512NtCopyBatchLines;
   static bool RecordDestination(const void* d, size_t n) {
@@ -404,38 +406,45 @@ TEST(KernelRecordingTest, Sse2ShapedKernels) { CheckAll<16>(); }
 TEST(KernelRecordingTest, AvxShapedKernels) { CheckAll<32>(); }
 TEST(KernelRecordingTest, Avx512ShapedKernels) { CheckAll<64>(); }
 
-// Non-temporal copies from the row's batch size (Intel 6/167: kNtCopyBatchFloor) load 32 lines before storing them and
-// change nothing else: the same stores, flushes and fence in the same order as without batches (which the contract
-// checks of CheckCase hold to), on both tables, every ISA shape, around the floor and a row size above it. Copies off
-// the non-temporal path, below either size, fills and overlapping moves load as they did without batches.
+// Non-temporal copies from the row's batch size (Intel 6/167: kNtCopyBatchFloor for the byte table,
+// kCacheLineNtCopyBatchFloor for the cache-line one) load 32 lines before storing them and change nothing else: the
+// same stores, flushes and fence in the same order as without batches (which the contract checks of CheckCase hold
+// to), on both tables, every ISA shape, around both floors and a row size above them. Copies off the non-temporal
+// path, below the table's floor or the row's size (a byte-table copy between the two floors too, whatever its row
+// says), fills and overlapping moves load as they did without batches.
 template <size_t kVec>
 void CheckBatches() {
-  constexpr size_t kFloor = kNtCopyBatchFloor, kBatch = kAvx512NtCopyBatchLines * kLine, kBatchLoads = kBatch / kVec;
+  constexpr size_t kBatch = kAvx512NtCopyBatchLines * kLine, kBatchLoads = kBatch / kVec;
+  static_assert(kCacheLineNtCopyBatchFloor < kNtCopyBatchFloor, "the lengths below test the byte table between them");
   struct Log {
     std::vector<Event> events;
     size_t longest_load_run;
     size_t batches;
   };
+  // Only the case's table batches: a kernel that read the other table's size would not.
   const auto run = [](const Case& c, size_t from) {
-    batch_from = from;
+    (c.cache_line ? cache_line_batch_from : batch_from) = from;
     longest_load_run = load_run = batches_loaded = 0;
     batch_loads = kBatchLoads;
     CheckCase<kVec>(c);
-    batch_from = batch_loads = 0;
+    batch_from = cache_line_batch_from = batch_loads = 0;
     Log log{events, longest_load_run, batches_loaded};
     for (Event& e : log.events) e.addr -= e.kind == Event::kFence ? 0 : case_dst;  // each call has its own buffer
     return log;
   };
   for (bool cache_line : {true, false}) {
+    const size_t kFloor = cache_line ? kCacheLineNtCopyBatchFloor : kNtCopyBatchFloor;
     for (Op op : {Op::kMemmove, Op::kMemset}) {
       for (unsigned flags : {0u, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemNoFlush}) {
         for (size_t threshold : {size_t{64}, ~size_t{0}}) {
-          for (size_t len : {kFloor - 1, kFloor, kFloor + 64 + 7, kFloor + (size_t{32} << 10) + 2047}) {
+          for (size_t len : {kCacheLineNtCopyBatchFloor - 1, kCacheLineNtCopyBatchFloor,
+                             kCacheLineNtCopyBatchFloor + 64 + 7, kNtCopyBatchFloor - 1, kNtCopyBatchFloor,
+                             kNtCopyBatchFloor + 64 + 7, kNtCopyBatchFloor + (size_t{32} << 10) + 2047}) {
             for (const auto& [dst_off, src_off] : {std::pair<size_t, size_t>{0, 0}, {40, 7}}) {
               const Case c{op, cache_line, len, dst_off, src_off, flags, threshold};
               const Log off = run(c, 0);
               ASSERT_LT(off.longest_load_run, kBatchLoads) << Describe(c);
-              for (size_t from : {kFloor, kFloor + (size_t{32} << 10)}) {
+              for (size_t from : {kCacheLineNtCopyBatchFloor, kFloor, kFloor + (size_t{32} << 10)}) {
                 const std::string where =
                     Describe(c) + " batches from " + std::to_string(from) + " (vector " + std::to_string(kVec) + ")";
                 const Log on = run(c, from);
@@ -447,7 +456,7 @@ void CheckBatches() {
                 }
                 bool nt_lines = false;
                 for (const Event& e : on.events) nt_lines |= e.kind == Event::kNtStore && e.size == kVec;
-                const bool batches = op == Op::kMemmove && nt_lines && len >= from;
+                const bool batches = op == Op::kMemmove && nt_lines && len >= from && len >= kFloor;
                 ASSERT_EQ(on.longest_load_run, batches ? kBatchLoads : off.longest_load_run) << where;
                 // Every whole batch after the partial first line, and nothing else, loaded before it is stored.
                 const size_t head = (kLine - dst_off % kLine) % kLine;
@@ -512,7 +521,7 @@ TEST(KernelRecordingTest, NonTemporalCopiesInBatches) {
 TEST(KernelRecordingTest, OverlappingMovesAreNotBatched) {
   using P = RecordingPrimitives<64>;
   const size_t len = kNtCopyBatchFloor + 100;
-  batch_from = kNtCopyBatchFloor;
+  batch_from = cache_line_batch_from = kCacheLineNtCopyBatchFloor;
   for (bool cache_line : {true, false}) {
     for (ptrdiff_t shift : {-4000, -64, 64, 4000}) {
       std::vector<unsigned char> buf(len + 2 * 4096);
@@ -534,7 +543,7 @@ TEST(KernelRecordingTest, OverlappingMovesAreNotBatched) {
       EXPECT_TRUE(buf == want) << "cache line " << cache_line << " shift " << shift;
     }
   }
-  batch_from = 0;
+  batch_from = cache_line_batch_from = 0;
 }
 
 // Overlapping moves must obey the same rules, on both tables: the byte result is checked against memmove, and the

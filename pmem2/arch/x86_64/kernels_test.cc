@@ -150,9 +150,12 @@ class KernelTest : public ::testing::TestWithParam<Config> {
       m167.model = 167;
       cpu_ = std::make_unique<ScopedCpuFeatures>(m167, overrides);
       if (batches) {
-        ASSERT_EQ(cpu_->selection().nt_copy_batch_from, kNtCopyBatchFloor) << cpu_->selection().cache_line.memmove_name;
+        ASSERT_EQ(cpu_->selection().nt_copy_batch_from, kNtCopyBatchFloor) << cpu_->selection().byte.memmove_name;
+        ASSERT_EQ(cpu_->selection().cache_line_nt_copy_batch_from, kCacheLineNtCopyBatchFloor)
+            << cpu_->selection().cache_line.memmove_name;
         // What the kernels read: otherwise these tables would check the copies a line at a time.
         ASSERT_EQ(nt_copy_batch_from.load(), kNtCopyBatchFloor);
+        ASSERT_EQ(cache_line_nt_copy_batch_from.load(), kCacheLineNtCopyBatchFloor);
       }
     } else if (c.env != nullptr && c.level != IsaLevel::kGeneric) {
       // The environment alone must move the level from the CPU kind's default (the CPU's best features).
@@ -303,8 +306,9 @@ TEST_P(KernelTest, EveryDestinationOffsetBelowThreeLines) {
 
 TEST_P(KernelTest, MemmoveLargeSizes) {
   for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal, kMemNoFlush}) {
-    for (size_t len : {size_t{4096}, size_t{65536 + 17}, kNtCopyBatchFloor - 1, kNtCopyBatchFloor + 2111,
-                       size_t{1} << 20, (size_t{5} << 20) + 3}) {
+    for (size_t len :
+         {size_t{4096}, size_t{65536 + 17}, kCacheLineNtCopyBatchFloor - 1, kCacheLineNtCopyBatchFloor + 2111,
+          kNtCopyBatchFloor - 1, kNtCopyBatchFloor + 2111, size_t{1} << 20, (size_t{5} << 20) + 3}) {
       for (size_t off : {0, 9}) {
         CheckCopy(len, off, (off * 5) % 64, flags);
         if (HasFatalFailure()) return;
@@ -330,8 +334,10 @@ TEST_P(KernelTest, MemmoveOverlapsInBothDirections) {
   }
   // From the size of Intel 6/167's 32-line batches, on the non-temporal path: an overlapping copy is never batched.
   for (ptrdiff_t shift : {-4000, -65, 65, 4000}) {
-    CheckOverlap(kNtCopyBatchFloor + 2111, shift, 13, kMemNonTemporal);
-    if (HasFatalFailure()) return;
+    for (size_t len : {kCacheLineNtCopyBatchFloor + 2111, kNtCopyBatchFloor + 2111}) {
+      CheckOverlap(len, shift, 13, kMemNonTemporal);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 
@@ -370,7 +376,9 @@ TEST_P(KernelTest, EightByteAlignedCopies) {
 // Installing a selection publishes its batch size to the kernels, and removing it puts the process's back.
 TEST(KernelBatchTest, TheInstalledSelectionsBatchSizeIsWhatTheKernelsRead) {
   const size_t process = CurrentSelection().nt_copy_batch_from;  // made (and published) by its first use
+  const size_t process_cache_line = CurrentSelection().cache_line_nt_copy_batch_from;
   EXPECT_EQ(nt_copy_batch_from.load(), process);
+  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
   {
     CpuFeatures zen4 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx, FlushInstruction::kClwb);
     zen4.vendor = CpuVendor::kAmd;
@@ -378,8 +386,10 @@ TEST(KernelBatchTest, TheInstalledSelectionsBatchSizeIsWhatTheKernelsRead) {
     zen4.model = 17;
     ScopedCpuFeatures cpu(zen4);
     EXPECT_EQ(nt_copy_batch_from.load(), 0u);
+    EXPECT_EQ(cache_line_nt_copy_batch_from.load(), 0u);
   }
   EXPECT_EQ(nt_copy_batch_from.load(), process);
+  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
   if (!CpuHas(IsaLevel::kAvx512)) GTEST_SKIP() << "CPU lacks avx512: no selection with batches here";
   {
     CpuFeatures m167 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, FlushInstruction::kClwb);
@@ -388,8 +398,10 @@ TEST(KernelBatchTest, TheInstalledSelectionsBatchSizeIsWhatTheKernelsRead) {
     m167.model = 167;
     ScopedCpuFeatures cpu(m167);
     EXPECT_EQ(nt_copy_batch_from.load(), kNtCopyBatchFloor);
+    EXPECT_EQ(cache_line_nt_copy_batch_from.load(), kCacheLineNtCopyBatchFloor);
   }
   EXPECT_EQ(nt_copy_batch_from.load(), process);
+  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
 }
 
 // The string kernels' promise on the CPU running the test: while one thread writes a buffer again and again with them

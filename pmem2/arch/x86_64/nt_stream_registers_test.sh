@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The kernels' non-temporal paths (kernels-inl.h: every instantiation of MemmoveNt and MemsetNt; not
-# MemmoveNtLarge, the copies of 16 KiB and more in 32-line batches where a row asks for them, whose two register saves
-# come once per copy of 0.8 us or more, measured with them in tools/bench/results/intel-6-167.md) save no
+# MemmoveNtLarge, the copies of 8 KiB (cache-line tables) or 16 KiB (byte tables) and more in 32-line batches where a
+# row asks for them, whose two register saves come once per copy of 0.5 us or more, measured with them in
+# tools/bench/results/intel-6-167.md) save no
 # callee-saved register around their stream of stores: on Zen 5 a value stored on the stack before 48 or more
 # non-temporal stores and loaded back after them cost 8-21 % of a random cold 1.5-3 KiB copy
 # (tools/bench/results/amd-26-2.md, "Registers saved around the stream"), and a change that reintroduced it

@@ -31,6 +31,7 @@ std::atomic<size_t> cache_line_nt_threshold{kDefaultCacheLineNtThreshold};
 std::atomic<size_t> byte_nt_threshold{kDefaultByteNtThreshold};
 std::atomic<size_t> cache_line_near_temporal_below{0};
 std::atomic<size_t> nt_copy_batch_from{0};
+std::atomic<size_t> cache_line_nt_copy_batch_from{0};
 __thread uintptr_t last_destination_line __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
@@ -184,9 +185,11 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     page tables and the source cold, 64 MiB took 11-16 % less time so (libpmem2 had been 12-16 % ahead there), and
 //     with a source as cold as the destination (a compaction; tools/bench's move pattern) 16-128 KiB took 6-18 %
 //     less (0.90-0.98x of libpmem2 before, 1.00-1.02x after); with a cached source 16 KiB-2 MiB stayed within the
-//     noise. Batches from 4 KiB cost page copies of a cold source 13-18 % at 4 KiB and 9-10 % at 8 KiB ("Copies in
-//     batches of 32 lines", "Copies from a cold source" in tools/bench/results/intel-6-167.md). Not measured on
-//     other CPU kinds.
+//     noise. Batches from 4 KiB cost page copies of a cold source 13-18 % at 4 KiB and 9-10 % at 8 KiB, so the
+//     byte tables (and page copies) batch from 16 KiB and the cache-line tables from 8 KiB, where a copy from a cold
+//     source took 6-9 % less time batched (0.95x of libpmem2 before, 1.02x after) and the cached ones the same
+//     ("Copies in batches of 32 lines", "Copies from a cold source", "Batches of the cache-line tables from 8 KiB"
+//     in tools/bench/results/intel-6-167.md). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
@@ -207,26 +210,29 @@ struct CpuKindDefaults {
   backend::PageNtThresholds page;
   bool avx512;
   // Non-temporal copies from this size load 32 lines before storing them, with the AVX-512 kernels (kernel_table.h);
-  // 0: never, else at least kNtCopyBatchFloor.
+  // 0: never, else at least kNtCopyBatchFloor. The byte tables' (and so the page copies'), and the cache-line
+  // tables' (at least kCacheLineNtCopyBatchFloor).
   size_t nt_copy_batch_from;
+  size_t cache_line_nt_copy_batch_from;
 };
 // One row per CPU kind, as the comment above lists them (clang-format would put each field of Zen 5's on a line).
 // clang-format off
 constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
-    {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0},
+    {CpuVendor::kAmd, 25, 17, 0, 0, {}, false, 0, 0},
     {CpuVendor::kAmd, 26, 2, 0, 8,
      {kDefaultByteNtThreshold, size_t{16} << 10, 8, kDefaultByteNtThreshold, size_t{128} << 10, true, false, 0,
       size_t{48} << 20, size_t{32} << 10},
-     true, 0},
+     true, 0, 0},
     {CpuVendor::kIntel, 6, 167, 0, 0,
      {size_t{5} << 18, size_t{2} << 10, 64, 0, 0, true, true, 128 << 10, size_t{48} << 20},
-     true, kNtCopyBatchFloor},
-    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0},
+     true, kNtCopyBatchFloor, kCacheLineNtCopyBatchFloor},
+    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0, 0},
 };
 // clang-format on
-constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false, 0};
+constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false, 0, 0};
 constexpr bool BatchesFromTheFloor(const CpuKindDefaults& k) {
-  return k.nt_copy_batch_from == 0 || k.nt_copy_batch_from >= kNtCopyBatchFloor;
+  return (k.nt_copy_batch_from == 0 || k.nt_copy_batch_from >= kNtCopyBatchFloor) &&
+         (k.cache_line_nt_copy_batch_from == 0 || k.cache_line_nt_copy_batch_from >= kCacheLineNtCopyBatchFloor);
 }
 constexpr bool EveryRowBatchesFromTheFloor() {
   for (const CpuKindDefaults& k : kMeasuredCpuKinds) {
@@ -234,7 +240,7 @@ constexpr bool EveryRowBatchesFromTheFloor() {
   }
   return BatchesFromTheFloor(kUnmeasured);
 }
-static_assert(EveryRowBatchesFromTheFloor(), "the kernels look at the batch size only from kNtCopyBatchFloor");
+static_assert(EveryRowBatchesFromTheFloor(), "the kernels look at a table's batch size only from its floor");
 // String instructions keep the 8-byte store promise by Intel's manual only (kernel_table.h, CopyWords), and a row's
 // string_from below its rewrite thresholds, else it would never apply.
 constexpr bool StringsOnIntelBelowTheRewriteThresholds(const CpuKindDefaults& k) {
@@ -302,6 +308,7 @@ void MakeCurrent(const Selection& s) {
   byte_nt_threshold.store(s.byte_nt_threshold, std::memory_order_relaxed);
   cache_line_near_temporal_below.store(s.cache_line_near_temporal_below, std::memory_order_relaxed);
   nt_copy_batch_from.store(s.nt_copy_batch_from, std::memory_order_relaxed);
+  cache_line_nt_copy_batch_from.store(s.cache_line_nt_copy_batch_from, std::memory_order_relaxed);
   PublishPagePlan(s);
 }
 
@@ -360,6 +367,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.isa = isa != nullptr ? isa->name : "generic";
   // Batches need the AVX-512 kernels' registers (kernel_table.h): a row's size means nothing to the others.
   s.nt_copy_batch_from = allow_nt && avx512 ? kind_defaults.nt_copy_batch_from : 0;
+  s.cache_line_nt_copy_batch_from = allow_nt && avx512 ? kind_defaults.cache_line_nt_copy_batch_from : 0;
   // The row's string instructions for page rewrites need an ISA's kernels (their pieces and fallback); under
   // PMEM_NO_MOVNT every page copy keeps the byte table's ordinary stores, as the row's other choices do not apply.
   if (isa == nullptr || !allow_nt) s.page.string_from = 0;
@@ -436,7 +444,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
     const char* name = isa != nullptr ? Intern(KernelName(s.isa, allow_nt, s.cache_line_nt_threshold,
                                                           s.cache_line_near_temporal_below))
                                       : (overrides.no_generic_memcpy ? "libc" : "generic");
-    o.memmove_name = BatchName(name, s.nt_copy_batch_from);
+    o.memmove_name = BatchName(name, s.cache_line_nt_copy_batch_from);
     o.memset_name = name;
   }
 

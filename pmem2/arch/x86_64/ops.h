@@ -56,9 +56,11 @@ struct Selection {
   // for every copy, no history.
   backend::PageNtThresholds page;
   // Non-temporal copies of at least this many bytes load 32 lines before storing them (kernel_table.h); 0: never.
-  // From the CPU kind's row in ops.cc (Intel family 6 model 167: 16 KiB); 0 with PMEM_NO_MOVNT and without the
-  // AVX-512 kernels, whose registers the batches need.
+  // The byte tables' (and so the page copies') and the cache-line tables', from the CPU kind's row in ops.cc (Intel
+  // family 6 model 167: 16 KiB and 8 KiB); 0 with PMEM_NO_MOVNT and without the AVX-512 kernels, whose registers
+  // the batches need.
   size_t nt_copy_batch_from;
+  size_t cache_line_nt_copy_batch_from;
   // The page copies' string kernels (kernel_table.h, IsaKernels::string), where page.string_from != 0: from the CPU
   // kind's row (Intel family 6 model 167), not with PMEM_NO_MOVNT nor without an ISA's kernels. Null otherwise.
   MemmoveFn page_string_memmove;

@@ -194,18 +194,31 @@ TEST(SelectTest, PerCpuKindRows) {
   EXPECT_EQ(m167_no_movnt.page_string_memmove, nullptr);
   EXPECT_EQ(m167_no_movnt.page_string_memset, nullptr);
   EXPECT_EQ(m167.nt_copy_batch_from, kNtCopyBatchFloor) << "non-temporal copies in 32-line batches from 16 KiB";
-  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 16 KiB");
+  EXPECT_EQ(m167.cache_line_nt_copy_batch_from, kCacheLineNtCopyBatchFloor) << "and the cache-line tables' from 8 KiB";
+  EXPECT_STREQ(m167.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 8 KiB");
   EXPECT_STREQ(m167.cache_line.memset_name, "avx512 nt >= 64 B") << "a fill has nothing to load";
   EXPECT_STREQ(m167.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 16 KiB");
-  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).nt_copy_batch_from, 0u) << "no zmm registers to batch in";
-  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")).nt_copy_batch_from, 0u) << "no non-temporal copies";
   CpuFeatures m167_without_avx512 = Intel(167);
   m167_without_avx512.avx512f = false;
-  EXPECT_EQ(Select(m167_without_avx512, EnvOverrides()).nt_copy_batch_from, 0u) << "a CPU or OS without AVX-512";
   EXPECT_STREQ(Select(m167_without_avx512, EnvOverrides()).cache_line.memmove_name, "avx nt >= 64 B");
-  EXPECT_EQ(Select(Intel(167), FromEnv("PMEM_AVX", "0")).nt_copy_batch_from, 0u) << "SSE2 kernels";
-  EXPECT_EQ(Select(Zen4(), FromEnv("PMEM_AVX512F", "1")).nt_copy_batch_from, 0u) << "measured on 6/167 only";
-  EXPECT_EQ(m26_2.nt_copy_batch_from, 0u) << "measured on 6/167 only";
+  const struct {
+    Selection s;
+    const char* why;
+  } without_batches[] = {
+      {Select(Intel(167), FromEnv("PMEM_AVX512F", "0")), "no zmm registers to batch in"},
+      {Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")), "no non-temporal copies"},
+      {Select(m167_without_avx512, EnvOverrides()), "a CPU or OS without AVX-512"},
+      {Select(Intel(167), FromEnv("PMEM_AVX", "0")), "SSE2 kernels"},
+      {Select(Zen4(), FromEnv("PMEM_AVX512F", "1")), "measured on 6/167 only"},
+      {m26_2, "measured on 6/167 only"},
+  };
+  for (const auto& w : without_batches) {
+    EXPECT_EQ(w.s.nt_copy_batch_from, 0u) << w.why;
+    EXPECT_EQ(w.s.cache_line_nt_copy_batch_from, 0u) << w.why;
+  }
+  // PMEM_NO_FLUSH=1: the cache-line tables are the byte tables, and batch as they do.
+  const Selection m167_no_flush = Select(Intel(167), FromEnv("PMEM_NO_FLUSH", "1"));
+  EXPECT_STREQ(m167_no_flush.cache_line.memmove_name, m167_no_flush.byte.memmove_name);
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
@@ -232,10 +245,12 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page.far_below, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.fill_rewrite, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.nt_copy_batch_from, 0u) << f.family << "/" << f.model;
+    EXPECT_EQ(s.cache_line_nt_copy_batch_from, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page.string_from, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_string_memmove, nullptr) << f.family << "/" << f.model;
   }
   EXPECT_EQ(emr.nt_copy_batch_from, 0u);
+  EXPECT_EQ(emr.cache_line_nt_copy_batch_from, 0u);
   for (const Selection* s : {&zen4, &m26_2, &emr}) {
     EXPECT_EQ(s->page.string_from, 0u) << "string instructions only where measured (6/167): " << s->isa;
     EXPECT_EQ(s->page_string_memmove, nullptr);
@@ -267,13 +282,13 @@ TEST(SelectTest, SwitchesOnTheRowsWithThresholds) {
     EXPECT_EQ(s.byte_nt_threshold, 4096u) << f.family << "/" << f.model;
     EXPECT_EQ(s.cache_line_near_temporal_below, 0u) << f.family << "/" << f.model;
     EXPECT_STREQ(s.cache_line.memmove_name,
-                 f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 16 KiB" : "avx512 nt >= 4 KiB")
+                 f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 8 KiB" : "avx512 nt >= 4 KiB")
         << f.family << "/" << f.model;
   }
   const Selection near167 = Select(Intel(167), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "256"));
   EXPECT_EQ(near167.cache_line_near_temporal_below, 256u);
   EXPECT_STREQ(near167.cache_line.memmove_name,
-               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination, 32-line batches >= 16 KiB");
+               "avx512 nt >= 64 B, temporal < 256 B near the thread's last destination, 32-line batches >= 8 KiB");
 }
 
 // A page sync issues arch::ByteDrain()'s SFENCE inline instead of calling its selection's byte.drain
@@ -349,7 +364,7 @@ TEST(SelectTest, NearTemporalOverrides) {
 // The tables and names the AVX-512 kernels get when selected.
 TEST(SelectTest, Avx512Tables) {
   const Selection s = Select(Intel(167), FromEnv("PMEM_AVX512F", "1"));
-  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 16 KiB");
+  EXPECT_STREQ(s.cache_line.memmove_name, "avx512 nt >= 64 B, 32-line batches >= 8 KiB");
   EXPECT_STREQ(s.cache_line.memset_name, "avx512 nt >= 64 B");
   EXPECT_STREQ(s.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 16 KiB");
   EXPECT_EQ(s.cache_line.memmove, Avx512Kernels().cache_line[0][1].memmove);
