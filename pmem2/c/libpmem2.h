@@ -239,6 +239,8 @@ void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
 /* Clears a bad block of a regular file: its range is deallocated (fallocate PUNCH_HOLE) and allocated again,
  * so it reads as zeros on new, clean media (a range that ends at the end of the file to the end of its block,
  * so that the block is replaced whole: part of a block is zeroed in place, which fsdax refuses over poison).
+ * PMEM2_E_INVALID_FILE_HANDLE if the source's descriptor no longer names the file the context was made for (closed,
+ * and its number reused): nothing is deallocated.
  * PMEM2_E_OFFSET_OUT_OF_RANGE / PMEM2_E_LENGTH_OUT_OF_RANGE for an offset or length past INT64_MAX,
  * PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source; PMEM2_E_NOSUPP for Device DAX (clearing needs the
  * NVDIMM bus's clear-error command, which pmem2 does not issue: use `ndctl clear-errors`); -errno from fallocate(2). */

@@ -89,6 +89,15 @@ const bool child_handler_registered = [] {
   return pthread_atfork(nullptr, nullptr, &ForgetOtherThreadsCopiesInChild) == 0;
 }();
 
+// Whether two actions the kernel returned are the same: handler, flags and the mask of the signals it knows.
+bool SameAction(const struct sigaction& a, const struct sigaction& b) {
+  if (a.sa_handler != b.sa_handler || a.sa_flags != b.sa_flags) return false;
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (sigismember(&a.sa_mask, signal_number) != sigismember(&b.sa_mask, signal_number)) return false;
+  }
+  return true;
+}
+
 // The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
 __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
 
@@ -105,12 +114,13 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
   // The previous action is read before the handler goes in: sigaction(SIGBUS, &action, &previous_action) installs
   // the handler before it stores the old action, and a SIGBUS of another thread in between (a file the application
   // maps was truncated) would find no previous action to hand the signal to, and kill the process. The install
-  // returns the action it replaced too: one the application set between the two calls is the one to keep.
-  sigaction(SIGBUS, nullptr, &previous_action);
-  struct sigaction replaced;
-  if (sigaction(SIGBUS, &action, &replaced) == 0 &&
-      (replaced.sa_handler != previous_action.sa_handler || replaced.sa_flags != previous_action.sa_flags)) {
-    previous_action = replaced;
+  // returns the action it replaced: if the application set another between the two calls, that one goes back and
+  // is read again, so previous_action is only ever written while the handler is not installed.
+  for (;;) {
+    sigaction(SIGBUS, nullptr, &previous_action);
+    struct sigaction replaced;
+    if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, previous_action)) break;
+    sigaction(SIGBUS, &replaced, nullptr);
   }
 }
 

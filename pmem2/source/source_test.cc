@@ -308,6 +308,20 @@ TEST_F(FakeDeviceDaxTest, ASysfsThatCannotSayIsNamedInTheError) {
   EXPECT_THAT(std::string(source.status().message()), ::testing::Not(HasSubstr("realpath")));
 }
 
+// The class layout before 5.10 (.../region0/dax0.1/dax/dax0.0): the region's dax_region is the grandparent's. The
+// search stops there: a dax_region further up is another device's.
+TEST_F(FakeDeviceDaxTest, OlderKernelsKeepTheDaxRegionAtMostTwoLevelsUp) {
+  const std::string parent = device_dir_.substr(0, device_dir_.rfind('/'));
+  const std::string grandparent = parent.substr(0, parent.rfind('/'));
+  const std::string great_grandparent = grandparent.substr(0, grandparent.rfind('/'));
+  ASSERT_EQ(mkdir((great_grandparent + "/dax_region").c_str(), 0700), 0);
+  WriteFile(great_grandparent + "/dax_region/align", "1073741824\n");
+  EXPECT_EQ(GetErrno(source_internal::ReadDeviceDaxAlignment(device_dir_).status()), ENOENT) << "three levels up";
+  ASSERT_EQ(mkdir((grandparent + "/dax_region").c_str(), 0700), 0);
+  WriteFile(grandparent + "/dax_region/align", "2097152\n");
+  EXPECT_EQ(source_internal::ReadDeviceDaxAlignment(device_dir_).value(), 2097152u);
+}
+
 TEST_F(FakeDeviceDaxTest, NoAlignmentAnywhereIsAnErrnoError) {
   absl::Status s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno);

@@ -608,8 +608,8 @@ __attribute__((always_inline)) inline void FillBelowLineNt(char* d, unsigned cha
 
 // The batch size of a table (kFlush: the cache-line tables, else the byte tables, which page copies use) and its floor.
 // The cache-line tables batch from a smaller size: on Intel 6/167, with a source as cold as the destination, cache-line
-// 8 KiB copies took 6-9 % less time batched, where page copies of 4-8 KiB took 9-18 % more (the byte tables' copy,
-// then msync; tools/bench/results/intel-6-167.md, "Batches of the cache-line tables from 8 KiB").
+// 8 KiB copies took 6-9 % less time batched (three of four pairs), where page copies of 4-8 KiB took 9-18 % more (the
+// byte tables' copy, then msync; tools/bench/results/intel-6-167.md, "Batches of the cache-line tables from 8 KiB").
 template <class P, bool kFlush>
 __attribute__((always_inline)) inline size_t NtCopyBatchFromFor() {
   return kFlush ? P::CacheLineNtCopyBatchFrom() : P::NtCopyBatchFrom();

@@ -187,7 +187,8 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     less (0.90-0.98x of libpmem2 before, 1.00-1.02x after); with a cached source 16 KiB-2 MiB stayed within the
 //     noise. Batches from 4 KiB cost page copies of a cold source 13-18 % at 4 KiB and 9-10 % at 8 KiB, so the
 //     byte tables (and page copies) batch from 16 KiB and the cache-line tables from 8 KiB, where a copy from a cold
-//     source took 6-9 % less time batched (0.95x of libpmem2 before, 1.02x after) and the cached ones the same
+//     source took 6-9 % less time batched in three of four pairs (0.93-0.95x of libpmem2 before, 1.01-1.02x after)
+//     and the cached ones the same
 //     ("Copies in batches of 32 lines", "Copies from a cold source", "Batches of the cache-line tables from 8 KiB"
 //     in tools/bench/results/intel-6-167.md). Not measured on other CPU kinds.
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
@@ -409,6 +410,7 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   // Cache-line granularity: that instruction, unless PMEM_NO_FLUSH=1.
   if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
     s.cache_line = s.byte;
+    s.cache_line_nt_copy_batch_from = s.nt_copy_batch_from;  // the byte tables' kernels, and so their batches
     // PMEM_NO_FLUSH=1 is the user's word that the platform writes caches back; a CPU without CLFLUSH cannot.
     s.cache_line.writes_back_cache_lines = overrides.flush == EnvOverrides::Flush::kNever;
   } else {

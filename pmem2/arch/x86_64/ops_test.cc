@@ -219,6 +219,7 @@ TEST(SelectTest, PerCpuKindRows) {
   // PMEM_NO_FLUSH=1: the cache-line tables are the byte tables, and batch as they do.
   const Selection m167_no_flush = Select(Intel(167), FromEnv("PMEM_NO_FLUSH", "1"));
   EXPECT_STREQ(m167_no_flush.cache_line.memmove_name, m167_no_flush.byte.memmove_name);
+  EXPECT_EQ(m167_no_flush.cache_line_nt_copy_batch_from, kNtCopyBatchFloor) << "the byte tables' batches";
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
