@@ -628,7 +628,6 @@ inline constexpr size_t kNtCopyBatchFloorFor = kFlush ? kCacheLineNtCopyBatchFlo
 // from a cold source"). Otherwise the same stores in the same order as MemmoveNt's. Unlike MemmoveNt it saves two
 // registers and lays its partial lines' code before its `ret` (nt_stream_registers_test exempts it): a few
 // nanoseconds, against 0.5 us or more of stores, measured with them.
-
 template <class P, bool kFlush, bool kDrain>
 __attribute__((noinline)) void* MemmoveNtLarge(void* dst, const void* src, size_t n) {
   char* d = static_cast<char*>(dst);
