@@ -168,6 +168,29 @@ TEST(DeviceDaxTest, ADeviceDaxOnARegionReportsItsDimmsAndNode) {
   EXPECT_EQ(NvdimmRegion(source).value(), "region4");
 }
 
+// The descriptor closed and its number given to another character device that sysfs also places on a region: the
+// lookups answer for neither, as they would answer for the wrong device.
+TEST(DeviceDaxTest, ADescriptorNumberReusedByAnotherDeviceAnswersNothing) {
+  testing::FakeNvdimm fake;
+  fake.AddDimm("nmem4", {{"nfit/id", "8089-00000001"}, {"nfit/dirty_shutdown", "0"}});
+  const std::string region =
+      fake.AddRegion(4, {{"numa_node", "0"}, {"mappings", "1"}, {"mapping0", "nmem4,0,268435456,0"}});
+  struct stat null_st, zero_st;
+  ASSERT_EQ(stat("/dev/null", &null_st), 0);
+  ASSERT_EQ(stat("/dev/zero", &zero_st), 0);
+  fake.AddDaxDevice(region + "/dax4.0", "dax4.0", null_st.st_rdev, {{"size", "268435456"}, {"align", "2097152"}});
+  fake.AddDaxDevice(region + "/dax4.1", "dax4.1", zero_st.st_rdev, {{"size", "268435456"}, {"align", "2097152"}});
+  testing::ScopedFd fd(open("/dev/null", O_RDWR));
+  Source source = Source::FromFd(fd.get()).value();
+  ASSERT_EQ(NumaNode(source).value(), 0);
+  testing::ScopedFd zero(open("/dev/zero", O_RDWR));
+  ASSERT_EQ(dup2(zero.get(), fd.get()), fd.get());
+  EXPECT_EQ(GetErrorCode(DeviceId(source).status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(UnsafeShutdownCount(source).status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(NumaNode(source).status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(NvdimmRegion(source).status()), ErrorCode::kInvalidFileHandle);
+}
+
 TEST(DeviceDaxTest, ADeviceDaxOffNvdimmsHasNoRegion) {
   testing::FakeNvdimm fake;
   struct stat st;
