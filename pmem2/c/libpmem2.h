@@ -200,7 +200,9 @@ int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size,
  * id == NULL, stores in *len the buffer size needed (including the NUL); otherwise *len must be at least that
  * (PMEM2_E_BUFFER_TOO_SMALL, *id and *len unchanged). PMEM2_E_NOSUPP, the message saying what is missing,
  * where the source is not on an NVDIMM region (a file on tmpfs or a disk, anonymous memory) or a DIMM reports
- * no id (an NVDIMM without ACPI NFIT data). -EINVAL for a NULL src or len.
+ * no id (an NVDIMM without ACPI NFIT data). PMEM2_E_INVALID_FILE_HANDLE, here and in the three functions below,
+ * if the source's descriptor was closed or its number now names another file or device (no answer for that one).
+ * -EINVAL for a NULL src or len.
  */
 int pmem2_source_device_id(const struct pmem2_source *src, char *id, size_t *len);
 
@@ -226,7 +228,8 @@ struct pmem2_badblock {
  * does not cut); for Device DAX, its region's list inside the device (needs root: the
  * bounds are physical addresses). A source not on an NVDIMM simply has none. *bbctx is set to NULL on failure.
  * PMEM2_E_NOSUPP for anonymous sources; PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
- * PMEM2_E_INVALID_REGION_FORMAT for a malformed list; PMEM2_E_CANNOT_READ_BOUNDS; -errno; -ENOMEM. */
+ * PMEM2_E_INVALID_REGION_FORMAT for a malformed list; PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE (see
+ * pmem2_source_device_id); -errno; -ENOMEM. */
 int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const struct pmem2_source *src);
 
 /* The next bad block, in offset order; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */

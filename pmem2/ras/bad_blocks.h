@@ -64,7 +64,8 @@ class BadBlocks {
   // Reads the bad blocks of `source` (see above). Besides the errors above: kInvalidRegionFormat for a
   // malformed badblocks list or partition start, kCannotReadBounds for a Device DAX whose `resource`/`size`
   // are no numbers or place it outside its region, errno errors from sysfs and FIEMAP (EOPNOTSUPP: a file
-  // system on an NVDIMM that cannot say where a file's blocks are).
+  // system on an NVDIMM that cannot say where a file's blocks are), kInvalidFileHandle if the descriptor was closed
+  // or its number now names another file or device (Source::VerifyDescriptor), whose list would be a wrong answer.
   static absl::StatusOr<BadBlocks> Create(const Source& source);
 
   // The next bad block, in offset order; kNoBadBlockFound when there are no more.

@@ -164,6 +164,22 @@ TEST_F(FileBadBlocksTest, TheBlockDevicesListBecomesRangesOfTheFile) {
   EXPECT_EQ(GetErrorCode(end.status()), ErrorCode::kNoBadBlockFound);
 }
 
+// The descriptor closed and its number given to another file of the same file system: not that file's list (its
+// extents are elsewhere on the device, so it would be a wrong answer, here none).
+TEST_F(FileBadBlocksTest, CreateRefusesAFileThatTookTheDescriptorsNumber) {
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {});
+  fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, {{"badblocks", absl::StrCat(SectorOf(0), " 8\n")}});
+  ASSERT_EQ(BadBlocks::Create(*source_).value().all().size(), 1u);
+  testing::ScopedFd other = testing::CreateFile(dir_->Join("other"), 0, O_RDWR);
+  const std::string data(16384, 'o');
+  ASSERT_EQ(pwrite(other.get(), data.data(), data.size(), 0), 16384);
+  ASSERT_EQ(fsync(other.get()), 0);
+  ASSERT_EQ(dup2(other.get(), fd_.get()), fd_.get());
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kInvalidFileHandle) << bad.status();
+}
+
 TEST_F(FileBadBlocksTest, OnAPartitionTheStartIsAddedBack) {
   if (!BlocksOfAtMost4K()) GTEST_SKIP() << "blocks of " << block_ << " bytes";
   testing::FakeNvdimm fake;

@@ -25,6 +25,8 @@
 //     UnsafeShutdownCount kNoSupp, NumaNode kDaxRegionNotFound (as libpmem2 1.12.1 returns), each message
 //     saying what the file is on;
 //   * anonymous sources: kNoSupp.
+// Each function also answers kInvalidFileHandle when the Source's descriptor was closed or its number now names
+// another file or device (Source::VerifyDescriptor), rather than answer for that one.
 //
 // Thread-safe; each call reads sysfs anew (nothing is cached: a count can change while the process runs).
 

@@ -133,6 +133,21 @@ TEST_F(DeviceTest, AFileOffNvdimmsHasNoIdCountOrRegion) {
   EXPECT_EQ(GetErrorCode(NvdimmRegion(*source_).status()), ErrorCode::kDaxRegionNotFound);
 }
 
+// A regular file's descriptor closed and its number given to a file elsewhere (tmpfs here): no answer for that one.
+TEST_F(DeviceTest, ADescriptorNumberReusedByAnotherFileAnswersNothing) {
+  testing::FakeNvdimm fake;
+  PlaceOnRegion(fake, 1, {{"id", "8089-00000001\n"}, {"dirty_shutdown", "0\n"}});
+  ASSERT_EQ(NumaNode(*source_).value(), 1);
+  testing::ScopedTempDir shm("/dev/shm");
+  testing::ScopedFd other = testing::CreateFile(shm.Join("other"), 4096, O_RDWR);
+  ASSERT_EQ(dup2(other.get(), fd_.get()), fd_.get());
+  for (const absl::Status& s : {DeviceId(*source_).status(), UnsafeShutdownCount(*source_).status(),
+                                NumaNode(*source_).status(), NvdimmRegion(*source_).status()}) {
+    EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the file it had")) << s;
+  }
+}
+
 TEST(DeviceOnTmpfsTest, ATmpfsFileHasNoIdCountOrRegion) {
   testing::ScopedTempDir dir("/dev/shm");
   testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), 4096, O_RDWR);

@@ -160,16 +160,15 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
   if (source.kind() == SourceKind::kAnonymous) {
     return MakeError(ErrorCode::kSourceTypeNotSupported, "an anonymous source is not on any device");
   }
+  // The same device or file FromFd() found, not only the same kind: another one's bad blocks, NUMA node or IDs would
+  // be wrong answers (a regular file on another file system, or one whose extents are elsewhere on the device).
+  if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
   struct stat st;
   if (fstat(source.fd(), &st) != 0) {
     const int err = errno;
     return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
   }
-  if (source.kind() == SourceKind::kDeviceDax) {
-    // The same device, not only a Device DAX: another one's bad blocks, NUMA node or IDs would be wrong answers.
-    if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
-    return LocateDaxDevice(st.st_rdev);
-  }
+  if (source.kind() == SourceKind::kDeviceDax) return LocateDaxDevice(st.st_rdev);
   if (!S_ISREG(st.st_mode)) {
     return MakeError(ErrorCode::kInvalidFileHandle,
                      absl::StrCat("file descriptor ", source.fd(), " no longer refers to a regular file"));

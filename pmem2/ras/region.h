@@ -70,8 +70,9 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev);
 // NVDIMM region (e.g. a dax device made from soft-reserved memory by the hmem driver).
 absl::StatusOr<Location> LocateDaxDevice(dev_t rdev);
 
-// The above for `source` (fstat of its descriptor); kSourceTypeNotSupported for anonymous sources; the
-// fstat's errno error if the descriptor was closed.
+// The above for `source` (fstat of its descriptor); kSourceTypeNotSupported for anonymous sources;
+// kInvalidFileHandle if the descriptor was closed or its number now names another file or device
+// (Source::VerifyDescriptor).
 absl::StatusOr<Location> LocateSource(const Source& source);
 
 // The DIMMs of a region in mapping order: the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region
