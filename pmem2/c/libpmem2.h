@@ -91,6 +91,15 @@
 #ifndef PMEM2_C_LIBPMEM2_H_
 #define PMEM2_C_LIBPMEM2_H_
 
+/* PMDK's include guards (libpmem2.h and the libpmem2/base.h it includes): a translation unit that includes ours
+ * and then reaches PMDK's gets ours alone, rather than two definitions of each enum and struct. */
+#ifndef LIBPMEM2_H
+#define LIBPMEM2_H 1
+#endif
+#ifndef LIBPMEM2_BASE_H
+#define LIBPMEM2_BASE_H 1
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
