@@ -149,9 +149,17 @@ int IsPmemForced() {
   const int read = is_pmem_forced.load(std::memory_order_relaxed);
   if (read != kNotReadYet) return read;
   const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
-  int forced = -1;  // as libpmem: unset, or any value but 0 and 1, is no force
-  if (value != nullptr && std::strcmp(value, "0") == 0) forced = 0;
-  if (value != nullptr && std::strcmp(value, "1") == 0) forced = 1;
+  int forced = -1;  // unset: no force
+  if (value != nullptr) {
+    // libpmem reads the value with atoi(3) and forces on 0 and 1 only, so applications' settings mean what atoi
+    // reads: leading white space, a sign, the digits up to the first other character; no digits ("", "yes") read
+    // as 0. glibc's atoi is strtol truncated to int; strtol here, whose overflow is defined (it saturates), and the
+    // same truncation (modulo 2^32 in GCC), so that even 4294967297 reads as libpmem reads it (1).
+    const int saved_errno = errno;  // strtol sets ERANGE; pmem_is_pmem leaves errno alone
+    const int number = static_cast<int>(static_cast<uint32_t>(std::strtol(value, nullptr, 10)));
+    errno = saved_errno;
+    if (number == 0 || number == 1) forced = number;
+  }
   is_pmem_forced.store(forced, std::memory_order_relaxed);
   return forced;
 }
@@ -368,10 +376,11 @@ int pmem_unmap(void* addr, size_t len) try {
 }
 
 int pmem_is_pmem(const void* addr, size_t len) {
+  // As libpmem: an empty range is no persistent memory, forced or not (pmem2::IsPersistentMemory asks about the
+  // byte there).
+  if (len == 0) return 0;
   const int forced = IsPmemForced();
   if (forced >= 0) return forced;
-  // As libpmem: an empty range is no persistent memory (pmem2::IsPersistentMemory asks about the byte there).
-  if (len == 0) return 0;
   return pmem2::IsPersistentMemory(addr, len) ? 1 : 0;
 }
 

@@ -48,7 +48,8 @@
  * cannot.
  *
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
- * pmem_map_file's *is_pmemp always false / true), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
+ * pmem_map_file's *is_pmemp always false / true; read as libpmem reads it, with atoi(3): "", "no" and " 0" are 0,
+ * "01" and "1x" are 1, any other number no force), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
  * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (the address pmem_map_file tries
  * first; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
  * every call that is not a data-path function) and PMEM_LOG_FILE (where the log goes, default stderr; a trailing
@@ -112,11 +113,11 @@ int pmem_unmap(void *addr, size_t len);
 /* 1 if every byte of [addr, addr + len) lies in live mappings whose stores a flush makes durable, else 0:
  * pmem_map_file() mappings of persistent memory, and pmem2's own maps of a shared file at byte or cache-line
  * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller
- * declared, or C++; not anonymous or private ones). 0 for len 0 (as libpmem). PMEM_IS_PMEM_FORCE=1 makes it 1
- * for any range (0: 0). A pmem_map_file() mapping released with munmap(2) instead of pmem_unmap() is not seen to
- * go: its addresses count as it did until pmem_map_file(), a pmem2 map or a pmem2 reservation is placed over them
- * (another mmap(2) there is not seen, and pmem2_map_from_existing() of memory there is refused as overlapping a
- * mapping). Release such mappings with pmem_unmap(). */
+ * declared, or C++; not anonymous or private ones). 0 for len 0 (as libpmem, also with PMEM_IS_PMEM_FORCE=1).
+ * PMEM_IS_PMEM_FORCE=1 makes it 1 for any other range (0: 0). A pmem_map_file() mapping released with munmap(2) instead
+ * of pmem_unmap() is not seen to go: its addresses count as it did until pmem_map_file(), a pmem2 map or a pmem2
+ * reservation is placed over them (another mmap(2) there is not seen, and pmem2_map_from_existing() of memory there is
+ * refused as overlapping a mapping). Release such mappings with pmem_unmap(). */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */
