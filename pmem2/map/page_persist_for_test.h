@@ -17,7 +17,8 @@
 namespace pmem2 {
 namespace map_internal {
 
-// `fn` replaces ::msync for every page-granularity persist in the process; nullptr restores ::msync. Not for
+// `fn` replaces ::msync for every page-granularity persist in the process (and every data sync of an
+// AsyncPersister's synchronous backend); nullptr restores ::msync. Not for
 // concurrent use with persists in other threads.
 void SetMsyncForTest(MsyncFn fn);
 
