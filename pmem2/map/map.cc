@@ -112,6 +112,7 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
+  map.protection_ = request->protection;
   map.medium_ = request->shared_file() ? request->kind : SourceKind::kAnonymous;
   map.file_offset_ = request->shared_file() ? request->offset : kNoFileOffset;
   // Anonymous and private mappings are byte granularity, but nothing they hold ever becomes durable.
@@ -210,6 +211,7 @@ Map& Map::operator=(Map&& other) noexcept {
     address_ = std::exchange(other.address_, nullptr);
     size_ = std::exchange(other.size_, 0);
     granularity_ = other.granularity_;
+    protection_ = other.protection_;
     persist_ = std::exchange(other.persist_, nullptr);
     flush_ = std::exchange(other.flush_, nullptr);
     drain_ = std::exchange(other.drain_, nullptr);
@@ -260,6 +262,23 @@ absl::Status Map::CheckRange(const void* ptr, size_t size) const {
                                                              ptr, size, address_, size_));
 }
 
+absl::Status Map::CheckAccess(const void* ptr, size_t size, bool store) const {
+  if (size == 0) return absl::OkStatus();
+  const bool made_with =
+      store ? HasAll(protection_, kProtWrite) : HasAll(protection_, kProtRead) || HasAll(protection_, kProtWrite);
+  if (made_with) return absl::OkStatus();
+  absl::StatusOr<bool> allowed =
+      map_internal::RangeHasProtection(ptr, size, store ? PROT_WRITE : PROT_READ | PROT_WRITE);
+  if (!allowed.ok()) return allowed.status();
+  if (*allowed) return absl::OkStatus();
+  return MakeError(
+      ErrorCode::kNoAccess,
+      internal::StrFormat("range [%p, +%u) %s: the Map was made with protection 0x%x and the range "
+                          "is not %s now (mprotect)",
+                          ptr, size, store ? "cannot be stored to" : "cannot be written back from the CPU caches",
+                          static_cast<unsigned>(protection_), store ? "writable" : "readable"));
+}
+
 namespace {
 
 absl::Status CheckFlags(unsigned flags) {
@@ -273,12 +292,18 @@ absl::Status CheckFlags(unsigned flags) {
 
 absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
+  if (granularity_ == StoreGranularity::kCacheLine) {
+    if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
+  }
   persist_(ptr, size);
   return PersistError();
 }
 
 absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
+  if (granularity_ == StoreGranularity::kCacheLine) {
+    if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
+  }
   flush_(ptr, size);
   return PersistError();
 }
@@ -296,6 +321,7 @@ absl::Status Map::Memcpy(void* pmemdest, const void* src, size_t len, unsigned f
 absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned flags) const {
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
+  if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
   memmove_(pmemdest, src, len, flags);
   return PersistError();
 }
@@ -303,6 +329,7 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
 absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) const {
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
+  if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
   memset_(pmemdest, c, len, flags);
   return PersistError();
 }
@@ -315,6 +342,7 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     persist_(ptr, size);
     return PersistError();
   }
+  if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
   if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
   arch::CacheLineOps().drain();

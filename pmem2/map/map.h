@@ -249,6 +249,10 @@ class Map {
   // naming the range, otherwise; nothing is touched) and the flags (kInvalidMemFlags for bits outside
   // kMemValidFlags), runs the function above, and returns PersistError(): OK only if no persistence of this Map
   // has failed since the last ClearPersistError(). A size of 0 is accepted anywhere inside or at the end.
+  // Where the Map was made without the access the function needs (Config::set_protection: a store needs
+  // kProtWrite; a cache-line write-back, kProtRead or kProtWrite), the range's protection now is asked of the
+  // kernel (mprotect(2) may have changed it; a system call or a read of /proc/self/maps) and kNoAccess, naming
+  // the range, returned rather than the function run into a SIGSEGV. The functions above do not check.
   absl::Status Persist(const void* ptr, size_t size) const;
   absl::Status Flush(const void* ptr, size_t size) const;
   absl::Status Drain() const;
@@ -262,8 +266,8 @@ class Map {
   //   and fenced, then the NVDIMM region behind the file or Device DAX drains its write-pending queues (sysfs
   //   deep_flush; see pmem2/ras/deep_flush.h: kDaxRegionNotFound, or EACCES when not root, rather than a flush
   //   that did not happen). Anonymous and private Maps only get the write-back.
-  // kDeepFlushRange if the range is not inside this Map. Costly: for rare, deliberate use (e.g. before
-  // recording that a pool was closed cleanly).
+  // kDeepFlushRange if the range is not inside this Map; kNoAccess as for Persist(). Costly: for rare, deliberate use
+  // (e.g. before recording that a pool was closed cleanly).
   absl::Status DeepFlush(const void* ptr, size_t size) const;
 
   // The sticky persistence error: OK, or the first failure since the last ClearPersistError() (the range, the
@@ -290,10 +294,14 @@ class Map {
   void Own(void* address, size_t size, const map_internal::FileIdentity& file);
   void Use(StoreGranularity granularity, const arch::PersistOps& ops);
   absl::Status CheckRange(const void* ptr, size_t size) const;
+  // For the Status methods: whether [ptr, ptr + size) allows a store (`store`) or a cache-line write-back, asking
+  // the kernel only where the Map was made without that access.
+  absl::Status CheckAccess(const void* ptr, size_t size, bool store) const;
 
   void* address_ = nullptr;
   size_t size_ = 0;
   StoreGranularity granularity_ = StoreGranularity::kPage;
+  Protection protection_ = kProtRead | kProtWrite;  // Config::set_protection (FromExisting: assumed)
   PersistFn persist_ = nullptr;
   FlushFn flush_ = nullptr;
   DrainFn drain_ = nullptr;

@@ -781,6 +781,33 @@ struct ChildPiece {
 
 }  // namespace
 
+absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of) {
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) {
+    const int err = errno;
+    return MakeErrnoError(err, "open of /proc/self/maps (to check a Map's protection)");
+  }
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
+  uintptr_t covered_to = begin;
+  bool allowed = true;
+  auto visit = [&](const MappingLine& line) {
+    if (line.end <= covered_to || line.begin >= end) return;  // before or after the range (a whole-file read)
+    if (line.begin > covered_to || (line.prot & any_of) == 0) allowed = false;  // a hole, or no such access
+    covered_to = line.end;
+  };
+  int error = ForEachQueriedMapping(
+      maps, [&](const auto& each) { return each(begin, static_cast<size_t>(end - begin)); }, visit);
+  if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) {  // no PROCMAP_QUERY (ENOTTY), or refused: the whole file
+    covered_to = begin;
+    allowed = true;
+    error = ForEachLineOfMaps(maps, visit);
+  }
+  close(maps);
+  if (error != 0) return MakeErrnoError(error, "reading /proc/self/maps (to check a Map's protection)");
+  return allowed && covered_to >= end;
+}
+
 void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
 void FailProcmapQueryInChildForTest(int nth) { child_query_failure_at = nth; }
 void ProbeAtInChildForTest(void* address) { child_probe_hint = address; }

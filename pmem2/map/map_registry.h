@@ -52,6 +52,7 @@
 
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -312,6 +313,13 @@ bool RangeIsCpuPersistent(const void* address, size_t length);
 
 // As RangeIsCpuPersistent(), with every one of those mappings a Device DAX's.
 bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length);
+
+// Whether every byte of [address, address + length) (length > 0) lies in mappings of the process whose protection
+// has a bit of `any_of` (PROT_READ / PROT_WRITE / PROT_EXEC), as the kernel sees them now (PROCMAP_QUERY where the
+// kernel has it, else /proc/self/maps): for the Status methods of a Map made without the protection a store or a
+// cache-line write-back needs, which the application may since have changed with mprotect(2). Errno errors if the
+// maps cannot be read.
+absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of);
 
 // Whether every byte of [address, address + length) lies in live mappings (of any granularity); as above for
 // length 0.

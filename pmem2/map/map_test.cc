@@ -364,6 +364,43 @@ TEST_P(MapOnFileSystemTest, ProtectionNoneMaps) {
             ReferenceMapNew(fd.get(), 0, 0, StoreGranularity::kPage, Sharing::kShared, kProtNone));
 }
 
+// The Status methods of a Map made without the access a function needs ask the kernel, and refuse (kNoAccess)
+// rather than crash: no store into a read-only Map, no cache-line write-back of an inaccessible one (a flush faults
+// like a load). After mprotect(2) gives the access, they run.
+TEST_P(MapOnFileSystemTest, StatusMethodsRefuseWhatTheProtectionDoesNotAllow) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ScopedEnv env("PMEM2_FORCE_GRANULARITY", "cache_line");
+  for (Protection protection : {kProtNone, kProtRead}) {
+    Config config = MakeConfig(StoreGranularity::kCacheLine);
+    config.set_protection(protection);
+    absl::StatusOr<Map> map = MapFd(fd.get(), config);
+    ASSERT_TRUE(map.ok()) << map.status();
+    ASSERT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+    char* base = static_cast<char*>(map->address());
+    const char bytes[] = "stored";
+    for (const absl::Status& s : {map->Memcpy(base + 100, bytes, sizeof bytes), map->Memmove(base, bytes, 1),
+                                  map->Memset(base + kPage, 'x', 64)}) {
+      EXPECT_EQ(GetErrorCode(s), ErrorCode::kNoAccess) << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr("cannot be stored to")) << s;
+    }
+    for (const absl::Status& s : {map->Persist(base, 64), map->Flush(base + kPage, kPage), map->DeepFlush(base, 1)}) {
+      if (protection == kProtRead) {
+        EXPECT_NE(GetErrorCode(s), ErrorCode::kNoAccess) << "a readable range can be written back: " << s;
+      } else {
+        EXPECT_EQ(GetErrorCode(s), ErrorCode::kNoAccess) << s;
+        EXPECT_THAT(std::string(s.message()), HasSubstr("cannot be written back")) << s;
+      }
+    }
+    EXPECT_TRUE(map->Memcpy(base, bytes, 0).ok()) << "an empty range touches nothing";
+    ASSERT_EQ(mprotect(base, kPage, PROT_READ | PROT_WRITE), 0);
+    EXPECT_TRUE(map->Memcpy(base + 100, bytes, sizeof bytes).ok());
+    EXPECT_TRUE(map->Persist(base, kPage).ok());
+    EXPECT_EQ(GetErrorCode(map->Memset(base + kPage - 1, 'x', 2)), ErrorCode::kNoAccess)
+        << "the second page was not made writable";
+    EXPECT_EQ(ReadFile(fd.get(), sizeof bytes, 100), std::string(bytes, sizeof bytes));
+  }
+}
+
 TEST_P(MapOnFileSystemTest, DescriptorMayBeClosedAfterCreate) {
   ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
   absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
@@ -394,6 +431,18 @@ TEST_P(MapOnFileSystemTest, LargeMappingsAlignToOneGib) {
 
 INSTANTIATE_TEST_SUITE_P(FileSystems, MapOnFileSystemTest, ::testing::ValuesIn(::pmem2::testing::TestFileSystems()),
                          ::pmem2::testing::FileSystemName);
+
+// DeepFlush writes the CPU caches back at byte granularity too: of an inaccessible anonymous Map, kNoAccess.
+TEST(MapTest, DeepFlushOfAnInaccessibleAnonymousMapIsRefusedNotACrash) {
+  Config config = MakeConfig(StoreGranularity::kByte);
+  config.set_protection(kProtNone);
+  absl::StatusOr<Map> map = Map::Create(config, Source::Anonymous(kPage).value());
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(GetErrorCode(map->DeepFlush(map->address(), kPage)), ErrorCode::kNoAccess);
+  EXPECT_EQ(GetErrorCode(map->Memset(map->address(), 0, kPage)), ErrorCode::kNoAccess);
+  ASSERT_EQ(mprotect(map->address(), kPage, PROT_READ), 0);
+  EXPECT_TRUE(map->DeepFlush(map->address(), kPage).ok());
+}
 
 TEST(MapTest, AnonymousIsByteGranularityAndZeroed) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
