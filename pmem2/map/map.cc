@@ -162,6 +162,8 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   if (!adopted.ok()) return adopted.status();
   map_internal::FileIdentity file;
   if (shared_file) {
+    // The file FromFd() found: another one's identity would receive this Map's failures (and theirs, this Map).
+    if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
     absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
     if (!identity.ok()) return identity.status();
     file = *identity;

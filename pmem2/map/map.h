@@ -164,6 +164,8 @@ class Map {
   //   kInvalidForcedGranularity PMEM2_FORCE_GRANULARITY names no granularity;
   //   kInvalidEnvironment       a PMEM_* tuning variable holds a value it does not take
   //                             (pmem2/arch/env_overrides.h, e.g. PMEM_MOVNT_THRESHOLD=4k);
+  //   kInvalidFileHandle        the Source's descriptor was closed, or its number now names another file or
+  //                             device (Source::VerifyDescriptor);
   //   (any Source::Size() / Source::Alignment() error);
   //   kOffsetUnaligned          offset is not a multiple of the source alignment;
   //   kSourceEmpty              the source has size 0;
@@ -215,7 +217,8 @@ class Map {
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
   // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back),
-  // kMapExists (the range overlaps a live Map, made by Create() or adopted), the source's errors.
+  // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidFileHandle (as for
+  // Create()), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 

@@ -421,6 +421,22 @@ TEST_P(MapOnFileSystemTest, ClosedDescriptorBeforeCreate) {
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidFileHandle);
 }
 
+// The descriptor closed and its number given to another file: neither Create() nor FromExisting() takes that
+// file for the Source's (Create would map it; both would charge it with the Map's failures).
+TEST_P(MapOnFileSystemTest, ADescriptorNumberReusedByAnotherFileIsRefused) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
+  const Source source = Source::FromFd(fd.get()).value();
+  ScopedFd other = CreateFile(dir_.Join("other"), kPage, O_RDWR);
+  ASSERT_EQ(dup2(other.get(), fd.get()), fd.get());
+  absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kPage), source);
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidFileHandle) << map.status();
+  void* mapped = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, other.get(), 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  absl::StatusOr<Map> adopted = Map::FromExisting(source, mapped, kPage, StoreGranularity::kPage);
+  EXPECT_EQ(GetErrorCode(adopted.status()), ErrorCode::kInvalidFileHandle) << adopted.status();
+  munmap(mapped, kPage);
+}
+
 TEST_P(MapOnFileSystemTest, LargeMappingsAlignToOneGib) {
   ScopedFd fd = CreateFile(dir_.Join("f"), uint64_t{2} << 30, O_RDWR);  // sparse
   absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));

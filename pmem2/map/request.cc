@@ -104,6 +104,9 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
 
   request.kind = source.kind();
   request.fd = source.fd();
+  // The file or device FromFd() found, not one that took its descriptor's number since: that one would be mapped,
+  // given blocks (set_fully_allocated) and charged with this Map's failures.
+  if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
   absl::StatusOr<uint64_t> source_size = source.Size();
   if (!source_size.ok()) return source_size.status();
   absl::StatusOr<size_t> alignment = source.Alignment();
