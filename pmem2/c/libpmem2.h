@@ -357,7 +357,9 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * range lies inside the source but is larger than the address space can hold), PMEM2_E_SRC_DEVDAX_PRIVATE,
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
  * medium cannot honour the required granularity; or Device DAX without eADR on a CPU without a cache-line
- * write-back pmem2 can use, as msync cannot persist Device DAX), the errors of pmem2_source_size() / _alignment(),
+ * write-back pmem2 can use, as msync cannot persist Device DAX), PMEM2_E_INVALID_FILE_HANDLE (the source's
+ * descriptor was closed, or its number now names another file: libpmem2 maps that one), the errors of
+ * pmem2_source_size() / _alignment(),
  * -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it does
  * not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
  * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
