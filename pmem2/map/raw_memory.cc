@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "pmem2/arch/persist_ops.h"
@@ -67,11 +68,14 @@ absl::Status DeepDrain(const void* address, size_t length) {
   // way it can be, by msync, whose failure is the answer (as libpmem does).
   if (!map_internal::RangeIsCpuPersistent(address, length)) return SyncPages(address, length);
   arch::CacheLineOps().drain();
-  std::vector<dev_t> drained;
+  // By kind and number: a Device DAX's number (a character device) and a file system's (a block device) are
+  // counted apart, and may be equal.
+  std::vector<std::pair<bool, dev_t>> drained;
   for (const auto& [begin, file] : map_internal::MapsInRange(address, length)) {
     (void)begin;
-    if (!file.valid || std::find(drained.begin(), drained.end(), file.device) != drained.end()) continue;
-    drained.push_back(file.device);
+    const std::pair<bool, dev_t> device(file.device_dax, file.device);
+    if (!file.valid || std::find(drained.begin(), drained.end(), device) != drained.end()) continue;
+    drained.push_back(device);
     absl::Status s = DeepFlushRegion(file.device_dax ? SourceKind::kDeviceDax : SourceKind::kRegularFile, file.device);
     if (!s.ok()) return s;
   }
