@@ -176,15 +176,18 @@ class Map {
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
-  //   kErrno                    posix_fallocate (Config::set_fully_allocated) or mmap failed (GetErrno():
-  //                             ENOSPC / EDQUOT as kResourceExhausted, EACCES, ENOMEM, EPERM, ...);
-  //                             ENOMEM also, before mmap, for a range inside the source that is larger than
-  //                             half the address space (it cannot be mapped: mmap's answer, as libpmem2's);
+  //   kErrno                    mmap failed (GetErrno(): ENOMEM, EPERM, ENODEV, ...); ENOMEM also, before mmap,
+  //                             for a range inside the source that is larger than half the address space (it
+  //                             cannot be mapped: mmap's answer, as libpmem2's);
+  //   kNoAccess                 mmap of a file refused the protection (EACCES: e.g. a noexec mount and
+  //                             kProtExec);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync); or
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
-  //                             required, unless its granularity is byte (eADR, or a forced byte).
+  //                             required, unless its granularity is byte (eADR, or a forced byte);
+  //   kErrno                    posix_fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
+  //                             kResourceExhausted, ...): last, so that no refused request spends disk space.
   // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be
   // partial (writes past the end of the file in that page are not kept, as with any mmap). Not so where the
   // source alignment exceeds the page (a partial huge page would be mapped whole, past the end): kLengthUnaligned.
