@@ -19,11 +19,17 @@
 #ifndef PMEM2_TESTING_DENY_SYSTEM_CALL_H_
 #define PMEM2_TESTING_DENY_SYSTEM_CALL_H_
 
+#include <cstdint>
+
 namespace pmem2 {
 namespace testing {
 
 // `nr`: a __NR_* number of this architecture; `error`: the errno it returns instead of running.
 void DenySystemCall(unsigned nr, int error);
+
+// As DenySystemCall(), only for calls whose argument number `argument` (0 first) has every bit of `flags` set
+// (its low 32 bits; e.g. mmap's flags, argument 3, with MAP_FIXED | MAP_SYNC).
+void DenySystemCallWithFlags(unsigned nr, unsigned argument, uint32_t flags, int error);
 
 // Whether DenySystemCall() can install its filter in this process (a kernel without seccomp filters, or a
 // container that forbids them, cannot). Tried once, in a forked child.

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/fake_sysfs.h"
 #include "testing/huge_pages.h"
 #include "testing/proc_maps.h"
@@ -435,6 +437,32 @@ TEST_P(MapOnFileSystemTest, ADescriptorNumberReusedByAnotherFileIsRefused) {
   absl::StatusOr<Map> adopted = Map::FromExisting(source, mapped, kPage, StoreGranularity::kPage);
   EXPECT_EQ(GetErrorCode(adopted.status()), ErrorCode::kInvalidFileHandle) << adopted.status();
   munmap(mapped, kPage);
+}
+
+// Into a reservation, MAP_SYNC is asked first of a mapping the kernel places, never with MAP_FIXED over the
+// placeholder: where the file system refuses it (not DAX), a MAP_FIXED attempt had unmapped the placeholder before
+// Linux 6.12, a hole another thread's mmap could take. A filter fails every MAP_FIXED | MAP_SYNC mmap with EPERM
+// (negative control: without the probe, Create failed with EPERM).
+TEST_P(MapOnFileSystemTest, IntoAReservationMapSyncIsNeverTriedOverThePlaceholder) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    absl::StatusOr<VmReservation> reservation = VmReservation::Create(8 * kPage);
+    if (!reservation.ok()) return 2;
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_mmap, 3, MAP_FIXED | MAP_SYNC, EPERM);
+    Config config = MakeConfig(StoreGranularity::kPage);
+    config.set_vm_reservation(&*reservation, 2 * kPage);
+    absl::StatusOr<Map> map = MapFd(fd.get(), config);
+    if (!map.ok()) {
+      ::pmem2::testing::WriteToParent(out, map.status().ToString());
+      return 0;
+    }
+    ::pmem2::testing::WriteToParent(
+        out, map->address() == static_cast<char*>(reservation->address()) + 2 * kPage ? "ok" : "placed elsewhere");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
 }
 
 TEST_P(MapOnFileSystemTest, LargeMappingsAlignToOneGib) {
