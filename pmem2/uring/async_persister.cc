@@ -751,7 +751,7 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     slot->begin += static_cast<uint64_t>(result);
     slot->src += result;
     slot->retries = 0;  // progress
-  } else if (result == 0 || result == -EINTR || result == -EAGAIN) {
+  } else if (result == 0 || result == -EINTR || result == -EAGAIN || result == -ECANCELED) {
     if (++slot->retries > kMaxRetries) {
       result = result == 0 ? -EIO : result;
     } else {
@@ -779,8 +779,11 @@ void Engine::OnWriteResult(Slot* slot, int result) {
   Finish(slot, status);
 }
 
+// ECANCELED, as EINTR: the kernel cancels the requests still queued in io_uring's workers when the thread that
+// submitted them exits (the engine may have moved to another thread since); writing the same bytes again and
+// syncing again are repeatable.
 void Engine::OnSyncResult(Batch* batch, int result) {
-  if (result == -EINTR || result == -EAGAIN) {
+  if (result == -EINTR || result == -EAGAIN || result == -ECANCELED) {
     // Again, for every member that has retries left (they join the next batch); the rest fail with it.
     Slot* slot = batch->members;
     batch->next_free = free_batches;

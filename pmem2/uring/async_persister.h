@@ -89,8 +89,9 @@
 // submitting and completing an operation allocates nothing, on either backend (the ring is also made once, by
 // Create()); only failures allocate, for their messages.
 //
-// Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). Use an
-// engine per thread; several engines may serve the same Maps and file (a failure one of them sees reaches the
+// Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
+// move to another thread, also while requests it submitted are in the ring: the kernel cancels those still queued
+// when their thread exits (ECANCELED), and the engine runs them again. Use an engine per thread; several engines may serve the same Maps and file (a failure one of them sees reaches the
 // others through the Maps' sticky error). The destructor, and a move-assignment onto an engine, wait for every
 // operation queued on the engine being replaced (running their callbacks) first.
 //

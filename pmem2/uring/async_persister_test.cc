@@ -401,6 +401,29 @@ TEST_P(AsyncPersisterTest, InterruptedSyncsAndWritesAreRetried) {
   EXPECT_TRUE(persister_->Failure().ok());
 }
 
+// ECANCELED: what the kernel answers for requests still queued in io_uring's workers when the thread that submitted
+// them exits (an engine may move between threads). Repeated, as EINTR; no failure recorded.
+TEST_P(AsyncPersisterTest, CanceledSyncsAndWritesAreRetried) {
+  int canceled = 0;
+  injector_.rewrite = [&](KernelOp, int result, uint32_t) {
+    if (canceled < 4) {
+      ++canceled;
+      return -ECANCELED;
+    }
+    return result;
+  };
+  std::string record(100, 'c');
+  Completion copy, persist;
+  ASSERT_TRUE(persister_->Copy(base(), record.data(), record.size(), &copy).ok());
+  ASSERT_TRUE(persister_->Persist(base() + kPage, 8, &persist).ok());
+  EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+  EXPECT_TRUE(persister_->Wait(persist).ok()) << persist.status();
+  EXPECT_EQ(canceled, 4);
+  EXPECT_TRUE(persister_->Failure().ok());
+  EXPECT_TRUE(file_->map->PersistError().ok());
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, record.size()), record);
+}
+
 TEST_P(AsyncPersisterTest, ASyncInterruptedForeverFailsInsteadOfHanging) {
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EINTR : result; };
   Completion done;
