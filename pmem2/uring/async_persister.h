@@ -74,14 +74,15 @@
 //     the application acknowledges with ClearFailure() (and Map::ClearPersistError() for the Maps' sticky
 //     error, which the barrier also reports). Whatever was written since the last successful barrier may be
 //     lost, whichever range failed: write it again, then persist.
-//   A failed system call is retried only for EINTR and EAGAIN (at most 16 times, as Map::Persist()); a short
-//   write continues. Every other result, including io_uring's own errors, is a failure of the operation.
+//   A failed system call is retried only for EINTR, EAGAIN and ECANCELED (at most 16 times, as Map::Persist());
+//   a short write continues. Every other result, including io_uring's own errors, is a failure of the operation.
 //
 // Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has
 // completed without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside
 // one of the engine's calls (Persist, Copy, Barrier, Submit, Wait, Poll, WaitAll, the destructor), one at a
 // time, after the Completion is done; a callback must not call into the same engine. A Completion must stay in
-// place, alive and unused by any other operation until it is done (a done Completion may be used again).
+// place, alive and unused by any other operation until it is done (a done Completion may be used again), and one
+// that Wait() is given, until Wait() returns: its callback must not destroy it then.
 //
 // Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
 // barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
@@ -91,9 +92,10 @@
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
 // move to another thread, also while requests it submitted are in the ring: the kernel cancels those still queued
-// when their thread exits (ECANCELED), and the engine runs them again. Use an engine per thread; several engines may serve the same Maps and file (a failure one of them sees reaches the
-// others through the Maps' sticky error). The destructor, and a move-assignment onto an engine, wait for every
-// operation queued on the engine being replaced (running their callbacks) first.
+// when their thread exits (ECANCELED), and the engine runs them again. Use an engine per thread; several engines
+// may serve the same Maps and file (a failure one of them sees reaches the others through the Maps' sticky error).
+// The destructor, and a move-assignment onto an engine, wait for every operation queued on the engine being
+// replaced (running their callbacks) first.
 //
 // If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine waits for
 // what the kernel had taken from the ring (a write may still be reading a Copy's source), runs what the ring held
@@ -214,8 +216,9 @@ class AsyncPersister {
 
   AsyncBackend backend() const;
 
-  // Queue operations; see "What a result means". `completion` may be null. A size of 0 does nothing but is
-  // ordered like any operation (OK in its turn, kAborted behind a failed barrier). The range must lie inside
+  // Queue operations; see "What a result means". `completion` may be null. A size of 0 does nothing: it is OK
+  // once started, which may be before earlier operations complete (a barrier waits for them), and kAborted
+  // behind a failed barrier, as any operation. The range must lie inside
   // one of the engine's Maps (kMapRange); Copy() also needs `src` (kInvalidArgument) and a writable Source
   // (kNoAccess).
   absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
