@@ -1018,6 +1018,13 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     return absl::InvalidArgumentError(internal::StrFormat("AsyncPersister: queue_depth %u is not in [1, %u]",
                                                           options.queue_depth, uring_internal::kMaxQueueDepth));
   }
+  // pthread_atfork fails only without memory, when the library loaded.
+  if (const int error = uring_internal::count_fork_registered; error != 0) {
+    return MakeErrnoError(error,
+                          "AsyncPersister: its fork handler could not be registered when the library "
+                          "loaded, so an engine a forked child inherits could not refuse to run the parent's "
+                          "operations");
+  }
   auto engine = std::make_unique<Engine>();
   if (absl::Status s = engine->CheckMap(map); !s.ok()) return s;
   engine->granularity = map.store_granularity();
@@ -1062,14 +1069,17 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
                           internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
   }
   engine->backend = AsyncBackend::kSynchronous;
+  // io_uring only where the ring can be told from another file at its descriptor number later (fstat).
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
-    engine->ring_ready = true;
     struct stat ring_stat;
     if (fstat(engine->ring.ring_fd, &ring_stat) == 0) {
+      engine->ring_ready = true;
       engine->ring_device = ring_stat.st_dev;
       engine->ring_inode = ring_stat.st_ino;
+      engine->backend = AsyncBackend::kIoUring;
+    } else {
+      io_uring_queue_exit(&engine->ring);
     }
-    engine->backend = AsyncBackend::kIoUring;
   }
   return AsyncPersister(std::move(engine));
 }

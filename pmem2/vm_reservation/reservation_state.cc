@@ -327,7 +327,11 @@ absl::Status ReservationState::Shrink(size_t offset, size_t size) {
                      internal::StrFormat("offsets [%u, %u) of the reservation hold a mapping (at offset %u)", offset,
                                          offset + size, next->first - address_));
   }
-  munmap(reinterpret_cast<void*>(begin), size);
+  if (munmap(reinterpret_cast<void*>(begin), size) != 0) {  // the reservation stays as it was
+    const int err = errno;
+    return MakeErrnoError(err,
+                          internal::StrFormat("unmapping offsets [%u, %u) of the reservation", offset, offset + size));
+  }
   if (offset == 0) address_ += size;
   size_ -= size;
   return absl::OkStatus();
