@@ -168,11 +168,24 @@ TEST_F(ChildDescriptionTest, MapsComingAndGoingKeepTheCallersRecordLocks) {
   EXPECT_EQ(child.output, "");
 }
 
-TEST_F(ChildDescriptionTest, OnlySharedWritableMappingsOfFilesGetOne) {
+// Shared Maps of files made through a descriptor opened for writing get one, read-only Maps too: the kernel makes
+// such a mapping VM_SHARED whatever its protection, and its msync syncs the file through the description (a child's
+// persist of it would take the parent's write-back error report). Through a read-only descriptor, private and
+// anonymous Maps, none.
+TEST_F(ChildDescriptionTest, OnlySharedMappingsOfFilesThroughAWritableDescriptorGetOne) {
   const size_t before = ChildReopenHandleCountForTest();
   ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
-  absl::StatusOr<Map> read_only = MapFd(fd.get(), kProtRead);  // nothing to write back
+  {
+    absl::StatusOr<Map> read_only = MapFd(fd.get(), kProtRead);
+    ASSERT_TRUE(read_only.ok()) << read_only.status();
+    EXPECT_TRUE(read_only->diagnostics().forked_child_gets_own_description);
+    EXPECT_TRUE(RemapsInChildForTest(read_only->address()));
+    EXPECT_EQ(ChildReopenHandleCountForTest(), before + 1);
+  }
+  ScopedFd read_only_fd(open(dir_.Join("f").c_str(), O_RDONLY));
+  ASSERT_GE(read_only_fd.get(), 0);
+  absl::StatusOr<Map> read_only = MapFd(read_only_fd.get(), kProtRead);  // its msync syncs nothing
   ASSERT_TRUE(read_only.ok()) << read_only.status();
   EXPECT_FALSE(read_only->diagnostics().forked_child_gets_own_description);
   EXPECT_EQ(read_only->diagnostics().why_forked_child_shares_description, "");
@@ -262,6 +275,28 @@ TEST_P(ChildMapsAgainTest, AForkedChildMapsItsMapsAgainWithTheirMemoryAndOffsets
   EXPECT_EQ(std::string(read_back, 15), "parent-4child-4");
   EXPECT_TRUE(at_offset->PersistError().ok()) << at_offset->PersistError();
   EXPECT_EQ(MappedAgainInChildForTest(), 0u) << "this process is no forked child";
+}
+
+// A read-only Map made through a writable descriptor is mapped again in a child, read-only, with the file's bytes;
+// the child's persist of it goes through the child's own description.
+TEST_P(ChildMapsAgainTest, AReadOnlyMapIsMappedAgainReadOnly) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(pwrite(fd.get(), "in the file", 11, 0), 11);
+  absl::StatusOr<Map> read_only = MapFd(fd.get(), kProtRead);
+  ASSERT_TRUE(read_only.ok()) << read_only.status();
+  const char* base = static_cast<const char*>(read_only->address());
+  ChildResult child = RunInChild([&](int out) {
+    WriteToParent(out, ReaderMismatch());
+    if (MappedAgainInChildForTest() != 1) WriteToParent(out, "the read-only Map was not mapped again; ");
+    if (std::memcmp(base, "in the file", 11) != 0) WriteToParent(out, "its bytes are not the file's; ");
+    const absl::Status persisted = read_only->Persist(base, kPage);
+    if (!persisted.ok()) WriteToParent(out, persisted.ToString());
+    WriteToParent(out, ProtectionAt(base));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "r--s");
 }
 
 // Two Maps of a file's consecutive pages side by side in a reservation, which the kernel merges into one mapping:

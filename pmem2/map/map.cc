@@ -95,9 +95,11 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
   if (!placement.ok()) return placement.status();
   map.Own(placement->address, request->length, request->file);
-  if (request->writes_regular_file()) {
+  if (request->shared_regular_file()) {
     // So that a forked child maps this range again through a file description of its own, and neither process's
-    // syncs take the other's write-back error reports (map_registry.h, ChildReopenHandle).
+    // syncs take the other's write-back error reports (map_registry.h, ChildReopenHandle). A read-only Map too:
+    // its msync syncs the file through the description (Acquire gives no handle for a read-only descriptor, whose
+    // mappings' msyncs sync nothing).
     map_internal::ChildReopenHandle handle =
         map_internal::ChildReopenHandle::Acquire(request->fd, request->file, request->source_alignment);
     map.diagnostics_.forked_child_gets_own_description = handle.fd() >= 0;

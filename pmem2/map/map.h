@@ -58,7 +58,8 @@
 //     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own
 //     (open the file again) if other code syncs the file.
 //   * fork(): parent and child would share that description. So before fork() returns in the child, the child maps the
-//     ranges of its shared writable Maps of regular files again through a file description it opens itself (same flags
+//     ranges of its shared Maps of regular files made through a descriptor opened for writing (read-only Maps too:
+//     their msync syncs the file through that description) again through a file description it opens itself (same flags
 //     and offsets, and the protection each part has, mprotect(2) included; madvise(2) advice is not carried over; parts
 //     that are not the Map's own mapping in the child, because of MADV_DONTFORK or a mapping the application put over
 //     them, are left as they are), and each process is then told of every later write-back failure. For that, pmem2
@@ -146,8 +147,9 @@ struct MapDiagnostics {
   // for FromExisting(), the rewrites described there).
   std::string reason;
   size_t address_alignment = 0;        // what the mapping address was aligned to
-  // Shared writable mappings of regular files: whether a forked child maps this Map again through a file description
-  // of its own ("fork()" under the error contract above), and if not, why (empty when nothing could be written back).
+  // Shared mappings of regular files: whether a forked child maps this Map again through a file description of its
+  // own ("fork()" under the error contract above), and if not, why (empty when its msync syncs nothing through the
+  // description: a descriptor opened read-only).
   bool forked_child_gets_own_description = false;
   std::string why_forked_child_shares_description;
   const char* flush_name = "";         // kernels in use, e.g. "clwb", "msync"

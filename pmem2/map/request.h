@@ -39,6 +39,10 @@ struct MapRequest {
   bool anonymous() const { return kind == SourceKind::kAnonymous; }
   // Stores reach a file or device: the mapping can be persistent.
   bool shared_file() const { return !anonymous() && !is_private; }
+  // A shared mapping of a regular file: where its descriptor was opened for writing, its msync syncs the file
+  // through the descriptor's description whatever the mapping's protection (the kernel makes it VM_SHARED), and so
+  // can take that description's write-back error reports (a forked child maps it again: ChildReopenHandle).
+  bool shared_regular_file() const { return kind == SourceKind::kRegularFile && !is_private; }
   // Stores may allocate file blocks (a hole of a sparse regular file).
   bool writes_regular_file() const {
     return kind == SourceKind::kRegularFile && !is_private && HasAll(protection, kProtWrite);
