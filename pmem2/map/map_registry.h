@@ -29,7 +29,11 @@
 // per-file tracker on every sync (a reader-writer lock, a map walk, a shared_ptr, a mutex twice) cost 90-160 ns
 // over a bare msync per page persist on a guest where every system call switches worlds ("Page persist" there).
 // A failure walks the registry. The byte and cache-line paths never touch any of it.
-// MapRecord::Error() is an atomic load per slot (threads that ever synced at once) while no failure is pending.
+// MapRecord::Error() is an atomic load per slot (threads that ever synced at once) while no failure is pending and
+// no other thread is inside a page sync; for each slot busy with one that does not overlap the reader's range, a walk
+// of the registry under its shared lock (whether the sync runs over a mapping of the reader's file), and a wait
+// while such a sync of the file runs (a system call: microseconds, or a disk's write-back). So the Status methods
+// and the sticky-error reads of any granularity take that lock and may wait while other threads sync pages.
 //
 // The locks are the standard library's (pthread), not absl::Mutex: the Abseil that Debian ships is not built
 // with ThreadSanitizer, which would then see no synchronisation at all and report races that are not there.

@@ -786,8 +786,8 @@ INSTANTIATE_TEST_SUITE_P(
                           e == EIO ? "EIO" : e == ENOSPC ? "ENOSPC" : e == EDQUOT ? "EDQUOT" : "EINTR");
     });
 
-// Byte and cache-line mappings cannot fail to persist; their Status methods report OK and never look anything up
-// but the Map's own flag.
+// Byte and cache-line mappings cannot fail to persist; their Status methods report OK (with no other thread inside
+// a page sync, they look nothing up but the Map's own flag and the sync slots).
 TEST(CpuGranularityTest, StatusMethodsReportOk) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   Config config;

@@ -88,7 +88,9 @@
 // barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
 // waits for completions until a slot is free. Operations live in slots allocated by Create(): queueing,
 // submitting and completing an operation allocates nothing, on either backend (the ring is also made once, by
-// Create()); only failures allocate, for their messages.
+// Create()); only failures allocate, for their messages. Completing a persist or barrier reads each Map's sticky
+// error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
+// (pmem2/map/map_registry.h).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
 // move to another thread, also while requests it submitted are in the ring: the kernel cancels those still queued
