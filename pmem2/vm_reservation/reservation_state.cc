@@ -260,13 +260,13 @@ void ReservationState::Abandon(uintptr_t address) {
   it->second.state = State::kLost;
 }
 
-absl::Status ReservationState::Extend(size_t size) {
+absl::Status ReservationState::Extend(size_t size, absl::FunctionRef<void(void*, size_t)> before_counted) {
   if (size % PageSize() != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,
                      internal::StrFormat("extension size %u is not a multiple of the page size %u", size, PageSize()));
   }
   if (size == 0) return absl::OkStatus();
-  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  std::unique_lock<internal::ForkSafeMutex> lock(Mutex());
   const uintptr_t end = address_ + size_;
   if (end + size < end) {
     return MakeError(ErrorCode::kLengthOutOfRange, internal::StrFormat("extension size %u passes the end of the "
@@ -287,6 +287,16 @@ absl::Status ReservationState::Extend(size_t size) {
     munmap(added, size);
     return MakeError(ErrorCode::kMappingExists,
                      internal::StrFormat("the %u bytes after the reservation (at %#x) are already mapped", size, end));
+  }
+  // Outside the lock (the Map registry's lock is never taken under it), before the range counts: no Map can be
+  // claimed there in between. Another thread's Extend meanwhile finds the range mapped (kMappingExists).
+  lock.unlock();
+  before_counted(added, size);
+  lock.lock();
+  if (address_ + size_ != end) {  // shrunk from the end meanwhile: the new range no longer follows the reservation
+    munmap(added, size);
+    return MakeError(ErrorCode::kMappingExists,
+                     internal::StrFormat("the reservation's end moved while %u bytes were added at %#x", size, end));
   }
   size_ += size;
   return absl::OkStatus();

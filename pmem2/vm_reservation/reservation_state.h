@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <map>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pmem2/internal/fork_safe_mutex.h"
@@ -89,7 +90,9 @@ class ReservationState {
   // nullptr: none (the default). The hook is called by every thread, in every reservation.
   static void SetStepHookForTest(StepHook hook);
 
-  absl::Status Extend(size_t size);
+  // Reserves `size` more bytes after the end; `before_counted` runs on the new range without the lock, before it
+  // becomes part of the reservation (VmReservation: forgetting stale Map records there).
+  absl::Status Extend(size_t size, absl::FunctionRef<void(void*, size_t)> before_counted);
   absl::Status Shrink(size_t offset, size_t size);
   Map* Find(size_t offset, size_t length) const;
   Map* Previous(const Map& map) const;

@@ -101,7 +101,11 @@ absl::Status MovedFrom() {
 }
 }  // namespace
 
-absl::Status VmReservation::Extend(size_t size) { return state_ != nullptr ? state_->Extend(size) : MovedFrom(); }
+absl::Status VmReservation::Extend(size_t size) {
+  if (state_ == nullptr) return MovedFrom();
+  // As in Create(): a stale record in the added range would refuse every Map made there.
+  return state_->Extend(size, [](void* added, size_t length) { map_internal::ForgetStaleRecords(added, length); });
+}
 
 absl::Status VmReservation::Shrink(size_t offset, size_t size) {
   return state_ != nullptr ? state_->Shrink(offset, size) : MovedFrom();

@@ -135,6 +135,22 @@ TEST_F(VmReservationTest, AMapReleasedWithMunmapLeavesNoRecordThatRefusesAReserv
   EXPECT_TRUE(map.ok()) << map.status();
 }
 
+// The same for the range Extend() adds (negative control: MapInto there failed with EEXIST).
+TEST_F(VmReservationTest, AMapReleasedWithMunmapLeavesNoRecordThatRefusesAnExtensionThere) {
+  void* area = mmap(nullptr, 2 * kMiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(area, MAP_FAILED);
+  void* second = static_cast<char*>(area) + kMiB;
+  map_internal::MapRecord stale(reinterpret_cast<uintptr_t>(second), kMiB, map_internal::FileIdentity{});
+  map_internal::RegisterMap(&stale);
+  absl::Cleanup unregister = [&stale] { map_internal::UnregisterMap(&stale); };
+  ASSERT_EQ(munmap(area, 2 * kMiB), 0);
+  absl::StatusOr<VmReservation> rsv = VmReservation::CreateAt(area, kMiB);
+  ASSERT_TRUE(rsv.ok()) << rsv.status();
+  ASSERT_TRUE(rsv->Extend(kMiB).ok());
+  absl::StatusOr<Map> map = MapInto(*rsv, kMiB, 64 << 10);
+  EXPECT_TRUE(map.ok()) << map.status();
+}
+
 TEST(VmReservationCreateTest, AtAFreeAddressReservesExactlyThere) {
   absl::StatusOr<VmReservation> probe = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(probe.ok());
