@@ -62,6 +62,13 @@
  *
  * Thread safety: every function may be called from any thread. pmem_drain() orders the calling thread's
  * earlier flushes.
+ *
+ * One engine per program or shared object: what this header says of pmem2's own maps (pmem_is_pmem sees them,
+ * pmem_msync writes a Device DAX map back, pmem2_map_from_existing refuses a pmem_map_file range) holds where
+ * libpmem and pmem2 share one copy of the engine: a program linked with //pmem2/c:libpmem and //pmem2/c:c (or
+ * the C++ library). The shared objects libpmem.so.1 and libpmem2.so.1 each carry their own copy: with both loaded
+ * (e.g. PMDK's libpmemobj on our libpmem.so.1 beside our libpmem2.so.1) neither sees the other's mappings, and
+ * pmem_is_pmem answers 0, and pmem_msync fails with EINVAL over a Device DAX map, for pmem2_map_new's maps.
  */
 
 #ifndef PMEM2_C_LIBPMEM_H_
@@ -112,22 +119,23 @@ int pmem_unmap(void *addr, size_t len);
 
 /* 1 if every byte of [addr, addr + len) lies in live mappings whose stores a flush makes durable, else 0:
  * pmem_map_file() mappings of persistent memory, and pmem2's own maps of a shared file at byte or cache-line
- * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller
- * declared, or C++; not anonymous or private ones). 0 for len 0 (as libpmem, also with PMEM_IS_PMEM_FORCE=1).
- * PMEM_IS_PMEM_FORCE=1 makes it 1 for any other range (0: 0). A pmem_map_file() mapping released with munmap(2) instead
- * of pmem_unmap() is not seen to go: its addresses count as it did until pmem_map_file(), a pmem2 map or a pmem2
- * reservation is placed over them (another mmap(2) there is not seen, and pmem2_map_from_existing() of memory there is
- * refused as overlapping a mapping). Release such mappings with pmem_unmap(). */
+ * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() with the granularity its caller declared, or
+ * C++; not anonymous or private ones; in one copy of the engine, see above). 0 for len 0 (as libpmem, also with
+ * PMEM_IS_PMEM_FORCE=1). PMEM_IS_PMEM_FORCE=1 makes it 1 for any other range (0: 0). A pmem_map_file() mapping released
+ * with munmap(2) instead of pmem_unmap() is not seen to go: its addresses count as it did until pmem_map_file(), a
+ * pmem2 map or a pmem2 reservation is placed over them (another mmap(2) there is not seen, and
+ * pmem2_map_from_existing() of memory there is refused as overlapping a mapping). Release such mappings with
+ * pmem_unmap(). */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */
 void pmem_persist(const void *addr, size_t len);
 
-/* msync(MS_SYNC) of the pages holding [addr, addr + len): for any mapping. 0, or -1 with errno (see Errors).
- * Device DAX has no fsync, so msync fails there with EINVAL (libpmem's pmem_msync returns that); over memory
- * that pmem2 mappings of Device DAX hold (pmem_map_file's, pmem2 maps'), the range is written back from the CPU
- * caches instead, as pmem_persist does, and 0 returned (unless a failure recorded earlier is still held): durable,
- * and no failure recorded on those mappings. */
+/* msync(MS_SYNC) of the pages holding [addr, addr + len): for any mapping. 0, or -1 with errno (see Errors). Device DAX
+ * has no fsync, so msync fails there with EINVAL (libpmem's pmem_msync returns that); over memory that pmem2 mappings
+ * of Device DAX hold (pmem_map_file's, pmem2 maps' of the same engine), the range is written back from the CPU caches
+ * instead, as pmem_persist does, and 0 returned (unless a failure recorded earlier is still held): durable, and no
+ * failure recorded on those mappings. */
 int pmem_msync(const void *addr, size_t len);
 
 /* 1 if the platform writes CPU caches back on power loss for every NVDIMM (eADR), else 0; -1 with errno ENOMEM if
