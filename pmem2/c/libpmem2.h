@@ -409,6 +409,10 @@ int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 
 /* ---- Persistence functions; the getters never return NULL and return the same function for the same map ---- */
 
+/* Each getter (and pmem2_map_get_address, _size, _store_granularity) first checks that `map` is a live handle, under
+ * one process-wide lock (see "Arguments libpmem2 does not check"): get the functions once per map and keep them,
+ * rather than per operation from many threads (libpmem2's man page says caching may not be necessary there). */
+
 /* Makes [ptr, ptr + size) durable (flush, then drain). */
 typedef void (*pmem2_persist_fn)(const void *ptr, size_t size);
 /* Starts writing [ptr, ptr + size) back; durable only after a later drain. */
