@@ -10,7 +10,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -143,19 +146,49 @@ absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& opt
   return absl::OkStatus();
 }
 
-// Map::Create(), at `hint` if the range there is free. The reservation handle can go at once: the range stays
+// `at` rounded up to a multiple of `align` (a power of two); 0 past the top of the address space.
+uintptr_t AlignUp(uintptr_t at, size_t align) {
+  return at > UINTPTR_MAX - (align - 1) ? 0 : (at + align - 1) & ~(align - 1);
+}
+
+// The first range of `length` bytes at or above `from`, aligned to `align`, that no mapping of the process holds now
+// (/proc/self/maps lists them in address order); 0 if there is none below the top.
+uintptr_t FirstFreeAbove(uintptr_t from, size_t length, size_t align) {
+  std::ifstream maps("/proc/self/maps");
+  if (!maps) return 0;
+  uintptr_t at = AlignUp(from, align);
+  for (std::string line; at != 0 && std::getline(maps, line);) {
+    unsigned long long begin = 0, end = 0;  // NOLINT(runtime/int): sscanf's type
+    if (std::sscanf(line.c_str(), "%llx-%llx", &begin, &end) != 2 || end <= at) continue;
+    if (begin >= at && begin - at >= length) break;  // the gap before this mapping holds the range
+    at = AlignUp(static_cast<uintptr_t>(end), align);
+  }
+  return at != 0 && length <= UINTPTR_MAX - at ? at : 0;
+}
+
+// Map::Create(), at `hint` if the range there is free, else in the first free range above it (libpmem's
+// PMEM_MMAP_HINT: "at the specified address (if not used) or at the first unused region above given address"),
+// aligned as Debian's libpmem 1.12.1 aligns it there (1 GiB for 2 GiB and more, else 2 MiB:
+// libpmem_mmap_hint_test); anywhere if none is found. The reservation handle can go at once: the range stays
 // reserved while the Map lives (vm_reservation.h), and is released with it.
 absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  if (hint != nullptr && reinterpret_cast<uintptr_t>(hint) % page == 0) {
-    absl::StatusOr<uint64_t> size = source.Size();
-    if (size.ok() && *size > 0 && *size <= SIZE_MAX - page) {
-      absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hint, (*size + page - 1) / page * page);
+  absl::StatusOr<uint64_t> size = source.Size();
+  if (hint != nullptr && size.ok() && *size > 0 && *size <= SIZE_MAX - page) {
+    const size_t length = (*size + page - 1) / page * page;
+    const size_t align = length >= (size_t{2} << 30) ? size_t{1} << 30 : size_t{2} << 20;
+    uintptr_t at = AlignUp(reinterpret_cast<uintptr_t>(hint), page);
+    // A few tries: another thread may take the range found between the look and the reservation.
+    for (int attempt = 0; attempt < 4 && at != 0; ++attempt) {
+      absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(reinterpret_cast<void*>(at), length);
       if (reservation.ok()) {
         config.set_vm_reservation(&*reservation, 0);
         absl::StatusOr<Map> map = Map::Create(config, source);
         if (map.ok()) return map;
+        break;  // the mapping itself failed: not for want of room
       }
+      if (GetErrorCode(reservation.status()) != ErrorCode::kMappingExists) break;
+      at = FirstFreeAbove(at, length, align);
     }
   }
   config.set_vm_reservation(nullptr, 0);

@@ -69,7 +69,8 @@ struct MapFileOptions {
   mode_t mode = 0600;
   // The coarsest granularity the program accepts; page accepts every file.
   StoreGranularity required_granularity = StoreGranularity::kPage;
-  // Where to map if that address range is free (libpmem's PMEM_MMAP_HINT); anywhere otherwise, as with null.
+  // Where to map if that address range is free (libpmem's PMEM_MMAP_HINT), else the first free range above it,
+  // aligned as libpmem aligns it there; anywhere if there is none, as with null.
   void* address_hint = nullptr;
 };
 
