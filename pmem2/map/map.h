@@ -240,7 +240,7 @@ class Map {
   StoreGranularity store_granularity() const { return granularity_; }
   // Where the mapping starts in its file (Config::set_offset()), for code that reaches the same bytes through
   // the file's descriptor (pmem2/uring). kNoFileOffset for anonymous and private Maps (their bytes are in no
-  // file) and for Maps adopted with FromExisting() (pmem2 does not know how they were made).
+  // file), for Maps adopted with FromExisting() (pmem2 does not know how they were made) and moved-from ones.
   static constexpr uint64_t kNoFileOffset = ~uint64_t{0};
   uint64_t file_offset() const { return file_offset_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }

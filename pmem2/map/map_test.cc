@@ -465,6 +465,35 @@ TEST_P(MapOnFileSystemTest, IntoAReservationMapSyncIsNeverTriedOverThePlaceholde
   EXPECT_EQ(child.output, "ok");
 }
 
+// Where the mapping starts in its file: the config's offset for a shared Map of a file; kNoFileOffset where its
+// bytes are in no file (anonymous, private) or pmem2 does not know (FromExisting), and for a moved-from Map.
+TEST_P(MapOnFileSystemTest, FileOffsetIsTheConfigsForSharedFileMapsOnly) {
+  ScopedFd fd = CreateFile(dir_.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> shared = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage, 2 * kPage));
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->file_offset(), 2 * kPage);
+  Config private_config = MakeConfig(StoreGranularity::kPage, kPage);
+  private_config.set_sharing(Sharing::kPrivate);
+  absl::StatusOr<Map> private_map = MapFd(fd.get(), private_config);
+  ASSERT_TRUE(private_map.ok()) << private_map.status();
+  EXPECT_EQ(private_map->file_offset(), Map::kNoFileOffset);
+  absl::StatusOr<Map> anonymous = Map::Create(MakeConfig(StoreGranularity::kPage), Source::Anonymous(kPage).value());
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ(anonymous->file_offset(), Map::kNoFileOffset);
+  void* mapped = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  {
+    absl::StatusOr<Map> adopted =
+        Map::FromExisting(Source::FromFd(fd.get()).value(), mapped, kPage, StoreGranularity::kPage);
+    ASSERT_TRUE(adopted.ok()) << adopted.status();
+    EXPECT_EQ(adopted->file_offset(), Map::kNoFileOffset);
+  }
+  munmap(mapped, kPage);
+  Map moved = *std::move(shared);
+  EXPECT_EQ(moved.file_offset(), 2 * kPage);
+  EXPECT_EQ(shared->file_offset(), Map::kNoFileOffset) << "moved from";  // NOLINT(bugprone-use-after-move)
+}
+
 TEST_P(MapOnFileSystemTest, LargeMappingsAlignToOneGib) {
   ScopedFd fd = CreateFile(dir_.Join("f"), uint64_t{2} << 30, O_RDWR);  // sparse
   absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
