@@ -50,9 +50,9 @@
  * Environment (read once, at the first call that needs it): PMEM_IS_PMEM_FORCE (0/1: pmem_is_pmem and
  * pmem_map_file's *is_pmemp always false / true; read as libpmem reads it, with atoi(3): "", "no" and " 0" are 0,
  * "01" and "1x" are 1, any other number no force), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
- * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (the address pmem_map_file tries
- * first, then the first free 2 MiB-aligned range above it (1 GiB-aligned for 2 GiB and more), as libpmem places
- * it; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
+ * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (pmem_map_file maps in the first
+ * free range at or above it, 2 MiB-aligned (1 GiB for 2 GiB and more; the hint itself rounded up), as libpmem
+ * places it; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
  * every call that is not a data-path function) and PMEM_LOG_FILE (where the log goes, default stderr; a trailing
  * "-" appends the process id).
  * Unlike PMDK's libpmem, pmem2's own PMEM2_FORCE_GRANULARITY (byte, cache_line, page) applies to pmem_map_file,

@@ -402,8 +402,8 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
  * also flushes the memory controller's write-pending queues of the NVDIMM region (sysfs deep_flush), so the
  * data no longer depends on ADR. For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is
  * not inside the map; PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found;
- * PMEM2_E_NOACCESS if the map was made with PMEM2_PROT_NONE and the range is still inaccessible (the CPU's
- * write-back would fault there; libpmem2 crashes); -errno.
+ * PMEM2_E_NO_ACCESS if the map was made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still
+ * neither readable nor writable (the CPU's write-back would fault there; libpmem2 crashes); -errno.
  */
 int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 

@@ -193,8 +193,9 @@ void ForgetStaleRecords(const void* address, size_t length);
 class ChildReopenHandle {
  public:
   ChildReopenHandle() = default;
-  // For a shared writable mapping of the regular file `file` open as `fd` (O_RDWR; any other access mode gets no
-  // handle, as its mapping cannot be writable): the process's handle on the file, opened on first use. fd() is -1
+  // For a shared mapping of the regular file `file` open as `fd` (O_RDWR, whatever the mapping's protection: its
+  // msync syncs the file through the description; any other access mode gets no handle, as its mappings' msyncs
+  // sync nothing): the process's handle on the file, opened on first use. fd() is -1
   // and why_not() says why when it cannot be opened. `alignment` is Source::Alignment(): above the page size (a
   // hugetlbfs file's huge page), what a forked child's one-page probe of the file maps, and unmaps, in fact.
   static ChildReopenHandle Acquire(int fd, const FileIdentity& file, size_t alignment);

@@ -166,10 +166,10 @@ uintptr_t FirstFreeAbove(uintptr_t from, size_t length, size_t align) {
   return at != 0 && length <= UINTPTR_MAX - at ? at : 0;
 }
 
-// Map::Create(), at `hint` if the range there is free, else in the first free range above it (libpmem's
-// PMEM_MMAP_HINT: "at the specified address (if not used) or at the first unused region above given address"),
-// aligned as Debian's libpmem 1.12.1 aligns it there (1 GiB for 2 GiB and more, else 2 MiB:
-// libpmem_mmap_hint_test); anywhere if none is found. The reservation handle can go at once: the range stays
+// Map::Create() in the first free range at or above `hint` (libpmem's PMEM_MMAP_HINT: "at the specified address
+// (if not used) or at the first unused region above given address"), aligned as Debian's libpmem 1.12.1 aligns it
+// (1 GiB for 2 GiB and more, else 2 MiB, the hint itself rounded up: libpmem_mmap_hint_test); anywhere if none is
+// found. The reservation handle can go at once: the range stays
 // reserved while the Map lives (vm_reservation.h), and is released with it.
 absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -177,9 +177,12 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   if (hint != nullptr && size.ok() && *size > 0 && *size <= SIZE_MAX - page) {
     const size_t length = (*size + page - 1) / page * page;
     const size_t align = length >= (size_t{2} << 30) ? size_t{1} << 30 : size_t{2} << 20;
-    uintptr_t at = AlignUp(reinterpret_cast<uintptr_t>(hint), page);
-    // A few tries: another thread may take the range found between the look and the reservation.
-    for (int attempt = 0; attempt < 4 && at != 0; ++attempt) {
+    uintptr_t from = reinterpret_cast<uintptr_t>(hint);
+    // A few tries: another thread may take the range found between the look and the reservation, and the kernel
+    // may refuse a range (below mmap_min_addr: EPERM).
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      const uintptr_t at = FirstFreeAbove(from, length, align);
+      if (at == 0) break;
       absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(reinterpret_cast<void*>(at), length);
       if (reservation.ok()) {
         config.set_vm_reservation(&*reservation, 0);
@@ -187,8 +190,8 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
         if (map.ok()) return map;
         break;  // the mapping itself failed: not for want of room
       }
-      if (GetErrorCode(reservation.status()) != ErrorCode::kMappingExists) break;
-      at = FirstFreeAbove(at, length, align);
+      if (at > UINTPTR_MAX - align) break;
+      from = at + align;
     }
   }
   config.set_vm_reservation(nullptr, 0);

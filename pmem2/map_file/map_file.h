@@ -69,8 +69,8 @@ struct MapFileOptions {
   mode_t mode = 0600;
   // The coarsest granularity the program accepts; page accepts every file.
   StoreGranularity required_granularity = StoreGranularity::kPage;
-  // Where to map if that address range is free (libpmem's PMEM_MMAP_HINT), else the first free range above it,
-  // aligned as libpmem aligns it there; anywhere if there is none, as with null.
+  // Where to map (libpmem's PMEM_MMAP_HINT): the first free range at or above it, aligned as libpmem aligns it
+  // (2 MiB, 1 GiB for 2 GiB and more; the hint itself rounded up); anywhere if there is none, as with null.
   void* address_hint = nullptr;
 };
 

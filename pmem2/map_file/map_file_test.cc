@@ -180,21 +180,27 @@ TEST_F(MapFileTest, AFileThatReplacedTheCreatedOneIsNotRemoved) {
   EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("new", "new.moved"));
 }
 
-TEST_F(MapFileTest, MapsAtTheHintWhenItIsFreeAndElsewhereOtherwise) {
-  absl::StatusOr<VmReservation> probe = VmReservation::Create(4 * kMiB);
+// As libpmem places at PMEM_MMAP_HINT: in the first free range at or above the hint, 2 MiB-aligned (the hint
+// itself rounded up).
+TEST_F(MapFileTest, MapsInTheFirstFreeAlignedRangeFromTheHint) {
+  absl::StatusOr<VmReservation> probe = VmReservation::Create(16 * kMiB);
   ASSERT_TRUE(probe.ok());
-  void* const free_range = probe->address();
+  const uintptr_t hint = (reinterpret_cast<uintptr_t>(probe->address()) + 2 * kMiB - 1) & ~(2 * kMiB - 1);
   *probe = std::move(*VmReservation::Create(4096));  // gives the range back
   MapFileOptions options = Create(kMiB + 1);
-  options.address_hint = free_range;
-  absl::StatusOr<MappedFile> at_hint = MapFile(dir_.Join("a"), options);
-  ASSERT_TRUE(at_hint.ok()) << at_hint.status();
-  EXPECT_EQ(at_hint->map.address(), free_range);
-  ASSERT_TRUE(at_hint->map.Memset(at_hint->map.address(), 'a', kMiB + 1).ok());
-  absl::StatusOr<MappedFile> taken = MapFile(dir_.Join("b"), options);  // the range is a's now
-  ASSERT_TRUE(taken.ok()) << taken.status();
-  EXPECT_NE(taken->map.address(), free_range);
-  EXPECT_EQ(static_cast<char*>(at_hint->map.address())[kMiB], 'a');
+  options.address_hint = reinterpret_cast<void*>(hint);
+  absl::StatusOr<MappedFile> a = MapFile(dir_.Join("a"), options);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a->map.address()), hint) << "free: at the hint";
+  ASSERT_TRUE(a->map.Memset(a->map.address(), 'a', kMiB + 1).ok());
+  absl::StatusOr<MappedFile> b = MapFile(dir_.Join("b"), options);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b->map.address()), hint + 2 * kMiB) << "taken: the next free 2 MiB";
+  options.address_hint = reinterpret_cast<void*>(hint + 4 * kMiB + 4096);  // free, but not 2 MiB-aligned
+  absl::StatusOr<MappedFile> c = MapFile(dir_.Join("c"), options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(c->map.address()), hint + 6 * kMiB) << "an unaligned hint, rounded up";
+  EXPECT_EQ(static_cast<char*>(a->map.address())[kMiB], 'a');
 }
 
 TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {

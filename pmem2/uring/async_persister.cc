@@ -645,7 +645,7 @@ int Engine::SyncSynchronously(Batch& batch) {
     const map_internal::MsyncFn sync = map_internal::page_sync_shared.msync.load(std::memory_order_relaxed);
     int result = sync(pages, length, MS_SYNC) == 0 ? 0 : -errno;
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
-    if (result < 0 && result != -EINTR && result != -EAGAIN) {
+    if (result < 0 && result != -EINTR && result != -EAGAIN && result != -ECANCELED) {  // retried (OnSyncResult)
       map_internal::RecordPersistFailure(pages, length, -result);
       batch.recorded = true;
       // The engine's own description holds the same report, and so does every other Map's description (a Map

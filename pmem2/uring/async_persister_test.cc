@@ -404,23 +404,27 @@ TEST_P(AsyncPersisterTest, InterruptedSyncsAndWritesAreRetried) {
 // ECANCELED: what the kernel answers for requests still queued in io_uring's workers when the thread that submitted
 // them exits (an engine may move between threads). Repeated, as EINTR; no failure recorded.
 TEST_P(AsyncPersisterTest, CanceledSyncsAndWritesAreRetried) {
-  int canceled = 0;
-  injector_.rewrite = [&](KernelOp, int result, uint32_t) {
-    if (canceled < 4) {
-      ++canceled;
+  int canceled[2] = {0, 0};  // syncs, writes
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t) {
+    int& count = canceled[op == KernelOp::kSync ? 0 : 1];
+    if (count < 2) {
+      ++count;
       return -ECANCELED;
     }
     return result;
   };
-  std::string record(100, 'c');
-  Completion copy, persist;
-  ASSERT_TRUE(persister_->Copy(base(), record.data(), record.size(), &copy).ok());
+  // A persist submitted first: with io_uring its sync goes through the ring (Wait alone would run it inline).
+  Completion persist, copy;
   ASSERT_TRUE(persister_->Persist(base() + kPage, 8, &persist).ok());
-  EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+  ASSERT_TRUE(persister_->Submit().ok());
   EXPECT_TRUE(persister_->Wait(persist).ok()) << persist.status();
-  EXPECT_EQ(canceled, 4);
+  std::string record(100, 'c');
+  ASSERT_TRUE(persister_->Copy(base(), record.data(), record.size(), &copy).ok());
+  EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+  EXPECT_EQ(canceled[0], 2) << "syncs canceled";
+  EXPECT_EQ(canceled[1], 2) << "writes canceled";
   EXPECT_TRUE(persister_->Failure().ok());
-  EXPECT_TRUE(file_->map->PersistError().ok());
+  EXPECT_TRUE(file_->map->PersistError().ok()) << "a canceled request is no failure";
   EXPECT_EQ(ReadFile(file_->fd.get(), 0, record.size()), record);
 }
 

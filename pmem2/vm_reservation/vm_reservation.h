@@ -84,14 +84,18 @@ class VmReservation {
   size_t size() const;
 
   // Grows the reservation by `size` bytes at its end; Maps in it are unaffected. Errors: kLengthUnaligned,
-  // kMappingExists (the address space right after the reservation is taken), kErrno. A size of 0 does nothing.
+  // kMappingExists (the address space right after the reservation is taken, also by another thread's Extend() at
+  // the same time, or the reservation was shrunk from its end meanwhile), kErrno. A size of 0 does nothing. A
+  // child forked while another thread was inside Extend() may keep the added range reserved but not part of the
+  // reservation (never given back), and then cannot extend it there (kMappingExists).
   absl::Status Extend(size_t size);
 
   // Gives back [offset, offset + size) of the reservation, which must hold no Map and must start at its
   // beginning or end at its end, without being all of it. Offsets of the Maps are relative to the new
   // beginning afterwards. Errors, checked in this order: kOffsetUnaligned, kLengthUnaligned,
   // kOffsetOutOfRange (offset at or past the end), kLengthOutOfRange (size 0, or past the end), kNoSupp (the
-  // middle of the reservation, or all of it), kVmReservationNotEmpty (a Map lies in the range).
+  // middle of the reservation, or all of it), kVmReservationNotEmpty (a Map lies in the range), kErrno (munmap
+  // failed; the reservation is as it was).
   absl::Status Shrink(size_t offset, size_t size);
 
   // The Map with the lowest address that intersects [offset, offset + length) of the reservation (a length of
