@@ -4,8 +4,9 @@
 // -----------------------------------------------------------------------------
 //
 // A fake /sys for tests, installed with sysfs_internal::SetRootForTest() while the object lives: Device DAX
-// detection and attributes, and NVDIMM regions' persistence domains, without any persistent-memory hardware. `/dev/null`
-// (a character device every machine has) plays the Device DAX: everything up to mmap can be tested with it.
+// detection and attributes, and NVDIMM regions' persistence domains, without any persistent-memory hardware.
+// `/dev/null` (a character device every machine has) plays the Device DAX: everything up to mmap can be tested with
+// it.
 
 #ifndef PMEM2_TESTING_FAKE_SYSFS_H_
 #define PMEM2_TESTING_FAKE_SYSFS_H_

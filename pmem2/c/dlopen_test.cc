@@ -123,15 +123,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   Api api{};
-  const bool loaded = Load(lib, "pmem2_config_new", &api.config_new) &&
-                      Load(lib, "pmem2_config_set_required_store_granularity", &api.set_granularity) &&
-                      Load(lib, "pmem2_config_delete", &api.config_delete) &&
-                      Load(lib, "pmem2_source_from_fd", &api.source_from_fd) &&
-                      Load(lib, "pmem2_source_delete", &api.source_delete) && Load(lib, "pmem2_map_new", &api.map_new) &&
-                      Load(lib, "pmem2_map_delete", &api.map_delete) && Load(lib, "pmem2_map_get_address", &api.address) &&
-                      Load(lib, "pmem2_map_get_store_granularity", &api.granularity) &&
-                      Load(lib, "pmem2_get_memcpy_fn", &api.memcpy_fn) &&
-                      Load(lib, "pmem2_get_memset_fn", &api.memset_fn) && Load(lib, "pmem2_errormsg", &api.errormsg);
+  const bool loaded =
+      Load(lib, "pmem2_config_new", &api.config_new) &&
+      Load(lib, "pmem2_config_set_required_store_granularity", &api.set_granularity) &&
+      Load(lib, "pmem2_config_delete", &api.config_delete) && Load(lib, "pmem2_source_from_fd", &api.source_from_fd) &&
+      Load(lib, "pmem2_source_delete", &api.source_delete) && Load(lib, "pmem2_map_new", &api.map_new) &&
+      Load(lib, "pmem2_map_delete", &api.map_delete) && Load(lib, "pmem2_map_get_address", &api.address) &&
+      Load(lib, "pmem2_map_get_store_granularity", &api.granularity) &&
+      Load(lib, "pmem2_get_memcpy_fn", &api.memcpy_fn) && Load(lib, "pmem2_get_memset_fn", &api.memset_fn) &&
+      Load(lib, "pmem2_errormsg", &api.errormsg);
   Check(loaded, "every function used here resolves");
 
   for (const char* granularity : {"cache_line", "page"}) {

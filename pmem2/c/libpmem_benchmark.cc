@@ -91,8 +91,8 @@ bool Open(Library* lib, const char* name, const char* libpmem_path, const std::s
     return false;
   }
   if (!Load(pmem, "pmem_memcpy_persist", &lib->memcpy_persist) || !Load(pmem, "pmem_persist", &lib->persist) ||
-      !Load(obj, "pmemobj_create", &lib->obj_create) || !Load(obj, "pmemobj_root", &lib->obj_root) || !Load(obj, "pmemobj_direct", &lib->obj_direct) ||
-      !Load(obj, "pmemobj_tx_begin", &lib->tx_begin) ||
+      !Load(obj, "pmemobj_create", &lib->obj_create) || !Load(obj, "pmemobj_root", &lib->obj_root) ||
+      !Load(obj, "pmemobj_direct", &lib->obj_direct) || !Load(obj, "pmemobj_tx_begin", &lib->tx_begin) ||
       !Load(obj, "pmemobj_tx_add_range_direct", &lib->tx_add_range_direct) ||
       !Load(obj, "pmemobj_tx_commit", &lib->tx_commit) || !Load(obj, "pmemobj_tx_end", &lib->tx_end)) {
     return false;

@@ -755,8 +755,8 @@ TEST(MapTest, MoveTransfersOwnershipAndDestructorUnmaps) {
 // A CPU without a usable write-back instruction must not get a cache-line persist that persists nothing:
 // such mappings fall back to msync, and a cache-line requirement is refused.
 TEST(MapTest, NoWriteBackInstructionFallsBackToMsync) {
-  arch::x86_64::CpuFeatures no_flush =
-      ::pmem2::testing::RestrictedFeatures(::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
+      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
   no_flush.clflush = false;
   ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
   ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);

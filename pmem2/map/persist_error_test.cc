@@ -779,7 +779,8 @@ const PathCase kPaths[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(
-    InjectedErrors, EveryPathTest, ::testing::Combine(::testing::ValuesIn(kPaths), ::testing::Values(EIO, ENOSPC, EDQUOT, EINTR)),
+    InjectedErrors, EveryPathTest,
+    ::testing::Combine(::testing::ValuesIn(kPaths), ::testing::Values(EIO, ENOSPC, EDQUOT, EINTR)),
     [](const ::testing::TestParamInfo<EveryPathTest::ParamType>& param_info) {
       const int e = std::get<1>(param_info.param);
       return absl::StrCat(std::get<0>(param_info.param).name, "_",
