@@ -15,6 +15,18 @@
 namespace pmem2 {
 namespace testing {
 
+namespace {
+
+// Exits with status 90 if the filter cannot be installed (see the header).
+void Install(sock_filter* filter, size_t length) {
+  sock_fprog program = {static_cast<unsigned short>(length), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    _exit(90);
+  }
+}
+
+}  // namespace
+
 void DenySystemCall(unsigned nr, int error) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
@@ -22,10 +34,7 @@ void DenySystemCall(unsigned nr, int error) {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(error) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    _exit(90);
-  }
+  Install(filter, sizeof filter / sizeof filter[0]);
 }
 
 void DenySystemCallWithFlags(unsigned nr, unsigned argument, uint32_t flags, int error) {
@@ -40,10 +49,7 @@ void DenySystemCallWithFlags(unsigned nr, unsigned argument, uint32_t flags, int
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(error) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    _exit(90);
-  }
+  Install(filter, sizeof filter / sizeof filter[0]);
 }
 
 bool SystemCallsCanBeDenied() {
