@@ -72,7 +72,9 @@ void ByteDrain();
 
 // Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the
 // CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow (deep flush: pmem2_deep_flush, pmem_deep_flush); follow it
-// with CacheLineOps().drain. Null where the backend cannot write cache lines back.
+// with CacheLineOps().drain. With CLFLUSH it ends with an MFENCE itself: that drain may be an SFENCE (PMEM_NO_FLUSH=1
+// makes it the byte table's), which AMD does not order CLFLUSH with. Null where the backend cannot write cache
+// lines back.
 FlushFn WriteBackFlush();
 
 // For byte-granularity mappings of files: ByteOps(), or CacheLineOps() when PMEM_NO_FLUSH=0 asks for the CPU

@@ -77,7 +77,9 @@ CpuFeatures DecodeCpuFeatures(const CpuidWords& w) {
   f.avx = os_avx && (w.leaf1_ecx & kEcxAvx) != 0;
   if (w.has_leaf7) {
     f.avx2 = f.avx && (w.leaf7_ebx & kEbxAvx2) != 0;
-    f.avx512f = f.avx && os_avx512 && (w.leaf7_ebx & kEbxAvx512f) != 0;
+    // With AVX2 too: GCC's avx512f target implies avx2, so the AVX-512 kernels may contain AVX2 encodings (a
+    // hypervisor can offer AVX512F without AVX2, e.g. qemu -cpu host,-avx2; no real CPU does).
+    f.avx512f = f.avx2 && os_avx512 && (w.leaf7_ebx & kEbxAvx512f) != 0;
     f.clflushopt = (w.leaf7_ebx & kEbxClflushopt) != 0;
     f.clwb = (w.leaf7_ebx & kEbxClwb) != 0;
     f.movdir64b = (w.leaf7_ecx & kEcxMovdir64b) != 0;

@@ -400,11 +400,13 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   } else if (features.clflushopt && !overrides.no_clflushopt) {
     kind = FlushKind::kClflushopt;
   }
+  // CLFLUSH's ends with its MFENCE (Persist): the drain that follows a deep flush is the cache-line table's, which
+  // PMEM_NO_FLUSH=1 makes the byte table's SFENCE, and AMD orders CLFLUSH only with MFENCE (flush.h).
   s.write_back = nullptr;
   if (features.clflush) {
     s.write_back = kind == FlushKind::kClwb         ? Flush<ClwbLine>
                    : kind == FlushKind::kClflushopt ? Flush<ClflushoptLine>
-                                                    : Flush<ClflushLine>;
+                                                    : Persist<ClflushLine>;
   }
 
   // Cache-line granularity: that instruction, unless PMEM_NO_FLUSH=1.

@@ -94,6 +94,19 @@ TEST(SelectTest, WriteBackIgnoresNoFlushButHonoursTheInstructionOverrides) {
   EXPECT_EQ(Select(none, EnvOverrides()).write_back, nullptr);
 }
 
+// With CLFLUSH alone, deep flush's write-back fences itself with MFENCE (it is the cache-line persist): under
+// PMEM_NO_FLUSH=1 the drain that follows it is the byte table's SFENCE, which AMD does not order CLFLUSH with.
+TEST(SelectTest, AClflushWriteBackEndsWithItsMfence) {
+  CpuFeatures f = Zen4();
+  f.clflushopt = f.clwb = false;
+  const Selection plain = Select(f, EnvOverrides());
+  EXPECT_EQ(plain.write_back, plain.cache_line.persist);
+  EXPECT_STREQ(plain.cache_line.drain_name, "mfence");
+  const Selection no_flush = Select(f, FromEnv("PMEM_NO_FLUSH", "1"));
+  EXPECT_STREQ(no_flush.cache_line.drain_name, "sfence") << "why the write-back must fence itself";
+  EXPECT_EQ(no_flush.write_back, plain.cache_line.persist);
+}
+
 TEST(SelectTest, IsaLevels) {
   EXPECT_STREQ(Select(Zen4(), FromEnv("PMEM_AVX", "0")).isa, "sse2");
   CpuFeatures f = Zen4();
@@ -432,6 +445,11 @@ TEST(CpuFeaturesTest, Avx512NeedsOsZmmSupport) {
   w.xcr0 = 0x7;  // an OS that enables only XMM/YMM state
   EXPECT_TRUE(DecodeCpuFeatures(w).avx2);
   EXPECT_FALSE(DecodeCpuFeatures(w).avx512f);
+  w.xcr0 = 0xe7;
+  w.leaf7_ebx &= ~(1u << 5);  // AVX512F without AVX2 (a hypervisor's model): the AVX-512 kernels may use AVX2
+  EXPECT_FALSE(DecodeCpuFeatures(w).avx512f);
+  EXPECT_STREQ(Select(DecodeCpuFeatures(w), FromEnv("PMEM_AVX512F", "1")).isa, "avx");
+  w.leaf7_ebx |= 1u << 5;
   w.xcr0 = 0xe7;
   w.leaf1_ecx &= ~(1u << 27);  // no OSXSAVE: XCR0 cannot be read, no AVX of any width
   EXPECT_FALSE(DecodeCpuFeatures(w).avx);
