@@ -7,11 +7,13 @@
 // It uses the Status methods, so a failed write-back (a full or failing disk under a page-granularity file)
 // stops the log before it publishes a tail over records that may be lost; and it asks for a fully allocated
 // file, so a full file system is an error at startup instead of a SIGBUS mid-log. The log is 4 MiB: more
-// records than fit are an error ("log full after N records", exit 1), not a silent stop.
+// records than fit are an error ("log full after N records", exit 1), not a silent stop. Each run starts a new log:
+// an existing file at the path is emptied first (O_TRUNC).
 //
 //   bazel run //examples:append_log -- /tmp/log 1000
 
 #include <fcntl.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +45,11 @@ int main(int argc, char** argv) {
   }
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
+  // A new file's name is durable once its folder is synced; the records, once their persists say OK.
+  std::string folder = path;
+  const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
+  if (dir < 0 || fsync(dir) != 0) return perror("the log's folder"), 1;
+  close(dir);
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
   config.set_fully_allocated(true);

@@ -5,17 +5,28 @@
 //   bazel run //examples:quickstart -- /tmp/greeting
 
 #include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "pmem2/pmem2.h"
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "/tmp/pmem2-quickstart";
   int fd = open(path, O_RDWR | O_CREAT, 0644);
-  if (fd < 0 || ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) return perror(path), 1;
+  // Grown to 1 MiB if smaller, never cut: another process's mapping of a longer file would get SIGBUS.
+  if (st.st_size < (1 << 20) && ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
+  // A new file's name is durable once its folder is synced (the data below once the Memcpy says OK).
+  std::string folder = path;
+  const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
+  if (dir < 0 || fsync(dir) != 0) return perror("the file's folder"), 1;
+  close(dir);
 
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium

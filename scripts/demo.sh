@@ -6,12 +6,15 @@
 # The quickstart example then writes its greeting to a file in a new temporary folder (mktemp -d), removed at
 # exit: never next to PATH, where it would leave PATH.greeting behind (or create /dev/dax0.0.greeting).
 set -euo pipefail
+# A relative PATH names a file from the caller's folder, not the checkout's (the script runs from the latter).
+given="${1:-}"
+if [[ -n "$given" && "$given" != /* ]]; then given="$PWD/$given"; fi
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-path="${1:-$tmp/pmem2-demo}"
+path="${given:-$tmp/pmem2-demo}"
 if ! out=$(bazel build -c opt //tools:pmem2 //examples:quickstart 2>&1); then
   echo "$out" >&2
   exit 1

@@ -24,7 +24,11 @@ packages=(
   shellcheck        # scripts/lint.sh
 )
 buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned
-if [ "$(id -u)" -eq 0 ]; then npm_prefix=/usr/local; else npm_prefix=$HOME/.local; fi
+if [ "$(id -u)" -eq 0 ]; then
+  npm_prefix=/usr/local
+else
+  npm_prefix=${HOME:?"HOME is not set: set it (buildifier goes to \$HOME/.local) or run as root"}/.local
+fi
 
 has_buildifier() {
   local b

@@ -38,10 +38,13 @@ is_shell_script() {
     grep -qE '^#![[:space:]]*(/usr)?/bin/(env[[:space:]]+)?(ba|da|k)?sh([[:space:]]|$)|^# shellcheck shell='
 }
 
+# The version scripts/install-deps.sh pins (its formatting rules change between versions), wherever it is first
+# found: an older buildifier earlier on the list would fail files the pinned one formatted.
 find_buildifier() {
-  local b
+  local b version
+  version=$(sed -n 's/^buildifier_version=\([0-9.]*\).*/\1/p' scripts/install-deps.sh)  # from the root (cd above)
   for b in /usr/local/bin/buildifier "${HOME:-/nonexistent}/.local/bin/buildifier" "$(command -v buildifier)"; do
-    [ -n "$b" ] && [ -x "$b" ] && { echo "$b"; return 0; }
+    [ -n "$b" ] && [ -x "$b" ] && "$b" --version 2>/dev/null | grep -q "version: $version\b" && { echo "$b"; return 0; }
   done
   return 1
 }
@@ -81,7 +84,7 @@ fi
 # --- buildifier ---------------------------------------------------------------------------------------------
 if [ "$BUILDIFIER_FAILS" = 1 ]; then verdict=FAIL; else verdict=INFO; fi
 if ! buildifier=$(find_buildifier); then
-  echo "$verdict buildifier: not installed (scripts/install-deps.sh installs it)"
+  echo "$verdict buildifier: the pinned version is not installed (scripts/install-deps.sh installs it)"
   out="" rc=2
 else
   out=$("$buildifier" --mode=check --lint=warn --warnings="$BUILDIFIER_WARNINGS" "${build_files[@]}" 2>&1)

@@ -76,12 +76,20 @@ int main(int argc, char** argv) {
   // The strategy names from the lists --strategies is checked against (those of this CPU too).
   absl::SetProgramUsageMessage(absl::StrCat(kUsage, pmem2::bench::DescribeStrategyNames()));
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) return Fail(std::string("missing command\n") + kUsage);
+  if (args.size() < 2) return Fail("missing command\n" + std::string(absl::ProgramUsageMessage()));
   const std::string command = args[1];
   if (command == "info") {
     if (args.size() != 3) return Fail("info takes exactly one PATH");
     if (!absl::GetFlag(FLAGS_create_size).empty()) {
       return Fail("info: --create_size is gone; pass --create=SIZE to create a missing PATH");
+    }
+    // The bench flags would be ignored: say so rather than exit 0 having done less than asked.
+    if (!absl::GetFlag(FLAGS_plot).empty() || absl::GetFlag(FLAGS_overwrite) || absl::GetFlag(FLAGS_cpu) != -1 ||
+        absl::GetFlag(FLAGS_repetitions) != 5 || absl::GetFlag(FLAGS_min_time) != 0.05 ||
+        absl::GetFlag(FLAGS_patterns) != pmem2::bench::kDefaultPatterns || !absl::GetFlag(FLAGS_strategies).empty()) {
+      return Fail(
+          "info takes no bench flags (--plot, --overwrite, --cpu, --repetitions, --min_time, --patterns, "
+          "--strategies)");
     }
     pmem2::tools::InfoOptions options;
     if (const std::string create = absl::GetFlag(FLAGS_create); !create.empty()) {
@@ -125,5 +133,5 @@ int main(int argc, char** argv) {
     std::cout << *table;
     return 0;
   }
-  return Fail("unknown command \"" + command + "\"\n" + kUsage);
+  return Fail("unknown command \"" + command + "\"\n" + std::string(absl::ProgramUsageMessage()));
 }

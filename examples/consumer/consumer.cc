@@ -1,4 +1,4 @@
-// A consumer's program: maps anonymous memory through @pmem2//pmem2 and checks a durable copy.
+// A consumer's program: maps anonymous memory through @pmem2//pmem2 and checks a copy through its functions.
 #include <cstdio>
 #include <cstring>
 

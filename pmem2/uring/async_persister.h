@@ -24,13 +24,14 @@
 //   absl::StatusOr<pmem2::AsyncPersister> persister = pmem2::AsyncPersister::Create(map, source);
 //   for (const Record& r : batch) {
 //     std::memcpy(log + tail, r.data(), r.size());        // or persister->Copy(log + tail, r.data(), r.size())
-//     persister->Persist(log + tail, r.size());           // no completion: its result reaches the barrier
+//     // No completion: its result reaches the barrier; an error here means it was not queued (kMapRange, ...).
+//     if (absl::Status s = persister->Persist(log + tail, r.size()); !s.ok()) return s;
 //     tail += r.size();
 //   }
 //   pmem2::Completion records_durable;
-//   persister->Barrier(&records_durable);
+//   if (absl::Status s = persister->Barrier(&records_durable); !s.ok()) return s;
 //   if (!persister->Wait(records_durable).ok()) return ...;  // nothing of the batch is known durable
-//   header->tail = tail;                                      // publish, then persist the tail the same way
+//   __atomic_store_n(&header->tail, tail, __ATOMIC_RELEASE);  // one 8-byte store; then persist the tail the same way
 //
 // Operations. Persist(), Copy() and Barrier() queue an operation and return at once (after back-pressure, below);
 // the returned Status says only whether it was queued (kMapRange for a range outside the engine's maps, or a
