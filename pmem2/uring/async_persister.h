@@ -31,7 +31,7 @@
 //   pmem2::Completion records_durable;
 //   if (absl::Status s = persister->Barrier(&records_durable); !s.ok()) return s;
 //   if (!persister->Wait(records_durable).ok()) return ...;  // nothing of the batch is known durable
-//   __atomic_store_n(&header->tail, tail, __ATOMIC_RELEASE);  // one 8-byte store; then persist the tail the same way
+//   __atomic_store_n(&header->tail, tail, __ATOMIC_RELEASE);  // one 8-byte store; then persist the tail
 //
 // Operations. Persist(), Copy() and Barrier() queue an operation and return at once (after back-pressure, below);
 // the returned Status says only whether it was queued (kMapRange for a range outside the engine's maps, or a

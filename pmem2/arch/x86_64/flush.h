@@ -3,8 +3,9 @@
 // pmem2/arch/x86_64/flush.h
 // -----------------------------------------------------------------------------
 //
-// Single-line cache write-back instructions (each takes any address inside the line) and the store fence, as inline assembly so that no function needs
-// a target attribute to use them (the assembler knows every mnemonic; the CPU check happens at selection).
+// Single-line cache write-back instructions (each takes any address inside the line) and the store fence, as inline
+// assembly so that no function needs a target attribute to use them (the assembler knows every mnemonic; the CPU
+// check happens at selection).
 // Each flush names the whole line as a memory input, which keeps the compiler from sinking earlier stores to
 // that line below the flush, without the cost of a full "memory" clobber.
 
