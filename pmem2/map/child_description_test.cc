@@ -723,6 +723,36 @@ TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
   EXPECT_EQ(std::string(base, 11), "parentchild");
 }
 
+// Linux before 5.16 refuses mremap of a hugetlb mapping (EINVAL), made here with a filter in a child that then forks:
+// the grandchild keeps the inherited mapping, with no failure recorded (hugetlbfs writes nothing back, so sharing the
+// description loses no report; negative control: every persist of the Map failed in the grandchild for good).
+TEST_F(ChildDescriptionTest, AHugetlbfsMapTheKernelCannotMoveStaysSharedWithoutAFailure) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  const size_t huge = testing::DefaultHugePageSize();
+  testing::ScopedFreeHugePages pages(1);
+  if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();
+  ScopedFd fd = testing::CreateHugetlbFile(huge);
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* base = static_cast<char*>(map->address());
+  std::memcpy(base, "parent", 6);
+  ChildResult child = RunInChild([&](int out) {
+    testing::DenySystemCall(__NR_mremap, EINVAL);
+    ChildResult grandchild = RunInChild([&](int grandchild_out) {
+      if (MappedAgainInChildForTest() != 0) WriteToParent(grandchild_out, "mapped again; ");
+      if (std::memcmp(base, "parent", 6) != 0) WriteToParent(grandchild_out, "lost the parent's bytes; ");
+      const absl::Status persisted = map->Persist(base, 6);
+      if (!persisted.ok()) WriteToParent(grandchild_out, persisted.ToString());
+      return 0;
+    });
+    WriteToParent(out, grandchild.exited && grandchild.exit_code == 0 ? grandchild.output : grandchild.Describe());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
 // A child that cannot read /proc/self/maps records that on the Map, and still unmaps its probe: of a hugetlbfs file,
 // a whole huge page (the kernel rounds the one page asked up), which a page-long munmap cannot undo.
 TEST_F(ChildDescriptionTest, AHugetlbfsProbeIsUnmappedWholeWhenTheMapsCannotBeRead) {

@@ -74,7 +74,8 @@
 //     descriptor it inherited. A child that cannot open or map its own description when it should (credentials changed
 //     since the Map was made, EMFILE, ENOMEM, /proc/self/maps unreadable) carries an error on those Maps that no
 //     ClearPersistError() ends: nothing it persists there can be vouched for, and its parent's Maps of the file are
-//     exposed too, as before.
+//     exposed too, as before. Except hugetlbfs Maps on kernels that cannot move them (mremap, before Linux 5.16):
+//     they stay shared without an error, as hugetlbfs writes nothing back and so has no report to take.
 //
 // SIGBUS: a store (or load) that the kernel cannot back with a file block kills the process with SIGBUS; no
 // return value can report it. It happens when
