@@ -149,9 +149,10 @@ void pmem_flush(const void *addr, size_t len);
 /* As pmem_flush(), but also when PMEM_NO_FLUSH=1 or the platform has auto flush. */
 void pmem_deep_flush(const void *addr, size_t len);
 
-/* After pmem_deep_flush(): where all of the range is persistent memory, a fence, then the NVDIMM regions
- * behind it drain their write-pending queues (sysfs deep_flush); anywhere else, pmem_msync(). 0, or -1 with
- * errno. */
+/* After pmem_deep_flush(), as libpmem 1.12.1: where all of the range is persistent memory, a fence, then for a
+ * Device DAX its NVDIMM region drains its write-pending queues (sysfs deep_flush; best effort: writing it needs
+ * root, and libpmem ignores its failure too) and for a file on fsdax pmem_msync() (the kernel's fsync flushes the
+ * device, without root); anywhere else, pmem_msync(). 0, or -1 with errno. */
 int pmem_deep_drain(const void *addr, size_t len);
 
 /* pmem_deep_flush() then pmem_deep_drain(). 0, or -1 with errno. */

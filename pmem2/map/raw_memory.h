@@ -57,8 +57,10 @@ bool HasAutoFlush();
 // caches instead, as their persist does, and the result is OK unless they hold a sticky error.
 absl::Status SyncPages(const void* address, size_t length);
 
-// The drain of a deep persist. Where all of the range is persistent memory (IsPersistentMemory): a fence, then
-// the NVDIMM regions behind its Maps drain their write-pending queues (pmem2/ras/deep_flush.h), and the sticky
+// The drain of a deep persist, as libpmem 1.12.1's pmem_deep_drain. Where all of the range is persistent memory
+// (IsPersistentMemory): a fence; then for Maps of Device DAX their NVDIMM regions drain their write-pending queues
+// (pmem2/ras/deep_flush.h), best effort as libpmem's (it needs root; the fence has reached the ADR domain); for Maps
+// of files on fsdax SyncPages() (msync, whose fsync has the kernel flush the device, without root); else the sticky
 // errors as SyncPages() returns them. Anywhere else (a page-cache file, memory in no Map): SyncPages().
 absl::Status DeepDrain(const void* address, size_t length);
 

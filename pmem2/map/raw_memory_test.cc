@@ -4,16 +4,22 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "pmem2/ras/fake_nvdimm.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/temp_files.h"
 
@@ -21,6 +27,7 @@ namespace pmem2 {
 namespace {
 
 using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
 
@@ -115,6 +122,42 @@ TEST(RawMemoryTest, DeepDrainOfPageCacheMemoryIsMsync) {
   EXPECT_EQ(GetErrno(failed), EIO) << failed;
   int on_stack = 0;
   EXPECT_TRUE(DeepDrain(&on_stack, sizeof on_stack).ok());  // mapped memory: msync succeeds
+}
+
+// A file on fsdax (a disk file forced to cache-line granularity, its block device placed on a fake NVDIMM region):
+// the deep drain is msync, as libpmem's (the kernel's fsync flushes the device, without root), not a write of the
+// region's deep_flush, which needs root (negative control: the attribute was written, "1\n" became "1").
+TEST(RawMemoryTest, DeepDrainOfAFileOnFsdaxIsMsyncNotTheRegionsDeepFlush) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  ScopedTempDir dir(tmp != nullptr ? tmp : "/var/tmp");
+  ScopedFd fd = CreateFile(dir.Join("f"), kSize, O_RDWR);
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  if (major(st.st_dev) == 0) GTEST_SKIP() << "the test folder is on a virtual file system, with no block device";
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(0, {{"deep_flush", "1\n"}});
+  fake.AddBlockDevice(region + "/pfn0.1", "pmem0", st.st_dev, {});
+  absl::StatusOr<Map> map = absl::UnknownError("not made");
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", "cache_line");
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kCacheLine);
+    map = Map::Create(config, *Source::FromFd(fd.get()));
+  }
+  ASSERT_TRUE(map.ok()) << map.status();
+  static int msyncs = 0;
+  msyncs = 0;
+  map_internal::SetMsyncForTest([](void* address, size_t length, int flags) {
+    ++msyncs;
+    return ::msync(address, length, flags);
+  });
+  const absl::Status drained = DeepDrain(map->address(), kSize);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_TRUE(drained.ok()) << drained;
+  EXPECT_EQ(msyncs, 1);
+  std::ifstream deep_flush(region + "/deep_flush");
+  std::string content((std::istreambuf_iterator<char>(deep_flush)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "1\n") << "the region's deep_flush was written";
 }
 
 // A range over two Maps reports the second's sticky error too.
