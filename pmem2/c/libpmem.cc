@@ -253,14 +253,17 @@ class FileMaps {
         }
         // What lies between and around the mappings is munmap'ed first, so that a failure leaves every
         // mapping in place. Room for the released Maps is made before that: once a gap is unmapped, nothing may
-        // fail for want of memory (the call would report ENOMEM with part of the range unmapped).
+        // fail for want of memory (the call would report ENOMEM with part of the range unmapped). The last gap
+        // goes first: it is the one the kernel refuses for a range past the top of user space (EINVAL, as
+        // munmap(2) of the whole range), before any other memory of the process is released.
         doomed.reserve(covered.size());
+        const Entries::iterator last = covered.back();
+        if (absl::Status s = MunmapRange(last->first + RoundUpToPage(last->second->size()), end); !s.ok()) return s;
         uintptr_t at = begin;
         for (Entries::iterator it : covered) {
           if (absl::Status s = MunmapRange(at, it->first); !s.ok()) return s;
           at = it->first + RoundUpToPage(it->second->size());
         }
-        if (absl::Status s = MunmapRange(at, end); !s.ok()) return s;
         for (Entries::iterator it : covered) {
           doomed.push_back(std::move(it->second));
           maps_.erase(it);

@@ -16,6 +16,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -333,6 +334,35 @@ char* ClaimFree(char* at, size_t len) {
   if (got == at) return at;
   if (got != MAP_FAILED) munmap(got, len);  // a kernel without MAP_FIXED_NOREPLACE placed it elsewhere
   return nullptr;
+}
+
+// A range from a mapping past the top of user space: munmap(2) refuses the whole of it (EINVAL) and so does
+// pmem_unmap, before it releases anything, also the process's memory between two mappings in the range (negative
+// control: the page between them was unmapped, then EINVAL).
+TEST_F(LibpmemTest, UnmapOfARangePastTheTopOfUserSpaceReleasesNothing) {
+  size_t len = 0, other_len = 0;
+  char* a = static_cast<char*>(pmem_map_file(dir_.Join("a").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  char* b =
+      static_cast<char*>(pmem_map_file(dir_.Join("b").c_str(), kPage, PMEM_FILE_CREATE, 0600, &other_len, nullptr));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  char* const low = std::min(a, b);
+  char* const high = std::max(a, b);
+  char* between = low + kPage < high ? ClaimFree(low + kPage, kPage) : nullptr;
+  if (between == nullptr) {
+    EXPECT_EQ(pmem_unmap(a, len), 0);
+    EXPECT_EQ(pmem_unmap(b, other_len), 0);
+    GTEST_SKIP() << "no free page between the two mappings";
+  }
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(low, size_t{1} << 60), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_TRUE(IsMapped(between)) << "the process's page between the mappings was released";
+  a[0] = 1;  // both still mapped
+  b[0] = 1;
+  EXPECT_EQ(pmem_unmap(a, len), 0);
+  EXPECT_EQ(pmem_unmap(b, other_len), 0);
+  munmap(between, kPage);
 }
 
 // "Deletes all the mappings for the specified address range" (man pmem_unmap): a range that starts before a
