@@ -84,6 +84,11 @@ absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOp
     opened.created_path.clear();
   }
   opened.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (opened.fd < 0 && errno == ENOENT && options.create) {
+    // A dangling symbolic link (O_EXCL takes any link for an existing file), or a file removed since: made as
+    // libpmem makes it, with O_CREAT, which follows the link. Not known to be made here, so not removed on failure.
+    opened.fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, options.mode);
+  }
   if (opened.fd < 0) {
     const int err = errno;  // before the message is built
     return SystemError(err, absl::StrCat("opening ", path));

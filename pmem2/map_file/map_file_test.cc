@@ -203,6 +203,15 @@ TEST_F(MapFileTest, MapsInTheFirstFreeAlignedRangeFromTheHint) {
   EXPECT_EQ(static_cast<char*>(a->map.address())[kMiB], 'a');
 }
 
+// Create through a symbolic link whose target does not exist yet makes the target, as open(O_CREAT) and libpmem do
+// (negative control: ENOENT, as O_EXCL takes the link for an existing file and a plain open finds no target).
+TEST_F(MapFileTest, CreateThroughADanglingSymbolicLinkMakesItsTarget) {
+  ASSERT_EQ(symlink(dir_.Join("target").c_str(), dir_.Join("link").c_str()), 0);
+  absl::StatusOr<MappedFile> file = MapFile(dir_.Join("link"), Create(4096));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(StatOrZero(dir_.Join("target")).st_size, 4096);
+}
+
 TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
   absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(2 * kMiB);
   if (!fs.ok()) GTEST_SKIP() << fs.status().message();
