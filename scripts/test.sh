@@ -60,6 +60,8 @@ restore_huge_pages() {
   fi
 }
 trap 'restore_huge_pages; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
+# Killed (CI's time limit, Ctrl-C): still the final line, counting the stage that was running as a failure.
+trap 'echo "interrupted (signal) during stage ${current_stage:-setup}"; echo "$passed passed, $((failed + 1)) failed, $skipped skipped"; exit 1' TERM INT
 bazel=(bazel) # the Bazel command of bazel_stage
 if [ "$(id -u)" -eq 0 ]; then
   echo "running as root: the test cases that need root run"
@@ -159,6 +161,7 @@ list_skipped() {
 # every result must come from a run in this stage.
 bazel_stage() {
   local name=$1; shift
+  current_stage=$name
   local start=$SECONDS before_p=$passed before_f=$failed before_s=$skipped list_skips=1 no_cached=0 flag
   local log="$log_dir/$name.log"
   for flag in "$@"; do
@@ -207,8 +210,16 @@ unprivileged_stage() {
     echo "stage unprivileged: 0 passed, 1 failed (useradd $user failed)"; failed=$((failed + 1)); return
   fi
   home=$(getent passwd "$user" | cut -d: -f6)
+  # A user made elsewhere may have / (or nothing) as its home: its ownership is not this stage's to change.
+  case $home in
+    / | "" | /bin | /sbin | /usr | /usr/* | /etc | /etc/* | /root)
+      echo "stage unprivileged: 0 passed, 1 failed (user $user's home is \"$home\"; give it one of its own)"
+      failed=$((failed + 1)); return ;;
+  esac
   src=$home/pmem2
-  if ! { mkdir -p "$home" && rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$home"; }; then
+  # Only what this stage writes changes owner: the home itself, the copy, and the Bazel output root.
+  if ! { mkdir -p "$home/.cache" && chown "$user:" "$home" "$home/.cache" && rm -rf "$src" && mkdir "$src" &&
+    copy_tree "$src" && chown -R "$user:" "$src"; }; then
     echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
   fi
   # Every test runs here, whatever an earlier run left in this user's output base or the disk cache holds.
@@ -230,7 +241,7 @@ unprivileged_stage() {
 }
 
 if [ $quick -eq 0 ]; then
-  start=$SECONDS log="$log_dir/lint.log"
+  current_stage=lint start=$SECONDS log="$log_dir/lint.log"
   bash scripts/lint.sh >"$log" 2>&1
   rc=$?
   grep -v '^lint: ' "$log" | sed 's/^/  lint: /'
@@ -252,7 +263,7 @@ if [ $quick -eq 0 ]; then
 
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed
-  log="$log_dir/consumer.log"
+  current_stage=consumer log="$log_dir/consumer.log"
   (cd examples/consumer && bazel test --keep_going //... && bazel run //:consumer) >"$log" 2>&1
   rc=$?
   count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer
@@ -266,7 +277,7 @@ if [ $quick -eq 0 ]; then
       "unset PMEM2_SKIP_DAX_VM)"
     failed=$((failed + 1))
   else
-    start=$SECONDS
+    current_stage=dax_vm start=$SECONDS
     log="$log_dir/dax_vm.log"
     bash testing/dax_vm/run.sh >"$log" 2>&1
     rc=$?

@@ -27,6 +27,8 @@
 #ifndef PMEM2_TESTING_CHILD_PROCESS_H_
 #define PMEM2_TESTING_CHILD_PROCESS_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -74,6 +76,11 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
 
 // Writes all of `text` to `fd` (for the child's body).
 void WriteToParent(int fd, absl::string_view text);
+
+// For a child's body run as root: becomes user `uid` and group `gid` (setgid, then setuid), and arms the kill on
+// the parent's death again, which the kernel clears when the credentials change (prctl(2)). False, with errno,
+// if either call failed; the process exits (as RunInChild's child does) if the parent is already gone.
+bool BecomeUser(uid_t uid, gid_t gid);
 
 // For a child's body, and only for root (CAP_SYS_ADMIN): moves the calling process into a mount namespace of
 // its own and mounts a tmpfs with mount option `size` (e.g. "1m") on the existing folder `dir`, to give code a

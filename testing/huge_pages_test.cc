@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "testing/child_process.h"
 
@@ -70,11 +71,16 @@ TEST(HugePagesTest, APoolRaisedByAProcessThatDiedIsPutBackByTheNext) {
   if (DefaultHugePageSize() == 0) GTEST_SKIP() << "no huge pages here";
   const long before = SettledPoolSize();
   const long more_than_available = Available() + 1;
-  ChildResult child = RunInChild([&](int out) {
-    auto* pages = new ScopedFreeHugePages(more_than_available);  // never destroyed: the lock goes with the process
-    WriteToParent(out, pages->why_not().empty() ? absl::StrCat(PoolSize()) : "SKIP " + pages->why_not());
-    return 0;
-  });
+  // The lock may be held by another test binary growing the pool (compaction takes its time on a loaded machine).
+  ChildOptions options;
+  options.timeout = absl::Seconds(45);
+  ChildResult child = RunInChild(
+      [&](int out) {
+        auto* pages = new ScopedFreeHugePages(more_than_available);  // never destroyed: the lock goes with the process
+        WriteToParent(out, pages->why_not().empty() ? absl::StrCat(PoolSize()) : "SKIP " + pages->why_not());
+        return 0;
+      },
+      options);
   const long after = SettledPoolSize();  // first, whatever the child did: the machine's pool is put back here
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   if (child.output.rfind("SKIP ", 0) == 0) GTEST_SKIP() << child.output.substr(5);

@@ -39,6 +39,7 @@ namespace pmem2 {
 namespace tools {
 namespace {
 
+using ::pmem2::testing::BecomeUser;
 using ::pmem2::testing::ChildOptions;
 using ::pmem2::testing::ChildResult;
 using ::pmem2::testing::CreateFile;
@@ -46,8 +47,8 @@ using ::pmem2::testing::MountPrivateTmpfs;
 using ::pmem2::testing::OpenCall;
 using ::pmem2::testing::RunInChild;
 using ::pmem2::testing::ScopedEnv;
-using ::pmem2::testing::WriteToParent;
 using ::pmem2::testing::ScopedTempDir;
+using ::pmem2::testing::WriteToParent;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -77,7 +78,7 @@ ChildInfo InfoInChild(const std::string& path, const InfoOptions& options, bool 
   ChildInfo result;
   result.child = RunInChild(
       [&](int out) {
-        if (as_nobody && geteuid() == 0 && (setgid(kNobody) != 0 || setuid(kNobody) != 0)) return 2;
+        if (as_nobody && geteuid() == 0 && !BecomeUser(kNobody, kNobody)) return 2;
         absl::StatusOr<std::string> report = Info(path, options);
         WriteToParent(out, absl::StrCat(static_cast<int>(report.status().code()), "\n",
                                         report.ok() ? *report : report.status().message()));
