@@ -8,7 +8,7 @@
 set -euo pipefail
 # A relative PATH names a file from the caller's folder, not the checkout's (the script runs from the latter).
 given="${1:-}"
-if [[ -n "$given" && "$given" != /* ]]; then given="$PWD/$given"; fi
+if [[ -n "$given" && "$given" != /* ]]; then given="${PWD%/}/$given"; fi
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 

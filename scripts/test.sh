@@ -60,8 +60,15 @@ restore_huge_pages() {
   fi
 }
 trap 'restore_huge_pages; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
-# Killed (CI's time limit, Ctrl-C): still the final line, counting the stage that was running as a failure.
-trap 'echo "interrupted (signal) during stage ${current_stage:-setup}"; echo "$passed passed, $((failed + 1)) failed, $skipped skipped"; exit 1' TERM INT
+# Killed (CI's time limit, Ctrl-C): still the final line, counting the stage that was running as a failure. (Bash
+# runs it once the command in the foreground ends: a signal to the whole process group, as CI and timeout(1) send,
+# ends that at once.)
+on_signal() {
+  echo "interrupted (signal) during stage ${current_stage:-setup}"
+  echo "$passed passed, $((failed + 1)) failed, $skipped skipped"
+  exit 1
+}
+trap on_signal TERM INT
 bazel=(bazel) # the Bazel command of bazel_stage
 if [ "$(id -u)" -eq 0 ]; then
   echo "running as root: the test cases that need root run"
@@ -209,17 +216,23 @@ unprivileged_stage() {
   if ! id -u "$user" >/dev/null 2>&1 && ! useradd --system --create-home --shell /usr/sbin/nologin "$user"; then
     echo "stage unprivileged: 0 passed, 1 failed (useradd $user failed)"; failed=$((failed + 1)); return
   fi
+  current_stage=unprivileged
   home=$(getent passwd "$user" | cut -d: -f6)
-  # A user made elsewhere may have / (or nothing) as its home: its ownership is not this stage's to change.
+  # A user made elsewhere may have /, /nonexistent or a shared folder as its home: only a home of its own (a folder
+  # of /home or /var/lib, no symbolic link) is this stage's to give to it.
   case $home in
-    / | "" | /bin | /sbin | /usr | /usr/* | /etc | /etc/* | /root)
-      echo "stage unprivileged: 0 passed, 1 failed (user $user's home is \"$home\"; give it one of its own)"
-      failed=$((failed + 1)); return ;;
+    /home/?* | /var/lib/?*) ;;
+    *) home="" ;;
   esac
+  if [ -z "$home" ] || [ -L "$home" ] || [ -L "$home/.cache" ] || [[ "$home" == *..* ]]; then
+    echo "stage unprivileged: 0 passed, 1 failed (user $user needs a home of its own in /home or /var/lib)"
+    failed=$((failed + 1)); return
+  fi
   src=$home/pmem2
-  # Only what this stage writes changes owner: the home itself, the copy, and the Bazel output root.
-  if ! { mkdir -p "$home/.cache" && chown "$user:" "$home" "$home/.cache" && rm -rf "$src" && mkdir "$src" &&
-    copy_tree "$src" && chown -R "$user:" "$src"; }; then
+  # Only what this stage writes changes owner: the home itself, the copy, and the Bazel output root (-R follows no
+  # symbolic link; -h changes a link rather than what it points to).
+  if ! { mkdir -p "$home/.cache" && chown -h "$user:" "$home" && chown -R "$user:" "$home/.cache" &&
+    rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$src"; }; then
     echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
   fi
   # Every test runs here, whatever an earlier run left in this user's output base or the disk cache holds.

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -114,9 +115,13 @@ std::string ChildResult::Describe() const {
 
 bool BecomeUser(uid_t uid, gid_t gid) {
   const pid_t parent = getppid();
-  if (setgid(gid) != 0 || setuid(uid) != 0) return false;
+  // Root's supplementary groups go too (group 0 would still read root's group-readable files).
+  const bool became = setgroups(0, nullptr) == 0 && setgid(gid) == 0 && setuid(uid) == 0;
+  const int error = errno;
+  // Also after a partial change: any change of credentials clears the signal.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(kParentGone);
-  return true;
+  errno = error;
+  return became;
 }
 
 void WriteToParent(int fd, absl::string_view text) {

@@ -77,9 +77,10 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
 // Writes all of `text` to `fd` (for the child's body).
 void WriteToParent(int fd, absl::string_view text);
 
-// For a child's body run as root: becomes user `uid` and group `gid` (setgid, then setuid), and arms the kill on
-// the parent's death again, which the kernel clears when the credentials change (prctl(2)). False, with errno,
-// if either call failed; the process exits (as RunInChild's child does) if the parent is already gone.
+// For a child's body run as root: becomes user `uid` and group `gid` with no supplementary groups (setgroups,
+// setgid, then setuid), and arms the kill on the parent's death again, which the kernel clears when the credentials
+// change (prctl(2)). False, with errno, if a call failed; the process exits (as RunInChild's child does) if the
+// parent is already gone. Also for a plain fork()ed child: it arms the kill there.
 bool BecomeUser(uid_t uid, gid_t gid);
 
 // For a child's body, and only for root (CAP_SYS_ADMIN): moves the calling process into a mount namespace of

@@ -430,7 +430,7 @@ TEST_F(InfoTest, NoPermissionIsOneLine) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    if (setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(2);
+    if (!BecomeUser(kNobody, kNobody)) _exit(2);
     absl::Status s = Info(dir_.Join("secret"), InfoOptions()).status();
     _exit(s.code() == absl::StatusCode::kPermissionDenied &&
                   s.message() == dir_.Join("secret") + ": permission denied"

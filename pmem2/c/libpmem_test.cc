@@ -340,6 +340,11 @@ char* ClaimFree(char* at, size_t len) {
 // pmem_unmap, before it releases anything, also the process's memory between two mappings in the range (negative
 // control: the page between them was unmapped, then EINVAL).
 TEST_F(LibpmemTest, UnmapOfARangePastTheTopOfUserSpaceReleasesNothing) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer's munmap clears its metadata over the whole range (2^60 bytes here) before the kernel refuses
+  // it, and crashes (as in differential_test's huge ranges).
+  GTEST_SKIP() << "ThreadSanitizer's munmap cannot take a range this large";
+#endif
   size_t len = 0, other_len = 0;
   char* a = static_cast<char*>(pmem_map_file(dir_.Join("a").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
   char* b =

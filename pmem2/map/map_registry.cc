@@ -1107,6 +1107,18 @@ std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address,
   return maps;
 }
 
+std::vector<MapExtent> MapExtentsInRange(const void* address, size_t length) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
+  std::vector<MapExtent> maps;
+  for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end; ++it) {
+    maps.push_back(MapExtent{it->first, it->second->end(), it->second->file()});
+  }
+  return maps;
+}
+
 namespace {
 
 enum class Covering { kAnyMap, kCpuPersistent, kCpuPersistentDeviceDax };

@@ -312,6 +312,14 @@ uint64_t PersistFailureCount();
 // 0), by their first address, with their files (valid == false for mappings without a file).
 std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address, size_t length);
 
+// As MapsInRange(), with where each mapping ends.
+struct MapExtent {
+  uintptr_t begin;
+  uintptr_t end;
+  FileIdentity file;
+};
+std::vector<MapExtent> MapExtentsInRange(const void* address, size_t length);
+
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.
 bool RangeIsCpuPersistent(const void* address, size_t length);

@@ -73,20 +73,24 @@ absl::Status DeepDrain(const void* address, size_t length) {
   // no fsync: its region's deep_flush, best effort as libpmem's (writing it needs root; a device off NVDIMMs has no
   // region): the fence above has already brought the stores to the platform's persistence domain (ADR), which the
   // deep flush only hastens. Each region once, by device number.
+  // Each Map's part on its own, as libpmem's: an msync of a range holding Device DAX fails there (EINVAL: no
+  // fsync) and stops before the mappings after it.
   std::vector<dev_t> drained;
-  bool files = false;
-  for (const auto& [begin, file] : map_internal::MapsInRange(address, length)) {
-    (void)begin;
-    if (!file.valid) continue;
-    if (!file.device_dax) {
-      files = true;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
+  for (const map_internal::MapExtent& map : map_internal::MapExtentsInRange(address, length)) {
+    if (!map.file.valid) continue;
+    if (!map.file.device_dax) {
+      const uintptr_t from = std::max(map.begin, begin);
+      if (absl::Status s = SyncPages(reinterpret_cast<const void*>(from), std::min(map.end, end) - from); !s.ok()) {
+        return s;
+      }
       continue;
     }
-    if (std::find(drained.begin(), drained.end(), file.device) != drained.end()) continue;
-    drained.push_back(file.device);
-    DeepFlushRegion(SourceKind::kDeviceDax, file.device).IgnoreError();
+    if (std::find(drained.begin(), drained.end(), map.file.device) != drained.end()) continue;
+    drained.push_back(map.file.device);
+    DeepFlushRegion(SourceKind::kDeviceDax, map.file.device).IgnoreError();
   }
-  if (files) return SyncPages(address, length);
   return StickyErrorInRange(address, length);
 }
 

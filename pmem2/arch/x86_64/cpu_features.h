@@ -29,7 +29,7 @@ struct CpuFeatures {
   // them: otherwise the first instruction would fault.
   bool avx = false;
   bool avx2 = false;
-  bool avx512f = false;  // also needs XCR0 opmask, ZMM_Hi256 and Hi16_ZMM (0xE6 with XMM and YMM)
+  bool avx512f = false;  // also needs XCR0 opmask, ZMM_Hi256 and Hi16_ZMM (0xE6 with XMM and YMM), and AVX2
   bool clflush = false;
   bool clflushopt = false;
   bool clwb = false;

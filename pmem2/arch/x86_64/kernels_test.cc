@@ -1,8 +1,8 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// Data correctness of every x86-64 kernel: each ISA level the CPU has × each table (flush instruction,
-// PMEM_NO_MOVNT, non-temporal from 8 B, byte granularity) × sizes 0-1100 and some large ones × source/destination
-// misalignment (every destination offset below three lines) × every flag. The destination must equal memmove()/memset()'s result and no
+// Data correctness of every x86-64 kernel: each ISA level the CPU has × each table (flush instruction, PMEM_NO_MOVNT,
+// non-temporal from 8 B, byte granularity) × sizes 0-1100 and some large ones × source/destination misalignment (every
+// destination offset below three lines) × every flag. The destination must equal memmove()/memset()'s result and no
 // byte around it may change. Lower levels are forced through testing/cpu (typed) and through the PMEM_* variables
 // (parsed).
 
