@@ -808,6 +808,26 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
   return allowed && covered_to >= end;
 }
 
+uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {
+  auto align_up = [align](uintptr_t at) {
+    return at > UINTPTR_MAX - (align - 1) ? 0 : (at + align - 1) & ~(align - 1);
+  };
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) return 0;
+  uintptr_t at = align_up(from);
+  bool found = false;
+  const int error = ForEachLineOfMaps(maps, [&](const MappingLine& line) {
+    if (found || at == 0 || line.end <= at) return;
+    if (line.begin >= at && line.begin - at >= length) {  // the gap before this mapping holds the range
+      found = true;
+      return;
+    }
+    at = align_up(line.end);
+  });
+  close(maps);
+  return error == 0 && at != 0 && length <= UINTPTR_MAX - at ? at : 0;
+}
+
 void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
 void FailProcmapQueryInChildForTest(int nth) { child_query_failure_at = nth; }
 void ProbeAtInChildForTest(void* address) { child_probe_hint = address; }
@@ -1095,19 +1115,7 @@ uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_rel
 namespace pmem2 {
 namespace map_internal {
 
-std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address, size_t length) {
-  Registry& registry = GetRegistry();
-  std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
-  const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
-  std::vector<std::pair<uintptr_t, FileIdentity>> maps;
-  for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end; ++it) {
-    maps.emplace_back(it->first, it->second->file());
-  }
-  return maps;
-}
-
-std::vector<MapExtent> MapExtentsInRange(const void* address, size_t length) {
+std::vector<MapExtent> MapsInRange(const void* address, size_t length) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   const uintptr_t begin = reinterpret_cast<uintptr_t>(address);

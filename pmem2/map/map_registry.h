@@ -309,16 +309,13 @@ absl::Status ErrorForAddress(const void* address);
 uint64_t PersistFailureCount();
 
 // The live mappings that overlap [address, address + length) (at least the one holding `address` for length
-// 0), by their first address, with their files (valid == false for mappings without a file).
-std::vector<std::pair<uintptr_t, FileIdentity>> MapsInRange(const void* address, size_t length);
-
-// As MapsInRange(), with where each mapping ends.
+// 0), by their first address: where each begins and ends, and its file (valid == false for mappings without one).
 struct MapExtent {
   uintptr_t begin;
   uintptr_t end;
   FileIdentity file;
 };
-std::vector<MapExtent> MapExtentsInRange(const void* address, size_t length);
+std::vector<MapExtent> MapsInRange(const void* address, size_t length);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.
@@ -333,6 +330,11 @@ bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length);
 // cache-line write-back needs, which the application may since have changed with mprotect(2). Errno errors if the
 // maps cannot be read.
 absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of);
+
+// The first range of `length` bytes at or above `from`, its start a multiple of `align` (a power of two), that no
+// mapping of the process holds now (/proc/self/maps); 0 if there is none below the top or the maps cannot be read.
+// For libpmem's PMEM_MMAP_HINT (pmem2/map_file).
+uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align);
 
 // Whether every byte of [address, address + length) lies in live mappings (of any granularity); as above for
 // length 0.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <utility>
 #include <vector>
 
 #include "pmem2/arch/persist_ops.h"
@@ -46,9 +45,9 @@ namespace {
 
 // The first sticky error of the Maps that [address, address + length) overlaps; OK if none.
 absl::Status StickyErrorInRange(const void* address, size_t length) {
-  for (const auto& [begin, file] : map_internal::MapsInRange(address, length)) {
-    (void)file;
-    const void* at = begin < reinterpret_cast<uintptr_t>(address) ? address : reinterpret_cast<const void*>(begin);
+  for (const map_internal::MapExtent& map : map_internal::MapsInRange(address, length)) {
+    const void* at =
+        map.begin < reinterpret_cast<uintptr_t>(address) ? address : reinterpret_cast<const void*>(map.begin);
     if (absl::Status s = map_internal::ErrorForAddress(at); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -68,17 +67,16 @@ absl::Status DeepDrain(const void* address, size_t length) {
   // way it can be, by msync, whose failure is the answer (as libpmem does).
   if (!map_internal::RangeIsCpuPersistent(address, length)) return SyncPages(address, length);
   arch::CacheLineOps().drain();
-  // As libpmem 1.12.1's pmem_deep_drain. A file on fsdax: msync, whose fsync has the kernel flush the device
-  // (the same write-pending-queue flush as the region's deep_flush, without needing root). Device DAX, which has
-  // no fsync: its region's deep_flush, best effort as libpmem's (writing it needs root; a device off NVDIMMs has no
-  // region): the fence above has already brought the stores to the platform's persistence domain (ADR), which the
-  // deep flush only hastens. Each region once, by device number.
-  // Each Map's part on its own, as libpmem's: an msync of a range holding Device DAX fails there (EINVAL: no
-  // fsync) and stops before the mappings after it.
+  // As libpmem 1.12.1's pmem_deep_drain, each Map's part on its own (an msync of a range that holds Device DAX
+  // fails there, EINVAL: no fsync, and stops before the mappings after it). A file on fsdax: msync, whose fsync has
+  // the kernel flush the device (the same write-pending-queue flush as the region's deep_flush, without root).
+  // Device DAX: its region's deep_flush, once per device, best effort as libpmem's (writing it needs root; a device
+  // off NVDIMMs has no region): the fence above has already brought the stores to the platform's persistence
+  // domain (ADR), which the deep flush only hastens.
   std::vector<dev_t> drained;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
-  for (const map_internal::MapExtent& map : map_internal::MapExtentsInRange(address, length)) {
+  for (const map_internal::MapExtent& map : map_internal::MapsInRange(address, length)) {
     if (!map.file.valid) continue;
     if (!map.file.device_dax) {
       const uintptr_t from = std::max(map.begin, begin);

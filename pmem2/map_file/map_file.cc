@@ -10,8 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/source/device_dax.h"
 #include "pmem2/source/source.h"
@@ -151,31 +150,11 @@ absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& opt
   return absl::OkStatus();
 }
 
-// `at` rounded up to a multiple of `align` (a power of two); 0 past the top of the address space.
-uintptr_t AlignUp(uintptr_t at, size_t align) {
-  return at > UINTPTR_MAX - (align - 1) ? 0 : (at + align - 1) & ~(align - 1);
-}
-
-// The first range of `length` bytes at or above `from`, aligned to `align`, that no mapping of the process holds now
-// (/proc/self/maps lists them in address order); 0 if there is none below the top.
-uintptr_t FirstFreeAbove(uintptr_t from, size_t length, size_t align) {
-  std::ifstream maps("/proc/self/maps");
-  if (!maps) return 0;
-  uintptr_t at = AlignUp(from, align);
-  for (std::string line; at != 0 && std::getline(maps, line);) {
-    unsigned long long begin = 0, end = 0;  // NOLINT(runtime/int): sscanf's type
-    if (std::sscanf(line.c_str(), "%llx-%llx", &begin, &end) != 2 || end <= at) continue;
-    if (begin >= at && begin - at >= length) break;  // the gap before this mapping holds the range
-    at = AlignUp(static_cast<uintptr_t>(end), align);
-  }
-  return at != 0 && length <= UINTPTR_MAX - at ? at : 0;
-}
-
 // Map::Create() in the first free range at or above `hint` (libpmem's PMEM_MMAP_HINT: "at the specified address
 // (if not used) or at the first unused region above given address"), aligned as Debian's libpmem 1.12.1 aligns it
 // (1 GiB for 2 GiB and more, else 2 MiB, the hint itself rounded up: libpmem_mmap_hint_test); anywhere if none is
-// found. The reservation handle can go at once: the range stays
-// reserved while the Map lives (vm_reservation.h), and is released with it.
+// found. The reservation handle can go at once: the range stays reserved while the Map lives (vm_reservation.h),
+// and is released with it.
 absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   absl::StatusOr<uint64_t> size = source.Size();
@@ -186,7 +165,7 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
     // A few tries: another thread may take the range found between the look and the reservation, and the kernel
     // may refuse a range (below mmap_min_addr: EPERM).
     for (int attempt = 0; attempt < 4; ++attempt) {
-      const uintptr_t at = FirstFreeAbove(from, length, align);
+      const uintptr_t at = map_internal::FirstFreeRangeFrom(from, length, align);
       if (at == 0) break;
       absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(reinterpret_cast<void*>(at), length);
       if (reservation.ok()) {

@@ -1032,9 +1032,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   if (map.file_offset() != Map::kNoFileOffset) {
     absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
     if (!identity.ok()) return identity.status();
-    const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
-        map_internal::MapsInRange(map.address(), 0);
-    if (owner.empty() || !(owner.front().second == *identity)) {
+    const std::vector<map_internal::MapExtent> owner = map_internal::MapsInRange(map.address(), 0);
+    if (owner.empty() || !(owner.front().file == *identity)) {
       return absl::FailedPreconditionError(internal::StrFormat(
           "AsyncPersister: the source (descriptor %d) is not the file of the Map at %p", source.fd(), map.address()));
     }
@@ -1094,9 +1093,8 @@ absl::Status AsyncPersister::AddMap(const Map& map) {
                             StoreGranularityName(map.store_granularity()), StoreGranularityName(engine_->granularity)));
   }
   if (engine_->backend != AsyncBackend::kCpu) {
-    const std::vector<std::pair<uintptr_t, map_internal::FileIdentity>> owner =
-        map_internal::MapsInRange(map.address(), 0);
-    if (owner.empty() || !(owner.front().second == engine_->file)) {
+    const std::vector<map_internal::MapExtent> owner = map_internal::MapsInRange(map.address(), 0);
+    if (owner.empty() || !(owner.front().file == engine_->file)) {
       return absl::FailedPreconditionError(
           internal::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
     }
