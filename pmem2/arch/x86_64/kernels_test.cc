@@ -474,8 +474,8 @@ std::vector<Config> AllConfigs() {
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX"});
   out.push_back({IsaLevel::kSse2, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX"});
   // AVX-512 forced on (whatever the CPU kind's default) and off, the way a user would (off keeps the avx kernels,
-  // also on the CPU kinds whose row defaults to AVX-512: Zen 5 and Intel 6/167; ops_test checks that off wins over
-  // on).
+  // also on the CPU kinds whose row defaults to AVX-512: Zen 5, Intel 6/167 and 6/207; ops_test checks that off wins
+  // over on).
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx512, FlushInstruction::kClwb, Table::kByte, "PMEM_AVX512F", "1"});
   out.push_back({IsaLevel::kAvx, FlushInstruction::kClwb, Table::kCacheLine, "PMEM_AVX512F", "0"});

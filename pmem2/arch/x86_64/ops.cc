@@ -194,8 +194,17 @@ const char* BatchName(const char* name, size_t batch_from) {
 //   - Intel Emerald Rapids (family 6, model 207): ordinary stores + CLWB beat non-temporal stores by 15-28 % at
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
-//     (perf-anchors-emr.md, sections 2-3): the destination history decides below 384 B. Page copies and AVX-512
-//     were not measured there (AVX-512 NT was ahead only at 64 MiB, inside that size's noise): unchanged.
+//     (perf-anchors-emr.md, sections 2-3): the destination history decides below 384 B. In tools/bench on that CPU
+//     (tools/bench/results/intel-6-207.md) the history kept random cold 64-128 B at 1.49-1.57x of libpmem2 and seq
+//     64-256 B at 1.01-1.21x. Page copies: as on 6/167, ordinary stores + msync win on a rewrite up to 1 MiB (NT from
+//     1.25 MiB; fills of the same buffer either way at 64 MiB, ordinary stores ahead at 48 MiB), lose from 2 KiB on a
+//     stream and from 512 B on a far line (ordinary stores 9 % ahead at 64 B, a tie at 128-256 B), where pmem2/arch's
+//     16 KiB without a history had left 4 KiB page copies at 0.73-0.90x of libpmem2 ("Sweep S and R"); rewrites
+//     from 128 KiB by string instructions, as on 6/167: the same buffer copied again took 4-15 % less time at 128
+//     KiB-1 MiB, filled again 3-19 % less at 128 KiB-32 MiB, in two pairs of runs ("Runs T"). AVX-512 with copies
+//     in 32-line batches, as 6/167 and libpmem2: 0.98-1.06x of libpmem2 from 16 KiB in every pattern and from a
+//     cold source, where the AVX kernels had 0.96-0.98x in 11 of 30 cells and no batches 0.97-0.99x from a cold
+//     source ("Runs L"); the price, a 64 MiB copy of a cached source 2-6 % slower than unbatched, as on no other row.
 //   - Unmeasured CPUs: the destination history decides below 256 B, libpmem2's own non-temporal threshold. A
 //     near destination then gets what libpmem2 does for every small copy (ordinary stores + write-back), a far
 //     one non-temporal stores, which won for cold random lines on every CPU measured (1.1-1.5x); so neither
@@ -227,7 +236,9 @@ constexpr CpuKindDefaults kMeasuredCpuKinds[] = {
     {CpuVendor::kIntel, 6, 167, 0, 0,
      {size_t{5} << 18, size_t{2} << 10, 64, 0, 0, true, true, 128 << 10, size_t{48} << 20},
      true, kNtCopyBatchFloor, kCacheLineNtCopyBatchFloor},
-    {CpuVendor::kIntel, 6, 207, 384, 0, {}, false, 0, 0},
+    {CpuVendor::kIntel, 6, 207, 384, 0,
+     {size_t{5} << 18, size_t{2} << 10, 512, 0, 0, true, true, 128 << 10, size_t{64} << 20},
+     true, kNtCopyBatchFloor, kCacheLineNtCopyBatchFloor},
 };
 // clang-format on
 constexpr CpuKindDefaults kUnmeasured = {CpuVendor::kOther, 0, 0, 256, 0, {}, false, 0, 0};
@@ -353,8 +364,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   s.page = kind_defaults.page;
 
   // AVX-512 needs CPU and OS support (features.avx512f) and not PMEM_AVX512F=0; then PMEM_AVX512F=1 selects it
-  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX-512 on Zen 5
-  // and Intel 6/167, AVX elsewhere).
+  // (PMDK's choice, even with PMEM_AVX=0), and without the variable the CPU kind's row decides (AVX-512 on Zen 5,
+  // Intel 6/167 and Emerald Rapids, AVX elsewhere).
   const bool avx512 = features.avx512f && !overrides.no_avx512f &&
                       (overrides.force_avx512f || (!overrides.no_avx && kind_defaults.avx512));
   const IsaKernels* isa = nullptr;

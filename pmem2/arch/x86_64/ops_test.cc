@@ -117,17 +117,19 @@ TEST(SelectTest, IsaLevels) {
   EXPECT_STREQ(Select(f, EnvOverrides()).cache_line.memmove_name, "generic");
   EXPECT_STREQ(Select(f, FromEnv("PMEM_NO_GENERIC_MEMCPY", "1")).cache_line.memmove_name, "libc");
   // MOVDIR64B kernels do not exist; its switch changes nothing but the description.
-  EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM_MOVDIR64B", "0")).isa, "avx");
+  EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM_MOVDIR64B", "0")).isa, "avx512");
+  EXPECT_STREQ(Select(Intel(85), FromEnv("PMEM_MOVDIR64B", "1")).isa, "avx");
 }
 
 // The AVX-512 kernels are the default only on the CPU kinds where they were measured to win: Intel family 6
-// model 167 (cold destinations from 16 KiB, x86_64/results/intel-6-167-avx512.md) and AMD family 26 model 2
-// (Zen 5: random cold 1-2 KiB, tools/bench/results/amd-26-2.md). Zen 4 (nothing measurable) keeps AVX by
-// construction, and so do Emerald Rapids (these kernels not measured) and unknown CPUs. PMEM_AVX=0 and
-// PMEM_AVX512F=0 still turn them off there.
+// model 167 (cold destinations from 16 KiB, x86_64/results/intel-6-167-avx512.md), AMD family 26 model 2
+// (Zen 5: random cold 1-2 KiB, tools/bench/results/amd-26-2.md) and Intel Emerald Rapids (6/207: random cold
+// 64 KiB-2 MiB and copies from a cold source, tools/bench/results/intel-6-207.md). Zen 4 (nothing measurable)
+// keeps AVX by construction, and so do unknown CPUs. PMEM_AVX=0 and PMEM_AVX512F=0 still turn them off there.
 TEST(SelectTest, Avx512DefaultPerCpuKind) {
   EXPECT_STREQ(Select(Zen4(), EnvOverrides()).isa, "avx");
-  EXPECT_STREQ(Select(Intel(207), EnvOverrides()).isa, "avx");
+  EXPECT_STREQ(Select(Intel(207), EnvOverrides()).isa, "avx512");
+  EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
   EXPECT_STREQ(Select(Intel(167), EnvOverrides()).isa, "avx512");
   EXPECT_STREQ(Select(Intel(167), FromEnv("PMEM_AVX512F", "0")).isa, "avx");
   EXPECT_STREQ(Select(Intel(167), FromEnv("PMEM_AVX", "0")).isa, "sse2");
@@ -236,12 +238,26 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
-  EXPECT_EQ(emr.page.rewrite, 0u) << "page copies not measured there";
-  EXPECT_EQ(emr.page.far, 0u);
-  EXPECT_EQ(emr.page.fill_rewrite, 0u);
-  EXPECT_STREQ(emr.cache_line.memmove_name, "avx nt >= 64 B, temporal < 384 B near the thread's last destination");
-  EXPECT_STREQ(emr.cache_line.memset_name, emr.cache_line.memmove_name);
-  EXPECT_STREQ(emr.byte.memmove_name, "avx nt >= 8 MiB") << "the byte tables have no history";
+  EXPECT_EQ(emr.page.rewrite, size_t{5} << 18) << "page copies: 1.25 MiB on a rewrite";
+  EXPECT_EQ(emr.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
+  EXPECT_EQ(emr.page.far, 512u) << "and 512 B when far";
+  EXPECT_EQ(emr.page.far_below, 0u) << "at any size";
+  EXPECT_EQ(emr.page.rewrite_back, 0u) << "a rewrite starts up to the default 64 lines back";
+  EXPECT_TRUE(emr.page.rewrite_covering) << "or covers the last line written";
+  EXPECT_TRUE(emr.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
+  EXPECT_EQ(emr.page.fill_rewrite, size_t{64} << 20) << "fills: ordinary stores on a rewrite below 64 MiB";
+  EXPECT_EQ(emr.page.fill_ahead, 0u) << "and as copies on the next lines";
+  EXPECT_EQ(emr.page.string_from, size_t{128} << 10) << "rewrites from 128 KiB by REP MOVSQ / REP STOSQ";
+  EXPECT_EQ(emr.page_string_memmove, Avx512Kernels().string.memmove);
+  EXPECT_EQ(emr.page_string_memset, Avx512Kernels().string.memset);
+  EXPECT_STREQ(emr.isa, "avx512");
+  EXPECT_EQ(emr.nt_copy_batch_from, kNtCopyBatchFloor) << "copies from a cold source: 32-line batches from 16 KiB";
+  EXPECT_EQ(emr.cache_line_nt_copy_batch_from, kCacheLineNtCopyBatchFloor) << "and the cache-line tables' from 8 KiB";
+  EXPECT_STREQ(emr.cache_line.memmove_name,
+               "avx512 nt >= 64 B, temporal < 384 B near the thread's last destination, 32-line batches >= 8 KiB");
+  EXPECT_STREQ(emr.cache_line.memset_name, "avx512 nt >= 64 B, temporal < 384 B near the thread's last destination");
+  EXPECT_STREQ(emr.byte.memmove_name, "avx512 nt >= 8 MiB, 32-line batches >= 16 KiB")
+      << "the byte tables have no history";
 
   // Every other kind, whatever its vendor: the history below libpmem2's own 256 B, pmem2/arch's page threshold.
   CpuFeatures amd_other = Zen4();
@@ -263,10 +279,8 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(s.page.string_from, 0u) << f.family << "/" << f.model;
     EXPECT_EQ(s.page_string_memmove, nullptr) << f.family << "/" << f.model;
   }
-  EXPECT_EQ(emr.nt_copy_batch_from, 0u);
-  EXPECT_EQ(emr.cache_line_nt_copy_batch_from, 0u);
-  for (const Selection* s : {&zen4, &m26_2, &emr}) {
-    EXPECT_EQ(s->page.string_from, 0u) << "string instructions only where measured (6/167): " << s->isa;
+  for (const Selection* s : {&zen4, &m26_2}) {
+    EXPECT_EQ(s->page.string_from, 0u) << "string instructions only where measured (6/167, 6/207): " << s->isa;
     EXPECT_EQ(s->page_string_memmove, nullptr);
     EXPECT_EQ(s->page_string_memset, nullptr);
   }
@@ -345,14 +359,15 @@ TEST(SelectTest, NearTemporalOverrides) {
   EXPECT_EQ(Select(Zen4(), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "1024")).cache_line_near_temporal_below, 1024u);
   EXPECT_EQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "0")).cache_line_near_temporal_below, 0u);
   EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "0")).cache_line.memmove_name,
-               "avx nt >= 64 B");
+               "avx512 nt >= 64 B, 32-line batches >= 8 KiB");
   EXPECT_EQ(Select(Intel(207), FromEnv("PMEM_MOVNT_THRESHOLD", "128")).cache_line_near_temporal_below, 0u);
   EnvOverrides both = FromEnv("PMEM_MOVNT_THRESHOLD", "128");
   both.has_near_temporal_below = true;
   both.near_temporal_below = 512;
   const Selection s = Select(Intel(207), both);
   EXPECT_EQ(s.cache_line_near_temporal_below, 512u);
-  EXPECT_STREQ(s.cache_line.memmove_name, "avx nt >= 128 B, temporal < 512 B near the thread's last destination");
+  EXPECT_STREQ(s.cache_line.memmove_name,
+               "avx512 nt >= 128 B, temporal < 512 B near the thread's last destination, 32-line batches >= 8 KiB");
   EXPECT_EQ(Select(Intel(207), FromEnv("PMEM_NO_MOVNT", "1")).cache_line_near_temporal_below, 0u);
   EnvOverrides no_movnt = FromEnv("PMEM_NO_MOVNT", "1");
   no_movnt.has_near_temporal_below = true;
@@ -362,7 +377,7 @@ TEST(SelectTest, NearTemporalOverrides) {
   // everything before the write-backs above kSmallCopy): below that it stays off, not paid for; wherever it is
   // on, the name says so.
   EXPECT_STREQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "64")).cache_line.memmove_name,
-               "avx nt >= 64 B");
+               "avx512 nt >= 64 B, 32-line batches >= 8 KiB");
   EXPECT_EQ(Select(Intel(207), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "65")).cache_line_near_temporal_below, 65u);
   EnvOverrides high = FromEnv("PMEM_MOVNT_THRESHOLD", "1024");
   high.has_near_temporal_below = true;
@@ -372,7 +387,7 @@ TEST(SelectTest, NearTemporalOverrides) {
   EXPECT_EQ(Select(Intel(207), high).cache_line_near_temporal_below, 130u) << "129 B: stores all, then writes back";
   high.near_temporal_below = 512;
   EXPECT_STREQ(Select(Intel(207), high).cache_line.memmove_name,
-               "avx nt >= 1 KiB, temporal < 512 B near the thread's last destination");
+               "avx512 nt >= 1 KiB, temporal < 512 B near the thread's last destination, 32-line batches >= 8 KiB");
 }
 
 // The tables and names the AVX-512 kernels get when selected.
