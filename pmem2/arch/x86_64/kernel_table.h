@@ -61,7 +61,7 @@ extern std::atomic<size_t> cache_line_near_temporal_below;
 // Non-temporal copies of at least this many bytes between ranges that do not overlap load kNtCopyBatchLines lines of
 // the source before storing them, where the ISA's policy has registers for that (AVX-512: 32 lines in zmm0-31); 0:
 // never. One size for the byte tables (and so the page copies, which use them) and one for the cache-line tables,
-// from the CPU kind's row in ops.cc (Intel family 6 model 167: 16 KiB and 8 KiB). Written and read like the
+// from the CPU kind's row in ops.cc (Intel family 6 models 167 and 207: 16 KiB and 8 KiB). Written and read like the
 // thresholds above, but read only by copies of at least their table's floor (the AVX-512 kernels' smaller ones pay
 // one compare with a constant, the others nothing), so a row sets 0 or a size from that floor.
 extern std::atomic<size_t> nt_copy_batch_from;

@@ -5,8 +5,8 @@
 //
 // The x86-64 backend: chooses, from the CPU features and the PMEM_* overrides, the flush instruction
 // (CLWB > CLFLUSHOPT > CLFLUSH), the copy kernels (AVX-512 with PMEM_AVX512F=1 or on the CPU kinds where
-// measured to win: Zen 5 and Intel family 6 model 167; else AVX, else SSE2), the non-temporal thresholds and the
-// pattern-aware small copies (per CPU kind, from the measured table in ops.cc), and publishes them as
+// measured to win: Zen 5 and Intel family 6 models 167 and 207; else AVX, else SSE2), the non-temporal thresholds
+// and the pattern-aware small copies (per CPU kind, from the measured table in ops.cc), and publishes them as
 // PersistOps tables. Selection is a pure function of (features, overrides) so tests can build
 // the tables a different CPU would get (see testing/cpu).
 
@@ -57,12 +57,13 @@ struct Selection {
   backend::PageNtThresholds page;
   // Non-temporal copies of at least this many bytes load 32 lines before storing them (kernel_table.h); 0: never.
   // The byte tables' (and so the page copies') and the cache-line tables', from the CPU kind's row in ops.cc (Intel
-  // family 6 model 167: 16 KiB and 8 KiB); 0 with PMEM_NO_MOVNT and without the AVX-512 kernels, whose registers
-  // the batches need.
+  // family 6 models 167 and 207: 16 KiB and 8 KiB); 0 with PMEM_NO_MOVNT and without the AVX-512 kernels, whose
+  // registers the batches need.
   size_t nt_copy_batch_from;
   size_t cache_line_nt_copy_batch_from;
   // The page copies' string kernels (kernel_table.h, IsaKernels::string), where page.string_from != 0: from the CPU
-  // kind's row (Intel family 6 model 167), not with PMEM_NO_MOVNT nor without an ISA's kernels. Null otherwise.
+  // kind's row (Intel family 6 models 167 and 207), not with PMEM_NO_MOVNT nor without an ISA's kernels. Null
+  // otherwise.
   MemmoveFn page_string_memmove;
   MemsetFn page_string_memset;
   const char* isa;          // "avx512", "avx", "sse2" or "generic"

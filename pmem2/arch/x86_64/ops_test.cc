@@ -224,8 +224,8 @@ TEST(SelectTest, PerCpuKindRows) {
       {Select(Intel(167), FromEnv("PMEM_NO_MOVNT", "1")), "no non-temporal copies"},
       {Select(m167_without_avx512, EnvOverrides()), "a CPU or OS without AVX-512"},
       {Select(Intel(167), FromEnv("PMEM_AVX", "0")), "SSE2 kernels"},
-      {Select(Zen4(), FromEnv("PMEM_AVX512F", "1")), "measured on 6/167 only"},
-      {m26_2, "measured on 6/167 only"},
+      {Select(Zen4(), FromEnv("PMEM_AVX512F", "1")), "measured on the Intel rows only (6/167, 6/207)"},
+      {m26_2, "measured on the Intel rows only (6/167, 6/207)"},
   };
   for (const auto& w : without_batches) {
     EXPECT_EQ(w.s.nt_copy_batch_from, 0u) << w.why;
@@ -418,7 +418,7 @@ TEST(SelectTest, Avx512fSwitch) {
   forced_no_avx.no_avx = true;
   EXPECT_STREQ(Select(Zen4(), forced_no_avx).isa, "avx512");
   EXPECT_STREQ(Select(Intel(85), FromEnv("PMEM_AVX512F", "1")).isa, "avx512");
-  // =0: never, also where the CPU kind defaults to AVX-512 (model 167); the switch off wins over a forced one.
+  // =0: never, also where the CPU kind defaults to AVX-512 (models 167 and 207); the switch off wins over a forced one.
   EnvOverrides off_and_forced = FromEnv("PMEM_AVX512F", "0");
   off_and_forced.force_avx512f = true;
   EXPECT_STREQ(Select(Zen4(), off_and_forced).isa, "avx");

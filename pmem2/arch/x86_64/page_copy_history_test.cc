@@ -1,10 +1,11 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // The page copies' destination history, end to end through pmem2/arch's PageCopyFlags(): on a CPU kind whose
-// row asks for it (family 6 model 167, Zen 5), a copy far from the thread's previous page copy goes non-temporal
-// from the far threshold (below a bound, where the row sets one), one just ahead from the ahead threshold and a
-// rewrite from the rewrite threshold; elsewhere (Zen 4, unmeasured kinds) the history is not consulted and the
-// one threshold decides. The caller's flags and PMEM_MOVNT_THRESHOLD still win; each thread has its own history.
+// row asks for it (Intel family 6 models 167 and 207, Zen 5), a copy far from the thread's previous page copy goes
+// non-temporal from the far threshold (below a bound, where the row sets one), one just ahead from the ahead
+// threshold and a rewrite from the rewrite threshold; elsewhere (Zen 4, unmeasured kinds) the history is not
+// consulted and the one threshold decides. The caller's flags and PMEM_MOVNT_THRESHOLD still win; each thread has
+// its own history.
 
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,8 @@ bool UserThreshold() { return std::getenv("PMEM_MOVNT_THRESHOLD") != nullptr; }
 
 TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
   if (!UserThreshold()) GTEST_SKIP() << "runs under PMEM_MOVNT_THRESHOLD=4096 (its own target)";
-  for (const CpuFeatures& f : {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kAmd, 26, 2)}) {
+  for (const CpuFeatures& f :
+       {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kAmd, 26, 2)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f, arch::ProcessEnvOverrides());
     EXPECT_EQ(PageCopyFlags(At(32 << 20), 64, 0), kByteTableDecides) << "far, but the byte table's threshold decides";
     EXPECT_EQ(PageCopyFlags(At(1 << 20), 4095, 0), kByteTableDecides);
@@ -73,7 +75,7 @@ TEST_F(PageCopyHistoryTest, TheUsersThresholdWinsOverTheHistory) {
     for (const PageWrite write : {PageWrite::kCopy, PageWrite::kFill}) {
       EXPECT_EQ(PageCopyFlags(At(12 << 20), size_t{256} << 10, 0, write), kByteTableDecides);
       EXPECT_EQ(PageCopyFlags(At(12 << 20), size_t{256} << 10, 0, write), kByteTableDecides)
-          << "256 KiB written again: no string instructions either (Intel 6/167's from 128 KiB)";
+          << "256 KiB written again: no string instructions either (the Intel rows' from 128 KiB)";
     }
     EXPECT_EQ(PageCopyName().find("rep movsq"), std::string::npos) << PageCopyName();
     const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 16 KiB" : "";
@@ -472,15 +474,17 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
     size_t bytes;
   };
   constexpr size_t k8M = size_t{8} << 20;
-  // A rewrite: the same buffer written again (on Intel 6/167 the first write, which runs on past the last line
-  // written, is ahead).
+  // After a jump to the buffer's first line: ahead, the next line; a rewrite, the buffer's first write (ahead on the
+  // Intel rows, which run_on_is_ahead makes of a write running on past the last line written; a rewrite on Zen 5),
+  // then the same buffer again, which covers the last line written.
   const auto flags_at = [&](Where where, PageWrite write, size_t size) {
     Forget();
     if (where == Where::kFar) return PageCopyFlags(At(0), size, 0, write);
-    const size_t jump = where == Where::kRewrite ? size : 64;  // 6/207: a far 64 B takes ordinary stores
-    EXPECT_EQ(PageCopyFlags(At(0), jump, 0), jump >= CurrentSelection().page.far ? kNt : kOrdinary)
-        << "the jump before it";
-    return PageCopyFlags(At(where == Where::kRewrite ? 0 : 64), size, 0, write);
+    EXPECT_EQ(PageCopyFlags(At(0), 64, 0), 64 >= CurrentSelection().page.far ? kNt : kOrdinary)
+        << "the jump before it (6/207: a far 64 B takes ordinary stores)";
+    if (where == Where::kAhead) return PageCopyFlags(At(64), size, 0, write);
+    PageCopyFlags(At(0), size, 0);
+    return PageCopyFlags(At(0), size, 0, write);
   };
   const struct {
     CpuFeatures cpu;
@@ -535,6 +539,20 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
   EXPECT_EQ(PageCopyFlags(At(last), 64, 0), kNt) << "the jump";
   EXPECT_EQ(PageCopyFlags(At(last - (size_t{512} << 10) - 64), size_t{512} << 10, 0), kNt)
       << "512 KiB ending two lines before it: far";
+}
+
+// Emerald Rapids' page copies as `pmem2 info` names them: each threshold of its row and the string instructions.
+TEST_F(PageCopyHistoryTest, EmeraldRapidsNamesItsPageThresholds) {
+  if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
+  pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 207));
+  const std::string kernel = ByteOps().memmove_name;
+  const std::string isa = kernel.substr(0, kernel.find(" nt"));
+  const std::string rest = ", 2 KiB after the thread's last page copy, 512 B far from it";
+  // AVX-512 batches copies of 16 KiB and more; a CPU without it (this test on another machine) has none.
+  const std::string batches = CurrentSelection().nt_copy_batch_from != 0 ? ", 32-line batches >= 16 KiB" : "";
+  EXPECT_EQ(batches.empty(), isa != "avx512");
+  EXPECT_EQ(PageCopyName(), isa + " nt >= 1280 KiB on a rewrite (rep movsq from 128 KiB)" + rest + batches);
+  EXPECT_EQ(PageCopyName(PageWrite::kFill), isa + " nt >= 64 MiB on a rewrite (rep stosq from 128 KiB)" + rest);
 }
 
 // A far copy from the row's far_below takes the copies' rewrite threshold, and so does a far fill (not the fills'
@@ -648,7 +666,7 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
   };
   // A jump, a rewrite, a stream's next lines (where Zen 5's fills differ from its copies at 16 KiB), a large far
   // copy right after them, a far copy, a large rewrite (where they differ again), the caller's own flags, NOFLUSH, and
-  // a 256 KiB buffer written again (Intel 6/167: the string kernels).
+  // a 256 KiB buffer written again (Intel 6/167 and 6/207: the string kernels).
   const Step steps[] = {{32 << 20, 64, 0},
                         {32 << 20, 64, 0},
                         {(32 << 20) + 64, 2048, 0},
@@ -664,7 +682,8 @@ TEST_F(PageCopyHistoryTest, PageCopiesCallTheInstalledTablesWithPageCopyFlags) {
                         {12 << 20, 256 << 10, 0}};
   char source[1];
   for (const CpuFeatures& f : {Kind(CpuVendor::kAmd, 26, 2), Kind(CpuVendor::kIntel, 6, 167),
-                               Kind(CpuVendor::kAmd, 25, 17), Kind(CpuVendor::kOther, 0, 0)}) {
+                               Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kAmd, 25, 17),
+                               Kind(CpuVendor::kOther, 0, 0)}) {
     pmem2::testing::ScopedCpuFeatures cpu(f, arch::ProcessEnvOverrides());
     Selection recording = cpu.selection();
     recording.byte.memmove = RecordMemmove;
