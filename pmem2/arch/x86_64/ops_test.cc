@@ -184,18 +184,28 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection m167 = Select(Intel(167), EnvOverrides());
   EXPECT_EQ(m167.cache_line_near_temporal_below, 0u) << "family 6 model 167: non-temporal wins every pattern";
-  EXPECT_EQ(m167.page.rewrite, size_t{5} << 18) << "page copies: 1.25 MiB on a rewrite";
-  EXPECT_EQ(m167.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
-  EXPECT_EQ(m167.page.far, 64u) << "and 64 B when far";
-  EXPECT_EQ(m167.page.far_below, 0u) << "at any size";
-  EXPECT_EQ(m167.page.rewrite_back, 0u) << "a rewrite starts up to the default 64 lines back";
-  EXPECT_TRUE(m167.page.rewrite_covering) << "or covers the last line written";
-  EXPECT_TRUE(m167.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
-  EXPECT_EQ(m167.page.fill_rewrite, size_t{48} << 20) << "fills: 48 MiB on a rewrite";
-  EXPECT_EQ(m167.page.fill_ahead, 0u) << "and as copies on the next lines";
-  EXPECT_EQ(m167.page.string_from, size_t{128} << 10) << "rewrites from 128 KiB by REP MOVSQ / REP STOSQ";
-  EXPECT_EQ(m167.page_string_memmove, Avx512Kernels().string.memmove);
-  EXPECT_EQ(m167.page_string_memset, Avx512Kernels().string.memset);
+  // The Intel rows' page copies (6/167, Emerald Rapids): the same classes, rewrite and ahead thresholds and string
+  // rewrites; the far and the fills' rewrite thresholds their own.
+  const struct {
+    unsigned model;
+    size_t far, fill_rewrite;
+  } intel_page_rows[] = {{167, 64, size_t{48} << 20}, {207, 512, size_t{64} << 20}};
+  for (const auto& row : intel_page_rows) {
+    SCOPED_TRACE("6/" + std::to_string(row.model));
+    const Selection s = Select(Intel(row.model), EnvOverrides());
+    EXPECT_EQ(s.page.rewrite, size_t{5} << 18) << "page copies: 1.25 MiB on a rewrite";
+    EXPECT_EQ(s.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
+    EXPECT_EQ(s.page.far, row.far) << "64 B (6/167) or 512 B (6/207) when far";
+    EXPECT_EQ(s.page.far_below, 0u) << "at any size";
+    EXPECT_EQ(s.page.rewrite_back, 0u) << "a rewrite starts up to the default 64 lines back";
+    EXPECT_TRUE(s.page.rewrite_covering) << "or covers the last line written";
+    EXPECT_TRUE(s.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
+    EXPECT_EQ(s.page.fill_rewrite, row.fill_rewrite) << "fills: 48 MiB (6/167) or 64 MiB (6/207) on a rewrite";
+    EXPECT_EQ(s.page.fill_ahead, 0u) << "and as copies on the next lines";
+    EXPECT_EQ(s.page.string_from, size_t{128} << 10) << "rewrites from 128 KiB by REP MOVSQ / REP STOSQ";
+    EXPECT_EQ(s.page_string_memmove, Avx512Kernels().string.memmove);
+    EXPECT_EQ(s.page_string_memset, Avx512Kernels().string.memset);
+  }
   for (const auto& [variable, value] : {std::pair<const char*, const char*>{"PMEM_AVX512F", "0"}, {"PMEM_AVX", "0"}}) {
     const Selection lower = Select(Intel(167), FromEnv(variable, value));
     const IsaKernels& isa = std::string(lower.isa) == "avx" ? AvxKernels() : Sse2Kernels();
@@ -238,19 +248,7 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
-  EXPECT_EQ(emr.page.rewrite, size_t{5} << 18) << "page copies: 1.25 MiB on a rewrite";
-  EXPECT_EQ(emr.page.ahead, size_t{2} << 10) << "2 KiB on the next lines";
-  EXPECT_EQ(emr.page.far, 512u) << "and 512 B when far";
-  EXPECT_EQ(emr.page.far_below, 0u) << "at any size";
-  EXPECT_EQ(emr.page.rewrite_back, 0u) << "a rewrite starts up to the default 64 lines back";
-  EXPECT_TRUE(emr.page.rewrite_covering) << "or covers the last line written";
-  EXPECT_TRUE(emr.page.run_on_is_ahead) << "but one running on past that line is a stream's next record";
-  EXPECT_EQ(emr.page.fill_rewrite, size_t{64} << 20) << "fills: ordinary stores on a rewrite below 64 MiB";
-  EXPECT_EQ(emr.page.fill_ahead, 0u) << "and as copies on the next lines";
-  EXPECT_EQ(emr.page.string_from, size_t{128} << 10) << "rewrites from 128 KiB by REP MOVSQ / REP STOSQ";
-  EXPECT_EQ(emr.page_string_memmove, Avx512Kernels().string.memmove);
-  EXPECT_EQ(emr.page_string_memset, Avx512Kernels().string.memset);
-  EXPECT_STREQ(emr.isa, "avx512");
+  EXPECT_STREQ(emr.isa, "avx512") << "page copies: intel_page_rows above";
   EXPECT_EQ(emr.nt_copy_batch_from, kNtCopyBatchFloor) << "copies from a cold source: 32-line batches from 16 KiB";
   EXPECT_EQ(emr.cache_line_nt_copy_batch_from, kCacheLineNtCopyBatchFloor) << "and the cache-line tables' from 8 KiB";
   EXPECT_STREQ(emr.cache_line.memmove_name,
