@@ -195,16 +195,17 @@ const char* BatchName(const char* name, size_t batch_from) {
 //     64-256 B on a cached or sequentially prefetched line and lose by 32-47 % on a cold, randomly placed one;
 //     storing everything before the write-backs stays ahead up to ~320 B and the crossover is 384-512 B
 //     (perf-anchors-emr.md, sections 2-3): the destination history decides below 384 B. In tools/bench on that CPU
-//     (tools/bench/results/intel-6-207.md) the history kept random cold 64-128 B at 1.49-1.57x of libpmem2 and seq
-//     64-256 B at 1.01-1.21x. Page copies: as on 6/167, ordinary stores + msync win on a rewrite up to 1 MiB (NT from
-//     1.25 MiB; fills of the same buffer either way at 64 MiB, ordinary stores ahead at 48 MiB), lose from 2 KiB on a
-//     stream and from 512 B on a far line (ordinary stores 9 % ahead at 64 B, 0-4.5 % at 128-256 B), where pmem2/arch's
-//     16 KiB without a history had left 4 KiB page copies at 0.73-0.90x of libpmem2 ("Run A", "Sweep S and R"); rewrites
-//     from 128 KiB by string instructions, as on 6/167: the same buffer copied again took 4-15 % less time at 128
-//     KiB-1 MiB, filled again 2-19 % less at 128 KiB-32 MiB, in two pairs of runs ("Runs T"). AVX-512 with copies
-//     in 32-line batches, as 6/167 and libpmem2: 0.98-1.06x of libpmem2 from 16 KiB in every pattern and from a
-//     cold source, where the AVX kernels had 0.96-0.98x in 11 of 35 cells and no batches 0.97-0.99x in 9 of 10 from a cold
-//     source ("Runs L"); the price, a 64 MiB copy of a cached source 2-6 % slower than unbatched.
+//     (tools/bench/results/intel-6-207.md, run FL2) the history kept random cold 64-128 B at 1.50-1.58x of libpmem2
+//     and seq 64-256 B at 1.00-1.19x. Page copies: as on 6/167, ordinary stores + msync win on a rewrite up to 1 MiB
+//     (NT from 1.25 MiB; fills of the same buffer either way at 64 MiB, ordinary stores ahead at 48 MiB), lose from 2
+//     KiB on a stream and from 512 B on a far line (ordinary stores 9 % ahead at 64 B, 0-4.5 % at 128-256 B), where
+//     pmem2/arch's 16 KiB without a history had left 4 KiB page copies at 0.73-0.90x of libpmem2 ("Run A", "Sweep S
+//     and R"); rewrites from 128 KiB by string instructions, as on 6/167: the same buffer copied again took 4-15 %
+//     less time at 128 KiB-1 MiB, filled again 2-19 % less at 128 KiB-32 MiB, in two pairs of runs ("Runs T").
+//     AVX-512 with copies in 32-line batches, as 6/167 and libpmem2: 0.98-1.06x of libpmem2 from 16 KiB in every
+//     pattern and from a cold source, where the AVX kernels had 0.96-0.98x in 11 of 35 cells and no batches
+//     0.97-0.99x in 9 of 10 from a cold source ("Runs L"); the price, a 64 MiB copy of a cached source 2-6 % slower
+//     than unbatched in 5 of 6 of the limit's rows.
 //   - Unmeasured CPUs: the destination history decides below 256 B, libpmem2's own non-temporal threshold. A
 //     near destination then gets what libpmem2 does for every small copy (ordinary stores + write-back), a far
 //     one non-temporal stores, which won for cold random lines on every CPU measured (1.1-1.5x); so neither

@@ -248,7 +248,7 @@ TEST(SelectTest, PerCpuKindRows) {
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
-  EXPECT_STREQ(emr.isa, "avx512") << "page copies: intel_page_rows above";
+  EXPECT_STREQ(emr.isa, "avx512");  // its page copies: intel_page_rows above
   EXPECT_EQ(emr.nt_copy_batch_from, kNtCopyBatchFloor) << "copies from a cold source: 32-line batches from 16 KiB";
   EXPECT_EQ(emr.cache_line_nt_copy_batch_from, kCacheLineNtCopyBatchFloor) << "and the cache-line tables' from 8 KiB";
   EXPECT_STREQ(emr.cache_line.memmove_name,

@@ -270,10 +270,10 @@ TEST_F(PageCopyHistoryTest, IntelStringRewritesWriteTheRightBytes) {
 }
 
 // A stream of records that are not whole lines: each starts on the line where the previous one ended, which on its own
-// would make it a rewrite. Intel 6/167's row counts a record that runs on past that line as ahead (non-temporal from 2
-// KiB, as streams of whole lines); Zen 5's row, not measured on such a stream, keeps it a rewrite (ordinary stores
-// below 8 MiB).
-TEST_F(PageCopyHistoryTest, RecordsThatAreNotWholeLinesStreamOnIntel167) {
+// would make it a rewrite. The Intel rows (6/167, 6/207) count a record that runs on past that line as ahead
+// (non-temporal from 2 KiB, as streams of whole lines); Zen 5's row, not measured on such a stream, keeps it a rewrite
+// (ordinary stores below 8 MiB).
+TEST_F(PageCopyHistoryTest, RecordsThatAreNotWholeLinesStreamOnTheIntelRows) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   for (const CpuFeatures& f :
        {Kind(CpuVendor::kIntel, 6, 167), Kind(CpuVendor::kIntel, 6, 207), Kind(CpuVendor::kAmd, 26, 2)}) {
@@ -541,7 +541,8 @@ TEST_F(PageCopyHistoryTest, EveryRowThresholdExactly) {
       << "512 KiB ending two lines before it: far";
 }
 
-// Emerald Rapids' page copies as `pmem2 info` names them: each threshold of its row and the string instructions.
+// Emerald Rapids' page copies as `pmem2 info` names them (before its ", then msync"): each threshold of its row and
+// the string instructions.
 TEST_F(PageCopyHistoryTest, EmeraldRapidsNamesItsPageThresholds) {
   if (UserThreshold()) GTEST_SKIP() << "the history is off under PMEM_MOVNT_THRESHOLD";
   pmem2::testing::ScopedCpuFeatures cpu(Kind(CpuVendor::kIntel, 6, 207));
