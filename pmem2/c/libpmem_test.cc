@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +32,8 @@
 #include "pmem2/pmem2.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/temp_files.h"
 
 namespace {
@@ -637,6 +641,50 @@ TEST_F(LibpmemTest, MsyncFailureIsStickyForTheMapping) {
   pmem2::map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(pmem_msync(p, 1), -1);
   EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+// pmem_msync is no cancellation point (unlike libpmem's, which calls glibc's msync(): README, "Differences from
+// libpmem2"): in a thread with a cancellation request pending it syncs and returns, and the thread ends at its
+// next cancellation point. In a child whose msync(2) fails (a seccomp filter), so that the result shows the system
+// call ran.
+struct MsyncInACanceledThread {
+  char* address = nullptr;
+  int result = 0;
+  int error = 0;
+  bool returned = false;
+};
+
+void* MsyncWithCancellationPending(void* arg) {
+  MsyncInACanceledThread* m = static_cast<MsyncInACanceledThread*>(arg);
+  pthread_cancel(pthread_self());
+  m->result = pmem_msync(m->address, 1);
+  m->error = errno;
+  m->returned = true;
+  pthread_testcancel();
+  return nullptr;
+}
+
+TEST_F(LibpmemTest, MsyncIsNoCancellationPoint) {
+  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    pmem2::testing::DenySystemCall(__NR_msync, EIO);  // inherited by the thread made next
+    MsyncInACanceledThread m;
+    m.address = p;
+    pthread_t thread;
+    void* exit_value = nullptr;
+    if (pthread_create(&thread, nullptr, MsyncWithCancellationPending, &m) != 0) return 2;
+    if (pthread_join(thread, &exit_value) != 0) return 3;
+    pmem2::testing::WriteToParent(
+        out, absl::StrCat(exit_value == PTHREAD_CANCELED ? "canceled" : "not canceled",
+                          m.returned ? " after" : " inside", " pmem_msync, ", m.result, " errno ", m.error));
+    return 0;
+  });
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, absl::StrCat("canceled after pmem_msync, -1 errno ", EIO));
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 

@@ -47,6 +47,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -54,9 +55,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pmem2/internal/msync.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -356,15 +359,24 @@ struct alignas(64) SyncSlot {
 };
 
 // What a page sync reads besides its thread's slot, on one cache line: the readers' count, and for
-// page_persist.cc the page size and the msync to call.
+// page_persist.cc the page size and the msync that tests put in the system call's place.
 using MsyncFn = int (*)(void* address, size_t length, int flags);
 struct alignas(64) PageSyncShared {
   std::atomic<uint32_t> waiters{0};           // readers waiting for a slot to change (WaitForEarlierSyncs)
   std::atomic<bool> wake_ups_skipped{false};  // SkipWakeUpsForTest
   std::atomic<uintptr_t> page_size{0};        // 0 until page_persist.cc's first sync reads it
-  std::atomic<MsyncFn> msync{&::msync};       // replaced by tests (page_persist_for_test.h)
+  std::atomic<MsyncFn> msync{nullptr};        // set by tests (page_persist_for_test.h); nullptr: the system call
 };
 extern PageSyncShared page_sync_shared;
+
+// The page syncs' msync(2): the test seam's function where one is set, else the system call itself, inline
+// (internal/msync.h: no cancellation point, no frame of glibc's after it). 0, or the error number; errno unchanged
+// on the system call's path.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int PageMsync(void* start, size_t length) {
+  const MsyncFn seam = page_sync_shared.msync.load(std::memory_order_relaxed);
+  if (ABSL_PREDICT_TRUE(seam == nullptr)) return internal::MsyncSystemCall(start, length, MS_SYNC);
+  return seam(start, length, MS_SYNC) == 0 ? 0 : errno;
+}
 
 // initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
 extern __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec")));

@@ -31,12 +31,11 @@ ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
   return page;
 }
 
-// Inside the caller's scope: the first msync failed.
+// Inside the caller's scope: the first msync failed with `error`.
 ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller_sees_result, void* start,
-                                       size_t length, MsyncFn sync) {
-  int error = errno;
+                                       size_t length, int error) {
   for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
-    error = sync(start, length, MS_SYNC) == 0 ? 0 : errno;
+    error = PageMsync(start, length);
   }
   // Device DAX has no fsync, so msync fails there with EINVAL having lost nothing: the stores are still in the CPU
   // caches, where a cache-line write-back reaches them (its Maps are cache line or byte: rules 4 and 5 of
@@ -84,16 +83,19 @@ ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool ca
 // arch::ByteDrain(), persist_fn and the page copies came 1-12 ns (paired medians of 30 processes) closer to a bare
 // msync, at the edge of that host's noise. Where it costs the process its first-level caches (another guest of
 // that kind: ~1.2 ns per line touched after msync, "The page sync's lines" there), what counts is lines and calls:
-// so the sync is inlined into the copy and fill that persist (one frame around msync instead of three), the
-// scope is inline, the failure path is out of line, and what the sync reads besides the thread's slot is on one
-// line (PageSyncShared, map_registry.h). memcpy_fn and memset_fn came 7-10 ns closer to a bare msync there.
+// the scope is inline, the failure path is out of line, and what the sync reads besides the thread's slot is on one
+// line (PageSyncShared, map_registry.h). On Intel Emerald Rapids (tools/bench/results/intel-6-207.md, "The system
+// call inline") what counted was the returns after the system call and where the code around it lies: msync is the
+// system call itself, inline (PageMsync, pmem2/internal/msync.h), and persist_fn, memcpy_fn and memset_fn each end
+// in a jump to PersistPages, the one copy of that code, whose return is the only one after the call. (The copies
+// had the sync inlined, one frame around msync instead of three; there the same code inlined in each cost up to
+// 12 ns more or less, depending only on where the linker put it.)
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t size, bool caller_sees_result) {
   // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
   arch::ByteDrain();
   if (size == 0) return 0;
   uintptr_t page = page_sync_shared.page_size.load(std::memory_order_relaxed);
   if (ABSL_PREDICT_FALSE(page == 0)) page = FirstPageSize();
-  const MsyncFn sync = page_sync_shared.msync.load(std::memory_order_relaxed);
   const uintptr_t top_page = 0 - page;
   if (ABSL_PREDICT_FALSE(reinterpret_cast<uintptr_t>(ptr) >= top_page ||
                          size > top_page - reinterpret_cast<uintptr_t>(ptr))) {
@@ -103,8 +105,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t 
   const size_t length = reinterpret_cast<uintptr_t>(ptr) + size - reinterpret_cast<uintptr_t>(start);
   // Marked in flight in this thread's slot until the failure, if any, is recorded (map_registry.h).
   SyncScope scope(start, length);
-  if (ABSL_PREDICT_TRUE(sync(start, length, MS_SYNC) == 0)) return 0;
-  return SyncFailed(ptr, size, caller_sees_result, start, length, sync);
+  const int error = PageMsync(start, length);
+  if (ABSL_PREDICT_TRUE(error == 0)) return 0;
+  return SyncFailed(ptr, size, caller_sees_result, start, length, error);
 }
 
 ABSL_ATTRIBUTE_HOT int SyncPages(const void* ptr, size_t size, bool caller_sees_result) {
@@ -113,29 +116,32 @@ ABSL_ATTRIBUTE_HOT int SyncPages(const void* ptr, size_t size, bool caller_sees_
 
 namespace {
 
-ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) {
-  SyncPages(ptr, size, /*caller_sees_result=*/false);
+// The sync of persist_fn, memcpy_fn and memset_fn, each of which jumps here last (a tail call), so that the three
+// run one copy of the code around the system call and return to their caller from it. Returns `ptr` for the copies.
+ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_HOT void* PersistPages(void* ptr, size_t size) {
+  SyncPagesInline(ptr, size, /*caller_sees_result=*/false);
+  return ptr;
 }
+
+ABSL_ATTRIBUTE_HOT void PagePersist(const void* ptr, size_t size) { PersistPages(const_cast<void*>(ptr), size); }
 
 // msync has already waited for the write-back: there is nothing left to drain.
 ABSL_ATTRIBUTE_HOT void PageDrain() {}
 
-// Without a persist, the copy is a jump to the engine's; with one, the engine decides (PageCopyFor), and the kernel and
-// the sync run from this frame.
+// Without a persist, the copy is a jump to the engine's; with one, the engine decides (PageCopyFor), the kernel runs
+// from this frame, and the sync is a jump to PersistPages.
 ABSL_ATTRIBUTE_HOT void* PageMemmove(void* pmemdest, const void* src, size_t len, unsigned flags) {
   if ((flags & kMemNoFlush) != 0) return arch::PageMemmove(pmemdest, src, len, flags);
   const arch::PageCopyCall copy = arch::PageCopyFor(pmemdest, len, flags);
   copy.memmove(pmemdest, src, len, copy.flags);
-  SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
-  return pmemdest;
+  return PersistPages(pmemdest, len);
 }
 
 ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned flags) {
   if ((flags & kMemNoFlush) != 0) return arch::PageMemset(pmemdest, c, len, flags);
   const arch::PageFillCall fill = arch::PageFillFor(pmemdest, len, flags);
   fill.memset(pmemdest, c, len, fill.flags);
-  SyncPagesInline(pmemdest, len, /*caller_sees_result=*/false);
-  return pmemdest;
+  return PersistPages(pmemdest, len);
 }
 
 // The diagnostics hold plain C strings for the life of the process; the names depend on the environment and
@@ -175,9 +181,7 @@ PersistFn PagePersistFn() { return PagePersist; }
 
 DrainFn PageDrainFn() { return PageDrain; }
 
-void SetMsyncForTest(MsyncFn fn) {
-  page_sync_shared.msync.store(fn != nullptr ? fn : &::msync, std::memory_order_relaxed);
-}
+void SetMsyncForTest(MsyncFn fn) { page_sync_shared.msync.store(fn, std::memory_order_relaxed); }
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
 #include "pmem2/config/config.h"
+#include "pmem2/internal/msync.h"
 #include "pmem2/map/map.h"
 #include "pmem2/persist_fns.h"
 #include "pmem2/source/source.h"
@@ -198,7 +199,9 @@ BENCHMARK(GlibcMemsetAlone)->Apply(Sizes);
 // bare msync's in the same round, is one difference; the counters are each variant's median difference (ns per
 // call over a bare msync of the same pages), and `bare_msync_ns` the bare msync's median. Rounds take ~0.2 ms, so
 // the host's drift, which moves a bare msync by 5-10 % between processes, cancels within them. The one-off
-// programs behind tools/bench/results/amd-26-2.md's "The page sync's lines" measured this way.
+// programs behind tools/bench/results/amd-26-2.md's "The page sync's lines" measured this way. A bare msync is
+// glibc's msync(), as an application calls it (and tools/bench's limit); `msync_system_call` is the system call
+// inline, as pmem2's page syncs make it: what of pmem2's distance to a bare msync is glibc's function around it.
 void OverBareMsync(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   char* d = Destination();
@@ -206,10 +209,19 @@ void OverBareMsync(benchmark::State& state) {
   const auto persist = map.persist_fn();
   const auto memcpy_fn = map.memcpy_fn();
   const auto memset_fn = map.memset_fn();
-  enum Variant { kBare, kGlibcMemcpyMsync, kPersistFn, kGlibcMemcpyPersistFn, kMemcpyFn, kMemsetFn, kCount };
-  static constexpr const char* kNames[kCount] = {"bare_msync_ns",       "glibc_memcpy+msync",
-                                                 "persist_fn",          "glibc_memcpy+persist_fn",
-                                                 "memcpy_fn",           "memset_fn"};
+  enum Variant {
+    kBare,
+    kSystemCall,
+    kGlibcMemcpyMsync,
+    kPersistFn,
+    kGlibcMemcpyPersistFn,
+    kMemcpyFn,
+    kMemsetFn,
+    kCount
+  };
+  static constexpr const char* kNames[kCount] = {"bare_msync_ns", "msync_system_call",       "glibc_memcpy+msync",
+                                                 "persist_fn",    "glibc_memcpy+persist_fn", "memcpy_fn",
+                                                 "memset_fn"};
   constexpr int kCallsPerBatch = 100;
   std::array<std::vector<double>, kCount> samples;
   std::array<int, kCount> order;
@@ -225,6 +237,10 @@ void OverBareMsync(benchmark::State& state) {
           case kBare:
             d[0] = static_cast<char>(i);
             benchmark::DoNotOptimize(msync(d, PageSpan(n), MS_SYNC));
+            break;
+          case kSystemCall:  // what the page syncs call instead of glibc's msync() (pmem2/internal/msync.h)
+            d[0] = static_cast<char>(i);
+            benchmark::DoNotOptimize(internal::MsyncSystemCall(d, PageSpan(n), MS_SYNC));
             break;
           case kGlibcMemcpyMsync:
             std::memcpy(d, Source64(), n);

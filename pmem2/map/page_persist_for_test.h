@@ -17,9 +17,9 @@
 namespace pmem2 {
 namespace map_internal {
 
-// `fn` replaces ::msync for every page-granularity persist in the process (and every data sync of an
-// AsyncPersister's synchronous backend); nullptr restores ::msync. Not for
-// concurrent use with persists in other threads.
+// `fn` replaces the msync(2) system call for every page-granularity persist in the process (and every data sync of
+// an AsyncPersister's synchronous backend); it returns 0, or -1 with errno, as msync(2). nullptr restores the
+// system call. Not for concurrent use with persists in other threads.
 void SetMsyncForTest(MsyncFn fn);
 
 }  // namespace map_internal

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/msync.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/request.h"
@@ -52,6 +54,21 @@ constexpr uint64_t kMaxWriteChunk = uint64_t{1} << 30;  // io_uring's lengths ar
 constexpr int kMaxRingAttempts = 10000;                 // EAGAIN / EBUSY / ENOMEM from the ring: ~1 s
 
 uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
+
+// sync_file_range(2) waiting for write-back (SYNC_FILE_RANGE_WAIT_AFTER), which takes the description's write-back
+// error report: by syscall(2), as glibc's sync_file_range() is a cancellation point that may drop the answer
+// (pmem2/internal/msync.h has why). 0, or the error number.
+// Where the system call has another name or argument order (sync_file_range2: 32-bit ARM, POWER), glibc's.
+int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
+#if defined(SYS_sync_file_range) && defined(__LP64__)
+  const long result = syscall(SYS_sync_file_range, fd, static_cast<off64_t>(begin),  // NOLINT(runtime/int)
+                              static_cast<off64_t>(length), static_cast<unsigned>(SYNC_FILE_RANGE_WAIT_AFTER));
+#else
+  const int result =
+      sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(length), SYNC_FILE_RANGE_WAIT_AFTER);
+#endif
+  return result == 0 ? 0 : errno;
+}
 
 // How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
 constexpr long kRingCheckNanos = 200 * 1000 * 1000;
@@ -642,8 +659,7 @@ int Engine::SyncSynchronously(Batch& batch) {
     const size_t length = end - begin + (address - page_address);
     map_internal::SyncScope scope(pages, length);
     // The page persists' msync, which tests replace (page_persist_for_test.h).
-    const map_internal::MsyncFn sync = map_internal::page_sync_shared.msync.load(std::memory_order_relaxed);
-    int result = sync(pages, length, MS_SYNC) == 0 ? 0 : -errno;
+    int result = -map_internal::PageMsync(pages, length);
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
     if (result < 0 && result != -EINTR && result != -EAGAIN && result != -ECANCELED) {  // retried (OnSyncResult)
       map_internal::RecordPersistFailure(pages, length, -result);
@@ -652,9 +668,8 @@ int Engine::SyncSynchronously(Batch& batch) {
       // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
       // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
       // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
-      if (sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin),
-                          SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-        map_internal::RecordPersistFailure(pages, length, errno);
+      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) {
+        map_internal::RecordPersistFailure(pages, length, error);
       }
       TakeReportsThroughTheMaps();
     }
@@ -665,9 +680,7 @@ int Engine::SyncSynchronously(Batch& batch) {
   // the Source's): SYNC_FILE_RANGE_WAIT_AFTER finds nothing left to wait for and reports the file's errors that
   // this description has not seen yet (file_fdatawait_range).
   const uint64_t length = batch.end - batch.begin;
-  if (sync_file_range(fd, static_cast<off64_t>(batch.begin), static_cast<off64_t>(length),
-                      SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-    const int error = errno;
+  if (const int error = WaitForWriteBack(fd, batch.begin, length); error != 0) {
     const Slot* first = batch.members;
     RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     batch.recorded = true;
@@ -854,9 +867,9 @@ void Engine::TakeReportsThroughTheMaps() {
     const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
     map_internal::SyncScope scope(page, length);
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
-    if (msync(page, length, MS_SYNC) != 0 && errno != ENOMEM) {
-      map_internal::RecordPersistFailure(page, length, errno);
-    }
+    // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
+    const int error = internal::MsyncSystemCall(page, length, MS_SYNC);
+    if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error);
   }
 }
 
