@@ -16,11 +16,12 @@
 //   thread anywhere; pmem2's functions are not async-cancel-safe. The price: a thread blocked in a persist (a hung
 //   network or FUSE file system) cannot be cancelled out of it, only interrupted (EINTR, page_persist.h).
 //   libpmem2 1.12.1 syncs with glibc's msync(): pmem2/c/differential_test.cc, R9, shows the difference.
-// - Speed. In glibc, msync() is a function that returns after the system call; inline, the persist's own frame is
-//   the only one that returns after it. On the Intel Emerald Rapids guest of tools/bench/results/intel-6-207.md
-//   ("The system call inline") that took persist_fn from 6 ns over glibc's msync() alone to 1, and a page
-//   memcpy_fn of 64 B-4 KiB 7-8 ns closer to it: a return right after a system call costs a few nanoseconds there,
-//   likely because the kernel's own calls have replaced the return addresses the CPU predicts returns with.
+// - Speed. In glibc, msync() is a function around the system call, which returns after it; inline, the persist's own
+//   frame is the only one that returns after it. On the Intel Emerald Rapids guest of
+//   tools/bench/results/intel-6-207.md ("The system call inline") this, with one copy of the sync code for the page
+//   copies (page_persist.cc), took persist_fn from 6.1 ns over glibc's msync() to 0.7, and memcpy_fn and memset_fn
+//   of 64 B-4 KiB 6-8 ns closer to it; the system call alone is 2.8 ns below glibc's msync() there. In a
+//   multithreaded process glibc's msync() also switches to asynchronous cancellation and back around the call.
 //
 // Returns 0, or the error number (positive) where msync(2) would return -1 with errno; errno is left as it was.
 
