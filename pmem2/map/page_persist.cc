@@ -85,11 +85,11 @@ ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool ca
 // that kind: ~1.2 ns per line touched after msync, "The page sync's lines" there), what counts is lines and calls:
 // the scope is inline, the failure path is out of line, and what the sync reads besides the thread's slot is on one
 // line (PageSyncShared, map_registry.h). On Intel Emerald Rapids (tools/bench/results/intel-6-207.md, "The system
-// call inline") what counted was the returns after the system call and where the code around it lies: msync is the
-// system call itself, inline (PageMsync, pmem2/internal/msync.h), and persist_fn, memcpy_fn and memset_fn each end
-// in a jump to PersistPages, the one copy of that code, whose return is the only one after the call. (The copies
-// had the sync inlined, one frame around msync instead of three; there memcpy_fn of 64 B then took 8-20 ns over
-// glibc's msync depending only on where the linker put the code, 8-13 ns since.)
+// call inline") what counted was glibc's function around the system call and where the code around it lies: msync
+// is the system call itself, inline (PageMsync, pmem2/internal/msync.h), and persist_fn, memcpy_fn and memset_fn
+// each end in a jump to PersistPages, the one copy of that code, whose return is the only one after the call. (The
+// copies had the sync inlined, one frame around msync instead of three; with the system call inline too, memcpy_fn
+// of 64 B took 8-20 ns over glibc's msync in builds that differed only by NOPs in it, and 8-13 ns with the jump.)
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline int SyncPagesInline(const void* ptr, size_t size, bool caller_sees_result) {
   // Non-temporal stores are weakly ordered; make them visible before the kernel writes the pages back.
   arch::ByteDrain();
