@@ -20,8 +20,9 @@
 //   frame is the only one that returns after it. On the Intel Emerald Rapids guest of
 //   tools/bench/results/intel-6-207.md ("The system call inline") this, with one copy of the sync code for the page
 //   copies (page_persist.cc), took persist_fn from 6.1 ns over glibc's msync() to 0.7, and memcpy_fn and memset_fn
-//   of 64 B-4 KiB 6-8 ns closer to it; the system call alone is 2.8 ns below glibc's msync() there. In a
-//   multithreaded process glibc's msync() also switches to asynchronous cancellation and back around the call.
+//   of 64 B-4 KiB 6-8 ns closer to it; the system call alone is 2.8 ns below glibc's msync() there. Once a process
+//   has had a second thread, glibc's msync() also switches to asynchronous cancellation and back around the call
+//   (an atomic update each way): 30-36 ns more there (page_persist_benchmark, OverBareMsyncMultithreaded).
 //
 // Returns 0, or the error number (positive) where msync(2) would return -1 with errno; errno is left as it was.
 

@@ -31,6 +31,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -408,6 +409,25 @@ BENCHMARK_CAPTURE(RewriteUnalignedFill, memset_temporal_dst3, kMemTemporal, 3)->
 BENCHMARK_CAPTURE(Stream, memcpy_default, false, 0u)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_temporal, false, kMemTemporal)->Apply(StreamRecords);
 BENCHMARK_CAPTURE(Stream, memcpy_nontemporal, false, kMemNonTemporal)->Apply(StreamRecords);
+
+// OverBareMsync in a process that has had a second thread (here an idle one, started at the first run): glibc then
+// switches a cancellation point such as msync() to asynchronous cancellation and back around the system call, with
+// an atomic update of the thread's state each way, and keeps doing so for the life of the process (it never goes
+// back to single-threaded). pmem2's page syncs make the system call without glibc (pmem2/internal/msync.h). Last,
+// so that no benchmark before it runs multithreaded; filter it alone to compare builds:
+//
+//   --benchmark_filter=OverBareMsyncMultithreaded --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+void OverBareMsyncMultithreaded(benchmark::State& state) {
+  static const bool started = [] {
+    std::thread([] {
+      for (;;) pause();
+    }).detach();
+    return true;
+  }();
+  benchmark::DoNotOptimize(started);
+  OverBareMsync(state);
+}
+BENCHMARK(OverBareMsyncMultithreaded)->Arg(64)->Arg(1024)->Arg(4096)->Iterations(201)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace pmem2
