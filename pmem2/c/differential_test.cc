@@ -1395,6 +1395,22 @@ TEST_F(DifferentialTest, MapFromExisting) {
   EXPECT_GT(known, 0) << "libpmem2 refuses NULL / empty ranges now? drop the known differences";
 }
 
+// A page-granularity map made by `api` of a 16-page file in `scratch` (its config, source and descriptor left open:
+// for a child process), or nullptr.
+pmem2_map* PageMapOfAFile(const Api& api, const Scratch& scratch) {
+  const int fd = scratch.File(16 * kPage, O_RDWR);
+  pmem2_config* cfg = nullptr;
+  pmem2_source* src = nullptr;
+  pmem2_map* map = nullptr;
+  if (fd < 0 || api.config_new(&cfg) != 0 ||
+      api.config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) != 0 ||
+      api.source_from_fd(&src, fd) != 0 || api.map_new(&map, cfg, src) != 0 ||
+      api.map_get_store_granularity(map) != PMEM2_GRANULARITY_PAGE) {
+    return nullptr;
+  }
+  return map;
+}
+
 // R6: a page-granularity persist whose msync fails (EIO: a lost write-back, made here by a seccomp filter).
 // libpmem2 1.12.1 aborts the process (its page persist has no way to report it); ours returns, and the failure
 // is the map's sticky error, which pmem2_map_get_persist_error() (an extension) returns until cleared.
@@ -1402,16 +1418,8 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
   if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
   for (const Api* api : {&Ours(), reference}) {
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
-      const int fd = scratch.File(16 * kPage, O_RDWR);
-      pmem2_config* cfg = nullptr;
-      pmem2_source* src = nullptr;
-      pmem2_map* map = nullptr;
-      if (fd < 0 || api->config_new(&cfg) != 0 ||
-          api->config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) != 0 ||
-          api->source_from_fd(&src, fd) != 0 || api->map_new(&map, cfg, src) != 0) {
-        return 2;
-      }
-      if (api->map_get_store_granularity(map) != PMEM2_GRANULARITY_PAGE) return 3;
+      pmem2_map* const map = PageMapOfAFile(*api, scratch);
+      if (map == nullptr) return 2;
       char* const address = static_cast<char*>(api->map_get_address(map));
       const pmem2_persist_fn persist = api->get_persist_fn(map);
       pmem2::testing::DenySystemCall(__NR_msync, EIO);
@@ -1497,16 +1505,8 @@ TEST_F(DifferentialTest, APagePersistIsACancellationPointInTheReferenceOnly) {
   if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
   for (const Api* api : {&Ours(), reference}) {
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
-      const int fd = scratch.File(16 * kPage, O_RDWR);
-      pmem2_config* cfg = nullptr;
-      pmem2_source* src = nullptr;
-      pmem2_map* map = nullptr;
-      if (fd < 0 || api->config_new(&cfg) != 0 ||
-          api->config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) != 0 ||
-          api->source_from_fd(&src, fd) != 0 || api->map_new(&map, cfg, src) != 0) {
-        return 2;
-      }
-      if (api->map_get_store_granularity(map) != PMEM2_GRANULARITY_PAGE) return 3;
+      pmem2_map* const map = PageMapOfAFile(*api, scratch);
+      if (map == nullptr) return 2;
       PersistInACanceledThread p;
       p.persist = api->get_persist_fn(map);
       p.address = static_cast<char*>(api->map_get_address(map));
