@@ -21,6 +21,9 @@
 //   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
 //   if (!map.ok()) return map.status();
 //   map->memcpy_fn()(map->address(), record, sizeof(record), 0);  // copied and durable
+//
+// Threads: no pmem2 function is a pthread cancellation point; a pending request acts at the thread's next
+// cancellation point after the call returns (README, "Thread cancellation").
 
 #ifndef PMEM2_PMEM2_H_
 #define PMEM2_PMEM2_H_

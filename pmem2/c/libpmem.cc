@@ -32,6 +32,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/raw_memory.h"
@@ -63,11 +64,14 @@ class Log {
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
   ~Log() {
+    const pmem2::internal::ScopedNoCancellation no_cancellation;  // fclose(): a destructor may not unwind
     if (out_ != stderr) std::fclose(out_);
   }
   int level() const { return level_; }
   void Write(int level, const std::string& line) const {
     if (level > level_) return;
+    // Writes are cancellation points: a line is logged in the middle of a call, which must not end there.
+    const pmem2::internal::ScopedNoCancellation no_cancellation;
     std::lock_guard<pmem2::internal::ForkSafeMutex> lock(Mutex());
     std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
     std::fflush(out_);
@@ -82,6 +86,7 @@ class Log {
     if (file != nullptr && *file != '\0') {
       std::string path = file;
       if (path.back() == '-') path += std::to_string(getpid());
+      const pmem2::internal::ScopedNoCancellation no_cancellation;  // fopen()
       if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
     }
   }

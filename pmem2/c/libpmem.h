@@ -38,6 +38,9 @@
  * own (a caller may release it with munmap(2), and the range may be another mapping's by then): parent and child
  * share its description, and the kernel tells only whichever of them syncs first of a write-back failure.
  *
+ * Threads: no function here is a pthread cancellation point; a request pending during a call acts at the thread's
+ * next cancellation point after it returns (a log line is written with the thread's cancellation disabled).
+ *
  * Memory: pmem_map_file, pmem_unmap, pmem_msync, pmem_deep_drain, pmem_deep_persist and pmem_has_auto_flush
  * return NULL or -1 with errno ENOMEM ("out of memory") when they cannot allocate what they need, having mapped,
  * unmapped and created nothing; a pmem_msync that fails so has still synced, or not, but never reports success

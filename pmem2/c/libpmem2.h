@@ -32,6 +32,9 @@
  * Return values: every int-returning function returns 0 on success, or a negative number: one of the PMEM2_E_*
  * values below, or -errno for a failure the operating system reported. pmem2_errormsg() then describes it.
  *
+ * Threads: no function here is a pthread cancellation point but pmem2_perror(), which prints with stdio as perror(3)
+ * does; a request pending during a call acts at the thread's next cancellation point after it returns.
+ *
  * Memory: any int-returning function that cannot allocate what it needs returns -ENOMEM ("out of memory"), having
  * handed nothing out and left nothing behind (no mapping, descriptor or half-made handle); the call may be
  * repeated. A message that needs memory to name a bad value may then be lost: -ENOMEM stands in for the error it

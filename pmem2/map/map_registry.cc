@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
 
 namespace pmem2 {
@@ -373,6 +374,8 @@ void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& fil
     // count being visible soon now (a missed wake-up is made up for by the timed look below).
     page_sync_shared.waiters.fetch_add(1, std::memory_order_seq_cst);
     {
+      // The condition variable's wait is a cancellation point; unwinding from it would leave the count raised.
+      const internal::ScopedNoCancellation no_cancellation;
       std::unique_lock<std::mutex> lock(slots.mutex);
       const auto ended = [&] { return slot->state.load(std::memory_order_acquire) != seen; };
       std::chrono::milliseconds sleep = kWaiterRecheck;
@@ -444,6 +447,7 @@ struct ProcFdPath {
 
 // Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
 void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
+  const internal::ScopedNoCancellation no_cancellation;  // close(): from ~Map, which may not unwind
   auto it = registry.reopen_handles.find({file.device, file.inode});
   if (it == registry.reopen_handles.end() || --it->second.users > 0) return;
   // Not if the number names something else now: the application closed it (close_range) and it was reused.
@@ -466,6 +470,7 @@ void UnregisterMap(MapRecord* record) {
 }
 
 ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, size_t alignment) {
+  const internal::ScopedNoCancellation no_cancellation;  // open() and close()
   ChildReopenHandle handle;
   handle.file_ = file;
   const int flags = fcntl(fd, F_GETFL);
@@ -782,6 +787,7 @@ struct ChildPiece {
 }  // namespace
 
 absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (maps < 0) {
     const int err = errno;
@@ -809,6 +815,7 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
 }
 
 uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
   auto align_up = [align](uintptr_t at) {
     return at > UINTPTR_MAX - (align - 1) ? 0 : (at + align - 1) & ~(align - 1);
   };
@@ -855,6 +862,9 @@ bool KernelHasProcmapQueryForTest() {
 // ThreadSanitizer destroyed a page the sanitizer's runtime had mapped into one. Memory: the candidates and pieces are
 // vectors (glibc's malloc works in a fork handler); without memory every candidate records ENOMEM.
 void RemapThroughDescriptionsOfTheChildsOwn() {
+  // open(), read() and close(): a request the forking thread had pending is the child's too, and acting on it here
+  // would unwind out of fork() with the child's Maps half mapped again.
+  const internal::ScopedNoCancellation no_cancellation;
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
   child_queried_maps = false;
   Registry& registry = GetRegistry();

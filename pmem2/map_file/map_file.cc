@@ -18,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/source/device_dax.h"
@@ -210,6 +211,8 @@ namespace map_file_internal {
 
 absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
                          absl::FunctionRef<void(MappedFile&&)> keep) {
+  // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
+  const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
   if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : CheckFileOptions(options); !s.ok()) {
     return s;

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/ras/extents.h"
 #include "pmem2/ras/region.h"
 #include "pmem2/sysfs/sysfs.h"
@@ -82,6 +83,7 @@ absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
 }
 
 int Fallocate(int fd, int mode, uint64_t offset, uint64_t length) {
+  const internal::ScopedNoCancellation no_cancellation;  // glibc's fallocate() is a cancellation point
   int rc;
   do {
     rc = fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));

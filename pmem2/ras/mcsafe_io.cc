@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/ras/sigbus_guard.h"
 
 namespace pmem2 {
@@ -66,6 +67,7 @@ absl::Status WriteThroughMapping(const Source& source, const void* buf, size_t s
 }  // namespace
 
 absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t offset) {
+  const internal::ScopedNoCancellation no_cancellation;  // pread() is a cancellation point
   if (absl::Status s = CheckRange(source, size, offset, "read"); !s.ok()) return s;
   if (source.kind() == SourceKind::kDeviceDax) {
     absl::StatusOr<size_t> alignment = source.Alignment();
@@ -90,6 +92,7 @@ absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t o
 }
 
 absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uint64_t offset) {
+  const internal::ScopedNoCancellation no_cancellation;  // pwrite() is a cancellation point
   if (absl::Status s = CheckRange(source, size, offset, "write"); !s.ok()) return s;
   if (source.kind() == SourceKind::kDeviceDax) {
     absl::StatusOr<size_t> alignment = source.Alignment();

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/sysfs/sysfs_for_test.h"
 
 namespace pmem2 {
@@ -46,6 +47,7 @@ void SetRootForTest(std::string root) {
 }
 
 absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
   int fd;
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -79,6 +81,7 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
 }
 
 absl::Status WriteAttribute(const std::string& path, absl::string_view value) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), write() and close()
   int fd;
   do {
     fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);  // O_TRUNC: as `echo 1 >` does

@@ -39,6 +39,7 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/msync.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/request.h"
@@ -55,19 +56,31 @@ constexpr int kMaxRingAttempts = 10000;                 // EAGAIN / EBUSY / ENOM
 
 uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 
-// sync_file_range(2) waiting for write-back (SYNC_FILE_RANGE_WAIT_AFTER), which takes the description's write-back
-// error report: by syscall(2), as glibc's sync_file_range() is a cancellation point that may drop the answer
-// (pmem2/internal/msync.h has why). 0, or the error number.
-// Where the system call has another name or argument order (sync_file_range2: 32-bit ARM, POWER), glibc's.
-int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
+// sync_file_range(2) by syscall(2), as glibc's sync_file_range() is a cancellation point (no_cancellation.h) that
+// may drop the answer (pmem2/internal/msync.h has why), and costs a change of the thread's cancellation state each
+// way once the process has had a second thread. 0, or the error number; errno may change. Where the system call has
+// another name or argument order (sync_file_range2: 32-bit ARM, POWER), glibc's, with cancellation disabled.
+int SyncFileRange(int fd, uint64_t begin, uint64_t length, unsigned flags) {
 #if defined(SYS_sync_file_range) && defined(__LP64__)
   const long result = syscall(SYS_sync_file_range, fd, static_cast<off64_t>(begin),  // NOLINT(runtime/int)
-                              static_cast<off64_t>(length), static_cast<unsigned>(SYNC_FILE_RANGE_WAIT_AFTER));
+                              static_cast<off64_t>(length), flags);
 #else
-  const int result =
-      sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(length), SYNC_FILE_RANGE_WAIT_AFTER);
+  const internal::ScopedNoCancellation no_cancellation;
+  const int result = sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(length), flags);
 #endif
   return result == 0 ? 0 : errno;
+}
+
+// Waits for the write-back of the range (SYNC_FILE_RANGE_WAIT_AFTER), which takes the description's write-back error
+// report. 0, or the error number.
+int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
+  return SyncFileRange(fd, begin, length, SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
+// usleep(), which is a cancellation point.
+void Pause(useconds_t microseconds) {
+  const internal::ScopedNoCancellation no_cancellation;
+  usleep(microseconds);
 }
 
 // How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
@@ -229,6 +242,7 @@ struct Engine {
   }
 
   ~Engine() {
+    const internal::ScopedNoCancellation no_cancellation;  // close(), here and in io_uring_queue_exit()
     if (ring_ready) {
       // A ring given up for any other reason (the kernel refusing it) is closed, not leaked; a descriptor that
       // is another file's is not (close(-1) does nothing; io_uring_queue_exit still unmaps the ring's memory).
@@ -438,7 +452,7 @@ void Engine::SubmitToKernel() {
         Reap(/*block=*/true);
         if (ring_dead) return;
       } else {
-        usleep(100);
+        Pause(100);
       }
       continue;
     }
@@ -493,7 +507,7 @@ void Engine::AwaitTakenRequests() {
   const unsigned taken = in_kernel > untaken ? in_kernel - untaken : 0;
   useconds_t pause = 10;
   while (io_uring_cq_ready(&ring) < taken) {
-    usleep(pause);
+    Pause(pause);
     pause = std::min<useconds_t>(2 * pause, 1000);
   }
 }
@@ -526,8 +540,12 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
   ++writes_in_kernel;  // until OnWriteResult
   io_uring_sqe* sqe = backend == AsyncBackend::kIoUring && !inline_call ? GetSqe() : nullptr;
   if (sqe == nullptr) {
-    const ssize_t written = pwrite(fd, slot->src, length, static_cast<off_t>(slot->begin));
-    const int result = written < 0 ? -errno : static_cast<int>(written);
+    int result;
+    {
+      const internal::ScopedNoCancellation no_cancellation;  // pwrite() is a cancellation point
+      const ssize_t written = pwrite(fd, slot->src, length, static_cast<off_t>(slot->begin));
+      result = written < 0 ? -errno : static_cast<int>(written);
+    }
     OnWriteResult(slot, Inject(KernelOp::kWrite, result, static_cast<uint32_t>(length)));
     return;
   }
@@ -575,8 +593,7 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
   end = (end + page - 1) / page * page;
   if (run_end > run_begin && (end < run_begin || begin > run_end)) {
     if (!run_started) {
-      sync_file_range(fd, static_cast<off64_t>(run_begin), static_cast<off64_t>(run_end - run_begin),
-                      SYNC_FILE_RANGE_WRITE);
+      SyncFileRange(fd, run_begin, run_end - run_begin, SYNC_FILE_RANGE_WRITE);
     }
     // Two separate runs of one persist each in a row: scattered updates. Then each new run starts at once
     // rather than when the next one arrives (the device gets it one store earlier).
@@ -586,7 +603,7 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
     run_persists = 1;
     run_started = scattered;
     if (scattered) {
-      sync_file_range(fd, static_cast<off64_t>(begin), static_cast<off64_t>(end - begin), SYNC_FILE_RANGE_WRITE);
+      SyncFileRange(fd, begin, end - begin, SYNC_FILE_RANGE_WRITE);
     }
     return;
   }
@@ -907,7 +924,11 @@ void Engine::Complete(Slot* slot, absl::Status status) {
     completion->status_ = std::move(status);
     completion->queued_ = false;
     completion->done_ = true;
-    if (completion->callback != nullptr) completion->callback(*completion);
+    if (completion->callback != nullptr) {
+      // The engine is in the middle of its bookkeeping: a cancellation may not unwind out of the callback.
+      const internal::ScopedNoCancellation no_cancellation;
+      completion->callback(*completion);
+    }
   }
   if (active == 0 && pending_barrier != nullptr) {
     Slot* barrier = std::exchange(pending_barrier, nullptr);
@@ -1004,6 +1025,7 @@ IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
 }  // namespace
 
 IoUringSupport ProbeIoUring() {
+  const internal::ScopedNoCancellation no_cancellation;  // io_uring_queue_exit() closes with close()
   io_uring ring;
   IoUringSupport support = MakeRing(4, &ring);
   if (support.available) io_uring_queue_exit(&ring);
@@ -1014,6 +1036,7 @@ AsyncPersister::AsyncPersister(std::unique_ptr<Engine> engine) : engine_(std::mo
 AsyncPersister::AsyncPersister(AsyncPersister&& other) noexcept = default;
 
 AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
+  const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   if (this != &other) {
     if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
     engine_ = std::move(other.engine_);
@@ -1022,11 +1045,13 @@ AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
 }
 
 AsyncPersister::~AsyncPersister() {
+  const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   // In a fork(2) child the queued operations are the parent's: dropped, not run (see ForkGeneration()).
   if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
 }
 
 absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Source& source, AsyncOptions options) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), close() (io_uring_queue_exit)
   if (options.queue_depth < 1 || options.queue_depth > uring_internal::kMaxQueueDepth) {
     return absl::InvalidArgumentError(internal::StrFormat("AsyncPersister: queue_depth %u is not in [1, %u]",
                                                           options.queue_depth, uring_internal::kMaxQueueDepth));

@@ -78,12 +78,13 @@
 //   A failed system call is retried only for EINTR, EAGAIN and ECANCELED (at most 16 times, as Map::Persist());
 //   a short write continues. Every other result, including io_uring's own errors, is a failure of the operation.
 //
-// Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has
-// completed without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside
-// one of the engine's calls (Persist, Copy, Barrier, Submit, Wait, Poll, WaitAll, the destructor), one at a
-// time, after the Completion is done; a callback must not call into the same engine. A Completion must stay in
-// place, alive and unused by any other operation until it is done (a done Completion may be used again), and one
-// that Wait() is given, until Wait() returns: its callback must not destroy it then.
+// Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has completed
+// without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside one of the
+// engine's calls (Persist, Copy, Barrier, Submit, Wait, Poll, WaitAll, the destructor), one at a time, after the
+// Completion is done, with the thread's cancellation disabled (no pmem2 function is a cancellation point; a request
+// acts after the engine's call returns); a callback must not call into the same engine. A Completion must stay in
+// place, alive and unused by any other operation until it is done (a done Completion may be used again), and one that
+// Wait() is given, until Wait() returns: its callback must not destroy it then.
 //
 // Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
 // barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
