@@ -16,6 +16,9 @@
 //       refuses it with PMEM2_E_LENGTH_OUT_OF_RANGE (it is no bad block of the source).
 //   R5  pmem2_source_pwrite_mcsafe to a hugetlbfs file (which has no write(2)): the reference returns -EINVAL,
 //       pmem2 writes it through a mapping.
+//   R6  pmem2_source_pwrite_mcsafe / pread_mcsafe after the source's descriptor was closed and its number given to
+//       another file: the reference writes into and reads from that file, pmem2 returns
+//       PMEM2_E_INVALID_FILE_HANDLE and touches nothing.
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -214,6 +217,38 @@ TEST(RasCTest, AHugetlbfsFileIsWrittenWhereTheReferenceFails) {
   char back[4] = {};
   ASSERT_EQ(pread(fd.get(), back, 4, 100), 4);
   EXPECT_EQ(std::string(back, 4), "huge");
+}
+
+// R6.
+TEST(RasCTest, AReusedDescriptorNumberIsRefusedWhereTheReferenceWritesIntoTheOtherFile) {
+  std::string why;
+  const Api* reference = Reference(&why);
+  if (reference == nullptr) GTEST_SKIP() << why;
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  int results[2][2] = {};
+  std::string others[2];
+  int index = 0;
+  for (const Api* api : {&Ours(), reference}) {
+    ::pmem2::testing::ScopedFd first = ::pmem2::testing::CreateFile(dir.Join("first"), 100, O_RDWR);
+    struct pmem2_source* src = nullptr;
+    ASSERT_EQ(api->source_from_fd(&src, first.get()), 0);
+    ::pmem2::testing::ScopedFd second = ::pmem2::testing::CreateFile(dir.Join("second"), 100, O_RDWR);
+    ASSERT_EQ(dup2(second.get(), first.get()), first.get());
+    char text[] = "into";
+    results[index][0] = api->source_pwrite_mcsafe(src, text, 4, 0);
+    char read_back[4] = {};
+    results[index][1] = api->source_pread_mcsafe(src, read_back, 4, 0);
+    api->source_delete(&src);
+    char back[4] = {};
+    ASSERT_EQ(pread(second.get(), back, 4, 0), 4);
+    others[index++] = std::string(back, 4);
+  }
+  EXPECT_EQ(results[0][0], PMEM2_E_INVALID_FILE_HANDLE);
+  EXPECT_EQ(results[0][1], PMEM2_E_INVALID_FILE_HANDLE);
+  EXPECT_EQ(others[0], std::string(4, '\0')) << "pmem2 wrote into the other file";
+  EXPECT_EQ(results[1][0], 0) << "the reference's R6 was fixed? drop it";
+  EXPECT_EQ(results[1][1], 0);
+  EXPECT_EQ(others[1], "into");
 }
 
 TEST(RasCTest, NullArgumentsAreEinval) {

@@ -187,6 +187,17 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                                 "; pmem2 maps regular files and Device DAX"));
 }
 
+absl::Status Source::CheckRegularFile(const struct stat& st) const {
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != device_ ||
+      static_cast<uint64_t>(st.st_ino) != inode_) {
+    return MakeError(
+        ErrorCode::kInvalidFileHandle,
+        absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
+                     minor(device_), ", inode ", inode_, "): closed, and its number reused"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Source::VerifyDescriptor() const {
   if (kind_ == SourceKind::kAnonymous) return absl::OkStatus();
   struct stat st;
@@ -197,12 +208,8 @@ absl::Status Source::VerifyDescriptor() const {
                        absl::StrCat("file descriptor ", fd_, " no longer refers to the Device DAX ", major(device_),
                                     ":", minor(device_), " (closed, and its number reused)"));
     }
-  } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != device_ ||
-             static_cast<uint64_t>(st.st_ino) != inode_) {
-    return MakeError(
-        ErrorCode::kInvalidFileHandle,
-        absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
-                     minor(device_), ", inode ", inode_, "): closed, and its number reused"));
+  } else if (absl::Status s = CheckRegularFile(st); !s.ok()) {
+    return s;
   }
   return absl::OkStatus();
 }
@@ -216,12 +223,11 @@ absl::StatusOr<uint64_t> Source::Size() const {
     case SourceKind::kAnonymous:
       return anonymous_size_;
     case SourceKind::kRegularFile: {
+      // Checked with the size's own fstat: another file's size would make the machine-check-safe I/O's range check
+      // pass for that file, and its write land there (mcsafe_io.h).
       struct stat st;
       if (absl::Status s = Stat(fd_, &st); !s.ok()) return s;
-      if (!S_ISREG(st.st_mode)) {
-        return MakeError(ErrorCode::kInvalidFileHandle,
-                         absl::StrCat("file descriptor ", fd_, " no longer refers to a regular file"));
-      }
+      if (absl::Status s = CheckRegularFile(st); !s.ok()) return s;
       return static_cast<uint64_t>(st.st_size);
     }
     case SourceKind::kDeviceDax: {
@@ -242,6 +248,7 @@ absl::StatusOr<size_t> Source::Alignment() const {
     return MakeError(ErrorCode::kInvalidAlignmentValue, absl::StrCat("page size ", page, " is not a power of two"));
   }
   if (kind_ == SourceKind::kRegularFile) {
+    if (absl::Status s = VerifyDescriptor(); !s.ok()) return s;  // not another file's huge page size
     // A hugetlbfs file (a hugetlbfs mount, memfd_create's MFD_HUGETLB) is mapped in whole huge pages: the kernel
     // rounds a shorter mapping up, so a MAP_FIXED mapping of one page would replace up to a huge page of whatever
     // follows it. libpmem2 1.12.1 answers the page size here (and then does exactly that).

@@ -21,6 +21,7 @@
 #ifndef PMEM2_SOURCE_SOURCE_H_
 #define PMEM2_SOURCE_SOURCE_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -67,22 +68,23 @@ class Source {
   int fd() const { return fd_; }
 
   // Bytes in the source: the file size (fstat), the Device DAX size (sysfs), or the anonymous size.
-  // kInvalidFileHandle if the descriptor was closed since FromFd() (for a Device DAX also if its number now names
-  // another file); kInvalidSizeFormat if sysfs holds something that is no number.
+  // kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another file or device
+  // (VerifyDescriptor); kInvalidSizeFormat if sysfs holds something that is no number.
   absl::StatusOr<uint64_t> Size() const;
 
   // The granule that a mapping's offset and length (and, in a VmReservation, its address) must be multiples of:
   // the page size; the Device DAX alignment from sysfs (often 2 MiB); or for a hugetlbfs file (a hugetlbfs mount,
   // memfd_create(MFD_HUGETLB)) its huge page size, which the kernel maps in whole (libpmem2 answers the page size
   // there). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs or the file system holds no number or not a
-  // power of two; kInvalidFileHandle if the descriptor was closed since FromFd() (for a Device DAX also if its
-  // number now names another file).
+  // power of two; kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another
+  // file or device (VerifyDescriptor).
   absl::StatusOr<size_t> Alignment() const;
 
   // OK if the descriptor still names what FromFd() found: the same Device DAX (st_rdev), or the same regular file
   // (st_dev and st_ino); kInvalidFileHandle if it was closed or its number now names another file. For what must
-  // not touch another file (clearing bad blocks deallocates the range). On overlayfs a file's st_dev and st_ino can
-  // change when another process copies it up: a refusal then, never another file. OK for anonymous sources.
+  // not touch or answer for another file: clearing bad blocks (it deallocates the range), Size() and Alignment(),
+  // and so the machine-check-safe I/O (mcsafe_io.h), whose range check asks Size(). On overlayfs a file's st_dev and
+  // st_ino can change when another process copies it up: a refusal then, never another file. OK for anonymous sources.
   absl::Status VerifyDescriptor() const;
 
   // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.
@@ -100,6 +102,9 @@ class Source {
         sysfs_dir_(std::move(sysfs_dir)),
         device_(device),
         inode_(inode) {}
+
+  // OK if `st` (an fstat of the descriptor) is the regular file FromFd() found.
+  absl::Status CheckRegularFile(const struct stat& st) const;
 
   SourceKind kind_;
   int fd_;

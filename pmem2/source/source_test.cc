@@ -284,6 +284,9 @@ TEST(SourceTest, VerifyDescriptorTellsAReusedNumberOfARegularFile) {
   const absl::Status s = source->VerifyDescriptor();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the file it had"));
+  // Nor does it answer the other file's size or alignment.
+  EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
+  EXPECT_EQ(GetErrorCode(source->Alignment().status()), ErrorCode::kInvalidFileHandle);
   fd = ScopedFd(-1);
   EXPECT_EQ(GetErrorCode(source->VerifyDescriptor()), ErrorCode::kInvalidFileHandle);
   EXPECT_TRUE(Source::Anonymous(4096)->VerifyDescriptor().ok());
