@@ -381,6 +381,9 @@ void Engine::Activate(Slot* slot) {
   if (slot->kind == SlotKind::kCopy) {
     unwritten.Push(slot);
   } else {
+    // Here, not when queued: a persist held behind a barrier starts nothing, its pages' write-back included, until
+    // the barrier has completed, and nothing at all behind a failed one.
+    StartWriteBackEarly(slot->begin, slot->end);
     staged.Push(slot);
   }
 }
@@ -398,7 +401,6 @@ absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char
   const uint64_t offset = entry.file_offset + (reinterpret_cast<uintptr_t>(address) - entry.begin);
   slot->first = slot->begin = offset;
   slot->end = offset + size;
-  if (kind == SlotKind::kPersist && backend != AsyncBackend::kCpu && size > 0) StartWriteBackEarly(offset, slot->end);
   Enqueue(slot);
   if (queued == queue_depth) Issue();
   return absl::OkStatus();

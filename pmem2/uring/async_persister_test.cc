@@ -1285,6 +1285,45 @@ TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStay
   EXPECT_EQ(injector_.Count(KernelOp::kSync), 1);
 }
 
+// A persist queued behind a barrier starts nothing before the barrier completes, not even its pages' write-back
+// (before, it did so at once, as a separate single-page run), and nothing behind a failed barrier. The kernel's own
+// write-back may clean the page meanwhile: each case runs once more on other pages, and fails only if the page was
+// clean both times.
+TEST_P(AsyncPersisterTest, APersistHeldBehindABarrierStartsNoWriteBack) {
+  for (const bool fail : {false, true}) {
+    SCOPED_TRACE(fail ? "the barrier fails" : "the barrier succeeds");
+    bool held_page_stayed_dirty = false;
+    for (size_t attempt = 0; attempt < 2 && !held_page_stayed_dirty; ++attempt) {
+      char* before = base() + (100 + 4 * attempt + (fail ? 2 : 0)) * kPage;
+      char* held = base() + (600 + 4 * attempt + (fail ? 2 : 0)) * kPage;
+      before[0] = held[0] = 1;
+      if (absl::StatusOr<uint64_t> probe = PageFlags(held); !probe.ok()) GTEST_SKIP() << probe.status().message();
+      injector_.rewrite = [fail](KernelOp op, int result, uint32_t) {
+        return fail && op == KernelOp::kSync ? -EIO : result;
+      };
+      Completion barrier;
+      Completion after;
+      {
+        FinishOnExit finish(*persister_);
+        ASSERT_TRUE(persister_->Persist(before, 1).ok());
+        ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+        ASSERT_TRUE(persister_->Persist(held, 1, &after).ok());
+        held_page_stayed_dirty = (*PageFlags(held) & kKpfDirty) != 0;
+        EXPECT_EQ(persister_->Wait(barrier).ok(), !fail) << barrier.status();
+        EXPECT_EQ(persister_->Wait(after).code(), fail ? absl::StatusCode::kAborted : absl::StatusCode::kOk)
+            << after.status();
+      }
+      injector_.rewrite = nullptr;
+      if (fail) {
+        held_page_stayed_dirty = held_page_stayed_dirty && (*PageFlags(held) & kKpfDirty) != 0;
+        persister_->ClearFailure().IgnoreError();
+        file_->map->ClearPersistError().IgnoreError();
+      }
+    }
+    EXPECT_TRUE(held_page_stayed_dirty) << "the held persist's page was written back before its barrier completed";
+  }
+}
+
 // The machine's own write-back (dirty limits reached by other processes, a sync(1)) may clean the page outside the
 // range meanwhile: the case then runs once more on other pages, and fails only if the page outside is clean both
 // times (a sync of the whole file cleans it every time).
