@@ -30,6 +30,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,6 +98,53 @@ void CountFork() { forks_in_this_process.fetch_add(1, std::memory_order_relaxed)
 // in the child. Forks before the load count as none, rightly: no engine was made before.
 const int count_fork_registered = pthread_atfork(nullptr, nullptr, CountFork);
 uint64_t ForkGeneration() { return forks_in_this_process.load(std::memory_order_relaxed); }
+
+// Failures' Statuses for when memory for a message runs out, made when the library loads. The failure itself is
+// recorded on the Maps before its message is made (recording allocates nothing: map_registry.h), so only the message
+// is lost; the engine's bookkeeping goes on, as it must in the destructor and move-assignment (noexcept), which run
+// what is queued.
+struct FailuresWithoutMessage {
+  absl::Status Of(int error_number) const {
+    switch (error_number) {
+      case EIO:
+        return data_loss;
+      case ENOSPC:
+        return no_space;
+      case EDQUOT:
+        return over_quota;
+      default:
+        return other;
+    }
+  }
+  static absl::Status Make(int error_number) {
+    return MakeErrnoError(error_number,
+                          "AsyncPersister: an operation failed, and no memory was left for the message that says "
+                          "which (it is recorded on the Maps: Map::PersistError())");
+  }
+  absl::Status data_loss = Make(EIO);
+  absl::Status no_space = Make(ENOSPC);
+  absl::Status over_quota = Make(EDQUOT);
+  absl::Status other = absl::UnknownError(
+      "AsyncPersister: an operation failed, and no memory was left for the message that says how (it is recorded on "
+      "the Maps: Map::PersistError())");
+  absl::Status sticky = absl::DataLossError(
+      "AsyncPersister: a Map of the engine reports a failed persist, and no memory was left for its message (read "
+      "it later with Map::PersistError())");
+  absl::Status aborted = absl::AbortedError(
+      "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared (no memory was left "
+      "for more of this message)");
+};
+const FailuresWithoutMessage* const failures_without_message = new FailuresWithoutMessage;
+
+// `make()`, or `fallback` if it runs out of memory.
+template <typename Make>
+absl::Status StatusOr(const absl::Status& fallback, Make&& make) noexcept {
+  try {
+    return make();
+  } catch (const std::bad_alloc&) {
+    return fallback;
+  }
+}
 
 }  // namespace
 
@@ -357,9 +405,11 @@ void Engine::Enqueue(Slot* slot) {
 
 void Engine::Activate(Slot* slot) {
   if (blocked) {
-    Complete(slot, absl::AbortedError(absl::StrCat(
-                       "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared: ",
-                       failure.ok() ? "(cleared)" : failure.ToString())));
+    Complete(slot, StatusOr(failures_without_message->aborted, [&] {
+               return absl::AbortedError(absl::StrCat(
+                   "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared: ",
+                   failure.ok() ? "(cleared)" : failure.ToString()));
+             }));
     return;
   }
   if (slot->kind != SlotKind::kBarrier && slot->length == 0) {  // nothing to do, but in order
@@ -804,11 +854,12 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     return;
   }
   const int error = -result;
-  const absl::Status status =
-      MakeErrnoError(error, internal::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed",
-                                                slot->length, static_cast<const void*>(slot->address), slot->first));
-  map_internal::RecordPersistFailure(slot->address, slot->length, error);
-  Finish(slot, status);
+  map_internal::RecordPersistFailure(slot->address, slot->length, error);  // first: allocates nothing
+  Finish(slot, StatusOr(failures_without_message->Of(error), [&] {
+           return MakeErrnoError(
+               error, internal::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed",
+                                          slot->length, static_cast<const void*>(slot->address), slot->first));
+         }));
 }
 
 // ECANCELED, as EINTR: the kernel cancels the requests still queued in io_uring's workers when the thread that
@@ -825,11 +876,13 @@ void Engine::OnSyncResult(Batch* batch, int result) {
       if (++slot->retries <= kMaxRetries) {
         staged.Push(slot);
       } else {
-        const absl::Status status = MakeErrnoError(
-            -result, internal::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
-                                         slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
         map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result);
-        Finish(slot, status);
+        Finish(slot, StatusOr(failures_without_message->Of(-result), [&] {
+                 return MakeErrnoError(
+                     -result,
+                     internal::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
+                                         slot->length, static_cast<const void*>(slot->address), kMaxRetries + 1));
+               }));
       }
       slot = next;
     }
@@ -839,10 +892,12 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
   if (result < 0) {
     const int error = -result;
-    own = MakeErrnoError(error, internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
-                                                    batch->begin, batch->end));
     const Slot* first = batch->members;
     if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+    own = StatusOr(failures_without_message->Of(error), [&] {
+      return MakeErrnoError(error, internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
+                                                       batch->begin, batch->end));
+    });
     Fail(own);
   }
   Slot* slot = batch->members;
@@ -896,9 +951,10 @@ void Engine::TakeReportsThroughTheMaps() {
 
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {
-    if (absl::Status s = map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); !s.ok()) {
-      return s;
-    }
+    absl::Status s = StatusOr(failures_without_message->sticky, [&] {
+      return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin));
+    });
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }

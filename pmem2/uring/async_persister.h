@@ -86,12 +86,14 @@
 // place, alive and unused by any other operation until it is done (a done Completion may be used again), and one that
 // Wait() is given, until Wait() returns: its callback must not destroy it then.
 //
-// Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a
-// barrier, or in the kernel). When the queue is full, a new operation first submits the queued persists and
-// waits for completions until a slot is free. Operations live in slots allocated by Create(): queueing,
-// submitting and completing an operation allocates nothing, on either backend (the ring is also made once, by
-// Create()); only failures allocate, for their messages. Completing a persist or barrier reads each Map's sticky
-// error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
+// Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a barrier, or
+// in the kernel). When the queue is full, a new operation first submits the queued persists and waits for completions
+// until a slot is free. Operations live in slots allocated by Create(): queueing, submitting and completing an
+// operation allocates nothing, on either backend (the ring is also made once, by Create()); only failures allocate, for
+// their messages. A failure is recorded on the Maps before its message is made; if memory for the message runs out the
+// operation completes with a prebuilt Status of the same kind (kDataLoss for EIO, kResourceExhausted for ENOSPC and
+// EDQUOT, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each Map's
+// sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
 // (pmem2/map/map_registry.h).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may

@@ -2,7 +2,7 @@
 //
 // The header's promise that queueing, submitting and completing an operation allocates nothing, on either backend,
 // checked by counting the global operator new (replaced in this binary only, so the other tests keep the real
-// one).
+// one); and that a failure is recorded, and the engine goes on, when memory for its message runs out.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,19 +13,23 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/types/optional.h"
 #include "gtest/gtest.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/async_persister.h"
+#include "pmem2/uring/fault_injection_for_test.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
 
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
+std::atomic<bool> out_of_memory{false};  // every allocation fails
 }  // namespace
 
 void* operator new(size_t size) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (out_of_memory.load(std::memory_order_relaxed)) throw std::bad_alloc();
   void* p = std::malloc(size != 0 ? size : 1);
   if (p == nullptr) throw std::bad_alloc();
   return p;
@@ -52,7 +56,14 @@ std::string DiskBase() {
   return "/var/tmp";
 }
 
-class AsyncPersisterAllocTest : public ::testing::TestWithParam<AsyncBackend> {};
+class AsyncPersisterAllocTest : public ::testing::TestWithParam<AsyncBackend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == AsyncBackend::kIoUring && !ProbeIoUring().available) {
+      GTEST_SKIP() << "io_uring is not available here: " << ProbeIoUring().detail;
+    }
+  }
+};
 
 INSTANTIATE_TEST_SUITE_P(Backends, AsyncPersisterAllocTest,
                          ::testing::Values(AsyncBackend::kIoUring, AsyncBackend::kSynchronous),
@@ -61,9 +72,6 @@ INSTANTIATE_TEST_SUITE_P(Backends, AsyncPersisterAllocTest,
                          });
 
 TEST_P(AsyncPersisterAllocTest, SteadyStateOperationsAllocateNothing) {
-  if (GetParam() == AsyncBackend::kIoUring && !ProbeIoUring().available) {
-    GTEST_SKIP() << "io_uring is not available here: " << ProbeIoUring().detail;
-  }
   testing::ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   testing::ScopedTempDir dir(DiskBase());
   testing::ScopedFd fd = testing::CreateFile(dir.Join("file"), 1 << 20, O_RDWR);
@@ -92,6 +100,56 @@ TEST_P(AsyncPersisterAllocTest, SteadyStateOperationsAllocateNothing) {
   }
   counting = false;
   EXPECT_EQ(allocations.load(), 0) << "allocations in 100 rounds of Persist, Copy, Barrier, Wait, Poll, WaitAll";
+}
+
+// A data sync fails (EIO) and from that moment every allocation fails: the failure is on the Map (read once memory is
+// back), the operations complete with it, a barrier fails, what was held behind it is aborted, and nothing throws out
+// of the engine's calls or its destructor (noexcept: before, the messages were made first, so a std::bad_alloc lost
+// the kernel's one report of the failure and then ended the process there).
+TEST_P(AsyncPersisterAllocTest, AFailureWithNoMemoryForItsMessageIsStillRecordedAndReported) {
+  testing::ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  testing::ScopedTempDir dir(DiskBase());
+  testing::ScopedFd fd = testing::CreateFile(dir.Join("file"), 1 << 20, O_RDWR);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> map = Map::Create(config, *source);
+  ASSERT_TRUE(map.ok()) << map.status();
+  AsyncOptions options;
+  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+  absl::optional<AsyncPersister> persister;
+  {
+    absl::StatusOr<AsyncPersister> made = AsyncPersister::Create(*map, *source, options);
+    ASSERT_TRUE(made.ok()) << made.status();
+    persister.emplace(*std::move(made));
+  }
+  uring_internal::FaultInjection eio;
+  eio.rewrite_result = [](void*, uring_internal::KernelOp op, int result, uint32_t) {
+    if (op != uring_internal::KernelOp::kSync) return result;
+    out_of_memory = true;
+    return -EIO;
+  };
+  uring_internal::SetFaultInjectionForTest(*persister, &eio);
+  char* base = static_cast<char*>(map->address());
+  const char record[] = "record";
+  Completion persist, barrier, held, copied_later;
+  base[0] = 1;
+  ASSERT_TRUE(persister->Persist(base, 8, &persist).ok());
+  ASSERT_TRUE(persister->Barrier(&barrier).ok());
+  ASSERT_TRUE(persister->Persist(base + 4096, 8, &held).ok());
+  const absl::Status waited = persister->Wait(barrier);  // the sync fails in here, and memory with it
+  ASSERT_TRUE(persister->Copy(base + 8192, record, sizeof record, &copied_later).ok());
+  persister.reset();  // the destructor runs what is queued, still without memory
+  out_of_memory = false;
+  EXPECT_EQ(waited.code(), absl::StatusCode::kDataLoss) << waited;
+  EXPECT_EQ(persist.status().code(), absl::StatusCode::kDataLoss) << persist.status();
+  EXPECT_EQ(barrier.status().code(), absl::StatusCode::kDataLoss) << barrier.status();
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kAborted) << held.status();
+  EXPECT_EQ(copied_later.status().code(), absl::StatusCode::kAborted) << copied_later.status();
+  EXPECT_TRUE(persist.done() && barrier.done() && held.done() && copied_later.done());
+  EXPECT_EQ(map->PersistError().code(), absl::StatusCode::kDataLoss) << "the failure was not recorded on the Map";
+  EXPECT_TRUE(map->ClearPersistError().code() == absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
