@@ -687,6 +687,27 @@ TEST_F(ChildDescriptionTest, AHandleNumberReusedForAnotherFileIsNeitherMappedNor
   EXPECT_EQ(child.output, "");
 }
 
+// The handle's number closed by the application and reused for a descriptor of the same file: the Map's end must not
+// close it (it passed the file's identity check before, and the close also released the process's record locks).
+TEST_F(ChildDescriptionTest, AHandleNumberReusedForTheSameFileIsNotClosed) {
+  const std::string path = dir_.Join("f");
+  ScopedFd fd = CreateFile(path, kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  const struct stat st = Stat(fd.get());
+  ChildResult child = RunInChild([&](int out) {
+    absl::StatusOr<Map> map = MapFd(fd.get());
+    if (!map.ok()) return 2;
+    const int handle = ChildReopenHandleForTest(st.st_dev, st.st_ino);
+    ScopedFd mine(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (handle < 0 || mine.get() < 0 || dup2(mine.get(), handle) != handle) return 3;
+    map = absl::InternalError("destroyed");
+    if (fcntl(handle, F_GETFD) < 0) WriteToParent(out, "the application's descriptor of the file was closed");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+}
+
 // A hugetlbfs file's Map (a memfd here) is mapped in whole huge pages: the child maps it again huge page by huge
 // page as it finds it, each part with its own protection, and its probe (rounded up to a huge page by the kernel)
 // leaves nothing behind. (Coverage: this passed before hugetlbfs had its own alignment.)

@@ -450,8 +450,11 @@ void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  
   const internal::ScopedNoCancellation no_cancellation;  // close(): from ~Map, which may not unwind
   auto it = registry.reopen_handles.find({file.device, file.inode});
   if (it == registry.reopen_handles.end() || --it->second.users > 0) return;
-  // Not if the number names something else now: the application closed it (close_range) and it was reused.
-  if (IsFile(it->second.fd, file.device, file.inode)) close(it->second.fd);
+  // Not if the number names something else now: the application closed it (close_range) and it was reused, for
+  // another file or for this one (a descriptor of the application's own, whose close would also release the
+  // process's fcntl(2) record locks on the file). Ours is O_PATH.
+  const int flags = fcntl(it->second.fd, F_GETFL);
+  if (flags >= 0 && (flags & O_PATH) != 0 && IsFile(it->second.fd, file.device, file.inode)) close(it->second.fd);
   registry.reopen_handles.erase(it);
 }
 
