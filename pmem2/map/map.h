@@ -23,7 +23,9 @@
 //   map->memcpy_fn()(map->address(), "hello", 5, 0);  // durable when it returns
 //
 // Ownership: the Map owns the mapping and unmaps it when destroyed; it is move-only. It does not own the
-// Source's descriptor, which may be closed once Create() has returned.
+// Source's descriptor, which may be closed once Create() has returned. Destroying it first waits for the syncs of
+// its pages that other threads have in flight, so that a failure one of them is told is recorded on the file's
+// other Maps (persist_error_test).
 // A moved-from Map maps nothing: its address is null, its function pointers are null, its Persist / Flush /
 // Drain / Memcpy / Memmove / Memset return kMapRange, and its PersistError() is OK (it persists nothing).
 //

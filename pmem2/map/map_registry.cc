@@ -461,6 +461,12 @@ void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  
 }  // namespace
 
 void UnregisterMap(MapRecord* record) {
+  // A sync of the Map's pages that another thread has in flight records its failure while the Map is still
+  // registered: after, it would find no Map at its address and record the failure outside every Map, where the
+  // file's other Maps never see it, though the kernel told only that sync (their description may be the same one).
+  // Only syncs of its own range (no file given): one of another Map's range records on that Map and on the file's
+  // others while they are registered. Outside the registry's lock, which the sync takes to record.
+  WaitForEarlierSyncs(record->begin(), record->end(), FileIdentity{});
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.by_begin.find(record->begin());

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
@@ -464,6 +465,35 @@ TEST_F(PagePersistenceTest, AReadWaitsForSyncsOfItsFileOnly) {
   c.join();
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_TRUE(same_file_done.load());
+}
+
+// A Map destroyed while another thread's sync of its pages is in flight, and that sync fails: the failure reaches the
+// file's other Map. (Before, the destruction did not wait: the sync then found no Map at its address, recorded the
+// failure outside every Map, and the other Map's reads said OK.)
+TEST_F(PagePersistenceTest, AFailureOfASyncOfAMapDestroyedMeanwhileReachesTheFilesOtherMaps) {
+  absl::StatusOr<Map> other = MapFd(fd_.get());
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::optional<Map> doomed;
+  {
+    absl::StatusOr<Map> made = MapFd(fd_.get());
+    ASSERT_TRUE(made.ok()) << made.status();
+    doomed.emplace(*std::move(made));
+  }
+  std::thread a = StartAHeldSync(*doomed, &SlowFailingMsync, &race_stage);
+  std::atomic<bool> destroyed{false};
+  std::thread destroyer([&] {
+    doomed.reset();
+    destroyed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(destroyed.load()) << "the Map was destroyed with a sync of its pages in flight";
+  race_stage = 2;
+  a.join();
+  destroyer.join();
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(other->PersistError()), ENOSPC) << "the failure did not reach the file's other Map";
+  other->ClearPersistError().IgnoreError();
+  map_->ClearPersistError().IgnoreError();
 }
 
 // A reader of `map`'s error on a thread of its own, as StartAWaitingReader: `read` tells whether it answered
