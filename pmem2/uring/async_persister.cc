@@ -22,14 +22,17 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <utility>
@@ -39,6 +42,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/msync.h"
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
@@ -146,7 +150,128 @@ absl::Status StatusOr(const absl::Status& fallback, Make&& make) noexcept {
   }
 }
 
+// ---- the engine's own descriptor and the process's record locks ----
+//
+// Closing any descriptor of a file that is not O_PATH releases every fcntl(2) record lock (F_SETLK, lockf) the
+// process holds on the file, even one taken through another descriptor. An application that locks its log that way
+// (a single writer's guard) and makes and destroys engines would lose its lock to the first engine destroyed. So the
+// engine's descriptor is closed only while the process holds no such lock on the file (/proc/locks says); otherwise
+// it is kept, parked, and taken again by the next engine of the file, or closed by a later engine's destruction
+// once the lock is gone. (Open file description locks, F_OFD_SETLK, and flock(2) belong to their own description
+// and are released by no close of another one.)
+
+// Whether this process holds a record lock on the file, from /proc/locks ("1: POSIX  ADVISORY  WRITE 1234
+// 08:01:5678 0 EOF": pid, then the device's major and minor in hex and the inode); true if it cannot be read, as a
+// kept descriptor costs less than a lost lock. Allocates nothing (it runs in destructors).
+bool ProcessHoldsRecordLocks(dev_t device, ino_t inode) {
+  const int locks = open("/proc/locks", O_RDONLY | O_CLOEXEC);
+  if (locks < 0) return true;
+  const long pid = getpid();  // NOLINT(runtime/int): as sscanf reads it
+  char buffer[4096 + 1];
+  size_t held = 0;
+  bool found = false;
+  bool failed = false;
+  for (;;) {
+    const ssize_t got = read(locks, buffer + held, sizeof buffer - 1 - held);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) failed = true;
+    if (got <= 0) break;
+    held += static_cast<size_t>(got);
+    buffer[held] = '\0';
+    char* line = buffer;
+    while (char* newline = std::strchr(line, '\n')) {
+      *newline = '\0';
+      char kind[16];
+      long lock_pid = 0;  // NOLINT(runtime/int)
+      unsigned major_number = 0, minor_number = 0;
+      unsigned long lock_inode = 0;  // NOLINT(runtime/int)
+      if (std::sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &lock_pid, &major_number, &minor_number,
+                      &lock_inode) == 5 &&
+          std::strcmp(kind, "POSIX") == 0 && lock_pid == pid && major_number == major(device) &&
+          minor_number == minor(device) && lock_inode == static_cast<unsigned long>(inode)) {  // NOLINT(runtime/int)
+        found = true;
+      }
+      line = newline + 1;
+    }
+    held = static_cast<size_t>(buffer + held - line);
+    std::memmove(buffer, line, held);
+    if (held == sizeof buffer - 1) held = 0;  // no line is that long: not the file it should be
+  }
+  close(locks);
+  return found || failed;
+}
+
+// Descriptors of engines destroyed while the process held a record lock on their file. Fixed, so that parking
+// allocates nothing; a descriptor that finds it full stays open unparked (never closed: the lock comes first).
+struct ParkedDescription {
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool read_only = false;
+  int fd = -1;  // -1: a free place
+};
+constexpr size_t kMaxParked = 64;
+ParkedDescription parked[kMaxParked];
+internal::ForkSafeMutex& ParkedMutex() {
+  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
+  return *mutex;
+}
+const bool parked_mutex_made_at_load = (ParkedMutex(), true);
+
+// Whether `fd` is still open on the file (other code may have closed it, and its number may be another file's).
+bool DescriptorIsTheFile(int fd, const map_internal::FileIdentity& file) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == file.device && st.st_ino == file.inode;
+}
+
+// A parked descriptor of the file with this access, or -1. (Its description has heard of the file's write-back
+// failures since it was opened: one it has not reported yet is reported to the engine that takes it, as it would
+// have been to the engine that parked it.)
+int TakeParkedDescription(const map_internal::FileIdentity& file, bool read_only) {
+  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  for (ParkedDescription& place : parked) {
+    if (place.fd >= 0 && place.device == file.device && place.inode == file.inode && place.read_only == read_only) {
+      const int fd = std::exchange(place.fd, -1);
+      if (DescriptorIsTheFile(fd, file)) return fd;  // else closed by other code: forgotten, not closed again
+    }
+  }
+  return -1;
+}
+
+// The end of an engine's descriptor: closed, or parked while the process holds a record lock on the file; and the
+// parked descriptors of files whose locks are gone closed.
+void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only) {
+  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  if (fd >= 0 && DescriptorIsTheFile(fd, file)) {  // a number reused for another file is not ours to close
+    if (!ProcessHoldsRecordLocks(file.device, file.inode)) {
+      close(fd);
+    } else {
+      for (ParkedDescription& place : parked) {
+        if (place.fd < 0) {
+          place = ParkedDescription{file.device, file.inode, read_only, fd};
+          break;
+        }
+      }
+    }
+  }
+  for (ParkedDescription& place : parked) {
+    if (place.fd < 0) continue;
+    const map_internal::FileIdentity its{true, place.device, place.inode, false};
+    if (!DescriptorIsTheFile(place.fd, its)) {
+      place.fd = -1;  // closed by other code: forgotten, not closed again
+    } else if (!ProcessHoldsRecordLocks(place.device, place.inode)) {
+      close(std::exchange(place.fd, -1));
+    }
+  }
+}
+
 }  // namespace
+
+size_t ParkedDescriptionCountForTest() {
+  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  size_t count = 0;
+  for (const ParkedDescription& place : parked) count += place.fd >= 0;
+  return count;
+}
 
 enum class SlotKind : uint8_t { kPersist, kCopy, kBarrier };
 
@@ -297,7 +422,7 @@ struct Engine {
       if (ring_descriptor_lost || !RingDescriptorIsTheRing()) ring.ring_fd = -1;
       io_uring_queue_exit(&ring);
     }
-    if (fd >= 0) close(fd);
+    ReleaseDescription(fd, file, read_only);
   }
 
   static void SetInjection(AsyncPersister& persister, const FaultInjection* hooks) {
@@ -1157,7 +1282,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // A descriptor of its own (see the top of this file), with the Source's access: a Source opened read-only
   // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
-  engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
+  if (engine->fd < 0) engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (engine->fd < 0) {
     const int error = errno;  // before the message's formatting can change it
     return MakeErrnoError(error,

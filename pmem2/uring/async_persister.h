@@ -198,11 +198,14 @@ IoUringSupport ProbeIoUring();
 
 class AsyncPersister {
  public:
-  // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file
-  // again, so that it has a descriptor of its own and its data syncs receive every write-back error of the
-  // file from now on; `source`'s descriptor may be closed afterwards). The Map's mapping must outlive the
-  // engine; the Map object may move (the engine keeps copies of its address range, file range and functions,
-  // and reads its sticky error by address, never through the object).
+  // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file again, so
+  // that it has a descriptor of its own and its data syncs receive every write-back error of the file from now on;
+  // `source`'s descriptor may be closed afterwards). The Map's mapping must outlive the engine; the Map object may move
+  // (the engine keeps copies of its address range, file range and functions, and reads its sticky error by address,
+  // never through the object). Closing any descriptor of a file releases the process's fcntl(2) record locks on it
+  // (F_SETLK, lockf), so the engine's end closes its descriptor only while the process holds none on the file
+  // (/proc/locks); otherwise the descriptor stays open for the next engine of the file, and a later engine's end closes
+  // it once the lock is gone.
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened

@@ -1285,6 +1285,50 @@ TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStay
   EXPECT_EQ(injector_.Count(KernelOp::kSync), 1);
 }
 
+// Whether a process other than this one can take a write lock on `path` (it cannot while this one holds one).
+bool AnotherProcessCanLock(const std::string& path) {
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    ScopedFd other(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (other.get() >= 0 && fcntl(other.get(), F_SETLK, &lock) == 0) testing::WriteToParent(out, "locked");
+    return 0;
+  });
+  return child.exited && child.exit_code == 0 && child.output == "locked";
+}
+
+// Closing any descriptor of a file (not O_PATH) releases the process's fcntl(2) record locks on it: an engine's own
+// descriptor is therefore kept while the process holds one (before, destroying an engine dropped the application's
+// lock), taken again by the next engine of the file (so engines made and destroyed in a loop keep one), and closed
+// by a later engine's end once the lock is gone.
+TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFile) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  ASSERT_FALSE(AnotherProcessCanLock(file_->path));
+  const size_t parked_before = uring_internal::ParkedDescriptionCountForTest();
+  for (int round = 0; round < 20; ++round) {
+    absl::StatusOr<AsyncPersister> engine = NewPersister();
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    base()[round] = 1;
+    Completion done;
+    ASSERT_TRUE(engine->Persist(base() + round, 1, &done).ok());
+    ASSERT_TRUE(engine->Wait(done).ok()) << done.status();
+  }
+  EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "an engine's end released the application's record lock";
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 1) << "one kept, taken again each time";
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  {
+    absl::StatusOr<AsyncPersister> engine = NewPersister();  // takes the kept one, then closes it
+    ASSERT_TRUE(engine.ok()) << engine.status();
+  }
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
+  EXPECT_TRUE(AnotherProcessCanLock(file_->path));
+}
+
 // A persist queued behind a barrier starts nothing before the barrier completes, not even its pages' write-back
 // (before, it did so at once, as a separate single-page run), and nothing behind a failed barrier. The kernel's own
 // write-back may clean the page meanwhile: each case runs once more on other pages, and fails only if the page was

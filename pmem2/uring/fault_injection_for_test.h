@@ -10,6 +10,7 @@
 #ifndef PMEM2_URING_FAULT_INJECTION_FOR_TEST_H_
 #define PMEM2_URING_FAULT_INJECTION_FOR_TEST_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "pmem2/uring/async_persister.h"
@@ -32,6 +33,9 @@ struct FaultInjection {
 
 // `injection` (may be null: none) must outlive its use by `engine`.
 void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection);
+
+// How many descriptors of destroyed engines are kept open because the process held a record lock on their file.
+size_t ParkedDescriptionCountForTest();
 
 }  // namespace uring_internal
 }  // namespace pmem2
