@@ -470,6 +470,27 @@ TEST_P(MapOnFileSystemTest, IntoAReservationMapSyncIsNeverTriedOverThePlaceholde
   EXPECT_EQ(child.output, "ok");
 }
 
+// The same without a reservation: MapAligned's MAP_FIXED mmap into its reserve, refused, left a hole there before Linux
+// 6.12, which its munmap of the reserve then unmapped whatever another thread had put there. So MAP_SYNC is asked of
+// a probe first here too (before, Create failed: the denied MAP_FIXED | MAP_SYNC was the first try).
+TEST_P(MapOnFileSystemTest, WithoutAReservationMapSyncIsNeverTriedOverTheReserve) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  void* sync = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd.get(), 0);
+  if (sync != MAP_FAILED) {
+    munmap(sync, kPage);
+    GTEST_SKIP() << "this file system takes MAP_SYNC (DAX): the MAP_FIXED mmap rightly carries it";
+  }
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_mmap, 3, MAP_FIXED | MAP_SYNC, EPERM);
+    absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+    ::pmem2::testing::WriteToParent(out, map.ok() ? "ok" : map.status().ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "ok");
+}
+
 // Where the mapping starts in its file: the config's offset for a shared Map of a file; kNoFileOffset where its
 // bytes are in no file (anonymous, private) or pmem2 does not know (FromExisting), and for a moved-from Map.
 TEST_P(MapOnFileSystemTest, FileOffsetIsTheConfigsForSharedFileMapsOnly) {

@@ -103,19 +103,18 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   } else {
     // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
     auto no_map_sync = [] { return errno == EOPNOTSUPP || errno == EINVAL; };
+    // MAP_SYNC is first asked of a mapping the kernel places (one granule, unmapped at once): before Linux 6.12 a
+    // MAP_FIXED mmap that the file system refuses (ext4 or xfs not on DAX: EOPNOTSUPP from its mmap method) has
+    // already unmapped what it replaces, and the range is a hole that another thread's mmap can take: over a
+    // reservation's placeholder until the second mmap replaced that mapping, and over MapAligned's reserve until its
+    // munmap of the whole reserve destroyed it (that path was not probed before).
     bool try_sync = true;
-    if (fixed_address != nullptr) {
-      // Over a reservation's placeholder, MAP_SYNC is first asked of a mapping the kernel places (one granule,
-      // unmapped at once): before Linux 6.12 a MAP_FIXED mmap that the file system refuses (ext4 or xfs not on
-      // DAX: EOPNOTSUPP from its mmap method) has already unmapped what it replaces, and the range would be a hole
-      // that another thread's mmap could take until the second mmap replaced that mapping.
-      const size_t granule = std::max(PageSize(), request.source_alignment);
-      void* probe = mmap(nullptr, granule, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
-      if (probe != MAP_FAILED) {
-        munmap(probe, granule);
-      } else {
-        try_sync = !no_map_sync();
-      }
+    const size_t granule = std::max(PageSize(), request.source_alignment);
+    void* probe = mmap(nullptr, granule, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
+    if (probe != MAP_FAILED) {
+      munmap(probe, granule);
+    } else {
+      try_sync = !no_map_sync();
     }
     if (try_sync) {
       addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
