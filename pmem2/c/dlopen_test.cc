@@ -7,7 +7,8 @@
 // memcpy_fn / memset_fn from a thread started before the dlopen() and from threads started after it are right,
 // at cache-line granularity (the history on, PMEM2_NEAR_TEMPORAL_BELOW) and at page granularity; and that a thread
 // that persisted at page granularity (and so holds a sync slot, pmem2/map/map_registry.h) can exit after the
-// library was dlclose()d without calling into it.
+// library was dlclose()d without calling into it. And that pmem2_errormsg(), also in that TLS, is per thread there, for
+// threads started after the dlopen() and for the one started before it.
 //
 // Usage: dlopen_test PATH_TO_LIBPMEM2_SO (Bazel passes it).
 
@@ -49,6 +50,7 @@ void Check(bool ok, const std::string& what) {
 struct Api {
   decltype(&pmem2_config_new) config_new;
   decltype(&pmem2_config_set_required_store_granularity) set_granularity;
+  decltype(&pmem2_config_set_sharing) set_sharing;
   decltype(&pmem2_config_delete) config_delete;
   decltype(&pmem2_source_from_fd) source_from_fd;
   decltype(&pmem2_source_delete) source_delete;
@@ -89,6 +91,79 @@ int Exercise(char* base, size_t size, pmem2_memcpy_fn copy, pmem2_memset_fn fill
   return wrong;
 }
 
+// libpmem2.h, "Thread safety": pmem2_errormsg() is per thread ("" before a thread's first failure, never cleared by
+// a successful call), here with the message in the dlopen()ed object's TLS. The main thread fails naming 5; thread A
+// fails naming 7; only then does thread B read its message ("") and fail naming 9; only then does A read its own
+// again. Leaves the main thread's message naming 5 (for the check of the thread started before dlopen()).
+void CheckMessagesArePerThread(const Api& api) {
+  pmem2_config* cfg = nullptr;
+  const bool main_failed = api.config_new(&cfg) == 0 &&
+                           api.set_sharing(cfg, static_cast<pmem2_sharing_type>(5)) == PMEM2_E_INVALID_SHARING_VALUE;
+  const std::string main_message = api.errormsg();
+  if (cfg != nullptr) api.config_delete(&cfg);
+  Check(main_failed && main_message.find('5') != std::string::npos,
+        "the main thread's failure: \"" + main_message + "\"");
+
+  struct Seen {
+    bool ok = false;          // its calls returned what they should
+    std::string at_start;     // before its own failure (for B: after A's)
+    std::string own;          // right after its own failure
+    std::string after_other;  // once both have failed
+    std::string after_success;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  int step = 0;  // 1: A has failed; 2: B has failed
+  const auto advance_to = [&](int s) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      step = s;
+    }
+    cv.notify_all();
+  };
+  const auto await = [&](int s) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return step >= s; });
+  };
+  const auto run = [&api](Seen* seen, int value, const std::function<void()>& between) {
+    pmem2_config* c = nullptr;
+    seen->at_start = api.errormsg();
+    seen->ok = api.config_new(&c) == 0 &&
+               api.set_sharing(c, static_cast<pmem2_sharing_type>(value)) == PMEM2_E_INVALID_SHARING_VALUE;
+    seen->own = api.errormsg();
+    between();
+    seen->after_other = api.errormsg();
+    seen->ok = api.set_sharing(c, PMEM2_PRIVATE) == 0 && seen->ok;
+    seen->after_success = api.errormsg();
+    if (c != nullptr) api.config_delete(&c);
+  };
+  Seen a, b;
+  std::thread thread_a([&] {
+    run(&a, 7, [&] {
+      advance_to(1);
+      await(2);
+    });
+  });
+  std::thread thread_b([&] {
+    await(1);
+    run(&b, 9, [&] { advance_to(2); });
+  });
+  thread_a.join();
+  thread_b.join();
+  const auto show = [](const Seen& seen) {
+    return "\"" + seen.at_start + "\" at start, \"" + seen.own + "\" after failing, \"" + seen.after_other +
+           "\" after both failed, \"" + seen.after_success + "\" after a success";
+  };
+  Check(a.ok && a.at_start.empty() && a.own.find('7') != std::string::npos && a.own.find('9') == std::string::npos &&
+            a.after_other == a.own && a.after_success == a.own,
+        "thread A's message is its own: " + show(a));
+  Check(b.ok && b.at_start.empty() && b.own.find('9') != std::string::npos && b.own.find('7') == std::string::npos &&
+            b.after_other == b.own && b.after_success == b.own,
+        "thread B's message is its own: " + show(b));
+  Check(api.errormsg() == main_message,
+        "the main thread's message is still its own: \"" + std::string(api.errormsg()) + "\"");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +178,7 @@ int main(int argc, char** argv) {
   std::condition_variable cv;
   std::function<int()> early_work;
   int early_wrong = -1;
+  std::string early_message = "(not read)";  // its pmem2_errormsg(), read after the main thread's failure
   std::thread lingering;  // persists at page granularity, then exits only after dlclose()
   bool may_exit = false;
   std::thread early([&] {
@@ -126,13 +202,15 @@ int main(int argc, char** argv) {
   const bool loaded =
       Load(lib, "pmem2_config_new", &api.config_new) &&
       Load(lib, "pmem2_config_set_required_store_granularity", &api.set_granularity) &&
-      Load(lib, "pmem2_config_delete", &api.config_delete) && Load(lib, "pmem2_source_from_fd", &api.source_from_fd) &&
-      Load(lib, "pmem2_source_delete", &api.source_delete) && Load(lib, "pmem2_map_new", &api.map_new) &&
-      Load(lib, "pmem2_map_delete", &api.map_delete) && Load(lib, "pmem2_map_get_address", &api.address) &&
+      Load(lib, "pmem2_config_set_sharing", &api.set_sharing) && Load(lib, "pmem2_config_delete", &api.config_delete) &&
+      Load(lib, "pmem2_source_from_fd", &api.source_from_fd) && Load(lib, "pmem2_source_delete", &api.source_delete) &&
+      Load(lib, "pmem2_map_new", &api.map_new) && Load(lib, "pmem2_map_delete", &api.map_delete) &&
+      Load(lib, "pmem2_map_get_address", &api.address) &&
       Load(lib, "pmem2_map_get_store_granularity", &api.granularity) &&
       Load(lib, "pmem2_get_memcpy_fn", &api.memcpy_fn) && Load(lib, "pmem2_get_memset_fn", &api.memset_fn) &&
       Load(lib, "pmem2_errormsg", &api.errormsg);
   Check(loaded, "every function used here resolves");
+  if (loaded) CheckMessagesArePerThread(api);
 
   for (const char* granularity : {"cache_line", "page"}) {
     setenv("PMEM2_FORCE_GRANULARITY", granularity, 1);
@@ -171,12 +249,17 @@ int main(int argc, char** argv) {
       if (std::string(granularity) == "cache_line") {
         {
           std::lock_guard<std::mutex> lock(mu);
-          early_work = [&] { return Exercise(base, quarter, copy, fill, 1); };
+          early_work = [&] {
+            early_message = api.errormsg();
+            return Exercise(base, quarter, copy, fill, 1);
+          };
         }
         cv.notify_one();
         early.join();
         Check(early_wrong == 0, "cache_line: the thread started before dlopen() copies right (" +
                                     std::to_string(early_wrong) + " wrong)");
+        Check(early_message.empty(),
+              "the thread started before dlopen() has a message of its own, \"\" (\"" + early_message + "\")");
       }
       Check(wrong[0] == 0 && wrong[1] == 0 && wrong[2] == 0,
             std::string(granularity) + ": the main thread and two threads started after dlopen() copy right");

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpmem2.h> /* ours, through the target's `includes` */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,6 +418,93 @@ static void test_errormsg_and_perror(void) {
   CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
 }
 
+/* One thread's view of its pmem2_errormsg() in test_errormsg_is_per_thread. */
+struct message_thread {
+  pthread_barrier_t *barrier;
+  int value;                /* the sharing value its failing call names */
+  int fails_first;          /* 1: fails before the other thread does; 0: after */
+  int failed;               /* the failing call returned PMEM2_E_INVALID_SHARING_VALUE */
+  int succeeded;            /* the successful calls returned 0 */
+  char at_start[1024];      /* its message before any call of its own, once the other thread has failed */
+  char own[1024];           /* its message right after its failing call */
+  char after_other[1024];   /* its message once both threads have failed */
+  char after_success[1024]; /* ... and after a successful call of its own */
+};
+
+static void *message_thread_main(void *arg) {
+  struct message_thread *t = (struct message_thread *)arg;
+  struct pmem2_config *cfg = NULL;
+  if (!t->fails_first) pthread_barrier_wait(t->barrier); /* the other thread has failed */
+  snprintf(t->at_start, sizeof t->at_start, "%s", pmem2_errormsg());
+  t->succeeded = pmem2_config_new(&cfg) == 0;
+  t->failed = pmem2_config_set_sharing(cfg, (enum pmem2_sharing_type)t->value) == PMEM2_E_INVALID_SHARING_VALUE;
+  snprintf(t->own, sizeof t->own, "%s", pmem2_errormsg());
+  if (t->fails_first) pthread_barrier_wait(t->barrier); /* let the other thread fail */
+  pthread_barrier_wait(t->barrier);                     /* both have failed */
+  snprintf(t->after_other, sizeof t->after_other, "%s", pmem2_errormsg());
+  t->succeeded = t->succeeded && pmem2_config_set_sharing(cfg, PMEM2_PRIVATE) == 0;
+  snprintf(t->after_success, sizeof t->after_success, "%s", pmem2_errormsg());
+  t->succeeded = t->succeeded && pmem2_config_delete(&cfg) == 0;
+  return NULL;
+}
+
+/*
+ * libpmem2.h, "Thread safety": pmem2_errormsg() is per thread; and its declaration: "The message of the last failure
+ * in this thread (never cleared by a successful call; "" before any)". The main thread fails naming 5; thread A then
+ * fails naming 7, thread B (started at once, but held back until A has failed) reads "" and fails naming 9, and
+ * only then does A read its message again: each names its own value, and the main thread's is unchanged.
+ */
+static void test_errormsg_is_per_thread(void) {
+  struct pmem2_config *cfg = NULL;
+  pthread_barrier_t barrier;
+  struct message_thread a, b;
+  pthread_t ta, tb;
+  char main_message[1024];
+  const int failures_before = failures;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  CHECK_EQ_INT(pmem2_config_new(&cfg), 0);
+  CHECK_EQ_INT(pmem2_config_set_sharing(cfg, (enum pmem2_sharing_type)5), PMEM2_E_INVALID_SHARING_VALUE);
+  snprintf(main_message, sizeof main_message, "%s", pmem2_errormsg());
+  CHECK(strstr(main_message, "5") != NULL);
+
+  CHECK_EQ_INT(pthread_barrier_init(&barrier, NULL, 2), 0);
+  a.barrier = b.barrier = &barrier;
+  a.value = 7;
+  a.fails_first = 1;
+  b.value = 9;
+  b.fails_first = 0;
+  CHECK_EQ_INT(pthread_create(&ta, NULL, message_thread_main, &a), 0);
+  CHECK_EQ_INT(pthread_create(&tb, NULL, message_thread_main, &b), 0);
+  CHECK_EQ_INT(pthread_join(ta, NULL), 0);
+  CHECK_EQ_INT(pthread_join(tb, NULL), 0);
+  CHECK_EQ_INT(pthread_barrier_destroy(&barrier), 0);
+
+  CHECK(a.failed && b.failed);
+  CHECK(a.succeeded && b.succeeded);
+  /* A new thread's message is "", even after the main thread's failure (and, for B, after A's). */
+  CHECK(strcmp(a.at_start, "") == 0);
+  CHECK(strcmp(b.at_start, "") == 0);
+  /* Each failure names its own value ... */
+  CHECK(strstr(a.own, "7") != NULL && strstr(a.own, "9") == NULL);
+  CHECK(strstr(b.own, "9") != NULL && strstr(b.own, "7") == NULL);
+  /* ... and the other thread's later failure leaves it alone, as does a successful call. */
+  CHECK(strcmp(a.after_other, a.own) == 0);
+  CHECK(strcmp(b.after_other, b.own) == 0);
+  CHECK(strcmp(a.after_success, a.own) == 0);
+  CHECK(strcmp(b.after_success, b.own) == 0);
+  /* The main thread's message is still its own. */
+  CHECK(strcmp(pmem2_errormsg(), main_message) == 0);
+  if (failures != failures_before) {
+    fprintf(stderr, "main: \"%s\", now \"%s\"\n", main_message, pmem2_errormsg());
+    fprintf(stderr, "A: \"%s\" at start, \"%s\" after failing, \"%s\" after both failed, \"%s\" after a success\n",
+            a.at_start, a.own, a.after_other, a.after_success);
+    fprintf(stderr, "B: \"%s\" at start, \"%s\" after failing, \"%s\" after both failed, \"%s\" after a success\n",
+            b.at_start, b.own, b.after_other, b.after_success);
+  }
+  CHECK_EQ_INT(pmem2_config_delete(&cfg), 0);
+}
+
 /* Two files mapped back to back into one reservation: one contiguous range of address space. */
 static void test_reservation(void) {
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -559,6 +647,7 @@ int main(void) {
   test_stale_handles_of_every_kind();
   test_null_arguments();
   test_errormsg_and_perror();
+  test_errormsg_is_per_thread();
   test_reservation();
   test_from_existing();
   if (failures != 0) {
