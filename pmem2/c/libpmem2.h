@@ -402,8 +402,10 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
 
 /*
  * Makes [ptr, ptr + size) of the map durable in the deepest persistence domain there is: after a persist, it
- * also flushes the memory controller's write-pending queues of the NVDIMM region (sysfs deep_flush), so the
- * data no longer depends on ADR. For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is
+ * also flushes the memory controller's write-pending queues of the NVDIMM region, so the data no longer depends on
+ * ADR: for a file by msync(2) of the range's pages (the kernel's fsync drains the region), for Device DAX by a write
+ * of the region's sysfs deep_flush (root only: -EACCES otherwise, where libpmem2 skips the flush and returns 0). For
+ * page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is
  * not inside the map; PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found;
  * PMEM2_E_NO_ACCESS if the map was made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still
  * neither readable nor writable (the CPU's write-back would fault there; libpmem2 crashes); -errno.

@@ -17,6 +17,7 @@
 #include "pmem2/map/function_table.h"
 #include "pmem2/map/granularity.h"
 #include "pmem2/map/map_registry.h"
+#include "pmem2/map/page_persist.h"
 #include "pmem2/map/placement.h"
 #include "pmem2/map/request.h"
 #include "pmem2/ras/deep_flush.h"
@@ -350,7 +351,15 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
   if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
   arch::CacheLineOps().drain();
-  if (medium_ != SourceKind::kAnonymous && record_ != nullptr) {
+  if (medium_ == SourceKind::kRegularFile && record_ != nullptr) {
+    // A file on fsdax: its fsync is the deep flush. The kernel sends the file system's flush to the pmem driver,
+    // which drains the region's write-pending queues as a write of the region's deep_flush attribute would
+    // (nvdimm_flush), and needs no root, where that write does (libpmem2 1.12.1 msyncs here too). A failure is
+    // recorded as a persist's.
+    if (const int error = map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true); error != 0) {
+      return MakeErrnoError(error, internal::StrFormat("DeepFlush: msync of [%p, +%u)", ptr, size));
+    }
+  } else if (medium_ == SourceKind::kDeviceDax && record_ != nullptr) {
     if (absl::Status s = DeepFlushRegion(medium_, record_->file().device); !s.ok()) return s;
   }
   return PersistError();

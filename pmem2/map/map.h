@@ -274,8 +274,10 @@ class Map {
   // Makes [ptr, ptr + size) durable in the deepest persistence domain there is (libpmem2's pmem2_deep_flush):
   //   page granularity: msync, and the sticky error as Persist() returns it;
   //   byte and cache line: the CPU caches of the range are written back (even with PMEM_NO_FLUSH=1 or eADR)
-  //   and fenced, then the NVDIMM region behind the file or Device DAX drains its write-pending queues (sysfs
-  //   deep_flush; see pmem2/ras/deep_flush.h: kDaxRegionNotFound, or EACCES when not root, rather than a flush
+  //   and fenced, then the NVDIMM region drains its write-pending queues: for a file (fsdax) by an msync of the
+  //   range's pages, whose fsync the kernel ends with that drain (no root needed; its failure is the answer, and
+  //   recorded as a persist's, as libpmem2 1.12.1 does); for Device DAX by a write of the region's sysfs
+  //   deep_flush (see pmem2/ras/deep_flush.h: kDaxRegionNotFound, or EACCES when not root, rather than a flush
   //   that did not happen). Anonymous and private Maps only get the write-back.
   // kDeepFlushRange if the range is not inside this Map; kNoAccess as for Persist(). Costly: for rare, deliberate use
   // (e.g. before recording that a pool was closed cleanly).

@@ -1,10 +1,12 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// Map::DeepFlush on the media a build machine has (the NVDIMM region path is exercised in the DAX VM stage and,
-// with a fake sysfs, in pmem2/ras/deep_flush_test.cc).
+// Map::DeepFlush on the media a build machine has (the NVDIMM region path of Device DAX is exercised in the DAX VM
+// stage and, with a fake sysfs, in pmem2/ras/deep_flush_test.cc).
 
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cerrno>
 #include <cstring>
@@ -101,6 +103,37 @@ TEST_F(MapDeepFlushTest, CacheLineDeepFlushReturnsTheStickyError) {
   page->persist_fn()(page->address(), 1);
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(GetErrno(cache_line->DeepFlush(cache_line->address(), 1)), EIO);
+}
+
+// A cache-line Map of a file (fsdax, here a forced tmpfs one): after the write-back, the deep flush is the msync of
+// the pages holding the range, whose failure is its answer (the kernel's fsync drains the NVDIMM region, as a write
+// of its deep_flush attribute would, without needing root; before, that write was made, and failed for non-root).
+std::atomic<int> deep_flush_syncs{0};
+std::atomic<uintptr_t> deep_flush_synced_at{0};
+TEST_F(MapDeepFlushTest, CacheLineDeepFlushOfAFileIsAnMsyncOfItsPages) {
+  absl::StatusOr<Map> map = MapFile("cache_line");
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+  char* base = static_cast<char*>(map->address());
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  deep_flush_syncs = 0;
+  map_internal::SetMsyncForTest([](void* address, size_t, int) {
+    deep_flush_syncs.fetch_add(1);
+    deep_flush_synced_at = reinterpret_cast<uintptr_t>(address);
+    return 0;
+  });
+  EXPECT_TRUE(map->DeepFlush(base + page + 100, 10).ok());
+  EXPECT_EQ(deep_flush_syncs.load(), 1);
+  EXPECT_EQ(deep_flush_synced_at.load(), reinterpret_cast<uintptr_t>(base + page));
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  const absl::Status failed = map->DeepFlush(base, 1);
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(GetErrno(failed), EIO) << failed;
+  EXPECT_EQ(GetErrno(map->PersistError()), EIO) << "recorded as a persist's failure";
+  map->ClearPersistError().IgnoreError();
 }
 
 TEST(MapDeepFlushAnonymousTest, AnonymousMemoryOnlyGetsTheWriteBack) {

@@ -7,7 +7,8 @@
 // region's memory controller drain its write-pending queues to the media, so that the data no longer depends on
 // the platform flushing them at power loss (ADR). Linux offers it per region as the sysfs attribute
 // /sys/bus/nd/devices/regionN/deep_flush: reading it says whether the region has a flush mechanism ("1") or
-// not ("0"), writing "1" flushes. Map::DeepFlush (pmem2_deep_flush) calls this after its persist.
+// not ("0"), writing "1" flushes. Map::DeepFlush (pmem2_deep_flush) calls this after its write-back for Device DAX;
+// for a file it msyncs instead, as the kernel's fsync of a file on fsdax ends with the same drain and needs no root.
 //
 // Example:
 //

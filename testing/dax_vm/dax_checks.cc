@@ -32,15 +32,15 @@
 //       made durable first, empty) and writes the pattern of SEED. `persist`: with memcpy_fn + persist_fn.
 //       `nopersist`: plain stores and no persist at all (the negative control). `dax_probe verify` checks it
 //       after the crash.
-//   dax_checks deepflush PATH REGION nothing|written|untouched|eacces
+//   dax_checks deepflush PATH REGION nothing|written|untouched|untouched-nonroot|eacces
 //       Map::DeepFlush on PATH (a new 4 MiB file, or 2 MiB of a Device DAX at 8 MiB), mapped with pmem2, while
 //       inotify watches the deep_flush attribute of every NVDIMM region (/sys/bus/nd/devices/region*/):
 //       a range outside the Map is refused (kDeepFlushRange); then bytes written with plain stores are deep
 //       flushed, which must return OK having read REGION's attribute and not written it (`nothing`: it reads 0,
 //       the region has no flush mechanism), OK having written it (`written`: it reads 1), OK touching no region
-//       (`untouched`: a page-granularity Map, where DeepFlush is the persist), or kErrno EACCES having read it
-//       and not written it (`eacces`: it reads 1 and the flush runs as uid/gid 65534 after mapping). No other
-//       region's attribute may be touched.
+//       (`untouched`: a file, where DeepFlush is an msync, at any granularity; `untouched-nonroot` the same as
+//       uid/gid 65534 after mapping), or kErrno EACCES having read it and not written it (`eacces`: it reads 1 and
+//       the flush runs as uid/gid 65534 after mapping). No other region's attribute may be touched.
 //   dax_checks reserve DEV
 //       Device DAX in a VmReservation: twice its alignment of DEV (at 12 MiB), placed at the reservation offset
 //       that makes the address a multiple of the device alignment, maps at exactly reservation + offset (found
@@ -599,7 +599,7 @@ int DeepFlush(const char* path, const std::string& region, const std::string& ex
   const int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (!Expect(ifd >= 0, "inotify_init1")) return 1;
   std::vector<Watched> watched = WatchDeepFlush(ifd);
-  if (expect == "eacces") {
+  if (expect == "eacces" || expect == "untouched-nonroot") {
     const gid_t nobody = 65534;
     if (!Expect(setgroups(1, &nobody) == 0 && setresgid(nobody, nobody, nobody) == 0 &&
                     setresuid(nobody, nobody, nobody) == 0 && geteuid() == nobody,
@@ -627,15 +627,16 @@ int DeepFlush(const char* path, const std::string& region, const std::string& ex
     seen = true;
     const bool read = (w.events & IN_ACCESS) != 0;
     const bool written = (w.events & (IN_MODIFY | IN_CLOSE_WRITE)) != 0;
-    if (expect == "untouched") {
-      Expect(w.events == 0, what + ", want untouched (page granularity: DeepFlush is the persist)");
+    if (expect == "untouched" || expect == "untouched-nonroot") {
+      Expect(w.events == 0, what + ", want untouched (a file: DeepFlush is an msync)");
     } else if (expect == "written") {
       Expect(read && written, what + ", want read, then written");
     } else {
       Expect(read && !written, what + ", want read and not written");
     }
   }
-  if (!seen && expect != "untouched" && value != "missing") Bad("no deep_flush attribute watched in " + region);
+  const bool untouched = expect == "untouched" || expect == "untouched-nonroot";
+  if (!seen && !untouched && value != "missing") Bad("no deep_flush attribute watched in " + region);
   if (expect == "nothing" && g_bad == 0) {
     Ok("nothing to drain: " + region + "/deep_flush reads " + value + ", DeepFlush wrote back the caches only");
   }
@@ -710,7 +711,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: dax_checks fsdax FILE GRANULARITY [named-apart] | devdax DEV GRANULARITY |"
                " write PATH SEED persist|nopersist [OFFSET] |"
-               " deepflush PATH REGION nothing|written|untouched|eacces | reserve DEV\n"
+               " deepflush PATH REGION nothing|written|untouched|untouched-nonroot|eacces | reserve DEV\n"
                "GRANULARITY: byte, cache_line or page (what the platform should give)\n");
   return 2;
 }
@@ -738,7 +739,10 @@ int main(int argc, char** argv) {
   }
   if (cmd == "deepflush" && argc == 5) {
     const std::string expect = argv[4];
-    if (expect != "nothing" && expect != "written" && expect != "untouched" && expect != "eacces") return Usage();
+    if (expect != "nothing" && expect != "written" && expect != "untouched" && expect != "untouched-nonroot" &&
+        expect != "eacces") {
+      return Usage();
+    }
     return DeepFlush(argv[2], argv[3], expect);
   }
   if (cmd == "reserve" && argc == 3) return Reserve(argv[2]);

@@ -28,14 +28,17 @@ run ras-fsdax-ext4 ras_info /mnt/ext4/pmem2-file "$NV_EXT4"
 run ras-fsdax-xfs ras_info /mnt/xfs/pmem2-file "$NV_XFS"
 run ras-devdax ras_info "$DAX" "$NV_DEVDAX"
 run ras-devdax-ndctl devdax_ndctl "$DAX" "$NV_DEVDAX"
-# Deep flush (flush_checks.sh, dax_checks.cc), watched with inotify: qemu's regions have no flush hints, their
-# deep_flush reads 0, so pmem2 must read it and write nothing; a stand-in reading 1 must be written (that
-# region's and no other), and a caller that is not root must get EACCES. Then PMDK's unsafe_shutdown example,
-# pmem2's build and Debian's on the same pool, and Device DAX placed in a VmReservation.
-run deep-flush-fsdax-ext4 deep_flush /mnt/ext4/deep-flush "$NV_EXT4" nothing
-run deep-flush-fsdax-xfs deep_flush /mnt/xfs/deep-flush "$NV_XFS" nothing
+# Deep flush (flush_checks.sh, dax_checks.cc), watched with inotify. A file on fsdax is deep flushed by its msync
+# (the kernel's fsync drains the region): no region's attribute is touched, also with a stand-in reading 1, also for
+# a caller that is not root. Device DAX: qemu's regions have no flush hints, their deep_flush reads 0, so pmem2 must
+# read it and write nothing; a stand-in reading 1 must be written (that region's and no other), and a caller that
+# is not root must get EACCES. Then PMDK's unsafe_shutdown example, pmem2's build and Debian's on the same pool, and
+# Device DAX placed in a VmReservation.
+run deep-flush-fsdax-ext4 deep_flush /mnt/ext4/deep-flush "$NV_EXT4" untouched
+run deep-flush-fsdax-xfs deep_flush /mnt/xfs/deep-flush "$NV_XFS" untouched
 run deep-flush-devdax deep_flush "$DAX" "$NV_DEVDAX" nothing
-run deep-flush-fsdax-ext4-standin deep_flush /mnt/ext4/deep-flush "$NV_EXT4" written 1
+run deep-flush-fsdax-ext4-standin deep_flush /mnt/ext4/deep-flush "$NV_EXT4" untouched 1
+run deep-flush-fsdax-ext4-nonroot deep_flush /mnt/ext4/deep-flush "$NV_EXT4" untouched-nonroot 1
 run deep-flush-devdax-standin deep_flush "$DAX" "$NV_DEVDAX" written 1
 run deep-flush-devdax-nonroot deep_flush "$DAX" "$NV_DEVDAX" eacces 1
 run unsafe-shutdown-fsdax-ext4 pmdk_unsafe_shutdown /mnt/ext4/us-pool
