@@ -55,13 +55,14 @@
 //     the persists before it cover, that run's write-back is started at once (sync_file_range(2)
 //     SYNC_FILE_RANGE_WRITE, which neither waits nor takes error reports), so the device works while the
 //     application goes on storing; the data sync at the end still decides the result.
-//   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the
-//     page cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged
-//     until the Copy completes. A short write continues where it stopped; an interrupted one is retried. Copies
-//     whose ranges overlap reach the file in the order they were queued, as pwrite(2)s one after the other would
-//     (the kernel runs the writes of one submission in no set order, so a Copy that overlaps the write of an
-//     earlier one still in the kernel starts once that write has completed, at the engine call that reaps it, and
-//     so do the Copies queued after it).
+//   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the page
+//     cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged until the Copy
+//     completes (a `src` in a range of the engine's Maps that an earlier queued Copy writes is changed by it, at a time
+//     of the kernel's choosing: copy from that Copy's own source, or Wait() for it first). A short write continues
+//     where it stopped; an interrupted one is retried. Copies whose ranges overlap reach the file in the order they
+//     were queued, as pwrite(2)s one after the other would (the kernel runs the writes of one submission in no set
+//     order, so a Copy that overlaps the write of an earlier one still in the kernel starts once that write has
+//     completed, at the engine call that reaps it, and so do the Copies queued after it).
 //   Barrier: completes only after every operation queued before it has completed. OK means: every one of them
 //     succeeded and so is durable (except operations aborted before a ClearFailure() that came before the
 //     barrier was queued: the application acknowledged them, and writes them again), no operation of this
