@@ -391,7 +391,9 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * libpmem.so.1's pmem_map_file mappings are not known to libpmem2.so.1, see libpmem.h) (as libpmem2 1.12.1 returns,
  * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
- * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use); -ENOMEM.
+ * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use); PMEM2_E_INVALID_SHARING_VALUE
+ * (a file's or Device DAX's range that is not all a shared mapping: a private mapping's stores never reach the file,
+ * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it); -ENOMEM.
  * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
  * persist here is msync(2) of the range like any other map. Two granularities are replaced by one whose functions
  * keep the promise (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync

@@ -225,8 +225,9 @@ class Map {
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
   // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back),
-  // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidFileHandle (as for
-  // Create()), the source's errors.
+  // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
+  // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
+  // file, and its msync succeeds; libpmem2 adopts it), kInvalidFileHandle (as for Create()), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 

@@ -82,6 +82,34 @@ TEST_F(MapFromExistingTest, APagePersistReturnsAndTheDataReachesTheFile) {
   EXPECT_EQ(std::string(read_back, 7), "adopted");
 }
 
+// A range that is not all a shared mapping: a private mapping of the file (its stores never reach it, and msync of it
+// succeeds: every persist would have said OK over data the file never got), memory mapped nowhere, and a shared
+// mapping running into either. libpmem2 1.12.1 adopts them all (differential_test R10).
+TEST_F(MapFromExistingTest, ARangeThatIsNotAllASharedMappingIsRefused) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* const area = static_cast<char*>(mmap(nullptr, 3 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(area, MAP_FAILED);
+  ASSERT_EQ(mmap(area, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), area);
+  ASSERT_EQ(mmap(area + page, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd_.get(), page), area + page);
+  ASSERT_EQ(munmap(area + 2 * page, page), 0);
+  const std::pair<char*, size_t> refused[] = {
+      {area + page, page}, {area + 2 * page, page}, {area, 2 * page}, {area + page, 2 * page}};
+  for (const auto& [at, length] : refused) {
+    for (StoreGranularity granularity :
+         {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+      absl::StatusOr<Map> map = Map::FromExisting(*source_, at, length, granularity);
+      EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidSharingValue)
+          << "area + " << (at - area) << ", length " << length << ": " << map.status();
+      EXPECT_THAT(std::string(map.status().message()), HasSubstr("not all a shared mapping"));
+    }
+  }
+  // Refused without a trace: the shared page alone is adopted afterwards.
+  absl::StatusOr<Map> shared = Map::FromExisting(*source_, area, page, StoreGranularity::kPage);
+  EXPECT_TRUE(shared.ok()) << shared.status();
+  shared = absl::InternalError("destroyed");
+  munmap(area, 2 * page);
+}
+
 TEST_F(MapFromExistingTest, DestroyingTheMapLeavesTheMappingInPlace) {
   {
     absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kCacheLine);
@@ -118,6 +146,7 @@ TEST_F(MapFromExistingTest, ACreateIntoAReservationRangeThatAnAdoptedMapHoldsIsR
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(8 * 4096);
   ASSERT_TRUE(rsv.ok()) << rsv.status();
   char* const base = static_cast<char*>(rsv->address());
+  ASSERT_EQ(mmap(base + 2 * 4096, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), base + 2 * 4096);
   absl::optional<absl::StatusOr<Map>> adopted =
       Map::FromExisting(*source_, base + 2 * 4096, 4096, StoreGranularity::kPage);
   ASSERT_TRUE(adopted->ok()) << adopted->status();
@@ -263,7 +292,8 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
   ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Shared, as a Device DAX mapping is (FromExisting refuses a private mapping of a file or device).
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(memory, MAP_FAILED);
   char* const bytes = static_cast<char*>(memory);
   {
@@ -313,7 +343,8 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
   ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Shared, as a Device DAX mapping is (FromExisting refuses a private mapping of a file or device).
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(memory, MAP_FAILED);
   char* const bytes = static_cast<char*>(memory);
   EXPECT_EQ(GetErrorCode(Map::FromExisting(*source, memory, kLength, StoreGranularity::kPage).status()),

@@ -823,6 +823,34 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
   return allowed && covered_to >= end;
 }
 
+absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) {
+    const int err = errno;
+    return MakeErrnoError(err, "open of /proc/self/maps (to check that an adopted mapping is shared)");
+  }
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
+  uintptr_t covered_to = begin;
+  bool shared = true;
+  auto visit = [&](const MappingLine& line) {
+    if (line.end <= covered_to || line.begin >= end) return;
+    if (line.begin > covered_to || !line.shared) shared = false;  // a hole, or a private mapping
+    covered_to = line.end;
+  };
+  int error = ForEachQueriedMapping(
+      maps, [&](const auto& each) { return each(begin, static_cast<size_t>(end - begin)); }, visit);
+  if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) {
+    covered_to = begin;
+    shared = true;
+    error = ForEachLineOfMaps(maps, visit);
+  }
+  close(maps);
+  if (error != 0) return MakeErrnoError(error, "reading /proc/self/maps (to check that an adopted mapping is shared)");
+  return shared && covered_to >= end;
+}
+
 uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {
   const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
   auto align_up = [align](uintptr_t at) {

@@ -334,6 +334,11 @@ bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length);
 // maps cannot be read.
 absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of);
 
+// Whether every byte of [address, address + length) (length > 0) lies in shared mappings (MAP_SHARED: their stores
+// reach what they map), read as RangeHasProtection() reads them: for Map::FromExisting() of a file or Device DAX,
+// which a private or missing mapping would leave with persists that succeed and reach nothing.
+absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length);
+
 // The first range of `length` bytes at or above `from`, its start a multiple of `align` (a power of two), that no
 // mapping of the process holds now (/proc/self/maps); 0 if there is none below the top or the maps cannot be read.
 // For libpmem's PMEM_MMAP_HINT (pmem2/map_file).
