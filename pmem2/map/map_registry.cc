@@ -361,6 +361,9 @@ bool SyncConcerns(uintptr_t address, size_t length, uintptr_t begin, uintptr_t e
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file) {
   Slots& slots = GetSlots();
   for (SyncSlot* slot = slots.head.load(std::memory_order_acquire); slot != nullptr; slot = slot->next) {
+    // Not the calling thread's own: it is busy only while this thread is inside its sync (a signal handler, a test's
+    // msync, a fault injection hook), which cannot end while the thread waits here.
+    if (slot == this_thread_slot) continue;
     const uint32_t seen = slot->state.load(std::memory_order_seq_cst);
     if ((seen & 1) == 0) continue;
     // Read after `seen`: this sync's range, or (either end) a later sync's. Acquire, so that if either is a later

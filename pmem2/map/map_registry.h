@@ -278,7 +278,8 @@ class SyncScope {
 
 // Waits until every sync that was in flight when the call began ended, among those whose range overlaps
 // [begin, end) or a live mapping of `file`. Of the syncs that begin later it waits for at most one per
-// thread, so a reader is never starved by a stream of new ones.
+// thread, so a reader is never starved by a stream of new ones. Never the calling thread's own sync (it is inside
+// it: a signal handler, a test's msync), which could not end while it waits.
 void WaitForEarlierSyncs(uintptr_t begin, uintptr_t end, const FileIdentity& file);
 
 // fork(): the child has only the thread that forked. The syncs other threads had in flight never end there, so

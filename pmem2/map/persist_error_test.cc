@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,6 +31,7 @@
 #include "pmem2/map/map.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "testing/child_process.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -526,6 +528,31 @@ TEST_F(PagePersistenceTest, AnInnerSyncLeavesTheOuterOneInFlight) {
   }
   reader.join();
   EXPECT_TRUE(read.load());
+}
+
+// A thread that reads a Map's error, or destroys a Map of the range, while it is inside its own sync (a signal
+// handler, a test's msync, an AsyncPersister fault injection hook) does not wait for that sync, which cannot end
+// while it waits (before, it waited forever: in a child here, so that a hang is a failed test).
+TEST_F(PagePersistenceTest, AThreadInsideItsOwnSyncDoesNotWaitForItself) {
+  ::pmem2::testing::ChildOptions options;
+  options.timeout = absl::Seconds(20);
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild(
+      [&](int out) {
+        absl::optional<Map> other;
+        {
+          absl::StatusOr<Map> made = MapFd(fd_.get());
+          if (!made.ok()) return 2;
+          other.emplace(*std::move(made));
+        }
+        map_internal::SyncScope own(other->address(), kPage);
+        ::pmem2::testing::WriteToParent(out, map_->PersistError().ok() ? "read; " : "an error; ");
+        other.reset();
+        ::pmem2::testing::WriteToParent(out, "destroyed");
+        return 0;
+      },
+      options);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "read; destroyed");
 }
 
 // The end of a sync does not fence its store against its look for readers to wake, so it can miss a reader that

@@ -4,14 +4,17 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/map/page_persist.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -38,6 +41,15 @@ int ToMmapProtection(Protection protection) {
   return prot;
 }
 
+// Whether a MAP_FIXED mmap that fails leaves what it was to replace in place: from Linux 6.12 on. Before, a failure
+// in the file system's mmap method (or later) came after the range was unmapped, leaving a hole.
+bool KernelKeepsTheRangeOfAFailedFixedMap() {
+  struct utsname name;
+  unsigned major_version = 0, minor_version = 0;
+  if (uname(&name) != 0 || std::sscanf(name.release, "%u.%u", &major_version, &minor_version) != 2) return false;
+  return major_version > 6 || (major_version == 6 && minor_version >= 12);
+}
+
 }  // namespace
 
 void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset) {
@@ -53,7 +65,22 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
   void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
   if (addr == MAP_FAILED) {
     const int err = errno;
-    munmap(base, reserve);
+    // The head and tail are still the reserve's; the middle too, unless the kernel (before 6.12) unmapped it before
+    // the failure, and another thread's mmap may have taken the hole since: its munmap would destroy that mapping. A
+    // mapping placed there without replacing anything says which: it fits only in a hole, which is then ours again.
+    // An occupied middle on an older kernel stays as it is: the reserve's address space is lost, never a mapping.
+    const size_t middle = (length + PageSize() - 1) & ~(PageSize() - 1);
+    void* hole = mmap(reinterpret_cast<void*>(aligned), middle, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (hole != MAP_FAILED && hole != reinterpret_cast<void*>(aligned)) munmap(hole, middle);  // a kernel before 4.17
+    if (hole == reinterpret_cast<void*>(aligned) || KernelKeepsTheRangeOfAFailedFixedMap()) {
+      munmap(base, reserve);
+    } else {
+      if (aligned > begin) munmap(base, aligned - begin);
+      if (begin + reserve > aligned + middle) {
+        munmap(reinterpret_cast<void*>(aligned + middle), begin + reserve - (aligned + middle));
+      }
+    }
     errno = err;
     return MAP_FAILED;
   }
@@ -72,6 +99,9 @@ absl::Status AllocateFileBlocks(const MapRequest& request) {
   // The last page of a mapping may pass the end of the file: only what the file holds is allocated.
   const uint64_t end = std::min(request.offset + request.length, request.source_size);
   if (end <= request.offset) return absl::OkStatus();
+  // Where the file system has no fallocate, glibc's posix_fallocate writes each block with pread and pwrite, which
+  // are cancellation points.
+  const internal::ScopedNoCancellation no_cancellation;
   int err = 0;
   for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
     err = posix_fallocate(request.fd, static_cast<off_t>(request.offset), static_cast<off_t>(end - request.offset));
@@ -111,16 +141,22 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
     bool try_sync = true;
     const size_t granule = std::max(PageSize(), request.source_alignment);
     void* probe = mmap(nullptr, granule, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
+    bool probe_failed = false;  // for another reason than MAP_SYNC: the mapping itself would fail the same way
     if (probe != MAP_FAILED) {
       munmap(probe, granule);
     } else {
       try_sync = !no_map_sync();
+      probe_failed = try_sync;
     }
-    if (try_sync) {
-      addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
-      placement.synchronous = addr != MAP_FAILED;
+    if (probe_failed) {
+      addr = MAP_FAILED;  // errno is the probe's
+    } else {
+      if (try_sync) {
+        addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
+        placement.synchronous = addr != MAP_FAILED;
+      }
+      if (!try_sync || (addr == MAP_FAILED && no_map_sync())) addr = map(MAP_SHARED, request.fd, offset);
     }
-    if (!try_sync || (addr == MAP_FAILED && no_map_sync())) addr = map(MAP_SHARED, request.fd, offset);
   }
   if (addr == MAP_FAILED) {
     const int err = errno;

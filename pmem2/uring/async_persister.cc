@@ -22,13 +22,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -155,58 +153,46 @@ absl::Status StatusOr(const absl::Status& fallback, Make&& make) noexcept {
 // Closing any descriptor of a file that is not O_PATH releases every fcntl(2) record lock (F_SETLK, lockf) the
 // process holds on the file, even one taken through another descriptor. An application that locks its log that way
 // (a single writer's guard) and makes and destroys engines would lose its lock to the first engine destroyed. So the
-// engine's descriptor is closed only while the process holds no such lock on the file (/proc/locks says); otherwise
-// it is kept, parked, and taken again by the next engine of the file, or closed by a later engine's destruction
-// once the lock is gone. (Open file description locks, F_OFD_SETLK, and flock(2) belong to their own description
-// and are released by no close of another one.)
+// engine's descriptor is closed only when the kernel shows no record lock of the process on the file; otherwise it
+// is kept, parked, and taken again by the next engine of the file in this process, or closed by a later engine's
+// end once the lock is gone. (Open file description locks, F_OFD_SETLK, and flock(2) belong to their own description
+// and are released by no close of another one. A lock another thread takes while an engine ends may still go.)
 
-// Whether this process holds a record lock on the file, from /proc/locks ("1: POSIX  ADVISORY  WRITE 1234
-// 08:01:5678 0 EOF": pid, then the device's major and minor in hex and the inode); true if it cannot be read, as a
-// kept descriptor costs less than a lost lock. Allocates nothing (it runs in destructors).
-bool ProcessHoldsRecordLocks(dev_t device, ino_t inode) {
-  const int locks = open("/proc/locks", O_RDONLY | O_CLOEXEC);
-  if (locks < 0) return true;
-  const long pid = getpid();  // NOLINT(runtime/int): as sscanf reads it
-  char buffer[4096 + 1];
-  size_t held = 0;
-  bool found = false;
-  bool failed = false;
-  for (;;) {
-    const ssize_t got = read(locks, buffer + held, sizeof buffer - 1 - held);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) failed = true;
-    if (got <= 0) break;
-    held += static_cast<size_t>(got);
-    buffer[held] = '\0';
-    char* line = buffer;
-    while (char* newline = std::strchr(line, '\n')) {
-      *newline = '\0';
-      char kind[16];
-      long lock_pid = 0;  // NOLINT(runtime/int)
-      unsigned major_number = 0, minor_number = 0;
-      unsigned long lock_inode = 0;  // NOLINT(runtime/int)
-      if (std::sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &lock_pid, &major_number, &minor_number,
-                      &lock_inode) == 5 &&
-          std::strcmp(kind, "POSIX") == 0 && lock_pid == pid && major_number == major(device) &&
-          minor_number == minor(device) && lock_inode == static_cast<unsigned long>(inode)) {  // NOLINT(runtime/int)
-        found = true;
-      }
-      line = newline + 1;
-    }
-    held = static_cast<size_t>(buffer + held - line);
-    std::memmove(buffer, line, held);
-    if (held == sizeof buffer - 1) held = 0;  // no line is that long: not the file it should be
+// Whether this process holds a record lock on the file of `fd`, asked of the kernel on `fd`'s own description with
+// F_OFD_GETLK: an open file description lock conflicts with every record lock, the process's own too, and the
+// kernel names a record lock's owner by a pid of the caller's namespace (an OFD lock's by -1). The conflicting locks
+// are walked along the file, as the first answer may be another process's. Where a read lock of another owner is
+// found, one of the process's own may lie under it unseen: true, as when the kernel cannot answer (no F_OFD_GETLK
+// before Linux 3.15): a descriptor kept costs less than a lock lost. Allocates nothing (it runs in destructors).
+bool ProcessHoldsRecordLocks(int fd) {
+  const pid_t self = getpid();
+  off_t from = 0;
+  for (int looked = 0; looked < 1024; ++looked) {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = from;
+    lock.l_len = 0;  // to the end of the file
+    if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return true;
+    if (lock.l_type == F_UNLCK) return false;
+    if (lock.l_pid == self || lock.l_type == F_RDLCK) return true;
+    // Another owner's write lock: nothing else lies under it.
+    if (lock.l_len == 0 || lock.l_start + lock.l_len <= from) return false;
+    from = lock.l_start + lock.l_len;
   }
-  close(locks);
-  return found || failed;
+  return true;
 }
 
 // Descriptors of engines destroyed while the process held a record lock on their file. Fixed, so that parking
-// allocates nothing; a descriptor that finds it full stays open unparked (never closed: the lock comes first).
+// allocates nothing; a descriptor that finds it full stays open unparked (never closed: the lock comes first). Each
+// is stamped with the fork generation of the engine that opened it: a child inherits the table, but a descriptor
+// its parent opened is the parent's description, which the child must not sync through (each description is told of
+// a write-back failure once), so it is never handed out there, only closed once the child holds no lock on the file.
 struct ParkedDescription {
   dev_t device = 0;
   ino_t inode = 0;
   bool read_only = false;
+  uint64_t fork_generation = 0;
   int fd = -1;  // -1: a free place
 };
 constexpr size_t kMaxParked = 64;
@@ -218,36 +204,38 @@ internal::ForkSafeMutex& ParkedMutex() {
 const bool parked_mutex_made_at_load = (ParkedMutex(), true);
 
 // Whether `fd` is still open on the file (other code may have closed it, and its number may be another file's).
-bool DescriptorIsTheFile(int fd, const map_internal::FileIdentity& file) {
+bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
   struct stat st;
-  return fstat(fd, &st) == 0 && st.st_dev == file.device && st.st_ino == file.inode;
+  return fstat(fd, &st) == 0 && st.st_dev == device && st.st_ino == inode;
 }
 
-// A parked descriptor of the file with this access, or -1. (Its description has heard of the file's write-back
-// failures since it was opened: one it has not reported yet is reported to the engine that takes it, as it would
-// have been to the engine that parked it.)
+// A parked descriptor of the file with this access, opened in this process, or -1. (Its description has heard of
+// the file's write-back failures since it was opened: one it has not reported yet is reported to the engine that
+// takes it, as it would have been to the engine that parked it.)
 int TakeParkedDescription(const map_internal::FileIdentity& file, bool read_only) {
   std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  const uint64_t generation = ForkGeneration();
   for (ParkedDescription& place : parked) {
-    if (place.fd >= 0 && place.device == file.device && place.inode == file.inode && place.read_only == read_only) {
+    if (place.fd >= 0 && place.device == file.device && place.inode == file.inode && place.read_only == read_only &&
+        place.fork_generation == generation) {
       const int fd = std::exchange(place.fd, -1);
-      if (DescriptorIsTheFile(fd, file)) return fd;  // else closed by other code: forgotten, not closed again
+      if (DescriptorIsTheFile(fd, file.device, file.inode)) return fd;  // else closed by other code: forgotten
     }
   }
   return -1;
 }
 
-// The end of an engine's descriptor: closed, or parked while the process holds a record lock on the file; and the
-// parked descriptors of files whose locks are gone closed.
-void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only) {
+// The end of an engine's descriptor (opened in fork generation `generation`): closed, or parked while the process
+// holds a record lock on the file; and the parked descriptors of files whose locks are gone closed.
+void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only, uint64_t generation) {
   std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
-  if (fd >= 0 && DescriptorIsTheFile(fd, file)) {  // a number reused for another file is not ours to close
-    if (!ProcessHoldsRecordLocks(file.device, file.inode)) {
+  if (fd >= 0 && DescriptorIsTheFile(fd, file.device, file.inode)) {  // a reused number is not ours to close
+    if (!ProcessHoldsRecordLocks(fd)) {
       close(fd);
     } else {
       for (ParkedDescription& place : parked) {
         if (place.fd < 0) {
-          place = ParkedDescription{file.device, file.inode, read_only, fd};
+          place = ParkedDescription{file.device, file.inode, read_only, generation, fd};
           break;
         }
       }
@@ -255,10 +243,9 @@ void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool rea
   }
   for (ParkedDescription& place : parked) {
     if (place.fd < 0) continue;
-    const map_internal::FileIdentity its{true, place.device, place.inode, false};
-    if (!DescriptorIsTheFile(place.fd, its)) {
+    if (!DescriptorIsTheFile(place.fd, place.device, place.inode)) {
       place.fd = -1;  // closed by other code: forgotten, not closed again
-    } else if (!ProcessHoldsRecordLocks(place.device, place.inode)) {
+    } else if (!ProcessHoldsRecordLocks(place.fd)) {
       close(std::exchange(place.fd, -1));
     }
   }
@@ -422,7 +409,7 @@ struct Engine {
       if (ring_descriptor_lost || !RingDescriptorIsTheRing()) ring.ring_fd = -1;
       io_uring_queue_exit(&ring);
     }
-    ReleaseDescription(fd, file, read_only);
+    ReleaseDescription(fd, file, read_only, fork_generation);
   }
 
   static void SetInjection(AsyncPersister& persister, const FaultInjection* hooks) {

@@ -92,8 +92,8 @@
 // until a slot is free. Operations live in slots allocated by Create(): queueing, submitting and completing an
 // operation allocates nothing, on either backend (the ring is also made once, by Create()); only failures allocate, for
 // their messages. A failure is recorded on the Maps before its message is made; if memory for the message runs out the
-// operation completes with a prebuilt Status of the same kind (kDataLoss for EIO, kResourceExhausted for ENOSPC and
-// EDQUOT, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each Map's
+// operation completes with a prebuilt Status (kDataLoss for EIO, kResourceExhausted for ENOSPC and EDQUOT, kUnknown
+// for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each Map's
 // sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
 // (pmem2/map/map_registry.h).
 //
@@ -204,9 +204,11 @@ class AsyncPersister {
   // `source`'s descriptor may be closed afterwards). The Map's mapping must outlive the engine; the Map object may move
   // (the engine keeps copies of its address range, file range and functions, and reads its sticky error by address,
   // never through the object). Closing any descriptor of a file releases the process's fcntl(2) record locks on it
-  // (F_SETLK, lockf), so the engine's end closes its descriptor only while the process holds none on the file
-  // (/proc/locks); otherwise the descriptor stays open for the next engine of the file, and a later engine's end closes
-  // it once the lock is gone.
+  // (F_SETLK, lockf), so the engine's end closes its descriptor only when the kernel shows no such lock of the process
+  // on the file (F_OFD_GETLK); otherwise the descriptor stays open for the next engine of the file in this process
+  // (not a forked child's), and a later engine's end closes it once the lock is gone. A lock another thread takes
+  // while an engine ends may still be released; at most 64 descriptors are kept, more stay open until the process
+  // ends.
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened

@@ -1319,6 +1319,24 @@ TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFil
   }
   EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "an engine's end released the application's record lock";
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 1) << "one kept, taken again each time";
+  // A forked child does not take the parent's kept descriptor (the parent's description: a write-back failure is
+  // told to one description once), and closes its copy once it holds no lock itself (record locks are not
+  // inherited): the parent's lock stays.
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    absl::StatusOr<AsyncPersister> engine = NewPersister();
+    if (!engine.ok()) return 2;
+    if (uring_internal::ParkedDescriptionCountForTest() != parked_before + 1) {
+      testing::WriteToParent(out, "the child took the parent's descriptor; ");
+    }
+    engine = absl::InternalError("destroyed");
+    if (uring_internal::ParkedDescriptionCountForTest() != parked_before) {
+      testing::WriteToParent(out, "the child kept the parent's descriptor");
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "the child's engine released the parent's lock";
   lock.l_type = F_UNLCK;
   ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
   {
