@@ -13,6 +13,12 @@
 // torn: it is found either whole or not at all. Publish with one aligned 8-byte store (e.g. a log tail) after
 // the data it covers is durable.
 //
+// Signal handlers: at byte and cache-line granularity the functions are CPU instructions only. At page granularity a
+// persist is the msync system call, but a failed one is recorded under the Map registry's locks (and a thread's first
+// page persist takes a lock for its sync slot): a handler that interrupted pmem2 inside those locks (Map::Create, a
+// Map's destruction, a failure's record) and persists there may deadlock. So page-granularity persists from a signal
+// handler are safe only where the handler cannot interrupt the thread inside a pmem2 call.
+//
 // Example:
 //
 //   pmem2::MemcpyFn copy = map.memcpy_fn();
