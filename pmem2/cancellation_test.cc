@@ -38,6 +38,16 @@
 #include "testing/child_process.h"
 #include "testing/temp_files.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+// A thread unwound by its cancellation leaves AddressSanitizer's use-after-scope poison on its stack (GCC poisons
+// scopes inline, and the forced unwind runs no unpoisoning), and ASan's own clean-up of the thread then reports a
+// use after scope there (its sigaltstack interceptor, from AsanThread::Destroy). Under ASan the thread returns
+// instead of acting on the request after the call: "not cancelled" there means only that it was not acted on.
+constexpr bool kEndByCancellation = false;
+#else
+constexpr bool kEndByCancellation = true;
+#endif
+
 namespace pmem2 {
 namespace {
 
@@ -56,7 +66,7 @@ void* RunBody(void* arg) {
   if (run->requested_first) pthread_cancel(pthread_self());
   run->result = run->body();
   run->returned.store(true);
-  pthread_testcancel();
+  if (kEndByCancellation) pthread_testcancel();
   return nullptr;
 }
 
@@ -102,6 +112,9 @@ class TestCodeScope {
   int old_ = PTHREAD_CANCEL_ENABLE;
 };
 
+// What follows a call's result when the thread's request waited for the call: it is then acted on (not under ASan).
+std::string Then() { return kEndByCancellation ? ", then cancelled" : ", not cancelled"; }
+
 std::string Ok(const absl::Status& status) { return status.ok() ? "ok" : status.ToString(); }
 
 class CancellationTest : public ::testing::Test {
@@ -134,7 +147,7 @@ TEST_F(CancellationTest, MapCreatePersistAndDestroy) {
               { Map gone = *std::move(map); }
               return Ok(persisted);
             }),
-            "returned: ok, then cancelled");
+            "returned: ok" + Then());
 }
 
 TEST_F(CancellationTest, MapFileCreatesMapsAndUnmaps) {
@@ -149,7 +162,7 @@ TEST_F(CancellationTest, MapFileCreatesMapsAndUnmaps) {
               { MappedFile gone = *std::move(mapped); }
               return absl::StrCat("ok, ", failed_create);
             }),
-            "returned: ok, refused, then cancelled");
+            "returned: ok, refused" + Then());
 }
 
 // The destructors alone, each with work to do: ~Map closes the reopen handle, ~AsyncPersister runs what is queued
@@ -163,7 +176,7 @@ TEST_F(CancellationTest, DestructorsAlone) {
               { Map gone = *std::move(map); }
               return std::string("ok");
             }),
-            "returned: ok, then cancelled");
+            "returned: ok" + Then());
   for (const bool io_uring : {true, false}) {
     SCOPED_TRACE(io_uring ? "io_uring allowed" : "synchronous");
     EXPECT_EQ(RunWithCancellationRequestedInside([&] {
@@ -183,7 +196,7 @@ TEST_F(CancellationTest, DestructorsAlone) {
                 { AsyncPersister gone = *std::move(engine); }
                 return absl::StrCat(Ok(copied.status()), called ? " called" : " not called");
               }),
-              "returned: ok called, then cancelled");
+              "returned: ok called" + Then());
   }
 }
 
@@ -225,7 +238,7 @@ TEST_F(CancellationTest, AReaderWaitsForAnotherThreadsSync) {
               map_internal::SetMsyncForTest(nullptr);
               return Ok(error);
             }),
-            "returned: ok, then cancelled");
+            "returned: ok" + Then());
 }
 
 // A forked child inherits the request; the map registry's fork handler opens and reads files in the child, which
@@ -246,7 +259,7 @@ TEST_F(CancellationTest, ForkWithAPageMap) {
               return WIFEXITED(status) ? absl::StrCat("child exited ", WEXITSTATUS(status))
                                        : absl::StrCat("child ended by signal ", WTERMSIG(status));
             }),
-            "returned: child exited 42, then cancelled");
+            "returned: child exited 42" + Then());
 }
 
 // Every engine entry point, with a callback that reaches a cancellation point itself (close(-1)), on both backends
@@ -292,7 +305,7 @@ TEST_F(CancellationTest, AsyncPersisterOnEachBackend) {
                 absl::StrAppend(&result, " ", callbacks, " ", read_back);
                 return result;
               }),
-              "returned: ok ok ok ok ok ok 2 record, then cancelled");
+              "returned: ok ok ok ok ok ok 2 record" + Then());
   }
 }
 
@@ -307,7 +320,7 @@ TEST_F(CancellationTest, MachineCheckSafeReadAndWrite) {
               absl::StrAppend(&result, " ", read_back);
               return result;
             }),
-            "returned: ok ok mcsafe, then cancelled");
+            "returned: ok ok mcsafe" + Then());
 }
 
 // Bad blocks of a file on a disk that a fake sysfs places on an NVDIMM region with a bad block in the file: the
@@ -338,7 +351,7 @@ TEST_F(CancellationTest, BadBlocksReadAndCleared) {
               absl::StrAppend(&result, " ", Ok(bad->Clear(BadBlock{4096, 4096})));
               return result;
             }),
-            "returned: read ok, then cancelled");
+            "returned: read ok" + Then());
 }
 
 // libpmem's C functions, with its log on (PMEM_LOG_LEVEL, read at the first call that logs): a file opened with
@@ -364,7 +377,7 @@ TEST_F(CancellationTest, LibpmemMapsLogsAndUnmaps) {
                                   : "made");
               return result;
             }),
-            "returned: 0 0 refused, then cancelled");
+            "returned: 0 0 refused" + Then());
   EXPECT_GT(testing::StatOrZero(log).st_size, 0) << "nothing was logged: the test did not reach the log's writes";
 }
 

@@ -393,7 +393,8 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
  * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use); PMEM2_E_INVALID_SHARING_VALUE
  * (a file's or Device DAX's range that is not all a shared mapping: a private mapping's stores never reach the file,
- * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it); -ENOMEM.
+ * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it; only the sharing is
+ * checked, from /proc/self/maps where it can be read, not which file a shared mapping maps); -ENOMEM.
  * Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
  * persist here is msync(2) of the range like any other map. Two granularities are replaced by one whose functions
  * keep the promise (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync
@@ -403,14 +404,14 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
                             enum pmem2_granularity gran);
 
 /*
- * Makes [ptr, ptr + size) of the map durable in the deepest persistence domain there is: after a persist, it
- * also flushes the memory controller's write-pending queues of the NVDIMM region, so the data no longer depends on
- * ADR: for a file by msync(2) of the range's pages (the kernel's fsync drains the region), for Device DAX by a write
- * of the region's sysfs deep_flush (root only: -EACCES otherwise, where libpmem2 skips the flush and returns 0). For
- * page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is
- * not inside the map; PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found;
- * PMEM2_E_NO_ACCESS if the map was made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still
- * neither readable nor writable (the CPU's write-back would fault there; libpmem2 crashes); -errno.
+ * Makes [ptr, ptr + size) of the map durable in the deepest persistence domain there is: after a persist, it also
+ * flushes the memory controller's write-pending queues of the NVDIMM region, so the data no longer depends on ADR: for
+ * a file by msync(2) of the range's pages (the kernel's fsync drains the region), for Device DAX by a write of the
+ * region's sysfs deep_flush where it reads 1 (root only: -EACCES otherwise, where libpmem2 skips the flush and returns
+ * 0). For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is not inside the map;
+ * PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found; PMEM2_E_NO_ACCESS if the map was
+ * made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still neither readable nor writable (the CPU's
+ * write-back would fault there; libpmem2 crashes); -errno.
  */
 int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 

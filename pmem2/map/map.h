@@ -227,7 +227,8 @@ class Map {
   // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back),
   // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
   // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
-  // file, and its msync succeeds; libpmem2 adopts it), kInvalidFileHandle (as for Create()), the source's errors.
+  // file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
+  // maps, and without a readable /proc not even that), kInvalidFileHandle (as for Create()), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 

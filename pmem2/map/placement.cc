@@ -4,13 +4,11 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
@@ -41,53 +39,43 @@ int ToMmapProtection(Protection protection) {
   return prot;
 }
 
-// Whether a MAP_FIXED mmap that fails leaves what it was to replace in place: from Linux 6.12 on. Before, a failure
-// in the file system's mmap method (or later) came after the range was unmapped, leaving a hole.
-bool KernelKeepsTheRangeOfAFailedFixedMap() {
-  struct utsname name;
-  unsigned major_version = 0, minor_version = 0;
-  if (uname(&name) != 0 || std::sscanf(name.release, "%u.%u", &major_version, &minor_version) != 2) return false;
-  return major_version > 6 || (major_version == 6 && minor_version >= 12);
-}
-
 }  // namespace
 
+// An aligned place is found by reserving more than is needed (PROT_NONE, no memory behind it). The mapping goes into
+// it without MAP_FIXED, which replaces whatever is at its address: a MAP_FIXED mmap that fails may have unmapped the
+// range first (always before Linux 6.12; from 6.12 still when the file system's mmap method fails), and another
+// thread's mmap could take the hole before the reserve was given back, whose munmap would then destroy that mapping.
+// Instead the place is freed, then mapped with MAP_FIXED_NOREPLACE, which replaces nothing: if another thread's mmap
+// took the place in between, it fails with EEXIST and the whole is tried again elsewhere. Whatever fails, the head and
+// tail are the reserve's alone to give back.
 void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset) {
-  size_t reserve = length + alignment;
-  if (reserve < length) {
+  const size_t reserve = length + alignment;
+  const size_t mapped_length = (length + PageSize() - 1) & ~(PageSize() - 1);
+  if (reserve < length || mapped_length < length) {
     errno = ENOMEM;
     return MAP_FAILED;
   }
-  void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED) return MAP_FAILED;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
-  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
-  void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
-  if (addr == MAP_FAILED) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return MAP_FAILED;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+    const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+    const uintptr_t mapped_end = aligned + mapped_length;
+    munmap(reinterpret_cast<void*>(aligned), mapped_length);
+    void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED_NOREPLACE, fd, offset);
     const int err = errno;
-    // The head and tail are still the reserve's; the middle too, unless the kernel (before 6.12) unmapped it before
-    // the failure, and another thread's mmap may have taken the hole since: its munmap would destroy that mapping. A
-    // mapping placed there without replacing anything says which: it fits only in a hole, which is then ours again.
-    // An occupied middle on an older kernel stays as it is: the reserve's address space is lost, never a mapping.
-    const size_t middle = (length + PageSize() - 1) & ~(PageSize() - 1);
-    void* hole = mmap(reinterpret_cast<void*>(aligned), middle, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (hole != MAP_FAILED && hole != reinterpret_cast<void*>(aligned)) munmap(hole, middle);  // a kernel before 4.17
-    if (hole == reinterpret_cast<void*>(aligned) || KernelKeepsTheRangeOfAFailedFixedMap()) {
-      munmap(base, reserve);
-    } else {
-      if (aligned > begin) munmap(base, aligned - begin);
-      if (begin + reserve > aligned + middle) {
-        munmap(reinterpret_cast<void*>(aligned + middle), begin + reserve - (aligned + middle));
-      }
+    if (aligned > begin) munmap(base, aligned - begin);
+    if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
+    if (addr == reinterpret_cast<void*>(aligned)) return addr;
+    if (addr != MAP_FAILED) {
+      munmap(addr, length);  // a kernel before 4.17 took MAP_FIXED_NOREPLACE for a hint and placed it elsewhere
+    } else if (err != EEXIST) {
+      errno = err;
+      return MAP_FAILED;
     }
-    errno = err;
-    return MAP_FAILED;
   }
-  const size_t mapped_end = aligned + ((length + PageSize() - 1) & ~(PageSize() - 1));
-  if (aligned > begin) munmap(base, aligned - begin);
-  if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
-  return addr;
+  errno = EEXIST;
+  return MAP_FAILED;
 }
 
 size_t AddressAlignment(size_t length, size_t source_alignment) {
@@ -133,11 +121,11 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   } else {
     // EOPNOTSUPP: the file system cannot keep page tables valid without msync; EINVAL: kernel before 4.15.
     auto no_map_sync = [] { return errno == EOPNOTSUPP || errno == EINVAL; };
-    // MAP_SYNC is first asked of a mapping the kernel places (one granule, unmapped at once): before Linux 6.12 a
-    // MAP_FIXED mmap that the file system refuses (ext4 or xfs not on DAX: EOPNOTSUPP from its mmap method) has
-    // already unmapped what it replaces, and the range is a hole that another thread's mmap can take: over a
-    // reservation's placeholder until the second mmap replaced that mapping, and over MapAligned's reserve until its
-    // munmap of the whole reserve destroyed it (that path was not probed before).
+    // MAP_SYNC is first asked of a mapping the kernel places (one granule, unmapped at once): a MAP_FIXED mmap over a
+    // reservation's placeholder that the file system refuses (ext4 or xfs not on DAX: EOPNOTSUPP from its mmap
+    // method) has already unmapped what it replaces, and the range would be a hole that another thread's mmap could
+    // take until the second mmap replaced that mapping. (MapAligned uses no MAP_FIXED.) A probe that fails for
+    // another reason fails the Create with its errno: the mapping would fail the same way.
     bool try_sync = true;
     const size_t granule = std::max(PageSize(), request.source_alignment);
     void* probe = mmap(nullptr, granule, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);

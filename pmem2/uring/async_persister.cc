@@ -30,6 +30,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <string>
@@ -160,27 +162,44 @@ absl::Status StatusOr(const absl::Status& fallback, Make&& make) noexcept {
 
 // Whether this process holds a record lock on the file of `fd`, asked of the kernel on `fd`'s own description with
 // F_OFD_GETLK: an open file description lock conflicts with every record lock, the process's own too, and the
-// kernel names a record lock's owner by a pid of the caller's namespace (an OFD lock's by -1). The conflicting locks
-// are walked along the file, as the first answer may be another process's. Where a read lock of another owner is
-// found, one of the process's own may lie under it unseen: true, as when the kernel cannot answer (no F_OFD_GETLK
-// before Linux 3.15): a descriptor kept costs less than a lock lost. Allocates nothing (it runs in destructors).
+// kernel names a record lock's owner by a pid of the caller's namespace (an OFD lock's by -1). It answers with one
+// conflicting lock, in no order of offsets, so the file is searched by intervals: around another owner's write lock
+// (which nothing else overlaps) on both sides. Where a read lock of another owner is found, one of the process's own
+// may lie under it unseen: true, as when the kernel cannot answer (no F_OFD_GETLK before Linux 3.15) or the search
+// grows past its bounds: a descriptor kept costs less than a lock lost. Allocates nothing (it runs in destructors).
 bool ProcessHoldsRecordLocks(int fd) {
+  constexpr off_t kToTheEnd = std::numeric_limits<off_t>::max();
+  struct Interval {
+    off_t from;
+    off_t to;  // kToTheEnd: to the end of the file, however it grows
+  };
   const pid_t self = getpid();
-  off_t from = 0;
-  for (int looked = 0; looked < 1024; ++looked) {
+  Interval pending[64];
+  size_t count = 0;
+  pending[count++] = Interval{0, kToTheEnd};
+  for (int asked = 0; count > 0; ++asked) {
+    if (asked == 1024) return true;
+    const Interval at = pending[--count];
     struct flock lock {};
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
-    lock.l_start = from;
-    lock.l_len = 0;  // to the end of the file
+    lock.l_start = at.from;
+    lock.l_len = at.to == kToTheEnd ? 0 : at.to - at.from;
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return true;
-    if (lock.l_type == F_UNLCK) return false;
+    if (lock.l_type == F_UNLCK) continue;
     if (lock.l_pid == self || lock.l_type == F_RDLCK) return true;
-    // Another owner's write lock: nothing else lies under it.
-    if (lock.l_len == 0 || lock.l_start + lock.l_len <= from) return false;
-    from = lock.l_start + lock.l_len;
+    const off_t begin = lock.l_start;
+    const off_t end = lock.l_len == 0 || lock.l_len > kToTheEnd - begin ? kToTheEnd : begin + lock.l_len;
+    if (begin > at.from) {
+      if (count == std::size(pending)) return true;
+      pending[count++] = Interval{at.from, begin};
+    }
+    if (end < at.to) {
+      if (count == std::size(pending)) return true;
+      pending[count++] = Interval{end, at.to};
+    }
   }
-  return true;
+  return false;
 }
 
 // Descriptors of engines destroyed while the process held a record lock on their file. Fixed, so that parking

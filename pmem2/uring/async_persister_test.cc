@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1286,12 +1287,14 @@ TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStay
 }
 
 // Whether a process other than this one can take a write lock on `path` (it cannot while this one holds one).
-bool AnotherProcessCanLock(const std::string& path) {
+bool AnotherProcessCanLock(const std::string& path, off_t start = 0, off_t length = 0) {
   const testing::ChildResult child = testing::RunInChild([&](int out) {
     ScopedFd other(open(path.c_str(), O_RDWR | O_CLOEXEC));
     struct flock lock {};
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
+    lock.l_start = start;
+    lock.l_len = length;
     if (other.get() >= 0 && fcntl(other.get(), F_SETLK, &lock) == 0) testing::WriteToParent(out, "locked");
     return 0;
   });
@@ -1345,6 +1348,55 @@ TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFil
   }
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
   EXPECT_TRUE(AnotherProcessCanLock(file_->path));
+}
+
+// Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the
+// owners first locked the file, not by offset. Here another process write-locks [4096, 8192), then this one [0, 4096):
+// the engine's end must still find this process's lock (before, a walk by offsets from the first answer skipped it).
+TEST_P(AsyncPersisterTest, AnEngineFindsTheProcesssLockBehindAnotherProcesssLock) {
+  int to_holder[2], from_holder[2];
+  ASSERT_EQ(pipe2(to_holder, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(from_holder, O_CLOEXEC), 0);
+  const std::string path = file_->path;
+  const pid_t holder = fork();
+  if (holder == 0) {
+    close(to_holder[1]);  // so that the parent's close is the end of the pipe
+    close(from_holder[0]);
+    ScopedFd other(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 4096;
+    lock.l_len = 4096;
+    const char locked = other.get() >= 0 && fcntl(other.get(), F_SETLK, &lock) == 0 ? 'y' : 'n';
+    if (write(from_holder[1], &locked, 1) != 1) _exit(2);
+    char done;
+    if (read(to_holder[0], &done, 1) < 0) _exit(3);  // holds the lock until told (or the parent is gone)
+    _exit(0);
+  }
+  ASSERT_GT(holder, 0);
+  close(to_holder[0]);
+  close(from_holder[1]);
+  char locked = 0;
+  ASSERT_EQ(read(from_holder[0], &locked, 1), 1);
+  ASSERT_EQ(locked, 'y');
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_len = 4096;
+  EXPECT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  {
+    absl::StatusOr<AsyncPersister> engine = NewPersister();
+    ASSERT_TRUE(engine.ok()) << engine.status();
+  }
+  EXPECT_FALSE(AnotherProcessCanLock(file_->path, 0, 4096)) << "an engine's end released this process's lock";
+  lock.l_type = F_UNLCK;
+  EXPECT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0);
+  close(to_holder[1]);
+  close(from_holder[0]);
+  int status = 0;
+  EXPECT_EQ(waitpid(holder, &status, 0), holder);
+  { absl::StatusOr<AsyncPersister> engine = NewPersister(); }  // closes the kept descriptor: the lock is gone
 }
 
 // A persist queued behind a barrier starts nothing before the barrier completes, not even its pages' write-back
