@@ -171,24 +171,31 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
     if (!identity.ok()) return identity.status();
     file = *identity;
   }
+  // A private mapping's stores never reach the file, and msync of it succeeds: every persist would report success over
+  // data the file never gets. libpmem2 1.12.1 adopts it all the same (differential_test R10). Only the sharing is
+  // checked, not which file is mapped; where the maps cannot be read (no /proc), it cannot be checked: adopted as
+  // before. Checked before the range is registered (other threads would find it meanwhile); a range over another
+  // Map keeps the registration's answer, kMapExists, which says more.
+  bool refuse_unshared = false;
   if (shared_file) {
-    // A private mapping's stores never reach the file, and msync of it succeeds: every persist would report success
-    // over data the file never gets. libpmem2 1.12.1 adopts it all the same (differential_test R10). Checked before
-    // the range is registered (other threads would find it meanwhile), but a range over another Map keeps the
-    // registration's answer, kMapExists, which says more. Only the sharing is checked, not which file is mapped.
-    // Where the maps cannot be read (no /proc), it cannot be checked: adopted as before.
     absl::StatusOr<bool> shared = map_internal::RangeIsMappedShared(address, length);
-    if (shared.ok() && !*shared && map_internal::MapsInRange(address, length).empty()) {
-      return MakeError(ErrorCode::kInvalidSharingValue,
-                       internal::StrFormat("[%p, +%u) is not all a shared mapping (MAP_SHARED): a private one's stores "
-                                           "never reach the file, and a missing one persists nothing",
-                                           address, length));
-    }
+    refuse_unshared = shared.ok() && !*shared;
   }
+  const auto unshared = [&] {
+    return MakeError(ErrorCode::kInvalidSharingValue,
+                     internal::StrFormat("[%p, +%u) is not all a shared mapping (MAP_SHARED): a private one's stores "
+                                         "never reach the file, and a missing one persists nothing",
+                                         address, length));
+  };
+  if (refuse_unshared && map_internal::MapsInRange(address, length).empty()) return unshared();
   Map map;
   map.owns_mapping_ = false;
   auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address), length, file);
   if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) return s;
+  if (refuse_unshared) {  // the Map over it was destroyed meanwhile
+    map_internal::UnregisterMap(record.get());
+    return unshared();
+  }
   map.address_ = address;
   map.size_ = length;
   map.record_ = std::move(record);

@@ -41,13 +41,15 @@ int ToMmapProtection(Protection protection) {
 
 }  // namespace
 
-// An aligned place is found by reserving more than is needed (PROT_NONE, no memory behind it). The mapping goes into
-// it without MAP_FIXED, which replaces whatever is at its address: a MAP_FIXED mmap that fails may have unmapped the
-// range first (always before Linux 6.12; from 6.12 still when the file system's mmap method fails), and another
-// thread's mmap could take the hole before the reserve was given back, whose munmap would then destroy that mapping.
-// Instead the place is freed, then mapped with MAP_FIXED_NOREPLACE, which replaces nothing: if another thread's mmap
-// took the place in between, it fails with EEXIST and the whole is tried again elsewhere. Whatever fails, the head and
-// tail are the reserve's alone to give back.
+// An aligned place is found by reserving more than is needed (PROT_NONE, no memory behind it) and mapping into it with
+// MAP_FIXED. (Not with a hint: file systems whose mappings may use huge pages ask the kernel for a larger range and
+// ignore a hint that only fits the mapping; not with MAP_FIXED_NOREPLACE: MAP_SHARED_VALIDATE refuses it, so MAP_SYNC
+// could never be asked.) A MAP_FIXED mmap that fails may have unmapped its range first (before Linux 6.12 as a rule,
+// from 6.12 still when the file system's mmap method fails), and another thread's mmap could take the hole before the
+// reserve is given back: so a PROT_NONE mapping is first placed there without replacing anything. It fits only in a
+// hole, which is then the reserve's again; where something is there, it is taken for the reserve, which a kernel
+// that did not unmap kept (left: the window in which another thread's mmap took the hole, then destroyed by the
+// munmap of the reserve, as before).
 void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, off_t offset) {
   const size_t reserve = length + alignment;
   const size_t mapped_length = (length + PageSize() - 1) & ~(PageSize() - 1);
@@ -55,27 +57,24 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
     errno = ENOMEM;
     return MAP_FAILED;
   }
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) return MAP_FAILED;
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
-    const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
-    const uintptr_t mapped_end = aligned + mapped_length;
-    munmap(reinterpret_cast<void*>(aligned), mapped_length);
-    void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED_NOREPLACE, fd, offset);
+  void* base = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return MAP_FAILED;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+  void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
+  if (addr == MAP_FAILED) {
     const int err = errno;
-    if (aligned > begin) munmap(base, aligned - begin);
-    if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
-    if (addr == reinterpret_cast<void*>(aligned)) return addr;
-    if (addr != MAP_FAILED) {
-      munmap(addr, length);  // a kernel before 4.17 took MAP_FIXED_NOREPLACE for a hint and placed it elsewhere
-    } else if (err != EEXIST) {
-      errno = err;
-      return MAP_FAILED;
-    }
+    void* hole = mmap(reinterpret_cast<void*>(aligned), mapped_length, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (hole != MAP_FAILED && hole != reinterpret_cast<void*>(aligned)) munmap(hole, mapped_length);  // before 4.17
+    munmap(base, reserve);
+    errno = err;
+    return MAP_FAILED;
   }
-  errno = EEXIST;
-  return MAP_FAILED;
+  const uintptr_t mapped_end = aligned + mapped_length;
+  if (aligned > begin) munmap(base, aligned - begin);
+  if (begin + reserve > mapped_end) munmap(reinterpret_cast<void*>(mapped_end), begin + reserve - mapped_end);
+  return addr;
 }
 
 size_t AddressAlignment(size_t length, size_t source_alignment) {
@@ -124,8 +123,8 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
     // MAP_SYNC is first asked of a mapping the kernel places (one granule, unmapped at once): a MAP_FIXED mmap over a
     // reservation's placeholder that the file system refuses (ext4 or xfs not on DAX: EOPNOTSUPP from its mmap
     // method) has already unmapped what it replaces, and the range would be a hole that another thread's mmap could
-    // take until the second mmap replaced that mapping. (MapAligned uses no MAP_FIXED.) A probe that fails for
-    // another reason fails the Create with its errno: the mapping would fail the same way.
+    // take until the second mmap replaced that mapping; MapAligned's reserve likewise. A probe that fails for another
+    // reason fails the Create with its errno: the mapping would fail the same way.
     bool try_sync = true;
     const size_t granule = std::max(PageSize(), request.source_alignment);
     void* probe = mmap(nullptr, granule, prot, MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);

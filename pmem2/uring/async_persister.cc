@@ -168,15 +168,15 @@ absl::Status StatusOr(const absl::Status& fallback, Make&& make) noexcept {
 // may lie under it unseen: true, as when the kernel cannot answer (no F_OFD_GETLK before Linux 3.15) or the search
 // grows past its bounds: a descriptor kept costs less than a lock lost. Allocates nothing (it runs in destructors).
 bool ProcessHoldsRecordLocks(int fd) {
-  constexpr off_t kToTheEnd = std::numeric_limits<off_t>::max();
   struct Interval {
     off_t from;
-    off_t to;  // kToTheEnd: to the end of the file, however it grows
+    off_t to;        // exclusive, unless
+    bool unbounded;  // to the end of the file, however it grows
   };
   const pid_t self = getpid();
   Interval pending[64];
   size_t count = 0;
-  pending[count++] = Interval{0, kToTheEnd};
+  pending[count++] = Interval{0, 0, true};
   for (int asked = 0; count > 0; ++asked) {
     if (asked == 1024) return true;
     const Interval at = pending[--count];
@@ -184,19 +184,21 @@ bool ProcessHoldsRecordLocks(int fd) {
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
     lock.l_start = at.from;
-    lock.l_len = at.to == kToTheEnd ? 0 : at.to - at.from;
+    lock.l_len = at.unbounded ? 0 : at.to - at.from;
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return true;
     if (lock.l_type == F_UNLCK) continue;
     if (lock.l_pid == self || lock.l_type == F_RDLCK) return true;
+    // Another owner's write lock [begin, end), which the kernel reports only where it overlaps the interval.
     const off_t begin = lock.l_start;
-    const off_t end = lock.l_len == 0 || lock.l_len > kToTheEnd - begin ? kToTheEnd : begin + lock.l_len;
+    const bool to_the_end = lock.l_len == 0 || lock.l_len > std::numeric_limits<off_t>::max() - begin;
+    const off_t end = to_the_end ? 0 : begin + lock.l_len;
     if (begin > at.from) {
       if (count == std::size(pending)) return true;
-      pending[count++] = Interval{at.from, begin};
+      pending[count++] = Interval{at.from, begin, false};
     }
-    if (end < at.to) {
+    if (!to_the_end && (at.unbounded || end < at.to)) {
       if (count == std::size(pending)) return true;
-      pending[count++] = Interval{end, at.to};
+      pending[count++] = Interval{end, at.to, at.unbounded};
     }
   }
   return false;
