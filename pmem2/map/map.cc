@@ -147,6 +147,17 @@ absl::StatusOr<void*> Map::Claim(const VmReservation& reservation, uint64_t offs
   return reinterpret_cast<void*>(claim_);
 }
 
+namespace {
+
+absl::Status Unshared(const void* address, size_t length) {
+  return MakeError(ErrorCode::kInvalidSharingValue,
+                   internal::StrFormat("[%p, +%u) is not all a shared mapping (MAP_SHARED): a private one's stores "
+                                       "never reach the file, and a missing one persists nothing",
+                                       address, length));
+}
+
+}  // namespace
+
 absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_t length,
                                       StoreGranularity granularity) {
   if (address == nullptr) return MakeError(ErrorCode::kAddressNull, "the existing mapping's address is null");
@@ -176,25 +187,24 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   // checked, not which file is mapped; where the maps cannot be read (no /proc), it cannot be checked: adopted as
   // before. Checked before the range is registered (other threads would find it meanwhile); a range over another
   // Map keeps the registration's answer, kMapExists, which says more.
-  bool refuse_unshared = false;
-  if (shared_file) {
+  const auto unshared_now = [&] {
     absl::StatusOr<bool> shared = map_internal::RangeIsMappedShared(address, length);
-    refuse_unshared = shared.ok() && !*shared;
-  }
-  const auto unshared = [&] {
-    return MakeError(ErrorCode::kInvalidSharingValue,
-                     internal::StrFormat("[%p, +%u) is not all a shared mapping (MAP_SHARED): a private one's stores "
-                                         "never reach the file, and a missing one persists nothing",
-                                         address, length));
+    return shared.ok() && !*shared;
   };
-  if (refuse_unshared && map_internal::MapsInRange(address, length).empty()) return unshared();
+  // Under another Map the registration answers (kMapExists); if it adopts the range after all, that Map was
+  // destroyed meanwhile and the range is looked at again.
+  bool look_again = false;
+  if (shared_file) {
+    look_again = !map_internal::MapsInRange(address, length).empty();
+    if (!look_again && unshared_now()) return Unshared(address, length);
+  }
   Map map;
   map.owns_mapping_ = false;
   auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address), length, file);
   if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) return s;
-  if (refuse_unshared) {  // the Map over it was destroyed meanwhile
+  if (look_again && unshared_now()) {
     map_internal::UnregisterMap(record.get());
-    return unshared();
+    return Unshared(address, length);
   }
   map.address_ = address;
   map.size_ = length;

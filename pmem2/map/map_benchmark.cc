@@ -67,10 +67,13 @@ void BM_FromExistingAndDestroy(benchmark::State& state) {
   const size_t pages = static_cast<size_t>(state.range(0));
   UnnamedFile file(pages);
   absl::StatusOr<Source> source = Source::FromFd(file.fd());
-  void* mapping =
-      file.fd() >= 0 ? mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0) : MAP_FAILED;
-  if (!source.ok() || mapping == MAP_FAILED) {
-    state.SkipWithError("cannot map a file on /dev/shm");
+  if (!source.ok()) {
+    state.SkipWithError(source.status().ToString().c_str());
+    return;
+  }
+  void* mapping = mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
+  if (mapping == MAP_FAILED) {
+    state.SkipWithError("cannot map the file on /dev/shm");
     return;
   }
   for (auto _ : state) {
