@@ -11,7 +11,7 @@
 // open, close, read, pwrite, fallocate, sync_file_range, usleep, a condition variable's wait, stdio's writes. In
 // C++ glibc acts on it by unwinding the thread (abi::__forced_unwind), so:
 // - in a destructor (noexcept) it ends the process: std::terminate from ~Map's close() of its file's reopen
-//   handle, of a thread whose request was merely pending (pmem2/map/cancellation_test.cc);
+//   handle, of a thread whose request was merely pending (pmem2/cancellation_test.cc);
 // - elsewhere it leaves whatever the call was in the middle of half done: a registry entry whose descriptor was
 //   closed, an asynchronous request taken but never queued, a waiter count never taken back, a fork handler
 //   unwinding out of fork() in the child;
