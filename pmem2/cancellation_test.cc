@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "gtest/gtest.h"
+#include "pmem2/internal/no_cancellation.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "pmem2/map_file/map_file.h"
 #include "pmem2/pmem2.h"
@@ -97,14 +98,7 @@ void RequestCancellation() { pthread_cancel(pthread_self()); }
 
 // The test's own calls that are cancellation points (sleeps, joins, waitpid, pread) run inside one of these: only
 // pmem2's calls run with the request able to act.
-class TestCodeScope {
- public:
-  TestCodeScope() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_); }
-  ~TestCodeScope() { pthread_setcancelstate(old_, &old_); }
-
- private:
-  int old_ = PTHREAD_CANCEL_ENABLE;
-};
+using TestCodeScope = internal::ScopedNoCancellation;
 
 std::string Ok(const absl::Status& status) { return status.ok() ? "ok" : status.ToString(); }
 

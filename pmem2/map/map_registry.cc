@@ -798,60 +798,53 @@ struct ChildPiece {
 
 }  // namespace
 
-absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of) {
+namespace {
+
+// Whether every byte of [address, address + length) lies in mappings for which `each_passes(line)` is true, read as
+// the kernel has them now (PROCMAP_QUERY where there is one, else all of /proc/self/maps). `why` ends the error's
+// message ("to check ...").
+template <typename Predicate>
+absl::StatusOr<bool> EveryMappingOfTheRange(const void* address, size_t length, Predicate each_passes,
+                                            absl::string_view why) {
   const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (maps < 0) {
     const int err = errno;
-    return MakeErrnoError(err, "open of /proc/self/maps (to check a Map's protection)");
+    return MakeErrnoError(err, absl::StrCat("open of /proc/self/maps (", why, ")"));
   }
   const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
   uintptr_t covered_to = begin;
-  bool allowed = true;
+  bool passes = true;
   auto visit = [&](const MappingLine& line) {
     if (line.end <= covered_to || line.begin >= end) return;  // before or after the range (a whole-file read)
-    if (line.begin > covered_to || (line.prot & any_of) == 0) allowed = false;  // a hole, or no such access
+    if (line.begin > covered_to || !each_passes(line)) passes = false;  // a hole, or a mapping that does not pass
     covered_to = line.end;
   };
   int error = ForEachQueriedMapping(
       maps, [&](const auto& each) { return each(begin, static_cast<size_t>(end - begin)); }, visit);
   if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) {  // no PROCMAP_QUERY (ENOTTY), or refused: the whole file
     covered_to = begin;
-    allowed = true;
+    passes = true;
     error = ForEachLineOfMaps(maps, visit);
   }
   close(maps);
-  if (error != 0) return MakeErrnoError(error, "reading /proc/self/maps (to check a Map's protection)");
-  return allowed && covered_to >= end;
+  if (error != 0) return MakeErrnoError(error, absl::StrCat("reading /proc/self/maps (", why, ")"));
+  return passes && covered_to >= end;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of) {
+  return EveryMappingOfTheRange(
+      address, length, [any_of](const MappingLine& line) { return (line.prot & any_of) != 0; },
+      "to check a Map's protection");
 }
 
 absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length) {
-  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
-  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (maps < 0) {
-    const int err = errno;
-    return MakeErrnoError(err, "open of /proc/self/maps (to check that an adopted mapping is shared)");
-  }
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
-  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
-  uintptr_t covered_to = begin;
-  bool shared = true;
-  auto visit = [&](const MappingLine& line) {
-    if (line.end <= covered_to || line.begin >= end) return;
-    if (line.begin > covered_to || !line.shared) shared = false;  // a hole, or a private mapping
-    covered_to = line.end;
-  };
-  int error = ForEachQueriedMapping(
-      maps, [&](const auto& each) { return each(begin, static_cast<size_t>(end - begin)); }, visit);
-  if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) {
-    covered_to = begin;
-    shared = true;
-    error = ForEachLineOfMaps(maps, visit);
-  }
-  close(maps);
-  if (error != 0) return MakeErrnoError(error, "reading /proc/self/maps (to check that an adopted mapping is shared)");
-  return shared && covered_to >= end;
+  return EveryMappingOfTheRange(
+      address, length, [](const MappingLine& line) { return line.shared; },
+      "to check that an adopted mapping is shared");
 }
 
 uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {

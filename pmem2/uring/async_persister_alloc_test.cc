@@ -56,13 +56,37 @@ std::string DiskBase() {
   return "/var/tmp";
 }
 
+// A page-granularity Map of a 1 MiB file on the disk, and an engine of the test's backend for it.
 class AsyncPersisterAllocTest : public ::testing::TestWithParam<AsyncBackend> {
  protected:
   void SetUp() override {
     if (GetParam() == AsyncBackend::kIoUring && !ProbeIoUring().available) {
       GTEST_SKIP() << "io_uring is not available here: " << ProbeIoUring().detail;
     }
+    fd_ = testing::CreateFile(dir_.Join("file"), 1 << 20, O_RDWR);
+    absl::StatusOr<Source> source = Source::FromFd(fd_.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    source_.emplace(*std::move(source));
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Map> map = Map::Create(config, *source_);
+    ASSERT_TRUE(map.ok()) << map.status();
+    map_.emplace(*std::move(map));
+    AsyncOptions options;
+    options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map_, *source_, options);
+    ASSERT_TRUE(persister.ok()) << persister.status();
+    ASSERT_EQ(persister->backend(), GetParam());
+    persister_.emplace(*std::move(persister));
   }
+  char* base() const { return static_cast<char*>(map_->address()); }
+
+  testing::ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  testing::ScopedTempDir dir_{DiskBase()};
+  testing::ScopedFd fd_;
+  absl::optional<Source> source_;
+  absl::optional<Map> map_;
+  absl::optional<AsyncPersister> persister_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, AsyncPersisterAllocTest,
@@ -72,21 +96,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, AsyncPersisterAllocTest,
                          });
 
 TEST_P(AsyncPersisterAllocTest, SteadyStateOperationsAllocateNothing) {
-  testing::ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
-  testing::ScopedTempDir dir(DiskBase());
-  testing::ScopedFd fd = testing::CreateFile(dir.Join("file"), 1 << 20, O_RDWR);
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Map> map = Map::Create(config, *source);
-  ASSERT_TRUE(map.ok()) << map.status();
-  AsyncOptions options;
-  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
-  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map, *source, options);
-  ASSERT_TRUE(persister.ok()) << persister.status();
-  ASSERT_EQ(persister->backend(), GetParam());
-  char* base = static_cast<char*>(map->address());
+  AsyncPersister* persister = &*persister_;
+  char* base = this->base();
   const char record[] = "record";
   Completion persist, copy, barrier;
   for (int round = 0; round < 103; ++round) {
@@ -107,23 +118,8 @@ TEST_P(AsyncPersisterAllocTest, SteadyStateOperationsAllocateNothing) {
 // of the engine's calls or its destructor (noexcept: before, the messages were made first, so a std::bad_alloc lost
 // the kernel's one report of the failure and then ended the process there).
 TEST_P(AsyncPersisterAllocTest, AFailureWithNoMemoryForItsMessageIsStillRecordedAndReported) {
-  testing::ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
-  testing::ScopedTempDir dir(DiskBase());
-  testing::ScopedFd fd = testing::CreateFile(dir.Join("file"), 1 << 20, O_RDWR);
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Map> map = Map::Create(config, *source);
-  ASSERT_TRUE(map.ok()) << map.status();
-  AsyncOptions options;
-  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
-  absl::optional<AsyncPersister> persister;
-  {
-    absl::StatusOr<AsyncPersister> made = AsyncPersister::Create(*map, *source, options);
-    ASSERT_TRUE(made.ok()) << made.status();
-    persister.emplace(*std::move(made));
-  }
+  absl::optional<AsyncPersister>& persister = persister_;
+  absl::optional<Map>& map = map_;
   uring_internal::FaultInjection eio;
   eio.rewrite_result = [](void*, uring_internal::KernelOp op, int result, uint32_t) {
     if (op != uring_internal::KernelOp::kSync) return result;
@@ -131,7 +127,7 @@ TEST_P(AsyncPersisterAllocTest, AFailureWithNoMemoryForItsMessageIsStillRecorded
     return -EIO;
   };
   uring_internal::SetFaultInjectionForTest(*persister, &eio);
-  char* base = static_cast<char*>(map->address());
+  char* base = this->base();
   const char record[] = "record";
   Completion persist, barrier, held, copied_later;
   base[0] = 1;
