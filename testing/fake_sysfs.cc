@@ -38,6 +38,22 @@ std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const 
   return device;
 }
 
+std::string FakeSysfs::MakeDevNullDeviceDaxUnder(const std::string& parent, const std::string& size_text,
+                                                 const std::string& align_text) {
+  struct stat st;
+  EXPECT_EQ(stat("/dev/null", &st), 0);
+  const std::string folder = absl::StrCat(root(), "/", parent, "/dax0.0");
+  MakeDirs(folder);
+  MakeDirs(root() + "/bus/dax");
+  MakeDirs(root() + "/dev/char");
+  EXPECT_EQ(symlink((root() + "/bus/dax").c_str(), (folder + "/subsystem").c_str()), 0);
+  if (!size_text.empty()) std::ofstream(folder + "/size") << size_text;
+  if (!align_text.empty()) std::ofstream(folder + "/align") << align_text;
+  const std::string link = absl::StrCat(root(), "/dev/char/", major(st.st_rdev), ":", minor(st.st_rdev));
+  EXPECT_EQ(symlink(folder.c_str(), link.c_str()), 0) << link;
+  return link;
+}
+
 void FakeSysfs::AddRegion(const char* persistence_domain) {
   std::string region = absl::StrCat(root(), "/bus/nd/devices/region", regions_++);
   MakeDirs(region);

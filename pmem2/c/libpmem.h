@@ -107,7 +107,8 @@ extern "C" {
  * Device DAX (/dev/daxX.Y), as in libpmem: PMEM_FILE_CREATE and PMEM_FILE_SPARSE are accepted and ignored,
  * EXCL and TMPFILE are EINVAL, `len` must be 0 or the device's exact size, and all of the device is mapped;
  * EINVAL also on a CPU without a cache-line write-back pmem2 can use, unless the platform has eADR (msync
- * cannot persist Device DAX).
+ * cannot persist Device DAX), and for a Device DAX on no NVDIMM region (volatile memory: hmem's soft-reserved
+ * ranges, a CXL RAM region).
  */
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp, int *is_pmemp);
 

@@ -360,7 +360,8 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * range lies inside the source but is larger than the address space can hold), PMEM2_E_SRC_DEVDAX_PRIVATE,
  * PMEM2_E_NO_ACCESS (protection conflicts with the descriptor's mode), PMEM2_E_GRANULARITY_NOT_SUPPORTED (the
  * medium cannot honour the required granularity; or Device DAX without eADR on a CPU without a cache-line
- * write-back pmem2 can use, as msync cannot persist Device DAX), PMEM2_E_INVALID_FILE_HANDLE (the source's
+ * write-back pmem2 can use, as msync cannot persist Device DAX; or a Device DAX on no NVDIMM region, volatile
+ * memory such as hmem's or a CXL RAM region's, which libpmem2 maps), PMEM2_E_INVALID_FILE_HANDLE (the source's
  * descriptor was closed, or its number now names another file: libpmem2 maps that one), the errors of
  * pmem2_source_size() / _alignment(),
  * -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it does
@@ -391,7 +392,8 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * libpmem.so.1's pmem_map_file mappings are not known to libpmem2.so.1, see libpmem.h) (as libpmem2 1.12.1 returns,
  * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
- * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use); PMEM2_E_INVALID_SHARING_VALUE
+ * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use; or a Device DAX on no NVDIMM
+ * region, as for pmem2_map_new); PMEM2_E_INVALID_SHARING_VALUE
  * (a file's or Device DAX's range that is not all a shared mapping: a private mapping's stores never reach the file,
  * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it; only the sharing is
  * checked, from /proc/self/maps where it can be read, not which file a shared mapping maps); -ENOMEM.

@@ -181,6 +181,7 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
     absl::StatusOr<map_internal::FileIdentity> identity = map_internal::IdentifyFile(source);
     if (!identity.ok()) return identity.status();
     file = *identity;
+    if (absl::Status s = map_internal::RefuseVolatileDeviceDax(source); !s.ok()) return s;
   }
   // A private mapping's stores never reach the file, and msync of it succeeds: every persist would report success over
   // data the file never gets. libpmem2 1.12.1 adopts it all the same (differential_test R10). Only the sharing is

@@ -190,7 +190,9 @@ class Map {
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync); or
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
-  //                             required, unless its granularity is byte (eADR, or a forced byte);
+  //                             required, unless its granularity is byte (eADR, or a forced byte); or a
+  //                             Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM
+  //                             region: volatile, no granularity is met there), whatever is required;
   //   kErrno                    posix_fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
   //                             kResourceExhausted, ...): last, so that no refused request spends disk space.
   // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be
@@ -224,7 +226,8 @@ class Map {
   // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), and cache line on a
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
-  // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back),
+  // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back; or a
+  // Device DAX on no NVDIMM region, as for Create()),
   // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
   // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
   // file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping

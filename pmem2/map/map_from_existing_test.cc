@@ -287,7 +287,7 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
   const bool counted = false;
 #endif
   ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDax(std::to_string(kLength), "4096");
+  sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
   ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
@@ -339,7 +339,7 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
   ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
   ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
   ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDax(std::to_string(kLength), "4096");
+  sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
   ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
@@ -363,6 +363,26 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
   munmap(memory, kLength);
 }
 #endif
+
+// A mapping of a Device DAX of volatile memory (on no NVDIMM region: hmem, a CXL RAM region) cannot be vouched for
+// at any granularity: Create() refuses such a device (map_test.cc), and so does FromExisting().
+TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
+  ::pmem2::testing::FakeSysfs sysfs;
+  sysfs.MakeDevNullDeviceDaxUnder("devices/platform/hmem.0", std::to_string(kLength), "4096");
+  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+    const absl::Status status = Map::FromExisting(*source, memory, kLength, g).status();
+    EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("(dax0.0) is not on an NVDIMM region")) << status;
+  }
+  EXPECT_FALSE(IsPersistentMemory(memory, kLength));
+  munmap(memory, kLength);
+}
 
 }  // namespace
 }  // namespace pmem2

@@ -20,6 +20,7 @@
 
 #include <libpmem2.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -926,7 +927,7 @@ class FakeDeviceDaxMapTest : public ::testing::Test {
  protected:
   ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
   ::pmem2::testing::FakeSysfs sysfs_;
-  std::string device_ = sysfs_.MakeDevNullDeviceDax("4294967296", "2097152");
+  std::string device_ = sysfs_.MakeDevNullDeviceDaxOnRegion("4294967296", "2097152");
   ScopedFd fd_{open("/dev/null", O_RDWR)};
 };
 
@@ -952,6 +953,36 @@ TEST_F(FakeDeviceDaxMapTest, MalformedSizeIsReported) {
   std::ofstream(device_ + "/size") << "garbage";
   absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidSizeFormat);
+}
+
+// A Device DAX on no NVDIMM region is memory that a power loss erases: one the hmem driver made from soft-reserved
+// memory (HBM, CXL memory the firmware set aside), or a CXL RAM region's. No store granularity is met there, so it
+// is refused before anything is mapped, whatever the granularity asked, naming the device. (libpmem2 1.12.1 maps it
+// as persistent memory: its persists report success and the data does not survive.) The same device on an NVDIMM
+// region gets past the check to mmap, which /dev/null refuses (ENODEV).
+TEST(VolatileDeviceDaxMapTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
+  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
+  for (const char* parent :
+       {"devices/platform/hmem.0", "devices/platform/ACPI0017:00/root0/decoder0.0/region0/dax_region0",
+        "devices/ndbus0/region0/dax0.1"}) {
+    SCOPED_TRACE(parent);
+    ::pmem2::testing::FakeSysfs sysfs;
+    sysfs.MakeDevNullDeviceDaxUnder(parent, "4294967296", "2097152");
+    const bool on_nvdimm = absl::StartsWith(parent, "devices/ndbus0/");
+    ScopedFd fd(open("/dev/null", O_RDWR));
+    for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+      absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(g));
+      ASSERT_FALSE(map.ok());
+      if (on_nvdimm) {
+        EXPECT_NE(GetErrorCode(map.status()), ErrorCode::kGranularityNotSupported) << map.status();
+        EXPECT_THAT(std::string(map.status().message()), ::testing::Not(HasSubstr("power loss")));
+      } else {
+        EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kGranularityNotSupported) << map.status();
+        EXPECT_THAT(std::string(map.status().message()), HasSubstr("(dax0.0) is not on an NVDIMM region"));
+        EXPECT_THAT(std::string(map.status().message()), HasSubstr("does not survive a power loss"));
+      }
+    }
+  }
 }
 
 // [begin, begin + length) is reserved (PROT_NONE, private) and nothing else: one mapping of /proc/self/maps, or

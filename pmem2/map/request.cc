@@ -14,6 +14,7 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map/granularity.h"
+#include "pmem2/ras/region.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -91,6 +92,21 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
   return id;
 }
 
+absl::Status RefuseVolatileDeviceDax(const Source& source) {
+  if (source.kind() != SourceKind::kDeviceDax) return absl::OkStatus();
+  struct stat st;
+  if (fstat(source.fd(), &st) != 0) {
+    const int err = errno;
+    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
+  }
+  absl::StatusOr<ras_internal::Location> location = ras_internal::LocateDaxDevice(st.st_rdev);
+  if (!location.ok()) return location.status();
+  if (!location->region_dir.empty()) return absl::OkStatus();
+  return MakeError(ErrorCode::kGranularityNotSupported,
+                   absl::StrCat(location->not_on_nvdimm,
+                                ": its memory does not survive a power loss, so no store granularity can be met"));
+}
+
 absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   MapRequest request;
@@ -141,6 +157,7 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
     return MakeErrnoError(ENOMEM, absl::StrCat("offset ", request.offset, " + length ", request.length,
                                                " is more than the address space can map"));
   }
+  if (absl::Status s = RefuseVolatileDeviceDax(source); !s.ok()) return s;
   if (request.shared_file()) {
     absl::StatusOr<FileIdentity> file = IdentifyFile(source);
     if (!file.ok()) return file.status();

@@ -230,7 +230,7 @@ class FakeDeviceDaxMapFileTest : public MapFileTest {
  protected:
   static constexpr size_t kDeviceSize = size_t{1} << 30;
   FakeSysfs sysfs_;
-  std::string device_ = sysfs_.MakeDevNullDeviceDax(std::to_string(kDeviceSize), "2097152");
+  std::string device_ = sysfs_.MakeDevNullDeviceDaxOnRegion(std::to_string(kDeviceSize), "2097152");
 };
 
 TEST_F(FakeDeviceDaxMapFileTest, CreateAndSparseAreIgnoredAndLengthIsZeroOrTheDevicesSize) {

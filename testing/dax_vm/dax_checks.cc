@@ -41,6 +41,12 @@
 //       (`untouched`: a file, where DeepFlush is an msync, at any granularity; `untouched-nonroot` the same as
 //       uid/gid 65534 after mapping), or kErrno EACCES having read it and not written it (`eacces`: it reads 1 and
 //       the flush runs as uid/gid 65534 after mapping). No other region's attribute may be touched.
+//   dax_checks volatile DEV
+//       A Device DAX of volatile memory (the hmem driver's, of soft-reserved memory: on no NVDIMM region): Map::Create
+//       at every required granularity and Map::FromExisting of a raw shared mapping of it at every granularity are
+//       refused with kGranularityNotSupported (the raw mapping works: the refusal is pmem2's), IsPersistentMemory
+//       of it is false, pmem_map_file is EINVAL; Debian's libpmem2 1.12.1 (dlopen, in a child) does not refuse it:
+//       it maps it or dies of SIGSEGV.
 //   dax_checks reserve DEV
 //       Device DAX in a VmReservation: twice its alignment of DEV (at 12 MiB), placed at the reservation offset
 //       that makes the address a multiple of the device alignment, maps at exactly reservation + offset (found
@@ -48,6 +54,7 @@
 //       device-aligned (+4 KiB, +half the alignment) are refused with kAddressUnaligned and leave the
 //       reservation empty; once the Map is gone, the range can be mapped again.
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
@@ -60,6 +67,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -707,11 +715,114 @@ int Reserve(const char* dev) {
   return g_bad ? 1 : 0;
 }
 
+// Device DAX of volatile memory (soft-reserved memory the hmem driver made a device of; on no NVDIMM region): no store
+// granularity is met there, so pmem2 maps none of it; Debian's libpmem2 1.12.1, loaded beside pmem2 with dlopen,
+// maps it (the difference README names). The device itself maps: the refusal is pmem2's, not mmap's.
+int Volatile(const char* dev) {
+  int fd = open(dev, O_RDWR);
+  if (fd < 0) {
+    const int err = errno;
+    Bad(std::string("open ") + dev + ": " + std::strerror(err));
+    return 1;
+  }
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) return 1;
+  Expect(source->kind() == pmem2::SourceKind::kDeviceDax,
+         "source kind " + std::string(pmem2::SourceKindName(source->kind())));
+  absl::StatusOr<size_t> alignment = source->Alignment();
+  if (!Expect(alignment.ok(), "Alignment()" + (alignment.ok() ? "" : ": " + Describe(alignment.status())))) return 1;
+  const size_t length = *alignment;
+  for (StoreGranularity required : kAll) {
+    absl::optional<pmem2::Config> config = MakeConfig(required, 0, length);
+    if (!config) continue;
+    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(*config, *source);
+    const std::string what = absl::StrCat("Map::Create requiring ", pmem2::StoreGranularityName(required));
+    if (map.ok()) {
+      Bad(what + ": mapped, want kGranularityNotSupported");
+      continue;
+    }
+    Expect(pmem2::GetErrorCode(map.status()) == ErrorCode::kGranularityNotSupported &&
+               map.status().message().find("is not on an NVDIMM region") != absl::string_view::npos,
+           what + ": " + Describe(map.status()));
+  }
+  void* raw = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (Expect(raw != MAP_FAILED, "a raw shared mapping of the device")) {
+    for (StoreGranularity given : kAll) {
+      const absl::Status adopted = pmem2::Map::FromExisting(*source, raw, length, given).status();
+      Expect(pmem2::GetErrorCode(adopted) == ErrorCode::kGranularityNotSupported,
+             absl::StrCat("Map::FromExisting at ", pmem2::StoreGranularityName(given), ": ", Describe(adopted)));
+    }
+    Expect(!pmem2::IsPersistentMemory(raw, length), "IsPersistentMemory of the raw mapping: false");
+    munmap(raw, length);
+  }
+  size_t mapped = 0;
+  int is_pmem = -1;
+  errno = 0;
+  void* libpmem = pmem_map_file(dev, 0, 0, 0, &mapped, &is_pmem);
+  const int map_file_errno = errno;
+  Expect(libpmem == nullptr && map_file_errno == EINVAL,
+         std::string("pmem_map_file: ") + (libpmem == nullptr ? std::strerror(map_file_errno) : "mapped") +
+             ", want EINVAL (" + pmem_errormsg() + ")");
+  if (libpmem != nullptr) pmem_unmap(libpmem, mapped);
+
+  // Debian's libpmem2, as the guest's copy of PMDK's unsafe_shutdown example loads it, in a child: on this device
+  // it may not come back.
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child == 0) {
+    void* reference = dlopen("libpmem2.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (reference == nullptr) {
+      std::printf("libpmem2: dlopen: %s\n", dlerror());
+      _exit(90);
+    }
+    using SourceFromFd = int (*)(void**, int);
+    using ConfigNew = int (*)(void**);
+    using ConfigSetGranularity = int (*)(void*, int);
+    using MapNew = int (*)(void**, const void*, const void*);
+    auto source_from_fd = reinterpret_cast<SourceFromFd>(dlsym(reference, "pmem2_source_from_fd"));
+    auto config_new = reinterpret_cast<ConfigNew>(dlsym(reference, "pmem2_config_new"));
+    auto set_granularity =
+        reinterpret_cast<ConfigSetGranularity>(dlsym(reference, "pmem2_config_set_required_store_granularity"));
+    auto map_new = reinterpret_cast<MapNew>(dlsym(reference, "pmem2_map_new"));
+    if (!source_from_fd || !config_new || !set_granularity || !map_new) _exit(91);
+    void* ref_config = nullptr;
+    if (config_new(&ref_config) != 0 || set_granularity(ref_config, 2 /* PMEM2_GRANULARITY_PAGE */) != 0) _exit(92);
+    void* ref_source = nullptr;
+    std::printf("libpmem2: pmem2_source_from_fd ...\n");
+    std::fflush(stdout);
+    if (const int rc = source_from_fd(&ref_source, fd); rc != 0) {
+      std::printf("libpmem2: pmem2_source_from_fd returned %d\n", rc);
+      _exit(93);
+    }
+    void* ref_map = nullptr;
+    std::printf("libpmem2: pmem2_map_new ...\n");
+    std::fflush(stdout);
+    if (const int rc = map_new(&ref_map, ref_config, ref_source); rc != 0) {
+      std::printf("libpmem2: pmem2_map_new returned %d\n", rc);
+      _exit(94);
+    }
+    std::printf("libpmem2: pmem2_map_new mapped it\n");
+    _exit(0);
+  }
+  int status = 0;
+  if (Expect(child > 0 && waitpid(child, &status, 0) == child, "libpmem2's child ran")) {
+    const std::string how = WIFSIGNALED(status) ? absl::StrCat("died of signal ", WTERMSIG(status))
+                                                : absl::StrCat("exited with status ", WEXITSTATUS(status));
+    // What README's row says of libpmem2 1.12.1: it does not refuse the device with an error (it maps it, or, as
+    // Debian's build does here, dies of SIGSEGV on the way).
+    Expect((WIFEXITED(status) && WEXITSTATUS(status) == 0) || (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV),
+           "libpmem2 1.12.1 maps the volatile device or crashes (its last step is printed above): " + how);
+  }
+  close(fd);
+  return g_bad ? 1 : 0;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: dax_checks fsdax FILE GRANULARITY [named-apart] | devdax DEV GRANULARITY |"
                " write PATH SEED persist|nopersist [OFFSET] |"
-               " deepflush PATH REGION nothing|written|untouched|untouched-nonroot|eacces | reserve DEV\n"
+               " deepflush PATH REGION nothing|written|untouched|untouched-nonroot|eacces | reserve DEV |"
+               " volatile DEV\n"
                "GRANULARITY: byte, cache_line or page (what the platform should give)\n");
   return 2;
 }
@@ -746,5 +857,6 @@ int main(int argc, char** argv) {
     return DeepFlush(argv[2], argv[3], expect);
   }
   if (cmd == "reserve" && argc == 3) return Reserve(argv[2]);
+  if (cmd == "volatile" && argc == 3) return Volatile(argv[2]);
   return Usage();
 }

@@ -82,6 +82,28 @@ devdax_of_size() {
     return 1
 }
 
+# hmem_devdax: /dev/daxN.M of the soft-reserved memory the plan's memmap= made (the hmem driver's device, on no
+# NVDIMM region). dax_hmem hands its devices to the kmem driver (system RAM), which this VM does not load: bind it
+# to device_dax by name, as `daxctl reconfigure-device --mode=devdax` does.
+hmem_devdax() {
+    for d in /sys/bus/dax/devices/dax*; do
+        case $(readlink -f "$d") in */hmem.*) ;; *) continue ;; esac
+        _n=$(basename "$d")
+        [ -e "/dev/$_n" ] || echo "$_n" >/sys/bus/dax/drivers/device_dax/new_id || return 1
+        _i=0
+        while [ ! -e "/dev/$_n" ]; do
+            _i=$((_i + 1))
+            [ $_i -gt 50 ] && { echo "/dev/$_n did not appear after binding $_n to device_dax"; return 1; }
+            sleep 0.1
+        done
+        echo "$_n: $(readlink -f "$d"), size $(cat "$d/size"), align $(cat "$d/align" 2>/dev/null)" >&2
+        echo "/dev/$_n"
+        return 0
+    done
+    echo "no Device DAX of the hmem driver: $(ls /sys/bus/dax/devices 2>&1); $(grep -i 'soft' /proc/iomem)"
+    return 1
+}
+
 # region_of_size BYTES: the region (e.g. region1) of that size
 region_of_size() {
     for r in /sys/bus/nd/devices/region*; do

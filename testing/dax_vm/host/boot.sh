@@ -23,7 +23,8 @@ boot() {
             -device "nvdimm,id=nv$i,memdev=mem$i")
         i=$((i + 1))
     done
-    cmdline="daxvm.plan=$name daxvm.seed=$BOOT_SEED" # read by guest/init
+    # read by guest/init; a plan's "# cmdline:" line adds kernel parameters (e.g. memmap= for soft-reserved memory)
+    cmdline="daxvm.plan=$name daxvm.seed=$BOOT_SEED $(sed -n 's/^# cmdline: *//p' "$plan" | head -n 1)"
     start=$SECONDS
     qemu-system-x86_64 "${acc[@]}" -machine "${machine:-pc,nvdimm=on}" -smp 2 -m 1G,slots=4,maxmem=4G "${nv[@]}" \
         -kernel "$(vm_kernel)" -initrd "$WORK/initramfs.cpio" \
