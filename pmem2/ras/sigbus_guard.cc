@@ -30,15 +30,40 @@ const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread st
 int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
 
-// The jump buffer of this thread's copy in progress, or null. Read by the handler on the faulting thread.
-thread_local sigjmp_buf* volatile current_jump = nullptr;
-thread_local volatile uintptr_t fault_address = 0;
+// This thread's copy in progress, read by the handler on the faulting thread. Initial-exec: the handler may run on
+// a thread that never copied (another thread's copy has it installed), and the first use of a dlopen'ed library's
+// thread_local storage in the general model goes through __tls_get_addr, which can allocate; this way it is an
+// offset from the thread pointer.
+struct CopyInProgress {
+  sigjmp_buf* volatile jump = nullptr;  // null: no copy, or it faulted already
+  volatile uintptr_t fault = 0;
+  // The copy's source and destination, each rounded out to kLargestPage: a machine check reports the start of the
+  // poisoned page, which for a huge page of Device DAX or hugetlbfs may lie before the bytes copied.
+  uintptr_t ranges[2][2] = {};
+};
+thread_local CopyInProgress copy_in_progress __attribute__((tls_model("initial-exec")));
+constexpr uintptr_t kLargestPage = uintptr_t{1} << 30;
+
+bool IsOurs(const struct sigaction& action);
+
+// Whether a SIGBUS is a fault of this thread's copy: raised by the kernel for an access (si_code > 0; kill, tgkill
+// and sigqueue give <= 0) at the copy's source or destination. A signal sent to the copying thread, or a fault of a
+// signal handler that interrupted the copy somewhere else, is not, and goes where it would have gone without pmem2.
+bool FaultOfTheCopy(const CopyInProgress& copy, const siginfo_t* info) {
+  if (copy.jump == nullptr || info->si_code <= 0) return false;
+  const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (const auto& range : copy.ranges) {
+    if (address >= range[0] && address < range[1]) return true;
+  }
+  return false;
+}
 
 void Handler(int signal_number, siginfo_t* info, void* context) {
-  sigjmp_buf* jump = current_jump;
-  if (jump != nullptr) {
-    current_jump = nullptr;
-    fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
+  CopyInProgress& copy = copy_in_progress;
+  if (FaultOfTheCopy(copy, info)) {
+    sigjmp_buf* jump = copy.jump;
+    copy.jump = nullptr;
+    copy.fault = reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
   // Not a fault of our copy: what the process would have done without pmem2. SIG_DFL and SIG_IGN first, whatever
@@ -71,11 +96,13 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
 // (which releases InstallMutex()) runs first.
 // InstallMutex() held. Only our own handler is replaced: one the application installed while copies ran is its
 // choice and stays.
+bool IsOurs(const struct sigaction& action) {
+  return (action.sa_flags & SA_SIGINFO) != 0 && action.sa_sigaction == Handler;
+}
+
 void PutThePreviousHandlerBack() {
   struct sigaction now;
-  if (sigaction(SIGBUS, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == Handler) {
-    sigaction(SIGBUS, &previous_action, nullptr);
-  }
+  if (sigaction(SIGBUS, nullptr, &now) == 0 && IsOurs(now)) sigaction(SIGBUS, &previous_action, nullptr);
 }
 
 void ForgetOtherThreadsCopiesInChild() {
@@ -116,8 +143,14 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
   // maps was truncated) would find no previous action to hand the signal to, and kill the process. The install
   // returns the action it replaced: if the application set another between the two calls, that one goes back and
   // is read again, so previous_action is only ever written while the handler is not installed.
+  // Our own handler already installed, with no copy running, is one the application put back: it saved it when it
+  // installed its own during a copy, and restored it once the last copy had ended. previous_action still holds
+  // what it replaced; saving our handler as the previous action instead would make it call itself for every SIGBUS
+  // outside a copy, until the stack overflows, and lose the application's handler for good.
   for (;;) {
-    sigaction(SIGBUS, nullptr, &previous_action);
+    struct sigaction now;
+    if (sigaction(SIGBUS, nullptr, &now) != 0 || IsOurs(now)) break;
+    previous_action = now;
     struct sigaction replaced;
     if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, previous_action)) break;
     sigaction(SIGBUS, &replaced, nullptr);
@@ -130,21 +163,47 @@ ScopedSigbusHandler::~ScopedSigbusHandler() {
   PutThePreviousHandlerBack();
 }
 
+namespace {
+
+void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
+  const uintptr_t end = begin + n < begin ? UINTPTR_MAX : begin + n;
+  range[0] = begin & ~(kLargestPage - 1);
+  range[1] = end > UINTPTR_MAX - (kLargestPage - 1) ? UINTPTR_MAX : (end + kLargestPage - 1) & ~(kLargestPage - 1);
+}
+
+}  // namespace
+
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
   ScopedSigbusHandler handler;
-  sigjmp_buf jump;
-  // Touch this thread's variables before the handler may need them (the first use of thread_local storage in
-  // a shared library can allocate, which a signal handler must not).
-  fault_address = 0;
-  if (sigsetjmp(jump, 1) != 0) {
-    // Back from the handler (which cleared current_jump); the signal mask is restored.
-    *fault = fault_address;
-    return false;
+  CopyInProgress& copy = copy_in_progress;
+  copy.fault = 0;
+  SetRange(copy.ranges[0], dst, n);
+  SetRange(copy.ranges[1], src, n);
+  // A fault's SIGBUS on a thread that blocks SIGBUS is not held back: the kernel resets the disposition to the
+  // default and ends the process. So the copy runs with SIGBUS unblocked, unless one is pending (sent while blocked):
+  // unblocking would deliver it now, against the application's mask; that copy stays unprotected.
+  sigset_t bus, old_mask, pending;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  bool restore_mask = false;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &old_mask) == 0 && sigismember(&old_mask, SIGBUS) == 1 &&
+      sigpending(&pending) == 0 && sigismember(&pending, SIGBUS) == 0) {
+    restore_mask = pthread_sigmask(SIG_UNBLOCK, &bus, nullptr) == 0;
   }
-  current_jump = &jump;
-  Copy(dst, src, n);
-  current_jump = nullptr;
-  return true;
+  sigjmp_buf jump;
+  bool ok = true;
+  if (sigsetjmp(jump, 1) != 0) {
+    // Back from the handler (which cleared copy.jump); the signal mask of the sigsetjmp is restored.
+    *fault = copy.fault;
+    ok = false;
+  } else {
+    copy.jump = &jump;
+    Copy(dst, src, n);
+    copy.jump = nullptr;
+  }
+  if (restore_mask) pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return ok;
 }
 
 absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment) {

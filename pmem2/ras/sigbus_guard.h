@@ -7,13 +7,18 @@
 // the end of a file) is a return value instead of the end of the process.
 //
 // While at least one thread copies, pmem2's SIGBUS handler is installed (sigaction); the handler the process had
-// before is saved when the first copier arrives and put back when the last one leaves. A SIGBUS raised inside a
-// guarded copy jumps back (siglongjmp) to that copy's thread, which reports the faulting address; any other
-// SIGBUS goes to the saved handler (its SA_SIGINFO or plain function; SIG_DFL and, for a fault, SIG_IGN:
-// the default action, which ends the process as it would have without pmem2). Each thread has its own jump
-// buffer, so copies in several threads at once are safe. A handler the application installs while a copy runs
-// receives the SIGBUS of copies from then on (they end the process instead of failing) and stays installed when
-// the last copy ends: only pmem2's own handler is ever taken out again.
+// before is saved when the first copier arrives and put back when the last one leaves. A fault of a guarded copy
+// (a SIGBUS the kernel raises, si_code > 0, at an address of the copy's source or destination) jumps back
+// (siglongjmp) to that copy's thread, which reports the faulting address; any other SIGBUS, also one sent to the
+// copying thread with kill, tgkill or sigqueue, goes to the saved handler (its SA_SIGINFO or plain function, called
+// with pmem2's signal mask, not the sa_mask it was installed with; SIG_DFL and, for a fault, SIG_IGN: the default
+// action, which ends the process as it would have without pmem2). Each thread has its own jump buffer, so copies in
+// several threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault
+// would end the process), unless a SIGBUS is pending: that copy is not protected. A handler the application
+// installs while a copy runs receives the SIGBUS of copies from then on (they end the process instead of failing)
+// and stays installed when the last copy ends: only pmem2's own handler is ever taken out again, and pmem2's
+// handler that the application puts back (having saved it while installing its own) is not taken for the
+// application's.
 
 #ifndef PMEM2_RAS_SIGBUS_GUARD_H_
 #define PMEM2_RAS_SIGBUS_GUARD_H_
