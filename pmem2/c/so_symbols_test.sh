@@ -8,7 +8,8 @@
 #   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
 #     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
 #     no pmem2 internals, no data; the only LOCAL entries of the dynamic symbol table are the engine's
-#     initial-exec thread-local variables (destination histories, sync slot: LOCAL TLS, nothing binds to them)
+#     initial-exec thread-local variables (destination histories, sync slot, SIGBUS copy state: LOCAL TLS,
+#     nothing binds to them)
 #     and the thread-local sections, and each initial-exec relocation names one of those variables, once;
 #   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
 #   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
@@ -60,13 +61,14 @@ nm -D --defined-only "$so" >"$work/nm" || { echo "FAIL nm -D $so"; exit 1; }
 awk '$2 == "T" && $3 ~ /^[^@]+@@[^@]+$/ { split($3, p, "@@"); print p[1], p[2] }' "$work/nm" | sort >"$work/exported"
 awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 # Entries with LOCAL binding (readelf) bind nothing outside the library; the linker keeps one for each
-# initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h, and
-# the thread's sync slot, pmem2/map/map_registry.cc), and one for the thread-local sections themselves.
+# initial-exec thread-local variable (the engine's destination histories, pmem2/arch/destination_history.h, the
+# thread's sync slot, pmem2/map/map_registry.cc, and its machine-check-safe copy, pmem2/ras/sigbus_guard.cc), and
+# one for the thread-local sections themselves.
 # Those, as LOCAL TLS and SECTION entries, are the only ones allowed; every other defined entry counts above.
 readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
 awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
 allowed_tls='^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line)|'
-allowed_tls+='12map_internal.*this_thread_slot)E$'
+allowed_tls+='12map_internal.*this_thread_slot|12ras_internal.*sigbus_copy_state)E$'
 awk -v allowed="$allowed_tls" '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ allowed) &&
   !($4 == "SECTION" && ($8 == ".tbss" || $8 == ".tdata"))' "$work/dynsyms" >"$work/local"
 # The code reaches each of those through a TPOFF64 dynamic relocation, which must name it: for thread-locals

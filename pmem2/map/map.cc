@@ -188,8 +188,13 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   // checked, not which file is mapped; where the maps cannot be read (no /proc), it cannot be checked: adopted as
   // before. Checked before the range is registered (other threads would find it meanwhile); a range over another
   // Map keeps the registration's answer, kMapExists, which says more.
+  // The protection the whole range has (PROT_* bits) as the maps say, for the Status methods' access checks; -1
+  // where they cannot be read.
+  int kernel_protection = -1;
   const auto unshared_now = [&] {
-    absl::StatusOr<bool> shared = map_internal::RangeIsMappedShared(address, length);
+    int protection = 0;
+    absl::StatusOr<bool> shared = map_internal::RangeIsMappedShared(address, length, &protection);
+    if (shared.ok()) kernel_protection = protection;
     return shared.ok() && !*shared;
   };
   // Under another Map the registration answers (kMapExists); if it adopts the range after all, that Map was
@@ -207,9 +212,18 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
     map_internal::UnregisterMap(record.get());
     return Unshared(address, length);
   }
+  if (kernel_protection < 0) unshared_now();  // an anonymous source's range: only its protection is wanted
   map.address_ = address;
   map.size_ = length;
   map.record_ = std::move(record);
+  // What the range allowed when adopted, as Create() records the Config's protection: the Status methods then refuse
+  // (kNoAccess) a store or cache-line write-back the range does not allow, instead of running into a SIGSEGV. Read
+  // and write where the maps cannot be read.
+  if (kernel_protection >= 0) {
+    map.protection_ = ((kernel_protection & PROT_READ) != 0 ? kProtRead : kProtNone) |
+                      ((kernel_protection & PROT_WRITE) != 0 ? kProtWrite : kProtNone) |
+                      ((kernel_protection & PROT_EXEC) != 0 ? kProtExec : kProtNone);
+  }
   map.Use(adopted->effective, map_internal::FunctionTable(adopted->effective, shared_file));
   map.medium_ = source.kind();
   map.record_->set_cpu_persistent(shared_file && adopted->effective != StoreGranularity::kPage);
@@ -229,6 +243,8 @@ void Map::Own(void* address, size_t size, const map_internal::FileIdentity& file
 
 void Map::Use(StoreGranularity granularity, const arch::PersistOps& ops) {
   granularity_ = granularity;
+  // Cache-line Maps, and byte Maps of files under PMEM_NO_FLUSH=0 (arch::FileByteOps()), write lines back.
+  writes_back_lines_ = granularity != StoreGranularity::kPage && ops.flush == arch::CacheLineOps().flush;
   persist_ = ops.persist;
   flush_ = ops.flush;
   drain_ = ops.drain;
@@ -249,6 +265,7 @@ Map& Map::operator=(Map&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     granularity_ = other.granularity_;
     protection_ = other.protection_;
+    writes_back_lines_ = other.writes_back_lines_;
     persist_ = std::exchange(other.persist_, nullptr);
     flush_ = std::exchange(other.flush_, nullptr);
     drain_ = std::exchange(other.drain_, nullptr);
@@ -329,7 +346,7 @@ absl::Status CheckFlags(unsigned flags) {
 
 absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
-  if (granularity_ == StoreGranularity::kCacheLine) {
+  if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
   persist_(ptr, size);
@@ -338,7 +355,7 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
 
 absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (absl::Status s = CheckRange(ptr, size); !s.ok()) return s;
-  if (granularity_ == StoreGranularity::kCacheLine) {
+  if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
   flush_(ptr, size);

@@ -225,6 +225,9 @@ class Map {
   // one whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create()
   // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), and cache line on a
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
+  // The protection the whole range has now (/proc/self/maps) stands for Create()'s Config::set_protection: the
+  // Status methods refuse (kNoAccess) what it does not allow unless mprotect(2) has since allowed it (read and write
+  // are assumed where the maps cannot be read).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
   // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back; or a
   // Device DAX on no NVDIMM region, as for Create()),
@@ -319,7 +322,8 @@ class Map {
   void* address_ = nullptr;
   size_t size_ = 0;
   StoreGranularity granularity_ = StoreGranularity::kPage;
-  Protection protection_ = kProtRead | kProtWrite;  // Config::set_protection (FromExisting: assumed)
+  Protection protection_ = kProtRead | kProtWrite;  // Config::set_protection (FromExisting: the range's then)
+  bool writes_back_lines_ = false;  // the persist and flush write cache lines back (they need read access)
   PersistFn persist_ = nullptr;
   FlushFn flush_ = nullptr;
   DrainFn drain_ = nullptr;

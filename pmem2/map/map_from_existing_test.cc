@@ -110,6 +110,38 @@ TEST_F(MapFromExistingTest, ARangeThatIsNotAllASharedMappingIsRefused) {
   munmap(area, 2 * page);
 }
 
+// An adopted range keeps the protection it had when adopted, as a created Map keeps its Config's: the Status methods
+// refuse (kNoAccess) a store into a read-only range and a cache-line write-back of an inaccessible one, instead of
+// running into a SIGSEGV, and run once mprotect(2) gives the access. (Found by review: FromExisting assumed read and
+// write, and Persist, Flush, DeepFlush, Memcpy and Memset crashed.)
+TEST_F(MapFromExistingTest, TheStatusMethodsRefuseWhatTheAdoptedRangeDoesNotAllow) {
+  for (int protection : {PROT_NONE, PROT_READ}) {
+    for (StoreGranularity granularity : {StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+      SCOPED_TRACE(::testing::Message() << "protection " << protection << ", granularity "
+                                        << StoreGranularityName(granularity));
+      ASSERT_EQ(mprotect(mapping_, kLength, protection), 0);
+      absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, granularity);
+      ASSERT_TRUE(map.ok()) << map.status();
+      for (const absl::Status& s : {map->Memcpy(bytes() + 8, "x", 1), map->Memset(bytes(), 'y', 64)}) {
+        EXPECT_EQ(GetErrorCode(s), ErrorCode::kNoAccess) << s;
+      }
+      if (granularity == StoreGranularity::kCacheLine) {
+        for (const absl::Status& s :
+             {map->Persist(bytes(), 64), map->Flush(bytes(), 64), map->DeepFlush(bytes(), 64)}) {
+          if (protection == PROT_NONE) {
+            EXPECT_EQ(GetErrorCode(s), ErrorCode::kNoAccess) << s;
+          } else {
+            EXPECT_TRUE(s.ok()) << "a readable range can be written back: " << s;
+          }
+        }
+      }
+      ASSERT_EQ(mprotect(mapping_, kLength, PROT_READ | PROT_WRITE), 0);
+      EXPECT_TRUE(map->Memcpy(bytes() + 8, "x", 1).ok());
+      EXPECT_TRUE(map->Persist(bytes(), 64).ok());
+    }
+  }
+}
+
 TEST_F(MapFromExistingTest, DestroyingTheMapLeavesTheMappingInPlace) {
   {
     absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kCacheLine);

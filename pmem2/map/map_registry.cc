@@ -841,10 +841,17 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
       "to check a Map's protection");
 }
 
-absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length) {
-  return EveryMappingOfTheRange(
-      address, length, [](const MappingLine& line) { return line.shared; },
+absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length, int* protection) {
+  int common = PROT_READ | PROT_WRITE | PROT_EXEC;
+  absl::StatusOr<bool> shared = EveryMappingOfTheRange(
+      address, length,
+      [&common](const MappingLine& line) {
+        common &= line.prot;
+        return line.shared;
+      },
       "to check that an adopted mapping is shared");
+  if (protection != nullptr) *protection = common;
+  return shared;
 }
 
 uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {

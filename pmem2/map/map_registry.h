@@ -337,8 +337,9 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
 
 // Whether every byte of [address, address + length) (length > 0) lies in shared mappings (MAP_SHARED: their stores
 // reach what they map), read as RangeHasProtection() reads them: for Map::FromExisting() of a file or Device DAX,
-// which a private or missing mapping would leave with persists that succeed and reach nothing.
-absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length);
+// which a private or missing mapping would leave with persists that succeed and reach nothing. `protection`, if
+// given, gets the PROT_* bits every mapping of the range has (those the whole range allows), whatever the answer.
+absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length, int* protection = nullptr);
 
 // The first range of `length` bytes at or above `from`, its start a multiple of `align` (a power of two), that no
 // mapping of the process holds now (/proc/self/maps); 0 if there is none below the top or the maps cannot be read.

@@ -19,6 +19,20 @@
 
 namespace pmem2 {
 namespace ras_internal {
+
+// This thread's copy in progress, read by the handler on the faulting thread. Initial-exec: the handler may run on a
+// thread that never copied (another thread's copy has it installed), and the first use of a dlopen'ed library's
+// thread-local storage in the general model goes through __tls_get_addr, which can allocate; this way it is an offset
+// from the thread pointer. External linkage, as the engine's other initial-exec thread-locals: gold wrote wrong
+// relocations for internal ones (pmem2/c/so_symbols_test.sh checks each is named).
+struct SigbusCopyState {
+  sigjmp_buf* volatile jump;  // null: no copy, or it faulted already
+  volatile uintptr_t fault;
+  // The copy's source and destination, each rounded out to kLargestPage: a machine check reports the start of the
+  // poisoned page, which for a huge page of Device DAX or hugetlbfs may lie before the bytes copied.
+  uintptr_t ranges[2][2];
+};
+__thread SigbusCopyState sigbus_copy_state __attribute__((tls_model("initial-exec")));
 namespace {
 
 // Fork-safe: a child forked while another thread installed or removed the handler can still make copies.
@@ -30,18 +44,6 @@ const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread st
 int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
 
-// This thread's copy in progress, read by the handler on the faulting thread. Initial-exec: the handler may run on
-// a thread that never copied (another thread's copy has it installed), and the first use of a dlopen'ed library's
-// thread_local storage in the general model goes through __tls_get_addr, which can allocate; this way it is an
-// offset from the thread pointer.
-struct CopyInProgress {
-  sigjmp_buf* volatile jump = nullptr;  // null: no copy, or it faulted already
-  volatile uintptr_t fault = 0;
-  // The copy's source and destination, each rounded out to kLargestPage: a machine check reports the start of the
-  // poisoned page, which for a huge page of Device DAX or hugetlbfs may lie before the bytes copied.
-  uintptr_t ranges[2][2] = {};
-};
-thread_local CopyInProgress copy_in_progress __attribute__((tls_model("initial-exec")));
 constexpr uintptr_t kLargestPage = uintptr_t{1} << 30;
 
 bool IsOurs(const struct sigaction& action);
@@ -49,7 +51,7 @@ bool IsOurs(const struct sigaction& action);
 // Whether a SIGBUS is a fault of this thread's copy: raised by the kernel for an access (si_code > 0; kill, tgkill
 // and sigqueue give <= 0) at the copy's source or destination. A signal sent to the copying thread, or a fault of a
 // signal handler that interrupted the copy somewhere else, is not, and goes where it would have gone without pmem2.
-bool FaultOfTheCopy(const CopyInProgress& copy, const siginfo_t* info) {
+bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
   if (copy.jump == nullptr || info->si_code <= 0) return false;
   const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   for (const auto& range : copy.ranges) {
@@ -59,7 +61,7 @@ bool FaultOfTheCopy(const CopyInProgress& copy, const siginfo_t* info) {
 }
 
 void Handler(int signal_number, siginfo_t* info, void* context) {
-  CopyInProgress& copy = copy_in_progress;
+  SigbusCopyState& copy = sigbus_copy_state;
   if (FaultOfTheCopy(copy, info)) {
     sigjmp_buf* jump = copy.jump;
     copy.jump = nullptr;
@@ -176,7 +178,7 @@ void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
 
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
   ScopedSigbusHandler handler;
-  CopyInProgress& copy = copy_in_progress;
+  SigbusCopyState& copy = sigbus_copy_state;
   copy.fault = 0;
   SetRange(copy.ranges[0], dst, n);
   SetRange(copy.ranges[1], src, n);
