@@ -103,13 +103,15 @@ class Config {
   void set_length(size_t length) { length_ = length; }
   void set_sharing(Sharing sharing) { sharing_ = sharing; }
   void set_protection(Protection protection) { protection_ = protection; }
-  // When true, Map::Create() first allocates every file block behind the mapped range (posix_fallocate), so
+  // When true, Map::Create() first allocates every file block behind the mapped range (fallocate), so
   // that a full file system or an exceeded quota is a kResourceExhausted error from Create() instead of a
   // SIGBUS at the first store into a hole of a sparse file. It applies to shared, writable mappings of regular
-  // files (the only ones whose stores allocate file blocks) and never changes the file's size. Where the file
-  // system has no fallocate, the C library emulates it by writing zeros into the holes (not atomic against
-  // other writers). Copy-on-write file systems may still need new blocks at a later store (map.h, SIGBUS).
-  // Default false: allocating costs time in proportion to the holes, and many files are allocated already.
+  // files (the only ones whose stores allocate file blocks) and never changes the file's size, also when another
+  // process shrinks the file meanwhile (FALLOC_FL_KEEP_SIZE). Where the file system has no fallocate, the C
+  // library's posix_fallocate writes zeros into the holes, up to the size the file has then (not atomic against
+  // other writers, and a truncation during the writes is undone). Copy-on-write file systems may still need new blocks
+  // at a later store (map.h, SIGBUS). Default false: allocating costs time in proportion to the holes, and many files
+  // are allocated already.
   void set_fully_allocated(bool fully_allocated) { fully_allocated_ = fully_allocated; }
   // Makes Map::Create() place the mapping in `reservation`, `offset` bytes from its start, instead of wherever
   // the system chooses (pmem2/vm_reservation/vm_reservation.h); null (the default) for no reservation. The

@@ -181,11 +181,12 @@ class Map {
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
-  //   kErrno                    mmap failed (GetErrno(): ENOMEM, EPERM, ENODEV, ...); ENOMEM also, before mmap,
+  //   kErrno                    mmap failed (GetErrno(): ENOMEM, EPERM (e.g. kProtExec on a noexec mount), ENODEV,
+  //                             ...); ENOMEM also, before mmap,
   //                             for a range inside the source that is larger than half the address space (it
   //                             cannot be mapped: mmap's answer, as libpmem2's);
-  //   kNoAccess                 mmap of a file refused the protection (EACCES: e.g. a noexec mount and
-  //                             kProtExec);
+  //   kNoAccess                 mmap of a file refused the protection (EACCES: the descriptor's mode does not
+  //                             allow it);
   //   kGranularityNotSupported  the mapping's granularity is coarser than the required one (e.g. byte or
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync); or
@@ -193,7 +194,7 @@ class Map {
   //                             required, unless its granularity is byte (eADR, or a forced byte); or a
   //                             Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM
   //                             region: volatile, no granularity is met there), whatever is required;
-  //   kErrno                    posix_fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
+  //   kErrno                    fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
   //                             kResourceExhausted, ...): last, so that no refused request spends disk space.
   // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be
   // partial (writes past the end of the file in that page are not kept, as with any mmap). Not so where the

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,15 +85,35 @@ size_t AddressAlignment(size_t length, size_t source_alignment) {
 absl::Status AllocateFileBlocks(const MapRequest& request) {
   if (!request.fully_allocated || !request.writes_regular_file()) return absl::OkStatus();
   // The last page of a mapping may pass the end of the file: only what the file holds is allocated.
-  const uint64_t end = std::min(request.offset + request.length, request.source_size);
+  uint64_t end = std::min(request.offset + request.length, request.source_size);
   if (end <= request.offset) return absl::OkStatus();
-  // Where the file system has no fallocate, glibc's posix_fallocate writes each block with pread and pwrite, which
-  // are cancellation points.
+  // fallocate (a cancellation point) and, where the file system has none, glibc's posix_fallocate, which writes each
+  // block with pread and pwrite.
   const internal::ScopedNoCancellation no_cancellation;
+  // FALLOC_FL_KEEP_SIZE: the size read when the request was checked may be stale (another process truncated the
+  // file since), and allocating up to it would grow the file back, where the Config promises never to change its size.
   int err = 0;
   for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
-    err = posix_fallocate(request.fd, static_cast<off_t>(request.offset), static_cast<off_t>(end - request.offset));
+    err = fallocate(request.fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(request.offset),
+                    static_cast<off_t>(end - request.offset)) == 0
+              ? 0
+              : errno;
     if (err != EINTR) break;
+  }
+  if (err == EOPNOTSUPP) {
+    // No fallocate on this file system: glibc's posix_fallocate writes the blocks, up to the size the file has now
+    // (a truncation between this fstat and the writes would still be undone: the window is only narrower).
+    struct stat st;
+    if (fstat(request.fd, &st) != 0) {
+      err = errno;
+    } else {
+      end = std::min(end, static_cast<uint64_t>(st.st_size));
+      if (end <= request.offset) return absl::OkStatus();
+      for (int attempt = 0; attempt <= kMaxInterruptedSyncs; ++attempt) {
+        err = posix_fallocate(request.fd, static_cast<off_t>(request.offset), static_cast<off_t>(end - request.offset));
+        if (err != EINTR) break;
+      }
+    }
   }
   if (err == 0) return absl::OkStatus();
   return MakeErrnoError(err, absl::StrCat("allocating the ", end - request.offset, " bytes at offset ",

@@ -35,7 +35,8 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
 size_t AddressAlignment(size_t length, size_t source_alignment);
 
 // Config::set_fully_allocated: allocates the file blocks behind the request's range (as far as the file
-// reaches) with posix_fallocate; nothing for requests whose stores cannot allocate blocks. ENOSPC / EDQUOT as
+// reaches) with fallocate(FALLOC_FL_KEEP_SIZE), or posix_fallocate where the file system has no fallocate; nothing
+// for requests whose stores cannot allocate blocks. ENOSPC / EDQUOT as
 // kResourceExhausted.
 absl::Status AllocateFileBlocks(const MapRequest& request);
 
