@@ -140,7 +140,11 @@ bool PathNamesFile(const std::string& path, int fd) {
 
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
 absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
-  if (ftruncate(fd, static_cast<off_t>(options.length)) != 0) {
+  int rc;
+  do {  // a signal may interrupt it on a network or FUSE file system
+    rc = ftruncate(fd, static_cast<off_t>(options.length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
     const int err = errno;  // before the message is built
     return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }

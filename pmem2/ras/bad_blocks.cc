@@ -79,6 +79,18 @@ absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
                                   ", before its region ", location.region_name, " (0x", absl::Hex(*region_start),
                                   ")"));
   }
+  // And ends inside it: past its end, the region's list says nothing of the device's last bytes, and an empty
+  // answer there would be a wrong one.
+  absl::StatusOr<uint64_t> region_size =
+      ras_internal::ReadUnsignedAttribute(location.region_dir + "/size", ErrorCode::kCannotReadBounds);
+  if (!region_size.ok()) return region_size.status();
+  const uint64_t into_region = *device_start - *region_start;
+  if (into_region > *region_size || *device_size > *region_size - into_region) {
+    return MakeError(ErrorCode::kCannotReadBounds,
+                     absl::StrCat("Device DAX ", location.device_dir, " (0x", absl::Hex(*device_size), " bytes at 0x",
+                                  absl::Hex(*device_start), ") ends past its region ", location.region_name, " (0x",
+                                  absl::Hex(*region_size), " bytes at 0x", absl::Hex(*region_start), ")"));
+  }
   return ras_internal::WindowBadRanges(*region_bad, *device_start - *region_start, *device_size);
 }
 

@@ -330,9 +330,10 @@ TEST(BadBlocksTest, AnonymousSourcesAreNotSupported) {
 // /dev/null as a Device DAX 2 MiB into region 2.
 class DaxBadBlocksTest : public ::testing::Test {
  protected:
-  void Make(const std::string& region_badblocks, const std::string& region_resource,
-            const std::string& dax_resource) {
-    region_ = fake_.AddRegion(2, {{"badblocks", region_badblocks}, {"resource", region_resource}});
+  void Make(const std::string& region_badblocks, const std::string& region_resource, const std::string& dax_resource,
+            const std::string& region_size = "8388608") {
+    region_ =
+        fake_.AddRegion(2, {{"badblocks", region_badblocks}, {"resource", region_resource}, {"size", region_size}});
     struct stat st;
     ASSERT_EQ(stat("/dev/null", &st), 0);
     fake_.AddDaxDevice(region_ + "/dax2.0", "dax2.0", st.st_rdev,
@@ -355,6 +356,17 @@ TEST_F(DaxBadBlocksTest, TheRegionsListInsideTheDeviceRelativeToItsStart) {
   absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
   ASSERT_TRUE(bad.ok()) << bad.status();
   EXPECT_EQ(Drain(*bad), (std::vector<std::pair<uint64_t, uint64_t>>{{4096, 4096}, {4194304 - 512, 512}}));
+}
+
+// A device that reaches past its region's end (sysfs that cannot be right): the region's list cannot speak for the
+// device's last bytes, so no list rather than one that may miss bad blocks. (Only the start was checked before.)
+TEST_F(DaxBadBlocksTest, ADeviceEndingPastItsRegionIsCannotReadBounds) {
+  Make("4104 8\n", "0x100000000\n", "0x100200000\n", "4194304\n");  // the device's 4 MiB from 2 MiB into 4 MiB
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kCannotReadBounds) << bad.status();
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("ends past its region region2"));
+  fake_.Write(region_ + "/size", "6291456\n");  // exactly to its end
+  EXPECT_TRUE(BadBlocks::Create(*source_).ok());
 }
 
 TEST_F(DaxBadBlocksTest, UnreadableBoundsAreCannotReadBounds) {
