@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 
+#include "absl/cleanup/cleanup.h"
 #include "pmem2/internal/fork_safe_lazy.h"
 
 namespace pmem2 {
@@ -75,6 +76,10 @@ void ReadByteCount(EnvOverrides* out, const char* name, bool* has, size_t* bytes
 }  // namespace
 
 EnvOverrides ReadEnvOverrides() {
+  // strtoull and strtoll report through errno: the caller's errno is left as it was (the engine reads the
+  // environment on its first use, inside whatever pmem2 call that is).
+  const int saved_errno = errno;
+  const absl::Cleanup restore_errno = [saved_errno] { errno = saved_errno; };
   EnvOverrides out;
   ReadExact(&out, "PMEM_NO_CLWB", 1, &out.no_clwb);
   ReadExact(&out, "PMEM_NO_CLFLUSHOPT", 1, &out.no_clflushopt);

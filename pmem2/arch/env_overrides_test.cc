@@ -2,6 +2,7 @@
 
 #include "pmem2/arch/env_overrides.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -29,6 +30,18 @@ TEST_F(EnvOverridesTest, NothingSet) {
                o.no_movdir64b || o.no_generic_memcpy);
   EXPECT_EQ(o.flush, EnvOverrides::Flush::kAuto);
   EXPECT_EQ(o.description, "");
+}
+
+// The numbers are parsed with strtoull / strtoll, which report through errno; the caller's errno survives, also
+// after an out-of-range value (ERANGE) and a valid one (0). (Found by review: it was left 0 or ERANGE.)
+TEST_F(EnvOverridesTest, TheCallersErrnoIsLeftAlone) {
+  for (const char* value : {"99999999999999999999999", "4096"}) {
+    ::setenv("PMEM_MOVNT_THRESHOLD", value, 1);
+    ::setenv("PMEM_NO_GENERIC_MEMCPY", value, 1);
+    errno = EAGAIN;
+    ReadEnvOverrides();
+    EXPECT_EQ(errno, EAGAIN) << value;
+  }
 }
 
 TEST_F(EnvOverridesTest, EverySwitch) {
