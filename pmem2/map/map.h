@@ -193,7 +193,8 @@ class Map {
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
   //                             required, unless its granularity is byte (eADR, or a forced byte); or a
   //                             Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM
-  //                             region: volatile, no granularity is met there), whatever is required;
+  //                             region: volatile, no granularity is met there), whatever is required (errno
+  //                             errors if sysfs cannot say where the device is, e.g. EACCES);
   //   kErrno                    fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
   //                             kResourceExhausted, ...): last, so that no refused request spends disk space.
   // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be

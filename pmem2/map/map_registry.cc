@@ -843,13 +843,21 @@ absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int 
 
 absl::StatusOr<bool> RangeIsMappedShared(const void* address, size_t length, int* protection) {
   int common = PROT_READ | PROT_WRITE | PROT_EXEC;
+  // A hole allows nothing. The walk does not show the predicate the first mapping after a hole: one is seen as a
+  // later mapping starting past the last one seen, or as the range's end not reached.
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
+  uintptr_t seen_to = begin;
   absl::StatusOr<bool> shared = EveryMappingOfTheRange(
       address, length,
-      [&common](const MappingLine& line) {
+      [&](const MappingLine& line) {
+        if (line.begin > seen_to) common = 0;
+        seen_to = std::max(seen_to, line.end);
         common &= line.prot;
         return line.shared;
       },
       "to check that an adopted mapping is shared");
+  if (seen_to < end) common = 0;
   if (protection != nullptr) *protection = common;
   return shared;
 }

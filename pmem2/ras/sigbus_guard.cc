@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -28,9 +29,11 @@ namespace ras_internal {
 struct SigbusCopyState {
   sigjmp_buf* volatile jump;  // null: no copy, or it faulted already
   volatile uintptr_t fault;
-  // The copy's source and destination, each rounded out to kLargestPage: a machine check reports the start of the
-  // poisoned page, which for a huge page of Device DAX or hugetlbfs may lie before the bytes copied.
-  uintptr_t ranges[2][2];
+  uintptr_t ranges[2][2];  // the copy's source and destination, rounded out to pages
+  // The forward to the previous handler in progress on this thread (Handler): the signal's siginfo and the frame
+  // of the handler that forwards it.
+  const siginfo_t* forwarding_info;
+  const void* forwarding_frame;
 };
 __thread SigbusCopyState sigbus_copy_state __attribute__((tls_model("initial-exec")));
 namespace {
@@ -44,15 +47,21 @@ const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread st
 int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
 
-constexpr uintptr_t kLargestPage = uintptr_t{1} << 30;
-
 bool IsOurs(const struct sigaction& action);
 
-// Whether a SIGBUS is a fault of this thread's copy: raised by the kernel for an access (si_code > 0; kill, tgkill
-// and sigqueue give <= 0) at the copy's source or destination. A signal sent to the copying thread, or a fault of a
-// signal handler that interrupted the copy somewhere else, is not, and goes where it would have gone without pmem2.
+// Whether a SIGBUS is a fault of this thread's copy (while one runs):
+//   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
+//     poisoned page by one of the process's mappings of it (the one at the lowest file offset, or the first its walk
+//     finds), not necessarily the copy's temporary one;
+//   - an access to a page with nothing behind it (BUS_ADRERR: past the end of a file; BUS_OBJERR) at the copy's
+//     source or destination, an exact address.
+// A signal sent to the copying thread (kill, tgkill, sigqueue: si_code <= 0), a notice of poison found elsewhere
+// (BUS_MCEERR_AO), or an unbacked access of a signal handler that interrupted the copy elsewhere is not: it goes
+// where it would have gone without pmem2.
 bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
-  if (copy.jump == nullptr || info->si_code <= 0) return false;
+  if (copy.jump == nullptr) return false;
+  if (info->si_code == BUS_MCEERR_AR) return true;
+  if (info->si_code != BUS_ADRERR && info->si_code != BUS_OBJERR) return false;
   const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   for (const auto& range : copy.ranges) {
     if (address >= range[0] && address < range[1]) return true;
@@ -61,34 +70,48 @@ bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
 }
 
 void Handler(int signal_number, siginfo_t* info, void* context) {
-  SigbusCopyState& copy = sigbus_copy_state;
-  if (FaultOfTheCopy(copy, info)) {
-    sigjmp_buf* jump = copy.jump;
-    copy.jump = nullptr;
-    copy.fault = reinterpret_cast<uintptr_t>(info->si_addr);
+  SigbusCopyState& state = sigbus_copy_state;
+  if (FaultOfTheCopy(state, info)) {
+    sigjmp_buf* jump = state.jump;
+    state.jump = nullptr;
+    state.fault = reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
-  // Not a fault of our copy: what the process would have done without pmem2. SIG_DFL and SIG_IGN first, whatever
-  // the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL (SA_RESETHAND) and accepts
-  // {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
-  const bool default_or_ignored = previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
-  if (!default_or_ignored && (previous_action.sa_flags & SA_SIGINFO) != 0) {
-    previous_action.sa_sigaction(signal_number, info, context);
+  // Not a fault of our copy: what the process would have done without pmem2, the previous handler. Unless that
+  // handler, which chains to the one it replaced, replaced ours (installed while a copy ran, or another copy of
+  // pmem2 in the process, whose handler and ours then each hold the other as the previous one): the forward comes
+  // back here with the same siginfo, from deeper on the stack, and would for ever. Such a loop ends in the default
+  // action. (A forward the previous handler left with siglongjmp leaves its record behind: a later signal has
+  // another siginfo, or one at the same place on the stack, and a frame no deeper.)
+  const void* const frame = __builtin_frame_address(0);
+  const bool loop = state.forwarding_info == info && frame < state.forwarding_frame;
+  // SIG_DFL and SIG_IGN first, whatever the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL
+  // (SA_RESETHAND) and accepts {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
+  const bool default_or_ignored =
+      loop || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
+  if (!default_or_ignored) {
+    const siginfo_t* const outer_info = state.forwarding_info;
+    const void* const outer_frame = state.forwarding_frame;
+    state.forwarding_info = info;
+    state.forwarding_frame = frame;
+    if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
+      previous_action.sa_sigaction(signal_number, info, context);
+    } else {
+      previous_action.sa_handler(signal_number);
+    }
+    state.forwarding_info = outer_info;
+    state.forwarding_frame = outer_frame;
     return;
   }
-  if (previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
-  if (default_or_ignored) {
-    // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is
-    // delivered, with the default disposition, when the handler returns.
-    struct sigaction default_action;
-    std::memset(&default_action, 0, sizeof default_action);
-    default_action.sa_handler = SIG_DFL;
-    sigemptyset(&default_action.sa_mask);
-    sigaction(SIGBUS, &default_action, nullptr);
-    raise(SIGBUS);
-    return;
-  }
-  previous_action.sa_handler(signal_number);
+  if (!loop && previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
+  // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is delivered,
+  // with the default disposition, when the handler returns.
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof default_action);
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  sigaction(SIGBUS, &default_action, nullptr);
+  raise(SIGBUS);
 }
 
 // In the child of a fork: the copies that `users` counts were other threads' (a thread is never inside a guarded
@@ -168,10 +191,11 @@ ScopedSigbusHandler::~ScopedSigbusHandler() {
 namespace {
 
 void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
   const uintptr_t end = begin + n < begin ? UINTPTR_MAX : begin + n;
-  range[0] = begin & ~(kLargestPage - 1);
-  range[1] = end > UINTPTR_MAX - (kLargestPage - 1) ? UINTPTR_MAX : (end + kLargestPage - 1) & ~(kLargestPage - 1);
+  range[0] = begin & ~(page - 1);
+  range[1] = end > UINTPTR_MAX - (page - 1) ? UINTPTR_MAX : (end + page - 1) & ~(page - 1);
 }
 
 }  // namespace

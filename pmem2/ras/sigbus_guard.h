@@ -8,17 +8,21 @@
 //
 // While at least one thread copies, pmem2's SIGBUS handler is installed (sigaction); the handler the process had
 // before is saved when the first copier arrives and put back when the last one leaves. A fault of a guarded copy
-// (a SIGBUS the kernel raises, si_code > 0, at an address of the copy's source or destination) jumps back
-// (siglongjmp) to that copy's thread, which reports the faulting address; any other SIGBUS, also one sent to the
-// copying thread with kill, tgkill or sigqueue, goes to the saved handler (its SA_SIGINFO or plain function, called
-// with pmem2's signal mask, not the sa_mask it was installed with; SIG_DFL and, for a fault, SIG_IGN: the default
-// action, which ends the process as it would have without pmem2). Each thread has its own jump buffer, so copies in
-// several threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault
-// would end the process), unless a SIGBUS is pending: that copy is not protected. A handler the application
-// installs while a copy runs receives the SIGBUS of copies from then on (they end the process instead of failing)
-// and stays installed when the last copy ends: only pmem2's own handler is ever taken out again, and pmem2's
-// handler that the application puts back (having saved it while installing its own) is not taken for the
-// application's.
+// jumps back (siglongjmp) to that copy's thread, which reports the faulting address: a machine check its access
+// consumed (BUS_MCEERR_AR, at whatever mapping of the poisoned page the kernel names), or an access to an unbacked
+// page (BUS_ADRERR, BUS_OBJERR) of the copy's source or destination. Any other SIGBUS, also one sent to the copying
+// thread with kill, tgkill or sigqueue, goes to the saved handler (its SA_SIGINFO or plain function, called with
+// pmem2's signal mask, not the sa_mask it was installed with, and not reset by SA_RESETHAND; SIG_DFL and, for a
+// fault, SIG_IGN: the default action, which ends the process as it would have without pmem2); a saved handler that
+// chains back into pmem2's (one the application installed during a copy, or another copy of pmem2 in the process)
+// ends in the default action instead of recursing. Each thread has its own jump buffer, so copies in several
+// threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault would end
+// the process), unless a SIGBUS is pending: that copy is not protected; and a SIGBUS sent to the process (which an
+// application blocking it everywhere would collect with sigwait) may then be delivered to the copying thread and go
+// to the saved handler. A handler the application installs while a copy runs receives the SIGBUS of copies from
+// then on (they end the process instead of failing) and stays installed when the last copy ends: only pmem2's own
+// handler is ever taken out again, and pmem2's handler that the application puts back (having saved it while
+// installing its own) is not taken for the application's.
 
 #ifndef PMEM2_RAS_SIGBUS_GUARD_H_
 #define PMEM2_RAS_SIGBUS_GUARD_H_
