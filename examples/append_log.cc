@@ -84,12 +84,15 @@ int main(int argc, char** argv) {
       return std::fprintf(stderr, "%s: record %d: %s\n", path, i, status.ToString().c_str()), 1;
     }
   }
-  // The last 12 bytes of records, enough for the last one; fewer (none) when there are fewer, instead of the
-  // header's bytes.
-  const int last = static_cast<int>(std::min<uint64_t>(header->tail, 12));
-  std::printf("%s: %llu bytes of records, %s granularity, last: %.*s%s", path,
+  // The last record: from the newline before the final one (or the start) to the end; "(none)" without records.
+  const std::string records_text(data, header->tail);
+  const size_t before_last =
+      records_text.size() < 2 ? std::string::npos : records_text.rfind('\n', records_text.size() - 2);
+  const std::string last =
+      records_text.empty() ? "(none)\n" : records_text.substr(before_last == std::string::npos ? 0 : before_last + 1);
+  std::printf("%s: %llu bytes of records, %s granularity, last: %s", path,
               static_cast<unsigned long long>(header->tail),
-              std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(), last,
-              data + header->tail - last, last == 0 ? "(none)\n" : "");
+              std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(), last.c_str());
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return perror("standard output"), 1;
   return 0;
 }

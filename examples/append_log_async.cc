@@ -19,6 +19,7 @@
 //   bazel run //examples:append_log_async -- /tmp/log 1000 16      # path, records, records per batch
 
 #include <fcntl.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -100,6 +101,11 @@ int main(int argc, char** argv) {
   }
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
+  // A new file's name is durable once its folder is synced; the records, once their persists say OK.
+  std::string folder = path;
+  const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
+  if (dir < 0 || fsync(dir) != 0) return perror("the log's folder"), 1;
+  close(dir);
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium: SSD or pmem
   config.set_fully_allocated(true);
@@ -180,5 +186,6 @@ int main(int argc, char** argv) {
               batches, pmem2::AsyncBackendName(persister->backend()),
               std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str(),
               static_cast<unsigned long long>(tail));
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return perror("standard output"), 1;
   return 0;
 }

@@ -1,14 +1,17 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// The README's usage example: map a file and store a greeting durably.
+// The README's usage example: map a new file and store a greeting durably.
 //
 //   bazel run //examples:quickstart -- /tmp/greeting
+//
+// The file must not exist yet: the greeting goes to its first bytes, which an existing file's owner may want.
 
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -17,11 +20,11 @@
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "/tmp/pmem2-quickstart";
-  int fd = open(path, O_RDWR | O_CREAT, 0644);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) return perror(path), 1;
-  // Grown to 1 MiB if smaller, never cut: another process's mapping of a longer file would get SIGBUS.
-  if (st.st_size < (1 << 20) && ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  if (fd < 0 && errno == EEXIST) {
+    return std::fprintf(stderr, "%s: exists; give a path that does not (quickstart writes at its start)\n", path), 1;
+  }
+  if (fd < 0 || ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
   // A new file's name is durable once its folder is synced (the data below once the Memcpy says OK).
   std::string folder = path;
   const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
@@ -43,5 +46,6 @@ int main(int argc, char** argv) {
   }
   std::printf("%s: wrote \"%s\" at %s granularity\n", path, static_cast<const char*>(map->address()),
               std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str());
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return perror("standard output"), 1;
   return 0;
 }

@@ -3,6 +3,7 @@
 #include "tools/create_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -90,18 +91,37 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view
 
 namespace {
 
-// CreateAllocatedFile and CreateAllocatedUnlinkedFile: with `unlink_at_once`, `path` is removed right after
-// open, before the (for GiBs, seconds-long) allocation, so that no moment is left in which a kill leaves it.
+std::string Dirname(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status CreateError(const std::string& path, int err) {
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": cannot create: ", std::strerror(err)));
+}
+
+// CreateAllocatedFile and CreateAllocatedUnlinkedFile. The (for GiBs, seconds-long) allocation happens while no
+// name holds the file, so that a kill in the middle leaves nothing behind (before, an interrupted `pmem2 info
+// --create` left an empty PATH that every later run took as given, "size 0"): with `unlink_at_once` the file is
+// removed right after open; without, it is made unnamed in PATH's folder (O_TMPFILE) and given PATH only once
+// allocated, as O_EXCL would (EEXIST if PATH appeared meanwhile). Where the file system has no O_TMPFILE, PATH is
+// created at once and removed again if the allocation fails.
 absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_view hint, bool unlink_at_once) {
   if (size == 0 || size > kMaxSize) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot create a file of ", size, " bytes"));
   }
-  // O_NOFOLLOW is implied by O_EXCL; O_NOCTTY and O_CLOEXEC because the descriptor is never a terminal for us
-  // and must not leak into anything the tool starts.
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) return CreateError(path, EEXIST);  // O_TMPFILE cannot say so up front
+  bool named = false;
+  int fd = unlink_at_once ? -1 : open(Dirname(path).c_str(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0644);
   if (fd < 0) {
-    const int err = errno;
-    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": cannot create: ", std::strerror(err)));
+    // O_NOFOLLOW is implied by O_EXCL; O_NOCTTY and O_CLOEXEC because the descriptor is never a terminal for us
+    // and must not leak into anything the tool starts.
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0) return CreateError(path, errno);
+    named = true;
   }
   if (unlink_at_once && unlink(path.c_str()) != 0) {
     const int err = errno;
@@ -109,12 +129,25 @@ absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_
     return absl::Status(absl::ErrnoToStatusCode(err),
                         absl::StrCat(path, ": cannot remove the file just created: ", std::strerror(err)));
   }
-  const int err = Fallocate(fd, size);
-  if (err != 0) {
+  if (unlink_at_once) named = false;
+  if (const int err = Fallocate(fd, size); err != 0) {
+    // The blocks the failed allocation took are given back first, so that the message says what is free (the
+    // file goes below either way).
+    const int truncated = ftruncate(fd, 0);
+    (void)truncated;
     absl::Status status = AllocationError(fd, path, size, err, hint);
     close(fd);
-    if (!unlink_at_once) unlink(path.c_str());
+    if (named) unlink(path.c_str());
     return status;
+  }
+  if (!named && !unlink_at_once) {
+    // linkat through /proc (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): the descriptor's file gets PATH.
+    const std::string self = absl::StrCat("/proc/self/fd/", fd);
+    if (linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      const int err = errno;
+      close(fd);
+      return CreateError(path, err);
+    }
   }
   return fd;
 }

@@ -102,7 +102,8 @@ absl::StatusOr<Opened> OpenChecked(int pinned, const std::string& path, const st
   opened.fd = open_as(O_RDWR);
   if (opened.fd < 0) {
     int err = errno;
-    if (err == EACCES || err == EROFS || err == EPERM) {
+    // ETXTBSY: a program being run (info then reports on it read-only, as for a file it may not write).
+    if (err == EACCES || err == EROFS || err == EPERM || err == ETXTBSY) {
       opened.writable = false;
       opened.fd = open_as(O_RDONLY);
       if (opened.fd < 0) err = errno;

@@ -5,7 +5,9 @@
 //   pmem2 info PATH [--create=SIZE]      what pmem2 decides for PATH, and why
 //   pmem2 bench PATH [--plot=FILE.svg]   pmem2 against libpmem2 and the limit on PATH, per destination pattern
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -70,6 +72,20 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The report on standard output, checked: a write that fails (a full disk, a closed pipe) is an error, not exit 0
+// with the report lost.
+int PrintReport(const std::string& report) {
+  errno = 0;  // the failed write's, if the stream failed at all
+  std::cout << report;
+  std::cout.flush();
+  const int err = errno;
+  if (!std::cout) {
+    return Fail(absl::StrCat("writing the report to standard output failed",
+                             err != 0 ? absl::StrCat(": ", std::strerror(err)) : std::string()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,8 +115,7 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<std::string> report = pmem2::tools::Info(args[2], options);
     if (!report.ok()) return Fail(std::string(report.status().message()));
-    std::cout << *report;
-    return 0;
+    return PrintReport(*report);
   }
   if (command == "bench") {
     pmem2::bench::BenchCommandOptions options;
@@ -127,10 +142,13 @@ int main(int argc, char** argv) {
     options.run.repetitions = absl::GetFlag(FLAGS_repetitions);
     options.run.min_time = absl::GetFlag(FLAGS_min_time);
     options.run.progress = &std::cerr;
+    absl::Status plot;
+    options.plot_result = &plot;
     absl::StatusOr<std::string> table =
         pmem2::bench::RunBenchCommand(std::vector<std::string>(args.begin() + 2, args.end()), options);
     if (!table.ok()) return Fail(std::string(table.status().message()));
-    std::cout << *table;
+    if (const int rc = PrintReport(*table); rc != 0) return rc;
+    if (!plot.ok()) return Fail(std::string(plot.message()));  // the tables are printed above
     return 0;
   }
   return Fail("unknown command \"" + command + "\"\n" + std::string(absl::ProgramUsageMessage()));

@@ -33,14 +33,23 @@ std::string Dirname(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::Status CheckPlotPath(const std::string& plot) {
+absl::Status CheckPlotPath(const std::string& plot, bool overwrite) {
   if (plot.empty()) return absl::OkStatus();
   if (!absl::EndsWith(absl::AsciiStrToLower(plot), ".svg")) {
     return Invalid(absl::StrCat("--plot=", plot, ": the plot is an SVG; name it FILE.svg"));
   }
+  // An existing FILE.svg is replaced only with --overwrite, and only a regular file: not through a symbolic link,
+  // not a FIFO (the write would wait for a reader after the whole run).
   struct stat st;
-  if (stat(plot.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Invalid(absl::StrCat("--plot=", plot, ": is a directory"));
+  if (lstat(plot.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Invalid(absl::StrCat("--plot=", plot, ": is a directory"));
+    if (!S_ISREG(st.st_mode)) {
+      return Invalid(absl::StrCat("--plot=", plot, ": exists and is not a regular file (",
+                                  S_ISLNK(st.st_mode) ? "a symbolic link" : "a FIFO, socket or device", ")"));
+    }
+    if (!overwrite) {
+      return Invalid(absl::StrCat("--plot=", plot, ": exists; pass --overwrite to replace it, or name a new file"));
+    }
   }
   const std::string dir = Dirname(plot);
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -56,9 +65,15 @@ absl::Status CheckPlotPath(const std::string& plot) {
 absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCommandOptions& options) {
   if (args.empty()) return Invalid("bench needs a PATH: pmem2 bench PATH [--plot=FILE.svg]");
   if (args.size() > 1) return Invalid(absl::StrCat("bench takes exactly one PATH, got ", args.size()));
-  if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return s;
-  if (options.run.repetitions < 1) return Invalid("--repetitions must be at least 1");
-  if (!(options.run.min_time > 0)) return Invalid("--min_time must be a positive number of seconds");
+  if (absl::Status s = CheckPlotPath(options.plot, options.overwrite); !s.ok()) return s;
+  if (options.run.repetitions < 1 || options.run.repetitions > kMaxRepetitions) {
+    return Invalid(absl::StrCat("--repetitions=", options.run.repetitions, ": give 1 to ", kMaxRepetitions));
+  }
+  if (!(options.run.min_time > 0) || !(options.run.min_time <= kMaxMinTime)) {
+    return Invalid(
+        absl::StrCat("--min_time=", options.run.min_time, ": give a number of seconds above 0, at most ", kMaxMinTime));
+  }
+  if (options.cpu < -2) return Invalid(absl::StrCat("--cpu=", options.cpu, ": give a CPU number, -1 or -2"));
   if (options.create_size.has_value() && *options.create_size == 0) return Invalid("--create_size must be positive");
   if (options.run.patterns.empty()) return Invalid("--patterns: no pattern to measure");
   const std::vector<Pattern>& patterns = options.run.patterns;
@@ -133,7 +148,9 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
       Destinations::ForFile(*fd, path, kDefaultBenchFileSize,
                             HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0);
   if (!destinations.ok()) return destinations.status();
-  absl::StatusOr<Measurement> m = Measure(**destinations, options.cpu, Pinning::kBestEffort, options.run);
+  // A CPU named with --cpu must be there; the default (the last one allowed) is pinned where it can be.
+  absl::StatusOr<Measurement> m =
+      Measure(**destinations, options.cpu, options.cpu >= 0 ? Pinning::kRequired : Pinning::kBestEffort, options.run);
   if (!m.ok()) return m.status();
   const CpuKind& cpu = ThisCpuKind();
   std::string table = FormatTable(m->rows, m->notes, TargetsFor(cpu.vendor, cpu.family, cpu.model));
@@ -152,8 +169,15 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
     for (const Row& row : m->rows) {
       if (row.pattern == "hot") hot.push_back(row);
     }
-    if (absl::Status s = WriteBandwidthSvg(hot, title, options.plot); !s.ok()) return s;
-    absl::StrAppend(&table, "plot: ", options.plot, " (hot pattern)\n");
+    // The run's tables are not lost to a plot that cannot be written: they are returned, the failure in
+    // *plot_result where the caller asked for it.
+    if (absl::Status s = WriteBandwidthSvg(hot, title, options.plot); !s.ok()) {
+      if (options.plot_result == nullptr) return s;
+      *options.plot_result = s;
+      absl::StrAppend(&table, "plot: not written: ", s.message(), "\n");
+    } else {
+      absl::StrAppend(&table, "plot: ", options.plot, " (hot pattern)\n");
+    }
   }
   return table;
 }

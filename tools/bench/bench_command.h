@@ -38,6 +38,10 @@ namespace bench {
 
 // Enough for the 64 MiB case to alternate between two places (see comparison.h).
 inline constexpr uint64_t kDefaultBenchFileSize = uint64_t{128} << 20;
+// Bounds of --repetitions and --min_time: beyond them a run would take days (and the repetitions' records more
+// memory than there is).
+inline constexpr int kMaxRepetitions = 1000;
+inline constexpr double kMaxMinTime = 60;
 
 struct BenchCommandOptions {
   std::string plot;        // write the SVG here; must end in ".svg"; empty: no plot
@@ -48,14 +52,18 @@ struct BenchCommandOptions {
   int cpu = -1;                   // pin to this CPU; -1: the last allowed one; -2: do not pin
   bool print_strategies = false;  // append FormatStrategies() (--strategies)
   RunOptions run;                 // sizes, patterns, strategies, repetitions, time per repetition
+  // Where a plot that cannot be written is reported, the tables still returned; null: the run fails with it.
+  absl::Status* plot_result = nullptr;
 };
 
 // Runs `pmem2 bench` with `args`, the positional arguments after "bench" (exactly one PATH), and returns the
 // table. Argument errors (kInvalidArgument) are found before anything is written: no PATH or more than one,
-// a plot name not ending in ".svg" or in a folder that does not exist or is not writable, repetitions < 1,
-// min_time <= 0, create_size 0, no pattern, a plot without the hot pattern, PATH is a directory, PATH exists
-// without `overwrite`. Then kResourceExhausted if the file system has no room for PATH's blocks, kNotFound if
-// the reference library is missing, or whatever mapping PATH fails with.
+// a plot name not ending in ".svg" or in a folder that does not exist or is not writable, or naming something that
+// exists and is no regular file, or a file without `overwrite`, repetitions outside 1..kMaxRepetitions, min_time
+// not in (0, kMaxMinTime], cpu below -2, create_size 0, no pattern, a plot without the hot pattern, PATH is a
+// directory, PATH exists without `overwrite`. A --cpu that names no CPU the process may run on fails the run. Then
+// kResourceExhausted if the file system has no room for PATH's blocks, kNotFound if the reference library is missing,
+// or whatever mapping PATH fails with.
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);
 
 }  // namespace bench

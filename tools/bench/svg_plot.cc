@@ -2,11 +2,13 @@
 
 #include "tools/bench/svg_plot.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -169,14 +171,32 @@ std::string BandwidthSvg(const std::vector<Row>& rows, const std::string& title)
 }
 
 absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) {
+  // Written beside `path` and renamed over it: a failed write (a full file system) leaves no partial SVG, and an
+  // existing `path` is replaced whole, never written through (a symbolic link there is replaced, not followed).
+  std::string temporary = path + ".XXXXXX";
+  const int fd = mkstemp(temporary.data());
+  if (fd < 0) {
     const int err = errno;
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": ", std::strerror(err)));
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("cannot write ", path, ": creating ", temporary, ": ", std::strerror(err)));
   }
-  out << BandwidthSvg(rows, title);
-  out.close();
-  if (!out) return absl::DataLossError(absl::StrCat("writing ", path, " failed"));
+  const std::string svg = BandwidthSvg(rows, title);
+  int err = 0;
+  for (size_t done = 0; done < svg.size() && err == 0;) {
+    const ssize_t n = write(fd, svg.data() + done, svg.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      err = errno;
+    }
+  }
+  if (fchmod(fd, 0644) != 0 && err == 0) err = errno;  // mkstemp makes it 0600; a plot is for reading
+  if (close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && rename(temporary.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    unlink(temporary.c_str());
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("writing ", path, " failed: ", std::strerror(err)));
+  }
   return absl::OkStatus();
 }
 

@@ -24,7 +24,8 @@ namespace bench {
 // escaped. Series without any measured point are left out.
 std::string BandwidthSvg(const std::vector<Row>& rows, const std::string& title);
 
-// Writes BandwidthSvg() to `path`.
+// Writes BandwidthSvg() to `path`: into a new file beside it, then renamed over it (a failed write leaves neither a
+// partial SVG nor a changed `path`). Errno errors naming `path`.
 absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path);
 
 }  // namespace bench

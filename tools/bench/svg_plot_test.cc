@@ -2,6 +2,10 @@
 
 #include "tools/bench/svg_plot.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -145,6 +149,34 @@ TEST(SvgPlotTest, WritesTheFile) {
   content << in.rdbuf();
   EXPECT_EQ(content.str(), BandwidthSvg(SampleRows(), "t"));
   EXPECT_FALSE(WriteBandwidthSvg(SampleRows(), "t", dir.Join("missing/plot.svg")).ok());
+}
+
+// The plot is written beside its path and renamed over it: a symbolic link there is replaced, not written through,
+// and nothing but the plot is left in the folder.
+TEST(SvgPlotTest, ReplacesWholeAndNeverWritesThroughALink) {
+  testing::ScopedTempDir dir("/dev/shm");
+  const std::string victim = dir.Join("victim");
+  { std::ofstream(victim) << "victim"; }
+  const std::string path = dir.Join("plot.svg");
+  ASSERT_EQ(symlink(victim.c_str(), path.c_str()), 0);
+  ASSERT_TRUE(WriteBandwidthSvg(SampleRows(), "t", path).ok());
+  std::string content;
+  std::getline(std::ifstream(victim), content);
+  EXPECT_EQ(content, "victim");
+  struct stat st;
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  int entries = 0;
+  for (DIR* d = opendir(dir.path().c_str()); d != nullptr;) {
+    dirent* e = readdir(d);
+    if (e == nullptr) {
+      closedir(d);
+      break;
+    }
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
+  }
+  EXPECT_EQ(entries, 2) << "the plot and the victim, no temporary file";
 }
 
 }  // namespace
