@@ -30,11 +30,14 @@ ABSL_FLAG(std::string, create_size, "",
           "--create; "
           "default: the cold window (max(2G, 8 x the last-level cache), capped by free memory and space) when seq "
           "or rand is measured, else 128M");
-ABSL_FLAG(std::string, plot, "", "bench: also write bandwidth against size as an SVG to this FILE.svg");
-ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
+ABSL_FLAG(std::string, plot, "",
+          "bench: also write bandwidth against size as an SVG to this FILE.svg (an existing one only with "
+          "--overwrite)");
+ABSL_FLAG(bool, overwrite, false,
+          "bench: allow writing over an existing PATH (its contents are lost) and replacing an existing --plot file");
 ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
-ABSL_FLAG(int, repetitions, 5, "bench: interleaved repetitions per measurement (the median is reported)");
-ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least");
+ABSL_FLAG(int, repetitions, 5, "bench: interleaved repetitions per measurement, 1 to 1000 (the median is reported)");
+ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least (at most 60)");
 ABSL_FLAG(std::string, patterns, pmem2::bench::kDefaultPatterns,
           "bench: destination patterns to time, comma-separated: hot (the same lines again), seq (a cursor "
           "walking a window far larger than the last-level cache), rand (a random slot of that window), same "
