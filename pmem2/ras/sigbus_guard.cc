@@ -30,10 +30,12 @@ struct SigbusCopyState {
   sigjmp_buf* volatile jump;  // null: no copy, or it faulted already
   volatile uintptr_t fault;
   uintptr_t ranges[2][2];  // the copy's source and destination, rounded out to pages
-  // The forward to the previous handler in progress on this thread (Handler): the signal's siginfo and the frame
-  // of the handler that forwards it.
+  // The forward to the previous handler in progress on this thread (Handler): the signal's siginfo and context,
+  // the frame of the handler that forwards it, and how many times in a row that siginfo came back from deeper.
   const siginfo_t* forwarding_info;
+  const void* forwarding_context;
   const void* forwarding_frame;
+  int returns;
 };
 __thread SigbusCopyState sigbus_copy_state __attribute__((tls_model("initial-exec")));
 namespace {
@@ -48,6 +50,10 @@ int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
 
 bool IsOurs(const struct sigaction& action);
+
+// Read when the library loads: a function-local static's guard, taken on the copy path, could be held by another
+// thread at a fork and stay held in the child.
+const uintptr_t kPageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
 
 // Whether a SIGBUS is a fault of this thread's copy (while one runs):
 //   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
@@ -80,27 +86,38 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   // Not a fault of our copy: what the process would have done without pmem2, the previous handler. Unless that
   // handler, which chains to the one it replaced, replaced ours (installed while a copy ran, or another copy of
   // pmem2 in the process, whose handler and ours then each hold the other as the previous one): the forward comes
-  // back here with the same siginfo, from deeper on the stack, and would for ever. Such a loop ends in the default
-  // action. (A forward the previous handler left with siglongjmp leaves its record behind: a later signal has
-  // another siginfo, or one at the same place on the stack, and a frame no deeper.)
+  // back here with the same siginfo and context, from deeper on the stack, and would for ever. The second such
+  // return ends in the default action. Not the first: a forward the previous handler left with siglongjmp leaves its
+  // record behind, and a later signal delivered at the same place (the top of an alternate stack) that reaches us
+  // through a chaining handler installed since (so from deeper) would match it once, but not twice.
   const void* const frame = __builtin_frame_address(0);
-  const bool loop = state.forwarding_info == info && frame < state.forwarding_frame;
+  const int returns =
+      state.forwarding_info == info && state.forwarding_context == context && frame < state.forwarding_frame
+          ? state.returns + 1
+          : 0;
+  const bool loop = returns >= 2;
   // SIG_DFL and SIG_IGN first, whatever the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL
   // (SA_RESETHAND) and accepts {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
   const bool default_or_ignored =
       loop || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
   if (!default_or_ignored) {
     const siginfo_t* const outer_info = state.forwarding_info;
+    const void* const outer_context = state.forwarding_context;
     const void* const outer_frame = state.forwarding_frame;
+    const int outer_returns = state.returns;
     state.forwarding_info = info;
+    state.forwarding_context = context;
     state.forwarding_frame = frame;
+    state.returns = returns;
     if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
       previous_action.sa_sigaction(signal_number, info, context);
     } else {
       previous_action.sa_handler(signal_number);
     }
     state.forwarding_info = outer_info;
+    state.forwarding_context = outer_context;
     state.forwarding_frame = outer_frame;
+    state.returns = outer_returns;
     return;
   }
   if (!loop && previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
@@ -191,7 +208,7 @@ ScopedSigbusHandler::~ScopedSigbusHandler() {
 namespace {
 
 void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t page = kPageSize;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
   const uintptr_t end = begin + n < begin ? UINTPTR_MAX : begin + n;
   range[0] = begin & ~(page - 1);

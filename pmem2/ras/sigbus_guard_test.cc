@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +343,32 @@ TEST(SigbusGuardTest, AForwardLeftWithSiglongjmpIsNoLoopForTheNextSignal) {
   EXPECT_EQ(jumping_handler_calls.load() - before, 3);
 }
 
+// The record of a forward the application's handler left with siglongjmp, met once by a signal delivered at the
+// same place that reaches pmem2's handler through a chaining handler installed since (so from deeper): not a loop,
+// the application's handler runs. (A first version took that for a loop and ended the process.)
+TEST(SigbusGuardDeathTest, AStaleForwardMetOnceThroughAChainingHandlerIsNoLoop) {
+  auto body = [] {
+    struct sigaction jumping;
+    std::memset(&jumping, 0, sizeof jumping);
+    jumping.sa_sigaction = ApplicationJumpingHandler;
+    jumping.sa_flags = SA_SIGINFO;
+    sigemptyset(&jumping.sa_mask);
+    if (sigaction(SIGBUS, &jumping, nullptr) != 0) _exit(3);
+    ScopedSigbusHandler guard;
+    const int before = jumping_handler_calls.load();
+    if (sigsetjmp(application_jump, 1) == 0) RaiseSigbusHere();  // pmem2's -> the application's, which jumps
+    struct sigaction chaining;
+    std::memset(&chaining, 0, sizeof chaining);
+    chaining.sa_sigaction = ChainingHandler;
+    chaining.sa_flags = SA_SIGINFO;
+    sigemptyset(&chaining.sa_mask);
+    if (sigaction(SIGBUS, &chaining, &chained_to) != 0) _exit(4);
+    if (sigsetjmp(application_jump, 1) == 0) RaiseSigbusHere();  // chaining -> pmem2's -> the application's
+    _exit(jumping_handler_calls.load() - before == 2 ? 0 : 5);
+  };
+  EXPECT_EXIT(body(), ::testing::ExitedWithCode(0), "");
+}
+
 // Sends `signal_number` to `thread` until `done`.
 void SendUntil(std::thread& thread, int signal_number, const std::atomic<bool>& done) {
   const pthread_t target = thread.native_handle();
@@ -380,6 +407,50 @@ TEST(SigbusGuardTest, ASigbusSentToACopyingThreadGoesToTheProcesssHandler) {
   ASSERT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
   EXPECT_EQ(failed, 0);
   EXPECT_GT(previous_calls.load() - before, 0) << "no signal was delivered";
+}
+
+// A machine check the copy consumed (BUS_MCEERR_AR) is its fault whatever address comes with it: the kernel names
+// the poisoned page by one of the process's mappings of it, not necessarily the copy's. The main thread queues such
+// a SIGBUS to the process (rt_sigqueueinfo allows si_code >= 0 to one's own process from its main thread) while it
+// blocks SIGBUS, so that the copying thread takes it: during a copy as the copy's fault, between copies in the
+// application's handler. (The address check of a first
+// version sent it to the application's handler, and on Device DAX the default action ended the process.)
+TEST(SigbusGuardTest, AMachineCheckTheCopyConsumedIsItsFaultWhateverTheAddress) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
+#endif
+  struct sigaction mine = CountingAction(), old;
+  ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
+  sigset_t bus, old_mask;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
+  constexpr uintptr_t kReported = 0x10000;  // another mapping's address, nowhere near the copy
+  std::vector<char> from(16 << 20, 'x'), to(16 << 20);
+  std::atomic<bool> done{false};
+  std::atomic<uintptr_t> fault{0};
+  std::thread copier([&] {
+    pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
+    for (int i = 0; i < 4000 && fault.load() == 0; ++i) {
+      uintptr_t f = 0;
+      if (!CopyCatchingSigbus(to.data(), from.data(), to.size(), &f)) fault = f == 0 ? 1 : f;
+    }
+    done = true;
+  });
+  while (!done) {
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    info.si_signo = SIGBUS;
+    info.si_code = BUS_MCEERR_AR;
+    info.si_addr = reinterpret_cast<void*>(kReported);
+    ASSERT_EQ(syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info), 0) << std::strerror(errno);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  copier.join();
+  // One may still be pending (sent after the last copy): taken by the application's handler once unblocked.
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
+  ASSERT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
+  EXPECT_EQ(fault.load(), kReported) << "no copy took the machine check as its fault";
 }
 
 // A fault outside the copy's source and destination, of a signal handler that interrupted the copy, is that
