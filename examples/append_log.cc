@@ -16,7 +16,6 @@
 #include <libgen.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>

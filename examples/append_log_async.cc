@@ -104,7 +104,9 @@ int main(int argc, char** argv) {
   // A new file's name is durable once its folder is synced; the records, once their persists say OK.
   std::string folder = path;
   const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
-  if (dir < 0 || fsync(dir) != 0) return perror("the log's folder"), 1;
+  if (dir < 0 || fsync(dir) != 0) {
+    return std::fprintf(stderr, "append_log_async: %s: syncing its folder: %s\n", path, std::strerror(errno)), 1;
+  }
   close(dir);
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium: SSD or pmem

@@ -24,7 +24,16 @@ int main(int argc, char** argv) {
   if (fd < 0 && errno == EEXIST) {
     return std::fprintf(stderr, "%s: exists; give a path that does not (quickstart writes at its start)\n", path), 1;
   }
-  if (fd < 0 || ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
+  if (fd < 0) return perror(path), 1;
+  // Until the greeting is durable the file is this run's to remove: a failed run leaves nothing the next would refuse.
+  struct RemovedUnlessKept {
+    const char* path;
+    bool keep = false;
+    ~RemovedUnlessKept() {
+      if (!keep) unlink(path);
+    }
+  } created{path};
+  if (ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
   // A new file's name is durable once its folder is synced (the data below once the Memcpy says OK).
   std::string folder = path;
   const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
@@ -44,6 +53,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = map->Memcpy(map->address(), greeting, sizeof greeting); !s.ok()) {
     return std::fprintf(stderr, "%s: %s\n", path, s.ToString().c_str()), 1;
   }
+  created.keep = true;
   std::printf("%s: wrote \"%s\" at %s granularity\n", path, static_cast<const char*>(map->address()),
               std::string(pmem2::StoreGranularityName(map->store_granularity())).c_str());
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) return perror("standard output"), 1;

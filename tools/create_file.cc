@@ -112,10 +112,16 @@ absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_
   if (size == 0 || size > kMaxSize) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot create a file of ", size, " bytes"));
   }
+  if (path.empty()) return CreateError(path, ENOENT);
+  // O_TMPFILE cannot say up front what O_EXCL would: that PATH exists (also as a dangling symbolic link), or cannot
+  // be created at all (a name too long): before GiBs are allocated for nothing.
   struct stat st;
-  if (lstat(path.c_str(), &st) == 0) return CreateError(path, EEXIST);  // O_TMPFILE cannot say so up front
+  if (lstat(path.c_str(), &st) == 0) return CreateError(path, EEXIST);
+  if (errno != ENOENT) return CreateError(path, errno);
+  // The file gets PATH through /proc/self/fd (below): without /proc (a chroot, a bare container) it is named at once.
+  const bool unnamed_first = !unlink_at_once && access("/proc/self/fd", X_OK) == 0;
   bool named = false;
-  int fd = unlink_at_once ? -1 : open(Dirname(path).c_str(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0644);
+  int fd = unnamed_first ? open(Dirname(path).c_str(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0644) : -1;
   if (fd < 0) {
     // O_NOFOLLOW is implied by O_EXCL; O_NOCTTY and O_CLOEXEC because the descriptor is never a terminal for us
     // and must not leak into anything the tool starts.

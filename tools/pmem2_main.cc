@@ -32,9 +32,9 @@ ABSL_FLAG(std::string, create_size, "",
           "or rand is measured, else 128M");
 ABSL_FLAG(std::string, plot, "",
           "bench: also write bandwidth against size as an SVG to this FILE.svg (an existing one only with "
-          "--overwrite)");
-ABSL_FLAG(bool, overwrite, false,
-          "bench: allow writing over an existing PATH (its contents are lost) and replacing an existing --plot file");
+          "--replace_plot)");
+ABSL_FLAG(bool, replace_plot, false, "bench: allow replacing an existing --plot file");
+ABSL_FLAG(bool, overwrite, false, "bench: allow writing over an existing PATH (its contents are lost)");
 ABSL_FLAG(int, cpu, -1, "bench: pin to this CPU (-1: the last one allowed, -2: do not pin)");
 ABSL_FLAG(int, repetitions, 5, "bench: interleaved repetitions per measurement, 1 to 1000 (the median is reported)");
 ABSL_FLAG(double, min_time, 0.05, "bench: seconds per repetition, at least (at most 60)");
@@ -59,7 +59,8 @@ constexpr char kUsage[] =
     "      devices) are refused without being opened. A missing PATH is an error unless --create=SIZE is given:\n"
     "      then it is created with SIZE bytes allocated (e.g. 16M; K, M, G, KiB, MiB, GiB are powers of 1024)\n"
     "      and kept; an existing PATH is used unchanged, whatever SIZE says.\n"
-    "  pmem2 bench PATH [--plot=FILE.svg] [--overwrite] [--create_size=SIZE] [--cpu=N] [--repetitions=N]\n"
+    "  pmem2 bench PATH [--plot=FILE.svg [--replace_plot]] [--overwrite] [--create_size=SIZE] [--cpu=N]\n"
+    "              [--repetitions=N (1-1000)] [--min_time=SECONDS (at most 60)]\n"
     "              [--patterns=hot,seq,rand,same,move] [--strategies=all|LIST]\n"
     "      Time pmem2 against PMDK's libpmem2 (loaded into the same process) and the limit (the fastest of the\n"
     "      strategies this CPU has) on PATH for each destination pattern; print the CPU, tables of medians and\n"
@@ -75,8 +76,8 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// The report on standard output, checked: a write that fails (a full disk, a closed pipe) is an error, not exit 0
-// with the report lost.
+// The report on standard output, checked: a write that fails (a full disk; a closed pipe where SIGPIPE is ignored)
+// is an error, not exit 0 with the report lost.
 int PrintReport(const std::string& report) {
   errno = 0;  // the failed write's, if the stream failed at all
   std::cout << report;
@@ -103,11 +104,13 @@ int main(int argc, char** argv) {
       return Fail("info: --create_size is gone; pass --create=SIZE to create a missing PATH");
     }
     // The bench flags would be ignored: say so rather than exit 0 having done less than asked.
-    if (!absl::GetFlag(FLAGS_plot).empty() || absl::GetFlag(FLAGS_overwrite) || absl::GetFlag(FLAGS_cpu) != -1 ||
-        absl::GetFlag(FLAGS_repetitions) != 5 || absl::GetFlag(FLAGS_min_time) != 0.05 ||
-        absl::GetFlag(FLAGS_patterns) != pmem2::bench::kDefaultPatterns || !absl::GetFlag(FLAGS_strategies).empty()) {
+    if (!absl::GetFlag(FLAGS_plot).empty() || absl::GetFlag(FLAGS_replace_plot) || absl::GetFlag(FLAGS_overwrite) ||
+        absl::GetFlag(FLAGS_cpu) != -1 || absl::GetFlag(FLAGS_repetitions) != 5 ||
+        absl::GetFlag(FLAGS_min_time) != 0.05 || absl::GetFlag(FLAGS_patterns) != pmem2::bench::kDefaultPatterns ||
+        !absl::GetFlag(FLAGS_strategies).empty()) {
       return Fail(
-          "info takes no bench flags (--plot, --overwrite, --cpu, --repetitions, --min_time, --patterns, "
+          "info takes no bench flags (--plot, --replace_plot, --overwrite, --cpu, --repetitions, --min_time, "
+          "--patterns, "
           "--strategies)");
     }
     pmem2::tools::InfoOptions options;
@@ -124,6 +127,7 @@ int main(int argc, char** argv) {
     pmem2::bench::BenchCommandOptions options;
     options.plot = absl::GetFlag(FLAGS_plot);
     options.overwrite = absl::GetFlag(FLAGS_overwrite);
+    options.replace_plot = absl::GetFlag(FLAGS_replace_plot);
     if (!absl::GetFlag(FLAGS_create).empty()) {
       return Fail("bench: --create is for info; bench creates a missing PATH itself, sized by --create_size=SIZE");
     }

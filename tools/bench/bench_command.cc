@@ -3,6 +3,7 @@
 #include "tools/bench/bench_command.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,13 +34,14 @@ std::string Dirname(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::Status CheckPlotPath(const std::string& plot, bool overwrite) {
+absl::Status CheckPlotPath(const std::string& plot, bool replace) {
   if (plot.empty()) return absl::OkStatus();
   if (!absl::EndsWith(absl::AsciiStrToLower(plot), ".svg")) {
     return Invalid(absl::StrCat("--plot=", plot, ": the plot is an SVG; name it FILE.svg"));
   }
-  // An existing FILE.svg is replaced only with --overwrite, and only a regular file: not through a symbolic link,
-  // not a FIFO (the write would wait for a reader after the whole run).
+  // An existing FILE.svg is replaced only with --replace_plot (not --overwrite, which is about PATH: a flag added to
+  // replace a plot must not also make a mistyped PATH writable), and only a regular file: not through a symbolic
+  // link, not a FIFO (the write would wait for a reader after the whole run).
   struct stat st;
   if (lstat(plot.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return Invalid(absl::StrCat("--plot=", plot, ": is a directory"));
@@ -47,8 +49,8 @@ absl::Status CheckPlotPath(const std::string& plot, bool overwrite) {
       return Invalid(absl::StrCat("--plot=", plot, ": exists and is not a regular file (",
                                   S_ISLNK(st.st_mode) ? "a symbolic link" : "a FIFO, socket or device", ")"));
     }
-    if (!overwrite) {
-      return Invalid(absl::StrCat("--plot=", plot, ": exists; pass --overwrite to replace it, or name a new file"));
+    if (!replace) {
+      return Invalid(absl::StrCat("--plot=", plot, ": exists; pass --replace_plot to replace it, or name a new file"));
     }
   }
   const std::string dir = Dirname(plot);
@@ -65,7 +67,7 @@ absl::Status CheckPlotPath(const std::string& plot, bool overwrite) {
 absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCommandOptions& options) {
   if (args.empty()) return Invalid("bench needs a PATH: pmem2 bench PATH [--plot=FILE.svg]");
   if (args.size() > 1) return Invalid(absl::StrCat("bench takes exactly one PATH, got ", args.size()));
-  if (absl::Status s = CheckPlotPath(options.plot, options.overwrite); !s.ok()) return s;
+  if (absl::Status s = CheckPlotPath(options.plot, options.replace_plot); !s.ok()) return s;
   if (options.run.repetitions < 1 || options.run.repetitions > kMaxRepetitions) {
     return Invalid(absl::StrCat("--repetitions=", options.run.repetitions, ": give 1 to ", kMaxRepetitions));
   }
@@ -74,6 +76,15 @@ absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCom
         absl::StrCat("--min_time=", options.run.min_time, ": give a number of seconds above 0, at most ", kMaxMinTime));
   }
   if (options.cpu < -2) return Invalid(absl::StrCat("--cpu=", options.cpu, ": give a CPU number, -1 or -2"));
+  if (options.cpu >= 0) {
+    // Before PATH's blocks are allocated: a CPU this process may not run on would fail the pinning only then.
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+        (options.cpu >= CPU_SETSIZE || !CPU_ISSET(options.cpu, &allowed))) {
+      return Invalid(absl::StrCat("--cpu=", options.cpu, ": not a CPU this process may run on"));
+    }
+  }
   if (options.create_size.has_value() && *options.create_size == 0) return Invalid("--create_size must be positive");
   if (options.run.patterns.empty()) return Invalid("--patterns: no pattern to measure");
   const std::vector<Pattern>& patterns = options.run.patterns;
@@ -171,7 +182,7 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
     }
     // The run's tables are not lost to a plot that cannot be written: they are returned, the failure in
     // *plot_result where the caller asked for it.
-    if (absl::Status s = WriteBandwidthSvg(hot, title, options.plot); !s.ok()) {
+    if (absl::Status s = WriteBandwidthSvg(hot, title, options.plot, options.replace_plot); !s.ok()) {
       if (options.plot_result == nullptr) return s;
       *options.plot_result = s;
       absl::StrAppend(&table, "plot: not written: ", s.message(), "\n");

@@ -46,6 +46,7 @@ inline constexpr double kMaxMinTime = 60;
 struct BenchCommandOptions {
   std::string plot;        // write the SVG here; must end in ".svg"; empty: no plot
   bool overwrite = false;  // allow writing over an existing PATH
+  bool replace_plot = false;  // allow replacing an existing plot file (a regular file)
   // Size of a PATH that has to be created; unset: the cold window if run.patterns has seq or rand (capped by the
   // free space of PATH's folder), else kDefaultBenchFileSize; never less than kDefaultBenchFileSize.
   absl::optional<uint64_t> create_size;
@@ -59,9 +60,9 @@ struct BenchCommandOptions {
 // Runs `pmem2 bench` with `args`, the positional arguments after "bench" (exactly one PATH), and returns the
 // table. Argument errors (kInvalidArgument) are found before anything is written: no PATH or more than one,
 // a plot name not ending in ".svg" or in a folder that does not exist or is not writable, or naming something that
-// exists and is no regular file, or a file without `overwrite`, repetitions outside 1..kMaxRepetitions, min_time
-// not in (0, kMaxMinTime], cpu below -2, create_size 0, no pattern, a plot without the hot pattern, PATH is a
-// directory, PATH exists without `overwrite`. A --cpu that names no CPU the process may run on fails the run. Then
+// exists and is no regular file, or a file without `replace_plot`, repetitions outside 1..kMaxRepetitions,
+// min_time not in (0, kMaxMinTime], cpu below -2 or naming a CPU the process may not run on, create_size 0, no
+// pattern, a plot without the hot pattern, PATH is a directory, PATH exists without `overwrite`. Then
 // kResourceExhausted if the file system has no room for PATH's blocks, kNotFound if the reference library is missing,
 // or whatever mapping PATH fails with.
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);

@@ -7,6 +7,7 @@
 #include "tools/bench/bench_command.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -97,9 +98,10 @@ TEST_F(BenchCommandTest, PlotMustBeAnSvgInAWritableFolder) {
   EXPECT_FALSE(Exists(path)) << "nothing may be created before the arguments are checked";
 }
 
-// An existing FILE.svg is replaced only with --overwrite and only if it is a regular file: a symbolic link would
-// be written through, a FIFO would block after the whole run. (Found by review: all three were written to.)
-TEST_F(BenchCommandTest, AnExistingPlotIsReplacedOnlyWithOverwriteAndOnlyARegularFile) {
+// An existing FILE.svg is replaced only with --replace_plot (not --overwrite, which is about PATH) and only if it
+// is a regular file: a symbolic link would be written through, a FIFO would block after the whole run. (Found by
+// review: all three were written to.)
+TEST_F(BenchCommandTest, AnExistingPlotIsReplacedOnlyWhenAskedAndOnlyARegularFile) {
   const std::string path = dir_.Join("f");
   const std::string plot = dir_.Join("keep.svg");
   {
@@ -107,12 +109,14 @@ TEST_F(BenchCommandTest, AnExistingPlotIsReplacedOnlyWithOverwriteAndOnlyARegula
     out << "precious";
   }
   options_.plot = plot;
-  EXPECT_THAT(Error({path}).message(), HasSubstr("exists; pass --overwrite"));
+  EXPECT_THAT(Error({path}).message(), HasSubstr("exists; pass --replace_plot"));
+  options_.overwrite = true;
+  EXPECT_THAT(Error({path}).message(), HasSubstr("exists; pass --replace_plot")) << "--overwrite is about PATH";
   const std::string victim = dir_.Join("victim");
   { std::ofstream(victim) << "victim"; }
   ASSERT_EQ(symlink(victim.c_str(), dir_.Join("link.svg").c_str()), 0);
   ASSERT_EQ(mkfifo(dir_.Join("fifo.svg").c_str(), 0644), 0);
-  options_.overwrite = true;
+  options_.replace_plot = true;
   for (const char* name : {"link.svg", "fifo.svg"}) {
     options_.plot = dir_.Join(name);
     EXPECT_THAT(Error({path}).message(), HasSubstr("is not a regular file")) << name;
@@ -141,6 +145,8 @@ TEST_F(BenchCommandTest, RepetitionsMinTimeAndCpuMustBeInRange) {
   options_.run.min_time = 0.001;
   options_.cpu = -3;
   EXPECT_THAT(Error({dir_.Join("f")}).message(), HasSubstr("--cpu=-3"));
+  options_.cpu = CPU_SETSIZE + 7;  // refused before PATH's blocks are allocated
+  EXPECT_THAT(Error({dir_.Join("f")}).message(), HasSubstr("not a CPU this process may run on"));
   EXPECT_FALSE(Exists(dir_.Join("f")));
 }
 

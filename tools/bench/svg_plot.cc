@@ -2,11 +2,14 @@
 
 #include "tools/bench/svg_plot.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -170,9 +173,11 @@ std::string BandwidthSvg(const std::vector<Row>& rows, const std::string& title)
   return svg;
 }
 
-absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path) {
-  // Written beside `path` and renamed over it: a failed write (a full file system) leaves no partial SVG, and an
-  // existing `path` is replaced whole, never written through (a symbolic link there is replaced, not followed).
+absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path,
+                               bool replace) {
+  // Written beside `path` and renamed to it: a failed write (a full file system) leaves no partial SVG, and an
+  // existing `path` is replaced whole, never written through (a symbolic link there is replaced, not followed), and
+  // only with `replace` (a file that appeared since the arguments were checked is not replaced either).
   std::string temporary = path + ".XXXXXX";
   const int fd = mkstemp(temporary.data());
   if (fd < 0) {
@@ -190,9 +195,24 @@ absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& 
       err = errno;
     }
   }
-  if (fchmod(fd, 0644) != 0 && err == 0) err = errno;  // mkstemp makes it 0600; a plot is for reading
+  // mkstemp makes it 0600: the mode of the file it replaces, or what a new file gets under the umask. Best effort:
+  // some file systems (vfat) refuse mode changes, and the plot is written all the same.
+  struct stat existing;
+  mode_t mode = 0;
+  if (lstat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
+    mode = existing.st_mode & 07777;
+  } else {
+    const mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  const int mode_changed = fchmod(fd, mode);
+  (void)mode_changed;
+  if (err == 0 && fsync(fd) != 0) err = errno;  // no empty plot in its place after a crash
   if (close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && rename(temporary.c_str(), path.c_str()) != 0) err = errno;
+  if (err == 0 && renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), replace ? 0 : RENAME_NOREPLACE) != 0) {
+    err = errno;
+  }
   if (err != 0) {
     unlink(temporary.c_str());
     return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("writing ", path, " failed: ", std::strerror(err)));

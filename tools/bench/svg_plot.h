@@ -24,9 +24,11 @@ namespace bench {
 // escaped. Series without any measured point are left out.
 std::string BandwidthSvg(const std::vector<Row>& rows, const std::string& title);
 
-// Writes BandwidthSvg() to `path`: into a new file beside it, then renamed over it (a failed write leaves neither a
-// partial SVG nor a changed `path`). Errno errors naming `path`.
-absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path);
+// Writes BandwidthSvg() to `path`: into a new file beside it, synced, then renamed to `path` (a failed write leaves
+// neither a partial SVG nor a changed `path`), replacing an existing `path` only if `replace` (else EEXIST), with
+// its mode (a new one: 0666 less the umask). Errno errors naming `path`.
+absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& title, const std::string& path,
+                               bool replace = false);
 
 }  // namespace bench
 }  // namespace pmem2

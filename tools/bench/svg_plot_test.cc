@@ -151,22 +151,31 @@ TEST(SvgPlotTest, WritesTheFile) {
   EXPECT_FALSE(WriteBandwidthSvg(SampleRows(), "t", dir.Join("missing/plot.svg")).ok());
 }
 
-// The plot is written beside its path and renamed over it: a symbolic link there is replaced, not written through,
-// and nothing but the plot is left in the folder.
-TEST(SvgPlotTest, ReplacesWholeAndNeverWritesThroughALink) {
+// The plot is written beside its path and renamed to it: an existing path is kept unless replacing is asked for, a
+// symbolic link there is replaced, not written through, a replaced file's mode is kept, and nothing but the plot is
+// left in the folder.
+TEST(SvgPlotTest, ReplacesWholeOnlyWhenAskedAndNeverWritesThroughALink) {
   testing::ScopedTempDir dir("/dev/shm");
   const std::string victim = dir.Join("victim");
   { std::ofstream(victim) << "victim"; }
   const std::string path = dir.Join("plot.svg");
   ASSERT_EQ(symlink(victim.c_str(), path.c_str()), 0);
-  ASSERT_TRUE(WriteBandwidthSvg(SampleRows(), "t", path).ok());
+  const absl::Status kept = WriteBandwidthSvg(SampleRows(), "t", path);
+  EXPECT_EQ(kept.code(), absl::StatusCode::kAlreadyExists) << kept;
+  ASSERT_TRUE(WriteBandwidthSvg(SampleRows(), "t", path, /*replace=*/true).ok());
   std::string content;
   std::getline(std::ifstream(victim), content);
   EXPECT_EQ(content, "victim");
   struct stat st;
   ASSERT_EQ(lstat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
-  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  const mode_t mask = umask(0);
+  umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666u & ~mask) << "a new plot's mode under the umask";
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(WriteBandwidthSvg(SampleRows(), "t", path, /*replace=*/true).ok());
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "a replaced plot keeps its mode";
   int entries = 0;
   for (DIR* d = opendir(dir.path().c_str()); d != nullptr;) {
     dirent* e = readdir(d);
