@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,6 +106,27 @@ uint64_t CreateSize(const std::string& path, const BenchCommandOptions& options)
   return std::max(cold, kDefaultBenchFileSize);
 }
 
+// Bytes of [0, end) of the file open as `fd` that are holes (SEEK_DATA / SEEK_HOLE); 0 where the file system
+// cannot say.
+uint64_t HoleBytes(int fd, uint64_t end) {
+  uint64_t data = 0;
+  off_t at = 0;
+  while (static_cast<uint64_t>(at) < end) {
+    const off_t start = lseek(fd, at, SEEK_DATA);
+    if (start < 0) {
+      if (errno != ENXIO) return 0;  // no SEEK_DATA here: no estimate
+      break;                         // no data after `at`
+    }
+    if (static_cast<uint64_t>(start) >= end) break;
+    off_t stop = lseek(fd, start, SEEK_HOLE);
+    if (stop < 0) return 0;
+    if (static_cast<uint64_t>(stop) > end) stop = static_cast<off_t>(end);
+    data += static_cast<uint64_t>(stop - start);
+    at = stop;
+  }
+  return end - data;
+}
+
 absl::Status PathError(const std::string& path, int err) {
   return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
 }
@@ -114,7 +136,8 @@ absl::Status PathError(const std::string& path, int err) {
 // posix_fallocate reports the shortage while it can still be said. A PATH bench creates is removed at once
 // (CreateAllocatedUnlinkedFile): everything after this uses the descriptor only (PATH is named in messages),
 // and a run stopped by Ctrl-C or SIGTERM, which run no cleanup, would otherwise leave GiBs behind.
-absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOptions& options) {
+// `cold_window`: the cold window the run will walk (0: no cold pattern), as Destinations::ForFile() is given it.
+absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOptions& options, uint64_t cold_window) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     if (const int err = errno; err != ENOENT) return PathError(path, err);
@@ -135,10 +158,24 @@ absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOpt
     close(fd);
     return PathError(path, err);
   }
-  // A Device DAX has no blocks to allocate; a regular file given with --overwrite may be sparse.
+  // A Device DAX has no blocks to allocate; a regular file given with --overwrite may be sparse. Only what bench
+  // stores into is allocated: the first max(hot window, cold window) bytes (Destinations::ForFile). And a file
+  // system without room for those holes is said so before anything is allocated: an allocation that fails halfway
+  // keeps the blocks it took, and left the file system full (found by review).
   if (S_ISREG(opened.st_mode)) {
-    if (absl::Status s = tools::AllocateFile(fd, path, static_cast<uint64_t>(opened.st_size),
-                                             "; free space on its file system, or give a smaller file");
+    const uint64_t touched =
+        std::min<uint64_t>(static_cast<uint64_t>(opened.st_size), std::max(kDefaultBenchFileSize, cold_window));
+    const uint64_t holes = HoleBytes(fd, touched);
+    struct statvfs fs;
+    if (holes > 0 && fstatvfs(fd, &fs) == 0 && static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < holes) {
+      close(fd);
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": bench would allocate its ", holes, " bytes of holes (in the first ", touched,
+                       " bytes), and its file system has ", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
+                       " bytes free; free space on its file system, or give a smaller file"));
+    }
+    if (absl::Status s =
+            tools::AllocateFile(fd, path, touched, "; free space on its file system, or give a smaller file");
         !s.ok()) {
       close(fd);
       return s;
@@ -152,12 +189,13 @@ absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOpt
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options) {
   if (absl::Status s = CheckArguments(args, options); !s.ok()) return s;
   const std::string& path = args[0];
-  absl::StatusOr<int> fd = OpenBenchFile(path, options);
+  // Once: the allocation below must cover what the run walks (tmpfs blocks lower the available memory it depends on).
+  const uint64_t cold_window = HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0;
+  absl::StatusOr<int> fd = OpenBenchFile(path, options, cold_window);
   if (!fd.ok()) return fd.status();
   absl::Cleanup close_fd = [fd = *fd] { close(fd); };
   absl::StatusOr<std::unique_ptr<Destinations>> destinations =
-      Destinations::ForFile(*fd, path, kDefaultBenchFileSize,
-                            HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0);
+      Destinations::ForFile(*fd, path, kDefaultBenchFileSize, cold_window);
   if (!destinations.ok()) return destinations.status();
   // A CPU named with --cpu must be there; the default (the last one allowed) is pinned where it can be.
   absl::StatusOr<Measurement> m =

@@ -13,11 +13,12 @@
 // allocated; by default the cold window of machine.h when a cold pattern is asked for, else 128 MiB) and
 // removed again at once, before its blocks are allocated: the run uses its descriptor, so nothing is left even
 // when the run is interrupted (Ctrl-C, SIGTERM, SIGKILL). An existing one is used only with `overwrite`, and its
-// contents are lost (a regular file's holes are allocated first). A PATH smaller than one page is refused
-// (kInvalidArgument): one page is the smallest window bench measures in. The cold patterns use min(PATH's size, the
-// cold window); a smaller PATH is noted. A file system without room for the file is an error before anything is
-// mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a SIGBUS in the
-// middle of the run, and leaves no file behind.
+// contents are lost (a regular file's holes in what bench writes, its first max(hot, cold window) bytes, are
+// allocated first; kResourceExhausted before any is if its file system has no room for them). A PATH smaller than one
+// page is refused (kInvalidArgument): one page is the smallest window bench measures in. The cold patterns use
+// min(PATH's size, the cold window); a smaller PATH is noted. A file system without room for the file is an error
+// before anything is mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a
+// SIGBUS in the middle of the run, and leaves no file behind.
 
 #ifndef PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_
 #define PMEM2_TOOLS_BENCH_BENCH_COMMAND_H_

@@ -271,6 +271,55 @@ TEST_F(BenchCommandTest, OverwriteUsesAnExistingFileAndKeepsIt) {
   EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20) << "its holes were not allocated";
 }
 
+// Of a sparse file larger than what bench stores into, only that is allocated: the first 128 MiB (the hot window)
+// with the hot pattern alone. (Before, the whole file was, whatever its size.)
+TEST_F(BenchCommandTest, OverwriteAllocatesOnlyWhatTheRunStoresInto) {
+  const std::string path = dir_.Join("large");
+  testing::CreateFile(path, 200 << 20, O_RDWR);  // sparse
+  options_.overwrite = true;
+  options_.run.patterns = {Pattern::kHot};
+  absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
+  ASSERT_TRUE(table.ok()) << table.status();
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 200 << 20);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kDefaultBenchFileSize);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, kDefaultBenchFileSize + (uint64_t{1} << 20));
+}
+
+// A sparse file whose holes the file system has no room for is refused before anything is allocated: an allocation
+// failing halfway keeps what it took, and left the file system full (found by review). In a child with a 1 MiB
+// tmpfs of its own, as the test below.
+TEST_F(BenchCommandTest, OverwriteOfHolesWithoutRoomAllocatesNothing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a 1 MiB tmpfs (in a mount namespace of its own)";
+  testing::ScopedTempDir mount_point("/tmp");
+  const std::string path = mount_point.Join("sparse");
+  options_.overwrite = true;
+  options_.run.patterns = {Pattern::kHot};
+  testing::ChildResult r = testing::RunInChild([&](int out) {
+    if (absl::Status s = testing::MountPrivateTmpfs(mount_point.path(), "1m"); !s.ok()) {
+      testing::WriteToParent(out, absl::StrCat("skip: ", s.message()));
+      return 3;
+    }
+    absl::Cleanup unmount = [&] { umount2(mount_point.path().c_str(), MNT_DETACH); };
+    testing::CreateFile(path, 64 << 20, O_RDWR);  // sparse, 64 MiB on a 1 MiB tmpfs
+    absl::StatusOr<std::string> table = RunBenchCommand({path}, options_);
+    struct stat st;
+    const bool untouched = stat(path.c_str(), &st) == 0 && st.st_blocks == 0;
+    testing::WriteToParent(out, absl::StrCat(static_cast<int>(table.status().code()), "|", table.status().message(),
+                                             "|", untouched ? "nothing allocated" : "allocated"));
+    return 0;
+  });
+  if (r.exited && r.exit_code == 3) GTEST_SKIP() << r.output;
+  ASSERT_FALSE(r.timed_out) << r.Describe();
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
+  const std::vector<std::string> parts = absl::StrSplit(r.output, '|');
+  ASSERT_EQ(parts.size(), 3u) << r.output;
+  EXPECT_EQ(parts[0], absl::StrCat(static_cast<int>(absl::StatusCode::kResourceExhausted))) << parts[1];
+  EXPECT_THAT(parts[1], HasSubstr("bench would allocate its 67108864 bytes of holes"));
+  EXPECT_EQ(parts[2], "nothing allocated");
+}
+
 // Before: the file was only ftruncate()d, the first store to a page tmpfs could not back killed the process
 // with SIGBUS (exit 135, no message), and the 128 MiB file stayed. The run happens in a child in a mount
 // namespace of its own, so neither a crash nor a hang can leave the small tmpfs mounted or the test stuck;
