@@ -106,27 +106,6 @@ uint64_t CreateSize(const std::string& path, const BenchCommandOptions& options)
   return std::max(cold, kDefaultBenchFileSize);
 }
 
-// Bytes of [0, end) of the file open as `fd` that are holes (SEEK_DATA / SEEK_HOLE); 0 where the file system
-// cannot say.
-uint64_t HoleBytes(int fd, uint64_t end) {
-  uint64_t data = 0;
-  off_t at = 0;
-  while (static_cast<uint64_t>(at) < end) {
-    const off_t start = lseek(fd, at, SEEK_DATA);
-    if (start < 0) {
-      if (errno != ENXIO) return 0;  // no SEEK_DATA here: no estimate
-      break;                         // no data after `at`
-    }
-    if (static_cast<uint64_t>(start) >= end) break;
-    off_t stop = lseek(fd, start, SEEK_HOLE);
-    if (stop < 0) return 0;
-    if (static_cast<uint64_t>(stop) > end) stop = static_cast<off_t>(end);
-    data += static_cast<uint64_t>(stop - start);
-    at = stop;
-  }
-  return end - data;
-}
-
 absl::Status PathError(const std::string& path, int err) {
   return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": ", std::strerror(err)));
 }
@@ -160,19 +139,26 @@ absl::StatusOr<int> OpenBenchFile(const std::string& path, const BenchCommandOpt
   }
   // A Device DAX has no blocks to allocate; a regular file given with --overwrite may be sparse. Only what bench
   // stores into is allocated: the first max(hot window, cold window) bytes (Destinations::ForFile). And a file
-  // system without room for those holes is said so before anything is allocated: an allocation that fails halfway
-  // keeps the blocks it took, and left the file system full (found by review).
+  // system that plainly lacks room is said so before anything is allocated: an allocation that fails halfway keeps
+  // the blocks it took, and left the file system full (found by review). Plainly: fewer bytes free than the range
+  // has beyond all the blocks the file holds anywhere (a lower bound of what the allocation needs: SEEK_DATA would
+  // count blocks allocated but not written, fallocate's, as holes), where the file system counts its blocks at all
+  // (an unlimited tmpfs says 0 of 0). An allocation that still fails halfway (quotas, metadata) keeps what it took.
   if (S_ISREG(opened.st_mode)) {
     const uint64_t touched =
         std::min<uint64_t>(static_cast<uint64_t>(opened.st_size), std::max(kDefaultBenchFileSize, cold_window));
-    const uint64_t holes = HoleBytes(fd, touched);
+    const uint64_t held = static_cast<uint64_t>(opened.st_blocks) * 512;
+    const uint64_t needed = touched > held ? touched - held : 0;
     struct statvfs fs;
-    if (holes > 0 && fstatvfs(fd, &fs) == 0 && static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < holes) {
-      close(fd);
-      return absl::ResourceExhaustedError(
-          absl::StrCat(path, ": bench would allocate its ", holes, " bytes of holes (in the first ", touched,
-                       " bytes), and its file system has ", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
-                       " bytes free; free space on its file system, or give a smaller file"));
+    if (needed > 0 && fstatvfs(fd, &fs) == 0 && fs.f_blocks > 0) {
+      const uint64_t free_bytes = static_cast<uint64_t>(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) * fs.f_frsize;
+      if (free_bytes < needed) {
+        close(fd);
+        return absl::ResourceExhaustedError(
+            absl::StrCat(path, ": bench writes its first ", touched, " bytes, of which at least ", needed,
+                         " are holes, and its file system has ", free_bytes,
+                         " bytes free; free space on its file system, or give a smaller file"));
+      }
     }
     if (absl::Status s =
             tools::AllocateFile(fd, path, touched, "; free space on its file system, or give a smaller file");

@@ -14,7 +14,8 @@
 // removed again at once, before its blocks are allocated: the run uses its descriptor, so nothing is left even
 // when the run is interrupted (Ctrl-C, SIGTERM, SIGKILL). An existing one is used only with `overwrite`, and its
 // contents are lost (a regular file's holes in what bench writes, its first max(hot, cold window) bytes, are
-// allocated first; kResourceExhausted before any is if its file system has no room for them). A PATH smaller than one
+// allocated first; kResourceExhausted before any is if its file system plainly lacks room for them: fewer bytes free
+// than that range has beyond every block the file holds). A PATH smaller than one
 // page is refused (kInvalidArgument): one page is the smallest window bench measures in. The cold patterns use
 // min(PATH's size, the cold window); a smaller PATH is noted. A file system without room for the file is an error
 // before anything is mapped (kResourceExhausted, "PATH: cannot allocate N bytes: No space left on device ..."), never a
