@@ -57,6 +57,13 @@ absl::Status AllocationError(int fd, const std::string& path, uint64_t size, int
 
 }  // namespace
 
+std::string Dirname(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view text) {
   absl::string_view digits = text;
   uint64_t multiplier = 1;
@@ -90,13 +97,6 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view
 }
 
 namespace {
-
-std::string Dirname(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 absl::Status CreateError(const std::string& path, int err) {
   return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(path, ": cannot create: ", std::strerror(err)));

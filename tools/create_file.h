@@ -35,6 +35,9 @@ namespace tools {
 // suffixes: 1000 or 1024 would be a guess.
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view flag, absl::string_view text);
 
+// The folder of `path`, as dirname(1) without trailing-slash handling: "." for a bare name, "/" for "/name".
+std::string Dirname(const std::string& path);
+
 // Creates `path`, which must not exist yet (O_EXCL, so an existing file or a symbolic link is never followed
 // into), as a regular file of `size` bytes (> 0) with every block allocated, and returns a descriptor opened
 // O_RDWR | O_CLOEXEC | O_NOCTTY that the caller closes. On failure nothing is left behind: the file it created

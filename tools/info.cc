@@ -71,13 +71,6 @@ bool SameFile(const struct stat& a, const struct stat& b) {
          a.st_rdev == b.st_rdev;
 }
 
-std::string Dirname(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // An open descriptor of PATH, what fstat said about it, and how info came by it.
 struct Opened {
   int fd = -1;

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 
 #include "gtest/gtest.h"
 #include "pmem2/map/map.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/temp_files.h"
 
 namespace {
@@ -91,6 +94,25 @@ TEST(AllocateFileBlocksTest, TheBlocksOfTheMappedRangeAreAllocated) {
   ASSERT_EQ(fstat(fd.get(), &st), 0);
   EXPECT_GE(st.st_blocks * 512, 1 << 20);
   EXPECT_EQ(st.st_size, 1 << 20);
+}
+
+// A file system without fallocate's FALLOC_FL_KEEP_SIZE (EOPNOTSUPP; here a seccomp filter refuses that mode alone):
+// the blocks are allocated by posix_fallocate instead, and the size stays.
+TEST(AllocateFileBlocksTest, WithoutKeepSizeThePosixFallocateFallbackAllocates) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateFile(dir.Join("f"), 1 << 20, O_RDWR);
+  ::pmem2::testing::ChildResult r = ::pmem2::testing::RunInChild([&](int) {
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_fallocate, 1, FALLOC_FL_KEEP_SIZE, EOPNOTSUPP);
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    config.set_fully_allocated(true);
+    absl::StatusOr<Map> map = Map::Create(config, *Source::FromFd(fd.get()));
+    struct stat st;
+    if (!map.ok() || fstat(fd.get(), &st) != 0) return 1;
+    return st.st_blocks * 512 >= (1 << 20) && st.st_size == (1 << 20) ? 0 : 2;
+  });
+  EXPECT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
 }
 
 }  // namespace

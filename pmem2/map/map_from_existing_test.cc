@@ -383,13 +383,18 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
 }
 
 #if defined(__x86_64__)
+// An SSE2 CPU without even CLFLUSH: no cache-line write-back at all.
+arch::x86_64::CpuFeatures CpuWithoutAFlushInstruction() {
+  arch::x86_64::CpuFeatures features = ::pmem2::testing::RestrictedFeatures(
+      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
+  features.clflush = false;
+  return features;
+}
+
 // On a CPU without a cache-line write-back only byte (eADR) Maps of Device DAX exist (granularity.h, rule 5), and
 // msync's EINVAL over them is answered with a fence: nothing recorded, 0 returned. A page adoption there is refused.
 TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence) {
-  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
-      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
-  no_flush.clflush = false;
-  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  ::pmem2::testing::ScopedCpuFeatures cpu(CpuWithoutAFlushInstruction());
   ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
   ::pmem2::testing::FakeSysfs sysfs;
   sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
@@ -415,18 +420,13 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
   }
   munmap(memory, kLength);
 }
-#endif
 
-#if defined(__x86_64__)
 // Where the cache-line flush is the byte tables' none (a CPU without CLFLUSH here; PMEM_NO_FLUSH=1 likewise), a byte
 // Map writes nothing back, so its Persist and Flush need no access: an inaccessible range is persisted (nothing to
 // do) without a look at the maps, not refused. (Review: the check keyed on the cache-line table's flush, which then is
 // the byte tables'.)
 TEST(MapFromExistingAnonymousTest, AByteMapThatWritesNothingBackNeedsNoAccessToPersist) {
-  arch::x86_64::CpuFeatures no_flush = ::pmem2::testing::RestrictedFeatures(
-      ::pmem2::testing::IsaLevel::kSse2, ::pmem2::testing::FlushInstruction::kClflush);
-  no_flush.clflush = false;
-  ::pmem2::testing::ScopedCpuFeatures cpu(no_flush);
+  ::pmem2::testing::ScopedCpuFeatures cpu(CpuWithoutAFlushInstruction());
   ASSERT_EQ(arch::CacheLineOps().flush, arch::ByteOps().flush);
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   void* area = mmap(nullptr, page, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

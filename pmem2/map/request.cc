@@ -94,12 +94,7 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source) {
 
 absl::Status RefuseVolatileDeviceDax(const Source& source) {
   if (source.kind() != SourceKind::kDeviceDax) return absl::OkStatus();
-  struct stat st;
-  if (fstat(source.fd(), &st) != 0) {
-    const int err = errno;
-    return MakeErrnoError(err, absl::StrCat("fstat of file descriptor ", source.fd()));
-  }
-  absl::StatusOr<ras_internal::Location> location = ras_internal::LocateDaxDevice(st.st_rdev);
+  absl::StatusOr<ras_internal::Location> location = ras_internal::LocateSource(source);
   if (!location.ok()) return location.status();
   if (!location->region_dir.empty()) return absl::OkStatus();
   return MakeError(ErrorCode::kGranularityNotSupported,

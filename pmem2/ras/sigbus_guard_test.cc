@@ -106,14 +106,18 @@ TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
 std::atomic<int> previous_calls{0};
 void CountingHandler(int, siginfo_t*, void*) { ++previous_calls; }
 
-// The application's own handler, as the tests install it.
-struct sigaction CountingAction() {
+// An SA_SIGINFO action of `handler`, with an empty mask: the application's handlers, as the tests install them.
+struct sigaction SiginfoAction(void (*handler)(int, siginfo_t*, void*)) {
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
-  action.sa_sigaction = CountingHandler;
+  action.sa_sigaction = handler;
   action.sa_flags = SA_SIGINFO;
   sigemptyset(&action.sa_mask);
   return action;
+}
+
+struct sigaction CountingAction() {
+  return SiginfoAction(CountingHandler);
 }
 
 TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
@@ -230,11 +234,7 @@ void ExitingHandler(int, siginfo_t*, void*) { _exit(42); }
 // application's first handler was lost.)
 TEST(SigbusGuardDeathTest, PmemsHandlerPutBackByTheApplicationIsNotSavedAsThePreviousOne) {
   auto put_back = [] {
-    struct sigaction exiting;
-    std::memset(&exiting, 0, sizeof exiting);
-    exiting.sa_sigaction = ExitingHandler;
-    exiting.sa_flags = SA_SIGINFO;
-    sigemptyset(&exiting.sa_mask);
+    struct sigaction exiting = SiginfoAction(ExitingHandler);
     if (sigaction(SIGBUS, &exiting, nullptr) != 0) _exit(3);
     struct sigaction saved_by_the_application;
     {
@@ -300,11 +300,7 @@ TEST(SigbusGuardDeathTest, AChainingHandlerThatReplacedPmemsEndsInTheDefaultActi
         signal(SIGBUS, SIG_DFL);
         {
           ScopedSigbusHandler first;
-          struct sigaction chaining;
-          std::memset(&chaining, 0, sizeof chaining);
-          chaining.sa_sigaction = ChainingHandler;
-          chaining.sa_flags = SA_SIGINFO;
-          sigemptyset(&chaining.sa_mask);
+          struct sigaction chaining = SiginfoAction(ChainingHandler);
           if (sigaction(SIGBUS, &chaining, &chained_to) != 0) _exit(3);
         }
         ScopedSigbusHandler second;
@@ -326,11 +322,7 @@ void ApplicationJumpingHandler(int, siginfo_t*, void*) {
 __attribute__((noinline)) void RaiseSigbusHere() { raise(SIGBUS); }
 
 TEST(SigbusGuardTest, AForwardLeftWithSiglongjmpIsNoLoopForTheNextSignal) {
-  struct sigaction jumping, old;
-  std::memset(&jumping, 0, sizeof jumping);
-  jumping.sa_sigaction = ApplicationJumpingHandler;
-  jumping.sa_flags = SA_SIGINFO;
-  sigemptyset(&jumping.sa_mask);
+  struct sigaction jumping = SiginfoAction(ApplicationJumpingHandler), old;
   ASSERT_EQ(sigaction(SIGBUS, &jumping, &old), 0);
   const int before = jumping_handler_calls.load();
   {
@@ -348,20 +340,12 @@ TEST(SigbusGuardTest, AForwardLeftWithSiglongjmpIsNoLoopForTheNextSignal) {
 // the application's handler runs. (A first version took that for a loop and ended the process.)
 TEST(SigbusGuardDeathTest, AStaleForwardMetOnceThroughAChainingHandlerIsNoLoop) {
   auto body = [] {
-    struct sigaction jumping;
-    std::memset(&jumping, 0, sizeof jumping);
-    jumping.sa_sigaction = ApplicationJumpingHandler;
-    jumping.sa_flags = SA_SIGINFO;
-    sigemptyset(&jumping.sa_mask);
+    struct sigaction jumping = SiginfoAction(ApplicationJumpingHandler);
     if (sigaction(SIGBUS, &jumping, nullptr) != 0) _exit(3);
     ScopedSigbusHandler guard;
     const int before = jumping_handler_calls.load();
     if (sigsetjmp(application_jump, 1) == 0) RaiseSigbusHere();  // pmem2's -> the application's, which jumps
-    struct sigaction chaining;
-    std::memset(&chaining, 0, sizeof chaining);
-    chaining.sa_sigaction = ChainingHandler;
-    chaining.sa_flags = SA_SIGINFO;
-    sigemptyset(&chaining.sa_mask);
+    struct sigaction chaining = SiginfoAction(ChainingHandler);
     if (sigaction(SIGBUS, &chaining, &chained_to) != 0) _exit(4);
     if (sigsetjmp(application_jump, 1) == 0) RaiseSigbusHere();  // chaining -> pmem2's -> the application's
     _exit(jumping_handler_calls.load() - before == 2 ? 0 : 5);
@@ -483,11 +467,7 @@ TEST(SigbusGuardTest, AFaultOfAHandlerThatInterruptedTheCopyIsNotTheCopys) {
   void* page = mmap(nullptr, 2 * kPage, PROT_READ, MAP_SHARED, fd.get(), 0);
   ASSERT_NE(page, MAP_FAILED) << std::strerror(errno);
   far_page = static_cast<char*>(page) + kPage;
-  struct sigaction bus, usr1, old_bus, old_usr1;
-  std::memset(&bus, 0, sizeof bus);
-  bus.sa_sigaction = JumpingBusHandler;
-  bus.sa_flags = SA_SIGINFO;
-  sigemptyset(&bus.sa_mask);
+  struct sigaction bus = SiginfoAction(JumpingBusHandler), usr1, old_bus, old_usr1;
   std::memset(&usr1, 0, sizeof usr1);
   usr1.sa_handler = FaultingUsr1Handler;
   sigemptyset(&usr1.sa_mask);

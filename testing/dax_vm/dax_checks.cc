@@ -651,15 +651,25 @@ int DeepFlush(const char* path, const std::string& region, const std::string& ex
   return g_bad ? 1 : 0;
 }
 
-int Reserve(const char* dev) {
-  int fd = open(dev, O_RDWR);
-  if (fd < 0) {
+// DEV opened read-write (`*fd`, the caller's to close) and its Source; nullopt, said as bad, if either fails.
+absl::optional<pmem2::Source> OpenDeviceSource(const char* dev, int* fd) {
+  *fd = open(dev, O_RDWR);
+  if (*fd < 0) {
     const int err = errno;
     Bad(std::string("open ") + dev + ": " + std::strerror(err));
-    return 1;
+    return absl::nullopt;
   }
-  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
-  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) return 1;
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(*fd);
+  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) {
+    return absl::nullopt;
+  }
+  return *std::move(source);
+}
+
+int Reserve(const char* dev) {
+  int fd = -1;
+  absl::optional<pmem2::Source> source = OpenDeviceSource(dev, &fd);
+  if (!source) return 1;
   absl::StatusOr<size_t> alignment = source->Alignment();
   if (!Expect(alignment.ok() && *alignment >= 2 * kMiB,
               "device alignment " + (alignment.ok() ? std::to_string(*alignment) : Describe(alignment.status())))) {
@@ -718,14 +728,9 @@ int Reserve(const char* dev) {
 // granularity is met there, so pmem2 maps none of it; Debian's libpmem2 1.12.1, loaded beside pmem2 with dlopen,
 // maps it (the difference README names). The device itself maps: the refusal is pmem2's, not mmap's.
 int Volatile(const char* dev) {
-  int fd = open(dev, O_RDWR);
-  if (fd < 0) {
-    const int err = errno;
-    Bad(std::string("open ") + dev + ": " + std::strerror(err));
-    return 1;
-  }
-  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
-  if (!Expect(source.ok(), "Source::FromFd" + (source.ok() ? "" : ": " + Describe(source.status())))) return 1;
+  int fd = -1;
+  absl::optional<pmem2::Source> source = OpenDeviceSource(dev, &fd);
+  if (!source) return 1;
   Expect(source->kind() == pmem2::SourceKind::kDeviceDax,
          "source kind " + std::string(pmem2::SourceKindName(source->kind())));
   absl::StatusOr<size_t> alignment = source->Alignment();

@@ -28,13 +28,6 @@ namespace {
 
 absl::Status Invalid(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
-std::string Dirname(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 absl::Status CheckPlotPath(const std::string& plot, bool replace) {
   if (plot.empty()) return absl::OkStatus();
   if (!absl::EndsWith(absl::AsciiStrToLower(plot), ".svg")) {
@@ -54,7 +47,7 @@ absl::Status CheckPlotPath(const std::string& plot, bool replace) {
       return Invalid(absl::StrCat("--plot=", plot, ": exists; pass --replace_plot to replace it, or name a new file"));
     }
   }
-  const std::string dir = Dirname(plot);
+  const std::string dir = tools::Dirname(plot);
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Invalid(absl::StrCat("--plot=", plot, ": folder ", dir, " does not exist"));
   }
@@ -102,7 +95,7 @@ uint64_t ColdWindowHere() { return ColdWindowBytes(LastLevelCacheBytes(), Availa
 uint64_t CreateSize(const std::string& path, const BenchCommandOptions& options) {
   if (options.create_size.has_value()) return *options.create_size;
   if (!HasColdPattern(options.run.patterns)) return kDefaultBenchFileSize;
-  const uint64_t cold = ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), FreeBytes(Dirname(path)));
+  const uint64_t cold = ColdWindowBytes(LastLevelCacheBytes(), AvailableMemoryBytes(), FreeBytes(tools::Dirname(path)));
   return std::max(cold, kDefaultBenchFileSize);
 }
 
