@@ -6,10 +6,12 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 
@@ -48,6 +50,10 @@ internal::ForkSafeMutex& InstallMutex() {
 const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread still making it at a fork
 int users = 0;                        // guarded by InstallMutex()
 struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
+// Set by the forward to a previous_action with SA_RESETHAND: the kernel would have reset that disposition to SIG_DFL
+// as it called the handler, so the next SIGBUS takes the default action and the disposition put back is SIG_DFL.
+// Cleared with previous_action's writes (the handler not installed then).
+std::atomic<bool> previous_action_reset{false};
 
 bool IsOurs(const struct sigaction& action);
 
@@ -75,6 +81,19 @@ bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
   return false;
 }
 
+// The mask in which the kernel would run `action` for a signal delivered in `context` (a ucontext_t): the mask of
+// the code it interrupted, the action's sa_mask, and the signal itself unless SA_NODEFER. False without a context
+// (a handler calling ours directly passed none): the mask stays as it is.
+bool ForwardMask(const struct sigaction& action, int signal_number, const void* context, sigset_t* mask) {
+  if (context == nullptr) return false;
+  *mask = static_cast<const ucontext_t*>(context)->uc_sigmask;
+  for (int other = 1; other < NSIG; ++other) {
+    if (sigismember(&action.sa_mask, other) == 1) sigaddset(mask, other);
+  }
+  if ((action.sa_flags & SA_NODEFER) == 0) sigaddset(mask, signal_number);
+  return true;
+}
+
 void Handler(int signal_number, siginfo_t* info, void* context) {
   SigbusCopyState& state = sigbus_copy_state;
   if (FaultOfTheCopy(state, info)) {
@@ -98,8 +117,13 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   const bool loop = returns >= 2;
   // SIG_DFL and SIG_IGN first, whatever the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL
   // (SA_RESETHAND) and accepts {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
+  // A previous handler with SA_RESETHAND runs once, as the kernel would have run it: the first forward claims it.
+  const bool reset =
+      previous_action_reset.load(std::memory_order_acquire) ||
+      (!loop && (previous_action.sa_flags & SA_RESETHAND) != 0 && previous_action.sa_handler != SIG_DFL &&
+       previous_action.sa_handler != SIG_IGN && previous_action_reset.exchange(true, std::memory_order_acq_rel));
   const bool default_or_ignored =
-      loop || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
+      loop || reset || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
   if (!default_or_ignored) {
     const siginfo_t* const outer_info = state.forwarding_info;
     const void* const outer_context = state.forwarding_context;
@@ -109,11 +133,19 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     state.forwarding_context = context;
     state.forwarding_frame = frame;
     state.returns = returns;
+    // The signal mask the kernel would have given the previous handler: the interrupted code's, its sa_mask, and
+    // SIGBUS unless SA_NODEFER. Ours holds only SIGBUS more than the interrupted code's. A handler that leaves with
+    // siglongjmp(.., 0) or longjmp keeps that mask, as it would have; a return gets the interrupted one back.
+    sigset_t forward_mask, handler_mask;
+    const bool set_mask = pthread_sigmask(SIG_BLOCK, nullptr, &handler_mask) == 0 &&
+                          ForwardMask(previous_action, signal_number, context, &forward_mask) &&
+                          pthread_sigmask(SIG_SETMASK, &forward_mask, nullptr) == 0;
     if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
       previous_action.sa_sigaction(signal_number, info, context);
     } else {
       previous_action.sa_handler(signal_number);
     }
+    if (set_mask) pthread_sigmask(SIG_SETMASK, &handler_mask, nullptr);
     state.forwarding_info = outer_info;
     state.forwarding_context = outer_context;
     state.forwarding_frame = outer_frame;
@@ -142,9 +174,19 @@ bool IsOurs(const struct sigaction& action) {
   return (action.sa_flags & SA_SIGINFO) != 0 && action.sa_sigaction == Handler;
 }
 
+// SIG_DFL for a previous action with SA_RESETHAND that a forward has run: the disposition the kernel left.
 void PutThePreviousHandlerBack() {
   struct sigaction now;
-  if (sigaction(SIGBUS, nullptr, &now) == 0 && IsOurs(now)) sigaction(SIGBUS, &previous_action, nullptr);
+  if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
+  if (previous_action_reset.load(std::memory_order_acquire)) {
+    struct sigaction default_action;
+    std::memset(&default_action, 0, sizeof default_action);
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    sigaction(SIGBUS, &default_action, nullptr);
+  } else {
+    sigaction(SIGBUS, &previous_action, nullptr);
+  }
 }
 
 void ForgetOtherThreadsCopiesInChild() {
@@ -193,6 +235,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
     struct sigaction now;
     if (sigaction(SIGBUS, nullptr, &now) != 0 || IsOurs(now)) break;
     previous_action = now;
+    previous_action_reset.store(false, std::memory_order_release);
     struct sigaction replaced;
     if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, previous_action)) break;
     sigaction(SIGBUS, &replaced, nullptr);

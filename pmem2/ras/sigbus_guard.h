@@ -11,9 +11,11 @@
 // jumps back (siglongjmp) to that copy's thread, which reports the faulting address: a machine check its access
 // consumed (BUS_MCEERR_AR, at whatever mapping of the poisoned page the kernel names), or an access to an unbacked
 // page (BUS_ADRERR, BUS_OBJERR) of the copy's source or destination. Any other SIGBUS, also one sent to the copying
-// thread with kill, tgkill or sigqueue, goes to the saved handler (its SA_SIGINFO or plain function, called with
-// pmem2's signal mask, not the sa_mask it was installed with, and not reset by SA_RESETHAND; SIG_DFL and, for a
-// fault, SIG_IGN: the default action, which ends the process as it would have without pmem2); a saved handler that
+// thread with kill, tgkill or sigqueue, goes to the saved handler: its SA_SIGINFO or plain function, called with
+// the signal mask the kernel would have given it (the interrupted code's, its sa_mask, and SIGBUS unless
+// SA_NODEFER), on the thread's alternate signal stack if it has one (pmem2's SA_ONSTACK); one installed with
+// SA_RESETHAND runs once, then the default action, and SIG_DFL is the disposition put back; SIG_DFL and, for a fault,
+// SIG_IGN: the default action, which ends the process as it would have without pmem2. A saved handler that
 // chains back into pmem2's (one the application installed during a copy, or another copy of pmem2 in the process)
 // ends in the default action instead of recursing. Each thread has its own jump buffer, so copies in several
 // threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault would end

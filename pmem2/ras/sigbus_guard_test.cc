@@ -134,6 +134,87 @@ TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
   EXPECT_EQ(now.sa_sigaction, &CountingHandler);
 }
 
+// What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
+std::atomic<int> blocked_in_handler{-1};
+void MaskRecordingHandler(int, siginfo_t*, void*) {
+  sigset_t mask;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &mask) != 0) return;
+  blocked_in_handler = (sigismember(&mask, SIGUSR1) == 1 ? 1 : 0) | (sigismember(&mask, SIGBUS) == 1 ? 2 : 0);
+}
+
+// Runs `action` as the application's handler of a SIGBUS raised while the guard is installed, and returns what it
+// found blocked (blocked_in_handler); the thread's mask afterwards in *after (SIGUSR1 | SIGBUS bits, as above).
+int BlockedInForwardedHandler(const struct sigaction& action, int* after) {
+  struct sigaction old;
+  EXPECT_EQ(sigaction(SIGBUS, &action, &old), 0);
+  blocked_in_handler = -1;
+  {
+    ScopedSigbusHandler guard;
+    raise(SIGBUS);
+  }
+  sigset_t mask;
+  EXPECT_EQ(pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
+  *after = (sigismember(&mask, SIGUSR1) == 1 ? 1 : 0) | (sigismember(&mask, SIGBUS) == 1 ? 2 : 0);
+  EXPECT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
+  return blocked_in_handler.load();
+}
+
+// The kernel runs a handler with its sa_mask and the signal blocked (the signal not blocked with SA_NODEFER); the
+// forward does the same, and the interrupted code gets its own mask back. (The handler ran with pmem2's empty
+// sa_mask and SIGBUS blocked whatever it had asked for, before this was fixed.)
+TEST(SigbusGuardTest, TheSavedHandlerRunsWithTheMaskItWasInstalledWith) {
+  struct sigaction masking = SiginfoAction(MaskRecordingHandler);
+  sigaddset(&masking.sa_mask, SIGUSR1);
+  int after = -1;
+  EXPECT_EQ(BlockedInForwardedHandler(masking, &after), 1 | 2) << "bit 1: SIGUSR1 blocked, bit 2: SIGBUS blocked";
+  EXPECT_EQ(after, 0);
+  struct sigaction not_deferred = SiginfoAction(MaskRecordingHandler);
+  not_deferred.sa_flags |= SA_NODEFER;
+  EXPECT_EQ(BlockedInForwardedHandler(not_deferred, &after), 0) << "bit 1: SIGUSR1 blocked, bit 2: SIGBUS blocked";
+  EXPECT_EQ(after, 0);
+}
+
+// A handler installed with SA_RESETHAND runs for one SIGBUS, as without pmem2: the next takes the default action,
+// and the disposition the guard puts back is SIG_DFL. (It ran for every SIGBUS while the guard was installed, and
+// came back as the disposition afterwards, before this was fixed.)
+TEST(SigbusGuardDeathTest, ASavedOneShotHandlerRunsOnce) {
+  auto one_shot = [] {
+    struct sigaction action = CountingAction();
+    action.sa_flags |= SA_RESETHAND;
+    if (sigaction(SIGBUS, &action, nullptr) != 0) _exit(3);
+  };
+  EXPECT_EXIT(
+      {
+        one_shot();
+        ScopedSigbusHandler guard;
+        raise(SIGBUS);
+        if (previous_calls.load() != 1) _exit(4);
+        raise(SIGBUS);  // the default action
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
+  EXPECT_EXIT(
+      {
+        one_shot();
+        {
+          ScopedSigbusHandler guard;
+          raise(SIGBUS);
+        }
+        struct sigaction now;
+        if (sigaction(SIGBUS, nullptr, &now) != 0) _exit(3);
+        _exit(now.sa_handler == SIG_DFL ? 0 : 5);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        one_shot();
+        { ScopedSigbusHandler guard; }  // no SIGBUS: the one-shot handler is still the disposition
+        raise(SIGBUS);
+        _exit(previous_calls.load() == 1 ? 0 : 6);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // A handler the application installs while a copy runs is the application's: the end of the copy leaves it in
 // place. (It was overwritten with the one saved when the copy began, before this was fixed.)
 TEST(SigbusGuardTest, AHandlerInstalledDuringACopyStays) {
