@@ -29,7 +29,6 @@
 #include "pmem2/c/live_handles.h"
 #include "pmem2/config/config.h"
 #include "pmem2/errors/errors.h"
-#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
@@ -94,14 +93,6 @@ using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
 using pmem2::internal::StrFormat;
-
-// The functions handed out for a NULL map: msync(MS_SYNC) of the pages (durable through the page cache; nothing on
-// Device DAX, see libpmem2.h). No CPU flush first: a NULL map says nothing of the range, and a flush of an unmapped
-// address would crash where msync returns ENOMEM.
-pmem2::internal::ForkSafeLazy<pmem2::arch::PersistOps> fallback_ops;  // fork-safe (fork_safe_lazy.h)
-const pmem2::arch::PersistOps& FallbackOps() {
-  return fallback_ops.Get([] { return std::make_unique<pmem2::arch::PersistOps>(pmem2::map_internal::PageOps()); });
-}
 
 }  // namespace
 
@@ -264,7 +255,10 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   return 0;
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
-// The getters answer for a map that is no live one (a stale copy of a deleted handle) as for a NULL map.
+// The getters answer for a map that is no live one (a stale copy of a deleted handle) as for a NULL map: msync(MS_SYNC)
+// of the pages (durable through the page cache; nothing on Device DAX, see libpmem2.h), after the copy. No CPU flush
+// first: a NULL map says nothing of the range, and a flush of an unmapped address would crash where msync returns
+// ENOMEM. The getters allocate nothing (map_internal's Page*Fn()).
 namespace {
 bool Live(const pmem2_map* map) { return map != nullptr && IsLiveHandle(HandleKind::kMap, map); }
 }  // namespace
@@ -293,15 +287,15 @@ pmem2_drain_fn pmem2_get_drain_fn(struct pmem2_map* map) {
 }
 
 pmem2_memmove_fn pmem2_get_memmove_fn(struct pmem2_map* map) {
-  return Live(map) ? map->memmove_fn() : FallbackOps().memmove;
+  return Live(map) ? map->memmove_fn() : pmem2::map_internal::PageMemmoveFn();
 }
 
 pmem2_memcpy_fn pmem2_get_memcpy_fn(struct pmem2_map* map) {
-  return Live(map) ? map->memcpy_fn() : FallbackOps().memmove;
+  return Live(map) ? map->memcpy_fn() : pmem2::map_internal::PageMemmoveFn();
 }
 
 pmem2_memset_fn pmem2_get_memset_fn(struct pmem2_map* map) {
-  return Live(map) ? map->memset_fn() : FallbackOps().memset;
+  return Live(map) ? map->memset_fn() : pmem2::map_internal::PageMemsetFn();
 }
 
 int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_source* src, void* addr, size_t len,

@@ -42,9 +42,10 @@
  * nothing; those functions record a failed persist without allocating, also in a thread's first persist (for
  * the first 128 threads alive that persist at page granularity). pmem2_map_get_persist_error() and
  * pmem2_map_clear_persist_error() allocate the error's message: when that fails they return -ENOMEM and the error
- * stays recorded, uncleared. Not covered: the first call of the process to pmem2_get_memmove_fn(NULL),
- * pmem2_get_memcpy_fn(NULL) or pmem2_get_memset_fn(NULL) allocates the fallback functions' table, and a failure
- * there terminates the program (the persist, flush and drain getters allocate nothing). Nor glibc's own: in a
+ * stays recorded, uncleared. The getters allocate nothing also for a NULL map. Not covered: in a process that has
+ * made no map, the first call of a copy function pmem2_get_memmove_fn(NULL), pmem2_get_memcpy_fn(NULL) or
+ * pmem2_get_memset_fn(NULL) returned makes the process's CPU selection (allocated once), and a failure there
+ * terminates the program. Nor glibc's own: in a
  * libpmem2.so.1 loaded with dlopen(), a thread's first error message makes glibc allocate that thread's copy of
  * the (thread-local) message buffer, and glibc aborts if it cannot.
  *

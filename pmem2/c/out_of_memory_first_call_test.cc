@@ -15,17 +15,25 @@ namespace {
 
 using pmem2::testing::FailNthAllocation;
 
-TEST(OutOfMemoryFirstCallTest, TheNullMapsPersistFunctionsAndPmemIsPmemAllocateNothing) {
+// The copy getters too: they allocated the NULL map's table of functions (a failure terminated the program) before
+// they handed out the page functions directly.
+TEST(OutOfMemoryFirstCallTest, TheNullMapsFunctionsAndPmemIsPmemAllocateNothing) {
   FailNthAllocation fail(1);
   const pmem2_persist_fn persist = pmem2_get_persist_fn(nullptr);
   const pmem2_flush_fn flush = pmem2_get_flush_fn(nullptr);
   const pmem2_drain_fn drain = pmem2_get_drain_fn(nullptr);
+  const pmem2_memmove_fn memmove_fn = pmem2_get_memmove_fn(nullptr);
+  const pmem2_memcpy_fn memcpy_fn = pmem2_get_memcpy_fn(nullptr);
+  const pmem2_memset_fn memset_fn = pmem2_get_memset_fn(nullptr);
   const int is_pmem = pmem_is_pmem(&fail, 1);
   fail.Disarm();
   EXPECT_FALSE(fail.failed()) << fail.allocations() << " allocations";
   EXPECT_NE(persist, nullptr);
   EXPECT_NE(flush, nullptr);
   EXPECT_NE(drain, nullptr);
+  EXPECT_NE(memmove_fn, nullptr);
+  EXPECT_NE(memcpy_fn, nullptr);
+  EXPECT_NE(memset_fn, nullptr);
   EXPECT_EQ(is_pmem, 0);  // a stack variable
 }
 

@@ -181,6 +181,10 @@ PersistFn PagePersistFn() { return PagePersist; }
 
 DrainFn PageDrainFn() { return PageDrain; }
 
+MemmoveFn PageMemmoveFn() { return PageMemmove; }
+
+MemsetFn PageMemsetFn() { return PageMemset; }
+
 void SetMsyncForTest(MsyncFn fn) { page_sync_shared.msync.store(fn, std::memory_order_relaxed); }
 
 }  // namespace map_internal

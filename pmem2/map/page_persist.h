@@ -26,10 +26,13 @@ inline constexpr int kMaxInterruptedSyncs = 16;
 // `pmem2 info` prints, which depend on the environment.
 arch::PersistOps PageOps();
 
-// PageOps()'s persist (also its flush) and drain alone, which allocates nothing (PageOps() allocates its names): for
-// the C API's pmem2_get_*_fn(NULL) getters, which cannot report a failure.
+// PageOps()'s functions alone, which allocates nothing (PageOps() allocates its names): for the C API's
+// pmem2_get_*_fn(NULL) getters, which cannot report a failure. (The copies' first call in a process that has no
+// Map yet makes the engine's CPU selection, pmem2/arch.)
 PersistFn PagePersistFn();
 DrainFn PageDrainFn();
+MemmoveFn PageMemmoveFn();
+MemsetFn PageMemsetFn();
 
 // msync(MS_SYNC) of the pages holding [ptr, ptr + size), EINTR retried as above; a failure is recorded as
 // PageOps().persist records it, except, when the caller sees the result itself (`caller_sees_result`), ENOMEM
