@@ -170,6 +170,9 @@ absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args
   const std::string& path = args[0];
   // Once: the allocation below must cover what the run walks (tmpfs blocks lower the available memory it depends on).
   const uint64_t cold_window = HasColdPattern(options.run.patterns) ? ColdWindowHere() : 0;
+  // Pinned before the file's pages are allocated and faulted in, so that on a host of several memory nodes they
+  // are the timed CPU's; Measure pins again and reports how that went.
+  if (options.cpu != -2) (void)PinToCpu(options.cpu);
   absl::StatusOr<int> fd = OpenBenchFile(path, options, cold_window);
   if (!fd.ok()) return fd.status();
   absl::Cleanup close_fd = [fd = *fd] { close(fd); };

@@ -49,8 +49,8 @@ struct BenchCommandOptions {
   std::string plot;        // write the SVG here; must end in ".svg"; empty: no plot
   bool overwrite = false;  // allow writing over an existing PATH
   bool replace_plot = false;  // allow replacing an existing plot file (a regular file)
-  // Size of a PATH that has to be created; unset: the cold window if run.patterns has seq or rand (capped by the
-  // free space of PATH's folder), else kDefaultBenchFileSize; never less than kDefaultBenchFileSize.
+  // Size of a PATH that has to be created, as given; unset: the cold window if run.patterns has seq or rand (capped
+  // by the free space of PATH's folder), else kDefaultBenchFileSize, and never less than kDefaultBenchFileSize.
   absl::optional<uint64_t> create_size;
   int cpu = -1;                   // pin to this CPU; -1: the last allowed one; -2: do not pin
   bool print_strategies = false;  // append FormatStrategies() (--strategies)

@@ -16,6 +16,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
@@ -113,6 +114,7 @@ size_t RegisterCases(const std::vector<Case>& cases, const char* source, ColdSta
       call.glibc = side == kLimit && c.lane->limit_kind == LimitKind::kGlibc;
       call.pattern = c.pattern;
       call.window = IsCold(c.pattern) ? c.lane->cold_window : c.lane->window;
+      if (IsCold(c.pattern)) call.target.base += c.lane->cold_offset;
       call.cold = cold;
       call.source = source;
       call.size = c.size;
@@ -130,13 +132,31 @@ size_t RegisterCases(const std::vector<Case>& cases, const char* source, ColdSta
   return registered;
 }
 
-// Hands Google Benchmark the run's flags. Fails on a flag it does not know.
+// The Google Benchmark flags the method sets (comparison.h), or that would leave the table wrong: another time unit
+// (the columns say ns, and the byte lane's target is in ns) or aggregates only (the table is made of every
+// repetition). With the tool's own flag for each, where there is one.
+constexpr std::pair<const char*, const char*> kRefusedBenchmarkFlags[] = {
+    {"--benchmark_repetitions", "--repetitions"},        {"--benchmark_min_time", "--min_time"},
+    {"--benchmark_enable_random_interleaving", nullptr}, {"--benchmark_time_unit", nullptr},
+    {"--benchmark_display_aggregates_only", nullptr},    {"--benchmark_report_aggregates_only", nullptr},
+};
+
+// Hands Google Benchmark the run's flags. Fails on a flag it does not know, and on one the method sets.
 absl::Status InitializeBenchmark(const RunOptions& options) {
+  for (const std::string& flag : options.benchmark_flags) {
+    for (const auto& [name, ours] : kRefusedBenchmarkFlags) {
+      if (flag != name && !absl::StartsWith(flag, absl::StrCat(name, "="))) continue;
+      return absl::InvalidArgumentError(absl::StrCat(flag,
+                                                     ": set by this tool (the method of tools/bench/comparison.h)",
+                                                     ours != nullptr ? absl::StrCat("; use ", ours) : std::string()));
+    }
+  }
   std::vector<std::string> flags = {
       "pmem2-bench",
       absl::StrCat("--benchmark_repetitions=", options.repetitions),
       absl::StrCat("--benchmark_min_time=", options.min_time),
       "--benchmark_enable_random_interleaving=true",
+      "--benchmark_filter=.",  // Google Benchmark keeps flags between runs of a process: an earlier run's goes
   };
   flags.insert(flags.end(), options.benchmark_flags.begin(), options.benchmark_flags.end());
   std::vector<char*> argv;
@@ -210,8 +230,12 @@ absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations,
   }
   std::map<std::string, Samples> samples;
   SampleCollector collector(&samples, options.progress, registered);
-  benchmark::RunSpecifiedBenchmarks(&collector);
+  const size_t ran = benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::ClearRegisteredBenchmarks();
+  if (ran == 0) {
+    return absl::InvalidArgumentError(
+        "no benchmark ran: the --benchmark_filter (or the sizes and patterns asked for) left none");
+  }
   return MakeRows(cases, samples);
 }
 
@@ -244,6 +268,18 @@ absl::StatusOr<int> PinToCpu(int cpu) {
 
 absl::StatusOr<Measurement> Measure(const Destinations& destinations, int cpu, Pinning pinning,
                                     const RunOptions& options) {
+  // A size no lane can time would leave no row and no word: refused, naming the largest.
+  size_t largest_window = 0;
+  for (const Lane& lane : destinations.lanes()) {
+    if (!lane.memcpy_only) largest_window = std::max({largest_window, lane.window, lane.cold_window});
+  }
+  const size_t largest = std::min(largest_window, destinations.source_size());
+  for (size_t n : options.copy_sizes) {
+    if (options.copy_sizes_given && n > largest) {
+      return absl::InvalidArgumentError(absl::StrCat("copy size ", n, " is larger than this run can time (", largest,
+                                                     " bytes: the source buffer, at most 64 MiB, and the windows)"));
+    }
+  }
   std::vector<size_t> verified = {64, 4096};
   for (size_t n : options.copy_sizes) {
     if (n < 64 && LimitKernelsTake(n)) verified.push_back(n);  // records below a line: their own code paths

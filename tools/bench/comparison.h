@@ -49,6 +49,8 @@ std::vector<size_t> DefaultPersistSizes();  // 64 B, 4 KiB, 2 MiB
 
 struct RunOptions {
   std::vector<size_t> copy_sizes = DefaultCopySizes();
+  // The user named copy_sizes (--sizes): one no lane can time is an error; of the defaults, it is left out.
+  bool copy_sizes_given = false;
   std::vector<size_t> persist_sizes = DefaultPersistSizes();
   std::vector<size_t> byte_sizes = {64};  // the byte lane's memcpy sizes (compared with glibc)
   // The destination patterns of the copy and fill rows (persist and the byte lane: hot only).
@@ -57,7 +59,8 @@ struct RunOptions {
   std::vector<std::string> strategies;
   int repetitions = 7;
   double min_time = 0.05;  // seconds per repetition
-  // Extra Google Benchmark flags (e.g. --benchmark_filter=memcpy), applied after the defaults above.
+  // Extra Google Benchmark flags (e.g. --benchmark_filter=memcpy), applied after the defaults above; those the
+  // method sets (repetitions, min time, interleaving, time unit, aggregates only) are refused.
   std::vector<std::string> benchmark_flags;
   std::ostream* progress = nullptr;  // one line per 100 repetitions; nullptr: silent
 };
@@ -65,7 +68,8 @@ struct RunOptions {
 // Registers every case of every lane with Google Benchmark (replacing anything registered before), runs them
 // with random interleaving, and returns one row per (pattern, op, granularity, size) with the medians, patterns
 // in the table's order. Sizes larger than a lane's window (hot, same) or cold window (seq, rand) or the source are
-// skipped. Fails if a benchmark reports an error or a flag is unknown.
+// skipped (Measure refuses those the user named). Fails if a benchmark reports an error, a flag is unknown or set
+// by the method (repetitions, min time, interleaving, time unit, aggregates only), or no benchmark ran.
 absl::StatusOr<std::vector<Row>> RunComparison(const Destinations& destinations, const RunOptions& options);
 
 // Pins the calling thread to `cpu`; with cpu < 0, to the last CPU it may run on (CPU 0 takes most interrupts).

@@ -21,12 +21,15 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/child_process.h"
 #include "testing/temp_files.h"
 #include "tools/bench/comparison.h"
 #include "tools/bench/limit_kernels.h"
+#include "tools/bench/machine.h"
+#include "tools/bench/mappings.h"
 #include "tools/bench/reference_library.h"
 
 namespace pmem2 {
@@ -70,7 +73,7 @@ TEST(ComparisonNoRoomTest, AFullDevShmIsAnErrorNamingTheSizeAndTheFreeSpace) {
   ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << " (SIGBUS: the /dev/shm file was not allocated)";
   const std::string code = r.output.substr(0, r.output.find('|'));
   EXPECT_EQ(code, absl::StrCat(static_cast<int>(absl::StatusCode::kResourceExhausted))) << r.output;
-  EXPECT_THAT(r.output, ::testing::HasSubstr(absl::StrCat("/dev/shm: cannot allocate ", kWindow,
+  EXPECT_THAT(r.output, ::testing::HasSubstr(absl::StrCat("/dev/shm: cannot allocate ", 2 * kWindow,
                                                           " bytes: No space left on device (")));
   EXPECT_THAT(r.output, ::testing::ContainsRegex("\\([0-9]+ bytes free\\)"));
   EXPECT_THAT(r.output, ::testing::HasSubstr("--cold_window_mib"));
@@ -190,9 +193,12 @@ TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {
   EXPECT_NE(table.find("memcpy   cache_line"), std::string::npos) << table;
 }
 
-TEST_F(ComparisonSmokeTest, TheColdWindowIsTheWholeFileAndTheHotOneItsStart) {
+// The hot window is the file's start, the cold one follows it: the cold patterns never walk the lines the hot
+// columns and the persist rows keep rewriting (they walked the whole file, the hot window included, before).
+TEST_F(ComparisonSmokeTest, TheColdWindowFollowsTheHotOne) {
   ASSERT_EQ(destinations_->lanes().size(), 3u);
-  EXPECT_EQ(destinations_->lanes()[0].cold_window, kWindow) << "no cold window given: the hot one";
+  EXPECT_EQ(destinations_->lanes()[0].cold_window, kWindow) << "no cold window given: the hot one's size";
+  EXPECT_EQ(destinations_->lanes()[0].cold_offset, kWindow);
   absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow, 2 * kWindow);
   ASSERT_TRUE(d.ok()) << d.status();
   for (const Lane& lane : (*d)->lanes()) {
@@ -203,7 +209,18 @@ TEST_F(ComparisonSmokeTest, TheColdWindowIsTheWholeFileAndTheHotOneItsStart) {
     }
     EXPECT_EQ(lane.window, kWindow);
     EXPECT_EQ(lane.cold_window, 2 * kWindow);
+    EXPECT_EQ(lane.cold_offset, kWindow);
   }
+  // A seq and a rand run leave the hot window as it was, and write only inside the cold one.
+  constexpr char kMark = 0x5a;
+  const Lane& page = (*d)->lanes()[1];
+  char* const base = page.reference.base;  // every side's (MappingUse::kShared)
+  std::memset(base, kMark, 3 * kWindow);
+  RunOptions options = Quick({Pattern::kSeq, Pattern::kRand}, {4096});
+  absl::StatusOr<std::vector<Row>> rows = RunComparison(**d, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(std::count(base, base + kWindow, kMark), static_cast<long>(kWindow)) << "the hot window was written";
+  EXPECT_LT(std::count(base + kWindow, base + 3 * kWindow, kMark), static_cast<long>(2 * kWindow));
   EXPECT_EQ((*d)->lanes()[0].copy_strategies.size(), CacheLineLimitStrategies().size());
   ASSERT_EQ((*d)->lanes()[1].copy_strategies.size(), 2u);
   EXPECT_EQ((*d)->lanes()[1].copy_strategies[0].name, "nt+msync");
@@ -298,8 +315,8 @@ TEST_F(ComparisonSmokeTest, MoveCopiesFromTheSecondHalfIntoTheFirst) {
     if (lane.memcpy_only) continue;
     ASSERT_EQ(lane.cold_window, kWindow);
     for (Side side : kSides) {
-      std::memset(TargetOf(lane, side).base, 0, half);
-      std::memset(TargetOf(lane, side).base + half, kMark, kWindow - half);
+      std::memset(TargetOf(lane, side).base + lane.cold_offset, 0, half);
+      std::memset(TargetOf(lane, side).base + lane.cold_offset + half, kMark, kWindow - half);
     }
   }
   RunOptions options = Quick({Pattern::kMove}, {64, 4096});
@@ -318,7 +335,7 @@ TEST_F(ComparisonSmokeTest, MoveCopiesFromTheSecondHalfIntoTheFirst) {
     if (lane.memcpy_only) continue;
     for (Side side : kSides) {
       SCOPED_TRACE(lane.granularity + " side " + std::to_string(static_cast<int>(side)));
-      const char* base = TargetOf(lane, side).base;
+      const char* base = TargetOf(lane, side).base + lane.cold_offset;
       EXPECT_EQ(std::count(base + half, base + kWindow, kMark), static_cast<long>(kWindow - half));
       const long marked = std::count(base, base + half, kMark);
       EXPECT_GT(marked, 0);
@@ -374,6 +391,65 @@ TEST_F(ComparisonSmokeTest, UnknownBenchmarkFlagIsAnError) {
   options.min_time = 0.001;
   options.benchmark_flags = {"--no_such_flag=1"};
   EXPECT_FALSE(RunComparison(*destinations_, options).ok());
+}
+
+// Google Benchmark flags the method sets, or that would leave the table wrong, are refused (another time unit made
+// the "ns" columns microseconds; aggregates only left a table of no rows, exit 0; repetitions and min time went
+// against the header's note).
+TEST_F(ComparisonSmokeTest, BenchmarkFlagsTheMethodSetsAreRefused) {
+  RunOptions options = Quick({Pattern::kHot}, {64});
+  for (const char* flag :
+       {"--benchmark_time_unit=us", "--benchmark_display_aggregates_only=true", "--benchmark_report_aggregates_only",
+        "--benchmark_repetitions=3", "--benchmark_min_time=1", "--benchmark_enable_random_interleaving=false"}) {
+    options.benchmark_flags = {flag};
+    const absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+    EXPECT_EQ(rows.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(std::string(rows.status().message()), ::testing::HasSubstr(flag));
+  }
+  options.benchmark_flags = {"--benchmark_repetitions=3"};
+  EXPECT_THAT(std::string(RunComparison(*destinations_, options).status().message()),
+              ::testing::HasSubstr("use --repetitions"));
+  options.benchmark_flags = {"--benchmark_filter=memcpy/cache_line"};  // one that stays the user's
+  const absl::StatusOr<std::vector<Row>> filtered = RunComparison(*destinations_, options);
+  ASSERT_TRUE(filtered.ok()) << filtered.status();
+  EXPECT_FALSE(filtered->empty());
+}
+
+// A filter that leaves nothing is an error, not an empty table with exit 0.
+TEST_F(ComparisonSmokeTest, AFilterThatMatchesNothingIsAnError) {
+  RunOptions options = Quick({Pattern::kHot}, {64});
+  options.benchmark_flags = {"--benchmark_filter=no_such_benchmark"};
+  const absl::StatusOr<std::vector<Row>> rows = RunComparison(*destinations_, options);
+  EXPECT_EQ(rows.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(rows.status().message()), ::testing::HasSubstr("no benchmark ran"));
+}
+
+// A size the user asked for that no lane can time is refused, naming the largest; the defaults' are left out.
+TEST_F(ComparisonSmokeTest, ASizeGivenThatNoLaneCanTimeIsRefused) {
+  RunOptions options = Quick({Pattern::kHot}, {kWindow * 4});
+  options.copy_sizes_given = true;
+  const absl::StatusOr<Measurement> m = Measure(*destinations_, -2, Pinning::kBestEffort, options);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(m.status().message()),
+              ::testing::HasSubstr(
+                  absl::StrCat("copy size ", kWindow * 4, " is larger than this run can time (", kWindow, " bytes")));
+  options.copy_sizes = {64, kWindow * 4};
+  options.copy_sizes_given = false;
+  const absl::StatusOr<Measurement> defaults = Measure(*destinations_, -2, Pinning::kBestEffort, options);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  for (const Row& row : defaults->rows) EXPECT_NE(row.size, kWindow * 4);
+}
+
+// The notes speak of the cold window only where one is timed, and of a hot window the last-level cache could hold.
+TEST(CpuNotesTest, NotesFollowTheWindows) {
+  const uint64_t llc = LastLevelCacheBytes();
+  if (llc == 0) GTEST_SKIP() << "no last-level cache size in sysfs here";
+  const std::string hot_only = absl::StrJoin(CpuNotes(size_t{128} << 20, 0), "\n");
+  EXPECT_EQ(hot_only.find("cold window"), std::string::npos) << hot_only;
+  EXPECT_EQ(hot_only.find("hot window") != std::string::npos, (size_t{128} << 20) <= llc) << hot_only;
+  const std::string small_cold = absl::StrJoin(CpuNotes(4 * llc, size_t{1} << 20), "\n");
+  EXPECT_NE(small_cold.find("the cold window (1 MiB)"), std::string::npos) << small_cold;
+  EXPECT_EQ(small_cold.find("hot window"), std::string::npos) << small_cold;
 }
 
 TEST(ComparisonForFileTest, MapsTheUsersFileWithBothLibraries) {

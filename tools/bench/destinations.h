@@ -47,15 +47,16 @@ enum class MappingUse {
 // Owns every mapping the comparison writes to, and the source buffer.
 class Destinations {
  public:
-  // The README's comparison, on this machine: one file of max(`window`, `cold_window`) bytes on /dev/shm (opened
+  // The README's comparison, on this machine: one file of `window` + `cold_window` bytes on /dev/shm (opened
   // with O_TMPFILE, so nothing is left behind even by a crash) mapped by both libraries; cache_line and
   // page lanes (both libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map) whose hot pattern
-  // uses the first `window` bytes and whose cold patterns all of the file, and the byte lane on anonymous memory
-  // against glibc (hot only). Both windows are multiples of 2 MiB; `cold_window` 0: the cold patterns use
-  // `window` (small test runs). `use`: whose mapping each side writes through. The file's blocks are allocated
-  // (posix_fallocate) before anything maps it: a /dev/shm without room is kResourceExhausted naming the size and
-  // its free space ("/dev/shm: cannot allocate N bytes: No space left on device (M bytes free); ..."), not a
-  // SIGBUS while the window is faulted in.
+  // uses the first `window` bytes and whose cold patterns the `cold_window` bytes after them (never the lines the hot
+  // columns and the persist rows keep rewriting), and the byte lane on anonymous memory against glibc (hot only).
+  // Both windows are multiples of 2 MiB; `cold_window` 0: a cold window of `window` bytes (hot-only runs and small
+  // test runs; the notes then say nothing of its size). `use`: whose mapping each side writes through. The file's
+  // blocks are allocated (posix_fallocate) before anything maps it: a /dev/shm without room is kResourceExhausted
+  // naming the size and its free space ("/dev/shm: cannot allocate N bytes: No space left on device (M bytes free);
+  // ..."), not a SIGBUS while the window is faulted in.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForComparison(size_t window, size_t cold_window = 0,
                                                                      MappingUse use = MappingUse::kShared);
 

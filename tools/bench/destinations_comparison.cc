@@ -57,7 +57,7 @@ absl::StatusOr<int> CreateSharedFile(size_t size) {
 
 // Maps the shared file with both libraries at `spec`'s granularity; every Target's base is its own mapping,
 // none of them faulted in yet (ForComparison decides which are written).
-absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, size_t file_size,
+absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& source, size_t window, size_t cold_window,
                                  const FileLaneSpec& spec, Mappings* keep) {
   // Both libraries read the variable while mapping. Setting it for the page lane too keeps an inherited value
   // from turning that lane into something else.
@@ -74,7 +74,10 @@ absl::StatusOr<Lane> MapFileLane(const ReferenceLibrary& lib, const Source& sour
   Lane lane;
   lane.granularity = std::string(StoreGranularityName(spec.granularity));
   lane.window = window;
-  lane.cold_window = file_size;
+  // The cold window after the hot one: the hot columns and the persist rows keep rewriting the first bytes of the
+  // file, which a cold pattern walking them would find cached.
+  lane.cold_window = cold_window;
+  lane.cold_offset = window;
   lane.pmem2 = FromPmem2(*map);
   lane.reference = FromReference(*ref);
   lane.on_tmpfs = true;
@@ -113,21 +116,24 @@ absl::StatusOr<Lane> MapByteLane(const ReferenceLibrary& lib, Mappings* keep) {
   return lane;
 }
 
-std::vector<std::string> ComparisonNotes(size_t window, size_t file_size, const std::string& reference_path,
+std::vector<std::string> ComparisonNotes(size_t window, size_t cold_window, const std::string& reference_path,
                                          MappingUse use) {
   std::vector<std::string> notes = {
-      absl::StrCat("destination: one ", file_size >> 20, " MiB file on /dev/shm (tmpfs), ",
+      absl::StrCat("destination: one ", (window + (cold_window != 0 ? cold_window : window)) >> 20,
+                   " MiB file on /dev/shm (tmpfs), ",
                    use == MappingUse::kShared
                        ? "every side of both lanes writing through libpmem2's page mapping (--own_mappings: each "
                          "through its own)"
                        : "mapped by each side on its own (--own_mappings)",
                    "; cache_line forced with PMEM2_FORCE_GRANULARITY; byte = anonymous memory"),
-      absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB), cold (seq, rand; move: half each way) ",
-                   file_size >> 20, " MiB"),
+      cold_window == 0
+          ? absl::StrCat("windows: hot ", window >> 20, " MiB (from 4 KiB)")
+          : absl::StrCat("windows: hot ", window >> 20,
+                         " MiB (from 4 KiB), then cold (seq, rand; move: half each way) ", cold_window >> 20, " MiB"),
       "time: CPU time of the benchmark thread (every call keeps the CPU busy; real time would count other "
       "tasks' time slices on this shared host)",
   };
-  for (std::string& note : CpuNotes(file_size)) notes.push_back(std::move(note));
+  for (std::string& note : CpuNotes(window, cold_window)) notes.push_back(std::move(note));
   notes.push_back(absl::StrCat("reference: ", reference_path, "; limit kernels: ", DescribeLimitKernels()));
   return notes;
 }
@@ -140,14 +146,15 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   if (!lib.ok()) return lib.status();
   std::unique_ptr<Destinations> d(new Destinations());
   if (absl::Status s = d->AllocateSource(std::min(window, size_t{64} << 20)); !s.ok()) return s;
-  const size_t file_size = std::max(window, cold_window);
+  const size_t cold_bytes = cold_window != 0 ? cold_window : window;
+  const size_t file_size = window + cold_bytes;  // the hot window, then the cold one (MapFileLane)
   absl::StatusOr<int> fd = CreateSharedFile(file_size);
   if (!fd.ok()) return fd.status();
   d->mappings_->fds.push_back(*fd);
   absl::StatusOr<Source> source = Source::FromFd(*fd);
   if (!source.ok()) return source.status();
   for (const FileLaneSpec& spec : kFileLanes) {
-    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, file_size, spec, d->mappings_.get());
+    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, cold_bytes, spec, d->mappings_.get());
     if (!lane.ok()) return lane.status();
     d->lanes_.push_back(*std::move(lane));
   }
@@ -192,7 +199,7 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   absl::StatusOr<Lane> byte = MapByteLane(**lib, d->mappings_.get());
   if (!byte.ok()) return byte.status();
   d->lanes_.push_back(*std::move(byte));
-  d->notes_ = ComparisonNotes(window, file_size, (*lib)->path, use);
+  d->notes_ = ComparisonNotes(window, cold_window, (*lib)->path, use);
   d->notes_.push_back(touched_note);
   return d;
 }

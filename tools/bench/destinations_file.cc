@@ -44,7 +44,7 @@ std::vector<std::string> FileNotes(const std::string& path, uint64_t size, const
   }
   notes.push_back(lane.cpu_time ? "time: CPU time of the benchmark thread (calls never wait for a device)"
                                 : "time: real time (msync waits for the device)");
-  for (std::string& note : CpuNotes(lane.cold_window)) notes.push_back(std::move(note));
+  for (std::string& note : CpuNotes(lane.window, lane.cold_window)) notes.push_back(std::move(note));
   notes.push_back(absl::StrCat("reference: ", reference_path, "; limit kernels: ",
                                lane.limit_kind == LimitKind::kGlibc ? "glibc" : DescribeLimitKernels()));
   return notes;

@@ -49,6 +49,7 @@ struct Lane {
   // Bytes from `base` the cold patterns (seq, rand) walk: far more than the last-level cache on the real run.
   // 0: this lane is measured hot only (the byte lane).
   size_t cold_window = 0;
+  size_t cold_offset = 0;  // where the cold window starts, from `base` (compare_benchmark: after the hot window)
   Target pmem2;
   Target reference;
   // The limit's mapping and persist function (limit.persist == nullptr: the persist rows have no limit);

@@ -149,13 +149,17 @@ void SetLimit(StoreGranularity granularity, char* base, Lane* lane) {
   }
 }
 
-std::vector<std::string> CpuNotes(size_t cold_window) {
+std::vector<std::string> CpuNotes(size_t hot_window, size_t cold_window) {
   const uint64_t llc = LastLevelCacheBytes();
   std::vector<std::string> notes = {absl::StrCat("cpu: ", DescribeCpuKind(ThisCpuKind()), "; last-level cache ",
                                                  llc == 0 ? "unknown" : absl::StrCat(llc >> 20, " MiB"), "; ",
                                                  arch::DescribeCpu())};
+  if (llc != 0 && hot_window <= llc) {
+    notes.push_back(absl::StrCat("note: the hot window (", hot_window >> 20, " MiB) is no larger than the last-level ",
+                                 "cache: hot copies from 4 KiB rewrite lines the column before may have left cached"));
+  }
   const uint64_t wanted = ColdWindowBytes(llc, UINT64_MAX, UINT64_MAX);
-  if (cold_window < wanted) {
+  if (cold_window != 0 && cold_window < wanted) {
     notes.push_back(absl::StrCat("note: the cold window (", cold_window >> 20, " MiB) is smaller than max(2 GiB, 8 x ",
                                  "the last-level cache) = ", wanted >> 20,
                                  " MiB: seq and rand may find lines still cached"));

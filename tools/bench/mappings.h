@@ -104,8 +104,10 @@ Target FromReference(const ReferenceMap& map);
 void SetLimit(StoreGranularity granularity, char* base, Lane* lane);
 
 // The table's CPU lines: "cpu: <vendor> family F model M (<name>); last-level cache N MiB; <pmem2's DescribeCpu()>",
-// and a warning when `cold_window` is below max(2 GiB, 8 x the last-level cache) (machine.h).
-std::vector<std::string> CpuNotes(size_t cold_window);
+// a note when the hot window is no larger than the last-level cache (hot copies from 4 KiB may then find lines the
+// column before left cached), and a warning when `cold_window` is below max(2 GiB, 8 x the last-level cache)
+// (machine.h); `cold_window` 0: no cold pattern timed, no warning.
+std::vector<std::string> CpuNotes(size_t hot_window, size_t cold_window);
 
 absl::Status ErrnoError(absl::string_view what, int err);
 

@@ -179,6 +179,10 @@ TEST(TableTest, PageGranularity) {
   EXPECT_EQ(Evaluate(disk, kZen4).verdict, Verdict::kNone);  // the page targets are about tmpfs
   disk.size = 65536;
   EXPECT_EQ(Evaluate(disk, kAny).verdict, Verdict::kNone);
+  // persist too (it was judged: a disk's msync noise decided PASS or MISS).
+  Row persist_on_disk = MakeRow("persist", "page", 4096, 100, 50, 90, "msync");
+  persist_on_disk.on_tmpfs = false;
+  EXPECT_EQ(Evaluate(persist_on_disk, kAny).verdict, Verdict::kNone);
 }
 
 TEST(TableTest, BytePathWithinTwoNanosecondsOfGlibc) {

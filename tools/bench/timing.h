@@ -27,9 +27,10 @@
 //     then depends only on the size and on what the previous call's stores left, so ordinary stores and NT stores
 //     meet on the lines they favour least and most; the default patterns never rewrite more than 4 KiB.
 //   move (opt-in, --patterns=move; a compaction, or records moved into place, within the file): copies only; each
-//     call copies from a source as cold as its destination. The destination follows seq's cursor over the first
-//     half of the cold window (MoveWindow), the source lies the same offset into the second half, so both walk
-//     lines the whole half's worth of copies ago touched; every other pattern copies from one hot source buffer.
+//     call copies from a source as cold as its destination. The destination follows a cursor of its own, as seq's,
+//     over the first half of the cold window (MoveWindow), the source lies the same offset into the second half, so
+//     both walk lines the whole half's worth of copies ago touched; every other pattern copies from one hot source
+//     buffer.
 //   * persist (hot only): the first n bytes every time, each line dirtied by one 8-byte store just before the
 //     call (inside the timed loop, identical for every side), so the flush always has dirty lines to write back.
 
@@ -82,10 +83,13 @@ struct SameBytes {
 // "hot", "seq", "rand", "same", "move": the table's and --patterns' names.
 const char* PatternName(Pattern pattern);
 
-// What the cold patterns' sides share for a whole run: the sequential cursor and the PRNG state.
+// What the cold patterns' sides share for a whole run: the sequential cursors and the PRNG state.
 struct ColdState {
   static constexpr uint64_t kSeed = 0x2545f4914f6cdd1du;
-  size_t next = 0;       // SequentialCursor: where the next call writes (before wrapping)
+  size_t next = 0;  // SequentialCursor of seq: where the next call writes (before wrapping)
+  // move's own cursor: it wraps at half the cold window, so seq's cursor, wrapped there by a move column, would
+  // send the next move column's sources onto the lines a seq column had just written.
+  size_t move_next = 0;
   uint64_t rng = kSeed;  // RandomSlots: xorshift64* state, never 0
 };
 
@@ -95,18 +99,20 @@ struct ColdState {
 // offsets stay multiples of 64 for sizes that are, and of 8 for records of 8-56 B.
 class SequentialCursor {
  public:
-  SequentialCursor(ColdState* state, size_t n, size_t window) : state_(state), stride_(n), last_(window - n) {
-    state_->next = (state_->next + 63) & ~size_t{63};
+  SequentialCursor(ColdState* state, size_t n, size_t window) : SequentialCursor(&state->next, n, window) {}
+  // The same over another shared cursor (ColdState::move_next).
+  SequentialCursor(size_t* next, size_t n, size_t window) : next_(next), stride_(n), last_(window - n) {
+    *next_ = (*next_ + 63) & ~size_t{63};
   }
   size_t Next() {
-    size_t offset = state_->next;
+    size_t offset = *next_;
     if (offset > last_) offset = 0;
-    state_->next = offset + stride_;
+    *next_ = offset + stride_;
     return offset;
   }
 
  private:
-  ColdState* state_;
+  size_t* next_;
   size_t stride_;
   size_t last_;  // the largest offset that still fits
 };

@@ -212,6 +212,23 @@ TEST(PatternTest, MoveWindowIsTheFirstHalfInWholePages) {
   }
 }
 
+// move's cursor is its own: seq's, wrapped at half the window by a move column, sent the next move column's sources
+// (half a window after the destinations) onto the lines a seq column had just written.
+TEST(PatternTest, MoveAndSeqKeepTheirOwnCursors) {
+  const size_t window = size_t{1} << 20, half = MoveWindow(window);
+  ColdState cold;
+  SequentialCursor move(&cold.move_next, 64, half);
+  for (int i = 0; i < 10; ++i) move.Next();
+  SequentialCursor seq(&cold, 4096, window);
+  size_t seq_last = 0;
+  for (int i = 0; i < 200; ++i) seq_last = seq.Next();  // past the middle of the window
+  ASSERT_GT(seq_last, half);
+  SequentialCursor next_move(&cold.move_next, 64, half);
+  EXPECT_EQ(next_move.Next(), 640u) << "where the last move column stopped";
+  SequentialCursor next_seq(&cold, 4096, window);
+  EXPECT_EQ(next_seq.Next(), seq_last + 4096);
+}
+
 // same: the first bytes at every size, where hot moves on from kFreshLinesFrom.
 TEST(PatternTest, SameWritesTheFirstBytesAtEverySize) {
   for (size_t n : {size_t{64}, kFreshLinesFrom, size_t{64} << 20}) {
