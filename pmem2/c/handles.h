@@ -9,7 +9,9 @@
 #ifndef PMEM2_C_HANDLES_H_
 #define PMEM2_C_HANDLES_H_
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -24,13 +26,23 @@ struct pmem2_vm_reservation;
 
 struct pmem2_config {
   pmem2::Config config;
-  // The handle behind config.vm_reservation(), so that pmem2_map_new can refuse one deleted since.
+  // The handle behind config.vm_reservation() and its serial, so that pmem2_map_new can refuse one deleted since:
+  // a new reservation often takes the freed handle's address (glibc hands a freed block of that size straight
+  // back), so the address alone would take it for the old one and map into it.
   const pmem2_vm_reservation* reservation_handle = nullptr;
+  uint64_t reservation_serial = 0;
 };
 
 struct pmem2_vm_reservation {
-  explicit pmem2_vm_reservation(pmem2::VmReservation r) : reservation(std::move(r)) {}
+  explicit pmem2_vm_reservation(pmem2::VmReservation r) : reservation(std::move(r)), serial(NextSerial()) {}
   pmem2::VmReservation reservation;
+  const uint64_t serial;  // unique in the process, never 0
+
+ private:
+  static uint64_t NextSerial() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 struct pmem2_source {

@@ -227,7 +227,8 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   *map_ptr = nullptr;
   if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
-  if (cfg->reservation_handle != nullptr && !IsLiveHandle(HandleKind::kReservation, cfg->reservation_handle)) {
+  if (cfg->reservation_handle != nullptr && (!IsLiveHandle(HandleKind::kReservation, cfg->reservation_handle) ||
+                                             cfg->reservation_handle->serial != cfg->reservation_serial)) {
     return FailFormatted(-EINVAL, "the config's reservation %p was deleted since pmem2_config_set_vm_reservation",
                          static_cast<const void*>(cfg->reservation_handle));
   }

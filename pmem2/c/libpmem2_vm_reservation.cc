@@ -51,6 +51,7 @@ int pmem2_config_set_vm_reservation(struct pmem2_config* cfg, struct pmem2_vm_re
   if (rsv != nullptr && !IsLiveHandle(HandleKind::kReservation, rsv)) return NotLive(HandleKind::kReservation, rsv);
   cfg->config.set_vm_reservation(rsv != nullptr ? &rsv->reservation : nullptr, offset);
   cfg->reservation_handle = rsv;
+  cfg->reservation_serial = rsv != nullptr ? rsv->serial : 0;
   return 0;
 }
 
