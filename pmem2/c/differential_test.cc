@@ -15,7 +15,7 @@
 // R9 (a page persist is a cancellation point, where the kernel's answer may be dropped), R10 (pmem2_map_from_existing
 // of a file adopts a range that is not all a shared mapping: a private mapping, a reservation's placeholder, memory
 // mapped nowhere, whose persists then succeed over stores that reach no file; ours refuses it with
-// PMEM2_E_INVALID_SHARING_VALUE). D1 (find in the rest of a
+// PMEM2_E_INVALID_SHARING_VALUE), R11 (an extension whose end wraps around returns 0). D1 (find in the rest of a
 // map's partial last page) is a difference not decided yet.
 //
 // How both libraries live in one process: they export the same symbol names. Ours is linked statically into
@@ -862,6 +862,29 @@ TEST_F(DifferentialTest, ReservationOffsetThatWrapsAround) {
   EXPECT_EQ(rets[1], 0) << "libpmem2 refuses a wrapping reservation offset now? drop R2 and add the offset to "
                            "MatrixOfMapsIntoReservations";
   EXPECT_TRUE(below[1]);
+}
+
+// An extension whose end wraps around the address space: libpmem2 1.12.1 returns 0 for it, takes the wrapped size
+// as the reservation's, and then cannot delete it (-EINVAL: munmap refuses that size; the handle and the range
+// leak) (R11). Ours refuses it with PMEM2_E_LENGTH_OUT_OF_RANGE and leaves the reservation as it was.
+TEST_F(DifferentialTest, ReservationExtendThatWrapsAround) {
+  int rets[2] = {0, 0};
+  size_t sizes[2] = {0, 0};
+  int deletes[2] = {0, 0};
+  for (const Api* api : {&Ours(), reference}) {
+    const int i = api == reference ? 1 : 0;
+    pmem2_vm_reservation* rsv = nullptr;
+    ASSERT_EQ(api->vm_reservation_new(&rsv, nullptr, 4 * kPage), 0) << Who(*api);
+    rets[i] = api->vm_reservation_extend(rsv, SIZE_MAX - 4 * kPage + 1);
+    sizes[i] = api->vm_reservation_get_size(rsv);
+    deletes[i] = api->vm_reservation_delete(&rsv);
+  }
+  EXPECT_EQ(rets[0], PMEM2_E_LENGTH_OUT_OF_RANGE);
+  EXPECT_EQ(sizes[0], 4 * kPage);
+  EXPECT_EQ(deletes[0], 0);
+  EXPECT_EQ(rets[1], 0) << "libpmem2 refuses a wrapping extension now? drop R11 and the README's row";
+  EXPECT_EQ(sizes[1], 4 * kPage + (SIZE_MAX - 4 * kPage + 1)) << "the wrapped size (0)";
+  EXPECT_EQ(deletes[1], -EINVAL);
 }
 
 // A second map placed next to, over or inside a first one ([2, 4) pages of an 8-page reservation).

@@ -45,7 +45,9 @@
  * stays recorded, uncleared. The getters allocate nothing also for a NULL map. Not covered: in a process that has
  * made no map, the first call of a copy function pmem2_get_memmove_fn(NULL), pmem2_get_memcpy_fn(NULL) or
  * pmem2_get_memset_fn(NULL) returned makes the process's CPU selection (allocated once), and a failure there
- * terminates the program. Nor glibc's own: in a
+ * terminates the program; nor, with more than 128 threads alive that have persisted at page granularity, the first
+ * page-granularity persist of each further thread, which allocates its sync slot (a failure terminates the
+ * program: the function pointers return void). Nor glibc's own: in a
  * libpmem2.so.1 loaded with dlopen(), a thread's first error message makes glibc allocate that thread's copy of
  * the (thread-local) message buffer, and glibc aborts if it cannot.
  *
@@ -331,8 +333,9 @@ int pmem2_vm_reservation_delete(struct pmem2_vm_reservation **rsv_ptr);
 void *pmem2_vm_reservation_get_address(struct pmem2_vm_reservation *rsv);
 size_t pmem2_vm_reservation_get_size(struct pmem2_vm_reservation *rsv);
 
-/* Grows the reservation by `size` bytes at its end. PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_MAPPING_EXISTS if the
- * address space after it is taken. */
+/* Grows the reservation by `size` bytes at its end. PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_LENGTH_OUT_OF_RANGE if its
+ * new end would wrap around the address space (libpmem2 1.12.1 returns 0), PMEM2_E_MAPPING_EXISTS if the address
+ * space after it is taken. */
 int pmem2_vm_reservation_extend(struct pmem2_vm_reservation *rsv, size_t size);
 
 /* Releases [offset, offset + size) of the reservation, which must be empty and touch its beginning or its end

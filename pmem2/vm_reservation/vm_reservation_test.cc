@@ -289,6 +289,9 @@ TEST_F(VmReservationTest, ExtendsAtTheEndUnlessTheSpaceIsTaken) {
   absl::StatusOr<Map> map = MapInto(*rsv, 0, kPage);
   ASSERT_TRUE(map.ok());
   EXPECT_EQ(GetErrorCode(rsv->Extend(100)), ErrorCode::kLengthUnaligned);
+  const absl::Status wraps = rsv->Extend(SIZE_MAX - kPage + 1);  // page-aligned; its end wraps around
+  EXPECT_EQ(GetErrorCode(wraps), ErrorCode::kLengthOutOfRange) << wraps;
+  EXPECT_EQ(rsv->size(), 2 * kMiB);
   EXPECT_TRUE(rsv->Extend(0).ok());
   ASSERT_TRUE(rsv->Extend(2 * kPage).ok());
   EXPECT_EQ(rsv->size(), 2 * kMiB + 2 * kPage);
