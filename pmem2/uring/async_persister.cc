@@ -137,6 +137,9 @@ struct FailuresWithoutMessage {
   absl::Status aborted = absl::AbortedError(
       "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared (no memory was left "
       "for more of this message)");
+  absl::Status unreadable_source = MakeErrnoError(
+      EFAULT,
+      "AsyncPersister: a Copy's source is not readable memory (EFAULT; no memory was left for more of this message)");
 };
 const FailuresWithoutMessage* const failures_without_message = new FailuresWithoutMessage;
 
@@ -987,6 +990,21 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     return;
   }
   const int error = -result;
+  if (error == EFAULT) {
+    // The caller's source is not readable memory (the file's side of a write cannot fault): its mistake, not a
+    // write-back that failed, so not recorded on the Maps of the file, whose other users did nothing wrong. The
+    // engine fails, as for any failed operation: the record did not land, the bytes before the fault may have.
+    const void* const src = slot->src - (slot->begin - slot->first);
+    Finish(slot, StatusOr(failures_without_message->unreadable_source, [&] {
+             return MakeErrnoError(
+                 EFAULT, internal::StrFormat("AsyncPersister: Copy of %u bytes from %p to %p: the source is not "
+                                             "readable memory from byte %u (EFAULT); nothing is recorded on the "
+                                             "Maps",
+                                             slot->length, src, static_cast<const void*>(slot->address),
+                                             slot->begin - slot->first));
+           }));
+    return;
+  }
   map_internal::RecordPersistFailure(slot->address, slot->length, error);  // first: allocates nothing
   Finish(slot, StatusOr(failures_without_message->Of(error), [&] {
            return MakeErrnoError(

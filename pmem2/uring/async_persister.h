@@ -232,7 +232,8 @@ class AsyncPersister {
   // once started, which may be before earlier operations complete (a barrier waits for them), and kAborted
   // behind a failed barrier, as any operation. The range must lie inside
   // one of the engine's Maps (kMapRange); Copy() also needs `src` (kInvalidArgument) and a writable Source
-  // (kNoAccess).
+  // (kNoAccess). A Copy whose `src` turns out not to be readable memory completes (and fails the engine) with
+  // kErrno / EFAULT naming it; being the caller's mistake, not a failed write-back, it is not recorded on the Maps.
   absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
   absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);
   absl::Status Barrier(Completion* completion = nullptr);

@@ -516,6 +516,28 @@ TEST_P(AsyncPersisterTest, ENOSPCOnAWriteIsResourceExhaustedAndAnOperationWithou
   file_->map->ClearPersistError().IgnoreError();
 }
 
+// A Copy from memory that cannot be read (a real EFAULT from the kernel, no injection) is the caller's mistake: the
+// Copy and the engine fail with kInvalidArgument naming the source, and the Maps of the file, which other code may
+// use, report no failed persist. (It was recorded on them as a write-back failure, before this was fixed.)
+TEST_P(AsyncPersisterTest, ACopyFromUnreadableMemoryFailsItselfNotTheMapsOfTheFile) {
+  void* hole = mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  char* const src = static_cast<char*>(hole);
+  ASSERT_EQ(mprotect(src, kPage, PROT_READ | PROT_WRITE), 0);
+  std::memset(src, 'x', kPage);  // the first page readable, the second not
+  Completion done;
+  ASSERT_TRUE(persister_->Copy(base() + kPage, src, 2 * kPage, &done).ok());
+  EXPECT_EQ(persister_->Wait(done).code(), absl::StatusCode::kInvalidArgument) << done.status();
+  char named[32];
+  std::snprintf(named, sizeof named, "%p", static_cast<const void*>(src));
+  EXPECT_THAT(std::string(done.status().message()), HasSubstr(named));
+  EXPECT_THAT(std::string(done.status().message()), HasSubstr("EFAULT"));
+  EXPECT_EQ(GetErrno(persister_->Failure()), EFAULT);
+  EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
+  persister_->ClearFailure().IgnoreError();
+  munmap(hole, 2 * kPage);
+}
+
 TEST_P(AsyncPersisterTest, OperationsQueuedBeforeAFailureStillRunAndReportTheirOwnResults) {
   int syncs = 0;
   injector_.rewrite = [&](KernelOp op, int result, uint32_t) {
