@@ -137,6 +137,10 @@ struct FailuresWithoutMessage {
   absl::Status aborted = absl::AbortedError(
       "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared (no memory was left "
       "for more of this message)");
+  absl::Status descriptor_lost = MakeErrnoError(
+      EBADF,
+      "AsyncPersister: the engine's descriptor was closed by other code; it cannot write or vouch for syncs any more "
+      "(nothing recorded on the Maps; no memory was left for more of this message)");
   absl::Status unreadable_source = MakeErrnoError(
       EFAULT,
       "AsyncPersister: a Copy's source is not readable memory (EFAULT; no memory was left for more of this message)");
@@ -359,10 +363,18 @@ struct MapEntry {
   }
 };
 
+// The engine's descriptor's index in its ring's table of registered files (Create()).
+constexpr int kRingFileIndex = 0;
+
 struct Engine {
   AsyncBackend backend = AsyncBackend::kSynchronous;
   unsigned queue_depth = 0;
+  // The engine's own descriptor of the file. Other code may close it (a closefrom() after fork, a daemon closing
+  // descriptors it does not know) and the number then go to any file the process opens. The ring never uses the
+  // number: the descriptor is registered with it (IOSQE_FIXED_FILE), which holds the description itself. The
+  // system calls made without the ring check that the number is still the file first (DescriptorGone()).
   int fd = -1;
+  bool descriptor_lost = false;  // latched by DescriptorGone(): nothing goes through `fd` any more
   map_internal::FileIdentity file;
   StoreGranularity granularity = StoreGranularity::kPage;
   std::vector<MapEntry> maps;
@@ -420,6 +432,22 @@ struct Engine {
   // Whether the ring's descriptor still has the identity Create() saw. Other code may have closed it and the
   // number may now be another file's (the engine may never have noticed: a caller that waits runs syncs without
   // the ring). On kernels that give every io_uring the same anonymous inode, another ring passes this check.
+  // Whether `fd` is no longer the file (checked now, then latched): the writes and syncs that would go through the
+  // number fail instead (not recorded on the Maps: their file is fine), and the destructor leaves the number alone.
+  // Not covered: a close and reopen by other code between this check and the system call after it.
+  bool DescriptorGone() {
+    if (!descriptor_lost && !DescriptorIsTheFile(fd, file.device, file.inode)) descriptor_lost = true;
+    return descriptor_lost;
+  }
+
+  absl::Status DescriptorLostError() const {
+    return MakeErrnoError(EBADF, internal::StrFormat("AsyncPersister: the engine's descriptor %d of the file was "
+                                                     "closed by other code (the number is another file's now, or "
+                                                     "none): it cannot write or vouch for syncs any more; nothing is "
+                                                     "recorded on the Maps; make a new engine",
+                                                     fd));
+  }
+
   bool RingDescriptorIsTheRing() const {
     struct stat now;
     return fstat(ring.ring_fd, &now) == 0 && now.st_dev == ring_device && now.st_ino == ring_inode;
@@ -434,6 +462,10 @@ struct Engine {
       io_uring_queue_exit(&ring);
     }
     ReleaseDescription(fd, file, read_only, fork_generation);
+  }
+
+  static int Descriptor(const AsyncPersister& persister) {
+    return persister.engine_ != nullptr ? persister.engine_->fd : -1;
   }
 
   static void SetInjection(AsyncPersister& persister, const FaultInjection* hooks) {
@@ -729,7 +761,9 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
   io_uring_sqe* sqe = backend == AsyncBackend::kIoUring && !inline_call ? GetSqe() : nullptr;
   if (sqe == nullptr) {
     int result;
-    {
+    if (DescriptorGone()) {
+      result = -EBADF;
+    } else {
       const internal::ScopedNoCancellation no_cancellation;  // pwrite() is a cancellation point
       const ssize_t written = pwrite(fd, slot->src, length, static_cast<off_t>(slot->begin));
       result = written < 0 ? -errno : static_cast<int>(written);
@@ -737,7 +771,8 @@ void Engine::StartWrite(Slot* slot, bool inline_call) {
     OnWriteResult(slot, Inject(KernelOp::kWrite, result, static_cast<uint32_t>(length)));
     return;
   }
-  io_uring_prep_write(sqe, fd, slot->src, static_cast<unsigned>(length), slot->begin);
+  io_uring_prep_write(sqe, kRingFileIndex, slot->src, static_cast<unsigned>(length), slot->begin);
+  io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(slot));
   if (writes_in_kernel == 1) {  // the only write in the ring
     ring_writes_begin = slot->begin;
@@ -776,6 +811,7 @@ bool Engine::OverlapsAWriteInTheRing(const Slot& slot) const {
 // write-back: it neither waits nor takes the kernel's write-back error report (the data sync still gets it),
 // and it is only a hint, so its result is ignored. Runs that touch grow instead (a log appending stays one run).
 void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
+  if (descriptor_lost) return;  // hints only
   const uint64_t page = PageSize();
   begin = begin / page * page;
   end = (end + page - 1) / page * page;
@@ -833,7 +869,8 @@ void Engine::StartSync(Batch* batch, bool inline_call) {
   }
   // The kernel syncs [off, off + len] (vfs_fsync_range); off 0 with len 0 is the whole file, which is what a
   // span beyond io_uring's 32-bit length becomes.
-  io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+  io_uring_prep_fsync(sqe, kRingFileIndex, IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
   const uint64_t length = batch->end - batch->begin;
   if (length <= UINT32_MAX) {
     sqe->off = batch->begin;
@@ -847,6 +884,9 @@ void Engine::StartSync(Batch* batch, bool inline_call) {
 }
 
 int Engine::SyncSynchronously(Batch& batch) {
+  // Without its own description the engine cannot ask for the reports other code may have taken (below): it
+  // cannot vouch for the sync, so it fails it (OnSyncResult), whatever the msyncs would say.
+  if (DescriptorGone()) return -EBADF;
   // A ranged data sync without io_uring: msync(MS_SYNC) of the batch's pages in each Map, which the kernel runs
   // as vfs_fsync_range(datasync) of the file range behind them. This goes through the mappings' file
   // description, as Map::Persist() does, so it takes part in the same tracking (map_registry.h): registered
@@ -990,6 +1030,10 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     return;
   }
   const int error = -result;
+  if (error == EBADF && descriptor_lost) {
+    Finish(slot, StatusOr(failures_without_message->descriptor_lost, [&] { return DescriptorLostError(); }));
+    return;
+  }
   if (error == EFAULT) {
     // The caller's source is not readable memory (the file's side of a write cannot fault): its mistake, not a
     // write-back that failed, so not recorded on the Maps of the file, whose other users did nothing wrong. The
@@ -1041,7 +1085,10 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   }
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
-  if (result < 0) {
+  if (result == -EBADF && descriptor_lost) {
+    own = StatusOr(failures_without_message->descriptor_lost, [&] { return DescriptorLostError(); });
+    Fail(own);
+  } else if (result < 0) {
     const int error = -result;
     const Slot* first = batch->members;
     if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
@@ -1319,7 +1366,9 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // io_uring only where the ring can be told from another file at its descriptor number later (fstat).
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
     struct stat ring_stat;
-    if (fstat(engine->ring.ring_fd, &ring_stat) == 0) {
+    // The engine's descriptor registered with the ring (Engine::fd): its requests name the description, which
+    // the ring holds, not a number other code may close and reuse.
+    if (fstat(engine->ring.ring_fd, &ring_stat) == 0 && io_uring_register_files(&engine->ring, &engine->fd, 1) == 0) {
       engine->ring_ready = true;
       engine->ring_device = ring_stat.st_dev;
       engine->ring_inode = ring_stat.st_ino;
@@ -1453,6 +1502,8 @@ namespace uring_internal {
 void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection) {
   Engine::SetInjection(engine, injection);
 }
+
+int EngineDescriptorForTest(const AsyncPersister& engine) { return Engine::Descriptor(engine); }
 
 }  // namespace uring_internal
 }  // namespace pmem2

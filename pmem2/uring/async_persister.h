@@ -115,6 +115,14 @@
 // kernels that give them all the same inode). The ring's descriptor is closed by the destructor only while it is still
 // the ring.
 //
+// The engine's own descriptor of the file (Create()) may be closed by other code too, and its number go to any file
+// the process opens. The ring's requests never use the number: the descriptor is registered with the ring, which
+// holds its file description. The system calls made without the ring (the synchronous backend, and a waiting
+// caller's writes and syncs) check first that the number is still the file: if it is not, they fail, and so does
+// everything after them that needs the descriptor (kErrno / EBADF naming it; not recorded on the Maps, whose file is
+// fine; make a new engine), and the destructor leaves the number alone. Not covered: a close and reopen of that
+// number by another thread between the check and the system call.
+//
 // fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and holds the
 // parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist, Copy, Barrier,
 // Submit, Wait, WaitAll and AddMap fail with kFailedPrecondition, Poll() returns 0 (the queries, Failure(),

@@ -1327,6 +1327,51 @@ bool AnotherProcessCanLock(const std::string& path, off_t start = 0, off_t lengt
 // descriptor is therefore kept while the process holds one (before, destroying an engine dropped the application's
 // lock), taken again by the next engine of the file (so engines made and destroyed in a loop keep one), and closed
 // by a later engine's end once the lock is gone.
+// Other code closes the engine's descriptor and the number goes to another file (a closefrom() and an open). Nothing
+// the engine writes lands in that file, and no completion is OK for a write or sync that did not reach the Map's
+// file: the ring's requests name the registered description, which is still the Map's file; the system calls made
+// without the ring fail (EBADF, naming the descriptor), recorded on no Map. The engine leaves the number open. (The
+// ring's write and data sync, and pwrite, went to the other file and completed OK, before this was fixed.)
+TEST_P(AsyncPersisterTest, AnEngineDescriptorReusedByAnotherFileIsNeverWrittenThrough) {
+  const int fd = uring_internal::EngineDescriptorForTest(*persister_);
+  ASSERT_GE(fd, 0);
+  ScopedFd other(open(file_->dir->Join("other").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_GE(other.get(), 0);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(dup2(other.get(), fd), fd);
+  const std::string record(100, 'q');
+  if (GetParam() == AsyncBackend::kIoUring) {
+    // Through the ring (Submit and Poll: no waiting caller, so no system call on this thread).
+    Completion through_ring;
+    ASSERT_TRUE(persister_->Copy(base() + 3 * kPage, record.data(), record.size(), &through_ring).ok());
+    ASSERT_TRUE(persister_->Submit().ok());
+    for (int i = 0; i < 10000 && !through_ring.done(); ++i) {
+      persister_->Poll();
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    ASSERT_TRUE(through_ring.done());
+    EXPECT_TRUE(through_ring.status().ok()) << through_ring.status();
+    EXPECT_EQ(ReadFile(file_->fd.get(), 3 * kPage, record.size()), record) << "the registered description's file";
+  }
+  // A waiting caller's system calls: refused.
+  Completion copy, persist;
+  ASSERT_TRUE(persister_->Copy(base() + 5 * kPage, record.data(), record.size(), &copy).ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(copy)), EBADF) << copy.status();
+  EXPECT_THAT(std::string(copy.status().message()), HasSubstr(absl::StrCat("descriptor ", fd, " of the file")));
+  EXPECT_NE(ReadFile(file_->fd.get(), 5 * kPage, record.size()), record);
+  base()[6 * kPage] = 'p';
+  ASSERT_TRUE(persister_->Persist(base() + 6 * kPage, 1, &persist).ok());
+  EXPECT_FALSE(persister_->Wait(persist).ok()) << "a sync the engine cannot vouch for";
+  struct stat st;
+  ASSERT_EQ(fstat(other.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 0) << "the engine wrote into the file that took its number";
+  EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
+  persister_->ClearFailure().IgnoreError();
+  persister_.reset();
+  EXPECT_GE(fcntl(fd, F_GETFD), 0) << "the engine closed the number, now the other file's";
+  close(fd);
+}
+
 TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFile) {
   struct flock lock {};
   lock.l_type = F_WRLCK;

@@ -34,6 +34,9 @@ struct FaultInjection {
 // `injection` (may be null: none) must outlive its use by `engine`.
 void SetFaultInjectionForTest(AsyncPersister& engine, const FaultInjection* injection);
 
+// The engine's own descriptor of its file (-1: none, a moved-from engine or the CPU backend).
+int EngineDescriptorForTest(const AsyncPersister& engine);
+
 // How many descriptors of destroyed engines are kept open because the process held a record lock on their file.
 size_t ParkedDescriptionCountForTest();
 
