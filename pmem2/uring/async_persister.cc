@@ -387,7 +387,8 @@ struct Engine {
   bool ring_descriptor_lost = false;
   dev_t ring_device = 0;  // the ring's descriptor's identity at Create()
   ino_t ring_inode = 0;
-  bool read_only = false;  // the Source's descriptor is read-only: Copy() is refused
+  bool read_only = false;           // the engine's descriptor is read-only: Copy() is refused
+  bool reopened_read_only = false;  // because the file could not be opened again for writing (the Source can write)
   io_uring ring{};
   unsigned sqes_unsubmitted = 0;
   unsigned in_kernel = 0;  // requests submitted or prepared, not yet reaped
@@ -1357,6 +1358,14 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
   if (engine->fd < 0) engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (engine->fd < 0 && !engine->read_only && (errno == EACCES || errno == EPERM)) {
+    // A descriptor that writes, of a file this process may not open for writing again (created read-only, received
+    // from another process, credentials changed): the syncs need no write access. An engine that syncs and refuses
+    // Copy(), as for a read-only Source, rather than none.
+    engine->read_only = engine->reopened_read_only = true;
+    engine->fd = uring_internal::TakeParkedDescription(engine->file, true);
+    if (engine->fd < 0) engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (engine->fd < 0) {
     const int error = errno;  // before the message's formatting can change it
     return MakeErrnoError(error,
@@ -1432,7 +1441,11 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
   if (engine_->read_only) {
     return MakeError(ErrorCode::kNoAccess,
-                     "AsyncPersister::Copy: the engine's Source was opened read-only: nothing can be written");
+                     engine_->reopened_read_only
+                         ? "AsyncPersister::Copy: the engine could open the file again only for reading (the Source "
+                           "writes, but this process may not open the file for writing): nothing can be written; "
+                           "Persist() works"
+                         : "AsyncPersister::Copy: the engine's Source was opened read-only: nothing can be written");
   }
   return engine_->QueueRange(SlotKind::kCopy, *entry, static_cast<const char*>(dest),
                              static_cast<const char*>(src), size, completion);

@@ -220,7 +220,8 @@ class AsyncPersister {
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
-  // read-only gives an engine that persists but refuses Copy() (kNoAccess).
+  // read-only, or of a file this process may not open again for writing (EACCES, EPERM: created read-only, received
+  // from another process, credentials changed), gives an engine that persists but refuses Copy() (kNoAccess).
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
   // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument as

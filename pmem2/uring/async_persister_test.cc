@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1306,6 +1307,54 @@ TEST_P(AsyncPersisterTest, ScatteredPersistsStartWriteBackAtOnceAdjacentOnesStay
   ASSERT_TRUE(persister_->Barrier(&barrier).ok());
   EXPECT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
   EXPECT_EQ(injector_.Count(KernelOp::kSync), 1);
+}
+
+// A descriptor that writes, of a file this process may not open again for writing (here: made read-only after it
+// was opened; as root, the child gives up root first): the engine syncs through a read-only descriptor of its own
+// and refuses Copy(), naming why. (Create() failed with EACCES, before this was fixed, though the syncs need no write
+// access and Map::Create() works.)
+TEST_P(AsyncPersisterTest, AFileThatCannotBeOpenedAgainForWritingStillGetsAnEngineThatPersists) {
+  const bool io_uring = GetParam() == AsyncBackend::kIoUring;
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    if (geteuid() == 0) {
+      if (!testing::BecomeUser(65534, 65534)) return 3;
+      prctl(PR_SET_DUMPABLE, 1);  // /proc/self/fd stays this process's own after the change of credentials
+    }
+    char dir[] = "/tmp/pmem2-read-only-XXXXXX";
+    if (mkdtemp(dir) == nullptr) return 4;
+    const std::string path = absl::StrCat(dir, "/file");
+    absl::Cleanup remove = [&] {
+      unlink(path.c_str());
+      rmdir(dir);
+    };
+    ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (fd.get() < 0 || ftruncate(fd.get(), 1 << 20) != 0 || fchmod(fd.get(), 0444) != 0) return 5;
+    if (open(path.c_str(), O_RDWR | O_CLOEXEC) >= 0 || errno != EACCES) return 6;  // the case at hand
+    absl::StatusOr<Source> source = Source::FromFd(fd.get());
+    if (!source.ok()) return 7;
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Map> map = Map::Create(config, *source);
+    if (!map.ok()) return 8;
+    AsyncOptions options;
+    options.allow_io_uring = io_uring;
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map, *source, options);
+    if (!persister.ok()) {
+      testing::WriteToParent(out, absl::StrCat("Create: ", persister.status().ToString()));
+      return 0;
+    }
+    char* const at = static_cast<char*>(map->address());
+    std::memset(at, 'p', 100);
+    Completion done;
+    const absl::Status queued = persister->Persist(at, 100, &done);
+    const absl::Status persisted = queued.ok() ? persister->Wait(done) : queued;
+    const absl::Status copy = persister->Copy(at, "x", 1);
+    testing::WriteToParent(out, absl::StrCat("persist: ", persisted.ToString(), "; copy: ", copy.ToString()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, HasSubstr("persist: OK; copy: "));
+  EXPECT_THAT(child.output, HasSubstr("could open the file again only for reading"));
 }
 
 // Whether a process other than this one can take a write lock on `path` (it cannot while this one holds one).
