@@ -1058,9 +1058,9 @@ void Engine::OnWriteResult(Slot* slot, int result) {
          }));
 }
 
-// ECANCELED, as EINTR: the kernel cancels the requests still queued in io_uring's workers when the thread that
-// submitted them exits (the engine may have moved to another thread since); writing the same bytes again and
-// syncing again are repeatable.
+// ECANCELED, as EINTR: a kernel may cancel the requests still queued in io_uring's workers when the thread that
+// submitted them exits (the engine may have moved to another thread since; Linux 6.18 runs a regular file's writes
+// and syncs to completion instead); writing the same bytes again and syncing again are repeatable.
 void Engine::OnSyncResult(Batch* batch, int result) {
   if (result == -EINTR || result == -EAGAIN || result == -ECANCELED) {
     // Again, for every member that has retries left (they join the next batch); the rest fail with it.

@@ -98,8 +98,9 @@
 // (pmem2/map/map_registry.h).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
-// move to another thread, also while requests it submitted are in the ring: the kernel cancels those still queued
-// when their thread exits (ECANCELED), and the engine runs them again. Use an engine per thread; several engines
+// move to another thread, also while requests it submitted are in the ring: those a kernel cancels when their thread
+// exits (ECANCELED; Linux 6.18 lets a regular file's writes and syncs run to completion instead) the engine runs
+// again. Use an engine per thread; several engines
 // may serve the same Maps and file (a failure one of them sees reaches the others through the Maps' sticky error).
 // The destructor, and a move-assignment onto an engine, wait for every operation queued on the engine being
 // replaced (running their callbacks) first.
