@@ -1483,6 +1483,59 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
   }
 }
 
+// A failed page persist is never silent for a program written for libpmem2, which never reads the extension's record:
+// PMEM2_PERSIST_FAILURE unset or "warn" prints a line naming it on stderr (the program goes on, the failure recorded),
+// "record" prints nothing, "abort" prints it and ends the process as libpmem2 does (R6); another value makes
+// pmem2_map_new fail naming it. (A failure was recorded only, before this: silent for such programs.)
+TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPmem2PersistFailureSays) {
+  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  // In a child: the variable set, a page persist whose msync fails, and what reached stderr then.
+  auto run = [&](const char* value) {
+    return pmem2::testing::RunInChild([&](int out) {
+      if (value == nullptr) {
+        unsetenv("PMEM2_PERSIST_FAILURE");
+      } else {
+        setenv("PMEM2_PERSIST_FAILURE", value, 1);
+      }
+      pmem2_map* const map = PageMapOfAFile(Ours(), scratch);
+      if (map == nullptr) {
+        pmem2::testing::WriteToParent(out, absl::StrCat("map_new: ", pmem2_errormsg()));
+        return 0;
+      }
+      char* const address = static_cast<char*>(pmem2_map_get_address(map));
+      int captured[2];
+      if (pipe(captured) != 0) return 3;
+      fflush(stderr);
+      if (dup2(captured[1], STDERR_FILENO) != STDERR_FILENO) return 4;
+      close(captured[1]);
+      pmem2::testing::DenySystemCall(__NR_msync, EIO);
+      address[0] = 'x';
+      pmem2_get_persist_fn(map)(address, 1);
+      close(STDERR_FILENO);
+      char text[1024];
+      const ssize_t n = read(captured[0], text, sizeof text);
+      pmem2::testing::WriteToParent(out, absl::StrCat("returned; error ", pmem2_map_get_persist_error(map),
+                                                      "; stderr: ", std::string(text, n > 0 ? n : 0)));
+      return 0;
+    });
+  };
+  for (const char* value : {static_cast<const char*>(nullptr), "warn"}) {
+    const pmem2::testing::ChildResult child = run(value);
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("returned; error ", -EIO, "; stderr: pmem2: ")));
+    EXPECT_THAT(child.output, ::testing::HasSubstr("persisting 1 bytes at "));
+    EXPECT_THAT(child.output, ::testing::HasSubstr("failed: EIO (errno 5)"));
+  }
+  const pmem2::testing::ChildResult recorded = run("record");
+  ASSERT_TRUE(recorded.exited && recorded.exit_code == 0) << recorded.Describe();
+  EXPECT_EQ(recorded.output, absl::StrCat("returned; error ", -EIO, "; stderr: "));
+  const pmem2::testing::ChildResult aborted = run("abort");
+  EXPECT_EQ(aborted.signal, SIGABRT) << aborted.Describe();
+  const pmem2::testing::ChildResult invalid = run("sometimes");
+  ASSERT_TRUE(invalid.exited && invalid.exit_code == 0) << invalid.Describe();
+  EXPECT_EQ(invalid.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");
+}
+
 // R8. A stale copy of a deleted source or config, deleted again: libpmem2 1.12.1 frees it twice, which glibc
 // detects and aborts on (SIGABRT; ASan's report aborts too); ours refuses it with -EINVAL and frees nothing.
 TEST_F(DifferentialTest, ADoubleDeleteOfASourceOrConfigAbortsTheReferenceAndIsRefusedByOurs) {

@@ -9,11 +9,16 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -32,6 +37,7 @@
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
 #include "pmem2/source/source.h"
 
@@ -93,6 +99,68 @@ using pmem2::c_internal::NullArgument;
 using pmem2::c_internal::OutOfMemory;
 using pmem2::c_internal::Return;
 using pmem2::internal::StrFormat;
+
+// PMEM2_PERSIST_FAILURE: what a failed persist does besides its record, which a program written for libpmem2 never
+// reads (pmem2_map_get_persist_error() is an extension; libpmem2 aborts instead). Read at each failure, so that it
+// needs no set-up, and checked by pmem2_map_new() and pmem2_map_from_existing().
+enum class OnPersistFailure { kWarn, kRecord, kAbort, kInvalid };
+
+OnPersistFailure ReadOnPersistFailure() {
+  const char* value = std::getenv("PMEM2_PERSIST_FAILURE");
+  if (value == nullptr || std::strcmp(value, "warn") == 0) return OnPersistFailure::kWarn;
+  if (std::strcmp(value, "record") == 0) return OnPersistFailure::kRecord;
+  if (std::strcmp(value, "abort") == 0) return OnPersistFailure::kAbort;
+  return OnPersistFailure::kInvalid;
+}
+
+int CheckOnPersistFailure() {
+  if (ReadOnPersistFailure() != OnPersistFailure::kInvalid) return 0;
+  return FailFormatted(-EINVAL, "PMEM2_PERSIST_FAILURE=\"%s\": not warn, record or abort",
+                       std::getenv("PMEM2_PERSIST_FAILURE"));
+}
+
+// The system call, not glibc's write(): no cancellation point inside a persist function, which would end a thread
+// with a cancellation pending by unwinding through noexcept frames (std::terminate).
+void WriteToStderr(const char* text, size_t length) {
+  while (length > 0) {
+    const ssize_t n = syscall(SYS_write, STDERR_FILENO, text, length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text += n;
+    length -= static_cast<size_t>(n);
+  }
+}
+
+// The first lines printed; the rest of a failing disk's failures are recorded only.
+constexpr int kPersistFailuresPrinted = 16;
+std::atomic<int> persist_failures_seen{0};
+
+// The map registry's observer (map_registry.h): on the thread of the failed persist, which may be inside a persist
+// function, so nothing here allocates; errno is kept for the caller.
+void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure) {
+  const OnPersistFailure on = ReadOnPersistFailure();
+  if (on == OnPersistFailure::kRecord) return;
+  const int saved_errno = errno;
+  const int seen = persist_failures_seen.fetch_add(1, std::memory_order_relaxed);
+  char line[512];
+  int n = 0;
+  if (on == OnPersistFailure::kAbort || seen < kPersistFailuresPrinted) {
+    const char* name = strerrorname_np(failure.error_number);
+    n = std::snprintf(line, sizeof line,
+                      "pmem2: persisting %zu bytes at %p failed: %s (errno %d): what was written there since the "
+                      "last check may be lost; recorded on every map of the file until "
+                      "pmem2_map_clear_persist_error() (PMEM2_PERSIST_FAILURE=%s)\n",
+                      failure.length, reinterpret_cast<void*>(failure.address), name != nullptr ? name : "?",
+                      failure.error_number, on == OnPersistFailure::kAbort ? "abort: ending the process" : "warn");
+  } else if (seen == kPersistFailuresPrinted) {
+    n = std::snprintf(line, sizeof line,
+                      "pmem2: further persist failures are recorded, not printed (PMEM2_PERSIST_FAILURE=warn)\n");
+  }
+  if (n > 0) WriteToStderr(line, std::min(static_cast<size_t>(n), sizeof line - 1));
+  if (on == OnPersistFailure::kAbort) std::abort();
+  errno = saved_errno;
+}
+const bool persist_failure_observer_set = (pmem2::map_internal::SetPersistFailureObserver(&ReportPersistFailure), true);
 
 }  // namespace
 
@@ -227,6 +295,7 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   *map_ptr = nullptr;
   if (int ret = CheckHandle(HandleKind::kConfig, cfg, "cfg"); ret != 0) return ret;
   if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
+  if (int ret = CheckOnPersistFailure(); ret != 0) return ret;
   if (cfg->reservation_handle != nullptr && (!IsLiveHandle(HandleKind::kReservation, cfg->reservation_handle) ||
                                              cfg->reservation_handle->serial != cfg->reservation_serial)) {
     return FailFormatted(-EINVAL, "the config's reservation %p was deleted since pmem2_config_set_vm_reservation",
@@ -304,6 +373,7 @@ int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_sourc
   if (map_ptr == nullptr) return NullArgument("map_ptr");
   *map_ptr = nullptr;
   if (int ret = CheckHandle(HandleKind::kSource, src, "src"); ret != 0) return ret;
+  if (int ret = CheckOnPersistFailure(); ret != 0) return ret;
   absl::StatusOr<pmem2::Map> map =
       pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));
   if (!map.ok()) return Return(map.status());

@@ -87,6 +87,12 @@
  * Durability: what a crash can leave after a persist, and the sticky persistence error of page-granularity
  * mappings, are described in pmem2/persist_fns.h and pmem2/map/map.h ("The error contract"). The function
  * pointers cannot return an error: read pmem2_map_get_persist_error() before declaring data durable.
+ * A program written for libpmem2 never reads it (libpmem2 aborts the process on a failed page persist instead), so
+ * a failure is never silent: the environment variable PMEM2_PERSIST_FAILURE says what else it does, read at each
+ * failure. "warn" (the default): a line on stderr naming the range and the errno (the first 16 of the process; the
+ * failure is recorded either way) and the program goes on. "record": only the record. "abort": the line, then
+ * abort(), as libpmem2 does. pmem2_map_new() and pmem2_map_from_existing() refuse another value (-EINVAL). In a
+ * process that uses this API, this covers failures of maps made through the C++ API too.
  *
  * Provided: every function of libpmem2 1.x for Linux. Never provided: pmem2_source_from_handle /
  * pmem2_source_get_handle (Windows only, as in libpmem2 for Linux) and the asynchronous functions of libpmem2
@@ -367,9 +373,9 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * write-back pmem2 can use, as msync cannot persist Device DAX; or a Device DAX on no NVDIMM region, volatile
  * memory such as hmem's or a CXL RAM region's, which libpmem2 maps), PMEM2_E_INVALID_FILE_HANDLE (the source's
  * descriptor was closed, or its number now names another file: libpmem2 maps that one), the errors of
- * pmem2_source_size() / _alignment(),
- * -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY or PMEM_* environment variable holding a value it does
- * not take (libpmem2 ignores such values). Into a reservation (pmem2_config_set_vm_reservation), also:
+ * pmem2_source_size() / _alignment(), -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY,
+ * PMEM2_PERSIST_FAILURE or PMEM_* environment variable holding a value it does not take (libpmem2 ignores such
+ * values). Into a reservation (pmem2_config_set_vm_reservation), also:
  * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
  * (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a
  * multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation overlaps), -EEXIST (a

@@ -1098,10 +1098,35 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   }
 }
 
+namespace {
+std::atomic<PersistFailureObserver> persist_failure_observer{nullptr};
+
+// Tells the observer of a recorded failure when it goes (after the registry's lock, declared after it).
+class ObserverCall {
+ public:
+  explicit ObserverCall(const PersistFailure& failure) : failure_(failure) {}
+  ~ObserverCall() {
+    if (const PersistFailureObserver observer = persist_failure_observer.load(std::memory_order_acquire)) {
+      observer(failure_);
+    }
+  }
+  ObserverCall(const ObserverCall&) = delete;
+  ObserverCall& operator=(const ObserverCall&) = delete;
+
+ private:
+  const PersistFailure failure_;
+};
+}  // namespace
+
+void SetPersistFailureObserver(PersistFailureObserver observer) {
+  persist_failure_observer.store(observer, std::memory_order_release);
+}
+
 void RecordPersistFailure(const void* address, size_t length, int error_number) {
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
+  const ObserverCall observer_call(failure);  // before the lock: told once the record is made and the lock gone
   const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
