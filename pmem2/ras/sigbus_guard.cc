@@ -81,17 +81,21 @@ bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
   return false;
 }
 
-// The mask in which the kernel would run `action` for a signal delivered in `context` (a ucontext_t): the mask of
-// the code it interrupted, the action's sa_mask, and the signal itself unless SA_NODEFER. False without a context
-// (a handler calling ours directly passed none): the mask stays as it is.
-bool ForwardMask(const struct sigaction& action, int signal_number, const void* context, sigset_t* mask) {
-  if (context == nullptr) return false;
-  *mask = static_cast<const ucontext_t*>(context)->uc_sigmask;
+// The mask to run `action` in, from `current` (this handler's): with its sa_mask added, and the signal taken out for
+// SA_NODEFER unless the code the signal interrupted (`context`, a ucontext_t; may be null) blocked it. Delivered by
+// the kernel, this handler (an empty sa_mask) runs in the interrupted code's mask and the signal, so that is the mask
+// the kernel would have given `action`. Called directly by another handler that chains to ours (its saved action),
+// it runs in that handler's mask, which the forward keeps: nothing that handler blocked is unblocked.
+void ForwardMask(const struct sigaction& action, int signal_number, const void* context, const sigset_t& current,
+                 sigset_t* mask) {
+  *mask = current;
   for (int other = 1; other < NSIG; ++other) {
     if (sigismember(&action.sa_mask, other) == 1) sigaddset(mask, other);
   }
-  if ((action.sa_flags & SA_NODEFER) == 0) sigaddset(mask, signal_number);
-  return true;
+  if ((action.sa_flags & SA_NODEFER) != 0 && sigismember(&action.sa_mask, signal_number) != 1 &&
+      (context == nullptr || sigismember(&static_cast<const ucontext_t*>(context)->uc_sigmask, signal_number) != 1)) {
+    sigdelset(mask, signal_number);
+  }
 }
 
 void Handler(int signal_number, siginfo_t* info, void* context) {
@@ -117,11 +121,23 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   const bool loop = returns >= 2;
   // SIG_DFL and SIG_IGN first, whatever the flags say: the kernel keeps SA_SIGINFO in a disposition reset to SIG_DFL
   // (SA_RESETHAND) and accepts {SIG_IGN, SA_SIGINFO}, and calling such a "handler" jumps to address 0 or 1.
-  // A previous handler with SA_RESETHAND runs once, as the kernel would have run it: the first forward claims it.
-  const bool reset =
-      previous_action_reset.load(std::memory_order_acquire) ||
-      (!loop && (previous_action.sa_flags & SA_RESETHAND) != 0 && previous_action.sa_handler != SIG_DFL &&
-       previous_action.sa_handler != SIG_IGN && previous_action_reset.exchange(true, std::memory_order_acq_rel));
+  // A previous handler with SA_RESETHAND runs once, as the kernel would have run it: the first forward claims it. If
+  // the last guard ended meanwhile and put that handler back as the disposition, the claim resets it as the kernel
+  // would have (a guard that ends after this check can still put it back: not covered).
+  bool reset = previous_action_reset.load(std::memory_order_acquire);
+  if (!reset && !loop && (previous_action.sa_flags & SA_RESETHAND) != 0 && previous_action.sa_handler != SIG_DFL &&
+      previous_action.sa_handler != SIG_IGN) {
+    reset = previous_action_reset.exchange(true, std::memory_order_acq_rel);
+    struct sigaction now;
+    if (!reset && sigaction(SIGBUS, nullptr, &now) == 0 && !IsOurs(now) &&
+        now.sa_handler == previous_action.sa_handler) {
+      struct sigaction default_action;
+      std::memset(&default_action, 0, sizeof default_action);
+      default_action.sa_handler = SIG_DFL;
+      sigemptyset(&default_action.sa_mask);
+      sigaction(SIGBUS, &default_action, nullptr);
+    }
+  }
   const bool default_or_ignored =
       loop || reset || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
   if (!default_or_ignored) {
@@ -134,12 +150,14 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     state.forwarding_frame = frame;
     state.returns = returns;
     // The signal mask the kernel would have given the previous handler: the interrupted code's, its sa_mask, and
-    // SIGBUS unless SA_NODEFER. Ours holds only SIGBUS more than the interrupted code's. A handler that leaves with
-    // siglongjmp(.., 0) or longjmp keeps that mask, as it would have; a return gets the interrupted one back.
+    // SIGBUS unless SA_NODEFER (ForwardMask). A handler that leaves with siglongjmp(.., 0) or longjmp keeps that
+    // mask, as it would have; a return gets ours back, and the kernel the interrupted code's.
     sigset_t forward_mask, handler_mask;
-    const bool set_mask = pthread_sigmask(SIG_BLOCK, nullptr, &handler_mask) == 0 &&
-                          ForwardMask(previous_action, signal_number, context, &forward_mask) &&
-                          pthread_sigmask(SIG_SETMASK, &forward_mask, nullptr) == 0;
+    bool set_mask = pthread_sigmask(SIG_BLOCK, nullptr, &handler_mask) == 0;
+    if (set_mask) {
+      ForwardMask(previous_action, signal_number, context, handler_mask, &forward_mask);
+      set_mask = pthread_sigmask(SIG_SETMASK, &forward_mask, nullptr) == 0;
+    }
     if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
       previous_action.sa_sigaction(signal_number, info, context);
     } else {

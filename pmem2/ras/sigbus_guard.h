@@ -14,8 +14,10 @@
 // thread with kill, tgkill or sigqueue, goes to the saved handler: its SA_SIGINFO or plain function, called with
 // the signal mask the kernel would have given it (the interrupted code's, its sa_mask, and SIGBUS unless
 // SA_NODEFER), on the thread's alternate signal stack if it has one (pmem2's SA_ONSTACK); one installed with
-// SA_RESETHAND runs once, then the default action, and SIG_DFL is the disposition put back; SIG_DFL and, for a fault,
-// SIG_IGN: the default action, which ends the process as it would have without pmem2. A saved handler that
+// SA_RESETHAND runs once, then the default action, and SIG_DFL is the disposition put back (not guaranteed when the
+// last guard ends at the same moment on another thread; and a handler that calls pmem2's directly, having saved it,
+// gets the saved one reset too, as if the kernel had delivered the signal to it); SIG_DFL and, for a fault, SIG_IGN:
+// the default action, which ends the process as it would have without pmem2. A saved handler that
 // chains back into pmem2's (one the application installed during a copy, or another copy of pmem2 in the process)
 // ends in the default action instead of recursing. Each thread has its own jump buffer, so copies in several
 // threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault would end
