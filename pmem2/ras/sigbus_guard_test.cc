@@ -170,8 +170,15 @@ TEST(SigbusGuardTest, TheSavedHandlerRunsWithTheMaskItWasInstalledWith) {
   EXPECT_EQ(after, 0);
   struct sigaction not_deferred = SiginfoAction(MaskRecordingHandler);
   not_deferred.sa_flags |= SA_NODEFER;
-  EXPECT_EQ(BlockedInForwardedHandler(not_deferred, &after), 0) << "bit 1: SIGUSR1 blocked, bit 2: SIGBUS blocked";
+  const int blocked = BlockedInForwardedHandler(not_deferred, &after);
   EXPECT_EQ(after, 0);
+#if defined(__SANITIZE_THREAD__)
+  // TSan runs the handler of a raised signal later, from its own frames, with every signal blocked: pmem2's
+  // handler then starts from that mask, which the forward keeps (as it must for a handler that calls it directly).
+  EXPECT_EQ(blocked & 2, 0) << "SIGBUS blocked";
+#else
+  EXPECT_EQ(blocked, 0) << "bit 1: SIGUSR1 blocked, bit 2: SIGBUS blocked";
+#endif
 }
 
 // An application handler that chains to the action it replaced (`chained_to`), as handlers that share a signal do.
