@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -232,9 +234,12 @@ internal::ForkSafeMutex& ParkedMutex() {
 const bool parked_mutex_made_at_load = (ParkedMutex(), true);
 
 // Whether `fd` is still open on the file (other code may have closed it, and its number may be another file's).
+// statx for the identity alone, with nothing synced: an fstat asks for the times too, and NFS writes back every dirty
+// page of the file to answer that (nfs_getattr), once per operation that checks.
 bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
-  struct stat st;
-  return fstat(fd, &st) == 0 && st.st_dev == device && st.st_ino == inode;
+  struct statx st;
+  return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st) == 0 &&
+         makedev(st.stx_dev_major, st.stx_dev_minor) == device && st.stx_ino == inode;
 }
 
 // A parked descriptor of the file with this access, opened in this process, or -1. (Its description has heard of
@@ -430,12 +435,10 @@ struct Engine {
   // Made before a fork(2) of which this process is the child: nothing may run (see ForkGeneration()).
   bool Inherited() const { return forks_in_this_process.load(std::memory_order_relaxed) != fork_generation; }
 
-  // Whether the ring's descriptor still has the identity Create() saw. Other code may have closed it and the
-  // number may now be another file's (the engine may never have noticed: a caller that waits runs syncs without
-  // the ring). On kernels that give every io_uring the same anonymous inode, another ring passes this check.
   // Whether `fd` is no longer the file (checked now, then latched): the writes and syncs that would go through the
   // number fail instead (not recorded on the Maps: their file is fine), and the destructor leaves the number alone.
-  // Not covered: a close and reopen by other code between this check and the system call after it.
+  // Not covered: a close and reopen by other code between this check and the system call after it, and a reopen of
+  // the same file at that number (same identity: its description then takes the engine's writes and reports).
   bool DescriptorGone() {
     if (!descriptor_lost && !DescriptorIsTheFile(fd, file.device, file.inode)) descriptor_lost = true;
     return descriptor_lost;
@@ -449,6 +452,9 @@ struct Engine {
                                                      fd));
   }
 
+  // Whether the ring's descriptor still has the identity Create() saw. Other code may have closed it and the
+  // number may now be another file's (the engine may never have noticed: a caller that waits runs syncs without
+  // the ring). On kernels that give every io_uring the same anonymous inode, another ring passes this check.
   bool RingDescriptorIsTheRing() const {
     struct stat now;
     return fstat(ring.ring_fd, &now) == 0 && now.st_dev == ring_device && now.st_ino == ring_inode;
@@ -462,7 +468,8 @@ struct Engine {
       if (ring_descriptor_lost || !RingDescriptorIsTheRing()) ring.ring_fd = -1;
       io_uring_queue_exit(&ring);
     }
-    ReleaseDescription(fd, file, read_only, fork_generation);
+    // A number found to be another's (DescriptorGone) stays theirs, also if it is the same file again.
+    ReleaseDescription(descriptor_lost ? -1 : fd, file, read_only, fork_generation);
   }
 
   static int Descriptor(const AsyncPersister& persister) {
@@ -999,6 +1006,15 @@ size_t Engine::ReapPosted() {
   return count;
 }
 
+// Whether the byte at `src` can be read, asked of the kernel (process_vm_readv reports EFAULT where a load would
+// fault, and faults nothing itself).
+bool SourceReadable(const char* src) {
+  char byte;
+  struct iovec local = {&byte, 1};
+  struct iovec remote = {const_cast<char*>(src), 1};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1;
+}
+
 void Engine::OnWriteResult(Slot* slot, int result) {
   --writes_in_kernel;
   const uint64_t requested = std::min(slot->end - slot->begin, kMaxWriteChunk);
@@ -1035,10 +1051,11 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     Finish(slot, StatusOr(failures_without_message->descriptor_lost, [&] { return DescriptorLostError(); }));
     return;
   }
-  if (error == EFAULT) {
-    // The caller's source is not readable memory (the file's side of a write cannot fault): its mistake, not a
-    // write-back that failed, so not recorded on the Maps of the file, whose other users did nothing wrong. The
-    // engine fails, as for any failed operation: the record did not land, the bytes before the fault may have.
+  if (error == EFAULT && !SourceReadable(slot->src)) {
+    // The caller's source is not readable memory: its mistake, not a write-back that failed, so not recorded on the
+    // Maps of the file, whose other users did nothing wrong. The engine fails, as for any failed operation: the
+    // record did not land, the bytes before the fault may have. (A write that wrote nothing faults at its first
+    // byte; an EFAULT with that byte readable is the file's: a DAX file's media, recorded as below.)
     const void* const src = slot->src - (slot->begin - slot->first);
     Finish(slot, StatusOr(failures_without_message->unreadable_source, [&] {
              return MakeErrnoError(

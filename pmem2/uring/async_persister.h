@@ -93,8 +93,8 @@
 // operation allocates nothing, on either backend (the ring is also made once, by Create()); only failures allocate, for
 // their messages. A failure is recorded on the Maps before its message is made; if memory for the message runs out the
 // operation completes with a prebuilt Status (kDataLoss for EIO, kResourceExhausted for ENOSPC and EDQUOT, kUnknown
-// for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each Map's
-// sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
+// for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each
+// Map's sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
 // (pmem2/map/map_registry.h).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
@@ -122,7 +122,8 @@
 // caller's writes and syncs) check first that the number is still the file: if it is not, they fail, and so does
 // everything after them that needs the descriptor (kErrno / EBADF naming it; not recorded on the Maps, whose file is
 // fine; make a new engine), and the destructor leaves the number alone. Not covered: a close and reopen of that
-// number by another thread between the check and the system call.
+// number by another thread between the check and the system call, and a reopen of the same file at that number
+// (the same identity: that description then takes the engine's writes and write-back reports).
 //
 // fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and holds the
 // parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist, Copy, Barrier,

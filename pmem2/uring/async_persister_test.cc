@@ -539,6 +539,20 @@ TEST_P(AsyncPersisterTest, ACopyFromUnreadableMemoryFailsItselfNotTheMapsOfTheFi
   munmap(hole, 2 * kPage);
 }
 
+// An EFAULT from a write whose source is readable is the file's (a DAX file's media: fs/dax.c turns a write that
+// moved nothing into EFAULT): recorded on the Maps as any failed write. (The first version of the check above took
+// every EFAULT for the source's.)
+TEST_P(AsyncPersisterTest, AnEfaultWithAReadableSourceIsTheFilesAndRecorded) {
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kWrite ? -EFAULT : result; };
+  const char record[] = "readable";
+  Completion done;
+  ASSERT_TRUE(persister_->Copy(base(), record, sizeof record, &done).ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(done)), EFAULT) << done.status();
+  EXPECT_EQ(GetErrno(file_->map->PersistError()), EFAULT) << file_->map->PersistError();
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
 TEST_P(AsyncPersisterTest, OperationsQueuedBeforeAFailureStillRunAndReportTheirOwnResults) {
   int syncs = 0;
   injector_.rewrite = [&](KernelOp op, int result, uint32_t) {
@@ -1372,10 +1386,6 @@ bool AnotherProcessCanLock(const std::string& path, off_t start = 0, off_t lengt
   return child.exited && child.exit_code == 0 && child.output == "locked";
 }
 
-// Closing any descriptor of a file (not O_PATH) releases the process's fcntl(2) record locks on it: an engine's own
-// descriptor is therefore kept while the process holds one (before, destroying an engine dropped the application's
-// lock), taken again by the next engine of the file (so engines made and destroyed in a loop keep one), and closed
-// by a later engine's end once the lock is gone.
 // Other code closes the engine's descriptor and the number goes to another file (a closefrom() and an open). Nothing
 // the engine writes lands in that file, and no completion is OK for a write or sync that did not reach the Map's
 // file: the ring's requests name the registered description, which is still the Map's file; the system calls made
@@ -1421,6 +1431,10 @@ TEST_P(AsyncPersisterTest, AnEngineDescriptorReusedByAnotherFileIsNeverWrittenTh
   close(fd);
 }
 
+// Closing any descriptor of a file (not O_PATH) releases the process's fcntl(2) record locks on it: an engine's own
+// descriptor is therefore kept while the process holds one (before, destroying an engine dropped the application's
+// lock), taken again by the next engine of the file (so engines made and destroyed in a loop keep one), and closed
+// by a later engine's end once the lock is gone.
 TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFile) {
   struct flock lock {};
   lock.l_type = F_WRLCK;
