@@ -73,8 +73,8 @@ TEST(ComparisonNoRoomTest, AFullDevShmIsAnErrorNamingTheSizeAndTheFreeSpace) {
   ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << " (SIGBUS: the /dev/shm file was not allocated)";
   const std::string code = r.output.substr(0, r.output.find('|'));
   EXPECT_EQ(code, absl::StrCat(static_cast<int>(absl::StatusCode::kResourceExhausted))) << r.output;
-  EXPECT_THAT(r.output, ::testing::HasSubstr(absl::StrCat("/dev/shm: cannot allocate ", 2 * kWindow,
-                                                          " bytes: No space left on device (")));
+  EXPECT_THAT(r.output, ::testing::HasSubstr(
+                            absl::StrCat("/dev/shm: cannot allocate ", kWindow, " bytes: No space left on device (")));
   EXPECT_THAT(r.output, ::testing::ContainsRegex("\\([0-9]+ bytes free\\)"));
   EXPECT_THAT(r.output, ::testing::HasSubstr("--cold_window_mib"));
 }
@@ -82,7 +82,7 @@ TEST(ComparisonNoRoomTest, AFullDevShmIsAnErrorNamingTheSizeAndTheFreeSpace) {
 class ComparisonSmokeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow);
+    absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow, kWindow);
     ASSERT_TRUE(d.ok()) << d.status();
     destinations_ = std::move(*d);
   }
@@ -143,7 +143,8 @@ TEST_F(ComparisonSmokeTest, OwnMappingsGiveEverySideItsOwn) {
 // The last note says what touching the shared mapping again cost per page, a number on any machine.
 TEST_F(ComparisonSmokeTest, SaysWhatTouchingTheWindowAgainCostPerPage) {
   const std::string& note = destinations_->notes().back();
-  EXPECT_EQ(note.rfind("cold window touched again through the shared mapping before timing: ", 0), 0u) << note;
+  EXPECT_EQ(note.rfind("the file (both windows) touched again through the shared mapping before timing: ", 0), 0u)
+      << note;
   EXPECT_NE(note.find(" ns per page"), std::string::npos) << note;
 }
 
@@ -197,8 +198,16 @@ TEST_F(ComparisonSmokeTest, AShortRunFillsEveryColumn) {
 // columns and the persist rows keep rewriting (they walked the whole file, the hot window included, before).
 TEST_F(ComparisonSmokeTest, TheColdWindowFollowsTheHotOne) {
   ASSERT_EQ(destinations_->lanes().size(), 3u);
-  EXPECT_EQ(destinations_->lanes()[0].cold_window, kWindow) << "no cold window given: the hot one's size";
+  EXPECT_EQ(destinations_->lanes()[0].cold_window, kWindow);
   EXPECT_EQ(destinations_->lanes()[0].cold_offset, kWindow);
+  absl::StatusOr<std::unique_ptr<Destinations>> hot_only = Destinations::ForComparison(kWindow);
+  ASSERT_TRUE(hot_only.ok()) << hot_only.status();
+  EXPECT_EQ((*hot_only)->lanes()[0].cold_window, 0u) << "no cold window asked for: none (the file is the hot one)";
+  absl::StatusOr<std::vector<Row>> no_cold_rows =
+      RunComparison(**hot_only, Quick({Pattern::kHot, Pattern::kSeq}, {4096}));
+  ASSERT_TRUE(no_cold_rows.ok()) << no_cold_rows.status();
+  for (const Row& row : *no_cold_rows) EXPECT_EQ(row.pattern, "hot");
+  hot_only->reset();
   absl::StatusOr<std::unique_ptr<Destinations>> d = Destinations::ForComparison(kWindow, 2 * kWindow);
   ASSERT_TRUE(d.ok()) << d.status();
   for (const Lane& lane : (*d)->lanes()) {

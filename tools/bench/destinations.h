@@ -52,8 +52,8 @@ class Destinations {
   // page lanes (both libraries with PMEM2_FORCE_GRANULARITY=CACHE_LINE or PAGE while they map) whose hot pattern
   // uses the first `window` bytes and whose cold patterns the `cold_window` bytes after them (never the lines the hot
   // columns and the persist rows keep rewriting), and the byte lane on anonymous memory against glibc (hot only).
-  // Both windows are multiples of 2 MiB; `cold_window` 0: a cold window of `window` bytes (hot-only runs and small
-  // test runs; the notes then say nothing of its size). `use`: whose mapping each side writes through. The file's
+  // Both windows are multiples of 2 MiB; `cold_window` 0: none (hot-only runs: the lanes' cold_window is 0, and no
+  // cold pattern is timed). `use`: whose mapping each side writes through. The file's
   // blocks are allocated (posix_fallocate) before anything maps it: a /dev/shm without room is kResourceExhausted
   // naming the size and its free space ("/dev/shm: cannot allocate N bytes: No space left on device (M bytes free);
   // ..."), not a SIGBUS while the window is faulted in.

@@ -119,8 +119,7 @@ absl::StatusOr<Lane> MapByteLane(const ReferenceLibrary& lib, Mappings* keep) {
 std::vector<std::string> ComparisonNotes(size_t window, size_t cold_window, const std::string& reference_path,
                                          MappingUse use) {
   std::vector<std::string> notes = {
-      absl::StrCat("destination: one ", (window + (cold_window != 0 ? cold_window : window)) >> 20,
-                   " MiB file on /dev/shm (tmpfs), ",
+      absl::StrCat("destination: one ", (window + cold_window) >> 20, " MiB file on /dev/shm (tmpfs), ",
                    use == MappingUse::kShared
                        ? "every side of both lanes writing through libpmem2's page mapping (--own_mappings: each "
                          "through its own)"
@@ -146,15 +145,14 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   if (!lib.ok()) return lib.status();
   std::unique_ptr<Destinations> d(new Destinations());
   if (absl::Status s = d->AllocateSource(std::min(window, size_t{64} << 20)); !s.ok()) return s;
-  const size_t cold_bytes = cold_window != 0 ? cold_window : window;
-  const size_t file_size = window + cold_bytes;  // the hot window, then the cold one (MapFileLane)
+  const size_t file_size = window + cold_window;  // the hot window, then the cold one (MapFileLane)
   absl::StatusOr<int> fd = CreateSharedFile(file_size);
   if (!fd.ok()) return fd.status();
   d->mappings_->fds.push_back(*fd);
   absl::StatusOr<Source> source = Source::FromFd(*fd);
   if (!source.ok()) return source.status();
   for (const FileLaneSpec& spec : kFileLanes) {
-    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, cold_bytes, spec, d->mappings_.get());
+    absl::StatusOr<Lane> lane = MapFileLane(**lib, *source, window, cold_window, spec, d->mappings_.get());
     if (!lane.ok()) return lane.status();
     d->lanes_.push_back(*std::move(lane));
   }
@@ -191,7 +189,7 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForComparison(size_t
   // shared mapping avoids that, and with --own_mappings the cache-line lane's pmem2 mapping is the one spared.
   const double ns_per_page = TouchAgain(touched_last, file_size);
   const std::string touched_note = absl::StrFormat(
-      "cold window touched again through %s before timing: %.0f ns per page%s",
+      "the file (both windows) touched again through %s before timing: %.0f ns per page%s",
       use == MappingUse::kShared ? "the shared mapping" : "pmem2's cache_line mapping", ns_per_page,
       use == MappingUse::kOwn && ns_per_page > kShadowedPageNs
           ? " (page faults exit to the hypervisor here: cold rows through every other mapping include such exits)"
