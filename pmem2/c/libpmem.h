@@ -56,8 +56,8 @@
  * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (pmem_map_file maps in the first
  * free range at or above it, 2 MiB-aligned (1 GiB for 2 GiB and more; the hint itself rounded up), as libpmem
  * places it; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
- * also every pmem_map_file call with its arguments, before it is checked) and PMEM_LOG_FILE (where the log goes, default stderr; a trailing
- * "-" appends the process id).
+ * also every pmem_map_file call with its arguments, before it is checked) and PMEM_LOG_FILE (where the log goes,
+ * default stderr; a trailing "-" appends the process id).
  * Unlike PMDK's libpmem, pmem2's own PMEM2_FORCE_GRANULARITY (byte, cache_line, page) applies to pmem_map_file,
  * when it maps the file: it decides the mapping's granularity and so *is_pmemp and pmem_is_pmem. Forcing byte or
  * cache_line on a file that is not persistent memory makes the application skip pmem_msync, so nothing it

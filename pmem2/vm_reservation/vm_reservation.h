@@ -84,8 +84,9 @@ class VmReservation {
   size_t size() const;
 
   // Grows the reservation by `size` bytes at its end; Maps in it are unaffected. Errors: kLengthUnaligned,
-  // kLengthOutOfRange (the new end would wrap around the address space), kMappingExists (the address space right after the reservation is taken, also by another thread's Extend() at
-  // the same time, or the reservation was shrunk from its end meanwhile), kErrno. A size of 0 does nothing. A
+  // kLengthOutOfRange (the new end would wrap around the address space), kMappingExists (the address space right
+  // after the reservation is taken, also by another thread's Extend() at the same time, or the reservation was
+  // shrunk from its end meanwhile), kErrno. A size of 0 does nothing. A
   // child forked while another thread was inside Extend() may keep the added range reserved but not part of the
   // reservation (never given back), and then cannot extend it there (kMappingExists).
   absl::Status Extend(size_t size);
