@@ -1099,34 +1099,40 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
 }
 
 namespace {
-std::atomic<PersistFailureObserver> persist_failure_observer{nullptr};
+std::atomic<PersistFailureObserver> persist_failure_observers[kMaxPersistFailureObservers] = {};
 
-// Tells the observer of a recorded failure when it goes (after the registry's lock, declared after it).
+// Tells the observers of a recorded failure when it goes (after the registry's lock, declared after it).
 class ObserverCall {
  public:
   explicit ObserverCall(const PersistFailure& failure) : failure_(failure) {}
   ~ObserverCall() {
-    if (const PersistFailureObserver observer = persist_failure_observer.load(std::memory_order_acquire)) {
-      observer(failure_);
+    for (const std::atomic<PersistFailureObserver>& slot : persist_failure_observers) {
+      if (const PersistFailureObserver observer = slot.load(std::memory_order_acquire)) observer(failure_, file_);
     }
   }
   ObserverCall(const ObserverCall&) = delete;
   ObserverCall& operator=(const ObserverCall&) = delete;
+  void set_file(const FileIdentity& file) { file_ = file; }
 
  private:
   const PersistFailure failure_;
+  FileIdentity file_;
 };
 }  // namespace
 
-void SetPersistFailureObserver(PersistFailureObserver observer) {
-  persist_failure_observer.store(observer, std::memory_order_release);
+bool AddPersistFailureObserver(PersistFailureObserver observer) {
+  for (std::atomic<PersistFailureObserver>& slot : persist_failure_observers) {
+    PersistFailureObserver empty = nullptr;
+    if (slot.compare_exchange_strong(empty, observer, std::memory_order_acq_rel)) return true;
+  }
+  return false;
 }
 
 void RecordPersistFailure(const void* address, size_t length, int error_number) {
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
-  const ObserverCall observer_call(failure);  // before the lock: told once the record is made and the lock gone
+  ObserverCall observer_call(failure);  // before the lock: told once the record is made and the lock gone
   const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
@@ -1141,6 +1147,7 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
     return;
   }
   for (auto it = first; it != last; ++it) it->second->Record(failure);
+  observer_call.set_file(first->second->file());
   failure.seen_through_another_mapping = true;
   for (auto other = registry.by_begin.begin(); other != registry.by_begin.end(); ++other) {
     if (other->first >= first->first && other->first < end) continue;  // one of [first, last)

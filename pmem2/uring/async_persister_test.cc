@@ -1724,6 +1724,35 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheRingTookLeavesNoReportInTheMapsDesc
       << "a report left for the next Map::Persist(): " << std::strerror(errno);
 }
 
+// A failure another engine of the file took (or a Map's msync) leaves no report in this engine's own description: it
+// is taken as the failure is recorded, so that this engine's next sync does not hand it out after the application
+// acknowledged the failure (failing a persist of durable pages, and recording that on every Map of the file). (It
+// was left there, before this was fixed.)
+TEST_P(AsyncPersisterTest, AFailureAnotherEngineOrAMapTookLeavesNoReportInThisEnginesDescription) {
+  for (const bool through_the_map : {false, true}) {
+    SCOPED_TRACE(through_the_map ? "Map::Persist took it" : "another engine took it");
+    FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
+    if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+    ASSERT_TRUE(disk.persister.has_value());
+    AsyncOptions options;
+    options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+    absl::StatusOr<AsyncPersister> other = AsyncPersister::Create(*disk.file->map, *disk.file->source, options);
+    ASSERT_TRUE(other.ok()) << other.status();
+    const int others_description = uring_internal::EngineDescriptorForTest(*other);
+    ASSERT_GE(others_description, 0);
+    if (through_the_map) {
+      const absl::Status persisted = disk.file->map->Persist(disk.file->map->address(), disk.file->map->size());
+      EXPECT_THAT(GetErrno(persisted), ::testing::AnyOf(EIO, ENOSPC)) << persisted;
+      disk.file->map->ClearPersistError().IgnoreError();
+    } else {
+      disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
+    }
+    EXPECT_EQ(sync_file_range(others_description, 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
+        << "a report left for the other engine's next sync: " << std::strerror(errno);
+    other->ClearFailure().IgnoreError();
+  }
+}
+
 // Every Map the engine serves, also one made from a descriptor of its own (another open file description of the
 // file), is left without the report: the synchronous path's first failing msync takes only its own Map's, and
 // the ring's sync only the engine's.
