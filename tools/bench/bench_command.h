@@ -40,10 +40,6 @@ namespace bench {
 
 // Enough for the 64 MiB case to alternate between two places (see comparison.h).
 inline constexpr uint64_t kDefaultBenchFileSize = uint64_t{128} << 20;
-// Bounds of --repetitions and --min_time: beyond them a run would take days (and the repetitions' records more
-// memory than there is).
-inline constexpr int kMaxRepetitions = 1000;
-inline constexpr double kMaxMinTime = 60;
 
 struct BenchCommandOptions {
   std::string plot;        // write the SVG here; must end in ".svg"; empty: no plot

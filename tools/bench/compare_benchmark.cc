@@ -98,8 +98,13 @@ int main(int argc, char** argv) {
   options.min_time = absl::GetFlag(FLAGS_min_time);
   options.progress = &std::cerr;
   const size_t window_mib = absl::GetFlag(FLAGS_window_mib);
-  if (options.repetitions < 1) return Fail("--repetitions wants a positive integer");
-  if (!(options.min_time > 0)) return Fail("--min_time wants a positive number of seconds");
+  if (options.repetitions < 1 || options.repetitions > pmem2::bench::kMaxRepetitions) {
+    return Fail(absl::StrCat("--repetitions=", options.repetitions, ": give 1 to ", pmem2::bench::kMaxRepetitions));
+  }
+  if (!(options.min_time > 0) || !(options.min_time <= pmem2::bench::kMaxMinTime)) {
+    return Fail(absl::StrCat("--min_time=", options.min_time, ": give a number of seconds above 0, at most ",
+                             pmem2::bench::kMaxMinTime));
+  }
   if (window_mib < 128) return Fail("--window_mib wants >= 128");
   absl::StatusOr<std::vector<pmem2::bench::Pattern>> patterns =
       pmem2::bench::ParsePatterns(absl::GetFlag(FLAGS_patterns));

@@ -47,6 +47,11 @@ namespace bench {
 std::vector<size_t> DefaultCopySizes();     // 64 B ... 64 MiB
 std::vector<size_t> DefaultPersistSizes();  // 64 B, 4 KiB, 2 MiB
 
+// Bounds of --repetitions and --min_time (pmem2 bench, compare_benchmark): beyond them a run would take days (and
+// the repetitions' records more memory than there is).
+inline constexpr int kMaxRepetitions = 1000;
+inline constexpr double kMaxMinTime = 60;
+
 struct RunOptions {
   std::vector<size_t> copy_sizes = DefaultCopySizes();
   // The user named copy_sizes (--sizes): one no lane can time is an error; of the defaults, it is left out.
