@@ -20,7 +20,8 @@
 //   if (!source.ok()) return source.status();
 //   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
 //   if (!map.ok()) return map.status();
-//   map->memcpy_fn()(map->address(), record, sizeof(record), 0);  // copied and durable
+//   map->memcpy_fn()(map->address(), record, sizeof(record), 0);  // copied and persisted...
+//   if (absl::Status s = map->PersistError(); !s.ok()) return s;   // ...durable unless a write-back failed
 //
 // Threads: no pmem2 function is a pthread cancellation point; a pending request acts at the thread's next
 // cancellation point after the call returns (README, "Thread cancellation").

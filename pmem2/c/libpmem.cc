@@ -72,9 +72,13 @@ class Log {
     if (level > level_) return;
     // Writes are cancellation points: a line is logged in the middle of a call, which must not end there.
     const pmem2::internal::ScopedNoCancellation no_cancellation;
-    std::lock_guard<pmem2::internal::ForkSafeMutex> lock(Mutex());
+    // One line and its flush at a time, under the stream's own lock: not a ForkSafeMutex, which every fork() waits
+    // for, and a write to a stalled pipe or FIFO (PMEM_LOG_FILE) may block for good. glibc resets the streams'
+    // locks in a child, which can log.
+    flockfile(out_);
     std::fprintf(out_, "<libpmem>: <%d> %s\n", level, line.c_str());
     std::fflush(out_);
+    funlockfile(out_);
   }
 
  private:
@@ -90,23 +94,14 @@ class Log {
       if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
     }
   }
-  // Apart from the Log, which is made at the first call that logs, and made when the library loads: a child
-  // forked while another thread logged can still log.
-  static pmem2::internal::ForkSafeMutex& Mutex() {
-    static pmem2::internal::ForkSafeMutex* const mutex = new pmem2::internal::ForkSafeMutex;
-    return *mutex;
-  }
-
   int level_ = 0;
   FILE* out_ = stderr;
 
-  static const bool mutex_made_at_load_;
   static pmem2::internal::ForkSafeLazy<Log> the_log_;
 };
 
 pmem2::internal::ForkSafeLazy<Log> Log::the_log_;
 
-const bool Log::mutex_made_at_load_ = (Log::Mutex(), true);
 
 bool Logging(int level) { return Log::Get().level() >= level; }
 

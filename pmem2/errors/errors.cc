@@ -113,6 +113,11 @@ absl::Status MakeError(ErrorCode code, absl::string_view message) {
 }
 
 absl::Status MakeErrnoError(int errno_value, absl::string_view message) {
+  if (errno_value <= 0) {
+    // Not an errno: a failure all the same (an OK status would report success; a negative one a positive return
+    // value to C callers). EIO, with what was given in the message.
+    return MakeErrnoError(EIO, absl::StrCat(message, " (errno value ", errno_value, ", not an error number)"));
+  }
   absl::Status status(errno_value == EIO ? absl::StatusCode::kDataLoss : absl::ErrnoToStatusCode(errno_value),
                       absl::StrCat(message, ": ", std::strerror(errno_value)));
   status.SetPayload(kCodePayload, absl::Cord(absl::StrCat(static_cast<int>(ErrorCode::kErrno))));
@@ -134,7 +139,11 @@ int ToLibpmem2ReturnValue(const absl::Status& status) {
   ErrorCode code = GetErrorCode(status);
   switch (code) {
     case ErrorCode::kOk: return 0;
-    case ErrorCode::kErrno: return -GetErrno(status);
+    case ErrorCode::kErrno: {
+      // A kErrno status without a positive errno (MakeError(kErrno, ...)) must still be a failure to C callers.
+      const int error_number = GetErrno(status);
+      return error_number > 0 ? -error_number : static_cast<int>(ErrorCode::kUnknown);
+    }
     case ErrorCode::kInvalidForcedGranularity:
     case ErrorCode::kInvalidEnvironment:
     case ErrorCode::kInvalidMemFlags: return -EINVAL;

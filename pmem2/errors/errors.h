@@ -8,7 +8,10 @@
 // offending value; and a payload carries the precise, stable `pmem2::ErrorCode`, whose numeric values are
 // libpmem2's PMEM2_E_* constants, so the C ABI can return them unchanged. Failures that come straight from
 // the operating system carry `ErrorCode::kErrno` and the errno value (`GetErrno()`), which the C ABI returns
-// as `-errno`, as libpmem2 does.
+// as `-errno`, as libpmem2 does. Except pmem2/uring's AsyncPersister, which libpmem2 has no counterpart of: its
+// failures to persist carry kErrno and the errno (a Map's sticky error's own code, when it passes that on), but its
+// argument and state errors (a moved-from engine, a queue depth out of range, an operation aborted behind a failed
+// barrier) and the messages it prebuilt for want of memory have only their canonical code (kUnknown here).
 //
 // Example:
 //
@@ -29,7 +32,8 @@ namespace pmem2 {
 // own additions start at -200000.
 enum class ErrorCode : int {
   kOk = 0,
-  // Not a pmem2 status: an absl::Status made elsewhere.
+  // Not a pmem2 status (an absl::Status made elsewhere, or one of the AsyncPersister's that carries only its
+  // canonical code); also libpmem2's PMEM2_E_UNKNOWN.
   kUnknown = -100000,
   kNoSupp = -100001,
   kFileHandleNotSet = -100003,
@@ -93,7 +97,8 @@ absl::Status MakeError(ErrorCode code, absl::string_view message);
 
 // Builds a status for a failed system call: the canonical code follows errno (absl::ErrnoToStatusCode, except
 // that EIO is kDataLoss: a failed write-back has lost data), the message is "`message`: <strerror>", the error
-// code is kErrno and GetErrno() returns `errno_value`. ENOSPC and EDQUOT are kResourceExhausted.
+// code is kErrno and GetErrno() returns `errno_value`. ENOSPC and EDQUOT are kResourceExhausted. An `errno_value`
+// that is no error number (0 or negative) gives EIO, naming it in the message: never an OK status.
 absl::Status MakeErrnoError(int errno_value, absl::string_view message);
 
 // kOk for an OK status; the attached code for pmem2 statuses; kUnknown for any other status.

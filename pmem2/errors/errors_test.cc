@@ -3,8 +3,11 @@
 #include "pmem2/errors/errors.h"
 
 #include <cerrno>
+#include <type_traits>
 
 #include <libpmem2.h>
+
+#include "pmem2/persist_fns.h"
 
 #include "gtest/gtest.h"
 
@@ -95,6 +98,29 @@ TEST(ErrorsTest, ForeignAndOkStatuses) {
   EXPECT_EQ(GetErrorCode(absl::InternalError("x")), ErrorCode::kUnknown);
   EXPECT_EQ(ToLibpmem2ReturnValue(absl::InternalError("x")), PMEM2_E_UNKNOWN);
 }
+
+// A failure stays a failure whatever errno value it was given: 0 made an OK status (absl drops payloads there),
+// -5 a C return value of +5, and MakeError(kErrno, ...) a C return value of 0 (success), before this was fixed.
+TEST(ErrorsTest, AnErrnoErrorWithoutAnErrorNumberIsStillAFailure) {
+  for (int not_an_errno : {0, -5}) {
+    const absl::Status status = MakeErrnoError(not_an_errno, "x");
+    EXPECT_FALSE(status.ok()) << not_an_errno;
+    EXPECT_EQ(GetErrno(status), EIO) << not_an_errno;
+    EXPECT_EQ(ToLibpmem2ReturnValue(status), -EIO) << not_an_errno;
+    EXPECT_NE(status.message().find("not an error number"), absl::string_view::npos) << status;
+  }
+  EXPECT_EQ(ToLibpmem2ReturnValue(MakeError(ErrorCode::kErrno, "no errno attached")), PMEM2_E_UNKNOWN);
+}
+
+// pmem2::kMem* and the function types are libpmem2's (persist_fns.h).
+static_assert(kMemNoDrain == PMEM2_F_MEM_NODRAIN && kMemNonTemporal == PMEM2_F_MEM_NONTEMPORAL &&
+                  kMemTemporal == PMEM2_F_MEM_TEMPORAL && kMemWc == PMEM2_F_MEM_WC && kMemWb == PMEM2_F_MEM_WB &&
+                  kMemNoFlush == PMEM2_F_MEM_NOFLUSH,
+              "the memcpy flags are libpmem2's");
+static_assert(std::is_same_v<PersistFn, pmem2_persist_fn> && std::is_same_v<FlushFn, pmem2_flush_fn> &&
+                  std::is_same_v<DrainFn, pmem2_drain_fn> && std::is_same_v<MemmoveFn, pmem2_memmove_fn> &&
+                  std::is_same_v<MemcpyFn, pmem2_memcpy_fn> && std::is_same_v<MemsetFn, pmem2_memset_fn>,
+              "the function types are libpmem2's");
 
 TEST(ErrorsTest, EveryCodeHasAStableName) {
   EXPECT_EQ(ErrorCodeName(ErrorCode::kMapRange), "PMEM2_E_MAP_RANGE");

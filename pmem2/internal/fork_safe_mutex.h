@@ -11,7 +11,9 @@
 //
 // The handlers are registered when the library loads (a static initializer), so that an application's own
 // handlers, registered later, run their prepare first and may still call pmem2 (glibc runs prepare handlers
-// newest first, and the others oldest first).
+// newest first, and the others oldest first). Later means from main() on, or after a dlopen() of libpmem2.so: a
+// program linked statically (as Bazel links pmem2) runs its own objects' initializers before the library's, so a
+// handler registered there, or before the dlopen(), runs inside pmem2's locks, and a call of pmem2 from it hangs.
 //
 // Rules, for whoever adds one:
 // - Only for objects that live as long as the process (function-local statics, leaked singletons): a mutex

@@ -20,7 +20,8 @@
 //   if (!source.ok()) return source.status();
 //   absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
 //   if (!map.ok()) return map.status();
-//   map->memcpy_fn()(map->address(), "hello", 5, 0);  // durable when it returns
+//   map->memcpy_fn()(map->address(), "hello", 5, 0);  // copied and persisted...
+//   if (absl::Status s = map->PersistError(); !s.ok()) return s;  // ...durable unless a write-back failed
 //
 // Ownership: the Map owns the mapping and unmaps it when destroyed; it is move-only. It does not own the
 // Source's descriptor, which may be closed once Create() has returned. Destroying it first waits for the syncs of
