@@ -23,6 +23,11 @@ packages=(
   binutils          # nm, readelf: the tests of libpmem2.so.1 (g++ brings it too)
   shellcheck        # scripts/lint.sh
 )
+# --with-dax-vm (scripts/test.sh): also what the DAX VM stage runs qemu with (testing/dax_vm/run.sh's PACKAGES),
+# installed up front, while a sudo password given now is still valid (that stage comes last, past sudo's cache).
+if [ "${1:-}" = "--with-dax-vm" ]; then
+  packages+=(qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs)
+fi
 buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned
 if [ "$(id -u)" -eq 0 ]; then
   npm_prefix=/usr/local
@@ -73,8 +78,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
   fi
   echo "install-deps: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # A fresh machine's apt-daily / unattended-upgrades may hold dpkg's lock for a while: waited for, not failed on.
+  # DEBIAN_FRONTEND through env: sudo's env_reset drops it from the environment.
+  $sudo apt-get update -qq -o DPkg::Lock::Timeout=600
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
 fi
 
 if [ $need_buildifier -eq 1 ]; then

@@ -30,7 +30,7 @@ MODULES="nfit nd_pmem dax_pmem device_dax dax_hmem ext4 xfs overlay"
 # Debian's (pmem2_deep_flush).
 TARGETS=(//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2
     //pmem2/c/pmdk_examples:unsafe_shutdown //pmem2/c/pmdk_examples:unsafe_shutdown_debian)
-PACKAGES="qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs"
+PACKAGES="qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs" # also in scripts/install-deps.sh --with-dax-vm
 START=$SECONDS
 PLANS=("$HERE"/guest/plans/*.sh) # in boot order (the glob sorts)
 

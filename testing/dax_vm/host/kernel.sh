@@ -8,7 +8,7 @@ kernel_package() {
     local pkg
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-6\.1/ { print $2; exit }')
     if [ -z "$pkg" ]; then
-        timeout 300 apt-get update -q >>"$WORK/kernel.log" 2>&1
+        timeout --foreground 300 apt-get update -q >>"$WORK/kernel.log" 2>&1
         pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-6\.1/ { print $2; exit }')
     fi
     echo "$pkg"
@@ -47,6 +47,16 @@ ensure_kernel() {
     pkg=$(kernel_package)
     [ -n "$pkg" ] || { echo "no linux-image-6.1 package known to apt" >>"$WORK/kernel.log"; return 1; }
     info "fetching kernel package $pkg" >&2
-    fetch_kernel "$pkg" "$CACHE/kernel/$pkg" || return 1
+    if ! fetch_kernel "$pkg" "$CACHE/kernel/$pkg"; then
+        # Lists older than the archive name a package it has replaced (a security update): refreshed once (as root,
+        # or with passwordless sudo), and the package asked for again.
+        local sudo=()
+        [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && sudo=(sudo -n); }
+        "${sudo[@]}" timeout --foreground 300 apt-get update -q -o DPkg::Lock::Timeout=300 >>"$WORK/kernel.log" 2>&1
+        pkg=$(kernel_package)
+        [ -n "$pkg" ] || return 1
+        info "fetching kernel package $pkg again, after refreshing the package lists" >&2
+        fetch_kernel "$pkg" "$CACHE/kernel/$pkg" || return 1
+    fi
     echo "$CACHE/kernel/$pkg"
 }

@@ -7,7 +7,7 @@ fetch_kernel_into() {
     set -e
     local pkg=$1 tmp=$2 x k debs kdirs m f rel
     cd "$tmp"
-    timeout 600 apt-get download -q -o APT::Sandbox::User=root "$pkg"
+    timeout --foreground 600 apt-get download -q -o APT::Sandbox::User=root "$pkg"
     debs=("$tmp"/*.deb)
     x=$tmp/x
     mkdir -p "$x"

@@ -19,10 +19,10 @@ ensure_packages() {
             return 1
         fi
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    install=("${sudo[@]}" timeout 900 apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 "${need[@]}")
+    # Through env: sudo's env_reset drops an exported DEBIAN_FRONTEND.
+    install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout --foreground 900 apt-get install -o DPkg::Lock::Timeout=300 -y -q --no-install-recommends -o Dpkg::Use-Pty=0 "${need[@]}")
     "${install[@]}" >"$WORK/apt.log" 2>&1 && return 0
     # The package lists may be missing or stale: refresh them once and retry.
-    "${sudo[@]}" timeout 300 apt-get update -q >>"$WORK/apt.log" 2>&1
+    "${sudo[@]}" timeout --foreground 300 apt-get update -o DPkg::Lock::Timeout=300 -q >>"$WORK/apt.log" 2>&1
     "${install[@]}" >>"$WORK/apt.log" 2>&1
 }
