@@ -284,73 +284,6 @@ void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool rea
   }
 }
 
-// The live engines' own descriptions. Linux reports a write-back error once to each open file description of the
-// file. One that another description took (a Map's msync, another engine's sync) is still waiting in every engine's
-// own, and that engine's next sync would hand it out after the application acknowledged the failure: a failed
-// persist of durable pages, recorded on every Map of the file as a new failure. So a failure recorded anywhere
-// (map_registry.h's observers) is taken out of every live engine description of its file at once, as
-// Engine::TakeReportsThroughTheMaps() does for the Maps' descriptions. Each is stamped with the fork generation of
-// its engine: a child's inherited engines share their descriptions with the parent's and are never asked there.
-struct LiveDescription {
-  const void* owner;
-  dev_t device;
-  ino_t inode;
-  uint64_t fork_generation;
-  int fd;
-};
-
-internal::ForkSafeMutex& LiveMutex() {
-  static internal::ForkSafeMutex* const mutex = new internal::ForkSafeMutex;
-  return *mutex;
-}
-std::vector<LiveDescription>& LiveDescriptions() {  // guarded by LiveMutex()
-  static std::vector<LiveDescription>* const live = new std::vector<LiveDescription>;
-  return *live;
-}
-const bool live_descriptions_made_at_load = (LiveMutex(), LiveDescriptions(), true);
-
-void AddLiveDescription(const void* owner, const map_internal::FileIdentity& file, int fd) {
-  std::lock_guard<internal::ForkSafeMutex> lock(LiveMutex());
-  LiveDescriptions().push_back(LiveDescription{owner, file.device, file.inode, ForkGeneration(), fd});
-}
-
-void RemoveLiveDescription(const void* owner) {
-  std::lock_guard<internal::ForkSafeMutex> lock(LiveMutex());
-  std::vector<LiveDescription>& live = LiveDescriptions();
-  for (size_t i = 0; i < live.size(); ++i) {
-    if (live[i].owner == owner) {
-      live[i] = live.back();
-      live.pop_back();
-      return;
-    }
-  }
-}
-
-// The observer (map_registry.h): inside whatever recorded the failure, on its thread; allocates nothing. Each answer
-// is recorded, as TakeReportsThroughTheMaps() records its: the kernel reports the file's latest error, which may be a
-// later failure than the one just recorded (so one kernel error may count more than once; none is dropped). Those
-// records come back here and find the descriptions told.
-void TakeReportsThroughTheEngines(const map_internal::PersistFailure& failure, const map_internal::FileIdentity& file) {
-  if (!file.valid || file.device_dax) return;
-  int answers[8];
-  size_t count = 0;
-  {
-    std::lock_guard<internal::ForkSafeMutex> lock(LiveMutex());
-    const uint64_t generation = ForkGeneration();
-    for (const LiveDescription& live : LiveDescriptions()) {
-      if (live.device != file.device || live.inode != file.inode || live.fork_generation != generation) continue;
-      if (!DescriptorIsTheFile(live.fd, live.device, live.inode)) continue;  // closed by other code
-      if (const int error = WaitForWriteBack(live.fd, 0, 0); error != 0 && count < std::size(answers)) {
-        answers[count++] = error;
-      }
-    }
-  }
-  for (size_t i = 0; i < count; ++i) {
-    map_internal::RecordPersistFailure(reinterpret_cast<const void*>(failure.address), failure.length, answers[i]);
-  }
-}
-const bool engines_observe_failures = map_internal::AddPersistFailureObserver(&TakeReportsThroughTheEngines);
-
 }  // namespace
 
 size_t ParkedDescriptionCountForTest() {
@@ -535,7 +468,6 @@ struct Engine {
       if (ring_descriptor_lost || !RingDescriptorIsTheRing()) ring.ring_fd = -1;
       io_uring_queue_exit(&ring);
     }
-    RemoveLiveDescription(this);
     // A number found to be another's (DescriptorGone) stays theirs, also if it is the same file again.
     ReleaseDescription(descriptor_lost ? -1 : fd, file, read_only, fork_generation);
   }
@@ -1456,7 +1388,6 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     return MakeErrnoError(error,
                           internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
   }
-  uring_internal::AddLiveDescription(engine.get(), engine->file, engine->fd);
   engine->backend = AsyncBackend::kSynchronous;
   // io_uring only where the ring can be told from another file at its descriptor number later (fstat).
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {

@@ -101,9 +101,10 @@
 // move to another thread, also while requests it submitted are in the ring: those a kernel cancels when their thread
 // exits (ECANCELED; Linux 6.18 lets a regular file's writes and syncs run to completion instead) the engine runs
 // again. Use an engine per thread; several engines may serve the same Maps and file (a failure one of them sees
-// reaches the others through the Maps' sticky error, and is taken out of every engine's own file description as it is
-// recorded, wherever it was seen, so that no engine hands the kernel's report out again after the application
-// acknowledged it).
+// reaches the others through the Maps' sticky error). Each engine's own file description keeps the kernel's report of
+// a failure another engine or a Map took, and its next sync hands it out, also after the application acknowledged the
+// failure: a failure reported again, never one dropped (the report is that engine's only proof for its own
+// operations still in flight, so it is not taken away from it).
 // The destructor, and a move-assignment onto an engine, wait for every operation queued on the engine being
 // replaced (running their callbacks) first.
 //

@@ -1729,33 +1729,30 @@ TEST(AsyncPersisterWriteBackTest, AFailureTheRingTookLeavesNoReportInTheMapsDesc
       << "a report left for the next Map::Persist(): " << std::strerror(errno);
 }
 
-// A failure another engine of the file took (or a Map's msync) leaves no report in this engine's own description: it
-// is taken as the failure is recorded, so that this engine's next sync does not hand it out after the application
-// acknowledged the failure (failing a persist of durable pages, and recording that on every Map of the file). (It
-// was left there, before this was fixed.)
-TEST_P(AsyncPersisterTest, AFailureAnotherEngineOrAMapTookLeavesNoReportInThisEnginesDescription) {
-  for (const bool through_the_map : {false, true}) {
-    SCOPED_TRACE(through_the_map ? "Map::Persist took it" : "another engine took it");
-    FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
-    if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
-    ASSERT_TRUE(disk.persister.has_value());
-    AsyncOptions options;
-    options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
-    absl::StatusOr<AsyncPersister> other = AsyncPersister::Create(*disk.file->map, *disk.file->source, options);
-    ASSERT_TRUE(other.ok()) << other.status();
-    const int others_description = uring_internal::EngineDescriptorForTest(*other);
-    ASSERT_GE(others_description, 0);
-    if (through_the_map) {
-      const absl::Status persisted = disk.file->map->Persist(disk.file->map->address(), disk.file->map->size());
-      EXPECT_THAT(GetErrno(persisted), ::testing::AnyOf(EIO, ENOSPC)) << persisted;
-      disk.file->map->ClearPersistError().IgnoreError();
-    } else {
-      disk.ExpectTheFailure(disk.PersistAll(/*submit=*/true));
-    }
-    EXPECT_EQ(sync_file_range(others_description, 0, 0, SYNC_FILE_RANGE_WAIT_AFTER), 0)
-        << "a report left for the other engine's next sync: " << std::strerror(errno);
-    other->ClearFailure().IgnoreError();
-  }
+// A failure a Map's msync took, and the application acknowledged through the Map, still fails another engine's
+// persist of that data queued before it: the engine's own file description keeps the kernel's report, its only proof
+// for what it had in flight. (A version of this change took the report out of every engine's description as the
+// failure was recorded, to spare them a repeated failure after the acknowledgement; a review found that its
+// barrier could then report OK for pages whose write-back had failed, and it was taken out. This disk does not show
+// that version failing: ext4, after the failed write-back, fails later syncs of the file by itself. So this checks
+// the promise, not that version.)
+TEST_P(AsyncPersisterTest, AFailureAMapTookAndTheApplicationClearedStillFailsAnotherEnginesQueuedPersist) {
+  FailingDisk disk(GetParam() == AsyncBackend::kIoUring);
+  if (!disk.skip.empty()) GTEST_SKIP() << disk.skip;
+  ASSERT_TRUE(disk.persister.has_value());
+  // A range past the 8 MiB the disk can hold: its write-back fails in the Map's msync, and its pages are clean after
+  // it, so the engine's own sync of them writes nothing and only its description's report can say they are lost.
+  char* const lost = static_cast<char*>(disk.file->map->address()) + 24 * kMiB;
+  ASSERT_TRUE(disk.persister->Persist(lost, kMiB).ok());  // queued before the failure
+  const absl::Status persisted = disk.file->map->Persist(disk.file->map->address(), disk.file->map->size());
+  ASSERT_THAT(GetErrno(persisted), ::testing::AnyOf(EIO, ENOSPC)) << persisted;
+  disk.file->map->ClearPersistError().IgnoreError();  // another thread's acknowledgement of its own failure
+  Completion barrier;
+  ASSERT_TRUE(disk.persister->Barrier(&barrier).ok());
+  ASSERT_TRUE(disk.persister->Submit().ok());
+  EXPECT_FALSE(disk.persister->Wait(barrier).ok()) << "the engine vouched for pages whose write-back failed";
+  disk.persister->ClearFailure().IgnoreError();
+  disk.file->map->ClearPersistError().IgnoreError();
 }
 
 // Every Map the engine serves, also one made from a descriptor of its own (another open file description of the
