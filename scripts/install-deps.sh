@@ -80,7 +80,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
   # A fresh machine's apt-daily / unattended-upgrades may hold dpkg's lock for a while: waited for, not failed on.
   # DEBIAN_FRONTEND through env: sudo's env_reset drops it from the environment.
-  $sudo apt-get update -qq -o DPkg::Lock::Timeout=600
+  # The lists' lock (apt-daily's update) is not dpkg's, and apt does not wait for it: a few tries.
+  for try in 1 2 3 4 5 6; do
+    $sudo apt-get update -qq -o DPkg::Lock::Timeout=600 && break
+    [ $try -eq 6 ] && exit 1
+    echo "install-deps: apt-get update failed (the package lists locked by apt-daily?); again in 30 s" >&2
+    sleep 30
+  done
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
 fi

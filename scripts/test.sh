@@ -35,7 +35,10 @@ done
 case ${CI:-} in "" | 0 | false) in_ci=0 ;; *) in_ci=1 ;; esac
 
 deps_flags=()
-[ $quick -eq 0 ] && deps_flags=(--with-dax-vm)
+# The DAX VM's packages too, unless that stage is skipped (PMEM2_SKIP_DAX_VM=1 outside CI).
+if [ $quick -eq 0 ] && { [ $in_ci -eq 1 ] || [ "${PMEM2_SKIP_DAX_VM:-0}" != 1 ]; }; then
+  deps_flags=(--with-dax-vm)
+fi
 scripts/install-deps.sh "${deps_flags[@]}" || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0 skipped=0
@@ -74,10 +77,12 @@ trap 'restore_huge_pages; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
 on_signal() {
   echo "interrupted (signal) during stage ${current_stage:-setup}"
   # The servers of the other output bases would linger for hours (the main one is the caller's own, as ever).
-  case ${current_stage:-} in
-    unprivileged) "${bazel[@]}" shutdown >/dev/null 2>&1 ;;
-    consumer) (cd examples/consumer && bazel shutdown) >/dev/null 2>&1 ;;
-  esac
+  # (Only once the unprivileged stage runs its Bazel: before, "${bazel[@]}" is still the caller's own.)
+  if [ "${current_stage:-}" = unprivileged ] && [ "${bazel[0]}" = runuser ]; then
+    "${bazel[@]}" shutdown >/dev/null 2>&1
+  elif [ "${current_stage:-}" = consumer ]; then
+    (cd examples/consumer && bazel shutdown) >/dev/null 2>&1
+  fi
   echo "$passed passed, $((failed + 1)) failed, $skipped skipped"
   exit 1
 }

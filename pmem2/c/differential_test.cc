@@ -1435,6 +1435,18 @@ TEST_F(DifferentialTest, MapFromExisting) {
   EXPECT_GT(known, 0) << "libpmem2 refuses NULL / empty ranges now? drop the known differences";
 }
 
+// The whole of the file at `path` ("" if it cannot be read).
+std::string ReadWholeFile(const std::string& path) {
+  std::string text;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
 // A page-granularity map made by `api` of a 16-page file in `scratch` (its config, source and descriptor left open:
 // for a child process), or nullptr.
 pmem2_map* PageMapOfAFile(const Api& api, const Scratch& scratch) {
@@ -1489,51 +1501,78 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
 // pmem2_map_new fail naming it. (A failure was recorded only, before this: silent for such programs.)
 TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPmem2PersistFailureSays) {
   if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
-  // In a child: the variable set, a page persist whose msync fails, and what reached stderr then.
-  auto run = [&](const char* value) {
-    return pmem2::testing::RunInChild([&](int out) {
+  // In a child: the variable set, `persists` page persists whose msync fails; the child reports what it saw, and
+  // its stderr goes to a file the parent reads (also after an abort).
+  const std::string stderr_path = absl::StrCat(scratch.dir(), "/persist-failure-stderr");
+  struct Run {
+    pmem2::testing::ChildResult child;
+    std::string stderr_text;
+  };
+  auto run = [&](const char* value, int persists = 1) {
+    Run result;
+    result.child = pmem2::testing::RunInChild([&](int out) {
       if (value == nullptr) {
         unsetenv("PMEM2_PERSIST_FAILURE");
       } else {
         setenv("PMEM2_PERSIST_FAILURE", value, 1);
       }
+      const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
       pmem2_map* const map = PageMapOfAFile(Ours(), scratch);
       if (map == nullptr) {
         pmem2::testing::WriteToParent(out, absl::StrCat("map_new: ", pmem2_errormsg()));
         return 0;
       }
       char* const address = static_cast<char*>(pmem2_map_get_address(map));
-      int captured[2];
-      if (pipe(captured) != 0) return 3;
-      fflush(stderr);
-      if (dup2(captured[1], STDERR_FILENO) != STDERR_FILENO) return 4;
-      close(captured[1]);
       pmem2::testing::DenySystemCall(__NR_msync, EIO);
-      address[0] = 'x';
-      pmem2_get_persist_fn(map)(address, 1);
-      close(STDERR_FILENO);
-      char text[1024];
-      const ssize_t n = read(captured[0], text, sizeof text);
-      pmem2::testing::WriteToParent(out, absl::StrCat("returned; error ", pmem2_map_get_persist_error(map),
-                                                      "; stderr: ", std::string(text, n > 0 ? n : 0)));
+      for (int i = 0; i < persists; ++i) {
+        address[0] = 'x';
+        pmem2_get_persist_fn(map)(address, 1);
+      }
+      pmem2::testing::WriteToParent(out, absl::StrCat("returned; error ", pmem2_map_get_persist_error(map)));
       return 0;
     });
+    result.stderr_text = ReadWholeFile(stderr_path);
+    return result;
   };
   for (const char* value : {static_cast<const char*>(nullptr), "warn"}) {
-    const pmem2::testing::ChildResult child = run(value);
-    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-    EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("returned; error ", -EIO, "; stderr: pmem2: ")));
-    EXPECT_THAT(child.output, ::testing::HasSubstr("persisting 1 bytes at "));
-    EXPECT_THAT(child.output, ::testing::HasSubstr("failed: EIO (errno 5)"));
+    const Run warned = run(value);
+    ASSERT_TRUE(warned.child.exited && warned.child.exit_code == 0) << warned.child.Describe();
+    EXPECT_EQ(warned.child.output, absl::StrCat("returned; error ", -EIO));
+    EXPECT_THAT(warned.stderr_text, ::testing::StartsWith("pmem2: persisting 1 bytes at "));
+    EXPECT_THAT(warned.stderr_text, ::testing::HasSubstr("failed: EIO (errno 5)"));
   }
-  const pmem2::testing::ChildResult recorded = run("record");
-  ASSERT_TRUE(recorded.exited && recorded.exit_code == 0) << recorded.Describe();
-  EXPECT_EQ(recorded.output, absl::StrCat("returned; error ", -EIO, "; stderr: "));
-  const pmem2::testing::ChildResult aborted = run("abort");
-  EXPECT_EQ(aborted.signal, SIGABRT) << aborted.Describe();
-  const pmem2::testing::ChildResult invalid = run("sometimes");
-  ASSERT_TRUE(invalid.exited && invalid.exit_code == 0) << invalid.Describe();
-  EXPECT_EQ(invalid.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");
+  // The first 16 failures of the process are printed, then one line says the rest are not.
+  const Run many = run("warn", 20);
+  ASSERT_TRUE(many.child.exited && many.child.exit_code == 0) << many.child.Describe();
+  EXPECT_EQ(std::count(many.stderr_text.begin(), many.stderr_text.end(), '\n'), 17) << many.stderr_text;
+  EXPECT_THAT(many.stderr_text, ::testing::EndsWith("pmem2: further persist failures are recorded, not printed "
+                                                    "(PMEM2_PERSIST_FAILURE=warn)\n"));
+  const Run recorded = run("record");
+  ASSERT_TRUE(recorded.child.exited && recorded.child.exit_code == 0) << recorded.child.Describe();
+  EXPECT_EQ(recorded.child.output, absl::StrCat("returned; error ", -EIO));
+  EXPECT_EQ(recorded.stderr_text, "");
+  const Run aborted = run("abort");
+  EXPECT_EQ(aborted.child.signal, SIGABRT) << aborted.child.Describe();
+  EXPECT_THAT(aborted.stderr_text, ::testing::HasSubstr("failed: EIO (errno 5)"));
+  EXPECT_THAT(aborted.stderr_text, ::testing::HasSubstr("PMEM2_PERSIST_FAILURE=abort: ending the process"));
+  const Run invalid = run("sometimes");
+  ASSERT_TRUE(invalid.child.exited && invalid.child.exit_code == 0) << invalid.child.Describe();
+  EXPECT_EQ(invalid.child.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");
+  // pmem2_map_from_existing refuses it too.
+  const pmem2::testing::ChildResult from_existing = pmem2::testing::RunInChild([&](int out) {
+    setenv("PMEM2_PERSIST_FAILURE", "sometimes", 1);
+    pmem2_source* src = nullptr;
+    if (pmem2_source_from_fd(&src, scratch.File(16 * kPage, O_RDWR)) != 0) return 2;
+    pmem2_map* map = nullptr;
+    static char page[4096] __attribute__((aligned(4096)));
+    const int ret = pmem2_map_from_existing(&map, src, page, sizeof page, PMEM2_GRANULARITY_PAGE);
+    pmem2::testing::WriteToParent(out, absl::StrCat(ret, " ", pmem2_errormsg()));
+    return 0;
+  });
+  EXPECT_EQ(from_existing.output,
+            absl::StrCat(-EINVAL, " PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort"));
+  unlink(stderr_path.c_str());
 }
 
 // R8. A stale copy of a deleted source or config, deleted again: libpmem2 1.12.1 frees it twice, which glibc
