@@ -25,9 +25,15 @@ packages=(
 )
 # --with-dax-vm (scripts/test.sh): also what the DAX VM stage runs qemu with (testing/dax_vm/run.sh's PACKAGES),
 # installed up front, while a sudo password given now is still valid (that stage comes last, past sudo's cache).
-if [ "${1:-}" = "--with-dax-vm" ]; then
-  packages+=(qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs)
-fi
+# --no-pmdk-examples (scripts/demo.sh, bench.sh, which build none of them): no check of PMDK's example sources.
+want_examples=1
+for arg in "$@"; do
+  case $arg in
+    --with-dax-vm) packages+=(qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs) ;;
+    --no-pmdk-examples) want_examples=0 ;;
+    *) echo "install-deps: unknown argument $arg (--with-dax-vm, --no-pmdk-examples)" >&2; exit 2 ;;
+  esac
+done
 buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned
 if [ "$(id -u)" -eq 0 ]; then
   npm_prefix=/usr/local
@@ -55,6 +61,7 @@ has_buildifier || need_buildifier=1
 # path-exclude for /usr/share/doc (minimal container images) leaves them out even though the packages are installed.
 check_examples() {
   local package file ok=0
+  [ $want_examples -eq 1 ] || return 0
   for file in libpmem2-dev/examples/basic/basic.c libpmem-dev/examples/simple_copy.c \
     libpmemobj-dev/examples/map/mapcli.c; do
     package=${file%%/*}

@@ -37,7 +37,7 @@ std::string StrFormat(const absl::FormatSpec<Args...>& format, const Args&... ar
 // absl::StrAppendFormat, as safe.
 template <typename... Args>
 std::string& StrAppendFormat(std::string* dst, const absl::FormatSpec<Args...>& format, const Args&... args) {
-  absl::StrAppend(dst, StrFormat(format, args...));
+  absl::StrAppend(dst, internal::StrFormat(format, args...));  // qualified: ADL would find absl::StrFormat too
   return *dst;
 }
 
