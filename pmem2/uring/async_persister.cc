@@ -1296,6 +1296,14 @@ IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
     result.detail = "unavailable (the kernel's io_uring lacks IORING_OP_FSYNC or IORING_OP_WRITE)";
     return result;
   }
+  // An engine registers its descriptor with the ring (Engine::fd): a table of one empty slot says whether it can.
+  int empty_slot = -1;
+  if (const int registered = io_uring_register_files(ring, &empty_slot, 1); registered < 0) {
+    io_uring_queue_exit(ring);
+    result.detail = absl::StrCat("unavailable (io_uring_register_files: ", std::strerror(-registered), ")");
+    return result;
+  }
+  io_uring_unregister_files(ring);
   result.available = true;
   result.detail = "io_uring (ranged IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_WRITE)";
   return result;
