@@ -137,8 +137,7 @@ std::atomic<int> persist_failures_seen{0};
 
 // The map registry's observer (map_registry.h): on the thread of the failed persist, which may be inside a persist
 // function, so nothing here allocates; errno is kept for the caller.
-void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure,
-                          const pmem2::map_internal::FileIdentity& /*file*/) {
+void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure) {
   const OnPersistFailure on = ReadOnPersistFailure();
   if (on == OnPersistFailure::kRecord) return;
   const int saved_errno = errno;
@@ -161,7 +160,7 @@ void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure,
   if (on == OnPersistFailure::kAbort) std::abort();
   errno = saved_errno;
 }
-const bool persist_failure_observer_set = pmem2::map_internal::AddPersistFailureObserver(&ReportPersistFailure);
+const bool persist_failure_observer_set = (pmem2::map_internal::SetPersistFailureObserver(&ReportPersistFailure), true);
 
 }  // namespace
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -1099,40 +1100,23 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
 }
 
 namespace {
-std::atomic<PersistFailureObserver> persist_failure_observers[kMaxPersistFailureObservers] = {};
-
-// Tells the observers of a recorded failure when it goes (after the registry's lock, declared after it).
-class ObserverCall {
- public:
-  explicit ObserverCall(const PersistFailure& failure) : failure_(failure) {}
-  ~ObserverCall() {
-    for (const std::atomic<PersistFailureObserver>& slot : persist_failure_observers) {
-      if (const PersistFailureObserver observer = slot.load(std::memory_order_acquire)) observer(failure_, file_);
-    }
-  }
-  ObserverCall(const ObserverCall&) = delete;
-  ObserverCall& operator=(const ObserverCall&) = delete;
-  void set_file(const FileIdentity& file) { file_ = file; }
-
- private:
-  const PersistFailure failure_;
-  FileIdentity file_;
-};
+std::atomic<PersistFailureObserver> persist_failure_observer{nullptr};
 }  // namespace
 
-bool AddPersistFailureObserver(PersistFailureObserver observer) {
-  for (std::atomic<PersistFailureObserver>& slot : persist_failure_observers) {
-    PersistFailureObserver empty = nullptr;
-    if (slot.compare_exchange_strong(empty, observer, std::memory_order_acq_rel)) return true;
-  }
-  return false;
+void SetPersistFailureObserver(PersistFailureObserver observer) {
+  persist_failure_observer.store(observer, std::memory_order_release);
 }
 
 void RecordPersistFailure(const void* address, size_t length, int error_number) {
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
-  ObserverCall observer_call(failure);  // before the lock: told once the record is made and the lock gone
+  // Declared before the lock, so that the observer runs once the record is made and the lock released.
+  const absl::Cleanup tell_the_observer = [failure] {
+    if (const PersistFailureObserver observer = persist_failure_observer.load(std::memory_order_acquire)) {
+      observer(failure);
+    }
+  };
   const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
@@ -1147,7 +1131,6 @@ void RecordPersistFailure(const void* address, size_t length, int error_number) 
     return;
   }
   for (auto it = first; it != last; ++it) it->second->Record(failure);
-  observer_call.set_file(first->second->file());
   failure.seen_through_another_mapping = true;
   for (auto other = registry.by_begin.begin(); other != registry.by_begin.end(); ++other) {
     if (other->first >= first->first && other->first < end) continue;  // one of [first, last)

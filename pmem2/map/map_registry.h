@@ -304,15 +304,11 @@ size_t WaitingReadersForTest();
 // address outside every mapping is kept in a process-wide record (see ErrorForAddress).
 void RecordPersistFailure(const void* address, size_t length, int error_number);
 
-// Called with each failure RecordPersistFailure() records and the file of the first mapping its range overlaps
-// (invalid outside every mapping), once it is recorded and the registry's lock released, on the thread that saw it
-// (inside a persist function: it must not allocate or throw; it may record failures itself). For components that act
-// on failures: the C API, whose programs may never read the record (pmem2/c/libpmem2.cc, PMEM2_PERSIST_FAILURE), and
-// pmem2/uring, whose engines' own file descriptions hold the same report (async_persister.cc). Added when a library
-// loads; at most kMaxPersistFailureObservers, more are ignored (false).
-using PersistFailureObserver = void (*)(const PersistFailure& failure, const FileIdentity& file);
-inline constexpr int kMaxPersistFailureObservers = 4;
-bool AddPersistFailureObserver(PersistFailureObserver observer);
+// Called with each failure RecordPersistFailure() records, once it is recorded and the registry's lock released, on
+// the thread that saw it (inside a persist function: it must not allocate or throw). For the C API, whose programs
+// may never read the record (pmem2/c/libpmem2.cc, PMEM2_PERSIST_FAILURE); set when that library loads. Null: none.
+using PersistFailureObserver = void (*)(const PersistFailure& failure);
+void SetPersistFailureObserver(PersistFailureObserver observer);
 
 // The sticky error of the mapping holding `address`; for an address outside every mapping, the failures
 // recorded at such addresses. OK if none. Waits first for the syncs in flight that concern it (those of the mapping's

@@ -9,9 +9,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <atomic>
 #include <cstring>
 #include <mutex>
 
@@ -60,6 +60,15 @@ bool IsOurs(const struct sigaction& action);
 // Read when the library loads: a function-local static's guard, taken on the copy path, could be held by another
 // thread at a fork and stay held in the child.
 const uintptr_t kPageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+
+// SIGBUS's disposition back to SIG_DFL (async-signal-safe: the handler calls it).
+void SetDefaultDisposition() {
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof default_action);
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  sigaction(SIGBUS, &default_action, nullptr);
+}
 
 // Whether a SIGBUS is a fault of this thread's copy (while one runs):
 //   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
@@ -131,11 +140,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     struct sigaction now;
     if (!reset && sigaction(SIGBUS, nullptr, &now) == 0 && !IsOurs(now) &&
         now.sa_handler == previous_action.sa_handler) {
-      struct sigaction default_action;
-      std::memset(&default_action, 0, sizeof default_action);
-      default_action.sa_handler = SIG_DFL;
-      sigemptyset(&default_action.sa_mask);
-      sigaction(SIGBUS, &default_action, nullptr);
+      SetDefaultDisposition();
     }
   }
   const bool default_or_ignored =
@@ -173,11 +178,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   if (!loop && previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
   // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is delivered,
   // with the default disposition, when the handler returns.
-  struct sigaction default_action;
-  std::memset(&default_action, 0, sizeof default_action);
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
-  sigaction(SIGBUS, &default_action, nullptr);
+  SetDefaultDisposition();
   raise(SIGBUS);
 }
 
@@ -197,11 +198,7 @@ void PutThePreviousHandlerBack() {
   struct sigaction now;
   if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
   if (previous_action_reset.load(std::memory_order_acquire)) {
-    struct sigaction default_action;
-    std::memset(&default_action, 0, sizeof default_action);
-    default_action.sa_handler = SIG_DFL;
-    sigemptyset(&default_action.sa_mask);
-    sigaction(SIGBUS, &default_action, nullptr);
+    SetDefaultDisposition();
   } else {
     sigaction(SIGBUS, &previous_action, nullptr);
   }

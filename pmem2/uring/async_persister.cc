@@ -1296,14 +1296,6 @@ IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
     result.detail = "unavailable (the kernel's io_uring lacks IORING_OP_FSYNC or IORING_OP_WRITE)";
     return result;
   }
-  // An engine registers its descriptor with the ring (Engine::fd): a table of one empty slot says whether it can.
-  int empty_slot = -1;
-  if (const int registered = io_uring_register_files(ring, &empty_slot, 1); registered < 0) {
-    io_uring_queue_exit(ring);
-    result.detail = absl::StrCat("unavailable (io_uring_register_files: ", std::strerror(-registered), ")");
-    return result;
-  }
-  io_uring_unregister_files(ring);
   result.available = true;
   result.detail = "io_uring (ranged IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_WRITE)";
   return result;
@@ -1315,7 +1307,15 @@ IoUringSupport ProbeIoUring() {
   const internal::ScopedNoCancellation no_cancellation;  // io_uring_queue_exit() closes with close()
   io_uring ring;
   IoUringSupport support = MakeRing(4, &ring);
-  if (support.available) io_uring_queue_exit(&ring);
+  if (!support.available) return support;
+  // Create() registers the engine's descriptor with its ring (Engine::fd) and uses no ring that refuses it: a table
+  // of one empty slot says whether this kernel takes one.
+  int empty_slot = -1;
+  if (const int registered = io_uring_register_files(&ring, &empty_slot, 1); registered < 0) {
+    support.available = false;
+    support.detail = absl::StrCat("unavailable (io_uring_register_files: ", std::strerror(-registered), ")");
+  }
+  io_uring_queue_exit(&ring);
   return support;
 }
 
