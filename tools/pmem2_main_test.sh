@@ -27,4 +27,16 @@ check "info with --plot is refused" 1 'info takes no bench flags' info "$tmp/f" 
 check "info with --cpu is refused" 1 'info takes no bench flags' info "$tmp/f" --create=64K --cpu=0
 [[ ! -e "$tmp/f" ]] || { echo "FAIL: a refused info created its PATH"; failed=1; }
 check "info alone works" 0 '^granularity: ' info "$tmp/f" --create=64K
+# A report that cannot be written (stdout on a full device) is a failure, not exit 0.
+set +e
+out=$("$pmem2" info "$tmp/f" 2>&1 >/dev/full)
+status=$?
+set -e
+if [[ "$status" -ne 1 ]] || ! grep -q 'writing the report to standard output failed' <<<"$out"; then
+  echo "FAIL info > /dev/full: exit $status (expected 1), output:"
+  echo "$out"
+  failed=1
+else
+  echo "ok info > /dev/full"
+fi
 exit "$failed"

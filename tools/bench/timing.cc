@@ -159,12 +159,12 @@ bool RegisterTimedCall(const TimedCall& call) {
     const size_t half = MoveWindow(window);
     if (call.glibc) {
       b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) {
-        TimeGlibcMove(s, base, SequentialCursor(&cold->move_next, n, half), half, n);
+        TimeGlibcMove(s, base, MoveCursor(cold, n, half), half, n);
       });
     } else {
       const MemcpyFn fn = call.target.memcpy;
       b = benchmark::RegisterBenchmark(call.name.c_str(), [=](benchmark::State& s) {
-        TimeMove(s, fn, base, SequentialCursor(&cold->move_next, n, half), half, n);
+        TimeMove(s, fn, base, MoveCursor(cold, n, half), half, n);
       });
     }
   } else if (call.pattern == Pattern::kSeq) {
@@ -173,7 +173,6 @@ bool RegisterTimedCall(const TimedCall& call) {
     b = RegisterCopy(call, [=] { return RandomSlots(cold, n, window); });
   }
   if (!call.cpu_time) b->UseRealTime();  // iteration counts follow the reported time base
-  b->Unit(benchmark::kNanosecond);       // the table's unit, whatever --benchmark_time_unit would make the default
   return true;
 }
 

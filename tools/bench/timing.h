@@ -117,6 +117,11 @@ class SequentialCursor {
   size_t last_;  // the largest offset that still fits
 };
 
+// move's cursor for a copy of `n` bytes in its half window of `half` bytes: ColdState::move_next (timing.cc).
+inline SequentialCursor MoveCursor(ColdState* state, size_t n, size_t half) {
+  return SequentialCursor(&state->move_next, n, half);
+}
+
 // rand: a uniformly random multiple of round_up(n, 64) below the window (round_up(n, 64) <= window), drawn from
 // `state->rng` (xorshift64*; scaled by a 64 x 64 -> 128-bit multiply, which leaves no visible bias here).
 class RandomSlots {

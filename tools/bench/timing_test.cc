@@ -217,13 +217,13 @@ TEST(PatternTest, MoveWindowIsTheFirstHalfInWholePages) {
 TEST(PatternTest, MoveAndSeqKeepTheirOwnCursors) {
   const size_t window = size_t{1} << 20, half = MoveWindow(window);
   ColdState cold;
-  SequentialCursor move(&cold.move_next, 64, half);
+  SequentialCursor move = MoveCursor(&cold, 64, half);  // as timing.cc makes move's
   for (int i = 0; i < 10; ++i) move.Next();
   SequentialCursor seq(&cold, 4096, window);
   size_t seq_last = 0;
   for (int i = 0; i < 200; ++i) seq_last = seq.Next();  // past the middle of the window
   ASSERT_GT(seq_last, half);
-  SequentialCursor next_move(&cold.move_next, 64, half);
+  SequentialCursor next_move = MoveCursor(&cold, 64, half);
   EXPECT_EQ(next_move.Next(), 640u) << "where the last move column stopped";
   SequentialCursor next_seq(&cold, 4096, window);
   EXPECT_EQ(next_seq.Next(), seq_last + 4096);
