@@ -3,6 +3,7 @@
 #include "pmem2/errors/errors.h"
 
 #include <cerrno>
+#include <string>
 #include <type_traits>
 
 #include <libpmem2.h>
@@ -14,43 +15,59 @@
 namespace pmem2 {
 namespace {
 
-TEST(ErrorsTest, CodesAreLibpmem2Values) {
-  EXPECT_EQ(static_cast<int>(ErrorCode::kMapRange), PMEM2_E_MAP_RANGE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kGranularityNotSet), PMEM2_E_GRANULARITY_NOT_SET);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kGranularityNotSupported), PMEM2_E_GRANULARITY_NOT_SUPPORTED);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kOffsetOutOfRange), PMEM2_E_OFFSET_OUT_OF_RANGE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kOffsetUnaligned), PMEM2_E_OFFSET_UNALIGNED);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kLengthUnaligned), PMEM2_E_LENGTH_UNALIGNED);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kSourceEmpty), PMEM2_E_SOURCE_EMPTY);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidSharingValue), PMEM2_E_INVALID_SHARING_VALUE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kSrcDevdaxPrivate), PMEM2_E_SRC_DEVDAX_PRIVATE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidProtFlag), PMEM2_E_INVALID_PROT_FLAG);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kNoAccess), PMEM2_E_NO_ACCESS);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidFileHandle), PMEM2_E_INVALID_FILE_HANDLE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidFileType), PMEM2_E_INVALID_FILE_TYPE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kNoSupp), PMEM2_E_NOSUPP);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kIoFail), PMEM2_E_IO_FAIL);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidSizeFormat), PMEM2_E_INVALID_SIZE_FORMAT);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentFormat), PMEM2_E_INVALID_ALIGNMENT_FORMAT);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAlignmentValue), PMEM2_E_INVALID_ALIGNMENT_VALUE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kFileHandleNotSet), PMEM2_E_FILE_HANDLE_NOT_SET);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kMappingExists), PMEM2_E_MAPPING_EXISTS);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kMappingNotFound), PMEM2_E_MAPPING_NOT_FOUND);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kBufferTooSmall), PMEM2_E_BUFFER_TOO_SMALL);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidAddressRequestType), PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kAddressUnaligned), PMEM2_E_ADDRESS_UNALIGNED);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kAddressNull), PMEM2_E_ADDRESS_NULL);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kDeepFlushRange), PMEM2_E_DEEP_FLUSH_RANGE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidRegionFormat), PMEM2_E_INVALID_REGION_FORMAT);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kDaxRegionNotFound), PMEM2_E_DAX_REGION_NOT_FOUND);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kInvalidDevFormat), PMEM2_E_INVALID_DEV_FORMAT);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kCannotReadBounds), PMEM2_E_CANNOT_READ_BOUNDS);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kNoBadBlockFound), PMEM2_E_NO_BAD_BLOCK_FOUND);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kLengthOutOfRange), PMEM2_E_LENGTH_OUT_OF_RANGE);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kVmReservationNotEmpty), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kMapExists), PMEM2_E_MAP_EXISTS);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kFileDescriptorNotSet), PMEM2_E_FILE_DESCRIPTOR_NOT_SET);
-  EXPECT_EQ(static_cast<int>(ErrorCode::kSourceTypeNotSupported), PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED);
+// Every libpmem2 code: its value (libpmem2's header) and its name (what pmem2's messages and `pmem2 info` print).
+TEST(ErrorsTest, CodesAreLibpmem2ValuesAndNames) {
+  struct Row {
+    ErrorCode code;
+    int libpmem2_value;
+    const char* libpmem2_name;
+  };
+#define PMEM2_ERROR_ROW(code, name) \
+  Row { ErrorCode::code, name, #name }
+  const Row rows[] = {
+      PMEM2_ERROR_ROW(kUnknown, PMEM2_E_UNKNOWN),
+      PMEM2_ERROR_ROW(kMapRange, PMEM2_E_MAP_RANGE),
+      PMEM2_ERROR_ROW(kGranularityNotSet, PMEM2_E_GRANULARITY_NOT_SET),
+      PMEM2_ERROR_ROW(kGranularityNotSupported, PMEM2_E_GRANULARITY_NOT_SUPPORTED),
+      PMEM2_ERROR_ROW(kOffsetOutOfRange, PMEM2_E_OFFSET_OUT_OF_RANGE),
+      PMEM2_ERROR_ROW(kOffsetUnaligned, PMEM2_E_OFFSET_UNALIGNED),
+      PMEM2_ERROR_ROW(kLengthUnaligned, PMEM2_E_LENGTH_UNALIGNED),
+      PMEM2_ERROR_ROW(kSourceEmpty, PMEM2_E_SOURCE_EMPTY),
+      PMEM2_ERROR_ROW(kInvalidSharingValue, PMEM2_E_INVALID_SHARING_VALUE),
+      PMEM2_ERROR_ROW(kSrcDevdaxPrivate, PMEM2_E_SRC_DEVDAX_PRIVATE),
+      PMEM2_ERROR_ROW(kInvalidProtFlag, PMEM2_E_INVALID_PROT_FLAG),
+      PMEM2_ERROR_ROW(kNoAccess, PMEM2_E_NO_ACCESS),
+      PMEM2_ERROR_ROW(kInvalidFileHandle, PMEM2_E_INVALID_FILE_HANDLE),
+      PMEM2_ERROR_ROW(kInvalidFileType, PMEM2_E_INVALID_FILE_TYPE),
+      PMEM2_ERROR_ROW(kNoSupp, PMEM2_E_NOSUPP),
+      PMEM2_ERROR_ROW(kIoFail, PMEM2_E_IO_FAIL),
+      PMEM2_ERROR_ROW(kInvalidSizeFormat, PMEM2_E_INVALID_SIZE_FORMAT),
+      PMEM2_ERROR_ROW(kInvalidAlignmentFormat, PMEM2_E_INVALID_ALIGNMENT_FORMAT),
+      PMEM2_ERROR_ROW(kInvalidAlignmentValue, PMEM2_E_INVALID_ALIGNMENT_VALUE),
+      PMEM2_ERROR_ROW(kFileHandleNotSet, PMEM2_E_FILE_HANDLE_NOT_SET),
+      PMEM2_ERROR_ROW(kMappingExists, PMEM2_E_MAPPING_EXISTS),
+      PMEM2_ERROR_ROW(kMappingNotFound, PMEM2_E_MAPPING_NOT_FOUND),
+      PMEM2_ERROR_ROW(kBufferTooSmall, PMEM2_E_BUFFER_TOO_SMALL),
+      PMEM2_ERROR_ROW(kInvalidAddressRequestType, PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE),
+      PMEM2_ERROR_ROW(kAddressUnaligned, PMEM2_E_ADDRESS_UNALIGNED),
+      PMEM2_ERROR_ROW(kAddressNull, PMEM2_E_ADDRESS_NULL),
+      PMEM2_ERROR_ROW(kDeepFlushRange, PMEM2_E_DEEP_FLUSH_RANGE),
+      PMEM2_ERROR_ROW(kInvalidRegionFormat, PMEM2_E_INVALID_REGION_FORMAT),
+      PMEM2_ERROR_ROW(kDaxRegionNotFound, PMEM2_E_DAX_REGION_NOT_FOUND),
+      PMEM2_ERROR_ROW(kInvalidDevFormat, PMEM2_E_INVALID_DEV_FORMAT),
+      PMEM2_ERROR_ROW(kCannotReadBounds, PMEM2_E_CANNOT_READ_BOUNDS),
+      PMEM2_ERROR_ROW(kNoBadBlockFound, PMEM2_E_NO_BAD_BLOCK_FOUND),
+      PMEM2_ERROR_ROW(kLengthOutOfRange, PMEM2_E_LENGTH_OUT_OF_RANGE),
+      PMEM2_ERROR_ROW(kVmReservationNotEmpty, PMEM2_E_VM_RESERVATION_NOT_EMPTY),
+      PMEM2_ERROR_ROW(kMapExists, PMEM2_E_MAP_EXISTS),
+      PMEM2_ERROR_ROW(kFileDescriptorNotSet, PMEM2_E_FILE_DESCRIPTOR_NOT_SET),
+      PMEM2_ERROR_ROW(kSourceTypeNotSupported, PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED),
+  };
+#undef PMEM2_ERROR_ROW
+  for (const Row& row : rows) {
+    EXPECT_EQ(static_cast<int>(row.code), row.libpmem2_value) << row.libpmem2_name;
+    EXPECT_EQ(std::string(ErrorCodeName(row.code)), row.libpmem2_name);
+  }
 }
 
 TEST(ErrorsTest, MakeErrorRoundTrips) {

@@ -250,45 +250,69 @@ bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
 // the file's write-back failures since it was opened: one it has not reported yet is reported to the engine that
 // takes it, as it would have been to the engine that parked it.)
 int TakeParkedDescription(const map_internal::FileIdentity& file, bool read_only) {
-  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
   const uint64_t generation = ForkGeneration();
-  for (ParkedDescription& place : parked) {
-    if (place.fd >= 0 && place.device == file.device && place.inode == file.inode && place.read_only == read_only &&
-        place.fork_generation == generation) {
-      const int fd = std::exchange(place.fd, -1);
-      if (DescriptorIsTheFile(fd, file.device, file.inode)) return fd;  // else closed by other code: forgotten
-    }
-  }
-  return -1;
-}
-
-// The end of an engine's descriptor (opened in fork generation `generation`): closed, or parked while the process
-// holds a record lock on the file; and the parked descriptors of files whose locks are gone closed.
-void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only, uint64_t generation) {
-  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
-  if (fd >= 0 && DescriptorIsTheFile(fd, file.device, file.inode)) {  // a reused number is not ours to close
-    if (!ProcessHoldsRecordLocks(fd)) {
-      close(fd);
-    } else {
+  for (;;) {
+    int fd = -1;
+    {
+      std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
       for (ParkedDescription& place : parked) {
-        if (place.fd < 0) {
-          place = ParkedDescription{file.device, file.inode, read_only, generation, fd};
+        if (place.fd >= 0 && place.device == file.device && place.inode == file.inode && place.read_only == read_only &&
+            place.fork_generation == generation) {
+          fd = std::exchange(place.fd, -1);
           break;
         }
       }
     }
-  }
-  for (ParkedDescription& place : parked) {
-    if (place.fd < 0) continue;
-    if (!DescriptorIsTheFile(place.fd, place.device, place.inode)) {
-      place.fd = -1;  // closed by other code: forgotten, not closed again
-    } else if (!ProcessHoldsRecordLocks(place.fd)) {
-      close(std::exchange(place.fd, -1));
-    }
+    if (fd < 0) return -1;
+    // Checked outside the lock fork() takes (a system call); closed by other code: forgotten, the next one tried.
+    if (DescriptorIsTheFile(fd, file.device, file.inode)) return fd;
   }
 }
 
+// Called in ReleaseDescription between taking the parked descriptors out and checking them (tests: a check that
+// blocks). Null: none.
+std::atomic<void (*)()> release_check_hook{nullptr};
+
+// The end of an engine's descriptor (opened in fork generation `generation`): closed, or parked while the process
+// holds a record lock on the file; and the parked descriptors of files whose locks are gone closed. The system calls
+// run outside ParkedMutex, which every fork() takes: a lock query or a close on NFS waits for the server (a close
+// writes the file back), and a fork in another thread must not wait with it. The parked descriptors are taken out of
+// the table for their check (an engine made meanwhile opens its own), so a child forked during the check inherits
+// them outside its table and never closes them.
+void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only, uint64_t generation) {
+  ParkedDescription checking[kMaxParked + 1];
+  size_t count = 0;
+  if (fd >= 0) checking[count++] = ParkedDescription{file.device, file.inode, read_only, generation, fd};
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+    for (ParkedDescription& place : parked) {
+      if (place.fd >= 0) checking[count++] = std::exchange(place, ParkedDescription{});
+    }
+  }
+  if (count == 0) return;
+  if (void (*const hook)() = release_check_hook.load(std::memory_order_acquire)) hook();
+  size_t still_locked = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const ParkedDescription& description = checking[i];
+    // A number closed by other code (and maybe reused) is forgotten, not closed: it is not ours any more.
+    if (!DescriptorIsTheFile(description.fd, description.device, description.inode)) continue;
+    if (ProcessHoldsRecordLocks(description.fd)) {
+      checking[still_locked++] = description;
+    } else {
+      close(description.fd);
+    }
+  }
+  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  size_t next = 0;
+  for (ParkedDescription& place : parked) {
+    if (next < still_locked && place.fd < 0) place = checking[next++];
+  }
+  // Any left over found the table full: open, unparked (the lock comes first).
+}
+
 }  // namespace
+
+void SetReleaseCheckHookForTest(void (*hook)()) { release_check_hook.store(hook, std::memory_order_release); }
 
 size_t ParkedDescriptionCountForTest() {
   std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());

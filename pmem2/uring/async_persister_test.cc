@@ -1480,6 +1480,63 @@ TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFil
   EXPECT_TRUE(AnotherProcessCanLock(file_->path));
 }
 
+// An engine's end stopped at its descriptor checks (the record lock queries and the closes) until the test writes to
+// `release_gate`.
+int release_gate[2] = {-1, -1};
+std::atomic<bool> release_check_entered{false};
+void BlockingReleaseCheck() {
+  release_check_entered.store(true);
+  char byte;
+  while (read(release_gate[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+// Every fork() takes the lock of the kept descriptors' table. An engine's end asks the kernel for record locks and
+// closes descriptors, which on NFS wait for the server (a close writes the file back): a fork in another thread goes
+// on meanwhile (before, the checks ran under that lock and the fork waited for them).
+TEST_P(AsyncPersisterTest, AForkGoesOnWhileAnEngineEndChecksItsDescriptors) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);  // the end queries and parks
+  const size_t parked_before = uring_internal::ParkedDescriptionCountForTest();
+  ASSERT_EQ(pipe2(release_gate, O_CLOEXEC), 0) << std::strerror(errno);
+  release_check_entered.store(false);
+  uring_internal::SetReleaseCheckHookForTest(&BlockingReleaseCheck);
+  absl::Cleanup no_hook = [] {
+    uring_internal::SetReleaseCheckHookForTest(nullptr);
+    close(release_gate[0]);
+    close(release_gate[1]);
+  };
+  std::thread ending([&] { persister_.reset(); });
+  while (!release_check_entered.load()) absl::SleepFor(absl::Milliseconds(1));
+  std::atomic<pid_t> child{0};
+  std::thread forking([&] {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    child.store(pid);
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (child.load() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  const bool forked_meanwhile = child.load() != 0;
+  ASSERT_EQ(write(release_gate[1], "x", 1), 1);
+  ending.join();
+  forking.join();
+  EXPECT_TRUE(forked_meanwhile) << "fork() waited 10 s for an engine's end";
+  ASSERT_GT(child.load(), 0) << std::strerror(errno);
+  int status = 0;
+  ASSERT_EQ(waitpid(child.load(), &status, 0), child.load());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // The end still kept its descriptor for the lock, and a later end closes it once the lock is gone.
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 1);
+  EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "an engine's end released the application's record lock";
+  std::move(no_hook).Invoke();
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  ASSERT_TRUE(NewPersister().ok());
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
+}
+
 // Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the
 // owners first locked the file, not by offset. Here another process write-locks [4096, 8192), then this one [0, 4096):
 // the engine's end must still find this process's lock (before, a walk by offsets from the first answer skipped it).

@@ -40,6 +40,10 @@ int EngineDescriptorForTest(const AsyncPersister& engine);
 // How many descriptors of destroyed engines are kept open because the process held a record lock on their file.
 size_t ParkedDescriptionCountForTest();
 
+// Calls `hook` (null: nothing) in every engine's end while it checks its own and the parked descriptors (the record
+// lock queries and closes), outside the lock that fork() takes.
+void SetReleaseCheckHookForTest(void (*hook)());
+
 }  // namespace uring_internal
 }  // namespace pmem2
 
