@@ -2,15 +2,26 @@
 
 #include "pmem2/sysfs/sysfs.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -72,6 +83,82 @@ TEST(SysfsTest, WritingAMissingAttributeIsAnErrnoErrorNamingIt) {
   EXPECT_EQ(GetErrorCode(status), ErrorCode::kErrno);
   EXPECT_EQ(GetErrno(status), ENOENT);
   EXPECT_THAT(std::string(status.message()), HasSubstr("absent/deep_flush"));
+}
+
+// A write the file takes only in part (here: RLIMIT_FSIZE two bytes in) is EIO naming the attribute: an attribute's
+// store ran on part of the value, so it did not do what was asked.
+TEST(SysfsTest, AShortWriteIsEio) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  const std::string path = dir.Join("deep_flush");
+  std::ofstream(path) << "0\n";
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    signal(SIGXFSZ, SIG_IGN);
+    const struct rlimit two_bytes = {2, 2};
+    if (setrlimit(RLIMIT_FSIZE, &two_bytes) != 0) return 2;
+    const absl::Status status = WriteAttribute(path, "1234");
+    ::pmem2::testing::WriteToParent(out, absl::StrCat(GetErrno(status), " ", status.message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat(EIO, " write \"1234\" to ", path)));
+}
+
+// Signals that interrupt the open, the read and the write (a handler without SA_RESTART, as an application's may be)
+// are retried, not failures: shown on a FIFO, where each of them blocks until the test's other thread lets it go.
+std::atomic<int> interruptions{0};
+void CountInterruption(int) { interruptions.fetch_add(1); }
+
+TEST(SysfsTest, InterruptedSystemCallsAreRetried) {
+  ::pmem2::testing::ScopedTempDir dir("/dev/shm");
+  const std::string fifo = dir.Join("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    struct sigaction action {};
+    action.sa_handler = &CountInterruption;  // no SA_RESTART: a blocked system call returns EINTR
+    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 2;
+    const pthread_t reader = pthread_self();
+    auto pause = [] { absl::SleepFor(absl::Milliseconds(100)); };
+    // Read: interrupted in open() (no writer yet), then in read() (a writer, nothing written yet).
+    std::thread writer([&] {
+      pause();
+      pthread_kill(reader, SIGUSR1);
+      pause();
+      const int fd = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+      pause();
+      pthread_kill(reader, SIGUSR1);
+      pause();
+      if (fd >= 0 && write(fd, "42\n", 3) == 3) close(fd);
+    });
+    const absl::StatusOr<std::string> text = ReadAttribute(fifo);
+    writer.join();
+    ::pmem2::testing::WriteToParent(out, absl::StrCat("read ", text.ok() ? *text : text.status().ToString(), "; "));
+    // Write: interrupted in write(), the pipe full.
+    const int drain = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    const int filler = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (drain < 0 || filler < 0) return 3;
+    const std::string block(4096, 'f');
+    size_t filled = 0;
+    for (ssize_t n; (n = write(filler, block.data(), block.size())) > 0;) filled += static_cast<size_t>(n);
+    std::string drained;
+    std::thread emptier([&] {
+      pause();
+      pthread_kill(reader, SIGUSR1);
+      pause();
+      char buffer[4096];
+      while (drained.size() < filled + 1) {
+        const ssize_t n = read(drain, buffer, sizeof buffer);
+        if (n > 0) drained.append(buffer, static_cast<size_t>(n));
+        if (n <= 0) absl::SleepFor(absl::Milliseconds(1));
+      }
+    });
+    const absl::Status written = WriteAttribute(fifo, "1");
+    emptier.join();
+    ::pmem2::testing::WriteToParent(out, absl::StrCat("write ", written.ToString(), " ", drained.back() == '1',
+                                                      "; interruptions ", interruptions.load()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "read 42; write OK 1; interruptions 3");
 }
 
 TEST(SysfsTest, OnlyTheProcessItselfMovesTheRoot) {
