@@ -2,7 +2,11 @@
 
 #include "pmem2/arch/generic/ops.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -46,6 +50,48 @@ TEST(FillWordsTest, MatchesMemset) {
       ASSERT_EQ(buf, want) << "len " << len << " off " << off;
     }
   }
+}
+
+// The header's store-width promise, on the CPU running the test: while one thread writes a buffer again and again
+// (every aligned 8-byte word each time, alternately all 0x22 and all 0x11 bytes: CopyWords and FillWords, in turn,
+// from a misaligned start so that the byte loops run too), no aligned word a second thread reads holds bytes of both.
+TEST(CopyWordsTest, NoAlignedWordIsSeenHalfWritten) {
+  constexpr size_t kWords = 4096;  // 32 KiB
+  alignas(64) static uint64_t buffer[kWords];
+  alignas(64) static uint64_t twos[kWords];
+  for (size_t i = 0; i < kWords; ++i) {
+    twos[i] = 0x2222222222222222ull;
+    __atomic_store_n(&buffer[i], 0x1111111111111111ull, __ATOMIC_RELAXED);
+  }
+  std::atomic<bool> reading{false}, done{false};
+  std::thread writer([&] {
+    while (!reading.load(std::memory_order_acquire)) {
+    }
+    // From byte 3 to 3 bytes before the end: the first and last words are written by bytes, and not read below.
+    char* const start = reinterpret_cast<char*>(buffer) + 3;
+    const size_t length = sizeof(buffer) - 6;
+    // At least 300 ms, so that the reader, which may share the CPU, sees many words being written.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    for (int round = 0; round < 4000 || std::chrono::steady_clock::now() < until; ++round) {
+      if (round % 2 == 0) {
+        CopyWords(start, reinterpret_cast<const char*>(twos) + 3, length);
+      } else {
+        FillWords(start, 0x11, length);
+      }
+    }
+    done.store(true, std::memory_order_release);
+  });
+  size_t torn = 0, reads = 0;
+  reading.store(true, std::memory_order_release);
+  do {
+    for (size_t i = 1; i < kWords - 1; i += 7, ++reads) {
+      const uint64_t w = __atomic_load_n(&buffer[i], __ATOMIC_RELAXED);
+      if (w != 0x1111111111111111ull && w != 0x2222222222222222ull) ++torn;
+    }
+  } while (!done.load(std::memory_order_acquire));
+  writer.join();
+  EXPECT_GT(reads, kWords / 7);
+  EXPECT_EQ(torn, 0u) << torn << " of " << reads << " aligned words read half written";
 }
 
 TEST(GenericOpsTest, TablesWork) {
