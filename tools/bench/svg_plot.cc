@@ -212,6 +212,14 @@ absl::Status WriteBandwidthSvg(const std::vector<Row>& rows, const std::string& 
   if (close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), replace ? 0 : RENAME_NOREPLACE) != 0) {
     err = errno;
+    // RENAME_NOREPLACE is refused (EINVAL) where the file system cannot promise it (NFS, 9p, FUSE, old kernels):
+    // link(2) promises the same (EEXIST if the name exists), then the temporary name goes.
+    if (err == EINVAL && !replace && link(temporary.c_str(), path.c_str()) == 0) {
+      err = 0;
+      unlink(temporary.c_str());
+    } else if (err == EINVAL && !replace) {
+      err = errno;
+    }
   }
   if (err != 0) {
     unlink(temporary.c_str());

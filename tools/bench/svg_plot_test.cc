@@ -3,7 +3,9 @@
 #include "tools/bench/svg_plot.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -12,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -186,6 +192,39 @@ TEST(SvgPlotTest, ReplacesWholeOnlyWhenAskedAndNeverWritesThroughALink) {
     if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
   }
   EXPECT_EQ(entries, 2) << "the plot and the victim, no temporary file";
+}
+
+// Where the file system refuses RENAME_NOREPLACE (EINVAL: NFS, 9p, FUSE), a new plot is linked into place instead,
+// which refuses an existing name as well (before, the plot failed there); replacing renames as before.
+TEST(SvgPlotTest, WritesANewPlotWhereTheFileSystemRefusesRenameNoReplace) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  testing::ScopedTempDir dir("/dev/shm");
+  const std::string path = dir.Join("plot.svg");
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    testing::DenySystemCallWithFlags(__NR_renameat2, 4, RENAME_NOREPLACE, EINVAL);
+    const absl::Status made = WriteBandwidthSvg(SampleRows(), "t", path);
+    const absl::Status again = WriteBandwidthSvg(SampleRows(), "u", path);
+    const absl::Status replaced = WriteBandwidthSvg(SampleRows(), "v", path, /*replace=*/true);
+    testing::WriteToParent(out, absl::StrCat(made.ToString(), "; ", again.code() == absl::StatusCode::kAlreadyExists,
+                                             "; ", replaced.ToString()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "OK; 1; OK");
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), BandwidthSvg(SampleRows(), "v"));
+  int entries = 0;
+  for (DIR* d = opendir(dir.path().c_str()); d != nullptr;) {
+    dirent* e = readdir(d);
+    if (e == nullptr) {
+      closedir(d);
+      break;
+    }
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
+  }
+  EXPECT_EQ(entries, 1) << "the plot, no temporary file";
 }
 
 }  // namespace
