@@ -15,7 +15,8 @@
 // R9 (a page persist is a cancellation point, where the kernel's answer may be dropped), R10 (pmem2_map_from_existing
 // of a file adopts a range that is not all a shared mapping: a private mapping, a reservation's placeholder, memory
 // mapped nowhere, whose persists then succeed over stores that reach no file; ours refuses it with
-// PMEM2_E_INVALID_SHARING_VALUE), R11 (an extension whose end wraps around returns 0). D1 (find in the rest of a
+// PMEM2_E_INVALID_SHARING_VALUE), R11 (an extension whose end wraps around returns 0), R12 (a shrink or delete of a
+// reservation unmaps a mapping adopted with pmem2_map_from_existing under the live map). D1 (find in the rest of a
 // map's partial last page) is a difference not decided yet.
 //
 // How both libraries live in one process: they export the same symbol names. Ours is linked statically into
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -885,6 +887,57 @@ TEST_F(DifferentialTest, ReservationExtendThatWrapsAround) {
   EXPECT_EQ(rets[1], 0) << "libpmem2 refuses a wrapping extension now? drop R11 and the README's row";
   EXPECT_EQ(sizes[1], 4 * kPage + (SIZE_MAX - 4 * kPage + 1)) << "the wrapped size (0)";
   EXPECT_EQ(deletes[1], -EINVAL);
+}
+
+// The permissions /proc/self/maps gives the mapping holding `address` ("rw-s", "---p"), or "" if none holds it.
+std::string MappingPermissions(const void* address) {
+  FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return "?";
+  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  char line[512];
+  std::string found;
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    uintptr_t begin = 0, end = 0;
+    char permissions[5] = {};
+    if (std::sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %4s", &begin, &end, permissions) == 3 && at >= begin && at < end) {
+      found = permissions;
+      break;
+    }
+  }
+  std::fclose(maps);
+  return found;
+}
+
+// A mapping the application made over part of a reservation and adopted with pmem2_map_from_existing: libpmem2 1.12.1
+// gives that range back on a shrink and unmaps it on a delete, under the live map (whose stores then fault, or land
+// in whatever the kernel maps there next), though its pmem2_map_new refuses to map over it (R12). Ours refuses both
+// with PMEM2_E_VM_RESERVATION_NOT_EMPTY, as for a placed map, and deletes once the adopted map is gone.
+TEST_F(DifferentialTest, ShrinkAndDeleteOfAReservationHoldingAnAdoptedMap) {
+  SourcePair file(*reference, scratch, {SourceSpec::kFile, 16 * kPage, O_RDWR});
+  ASSERT_TRUE(file.ok());
+  std::string answers[2];
+  for (const Api* api : {&Ours(), reference}) {
+    std::string& out = answers[api == reference ? 1 : 0];
+    pmem2_vm_reservation* rsv = nullptr;
+    ASSERT_EQ(api->vm_reservation_new(&rsv, nullptr, 8 * kPage), 0) << Who(*api);
+    char* const page = At(api->vm_reservation_get_address(rsv), 2 * kPage);
+    ASSERT_EQ(mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file.fd(), 0), page);
+    pmem2_map* adopted = nullptr;
+    ASSERT_EQ(api->map_from_existing(&adopted, file.of(*api), page, kPage, PMEM2_GRANULARITY_PAGE), 0) << Who(*api);
+    pmem2_map* over = nullptr;
+    absl::StrAppend(&out, "map_new_over=", NewMap(*api, file.of(*api), rsv, 2 * kPage, 0, kPage, &over));
+    auto adopted_page = [&] { return MappingPermissions(page) == "rw-s" ? "kept" : "gone"; };
+    absl::StrAppend(&out, " shrink=", api->vm_reservation_shrink(rsv, 0, 4 * kPage), " ", adopted_page());
+    const int deleted = api->vm_reservation_delete(&rsv);
+    absl::StrAppend(&out, " delete=", deleted, " ", adopted_page());
+    EXPECT_EQ(api->map_delete(&adopted), 0) << Who(*api);
+    if (MappingPermissions(page) == "rw-s") munmap(page, kPage);
+    if (deleted != 0) absl::StrAppend(&out, " delete_after=", api->vm_reservation_delete(&rsv));
+  }
+  EXPECT_EQ(answers[0], absl::StrCat("map_new_over=", -EEXIST, " shrink=", PMEM2_E_VM_RESERVATION_NOT_EMPTY,
+                                     " kept delete=", PMEM2_E_VM_RESERVATION_NOT_EMPTY, " kept delete_after=0"));
+  EXPECT_EQ(answers[1], absl::StrCat("map_new_over=", -EEXIST, " shrink=0 gone delete=0 gone"))
+      << "libpmem2 keeps an adopted mapping now? drop R12";
 }
 
 // A second map placed next to, over or inside a first one ([2, 4) pages of an 8-page reservation).

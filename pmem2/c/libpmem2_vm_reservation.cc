@@ -71,10 +71,10 @@ int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) try {
   if (*rsv_ptr == nullptr) return NullArgument("*rsv_ptr");
   // Retired while it is checked, so that a second delete (a stale copy, in another thread) is refused meanwhile.
   if (!BeginRetiring(HandleKind::kReservation, *rsv_ptr)) return NotLive(HandleKind::kReservation, *rsv_ptr);
-  const size_t maps = (*rsv_ptr)->reservation.map_count();
-  if (maps != 0) {
+  // A map placed in it, or one adopted with pmem2_map_from_existing over part of it (libpmem2 unmaps that one).
+  if (absl::Status empty = (*rsv_ptr)->reservation.CheckEmpty(); !empty.ok()) {
     CancelRetiring(HandleKind::kReservation, *rsv_ptr);
-    return FailFormatted(PMEM2_E_VM_RESERVATION_NOT_EMPTY, "%zu map(s) are still mapped into the reservation", maps);
+    return Return(empty);
   }
   FinishRetiring(HandleKind::kReservation, *rsv_ptr);
   delete *rsv_ptr;

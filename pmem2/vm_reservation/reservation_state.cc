@@ -11,9 +11,13 @@
 #include <cerrno>
 #include <iterator>
 #include <mutex>
+#include <new>
+#include <utility>
+#include <vector>
 
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/str_format.h"
+#include "pmem2/map/map_registry.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -69,14 +73,28 @@ ReservationState::~ReservationState() {
     if (newer_ != nullptr) newer_->older_ = older_;
     if (newest_ == this) newest_ = older_;
   }
-  // No Map refers to this any more (each holds a reference), so nothing else reads what follows.
-  // Everything but lost holes, which may hold other code's mappings by now.
+  // No placed Map refers to this any more (each holds a reference), so nothing else reads what follows.
+  // Everything but lost holes, which may hold other code's mappings by now, and the ranges of live Maps adopted with
+  // FromExisting() (the application's mappings, mapped over the placeholder; they hold no reference): the kernel's
+  // ranges to unmap, by address.
+  std::vector<std::pair<uintptr_t, uintptr_t>> kept;
+  try {
+    for (const map_internal::MapExtent& adopted : map_internal::MapsInRange(reinterpret_cast<void*>(address_), size_)) {
+      kept.emplace_back(adopted.begin, adopted.end);
+    }
+    for (const auto& [begin, claimed] : claimed_) {
+      if (claimed.state == State::kLost) kept.emplace_back(begin, begin + claimed.length);
+    }
+  } catch (const std::bad_alloc&) {
+    return;  // the whole range stays reserved (address space lost), rather than a live Map's pages unmapped
+  }
+  std::sort(kept.begin(), kept.end());
   uintptr_t at = address_;
   const uintptr_t end = address_ + size_;
-  for (const auto& [begin, claimed] : claimed_) {
-    if (claimed.state != State::kLost) continue;
-    if (begin > at) munmap(reinterpret_cast<void*>(at), begin - at);
-    at = begin + claimed.length;
+  for (const auto& [begin, kept_end] : kept) {
+    if (begin > at) munmap(reinterpret_cast<void*>(at), std::min(begin, end) - at);
+    at = std::max(at, kept_end);
+    if (at >= end) break;
   }
   if (end > at) munmap(reinterpret_cast<void*>(at), end - at);
 }
@@ -302,7 +320,8 @@ absl::Status ReservationState::Extend(size_t size, absl::FunctionRef<void(void*,
   return absl::OkStatus();
 }
 
-absl::Status ReservationState::Shrink(size_t offset, size_t size) {
+absl::Status ReservationState::Shrink(size_t offset, size_t size,
+                                      absl::FunctionRef<absl::Status(uintptr_t, size_t)> check_unlocked) {
   if (offset % PageSize() != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
                      internal::StrFormat("shrink offset %u is not a multiple of the page size %u", offset, PageSize()));
@@ -311,32 +330,45 @@ absl::Status ReservationState::Shrink(size_t offset, size_t size) {
     return MakeError(ErrorCode::kLengthUnaligned,
                      internal::StrFormat("shrink size %u is not a multiple of the page size %u", size, PageSize()));
   }
-  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
-  if (offset >= size_) {
-    return MakeError(ErrorCode::kOffsetOutOfRange,
-                     internal::StrFormat("shrink offset %u is not inside the reservation of %u bytes", offset, size_));
-  }
-  if (size == 0 || size > size_ - offset) {
-    return MakeError(
-        ErrorCode::kLengthOutOfRange,
-        internal::StrFormat("shrinking %u bytes at offset %u: the reservation has %u bytes", size, offset, size_));
-  }
-  if (size == size_) {
-    return MakeError(ErrorCode::kNoSupp, "shrinking a reservation to nothing is not supported; destroy it instead");
-  }
-  if (offset != 0 && offset + size != size_) {
-    return MakeError(ErrorCode::kNoSupp,
-                     internal::StrFormat("shrinking [%u, %u) from the middle of a reservation of %u bytes is not "
-                                         "supported",
-                                         offset, offset + size, size_));
+  std::unique_lock<internal::ForkSafeMutex> lock(Mutex());
+  for (bool checked = false;;) {
+    if (offset >= size_) {
+      return MakeError(
+          ErrorCode::kOffsetOutOfRange,
+          internal::StrFormat("shrink offset %u is not inside the reservation of %u bytes", offset, size_));
+    }
+    if (size == 0 || size > size_ - offset) {
+      return MakeError(
+          ErrorCode::kLengthOutOfRange,
+          internal::StrFormat("shrinking %u bytes at offset %u: the reservation has %u bytes", size, offset, size_));
+    }
+    if (size == size_) {
+      return MakeError(ErrorCode::kNoSupp, "shrinking a reservation to nothing is not supported; destroy it instead");
+    }
+    if (offset != 0 && offset + size != size_) {
+      return MakeError(ErrorCode::kNoSupp,
+                       internal::StrFormat("shrinking [%u, %u) from the middle of a reservation of %u bytes is not "
+                                           "supported",
+                                           offset, offset + size, size_));
+    }
+    const uintptr_t begin = address_ + offset;
+    auto next = FirstEndingAfterLocked(begin);
+    if (next != claimed_.end() && next->first < begin + size) {
+      return MakeError(ErrorCode::kVmReservationNotEmpty,
+                       internal::StrFormat("offsets [%u, %u) of the reservation hold a mapping (at offset %u)", offset,
+                                           offset + size, next->first - address_));
+    }
+    if (checked) break;
+    // Outside the lock (the Map registry's lock is never taken under it); again from the start if the reservation
+    // moved meanwhile (another thread's Shrink or Extend).
+    const uintptr_t address = address_;
+    const size_t reserved = size_;
+    lock.unlock();
+    if (absl::Status s = check_unlocked(begin, size); !s.ok()) return s;
+    lock.lock();
+    checked = address == address_ && reserved == size_;
   }
   const uintptr_t begin = address_ + offset;
-  auto next = FirstEndingAfterLocked(begin);
-  if (next != claimed_.end() && next->first < begin + size) {
-    return MakeError(ErrorCode::kVmReservationNotEmpty,
-                     internal::StrFormat("offsets [%u, %u) of the reservation hold a mapping (at offset %u)", offset,
-                                         offset + size, next->first - address_));
-  }
   if (munmap(reinterpret_cast<void*>(begin), size) != 0) {  // the reservation stays as it was
     const int err = errno;
     return MakeErrnoError(err,

@@ -93,7 +93,10 @@ class ReservationState {
   // Reserves `size` more bytes after the end; `before_counted` runs on the new range without the lock, before it
   // becomes part of the reservation (VmReservation: forgetting stale Map records there).
   absl::Status Extend(size_t size, absl::FunctionRef<void(void*, size_t)> before_counted);
-  absl::Status Shrink(size_t offset, size_t size);
+  // Gives back [offset, offset + size); `check_unlocked` runs on that range without the lock, once the claims are
+  // checked, and refuses with its error (VmReservation: a Map adopted there with FromExisting()).
+  absl::Status Shrink(size_t offset, size_t size,
+                      absl::FunctionRef<absl::Status(uintptr_t begin, size_t size)> check_unlocked);
   Map* Find(size_t offset, size_t length) const;
   Map* Previous(const Map& map) const;
   Map* Next(const Map& map) const;

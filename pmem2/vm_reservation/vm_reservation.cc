@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "pmem2/errors/errors.h"
@@ -99,6 +100,18 @@ namespace {
 absl::Status MovedFrom() {
   return MakeError(ErrorCode::kMappingNotFound, "this VmReservation was moved from and reserves nothing");
 }
+
+// kVmReservationNotEmpty if a live Map (one adopted with FromExisting(): a placed Map is a claim) lies in
+// [begin, begin + length), naming it and what would have unmapped it.
+absl::Status RefuseAdoptedMaps(void* begin, size_t length, const char* doing) {
+  const std::vector<map_internal::MapExtent> adopted = map_internal::MapsInRange(begin, length);
+  if (adopted.empty()) return absl::OkStatus();
+  return MakeError(ErrorCode::kVmReservationNotEmpty,
+                   internal::StrFormat("a Map adopted with FromExisting() (pmem2_map_from_existing) holds [%#x, %#x) "
+                                       "of the reservation: %s would unmap it; destroy that Map and unmap its range "
+                                       "first",
+                                       adopted.front().begin, adopted.front().end, doing));
+}
 }  // namespace
 
 absl::Status VmReservation::Extend(size_t size) {
@@ -108,7 +121,12 @@ absl::Status VmReservation::Extend(size_t size) {
 }
 
 absl::Status VmReservation::Shrink(size_t offset, size_t size) {
-  return state_ != nullptr ? state_->Shrink(offset, size) : MovedFrom();
+  if (state_ == nullptr) return MovedFrom();
+  // A Map adopted with FromExisting() over part of the range (the application mapped there): unmapping it would leave
+  // that live Map's pages gone, and its stores to whatever the kernel maps there next. (libpmem2 unmaps it.)
+  return state_->Shrink(offset, size, [&](uintptr_t begin, size_t length) {
+    return RefuseAdoptedMaps(reinterpret_cast<void*>(begin), length, "shrinking it");
+  });
 }
 
 Map* VmReservation::FindMap(size_t offset, size_t length) const {
@@ -126,5 +144,14 @@ Map* VmReservation::FirstMap() const { return state_ != nullptr ? state_->First(
 Map* VmReservation::LastMap() const { return state_ != nullptr ? state_->Last() : nullptr; }
 
 size_t VmReservation::map_count() const { return state_ != nullptr ? state_->map_count() : 0; }
+
+absl::Status VmReservation::CheckEmpty() const {
+  if (state_ == nullptr) return absl::OkStatus();
+  if (const size_t placed = state_->map_count(); placed != 0) {
+    return MakeError(ErrorCode::kVmReservationNotEmpty,
+                     internal::StrFormat("%u map(s) are still mapped into the reservation", placed));
+  }
+  return RefuseAdoptedMaps(reinterpret_cast<void*>(state_->address()), state_->size(), "deleting the reservation");
+}
 
 }  // namespace pmem2

@@ -27,7 +27,10 @@
 // Ownership and lifetime: the VmReservation owns the reserved range; it is move-only. Destroying it while Maps
 // are still placed in it is allowed in C++: the address range then stays reserved until the last of those Maps
 // is destroyed, so no Map ever loses its place (the C function pmem2_vm_reservation_delete() refuses instead,
-// with PMEM2_E_VM_RESERVATION_NOT_EMPTY, as libpmem2 documents).
+// with PMEM2_E_VM_RESERVATION_NOT_EMPTY, as libpmem2 documents). A mapping the application made over part of the
+// range and adopted with Map::FromExisting() is the application's: while that Map lives, Shrink() refuses to give
+// its range back, pmem2_vm_reservation_delete() refuses, and the reservation's end leaves it mapped (libpmem2
+// unmaps it under the live Map).
 //
 // Thread safety: all methods may be called concurrently with each other and with Map::Create() / ~Map() of
 // Maps in the reservation. The Map* returned by the Find methods is valid only until that Map is destroyed or
@@ -95,8 +98,8 @@ class VmReservation {
   // beginning or end at its end, without being all of it. Offsets of the Maps are relative to the new
   // beginning afterwards. Errors, checked in this order: kOffsetUnaligned, kLengthUnaligned,
   // kOffsetOutOfRange (offset at or past the end), kLengthOutOfRange (size 0, or past the end), kNoSupp (the
-  // middle of the reservation, or all of it), kVmReservationNotEmpty (a Map lies in the range), kErrno (munmap
-  // failed; the reservation is as it was).
+  // middle of the reservation, or all of it), kVmReservationNotEmpty (a Map lies in the range, placed or adopted
+  // with Map::FromExisting()), kErrno (munmap failed; the reservation is as it was).
   absl::Status Shrink(size_t offset, size_t size);
 
   // The Map with the lowest address that intersects [offset, offset + length) of the reservation (a length of
@@ -109,6 +112,10 @@ class VmReservation {
   Map* LastMap() const;
   // How many Maps are placed in the reservation.
   size_t map_count() const;
+  // OK if no Map is placed in the reservation and no Map adopted with Map::FromExisting() lies in it (the
+  // application mapped over part of it); else kVmReservationNotEmpty naming the count or the adopted range.
+  // pmem2_vm_reservation_delete() refuses what this refuses.
+  absl::Status CheckEmpty() const;
 
   // For pmem2's own packages (Map::Create places its mapping through it).
   const std::shared_ptr<vm_reservation_internal::ReservationState>& internal_state() const { return state_; }

@@ -401,6 +401,59 @@ TEST_F(VmReservationTest, ARefusedMapLeavesTheAdoptedMappingAlone) {
   EXPECT_TRUE(MapInto(*rsv, 3 * kPage, kPage).ok()) << "the claim was forgotten";
 }
 
+// A mapping the application made over part of a reservation and adopted with FromExisting() is that live Map's:
+// Shrink() refuses to give its range back, CheckEmpty() (pmem2_vm_reservation_delete) refuses, and the
+// reservation's end unmaps everything but it (before, both unmapped it under the Map, as libpmem2 does: R12).
+TEST_F(VmReservationTest, AnAdoptedMappingIsNeitherGivenBackNorUnmapped) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(8 * kPage);
+  ASSERT_TRUE(rsv.ok());
+  char* const base = At(*rsv, 0);
+  char* const page = At(*rsv, 6 * kPage);
+  ASSERT_EQ(mmap(page, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), page);
+  std::memcpy(page, "adopted", 7);
+  absl::StatusOr<Map> adopted = Map::FromExisting(*source_, page, kPage, StoreGranularity::kPage);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  const absl::Status not_empty = rsv->CheckEmpty();
+  EXPECT_EQ(GetErrorCode(not_empty), ErrorCode::kVmReservationNotEmpty) << not_empty;
+  EXPECT_THAT(std::string(not_empty.message()), HasSubstr("FromExisting"));
+  const absl::Status shrunk = rsv->Shrink(4 * kPage, 4 * kPage);
+  EXPECT_EQ(GetErrorCode(shrunk), ErrorCode::kVmReservationNotEmpty) << shrunk;
+  EXPECT_EQ(rsv->size(), 8 * kPage);
+  ASSERT_TRUE(rsv->Shrink(0, 2 * kPage).ok()) << "a range without it";
+  EXPECT_EQ(ProtectionAt(page), "rw-s");
+  rsv = absl::InternalError("destroyed");
+  EXPECT_EQ(ProtectionAt(page), "rw-s") << "the reservation's end unmapped the adopted mapping";
+  EXPECT_EQ(std::string(page, 7), "adopted");
+  EXPECT_EQ(ProtectionAt(base + 2 * kPage), "") << "the rest is given back";
+  EXPECT_EQ(ProtectionAt(page + kPage), "");
+  adopted = absl::InternalError("destroyed");
+  munmap(page, kPage);
+}
+
+// Extend() adds its range without the lock (its records are swept meanwhile): a Shrink() from the end in that window
+// makes it give the added range back and fail with kMappingExists, and an Extend() in that window finds the added
+// range taken (the promises of vm_reservation.h, run here in the window through the state's callback).
+TEST_F(VmReservationTest, AnExtendRacedByAShrinkOrAnExtendInItsWindowFails) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kPage);
+  ASSERT_TRUE(rsv.ok());
+  vm_reservation_internal::ReservationState& state = *rsv->internal_state();
+  const auto no_check = [](uintptr_t, size_t) { return absl::OkStatus(); };
+  char* added = nullptr;
+  absl::Status in_window;
+  absl::Status extended = state.Extend(kPage, [&](void* range, size_t) {
+    added = static_cast<char*>(range);
+    in_window = state.Shrink(3 * kPage, kPage, no_check);
+  });
+  ASSERT_TRUE(in_window.ok()) << in_window;
+  EXPECT_EQ(GetErrorCode(extended), ErrorCode::kMappingExists) << extended;
+  EXPECT_EQ(rsv->size(), 3 * kPage);
+  EXPECT_EQ(ProtectionAt(added), "") << "the added range was given back";
+  extended = state.Extend(kPage, [&](void*, size_t) { in_window = state.Extend(kPage, [](void*, size_t) {}); });
+  EXPECT_TRUE(extended.ok()) << extended;
+  EXPECT_EQ(GetErrorCode(in_window), ErrorCode::kMappingExists) << in_window;
+  EXPECT_EQ(rsv->size(), 4 * kPage);
+}
+
 // The C API publishes a Map to its reservation only once it is final: until then Find does not see it, though
 // it blocks overlaps and counts as placed.
 TEST_F(VmReservationTest, AnUnpublishedMapIsNotFoundButOccupiesItsRange) {
