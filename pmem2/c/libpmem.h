@@ -103,7 +103,8 @@ extern "C" {
  * *mapped_lenp and whether it is persistent memory in *is_pmemp (either may be NULL; untouched on failure).
  * Without PMEM_FILE_CREATE `len` must be 0. NULL with errno on failure (EINVAL for flags or lengths that do
  * not go together, or an empty file; ENOENT, EEXIST, EISDIR, ENOTDIR, EACCES, ENOSPC, ... from the system).
- * A file created by the call is removed again if a later step fails.
+ * A file created by the call is removed again if a later step fails; an existing file PMEM_FILE_CREATE resizes
+ * gets its old size back (libpmem leaves it at len, a shrunk one cut short).
  * Device DAX (/dev/daxX.Y), as in libpmem: PMEM_FILE_CREATE and PMEM_FILE_SPARSE are accepted and ignored,
  * EXCL and TMPFILE are EINVAL, `len` must be 0 or the device's exact size, and all of the device is mapped;
  * EINVAL also on a CPU without a cache-line write-back pmem2 can use, unless the platform has eADR (msync

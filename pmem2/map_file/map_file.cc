@@ -139,6 +139,12 @@ bool PathNamesFile(const std::string& path, int fd) {
 }
 
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
+// Best effort: an existing file grown by a call that then failed gets its old size back.
+void RestoreSize(int fd, uint64_t size) {
+  while (ftruncate(fd, static_cast<off_t>(size)) != 0 && errno == EINTR) {
+  }
+}
+
 absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
   int rc;
   do {  // a signal may interrupt it on a network or FUSE file system
@@ -185,6 +191,46 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   }
   config.set_vm_reservation(nullptr, 0);
   return Map::Create(config, source);
+}
+
+// Map of an existing file that `options` resizes to `options.length`, resized so that a call that fails leaves it as
+// it was where it can (a granularity the file system cannot give, a PMEM_* variable, mmap): it would otherwise lose
+// what lay past `length`, or keep zeros there. Grown: before the mapping (which needs the bytes), and put back to its
+// old size if that fails (the grown part held only zeros). Shrunk: after a trial mapping of the file as it is,
+// which refuses what the mapping would, and after allocating the part that stays (SizeFile's allocation, within the
+// old size); a mapping that still fails after the shrink (no address space left for it) leaves the file shrunk.
+absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, const MapFileOptions& options,
+                                           const Source& source, const Config& config) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    return SystemError(err, absl::StrCat("reading the size of ", path));
+  }
+  const uint64_t old_size = static_cast<uint64_t>(st.st_size);
+  if (options.length >= old_size) {
+    if (absl::Status s = SizeFile(fd, path, options); !s.ok()) {
+      RestoreSize(fd, old_size);
+      return s;
+    }
+    absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
+    if (!map.ok()) RestoreSize(fd, old_size);
+    return map;
+  }
+  if (absl::StatusOr<Map> trial = Map::Create(config, source); !trial.ok()) return trial.status();
+  if (!options.sparse) {
+    int err = EINTR;
+    while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
+    if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+  }
+  int rc;
+  do {
+    rc = ftruncate(fd, static_cast<off_t>(options.length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
+  }
+  return MapAtHint(config, source, options.address_hint);
 }
 
 }  // namespace
@@ -260,14 +306,23 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
     if (device_dax) {
       if (absl::Status s = CheckFileOptions(options); !s.ok()) return s;
     }
-    if (options.create) {
-      if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
-    }
   }
   Config config;
   config.set_required_store_granularity(options.required_granularity);
-  absl::StatusOr<Map> map = MapAtHint(config, *source, options.address_hint);
-  if (!map.ok()) return map.status();
+  absl::StatusOr<Map> map = absl::InternalError("not mapped");
+  if (source->kind() != SourceKind::kDeviceDax && options.create && opened->created_path.empty() && !options.tmpfile) {
+    // An existing file resized: never left cut short or grown by a call that fails (a granularity the file system
+    // cannot give, a PMEM_* variable, mmap), which would lose what lay past `length`, or leave zeros there.
+    absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config);
+    if (!resized.ok()) return resized.status();
+    map = *std::move(resized);
+  } else {
+    if (source->kind() != SourceKind::kDeviceDax && options.create) {
+      if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+    }
+    map = MapAtHint(config, *source, options.address_hint);
+    if (!map.ok()) return map.status();
+  }
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
   keep(std::move(mapped));

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -156,6 +157,49 @@ TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNev
   ::pmem2::testing::CreateFile(existing, kMiB, O_RDWR);
   EXPECT_FALSE(MapFile(existing, options).ok());
   EXPECT_EQ(StatOrZero(existing).st_size, static_cast<off_t>(kMiB));
+}
+
+// An existing file that create resizes is as it was after a call that fails (here: a granularity tmpfs cannot give,
+// PMEM2_FORCE_GRANULARITY naming no granularity): before, it was shrunk or grown first, and a shrunk file lost what lay
+// past the length asked for.
+TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
+  const std::string path = dir_.Join("existing");
+  for (const size_t old_size : {3 * kMiB, kMiB / 2 + 100}) {
+    ::pmem2::testing::CreateFile(path, old_size, O_RDWR);
+    {
+      std::ofstream out(path, std::ios::in | std::ios::out | std::ios::binary);
+      out.seekp(static_cast<std::streamoff>(old_size - 4));
+      out << "tail";
+    }
+    auto tail_is_there = [&] {
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(old_size - 4));
+      std::string tail(4, '\0');
+      in.read(tail.data(), 4);
+      return tail == "tail";
+    };
+    MapFileOptions cache_line = Create(kMiB);
+    cache_line.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
+    EXPECT_EQ(GetErrorCode(MapFile(path, cache_line).status()), ErrorCode::kGranularityNotSupported);
+    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size));
+    EXPECT_TRUE(tail_is_there()) << old_size;
+    {
+      ScopedEnv bad_force("PMEM2_FORCE_GRANULARITY", "sometimes");
+      EXPECT_EQ(GetErrorCode(MapFile(path, Create(kMiB)).status()), ErrorCode::kInvalidForcedGranularity);
+    }
+    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size));
+    EXPECT_TRUE(tail_is_there()) << old_size;
+    for (bool sparse : {false, true}) {
+      MapFileOptions options = Create(kMiB);
+      options.sparse = sparse;
+      absl::StatusOr<MappedFile> file = MapFile(path, options);
+      ASSERT_TRUE(file.ok()) << file.status();
+      EXPECT_EQ(file->map.size(), kMiB);
+      EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB));
+      ASSERT_TRUE(file->map.Memset(file->map.address(), 7, kMiB).ok());
+    }
+    unlink(path.c_str());
+  }
 }
 
 // Another process renames the file MapFile just created and puts a file of its own at the path; MapFile then
