@@ -14,6 +14,7 @@
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/c/live_handles.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 
 namespace {
@@ -71,10 +72,21 @@ int pmem2_vm_reservation_delete(struct pmem2_vm_reservation** rsv_ptr) try {
   if (*rsv_ptr == nullptr) return NullArgument("*rsv_ptr");
   // Retired while it is checked, so that a second delete (a stale copy, in another thread) is refused meanwhile.
   if (!BeginRetiring(HandleKind::kReservation, *rsv_ptr)) return NotLive(HandleKind::kReservation, *rsv_ptr);
-  // A map placed in it, or one adopted with pmem2_map_from_existing over part of it (libpmem2 unmaps that one).
-  if (absl::Status empty = (*rsv_ptr)->reservation.CheckEmpty(); !empty.ok()) {
+  // A map placed in it, or one adopted with pmem2_map_from_existing over part of it (libpmem2 unmaps that one), as
+  // VmReservation::CheckEmpty() checks, without allocating: an exception here would leave the handle retired.
+  const pmem2::VmReservation& reservation = (*rsv_ptr)->reservation;
+  const size_t maps = reservation.map_count();
+  if (maps != 0) {
     CancelRetiring(HandleKind::kReservation, *rsv_ptr);
-    return Return(empty);
+    return FailFormatted(PMEM2_E_VM_RESERVATION_NOT_EMPTY, "%zu map(s) are still mapped into the reservation", maps);
+  }
+  pmem2::map_internal::MapExtent adopted;
+  if (pmem2::map_internal::FirstMapInRange(reservation.address(), reservation.size(), &adopted)) {
+    CancelRetiring(HandleKind::kReservation, *rsv_ptr);
+    return FailFormatted(PMEM2_E_VM_RESERVATION_NOT_EMPTY,
+                         "a map adopted with pmem2_map_from_existing holds [%p, %p) of the reservation: deleting it "
+                         "would unmap that; delete that map and unmap its range first",
+                         reinterpret_cast<void*>(adopted.begin), reinterpret_cast<void*>(adopted.end));
   }
   FinishRetiring(HandleKind::kReservation, *rsv_ptr);
   delete *rsv_ptr;

@@ -345,6 +345,22 @@ TEST_F(OutOfMemoryTest, VmReservations) {
                 [&] { return pmem2_map_delete(&map); }, Keep),
             0);
   EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+
+  // Not empty for a map adopted over part of it (pmem2_map_from_existing): refused without allocating too, and the
+  // handle stays live (an allocation there threw out of the delete with the handle still being retired).
+  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * kFileSize), 0) << pmem2_errormsg();
+  char* const part = static_cast<char*>(pmem2_vm_reservation_get_address(reservation));
+  ASSERT_EQ(mmap(part, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), part);
+  pmem2_map* adopted = nullptr;
+  ASSERT_EQ(pmem2_map_from_existing(&adopted, source_, part, kFileSize, PMEM2_GRANULARITY_PAGE), 0) << pmem2_errormsg();
+  EXPECT_EQ(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_vm_reservation_delete (an adopted map in it)", Nothing,
+                [&] { return pmem2_vm_reservation_delete(&reservation); }, Keep),
+            0);
+  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+  ASSERT_EQ(pmem2_map_delete(&adopted), 0) << pmem2_errormsg();
+  ASSERT_EQ(munmap(part, kFileSize), 0);
+  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
 }
 
 TEST_F(OutOfMemoryTest, ReliabilityFunctions) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include "gtest/gtest.h"
 #include "pmem2/map/map.h"
@@ -26,7 +27,7 @@ constexpr off_t kShrunk = 4096;
 
 void ShrinkIfArmed(int fd) {
   int armed = fd;
-  if (shrink_fd.compare_exchange_strong(armed, -1)) ftruncate(fd, kShrunk);
+  if (shrink_fd.compare_exchange_strong(armed, -1) && ftruncate(fd, kShrunk) != 0) std::abort();
 }
 
 template <typename Fn>

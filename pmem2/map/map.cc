@@ -350,8 +350,9 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
+  const uint64_t mark = FailureMark();
   persist_(ptr, size);
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::Flush(const void* ptr, size_t size) const {
@@ -359,14 +360,16 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
+  const uint64_t mark = FailureMark();
   flush_(ptr, size);
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::Drain() const {
   if (drain_ == nullptr) return MakeError(ErrorCode::kMapRange, "this Map was moved from and maps nothing");
+  const uint64_t mark = FailureMark();
   drain_();
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::Memcpy(void* pmemdest, const void* src, size_t len, unsigned flags) const {
@@ -377,16 +380,18 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
+  const uint64_t mark = FailureMark();
   memmove_(pmemdest, src, len, flags);
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) const {
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
+  const uint64_t mark = FailureMark();
   memset_(pmemdest, c, len, flags);
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
@@ -394,8 +399,9 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     return MakeError(ErrorCode::kDeepFlushRange, s.message());
   }
   if (granularity_ == StoreGranularity::kPage) {
+    const uint64_t mark = FailureMark();
     persist_(ptr, size);
-    return PersistError();
+    return PersistErrorSince(mark);
   }
   if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
@@ -417,6 +423,12 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
 
 absl::Status Map::PersistError() const {
   return record_ != nullptr ? record_->Error() : absl::OkStatus();
+}
+
+uint64_t Map::FailureMark() const { return record_ != nullptr ? record_->failures_recorded() : 0; }
+
+absl::Status Map::PersistErrorSince(uint64_t mark) const {
+  return record_ != nullptr ? record_->ErrorSince(mark) : absl::OkStatus();
 }
 
 absl::Status Map::ClearPersistError() {

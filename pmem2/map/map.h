@@ -270,7 +270,8 @@ class Map {
   // The same operations with an error return. Each checks that the range lies inside this mapping (kMapRange,
   // naming the range, otherwise; nothing is touched) and the flags (kInvalidMemFlags for bits outside
   // kMemValidFlags), runs the function above, and returns PersistError(): OK only if no persistence of this Map
-  // has failed since the last ClearPersistError(). A size of 0 is accepted anywhere inside or at the end.
+  // has failed since the last ClearPersistError(), nor during the call (a failure another thread acknowledged
+  // before this call returned is still this call's error). A size of 0 is accepted anywhere inside or at the end.
   // Where the Map was made without the access the function needs (Config::set_protection: a store needs
   // kProtWrite; a cache-line write-back, kProtRead or kProtWrite), the range's protection now is asked of the
   // kernel (mprotect(2) may have changed it; a system call or a read of /proc/self/maps) and kNoAccess, naming
@@ -303,6 +304,11 @@ class Map {
 
  private:
   Map() = default;
+
+  // For the Status methods: the failure count before their function runs, and PersistError() with the failures
+  // recorded since then, even those another thread's ClearPersistError() took meanwhile.
+  uint64_t FailureMark() const;
+  absl::Status PersistErrorSince(uint64_t mark) const;
   friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
   friend void map_internal::PublishForCApi(const Map& map);
   friend void map_internal::BeginDestructionForCApi(const Map& map);

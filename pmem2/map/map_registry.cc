@@ -276,7 +276,27 @@ void MapRecord::Record(const PersistFailure& failure) {
   } else {
     ++later_failures_;
   }
+  last_ = failure;
+  failures_recorded_.fetch_add(1, std::memory_order_release);
   has_error_.store(true, std::memory_order_release);
+}
+
+absl::Status MapRecord::ErrorSince(uint64_t mark) const {
+  absl::Status error = Error();
+  if (!error.ok() || failures_recorded() == mark) return error;
+  PersistFailure last;
+  {
+    std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
+    std::lock_guard<std::mutex> lock(mutex_);
+    last = last_;
+  }
+  return MakeErrnoError(
+      last.error_number,
+      internal::StrFormat("persisting %u bytes at %p (msync)%s failed during this call, and another thread's "
+                          "ClearPersistError() acknowledged it before this call could report it; data written to "
+                          "this mapping since its last successful persist may be lost",
+                          last.length, reinterpret_cast<const void*>(last.address),
+                          last.seen_through_another_mapping ? " through another mapping of the same file" : ""));
 }
 
 absl::Status MapRecord::ErrorLocked() const {
@@ -1187,6 +1207,17 @@ uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_rel
 
 namespace pmem2 {
 namespace map_internal {
+
+bool FirstMapInRange(const void* address, size_t length, MapExtent* first) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
+  const auto it = FirstEndingAfterLocked(registry, begin);
+  if (it == registry.by_begin.end() || it->first >= end) return false;
+  *first = MapExtent{it->first, it->second->end(), it->second->file()};
+  return true;
+}
 
 std::vector<MapExtent> MapsInRange(const void* address, size_t length) {
   Registry& registry = GetRegistry();

@@ -124,6 +124,13 @@ class MapRecord {
   // through a description of its own (PersistFailure::forked_without_own_description), which no acknowledgement
   // ends. Nothing recorded between the read and the clear is lost, because both happen under one lock.
   absl::Status TakeError();
+  // How many failures were ever recorded here (never reset), for ErrorSince().
+  uint64_t failures_recorded() const { return failures_recorded_.load(std::memory_order_acquire); }
+  // As Error(); but if that is OK while failures were recorded since failures_recorded() returned `mark`, an
+  // error for the last of them: another thread's TakeError() acknowledged it meanwhile, and the caller, which may
+  // have made the failed sync itself, must not be told its data is durable.
+  absl::Status ErrorSince(uint64_t mark) const;
+
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
 
@@ -144,6 +151,8 @@ class MapRecord {
   PersistFailure first_;            // guarded by mutex_
   PersistFailure unacknowledgeable_;  // forked_without_own_description, kept by TakeError(); guarded by mutex_
   uint64_t later_failures_ = 0;     // guarded by mutex_
+  PersistFailure last_;             // guarded by mutex_
+  std::atomic<uint64_t> failures_recorded_{0};  // written under mutex_
 };
 
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it): RegisterMap, for a
@@ -326,6 +335,8 @@ struct MapExtent {
   FileIdentity file;
 };
 std::vector<MapExtent> MapsInRange(const void* address, size_t length);
+// As MapsInRange(), the first of them only, into `*first`: false if there is none. Allocates nothing.
+bool FirstMapInRange(const void* address, size_t length, MapExtent* first);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.

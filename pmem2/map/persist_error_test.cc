@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
@@ -311,6 +313,36 @@ TEST_F(PagePersistenceTest, FirstFailureIsKeptAndLaterOnesCounted) {
   EXPECT_EQ(map_->ClearPersistError(), error) << "clearing returns what it cleared";
   EXPECT_TRUE(map_->PersistError().ok());
   EXPECT_TRUE(map_->ClearPersistError().ok());
+}
+
+// A Status method whose own sync failed reports it, also when the failure was acknowledged (ClearPersistError(), as
+// another thread may do at any time) between the sync and the method's return: before, the method then returned OK
+// over data whose write-back had failed. The acknowledgement is made in that window by the registry's failure
+// observer, which runs on the failing thread right after the record (a thread inside its own sync does not wait for
+// itself).
+Map* map_to_clear = nullptr;
+void ClearOnFailure(const map_internal::PersistFailure&) { map_to_clear->ClearPersistError().IgnoreError(); }
+
+TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledgedMeanwhile) {
+  map_to_clear = &*map_;
+  map_internal::SetPersistFailureObserver(&ClearOnFailure);
+  const absl::Cleanup no_observer = [] { map_internal::SetPersistFailureObserver(nullptr); };
+  const std::pair<const char*, std::function<absl::Status()>> calls[] = {
+      {"Persist", [&] { return map_->Persist(at(0), 1); }},
+      {"Flush", [&] { return map_->Flush(at(0), 1); }},
+      {"Memcpy", [&] { return map_->Memcpy(at(0), "x", 1); }},
+      {"Memmove", [&] { return map_->Memmove(at(0), "x", 1); }},
+      {"Memset", [&] { return map_->Memset(at(0), 'x', 1); }},
+      {"DeepFlush", [&] { return map_->DeepFlush(at(0), 1); }},
+  };
+  for (const auto& [name, call] : calls) {
+    msync_.FailWith({EIO});
+    const absl::Status status = call();
+    EXPECT_EQ(GetErrno(status), EIO) << name << ": " << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it before this call could report it")) << name;
+    EXPECT_TRUE(map_->PersistError().ok()) << name << ": acknowledged";
+    EXPECT_TRUE(map_->Persist(at(0), 1).ok()) << name << ": the next call's own sync succeeded";
+  }
 }
 
 // A write-back failure reported to one caller must reach every caller that relies on the same data: the

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "pmem2/errors/errors.h"
@@ -104,13 +103,13 @@ absl::Status MovedFrom() {
 // kVmReservationNotEmpty if a live Map (one adopted with FromExisting(): a placed Map is a claim) lies in
 // [begin, begin + length), naming it and what would have unmapped it.
 absl::Status RefuseAdoptedMaps(void* begin, size_t length, const char* doing) {
-  const std::vector<map_internal::MapExtent> adopted = map_internal::MapsInRange(begin, length);
-  if (adopted.empty()) return absl::OkStatus();
+  map_internal::MapExtent adopted;
+  if (!map_internal::FirstMapInRange(begin, length, &adopted)) return absl::OkStatus();
   return MakeError(ErrorCode::kVmReservationNotEmpty,
                    internal::StrFormat("a Map adopted with FromExisting() (pmem2_map_from_existing) holds [%#x, %#x) "
                                        "of the reservation: %s would unmap it; destroy that Map and unmap its range "
                                        "first",
-                                       adopted.front().begin, adopted.front().end, doing));
+                                       adopted.begin, adopted.end, doing));
 }
 }  // namespace
 
