@@ -74,6 +74,9 @@ void SetDefaultDisposition() {
 //   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
 //     poisoned page by one of the process's mappings of it (the one at the lowest file offset, or the first its walk
 //     finds), not necessarily the copy's temporary one;
+//   - a machine check the kernel could not recover (SI_KERNEL: kill_me_now() when memory_failure() fails, e.g. a
+//     Device DAX page it could not lock, or kernels 5.8-5.13 without the address): the kernel forces it on the
+//     thread whose access consumed the poison, and no address comes with it (reported as 0: unknown);
 //   - an access to a page with nothing behind it (BUS_ADRERR: past the end of a file; BUS_OBJERR) at the copy's
 //     source or destination, an exact address.
 // A signal sent to the copying thread (kill, tgkill, sigqueue: si_code <= 0), a notice of poison found elsewhere
@@ -81,7 +84,7 @@ void SetDefaultDisposition() {
 // where it would have gone without pmem2.
 bool FaultOfTheCopy(const SigbusCopyState& copy, const siginfo_t* info) {
   if (copy.jump == nullptr) return false;
-  if (info->si_code == BUS_MCEERR_AR) return true;
+  if (info->si_code == BUS_MCEERR_AR || info->si_code == SI_KERNEL) return true;
   if (info->si_code != BUS_ADRERR && info->si_code != BUS_OBJERR) return false;
   const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   for (const auto& range : copy.ranges) {
@@ -112,7 +115,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   if (FaultOfTheCopy(state, info)) {
     sigjmp_buf* jump = state.jump;
     state.jump = nullptr;
-    state.fault = reinterpret_cast<uintptr_t>(info->si_addr);
+    state.fault = info->si_code == SI_KERNEL ? 0 : reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
   // Not a fault of our copy: what the process would have done without pmem2, the previous handler. Unless that
@@ -175,7 +178,11 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     state.returns = outer_returns;
     return;
   }
-  if (!loop && previous_action.sa_handler == SIG_IGN && info->si_code <= 0) return;  // sent by kill(): ignored
+  // Ignored, as the kernel would have: one sent by kill() and the like, and a notice of poison found elsewhere
+  // (BUS_MCEERR_AO, which the kernel sends without forcing it, so drops where SIGBUS is ignored).
+  if (!loop && previous_action.sa_handler == SIG_IGN && (info->si_code <= 0 || info->si_code == BUS_MCEERR_AO)) {
+    return;
+  }
   // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is delivered,
   // with the default disposition, when the handler returns.
   SetDefaultDisposition();
@@ -278,6 +285,14 @@ void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
   ScopedSigbusHandler handler;
   SigbusCopyState& copy = sigbus_copy_state;
+  // A copy made by a signal handler that interrupted this thread's copy: the outer copy's state is put back when this
+  // one ends (its faults stay its own; before, the outer copy ran on unguarded and its fault ended the process).
+  struct Outer {
+    sigjmp_buf* jump;
+    uintptr_t fault;
+    uintptr_t ranges[2][2];
+  } outer{copy.jump, copy.fault, {{copy.ranges[0][0], copy.ranges[0][1]}, {copy.ranges[1][0], copy.ranges[1][1]}}};
+  copy.jump = nullptr;  // not the outer one's while the ranges change
   copy.fault = 0;
   SetRange(copy.ranges[0], dst, n);
   SetRange(copy.ranges[1], src, n);
@@ -304,6 +319,12 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) 
     copy.jump = nullptr;
   }
   if (restore_mask) pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    copy.ranges[i][0] = outer.ranges[i][0];
+    copy.ranges[i][1] = outer.ranges[i][1];
+  }
+  copy.fault = outer.fault;
+  copy.jump = outer.jump;  // last: the outer copy is guarded again once its ranges are back
   return ok;
 }
 

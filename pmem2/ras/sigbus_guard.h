@@ -9,15 +9,18 @@
 // While at least one thread copies, pmem2's SIGBUS handler is installed (sigaction); the handler the process had
 // before is saved when the first copier arrives and put back when the last one leaves. A fault of a guarded copy
 // jumps back (siglongjmp) to that copy's thread, which reports the faulting address: a machine check its access
-// consumed (BUS_MCEERR_AR, at whatever mapping of the poisoned page the kernel names), or an access to an unbacked
-// page (BUS_ADRERR, BUS_OBJERR) of the copy's source or destination. Any other SIGBUS, also one sent to the copying
+// consumed (BUS_MCEERR_AR, at whatever mapping of the poisoned page the kernel names; SI_KERNEL, one the kernel could
+// not recover, at an unknown address: 0), or an access to an unbacked page (BUS_ADRERR, BUS_OBJERR) of the copy's
+// source or destination. A copy may be made by a signal handler that interrupted another copy on the same thread:
+// each keeps its own faults. Any other SIGBUS, also one sent to the copying
 // thread with kill, tgkill or sigqueue, goes to the saved handler: its SA_SIGINFO or plain function, called with
 // the signal mask the kernel would have given it (the interrupted code's, its sa_mask, and SIGBUS unless
 // SA_NODEFER), on the thread's alternate signal stack if it has one (pmem2's SA_ONSTACK); one installed with
 // SA_RESETHAND runs once, then the default action, and SIG_DFL is the disposition put back (not guaranteed when the
 // last guard ends at the same moment on another thread; and a handler that calls pmem2's directly, having saved it,
 // gets the saved one reset too, as if the kernel had delivered the signal to it); SIG_DFL and, for a fault, SIG_IGN:
-// the default action, which ends the process as it would have without pmem2. A saved handler that
+// the default action, which ends the process as it would have without pmem2 (a SIG_IGN'd notice of poison elsewhere,
+// BUS_MCEERR_AO, is dropped as the kernel drops it). A saved handler that
 // chains back into pmem2's (one the application installed during a copy, or another copy of pmem2 in the process)
 // ends in the default action instead of recursing. Each thread has its own jump buffer, so copies in several
 // threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault would end
@@ -49,7 +52,8 @@ class ScopedSigbusHandler {
 };
 
 // Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
-// the copy, with `*fault` set to the faulting address (si_addr); the bytes before it may have been copied.
+// the copy, with `*fault` set to the faulting address (si_addr; 0 for SI_KERNEL: unknown); the bytes before it may
+// have been copied.
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
 
 // Reads (`write` false: into `buf`) or writes (from `buf`) `size` bytes at `offset` of the open descriptor `fd`

@@ -18,9 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "testing/child_process.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -510,17 +512,15 @@ TEST(SigbusGuardTest, ASigbusSentToACopyingThreadGoesToTheProcesssHandler) {
 // blocks SIGBUS, so that the copying thread takes it: during a copy as the copy's fault, between copies in the
 // application's handler. (The address check of a first
 // version sent it to the application's handler, and on Device DAX the default action ended the process.)
-TEST(SigbusGuardTest, AMachineCheckTheCopyConsumedIsItsFaultWhateverTheAddress) {
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
-#endif
+// Copies on another thread while this one queues SIGBUS with `si_code` at `address` to the process (its own
+// threads may be sent any si_code) until a copy fails: the fault that copy reported (1 for 0), or 0 if none failed.
+uintptr_t FaultOfACopyInterruptedBy(int si_code, uintptr_t address) {
   struct sigaction mine = CountingAction(), old;
-  ASSERT_EQ(sigaction(SIGBUS, &mine, &old), 0);
+  EXPECT_EQ(sigaction(SIGBUS, &mine, &old), 0);
   sigset_t bus, old_mask;
   sigemptyset(&bus);
   sigaddset(&bus, SIGBUS);
-  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
-  constexpr uintptr_t kReported = 0x10000;  // another mapping's address, nowhere near the copy
+  EXPECT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
   std::vector<char> from(16 << 20, 'x'), to(16 << 20);
   std::atomic<bool> done{false};
   std::atomic<uintptr_t> fault{0};
@@ -536,16 +536,124 @@ TEST(SigbusGuardTest, AMachineCheckTheCopyConsumedIsItsFaultWhateverTheAddress) 
     siginfo_t info;
     std::memset(&info, 0, sizeof info);
     info.si_signo = SIGBUS;
-    info.si_code = BUS_MCEERR_AR;
-    info.si_addr = reinterpret_cast<void*>(kReported);
-    ASSERT_EQ(syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info), 0) << std::strerror(errno);
+    info.si_code = si_code;
+    info.si_addr = reinterpret_cast<void*>(address);
+    EXPECT_EQ(syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info), 0) << std::strerror(errno);
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   copier.join();
   // One may still be pending (sent after the last copy): taken by the application's handler once unblocked.
-  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
-  ASSERT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
-  EXPECT_EQ(fault.load(), kReported) << "no copy took the machine check as its fault";
+  EXPECT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
+  EXPECT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
+  return fault.load();
+}
+
+TEST(SigbusGuardTest, AMachineCheckTheCopyConsumedIsItsFaultWhateverTheAddress) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
+#endif
+  constexpr uintptr_t kReported = 0x10000;  // another mapping's address, nowhere near the copy
+  EXPECT_EQ(FaultOfACopyInterruptedBy(BUS_MCEERR_AR, kReported), kReported)
+      << "no copy took the machine check as its fault";
+}
+
+// A machine check the kernel could not recover is forced on the thread that consumed the poison as SI_KERNEL, with
+// no address (kill_me_now): the copy's fault, its address unknown (0), as libpmem2's handler takes any SIGBUS during
+// its copy. Before, it went to the saved handler, and with none the process died.
+TEST(SigbusGuardTest, AnUnrecoveredMachineCheckDuringTheCopyIsItsFaultAtAnUnknownAddress) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
+#endif
+  EXPECT_EQ(FaultOfACopyInterruptedBy(SI_KERNEL, 0x10000), 1u) << "no copy took it as its fault (1: address 0)";
+}
+
+// A process that ignores SIGBUS is not ended by a notice of poison found elsewhere (BUS_MCEERR_AO, which the kernel
+// drops there) that arrives while a copy runs: before, pmem2's handler took the default action for it.
+TEST(SigbusGuardTest, AnIgnoredNoticeOfPoisonElsewhereIsDroppedDuringACopy) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
+#endif
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    signal(SIGBUS, SIG_IGN);
+    std::vector<char> from(16 << 20, 'x'), to(16 << 20);
+    std::atomic<bool> done{false};
+    std::atomic<int> failed{0};
+    std::thread copier([&] {
+      for (int i = 0; i < 200; ++i) {
+        uintptr_t f = 0;
+        if (!CopyCatchingSigbus(to.data(), from.data(), to.size(), &f)) failed.fetch_add(1);
+      }
+      done = true;
+    });
+    while (!done) {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof info);
+      info.si_signo = SIGBUS;
+      info.si_code = BUS_MCEERR_AO;
+      info.si_addr = reinterpret_cast<void*>(0x10000);
+      if (syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info) != 0) return 2;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    copier.join();
+    testing::WriteToParent(out, absl::StrCat("failed copies ", failed.load()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "failed copies 0");
+}
+
+// A signal handler that interrupts a guarded copy and makes one of its own (pmem2_source_pread_mcsafe in a SIGUSR1
+// handler): the interrupted copy keeps its own guard, and its fault is still its return value. Before, the inner copy
+// left the thread's state cleared, and the outer copy's fault ended the process.
+char nested_source[256];
+char nested_destination[256];
+std::atomic<int> nested_copies{0};
+void CopyInAHandler(int) {
+  uintptr_t fault = 0;
+  if (CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) nested_copies.fetch_add(1);
+}
+
+TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedACopyLeavesItsGuard) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan delays asynchronous signals to its own points, not inside the copy";
+#endif
+  testing::ScopedTempDir dir("/dev/shm");
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    // 64 MiB mapped, the file one page shorter: the copy reads 64 MiB - 1 page, then faults.
+    constexpr size_t kSize = size_t{64} << 20;
+    testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), kSize, O_RDWR);
+    char* const map = static_cast<char*>(mmap(nullptr, kSize, PROT_READ, MAP_SHARED, fd.get(), 0));
+    if (map == MAP_FAILED || ftruncate(fd.get(), static_cast<off_t>(kSize - kPage)) != 0) return 2;
+    struct sigaction action {};
+    action.sa_handler = &CopyInAHandler;
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
+    const pthread_t copying = pthread_self();
+    std::atomic<bool> done{false};
+    std::thread interrupter([&] {
+      while (!done.load()) {
+        pthread_kill(copying, SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
+    std::vector<char> to(kSize);
+    int faults = 0;
+    std::string wrong;
+    for (int i = 0; i < 20; ++i) {
+      uintptr_t fault = 0;
+      if (!CopyCatchingSigbus(to.data(), map, kSize, &fault)) {
+        ++faults;
+        if (fault != reinterpret_cast<uintptr_t>(map + kSize - kPage)) wrong = absl::StrCat(" fault at +", fault);
+      }
+    }
+    done.store(true);
+    interrupter.join();
+    testing::WriteToParent(out,
+                           absl::StrCat("faults ", faults, wrong, nested_copies.load() > 0 ? "" : " (none nested)"));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "faults 20");
 }
 
 // A fault outside the copy's source and destination, of a signal handler that interrupted the copy, is that
