@@ -351,7 +351,8 @@ int pmem2_vm_reservation_extend(struct pmem2_vm_reservation *rsv, size_t size);
 int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation *rsv, size_t offset, size_t size);
 
 /* The earliest map intersecting [reserv_offset, reserv_offset + len), the map before / after `map`, the first
- * and the last map. PMEM2_E_MAPPING_NOT_FOUND, with *map set to NULL, if there is none. */
+ * and the last map. PMEM2_E_MAPPING_NOT_FOUND, with *map set to NULL, if there is none; *map is set to NULL on
+ * every other error too (a stale reservation or map handle: -EINVAL, PMEM2_E_MAPPING_NOT_FOUND). */
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation *rsv, size_t reserv_offset, size_t len,
                                   struct pmem2_map **map);
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation *rsv, struct pmem2_map *map,

@@ -293,7 +293,12 @@ static void test_stale_handles_of_every_kind(void) {
   CHECK_EQ_INT(pmem2_deep_flush(map_copy, NULL, 0), PMEM2_E_MAPPING_NOT_FOUND);
 
   CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 4 << 20), 0);
+  map = map_copy; /* not NULL: the stale handle's error must set it so, as the header says */
   CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, map_copy, &map), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK(map == NULL);
+  map = map_copy;
+  CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(rsv, map_copy, &map), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK(map == NULL);
   CHECK_EQ_INT(pmem2_config_set_vm_reservation(cfg, rsv, 0), 0);
   rsv_copy = rsv;
   snprintf(handle, sizeof handle, "%p", (void *)rsv_copy);

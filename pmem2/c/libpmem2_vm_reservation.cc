@@ -115,6 +115,7 @@ int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation* rsv, size_t offset,
 
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reserv_offset, size_t len,
                                   struct pmem2_map** map) try {
+  if (map != nullptr) *map = nullptr;  // on every error, as the header says (a stale handle's too)
   if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.FindMap(reserv_offset, len), map, [&] {
@@ -124,6 +125,7 @@ int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation* rsv, size_t reser
 
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** prev_map) try {
+  if (prev_map != nullptr) *prev_map = nullptr;  // on every error, as the header says (a stale handle's too)
   if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   if (prev_map == nullptr) return NullArgument("prev_map");
@@ -133,6 +135,7 @@ int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation* rsv, struct 
 
 int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct pmem2_map* map,
                                        struct pmem2_map** next_map) try {
+  if (next_map != nullptr) *next_map = nullptr;  // on every error, as the header says (a stale handle's too)
   if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
   if (next_map == nullptr) return NullArgument("next_map");
@@ -140,12 +143,14 @@ int pmem2_vm_reservation_map_find_next(struct pmem2_vm_reservation* rsv, struct 
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_first(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
+  if (map != nullptr) *map = nullptr;  // on every error, as the header says (a stale handle's too)
   if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.FirstMap(), map, [] { return "the reservation is empty"; });
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
 int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation* rsv, struct pmem2_map** map) try {
+  if (map != nullptr) *map = nullptr;  // on every error, as the header says (a stale handle's too)
   if (int ret = CheckHandle(HandleKind::kReservation, rsv, "rsv"); ret != 0) return ret;
   if (map == nullptr) return NullArgument("map");
   return Found(rsv->reservation.LastMap(), map, [] { return "the reservation is empty"; });
