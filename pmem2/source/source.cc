@@ -74,8 +74,14 @@ bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned 
   char resolved[PATH_MAX];
   if (realpath(subsystem.c_str(), resolved) == nullptr) {
     const int err = errno;
-    if (err != ENOENT && err != ENOTDIR && why_unknown != nullptr) {
-      *why_unknown = absl::StrCat("realpath(", subsystem, "): ", std::strerror(err));
+    if (why_unknown != nullptr) {
+      const std::string char_devices = sysfs_root + "/dev/char";
+      if (err != ENOENT && err != ENOTDIR) {
+        *why_unknown = absl::StrCat("realpath(", subsystem, "): ", std::strerror(err));
+      } else if (access(char_devices.c_str(), F_OK) != 0) {
+        // No sysfs at all (a container without /sys): nothing says the device is not Device DAX.
+        *why_unknown = absl::StrCat("sysfs is not mounted at ", sysfs_root, ": ", char_devices, " is missing");
+      }
     }
     return false;
   }
@@ -129,6 +135,11 @@ absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
   if (align == 0 || (align & (align - 1)) != 0) {
     return MakeError(ErrorCode::kInvalidAlignmentValue,
                      absl::StrCat("Device DAX alignment ", align, " in ", path, " is not a power of two"));
+  }
+  // mmap cannot honour a granule below a page: offsets it allows would fail there, not here.
+  if (const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); align < page) {
+    return MakeError(ErrorCode::kInvalidAlignmentValue, absl::StrCat("Device DAX alignment ", align, " in ", path,
+                                                                     " is smaller than the page size ", page));
   }
   return static_cast<size_t>(align);
 }

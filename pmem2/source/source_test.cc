@@ -348,6 +348,11 @@ TEST_F(FakeDeviceDaxTest, MalformedAttributes) {
   WriteFile(device_dir_ + "/align", "0");
   EXPECT_EQ(GetErrorCode(source_internal::ReadDeviceDaxAlignment(device_dir_).status()),
             ErrorCode::kInvalidAlignmentValue);
+  // A power of two below the page size: no mapping can be placed at that granule (libpmem2 takes it).
+  WriteFile(device_dir_ + "/align", "512");
+  s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidAlignmentValue);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("smaller than the page size"));
 }
 
 TEST_F(FakeDeviceDaxTest, MissingAttributeIsAnErrnoError) {
@@ -360,6 +365,13 @@ TEST_F(FakeDeviceDaxTest, OtherSubsystemIsNotDeviceDax) {
   EXPECT_TRUE(source_internal::IsDeviceDax(sysfs_.root(), 1, 3));
   EXPECT_FALSE(source_internal::IsDeviceDax(sysfs_.root(), 1, 4));
   EXPECT_FALSE(source_internal::IsDeviceDax("/nonexistent", 1, 3));
+  // No sysfs there at all: it cannot say, and says why (a device not in a present sysfs is simply no Device DAX).
+  std::string why;
+  EXPECT_FALSE(source_internal::IsDeviceDax("/nonexistent", 1, 3, &why));
+  EXPECT_THAT(why, HasSubstr("sysfs is not mounted at /nonexistent"));
+  why.clear();
+  EXPECT_FALSE(source_internal::IsDeviceDax(sysfs_.root(), 1, 4, &why));
+  EXPECT_EQ(why, "");
 }
 
 }  // namespace
