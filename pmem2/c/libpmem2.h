@@ -175,8 +175,10 @@ struct pmem2_badblock_context;
 
 /*
  * Makes `*src` describe the open descriptor `fd` (a regular file or a Device DAX character device); the
- * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, or was opened O_WRONLY.
- * PMEM2_E_INVALID_FILE_TYPE: a directory, block device, pipe, socket or other character device. -ENOMEM.
+ * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, was opened O_WRONLY, or is an
+ * O_PATH descriptor (libpmem2 takes that one; its map fails later). PMEM2_E_INVALID_FILE_TYPE: a directory, block
+ * device, pipe, socket, memfd_secret(2) file (nothing can persist it) or other character device, or a character
+ * device where no sysfs is mounted to say whether it is Device DAX. -ENOMEM.
  * On failure `*src` is set to NULL (as libpmem2), so cleanup code may call pmem2_source_delete() on it.
  */
 int pmem2_source_from_fd(struct pmem2_source **src, int fd);
@@ -188,11 +190,14 @@ int pmem2_source_from_anon(struct pmem2_source **src, size_t size);
 /* The descriptor given to pmem2_source_from_fd(); PMEM2_E_FILE_DESCRIPTOR_NOT_SET for anonymous sources. */
 int pmem2_source_get_fd(const struct pmem2_source *src, int *fd);
 
-/* The source's size in bytes, asked of the system on each call. On failure `*size` is left unchanged. */
+/* The source's size in bytes, asked of the system on each call. On failure `*size` is left unchanged;
+ * PMEM2_E_INVALID_FILE_HANDLE if the descriptor was closed, or its number is another file's now (libpmem2 answers
+ * for whatever it is). */
 int pmem2_source_size(const struct pmem2_source *src, size_t *size);
 
-/* The granule a mapping's offset and length must be multiples of (the page size, or the Device DAX alignment).
- * On failure `*alignment` is left unchanged. */
+/* The granule a mapping's offset and length must be multiples of (the page size, the Device DAX alignment, or a
+ * hugetlbfs file's huge page size: libpmem2 says the page size there). On failure `*alignment` is left unchanged;
+ * PMEM2_E_INVALID_FILE_HANDLE as for pmem2_source_size(). */
 int pmem2_source_alignment(const struct pmem2_source *src, size_t *alignment);
 
 /* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0, or -EINVAL for a handle that is no live
