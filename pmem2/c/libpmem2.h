@@ -184,7 +184,9 @@ struct pmem2_badblock_context;
 int pmem2_source_from_fd(struct pmem2_source **src, int fd);
 
 /* Makes `*src` describe `size` bytes of zero-filled anonymous memory. A size of 0 is accepted here and refused
- * by pmem2_map_new() (PMEM2_E_SOURCE_EMPTY). -ENOMEM, with `*src` set to NULL. */
+ * by pmem2_map_new() (PMEM2_E_SOURCE_EMPTY). -ENOMEM, with `*src` set to NULL. A config's offset selects nothing
+ * for it, but pmem2_map_new() checks it as libpmem2 does (its man page says "ignored"): PMEM2_E_MAP_RANGE if it
+ * passes the size (length 0: the whole source is mapped) or offset + length does. */
 int pmem2_source_from_anon(struct pmem2_source **src, size_t size);
 
 /* The descriptor given to pmem2_source_from_fd(); PMEM2_E_FILE_DESCRIPTOR_NOT_SET for anonymous sources. */

@@ -54,8 +54,10 @@ class Source {
   //                       libpmem2 takes it).
   static absl::StatusOr<Source> FromFd(int fd);
 
-  // Anonymous, zero-filled memory of `size` bytes. The config's offset is ignored for such sources. A size of
-  // 0 is accepted here, as in libpmem2, and refused by Map::Create() with kSourceEmpty.
+  // Anonymous, zero-filled memory of `size` bytes. A size of 0 is accepted here, as in libpmem2, and refused by
+  // Map::Create() with kSourceEmpty. The config's offset selects nothing (the memory is new either way) but is
+  // checked as libpmem2 checks it, which its man page's "ignored" does not say: kMapRange if it passes the size
+  // (length 0, which then maps the whole source) or if offset + length does (a length given).
   static absl::StatusOr<Source> Anonymous(size_t size);
 
 #ifdef _WIN32
