@@ -38,8 +38,10 @@ struct PageNtThresholds {
   // A copy starting up to this many bytes before the last line written counts as a rewrite; 0: the cache-line
   // tables' kNearLinesBack lines (destination_history.h).
   size_t rewrite_back = 0;
-  // A copy that covers the last line written (or ends on the line before it) also counts as a rewrite, however
-  // far back it starts: the same buffer written again, whatever its size.
+  // A copy that starts within as many lines before the last line written as it is long (ceil(len / 64)) also
+  // counts as a rewrite, however long: the same buffer written again, whatever its size (one whose start is
+  // misaligned so that it ends a line or two short of the last line written is so too; one that ends further back
+  // is not).
   bool rewrite_covering = false;
   // A copy that would be a rewrite but runs on past the last line written, by more than kNearLinesAhead lines and by
   // more lines than it rewrites, counts as ahead: mostly new lines, such as the next record of a stream whose records

@@ -26,7 +26,10 @@
 //                           unset, they are used only on CPUs where they were measured to win (x86_64/ops.cc)
 //   PMEM_MOVDIR64B=0        do not use MOVDIR64B (pmem2 does not use it yet)
 //   PMEM_NO_GENERIC_MEMCPY=N (N != 0) where the portable copy loop would be used, use the C library's
-//                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost
+//                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost. On x86-64
+//                           the loop is never used (every x86-64 CPU has the SSE2 kernels), so it does nothing
+//                           there: PMDK applies it under PMEM_NO_MOVNT=1, where pmem2 keeps its kernels' ordinary
+//                           stores (and their 8-byte store guarantee)
 //
 // An empty variable counts as unset. The switches take "0" or "1" ("0" is PMDK's "not set" for the PMEM_NO_*
 // ones, "1" is the default for PMEM_AVX / PMEM_MOVDIR64B), PMEM_NO_GENERIC_MEMCPY an integer. PMEM_AVX512F=1
@@ -61,7 +64,9 @@ struct EnvOverrides {
   bool no_movdir64b = false;
   bool no_generic_memcpy = false;
 
-  // The variables that took effect, as "NAME=value" separated by spaces; empty if none.
+  // The variables read with a valid value, as "NAME=value" separated by spaces; empty if none. (Some change nothing
+  // on some machines: PMEM_NO_GENERIC_MEMCPY on x86-64, PMEM_MOVDIR64B=0 anywhere, a switch naming what the CPU
+  // lacks.)
   std::string description;
   // The variables with values they do not take, one sentence each naming the variable, the value and what it
   // takes, separated by "; "; empty if none.
