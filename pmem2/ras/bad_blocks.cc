@@ -46,6 +46,16 @@ absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path)
     if (GetErrno(text.status()) == ENOENT) return std::vector<ByteRange>();
     return text.status();
   }
+  // The kernel prints a list into one page and cuts it there (badblocks_show: up to 512 entries, ~300 fit), maybe in
+  // the middle of a line ("3012345678 16" read as "3012345678 1"): a list that fills the page (less its final
+  // newline, which the read strips) may have lost entries, and is refused rather than taken as the whole list.
+  if (const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE)); text->size() + 2 >= page) {
+    return MakeError(ErrorCode::kInvalidRegionFormat,
+                     absl::StrCat(path, " holds ", text->size(),
+                                  " bytes, a whole page: the kernel cuts a longer list "
+                                  "there, so some bad blocks may be missing from it (clear some, e.g. with ndctl "
+                                  "clear-errors, or scrub again)"));
+  }
   return ras_internal::ParseBadBlocks(*text, path);
 }
 

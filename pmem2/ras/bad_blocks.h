@@ -62,7 +62,8 @@ struct BadBlock {
 class BadBlocks {
  public:
   // Reads the bad blocks of `source` (see above). Besides the errors above: kInvalidRegionFormat for a
-  // malformed badblocks list or partition start, kCannotReadBounds for a Device DAX whose `resource`/`size`
+  // malformed badblocks list or partition start, or a list that fills a page (the kernel cuts longer ones there, so
+  // entries may be missing), kCannotReadBounds for a Device DAX whose `resource`/`size`
   // are no numbers or place it outside its region, errno errors from sysfs and FIEMAP (EOPNOTSUPP: a file
   // system on an NVDIMM that cannot say where a file's blocks are), kInvalidFileHandle if the descriptor was closed
   // or its number now names another file or device (Source::VerifyDescriptor), whose list would be a wrong answer.

@@ -202,6 +202,34 @@ TEST_F(FileBadBlocksTest, AMalformedListIsAnErrorNotACrash) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 2 is \"broken line\""));
 }
 
+// The kernel cuts a badblocks list at one page (badblocks_show), perhaps in the middle of a line: a list that fills
+// the page is refused, naming the file, rather than read as the whole list (a cut "SECTOR 16" reads as "SECTOR 1", a
+// cut at a line's end loses the entries after it silently). A list just short of it is read.
+TEST_F(FileBadBlocksTest, AListTheKernelMayHaveCutAtAPageIsAnError) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  // Whole 14-byte lines up to `bytes`, then, if `cut`, the start of one more as the kernel leaves it ("SECTOR 1"
+  // of "SECTOR 16"...) to make `bytes` exactly.
+  auto list_of = [](size_t bytes, bool cut) {
+    std::string list;
+    uint64_t sector = 1000000000;
+    for (; list.size() + 14 <= bytes; sector += 100) list += absl::StrCat(sector, " 16\n");
+    if (cut) list += absl::StrCat(sector, " 16\n").substr(0, bytes - list.size());
+    return list;
+  };
+  for (const size_t bytes : {page - 1, page - 40}) {
+    testing::FakeNvdimm fake;
+    const std::string region = fake.AddRegion(0, {});
+    fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, {{"badblocks", list_of(bytes, bytes == page - 1)}});
+    absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+    if (bytes == page - 1) {
+      EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kInvalidRegionFormat) << bad.status();
+      EXPECT_THAT(std::string(bad.status().message()), HasSubstr("a whole page"));
+    } else {
+      EXPECT_TRUE(bad.ok()) << bytes << ": " << bad.status();
+    }
+  }
+}
+
 TEST_F(FileBadBlocksTest, NoListOrAnEmptyOneMeansNoBadBlocks) {
   for (bool with_file : {false, true}) {
     testing::FakeNvdimm fake;
