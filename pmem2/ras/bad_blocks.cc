@@ -71,17 +71,27 @@ absl::StatusOr<std::vector<ByteRange>> FileBadBlocks(const Source& source, const
   return ras_internal::FileBadRanges(*extents, *device_bad, location.partition_start, *size, *block_size);
 }
 
+// One of a Device DAX's bounds (its region's or its own `resource` or `size`): kCannotReadBounds however it cannot be
+// read, as libpmem2 answers (pmem2_badblock_context_new(3)), the reason in the message: EACCES for a caller that is
+// not root (the kernel shows physical addresses to root only).
+absl::StatusOr<uint64_t> ReadBound(const std::string& path) {
+  absl::StatusOr<uint64_t> value = ras_internal::ReadUnsignedAttribute(path, ErrorCode::kCannotReadBounds);
+  if (value.ok() || GetErrorCode(value.status()) != ErrorCode::kErrno) return value;
+  const int err = GetErrno(value.status());
+  return MakeError(
+      ErrorCode::kCannotReadBounds,
+      absl::StrCat(value.status().message(),
+                   err == EACCES || err == EPERM ? " (the kernel shows these addresses to root only)" : ""));
+}
+
 absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
   absl::StatusOr<std::vector<ByteRange>> region_bad = ReadBadBlockList(location.region_dir + "/badblocks");
   if (!region_bad.ok() || region_bad->empty()) return region_bad;
-  absl::StatusOr<uint64_t> region_start =
-      ras_internal::ReadUnsignedAttribute(location.region_dir + "/resource", ErrorCode::kCannotReadBounds);
+  absl::StatusOr<uint64_t> region_start = ReadBound(location.region_dir + "/resource");
   if (!region_start.ok()) return region_start.status();
-  absl::StatusOr<uint64_t> device_start =
-      ras_internal::ReadUnsignedAttribute(location.device_dir + "/resource", ErrorCode::kCannotReadBounds);
+  absl::StatusOr<uint64_t> device_start = ReadBound(location.device_dir + "/resource");
   if (!device_start.ok()) return device_start.status();
-  absl::StatusOr<uint64_t> device_size =
-      ras_internal::ReadUnsignedAttribute(location.device_dir + "/size", ErrorCode::kCannotReadBounds);
+  absl::StatusOr<uint64_t> device_size = ReadBound(location.device_dir + "/size");
   if (!device_size.ok()) return device_size.status();
   if (*device_start < *region_start) {
     return MakeError(ErrorCode::kCannotReadBounds,
@@ -91,8 +101,7 @@ absl::StatusOr<std::vector<ByteRange>> DaxBadBlocks(const Location& location) {
   }
   // And ends inside it: past its end, the region's list says nothing of the device's last bytes, and an empty
   // answer there would be a wrong one.
-  absl::StatusOr<uint64_t> region_size =
-      ras_internal::ReadUnsignedAttribute(location.region_dir + "/size", ErrorCode::kCannotReadBounds);
+  absl::StatusOr<uint64_t> region_size = ReadBound(location.region_dir + "/size");
   if (!region_size.ok()) return region_size.status();
   const uint64_t into_region = *device_start - *region_start;
   if (into_region > *region_size || *device_size > *region_size - into_region) {

@@ -28,7 +28,8 @@
 //     Next() are whole blocks, but for one cut at the end of the file as it was at Create();
 //   * Device DAX on an NVDIMM region: the region's `badblocks` list (sectors from the region's start) inside the
 //     device's range (its `resource` minus the region's `resource`, `size` bytes). Reading `resource` needs
-//     root (the kernel shows physical addresses to root only): otherwise Create() fails with EACCES. Clear() is
+//     root (the kernel shows physical addresses to root only): otherwise Create() fails with kCannotReadBounds
+//     (as libpmem2; EACCES and why in the message), as for bounds that cannot be read or make no sense. Clear() is
 //     kNoSupp: clearing poison under Device DAX needs the NVDIMM bus's clear-error command (ioctl
 //     ND_IOCTL_CLEAR_ERROR on /dev/ndctlN with the physical address, libndctl's ndctl_bus_cmd_new_clear_error),
 //     which pmem2 does not issue yet; `ndctl clear-errors` or writing the range does it outside pmem2;

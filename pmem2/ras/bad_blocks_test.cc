@@ -364,8 +364,8 @@ class DaxBadBlocksTest : public ::testing::Test {
         fake_.AddRegion(2, {{"badblocks", region_badblocks}, {"resource", region_resource}, {"size", region_size}});
     struct stat st;
     ASSERT_EQ(stat("/dev/null", &st), 0);
-    fake_.AddDaxDevice(region_ + "/dax2.0", "dax2.0", st.st_rdev,
-                       {{"size", "4194304"}, {"align", "2097152"}, {"resource", dax_resource}});
+    device_ = fake_.AddDaxDevice(region_ + "/dax2.0", "dax2.0", st.st_rdev,
+                                 {{"size", "4194304"}, {"align", "2097152"}, {"resource", dax_resource}});
     fd_ = testing::ScopedFd(open("/dev/null", O_RDWR));
     source_ = Source::FromFd(fd_.get()).value();
     ASSERT_EQ(source_->kind(), SourceKind::kDeviceDax);
@@ -373,6 +373,7 @@ class DaxBadBlocksTest : public ::testing::Test {
 
   testing::FakeNvdimm fake_;
   std::string region_;
+  std::string device_;  // the device's folder in the fake sysfs
   testing::ScopedFd fd_;
   absl::optional<Source> source_;
 };
@@ -402,6 +403,19 @@ TEST_F(DaxBadBlocksTest, UnreadableBoundsAreCannotReadBounds) {
   absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
   EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kCannotReadBounds);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("somewhere"));
+}
+
+// Bounds the system will not let be read (EACCES for a caller that is not root; here a directory: EISDIR) are
+// kCannotReadBounds as libpmem2 answers, the reason in the message (they were the errno's error).
+TEST_F(DaxBadBlocksTest, BoundsThatCannotBeReadAreCannotReadBounds) {
+  Make("1 1\n", "0x100000000\n", "0x100200000\n");
+  const std::string resource = device_ + "/resource";
+  ASSERT_EQ(unlink(resource.c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir(resource.c_str(), 0755), 0) << std::strerror(errno);
+  absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+  EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kCannotReadBounds) << bad.status();
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr(resource));
+  EXPECT_EQ(ToLibpmem2ReturnValue(bad.status()), static_cast<int>(ErrorCode::kCannotReadBounds));
 }
 
 TEST_F(DaxBadBlocksTest, ADeviceBeforeItsRegionIsCannotReadBounds) {
