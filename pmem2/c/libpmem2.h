@@ -254,8 +254,9 @@ struct pmem2_badblock {
  * through the file's extents (FIEMAP), each range widened to whole file system blocks (statfs f_bsize; libpmem2
  * widens to st_blksize, the same unless a mount asks for larger I/O) and cut at the end of the file (libpmem2
  * does not cut); for Device DAX, its region's list inside the device (needs root: the
- * bounds are physical addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM simply has none. *bbctx is set to NULL on failure.
- * PMEM2_E_NOSUPP for anonymous sources; PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
+ * bounds are physical addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM
+ * simply has none. *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources and for a file on a
+ * block device stacked over an NVDIMM's (device-mapper, md: libpmem2 says it has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
  * PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the kernel cuts longer ones there,
  * so entries may be missing); PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE (see
  * pmem2_source_device_id); -errno; -ENOMEM. */
@@ -275,7 +276,9 @@ void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
  * and its number reused): nothing is deallocated.
  * PMEM2_E_OFFSET_OUT_OF_RANGE / PMEM2_E_LENGTH_OUT_OF_RANGE for an offset or length past INT64_MAX,
  * PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source; PMEM2_E_NOSUPP for Device DAX (clearing needs the
- * NVDIMM bus's clear-error command, which pmem2 does not issue: use `ndctl clear-errors`); -errno from fallocate(2). */
+ * NVDIMM bus's clear-error command, which pmem2 does not issue: use `ndctl clear-errors`); -errno from fallocate(2).
+ * The range is not checked against the list again (as libpmem2): blocks that moved since the context was made (a
+ * copy-on-write write, a rewrite) are deallocated all the same, what they hold read back as zeros. */
 int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem2_badblock *bb);
 
 /* ---- Configs: how to map ---- */

@@ -135,6 +135,10 @@ absl::StatusOr<BadBlocks> BadBlocks::Create(const Source& source) {
     if (source.kind() == SourceKind::kDeviceDax) {
       return MakeError(ErrorCode::kDaxRegionNotFound, absl::StrCat("no bad-block list: ", location->not_on_nvdimm));
     }
+    if (!location->stacked_over_nvdimm.empty()) {
+      // Persistent memory all the same: "no bad blocks" would be a confident wrong answer.
+      return MakeError(ErrorCode::kNoSupp, absl::StrCat("no bad-block list: ", location->stacked_over_nvdimm));
+    }
     ranges = std::vector<ByteRange>();  // not persistent memory: no poison to track
   } else if (source.kind() == SourceKind::kDeviceDax) {
     ranges = DaxBadBlocks(*location);

@@ -33,11 +33,16 @@
 //     kNoSupp: clearing poison under Device DAX needs the NVDIMM bus's clear-error command (ioctl
 //     ND_IOCTL_CLEAR_ERROR on /dev/ndctlN with the physical address, libndctl's ndctl_bus_cmd_new_clear_error),
 //     which pmem2 does not issue yet; `ndctl clear-errors` or writing the range does it outside pmem2;
+//   * a file on a block device stacked over an NVDIMM's (device-mapper, md): kNoSupp from Create(), naming both
+//     (the file's blocks cannot be followed to the NVDIMM through it; libpmem2 says there are none);
 //   * a file on anything else (tmpfs, a disk, no NVDIMM): no bad blocks; Next() at once says kNoBadBlockFound;
 //   * a Device DAX not on an NVDIMM region: kDaxRegionNotFound from Create();
 //   * anonymous sources: kNoSupp from Create().
 //
-// The list is read once, by Create(): it is a snapshot. A BadBlocks holds a copy of the Source (not its
+// The list is read once, by Create(): it is a snapshot. Clear() acts on the range it is given, as libpmem2 does,
+// without reading the list again: if the file's blocks there moved since Create() (a copy-on-write write to a
+// reflinked file, a defragmentation, the range rewritten), what the file holds there now is deallocated (read back
+// as zeros) all the same. Clear ranges soon after reading them, and not ranges the application is rewriting. A BadBlocks holds a copy of the Source (not its
 // descriptor, which stays the caller's and must stay open for Clear()). Thread-compatible.
 
 #ifndef PMEM2_RAS_BAD_BLOCKS_H_

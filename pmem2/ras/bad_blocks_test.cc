@@ -230,6 +230,30 @@ TEST_F(FileBadBlocksTest, AListTheKernelMayHaveCutAtAPageIsAnError) {
   }
 }
 
+// A file system on a block device stacked over an NVDIMM's (device-mapper, md: its `slaves`) has persistent memory
+// under it whose bad blocks cannot be mapped to the file through the stacking: kNoSupp naming both, not "none" (a
+// confident wrong answer before; libpmem2 answers none too). A stacked device over no NVDIMM has none.
+TEST_F(FileBadBlocksTest, AFileOnADeviceStackedOverAnNvdimmCannotTell) {
+  for (bool over_nvdimm : {true, false}) {
+    testing::FakeNvdimm fake;
+    const std::string region = fake.AddRegion(0, {});
+    const std::string pmem =
+        fake.AddBlockDevice(over_nvdimm ? region + "/pfn0.1" : "", "pmem0", makedev(259, 77), {{"badblocks", "8 8\n"}});
+    const std::string dm = fake.AddBlockDevice("", "dm-0", dev_, {});
+    ASSERT_EQ(mkdir((dm + "/slaves").c_str(), 0755), 0) << std::strerror(errno);
+    ASSERT_EQ(symlink(pmem.c_str(), (dm + "/slaves/pmem0").c_str()), 0) << std::strerror(errno);
+    absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+    if (over_nvdimm) {
+      EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kNoSupp) << bad.status();
+      EXPECT_THAT(std::string(bad.status().message()), HasSubstr("dm-0) is stacked"));
+      EXPECT_THAT(std::string(bad.status().message()), HasSubstr("pmem0 of NVDIMM region region0"));
+    } else {
+      ASSERT_TRUE(bad.ok()) << bad.status();
+      EXPECT_TRUE(bad->all().empty());
+    }
+  }
+}
+
 TEST_F(FileBadBlocksTest, NoListOrAnEmptyOneMeansNoBadBlocks) {
   for (bool with_file : {false, true}) {
     testing::FakeNvdimm fake;

@@ -2,6 +2,7 @@
 
 #include "pmem2/ras/region.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -75,6 +76,33 @@ std::string RegionAncestor(absl::string_view path) {
 
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
+// The first device under the stacked block device `disk` (its `slaves`, followed down a few levels: dm over md over
+// pmem) that is on an NVDIMM region, as "NAME of region R"; empty if none is.
+std::string NvdimmUnder(const std::string& disk, int depth = 0) {
+  if (depth > 8) return std::string();
+  const std::string slaves = disk + "/slaves";
+  DIR* dir = opendir(slaves.c_str());
+  if (dir == nullptr) return std::string();
+  std::string found;
+  while (found.empty()) {
+    const dirent* entry = readdir(dir);
+    if (entry == nullptr) break;
+    if (entry->d_name[0] == '.') continue;
+    char resolved[PATH_MAX];
+    if (realpath((slaves + "/" + entry->d_name).c_str(), resolved) == nullptr) continue;
+    // A partition's region is its disk's.
+    std::string device = resolved;
+    if (Exists(device + "/partition")) device = std::string(Dirname(device));
+    if (const std::string region = RegionAncestor(device); !region.empty()) {
+      found = absl::StrCat(entry->d_name, " of NVDIMM region ", Basename(region));
+    } else {
+      found = NvdimmUnder(device, depth + 1);
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> ReadUnsignedAttribute(const std::string& path, ErrorCode code) {
@@ -128,6 +156,12 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
   if (location.region_dir.empty()) {
     location.not_on_nvdimm = absl::StrCat("its file system's block device ", maj, ":", min, " (",
                                           Basename(*device), ") is not on an NVDIMM region");
+    if (const std::string under = NvdimmUnder(disk); !under.empty()) {
+      location.stacked_over_nvdimm =
+          absl::StrCat("its file system's block device ", maj, ":", min, " (", Basename(disk),
+                       ") is stacked (device-mapper or md) over ", under,
+                       ": where a file's blocks lie on the NVDIMM cannot be told through it");
+    }
   } else {
     location.region_name = std::string(Basename(location.region_dir));
   }

@@ -60,6 +60,9 @@ struct Location {
   uint64_t partition_start = 0;
   // The region's name, e.g. "region1" (for messages).
   std::string region_name;
+  // Set (a message) when region_dir is empty because the block device is stacked (device-mapper, md) over one on
+  // an NVDIMM region: a file's blocks there cannot be mapped to the NVDIMM's, so its bad blocks cannot be told.
+  std::string stacked_over_nvdimm;
 };
 
 // The region behind a file system on block device `dev` (a regular file's st_dev). Not finding one is not an
