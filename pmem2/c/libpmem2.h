@@ -253,11 +253,11 @@ struct pmem2_badblock {
 /* Reads the source's bad blocks (a snapshot): for a file on fsdax, its block device's badblocks list mapped
  * through the file's extents (FIEMAP), each range widened to whole file system blocks (statfs f_bsize; libpmem2
  * widens to st_blksize, the same unless a mount asks for larger I/O) and cut at the end of the file (libpmem2
- * does not cut); for Device DAX, its region's list inside the device (needs root: the
- * bounds are physical addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM
- * simply has none. *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources and for a file on a
- * block device stacked over an NVDIMM's (device-mapper, md: libpmem2 says it has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX not on an NVDIMM region;
- * PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the kernel cuts longer ones there,
+ * does not cut); for Device DAX, its region's list inside the device (needs root: the bounds are physical
+ * addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM simply has none.
+ * *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources and for a file on a block device stacked
+ * over an NVDIMM's (device-mapper, md: libpmem2 says it has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX
+ * not on an NVDIMM region; PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the kernel cuts longer ones there,
  * so entries may be missing); PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE (see
  * pmem2_source_device_id); -errno; -ENOMEM. */
 int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const struct pmem2_source *src);
