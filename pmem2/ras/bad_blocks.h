@@ -42,8 +42,9 @@
 // The list is read once, by Create(): it is a snapshot. Clear() acts on the range it is given, as libpmem2 does,
 // without reading the list again: if the file's blocks there moved since Create() (a copy-on-write write to a
 // reflinked file, a defragmentation, the range rewritten), what the file holds there now is deallocated (read back
-// as zeros) all the same. Clear ranges soon after reading them, and not ranges the application is rewriting. A BadBlocks holds a copy of the Source (not its
-// descriptor, which stays the caller's and must stay open for Clear()). Thread-compatible.
+// as zeros) all the same. Clear ranges soon after reading them, and not ranges the application is rewriting.
+// A BadBlocks holds a copy of the Source (not its descriptor, which stays the caller's and must stay open for
+// Clear()). Thread-compatible.
 
 #ifndef PMEM2_RAS_BAD_BLOCKS_H_
 #define PMEM2_RAS_BAD_BLOCKS_H_
