@@ -257,9 +257,9 @@ struct pmem2_badblock {
  * addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM simply has none.
  * *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources and for a file on a block device stacked
  * over an NVDIMM's (device-mapper, md: libpmem2 says it has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX
- * not on an NVDIMM region; PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the kernel cuts longer ones there,
- * so entries may be missing); PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE (see
- * pmem2_source_device_id); -errno; -ENOMEM. */
+ * not on an NVDIMM region; PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the
+ * kernel cuts longer ones there, so entries may be missing); PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE
+ * (see pmem2_source_device_id); -errno; -ENOMEM. */
 int pmem2_badblock_context_new(struct pmem2_badblock_context **bbctx, const struct pmem2_source *src);
 
 /* The next bad block, in offset order; PMEM2_E_NO_BAD_BLOCK_FOUND (with *bb zeroed) when there are no more. */
