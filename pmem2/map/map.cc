@@ -291,6 +291,7 @@ void Map::Reset() {
   // (vm_reservation/reservation_state.h).
   if (reservation_ != nullptr) reservation_->BeginRelease(claim_);
   // Unregistered first: once the range is unmapped, the kernel may hand it to another Map.
+  const bool dropped = record_ != nullptr && record_->dropped_from_registry();
   if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
   record_.reset();
   if (reservation_ != nullptr) {
@@ -298,7 +299,8 @@ void Map::Reset() {
     reservation_->Release(claim_);
     reservation_.reset();
     claim_ = 0;
-  } else if (address_ != nullptr && owns_mapping_) {
+  } else if (address_ != nullptr && owns_mapping_ && !dropped) {
+    // (A Map whose record was dropped as stale: part of its range is another mapping's now.)
     munmap(address_, size_);
   }
   owns_mapping_ = true;

@@ -56,6 +56,9 @@
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
 //     GetErrno() the errno. Failures never abort the process and are never dropped.
 //   * A Map created after a failure does not inherit it: its own persists start clean.
+//   * A Map part of whose range was unmapped behind pmem2's back (munmap(2)) and then mapped again by other code
+//     reports ESTALE from then on, whatever the acknowledgements: a failed sync of what is left of it could no
+//     longer be recorded on it. Destroying it leaves its range alone (part of it is the other mapping's).
 //   * pmem2 can only record what its own msyncs are told. Linux reports a write-back error once per open file
 //     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
 //     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own

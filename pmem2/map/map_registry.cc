@@ -270,7 +270,10 @@ ABSL_ATTRIBUTE_NOINLINE void WakeReaders() {
 
 void MapRecord::Record(const PersistFailure& failure) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (failure.forked_without_own_description && unacknowledgeable_.error_number == 0) unacknowledgeable_ = failure;
+  if ((failure.forked_without_own_description || failure.dropped_from_registry) &&
+      unacknowledgeable_.error_number == 0) {
+    unacknowledgeable_ = failure;
+  }
   if (first_.error_number == 0) {
     first_ = failure;
   } else {
@@ -299,8 +302,27 @@ absl::Status MapRecord::ErrorSince(uint64_t mark) const {
                           last.seen_through_another_mapping ? " through another mapping of the same file" : ""));
 }
 
+void MapRecord::MarkDroppedFromRegistry() {
+  PersistFailure dropped;
+  dropped.error_number = ESTALE;
+  dropped.address = begin_;
+  dropped.length = end_ - begin_;
+  dropped.dropped_from_registry = true;
+  dropped_from_registry_.store(true, std::memory_order_release);
+  Record(dropped);
+}
+
 absl::Status MapRecord::ErrorLocked() const {
   if (first_.error_number == 0) return absl::OkStatus();
+  if (first_.dropped_from_registry) {
+    return MakeErrnoError(
+        first_.error_number,
+        internal::StrFormat("part of this mapping [%p, +%u) was unmapped behind pmem2's back and the range mapped "
+                            "again by other code: pmem2 no longer tracks the mapping, so a failed write-back of the "
+                            "rest could not be recorded here, and none of its persists can be vouched for (its end "
+                            "leaves the range mapped)",
+                            reinterpret_cast<const void*>(first_.address), first_.length));
+  }
   std::string what;
   if (first_.forked_without_own_description) {
     what = internal::StrFormat(
@@ -418,9 +440,11 @@ namespace {
 // released with munmap(2) behind its Map's back (libpmem.h allows that for pmem_map_file). Left in place, it would
 // take lookups of these addresses: pmem_is_pmem() answering for the old mapping, a failed persist of the new one
 // recorded on the old Map instead, a reservation there refused. It leaves the index only; its Map still owns it
-// (UnregisterMap finds it gone and leaves the index alone).
+// (UnregisterMap finds it gone and leaves the index alone), now with an error no acknowledgement ends (a failed sync
+// of what is left of its mapping would be recorded outside every Map), and leaves its range alone when destroyed.
 void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
+    it->second->MarkDroppedFromRegistry();
     it = registry.by_begin.erase(it);
   }
 }

@@ -85,6 +85,10 @@ struct PersistFailure {
   size_t length = 0;
   bool seen_through_another_mapping = false;  // the failing call was on another Map of the same file
   bool forked_without_own_description = false;
+  // The Map's record left the registry's index (ForgetStaleRecords, RegisterMap): part of its range was unmapped
+  // behind pmem2's back and mapped again by other code. A failed sync of the rest can no longer be recorded on it,
+  // so none of its persists can be vouched for (error_number ESTALE). Kept through acknowledgements, as the above.
+  bool dropped_from_registry = false;
 };
 
 // How a forked child maps a Map's range [begin(), begin() + length) again through its own file description
@@ -124,6 +128,12 @@ class MapRecord {
   // through a description of its own (PersistFailure::forked_without_own_description), which no acknowledgement
   // ends. Nothing recorded between the read and the clear is lost, because both happen under one lock.
   absl::Status TakeError();
+  // Whether the record left the index as stale (PersistFailure::dropped_from_registry): its Map must not unmap its
+  // range, which is partly another mapping's now.
+  bool dropped_from_registry() const { return dropped_from_registry_.load(std::memory_order_acquire); }
+  // The registry's, as it drops the record from its index (its lock held exclusively): records the
+  // unacknowledgeable failure above.
+  void MarkDroppedFromRegistry();
   // How many failures were ever recorded here (never reset), for ErrorSince().
   uint64_t failures_recorded() const { return failures_recorded_.load(std::memory_order_acquire); }
   // As Error(); but if that is OK while failures were recorded since failures_recorded() returned `mark`, an
@@ -153,6 +163,7 @@ class MapRecord {
   uint64_t later_failures_ = 0;     // guarded by mutex_
   PersistFailure last_;             // guarded by mutex_
   std::atomic<uint64_t> failures_recorded_{0};  // written under mutex_
+  std::atomic<bool> dropped_from_registry_{false};
 };
 
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it): RegisterMap, for a

@@ -33,13 +33,16 @@
 #include "pmem2/map/map.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/child_process.h"
+#include "testing/proc_maps.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
 namespace {
 
 using ::pmem2::testing::CreateFile;
+using ::pmem2::testing::ProtectionAt;
 using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedFd;
 using ::pmem2::testing::ScopedTempDir;
@@ -991,6 +994,27 @@ TEST(PersistErrorAtTest, ConcurrentMapsKeepTheirOwnErrors) {
 // for pmem_map_file) must not answer for a mapping the kernel places over its addresses later: here a larger one
 // that begins below it. Negative control: with RegisterMap only adding the new record, IsPersistentMemory answered
 // for the stale record, and the EIO was recorded on it, not on the new one, whose Persist() would then report OK.
+// A Map part of whose range the application unmapped, the range then mapped again by other code (here: a
+// reservation placed there): the Map can no longer vouch for its persists (ESTALE, for good: a failed sync of what is
+// left of it would be recorded outside every Map), and destroying it leaves its range alone (before, it unmapped the
+// new mapping's pages with its own).
+TEST(MapRegistryTest, AMapWhoseRangeWasMappedAgainBehindItsBackLeavesItAlone) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* const hole = static_cast<char*>(map->address()) + 2 * kPage;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  const absl::Status error = map->Persist(map->address(), 1);
+  EXPECT_EQ(GetErrno(error), ESTALE) << error;
+  EXPECT_EQ(GetErrno(map->ClearPersistError()), ESTALE);
+  EXPECT_EQ(GetErrno(map->PersistError()), ESTALE) << "no acknowledgement ends it";
+  map = absl::InternalError("destroyed");
+  EXPECT_EQ(ProtectionAt(hole), "---p") << "the Map's end unmapped the reservation's page";
+}
+
 TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {
   // Addresses that no other mapping of the process can take while the test runs: a PROT_NONE mapping of its own.
   void* area = mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1010,7 +1034,13 @@ TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {
   EXPECT_FALSE(IsPersistentMemory(reinterpret_cast<void*>(base + 3 * kPage), kPage));
   map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 3 * kPage), 8, EIO);
   EXPECT_EQ(GetErrno(fresh.TakeError()), EIO);
-  EXPECT_TRUE(stale.TakeError().ok()) << "recorded on the stale record";
+  // Not the new mapping's EIO, but its own drop, which no acknowledgement ends: what is left of its mapping has no
+  // record in the index any more.
+  const absl::Status dropped = stale.TakeError();
+  EXPECT_EQ(GetErrno(dropped), ESTALE) << dropped;
+  EXPECT_THAT(std::string(dropped.message()), HasSubstr("unmapped behind pmem2's back"));
+  EXPECT_THAT(std::string(dropped.message()), ::testing::Not(HasSubstr("later failure"))) << "the EIO is not its";
+  EXPECT_EQ(GetErrno(stale.TakeError()), ESTALE) << "acknowledged away";
   map_internal::UnregisterMap(&stale);  // gone from the index already: leaves the new record there
   map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 7 * kPage), 8, EIO);
   EXPECT_EQ(GetErrno(fresh.TakeError()), EIO) << "the new record left the index with the stale one";
