@@ -231,12 +231,34 @@ bool SameAction(const struct sigaction& a, const struct sigaction& b) {
   return true;
 }
 
+// Every signal blocked on this thread for its lifetime (SIGKILL and SIGSTOP cannot be), the mask put back after.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    blocked_ = pthread_sigmask(SIG_BLOCK, &all, &previous_) == 0;
+  }
+  ~SignalsBlocked() {
+    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool blocked_ = false;
+};
+
 // The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
 __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
 
 }  // namespace
 
 ScopedSigbusHandler::ScopedSigbusHandler() {
+  // No signal handler of this thread may run while it holds InstallMutex(): one that makes a guarded copy (a copy
+  // in a handler that interrupted this thread) would wait for the lock its own thread holds, for ever.
+  const SignalsBlocked signals_blocked;
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users++ > 0) return;
   struct sigaction action;
@@ -265,6 +287,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
 }
 
 ScopedSigbusHandler::~ScopedSigbusHandler() {
+  const SignalsBlocked signals_blocked;  // as in the constructor
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (--users > 0) return;
   PutThePreviousHandlerBack();
