@@ -223,7 +223,8 @@ struct ParkedDescription {
   ino_t inode = 0;
   bool read_only = false;
   uint64_t fork_generation = 0;
-  int fd = -1;  // -1: a free place
+  int fd = -1;          // -1: a free place
+  uint64_t serial = 0;  // which parking this is (ReleaseDescription checks an entry outside the lock)
 };
 constexpr size_t kMaxParked = 64;
 ParkedDescription parked[kMaxParked];
@@ -269,45 +270,76 @@ int TakeParkedDescription(const map_internal::FileIdentity& file, bool read_only
   }
 }
 
-// Called in ReleaseDescription between taking the parked descriptors out and checking them (tests: a check that
-// blocks). Null: none.
+// Called in ReleaseDescription between reading the parked descriptors and checking them (tests: a check that blocks,
+// or that another engine starts in). Null: none.
 std::atomic<void (*)()> release_check_hook{nullptr};
+
+// ParkedMutex() held: parks `description` in a free place (a new serial); false if the table is full.
+bool ParkLocked(ParkedDescription description) {
+  static uint64_t serials = 0;
+  for (ParkedDescription& place : parked) {
+    if (place.fd >= 0) continue;
+    description.serial = ++serials;
+    place = description;
+    return true;
+  }
+  return false;
+}
 
 // The end of an engine's descriptor (opened in fork generation `generation`): closed, or parked while the process
 // holds a record lock on the file; and the parked descriptors of files whose locks are gone closed. The system calls
 // run outside ParkedMutex, which every fork() takes: a lock query or a close on NFS waits for the server (a close
-// writes the file back), and a fork in another thread must not wait with it. The parked descriptors are taken out of
-// the table for their check (an engine made meanwhile opens its own), so a child forked during the check inherits
-// them outside its table and never closes them.
+// writes the file back), and a fork in another thread must not wait with it. The parked descriptors stay in the
+// table while they are checked: an engine made meanwhile takes one as ever (then it is its, and the check's verdict
+// on it is dropped: its place no longer holds that parking), and a child forked meanwhile inherits the table whole.
 void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only, uint64_t generation) {
-  ParkedDescription checking[kMaxParked + 1];
+  ParkedDescription seen[kMaxParked];
+  size_t places[kMaxParked];
   size_t count = 0;
-  if (fd >= 0) checking[count++] = ParkedDescription{file.device, file.inode, read_only, generation, fd};
   {
     std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
-    for (ParkedDescription& place : parked) {
-      if (place.fd >= 0) checking[count++] = std::exchange(place, ParkedDescription{});
+    for (size_t i = 0; i < kMaxParked; ++i) {
+      if (parked[i].fd < 0) continue;
+      seen[count] = parked[i];
+      places[count++] = i;
     }
   }
-  if (count == 0) return;
-  if (void (*const hook)() = release_check_hook.load(std::memory_order_acquire)) hook();
-  size_t still_locked = 0;
+  if (count > 0 || fd >= 0) {
+    if (void (*const hook)() = release_check_hook.load(std::memory_order_acquire)) hook();
+  }
+  // Verdicts, outside the lock: gone (closed by other code, the number maybe another file's: forgotten, not closed),
+  // or no lock of the process on its file any more (closed); else kept.
+  bool forget[kMaxParked] = {};
+  bool close_it[kMaxParked] = {};
   for (size_t i = 0; i < count; ++i) {
-    const ParkedDescription& description = checking[i];
-    // A number closed by other code (and maybe reused) is forgotten, not closed: it is not ours any more.
-    if (!DescriptorIsTheFile(description.fd, description.device, description.inode)) continue;
-    if (ProcessHoldsRecordLocks(description.fd)) {
-      checking[still_locked++] = description;
-    } else {
-      close(description.fd);
+    if (!DescriptorIsTheFile(seen[i].fd, seen[i].device, seen[i].inode)) {
+      forget[i] = true;
+    } else if (!ProcessHoldsRecordLocks(seen[i].fd)) {
+      forget[i] = close_it[i] = true;
     }
   }
-  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
-  size_t next = 0;
-  for (ParkedDescription& place : parked) {
-    if (next < still_locked && place.fd < 0) place = checking[next++];
+  // The engine's own: a reused number is not ours to close.
+  bool own_kept = false;
+  if (fd >= 0 && DescriptorIsTheFile(fd, file.device, file.inode)) {
+    own_kept = ProcessHoldsRecordLocks(fd);
+    if (!own_kept) close(fd);
   }
-  // Any left over found the table full: open, unparked (the lock comes first).
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+    for (size_t i = 0; i < count; ++i) {
+      ParkedDescription& place = parked[places[i]];
+      if (!forget[i] || place.fd != seen[i].fd || place.serial != seen[i].serial) {
+        close_it[i] = false;  // kept, or taken meanwhile: no longer this check's to end
+        continue;
+      }
+      place.fd = -1;
+    }
+    // One that finds the table full stays open, unparked (the lock comes first).
+    if (own_kept) ParkLocked(ParkedDescription{file.device, file.inode, read_only, generation, fd});
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (close_it[i]) close(seen[i].fd);
+  }
 }
 
 }  // namespace

@@ -1537,6 +1537,53 @@ TEST_P(AsyncPersisterTest, AForkGoesOnWhileAnEngineEndChecksItsDescriptors) {
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
 }
 
+// An engine made while another engine's end checks the kept descriptors takes one of them as ever (they stay in the
+// table during the check), so engines made and destroyed in turn while the application holds its lock keep no more
+// descriptors than were alive at once. Before, the check took them out of the table: the engine made meanwhile opened
+// a new one, and each such overlap kept one more for as long as the lock lived (then leaked one past 64).
+std::function<void()> in_release_check;
+std::atomic<bool> in_release_check_running{false};
+void RunInReleaseCheck() {
+  if (in_release_check == nullptr || in_release_check_running.exchange(true)) return;  // not in the nested end
+  in_release_check();
+  in_release_check_running.store(false);
+}
+
+TEST_P(AsyncPersisterTest, AnEngineMadeDuringAnotherEnginesEndTakesAKeptDescriptor) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  const size_t parked_before = uring_internal::ParkedDescriptionCountForTest();
+  persister_.reset();  // kept: taken again by the first below
+  {
+    absl::StatusOr<AsyncPersister> first = NewPersister(), second = NewPersister();
+    ASSERT_TRUE(first.ok() && second.ok());
+  }
+  ASSERT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 2) << "two alive at once, two kept";
+  absl::StatusOr<AsyncPersister> ending = NewPersister();  // takes one; one stays parked for the check to see
+  ASSERT_TRUE(ending.ok());
+  bool made = false;
+  in_release_check = [&] {
+    absl::StatusOr<AsyncPersister> meanwhile = NewPersister();
+    made = meanwhile.ok();
+  };
+  uring_internal::SetReleaseCheckHookForTest(&RunInReleaseCheck);
+  absl::Cleanup no_hook = [] {
+    uring_internal::SetReleaseCheckHookForTest(nullptr);
+    in_release_check = nullptr;
+  };
+  ending = absl::InternalError("destroyed");
+  std::move(no_hook).Invoke();
+  EXPECT_TRUE(made);
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 2)
+      << "the engine made during the check opened a descriptor of its own and kept it";
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  ASSERT_TRUE(NewPersister().ok());
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
+}
+
 // Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the
 // owners first locked the file, not by offset. Here another process write-locks [4096, 8192), then this one [0, 4096):
 // the engine's end must still find this process's lock (before, a walk by offsets from the first answer skipped it).

@@ -40,8 +40,8 @@ int EngineDescriptorForTest(const AsyncPersister& engine);
 // How many descriptors of destroyed engines are kept open because the process held a record lock on their file.
 size_t ParkedDescriptionCountForTest();
 
-// Calls `hook` (null: nothing) in every engine's end while it checks its own and the parked descriptors (the record
-// lock queries and closes), outside the lock that fork() takes.
+// Calls `hook` (null: nothing) in every engine's end that has descriptors to check (its own, the parked ones), after
+// reading the table and before the record lock queries and closes, outside the lock that fork() takes.
 void SetReleaseCheckHookForTest(void (*hook)());
 
 }  // namespace uring_internal
