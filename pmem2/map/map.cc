@@ -406,6 +406,7 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     return PersistErrorSince(mark);
   }
   if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
+  const uint64_t mark = FailureMark();  // the fsdax msync below may fail, its report taken by another thread's
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
   if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
   arch::CacheLineOps().drain();
@@ -420,7 +421,7 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
   } else if (medium_ == SourceKind::kDeviceDax && record_ != nullptr) {
     if (absl::Status s = DeepFlushRegion(medium_, record_->file().device); !s.ok()) return s;
   }
-  return PersistError();
+  return PersistErrorSince(mark);
 }
 
 absl::Status Map::PersistError() const {

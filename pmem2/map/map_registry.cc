@@ -287,6 +287,8 @@ void MapRecord::Record(const PersistFailure& failure) {
 absl::Status MapRecord::ErrorSince(uint64_t mark) const {
   absl::Status error = Error();
   if (!error.ok() || failures_recorded() == mark) return error;
+  // Recorded just after the read above, rather than acknowledged: still pending, reported as such.
+  if (error = ErrorWithoutWaiting(); !error.ok()) return error;
   PersistFailure last;
   {
     std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);

@@ -216,7 +216,15 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     if (!map.ok()) RestoreSize(fd, old_size);
     return map;
   }
-  if (absl::StatusOr<Map> trial = Map::Create(config, source); !trial.ok()) return trial.status();
+  {
+    // Of the part that stays, in whole granules (Config lengths must be), so that a huge old file is not mapped
+    // whole for nothing; the whole file if no granule stays.
+    Config trial_config = config;
+    absl::StatusOr<size_t> alignment = source.Alignment();
+    if (!alignment.ok()) return alignment.status();
+    trial_config.set_length(options.length / *alignment * *alignment);
+    if (absl::StatusOr<Map> trial = Map::Create(trial_config, source); !trial.ok()) return trial.status();
+  }
   if (!options.sparse) {
     int err = EINTR;
     while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));

@@ -24,9 +24,9 @@
 //   * create (PMEM_FILE_CREATE): `path` is created with `mode` if missing; an existing file is extended or
 //     truncated to `length` (which must not be 0). Unless `sparse`, every block is then allocated
 //     (posix_fallocate), so a full file system is kResourceExhausted here. A file that MapFile created is
-//     removed again if a later step fails; an existing file is never removed, and gets its old size back (a file
-//     to shrink is first mapped as it is, so that what would refuse the mapping refuses before the shrink; only a
-//     mapping that fails after it, for want of address space, leaves it shrunk). Through a symbolic link whose
+//     removed again if a later step fails; an existing file is never removed, and gets its old size back (of a
+//     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
+//     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk). Through a symbolic link whose
 //     target is missing, the target is created (as open(O_CREAT) does), and not removed on failure (as libpmem).
 //   * exclusive (PMEM_FILE_EXCL, with create): fail with EEXIST if `path` exists.
 //   * sparse (PMEM_FILE_SPARSE, with create): size the file with ftruncate only (holes; see map.h on SIGBUS).

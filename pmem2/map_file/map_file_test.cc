@@ -202,6 +202,20 @@ TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
   }
 }
 
+// The trial mapping before a shrink maps the part that stays, not the whole old file: a sparse file larger than the
+// address space shrinks to a small mapping as it always did (a trial of the whole file failed with ENOMEM).
+TEST_F(MapFileTest, AHugeSparseFileShrinksWithoutMappingItWhole) {
+  const std::string path = dir_.Join("huge");
+  ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateFile(path, 0, O_RDWR);
+  ASSERT_EQ(ftruncate(fd.get(), off_t{1} << 48), 0) << std::strerror(errno);  // 256 TiB: past the address space
+  MapFileOptions options = Create(kMiB + 100);
+  options.sparse = true;
+  absl::StatusOr<MappedFile> file = MapFile(path, options);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->map.size(), kMiB + 100);
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB + 100));
+}
+
 // Another process renames the file MapFile just created and puts a file of its own at the path; MapFile then
 // fails. Removing the path would delete the other process's file: it stays. (Removing by path without checking
 // did, before this was fixed.)
