@@ -265,6 +265,11 @@ class FileMaps {
           at = it->first + RoundUpToPage(it->second->size());
         }
         for (Entries::iterator it : covered) {
+          // A Map whose record was dropped (part of it munmap'ed behind pmem_unmap's back and mapped again since)
+          // leaves its range alone when destroyed: unmapped here, as munmap(2) of the range asked for would.
+          if (pmem2::map_internal::DroppedFromRegistryForCApi(*it->second)) {
+            munmap(reinterpret_cast<void*>(it->first), RoundUpToPage(it->second->size()));
+          }
           doomed.push_back(std::move(it->second));
           maps_.erase(it);
         }

@@ -461,6 +461,22 @@ TEST_F(LibpmemTest, AMappingReleasedWithMunmapDoesNotTakeTheNextOneAtItsAddressW
   if (reused == 0) GTEST_SKIP() << "the kernel never placed the second mapping over the first";
 }
 
+// Part of a pmem_map_file mapping released with munmap(2), and mapped again by other code (a pmem2 reservation):
+// its Map no longer unmaps its range itself (part of it is another's), but a pmem_unmap of the whole range still
+// unmaps all of it, as munmap(2) of that range would (the Map's own pages stayed mapped, with 0 returned).
+TEST_F(LibpmemTest, UnmapOfAMappingPartlyMappedAgainBehindItsBackUnmapsTheRange) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 4 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  ASSERT_EQ(munmap(p + 3 * kPage, kPage), 0);
+  absl::StatusOr<pmem2::VmReservation> newcomer = pmem2::VmReservation::CreateAt(p + 3 * kPage, kPage);
+  ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  EXPECT_EQ(pmem_unmap(p, len), 0) << pmem_errormsg();
+  EXPECT_FALSE(IsMapped(p)) << "the mapping's own pages stayed";
+  EXPECT_FALSE(IsMapped(p + 2 * kPage));
+  EXPECT_FALSE(IsMapped(p + 3 * kPage)) << "the range asked for, as munmap(2) of it";
+}
+
 TEST_F(LibpmemTest, UnmapOfMemoryItDidNotMapIsMunmap) {
   void* anon = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(anon, MAP_FAILED);

@@ -3,6 +3,7 @@
 #include "pmem2/internal/fork_safe_mutex.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 namespace pmem2 {
 namespace internal {
@@ -20,15 +21,32 @@ struct ForkSafeMutexRegistry {
     return newest;
   }
 
-  // One at a time, newest first: nothing holds one while taking another (fork_safe_mutex.h).
+  // The forking thread's signal mask before LockAll() blocked every signal; guarded by ListMutex().
+  static sigset_t& SavedMask() {
+    static sigset_t mask;
+    return mask;
+  }
+  static bool& MaskSaved() {
+    static bool saved = false;
+    return saved;
+  }
+
+  // One at a time, newest first: nothing holds one while taking another (fork_safe_mutex.h). With every signal
+  // blocked until UnlockAll(): a signal handler of the forking thread that takes one of these (a guarded copy in a
+  // SIGUSR1 handler takes the SIGBUS guard's) would wait for a lock its own thread holds, for ever.
   static void LockAll() {
     ListMutex().lock();
+    sigset_t all;
+    sigfillset(&all);
+    MaskSaved() = pthread_sigmask(SIG_BLOCK, &all, &SavedMask()) == 0;
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.lock();
   }
   // In the parent, and in the child, where the forking thread is the only one and owns every lock it took
   // (glibc's default mutex does not check the owner's thread id, which differs in the child).
   static void UnlockAll() {
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.unlock();
+    if (MaskSaved()) pthread_sigmask(SIG_SETMASK, &SavedMask(), nullptr);
+    MaskSaved() = false;
     ListMutex().unlock();
   }
 

@@ -7,7 +7,9 @@
 // another thread held at that moment stays locked in the child for good, and the child's next call that takes it
 // hangs. Children do call the library (a forking server's snapshot child persists, maps and unmaps), so every
 // ForkSafeMutex is locked by a pthread_atfork() prepare handler just before the fork and unlocked in both
-// processes just after it: the child starts with each of them free and what it guards consistent.
+// processes just after it: the child starts with each of them free and what it guards consistent. The forking
+// thread has every signal blocked meanwhile (delivered after): a handler of its own that took one of these locks
+// would wait for its own thread for ever.
 //
 // The handlers are registered when the library loads (a static initializer), so that an application's own
 // handlers, registered later, run their prepare first and may still call pmem2 (glibc runs prepare handlers

@@ -50,6 +50,10 @@ void ForgetUnmappedForCApi(Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Abandon(map.claim_);
 }
 
+bool DroppedFromRegistryForCApi(const Map& map) {
+  return map.record_ != nullptr && map.record_->dropped_from_registry();
+}
+
 void NeverRemapInChildForCApi(const Map& map) {
   if (map.record_ != nullptr) NeverRemapInChild(map.record_.get());
 }
@@ -290,17 +294,23 @@ void Map::Reset() {
   // Out of the reservation's lookups before the record goes, so that a child forked in between finds neither
   // (vm_reservation/reservation_state.h).
   if (reservation_ != nullptr) reservation_->BeginRelease(claim_);
-  // Unregistered first: once the range is unmapped, the kernel may hand it to another Map.
-  const bool dropped = record_ != nullptr && record_->dropped_from_registry();
+  // Unregistered first: once the range is unmapped, the kernel may hand it to another Map. A record is dropped as stale
+  // only while it is in the index, so read after: a Map whose record was dropped (part of its range unmapped behind
+  // pmem2's back and mapped again by other code) leaves the range alone, which is partly another mapping's now.
   if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
+  const bool dropped = record_ != nullptr && record_->dropped_from_registry();
   record_.reset();
   if (reservation_ != nullptr) {
-    // Replaced by an inaccessible placeholder, not unmapped: the range stays the reservation's.
-    reservation_->Release(claim_);
+    // Replaced by an inaccessible placeholder, not unmapped: the range stays the reservation's. Dropped: a lost hole
+    // (never offered to a Map, never unmapped), as for a pmem_map_file mapping unmapped behind pmem2's back.
+    if (dropped) {
+      reservation_->Abandon(claim_);
+    } else {
+      reservation_->Release(claim_);
+    }
     reservation_.reset();
     claim_ = 0;
   } else if (address_ != nullptr && owns_mapping_ && !dropped) {
-    // (A Map whose record was dropped as stale: part of its range is another mapping's now.)
     munmap(address_, size_);
   }
   owns_mapping_ = true;

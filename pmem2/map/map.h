@@ -137,6 +137,9 @@ void ForgetUnmappedForCApi(Map& map);
 // For libpmem's pmem_map_file, for the same reason: a forked child does not map `map`'s range again through a file
 // description of its own (map_registry.h, ChildReopenHandle), since the range may belong to another mapping by then.
 void NeverRemapInChildForCApi(const Map& map);
+// For pmem_unmap: whether `map`'s record was dropped as stale (part of its range mapped again by other code), so that
+// its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself.
+bool DroppedFromRegistryForCApi(const Map& map);
 }  // namespace map_internal
 namespace vm_reservation_internal {
 class ReservationState;
@@ -185,6 +188,9 @@ class Map {
   //                             the offset is at or past the end;
   //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
+  //   kGranularityNotSupported  a Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM region:
+  //                             volatile, no granularity is met there), whatever is required (errno errors if
+  //                             sysfs cannot say where the device is, e.g. EACCES);
   //   kErrno                    mmap failed (GetErrno(): ENOMEM, EPERM (e.g. kProtExec on a noexec mount), ENODEV,
   //                             ...); ENOMEM also, before mmap,
   //                             for a range inside the source that is larger than half the address space (it
@@ -195,10 +201,7 @@ class Map {
   //                             cache line required on a page-cache file system, or cache line on a CPU
   //                             whose backend cannot write cache lines back: such mappings use msync); or
   //                             Device DAX on such a CPU (msync cannot persist Device DAX), whatever is
-  //                             required, unless its granularity is byte (eADR, or a forced byte); or a
-  //                             Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM
-  //                             region: volatile, no granularity is met there), whatever is required (errno
-  //                             errors if sysfs cannot say where the device is, e.g. EACCES);
+  //                             required, unless its granularity is byte (eADR, or a forced byte);
   //   kErrno                    fallocate (Config::set_fully_allocated) failed (ENOSPC / EDQUOT as
   //                             kResourceExhausted, ...): last, so that no refused request spends disk space.
   // A length of 0 maps from the offset to the end of the source, whatever a file's size: the last page may then be
@@ -316,6 +319,7 @@ class Map {
   friend void map_internal::PublishForCApi(const Map& map);
   friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
+  friend bool map_internal::DroppedFromRegistryForCApi(const Map& map);
   friend void map_internal::NeverRemapInChildForCApi(const Map& map);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);

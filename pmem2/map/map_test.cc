@@ -440,6 +440,23 @@ TEST_P(MapOnFileSystemTest, ADescriptorNumberReusedByAnotherFileIsRefused) {
   munmap(mapped, kPage);
 }
 
+// An mmap of a file that the kernel refuses with EACCES (the descriptor's mode does not allow the protection: a file
+// system's own rule, here a filter) is kNoAccess naming the descriptor, as map.h lists, not a bare errno error.
+TEST_P(MapOnFileSystemTest, AnMmapRefusedWithEaccesIsNoAccess) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_mmap, 3, MAP_SHARED, EACCES);
+    absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+    ::pmem2::testing::WriteToParent(
+        out, absl::StrCat(static_cast<int>(GetErrorCode(map.status())), " ", map.status().message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat(static_cast<int>(ErrorCode::kNoAccess), " ")));
+  EXPECT_THAT(child.output, HasSubstr("refused the protection (EACCES)"));
+}
+
 // Into a reservation, MAP_SYNC is asked first of a mapping the kernel places, never with MAP_FIXED over the
 // placeholder: where the file system refuses it (not DAX), a MAP_FIXED attempt had unmapped the placeholder before
 // Linux 6.12, a hole another thread's mmap could take. A filter fails every MAP_FIXED | MAP_SYNC mmap with EPERM

@@ -348,6 +348,31 @@ TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledged
   }
 }
 
+// DeepFlush of a cache-line Map of a file (its msync is the deep flush) whose msync succeeds while a failure of the
+// file is recorded meanwhile (another thread's sync took the kernel's report) and acknowledged before the call returns:
+// reported, as by the other Status methods. Here the msync hook records that failure itself, and the observer clears.
+TEST(DeepFlushTest, AFailureRecordedAndAcknowledgedDuringTheCallIsReported) {
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", "cache_line");
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+  map_to_clear = &*map;
+  map_internal::SetPersistFailureObserver(&ClearOnFailure);
+  map_internal::SetMsyncForTest([](void* address, size_t length, int) {
+    map_internal::RecordPersistFailure(address, length, EIO);  // another thread's failure, recorded meanwhile
+    return 0;
+  });
+  const absl::Cleanup restore = [] {
+    map_internal::SetMsyncForTest(nullptr);
+    map_internal::SetPersistFailureObserver(nullptr);
+  };
+  const absl::Status status = map->DeepFlush(map->address(), 64);
+  EXPECT_EQ(GetErrno(status), EIO) << status;
+  EXPECT_TRUE(map->PersistError().ok()) << "acknowledged by the observer";
+}
+
 // A write-back failure reported to one caller must reach every caller that relies on the same data: the
 // "fsyncgate" lesson. Linux returns the error once per open file description; a later successful msync
 // proves nothing.
@@ -799,6 +824,63 @@ TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
   EXPECT_TRUE(map_->PersistError().ok()) << "the moved-from Map maps nothing";
   EXPECT_EQ(GetErrorCode(map_->Persist(at(0), 1)), ErrorCode::kMapRange);
   EXPECT_EQ(GetErrorCode(map_->Drain()), ErrorCode::kMapRange);
+  // The rest of map.h's promise for a moved-from Map: null function pointers, every Status method refused.
+  EXPECT_EQ(map_->persist_fn(), nullptr);
+  EXPECT_EQ(map_->flush_fn(), nullptr);
+  EXPECT_EQ(map_->drain_fn(), nullptr);
+  EXPECT_EQ(map_->memcpy_fn(), nullptr);
+  EXPECT_EQ(map_->memmove_fn(), nullptr);
+  EXPECT_EQ(map_->memset_fn(), nullptr);
+  char buffer[8] = {};
+  EXPECT_EQ(GetErrorCode(map_->Flush(at(0), 1)), ErrorCode::kMapRange);
+  EXPECT_EQ(GetErrorCode(map_->Memcpy(at(0), buffer, 1)), ErrorCode::kMapRange);
+  EXPECT_EQ(GetErrorCode(map_->Memmove(at(0), buffer, 1)), ErrorCode::kMapRange);
+  EXPECT_EQ(GetErrorCode(map_->Memset(at(0), 0, 1)), ErrorCode::kMapRange);
+  EXPECT_EQ(GetErrorCode(map_->DeepFlush(at(0), 1)), ErrorCode::kDeepFlushRange);
+  EXPECT_EQ(GetErrorCode(map_->Persist(buffer, 0)), ErrorCode::kMapRange) << "not even 0 bytes anywhere";
+}
+
+// ClearPersistError() reads and clears at once: failures recorded by other threads while it runs are each either
+// returned by one clear or still there for the next, never lost. Two threads fail syncs while a third clears, and
+// every failure shows up once, counted: the first of each clear, plus its "N later failures".
+TEST_F(PagePersistenceTest, ConcurrentClearsLoseNoFailure) {
+  constexpr int kFailures = 4000;
+  std::atomic<int> recorded{0};
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  std::atomic<bool> stop{false};
+  uint64_t seen = 0;
+  std::thread clearer([&] {
+    auto take = [&] {
+      const absl::Status error = map_->ClearPersistError();
+      if (error.ok()) return;
+      ++seen;
+      const std::string message(error.message());
+      const size_t at = message.find(" later failure");
+      if (at == std::string::npos) return;
+      const size_t open = message.rfind('(', at);
+      seen += std::stoull(message.substr(open + 1, at - open - 1));
+    };
+    while (!stop.load()) take();
+    take();
+  });
+  std::vector<std::thread> failing;
+  for (int t = 0; t < 2; ++t) {
+    failing.emplace_back([&, t] {
+      for (int i = 0; i < kFailures / 2; ++i) {
+        map_->persist_fn()(at(t * kPage), 1);
+        recorded.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : failing) thread.join();
+  stop.store(true);
+  clearer.join();
+  map_internal::SetMsyncForTest(nullptr);
+  EXPECT_EQ(recorded.load(), kFailures);
+  EXPECT_EQ(seen, static_cast<uint64_t>(kFailures)) << "failures lost or counted twice between clears";
 }
 
 TEST_F(PagePersistenceTest, StatusMethodsCheckTheRangeAndFlagsBeforeTouchingAnything) {
@@ -1013,6 +1095,42 @@ TEST(MapRegistryTest, AMapWhoseRangeWasMappedAgainBehindItsBackLeavesItAlone) {
   EXPECT_EQ(GetErrno(map->PersistError()), ESTALE) << "no acknowledgement ends it";
   map = absl::InternalError("destroyed");
   EXPECT_EQ(ProtectionAt(hole), "---p") << "the Map's end unmapped the reservation's page";
+}
+
+// The same for a Map placed in a reservation: its end neither puts the reservation's placeholder back over the
+// mapping now in the hole (a store there then reached anonymous memory, and a persist of it said OK) nor offers the
+// range again (a lost hole).
+TEST(MapRegistryTest, AMapInAReservationWhoseRangeWasMappedAgainBehindItsBackLeavesItAlone) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
+  ScopedFd other = CreateFile(dir.Join("g"), kPage, O_RDWR);
+  absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*reservation, 0);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<Map> map = Map::Create(config, *source);
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* const hole = static_cast<char*>(map->address()) + 2 * kPage;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  absl::StatusOr<VmReservation> inner = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  absl::StatusOr<Source> other_source = Source::FromFd(other.get());
+  ASSERT_TRUE(other_source.ok());
+  Config inner_config;
+  inner_config.set_required_store_granularity(StoreGranularity::kPage);
+  inner_config.set_vm_reservation(&*inner, 0);
+  absl::StatusOr<Map> newcomer = Map::Create(inner_config, *other_source);
+  ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  EXPECT_EQ(GetErrno(map->PersistError()), ESTALE);
+  map = absl::InternalError("destroyed");
+  EXPECT_EQ(ProtectionAt(hole), "rw-s") << "the reservation's placeholder went back over the newcomer's page";
+  EXPECT_EQ(reservation->map_count(), 0u) << "a lost hole counts as no Map";
+  Config again = config;
+  again.set_vm_reservation(&*reservation, 0);
+  EXPECT_FALSE(Map::Create(again, *source).ok()) << "the lost range was offered to a Map";
 }
 
 TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -196,9 +197,10 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
 // Map of an existing file that `options` resizes to `options.length`, resized so that a call that fails leaves it as
 // it was where it can (a granularity the file system cannot give, a PMEM_* variable, mmap): it would otherwise lose
 // what lay past `length`, or keep zeros there. Grown: before the mapping (which needs the bytes), and put back to its
-// old size if that fails (the grown part held only zeros). Shrunk: after a trial mapping of the file as it is,
-// which refuses what the mapping would, and after allocating the part that stays (SizeFile's allocation, within the
-// old size); a mapping that still fails after the shrink (no address space left for it) leaves the file shrunk.
+// old size if that fails (the grown part held only zeros). Shrunk: after a trial mapping of the part that stays (at
+// least a page), which refuses what the mapping would, and after allocating the part that stays (SizeFile's allocation,
+// within the old size); a mapping that still fails after the shrink (no address space left for it) leaves the file
+// shrunk.
 absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, const MapFileOptions& options,
                                            const Source& source, const Config& config) {
   struct stat st;
@@ -218,11 +220,13 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
   }
   {
     // Of the part that stays, in whole granules (Config lengths must be), so that a huge old file is not mapped
-    // whole for nothing; the whole file if no granule stays.
+    // whole for nothing.
     Config trial_config = config;
     absl::StatusOr<size_t> alignment = source.Alignment();
     if (!alignment.ok()) return alignment.status();
-    trial_config.set_length(options.length / *alignment * *alignment);
+    // At least one granule where the old file has one (length 0 would mean the whole file).
+    trial_config.set_length(old_size >= *alignment ? std::max(options.length / *alignment, uint64_t{1}) * *alignment
+                                                   : 0);
     if (absl::StatusOr<Map> trial = Map::Create(trial_config, source); !trial.ok()) return trial.status();
   }
   if (!options.sparse) {

@@ -66,6 +66,45 @@ TEST_F(MapFileTest, MapsAllOfAnExistingFile) {
   ASSERT_TRUE(file->map.Memcpy(file->map.address(), "persisted", 9).ok());
 }
 
+// The descriptors of `path` this process holds that are not O_PATH (the map registry keeps an O_PATH one per shared
+// file, from which a forked child reopens it): "fd flags" per descriptor.
+std::vector<std::string> OpenDescriptorsOf(const std::string& path) {
+  std::vector<std::string> found;
+  DIR* fds = opendir("/proc/self/fd");
+  if (fds == nullptr) return {"no /proc/self/fd"};
+  while (const dirent* entry = readdir(fds)) {
+    if (entry->d_name[0] == '.') continue;
+    char target[4096];
+    const ssize_t n = readlink(absl::StrCat("/proc/self/fd/", entry->d_name).c_str(), target, sizeof target - 1);
+    if (n <= 0 || std::string(target, static_cast<size_t>(n)) != path) continue;
+    std::ifstream info(absl::StrCat("/proc/self/fdinfo/", entry->d_name));
+    std::string key, flags;
+    while (info >> key >> flags && key != "flags:") {
+    }
+    if ((std::stoul(flags, nullptr, 8) & O_PATH) == 0) found.push_back(absl::StrCat(entry->d_name, " ", flags));
+  }
+  closedir(fds);
+  return found;
+}
+
+// map_file.h: "The descriptor is closed before MapFile returns": none of the file's stays open for I/O, whether the
+// file existed, was created, or the call failed.
+TEST_F(MapFileTest, NoDescriptorOfTheFileStaysOpen) {
+  const std::string existing = dir_.Join("existing");
+  ::pmem2::testing::CreateFile(existing, 8192, O_RDWR);
+  absl::StatusOr<MappedFile> mapped = MapFile(existing, MapFileOptions());
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_THAT(OpenDescriptorsOf(existing), IsEmpty());
+  const std::string created = dir_.Join("created");
+  absl::StatusOr<MappedFile> made = MapFile(created, Create(kMiB));
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_THAT(OpenDescriptorsOf(created), IsEmpty());
+  MapFileOptions refused = Create(kMiB);
+  refused.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
+  EXPECT_FALSE(MapFile(existing, refused).ok());
+  EXPECT_THAT(OpenDescriptorsOf(existing), IsEmpty());
+}
+
 TEST_F(MapFileTest, ExistingFileErrorsAreTheSystemsOwn) {
   EXPECT_EQ(GetErrno(MapFile(dir_.Join("missing"), MapFileOptions()).status()), ENOENT);
   EXPECT_EQ(GetErrno(MapFile(dir_.path(), MapFileOptions()).status()), EISDIR);
@@ -207,13 +246,15 @@ TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
 TEST_F(MapFileTest, AHugeSparseFileShrinksWithoutMappingItWhole) {
   const std::string path = dir_.Join("huge");
   ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateFile(path, 0, O_RDWR);
-  ASSERT_EQ(ftruncate(fd.get(), off_t{1} << 48), 0) << std::strerror(errno);  // 256 TiB: past the address space
-  MapFileOptions options = Create(kMiB + 100);
-  options.sparse = true;
-  absl::StatusOr<MappedFile> file = MapFile(path, options);
-  ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_EQ(file->map.size(), kMiB + 100);
-  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB + 100));
+  for (const size_t length : {kMiB + 100, size_t{100}}) {                       // also less than a page
+    ASSERT_EQ(ftruncate(fd.get(), off_t{1} << 48), 0) << std::strerror(errno);  // 256 TiB: past the address space
+    MapFileOptions options = Create(length);
+    options.sparse = true;
+    absl::StatusOr<MappedFile> file = MapFile(path, options);
+    ASSERT_TRUE(file.ok()) << length << ": " << file.status();
+    EXPECT_EQ(file->map.size(), length);
+    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(length));
+  }
 }
 
 // Another process renames the file MapFile just created and puts a file of its own at the path; MapFile then

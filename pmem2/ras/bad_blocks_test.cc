@@ -216,6 +216,29 @@ TEST_F(FileBadBlocksTest, AListTheKernelMayHaveCutAtAPageIsAnError) {
     if (cut) list += absl::StrCat(sector, " 16\n").substr(0, bytes - list.size());
     return list;
   };
+  // Whole lines of 14 and 13 bytes making `bytes` exactly: a list the kernel cut at a line's end, or one that ends just
+  // short of where it would cut.
+  auto whole_lines_of = [](size_t bytes) {
+    size_t thirteens = 0;
+    while ((bytes - 13 * thirteens) % 14 != 0) ++thirteens;
+    std::string list;
+    uint64_t sector = 1000000000;
+    for (size_t i = 0; i < (bytes - 13 * thirteens) / 14; ++i, sector += 100) list += absl::StrCat(sector, " 16\n");
+    for (size_t i = 0; i < thirteens; ++i, sector += 100) list += absl::StrCat(sector / 10, " 16\n");
+    return list;
+  };
+  for (const size_t bytes : {page - 1, page - 2}) {
+    ASSERT_EQ(whole_lines_of(bytes).size(), bytes);
+    testing::FakeNvdimm fake;
+    const std::string region = fake.AddRegion(0, {});
+    fake.AddBlockDevice(region + "/pfn0.1", "pmem0", dev_, {{"badblocks", whole_lines_of(bytes)}});
+    absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+    if (bytes == page - 1) {
+      EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kInvalidRegionFormat) << "cut at a line's end: " << bad.status();
+    } else {
+      EXPECT_TRUE(bad.ok()) << bytes << ": " << bad.status();
+    }
+  }
   for (const size_t bytes : {page - 1, page - 40}) {
     testing::FakeNvdimm fake;
     const std::string region = fake.AddRegion(0, {});

@@ -70,6 +70,25 @@ void SetDefaultDisposition() {
   sigaction(SIGBUS, &default_action, nullptr);
 }
 
+// Every signal blocked on this thread for its lifetime (SIGKILL and SIGSTOP cannot be), the mask put back after.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    blocked_ = pthread_sigmask(SIG_BLOCK, &all, &previous_) == 0;
+  }
+  ~SignalsBlocked() {
+    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool blocked_ = false;
+};
+
 // Whether a SIGBUS is a fault of this thread's copy (while one runs):
 //   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
 //     poisoned page by one of the process's mappings of it (the one at the lowest file offset, or the first its walk
@@ -212,6 +231,7 @@ void PutThePreviousHandlerBack() {
 }
 
 void ForgetOtherThreadsCopiesInChild() {
+  const SignalsBlocked signals_blocked;  // as in ScopedSigbusHandler
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users == 0) return;
   users = 0;
@@ -230,25 +250,6 @@ bool SameAction(const struct sigaction& a, const struct sigaction& b) {
   }
   return true;
 }
-
-// Every signal blocked on this thread for its lifetime (SIGKILL and SIGSTOP cannot be), the mask put back after.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    blocked_ = pthread_sigmask(SIG_BLOCK, &all, &previous_) == 0;
-  }
-  ~SignalsBlocked() {
-    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SignalsBlocked(const SignalsBlocked&) = delete;
-  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
- private:
-  sigset_t previous_;
-  bool blocked_ = false;
-};
 
 // The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
 __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }

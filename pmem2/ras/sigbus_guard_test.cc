@@ -613,6 +613,44 @@ void CopyInAHandler(int) {
   if (CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) nested_copies.fetch_add(1);
 }
 
+// The same handler interrupting a fork(): the fork handlers hold the guard's lock from prepare to parent and child,
+// with every signal blocked, so the handler's copy runs after them instead of waiting for that thread's own lock.
+TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedAForkDoesNotWaitForItsOwnThread) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan delays asynchronous signals to its own points";
+#endif
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    struct sigaction action {};
+    action.sa_handler = &CopyInAHandler;
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
+    {
+      uintptr_t fault = 0;  // the guard's lock made (and registered with the fork handlers) before the forks
+      if (!CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) return 4;
+    }
+    const pthread_t forking = pthread_self();
+    std::atomic<bool> done{false};
+    std::thread interrupter([&] {
+      while (!done.load()) {
+        pthread_kill(forking, SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+      }
+    });
+    int forks = 0;
+    for (int i = 0; i < 300; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++forks;
+    }
+    done.store(true);
+    interrupter.join();
+    testing::WriteToParent(out, absl::StrCat("forks ", forks));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "forks 300");
+}
+
 TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedACopyLeavesItsGuard) {
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "TSan delays asynchronous signals to its own points, not inside the copy";

@@ -247,6 +247,24 @@ bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
   return fstat(fd, &fallback) == 0 && fallback.st_dev == device && fallback.st_ino == inode;
 }
 
+// Whether the parked `place` still holds its descriptor: the number is open on the file, and as the engine opened it
+// (that access, not O_PATH). A number closed by other code may be given by the kernel to a descriptor of the same
+// file (the map registry's O_PATH one, the application's own), which the identity alone would take for the parked one.
+bool StillParked(const ParkedDescription& place) {
+  if (!DescriptorIsTheFile(place.fd, place.device, place.inode)) return false;
+  const int flags = fcntl(place.fd, F_GETFL);
+  return flags >= 0 && (flags & O_PATH) == 0 && (flags & O_ACCMODE) == (place.read_only ? O_RDONLY : O_RDWR);
+}
+
+// The kernel has just given this process the number `fd` (an engine's open): a parked entry holding it is stale (its
+// descriptor was closed by other code), forgotten, so that it is never taken or closed for the new one.
+void ForgetParkedNumber(int fd) {
+  std::lock_guard<internal::ForkSafeMutex> lock(ParkedMutex());
+  for (ParkedDescription& place : parked) {
+    if (place.fd == fd) place.fd = -1;
+  }
+}
+
 // A parked descriptor of the file with this access, opened in this process, or -1. (Its description has heard of
 // the file's write-back failures since it was opened: one it has not reported yet is reported to the engine that
 // takes it, as it would have been to the engine that parked it.)
@@ -266,7 +284,12 @@ int TakeParkedDescription(const map_internal::FileIdentity& file, bool read_only
     }
     if (fd < 0) return -1;
     // Checked outside the lock fork() takes (a system call); closed by other code: forgotten, the next one tried.
-    if (DescriptorIsTheFile(fd, file.device, file.inode)) return fd;
+    ParkedDescription taken;
+    taken.device = file.device;
+    taken.inode = file.inode;
+    taken.read_only = read_only;
+    taken.fd = fd;
+    if (StillParked(taken)) return fd;
   }
 }
 
@@ -312,7 +335,8 @@ void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool rea
   bool forget[kMaxParked] = {};
   bool close_it[kMaxParked] = {};
   for (size_t i = 0; i < count; ++i) {
-    if (!DescriptorIsTheFile(seen[i].fd, seen[i].device, seen[i].inode)) {
+    // The engine's own number in the table, or one no longer as parked: stale, forgotten, not closed.
+    if (seen[i].fd == fd || !StillParked(seen[i])) {
       forget[i] = true;
     } else if (!ProcessHoldsRecordLocks(seen[i].fd)) {
       forget[i] = close_it[i] = true;
@@ -1443,14 +1467,20 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
-  if (engine->fd < 0) engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (engine->fd < 0) {
+    engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);
+  }
   if (engine->fd < 0 && !engine->read_only && (errno == EACCES || errno == EPERM)) {
     // A descriptor that writes, of a file this process may not open for writing again (created read-only, received
     // from another process, credentials changed): the syncs need no write access. An engine that syncs and refuses
     // Copy(), as for a read-only Source, rather than none.
     engine->read_only = engine->reopened_read_only = true;
     engine->fd = uring_internal::TakeParkedDescription(engine->file, true);
-    if (engine->fd < 0) engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (engine->fd < 0) {
+      engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);
+    }
   }
   if (engine->fd < 0) {
     const int error = errno;  // before the message's formatting can change it

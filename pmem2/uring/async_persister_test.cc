@@ -1584,6 +1584,50 @@ TEST_P(AsyncPersisterTest, AnEngineMadeDuringAnotherEnginesEndTakesAKeptDescript
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
 }
 
+// A kept descriptor whose number other code closed (here: a forked child closing what it inherited), the number then
+// given to a new engine's own descriptor of the same file: the stale entry is forgotten, never closed for the live
+// engine's descriptor by another engine's end (before, the identity check took the new descriptor for the kept one).
+TEST_P(AsyncPersisterTest, AKeptNumberReusedByANewEnginesDescriptorIsNotClosedUnderIt) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  const int kept = uring_internal::EngineDescriptorForTest(*persister_);
+  ASSERT_GE(kept, 0);
+  persister_.reset();  // kept: the process holds a record lock on the file
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    // Every free number below it taken, so that the next open gets it once it is closed.
+    for (;;) {
+      const int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (filler < 0) return 4;
+      if (filler > kept) {
+        close(filler);
+        break;
+      }
+    }
+    close(kept);  // the child's copy of the parent's kept descriptor, closed as a child may close what it inherits
+    absl::StatusOr<AsyncPersister> live = NewPersister();
+    if (!live.ok()) return 2;
+    const int live_fd = uring_internal::EngineDescriptorForTest(*live);
+    {
+      absl::StatusOr<AsyncPersister> other = NewPersister();  // ends at once; its end checks the kept table
+      if (!other.ok()) return 3;
+    }
+    if (fcntl(live_fd, F_GETFD) < 0) testing::WriteToParent(out, "the live engine's descriptor was closed; ");
+    base()[0] = 'c';
+    Completion done;
+    if (!live->Persist(base(), 1, &done).ok() || !live->Wait(done).ok()) {
+      testing::WriteToParent(out, absl::StrCat("persist failed: ", done.status().ToString()));
+    }
+    testing::WriteToParent(out, live_fd == kept ? "" : " (number not reused)");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+}
+
 // Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the
 // owners first locked the file, not by offset. Here another process write-locks [4096, 8192), then this one [0, 4096):
 // the engine's end must still find this process's lock (before, a walk by offsets from the first answer skipped it).
