@@ -8,9 +8,8 @@
 #   - it defines exactly the functions of the version script MAP, each at the version node that lists it (and,
 #     as the default version, `name@@NODE`), plus the nodes themselves; nothing else: no Abseil, no C++ symbol,
 #     no pmem2 internals, no data; the only LOCAL entries of the dynamic symbol table are the engine's
-#     initial-exec thread-local variables (destination histories, sync slot, SIGBUS copy state: LOCAL TLS,
-#     nothing binds to them)
-#     and the thread-local sections, and each initial-exec relocation names one of those variables, once;
+#     initial-exec thread-local variables (destination histories, sync slot, SIGBUS copy state, fork handlers'
+#     signal masks: LOCAL TLS, nothing binds to them) and the thread-local sections, and each initial-exec relocation names one of those variables, once;
 #   - the functions (named PREFIX...) the header HEADER declares are exactly those of the version script;
 #   - NODE (e.g. LIBPMEM2_1.0) holds exactly what Debian's SONAME exports at NODE, minus the functions the
 #     extended regular expression LEFT_OUT matches (libpmem2's deprecated asynchronous functions), so binaries
@@ -68,7 +67,8 @@ awk '$2 == "A" { print $3 }' "$work/nm" | sort >"$work/nodes"
 readelf --dyn-syms -W "$so" >"$work/dynsyms" || { echo "FAIL readelf --dyn-syms $so"; exit 1; }
 awk '$5 == "LOCAL" && $7 != "UND" { print $8 }' "$work/dynsyms" | sort >"$work/local_names"
 allowed_tls='^_ZN5pmem2(4arch.*(last_destination_line|last_page_copy_line)|'
-allowed_tls+='12map_internal.*this_thread_slot|12ras_internal.*sigbus_copy_state)E$'
+allowed_tls+='12map_internal.*this_thread_slot|12ras_internal.*sigbus_copy_state|'
+allowed_tls+='8internal.*fork_handler_(signal_depth|saved_mask))E$'
 awk -v allowed="$allowed_tls" '$5 == "LOCAL" && $7 != "UND" && !($4 == "TLS" && $8 ~ allowed) &&
   !($4 == "SECTION" && ($8 == ".tbss" || $8 == ".tdata"))' "$work/dynsyms" >"$work/local"
 # The code reaches each of those through a TPOFF64 dynamic relocation, which must name it: for thread-locals

@@ -21,33 +21,19 @@ struct ForkSafeMutexRegistry {
     return newest;
   }
 
-  // The forking thread's signal mask before LockAll() blocked every signal; guarded by ListMutex().
-  static sigset_t& SavedMask() {
-    static sigset_t mask;
-    return mask;
-  }
-  static bool& MaskSaved() {
-    static bool saved = false;
-    return saved;
-  }
-
-  // One at a time, newest first: nothing holds one while taking another (fork_safe_mutex.h). With every signal
-  // blocked until UnlockAll(): a signal handler of the forking thread that takes one of these (a guarded copy in a
-  // SIGUSR1 handler takes the SIGBUS guard's) would wait for a lock its own thread holds, for ever.
+  // One at a time, newest first: nothing holds one while taking another (fork_safe_mutex.h). Signals blocked until
+  // UnlockAll() (BlockSignalsInForkHandler).
   static void LockAll() {
+    BlockSignalsInForkHandler();
     ListMutex().lock();
-    sigset_t all;
-    sigfillset(&all);
-    MaskSaved() = pthread_sigmask(SIG_BLOCK, &all, &SavedMask()) == 0;
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.lock();
   }
   // In the parent, and in the child, where the forking thread is the only one and owns every lock it took
   // (glibc's default mutex does not check the owner's thread id, which differs in the child).
   static void UnlockAll() {
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.unlock();
-    if (MaskSaved()) pthread_sigmask(SIG_SETMASK, &SavedMask(), nullptr);
-    MaskSaved() = false;
     ListMutex().unlock();
+    RestoreSignalsInForkHandler();
   }
 
   static void Add(ForkSafeMutex* mutex) {
@@ -59,6 +45,25 @@ struct ForkSafeMutexRegistry {
 };
 
 ForkSafeMutex::ForkSafeMutex() { ForkSafeMutexRegistry::Add(this); }
+
+// Per thread, so that forks in several threads at once keep their own masks. Initial-exec, as the engine's other
+// thread-locals (pmem2/c/so_symbols_test.sh names each): no allocation on first use in a dlopen'ed library.
+__thread int fork_handler_signal_depth __attribute__((tls_model("initial-exec")));
+__thread sigset_t fork_handler_saved_mask __attribute__((tls_model("initial-exec")));
+
+void BlockSignalsInForkHandler() {
+  if (fork_handler_signal_depth++ > 0) return;
+  sigset_t asynchronous;
+  sigfillset(&asynchronous);
+  // A fault stays deliverable (a crash reporter's handler, the default action): no lock holder here faults.
+  for (int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) sigdelset(&asynchronous, fault);
+  pthread_sigmask(SIG_BLOCK, &asynchronous, &fork_handler_saved_mask);
+}
+
+void RestoreSignalsInForkHandler() {
+  if (fork_handler_signal_depth <= 0 || --fork_handler_signal_depth > 0) return;
+  pthread_sigmask(SIG_SETMASK, &fork_handler_saved_mask, nullptr);
+}
 
 bool RegisterForkHandlersBeforeYours() {
   static const bool registered =

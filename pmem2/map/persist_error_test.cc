@@ -373,6 +373,50 @@ TEST(DeepFlushTest, AFailureRecordedAndAcknowledgedDuringTheCallIsReported) {
   EXPECT_TRUE(map->PersistError().ok()) << "acknowledged by the observer";
 }
 
+// A page persist in a signal handler that interrupts fork(): the map registry's fork handlers hold its locks from
+// prepare to parent and child, with the thread's signals blocked, so the handler's persist (whose failed msync takes
+// the registry's lock to record) runs after them instead of waiting for its own thread's lock for ever.
+Map* map_to_persist_in_handler = nullptr;
+void PersistInAHandler(int) { map_to_persist_in_handler->persist_fn()(map_to_persist_in_handler->address(), 1); }
+
+TEST_F(PagePersistenceTest, APersistInAHandlerThatInterruptedAForkDoesNotWaitForItsOwnThread) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan delays asynchronous signals to its own points";
+#endif
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    map_internal::SetMsyncForTest([](void*, size_t, int) {
+      errno = EIO;  // every persist records a failure: the registry's lock, each time
+      return -1;
+    });
+    map_to_persist_in_handler = &*map_;
+    struct sigaction action {};
+    action.sa_handler = &PersistInAHandler;
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
+    map_->persist_fn()(map_->address(), 1);  // this thread's sync slot taken before the forks
+    const pthread_t forking = pthread_self();
+    std::atomic<bool> done{false};
+    std::thread interrupter([&] {
+      while (!done.load()) {
+        pthread_kill(forking, SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+      }
+    });
+    int forks = 0;
+    for (int i = 0; i < 300; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++forks;
+    }
+    done.store(true);
+    interrupter.join();
+    ::pmem2::testing::WriteToParent(out, absl::StrCat("forks ", forks));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "forks 300");
+}
+
 // A write-back failure reported to one caller must reach every caller that relies on the same data: the
 // "fsyncgate" lesson. Linux returns the error once per open file description; a later successful msync
 // proves nothing.

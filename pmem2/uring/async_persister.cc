@@ -247,6 +247,22 @@ bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
   return fstat(fd, &fallback) == 0 && fallback.st_dev == device && fallback.st_ino == inode;
 }
 
+// In a forked child: the parent's kept descriptors are forgotten (left open: O_CLOEXEC, and a close could wait for an
+// NFS server inside fork()). They are the parent's descriptions, never handed to the child's engines, and a number of
+// theirs that the child closes and opens again on the same file (its own descriptor, an application's) must not be
+// taken for one of them and closed by an engine's end. Registered after the ForkSafeMutex handlers, which free
+// ParkedMutex() in the child first.
+void ForgetParentsKeptDescriptorsInChild() {
+  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;
+  std::unique_lock<internal::ForkSafeMutex> lock(ParkedMutex(), std::try_to_lock);
+  if (!lock.owns_lock()) return;  // the ForkSafeMutex handlers are missing (no memory at load): left as they are
+  for (ParkedDescription& place : parked) place.fd = -1;
+}
+const bool forget_parents_kept_registered = [] {
+  internal::RegisterForkHandlersBeforeYours();
+  return pthread_atfork(nullptr, nullptr, &ForgetParentsKeptDescriptorsInChild) == 0;
+}();
+
 // Whether the parked `place` still holds its descriptor: the number is open on the file, and as the engine opened it
 // (that access, not O_PATH). A number closed by other code may be given by the kernel to a descriptor of the same
 // file (the map registry's O_PATH one, the application's own), which the identity alone would take for the parked one.
@@ -1467,6 +1483,11 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
+  if (engine->fd >= 0 && engine->fd == source.fd()) {
+    // The Source's own descriptor, which took the number of a kept one that other code closed: the caller's, never
+    // the engine's (its end would close it). The stale entry is gone; a descriptor of the engine's own is opened.
+    engine->fd = -1;
+  }
   if (engine->fd < 0) {
     engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);

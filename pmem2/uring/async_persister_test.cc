@@ -1453,17 +1453,17 @@ TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFil
   EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "an engine's end released the application's record lock";
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before + 1) << "one kept, taken again each time";
   // A forked child does not take the parent's kept descriptor (the parent's description: a write-back failure is
-  // told to one description once), and closes its copy once it holds no lock itself (record locks are not
-  // inherited): the parent's lock stays.
+  // told to one description once): its table starts empty (the inherited copies are left open, O_CLOEXEC), and its
+  // own engines, holding no lock (record locks are not inherited), keep nothing: the parent's lock stays.
   const testing::ChildResult child = testing::RunInChild([&](int out) {
+    if (uring_internal::ParkedDescriptionCountForTest() != 0) {
+      testing::WriteToParent(out, "the child's table holds the parent's kept descriptors; ");
+    }
     absl::StatusOr<AsyncPersister> engine = NewPersister();
     if (!engine.ok()) return 2;
-    if (uring_internal::ParkedDescriptionCountForTest() != parked_before + 1) {
-      testing::WriteToParent(out, "the child took the parent's descriptor; ");
-    }
-    engine = absl::InternalError("destroyed");
-    if (uring_internal::ParkedDescriptionCountForTest() != parked_before) {
-      testing::WriteToParent(out, "the child kept the parent's descriptor");
+    engine = absl::InternalError("destroyed");  // the child holds no lock: its own is closed
+    if (uring_internal::ParkedDescriptionCountForTest() != 0) {
+      testing::WriteToParent(out, "the child kept a descriptor");
     }
     return 0;
   });
@@ -1626,6 +1626,41 @@ TEST_P(AsyncPersisterTest, AKeptNumberReusedByANewEnginesDescriptorIsNotClosedUn
   EXPECT_EQ(child.output, "");
   lock.l_type = F_UNLCK;
   ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+}
+
+// A kept descriptor whose number other code closed, then given to the application's own descriptor of the same file,
+// which it makes a Source of: an engine made from that Source never takes it as the kept one (its end would close
+// the application's descriptor), and opens its own.
+TEST_P(AsyncPersisterTest, AnEngineNeverTakesItsSourcesOwnDescriptorForAKeptOne) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  const int kept = uring_internal::EngineDescriptorForTest(*persister_);
+  ASSERT_GE(kept, 0);
+  persister_.reset();             // kept
+  std::vector<ScopedFd> fillers;  // every free number below it taken, so that the next open gets it
+  for (;;) {
+    ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(filler.get(), 0);
+    if (filler.get() > kept) break;
+    fillers.push_back(std::move(filler));
+  }
+  ASSERT_EQ(close(kept), 0);  // by other code
+  ScopedFd reopened(open(file_->path.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_EQ(reopened.get(), kept);
+  absl::StatusOr<Source> source = Source::FromFd(reopened.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  AsyncOptions options;
+  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+  absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*file_->map, *source, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_NE(uring_internal::EngineDescriptorForTest(*engine), reopened.get()) << "took the Source's descriptor";
+  engine = absl::InternalError("destroyed");
+  EXPECT_GE(fcntl(reopened.get(), F_GETFD), 0) << "the engine's end closed the Source's descriptor";
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  ASSERT_TRUE(NewPersister().ok());
 }
 
 // Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
 
@@ -118,6 +119,8 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
   // Free unless the ForkSafeMutex handlers could not be registered (no memory); then it may be held by a thread
   // that is not here, and the reservations cannot be used in this child anyway. Never wait: every fork() of the
   // process runs this, also one that only execs.
+  // No handler of this thread may run while the lock below is held: one that took it would wait for ever.
+  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;
   std::unique_lock<internal::ForkSafeMutex> lock(Mutex(), std::try_to_lock);
   if (!lock.owns_lock()) return;
   for (ReservationState* state = newest_; state != nullptr; state = state->older_) {
