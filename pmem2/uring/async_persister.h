@@ -221,7 +221,10 @@ class AsyncPersister {
   // on the file (F_OFD_GETLK); otherwise the descriptor stays open for the next engine of the file in this process
   // (not a forked child's), and a later engine's end closes it once the lock is gone. A lock another thread takes
   // while an engine ends may still be released; at most 64 descriptors are kept, more stay open until the process
-  // ends.
+  // ends. A forked child starts with none kept (the parent's copies stay open, close-on-exec). A kept descriptor is
+  // checked by its file and access mode only: if other code closes its number and the process opens the same file
+  // again at that number (not through an engine, which forgets the entry, nor as the engine's Source), a later
+  // engine's end may take that descriptor for the kept one and close it (not covered).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
