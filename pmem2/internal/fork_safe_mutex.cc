@@ -4,9 +4,18 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
 
 namespace pmem2 {
 namespace internal {
+namespace {
+// glibc's internal signals (nptl: SIGCANCEL = SIGRTMIN, SIGSETXID = SIGRTMIN + 1 of the kernel's, 32 and 33).
+constexpr int kGlibcCancelSignal = 32;
+constexpr int kGlibcSetxidSignal = 33;
+}  // namespace
 
 struct ForkSafeMutexRegistry {
   // Guards the list. Taken first by the prepare handler and released last, so that a mutex constructed while a
@@ -47,22 +56,25 @@ struct ForkSafeMutexRegistry {
 ForkSafeMutex::ForkSafeMutex() { ForkSafeMutexRegistry::Add(this); }
 
 // Per thread, so that forks in several threads at once keep their own masks. Initial-exec, as the engine's other
-// thread-locals (pmem2/c/so_symbols_test.sh names each): no allocation on first use in a dlopen'ed library.
+// thread-locals (pmem2/c/so_symbols_test.sh names each): no allocation on first use in a dlopen'ed library. The
+// kernel's 64-bit mask, not glibc's 128-byte sigset_t: a dlopen'ed libpmem2.so.1 takes its thread-locals from
+// glibc's small static TLS reserve.
 __thread int fork_handler_signal_depth __attribute__((tls_model("initial-exec")));
-__thread sigset_t fork_handler_saved_mask __attribute__((tls_model("initial-exec")));
+__thread uint64_t fork_handler_saved_mask __attribute__((tls_model("initial-exec")));
 
 void BlockSignalsInForkHandler() {
   if (fork_handler_signal_depth++ > 0) return;
-  sigset_t asynchronous;
-  sigfillset(&asynchronous);
-  // A fault stays deliverable (a crash reporter's handler, the default action): no lock holder here faults.
-  for (int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) sigdelset(&asynchronous, fault);
-  pthread_sigmask(SIG_BLOCK, &asynchronous, &fork_handler_saved_mask);
+  // Every signal, the faults too (they can be sent, and BUS_MCEERR_AO comes asynchronously; a real fault while
+  // blocked takes the default action), but glibc's own two (cancellation and set*id), which glibc never lets a
+  // thread block: set*id in another thread would wait for this one.
+  uint64_t all = ~uint64_t{0};
+  all &= ~(uint64_t{1} << (kGlibcCancelSignal - 1)) & ~(uint64_t{1} << (kGlibcSetxidSignal - 1));
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &fork_handler_saved_mask, sizeof all);
 }
 
 void RestoreSignalsInForkHandler() {
   if (fork_handler_signal_depth <= 0 || --fork_handler_signal_depth > 0) return;
-  pthread_sigmask(SIG_SETMASK, &fork_handler_saved_mask, nullptr);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &fork_handler_saved_mask, nullptr, sizeof fork_handler_saved_mask);
 }
 
 bool RegisterForkHandlersBeforeYours() {

@@ -8,8 +8,8 @@
 // hangs. Children do call the library (a forking server's snapshot child persists, maps and unmaps), so every
 // ForkSafeMutex is locked by a pthread_atfork() prepare handler just before the fork and unlocked in both
 // processes just after it: the child starts with each of them free and what it guards consistent. The forking
-// thread has its asynchronous signals blocked meanwhile (delivered after; BlockSignalsInForkHandler): a handler of
-// its own that took one of these locks would wait for its own thread for ever.
+// thread has its signals blocked meanwhile (delivered after; BlockSignalsInForkHandler): a handler of its own that
+// took one of these locks would wait for its own thread for ever.
 //
 // The handlers are registered when the library loads (a static initializer), so that an application's own
 // handlers, registered later, run their prepare first and may still call pmem2 (glibc runs prepare handlers
@@ -70,8 +70,8 @@ bool RegisterForkHandlersBeforeYours();
 // parent and child handlers restore; a child-only handler does both), so that no signal handler of the forking
 // thread runs while pmem2 holds a lock there: one that took the same lock (a persist or a guarded copy in a SIGUSR1
 // handler) would wait for its own thread for ever. Nested, per thread: the first call saves the mask and blocks
-// every signal but the synchronous faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS), the last matching
-// restore puts it back. Async-signal-safe.
+// every signal (the faults too: they can be sent; but glibc's internal two, which it never lets a thread block), the
+// last matching restore puts it back. Async-signal-safe.
 void BlockSignalsInForkHandler();
 void RestoreSignalsInForkHandler();
 // The two for a handler's scope (a child-only handler's).

@@ -377,7 +377,11 @@ TEST(DeepFlushTest, AFailureRecordedAndAcknowledgedDuringTheCallIsReported) {
 // prepare to parent and child, with the thread's signals blocked, so the handler's persist (whose failed msync takes
 // the registry's lock to record) runs after them instead of waiting for its own thread's lock for ever.
 Map* map_to_persist_in_handler = nullptr;
-void PersistInAHandler(int) { map_to_persist_in_handler->persist_fn()(map_to_persist_in_handler->address(), 1); }
+void PersistInAHandler(int) {
+  const int saved_errno = errno;  // a handler leaves errno as it found it (the failed msync sets it)
+  map_to_persist_in_handler->persist_fn()(map_to_persist_in_handler->address(), 1);
+  errno = saved_errno;
+}
 
 TEST_F(PagePersistenceTest, APersistInAHandlerThatInterruptedAForkDoesNotWaitForItsOwnThread) {
 #if defined(__SANITIZE_THREAD__)
@@ -415,6 +419,51 @@ TEST_F(PagePersistenceTest, APersistInAHandlerThatInterruptedAForkDoesNotWaitFor
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "forks 300");
+}
+
+// The same at fixed points: fork handlers of this test binary, registered before pmem2's (a constructor of the first
+// priority, ahead of every static initializer), run inside pmem2's: their prepare after pmem2's prepare took its
+// locks, their child handler before pmem2's child handlers released them. Each raises SIGUSR1 there, whose handler
+// persists (a failing msync: the registry's lock), in the parent and in the child.
+std::atomic<bool> raise_in_fork_handlers{false};
+void RaiseUsr1InForkHandler() {
+  if (raise_in_fork_handlers.load()) raise(SIGUSR1);
+}
+bool raising_fork_handlers_registered = false;
+__attribute__((constructor(101))) void RegisterRaisingForkHandlers() {
+  raising_fork_handlers_registered = pthread_atfork(&RaiseUsr1InForkHandler, nullptr, &RaiseUsr1InForkHandler) == 0;
+}
+
+TEST_F(PagePersistenceTest, APersistInAHandlerRunInsidePmemsForkHandlersWaitsForThem) {
+  ASSERT_TRUE(raising_fork_handlers_registered);
+  const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    map_internal::SetMsyncForTest([](void*, size_t, int) {
+      errno = EIO;
+      return -1;
+    });
+    map_to_persist_in_handler = &*map_;
+    struct sigaction action {};
+    action.sa_handler = &PersistInAHandler;
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
+    map_->persist_fn()(map_->address(), 1);
+    raise_in_fork_handlers.store(true);
+    int forks = 0, children_ok = 0;
+    for (int i = 0; i < 20; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) _exit(0);  // reached only once the child's handlers, and its persist, are done
+      int status = 0;
+      if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+        ++forks;
+        children_ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }
+    }
+    raise_in_fork_handlers.store(false);
+    ::pmem2::testing::WriteToParent(out, absl::StrCat("forks ", forks, ", children ", children_ok));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "forks 20, children 20");
 }
 
 // A write-back failure reported to one caller must reach every caller that relies on the same data: the

@@ -231,7 +231,7 @@ void PutThePreviousHandlerBack() {
 }
 
 void ForgetOtherThreadsCopiesInChild() {
-  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;  // as in ScopedSigbusHandler
+  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;  // every signal, as in ScopedSigbusHandler
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users == 0) return;
   users = 0;

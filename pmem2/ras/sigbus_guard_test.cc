@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -609,6 +610,8 @@ char nested_source[256];
 char nested_destination[256];
 std::atomic<int> nested_copies{0};
 void CopyInAHandler(int) {
+  const int saved_errno = errno;  // a handler leaves errno as it found it
+  const absl::Cleanup restore_errno = [saved_errno] { errno = saved_errno; };
   uintptr_t fault = 0;
   if (CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) nested_copies.fetch_add(1);
 }

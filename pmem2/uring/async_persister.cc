@@ -214,10 +214,11 @@ bool ProcessHoldsRecordLocks(int fd) {
 }
 
 // Descriptors of engines destroyed while the process held a record lock on their file. Fixed, so that parking
-// allocates nothing; a descriptor that finds it full stays open unparked (never closed: the lock comes first). Each
-// is stamped with the fork generation of the engine that opened it: a child inherits the table, but a descriptor
-// its parent opened is the parent's description, which the child must not sync through (each description is told of
-// a write-back failure once), so it is never handed out there, only closed once the child holds no lock on the file.
+// allocates nothing; a descriptor that finds it full stays open unparked (never closed: the lock comes first). A
+// forked child forgets the parent's entries at once (ForgetParentsKeptDescriptorsInChild): they are the parent's
+// descriptions, which the child must not sync through (each description is told of a write-back failure once). Each
+// entry is stamped with the fork generation of the engine that opened it, so that one parked by an engine the child
+// inherited (a parent's, ending in the child) is never handed out there either.
 struct ParkedDescription {
   dev_t device = 0;
   ino_t inode = 0;
@@ -330,7 +331,7 @@ bool ParkLocked(ParkedDescription description) {
 // run outside ParkedMutex, which every fork() takes: a lock query or a close on NFS waits for the server (a close
 // writes the file back), and a fork in another thread must not wait with it. The parked descriptors stay in the
 // table while they are checked: an engine made meanwhile takes one as ever (then it is its, and the check's verdict
-// on it is dropped: its place no longer holds that parking), and a child forked meanwhile inherits the table whole.
+// on it is dropped: its place no longer holds that parking); a child forked meanwhile forgets the table at once.
 void ReleaseDescription(int fd, const map_internal::FileIdentity& file, bool read_only, uint64_t generation) {
   ParkedDescription seen[kMaxParked];
   size_t places[kMaxParked];
@@ -1482,6 +1483,9 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // A descriptor of its own (see the top of this file), with the Source's access: a Source opened read-only
   // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
+  // An entry holding the Source's own number is stale (a kept descriptor is never the application's): its number was
+  // closed by other code and opened again as the Source; forgotten, so that no engine's end closes it.
+  uring_internal::ForgetParkedNumber(source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
   if (engine->fd >= 0 && engine->fd == source.fd()) {
     // The Source's own descriptor, which took the number of a kept one that other code closed: the caller's, never

@@ -1663,6 +1663,44 @@ TEST_P(AsyncPersisterTest, AnEngineNeverTakesItsSourcesOwnDescriptorForAKeptOne)
   ASSERT_TRUE(NewPersister().ok());
 }
 
+// The same with another kept descriptor of the file ahead in the table, which the engine takes instead: the stale
+// entry holding the Source's number must not outlive it either (the next engine's end closed the Source's descriptor:
+// the close by other code had released the lock).
+TEST_P(AsyncPersisterTest, AStaleKeptEntryHoldingTheSourcesNumberIsForgottenWhenAnotherIsTaken) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  persister_.reset();  // kept: the first place
+  int second = -1;
+  {
+    absl::StatusOr<AsyncPersister> first = NewPersister(), other = NewPersister();  // the first takes the kept one
+    ASSERT_TRUE(first.ok() && other.ok());
+    second = uring_internal::EngineDescriptorForTest(*other);
+    first = absl::InternalError("destroyed");  // kept in the first place, `other`'s in the second below
+  }
+  std::vector<ScopedFd> fillers;
+  for (;;) {
+    ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(filler.get(), 0);
+    if (filler.get() > second) break;
+    fillers.push_back(std::move(filler));
+  }
+  ASSERT_EQ(close(second), 0);  // by other code: the process's record lock goes with it
+  ScopedFd reopened(open(file_->path.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_EQ(reopened.get(), second);
+  absl::StatusOr<Source> source = Source::FromFd(reopened.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  AsyncOptions options;
+  options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
+  {
+    absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*file_->map, *source, options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_NE(uring_internal::EngineDescriptorForTest(*engine), reopened.get());
+  }
+  EXPECT_GE(fcntl(reopened.get(), F_GETFD), 0) << "an engine's end closed the Source's descriptor";
+}
+
 // Another process's lock found first: the kernel answers F_OFD_GETLK with one conflicting lock, in the order the
 // owners first locked the file, not by offset. Here another process write-locks [4096, 8192), then this one [0, 4096):
 // the engine's end must still find this process's lock (before, a walk by offsets from the first answer skipped it).
