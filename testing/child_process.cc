@@ -13,11 +13,15 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -244,6 +248,26 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
     result.trace_error = result.output;
   }
   return result;
+}
+
+int ForkWhileSignalled(int forks, int signal_number) {
+  const pthread_t forking = pthread_self();
+  std::atomic<bool> done{false};
+  std::thread interrupter([&] {
+    while (!done.load()) {
+      pthread_kill(forking, signal_number);
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  });
+  int waited = 0;
+  for (int i = 0; i < forks; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++waited;
+  }
+  done.store(true);
+  interrupter.join();
+  return waited;
 }
 
 }  // namespace testing

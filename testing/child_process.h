@@ -77,6 +77,11 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
 // Writes all of `text` to `fd` (for the child's body).
 void WriteToParent(int fd, absl::string_view text);
 
+// For a child's body: forks `forks` times (each child _exits at once, and is waited for) while another thread sends
+// `signal_number` to the forking thread every 20 µs, so that its handler runs in every part of fork(), the fork
+// handlers included. Returns how many forks were waited for.
+int ForkWhileSignalled(int forks, int signal_number);
+
 // For a child's body run as root: becomes user `uid` and group `gid` with no supplementary groups (setgroups,
 // setgid, then setuid), and arms the kill on the parent's death again, which the kernel clears when the credentials
 // change (prctl(2)). False, with errno, if a call failed; the process exits (as RunInChild's child does) if the

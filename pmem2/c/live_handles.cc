@@ -91,7 +91,7 @@ class LiveHandles {
   void KeepOtherThreadsRetiringInChild() {
     // Never wait (also a fork that only execs runs this); the lock is free unless its handlers are missing.
     // No handler of this thread may run while the lock below is held: one that took it would wait for ever.
-    const internal::ScopedSignalsBlockedInForkHandler signals_blocked;
+    const internal::ScopedSignalsBlocked signals_blocked;
     std::unique_lock<internal::ForkSafeMutex> lock(mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return;
     const pthread_t self = pthread_self();

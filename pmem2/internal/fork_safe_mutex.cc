@@ -31,9 +31,9 @@ struct ForkSafeMutexRegistry {
   }
 
   // One at a time, newest first: nothing holds one while taking another (fork_safe_mutex.h). Signals blocked until
-  // UnlockAll() (BlockSignalsInForkHandler).
+  // UnlockAll() (BlockSignals).
   static void LockAll() {
-    BlockSignalsInForkHandler();
+    BlockSignals();
     ListMutex().lock();
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.lock();
   }
@@ -42,7 +42,7 @@ struct ForkSafeMutexRegistry {
   static void UnlockAll() {
     for (ForkSafeMutex* m = Newest(); m != nullptr; m = m->registered_before_) m->mutex_.unlock();
     ListMutex().unlock();
-    RestoreSignalsInForkHandler();
+    RestoreSignals();
   }
 
   static void Add(ForkSafeMutex* mutex) {
@@ -62,7 +62,7 @@ ForkSafeMutex::ForkSafeMutex() { ForkSafeMutexRegistry::Add(this); }
 __thread int fork_handler_signal_depth __attribute__((tls_model("initial-exec")));
 __thread uint64_t fork_handler_saved_mask __attribute__((tls_model("initial-exec")));
 
-void BlockSignalsInForkHandler() {
+void BlockSignals() {
   if (fork_handler_signal_depth++ > 0) return;
   // Every signal, the faults too (they can be sent, and BUS_MCEERR_AO comes asynchronously; a real fault while
   // blocked takes the default action), but glibc's own two (cancellation and set*id), which glibc never lets a
@@ -72,7 +72,7 @@ void BlockSignalsInForkHandler() {
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &fork_handler_saved_mask, sizeof all);
 }
 
-void RestoreSignalsInForkHandler() {
+void RestoreSignals() {
   if (fork_handler_signal_depth <= 0 || --fork_handler_signal_depth > 0) return;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &fork_handler_saved_mask, nullptr, sizeof fork_handler_saved_mask);
 }

@@ -8,7 +8,7 @@
 // hangs. Children do call the library (a forking server's snapshot child persists, maps and unmaps), so every
 // ForkSafeMutex is locked by a pthread_atfork() prepare handler just before the fork and unlocked in both
 // processes just after it: the child starts with each of them free and what it guards consistent. The forking
-// thread has its signals blocked meanwhile (delivered after; BlockSignalsInForkHandler): a handler of its own that
+// thread has its signals blocked meanwhile (delivered after; BlockSignals): a handler of its own that
 // took one of these locks would wait for its own thread for ever.
 //
 // The handlers are registered when the library loads (a static initializer), so that an application's own
@@ -66,21 +66,21 @@ class ForkSafeMutex {
 // writers never take a ForkSafeMutex). Returns false if pthread_atfork() failed.
 bool RegisterForkHandlersBeforeYours();
 
-// For pmem2's fork handlers that take a lock: each brackets its hold with these (a prepare handler blocks, its
-// parent and child handlers restore; a child-only handler does both), so that no signal handler of the forking
-// thread runs while pmem2 holds a lock there: one that took the same lock (a persist or a guarded copy in a SIGUSR1
-// handler) would wait for its own thread for ever. Nested, per thread: the first call saves the mask and blocks
+// For pmem2's code that holds a lock a signal handler of the same thread may take (the fork handlers: a prepare handler
+// blocks, its parent and child handlers restore, a child-only handler does both; the SIGBUS guard's setup and end), so
+// that no such handler runs meanwhile: one that took the same lock (a persist or a guarded copy in a SIGUSR1 handler)
+// would wait for its own thread for ever. Nested, per thread: the first call saves the mask and blocks
 // every signal (the faults too: they can be sent; but glibc's internal two, which it never lets a thread block), the
 // last matching restore puts it back. Async-signal-safe.
-void BlockSignalsInForkHandler();
-void RestoreSignalsInForkHandler();
-// The two for a handler's scope (a child-only handler's).
-class ScopedSignalsBlockedInForkHandler {
+void BlockSignals();
+void RestoreSignals();
+// The two for a scope.
+class ScopedSignalsBlocked {
  public:
-  ScopedSignalsBlockedInForkHandler() { BlockSignalsInForkHandler(); }
-  ~ScopedSignalsBlockedInForkHandler() { RestoreSignalsInForkHandler(); }
-  ScopedSignalsBlockedInForkHandler(const ScopedSignalsBlockedInForkHandler&) = delete;
-  ScopedSignalsBlockedInForkHandler& operator=(const ScopedSignalsBlockedInForkHandler&) = delete;
+  ScopedSignalsBlocked() { BlockSignals(); }
+  ~ScopedSignalsBlocked() { RestoreSignals(); }
+  ScopedSignalsBlocked(const ScopedSignalsBlocked&) = delete;
+  ScopedSignalsBlocked& operator=(const ScopedSignalsBlocked&) = delete;
 };
 
 }  // namespace internal

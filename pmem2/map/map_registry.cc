@@ -157,7 +157,7 @@ namespace {
 // Lock order as everywhere: the registry, then the slots. A record's lock is only ever taken under the
 // registry's, so holding the registry's alone keeps every record's free.
 void LockForFork() {
-  internal::BlockSignalsInForkHandler();  // until the parent's or the child's handler below
+  internal::BlockSignals();  // until the parent's or the child's handler below
   GetRegistry().mutex.lock();
   GetSlots().mutex.lock();
 }
@@ -165,7 +165,7 @@ void LockForFork() {
 void UnlockAfterFork() {
   GetSlots().mutex.unlock();
   GetRegistry().mutex.unlock();
-  internal::RestoreSignalsInForkHandler();
+  internal::RestoreSignals();
 }
 
 void ForgetOtherThreadsInChild() {
@@ -195,7 +195,7 @@ void ForgetOtherThreadsInChild() {
     slot->next_free = slots.free;
     slots.free = slot;
   }
-  internal::RestoreSignalsInForkHandler();  // blocked by LockForFork()
+  internal::RestoreSignals();  // blocked by LockForFork()
 }
 
 // Hands a thread's slot back when the thread exits (a pthread key's destructor: it runs for every thread that

@@ -383,38 +383,29 @@ void PersistInAHandler(int) {
   errno = saved_errno;
 }
 
+// For a child's body: every msync fails (each persist records a failure: the registry's lock, each time), SIGUSR1's
+// handler persists a byte of `map`, and this thread's sync slot is taken (a persist) before what the test does.
+bool PersistInHandlersOfSigusr1(Map& map) {
+  map_internal::SetMsyncForTest([](void*, size_t, int) {
+    errno = EIO;
+    return -1;
+  });
+  map_to_persist_in_handler = &map;
+  struct sigaction action {};
+  action.sa_handler = &PersistInAHandler;
+  action.sa_flags = SA_RESTART;
+  if (sigaction(SIGUSR1, &action, nullptr) != 0) return false;
+  map.persist_fn()(map.address(), 1);
+  return true;
+}
+
 TEST_F(PagePersistenceTest, APersistInAHandlerThatInterruptedAForkDoesNotWaitForItsOwnThread) {
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "TSan delays asynchronous signals to its own points";
 #endif
   const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
-    map_internal::SetMsyncForTest([](void*, size_t, int) {
-      errno = EIO;  // every persist records a failure: the registry's lock, each time
-      return -1;
-    });
-    map_to_persist_in_handler = &*map_;
-    struct sigaction action {};
-    action.sa_handler = &PersistInAHandler;
-    action.sa_flags = SA_RESTART;
-    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
-    map_->persist_fn()(map_->address(), 1);  // this thread's sync slot taken before the forks
-    const pthread_t forking = pthread_self();
-    std::atomic<bool> done{false};
-    std::thread interrupter([&] {
-      while (!done.load()) {
-        pthread_kill(forking, SIGUSR1);
-        std::this_thread::sleep_for(std::chrono::microseconds(20));
-      }
-    });
-    int forks = 0;
-    for (int i = 0; i < 300; ++i) {
-      const pid_t pid = fork();
-      if (pid == 0) _exit(0);
-      if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++forks;
-    }
-    done.store(true);
-    interrupter.join();
-    ::pmem2::testing::WriteToParent(out, absl::StrCat("forks ", forks));
+    if (!PersistInHandlersOfSigusr1(*map_)) return 3;
+    ::pmem2::testing::WriteToParent(out, absl::StrCat("forks ", ::pmem2::testing::ForkWhileSignalled(300, SIGUSR1)));
     return 0;
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
@@ -437,16 +428,7 @@ __attribute__((constructor(101))) void RegisterRaisingForkHandlers() {
 TEST_F(PagePersistenceTest, APersistInAHandlerRunInsidePmemsForkHandlersWaitsForThem) {
   ASSERT_TRUE(raising_fork_handlers_registered);
   const ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
-    map_internal::SetMsyncForTest([](void*, size_t, int) {
-      errno = EIO;
-      return -1;
-    });
-    map_to_persist_in_handler = &*map_;
-    struct sigaction action {};
-    action.sa_handler = &PersistInAHandler;
-    action.sa_flags = SA_RESTART;
-    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
-    map_->persist_fn()(map_->address(), 1);
+    if (!PersistInHandlersOfSigusr1(*map_)) return 3;
     raise_in_fork_handlers.store(true);
     int forks = 0, children_ok = 0;
     for (int i = 0; i < 20; ++i) {

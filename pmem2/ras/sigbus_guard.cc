@@ -70,25 +70,6 @@ void SetDefaultDisposition() {
   sigaction(SIGBUS, &default_action, nullptr);
 }
 
-// Every signal blocked on this thread for its lifetime (SIGKILL and SIGSTOP cannot be), the mask put back after.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    blocked_ = pthread_sigmask(SIG_BLOCK, &all, &previous_) == 0;
-  }
-  ~SignalsBlocked() {
-    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SignalsBlocked(const SignalsBlocked&) = delete;
-  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
- private:
-  sigset_t previous_;
-  bool blocked_ = false;
-};
-
 // Whether a SIGBUS is a fault of this thread's copy (while one runs):
 //   - a machine check the copy's own access consumed (BUS_MCEERR_AR), whatever its address: the kernel names the
 //     poisoned page by one of the process's mappings of it (the one at the lowest file offset, or the first its walk
@@ -231,7 +212,7 @@ void PutThePreviousHandlerBack() {
 }
 
 void ForgetOtherThreadsCopiesInChild() {
-  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;  // every signal, as in ScopedSigbusHandler
+  const internal::ScopedSignalsBlocked signals_blocked;  // every signal, as in ScopedSigbusHandler
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users == 0) return;
   users = 0;
@@ -259,7 +240,7 @@ __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std:
 ScopedSigbusHandler::ScopedSigbusHandler() {
   // No signal handler of this thread may run while it holds InstallMutex(): one that makes a guarded copy (a copy
   // in a handler that interrupted this thread) would wait for the lock its own thread holds, for ever.
-  const SignalsBlocked signals_blocked;
+  const internal::ScopedSignalsBlocked signals_blocked;
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (users++ > 0) return;
   struct sigaction action;
@@ -288,7 +269,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
 }
 
 ScopedSigbusHandler::~ScopedSigbusHandler() {
-  const SignalsBlocked signals_blocked;  // as in the constructor
+  const internal::ScopedSignalsBlocked signals_blocked;  // as in the constructor
   std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
   if (--users > 0) return;
   PutThePreviousHandlerBack();

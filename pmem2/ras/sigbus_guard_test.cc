@@ -631,23 +631,7 @@ TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedAForkDoesNotWaitForItsOw
       uintptr_t fault = 0;  // the guard's lock made (and registered with the fork handlers) before the forks
       if (!CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) return 4;
     }
-    const pthread_t forking = pthread_self();
-    std::atomic<bool> done{false};
-    std::thread interrupter([&] {
-      while (!done.load()) {
-        pthread_kill(forking, SIGUSR1);
-        std::this_thread::sleep_for(std::chrono::microseconds(20));
-      }
-    });
-    int forks = 0;
-    for (int i = 0; i < 300; ++i) {
-      const pid_t pid = fork();
-      if (pid == 0) _exit(0);
-      if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++forks;
-    }
-    done.store(true);
-    interrupter.join();
-    testing::WriteToParent(out, absl::StrCat("forks ", forks));
+    testing::WriteToParent(out, absl::StrCat("forks ", testing::ForkWhileSignalled(300, SIGUSR1)));
     return 0;
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();

@@ -254,7 +254,7 @@ bool DescriptorIsTheFile(int fd, dev_t device, ino_t inode) {
 // taken for one of them and closed by an engine's end. Registered after the ForkSafeMutex handlers, which free
 // ParkedMutex() in the child first.
 void ForgetParentsKeptDescriptorsInChild() {
-  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;
+  const internal::ScopedSignalsBlocked signals_blocked;
   std::unique_lock<internal::ForkSafeMutex> lock(ParkedMutex(), std::try_to_lock);
   if (!lock.owns_lock()) return;  // the ForkSafeMutex handlers are missing (no memory at load): left as they are
   for (ParkedDescription& place : parked) place.fd = -1;
@@ -1487,11 +1487,6 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   // closed by other code and opened again as the Source; forgotten, so that no engine's end closes it.
   uring_internal::ForgetParkedNumber(source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
-  if (engine->fd >= 0 && engine->fd == source.fd()) {
-    // The Source's own descriptor, which took the number of a kept one that other code closed: the caller's, never
-    // the engine's (its end would close it). The stale entry is gone; a descriptor of the engine's own is opened.
-    engine->fd = -1;
-  }
   if (engine->fd < 0) {
     engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);

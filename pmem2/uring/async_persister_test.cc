@@ -1584,6 +1584,18 @@ TEST_P(AsyncPersisterTest, AnEngineMadeDuringAnotherEnginesEndTakesAKeptDescript
   EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
 }
 
+// Closes `number` (as other code may close an engine's kept descriptor) and opens `path` read-write again at that
+// number: every free number below it is taken first (by `fillers`, which the caller keeps while it needs that).
+ScopedFd ReopenAtNumber(int number, const std::string& path, std::vector<ScopedFd>* fillers) {
+  for (;;) {
+    ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (filler.get() < 0 || filler.get() > number) break;
+    fillers->push_back(std::move(filler));
+  }
+  if (close(number) != 0) return ScopedFd();
+  return ScopedFd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+}
+
 // A kept descriptor whose number other code closed (here: a forked child closing what it inherited), the number then
 // given to a new engine's own descriptor of the same file: the stale entry is forgotten, never closed for the live
 // engine's descriptor by another engine's end (before, the identity check took the new descriptor for the kept one).
@@ -1596,16 +1608,16 @@ TEST_P(AsyncPersisterTest, AKeptNumberReusedByANewEnginesDescriptorIsNotClosedUn
   ASSERT_GE(kept, 0);
   persister_.reset();  // kept: the process holds a record lock on the file
   const testing::ChildResult child = testing::RunInChild([&](int out) {
-    // Every free number below it taken, so that the next open gets it once it is closed.
+    // The child's copy of the parent's kept descriptor, closed as a child may close what it inherits; the number is
+    // free for the next open, the engine's below.
+    std::vector<ScopedFd> fillers;
     for (;;) {
-      const int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (filler < 0) return 4;
-      if (filler > kept) {
-        close(filler);
-        break;
-      }
+      ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (filler.get() < 0) return 4;
+      if (filler.get() > kept) break;
+      fillers.push_back(std::move(filler));
     }
-    close(kept);  // the child's copy of the parent's kept descriptor, closed as a child may close what it inherits
+    close(kept);
     absl::StatusOr<AsyncPersister> live = NewPersister();
     if (!live.ok()) return 2;
     const int live_fd = uring_internal::EngineDescriptorForTest(*live);
@@ -1639,15 +1651,8 @@ TEST_P(AsyncPersisterTest, AnEngineNeverTakesItsSourcesOwnDescriptorForAKeptOne)
   const int kept = uring_internal::EngineDescriptorForTest(*persister_);
   ASSERT_GE(kept, 0);
   persister_.reset();             // kept
-  std::vector<ScopedFd> fillers;  // every free number below it taken, so that the next open gets it
-  for (;;) {
-    ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    ASSERT_GE(filler.get(), 0);
-    if (filler.get() > kept) break;
-    fillers.push_back(std::move(filler));
-  }
-  ASSERT_EQ(close(kept), 0);  // by other code
-  ScopedFd reopened(open(file_->path.c_str(), O_RDWR | O_CLOEXEC));
+  std::vector<ScopedFd> fillers;
+  ScopedFd reopened = ReopenAtNumber(kept, file_->path, &fillers);  // closed by other code, opened again
   ASSERT_EQ(reopened.get(), kept);
   absl::StatusOr<Source> source = Source::FromFd(reopened.get());
   ASSERT_TRUE(source.ok()) << source.status();
@@ -1680,14 +1685,8 @@ TEST_P(AsyncPersisterTest, AStaleKeptEntryHoldingTheSourcesNumberIsForgottenWhen
     first = absl::InternalError("destroyed");  // kept in the first place, `other`'s in the second below
   }
   std::vector<ScopedFd> fillers;
-  for (;;) {
-    ScopedFd filler(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    ASSERT_GE(filler.get(), 0);
-    if (filler.get() > second) break;
-    fillers.push_back(std::move(filler));
-  }
-  ASSERT_EQ(close(second), 0);  // by other code: the process's record lock goes with it
-  ScopedFd reopened(open(file_->path.c_str(), O_RDWR | O_CLOEXEC));
+  // Closed by other code (the process's record lock goes with it), opened again.
+  ScopedFd reopened = ReopenAtNumber(second, file_->path, &fillers);
   ASSERT_EQ(reopened.get(), second);
   absl::StatusOr<Source> source = Source::FromFd(reopened.get());
   ASSERT_TRUE(source.ok()) << source.status();

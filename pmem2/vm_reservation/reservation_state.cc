@@ -120,7 +120,7 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
   // that is not here, and the reservations cannot be used in this child anyway. Never wait: every fork() of the
   // process runs this, also one that only execs.
   // No handler of this thread may run while the lock below is held: one that took it would wait for ever.
-  const internal::ScopedSignalsBlockedInForkHandler signals_blocked;
+  const internal::ScopedSignalsBlocked signals_blocked;
   std::unique_lock<internal::ForkSafeMutex> lock(Mutex(), std::try_to_lock);
   if (!lock.owns_lock()) return;
   for (ReservationState* state = newest_; state != nullptr; state = state->older_) {

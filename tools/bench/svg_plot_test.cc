@@ -2,7 +2,6 @@
 
 #include "tools/bench/svg_plot.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
@@ -182,16 +182,8 @@ TEST(SvgPlotTest, ReplacesWholeOnlyWhenAskedAndNeverWritesThroughALink) {
   ASSERT_TRUE(WriteBandwidthSvg(SampleRows(), "t", path, /*replace=*/true).ok());
   ASSERT_EQ(lstat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u) << "a replaced plot keeps its mode";
-  int entries = 0;
-  for (DIR* d = opendir(dir.path().c_str()); d != nullptr;) {
-    dirent* e = readdir(d);
-    if (e == nullptr) {
-      closedir(d);
-      break;
-    }
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
-  }
-  EXPECT_EQ(entries, 2) << "the plot and the victim, no temporary file";
+  EXPECT_THAT(testing::FolderEntries(dir.path()), ::testing::UnorderedElementsAre("plot.svg", "victim"))
+      << "no temporary file";
 }
 
 // Where the file system refuses RENAME_NOREPLACE (EINVAL: NFS, 9p, FUSE), a new plot is linked into place instead,
@@ -215,16 +207,7 @@ TEST(SvgPlotTest, WritesANewPlotWhereTheFileSystemRefusesRenameNoReplace) {
   std::stringstream content;
   content << in.rdbuf();
   EXPECT_EQ(content.str(), BandwidthSvg(SampleRows(), "v"));
-  int entries = 0;
-  for (DIR* d = opendir(dir.path().c_str()); d != nullptr;) {
-    dirent* e = readdir(d);
-    if (e == nullptr) {
-      closedir(d);
-      break;
-    }
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
-  }
-  EXPECT_EQ(entries, 1) << "the plot, no temporary file";
+  EXPECT_THAT(testing::FolderEntries(dir.path()), ::testing::ElementsAre("plot.svg")) << "no temporary file";
 }
 
 }  // namespace
