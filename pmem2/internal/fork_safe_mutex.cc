@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 
 namespace pmem2 {
@@ -63,13 +64,22 @@ __thread int fork_handler_signal_depth __attribute__((tls_model("initial-exec"))
 __thread uint64_t fork_handler_saved_mask __attribute__((tls_model("initial-exec")));
 
 void BlockSignals() {
-  if (fork_handler_signal_depth++ > 0) return;
+  if (fork_handler_signal_depth > 0) {
+    ++fork_handler_signal_depth;
+    return;
+  }
   // Every signal, the faults too (they can be sent, and BUS_MCEERR_AO comes asynchronously; a real fault while
   // blocked takes the default action), but glibc's own two (cancellation and set*id), which glibc never lets a
   // thread block: set*id in another thread would wait for this one.
   uint64_t all = ~uint64_t{0};
   all &= ~(uint64_t{1} << (kGlibcCancelSignal - 1)) & ~(uint64_t{1} << (kGlibcSetxidSignal - 1));
-  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &fork_handler_saved_mask, sizeof all);
+  // Blocked before the depth says so: a handler that runs before the system call sees depth 0 and blocks and
+  // restores for itself (counted first, it blocked nothing, and one that jumped out left the count at 1 for good).
+  uint64_t saved = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &saved, sizeof all);
+  fork_handler_saved_mask = saved;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  fork_handler_signal_depth = 1;
 }
 
 void RestoreSignals() {

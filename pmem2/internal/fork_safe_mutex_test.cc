@@ -2,9 +2,13 @@
 
 #include "pmem2/internal/fork_safe_mutex.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -137,6 +141,105 @@ TEST(ForkSafeMutexTest, ForksAmidBusyThreadsNeverHangAChild) {
   b.join();
   EXPECT_EQ(finished, 40);
   EXPECT_GT(rounds.load(), before) << "the parent's threads went on after the forks";
+}
+
+// The kernel's mask of the calling thread, all 64 bits (glibc's sigprocmask would hide its own two signals).
+uint64_t KernelMask() {
+  uint64_t mask = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &mask, sizeof mask);
+  return mask;
+}
+
+constexpr uint64_t Bit(int signal_number) { return uint64_t{1} << (signal_number - 1); }
+
+// A mask with SIGUSR2 blocked and SIGUSR1 open, put back as it was when the test ends.
+class SignalMaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &set, &saved_), 0);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &set, nullptr), 0);
+    before_ = KernelMask();
+    ASSERT_NE(before_ & Bit(SIGUSR2), 0u);
+    ASSERT_EQ(before_ & Bit(SIGUSR1), 0u);
+  }
+  void TearDown() override { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+
+  sigset_t saved_;
+  uint64_t before_ = 0;
+};
+
+// Every signal but glibc's two internal ones (32: cancellation, 33: set*id, which glibc never lets a thread block:
+// set*id in another thread would wait for this one), and only the last of nested restores puts the mask back.
+TEST_F(SignalMaskTest, BlocksEverySignalButGlibcsOwnNestedAndRestoresTheMaskItFound) {
+  const uint64_t all_but_glibcs = ~uint64_t{0} & ~Bit(32) & ~Bit(33);
+  BlockSignals();
+  EXPECT_EQ(KernelMask() & all_but_glibcs & ~Bit(SIGKILL) & ~Bit(SIGSTOP),
+            all_but_glibcs & ~Bit(SIGKILL) & ~Bit(SIGSTOP));
+  EXPECT_EQ(KernelMask() & (Bit(32) | Bit(33)), 0u);
+  BlockSignals();
+  RestoreSignals();
+  EXPECT_NE(KernelMask() & Bit(SIGUSR1), 0u) << "an inner restore opened the mask";
+  RestoreSignals();
+  EXPECT_EQ(KernelMask(), before_);
+  RestoreSignals();  // unmatched: does nothing
+  EXPECT_EQ(KernelMask(), before_);
+  {
+    ScopedSignalsBlocked blocked;
+    EXPECT_NE(KernelMask() & Bit(SIGUSR1), 0u);
+  }
+  EXPECT_EQ(KernelMask(), before_);
+}
+
+std::atomic<int> usr1_handled{0};
+void CountUsr1(int) { usr1_handled.fetch_add(1); }
+
+// A signal sent to the thread inside the scope waits for its end, and is then handled.
+TEST_F(SignalMaskTest, ASignalSentInsideTheScopeIsHandledAtItsEnd) {
+  struct sigaction action {
+  }, old{};
+  action.sa_handler = &CountUsr1;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &old), 0);
+  usr1_handled = 0;
+  {
+    ScopedSignalsBlocked blocked;
+    ASSERT_EQ(pthread_kill(pthread_self(), SIGUSR1), 0);
+    EXPECT_EQ(usr1_handled.load(), 0);
+  }
+  EXPECT_EQ(usr1_handled.load(), 1);
+  sigaction(SIGUSR1, &old, nullptr);
+}
+
+// fork() blocks signals from the prepare handlers to the parent's and the child's (ForkSafeMutex's handlers): each
+// then has the mask the forking thread had.
+TEST_F(SignalMaskTest, AForkLeavesTheMaskAsItWasInParentAndChild) {
+  static ForkSafeMutex* const registered = new ForkSafeMutex;  // so that the handlers have a mutex to take
+  (void)registered;
+  const uint64_t before = before_;
+  const testing::ChildResult child = testing::RunInChild([before](int) { return KernelMask() == before ? 0 : 1; });
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << "the child's mask differs: " << child.Describe();
+  EXPECT_EQ(KernelMask(), before_);
+}
+
+// glibc's set*id signal stays open while a thread has every other one blocked: setuid() (to the same user) in
+// another thread returns, where it would wait for this one for ever.
+TEST_F(SignalMaskTest, SetuidInAnotherThreadReturnsWhileSignalsAreBlocked) {
+  std::atomic<bool> blocked{false}, done{false};
+  std::thread holder([&] {
+    ScopedSignalsBlocked scope;
+    blocked = true;
+    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!blocked) std::this_thread::yield();
+  // To the process's own user: nothing changes, but glibc still has every thread make the call (signal 33).
+  EXPECT_EQ(setuid(getuid()), 0) << strerror(errno);
+  done = true;
+  holder.join();
 }
 
 }  // namespace

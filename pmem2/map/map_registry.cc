@@ -172,13 +172,23 @@ void ForgetOtherThreadsInChild() {
   // Everything but the registry's reader-writer lock is released as in the parent. That one cannot be: glibc's
   // unlock tells a writer from a reader by the thread id, which the child does not share with its parent. The
   // child gets a copy of the registry with a lock of its own instead (the old one stays allocated and reachable).
-  Registry& registry = GetRegistry();
-  Registry* fresh = new Registry;
-  fresh->by_begin = registry.by_begin;
-  fresh->reopen_handles = registry.reopen_handles;
-  fresh->replaced = &registry;
-  TheRegistry() = fresh;
+  // Without memory for the copy (an exception out of a fork handler ends the child in std::terminate), the old
+  // lock is made anew in place: glibc's initialisation only sets its words, and the child has one thread.
   const int caller_errno = errno;  // fork() returns to the child with the errno it had, not the handler's last
+  Registry& registry = GetRegistry();
+  Registry* fresh = new (std::nothrow) Registry;
+  try {
+    if (fresh != nullptr) {
+      fresh->by_begin = registry.by_begin;
+      fresh->reopen_handles = registry.reopen_handles;
+      fresh->replaced = &registry;
+      TheRegistry() = fresh;
+    }
+  } catch (const std::bad_alloc&) {
+    delete fresh;
+    fresh = nullptr;
+  }
+  if (fresh == nullptr) new (&registry.mutex) std::shared_mutex;
   RemapThroughDescriptionsOfTheChildsOwn();
   errno = caller_errno;
   Slots& slots = GetSlots();
@@ -290,11 +300,12 @@ void MapRecord::Record(const PersistFailure& failure) {
 absl::Status MapRecord::ErrorSince(uint64_t mark) const {
   absl::Status error = Error();
   if (!error.ok() || failures_recorded() == mark) return error;
-  // Recorded just after the read above, rather than acknowledged: still pending, reported as such.
-  if (error = ErrorWithoutWaiting(); !error.ok()) return error;
   PersistFailure last;
   {
+    // The registry's lock first, as for every record's: fork() takes only that one.
     std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
+    // Recorded just after the read above, rather than acknowledged: still pending, reported as such.
+    if (error = ErrorWithoutWaiting(); !error.ok()) return error;
     std::lock_guard<std::mutex> lock(mutex_);
     last = last_;
   }

@@ -30,6 +30,11 @@
 // the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
 // block may have been transferred. No allocation on the success path of a regular file (a Device DAX's size and
 // alignment are read from sysfs, into strings, on each call). Thread-safe, as pread/pwrite are.
+//
+// Signal handlers: a guarded copy (Device DAX, hugetlbfs) may be made by a handler that interrupted another one (the
+// guard blocks signals while it holds its lock), but not by one that can interrupt its thread inside another pmem2
+// call holding a lock (a VmReservation's or a Map's setup): a fork() in another thread at that moment takes pmem2's
+// locks in an order the two would deadlock in, as for page-granularity persists (pmem2/persist_fns.h).
 
 #ifndef PMEM2_RAS_MCSAFE_IO_H_
 #define PMEM2_RAS_MCSAFE_IO_H_

@@ -213,8 +213,10 @@ void PutThePreviousHandlerBack() {
 
 void ForgetOtherThreadsCopiesInChild() {
   const internal::ScopedSignalsBlocked signals_blocked;  // every signal, as in ScopedSigbusHandler
-  std::lock_guard<internal::ForkSafeMutex> lock(InstallMutex());
-  if (users == 0) return;
+  // Never wait (a fork that only execs runs this too): the lock is free unless the ForkSafeMutex handlers are missing
+  // (pthread_atfork without memory at load), when another thread of the parent may have held it.
+  std::unique_lock<internal::ForkSafeMutex> lock(InstallMutex(), std::try_to_lock);
+  if (!lock.owns_lock() || users == 0) return;
   users = 0;
   PutThePreviousHandlerBack();
 }

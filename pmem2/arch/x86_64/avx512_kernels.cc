@@ -1,9 +1,9 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// The avx512f instantiation of kernels-inl.h: one zmm register per cache line, so a whole line is one load and
-// one (non-temporal) store. Everything between the pragmas is compiled for avx512f only (no avx512bw: the byte
-// splats broadcast a 32-bit pattern) and is reached only after selection has checked that the CPU has AVX-512F
-// and the OS saves the ZMM state (cpu_features.cc).
+// The avx512f instantiation of kernels-inl.h: one zmm register per cache line, so a whole line is one load and one
+// (non-temporal) store. Everything between PMEM2_BEGIN_TARGET and PMEM2_END_TARGET is compiled for avx512f only (no
+// avx512bw: the byte splats broadcast a 32-bit pattern) and is reached only after selection has checked that the CPU
+// has AVX-512F and the OS saves the ZMM state (cpu_features.cc).
 
 #include <immintrin.h>
 
@@ -15,9 +15,9 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/arch/x86_64/target_region.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+PMEM2_BEGIN_TARGET("avx512f")
 
 namespace pmem2 {
 namespace arch {
@@ -58,7 +58,7 @@ constexpr char kIsaName[] = "avx512";
 }  // namespace arch
 }  // namespace pmem2
 
-#pragma GCC pop_options
+PMEM2_END_TARGET()
 
 namespace pmem2 {
 namespace arch {

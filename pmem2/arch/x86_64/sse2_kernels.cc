@@ -1,7 +1,7 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// The sse2 instantiation of kernels-inl.h. Everything between the pragmas is compiled for sse2 only and is
-// reached only after selection has checked the CPU (and OS) support it.
+// The sse2 instantiation of kernels-inl.h. Everything between PMEM2_BEGIN_TARGET and PMEM2_END_TARGET is compiled for
+// sse2 only and is reached only after selection has checked the CPU (and OS) support it.
 
 #include <emmintrin.h>
 
@@ -13,9 +13,9 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/arch/x86_64/flush.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/arch/x86_64/target_region.h"
 
-#pragma GCC push_options
-#pragma GCC target("sse2")
+PMEM2_BEGIN_TARGET("sse2")
 
 namespace pmem2 {
 namespace arch {
@@ -42,7 +42,7 @@ constexpr char kIsaName[] = "sse2";
 }  // namespace arch
 }  // namespace pmem2
 
-#pragma GCC pop_options
+PMEM2_END_TARGET()
 
 namespace pmem2 {
 namespace arch {

@@ -1,0 +1,45 @@
+"""pmem2_fuzz_test: a fuzz target (testing/fuzz/driver.h) as a deterministic test and as a libFuzzer binary.
+
+    pmem2_fuzz_test(
+        name = "kernel_sequence_fuzz",
+        srcs = ["kernel_sequence_fuzz.cc"],
+        deps = [...],
+    )
+
+makes `kernel_sequence_fuzz` (the target's library), `kernel_sequence_fuzz_test` (a cc_test running it over
+`corpus` and over pseudo-random inputs: every `bazel test //...` and CI's sanitizer stages) and
+`kernel_sequence_fuzz_libfuzzer` (tagged manual: built only by scripts/fuzz.sh, with clang's -fsanitize=fuzzer,
+which no GCC build has).
+"""
+
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
+load("//bazel:copts.bzl", "PMEM2_TEST_COPTS")
+
+def pmem2_fuzz_test(name, srcs, deps, corpus = [], args = [], size = "small", tags = []):
+    cc_library(
+        name = name,
+        testonly = True,
+        srcs = srcs,
+        copts = PMEM2_TEST_COPTS,
+        deps = deps + ["//testing/fuzz:target"],
+        alwayslink = True,
+    )
+    cc_test(
+        name = name + "_test",
+        size = size,
+        args = args + ["$(location %s)" % c for c in corpus],
+        data = corpus,
+        linkstatic = True,
+        tags = tags,
+        deps = [
+            ":" + name,
+            "//testing/fuzz:driver",
+        ],
+    )
+    cc_binary(
+        name = name + "_libfuzzer",
+        testonly = True,
+        linkopts = ["-fsanitize=fuzzer"],
+        tags = ["manual"],
+        deps = [":" + name],
+    )
