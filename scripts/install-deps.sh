@@ -26,14 +26,19 @@ packages=(
 # --with-dax-vm (scripts/test.sh): also what the DAX VM stage runs qemu with (testing/dax_vm/run.sh's PACKAGES),
 # installed up front, while a sudo password given now is still valid (that stage comes last, past sudo's cache).
 # --no-pmdk-examples (scripts/demo.sh, bench.sh, which build none of them): no check of PMDK's example sources.
+# --with-clang (scripts/test.sh's consumer stage, which builds the consumer workspace with clang too): clang.
 # --with-fuzzer (scripts/fuzz.sh): clang and its libFuzzer and sanitizer runtimes.
 want_examples=1
 for arg in "$@"; do
   case $arg in
     --with-dax-vm) packages+=(qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs) ;;
     --no-pmdk-examples) want_examples=0 ;;
+    --with-clang) packages+=(clang) ;;
     --with-fuzzer) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps: unknown argument $arg (--with-dax-vm, --no-pmdk-examples, --with-fuzzer)" >&2; exit 2 ;;
+    *)
+      echo "install-deps: unknown argument $arg (--with-dax-vm, --no-pmdk-examples, --with-clang, --with-fuzzer)" >&2
+      exit 2
+      ;;
   esac
 done
 buildifier_version=8.2.1  # scripts/lint.sh; formatting rules change between versions, so one is pinned

@@ -3,7 +3,9 @@
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
 #   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
 #                 and tsan (the sanitizers; tsan leaves out the single-threaded tests tagged no_tsan);
-#   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies());
+#   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies()),
+#                 built and tested with the default compiler (GCC), then again with clang (CC=clang), as a monorepo
+#                 with a clang toolchain would build pmem2;
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
 #                 (CI=true, as CI services set it) the skip is a failure, as CI must run the VM);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
@@ -34,7 +36,9 @@ done
 # Under CI (any CI value but "", 0 and false) a skip that would hide a stage is a failure instead.
 case ${CI:-} in "" | 0 | false) in_ci=0 ;; *) in_ci=1 ;; esac
 
-scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
+deps_args=()
+[ $quick -eq 0 ] && deps_args+=(--with-clang) # the consumer stage's clang build
+scripts/install-deps.sh "${deps_args[@]}" || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
 # The DAX VM's packages too, now, while a sudo password is fresh, unless that stage is skipped (PMEM2_SKIP_DAX_VM=1
 # outside CI). Not fatal: that stage installs what is missing itself, and fails alone if it cannot.
 if [ $quick -eq 0 ] && { [ $in_ci -eq 1 ] || [ "${PMEM2_SKIP_DAX_VM:-0}" != 1 ]; }; then
@@ -314,6 +318,14 @@ if [ $quick -eq 0 ]; then
   count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer
   if grep -q "^consumer ok" "$log"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   if [ $rc -ne 0 ]; then echo "  consumer: exit $rc"; tail -20 "$log" | sed 's/^/    /'; fi
+  # The same workspace built with clang: pmem2's sources compile there too (GCC-only pragmas and C++20 extensions
+  # GCC accepts in C++17 once broke it). One result: the build and its test.
+  clang_log="$log_dir/consumer-clang.log"
+  if (cd examples/consumer && bazel test --repo_env=CC=clang //...) >"$clang_log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "  consumer with clang failed:"; tail -20 "$clang_log" | sed 's/^/    /'
+  fi
   echo "stage consumer: $((passed - before_p)) passed, $((failed - before_f)) failed ($((SECONDS - start)) s)"
   (cd examples/consumer && bazel shutdown) >/dev/null 2>&1 # its server would linger for hours
 

@@ -263,6 +263,8 @@ class Map {
   // file), for Maps adopted with FromExisting() (pmem2 does not know how they were made) and moved-from ones.
   static constexpr uint64_t kNoFileOffset = ~uint64_t{0};
   uint64_t file_offset() const { return file_offset_; }
+  // Config::set_protection's (FromExisting(): the range's when adopted); mprotect(2) may have changed it since.
+  Protection protection() const { return protection_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 
   // The libpmem2-style functions: no error return (see "The error contract" above).

@@ -1091,7 +1091,8 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       // Where a query fails (ENOTTY: no PROCMAP_QUERY; EPERM or ENOSYS: a seccomp filter or a sandbox's kernel that
       // refuses ioctls), the file is read instead, from its start: an ioctl does not move the file's position.
       child_queried_maps = true;
-      for (const auto& [probe, handle] : probes) {  // one at a time: between them lie the Maps' ranges
+      for (const auto& probe_and_handle : probes) {  // one at a time: between them lie the Maps' ranges
+        const auto probe = probe_and_handle.first;   // not a structured binding: C++17 lambdas cannot capture one
         if (child_queried_maps) {
           child_queried_maps = ForEachQueriedMapping(
                                    maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;

@@ -20,6 +20,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -462,10 +463,12 @@ struct MapEntry {
   PersistFn persist;
   MemcpyFn memcpy;
   DrainFn drain;
+  Protection protection;
 
   static MapEntry Of(const Map& map) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(map.address());
-    return {begin, begin + map.size(), map.file_offset(), map.persist_fn(), map.memcpy_fn(), map.drain_fn()};
+    return {begin,           begin + map.size(), map.file_offset(), map.persist_fn(),
+            map.memcpy_fn(), map.drain_fn(),     map.protection()};
   }
 };
 
@@ -701,8 +704,9 @@ void Engine::Activate(Slot* slot) {
     } else {
       entry.persist(slot->address, slot->length);
     }
-    --active;
-    Complete(slot, absl::OkStatus());
+    // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Maps (a page-granularity
+    // Map's msync of the same file, a deep flush's), as the other backends' completions.
+    Finish(slot, StickyError());
     return;
   }
   if (slot->kind == SlotKind::kCopy) {
@@ -1561,11 +1565,56 @@ absl::Status OutsideMaps(const char* what, const void* ptr, size_t size) {
 
 }  // namespace
 
+// Map::CheckAccess()'s rule for an engine's Map: one made with the access the operation needs (a store: write; a
+// cache-line write-back: read or write), or whose range has it now (mprotect(2)); kNoAccess otherwise, before
+// anything is queued, as the Map's own Status methods refuse it (the CPU backend's functions would fault, and the
+// other backends' writes would reach the file behind a Map made read-only).
+absl::Status CheckAccess(const uring_internal::MapEntry& entry, const char* what, const void* ptr, size_t size,
+                         bool store) {
+  if (size == 0) return absl::OkStatus();
+  const bool made_with = store ? HasAll(entry.protection, kProtWrite)
+                               : HasAll(entry.protection, kProtRead) || HasAll(entry.protection, kProtWrite);
+  if (made_with) return absl::OkStatus();
+  absl::StatusOr<bool> allowed =
+      map_internal::RangeHasProtection(ptr, size, store ? PROT_WRITE : PROT_READ | PROT_WRITE);
+  if (!allowed.ok()) return allowed.status();
+  if (*allowed) return absl::OkStatus();
+  return MakeError(ErrorCode::kNoAccess,
+                   internal::StrFormat("AsyncPersister::%s: range [%p, +%u) %s: its Map was made with protection 0x%x "
+                                       "and the range is not %s now (mprotect)",
+                                       what, ptr, size, store ? "cannot be stored to" : "cannot be written back",
+                                       static_cast<unsigned>(entry.protection), store ? "writable" : "readable"));
+}
+
+// Whether a Copy of `size` bytes from `src` to `dest` would read a byte of `src` after writing it: where part of `src`
+// is in one of the engine's Maps, at a lower position of the file (or, for a Map of no file, a lower address) than
+// `dest` and less than `size` below it. pwrite(2) and io_uring's write copy front to back, as memcpy does.
+bool CopyReadsWhatItWrote(const std::vector<uring_internal::MapEntry>& maps, const uring_internal::MapEntry& into,
+                          uintptr_t dest, uintptr_t src, size_t size) {
+  const bool by_file = into.file_offset != Map::kNoFileOffset;
+  const uint64_t dest_position = by_file ? into.file_offset + (dest - into.begin) : dest;
+  for (const uring_internal::MapEntry& entry : maps) {
+    if (by_file != (entry.file_offset != Map::kNoFileOffset)) continue;
+    const uintptr_t first = std::max<uintptr_t>(src, entry.begin);
+    const uintptr_t last = std::min<uintptr_t>(src + size, entry.end);  // src + size: checked not to wrap
+    if (first >= last) continue;
+    // Byte i of src (k <= i < last - src) is at position at_first + (i - k); the write of byte j goes to
+    // dest_position + j, over byte i = j + (dest_position + k - at_first) not read yet when that is above j.
+    const uint64_t at_first = by_file ? entry.file_offset + (first - entry.begin) : first;
+    const uint64_t k = first - src;
+    if (at_first < dest_position + k && dest_position + k < at_first + (last - src)) return true;
+  }
+  return false;
+}
+
 absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
+  if (engine_->backend == AsyncBackend::kCpu && engine_->granularity == StoreGranularity::kCacheLine) {
+    if (absl::Status s = CheckAccess(*entry, "Persist", ptr, size, /*store=*/false); !s.ok()) return s;
+  }
   return engine_->QueueRange(SlotKind::kPersist, *entry, static_cast<const char*>(ptr), nullptr, size, completion);
 }
 
@@ -1575,6 +1624,30 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
   const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
   if (entry == nullptr) return OutsideMaps("Copy", dest, size);
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
+  const auto source = reinterpret_cast<uintptr_t>(src);
+  if (source + size < source) {
+    return absl::InvalidArgumentError(
+        internal::StrFormat("AsyncPersister::Copy: src %p + %u bytes wraps around the address space", src, size));
+  }
+  if (absl::Status s = CheckAccess(*entry, "Copy", dest, size, /*store=*/true); !s.ok()) return s;
+  if (engine_->backend != AsyncBackend::kCpu && size > 0) {
+    // A write that reaches RLIMIT_FSIZE sends SIGXFSZ, which ends the process, even inside the file's size; the
+    // Map's stores are not limited. Refused here instead (EFBIG, as write(2) with SIGXFSZ ignored).
+    struct rlimit limit {};
+    const uint64_t end = entry->file_offset + (reinterpret_cast<uintptr_t>(dest) - entry->begin) + size;
+    if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && end > limit.rlim_cur) {
+      return MakeErrnoError(EFBIG, internal::StrFormat("AsyncPersister::Copy: [%p, +%u) ends at file offset %u, past "
+                                                       "this process's file size limit (RLIMIT_FSIZE) of %u bytes",
+                                                       dest, size, end, static_cast<uint64_t>(limit.rlim_cur)));
+    }
+  }
+  if (CopyReadsWhatItWrote(engine_->maps, *entry, reinterpret_cast<uintptr_t>(dest), source, size)) {
+    return absl::InvalidArgumentError(internal::StrFormat(
+        "AsyncPersister::Copy: the source [%p, +%u) overlaps the destination %p in the file, below it: the write would "
+        "copy front to back over bytes not yet read (on every backend, for one behaviour); move them with "
+        "Map::Memmove() and Persist() the range",
+        src, size, dest));
+  }
   if (engine_->read_only) {
     return MakeError(ErrorCode::kNoAccess,
                      engine_->reopened_read_only

@@ -206,7 +206,8 @@ struct AsyncOptions {
 // Operation not permitted"). Makes (and closes) a small ring each call, as Create() does; printed by `pmem2 info`.
 struct IoUringSupport {
   bool available = false;
-  std::string detail;  // "io_uring (kernel ring, fsync/write/nop)" or the reason it is not used
+  // "io_uring (ranged IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_WRITE)", or the reason it is not used
+  std::string detail;
 };
 IoUringSupport ProbeIoUring();
 
@@ -248,9 +249,18 @@ class AsyncPersister {
   // Queue operations; see "What a result means". `completion` may be null. A size of 0 does nothing: it is OK
   // once started, which may be before earlier operations complete (a barrier waits for them), and kAborted
   // behind a failed barrier, as any operation. The range must lie inside
-  // one of the engine's Maps (kMapRange); Copy() also needs `src` (kInvalidArgument) and a writable Source
-  // (kNoAccess). A Copy whose `src` turns out not to be readable memory completes (and fails the engine) with
-  // kErrno / EFAULT naming it; being the caller's mistake, not a failed write-back, it is not recorded on the Maps.
+  // one of the engine's Maps (kMapRange). Refused before anything is queued, on every backend:
+  //   - kNoAccess: a Copy into a Map made without kProtWrite, or a cache-line Persist on the CPU backend of a Map made
+  //     with neither kProtRead nor kProtWrite, whose range mprotect(2) has not opened since (as the Map's own
+  //     Status methods refuse them); a Copy with a Source opened read-only.
+  //   - kInvalidArgument: a Copy without `src`, whose `src` range wraps around, or whose `src` overlaps the
+  //     destination in the file (or, for Maps of no file, in memory) at a lower position: the write would copy
+  //     front to back over bytes not yet read. Use Map::Memmove() and Persist() for such a move.
+  //   - kErrno / EFBIG: a Copy (other than the CPU backend's) ending past the process's RLIMIT_FSIZE, where the
+  //     write would end the process with SIGXFSZ.
+  // A Copy whose `src` turns out not to be readable memory completes (and fails the engine) with kErrno / EFAULT
+  // naming it; being the caller's mistake, not a failed write-back, it is not recorded on the Maps. On the CPU
+  // backend the copy is the Map's memcpy function, which faults on such a `src` as memcpy(3) does.
   absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
   absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);
   absl::Status Barrier(Completion* completion = nullptr);

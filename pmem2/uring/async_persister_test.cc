@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1136,6 +1137,90 @@ TEST_P(AsyncPersisterTest, AReadOnlySourceRefusesCopiesAndStillPersists) {
   EXPECT_TRUE(persister->WaitAll().ok());
 }
 
+// A Map made read-only of a Source that writes: the engine's write would reach the file behind it (the Map's own
+// Memcpy refuses it). Once mprotect(2) opens the range, the Copy is taken.
+TEST_P(AsyncPersisterTest, ACopyIntoAMapMadeReadOnlyIsRefusedUntilMprotectOpensIt) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_offset(2 * kMiB);
+  config.set_length(kMiB);
+  config.set_protection(kProtRead);
+  absl::StatusOr<Map> read_only = Map::Create(config, *file_->source);
+  ASSERT_TRUE(read_only.ok()) << read_only.status();
+  ASSERT_TRUE(persister_->AddMap(*read_only).ok());
+  char* const mapped = static_cast<char*>(read_only->address());
+  const char record[] = "behind a read-only map";
+  Completion copy;
+  const absl::Status refused = persister_->Copy(mapped, record, sizeof record, &copy);
+  EXPECT_EQ(GetErrorCode(refused), ErrorCode::kNoAccess) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("protection"));
+  EXPECT_FALSE(copy.done()) << "nothing queued";
+  EXPECT_EQ(ReadFile(file_->fd.get(), 2 * kMiB, sizeof record), std::string(sizeof record, '\0'));
+  // A persist needs no store: taken.
+  Completion persist;
+  ASSERT_TRUE(persister_->Persist(mapped, 64, &persist).ok());
+  EXPECT_TRUE(persister_->Wait(persist).ok()) << persist.status();
+
+  ASSERT_EQ(mprotect(mapped, kMiB, PROT_READ | PROT_WRITE), 0) << strerror(errno);
+  ASSERT_TRUE(persister_->Copy(mapped, record, sizeof record, &copy).ok());
+  EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 2 * kMiB, sizeof record), std::string(record, sizeof record));
+}
+
+// pwrite(2) and io_uring's write copy front to back: a source below its destination in the file, overlapping it, would
+// have its upper bytes overwritten before they are read (8,092 of 8,192 bytes wrong in a trial). Refused, through the
+// same Map and through another Map of the same range; a source above its destination is a forward move, as memmove's.
+TEST_P(AsyncPersisterTest, ACopyFromBelowItsDestinationInTheFileIsRefusedFromAboveItIsAMove) {
+  for (size_t i = 0; i < 3 * 4096; ++i) base()[i] = static_cast<char>('a' + i % 23);
+  std::string want(base(), 3 * 4096);
+  Completion copy;
+  absl::Status refused = persister_->Copy(base() + 100, base(), 8192, &copy);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("Memmove"));
+  EXPECT_FALSE(copy.done());
+
+  // The same bytes seen through a second Map of the file's first MiB, at another address.
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_length(kMiB);
+  absl::StatusOr<Map> again = Map::Create(config, *file_->source);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(persister_->AddMap(*again).ok());
+  refused = persister_->Copy(base() + 100, static_cast<char*>(again->address()), 8192, &copy);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  // Touching but not overlapping: a plain copy.
+  EXPECT_TRUE(persister_->Copy(base() + 8192, base(), 8192, &copy).ok());
+  EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+  std::memmove(&want[8192], &want[0], 4096);
+
+  Completion forward;
+  ASSERT_TRUE(persister_->Copy(base(), base() + 100, 8192, &forward).ok());
+  EXPECT_TRUE(persister_->Wait(forward).ok()) << forward.status();
+  std::memmove(&want[0], &want[100], 8192);
+  EXPECT_EQ(ReadFile(file_->fd.get(), 0, 3 * 4096), want);
+}
+
+// A write that reaches RLIMIT_FSIZE gets SIGXFSZ, which ends the process, even inside the file's size; the Map's
+// stores are not limited. Refused with EFBIG instead (in a child: the limit is the process's).
+TEST_P(AsyncPersisterTest, ACopyPastTheFileSizeLimitIsRefusedRatherThanKilled) {
+  const testing::ChildResult child = testing::RunInChild([&](int output) {
+    const struct rlimit limit = {kMiB, kMiB};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) return 2;
+    absl::StatusOr<AsyncPersister> persister = NewPersister();  // the parent's does nothing in a child
+    if (!persister.ok()) return 6;
+    const char record[] = "past the limit";
+    Completion copy;
+    const absl::Status refused = persister->Copy(base() + 2 * kMiB, record, sizeof record, &copy);
+    testing::WriteToParent(output, refused.ToString());
+    if (GetErrno(refused) != EFBIG || copy.done()) return 3;
+    // Below the limit: written.
+    if (!persister->Copy(base() + 4096, record, sizeof record, &copy).ok()) return 4;
+    return persister->Wait(copy).ok() ? 0 : 5;
+  });
+  EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, HasSubstr("RLIMIT_FSIZE"));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Create() and the CPU path.
 
@@ -1207,6 +1292,79 @@ TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   EXPECT_EQ(anon->backend(), AsyncBackend::kCpu);
   EXPECT_TRUE(anon->Persist(map->address(), 64).ok());
   EXPECT_TRUE(anon->WaitAll().ok());
+}
+
+// Each operation's Completion is OK only without a write-back failure of the file recorded on its Maps, as
+// Map::Persist() and the other backends' completions (before, only the next barrier said so); the failure is the
+// engine's too.
+TEST(AsyncPersisterCpuTest, CompletionsReportTheFilesRecordedWriteBackFailure) {
+  std::unique_ptr<MappedFile> file;
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+    file = MapDiskFile(kMiB);
+  }
+  ASSERT_NE(file, nullptr);
+  ASSERT_EQ(file->map->store_granularity(), StoreGranularity::kCacheLine);
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  ASSERT_EQ(persister->backend(), AsyncBackend::kCpu);
+  char* base = static_cast<char*>(file->map->address());
+  // A page-granularity Map of the same file whose msync failed: recorded on every Map of the file.
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> page = Map::Create(config, *file->source);
+  ASSERT_TRUE(page.ok()) << page.status();
+  map_internal::RecordPersistFailure(page->address(), 4096, EIO);
+  ASSERT_EQ(file->map->PersistError().code(), absl::StatusCode::kDataLoss);
+
+  Completion persist, copy;
+  base[0] = 'p';
+  ASSERT_TRUE(persister->Persist(base, 1, &persist).ok());
+  EXPECT_TRUE(persist.done());
+  EXPECT_EQ(persist.status().code(), absl::StatusCode::kDataLoss) << persist.status();
+  const char record[] = "r";
+  ASSERT_TRUE(persister->Copy(base + 64, record, 1, &copy).ok());
+  EXPECT_EQ(copy.status().code(), absl::StatusCode::kDataLoss) << copy.status();
+  EXPECT_EQ(persister->Failure().code(), absl::StatusCode::kDataLoss);
+  ASSERT_EQ(file->map->ClearPersistError().code(), absl::StatusCode::kDataLoss);
+  ASSERT_EQ(persister->ClearFailure().code(), absl::StatusCode::kDataLoss);  // returns what it acknowledged
+  Completion after;
+  ASSERT_TRUE(persister->Persist(base, 1, &after).ok());
+  EXPECT_TRUE(after.status().ok()) << after.status();
+}
+
+// The CPU path's functions fault on memory they may not touch: a Copy into a Map made read-only, and a cache-line
+// Persist of a Map made PROT_NONE, are refused (kNoAccess) as the Map's Status methods refuse them, until mprotect(2)
+// opens the range. A Copy from below its destination is refused as on the other backends (one behaviour).
+TEST(AsyncPersisterCpuTest, WhatTheMapsProtectionForbidsIsRefusedNotAFault) {
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+  ASSERT_NE(file, nullptr);
+  for (const Protection protection : {kProtRead, kProtNone}) {
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kCacheLine);
+    config.set_protection(protection);
+    absl::StatusOr<Map> map = Map::Create(config, *file->source);
+    ASSERT_TRUE(map.ok()) << map.status();
+    ASSERT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map, *file->source);
+    ASSERT_TRUE(persister.ok()) << persister.status();
+    ASSERT_EQ(persister->backend(), AsyncBackend::kCpu);
+    char* const mapped = static_cast<char*>(map->address());
+    const char record[] = "no";
+    EXPECT_EQ(GetErrorCode(persister->Copy(mapped, record, sizeof record)), ErrorCode::kNoAccess);
+    const absl::Status persisted = persister->Persist(mapped, 64);
+    if (protection == kProtNone) {
+      EXPECT_EQ(GetErrorCode(persisted), ErrorCode::kNoAccess) << persisted;
+    } else {
+      EXPECT_TRUE(persisted.ok()) << persisted;
+    }
+    ASSERT_EQ(mprotect(mapped, kMiB, PROT_READ | PROT_WRITE), 0) << strerror(errno);
+    EXPECT_TRUE(persister->Copy(mapped, record, sizeof record).ok());
+    EXPECT_TRUE(persister->Persist(mapped, 64).ok());
+    EXPECT_EQ(persister->Copy(mapped + 1, mapped, 64).code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(persister->WaitAll().ok());
+  }
 }
 
 // The CPU path calls the Map's functions: they are the engine's own copies, so the Map may move (and the object

@@ -180,7 +180,7 @@ std::string FormatSize(size_t size) {
 std::string FormatTable(const std::vector<Row>& rows, const std::vector<std::string>& notes, const Targets& targets) {
   std::string out;
   for (const std::string& note : notes) absl::StrAppend(&out, note, "\n");
-  const char* kHeader = "%-8s %-10s %7s %11s %11s %7s %11s %-20s %8s %6s  %-24s %s\n";
+  static constexpr char kHeader[] = "%-8s %-10s %7s %11s %11s %7s %11s %-20s %8s %6s  %-24s %s\n";
   int pass = 0;
   int miss = 0;
   for (const std::string& pattern : PatternsOf(rows)) {
