@@ -54,7 +54,10 @@ struct pmem2_source {
 // knows: every Map placed in a reservation made through the C API was made by pmem2_map_new(), so the downcast
 // in ToC() is valid (pmem2_map_new publishes a map to its reservation only once it is the pmem2_map).
 struct pmem2_map : pmem2::Map {
-  explicit pmem2_map(pmem2::Map&& m) : pmem2::Map(std::move(m)) {}
+  explicit pmem2_map(pmem2::Map&& m, bool from_anonymous_source = false)
+      : pmem2::Map(std::move(m)), of_anonymous_source(from_anonymous_source) {}
+  // pmem2_map_new() of a pmem2_source_from_anon(): pmem2_deep_flush() refuses it (PMEM2_E_NOSUPP), as libpmem2.
+  const bool of_anonymous_source;
 };
 
 namespace pmem2 {

@@ -304,7 +304,7 @@ int pmem2_map_new(struct pmem2_map** map_ptr, const struct pmem2_config* cfg, co
   // Published (findable through its reservation) only once it is the pmem2_map the caller gets.
   absl::StatusOr<pmem2::Map> map = pmem2::map_internal::CreateUnpublishedForCApi(cfg->config, src->source);
   if (!map.ok()) return Return(map.status());
-  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
+  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map), src->source.kind() == pmem2::SourceKind::kAnonymous);
   if (made == nullptr) return OutOfMemory();  // the Map's destructor has unmapped the mapping
   // Live before it is published: a Find through its reservation may return it, and the finder may delete it.
   if (int ret = HandOut(HandleKind::kMap, made, map_ptr); ret != 0) return ret;

@@ -215,7 +215,7 @@ int pmem2_source_delete(struct pmem2_source **src);
  * regular files, where libpmem2 1.12.1 returns -EIO); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
  * end of the source (also for size 0 at an offset past the end); PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED for
  * anonymous sources; -EINVAL for a NULL src, or a NULL buf with size > 0; -errno from the system otherwise.
- * Files are never extended.
+ * Files are never extended (unless another process truncates the file between the size check and pwrite(2)).
  */
 int pmem2_source_pread_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
 int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size, size_t offset);
@@ -278,7 +278,8 @@ void pmem2_badblock_context_delete(struct pmem2_badblock_context **bbctx);
  * PMEM2_E_LENGTH_OUT_OF_RANGE for a range past the end of the source; PMEM2_E_NOSUPP for Device DAX (clearing needs the
  * NVDIMM bus's clear-error command, which pmem2 does not issue: use `ndctl clear-errors`); -errno from fallocate(2).
  * The range is not checked against the list again (as libpmem2): blocks that moved since the context was made (a
- * copy-on-write write, a rewrite) are deallocated all the same, what they hold read back as zeros. */
+ * copy-on-write write, a rewrite) are deallocated all the same, what they hold read back as zeros. A bad block of
+ * length 0 clears nothing and returns 0 (libpmem2 1.12.1 passes it to fallocate(2): -EINVAL). */
 int pmem2_badblock_clear(struct pmem2_badblock_context *bbctx, const struct pmem2_badblock *bb);
 
 /* ---- Configs: how to map ---- */
@@ -404,7 +405,8 @@ int pmem2_map_delete(struct pmem2_map **map_ptr);
 
 void *pmem2_map_get_address(struct pmem2_map *map);
 size_t pmem2_map_get_size(struct pmem2_map *map);
-/* The effective granularity: never coarser than the required one. */
+/* The effective granularity: for pmem2_map_new(), never coarser than the required one (pmem2_map_from_existing() may
+ * replace the caller's, see there). */
 enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
 
 /*
@@ -435,7 +437,8 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
  * 0). For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is not inside the map;
  * PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found; PMEM2_E_NO_ACCESS if the map was
  * made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still neither readable nor writable (the CPU's
- * write-back would fault there; libpmem2 crashes); -errno.
+ * write-back would fault there; libpmem2 crashes); PMEM2_E_NOSUPP for a map pmem2_map_new() made of an anonymous
+ * source (nothing is durable there; as libpmem2), after the range check; -errno.
  */
 int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 
@@ -495,8 +498,9 @@ void pmem2_perror(const char *format, ...)
 /*
  * The sticky persistence error of `map`: 0 if no persist of this map has failed since the last
  * pmem2_map_clear_persist_error(), otherwise the first failure as -errno (-EIO, -ENOSPC, -EDQUOT, ...), its
- * description in pmem2_errormsg(). Only page-granularity mappings can fail (msync); a failure seen through
- * another map of the same file in this process is recorded here too. -EINVAL for a NULL map.
+ * description in pmem2_errormsg(). What can fail: a page-granularity persist (msync), and pmem2_deep_flush() of a
+ * map of a file at any granularity (its msync); a failure seen through another map of the same file in this process
+ * is recorded here too. -EINVAL for a NULL map.
  */
 int pmem2_map_get_persist_error(struct pmem2_map *map);
 

@@ -392,6 +392,36 @@ static void test_null_arguments(void) {
   CHECK_EQ_INT(pmem2_map_get_store_granularity(NULL), PMEM2_GRANULARITY_PAGE);
   CHECK_EQ_INT(pmem2_map_get_persist_error(NULL), -EINVAL);
   CHECK_EQ_INT(pmem2_map_clear_persist_error(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_deep_flush(NULL, buf, 1), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_from_existing(NULL, src, buf, sizeof buf, PMEM2_GRANULARITY_PAGE), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_from_existing(&map, NULL, buf, sizeof buf, PMEM2_GRANULARITY_PAGE), -EINVAL);
+  CHECK(map == NULL);
+  /* Reservations. */
+  {
+    struct pmem2_vm_reservation *rsv = NULL;
+    struct pmem2_map *found = (struct pmem2_map *)buf;
+    CHECK_EQ_INT(pmem2_vm_reservation_new(NULL, NULL, 1 << 21), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_delete(NULL), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_extend(NULL, 4096), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_shrink(NULL, 0, 4096), -EINVAL);
+    CHECK(pmem2_vm_reservation_get_address(NULL) == NULL);
+    CHECK(pmem2_vm_reservation_get_size(NULL) == 0);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find(NULL, 0, 4096, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_last(NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(NULL, NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(NULL, NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_config_set_vm_reservation(NULL, NULL, 0), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 1 << 21), 0);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find(rsv, 0, 4096, NULL), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv, NULL), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_last(rsv, NULL), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(rsv, NULL, &found), -EINVAL);
+    CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), 0);
+    CHECK(rsv == NULL);
+  }
   /* The getters never return NULL; for a NULL map their functions work on any memory. */
   CHECK(pmem2_get_persist_fn(NULL) != NULL);
   CHECK(pmem2_get_flush_fn(NULL) != NULL);

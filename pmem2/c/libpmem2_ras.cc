@@ -125,6 +125,14 @@ int pmem2_badblock_clear(struct pmem2_badblock_context* bbctx, const struct pmem
 
 int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) try {
   if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
+  // Memory of no file and no device: nothing is durable there, however deep the flush (libpmem2 says so too; the
+  // C++ Map::DeepFlush() writes the range back and answers OK, as for a private mapping).
+  // A range outside the map is PMEM2_E_DEEP_FLUSH_RANGE first (Map::DeepFlush below), as libpmem2 checks it first.
+  const auto begin = reinterpret_cast<uintptr_t>(map->address());
+  const auto at = reinterpret_cast<uintptr_t>(ptr);
+  if (map->of_anonymous_source && at >= begin && at - begin <= map->size() && size <= map->size() - (at - begin)) {
+    return Fail(PMEM2_E_NOSUPP, "a map of an anonymous source has no persistence domain to flush to");
+  }
   return Return(map->DeepFlush(ptr, size));
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 

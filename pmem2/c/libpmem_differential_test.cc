@@ -481,13 +481,20 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
     bool mapped;
   };
   const Range ranges[] = {
-      {"heap", heap.data(), heap.size(), true},     {"heap+1", heap.data() + 1, 100, true},
-      {"heap len 0", heap.data(), 0, true},         {"stack", stack, sizeof stack, true},
-      {"anon", a, 4 * kPage, true},                 {"anon middle", a + kPage + 7, kPage, true},
-      {"anon len 0", a, 0, true},                   {"unmapped", gone, 2 * kPage, false},
-      {"unmapped len 1", gone, 1, false},           {"unmapped len 0", gone, 0, false},
+      {"heap", heap.data(), heap.size(), true},
+      {"heap+1", heap.data() + 1, 100, true},
+      {"heap len 0", heap.data(), 0, true},
+      {"stack", stack, sizeof stack, true},
+      {"anon", a, 4 * kPage, true},
+      {"anon middle", a + kPage + 7, kPage, true},
+      {"anon len 0", a, 0, true},
+      {"unmapped", gone, 2 * kPage, false},
+      {"unmapped len 1", gone, 1, false},
+      {"unmapped len 0", gone, 0, false},
       {"anon + unmapped", a + 3 * kPage, 2 * kPage, true},
-      {"NULL len 0", nullptr, 0, false},            {"wraps", a, SIZE_MAX, true},
+      {"NULL len 0", nullptr, 0, false},
+      {"wraps", a, SIZE_MAX, true},
+      {"unmapped+5 len 0", static_cast<char*>(gone) + 5, 0, false},
       {"wraps from the top", reinterpret_cast<void*>(UINTPTR_MAX - 10), 100, false},
   };
   int compared = 0;
@@ -518,6 +525,13 @@ TEST(LibpmemDifferentialTest, QueriesOverMemoryNoMapFileMade) {
       // ARangePastTheTopOfTheAddressSpaceFails).
       EXPECT_EQ(ours, "-1 ENOMEM; -1 ENOMEM") << r.name;
       EXPECT_EQ(theirs, "0 ; 0 ") << r.name << ": libpmem no longer returns 0 here? compare it like the others";
+      continue;
+    }
+    if (std::string(r.name) == "unmapped+5 len 0") {
+      // A difference (libpmem.h): libpmem's pmem_msync of nothing at an unaligned address msyncs the page holding it,
+      // and fails where that is not mapped; pmem2 syncs nothing and succeeds, as at an aligned one (both libraries).
+      EXPECT_EQ(ours, "0 ; 0 ") << r.name;
+      EXPECT_EQ(theirs.substr(0, 9), "-1 ENOMEM") << r.name << ": libpmem returns 0 here now? compare it";
       continue;
     }
     EXPECT_EQ(ours, theirs) << r.name;

@@ -19,6 +19,8 @@
 //   R6  pmem2_source_pwrite_mcsafe / pread_mcsafe after the source's descriptor was closed and its number given to
 //       another file: the reference writes into and reads from that file, pmem2 returns
 //       PMEM2_E_INVALID_FILE_HANDLE and touches nothing.
+//   R7  pmem2_badblock_clear of a bad block of length 0: the reference passes it to fallocate(2) and returns -EINVAL;
+//       pmem2 clears nothing and returns 0 (libpmem2.h).
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -91,8 +93,12 @@ std::string DiskBase() {
 struct Outcome {
   int id_len_rc, usc_rc, numa_rc, bb_new_rc, bb_next_rc, bb_clear_rc, bb_clear_past_rc;
   int read_rc, read_past_rc, read_empty_past_rc, write_rc, write_past_rc;
+  // pmem2_deep_flush of a shared page-granularity map of the source: the whole map, a byte before it, one byte past
+  // its end, and nothing at its start.
+  int map_rc, deep_flush_rc, deep_flush_before_rc, deep_flush_past_rc, deep_flush_empty_rc;
   bool bbctx_null_after_failure;  // R2
   size_t bb_after_end_offset;     // R3
+  int bb_clear_empty_rc;          // R7
   std::string read_back;
 };
 
@@ -116,6 +122,8 @@ Outcome RunAll(const Api& api, int fd /* -1: anonymous */) {
     o.bb_clear_rc = api.badblock_clear(bbctx, &inside);
     struct pmem2_badblock past = {8192, 4096};
     o.bb_clear_past_rc = api.badblock_clear(bbctx, &past);
+    struct pmem2_badblock empty = {4096, 0};
+    o.bb_clear_empty_rc = api.badblock_clear(bbctx, &empty);
     api.badblock_context_delete(&bbctx);
     EXPECT_EQ(bbctx, nullptr);
   } else {
@@ -129,6 +137,20 @@ Outcome RunAll(const Api& api, int fd /* -1: anonymous */) {
   char text[] = "ras";
   o.write_rc = api.source_pwrite_mcsafe(src, text, 3, 200);
   o.write_past_rc = api.source_pwrite_mcsafe(src, text, 3, 8190);
+  struct pmem2_config* cfg = nullptr;
+  EXPECT_EQ(api.config_new(&cfg), 0);
+  EXPECT_EQ(api.config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE), 0);
+  struct pmem2_map* map = nullptr;
+  o.map_rc = api.map_new(&map, cfg, src);
+  if (o.map_rc == 0) {
+    char* const address = static_cast<char*>(api.map_get_address(map));
+    o.deep_flush_rc = api.deep_flush(map, address, 8192);
+    o.deep_flush_before_rc = api.deep_flush(map, address - 1, 1);
+    o.deep_flush_past_rc = api.deep_flush(map, address, 8193);
+    o.deep_flush_empty_rc = api.deep_flush(map, address, 0);
+    EXPECT_EQ(api.map_delete(&map), 0);
+  }
+  api.config_delete(&cfg);
   api.source_delete(&src);
   return o;
 }
@@ -162,7 +184,18 @@ TEST_P(RasDifferentialTest, NoNvdimmAnswersMatchTheReferenceExceptTheNamedDiffer
   EXPECT_EQ(ours.read_past_rc, theirs.read_past_rc);
   EXPECT_EQ(ours.write_rc, theirs.write_rc);
   EXPECT_EQ(ours.write_past_rc, theirs.write_past_rc);
+  EXPECT_EQ(ours.map_rc, 0);
+  EXPECT_EQ(ours.map_rc, theirs.map_rc);
+  EXPECT_EQ(ours.deep_flush_rc, theirs.deep_flush_rc);
+  EXPECT_EQ(ours.deep_flush_before_rc, theirs.deep_flush_before_rc);
+  EXPECT_EQ(ours.deep_flush_past_rc, theirs.deep_flush_past_rc);
+  EXPECT_EQ(ours.deep_flush_empty_rc, theirs.deep_flush_empty_rc);
+  EXPECT_EQ(ours.deep_flush_before_rc, PMEM2_E_DEEP_FLUSH_RANGE);
+  EXPECT_EQ(ours.deep_flush_past_rc, PMEM2_E_DEEP_FLUSH_RANGE);
   if (kind == "anonymous") {
+    // Memory of no file: nothing is durable there, and a deep flush that said 0 would claim it is.
+    EXPECT_EQ(ours.deep_flush_rc, PMEM2_E_NOSUPP);
+    EXPECT_EQ(ours.deep_flush_empty_rc, PMEM2_E_NOSUPP);
     EXPECT_EQ(ours.id_len_rc, PMEM2_E_NOSUPP);
     EXPECT_EQ(ours.numa_rc, PMEM2_E_NOSUPP);
     EXPECT_EQ(ours.bb_new_rc, PMEM2_E_NOSUPP);
@@ -186,6 +219,9 @@ TEST_P(RasDifferentialTest, NoNvdimmAnswersMatchTheReferenceExceptTheNamedDiffer
   // R3
   EXPECT_EQ(theirs.bb_after_end_offset, 77u);
   EXPECT_EQ(ours.bb_after_end_offset, 0u);
+  // R7
+  EXPECT_EQ(theirs.bb_clear_empty_rc, -EINVAL);
+  EXPECT_EQ(ours.bb_clear_empty_rc, 0);
   // R4
   EXPECT_EQ(theirs.bb_clear_past_rc, 0);
   EXPECT_EQ(ours.bb_clear_past_rc, PMEM2_E_LENGTH_OUT_OF_RANGE);

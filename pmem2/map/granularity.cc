@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
@@ -22,8 +23,9 @@ PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
   // nvdimm-persistence) has no persistence_domain file at all, and that region is "unknown", not absent.
   std::string pattern = sysfs_root + "/bus/nd/devices/region*";
   glob_t matches;
-  if (glob(pattern.c_str(), 0, nullptr, &matches) != 0) {
-    globfree(&matches);
+  const int globbed = glob(pattern.c_str(), 0, nullptr, &matches);
+  const absl::Cleanup free_matches = [&matches] { globfree(&matches); };  // also when an allocation below throws
+  if (globbed != 0) {
     result.summary = "none";
     return result;
   }
@@ -39,7 +41,6 @@ PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root) {
       result.summary = "mixed";
     }
   }
-  globfree(&matches);
   result.cpu_caches_are_persistent = all_cpu_cache;
   return result;
 }

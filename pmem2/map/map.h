@@ -54,11 +54,15 @@
 //     reported OK may be lost, whichever range failed. Clearing the error and retrying the persist does not
 //     bring the data back (the kernel may have dropped the pages): write it again, persist, and check again.
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
-//     GetErrno() the errno. Failures never abort the process and are never dropped.
+//     GetErrno() the errno. Failures never abort the process (unless a program using pmem2's libpmem2.so sets
+//     PMEM2_PERSIST_FAILURE=abort, pmem2/c/libpmem2.h, which covers every Map in the process) and are never dropped.
 //   * A Map created after a failure does not inherit it: its own persists start clean.
-//   * A Map part of whose range was unmapped behind pmem2's back (munmap(2)) and then mapped again by other code
-//     reports ESTALE from then on, whatever the acknowledgements: a failed sync of what is left of it could no
-//     longer be recorded on it. Destroying it leaves its range alone (part of it is the other mapping's).
+//   * A Map part of whose range was unmapped behind pmem2's back (munmap(2)) and then mapped again by pmem2 (another
+//     Map, a VmReservation, pmem_map_file) reports ESTALE from then on, whatever the acknowledgements: a failed sync of
+//     what is left of it could no longer be recorded on it. Destroying it leaves its range alone (part of it is the
+//     other mapping's). A plain mmap(2) there is not seen: the Map goes on as before, a failure recorded at those
+//     addresses is taken for the Map's file, and destroying the Map unmaps the other mapping. Do not unmap a Map's
+//     pages yourself.
 //   * pmem2 can only record what its own msyncs are told. Linux reports a write-back error once per open file
 //     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
 //     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own

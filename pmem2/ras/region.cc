@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "pmem2/errors/errors.h"
@@ -83,6 +84,7 @@ std::string NvdimmUnder(const std::string& disk, int depth = 0) {
   const std::string slaves = disk + "/slaves";
   DIR* dir = opendir(slaves.c_str());
   if (dir == nullptr) return std::string();
+  const absl::Cleanup close_dir = [dir] { closedir(dir); };  // also when an allocation below throws
   std::string found;
   while (found.empty()) {
     const dirent* entry = readdir(dir);
@@ -99,7 +101,6 @@ std::string NvdimmUnder(const std::string& disk, int depth = 0) {
       found = NvdimmUnder(device, depth + 1);
     }
   }
-  closedir(dir);
   return found;
 }
 

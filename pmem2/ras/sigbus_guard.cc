@@ -353,12 +353,12 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
                                             fd, " for a machine-check-safe ", write ? "write" : "read"));
   }
   char* at = static_cast<char*>(mapping) + (offset - start);
+  // The engine's functions before the copy: their first use makes the process's selection, which allocates (and
+  // may throw std::bad_alloc), and must not leave the mapping behind nor report a failure after the write.
+  const arch::PersistOps& ops = arch::CacheLineOps();
   uintptr_t fault = 0;
   const bool ok = write ? CopyCatchingSigbus(at, buf, size, &fault) : CopyCatchingSigbus(buf, at, size, &fault);
-  if (ok && write) {
-    const arch::PersistOps& ops = arch::CacheLineOps();
-    if (ops.writes_back_cache_lines) ops.persist(at, size);
-  }
+  if (ok && write && ops.writes_back_cache_lines) ops.persist(at, size);
   munmap(mapping, length);
   if (!ok) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
