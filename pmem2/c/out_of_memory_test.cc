@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -561,6 +562,28 @@ TEST_F(OutOfMemoryTest, Libpmem) {
                   } else {
                     EXPECT_NE(access(path.c_str(), F_OK), 0) << "a failed pmem_map_file left the file it created";
                   }
+                }),
+            0);
+  // An existing file that PMEM_FILE_CREATE grows gets its old size back when the call fails, also for want of memory
+  // (after the growth: in the Map's creation, in the table of pmem_map_file's mappings).
+  const std::string existing = dir_.Join("existing");
+  EXPECT_GT(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem, "pmem_map_file (an existing file grown)",
+                [&] { pmem2::testing::CreateFile(existing, kFileSize / 2, O_RDWR); },
+                [&] {
+                  address = pmem_map_file(existing.c_str(), kFileSize, PMEM_FILE_CREATE, 0600, &mapped, nullptr);
+                  return address != nullptr ? 0 : -errno;
+                },
+                [&](int ret) {
+                  struct stat st {};
+                  EXPECT_EQ(stat(existing.c_str(), &st), 0);
+                  if (ret == 0) {
+                    EXPECT_EQ(st.st_size, static_cast<off_t>(kFileSize));
+                    EXPECT_EQ(pmem_unmap(address, mapped), 0) << pmem_errormsg();
+                  } else {
+                    EXPECT_EQ(st.st_size, static_cast<off_t>(kFileSize / 2)) << "a failed pmem_map_file grew the file";
+                  }
+                  EXPECT_EQ(unlink(existing.c_str()), 0);
                 }),
             0);
   ExpectEachFailedAllocationIsOutOfMemory(

@@ -163,6 +163,23 @@ TEST(MapFromExistingAnonymousTest, AStoreIntoAHoleOfTheAdoptedRangeIsRefused) {
   munmap(area + 2 * page, page);
 }
 
+// IsPersistentMemory() counts adopted Maps with the granularity FromExisting() settled on: cache line (the caller's
+// word, which pmem2 cannot check) is persistent memory, page is not, and neither once the Map is gone.
+TEST_F(MapFromExistingTest, IsPersistentMemoryCountsAnAdoptedMapByItsSettledGranularity) {
+  EXPECT_FALSE(IsPersistentMemory(bytes(), kLength));
+  {
+    absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kCacheLine);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(IsPersistentMemory(bytes(), kLength), map->store_granularity() == StoreGranularity::kCacheLine)
+        << StoreGranularityName(map->store_granularity()) << " (" << map->diagnostics().reason << ")";
+    EXPECT_FALSE(IsPersistentMemory(bytes() + kLength - 1, 2)) << "one byte past the Map";
+  }
+  EXPECT_FALSE(IsPersistentMemory(bytes(), kLength));
+  absl::StatusOr<Map> page = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kPage);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_FALSE(IsPersistentMemory(bytes(), kLength));
+}
+
 TEST_F(MapFromExistingTest, DestroyingTheMapLeavesTheMappingInPlace) {
   {
     absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kCacheLine);

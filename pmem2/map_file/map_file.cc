@@ -18,6 +18,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/map/map_registry.h"
@@ -201,8 +202,11 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
 // least a page), which refuses what the mapping would, and after allocating the part that stays (SizeFile's allocation,
 // within the old size); a mapping that still fails after the shrink (no address space left for it) leaves the file
 // shrunk.
+// `*restore_size` is set to the old size once the file is grown: the caller puts it back unless it keeps the mapping
+// (also when an allocation throws, here or after the return).
 absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, const MapFileOptions& options,
-                                           const Source& source, const Config& config) {
+                                           const Source& source, const Config& config,
+                                           absl::optional<uint64_t>* restore_size) {
   struct stat st;
   if (fstat(fd, &st) != 0) {
     const int err = errno;
@@ -210,13 +214,9 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   if (options.length >= old_size) {
-    if (absl::Status s = SizeFile(fd, path, options); !s.ok()) {
-      RestoreSize(fd, old_size);
-      return s;
-    }
-    absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
-    if (!map.ok()) RestoreSize(fd, old_size);
-    return map;
+    *restore_size = old_size;
+    if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+    return MapAtHint(config, source, options.address_hint);
   }
   {
     // Of the part that stays, in whole granules (Config lengths must be), so that a huge old file is not mapped
@@ -293,7 +293,9 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   if (!opened.ok()) return opened.status();
   const int fd = opened->fd;
   bool keep_file = false;
+  absl::optional<uint64_t> restore_size;  // an existing file's size before it was grown
   auto cleanup = absl::MakeCleanup([&] {
+    if (!keep_file && restore_size.has_value()) RestoreSize(fd, *restore_size);
     // The file made here goes again only while its path still names it: another process may have renamed or
     // replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by descriptor,
     // so a replacement between the check and the unlink still loses; the window is two system calls long.)
@@ -325,7 +327,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   if (source->kind() != SourceKind::kDeviceDax && options.create && opened->created_path.empty() && !options.tmpfile) {
     // An existing file resized: never left cut short or grown by a call that fails (a granularity the file system
     // cannot give, a PMEM_* variable, mmap), which would lose what lay past `length`, or leave zeros there.
-    absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config);
+    absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config, &restore_size);
     if (!resized.ok()) return resized.status();
     map = *std::move(resized);
   } else {

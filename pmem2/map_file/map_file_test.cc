@@ -311,6 +311,47 @@ TEST_F(MapFileTest, CreateThroughADanglingSymbolicLinkMakesItsTarget) {
   EXPECT_EQ(StatOrZero(dir_.Join("target")).st_size, 4096);
 }
 
+// Not made here (libpmem makes it with O_CREAT through the link too), so a call that fails leaves the target.
+TEST_F(MapFileTest, ATargetMadeThroughADanglingSymbolicLinkStaysWhenTheMappingFails) {
+  ASSERT_EQ(symlink(dir_.Join("target").c_str(), dir_.Join("link").c_str()), 0);
+  MapFileOptions options = Create(4096);
+  options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
+  EXPECT_EQ(GetErrorCode(MapFile(dir_.Join("link"), options).status()), ErrorCode::kGranularityNotSupported);
+  EXPECT_EQ(access(dir_.Join("target").c_str(), F_OK), 0) << "the target went";
+}
+
+// A temporary file is 0600 whatever the mode, and with exclusive it can never be linked into the file system (O_EXCL
+// with O_TMPFILE); without it, it can. Seen through /proc/self/map_files, which only a privileged process may follow.
+TEST_F(MapFileTest, ATemporaryFileIs0600AndWithExclusiveCannotBeLinked) {
+  for (bool exclusive : {false, true}) {
+    MapFileOptions options = Create(kMiB);
+    options.tmpfile = true;
+    options.exclusive = exclusive;
+    options.mode = 0777;
+    absl::StatusOr<MappedFile> file = MapFile(dir_.path(), options);
+    ASSERT_TRUE(file.ok()) << file.status();
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(file->map.address());
+    char link[96];
+    snprintf(link, sizeof link, "/proc/self/map_files/%lx-%lx", static_cast<unsigned long>(begin),  // NOLINT
+             static_cast<unsigned long>(begin + file->map.size()));                                 // NOLINT
+    struct stat st {};
+    if (stat(link, &st) != 0) {
+      if (errno == EPERM || errno == EACCES) GTEST_SKIP() << link << " cannot be followed without privilege";
+      FAIL() << link << ": " << strerror(errno);
+    }
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "exclusive " << exclusive;
+    EXPECT_EQ(st.st_nlink, 0u);
+    const std::string named = dir_.Join("named");
+    const int linked = linkat(AT_FDCWD, link, AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW);
+    if (exclusive) {
+      EXPECT_NE(linked, 0) << "an exclusive temporary file was linked into the file system";
+    } else {
+      EXPECT_EQ(linked, 0) << strerror(errno);
+      unlink(named.c_str());
+    }
+  }
+}
+
 TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
   absl::StatusOr<std::unique_ptr<ScratchFs>> fs = ScratchFs::Tmpfs(2 * kMiB);
   if (absl::IsFailedPrecondition(fs.status())) GTEST_SKIP() << fs.status().message();
