@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,9 +81,17 @@ int SyncFileRange(int fd, uint64_t begin, uint64_t length, unsigned flags) {
 }
 
 // Waits for the write-back of the range (SYNC_FILE_RANGE_WAIT_AFTER), which takes the description's write-back error
-// report. 0, or the error number.
+// report. 0, or the error number. Where sync_file_range is refused (ENOSYS, or EPERM from a seccomp filter: the
+// synchronous backend is the one sandboxes get), which says nothing of the file, fdatasync(2) of the descriptor asks
+// instead (the whole file: its dirty pages are written back too; by syscall(2), not a cancellation point).
 int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
-  return SyncFileRange(fd, begin, length, SYNC_FILE_RANGE_WAIT_AFTER);
+  const int error = SyncFileRange(fd, begin, length, SYNC_FILE_RANGE_WAIT_AFTER);
+  if (error != ENOSYS && error != EPERM) return error;
+  long result;  // NOLINT(runtime/int): syscall(2)'s
+  do {
+    result = syscall(SYS_fdatasync, fd);
+  } while (result != 0 && errno == EINTR);
+  return result == 0 ? 0 : errno;
 }
 
 // usleep(), which is a cancellation point.
@@ -93,6 +102,12 @@ void Pause(useconds_t microseconds) {
 
 // How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
 constexpr long kRingCheckNanos = 200 * 1000 * 1000;
+
+int64_t MonotonicNanos() {
+  struct timespec now {};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
 
 // fork(2) copies an engine into the child, but not what it stands for: its ring's queues are memory shared
 // with the parent (a completion the child reaped would be lost to the parent), and its queued operations are
@@ -1061,6 +1076,9 @@ size_t Engine::Reap(bool block) {
     io_uring_cqe* cqe = nullptr;
     int waited;
     int attempts = 0;
+    // The check is due every slice of waiting, however the waits end: signals more often than a slice (a profiler's
+    // timer) would otherwise start a fresh slice each time and never reach it.
+    int64_t check_at = MonotonicNanos() + kRingCheckNanos;
     do {
       if ((ring.features & IORING_FEAT_EXT_ARG) == 0) {
         waited = io_uring_wait_cqe(&ring, &cqe);  // a timeout would take a request of its own on such kernels
@@ -1069,14 +1087,16 @@ size_t Engine::Reap(bool block) {
       // In slices: a descriptor that became another ring (see SubmitToKernel) would never complete ours.
       __kernel_timespec slice = {0, kRingCheckNanos};
       waited = io_uring_wait_cqe_timeout(&ring, &cqe, &slice);
-      if (waited == -ETIME) {
+      if (waited == -ETIME || (waited < 0 && MonotonicNanos() >= check_at)) {
         if (!RingDescriptorIsTheRing()) {
           ring_descriptor_lost = true;
           waited = -EBADF;
           break;
         }
-        waited = -EINTR;  // wait on
+        check_at = MonotonicNanos() + kRingCheckNanos;
+        if (waited == -ETIME) waited = -EINTR;  // wait on
       }
+      if (waited == -EAGAIN || waited == -EBUSY) Pause(100);  // as SubmitToKernel: ~1 s in all, not milliseconds
     } while (waited == -EINTR || ((waited == -EAGAIN || waited == -EBUSY) && ++attempts < kMaxRingAttempts));
     if (waited < 0) {
       AbandonRing(-waited);
