@@ -56,7 +56,8 @@ struct pmem2_source {
 struct pmem2_map : pmem2::Map {
   explicit pmem2_map(pmem2::Map&& m, bool from_anonymous_source = false)
       : pmem2::Map(std::move(m)), of_anonymous_source(from_anonymous_source) {}
-  // pmem2_map_new() of a pmem2_source_from_anon(): pmem2_deep_flush() refuses it (PMEM2_E_NOSUPP), as libpmem2.
+  // A map of a pmem2_source_from_anon() (pmem2_map_new() or pmem2_map_from_existing()): pmem2_deep_flush() refuses it
+  // (PMEM2_E_NOSUPP), as libpmem2 does pmem2_map_new()'s.
   const bool of_anonymous_source;
 };
 

@@ -377,7 +377,9 @@ int pmem2_map_from_existing(struct pmem2_map** map_ptr, const struct pmem2_sourc
   absl::StatusOr<pmem2::Map> map =
       pmem2::Map::FromExisting(src->source, addr, len, static_cast<pmem2::StoreGranularity>(static_cast<int>(gran)));
   if (!map.ok()) return Return(map.status());
-  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map));
+  // Adopted anonymous memory is no more durable than pmem2_map_new()'s (libpmem2 refuses its deep flush only at byte
+  // granularity: R8 in ras_c_test.cc).
+  pmem2_map* made = new (std::nothrow) pmem2_map(*std::move(map), src->source.kind() == pmem2::SourceKind::kAnonymous);
   if (made == nullptr) return OutOfMemory();
   return HandOut(HandleKind::kMap, made, map_ptr);
 } PMEM2_C_CATCH_OUT_OF_MEMORY

@@ -437,8 +437,9 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
  * 0). For page granularity it is msync(2). PMEM2_E_DEEP_FLUSH_RANGE if the range is not inside the map;
  * PMEM2_E_DAX_REGION_NOT_FOUND if the map is on DAX but its region cannot be found; PMEM2_E_NO_ACCESS if the map was
  * made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still neither readable nor writable (the CPU's
- * write-back would fault there; libpmem2 crashes); PMEM2_E_NOSUPP for a map pmem2_map_new() made of an anonymous
- * source (nothing is durable there; as libpmem2), after the range check; -errno.
+ * write-back would fault there; libpmem2 crashes); PMEM2_E_NOSUPP for a map of an anonymous source (nothing is
+ * durable there; as libpmem2 for pmem2_map_new()'s and byte-granularity pmem2_map_from_existing()'s, where it returns 0
+ * for the other granularities), after the range check; -errno.
  */
 int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 

@@ -394,6 +394,7 @@ static void test_null_arguments(void) {
   CHECK_EQ_INT(pmem2_map_clear_persist_error(NULL), -EINVAL);
   CHECK_EQ_INT(pmem2_deep_flush(NULL, buf, 1), -EINVAL);
   CHECK_EQ_INT(pmem2_map_from_existing(NULL, src, buf, sizeof buf, PMEM2_GRANULARITY_PAGE), -EINVAL);
+  map = (struct pmem2_map *)buf; /* set to NULL on failure */
   CHECK_EQ_INT(pmem2_map_from_existing(&map, NULL, buf, sizeof buf, PMEM2_GRANULARITY_PAGE), -EINVAL);
   CHECK(map == NULL);
   /* Reservations. */
@@ -407,18 +408,32 @@ static void test_null_arguments(void) {
     CHECK_EQ_INT(pmem2_vm_reservation_shrink(NULL, 0, 4096), -EINVAL);
     CHECK(pmem2_vm_reservation_get_address(NULL) == NULL);
     CHECK(pmem2_vm_reservation_get_size(NULL) == 0);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find(NULL, 0, 4096, &found), -EINVAL);
+    CHECK(found == NULL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(NULL, &found), -EINVAL);
+    CHECK(found == NULL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_last(NULL, &found), -EINVAL);
+    CHECK(found == NULL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(NULL, NULL, &found), -EINVAL);
+    CHECK(found == NULL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(NULL, NULL, &found), -EINVAL);
+    CHECK(found == NULL);
     CHECK_EQ_INT(pmem2_config_set_vm_reservation(NULL, NULL, 0), -EINVAL);
     CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 1 << 21), 0);
     CHECK_EQ_INT(pmem2_vm_reservation_map_find(rsv, 0, 4096, NULL), -EINVAL);
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_first(rsv, NULL), -EINVAL);
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_last(rsv, NULL), -EINVAL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_next(rsv, NULL, &found), -EINVAL);
+    CHECK(found == NULL);
+    found = (struct pmem2_map *)buf;
     CHECK_EQ_INT(pmem2_vm_reservation_map_find_prev(rsv, NULL, &found), -EINVAL);
+    CHECK(found == NULL);
     CHECK_EQ_INT(pmem2_vm_reservation_delete(&rsv), 0);
     CHECK(rsv == NULL);
   }

@@ -536,6 +536,7 @@ TEST_F(OutOfMemoryTest, EachFailedAllocationInForkHandlersLeavesTheChildWorking)
         << "allocation " << n << " failing: the child's maps do not work (" << WEXITSTATUS(status) << ")";
     if (WEXITSTATUS(status) == 11) break;  // fewer allocations than n
   }
+  if (n > kMostAllocations) ADD_FAILURE() << "fork made more than " << kMostAllocations << " allocations";
   std::printf("fork: %lld allocations in the child's handlers, each failed once\n", static_cast<long long>(n - 1));
   EXPECT_GT(n, 1) << "the child's handlers allocated nothing: the test reached no failure";
   EXPECT_EQ(pmem_unmap(libpmem_map, libpmem_length), 0);

@@ -269,6 +269,9 @@ class Map {
   uint64_t file_offset() const { return file_offset_; }
   // Config::set_protection's (FromExisting(): the range's when adopted); mprotect(2) may have changed it since.
   Protection protection() const { return protection_; }
+  // Whether persist_fn() and flush_fn() write cache lines back (CLWB and its kind), which needs read access to the
+  // range: byte and cache-line granularity, unless PMEM_NO_FLUSH=1 made them a fence.
+  bool writes_back_cache_lines() const { return writes_back_lines_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 
   // The libpmem2-style functions: no error return (see "The error contract" above).

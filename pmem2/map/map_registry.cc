@@ -65,6 +65,11 @@ struct Registry {
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_mutex_pre_unlock(void* addr, unsigned flags);
+extern "C" void __tsan_mutex_post_unlock(void* addr, unsigned flags);
+#endif
+
 // Never destroyed: maps may outlive static destructors. Replaced in a forked child (ForgetOtherThreadsInChild).
 Registry*& TheRegistry() {
   static Registry* registry = new Registry;
@@ -188,7 +193,14 @@ void ForgetOtherThreadsInChild() {
     delete fresh;
     fresh = nullptr;
   }
-  if (fresh == nullptr) new (&registry.mutex) std::shared_mutex;
+  if (fresh == nullptr) {
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer still has the lock write-held by LockForFork(): told it is released, as the new one is.
+    __tsan_mutex_pre_unlock(&registry.mutex, 0);
+    __tsan_mutex_post_unlock(&registry.mutex, 0);
+#endif
+    new (&registry.mutex) std::shared_mutex;
+  }
   RemapThroughDescriptionsOfTheChildsOwn();
   errno = caller_errno;
   Slots& slots = GetSlots();

@@ -214,7 +214,7 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   if (options.length >= old_size) {
-    *restore_size = old_size;
+    if (options.length > old_size) *restore_size = old_size;
     if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
     return MapAtHint(config, source, options.address_hint);
   }
@@ -295,7 +295,13 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   bool keep_file = false;
   absl::optional<uint64_t> restore_size;  // an existing file's size before it was grown
   auto cleanup = absl::MakeCleanup([&] {
-    if (!keep_file && restore_size.has_value()) RestoreSize(fd, *restore_size);
+    // Only while the file is still the size this call gave it: another process (or thread) that grew it further
+    // meanwhile keeps its size. (One that mapped it at this size is not seen: the file is cut under its mapping.)
+    struct stat now;
+    if (!keep_file && restore_size.has_value() && fstat(fd, &now) == 0 &&
+        static_cast<uint64_t>(now.st_size) == options.length) {
+      RestoreSize(fd, *restore_size);
+    }
     // The file made here goes again only while its path still names it: another process may have renamed or
     // replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by descriptor,
     // so a replacement between the check and the unlink still loses; the window is two system calls long.)

@@ -26,8 +26,11 @@
 //     (posix_fallocate), so a full file system is kResourceExhausted here. A file that MapFile created is
 //     removed again if a later step fails; an existing file is never removed, and gets its old size back (of a
 //     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
-//     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk). Through a symbolic link whose
-//     target is missing, the target is created (as open(O_CREAT) does), and not removed on failure (as libpmem).
+//     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk; a grown
+//     file keeps the size of another call that grew it further meanwhile, but one that mapped it at the same size
+//     meanwhile, in another thread or process, finds it cut back: do not create one file from two places at once).
+//     Through a symbolic link whose target is missing, the target is created (as open(O_CREAT) does), and not
+//     removed on failure (as libpmem).
 //   * exclusive (PMEM_FILE_EXCL, with create): fail with EEXIST if `path` exists.
 //   * sparse (PMEM_FILE_SPARSE, with create): size the file with ftruncate only (holes; see map.h on SIGBUS).
 //   * tmpfile (PMEM_FILE_TMPFILE, with create): `path` is a folder; an unnamed file (mode 0600) is created in

@@ -345,6 +345,9 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
                      absl::StrCat("range of ", size, " bytes at offset ", offset, " does not fit in memory"));
   }
   const size_t length = static_cast<size_t>(end - start);
+  // The engine's functions before the mapping: their first use makes the process's selection, which allocates (and
+  // may throw std::bad_alloc), and must neither leave the mapping behind nor report a failure after the write.
+  const arch::PersistOps& ops = arch::CacheLineOps();
   void* mapping = mmap(nullptr, length, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
                        static_cast<off_t>(start));
   if (mapping == MAP_FAILED) {
@@ -353,9 +356,6 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
                                             fd, " for a machine-check-safe ", write ? "write" : "read"));
   }
   char* at = static_cast<char*>(mapping) + (offset - start);
-  // The engine's functions before the copy: their first use makes the process's selection, which allocates (and
-  // may throw std::bad_alloc), and must not leave the mapping behind nor report a failure after the write.
-  const arch::PersistOps& ops = arch::CacheLineOps();
   uintptr_t fault = 0;
   const bool ok = write ? CopyCatchingSigbus(at, buf, size, &fault) : CopyCatchingSigbus(buf, at, size, &fault);
   if (ok && write && ops.writes_back_cache_lines) ops.persist(at, size);

@@ -479,11 +479,22 @@ struct MapEntry {
   MemcpyFn memcpy;
   DrainFn drain;
   Protection protection;
+  bool writes_back;                 // the persist writes cache lines back: it needs read or write access
+  map_internal::FileIdentity file;  // of the mapping, as the registry has it (not valid: anonymous memory)
 
   static MapEntry Of(const Map& map) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(map.address());
-    return {begin,           begin + map.size(), map.file_offset(), map.persist_fn(),
-            map.memcpy_fn(), map.drain_fn(),     map.protection()};
+    map_internal::MapExtent extent{};
+    const bool known = map_internal::FirstMapInRange(map.address(), 0, &extent);
+    return {begin,
+            begin + map.size(),
+            map.file_offset(),
+            map.persist_fn(),
+            map.memcpy_fn(),
+            map.drain_fn(),
+            map.protection(),
+            map.writes_back_cache_lines(),
+            known ? extent.file : map_internal::FileIdentity{}};
   }
 };
 
@@ -719,9 +730,11 @@ void Engine::Activate(Slot* slot) {
     } else {
       entry.persist(slot->address, slot->length);
     }
-    // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Maps (a page-granularity
-    // Map's msync of the same file, a deep flush's), as the other backends' completions.
-    Finish(slot, StickyError());
+    // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Map (a page-granularity
+    // Map's msync of the same file, a deep flush's), as the other backends' completions. Its own Map's only: the
+    // CPU backend may serve Maps of several files.
+    Finish(slot, StatusOr(failures_without_message->sticky,
+                          [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); }));
     return;
   }
   if (slot->kind == SlotKind::kCopy) {
@@ -1082,6 +1095,7 @@ size_t Engine::Reap(bool block) {
     do {
       if ((ring.features & IORING_FEAT_EXT_ARG) == 0) {
         waited = io_uring_wait_cqe(&ring, &cqe);  // a timeout would take a request of its own on such kernels
+        if (waited == -EAGAIN || waited == -EBUSY) Pause(100);
         continue;
       }
       // In slices: a descriptor that became another ring (see SubmitToKernel) would never complete ours.
@@ -1607,14 +1621,16 @@ absl::Status CheckAccess(const uring_internal::MapEntry& entry, const char* what
 }
 
 // Whether a Copy of `size` bytes from `src` to `dest` would read a byte of `src` after writing it: where part of `src`
-// is in one of the engine's Maps, at a lower position of the file (or, for a Map of no file, a lower address) than
-// `dest` and less than `size` below it. pwrite(2) and io_uring's write copy front to back, as memcpy does.
+// is in one of the engine's Maps of the destination's file, at a lower position of the file than `dest` and less than
+// `size` below it (for Maps of no known file position, anonymous or adopted: within the destination's Map, by
+// address). pwrite(2) and io_uring's write copy front to back, as memcpy does.
 bool CopyReadsWhatItWrote(const std::vector<uring_internal::MapEntry>& maps, const uring_internal::MapEntry& into,
                           uintptr_t dest, uintptr_t src, size_t size) {
-  const bool by_file = into.file_offset != Map::kNoFileOffset;
+  const bool by_file = into.file_offset != Map::kNoFileOffset && into.file.valid;
   const uint64_t dest_position = by_file ? into.file_offset + (dest - into.begin) : dest;
   for (const uring_internal::MapEntry& entry : maps) {
-    if (by_file != (entry.file_offset != Map::kNoFileOffset)) continue;
+    const bool same = by_file ? entry.file_offset != Map::kNoFileOffset && entry.file == into.file : &entry == &into;
+    if (!same) continue;
     const uintptr_t first = std::max<uintptr_t>(src, entry.begin);
     const uintptr_t last = std::min<uintptr_t>(src + size, entry.end);  // src + size: checked not to wrap
     if (first >= last) continue;
@@ -1632,7 +1648,7 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
   if (engine_->Inherited()) return InheritedAcrossFork();
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
-  if (engine_->backend == AsyncBackend::kCpu && engine_->granularity == StoreGranularity::kCacheLine) {
+  if (engine_->backend == AsyncBackend::kCpu && entry->writes_back) {
     if (absl::Status s = CheckAccess(*entry, "Persist", ptr, size, /*store=*/false); !s.ok()) return s;
   }
   return engine_->QueueRange(SlotKind::kPersist, *entry, static_cast<const char*>(ptr), nullptr, size, completion);

@@ -190,7 +190,8 @@ class Completion {
 enum class AsyncBackend {
   kIoUring,      // ranged data syncs and writes through an io_uring of the engine's own
   kSynchronous,  // the same syncs and writes as system calls on the calling thread, when submitted
-  kCpu,          // byte or cache-line granularity: the Map's CPU functions; completes at once
+  kCpu,          // byte or cache-line granularity: the Map's CPU functions; completes at once, with the Map's sticky
+                 // error (a read of the registry: a shared lock, and a wait for a sync of the file then in flight)
 };
 const char* AsyncBackendName(AsyncBackend backend);
 
@@ -250,12 +251,16 @@ class AsyncPersister {
   // once started, which may be before earlier operations complete (a barrier waits for them), and kAborted
   // behind a failed barrier, as any operation. The range must lie inside
   // one of the engine's Maps (kMapRange). Refused before anything is queued, on every backend:
-  //   - kNoAccess: a Copy into a Map made without kProtWrite, or a cache-line Persist on the CPU backend of a Map made
-  //     with neither kProtRead nor kProtWrite, whose range mprotect(2) has not opened since (as the Map's own
-  //     Status methods refuse them); a Copy with a Source opened read-only.
-  //   - kInvalidArgument: a Copy without `src`, whose `src` range wraps around, or whose `src` overlaps the
-  //     destination in the file (or, for Maps of no file, in memory) at a lower position: the write would copy
-  //     front to back over bytes not yet read. Use Map::Memmove() and Persist() for such a move.
+  //   - kNoAccess: a Copy into a Map made without kProtWrite, or a Persist on the CPU backend of a Map whose persist
+  //     writes cache lines back (Map::writes_back_cache_lines()) made with neither kProtRead nor kProtWrite, whose
+  //     range mprotect(2) has not opened since (as the Map's own Status methods refuse them); a Copy with a Source
+  //     opened read-only.
+  //   - kInvalidArgument: a Copy without `src`, whose `src` range wraps around, or whose `src`, through one of the
+  //     engine's Maps, overlaps the destination in the file at a lower position (for Maps whose file position pmem2
+  //     does not know, anonymous or adopted ones: within the destination's Map, by address): the write would copy
+  //     front to back over bytes not yet read. Use Map::Memmove() and Persist() for such a move. A `src` in memory
+  //     the engine does not serve (another Map of the file, a mapping of your own) is not checked: such a Copy
+  //     corrupts the destination as a pwrite(2) from it would.
   //   - kErrno / EFBIG: a Copy (other than the CPU backend's) ending past the process's RLIMIT_FSIZE, where the
   //     write would end the process with SIGXFSZ.
   // A Copy whose `src` turns out not to be readable memory completes (and fails the engine) with kErrno / EFAULT

@@ -1367,6 +1367,37 @@ TEST(AsyncPersisterCpuTest, WhatTheMapsProtectionForbidsIsRefusedNotAFault) {
   }
 }
 
+// A CPU engine may serve Maps of several files: a Copy between them is no move within one file (before, their file
+// positions were compared and it was refused), and an operation's completion reads its own Map's file's sticky error,
+// not another file's.
+TEST(AsyncPersisterCpuTest, MapsOfTwoFilesAreNotConfusedForOne) {
+  ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+  std::unique_ptr<MappedFile> first = MapDiskFile(kMiB);
+  std::unique_ptr<MappedFile> second = MapDiskFile(kMiB);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*first->map, *first->source);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  ASSERT_EQ(persister->backend(), AsyncBackend::kCpu);
+  ASSERT_TRUE(persister->AddMap(*second->map).ok());
+  char* const one = static_cast<char*>(first->map->address());
+  char* const two = static_cast<char*>(second->map->address());
+  std::memset(two, 't', 8192);
+  Completion copy;
+  ASSERT_TRUE(persister->Copy(one + 100, two, 8192, &copy).ok());
+  EXPECT_TRUE(copy.status().ok()) << copy.status();
+  EXPECT_EQ(std::string(one + 100, 8192), std::string(8192, 't'));
+
+  map_internal::RecordPersistFailure(two, 64, EIO);  // the second file's
+  Completion persist_one, persist_two;
+  ASSERT_TRUE(persister->Persist(one, 64, &persist_one).ok());
+  EXPECT_TRUE(persist_one.status().ok()) << persist_one.status();
+  ASSERT_TRUE(persister->Persist(two, 64, &persist_two).ok());
+  EXPECT_EQ(persist_two.status().code(), absl::StatusCode::kDataLoss) << persist_two.status();
+  EXPECT_EQ(second->map->ClearPersistError().code(), absl::StatusCode::kDataLoss);
+  persister->ClearFailure().IgnoreError();
+}
+
 // The CPU path calls the Map's functions: they are the engine's own copies, so the Map may move (and the object
 // the engine was made from go away) without the engine calling through what is left behind.
 TEST(AsyncPersisterCpuTest, AMapThatMovedIsStillServed) {

@@ -61,7 +61,8 @@ void OnFatalSignal(int sig) {
       close(fd);
       Say("; the input is in ");
       Say(crash_file);
-      Say(" (replay: give that file on the test's command line)");
+      Say(" (under bazel test: fuzz-crash-input in the test's test.outputs/outputs.zip in bazel-testlogs; replay: "
+          "give that file on the test's command line)");
     }
   }
   Say("\n");
@@ -94,6 +95,9 @@ void Run(const std::vector<uint8_t>& input, const std::string& name) {
   current_data = exact.get();
   current_size = input.size();
   LLVMFuzzerTestOneInput(exact.get(), input.size());
+  current_data = nullptr;  // a fault between inputs names none
+  current_size = 0;
+  snprintf(current_name, sizeof current_name, "no input (between inputs)");
 }
 
 bool ReadFile(const std::string& path, std::vector<uint8_t>* out) {

@@ -16,9 +16,11 @@
 // - into a libFuzzer binary (clang's -fsanitize=fuzzer supplies main()) by scripts/fuzz.sh, for coverage-guided
 //   runs of any length on a developer's machine.
 //
-// A target reports a defect by aborting (a failed check prints what differed first); returning is success. The
-// driver prints the input that was running when the process received a fatal signal, as a file a developer can
-// replay: the path it prints, given on the test's command line.
+// A target reports a defect by aborting (a failed check prints what differed first); returning is success. It must
+// carry no state from one input to the next that a failure could depend on, so that each input replays alone. The
+// driver names the input that was running when the process received a fatal signal and writes it to
+// TEST_UNDECLARED_OUTPUTS_DIR (under `bazel test`: bazel-testlogs/<package>/<target>/test.outputs/outputs.zip,
+// fuzz-crash-input), to give on the test's command line to replay it.
 
 #ifndef PMEM2_TESTING_FUZZ_DRIVER_H_
 #define PMEM2_TESTING_FUZZ_DRIVER_H_

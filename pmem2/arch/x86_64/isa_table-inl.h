@@ -6,7 +6,7 @@
 // The half of an ISA translation unit that is the same for every ISA: the kernels of kernels-inl.h bound to
 // each flush instruction, gathered into that ISA's `kKernels` table. Like kernels-inl.h it has no include guard
 // ON PURPOSE: sse2_kernels.cc, avx_kernels.cc and avx512_kernels.cc include it inside their own anonymous namespace and
-// `#pragma GCC target` region, after defining `IsaPrimitives` (vector type, loads, stores, splats) and
+// PMEM2_BEGIN_TARGET region, after defining `IsaPrimitives` (vector type, loads, stores, splats) and
 // `kIsaName`, so every instantiation is compiled for that ISA and has internal linkage.
 
 template <void (*Line)(const void*)>

@@ -5,7 +5,7 @@
 //
 // The copy and fill kernels, written once as templates over a primitives policy `P` and compiled once per ISA.
 // This file has no include guard ON PURPOSE: each ISA's translation unit includes it inside its own namespace
-// and `#pragma GCC target` region (sse2_kernels.cc, avx_kernels.cc, avx512_kernels.cc), so every instantiation
+// and PMEM2_BEGIN_TARGET region (sse2_kernels.cc, avx_kernels.cc, avx512_kernels.cc), so every instantiation
 // is a distinct entity compiled for exactly one instruction set (no ODR mixing of AVX and non-AVX copies). The
 // tests include it once more with a recording policy that logs every store, flush and fence.
 //

@@ -7,6 +7,8 @@
 // instruction set, with GCC (#pragma GCC target) and with clang (#pragma clang attribute, which GCC's pragma does not
 // do there: clang refused the intrinsics inside). The build adds no -m flag (bazel/copts.bzl), so the rest of the
 // library and its consumers run on any x86-64 CPU; only code the engine selects after checking the CPU lies within.
+// GCC's pragma also defines the ISA's macros (__AVX__, __AVX512F__) inside the region and clang's attribute does not:
+// code within must not test them.
 
 #ifndef PMEM2_ARCH_X86_64_TARGET_REGION_H_
 #define PMEM2_ARCH_X86_64_TARGET_REGION_H_
