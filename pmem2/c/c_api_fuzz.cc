@@ -1,0 +1,382 @@
+// Copyright 2026 The pmem2 Authors.
+//
+// Fuzz target (testing/fuzz/driver.h): sequences of libpmem2 C calls with any arguments an input chooses (sizes,
+// offsets, flags and enum values of any bits, handles that were deleted, pointers that never were handles), on up to
+// three configs, sources, maps and reservations at once. What libpmem2.h promises, checked after every call and every
+// input: no crash; a call that fails hands out no handle (its out-pointer is NULL); a map's getters agree with the call
+// that made it; and once an input has deleted what it made, no mapping of the test's files and no descriptor is left.
+//
+// Input: one byte chooses an operation, the bytes after it its arguments (zeros where the input has ended).
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "pmem2/c/libpmem2.h"
+#include "testing/fuzz/driver.h"
+
+namespace {
+
+constexpr int kSlots = 3;
+constexpr size_t kFileSize = size_t{1} << 20;
+
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool empty() const { return at_ >= size_; }
+  uint8_t Byte() { return at_ < size_ ? data_[at_++] : 0; }
+  uint64_t Bytes(int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = v << 8 | Byte();
+    return v;
+  }
+  // Sizes and offsets: small ones, page multiples, near the file's size, and any 64-bit value.
+  uint64_t Size() {
+    switch (Byte() % 6) {
+      case 0:
+        return Byte();
+      case 1:
+        return Bytes(2) * 4096;
+      case 2:
+        return kFileSize - 4096 + Bytes(2) % 8192;
+      case 3:
+        return Bytes(3);
+      case 4:
+        return ~uint64_t{0} - Byte();
+      default:
+        return Bytes(8);
+    }
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t at_ = 0;
+};
+
+[[noreturn]] void Fail(const char* what, int step, int op) {
+  fprintf(stderr, "c_api_fuzz: %s (step %d, operation %d; pmem2_errormsg: %s)\n", what, step, op, pmem2_errormsg());
+  abort();
+}
+
+struct ConfigSlot {
+  pmem2_config* handle = nullptr;
+  unsigned protection = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+};
+struct MapSlot {
+  pmem2_map* handle = nullptr;
+  bool writable = false;  // made with read and write: the input may store through its functions
+  bool readable = false;
+  // Where the functions may be called: the whole map, or for an adopted one the part of it the test's own mapping
+  // holds (pmem2_map_from_existing takes the caller's word for an anonymous source's range: it may run past it).
+  size_t usable = 0;
+};
+
+struct Files {
+  int fds[2];
+  char* raw;  // a shared mapping of the first file the test made itself, for pmem2_map_from_existing
+};
+
+Files& TheFiles() {
+  static Files* files = [] {
+    auto* f = new Files;
+    for (int i = 0; i < 2; ++i) {
+      f->fds[i] = memfd_create(i == 0 ? "pmem2fuzz0" : "pmem2fuzz1", MFD_CLOEXEC);
+      if (f->fds[i] < 0 || ftruncate(f->fds[i], static_cast<off_t>(kFileSize)) != 0) abort();
+    }
+    f->raw = static_cast<char*>(mmap(nullptr, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, f->fds[0], 0));
+    if (f->raw == MAP_FAILED) abort();
+    return f;
+  }();
+  return *files;
+}
+
+// What must not grow from input to input: descriptors, and mappings of the test's files or of anonymous sources.
+struct Holdings {
+  int descriptors = 0;
+  int mappings = 0;
+  bool operator==(const Holdings& other) const {
+    return descriptors == other.descriptors && mappings == other.mappings;
+  }
+};
+
+Holdings Count() {
+  Holdings h;
+  if (FILE* maps = fopen("/proc/self/maps", "re")) {
+    char line[512];
+    while (fgets(line, sizeof line, maps) != nullptr) {
+      h.mappings += strstr(line, "memfd:pmem2fuzz") != nullptr || strstr(line, "/dev/zero") != nullptr;
+    }
+    fclose(maps);
+  }
+  for (int fd = 0; fd < 1024; ++fd) h.descriptors += fcntl(fd, F_GETFD) >= 0;
+  return h;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Files& files = TheFiles();
+  const Holdings baseline = Count();  // per input: a fuzzing engine may open descriptors of its own between inputs
+  Reader in(data, size);
+  ConfigSlot configs[kSlots];
+  pmem2_source* sources[kSlots] = {};
+  MapSlot maps[kSlots];
+  pmem2_vm_reservation* reservations[kSlots] = {};
+  pmem2_badblock_context* bad_blocks = nullptr;
+  void* stale = nullptr;  // a handle deleted earlier in this input (or garbage), given where a handle goes
+  char buffer[4096];
+
+  // Any handle: a slot's, the deleted one, or garbage that never was a handle.
+  auto pick = [&](auto* slots_handle, uint8_t b) -> void* {
+    if (b % 8 == 6) return stale;
+    if (b % 8 == 7) return reinterpret_cast<void*>(static_cast<uintptr_t>(0x1000 + b * 16));
+    return slots_handle[b % kSlots];
+  };
+  void* source_handles[kSlots];
+  void* config_handles[kSlots];
+  void* map_handles[kSlots];
+  void* reservation_handles[kSlots];
+
+  for (int step = 0; !in.empty() && step < 64; ++step) {
+    for (int i = 0; i < kSlots; ++i) {
+      source_handles[i] = sources[i];
+      config_handles[i] = configs[i].handle;
+      map_handles[i] = maps[i].handle;
+      reservation_handles[i] = reservations[i];
+    }
+    const int op = in.Byte() % 24;
+    const int i = in.Byte() % kSlots;
+    const uint8_t h = in.Byte();
+    static const bool trace = getenv("C_API_FUZZ_TRACE") != nullptr;  // each operation, to follow a failure
+    if (trace) fprintf(stderr, "step %d: operation %d, slot %d, handles byte %u\n", step, op, i, h);
+    auto* cfg = static_cast<pmem2_config*>(pick(config_handles, h));
+    auto* src = static_cast<pmem2_source*>(pick(source_handles, h >> 3));
+    auto* map = static_cast<pmem2_map*>(pick(map_handles, h >> 1));
+    auto* rsv = static_cast<pmem2_vm_reservation*>(pick(reservation_handles, h >> 2));
+    switch (op) {
+      case 0:
+        if (configs[i].handle == nullptr) {
+          if (pmem2_config_new(&configs[i].handle) != 0 && configs[i].handle != nullptr) Fail("config", step, op);
+          configs[i].protection = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+        }
+        break;
+      case 1: {
+        pmem2_config* doomed = configs[i].handle;
+        if (pmem2_config_delete(&configs[i].handle) == 0 && doomed != nullptr) stale = doomed;
+        break;
+      }
+      case 2:
+        pmem2_config_set_required_store_granularity(cfg, static_cast<pmem2_granularity>(in.Bytes(4)));
+        break;
+      case 3:
+        pmem2_config_set_offset(cfg, in.Size());
+        break;
+      case 4:
+        pmem2_config_set_length(cfg, in.Size());
+        break;
+      case 5:
+        pmem2_config_set_sharing(cfg, static_cast<pmem2_sharing_type>(in.Byte() % 4));
+        break;
+      case 6: {
+        const unsigned prot = static_cast<unsigned>(in.Byte()) % 16;
+        if (pmem2_config_set_protection(cfg, prot) == 0) {
+          for (ConfigSlot& c : configs) {
+            if (c.handle == cfg) c.protection = prot;
+          }
+        }
+        break;
+      }
+      case 7:
+        if (sources[i] == nullptr) {
+          const int ret = in.Byte() % 2 == 0 ? pmem2_source_from_anon(&sources[i], in.Size() % (size_t{64} << 20))
+                                             : pmem2_source_from_fd(&sources[i], files.fds[in.Byte() % 2]);
+          if (ret != 0 && sources[i] != nullptr) Fail("a failed source handed out a handle", step, op);
+        }
+        break;
+      case 8: {
+        pmem2_source* doomed = sources[i];
+        if (pmem2_source_delete(&sources[i]) == 0 && doomed != nullptr) stale = doomed;
+        break;
+      }
+      case 9:
+        if (maps[i].handle == nullptr) {
+          const int ret = pmem2_map_new(&maps[i].handle, cfg, src);
+          if (ret != 0 && maps[i].handle != nullptr) Fail("a failed map_new handed out a handle", step, op);
+          if (ret == 0) {
+            unsigned prot = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+            for (const ConfigSlot& c : configs) {
+              if (c.handle == cfg) prot = c.protection;
+            }
+            maps[i].writable = (prot & PMEM2_PROT_WRITE) != 0 && (prot & PMEM2_PROT_READ) != 0;
+            maps[i].readable = (prot & (PMEM2_PROT_READ | PMEM2_PROT_WRITE)) != 0;
+            maps[i].usable = pmem2_map_get_size(maps[i].handle);
+            if (pmem2_map_get_address(maps[i].handle) == nullptr) Fail("a map at NULL", step, op);
+            if (pmem2_map_get_size(maps[i].handle) == 0) Fail("a map of 0 bytes", step, op);
+          }
+        }
+        break;
+      case 10: {
+        pmem2_map* doomed = maps[i].handle;
+        if (pmem2_map_delete(&maps[i].handle) == 0 && doomed != nullptr) stale = doomed;
+        break;
+      }
+      case 11:
+        if (maps[i].handle == nullptr) {
+          const size_t offset = in.Bytes(2) % kFileSize;
+          const size_t length = in.Size();
+          const int ret = pmem2_map_from_existing(&maps[i].handle, src, files.raw + offset, length,
+                                                  static_cast<pmem2_granularity>(in.Byte() % 5));
+          if (trace)
+            fprintf(stderr, "  from_existing %p + %zu (raw %p): %d\n", files.raw + offset, length, files.raw, ret);
+          if (ret != 0 && maps[i].handle != nullptr) Fail("a failed map_from_existing handed out a handle", step, op);
+          maps[i].writable = maps[i].readable = ret == 0;
+          maps[i].usable = length < kFileSize - offset ? length : kFileSize - offset;
+        }
+        break;
+      case 12:
+        if (maps[i].handle != nullptr && maps[i].readable) {
+          // The functions: unchecked by design, so only over the map's own range.
+          pmem2_map* m = maps[i].handle;
+          char* const base = static_cast<char*>(pmem2_map_get_address(m));
+          const size_t map_size = maps[i].usable;
+          const size_t at = in.Bytes(3) % map_size;
+          const size_t length = in.Bytes(2) % (map_size - at + 1);
+          const unsigned flags = static_cast<unsigned>(in.Byte());
+          if (trace) fprintf(stderr, "  map %p + %zu: [%zu, +%zu) flags 0x%x\n", base, map_size, at, length, flags);
+          if (maps[i].writable) {
+            const size_t piece = length < sizeof buffer ? length : sizeof buffer;
+            memset(buffer, in.Byte(), piece);
+            pmem2_get_memcpy_fn(m)(base + at, buffer, piece, flags);
+            pmem2_get_memset_fn(m)(base + at, in.Byte(), length, flags);
+            pmem2_get_memmove_fn(m)(base, base + at, map_size - at < length ? map_size - at : length, flags);
+          }
+          pmem2_get_persist_fn(m)(base + at, length);
+          pmem2_get_flush_fn(m)(base + at, length);
+          pmem2_get_drain_fn(m)();
+        }
+        break;
+      case 13: {
+        // Around the map's start, by integer arithmetic (the map may be no map: its address NULL).
+        const uintptr_t base = reinterpret_cast<uintptr_t>(pmem2_map_get_address(map));
+        pmem2_deep_flush(map, reinterpret_cast<void*>(base + in.Bytes(3) - 0x800000), in.Size());
+        break;
+      }
+      case 14:
+        if (reservations[i] == nullptr) {
+          const int ret = pmem2_vm_reservation_new(&reservations[i], nullptr, in.Size() % (size_t{1} << 30));
+          if (ret != 0 && reservations[i] != nullptr) Fail("a failed reservation handed out a handle", step, op);
+        }
+        break;
+      case 15: {
+        pmem2_vm_reservation* doomed = reservations[i];
+        if (pmem2_vm_reservation_delete(&reservations[i]) == 0 && doomed != nullptr) stale = doomed;
+        break;
+      }
+      case 16:
+        pmem2_vm_reservation_extend(rsv, in.Size() % (size_t{1} << 30));
+        break;
+      case 17:
+        pmem2_vm_reservation_shrink(rsv, in.Size(), in.Size());
+        break;
+      case 18:
+        pmem2_config_set_vm_reservation(cfg, in.Byte() % 4 == 0 ? nullptr : rsv, in.Size());
+        break;
+      case 19: {
+        pmem2_map* found = reinterpret_cast<pmem2_map*>(buffer);
+        int ret;
+        switch (in.Byte() % 5) {
+          case 0:
+            ret = pmem2_vm_reservation_map_find(rsv, in.Size(), in.Size(), &found);
+            break;
+          case 1:
+            ret = pmem2_vm_reservation_map_find_first(rsv, &found);
+            break;
+          case 2:
+            ret = pmem2_vm_reservation_map_find_last(rsv, &found);
+            break;
+          case 3:
+            ret = pmem2_vm_reservation_map_find_next(rsv, map, &found);
+            break;
+          default:
+            ret = pmem2_vm_reservation_map_find_prev(rsv, map, &found);
+            break;
+        }
+        if (ret != 0 && found != nullptr) Fail("a failed find left *map set", step, op);
+        break;
+      }
+      case 20: {
+        const size_t length = in.Bytes(2) % (sizeof buffer + 1);
+        const size_t offset = in.Size();
+        if (in.Byte() % 2 == 0) {
+          pmem2_source_pread_mcsafe(src, buffer, length, offset);
+        } else {
+          pmem2_source_pwrite_mcsafe(src, buffer, length, offset);
+        }
+        break;
+      }
+      case 21:
+        if (bad_blocks == nullptr) {
+          if (pmem2_badblock_context_new(&bad_blocks, src) != 0 && bad_blocks != nullptr) {
+            Fail("a failed badblock_context_new handed out a context", step, op);
+          }
+        } else {
+          pmem2_badblock bb{};
+          if (pmem2_badblock_next(bad_blocks, &bb) == 0) pmem2_badblock_clear(bad_blocks, &bb);
+          pmem2_badblock_context_delete(&bad_blocks);
+        }
+        break;
+      case 22: {
+        size_t value = 0;
+        int fd = -1;
+        int node = 0;
+        uint64_t usc = 0;
+        size_t id_length = 0;
+        pmem2_source_size(src, &value);
+        pmem2_source_alignment(src, &value);
+        pmem2_source_get_fd(src, &fd);
+        pmem2_source_numa_node(src, &node);
+        pmem2_source_device_usc(src, &usc);
+        if (pmem2_source_device_id(src, nullptr, &id_length) == 0 && id_length <= sizeof buffer) {
+          pmem2_source_device_id(src, buffer, &id_length);
+        }
+        break;
+      }
+      default:
+        pmem2_map_get_persist_error(map);
+        pmem2_map_clear_persist_error(map);
+        pmem2_map_get_store_granularity(map);
+        pmem2_vm_reservation_get_address(rsv);
+        pmem2_vm_reservation_get_size(rsv);
+        break;
+    }
+  }
+
+  // Everything made is deleted, maps before the reservations that hold them; then nothing may be left.
+  if (bad_blocks != nullptr) pmem2_badblock_context_delete(&bad_blocks);
+  for (MapSlot& m : maps) {
+    if (m.handle != nullptr && pmem2_map_delete(&m.handle) != 0) Fail("a live map's delete failed", -1, 10);
+  }
+  for (pmem2_vm_reservation*& r : reservations) {
+    if (r != nullptr && pmem2_vm_reservation_delete(&r) != 0) Fail("an empty reservation's delete failed", -1, 15);
+  }
+  for (pmem2_source*& s : sources) {
+    if (s != nullptr && pmem2_source_delete(&s) != 0) Fail("a live source's delete failed", -1, 8);
+  }
+  for (ConfigSlot& c : configs) {
+    if (c.handle != nullptr && pmem2_config_delete(&c.handle) != 0) Fail("a live config's delete failed", -1, 1);
+  }
+  if (!(Count() == baseline)) {
+    const Holdings now = Count();
+    fprintf(stderr, "c_api_fuzz: %d descriptors and %d mappings of the files after the input, %d and %d before\n",
+            now.descriptors, now.mappings, baseline.descriptors, baseline.mappings);
+    abort();
+  }
+  return 0;
+}
