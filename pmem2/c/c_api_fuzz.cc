@@ -3,8 +3,10 @@
 // Fuzz target (testing/fuzz/driver.h): sequences of libpmem2 C calls with any arguments an input chooses (sizes,
 // offsets, flags and enum values of any bits, handles that were deleted, pointers that never were handles), on up to
 // three configs, sources, maps and reservations at once. What libpmem2.h promises, checked after every call and every
-// input: no crash; a call that fails hands out no handle (its out-pointer is NULL); a map's getters agree with the call
-// that made it; and once an input has deleted what it made, no mapping of the test's files and no descriptor is left.
+// input: no crash; a call that fails hands out no handle (its out-pointer, set beforehand, is NULL after); a delete of
+// a handle that is not live is refused and leaves it as it was; a map is no coarser than its config required, an
+// adopted one is the range given; and once an input has deleted what it made, no descriptor, no mapping of the test's
+// files, and nothing where its maps and reservations were is left.
 //
 // Input: one byte chooses an operation, the bytes after it its arguments (zeros where the input has ended).
 
@@ -60,6 +62,10 @@ class Reader {
   size_t at_ = 0;
 };
 
+// What an out-pointer holds before a call that must set it to NULL if it fails.
+template <typename T>
+T* const kSentinel = reinterpret_cast<T*>(uintptr_t{0x5e47});
+
 [[noreturn]] void Fail(const char* what, int step, int op) {
   fprintf(stderr, "c_api_fuzz: %s (step %d, operation %d; pmem2_errormsg: %s)\n", what, step, op, pmem2_errormsg());
   abort();
@@ -68,6 +74,7 @@ class Reader {
 struct ConfigSlot {
   pmem2_config* handle = nullptr;
   unsigned protection = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+  int granularity = -1;  // the required one, once set
 };
 struct MapSlot {
   pmem2_map* handle = nullptr;
@@ -81,6 +88,8 @@ struct MapSlot {
 struct Files {
   int fds[2];
   char* raw;  // a shared mapping of the first file the test made itself, for pmem2_map_from_existing
+  // Descriptors pmem2_source_from_fd must refuse: none, one closed, a folder, an O_PATH one.
+  int bad_fds[4];
 };
 
 Files& TheFiles() {
@@ -92,9 +101,28 @@ Files& TheFiles() {
     }
     f->raw = static_cast<char*>(mmap(nullptr, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, f->fds[0], 0));
     if (f->raw == MAP_FAILED) abort();
+    f->bad_fds[0] = -1;
+    f->bad_fds[1] = dup(f->fds[0]);
+    close(f->bad_fds[1]);
+    f->bad_fds[2] = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->bad_fds[3] = open((std::string("/proc/self/fd/") + std::to_string(f->fds[1])).c_str(), O_PATH | O_CLOEXEC);
     return f;
   }();
   return *files;
+}
+
+// Whether anything is mapped in [begin, end) (/proc/self/maps).
+bool AnythingMappedIn(uintptr_t begin, uintptr_t end) {
+  bool mapped = false;
+  if (FILE* maps = fopen("/proc/self/maps", "re")) {
+    char line[512];
+    while (!mapped && fgets(line, sizeof line, maps) != nullptr) {
+      unsigned long from = 0, to = 0;  // NOLINT(runtime/int): sscanf's %lx
+      if (sscanf(line, "%lx-%lx", &from, &to) == 2) mapped = from < end && begin < to;
+    }
+    fclose(maps);
+  }
+  return mapped;
 }
 
 // What must not grow from input to input: descriptors, and mappings of the test's files or of anonymous sources.
@@ -151,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       map_handles[i] = maps[i].handle;
       reservation_handles[i] = reservations[i];
     }
-    const int op = in.Byte() % 24;
+    const int op = in.Byte() % 25;
     const int i = in.Byte() % kSlots;
     const uint8_t h = in.Byte();
     static const bool trace = getenv("C_API_FUZZ_TRACE") != nullptr;  // each operation, to follow a failure
@@ -163,8 +191,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (op) {
       case 0:
         if (configs[i].handle == nullptr) {
-          if (pmem2_config_new(&configs[i].handle) != 0 && configs[i].handle != nullptr) Fail("config", step, op);
+          pmem2_config* made = kSentinel<pmem2_config>;
+          if (pmem2_config_new(&made) != 0 && made != nullptr)
+            Fail("a failed config_new handed out a handle", step, op);
+          configs[i].handle = made;
           configs[i].protection = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+          configs[i].granularity = -1;
         }
         break;
       case 1: {
@@ -172,9 +204,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (pmem2_config_delete(&configs[i].handle) == 0 && doomed != nullptr) stale = doomed;
         break;
       }
-      case 2:
-        pmem2_config_set_required_store_granularity(cfg, static_cast<pmem2_granularity>(in.Bytes(4)));
+      case 2: {
+        const auto granularity = static_cast<pmem2_granularity>(in.Byte() % 4 == 0 ? in.Bytes(4) : in.Byte() % 4);
+        if (pmem2_config_set_required_store_granularity(cfg, granularity) == 0) {
+          for (ConfigSlot& c : configs) {
+            if (c.handle == cfg) c.granularity = granularity;
+          }
+        }
         break;
+      }
       case 3:
         pmem2_config_set_offset(cfg, in.Size());
         break;
@@ -185,7 +223,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pmem2_config_set_sharing(cfg, static_cast<pmem2_sharing_type>(in.Byte() % 4));
         break;
       case 6: {
-        const unsigned prot = static_cast<unsigned>(in.Byte()) % 16;
+        // PMEM2_PROT_EXEC, _READ, _WRITE are bits 29-31; sometimes a bit that is none of them.
+        const uint8_t b = in.Byte();
+        const unsigned prot = (static_cast<unsigned>(b & 7) << 29) | ((b & 0x80) != 0 ? 1u << (b % 29) : 0);
         if (pmem2_config_set_protection(cfg, prot) == 0) {
           for (ConfigSlot& c : configs) {
             if (c.handle == cfg) c.protection = prot;
@@ -195,9 +235,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 7:
         if (sources[i] == nullptr) {
-          const int ret = in.Byte() % 2 == 0 ? pmem2_source_from_anon(&sources[i], in.Size() % (size_t{64} << 20))
-                                             : pmem2_source_from_fd(&sources[i], files.fds[in.Byte() % 2]);
-          if (ret != 0 && sources[i] != nullptr) Fail("a failed source handed out a handle", step, op);
+          pmem2_source* made = kSentinel<pmem2_source>;
+          const uint8_t b = in.Byte();
+          const int fd = b % 8 < 6 ? files.fds[b % 2] : files.bad_fds[b / 8 % 4];
+          const int ret = b % 3 == 0 ? pmem2_source_from_anon(&made, in.Size() % (size_t{64} << 20))
+                                     : pmem2_source_from_fd(&made, fd);
+          if (ret != 0 && made != nullptr) Fail("a failed source handed out a handle", step, op);
+          sources[i] = made;
         }
         break;
       case 8: {
@@ -207,12 +251,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 9:
         if (maps[i].handle == nullptr) {
-          const int ret = pmem2_map_new(&maps[i].handle, cfg, src);
-          if (ret != 0 && maps[i].handle != nullptr) Fail("a failed map_new handed out a handle", step, op);
+          pmem2_map* made = kSentinel<pmem2_map>;
+          const int ret = pmem2_map_new(&made, cfg, src);
+          if (ret != 0 && made != nullptr) Fail("a failed map_new handed out a handle", step, op);
+          maps[i].handle = made;
           if (ret == 0) {
             unsigned prot = PMEM2_PROT_READ | PMEM2_PROT_WRITE;
+            int required = -1;
             for (const ConfigSlot& c : configs) {
-              if (c.handle == cfg) prot = c.protection;
+              if (c.handle == cfg) {
+                prot = c.protection;
+                required = c.granularity;
+              }
+            }
+            if (required < 0) Fail("a map of a config whose granularity was never set", step, op);
+            if (static_cast<int>(pmem2_map_get_store_granularity(made)) > required) {
+              Fail("a map coarser than its config required", step, op);
             }
             maps[i].writable = (prot & PMEM2_PROT_WRITE) != 0 && (prot & PMEM2_PROT_READ) != 0;
             maps[i].readable = (prot & (PMEM2_PROT_READ | PMEM2_PROT_WRITE)) != 0;
@@ -231,11 +285,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (maps[i].handle == nullptr) {
           const size_t offset = in.Bytes(2) % kFileSize;
           const size_t length = in.Size();
-          const int ret = pmem2_map_from_existing(&maps[i].handle, src, files.raw + offset, length,
+          pmem2_map* made = kSentinel<pmem2_map>;
+          const int ret = pmem2_map_from_existing(&made, src, files.raw + offset, length,
                                                   static_cast<pmem2_granularity>(in.Byte() % 5));
+          maps[i].handle = made;
+          if (ret == 0 && (pmem2_map_get_address(made) != files.raw + offset || pmem2_map_get_size(made) != length)) {
+            Fail("an adopted map is not the range given", step, op);
+          }
           if (trace)
             fprintf(stderr, "  from_existing %p + %zu (raw %p): %d\n", files.raw + offset, length, files.raw, ret);
-          if (ret != 0 && maps[i].handle != nullptr) Fail("a failed map_from_existing handed out a handle", step, op);
+          if (ret != 0 && made != nullptr) Fail("a failed map_from_existing handed out a handle", step, op);
           maps[i].writable = maps[i].readable = ret == 0;
           maps[i].usable = length < kFileSize - offset ? length : kFileSize - offset;
         }
@@ -270,8 +329,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 14:
         if (reservations[i] == nullptr) {
-          const int ret = pmem2_vm_reservation_new(&reservations[i], nullptr, in.Size() % (size_t{1} << 30));
-          if (ret != 0 && reservations[i] != nullptr) Fail("a failed reservation handed out a handle", step, op);
+          pmem2_vm_reservation* made = kSentinel<pmem2_vm_reservation>;
+          // Anywhere, or at the test's own mapping (taken) or one byte into it (unaligned).
+          const uint8_t b = in.Byte();
+          void* const at = b % 4 == 0 ? files.raw + b / 4 % 2 : nullptr;
+          const int ret = pmem2_vm_reservation_new(&made, at, in.Size() % (size_t{1} << 30));
+          if (ret != 0 && made != nullptr) Fail("a failed reservation handed out a handle", step, op);
+          reservations[i] = made;
         }
         break;
       case 15: {
@@ -323,9 +387,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 21:
         if (bad_blocks == nullptr) {
-          if (pmem2_badblock_context_new(&bad_blocks, src) != 0 && bad_blocks != nullptr) {
+          pmem2_badblock_context* made = kSentinel<pmem2_badblock_context>;
+          if (pmem2_badblock_context_new(&made, src) != 0 && made != nullptr) {
             Fail("a failed badblock_context_new handed out a context", step, op);
           }
+          bad_blocks = made;
         } else {
           pmem2_badblock bb{};
           if (pmem2_badblock_next(bad_blocks, &bb) == 0) pmem2_badblock_clear(bad_blocks, &bb);
@@ -348,6 +414,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       }
+      case 24: {
+        // A delete through a copy of any handle of a kind: a live one goes (its slot forgets it); a deleted one, or a
+        // pointer that never was a handle, is refused and left as it was, not freed (twice).
+        const int kind = in.Byte() % 4;
+        void* const victim = kind == 0   ? static_cast<void*>(cfg)
+                             : kind == 1 ? static_cast<void*>(src)
+                             : kind == 2 ? static_cast<void*>(map)
+                                         : static_cast<void*>(rsv);
+        if (victim == nullptr) break;
+        void* copy = victim;
+        int ret;
+        bool live = false;
+        for (int k = 0; k < kSlots; ++k) {
+          live |= victim == (kind == 0   ? static_cast<void*>(configs[k].handle)
+                             : kind == 1 ? static_cast<void*>(sources[k])
+                             : kind == 2 ? static_cast<void*>(maps[k].handle)
+                                         : static_cast<void*>(reservations[k]));
+        }
+        if (kind == 0) {
+          ret = pmem2_config_delete(reinterpret_cast<pmem2_config**>(&copy));
+        } else if (kind == 1) {
+          ret = pmem2_source_delete(reinterpret_cast<pmem2_source**>(&copy));
+        } else if (kind == 2) {
+          ret = pmem2_map_delete(reinterpret_cast<pmem2_map**>(&copy));
+        } else {
+          ret = pmem2_vm_reservation_delete(reinterpret_cast<pmem2_vm_reservation**>(&copy));
+        }
+        if (!live && (ret == 0 || copy != victim)) Fail("a handle that is not live was deleted", step, op);
+        if (live && ret == 0) {
+          if (copy != nullptr) Fail("a delete left its handle set", step, op);
+          for (int k = 0; k < kSlots; ++k) {
+            if (kind == 0 && configs[k].handle == victim) configs[k].handle = nullptr;
+            if (kind == 1 && sources[k] == victim) sources[k] = nullptr;
+            if (kind == 2 && maps[k].handle == victim) maps[k].handle = nullptr;
+            if (kind == 3 && reservations[k] == victim) reservations[k] = nullptr;
+          }
+          stale = victim;
+        }
+        break;
+      }
       default:
         pmem2_map_get_persist_error(map);
         pmem2_map_clear_persist_error(map);
@@ -358,7 +464,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // Everything made is deleted, maps before the reservations that hold them; then nothing may be left.
+  // Everything made is deleted, maps before the reservations that hold them; then nothing may be left: no descriptor,
+  // no mapping of the files, and nothing mapped where the maps pmem2_map_new made and the reservations were.
+  uintptr_t ranges[2 * kSlots][2] = {};
+  int range_count = 0;
+  for (const MapSlot& m : maps) {
+    const auto begin = reinterpret_cast<uintptr_t>(pmem2_map_get_address(m.handle));
+    const bool adopted =
+        begin >= reinterpret_cast<uintptr_t>(files.raw) && begin < reinterpret_cast<uintptr_t>(files.raw) + kFileSize;
+    if (m.handle != nullptr && !adopted) {
+      ranges[range_count][0] = begin;
+      ranges[range_count++][1] = begin + pmem2_map_get_size(m.handle);
+    }
+  }
+  for (pmem2_vm_reservation* r : reservations) {
+    if (r != nullptr) {
+      const auto begin = reinterpret_cast<uintptr_t>(pmem2_vm_reservation_get_address(r));
+      ranges[range_count][0] = begin;
+      ranges[range_count++][1] = begin + pmem2_vm_reservation_get_size(r);
+    }
+  }
   if (bad_blocks != nullptr) pmem2_badblock_context_delete(&bad_blocks);
   for (MapSlot& m : maps) {
     if (m.handle != nullptr && pmem2_map_delete(&m.handle) != 0) Fail("a live map's delete failed", -1, 10);
@@ -371,6 +496,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (ConfigSlot& c : configs) {
     if (c.handle != nullptr && pmem2_config_delete(&c.handle) != 0) Fail("a live config's delete failed", -1, 1);
+  }
+  for (int k = 0; k < range_count; ++k) {
+    if (ranges[k][1] > ranges[k][0] && AnythingMappedIn(ranges[k][0], ranges[k][1])) {
+      fprintf(stderr, "c_api_fuzz: [%#lx, %#lx) is still mapped after its map or reservation was deleted\n",
+              static_cast<unsigned long>(ranges[k][0]), static_cast<unsigned long>(ranges[k][1]));  // NOLINT
+      abort();
+    }
   }
   if (!(Count() == baseline)) {
     const Holdings now = Count();

@@ -54,7 +54,7 @@ void Say(const char* text) { WriteAll(STDERR_FILENO, text, strlen(text)); }
 void OnFatalSignal(int sig) {
   Say("\n*** fuzz target died while running ");
   Say(current_name);
-  if (crash_file[0] != '\0') {
+  if (crash_file[0] != '\0' && current_data != nullptr) {  // between inputs (a leak report at exit): no input
     const int fd = open(crash_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
       WriteAll(fd, current_data, current_size);

@@ -220,6 +220,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Fail("a byte this operation is about to overwrite was already wrong", table, ops, step, dst, len, 0, flags, dst,
            dst + len);
     }
+    // And, for a move within the arena, what it is about to read.
+    if (kind == 1 && std::memcmp(a.real + dst + shift, a.model + dst + shift, len) != 0) {
+      Fail("a byte this move is about to read was already wrong", table, ops, step, dst, len, shift, flags,
+           static_cast<size_t>(static_cast<ptrdiff_t>(dst) + shift),
+           static_cast<size_t>(static_cast<ptrdiff_t>(dst) + shift) + len);
+    }
     void* returned;
     if (kind == 2 || kind == 5) {
       std::memset(a.model + dst, fill, len);
