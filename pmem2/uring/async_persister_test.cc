@@ -1213,6 +1213,9 @@ TEST_P(AsyncPersisterTest, ACopyPastTheFileSizeLimitIsRefusedRatherThanKilled) {
     const absl::Status refused = persister->Copy(base() + 2 * kMiB, record, sizeof record, &copy);
     testing::WriteToParent(output, refused.ToString());
     if (GetErrno(refused) != EFBIG || copy.done()) return 3;
+    // One that starts below the limit and ends past it: its write would stop short at the limit, and the rest would
+    // get the signal.
+    if (GetErrno(persister->Copy(base() + kMiB - 8, record, sizeof record)) != EFBIG) return 7;
     // Below the limit: written.
     if (!persister->Copy(base() + 4096, record, sizeof record, &copy).ok()) return 4;
     return persister->Wait(copy).ok() ? 0 : 5;
@@ -2088,6 +2091,42 @@ TEST(AsyncPersisterWriteBackTest, TheSynchronousPathAsksItsOwnDescriptionAfterAn
   disk.ExpectTheFailure(disk.PersistAll(/*submit=*/false));
   EXPECT_GT(syncs, 0) << "the msyncs ran (and were told to say 0)";
   SetFaultInjectionForTest(*disk.persister, nullptr);
+}
+
+// The same where sync_file_range is refused (a seccomp filter): fdatasync asks the engine's description instead, and
+// the failure is still taken and reported (in a child: the filter stays for the process's life).
+TEST(AsyncPersisterWriteBackTest, WithSyncFileRangeRefusedFdatasyncAsksTheEnginesDescription) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  testing::ChildOptions options;
+  options.timeout = absl::Seconds(120);
+  const testing::ChildResult child = testing::RunInChild(
+      [](int out) {
+        FailingDisk disk(/*allow_io_uring=*/false);
+        if (!disk.skip.empty()) {
+          testing::WriteToParent(out, "skip: " + disk.skip);
+          return 0;
+        }
+        if (!disk.persister.has_value()) return 2;
+        DenySystemCall(__NR_sync_file_range, ENOSYS);
+        FaultInjection msync_says_nothing;
+        msync_says_nothing.rewrite_result = [](void*, KernelOp op, int result, uint32_t) {
+          return op == KernelOp::kSync ? 0 : result;
+        };
+        SetFaultInjectionForTest(*disk.persister, &msync_says_nothing);
+        const absl::Status status = disk.PersistAll(/*submit=*/false);
+        SetFaultInjectionForTest(*disk.persister, nullptr);
+        testing::WriteToParent(out,
+                               absl::StrCat(GetErrno(status), "|",
+                                            disk.file->map->PersistError().code() == status.code() && !status.ok()));
+        disk.file->map->ClearPersistError().IgnoreError();
+        disk.persister->ClearFailure().IgnoreError();
+        return 0;
+      },
+      options);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (absl::StartsWith(child.output, "skip: ")) GTEST_SKIP() << child.output.substr(6);
+  EXPECT_THAT(child.output, ::testing::AnyOf(absl::StrCat(EIO, "|1"), absl::StrCat(ENOSPC, "|1")))
+      << "the failure, taken through the engine's description by fdatasync, on the engine and the Map";
 }
 
 // The process's open descriptors whose /proc/self/fd link target `match(fd, target)` accepts.
