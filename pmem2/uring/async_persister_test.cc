@@ -2011,6 +2011,7 @@ struct FailingDisk {
         testing::ScratchFs::Ext4OnFailingLoop(64 * kMiB, 8 * kMiB);
     if (absl::IsFailedPrecondition(made.status())) {  // the machine cannot give one; anything else fails the test
       skip = std::string(made.status().message());
+      precondition = true;
       return;
     }
     EXPECT_TRUE(made.ok()) << made.status();
@@ -2058,6 +2059,7 @@ struct FailingDisk {
   }
 
   std::string skip;  // why the disk could not be made (no root, no loop devices); empty otherwise
+  bool precondition = false;  // the machine cannot give one (a skip); otherwise `skip` is a failure's
   std::unique_ptr<testing::ScratchFs> fs;
   std::unique_ptr<MappedFile> file;
   absl::optional<AsyncPersister> persister;
@@ -2103,10 +2105,14 @@ TEST(AsyncPersisterWriteBackTest, WithSyncFileRangeRefusedFdatasyncAsksTheEngine
       [](int out) {
         FailingDisk disk(/*allow_io_uring=*/false);
         if (!disk.skip.empty()) {
-          testing::WriteToParent(out, "skip: " + disk.skip);
-          return 0;
+          // In a child, GoogleTest's failures are lost: only a machine that cannot give the disk skips.
+          testing::WriteToParent(out, (disk.precondition ? "skip: " : "the disk could not be made: ") + disk.skip);
+          return disk.precondition ? 0 : 3;
         }
-        if (!disk.persister.has_value()) return 2;
+        if (!disk.persister.has_value()) {
+          testing::WriteToParent(out, "the file or the engine could not be made on the disk");
+          return 2;
+        }
         DenySystemCall(__NR_sync_file_range, ENOSYS);
         FaultInjection msync_says_nothing;
         msync_says_nothing.rewrite_result = [](void*, KernelOp op, int result, uint32_t) {
