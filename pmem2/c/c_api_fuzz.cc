@@ -23,45 +23,32 @@
 
 #include "pmem2/c/libpmem2.h"
 #include "testing/fuzz/driver.h"
+#include "testing/fuzz/input.h"
 
 namespace {
 
 constexpr int kSlots = 3;
 constexpr size_t kFileSize = size_t{1} << 20;
 
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool empty() const { return at_ >= size_; }
-  uint8_t Byte() { return at_ < size_ ? data_[at_++] : 0; }
-  uint64_t Bytes(int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = v << 8 | Byte();
-    return v;
-  }
-  // Sizes and offsets: small ones, page multiples, near the file's size, and any 64-bit value.
-  uint64_t Size() {
-    switch (Byte() % 6) {
-      case 0:
-        return Byte();
-      case 1:
-        return Bytes(2) * 4096;
-      case 2:
-        return kFileSize - 4096 + Bytes(2) % 8192;
-      case 3:
-        return Bytes(3);
-      case 4:
-        return ~uint64_t{0} - Byte();
-      default:
-        return Bytes(8);
-    }
-  }
+using ::pmem2::testing::FuzzInput;
 
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t at_ = 0;
-};
+// Sizes and offsets: small ones, page multiples, near the file's size, and any 64-bit value.
+uint64_t Size(FuzzInput& in) {
+  switch (in.Byte() % 6) {
+    case 0:
+      return in.Byte();
+    case 1:
+      return in.Bytes(2) * 4096;
+    case 2:
+      return kFileSize - 4096 + in.Bytes(2) % 8192;
+    case 3:
+      return in.Bytes(3);
+    case 4:
+      return ~uint64_t{0} - in.Byte();
+    default:
+      return in.Bytes(8);
+  }
+}
 
 // What an out-pointer holds before a call that must set it to NULL if it fails.
 template <typename T>
@@ -168,7 +155,7 @@ Holdings Count() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Files& files = TheFiles();
   const Holdings baseline = Count();  // per input: a fuzzing engine may open descriptors of its own between inputs
-  Reader in(data, size);
+  FuzzInput in(data, size);
   ConfigSlot configs[kSlots];
   pmem2_source* sources[kSlots] = {};
   MapSlot maps[kSlots];
@@ -230,10 +217,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 3:
-        pmem2_config_set_offset(cfg, in.Size());
+        pmem2_config_set_offset(cfg, Size(in));
         break;
       case 4:
-        pmem2_config_set_length(cfg, in.Size());
+        pmem2_config_set_length(cfg, Size(in));
         break;
       case 5:
         pmem2_config_set_sharing(cfg, static_cast<pmem2_sharing_type>(in.Byte() % 4));
@@ -256,7 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const bool refused_fd = b % 8 >= 6;
           const int fd = refused_fd ? files.bad_fds[b / 8 % 4] : files.fds[b % 2];
           if (refused_fd && fd >= 0 && fd == files.bad_fds[1] && fcntl(fd, F_GETFD) >= 0) break;  // taken meanwhile
-          const int ret = b % 3 == 0 ? pmem2_source_from_anon(&made, in.Size() % (size_t{64} << 20))
+          const int ret = b % 3 == 0 ? pmem2_source_from_anon(&made, Size(in) % (size_t{64} << 20))
                                      : pmem2_source_from_fd(&made, fd);
           if (ret != 0 && made != nullptr) Fail("a failed source handed out a handle", step, op);
           if (b % 3 != 0 && refused_fd && ret == 0) Fail("a descriptor of no file was accepted", step, op);
@@ -303,7 +290,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 11:
         if (maps[i].handle == nullptr) {
           const size_t offset = in.Bytes(2) % kFileSize;
-          const size_t length = in.Size();
+          const size_t length = Size(in);
           pmem2_map* made = kSentinel<pmem2_map>;
           const int ret = pmem2_map_from_existing(&made, src, files.raw + offset, length,
                                                   static_cast<pmem2_granularity>(in.Byte() % 5));
@@ -343,7 +330,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 13: {
         // Around the map's start, by integer arithmetic (the map may be no map: its address NULL).
         const uintptr_t base = reinterpret_cast<uintptr_t>(pmem2_map_get_address(map));
-        pmem2_deep_flush(map, reinterpret_cast<void*>(base + in.Bytes(3) - 0x800000), in.Size());
+        pmem2_deep_flush(map, reinterpret_cast<void*>(base + in.Bytes(3) - 0x800000), Size(in));
         break;
       }
       case 14:
@@ -352,7 +339,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           // Anywhere, or at the test's own mapping (taken) or one byte into it (unaligned).
           const uint8_t b = in.Byte();
           void* const at = b % 4 == 0 ? files.raw + b / 4 % 2 : nullptr;
-          const int ret = pmem2_vm_reservation_new(&made, at, in.Size() % (size_t{1} << 30));
+          const int ret = pmem2_vm_reservation_new(&made, at, Size(in) % (size_t{1} << 30));
           if (ret != 0 && made != nullptr) Fail("a failed reservation handed out a handle", step, op);
           reservations[i] = made;
         }
@@ -363,20 +350,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 16:
-        pmem2_vm_reservation_extend(rsv, in.Size() % (size_t{1} << 30));
+        pmem2_vm_reservation_extend(rsv, Size(in) % (size_t{1} << 30));
         break;
       case 17:
-        pmem2_vm_reservation_shrink(rsv, in.Size(), in.Size());
+        pmem2_vm_reservation_shrink(rsv, Size(in), Size(in));
         break;
       case 18:
-        pmem2_config_set_vm_reservation(cfg, in.Byte() % 4 == 0 ? nullptr : rsv, in.Size());
+        pmem2_config_set_vm_reservation(cfg, in.Byte() % 4 == 0 ? nullptr : rsv, Size(in));
         break;
       case 19: {
         pmem2_map* found = reinterpret_cast<pmem2_map*>(buffer);
         int ret;
         switch (in.Byte() % 5) {
           case 0:
-            ret = pmem2_vm_reservation_map_find(rsv, in.Size(), in.Size(), &found);
+            ret = pmem2_vm_reservation_map_find(rsv, Size(in), Size(in), &found);
             break;
           case 1:
             ret = pmem2_vm_reservation_map_find_first(rsv, &found);
@@ -396,7 +383,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 20: {
         const size_t length = in.Bytes(2) % (sizeof buffer + 1);
-        const size_t offset = in.Size();
+        const size_t offset = Size(in);
         if (in.Byte() % 2 == 0) {
           pmem2_source_pread_mcsafe(src, buffer, length, offset);
         } else {

@@ -128,9 +128,7 @@ int pmem2_deep_flush(struct pmem2_map* map, void* ptr, size_t size) try {
   // Memory of no file and no device: nothing is durable there, however deep the flush (libpmem2 says so too; the
   // C++ Map::DeepFlush() writes the range back and answers OK, as for a private mapping).
   // A range outside the map is PMEM2_E_DEEP_FLUSH_RANGE first (Map::DeepFlush below), as libpmem2 checks it first.
-  const auto begin = reinterpret_cast<uintptr_t>(map->address());
-  const auto at = reinterpret_cast<uintptr_t>(ptr);
-  if (map->of_anonymous_source && at >= begin && at - begin <= map->size() && size <= map->size() - (at - begin)) {
+  if (map->of_anonymous_source && pmem2::map_internal::InRangeForCApi(*map, ptr, size)) {
     return Fail(PMEM2_E_NOSUPP, "a map of an anonymous source has no persistence domain to flush to");
   }
   return Return(map->DeepFlush(ptr, size));

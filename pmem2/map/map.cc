@@ -330,9 +330,17 @@ absl::Status Map::CheckRange(const void* ptr, size_t size) const {
 }
 
 absl::Status Map::CheckAccess(const void* ptr, size_t size, bool store) const {
+  return map_internal::CheckAccess(protection_, ptr, size, store);
+}
+
+bool map_internal::InRangeForCApi(const Map& map, const void* ptr, size_t size) {
+  return map.CheckRange(ptr, size).ok();
+}
+
+absl::Status map_internal::CheckAccess(Protection protection, const void* ptr, size_t size, bool store) {
   if (size == 0) return absl::OkStatus();
   const bool made_with =
-      store ? HasAll(protection_, kProtWrite) : HasAll(protection_, kProtRead) || HasAll(protection_, kProtWrite);
+      store ? HasAll(protection, kProtWrite) : HasAll(protection, kProtRead) || HasAll(protection, kProtWrite);
   if (made_with) return absl::OkStatus();
   absl::StatusOr<bool> allowed =
       map_internal::RangeHasProtection(ptr, size, store ? PROT_WRITE : PROT_READ | PROT_WRITE);
@@ -343,7 +351,7 @@ absl::Status Map::CheckAccess(const void* ptr, size_t size, bool store) const {
       internal::StrFormat("range [%p, +%u) %s: the Map was made with protection 0x%x and the range "
                           "is not %s now (mprotect)",
                           ptr, size, store ? "cannot be stored to" : "cannot be written back from the CPU caches",
-                          static_cast<unsigned>(protection_), store ? "writable" : "readable"));
+                          static_cast<unsigned>(protection), store ? "writable" : "readable"));
 }
 
 namespace {

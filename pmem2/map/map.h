@@ -144,6 +144,12 @@ void NeverRemapInChildForCApi(const Map& map);
 // For pmem_unmap: whether `map`'s record was dropped as stale (part of its range mapped again by other code), so that
 // its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself.
 bool DroppedFromRegistryForCApi(const Map& map);
+// For pmem2_deep_flush, which refuses a map of an anonymous source only inside its range: Map's own range check.
+bool InRangeForCApi(const Map& map, const void* ptr, size_t size);
+// The access rule of the Status methods, for pmem2/uring's engine, which keeps a Map's protection and not the Map:
+// OK if a Map made with `protection` allows the access (a store needs kProtWrite; a cache-line write-back, kProtRead
+// or kProtWrite), or the range allows it now (mprotect(2)); kNoAccess naming both otherwise.
+absl::Status CheckAccess(Protection protection, const void* ptr, size_t size, bool store);
 }  // namespace map_internal
 namespace vm_reservation_internal {
 class ReservationState;
@@ -340,6 +346,7 @@ class Map {
   void Own(void* address, size_t size, const map_internal::FileIdentity& file);
   void Use(StoreGranularity granularity, const arch::PersistOps& ops);
   absl::Status CheckRange(const void* ptr, size_t size) const;
+  friend bool map_internal::InRangeForCApi(const Map& map, const void* ptr, size_t size);
   // For the Status methods: whether [ptr, ptr + size) allows a store (`store`) or a cache-line write-back, asking
   // the kernel only where the Map was made without that access.
   absl::Status CheckAccess(const void* ptr, size_t size, bool store) const;

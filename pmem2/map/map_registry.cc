@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/base/config.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/numbers.h"
@@ -65,15 +66,7 @@ struct Registry {
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
 
-// ThreadSanitizer: GCC defines __SANITIZE_THREAD__, clang answers __has_feature(thread_sanitizer).
-#if defined(__SANITIZE_THREAD__)
-#define PMEM2_UNDER_THREAD_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PMEM2_UNDER_THREAD_SANITIZER 1
-#endif
-#endif
-#if defined(PMEM2_UNDER_THREAD_SANITIZER)
+#ifdef ABSL_HAVE_THREAD_SANITIZER  // absl/base/config.h: GCC's and clang's spellings
 extern "C" void __tsan_mutex_pre_unlock(void* addr, unsigned flags);
 extern "C" void __tsan_mutex_post_unlock(void* addr, unsigned flags);
 #endif
@@ -202,7 +195,7 @@ void ForgetOtherThreadsInChild() {
     fresh = nullptr;
   }
   if (fresh == nullptr) {
-#if defined(PMEM2_UNDER_THREAD_SANITIZER)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
     // ThreadSanitizer still has the lock write-held by LockForFork(): told it is released, as the new one is.
     __tsan_mutex_pre_unlock(&registry.mutex, 0);
     __tsan_mutex_post_unlock(&registry.mutex, 0);

@@ -363,6 +363,8 @@ TEST_P(MapOnFileSystemTest, ProtectionNoneMaps) {
   config.set_protection(kProtNone);
   absl::StatusOr<Map> map = MapFd(fd.get(), config);
   ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->protection(), kProtNone);
+  EXPECT_FALSE(map->writes_back_cache_lines()) << "a page Map's persist is msync";
   EXPECT_EQ(ToLibpmem2ReturnValue(map.status()),
             ReferenceMapNew(fd.get(), 0, 0, StoreGranularity::kPage, Sharing::kShared, kProtNone));
 }
@@ -379,6 +381,8 @@ TEST_P(MapOnFileSystemTest, StatusMethodsRefuseWhatTheProtectionDoesNotAllow) {
     absl::StatusOr<Map> map = MapFd(fd.get(), config);
     ASSERT_TRUE(map.ok()) << map.status();
     ASSERT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+    EXPECT_EQ(map->protection(), protection) << "the Config's, which pmem2/uring's engine keeps";
+    EXPECT_TRUE(map->writes_back_cache_lines()) << "a cache-line Map's persist writes lines back";
     char* base = static_cast<char*>(map->address());
     const char bytes[] = "stored";
     for (const absl::Status& s : {map->Memcpy(base + 100, bytes, sizeof bytes), map->Memmove(base, bytes, 1),

@@ -25,11 +25,11 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -102,12 +102,6 @@ void Pause(useconds_t microseconds) {
 
 // How long a blocking wait for a completion goes before it checks that the ring's descriptor is still the ring.
 constexpr long kRingCheckNanos = 200 * 1000 * 1000;
-
-int64_t MonotonicNanos() {
-  struct timespec now {};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
-}
 
 // fork(2) copies an engine into the child, but not what it stands for: its ring's queues are memory shared
 // with the parent (a completion the child reaped would be lost to the parent), and its queued operations are
@@ -1091,7 +1085,7 @@ size_t Engine::Reap(bool block) {
     int attempts = 0;
     // The check is due every slice of waiting, however the waits end: signals more often than a slice (a profiler's
     // timer) would otherwise start a fresh slice each time and never reach it.
-    int64_t check_at = MonotonicNanos() + kRingCheckNanos;
+    auto check_at = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kRingCheckNanos);
     do {
       if ((ring.features & IORING_FEAT_EXT_ARG) == 0) {
         waited = io_uring_wait_cqe(&ring, &cqe);  // a timeout would take a request of its own on such kernels
@@ -1101,13 +1095,13 @@ size_t Engine::Reap(bool block) {
       // In slices: a descriptor that became another ring (see SubmitToKernel) would never complete ours.
       __kernel_timespec slice = {0, kRingCheckNanos};
       waited = io_uring_wait_cqe_timeout(&ring, &cqe, &slice);
-      if (waited == -ETIME || (waited < 0 && MonotonicNanos() >= check_at)) {
+      if (waited == -ETIME || (waited < 0 && std::chrono::steady_clock::now() >= check_at)) {
         if (!RingDescriptorIsTheRing()) {
           ring_descriptor_lost = true;
           waited = -EBADF;
           break;
         }
-        check_at = MonotonicNanos() + kRingCheckNanos;
+        check_at = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kRingCheckNanos);
         if (waited == -ETIME) waited = -EINTR;  // wait on
       }
       if (waited == -EAGAIN || waited == -EBUSY) Pause(100);  // as SubmitToKernel: ~1 s in all, not milliseconds
@@ -1599,27 +1593,6 @@ absl::Status OutsideMaps(const char* what, const void* ptr, size_t size) {
 
 }  // namespace
 
-// Map::CheckAccess()'s rule for an engine's Map: one made with the access the operation needs (a store: write; a
-// cache-line write-back: read or write), or whose range has it now (mprotect(2)); kNoAccess otherwise, before
-// anything is queued, as the Map's own Status methods refuse it (the CPU backend's functions would fault, and the
-// other backends' writes would reach the file behind a Map made read-only).
-absl::Status CheckAccess(const uring_internal::MapEntry& entry, const char* what, const void* ptr, size_t size,
-                         bool store) {
-  if (size == 0) return absl::OkStatus();
-  const bool made_with = store ? HasAll(entry.protection, kProtWrite)
-                               : HasAll(entry.protection, kProtRead) || HasAll(entry.protection, kProtWrite);
-  if (made_with) return absl::OkStatus();
-  absl::StatusOr<bool> allowed =
-      map_internal::RangeHasProtection(ptr, size, store ? PROT_WRITE : PROT_READ | PROT_WRITE);
-  if (!allowed.ok()) return allowed.status();
-  if (*allowed) return absl::OkStatus();
-  return MakeError(ErrorCode::kNoAccess,
-                   internal::StrFormat("AsyncPersister::%s: range [%p, +%u) %s: its Map was made with protection 0x%x "
-                                       "and the range is not %s now (mprotect)",
-                                       what, ptr, size, store ? "cannot be stored to" : "cannot be written back",
-                                       static_cast<unsigned>(entry.protection), store ? "writable" : "readable"));
-}
-
 // Whether a Copy of `size` bytes from `src` to `dest` would read a byte of `src` after writing it: where part of `src`
 // is in one of the engine's Maps of the destination's file, at a lower position of the file than `dest` and less than
 // `size` below it (for Maps of no known file position, anonymous or adopted: within the destination's Map, by
@@ -1649,7 +1622,8 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
   if (engine_->backend == AsyncBackend::kCpu && entry->writes_back) {
-    if (absl::Status s = CheckAccess(*entry, "Persist", ptr, size, /*store=*/false); !s.ok()) return s;
+    // As the Map's Status methods (its CPU write-back would fault), with the protection the Map was made with.
+    if (absl::Status s = map_internal::CheckAccess(entry->protection, ptr, size, /*store=*/false); !s.ok()) return s;
   }
   return engine_->QueueRange(SlotKind::kPersist, *entry, static_cast<const char*>(ptr), nullptr, size, completion);
 }
@@ -1665,7 +1639,9 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
     return absl::InvalidArgumentError(
         internal::StrFormat("AsyncPersister::Copy: src %p + %u bytes wraps around the address space", src, size));
   }
-  if (absl::Status s = CheckAccess(*entry, "Copy", dest, size, /*store=*/true); !s.ok()) return s;
+  // As the Map's Status methods: the page backends' write would reach the file behind a Map made read-only, the CPU
+  // backend's copy would fault.
+  if (absl::Status s = map_internal::CheckAccess(entry->protection, dest, size, /*store=*/true); !s.ok()) return s;
   if (engine_->backend != AsyncBackend::kCpu && size > 0) {
     // A write that reaches RLIMIT_FSIZE sends SIGXFSZ, which ends the process, even inside the file's size; the
     // Map's stores are not limited. Refused here instead (EFBIG, as write(2) with SIGXFSZ ignored).

@@ -2239,7 +2239,18 @@ TEST_P(AsyncPersisterTest, AFailureLeavesNoReportInTheDescriptionOfAnyMapItServe
 
 void DenyIoUringSetup(int error) { DenySystemCall(__NR_io_uring_setup, error); }
 
-class AsyncPersisterFallbackTest : public ::testing::TestWithParam<int> {};
+// A page-granularity Map of a disk file; the test's seccomp filters go into children it forks.
+class AsyncPersisterFallbackTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+    file_ = MapDiskFile(kMiB);
+    ASSERT_NE(file_, nullptr);
+  }
+
+  ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
+  std::unique_ptr<MappedFile> file_;
+};
 
 INSTANTIATE_TEST_SUITE_P(Errors, AsyncPersisterFallbackTest, ::testing::Values(ENOSYS, EPERM),
                          [](const ::testing::TestParamInfo<int>& param) {
@@ -2247,11 +2258,8 @@ INSTANTIATE_TEST_SUITE_P(Errors, AsyncPersisterFallbackTest, ::testing::Values(E
                          });
 
 TEST_P(AsyncPersisterFallbackTest, WithoutIoUringTheSameCallsRunSynchronously) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
-  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
-  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
-  ASSERT_NE(file, nullptr);
   const int error = GetParam();
+  MappedFile* const file = file_.get();
   testing::ChildResult child = testing::RunInChild([&](int out) {
     DenyIoUringSetup(error);
     const IoUringSupport support = ProbeIoUring();
@@ -2277,11 +2285,8 @@ TEST_P(AsyncPersisterFallbackTest, WithoutIoUringTheSameCallsRunSynchronously) {
 // after its msyncs): fdatasync asks instead, and the persists succeed. Before, every one failed with the refusal,
 // recorded as a write-back failure on every Map of the file.
 TEST_P(AsyncPersisterFallbackTest, ARefusedSyncFileRangeIsNoWriteBackFailure) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
-  ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
-  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
-  ASSERT_NE(file, nullptr);
   const int error = GetParam();
+  MappedFile* const file = file_.get();
   testing::ChildResult child = testing::RunInChild([&](int out) {
     DenyIoUringSetup(error);
     DenySystemCall(__NR_sync_file_range, error);

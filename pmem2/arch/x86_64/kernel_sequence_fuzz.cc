@@ -25,6 +25,7 @@
 #include "pmem2/persist_fns.h"
 #include "testing/cpu/scoped_cpu_features.h"
 #include "testing/fuzz/driver.h"
+#include "testing/fuzz/input.h"
 
 namespace {
 
@@ -87,23 +88,6 @@ Arenas& TheArenas() {
   return *arenas;
 }
 
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool has(size_t n) const { return size_ - at_ >= n; }
-  uint8_t Byte() { return at_ < size_ ? data_[at_++] : 0; }
-  uint32_t Bytes(int n) {
-    uint32_t v = 0;
-    for (int i = 0; i < n; ++i) v = v << 8 | Byte();
-    return v;
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t at_ = 0;
-};
-
 // The operation's length from its size class: every size below 4 KiB, whole lines, and large sizes up to kMaxLen.
 size_t LengthOf(uint8_t size_class, uint32_t value) {
   switch (size_class % 8) {
@@ -144,7 +128,7 @@ size_t LengthOf(uint8_t size_class, uint32_t value) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  Reader in(data, size);
+  ::pmem2::testing::FuzzInput in(data, size);
   const uint8_t choice = in.Byte();
   const auto table = static_cast<Table>(choice % static_cast<int>(Table::kCount));
   const auto level = static_cast<IsaLevel>(choice / static_cast<int>(Table::kCount) % 4);
@@ -188,13 +172,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   size_t cursor = 0, last_dst = 0;
   size_t dirty_lo = kArena, dirty_hi = 0;
-  for (int step = 0; in.has(1); ++step) {
+  for (int step = 0; !in.empty(); ++step) {
     const uint8_t kind = in.Byte() % 6;
     const uint8_t flag_byte = in.Byte();
     const unsigned flags = (flag_byte & 0x80) != 0 ? 0 : flag_byte & ::pmem2::kMemValidFlags;
     const uint8_t size_class = in.Byte();
-    const size_t len = LengthOf(size_class, in.Bytes(2));
-    const uint32_t where = in.Bytes(3);
+    const size_t len = LengthOf(size_class, static_cast<uint32_t>(in.Bytes(2)));
+    const auto where = static_cast<uint32_t>(in.Bytes(3));
     const size_t room = kArena - len;
     size_t dst = where % (room + 1);
     if (kind == 3 || kind == 5) dst = cursor <= room ? cursor : 0;  // appending
