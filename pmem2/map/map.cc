@@ -174,6 +174,7 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
     return MakeError(ErrorCode::kGranularityNotSupported,
                      internal::StrFormat("%d is no store granularity", static_cast<int>(granularity)));
   }
+  if (absl::Status s = map_internal::CheckEnvironment(); !s.ok()) return s;
   const bool shared_file = source.kind() != SourceKind::kAnonymous;
   absl::StatusOr<map_internal::AdoptedGranularity> adopted =
       map_internal::AdoptGranularity(granularity, shared_file, source.kind() == SourceKind::kDeviceDax);

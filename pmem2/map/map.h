@@ -39,7 +39,9 @@
 // PMEM_NO_FLUSH=1 makes cache-line mappings skip the CPU flush; PMEM_NO_FLUSH=0 makes byte-granularity file
 // mappings flush anyway (both as libpmem documents; read once per process).
 //
-// The error contract. Only page granularity can fail to persist (msync reports a failed write-back: EIO,
+// The error contract. (Not for a Map of a file behind the page cache that PMEM2_FORCE_GRANULARITY made byte or cache
+// line, a testing aid: its persists never msync. Nor under PMEM_NO_FLUSH=1 where the platform does not in fact write
+// the CPU caches back.) Only page granularity can fail to persist (msync reports a failed write-back: EIO,
 // ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread or call that saw it:
 // Linux reports a write-back error once per open file description, to whichever msync runs first, and a later
 // successful msync proves nothing about the lost pages. So pmem2 records every failure on the Map whose range
@@ -253,7 +255,8 @@ class Map {
   // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
   // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
   // file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
-  // maps, and without a readable /proc not even that), kInvalidFileHandle (as for Create()), the source's errors.
+  // maps, and without a readable /proc not even that), kInvalidFileHandle (as for Create()), kInvalidEnvironment (as
+  // for Create(): the functions would otherwise be chosen as if the bad value were unset), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,
                                           StoreGranularity granularity);
 

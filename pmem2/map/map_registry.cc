@@ -28,13 +28,13 @@
 #include "absl/base/config.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/base/optimization.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
+#include "pmem2/map/maps_lines.h"
 
 namespace pmem2 {
 namespace map_internal {
@@ -697,82 +697,9 @@ int MapAgain(uintptr_t at, const Remap& remap, int prot, int fd) {
   return 0;
 }
 
-// The fields of one line of /proc/<pid>/maps that come before the path.
-struct MappingLine {
-  uintptr_t begin = 0;
-  uintptr_t end = 0;
-  int prot = PROT_NONE;
-  bool shared = false;
-  uint64_t offset = 0;
-  unsigned device_major = 0;
-  unsigned device_minor = 0;
-  uint64_t inode = 0;
-};
-
-// "begin-end perms offset major:minor inode": false if [p, end) does not begin so. (Allocates nothing: Abseil's
-// number parsing works on string_views.)
-bool ParseMappingLine(const char* p, const char* end, MappingLine* line) {
-  absl::string_view rest(p, static_cast<size_t>(end - p));
-  // The field up to `stop` (or to the end), and the rest after it.
-  const auto field = [&rest](char stop) {
-    const size_t at = rest.find(stop);
-    const absl::string_view taken = rest.substr(0, at);
-    rest.remove_prefix(at == absl::string_view::npos ? rest.size() : at + 1);
-    return taken;
-  };
-  uint64_t begin = 0, finish = 0;
-  if (!absl::SimpleHexAtoi(field('-'), &begin) || !absl::SimpleHexAtoi(field(' '), &finish) || begin >= finish) {
-    return false;
-  }
-  const absl::string_view perms = field(' ');
-  if (perms.size() != 4 || !absl::SimpleHexAtoi(field(' '), &line->offset) ||
-      !absl::SimpleHexAtoi(field(':'), &line->device_major) || !absl::SimpleHexAtoi(field(' '), &line->device_minor) ||
-      !absl::SimpleAtoi(field(' '), &line->inode)) {
-    return false;
-  }
-  line->begin = static_cast<uintptr_t>(begin);
-  line->end = static_cast<uintptr_t>(finish);
-  line->prot =
-      (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
-  line->shared = perms[3] == 's';
-  return true;
-}
-
-// Calls `visit(const MappingLine&)` for each mapping of this process, in address order, reading `maps` (an open
-// /proc/self/maps) from its start; returns 0 or the errno of read. The reading allocates nothing (a 4 KiB buffer on
-// the stack); it runs in a forked child's fork handler.
-template <typename Visit>
-int ForEachLineOfMaps(int maps, Visit&& visit) {
-  char buffer[4096];  // a line longer than this (a long path) is read in parts; its fields come first
-  size_t held = 0;
-  bool in_long_line = false;  // the buffer holds the rest of a line whose fields were read
-  int error = 0;
-  for (;;) {
-    const ssize_t got = read(maps, buffer + held, sizeof buffer - held);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      error = got < 0 ? errno : 0;
-      break;
-    }
-    held += static_cast<size_t>(got);
-    size_t done = 0;
-    while (const void* newline = std::memchr(buffer + done, '\n', held - done)) {
-      const char* const line_end = static_cast<const char*>(newline);
-      MappingLine line;
-      if (!in_long_line && ParseMappingLine(buffer + done, line_end, &line)) visit(line);
-      in_long_line = false;
-      done = static_cast<size_t>(line_end - buffer) + 1;
-    }
-    std::memmove(buffer, buffer + done, held - done);
-    held -= done;
-    if (held == sizeof buffer) {
-      MappingLine line;
-      if (!in_long_line && ParseMappingLine(buffer, buffer + held, &line)) visit(line);
-      in_long_line = true;
-      held = 0;
-    }
-  }
-  return error;
+// read(2) of `maps`, for ForEachLineOfMaps (maps_lines.h).
+auto ReadOf(int maps) {
+  return [maps](char* buffer, size_t size) { return read(maps, buffer, size); };
 }
 
 // PROCMAP_QUERY (Linux 6.11; include/uapi/linux/fs.h, which Debian 12's kernel headers predate): asks an open
@@ -900,7 +827,7 @@ absl::StatusOr<bool> EveryMappingOfTheRange(const void* address, size_t length, 
   if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) {  // no PROCMAP_QUERY (ENOTTY), or refused: the whole file
     covered_to = begin;
     passes = true;
-    error = ForEachLineOfMaps(maps, visit);
+    error = ForEachLineOfMaps(ReadOf(maps), visit);
   }
   close(maps);
   if (error != 0) return MakeErrnoError(error, absl::StrCat("reading /proc/self/maps (", why, ")"));
@@ -945,7 +872,7 @@ uintptr_t FirstFreeRangeFrom(uintptr_t from, size_t length, size_t align) {
   if (maps < 0) return 0;
   uintptr_t at = align_up(from);
   bool found = false;
-  const int error = ForEachLineOfMaps(maps, [&](const MappingLine& line) {
+  const int error = ForEachLineOfMaps(ReadOf(maps), [&](const MappingLine& line) {
     if (found || at == 0 || line.end <= at) return;
     if (line.begin >= at && line.begin - at >= length) {  // the gap before this mapping holds the range
       found = true;
@@ -1118,7 +1045,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
         visited_to = 0;
       }
     }
-    if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(maps, visit);
+    if (maps >= 0 && !child_queried_maps) maps_error = ForEachLineOfMaps(ReadOf(maps), visit);
   } catch (const std::bad_alloc&) {
     maps_error = ENOMEM;
     child_queried_maps = false;

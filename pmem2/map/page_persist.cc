@@ -40,16 +40,14 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   // Device DAX has no fsync, so msync fails there with EINVAL having lost nothing: the stores are still in the CPU
   // caches, where a cache-line write-back reaches them (its Maps are cache line or byte: rules 4 and 5 of
   // granularity.h). So a sync of Device DAX Maps persists as a cache-line persist does, and succeeds; libpmem's
-  // pmem_msync fails there, and recording the EINVAL would fail every later persist of those Maps. The registry is
-  // asked first: with a live Map the CPU's tables exist, so CacheLineOps() allocates nothing here. A CPU without a
-  // write-back has only byte (eADR) Maps of Device DAX (rule 5), whose stores a fence makes durable.
+  // pmem_msync fails there, and recording the EINVAL would fail every later persist of those Maps. Written back
+  // whatever PMEM_NO_FLUSH says, as the kernel's msync of a file on fsdax writes the caches back whatever it says (and
+  // as DeepFlush does). The registry is asked first: with a live Map the CPU's tables exist, so the engine allocates
+  // nothing here. A CPU without a write-back has only byte (eADR) Maps of Device DAX (rule 5), whose stores the
+  // drain (a fence) makes durable.
   if (error == EINVAL && RangeIsCpuPersistentDeviceDax(ptr, size)) {
-    const arch::PersistOps& cache_line = arch::CacheLineOps();
-    if (cache_line.writes_back_cache_lines) {
-      cache_line.persist(ptr, size);
-    } else {
-      arch::ByteDrain();
-    }
+    if (const FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
+    arch::CacheLineOps().drain();
     return 0;
   }
   // The caller's own mistake, which only a caller that sees the result may keep to itself: ENOMEM for memory that

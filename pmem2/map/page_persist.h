@@ -38,8 +38,9 @@ MemsetFn PageMemsetFn();
 // PageOps().persist records it, except, when the caller sees the result itself (`caller_sees_result`), ENOMEM
 // for a range not all in live Maps: memory that is no mapping is the caller's mistake, not a lost write-back
 // (ENOMEM over live Maps, and EINVAL, come from the file's fsync and are recorded). Except EINVAL over byte or
-// cache-line Maps of Device DAX, which have no fsync: the range is written back from the CPU caches (a cache-line
-// persist; a fence where the CPU cannot write back and the Maps are byte), nothing is recorded and 0 returned. A range
+// cache-line Maps of Device DAX, which have no fsync: the range is written back from the CPU caches (also under
+// PMEM_NO_FLUSH=1, as the kernel's msync on fsdax; a fence where the CPU cannot write back and the Maps are byte),
+// nothing is recorded and 0 returned. A range
 // that runs into the top page of the address space fails with ENOMEM without a sync (page_persist.cc, SyncPastTheTop).
 // Returns the errno of this msync, 0 if it succeeded.
 int SyncPages(const void* ptr, size_t size, bool caller_sees_result);

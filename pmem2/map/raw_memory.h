@@ -54,7 +54,8 @@ bool HasAutoFlush();
 // not all mapped, or one that runs past the top of the address space (nothing synced then).
 // A failure over live Maps is recorded on them (ENOMEM and EINVAL too: there they come from the file's fsync),
 // except msync's EINVAL over Maps of Device DAX, which have no fsync: the range is written back from the CPU
-// caches instead, as their persist does, and the result is OK unless they hold a sticky error.
+// caches instead (also under PMEM_NO_FLUSH=1, as the kernel's msync on fsdax), and the result is OK unless they hold
+// a sticky error.
 absl::Status SyncPages(const void* address, size_t length);
 
 // The drain of a deep persist, as libpmem 1.12.1's pmem_deep_drain. Where all of the range is persistent memory

@@ -102,6 +102,13 @@ absl::Status RefuseVolatileDeviceDax(const Source& source) {
                                 ": its memory does not survive a power loss, so no store granularity can be met"));
 }
 
+absl::Status CheckEnvironment() {
+  if (const std::string& invalid = arch::InvalidEnvironment(); !invalid.empty()) {
+    return MakeError(ErrorCode::kInvalidEnvironment, absl::StrCat(invalid, " (pmem2 reads it once per process)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   MapRequest request;
@@ -109,9 +116,7 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
   absl::StatusOr<absl::optional<StoreGranularity>> forced = ForcedGranularity();
   if (!forced.ok()) return forced.status();
   request.forced = *forced;
-  if (const std::string& invalid = arch::InvalidEnvironment(); !invalid.empty()) {
-    return MakeError(ErrorCode::kInvalidEnvironment, absl::StrCat(invalid, " (pmem2 reads it once per process)"));
-  }
+  if (absl::Status s = CheckEnvironment(); !s.ok()) return s;
 
   request.kind = source.kind();
   request.fd = source.fd();

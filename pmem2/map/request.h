@@ -49,6 +49,9 @@ struct MapRequest {
   }
 };
 
+// kInvalidEnvironment naming the first PMEM_* variable the engine read whose value it does not take; else OK.
+absl::Status CheckEnvironment();
+
 absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& source);
 
 // The file (dev, inode) or Device DAX (rdev) behind a descriptor source; kErrno if fstat fails.
