@@ -7,14 +7,11 @@
 // It uses the Status methods, so a failed write-back (a full or failing disk under a page-granularity file)
 // stops the log before it publishes a tail over records that may be lost; and it asks for a fully allocated
 // file, so a full file system is an error at startup instead of a SIGBUS mid-log. The log is 4 MiB: more
-// records than fit are an error ("log full after N records", exit 1), not a silent stop. Each run starts a new log:
-// an existing file at the path is emptied first (O_TRUNC).
+// records than fit are an error ("log full after N records", exit 1), not a silent stop. Each run starts a new log
+// in the first 4 MiB of the file at the path (created, or grown to 4 MiB), zeroed once its mapping is made: a run
+// that fails before that leaves the path as it was (log_file.h).
 //
 //   bazel run //examples:append_log -- /tmp/log 1000
-
-#include <fcntl.h>
-#include <libgen.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +19,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "examples/log_file.h"
 #include "pmem2/pmem2.h"
 
 namespace {
@@ -29,6 +27,7 @@ namespace {
 struct LogHeader {
   uint64_t tail;  // bytes of records after the header; updated with one aligned 8-byte store
 };
+constexpr size_t kLogSize = 4 << 20;
 
 }  // namespace
 
@@ -42,22 +41,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "append_log: records \"%s\": not a whole number >= 0\n", argv[2]);
     return usage();
   }
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
-  // A new file's name is durable once its folder is synced; the records, once their persists say OK.
-  std::string folder = path;
-  const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
-  if (dir < 0 || fsync(dir) != 0) return perror("the log's folder"), 1;
-  close(dir);
+  // A new file's name is durable once its folder is synced (LogFile does it); the records, once their persists say OK.
+  examples::LogFile file;
+  if (const std::string error = file.Open(path, kLogSize); !error.empty()) {
+    return std::fprintf(stderr, "%s: %s\n", path, error.c_str()), 1;
+  }
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
   config.set_fully_allocated(true);
-  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  config.set_length(kLogSize);  // a larger file keeps the rest
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(file.fd());
   absl::StatusOr<pmem2::Map> map = source.ok() ? pmem2::Map::Create(config, *source) : source.status();
-  close(fd);
   if (!map.ok()) return std::fprintf(stderr, "%s: %s\n", path, map.status().ToString().c_str()), 1;
 
   char* base = static_cast<char*>(map->address());
+  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the first record.
+  if (absl::Status s = map->Memset(base, 0, map->size()); !s.ok()) {
+    return std::fprintf(stderr, "%s: starting the log: %s\n", path, s.ToString().c_str()), 1;
+  }
+  file.Keep();
   auto* header = reinterpret_cast<LogHeader*>(base);
   char* data = base + 64;  // records start on the next cache line
 

@@ -14,12 +14,13 @@
 // queued without a Completion) stops the log before it publishes a tail over records that may be lost. At the
 // end it maps the file again, as a recovering reader would, and checks every record below the tail. The log is
 // 4 MiB: the records that fit are published and checked, and the rest is an error ("log full after N records",
-// exit 1), not a silent stop.
+// exit 1), not a silent stop. Each run starts a new log in the first 4 MiB of the file at the path (created, or
+// grown to 4 MiB), zeroed once its mapping is made: a run that fails before that leaves the path as it was
+// (log_file.h).
 //
 //   bazel run //examples:append_log_async -- /tmp/log 1000 16      # path, records, records per batch
 
 #include <fcntl.h>
-#include <libgen.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "examples/log_file.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/async_persister.h"
 
@@ -39,6 +41,7 @@ struct LogHeader {
 };
 constexpr char kMagic[8] = {'P', 'M', 'E', 'M', '2', 'L', 'O', 'G'};
 constexpr size_t kDataOffset = 64;  // records start on the next cache line
+constexpr size_t kLogSize = 4 << 20;
 
 std::string Record(int i) { return "record " + std::to_string(i) + "\n"; }
 
@@ -99,28 +102,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [path [records [records per batch (>= 1)]]]\n", argv[0]);
     return 2;
   }
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0 || ftruncate(fd, 4 << 20) != 0) return perror(path), 1;
-  // A new file's name is durable once its folder is synced; the records, once their persists say OK.
-  std::string folder = path;
-  const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
-  if (dir < 0 || fsync(dir) != 0) {
-    return std::fprintf(stderr, "append_log_async: %s: syncing its folder: %s\n", path, std::strerror(errno)), 1;
+  // A new file's name is durable once its folder is synced (LogFile does it); the records, once their persists say OK.
+  examples::LogFile file;
+  if (const std::string error = file.Open(path, kLogSize); !error.empty()) {
+    return std::fprintf(stderr, "append_log_async: %s: %s\n", path, error.c_str()), 1;
   }
-  close(dir);
   pmem2::Config config;
   config.set_required_store_granularity(pmem2::StoreGranularity::kPage);  // any medium: SSD or pmem
   config.set_fully_allocated(true);
-  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  config.set_length(kLogSize);  // a larger file keeps the rest
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(file.fd());
   absl::StatusOr<pmem2::Map> map = source.ok() ? pmem2::Map::Create(config, *source) : source.status();
-  // The engine reopens the file for its own descriptor, so `fd` may be closed once it exists. Declared after
-  // the Map, it is destroyed first (the Map must outlive it).
+  // The engine reopens the file for its own descriptor. Declared after the Map, it is destroyed first (the Map must
+  // outlive it).
   absl::StatusOr<pmem2::AsyncPersister> persister =
       map.ok() ? pmem2::AsyncPersister::Create(*map, *source) : map.status();
-  close(fd);
   if (!persister.ok()) return Fail(path, "opening", persister.status());
 
   char* base = static_cast<char*>(map->address());
+  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the magic.
+  if (absl::Status s = map->Memset(base, 0, map->size()); !s.ok()) return Fail(path, "starting the log", s);
+  file.Keep();
   auto* header = reinterpret_cast<LogHeader*>(base);
   char* data = base + kDataOffset;
 

@@ -7,11 +7,56 @@ trap 'rm -rf "$dir"' EXIT
 out=$("$1" "$dir/greeting")
 echo "$out"
 grep -q 'hello, persistent world' "$dir/greeting"
+# An existing path is refused and left as it was; a run whose map cannot be made leaves no file behind.
+echo keep >"$dir/existing"
+rc=0; out=$("$1" "$dir/existing" 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ]
+grep -q 'exists; give a path that does not' <<<"$out"
+[ "$(cat "$dir/existing")" = keep ]
+rc=0; out=$(PMEM2_FORCE_GRANULARITY=bogus "$1" "$dir/greeting-bad" 2>&1) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ]
+[ ! -e "$dir/greeting-bad" ]
 
+# records N: the log's expected records, "record 0" to "record N-1", one a line.
+records() { local i; for ((i = 0; i < $1; i++)); do echo "record $i"; done; }
+# the_log FILE: the records in the file's log (after its 64-byte header), without the zeros that follow them.
+the_log() { head -c $((4 << 20)) "$1" | tail -c +65 | tr -d '\0'; }
+# tail_of FILE: the log's published tail, the header's first 8 bytes (little-endian).
+tail_of() { od -An -tu8 -N8 "$1" | tr -d ' '; }
+
+# The whole log, in order, under a tail that covers exactly its bytes, and the summary that says so.
 out=$("$2" "$dir/log" 500)
 echo "$out"
-grep -q '^record 499$' <(tail -c +65 "$dir/log" | tr -d '\0')
-[ "$(tail -c +65 "$dir/log" | tr -d '\0' | wc -l)" -eq 500 ]
+[ "$(the_log "$dir/log")" = "$(records 500)" ]
+[ "$(tail_of "$dir/log")" -eq "$(records 500 | wc -c)" ]
+grep -q "^$dir/log: $(records 500 | wc -c) bytes of records, page granularity, last: record 499$" <<<"$out"
+# Again over the same file with fewer records: a new log, nothing of the old one left past it.
+out=$("$2" "$dir/log" 3)
+echo "$out"
+[ "$(the_log "$dir/log")" = "$(records 3)" ]
+[ "$(stat -c %s "$dir/log")" -eq $((4 << 20)) ]
+# A file that is there already, shorter: grown to the log's 4 MiB, its bytes replaced by the log's.
+printf 'old bytes\n%.0s' {1..100} >"$dir/log-short"
+out=$("$2" "$dir/log-short" 10)
+echo "$out"
+[ "$(the_log "$dir/log-short")" = "$(records 10)" ]
+[ "$(stat -c %s "$dir/log-short")" -eq $((4 << 20)) ]
+# A run that fails before its log exists (a map that cannot be made) leaves the path as it found it: no file where
+# there was none, an existing file's bytes and size as they were.
+for example in "$2" "$3"; do
+  rc=0; out=$(PMEM2_FORCE_GRANULARITY=bogus "$example" "$dir/log-bad" 10 2>&1) || rc=$?
+  echo "$out"
+  [ "$rc" -eq 1 ]
+  [ ! -e "$dir/log-bad" ]
+  printf 'precious\n%.0s' {1..100} >"$dir/log-kept"
+  cp "$dir/log-kept" "$dir/log-kept.copy"
+  rc=0; out=$(PMEM2_FORCE_GRANULARITY=bogus "$example" "$dir/log-kept" 10 2>&1) || rc=$?
+  echo "$out"
+  [ "$rc" -eq 1 ]
+  cmp "$dir/log-kept" "$dir/log-kept.copy"
+done
 
 # The asynchronous log, three ways over plain files: the default engine (io_uring, or the synchronous fallback
 # where io_uring is unavailable, e.g. under a seccomp filter), the synchronous backend, and cache-line
@@ -45,6 +90,10 @@ grep -q '^append_log_async: 5 records in 5 batches, ' <<<"$out"
 out=$("$async_log" "$dir/async-small" 20 8)
 echo "$out"
 grep -q '^append_log_async: 20 records in 3 batches, ' <<<"$out"
+[ "$(the_log "$dir/async-small")" = "$(records 20)" ]
+out=$("$async_log" "$dir/async-small" 3 2)
+echo "$out"
+[ "$(the_log "$dir/async-small")" = "$(records 3)" ] # a new log: nothing of the last one past it
 
 # Failures exit non-zero with the reason on stderr and no summary: a bad batch size, a map that cannot be made.
 rc=0; out=$("$async_log" "$dir/async-bad" 10 0 2>&1) || rc=$?

@@ -24,6 +24,8 @@
 //   pmem2::MemcpyFn copy = map.memcpy_fn();
 //   copy(dest, record, size, pmem2::kMemNoDrain);  // several copies...
 //   map.drain_fn()();                              // ...then one drain
+//   // The functions return nothing: at page granularity a failed write-back is the Map's sticky error (map.h).
+//   if (absl::Status s = map.PersistError(); !s.ok()) return s;  // before declaring the records durable
 
 #ifndef PMEM2_PERSIST_FNS_H_
 #define PMEM2_PERSIST_FNS_H_

@@ -47,6 +47,7 @@ fi
 
 passed=0 failed=0 skipped=0
 log_dir=$(mktemp -d)
+bep_dir=$log_dir # where bazel_stage's build event files go
 # Test folders of runs killed outright (a timeout's SIGKILL runs no destructor: ScopedTempDir, ScratchFs), a day
 # old, so never one in use; a folder with a mount below it (a scratch file system outside a namespace) stays.
 while IFS= read -r -d '' stale; do
@@ -74,7 +75,8 @@ restore_huge_pages() {
     cat "$restore" >/proc/sys/vm/nr_hugepages && rm -f "$restore"
   fi
 }
-trap 'restore_huge_pages; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
+# Quietly: the final line must stay the last one printed.
+trap 'restore_huge_pages >/dev/null 2>&1; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
 # Killed (CI's time limit, Ctrl-C): still the final line, counting the stage that was running as a failure. (Bash
 # runs it once the command in the foreground ends: a signal to the whole process group, as CI and timeout(1) send,
 # ends that at once.)
@@ -104,12 +106,19 @@ fi
 cached_re='(\((cached|[0-9]+/[0-9]+ cached)\) )?'
 status_re='(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|SKIPPED|REMOTE FAILURE|BLAZE HALTED BEFORE TESTING)'
 
-# count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS [NO_CACHED]]: adds the test cases of every test target in a
-# `bazel test` log; with LIST_SKIPS=1 prints each skipped case with its reason; with NO_CACHED=1 a result Bazel
-# took from a cache instead of running the test counts as one failed case.
+# count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS [NO_CACHED [BEP]]]: adds the test cases of every test target in
+# a `bazel test` log; with LIST_SKIPS=1 prints each skipped case with its reason; with NO_CACHED=1 a result Bazel
+# took from a cache instead of running the test counts as one failed case. BEP: that run's
+# --build_event_json_file, which names the reports of this run's shards (cached ones too); without it, the reports
+# in the target's folder, where an earlier run's may lie (a test sharded since, or sharded differently).
 count_bazel_results() {
-  local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0} no_cached=${5:-0}
+  local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0} no_cached=${5:-0} bep=${6:-}
   local target status dir p f s x
+  if [ -z "$testlogs" ] || [ ! -d "$testlogs" ]; then
+    echo "  $stage: no test logs folder (bazel info bazel-testlogs: \"$testlogs\"): nothing could be counted"
+    failed=$((failed + 1))
+    return
+  fi
   if [ "$no_cached" = 1 ] && grep -qE "^//[^ ]+ +${cached_re%\?}" "$log"; then
     echo "  $stage: results taken from a cache, not run in this stage:"
     grep -E "^//[^ ]+ +${cached_re%\?}" "$log" | head -20 | sed 's/^/    /'
@@ -120,8 +129,14 @@ count_bazel_results() {
     dir="$testlogs/${target#//}"; dir="${dir/://}"
     # A sharded test writes one report per shard and none at the top.
     xmls=()
-    [ -f "$dir/test.xml" ] && xmls+=("$dir/test.xml")
-    for x in "$dir"/shard_*_of_*/test.xml; do [ -f "$x" ] && xmls+=("$x"); done
+    if [ -n "$bep" ] && [ -s "$bep" ]; then
+      while IFS= read -r x; do [ -f "$x" ] && xmls+=("$x"); done < <(
+        grep -F "{\"id\":{\"testResult\":{\"label\":\"$target\"," "$bep" |
+          grep -oE '"name":"test\.xml","uri":"file://[^"]*"' | sed -E 's#^.*"uri":"file://##; s#"$##')
+    else
+      [ -f "$dir/test.xml" ] && xmls+=("$dir/test.xml")
+      for x in "$dir"/shard_*_of_*/test.xml; do [ -f "$x" ] && xmls+=("$x"); done
+    fi
     p=0 f=0 s=0
     if [ ${#xmls[@]} -gt 0 ] && [ "$status" != "NO_STATUS" ] && [ "$status" != "FAILED_TO_BUILD" ]; then
       read -r p f s < <(awk '
@@ -206,20 +221,21 @@ bazel_stage() {
   local name=$1; shift
   current_stage=$name
   local start=$SECONDS before_p=$passed before_f=$failed before_s=$skipped list_skips=1 no_cached=0 flag
-  local log="$log_dir/$name.log"
+  local log="$log_dir/$name.log" bep="$bep_dir/$name.bep.json"
   for flag in "$@"; do
     case $flag in
       --config=*) list_skips=0 ;;
       --nocache_test_results) no_cached=1 ;;
     esac
   done
-  "${bazel[@]}" test --keep_going "$@" //... >"$log" 2>&1
+  "${bazel[@]}" test --keep_going --build_event_json_file="$bep" "$@" //... >"$log" 2>&1
   local rc=$?
   if ! grep -qE "^//[^ ]+ +$cached_re$status_re" "$log"; then
     echo "  $name: bazel test produced no results (exit $rc):"; tail -30 "$log" | sed 's/^/    /'
     failed=$((failed + 1))
   else
-    count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips $no_cached
+    count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips $no_cached \
+      "$bep"
     if [ $rc -ne 0 ] && [ $failed -eq $before_f ]; then
       echo "  $name: bazel exited $rc:"; grep -E "^(ERROR|FAILED|FAIL: )" "$log" | head -20 | sed 's/^/    /'
       failed=$((failed + 1))
@@ -283,7 +299,10 @@ unprivileged_stage() {
   bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8 PATH="$PATH"
     bazel --output_user_root="$home/.cache/bazel/_bazel_$user") # Bazel's default output root for that user
   pushd "$src" >/dev/null || return
+  bep_dir=$home # the build event file is written by that user
   bazel_stage unprivileged "${cache_flags[@]}"
+  rm -f "$home/unprivileged.bep.json"
+  bep_dir=$log_dir
   "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
   popd >/dev/null || return
   bazel=(bazel)
@@ -313,9 +332,11 @@ if [ $quick -eq 0 ]; then
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed
   current_stage=consumer log="$log_dir/consumer.log"
-  (cd examples/consumer && bazel test --keep_going //... && bazel run //:consumer) >"$log" 2>&1
+  (cd examples/consumer && bazel test --keep_going --build_event_json_file="$log_dir/consumer.bep.json" //... &&
+    bazel run //:consumer) >"$log" 2>&1
   rc=$?
-  count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer
+  count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer 0 0 \
+    "$log_dir/consumer.bep.json"
   if grep -q "^consumer ok" "$log"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   if [ $rc -ne 0 ]; then echo "  consumer: exit $rc"; tail -20 "$log" | sed 's/^/    /'; fi
   # The same workspace built with clang: pmem2's sources compile there too (GCC-only pragmas and C++20 extensions

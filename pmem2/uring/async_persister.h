@@ -22,6 +22,7 @@
 // Example, an append-only log whose tail is published only once its records are durable:
 //
 //   absl::StatusOr<pmem2::AsyncPersister> persister = pmem2::AsyncPersister::Create(map, source);
+//   if (!persister.ok()) return persister.status();  // e.g. EMFILE reopening the file: never use it unchecked
 //   for (const Record& r : batch) {
 //     std::memcpy(log + tail, r.data(), r.size());        // or persister->Copy(log + tail, r.data(), r.size())
 //     // No completion: its result reaches the barrier; an error here means it was not queued (kMapRange, ...).

@@ -26,7 +26,12 @@ fi
 suite=$1
 ours_lib=$(realpath "$2")
 shift 2
-base=${TEST_TMPDIR:-$(mktemp -d)}/pmdk_clients/$suite
+# Outside Bazel (no TEST_TMPDIR), a folder of this run's, removed at exit with every pool it made.
+if [ -z "${TEST_TMPDIR:-}" ]; then
+  own_tmp=$(mktemp -d)
+  trap 'rm -rf "$own_tmp"' EXIT
+fi
+base=${TEST_TMPDIR:-$own_tmp}/pmdk_clients/$suite
 rm -rf "$base"
 lib_dir=$base/lib # pmem2's libpmem.so.1, alone
 mkdir -p "$lib_dir"

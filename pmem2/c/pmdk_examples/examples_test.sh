@@ -22,7 +22,12 @@ if [ $# -lt 2 ]; then
 fi
 ours_lib=$(realpath "$1")
 shift
-base=${TEST_TMPDIR:-$(mktemp -d)}/pmdk_examples
+# Outside Bazel (no TEST_TMPDIR), a folder of this run's, removed at exit with every pool it made.
+if [ -z "${TEST_TMPDIR:-}" ]; then
+  own_tmp=$(mktemp -d)
+  trap 'rm -rf "$own_tmp"' EXIT
+fi
+base=${TEST_TMPDIR:-$own_tmp}/pmdk_examples
 ways=(ours debian_on_ours debian)
 passed=0 failed=0
 debian_lib=""
@@ -176,6 +181,14 @@ run_case() {
       if ! cmp -s "$f" "$dir/$way/${f##*/}"; then
         fail "$way: file ${f##*/} differs from the one Debian's library left"
         cp -a "$f" "$dir/$way/" # the next case starts from the same files again
+      fi
+    done
+    # And no file Debian's library did not leave.
+    for f in "$dir/$way"/*; do
+      [ -e "$f" ] || continue
+      if [ ! -e "$dir/debian/${f##*/}" ]; then
+        fail "$way: left file ${f##*/}, which Debian's library did not"
+        rm -rf "$f"
       fi
     done
   done
