@@ -7,12 +7,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -29,6 +32,56 @@ ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   page_sync_shared.page_size.store(page, std::memory_order_relaxed);
   return page;
+}
+
+// A sync of the pieces of [start, start + length) (whole pages) that no Device DAX Map holds, each on its own, and a
+// write-back of [ptr, ptr + size)'s parts in those Maps (as SyncFailed's for a range all of them). For msync's EINVAL
+// over a range that holds Device DAX Maps among other memory (a caller's overrun into the next page, a page-cache Map
+// beside one): msync stopped at the first Device DAX mapping with an EINVAL that lost nothing. Each piece's failure
+// is its own (ENOMEM for memory no Map holds, a usage error to a caller that sees the result; a lost write-back
+// recorded on that piece's Maps), so no Map is charged with the EINVAL (libpmem 1.12.1's pmem_deep_persist syncs
+// such a range Map by Map too). Returns the first piece's errno, 0 if none failed; -1 if the range holds no Device DAX
+// Map (or they cannot be listed: no memory), for SyncFailed to go on as for any EINVAL.
+ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bool caller_sees_result, void* start,
+                                                size_t length) {
+  std::vector<MapExtent> device_dax;
+  try {
+    for (const MapExtent& map : MapsInRange(start, length)) {
+      if (map.file.valid && map.file.device_dax) device_dax.push_back(map);
+    }
+  } catch (const std::bad_alloc&) {
+    return -1;
+  }
+  if (device_dax.empty()) return -1;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
+  const uintptr_t end = begin + length;
+  int first_error = 0;
+  const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
+    if (from >= to) return;
+    void* const piece = reinterpret_cast<void*>(from);
+    int error = PageMsync(piece, to - from);
+    for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
+      error = PageMsync(piece, to - from);
+    }
+    if (error == 0) return;
+    const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(piece, to - from);
+    if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error);
+    if (first_error == 0) first_error = error;
+  };
+  const FlushFn write_back = arch::WriteBackFlush();
+  const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
+  const uintptr_t data_end = data_begin + size;
+  uintptr_t synced_to = begin;
+  for (const MapExtent& map : device_dax) {
+    sync_piece(synced_to, std::max(map.begin, synced_to));
+    const uintptr_t from = std::max(map.begin, data_begin);
+    const uintptr_t to = std::min(map.end, data_end);
+    if (write_back != nullptr && from < to) write_back(reinterpret_cast<const void*>(from), to - from);
+    synced_to = std::max(synced_to, std::min(map.end, end));
+  }
+  sync_piece(synced_to, end);
+  arch::CacheLineOps().drain();
+  return first_error;
 }
 
 // Inside the caller's scope: the first msync failed with `error`.
@@ -49,6 +102,11 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
     if (const FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
     arch::CacheLineOps().drain();
     return 0;
+  }
+  if (error == EINVAL) {
+    if (const int around = SyncAroundDeviceDax(ptr, size, caller_sees_result, start, length); around >= 0) {
+      return around;
+    }
   }
   // The caller's own mistake, which only a caller that sees the result may keep to itself: ENOMEM for memory that
   // is not all mapped. Not ENOMEM over a range that lies in live Maps, nor EINVAL ever: with a page-aligned start
