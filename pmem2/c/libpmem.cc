@@ -35,6 +35,7 @@
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/map_registry.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/map_file/map_file.h"
 
@@ -91,7 +92,7 @@ class Log {
       std::string path = file;
       if (path.back() == '-') path += std::to_string(getpid());
       const pmem2::internal::ScopedNoCancellation no_cancellation;  // fopen()
-      if (FILE* opened = std::fopen(path.c_str(), "a"); opened != nullptr) out_ = opened;
+      if (FILE* opened = std::fopen(path.c_str(), "ae"); opened != nullptr) out_ = opened;  // not into exec'd programs
     }
   }
   int level_ = 0;
@@ -227,19 +228,34 @@ class FileMaps {
   // Unmaps [addr, addr + len), as munmap(2) would, with the pmem_map_file mappings in it: each one the range
   // covers whole is released (its Map destroyed), the rest of the range is munmap'ed. A range that covers a
   // mapping only in part is refused and nothing is unmapped: the Map would later unmap pages someone else may
-  // own by then.
+  // own by then. So is a range over a live pmem2 map that pmem_map_file did not make (pmem2_map_new's, a C++
+  // Map): unmapped behind it, its addresses would still count as its (pmem_is_pmem) and its deletion would unmap
+  // whatever is mapped there by then.
   absl::Status Unmap(void* addr, size_t len) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(addr);
     // A range past the top of the address space is walked up to the top (munmap refuses it below).
     const uintptr_t end = len > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + len;
+    // munmap releases whole pages: up to `end` rounded up.
+    const uintptr_t end_of_pages = end > UINTPTR_MAX - (PageSize() - 1) ? UINTPTR_MAX : RoundUpToPage(end);
+    // Asked before this table's lock is taken: the registry's locks come first (fork handlers take them so).
+    const std::vector<pmem2::map_internal::MapExtent> maps_of_the_engine =
+        len == 0 ? std::vector<pmem2::map_internal::MapExtent>() : pmem2::map_internal::MapsInRange(addr, len);
     std::vector<std::unique_ptr<pmem2::Map>> doomed;  // destroyed (unmapped) after the lock is released
     {
       std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
+      for (const pmem2::map_internal::MapExtent& map : maps_of_the_engine) {
+        if (maps_.count(map.begin) == 0) {
+          return pmem2::MakeErrnoError(
+              EINVAL, StrFormat("[%p, +%u) holds the pmem2 map [%#x, %#x), which pmem_map_file did not make: delete "
+                                "it with pmem2_map_delete (or destroy the Map) instead",
+                                addr, len, map.begin, map.end));
+        }
+      }
       std::vector<Entries::iterator> covered;
       for (auto it = FirstEndingAfterLocked(begin); it != maps_.end() && it->first < end; ++it) {
-        // munmap rounds the length up to pages, so a range ending in a mapping's partial last page past its
-        // size covers it; one ending before the mapping's size cuts it.
-        if (it->first < begin || it->first + it->second->size() > end) {
+        // munmap rounds the length up to pages, so a range ending anywhere in a mapping's last page covers it; one
+        // ending before that page cuts it.
+        if (it->first < begin || it->first + RoundUpToPage(it->second->size()) > end_of_pages) {
           return pmem2::MakeErrnoError(
               EINVAL, StrFormat("[%p, +%u) cuts the pmem_map_file mapping [%#x, +%u): unmap all of it", addr, len,
                                 it->first, it->second->size()));
@@ -395,6 +411,7 @@ int pmem_is_pmem(const void* addr, size_t len) {
 void pmem_persist(const void* addr, size_t len) { pmem2::PmemFunctions().persist(addr, len); }
 
 int pmem_msync(const void* addr, size_t len) try {
+  if (len == 0) return 0;  // as pmem_deep_drain: no byte, so no mapping's failure, is asked about
   if (absl::Status s = pmem2::SyncPages(addr, len); !s.ok()) {
     Fail(__func__, s);
     return -1;

@@ -332,6 +332,43 @@ TEST_F(LibpmemTest, UnmapOfARangeCuttingAMappingIsEinvalAndKeepsIt) {
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 
+// munmap(2) releases whole pages, so a range ending anywhere in a mapping's last page releases all of it: no cut
+// (libpmem 1.12.1 unmaps it too; it was refused here as cutting the mapping).
+TEST_F(LibpmemTest, UnmapOfARangeEndingInTheMappingsLastPageReleasesIt) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(len, 3 * kPage);
+  EXPECT_EQ(pmem_unmap(p, len - 1), 0) << pmem_errormsg();
+  EXPECT_FALSE(IsMapped(p));
+  EXPECT_FALSE(IsMapped(p + len - 1));
+  EXPECT_EQ(pmem_is_pmem(p, 1), 0);
+}
+
+// A pmem2 map that pmem_map_file did not make (pmem2_map_new's, a C++ Map) is refused, alone or with a pmem_map_file
+// mapping in the same range, and nothing is unmapped: munmap'ed behind its back, its record would stay (pmem_is_pmem
+// of its addresses, and its deletion would unmap whatever is mapped there by then). libpmem knows no such maps.
+TEST_F(LibpmemTest, UnmapOfAPmem2MapItDidNotMakeIsEinvalAndKeepsIt) {
+  const std::string path = dir_.Join("pmem2-map");
+  ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(path, 2 * kPage, O_RDWR));
+  ASSERT_GE(fd.get(), 0);
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  pmem2::Config config;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+  ASSERT_TRUE(map.ok()) << map.status();
+  char* const m = static_cast<char*>(map->address());
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(m, 2 * kPage), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem_map_file did not make"));
+  EXPECT_EQ(pmem_unmap(m + kPage, kPage), -1) << "a part of it too";
+  m[0] = 1;
+  m[2 * kPage - 1] = 2;  // still all mapped
+  EXPECT_TRUE(map->Persist(m, 2 * kPage).ok());
+}
+
 // A page of our own at `at`, where nothing is mapped (MAP_FIXED_NOREPLACE), or nullptr if something is.
 char* ClaimFree(char* at, size_t len) {
   void* got = mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -642,6 +679,10 @@ TEST_F(LibpmemTest, MsyncFailureIsStickyForTheMapping) {
   EXPECT_EQ(pmem_msync(p + kPage, 1), -1) << "sticky: the lost pages are not brought back";
   EXPECT_EQ(errno, EIO);
   EXPECT_EQ(pmem_msync(p, len), -1);
+  // len 0 syncs nothing and returns 0, as the header says and as pmem_deep_drain: it asks about no byte.
+  EXPECT_EQ(pmem_msync(p, 0), 0);
+  EXPECT_EQ(pmem_msync(p + 1, 0), 0);
+  EXPECT_EQ(pmem_deep_drain(p, 0), 0);
   EXPECT_EQ(pmem_unmap(p, len), 0);
   p = static_cast<char*>(pmem_map_file(path.c_str(), 0, 0, 0, &len, nullptr));
   ASSERT_NE(p, nullptr);

@@ -17,9 +17,13 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map_file/map_file_for_test.h"
@@ -59,12 +63,15 @@ absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusi
   std::string name = folder + "/pmem2.XXXXXX";
   std::vector<char> buffer(name.begin(), name.end());
   buffer.push_back('\0');
-  opened.fd = mkostemp(buffer.data(), O_CLOEXEC);
-  if (opened.fd < 0) {
-    const int mkostemp_err = errno;  // before the message is built
-    return SystemError(mkostemp_err, absl::StrCat("creating a temporary file in ", folder));
+  int mkostemp_err = 0;
+  {
+    // No signal between the two (a SIGTERM's default action, a handler that exits): the named file would stay.
+    const internal::ScopedSignalsBlocked no_signals;
+    opened.fd = mkostemp(buffer.data(), O_CLOEXEC);
+    mkostemp_err = errno;
+    if (opened.fd >= 0) unlink(buffer.data());
   }
-  unlink(buffer.data());
+  if (opened.fd < 0) return SystemError(mkostemp_err, absl::StrCat("creating a temporary file in ", folder));
   return opened;
 }
 
@@ -269,10 +276,21 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   return *std::move(kept);
 }
 
-namespace map_file_internal {
+namespace {
 
-absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
-                         absl::FunctionRef<void(MappedFile&&)> keep) {
+// `status` with the path in front of its message unless the message names it already, its code and payloads
+// (ErrorCode, errno) as they were: errors of the Source and the Map name a descriptor (closed by the time the caller
+// reads it) or nothing, and a caller that maps many files must learn which one failed.
+absl::Status NamingPath(const std::string& path, const absl::Status& status) {
+  if (status.ok() || absl::StrContains(status.message(), path)) return status;
+  absl::Status named(status.code(), absl::StrCat(path, ": ", status.message()));
+  status.ForEachPayload(
+      [&named](absl::string_view type_url, const absl::Cord& payload) { named.SetPayload(type_url, payload); });
+  return named;
+}
+
+absl::Status MapFileIntoUnnamed(const std::string& path, const MapFileOptions& options,
+                                absl::FunctionRef<void(MappedFile&&)> keep) {
   // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
   const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
@@ -348,6 +366,15 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   keep(std::move(mapped));
   keep_file = true;
   return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace map_file_internal {
+
+absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
+                         absl::FunctionRef<void(MappedFile&&)> keep) {
+  return NamingPath(path, MapFileIntoUnnamed(path, options, keep));
 }
 
 }  // namespace map_file_internal

@@ -34,8 +34,9 @@
 //   * exclusive (PMEM_FILE_EXCL, with create): fail with EEXIST if `path` exists.
 //   * sparse (PMEM_FILE_SPARSE, with create): size the file with ftruncate only (holes; see map.h on SIGBUS).
 //   * tmpfile (PMEM_FILE_TMPFILE, with create): `path` is a folder; an unnamed file (mode 0600) is created in
-//     it (O_TMPFILE, or where the file system lacks it a named file removed at once), so nothing is left behind
-//     however the process ends. With exclusive, it can never be linked into the file system.
+//     it (O_TMPFILE, or where the file system lacks it a named file removed at once, with signals blocked in
+//     between), so nothing is left behind however the process ends (but for SIGKILL or a crash between the two
+//     calls on such a file system). With exclusive, it can never be linked into the file system.
 //   * Device DAX (`path`, after symbolic links, is a character device that sysfs puts in the dax subsystem, e.g.
 //     /dev/dax0.0): recognised before any of the rules above, which do not apply to it. Create and sparse are
 //     accepted and ignored (nothing is created or sized); exclusive or tmpfile is EINVAL naming the flag;

@@ -66,6 +66,37 @@ TEST_F(MapFileTest, MapsAllOfAnExistingFile) {
   ASSERT_TRUE(file->map.Memcpy(file->map.address(), "persisted", 9).ok());
 }
 
+// The Source's and the Map's errors name a descriptor (closed by the time the caller reads them) or nothing: they come
+// back with the path in front, their ErrorCode and errno as they were, so that a caller mapping many files learns
+// which failed. A message that names the path already is left as it is.
+TEST_F(MapFileTest, ErrorsOfTheSourceAndTheMapNameThePath) {
+  const std::string empty = dir_.Join("empty");
+  ASSERT_GE(::pmem2::testing::CreateFile(empty, 0, O_RDWR).get(), 0);
+  ::pmem2::testing::ScopedFd fd(open(empty.c_str(), O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  const absl::Status direct = Map::Create(config, *source).status();
+  ASSERT_FALSE(direct.ok());
+  const absl::Status mapped = MapFile(empty, MapFileOptions()).status();
+  EXPECT_EQ(mapped.message(), absl::StrCat(empty, ": ", direct.message()));
+  EXPECT_EQ(GetErrorCode(mapped), GetErrorCode(direct));
+  EXPECT_EQ(mapped.code(), direct.code());
+
+  const std::string fifo = dir_.Join("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const absl::Status of_fifo = MapFile(fifo, MapFileOptions()).status();
+  EXPECT_THAT(std::string(of_fifo.message()), ::testing::StartsWith(fifo + ": ")) << of_fifo;
+  EXPECT_EQ(GetErrorCode(of_fifo), ErrorCode::kInvalidFileType) << of_fifo;
+
+  const std::string missing = dir_.Join("missing");
+  const absl::Status of_missing = MapFile(missing, MapFileOptions()).status();
+  EXPECT_EQ(GetErrno(of_missing), ENOENT);
+  EXPECT_THAT(std::string(of_missing.message()), HasSubstr(missing));
+  EXPECT_THAT(std::string(of_missing.message()), ::testing::Not(::testing::StartsWith(missing + ": "))) << of_missing;
+}
+
 // The descriptors of `path` this process holds that are not O_PATH (the map registry keeps an O_PATH one per shared
 // file, from which a forked child reopens it): "fd flags" per descriptor.
 std::vector<std::string> OpenDescriptorsOf(const std::string& path) {
