@@ -116,10 +116,12 @@ void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t
 
 /*
  * Deletes all the mappings in [addr, addr + len), as munmap(2) does: the pmem_map_file() mappings the range
- * covers whole are released (a range may start before them, end after them and cover several), and the rest of
- * the range is munmap'ed. -1 with errno: EINVAL, with nothing unmapped, if the range covers a pmem_map_file()
- * mapping only in part (libpmem unmaps that part; unmap all of it); EINVAL for length 0, an unaligned addr, or
- * a range past the top of the address space; munmap's errno. A pmem_map_file() mapping the application released
+ * covers whole are released (a range may start before them, end after them, or anywhere in their last page, as
+ * munmap releases whole pages, and cover several), and the rest of the range is munmap'ed. -1 with errno: EINVAL,
+ * with nothing unmapped, if the range covers a pmem_map_file() mapping only in part (libpmem unmaps that part; unmap
+ * all of it), or holds a pmem2 map pmem_map_file() did not make (pmem2_map_new's, a C++ Map: delete it with
+ * pmem2_map_delete; libpmem knows none); EINVAL for length 0, an unaligned addr, or a range past the top of the
+ * address space; munmap's errno. A pmem_map_file() mapping the application released
  * with munmap(2) instead is forgotten, without unmapping anything, when pmem_map_file() maps over its addresses.
  */
 int pmem_unmap(void *addr, size_t len);
