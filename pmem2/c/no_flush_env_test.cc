@@ -8,6 +8,9 @@
 
 #include <dlfcn.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <fstream>
@@ -16,6 +19,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/c/libpmem2_api_for_test.h"
 
@@ -76,6 +80,30 @@ TEST(NoFlushEnvTest, Libpmem2DoesNotReadItPmem2RefusesAValueItDoesNotTake) {
   EXPECT_EQ(ours.map_new, -EINVAL);
   EXPECT_EQ(ours.from_existing, -EINVAL);
   EXPECT_THAT(pmem2_errormsg(), HasSubstr("PMEM_NO_FLUSH=\"yes\""));
+}
+
+// libpmem reads PMEM_NO_FLUSH itself, and ignores a value other than 0 and 1; pmem_map_file here fails with EINVAL
+// naming it, as pmem2_map_new does (libpmem.h).
+TEST(NoFlushEnvTest, PmemMapFileRefusesAValueItDoesNotTakeLibpmemIgnoresIt) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/no-flush-env-" + std::to_string(getpid());
+  size_t mapped = 0;
+  errno = 0;
+  EXPECT_EQ(pmem_map_file(path.c_str(), 1 << 16, PMEM_FILE_CREATE, 0600, &mapped, nullptr), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("PMEM_NO_FLUSH=\"yes\""));
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << "the file it created was removed";
+
+  void* library = dlopen("libpmem.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) GTEST_SKIP() << "Debian's libpmem.so.1: " << dlerror();
+  const auto map_file = reinterpret_cast<decltype(&pmem_map_file)>(dlsym(library, "pmem_map_file"));
+  const auto unmap = reinterpret_cast<decltype(&pmem_unmap)>(dlsym(library, "pmem_unmap"));
+  ASSERT_NE(map_file, nullptr);
+  ASSERT_NE(unmap, nullptr);
+  void* theirs = map_file(path.c_str(), 1 << 16, PMEM_FILE_CREATE, 0600, &mapped, nullptr);
+  EXPECT_NE(theirs, nullptr);
+  if (theirs != nullptr) unmap(theirs, mapped);
+  unlink(path.c_str());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <libpmem2.h>
@@ -425,6 +427,39 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
     map_internal::SetMsyncForTest(nullptr);
     EXPECT_TRUE(map->PersistError().ok()) << map->PersistError();
     EXPECT_TRUE(map->Persist(bytes + 10, 6).ok()) << "the Map's persists still succeed";
+  }
+  munmap(memory, kLength);
+}
+
+// The deep drain of Device DAX (pmem_deep_drain, pmem_deep_persist; libpmem.h): where all of the range is such Maps,
+// a fence and then the region's deep_flush written once per device, and no msync (Device DAX has no fsync); OK.
+TEST(MapFromExistingDeviceDaxTest, DeepDrainWritesTheRegionsDeepFlushAndSyncsNothing) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
+  ::pmem2::testing::FakeSysfs sysfs;
+  const std::string link = sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
+  const std::string deep_flush = link.substr(0, link.find("/dev/char/")) + "/devices/ndbus0/region0/deep_flush";
+  {
+    std::ofstream attribute(deep_flush);
+    attribute << "1\n";
+  }
+  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  {
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kCacheLine);
+    ASSERT_TRUE(map.ok()) << map.status();
+    const int syncs_before = failed_syncs;
+    map_internal::SetMsyncForTest(&EinvalMsync);
+    static_cast<char*>(memory)[1] = 'x';
+    const absl::Status drained = DeepDrain(memory, kLength);
+    map_internal::SetMsyncForTest(nullptr);
+    EXPECT_TRUE(drained.ok()) << drained;
+    EXPECT_EQ(failed_syncs, syncs_before) << "no msync";
+    std::ifstream attribute(deep_flush);
+    const std::string content((std::istreambuf_iterator<char>(attribute)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(content, "1") << "the region's deep_flush was not written";
   }
   munmap(memory, kLength);
 }
