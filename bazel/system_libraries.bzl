@@ -95,13 +95,11 @@ def _system_googletest_impl(ctx):
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
     ctx.file("BUILD.bazel", """package(default_visibility = ["//visibility:public"])
 
-cc_library(name = "gtest", linkopts = ["-lgtest", "-pthread"])
+# Upstream's two targets and no more: its "gtest" carries GoogleMock too (it has no "gmock" target), so a
+# consumer's source-built googletest declared under this name serves pmem2's BUILD files unchanged.
+cc_library(name = "gtest", linkopts = ["-lgmock", "-lgtest", "-pthread"])
 
 cc_library(name = "gtest_main", linkopts = ["-lgtest_main"], deps = [":gtest"])
-
-cc_library(name = "gmock", linkopts = ["-lgmock"], deps = [":gtest"])
-
-cc_library(name = "gmock_main", linkopts = ["-lgmock_main"], deps = [":gmock"])
 """)
 
 system_googletest = repository_rule(implementation = _system_googletest_impl, local = True)
