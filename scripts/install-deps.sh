@@ -26,7 +26,7 @@ packages=(
 # --with-dax-vm (scripts/test.sh): also what the DAX VM stage runs qemu with (testing/dax_vm/run.sh's PACKAGES),
 # installed up front, while a sudo password given now is still valid (that stage comes last, past sudo's cache).
 # --no-pmdk-examples (scripts/demo.sh, bench.sh, which build none of them): no check of PMDK's example sources.
-# --with-clang (scripts/test.sh's consumer stage, which builds the consumer workspace with clang too): clang.
+# --with-clang (scripts/test.sh's clang stage and its consumer stage's clang build): clang.
 # --with-fuzzer (scripts/fuzz.sh): clang and its libFuzzer and sanitizer runtimes.
 want_examples=1
 for arg in "$@"; do

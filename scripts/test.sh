@@ -6,6 +6,8 @@
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies()),
 #                 built and tested with the default compiler (GCC), then again with clang (CC=clang), as a monorepo
 #                 with a clang toolchain would build pmem2;
+#   clang         every target built (warning-free: -Werror) and tested with clang, in an output base of its own
+#                 (~/.cache/pmem2-clang-bazel), but nt_stream_registers_test, which checks GCC's code;
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
 #                 (CI=true, as CI services set it) the skip is a failure, as CI must run the VM);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
@@ -88,6 +90,8 @@ on_signal() {
     "${bazel[@]}" shutdown >/dev/null 2>&1
   elif [ "${current_stage:-}" = consumer ]; then
     (cd examples/consumer && bazel shutdown) >/dev/null 2>&1
+  elif [ "${current_stage:-}" = clang ]; then
+    "${bazel[@]}" shutdown >/dev/null 2>&1
   fi
   echo "$passed passed, $((failed + 1)) failed, $skipped skipped"
   exit 1
@@ -349,6 +353,15 @@ if [ $quick -eq 0 ]; then
   fi
   echo "stage consumer: $((passed - before_p)) passed, $((failed - before_f)) failed ($((SECONDS - start)) s)"
   (cd examples/consumer && bazel shutdown) >/dev/null 2>&1 # its server would linger for hours
+
+  # Everything built and tested with clang, a consumer's compiler as much as GCC: warning-free (.bazelrc's -Werror for
+  # pmem2's own files) and its tests passing, in an output base of its own (CC decides the toolchain Bazel configures:
+  # in the main one it would rebuild everything twice). Not nt_stream_registers_test, whose checks are of GCC's code
+  # (tag gcc_codegen).
+  bazel=(bazel --output_base="${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-clang-bazel")
+  bazel_stage clang --repo_env=CC=clang --test_tag_filters=-gcc_codegen
+  "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
+  bazel=(bazel)
 
   # Always run (bash, not the exec bit): PMEM2_SKIP_DAX_VM=1 is the only way to skip it, and not under CI.
   if [ $in_ci -eq 1 ] && [ "${PMEM2_SKIP_DAX_VM:-0}" = 1 ]; then

@@ -237,8 +237,9 @@ int main(int argc, char** argv) {
       std::thread later0([&] { wrong[1] = Exercise(base + quarter, quarter, copy, fill, 2); });
       std::thread later1([&] { wrong[2] = Exercise(base + 2 * quarter, quarter, copy, fill, 3); });
       if (std::string(granularity) == "page") {
-        lingering = std::thread([&mu, &cv, &may_exit, copy, base, quarter] {
-          copy(base + 3 * quarter - 64, "lingering", 9, 0);  // a page persist: this thread now holds a sync slot
+        // (An init-capture: clang takes `quarter`, a constant, as needing no capture, and GCC as needing one.)
+        lingering = std::thread([&mu, &cv, &may_exit, copy, at = base + 3 * quarter - 64] {
+          copy(at, "lingering", 9, 0);  // a page persist: this thread now holds a sync slot
           std::unique_lock<std::mutex> lock(mu);
           cv.wait(lock, [&] { return may_exit; });
         });
