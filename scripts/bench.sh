@@ -14,7 +14,7 @@
 # `pmem2 bench PATH [--plot=FILE.svg]`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --no-pmdk-examples
+scripts/install-deps.sh --no-pmdk-examples --no-buildifier
 
 if ! out=$(bazel build -c opt //tools/bench:compare_benchmark 2>&1); then
   echo "$out" >&2

@@ -10,7 +10,7 @@ set -euo pipefail
 given="${1:-}"
 if [[ -n "$given" && "$given" != /* ]]; then given="${PWD%/}/$given"; fi
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --no-pmdk-examples
+scripts/install-deps.sh --no-pmdk-examples --no-buildifier
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one pmem2 fuzz target (testing/fuzz/driver.h) with clang's libFuzzer and
 # AddressSanitizer, for as long as asked. The same targets run deterministically in `bazel test` (their _test targets);
-# this finds what those fixed inputs do not. A crash leaves its input in the working folder (crash-*): give it to the
-# target's _test on its command line to replay it, and commit it beside the target as a regression input.
+# this finds what those fixed inputs do not. A crash leaves its input in ~/.cache/pmem2-fuzz-crashes/TARGET/ (crash-*,
+# the path printed): give it to the target's _test on its command line to replay it, and commit it beside the target
+# as a regression input. The corpus is kept in ~/.cache/pmem2-fuzz-corpus/TARGET/ (PMEM2_FUZZ_CORPUS: another folder).
 #
 #   scripts/fuzz.sh //pmem2/arch/x86_64:kernel_sequence_fuzz 600 [libFuzzer options, e.g. -max_len=2048]
 set -euo pipefail
@@ -19,14 +20,17 @@ case $seconds in
 esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/install-deps.sh" --no-pmdk-examples --with-fuzzer
+"$root/scripts/install-deps.sh" --no-pmdk-examples --no-buildifier --with-fuzzer
 cd "$root"
 # An output base of its own: the clang toolchain would otherwise replace GCC's in the everyday build's cache.
 output_base=${PMEM2_FUZZ_OUTPUT_BASE:-${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-fuzz-bazel}
 bazel --output_base="$output_base" build --config=libfuzzer "${target}_libfuzzer"
 binary="$(bazel --output_base="$output_base" info --config=libfuzzer bazel-bin)/${target#//}"
 binary="${binary/://}_libfuzzer"
-corpus="${PMEM2_FUZZ_CORPUS:-/tmp/pmem2-fuzz-corpus}/$(basename "${binary%_libfuzzer}")"
-mkdir -p "$corpus"
-echo "fuzz: $binary for $seconds s; corpus $corpus" >&2
-"$binary" -max_total_time="$seconds" -print_final_stats=1 "$@" "$corpus"
+# The user's own folders (a shared /tmp one may belong to another user, and libFuzzer ignores failed writes).
+name=$(basename "${binary%_libfuzzer}")
+corpus="${PMEM2_FUZZ_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-fuzz-corpus}/$name"
+crashes="${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-fuzz-crashes/$name"
+mkdir -p "$corpus" "$crashes"
+echo "fuzz: $binary for $seconds s; corpus $corpus; crashing inputs into $crashes" >&2
+"$binary" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$crashes/" "$@" "$corpus"

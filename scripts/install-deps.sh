@@ -28,15 +28,19 @@ packages=(
 # --no-pmdk-examples (scripts/demo.sh, bench.sh, which build none of them): no check of PMDK's example sources.
 # --with-clang (scripts/test.sh's clang stage and its consumer stage's clang build): clang.
 # --with-fuzzer (scripts/fuzz.sh): clang and its libFuzzer and sanitizer runtimes.
+# --no-buildifier (scripts/demo.sh, bench.sh, fuzz.sh, test.sh --quick, which lint nothing): no buildifier, so no npm.
 want_examples=1
+want_buildifier=1
 for arg in "$@"; do
   case $arg in
+    --no-buildifier) want_buildifier=0 ;;
     --with-dax-vm) packages+=(qemu-system-x86 busybox-static ndctl xfsprogs kmod e2fsprogs) ;;
     --no-pmdk-examples) want_examples=0 ;;
     --with-clang) packages+=(clang) ;;
     --with-fuzzer) packages+=(clang libclang-rt-14-dev) ;;
     *)
-      echo "install-deps: unknown argument $arg (--with-dax-vm, --no-pmdk-examples, --with-clang, --with-fuzzer)" >&2
+      echo "install-deps: unknown argument $arg (--with-dax-vm, --no-pmdk-examples, --with-clang, --with-fuzzer," \
+        "--no-buildifier)" >&2
       exit 2
       ;;
   esac
@@ -61,23 +65,42 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 need_buildifier=0
-has_buildifier || need_buildifier=1
+[ $want_buildifier -eq 1 ] && ! has_buildifier && need_buildifier=1
 # npm comes with Node.js on most machines; Debian's package otherwise.
 [ $need_buildifier -eq 1 ] && ! command -v npm >/dev/null && missing+=(npm)
 # check_examples: PMDK's example sources, which //pmem2/c/pmdk_examples and //pmem2/c/pmdk_clients build; a dpkg
-# path-exclude for /usr/share/doc (minimal container images) leaves them out even though the packages are installed.
+# path-exclude for /usr/share/doc (minimal container images such as debian:12-slim) leaves them out even though the
+# packages are installed. Those packages are installed again with their examples' folder included (a filter given to
+# dpkg on its command line comes after the configuration's, and the last that matches a path wins), where root or sudo
+# allows; otherwise, or if they are still missing, it says what to do.
+examples=(libpmem2-dev/examples/basic/basic.c libpmem-dev/examples/simple_copy.c libpmemobj-dev/examples/map/mapcli.c)
+missing_examples() {
+  local file
+  for file in "${examples[@]}"; do [ -f "/usr/share/doc/$file" ] || echo "${file%%/*}"; done
+}
 check_examples() {
-  local package file ok=0
+  local package
+  local -a lacking includes
   [ $want_examples -eq 1 ] || return 0
-  for file in libpmem2-dev/examples/basic/basic.c libpmem-dev/examples/simple_copy.c \
-    libpmemobj-dev/examples/map/mapcli.c; do
-    package=${file%%/*}
-    [ -f "/usr/share/doc/$file" ] && continue
-    echo "install-deps: /usr/share/doc/$file missing although $package is installed: remove the path-exclude" \
-      "for /usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall $package (apt-get install --reinstall)" >&2
-    ok=1
+  mapfile -t lacking < <(missing_examples)
+  [ ${#lacking[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; then
+    includes=()
+    for package in "${lacking[@]}"; do includes+=(-o "DPkg::Options::=--path-include=/usr/share/doc/$package/*"); done
+    echo "install-deps: installing ${lacking[*]} again with their examples (dpkg excludes /usr/share/doc here)" >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
+      -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2 || true
+    mapfile -t lacking < <(missing_examples)
+    [ ${#lacking[@]} -eq 0 ] && return 0
+  fi
+  for package in "${lacking[@]}"; do
+    echo "install-deps: PMDK's examples in /usr/share/doc/$package missing although $package is installed: remove" \
+      "the path-exclude for /usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall $package (apt-get install" \
+      "--reinstall), or run this as root" >&2
   done
-  return $ok
+  return 1
 }
 [ ${#missing[@]} -eq 0 ] && [ $need_buildifier -eq 0 ] && { check_examples; exit; }
 

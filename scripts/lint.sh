@@ -26,7 +26,10 @@ passed=0 failed=0 skipped=0
 # repo_files: the checkout's files, one per line, without .git and Bazel's output trees
 repo_files() {
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files --cached --others --exclude-standard | while IFS= read -r f; do [ -f "$f" ] && echo "$f"; done
+    # -z: names as they are (git quotes a name with a quote, backslash or non-ASCII byte otherwise, which no test
+    # below would then find)
+    git ls-files -z --cached --others --exclude-standard |
+      while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\n' "$f"; done
   else
     find . \( -name .git -o -name 'bazel-*' \) -prune -o -type f -print | sed 's|^\./||'
   fi

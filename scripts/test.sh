@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pmem2's whole test suite, as CI runs it: installs what is missing (scripts/install-deps.sh), then the stages
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
+#   demo          scripts/demo.sh, the README's first command, checked for the quickstart's greeting;
 #   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
 #                 and tsan (the sanitizers; tsan leaves out the single-threaded tests tagged no_tsan);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies()),
@@ -39,8 +40,9 @@ done
 case ${CI:-} in "" | 0 | false) in_ci=0 ;; *) in_ci=1 ;; esac
 
 deps_args=()
-[ $quick -eq 0 ] && deps_args+=(--with-clang) # the consumer stage's clang build
-scripts/install-deps.sh "${deps_args[@]}" || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
+[ $quick -eq 0 ] && deps_args+=(--with-clang) # the clang stage and the consumer stage's clang build
+[ $quick -eq 1 ] && deps_args+=(--no-buildifier) # no lint stage
+scripts/install-deps.sh "${deps_args[@]}" || { echo "install-deps failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 # The DAX VM's packages too, now, while a sudo password is fresh, unless that stage is skipped (PMEM2_SKIP_DAX_VM=1
 # outside CI). Not fatal: that stage installs what is missing itself, and fails alone if it cannot.
 if [ $quick -eq 0 ] && { [ $in_ci -eq 1 ] || [ "${PMEM2_SKIP_DAX_VM:-0}" != 1 ]; }; then
@@ -325,6 +327,22 @@ if [ $quick -eq 0 ]; then
       "($((SECONDS - start)) s)"
   else
     echo "stage lint: no result line (exit $rc)"; failed=$((failed + 1))
+  fi
+fi
+
+if [ $quick -eq 0 ]; then
+  # The README's other command, the demo (scripts/demo.sh), as a new user runs it: it must end with the quickstart's
+  # greeting, after `pmem2 info` printed its granularity both ways.
+  current_stage=demo start=$SECONDS log="$log_dir/demo.log"
+  bash scripts/demo.sh >"$log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(grep -c '^granularity:' "$log")" -eq 2 ] &&
+    tail -1 "$log" | grep -q ': wrote "hello, persistent world" at [a-z_]* granularity$'; then
+    passed=$((passed + 1))
+    echo "stage demo: 1 passed, 0 failed ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    echo "stage demo: 0 passed, 1 failed (exit $rc; $((SECONDS - start)) s):"; tail -20 "$log" | sed 's/^/    /'
   fi
 fi
 
