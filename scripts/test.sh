@@ -8,7 +8,7 @@
 #                 built and tested with the default compiler (GCC), then again with clang (CC=clang), as a monorepo
 #                 with a clang toolchain would build pmem2;
 #   clang         every target built (warning-free: -Werror) and tested with clang, in an output base of its own
-#                 (~/.cache/pmem2-clang-bazel), but nt_stream_registers_test, which checks GCC's code;
+#                 (~/.cache/pmem2-clang-bazel/<checkout>), but nt_stream_registers_test, which checks GCC's code;
 #   dax_vm        the DAX VM (testing/dax_vm/run.sh; skip with PMEM2_SKIP_DAX_VM=1, except under CI: with CI set
 #                 (CI=true, as CI services set it) the skip is a failure, as CI must run the VM);
 #   unprivileged  the plain `bazel test //...` once more as the unprivileged user pmem2ci, from a copy of the tree
@@ -376,7 +376,8 @@ if [ $quick -eq 0 ]; then
   # pmem2's own files) and its tests passing, in an output base of its own (CC decides the toolchain Bazel configures:
   # in the main one it would rebuild everything twice). Not nt_stream_registers_test, whose checks are of GCC's code
   # (tag gcc_codegen).
-  bazel=(bazel --output_base="${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-clang-bazel")
+  # One per checkout, as Bazel's own output bases are: two checkouts sharing one would rebuild at every switch.
+  bazel=(bazel --output_base="${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-clang-bazel/$(pwd -P | md5sum | cut -c1-16)")
   bazel_stage clang --repo_env=CC=clang --test_tag_filters=-gcc_codegen
   "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
   bazel=(bazel)
