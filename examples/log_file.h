@@ -3,10 +3,11 @@
 // examples/log_file.h
 // -----------------------------------------------------------------------------
 //
-// The log examples' file: a run that fails before its new log is started leaves the path as it found it (a file it
+// The log examples' file: a run that fails before it starts its new log leaves the path as it found it (a file it
 // created is removed, one it grew is cut back to its old size, nothing of an existing file's bytes is changed), so
-// that a mistyped environment variable or a full disk costs nothing. Once the example has started its log (zeroed
-// and persisted it: from then on the file is the run's), it calls Keep().
+// that a mistyped environment variable or a full disk costs nothing. Starting the log (zeroing its bytes and
+// persisting them) is where the file becomes the run's: a run that fails while zeroing has changed an existing
+// file's bytes already (a grown one is still cut back). Once the log is started, the example calls Keep().
 
 #ifndef PMEM2_EXAMPLES_LOG_FILE_H_
 #define PMEM2_EXAMPLES_LOG_FILE_H_

@@ -73,6 +73,17 @@ need_buildifier=0
 # packages are installed. Those packages are installed again with their examples' folder included (a filter given to
 # dpkg on its command line comes after the configuration's, and the last that matches a path wins), where root or sudo
 # allows; otherwise, or if they are still missing, it says what to do.
+# update_package_lists: apt-get update as root (or through `sudo` in $sudo). The lists' lock (apt-daily's update) is not
+# dpkg's, and apt does not wait for it: a few tries.
+update_package_lists() {
+  local try
+  for try in 1 2 3 4 5 6; do
+    ${sudo:-} apt-get update -qq -o DPkg::Lock::Timeout=600 && return 0
+    [ $try -eq 6 ] && return 1
+    echo "install-deps: apt-get update failed (the package lists locked by apt-daily?); again in 30 s" >&2
+    sleep 30
+  done
+}
 examples=(libpmem2-dev/examples/basic/basic.c libpmem-dev/examples/simple_copy.c libpmemobj-dev/examples/map/mapcli.c)
 missing_examples() {
   local file
@@ -90,15 +101,22 @@ check_examples() {
     includes=()
     for package in "${lacking[@]}"; do includes+=(-o "DPkg::Options::=--path-include=/usr/share/doc/$package/*"); done
     echo "install-deps: installing ${lacking[*]} again with their examples (dpkg excludes /usr/share/doc here)" >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
-      -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2 || true
+    # Once as the package lists are (an image may have deleted them: then after an update).
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
+      -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2; then
+      if update_package_lists; then
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
+          -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2 || true
+      fi
+    fi
     mapfile -t lacking < <(missing_examples)
     [ ${#lacking[@]} -eq 0 ] && return 0
   fi
+  local how="apt-get install --reinstall"
+  [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ] && how="as root: apt-get install --reinstall"
   for package in "${lacking[@]}"; do
     echo "install-deps: PMDK's examples in /usr/share/doc/$package missing although $package is installed: remove" \
-      "the path-exclude for /usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall $package (apt-get install" \
-      "--reinstall), or run this as root" >&2
+      "the path-exclude for /usr/share/doc from /etc/dpkg/dpkg.cfg.d/ and reinstall $package ($how $package)" >&2
   done
   return 1
 }
@@ -117,13 +135,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
   # A fresh machine's apt-daily / unattended-upgrades may hold dpkg's lock for a while: waited for, not failed on.
   # DEBIAN_FRONTEND through env: sudo's env_reset drops it from the environment.
-  # The lists' lock (apt-daily's update) is not dpkg's, and apt does not wait for it: a few tries.
-  for try in 1 2 3 4 5 6; do
-    $sudo apt-get update -qq -o DPkg::Lock::Timeout=600 && break
-    [ $try -eq 6 ] && exit 1
-    echo "install-deps: apt-get update failed (the package lists locked by apt-daily?); again in 30 s" >&2
-    sleep 30
-  done
+  update_package_lists || exit 1
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
 fi

@@ -112,6 +112,17 @@ fi
 cached_re='(\((cached|[0-9]+/[0-9]+ cached)\) )?'
 status_re='(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|SKIPPED|REMOTE FAILURE|BLAZE HALTED BEFORE TESTING)'
 
+# bep_outputs BEP TARGET NAME: the files named NAME (test.xml, test.log) that the build event file BEP gives for
+# TARGET's test results, one per shard, the last attempt's (a flaky retry's earlier attempts lie in test_attempts/),
+# as paths (the URIs' %XX decoded). Labels are written as JSON: a label with a character JSON escapes is not found,
+# and its target falls back to its folder (count_bazel_results).
+bep_outputs() {
+  local bep=$1 target=$2 name=$3 uri
+  grep -F "{\"id\":{\"testResult\":{\"label\":\"$target\"," "$bep" |
+    grep -oE "\"name\":\"${name//./\\.}\",\"uri\":\"file://[^\"]*\"" | sed -E 's#^.*"uri":"file://##; s#"$##' |
+    grep -v '/test_attempts/' | while IFS= read -r uri; do printf '%b\n' "${uri//%/\\x}"; done
+}
+
 # count_bazel_results LOG TESTLOGS STAGE [LIST_SKIPS [NO_CACHED [BEP]]]: adds the test cases of every test target in
 # a `bazel test` log; with LIST_SKIPS=1 prints each skipped case with its reason; with NO_CACHED=1 a result Bazel
 # took from a cache instead of running the test counts as one failed case. BEP: that run's
@@ -120,10 +131,11 @@ status_re='(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|SKI
 count_bazel_results() {
   local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0} no_cached=${5:-0} bep=${6:-}
   local target status dir p f s x
-  if [ -z "$testlogs" ] || [ ! -d "$testlogs" ]; then
-    echo "  $stage: no test logs folder (bazel info bazel-testlogs: \"$testlogs\"): nothing could be counted"
+  # None where no test action ran (a fresh output base whose tests all failed to build): the targets' statuses below
+  # still count and name them. Without a build event file nothing could be read without it.
+  if { [ -z "$testlogs" ] || [ ! -d "$testlogs" ]; } && [ -z "$bep" ]; then
+    echo "  $stage: no test logs folder (bazel info bazel-testlogs: \"$testlogs\") and no build event file"
     failed=$((failed + 1))
-    return
   fi
   if [ "$no_cached" = 1 ] && grep -qE "^//[^ ]+ +${cached_re%\?}" "$log"; then
     echo "  $stage: results taken from a cache, not run in this stage:"
@@ -136,14 +148,18 @@ count_bazel_results() {
     # A sharded test writes one report per shard and none at the top.
     xmls=()
     if [ -n "$bep" ] && [ -s "$bep" ]; then
-      while IFS= read -r x; do [ -f "$x" ] && xmls+=("$x"); done < <(
-        grep -F "{\"id\":{\"testResult\":{\"label\":\"$target\"," "$bep" |
-          grep -oE '"name":"test\.xml","uri":"file://[^"]*"' | sed -E 's#^.*"uri":"file://##; s#"$##')
-    else
+      while IFS= read -r x; do [ -f "$x" ] && xmls+=("$x"); done < <(bep_outputs "$bep" "$target" test.xml)
+    fi
+    if [ ${#xmls[@]} -eq 0 ]; then
       [ -f "$dir/test.xml" ] && xmls+=("$dir/test.xml")
       for x in "$dir"/shard_*_of_*/test.xml; do [ -f "$x" ] && xmls+=("$x"); done
     fi
     p=0 f=0 s=0
+    # A target that passed with no report to read would count nothing: a silent pass.
+    if [ "$status" = PASSED ] && [ ${#xmls[@]} -eq 0 ]; then
+      echo "  $stage: $target PASSED but no test.xml of it was found: counted as failed"
+      f=1
+    fi
     if [ ${#xmls[@]} -gt 0 ] && [ "$status" != "NO_STATUS" ] && [ "$status" != "FAILED_TO_BUILD" ]; then
       read -r p f s < <(awk '
         /<testsuite / {
@@ -173,19 +189,26 @@ count_bazel_results() {
     if [ "$status" != "PASSED" ] && [ "$f" -eq 0 ]; then f=1; fi
     if [ "$status" != "PASSED" ]; then
       echo "  $stage: $target $status"
-      show_failures "$stage" "$dir"
+      # Nothing ran for a target that did not build: a log in its folder is an earlier run's.
+      if [ "$status" != FAILED_TO_BUILD ] && [ "$status" != NO_STATUS ]; then
+        show_failures "$stage" "$dir" "$bep" "$target"
+      fi
     fi
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   done < <(sed -nE "s#^(//[^ ]+) +$cached_re$status_re([ ,].*)?\$#\\1 \\4#p" "$log" | sed -E 's/ /_/2g')
 }
 
-# show_failures STAGE DIR: what a failed target printed, from its test.log (one per shard): each failed GoogleTest
+# show_failures STAGE DIR [BEP TARGET]: what a failed target printed, from its test.log (one per shard: this run's, as
+# the build event file BEP names them, else those in DIR): each failed GoogleTest
 # case from its `[ RUN ]` line to its `[  FAILED  ]` line (the first 40 lines of each, 120 in all), or, where no case
 # failed (a crash, a timeout, a sanitizer's report at exit), the log's last 30 lines. A failure that shows up once
 # in CI must be readable from CI's output alone.
 show_failures() {
-  local stage=$1 dir=$2 log shown=0
-  for log in "$dir"/test.log "$dir"/shard_*_of_*/test.log; do
+  local stage=$1 dir=$2 bep=${3:-} target=${4:-} log shown=0
+  local -a logs=()
+  if [ -n "$bep" ] && [ -s "$bep" ]; then mapfile -t logs < <(bep_outputs "$bep" "$target" test.log); fi
+  [ ${#logs[@]} -gt 0 ] || logs=("$dir"/test.log "$dir"/shard_*_of_*/test.log)
+  for log in "${logs[@]}"; do
     [ -f "$log" ] || continue
     if grep -qE '^\[  FAILED  \] [^ ]+ \(' "$log"; then
       awk -v stage="$stage" '
@@ -242,9 +265,9 @@ bazel_stage() {
   else
     count_bazel_results "$log" "$("${bazel[@]}" info "$@" bazel-testlogs 2>/dev/null)" "$name" $list_skips $no_cached \
       "$bep"
-    if [ $rc -ne 0 ] && [ $failed -eq $before_f ]; then
+    if [ $rc -ne 0 ]; then
       echo "  $name: bazel exited $rc:"; grep -E "^(ERROR|FAILED|FAIL: )" "$log" | head -20 | sed 's/^/    /'
-      failed=$((failed + 1))
+      [ $failed -eq $before_f ] && failed=$((failed + 1))
     fi
   fi
   echo "stage $name: $((passed - before_p)) passed, $((failed - before_f)) failed," \

@@ -244,7 +244,11 @@ class FileMaps {
     {
       std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
       for (const pmem2::map_internal::MapExtent& map : maps_of_the_engine) {
-        if (maps_.count(map.begin) == 0) {
+        // Not an entry of this table at its address: another map. Nor one whose record was dropped: the mapping the
+        // application munmap'ed behind pmem_unmap's back, over whose address the live map came (a map of the same
+        // address that the registry holds is never one of those).
+        const Entries::iterator entry = maps_.find(map.begin);
+        if (entry == maps_.end() || pmem2::map_internal::DroppedFromRegistryForCApi(*entry->second)) {
           return pmem2::MakeErrnoError(
               EINVAL, StrFormat("[%p, +%u) holds the pmem2 map [%#x, %#x), which pmem_map_file did not make: delete "
                                 "it with pmem2_map_delete (or destroy the Map) instead",

@@ -144,7 +144,8 @@ void pmem_persist(const void *addr, size_t len);
  * has no fsync, so msync fails there with EINVAL (libpmem's pmem_msync returns that); over memory that pmem2 mappings
  * of Device DAX hold (pmem_map_file's, pmem2 maps' of the same engine), the range is written back from the CPU caches
  * instead, as pmem_persist does, and 0 returned (unless a failure recorded earlier is still held): durable, and no
- * failure recorded on those mappings. len 0 syncs nothing and returns 0 (libpmem msyncs the page holding an unaligned
+ * failure recorded on those mappings (EFAULT where such a mapping allows neither reading nor writing: the write-back
+ * would fault; a range over other memory too has that memory synced apart, see pmem2/map/page_persist.h). len 0 syncs nothing and returns 0 (libpmem msyncs the page holding an unaligned
  * addr: -1 with ENOMEM where it is not mapped). */
 int pmem_msync(const void *addr, size_t len);
 

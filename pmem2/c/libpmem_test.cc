@@ -369,6 +369,33 @@ TEST_F(LibpmemTest, UnmapOfAPmem2MapItDidNotMakeIsEinvalAndKeepsIt) {
   EXPECT_TRUE(map->Persist(m, 2 * kPage).ok());
 }
 
+// The same where the pmem2 map lies at the address of a pmem_map_file mapping the application released with munmap(2)
+// (its entry stays until pmem_map_file maps over it): that entry is not the map, so the range is refused, not
+// munmap'ed under the live map as the stale entry's pages.
+TEST_F(LibpmemTest, UnmapOfAPmem2MapWhereAMappingWasUnmappedBehindItsBackIsEinval) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  ASSERT_EQ(munmap(p, len), 0);
+  absl::StatusOr<pmem2::VmReservation> reservation = pmem2::VmReservation::CreateAt(p, len);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(dir_.Join("g"), 2 * kPage, O_RDWR));
+  ASSERT_GE(fd.get(), 0);
+  pmem2::Config config;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+  config.set_vm_reservation(&*reservation, 0);
+  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *pmem2::Source::FromFd(fd.get()));
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->address(), p);
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(p, len), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem_map_file did not make"));
+  p[0] = 1;
+  p[len - 1] = 2;  // still all mapped
+  EXPECT_TRUE(map->Persist(p, len).ok());
+}
+
 // A page of our own at `at`, where nothing is mapped (MAP_FIXED_NOREPLACE), or nullptr if something is.
 char* ClaimFree(char* at, size_t len) {
   void* got = mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

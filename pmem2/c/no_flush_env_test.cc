@@ -23,6 +23,12 @@
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/c/libpmem2_api_for_test.h"
 
+// LeakSanitizer (--config=asan): the reference leaks 144 bytes (two objects it allocated) of the maps made and deleted
+// here. That leak is libpmem2.so.1's, which this test only calls; ours is linked in statically, so its leaks are
+// still reported (as differential_test).
+extern "C" const char* __lsan_default_suppressions();
+extern "C" const char* __lsan_default_suppressions() { return "leak:libpmem2.so.1\n"; }
+
 namespace {
 
 using ::testing::HasSubstr;

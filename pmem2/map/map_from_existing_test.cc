@@ -12,6 +12,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <libpmem2.h>
 
@@ -25,6 +27,7 @@
 #include "pmem2/map/page_persist.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "pmem2/map/raw_memory.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/child_process.h"
 #include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
@@ -312,9 +315,11 @@ TEST_F(MapFromExistingTest, Libpmem2sPagePersistOnAnAdoptedMapNeverReturnsButOur
 
 // Counts the cache-line persists, so a test can see the write-back that stands in for a failed msync run.
 int write_backs = 0;
+std::vector<std::pair<const void*, size_t>> written_back;  // each write-back's range, when a test clears it
 PersistFn real_persist = nullptr;
 void CountingPersist(const void* address, size_t size) {
   ++write_backs;
+  written_back.emplace_back(address, size);
   real_persist(address, size);
 }
 
@@ -429,6 +434,131 @@ TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLoses
     EXPECT_TRUE(map->Persist(bytes + 10, 6).ok()) << "the Map's persists still succeed";
   }
   munmap(memory, kLength);
+}
+
+// msync(MS_SYNC) as the kernel answers over the Device DAX mappings and file mappings of `layout`: it fsyncs the
+// mappings in address order and stops at the first failure, so a range that meets a Device DAX mapping fails with
+// EINVAL (it has no fsync) unless a file mapping before it failed first (`file_error`); a range only of file mappings
+// fails with `file_error` (0: succeeds); one of neither, ENOMEM.
+struct MsyncLayout {
+  std::vector<std::pair<uintptr_t, uintptr_t>> device_dax;
+  std::vector<std::pair<uintptr_t, uintptr_t>> files;
+  int file_error = 0;
+};
+MsyncLayout layout;
+int LayoutMsync(void* start, size_t length, int) {
+  const uintptr_t from = reinterpret_cast<uintptr_t>(start);
+  const uintptr_t to = from + length;
+  uintptr_t first_file = UINTPTR_MAX, first_device_dax = UINTPTR_MAX;
+  for (const auto& [b, e] : layout.files) {
+    if (b < to && from < e) first_file = std::min(first_file, std::max(b, from));
+  }
+  for (const auto& [b, e] : layout.device_dax) {
+    if (b < to && from < e) first_device_dax = std::min(first_device_dax, std::max(b, from));
+  }
+  int error = 0;
+  if (first_file < first_device_dax && layout.file_error != 0) {
+    error = layout.file_error;
+  } else if (first_device_dax != UINTPTR_MAX) {
+    error = EINVAL;
+  } else if (first_file != UINTPTR_MAX) {
+    error = layout.file_error;
+  } else {
+    error = ENOMEM;
+  }
+  if (error == 0) return 0;
+  errno = error;
+  return -1;
+}
+
+std::pair<const void*, size_t> Range(const void* address, size_t size) { return {address, size}; }
+
+// A sync over Device DAX Maps and other Maps (pmem_msync, pmem_deep_persist of a range across adjacent mappings):
+// msync stops at the first Device DAX mapping with an EINVAL that lost nothing. The Device DAX Maps' parts are written
+// back (just those bytes), the other pieces synced each on its own, a failure recorded on its own piece's Maps; the
+// EINVAL is charged to the Maps before the first Device DAX Map (their fsync may have been what failed: its report
+// cannot be asked for again) and to no Device DAX Map. A Device DAX Map that allows no access is EFAULT, not a fault.
+// Layout in a reservation: file Map A | Device DAX D1 | file Map B | Device DAX D2, each kLength.
+TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
+#if defined(__x86_64__)
+  arch::x86_64::Selection counting = arch::x86_64::CurrentSelection();
+  real_persist = counting.write_back;
+  counting.write_back = &CountingPersist;
+  ::pmem2::testing::ScopedCpuFeatures cpu(counting);
+  const bool counted = true;
+#else
+  const bool counted = false;
+#endif
+  ::pmem2::testing::FakeSysfs sysfs;
+  sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
+  ScopedFd dax_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> dax = Source::FromFd(dax_fd.get());
+  ASSERT_TRUE(dax.ok()) << dax.status();
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd a_fd = CreateFile(dir.Join("a"), kLength, O_RDWR);
+  ScopedFd b_fd = CreateFile(dir.Join("b"), kLength, O_RDWR);
+  absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kLength);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  char* const base = static_cast<char*>(reservation->address());
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*reservation, 0);
+  absl::StatusOr<Map> a = Map::Create(config, *Source::FromFd(a_fd.get()));
+  config.set_vm_reservation(&*reservation, 2 * kLength);
+  absl::StatusOr<Map> b = Map::Create(config, *Source::FromFd(b_fd.get()));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  for (char* at : {base + kLength, base + 3 * kLength}) {
+    ASSERT_EQ(mmap(at, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0), at);
+  }
+  absl::StatusOr<Map> d1 = Map::FromExisting(*dax, base + kLength, kLength, StoreGranularity::kCacheLine);
+  absl::StatusOr<Map> d2 = Map::FromExisting(*dax, base + 3 * kLength, kLength, StoreGranularity::kCacheLine);
+  ASSERT_TRUE(d1.ok() && d2.ok()) << d1.status() << d2.status();
+  const auto at = [base](size_t offset) { return reinterpret_cast<uintptr_t>(base) + offset; };
+  layout.files = {{at(0), at(kLength)}, {at(2 * kLength), at(3 * kLength)}};
+  layout.device_dax = {{at(kLength), at(2 * kLength)}, {at(3 * kLength), at(4 * kLength)}};
+  map_internal::SetMsyncForTest(&LayoutMsync);
+
+  // From A's last page to D2's first bytes: the EINVAL is A's too (it came first); D1 and D2 charged nothing.
+  layout.file_error = 0;
+  written_back.clear();
+  EXPECT_EQ(map_internal::SyncPages(base + kLength - 10, 2 * kLength + 20, /*caller_sees_result=*/true), EINVAL);
+  EXPECT_EQ(GetErrno(a->PersistError()), EINVAL);
+  EXPECT_TRUE(d1->PersistError().ok()) << d1->PersistError();
+  EXPECT_TRUE(b->PersistError().ok()) << b->PersistError();
+  EXPECT_TRUE(d2->PersistError().ok()) << d2->PersistError();
+  if (counted) {
+    EXPECT_THAT(written_back, ::testing::ElementsAre(Range(base + kLength, kLength), Range(base + 3 * kLength, 10)))
+        << "each Device DAX Map's part of the range, and only that";
+  }
+  EXPECT_EQ(GetErrno(a->ClearPersistError()), EINVAL);
+
+  // From inside D1 over B into D2, B's file failing: B's EIO is B's alone, and the answer.
+  layout.file_error = EIO;
+  written_back.clear();
+  EXPECT_EQ(map_internal::SyncPages(base + kLength + 10, 2 * kLength, /*caller_sees_result=*/true), EIO);
+  EXPECT_EQ(GetErrno(b->PersistError()), EIO);
+  EXPECT_TRUE(a->PersistError().ok()) << a->PersistError();
+  EXPECT_TRUE(d1->PersistError().ok()) << d1->PersistError();
+  EXPECT_TRUE(d2->PersistError().ok()) << d2->PersistError();
+  if (counted) {
+    EXPECT_THAT(written_back,
+                ::testing::ElementsAre(Range(base + kLength + 10, kLength - 10), Range(base + 3 * kLength, 10)));
+  }
+  EXPECT_EQ(GetErrno(b->ClearPersistError()), EIO);
+
+  // D1 made inaccessible: EFAULT for the sync over it alone and over it and B, no write-back (it would fault), nothing
+  // recorded on it.
+  layout.file_error = 0;
+  ASSERT_EQ(mprotect(base + kLength, kLength, PROT_NONE), 0);
+  written_back.clear();
+  EXPECT_EQ(map_internal::SyncPages(base + kLength + 10, 100, /*caller_sees_result=*/true), EFAULT);
+  EXPECT_EQ(map_internal::SyncPages(base + kLength + 10, kLength + 100, /*caller_sees_result=*/true), EFAULT);
+  EXPECT_THAT(written_back, ::testing::IsEmpty());
+  EXPECT_TRUE(d1->PersistError().ok()) << d1->PersistError();
+  EXPECT_TRUE(b->PersistError().ok()) << b->PersistError();
+  map_internal::SetMsyncForTest(nullptr);
+  ASSERT_EQ(mprotect(base + kLength, kLength, PROT_READ | PROT_WRITE), 0);
 }
 
 // The deep drain of Device DAX (pmem_deep_drain, pmem_deep_persist; libpmem.h): where all of the range is such Maps,

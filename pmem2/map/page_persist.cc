@@ -12,10 +12,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
-#include <new>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -34,28 +32,48 @@ ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
   return page;
 }
 
-// A sync of the pieces of [start, start + length) (whole pages) that no Device DAX Map holds, each on its own, and a
-// write-back of [ptr, ptr + size)'s parts in those Maps (as SyncFailed's for a range all of them). For msync's EINVAL
-// over a range that holds Device DAX Maps among other memory (a caller's overrun into the next page, a page-cache Map
-// beside one): msync stopped at the first Device DAX mapping with an EINVAL that lost nothing. Each piece's failure
-// is its own (ENOMEM for memory no Map holds, a usage error to a caller that sees the result; a lost write-back
-// recorded on that piece's Maps), so no Map is charged with the EINVAL (libpmem 1.12.1's pmem_deep_persist syncs
-// such a range Map by Map too). Returns the first piece's errno, 0 if none failed; -1 if the range holds no Device DAX
-// Map (or they cannot be listed: no memory), for SyncFailed to go on as for any EINVAL.
+// A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does
+// not allow it now (made or mprotect'ed without read and write access: the write-back would fault, as a Map's Status
+// methods refuse with kNoAccess). Nothing is recorded: the Map lost nothing, the caller asked for what it cannot do.
+int WriteBackDeviceDax(uintptr_t from, uintptr_t to) {
+  const FlushFn write_back = arch::WriteBackFlush();  // none: byte (eADR) Maps only, which the drain persists
+  if (from >= to || write_back == nullptr) return 0;
+  const void* const range = reinterpret_cast<const void*>(from);
+  const absl::StatusOr<bool> allowed = RangeHasProtection(range, to - from, PROT_READ | PROT_WRITE);
+  if (!allowed.ok() || !*allowed) return EFAULT;
+  write_back(range, to - from);
+  return 0;
+}
+
+// For msync's EINVAL over a range that holds Device DAX Maps among other memory (a caller's overrun into the next
+// page, a page-cache Map beside one): msync(MS_SYNC) fsyncs the mappings in address order and stops at the first
+// failure, which the Device DAX mapping gives (it has no fsync) having lost nothing. So [ptr, ptr + size)'s parts in
+// those Maps are written back (as SyncFailed's for a range all of them) and the pieces of [start, start + length)
+// (whole pages) outside them synced each on its own, each failure its own: ENOMEM for memory no Map holds (a usage
+// error to a caller that sees the result), a lost write-back recorded on that piece's Maps; the Device DAX Maps are
+// charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). Except that the EINVAL
+// may have come from a file's fsync before the first Device DAX Map (a FUSE server's write-back error), whose report
+// the first msync took: it is recorded on the Maps of that first piece, if any, as any EINVAL is. Allocates nothing
+// (persist_fn's path: FirstMapInRange, one Map at a time). Returns the first errno, 0 if none; -1 if the range holds
+// no Device DAX Map, for SyncFailed to go on as for any EINVAL.
 ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bool caller_sees_result, void* start,
                                                 size_t length) {
-  std::vector<MapExtent> device_dax;
-  try {
-    for (const MapExtent& map : MapsInRange(start, length)) {
-      if (map.file.valid && map.file.device_dax) device_dax.push_back(map);
-    }
-  } catch (const std::bad_alloc&) {
-    return -1;
-  }
-  if (device_dax.empty()) return -1;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
   const uintptr_t end = begin + length;
+  MapExtent map;
+  uintptr_t first_device_dax = end;
+  for (uintptr_t at = begin; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map); at = map.end) {
+    if (map.file.valid && map.file.device_dax) {
+      first_device_dax = std::max(map.begin, begin);
+      break;
+    }
+  }
+  if (first_device_dax == end) return -1;
   int first_error = 0;
+  if (first_device_dax > begin && FirstMapInRange(start, first_device_dax - begin, &map)) {
+    RecordPersistFailure(start, first_device_dax - begin, EINVAL);
+    first_error = EINVAL;
+  }
   const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
     if (from >= to) return;
     void* const piece = reinterpret_cast<void*>(from);
@@ -68,15 +86,15 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
     if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error);
     if (first_error == 0) first_error = error;
   };
-  const FlushFn write_back = arch::WriteBackFlush();
   const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
   const uintptr_t data_end = data_begin + size;
   uintptr_t synced_to = begin;
-  for (const MapExtent& map : device_dax) {
+  for (uintptr_t at = first_device_dax; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map);
+       at = map.end) {
+    if (!map.file.valid || !map.file.device_dax) continue;
     sync_piece(synced_to, std::max(map.begin, synced_to));
-    const uintptr_t from = std::max(map.begin, data_begin);
-    const uintptr_t to = std::min(map.end, data_end);
-    if (write_back != nullptr && from < to) write_back(reinterpret_cast<const void*>(from), to - from);
+    const int written = WriteBackDeviceDax(std::max(map.begin, data_begin), std::min(map.end, data_end));
+    if (written != 0 && first_error == 0) first_error = written;
     synced_to = std::max(synced_to, std::min(map.end, end));
   }
   sync_piece(synced_to, end);
@@ -97,11 +115,13 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   // whatever PMEM_NO_FLUSH says, as the kernel's msync of a file on fsdax writes the caches back whatever it says (and
   // as DeepFlush does). The registry is asked first: with a live Map the CPU's tables exist, so the engine allocates
   // nothing here. A CPU without a write-back has only byte (eADR) Maps of Device DAX (rule 5), whose stores the
-  // drain (a fence) makes durable.
+  // drain (a fence) makes durable. A range the mapping does not let the CPU write back (no read or write access) is
+  // EFAULT, recorded nowhere (WriteBackDeviceDax).
   if (error == EINVAL && RangeIsCpuPersistentDeviceDax(ptr, size)) {
-    if (const FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
+    const uintptr_t data = reinterpret_cast<uintptr_t>(ptr);
+    const int written = WriteBackDeviceDax(data, data + size);  // EFAULT where it would fault
     arch::CacheLineOps().drain();
-    return 0;
+    return written;
   }
   if (error == EINVAL) {
     if (const int around = SyncAroundDeviceDax(ptr, size, caller_sees_result, start, length); around >= 0) {

@@ -278,19 +278,23 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
 
 namespace {
 
-// `status` with the path in front of its message unless the message names it already, its code and payloads
-// (ErrorCode, errno) as they were: errors of the Source and the Map name a descriptor (closed by the time the caller
-// reads it) or nothing, and a caller that maps many files must learn which one failed.
+// `status` with "PATH: " in front of its message (unless there already), its code and payloads (ErrorCode, errno) as
+// they were: for the errors of the Source and the Map, which name a descriptor (closed by the time the caller reads
+// them) or nothing, where a caller that maps many files must learn which one failed.
 absl::Status NamingPath(const std::string& path, const absl::Status& status) {
-  if (status.ok() || absl::StrContains(status.message(), path)) return status;
+  if (status.ok() || absl::StartsWith(status.message(), absl::StrCat(path, ": "))) return status;
   absl::Status named(status.code(), absl::StrCat(path, ": ", status.message()));
   status.ForEachPayload(
       [&named](absl::string_view type_url, const absl::Cord& payload) { named.SetPayload(type_url, payload); });
   return named;
 }
 
-absl::Status MapFileIntoUnnamed(const std::string& path, const MapFileOptions& options,
-                                absl::FunctionRef<void(MappedFile&&)> keep) {
+}  // namespace
+
+namespace map_file_internal {
+
+absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
+                         absl::FunctionRef<void(MappedFile&&)> keep) {
   // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
   const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
@@ -329,13 +333,13 @@ absl::Status MapFileIntoUnnamed(const std::string& path, const MapFileOptions& o
     close(fd);
   });
   absl::StatusOr<Source> source = Source::FromFd(fd);
-  if (!source.ok()) return source.status();
+  if (!source.ok()) return NamingPath(path, source.status());
   // What was opened decides, as the descriptor is what gets mapped: the path may have been replaced since the
   // stat above. Then the other kind's rules apply as if it had been there from the start.
   if (source->kind() == SourceKind::kDeviceDax) {
     if (absl::Status s = CheckDeviceDaxOptions(path, options); !s.ok()) return s;
     absl::StatusOr<uint64_t> size = source->Size();
-    if (!size.ok()) return size.status();
+    if (!size.ok()) return NamingPath(path, size.status());
     if (options.length != 0 && options.length != *size) {
       return Invalid(absl::StrCat(path, " is Device DAX of ", *size, " bytes: length must be 0 or ", *size,
                                   ", not ", options.length));
@@ -352,29 +356,20 @@ absl::Status MapFileIntoUnnamed(const std::string& path, const MapFileOptions& o
     // An existing file resized: never left cut short or grown by a call that fails (a granularity the file system
     // cannot give, a PMEM_* variable, mmap), which would lose what lay past `length`, or leave zeros there.
     absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config, &restore_size);
-    if (!resized.ok()) return resized.status();
+    if (!resized.ok()) return NamingPath(path, resized.status());
     map = *std::move(resized);
   } else {
     if (source->kind() != SourceKind::kDeviceDax && options.create) {
       if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
     }
     map = MapAtHint(config, *source, options.address_hint);
-    if (!map.ok()) return map.status();
+    if (!map.ok()) return NamingPath(path, map.status());
   }
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
   keep(std::move(mapped));
   keep_file = true;
   return absl::OkStatus();
-}
-
-}  // namespace
-
-namespace map_file_internal {
-
-absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
-                         absl::FunctionRef<void(MappedFile&&)> keep) {
-  return NamingPath(path, MapFileIntoUnnamed(path, options, keep));
 }
 
 }  // namespace map_file_internal
