@@ -43,14 +43,16 @@ out=$("$2" "$dir/log-short" 10)
 echo "$out"
 [ "$(the_log "$dir/log-short")" = "$(records 10)" ]
 [ "$(stat -c %s "$dir/log-short")" -eq $((4 << 20)) ]
-# A larger file: the log is its first 4 MiB; its size and the bytes past them stay as they were.
-head -c $((5 << 20)) /dev/zero | tr '\0' x >"$dir/log-long"
-out=$("$2" "$dir/log-long" 10)
-echo "$out"
-[ "$(the_log "$dir/log-long")" = "$(records 10)" ]
-[ "$(stat -c %s "$dir/log-long")" -eq $((5 << 20)) ]
-[ "$(tail -c +$(((4 << 20) + 1)) "$dir/log-long" | tr -d x | wc -c)" -eq 0 ]
-[ "$(tail -c +$(((4 << 20) + 1)) "$dir/log-long" | wc -c)" -eq $((1 << 20)) ]
+# A larger file: the log is its first 4 MiB; its size and the bytes past them stay as they were (both examples).
+for example in "$2" "$3"; do
+  head -c $((5 << 20)) /dev/zero | tr '\0' x >"$dir/log-long"
+  out=$("$example" "$dir/log-long" 10)
+  echo "$out"
+  [ "$(the_log "$dir/log-long")" = "$(records 10)" ]
+  [ "$(stat -c %s "$dir/log-long")" -eq $((5 << 20)) ]
+  [ "$(tail -c +$(((4 << 20) + 1)) "$dir/log-long" | tr -d x | wc -c)" -eq 0 ]
+  [ "$(tail -c +$(((4 << 20) + 1)) "$dir/log-long" | wc -c)" -eq $((1 << 20)) ]
+done
 # A run that fails before its log exists (a map that cannot be made) leaves the path as it found it: no file where
 # there was none, an existing file's bytes and size as they were.
 for example in "$2" "$3"; do

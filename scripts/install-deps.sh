@@ -73,13 +73,13 @@ need_buildifier=0
 # packages are installed. Those packages are installed again with their examples' folder included (a filter given to
 # dpkg on its command line comes after the configuration's, and the last that matches a path wins), where root or sudo
 # allows; otherwise, or if they are still missing, it says what to do.
-# update_package_lists: apt-get update as root (or through `sudo` in $sudo). The lists' lock (apt-daily's update) is not
-# dpkg's, and apt does not wait for it: a few tries.
+# update_package_lists [TRIES]: apt-get update as root (or through `sudo` in $sudo). The lists' lock (apt-daily's
+# update) is not dpkg's, and apt does not wait for it: a few tries (6 unless told), 30 s apart.
 update_package_lists() {
-  local try
-  for try in 1 2 3 4 5 6; do
+  local try tries=${1:-6}
+  for ((try = 1; try <= tries; try++)); do
     ${sudo:-} apt-get update -qq -o DPkg::Lock::Timeout=600 && return 0
-    [ $try -eq 6 ] && return 1
+    [ $try -eq "$tries" ] && return 1
     echo "install-deps: apt-get update failed (the package lists locked by apt-daily?); again in 30 s" >&2
     sleep 30
   done
@@ -104,7 +104,7 @@ check_examples() {
     # Once as the package lists are (an image may have deleted them: then after an update).
     if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
       -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2; then
-      if update_package_lists; then
+      if update_package_lists 1; then  # once: a refusal (sudo without a terminal, dpkg) is said below
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
           -o DPkg::Lock::Timeout=600 "${includes[@]}" "${lacking[@]}" >&2 || true
       fi

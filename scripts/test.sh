@@ -114,11 +114,11 @@ status_re='(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|SKI
 
 # bep_outputs BEP TARGET NAME: the files named NAME (test.xml, test.log) that the build event file BEP gives for
 # TARGET's test results, one per shard, the last attempt's (a flaky retry's earlier attempts lie in test_attempts/),
-# as paths (the URIs' %XX decoded). Labels are written as JSON: a label with a character JSON escapes is not found,
-# and its target falls back to its folder (count_bazel_results).
+# as paths (the URIs' %XX decoded). The label is looked for as Bazel writes it (Gson: = ' & < > as \u00XX escapes).
 bep_outputs() {
-  local bep=$1 target=$2 name=$3 uri
-  grep -F "{\"id\":{\"testResult\":{\"label\":\"$target\"," "$bep" |
+  local bep=$1 target=$2 name=$3 uri label
+  label=$(sed "s/=/\\\\u003d/g; s/'/\\\\u0027/g; s/&/\\\\u0026/g; s/</\\\\u003c/g; s/>/\\\\u003e/g" <<<"$target")
+  grep -F "{\"id\":{\"testResult\":{\"label\":\"$label\"," "$bep" |
     grep -oE "\"name\":\"${name//./\\.}\",\"uri\":\"file://[^\"]*\"" | sed -E 's#^.*"uri":"file://##; s#"$##' |
     grep -v '/test_attempts/' | while IFS= read -r uri; do printf '%b\n' "${uri//%/\\x}"; done
 }
@@ -149,8 +149,7 @@ count_bazel_results() {
     xmls=()
     if [ -n "$bep" ] && [ -s "$bep" ]; then
       while IFS= read -r x; do [ -f "$x" ] && xmls+=("$x"); done < <(bep_outputs "$bep" "$target" test.xml)
-    fi
-    if [ ${#xmls[@]} -eq 0 ]; then
+    else  # the folder's reports, an earlier run's among them perhaps
       [ -f "$dir/test.xml" ] && xmls+=("$dir/test.xml")
       for x in "$dir"/shard_*_of_*/test.xml; do [ -f "$x" ] && xmls+=("$x"); done
     fi

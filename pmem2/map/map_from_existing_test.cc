@@ -17,6 +17,7 @@
 
 #include <libpmem2.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -446,7 +447,9 @@ struct MsyncLayout {
   int file_error = 0;
 };
 MsyncLayout layout;
+std::vector<std::pair<const void*, size_t>> msynced;  // each call's range
 int LayoutMsync(void* start, size_t length, int) {
+  msynced.emplace_back(start, length);
   const uintptr_t from = reinterpret_cast<uintptr_t>(start);
   const uintptr_t to = from + length;
   uintptr_t first_file = UINTPTR_MAX, first_device_dax = UINTPTR_MAX;
@@ -476,8 +479,10 @@ std::pair<const void*, size_t> Range(const void* address, size_t size) { return 
 // A sync over Device DAX Maps and other Maps (pmem_msync, pmem_deep_persist of a range across adjacent mappings):
 // msync stops at the first Device DAX mapping with an EINVAL that lost nothing. The Device DAX Maps' parts are written
 // back (just those bytes), the other pieces synced each on its own, a failure recorded on its own piece's Maps; the
-// EINVAL is charged to the Maps before the first Device DAX Map (their fsync may have been what failed: its report
-// cannot be asked for again) and to no Device DAX Map. A Device DAX Map that allows no access is EFAULT, not a fault.
+// EINVAL is charged to no Device DAX Map, but to the Maps of files before the first of them: their fsync may have been
+// what failed, and its one report would not come again (here the seam says the device gave it: A is charged all the
+// same, a failure that may not have happened rather than one lost). A Device DAX Map that allows no access is EFAULT,
+// not a fault, and recorded where the caller cannot see it (persist_fn).
 // Layout in a reservation: file Map A | Device DAX D1 | file Map B | Device DAX D2, each kLength.
 TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) {
   if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
@@ -518,8 +523,9 @@ TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) 
   layout.files = {{at(0), at(kLength)}, {at(2 * kLength), at(3 * kLength)}};
   layout.device_dax = {{at(kLength), at(2 * kLength)}, {at(3 * kLength), at(4 * kLength)}};
   map_internal::SetMsyncForTest(&LayoutMsync);
+  absl::Cleanup no_seam = [] { map_internal::SetMsyncForTest(nullptr); };
 
-  // From A's last page to D2's first bytes: the EINVAL is A's too (it came first); D1 and D2 charged nothing.
+  // From A's last page to D2's first bytes: the EINVAL charged to A (before the first Device DAX Map), not D1 or D2.
   layout.file_error = 0;
   written_back.clear();
   EXPECT_EQ(map_internal::SyncPages(base + kLength - 10, 2 * kLength + 20, /*caller_sees_result=*/true), EINVAL);
@@ -547,18 +553,23 @@ TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) 
   }
   EXPECT_EQ(GetErrno(b->ClearPersistError()), EIO);
 
-  // D1 made inaccessible: EFAULT for the sync over it alone and over it and B, no write-back (it would fault), nothing
-  // recorded on it.
+  // D1 made inaccessible: EFAULT for the sync over it alone and over it and B (B's piece synced all the same), no
+  // write-back (it would fault), nothing recorded where the caller sees the result; persist_fn's is recorded on D1.
   layout.file_error = 0;
   ASSERT_EQ(mprotect(base + kLength, kLength, PROT_NONE), 0);
+  absl::Cleanup accessible = [base] { mprotect(base + kLength, kLength, PROT_READ | PROT_WRITE); };
   written_back.clear();
   EXPECT_EQ(map_internal::SyncPages(base + kLength + 10, 100, /*caller_sees_result=*/true), EFAULT);
+  msynced.clear();
   EXPECT_EQ(map_internal::SyncPages(base + kLength + 10, kLength + 100, /*caller_sees_result=*/true), EFAULT);
+  EXPECT_THAT(msynced, ::testing::Contains(Range(base + 2 * kLength, 110))) << "B's piece";
   EXPECT_THAT(written_back, ::testing::IsEmpty());
   EXPECT_TRUE(d1->PersistError().ok()) << d1->PersistError();
   EXPECT_TRUE(b->PersistError().ok()) << b->PersistError();
-  map_internal::SetMsyncForTest(nullptr);
-  ASSERT_EQ(mprotect(base + kLength, kLength, PROT_READ | PROT_WRITE), 0);
+  map_internal::PagePersistFn()(base + kLength + 10, 100);
+  EXPECT_EQ(GetErrno(d1->PersistError()), EFAULT) << "persist_fn cannot return it";
+  EXPECT_THAT(written_back, ::testing::IsEmpty());
+  EXPECT_EQ(GetErrno(d1->ClearPersistError()), EFAULT);
 }
 
 // The deep drain of Device DAX (pmem_deep_drain, pmem_deep_persist; libpmem.h): where all of the range is such Maps,

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
 
@@ -34,27 +35,40 @@ ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
 
 // A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does
 // not allow it now (made or mprotect'ed without read and write access: the write-back would fault, as a Map's Status
-// methods refuse with kNoAccess). Nothing is recorded: the Map lost nothing, the caller asked for what it cannot do.
-int WriteBackDeviceDax(uintptr_t from, uintptr_t to) {
+// methods refuse with kNoAccess). Where the mappings cannot be read (no /proc, no descriptor left, no memory for the
+// error), written back as before. An EFAULT a caller does not see (persist_fn's) is recorded: nothing was made durable.
+int WriteBackDeviceDax(uintptr_t from, uintptr_t to, bool caller_sees_result) {
   const FlushFn write_back = arch::WriteBackFlush();  // none: byte (eADR) Maps only, which the drain persists
   if (from >= to || write_back == nullptr) return 0;
   const void* const range = reinterpret_cast<const void*>(from);
-  const absl::StatusOr<bool> allowed = RangeHasProtection(range, to - from, PROT_READ | PROT_WRITE);
-  if (!allowed.ok() || !*allowed) return EFAULT;
+  bool allowed = true;
+  try {
+    const absl::StatusOr<bool> accessible = RangeHasProtection(range, to - from, PROT_READ | PROT_WRITE);
+    if (accessible.ok()) allowed = *accessible;
+  } catch (const std::bad_alloc&) {
+  }
+  if (!allowed) {
+    if (!caller_sees_result) RecordPersistFailure(range, to - from, EFAULT);
+    return EFAULT;
+  }
   write_back(range, to - from);
   return 0;
 }
 
 // For msync's EINVAL over a range that holds Device DAX Maps among other memory (a caller's overrun into the next
 // page, a page-cache Map beside one): msync(MS_SYNC) fsyncs the mappings in address order and stops at the first
-// failure, which the Device DAX mapping gives (it has no fsync) having lost nothing. So [ptr, ptr + size)'s parts in
+// failure, which the Device DAX mapping gives (it has no fsync) having lost nothing, unless a file mapping before it
+// failed first. So [ptr, ptr + size)'s parts in
 // those Maps are written back (as SyncFailed's for a range all of them) and the pieces of [start, start + length)
 // (whole pages) outside them synced each on its own, each failure its own: ENOMEM for memory no Map holds (a usage
 // error to a caller that sees the result), a lost write-back recorded on that piece's Maps; the Device DAX Maps are
-// charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). Except that the EINVAL
-// may have come from a file's fsync before the first Device DAX Map (a FUSE server's write-back error), whose report
-// the first msync took: it is recorded on the Maps of that first piece, if any, as any EINVAL is. Allocates nothing
-// (persist_fn's path: FirstMapInRange, one Map at a time). Returns the first errno, 0 if none; -1 if the range holds
+// charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). But the EINVAL may have
+// come from the fsync of a file mapped before the first Device DAX Map (a FUSE server's write-back error), whose one
+// report the first msync took and a second would not see: it is recorded on the Maps of files there, if any, and
+// returned, as any EINVAL over them is (which charges them when the device gave it: a failure reported that may not
+// have happened, rather than one lost). Memory there that no Map of a file holds (an application's own mapping)
+// cannot be told apart and is synced again like the rest. Allocates nothing (persist_fn's path: FirstMapInRange, one
+// Map at a time). Returns the first errno, 0 if none; -1 if the range holds
 // no Device DAX Map, for SyncFailed to go on as for any EINVAL.
 ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bool caller_sees_result, void* start,
                                                 size_t length) {
@@ -70,8 +84,12 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   }
   if (first_device_dax == end) return -1;
   int first_error = 0;
-  if (first_device_dax > begin && FirstMapInRange(start, first_device_dax - begin, &map)) {
-    RecordPersistFailure(start, first_device_dax - begin, EINVAL);
+  for (uintptr_t at = begin;
+       at < first_device_dax && FirstMapInRange(reinterpret_cast<void*>(at), first_device_dax - at, &map);
+       at = map.end) {
+    if (!map.file.valid || map.file.device_dax) continue;
+    const uintptr_t from = std::max(map.begin, begin);
+    RecordPersistFailure(reinterpret_cast<void*>(from), std::min(map.end, first_device_dax) - from, EINVAL);
     first_error = EINVAL;
   }
   const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
@@ -93,7 +111,8 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
        at = map.end) {
     if (!map.file.valid || !map.file.device_dax) continue;
     sync_piece(synced_to, std::max(map.begin, synced_to));
-    const int written = WriteBackDeviceDax(std::max(map.begin, data_begin), std::min(map.end, data_end));
+    const int written =
+        WriteBackDeviceDax(std::max(map.begin, data_begin), std::min(map.end, data_end), caller_sees_result);
     if (written != 0 && first_error == 0) first_error = written;
     synced_to = std::max(synced_to, std::min(map.end, end));
   }
@@ -116,10 +135,10 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   // as DeepFlush does). The registry is asked first: with a live Map the CPU's tables exist, so the engine allocates
   // nothing here. A CPU without a write-back has only byte (eADR) Maps of Device DAX (rule 5), whose stores the
   // drain (a fence) makes durable. A range the mapping does not let the CPU write back (no read or write access) is
-  // EFAULT, recorded nowhere (WriteBackDeviceDax).
+  // EFAULT (WriteBackDeviceDax: recorded where the caller does not see it).
   if (error == EINVAL && RangeIsCpuPersistentDeviceDax(ptr, size)) {
     const uintptr_t data = reinterpret_cast<uintptr_t>(ptr);
-    const int written = WriteBackDeviceDax(data, data + size);  // EFAULT where it would fault
+    const int written = WriteBackDeviceDax(data, data + size, caller_sees_result);  // EFAULT where it would fault
     arch::CacheLineOps().drain();
     return written;
   }

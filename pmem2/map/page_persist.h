@@ -40,11 +40,11 @@ MemsetFn PageMemsetFn();
 // (ENOMEM over live Maps, and EINVAL, come from the file's fsync and are recorded). Except EINVAL over byte or
 // cache-line Maps of Device DAX, which have no fsync: the range is written back from the CPU caches (also under
 // PMEM_NO_FLUSH=1, as the kernel's msync on fsdax; a fence where the CPU cannot write back and the Maps are byte),
-// nothing is recorded and 0 returned (EFAULT, recorded nowhere, where the mapping allows no read or write: the write-back
-// would fault). Over a range that holds such Maps among other memory (a caller's overrun, a page-cache Map beside one)
-// their parts are written back and the rest synced apart, its failures its own; the EINVAL, which lost nothing, is
-// recorded on no Device DAX Map, but on the Maps before the first of them, whose fsync may have been what failed. A
-// range
+// nothing is recorded and 0 returned (EFAULT where the mapping allows no read or write: the write-back would fault;
+// recorded when the caller does not see the result). Over a range that holds such Maps among other memory (a caller's
+// overrun, a page-cache Map beside one) their parts are written back and the rest synced apart, its failures its own;
+// the EINVAL is recorded on no Device DAX Map, but on the Maps of files before the first of them, whose fsync may have
+// been what failed (its one report taken), and returned then. A range
 // that runs into the top page of the address space fails with ENOMEM without a sync (page_persist.cc, SyncPastTheTop).
 // Returns the errno of this msync, 0 if it succeeded.
 int SyncPages(const void* ptr, size_t size, bool caller_sees_result);

@@ -202,6 +202,17 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   return Map::Create(config, source);
 }
 
+// `status` with "PATH: " in front of its message (unless there already), its code and payloads (ErrorCode, errno) as
+// they were: for the errors of the Source and the Map, which name a descriptor (closed by the time the caller reads
+// them) or nothing, where a caller that maps many files must learn which one failed.
+absl::Status NamingPath(const std::string& path, const absl::Status& status) {
+  if (status.ok() || absl::StartsWith(status.message(), absl::StrCat(path, ": "))) return status;
+  absl::Status named(status.code(), absl::StrCat(path, ": ", status.message()));
+  status.ForEachPayload(
+      [&named](absl::string_view type_url, const absl::Cord& payload) { named.SetPayload(type_url, payload); });
+  return named;
+}
+
 // Map of an existing file that `options` resizes to `options.length`, resized so that a call that fails leaves it as
 // it was where it can (a granularity the file system cannot give, a PMEM_* variable, mmap): it would otherwise lose
 // what lay past `length`, or keep zeros there. Grown: before the mapping (which needs the bytes), and put back to its
@@ -223,18 +234,22 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
   if (options.length >= old_size) {
     if (options.length > old_size) *restore_size = old_size;
     if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
-    return MapAtHint(config, source, options.address_hint);
+    absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
+    if (!map.ok()) return NamingPath(path, map.status());
+    return map;
   }
   {
     // Of the part that stays, in whole granules (Config lengths must be), so that a huge old file is not mapped
     // whole for nothing.
     Config trial_config = config;
     absl::StatusOr<size_t> alignment = source.Alignment();
-    if (!alignment.ok()) return alignment.status();
+    if (!alignment.ok()) return NamingPath(path, alignment.status());
     // At least one granule where the old file has one (length 0 would mean the whole file).
     trial_config.set_length(old_size >= *alignment ? std::max(options.length / *alignment, uint64_t{1}) * *alignment
                                                    : 0);
-    if (absl::StatusOr<Map> trial = Map::Create(trial_config, source); !trial.ok()) return trial.status();
+    if (absl::StatusOr<Map> trial = Map::Create(trial_config, source); !trial.ok()) {
+      return NamingPath(path, trial.status());
+    }
   }
   if (!options.sparse) {
     int err = EINTR;
@@ -249,7 +264,9 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     const int err = errno;
     return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }
-  return MapAtHint(config, source, options.address_hint);
+  absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
+  if (!map.ok()) return NamingPath(path, map.status());
+  return map;
 }
 
 }  // namespace
@@ -276,21 +293,6 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
   return *std::move(kept);
 }
 
-namespace {
-
-// `status` with "PATH: " in front of its message (unless there already), its code and payloads (ErrorCode, errno) as
-// they were: for the errors of the Source and the Map, which name a descriptor (closed by the time the caller reads
-// them) or nothing, where a caller that maps many files must learn which one failed.
-absl::Status NamingPath(const std::string& path, const absl::Status& status) {
-  if (status.ok() || absl::StartsWith(status.message(), absl::StrCat(path, ": "))) return status;
-  absl::Status named(status.code(), absl::StrCat(path, ": ", status.message()));
-  status.ForEachPayload(
-      [&named](absl::string_view type_url, const absl::Cord& payload) { named.SetPayload(type_url, payload); });
-  return named;
-}
-
-}  // namespace
-
 namespace map_file_internal {
 
 absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
@@ -298,7 +300,8 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
   const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
-  if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : CheckFileOptions(options); !s.ok()) {
+  if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : NamingPath(path, CheckFileOptions(options));
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<OpenedFile> opened;
@@ -346,7 +349,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
     }
   } else {
     if (device_dax) {
-      if (absl::Status s = CheckFileOptions(options); !s.ok()) return s;
+      if (absl::Status s = CheckFileOptions(options); !s.ok()) return NamingPath(path, s);
     }
   }
   Config config;
@@ -356,7 +359,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
     // An existing file resized: never left cut short or grown by a call that fails (a granularity the file system
     // cannot give, a PMEM_* variable, mmap), which would lose what lay past `length`, or leave zeros there.
     absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config, &restore_size);
-    if (!resized.ok()) return NamingPath(path, resized.status());
+    if (!resized.ok()) return resized.status();
     map = *std::move(resized);
   } else {
     if (source->kind() != SourceKind::kDeviceDax && options.create) {
