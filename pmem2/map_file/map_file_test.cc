@@ -90,9 +90,10 @@ TEST_F(MapFileTest, ErrorsOfTheSourceAndTheMapNameThePath) {
   EXPECT_THAT(std::string(of_fifo.message()), ::testing::StartsWith(fifo + ": ")) << of_fifo;
   EXPECT_EQ(GetErrorCode(of_fifo), ErrorCode::kInvalidFileType) << of_fifo;
 
-  // The option checks too (they name no file); a message that starts with the path already gets no second one.
+  // The option checks' errors too (they name no file).
   const absl::Status no_length = MapFile(dir_.Join("new"), Create(0)).status();
-  EXPECT_EQ(no_length.message(), absl::StrCat(dir_.Join("new"), ": create needs a length (the file's size) above 0"));
+  EXPECT_THAT(std::string(no_length.message()),
+              ::testing::StartsWith(absl::StrCat(dir_.Join("new"), ": create needs a length")));
 
   const std::string missing = dir_.Join("missing");
   const absl::Status of_missing = MapFile(missing, MapFileOptions()).status();
