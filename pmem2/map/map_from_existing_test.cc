@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,7 +71,7 @@ class MapFromExistingTest : public ::testing::Test {
   ScopedTempDir dir_{"/dev/shm"};
   ScopedFd fd_;
   void* mapping_ = MAP_FAILED;
-  absl::optional<Source> source_;
+  std::optional<Source> source_;
 };
 
 TEST_F(MapFromExistingTest, APagePersistReturnsAndTheDataReachesTheFile) {
@@ -357,6 +358,37 @@ TEST_F(MapFromExistingTest, MsyncsEinvalOverAFileIsRecorded) {
   EXPECT_EQ(GetErrno(map->ClearPersistError()), EINVAL);
 }
 
+// Device DAX played by /dev/null on a fake NVDIMM region (`source_`, its sysfs link `link_`), with the engine's
+// write-back counted on x86-64 (`counted_`: write_backs, written_back): for the syncs that stand in for msync there.
+class DeviceDaxWriteBackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
+#if defined(__x86_64__)
+    arch::x86_64::Selection counting = arch::x86_64::CurrentSelection();
+    // The engine's write-back (Map::DeepFlush's too), which the syncs use whatever PMEM_NO_FLUSH says.
+    real_persist = counting.write_back;
+    counting.write_back = &CountingPersist;
+    cpu_.emplace(counting);
+    counted_ = true;
+#endif
+    link_ = sysfs_.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
+    absl::StatusOr<Source> source = Source::FromFd(fd_.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+    source_.emplace(*std::move(source));
+  }
+
+  bool counted_ = false;
+#if defined(__x86_64__)
+  std::optional<::pmem2::testing::ScopedCpuFeatures> cpu_;
+#endif
+  ::pmem2::testing::FakeSysfs sysfs_;
+  std::string link_;
+  ScopedFd fd_{open("/dev/null", O_RDWR | O_CLOEXEC)};
+  std::optional<Source> source_;
+};
+
 // Device DAX has no fsync, so msync fails there with EINVAL (testing/dax_vm's probe checks it on a real device).
 // An adopted page Map of it would fail every persist: it is cache line instead, as Create() makes a forced page.
 // And a sync that meets that EINVAL over its Maps (pmem_msync, pmem2::SyncPages, the C API's NULL-map persist)
@@ -365,24 +397,9 @@ TEST_F(MapFromExistingTest, MsyncsEinvalOverAFileIsRecorded) {
 // lost, and a recorded EINVAL would fail every later persist of those Maps. Over a range that leaves them, EINVAL
 // is recorded as before. /dev/null plays the device (fake sysfs), anonymous memory its pages, the msync seam its
 // answer.
-TEST(MapFromExistingDeviceDaxTest, APageMapIsCacheLineAndMsyncsEinvalOverItLosesNothing) {
-  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
-#if defined(__x86_64__)
-  arch::x86_64::Selection counting = arch::x86_64::CurrentSelection();
-  // The engine's write-back (Map::DeepFlush's too), which the sync uses whatever PMEM_NO_FLUSH says.
-  real_persist = counting.write_back;
-  counting.write_back = &CountingPersist;
-  ::pmem2::testing::ScopedCpuFeatures cpu(counting);
-  const bool counted = true;
-#else
-  const bool counted = false;
-#endif
-  ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
-  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+TEST_F(DeviceDaxWriteBackTest, APageMapIsCacheLineAndMsyncsEinvalOverItLosesNothing) {
+  const bool counted = counted_;
+  const std::optional<Source>& source = source_;
   // Shared, as a Device DAX mapping is (FromExisting refuses a private mapping of a file or device).
   void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(memory, MAP_FAILED);
@@ -484,22 +501,9 @@ std::pair<const void*, size_t> Range(const void* address, size_t size) { return 
 // same, a failure that may not have happened rather than one lost). A Device DAX Map that allows no access is EFAULT,
 // not a fault, and recorded where the caller cannot see it (persist_fn).
 // Layout in a reservation: file Map A | Device DAX D1 | file Map B | Device DAX D2, each kLength.
-TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) {
-  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
-#if defined(__x86_64__)
-  arch::x86_64::Selection counting = arch::x86_64::CurrentSelection();
-  real_persist = counting.write_back;
-  counting.write_back = &CountingPersist;
-  ::pmem2::testing::ScopedCpuFeatures cpu(counting);
-  const bool counted = true;
-#else
-  const bool counted = false;
-#endif
-  ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
-  ScopedFd dax_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  absl::StatusOr<Source> dax = Source::FromFd(dax_fd.get());
-  ASSERT_TRUE(dax.ok()) << dax.status();
+TEST_F(DeviceDaxWriteBackTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) {
+  const bool counted = counted_;
+  const std::optional<Source>& dax = source_;
   ScopedTempDir dir("/dev/shm");
   ScopedFd a_fd = CreateFile(dir.Join("a"), kLength, O_RDWR);
   ScopedFd b_fd = CreateFile(dir.Join("b"), kLength, O_RDWR);
@@ -574,18 +578,13 @@ TEST(MapFromExistingDeviceDaxTest, ASyncOverDeviceDaxAndFileMapsSyncsEachApart) 
 
 // The deep drain of Device DAX (pmem_deep_drain, pmem_deep_persist; libpmem.h): where all of the range is such Maps,
 // a fence and then the region's deep_flush written once per device, and no msync (Device DAX has no fsync); OK.
-TEST(MapFromExistingDeviceDaxTest, DeepDrainWritesTheRegionsDeepFlushAndSyncsNothing) {
-  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "Device DAX needs a cache-line write-back";
-  ::pmem2::testing::FakeSysfs sysfs;
-  const std::string link = sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
-  const std::string deep_flush = link.substr(0, link.find("/dev/char/")) + "/devices/ndbus0/region0/deep_flush";
+TEST_F(DeviceDaxWriteBackTest, DeepDrainWritesTheRegionsDeepFlushAndSyncsNothing) {
+  const std::string deep_flush = link_.substr(0, link_.find("/dev/char/")) + "/devices/ndbus0/region0/deep_flush";
   {
     std::ofstream attribute(deep_flush);
     attribute << "1\n";
   }
-  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
+  const std::optional<Source>& source = source_;
   void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(memory, MAP_FAILED);
   {
