@@ -36,6 +36,13 @@ absl::Status PathError(const std::string& path, absl::string_view what) {
   return absl::Status(absl::StatusCode::kFailedPrecondition, absl::StrCat(path, ": ", what));
 }
 
+// An error of pmem2 (Source, Map) naming `path` and ending with the code's name, its code and errno kept (info.h).
+absl::Status Pmem2Error(const std::string& path, const absl::Status& status) {
+  const ErrorCode code = GetErrorCode(status);
+  if (code == ErrorCode::kUnknown) return WithMessagePrefix(path, status);
+  return WithMessage(status, absl::StrCat(path, ": ", status.message(), " (", ErrorCodeName(code), ")"));
+}
+
 absl::Status OpenError(const std::string& path, int err) {
   switch (err) {
     case ENOENT: return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
@@ -204,11 +211,11 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
   const bool writable = opened.writable;
   const bool created = opened.created;
   absl::StatusOr<Source> source = Source::FromFd(fd);
-  if (!source.ok()) return PathError(path, source.status().message());
+  if (!source.ok()) return Pmem2Error(path, source.status());
   absl::StatusOr<uint64_t> size = source->Size();
-  if (!size.ok()) return PathError(path, size.status().message());
+  if (!size.ok()) return Pmem2Error(path, size.status());
   absl::StatusOr<size_t> alignment = source->Alignment();
-  if (!alignment.ok()) return PathError(path, alignment.status().message());
+  if (!alignment.ok()) return Pmem2Error(path, alignment.status());
 
   // Page is the coarsest granularity: asking for it maps anything and shows what the mapping really got.
   Config config;
@@ -217,10 +224,7 @@ absl::StatusOr<std::string> Describe(const std::string& path, const Opened& open
     config.set_protection(kProtRead);
   }
   absl::StatusOr<Map> map = Map::Create(config, *source);
-  if (!map.ok()) {
-    return PathError(path, absl::StrCat(map.status().message(), " (", ErrorCodeName(GetErrorCode(map.status())),
-                                        ")"));
-  }
+  if (!map.ok()) return Pmem2Error(path, map.status());
   const MapDiagnostics& d = map->diagnostics();
   std::string out;
   absl::StrAppend(&out, "path: ", path, created ? " (created)" : "", "\n");

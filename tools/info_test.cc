@@ -407,6 +407,8 @@ TEST_F(InfoTest, EmptyFileIsRefusedWithTheErrorName) {
   CreateFile(dir_.Join("empty"), 0, O_RDWR);
   absl::Status s = Info(dir_.Join("empty"), InfoOptions()).status();
   EXPECT_THAT(std::string(s.message()), HasSubstr("PMEM2_E_SOURCE_EMPTY"));
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kSourceEmpty) << s;
+  EXPECT_EQ(s.code(), CanonicalCode(ErrorCode::kSourceEmpty)) << s;
 }
 
 TEST_F(InfoTest, ReadOnlyFileIsMappedReadOnly) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
@@ -110,6 +111,19 @@ absl::Status MakeError(ErrorCode code, absl::string_view message) {
   absl::Status status(CanonicalCode(code), message);
   status.SetPayload(kCodePayload, absl::Cord(absl::StrCat(static_cast<int>(code))));
   return status;
+}
+
+absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
+  if (status.ok()) return status;
+  absl::Status replaced(status.code(), message);
+  status.ForEachPayload(
+      [&replaced](absl::string_view type_url, const absl::Cord& payload) { replaced.SetPayload(type_url, payload); });
+  return replaced;
+}
+
+absl::Status WithMessagePrefix(absl::string_view prefix, const absl::Status& status) {
+  if (absl::StartsWith(status.message(), absl::StrCat(prefix, ": "))) return status;
+  return WithMessage(status, absl::StrCat(prefix, ": ", status.message()));
 }
 
 absl::Status MakeErrnoError(int errno_value, absl::string_view message) {

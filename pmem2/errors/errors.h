@@ -101,6 +101,14 @@ absl::Status MakeError(ErrorCode code, absl::string_view message);
 // that is no error number (0 or negative) gives EIO, naming it in the message: never an OK status.
 absl::Status MakeErrnoError(int errno_value, absl::string_view message);
 
+// `status` with `message` instead of its own, its canonical code and payloads (the ErrorCode, the errno) as they
+// were, so GetErrorCode() and GetErrno() still answer. An OK status stays OK (and has no message).
+absl::Status WithMessage(const absl::Status& status, absl::string_view message);
+
+// WithMessage() with "`prefix`: " in front of the message: for callers that name what failed (a path, a device).
+// A status whose message already starts with "`prefix`: " is returned as it is.
+absl::Status WithMessagePrefix(absl::string_view prefix, const absl::Status& status);
+
 // kOk for an OK status; the attached code for pmem2 statuses; kUnknown for any other status.
 ErrorCode GetErrorCode(const absl::Status& status);
 

@@ -8,6 +8,7 @@
 
 #include <libpmem2.h>
 
+#include "absl/strings/match.h"
 #include "pmem2/persist_fns.h"
 
 #include "gtest/gtest.h"
@@ -86,6 +87,32 @@ TEST(ErrorsTest, ErrnoErrors) {
   EXPECT_EQ(GetErrno(s), ENOMEM);
   EXPECT_EQ(ToLibpmem2ReturnValue(s), -ENOMEM);
   EXPECT_NE(s.message().find("mmap of 4096 bytes: "), absl::string_view::npos);
+}
+
+TEST(ErrorsTest, WithMessagePrefixKeepsCodesAndPayloads) {
+  absl::Status range = WithMessagePrefix("/mnt/f", MakeError(ErrorCode::kMapRange, "offset 5 past size 4"));
+  EXPECT_EQ(range.message(), "/mnt/f: offset 5 past size 4");
+  EXPECT_EQ(range.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(GetErrorCode(range), ErrorCode::kMapRange);
+
+  absl::Status io = WithMessagePrefix("/mnt/f", MakeErrnoError(EIO, "msync"));
+  EXPECT_EQ(io.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(GetErrorCode(io), ErrorCode::kErrno);
+  EXPECT_EQ(GetErrno(io), EIO);
+  EXPECT_TRUE(absl::StartsWith(io.message(), "/mnt/f: msync: ")) << io;
+
+  // Named once however often it is passed on; OK and foreign statuses keep what they are.
+  EXPECT_EQ(WithMessagePrefix("/mnt/f", range), range);
+  EXPECT_TRUE(WithMessagePrefix("/mnt/f", absl::OkStatus()).ok());
+  absl::Status foreign = WithMessagePrefix("p", absl::NotFoundError("gone"));
+  EXPECT_EQ(foreign, absl::NotFoundError("p: gone"));
+  EXPECT_EQ(GetErrorCode(foreign), ErrorCode::kUnknown);
+
+  absl::Status renamed = WithMessage(io, "another text");
+  EXPECT_EQ(renamed.message(), "another text");
+  EXPECT_EQ(renamed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(GetErrno(renamed), EIO);
+  EXPECT_TRUE(WithMessage(absl::OkStatus(), "text").ok());
 }
 
 // Persistence failures: the canonical code says what the application must do (EIO: the data is gone; ENOSPC /

@@ -202,17 +202,6 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   return Map::Create(config, source);
 }
 
-// `status` with "PATH: " in front of its message (unless there already), its code and payloads (ErrorCode, errno) as
-// they were: for the errors of the Source and the Map, which name a descriptor (closed by the time the caller reads
-// them) or nothing, where a caller that maps many files must learn which one failed.
-absl::Status NamingPath(const std::string& path, const absl::Status& status) {
-  if (status.ok() || absl::StartsWith(status.message(), absl::StrCat(path, ": "))) return status;
-  absl::Status named(status.code(), absl::StrCat(path, ": ", status.message()));
-  status.ForEachPayload(
-      [&named](absl::string_view type_url, const absl::Cord& payload) { named.SetPayload(type_url, payload); });
-  return named;
-}
-
 // Map of an existing file that `options` resizes to `options.length`, resized so that a call that fails leaves it as
 // it was where it can (a granularity the file system cannot give, a PMEM_* variable, mmap): it would otherwise lose
 // what lay past `length`, or keep zeros there. Grown: before the mapping (which needs the bytes), and put back to its
@@ -235,7 +224,7 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     if (options.length > old_size) *restore_size = old_size;
     if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
     absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
-    if (!map.ok()) return NamingPath(path, map.status());
+    if (!map.ok()) return WithMessagePrefix(path, map.status());
     return map;
   }
   {
@@ -243,12 +232,12 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     // whole for nothing.
     Config trial_config = config;
     absl::StatusOr<size_t> alignment = source.Alignment();
-    if (!alignment.ok()) return NamingPath(path, alignment.status());
+    if (!alignment.ok()) return WithMessagePrefix(path, alignment.status());
     // At least one granule where the old file has one (length 0 would mean the whole file).
     trial_config.set_length(old_size >= *alignment ? std::max(options.length / *alignment, uint64_t{1}) * *alignment
                                                    : 0);
     if (absl::StatusOr<Map> trial = Map::Create(trial_config, source); !trial.ok()) {
-      return NamingPath(path, trial.status());
+      return WithMessagePrefix(path, trial.status());
     }
   }
   if (!options.sparse) {
@@ -265,7 +254,7 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }
   absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
-  if (!map.ok()) return NamingPath(path, map.status());
+  if (!map.ok()) return WithMessagePrefix(path, map.status());
   return map;
 }
 
@@ -300,7 +289,8 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
   const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
-  if (absl::Status s = device_dax ? CheckDeviceDaxOptions(path, options) : NamingPath(path, CheckFileOptions(options));
+  if (absl::Status s =
+          device_dax ? CheckDeviceDaxOptions(path, options) : WithMessagePrefix(path, CheckFileOptions(options));
       !s.ok()) {
     return s;
   }
@@ -336,20 +326,20 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
     close(fd);
   });
   absl::StatusOr<Source> source = Source::FromFd(fd);
-  if (!source.ok()) return NamingPath(path, source.status());
+  if (!source.ok()) return WithMessagePrefix(path, source.status());
   // What was opened decides, as the descriptor is what gets mapped: the path may have been replaced since the
   // stat above. Then the other kind's rules apply as if it had been there from the start.
   if (source->kind() == SourceKind::kDeviceDax) {
     if (absl::Status s = CheckDeviceDaxOptions(path, options); !s.ok()) return s;
     absl::StatusOr<uint64_t> size = source->Size();
-    if (!size.ok()) return NamingPath(path, size.status());
+    if (!size.ok()) return WithMessagePrefix(path, size.status());
     if (options.length != 0 && options.length != *size) {
       return Invalid(absl::StrCat(path, " is Device DAX of ", *size, " bytes: length must be 0 or ", *size,
                                   ", not ", options.length));
     }
   } else {
     if (device_dax) {
-      if (absl::Status s = CheckFileOptions(options); !s.ok()) return NamingPath(path, s);
+      if (absl::Status s = CheckFileOptions(options); !s.ok()) return WithMessagePrefix(path, s);
     }
   }
   Config config;
@@ -366,7 +356,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
       if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
     }
     map = MapAtHint(config, *source, options.address_hint);
-    if (!map.ok()) return NamingPath(path, map.status());
+    if (!map.ok()) return WithMessagePrefix(path, map.status());
   }
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
