@@ -62,23 +62,8 @@ absl::Status CheckArguments(const std::vector<std::string>& args, const BenchCom
   if (args.empty()) return Invalid("bench needs a PATH: pmem2 bench PATH [--plot=FILE.svg]");
   if (args.size() > 1) return Invalid(absl::StrCat("bench takes exactly one PATH, got ", args.size()));
   if (absl::Status s = CheckPlotPath(options.plot, options.replace_plot); !s.ok()) return s;
-  if (options.run.repetitions < 1 || options.run.repetitions > kMaxRepetitions) {
-    return Invalid(absl::StrCat("--repetitions=", options.run.repetitions, ": give 1 to ", kMaxRepetitions));
-  }
-  if (!(options.run.min_time > 0) || !(options.run.min_time <= kMaxMinTime)) {
-    return Invalid(
-        absl::StrCat("--min_time=", options.run.min_time, ": give a number of seconds above 0, at most ", kMaxMinTime));
-  }
-  if (options.cpu < -2) return Invalid(absl::StrCat("--cpu=", options.cpu, ": give a CPU number, -1 or -2"));
-  if (options.cpu >= 0) {
-    // Before PATH's blocks are allocated: a CPU this process may not run on would fail the pinning only then.
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
-        (options.cpu >= CPU_SETSIZE || !CPU_ISSET(options.cpu, &allowed))) {
-      return Invalid(absl::StrCat("--cpu=", options.cpu, ": not a CPU this process may run on"));
-    }
-  }
+  // Before PATH's blocks are allocated: a CPU this process may not run on would fail the pinning only then.
+  if (absl::Status s = CheckRunValues(options.run.repetitions, options.run.min_time, options.cpu); !s.ok()) return s;
   if (options.create_size.has_value() && *options.create_size == 0) return Invalid("--create_size must be positive");
   if (options.run.patterns.empty()) return Invalid("--patterns: no pattern to measure");
   const std::vector<Pattern>& patterns = options.run.patterns;

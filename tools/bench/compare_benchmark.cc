@@ -98,14 +98,11 @@ int main(int argc, char** argv) {
   options.min_time = absl::GetFlag(FLAGS_min_time);
   options.progress = &std::cerr;
   const size_t window_mib = absl::GetFlag(FLAGS_window_mib);
-  if (options.repetitions < 1 || options.repetitions > pmem2::bench::kMaxRepetitions) {
-    return Fail(absl::StrCat("--repetitions=", options.repetitions, ": give 1 to ", pmem2::bench::kMaxRepetitions));
+  if (absl::Status s = pmem2::bench::CheckRunValues(options.repetitions, options.min_time, absl::GetFlag(FLAGS_cpu));
+      !s.ok()) {
+    return Fail(std::string(s.message()));
   }
-  if (!(options.min_time > 0) || !(options.min_time <= pmem2::bench::kMaxMinTime)) {
-    return Fail(absl::StrCat("--min_time=", options.min_time, ": give a number of seconds above 0, at most ",
-                             pmem2::bench::kMaxMinTime));
-  }
-  if (window_mib < 128) return Fail("--window_mib wants >= 128");
+  if (window_mib < 128) return Fail(absl::StrCat("--window_mib=", window_mib, ": give 128 or more"));
   absl::StatusOr<std::vector<pmem2::bench::Pattern>> patterns =
       pmem2::bench::ParsePatterns(absl::GetFlag(FLAGS_patterns));
   if (!patterns.ok()) return Fail(std::string(patterns.status().message()));

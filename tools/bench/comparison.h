@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "tools/bench/destinations.h"
+#include "tools/bench/options.h"
 #include "tools/bench/table.h"
 #include "tools/bench/timing.h"
 
@@ -46,11 +47,6 @@ namespace bench {
 // The sizes the table reports.
 std::vector<size_t> DefaultCopySizes();     // 64 B ... 64 MiB
 std::vector<size_t> DefaultPersistSizes();  // 64 B, 4 KiB, 2 MiB
-
-// Bounds of --repetitions and --min_time (pmem2 bench, compare_benchmark): beyond them a run would take days (and
-// the repetitions' records more memory than there is).
-inline constexpr int kMaxRepetitions = 1000;
-inline constexpr double kMaxMinTime = 60;
 
 struct RunOptions {
   std::vector<size_t> copy_sizes = DefaultCopySizes();

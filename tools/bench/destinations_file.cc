@@ -72,6 +72,16 @@ absl::StatusOr<std::unique_ptr<Destinations>> Destinations::ForFile(int fd, cons
   if (!map.ok()) return Prefixed(path, map.status());
   absl::StatusOr<ReferenceMap> ref = ReferenceMap::FromFd(**lib, fd, PMEM2_GRANULARITY_PAGE);
   if (!ref.ok()) return Prefixed(path, ref.status());
+  // libpmem2 1.12.1 takes PMEM2_FORCE_GRANULARITY=PAGE on any source, where pmem2 keeps Device DAX at cache line: its
+  // persist is then an msync, which Device DAX refuses (EINVAL), and a failed msync aborts the process in its first
+  // copy. Refused here, unmapped and unwritten.
+  if (source->kind() == SourceKind::kDeviceDax && ref->store_granularity() == PMEM2_GRANULARITY_PAGE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path,
+                     ": libpmem2 maps this Device DAX at page granularity (PMEM2_FORCE_GRANULARITY): its persist "
+                     "would msync the device, which fails there, and abort the process; unset "
+                     "PMEM2_FORCE_GRANULARITY or set it to CACHE_LINE"));
+  }
   const size_t window = static_cast<size_t>(std::min<uint64_t>(*size, max_window)) / page * page;
   const size_t cold_window = static_cast<size_t>(std::min<uint64_t>(*size, max_cold_window)) / page * page;
   const size_t touched = std::max(window, cold_window);

@@ -3,9 +3,11 @@
 // tools/bench/options.cc
 // -----------------------------------------------------------------------------
 //
-// --patterns, --strategies and --sizes (see options.h).
+// --patterns, --strategies, --sizes and the run's values (see options.h).
 
 #include "tools/bench/options.h"
+
+#include <sched.h>
 
 #include <algorithm>
 #include <iterator>
@@ -114,6 +116,25 @@ absl::StatusOr<StrategySelection> ParseStrategies(absl::string_view text, const 
   }
   selection.names = *std::move(items);
   return selection;
+}
+
+absl::Status CheckRunValues(int repetitions, double min_time, int cpu) {
+  if (repetitions < 1 || repetitions > kMaxRepetitions) {
+    return absl::InvalidArgumentError(absl::StrCat("--repetitions=", repetitions, ": give 1 to ", kMaxRepetitions));
+  }
+  if (!(min_time > 0) || !(min_time <= kMaxMinTime)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--min_time=", min_time, ": give a number of seconds above 0, at most ", kMaxMinTime));
+  }
+  if (cpu < -2) return absl::InvalidArgumentError(absl::StrCat("--cpu=", cpu, ": give a CPU number, -1 or -2"));
+  if (cpu >= 0) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed))) {
+      return absl::InvalidArgumentError(absl::StrCat("--cpu=", cpu, ": not a CPU this process may run on"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> AvailableStrategyNames() {

@@ -14,6 +14,7 @@
 //                             limit_kernels.h; only the ones this CPU has.
 //   --sizes=LIST              (compare_benchmark) the copy sizes, multiples of 64 B, e.g. 512,1K,2K, or of 8 B
 //                             below 64 (records smaller than a line, e.g. 8,16,32); default: the table's 64 B-64 MiB
+//   --repetitions, --min_time, --cpu   checked by CheckRunValues()
 
 #ifndef PMEM2_TOOLS_BENCH_OPTIONS_H_
 #define PMEM2_TOOLS_BENCH_OPTIONS_H_
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tools/bench/timing.h"
@@ -29,6 +31,16 @@ namespace pmem2 {
 namespace bench {
 
 inline constexpr char kDefaultPatterns[] = "hot,seq,rand";
+
+// Bounds of --repetitions and --min_time: beyond them a run would take days (and the repetitions' records more
+// memory than there is).
+inline constexpr int kMaxRepetitions = 1000;
+inline constexpr double kMaxMinTime = 60;
+
+// --repetitions (1..kMaxRepetitions), --min_time (seconds in (0, kMaxMinTime]) and --cpu (a CPU this process may run
+// on, -1 for the last of those, -2 for no pinning): kInvalidArgument naming the first bad value, before anything is
+// mapped, allocated or pinned.
+absl::Status CheckRunValues(int repetitions, double min_time, int cpu);
 
 // The patterns of a comma-separated list, in the table's order (hot, seq, rand, same, move). kInvalidArgument naming
 // the value for an empty list or item, an unknown name or a name given twice.

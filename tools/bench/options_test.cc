@@ -3,10 +3,13 @@
 // tools/bench/options_test.cc
 // -----------------------------------------------------------------------------
 //
-// --patterns, --strategies and --sizes: what they accept, and errors that name the bad value.
+// --patterns, --strategies, --sizes and the run's values: what they accept, and errors that name the bad value.
 
 #include "tools/bench/options.h"
 
+#include <sched.h>
+
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,30 @@ TEST(OptionsTest, HasColdPatternIsTrueForSeqRandOrMove) {
   EXPECT_TRUE(HasColdPattern({Pattern::kSeq}));
   EXPECT_TRUE(HasColdPattern({Pattern::kHot, Pattern::kRand}));
   EXPECT_TRUE(HasColdPattern({Pattern::kMove})) << "move copies within the cold window";
+}
+
+// Both front ends check these with this one function (compare_benchmark accepted --cpu=-3 and pinned to the last CPU).
+TEST(RunValuesTest, ErrorsNameTheBadValue) {
+  EXPECT_TRUE(CheckRunValues(1, 0.001, -2).ok());
+  EXPECT_TRUE(CheckRunValues(kMaxRepetitions, kMaxMinTime, -1).ok());
+  for (int repetitions : {0, -1, kMaxRepetitions + 1, 100000000}) {
+    absl::Status s = CheckRunValues(repetitions, 0.1, -1);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("--repetitions=", repetitions, ":")));
+  }
+  for (double min_time : {0.0, -1.0, kMaxMinTime * 2, std::numeric_limits<double>::infinity(),
+                          std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_THAT(std::string(CheckRunValues(1, min_time, -1).message()), HasSubstr("--min_time=")) << min_time;
+  }
+  EXPECT_THAT(std::string(CheckRunValues(1, 0.1, -3).message()), HasSubstr("--cpu=-3:"));
+  EXPECT_THAT(std::string(CheckRunValues(1, 0.1, CPU_SETSIZE + 7).message()),
+              HasSubstr(absl::StrCat("--cpu=", CPU_SETSIZE + 7, ": not a CPU this process may run on")));
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    EXPECT_EQ(CheckRunValues(1, 0.1, cpu).ok(), CPU_ISSET(cpu, &allowed) != 0) << cpu;
+  }
 }
 
 TEST(PatternsTest, AnySubsetInTheTablesOrder) {

@@ -9,8 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -29,17 +30,48 @@ constexpr double kRight = 250;  // room for the legend
 constexpr double kTop = 50;
 constexpr double kBottom = 60;
 
+// The length of the UTF-8 sequence at text[i] if it encodes a character XML 1.0 allows in text (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF; not U+FFFE or U+FFFF), else 0. C0 controls but tab, line
+// feed and carriage return are not allowed either.
+size_t XmlCharLength(const std::string& text, size_t i) {
+  const auto byte = [&text](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned lead = byte(i);
+  if (lead < 0x80) return lead >= 0x20 || lead == '\t' || lead == '\n' || lead == '\r' ? 1 : 0;
+  const size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
+  if (length == 0 || lead > 0xf4) return 0;
+  uint32_t code = lead & (0x7f >> length);
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    code = code << 6 | (byte(i + k) & 0x3f);
+  }
+  const uint32_t smallest = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+  if (code < smallest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff) || code == 0xfffe || code == 0xffff) {
+    return 0;
+  }
+  return length;
+}
+
+// Text or an attribute value for the document: markup characters as entities, and every byte that is not part of a
+// character XML allows (a path's bytes need not be UTF-8) as U+FFFD, so that the file always parses.
 std::string Escape(const std::string& text) {
   std::string out;
-  for (char c : text) {
-    switch (c) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = XmlCharLength(text, i);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+      continue;
+    }
+    switch (text[i]) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
-      default: out += c;
+      default:
+        out.append(text, i, length);
     }
+    i += length;
   }
   return out;
 }

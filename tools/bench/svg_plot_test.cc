@@ -129,6 +129,35 @@ TEST(SvgPlotTest, WellFormedWithBothLibrariesAndTheLimit) {
   EXPECT_NE(svg.find("bandwidth (GB/s)"), std::string::npos);
 }
 
+// A title holds the user's path, whose bytes need not be UTF-8: the document declares UTF-8 and XML 1.0 allows no C0
+// control but tab, line feed and carriage return, so anything else becomes U+FFFD and the file still parses.
+TEST(SvgPlotTest, TitleBytesThatAreNoXmlCharacterBecomeReplacementCharacters) {
+  const std::string kReplacement = "\xEF\xBF\xBD";
+  const struct {
+    std::string title;
+    std::string shown;
+  } cases[] = {
+      {"/tmp/x\xff", "/tmp/x" + kReplacement},
+      {std::string("/tmp/a\x01"
+                   "b\x00"
+                   "c",
+                   10),
+       "/tmp/a" + kReplacement + "b" + kReplacement + "c"},
+      // é, €, 😀 and a tab: kept.
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\tend", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\tend"},
+      {"over\xc0\xaflong", "over" + kReplacement + kReplacement + "long"},
+      {"sur\xed\xa0\x80rogate", "sur" + kReplacement + kReplacement + kReplacement + "rogate"},
+      {"cut \xe2\x82", "cut " + kReplacement + kReplacement},
+      {"past \xf4\x90\x80\x80", "past " + kReplacement + kReplacement + kReplacement + kReplacement},
+      {"not \xef\xbf\xbe", "not " + kReplacement + kReplacement + kReplacement},
+  };
+  for (const auto& c : cases) {
+    const std::string svg = BandwidthSvg(SampleRows(), c.title);
+    EXPECT_TRUE(WellFormedXml(svg));
+    EXPECT_NE(svg.find(absl::StrCat(">", c.shown, "</text>")), std::string::npos) << c.shown;
+  }
+}
+
 TEST(SvgPlotTest, BandwidthIsBytesPerNanosecond) {
   Row row;
   row.op = "memcpy";

@@ -69,6 +69,22 @@ devdax_info() {
     check_info "$@"
 }
 
+# bench_devdax_forced_page DEV: `pmem2 bench DEV` with PMEM2_FORCE_GRANULARITY=PAGE, which libpmem2 (the reference it
+# loads) honours on Device DAX, so that its persist would msync the device and abort: refused with a message, not
+# SIGABRT
+bench_devdax_forced_page() {
+    _lib=/lib/x86_64-linux-gnu/libpmem2.so.1 # Debian's, which unsafe_shutdown_debian brought into the initramfs
+    [ -e "$_lib" ] || { echo "bad: no reference library at $_lib"; return 1; }
+    PMEM2_FORCE_GRANULARITY=PAGE PMEM2_BENCH_REFERENCE_LIBRARY=$_lib pmem2 bench "$1" --overwrite >/tmp/bench.out 2>&1
+    _rc=$?
+    cat /tmp/bench.out
+    if [ $_rc -ne 0 ] && [ $_rc -lt 128 ] && grep -q 'Device DAX at page granularity' /tmp/bench.out; then
+        echo "ok: bench refused the forced page granularity (exit $_rc)"
+    else
+        echo "bad: pmem2 bench $1 with PMEM2_FORCE_GRANULARITY=PAGE exited $_rc, not refusing it"
+    fi
+}
+
 # info_value KEY: KEY's value in the last `pmem2 info` output (/tmp/info.out)
 info_value() { sed -n "s/^$1: //p" /tmp/info.out | head -n 1; }
 

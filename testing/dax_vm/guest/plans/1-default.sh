@@ -44,6 +44,8 @@ run deep-flush-devdax-nonroot deep_flush "$DAX" "$NV_DEVDAX" eacces 1
 run unsafe-shutdown-fsdax-ext4 pmdk_unsafe_shutdown /mnt/ext4/us-pool
 run unsafe-shutdown-devdax pmdk_unsafe_shutdown "$DAX"
 run reserve-devdax dax_checks reserve "$DAX"
+# `pmem2 bench` on Device DAX with a page granularity forced, which libpmem2 would persist by msync and abort.
+run bench-devdax-forced-page bench_devdax_forced_page "$DAX"
 
 # dax=never: the page cache is back, MAP_SYNC is refused, page granularity (msync), as on the build host.
 step umount umount /mnt/ext4 /mnt/xfs
