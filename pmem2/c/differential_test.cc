@@ -1561,7 +1561,10 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
     pmem2::testing::ChildResult child;
     std::string stderr_text;
   };
-  auto run = [&](const char* value, int persists = 1) {
+  // How the child persists, and where its stderr goes.
+  enum class Call { kPersistFn, kDeepFlush };
+  enum class Stderr { kFile, kFullPipe };
+  auto run = [&](const char* value, int persists = 1, Call call = Call::kPersistFn, Stderr to = Stderr::kFile) {
     Run result;
     result.child = pmem2::testing::RunInChild([&](int out) {
       if (value == nullptr) {
@@ -1569,8 +1572,18 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
       } else {
         setenv("PMEM2_PERSIST_FAILURE", value, 1);
       }
-      const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      if (to == Stderr::kFile) {
+        const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      } else {
+        // A pipe nobody reads, filled up: a stalled logger's. Its write end blocks again once full.
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return 3;
+        static const char kFill[4096] = {};
+        while (write(ends[1], kFill, sizeof kFill) > 0) {
+        }
+        if (fcntl(ends[1], F_SETFL, 0) != 0 || dup2(ends[1], STDERR_FILENO) != STDERR_FILENO) return 3;
+      }
       pmem2_map* const map = PageMapOfAFile(Ours(), scratch);
       if (map == nullptr) {
         pmem2::testing::WriteToParent(out, absl::StrCat("map_new: ", pmem2_errormsg()));
@@ -1580,12 +1593,16 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
       pmem2::testing::DenySystemCall(__NR_msync, EIO);
       for (int i = 0; i < persists; ++i) {
         address[0] = 'x';
-        pmem2_get_persist_fn(map)(address, 1);
+        if (call == Call::kPersistFn) {
+          pmem2_get_persist_fn(map)(address, 1);
+        } else if (const int ret = pmem2_deep_flush(map, address, 1); ret != -EIO) {
+          pmem2::testing::WriteToParent(out, absl::StrCat("deep flush returned ", ret, "; "));
+        }
       }
       pmem2::testing::WriteToParent(out, absl::StrCat("returned; error ", pmem2_map_get_persist_error(map)));
       return 0;
     });
-    result.stderr_text = ReadWholeFile(stderr_path);
+    if (to == Stderr::kFile) result.stderr_text = ReadWholeFile(stderr_path);
     return result;
   };
   for (const char* value : {static_cast<const char*>(nullptr), "warn"}) {
@@ -1609,6 +1626,21 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   EXPECT_EQ(aborted.child.signal, SIGABRT) << aborted.child.Describe();
   EXPECT_THAT(aborted.stderr_text, ::testing::HasSubstr("failed: EIO (errno 5)"));
   EXPECT_THAT(aborted.stderr_text, ::testing::HasSubstr("PMEM2_PERSIST_FAILURE=abort: ending the process"));
+  // A call that returns the failure is its caller's to handle, as in libpmem2 (whose pmem2_deep_flush returns -EIO
+  // there): recorded, returned, neither printed nor ending the process (it aborted here under "abort").
+  for (const char* value : {"abort", "warn"}) {
+    const Run deep = run(value, 1, Call::kDeepFlush);
+    ASSERT_TRUE(deep.child.exited && deep.child.exit_code == 0) << value << ": " << deep.child.Describe();
+    EXPECT_EQ(deep.child.output, absl::StrCat("returned; error ", -EIO)) << value;
+    EXPECT_EQ(deep.stderr_text, "") << value;
+  }
+  // A stderr that takes nothing (a full pipe nobody reads) holds neither the persist nor the abort: the line is left
+  // out after a second (the child waited forever before, in write(2), inside the persist).
+  const Run stalled_abort = run("abort", 1, Call::kPersistFn, Stderr::kFullPipe);
+  EXPECT_EQ(stalled_abort.child.signal, SIGABRT) << stalled_abort.child.Describe();
+  const Run stalled_warn = run("warn", 2, Call::kPersistFn, Stderr::kFullPipe);
+  ASSERT_TRUE(stalled_warn.child.exited && stalled_warn.child.exit_code == 0) << stalled_warn.child.Describe();
+  EXPECT_EQ(stalled_warn.child.output, absl::StrCat("returned; error ", -EIO));
   const Run invalid = run("sometimes");
   ASSERT_TRUE(invalid.child.exited && invalid.child.exit_code == 0) << invalid.child.Describe();
   EXPECT_EQ(invalid.child.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");

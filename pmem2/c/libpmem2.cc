@@ -8,9 +8,11 @@
 #include "pmem2/c/libpmem2.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -119,10 +121,18 @@ int CheckOnPersistFailure() {
                        std::getenv("PMEM2_PERSIST_FAILURE"));
 }
 
-// The system call, not glibc's write(): no cancellation point inside a persist function, which would end a thread
-// with a cancellation pending by unwinding through noexcept frames (std::terminate).
+// The system calls, not glibc's write() and poll(): no cancellation point inside a persist function, which would end
+// a thread with a cancellation pending by unwinding through noexcept frames (std::terminate). Each write waits at
+// most a second for stderr to take it, and the line is left out if it does not: a stalled reader of a full pipe
+// would otherwise hold this thread, inside the failed persist, and with it an abort the user asked for and every
+// other thread that waits for the persist's sync to end (map_registry.h, SyncScope).
 void WriteToStderr(const char* text, size_t length) {
   while (length > 0) {
+    struct pollfd ready = {STDERR_FILENO, POLLOUT, 0};
+    struct timespec wait = {1, 0};
+    const long polled = syscall(SYS_ppoll, &ready, 1, &wait, nullptr, 0);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled != 1 || (ready.revents & POLLOUT) == 0) return;
     const ssize_t n = syscall(SYS_write, STDERR_FILENO, text, length);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
@@ -138,6 +148,9 @@ std::atomic<int> persist_failures_seen{0};
 // The map registry's observer (map_registry.h): on the thread of the failed persist, which may be inside a persist
 // function, so nothing here allocates; errno is kept for the caller.
 void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure) {
+  // A call that returns the failure (pmem2_deep_flush, pmem_msync, a C++ Status method) is not silent: its caller
+  // decides, as with libpmem2, which aborts only in the persists that cannot return an error.
+  if (failure.caller_sees_result) return;
   const OnPersistFailure on = ReadOnPersistFailure();
   if (on == OnPersistFailure::kRecord) return;
   const int saved_errno = errno;

@@ -90,9 +90,12 @@
  * A program written for libpmem2 never reads it (libpmem2 aborts the process on a failed page persist instead), so
  * a failure is never silent: the environment variable PMEM2_PERSIST_FAILURE says what else it does, read at each
  * failure. "warn" (the default): a line on stderr naming the range and the errno (the first 16 of the process; the
- * failure is recorded either way) and the program goes on. "record": only the record. "abort": the line, then
- * abort(), as libpmem2 does. pmem2_map_new() and pmem2_map_from_existing() refuse another value (-EINVAL). In a
- * process that uses this API, this covers failures of maps made through the C++ API too.
+ * failure is recorded either way; a line stderr cannot take within a second, a stalled reader's, is left out) and the
+ * program goes on. "record": only the record. "abort": the line, then abort(), as libpmem2 does.
+ * pmem2_map_new() and pmem2_map_from_existing() refuse another value (-EINVAL). In a process that uses this API,
+ * this covers failures of maps made through the C++ API too. It concerns the function pointers' failures only: a
+ * call that returns its failure (pmem2_deep_flush, libpmem's pmem_msync, the C++ Status methods and asynchronous
+ * completions) records it and returns it, whatever the variable says.
  *
  * Provided: every function of libpmem2 1.x for Linux. Never provided: pmem2_source_from_handle /
  * pmem2_source_get_handle (Windows only, as in libpmem2 for Linux) and the asynchronous functions of libpmem2

@@ -48,7 +48,7 @@ int WriteBackDeviceDax(uintptr_t from, uintptr_t to, bool caller_sees_result) {
   } catch (const std::bad_alloc&) {
   }
   if (!allowed) {
-    if (!caller_sees_result) RecordPersistFailure(range, to - from, EFAULT);
+    if (!caller_sees_result) RecordPersistFailure(range, to - from, EFAULT, /*caller_sees_result=*/false);
     return EFAULT;
   }
   write_back(range, to - from);
@@ -89,7 +89,8 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
        at = map.end) {
     if (!map.file.valid || map.file.device_dax) continue;
     const uintptr_t from = std::max(map.begin, begin);
-    RecordPersistFailure(reinterpret_cast<void*>(from), std::min(map.end, first_device_dax) - from, EINVAL);
+    RecordPersistFailure(reinterpret_cast<void*>(from), std::min(map.end, first_device_dax) - from, EINVAL,
+                         caller_sees_result);
     first_error = EINVAL;
   }
   const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
@@ -101,7 +102,7 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
     }
     if (error == 0) return;
     const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(piece, to - from);
-    if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error);
+    if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error, caller_sees_result);
     if (first_error == 0) first_error = error;
   };
   const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
@@ -152,7 +153,7 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   // and MS_SYNC, msync returns those only from the file's fsync (a file system without one, or a write-back error
   // that a FUSE server reported with that errno), which are lost write-backs like any other.
   const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(ptr, size);
-  if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error);
+  if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error, caller_sees_result);
   return error;
 }
 
@@ -164,7 +165,7 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
 // too, taking the write-back errors meant for its other syncs. No msync, so no sync scope: no write-back error of
 // the kernel's is taken here.
 ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool caller_sees_result) {
-  if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM);
+  if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, /*caller_sees_result=*/false);
   return ENOMEM;
 }
 

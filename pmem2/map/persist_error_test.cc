@@ -348,6 +348,34 @@ TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledged
   }
 }
 
+// The observer (the C API's PMEM2_PERSIST_FAILURE) learns whether the failing call returns the failure: the Status
+// methods do, the function pointers cannot. (Every failure counted as unseen before, so "abort" ended the process
+// in a pmem2_deep_flush or a Status method that was about to return the error.)
+std::vector<bool> seen_by_caller;
+void NoteWhoSeesIt(const map_internal::PersistFailure& failure) {
+  seen_by_caller.push_back(failure.caller_sees_result);
+}
+
+TEST_F(PagePersistenceTest, TheObserverLearnsWhetherTheCallReturnsTheFailure) {
+  map_internal::SetPersistFailureObserver(&NoteWhoSeesIt);
+  const absl::Cleanup no_observer = [] { map_internal::SetPersistFailureObserver(nullptr); };
+  const std::pair<const char*, std::function<bool()>> calls[] = {
+      {"Persist", [&] { return !map_->Persist(at(0), 1).ok(); }},
+      {"Memcpy", [&] { return !map_->Memcpy(at(0), "x", 1).ok(); }},
+      {"Memset", [&] { return !map_->Memset(at(0), 'x', 1).ok(); }},
+      {"DeepFlush", [&] { return !map_->DeepFlush(at(0), 1).ok(); }},
+      {"persist_fn", [&] { return (map_->persist_fn()(at(0), 1), false); }},
+      {"memcpy_fn", [&] { return (map_->memcpy_fn()(at(0), "x", 1, 0), false); }},
+  };
+  for (const auto& [name, call] : calls) {
+    seen_by_caller.clear();
+    msync_.FailWith({EIO});
+    const bool returned = call();
+    EXPECT_EQ(seen_by_caller, std::vector<bool>{returned}) << name;
+    EXPECT_FALSE(map_->ClearPersistError().ok()) << name << ": recorded either way";
+  }
+}
+
 // DeepFlush of a cache-line Map of a file (its msync is the deep flush) whose msync succeeds while a failure of the
 // file is recorded meanwhile (another thread's sync took the kernel's report) and acknowledged before the call returns:
 // reported, as by the other Status methods. Here the msync hook records that failure itself, and the observer clears.
@@ -361,7 +389,8 @@ TEST(DeepFlushTest, AFailureRecordedAndAcknowledgedDuringTheCallIsReported) {
   map_to_clear = &*map;
   map_internal::SetPersistFailureObserver(&ClearOnFailure);
   map_internal::SetMsyncForTest([](void* address, size_t length, int) {
-    map_internal::RecordPersistFailure(address, length, EIO);  // another thread's failure, recorded meanwhile
+    // Another thread's failure, recorded meanwhile.
+    map_internal::RecordPersistFailure(address, length, EIO, /*caller_sees_result=*/false);
     return 0;
   });
   const absl::Cleanup restore = [] {
@@ -704,7 +733,7 @@ TEST_F(PagePersistenceTest, AReaderWhoseWakeUpWasMissedStillReturnsWithTheSyncsF
     WakeUpsSkipped skipped;
     {
       map_internal::SyncScope sync(at(0), 1);
-      map_internal::RecordPersistFailure(at(0), 1, EIO);
+      map_internal::RecordPersistFailure(at(0), 1, EIO, /*caller_sees_result=*/false);
       reader = std::thread([&] {
         const absl::Status error = map_->PersistError();
         EXPECT_EQ(GetErrno(error), EIO) << error;
@@ -1225,7 +1254,7 @@ TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {
   map_internal::MapRecord fresh(base, 8 * kPage, new_file);  // page granularity: not CPU-persistent
   map_internal::RegisterMap(&fresh);
   EXPECT_FALSE(IsPersistentMemory(reinterpret_cast<void*>(base + 3 * kPage), kPage));
-  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 3 * kPage), 8, EIO);
+  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 3 * kPage), 8, EIO, /*caller_sees_result=*/false);
   EXPECT_EQ(GetErrno(fresh.TakeError()), EIO);
   // Not the new mapping's EIO, but its own drop, which no acknowledgement ends: what is left of its mapping has no
   // record in the index any more.
@@ -1235,7 +1264,7 @@ TEST(MapRegistryTest, AMappingPlacedOverAStaleRecordAnswersForItsAddresses) {
   EXPECT_THAT(std::string(dropped.message()), ::testing::Not(HasSubstr("later failure"))) << "the EIO is not its";
   EXPECT_EQ(GetErrno(stale.TakeError()), ESTALE) << "acknowledged away";
   map_internal::UnregisterMap(&stale);  // gone from the index already: leaves the new record there
-  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 7 * kPage), 8, EIO);
+  map_internal::RecordPersistFailure(reinterpret_cast<void*>(base + 7 * kPage), 8, EIO, /*caller_sees_result=*/false);
   EXPECT_EQ(GetErrno(fresh.TakeError()), EIO) << "the new record left the index with the stale one";
   map_internal::UnregisterMap(&fresh);
   munmap(area, 8 * kPage);
