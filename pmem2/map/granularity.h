@@ -16,11 +16,12 @@
 //      as libpmem2 does, replaces the result of shared file mappings (anonymous and private ones stay byte, as
 //      in libpmem2); it exists for testing. Forcing byte or cache line on a file behind the page cache voids the
 //      error contract of map.h for its Maps: their persists never msync, so they succeed over data the file may
-//      never get (as libpmem2's do, and as PMEM_IS_PMEM_FORCE=1 does for libpmem). Except page on Device DAX, which becomes cache line: msync cannot
-//      persist Device DAX (the device has no fsync, so msync fails with EINVAL, and no page cache whose
-//      write-back would flush the CPU caches; testing/dax_vm's probe checks it), so a page Map there would fail
-//      every persist. libpmem2 1.12.1 gives such a map page granularity and persists with msync; when that
-//      msync fails it aborts the process (DifferentialTest R6 shows the abort on a failed page persist).
+//      never get (as libpmem2's do, and as PMEM_IS_PMEM_FORCE=1 does for libpmem); so does forcing byte on
+//      persistent memory without eADR, whose persists then only fence. Except page on Device DAX, which becomes
+//      cache line: msync cannot persist Device DAX (the device has no fsync, so msync fails with EINVAL, and no
+//      page cache whose write-back would flush the CPU caches; testing/dax_vm's probe checks it), so a page Map
+//      there would fail every persist. libpmem2 1.12.1 gives such a map page granularity and persists with msync; when
+//      that msync fails it aborts the process (DifferentialTest R6 shows the abort on a failed page persist).
 //   5. Device DAX is never page granularity for want of a CPU cache-line write-back either (the page fallback of
 //      a cache-line result below): kGranularityNotSupported instead.
 

@@ -242,7 +242,10 @@ void Map::Own(void* address, size_t size, const map_internal::FileIdentity& file
   address_ = address;
   size_ = size;
   if (record_ != nullptr) return;  // registered by Create() before mapping into a reservation
-  record_ = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address), size, file);
+  // Its whole last page, as in a reservation: mmap maps it and ~Map unmaps it, so no other Map may hold a part of it.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  record_ = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address),
+                                                      (size + page - 1) / page * page, file);
   map_internal::RegisterMap(record_.get());
 }
 
@@ -371,6 +374,7 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
+  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   persist_(ptr, size);
   return PersistErrorSince(mark);
@@ -381,6 +385,7 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
+  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   flush_(ptr, size);
   return PersistErrorSince(mark);
@@ -388,6 +393,7 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
 
 absl::Status Map::Drain() const {
   if (drain_ == nullptr) return MakeError(ErrorCode::kMapRange, "this Map was moved from and maps nothing");
+  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   drain_();
   return PersistErrorSince(mark);
@@ -401,6 +407,7 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
+  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   memmove_(pmemdest, src, len, flags);
   return PersistErrorSince(mark);
@@ -410,6 +417,7 @@ absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) cons
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
+  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   memset_(pmemdest, c, len, flags);
   return PersistErrorSince(mark);
@@ -420,6 +428,7 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     return MakeError(ErrorCode::kDeepFlushRange, s.message());
   }
   if (granularity_ == StoreGranularity::kPage) {
+    const map_internal::ScopedCallerSeesResult caller_sees_result;
     const uint64_t mark = FailureMark();
     persist_(ptr, size);
     return PersistErrorSince(mark);

@@ -28,7 +28,8 @@
 // its pages that other threads have in flight, so that a failure one of them is told is recorded on the file's
 // other Maps (persist_error_test).
 // A moved-from Map maps nothing: its address is null, its function pointers are null, its Persist / Flush /
-// Drain / Memcpy / Memmove / Memset return kMapRange, and its PersistError() is OK (it persists nothing).
+// Drain / Memcpy / Memmove / Memset return kMapRange (DeepFlush kDeepFlushRange, its error for a range outside the
+// Map), and its PersistError() is OK (it persists nothing).
 //
 // Thread safety: the function pointers are plain functions without shared state; any thread may call them on
 // any range of any mapping. Draining is per thread: drain_fn orders the calling thread's earlier flushes. The
@@ -40,12 +41,14 @@
 // mappings flush anyway (both as libpmem documents; read once per process).
 //
 // The error contract. (Not for a Map of a file behind the page cache that PMEM2_FORCE_GRANULARITY made byte or cache
-// line, a testing aid: its persists never msync. Nor under PMEM_NO_FLUSH=1 where the platform does not in fact write
-// the CPU caches back.) Only page granularity can fail to persist (msync reports a failed write-back: EIO,
-// ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread or call that saw it:
-// Linux reports a write-back error once per open file description, to whichever msync runs first, and a later
-// successful msync proves nothing about the lost pages. So pmem2 records every failure on the Map whose range
-// it was persisting AND on every other live Map of the same file in this process, and keeps it there (sticky)
+// line, a testing aid: its persists never msync. Nor for persistent memory that it made byte where the platform does
+// not write the CPU caches back (no eADR): its persists only fence. Nor under PMEM_NO_FLUSH=1 where the platform does
+// not in fact write the CPU caches back. Nor for anonymous and private Maps, which reach no medium: there OK means
+// only that nothing failed, and IsPersistentMemory() is false.) Only page granularity can fail to persist (msync
+// reports a failed write-back: EIO, ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread
+// or call that saw it: Linux reports a write-back error once per open file description, to whichever msync runs first,
+// and a later successful msync proves nothing about the lost pages. So pmem2 records every failure on the Map whose
+// range it was persisting AND on every other live Map of the same file in this process, and keeps it there (sticky)
 // until the application acknowledges it with ClearPersistError():
 //   * The Status methods (Persist, Flush, Drain, Memcpy, Memmove, Memset) return the Map's sticky error, even
 //     when their own msync succeeded. OK means: no failure since the last ClearPersistError(), so every range
@@ -229,12 +232,12 @@ class Map {
   // these checks come after the source's: kOffsetUnaligned (the reservation offset is not a multiple of the
   // page size), kLengthOutOfRange (the mapping, rounded up to pages, passes the end of the reservation),
   // kAddressUnaligned (Device DAX, hugetlbfs: the address is not a multiple of the source alignment), kMappingExists
-  // (another Map of the reservation overlaps), kErrno with EEXIST (the range holds a mapping adopted with
-  // FromExisting(), as libpmem2 refuses it). Destroying the Map makes its range reserved again.
-  // Into a reservation, the Map becomes findable (VmReservation::FindMap...) as Create() returns it; a Find that
-  // races with the Create of a Map in the same reservation may return the Map while Create's result moves into
-  // the caller's variable: synchronise such Finds with the Create (the C API publishes its maps only once they
-  // are final).
+  // (another Map of the reservation overlaps), kMappingNotFound (the reservation was moved from), kErrno with EEXIST
+  // (the range holds a mapping adopted with FromExisting(), as libpmem2 refuses it). Destroying the Map makes its range
+  // reserved again. Into a reservation, the Map becomes findable (VmReservation::FindMap...) as Create() returns it; a
+  // Find that races with the Create of a Map in the same reservation may return the Map while Create's result moves
+  // into the caller's variable: synchronise such Finds with the Create (the C API publishes its maps only once they are
+  // final).
   static absl::StatusOr<Map> Create(const Config& config, const Source& source);
 
   // A Map for [address, address + length), a mapping of `source` made elsewhere (mmap, another library), with

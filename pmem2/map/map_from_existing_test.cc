@@ -217,6 +217,25 @@ TEST_F(MapFromExistingTest, RefusesARangeThatOverlapsALiveMap) {
   EXPECT_THAT(over.status().message(), HasSubstr("overlaps"));
 }
 
+// A Map of a file whose size is no page multiple maps its last page whole, and unmaps it whole: that page is the Map's,
+// as inside a reservation. Before, only its size was registered: the rest of the page could be adopted, and the
+// adopted Map's Status methods then stored into an unmapped page (SIGSEGV) once the first Map was gone.
+TEST(MapFromExistingTailTest, TheRestOfACreatedMapsLastPageCannotBeAdopted) {
+  ScopedTempDir dir("/dev/shm");
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  ScopedFd fd = CreateFile(dir.Join("f"), page + 4, O_RDWR);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> map = Map::Create(config, *source);
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->size(), page + 4);
+  char* const tail = static_cast<char*>(map->address()) + page + 8;
+  absl::StatusOr<Map> adopted = Map::FromExisting(*source, tail, page - 8, StoreGranularity::kPage);
+  EXPECT_EQ(GetErrorCode(adopted.status()), ErrorCode::kMapExists) << adopted.status();
+}
+
 // A range adopted inside a reservation (the application mapped there itself): Create() must not map over it and
 // leave two live Maps of one range. libpmem2 1.12.1 refuses with -EEXIST (differential_test: MapFromExisting).
 TEST_F(MapFromExistingTest, ACreateIntoAReservationRangeThatAnAdoptedMapHoldsIsRefused) {

@@ -458,7 +458,11 @@ TEST_P(MapOnFileSystemTest, AnMmapRefusedWithEaccesIsNoAccess) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat(static_cast<int>(ErrorCode::kNoAccess), " ")));
-  EXPECT_THAT(child.output, HasSubstr("refused the protection (EACCES)"));
+  // The protection asked for, and both causes the kernel has (the access mode, an append-only file).
+  EXPECT_THAT(child.output,
+              HasSubstr(absl::StrCat("with protection 0x", absl::Hex(static_cast<unsigned>(kProtRead | kProtWrite)),
+                                     " refused (EACCES)")));
+  EXPECT_THAT(child.output, HasSubstr("append-only"));
 }
 
 // Into a reservation, MAP_SYNC is asked first of a mapping the kernel places, never with MAP_FIXED over the
@@ -711,6 +715,20 @@ TEST(MapTest, FullyAllocatedMappingHasNoHoles) {
   Config plain = MakeConfig(StoreGranularity::kPage, 0, 0);
   ASSERT_TRUE(MapFd(fd.get(), plain).ok());
   EXPECT_LT(allocated(), 64 * kPage) << "without the option nothing is allocated";
+
+  // A request refused after the mmap (a granularity tmpfs cannot give) spends no block: the allocation comes last.
+  const uint64_t before_refusal = allocated();
+  Config refused = MakeConfig(StoreGranularity::kByte);
+  refused.set_fully_allocated(true);
+  EXPECT_EQ(GetErrorCode(MapFd(fd.get(), refused).status()), ErrorCode::kGranularityNotSupported);
+  EXPECT_EQ(allocated(), before_refusal) << "a refused request allocated blocks";
+
+  // A private writable mapping's stores never reach the file: nothing to allocate either.
+  Config private_writable = MakeConfig(StoreGranularity::kPage);
+  private_writable.set_fully_allocated(true);
+  private_writable.set_sharing(Sharing::kPrivate);
+  ASSERT_TRUE(MapFd(fd.get(), private_writable).ok());
+  EXPECT_EQ(allocated(), before_refusal) << "a private mapping allocated blocks";
 
   Config read_only = MakeConfig(StoreGranularity::kPage);
   read_only.set_fully_allocated(true);

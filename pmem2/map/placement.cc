@@ -169,8 +169,13 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   if (addr == MAP_FAILED) {
     const int err = errno;
     if (err == EACCES && !request.anonymous()) {
+      // Also a file opened append-only, or marked so (chattr +a), whose shared mappings the kernel refuses whatever
+      // the protection; else a protection the descriptor's access mode does not allow.
       return MakeError(ErrorCode::kNoAccess,
-                       absl::StrCat("mmap of file descriptor ", request.fd, " refused the protection (EACCES)"));
+                       absl::StrCat("mmap of file descriptor ", request.fd, " with protection 0x",
+                                    absl::Hex(static_cast<unsigned>(request.protection)),
+                                    " refused (EACCES): the descriptor's access mode does not allow it, or the file "
+                                    "is append-only (O_APPEND, chattr +a)"));
     }
     return MakeErrnoError(err, absl::StrCat("mmap of ", request.length, " bytes at offset ", request.offset));
   }

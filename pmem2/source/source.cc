@@ -286,6 +286,8 @@ absl::StatusOr<size_t> Source::Alignment() const {
 
 absl::StatusOr<bool> Source::Writable() const {
   if (kind_ == SourceKind::kAnonymous) return true;
+  // Another file's access mode is no answer for this one's (a closed descriptor whose number was reused).
+  if (absl::Status s = VerifyDescriptor(); !s.ok()) return s;
   int flags = fcntl(fd_, F_GETFL);
   if (flags < 0) {
     return MakeError(ErrorCode::kInvalidFileHandle, absl::StrCat("file descriptor ", fd_, " is not open"));

@@ -90,6 +90,7 @@ class Source {
   absl::Status VerifyDescriptor() const;
 
   // Whether the descriptor allows writing (opened O_RDWR); true for anonymous sources. Re-read on each call.
+  // kInvalidFileHandle as for Size().
   absl::StatusOr<bool> Writable() const;
 
   // For Device DAX: the sysfs folder of the device, /sys/dev/char/MAJOR:MINOR. Empty otherwise.

@@ -313,9 +313,12 @@ TEST(SourceTest, VerifyDescriptorTellsAReusedNumberOfARegularFile) {
   const absl::Status s = source->VerifyDescriptor();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("no longer refers to the file it had"));
-  // Nor does it answer the other file's size or alignment.
+  // Nor does it answer the other file's size, alignment or access mode (the other one read-only here).
   EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
   EXPECT_EQ(GetErrorCode(source->Alignment().status()), ErrorCode::kInvalidFileHandle);
+  ScopedFd read_only(open(dir.Join("second").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(dup2(read_only.get(), fd.get()), fd.get());
+  EXPECT_EQ(GetErrorCode(source->Writable().status()), ErrorCode::kInvalidFileHandle);
   fd = ScopedFd(-1);
   EXPECT_EQ(GetErrorCode(source->VerifyDescriptor()), ErrorCode::kInvalidFileHandle);
   EXPECT_TRUE(Source::Anonymous(4096)->VerifyDescriptor().ok());
