@@ -46,6 +46,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/internal/fork_safe_lazy.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/msync.h"
 #include "pmem2/internal/no_cancellation.h"
@@ -62,6 +63,9 @@ constexpr unsigned kMaxQueueDepth = 4096;
 constexpr int kMaxRetries = 16;                   // EINTR / EAGAIN / no progress, as Map::Persist()
 constexpr uint64_t kMaxWriteChunk = uint64_t{1} << 30;  // io_uring's lengths are 32-bit
 constexpr int kMaxRingAttempts = 10000;                 // EAGAIN / EBUSY / ENOMEM from the ring: ~1 s
+// Every failure the engine records is its operations' result too: their completions carry it to the caller
+// (map_registry.h, PersistFailure::caller_sees_result).
+constexpr bool kCompletionsCarryIt = true;
 
 uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 
@@ -157,7 +161,13 @@ struct FailuresWithoutMessage {
       EFAULT,
       "AsyncPersister: a Copy's source is not readable memory (EFAULT; no memory was left for more of this message)");
 };
-const FailuresWithoutMessage* const failures_without_message = new FailuresWithoutMessage;
+// Made when the library loads, or by the first Create() if a static initializer of the program's came first (a static
+// link runs those before pmem2's): before any operation, so that a failure never needs memory to be reported.
+internal::ForkSafeLazy<FailuresWithoutMessage> prebuilt_failures;
+const FailuresWithoutMessage& Prebuilt() {
+  return prebuilt_failures.Get([] { return std::make_unique<FailuresWithoutMessage>(); });
+}
+const bool prebuilt_failures_made_at_load = (Prebuilt(), true);
 
 // `make()`, or `fallback` if it runs out of memory.
 template <typename Make>
@@ -705,7 +715,7 @@ void Engine::Enqueue(Slot* slot) {
 
 void Engine::Activate(Slot* slot) {
   if (blocked) {
-    Complete(slot, StatusOr(failures_without_message->aborted, [&] {
+    Complete(slot, StatusOr(Prebuilt().aborted, [&] {
                return absl::AbortedError(absl::StrCat(
                    "AsyncPersister: not started: an earlier barrier failed and the failure is not cleared: ",
                    failure.ok() ? "(cleared)" : failure.ToString()));
@@ -727,7 +737,7 @@ void Engine::Activate(Slot* slot) {
     // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Map (a page-granularity
     // Map's msync of the same file, a deep flush's), as the other backends' completions. Its own Map's only: the
     // CPU backend may serve Maps of several files.
-    Finish(slot, StatusOr(failures_without_message->sticky,
+    Finish(slot, StatusOr(Prebuilt().sticky,
                           [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); }));
     return;
   }
@@ -1042,14 +1052,14 @@ int Engine::SyncSynchronously(Batch& batch) {
     int result = -map_internal::PageMsync(pages, length);
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
     if (result < 0 && result != -EINTR && result != -EAGAIN && result != -ECANCELED) {  // retried (OnSyncResult)
-      map_internal::RecordPersistFailure(pages, length, -result);
+      map_internal::RecordPersistFailure(pages, length, -result, kCompletionsCarryIt);
       batch.recorded = true;
       // The engine's own description holds the same report, and so does every other Map's description (a Map
       // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
       // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
       // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
       if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) {
-        map_internal::RecordPersistFailure(pages, length, error);
+        map_internal::RecordPersistFailure(pages, length, error, kCompletionsCarryIt);
       }
       TakeReportsThroughTheMaps();
     }
@@ -1182,7 +1192,7 @@ void Engine::OnWriteResult(Slot* slot, int result) {
   }
   const int error = -result;
   if (error == EBADF && descriptor_lost) {
-    Finish(slot, StatusOr(failures_without_message->descriptor_lost, [&] { return DescriptorLostError(); }));
+    Finish(slot, StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); }));
     return;
   }
   if (error == EFAULT && !SourceReadable(slot->src)) {
@@ -1191,7 +1201,7 @@ void Engine::OnWriteResult(Slot* slot, int result) {
     // record did not land, the bytes before the fault may have. (A write that wrote nothing faults at its first
     // byte; an EFAULT with that byte readable is the file's: a DAX file's media, recorded as below.)
     const void* const src = slot->src - (slot->begin - slot->first);
-    Finish(slot, StatusOr(failures_without_message->unreadable_source, [&] {
+    Finish(slot, StatusOr(Prebuilt().unreadable_source, [&] {
              return MakeErrnoError(
                  EFAULT, internal::StrFormat("AsyncPersister: Copy of %u bytes from %p to %p: the source is not "
                                              "readable memory from byte %u (EFAULT); nothing is recorded on the "
@@ -1201,8 +1211,8 @@ void Engine::OnWriteResult(Slot* slot, int result) {
            }));
     return;
   }
-  map_internal::RecordPersistFailure(slot->address, slot->length, error);  // first: allocates nothing
-  Finish(slot, StatusOr(failures_without_message->Of(error), [&] {
+  map_internal::RecordPersistFailure(slot->address, slot->length, error, kCompletionsCarryIt);  // allocates nothing
+  Finish(slot, StatusOr(Prebuilt().Of(error), [&] {
            return MakeErrnoError(
                error, internal::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed",
                                           slot->length, static_cast<const void*>(slot->address), slot->first));
@@ -1223,8 +1233,9 @@ void Engine::OnSyncResult(Batch* batch, int result) {
       if (++slot->retries <= kMaxRetries) {
         staged.Push(slot);
       } else {
-        map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result);
-        Finish(slot, StatusOr(failures_without_message->Of(-result), [&] {
+        map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result,
+                                           kCompletionsCarryIt);
+        Finish(slot, StatusOr(Prebuilt().Of(-result), [&] {
                  return MakeErrnoError(
                      -result,
                      internal::StrFormat("AsyncPersister: data sync of %u bytes at %p interrupted %d times",
@@ -1238,13 +1249,13 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
   if (result == -EBADF && descriptor_lost) {
-    own = StatusOr(failures_without_message->descriptor_lost, [&] { return DescriptorLostError(); });
+    own = StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); });
     Fail(own);
   } else if (result < 0) {
     const int error = -result;
     const Slot* first = batch->members;
     if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
-    own = StatusOr(failures_without_message->Of(error), [&] {
+    own = StatusOr(Prebuilt().Of(error), [&] {
       return MakeErrnoError(error, internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
                                                        batch->begin, batch->end));
     });
@@ -1270,7 +1281,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
 // between, and a report taken after it then counts as a new failure (a false one, never a lost one).
 void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
   map_internal::SyncScope scope(address, length);
-  map_internal::RecordPersistFailure(address, length, error);
+  map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
   TakeReportsThroughTheMaps();
 }
 
@@ -1293,7 +1304,7 @@ void Engine::TakeReportsThroughTheMaps() {
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
     // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
     const int error = internal::MsyncSystemCall(page, length, MS_SYNC);
-    if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error);
+    if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
   }
 }
 
@@ -1301,9 +1312,8 @@ void Engine::TakeReportsThroughTheMaps() {
 
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {
-    absl::Status s = StatusOr(failures_without_message->sticky, [&] {
-      return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin));
-    });
+    absl::Status s = StatusOr(
+        Prebuilt().sticky, [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); });
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -1333,9 +1343,11 @@ void Engine::Complete(Slot* slot, absl::Status status) {
     completion->queued_ = false;
     completion->done_ = true;
     if (completion->callback != nullptr) {
-      // The engine is in the middle of its bookkeeping: a cancellation may not unwind out of the callback.
+      // The engine is in the middle of its bookkeeping: a cancellation may not unwind out of the callback, and an
+      // exception ends the process here (noexcept) rather than leave the engine waiting forever for operations whose
+      // completion it skipped.
       const internal::ScopedNoCancellation no_cancellation;
-      completion->callback(*completion);
+      [completion]() noexcept { completion->callback(*completion); }();
     }
   }
   if (active == 0 && pending_barrier != nullptr) {
@@ -1403,8 +1415,23 @@ absl::Status InheritedAcrossFork() {
       "parent's, so it runs nothing here: make an engine in the child");
 }
 
+// PMEM2_NO_IO_URING: unset, empty or "0" (io_uring where the kernel has it) or "1" (never); anything else is no
+// answer, so that a run meant for the synchronous backend cannot test io_uring by a typo.
+absl::Status CheckNoIoUring() {
+  const char* value = std::getenv("PMEM2_NO_IO_URING");
+  if (value == nullptr || *value == '\0' || std::strcmp(value, "0") == 0 || std::strcmp(value, "1") == 0) {
+    return absl::OkStatus();
+  }
+  return MakeError(ErrorCode::kInvalidEnvironment,
+                   absl::StrCat("AsyncPersister: PMEM2_NO_IO_URING=\"", value, "\" is not 0 or 1"));
+}
+
 IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
   IoUringSupport result;
+  if (absl::Status s = CheckNoIoUring(); !s.ok()) {
+    result.detail = absl::StrCat("not used: ", s.message());
+    return result;
+  }
   const char* no_uring = std::getenv("PMEM2_NO_IO_URING");
   if (no_uring != nullptr && std::strcmp(no_uring, "1") == 0) {
     result.detail = "not used: PMEM2_NO_IO_URING=1";
@@ -1416,11 +1443,17 @@ IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
     result.detail = absl::StrCat("unavailable (io_uring_setup: ", std::strerror(-made), ")");
     return result;
   }
-  io_uring_probe* probe = io_uring_get_probe_ring(ring);
-  const bool ops = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_FSYNC) &&
-                   io_uring_opcode_supported(probe, IORING_OP_WRITE);
-  if (probe != nullptr) io_uring_free_probe(probe);
-  if (!ops) {
+  // The kernel's operations, asked with io_uring_register(2) into a buffer of ours (liburing's probe allocates and
+  // keeps the call's error to itself): a seccomp filter may refuse that call where it allows the ring.
+  constexpr unsigned kOps = 256;
+  alignas(io_uring_probe) unsigned char buffer[sizeof(io_uring_probe) + kOps * sizeof(io_uring_probe_op)] = {};
+  io_uring_probe* const probe = reinterpret_cast<io_uring_probe*>(buffer);
+  if (const int registered = io_uring_register_probe(ring, probe, kOps); registered < 0) {
+    io_uring_queue_exit(ring);
+    result.detail = absl::StrCat("unavailable (io_uring_register: ", std::strerror(-registered), ")");
+    return result;
+  }
+  if (!io_uring_opcode_supported(probe, IORING_OP_FSYNC) || !io_uring_opcode_supported(probe, IORING_OP_WRITE)) {
     io_uring_queue_exit(ring);
     result.detail = "unavailable (the kernel's io_uring lacks IORING_OP_FSYNC or IORING_OP_WRITE)";
     return result;
@@ -1479,6 +1512,8 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
                           "loaded, so an engine a forked child inherits could not refuse to run the parent's "
                           "operations");
   }
+  if (absl::Status s = CheckNoIoUring(); !s.ok()) return s;
+  uring_internal::Prebuilt();  // a failure of the engine's operations must not need memory to be reported
   auto engine = std::make_unique<Engine>();
   if (absl::Status s = engine->CheckMap(map); !s.ok()) return s;
   engine->granularity = map.store_granularity();

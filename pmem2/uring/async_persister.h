@@ -17,7 +17,7 @@
 // Where io_uring is unavailable (ENOSYS on an old kernel, EPERM under a seccomp filter, io_uring_disabled) the
 // same API runs the syncs synchronously (msync of the ranges on the calling thread, as Map::Persist() does) when
 // they are submitted; backend() says which, and `pmem2 info` prints it. PMEM2_NO_IO_URING=1 asks for the
-// synchronous backend.
+// synchronous backend ("0" or empty: io_uring where there is one; another value fails Create(), kInvalidEnvironment).
 //
 // Example, an append-only log whose tail is published only once its records are durable:
 //
@@ -69,9 +69,11 @@
 //     barrier was queued: the application acknowledged them, and writes them again), no operation of this
 //     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error.
 //     Operations queued after a barrier do not start before it completes, and if it fails they do not start at
-//     all: they complete with kAborted, whose message carries the barrier's error. So a record queued after a
-//     barrier (a Copy of a log's tail, say) never reaches the file unless everything before the barrier is
-//     durable.
+//     all: they complete with kAborted, whose message carries the barrier's error. So a Copy queued after a
+//     barrier (of a log's tail, say) never reaches the file unless everything before the barrier is durable. Not
+//     so a store through the mapping, which the Persist behind the barrier only syncs: the kernel may write its
+//     page back (or, on persistent memory, the CPU evict its line) at any time. Store what depends on the earlier
+//     records only once Wait() on the barrier returned OK, or write it with Copy().
 //   After a failure: operations already queued and not behind a barrier still run and report their own
 //     results; the next barrier fails; from then on every operation, new or held, completes with kAborted until
 //     the application acknowledges with ClearFailure() (and Map::ClearPersistError() for the Maps' sticky
@@ -84,9 +86,10 @@
 // without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside one of the
 // engine's calls (Persist, Copy, Barrier, Submit, Wait, Poll, WaitAll, the destructor), one at a time, after the
 // Completion is done, with the thread's cancellation disabled (no pmem2 function is a cancellation point; a request
-// acts after the engine's call returns); a callback must not call into the same engine. A Completion must stay in
-// place, alive and unused by any other operation until it is done (a done Completion may be used again), and one that
-// Wait() is given, until Wait() returns: its callback must not destroy it then.
+// acts after the engine's call returns); a callback must not call into the same engine, and must not throw: an
+// exception from it ends the process (std::terminate), as the engine is in the middle of its bookkeeping. A Completion
+// must stay in place, alive and unused by any other operation until it is done (a done Completion may be used again),
+// and one that Wait() is given, until Wait() returns: its callback must not destroy it then.
 //
 // Back-pressure: at most `queue_depth` operations are queued at once (waiting in the engine, held behind a barrier, or
 // in the kernel). When the queue is full, a new operation first submits the queued persists and waits for completions
@@ -230,9 +233,10 @@ class AsyncPersister {
   // engine's end may take that descriptor for the kept one and close it (not covered).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
-  // the file). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
-  // read-only, or of a file this process may not open again for writing (EACCES, EPERM: created read-only, received
-  // from another process, credentials changed), gives an engine that persists but refuses Copy() (kNoAccess).
+  // the file), kInvalidEnvironment (PMEM2_NO_IO_URING neither 0 nor 1). io_uring's unavailability is not an error:
+  // backend() is then kSynchronous. A Source opened read-only, or of a file this process may not open again for writing
+  // (EACCES, EPERM: created read-only, received from another process, credentials changed), gives an engine that
+  // persists but refuses Copy() (kNoAccess).
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
   // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument as

@@ -431,6 +431,36 @@ TEST_P(AsyncPersisterTest, CanceledSyncsAndWritesAreRetried) {
   EXPECT_EQ(ReadFile(file_->fd.get(), 0, record.size()), record);
 }
 
+// The engine moved to another thread while requests it submitted are in the ring (async_persister.h, "Thread
+// safety"): submitted on a thread that then exits, completed on this one. The real path, not an injected ECANCELED:
+// whatever the kernel does with a gone thread's requests (runs them, or cancels them and the engine runs them again),
+// every operation completes OK and the data is in the file.
+TEST_P(AsyncPersisterTest, RequestsSubmittedOnAThreadThatExitedCompleteOnAnother) {
+  std::string records[4];
+  Completion copies[4], persist, barrier;
+  std::thread submitter([&] {
+    for (int i = 0; i < 4; ++i) {
+      records[i] = std::string(300 + i, static_cast<char>('k' + i));
+      ASSERT_TRUE(persister_->Copy(base() + i * kPage, records[i].data(), records[i].size(), &copies[i]).ok());
+    }
+    std::memset(base() + 8 * kPage, 'p', 64);
+    ASSERT_TRUE(persister_->Persist(base() + 8 * kPage, 64, &persist).ok());
+    ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+    ASSERT_TRUE(persister_->Submit().ok());
+  });
+  submitter.join();
+  EXPECT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
+  EXPECT_TRUE(persister_->WaitAll().ok());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(copies[i].done() && copies[i].status().ok()) << i << ": " << copies[i].status();
+    EXPECT_EQ(ReadFile(file_->fd.get(), i * kPage, records[i].size()), records[i]) << i;
+  }
+  EXPECT_TRUE(persist.done() && persist.status().ok()) << persist.status();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 8 * kPage, 64), std::string(64, 'p'));
+  EXPECT_TRUE(persister_->Failure().ok());
+  EXPECT_TRUE(file_->map->PersistError().ok());
+}
+
 TEST_P(AsyncPersisterTest, ASyncInterruptedForeverFailsInsteadOfHanging) {
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EINTR : result; };
   Completion done;
@@ -1317,7 +1347,7 @@ TEST(AsyncPersisterCpuTest, CompletionsReportTheFilesRecordedWriteBackFailure) {
   config.set_required_store_granularity(StoreGranularity::kPage);
   absl::StatusOr<Map> page = Map::Create(config, *file->source);
   ASSERT_TRUE(page.ok()) << page.status();
-  map_internal::RecordPersistFailure(page->address(), 4096, EIO);
+  map_internal::RecordPersistFailure(page->address(), 4096, EIO, /*caller_sees_result=*/false);
   ASSERT_EQ(file->map->PersistError().code(), absl::StatusCode::kDataLoss);
 
   Completion persist, copy;
@@ -1391,7 +1421,7 @@ TEST(AsyncPersisterCpuTest, MapsOfTwoFilesAreNotConfusedForOne) {
   EXPECT_TRUE(copy.status().ok()) << copy.status();
   EXPECT_EQ(std::string(one + 100, 8192), std::string(8192, 't'));
 
-  map_internal::RecordPersistFailure(two, 64, EIO);  // the second file's
+  map_internal::RecordPersistFailure(two, 64, EIO, /*caller_sees_result=*/false);  // the second file's
   Completion persist_one, persist_two;
   ASSERT_TRUE(persister->Persist(one, 64, &persist_one).ok());
   EXPECT_TRUE(persist_one.status().ok()) << persist_one.status();
@@ -2318,6 +2348,55 @@ TEST(AsyncPersisterEnvTest, PmemNoIoUringSelectsTheSynchronousBackend) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "not used: PMEM2_NO_IO_URING=1");
+}
+
+// A value that is neither 0 nor 1 is refused, not taken as "use io_uring": a run meant for the synchronous backend
+// (PMEM2_NO_IO_URING=yes) would otherwise test io_uring and pass.
+TEST(AsyncPersisterEnvTest, PmemNoIoUringTakesZeroOrOneOnly) {
+  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+  ASSERT_NE(file, nullptr);
+  testing::ChildResult child = testing::RunInChild([&](int out) {
+    std::string seen;
+    for (const char* value : {"yes", "true", "2", " 1"}) {
+      setenv("PMEM2_NO_IO_URING", value, 1);
+      absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+      absl::StrAppend(&seen, value, ": ", ErrorCodeName(GetErrorCode(persister.status())), " ",
+                      persister.status().message(), " / ", ProbeIoUring().detail, "\n");
+    }
+    for (const char* value : {"0", ""}) {
+      setenv("PMEM2_NO_IO_URING", value, 1);
+      absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+      absl::StrAppend(&seen, "[", value, "]: ", persister.ok() ? "created" : persister.status().ToString(), "\n");
+    }
+    testing::WriteToParent(out, seen);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  for (const char* value : {"yes", "true", "2", " 1"}) {
+    EXPECT_THAT(child.output,
+                HasSubstr(absl::StrCat(value, ": PMEM2_E_INVALID_ENVIRONMENT AsyncPersister: PMEM2_NO_IO_URING=\"",
+                                       value, "\" is not 0 or 1 / not used: AsyncPersister: PMEM2_NO_IO_URING=\"",
+                                       value, "\" is not 0 or 1\n")));
+  }
+  EXPECT_THAT(child.output, HasSubstr("[0]: created\n[]: created\n"));
+}
+
+// A sandbox that allows the ring but refuses io_uring_register(2), with which the engine asks for the kernel's
+// operations (and registers its descriptor): synchronous, and the probe names the refused call. Before, it said the
+// kernel's io_uring lacked the operations.
+TEST_P(AsyncPersisterFallbackTest, ARefusedRegisterIsNamed) {
+  const int error = GetParam();
+  MappedFile* const file = file_.get();
+  testing::ChildResult child = testing::RunInChild([&](int out) {
+    DenySystemCall(__NR_io_uring_register, error);
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+    if (!persister.ok()) return 2;
+    testing::WriteToParent(out, absl::StrCat(AsyncBackendName(persister->backend()), "|", ProbeIoUring().detail));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (child.output.find("io_uring_setup") != std::string::npos) GTEST_SKIP() << child.output;  // no io_uring here
+  EXPECT_EQ(child.output, absl::StrCat("synchronous|unavailable (io_uring_register: ", std::strerror(error), ")"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
