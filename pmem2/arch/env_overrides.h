@@ -14,13 +14,17 @@
 //                           the map package reads this when it decides the granularity
 //   PMEM_NO_MOVNT=1         never use non-temporal stores
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
-//                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix
+//                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix. At byte and page
+//                           granularity from 129 B whatever N: their copies and fills of up to 128 B are one step
+//                           of loads and ordinary stores (libpmem2's go non-temporal there; durable either way, by
+//                           msync or eADR), and `pmem2 info` names that size
 //   PMEM2_NEAR_TEMPORAL_BELOW=N  (pmem2's own) cache-line copies and fills of fewer than N bytes whose
 //                           destination is near the calling thread's previous one use ordinary stores + write-back
 //                           instead of non-temporal stores (0: never; see x86_64/ops.h). Unset, the CPU kind's
 //                           measured row decides, and PMEM_MOVNT_THRESHOLD (the user's own threshold) turns it off;
 //                           no effect with PMEM_NO_MOVNT=1
-//   PMEM_AVX=0              do not use the AVX kernels
+//   PMEM_AVX=0              do not use the AVX kernels, nor the AVX-512 ones a CPU kind's row would pick (libpmem2
+//                           keeps AVX-512 then): SSE2 unless PMEM_AVX512F=1
 //   PMEM_AVX512F=0          do not use the AVX-512 kernels
 //   PMEM_AVX512F=1          use the AVX-512 kernels wherever the CPU and OS support them (even with PMEM_AVX=0);
 //                           unset, they are used only on CPUs where they were measured to win (x86_64/ops.cc)

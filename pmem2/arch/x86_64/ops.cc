@@ -399,8 +399,10 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
       isa != nullptr ? isa->byte[allow_nt] : GenericKernels<NoFlushLine>(overrides.no_generic_memcpy);
   s.byte.memmove = byte.memmove;
   s.byte.memset = byte.memset;
+  // Named by the size from which they really store non-temporally: their copies and fills of up to kSmallCopy bytes
+  // are one step of loads and ordinary stores whatever PMEM_MOVNT_THRESHOLD says (env_overrides.h).
   const char* byte_name = isa != nullptr
-                              ? Intern(KernelName(s.isa, allow_nt, s.byte_nt_threshold))
+                              ? Intern(KernelName(s.isa, allow_nt, std::max(s.byte_nt_threshold, kSmallCopy + 1)))
                               : (overrides.no_generic_memcpy ? "libc" : "generic");
   s.byte.memmove_name = BatchName(byte_name, s.nt_copy_batch_from);  // 0 without kernels of an ISA
   s.byte.memset_name = byte_name;

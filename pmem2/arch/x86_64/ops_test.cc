@@ -311,6 +311,14 @@ TEST(SelectTest, SwitchesOnTheRowsWithThresholds) {
                  f.model == 167 ? "avx512 nt >= 4 KiB, 32-line batches >= 8 KiB" : "avx512 nt >= 4 KiB")
         << f.family << "/" << f.model;
   }
+  // The byte tables are named by the size from which they store non-temporally: up to 128 B a copy or fill is one
+  // step of ordinary stores whatever the threshold (page copies name the byte tables under the variable).
+  const Selection always = Select(zen5, FromEnv("PMEM_MOVNT_THRESHOLD", "0"));
+  EXPECT_EQ(always.byte_nt_threshold, 0u);
+  EXPECT_STREQ(always.byte.memset_name, "avx512 nt >= 129 B");
+  EXPECT_STREQ(always.cache_line.memset_name, "avx512 nt >= 0 B");
+  EXPECT_STREQ(Select(zen5, FromEnv("PMEM_MOVNT_THRESHOLD", "129")).byte.memset_name, "avx512 nt >= 129 B");
+  EXPECT_STREQ(Select(zen5, FromEnv("PMEM_MOVNT_THRESHOLD", "130")).byte.memset_name, "avx512 nt >= 130 B");
   const Selection near167 = Select(Intel(167), FromEnv("PMEM2_NEAR_TEMPORAL_BELOW", "256"));
   EXPECT_EQ(near167.cache_line_near_temporal_below, 256u);
   EXPECT_STREQ(near167.cache_line.memmove_name,
