@@ -1563,7 +1563,7 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   };
   // How the child persists, and where its stderr goes.
   enum class Call { kPersistFn, kDeepFlush };
-  enum class Stderr { kFile, kFullPipe };
+  enum class Stderr { kFile, kFullPipe, kPipeWithoutReader };
   auto run = [&](const char* value, int persists = 1, Call call = Call::kPersistFn, Stderr to = Stderr::kFile) {
     Run result;
     result.child = pmem2::testing::RunInChild([&](int out) {
@@ -1575,6 +1575,13 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
       if (to == Stderr::kFile) {
         const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      } else if (to == Stderr::kPipeWithoutReader) {
+        // A logger that went away (`prog 2>&1 | head -1`): a write raises SIGPIPE, whose default action ends the
+        // process.
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC) != 0 || close(ends[0]) != 0 || dup2(ends[1], STDERR_FILENO) != STDERR_FILENO) {
+          return 3;
+        }
       } else {
         // A pipe nobody reads, filled up: a stalled logger's. Its write end blocks again once full.
         int ends[2];
@@ -1641,6 +1648,10 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   const Run stalled_warn = run("warn", 2, Call::kPersistFn, Stderr::kFullPipe);
   ASSERT_TRUE(stalled_warn.child.exited && stalled_warn.child.exit_code == 0) << stalled_warn.child.Describe();
   EXPECT_EQ(stalled_warn.child.output, absl::StrCat("returned; error ", -EIO));
+  // "warn" means the program goes on, also where stderr's reader is gone: its SIGPIPE ended the process before.
+  const Run no_reader = run("warn", 2, Call::kPersistFn, Stderr::kPipeWithoutReader);
+  ASSERT_TRUE(no_reader.child.exited && no_reader.child.exit_code == 0) << no_reader.child.Describe();
+  EXPECT_EQ(no_reader.child.output, absl::StrCat("returned; error ", -EIO));
   const Run invalid = run("sometimes");
   ASSERT_TRUE(invalid.child.exited && invalid.child.exit_code == 0) << invalid.child.Describe();
   EXPECT_EQ(invalid.child.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");

@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,24 +124,66 @@ int CheckOnPersistFailure() {
                        std::getenv("PMEM2_PERSIST_FAILURE"));
 }
 
-// The system calls, not glibc's write() and poll(): no cancellation point inside a persist function, which would end
-// a thread with a cancellation pending by unwinding through noexcept frames (std::terminate). Each write waits at
-// most a second for stderr to take it, and the line is left out if it does not: a stalled reader of a full pipe
-// would otherwise hold this thread, inside the failed persist, and with it an abort the user asked for and every
-// other thread that waits for the persist's sync to end (map_registry.h, SyncScope).
+// The system calls, not glibc's functions: no cancellation point inside a persist function, which would end a thread
+// with a cancellation pending by unwinding through noexcept frames (std::terminate). Stderr gets a second in all to
+// take the line, and the rest is left out if it does not: a stalled reader of a full pipe would otherwise hold this
+// thread, inside the failed persist, and with it an abort the user asked for and every other thread that waits for
+// the persist's sync to end (map_registry.h, SyncScope). So to a pipe or socket each write is one that cannot block
+// (RWF_NOWAIT: another writer may fill a pipe between a poll and a blocking write), waiting for room in between with
+// the time left; elsewhere (a file, a terminal; a kernel without RWF_NOWAIT there) a poll, then a write. A reader that
+// went away (POLLERR, EPIPE) ends it too, and its SIGPIPE, which would end the process, is blocked around the writes
+// and taken back if they raised it. A bounded number of attempts, whatever the descriptor answers.
 void WriteToStderr(const char* text, size_t length) {
-  while (length > 0) {
-    struct pollfd ready = {STDERR_FILENO, POLLOUT, 0};
-    struct timespec wait = {1, 0};
-    const long polled = syscall(SYS_ppoll, &ready, 1, &wait, nullptr, 0);
-    if (polled < 0 && errno == EINTR) continue;
-    if (polled != 1 || (ready.revents & POLLOUT) == 0) return;
-    const ssize_t n = syscall(SYS_write, STDERR_FILENO, text, length);
+  sigset_t pipe_signal, old_mask, pending_before;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &old_mask);
+  sigpending(&pending_before);
+  struct timespec left = {1, 0};  // ppoll writes back what is left of it
+  struct stat target;
+  bool nowait =
+      syscall(SYS_fstat, STDERR_FILENO, &target) == 0 && (S_ISFIFO(target.st_mode) || S_ISSOCK(target.st_mode));
+  bool raised_pipe = false;
+  for (int attempts = 0; length > 0 && attempts < 1000; ++attempts) {
+    ssize_t n = -1;
+    if (nowait) {
+      struct iovec piece = {const_cast<char*>(text), length};
+      n = syscall(SYS_pwritev2, STDERR_FILENO, &piece, 1, -1L, 0L, RWF_NOWAIT);  // -1: the file position
+      if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS || errno == ESPIPE)) {
+        nowait = false;
+        continue;
+      }
+    } else {
+      struct pollfd ready = {STDERR_FILENO, POLLOUT, 0};
+      const long polled = syscall(SYS_ppoll, &ready, 1, &left, nullptr, 0);
+      if (polled < 0 && errno == EINTR) continue;
+      if (polled != 1 || (ready.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 || (ready.revents & POLLOUT) == 0) {
+        break;
+      }
+      n = syscall(SYS_write, STDERR_FILENO, text, length);
+    }
+    if (n > 0) {
+      text += n;
+      length -= static_cast<size_t>(n);
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    text += n;
-    length -= static_cast<size_t>(n);
+    if (n < 0 && errno == EPIPE) raised_pipe = true;
+    if (n < 0 && errno == EAGAIN && nowait) {
+      struct pollfd ready = {STDERR_FILENO, POLLOUT, 0};
+      long polled;
+      do {
+        polled = syscall(SYS_ppoll, &ready, 1, &left, nullptr, 0);
+      } while (polled < 0 && errno == EINTR);
+      if (polled == 1 && (ready.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0) continue;
+    }
+    break;
   }
+  if (raised_pipe && sigismember(&pending_before, SIGPIPE) == 0) {
+    const struct timespec now = {0, 0};
+    syscall(SYS_rt_sigtimedwait, &pipe_signal, nullptr, &now, sizeof(uint64_t));  // ours, taken back
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 }
 
 // The first lines printed; the rest of a failing disk's failures are recorded only.

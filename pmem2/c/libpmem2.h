@@ -227,7 +227,8 @@ int pmem2_source_pwrite_mcsafe(struct pmem2_source *src, void *buf, size_t size,
 
 /*
  * The identity of the NVDIMMs behind the source: the nfit/id of each DIMM of its region (ndctl's "id",
- * "VVVV-LL-DDDD-SSSSSSSS" or "VVVV-SSSSSSSS"), in mapping order, concatenated, as a NUL-terminated string. With
+ * "VVVV-LL-DDDD-SSSSSSSS" or "VVVV-SSSSSSSS"), in libndctl's order as libpmem2's (the bus folder's DIMMs as listed,
+ * last first), concatenated, as a NUL-terminated string. With
  * id == NULL, stores in *len the buffer size needed (including the NUL); otherwise *len must be at least that
  * (PMEM2_E_BUFFER_TOO_SMALL, *id and *len unchanged). PMEM2_E_NOSUPP, the message saying what is missing,
  * where the source is not on an NVDIMM region (a file on tmpfs or a disk, anonymous memory) or a DIMM reports

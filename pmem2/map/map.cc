@@ -374,9 +374,14 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
-  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
-  persist_(ptr, size);
+  // Page granularity: the persist function's sync, its failure counted as this caller's to see (the C API's
+  // PMEM2_PERSIST_FAILURE then leaves it to the returned Status); so below.
+  if (granularity_ == StoreGranularity::kPage) {
+    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
+  } else {
+    persist_(ptr, size);
+  }
   return PersistErrorSince(mark);
 }
 
@@ -385,15 +390,17 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
-  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
-  flush_(ptr, size);
+  if (granularity_ == StoreGranularity::kPage) {
+    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
+  } else {
+    flush_(ptr, size);
+  }
   return PersistErrorSince(mark);
 }
 
 absl::Status Map::Drain() const {
   if (drain_ == nullptr) return MakeError(ErrorCode::kMapRange, "this Map was moved from and maps nothing");
-  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
   drain_();
   return PersistErrorSince(mark);
@@ -407,9 +414,12 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
-  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
-  memmove_(pmemdest, src, len, flags);
+  if (granularity_ == StoreGranularity::kPage) {
+    map_internal::PageMemmoveReturningFailure(pmemdest, src, len, flags);
+  } else {
+    memmove_(pmemdest, src, len, flags);
+  }
   return PersistErrorSince(mark);
 }
 
@@ -417,9 +427,12 @@ absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) cons
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
-  const map_internal::ScopedCallerSeesResult caller_sees_result;
   const uint64_t mark = FailureMark();
-  memset_(pmemdest, c, len, flags);
+  if (granularity_ == StoreGranularity::kPage) {
+    map_internal::PageMemsetReturningFailure(pmemdest, c, len, flags);
+  } else {
+    memset_(pmemdest, c, len, flags);
+  }
   return PersistErrorSince(mark);
 }
 
@@ -428,9 +441,8 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     return MakeError(ErrorCode::kDeepFlushRange, s.message());
   }
   if (granularity_ == StoreGranularity::kPage) {
-    const map_internal::ScopedCallerSeesResult caller_sees_result;
     const uint64_t mark = FailureMark();
-    persist_(ptr, size);
+    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
     return PersistErrorSince(mark);
   }
   if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;

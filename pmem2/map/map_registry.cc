@@ -1108,18 +1108,11 @@ void SetPersistFailureObserver(PersistFailureObserver observer) {
   persist_failure_observer.store(observer, std::memory_order_release);
 }
 
-namespace {
-thread_local int callers_seeing_results = 0;  // ScopedCallerSeesResult's on this thread
-}  // namespace
-
-ScopedCallerSeesResult::ScopedCallerSeesResult() { ++callers_seeing_results; }
-ScopedCallerSeesResult::~ScopedCallerSeesResult() { --callers_seeing_results; }
-
 void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result) {
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
-  failure.caller_sees_result = caller_sees_result || callers_seeing_results > 0;
+  failure.caller_sees_result = caller_sees_result;
   // Declared before the lock, so that the observer runs once the record is made and the lock released.
   const absl::Cleanup tell_the_observer = [failure] {
     if (const PersistFailureObserver observer = persist_failure_observer.load(std::memory_order_acquire)) {

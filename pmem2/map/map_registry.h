@@ -90,7 +90,8 @@ struct PersistFailure {
   // so none of its persists can be vouched for (error_number ESTALE). Kept through acknowledgements, as the above.
   bool dropped_from_registry = false;
   // The failing call returns the error to its caller (a Status method, pmem2_deep_flush, pmem_msync, an
-  // AsyncPersister's completion), where a persist function cannot: the C API's observer (PMEM2_PERSIST_FAILURE) only
+  // AsyncPersister's completion), where a persist function cannot (also one a signal handler or a Status method's
+  // caller runs meanwhile on the same thread): the C API's observer (PMEM2_PERSIST_FAILURE) only
   // speaks up for the others, as libpmem2 aborts only in the persists that cannot return an error.
   bool caller_sees_result = false;
 };
@@ -328,17 +329,6 @@ size_t WaitingReadersForTest();
 // address outside every mapping is kept in a process-wide record (see ErrorForAddress). `caller_sees_result`: the
 // failing call returns the error to its caller as well (PersistFailure::caller_sees_result).
 void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result);
-
-// While one lives on a thread, every failure recorded on it counts as seen by the caller
-// (PersistFailure::caller_sees_result): for the Status methods of a Map, which return what the function pointers they
-// call record. Nests; allocates nothing.
-class ScopedCallerSeesResult {
- public:
-  ScopedCallerSeesResult();
-  ~ScopedCallerSeesResult();
-  ScopedCallerSeesResult(const ScopedCallerSeesResult&) = delete;
-  ScopedCallerSeesResult& operator=(const ScopedCallerSeesResult&) = delete;
-};
 
 // Called with each failure RecordPersistFailure() records, once it is recorded and the registry's lock released, on
 // the thread that saw it (inside a persist function: it must not allocate or throw). For the C API, whose programs

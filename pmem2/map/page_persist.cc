@@ -240,6 +240,31 @@ ABSL_ATTRIBUTE_HOT void* PageMemset(void* pmemdest, int c, size_t len, unsigned 
   return PersistPages(pmemdest, len);
 }
 
+}  // namespace
+
+// Not on a function pointer's path (nor among the hot functions above): the Status methods'.
+int PageMemmoveReturningFailure(void* pmemdest, const void* src, size_t len, unsigned flags) {
+  if ((flags & kMemNoFlush) != 0) {
+    arch::PageMemmove(pmemdest, src, len, flags);
+    return 0;
+  }
+  const arch::PageCopyCall copy = arch::PageCopyFor(pmemdest, len, flags);
+  copy.memmove(pmemdest, src, len, copy.flags);
+  return SyncPages(pmemdest, len, /*caller_sees_result=*/true);
+}
+
+int PageMemsetReturningFailure(void* pmemdest, int c, size_t len, unsigned flags) {
+  if ((flags & kMemNoFlush) != 0) {
+    arch::PageMemset(pmemdest, c, len, flags);
+    return 0;
+  }
+  const arch::PageFillCall fill = arch::PageFillFor(pmemdest, len, flags);
+  fill.memset(pmemdest, c, len, fill.flags);
+  return SyncPages(pmemdest, len, /*caller_sees_result=*/true);
+}
+
+namespace {
+
 // The diagnostics hold plain C strings for the life of the process; the names depend on the environment and
 // the (test-replaceable) CPU selection, so they are kept here, once each.
 // Fork-safe: every page Map's creation comes here, also in a child forked while another thread made one. Made

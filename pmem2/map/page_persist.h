@@ -49,6 +49,12 @@ MemsetFn PageMemsetFn();
 // Returns the errno of this msync, 0 if it succeeded.
 int SyncPages(const void* ptr, size_t size, bool caller_sees_result);
 
+// PageOps()'s memmove / memset with their sync's failure returned, as SyncPages(..., caller_sees_result = true): for
+// the Map's Status methods, which return it where the functions cannot (PersistFailure::caller_sees_result, which the
+// C API's PMEM2_PERSIST_FAILURE reads). 0, or the errno; kMemNoFlush: the copy alone, 0.
+int PageMemmoveReturningFailure(void* pmemdest, const void* src, size_t len, unsigned flags);
+int PageMemsetReturningFailure(void* pmemdest, int c, size_t len, unsigned flags);
+
 }  // namespace map_internal
 }  // namespace pmem2
 
