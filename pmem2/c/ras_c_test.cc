@@ -424,7 +424,10 @@ class RasFakeNvdimmTest : public ::testing::Test {
 };
 
 TEST_F(RasFakeNvdimmTest, DeviceIdTwoCallProtocol) {
-  const std::string want = "8089-a2-1837-00000b218089-a2-1837-00000b22";
+  std::string want;  // in the order libndctl walks the DIMMs, as libpmem2's (region.h, RegionDimms)
+  for (const std::string& dimm : fake_.DimmsInLibndctlOrder()) {
+    want += dimm == "nmem0" ? "8089-a2-1837-00000b21" : "8089-a2-1837-00000b22";
+  }
   size_t len = 0;
   ASSERT_EQ(pmem2_source_device_id(src_, nullptr, &len), 0);
   EXPECT_EQ(len, want.size() + 1);

@@ -41,11 +41,11 @@
 
 namespace pmem2 {
 
-// The ids of the NVDIMMs behind `source`, in the region's mapping order, concatenated without separators. Each
-// is the DIMM's nfit/id as Linux shows it, which is also `ndctl list -D`'s "id": "VVVV-LL-DDDD-SSSSSSSS"
-// (vendor, manufacturing location and date, serial number, hexadecimal) or "VVVV-SSSSSSSS" when the DIMM reports
-// no manufacturing data. kNoSupp when the region has no DIMMs (legacy memmap= persistent memory) or a DIMM has
-// no nfit/id (an NVDIMM not described by ACPI NFIT), naming the DIMM; kInvalidRegionFormat for a malformed
+// The ids of the NVDIMMs behind `source`, in libndctl's order (region.h, RegionDimms; libpmem2's), concatenated
+// without separators. Each is the DIMM's nfit/id as Linux shows it, which is also `ndctl list -D`'s "id":
+// "VVVV-LL-DDDD-SSSSSSSS" (vendor, manufacturing location and date, serial number, hexadecimal) or "VVVV-SSSSSSSS" when
+// the DIMM reports no manufacturing data. kNoSupp when the region has no DIMMs (legacy memmap= persistent memory) or a
+// DIMM has no nfit/id (an NVDIMM not described by ACPI NFIT), naming the DIMM; kInvalidRegionFormat for a malformed
 // mapping; errno errors from sysfs.
 absl::StatusOr<std::string> DeviceId(const Source& source);
 

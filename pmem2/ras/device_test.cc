@@ -59,12 +59,18 @@ class DeviceTest : public ::testing::Test {
   absl::optional<Source> source_;
 };
 
-TEST_F(DeviceTest, IdConcatenatesTheDimmIdsInMappingOrder) {
+// In the order libndctl walks the DIMMs, as libpmem2's id (region.h, RegionDimms).
+TEST_F(DeviceTest, IdConcatenatesTheDimmIdsInLibndctlsOrder) {
   testing::FakeNvdimm fake;
   const std::string region = PlaceOnRegion(fake, 2, {{"dirty_shutdown", "3\n"}});
   fake.Write(fake.root() + "/devices/ndbus0/nmem0/nfit/id", "8089-a2-1837-00000b21\n");
   fake.Write(fake.root() + "/devices/ndbus0/nmem1/nfit/id", "8089-a2-1837-00000b22\n");
-  EXPECT_EQ(DeviceId(*source_).value(), "8089-a2-1837-00000b218089-a2-1837-00000b22");
+  std::string want;
+  for (const std::string& dimm : fake.DimmsInLibndctlOrder()) {
+    want += dimm == "nmem0" ? "8089-a2-1837-00000b21" : "8089-a2-1837-00000b22";
+  }
+  ASSERT_EQ(want.size(), 2 * std::string("8089-a2-1837-00000b21").size());
+  EXPECT_EQ(DeviceId(*source_).value(), want);
   EXPECT_EQ(UnsafeShutdownCount(*source_).value(), 6u);
   EXPECT_EQ(NumaNode(*source_).value(), 1);
   EXPECT_EQ(NvdimmRegion(*source_).value(), "region0");

@@ -2,6 +2,7 @@
 
 #include "pmem2/ras/fake_nvdimm.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -49,6 +50,17 @@ std::string FakeNvdimm::AddDimm(const std::string& name, const Attributes& attri
   for (const auto& a : attributes) Write(dir + "/" + a.first, a.second);
   Link(dir, root() + "/bus/nd/devices/" + name);
   return dir;
+}
+
+std::vector<std::string> FakeNvdimm::DimmsInLibndctlOrder() const {
+  std::vector<std::string> names;
+  DIR* const bus = opendir((root() + "/devices/ndbus0").c_str());
+  if (bus == nullptr) return names;
+  while (const struct dirent* entry = readdir(bus)) {
+    if (std::string(entry->d_name).rfind("nmem", 0) == 0) names.insert(names.begin(), entry->d_name);
+  }
+  closedir(bus);
+  return names;
 }
 
 std::string FakeNvdimm::AddBlockDevice(const std::string& parent, const std::string& name, dev_t dev,

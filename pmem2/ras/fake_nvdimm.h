@@ -14,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "testing/fake_sysfs.h"
 
@@ -32,6 +33,9 @@ class FakeNvdimm {
   std::string AddRegion(int n, const Attributes& attributes);
   // ROOT/devices/ndbus0/NAME (e.g. nmem0), linked from ROOT/bus/nd/devices/NAME.
   std::string AddDimm(const std::string& name, const Attributes& attributes);
+  // The DIMMs added, in the order libndctl walks a bus's DIMMs (and so libpmem2 concatenates their ids): the bus
+  // folder's nmem entries as readdir lists them, last first. (The fake's file system decides the listing.)
+  std::vector<std::string> DimmsInLibndctlOrder() const;
   // A block device NAME at `parent` (a region folder + "/pfn0.1", or "" for a disk on no region:
   // ROOT/devices/pci0000:00/NAME), linked from ROOT/dev/block/MAJ:MIN of `dev`. Returns its folder.
   std::string AddBlockDevice(const std::string& parent, const std::string& name, dev_t dev,

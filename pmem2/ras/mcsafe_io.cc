@@ -79,6 +79,24 @@ absl::Status ReadMcsafe(const Source& source, void* buf, size_t size, uint64_t o
   while (done < size) {
     const ssize_t n = pread(source.fd(), out + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EFAULT) {
+      // The caller's buffer, or the file's: on DAX a machine check that the block device does not list as a bad
+      // block yet (a latent error) ends the kernel's copy, and the read fails with EFAULT at that offset. One byte
+      // into memory of ours tells them apart: it fails too where the medium is at fault.
+      char byte;
+      ssize_t probe;
+      do {
+        probe = pread(source.fd(), &byte, 1, static_cast<off_t>(offset + done));
+      } while (probe < 0 && errno == EINTR);
+      if (probe < 0 && (errno == EFAULT || errno == EIO)) {
+        return MakeError(ErrorCode::kIoFail,
+                         absl::StrCat("pread of ", size, " bytes at offset ", offset, " of file descriptor ",
+                                      source.fd(), ": the file's data at offset ", offset + done, " cannot be read (",
+                                      errno == EIO ? "EIO" : "EFAULT",
+                                      " into a buffer of pmem2's too: a machine check, a latent bad block)"));
+      }
+      return FileError(EFAULT, "pread", size, offset, offset + done, source.fd());
+    }
     if (n < 0) return FileError(errno, "pread", size, offset, offset + done, source.fd());
     if (n == 0) {
       return MakeError(ErrorCode::kLengthOutOfRange,

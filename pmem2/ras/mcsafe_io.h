@@ -15,11 +15,13 @@
 //   * regular files: pread(2) / pwrite(2), repeated for short transfers and EINTR. The kernel copies
 //     persistent memory with machine-check-safe routines and returns EIO for a poisoned range, which becomes
 //     kIoFail (libpmem2 1.12.1 returns -EIO here; pmem2 returns the documented PMEM2_E_IO_FAIL for every
-//     medium). A write goes where pwrite puts it: to the page cache on ordinary file systems (not durable until
-//     fsync/msync), straight to the medium on fsdax. hugetlbfs files, which have no write(2), are written as
-//     Device DAX is, through a temporary mapping of whole huge pages (libpmem2 1.12.1 fails with -EINVAL there);
-//     a write into a last huge page that lies only partly in the file (fallocate can give such a size) is
-//     kLengthUnaligned, since mapping that page would grow the file.
+//     medium); so does a read's EFAULT where one byte of the file's data at that offset cannot be read into
+//     pmem2's own memory either (poison the block device does not list yet ends the kernel's copy with EFAULT; a
+//     bad buffer of the caller's stays an errno error). A write goes where pwrite puts it: to the page cache on
+//     ordinary file systems (not durable until fsync/msync), straight to the medium on fsdax. hugetlbfs files, which
+//     have no write(2), are written as Device DAX is, through a temporary mapping of whole huge pages (libpmem2 1.12.1
+//     fails with -EINVAL there); a write into a last huge page that lies only partly in the file (fallocate can give
+//     such a size) is kLengthUnaligned, since mapping that page would grow the file.
 //   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
 //     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
 //     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is

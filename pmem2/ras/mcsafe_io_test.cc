@@ -3,7 +3,9 @@
 #include "pmem2/ras/mcsafe_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +19,8 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/ras/fake_nvdimm.h"
 #include "pmem2/source/source.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/huge_pages.h"
 #include "testing/temp_files.h"
 
@@ -119,6 +123,29 @@ TEST_P(McsafeFileTest, ADescriptorNumberReusedByAnotherFileIsRefusedAndThatFileU
   ASSERT_EQ(pread(second.get(), back, sizeof back, 0), 4);
   EXPECT_EQ(std::string(back, 4), std::string(4, '\0')) << "written into the other file";
   EXPECT_EQ(std::string(buffer, 4), "abcd") << "read from the other file";
+}
+
+// A read that fails with EFAULT is the caller's buffer, or the file's data: on DAX a machine check the block device
+// does not list as a bad block yet ends the kernel's copy with EFAULT. The latter is PMEM2_E_IO_FAIL (libpmem2.h: "a
+// bad block in the range"), naming the offset; the caller's own bad buffer stays an EFAULT errno error. Before, both
+// were EFAULT. (The medium's EFAULT played by a filter that fails every pread with it.)
+TEST_P(McsafeFileTest, AnEfaultOfTheFilesDataIsAnIoFailureNotTheCallersBuffer) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  Source* const source = &*source_;
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    void* const unreadable = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (unreadable == MAP_FAILED) return 2;
+    const absl::Status bad_buffer = ReadMcsafe(*source, unreadable, 100, 10);
+    testing::DenySystemCall(__NR_pread64, EFAULT);
+    char buffer[100];
+    const absl::Status bad_medium = ReadMcsafe(*source, buffer, sizeof buffer, 10);
+    testing::WriteToParent(out, absl::StrCat(ErrorCodeName(GetErrorCode(bad_buffer)), " ", GetErrno(bad_buffer), "|",
+                                             ErrorCodeName(GetErrorCode(bad_medium)), " ", bad_medium.message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("PMEM2_E_ERRNO ", EFAULT, "|PMEM2_E_IO_FAIL ")));
+  EXPECT_THAT(child.output, HasSubstr("at offset 10 cannot be read"));
 }
 
 INSTANTIATE_TEST_SUITE_P(FileSystems, McsafeFileTest, ::testing::ValuesIn(testing::TestFileSystems()),

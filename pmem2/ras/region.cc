@@ -9,9 +9,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -211,6 +213,33 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
   return LocateBlockDevice(st.st_dev);
 }
 
+namespace {
+
+// `names` (nmemD, the region's) in the order libndctl walks a region's DIMMs, and so libpmem2 1.12.1's
+// pmem2_source_device_id concatenates their ids: the bus's DIMMs as its sysfs folder lists them (readdir), last
+// listed first (libndctl adds each at the head of the bus's list), those of the region. An id is compared with the one
+// stored beside an unsafe shutdown count (libpmem2_unsafe_shutdown(7)): another order is another device, whose count
+// the application resets. Unchanged where the folder cannot be read or lacks one of them.
+std::vector<std::string> InLibndctlOrder(const std::string& region_dir, std::vector<std::string> names) {
+  char* const resolved = realpath(region_dir.c_str(), nullptr);
+  if (resolved == nullptr) return names;
+  std::string bus_dir = resolved;
+  free(resolved);
+  bus_dir.resize(bus_dir.rfind('/') == std::string::npos ? 0 : bus_dir.rfind('/'));
+  DIR* const dir = opendir(bus_dir.c_str());
+  if (dir == nullptr) return names;
+  const absl::Cleanup close_dir = [dir] { closedir(dir); };
+  std::vector<std::string> listed;
+  while (const struct dirent* entry = readdir(dir)) {
+    if (std::find(names.begin(), names.end(), entry->d_name) != names.end())
+      listed.insert(listed.begin(), entry->d_name);
+  }
+  if (listed.size() != names.size()) return names;
+  return listed;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_dir) {
   // `mappings` counts the mappingN attributes; without it (never seen, but cheap to allow) probe them in order.
   constexpr uint64_t kMaxMappings = 4096;
@@ -225,7 +254,7 @@ absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_d
     }
     count = *n;
   }
-  std::vector<std::string> dimms;
+  std::vector<std::string> names;
   for (uint64_t i = 0; i < count; ++i) {
     const std::string path = absl::StrCat(region_dir, "/mapping", i);
     absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
@@ -241,6 +270,10 @@ absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_d
                        absl::StrCat(path, " holds \"", absl::CHexEscape(*text),
                                     "\", not \"nmemN,OFFSET,LENGTH,POSITION\""));
     }
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
+  }
+  std::vector<std::string> dimms;
+  for (const std::string& name : InLibndctlOrder(region_dir, std::move(names))) {
     dimms.push_back(absl::StrCat(sysfs_internal::Root(), "/bus/nd/devices/", name));
   }
   return dimms;

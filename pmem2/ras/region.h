@@ -78,8 +78,10 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev);
 // (Source::VerifyDescriptor).
 absl::StatusOr<Location> LocateSource(const Source& source);
 
-// The DIMMs of a region in mapping order: the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region
-// without DIMMs (e.g. memmap= legacy persistent memory). kInvalidRegionFormat for a mapping that names no DIMM.
+// The DIMMs of a region, each once, in the order libndctl (and so libpmem2) walks them: the bus folder's DIMMs as
+// readdir lists them, last first, those the region's mappings name (in mapping order where the bus folder cannot be
+// read or lacks one): the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region without DIMMs (e.g. memmap=
+// legacy persistent memory). kInvalidRegionFormat for a mapping that names no DIMM.
 absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_dir);
 
 // One "SECTOR COUNT" line of a badblocks file, in bytes.

@@ -2,6 +2,7 @@
 
 #include "pmem2/ras/region.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -156,7 +157,40 @@ TEST(LocateTest, FindsTheRegionAboveADeviceDax) {
   EXPECT_THAT(l->device_dir, ::testing::EndsWith("/region1/dax1.0/dax1.0"));
 }
 
-TEST(RegionDimmsTest, NamesTheDimmsInMappingOrder) {
+// libndctl walks a region's DIMMs in its bus's list, which it builds from the bus folder's listing (readdir), each DIMM
+// added at the head: libpmem2's device id concatenates their ids in that order, and an id is compared with the one an
+// application stored beside its unsafe shutdown count (another order: a "new" device, whose count it resets). Before,
+// pmem2 took the region's mapping order.
+TEST(RegionDimmsTest, NamesTheDimmsInTheOrderLibndctlWalksThem) {
+  testing::FakeNvdimm fake;
+  for (const char* name : {"nmem2", "nmem0", "nmem3", "nmem1"}) fake.AddDimm(name, {});
+  const std::string region = fake.AddRegion(0, {{"mappings", "3\n"},
+                                                {"mapping0", "nmem0,0,1073741824,0\n"},
+                                                {"mapping1", "nmem2,0,1073741824,1\n"},
+                                                {"mapping2", "nmem3,0,1073741824,2\n"}});
+  // The bus folder as readdir lists it, last first, the region's DIMMs only.
+  std::vector<std::string> expected;
+  DIR* const bus = opendir((fake.root() + "/devices/ndbus0").c_str());
+  ASSERT_NE(bus, nullptr);
+  while (const struct dirent* entry = readdir(bus)) {
+    const std::string name = entry->d_name;
+    if (name == "nmem2" || name == "nmem0" || name == "nmem3") {
+      expected.insert(expected.begin(), fake.root() + "/bus/nd/devices/" + name);
+    }
+  }
+  closedir(bus);
+  ASSERT_EQ(expected.size(), 3u);
+  const std::string devices = fake.root() + "/bus/nd/devices/";
+  // (Made 2, 0, 3: listed so or the other way round, neither is the mapping order 0, 2, 3.)
+  ASSERT_NE(expected, (std::vector<std::string>{devices + "nmem0", devices + "nmem2", devices + "nmem3"}))
+      << "the test needs a bus folder whose listing, reversed, is not the mapping order";
+  absl::StatusOr<std::vector<std::string>> dimms = RegionDimms(region);
+  ASSERT_TRUE(dimms.ok()) << dimms.status();
+  EXPECT_EQ(*dimms, expected);
+}
+
+// Where the bus folder does not list them all (here none), the region's mapping order.
+TEST(RegionDimmsTest, NamesTheDimmsInMappingOrderWhereTheBusDoesNotListThem) {
   testing::FakeNvdimm fake;
   const std::string region = fake.AddRegion(
       0, {{"mappings", "2\n"}, {"mapping0", "nmem1,0,1073741824,0\n"}, {"mapping1", "nmem0,0,1073741824,1\n"}});

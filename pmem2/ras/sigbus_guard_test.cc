@@ -603,6 +603,53 @@ TEST(SigbusGuardTest, AnIgnoredNoticeOfPoisonElsewhereIsDroppedDuringACopy) {
   EXPECT_EQ(child.output, "failed copies 0");
 }
 
+// While a copy is guarded, a SIGBUS sent to another thread (a notice of poison elsewhere, a kill) must not break that
+// thread's blocking system call where the process's own disposition would not: ignored, it is never delivered; a
+// handler installed with SA_RESTART restarts the call. Before, pmem2's handler (without SA_RESTART) made the read
+// fail with EINTR.
+TEST(SigbusGuardTest, AnotherThreadsBlockingCallIsRestartedAsThePreviousDispositionWouldHaveIt) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan intercepts signals and their delivery";
+#endif
+  for (const bool ignored : {true, false}) {
+    const testing::ChildResult child = testing::RunInChild([&](int out) {
+      struct sigaction previous;
+      std::memset(&previous, 0, sizeof previous);
+      if (ignored) {
+        previous.sa_handler = SIG_IGN;
+      } else {
+        previous.sa_handler = [](int) {};
+        previous.sa_flags = SA_RESTART;
+      }
+      if (sigaction(SIGBUS, &previous, nullptr) != 0) return 2;
+      int ends[2];
+      if (pipe(ends) != 0) return 3;
+      std::atomic<bool> reading{false};
+      ssize_t got = 0;
+      int error = 0;
+      std::thread reader([&] {
+        char byte;
+        reading = true;
+        got = read(ends[0], &byte, 1);
+        error = got < 0 ? errno : 0;
+      });
+      {
+        ScopedSigbusHandler guard;  // as during a copy of another thread
+        while (!reading) std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // into read(2)
+        pthread_kill(reader.native_handle(), SIGBUS);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (write(ends[1], "x", 1) != 1) return 4;
+        reader.join();
+      }
+      testing::WriteToParent(out, absl::StrCat(got, " ", error));
+      return 0;
+    });
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "1 0") << (ignored ? "ignored" : "a handler with SA_RESTART");
+  }
+}
+
 // A signal handler that interrupts a guarded copy and makes one of its own (pmem2_source_pread_mcsafe in a SIGUSR1
 // handler): the interrupted copy keeps its own guard, and its fault is still its return value. Before, the inner copy
 // left the thread's state cleared, and the outer copy's fault ended the process.
