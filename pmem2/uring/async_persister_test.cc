@@ -548,6 +548,60 @@ TEST_P(AsyncPersisterTest, ENOSPCOnAWriteIsResourceExhaustedAndAnOperationWithou
   file_->map->ClearPersistError().IgnoreError();
 }
 
+// The engine's failures are its completions' results: recorded as seen by their caller (map_registry.h,
+// PersistFailure::caller_sees_result), so the C API's PMEM2_PERSIST_FAILURE neither prints nor aborts for them.
+std::vector<bool> engine_failures_seen;
+void NoteEngineFailure(const map_internal::PersistFailure& failure) {
+  engine_failures_seen.push_back(failure.caller_sees_result);
+}
+
+TEST_P(AsyncPersisterTest, ItsFailuresAreRecordedAsSeenByTheCaller) {
+  engine_failures_seen.clear();
+  map_internal::SetPersistFailureObserver(&NoteEngineFailure);
+  const absl::Cleanup no_observer = [] { map_internal::SetPersistFailureObserver(nullptr); };
+  injector_.rewrite = [](KernelOp, int, uint32_t) { return -EIO; };
+  Completion persist, copy, barrier;
+  char data[16] = {1};
+  ASSERT_TRUE(persister_->Persist(base(), 8, &persist).ok());
+  ASSERT_TRUE(persister_->Copy(base() + kPage, data, sizeof data, &copy).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_EQ(persister_->Wait(barrier).code(), absl::StatusCode::kDataLoss) << barrier.status();
+  ASSERT_FALSE(engine_failures_seen.empty()) << "no failure recorded";
+  for (size_t i = 0; i < engine_failures_seen.size(); ++i) EXPECT_TRUE(engine_failures_seen[i]) << i;
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
+// A callback that throws ends the process (async_persister.h): the engine is in the middle of its bookkeeping, and an
+// exception unwinding out of it left the engine waiting forever for the operations whose completion it skipped.
+TEST_P(AsyncPersisterTest, ACallbackThatThrowsEndsTheProcessInsteadOfHangingTheEngine) {
+  char* const at = base();
+  const testing::ChildResult child = testing::RunInChild([&](int) {
+    absl::StatusOr<AsyncPersister> persister = NewPersister();  // the parent's runs nothing in a child
+    if (!persister.ok()) return 2;
+    Completion first([](Completion&) { throw 1; });
+    Completion second;
+    if (!persister->Persist(at, 1, &first).ok() || !persister->Persist(at + kPage, 1, &second).ok()) return 3;
+    persister->WaitAll().IgnoreError();
+    return 4;  // not reached
+  });
+  EXPECT_EQ(child.signal, SIGABRT) << child.Describe();
+}
+
+// EDQUOT on a data sync: kResourceExhausted too (async_persister.h: make room), on the persist and the barrier.
+TEST_P(AsyncPersisterTest, EDQUOTOnASyncIsResourceExhausted) {
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EDQUOT : result; };
+  Completion persist, barrier;
+  ASSERT_TRUE(persister_->Persist(base(), 8, &persist).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_EQ(persister_->Wait(barrier).code(), absl::StatusCode::kResourceExhausted) << barrier.status();
+  EXPECT_EQ(persist.status().code(), absl::StatusCode::kResourceExhausted) << persist.status();
+  EXPECT_EQ(GetErrno(persist.status()), EDQUOT);
+  EXPECT_EQ(GetErrno(file_->map->PersistError()), EDQUOT);
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
 // A Copy from memory that cannot be read (a real EFAULT from the kernel, no injection) is the caller's mistake: the
 // Copy and the engine fail with kInvalidArgument naming the source, and the Maps of the file, which other code may
 // use, report no failed persist. (It was recorded on them as a write-back failure, before this was fixed.)
@@ -699,6 +753,20 @@ TEST_P(AsyncPersisterTest, ErrorsNameTheBadValueAndNothingIsQueued) {
 
   Completion never;
   EXPECT_EQ(persister_->Wait(never).code(), absl::StatusCode::kFailedPrecondition);
+
+  // Queued on another engine (not submitted there): this one runs what it has, then refuses; the other completes it.
+  absl::StatusOr<AsyncPersister> other = NewPersister();
+  ASSERT_TRUE(other.ok()) << other.status();
+  Completion elsewhere, here;
+  ASSERT_TRUE(other->Persist(base() + kPage, 1, &elsewhere).ok());
+  ASSERT_TRUE(persister_->Persist(base(), 1, &here).ok());
+  if (!elsewhere.done()) {
+    EXPECT_EQ(persister_->Wait(elsewhere).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(here.done() && here.status().ok()) << "this engine's own work ran first: " << here.status();
+    EXPECT_FALSE(elsewhere.done()) << "another engine's operation is not run here";
+  }
+  EXPECT_TRUE(other->Wait(elsewhere).ok()) << elsewhere.status();
+  EXPECT_TRUE(persister_->Wait(here).ok());
 
   Completion empty;
   EXPECT_TRUE(persister_->Persist(base() + file_->map->size(), 0, &empty).ok());

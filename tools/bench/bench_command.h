@@ -62,7 +62,8 @@ struct BenchCommandOptions {
 // min_time not in (0, kMaxMinTime], cpu below -2 or naming a CPU the process may not run on, create_size 0, no
 // pattern, a plot without the hot pattern, PATH is a directory, PATH exists without `overwrite`. Then
 // kResourceExhausted if the file system has no room for PATH's blocks, kNotFound if the reference library is missing,
-// or whatever mapping PATH fails with.
+// kFailedPrecondition for a Device DAX that the reference maps at page granularity (PMEM2_FORCE_GRANULARITY=PAGE:
+// its persist would msync the device and abort), or whatever mapping PATH fails with.
 absl::StatusOr<std::string> RunBenchCommand(const std::vector<std::string>& args, const BenchCommandOptions& options);
 
 }  // namespace bench

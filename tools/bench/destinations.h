@@ -64,7 +64,9 @@ class Destinations {
   // granularity each detects (or PMEM2_FORCE_GRANULARITY forces), and every side, the limit too, writes through
   // the reference's mapping (as MappingUse::kShared); the hot window is min(size, `max_window`) and the cold
   // one min(size, `max_cold_window`), rounded down to pages. One lane, named after pmem2's granularity. A source
-  // smaller than one page is kInvalidArgument naming `path`, its size and the page size.
+  // smaller than one page is kInvalidArgument naming `path`, its size and the page size; a Device DAX that the
+  // reference maps at page granularity (PMEM2_FORCE_GRANULARITY=PAGE, which libpmem2 honours there: its persist would
+  // msync the device, which fails, and abort the process) kFailedPrecondition, before anything is written.
   static absl::StatusOr<std::unique_ptr<Destinations>> ForFile(int fd, const std::string& path, size_t max_window,
                                                                size_t max_cold_window);
 
