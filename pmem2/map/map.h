@@ -391,12 +391,12 @@ uint64_t PersistErrorCount();
 
 // Whether every byte of [address, address + length) lies in live Maps whose stores become durable through the
 // CPU (byte or cache-line granularity), so that the cache-line functions (flush + fence) suffice there and no
-// msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A Map holds its last page
-// whole (mmap maps it so, and no other Map may take a part of it): the bytes after its end there count as its
-// (libpmem's pmem_is_pmem counts the mapped length only). A length of 0 asks about the byte at `address`. This is
-// libpmem's pmem_is_pmem(), answered from pmem2's own mappings (Maps adopted with Map::FromExisting() count, with the
-// granularity FromExisting() settled on). It takes a shared lock: ask once per range and keep the answer, not on every
-// store.
+// msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A Map made by Create() holds
+// its last page whole (mmap maps it so, and no other Map may take a part of it): the bytes after its end there count
+// as its (libpmem's pmem_is_pmem counts the mapped length only); an adopted one (FromExisting()) its exact range. A
+// length of 0 asks about the byte at `address`. This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings
+// (Maps adopted with Map::FromExisting() count, with the granularity FromExisting() settled on). It takes a shared
+// lock: ask once per range and keep the answer, not on every store.
 bool IsPersistentMemory(const void* address, size_t length);
 
 }  // namespace pmem2

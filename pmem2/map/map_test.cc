@@ -188,6 +188,23 @@ TEST_P(MapOnFileSystemTest, IsPersistentMemoryAnswersFromTheLiveMaps) {
     EXPECT_TRUE(IsPersistentMemory(base, 0));
     EXPECT_FALSE(IsPersistentMemory(base, 4 * kPage + 1)) << "the last byte is in no Map";
     EXPECT_FALSE(IsPersistentMemory(base + 4 * kPage, 1));
+    // A Map whose end is no page boundary holds the rest of its last page (map.h); an adopted one its exact range.
+    ScopedFd odd = CreateFile(dir_.Join("odd"), kPage + 100, O_RDWR);
+    absl::StatusOr<Map> partial = MapFd(odd.get(), MakeConfig(StoreGranularity::kPage));
+    ASSERT_TRUE(partial.ok()) << partial.status();
+    const char* const partial_at = static_cast<const char*>(partial->address());
+    EXPECT_TRUE(IsPersistentMemory(partial_at + kPage + 100, 1)) << "the rest of a created Map's last page";
+    EXPECT_FALSE(IsPersistentMemory(partial_at + 2 * kPage, 1));
+    void* const raw = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, odd.get(), 0);
+    ASSERT_NE(raw, MAP_FAILED);
+    {
+      absl::StatusOr<Map> adopted =
+          Map::FromExisting(*Source::FromFd(odd.get()), raw, kPage + 100, StoreGranularity::kCacheLine);
+      ASSERT_TRUE(adopted.ok()) << adopted.status();
+      EXPECT_TRUE(IsPersistentMemory(static_cast<char*>(raw) + kPage + 99, 1));
+      EXPECT_FALSE(IsPersistentMemory(static_cast<char*>(raw) + kPage + 100, 1)) << "an adopted Map: its exact range";
+    }
+    munmap(raw, 2 * kPage);
     const void* gone = base;
     cache_line = absl::StatusOr<Map>(absl::UnknownError("destroyed"));
     EXPECT_FALSE(IsPersistentMemory(gone, 1)) << "a destroyed Map no longer counts";

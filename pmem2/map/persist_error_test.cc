@@ -361,6 +361,7 @@ TEST_F(PagePersistenceTest, TheObserverLearnsWhetherTheCallReturnsTheFailure) {
   const absl::Cleanup no_observer = [] { map_internal::SetPersistFailureObserver(nullptr); };
   const std::pair<const char*, std::function<bool()>> calls[] = {
       {"Persist", [&] { return !map_->Persist(at(0), 1).ok(); }},
+      {"Flush", [&] { return !map_->Flush(at(0), 1).ok(); }},
       {"Memcpy", [&] { return !map_->Memcpy(at(0), "x", 1).ok(); }},
       {"Memset", [&] { return !map_->Memset(at(0), 'x', 1).ok(); }},
       {"DeepFlush", [&] { return !map_->DeepFlush(at(0), 1).ok(); }},

@@ -262,12 +262,12 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
   for (;;) {
     struct sigaction now;
     if (sigaction(SIGBUS, nullptr, &now) != 0 || IsOurs(now)) break;
-    // A system call that another thread's SIGBUS interrupts is restarted or not by the handler's SA_RESTART, ours
-    // while it is installed: as the previous action would have it (an ignored or default-action signal interrupts
-    // nothing, as it is never delivered to a handler; the default one ends the process anyway).
-    const bool restart = (now.sa_flags & SA_SIGINFO) == 0 ? (now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL ||
-                                                             (now.sa_flags & SA_RESTART) != 0)
-                                                          : (now.sa_flags & SA_RESTART) != 0;
+    // A restartable system call (read, write, wait, ...) that another thread's SIGBUS interrupts is restarted or not
+    // by the handler's SA_RESTART, ours while it is installed: as the previous action would have it (an ignored or
+    // default-action signal, SA_SIGINFO or not, is never delivered to a handler, so a restartable call goes on; the
+    // default one ends the process anyway). Calls that SA_RESTART never restarts (poll, epoll_wait, nanosleep, ...)
+    // still fail with EINTR there, where an ignored signal would not have woken them (sigbus_guard.h).
+    const bool restart = now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL || (now.sa_flags & SA_RESTART) != 0;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
     previous_action = now;
     previous_action_reset.store(false, std::memory_order_release);

@@ -20,7 +20,10 @@
 // last guard ends at the same moment on another thread; and a handler that calls pmem2's directly, having saved it,
 // gets the saved one reset too, as if the kernel had delivered the signal to it); SIG_DFL and, for a fault, SIG_IGN:
 // the default action, which ends the process as it would have without pmem2 (a SIG_IGN'd notice of poison elsewhere,
-// BUS_MCEERR_AO, is dropped as the kernel drops it). A saved handler that
+// BUS_MCEERR_AO, is dropped as the kernel drops it). While the handler is installed, another thread's system call
+// that such a signal interrupts is restarted where the previous disposition would have (SA_RESTART kept; an ignored or
+// default one: restarted), except calls that SA_RESTART never restarts (poll, epoll_wait, nanosleep, ...: EINTR,
+// signal(7)), which an ignored signal would not have interrupted. A saved handler that
 // chains back into pmem2's (one the application installed during a copy, or another copy of pmem2 in the process)
 // ends in the default action instead of recursing. Each thread has its own jump buffer, so copies in several
 // threads at once are safe. A thread that blocks SIGBUS has it unblocked for the copy (a blocked fault would end

@@ -611,12 +611,14 @@ TEST(SigbusGuardTest, AnotherThreadsBlockingCallIsRestartedAsThePreviousDisposit
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "TSan intercepts signals and their delivery";
 #endif
-  for (const bool ignored : {true, false}) {
+  enum class Previous { kIgnored, kIgnoredWithSiginfo, kHandlerWithRestart };
+  for (const Previous kind : {Previous::kIgnored, Previous::kIgnoredWithSiginfo, Previous::kHandlerWithRestart}) {
     const testing::ChildResult child = testing::RunInChild([&](int out) {
       struct sigaction previous;
       std::memset(&previous, 0, sizeof previous);
-      if (ignored) {
+      if (kind != Previous::kHandlerWithRestart) {
         previous.sa_handler = SIG_IGN;
+        if (kind == Previous::kIgnoredWithSiginfo) previous.sa_flags = SA_SIGINFO;  // the kernel keeps the flag
       } else {
         previous.sa_handler = [](int) {};
         previous.sa_flags = SA_RESTART;
@@ -646,7 +648,7 @@ TEST(SigbusGuardTest, AnotherThreadsBlockingCallIsRestartedAsThePreviousDisposit
       return 0;
     });
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-    EXPECT_EQ(child.output, "1 0") << (ignored ? "ignored" : "a handler with SA_RESTART");
+    EXPECT_EQ(child.output, "1 0") << static_cast<int>(kind);
   }
 }
 
