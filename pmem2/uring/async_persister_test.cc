@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -586,6 +587,31 @@ TEST_P(AsyncPersisterTest, ACallbackThatThrowsEndsTheProcessInsteadOfHangingTheE
     return 4;  // not reached
   });
   EXPECT_EQ(child.signal, SIGABRT) << child.Describe();
+}
+
+// Create() reopens the Map's file for a description of its own: a process out of descriptors gets kErrno with EMFILE
+// naming what failed (async_persister.h), not an engine that cannot sync.
+TEST_P(AsyncPersisterTest, CreateOutOfDescriptorsIsAnErrnoError) {
+  MappedFile* const file = file_.get();
+  const AsyncBackend backend = GetParam();
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 2;
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_cur, 256);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
+    while (dup(STDIN_FILENO) >= 0) {
+    }
+    if (errno != EMFILE) return 4;
+    AsyncOptions options;
+    options.allow_io_uring = backend == AsyncBackend::kIoUring;
+    const absl::Status status = AsyncPersister::Create(*file->map, *file->source, options).status();
+    testing::WriteToParent(
+        out, absl::StrCat(ErrorCodeName(GetErrorCode(status)), " ", GetErrno(status), " ", status.message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("PMEM2_E_ERRNO ", EMFILE, " ")));
+  EXPECT_THAT(child.output, HasSubstr("reopening the Map's file"));
 }
 
 // EDQUOT on a data sync: kResourceExhausted too (async_persister.h: make room), on the persist and the barrier.
