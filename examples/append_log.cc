@@ -20,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "examples/log_file.h"
+#include "examples/start_log.h"
 #include "pmem2/pmem2.h"
 
 namespace {
@@ -27,6 +28,7 @@ namespace {
 struct LogHeader {
   uint64_t tail;  // bytes of records after the header; updated with one aligned 8-byte store
 };
+constexpr size_t kDataOffset = 64;  // records start on the next cache line
 constexpr size_t kLogSize = 4 << 20;
 
 }  // namespace
@@ -55,18 +57,19 @@ int main(int argc, char** argv) {
   if (!map.ok()) return std::fprintf(stderr, "%s: %s\n", path, map.status().ToString().c_str()), 1;
 
   char* base = static_cast<char*>(map->address());
-  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the first record.
-  if (absl::Status s = map->Memset(base, 0, map->size()); !s.ok()) {
+  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the first record,
+  // its header first (start_log.h: a crash never leaves the old tail over zeroed records).
+  if (absl::Status s = examples::StartLog(*map, kDataOffset); !s.ok()) {
     return std::fprintf(stderr, "%s: starting the log: %s\n", path, s.ToString().c_str()), 1;
   }
   file.Keep();
   auto* header = reinterpret_cast<LogHeader*>(base);
-  char* data = base + 64;  // records start on the next cache line
+  char* data = base + kDataOffset;
 
   for (int i = 0; i < records; ++i) {
     std::string record = "record " + std::to_string(i) + "\n";
     const uint64_t tail = header->tail;
-    if (tail + record.size() > map->size() - 64) {
+    if (tail + record.size() > map->size() - kDataOffset) {
       // Those published stay (the tail covers them); the caller asked for more than fit, so say so and fail.
       return std::fprintf(stderr, "%s: log full after %d records (%llu bytes); %d not written\n", path, i,
                           static_cast<unsigned long long>(tail), records - i),

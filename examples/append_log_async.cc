@@ -30,6 +30,7 @@
 
 #include "absl/strings/numbers.h"
 #include "examples/log_file.h"
+#include "examples/start_log.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/async_persister.h"
 
@@ -120,8 +121,9 @@ int main(int argc, char** argv) {
   if (!persister.ok()) return Fail(path, "opening", persister.status());
 
   char* base = static_cast<char*>(map->address());
-  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the magic.
-  if (absl::Status s = map->Memset(base, 0, map->size()); !s.ok()) return Fail(path, "starting the log", s);
+  // The new log: what the file held there (an earlier log, anything) is zeroed and durable before the magic, its header
+  // first (start_log.h: a crash never leaves the old magic and tail over zeroed records).
+  if (absl::Status s = examples::StartLog(*map, kDataOffset); !s.ok()) return Fail(path, "starting the log", s);
   file.Keep();
   auto* header = reinterpret_cast<LogHeader*>(base);
   char* data = base + kDataOffset;

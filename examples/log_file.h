@@ -6,8 +6,9 @@
 // The log examples' file: a run that fails before it starts its new log leaves the path as it found it (a file it
 // created is removed, one it grew is cut back to its old size, nothing of an existing file's bytes is changed), so
 // that a mistyped environment variable or a full disk costs nothing. Starting the log (zeroing its bytes and
-// persisting them) is where the file becomes the run's: a run that fails while zeroing has changed an existing
-// file's bytes already (a grown one is still cut back). Once the log is started, the example calls Keep().
+// persisting them, header first: start_log.h) is where the file becomes the run's: a run that fails while zeroing has
+// changed an existing file's bytes already (a grown one is still cut back), at worst into a log with no records.
+// Once the log is started, the example calls Keep().
 
 #ifndef PMEM2_EXAMPLES_LOG_FILE_H_
 #define PMEM2_EXAMPLES_LOG_FILE_H_

@@ -20,6 +20,10 @@ case $seconds in
 esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${HOME:-}" ]; then # a bare environment: Bazel and the folders below need a home
+  HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
+  export HOME=${HOME:-/tmp}
+fi
 "$root/scripts/install-deps.sh" --no-pmdk-examples --no-buildifier --with-fuzzer
 cd "$root"
 # An output base of its own: the clang toolchain would otherwise replace GCC's in the everyday build's cache.

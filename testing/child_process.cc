@@ -140,18 +140,20 @@ void WriteToParent(int fd, absl::string_view text) {
 absl::Status MountPrivateTmpfs(const std::string& dir, absl::string_view size) {
   if (unshare(CLONE_NEWNS) != 0) {
     const int err = errno;
-    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("unshare(CLONE_NEWNS): ", std::strerror(err)));
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("MountPrivateTmpfs: unshare(CLONE_NEWNS): ", std::strerror(err)));
   }
   // Without this, a mount under a shared mount point would still propagate to the parent namespace.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     const int err = errno;
-    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("making / private: ", std::strerror(err)));
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("MountPrivateTmpfs: making / private: ", std::strerror(err)));
   }
   const std::string data = absl::StrCat("size=", size);
   if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
     const int err = errno;
-    return absl::Status(absl::ErrnoToStatusCode(err),
-                        absl::StrCat("mount -t tmpfs -o ", data, " on ", dir, ": ", std::strerror(err)));
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("MountPrivateTmpfs: mount -t tmpfs -o ", data,
+                                                                   " on ", dir, ": ", std::strerror(err)));
   }
   return absl::OkStatus();
 }

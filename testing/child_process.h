@@ -92,7 +92,8 @@ bool BecomeUser(uid_t uid, gid_t gid);
 // its own and mounts a tmpfs with mount option `size` (e.g. "1m") on the existing folder `dir`, to give code a
 // nearly full file system. No other process sees the mount, and it disappears with the child however the
 // child ends, so a crash or a kill cannot leave it mounted on the machine. An error naming the failing step
-// otherwise (e.g. EPERM when not root).
+// otherwise (e.g. EPERM when not root), its message starting "MountPrivateTmpfs: " (scripts/test.sh, under CI as
+// root, fails a case skipped for it).
 absl::Status MountPrivateTmpfs(const std::string& dir, absl::string_view size);
 
 }  // namespace testing
