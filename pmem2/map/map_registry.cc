@@ -103,6 +103,15 @@ std::map<uintptr_t, MapRecord*>::iterator FirstEndingAfterLocked(Registry& regis
   return it;
 }
 
+// The pages a sync of [begin, end) covers: msync works on whole pages and fsyncs the file of every shared mapping
+// in them, so the kernel may hand it a write-back error of a file mapped beside the bytes asked for, in the same page
+// (a Map that FromExisting adopted at an unaligned address): its failure, and its readers' wait, are that Map's too.
+void ToWholePages(uintptr_t& begin, uintptr_t& end) {
+  const uintptr_t page = static_cast<uintptr_t>(getpagesize());
+  begin &= ~(page - 1);
+  end = end > UINTPTR_MAX - (page - 1) ? UINTPTR_MAX : (end + page - 1) & ~(page - 1);
+}
+
 }  // namespace
 
 PageSyncShared page_sync_shared;
@@ -418,7 +427,8 @@ size_t SyncSlotCount() {
 bool SyncConcerns(uintptr_t address, size_t length, uintptr_t begin, uintptr_t end, const FileIdentity& file) {
   if (address == kAnyAddress) return true;
   // Up to the top at most; a sync of nothing still names its address.
-  const uintptr_t sync_end = length > UINTPTR_MAX - address ? UINTPTR_MAX : address + std::max<size_t>(length, 1);
+  uintptr_t sync_end = length > UINTPTR_MAX - address ? UINTPTR_MAX : address + std::max<size_t>(length, 1);
+  ToWholePages(address, sync_end);
   if (address < end && sync_end > begin) return true;
   if (!file.valid) return false;
   Registry& registry = GetRegistry();
@@ -1119,13 +1129,15 @@ void RecordPersistFailure(const void* address, size_t length, int error_number, 
       observer(failure);
     }
   };
-  const uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
+  uintptr_t begin = at;
+  uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
+  ToWholePages(begin, end);
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
-  // Every mapping the range overlaps: the first one that may hold `at`, then all that begin before `end`, which
+  // Every mapping the range's pages overlap: the first one that may hold `at`, then all that begin before `end`, which
   // are neighbours in the registry: [first, last). Walked as iterators, never copied: recording allocates nothing,
   // so that a failure is never lost for want of memory (nor thrown out of a persist function that returns void).
-  const auto first = FirstEndingAfterLocked(registry, at);
+  const auto first = FirstEndingAfterLocked(registry, begin);
   auto last = first;
   while (last != registry.by_begin.end() && last->first < end) ++last;
   if (first == last) {

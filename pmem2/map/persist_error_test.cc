@@ -916,6 +916,36 @@ TEST_F(PagePersistenceTest, ASyncThatRunsIntoAnotherMapHoldsUpItsReaders) {
   EXPECT_EQ(GetErrno(r.low->PersistError()), ENOSPC);
 }
 
+// msync syncs whole pages, and fsyncs the file of every shared mapping in them: a failed sync of bytes just before
+// a Map adopted at an unaligned address, in its page, may have taken that Map's file's write-back error (the kernel
+// hands it to the first sync of the file), so the Map reports it, and its readers wait for such a sync. Before, only
+// Maps overlapping the bytes asked for were charged (this one was not: its PersistError() said OK, and so did its
+// next persist, the error being taken), and its readers did not wait.
+TEST_F(PagePersistenceTest, AFailedSyncBelongsToAMapInTheSamePage) {
+  void* raw = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  ASSERT_NE(raw, MAP_FAILED) << std::strerror(errno);
+  const absl::Cleanup unmap = [raw] { munmap(raw, kPage); };
+  char* const page = static_cast<char*>(raw);
+  absl::StatusOr<Source> source = Source::FromFd(fd_.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  absl::StatusOr<Map> adopted = Map::FromExisting(*source, page + kPage / 2, kPage / 2, StoreGranularity::kPage);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+
+  // A reader of the adopted Map waits for a sync of the page's first bytes...
+  std::thread a = StartAHeldSync(*adopted, &SlowFailingMsync, &race_stage, page, 16);
+  std::atomic<bool> b_done{false};
+  absl::Status b_status;
+  std::thread b = StartAWaitingReader([&] { b_status = adopted->PersistError(); }, &b_done);
+  EXPECT_FALSE(b_done.load()) << "a reader of the Map answered while a failed sync of its page was unrecorded";
+  race_stage = 2;
+  a.join();
+  b.join();
+  map_internal::SetMsyncForTest(nullptr);
+  // ...and the failure is the Map's.
+  EXPECT_EQ(GetErrno(b_status), ENOSPC) << b_status;
+  EXPECT_EQ(GetErrno(adopted->PersistError()), ENOSPC);
+}
+
 TEST_F(PagePersistenceTest, TheErrorMovesWithTheMap) {
   const absl::Span<char> bytes = map_->bytes();
   EXPECT_EQ(bytes.data(), map_->address());

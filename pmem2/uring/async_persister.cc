@@ -52,6 +52,7 @@
 #include "pmem2/internal/no_cancellation.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
+#include "pmem2/map/page_persist.h"
 #include "pmem2/map/request.h"
 #include "pmem2/uring/fault_injection_for_test.h"
 
@@ -1303,7 +1304,11 @@ void Engine::TakeReportsThroughTheMaps() {
     map_internal::SyncScope scope(page, length);
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
     // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
-    const int error = internal::MsyncSystemCall(page, length, MS_SYNC);
+    // EINTR is retried as a persist's is (page_persist.h): recorded, it would be a failure that never was.
+    int error = internal::MsyncSystemCall(page, length, MS_SYNC);
+    for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
+      error = internal::MsyncSystemCall(page, length, MS_SYNC);
+    }
     if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
   }
 }
