@@ -1563,10 +1563,11 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   };
   // How the child persists, and where its stderr goes.
   enum class Call { kPersistFn, kDeepFlush };
-  enum class Stderr { kFile, kFullPipe, kPipeWithoutReader };
+  enum class Stderr { kFile, kFullPipe, kPipeWithoutReader, kTerminal, kFullTerminal };
   auto run = [&](const char* value, int persists = 1, Call call = Call::kPersistFn, Stderr to = Stderr::kFile) {
     Run result;
     result.child = pmem2::testing::RunInChild([&](int out) {
+      int terminal = -1;  // the pseudo-terminal's master end, for Stderr::kTerminal
       if (value == nullptr) {
         unsetenv("PMEM2_PERSIST_FAILURE");
       } else {
@@ -1582,6 +1583,18 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
         if (pipe2(ends, O_CLOEXEC) != 0 || close(ends[0]) != 0 || dup2(ends[1], STDERR_FILENO) != STDERR_FILENO) {
           return 3;
         }
+      } else if (to == Stderr::kTerminal || to == Stderr::kFullTerminal) {
+        // A terminal (a pseudo-terminal's slave end): written through a non-blocking description of its own. Full:
+        // a terminal nobody reads (a hung ssh session's), filled up; its blocking description is stderr.
+        terminal = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (terminal < 0 || grantpt(terminal) != 0 || unlockpt(terminal) != 0) return 3;
+        const int slave = open(ptsname(terminal), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (slave < 0) return 3;
+        if (to == Stderr::kFullTerminal) {
+          while (write(slave, "x", 1) == 1) {
+          }
+        }
+        if (fcntl(slave, F_SETFL, O_RDWR) != 0 || dup2(slave, STDERR_FILENO) != STDERR_FILENO) return 3;
       } else {
         // A pipe nobody reads, filled up: a stalled logger's. Its write end blocks again once full.
         int ends[2];
@@ -1607,6 +1620,11 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
         }
       }
       pmem2::testing::WriteToParent(out, absl::StrCat("returned; error ", pmem2_map_get_persist_error(map)));
+      if (to == Stderr::kTerminal) {  // what the terminal got
+        char text[4096];
+        const ssize_t n = read(terminal, text, sizeof text);
+        pmem2::testing::WriteToParent(out, absl::StrCat("; terminal: ", std::string(text, n > 0 ? n : 0)));
+      }
       return 0;
     });
     if (to == Stderr::kFile) result.stderr_text = ReadWholeFile(stderr_path);
@@ -1648,6 +1666,19 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   const Run stalled_warn = run("warn", 2, Call::kPersistFn, Stderr::kFullPipe);
   ASSERT_TRUE(stalled_warn.child.exited && stalled_warn.child.exit_code == 0) << stalled_warn.child.Describe();
   EXPECT_EQ(stalled_warn.child.output, absl::StrCat("returned; error ", -EIO));
+  // A terminal gets the line; a full one nobody reads holds neither the persist nor the abort either. (A terminal with
+  // room for less than the line polls writable, and a blocking write then waits for room for all of it: hence a
+  // non-blocking description of the terminal's own. Not shown here: a pseudo-terminal polls writable only with room
+  // for 512 bytes or more, more than the line takes.)
+  const Run terminal = run("warn", 1, Call::kPersistFn, Stderr::kTerminal);
+  ASSERT_TRUE(terminal.child.exited && terminal.child.exit_code == 0) << terminal.child.Describe();
+  EXPECT_THAT(terminal.child.output, ::testing::StartsWith(absl::StrCat("returned; error ", -EIO, "; terminal: ")));
+  EXPECT_THAT(terminal.child.output, ::testing::HasSubstr("failed: EIO (errno 5)"));
+  const Run full_terminal_abort = run("abort", 1, Call::kPersistFn, Stderr::kFullTerminal);
+  EXPECT_EQ(full_terminal_abort.child.signal, SIGABRT) << full_terminal_abort.child.Describe();
+  const Run full_terminal = run("warn", 2, Call::kPersistFn, Stderr::kFullTerminal);
+  ASSERT_TRUE(full_terminal.child.exited && full_terminal.child.exit_code == 0) << full_terminal.child.Describe();
+  EXPECT_EQ(full_terminal.child.output, absl::StrCat("returned; error ", -EIO));
   // "warn" means the program goes on, also where stderr's reader is gone: its SIGPIPE ended the process before.
   const Run no_reader = run("warn", 2, Call::kPersistFn, Stderr::kPipeWithoutReader);
   ASSERT_TRUE(no_reader.child.exited && no_reader.child.exit_code == 0) << no_reader.child.Describe();

@@ -8,6 +8,7 @@
 #include "pmem2/c/libpmem2.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -130,7 +131,10 @@ int CheckOnPersistFailure() {
 // thread, inside the failed persist, and with it an abort the user asked for and every other thread that waits for
 // the persist's sync to end (map_registry.h, SyncScope). So to a pipe or socket each write is one that cannot block
 // (RWF_NOWAIT: another writer may fill a pipe between a poll and a blocking write), waiting for room in between with
-// the time left; elsewhere (a file, a terminal; a kernel without RWF_NOWAIT there) a poll, then a write. A reader that
+// the time left; to a terminal (any character device) through a description of its own opened O_NONBLOCK, as a
+// terminal with room for less than the line polls writable and then blocks a write until it takes all of it (the
+// application's description keeps its flags); elsewhere (a file; a kernel without RWF_NOWAIT; no /proc to reopen
+// through) a poll, then a write. A reader that
 // went away (POLLERR, EPIPE) ends it too, and its SIGPIPE, which would end the process, is blocked around the writes
 // and taken back if they raised it. A bounded number of attempts, whatever the descriptor answers.
 void WriteToStderr(const char* text, size_t length) {
@@ -141,8 +145,20 @@ void WriteToStderr(const char* text, size_t length) {
   sigpending(&pending_before);
   struct timespec left = {1, 0};  // ppoll writes back what is left of it
   struct stat target;
-  bool nowait =
-      syscall(SYS_fstat, STDERR_FILENO, &target) == 0 && (S_ISFIFO(target.st_mode) || S_ISSOCK(target.st_mode));
+  const bool known = syscall(SYS_fstat, STDERR_FILENO, &target) == 0;
+  bool nowait = known && (S_ISFIFO(target.st_mode) || S_ISSOCK(target.st_mode));
+  int fd = STDERR_FILENO;
+  int own = -1;  // a non-blocking description of a terminal's, closed at the end
+  if (known && S_ISCHR(target.st_mode)) {
+    own = static_cast<int>(
+        syscall(SYS_openat, AT_FDCWD, "/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    struct stat reopened;
+    if (own >= 0 && (syscall(SYS_fstat, own, &reopened) != 0 || reopened.st_rdev != target.st_rdev)) {
+      syscall(SYS_close, own);  // not the same device (stderr changed meanwhile): the plain path
+      own = -1;
+    }
+    if (own >= 0) fd = own;
+  }
   bool raised_pipe = false;
   for (int attempts = 0; length > 0 && attempts < 1000; ++attempts) {
     ssize_t n = -1;
@@ -154,13 +170,14 @@ void WriteToStderr(const char* text, size_t length) {
         continue;
       }
     } else {
-      struct pollfd ready = {STDERR_FILENO, POLLOUT, 0};
+      struct pollfd ready = {fd, POLLOUT, 0};
       const long polled = syscall(SYS_ppoll, &ready, 1, &left, nullptr, 0);
       if (polled < 0 && errno == EINTR) continue;
       if (polled != 1 || (ready.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 || (ready.revents & POLLOUT) == 0) {
         break;
       }
-      n = syscall(SYS_write, STDERR_FILENO, text, length);
+      n = syscall(SYS_write, fd, text, length);
+      if (n < 0 && errno == EAGAIN && own >= 0) continue;  // the room went (another writer): poll again
     }
     if (n > 0) {
       text += n;
@@ -179,6 +196,7 @@ void WriteToStderr(const char* text, size_t length) {
     }
     break;
   }
+  if (own >= 0) syscall(SYS_close, own);
   if (raised_pipe && sigismember(&pending_before, SIGPIPE) == 0) {
     const struct timespec now = {0, 0};
     syscall(SYS_rt_sigtimedwait, &pipe_signal, nullptr, &now, sizeof(uint64_t));  // ours, taken back

@@ -322,12 +322,17 @@ void MapRecord::Record(const PersistFailure& failure) {
 absl::Status MapRecord::ErrorSince(uint64_t mark) const {
   absl::Status error = Error();
   if (!error.ok() || failures_recorded() == mark) return error;
+  // The registry's lock first, as for every record's: fork() takes only that one.
+  std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
+  return ErrorSinceLocked(mark);
+}
+
+absl::Status MapRecord::ErrorSinceLocked(uint64_t mark) const {
+  // Recorded just after a read of Error(), rather than acknowledged: still pending, reported as such.
+  if (absl::Status error = ErrorWithoutWaiting(); !error.ok()) return error;
+  if (failures_recorded() == mark) return absl::OkStatus();
   PersistFailure last;
   {
-    // The registry's lock first, as for every record's: fork() takes only that one.
-    std::shared_lock<std::shared_mutex> registry_lock(GetRegistry().mutex);
-    // Recorded just after the read above, rather than acknowledged: still pending, reported as such.
-    if (error = ErrorWithoutWaiting(); !error.ok()) return error;
     std::lock_guard<std::mutex> lock(mutex_);
     last = last_;
   }
@@ -1169,7 +1174,9 @@ absl::Status ErrorOutsideEveryMap(uintptr_t address) {
 
 }  // namespace
 
-absl::Status ErrorForAddress(const void* address) {
+absl::Status ErrorForAddress(const void* address) { return ErrorForAddressSince(address, MapExtent{}); }
+
+absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
   Registry& registry = GetRegistry();
   uintptr_t begin = 0;
   uintptr_t end = 0;
@@ -1189,6 +1196,11 @@ absl::Status ErrorForAddress(const void* address) {
   WaitForEarlierSyncs(begin, end, file);
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+  // The mark is the Map's only while it is still the one found then (the same range and file).
+  if (holder != nullptr && map.end != 0 && holder->begin() == map.begin && holder->end() == map.end &&
+      holder->file() == map.file) {
+    return holder->ErrorSinceLocked(map.failures_recorded);
+  }
   if (holder != nullptr) return holder->ErrorWithoutWaiting();
   lock.unlock();  // unmapped meanwhile
   return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
@@ -1209,7 +1221,7 @@ bool FirstMapInRange(const void* address, size_t length, MapExtent* first) {
   const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
   const auto it = FirstEndingAfterLocked(registry, begin);
   if (it == registry.by_begin.end() || it->first >= end) return false;
-  *first = MapExtent{it->first, it->second->end(), it->second->file()};
+  *first = MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded()};
   return true;
 }
 
@@ -1220,7 +1232,7 @@ std::vector<MapExtent> MapsInRange(const void* address, size_t length) {
   const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
   std::vector<MapExtent> maps;
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end; ++it) {
-    maps.push_back(MapExtent{it->first, it->second->end(), it->second->file()});
+    maps.push_back(MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded()});
   }
   return maps;
 }

@@ -145,6 +145,8 @@ class MapRecord {
   // error for the last of them: another thread's TakeError() acknowledged it meanwhile, and the caller, which may
   // have made the failed sync itself, must not be told its data is durable.
   absl::Status ErrorSince(uint64_t mark) const;
+  // As ErrorSince(), without waiting for syncs in flight; the registry's lock held (shared) by the caller.
+  absl::Status ErrorSinceLocked(uint64_t mark) const;
 
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
@@ -350,10 +352,15 @@ struct MapExtent {
   uintptr_t begin;
   uintptr_t end;
   FileIdentity file;
+  uint64_t failures_recorded = 0;  // its record's, when it was found: a mark for ErrorForAddressSince()
 };
 std::vector<MapExtent> MapsInRange(const void* address, size_t length);
 // As MapsInRange(), the first of them only, into `*first`: false if there is none. Allocates nothing.
 bool FirstMapInRange(const void* address, size_t length, MapExtent* first);
+// As ErrorForAddress(), for an address of `map` (from MapsInRange() or FirstMapInRange() before a sync): if that Map
+// holds it still, a failure recorded there since `map` was found is an error even if another thread acknowledged it
+// meanwhile (MapRecord::ErrorSince()).
+absl::Status ErrorForAddressSince(const void* address, const MapExtent& map);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.

@@ -33,6 +33,7 @@
 #include "pmem2/map/map.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
+#include "pmem2/map/raw_memory.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/child_process.h"
 #include "testing/proc_maps.h"
@@ -345,6 +346,31 @@ TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledged
     EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it before this call could report it")) << name;
     EXPECT_TRUE(map_->PersistError().ok()) << name << ": acknowledged";
     EXPECT_TRUE(map_->Persist(at(0), 1).ok()) << name << ": the next call's own sync succeeded";
+  }
+}
+
+// The same for pmem2::SyncPages and DeepDrain (pmem_msync's and pmem_deep_drain's): another thread's sync took the
+// kernel's report of this call's data (so this call's msync returned 0), recorded it on the Map and acknowledged it
+// with ClearPersistError() before this call read the Map's error. Such a call returned OK before.
+int AnotherThreadsSyncTookTheReport(void* address, size_t, int) {
+  map_internal::RecordPersistFailure(address, 1, EIO, /*caller_sees_result=*/false);  // the observer acknowledges it
+  return 0;
+}
+
+TEST_F(PagePersistenceTest, SyncPagesReportsAFailureAcknowledgedDuringTheCall) {
+  map_to_clear = &*map_;
+  map_internal::SetPersistFailureObserver(&ClearOnFailure);
+  const absl::Cleanup no_observer = [] { map_internal::SetPersistFailureObserver(nullptr); };
+  const std::pair<const char*, absl::Status (*)(const void*, size_t)> calls[] = {{"SyncPages", &SyncPages},
+                                                                                 {"DeepDrain", &DeepDrain}};
+  for (const auto& [name, call] : calls) {
+    map_internal::SetMsyncForTest(&AnotherThreadsSyncTookTheReport);
+    const absl::Status status = call(at(0), 1);
+    map_internal::SetMsyncForTest(nullptr);
+    EXPECT_EQ(GetErrno(status), EIO) << name << ": " << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it before this call could report it")) << name;
+    EXPECT_TRUE(map_->PersistError().ok()) << name << ": acknowledged";
+    EXPECT_TRUE(call(at(0), 1).ok()) << name << ": the next call's own sync succeeded";
   }
 }
 

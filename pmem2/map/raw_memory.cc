@@ -43,12 +43,15 @@ const RawPersistFunctions& PmemFunctions() {
 
 namespace {
 
-// The first sticky error of the Maps that [address, address + length) overlaps; OK if none.
-absl::Status StickyErrorInRange(const void* address, size_t length) {
-  for (const map_internal::MapExtent& map : map_internal::MapsInRange(address, length)) {
+// The first sticky error of `maps`, the Maps that [address, address + length) overlapped before the syncs; OK if
+// none. A failure recorded on one of them since is an error even if another thread's ClearPersistError()
+// acknowledged it meanwhile: it may be of this call's own data (another thread's sync took the kernel's report, and
+// this call's msync returned 0), as the Map's Status methods say (map.h).
+absl::Status StickyErrorInRange(const void* address, const std::vector<map_internal::MapExtent>& maps) {
+  for (const map_internal::MapExtent& map : maps) {
     const void* at =
         map.begin < reinterpret_cast<uintptr_t>(address) ? address : reinterpret_cast<const void*>(map.begin);
-    if (absl::Status s = map_internal::ErrorForAddress(at); !s.ok()) return s;
+    if (absl::Status s = map_internal::ErrorForAddressSince(at, map); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -56,10 +59,11 @@ absl::Status StickyErrorInRange(const void* address, size_t length) {
 }  // namespace
 
 absl::Status SyncPages(const void* address, size_t length) {
+  const std::vector<map_internal::MapExtent> maps = map_internal::MapsInRange(address, length);
   if (int error = map_internal::SyncPages(address, length, /*caller_sees_result=*/true); error != 0) {
     return MakeErrnoError(error, internal::StrFormat("msync of [%p, +%u)", address, length));
   }
-  return StickyErrorInRange(address, length);
+  return StickyErrorInRange(address, maps);
 }
 
 absl::Status DeepDrain(const void* address, size_t length) {
@@ -76,7 +80,8 @@ absl::Status DeepDrain(const void* address, size_t length) {
   std::vector<dev_t> drained;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
   const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
-  for (const map_internal::MapExtent& map : map_internal::MapsInRange(address, length)) {
+  const std::vector<map_internal::MapExtent> maps = map_internal::MapsInRange(address, length);
+  for (const map_internal::MapExtent& map : maps) {
     if (!map.file.valid) continue;
     if (!map.file.device_dax) {
       const uintptr_t from = std::max(map.begin, begin);
@@ -89,7 +94,7 @@ absl::Status DeepDrain(const void* address, size_t length) {
     drained.push_back(map.file.device);
     DeepFlushRegion(SourceKind::kDeviceDax, map.file.device).IgnoreError();
   }
-  return StickyErrorInRange(address, length);
+  return StickyErrorInRange(address, maps);
 }
 
 }  // namespace pmem2
