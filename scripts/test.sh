@@ -46,7 +46,10 @@ done
 case ${CI:-} in "" | 0 | false) in_ci=0 ;; *) in_ci=1 ;; esac
 ci_not_root=0
 if [ $in_ci -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
-  if sudo -n true 2>/dev/null; then exec sudo -n -E "$PWD/scripts/test.sh" "$@"; fi
+  # -E keeps CI's variables (CI itself); -H gives root its own home, so that root's Bazel caches do not land in the
+  # CI user's, where that user could not remove them. Probed with -E: a sudo that refuses it would exit before any
+  # result line.
+  if sudo -n -E true 2>/dev/null; then exec sudo -n -E -H bash "$PWD/scripts/test.sh" "$@"; fi
   ci_not_root=1
 fi
 

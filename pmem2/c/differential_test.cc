@@ -1666,10 +1666,11 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   const Run stalled_warn = run("warn", 2, Call::kPersistFn, Stderr::kFullPipe);
   ASSERT_TRUE(stalled_warn.child.exited && stalled_warn.child.exit_code == 0) << stalled_warn.child.Describe();
   EXPECT_EQ(stalled_warn.child.output, absl::StrCat("returned; error ", -EIO));
-  // A terminal gets the line; a full one nobody reads holds neither the persist nor the abort either. (A terminal with
-  // room for less than the line polls writable, and a blocking write then waits for room for all of it: hence a
-  // non-blocking description of the terminal's own. Not shown here: a pseudo-terminal polls writable only with room
-  // for 512 bytes or more, more than the line takes.)
+  // A terminal gets the line, through the description of its own the warning opens; a full one nobody reads holds
+  // neither the persist nor the abort either. (Both held before that description too: these guard the terminal path.
+  // What it is for, a terminal that polls writable with room for less than the line, where a blocking write waits
+  // for room for all of it, is not shown: a pseudo-terminal polls writable only with room for 512 bytes or more,
+  // more than the line takes; a serial line stopped by XOFF does it.)
   const Run terminal = run("warn", 1, Call::kPersistFn, Stderr::kTerminal);
   ASSERT_TRUE(terminal.child.exited && terminal.child.exit_code == 0) << terminal.child.Describe();
   EXPECT_THAT(terminal.child.output, ::testing::StartsWith(absl::StrCat("returned; error ", -EIO, "; terminal: ")));

@@ -13,9 +13,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,12 +133,12 @@ int CheckOnPersistFailure() {
 // thread, inside the failed persist, and with it an abort the user asked for and every other thread that waits for
 // the persist's sync to end (map_registry.h, SyncScope). So to a pipe or socket each write is one that cannot block
 // (RWF_NOWAIT: another writer may fill a pipe between a poll and a blocking write), waiting for room in between with
-// the time left; to a terminal (any character device) through a description of its own opened O_NONBLOCK, as a
-// terminal with room for less than the line polls writable and then blocks a write until it takes all of it (the
-// application's description keeps its flags); elsewhere (a file; a kernel without RWF_NOWAIT; no /proc to reopen
-// through) a poll, then a write. A reader that
-// went away (POLLERR, EPIPE) ends it too, and its SIGPIPE, which would end the process, is blocked around the writes
-// and taken back if they raised it. A bounded number of attempts, whatever the descriptor answers.
+// the time left; to a terminal through a description of its own opened O_NONBLOCK, as a terminal with room for less
+// than the line may poll writable and then block a write until it takes all of it (a serial line stopped by XOFF; a
+// pseudo-terminal polls writable only with room for 512 bytes, more than a line) while the application's description
+// keeps its flags; elsewhere (a file; a kernel without RWF_NOWAIT; no /proc to reopen through) a poll, then a write.
+// A reader that went away (POLLERR, EPIPE) ends it too, and its SIGPIPE, which would end the process, is blocked
+// around the writes and taken back if they raised it. A bounded number of attempts, whatever the descriptor answers.
 void WriteToStderr(const char* text, size_t length) {
   sigset_t pipe_signal, old_mask, pending_before;
   sigemptyset(&pipe_signal);
@@ -149,11 +151,19 @@ void WriteToStderr(const char* text, size_t length) {
   bool nowait = known && (S_ISFIFO(target.st_mode) || S_ISSOCK(target.st_mode));
   int fd = STDERR_FILENO;
   int own = -1;  // a non-blocking description of a terminal's, closed at the end
-  if (known && S_ISCHR(target.st_mode)) {
+  // A terminal's slave end only (TCGETS answers, TIOCGPTN does not): opening a pseudo-terminal's master again makes
+  // a new pair. /proc/thread-self: this thread's descriptor table (one unshare(CLONE_FILES) gave it may differ from
+  // the process's). The descriptor is O_CLOEXEC; a fork() in another thread meanwhile copies it into a child that
+  // does not exec, which then holds the terminal open until it ends.
+  struct termios modes;
+  unsigned int pty_number;
+  if (known && S_ISCHR(target.st_mode) && syscall(SYS_ioctl, STDERR_FILENO, TCGETS, &modes) == 0 &&
+      syscall(SYS_ioctl, STDERR_FILENO, TIOCGPTN, &pty_number) != 0) {
     own = static_cast<int>(
-        syscall(SYS_openat, AT_FDCWD, "/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+        syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     struct stat reopened;
-    if (own >= 0 && (syscall(SYS_fstat, own, &reopened) != 0 || reopened.st_rdev != target.st_rdev)) {
+    if (own >= 0 && (syscall(SYS_fstat, own, &reopened) != 0 || reopened.st_rdev != target.st_rdev ||
+                     reopened.st_ino != target.st_ino || reopened.st_dev != target.st_dev)) {
       syscall(SYS_close, own);  // not the same device (stderr changed meanwhile): the plain path
       own = -1;
     }

@@ -336,6 +336,7 @@ absl::Status MapRecord::ErrorSinceLocked(uint64_t mark) const {
     std::lock_guard<std::mutex> lock(mutex_);
     last = last_;
   }
+  if (last.error_number == 0) return absl::OkStatus();  // nothing recorded to name (a mark of another record's)
   return MakeErrnoError(
       last.error_number,
       internal::StrFormat("persisting %u bytes at %p (msync)%s failed during this call, and another thread's "
@@ -1196,9 +1197,9 @@ absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
   WaitForEarlierSyncs(begin, end, file);
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  // The mark is the Map's only while it is still the one found then (the same range and file).
-  if (holder != nullptr && map.end != 0 && holder->begin() == map.begin && holder->end() == map.end &&
-      holder->file() == map.file) {
+  // The mark is the record's only while it is still the one found then: a Map made since at the same range of the
+  // same file (as in a reservation) has a record of its own, whose count starts again.
+  if (holder != nullptr && map.record_id != 0 && holder->id() == map.record_id) {
     return holder->ErrorSinceLocked(map.failures_recorded);
   }
   if (holder != nullptr) return holder->ErrorWithoutWaiting();
@@ -1221,7 +1222,8 @@ bool FirstMapInRange(const void* address, size_t length, MapExtent* first) {
   const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
   const auto it = FirstEndingAfterLocked(registry, begin);
   if (it == registry.by_begin.end() || it->first >= end) return false;
-  *first = MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded()};
+  *first =
+      MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded(), it->second->id()};
   return true;
 }
 
@@ -1232,7 +1234,8 @@ std::vector<MapExtent> MapsInRange(const void* address, size_t length) {
   const uintptr_t end = begin + length < begin ? UINTPTR_MAX : begin + (length == 0 ? 1 : length);
   std::vector<MapExtent> maps;
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end; ++it) {
-    maps.push_back(MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded()});
+    maps.push_back(
+        MapExtent{it->first, it->second->end(), it->second->file(), it->second->failures_recorded(), it->second->id()});
   }
   return maps;
 }

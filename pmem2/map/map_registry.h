@@ -110,10 +110,13 @@ struct Remap {
 // The sticky error state of one Map. Heap-allocated so that its address stays put when the Map moves.
 class MapRecord {
  public:
-  MapRecord(uintptr_t begin, size_t size, FileIdentity file) : begin_(begin), end_(begin + size), file_(file) {}
+  MapRecord(uintptr_t begin, size_t size, FileIdentity file)
+      : begin_(begin), end_(begin + size), file_(file), id_(NextId()) {}
   MapRecord(const MapRecord&) = delete;
   MapRecord& operator=(const MapRecord&) = delete;
 
+  // Unique in the process, never reused (a record made later at the same range and file has another).
+  uint64_t id() const { return id_; }
   uintptr_t begin() const { return begin_; }
   uintptr_t end() const { return end_; }
   const FileIdentity& file() const { return file_; }
@@ -150,6 +153,10 @@ class MapRecord {
 
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
+  static uint64_t NextId() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
 
   friend class ChildReopenHandle;
   friend void UnregisterMap(MapRecord* record);
@@ -160,6 +167,7 @@ class MapRecord {
   const uintptr_t begin_;
   const uintptr_t end_;
   const FileIdentity file_;
+  const uint64_t id_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
   bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
   std::atomic<bool> has_error_{false};
@@ -353,6 +361,7 @@ struct MapExtent {
   uintptr_t end;
   FileIdentity file;
   uint64_t failures_recorded = 0;  // its record's, when it was found: a mark for ErrorForAddressSince()
+  uint64_t record_id = 0;          // its record's MapRecord::id()
 };
 std::vector<MapExtent> MapsInRange(const void* address, size_t length);
 // As MapsInRange(), the first of them only, into `*first`: false if there is none. Allocates nothing.

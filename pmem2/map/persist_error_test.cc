@@ -374,6 +374,46 @@ TEST_F(PagePersistenceTest, SyncPagesReportsAFailureAcknowledgedDuringTheCall) {
   }
 }
 
+// The mark SyncPages took belongs to the record it was taken of: a Map made meanwhile at the same range of the same
+// file (a reservation gives the same address again) has a record of its own whose count starts again. Compared by
+// range and file, the new record's count (0) was taken for a failure since the old mark (2), and pmem_msync reported
+// "persisting 0 bytes at (nil) failed" for a sync that had failed nowhere.
+TEST(MapRegistryTest, AFailureMarkIsOfItsOwnRecordNotOfAMapMadeSinceAtTheSameRange) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&*reservation, 0);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok());
+  absl::optional<Map> first;
+  {
+    absl::StatusOr<Map> map = Map::Create(config, *source);
+    ASSERT_TRUE(map.ok()) << map.status();
+    first.emplace(*std::move(map));
+  }
+  void* const address = first->address();
+  for (int i = 0; i < 2; ++i) map_internal::RecordPersistFailure(address, 1, EIO, /*caller_sees_result=*/true);
+  first->ClearPersistError().IgnoreError();
+  const std::vector<map_internal::MapExtent> before = map_internal::MapsInRange(address, 1);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].failures_recorded, 2u);
+  first.reset();
+  absl::StatusOr<Map> second = Map::Create(config, *source);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->address(), address) << "the reservation's same range";
+  EXPECT_TRUE(map_internal::ErrorForAddressSince(address, before[0]).ok())
+      << map_internal::ErrorForAddressSince(address, before[0]);
+  // The same record's mark still reports what was recorded and acknowledged since.
+  const std::vector<map_internal::MapExtent> now = map_internal::MapsInRange(address, 1);
+  ASSERT_EQ(now.size(), 1u);
+  map_internal::RecordPersistFailure(address, 1, EIO, /*caller_sees_result=*/true);
+  second->ClearPersistError().IgnoreError();
+  EXPECT_EQ(GetErrno(map_internal::ErrorForAddressSince(address, now[0])), EIO);
+}
+
 // The observer (the C API's PMEM2_PERSIST_FAILURE) learns whether the failing call returns the failure: the Status
 // methods do, the function pointers cannot. (Every failure counted as unseen before, so "abort" ended the process
 // in a pmem2_deep_flush or a Status method that was about to return the error.)

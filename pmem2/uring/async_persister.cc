@@ -1304,10 +1304,11 @@ void Engine::TakeReportsThroughTheMaps() {
     map_internal::SyncScope scope(page, length);
     // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
     // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
-    // EINTR is retried as a persist's is (page_persist.h): recorded, it would be a failure that never was.
-    int error = internal::MsyncSystemCall(page, length, MS_SYNC);
+    // EINTR is retried as a persist's is (page_persist.h): recorded, it would be a failure that never was. Through
+    // PageMsync, the system call or the test seam (page_persist_for_test.h).
+    int error = map_internal::PageMsync(page, length);
     for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
-      error = internal::MsyncSystemCall(page, length, MS_SYNC);
+      error = map_internal::PageMsync(page, length);
     }
     if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
   }

@@ -495,6 +495,36 @@ TEST_P(AsyncPersisterTest, AWriteThatClaimsMoreThanAskedIsAFailure) {
 // The whole failure story: an EIO on a sync reaches the operation, the engine, the Map's sticky error and the
 // barrier; operations behind the failed barrier never run (the tail is not written); after the application
 // acknowledges, the engine runs again.
+// After a failed data sync the engine takes the report out of each Map's description with an msync of the Map's
+// first page; a signal that interrupts that msync (EINTR) is retried, not recorded as a failure of its own (it was, on
+// every Map of the file, as a later failure). The seam interrupts the first msync after the injected failure.
+std::atomic<bool> interrupt_next_msync{false};
+int InterruptedOnceMsync(void* address, size_t length, int flags) {
+  if (interrupt_next_msync.exchange(false)) return errno = EINTR, -1;
+  return msync(address, length, flags);
+}
+
+TEST_P(AsyncPersisterTest, AnInterruptedReportTakingSyncIsRetriedNotRecorded) {
+  map_internal::SetMsyncForTest(&InterruptedOnceMsync);
+  const absl::Cleanup no_seam = [] { map_internal::SetMsyncForTest(nullptr); };
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) {
+    if (op != KernelOp::kSync) return result;
+    interrupt_next_msync = true;
+    return -EIO;
+  };
+  std::memset(base() + kPage, 'R', 100);
+  Completion record;
+  ASSERT_TRUE(persister_->Persist(base() + kPage, 100, &record).ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(record)), EIO);
+  EXPECT_FALSE(interrupt_next_msync.load()) << "no msync after the failure";
+  const absl::Status recorded = file_->map->PersistError();
+  EXPECT_EQ(GetErrno(recorded), EIO) << recorded;
+  EXPECT_THAT(std::string(recorded.message()), ::testing::Not(HasSubstr("later failure"))) << recorded;
+  injector_.rewrite = nullptr;
+  persister_->ClearFailure().IgnoreError();
+  file_->map->ClearPersistError().IgnoreError();
+}
+
 TEST_P(AsyncPersisterTest, AFailedSyncFailsItsOperationsTheBarrierAndAbortsWhatFollows) {
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EIO : result; };
   std::memset(base() + kPage, 'R', 100);
