@@ -55,8 +55,9 @@ class ScopedSigbusHandler {
 };
 
 // Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
-// the copy, with `*fault` set to the faulting address (si_addr; 0 for SI_KERNEL: unknown); the bytes before it may
-// have been copied.
+// the copy, with `*fault` set to the faulting address as the CPU reported it (si_addr; 0 for SI_KERNEL: unknown);
+// the bytes before it may have been copied. For a string copy (glibc's memcpy uses `rep movsb` for large copies) the
+// CPU may report an address before the unreadable byte: AMD Zen 5 reported the line 64 bytes before an unbacked page.
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
 
 // Reads (`write` false: into `buf`) or writes (from `buf`) `size` bytes at `offset` of the open descriptor `fd`
