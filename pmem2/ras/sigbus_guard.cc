@@ -370,11 +370,15 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   if (!ok) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
     const bool inside = fault >= base && fault - base < length;
-    return MakeError(ErrorCode::kIoFail,
-                     absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset,
-                                  " of file descriptor ", fd, " hit a bad block (SIGBUS: poisoned or unbacked "
-                                  "memory) at source offset ",
-                                  inside ? absl::StrCat(start + (fault - base)) : std::string("unknown")));
+    return MakeError(
+        ErrorCode::kIoFail,
+        absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
+                     " hit a bad block (SIGBUS: poisoned or unbacked "
+                     "memory) at source offset ",
+                     inside ? absl::StrCat(start + (fault - base),
+                                           " (as the CPU reported it: a string copy may report an "
+                                           "offset up to a line before the unreadable byte)")
+                            : std::string("unknown")));
   }
   return absl::OkStatus();
 }

@@ -723,8 +723,9 @@ TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedACopyLeavesItsGuard) {
         // copied. Not a nested copy's (those fault nowhere), nor 0.
         const uintptr_t unbacked = reinterpret_cast<uintptr_t>(map + kSize - kPage);
         if (fault < unbacked - kPage || fault >= unbacked + kPage) {
-          wrong = absl::StrCat(" fault at +", fault - reinterpret_cast<uintptr_t>(map), " (the unbacked page at +",
-                               kSize - kPage, ")");
+          wrong = fault == 0 ? std::string(" fault address unknown (0)")
+                             : absl::StrCat(" fault at +", fault - reinterpret_cast<uintptr_t>(map),
+                                            " (the unbacked page at +", kSize - kPage, ")");
         }
       }
     }
