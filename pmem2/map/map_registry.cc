@@ -336,7 +336,6 @@ absl::Status MapRecord::ErrorSinceLocked(uint64_t mark) const {
     std::lock_guard<std::mutex> lock(mutex_);
     last = last_;
   }
-  if (last.error_number == 0) return absl::OkStatus();  // nothing recorded to name (a mark of another record's)
   return MakeErrnoError(
       last.error_number,
       internal::StrFormat("persisting %u bytes at %p (msync)%s failed during this call, and another thread's "

@@ -374,6 +374,14 @@ TEST_F(PagePersistenceTest, SyncPagesReportsAFailureAcknowledgedDuringTheCall) {
   }
 }
 
+// A page-granularity Config that places its Map at the start of `reservation`.
+Config PageConfigAt(VmReservation& reservation) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  config.set_vm_reservation(&reservation, 0);
+  return config;
+}
+
 // The mark SyncPages took belongs to the record it was taken of: a Map made meanwhile at the same range of the same
 // file (a reservation gives the same address again) has a record of its own whose count starts again. Compared by
 // range and file, the new record's count (0) was taken for a failure since the old mark (2), and pmem_msync reported
@@ -383,9 +391,7 @@ TEST(MapRegistryTest, AFailureMarkIsOfItsOwnRecordNotOfAMapMadeSinceAtTheSameRan
   ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
   absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kPage);
   ASSERT_TRUE(reservation.ok()) << reservation.status();
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  config.set_vm_reservation(&*reservation, 0);
+  const Config config = PageConfigAt(*reservation);
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok());
   absl::optional<Map> first;
@@ -1307,9 +1313,7 @@ TEST(MapRegistryTest, AMapInAReservationWhoseRangeWasMappedAgainBehindItsBackLea
   ScopedFd other = CreateFile(dir.Join("g"), kPage, O_RDWR);
   absl::StatusOr<VmReservation> reservation = VmReservation::Create(4 * kPage);
   ASSERT_TRUE(reservation.ok()) << reservation.status();
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  config.set_vm_reservation(&*reservation, 0);
+  const Config config = PageConfigAt(*reservation);
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok());
   absl::StatusOr<Map> map = Map::Create(config, *source);
@@ -1320,9 +1324,7 @@ TEST(MapRegistryTest, AMapInAReservationWhoseRangeWasMappedAgainBehindItsBackLea
   ASSERT_TRUE(inner.ok()) << inner.status();
   absl::StatusOr<Source> other_source = Source::FromFd(other.get());
   ASSERT_TRUE(other_source.ok());
-  Config inner_config;
-  inner_config.set_required_store_granularity(StoreGranularity::kPage);
-  inner_config.set_vm_reservation(&*inner, 0);
+  const Config inner_config = PageConfigAt(*inner);
   absl::StatusOr<Map> newcomer = Map::Create(inner_config, *other_source);
   ASSERT_TRUE(newcomer.ok()) << newcomer.status();
   EXPECT_EQ(GetErrno(map->PersistError()), ESTALE);

@@ -373,8 +373,7 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
     return MakeError(
         ErrorCode::kIoFail,
         absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
-                     " hit a bad block (SIGBUS: poisoned or unbacked "
-                     "memory) at source offset ",
+                     " hit a bad block (SIGBUS: poisoned or unbacked memory) at source offset ",
                      inside ? absl::StrCat(start + (fault - base),
                                            " (as the CPU reported it: a string copy may report an "
                                            "offset up to a line before the unreadable byte)")

@@ -492,9 +492,6 @@ TEST_P(AsyncPersisterTest, AWriteThatClaimsMoreThanAskedIsAFailure) {
   file_->map->ClearPersistError().IgnoreError();
 }
 
-// The whole failure story: an EIO on a sync reaches the operation, the engine, the Map's sticky error and the
-// barrier; operations behind the failed barrier never run (the tail is not written); after the application
-// acknowledges, the engine runs again.
 // After a failed data sync the engine takes the report out of each Map's description with an msync of the Map's
 // first page; a signal that interrupts that msync (EINTR) is retried, not recorded as a failure of its own (it was, on
 // every Map of the file, as a later failure). The seam interrupts the first msync after the injected failure.
@@ -525,6 +522,9 @@ TEST_P(AsyncPersisterTest, AnInterruptedReportTakingSyncIsRetriedNotRecorded) {
   file_->map->ClearPersistError().IgnoreError();
 }
 
+// The whole failure story: an EIO on a sync reaches the operation, the engine, the Map's sticky error and the
+// barrier; operations behind the failed barrier never run (the tail is not written); after the application
+// acknowledges, the engine runs again.
 TEST_P(AsyncPersisterTest, AFailedSyncFailsItsOperationsTheBarrierAndAbortsWhatFollows) {
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EIO : result; };
   std::memset(base() + kPage, 'R', 100);
