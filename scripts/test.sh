@@ -2,8 +2,9 @@
 # pmem2's whole test suite, as CI runs it: installs what is missing (scripts/install-deps.sh), then the stages
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
 #   demo          scripts/demo.sh, the README's first command, checked for the quickstart's greeting;
-#   tests         every test target (bazel test //...), then again as asan-ubsan (ASan and UBSan in one build)
-#                 and tsan (the sanitizers; tsan leaves out the single-threaded tests tagged no_tsan);
+#   tests         every target built and every test run (bazel test //...), then the tests again as asan-ubsan
+#                 (ASan and UBSan in one build) and tsan (the sanitizers build only what tests need; tsan leaves out
+#                 the single-threaded tests tagged no_tsan);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies()),
 #                 built and tested with the default compiler (GCC), then again with clang (CC=clang), as a monorepo
 #                 with a clang toolchain would build pmem2;
@@ -399,8 +400,10 @@ fi
 
 bazel_stage tests ${disk_cache:+--disk_cache="$disk_cache"}
 if [ $quick -eq 0 ]; then
-  bazel_stage asan-ubsan --config=asan-ubsan
-  bazel_stage tsan --config=tsan
+  # Only what the tests need: a benchmark built with a sanitizer and never run proves nothing the plain build did not
+  # (the clang stage still builds everything).
+  bazel_stage asan-ubsan --config=asan-ubsan --build_tests_only
+  bazel_stage tsan --config=tsan --build_tests_only
 
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed

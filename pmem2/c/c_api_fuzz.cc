@@ -10,6 +10,7 @@
 //
 // Input: one byte chooses an operation, the bytes after it its arguments (zeros where the input has ended).
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -146,7 +147,15 @@ Holdings Count() {
     }
     fclose(maps);
   }
-  for (int fd = 0; fd < 1024; ++fd) h.descriptors += fcntl(fd, F_GETFD) >= 0;
+  // One directory read, not a probe per number: 2048 fcntl calls per input were 70 % of this test's time (a system
+  // call is a world switch on some guests). The directory's own descriptor is not counted.
+  if (DIR* fds = opendir("/proc/self/fd")) {
+    while (const dirent* entry = readdir(fds)) h.descriptors += entry->d_name[0] != '.';
+    h.descriptors -= 1;
+    closedir(fds);
+  } else {
+    for (int fd = 0; fd < 1024; ++fd) h.descriptors += fcntl(fd, F_GETFD) >= 0;
+  }
   return h;
 }
 
