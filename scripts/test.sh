@@ -3,7 +3,7 @@
 #   lint          scripts/lint.sh: shellcheck over every shell script, buildifier over the BUILD/.bzl files;
 #   demo          scripts/demo.sh, the README's first command, checked for the quickstart's greeting;
 #   tests         every target built and every test run (bazel test //...), then the tests again as asan-ubsan
-#                 (ASan and UBSan in one build) and tsan (the sanitizers build only what tests need; tsan leaves out
+#                 (ASan and UBSan in one build) and tsan (tsan builds only what its tests need, and leaves out
 #                 the single-threaded tests tagged no_tsan);
 #   consumer      the separate consumer workspace in examples/consumer (local_repository + pmem2_dependencies()),
 #                 built and tested with the default compiler (GCC), then again with clang (CC=clang), as a monorepo
@@ -49,8 +49,8 @@ ci_not_root=0
 if [ $in_ci -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
   # -E keeps CI's variables (CI itself); -H gives root its own home, so that root's Bazel caches do not land in the
   # CI user's, where that user could not remove them. Probed with -E: a sudo that refuses it would exit before any
-  # result line.
-  if sudo -n -E true 2>/dev/null; then exec sudo -n -E -H bash "$PWD/scripts/test.sh" "$@"; fi
+  # result line. -u root: a sudoers runas_default of another user would re-run this as that user, again and again.
+  if sudo -n -E -u root true 2>/dev/null; then exec sudo -n -E -H -u root bash "$PWD/scripts/test.sh" "$@"; fi
   ci_not_root=1
 fi
 
@@ -400,9 +400,10 @@ fi
 
 bazel_stage tests ${disk_cache:+--disk_cache="$disk_cache"}
 if [ $quick -eq 0 ]; then
-  # Only what the tests need: a benchmark built with a sanitizer and never run proves nothing the plain build did not
-  # (the clang stage still builds everything).
-  bazel_stage asan-ubsan --config=asan-ubsan --build_tests_only
+  # asan-ubsan builds every target: with -O1 it is GCC's only optimizing build of the benchmarks (the plain stage
+  # compiles at -O0, and GCC's -Wmaybe-uninitialized and the like, errors here, need optimization). tsan builds
+  # only what its tests need.
+  bazel_stage asan-ubsan --config=asan-ubsan
   bazel_stage tsan --config=tsan --build_tests_only
 
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().

@@ -14,7 +14,8 @@
 #   debian_on_ours (libpmem examples) the twin built against Debian's header, on pmem2's library
 #   debian       on Debian's library (the reference)
 # The first run of each program in each way is checked for which library its pmem_* references were bound to
-# (LD_BIND_NOW=1 LD_DEBUG=bindings: every reference, called or not, bound to the expected one, at LIBPMEM_1.0).
+# (LD_DEBUG=bindings, with LD_BIND_NOW=1 should a library bind lazily: every one to the expected library, at
+# LIBPMEM_1.0).
 # Outputs, exit statuses and (where they are deterministic) files must match Debian's; pools written through one
 # library are read back, checked and dumped through the other.
 # Prints PASS/FAIL per case and ends with "clients_test: N passed, N failed".

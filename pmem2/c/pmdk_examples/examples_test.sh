@@ -10,7 +10,7 @@
 #   debian_on_ours  EXAMPLE_debian with LD_LIBRARY_PATH=<folder of LIBPMEM2_SO> (a Debian binary, our library)
 #   debian          EXAMPLE_debian (Debian's binary and library: the reference)
 # and is checked: which library the first run of each binary in each way bound its pmem2_* references to
-# (LD_BIND_NOW=1 LD_DEBUG=bindings: every reference, called or not; all at version LIBPMEM2_1.0), the exit status
+# (LD_DEBUG=bindings, with LD_BIND_NOW=1 should one bind lazily; all at version LIBPMEM2_1.0), the exit status
 # against the expected one, stdout and the files against the expected content where the case knows it, and stdout,
 # stderr and the files of the three runs against each other. Messages of the library (what pmem2_perror prints
 # after "pmem2_...: ") may differ; which call printed one may not.
