@@ -19,7 +19,7 @@
 #                 a result taken from any cache fails the stage).
 # Counts individual test cases (GoogleTest cases; one per shell test; one per linter; one per stage skipped whole)
 # and ends with `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage; anything else
-# is refused with the usage (a mistyped option would otherwise start the whole 15-minute suite).
+# is refused with the usage (a mistyped option would otherwise start the whole suite: 25-40 minutes on 2 CPUs).
 #
 # Root: installing missing packages needs root or sudo (nothing else does once they are there). Test cases that
 # need root (tmpfs and ext4-on-loop-device mounts, dropping privileges to user nobody) run only as root and
