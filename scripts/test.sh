@@ -49,10 +49,9 @@ ci_not_root=0
 if [ $in_ci -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
   # -E keeps CI's variables (CI itself); -H gives root its own home, so that root's Bazel caches do not land in the
   # CI user's, where that user could not remove them. Probed with -E: a sudo that refuses it would exit before any
-  # result line. Root asked for by name and checked by its uid (a sudoers runas_default of another user, or a sudo
-  # that runs the command as it is), and once only: a re-run as someone else would re-run itself again and again.
-  if [ -z "${PMEM2_TEST_SUDO_REEXEC:-}" ] && [ "$(sudo -n -E -u root id -u 2>/dev/null)" = 0 ]; then
-    export PMEM2_TEST_SUDO_REEXEC=1
+  # result line. Root asked for by name and checked by its uid: a re-run as anyone else (a sudoers runas_default of
+  # another user, a sudo that runs the command as it is) would re-run itself again and again.
+  if [ "$(sudo -n -E -u root id -u 2>/dev/null)" = 0 ]; then
     exec sudo -n -E -H -u root bash "$PWD/scripts/test.sh" "$@"
   fi
   ci_not_root=1
