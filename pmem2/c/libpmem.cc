@@ -368,8 +368,9 @@ void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t
     size = file.map.size();
     const int forced = IsPmemForced();
     is_pmem = forced >= 0 ? forced : (file.is_pmem ? 1 : 0);
-    // Its caller may munmap(2) it directly: a forked child must not map the range again (libpmem.h, fork()).
-    pmem2::map_internal::NeverRemapInChildForCApi(file.map);
+    // Its caller may munmap(2) it directly: no descriptor of the file may stay open; a forked child opens the file
+    // by its path instead (libpmem.h, fork()).
+    pmem2::map_internal::RemapInChildThroughPathForCApi(file.map);
     address = FileMaps::Get().Keep(std::move(file.map));
   });
   if (!status.ok()) {

@@ -33,10 +33,19 @@
  * errno of any write-back failure of that mapping since it was mapped, not only its own msync's (see "The
  * error contract" in pmem2/map/map.h: Linux reports a failure once, and a later successful msync proves
  * nothing about the lost pages). That holds for memory a pmem2 mapping holds (pmem_map_file's, or a C++ Map's); on
- * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer. Unlike a C++
- * Map's, a pmem_map_file mapping is not mapped again in a forked child through a file description of the child's
- * own (a caller may release it with munmap(2), and the range may be another mapping's by then): parent and child
- * share its description, and the kernel tells only whichever of them syncs first of a write-back failure.
+ * memory none holds (an application's own mmap) pmem_msync returns only its own msync's answer. fork(): as a C++
+ * Map's, a pmem_map_file mapping of a regular file is mapped again in a forked child, before fork() returns there,
+ * through a file description of the child's own, so that parent and child each hear of a write-back failure (the
+ * kernel tells one sync per description). Since a caller may release the mapping with munmap(2), which pmem2 does
+ * not see, it keeps no descriptor of the file open for that (one would keep the file, and a deleted file's blocks,
+ * until the process ends): the child opens the file by the path it had when mapped (made absolute), and only if that
+ * path still names the same file (device and inode) as a regular file, no symbolic link followed at its end. Where
+ * it does not (the file renamed, unlinked or replaced since, or created with PMEM_FILE_TMPFILE), parent and child
+ * share the description as before, without an error, and the kernel tells only whichever of them syncs first. A
+ * child that finds the file but cannot open or map it (permissions taken away since) fails every pmem_msync of the
+ * mapping (errno of the failure, e.g. EACCES). Only what is still the mapping in the child is mapped again: a range
+ * the caller unmapped and used otherwise is left as it is. The child pays a look at /proc/self/maps, a lookup, an
+ * open and a one-page probe mapping per file, and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
  *
  * Threads: no function here is a pthread cancellation point; a request pending during a call acts at the thread's
  * next cancellation point after it returns (a log line is written with the thread's cancellation disabled).

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -108,17 +109,214 @@ TEST_F(LibpmemTest, CreateMakesAFullyAllocatedFileWithTheModeUnderTheUmask) {
   }
 }
 
-// Its caller may release a pmem_map_file mapping with munmap(2), after which another mapping may hold its range: a
-// forked child must not map that range again through a file description of its own (map_registry.h), as it does
-// a Map's, and the mapping keeps no descriptor open for it (one released with munmap(2) would keep the file open).
-TEST_F(LibpmemTest, AForkedChildDoesNotMapAPmemMapFileMappingAgain) {
+// The descriptors of this process open on the file at `path`, of every kind (O_PATH too).
+size_t DescriptorsOfTheFile(const std::string& path) {
+  const struct stat file = StatOrZero(path);
+  size_t count = 0;
+  for (const std::string& entry : FolderEntries("/proc/self/fd")) {
+    struct stat st;
+    if (stat(absl::StrCat("/proc/self/fd/", entry).c_str(), &st) == 0 && st.st_dev == file.st_dev &&
+        st.st_ino == file.st_ino) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// The file's path as the kernel names it (what pmem_map_file keeps for a forked child).
+std::string RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : std::string();
+}
+
+// Its caller may release a pmem_map_file mapping with munmap(2), which pmem2 does not see: the mapping keeps no
+// descriptor of the file open (it would keep the file, and a deleted file's blocks, until the process ends). A forked
+// child still maps it again through a file description of its own (pmem2/map/map.h, "fork()"), which it opens by the
+// file's path, so that a write-back failure reaches both processes (pmem_map_file_fork_failure_test.cc). Before, the
+// child shared its parent's description, and either process's pmem_msync could take the report of the other's loss.
+TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath) {
+  const std::string path = dir_.Join("f");
+  const size_t handles_before = pmem2::map_internal::ChildReopenHandleCountForTest();
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  std::memcpy(p, "first", 5);
+  std::memcpy(p + len - 4, "last", 4);
+  const struct stat st = StatOrZero(path);
+  EXPECT_TRUE(pmem2::map_internal::RemapsInChildForTest(p));
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1) << "no descriptor";
+  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 1) {
+      pmem2::testing::WriteToParent(out, "not mapped again; ");
+    }
+    if (std::memcmp(p, "first", 5) != 0 || std::memcmp(p + len - 4, "last", 4) != 0) {
+      pmem2::testing::WriteToParent(out, "its bytes are not the parent's; ");
+    }
+    std::memcpy(p + kPage, "child", 5);  // through the file: shared with the parent
+    if (pmem_msync(p + kPage, 5) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(std::string(p + kPage, 5), "child");
+  EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), handles_before) << "the path goes with the mapping";
+  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
+}
+
+// Where the path no longer leads to the mapped file as a regular file (a symbolic link at its end is not followed), the
+// child shares its parent's description, as every child did before: no error (nothing could have been done), nothing
+// mapped again, no hang. (That it opens nothing there, so that no device's or FIFO's open acts, is the fstatat before
+// the open: a child's fork handler runs before a tracer could attach to it.)
+TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesTheFile) {
+  enum class Change { kRenamed, kUnlinked, kReplacedByAnotherFile, kReplacedByALinkToIt, kReplacedByAFifo };
+  for (Change change : {Change::kRenamed, Change::kUnlinked, Change::kReplacedByAnotherFile,
+                        Change::kReplacedByALinkToIt, Change::kReplacedByAFifo}) {
+    SCOPED_TRACE(static_cast<int>(change));
+    const std::string path = dir_.Join("f");
+    const std::string moved = dir_.Join("moved");
+    size_t len = 0;
+    char* p = static_cast<char*>(pmem_map_file(path.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    std::memcpy(p, "parent", 6);
+    ASSERT_EQ(rename(path.c_str(), moved.c_str()), 0);
+    switch (change) {
+      case Change::kRenamed:
+        break;
+      case Change::kUnlinked:
+        ASSERT_EQ(unlink(moved.c_str()), 0);
+        break;
+      case Change::kReplacedByAnotherFile:
+        WriteFile(path, 2 * kPage, 'o');
+        break;
+      case Change::kReplacedByALinkToIt:
+        ASSERT_EQ(symlink(moved.c_str(), path.c_str()), 0);
+        break;
+      case Change::kReplacedByAFifo:
+        ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+        break;
+    }
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+      if (pmem2::map_internal::MappedAgainInChildForTest() != 0) {
+        pmem2::testing::WriteToParent(out, "mapped again; ");
+      }
+      if (std::memcmp(p, "parent", 6) != 0) pmem2::testing::WriteToParent(out, "its bytes changed; ");
+      if (pmem_msync(p, len) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+      return 0;
+    });
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+    unlink(path.c_str());
+    unlink(moved.c_str());
+  }
+}
+
+// A range the caller released with munmap(2) and then used otherwise is left to the new mapping in a child (what
+// /proc/self/maps shows there is not the file's at the mapping's offsets); one the caller mapped again from the same
+// file at the same offsets is the mapping's, and is mapped again.
+TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
+  const std::string path = dir_.Join("f");
+  const std::string other_path = dir_.Join("other");
+  WriteFile(other_path, 2 * kPage, 'o');
+  const int other = open(other_path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  const int same = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(same, 0);
+  enum class Use { kAnonymous, kAnotherFile, kTheFileAtAnotherOffset, kTheFileAtItsOffset };
+  for (Use use : {Use::kAnonymous, Use::kAnotherFile, Use::kTheFileAtAnotherOffset, Use::kTheFileAtItsOffset}) {
+    SCOPED_TRACE(static_cast<int>(use));
+    size_t len = 0;
+    char* p = static_cast<char*>(pmem_map_file(path.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    std::memcpy(p, "mapped", 6);
+    std::memcpy(p + kPage, "second", 6);
+    ASSERT_EQ(munmap(p, len), 0);
+    void* reused = MAP_FAILED;
+    switch (use) {
+      case Use::kAnonymous:
+        reused = mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (reused != MAP_FAILED) std::memcpy(p, "anon", 4);
+        break;
+      case Use::kAnotherFile:
+        reused = mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, other, 0);
+        break;
+      case Use::kTheFileAtAnotherOffset:
+        reused = mmap(p, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, same, kPage);
+        break;
+      case Use::kTheFileAtItsOffset:
+        reused = mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, same, 0);
+        break;
+    }
+    ASSERT_EQ(reused, p) << std::strerror(errno);
+    const std::string expected = use == Use::kAnonymous                ? "anon"
+                                 : use == Use::kAnotherFile            ? "oooo"
+                                 : use == Use::kTheFileAtAnotherOffset ? "seco"
+                                                                       : "mapp";
+    const size_t mapped_again = use == Use::kTheFileAtItsOffset ? 1 : 0;
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+      if (pmem2::map_internal::MappedAgainInChildForTest() != mapped_again) {
+        pmem2::testing::WriteToParent(
+            out, absl::StrCat(pmem2::map_internal::MappedAgainInChildForTest(), " mapped again; "));
+      }
+      if (std::string(p, 4) != expected) pmem2::testing::WriteToParent(out, "its bytes: " + std::string(p, 4));
+      return 0;
+    });
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
+    EXPECT_EQ(std::string(p, 4), expected);
+    ASSERT_EQ(munmap(p, use == Use::kTheFileAtAnotherOffset ? kPage : len), 0);
+    EXPECT_EQ(pmem_unmap(p, len), 0);  // the mapping's own entry, whose range is free now
+  }
+  close(other);
+  close(same);
+}
+
+// Nothing leads to a temporary file (O_TMPFILE): a child shares its parent's description, and nothing is kept.
+TEST_F(LibpmemTest, AForkedChildSharesATemporaryFilesDescription) {
+  const size_t handles_before = pmem2::map_internal::ChildReopenHandleCountForTest();
+  size_t len = 0;
+  char* p = static_cast<char*>(
+      pmem_map_file(dir_.path().c_str(), kMiB, PMEM_FILE_CREATE | PMEM_FILE_TMPFILE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  EXPECT_FALSE(pmem2::map_internal::RemapsInChildForTest(p));
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), handles_before);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 0) pmem2::testing::WriteToParent(out, "mapped again");
+    if (pmem_msync(p, len) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
+// Found by its path but no longer open to the process for writing (its permissions taken away after it was mapped):
+// the child has no description of its own, and says so in every pmem_msync of the mapping, as for a C++ Map
+// (child_description_test.cc). Only without privileges: root may open it.
+TEST_F(LibpmemTest, AForkedChildThatMayNoLongerOpenThePathSaysSo) {
+  if (geteuid() == 0) GTEST_SKIP() << "root may open a file without permissions";
   const std::string path = dir_.Join("f");
   size_t len = 0;
-  void* p = pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE, 0600, &len, nullptr);
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
   ASSERT_NE(p, nullptr) << pmem_errormsg();
-  const struct stat st = StatOrZero(path);
-  EXPECT_FALSE(pmem2::map_internal::RemapsInChildForTest(p));
-  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1);
+  ASSERT_EQ(chmod(path.c_str(), 0), 0) << std::strerror(errno);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    for (int i = 0; i < 2; ++i) {
+      errno = 0;
+      if (pmem_msync(p, len) != -1 || errno != EACCES) {
+        pmem2::testing::WriteToParent(out, absl::StrCat("pmem_msync: errno ", errno, "; "));
+      }
+    }
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 0) pmem2::testing::WriteToParent(out, "mapped again");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(pmem_msync(p, len), 0) << "the parent's description is its own: " << pmem_errormsg();
   EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 

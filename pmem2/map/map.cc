@@ -54,8 +54,8 @@ bool DroppedFromRegistryForCApi(const Map& map) {
   return map.record_ != nullptr && map.record_->dropped_from_registry();
 }
 
-void NeverRemapInChildForCApi(const Map& map) {
-  if (map.record_ != nullptr) NeverRemapInChild(map.record_.get());
+void RemapInChildThroughPathForCApi(const Map& map) {
+  if (map.record_ != nullptr) RemapInChildThroughPath(map.record_.get());
 }
 
 }  // namespace map_internal

@@ -83,7 +83,8 @@
 //     later, else a read of all of it), one open and a one-page probe mapping per file (which names the file as the
 //     kernel does in mappings), and an mmap and an mremap per Map (per mapping of the kernel's in its range: parts
 //     differing in protection or advice are separate ones). Not covered, so that parent and child share the description
-//     as before: Maps adopted with FromExisting(); libpmem's pmem_map_file mappings; files this process could not open
+//     as before: Maps adopted with FromExisting(); libpmem's pmem_map_file mappings whose path no longer names their
+//     file (they keep no descriptor: the child opens the path, pmem2/c/libpmem.h); files this process could not open
 //     again for writing (a descriptor received from another process, a file created read-only, credentials changed) or
 //     without /proc (MapDiagnostics::why_forked_child_shares_description says which); and a child's own fsync of a
 //     descriptor it inherited. A child that cannot open or map its own description when it should (credentials changed
@@ -143,9 +144,10 @@ void BeginDestructionForCApi(const Map& map);
 // does, because the kernel may already have given them to a new mapping (in a reservation, its range becomes
 // a lost hole the reservation never unmaps). Internal, no promise to other callers.
 void ForgetUnmappedForCApi(Map& map);
-// For libpmem's pmem_map_file, for the same reason: a forked child does not map `map`'s range again through a file
-// description of its own (map_registry.h, ChildReopenHandle), since the range may belong to another mapping by then.
-void NeverRemapInChildForCApi(const Map& map);
+// For libpmem's pmem_map_file, for the same reason: `map` keeps no descriptor of its file open (one would outlive a
+// munmap(2) that pmem2 never sees); a forked child opens the file by its path instead to map `map`'s range again
+// through a description of its own (map_registry.h, RemapInChildThroughPath), where it still names the file.
+void RemapInChildThroughPathForCApi(const Map& map);
 // For pmem_unmap: whether `map`'s record was dropped as stale (part of its range mapped again by other code), so that
 // its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself.
 bool DroppedFromRegistryForCApi(const Map& map);
@@ -341,7 +343,7 @@ class Map {
   friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
   friend bool map_internal::DroppedFromRegistryForCApi(const Map& map);
-  friend void map_internal::NeverRemapInChildForCApi(const Map& map);
+  friend void map_internal::RemapInChildThroughPathForCApi(const Map& map);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);
   void Reset();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,6 +29,7 @@
 #include "absl/base/config.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/base/optimization.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "pmem2/errors/errors.h"
@@ -43,7 +45,11 @@ namespace {
 // A file's ChildReopenHandle (an O_PATH descriptor) and the references to it: records, and Map::Create()s in progress.
 struct ReopenHandle {
   int fd = -1;
-  size_t users = 0;
+  size_t users = 0;  // references to fd; it is closed with the last
+  // The file's path (RemapInChildThroughPath), and the records that open it in a child instead; a child opens fd
+  // where there is one.
+  std::string path;
+  size_t path_users = 0;
   // A hugetlbfs file's huge page size (0 for other files): what the kernel maps of it for a one-page probe. The
   // Source's alignment, given when the handle is made, so that a forked child asks no file system for it.
   size_t huge_page = 0;
@@ -51,6 +57,7 @@ struct ReopenHandle {
   // through it, and the device and inode /proc/self/maps shows for that page (RemapThroughDescriptionsOfTheChildsOwn).
   int child_fd = -1;
   int child_error = 0;
+  bool child_shares = false;  // the path no longer leads to the file: its Maps share the parent's description
   uintptr_t child_probe = 0;
   size_t child_probe_length = 0;
   bool child_named = false;
@@ -538,16 +545,25 @@ struct ProcFdPath {
 };
 
 // Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
+// The file's entry goes with the last reference to its handle or path.
 void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
   const internal::ScopedNoCancellation no_cancellation;  // close(): from ~Map, which may not unwind
   auto it = registry.reopen_handles.find({file.device, file.inode});
-  if (it == registry.reopen_handles.end() || --it->second.users > 0) return;
+  if (it == registry.reopen_handles.end() || it->second.users == 0 || --it->second.users > 0) return;
   // Not if the number names something else now: the application closed it (close_range) and it was reused, for
   // another file or for this one (a descriptor of the application's own, whose close would also release the
   // process's fcntl(2) record locks on the file). Ours is O_PATH.
   const int flags = fcntl(it->second.fd, F_GETFL);
   if (flags >= 0 && (flags & O_PATH) != 0 && IsFile(it->second.fd, file.device, file.inode)) close(it->second.fd);
-  registry.reopen_handles.erase(it);
+  it->second.fd = -1;
+  if (it->second.path_users == 0) registry.reopen_handles.erase(it);
+}
+
+// The same for a reference to `file`'s path.
+void ReleaseReopenPathLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
+  auto it = registry.reopen_handles.find({file.device, file.inode});
+  if (it == registry.reopen_handles.end() || it->second.path_users == 0 || --it->second.path_users > 0) return;
+  if (it->second.users == 0) registry.reopen_handles.erase(it);
 }
 
 }  // namespace
@@ -568,6 +584,11 @@ void UnregisterMap(MapRecord* record) {
     record->remap_ = Remap{};
     ReleaseReopenHandleLocked(registry, record->file());
   }
+  if (record->holds_path_) {
+    record->holds_path_ = false;
+    record->remap_ = Remap{};
+    ReleaseReopenPathLocked(registry, record->file());
+  }
 }
 
 ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, size_t alignment) {
@@ -580,7 +601,7 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, s
   Registry& registry = GetRegistry();
   {
     std::unique_lock<std::shared_mutex> lock(registry.mutex);
-    if (auto it = registry.reopen_handles.find(key); it != registry.reopen_handles.end()) {
+    if (auto it = registry.reopen_handles.find(key); it != registry.reopen_handles.end() && it->second.fd >= 0) {
       ++it->second.users;
       handle.fd_ = it->second.fd;
       return handle;
@@ -620,7 +641,12 @@ ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, s
     close(opened);
     throw;
   }
-  if (!inserted.second) close(opened);  // the other thread's is the file's
+  if (!inserted.second && inserted.first->second.fd < 0) {  // the file's path only (RemapInChildThroughPath)
+    inserted.first->second.fd = opened;
+    inserted.first->second.huge_page = fresh.huge_page;
+  } else if (!inserted.second) {
+    close(opened);  // the other thread's is the file's
+  }
   ++inserted.first->second.users;
   handle.fd_ = inserted.first->second.fd;
   return handle;
@@ -657,14 +683,39 @@ void ChildReopenHandle::HandOver(MapRecord* record, const Remap& remap) {
   record->remap_ = remap;
 }
 
-void NeverRemapInChild(MapRecord* record) {
+void RemapInChildThroughPath(MapRecord* record) {
   Registry& registry = GetRegistry();
-  std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  record->remap_ = Remap{};
-  if (record->holds_reopen_handle_) {
-    record->holds_reopen_handle_ = false;
-    ReleaseReopenHandleLocked(registry, record->file());
+  int fd = -1;
+  {
+    std::shared_lock<std::shared_mutex> lock(registry.mutex);
+    if (!record->holds_reopen_handle_) return;  // no handle: never mapped again (remap_ is empty)
+    auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
+    if (it != registry.reopen_handles.end()) fd = it->second.fd;
   }
+  // The record's reference keeps the descriptor open meanwhile. Should the application have closed the number and
+  // reused it, the path names another file, which a child's identity check then refuses.
+  std::string path;
+  if (fd >= 0) {
+    const internal::ScopedNoCancellation no_cancellation;  // readlink() is none, but keeps the rule simple
+    char target[PATH_MAX + 1];
+    const ssize_t n = readlink(ProcFdPath(fd).path, target, sizeof target);
+    static constexpr absl::string_view kDeleted = " (deleted)";
+    if (n > 0 && n < static_cast<ssize_t>(sizeof target) && target[0] == '/' &&
+        !absl::EndsWith(absl::string_view(target, static_cast<size_t>(n)), kDeleted)) {
+      path.assign(target, static_cast<size_t>(n));  // may throw std::bad_alloc: nothing changed yet
+    }
+  }
+  std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
+  if (!path.empty() && it != registry.reopen_handles.end()) {
+    it->second.path = std::move(path);  // the newest: the likeliest to name the file still
+    ++it->second.path_users;
+    record->holds_path_ = true;
+  } else {
+    record->remap_ = Remap{};
+  }
+  record->holds_reopen_handle_ = false;
+  ReleaseReopenHandleLocked(registry, record->file());
 }
 
 size_t ChildReopenHandleCountForTest() {
@@ -680,11 +731,18 @@ int ChildReopenHandleForTest(dev_t device, ino_t inode) {
   return it == registry.reopen_handles.end() ? -1 : it->second.fd;
 }
 
+std::string ChildReopenPathForTest(dev_t device, ino_t inode) {
+  Registry& registry = GetRegistry();
+  std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  auto it = registry.reopen_handles.find({device, inode});
+  return it == registry.reopen_handles.end() ? std::string() : it->second.path;
+}
+
 bool RemapsInChildForTest(const void* address) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
   const MapRecord* record = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
-  return record != nullptr && record->holds_reopen_handle_ && record->remap_.length > 0;
+  return record != nullptr && (record->holds_reopen_handle_ || record->holds_path_) && record->remap_.length > 0;
 }
 
 namespace {
@@ -932,7 +990,9 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
   child_queried_maps = false;
   Registry& registry = GetRegistry();
-  const auto remaps = [](const MapRecord& record) { return record.holds_reopen_handle_ && record.remap_.length > 0; };
+  const auto remaps = [](const MapRecord& record) {
+    return (record.holds_reopen_handle_ || record.holds_path_) && record.remap_.length > 0;
+  };
   const auto fail = [](MapRecord& record, int error) {
     record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
     failure_count.fetch_add(1, std::memory_order_relaxed);
@@ -961,12 +1021,22 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // the file as the kernel does in every mapping of it.
   for (const ChildCandidate& candidate : candidates) {
     ReopenHandle& handle = *candidate.handle;
-    if (handle.child_fd >= 0 || handle.child_error != 0) continue;
+    if (handle.child_fd >= 0 || handle.child_error != 0 || handle.child_shares) continue;
+    const FileIdentity& file = candidate.record->file();
+    // Only the file's path (RemapInChildThroughPath): looked up first, so that nothing else is opened (a device
+    // whose open acts, a FIFO) if something else took its name; no symbolic link is followed at its end.
+    struct stat st;
+    if (handle.fd < 0 && (fstatat(AT_FDCWD, handle.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                          !S_ISREG(st.st_mode) || st.st_dev != file.device || st.st_ino != file.inode)) {
+      handle.child_shares = true;
+      continue;
+    }
     // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
     // to break: the parent's mapping holds the file open for writing, which rules leases out.)
-    handle.child_fd = open(ProcFdPath(handle.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    handle.child_fd = handle.fd >= 0
+                          ? open(ProcFdPath(handle.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+                          : open(handle.path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
     handle.child_error = handle.child_fd < 0 ? errno : 0;
-    const FileIdentity& file = candidate.record->file();
     if (handle.child_fd >= 0 && !IsFile(handle.child_fd, file.device, file.inode)) {
       close(handle.child_fd);  // the handle's number names another file (closed by someone else, reused)
       handle.child_fd = -1;
@@ -1073,6 +1143,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     const ReopenHandle& handle = *candidates[i].handle;
     const size_t first = piece;
     while (piece < pieces.size() && pieces[piece].candidate == i) ++piece;
+    if (handle.child_shares) continue;  // as before this child existed; no failure (RemapInChildThroughPath)
     // None of it shared at the Map's offsets: nothing of it can be the Map's in the child (gone with MADV_DONTFORK,
     // or replaced), so nothing to map again, and nothing shared with the parent.
     if (maps_error == 0 &&
@@ -1109,6 +1180,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     if (handle.child_fd >= 0) close(handle.child_fd);
     handle.child_fd = -1;
     handle.child_error = 0;
+    handle.child_shares = false;
     handle.child_probe = 0;
     handle.child_probe_length = 0;
     handle.child_named = false;

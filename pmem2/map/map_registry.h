@@ -99,8 +99,8 @@ struct PersistFailure {
 // How a forked child maps a Map's range [begin(), begin() + length) again through its own file description
 // (ChildReopenHandle): each piece of it that is still the Map's mapping there is mapped with mmap(piece, protection
 // it has now, flags, fd, offset + piece's distance from begin()) elsewhere, then moved over it with mremap. length 0:
-// never (Maps adopted with FromExisting(), whose mapping is someone else's, and libpmem's pmem_map_file mappings,
-// which their callers may munmap(2) behind pmem2's back).
+// never (Maps adopted with FromExisting(), whose mapping is someone else's, and records that hold neither a handle
+// nor a path).
 struct Remap {
   size_t length = 0;
   int flags = 0;  // MAP_SHARED, or MAP_SHARED_VALIDATE | MAP_SYNC
@@ -160,7 +160,7 @@ class MapRecord {
 
   friend class ChildReopenHandle;
   friend void UnregisterMap(MapRecord* record);
-  friend void NeverRemapInChild(MapRecord* record);
+  friend void RemapInChildThroughPath(MapRecord* record);
   friend bool RemapsInChildForTest(const void* address);
   friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
 
@@ -170,6 +170,7 @@ class MapRecord {
   const uint64_t id_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
   bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
+  bool holds_path_ = false;  // a reference to its file's path instead (RemapInChildThroughPath); the same guard
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -257,16 +258,27 @@ class ChildReopenHandle {
   std::string why_not_;
 };
 
-// Keeps a forked child from mapping `record`'s range again, and releases its handle, for mappings whose callers may
-// unmap them without pmem2 (libpmem's pmem_map_file): the range may belong to another mapping by the time of a fork.
-// Parent and child then share the mapping's description, as for any mapping not made by pmem2.
-void NeverRemapInChild(MapRecord* record);
+// For mappings whose callers may unmap them without pmem2 (libpmem's pmem_map_file), which must then keep no
+// descriptor of the file open: trades `record`'s handle (an O_PATH descriptor, which would keep the file open, and a
+// deleted file's blocks allocated, after a munmap(2) that pmem2 never sees) for the file's path, which a forked child
+// opens instead. The path is the one the handle's descriptor names now (readlink of /proc/self/fd/N: absolute, the
+// file's current name). The child looks it up first (fstatat, no symbolic link followed) and opens it only if it
+// names the same file (device and inode) as a regular file; where it does not (renamed, unlinked, replaced, a
+// directory on the way no longer searchable) the child shares the description with its parent as before, without
+// an error: nothing leads to the file any more. Once found, what fails (open, the probe, mapping again) is recorded
+// as for a Map's handle. What the child maps again is decided as for any Map: only what is still this mapping in
+// the child (shared, the file's, at its offsets), so a range the caller unmapped and used otherwise is left alone.
+// No path, and the record is never mapped again in a child (as for a record that held no handle): a file with no
+// name (O_TMPFILE, unlinked: "(deleted)"), one whose path does not fit PATH_MAX, or a record without a handle.
+// Throws std::bad_alloc (the path's copy), having changed nothing.
+void RemapInChildThroughPath(MapRecord* record);
 
-// For tests: the number of handles open now; the handle of the file (-1 if none); whether the live mapping holding
-// `address` would be mapped again in a forked child; how many ranges (one per mapping /proc/self/maps showed in a
-// Map) this process mapped again as a forked child.
+// For tests: the number of files with a handle or a path (RemapInChildThroughPath) now; the handle of the file (-1 if
+// none); its path (empty if none); whether the live mapping holding `address` would be mapped again in a forked child;
+// how many ranges (one per mapping /proc/self/maps showed in a Map) this process mapped again as a forked child.
 size_t ChildReopenHandleCountForTest();
 int ChildReopenHandleForTest(dev_t device, ino_t inode);
+std::string ChildReopenPathForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);
 size_t MappedAgainInChildForTest();
 // For tests: whether a forked child may ask /proc/self/maps with PROCMAP_QUERY (true unless set; where the kernel has
