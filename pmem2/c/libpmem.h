@@ -38,14 +38,20 @@
  * through a file description of the child's own, so that parent and child each hear of a write-back failure (the
  * kernel tells one sync per description). Since a caller may release the mapping with munmap(2), which pmem2 does
  * not see, it keeps no descriptor of the file open for that (one would keep the file, and a deleted file's blocks,
- * until the process ends): the child opens the file by the path it had when mapped (made absolute), and only if that
- * path still names the same file (device and inode) as a regular file, no symbolic link followed at its end. Where
- * it does not (the file renamed, unlinked or replaced since, or created with PMEM_FILE_TMPFILE), parent and child
- * share the description as before, without an error, and the kernel tells only whichever of them syncs first. A
- * child that finds the file but cannot open or map it (permissions taken away since) fails every pmem_msync of the
- * mapping (errno of the failure, e.g. EACCES). Only what is still the mapping in the child is mapped again: a range
- * the caller unmapped and used otherwise is left as it is. The child pays a look at /proc/self/maps, a lookup, an
- * open and a one-page probe mapping per file, and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
+ * until the process ends): the child opens the file by the name the kernel gave it when it was mapped (absolute,
+ * symbolic links resolved), and only if that name still leads to the same file (device and inode), a regular one,
+ * no symbolic link followed at its end; it looks the name up without opening it first, so nothing that took the name
+ * is opened. Where the name no longer leads to the file (renamed, unlinked or replaced since, a directory on the way
+ * no longer searchable, or created with PMEM_FILE_TMPFILE), parent and child share the description as before,
+ * without an error, and the kernel tells only whichever of them syncs first. A child that finds the file but cannot
+ * open or map it (permissions taken away since, EMFILE, ENOMEM, another error of the lookup, /proc/self/maps
+ * unreadable) fails every pmem_msync of the mapping from then on (errno of the failure, e.g. EACCES): nothing it
+ * persists there can be vouched for. Only what is still the mapping in the child is mapped again, and the file is
+ * opened only if /proc/self/maps shows a shared mapping at the mapping's file offsets in its range: a range the
+ * caller released with munmap(2) and left empty or used otherwise is left alone and its file not opened, unless
+ * another file is mapped shared there at those offsets (then the file is opened and closed again, and that mapping
+ * left alone). The child pays a look at /proc/self/maps, a lookup, an open and a one-page probe mapping per file,
+ * and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
  *
  * Threads: no function here is a pthread cancellation point; a request pending during a call acts at the thread's
  * next cancellation point after it returns (a log line is written with the thread's cancellation disabled).

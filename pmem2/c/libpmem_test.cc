@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -22,6 +23,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -129,6 +131,36 @@ std::string RealPath(const std::string& path) {
   return realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : std::string();
 }
 
+// Opens of a file, as inotify reports them (IN_OPEN: not for O_PATH lookups, which open nothing).
+class OpensOf {
+ public:
+  explicit OpensOf(const std::string& path) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ >= 0) watch_ = inotify_add_watch(fd_, path.c_str(), IN_OPEN);
+  }
+  ~OpensOf() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0 && watch_ >= 0; }
+  // The opens since the last call.
+  int Count() {
+    int count = 0;
+    alignas(struct inotify_event) char events[4096];
+    ssize_t n;
+    while ((n = read(fd_, events, sizeof events)) > 0) {
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const struct inotify_event*>(events + at);
+        if ((event->mask & IN_OPEN) != 0) ++count;
+        at += static_cast<ssize_t>(sizeof(struct inotify_event) + event->len);
+      }
+    }
+    return count;
+  }
+
+ private:
+  int fd_;
+  int watch_ = -1;
+};
+
 // Its caller may release a pmem_map_file mapping with munmap(2), which pmem2 does not see: the mapping keeps no
 // descriptor of the file open (it would keep the file, and a deleted file's blocks, until the process ends). A forked
 // child still maps it again through a file description of its own (pmem2/map/map.h, "fork()"), which it opens by the
@@ -147,6 +179,8 @@ TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath)
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1) << "no descriptor";
   EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
   EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
+  OpensOf opens(path);
+  ASSERT_TRUE(opens.ok()) << std::strerror(errno);
   const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
     if (pmem2::map_internal::MappedAgainInChildForTest() != 1) {
       pmem2::testing::WriteToParent(out, "not mapped again; ");
@@ -161,6 +195,7 @@ TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath)
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
   EXPECT_EQ(std::string(p + kPage, 5), "child");
+  EXPECT_EQ(opens.Count(), 1) << "the child's fork handler opens the file once";
   EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
   EXPECT_EQ(pmem_unmap(p, len), 0);
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), handles_before) << "the path goes with the mapping";
@@ -169,8 +204,8 @@ TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath)
 
 // Where the path no longer leads to the mapped file as a regular file (a symbolic link at its end is not followed), the
 // child shares its parent's description, as every child did before: no error (nothing could have been done), nothing
-// mapped again, no hang. (That it opens nothing there, so that no device's or FIFO's open acts, is the fstatat before
-// the open: a child's fork handler runs before a tracer could attach to it.)
+// mapped again, no hang, and what took the name is not opened (inotify: a child's fork handler runs before a tracer
+// could attach to it).
 TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesTheFile) {
   enum class Change { kRenamed, kUnlinked, kReplacedByAnotherFile, kReplacedByALinkToIt, kReplacedByAFifo };
   for (Change change : {Change::kRenamed, Change::kUnlinked, Change::kReplacedByAnotherFile,
@@ -199,6 +234,12 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
         ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
         break;
     }
+    // Whatever took the name (a FIFO's open could wait, a device's act) is looked up, never opened.
+    std::unique_ptr<OpensOf> opens_of_the_name;
+    if (change != Change::kRenamed && change != Change::kUnlinked) {
+      opens_of_the_name = std::make_unique<OpensOf>(path);
+      ASSERT_TRUE(opens_of_the_name->ok()) << std::strerror(errno);
+    }
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       if (pmem2::map_internal::MappedAgainInChildForTest() != 0) {
         pmem2::testing::WriteToParent(out, "mapped again; ");
@@ -209,6 +250,9 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
     });
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
     EXPECT_EQ(child.output, "");
+    if (opens_of_the_name != nullptr) {
+      EXPECT_EQ(opens_of_the_name->Count(), 0) << "opened what took the file's name";
+    }
     EXPECT_EQ(pmem_unmap(p, len), 0);
     unlink(path.c_str());
     unlink(moved.c_str());
@@ -216,8 +260,9 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
 }
 
 // A range the caller released with munmap(2) and then used otherwise is left to the new mapping in a child (what
-// /proc/self/maps shows there is not the file's at the mapping's offsets); one the caller mapped again from the same
-// file at the same offsets is the mapping's, and is mapped again.
+// /proc/self/maps shows there is not the file's at the mapping's offsets), and the file is not even opened (it may be
+// leased to another process, or watched); one the caller mapped again from the same file at the same offsets is the
+// mapping's, and is mapped again.
 TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
   const std::string path = dir_.Join("f");
   const std::string other_path = dir_.Join("other");
@@ -257,6 +302,8 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
                                  : use == Use::kTheFileAtAnotherOffset ? "seco"
                                                                        : "mapp";
     const size_t mapped_again = use == Use::kTheFileAtItsOffset ? 1 : 0;
+    OpensOf opens(path);
+    ASSERT_TRUE(opens.ok()) << std::strerror(errno);
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       if (pmem2::map_internal::MappedAgainInChildForTest() != mapped_again) {
         pmem2::testing::WriteToParent(
@@ -268,11 +315,72 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
     EXPECT_EQ(child.output, "");
     EXPECT_EQ(std::string(p, 4), expected);
+    // The process holds the file open nowhere: the child opens it only where a shared mapping at the record's offsets
+    // could be the file's (another file's there is told apart only by the probe, which needs the file open).
+    const int expected_opens = use == Use::kTheFileAtItsOffset || use == Use::kAnotherFile ? 1 : 0;
+    EXPECT_EQ(opens.Count(), expected_opens) << "the child opened a file it had no piece of";
     ASSERT_EQ(munmap(p, use == Use::kTheFileAtAnotherOffset ? kPage : len), 0);
     EXPECT_EQ(pmem_unmap(p, len), 0);  // the mapping's own entry, whose range is free now
   }
   close(other);
   close(same);
+}
+
+// A file mapped both ways: a C++ Map of it holds the O_PATH handle (and a child opens the file through that), the
+// pmem_map_file mappings its path; the file's entry goes with the last of either, the descriptor with the last Map.
+TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOfThem) {
+  const std::string path = dir_.Join("f");
+  const size_t before = pmem2::map_internal::ChildReopenHandleCountForTest();
+  const auto mapped_again_in_a_child = [] {
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
+        [](int) { return static_cast<int>(pmem2::map_internal::MappedAgainInChildForTest()); });
+    return child.exited ? child.exit_code : -1;
+  };
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  const struct stat st = StatOrZero(path);
+  {
+    pmem2::testing::ScopedFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(fd.get(), 0);
+    absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    pmem2::Config config;
+    config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_GE(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), 0) << "the Map's handle";
+    EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+    EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before + 1) << "one entry per file";
+    EXPECT_EQ(mapped_again_in_a_child(), 2);
+  }
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1) << "closed with the Map";
+  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_EQ(mapped_again_in_a_child(), 1);
+  // A second pmem_map_file mapping of the file, then a Map made after them (its handle on an entry that had only
+  // the path), destroyed again; the first mapping unmapped: the second still has the path.
+  size_t len2 = 0;
+  char* q = static_cast<char*>(pmem_map_file(path.c_str(), 0, 0, 0, &len2, nullptr));
+  ASSERT_NE(q, nullptr) << pmem_errormsg();
+  {
+    pmem2::testing::ScopedFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    pmem2::Config config;
+    config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_GE(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), 0);
+    EXPECT_EQ(mapped_again_in_a_child(), 3);
+  }
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before + 1);
+  EXPECT_EQ(mapped_again_in_a_child(), 1);
+  EXPECT_EQ(pmem_unmap(q, len2), 0);
+  EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before);
+  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
+  EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
 }
 
 // Nothing leads to a temporary file (O_TMPFILE): a child shares its parent's description, and nothing is kept.

@@ -972,6 +972,39 @@ bool KernelHasProcmapQueryForTest() {
   return error == 0;
 }
 
+namespace {
+
+// A forked child's open of a file a record holds only the path of (RemapInChildThroughPath). The path is looked up as
+// O_PATH first (no symbolic link followed at its end), which opens nothing (no device's open acts, no FIFO waits), and
+// opened for writing through that only if it is the file, a regular one: no window in which the name could be given to
+// something else. Where the name no longer leads to the file (gone, another file or something else in its place, a
+// directory on the way gone or no longer searchable, a loop of links) the handle shares (child_shares: no error);
+// any other failure of the lookup (EIO, ENOMEM, EINTR from a network or FUSE file system) is the handle's error.
+void OpenByPathInChild(ReopenHandle& handle, const FileIdentity& file) {
+  const int found = open(handle.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (found < 0) {
+    const int error = errno;
+    if (error == ENOENT || error == ENOTDIR || error == EACCES || error == ELOOP || error == ENAMETOOLONG) {
+      handle.child_shares = true;
+    } else {
+      handle.child_error = error;
+    }
+    return;
+  }
+  struct stat st;
+  if (fstat(found, &st) != 0) {
+    handle.child_error = errno;
+  } else if (!S_ISREG(st.st_mode) || st.st_dev != file.device || st.st_ino != file.inode) {
+    handle.child_shares = true;
+  } else {
+    handle.child_fd = open(ProcFdPath(found).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    handle.child_error = handle.child_fd < 0 ? errno : 0;
+  }
+  close(found);  // O_PATH: releases no record lock
+}
+
+}  // namespace
+
 // In a forked child, from its fork handler (the registry is the child's copy, and no other thread exists): for each
 // file with a handle, the child opens a description of its own and maps the Maps of the file again through it, then
 // closes it (the mappings hold it). A child holds no fcntl(2) record locks yet (they are not inherited), so that close
@@ -1019,30 +1052,25 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
 
   // Each file's description, and a probe: a page of the file mapped through it, whose line in /proc/self/maps names
   // the file as the kernel does in every mapping of it.
-  for (const ChildCandidate& candidate : candidates) {
+  const auto open_and_probe = [&](const ChildCandidate& candidate) {
     ReopenHandle& handle = *candidate.handle;
-    if (handle.child_fd >= 0 || handle.child_error != 0 || handle.child_shares) continue;
+    if (handle.child_fd >= 0 || handle.child_error != 0 || handle.child_shares) return;
     const FileIdentity& file = candidate.record->file();
-    // Only the file's path (RemapInChildThroughPath): looked up first, so that nothing else is opened (a device
-    // whose open acts, a FIFO) if something else took its name; no symbolic link is followed at its end.
-    struct stat st;
-    if (handle.fd < 0 && (fstatat(AT_FDCWD, handle.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                          !S_ISREG(st.st_mode) || st.st_dev != file.device || st.st_ino != file.inode)) {
-      handle.child_shares = true;
-      continue;
+    // O_NONBLOCK: nothing may wait inside fork().
+    if (handle.fd >= 0) {
+      // (No other process can hold a lease that this open would have to break: the parent's mapping holds the file
+      // open for writing, which rules leases out.)
+      handle.child_fd = open(ProcFdPath(handle.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+      handle.child_error = handle.child_fd < 0 ? errno : 0;
+    } else {
+      OpenByPathInChild(handle, file);
     }
-    // O_NONBLOCK: nothing may wait inside fork(). (No other process can hold a lease that this open would have
-    // to break: the parent's mapping holds the file open for writing, which rules leases out.)
-    handle.child_fd = handle.fd >= 0
-                          ? open(ProcFdPath(handle.fd).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-                          : open(handle.path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
-    handle.child_error = handle.child_fd < 0 ? errno : 0;
     if (handle.child_fd >= 0 && !IsFile(handle.child_fd, file.device, file.inode)) {
       close(handle.child_fd);  // the handle's number names another file (closed by someone else, reused)
       handle.child_fd = -1;
       handle.child_error = ESTALE;
     }
-    if (handle.child_fd < 0) continue;
+    if (handle.child_fd < 0) return;
     // MAP_NORESERVE: a hugetlbfs file's probe (a huge page: its line's length is unmapped) takes none of the pool.
     const int hint_flags = child_probe_hint != nullptr ? MAP_FIXED_NOREPLACE : 0;
     void* probe = mmap(child_probe_hint, page, PROT_NONE, MAP_SHARED | MAP_NORESERVE | hint_flags, handle.child_fd, 0);
@@ -1054,6 +1082,11 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       handle.child_probe_length = handle.huge_page > page ? handle.huge_page : page;
       probes.emplace_back(handle.child_probe, &handle);  // within capacity: no allocation
     }
+  };
+  // Files known only by their path (RemapInChildThroughPath) wait for /proc/self/maps (below): the process holds no
+  // descriptor of them, and a record whose caller released its range with munmap(2) must not have its file opened.
+  for (const ChildCandidate& candidate : candidates) {
+    if (candidate.handle->fd >= 0) open_and_probe(candidate);
   }
   std::sort(probes.begin(), probes.end());
 
@@ -1063,6 +1096,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   if (maps < 0) maps_error = child_maps_unreadable ? EIO : errno;
   size_t next_candidate = 0;
   uintptr_t visited_to = 0;
+  bool probes_only = false;  // the second look, at the probes of files known by their path
   const auto visit = [&](MappingLine line) {
     // A probe (never merged with another mapping: the kernel merges only mappings of one open file) is no piece of a
     // Map, even where it fell into a hole in one.
@@ -1077,6 +1111,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       handle.child_named = true;
       return;
     }
+    if (probes_only) return;
     // Each address once, in order, even if a mapping changed while the file was read (an allocation in this
     // handler may map memory): the candidates' pieces stay together and apart.
     if (line.end <= visited_to) return;
@@ -1134,6 +1169,42 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   } catch (const std::bad_alloc&) {
     maps_error = ENOMEM;
     child_queried_maps = false;
+  }
+  // The files known by their path that some record still has a piece of (shared, at its offsets: the only pieces
+  // mapped again), opened and probed now, and their probes' lines read: each alone with PROCMAP_QUERY where the
+  // first look used it, else all of /proc/self/maps again. Where that fails, their records record the error.
+  if (maps_error == 0) {
+    const size_t probes_before = probes.size();
+    size_t at = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {  // the pieces are in the candidates' order
+      bool has_shared = false;
+      for (; at < pieces.size() && pieces[at].candidate == i; ++at) has_shared |= pieces[at].shared_at_the_maps_offset;
+      if (has_shared && candidates[i].handle->fd < 0) open_and_probe(candidates[i]);
+    }
+    if (probes.size() > probes_before) {
+      std::sort(probes.begin(), probes.end());
+      probes_only = true;
+      bool queried = child_queried_maps;
+      for (const auto& probe_and_handle : probes) {
+        const auto probe = probe_and_handle.first;
+        if (queried && !probe_and_handle.second->child_named) {
+          queried = ForEachQueriedMapping(
+                        maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;
+        }
+      }
+      int error = 0;
+      if (!queried) {
+        try {
+          error = lseek(maps, 0, SEEK_SET) == 0 ? ForEachLineOfMaps(ReadOf(maps), visit) : errno;
+        } catch (const std::bad_alloc&) {
+          error = ENOMEM;
+        }
+      }
+      for (const auto& probe_and_handle : probes) {
+        ReopenHandle& handle = *probe_and_handle.second;
+        if (error != 0 && handle.fd < 0 && !handle.child_named) handle.child_error = error;
+      }
+    }
   }
   if (maps >= 0) close(maps);
 

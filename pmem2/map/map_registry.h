@@ -262,12 +262,15 @@ class ChildReopenHandle {
 // descriptor of the file open: trades `record`'s handle (an O_PATH descriptor, which would keep the file open, and a
 // deleted file's blocks allocated, after a munmap(2) that pmem2 never sees) for the file's path, which a forked child
 // opens instead. The path is the one the handle's descriptor names now (readlink of /proc/self/fd/N: absolute, the
-// file's current name). The child looks it up first (fstatat, no symbolic link followed) and opens it only if it
-// names the same file (device and inode) as a regular file; where it does not (renamed, unlinked, replaced, a
-// directory on the way no longer searchable) the child shares the description with its parent as before, without
-// an error: nothing leads to the file any more. Once found, what fails (open, the probe, mapping again) is recorded
-// as for a Map's handle. What the child maps again is decided as for any Map: only what is still this mapping in
-// the child (shared, the file's, at its offsets), so a range the caller unmapped and used otherwise is left alone.
+// file's current name). The child opens such files only after reading /proc/self/maps, and only those with a record
+// that still has a shared mapping at its offsets there (the process may no longer hold the file open at all: a record
+// whose caller released it with munmap(2)). It looks the path up first (O_PATH, no symbolic link followed at its end:
+// opens nothing), checks it is the same file (device and inode) and a regular one, and opens that for writing
+// (/proc/self/fd/N of the lookup: no window for the name to change hands). Where the name no longer leads to the file
+// (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, or something else in its place) the child shares the description
+// with its parent as before, without an error: nothing leads to the file any more. Any other failure of the lookup,
+// and what fails after (open, the probe, mapping again), is recorded as for a Map's handle. What the child maps again
+// is decided as for any Map: only what is still this mapping in the child (shared, the file's, at its offsets).
 // No path, and the record is never mapped again in a child (as for a record that held no handle): a file with no
 // name (O_TMPFILE, unlinked: "(deleted)"), one whose path does not fit PATH_MAX, or a record without a handle.
 // Throws std::bad_alloc (the path's copy), having changed nothing.
