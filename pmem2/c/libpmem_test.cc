@@ -131,7 +131,9 @@ std::string RealPath(const std::string& path) {
   return realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : std::string();
 }
 
-// Opens of a file, as inotify reports them (IN_OPEN: not for O_PATH lookups, which open nothing).
+// Opens of a file, as inotify reports them (IN_OPEN: not for O_PATH lookups, which open nothing, on Linux 6.1 and
+// later; LookupsCountAsOpens() tells). inotify merges an event with the unread one before it if they are alike, so
+// Count() tells none from some, not one from two.
 class OpensOf {
  public:
   explicit OpensOf(const std::string& path) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
@@ -141,6 +143,13 @@ class OpensOf {
     if (fd_ >= 0) close(fd_);
   }
   bool ok() const { return fd_ >= 0 && watch_ >= 0; }
+  // Whether this kernel reports an O_PATH lookup of `path` as an open (before Linux 6.1 it did).
+  static bool LookupsCountAsOpens(const std::string& path) {
+    OpensOf opens(path);
+    const int found = open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (found >= 0) close(found);
+    return opens.Count() > 0;
+  }
   // The opens since the last call.
   int Count() {
     int count = 0;
@@ -161,13 +170,22 @@ class OpensOf {
   int watch_ = -1;
 };
 
+// A forked child's way of reading /proc/self/maps, for this scope: PROCMAP_QUERY (where the kernel has it) or all of
+// the file (as on kernels before 6.11, Debian 12's among them).
+class ScopedMapsReading {
+ public:
+  explicit ScopedMapsReading(bool query) { pmem2::map_internal::UseProcmapQueryInChildForTest(query); }
+  ~ScopedMapsReading() { pmem2::map_internal::UseProcmapQueryInChildForTest(true); }
+  ScopedMapsReading(const ScopedMapsReading&) = delete;
+  ScopedMapsReading& operator=(const ScopedMapsReading&) = delete;
+};
+
 // Its caller may release a pmem_map_file mapping with munmap(2), which pmem2 does not see: the mapping keeps no
 // descriptor of the file open (it would keep the file, and a deleted file's blocks, until the process ends). A forked
 // child still maps it again through a file description of its own (pmem2/map/map.h, "fork()"), which it opens by the
 // file's path, so that a write-back failure reaches both processes (pmem_map_file_fork_failure_test.cc). Before, the
 // child shared its parent's description, and either process's pmem_msync could take the report of the other's loss.
-TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath) {
-  const std::string path = dir_.Join("f");
+void MapsAgainThroughThePath(const std::string& path, bool query) {
   const size_t handles_before = pmem2::map_internal::ChildReopenHandleCountForTest();
   size_t len = 0;
   char* p = static_cast<char*>(pmem_map_file(path.c_str(), kMiB, PMEM_FILE_CREATE, 0600, &len, nullptr));
@@ -181,9 +199,17 @@ TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath)
   EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
   OpensOf opens(path);
   ASSERT_TRUE(opens.ok()) << std::strerror(errno);
+  const bool queries = query && pmem2::map_internal::KernelHasProcmapQueryForTest();
   const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
     if (pmem2::map_internal::MappedAgainInChildForTest() != 1) {
       pmem2::testing::WriteToParent(out, "not mapped again; ");
+    }
+    if (pmem2::map_internal::OpenedByPathInChildForTest() != 1) {
+      pmem2::testing::WriteToParent(
+          out, absl::StrCat("opened by its path ", pmem2::map_internal::OpenedByPathInChildForTest(), " times; "));
+    }
+    if (pmem2::map_internal::ChildQueriedMapsForTest() != queries) {
+      pmem2::testing::WriteToParent(out, "/proc/self/maps read the other way; ");
     }
     if (std::memcmp(p, "first", 5) != 0 || std::memcmp(p + len - 4, "last", 4) != 0) {
       pmem2::testing::WriteToParent(out, "its bytes are not the parent's; ");
@@ -195,11 +221,19 @@ TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath)
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
   EXPECT_EQ(std::string(p + kPage, 5), "child");
-  EXPECT_EQ(opens.Count(), 1) << "the child's fork handler opens the file once";
+  EXPECT_EQ(opens.Count(), 1) << "the child's fork handler opened the file (inotify: once or more)";
   EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
   EXPECT_EQ(pmem_unmap(p, len), 0);
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), handles_before) << "the path goes with the mapping";
   EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
+}
+
+TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath) {
+  for (bool query : {true, false}) {
+    SCOPED_TRACE(query ? "PROCMAP_QUERY" : "all of /proc/self/maps");
+    const ScopedMapsReading reading(query);
+    MapsAgainThroughThePath(dir_.Join(query ? "queried" : "read"), query);
+  }
 }
 
 // Where the path no longer leads to the mapped file as a regular file (a symbolic link at its end is not followed), the
@@ -236,7 +270,7 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
     }
     // Whatever took the name (a FIFO's open could wait, a device's act) is looked up, never opened.
     std::unique_ptr<OpensOf> opens_of_the_name;
-    if (change != Change::kRenamed && change != Change::kUnlinked) {
+    if (change != Change::kRenamed && change != Change::kUnlinked && !OpensOf::LookupsCountAsOpens(path)) {
       opens_of_the_name = std::make_unique<OpensOf>(path);
       ASSERT_TRUE(opens_of_the_name->ok()) << std::strerror(errno);
     }
@@ -244,6 +278,7 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
       if (pmem2::map_internal::MappedAgainInChildForTest() != 0) {
         pmem2::testing::WriteToParent(out, "mapped again; ");
       }
+      if (pmem2::map_internal::OpenedByPathInChildForTest() != 0) pmem2::testing::WriteToParent(out, "opened; ");
       if (std::memcmp(p, "parent", 6) != 0) pmem2::testing::WriteToParent(out, "its bytes changed; ");
       if (pmem_msync(p, len) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
       return 0;
@@ -271,9 +306,13 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
   ASSERT_GE(other, 0);
   const int same = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   ASSERT_GE(same, 0);
+  const bool lookups_count_as_opens = OpensOf::LookupsCountAsOpens(path);
   enum class Use { kAnonymous, kAnotherFile, kTheFileAtAnotherOffset, kTheFileAtItsOffset };
-  for (Use use : {Use::kAnonymous, Use::kAnotherFile, Use::kTheFileAtAnotherOffset, Use::kTheFileAtItsOffset}) {
-    SCOPED_TRACE(static_cast<int>(use));
+  for (int round = 0; round < 8; ++round) {
+    const Use use = static_cast<Use>(round % 4);
+    const bool query = round < 4;
+    SCOPED_TRACE(absl::StrCat(round % 4, query ? ", PROCMAP_QUERY" : ", all of /proc/self/maps"));
+    const ScopedMapsReading reading(query);
     size_t len = 0;
     char* p = static_cast<char*>(pmem_map_file(path.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
     ASSERT_NE(p, nullptr) << pmem_errormsg();
@@ -302,6 +341,9 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
                                  : use == Use::kTheFileAtAnotherOffset ? "seco"
                                                                        : "mapp";
     const size_t mapped_again = use == Use::kTheFileAtItsOffset ? 1 : 0;
+    // The process holds the file open nowhere: the child opens it only where a shared mapping at the record's offsets
+    // could be the file's (another file's there is told apart only by the probe, which needs the file open).
+    const size_t expected_opens = use == Use::kTheFileAtItsOffset || use == Use::kAnotherFile ? 1 : 0;
     OpensOf opens(path);
     ASSERT_TRUE(opens.ok()) << std::strerror(errno);
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
@@ -309,16 +351,19 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
         pmem2::testing::WriteToParent(
             out, absl::StrCat(pmem2::map_internal::MappedAgainInChildForTest(), " mapped again; "));
       }
+      if (pmem2::map_internal::OpenedByPathInChildForTest() != expected_opens) {
+        pmem2::testing::WriteToParent(
+            out, absl::StrCat("opened ", pmem2::map_internal::OpenedByPathInChildForTest(), " times; "));
+      }
       if (std::string(p, 4) != expected) pmem2::testing::WriteToParent(out, "its bytes: " + std::string(p, 4));
       return 0;
     });
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
     EXPECT_EQ(child.output, "");
     EXPECT_EQ(std::string(p, 4), expected);
-    // The process holds the file open nowhere: the child opens it only where a shared mapping at the record's offsets
-    // could be the file's (another file's there is told apart only by the probe, which needs the file open).
-    const int expected_opens = use == Use::kTheFileAtItsOffset || use == Use::kAnotherFile ? 1 : 0;
-    EXPECT_EQ(opens.Count(), expected_opens) << "the child opened a file it had no piece of";
+    if (expected_opens == 0 && !lookups_count_as_opens) {
+      EXPECT_EQ(opens.Count(), 0) << "the child opened a file it had no piece of (inotify)";
+    }
     ASSERT_EQ(munmap(p, use == Use::kTheFileAtAnotherOffset ? kPage : len), 0);
     EXPECT_EQ(pmem_unmap(p, len), 0);  // the mapping's own entry, whose range is free now
   }
@@ -381,6 +426,73 @@ TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOf
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before);
   EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
   EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
+}
+
+// A child that cannot read /proc/self/maps cannot tell what is still a mapping's: one whose file's name still leads to
+// the file records that (for good: nothing persisted there can be vouched for), one whose name does not shares, as
+// it would have anyway. The lookup that tells opens nothing.
+TEST_F(LibpmemTest, AForkedChildThatCannotReadItsMapsFailsOnlyWhatItCouldHaveMappedAgain) {
+  const std::string kept = dir_.Join("kept");
+  const std::string renamed = dir_.Join("renamed");
+  size_t kept_len = 0;
+  size_t renamed_len = 0;
+  char* k = static_cast<char*>(pmem_map_file(kept.c_str(), kPage, PMEM_FILE_CREATE, 0600, &kept_len, nullptr));
+  ASSERT_NE(k, nullptr) << pmem_errormsg();
+  char* r = static_cast<char*>(pmem_map_file(renamed.c_str(), kPage, PMEM_FILE_CREATE, 0600, &renamed_len, nullptr));
+  ASSERT_NE(r, nullptr) << pmem_errormsg();
+  ASSERT_EQ(rename(renamed.c_str(), dir_.Join("moved").c_str()), 0);
+  pmem2::map_internal::MapsUnreadableInChildForTest(true);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    for (int i = 0; i < 2; ++i) {
+      errno = 0;
+      if (pmem_msync(k, kept_len) != -1 || errno != EIO) {
+        pmem2::testing::WriteToParent(out, absl::StrCat("kept: errno ", errno, "; "));
+      }
+    }
+    if (pmem_msync(r, renamed_len) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+    if (pmem2::map_internal::OpenedByPathInChildForTest() != 0) pmem2::testing::WriteToParent(out, "opened; ");
+    return 0;
+  });
+  pmem2::map_internal::MapsUnreadableInChildForTest(false);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(pmem_msync(k, kept_len), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(k, kept_len), 0);
+  EXPECT_EQ(pmem_unmap(r, renamed_len), 0);
+}
+
+// A probe (the page of the file a child maps to learn how the kernel names it) of a file known by its path is made
+// after /proc/self/maps was read: where it falls into a hole the caller made in the mapping (munmap of a page), it is
+// no piece of the mapping, and the hole stays a hole.
+TEST_F(LibpmemTest, AForkedChildsProbeInAHoleOfAPmemMapFileMappingStaysOutOfIt) {
+  for (bool query : {true, false}) {
+    SCOPED_TRACE(query ? "PROCMAP_QUERY" : "all of /proc/self/maps");
+    const ScopedMapsReading reading(query);
+    size_t len = 0;
+    char* p = static_cast<char*>(
+        pmem_map_file(dir_.Join(query ? "q" : "r").c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+    ASSERT_NE(p, nullptr) << pmem_errormsg();
+    std::memcpy(p, "head", 4);
+    std::memcpy(p + 2 * kPage, "tail", 4);
+    ASSERT_EQ(munmap(p + kPage, kPage), 0);
+    pmem2::map_internal::ProbeAtInChildForTest(p + kPage);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+      if (pmem2::map_internal::MappedAgainInChildForTest() != 2) {
+        pmem2::testing::WriteToParent(
+            out, absl::StrCat(pmem2::map_internal::MappedAgainInChildForTest(), " mapped again, not 2; "));
+      }
+      if (IsMapped(p + kPage)) pmem2::testing::WriteToParent(out, "the hole is mapped; ");
+      if (std::memcmp(p, "head", 4) != 0 || std::memcmp(p + 2 * kPage, "tail", 4) != 0) {
+        pmem2::testing::WriteToParent(out, "its bytes changed; ");
+      }
+      if (pmem_msync(p, kPage) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+      return 0;
+    });
+    pmem2::map_internal::ProbeAtInChildForTest(nullptr);
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
+    EXPECT_EQ(pmem_unmap(p, len), 0);
+  }
 }
 
 // Nothing leads to a temporary file (O_TMPFILE): a child shares its parent's description, and nothing is kept.

@@ -748,10 +748,12 @@ bool RemapsInChildForTest(const void* address) {
 namespace {
 
 size_t mapped_again_in_child = 0;  // only the fork handler writes it, with no other thread in the process
+size_t opened_by_path_in_child = 0;  // the same
 
 }  // namespace
 
 size_t MappedAgainInChildForTest() { return mapped_again_in_child; }
+size_t OpenedByPathInChildForTest() { return opened_by_path_in_child; }
 
 namespace {
 
@@ -980,25 +982,30 @@ namespace {
 // something else. Where the name no longer leads to the file (gone, another file or something else in its place, a
 // directory on the way gone or no longer searchable, a loop of links) the handle shares (child_shares: no error);
 // any other failure of the lookup (EIO, ENOMEM, EINTR from a network or FUSE file system) is the handle's error.
-void OpenByPathInChild(ReopenHandle& handle, const FileIdentity& file) {
+//
+// With `open_it` false only the lookup: whether the name still leads to the file (child_shares if not), opening
+// nothing, for a child that cannot read /proc/self/maps and so records that failure only on records whose file
+// it could have opened.
+void OpenByPathInChild(ReopenHandle& handle, const FileIdentity& file, bool open_it = true) {
   const int found = open(handle.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (found < 0) {
     const int error = errno;
     if (error == ENOENT || error == ENOTDIR || error == EACCES || error == ELOOP || error == ENAMETOOLONG) {
       handle.child_shares = true;
-    } else {
+    } else if (open_it) {
       handle.child_error = error;
     }
     return;
   }
   struct stat st;
   if (fstat(found, &st) != 0) {
-    handle.child_error = errno;
+    if (open_it) handle.child_error = errno;
   } else if (!S_ISREG(st.st_mode) || st.st_dev != file.device || st.st_ino != file.inode) {
     handle.child_shares = true;
-  } else {
+  } else if (open_it) {
     handle.child_fd = open(ProcFdPath(found).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     handle.child_error = handle.child_fd < 0 ? errno : 0;
+    if (handle.child_fd >= 0) ++opened_by_path_in_child;
   }
   close(found);  // O_PATH: releases no record lock
 }
@@ -1021,6 +1028,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // would unwind out of fork() with the child's Maps half mapped again.
   const internal::ScopedNoCancellation no_cancellation;
   mapped_again_in_child = 0;  // this child's, not its parent's if that was a forked child too
+  opened_by_path_in_child = 0;
   child_queried_maps = false;
   Registry& registry = GetRegistry();
   const auto remaps = [](const MapRecord& record) {
@@ -1056,7 +1064,9 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     ReopenHandle& handle = *candidate.handle;
     if (handle.child_fd >= 0 || handle.child_error != 0 || handle.child_shares) return;
     const FileIdentity& file = candidate.record->file();
-    // O_NONBLOCK: nothing may wait inside fork().
+    // O_NONBLOCK: nothing may wait inside fork(). (For a file known by its path the process may hold it open nowhere
+    // any more, when its caller unmapped it and another file is mapped at its offsets there: an open then starts to
+    // break another process's lease, and fails with EWOULDBLOCK, recorded.)
     if (handle.fd >= 0) {
       // (No other process can hold a lease that this open would have to break: the parent's mapping holds the file
       // open for writing, which rules leases out.)
@@ -1173,7 +1183,13 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // The files known by their path that some record still has a piece of (shared, at its offsets: the only pieces
   // mapped again), opened and probed now, and their probes' lines read: each alone with PROCMAP_QUERY where the
   // first look used it, else all of /proc/self/maps again. Where that fails, their records record the error.
-  if (maps_error == 0) {
+  if (maps_error != 0) {
+    // Which pieces there are is unknown: the records of files whose name still leads to them record the failure;
+    // those whose name does not share, as they would have anyway.
+    for (const ChildCandidate& candidate : candidates) {
+      if (candidate.handle->fd < 0) OpenByPathInChild(*candidate.handle, candidate.record->file(), false);
+    }
+  } else {
     const size_t probes_before = probes.size();
     size_t at = 0;
     for (size_t i = 0; i < candidates.size(); ++i) {  // the pieces are in the candidates' order
@@ -1194,6 +1210,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       }
       int error = 0;
       if (!queried) {
+        child_queried_maps = false;  // all of the file read, after all
         try {
           error = lseek(maps, 0, SEEK_SET) == 0 ? ForEachLineOfMaps(ReadOf(maps), visit) : errno;
         } catch (const std::bad_alloc&) {

@@ -284,6 +284,8 @@ int ChildReopenHandleForTest(dev_t device, ino_t inode);
 std::string ChildReopenPathForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);
 size_t MappedAgainInChildForTest();
+// For tests: how many files this process opened by their path (RemapInChildThroughPath) as a forked child.
+size_t OpenedByPathInChildForTest();
 // For tests: whether a forked child may ask /proc/self/maps with PROCMAP_QUERY (true unless set; where the kernel has
 // it) rather than read all of it (inherited by children); whether this process did so as a forked child; whether
 // the kernel has PROCMAP_QUERY.
