@@ -5,9 +5,11 @@
 // /proc/self/maps to learn which parts of them are still theirs, so the cost grows with the process's mappings.
 // Each iteration forks a child that exits at once, and waits for it. Arguments: how many other mappings the
 // process has (pages of an anonymous region, protections alternating, so that each is a mapping of its own),
-// whether one Map of an unnamed /dev/shm file is live, and whether the child may ask /proc/self/maps about the
-// Map's range (PROCMAP_QUERY, Linux 6.11; elsewhere it reads all of it either way) or must read all of it. Run
-// pinned, optimized:
+// whether one Map of a one-page /dev/shm file is live (0: none; 1: a Map of an unnamed file, which keeps an O_PATH
+// handle the child opens; 2: a Map of a named file that keeps its path instead, as libpmem's pmem_map_file mappings
+// do, map_registry.h RemapInChildThroughPath: the child looks the path up, and a second look at /proc/self/maps names
+// its probe), and whether the child may ask /proc/self/maps about the Map's range (PROCMAP_QUERY, Linux 6.11;
+// elsewhere it reads all of it either way) or must read all of it. Run pinned, optimized:
 //
 //   bazel run -c opt --run_under='taskset -c 1' //pmem2/map:fork_benchmark --
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -55,7 +57,7 @@ class OtherMappings {
   size_t length_;
 };
 
-absl::StatusOr<Map> MapUnnamedFile(int fd) {
+absl::StatusOr<Map> MapFile(int fd) {
   Config config;
   config.set_required_store_granularity(StoreGranularity::kPage);
   absl::StatusOr<Source> source = Source::FromFd(fd);
@@ -65,19 +67,23 @@ absl::StatusOr<Map> MapUnnamedFile(int fd) {
 
 void BM_ForkAndWait(benchmark::State& state) {
   OtherMappings others(static_cast<size_t>(state.range(0)));
-  const int fd = open("/dev/shm", O_TMPFILE | O_RDWR, 0600);
+  const bool by_path = state.range(1) == 2;
+  char name[] = "/dev/shm/pmem2_fork_benchmark.XXXXXX";
+  const int fd = by_path ? mkstemp(name) : open("/dev/shm", O_TMPFILE | O_RDWR, 0600);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(kPage)) != 0) {
     state.SkipWithError("cannot make a file on /dev/shm");
     return;
   }
   absl::StatusOr<Map> map = absl::UnavailableError("no Map");
   if (state.range(1) != 0) {
-    map = MapUnnamedFile(fd);
+    map = MapFile(fd);
     if (!map.ok()) {
       state.SkipWithError(map.status().ToString().c_str());
       close(fd);
+      if (by_path) unlink(name);
       return;
     }
+    if (by_path) map_internal::RemapInChildThroughPathForCApi(*map);
   }
   map_internal::UseProcmapQueryInChildForTest(state.range(2) != 0);
   for (auto _ : state) {
@@ -92,13 +98,14 @@ void BM_ForkAndWait(benchmark::State& state) {
   map_internal::UseProcmapQueryInChildForTest(true);
   map = absl::UnavailableError("unmapped");
   close(fd);
+  if (by_path) unlink(name);
 }
 BENCHMARK(BM_ForkAndWait)
     ->ArgNames({"other_mappings", "map", "query"})
     ->Args({0, 0, 1})
     ->Args({1000, 0, 1})
     ->Args({10000, 0, 1})
-    ->ArgsProduct({{0, 1000, 10000}, {1}, {0, 1}})
+    ->ArgsProduct({{0, 1000, 10000}, {1, 2}, {0, 1}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
