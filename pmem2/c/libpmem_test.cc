@@ -125,6 +125,15 @@ size_t DescriptorsOfTheFile(const std::string& path) {
   return count;
 }
 
+// A C++ Map of all of the file open as `fd`, at page granularity.
+absl::StatusOr<pmem2::Map> PageMapOf(int fd) {
+  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd);
+  if (!source.ok()) return source.status();
+  pmem2::Config config;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+  return pmem2::Map::Create(config, *source);
+}
+
 // The file's path as the kernel names it (what pmem_map_file keeps for a forked child).
 std::string RealPath(const std::string& path) {
   char resolved[PATH_MAX];
@@ -387,12 +396,7 @@ TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOf
   const struct stat st = StatOrZero(path);
   {
     pmem2::testing::ScopedFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-    ASSERT_GE(fd.get(), 0);
-    absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
-    ASSERT_TRUE(source.ok()) << source.status();
-    pmem2::Config config;
-    config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
-    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+    absl::StatusOr<pmem2::Map> map = PageMapOf(fd.get());
     ASSERT_TRUE(map.ok()) << map.status();
     EXPECT_GE(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), 0) << "the Map's handle";
     EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
@@ -409,11 +413,7 @@ TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOf
   ASSERT_NE(q, nullptr) << pmem_errormsg();
   {
     pmem2::testing::ScopedFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-    absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
-    ASSERT_TRUE(source.ok()) << source.status();
-    pmem2::Config config;
-    config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
-    absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+    absl::StatusOr<pmem2::Map> map = PageMapOf(fd.get());
     ASSERT_TRUE(map.ok()) << map.status();
     EXPECT_GE(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), 0);
     EXPECT_EQ(mapped_again_in_a_child(), 3);
@@ -769,12 +769,7 @@ TEST_F(LibpmemTest, UnmapOfARangeEndingInTheMappingsLastPageReleasesIt) {
 TEST_F(LibpmemTest, UnmapOfAPmem2MapItDidNotMakeIsEinvalAndKeepsIt) {
   const std::string path = dir_.Join("pmem2-map");
   ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(path, 2 * kPage, O_RDWR));
-  ASSERT_GE(fd.get(), 0);
-  absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  pmem2::Config config;
-  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
-  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *source);
+  absl::StatusOr<pmem2::Map> map = PageMapOf(fd.get());
   ASSERT_TRUE(map.ok()) << map.status();
   char* const m = static_cast<char*>(map->address());
   errno = 0;
