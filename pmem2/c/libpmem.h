@@ -50,9 +50,10 @@
  * opened only if /proc/self/maps shows a shared mapping at the mapping's file offsets in its range: a range the
  * caller released with munmap(2) and left empty or used otherwise is left alone and its file not opened, unless
  * another file is mapped shared there at those offsets (then the file is opened and closed again, and that mapping
- * left alone). The child pays two looks at /proc/self/maps (on kernels before 6.11, without PROCMAP_QUERY, two reads
- * of all of it; the second only where a file is to be opened), a lookup, an open and a one-page probe mapping per
- * file, and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
+ * left alone; an open that fails there, e.g. EWOULDBLOCK for another process's lease, fails the mapping's
+ * pmem_msync in the child as above). The child pays two looks at /proc/self/maps (on kernels before 6.11, without
+ * PROCMAP_QUERY, two reads of all of it; the second only where a file is to be opened), a lookup, an open and a
+ * one-page probe mapping per file, and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
  *
  * Threads: no function here is a pthread cancellation point; a request pending during a call acts at the thread's
  * next cancellation point after it returns (a log line is written with the thread's cancellation disabled).
