@@ -364,13 +364,13 @@ void* pmem_map_file(const char* path, size_t len, int flags, mode_t mode, size_t
   void* address = nullptr;
   // Kept in the table before MapFileInto keeps a file it created: if the table cannot grow (std::bad_alloc), the
   // mapping and the file go again.
-  absl::Status status = pmem2::map_file_internal::MapFileInto(path, *options, [&](pmem2::MappedFile&& file) {
+  absl::Status status = pmem2::map_file_internal::MapFileInto(path, *options, [&](pmem2::MappedFile&& file, int fd) {
     size = file.map.size();
     const int forced = IsPmemForced();
     is_pmem = forced >= 0 ? forced : (file.is_pmem ? 1 : 0);
     // Its caller may munmap(2) it directly: no descriptor of the file may stay open; a forked child opens the file
     // by its path instead (libpmem.h, fork()).
-    pmem2::map_internal::RemapInChildThroughPathForCApi(file.map);
+    pmem2::map_internal::RemapInChildThroughPathForCApi(file.map, fd);
     address = FileMaps::Get().Keep(std::move(file.map));
   });
   if (!status.ok()) {

@@ -38,20 +38,23 @@
  * through a file description of the child's own, so that parent and child each hear of a write-back failure (the
  * kernel tells one sync per description). Since a caller may release the mapping with munmap(2), which pmem2 does
  * not see, it keeps no descriptor of the file open for that (one would keep the file, and a deleted file's blocks,
- * until the process ends): the child opens the file by the name the kernel gave it when it was mapped (absolute,
- * symbolic links resolved), and only if that name still leads to the same file (device and inode), a regular one,
- * no symbolic link followed at its end; it looks the name up without opening it first, so nothing that took the name
- * is opened. Where the name no longer leads to the file (renamed, unlinked or replaced since, a directory on the way
- * no longer searchable, or created with PMEM_FILE_TMPFILE), parent and child share the description as before,
- * without an error, and the kernel tells only whichever of them syncs first. A child that finds the file but cannot
- * open or map it (permissions taken away since, EMFILE, ENOMEM, another error of the lookup, /proc/self/maps
- * unreadable) fails every pmem_msync of the mapping from then on (errno of the failure, e.g. EACCES): nothing it
- * persists there can be vouched for. Only what is still the mapping in the child is mapped again, and the file is
- * opened only if /proc/self/maps shows a shared mapping at the mapping's file offsets in its range: a range the
- * caller released with munmap(2) and left empty or used otherwise is left alone and its file not opened, unless
- * another file is mapped shared there at those offsets (then the file is opened and closed again, and that mapping
- * left alone; an open that fails there, e.g. EWOULDBLOCK for another process's lease, fails the mapping's
- * pmem_msync in the child as above). The child pays two looks at /proc/self/maps (on kernels before 6.11, without
+ * until the process ends): the child opens the file by the name it was mapped by (as the kernel gave it then:
+ * absolute, symbolic links resolved; of the names the file's mappings were made by, hard links being names too, the
+ * newest that still leads to it), and only if that name still leads to the same file (device and inode), a regular
+ * one, no symbolic link followed at its end; it looks each name up without opening it first, so nothing that took
+ * the name is opened. Where no name leads to the file any more (renamed, unlinked or replaced since, a directory on
+ * the way gone, or created with PMEM_FILE_TMPFILE; also, not told apart, a chroot(2) or another mount namespace since
+ * the mapping was made), parent and child share the description as before, without an error, and the kernel tells
+ * only whichever of them syncs first. A child that cannot tell (a directory on the way it may no longer search:
+ * EACCES; another error of the lookup) or finds the file but cannot open or map it (permissions taken away since,
+ * EMFILE, ENOMEM, /proc/self/maps unreadable) fails every pmem_msync of the mapping from then on (errno of the
+ * failure, e.g. EACCES): nothing it persists there can be vouched for. Only what is still the mapping in the child
+ * is mapped again, and the file is opened only if /proc/self/maps shows a shared mapping at the mapping's file
+ * offsets in its range (or through a C++ Map's handle, while a Map of the file lives): a range the caller released
+ * with munmap(2) and left empty or used otherwise is left alone and its file not opened, unless another file is
+ * mapped shared there at those offsets (then the file is opened and closed again, and that mapping left alone; an
+ * open that fails there, e.g. EWOULDBLOCK for another process's lease, fails the mapping's pmem_msync in the child
+ * as above). The child pays two looks at /proc/self/maps (on kernels before 6.11, without
  * PROCMAP_QUERY, two reads of all of it; the second only where a file is to be opened), a lookup, an open and a
  * one-page probe mapping per file, and an mmap and an mremap per mapping (pmem2/map/map.h, "fork()").
  *

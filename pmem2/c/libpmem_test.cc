@@ -41,10 +41,11 @@
 
 namespace {
 
-using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::FolderEntries;
+using ::pmem2::testing::ScopedEnv;
 using ::pmem2::testing::ScopedTempDir;
 using ::pmem2::testing::StatOrZero;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -155,6 +156,7 @@ class OpensOf {
   // Whether this kernel reports an O_PATH lookup of `path` as an open (before Linux 6.1 it did).
   static bool LookupsCountAsOpens(const std::string& path) {
     OpensOf opens(path);
+    if (!opens.ok()) return true;  // cannot tell: leave the checks out
     const int found = open(path.c_str(), O_PATH | O_CLOEXEC);
     if (found >= 0) close(found);
     return opens.Count() > 0;
@@ -204,10 +206,9 @@ void MapsAgainThroughThePath(const std::string& path, bool query) {
   const struct stat st = StatOrZero(path);
   EXPECT_TRUE(pmem2::map_internal::RemapsInChildForTest(p));
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1) << "no descriptor";
-  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), ElementsAre(RealPath(path)));
   EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
-  OpensOf opens(path);
-  ASSERT_TRUE(opens.ok()) << std::strerror(errno);
+  OpensOf opens(path);  // where inotify has no instance left for this user, its checks are left out
   const bool queries = query && pmem2::map_internal::KernelHasProcmapQueryForTest();
   const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
     if (pmem2::map_internal::MappedAgainInChildForTest() != 1) {
@@ -230,11 +231,13 @@ void MapsAgainThroughThePath(const std::string& path, bool query) {
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "");
   EXPECT_EQ(std::string(p + kPage, 5), "child");
-  EXPECT_EQ(opens.Count(), 1) << "the child's fork handler opened the file (inotify: once or more)";
+  if (opens.ok()) {
+    EXPECT_EQ(opens.Count(), 1) << "the child's fork handler opened the file (inotify: once or more)";
+  }
   EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
   EXPECT_EQ(pmem_unmap(p, len), 0);
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), handles_before) << "the path goes with the mapping";
-  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), IsEmpty());
 }
 
 TEST_F(LibpmemTest, AForkedChildMapsAPmemMapFileMappingAgainThroughTheFilesPath) {
@@ -281,7 +284,7 @@ TEST_F(LibpmemTest, AForkedChildSharesTheDescriptionWhereThePathNoLongerNamesThe
     std::unique_ptr<OpensOf> opens_of_the_name;
     if (change != Change::kRenamed && change != Change::kUnlinked && !OpensOf::LookupsCountAsOpens(path)) {
       opens_of_the_name = std::make_unique<OpensOf>(path);
-      ASSERT_TRUE(opens_of_the_name->ok()) << std::strerror(errno);
+      if (!opens_of_the_name->ok()) opens_of_the_name.reset();
     }
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       if (pmem2::map_internal::MappedAgainInChildForTest() != 0) {
@@ -354,7 +357,6 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
     // could be the file's (another file's there is told apart only by the probe, which needs the file open).
     const size_t expected_opens = use == Use::kTheFileAtItsOffset || use == Use::kAnotherFile ? 1 : 0;
     OpensOf opens(path);
-    ASSERT_TRUE(opens.ok()) << std::strerror(errno);
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       if (pmem2::map_internal::MappedAgainInChildForTest() != mapped_again) {
         pmem2::testing::WriteToParent(
@@ -370,7 +372,7 @@ TEST_F(LibpmemTest, AForkedChildLeavesARangeTheCallerUnmappedAndUsedOtherwise) {
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
     EXPECT_EQ(child.output, "");
     EXPECT_EQ(std::string(p, 4), expected);
-    if (expected_opens == 0 && !lookups_count_as_opens) {
+    if (expected_opens == 0 && !lookups_count_as_opens && opens.ok()) {
       EXPECT_EQ(opens.Count(), 0) << "the child opened a file it had no piece of (inotify)";
     }
     ASSERT_EQ(munmap(p, use == Use::kTheFileAtAnotherOffset ? kPage : len), 0);
@@ -399,12 +401,12 @@ TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOf
     absl::StatusOr<pmem2::Map> map = PageMapOf(fd.get());
     ASSERT_TRUE(map.ok()) << map.status();
     EXPECT_GE(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), 0) << "the Map's handle";
-    EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+    EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), ElementsAre(RealPath(path)));
     EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before + 1) << "one entry per file";
     EXPECT_EQ(mapped_again_in_a_child(), 2);
   }
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleForTest(st.st_dev, st.st_ino), -1) << "closed with the Map";
-  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), ElementsAre(RealPath(path)));
   EXPECT_EQ(mapped_again_in_a_child(), 1);
   // A second pmem_map_file mapping of the file, then a Map made after them (its handle on an entry that had only
   // the path), destroyed again; the first mapping unmapped: the second still has the path.
@@ -419,12 +421,12 @@ TEST_F(LibpmemTest, AFileMappedByPmemMapFileAndByAMapKeepsOneEntryUntilTheLastOf
     EXPECT_EQ(mapped_again_in_a_child(), 3);
   }
   EXPECT_EQ(pmem_unmap(p, len), 0);
-  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), RealPath(path));
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), ElementsAre(RealPath(path)));
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before + 1);
   EXPECT_EQ(mapped_again_in_a_child(), 1);
   EXPECT_EQ(pmem_unmap(q, len2), 0);
   EXPECT_EQ(pmem2::map_internal::ChildReopenHandleCountForTest(), before);
-  EXPECT_EQ(pmem2::map_internal::ChildReopenPathForTest(st.st_dev, st.st_ino), "");
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), IsEmpty());
   EXPECT_EQ(DescriptorsOfTheFile(path), 0u);
 }
 
@@ -493,6 +495,99 @@ TEST_F(LibpmemTest, AForkedChildsProbeInAHoleOfAPmemMapFileMappingStaysOutOfIt) 
     EXPECT_EQ(child.output, "");
     EXPECT_EQ(pmem_unmap(p, len), 0);
   }
+}
+
+// A file has a name per hard link: each mapping keeps the name it was mapped by (not that of a C++ Map's handle on the
+// file, which may have been opened through another), and a child opens the file by the newest name that still leads
+// to it.
+TEST_F(LibpmemTest, AForkedChildFindsAFileByAnyNameAMappingOfItWasMadeBy) {
+  const std::string a = dir_.Join("a");
+  const std::string b = dir_.Join("b");
+  size_t a_len = 0;
+  char* pa = static_cast<char*>(pmem_map_file(a.c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &a_len, nullptr));
+  ASSERT_NE(pa, nullptr) << pmem_errormsg();
+  ASSERT_EQ(link(a.c_str(), b.c_str()), 0) << std::strerror(errno);
+  const struct stat st = StatOrZero(a);
+  {
+    // A C++ Map made through "a", whose handle the file keeps while it lives; "a" then removed.
+    pmem2::testing::ScopedFd fd(open(a.c_str(), O_RDWR | O_CLOEXEC));
+    absl::StatusOr<pmem2::Map> map = PageMapOf(fd.get());
+    ASSERT_TRUE(map.ok()) << map.status();
+    ASSERT_EQ(unlink(a.c_str()), 0);
+    size_t b_len = 0;
+    char* pb = static_cast<char*>(pmem_map_file(b.c_str(), 0, 0, 0, &b_len, nullptr));
+    ASSERT_NE(pb, nullptr) << pmem_errormsg();
+    EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino),
+                ElementsAre(RealPath(dir_.path()) + "/a", RealPath(b)))
+        << "the name each mapping was made by";
+    ASSERT_EQ(link(b.c_str(), a.c_str()), 0);  // "a" again, as a link
+    ASSERT_EQ(pmem_unmap(pb, b_len), 0);
+  }
+  // Only the first mapping is left, kept by "a"; with "a" gone again the child cannot find the file ("b" is no
+  // mapping's name now) and shares.
+  ASSERT_EQ(unlink(a.c_str()), 0);
+  pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 0) pmem2::testing::WriteToParent(out, "mapped again; ");
+    if (pmem_msync(pa, a_len) != 0) pmem2::testing::WriteToParent(out, pmem_errormsg());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  // A second mapping by "b": the newest name leads to the file, and both mappings are mapped again through it.
+  size_t b_len = 0;
+  char* pb = static_cast<char*>(pmem_map_file(b.c_str(), 0, 0, 0, &b_len, nullptr));
+  ASSERT_NE(pb, nullptr) << pmem_errormsg();
+  child = pmem2::testing::RunInChild([&](int out) {
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 2) {
+      pmem2::testing::WriteToParent(
+          out, absl::StrCat(pmem2::map_internal::MappedAgainInChildForTest(), " mapped again, not 2; "));
+    }
+    if (pmem2::map_internal::OpenedByPathInChildForTest() != 1) pmem2::testing::WriteToParent(out, "not opened once");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  // The older name back, the newer gone: the child tries each.
+  ASSERT_EQ(link(b.c_str(), a.c_str()), 0);
+  ASSERT_EQ(unlink(b.c_str()), 0);
+  child = pmem2::testing::RunInChild([&](int out) {
+    if (pmem2::map_internal::MappedAgainInChildForTest() != 2) pmem2::testing::WriteToParent(out, "not mapped again");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(pmem_unmap(pb, b_len), 0);
+  EXPECT_EQ(pmem_unmap(pa, a_len), 0);
+  EXPECT_THAT(pmem2::map_internal::ChildReopenPathsForTest(st.st_dev, st.st_ino), IsEmpty());
+}
+
+// A name that may lead to the file, where the child may no longer search a directory on the way (its credentials
+// changed, or the directory's permissions, since the mapping was made): the child cannot tell, and so fails the
+// mapping's every pmem_msync (EACCES) rather than share its parent's description without a word. Only without
+// privileges: root may search any directory.
+TEST_F(LibpmemTest, AForkedChildThatMayNoLongerSearchTheFilesDirectorySaysSo) {
+  if (geteuid() == 0) GTEST_SKIP() << "root may search a directory without permissions";
+  const std::string folder = dir_.Join("closed");
+  ASSERT_EQ(mkdir(folder.c_str(), 0700), 0);
+  const std::string path = folder + "/f";
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  ASSERT_EQ(chmod(folder.c_str(), 0), 0);
+  const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+    for (int i = 0; i < 2; ++i) {
+      errno = 0;
+      if (pmem_msync(p, len) != -1 || errno != EACCES) {
+        pmem2::testing::WriteToParent(out, absl::StrCat("pmem_msync: errno ", errno, "; "));
+      }
+    }
+    return 0;
+  });
+  ASSERT_EQ(chmod(folder.c_str(), 0700), 0);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(p, len), 0);
 }
 
 // Nothing leads to a temporary file (O_TMPFILE): a child shares its parent's description, and nothing is kept.

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
 #include "pmem2/config/config.h"
@@ -70,6 +71,10 @@ void BM_ForkAndWait(benchmark::State& state) {
   const bool by_path = state.range(1) == 2;
   char name[] = "/dev/shm/pmem2_fork_benchmark.XXXXXX";
   const int fd = by_path ? mkstemp(name) : open("/dev/shm", O_TMPFILE | O_RDWR, 0600);
+  const auto close_and_remove = absl::MakeCleanup([&] {
+    if (fd >= 0) close(fd);
+    if (fd >= 0 && by_path) unlink(name);
+  });
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(kPage)) != 0) {
     state.SkipWithError("cannot make a file on /dev/shm");
     return;
@@ -79,11 +84,9 @@ void BM_ForkAndWait(benchmark::State& state) {
     map = MapFile(fd);
     if (!map.ok()) {
       state.SkipWithError(map.status().ToString().c_str());
-      close(fd);
-      if (by_path) unlink(name);
       return;
     }
-    if (by_path) map_internal::RemapInChildThroughPathForCApi(*map);
+    if (by_path) map_internal::RemapInChildThroughPathForCApi(*map, fd);
   }
   map_internal::UseProcmapQueryInChildForTest(state.range(2) != 0);
   for (auto _ : state) {
@@ -97,8 +100,6 @@ void BM_ForkAndWait(benchmark::State& state) {
   }
   map_internal::UseProcmapQueryInChildForTest(true);
   map = absl::UnavailableError("unmapped");
-  close(fd);
-  if (by_path) unlink(name);
 }
 BENCHMARK(BM_ForkAndWait)
     ->ArgNames({"other_mappings", "map", "query"})

@@ -54,8 +54,8 @@ bool DroppedFromRegistryForCApi(const Map& map) {
   return map.record_ != nullptr && map.record_->dropped_from_registry();
 }
 
-void RemapInChildThroughPathForCApi(const Map& map) {
-  if (map.record_ != nullptr) RemapInChildThroughPath(map.record_.get());
+void RemapInChildThroughPathForCApi(const Map& map, int fd) {
+  if (map.record_ != nullptr) RemapInChildThroughPath(map.record_.get(), fd);
 }
 
 }  // namespace map_internal

@@ -145,9 +145,10 @@ void BeginDestructionForCApi(const Map& map);
 // a lost hole the reservation never unmaps). Internal, no promise to other callers.
 void ForgetUnmappedForCApi(Map& map);
 // For libpmem's pmem_map_file, for the same reason: `map` keeps no descriptor of its file open (one would outlive a
-// munmap(2) that pmem2 never sees); a forked child opens the file by its path instead to map `map`'s range again
-// through a description of its own (map_registry.h, RemapInChildThroughPath), where it still names the file.
-void RemapInChildThroughPathForCApi(const Map& map);
+// munmap(2) that pmem2 never sees); a forked child opens the file by the name `fd` (the descriptor `map` was made
+// through, still open) has instead, to map `map`'s range again through a description of its own (map_registry.h,
+// RemapInChildThroughPath), where that still leads to the file.
+void RemapInChildThroughPathForCApi(const Map& map, int fd);
 // For pmem_unmap: whether `map`'s record was dropped as stale (part of its range mapped again by other code), so that
 // its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself.
 bool DroppedFromRegistryForCApi(const Map& map);
@@ -343,7 +344,7 @@ class Map {
   friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
   friend bool map_internal::DroppedFromRegistryForCApi(const Map& map);
-  friend void map_internal::RemapInChildThroughPathForCApi(const Map& map);
+  friend void map_internal::RemapInChildThroughPathForCApi(const Map& map, int fd);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);
   void Reset();

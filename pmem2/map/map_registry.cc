@@ -46,10 +46,14 @@ namespace {
 struct ReopenHandle {
   int fd = -1;
   size_t users = 0;  // references to fd; it is closed with the last
-  // The file's path (RemapInChildThroughPath), and the records that open it in a child instead; a child opens fd
-  // where there is one.
-  std::string path;
-  size_t path_users = 0;
+  // The file's paths (RemapInChildThroughPath: one per name the file was mapped by, hard links being names too) and
+  // how many records hold each; a child opens fd where there is one, else the first of them, newest first, that
+  // still leads to the file.
+  struct Path {
+    std::string path;
+    size_t users = 0;
+  };
+  std::vector<Path> paths;
   // A hugetlbfs file's huge page size (0 for other files): what the kernel maps of it for a one-page probe. The
   // Source's alignment, given when the handle is made, so that a forked child asks no file system for it.
   size_t huge_page = 0;
@@ -556,14 +560,18 @@ void ReleaseReopenHandleLocked(Registry& registry, const FileIdentity& file) {  
   const int flags = fcntl(it->second.fd, F_GETFL);
   if (flags >= 0 && (flags & O_PATH) != 0 && IsFile(it->second.fd, file.device, file.inode)) close(it->second.fd);
   it->second.fd = -1;
-  if (it->second.path_users == 0) registry.reopen_handles.erase(it);
+  if (it->second.paths.empty()) registry.reopen_handles.erase(it);
 }
 
-// The same for a reference to `file`'s path.
-void ReleaseReopenPathLocked(Registry& registry, const FileIdentity& file) {  // registry.mutex held exclusively
+// The same for a reference to `path` of `file`. Allocates nothing.
+void ReleaseReopenPathLocked(Registry& registry, const FileIdentity& file, const std::string& path) {  // exclusively
   auto it = registry.reopen_handles.find({file.device, file.inode});
-  if (it == registry.reopen_handles.end() || it->second.path_users == 0 || --it->second.path_users > 0) return;
-  if (it->second.users == 0) registry.reopen_handles.erase(it);
+  if (it == registry.reopen_handles.end()) return;
+  std::vector<ReopenHandle::Path>& paths = it->second.paths;
+  auto held = std::find_if(paths.begin(), paths.end(), [&](const ReopenHandle::Path& p) { return p.path == path; });
+  if (held == paths.end() || --held->users > 0) return;
+  paths.erase(held);
+  if (paths.empty() && it->second.users == 0) registry.reopen_handles.erase(it);
 }
 
 }  // namespace
@@ -587,7 +595,7 @@ void UnregisterMap(MapRecord* record) {
   if (record->holds_path_) {
     record->holds_path_ = false;
     record->remap_ = Remap{};
-    ReleaseReopenPathLocked(registry, record->file());
+    ReleaseReopenPathLocked(registry, record->file(), record->path_);
   }
 }
 
@@ -683,33 +691,38 @@ void ChildReopenHandle::HandOver(MapRecord* record, const Remap& remap) {
   record->remap_ = remap;
 }
 
-void RemapInChildThroughPath(MapRecord* record) {
+void RemapInChildThroughPath(MapRecord* record, int fd) {
   Registry& registry = GetRegistry();
-  int fd = -1;
   {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     if (!record->holds_reopen_handle_) return;  // no handle: never mapped again (remap_ is empty)
-    auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
-    if (it != registry.reopen_handles.end()) fd = it->second.fd;
   }
-  // The record's reference keeps the descriptor open meanwhile. Should the application have closed the number and
-  // reused it, the path names another file, which a child's identity check then refuses.
+  // The name `fd` was opened by (the caller's, hard links being names of their own), not the handle's, which may
+  // have been opened through another.
   std::string path;
-  if (fd >= 0) {
+  std::string record_path;
+  {
     const internal::ScopedNoCancellation no_cancellation;  // readlink() is none, but keeps the rule simple
     char target[PATH_MAX + 1];
     const ssize_t n = readlink(ProcFdPath(fd).path, target, sizeof target);
     static constexpr absl::string_view kDeleted = " (deleted)";
     if (n > 0 && n < static_cast<ssize_t>(sizeof target) && target[0] == '/' &&
         !absl::EndsWith(absl::string_view(target, static_cast<size_t>(n)), kDeleted)) {
-      path.assign(target, static_cast<size_t>(n));  // may throw std::bad_alloc: nothing changed yet
+      path.assign(target, static_cast<size_t>(n));  // these may throw std::bad_alloc: nothing changed yet
+      record_path = path;
     }
   }
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.reopen_handles.find({record->file().device, record->file().inode});
   if (!path.empty() && it != registry.reopen_handles.end()) {
-    it->second.path = std::move(path);  // the newest: the likeliest to name the file still
-    ++it->second.path_users;
+    std::vector<ReopenHandle::Path>& paths = it->second.paths;
+    auto held = std::find_if(paths.begin(), paths.end(), [&](const ReopenHandle::Path& p) { return p.path == path; });
+    if (held != paths.end()) {
+      ++held->users;
+    } else {
+      paths.push_back(ReopenHandle::Path{std::move(path), 1});  // may throw: then nothing changed
+    }
+    record->path_ = std::move(record_path);
     record->holds_path_ = true;
   } else {
     record->remap_ = Remap{};
@@ -731,11 +744,15 @@ int ChildReopenHandleForTest(dev_t device, ino_t inode) {
   return it == registry.reopen_handles.end() ? -1 : it->second.fd;
 }
 
-std::string ChildReopenPathForTest(dev_t device, ino_t inode) {
+std::vector<std::string> ChildReopenPathsForTest(dev_t device, ino_t inode) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
+  std::vector<std::string> paths;
   auto it = registry.reopen_handles.find({device, inode});
-  return it == registry.reopen_handles.end() ? std::string() : it->second.path;
+  if (it != registry.reopen_handles.end()) {
+    for (const ReopenHandle::Path& held : it->second.paths) paths.push_back(held.path);
+  }
+  return paths;
 }
 
 bool RemapsInChildForTest(const void* address) {
@@ -976,38 +993,49 @@ bool KernelHasProcmapQueryForTest() {
 
 namespace {
 
-// A forked child's open of a file a record holds only the path of (RemapInChildThroughPath). The path is looked up as
-// O_PATH first (no symbolic link followed at its end), which opens nothing (no device's open acts, no FIFO waits), and
-// opened for writing through that only if it is the file, a regular one: no window in which the name could be given to
-// something else. Where the name no longer leads to the file (gone, another file or something else in its place, a
-// directory on the way gone or no longer searchable, a loop of links) the handle shares (child_shares: no error);
-// any other failure of the lookup (EIO, ENOMEM, EINTR from a network or FUSE file system) is the handle's error.
+// A forked child's open of a file whose records hold only its paths (RemapInChildThroughPath), newest first: each
+// is looked up as O_PATH (no symbolic link followed at its end), which opens nothing (no device's open acts, no FIFO
+// waits), and the first that leads to the file, a regular one, is opened for writing through that lookup: no window
+// in which the name could be given to something else. Where no name leads to the file any more (each gone, or with
+// another file or something else in its place, a directory on the way gone, a loop of links) the handle shares
+// (child_shares: no error). A lookup that fails otherwise (EACCES: a directory on the way the process may no longer
+// search, credentials having changed; EIO, ENOMEM, EINTR from a network or FUSE file system) cannot tell, and is the
+// handle's error unless another name leads to the file.
 //
-// With `open_it` false only the lookup: whether the name still leads to the file (child_shares if not), opening
-// nothing, for a child that cannot read /proc/self/maps and so records that failure only on records whose file
-// it could have opened.
+// With `open_it` false only the lookups: whether a name still leads to the file (child_shares if none does and no
+// lookup failed otherwise), opening nothing, for a child that cannot read /proc/self/maps and so records that failure
+// only on records whose file it could have opened.
 void OpenByPathInChild(ReopenHandle& handle, const FileIdentity& file, bool open_it = true) {
-  const int found = open(handle.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (found < 0) {
-    const int error = errno;
-    if (error == ENOENT || error == ENOTDIR || error == EACCES || error == ELOOP || error == ENAMETOOLONG) {
-      handle.child_shares = true;
-    } else if (open_it) {
-      handle.child_error = error;
+  int unsure = 0;  // a lookup's failure that does not tell whether the name leads to the file
+  for (auto held = handle.paths.rbegin(); held != handle.paths.rend(); ++held) {
+    const int found = open(held->path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (found < 0) {
+      const int error = errno;
+      if (error != ENOENT && error != ENOTDIR && error != ELOOP && error != ENAMETOOLONG && unsure == 0) {
+        unsure = error;
+      }
+      continue;
     }
-    return;
+    struct stat st;
+    if (fstat(found, &st) != 0) {
+      if (unsure == 0) unsure = errno;
+      close(found);
+      continue;
+    }
+    const bool is_file = S_ISREG(st.st_mode) && st.st_dev == file.device && st.st_ino == file.inode;
+    if (is_file && open_it) {
+      handle.child_fd = open(ProcFdPath(found).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+      handle.child_error = handle.child_fd < 0 ? errno : 0;
+      if (handle.child_fd >= 0) ++opened_by_path_in_child;
+    }
+    close(found);  // O_PATH: releases no record lock
+    if (is_file) return;
   }
-  struct stat st;
-  if (fstat(found, &st) != 0) {
-    if (open_it) handle.child_error = errno;
-  } else if (!S_ISREG(st.st_mode) || st.st_dev != file.device || st.st_ino != file.inode) {
+  if (unsure == 0) {
     handle.child_shares = true;
   } else if (open_it) {
-    handle.child_fd = open(ProcFdPath(found).path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    handle.child_error = handle.child_fd < 0 ? errno : 0;
-    if (handle.child_fd >= 0) ++opened_by_path_in_child;
+    handle.child_error = unsure;
   }
-  close(found);  // O_PATH: releases no record lock
 }
 
 }  // namespace

@@ -160,7 +160,7 @@ class MapRecord {
 
   friend class ChildReopenHandle;
   friend void UnregisterMap(MapRecord* record);
-  friend void RemapInChildThroughPath(MapRecord* record);
+  friend void RemapInChildThroughPath(MapRecord* record, int fd);
   friend bool RemapsInChildForTest(const void* address);
   friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
 
@@ -170,7 +170,8 @@ class MapRecord {
   const uint64_t id_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
   bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
-  bool holds_path_ = false;  // a reference to its file's path instead (RemapInChildThroughPath); the same guard
+  bool holds_path_ = false;  // a reference to one of its file's paths instead (RemapInChildThroughPath); same guard
+  std::string path_;         // that path; the same guard
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -185,7 +186,7 @@ class MapRecord {
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it): RegisterMap, for a
 // mapping the kernel has just placed, drops from the index every record it overlaps (stale: released with munmap(2)
 // behind its Map's back; the Map keeps its record). Removing one releases the reference to its file's
-// ChildReopenHandle that it holds, if any.
+// ChildReopenHandle that it holds, or to its file's path (RemapInChildThroughPath), if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 // For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
@@ -228,7 +229,9 @@ void ForgetStaleRecords(const void* address, size_t length);
 // turn out to be wholly missing in the child (closing an O_RDWR description makes NFS write back, FUSE flush, inotify
 // report a close). Indistinguishable from the Map's own, and so mapped again: a mapping of the Map's file at the Map's
 // offset that the application put over part of it (a read-only view, say); it comes back with the Map's flags.
-// hugetlbfs files are not tested (the probe is a huge page there, unmapped as one).
+// hugetlbfs files are not tested (the probe is a huge page there, unmapped as one). Files whose records hold only their
+// paths (RemapInChildThroughPath) differ: no descriptor, a second look at /proc/self/maps, no open without a shared
+// piece at a record's offsets, and no failure where no name leads to the file any more.
 class ChildReopenHandle {
  public:
   ChildReopenHandle() = default;
@@ -260,28 +263,31 @@ class ChildReopenHandle {
 
 // For mappings whose callers may unmap them without pmem2 (libpmem's pmem_map_file), which must then keep no
 // descriptor of the file open: trades `record`'s handle (an O_PATH descriptor, which would keep the file open, and a
-// deleted file's blocks allocated, after a munmap(2) that pmem2 never sees) for the file's path, which a forked child
-// opens instead. The path is the one the handle's descriptor names now (readlink of /proc/self/fd/N: absolute, the
-// file's current name). The child opens such files only after reading /proc/self/maps, and only those with a record
-// that still has a shared mapping at its offsets there (the process may no longer hold the file open at all: a record
-// whose caller released it with munmap(2)). It looks the path up first (O_PATH, no symbolic link followed at its end:
-// opens nothing), checks it is the same file (device and inode) and a regular one, and opens that for writing
-// (/proc/self/fd/N of the lookup: no window for the name to change hands). Where the name no longer leads to the file
-// (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, or something else in its place) the child shares the description
-// with its parent as before, without an error: nothing leads to the file any more. Any other failure of the lookup,
-// and what fails after (open, the probe, mapping again), is recorded as for a Map's handle. What the child maps again
-// is decided as for any Map: only what is still this mapping in the child (shared, the file's, at its offsets).
-// No path, and the record is never mapped again in a child (as for a record that held no handle): a file with no
-// name (O_TMPFILE, unlinked: "(deleted)"), one whose path does not fit PATH_MAX, or a record without a handle.
-// Throws std::bad_alloc (the path's copy), having changed nothing.
-void RemapInChildThroughPath(MapRecord* record);
+// deleted file's blocks allocated, after a munmap(2) that pmem2 never sees) for the name `fd` (the descriptor the
+// caller opened the file by and mapped it through, open for this call) has now: readlink of /proc/self/fd/N, absolute,
+// symbolic links resolved; a hard link is a name of its own. The file keeps each name its records hold, and a forked
+// child opens the file by the newest that still leads to it. It opens such files only after reading /proc/self/maps,
+// and only those with a record that still has a shared mapping at its offsets there (the process may no longer hold
+// the file open at all: a record whose caller released it with munmap(2)). Each name is looked up first (O_PATH, no
+// symbolic link followed at its end: opens nothing), checked to be the same file (device and inode) and a regular
+// one, and that is opened for writing (/proc/self/fd/N of the lookup: no window for the name to change hands). Where
+// no name leads to the file any more (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, or something else in its place) the child
+// shares the description with its parent as before, without an error: nothing leads to the file. A lookup that fails
+// otherwise (EACCES: a directory the process may no longer search; EIO, ENOMEM), and what fails after (open, the
+// probe, mapping again), is recorded as for a Map's handle, unless another name leads to the file. Not told apart
+// from a file that is gone: a chroot(2) or a change of mount namespace since the mapping was made (the child shares).
+// What the child maps again is decided as for any Map: only what is still this mapping in the child (shared, the
+// file's, at its offsets). No name, and the record is never mapped again in a child (as for a record that held no
+// handle): a file without one (O_TMPFILE, unlinked: "(deleted)"), one whose name does not fit PATH_MAX, or a record
+// without a handle. Throws std::bad_alloc (the name's copies), having changed nothing.
+void RemapInChildThroughPath(MapRecord* record, int fd);
 
 // For tests: the number of files with a handle or a path (RemapInChildThroughPath) now; the handle of the file (-1 if
-// none); its path (empty if none); whether the live mapping holding `address` would be mapped again in a forked child;
+// none); its paths, oldest first; whether the live mapping holding `address` would be mapped again in a forked child;
 // how many ranges (one per mapping /proc/self/maps showed in a Map) this process mapped again as a forked child.
 size_t ChildReopenHandleCountForTest();
 int ChildReopenHandleForTest(dev_t device, ino_t inode);
-std::string ChildReopenPathForTest(dev_t device, ino_t inode);
+std::vector<std::string> ChildReopenPathsForTest(dev_t device, ino_t inode);
 bool RemapsInChildForTest(const void* address);
 size_t MappedAgainInChildForTest();
 // For tests: how many files this process opened by their path (RemapInChildThroughPath) as a forked child.

@@ -277,7 +277,7 @@ absl::StatusOr<MapFileOptions> MapFileOptionsFromFlags(int flags, size_t length,
 absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions& options) {
   std::optional<MappedFile> kept;
   absl::Status status =
-      map_file_internal::MapFileInto(path, options, [&kept](MappedFile&& file) { kept.emplace(std::move(file)); });
+      map_file_internal::MapFileInto(path, options, [&kept](MappedFile&& file, int) { kept.emplace(std::move(file)); });
   if (!status.ok()) return status;
   return *std::move(kept);
 }
@@ -285,7 +285,7 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
 namespace map_file_internal {
 
 absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
-                         absl::FunctionRef<void(MappedFile&&)> keep) {
+                         absl::FunctionRef<void(MappedFile&&, int fd)> keep) {
   // open(), mkostemp() and close(), the file's removal on failure among them: all or nothing.
   const internal::ScopedNoCancellation no_cancellation;
   const bool device_dax = IsDeviceDaxPath(path);
@@ -360,7 +360,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   }
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
-  keep(std::move(mapped));
+  keep(std::move(mapped), fd);
   keep_file = true;
   return absl::OkStatus();
 }

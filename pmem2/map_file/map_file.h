@@ -103,9 +103,10 @@ namespace map_file_internal {
 
 // MapFile, handing the mapped file to `keep` before a file MapFile created is kept: if `keep` throws (say
 // std::bad_alloc), the mapping is unmapped, the file removed as after any failed step, and the exception goes on.
-// For pmem_map_file, whose table of mappings allocates once the map is made.
+// For pmem_map_file, whose table of mappings allocates once the map is made. `keep` also gets the descriptor the
+// file was opened and mapped through, open until `keep` returns (closed after).
 absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
-                         absl::FunctionRef<void(MappedFile&&)> keep);
+                         absl::FunctionRef<void(MappedFile&&, int fd)> keep);
 
 }  // namespace map_file_internal
 }  // namespace pmem2
