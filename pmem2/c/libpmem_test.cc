@@ -463,6 +463,38 @@ TEST_F(LibpmemTest, AForkedChildThatCannotReadItsMapsFailsOnlyWhatItCouldHaveMap
   EXPECT_EQ(pmem_unmap(r, renamed_len), 0);
 }
 
+// The second look at /proc/self/maps, which names the probes of files known by their path: where its PROCMAP_QUERY
+// fails the child reads all of the file instead and goes on; where that fails too, the mapping records the failure.
+TEST_F(LibpmemTest, AForkedChildWhoseSecondLookFailsReadsTheFileOrSaysSo) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  for (int how : {1, 2}) {
+    SCOPED_TRACE(how);
+    pmem2::map_internal::FailSecondLookInChildForTest(how);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+      const size_t mapped_again = pmem2::map_internal::MappedAgainInChildForTest();
+      errno = 0;
+      const int synced = pmem_msync(p, len);
+      if (how == 1 && (mapped_again != 1 || synced != 0)) {
+        pmem2::testing::WriteToParent(out, absl::StrCat(mapped_again, " mapped again, msync ", synced, "; "));
+      }
+      if (how == 2 && (mapped_again != 0 || synced != -1 || errno != EIO)) {
+        pmem2::testing::WriteToParent(out, absl::StrCat(mapped_again, " mapped again, errno ", errno, "; "));
+      }
+      if (how == 1 && pmem2::map_internal::ChildQueriedMapsForTest()) {
+        pmem2::testing::WriteToParent(out, "says it queried; ");
+      }
+      return 0;
+    });
+    pmem2::map_internal::FailSecondLookInChildForTest(0);
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    EXPECT_EQ(child.output, "");
+  }
+  EXPECT_EQ(pmem_msync(p, len), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
 // A probe (the page of the file a child maps to learn how the kernel names it) of a file known by its path is made
 // after /proc/self/maps was read: where it falls into a hole the caller made in the mapping (munmap of a page), it is
 // no piece of the mapping, and the hole stays a hole.

@@ -863,6 +863,7 @@ int ForEachQueriedMapping(int maps, Ranges&& ranges, Visit&& visit) {
 int child_query_failure_at = -1;   // FailProcmapQueryInChildForTest
 void* child_probe_hint = nullptr;  // ProbeAtInChildForTest
 bool child_maps_unreadable = false;  // MapsUnreadableInChildForTest
+int child_second_look_failure = 0;   // FailSecondLookInChildForTest
 
 // A Map a forked child maps again (MapRecord::remap_), and its file's handle.
 struct ChildCandidate {
@@ -980,6 +981,7 @@ void UseProcmapQueryInChildForTest(bool use) { child_may_query_maps = use; }
 void FailProcmapQueryInChildForTest(int nth) { child_query_failure_at = nth; }
 void ProbeAtInChildForTest(void* address) { child_probe_hint = address; }
 void MapsUnreadableInChildForTest(bool unreadable) { child_maps_unreadable = unreadable; }
+void FailSecondLookInChildForTest(int how) { child_second_look_failure = how; }
 bool ChildQueriedMapsForTest() { return child_queried_maps; }
 bool KernelHasProcmapQueryForTest() {
   const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -1232,15 +1234,20 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
       for (const auto& probe_and_handle : probes) {
         const auto probe = probe_and_handle.first;
         if (queried && !probe_and_handle.second->child_named) {
-          queried = ForEachQueriedMapping(
-                        maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;
+          queried =
+              child_second_look_failure == 0 && ForEachQueriedMapping(
+                                                    maps, [&](const auto& each) { return each(probe, 1); }, visit) == 0;
         }
       }
       int error = 0;
       if (!queried) {
         child_queried_maps = false;  // all of the file read, after all
         try {
-          error = lseek(maps, 0, SEEK_SET) == 0 ? ForEachLineOfMaps(ReadOf(maps), visit) : errno;
+          if (child_second_look_failure == 2) {
+            error = EIO;
+          } else {
+            error = lseek(maps, 0, SEEK_SET) == 0 ? ForEachLineOfMaps(ReadOf(maps), visit) : errno;
+          }
         } catch (const std::bad_alloc&) {
           error = ENOMEM;
         }

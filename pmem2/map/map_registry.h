@@ -302,6 +302,10 @@ void FailProcmapQueryInChildForTest(int nth);
 void ProbeAtInChildForTest(void* address);
 // For tests (inherited by children): a forked child finds /proc/self/maps unreadable (EIO) without trying it.
 void MapsUnreadableInChildForTest(bool unreadable);
+// For tests (inherited by children): a forked child's second look at /proc/self/maps (the probes of files known by
+// their path) fails with EIO: 0 never; 1 each PROCMAP_QUERY of it (the child reads all of the file instead); 2 that
+// too.
+void FailSecondLookInChildForTest(int how);
 bool ChildQueriedMapsForTest();
 bool KernelHasProcmapQueryForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
