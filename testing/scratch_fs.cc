@@ -519,5 +519,12 @@ absl::StatusOr<uint64_t> ScratchFs::Fill(const std::string& file_name) {
   return Internal(absl::StrCat("Fill: ", file, " kept growing after 64 rounds of write-until-ENOSPC and fsync"));
 }
 
+int ScratchFs::FlushUntilClean(int fd) {
+  int attempts = 0;
+  while (fdatasync(fd) != 0 && ++attempts < kMaxFlushes) {
+  }
+  return attempts;
+}
+
 }  // namespace testing
 }  // namespace pmem2

@@ -103,6 +103,12 @@ class ScratchFs {
   // and Fill returns that error (kDataLoss).
   absl::StatusOr<uint64_t> Fill(const std::string& file_name);
 
+  // Syncs the file open as `fd` (a descriptor of its own, as the kernel's flusher thread would sync it) until nothing
+  // is left to write: on an Ext4OnFailingLoop the pages whose write-back failed are dropped from the page cache. The
+  // failed attempts: 0 if the device did not fail, kMaxFlushes if it kept failing.
+  static constexpr int kMaxFlushes = 20;
+  static int FlushUntilClean(int fd);
+
  private:
   ScratchFs() = default;
 

@@ -38,16 +38,6 @@ using ::testing::AnyOf;
 
 constexpr size_t kMiB = size_t{1} << 20;
 
-// Syncs the file through a descriptor of its own, as the kernel's flusher thread would, until nothing is left to
-// write (the pages whose write-back failed are dropped from the page cache). The failed attempts: 0 if the device
-// did not fail, kMaxFlushes if it kept failing.
-constexpr int kMaxFlushes = 20;
-int FlushUntilClean(int fd) {
-  int attempts = 0;
-  while (fdatasync(fd) != 0 && ++attempts < kMaxFlushes) {
-  }
-  return attempts;
-}
 
 TEST(PmemMapFileForkFailureTest, AWriteBackFailureAForkedChildWasToldOfReachesTheParent) {
   // ext4 that believes it has 64 MiB on a device that can store about 8 MiB; the file's 32 MiB are allocated (ext4
@@ -68,9 +58,9 @@ TEST(PmemMapFileForkFailureTest, AWriteBackFailureAForkedChildWasToldOfReachesTh
       [&](int out) {
         // The kernel writes the pages back, and fails (the flusher's own description is told too).
         ScopedFd flusher(open(path.c_str(), O_RDWR | O_CLOEXEC));
-        const int attempts = FlushUntilClean(flusher.get());
+        const int attempts = ScratchFs::FlushUntilClean(flusher.get());
         if (attempts == 0) WriteToParent(out, "the device did not fail: the test proves nothing");
-        if (attempts == kMaxFlushes) WriteToParent(out, "the write-back kept failing");
+        if (attempts == ScratchFs::kMaxFlushes) WriteToParent(out, "the write-back kept failing");
         // The child's pmem_msync (nothing of its own to write) is told of the failure through its description.
         errno = 0;
         if (pmem_msync(p, page) != -1) WriteToParent(out, "the child saw no failure");

@@ -702,8 +702,7 @@ void RemapInChildThroughPath(MapRecord* record, int fd) {
   std::string path;
   std::string record_path;
   {
-    const internal::ScopedNoCancellation no_cancellation;  // readlink() is none, but keeps the rule simple
-    char target[PATH_MAX + 1];
+    char target[PATH_MAX + 1];  // readlink() is no cancellation point
     const ssize_t n = readlink(ProcFdPath(fd).path, target, sizeof target);
     static constexpr absl::string_view kDeleted = " (deleted)";
     if (n > 0 && n < static_cast<ssize_t>(sizeof target) && target[0] == '/' &&

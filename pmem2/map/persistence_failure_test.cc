@@ -53,17 +53,6 @@ absl::StatusOr<Map> MapFd(int fd, bool fully_allocated) {
   return Map::Create(config, *source);
 }
 
-// Syncs the file at `path` through a descriptor of its own, as the kernel's flusher thread would, until nothing is
-// left to write (the pages whose write-back failed are dropped from the page cache). The failed attempts: 0 if the
-// device did not fail, kMaxFlushes if it kept failing.
-constexpr int kMaxFlushes = 20;
-int FlushUntilClean(int fd) {
-  int attempts = 0;
-  while (fdatasync(fd) != 0 && ++attempts < kMaxFlushes) {
-  }
-  return attempts;
-}
-
 // A 32 MiB file on ext4 that believes it has 64 MiB, on a device that can store only about 8 MiB, mapped at page
 // granularity (fully allocated: ext4 has the blocks, the device not). Skipped where ScratchFs cannot make one.
 class FailingDiskTest : public ::testing::Test {
@@ -114,8 +103,8 @@ TEST_F(FailingDiskTest, AWriteBackFailureReachesEveryThreadAndEveryMapOfTheFile)
   // would, until nothing is left to write: the failed pages are dropped from the page cache).
   {
     ScopedFd flusher(open(path.c_str(), O_RDWR));
-    const int attempts = FlushUntilClean(flusher.get());
-    ASSERT_LT(attempts, kMaxFlushes) << "the write-back kept failing";
+    const int attempts = ScratchFs::FlushUntilClean(flusher.get());
+    ASSERT_LT(attempts, ScratchFs::kMaxFlushes) << "the write-back kept failing";
     ASSERT_GT(attempts, 0) << "the device did not fail: the test proves nothing";
   }
   // Thread A persists its own, unrelated records: its msyncs are the ones that receive the file's write-back
@@ -164,9 +153,9 @@ TEST_F(FailingDiskTest, AWriteBackFailureAForkedChildSawReachesTheParentToo) {
       [&](int out) {
         // The kernel writes the pages back, and fails (the flusher's own description is told too).
         ScopedFd flusher(open(path_.c_str(), O_RDWR));
-        const int attempts = FlushUntilClean(flusher.get());
+        const int attempts = ScratchFs::FlushUntilClean(flusher.get());
         if (attempts == 0) WriteToParent(out, "the device did not fail: the test proves nothing");
-        if (attempts == kMaxFlushes) WriteToParent(out, "the write-back kept failing");
+        if (attempts == ScratchFs::kMaxFlushes) WriteToParent(out, "the write-back kept failing");
         // The child persists (nothing of its own to write): its msyncs are told of the failure, until one succeeds.
         for (int i = 0; i < 10; ++i) {
           const uint64_t before = PersistErrorCount();
