@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 
@@ -31,6 +32,25 @@ constexpr size_t kMiB = size_t{1} << 20;
 constexpr size_t kGiB = size_t{1} << 30;
 
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+// The mmap(2) of a mapping at a reservation's address (MAP_FIXED); tests replace it (placement_for_test.h).
+std::atomic<FixedMmapFn> fixed_mmap{nullptr};
+
+// A PROT_NONE placeholder over [address, +length) rounded up to pages that replaces nothing (MAP_FIXED_NOREPLACE), as
+// a reservation's: after a MAP_FIXED mmap there failed. It fits only where the failed mmap left a hole, which is then
+// the reservation's again before another thread's mmap can take it (that mapping would be destroyed by the
+// placeholder's return when the claim ends); elsewhere (the kernel kept the placeholder) it changes nothing. errno is
+// the failed mmap's afterwards.
+void RefillHole(void* address, size_t length) {
+  const int err = errno;
+  const size_t mapped_length = (length + PageSize() - 1) & ~(PageSize() - 1);
+  if (mapped_length >= length) {
+    void* hole = mmap(address, mapped_length, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (hole != MAP_FAILED && hole != address) munmap(hole, mapped_length);  // before 4.17: a hint, placed elsewhere
+  }
+  errno = err;
+}
 
 int ToMmapProtection(Protection protection) {
   int prot = PROT_NONE;
@@ -129,8 +149,13 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   const int prot = ToMmapProtection(request.protection);
   auto map = [&](int flags, int fd, off_t offset) {
     placement.flags = flags;
-    if (fixed_address != nullptr) return mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
-    return MapAligned(request.length, placement.alignment, prot, flags, fd, offset);
+    if (fixed_address == nullptr) return MapAligned(request.length, placement.alignment, prot, flags, fd, offset);
+    // Into a reservation's placeholder. A failure may have unmapped it first (see MapAligned): refilled at once.
+    const FixedMmapFn fn = fixed_mmap.load(std::memory_order_acquire);
+    void* addr = fn != nullptr ? fn(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset)
+                               : mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
+    if (addr == MAP_FAILED) RefillHole(fixed_address, request.length);
+    return addr;
   };
   const off_t offset = static_cast<off_t>(request.offset);
   void* addr = MAP_FAILED;
@@ -184,6 +209,8 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   placement.synchronous = placement.synchronous || request.kind == SourceKind::kDeviceDax;
   return placement;
 }
+
+void SetFixedMmapForTest(FixedMmapFn fn) { fixed_mmap.store(fn, std::memory_order_release); }
 
 }  // namespace map_internal
 }  // namespace pmem2

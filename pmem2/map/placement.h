@@ -52,6 +52,9 @@ struct Placement {
 // replaces). kNoAccess for EACCES on a file, kErrno otherwise.
 absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
 
+// mmap(2)'s signature: the call Place() makes at a fixed address, which tests replace (placement_for_test.h).
+using FixedMmapFn = void* (*)(void* address, size_t length, int prot, int flags, int fd, off_t offset);
+
 }  // namespace map_internal
 }  // namespace pmem2
 
