@@ -431,6 +431,9 @@ struct Slot {
   const char* address = nullptr;  // the caller's address of the range (persist, copy destination)
   size_t length = 0;
   size_t map_index = 0;  // its Map's entry in Engine::maps
+  // When it was queued: the process's count of persistence failures, and its Map's record's (MarkQueued()).
+  uint64_t failures_before = 0;
+  uint64_t map_failures_before = 0;
   int retries = 0;
   bool in_ring = false;  // its write is prepared or submitted in the ring, not yet reaped
   Slot* next = nullptr;  // in exactly one list: free, unwritten, staged, held, or a Batch's members
@@ -486,11 +489,15 @@ struct MapEntry {
   Protection protection;
   bool writes_back;                 // the persist writes cache lines back: it needs read or write access
   map_internal::FileIdentity file;  // of the mapping, as the registry has it (not valid: anonymous memory)
+  // Its registry record (0: none found) and that record's count of recorded failures when last looked at
+  // (Engine::MarkQueued()).
+  uint64_t record_id;
+  uint64_t failures_recorded;
 
   static MapEntry Of(const Map& map) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(map.address());
     map_internal::MapExtent extent{};
-    const bool known = map_internal::FirstMapInRange(map.address(), 0, &extent);
+    const bool known = map_internal::FirstMapInRange(map.address(), 0, &extent) && extent.begin == begin;
     return {begin,
             begin + map.size(),
             map.file_offset(),
@@ -499,7 +506,9 @@ struct MapEntry {
             map.drain_fn(),
             map.protection(),
             map.writes_back_cache_lines(),
-            known ? extent.file : map_internal::FileIdentity{}};
+            known ? extent.file : map_internal::FileIdentity{},
+            known ? extent.record_id : 0,
+            known ? extent.failures_recorded : 0};
   }
 };
 
@@ -650,6 +659,10 @@ struct Engine {
   }
 
   // ---- completing ----
+  // The process's count of persistence failures when the entries' counts were last taken.
+  uint64_t failures_marked = 0;
+  void MarkQueued(Slot* slot);
+  absl::Status FailedSinceQueued(const Slot& slot, uint64_t failures_now) const;
   absl::Status StickyError() const;
   void Fail(const absl::Status& status);
   void Complete(Slot* slot, absl::Status status);
@@ -736,10 +749,12 @@ void Engine::Activate(Slot* slot) {
       entry.persist(slot->address, slot->length);
     }
     // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Map (a page-granularity
-    // Map's msync of the same file, a deep flush's), as the other backends' completions. Its own Map's only: the
-    // CPU backend may serve Maps of several files.
-    Finish(slot, StatusOr(Prebuilt().sticky,
-                          [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); }));
+    // Map's msync of the same file, a deep flush's), nor for one recorded since it was queued, as the other backends'
+    // completions. Its own Map's only: the CPU backend may serve Maps of several files.
+    absl::Status status = StatusOr(
+        Prebuilt().sticky, [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); });
+    if (status.ok()) status = FailedSinceQueued(*slot, map_internal::PersistFailureCount());
+    Finish(slot, std::move(status));
     return;
   }
   if (slot->kind == SlotKind::kCopy) {
@@ -765,6 +780,7 @@ absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char
   const uint64_t offset = entry.file_offset + (reinterpret_cast<uintptr_t>(address) - entry.begin);
   slot->first = slot->begin = offset;
   slot->end = offset + size;
+  MarkQueued(slot);
   Enqueue(slot);
   if (queued == queue_depth) Issue();
   return absl::OkStatus();
@@ -1266,11 +1282,14 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   batch->next_free = free_batches;
   free_batches = batch;
   // A failure recorded on the file by anyone (e.g. a Map's msync that took the kernel's report) may concern
-  // these ranges too: OK only without one.
+  // these ranges too: OK only without one, and without one recorded since the operation was queued, even if another
+  // thread acknowledged it meanwhile (that sync may have taken the report of this one's pages, and this sync then
+  // found them clean). The count is read after the sticky error: a failure recorded before that read is counted.
   const absl::Status result_status = own.ok() ? StickyError() : own;
+  const uint64_t failures_now = map_internal::PersistFailureCount();
   while (slot != nullptr) {
     Slot* next = slot->next;
-    Finish(slot, result_status);
+    Finish(slot, result_status.ok() ? FailedSinceQueued(*slot, failures_now) : result_status);
     slot = next;
   }
 }
@@ -1315,6 +1334,43 @@ void Engine::TakeReportsThroughTheMaps() {
 }
 
 // ---- completing ----
+
+// The marks FailedSinceQueued() compares with. Without a failure anywhere in the process since the entries' counts
+// were taken (one relaxed load), those counts are still their records': no lock, nothing allocated. After one, each
+// entry's record is looked up again (the registry's lock, shared).
+void Engine::MarkQueued(Slot* slot) {
+  const uint64_t failures = map_internal::PersistFailureCount();
+  if (failures != failures_marked) {
+    for (MapEntry& entry : maps) {
+      map_internal::MapExtent extent{};
+      const bool found = map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) &&
+                         extent.begin == entry.begin && extent.record_id == entry.record_id;
+      // A record that is not the entry's any more (unmapped behind pmem2's back, mapped again): no mark; the read
+      // falls back to that address's sticky error (ErrorForAddressSince).
+      if (!found) entry.record_id = 0;
+      entry.failures_recorded = found ? extent.failures_recorded : 0;
+    }
+    failures_marked = failures;
+  }
+  slot->failures_before = failures;
+  slot->map_failures_before = maps[slot->map_index].failures_recorded;
+}
+
+// OK unless a failure was recorded on the slot's Map since it was queued (also one acknowledged since: as
+// Map::Persist(), map_registry.h's ErrorForAddressSince()). `failures_now`: PersistFailureCount() now; unchanged, no
+// failure was recorded anywhere, and nothing is looked up.
+absl::Status Engine::FailedSinceQueued(const Slot& slot, uint64_t failures_now) const {
+  if (failures_now == slot.failures_before) return absl::OkStatus();
+  const MapEntry& entry = maps[slot.map_index];
+  map_internal::MapExtent mark{};
+  mark.begin = entry.begin;
+  mark.end = entry.end;
+  mark.file = entry.file;
+  mark.record_id = entry.record_id;
+  mark.failures_recorded = slot.map_failures_before;
+  return StatusOr(Prebuilt().sticky,
+                  [&] { return map_internal::ErrorForAddressSince(reinterpret_cast<const void*>(entry.begin), mark); });
+}
 
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {

@@ -44,8 +44,10 @@
 //
 // What a result means:
 //   Persist: OK once the file range behind [ptr, ptr + size) (in whole pages) has been written back and the
-//     device flushed (fdatasync semantics: the data and the metadata needed to read it back), and no write-back
-//     failure of the file is recorded in its Maps' sticky error; otherwise the failure (EIO as kDataLoss,
+//     device flushed (fdatasync semantics: the data and the metadata needed to read it back), no write-back
+//     failure of the file is recorded in its Maps' sticky error, and none was recorded there since the Persist was
+//     queued, also one acknowledged since (as Map::Persist(): the kernel reports a file's failure, not its pages, to
+//     one sync, which may not be this one's); otherwise the failure (EIO as kDataLoss,
 //     ENOSPC / EDQUOT as kResourceExhausted, as Map::Persist()). Persists queued together are coalesced: ranges
 //     that overlap or touch become one, and a batch of separate ranges becomes one data sync of the span from
 //     its first to its last byte; dirty pages between them are then written back too, which costs time but
