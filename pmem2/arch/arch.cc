@@ -1,7 +1,8 @@
 // Copyright 2026 The pmem2 Authors.
 //
 // The architecture-neutral entry points: the backend linked for this CPU (backend.h) plus the choices that do
-// not depend on the CPU (PMEM_NO_FLUSH=0 for file mappings, the page-granularity copy flags).
+// not depend on the CPU (PMEM_NO_FLUSH for libpmem's functions and, its "0", for file mappings; the page-granularity
+// copy flags).
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +38,18 @@ std::string DescribeCpu() { return backend::DescribeCpu(); }
 
 const PersistOps& FileByteOps() {
   return ProcessEnvOverrides().flush == EnvOverrides::Flush::kAlways ? CacheLineOps() : ByteOps();
+}
+
+const PersistOps& LibpmemOps(bool caches_are_persistent) {
+  switch (ProcessEnvOverrides().flush) {
+    case EnvOverrides::Flush::kNever:
+      return ByteOps();
+    case EnvOverrides::Flush::kAlways:
+      return CacheLineOps();
+    case EnvOverrides::Flush::kAuto:
+      break;
+  }
+  return caches_are_persistent ? ByteOps() : CacheLineOps();
 }
 
 namespace {

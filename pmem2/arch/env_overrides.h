@@ -8,10 +8,11 @@
 //
 //   PMEM_NO_CLWB=1          never use CLWB (fall back to CLFLUSHOPT, then CLFLUSH)
 //   PMEM_NO_CLFLUSHOPT=1    never use CLFLUSHOPT (fall back to CLFLUSH)
-//   PMEM_NO_FLUSH=1         never write CPU caches back (the platform is trusted to do it); a store fence
-//                           still orders the stores
-//   PMEM_NO_FLUSH=0         always write CPU caches back, even where the platform says it need not (eADR);
-//                           the map package reads this when it decides the granularity
+//   PMEM_NO_FLUSH=1         libpmem's functions never write CPU caches back (the platform is trusted to do it); a
+//                           store fence still orders the stores. Not Maps: a cache-line Map's persist writes back
+//                           whatever this says (libpmem2 does not read it; persist_ops.h, LibpmemOps)
+//   PMEM_NO_FLUSH=0         always write CPU caches back, even where the platform says it need not (eADR):
+//                           libpmem's functions, and byte-granularity Maps of files
 //   PMEM_NO_MOVNT=1         never use non-temporal stores
 //   PMEM_MOVNT_THRESHOLD=N  copies of N bytes or more use non-temporal stores (0: always); no effect with
 //                           PMEM_NO_MOVNT=1. N is a decimal byte count without sign or suffix. At byte and page

@@ -47,9 +47,8 @@ struct PersistOps {
   const char* drain_name;    // e.g. "sfence", "none"
   const char* memmove_name;  // e.g. "avx2 nt (threshold 64)", "generic"
   const char* memset_name;
-  // True if these functions write every stored cache line back to the persistence domain, or if the user has
-  // declared (PMEM_NO_FLUSH=1) that the platform does. False for the byte tables, and for a cache-line table
-  // the backend cannot honour (no flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the
+  // True if these functions write every stored cache line back to the persistence domain (PMEM_NO_FLUSH changes
+  // nothing here: LibpmemOps). False for the byte tables, and for a cache-line table the backend cannot honour (no flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the
   // map package then falls back to msync rather than hand out a persist that persists nothing, and refuses
   // Device DAX, which msync cannot persist.
   bool writes_back_cache_lines;
@@ -72,14 +71,21 @@ void ByteDrain();
 
 // Writes the cache lines of a range back to memory whatever PMEM_NO_FLUSH says, with the best instruction the
 // CPU has and PMEM_NO_CLWB / PMEM_NO_CLFLUSHOPT allow (deep flush: pmem2_deep_flush, pmem_deep_flush); follow it
-// with CacheLineOps().drain. With CLFLUSH it ends with an MFENCE itself: that drain may be an SFENCE (PMEM_NO_FLUSH=1
-// makes it the byte table's), which AMD does not order CLFLUSH with. Null where the backend cannot write cache
+// with a drain. With CLFLUSH it ends with an MFENCE itself: libpmem's drain may be an SFENCE (PMEM_NO_FLUSH=1 makes
+// its table the byte one: LibpmemOps), which AMD does not order CLFLUSH with. Null where the backend cannot write cache
 // lines back.
 FlushFn WriteBackFlush();
 
 // For byte-granularity mappings of files: ByteOps(), or CacheLineOps() when PMEM_NO_FLUSH=0 asks for the CPU
-// caches to be written back even where the platform makes it unnecessary (libpmem's meaning).
+// caches to be written back even where the platform makes it unnecessary (libpmem's meaning; it only adds work).
 const PersistOps& FileByteOps();
+
+// For libpmem's functions (pmem_persist, pmem_memcpy_persist, ...: map/raw_memory.h), which follow PMEM_NO_FLUSH as
+// libpmem(7) says: ByteOps() under PMEM_NO_FLUSH=1 (the user's word that the platform writes CPU caches back),
+// CacheLineOps() under PMEM_NO_FLUSH=0, and otherwise ByteOps() where `caches_are_persistent` (eADR), else
+// CacheLineOps(). Maps never take PMEM_NO_FLUSH=1's word: their granularity says whether the platform writes caches
+// back, and libpmem2 does not read the variable (PMEM2_FORCE_GRANULARITY=byte is its way to trust the platform).
+const PersistOps& LibpmemOps(bool caches_are_persistent);
 
 // The copy half of page granularity, where msync (the caller's) makes the data durable: the flags to pass to
 // ByteOps().memmove / memset for a `len`-byte copy to `dst` that the caller asked for with `flags` (or, with

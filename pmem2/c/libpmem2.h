@@ -393,8 +393,8 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * pmem2_source_size() / _alignment(), -errno from mmap(2), and -EINVAL for a PMEM2_FORCE_GRANULARITY,
  * PMEM2_PERSIST_FAILURE or PMEM_* environment variable holding a value it does not take (libpmem2 ignores such
  * values; PMEM_NO_FLUSH, libpmem's, is read here too: libpmem2 does not read it, pmem2's engine, which this library
- * shares with libpmem.h's, does: "1" makes cache-line persists a fence, "0" writes caches back even at byte
- * granularity). Into a reservation (pmem2_config_set_vm_reservation), also:
+ * shares with libpmem.h's, does: "0" writes caches back even at byte granularity; "1" is libpmem's functions' only,
+ * a cache-line map's persist_fn writes the lines back whatever it says, as libpmem2's). Into a reservation (pmem2_config_set_vm_reservation), also:
  * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
  * (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a
  * multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation overlaps), -EEXIST (a

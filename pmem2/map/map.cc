@@ -252,7 +252,7 @@ void Map::Own(void* address, size_t size, const map_internal::FileIdentity& file
 void Map::Use(StoreGranularity granularity, const arch::PersistOps& ops) {
   granularity_ = granularity;
   // Cache-line Maps, and byte Maps of files under PMEM_NO_FLUSH=0 (arch::FileByteOps()), write lines back; not where
-  // the cache-line flush is the byte tables' none (PMEM_NO_FLUSH=1, a CPU or backend without a flush instruction).
+  // the cache-line flush is the byte tables' none (a CPU or backend without a flush instruction).
   writes_back_lines_ = granularity != StoreGranularity::kPage && ops.flush != arch::ByteOps().flush;
   persist_ = ops.persist;
   flush_ = ops.flush;

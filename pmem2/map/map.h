@@ -37,13 +37,15 @@
 //
 // What a crash can leave after a persist is stated once, in pmem2/persist_fns.h.
 //
-// PMEM_NO_FLUSH=1 makes cache-line mappings skip the CPU flush; PMEM_NO_FLUSH=0 makes byte-granularity file
-// mappings flush anyway (both as libpmem documents; read once per process).
+// PMEM_NO_FLUSH, libpmem's variable (read once per process): "0" makes byte-granularity file mappings write the CPU
+// caches back anyway, as libpmem documents (it only adds work). "1" changes no Map: a cache-line Map's persist writes
+// the lines back whatever it says, as libpmem2's (which does not read it); the granularity already says whether the
+// platform does, and PMEM2_FORCE_GRANULARITY=byte is the way to say it does. (libpmem's own functions, pmem2/c/libpmem.h
+// and raw_memory.h, take "1" as libpmem does.)
 //
 // The error contract. (Not for a Map of a file behind the page cache that PMEM2_FORCE_GRANULARITY made byte or cache
 // line, a testing aid: its persists never msync. Nor for persistent memory that it made byte where the platform does
-// not write the CPU caches back (no eADR): its persists only fence. Nor under PMEM_NO_FLUSH=1 where the platform does
-// not in fact write the CPU caches back. Nor for anonymous and private Maps, which reach no medium: there OK means
+// not write the CPU caches back (no eADR): its persists only fence. Nor for anonymous and private Maps, which reach no medium: there OK means
 // only that nothing failed, and IsPersistentMemory() is false.) Only page granularity can fail to persist (msync
 // reports a failed write-back: EIO, ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread
 // or call that saw it: Linux reports a write-back error once per open file description, to whichever msync runs first,
@@ -285,7 +287,7 @@ class Map {
   // Config::set_protection's (FromExisting(): the range's when adopted); mprotect(2) may have changed it since.
   Protection protection() const { return protection_; }
   // Whether persist_fn() and flush_fn() write cache lines back (CLWB and its kind), which needs read access to the
-  // range: byte and cache-line granularity, unless PMEM_NO_FLUSH=1 made them a fence.
+  // range: cache-line granularity (on a CPU that can), and byte granularity of files under PMEM_NO_FLUSH=0.
   bool writes_back_cache_lines() const { return writes_back_lines_; }
   const MapDiagnostics& diagnostics() const { return diagnostics_; }
 

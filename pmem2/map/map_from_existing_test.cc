@@ -684,7 +684,7 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
   munmap(memory, kLength);
 }
 
-// Where the cache-line flush is the byte tables' none (a CPU without CLFLUSH here; PMEM_NO_FLUSH=1 likewise), a byte
+// Where the cache-line flush is the byte tables' none (a CPU without CLFLUSH), a byte
 // Map writes nothing back, so its Persist and Flush need no access: an inaccessible range is persisted (nothing to
 // do) without a look at the maps, not refused. (Review: the check keyed on the cache-line table's flush, which then is
 // the byte tables'.)

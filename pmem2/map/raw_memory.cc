@@ -33,9 +33,8 @@ bool HasAutoFlush() {
 
 const RawPersistFunctions& PmemFunctions() {
   return pmem_functions.Get([] {
-    // As for a byte-granularity Map of a file when the caches are persistent (FileByteOps honours
-    // PMEM_NO_FLUSH=0); the cache-line table otherwise (which honours PMEM_NO_FLUSH=1).
-    const arch::PersistOps& ops = HasAutoFlush() ? arch::FileByteOps() : arch::CacheLineOps();
+    // PMEM_NO_FLUSH as libpmem(7) says, then the platform (LibpmemOps).
+    const arch::PersistOps& ops = arch::LibpmemOps(HasAutoFlush());
     return std::make_unique<RawPersistFunctions>(RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove,
                                                                      ops.memset, arch::WriteBackFlush()});
   });

@@ -41,7 +41,8 @@ struct RawPersistFunctions {
 };
 
 // The persistence functions for persistent memory on this CPU: cache-line write-back + fence, or only the fence
-// where the platform writes CPU caches back itself (HasAutoFlush()) and PMEM_NO_FLUSH is not 0. Chosen once.
+// where the platform writes CPU caches back itself (HasAutoFlush()) and PMEM_NO_FLUSH is not 0, or under
+// PMEM_NO_FLUSH=1 (libpmem's meaning: arch::LibpmemOps). Chosen once.
 const RawPersistFunctions& PmemFunctions();
 
 // Whether every NVDIMM region reports that its CPU caches are in the persistence domain (eADR); false if there

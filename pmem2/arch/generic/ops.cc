@@ -67,9 +67,9 @@ PersistOps MakeOps() {
   ops.drain_name = "fence";
   ops.memmove_name = libc ? "libc" : "generic";
   ops.memset_name = libc ? "libc" : "generic";
-  // No write-back instruction: cache-line mappings fall back to msync unless PMEM_NO_FLUSH=1 vouches for the
-  // platform.
-  ops.writes_back_cache_lines = ProcessEnvOverrides().flush == EnvOverrides::Flush::kNever;
+  // No write-back instruction: cache-line mappings fall back to msync (PMEM_NO_FLUSH=1 is libpmem's word only:
+  // x86_64/ops.cc).
+  ops.writes_back_cache_lines = false;
   return ops;
 }
 

@@ -414,8 +414,8 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
   } else if (features.clflushopt && !overrides.no_clflushopt) {
     kind = FlushKind::kClflushopt;
   }
-  // CLFLUSH's ends with its MFENCE (Persist): the drain that follows a deep flush is the cache-line table's, which
-  // PMEM_NO_FLUSH=1 makes the byte table's SFENCE, and AMD orders CLFLUSH only with MFENCE (flush.h).
+  // CLFLUSH's ends with its MFENCE (Persist): the drain that follows libpmem's deep flush is its own drain, which
+  // PMEM_NO_FLUSH=1 makes the byte table's SFENCE (raw_memory.cc), and AMD orders CLFLUSH only with MFENCE (flush.h).
   s.write_back = nullptr;
   if (features.clflush) {
     s.write_back = kind == FlushKind::kClwb         ? Flush<ClwbLine>
@@ -423,12 +423,13 @@ Selection Select(const CpuFeatures& features, const EnvOverrides& overrides) {
                                                     : Persist<ClflushLine>;
   }
 
-  // Cache-line granularity: that instruction, unless PMEM_NO_FLUSH=1.
-  if (overrides.flush == EnvOverrides::Flush::kNever || !features.clflush) {
+  // Cache-line granularity: that instruction, whatever PMEM_NO_FLUSH says. PMEM_NO_FLUSH=1 is libpmem's (its
+  // functions take the byte table then: raw_memory.cc); a Map's granularity already says whether the platform writes
+  // caches back, and libpmem2 does not read the variable, so a cache-line Map never takes it for that.
+  if (!features.clflush) {
     s.cache_line = s.byte;
     s.cache_line_nt_copy_batch_from = s.nt_copy_batch_from;  // the byte tables' kernels, and so their batches
-    // PMEM_NO_FLUSH=1 is the user's word that the platform writes caches back; a CPU without CLFLUSH cannot.
-    s.cache_line.writes_back_cache_lines = overrides.flush == EnvOverrides::Flush::kNever;
+    s.cache_line.writes_back_cache_lines = false;            // the map package falls back to msync
   } else {
     PersistOps& o = s.cache_line;
     MemKernels mem{};

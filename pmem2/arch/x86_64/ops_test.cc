@@ -72,10 +72,19 @@ TEST(SelectTest, FlushFallbacks) {
   EXPECT_STREQ(Select(Zen4(), FromEnv("PMEM_NO_CLFLUSHOPT", "1")).cache_line.flush_name, "clwb");
 }
 
-TEST(SelectTest, NoFlushMakesCacheLineLikeByte) {
+// PMEM_NO_FLUSH=1 is libpmem's word that the platform writes caches back (arch.cc's LibpmemOps takes the byte
+// table then); the cache-line table, a Map's, writes lines back whatever it says, as libpmem2 (which does not read
+// it) does. It was the byte table once: a variable set for libpmem made a libpmem2 program's persists a bare fence.
+TEST(SelectTest, NoFlushLeavesTheCacheLineTableWritingBack) {
+  const Selection plain = Select(Zen4(), EnvOverrides());
   const Selection s = Select(Zen4(), FromEnv("PMEM_NO_FLUSH", "1"));
-  EXPECT_STREQ(s.cache_line.flush_name, "none");
-  EXPECT_EQ(s.cache_line.memmove, s.byte.memmove);
+  EXPECT_STREQ(s.cache_line.flush_name, "clwb");
+  EXPECT_EQ(s.cache_line.persist, plain.cache_line.persist);
+  EXPECT_EQ(s.cache_line.flush, plain.cache_line.flush);
+  EXPECT_EQ(s.cache_line.memmove, plain.cache_line.memmove);
+  EXPECT_EQ(s.cache_line.memset, plain.cache_line.memset);
+  EXPECT_STREQ(s.cache_line.memmove_name, plain.cache_line.memmove_name);
+  EXPECT_TRUE(s.cache_line.writes_back_cache_lines);
   EXPECT_EQ(s.description, "x86_64: sse2 avx avx2 avx512f clflush clflushopt clwb; overrides: PMEM_NO_FLUSH=1");
 }
 
@@ -95,7 +104,7 @@ TEST(SelectTest, WriteBackIgnoresNoFlushButHonoursTheInstructionOverrides) {
 }
 
 // With CLFLUSH alone, deep flush's write-back fences itself with MFENCE (it is the cache-line persist): under
-// PMEM_NO_FLUSH=1 the drain that follows it is the byte table's SFENCE, which AMD does not order CLFLUSH with.
+// PMEM_NO_FLUSH=1 libpmem's drain that follows it is the byte table's SFENCE, which AMD does not order CLFLUSH with.
 TEST(SelectTest, AClflushWriteBackEndsWithItsMfence) {
   CpuFeatures f = Zen4();
   f.clflushopt = f.clwb = false;
@@ -103,7 +112,8 @@ TEST(SelectTest, AClflushWriteBackEndsWithItsMfence) {
   EXPECT_EQ(plain.write_back, plain.cache_line.persist);
   EXPECT_STREQ(plain.cache_line.drain_name, "mfence");
   const Selection no_flush = Select(f, FromEnv("PMEM_NO_FLUSH", "1"));
-  EXPECT_STREQ(no_flush.cache_line.drain_name, "sfence") << "why the write-back must fence itself";
+  EXPECT_STREQ(no_flush.byte.drain_name, "sfence") << "why the write-back must fence itself";
+  EXPECT_STREQ(no_flush.cache_line.drain_name, "mfence");
   EXPECT_EQ(no_flush.write_back, plain.cache_line.persist);
 }
 
@@ -241,10 +251,11 @@ TEST(SelectTest, PerCpuKindRows) {
     EXPECT_EQ(w.s.nt_copy_batch_from, 0u) << w.why;
     EXPECT_EQ(w.s.cache_line_nt_copy_batch_from, 0u) << w.why;
   }
-  // PMEM_NO_FLUSH=1: the cache-line tables are the byte tables, and batch as they do.
+  // PMEM_NO_FLUSH=1 leaves the cache-line tables, and their batches, as they are (libpmem's functions take the byte
+  // tables then, which batch as they do).
   const Selection m167_no_flush = Select(Intel(167), FromEnv("PMEM_NO_FLUSH", "1"));
-  EXPECT_STREQ(m167_no_flush.cache_line.memmove_name, m167_no_flush.byte.memmove_name);
-  EXPECT_EQ(m167_no_flush.cache_line_nt_copy_batch_from, kNtCopyBatchFloor) << "the byte tables' batches";
+  EXPECT_STREQ(m167_no_flush.cache_line.memmove_name, m167.cache_line.memmove_name);
+  EXPECT_EQ(m167_no_flush.cache_line_nt_copy_batch_from, m167.cache_line_nt_copy_batch_from);
 
   const Selection emr = Select(Intel(207), EnvOverrides());
   EXPECT_EQ(emr.cache_line_near_temporal_below, 384u) << "Emerald Rapids: the history decides below 384 B";
@@ -512,7 +523,7 @@ TEST(SelectTest, MovntSwitches) {
 // with and without AVX-512 in the CPU, under every switch that changes the ISA level, the flush instruction or the
 // non-temporal kernels, the cache-line memmove/memset are the ISA's [flush kind][non-temporal allowed] entry and the
 // byte ones its [non-temporal allowed] entry (the names are built apart from the pointers, so the other tests here
-// would not see a wrong pointer); PMEM_NO_FLUSH=1 gives the cache-line tables the byte ones.
+// would not see a wrong pointer); PMEM_NO_FLUSH=1 changes neither.
 TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
   std::vector<std::pair<std::string, CpuFeatures>> cpus = {{"zen4", Zen4()}, {"intel207", Intel(207)},
                                                            {"intel167", Intel(167)}};
@@ -557,11 +568,6 @@ TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
       const int allow_nt = overrides.no_movnt ? 0 : 1;
       EXPECT_EQ(s.byte.memmove, isa.byte[allow_nt].memmove) << where;
       EXPECT_EQ(s.byte.memset, isa.byte[allow_nt].memset) << where;
-      if (overrides.flush == EnvOverrides::Flush::kNever) {
-        EXPECT_EQ(s.cache_line.memmove, s.byte.memmove) << where;
-        EXPECT_EQ(s.cache_line.memset, s.byte.memset) << where;
-        continue;
-      }
       // The flush kind from the features and switches, independently of Select's own choice.
       const int kind = features.clwb && !overrides.no_clwb                ? 0
                        : features.clflushopt && !overrides.no_clflushopt ? 1
