@@ -86,8 +86,8 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     // Registered now, before the MAP_FIXED mmap, for the whole pages the mmap replaces; Own() keeps this record.
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     auto record = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(fixed_address),
-                                                           (request->length + page - 1) / page * page,
-                                                           request->file);
+                                                            (request->length + page - 1) / page * page, request->file,
+                                                            request->length);
     map.reservation_->WillRegister(map.claim_);  // a child forked from now on keeps the range out of use
     if (absl::Status s = map_internal::RegisterMapIfFree(record.get()); !s.ok()) {
       // Nothing was mapped over the placeholder (nor over the adopted mapping): forget the claim, touch nothing.
@@ -245,7 +245,7 @@ void Map::Own(void* address, size_t size, const map_internal::FileIdentity& file
   // Its whole last page, as in a reservation: mmap maps it and ~Map unmaps it, so no other Map may hold a part of it.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   record_ = std::make_unique<map_internal::MapRecord>(reinterpret_cast<uintptr_t>(address),
-                                                      (size + page - 1) / page * page, file);
+                                                      (size + page - 1) / page * page, file, size);
   map_internal::RegisterMap(record_.get());
 }
 

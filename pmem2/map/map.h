@@ -396,10 +396,10 @@ uint64_t PersistErrorCount();
 
 // Whether every byte of [address, address + length) lies in live Maps whose stores become durable through the
 // CPU (byte or cache-line granularity), so that the cache-line functions (flush + fence) suffice there and no
-// msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A Map made by Create() holds
-// its last page whole (mmap maps it so, and no other Map may take a part of it): the bytes after its end there count
-// as its (libpmem's pmem_is_pmem counts the mapped length only); an adopted one (FromExisting()) its exact range. A
-// length of 0 asks about the byte at `address`. This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings
+// msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A Map's bytes are its size
+// (as libpmem's pmem_is_pmem counts the mapped length): the rest of its last page, which a Map made by Create() holds
+// (mmap maps it, and no other Map may take a part of it) but where a flush makes nothing durable (past the end of
+// the file or of the Map's part of it), is no persistent memory. A length of 0 asks about the byte at `address`. This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings
 // (Maps adopted with Map::FromExisting() count, with the granularity FromExisting() settled on). It takes a shared
 // lock: ask once per range and keep the answer, not on every store.
 bool IsPersistentMemory(const void* address, size_t length);

@@ -1438,7 +1438,9 @@ namespace {
 enum class Covering { kAnyMap, kCpuPersistent, kCpuPersistentDeviceDax };
 
 // Walks the mappings that cover [address, address + length) back to back; a gap, or a mapping that is not of the
-// kind `covering` asks for, ends it. Allocates nothing (a failed page persist asks).
+// kind `covering` asks for, ends it. A persistent one covers its own bytes only, not the rest of its last page past
+// its end (MapRecord::content_end()): a flush there makes nothing durable. Allocates nothing (a failed page persist
+// asks).
 bool RangeIsCovered(const void* address, size_t length, Covering covering) {
   Registry& registry = GetRegistry();
   std::shared_lock<std::shared_mutex> lock(registry.mutex);
@@ -1451,7 +1453,13 @@ bool RangeIsCovered(const void* address, size_t length, Covering covering) {
     if (covering == Covering::kCpuPersistentDeviceDax && !(holder->file().valid && holder->file().device_dax)) {
       return false;
     }
-    at = holder->end();
+    if (covering == Covering::kAnyMap) {
+      at = holder->end();
+    } else if (at < holder->content_end()) {
+      at = holder->content_end();
+    } else {
+      return false;
+    }
   } while (at < end);
   return true;
 }

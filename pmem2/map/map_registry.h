@@ -110,8 +110,15 @@ struct Remap {
 // The sticky error state of one Map. Heap-allocated so that its address stays put when the Map moves.
 class MapRecord {
  public:
-  MapRecord(uintptr_t begin, size_t size, FileIdentity file)
-      : begin_(begin), end_(begin + size), file_(file), id_(NextId()) {}
+  // `size`: the range the record holds (a Map made by mmap holds its last page whole); `content_size`, at most that:
+  // the Map's own bytes (its size), the part a persist can make durable (the rest of the last page is past the
+  // Map's end, beyond the file's end or another part of it). 0: all of `size`.
+  MapRecord(uintptr_t begin, size_t size, FileIdentity file, size_t content_size = 0)
+      : begin_(begin),
+        end_(begin + size),
+        content_end_(begin + (content_size != 0 && content_size < size ? content_size : size)),
+        file_(file),
+        id_(NextId()) {}
   MapRecord(const MapRecord&) = delete;
   MapRecord& operator=(const MapRecord&) = delete;
 
@@ -119,6 +126,7 @@ class MapRecord {
   uint64_t id() const { return id_; }
   uintptr_t begin() const { return begin_; }
   uintptr_t end() const { return end_; }
+  uintptr_t content_end() const { return content_end_; }
   const FileIdentity& file() const { return file_; }
   // Whether stores become durable through the CPU (the Map's granularity is byte or cache line). Set once the
   // Map's granularity is chosen; false until then.
@@ -166,6 +174,7 @@ class MapRecord {
 
   const uintptr_t begin_;
   const uintptr_t end_;
+  const uintptr_t content_end_;
   const FileIdentity file_;
   const uint64_t id_;
   Remap remap_;                     // guarded by the registry's lock (exclusive to write)
