@@ -10,8 +10,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/arch/persist_ops.h"
 #include "pmem2/internal/no_cancellation.h"
+#include "pmem2/map/granularity.h"
 #include "pmem2/ras/sigbus_guard.h"
+#include "pmem2/sysfs/sysfs.h"
 
 namespace pmem2 {
 namespace {
@@ -113,6 +116,19 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
   const internal::ScopedNoCancellation no_cancellation;  // pwrite() is a cancellation point
   if (absl::Status s = CheckRange(source, size, offset, "write"); !s.ok()) return s;
   if (source.kind() == SourceKind::kDeviceDax) {
+    // Its stores are durable once written back from the CPU caches (MappedCopy does), or where the platform writes
+    // the caches back itself (eADR). A CPU that cannot (the generic backend; an x86 CPU without CLFLUSH) on a
+    // platform without eADR: refused before anything is written, as Map::Create() refuses Device DAX there
+    // (map/granularity.cc). An OK would be lost at the next power failure.
+    if (!arch::CacheLineOps().writes_back_cache_lines &&
+        !map_internal::ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent) {
+      return MakeError(
+          ErrorCode::kNoSupp,
+          absl::StrCat("write of ", size, " bytes at offset ", offset, " of Device DAX (file descriptor ", source.fd(),
+                       "): its stores need the CPU's cache-line write-back, which this CPU "
+                       "lacks, and the platform does not write the CPU caches back itself "
+                       "(no eADR); nothing written"));
+    }
     absl::StatusOr<size_t> alignment = source.Alignment();
     if (!alignment.ok()) return alignment.status();
     return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true,

@@ -25,12 +25,15 @@
 //   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
 //     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
 //     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is
-//     flushed from the CPU caches before the call returns.
+//     flushed from the CPU caches before the call returns; a write on a CPU that cannot (pmem2/arch's
+//     writes_back_cache_lines false) is kNoSupp, nothing written, unless the platform writes the CPU caches back
+//     itself (eADR), as Map::Create() refuses such a Device DAX.
 //   * anonymous sources: kSourceTypeNotSupported.
 //
 // offset + size past the end of the source is kLengthOutOfRange naming both (also for size 0 at an offset past
 // the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
-// block may have been transferred. No allocation on the success path of a regular file (a Device DAX's size and
+// block may have been transferred (to Device DAX: and written back from the CPU caches, up to the line before
+// the fault). No allocation on the success path of a regular file (a Device DAX's size and
 // alignment are read from sysfs, into strings, on each call). Thread-safe, as pread/pwrite are.
 //
 // Signal handlers: a guarded copy (Device DAX, hugetlbfs) may be made by a handler that interrupted another one (the
