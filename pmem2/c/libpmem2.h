@@ -445,7 +445,8 @@ int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *s
  * made without PMEM2_PROT_READ and PMEM2_PROT_WRITE and the range is still neither readable nor writable (the CPU's
  * write-back would fault there; libpmem2 crashes); PMEM2_E_NOSUPP for a map of an anonymous source (nothing is
  * durable there; as libpmem2 for pmem2_map_new()'s and byte-granularity pmem2_map_from_existing()'s, where it returns 0
- * for the other granularities), after the range check; -errno.
+ * for the other granularities), after the range check; -errno. A PMEM2_PRIVATE map of a file: 0 after the CPU's
+ * write-back, as libpmem2 (its stores never reach the file: nothing there is durable, whatever this returns).
  */
 int pmem2_deep_flush(struct pmem2_map *map, void *ptr, size_t size);
 

@@ -1000,6 +1000,21 @@ TEST_F(FakeDeviceDaxMapTest, PrivateMappingIsRefused) {
   EXPECT_EQ(map.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// libpmem2 1.12.1's order (map_posix.c): the offset, then the sharing, then the length. So an unaligned length or a
+// range past the end is reported as kSrcDevdaxPrivate for a private map, an unaligned offset as kOffsetUnaligned.
+// (Found by review: the length came first.)
+TEST_F(FakeDeviceDaxMapTest, PrivateIsReportedAfterTheOffsetBeforeTheLength) {
+  Config unaligned_length = MakeConfig(StoreGranularity::kCacheLine, 0, kPage);
+  unaligned_length.set_sharing(Sharing::kPrivate);
+  EXPECT_EQ(GetErrorCode(MapFd(fd_.get(), unaligned_length).status()), ErrorCode::kSrcDevdaxPrivate);
+  Config past_the_end = MakeConfig(StoreGranularity::kCacheLine, 0, uint64_t{8} << 30);
+  past_the_end.set_sharing(Sharing::kPrivate);
+  EXPECT_EQ(GetErrorCode(MapFd(fd_.get(), past_the_end).status()), ErrorCode::kSrcDevdaxPrivate);
+  Config unaligned_offset = MakeConfig(StoreGranularity::kCacheLine, kPage, 0);
+  unaligned_offset.set_sharing(Sharing::kPrivate);
+  EXPECT_EQ(GetErrorCode(MapFd(fd_.get(), unaligned_offset).status()), ErrorCode::kOffsetUnaligned);
+}
+
 TEST_F(FakeDeviceDaxMapTest, OffsetAndLengthMustBeMultiplesOfTheDeviceAlignment) {
   absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine, kPage, 0));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kOffsetUnaligned);

@@ -129,6 +129,11 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
   if (!alignment.ok()) return alignment.status();
   request.source_size = *source_size;
   request.source_alignment = *alignment;
+  // libpmem2's order (map_posix.c): the offset (ResolveLength's first check), Device DAX's sharing, the length.
+  if (config.offset() % *alignment == 0 && config.sharing() == Sharing::kPrivate &&
+      source.kind() == SourceKind::kDeviceDax) {
+    return MakeError(ErrorCode::kSrcDevdaxPrivate, "Device DAX cannot be mapped private (MAP_PRIVATE)");
+  }
   absl::StatusOr<size_t> length = ResolveLength(config, request.anonymous(), *source_size, *alignment);
   if (!length.ok()) return length.status();
   request.offset = config.offset();
@@ -137,9 +142,6 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
   request.is_private = config.sharing() == Sharing::kPrivate;
   request.protection = config.protection();
   request.fully_allocated = config.fully_allocated();
-  if (request.is_private && source.kind() == SourceKind::kDeviceDax) {
-    return MakeError(ErrorCode::kSrcDevdaxPrivate, "Device DAX cannot be mapped private (MAP_PRIVATE)");
-  }
   if (!request.is_private && HasAll(request.protection, kProtWrite)) {
     absl::StatusOr<bool> writable = source.Writable();
     if (!writable.ok()) return writable.status();
