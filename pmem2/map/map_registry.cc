@@ -97,6 +97,10 @@ MapRecord& OutsideEveryMap() {
 }
 
 std::atomic<uint64_t> failure_count{0};
+// The failures whose recording has ended (every record written): at most failure_count, which counts a failure
+// before it is recorded (PersistFailuresRecorded()).
+std::atomic<uint64_t> failures_recorded_count{0};
+std::atomic<void (*)()> between_count_and_record{nullptr};  // SetBetweenCountAndRecordForTest()
 
 // The live mapping holding `address`, or nullptr.
 MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mutex held
@@ -1064,8 +1068,9 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     return (record.holds_reopen_handle_ || record.holds_path_) && record.remap_.length > 0;
   };
   const auto fail = [](MapRecord& record, int error) {
-    record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
     failure_count.fetch_add(1, std::memory_order_relaxed);
+    record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
+    failures_recorded_count.fetch_add(1, std::memory_order_release);
   };
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::vector<ChildCandidate> candidates;  // in address order, apart (they are live Maps)
@@ -1328,6 +1333,9 @@ void RecordPersistFailure(const void* address, size_t length, int error_number, 
       observer(failure);
     }
   };
+  // Once every record is written (after the lock, on every path).
+  const absl::Cleanup recorded = [] { failures_recorded_count.fetch_add(1, std::memory_order_release); };
+  if (void (*hook)() = between_count_and_record.load(std::memory_order_acquire); hook != nullptr) hook();
   uintptr_t begin = at;
   uintptr_t end = length > UINTPTR_MAX - at ? UINTPTR_MAX : at + std::max<size_t>(length, 1);
   ToWholePages(begin, end);
@@ -1401,6 +1409,12 @@ absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }
+
+uint64_t PersistFailuresRecorded() { return failures_recorded_count.load(std::memory_order_acquire); }
+
+void SetBetweenCountAndRecordForTest(void (*hook)()) {
+  between_count_and_record.store(hook, std::memory_order_release);
+}
 
 }  // namespace map_internal
 }  // namespace pmem2

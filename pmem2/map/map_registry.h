@@ -387,8 +387,16 @@ void SetPersistFailureObserver(PersistFailureObserver observer);
 // file, or over `address` outside every mapping).
 absl::Status ErrorForAddress(const void* address);
 
-// How many persistence failures were recorded in this process.
+// How many persistence failures were recorded in this process: counted as their recording begins, before any record
+// holds them.
 uint64_t PersistFailureCount();
+// How many of them are recorded on every mapping they concern: at most PersistFailureCount(). Read with acquire
+// ordering, so that the records' own counts read after it hold at least these failures (a mark that cannot miss one
+// being recorded: compare a later PersistFailureCount() with it).
+uint64_t PersistFailuresRecorded();
+// `hook` runs inside RecordPersistFailure() once the failure is counted (PersistFailureCount()) and before any record
+// holds it, on the recording thread, without a lock held. nullptr: none. For tests.
+void SetBetweenCountAndRecordForTest(void (*hook)());
 
 // The live mappings that overlap [address, address + length) (at least the one holding `address` for length
 // 0), by their first address: where each begins and ends, and its file (valid == false for mappings without one).

@@ -1335,11 +1335,15 @@ void Engine::TakeReportsThroughTheMaps() {
 
 // ---- completing ----
 
-// The marks FailedSinceQueued() compares with. Without a failure anywhere in the process since the entries' counts
-// were taken (one relaxed load), those counts are still their records': no lock, nothing allocated. After one, each
+// The marks FailedSinceQueued() compares with. Without a failure recorded anywhere in the process since the entries'
+// counts were taken (one load), those counts are still their records': no lock, nothing allocated. After one, each
 // entry's record is looked up again (the registry's lock, shared).
 void Engine::MarkQueued(Slot* slot) {
-  const uint64_t failures = map_internal::PersistFailureCount();
+  // The failures recorded in full (acquire: the records read below hold them). One still being recorded is not among
+  // them, and is counted as begun: the completion then finds the counts apart and looks at the record, whose mark here
+  // holds that failure or not (it is as old as this call). Keyed on the recorded ones, not the begun ones: a cache
+  // taken while a failure was begun but not yet on its record would miss it for good (found by review).
+  const uint64_t failures = map_internal::PersistFailuresRecorded();
   if (failures != failures_marked) {
     for (MapEntry& entry : maps) {
       map_internal::MapExtent extent{};

@@ -740,6 +740,40 @@ TEST_P(AsyncPersisterTest, AFailureRecordedWhileQueuedFailsTheOperationEvenIfAck
   EXPECT_TRUE(persister_->Failure().ok()) << persister_->Failure();
 }
 
+// The same while the failure is being recorded: an operation queued once the failure is counted but before its record
+// holds it (here: from a hook that runs in between) is marked before it, and one queued after the acknowledgement is
+// not failed by a later failure of another file. (Found by review: the marks were
+// keyed on the count of failures begun, which a failure counts before its records hold it, so the first operation
+// took the record's new count for its mark and completed OK; and a cache taken before a record held a failure kept
+// the old count, so that any later failure anywhere failed an operation queued after the acknowledgement.)
+AsyncPersister* queued_by_hook_persister = nullptr;
+const char* queued_by_hook_at = nullptr;
+Completion* queued_by_hook = nullptr;
+
+TEST_P(AsyncPersisterTest, AnOperationQueuedWhileAFailureIsRecordedIsMarkedBeforeIt) {
+  Completion during, after;
+  queued_by_hook_persister = &*persister_;
+  queued_by_hook_at = base();
+  queued_by_hook = &during;
+  map_internal::SetBetweenCountAndRecordForTest([] {
+    if (queued_by_hook == nullptr) return;
+    EXPECT_TRUE(queued_by_hook_persister->Persist(queued_by_hook_at, 1, queued_by_hook).ok());
+    queued_by_hook = nullptr;
+  });
+  const absl::Cleanup no_hook = [] { map_internal::SetBetweenCountAndRecordForTest(nullptr); };
+  map_internal::RecordPersistFailure(base() + kPage, 64, EIO, /*caller_sees_result=*/false);
+  ASSERT_EQ(queued_by_hook, nullptr) << "the hook queued it";
+  EXPECT_EQ(GetErrno(file_->map->ClearPersistError()), EIO);
+  EXPECT_EQ(persister_->Wait(during).code(), absl::StatusCode::kDataLoss) << during.status();
+  persister_->ClearFailure().IgnoreError();
+
+  ASSERT_TRUE(persister_->Persist(base(), 1, &after).ok());
+  static char elsewhere[64];
+  map_internal::RecordPersistFailure(elsewhere, sizeof elsewhere, EIO, /*caller_sees_result=*/false);
+  EXPECT_TRUE(persister_->Wait(after).ok()) << after.status();
+  EXPECT_TRUE(persister_->Failure().ok()) << persister_->Failure();
+}
+
 TEST_P(AsyncPersisterTest, AFullRingNeverLosesAnOperation) {
   std::mt19937 random(7);
   injector_.full = [&] { return random() % 2 == 0; };
