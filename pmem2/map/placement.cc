@@ -39,8 +39,9 @@ std::atomic<FixedMmapFn> fixed_mmap{nullptr};
 // A PROT_NONE placeholder over [address, +length) rounded up to pages that replaces nothing (MAP_FIXED_NOREPLACE), as
 // a reservation's: after a MAP_FIXED mmap there failed. It fits only where the failed mmap left a hole, which is then
 // the reservation's again before another thread's mmap can take it (that mapping would be destroyed by the
-// placeholder's return when the claim ends); elsewhere (the kernel kept the placeholder) it changes nothing. errno is
-// the failed mmap's afterwards.
+// placeholder's return when the claim ends); elsewhere (the kernel kept the placeholder) it changes nothing. Left, as
+// in MapAligned: another thread's mmap that took part of the hole between the two calls (this one then fails with
+// EEXIST, and the placeholder's return destroys that mapping). errno is the failed mmap's afterwards.
 void RefillHole(void* address, size_t length) {
   const int err = errno;
   const size_t mapped_length = (length + PageSize() - 1) & ~(PageSize() - 1);

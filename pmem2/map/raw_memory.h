@@ -4,8 +4,9 @@
 // -----------------------------------------------------------------------------
 //
 // For code that holds raw pointers into persistent memory rather than a Map handle: libpmem's model, and the
-// engine of pmem2's libpmem.so.1. The same CPU dispatch as Maps of cache-line granularity; the Map that holds an
-// address (if any) is found through pmem2's registry of live Maps.
+// engine of pmem2's libpmem.so.1. The same CPU dispatch as Maps of cache-line granularity, or of byte granularity
+// where the platform writes the CPU caches back (eADR) or PMEM_NO_FLUSH=1 says so (PmemFunctions()); the Map that holds
+// an address (if any) is found through pmem2's registry of live Maps.
 //
 // Example:
 //

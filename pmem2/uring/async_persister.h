@@ -59,7 +59,8 @@
 //     SYNC_FILE_RANGE_WRITE, which neither waits nor takes error reports), so the device works while the
 //     application goes on storing; the data sync at the end still decides the result.
 //   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the page
-//     cache being shared) and that range synced; OK means durable. `src` must stay valid and unchanged until the Copy
+//     cache being shared) and that range synced; OK means durable, on the same terms as a Persist's (no failure of the
+//     file recorded, nor one recorded since the Copy was queued). `src` must stay valid and unchanged until the Copy
 //     completes (a `src` in a range of the engine's Maps that an earlier queued Copy writes is changed by it, at a time
 //     of the kernel's choosing: copy from that Copy's own source, or Wait() for it first). A short write continues
 //     where it stopped; an interrupted one is retried. Copies whose ranges overlap reach the file in the order they
@@ -101,7 +102,8 @@
 // operation completes with a prebuilt Status (kDataLoss for EIO, kResourceExhausted for ENOSPC and EDQUOT, kUnknown
 // for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each
 // Map's sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
-// (pmem2/map/map_registry.h).
+// (pmem2/map/map_registry.h); so does queueing the first operation after a persistence failure anywhere in the
+// process (once per Map of the engine: each operation's mark, see Persist and Copy below).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
 // move to another thread, also while requests it submitted are in the ring: those a kernel cancels when their thread

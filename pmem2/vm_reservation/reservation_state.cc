@@ -45,14 +45,25 @@ void CallStepHook(ReservationState::Step step, uintptr_t address) {
   }
 }
 
+std::atomic<ReservationState::PlaceholderMmap> placeholder_mmap{nullptr};  // SetPlaceholderMmapForTest()
+
 // Puts the inaccessible placeholder back over [address, +length); false if the file's pages could only be
 // unmapped (the range is then a hole the kernel may fill with another mapping).
 bool RestorePlaceholder(uintptr_t address, size_t length) {
-  if (mmap(reinterpret_cast<void*>(address), length, PROT_NONE, kPlaceholderFlags | MAP_FIXED, -1, 0) !=
+  void* const at = reinterpret_cast<void*>(address);
+  const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
+  const int flags = kPlaceholderFlags | MAP_FIXED;
+  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) !=
       MAP_FAILED) {
     return true;
   }
-  munmap(reinterpret_cast<void*>(address), length);  // the file's pages must not stay mapped
+  munmap(at, length);  // the file's pages must not stay mapped
+  // A hole now (the mmap may also have failed after unmapping them, on kernels before 6.12): the placeholder again,
+  // replacing nothing. It fails only where another thread's mmap took part of the hole in between; the range is
+  // lost then. (The failure was ENOMEM, say at vm.max_map_count: the munmap gave a mapping back.)
+  void* const again = mmap(at, length, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
+  if (again == at) return true;
+  if (again != MAP_FAILED) munmap(again, length);  // before 4.17: a hint, placed elsewhere
   return false;
 }
 
@@ -153,6 +164,10 @@ void ReservationState::EndOtherThreadsClaimsInChild() {
 }
 
 void ReservationState::SetStepHookForTest(StepHook hook) { step_hook.store(hook, std::memory_order_release); }
+
+void ReservationState::SetPlaceholderMmapForTest(PlaceholderMmap fn) {
+  placeholder_mmap.store(fn, std::memory_order_release);
+}
 
 uintptr_t ReservationState::address() const {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());

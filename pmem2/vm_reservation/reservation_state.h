@@ -89,6 +89,10 @@ class ReservationState {
   using StepHook = void (*)(Step step, uintptr_t address);
   // nullptr: none (the default). The hook is called by every thread, in every reservation.
   static void SetStepHookForTest(StepHook hook);
+  // Test-only: replaces the MAP_FIXED mmap that puts a placeholder back over a released range (mmap(2)'s signature;
+  // nullptr: the system call), to make it fail.
+  using PlaceholderMmap = void* (*)(void* address, size_t length, int prot, int flags, int fd, off_t offset);
+  static void SetPlaceholderMmapForTest(PlaceholderMmap fn);
 
   // Reserves `size` more bytes after the end; `before_counted` runs on the new range without the lock, before it
   // becomes part of the reservation (VmReservation: forgetting stale Map records there).

@@ -561,6 +561,28 @@ TEST_F(VmReservationTest, AFailedMappingLeavesNoHoleForAnotherThreadsMmap) {
   EXPECT_TRUE(again.ok()) << again.status();
 }
 
+// The placeholder's return over a released Map that fails (ENOMEM: a process at vm.max_map_count, say) leaves no hole:
+// the Map's pages are unmapped, and the placeholder is put back without replacing anything. The range is reserved
+// again and can take a Map. (Found by review: the range stayed a hole, lost to the reservation for good.)
+TEST_F(VmReservationTest, AFailedPlaceholderReturnStillLeavesTheRangeReserved) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  using vm_reservation_internal::ReservationState;
+  {
+    absl::StatusOr<Map> map = MapInto(*rsv, kMiB, kPage);
+    ASSERT_TRUE(map.ok()) << map.status();
+    ReservationState::SetPlaceholderMmapForTest([](void*, size_t, int, int, int, off_t) -> void* {
+      errno = ENOMEM;
+      return MAP_FAILED;
+    });
+  }  // destroyed: released
+  ReservationState::SetPlaceholderMmapForTest(nullptr);
+  EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p") << "a hole";
+  EXPECT_EQ(rsv->map_count(), 0u);
+  absl::StatusOr<Map> again = MapInto(*rsv, kMiB, kPage);
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
 // Between Release()'s two steps a Map's range is neither free nor findable: the placeholder is not back yet.
 // Other ranges of the reservation can be placed meanwhile (the release holds no lock).
 TEST_F(VmReservationTest, AMapBeingReleasedIsNotFoundAndBlocksItsRangeUntilThePlaceholderIsBack) {
