@@ -559,6 +559,24 @@ struct Engine {
   SlotList staged;
 
   absl::Status failure;  // first failure since Create() / ClearFailure()
+  // The first failure since then that no Map holds (a lost descriptor's EBADF, an unreadable Copy source's EFAULT):
+  // where, so that the engine's end records it there rather than drop it (RecordUnrecorded()).
+  int unrecorded_errno = 0;
+  const char* unrecorded_address = nullptr;
+  size_t unrecorded_length = 0;
+  void NoteUnrecorded(int error, const char* address, size_t length) {
+    if (unrecorded_errno != 0) return;
+    unrecorded_errno = error;
+    unrecorded_address = address;
+    unrecorded_length = std::max<size_t>(length, 1);
+  }
+  // At the engine's end, after WaitAll(): records that failure on the Maps, unless ClearFailure() acknowledged it.
+  void RecordUnrecorded() {
+    if (unrecorded_errno == 0) return;
+    map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno,
+                                       /*caller_sees_result=*/false);
+    unrecorded_errno = 0;
+  }
   // The first failure of an operation queued before the pending (or next) barrier; the barrier reports it even
   // if ClearFailure() came in between, since OK would claim that all of them succeeded.
   absl::Status segment_status;
@@ -642,7 +660,8 @@ struct Engine {
   void StartWrite(Slot* slot, bool inline_call);
   bool OverlapsAWriteInTheRing(const Slot& slot) const;
   void StartSync(Batch* batch, bool inline_call);
-  int SyncSynchronously(Batch& batch);
+  // `descriptor_checked`: DescriptorGone() was asked just before (and said no).
+  int SyncSynchronously(Batch& batch, bool descriptor_checked = false);
   io_uring_sqe* GetSqe();
   void SubmitToKernel();
   size_t Reap(bool block);
@@ -920,10 +939,14 @@ void Engine::Issue(bool caller_waits) {
 void Engine::StartWrite(Slot* slot, bool inline_call) {
   const uint64_t length = std::min(slot->end - slot->begin, kMaxWriteChunk);
   ++writes_in_kernel;  // until OnWriteResult
+  // A waiting caller's write goes through the ring after all where the number is not the file any more: the ring's
+  // registered description still is (the check is the one the system call would make first).
+  const bool checked = backend == AsyncBackend::kIoUring && inline_call;
+  if (checked && DescriptorGone()) inline_call = false;
   io_uring_sqe* sqe = backend == AsyncBackend::kIoUring && !inline_call ? GetSqe() : nullptr;
   if (sqe == nullptr) {
     int result;
-    if (DescriptorGone()) {
+    if (checked ? descriptor_lost : DescriptorGone()) {
       result = -EBADF;
     } else {
       const internal::ScopedNoCancellation no_cancellation;  // pwrite() is a cancellation point
@@ -1024,9 +1047,12 @@ void Engine::StartSync(Batch* batch, bool inline_call) {
   // Non-temporal stores (a page-granularity memcpy_fn of a large copy) are weakly ordered: fenced before the
   // sync that must find them in the page cache, as Map::Persist does.
   arch::ByteOps().drain();
+  // As StartWrite: through the ring where the number is not the file any more.
+  const bool checked = backend == AsyncBackend::kIoUring && inline_call;
+  if (checked && DescriptorGone()) inline_call = false;
   io_uring_sqe* sqe = backend == AsyncBackend::kIoUring && !inline_call ? GetSqe() : nullptr;
   if (sqe == nullptr) {
-    OnSyncResult(batch, SyncSynchronously(*batch));
+    OnSyncResult(batch, SyncSynchronously(*batch, checked));
     return;
   }
   // The kernel syncs [off, off + len] (vfs_fsync_range); off 0 with len 0 is the whole file, which is what a
@@ -1045,10 +1071,10 @@ void Engine::StartSync(Batch* batch, bool inline_call) {
   ++in_kernel;
 }
 
-int Engine::SyncSynchronously(Batch& batch) {
+int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // Without its own description the engine cannot ask for the reports other code may have taken (below): it
   // cannot vouch for the sync, so it fails it (OnSyncResult), whatever the msyncs would say.
-  if (DescriptorGone()) return -EBADF;
+  if (descriptor_checked ? descriptor_lost : DescriptorGone()) return -EBADF;
   // A ranged data sync without io_uring: msync(MS_SYNC) of the batch's pages in each Map, which the kernel runs
   // as vfs_fsync_range(datasync) of the file range behind them. This goes through the mappings' file
   // description, as Map::Persist() does, so it takes part in the same tracking (map_registry.h): registered
@@ -1209,10 +1235,12 @@ void Engine::OnWriteResult(Slot* slot, int result) {
   }
   const int error = -result;
   if (error == EBADF && descriptor_lost) {
+    NoteUnrecorded(EBADF, slot->address, slot->length);
     Finish(slot, StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); }));
     return;
   }
   if (error == EFAULT && !SourceReadable(slot->src)) {
+    NoteUnrecorded(EFAULT, slot->address, slot->length);
     // The caller's source is not readable memory: its mistake, not a write-back that failed, so not recorded on the
     // Maps of the file, whose other users did nothing wrong. The engine fails, as for any failed operation: the
     // record did not land, the bytes before the fault may have. (A write that wrote nothing faults at its first
@@ -1266,6 +1294,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
   if (result == -EBADF && descriptor_lost) {
+    NoteUnrecorded(EBADF, batch->members->address, batch->members->length);
     own = StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); });
     Fail(own);
   } else if (result < 0) {
@@ -1553,7 +1582,10 @@ AsyncPersister::AsyncPersister(AsyncPersister&& other) noexcept = default;
 AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
   const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   if (this != &other) {
-    if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
+    if (engine_ != nullptr && !engine_->Inherited()) {
+      WaitAll().IgnoreError();
+      engine_->RecordUnrecorded();
+    }
     engine_ = std::move(other.engine_);
   }
   return *this;
@@ -1562,7 +1594,10 @@ AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
 AsyncPersister::~AsyncPersister() {
   const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   // In a fork(2) child the queued operations are the parent's: dropped, not run (see ForkGeneration()).
-  if (engine_ != nullptr && !engine_->Inherited()) WaitAll().IgnoreError();
+  if (engine_ != nullptr && !engine_->Inherited()) {
+    WaitAll().IgnoreError();
+    engine_->RecordUnrecorded();  // nobody else could learn of it now
+  }
 }
 
 absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Source& source, AsyncOptions options) {
@@ -1783,6 +1818,7 @@ absl::Status AsyncPersister::Barrier(Completion* completion) {
     engine_->maps.front().drain();
   }
   engine_->Enqueue(*slot);
+  if (engine_->queued == engine_->queue_depth) engine_->Issue();  // as a Persist or Copy that fills the queue
   return absl::OkStatus();
 }
 
@@ -1827,6 +1863,7 @@ absl::Status AsyncPersister::Failure() const {
 absl::Status AsyncPersister::ClearFailure() {
   if (engine_ == nullptr) return MovedFrom();
   engine_->blocked = false;
+  engine_->unrecorded_errno = 0;
   return std::exchange(engine_->failure, absl::OkStatus());
 }
 

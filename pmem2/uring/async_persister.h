@@ -114,7 +114,9 @@
 // failure: a failure reported again, never one dropped (the report is that engine's only proof for its own
 // operations still in flight, so it is not taken away from it).
 // The destructor, and a move-assignment onto an engine, wait for every operation queued on the engine being
-// replaced (running their callbacks) first.
+// replaced (running their callbacks) first. A failure of that engine that no Map holds (a lost descriptor's EBADF,
+// below; a Copy's unreadable source, EFAULT) and that ClearFailure() has not acknowledged is then recorded on the
+// Maps (Map::PersistError(); the C API's PMEM2_PERSIST_FAILURE sees it), since nothing else could report it any more.
 //
 // If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine waits for
 // what the kernel had taken from the ring (a write may still be reading a Copy's source), runs what the ring held
@@ -130,9 +132,11 @@
 // The engine's own descriptor of the file (Create()) may be closed by other code too, and its number go to any file
 // the process opens. The ring's requests never use the number: the descriptor is registered with the ring, which
 // holds its file description. The system calls made without the ring (the synchronous backend, and a waiting
-// caller's writes and syncs) check first that the number is still the file: if it is not, they fail, and so does
-// everything after them that needs the descriptor (kErrno / EBADF naming it; not recorded on the Maps, whose file is
-// fine; make a new engine), and the destructor leaves the number alone. Not covered: a close and reopen of that
+// caller's writes and syncs) check first that the number is still the file. If it is not, a waiting caller's write or
+// sync goes through the ring instead (while there is one); on the synchronous backend, or with the ring gone, they
+// fail, and so does everything after them that needs the descriptor (kErrno / EBADF naming it; not recorded on the
+// Maps, whose file is fine, until the engine's end: below; make a new engine), and the destructor leaves the number
+// alone. Not covered: a close and reopen of that
 // number by another thread between the check and the system call, and a reopen of the same file at that number
 // (the same identity: that description then takes the engine's writes and write-back reports).
 //
@@ -273,7 +277,8 @@ class AsyncPersister {
   //   - kErrno / EFBIG: a Copy (other than the CPU backend's) ending past the process's RLIMIT_FSIZE, where the
   //     write would end the process with SIGXFSZ.
   // A Copy whose `src` turns out not to be readable memory completes (and fails the engine) with kErrno / EFAULT
-  // naming it; being the caller's mistake, not a failed write-back, it is not recorded on the Maps. On the CPU
+  // naming it; being the caller's mistake, not a failed write-back, it is not recorded on the Maps (unless the engine
+  // ends with it unacknowledged: see the destructor above). On the CPU
   // backend the copy is the Map's memcpy function, which faults on such a `src` as memcpy(3) does.
   absl::Status Persist(const void* ptr, size_t size, Completion* completion = nullptr);
   absl::Status Copy(void* dest, const void* src, size_t size, Completion* completion = nullptr);

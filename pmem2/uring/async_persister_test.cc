@@ -680,6 +680,41 @@ TEST_P(AsyncPersisterTest, ACopyFromUnreadableMemoryFailsItselfNotTheMapsOfTheFi
   munmap(hole, 2 * kPage);
 }
 
+// An engine that ends with a failure no Map holds and nobody acknowledged (here: a Copy from unreadable memory, queued
+// without a Completion): the destructor's wait finds it, and records it on the Maps, the only place left to report it.
+// Acknowledged with ClearFailure() before the end: not recorded. (Found by review: the destructor dropped it.)
+TEST_P(AsyncPersisterTest, AnEnginesEndRecordsAFailureNoMapHoldsUnlessAcknowledged) {
+  void* hole = mmap(nullptr, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  const absl::Cleanup unmap = [hole] { munmap(hole, kPage); };
+  ASSERT_TRUE(persister_->Copy(base() + kPage, hole, 100).ok());
+  persister_.reset();
+  EXPECT_EQ(GetErrno(file_->map->ClearPersistError()), EFAULT);
+
+  absl::StatusOr<AsyncPersister> acknowledged = NewPersister();
+  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  ASSERT_TRUE(acknowledged->Copy(base() + kPage, hole, 100).ok());
+  EXPECT_EQ(GetErrno(acknowledged->WaitAll()), EFAULT);
+  EXPECT_EQ(GetErrno(acknowledged->ClearFailure()), EFAULT);
+  acknowledged = absl::StatusOr<AsyncPersister>(absl::CancelledError("ended"));
+  EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
+}
+
+// The synchronous backend's failure for a lost descriptor (the ring's backend goes through the ring then), likewise.
+TEST_P(AsyncPersisterTest, AnEnginesEndRecordsALostDescriptorsFailure) {
+  if (GetParam() == AsyncBackend::kIoUring) GTEST_SKIP() << "a waiting caller's sync goes through the ring";
+  const int fd = uring_internal::EngineDescriptorForTest(*persister_);
+  ScopedFd other(open(file_->dir->Join("other").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_GE(other.get(), 0);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(dup2(other.get(), fd), fd);
+  base()[0] = 'l';
+  ASSERT_TRUE(persister_->Persist(base(), 1).ok());
+  persister_.reset();
+  EXPECT_EQ(GetErrno(file_->map->ClearPersistError()), EBADF);
+  close(fd);
+}
+
 // An EFAULT from a write whose source is readable is the file's (a DAX file's media: fs/dax.c turns a write that
 // moved nothing into EFAULT): recorded on the Maps as any failed write. (The first version of the check above took
 // every EFAULT for the source's.)
@@ -796,6 +831,31 @@ TEST_P(AsyncPersisterTest, AFullRingNeverLosesAnOperation) {
     EXPECT_TRUE(done[i].done() && done[i].status().ok()) << i << ": " << done[i].status();
     EXPECT_EQ(ReadFile(file_->fd.get(), i * 128, 100), records[i]) << i;
   }
+}
+
+// A Barrier that fills the queue starts what the queue holds, as a Persist or Copy that fills it does (header: "or when
+// the queue fills"). (Found by review: a Barrier left it all idle until the next engine call.)
+TEST_P(AsyncPersisterTest, ABarrierThatFillsTheQueueStartsWhatItHolds) {
+  int started = 0;    // submission entries taken (io_uring) or syncs run (synchronous)
+  Injector counting;  // declared before the engine, which uses it until its end
+  counting.full = [&] {
+    ++started;
+    return false;
+  };
+  counting.rewrite = [&](KernelOp op, int result, uint32_t) {
+    if (op == KernelOp::kSync && GetParam() == AsyncBackend::kSynchronous) ++started;
+    return result;
+  };
+  absl::StatusOr<AsyncPersister> engine = NewPersister(/*queue_depth=*/2);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  SetFaultInjectionForTest(*engine, &counting.hooks);
+  base()[0] = 'b';
+  ASSERT_TRUE(engine->Persist(base(), 1).ok());
+  EXPECT_EQ(started, 0) << "one of two slots: nothing starts yet";
+  Completion barrier;
+  ASSERT_TRUE(engine->Barrier(&barrier).ok());
+  EXPECT_GE(started, 1) << "the queue is full: its persist started";
+  EXPECT_TRUE(engine->Wait(barrier).ok()) << barrier.status();
 }
 
 TEST_P(AsyncPersisterTest, BackPressureBoundsTheQueue) {
@@ -1823,15 +1883,24 @@ TEST_P(AsyncPersisterTest, AnEngineDescriptorReusedByAnotherFileIsNeverWrittenTh
     EXPECT_TRUE(through_ring.status().ok()) << through_ring.status();
     EXPECT_EQ(ReadFile(file_->fd.get(), 3 * kPage, record.size()), record) << "the registered description's file";
   }
-  // A waiting caller's system calls: refused.
+  // A waiting caller's system calls: through the ring instead while there is one (it still holds the file's
+  // description; they were refused before), refused without.
   Completion copy, persist;
   ASSERT_TRUE(persister_->Copy(base() + 5 * kPage, record.data(), record.size(), &copy).ok());
-  EXPECT_EQ(GetErrno(persister_->Wait(copy)), EBADF) << copy.status();
-  EXPECT_THAT(std::string(copy.status().message()), HasSubstr(absl::StrCat("descriptor ", fd, " of the file")));
-  EXPECT_NE(ReadFile(file_->fd.get(), 5 * kPage, record.size()), record);
   base()[6 * kPage] = 'p';
-  ASSERT_TRUE(persister_->Persist(base() + 6 * kPage, 1, &persist).ok());
-  EXPECT_FALSE(persister_->Wait(persist).ok()) << "a sync the engine cannot vouch for";
+  if (GetParam() == AsyncBackend::kIoUring) {
+    EXPECT_TRUE(persister_->Wait(copy).ok()) << copy.status();
+    EXPECT_EQ(ReadFile(file_->fd.get(), 5 * kPage, record.size()), record);
+    ASSERT_TRUE(persister_->Persist(base() + 6 * kPage, 1, &persist).ok());
+    EXPECT_TRUE(persister_->Wait(persist).ok()) << persist.status();
+    EXPECT_EQ(persister_->backend(), AsyncBackend::kIoUring);
+  } else {
+    EXPECT_EQ(GetErrno(persister_->Wait(copy)), EBADF) << copy.status();
+    EXPECT_THAT(std::string(copy.status().message()), HasSubstr(absl::StrCat("descriptor ", fd, " of the file")));
+    EXPECT_NE(ReadFile(file_->fd.get(), 5 * kPage, record.size()), record);
+    ASSERT_TRUE(persister_->Persist(base() + 6 * kPage, 1, &persist).ok());
+    EXPECT_FALSE(persister_->Wait(persist).ok()) << "a sync the engine cannot vouch for";
+  }
   struct stat st;
   ASSERT_EQ(fstat(other.get(), &st), 0);
   EXPECT_EQ(st.st_size, 0) << "the engine wrote into the file that took its number";
