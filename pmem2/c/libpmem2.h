@@ -214,8 +214,9 @@ int pmem2_source_delete(struct pmem2_source **src);
  * uncorrectable media error (a poisoned persistent-memory line) is an error return, not a SIGBUS. Regular files
  * use pread(2)/pwrite(2) (the kernel's copy is machine-check safe); Device DAX a temporary mapping and a copy
  * under a SIGBUS handler (installed for the time of the copy, every other SIGBUS passed on to the process's
- * handler), its writes flushed from the CPU caches. PMEM2_E_IO_FAIL for a bad block in the range (also for
- * regular files, where libpmem2 1.12.1 returns -EIO); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
+ * handler), its writes flushed from the CPU caches (PMEM2_E_NOSUPP, nothing written, on a CPU without a cache-line
+ * write-back where the platform does not write the caches back itself). PMEM2_E_IO_FAIL for a bad block in the range
+ * (also for regular files, where libpmem2 1.12.1 returns -EIO); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
  * end of the source (also for size 0 at an offset past the end); PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED for
  * anonymous sources; -EINVAL for a NULL src, or a NULL buf with size > 0; -errno from the system otherwise.
  * Files are never extended (unless another process truncates the file between the size check and pwrite(2)).

@@ -200,13 +200,13 @@ class Map {
   //                             device (Source::VerifyDescriptor);
   //   (any Source::Size() / Source::Alignment() error);
   //   kOffsetUnaligned          offset is not a multiple of the source alignment;
+  //   kSrcDevdaxPrivate         a private mapping of Device DAX (here, as libpmem2's map_posix.c);
   //   kSourceEmpty              the source has size 0;
   //   kLengthUnaligned          a non-zero length is not a multiple of the source alignment, or (length 0) the
   //                             source's size less the offset is not, where that alignment exceeds the page
   //                             (hugetlbfs: fallocate can leave a size that is no huge page multiple);
   //   kMapRange                 offset + length overflows, or passes the end of the source, or length 0 and
   //                             the offset is at or past the end;
-  //   kSrcDevdaxPrivate         a private mapping of Device DAX;
   //   kNoAccess                 a shared writable mapping of a descriptor opened read-only;
   //   kGranularityNotSupported  a Device DAX on no NVDIMM region (hmem's soft-reserved memory, a CXL RAM region:
   //                             volatile, no granularity is met there), whatever is required (errno errors if

@@ -365,17 +365,10 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   char* at = static_cast<char*>(mapping) + (offset - start);
   uintptr_t fault = 0;
   const bool ok = write ? CopyCatchingSigbus(at, buf, size, &fault) : CopyCatchingSigbus(buf, at, size, &fault);
-  if (write && ops.writes_back_cache_lines) {
-    if (ok) {
-      ops.persist(at, size);
-    } else if (const uintptr_t from = reinterpret_cast<uintptr_t>(at); fault > from && fault - from < size) {
-      // The lines before the one the CPU reported, which the copy wrote: written back too, so that the part the
-      // header says may have been transferred is also durable (the faulting line and those after it are not
-      // touched: a write-back of an unbacked page would fault outside the guard).
-      const uintptr_t fault_line = fault & ~uintptr_t{63};
-      if (fault_line > from) ops.persist(at, fault_line - from);
-    }
-  }
+  // Not after a fault: memcpy may store its first bytes last, or copy backwards, so the lines before the reported
+  // address need not have been reached, and a write-back of an unbacked or unreadable page would fault again outside
+  // the guard (a review's proposal, withdrawn).
+  if (ok && write && ops.writes_back_cache_lines) ops.persist(at, size);
   munmap(mapping, length);
   if (!ok) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);

@@ -63,8 +63,9 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
 // Reads (`write` false: into `buf`) or writes (from `buf`) `size` bytes at `offset` of the open descriptor `fd`
 // through a temporary MAP_SHARED mapping of [offset rounded down to `alignment`, offset + size rounded up), the
 // way Device DAX (which has no read/write) is accessed. A written range is flushed from the CPU caches
-// (pmem2/arch's cache-line persist) before the mapping goes; after a fault, the whole lines before the one the CPU
-// reported (a string copy may report a line early). kIoFail naming the source offset of the fault for
+// (pmem2/arch's cache-line persist) before the mapping goes; not after a fault (the copy may have stored its
+// first bytes last, or copied backwards: what it wrote is not known, and a write-back of the unreadable page would
+// fault outside the guard). kIoFail naming the source offset of the fault for
 // a SIGBUS, errno errors from mmap. `alignment` must be a power of two (Source::Alignment()).
 absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment);
 

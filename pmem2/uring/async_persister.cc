@@ -564,17 +564,25 @@ struct Engine {
   int unrecorded_errno = 0;
   const char* unrecorded_address = nullptr;
   size_t unrecorded_length = 0;
-  void NoteUnrecorded(int error, const char* address, size_t length) {
+  size_t unrecorded_map_index = 0;
+  void NoteUnrecorded(int error, const Slot& slot) {
     if (unrecorded_errno != 0) return;
     unrecorded_errno = error;
-    unrecorded_address = address;
-    unrecorded_length = std::max<size_t>(length, 1);
+    unrecorded_address = slot.address;
+    unrecorded_length = std::max<size_t>(slot.length, 1);
+    unrecorded_map_index = slot.map_index;
   }
-  // At the engine's end, after WaitAll(): records that failure on the Maps, unless ClearFailure() acknowledged it.
+  // At the engine's end, after WaitAll(): records that failure on the Maps, unless ClearFailure() acknowledged it, or
+  // its Map is gone (destroyed before the engine: whatever holds its address now is not its file's). As the engine's
+  // other records: its completions carried it (no PMEM2_PERSIST_FAILURE action of the C API, no abort).
   void RecordUnrecorded() {
     if (unrecorded_errno == 0) return;
-    map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno,
-                                       /*caller_sees_result=*/false);
+    const MapEntry& entry = maps[unrecorded_map_index];
+    map_internal::MapExtent extent{};
+    if (entry.record_id != 0 && map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) &&
+        extent.begin == entry.begin && extent.record_id == entry.record_id) {
+      map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno, kCompletionsCarryIt);
+    }
     unrecorded_errno = 0;
   }
   // The first failure of an operation queued before the pending (or next) barrier; the barrier reports it even
@@ -1235,12 +1243,12 @@ void Engine::OnWriteResult(Slot* slot, int result) {
   }
   const int error = -result;
   if (error == EBADF && descriptor_lost) {
-    NoteUnrecorded(EBADF, slot->address, slot->length);
+    NoteUnrecorded(EBADF, *slot);
     Finish(slot, StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); }));
     return;
   }
   if (error == EFAULT && !SourceReadable(slot->src)) {
-    NoteUnrecorded(EFAULT, slot->address, slot->length);
+    NoteUnrecorded(EFAULT, *slot);
     // The caller's source is not readable memory: its mistake, not a write-back that failed, so not recorded on the
     // Maps of the file, whose other users did nothing wrong. The engine fails, as for any failed operation: the
     // record did not land, the bytes before the fault may have. (A write that wrote nothing faults at its first
@@ -1294,7 +1302,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
   if (result == -EBADF && descriptor_lost) {
-    NoteUnrecorded(EBADF, batch->members->address, batch->members->length);
+    NoteUnrecorded(EBADF, *batch->members);
     own = StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); });
     Fail(own);
   } else if (result < 0) {

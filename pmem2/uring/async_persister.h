@@ -116,7 +116,7 @@
 // The destructor, and a move-assignment onto an engine, wait for every operation queued on the engine being
 // replaced (running their callbacks) first. A failure of that engine that no Map holds (a lost descriptor's EBADF,
 // below; a Copy's unreadable source, EFAULT) and that ClearFailure() has not acknowledged is then recorded on the
-// Maps (Map::PersistError(); the C API's PMEM2_PERSIST_FAILURE sees it), since nothing else could report it any more.
+// Maps (Map::PersistError()), since nothing else could report it any more (not where its Map was destroyed first).
 //
 // If the ring fails while in use (its descriptor closed by other code, the kernel refusing it), the engine waits for
 // what the kernel had taken from the ring (a write may still be reading a Copy's source), runs what the ring held
@@ -133,12 +133,12 @@
 // the process opens. The ring's requests never use the number: the descriptor is registered with the ring, which
 // holds its file description. The system calls made without the ring (the synchronous backend, and a waiting
 // caller's writes and syncs) check first that the number is still the file. If it is not, a waiting caller's write or
-// sync goes through the ring instead (while there is one); on the synchronous backend, or with the ring gone, they
-// fail, and so does everything after them that needs the descriptor (kErrno / EBADF naming it; not recorded on the
-// Maps, whose file is fine, until the engine's end: below; make a new engine), and the destructor leaves the number
-// alone. Not covered: a close and reopen of that
-// number by another thread between the check and the system call, and a reopen of the same file at that number
-// (the same identity: that description then takes the engine's writes and write-back reports).
+// sync goes through the ring instead (while there is one, and it has room: one it cannot take fails); on the
+// synchronous backend, or with the ring gone, they fail, and so does everything after them that needs the descriptor
+// (kErrno / EBADF naming it; not recorded on the Maps, whose file is fine, until the engine's end: below; make a new
+// engine), and the destructor leaves the number alone. Not covered: a close and reopen of that number by another thread
+// between the check and the system call, and a reopen of the same file at that number (the same identity: that
+// description then takes the engine's writes and write-back reports).
 //
 // fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and holds the
 // parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist, Copy, Barrier,
