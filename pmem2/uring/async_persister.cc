@@ -157,7 +157,8 @@ struct FailuresWithoutMessage {
   absl::Status descriptor_lost = MakeErrnoError(
       EBADF,
       "AsyncPersister: the engine's descriptor was closed by other code; it cannot write or vouch for syncs any more "
-      "(nothing recorded on the Maps; no memory was left for more of this message)");
+      "(recorded on the Maps only if the engine ends with it unacknowledged; no memory was left for more of this "
+      "message)");
   absl::Status unreadable_source = MakeErrnoError(
       EFAULT,
       "AsyncPersister: a Copy's source is not readable memory (EFAULT; no memory was left for more of this message)");
@@ -572,16 +573,31 @@ struct Engine {
     unrecorded_length = std::max<size_t>(slot.length, 1);
     unrecorded_map_index = slot.map_index;
   }
-  // At the engine's end, after WaitAll(): records that failure on the Maps, unless ClearFailure() acknowledged it, or
-  // its Map is gone (destroyed before the engine: whatever holds its address now is not its file's). As the engine's
-  // other records: its completions carried it (no PMEM2_PERSIST_FAILURE action of the C API, no abort).
+  // At the engine's end, after WaitAll(): records that failure on the Maps, unless ClearFailure() acknowledged it. At
+  // its own Map's range, or, that Map gone (destroyed before the engine: whatever holds its address now is not its
+  // file's), at another of the engine's Maps of the same file still there (the record reaches every Map of the file);
+  // with none, nowhere. As the engine's other records: its completions carried it (no PMEM2_PERSIST_FAILURE action of
+  // the C API, no abort).
   void RecordUnrecorded() {
     if (unrecorded_errno == 0) return;
-    const MapEntry& entry = maps[unrecorded_map_index];
-    map_internal::MapExtent extent{};
-    if (entry.record_id != 0 && map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) &&
-        extent.begin == entry.begin && extent.record_id == entry.record_id) {
-      map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno, kCompletionsCarryIt);
+    const MapEntry& noted = maps[unrecorded_map_index];
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const MapEntry& entry = maps[(unrecorded_map_index + i) % maps.size()];  // the noted one first
+      if (i > 0 && !(entry.file.valid && entry.file == noted.file)) continue;
+      map_internal::MapExtent extent{};
+      if (entry.record_id == 0 ||
+          !map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) ||
+          extent.begin != entry.begin || extent.record_id != entry.record_id) {
+        continue;
+      }
+      if (i == 0) {
+        map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno,
+                                           kCompletionsCarryIt);
+      } else {
+        map_internal::RecordPersistFailure(reinterpret_cast<const void*>(entry.begin), 1, unrecorded_errno,
+                                           kCompletionsCarryIt);
+      }
+      break;
     }
     unrecorded_errno = 0;
   }
@@ -606,7 +622,8 @@ struct Engine {
   bool Inherited() const { return forks_in_this_process.load(std::memory_order_relaxed) != fork_generation; }
 
   // Whether `fd` is no longer the file (checked now, then latched): the writes and syncs that would go through the
-  // number fail instead (not recorded on the Maps: their file is fine), and the destructor leaves the number alone.
+  // number fail instead (not recorded on the Maps, whose file is fine, unless the engine ends with the failure
+  // unacknowledged: RecordUnrecorded()), and the destructor leaves the number alone.
   // Not covered: a close and reopen by other code between this check and the system call after it, and a reopen of
   // the same file at that number (same identity: its description then takes the engine's writes and reports).
   bool DescriptorGone() {
@@ -617,8 +634,9 @@ struct Engine {
   absl::Status DescriptorLostError() const {
     return MakeErrnoError(EBADF, internal::StrFormat("AsyncPersister: the engine's descriptor %d of the file was "
                                                      "closed by other code (the number is another file's now, or "
-                                                     "none): it cannot write or vouch for syncs any more; nothing is "
-                                                     "recorded on the Maps; make a new engine",
+                                                     "none): it cannot write or vouch for syncs any more; not "
+                                                     "recorded on the Maps unless this engine ends with it "
+                                                     "unacknowledged (ClearFailure() first); make a new engine",
                                                      fd));
   }
 
@@ -668,7 +686,7 @@ struct Engine {
   void StartWrite(Slot* slot, bool inline_call);
   bool OverlapsAWriteInTheRing(const Slot& slot) const;
   void StartSync(Batch* batch, bool inline_call);
-  // `descriptor_checked`: DescriptorGone() was asked just before (and said no).
+  // `descriptor_checked`: DescriptorGone() was asked just before (its answer is latched in descriptor_lost).
   int SyncSynchronously(Batch& batch, bool descriptor_checked = false);
   io_uring_sqe* GetSqe();
   void SubmitToKernel();
@@ -1250,15 +1268,16 @@ void Engine::OnWriteResult(Slot* slot, int result) {
   if (error == EFAULT && !SourceReadable(slot->src)) {
     NoteUnrecorded(EFAULT, *slot);
     // The caller's source is not readable memory: its mistake, not a write-back that failed, so not recorded on the
-    // Maps of the file, whose other users did nothing wrong. The engine fails, as for any failed operation: the
-    // record did not land, the bytes before the fault may have. (A write that wrote nothing faults at its first
-    // byte; an EFAULT with that byte readable is the file's: a DAX file's media, recorded as below.)
+    // Maps of the file, whose other users did nothing wrong (unless the engine ends with it unacknowledged). The engine
+    // fails, as for any failed operation: the record did not land, the bytes before the fault may have. (A write that
+    // wrote nothing faults at its first byte; an EFAULT with that byte readable is the file's: a DAX file's media,
+    // recorded as below.)
     const void* const src = slot->src - (slot->begin - slot->first);
     Finish(slot, StatusOr(Prebuilt().unreadable_source, [&] {
              return MakeErrnoError(
                  EFAULT, internal::StrFormat("AsyncPersister: Copy of %u bytes from %p to %p: the source is not "
-                                             "readable memory from byte %u (EFAULT); nothing is recorded on the "
-                                             "Maps",
+                                             "readable memory from byte %u (EFAULT); not recorded on the Maps "
+                                             "unless this engine ends with it unacknowledged",
                                              slot->length, src, static_cast<const void*>(slot->address),
                                              slot->begin - slot->first));
            }));

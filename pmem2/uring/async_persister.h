@@ -103,7 +103,7 @@
 // for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each
 // Map's sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
 // (pmem2/map/map_registry.h); so does queueing the first operation after a persistence failure anywhere in the
-// process (once per Map of the engine: each operation's mark, see Persist and Copy below).
+// process (once per Map of the engine: each operation's mark, see Persist and Copy above).
 //
 // Thread safety: an engine belongs to one thread at a time (externally synchronised, like a std::vector). It may
 // move to another thread, also while requests it submitted are in the ring: those a kernel cancels when their thread
@@ -135,10 +135,10 @@
 // caller's writes and syncs) check first that the number is still the file. If it is not, a waiting caller's write or
 // sync goes through the ring instead (while there is one, and it has room: one it cannot take fails); on the
 // synchronous backend, or with the ring gone, they fail, and so does everything after them that needs the descriptor
-// (kErrno / EBADF naming it; not recorded on the Maps, whose file is fine, until the engine's end: below; make a new
-// engine), and the destructor leaves the number alone. Not covered: a close and reopen of that number by another thread
-// between the check and the system call, and a reopen of the same file at that number (the same identity: that
-// description then takes the engine's writes and write-back reports).
+// (kErrno / EBADF naming it; not recorded on the Maps, whose file is fine, unless the engine ends with it
+// unacknowledged: above; make a new engine), and the destructor leaves the number alone. Not covered: a close and
+// reopen of that number by another thread between the check and the system call, and a reopen of the same file at that
+// number (the same identity: that description then takes the engine's writes and write-back reports).
 //
 // fork(2): an engine belongs to the process that made it. In a child, its copy shares the parent's ring and holds the
 // parent's queued operations (with the parent's buffers as they were), so it runs nothing: Persist, Copy, Barrier,

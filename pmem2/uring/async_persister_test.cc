@@ -700,6 +700,30 @@ TEST_P(AsyncPersisterTest, AnEnginesEndRecordsAFailureNoMapHoldsUnlessAcknowledg
   EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
 }
 
+// A move-assignment onto an engine ends it the same way; a copy of an engine inherited by a forked child ends without
+// recording anything (its operations are the parent's).
+TEST_P(AsyncPersisterTest, AMoveAssignmentRecordsAndAForkedChildsCopyDoesNot) {
+  void* hole = mmap(nullptr, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  const absl::Cleanup unmap = [hole] { munmap(hole, kPage); };
+  ASSERT_TRUE(persister_->Copy(base() + kPage, hole, 100).ok());
+  EXPECT_EQ(GetErrno(persister_->WaitAll()), EFAULT);  // unacknowledged
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    persister_.reset();
+    testing::WriteToParent(out, file_->map->PersistError().ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "OK") << "the child's copy recorded the parent's failure";
+  EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
+
+  absl::StatusOr<AsyncPersister> other = NewPersister();
+  ASSERT_TRUE(other.ok()) << other.status();
+  *persister_ = std::move(*other);
+  EXPECT_EQ(GetErrno(file_->map->ClearPersistError()), EFAULT);
+  EXPECT_TRUE(persister_->Failure().ok()) << "the engine assigned is the other one";
+}
+
 // The synchronous backend's failure for a lost descriptor (the ring's backend goes through the ring then), likewise.
 TEST_P(AsyncPersisterTest, AnEnginesEndRecordsALostDescriptorsFailure) {
   if (GetParam() == AsyncBackend::kIoUring) GTEST_SKIP() << "a waiting caller's sync goes through the ring";
