@@ -432,7 +432,8 @@ struct Slot {
   const char* address = nullptr;  // the caller's address of the range (persist, copy destination)
   size_t length = 0;
   size_t map_index = 0;  // its Map's entry in Engine::maps
-  // When it was queued: the process's count of persistence failures, and its Map's record's (MarkQueued()).
+  // When it was queued: the process's count of persistence failures recorded in full (PersistFailuresRecorded()),
+  // and its Map's record's count (MarkQueued()).
   uint64_t failures_before = 0;
   uint64_t map_failures_before = 0;
   int retries = 0;
@@ -704,7 +705,7 @@ struct Engine {
   }
 
   // ---- completing ----
-  // The process's count of persistence failures when the entries' counts were last taken.
+  // The process's count of failures recorded in full when the entries' counts were last taken.
   uint64_t failures_marked = 0;
   void MarkQueued(Slot* slot);
   absl::Status FailedSinceQueued(const Slot& slot, uint64_t failures_now) const;
@@ -1417,8 +1418,8 @@ void Engine::MarkQueued(Slot* slot) {
 }
 
 // OK unless a failure was recorded on the slot's Map since it was queued (also one acknowledged since: as
-// Map::Persist(), map_registry.h's ErrorForAddressSince()). `failures_now`: PersistFailureCount() now; unchanged, no
-// failure was recorded anywhere, and nothing is looked up.
+// Map::Persist(), map_registry.h's ErrorForAddressSince()). `failures_now`: PersistFailureCount() now (failures
+// begun); equal to the recorded ones at the queueing, no failure began anywhere since, and nothing is looked up.
 absl::Status Engine::FailedSinceQueued(const Slot& slot, uint64_t failures_now) const {
   if (failures_now == slot.failures_before) return absl::OkStatus();
   const MapEntry& entry = maps[slot.map_index];
