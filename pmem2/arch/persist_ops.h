@@ -48,9 +48,9 @@ struct PersistOps {
   const char* memmove_name;  // e.g. "avx2 nt (threshold 64)", "generic"
   const char* memset_name;
   // True if these functions write every stored cache line back to the persistence domain (PMEM_NO_FLUSH changes
-  // nothing here: LibpmemOps). False for the byte tables, and for a cache-line table the backend cannot honour (no flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the
-  // map package then falls back to msync rather than hand out a persist that persists nothing, and refuses
-  // Device DAX, which msync cannot persist.
+  // nothing here: LibpmemOps). False for the byte tables, and for a cache-line table the backend cannot honour (no
+  // flush instruction: the generic backend, or an x86 CPU without CLFLUSH); the map package then falls back to msync
+  // rather than hand out a persist that persists nothing, and refuses Device DAX, which msync cannot persist.
   bool writes_back_cache_lines;
 };
 

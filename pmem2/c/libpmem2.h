@@ -395,11 +395,11 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * PMEM2_PERSIST_FAILURE or PMEM_* environment variable holding a value it does not take (libpmem2 ignores such
  * values; PMEM_NO_FLUSH, libpmem's, is read here too: libpmem2 does not read it, pmem2's engine, which this library
  * shares with libpmem.h's, does: "0" writes caches back even at byte granularity; "1" is libpmem's functions' only,
- * a cache-line map's persist_fn writes the lines back whatever it says, as libpmem2's). Into a reservation (pmem2_config_set_vm_reservation), also:
- * PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page size), PMEM2_E_LENGTH_OUT_OF_RANGE
- * (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a
- * multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation overlaps), -EEXIST (a
- * range adopted with pmem2_map_from_existing lies there).
+ * a cache-line map's persist_fn writes the lines back whatever it says, as libpmem2's). Into a reservation
+ * (pmem2_config_set_vm_reservation), also: PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page
+ * size), PMEM2_E_LENGTH_OUT_OF_RANGE (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED
+ * (Device DAX: the address is not a multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation
+ * overlaps), -EEXIST (a range adopted with pmem2_map_from_existing lies there).
  */
 int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, const struct pmem2_source *src);
 
@@ -428,10 +428,11 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * (a file's or Device DAX's range that is not all a shared mapping: a private mapping's stores never reach the file,
  * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it; only the sharing is
  * checked, from /proc/self/maps where it can be read, not which file a shared mapping maps); -EINVAL for a PMEM_*
- * environment variable holding a value it does not take, as pmem2_map_new; -ENOMEM. Unlike libpmem2 1.12.1, whose page-granularity persist on such a map never returns, a page-granularity
- * persist here is msync(2) of the range like any other map. Two granularities are replaced by one whose functions
- * keep the promise (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync
- * cannot persist Device DAX), and cache line on a CPU without a cache-line write-back becomes page (msync).
+ * environment variable holding a value it does not take, as pmem2_map_new; -ENOMEM. Unlike libpmem2 1.12.1, whose
+ * page-granularity persist on such a map never returns, a page-granularity persist here is msync(2) of the range like
+ * any other map. Two granularities are replaced by one whose functions keep the promise
+ * (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync cannot persist Device
+ * DAX), and cache line on a CPU without a cache-line write-back becomes page (msync).
  */
 int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *src, void *addr, size_t len,
                             enum pmem2_granularity gran);

@@ -4,7 +4,8 @@
 // variables once per process. PMEM_NO_FLUSH is libpmem's variable; libpmem2 1.12.1 does not read it at all, so a
 // value it could not take changes nothing there. pmem2's engine, which libpmem and libpmem2 share here, reads it (1:
 // libpmem's functions trust the platform to write caches back, no_flush_one_test; 0: byte maps of files write them
-// back even where the platform says they need not) and refuses a value it does not take. The README's "Differences from libpmem2" names this; this test pins both sides.
+// back even where the platform says they need not) and refuses a value it does not take. The README's "Differences from
+// libpmem2" names this; this test pins both sides.
 
 #include <dlfcn.h>
 #include <sys/mman.h>

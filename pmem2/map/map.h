@@ -40,18 +40,18 @@
 // PMEM_NO_FLUSH, libpmem's variable (read once per process): "0" makes byte-granularity file mappings write the CPU
 // caches back anyway, as libpmem documents (it only adds work). "1" changes no Map: a cache-line Map's persist writes
 // the lines back whatever it says, as libpmem2's (which does not read it); the granularity already says whether the
-// platform does, and PMEM2_FORCE_GRANULARITY=byte is the way to say it does. (libpmem's own functions, pmem2/c/libpmem.h
-// and raw_memory.h, take "1" as libpmem does.)
+// platform does, and PMEM2_FORCE_GRANULARITY=byte is the way to say it does. (libpmem's own functions,
+// pmem2/c/libpmem.h and raw_memory.h, take "1" as libpmem does.)
 //
 // The error contract. (Not for a Map of a file behind the page cache that PMEM2_FORCE_GRANULARITY made byte or cache
 // line, a testing aid: its persists never msync. Nor for persistent memory that it made byte where the platform does
-// not write the CPU caches back (no eADR): its persists only fence. Nor for anonymous and private Maps, which reach no medium: there OK means
-// only that nothing failed, and IsPersistentMemory() is false.) Only page granularity can fail to persist (msync
-// reports a failed write-back: EIO, ENOSPC, EDQUOT, ...). Such a failure belongs to the file's data, not to the thread
-// or call that saw it: Linux reports a write-back error once per open file description, to whichever msync runs first,
-// and a later successful msync proves nothing about the lost pages. So pmem2 records every failure on the Map whose
-// range it was persisting AND on every other live Map of the same file in this process, and keeps it there (sticky)
-// until the application acknowledges it with ClearPersistError():
+// not write the CPU caches back (no eADR): its persists only fence. Nor for anonymous and private Maps, which reach no
+// medium: there OK means only that nothing failed, and IsPersistentMemory() is false.) Only page granularity can
+// fail to persist (msync reports a failed write-back: EIO, ENOSPC, EDQUOT, ...). Such a failure belongs to the file's
+// data, not to the thread or call that saw it: Linux reports a write-back error once per open file description, to
+// whichever msync runs first, and a later successful msync proves nothing about the lost pages. So pmem2 records every
+// failure on the Map whose range it was persisting AND on every other live Map of the same file in this process, and
+// keeps it there (sticky) until the application acknowledges it with ClearPersistError():
 //   * The Status methods (Persist, Flush, Drain, Memcpy, Memmove, Memset) return the Map's sticky error, even
 //     when their own msync succeeded. OK means: no failure since the last ClearPersistError(), so every range
 //     this Map persisted is durable.
@@ -399,9 +399,10 @@ uint64_t PersistErrorCount();
 // msync is needed; false as soon as one byte is in no Map or in a page-granularity Map. A Map's bytes are its size
 // (as libpmem's pmem_is_pmem counts the mapped length): the rest of its last page, which a Map made by Create() holds
 // (mmap maps it, and no other Map may take a part of it) but where a flush makes nothing durable (past the end of
-// the file or of the Map's part of it), is no persistent memory. A length of 0 asks about the byte at `address`. This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings
-// (Maps adopted with Map::FromExisting() count, with the granularity FromExisting() settled on). It takes a shared
-// lock: ask once per range and keep the answer, not on every store.
+// the file or of the Map's part of it), is no persistent memory. A length of 0 asks about the byte at `address`.
+// This is libpmem's pmem_is_pmem(), answered from pmem2's own mappings (Maps adopted with Map::FromExisting() count,
+// with the granularity FromExisting() settled on). It takes a shared lock: ask once per range and keep the answer,
+// not on every store.
 bool IsPersistentMemory(const void* address, size_t length);
 
 }  // namespace pmem2

@@ -36,22 +36,23 @@ size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 // The mmap(2) of a mapping at a reservation's address (MAP_FIXED); tests replace it (placement_for_test.h).
 std::atomic<FixedMmapFn> fixed_mmap{nullptr};
 
-// A PROT_NONE placeholder over [address, +length) rounded up to pages that replaces nothing (MAP_FIXED_NOREPLACE), as
-// a reservation's: after a MAP_FIXED mmap there failed. It fits only where the failed mmap left a hole, which is then
-// the reservation's again before another thread's mmap can take it (that mapping would be destroyed by the
-// placeholder's return when the claim ends); elsewhere (the kernel kept the placeholder) it changes nothing. Left, as
-// in MapAligned: another thread's mmap that took part of the hole between the two calls (this one then fails with
-// EEXIST, and the placeholder's return destroys that mapping). errno is the failed mmap's afterwards.
-void RefillHole(void* address, size_t length) {
+}  // namespace
+
+bool RefillHole(void* address, size_t length) {
   const int err = errno;
   const size_t mapped_length = (length + PageSize() - 1) & ~(PageSize() - 1);
+  bool placed = false;
   if (mapped_length >= length) {
     void* hole = mmap(address, mapped_length, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (hole != MAP_FAILED && hole != address) munmap(hole, mapped_length);  // before 4.17: a hint, placed elsewhere
+    placed = hole == address;
+    if (hole != MAP_FAILED && !placed) munmap(hole, mapped_length);  // before 4.17: a hint, placed elsewhere
   }
   errno = err;
+  return placed;
 }
+
+namespace {
 
 int ToMmapProtection(Protection protection) {
   int prot = PROT_NONE;
@@ -85,10 +86,8 @@ void* MapAligned(size_t length, size_t alignment, int prot, int flags, int fd, o
   const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
   void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
   if (addr == MAP_FAILED) {
+    RefillHole(reinterpret_cast<void*>(aligned), length);  // keeps errno
     const int err = errno;
-    void* hole = mmap(reinterpret_cast<void*>(aligned), mapped_length, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (hole != MAP_FAILED && hole != reinterpret_cast<void*>(aligned)) munmap(hole, mapped_length);  // before 4.17
     munmap(base, reserve);
     errno = err;
     return MAP_FAILED;

@@ -52,6 +52,14 @@ struct Placement {
 // replaces). kNoAccess for EACCES on a file, kErrno otherwise.
 absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
 
+// A PROT_NONE placeholder over [address, +length) rounded up to pages, as a reservation's (MAP_PRIVATE | MAP_ANONYMOUS
+// | MAP_NORESERVE), that replaces nothing (MAP_FIXED_NOREPLACE): for after a MAP_FIXED mmap there failed, which may
+// have unmapped what it was to replace first (before Linux 6.12 as a rule, from 6.12 still when the file system's mmap
+// method fails). It fits only in a hole, which is then the caller's again before another thread's mmap can take it;
+// elsewhere (the kernel kept what was there) it changes nothing. Not covered: another thread's mmap that took part of
+// the hole before this call (this one then fails). True if it was placed (at `address`). errno is left as it was.
+bool RefillHole(void* address, size_t length);
+
 // mmap(2)'s signature: the call Place() makes at a fixed address, which tests replace (placement_for_test.h).
 using FixedMmapFn = void* (*)(void* address, size_t length, int prot, int flags, int fd, off_t offset);
 

@@ -32,8 +32,9 @@
 //
 // offset + size past the end of the source is kLengthOutOfRange naming both (also for size 0 at an offset past
 // the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
-// block may have been transferred (to Device DAX: not written back from the CPU caches; write it again). No allocation on the success path of a regular file (a Device DAX's size and
-// alignment are read from sysfs, into strings, on each call). Thread-safe, as pread/pwrite are.
+// block may have been transferred (to Device DAX: not written back from the CPU caches; write it again). No allocation
+// on the success path of a regular file (a Device DAX's size and alignment are read from sysfs, into strings, on each
+// call). Thread-safe, as pread/pwrite are.
 //
 // Signal handlers: a guarded copy (Device DAX, hugetlbfs) may be made by a handler that interrupted another one (the
 // guard blocks signals while it holds its lock), but not by one that can interrupt its thread inside another pmem2

@@ -496,6 +496,13 @@ struct MapEntry {
   uint64_t record_id;
   uint64_t failures_recorded;
 
+  // Whether the registry's record at `begin` is still the entry's (its Map not destroyed, nor its range mapped again):
+  // that record into `*extent`. Allocates nothing.
+  bool RecordStillThere(map_internal::MapExtent* extent) const {
+    return record_id != 0 && map_internal::FirstMapInRange(reinterpret_cast<const void*>(begin), 0, extent) &&
+           extent->begin == begin && extent->record_id == record_id;
+  }
+
   static MapEntry Of(const Map& map) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(map.address());
     map_internal::MapExtent extent{};
@@ -586,11 +593,7 @@ struct Engine {
       const MapEntry& entry = maps[(unrecorded_map_index + i) % maps.size()];  // the noted one first
       if (i > 0 && !(entry.file.valid && entry.file == noted.file)) continue;
       map_internal::MapExtent extent{};
-      if (entry.record_id == 0 ||
-          !map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) ||
-          extent.begin != entry.begin || extent.record_id != entry.record_id) {
-        continue;
-      }
+      if (!entry.RecordStillThere(&extent)) continue;
       if (i == 0) {
         map_internal::RecordPersistFailure(unrecorded_address, unrecorded_length, unrecorded_errno,
                                            kCompletionsCarryIt);
@@ -1404,8 +1407,7 @@ void Engine::MarkQueued(Slot* slot) {
   if (failures != failures_marked) {
     for (MapEntry& entry : maps) {
       map_internal::MapExtent extent{};
-      const bool found = map_internal::FirstMapInRange(reinterpret_cast<const void*>(entry.begin), 0, &extent) &&
-                         extent.begin == entry.begin && extent.record_id == entry.record_id;
+      const bool found = entry.RecordStillThere(&extent);
       // A record that is not the entry's any more (unmapped behind pmem2's back, mapped again): no mark; the read
       // falls back to that address's sticky error (ErrorForAddressSince).
       if (!found) entry.record_id = 0;

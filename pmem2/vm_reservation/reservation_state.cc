@@ -19,6 +19,7 @@
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
+#include "pmem2/map/placement.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -58,13 +59,10 @@ bool RestorePlaceholder(uintptr_t address, size_t length) {
     return true;
   }
   munmap(at, length);  // the file's pages must not stay mapped
-  // A hole now (the mmap may also have failed after unmapping them, on kernels before 6.12): the placeholder again,
-  // replacing nothing. It fails only where another thread's mmap took part of the hole in between; the range is
-  // lost then. (The failure was ENOMEM, say at vm.max_map_count: the munmap gave a mapping back.)
-  void* const again = mmap(at, length, PROT_NONE, kPlaceholderFlags | MAP_FIXED_NOREPLACE, -1, 0);
-  if (again == at) return true;
-  if (again != MAP_FAILED) munmap(again, length);  // before 4.17: a hint, placed elsewhere
-  return false;
+  // A hole now: the placeholder again, replacing nothing. It fails only where another thread's mmap took part of the
+  // hole in between; the range is lost then. (The failure was ENOMEM, say at vm.max_map_count: the munmap gave a
+  // mapping back.)
+  return map_internal::RefillHole(at, length);
 }
 
 }  // namespace
