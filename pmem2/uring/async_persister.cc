@@ -448,6 +448,9 @@ struct Batch {
   Slot* members = nullptr;
   int retries = 0;
   bool recorded = false;  // its failure is recorded on the Maps already (synchronous backend)
+  // The first failure to start the early write-back of its members' pages (Engine::StartWriteBackEarly): the batch
+  // fails with it, whatever its sync says.
+  int early_write_back_error = 0;
   bool in_ring = false;   // prepared or submitted in the ring, not yet reaped
   Batch* next_free = nullptr;
 };
@@ -617,6 +620,9 @@ struct Engine {
   uint64_t run_end = 0;
   size_t run_persists = 0;   // persists in the run
   bool run_started = false;  // its write-back was started already
+  // The first failure to start the write-back of staged persists' pages early (StartWriteBackEarly), for the batch
+  // that takes them (TakeStaged).
+  int early_write_back_error = 0;
   bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
   const FaultInjection* injection = nullptr;
   size_t completed_in_pump = 0;
@@ -721,6 +727,7 @@ struct Engine {
   // For AbandonRing(): waits until every request the kernel took from the ring has completed.
   void AwaitTakenRequests();
   void StartWriteBackEarly(uint64_t begin, uint64_t end);
+  void StartWriteBack(uint64_t begin, uint64_t end);
 };
 
 absl::Status Engine::CheckMap(const Map& map) const {
@@ -1023,17 +1030,15 @@ bool Engine::OverlapsAWriteInTheRing(const Slot& slot) const {
 // of each finished run of touching pages as the next, separate run is queued lets the device work while the
 // application still stores (measured on ext4 over a virtual disk: 64 scattered pages, 1.3-1.6x the time of
 // O_DIRECT writes of them without this, below it with). sync_file_range(SYNC_FILE_RANGE_WRITE) only starts
-// write-back: it neither waits nor takes the kernel's write-back error report (the data sync still gets it),
-// and it is only a hint, so its result is ignored. Runs that touch grow instead (a log appending stays one run).
+// write-back: it neither waits nor takes the kernel's write-back error report (the data sync gets that), but its
+// result is not a hint's (StartWriteBack). Runs that touch grow instead (a log appending stays one run).
 void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
   if (descriptor_lost) return;  // hints only
   const uint64_t page = PageSize();
   begin = begin / page * page;
   end = (end + page - 1) / page * page;
   if (run_end > run_begin && (end < run_begin || begin > run_end)) {
-    if (!run_started) {
-      SyncFileRange(fd, run_begin, run_end - run_begin, SYNC_FILE_RANGE_WRITE);
-    }
+    if (!run_started) StartWriteBack(run_begin, run_end);
     // Two separate runs of one persist each in a row: scattered updates. Then each new run starts at once
     // rather than when the next one arrives (the device gets it one store earlier).
     const bool scattered = run_persists == 1;
@@ -1041,15 +1046,40 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
     run_end = end;
     run_persists = 1;
     run_started = scattered;
-    if (scattered) {
-      SyncFileRange(fd, begin, end - begin, SYNC_FILE_RANGE_WRITE);
-    }
+    if (scattered) StartWriteBack(begin, end);
     return;
   }
   run_begin = run_end > run_begin ? std::min(run_begin, begin) : begin;
   run_end = std::max(run_end, end);
   ++run_persists;
   run_started = false;
+}
+
+// The write-back a data sync would start, started now for pages of staged persists. Its failure is theirs: the file
+// system may give up on the pages when it fails to write them back (ext4's delayed allocation that fails other than
+// for want of memory or of space a commit frees: "Data will be lost", the pages' data dropped and the error returned
+// to this caller alone, not kept for the file's next sync, which then finds nothing to write). So the batch that takes
+// these persists fails with it (OnSyncResult), a false failure where the pages stayed dirty and the sync wrote them
+// (the conservative side). Not failures of the data: a call refused (ENOSYS, EPERM: a seccomp filter; EINVAL, ESPIPE:
+// no such range or file kind), no memory now (ENOMEM: ext4 keeps the pages dirty then), an interruption, or a
+// descriptor other code closed (the sync says so).
+void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
+  const int error = SyncFileRange(fd, begin, end - begin, SYNC_FILE_RANGE_WRITE);
+  switch (error) {
+    case 0:
+    case ENOSYS:
+    case EPERM:
+    case EINVAL:
+    case ESPIPE:
+    case ENOMEM:
+    case EINTR:
+    case EAGAIN:
+    case EBADF:
+      return;
+    default:
+      // Another file's error if the number is another file's now (its syncs fail EBADF then).
+      if (early_write_back_error == 0 && !DescriptorGone()) early_write_back_error = error;
+  }
 }
 
 Batch* Engine::TakeStaged() {
@@ -1059,6 +1089,8 @@ Batch* Engine::TakeStaged() {
   Batch* batch = free_batches;
   free_batches = batch->next_free;
   *batch = Batch{};
+  batch->early_write_back_error = early_write_back_error;
+  early_write_back_error = 0;
   batch->begin = UINT64_MAX;
   Slot** tail = &batch->members;
   while (Slot* slot = staged.Pop()) {
@@ -1304,6 +1336,8 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     Slot* slot = batch->members;
     batch->next_free = free_batches;
     free_batches = batch;
+    // Its members' pages may be among those given up: the batch that takes them again fails with it.
+    if (early_write_back_error == 0) early_write_back_error = batch->early_write_back_error;
     while (slot != nullptr) {
       Slot* next = slot->next;
       if (++slot->retries <= kMaxRetries) {
@@ -1324,6 +1358,8 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   }
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
+  const bool early_write_back_failed = result == 0 && batch->early_write_back_error != 0;
+  if (early_write_back_failed) result = -batch->early_write_back_error;
   if (result == -EBADF && descriptor_lost) {
     NoteUnrecorded(EBADF, *batch->members);
     own = StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); });
@@ -1333,8 +1369,14 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     const Slot* first = batch->members;
     if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     own = StatusOr(Prebuilt().Of(error), [&] {
-      return MakeErrnoError(error, internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed",
-                                                       batch->begin, batch->end));
+      return MakeErrnoError(
+          error, early_write_back_failed
+                     ? internal::StrFormat("AsyncPersister: starting the write-back of pages in file range [%#x, %#x) "
+                                           "failed (sync_file_range SYNC_FILE_RANGE_WRITE; the file system may have "
+                                           "dropped them, and the data sync that followed found nothing to report)",
+                                           batch->begin, batch->end)
+                     : internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed", batch->begin,
+                                           batch->end));
     });
     Fail(own);
   }

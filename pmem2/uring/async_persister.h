@@ -57,7 +57,11 @@
 //     Write-back of scattered ranges is started early: when a persist does not touch the run of pages that
 //     the persists before it cover, that run's write-back is started at once (sync_file_range(2)
 //     SYNC_FILE_RANGE_WRITE, which neither waits nor takes error reports), so the device works while the
-//     application goes on storing; the data sync at the end still decides the result.
+//     application goes on storing; the data sync at the end decides the result, except that a failure to start
+//     the write-back (other than a refused call, ENOMEM, EINTR, EAGAIN or a descriptor other code closed) fails the
+//     persists of that sync with it, recorded on the Maps: a file system may drop pages it failed to write back
+//     and give the error to that call alone (ext4's delayed allocation), so the data sync could find nothing left
+//     to report.
 //   Copy: `size` bytes from `src` are written to the file at the position of `dest` (so the Map shows them, the page
 //     cache being shared) and that range synced; OK means durable, on the same terms as a Persist's (no failure of the
 //     file recorded, nor one recorded since the Copy was queued). `src` must stay valid and unchanged until the Copy
