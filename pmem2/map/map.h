@@ -391,7 +391,8 @@ class Map {
 // the life of the process and never cleared, since no Map can acknowledge them. OK if none.
 absl::Status PersistErrorAt(const void* address);
 
-// How many persistence failures (msync) this process has seen, on any thread and any Map. Never decreases.
+// How many persistence failures (msync; and each Map found unmapped in part behind pmem2's back and mapped again,
+// ESTALE) this process has seen, on any thread and any Map. Never decreases.
 uint64_t PersistErrorCount();
 
 // Whether every byte of [address, address + length) lies in live Maps whose stores become durable through the

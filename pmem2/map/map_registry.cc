@@ -73,6 +73,10 @@ struct ReopenHandle {
 struct Registry {
   std::shared_mutex mutex;
   std::map<uintptr_t, MapRecord*> by_begin;  // begin address -> live mapping; guarded by mutex
+  // Records dropped from the index as stale (ForgetStaleRecordsLocked) whose Maps still live, by MapRecord::id(): a
+  // reader that found one before it was dropped (an AsyncPersister's entry, a libpmem sync's MapExtent) gets its
+  // error (ESTALE) rather than the address's new holder's. Guarded by mutex.
+  std::map<uint64_t, MapRecord*> dropped;
   std::map<std::pair<dev_t, ino_t>, ReopenHandle> reopen_handles;  // ChildReopenHandles by file; guarded by mutex
   Registry* replaced = nullptr;  // in a forked child: the parent's, kept (never used again, never freed)
 };
@@ -210,6 +214,7 @@ void ForgetOtherThreadsInChild() {
   try {
     if (fresh != nullptr) {
       fresh->by_begin = registry.by_begin;
+      fresh->dropped = registry.dropped;
       fresh->reopen_handles = registry.reopen_handles;
       fresh->replaced = &registry;
       TheRegistry() = fresh;
@@ -501,10 +506,15 @@ namespace {
 // recorded on the old Map instead, a reservation there refused. It leaves the index only; its Map still owns it
 // (UnregisterMap finds it gone and leaves the index alone), now with an error no acknowledgement ends (a failed sync
 // of what is left of its mapping would be recorded outside every Map), and leaves its range alone when destroyed.
+// A drop is a failure recorded (ESTALE) for the process's counts too: readers that skip the registry while no failure
+// was recorded since their mark (Map::Persist(), an AsyncPersister's completions) look then.
 void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
+    failure_count.fetch_add(1, std::memory_order_relaxed);
     it->second->MarkDroppedFromRegistry();
+    registry.dropped[it->second->id()] = it->second;
     it = registry.by_begin.erase(it);
+    failures_recorded_count.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -591,6 +601,7 @@ void UnregisterMap(MapRecord* record) {
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
+  if (record->dropped_from_registry()) registry.dropped.erase(record->id());
   if (record->holds_reopen_handle_) {
     record->holds_reopen_handle_ = false;
     record->remap_ = Remap{};
@@ -1378,7 +1389,18 @@ absl::Status ErrorOutsideEveryMap(uintptr_t address) {
 
 absl::Status ErrorForAddress(const void* address) { return ErrorForAddressSince(address, MapExtent{}); }
 
-absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
+namespace {
+
+// `map`'s record if it was dropped from the index as stale since `map` was found (its Map lives on): its error (ESTALE,
+// which no acknowledgement ends), as its Map's Persist() reports; otherwise nullptr. The registry's lock held.
+const MapRecord* DroppedLocked(const Registry& registry, const MapExtent& map) {
+  if (map.record_id == 0) return nullptr;
+  const auto it = registry.dropped.find(map.record_id);
+  return it == registry.dropped.end() ? nullptr : it->second;
+}
+
+// ErrorForAddressSince(), or (`since` false) ErrorForRecord().
+absl::Status ErrorForMapAt(const void* address, const MapExtent& map, bool since) {
   Registry& registry = GetRegistry();
   uintptr_t begin = 0;
   uintptr_t end = 0;
@@ -1386,6 +1408,9 @@ absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
   {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
+    if (holder == nullptr || (map.record_id != 0 && holder->id() != map.record_id)) {
+      if (const MapRecord* dropped = DroppedLocked(registry, map)) return dropped->ErrorWithoutWaiting();
+    }
     if (holder == nullptr) {
       lock.unlock();  // waited for outside it, as below
       return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
@@ -1401,11 +1426,24 @@ absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
   // The mark is the record's only while it is still the one found then: a Map made since at the same range of the
   // same file (as in a reservation) has a record of its own, whose count starts again.
   if (holder != nullptr && map.record_id != 0 && holder->id() == map.record_id) {
-    return holder->ErrorSinceLocked(map.failures_recorded);
+    return since ? holder->ErrorSinceLocked(map.failures_recorded) : holder->ErrorWithoutWaiting();
   }
+  if (const MapRecord* dropped = DroppedLocked(registry, map)) return dropped->ErrorWithoutWaiting();
   if (holder != nullptr) return holder->ErrorWithoutWaiting();
   lock.unlock();  // unmapped meanwhile
   return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
+}
+
+}  // namespace
+
+absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
+  return ErrorForMapAt(address, map, /*since=*/true);
+}
+
+absl::Status ErrorForRecord(const void* address, uint64_t record_id) {
+  MapExtent map{};
+  map.record_id = record_id;
+  return ErrorForMapAt(address, map, /*since=*/false);
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }

@@ -412,8 +412,13 @@ std::vector<MapExtent> MapsInRange(const void* address, size_t length);
 bool FirstMapInRange(const void* address, size_t length, MapExtent* first);
 // As ErrorForAddress(), for an address of `map` (from MapsInRange() or FirstMapInRange() before a sync): if that Map
 // holds it still, a failure recorded there since `map` was found is an error even if another thread acknowledged it
-// meanwhile (MapRecord::ErrorSince()).
+// meanwhile (MapRecord::ErrorSince()); if its record was dropped from the index as stale since (part of its range
+// unmapped behind pmem2's back and mapped again by other code), that record's error (ESTALE), whoever holds the
+// address now.
 absl::Status ErrorForAddressSince(const void* address, const MapExtent& map);
+// As ErrorForAddress(); but if the record `record_id` (a MapExtent's, found at `address` before) was dropped from
+// the index as stale since, that record's error (ESTALE), whoever holds the address now. 0: ErrorForAddress().
+absl::Status ErrorForRecord(const void* address, uint64_t record_id);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.

@@ -1304,6 +1304,31 @@ TEST(MapRegistryTest, AMapWhoseRangeWasMappedAgainBehindItsBackLeavesItAlone) {
   EXPECT_EQ(ProtectionAt(hole), "---p") << "the Map's end unmapped the reservation's page";
 }
 
+// A reader that found a Map before its record was dropped as stale (an AsyncPersister's entry, a libpmem sync's
+// MapExtent) gets that record's ESTALE wherever in the Map it asks, though no record holds the address now; one with
+// no mark asks the address (nothing there). The drop counts as a failure (the marks' readers look then), and once
+// the Map is gone its record is forgotten.
+TEST(MapRegistryTest, AReaderThatFoundAMapBeforeItsRecordWasDroppedGetsItsEstale) {
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> map = MapFd(fd.get());
+  ASSERT_TRUE(map.ok()) << map.status();
+  map_internal::MapExtent extent{};
+  ASSERT_TRUE(map_internal::FirstMapInRange(map->address(), 0, &extent));
+  char* const hole = static_cast<char*>(map->address()) + 2 * kPage;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  const uint64_t failures = PersistErrorCount();
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  EXPECT_EQ(PersistErrorCount(), failures + 1);
+  EXPECT_EQ(GetErrno(map_internal::ErrorForAddressSince(map->address(), extent)), ESTALE);
+  EXPECT_EQ(GetErrno(map_internal::ErrorForAddressSince(hole, extent)), ESTALE);
+  // (Failures outside every Map that other tests of this process recorded may answer there, never this ESTALE.)
+  EXPECT_NE(GetErrno(map_internal::ErrorForAddress(map->address())), ESTALE) << "no record holds the address";
+  map = absl::InternalError("destroyed");
+  EXPECT_NE(GetErrno(map_internal::ErrorForAddressSince(hole, extent)), ESTALE) << "the record went with its Map";
+}
+
 // The same for a Map placed in a reservation: its end neither puts the reservation's placeholder back over the
 // mapping now in the hole (a store there then reached anonymous memory, and a persist of it said OK) nor offers the
 // range again (a lost hole).

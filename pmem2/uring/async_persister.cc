@@ -498,6 +498,9 @@ struct MapEntry {
   // (Engine::MarkQueued()).
   uint64_t record_id;
   uint64_t failures_recorded;
+  // The record was not at `begin` when last looked at (MarkQueued()): dropped as stale (its range unmapped behind
+  // pmem2's back and mapped again), or its Map destroyed. Every completion of the entry then looks it up.
+  bool record_missing;
 
   // Whether the registry's record at `begin` is still the entry's (its Map not destroyed, nor its range mapped again):
   // that record into `*extent`. Allocates nothing.
@@ -520,7 +523,8 @@ struct MapEntry {
             map.writes_back_cache_lines(),
             known ? extent.file : map_internal::FileIdentity{},
             known ? extent.record_id : 0,
-            known ? extent.failures_recorded : 0};
+            known ? extent.failures_recorded : 0,
+            false};
   }
 };
 
@@ -807,8 +811,9 @@ void Engine::Activate(Slot* slot) {
     // As Map::Persist(): not OK while a write-back failure of the file is recorded on the Map (a page-granularity
     // Map's msync of the same file, a deep flush's), nor for one recorded since it was queued, as the other backends'
     // completions. Its own Map's only: the CPU backend may serve Maps of several files.
-    absl::Status status = StatusOr(
-        Prebuilt().sticky, [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); });
+    absl::Status status = StatusOr(Prebuilt().sticky, [&] {
+      return map_internal::ErrorForRecord(reinterpret_cast<const void*>(entry.begin), entry.record_id);
+    });
     if (status.ok()) status = FailedSinceQueued(*slot, map_internal::PersistFailureCount());
     Finish(slot, std::move(status));
     return;
@@ -1450,9 +1455,10 @@ void Engine::MarkQueued(Slot* slot) {
     for (MapEntry& entry : maps) {
       map_internal::MapExtent extent{};
       const bool found = entry.RecordStillThere(&extent);
-      // A record that is not the entry's any more (unmapped behind pmem2's back, mapped again): no mark; the read
-      // falls back to that address's sticky error (ErrorForAddressSince).
-      if (!found) entry.record_id = 0;
+      // A record that is not at the entry's address any more keeps its id: dropped as stale (unmapped behind pmem2's
+      // back, mapped again), its error (ESTALE) is still found by it; otherwise (its Map destroyed) the read falls back
+      // to that address's sticky error (ErrorForAddressSince).
+      entry.record_missing = !found;
       entry.failures_recorded = found ? extent.failures_recorded : 0;
     }
     failures_marked = failures;
@@ -1465,8 +1471,8 @@ void Engine::MarkQueued(Slot* slot) {
 // Map::Persist(), map_registry.h's ErrorForAddressSince()). `failures_now`: PersistFailureCount() now (failures
 // begun); equal to the recorded ones at the queueing, no failure began anywhere since, and nothing is looked up.
 absl::Status Engine::FailedSinceQueued(const Slot& slot, uint64_t failures_now) const {
-  if (failures_now == slot.failures_before) return absl::OkStatus();
   const MapEntry& entry = maps[slot.map_index];
+  if (failures_now == slot.failures_before && !entry.record_missing) return absl::OkStatus();
   map_internal::MapExtent mark{};
   mark.begin = entry.begin;
   mark.end = entry.end;
@@ -1479,8 +1485,9 @@ absl::Status Engine::FailedSinceQueued(const Slot& slot, uint64_t failures_now) 
 
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {
-    absl::Status s = StatusOr(
-        Prebuilt().sticky, [&] { return map_internal::ErrorForAddress(reinterpret_cast<const void*>(entry.begin)); });
+    absl::Status s = StatusOr(Prebuilt().sticky, [&] {
+      return map_internal::ErrorForRecord(reinterpret_cast<const void*>(entry.begin), entry.record_id);
+    });
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

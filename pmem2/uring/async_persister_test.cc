@@ -51,6 +51,7 @@
 #include "pmem2/map/page_persist_for_test.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/uring/fault_injection_for_test.h"
+#include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
 #include "testing/scratch_fs.h"
@@ -1640,6 +1641,30 @@ TEST(AsyncPersisterCpuTest, CompletionsReportTheFilesRecordedWriteBackFailure) {
   EXPECT_TRUE(after.status().ok()) << after.status();
 }
 
+// As AsyncPersisterTest's AMapWhoseRangeWasMappedAgainBehindItsBackFailsItsOperationsWithEstale, through the CPU.
+TEST(AsyncPersisterCpuTest, AMapWhoseRangeWasMappedAgainBehindItsBackFailsItsOperationsWithEstale) {
+  std::unique_ptr<MappedFile> file;
+  {
+    ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
+    file = MapDiskFile(kMiB);
+  }
+  ASSERT_NE(file, nullptr);
+  absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+  ASSERT_TRUE(persister.ok()) << persister.status();
+  ASSERT_EQ(persister->backend(), AsyncBackend::kCpu);
+  char* const base = static_cast<char*>(file->map->address());
+  char* const hole = base + kMiB / 2;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  Completion persist;
+  base[0] = 'p';
+  ASSERT_TRUE(persister->Persist(base, 1, &persist).ok());
+  EXPECT_TRUE(persist.done());
+  EXPECT_EQ(GetErrno(persist.status()), ESTALE) << persist.status();
+  persister->ClearFailure().IgnoreError();
+}
+
 // The CPU path's functions fault on memory they may not touch: a Copy into a Map made read-only, and a cache-line
 // Persist of a Map made PROT_NONE, are refused (kNoAccess) as the Map's Status methods refuse them, until mprotect(2)
 // opens the range. A Copy from below its destination is refused as on the other backends (one behaviour).
@@ -1866,6 +1891,29 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackFailsThePersistsItWasFor)
       EXPECT_THAT(words[6], HasSubstr("starting the write-back")) << child.output;
     }
   }
+}
+
+// A Map part of whose range was unmapped behind pmem2's back and mapped again by other code (here: a reservation
+// placed in the hole) can vouch for no persist any more (ESTALE, for good), as its own Persist() says: so do the
+// engine's completions of it, for an operation queued before that happened and for one queued after. (Both completed
+// OK before: the engine read the Map's error by address, where no record of it is any more.)
+TEST_P(AsyncPersisterTest, AMapWhoseRangeWasMappedAgainBehindItsBackFailsItsOperationsWithEstale) {
+  Completion before, after;
+  ASSERT_TRUE(persister_->Persist(base(), 1, &before).ok());
+  char* const hole = base() + 3 * kMiB;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  ASSERT_EQ(GetErrno(file_->map->PersistError()), ESTALE);
+  ASSERT_TRUE(persister_->Persist(base() + kPage, 1, &after).ok());
+  EXPECT_EQ(GetErrno(persister_->WaitAll()), ESTALE);
+  EXPECT_EQ(GetErrno(before.status()), ESTALE) << before.status();
+  EXPECT_EQ(GetErrno(after.status()), ESTALE) << after.status();
+  Completion later;
+  persister_->ClearFailure().IgnoreError();
+  ASSERT_TRUE(persister_->Persist(base() + 2 * kPage, 1, &later).ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(later)), ESTALE) << "no acknowledgement ends it";
+  persister_->ClearFailure().IgnoreError();
 }
 
 // A descriptor that writes, of a file this process may not open again for writing (here: made read-only after it
