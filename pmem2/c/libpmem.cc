@@ -83,11 +83,14 @@ class Log {
   }
 
  private:
+  // Not in a set-user-ID or set-group-ID program (or one given capabilities: secure_getenv(3)): whoever runs it
+  // would have it create or append to any file its privileges reach, with lines of the caller's choosing (a path).
+  // PMDK's release libpmem reads neither variable (its debug build only).
   Log() {
-    const char* level = std::getenv("PMEM_LOG_LEVEL");
+    const char* level = secure_getenv("PMEM_LOG_LEVEL");
     if (level == nullptr || !absl::SimpleAtoi(level, &level_) || level_ < 0) level_ = 0;
     if (level_ == 0) return;
-    const char* file = std::getenv("PMEM_LOG_FILE");
+    const char* file = secure_getenv("PMEM_LOG_FILE");
     if (file != nullptr && *file != '\0') {
       std::string path = file;
       if (path.back() == '-') path += std::to_string(getpid());
@@ -167,7 +170,9 @@ int IsPmemForced() {
 
 void* MmapHint() {
   return reinterpret_cast<void*>(mmap_hint.Get([] {
-    const char* value = std::getenv("PMEM_MMAP_HINT");
+    // Not in a set-user-ID or set-group-ID program (secure_getenv(3)): whoever runs it would choose where its
+    // mappings go, undoing address-space randomisation (the kernel drops a fixed-address personality there too).
+    const char* value = secure_getenv("PMEM_MMAP_HINT");
     if (value == nullptr || *value == '\0') return std::make_unique<uintptr_t>(0);
     // As libpmem: hexadecimal with or without 0x, anything after the number ignored.
     char* end = nullptr;

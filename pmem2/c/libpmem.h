@@ -77,7 +77,9 @@
  * free range at or above it, 2 MiB-aligned (1 GiB for 2 GiB and more; the hint itself rounded up), as libpmem
  * places it; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
  * also every pmem_map_file call with its arguments, before it is checked) and PMEM_LOG_FILE (where the log goes,
- * default stderr; a trailing "-" appends the process id).
+ * default stderr; a trailing "-" appends the process id). PMEM_MMAP_HINT, PMEM_LOG_LEVEL and PMEM_LOG_FILE are not
+ * read in a set-user-ID or set-group-ID program (nor one given capabilities: secure_getenv(3)), where whoever runs
+ * it would choose its mappings' addresses or a file it creates or appends to with its privileges.
  * Unlike PMDK's libpmem, pmem2's own PMEM2_FORCE_GRANULARITY (byte, cache_line, page) applies to pmem_map_file,
  * when it maps the file: it decides the mapping's granularity and so *is_pmemp and pmem_is_pmem. Forcing byte or
  * cache_line on a file that is not persistent memory makes the application skip pmem_msync, so nothing it
@@ -165,8 +167,9 @@ void pmem_persist(const void *addr, size_t len);
  * of Device DAX hold (pmem_map_file's, pmem2 maps' of the same engine), the range is written back from the CPU caches
  * instead, as pmem_persist does, and 0 returned (unless a failure recorded earlier is still held): durable, and no
  * failure recorded on those mappings (EFAULT where such a mapping allows neither reading nor writing: the write-back
- * would fault; a range over other memory too has that memory synced apart, see pmem2/map/page_persist.h). len 0 syncs nothing and returns 0 (libpmem msyncs the page holding an unaligned
- * addr: -1 with ENOMEM where it is not mapped). */
+ * would fault; a range over other memory too has that memory synced apart, see pmem2/map/page_persist.h). len 0
+ * syncs nothing and returns 0 (libpmem msyncs the page holding an unaligned addr: -1 with ENOMEM where it is not
+ * mapped). */
 int pmem_msync(const void *addr, size_t len);
 
 /* 1 if the platform writes CPU caches back on power loss for every NVDIMM (eADR), else 0; -1 with errno ENOMEM if
