@@ -1551,7 +1551,9 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
 // A failed page persist is never silent for a program written for libpmem2, which never reads the extension's record:
 // PMEM2_PERSIST_FAILURE unset or "warn" prints a line naming it on stderr (the program goes on, the failure recorded),
 // "record" prints nothing, "abort" prints it and ends the process as libpmem2 does (R6); another value makes
-// pmem2_map_new fail naming it. (A failure was recorded only, before this: silent for such programs.)
+// pmem2_map_new fail naming it. (A failure was recorded only, before this: silent for such programs.) Empty is unset;
+// another value at the failure (set after the map was made) names it and ends the process (it printed the warning's
+// line, "=warn", and went on).
 TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPmem2PersistFailureSays) {
   if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
   // In a child: the variable set, `persists` page persists whose msync fails; the child reports what it saw, and
@@ -1564,7 +1566,9 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   // How the child persists, and where its stderr goes.
   enum class Call { kPersistFn, kDeepFlush };
   enum class Stderr { kFile, kFullPipe, kPipeWithoutReader, kTerminal, kFullTerminal };
-  auto run = [&](const char* value, int persists = 1, Call call = Call::kPersistFn, Stderr to = Stderr::kFile) {
+  // `later`, if not nullptr: the variable's value once the map is made.
+  auto run = [&](const char* value, int persists = 1, Call call = Call::kPersistFn, Stderr to = Stderr::kFile,
+                 const char* later = nullptr) {
     Run result;
     result.child = pmem2::testing::RunInChild([&](int out) {
       int terminal = -1;  // the pseudo-terminal's master end, for Stderr::kTerminal
@@ -1610,6 +1614,7 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
         return 0;
       }
       char* const address = static_cast<char*>(pmem2_map_get_address(map));
+      if (later != nullptr) setenv("PMEM2_PERSIST_FAILURE", later, 1);
       pmem2::testing::DenySystemCall(__NR_msync, EIO);
       for (int i = 0; i < persists; ++i) {
         address[0] = 'x';
@@ -1630,7 +1635,7 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
     if (to == Stderr::kFile) result.stderr_text = ReadWholeFile(stderr_path);
     return result;
   };
-  for (const char* value : {static_cast<const char*>(nullptr), "warn"}) {
+  for (const char* value : {static_cast<const char*>(nullptr), "warn", ""}) {
     const Run warned = run(value);
     ASSERT_TRUE(warned.child.exited && warned.child.exit_code == 0) << warned.child.Describe();
     EXPECT_EQ(warned.child.output, absl::StrCat("returned; error ", -EIO));
@@ -1684,6 +1689,12 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   const Run no_reader = run("warn", 2, Call::kPersistFn, Stderr::kPipeWithoutReader);
   ASSERT_TRUE(no_reader.child.exited && no_reader.child.exit_code == 0) << no_reader.child.Describe();
   EXPECT_EQ(no_reader.child.output, absl::StrCat("returned; error ", -EIO));
+  const Run changed = run("warn", 1, Call::kPersistFn, Stderr::kFile, "sometimes");
+  EXPECT_EQ(changed.child.signal, SIGABRT) << changed.child.Describe();
+  EXPECT_THAT(changed.stderr_text, ::testing::HasSubstr("failed: EIO (errno 5)"));
+  EXPECT_THAT(changed.stderr_text,
+              ::testing::HasSubstr("(PMEM2_PERSIST_FAILURE=\"sometimes\", not warn, record or abort: ending the "
+                                   "process, as libpmem2 does)"));
   const Run invalid = run("sometimes");
   ASSERT_TRUE(invalid.child.exited && invalid.child.exit_code == 0) << invalid.child.Describe();
   EXPECT_EQ(invalid.child.output, "map_new: PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort");

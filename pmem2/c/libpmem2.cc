@@ -110,21 +110,25 @@ using pmem2::internal::StrFormat;
 
 // PMEM2_PERSIST_FAILURE: what a failed persist does besides its record, which a program written for libpmem2 never
 // reads (pmem2_map_get_persist_error() is an extension; libpmem2 aborts instead). Read at each failure, so that it
-// needs no set-up, and checked by pmem2_map_new() and pmem2_map_from_existing().
+// needs no set-up, and checked by pmem2_map_new() and pmem2_map_from_existing(). Empty counts as unset, as for the
+// other variables. Another value at a failure (set after the map was made, or with a map of the C++ API, which nothing
+// checks) ends the process, naming it: the caller asked for something other than warn, and the durable choice is
+// libpmem2's.
 enum class OnPersistFailure { kWarn, kRecord, kAbort, kInvalid };
 
-OnPersistFailure ReadOnPersistFailure() {
-  const char* value = std::getenv("PMEM2_PERSIST_FAILURE");
-  if (value == nullptr || std::strcmp(value, "warn") == 0) return OnPersistFailure::kWarn;
-  if (std::strcmp(value, "record") == 0) return OnPersistFailure::kRecord;
-  if (std::strcmp(value, "abort") == 0) return OnPersistFailure::kAbort;
+// `*value`: the variable as read (nullptr: unset).
+OnPersistFailure ReadOnPersistFailure(const char** value) {
+  *value = std::getenv("PMEM2_PERSIST_FAILURE");
+  if (*value == nullptr || **value == '\0' || std::strcmp(*value, "warn") == 0) return OnPersistFailure::kWarn;
+  if (std::strcmp(*value, "record") == 0) return OnPersistFailure::kRecord;
+  if (std::strcmp(*value, "abort") == 0) return OnPersistFailure::kAbort;
   return OnPersistFailure::kInvalid;
 }
 
 int CheckOnPersistFailure() {
-  if (ReadOnPersistFailure() != OnPersistFailure::kInvalid) return 0;
-  return FailFormatted(-EINVAL, "PMEM2_PERSIST_FAILURE=\"%s\": not warn, record or abort",
-                       std::getenv("PMEM2_PERSIST_FAILURE"));
+  const char* value = nullptr;
+  if (ReadOnPersistFailure(&value) != OnPersistFailure::kInvalid) return 0;
+  return FailFormatted(-EINVAL, "PMEM2_PERSIST_FAILURE=\"%s\": not warn, record or abort", value);
 }
 
 // The system calls, not glibc's functions: no cancellation point inside a persist function, which would end a thread
@@ -224,26 +228,37 @@ void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure) {
   // A call that returns the failure (pmem2_deep_flush, pmem_msync, a C++ Status method) is not silent: its caller
   // decides, as with libpmem2, which aborts only in the persists that cannot return an error.
   if (failure.caller_sees_result) return;
-  const OnPersistFailure on = ReadOnPersistFailure();
+  const char* value = nullptr;
+  const OnPersistFailure on = ReadOnPersistFailure(&value);
   if (on == OnPersistFailure::kRecord) return;
+  const bool ends = on == OnPersistFailure::kAbort || on == OnPersistFailure::kInvalid;
   const int saved_errno = errno;
   const int seen = persist_failures_seen.fetch_add(1, std::memory_order_relaxed);
   char line[512];
   int n = 0;
-  if (on == OnPersistFailure::kAbort || seen < kPersistFailuresPrinted) {
+  if (ends || seen < kPersistFailuresPrinted) {
     const char* name = strerrorname_np(failure.error_number);
+    // The value named at most in part: the line has a fixed room (nothing here allocates).
+    char setting[128];
+    if (on == OnPersistFailure::kInvalid) {
+      std::snprintf(setting, sizeof setting,
+                    "=\"%.48s%s\", not warn, record or abort: ending the process, as libpmem2 does", value,
+                    std::strlen(value) > 48 ? "..." : "");
+    } else {
+      std::snprintf(setting, sizeof setting, "=%s", ends ? "abort: ending the process" : "warn");
+    }
     n = std::snprintf(line, sizeof line,
                       "pmem2: persisting %zu bytes at %p failed: %s (errno %d): what was written there since the "
                       "last check may be lost; recorded on every map of the file until "
-                      "pmem2_map_clear_persist_error() (PMEM2_PERSIST_FAILURE=%s)\n",
+                      "pmem2_map_clear_persist_error() (PMEM2_PERSIST_FAILURE%s)\n",
                       failure.length, reinterpret_cast<void*>(failure.address), name != nullptr ? name : "?",
-                      failure.error_number, on == OnPersistFailure::kAbort ? "abort: ending the process" : "warn");
+                      failure.error_number, setting);
   } else if (seen == kPersistFailuresPrinted) {
     n = std::snprintf(line, sizeof line,
                       "pmem2: further persist failures are recorded, not printed (PMEM2_PERSIST_FAILURE=warn)\n");
   }
   if (n > 0) WriteToStderr(line, std::min(static_cast<size_t>(n), sizeof line - 1));
-  if (on == OnPersistFailure::kAbort) std::abort();
+  if (ends) std::abort();
   errno = saved_errno;
 }
 const bool persist_failure_observer_set = (pmem2::map_internal::SetPersistFailureObserver(&ReportPersistFailure), true);
