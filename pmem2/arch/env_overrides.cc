@@ -33,9 +33,11 @@ void Invalid(EnvOverrides* out, const char* name, const char* value, const char*
   out->invalid += takes;
 }
 
-// A "0"/"1" switch. Returns the value, or -1 for unset (missing or empty) and invalid values.
-int ReadSwitch(EnvOverrides* out, const char* name) {
+// A "0"/"1" switch. Returns the value, or -1 for unset (missing or empty) and invalid values; `*text`, if given: the
+// variable as read (one read: another thread's setenv may change it between two).
+int ReadSwitch(EnvOverrides* out, const char* name, const char** text = nullptr) {
   const char* value = Get(name);
+  if (text != nullptr) *text = value;
   if (value == nullptr || *value == '\0') return -1;
   if (std::strcmp(value, "0") == 0 || std::strcmp(value, "1") == 0) return value[0] - '0';
   Invalid(out, name, value, "0 or 1");
@@ -44,9 +46,10 @@ int ReadSwitch(EnvOverrides* out, const char* name) {
 
 // Sets *flag and notes the variable when the switch holds `wanted` (PMDK compares with strcmp).
 void ReadExact(EnvOverrides* out, const char* name, int wanted, bool* flag) {
-  if (ReadSwitch(out, name) == wanted) {
+  const char* value = nullptr;
+  if (ReadSwitch(out, name, &value) == wanted) {
     *flag = true;
-    Note(out, name, Get(name));
+    Note(out, name, value);
   }
 }
 

@@ -162,6 +162,13 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                      absl::StrCat("file descriptor ", fd,
                                   " is opened O_WRONLY; mapping needs O_RDONLY or O_RDWR"));
   }
+  // Access mode 3 (O_ACCMODE: neither read nor write, for ioctls only): every mapping of it would fail, far from the
+  // cause (libpmem2 takes it, and each pmem2_map_new fails with PMEM2_E_NO_ACCESS, "read-only" for a shared write).
+  if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR) {
+    return MakeError(ErrorCode::kInvalidFileHandle,
+                     absl::StrCat("file descriptor ", fd, " is opened with access mode ", flags & O_ACCMODE,
+                                  " (neither read nor write: ioctls only); mapping needs O_RDONLY or O_RDWR"));
+  }
   struct stat st;
   if (absl::Status s = Stat(fd, &st); !s.ok()) return s;
   if (S_ISREG(st.st_mode)) {

@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -102,6 +104,40 @@ TEST_P(SourceOnFileSystemTest, OPathDescriptorIsRefused) {
   EXPECT_THAT(std::string(source.status().message()), HasSubstr("O_PATH"));
   // A difference (README): libpmem2 takes it, and its pmem2_map_new fails later with -EBADF.
   EXPECT_EQ(ReferenceSourceFromFd(fd.get()), 0) << "libpmem2 refuses O_PATH now: say so in the README's table";
+}
+
+// Access mode 3 (neither read nor write: Linux's mode for ioctls only, which needs both permissions to open) is
+// refused as O_WRONLY is, naming the mode. A difference (README): libpmem2 takes it, and every map of it fails.
+TEST_P(SourceOnFileSystemTest, AccessModeThreeDescriptorIsRefused) {
+  ScopedTempDir dir(GetParam().base);
+  CreateFile(dir.Join("f"), 4096, O_RDWR);
+  ScopedFd fd(open(dir.Join("f").c_str(), O_ACCMODE | O_CLOEXEC));
+  ASSERT_GE(fd.get(), 0) << strerror(errno);
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileHandle) << source.status();
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("access mode 3"));
+  EXPECT_EQ(ReferenceSourceFromFd(fd.get()), 0) << "libpmem2 refuses mode 3 now: say so in the README's table";
+}
+
+// A character device that sysfs does not list (a pseudo-terminal's slave end on most machines) is no Device DAX:
+// PMEM2_E_INVALID_FILE_TYPE, as pmem2_source_from_fd(3) says for "a character device other than Device DAX". A
+// difference (README): libpmem2 fails the realpath(3) of its sysfs entry and returns its errno (-ENOENT).
+TEST(SourceTest, ACharacterDeviceSysfsDoesNotListIsRefusedAsNoDeviceDax) {
+  ScopedFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (master.get() < 0 || grantpt(master.get()) != 0 || unlockpt(master.get()) != 0) {
+    GTEST_SKIP() << "no pseudo-terminal here: " << strerror(errno);
+  }
+  ScopedFd slave(open(ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_GE(slave.get(), 0) << strerror(errno);
+  struct stat st;
+  ASSERT_EQ(fstat(slave.get(), &st), 0);
+  const std::string entry = absl::StrCat("/sys/dev/char/", major(st.st_rdev), ":", minor(st.st_rdev));
+  if (access(entry.c_str(), F_OK) == 0) GTEST_SKIP() << entry << " exists: sysfs lists this pseudo-terminal";
+  if (access("/sys/dev/char", F_OK) != 0) GTEST_SKIP() << "no /sys/dev/char here";
+  absl::StatusOr<Source> source = Source::FromFd(slave.get());
+  EXPECT_EQ(GetErrorCode(source.status()), ErrorCode::kInvalidFileType) << source.status();
+  EXPECT_THAT(std::string(source.status().message()), HasSubstr("character device"));
+  EXPECT_EQ(ReferenceSourceFromFd(slave.get()), -ENOENT) << "libpmem2 answers otherwise now: update the README's table";
 }
 
 // A block device is no source (pmem2 maps regular files and Device DAX), as in libpmem2. Any block device node this
