@@ -71,7 +71,8 @@ class Source {
 
   // Bytes in the source: the file size (fstat), the Device DAX size (sysfs), or the anonymous size.
   // kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another file or device
-  // (VerifyDescriptor); kInvalidSizeFormat if sysfs holds something that is no number.
+  // (VerifyDescriptor); kInvalidSizeFormat if sysfs holds something that is no number; a kErrno error (ENOENT when
+  // missing) if the Device DAX's sysfs size cannot be read.
   absl::StatusOr<uint64_t> Size() const;
 
   // The granule that a mapping's offset and length (and, in a VmReservation, its address) must be multiples of:
@@ -79,7 +80,8 @@ class Source {
   // memfd_create(MFD_HUGETLB)) its huge page size, which the kernel maps in whole (libpmem2 answers the page size
   // there). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs or the file system holds no number or not a
   // power of two; kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another
-  // file or device (VerifyDescriptor).
+  // file or device (VerifyDescriptor); a kErrno error (ENOENT when missing) if the Device DAX's sysfs alignment
+  // cannot be read.
   absl::StatusOr<size_t> Alignment() const;
 
   // OK if the descriptor still names what FromFd() found: the same Device DAX (st_rdev), or the same regular file
