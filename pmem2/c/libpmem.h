@@ -75,8 +75,10 @@
  * "01" and "1x" are 1, any other number no force), PMEM_NO_CLWB, PMEM_NO_CLFLUSHOPT, PMEM_NO_FLUSH, PMEM_NO_MOVNT,
  * PMEM_MOVNT_THRESHOLD (as in pmem2/arch/env_overrides.h), PMEM_MMAP_HINT (pmem_map_file maps in the first
  * free range at or above it, 2 MiB-aligned (1 GiB for 2 GiB and more; the hint itself rounded up), as libpmem
- * places it; hexadecimal, "0x" optional, as libpmem reads it), PMEM_LOG_LEVEL (1: errors, 2: maps and unmaps, 3:
- * also every pmem_map_file call with its arguments, before it is checked) and PMEM_LOG_FILE (where the log goes,
+ * places it; hexadecimal, "0x" optional, as libpmem reads it; 0, or no number: no hint, where libpmem searches from
+ * its first page up), PMEM_LOG_LEVEL (a whole decimal number, else 0, where PMDK's debug build reads it with atoi(3):
+ * 1: errors, 2: maps and unmaps, 3: also every pmem_map_file call with its arguments, before it is checked; PMDK's
+ * release build reads no log variable) and PMEM_LOG_FILE (where the log goes,
  * default stderr; a trailing "-" appends the process id). PMEM_MMAP_HINT, PMEM_LOG_LEVEL and PMEM_LOG_FILE are not
  * read in a set-user-ID or set-group-ID program (nor one given capabilities: secure_getenv(3)), where whoever runs
  * it would choose its mappings' addresses or a file it creates or appends to with its privileges.
