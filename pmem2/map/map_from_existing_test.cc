@@ -723,5 +723,23 @@ TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
   munmap(memory, kLength);
 }
 
+// The same for a Device DAX on an NVDIMM region of volatile memory (devtype nd_volatile).
+TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOnAVolatileNvdimmRegionIsRefused) {
+  ::pmem2::testing::FakeSysfs sysfs;
+  sysfs.MakeDevNullDeviceDaxUnder("devices/ndbus0/region2", std::to_string(kLength), "4096");
+  std::ofstream(sysfs.root() + "/devices/ndbus0/region2/devtype") << "nd_volatile\n";
+  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+    const absl::Status status = Map::FromExisting(*source, memory, kLength, g).status();
+    EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("an NVDIMM region of volatile memory")) << status;
+  }
+  munmap(memory, kLength);
+}
+
 }  // namespace
 }  // namespace pmem2

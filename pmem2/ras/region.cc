@@ -189,6 +189,14 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
                                           ") is not on an NVDIMM region (e.g. made from soft-reserved memory)");
   } else {
     location.region_name = std::string(Basename(location.region_dir));
+    // Unreadable (kernels before devtype, a fake sysfs): a region of persistent memory, as before it was asked.
+    absl::StatusOr<std::string> devtype = sysfs_internal::ReadAttribute(location.region_dir + "/devtype");
+    if (devtype.ok() && *devtype == "nd_volatile") {
+      location.volatile_region =
+          absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name,
+                       ", an NVDIMM region of volatile memory (devtype "
+                       "nd_volatile)");
+    }
   }
   return location;
 }
