@@ -253,7 +253,7 @@ class FileMaps {
         // application munmap'ed behind pmem_unmap's back, over whose address the live map came (a map of the same
         // address that the registry holds is never one of those).
         const Entries::iterator entry = maps_.find(map.begin);
-        if (entry == maps_.end() || pmem2::map_internal::DroppedFromRegistryForCApi(*entry->second)) {
+        if (entry == maps_.end() || pmem2::map_internal::RecordDroppedFromRegistry(*entry->second)) {
           return pmem2::MakeErrnoError(
               EINVAL, StrFormat("[%p, +%u) holds the pmem2 map [%#x, %#x), which pmem_map_file did not make: delete "
                                 "it with pmem2_map_delete (or destroy the Map) instead",
@@ -292,7 +292,7 @@ class FileMaps {
         for (Entries::iterator it : covered) {
           // A Map whose record was dropped (part of it munmap'ed behind pmem_unmap's back and mapped again since)
           // leaves its range alone when destroyed: unmapped here, as munmap(2) of the range asked for would.
-          if (pmem2::map_internal::DroppedFromRegistryForCApi(*it->second)) {
+          if (pmem2::map_internal::RecordDroppedFromRegistry(*it->second)) {
             munmap(reinterpret_cast<void*>(it->first), RoundUpToPage(it->second->size()));
           }
           doomed.push_back(std::move(it->second));

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -27,6 +28,9 @@ namespace {
 const char* probe_path = nullptr;
 
 constexpr uid_t kNobody = 65534;
+// The set-group-ID copy's group: any group other than the runner's makes the kernel run it as a secure program, and
+// one no files belong to gives it no privilege (not root's group: the copy is executable by everyone while it exists).
+constexpr gid_t kCopyGroup = 65533;
 constexpr uintptr_t kHint = 0x600000000000;  // far below where the kernel places mappings by itself
 // The sanitizers keep ranges of the address space for themselves (ASan's shadow holds kHint): the hint goes unchecked.
 #if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
@@ -47,14 +51,15 @@ struct ProbeRun {
   bool secure = false;
   uintptr_t address = 0;
   bool log_made = false;
+  bool cannot_become_nobody = false;  // no CAP_SETUID / CAP_SETGID (a container's root)
   std::string error;
 };
 
-// Runs `program` as nobody with PMEM_LOG_LEVEL=3, a PMEM_LOG_FILE and PMEM_MMAP_HINT set.
-ProbeRun RunProbe(const pmem2::testing::ScopedTempDir& dir, const std::string& program, const std::string& name) {
+// Runs `program` as nobody with PMEM_LOG_LEVEL=3, a PMEM_LOG_FILE and PMEM_MMAP_HINT set; its files go to `out`.
+ProbeRun RunProbe(const std::string& out_dir, const std::string& program, const std::string& name) {
   ProbeRun run;
-  const std::string log = dir.Join(name + ".log");
-  const std::string file = dir.Join(name + ".pmem");
+  const std::string log = out_dir + "/" + name + ".log";
+  const std::string file = out_dir + "/" + name + ".pmem";
   const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
     if (!pmem2::testing::BecomeUser(kNobody, kNobody)) return 100;
     if (dup2(out, STDOUT_FILENO) < 0) return 101;
@@ -66,6 +71,10 @@ ProbeRun RunProbe(const pmem2::testing::ScopedTempDir& dir, const std::string& p
     execve(program.c_str(), argv, envp);
     return 102;
   });
+  if (child.exited && child.exit_code == 100) {
+    run.cannot_become_nobody = true;
+    return run;
+  }
   if (!child.exited || child.exit_code != 0) {
     run.error = child.Describe();
     return run;
@@ -86,15 +95,24 @@ TEST(LibpmemSecureEnvTest, ASetGroupIdProgramReadsNeitherTheLogVariablesNorTheMa
   ASSERT_NE(probe_path, nullptr);
   if (geteuid() != 0) GTEST_SKIP() << "needs root: to make a set-group-ID copy of the probe and run it as another user";
   pmem2::testing::ScopedTempDir dir("/tmp");
-  ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);  // the probe, run as nobody, creates its files there
+  struct statvfs fs;
+  ASSERT_EQ(statvfs(dir.path().c_str(), &fs), 0);
+  if ((fs.f_flag & (ST_NOEXEC | ST_NOSUID)) != 0) GTEST_SKIP() << "/tmp is mounted noexec or nosuid here";
+  // Only root can reach the copies (the folder is 0711, the copies' names known); the probe, run as nobody, writes
+  // into a folder of its own.
+  ASSERT_EQ(chmod(dir.path().c_str(), 0711), 0);
+  const std::string out = dir.Join("out");
+  ASSERT_EQ(mkdir(out.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(out.c_str(), 0777), 0);
   const std::string plain = dir.Join("plain");
   const std::string set_group_id = dir.Join("set_group_id");
   ASSERT_TRUE(CopyFile(probe_path, plain, 0755));
   ASSERT_TRUE(CopyFile(probe_path, set_group_id, 0755));
-  ASSERT_EQ(chown(set_group_id.c_str(), 0, 0), 0);
+  ASSERT_EQ(chown(set_group_id.c_str(), 0, kCopyGroup), 0);
   ASSERT_EQ(chmod(set_group_id.c_str(), 02755), 0);
 
-  const ProbeRun control = RunProbe(dir, plain, "plain");
+  const ProbeRun control = RunProbe(out, plain, "plain");
+  if (control.cannot_become_nobody) GTEST_SKIP() << "this root cannot become another user (no CAP_SETUID/SETGID)";
   ASSERT_TRUE(control.error.empty()) << control.error;
   ASSERT_FALSE(control.secure);
   EXPECT_TRUE(control.log_made) << "a plain program logs where PMEM_LOG_FILE says";
@@ -102,7 +120,7 @@ TEST(LibpmemSecureEnvTest, ASetGroupIdProgramReadsNeitherTheLogVariablesNorTheMa
     EXPECT_EQ(control.address, kHint) << "and maps at PMEM_MMAP_HINT";
   }
 
-  const ProbeRun secure = RunProbe(dir, set_group_id, "secure");
+  const ProbeRun secure = RunProbe(out, set_group_id, "secure");
   ASSERT_TRUE(secure.error.empty()) << secure.error;
   if (!secure.secure) GTEST_SKIP() << "the kernel did not run the set-group-ID copy as a secure program (nosuid?)";
   EXPECT_FALSE(secure.log_made) << "a set-group-ID program made the file PMEM_LOG_FILE names";

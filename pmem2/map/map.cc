@@ -50,7 +50,7 @@ void ForgetUnmappedForCApi(Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Abandon(map.claim_);
 }
 
-bool DroppedFromRegistryForCApi(const Map& map) {
+bool RecordDroppedFromRegistry(const Map& map) {
   return map.record_ != nullptr && map.record_->dropped_from_registry();
 }
 

@@ -151,9 +151,10 @@ void ForgetUnmappedForCApi(Map& map);
 // through, still open) has instead, to map `map`'s range again through a description of its own (map_registry.h,
 // RemapInChildThroughPath), where that still leads to the file.
 void RemapInChildThroughPathForCApi(const Map& map, int fd);
-// For pmem_unmap: whether `map`'s record was dropped as stale (part of its range mapped again by other code), so that
-// its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself.
-bool DroppedFromRegistryForCApi(const Map& map);
+// Whether `map`'s record was dropped as stale (part of its range mapped again by other code): for pmem_unmap, so that
+// its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself;
+// for an AsyncPersister, which refuses such a Map (it can vouch for no persist of it).
+bool RecordDroppedFromRegistry(const Map& map);
 // For pmem2_deep_flush, which refuses a map of an anonymous source only inside its range: Map's own range check.
 bool InRangeForCApi(const Map& map, const void* ptr, size_t size);
 // The access rule of the Status methods, for pmem2/uring's engine, which keeps a Map's protection and not the Map:
@@ -345,7 +346,7 @@ class Map {
   friend void map_internal::PublishForCApi(const Map& map);
   friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
-  friend bool map_internal::DroppedFromRegistryForCApi(const Map& map);
+  friend bool map_internal::RecordDroppedFromRegistry(const Map& map);
   friend void map_internal::RemapInChildThroughPathForCApi(const Map& map, int fd);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);

@@ -510,9 +510,9 @@ namespace {
 // was recorded since their mark (Map::Persist(), an AsyncPersister's completions) look then.
 void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
+    registry.dropped[it->second->id()] = it->second;  // first: the one step that allocates (it may throw)
     failure_count.fetch_add(1, std::memory_order_relaxed);
     it->second->MarkDroppedFromRegistry();
-    registry.dropped[it->second->id()] = it->second;
     it = registry.by_begin.erase(it);
     failures_recorded_count.fetch_add(1, std::memory_order_release);
   }
@@ -1399,8 +1399,9 @@ const MapRecord* DroppedLocked(const Registry& registry, const MapExtent& map) {
   return it == registry.dropped.end() ? nullptr : it->second;
 }
 
-// ErrorForAddressSince(), or (`since` false) ErrorForRecord().
-absl::Status ErrorForMapAt(const void* address, const MapExtent& map, bool since) {
+// ErrorForAddressSince(), or (`since` false) ErrorForRecord(). `*dropped` (if given): set when the answer is a dropped
+// record's.
+absl::Status ErrorForMapAt(const void* address, const MapExtent& map, bool since, bool* dropped = nullptr) {
   Registry& registry = GetRegistry();
   uintptr_t begin = 0;
   uintptr_t end = 0;
@@ -1409,7 +1410,10 @@ absl::Status ErrorForMapAt(const void* address, const MapExtent& map, bool since
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     MapRecord* holder = FindLocked(registry, reinterpret_cast<uintptr_t>(address));
     if (holder == nullptr || (map.record_id != 0 && holder->id() != map.record_id)) {
-      if (const MapRecord* dropped = DroppedLocked(registry, map)) return dropped->ErrorWithoutWaiting();
+      if (const MapRecord* stale = DroppedLocked(registry, map)) {
+        if (dropped != nullptr) *dropped = true;
+        return stale->ErrorWithoutWaiting();
+      }
     }
     if (holder == nullptr) {
       lock.unlock();  // waited for outside it, as below
@@ -1428,7 +1432,10 @@ absl::Status ErrorForMapAt(const void* address, const MapExtent& map, bool since
   if (holder != nullptr && map.record_id != 0 && holder->id() == map.record_id) {
     return since ? holder->ErrorSinceLocked(map.failures_recorded) : holder->ErrorWithoutWaiting();
   }
-  if (const MapRecord* dropped = DroppedLocked(registry, map)) return dropped->ErrorWithoutWaiting();
+  if (const MapRecord* stale = DroppedLocked(registry, map)) {
+    if (dropped != nullptr) *dropped = true;
+    return stale->ErrorWithoutWaiting();
+  }
   if (holder != nullptr) return holder->ErrorWithoutWaiting();
   lock.unlock();  // unmapped meanwhile
   return ErrorOutsideEveryMap(reinterpret_cast<uintptr_t>(address));
@@ -1440,10 +1447,10 @@ absl::Status ErrorForAddressSince(const void* address, const MapExtent& map) {
   return ErrorForMapAt(address, map, /*since=*/true);
 }
 
-absl::Status ErrorForRecord(const void* address, uint64_t record_id) {
+absl::Status ErrorForRecord(const void* address, uint64_t record_id, bool* dropped) {
   MapExtent map{};
   map.record_id = record_id;
-  return ErrorForMapAt(address, map, /*since=*/false);
+  return ErrorForMapAt(address, map, /*since=*/false, dropped);
 }
 
 uint64_t PersistFailureCount() { return failure_count.load(std::memory_order_relaxed); }

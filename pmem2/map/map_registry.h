@@ -417,8 +417,9 @@ bool FirstMapInRange(const void* address, size_t length, MapExtent* first);
 // address now.
 absl::Status ErrorForAddressSince(const void* address, const MapExtent& map);
 // As ErrorForAddress(); but if the record `record_id` (a MapExtent's, found at `address` before) was dropped from
-// the index as stale since, that record's error (ESTALE), whoever holds the address now. 0: ErrorForAddress().
-absl::Status ErrorForRecord(const void* address, uint64_t record_id);
+// the index as stale since, that record's error (ESTALE), whoever holds the address now, and `*dropped` (if given)
+// set. 0: ErrorForAddress().
+absl::Status ErrorForRecord(const void* address, uint64_t record_id, bool* dropped = nullptr);
 
 // Whether every byte of [address, address + length) lies in live mappings that are cpu_persistent(). False
 // for length 0 outside every mapping, as for any byte outside them.

@@ -38,6 +38,7 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -420,6 +421,15 @@ enum class SlotKind : uint8_t { kPersist, kCopy, kBarrier };
 
 struct Batch;
 
+// The first failure to start the write-back of staged persists' pages early (Engine::StartWriteBack): the batch that
+// syncs those pages fails with it, whatever its sync says.
+struct EarlyWriteBackFailure {
+  int error = 0;       // 0: none
+  uint64_t begin = 0;  // the run's file range
+  uint64_t end = 0;
+  bool recorded = false;  // on the Maps already, when it happened
+};
+
 struct Slot {
   SlotKind kind = SlotKind::kPersist;
   Completion* completion = nullptr;
@@ -448,9 +458,7 @@ struct Batch {
   Slot* members = nullptr;
   int retries = 0;
   bool recorded = false;  // its failure is recorded on the Maps already (synchronous backend)
-  // The first failure to start the early write-back of its members' pages (Engine::StartWriteBackEarly): the batch
-  // fails with it, whatever its sync says.
-  int early_write_back_error = 0;
+  EarlyWriteBackFailure early_write_back;  // of its members' pages
   bool in_ring = false;   // prepared or submitted in the ring, not yet reaped
   Batch* next_free = nullptr;
 };
@@ -624,9 +632,7 @@ struct Engine {
   uint64_t run_end = 0;
   size_t run_persists = 0;   // persists in the run
   bool run_started = false;  // its write-back was started already
-  // The first failure to start the write-back of staged persists' pages early (StartWriteBackEarly), for the batch
-  // that takes them (TakeStaged).
-  int early_write_back_error = 0;
+  EarlyWriteBackFailure early_write_back;  // of staged persists' pages, for the batch that takes them (TakeStaged)
   bool blocked = false;  // a barrier failed: operations are aborted until ClearFailure()
   const FaultInjection* injection = nullptr;
   size_t completed_in_pump = 0;
@@ -736,6 +742,12 @@ struct Engine {
 
 absl::Status Engine::CheckMap(const Map& map) const {
   if (map.address() == nullptr) return absl::InvalidArgumentError("AsyncPersister: the Map maps nothing (moved from)");
+  if (map_internal::RecordDroppedFromRegistry(map)) {
+    return MakeErrnoError(ESTALE, internal::StrFormat("AsyncPersister: part of the Map at %p was unmapped behind "
+                                                      "pmem2's back and mapped again by other code: no persist of it "
+                                                      "can be vouched for (Map::PersistError())",
+                                                      map.address()));
+  }
   if (map.store_granularity() == StoreGranularity::kPage && map.file_offset() == Map::kNoFileOffset) {
     return absl::InvalidArgumentError(
         internal::StrFormat("AsyncPersister: the page-granularity Map at %p is anonymous, private or adopted with "
@@ -1063,12 +1075,28 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
 // The write-back a data sync would start, started now for pages of staged persists. Its failure is theirs: the file
 // system may give up on the pages when it fails to write them back (ext4's delayed allocation that fails other than
 // for want of memory or of space a commit frees: "Data will be lost", the pages' data dropped and the error returned
-// to this caller alone, not kept for the file's next sync, which then finds nothing to write). So the batch that takes
-// these persists fails with it (OnSyncResult), a false failure where the pages stayed dirty and the sync wrote them
-// (the conservative side). Not failures of the data: a call refused (ENOSYS, EPERM: a seccomp filter; EINVAL, ESPIPE:
-// no such range or file kind), no memory now (ENOMEM: ext4 keeps the pages dirty then), an interruption, or a
-// descriptor other code closed (the sync says so).
+// to this caller alone, not kept for the file's next sync, which then finds nothing to write). So it is recorded on
+// the Maps at once, under a sync scope over the pages, as a failed msync is: another thread's persist of them (which
+// finds them clean) waits for it and then sees it; and the batch that takes these persists fails with it
+// (OnSyncResult). A false failure where the pages stayed dirty and the sync wrote them (the conservative side). Not
+// failures of the data: a call refused (ENOSYS, EPERM: a seccomp filter; EINVAL, ESPIPE: no such range or file kind),
+// no memory now (ENOMEM: ext4 keeps the pages dirty then), an interruption, or a descriptor other code closed (the
+// sync says so).
 void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
+  // The run's pages in the first Map that holds them: a record there reaches every Map of the file.
+  const void* address = nullptr;
+  size_t length = 0;
+  for (const MapEntry& entry : maps) {
+    const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
+    const uint64_t from = std::max(begin, entry.file_offset);
+    const uint64_t to = std::min(end, map_end);
+    if (from >= to) continue;
+    address = reinterpret_cast<const void*>(entry.begin + (from - entry.file_offset));
+    length = static_cast<size_t>(to - from);
+    break;
+  }
+  std::optional<map_internal::SyncScope> scope;
+  if (address != nullptr) scope.emplace(address, length);
   const int error = SyncFileRange(fd, begin, end - begin, SYNC_FILE_RANGE_WRITE);
   switch (error) {
     case 0:
@@ -1083,7 +1111,9 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
       return;
     default:
       // Another file's error if the number is another file's now (its syncs fail EBADF then).
-      if (early_write_back_error == 0 && !DescriptorGone()) early_write_back_error = error;
+      if (DescriptorGone()) return;
+      if (address != nullptr) map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
+      if (early_write_back.error == 0) early_write_back = {error, begin, end, address != nullptr};
   }
 }
 
@@ -1094,8 +1124,7 @@ Batch* Engine::TakeStaged() {
   Batch* batch = free_batches;
   free_batches = batch->next_free;
   *batch = Batch{};
-  batch->early_write_back_error = early_write_back_error;
-  early_write_back_error = 0;
+  batch->early_write_back = std::exchange(early_write_back, EarlyWriteBackFailure{});
   batch->begin = UINT64_MAX;
   Slot** tail = &batch->members;
   while (Slot* slot = staged.Pop()) {
@@ -1342,7 +1371,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     batch->next_free = free_batches;
     free_batches = batch;
     // Its members' pages may be among those given up: the batch that takes them again fails with it.
-    if (early_write_back_error == 0) early_write_back_error = batch->early_write_back_error;
+    if (early_write_back.error == 0) early_write_back = batch->early_write_back;
     while (slot != nullptr) {
       Slot* next = slot->next;
       if (++slot->retries <= kMaxRetries) {
@@ -1363,8 +1392,9 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   }
   absl::Status own;
   if (result > 0) result = -EIO;  // a data sync returns 0 or -errno; anything else cannot be trusted
-  const bool early_write_back_failed = result == 0 && batch->early_write_back_error != 0;
-  if (early_write_back_failed) result = -batch->early_write_back_error;
+  const EarlyWriteBackFailure& early = batch->early_write_back;
+  const bool early_write_back_failed = result == 0 && early.error != 0;
+  if (early_write_back_failed) result = -early.error;
   if (result == -EBADF && descriptor_lost) {
     NoteUnrecorded(EBADF, *batch->members);
     own = StatusOr(Prebuilt().descriptor_lost, [&] { return DescriptorLostError(); });
@@ -1372,14 +1402,16 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   } else if (result < 0) {
     const int error = -result;
     const Slot* first = batch->members;
-    if (!batch->recorded) RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+    if (early_write_back_failed ? !early.recorded : !batch->recorded) {
+      RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+    }
     own = StatusOr(Prebuilt().Of(error), [&] {
       return MakeErrnoError(
           error, early_write_back_failed
                      ? internal::StrFormat("AsyncPersister: starting the write-back of pages in file range [%#x, %#x) "
                                            "failed (sync_file_range SYNC_FILE_RANGE_WRITE; the file system may have "
                                            "dropped them, and the data sync that followed found nothing to report)",
-                                           batch->begin, batch->end)
+                                           early.begin, early.end)
                      : internal::StrFormat("AsyncPersister: data sync of file range [%#x, %#x) failed", batch->begin,
                                            batch->end));
     });
@@ -1483,12 +1515,15 @@ absl::Status Engine::FailedSinceQueued(const Slot& slot, uint64_t failures_now) 
                   [&] { return map_internal::ErrorForAddressSince(reinterpret_cast<const void*>(entry.begin), mark); });
 }
 
+// A Map whose record was dropped as stale (ESTALE for good) fails its own operations (FailedSinceQueued), not the
+// other Maps' nor a barrier after none of its operations: their data is synced through the engine's descriptor.
 absl::Status Engine::StickyError() const {
   for (const MapEntry& entry : maps) {
+    bool dropped = false;
     absl::Status s = StatusOr(Prebuilt().sticky, [&] {
-      return map_internal::ErrorForRecord(reinterpret_cast<const void*>(entry.begin), entry.record_id);
+      return map_internal::ErrorForRecord(reinterpret_cast<const void*>(entry.begin), entry.record_id, &dropped);
     });
-    if (!s.ok()) return s;
+    if (!s.ok() && !dropped) return s;
   }
   return absl::OkStatus();
 }

@@ -1865,18 +1865,20 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackFailsThePersistsItWasFor)
           !persister->Persist(base() + 900 * kPage, 1, &third).ok()) {
         return 4;
       }
+      // Before the engine's batch: a persist of the same page through the Map (which finds it clean) fails too.
+      const absl::Status through_the_map = file_->map->Persist(base() + 100 * kPage, 1);
       const absl::Status all = persister->WaitAll();
       const absl::Status recorded = file_->map->PersistError();
       testing::WriteToParent(
           out, absl::StrCat(static_cast<int>(first.status().code()), " ", static_cast<int>(second.status().code()), " ",
                             static_cast<int>(third.status().code()), " ", static_cast<int>(all.code()), " ",
-                            static_cast<int>(recorded.code()), " ", GetErrno(first.status()), " ",
-                            first.status().message()));
+                            static_cast<int>(recorded.code()), " ", static_cast<int>(through_the_map.code()), " ",
+                            GetErrno(first.status()), " ", first.status().message()));
       return 0;
     });
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-    const std::vector<std::string> words = absl::StrSplit(child.output, absl::MaxSplits(' ', 6));
-    ASSERT_EQ(words.size(), 7u) << child.output;
+    const std::vector<std::string> words = absl::StrSplit(child.output, absl::MaxSplits(' ', 7));
+    ASSERT_EQ(words.size(), 8u) << child.output;
     const absl::StatusCode expected = error == EIO      ? absl::StatusCode::kDataLoss
                                       : error == ENOSPC ? absl::StatusCode::kResourceExhausted
                                                         : absl::StatusCode::kOk;
@@ -1886,9 +1888,11 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackFailsThePersistsItWasFor)
     EXPECT_EQ(words[2], code) << "the third persist (error " << error << "): " << child.output;
     EXPECT_EQ(words[3], code) << "WaitAll (error " << error << "): " << child.output;
     EXPECT_EQ(words[4], code) << "recorded on the Map (error " << error << "): " << child.output;
+    EXPECT_EQ(words[5], code) << "the Map's persist before the batch (error " << error << "): " << child.output;
     if (expected != absl::StatusCode::kOk) {
-      EXPECT_EQ(words[5], absl::StrCat(error)) << child.output;
-      EXPECT_THAT(words[6], HasSubstr("starting the write-back")) << child.output;
+      EXPECT_EQ(words[6], absl::StrCat(error)) << child.output;
+      EXPECT_THAT(words[7], HasSubstr("starting the write-back")) << child.output;
+      EXPECT_THAT(words[7], HasSubstr("[0x64000, 0x65000)")) << "the run's range: " << child.output;
     }
   }
 }
@@ -1914,6 +1918,34 @@ TEST_P(AsyncPersisterTest, AMapWhoseRangeWasMappedAgainBehindItsBackFailsItsOper
   ASSERT_TRUE(persister_->Persist(base() + 2 * kPage, 1, &later).ok());
   EXPECT_EQ(GetErrno(persister_->Wait(later)), ESTALE) << "no acknowledgement ends it";
   persister_->ClearFailure().IgnoreError();
+}
+
+// That ESTALE is the dropped Map's own: the engine's other Map of the file (whose data the engine's own descriptor
+// syncs) completes its operations and a barrier after them OK, as that Map's own Persist() does; and a new engine
+// refuses the dropped Map, naming why. (Found by review: the first fix failed every operation of the engine with it.)
+TEST_P(AsyncPersisterTest, AnotherMapOfTheEngineIsNotFailedByADroppedOnesEstale) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> other = Map::Create(config, *file_->source);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(persister_->AddMap(*other).ok());
+  char* const hole = base() + 3 * kMiB;
+  ASSERT_EQ(munmap(hole, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  Completion persist, barrier, dropped;
+  static_cast<char*>(other->address())[0] = 'o';
+  ASSERT_TRUE(persister_->Persist(other->address(), 1, &persist).ok());
+  ASSERT_TRUE(persister_->Barrier(&barrier).ok());
+  EXPECT_TRUE(persister_->Wait(barrier).ok()) << barrier.status();
+  EXPECT_TRUE(persist.status().ok()) << persist.status();
+  EXPECT_TRUE(other->Persist(other->address(), 1).ok());
+  ASSERT_TRUE(persister_->Persist(base(), 1, &dropped).ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(dropped)), ESTALE) << dropped.status();
+  persister_->ClearFailure().IgnoreError();
+  const absl::Status refused = NewPersister().status();
+  EXPECT_EQ(GetErrno(refused), ESTALE) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("unmapped behind pmem2's back")) << refused;
 }
 
 // A descriptor that writes, of a file this process may not open again for writing (here: made read-only after it
