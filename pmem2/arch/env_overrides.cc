@@ -15,7 +15,9 @@ namespace pmem2 {
 namespace arch {
 namespace {
 
-const char* Get(const char* name) { return std::getenv(name); }
+// Not in a set-user-ID or set-group-ID program (secure_getenv(3)): whoever runs it would choose how its persists work
+// (PMEM_NO_FLUSH=1 skips the write-back), or have its mappings refused (an invalid value).
+const char* Get(const char* name) { return secure_getenv(name); }
 
 void Note(EnvOverrides* out, const char* name, const char* value) {
   if (!out->description.empty()) out->description += ' ';

@@ -152,7 +152,9 @@ std::atomic<int> is_pmem_forced{kNotReadYet};
 int IsPmemForced() {
   const int read = is_pmem_forced.load(std::memory_order_relaxed);
   if (read != kNotReadYet) return read;
-  const char* value = std::getenv("PMEM_IS_PMEM_FORCE");
+  // Not in a set-user-ID or set-group-ID program (secure_getenv(3)): whoever runs it would have a disk's file claimed
+  // persistent memory, and its callers' pmem_persist skip the pmem_msync they need.
+  const char* value = secure_getenv("PMEM_IS_PMEM_FORCE");
   int forced = -1;  // unset: no force
   if (value != nullptr) {
     // libpmem reads the value with atoi(3) and forces on 0 and 1 only, so applications' settings mean what atoi

@@ -118,7 +118,7 @@ enum class OnPersistFailure { kWarn, kRecord, kAbort, kInvalid };
 
 // `*value`: the variable as read (nullptr: unset).
 OnPersistFailure ReadOnPersistFailure(const char** value) {
-  *value = std::getenv("PMEM2_PERSIST_FAILURE");
+  *value = secure_getenv("PMEM2_PERSIST_FAILURE");  // as pmem2's other variables: not in a set-user-ID program
   if (*value == nullptr || **value == '\0' || std::strcmp(*value, "warn") == 0) return OnPersistFailure::kWarn;
   if (std::strcmp(*value, "record") == 0) return OnPersistFailure::kRecord;
   if (std::strcmp(*value, "abort") == 0) return OnPersistFailure::kAbort;

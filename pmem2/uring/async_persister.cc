@@ -1627,7 +1627,7 @@ absl::Status InheritedAcrossFork() {
 // PMEM2_NO_IO_URING: unset, empty or "0" (io_uring where the kernel has it) or "1" (never); anything else is no
 // answer, so that a run meant for the synchronous backend cannot test io_uring by a typo.
 absl::Status CheckNoIoUring() {
-  const char* value = std::getenv("PMEM2_NO_IO_URING");
+  const char* value = secure_getenv("PMEM2_NO_IO_URING");
   if (value == nullptr || *value == '\0' || std::strcmp(value, "0") == 0 || std::strcmp(value, "1") == 0) {
     return absl::OkStatus();
   }
@@ -1641,7 +1641,7 @@ IoUringSupport MakeRing(unsigned entries, io_uring* ring) {
     result.detail = absl::StrCat("not used: ", s.message());
     return result;
   }
-  const char* no_uring = std::getenv("PMEM2_NO_IO_URING");
+  const char* no_uring = secure_getenv("PMEM2_NO_IO_URING");
   if (no_uring != nullptr && std::strcmp(no_uring, "1") == 0) {
     result.detail = "not used: PMEM2_NO_IO_URING=1";
     return result;
