@@ -1041,13 +1041,21 @@ TEST(VolatileDeviceDaxMapTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
   ScopedEnv no_force("PMEM2_FORCE_GRANULARITY", absl::nullopt);
   for (const char* parent :
        {"devices/platform/hmem.0", "devices/platform/ACPI0017:00/root0/decoder0.0/region0/dax_region0",
-        "devices/ndbus0/region0/dax0.1", "devices/ndbus0/region1/dax1.0"}) {
+        "devices/ndbus0/region0/dax0.1", "devices/ndbus0/region1/dax1.0",
+        "devices/pci0000:00/0000:00:02.0/virtio0/ndbus1/region1/dax1.0"}) {
     SCOPED_TRACE(parent);
     ::pmem2::testing::FakeSysfs sysfs;
     sysfs.MakeDevNullDeviceDaxUnder(parent, "4294967296", "2097152");
     const bool volatile_region = absl::StartsWith(parent, "devices/ndbus0/region1/");
+    const bool virtio = absl::StrContains(parent, "/virtio0/");
     std::ofstream(sysfs.root() + "/devices/ndbus0/region0/devtype") << "nd_pmem\n";
     std::ofstream(sysfs.root() + "/devices/ndbus0/region1/devtype") << "nd_volatile\n";
+    std::ofstream(sysfs.root() + "/devices/ndbus0/provider") << "ACPI.NFIT\n";
+    if (virtio) {
+      const std::string bus = sysfs.root() + "/devices/pci0000:00/0000:00:02.0/virtio0/ndbus1";
+      std::ofstream(bus + "/provider") << "virtio-pmem\n";
+      std::ofstream(bus + "/region1/devtype") << "nd_pmem\n";
+    }
     const bool on_nvdimm = absl::StartsWith(parent, "devices/ndbus0/") && !volatile_region;
     ScopedFd fd(open("/dev/null", O_RDWR));
     for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
@@ -1060,8 +1068,10 @@ TEST(VolatileDeviceDaxMapTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
         EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kGranularityNotSupported) << map.status();
         EXPECT_THAT(std::string(map.status().message()),
                     HasSubstr(volatile_region ? "(dax0.0) is on region1, an NVDIMM region of volatile memory"
+                              : virtio        ? "(dax0.0) is on region1 of a virtio-pmem device"
                                               : "(dax0.0) is not on an NVDIMM region"));
-        EXPECT_THAT(std::string(map.status().message()), HasSubstr("does not survive a power loss"));
+        EXPECT_THAT(std::string(map.status().message()),
+                    HasSubstr(virtio ? "durable only by the device's flush" : "does not survive a power loss"));
       }
     }
   }

@@ -96,10 +96,14 @@ absl::Status RefuseVolatileDeviceDax(const Source& source) {
   if (source.kind() != SourceKind::kDeviceDax) return absl::OkStatus();
   absl::StatusOr<ras_internal::Location> location = ras_internal::LocateSource(source);
   if (!location.ok()) return location.status();
-  if (!location->region_dir.empty() && location->volatile_region.empty()) return absl::OkStatus();
+  if (!location->region_dir.empty() && location->not_durable.empty()) return absl::OkStatus();
+  if (location->region_dir.empty()) {
+    return MakeError(ErrorCode::kGranularityNotSupported,
+                     absl::StrCat(location->not_on_nvdimm,
+                                  ": its memory does not survive a power loss, so no store granularity can be met"));
+  }
   return MakeError(ErrorCode::kGranularityNotSupported,
-                   absl::StrCat(location->region_dir.empty() ? location->not_on_nvdimm : location->volatile_region,
-                                ": its memory does not survive a power loss, so no store granularity can be met"));
+                   absl::StrCat(location->not_durable, ", so no store granularity can be met"));
 }
 
 absl::Status CheckEnvironment() {

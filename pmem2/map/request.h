@@ -59,7 +59,8 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source);
 
 // OK unless `source` is a Device DAX of memory that does not survive a power loss: one not on an NVDIMM region
 // (made by the hmem driver from soft-reserved memory, or a CXL RAM region's), or on an NVDIMM region of volatile
-// memory (devtype nd_volatile: ras_internal::Location::volatile_region). No store granularity is met there,
+// memory (devtype nd_volatile), or one whose stores no persist makes durable (a virtio-pmem device's:
+// ras_internal::Location::not_durable). No store granularity is met there,
 // so Create() and FromExisting() refuse it (kGranularityNotSupported, naming the device); libpmem2 1.12.1 maps it
 // like persistent memory and its persists report success. Errors reading sysfs are returned as they are.
 absl::Status RefuseVolatileDeviceDax(const Source& source);

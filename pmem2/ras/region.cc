@@ -191,11 +191,21 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
     location.region_name = std::string(Basename(location.region_dir));
     // Unreadable (kernels before devtype, a fake sysfs): a region of persistent memory, as before it was asked.
     absl::StatusOr<std::string> devtype = sysfs_internal::ReadAttribute(location.region_dir + "/devtype");
+    absl::StatusOr<std::string> provider =
+        sysfs_internal::ReadAttribute(std::string(Dirname(location.region_dir)) + "/provider");
+    const std::string what =
+        absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name);
     if (devtype.ok() && *devtype == "nd_volatile") {
-      location.volatile_region =
-          absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name,
-                       ", an NVDIMM region of volatile memory (devtype "
-                       "nd_volatile)");
+      location.not_durable = absl::StrCat(what,
+                                          ", an NVDIMM region of volatile memory (devtype nd_volatile): its memory "
+                                          "does not survive a power loss");
+    } else if (provider.ok() && *provider == "virtio-pmem") {
+      // Measured (testing/dax_vm, a virtio-pmem device under qemu): ndctl makes a Device DAX there, MAP_SYNC succeeds,
+      // and the region has no deep_flush.
+      location.not_durable = absl::StrCat(
+          what,
+          " of a virtio-pmem device (its bus's provider): its stores become durable only by the device's flush (the "
+          "host's sync of the memory's backing file), which nothing done through a Device DAX asks for");
     }
   }
   return location;

@@ -63,10 +63,12 @@ struct Location {
   // Set (a message) when region_dir is empty because the block device is stacked (device-mapper, md) over one on
   // an NVDIMM region: a file's blocks there cannot be mapped to the NVDIMM's, so its bad blocks cannot be told.
   std::string stacked_over_nvdimm;
-  // Set (a message naming the device and region) for a Device DAX on an NVDIMM region of volatile memory: libnvdimm's
-  // nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile ones), whose
-  // `devtype` says so. region_dir is set too: it is a region, whose memory does not survive a power loss.
-  std::string volatile_region;
+  // Set (a message naming the device, the region and why) for a Device DAX on an NVDIMM region whose stores no
+  // persist makes durable: libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's
+  // and of_pmem's volatile ones), whose `devtype` says so; a virtio-pmem device's (its bus's `provider`), durable only
+  // by the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush. region_dir
+  // is set too.
+  std::string not_durable;
 };
 
 // The region behind a file system on block device `dev` (a regular file's st_dev). Not finding one is not an
