@@ -704,41 +704,34 @@ TEST(MapFromExistingAnonymousTest, AByteMapThatWritesNothingBackNeedsNoAccessToP
 }
 #endif
 
-// A mapping of a Device DAX of volatile memory (on no NVDIMM region: hmem, a CXL RAM region) cannot be vouched for
-// at any granularity: Create() refuses such a device (map_test.cc), and so does FromExisting().
-TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOnNoNvdimmRegionIsRefused) {
-  ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDaxUnder("devices/platform/hmem.0", std::to_string(kLength), "4096");
-  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(memory, MAP_FAILED);
-  for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
-    const absl::Status status = Map::FromExisting(*source, memory, kLength, g).status();
-    EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr("(dax0.0) is not on an NVDIMM region")) << status;
+// A mapping of a Device DAX of volatile memory (on no NVDIMM region: hmem, a CXL RAM region; or on an NVDIMM region of
+// volatile memory, devtype nd_volatile) cannot be vouched for at any granularity: Create() refuses such a device
+// (map_test.cc), and so does FromExisting().
+TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOfVolatileMemoryIsRefused) {
+  struct Case {
+    const char* parent;
+    const char* devtype;  // of the region, if any
+    const char* says;
+  };
+  for (const Case& c : {Case{"devices/platform/hmem.0", nullptr, "(dax0.0) is not on an NVDIMM region"},
+                        Case{"devices/ndbus0/region2", "nd_volatile", "an NVDIMM region of volatile memory"}}) {
+    SCOPED_TRACE(c.parent);
+    ::pmem2::testing::FakeSysfs sysfs;
+    sysfs.MakeDevNullDeviceDaxUnder(c.parent, std::to_string(kLength), "4096");
+    if (c.devtype != nullptr) std::ofstream(sysfs.root() + "/" + c.parent + "/devtype") << c.devtype << "\n";
+    ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+    absl::StatusOr<Source> source = Source::FromFd(fd.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    ASSERT_EQ(source->kind(), SourceKind::kDeviceDax);
+    void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(memory, MAP_FAILED);
+    for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
+      const absl::Status status = Map::FromExisting(*source, memory, kLength, g).status();
+      EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+      EXPECT_THAT(std::string(status.message()), HasSubstr(c.says)) << status;
+    }
+    munmap(memory, kLength);
   }
-  munmap(memory, kLength);
-}
-
-// The same for a Device DAX on an NVDIMM region of volatile memory (devtype nd_volatile).
-TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOnAVolatileNvdimmRegionIsRefused) {
-  ::pmem2::testing::FakeSysfs sysfs;
-  sysfs.MakeDevNullDeviceDaxUnder("devices/ndbus0/region2", std::to_string(kLength), "4096");
-  std::ofstream(sysfs.root() + "/devices/ndbus0/region2/devtype") << "nd_volatile\n";
-  ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(memory, MAP_FAILED);
-  for (StoreGranularity g : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
-    const absl::Status status = Map::FromExisting(*source, memory, kLength, g).status();
-    EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr("an NVDIMM region of volatile memory")) << status;
-  }
-  munmap(memory, kLength);
 }
 
 }  // namespace
