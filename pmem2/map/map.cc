@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/str_format.h"
@@ -112,10 +113,22 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     handle.HandOver(map.record_.get(),
                     map_internal::Remap{request->length, placement->flags, static_cast<off_t>(request->offset)});
   }
+  // MAP_SYNC keeps a file system's page tables valid, not its medium's contents: on an NVDIMM region of volatile
+  // memory, page granularity (found by audit: cache line, and persistent memory to pmem_is_pmem).
+  bool synchronous = placement->synchronous;
+  std::string not_durable;
+  if (synchronous && request->kind == SourceKind::kRegularFile) {
+    absl::StatusOr<std::string> why = map_internal::WhyMapSyncIsNotDurable(source);
+    if (!why.ok()) return why.status();
+    not_durable = std::move(*why);
+    synchronous = not_durable.empty();
+  }
   absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
-      request->required, request->forced, request->shared_file(), placement->synchronous,
-      request->kind == SourceKind::kDeviceDax);
+      request->required, request->forced, request->shared_file(), synchronous, request->kind == SourceKind::kDeviceDax);
   if (!choice.ok()) return choice.status();
+  if (!not_durable.empty()) {
+    choice->reason = absl::StrCat("MAP_SYNC, but ", not_durable, ": persistence needs msync, as in a RAM file system");
+  }
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));

@@ -106,6 +106,12 @@ absl::Status RefuseVolatileDeviceDax(const Source& source) {
                    absl::StrCat(location->not_durable, ", so no store granularity can be met"));
 }
 
+absl::StatusOr<std::string> WhyMapSyncIsNotDurable(const Source& source) {
+  absl::StatusOr<ras_internal::Location> location = ras_internal::LocateSource(source);
+  if (!location.ok()) return location.status();
+  return location->not_durable;
+}
+
 absl::Status CheckEnvironment() {
   if (const std::string& invalid = arch::InvalidEnvironment(); !invalid.empty()) {
     return MakeError(ErrorCode::kInvalidEnvironment, absl::StrCat(invalid, " (pmem2 reads it once per process)"));

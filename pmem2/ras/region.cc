@@ -126,6 +126,43 @@ absl::StatusOr<uint64_t> ReadUnsignedAttribute(const std::string& path, ErrorCod
   return value;
 }
 
+namespace {
+
+// Sets location->not_durable ("`what`, ...: why") where no persist makes stores on the region durable: an NVDIMM
+// region of volatile memory (devtype nd_volatile), or, for Device DAX, a virtio-pmem device's (its bus's provider),
+// durable only by the device's flush, which msync asks for on a file system there (fsync) and nothing can on Device
+// DAX. Measured under qemu (testing/dax_vm): ndctl makes a Device DAX on virtio-pmem, MAP_SYNC succeeds there, and
+// the region has no deep_flush. An attribute that is missing (ENOENT: a fake sysfs) says nothing; any other failure
+// to read one is returned: a refusal, never a claim of durability.
+absl::Status NoteWhyNotDurable(const std::string& what, bool device_dax, Location* location) {
+  const auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
+    if (!text.ok() && GetErrorCode(text.status()) == ErrorCode::kErrno && GetErrno(text.status()) == ENOENT) {
+      return std::string();
+    }
+    return text;
+  };
+  absl::StatusOr<std::string> devtype = read(location->region_dir + "/devtype");
+  if (!devtype.ok()) return devtype.status();
+  if (*devtype == "nd_volatile") {
+    location->not_durable = absl::StrCat(
+        what, ", an NVDIMM region of volatile memory (devtype nd_volatile): its memory does not survive a power loss");
+    return absl::OkStatus();
+  }
+  if (!device_dax) return absl::OkStatus();
+  absl::StatusOr<std::string> provider = read(std::string(Dirname(location->region_dir)) + "/provider");
+  if (!provider.ok()) return provider.status();
+  if (*provider == "virtio-pmem") {
+    location->not_durable = absl::StrCat(
+        what,
+        " of a virtio-pmem device (its bus's provider): its stores become durable only by the device's flush (the "
+        "host's sync of the memory's backing file), which nothing done through a Device DAX asks for");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
   Location location;
   const unsigned maj = major(dev), min = minor(dev);
@@ -167,6 +204,12 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
     }
   } else {
     location.region_name = std::string(Basename(location.region_dir));
+    if (absl::Status s = NoteWhyNotDurable(absl::StrCat("its file system's block device ", maj, ":", min, " (",
+                                                        Basename(disk), ") is on ", location.region_name),
+                                           /*device_dax=*/false, &location);
+        !s.ok()) {
+      return s;
+    }
   }
   return location;
 }
@@ -189,23 +232,11 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
                                           ") is not on an NVDIMM region (e.g. made from soft-reserved memory)");
   } else {
     location.region_name = std::string(Basename(location.region_dir));
-    // Unreadable (kernels before devtype, a fake sysfs): a region of persistent memory, as before it was asked.
-    absl::StatusOr<std::string> devtype = sysfs_internal::ReadAttribute(location.region_dir + "/devtype");
-    absl::StatusOr<std::string> provider =
-        sysfs_internal::ReadAttribute(std::string(Dirname(location.region_dir)) + "/provider");
-    const std::string what =
-        absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name);
-    if (devtype.ok() && *devtype == "nd_volatile") {
-      location.not_durable = absl::StrCat(what,
-                                          ", an NVDIMM region of volatile memory (devtype nd_volatile): its memory "
-                                          "does not survive a power loss");
-    } else if (provider.ok() && *provider == "virtio-pmem") {
-      // Measured (testing/dax_vm, a virtio-pmem device under qemu): ndctl makes a Device DAX there, MAP_SYNC succeeds,
-      // and the region has no deep_flush.
-      location.not_durable = absl::StrCat(
-          what,
-          " of a virtio-pmem device (its bus's provider): its stores become durable only by the device's flush (the "
-          "host's sync of the memory's backing file), which nothing done through a Device DAX asks for");
+    if (absl::Status s = NoteWhyNotDurable(
+            absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name),
+            /*device_dax=*/true, &location);
+        !s.ok()) {
+      return s;
     }
   }
   return location;

@@ -63,16 +63,17 @@ struct Location {
   // Set (a message) when region_dir is empty because the block device is stacked (device-mapper, md) over one on
   // an NVDIMM region: a file's blocks there cannot be mapped to the NVDIMM's, so its bad blocks cannot be told.
   std::string stacked_over_nvdimm;
-  // Set (a message naming the device, the region and why) for a Device DAX on an NVDIMM region whose stores no
-  // persist makes durable: libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's
-  // and of_pmem's volatile ones), whose `devtype` says so; a virtio-pmem device's (its bus's `provider`), durable only
-  // by the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush. region_dir
-  // is set too.
+  // Set (a message naming the device, the region and why) where no persist makes stores on the region durable:
+  // libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile
+  // ones), whose `devtype` says so; for Device DAX also a virtio-pmem device's (its bus's `provider`), durable only by
+  // the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush. Not caught:
+  // papr_scm regions that need its hypervisor flush (POWER; sysfs does not show that). region_dir is set too.
   std::string not_durable;
 };
 
 // The region behind a file system on block device `dev` (a regular file's st_dev). Not finding one is not an
-// error (region_dir empty); malformed sysfs content (a partition's `start`) is kInvalidRegionFormat.
+// error (region_dir empty); malformed sysfs content (a partition's `start`) is kInvalidRegionFormat; a region's
+// `devtype` (or a bus's `provider`) that exists but cannot be read, its errno error (both functions).
 absl::StatusOr<Location> LocateBlockDevice(dev_t dev);
 
 // The region behind Device DAX character device `rdev` (its st_rdev); region_dir empty if it is not on an

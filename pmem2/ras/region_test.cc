@@ -91,6 +91,33 @@ TEST(LocateTest, FindsTheRegionAboveAPmemBlockDevice) {
   EXPECT_EQ(l->partition_start, 0u);
 }
 
+// A region of volatile memory (devtype nd_volatile) holds no durable store, for a file system's block device and a
+// Device DAX alike; a virtio-pmem device's region, for Device DAX only (a file system there is synced by msync, whose
+// fsync reaches the device's flush). A devtype that cannot be read is an error, never a claim of durability.
+TEST(LocateTest, ARegionWhereNoPersistIsDurableIsNamed) {
+  testing::FakeNvdimm fake;
+  const std::string region = fake.AddRegion(3, {});
+  fake.AddBlockDevice(region + "/pfn3.1", "pmem3", makedev(259, 7), {});
+  absl::StatusOr<Location> l = LocateBlockDevice(makedev(259, 7));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->not_durable, "") << "no devtype: nothing said";
+  fake.Write(region + "/devtype", "nd_pmem\n");
+  fake.Write(fake.root() + "/devices/ndbus0/provider", "virtio-pmem\n");
+  l = LocateBlockDevice(makedev(259, 7));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->not_durable, "") << "a file system on virtio-pmem is synced by msync";
+  fake.Write(region + "/devtype", "nd_volatile\n");
+  l = LocateBlockDevice(makedev(259, 7));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_THAT(l->not_durable, ::testing::HasSubstr("block device 259:7 (pmem3) is on region3, an NVDIMM region of "
+                                                   "volatile memory"));
+  ASSERT_EQ(unlink((region + "/devtype").c_str()), 0);
+  ASSERT_EQ(mkdir((region + "/devtype").c_str(), 0755), 0);  // read(2) fails: EISDIR
+  l = LocateBlockDevice(makedev(259, 7));
+  EXPECT_EQ(GetErrorCode(l.status()), ErrorCode::kErrno) << l.status();
+  EXPECT_EQ(GetErrno(l.status()), EISDIR) << l.status();
+}
+
 TEST(LocateTest, APartitionIsFoundThroughItsDiskWithItsStart) {
   testing::FakeNvdimm fake;
   const std::string region = fake.AddRegion(0, {});

@@ -715,6 +715,9 @@ struct Engine {
   void OnWriteResult(Slot* slot, int result);
   void OnSyncResult(Batch* batch, int result);
   void RecordSyncFailure(const void* address, size_t length, int error);
+  // The first member of `batch` whose Map's record is still there (not dropped as stale: a record at its address
+  // would land outside every Map, or on another file's), else the first. A lookup per member: after failures only.
+  const Slot* LiveMember(const Batch& batch) const;
   void TakeReportsThroughTheMaps();
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
@@ -1083,20 +1086,34 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
 // no memory now (ENOMEM: ext4 keeps the pages dirty then), an interruption, or a descriptor other code closed (the
 // sync says so).
 void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
-  // The run's pages in the first Map that holds them: a record there reaches every Map of the file.
+  // The run's pages in a Map that holds them, whose record is still there (not dropped as stale): a record there
+  // reaches every Map of the file. `live`: only Maps whose record was there when last looked at (MarkQueued; no
+  // lookup here), or (false) only those whose record is there now (a lookup, after a failure).
+  const auto pages_in_a_map = [&](bool live, const void** address, size_t* length) {
+    for (const MapEntry& entry : maps) {
+      const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
+      const uint64_t from = std::max(begin, entry.file_offset);
+      const uint64_t to = std::min(end, map_end);
+      if (from >= to) continue;
+      map_internal::MapExtent extent{};
+      if (live ? entry.record_missing : !entry.RecordStillThere(&extent)) continue;
+      *address = reinterpret_cast<const void*>(entry.begin + (from - entry.file_offset));
+      *length = static_cast<size_t>(to - from);
+      return true;
+    }
+    return false;
+  };
   const void* address = nullptr;
   size_t length = 0;
-  for (const MapEntry& entry : maps) {
-    const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
-    const uint64_t from = std::max(begin, entry.file_offset);
-    const uint64_t to = std::min(end, map_end);
-    if (from >= to) continue;
-    address = reinterpret_cast<const void*>(entry.begin + (from - entry.file_offset));
-    length = static_cast<size_t>(to - from);
-    break;
-  }
   std::optional<map_internal::SyncScope> scope;
-  if (address != nullptr) scope.emplace(address, length);
+  if (pages_in_a_map(/*live=*/true, &address, &length)) {
+    // Past 128 threads syncing at once, a thread's first scope allocates (map_registry.h): without memory, none (a
+    // persist of these pages through a Map on another thread may then miss a failure recorded just after it looked).
+    try {
+      scope.emplace(address, length);
+    } catch (const std::bad_alloc&) {
+    }
+  }
   const int error = SyncFileRange(fd, begin, end - begin, SYNC_FILE_RANGE_WRITE);
   switch (error) {
     case 0:
@@ -1112,8 +1129,10 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
     default:
       // Another file's error if the number is another file's now (its syncs fail EBADF then).
       if (DescriptorGone()) return;
-      if (address != nullptr) map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
-      if (early_write_back.error == 0) early_write_back = {error, begin, end, address != nullptr};
+      // Recorded only on a record that is there: else the batch records it, through a member's Map (OnSyncResult).
+      const bool recorded = pages_in_a_map(/*live=*/false, &address, &length);
+      if (recorded) map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
+      if (early_write_back.error == 0) early_write_back = {error, begin, end, recorded};
   }
 }
 
@@ -1210,7 +1229,7 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // this description has not seen yet (file_fdatawait_range).
   const uint64_t length = batch.end - batch.begin;
   if (const int error = WaitForWriteBack(fd, batch.begin, length); error != 0) {
-    const Slot* first = batch.members;
+    const Slot* first = LiveMember(batch);
     RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     batch.recorded = true;
     return -error;
@@ -1401,8 +1420,8 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     Fail(own);
   } else if (result < 0) {
     const int error = -result;
-    const Slot* first = batch->members;
     if (early_write_back_failed ? !early.recorded : !batch->recorded) {
+      const Slot* first = LiveMember(*batch);
       RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     }
     own = StatusOr(Prebuilt().Of(error), [&] {
@@ -1431,6 +1450,14 @@ void Engine::OnSyncResult(Batch* batch, int result) {
     Finish(slot, result_status.ok() ? FailedSinceQueued(*slot, failures_now) : result_status);
     slot = next;
   }
+}
+
+const Slot* Engine::LiveMember(const Batch& batch) const {
+  for (const Slot* slot = batch.members; slot != nullptr; slot = slot->next) {
+    map_internal::MapExtent extent{};
+    if (maps[slot->map_index].RecordStillThere(&extent)) return slot;
+  }
+  return batch.members;
 }
 
 // A data sync through the engine's own file description failed (the ring's, or the synchronous backend's

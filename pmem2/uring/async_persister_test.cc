@@ -1897,6 +1897,42 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackFailsThePersistsItWasFor)
   }
 }
 
+// The same where the engine's first Map was dropped as stale (part of it unmapped behind pmem2's back and mapped
+// again): the failure is recorded on the live Map whose pages the run is in, not at the dropped one's addresses
+// (outside every Map: the live Map of the file never saw it, and its own persist said OK). Found by review.
+TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackIsRecordedOnALiveMapOfTheFile) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    absl::StatusOr<AsyncPersister> persister = NewPersister();
+    if (!persister.ok()) return 2;
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Map> live = Map::Create(config, *file_->source);
+    if (!live.ok() || !persister->AddMap(*live).ok()) return 3;
+    if (munmap(base() + 3 * kMiB, kPage) != 0) return 4;
+    absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
+    if (!reservation.ok()) return 5;
+    testing::DenySystemCallWithFlags(__NR_sync_file_range, 3, SYNC_FILE_RANGE_WRITE, EIO);
+    char* const at = static_cast<char*>(live->address());
+    at[100 * kPage] = at[600 * kPage] = 1;
+    Completion first, second;
+    if (!persister->Persist(at + 100 * kPage, 1, &first).ok() ||
+        !persister->Persist(at + 600 * kPage, 1, &second).ok()) {
+      return 6;
+    }
+    const absl::Status through_the_map = live->Persist(at + 100 * kPage, 1);
+    const absl::Status all = persister->WaitAll();
+    testing::WriteToParent(
+        out, absl::StrCat(static_cast<int>(through_the_map.code()), " ", static_cast<int>(live->PersistError().code()),
+                          " ", static_cast<int>(first.status().code()), " ", static_cast<int>(all.code())));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  const std::string loss = absl::StrCat(static_cast<int>(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(child.output, absl::StrCat(loss, " ", loss, " ", loss, " ", loss))
+      << "the live Map's persist, its sticky error, the engine's completion and WaitAll";
+}
+
 // A Map part of whose range was unmapped behind pmem2's back and mapped again by other code (here: a reservation
 // placed in the hole) can vouch for no persist any more (ESTALE, for good), as its own Persist() says: so do the
 // engine's completions of it, for an operation queued before that happened and for one queued after. (Both completed
