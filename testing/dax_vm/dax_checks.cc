@@ -41,11 +41,13 @@
 //       (`untouched`: a file, where DeepFlush is an msync, at any granularity; `untouched-nonroot` the same as
 //       uid/gid 65534 after mapping), or kErrno EACCES having read it and not written it (`eacces`: it reads 1 and
 //       the flush runs as uid/gid 65534 after mapping). No other region's attribute may be touched.
-//   dax_checks volatile DEV
+//   dax_checks volatile DEV [virtio-pmem]
 //       A Device DAX of volatile memory (the hmem driver's, of soft-reserved memory: on no NVDIMM region): Map::Create
 //       at every required granularity and Map::FromExisting of a raw shared mapping of it at every granularity are
 //       refused with kGranularityNotSupported (the raw mapping works: the refusal is pmem2's), pmem_map_file is
 //       EINVAL; Debian's libpmem2 1.12.1 (dlopen, in a child) does not refuse it: pmem2_map_new dies of SIGSEGV.
+//       `virtio-pmem`: DEV is on a virtio-pmem device's region, and pmem2's refusals must name that; Debian's
+//       libpmem2 maps it (cache line) and its persist returns, as if the stores were durable.
 //   dax_checks reserve DEV
 //       Device DAX in a VmReservation: twice its alignment of DEV (at 12 MiB), placed at the reservation offset
 //       that makes the address a multiple of the device alignment, maps at exactly reservation + offset (found
@@ -724,10 +726,11 @@ int Reserve(const char* dev) {
   return g_bad ? 1 : 0;
 }
 
-// Device DAX of volatile memory (soft-reserved memory the hmem driver made a device of; on no NVDIMM region): no store
-// granularity is met there, so pmem2 maps none of it; Debian's libpmem2 1.12.1, loaded beside pmem2 with dlopen,
-// maps it (the difference README names). The device itself maps: the refusal is pmem2's, not mmap's.
-int Volatile(const char* dev) {
+// Device DAX of volatile memory (soft-reserved memory the hmem driver made a device of; on no NVDIMM region), or on
+// a virtio-pmem device (`virtio`: durable only by the device's flush, which nothing done through a Device DAX asks
+// for): no store granularity is met there, so pmem2 maps none of it; Debian's libpmem2 1.12.1, loaded beside pmem2
+// with dlopen, does not refuse it (the difference README names). The device itself maps: the refusal is pmem2's.
+int Volatile(const char* dev, bool virtio) {
   int fd = -1;
   absl::optional<pmem2::Source> source = OpenDeviceSource(dev, &fd);
   if (!source) return 1;
@@ -736,6 +739,7 @@ int Volatile(const char* dev) {
   absl::StatusOr<size_t> alignment = source->Alignment();
   if (!Expect(alignment.ok(), "Alignment()" + (alignment.ok() ? "" : ": " + Describe(alignment.status())))) return 1;
   const size_t length = *alignment;
+  const std::string why = virtio ? "of a virtio-pmem device" : "is not on an NVDIMM region";
   for (StoreGranularity required : kAll) {
     absl::optional<pmem2::Config> config = MakeConfig(required, 0, length);
     if (!config) continue;
@@ -746,14 +750,15 @@ int Volatile(const char* dev) {
       continue;
     }
     Expect(pmem2::GetErrorCode(map.status()) == ErrorCode::kGranularityNotSupported &&
-               map.status().message().find("is not on an NVDIMM region") != absl::string_view::npos,
-           what + ": " + Describe(map.status()));
+               map.status().message().find(why) != absl::string_view::npos,
+           what + ": " + Describe(map.status()) + ", want it to say \"" + why + "\"");
   }
   void* raw = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (Expect(raw != MAP_FAILED, "a raw shared mapping of the device")) {
     for (StoreGranularity given : kAll) {
       const absl::Status adopted = pmem2::Map::FromExisting(*source, raw, length, given).status();
-      Expect(pmem2::GetErrorCode(adopted) == ErrorCode::kGranularityNotSupported,
+      Expect(pmem2::GetErrorCode(adopted) == ErrorCode::kGranularityNotSupported &&
+                 adopted.message().find(why) != absl::string_view::npos,
              absl::StrCat("Map::FromExisting at ", pmem2::StoreGranularityName(given), ": ", Describe(adopted)));
     }
     munmap(raw, length);
@@ -763,9 +768,10 @@ int Volatile(const char* dev) {
   errno = 0;
   void* libpmem = pmem_map_file(dev, 0, 0, 0, &mapped, &is_pmem);
   const int map_file_errno = errno;
-  Expect(libpmem == nullptr && map_file_errno == EINVAL,
+  const std::string map_file_message = pmem_errormsg();
+  Expect(libpmem == nullptr && map_file_errno == EINVAL && map_file_message.find(why) != std::string::npos,
          std::string("pmem_map_file: ") + (libpmem == nullptr ? std::strerror(map_file_errno) : "mapped") +
-             ", want EINVAL (" + pmem_errormsg() + ")");
+             ", want EINVAL (" + map_file_message + ")");
   if (libpmem != nullptr) pmem_unmap(libpmem, mapped);
 
   // Debian's libpmem2, as the guest's copy of PMDK's unsafe_shutdown example loads it, in a child: on this device
@@ -782,12 +788,21 @@ int Volatile(const char* dev) {
     using ConfigNew = int (*)(void**);
     using ConfigSetGranularity = int (*)(void*, int);
     using MapNew = int (*)(void**, const void*, const void*);
+    using MapGet = void* (*)(void*);
+    using MapGranularity = int (*)(void*);
+    using PersistFn = void (*)(const void*, size_t);
     auto source_from_fd = reinterpret_cast<SourceFromFd>(dlsym(reference, "pmem2_source_from_fd"));
     auto config_new = reinterpret_cast<ConfigNew>(dlsym(reference, "pmem2_config_new"));
     auto set_granularity =
         reinterpret_cast<ConfigSetGranularity>(dlsym(reference, "pmem2_config_set_required_store_granularity"));
     auto map_new = reinterpret_cast<MapNew>(dlsym(reference, "pmem2_map_new"));
-    if (!source_from_fd || !config_new || !set_granularity || !map_new) _exit(91);
+    auto map_address = reinterpret_cast<MapGet>(dlsym(reference, "pmem2_map_get_address"));
+    auto map_granularity = reinterpret_cast<MapGranularity>(dlsym(reference, "pmem2_map_get_store_granularity"));
+    auto get_persist = reinterpret_cast<PersistFn (*)(void*)>(dlsym(reference, "pmem2_get_persist_fn"));
+    if (!source_from_fd || !config_new || !set_granularity || !map_new || !map_address || !map_granularity ||
+        !get_persist) {
+      _exit(91);
+    }
     void* ref_config = nullptr;
     if (config_new(&ref_config) != 0 || set_granularity(ref_config, 2 /* PMEM2_GRANULARITY_PAGE */) != 0) _exit(92);
     void* ref_source = nullptr;
@@ -804,16 +819,29 @@ int Volatile(const char* dev) {
       std::printf("libpmem2: pmem2_map_new returned %d\n", rc);
       _exit(94);
     }
-    std::printf("libpmem2: pmem2_map_new mapped it\n");
-    _exit(0);
+    // 0 byte, 1 cache line, 2 page (enum pmem2_granularity)
+    std::printf("libpmem2: pmem2_map_new mapped it, store granularity %d; a store and its persist ...\n",
+                map_granularity(ref_map));
+    std::fflush(stdout);
+    char* const at = static_cast<char*>(map_address(ref_map));
+    at[0] = 0x5a;
+    get_persist(ref_map)(at, 64);
+    std::printf("libpmem2: the persist returned\n");
+    _exit(map_granularity(ref_map) == 1 ? 0 : 95);
   }
   int status = 0;
   if (Expect(child > 0 && waitpid(child, &status, 0) == child, "libpmem2's child ran")) {
     const std::string how = WIFSIGNALED(status) ? absl::StrCat("died of signal ", WTERMSIG(status))
                                                 : absl::StrCat("exited with status ", WEXITSTATUS(status));
-    // What README's row says of Debian's libpmem2 1.12.1: pmem2_map_new dies of SIGSEGV on this device.
-    Expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
-           "libpmem2 1.12.1 dies of SIGSEGV (its last step is printed above): " + how);
+    // What README's row says of Debian's libpmem2 1.12.1: pmem2_map_new dies of SIGSEGV on the hmem device; it maps
+    // the virtio-pmem one at cache line granularity, and its persist returns.
+    if (virtio) {
+      Expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+             "libpmem2 1.12.1 maps it at cache line granularity and its persist returns: " + how);
+    } else {
+      Expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+             "libpmem2 1.12.1 dies of SIGSEGV (its last step is printed above): " + how);
+    }
   }
   close(fd);
   return g_bad ? 1 : 0;
@@ -824,7 +852,7 @@ int Usage() {
                "usage: dax_checks fsdax FILE GRANULARITY [named-apart] | devdax DEV GRANULARITY |"
                " write PATH SEED persist|nopersist [OFFSET] |"
                " deepflush PATH REGION nothing|written|untouched|untouched-nonroot|eacces | reserve DEV |"
-               " volatile DEV\n"
+               " volatile DEV [virtio-pmem]\n"
                "GRANULARITY: byte, cache_line or page (what the platform should give)\n");
   return 2;
 }
@@ -859,6 +887,7 @@ int main(int argc, char** argv) {
     return DeepFlush(argv[2], argv[3], expect);
   }
   if (cmd == "reserve" && argc == 3) return Reserve(argv[2]);
-  if (cmd == "volatile" && argc == 3) return Volatile(argv[2]);
+  if (cmd == "volatile" && argc == 3) return Volatile(argv[2], false);
+  if (cmd == "volatile" && argc == 4 && std::string(argv[3]) == "virtio-pmem") return Volatile(argv[2], true);
   return Usage();
 }

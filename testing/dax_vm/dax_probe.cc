@@ -13,6 +13,7 @@
 //
 //   dax_probe mapsync FILE yes|no           MAP_SHARED_VALIDATE|MAP_SYNC on a new 2 MiB FILE must work / fail
 //                                            with EOPNOTSUPP; statx's DAX attribute must agree.
+//   dax_probe mapsync FILE dax-no           MAP_SYNC fails with EOPNOTSUPP although statx says DAX (virtio-pmem).
 //   dax_probe devdax DEV                     Device DAX: 2 MiB alignment in sysfs, MAP_SYNC works, a mapping at
 //                                            an address that is not 2 MiB-aligned is refused, so is a private one.
 //   dax_probe verify PATH SEED survived|lost [OFFSET]
@@ -65,7 +66,7 @@ std::string Errno(int e) { return std::string(std::strerror(e)) + " (errno " + s
 
 constexpr size_t kTwoMiB = size_t{2} << 20;
 
-int Mapsync(const char* path, bool want) {
+int Mapsync(const char* path, bool want, bool want_dax) {
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, kTwoMiB) != 0) {
     Bad(std::string("create ") + path + ": " + Errno(errno));
@@ -85,7 +86,7 @@ int Mapsync(const char* path, bool want) {
   struct statx sx;
   if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 && (sx.stx_attributes_mask & STATX_ATTR_DAX)) {
     bool dax = (sx.stx_attributes & STATX_ATTR_DAX) != 0;
-    Expect(dax == want, std::string("statx STATX_ATTR_DAX is ") + (dax ? "set" : "clear"));
+    Expect(dax == want_dax, std::string("statx STATX_ATTR_DAX is ") + (dax ? "set" : "clear"));
   }
   close(fd);
   unlink(path);
@@ -240,7 +241,7 @@ int Domain(const std::string& want) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: dax_probe mapsync FILE yes|no | devdax DEV | verify PATH SEED survived|lost [OFFSET] | "
+               "usage: dax_probe mapsync FILE yes|no|dax-no | devdax DEV | verify PATH SEED survived|lost [OFFSET] | "
                "domain EXPECTED | write-nosync FILE SEED\n");
   return 2;
 }
@@ -251,8 +252,10 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2) return Usage();
   std::string cmd = argv[1];
-  if (cmd == "mapsync" && argc == 4 && (std::strcmp(argv[3], "yes") == 0 || std::strcmp(argv[3], "no") == 0))
-    return Mapsync(argv[2], std::strcmp(argv[3], "yes") == 0);
+  if (cmd == "mapsync" && argc == 4) {
+    const std::string want = argv[3];
+    if (want == "yes" || want == "no" || want == "dax-no") return Mapsync(argv[2], want == "yes", want != "no");
+  }
   if (cmd == "devdax" && argc == 3) return Devdax(argv[2]);
   if (cmd == "verify" && (argc == 5 || argc == 6) &&
       (std::strcmp(argv[4], "survived") == 0 || std::strcmp(argv[4], "lost") == 0)) {

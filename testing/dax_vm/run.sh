@@ -25,7 +25,8 @@ INIT_TIMEOUT=60 # from qemu start to the guest's BOOTED record
 read -r -a BAZEL_CMD <<<"${BAZEL:-bazel}"
 export PATH=$PATH:/usr/sbin:/sbin
 # Linux builds these as modules in Debian's kernel; modprobe pulls in their dependencies (and soft deps).
-MODULES="nfit nd_pmem dax_pmem device_dax dax_hmem ext4 xfs overlay"
+# virtio_pci and virtio_pmem: the virtio-pmem device of the plans that have one (init leaves them to those plans).
+MODULES="nfit nd_pmem dax_pmem device_dax dax_hmem ext4 xfs overlay virtio_pci virtio_pmem"
 # The binaries the guest runs, built by Bazel; PMDK's unsafe_shutdown example on pmem2's libpmem2.so.1 and on
 # Debian's (pmem2_deep_flush).
 TARGETS=(//testing/dax_vm:dax_probe //testing/dax_vm:dax_checks //tools:pmem2

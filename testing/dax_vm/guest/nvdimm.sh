@@ -1,11 +1,13 @@
 # shellcheck shell=sh
 # The emulated NVDIMMs inside the guest (busybox sh; sourced through /lib.sh): the kernel modules, and the
-# namespace, block device or Device DAX of each NVDIMM, found by its size (layout.sh).
+# namespace, block device or Device DAX of each NVDIMM, found by its size (layout.sh), or of the virtio-pmem device
+# (the key `virtio-pmem` instead of a size: found by its bus's provider).
 
 # load_modules: loads /modules.list in order (the host wrote it in dependency order), then waits for the namespaces
 load_modules() {
     while read -r m; do
         case $m in
+            */drivers/virtio/* | */nd_virtio.ko | */virtio_pmem.ko) ;; # load_virtio_pmem's
             # Optional accelerated variants: absent CPU features make them refuse to load.
             *crc32c-intel.ko | *crc32c_intel.ko | *crct10dif-pclmul.ko | *crc32-pclmul.ko)
                 insmod "/lib/modules/$K/$m" 2>/dev/null || echo "optional module $m not loaded" ;;
@@ -31,16 +33,37 @@ count_existing() {
     echo "$_n"
 }
 
-# ns_of_size BYTES: the namespace (e.g. namespace1.0) of the region with that size. Region numbering does not
-# follow qemu's -device order, so the host gives every NVDIMM a distinct size.
-ns_of_size() {
-    for r in /sys/bus/nd/devices/region*; do
-        [ "$(cat "$r/size")" = "$1" ] || continue
-        for n in "$r"/namespace*.0; do
-            [ -e "$n" ] && { basename "$n"; return 0; }
-        done
+# load_virtio_pmem: the virtio-pmem device's modules, which load_modules left out (so the NVDIMMs' regions are
+# numbered before its region appears, as in every boot), then waits for its namespace; shows every region's bus
+load_virtio_pmem() {
+    while read -r m; do
+        case $m in */drivers/virtio/* | */nd_virtio.ko | */virtio_pmem.ko) ;; *) continue ;; esac
+        insmod "/lib/modules/$K/$m" || { echo "insmod $m failed"; return 1; }
+    done </modules.list
+    _i=0
+    until ns_of_size virtio-pmem >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        [ $_i -gt 200 ] && { echo "no virtio-pmem namespace: $(ls /sys/bus/nd/devices)"; return 1; }
+        sleep 0.1
     done
-    echo "no namespace in a region of size $1" >&2
+    for r in /sys/bus/nd/devices/region*; do
+        echo "$(basename "$r"): size=$(cat "$r/size") provider=$(bus_provider "$(basename "$r")")"
+    done
+    for s in $NV_ALL; do _reg=$(region_of_size "$s") && echo "the NVDIMM of size $s: $_reg" || return 1; done
+    _vs=$(cat "/sys/bus/nd/devices/$(region_of_size virtio-pmem)/size")
+    [ "$_vs" = "$NV_VIRTIO" ] || { echo "the virtio-pmem region's size is $_vs, not $NV_VIRTIO"; return 1; }
+}
+
+# bus_provider REGION: the provider of the bus the region is on (ACPI.NFIT: the NVDIMMs; virtio-pmem)
+bus_provider() { cat "$(readlink -f "/sys/bus/nd/devices/$1")/../provider" 2>/dev/null; }
+
+# ns_of_size BYTES|virtio-pmem: the namespace (e.g. namespace1.0) of the region region_of_size finds
+ns_of_size() {
+    _reg=$(region_of_size "$1") || return 1
+    for n in /sys/bus/nd/devices/"$_reg"/namespace*.0; do
+        [ -e "$n" ] && { basename "$n"; return 0; }
+    done
+    echo "no namespace in $_reg (region of $1)" >&2
     return 1
 }
 
@@ -104,11 +127,17 @@ hmem_devdax() {
     return 1
 }
 
-# region_of_size BYTES: the region (e.g. region1) of that size
+# region_of_size BYTES|virtio-pmem: the NVDIMM region (e.g. region1) of that size, not the virtio-pmem device's;
+# or the virtio-pmem device's. Region numbering does not follow qemu's -device order (nor, for virtio-pmem, when
+# its module loads), so the host gives every NVDIMM a distinct size.
 region_of_size() {
     for r in /sys/bus/nd/devices/region*; do
-        [ "$(cat "$r/size")" = "$1" ] && { basename "$r"; return 0; }
+        _p=$(bus_provider "$(basename "$r")")
+        case $1 in
+            virtio-pmem) [ "$_p" = virtio-pmem ] ;;
+            *) [ "$_p" != virtio-pmem ] && [ "$(cat "$r/size")" = "$1" ] ;;
+        esac && { basename "$r"; return 0; }
     done
-    echo "no region of size $1" >&2
+    echo "no region of $1" >&2
     return 1
 }

@@ -23,6 +23,10 @@ boot() {
             -device "nvdimm,id=nv$i,memdev=mem$i")
         i=$((i + 1))
     done
+    # A plan's "# virtio-pmem: yes" line: a virtio-pmem device too (its modules are the plan's to load)
+    grep -q '^# virtio-pmem: *yes' "$plan" &&
+        nv+=(-object "memory-backend-file,id=vp0,share=on,mem-path=$WORK/nv-virtio.img,size=$NV_VIRTIO"
+            -device "virtio-pmem-pci,memdev=vp0,id=vpmem0")
     # read by guest/init; a plan's "# cmdline:" line adds kernel parameters (e.g. memmap= for soft-reserved memory)
     cmdline="daxvm.plan=$name daxvm.seed=$BOOT_SEED $(sed -n 's/^# cmdline: *//p' "$plan" | head -n 1)"
     start=$SECONDS

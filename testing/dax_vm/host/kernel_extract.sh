@@ -15,7 +15,8 @@ fetch_kernel_into() {
     dpkg-deb --fsys-tarfile "${debs[0]}" | tar -x -C "$x" --wildcards --no-wildcards-match-slash \
         './boot/vmlinuz-*' './lib/modules/*/modules.*' \
         './lib/modules/*/kernel/drivers/nvdimm' './lib/modules/*/kernel/drivers/acpi/nfit' \
-        './lib/modules/*/kernel/drivers/dax' './lib/modules/*/kernel/fs' './lib/modules/*/kernel/lib' \
+        './lib/modules/*/kernel/drivers/dax' './lib/modules/*/kernel/drivers/virtio' \
+        './lib/modules/*/kernel/fs' './lib/modules/*/kernel/lib' \
         './lib/modules/*/kernel/crypto' './lib/modules/*/kernel/arch/x86/crypto'
     rm -f "${debs[0]}"
     kdirs=("$x"/lib/modules/*)

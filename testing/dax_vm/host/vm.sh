@@ -42,10 +42,11 @@ vm_kernel() { echo "$KERNEL"; }
 # vm_settings: for the closing summary line
 vm_settings() { echo "accel=$ACCEL kernel=$(cat "$KDIR/release") ($(basename "$KERNEL"))"; }
 
-# make_images: new, empty NVDIMM backing files (sparse), one per size in layout.sh
+# make_images: new, empty NVDIMM backing files (sparse), one per size in layout.sh, and the virtio-pmem device's
 make_images() {
     local i=0 s
     rm -f "$WORK"/nv*.img
+    truncate -s "$NV_VIRTIO" "$WORK/nv-virtio.img" || return 1
     for s in $NV_ALL; do
         truncate -s "$s" "$WORK/nv$i.img" || return 1
         i=$((i + 1))
