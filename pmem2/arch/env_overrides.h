@@ -4,7 +4,8 @@
 // -----------------------------------------------------------------------------
 //
 // The PMEM_* environment variables that libpmem/libpmem2 users already know, parsed once into a plain struct
-// that every backend reads. The meanings follow PMDK (libpmem(7), libpmem2(7)):
+// that every backend reads. The meanings follow PMDK (libpmem(7), libpmem2(7)); as PMDK, none is read in a
+// set-user-ID or set-group-ID program (secure_getenv(3)):
 //
 //   PMEM_NO_CLWB=1          never use CLWB (fall back to CLFLUSHOPT, then CLFLUSH)
 //   PMEM_NO_CLFLUSHOPT=1    never use CLFLUSHOPT (fall back to CLFLUSH)

@@ -79,9 +79,10 @@
  * its first page up), PMEM_LOG_LEVEL (a whole decimal number, else 0, where PMDK's debug build reads it with atoi(3):
  * 1: errors, 2: maps and unmaps, 3: also every pmem_map_file call with its arguments, before it is checked; PMDK's
  * release build reads no log variable) and PMEM_LOG_FILE (where the log goes,
- * default stderr; a trailing "-" appends the process id). PMEM_MMAP_HINT, PMEM_LOG_LEVEL and PMEM_LOG_FILE are not
- * read in a set-user-ID or set-group-ID program (nor one given capabilities: secure_getenv(3)), where whoever runs
- * it would choose its mappings' addresses or a file it creates or appends to with its privileges.
+ * default stderr; a trailing "-" appends the process id). None of these (nor pmem2's own) is read in a set-user-ID or
+ * set-group-ID program (nor one given capabilities: secure_getenv(3), as PMDK reads them), where whoever runs it
+ * would choose how its persists work, its mappings' addresses, or a file it creates or appends to with its
+ * privileges: defaults apply.
  * Unlike PMDK's libpmem, pmem2's own PMEM2_FORCE_GRANULARITY (byte, cache_line, page) applies to pmem_map_file,
  * when it maps the file: it decides the mapping's granularity and so *is_pmemp and pmem_is_pmem. Forcing byte or
  * cache_line on a file that is not persistent memory makes the application skip pmem_msync, so nothing it

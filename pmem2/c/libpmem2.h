@@ -91,7 +91,8 @@
  * a failure is never silent: the environment variable PMEM2_PERSIST_FAILURE says what else it does, read at each
  * failure. "warn" (the default): a line on stderr naming the range and the errno (the first 16 of the process; the
  * failure is recorded either way; a line stderr cannot take within a second, a stalled reader's, is left out) and the
- * program goes on. "record": only the record. "abort": the line, then abort(), as libpmem2 does. Empty is as unset.
+ * program goes on. "record": only the record. "abort": the line, then abort(), as libpmem2 does. Empty is as unset,
+ * and so is any value in a set-user-ID or set-group-ID program (secure_getenv(3), as for every pmem2 variable).
  * pmem2_map_new() and pmem2_map_from_existing() refuse another value (-EINVAL); another value at a failure (set after
  * the map was made, or in a process whose maps are all made through the C++ API, which nothing refuses) is named in
  * the line, then abort(), as under "abort". In a process that uses this API, this covers failures of maps made

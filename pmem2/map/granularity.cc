@@ -71,7 +71,9 @@ GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronou
     return {StoreGranularity::kCacheLine,
             absl::StrCat("MAP_SYNC, persistence_domain ", domain.summary, ": CPU caches must be flushed")};
   }
-  return {StoreGranularity::kPage, "no MAP_SYNC (page cache): persistence needs msync"};
+  return {StoreGranularity::kPage,
+          "no MAP_SYNC (the page cache, or a file system that keeps no page tables valid without msync): persistence "
+          "needs msync"};
 }
 
 namespace {

@@ -47,7 +47,8 @@ struct PersistenceDomain {
 };
 PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root);
 
-// The granularity PMEM2_FORCE_GRANULARITY asks for; nullopt if it is unset or empty;
+// The granularity PMEM2_FORCE_GRANULARITY asks for; nullopt if it is unset or empty, or the program is set-user-ID or
+// set-group-ID (secure_getenv(3), as PMDK reads it);
 // ErrorCode::kInvalidForcedGranularity (naming the value) if it names no granularity.
 absl::StatusOr<absl::optional<StoreGranularity>> ForcedGranularity();
 

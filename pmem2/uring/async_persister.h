@@ -17,7 +17,8 @@
 // Where io_uring is unavailable (ENOSYS on an old kernel, EPERM under a seccomp filter, io_uring_disabled) the
 // same API runs the syncs synchronously (msync of the ranges on the calling thread, as Map::Persist() does) when
 // they are submitted; backend() says which, and `pmem2 info` prints it. PMEM2_NO_IO_URING=1 asks for the
-// synchronous backend ("0" or empty: io_uring where there is one; another value fails Create(), kInvalidEnvironment).
+// synchronous backend ("0" or empty: io_uring where there is one; another value fails Create(), kInvalidEnvironment;
+// not read in a set-user-ID or set-group-ID program, secure_getenv(3)).
 //
 // Example, an append-only log whose tail is published only once its records are durable:
 //
