@@ -59,10 +59,16 @@ absl::StatusOr<absl::optional<StoreGranularity>> ForcedGranularity() {
   return parsed;
 }
 
-GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous,
-                                      const PersistenceDomain& domain) {
+GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous, const PersistenceDomain& domain,
+                                      absl::string_view not_durable) {
   if (anonymous_or_private) {
     return {StoreGranularity::kByte, "anonymous or private mapping: stores never reach a persistent medium"};
+  }
+  if (synchronous && !not_durable.empty()) {
+    // MAP_SYNC keeps a file system's page tables valid, not its medium's contents (found by audit: a file system on
+    // an NVDIMM region of volatile memory took MAP_SYNC and got cache line, persistent memory to pmem_is_pmem).
+    return {StoreGranularity::kPage,
+            absl::StrCat("MAP_SYNC, but ", not_durable, ": persistence needs msync, as in a RAM file system")};
   }
   if (synchronous) {
     if (domain.cpu_caches_are_persistent) {
@@ -97,13 +103,13 @@ absl::Status FallBackToMsync(bool device_dax, StoreGranularity* effective, bool*
 
 }  // namespace
 
-absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
-                                                    absl::optional<StoreGranularity> forced, bool shared_file,
-                                                    bool synchronous, bool device_dax) {
+absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required, absl::optional<StoreGranularity> forced,
+                                                    bool shared_file, bool synchronous, bool device_dax,
+                                                    absl::string_view not_durable) {
   GranularityChoice choice;
   const PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
   choice.persistence_domain = domain.summary;
-  const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain);
+  const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain, not_durable);
   choice.detected = decision.granularity;
   choice.reason = decision.reason;
   choice.effective = decision.granularity;
@@ -133,11 +139,17 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
   return choice;
 }
 
-absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax) {
+absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax,
+                                                    absl::string_view not_durable) {
   AdoptedGranularity adopted;
   adopted.effective = given;
   adopted.reason = "adopted an existing mapping; granularity given by the caller";
   if (!shared_file) return adopted;
+  if (!device_dax && adopted.effective != StoreGranularity::kPage && !not_durable.empty()) {
+    adopted.effective = StoreGranularity::kPage;
+    absl::StrAppend(&adopted.reason, "; made page: ", not_durable,
+                    " (persistence needs msync, as in a RAM file system)");
+  }
   if (device_dax && adopted.effective == StoreGranularity::kPage) {
     adopted.effective = StoreGranularity::kCacheLine;
     absl::StrAppend(&adopted.reason, "; page made cache line: msync cannot persist Device DAX");

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "pmem2/config/config.h"
 
@@ -57,9 +58,10 @@ struct GranularityDecision {
   std::string reason;  // one line, for `pmem2 info` and error messages
 };
 
-// Rules 1-3 above.
-GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous,
-                                      const PersistenceDomain& domain);
+// Rules 1-3 above. `not_durable`: for a MAP_SYNC file, why its medium keeps no store (WhyMapSyncIsNotDurable in
+// request.h): page then, with that reason, as in a RAM file system.
+GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronous, const PersistenceDomain& domain,
+                                      absl::string_view not_durable = "");
 
 // Step 3 of Map::Create(), for a placed mapping: rules 1-4, then two checks. A cache-line granularity on a CPU
 // backend that cannot write cache lines back becomes page (msync), since a persist that persists nothing would
@@ -73,22 +75,24 @@ struct GranularityChoice {
   std::string reason;              // why `detected`
   std::string persistence_domain;  // PersistenceDomain::summary
 };
-// `device_dax`: the source is a Device DAX (rules 4 and 5).
-absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required,
-                                                    absl::optional<StoreGranularity> forced, bool shared_file,
-                                                    bool synchronous, bool device_dax = false);
+// `device_dax`: the source is a Device DAX (rules 4 and 5); `not_durable` as for DecideGranularity().
+absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required, absl::optional<StoreGranularity> forced,
+                                                    bool shared_file, bool synchronous, bool device_dax = false,
+                                                    absl::string_view not_durable = "");
 
 // Map::FromExisting(): the granularity whose functions keep the promise of the one its caller vouches for
 // (`given`, for a mapping of a file or Device DAX; an anonymous source keeps `given`, as nothing it holds is
 // durable). The two rewrites of ChooseGranularity() apply, for the same reasons: page on Device DAX becomes
 // cache line (rule 4: msync cannot persist it); cache line on a CPU backend that cannot write cache lines back
-// becomes page (msync), and on Device DAX is kGranularityNotSupported (rule 5).
+// becomes page (msync), and on Device DAX is kGranularityNotSupported (rule 5). And a file whose medium keeps no
+// store (`not_durable`, as for DecideGranularity()) is page whatever is given.
 struct AdoptedGranularity {
   StoreGranularity effective = StoreGranularity::kPage;
   bool cpu_cannot_write_back = false;
   std::string reason;  // for MapDiagnostics::reason
 };
-absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax);
+absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool shared_file, bool device_dax,
+                                                    absl::string_view not_durable = "");
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -115,20 +115,13 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
   }
   // MAP_SYNC keeps a file system's page tables valid, not its medium's contents: on an NVDIMM region of volatile
   // memory, page granularity (found by audit: cache line, and persistent memory to pmem_is_pmem).
-  bool synchronous = placement->synchronous;
-  std::string not_durable;
-  if (synchronous && request->kind == SourceKind::kRegularFile) {
-    absl::StatusOr<std::string> why = map_internal::WhyMapSyncIsNotDurable(source);
-    if (!why.ok()) return why.status();
-    not_durable = std::move(*why);
-    synchronous = not_durable.empty();
-  }
-  absl::StatusOr<map_internal::GranularityChoice> choice = map_internal::ChooseGranularity(
-      request->required, request->forced, request->shared_file(), synchronous, request->kind == SourceKind::kDeviceDax);
+  const std::string not_durable = placement->synchronous && request->kind == SourceKind::kRegularFile
+                                      ? map_internal::WhyMapSyncIsNotDurable(source)
+                                      : std::string();
+  absl::StatusOr<map_internal::GranularityChoice> choice =
+      map_internal::ChooseGranularity(request->required, request->forced, request->shared_file(),
+                                      placement->synchronous, request->kind == SourceKind::kDeviceDax, not_durable);
   if (!choice.ok()) return choice.status();
-  if (!not_durable.empty()) {
-    choice->reason = absl::StrCat("MAP_SYNC, but ", not_durable, ": persistence needs msync, as in a RAM file system");
-  }
   // Last, so that no refused request spends disk space; nothing has been stored through the mapping yet.
   if (absl::Status s = map_internal::AllocateFileBlocks(*request); !s.ok()) return s;
   map.Use(choice->effective, map_internal::FunctionTable(choice->effective, request->shared_file()));
@@ -189,8 +182,12 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   }
   if (absl::Status s = map_internal::CheckEnvironment(); !s.ok()) return s;
   const bool shared_file = source.kind() != SourceKind::kAnonymous;
+  // As Create()'s MAP_SYNC files: one on a medium that keeps no store is page, whatever the caller vouches for.
+  const std::string not_durable = source.kind() == SourceKind::kRegularFile && granularity != StoreGranularity::kPage
+                                      ? map_internal::WhyMapSyncIsNotDurable(source)
+                                      : std::string();
   absl::StatusOr<map_internal::AdoptedGranularity> adopted =
-      map_internal::AdoptGranularity(granularity, shared_file, source.kind() == SourceKind::kDeviceDax);
+      map_internal::AdoptGranularity(granularity, shared_file, source.kind() == SourceKind::kDeviceDax, not_durable);
   if (!adopted.ok()) return adopted.status();
   map_internal::FileIdentity file;
   if (shared_file) {

@@ -4,9 +4,12 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -19,6 +22,7 @@
 #include <libpmem2.h>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -732,6 +736,38 @@ TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOfVolatileMemoryIsRefused) {
     }
     munmap(memory, kLength);
   }
+}
+
+// A file on a file system whose NVDIMM region is volatile memory (devtype nd_volatile; the kernel lets it take
+// MAP_SYNC): adopted at page granularity whatever the caller vouches for, naming why, as Create() maps it (found by
+// audit: cache line, and persistent memory to IsPersistentMemory). A fake sysfs puts the test file's block device on
+// such a region; on a file system with no block device (tmpfs) there is none to put.
+TEST(MapFromExistingRegionTest, AFileOnAVolatileNvdimmRegionIsAdoptedAtPageGranularity) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  ScopedTempDir dir(base != nullptr ? base : "/var/tmp");
+  ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  if (major(st.st_dev) == 0) GTEST_SKIP() << "the test's folder is on no block device";
+  ::pmem2::testing::FakeSysfs sysfs;
+  const std::string region = sysfs.root() + "/devices/ndbus0/region7";
+  const std::string disk = region + "/pfn7.0/block/pmem7";
+  ASSERT_EQ(std::system(("mkdir -p '" + disk + "' '" + sysfs.root() + "/dev/block'").c_str()), 0);
+  std::ofstream(region + "/devtype") << "nd_volatile\n";
+  const std::string link = absl::StrCat(sysfs.root(), "/dev/block/", major(st.st_dev), ":", minor(st.st_dev));
+  ASSERT_EQ(symlink(disk.c_str(), link.c_str()), 0) << link;
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine}) {
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, given);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
+    EXPECT_THAT(map->diagnostics().reason, HasSubstr("(pmem7) is on region7, an NVDIMM region of volatile memory"));
+    EXPECT_FALSE(IsPersistentMemory(memory, kLength));
+  }
+  munmap(memory, kLength);
 }
 
 }  // namespace

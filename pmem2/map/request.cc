@@ -106,9 +106,11 @@ absl::Status RefuseVolatileDeviceDax(const Source& source) {
                    absl::StrCat(location->not_durable, ", so no store granularity can be met"));
 }
 
-absl::StatusOr<std::string> WhyMapSyncIsNotDurable(const Source& source) {
+std::string WhyMapSyncIsNotDurable(const Source& source) {
   absl::StatusOr<ras_internal::Location> location = ras_internal::LocateSource(source);
-  if (!location.ok()) return location.status();
+  if (!location.ok()) {
+    return absl::StrCat("where the file lies cannot be told (", location.status().message(), ")");
+  }
   return location->not_durable;
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -132,33 +133,33 @@ namespace {
 // region of volatile memory (devtype nd_volatile), or, for Device DAX, a virtio-pmem device's (its bus's provider),
 // durable only by the device's flush, which msync asks for on a file system there (fsync) and nothing can on Device
 // DAX. Measured under qemu (testing/dax_vm): ndctl makes a Device DAX on virtio-pmem, MAP_SYNC succeeds there, and
-// the region has no deep_flush. An attribute that is missing (ENOENT: a fake sysfs) says nothing; any other failure
-// to read one is returned: a refusal, never a claim of durability.
-absl::Status NoteWhyNotDurable(const std::string& what, bool device_dax, Location* location) {
-  const auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
+// the region has no deep_flush. An attribute that is missing (ENOENT: a fake sysfs) says nothing; one that cannot be
+// read otherwise makes the region's durability unknown, said so in not_durable: a refusal of Device DAX and page
+// granularity for a file, never a claim of durability (and no error for the RAS questions, which do not ask this).
+void NoteWhyNotDurable(const std::string& what, bool device_dax, Location* location) {
+  const auto read = [&](const std::string& path) -> std::optional<std::string> {
     absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
-    if (!text.ok() && GetErrorCode(text.status()) == ErrorCode::kErrno && GetErrno(text.status()) == ENOENT) {
-      return std::string();
-    }
-    return text;
+    if (text.ok()) return *text;
+    if (GetErrorCode(text.status()) == ErrorCode::kErrno && GetErrno(text.status()) == ENOENT) return std::string();
+    location->not_durable = absl::StrCat(what, ", whose durability cannot be told: ", text.status().message());
+    return std::nullopt;
   };
-  absl::StatusOr<std::string> devtype = read(location->region_dir + "/devtype");
-  if (!devtype.ok()) return devtype.status();
+  const std::optional<std::string> devtype = read(location->region_dir + "/devtype");
+  if (!devtype.has_value()) return;
   if (*devtype == "nd_volatile") {
     location->not_durable = absl::StrCat(
         what, ", an NVDIMM region of volatile memory (devtype nd_volatile): its memory does not survive a power loss");
-    return absl::OkStatus();
+    return;
   }
-  if (!device_dax) return absl::OkStatus();
-  absl::StatusOr<std::string> provider = read(std::string(Dirname(location->region_dir)) + "/provider");
-  if (!provider.ok()) return provider.status();
+  if (!device_dax) return;
+  const std::optional<std::string> provider = read(std::string(Dirname(location->region_dir)) + "/provider");
+  if (!provider.has_value()) return;
   if (*provider == "virtio-pmem") {
     location->not_durable = absl::StrCat(
         what,
         " of a virtio-pmem device (its bus's provider): its stores become durable only by the device's flush (the "
         "host's sync of the memory's backing file), which nothing done through a Device DAX asks for");
   }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -204,12 +205,9 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
     }
   } else {
     location.region_name = std::string(Basename(location.region_dir));
-    if (absl::Status s = NoteWhyNotDurable(absl::StrCat("its file system's block device ", maj, ":", min, " (",
-                                                        Basename(disk), ") is on ", location.region_name),
-                                           /*device_dax=*/false, &location);
-        !s.ok()) {
-      return s;
-    }
+    NoteWhyNotDurable(absl::StrCat("its file system's block device ", maj, ":", min, " (", Basename(disk), ") is on ",
+                                   location.region_name),
+                      /*device_dax=*/false, &location);
   }
   return location;
 }
@@ -232,12 +230,9 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
                                           ") is not on an NVDIMM region (e.g. made from soft-reserved memory)");
   } else {
     location.region_name = std::string(Basename(location.region_dir));
-    if (absl::Status s = NoteWhyNotDurable(
-            absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name),
-            /*device_dax=*/true, &location);
-        !s.ok()) {
-      return s;
-    }
+    NoteWhyNotDurable(
+        absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name),
+        /*device_dax=*/true, &location);
   }
   return location;
 }

@@ -66,14 +66,16 @@ struct Location {
   // Set (a message naming the device, the region and why) where no persist makes stores on the region durable:
   // libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile
   // ones), whose `devtype` says so; for Device DAX also a virtio-pmem device's (its bus's `provider`), durable only by
-  // the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush. Not caught:
-  // papr_scm regions that need its hypervisor flush (POWER; sysfs does not show that). region_dir is set too.
+  // the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush; and a region
+  // whose devtype or bus provider exists but cannot be read (unknown). Not caught: papr_scm regions that need its
+  // hypervisor flush (POWER; sysfs does not show that), nor a file system on device-mapper or md stacked over an
+  // nd_volatile namespace (region_dir empty there). region_dir is set too.
   std::string not_durable;
 };
 
 // The region behind a file system on block device `dev` (a regular file's st_dev). Not finding one is not an
-// error (region_dir empty); malformed sysfs content (a partition's `start`) is kInvalidRegionFormat; a region's
-// `devtype` (or a bus's `provider`) that exists but cannot be read, its errno error (both functions).
+// error (region_dir empty); malformed sysfs content (a partition's `start`) is kInvalidRegionFormat. A region's
+// `devtype` (or a bus's `provider`) that exists but cannot be read is no error: not_durable says so (both functions).
 absl::StatusOr<Location> LocateBlockDevice(dev_t dev);
 
 // The region behind Device DAX character device `rdev` (its st_rdev); region_dir empty if it is not on an

@@ -715,9 +715,11 @@ struct Engine {
   void OnWriteResult(Slot* slot, int result);
   void OnSyncResult(Batch* batch, int result);
   void RecordSyncFailure(const void* address, size_t length, int error);
-  // The first member of `batch` whose Map's record is still there (not dropped as stale: a record at its address
-  // would land outside every Map, or on another file's), else the first. A lookup per member: after failures only.
-  const Slot* LiveMember(const Batch& batch) const;
+  // Records a failure of the engine's file found at [address, +length) (pages of one of its Maps): there if that
+  // Map's record is still there, else on another of its Maps of the same file whose record is (a record reaches every
+  // Map of the file); never at a dropped Map's addresses (outside every Map, or another file's Map now). False if no
+  // record was there (the completions carry the failure). Lookups: after failures only.
+  bool RecordOnFile(const void* address, size_t length, int error) const;
   void TakeReportsThroughTheMaps();
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
@@ -730,6 +732,8 @@ struct Engine {
   // The process's count of failures recorded in full when the entries' counts were last taken.
   uint64_t failures_marked = 0;
   void MarkQueued(Slot* slot);
+  // The entries' marks (record_missing, failures_recorded) looked up again if a failure was recorded anywhere since.
+  void RefreshMarks();
   absl::Status FailedSinceQueued(const Slot& slot, uint64_t failures_now) const;
   absl::Status StickyError() const;
   void Fail(const absl::Status& status);
@@ -1103,6 +1107,7 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
     }
     return false;
   };
+  RefreshMarks();  // a persist held behind a barrier runs here long after its queueing
   const void* address = nullptr;
   size_t length = 0;
   std::optional<map_internal::SyncScope> scope;
@@ -1129,9 +1134,10 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
     default:
       // Another file's error if the number is another file's now (its syncs fail EBADF then).
       if (DescriptorGone()) return;
-      // Recorded only on a record that is there: else the batch records it, through a member's Map (OnSyncResult).
-      const bool recorded = pages_in_a_map(/*live=*/false, &address, &length);
-      if (recorded) map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
+      // Recorded only on a record that is there (else the batch tries again when it completes: OnSyncResult).
+      const bool recorded = pages_in_a_map(/*live=*/false, &address, &length)
+                                ? RecordOnFile(address, length, error)
+                                : address != nullptr && RecordOnFile(address, length, error);
       if (early_write_back.error == 0) early_write_back = {error, begin, end, recorded};
   }
 }
@@ -1195,7 +1201,10 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // description, as Map::Persist() does, so it takes part in the same tracking (map_registry.h): registered
   // while it runs, its failure recorded before it ends, so that no reader of a Map's sticky error sees OK in
   // between.
+  RefreshMarks();
   for (const MapEntry& entry : maps) {
+    // A Map dropped as stale: its addresses are partly another mapping's (its operations fail with its ESTALE).
+    if (entry.record_missing) continue;
     const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
     const uint64_t begin = std::max(batch.begin, entry.file_offset);
     const uint64_t end = std::min(batch.end, map_end);
@@ -1210,15 +1219,12 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
     int result = -map_internal::PageMsync(pages, length);
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
     if (result < 0 && result != -EINTR && result != -EAGAIN && result != -ECANCELED) {  // retried (OnSyncResult)
-      map_internal::RecordPersistFailure(pages, length, -result, kCompletionsCarryIt);
-      batch.recorded = true;
+      batch.recorded = RecordOnFile(pages, length, -result);
       // The engine's own description holds the same report, and so does every other Map's description (a Map
       // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
       // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
       // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
-      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) {
-        map_internal::RecordPersistFailure(pages, length, error, kCompletionsCarryIt);
-      }
+      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) RecordOnFile(pages, length, error);
       TakeReportsThroughTheMaps();
     }
     if (result != 0) return result;
@@ -1229,7 +1235,7 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // this description has not seen yet (file_fdatawait_range).
   const uint64_t length = batch.end - batch.begin;
   if (const int error = WaitForWriteBack(fd, batch.begin, length); error != 0) {
-    const Slot* first = LiveMember(batch);
+    const Slot* first = batch.members;
     RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     batch.recorded = true;
     return -error;
@@ -1421,7 +1427,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   } else if (result < 0) {
     const int error = -result;
     if (early_write_back_failed ? !early.recorded : !batch->recorded) {
-      const Slot* first = LiveMember(*batch);
+      const Slot* first = batch->members;
       RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
     }
     own = StatusOr(Prebuilt().Of(error), [&] {
@@ -1452,12 +1458,27 @@ void Engine::OnSyncResult(Batch* batch, int result) {
   }
 }
 
-const Slot* Engine::LiveMember(const Batch& batch) const {
-  for (const Slot* slot = batch.members; slot != nullptr; slot = slot->next) {
-    map_internal::MapExtent extent{};
-    if (maps[slot->map_index].RecordStillThere(&extent)) return slot;
+bool Engine::RecordOnFile(const void* address, size_t length, int error) const {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  const MapEntry* holder = nullptr;
+  for (const MapEntry& entry : maps) {
+    if (at >= entry.begin && at < entry.end) {
+      holder = &entry;
+      break;
+    }
   }
-  return batch.members;
+  map_internal::MapExtent extent{};
+  if (holder != nullptr && holder->RecordStillThere(&extent)) {
+    map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
+    return true;
+  }
+  for (const MapEntry& entry : maps) {
+    if (holder != nullptr && !(entry.file.valid && entry.file == holder->file)) continue;
+    if (!entry.RecordStillThere(&extent)) continue;
+    map_internal::RecordPersistFailure(reinterpret_cast<const void*>(entry.begin), 1, error, kCompletionsCarryIt);
+    return true;
+  }
+  return false;
 }
 
 // A data sync through the engine's own file description failed (the ring's, or the synchronous backend's
@@ -1467,7 +1488,7 @@ const Slot* Engine::LiveMember(const Batch& batch) const {
 // between, and a report taken after it then counts as a new failure (a false one, never a lost one).
 void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
   map_internal::SyncScope scope(address, length);
-  map_internal::RecordPersistFailure(address, length, error, kCompletionsCarryIt);
+  RecordOnFile(address, length, error);
   TakeReportsThroughTheMaps();
 }
 
@@ -1484,6 +1505,7 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
 // file the engine does not serve keep their reports.
 void Engine::TakeReportsThroughTheMaps() {
   for (const MapEntry& entry : maps) {
+    if (entry.record_missing) continue;  // dropped as stale: its first page may be another mapping's now
     void* page = reinterpret_cast<void*>(entry.begin);
     const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
     map_internal::SyncScope scope(page, length);
@@ -1505,6 +1527,12 @@ void Engine::TakeReportsThroughTheMaps() {
 // counts were taken (one load), those counts are still their records': no lock, nothing allocated. After one, each
 // entry's record is looked up again (the registry's lock, shared).
 void Engine::MarkQueued(Slot* slot) {
+  RefreshMarks();
+  slot->failures_before = failures_marked;
+  slot->map_failures_before = maps[slot->map_index].failures_recorded;
+}
+
+void Engine::RefreshMarks() {
   // The failures recorded in full (acquire: the records read below hold them). One still being recorded is not among
   // them, and is counted as begun: the completion then finds the counts apart and looks at the record, whose mark here
   // holds that failure or not (it is as old as this call). Keyed on the recorded ones, not the begun ones: a cache
@@ -1522,8 +1550,6 @@ void Engine::MarkQueued(Slot* slot) {
     }
     failures_marked = failures;
   }
-  slot->failures_before = failures;
-  slot->map_failures_before = maps[slot->map_index].failures_recorded;
 }
 
 // OK unless a failure was recorded on the slot's Map since it was queued (also one acknowledged since: as

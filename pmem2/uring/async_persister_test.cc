@@ -1933,6 +1933,31 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackIsRecordedOnALiveMapOfThe
       << "the live Map's persist, its sticky error, the engine's completion and WaitAll";
 }
 
+// And a failed data sync of such an engine (the engine's first Map dropped as stale, the persist through a live Map of
+// the file): recorded on the live Map, whose own persist then fails too. (Found by review: the synchronous backend
+// msynced the dropped Map's addresses and recorded the failure there, outside every Map.)
+TEST_P(AsyncPersisterTest, AFailedSyncBesideADroppedMapIsRecordedOnTheLiveMap) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> live = Map::Create(config, *file_->source);
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_TRUE(persister_->AddMap(*live).ok());
+  ASSERT_EQ(munmap(base() + 3 * kMiB, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EIO : result; };
+  char* const at = static_cast<char*>(live->address());
+  at[5 * kPage] = 1;
+  Completion done;
+  ASSERT_TRUE(persister_->Persist(at + 5 * kPage, 1, &done).ok());
+  EXPECT_EQ(persister_->Wait(done).code(), absl::StatusCode::kDataLoss) << done.status();
+  injector_.rewrite = nullptr;
+  EXPECT_EQ(live->PersistError().code(), absl::StatusCode::kDataLoss) << "recorded on the live Map of the file";
+  EXPECT_EQ(live->Persist(at + 5 * kPage, 1).code(), absl::StatusCode::kDataLoss);
+  live->ClearPersistError().IgnoreError();
+  persister_->ClearFailure().IgnoreError();
+}
+
 // A Map part of whose range was unmapped behind pmem2's back and mapped again by other code (here: a reservation
 // placed in the hole) can vouch for no persist any more (ESTALE, for good), as its own Persist() says: so do the
 // engine's completions of it, for an operation queued before that happened and for one queued after. (Both completed
