@@ -115,6 +115,10 @@ TEST(DecideGranularityTest, Rules) {
   EXPECT_EQ(DecideGranularity(false, false, none).granularity, StoreGranularity::kPage);
   EXPECT_THAT(DecideGranularity(false, true, eadr).reason, HasSubstr("eADR"));
   EXPECT_THAT(DecideGranularity(false, false, none).reason, HasSubstr("msync"));
+  // MAP_SYNC on a medium that keeps no store (an NVDIMM region of volatile memory): page, naming why.
+  const GranularityDecision volatile_medium = DecideGranularity(false, true, eadr, "the file is on region9, volatile");
+  EXPECT_EQ(volatile_medium.granularity, StoreGranularity::kPage);
+  EXPECT_THAT(volatile_medium.reason, HasSubstr("MAP_SYNC, but the file is on region9, volatile"));
 }
 
 TEST(ChooseGranularityTest, ForcedPageOnDeviceDaxIsCacheLine) {
