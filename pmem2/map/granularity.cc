@@ -67,8 +67,8 @@ GranularityDecision DecideGranularity(bool anonymous_or_private, bool synchronou
   if (synchronous && !not_durable.empty()) {
     // MAP_SYNC keeps a file system's page tables valid, not its medium's contents (found by audit: a file system on
     // an NVDIMM region of volatile memory took MAP_SYNC and got cache line, persistent memory to pmem_is_pmem).
-    return {StoreGranularity::kPage,
-            absl::StrCat("MAP_SYNC, but ", not_durable, ": persistence needs msync, as in a RAM file system")};
+    return {StoreGranularity::kPage, absl::StrCat("MAP_SYNC, but ", not_durable,
+                                                  ": msync, as for a file system in RAM, never persistent memory")};
   }
   if (synchronous) {
     if (domain.cpu_caches_are_persistent) {
@@ -147,8 +147,7 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
   if (!shared_file) return adopted;
   if (!device_dax && adopted.effective != StoreGranularity::kPage && !not_durable.empty()) {
     adopted.effective = StoreGranularity::kPage;
-    absl::StrAppend(&adopted.reason, "; made page: ", not_durable,
-                    " (persistence needs msync, as in a RAM file system)");
+    absl::StrAppend(&adopted.reason, "; made page: ", not_durable, " (msync, never persistent memory)");
   }
   if (device_dax && adopted.effective == StoreGranularity::kPage) {
     adopted.effective = StoreGranularity::kCacheLine;

@@ -65,7 +65,8 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source);
 // like persistent memory and its persists report success. Errors reading sysfs are returned as they are.
 absl::Status RefuseVolatileDeviceDax(const Source& source);
 
-// For a regular file mapped with MAP_SYNC: "" if its file system's region keeps stores (or it is on no NVDIMM
+// For a regular file (mapped with MAP_SYNC by Create(), or adopted below page granularity by FromExisting()): "" if
+// its file system's region keeps stores (or it is on no NVDIMM
 // region), else why not: a file system on an NVDIMM region of volatile memory, one whose attributes cannot be read
 // (ras_internal::Location::not_durable), or sysfs failing to say where the file lies (the error's message).
 // Create() and FromExisting() then give the Map page granularity, as a file system in RAM gets (its persists

@@ -1201,14 +1201,20 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // description, as Map::Persist() does, so it takes part in the same tracking (map_registry.h): registered
   // while it runs, its failure recorded before it ends, so that no reader of a Map's sticky error sees OK in
   // between.
-  RefreshMarks();
+  bool skipped = false;
   for (const MapEntry& entry : maps) {
-    // A Map dropped as stale: its addresses are partly another mapping's (its operations fail with its ESTALE).
-    if (entry.record_missing) continue;
     const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
     const uint64_t begin = std::max(batch.begin, entry.file_offset);
     const uint64_t end = std::min(batch.end, map_end);
     if (begin >= end) continue;
+    // A Map dropped as stale (its operations fail with its ESTALE), or destroyed before the engine (which breaks the
+    // engine's contract): its addresses are partly another mapping's, or none. Its part of the batch is synced through
+    // the engine's own descriptor instead (below). A lookup per Map and sync, next to an msync.
+    map_internal::MapExtent extent{};
+    if (!entry.RecordStillThere(&extent)) {
+      skipped = true;
+      continue;
+    }
     const uintptr_t address = entry.begin + (begin - entry.file_offset);
     const uintptr_t page = PageSize();
     const uintptr_t page_address = address / page * page;
@@ -1233,6 +1239,19 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // error of the file (other code may have taken the report through the mappings' descriptor, e.g. an fsync of
   // the Source's): SYNC_FILE_RANGE_WAIT_AFTER finds nothing left to wait for and reports the file's errors that
   // this description has not seen yet (file_fdatawait_range).
+  if (skipped) {
+    long synced;  // NOLINT(runtime/int): syscall(2)'s
+    do {
+      synced = syscall(SYS_fdatasync, fd);  // not a cancellation point
+    } while (synced != 0 && errno == EINTR);
+    if (synced != 0) {
+      const int error = errno;
+      const Slot* first = batch.members;
+      RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+      batch.recorded = true;
+      return -error;
+    }
+  }
   const uint64_t length = batch.end - batch.begin;
   if (const int error = WaitForWriteBack(fd, batch.begin, length); error != 0) {
     const Slot* first = batch.members;
@@ -1378,7 +1397,7 @@ void Engine::OnWriteResult(Slot* slot, int result) {
            }));
     return;
   }
-  map_internal::RecordPersistFailure(slot->address, slot->length, error, kCompletionsCarryIt);  // allocates nothing
+  RecordOnFile(slot->address, std::max<size_t>(slot->length, 1), error);  // allocates nothing
   Finish(slot, StatusOr(Prebuilt().Of(error), [&] {
            return MakeErrnoError(
                error, internal::StrFormat("AsyncPersister: writing %u bytes at %p (file offset %u) failed",
@@ -1402,8 +1421,7 @@ void Engine::OnSyncResult(Batch* batch, int result) {
       if (++slot->retries <= kMaxRetries) {
         staged.Push(slot);
       } else {
-        map_internal::RecordPersistFailure(slot->address, std::max<size_t>(slot->length, 1), -result,
-                                           kCompletionsCarryIt);
+        RecordOnFile(slot->address, std::max<size_t>(slot->length, 1), -result);
         Finish(slot, StatusOr(Prebuilt().Of(-result), [&] {
                  return MakeErrnoError(
                      -result,
@@ -1505,7 +1523,9 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
 // file the engine does not serve keep their reports.
 void Engine::TakeReportsThroughTheMaps() {
   for (const MapEntry& entry : maps) {
-    if (entry.record_missing) continue;  // dropped as stale: its first page may be another mapping's now
+    // Dropped as stale, or destroyed: its first page may be another mapping's now. A lookup: after failures only.
+    map_internal::MapExtent extent{};
+    if (!entry.RecordStillThere(&extent)) continue;
     void* page = reinterpret_cast<void*>(entry.begin);
     const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
     map_internal::SyncScope scope(page, length);

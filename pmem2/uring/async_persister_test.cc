@@ -1958,6 +1958,46 @@ TEST_P(AsyncPersisterTest, AFailedSyncBesideADroppedMapIsRecordedOnTheLiveMap) {
   persister_->ClearFailure().IgnoreError();
 }
 
+// So is a failed write of a Copy into the dropped Map (still queued: its range is the engine's): on the live Map of
+// the file, not at the dropped Map's address (outside every Map, or another file's Map now). Found by review.
+TEST_P(AsyncPersisterTest, AFailedCopyIntoADroppedMapIsRecordedOnTheLiveMap) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> live = Map::Create(config, *file_->source);
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_TRUE(persister_->AddMap(*live).ok());
+  ASSERT_EQ(munmap(base() + 3 * kMiB, kPage), 0);
+  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kWrite ? -EIO : result; };
+  const char record[] = "copied";
+  Completion done;
+  ASSERT_TRUE(persister_->Copy(base() + 7 * kPage, record, sizeof record, &done).ok());
+  EXPECT_EQ(persister_->Wait(done).code(), absl::StatusCode::kDataLoss) << done.status();
+  injector_.rewrite = nullptr;
+  EXPECT_EQ(live->PersistError().code(), absl::StatusCode::kDataLoss) << "recorded on the live Map of the file";
+  live->ClearPersistError().IgnoreError();
+  persister_->ClearFailure().IgnoreError();
+}
+
+// A Map destroyed before its engine (which breaks the engine's contract) leaves no false failure on the engine's other
+// Maps of the file: the synchronous backend syncs its part of a batch through the engine's descriptor instead of an
+// msync of its unmapped range (ENOMEM, recorded on the file's other Maps before). Found by review.
+TEST_P(AsyncPersisterTest, AMapDestroyedBeforeItsEngineLeavesNoFalseFailure) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> live = Map::Create(config, *file_->source);
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_TRUE(persister_->AddMap(*live).ok());
+  base()[9 * kPage] = 'd';
+  Completion done;
+  ASSERT_TRUE(persister_->Persist(base() + 9 * kPage, 1, &done).ok());
+  file_->map.reset();  // its range unmapped while the persist is queued
+  persister_->WaitAll().IgnoreError();
+  EXPECT_TRUE(live->PersistError().ok()) << live->PersistError();
+  EXPECT_EQ(ReadFile(file_->fd.get(), 9 * kPage, 1), "d");
+}
+
 // A Map part of whose range was unmapped behind pmem2's back and mapped again by other code (here: a reservation
 // placed in the hole) can vouch for no persist any more (ESTALE, for good), as its own Persist() says: so do the
 // engine's completions of it, for an operation queued before that happened and for one queued after. (Both completed
