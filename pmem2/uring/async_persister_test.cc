@@ -198,6 +198,22 @@ class AsyncPersisterTest : public ::testing::TestWithParam<AsyncBackend> {
     other->ClearFailure().IgnoreError();
     ASSERT_EQ(file_->map->PersistError().code(), absl::StatusCode::kDataLoss);
   }
+  // Another page-granularity Map of the test's file, added to `engine`; then the engine's first Map (file_->map) is
+  // dropped as stale: a page of it unmapped behind pmem2's back and a reservation placed in the hole. False if a step
+  // failed.
+  bool AddALiveMapAndDropTheFirst(AsyncPersister& engine, absl::optional<Map>* live,
+                                  absl::optional<VmReservation>* reservation) const {
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Map> made = Map::Create(config, *file_->source);
+    if (!made.ok()) return false;
+    live->emplace(std::move(*made));
+    if (!engine.AddMap(**live).ok() || munmap(base() + 3 * kMiB, kPage) != 0) return false;
+    absl::StatusOr<VmReservation> placed = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
+    if (!placed.ok()) return false;
+    reservation->emplace(std::move(*placed));
+    return true;
+  }
 
   ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
   std::unique_ptr<MappedFile> file_;
@@ -1905,13 +1921,9 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackIsRecordedOnALiveMapOfThe
   const testing::ChildResult child = testing::RunInChild([&](int out) {
     absl::StatusOr<AsyncPersister> persister = NewPersister();
     if (!persister.ok()) return 2;
-    Config config;
-    config.set_required_store_granularity(StoreGranularity::kPage);
-    absl::StatusOr<Map> live = Map::Create(config, *file_->source);
-    if (!live.ok() || !persister->AddMap(*live).ok()) return 3;
-    if (munmap(base() + 3 * kMiB, kPage) != 0) return 4;
-    absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
-    if (!reservation.ok()) return 5;
+    absl::optional<Map> live;
+    absl::optional<VmReservation> reservation;
+    if (!AddALiveMapAndDropTheFirst(*persister, &live, &reservation)) return 3;
     testing::DenySystemCallWithFlags(__NR_sync_file_range, 3, SYNC_FILE_RANGE_WRITE, EIO);
     char* const at = static_cast<char*>(live->address());
     at[100 * kPage] = at[600 * kPage] = 1;
@@ -1937,14 +1949,9 @@ TEST_P(AsyncPersisterTest, AFailedEarlyStartOfWriteBackIsRecordedOnALiveMapOfThe
 // the file): recorded on the live Map, whose own persist then fails too. (Found by review: the synchronous backend
 // msynced the dropped Map's addresses and recorded the failure there, outside every Map.)
 TEST_P(AsyncPersisterTest, AFailedSyncBesideADroppedMapIsRecordedOnTheLiveMap) {
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Map> live = Map::Create(config, *file_->source);
-  ASSERT_TRUE(live.ok()) << live.status();
-  ASSERT_TRUE(persister_->AddMap(*live).ok());
-  ASSERT_EQ(munmap(base() + 3 * kMiB, kPage), 0);
-  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
-  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  absl::optional<Map> live;
+  absl::optional<VmReservation> reservation;
+  ASSERT_TRUE(AddALiveMapAndDropTheFirst(*persister_, &live, &reservation));
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kSync ? -EIO : result; };
   char* const at = static_cast<char*>(live->address());
   at[5 * kPage] = 1;
@@ -1961,14 +1968,9 @@ TEST_P(AsyncPersisterTest, AFailedSyncBesideADroppedMapIsRecordedOnTheLiveMap) {
 // So is a failed write of a Copy into the dropped Map (still queued: its range is the engine's): on the live Map of
 // the file, not at the dropped Map's address (outside every Map, or another file's Map now). Found by review.
 TEST_P(AsyncPersisterTest, AFailedCopyIntoADroppedMapIsRecordedOnTheLiveMap) {
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Map> live = Map::Create(config, *file_->source);
-  ASSERT_TRUE(live.ok()) << live.status();
-  ASSERT_TRUE(persister_->AddMap(*live).ok());
-  ASSERT_EQ(munmap(base() + 3 * kMiB, kPage), 0);
-  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(base() + 3 * kMiB, kPage);
-  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  absl::optional<Map> live;
+  absl::optional<VmReservation> reservation;
+  ASSERT_TRUE(AddALiveMapAndDropTheFirst(*persister_, &live, &reservation));
   injector_.rewrite = [](KernelOp op, int result, uint32_t) { return op == KernelOp::kWrite ? -EIO : result; };
   const char record[] = "copied";
   Completion done;
@@ -2025,15 +2027,9 @@ TEST_P(AsyncPersisterTest, AMapWhoseRangeWasMappedAgainBehindItsBackFailsItsOper
 // syncs) completes its operations and a barrier after them OK, as that Map's own Persist() does; and a new engine
 // refuses the dropped Map, naming why. (Found by review: the first fix failed every operation of the engine with it.)
 TEST_P(AsyncPersisterTest, AnotherMapOfTheEngineIsNotFailedByADroppedOnesEstale) {
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Map> other = Map::Create(config, *file_->source);
-  ASSERT_TRUE(other.ok()) << other.status();
-  ASSERT_TRUE(persister_->AddMap(*other).ok());
-  char* const hole = base() + 3 * kMiB;
-  ASSERT_EQ(munmap(hole, kPage), 0);
-  absl::StatusOr<VmReservation> reservation = VmReservation::CreateAt(hole, kPage);
-  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  absl::optional<Map> other;
+  absl::optional<VmReservation> reservation;
+  ASSERT_TRUE(AddALiveMapAndDropTheFirst(*persister_, &other, &reservation));
   Completion persist, barrier, dropped;
   static_cast<char*>(other->address())[0] = 'o';
   ASSERT_TRUE(persister_->Persist(other->address(), 1, &persist).ok());
