@@ -1090,17 +1090,15 @@ void Engine::StartWriteBackEarly(uint64_t begin, uint64_t end) {
 // no memory now (ENOMEM: ext4 keeps the pages dirty then), an interruption, or a descriptor other code closed (the
 // sync says so).
 void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
-  // The run's pages in a Map that holds them, whose record is still there (not dropped as stale): a record there
-  // reaches every Map of the file. `live`: only Maps whose record was there when last looked at (MarkQueued; no
-  // lookup here), or (false) only those whose record is there now (a lookup, after a failure).
-  const auto pages_in_a_map = [&](bool live, const void** address, size_t* length) {
+  // The run's pages in a Map that holds them whose record was there when last looked at (RefreshMarks; no lookup
+  // here): for the scope, and for the record, which RecordOnFile moves to a live Map of the file if need be.
+  const auto pages_in_a_map = [&](const void** address, size_t* length) {
     for (const MapEntry& entry : maps) {
       const uint64_t map_end = entry.file_offset + (entry.end - entry.begin);
       const uint64_t from = std::max(begin, entry.file_offset);
       const uint64_t to = std::min(end, map_end);
       if (from >= to) continue;
-      map_internal::MapExtent extent{};
-      if (live ? entry.record_missing : !entry.RecordStillThere(&extent)) continue;
+      if (entry.record_missing) continue;
       *address = reinterpret_cast<const void*>(entry.begin + (from - entry.file_offset));
       *length = static_cast<size_t>(to - from);
       return true;
@@ -1111,7 +1109,7 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
   const void* address = nullptr;
   size_t length = 0;
   std::optional<map_internal::SyncScope> scope;
-  if (pages_in_a_map(/*live=*/true, &address, &length)) {
+  if (pages_in_a_map(&address, &length)) {
     // Past 128 threads syncing at once, a thread's first scope allocates (map_registry.h): without memory, none (a
     // persist of these pages through a Map on another thread may then miss a failure recorded just after it looked).
     try {
@@ -1135,9 +1133,7 @@ void Engine::StartWriteBack(uint64_t begin, uint64_t end) {
       // Another file's error if the number is another file's now (its syncs fail EBADF then).
       if (DescriptorGone()) return;
       // Recorded only on a record that is there (else the batch tries again when it completes: OnSyncResult).
-      const bool recorded = pages_in_a_map(/*live=*/false, &address, &length)
-                                ? RecordOnFile(address, length, error)
-                                : address != nullptr && RecordOnFile(address, length, error);
+      const bool recorded = RecordOnFile(address, length, error);
       if (early_write_back.error == 0) early_write_back = {error, begin, end, recorded};
   }
 }
