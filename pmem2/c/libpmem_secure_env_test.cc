@@ -1,9 +1,10 @@
 // Copyright 2026 The pmem2 Authors.
 //
-// PMEM_LOG_FILE, PMEM_LOG_LEVEL and PMEM_MMAP_HINT are not read in a set-group-ID (or set-user-ID) program: run by
-// another user, a copy of libpmem_secure_env_probe made set-group-ID root neither creates the log file nor maps at
-// the hint, where a plain copy does both. Needs root (to make the copy and run it as another user); argument: the
-// probe's path (BUILD.bazel).
+// pmem2's environment variables are not read in a set-group-ID (or set-user-ID) program: run by another user, a copy
+// of libpmem_secure_env_probe made set-group-ID neither creates the log file PMEM_LOG_FILE names nor maps at
+// PMEM_MMAP_HINT nor takes a setting that weakens its persists nor refuses a value pmem2_map_new or
+// AsyncPersister::Create would refuse, where a plain copy does each. Needs root (to make the copy and run it as
+// another user); argument: the probe's path (BUILD.bazel).
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,7 +85,9 @@ class LibpmemSecureEnvTest : public ::testing::Test {
 
   // Runs `program` as nobody with `environment` (NAME=value each) and nothing else; its files go to out_, named
   // after `name`.
-  ProbeRun Run(const std::string& program, const std::string& name, std::vector<std::string> environment) {
+  // `through`: the probe's second argument (libpmem, libpmem2 or uring).
+  ProbeRun Run(const std::string& program, const std::string& name, std::vector<std::string> environment,
+               const std::string& through = "libpmem") {
     ProbeRun run;
     const std::string log = out_ + "/" + name + ".log";
     const std::string file = out_ + "/" + name + ".pmem";
@@ -94,7 +97,8 @@ class LibpmemSecureEnvTest : public ::testing::Test {
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       if (!pmem2::testing::BecomeUser(kNobody, kNobody)) return 100;
       if (dup2(out, STDOUT_FILENO) < 0) return 101;
-      char* const argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>(file.c_str()), nullptr};
+      char* const argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>(file.c_str()),
+                            const_cast<char*>(through.c_str()), nullptr};
       std::vector<char*> envp;
       for (std::string& variable : environment) envp.push_back(variable.data());
       envp.push_back(nullptr);
@@ -173,6 +177,27 @@ TEST_F(LibpmemSecureEnvTest, ASetGroupIdProgramReadsNoSettingThatWeakensItsPersi
   const ProbeRun secure = Run(set_group_id_, "secure", {"PMEM_NO_FLUSH=sometimes"});
   ASSERT_TRUE(secure.error.empty()) << secure.error;
   EXPECT_EQ(secure.exit_code, 0) << "a set-group-ID program read PMEM_NO_FLUSH";
+}
+
+// Nor the variables pmem2_map_new and AsyncPersister::Create check: a value they refuse in a plain program is not
+// read in a set-group-ID one (PMEM2_PERSIST_FAILURE would otherwise also choose whether its failed persists abort).
+TEST_F(LibpmemSecureEnvTest, ASetGroupIdProgramReadsNeitherPersistFailureNorNoIoUring) {
+  const struct {
+    const char* variable;
+    const char* through;
+  } cases[] = {{"PMEM2_PERSIST_FAILURE=sometimes", "libpmem2"}, {"PMEM2_NO_IO_URING=sometimes", "uring"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.variable);
+    const ProbeRun baseline = Run(plain_, "baseline", {}, c.through);
+    ASSERT_TRUE(baseline.error.empty()) << baseline.error;
+    EXPECT_EQ(baseline.exit_code, 0) << "unset, the call succeeds";
+    const ProbeRun control = Run(plain_, "plain", {c.variable}, c.through);
+    ASSERT_TRUE(control.error.empty()) << control.error;
+    EXPECT_EQ(control.exit_code, 3) << "a plain program refuses the invalid value";
+    const ProbeRun secure = Run(set_group_id_, "secure", {c.variable}, c.through);
+    ASSERT_TRUE(secure.error.empty()) << secure.error;
+    EXPECT_EQ(secure.exit_code, 0) << "a set-group-ID program read it";
+  }
 }
 
 }  // namespace
