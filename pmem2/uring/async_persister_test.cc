@@ -177,12 +177,16 @@ class AsyncPersisterTest : public ::testing::TestWithParam<AsyncBackend> {
     persister_.reset();
   }
   char* base() const { return static_cast<char*>(file_->map->address()); }
-  // Another engine of the test's backend for the test's Map, e.g. of another queue depth.
-  absl::StatusOr<AsyncPersister> NewPersister(unsigned queue_depth = 16) const {
+  // The options of the test's backend, e.g. of another queue depth.
+  AsyncOptions persister_options(unsigned queue_depth = 16) const {
     AsyncOptions options;
     options.allow_io_uring = GetParam() == AsyncBackend::kIoUring;
     options.queue_depth = queue_depth;
-    return AsyncPersister::Create(*file_->map, *file_->source, options);
+    return options;
+  }
+  // Another engine of the test's backend for the test's Map.
+  absl::StatusOr<AsyncPersister> NewPersister(unsigned queue_depth = 16) const {
+    return AsyncPersister::Create(*file_->map, *file_->source, persister_options(queue_depth));
   }
   // Makes another engine of the file see an EIO on a data sync and acknowledge only its own failure: the Maps'
   // sticky error stays, as after a failure seen by another thread's engine or a Map::Persist().
@@ -740,6 +744,43 @@ TEST_P(AsyncPersisterTest, AMoveAssignmentRecordsAndAForkedChildsCopyDoesNot) {
   *persister_ = std::move(*other);
   EXPECT_EQ(GetErrno(file_->map->ClearPersistError()), EFAULT);
   EXPECT_TRUE(persister_->Failure().ok()) << "the engine assigned is the other one";
+}
+
+// That failure's Map gone by the engine's end: the record goes to another of the engine's Maps of the file, which
+// reports it for the file; a Map destroyed before its engine (which breaks the engine's contract) and one dropped as
+// stale alike. With no other Map, it goes nowhere (and nothing reads the destroyed Map's range).
+TEST_P(AsyncPersisterTest, AnEnginesEndRecordsAFailureWhoseMapIsGoneOnAnotherMapOfTheFile) {
+  void* hole = mmap(nullptr, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  const absl::Cleanup unmap = [hole] { munmap(hole, kPage); };
+  absl::optional<Map> live;
+  absl::optional<VmReservation> reservation;
+  ASSERT_TRUE(persister_->Copy(base() + kPage, hole, 100).ok());
+  EXPECT_EQ(GetErrno(persister_->WaitAll()), EFAULT);  // unacknowledged
+  ASSERT_TRUE(AddALiveMapAndDropTheFirst(*persister_, &live, &reservation));
+  persister_.reset();
+  EXPECT_EQ(GetErrno(live->ClearPersistError()), EFAULT) << "the dropped Map's failure reached the file's live Map";
+
+  absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*live, *file_->source, persister_options());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Map> other = Map::Create(config, *file_->source);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(engine->AddMap(*other).ok());
+  char* const live_base = static_cast<char*>(live->address());
+  ASSERT_TRUE(engine->Copy(live_base + kPage, hole, 100).ok());
+  EXPECT_EQ(GetErrno(engine->WaitAll()), EFAULT);
+  live.reset();  // destroyed before its engine
+  engine = absl::StatusOr<AsyncPersister>(absl::CancelledError("ended"));
+  EXPECT_EQ(GetErrno(other->ClearPersistError()), EFAULT) << "the destroyed Map's failure reached the file's other Map";
+
+  absl::StatusOr<AsyncPersister> alone = AsyncPersister::Create(*other, *file_->source, persister_options());
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  ASSERT_TRUE(alone->Copy(static_cast<char*>(other->address()) + kPage, hole, 100).ok());
+  EXPECT_EQ(GetErrno(alone->WaitAll()), EFAULT);
+  other = absl::StatusOr<Map>(absl::CancelledError("destroyed"));         // before its engine
+  alone = absl::StatusOr<AsyncPersister>(absl::CancelledError("ended"));  // nowhere to record it: no crash, no record
 }
 
 // The synchronous backend's failure for a lost descriptor (the ring's backend goes through the ring then), likewise.
