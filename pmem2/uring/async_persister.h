@@ -36,8 +36,9 @@
 //   __atomic_store_n(&header->tail, tail, __ATOMIC_RELEASE);  // one 8-byte store; then persist the tail
 //
 // Operations. Persist(), Copy() and Barrier() queue an operation and return at once (after back-pressure, below);
-// the returned Status says only whether it was queued (kMapRange for a range outside the engine's maps, or a
-// moved-from engine). Each operation's own result arrives in its Completion, if one was given: done() turns
+// the returned Status says only whether it was queued (kMapRange for a range outside the engine's maps; an engine
+// moved from answers every call with kFailedPrecondition, Failure() and ClearFailure() too, but for backend(),
+// in_flight() 0 and Poll() 0). Each operation's own result arrives in its Completion, if one was given: done() turns
 // true and status() holds the result, and the callback, if set, runs. An operation without a Completion still
 // has a result: a failure is kept as the engine's failure (Failure()), reported by the next barrier, and recorded
 // in the sticky persistence error of the Maps of the file (Map::PersistError(), pmem2/map/map.h). No failure is
@@ -75,7 +76,9 @@
 //   Barrier: completes only after every operation queued before it has completed. OK means: every one of them
 //     succeeded and so is durable (except operations aborted before a ClearFailure() that came before the
 //     barrier was queued: the application acknowledged them, and writes them again), no operation of this
-//     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error.
+//     engine has failed since Create() or the last ClearFailure(), and the Maps report no sticky error (but for a
+//     Map dropped as stale, Map::PersistError() ESTALE for good: that fails its own operations, and so a barrier
+//     after any of them, not those of the engine's other Maps, whose file is fine).
 //     Operations queued after a barrier do not start before it completes, and if it fails they do not start at
 //     all: they complete with kAborted, whose message carries the barrier's error. So a Copy queued after a
 //     barrier (of a log's tail, say) never reaches the file unless everything before the barrier is durable. Not
@@ -246,14 +249,14 @@ class AsyncPersister {
   // engine's end may take that descriptor for the kept one and close it (not covered).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
-  // the file), kInvalidEnvironment (PMEM2_NO_IO_URING set and neither empty, 0 nor 1). io_uring's unavailability is not
+  // the file; ESTALE: the Map was dropped as stale, map.h), kInvalidEnvironment (PMEM2_NO_IO_URING set and neither empty, 0 nor 1). io_uring's unavailability is not
   // an error: backend() is then kSynchronous. A Source opened read-only, or of a file this process may not open again
   // for writing (EACCES, EPERM: created read-only, received from another process, credentials changed), gives an engine
   // that persists but refuses Copy() (kNoAccess).
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
-  // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument as
-  // Create() does, or if its granularity differs from the first Map's). As for Create(), the Map may move, its
+  // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument and
+  // ESTALE as Create() does, or kInvalidArgument if its granularity differs from the first Map's). As for Create(), the Map may move, its
   // mapping must outlive the engine.
   absl::Status AddMap(const Map& map);
 

@@ -1036,6 +1036,12 @@ TEST_P(AsyncPersisterTest, ErrorsNameTheBadValueAndNothingIsQueued) {
   AsyncPersister moved = std::move(*persister_);
   EXPECT_EQ(persister_->Persist(base(), 1).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(persister_->Barrier().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(persister_->WaitAll().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(persister_->Failure().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(persister_->ClearFailure().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(persister_->AddMap(*file_->map).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(persister_->Poll(), 0u);
+  EXPECT_EQ(persister_->in_flight(), 0u);
   EXPECT_TRUE(moved.Persist(base(), 1).ok());
   EXPECT_TRUE(moved.WaitAll().ok());
 }
