@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -139,6 +140,37 @@ TEST_F(ChildDescriptionTest, EachFileMappedSharedAndWritableHasOneOPathHandle) {
   second = absl::InternalError("destroyed");
   EXPECT_EQ(ChildReopenHandleCountForTest(), before) << "closed with the file's last Map";
   EXPECT_EQ(ChildReopenHandleForTest(st.st_dev, st.st_ino), -1);
+}
+
+// A Map adopted with FromExisting() leaves its mapping to whoever made it (map.h: not covered): no handle, and a
+// forked child maps nothing again over it (that would replace another library's mapping under it), so the child's
+// stores through the range still reach the file.
+TEST_F(ChildDescriptionTest, AnAdoptedMapGetsNoHandleAndIsNotMappedAgainInAChild) {
+  const size_t before = ChildReopenHandleCountForTest();
+  ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ASSERT_GE(fd.get(), 0);
+  void* mapping = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(mapping, MAP_FAILED);
+  const absl::Cleanup unmap = [mapping] { munmap(mapping, 2 * kPage); };
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  absl::StatusOr<Map> adopted = Map::FromExisting(*source, mapping, 2 * kPage, StoreGranularity::kPage);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_FALSE(RemapsInChildForTest(mapping));
+  EXPECT_EQ(ChildReopenHandleCountForTest(), before);
+  char* const bytes = static_cast<char*>(mapping);
+  ChildResult child = RunInChild([&](int out) {
+    if (MappedAgainInChildForTest() != 0) WriteToParent(out, "the adopted Map was mapped again; ");
+    std::memcpy(bytes + kPage, "child", 5);
+    const absl::Status persisted = adopted->Persist(bytes + kPage, 5);
+    if (!persisted.ok()) WriteToParent(out, persisted.ToString());
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "");
+  char read_back[5];
+  ASSERT_EQ(pread(fd.get(), read_back, 5, static_cast<off_t>(kPage)), 5);
+  EXPECT_EQ(std::string(read_back, 5), "child");
 }
 
 // fcntl(2) record locks are released when the process closes any descriptor of the file that is not O_PATH: the
