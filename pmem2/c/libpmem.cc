@@ -38,6 +38,7 @@
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/map_file/map_file.h"
+#include "pmem2/vm_reservation/reservation_state.h"
 
 namespace {
 
@@ -247,9 +248,26 @@ class FileMaps {
     // Asked before this table's lock is taken: the registry's locks come first (fork handlers take them so).
     const std::vector<pmem2::map_internal::MapExtent> maps_of_the_engine =
         len == 0 ? std::vector<pmem2::map_internal::MapExtent>() : pmem2::map_internal::MapsInRange(addr, len);
+    // Nor a reservation's placeholder (pmem2_vm_reservation_new's, a C++ VmReservation): another mmap could land in
+    // the hole, and a Map placed there later (MAP_FIXED) or the reservation's end would unmap whatever that was. But
+    // for the reservations pmem_map_file makes at PMEM_MMAP_HINT (MapAtHint): each holds one mapping of this table,
+    // at its start, all of it, and goes with it.
+    const std::vector<std::pair<uintptr_t, size_t>> reservations =
+        len == 0 ? std::vector<std::pair<uintptr_t, size_t>>()
+                 : pmem2::vm_reservation_internal::ReservationState::Overlapping(begin, end_of_pages);
     std::vector<std::unique_ptr<pmem2::Map>> doomed;  // destroyed (unmapped) after the lock is released
     {
       std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
+      for (const auto& [reserved_begin, reserved_size] : reservations) {
+        const Entries::const_iterator entry = maps_.find(reserved_begin);
+        if (entry == maps_.end() || RoundUpToPage(entry->second->size()) != reserved_size) {
+          return pmem2::MakeErrnoError(
+              EINVAL, StrFormat("[%p, +%u) holds part of the pmem2 reservation [%#x, +%u), which pmem_map_file did "
+                                "not make: delete it with pmem2_vm_reservation_delete (or destroy the VmReservation) "
+                                "instead",
+                                addr, len, reserved_begin, reserved_size));
+        }
+      }
       for (const pmem2::map_internal::MapExtent& map : maps_of_the_engine) {
         // Not an entry of this table at its address: another map. Nor one whose record was dropped: the mapping the
         // application munmap'ed behind pmem_unmap's back, over whose address the live map came (a map of the same

@@ -145,9 +145,11 @@ void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t
  * munmap releases whole pages, and cover several), and the rest of the range is munmap'ed. -1 with errno: EINVAL,
  * with nothing unmapped, if the range covers a pmem_map_file() mapping only in part (libpmem unmaps that part; unmap
  * all of it), or holds a pmem2 map pmem_map_file() did not make (pmem2_map_new's, a C++ Map: delete it with
- * pmem2_map_delete; libpmem knows none); EINVAL for length 0, an unaligned addr, or a range past the top of the
- * address space; munmap's errno. A pmem_map_file() mapping the application released
- * with munmap(2) instead is forgotten, without unmapping anything, when pmem_map_file() maps over its addresses.
+ * pmem2_map_delete; libpmem knows none) or part of a pmem2 reservation (pmem2_vm_reservation_new's, a C++
+ * VmReservation, also one deleted whose maps still hold its range: libpmem would unmap its placeholder, and a
+ * mapping made in the hole would later be unmapped under its owner); EINVAL for length 0, an unaligned addr, or a
+ * range past the top of the address space; munmap's errno. A pmem_map_file() mapping the application released with
+ * munmap(2) instead is forgotten, without unmapping anything, when pmem_map_file() maps over its addresses.
  */
 int pmem_unmap(void *addr, size_t len);
 

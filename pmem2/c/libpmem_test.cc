@@ -28,7 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
@@ -37,6 +39,7 @@
 #include "pmem2/map/page_persist_for_test.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
+#include "testing/proc_maps.h"
 #include "testing/temp_files.h"
 
 namespace {
@@ -917,23 +920,77 @@ TEST_F(LibpmemTest, UnmapOfAPmem2MapWhereAMappingWasUnmappedBehindItsBackIsEinva
   char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
   ASSERT_NE(p, nullptr) << pmem_errormsg();
   ASSERT_EQ(munmap(p, len), 0);
-  absl::StatusOr<pmem2::VmReservation> reservation = pmem2::VmReservation::CreateAt(p, len);
-  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  {
+    // A reservation made there drops the mapping's record from the registry (its range was unmapped behind pmem2's
+    // back), and its end leaves the range empty again.
+    absl::StatusOr<pmem2::VmReservation> reservation = pmem2::VmReservation::CreateAt(p, len);
+    ASSERT_TRUE(reservation.ok()) << reservation.status();
+  }
+  // A pmem2 map at p, of no reservation (pmem_unmap refuses a reservation's range before it looks at maps): another
+  // file mapped there and adopted.
   ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(dir_.Join("g"), 2 * kPage, O_RDWR));
   ASSERT_GE(fd.get(), 0);
-  pmem2::Config config;
-  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
-  config.set_vm_reservation(&*reservation, 0);
-  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *pmem2::Source::FromFd(fd.get()));
+  void* again = mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd.get(), 0);
+  if (again != p) {
+    if (again != MAP_FAILED) munmap(again, len);
+    GTEST_SKIP() << "the range was taken meanwhile, or the kernel has no MAP_FIXED_NOREPLACE";
+  }
+  absl::StatusOr<pmem2::Map> map =
+      pmem2::Map::FromExisting(*pmem2::Source::FromFd(fd.get()), p, len, pmem2::StoreGranularity::kPage);
   ASSERT_TRUE(map.ok()) << map.status();
-  ASSERT_EQ(map->address(), p);
+  const absl::Cleanup unmap = [p, len] { munmap(p, len); };  // adopted: the Map leaves it mapped
   errno = 0;
   EXPECT_EQ(pmem_unmap(p, len), -1);
   EXPECT_EQ(errno, EINVAL);
   EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem_map_file did not make"));
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem2 map"));
   p[0] = 1;
   p[len - 1] = 2;  // still all mapped
   EXPECT_TRUE(map->Persist(p, len).ok());
+}
+
+// Nor a pmem2 reservation's placeholder, whole or in part, empty or holding a map, nor once the reservation is
+// destroyed while a map still holds its range: libpmem would munmap it, and whatever the kernel put in the hole next
+// would be unmapped by a map placed there (MAP_FIXED) or by the reservation's end. (Unmapped before.)
+TEST_F(LibpmemTest, UnmapOfAPmem2ReservationIsEinvalAndKeepsItsPlaceholder) {
+  absl::optional<pmem2::VmReservation> reservation;
+  {
+    absl::StatusOr<pmem2::VmReservation> made = pmem2::VmReservation::Create(4 * kPage);
+    ASSERT_TRUE(made.ok()) << made.status();
+    reservation.emplace(std::move(*made));
+  }
+  char* const r = static_cast<char*>(reservation->address());
+  const auto still_reserved = [](const char* at, size_t length) {
+    for (size_t page = 0; page < length / kPage; ++page) {
+      if (::pmem2::testing::ProtectionAt(at + page * kPage) != "---p") return false;
+    }
+    return true;
+  };
+  for (const auto& [offset, length] : {std::pair<size_t, size_t>{0, 4 * kPage}, {kPage, kPage}, {3 * kPage, kPage}}) {
+    SCOPED_TRACE(offset);
+    errno = 0;
+    EXPECT_EQ(pmem_unmap(r + offset, length), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem2 reservation"));
+    EXPECT_TRUE(still_reserved(r, 4 * kPage));
+  }
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(r - kPage, 2 * kPage), -1) << "a range that runs into it";
+  EXPECT_EQ(errno, EINVAL);
+
+  ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(dir_.Join("placed"), kPage, O_RDWR));
+  pmem2::Config config;
+  config.set_required_store_granularity(pmem2::StoreGranularity::kPage);
+  config.set_vm_reservation(&*reservation, 2 * kPage);
+  absl::StatusOr<pmem2::Map> map = pmem2::Map::Create(config, *pmem2::Source::FromFd(fd.get()));
+  ASSERT_TRUE(map.ok()) << map.status();
+  reservation.reset();  // the map still holds the range
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(r, kPage), -1) << "a destroyed reservation's range its map still holds";
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_TRUE(still_reserved(r, kPage));
+  map = absl::CancelledError("destroyed");  // the range's last holder: it is unmapped now
+  EXPECT_EQ(::pmem2::testing::ProtectionAt(r), "");
 }
 
 // A page of our own at `at`, where nothing is mapped (MAP_FIXED_NOREPLACE), or nullptr if something is.
@@ -1073,15 +1130,19 @@ TEST_F(LibpmemTest, UnmapOfAMappingPartlyMappedAgainBehindItsBackUnmapsTheRange)
   char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 4 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
   ASSERT_NE(p, nullptr) << pmem_errormsg();
   ASSERT_EQ(munmap(p + 3 * kPage, kPage), 0);
-  absl::StatusOr<pmem2::VmReservation> newcomer = pmem2::VmReservation::CreateAt(p + 3 * kPage, kPage);
-  ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  {
+    // A reservation made in the hole drops the mapping's record from the registry (part of its range was unmapped
+    // behind pmem2's back); its end leaves the hole empty again (pmem_unmap refuses a live reservation's range).
+    absl::StatusOr<pmem2::VmReservation> newcomer = pmem2::VmReservation::CreateAt(p + 3 * kPage, kPage);
+    ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  }
+  // Other code's page in the hole.
+  ASSERT_EQ(mmap(p + 3 * kPage, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+            p + 3 * kPage);
   EXPECT_EQ(pmem_unmap(p, len), 0) << pmem_errormsg();
   EXPECT_FALSE(IsMapped(p)) << "the mapping's own pages stayed";
   EXPECT_FALSE(IsMapped(p + 2 * kPage));
   EXPECT_FALSE(IsMapped(p + 3 * kPage)) << "the range asked for, as munmap(2) of it";
-  // The reservation's end unmaps its range again: a page of the test's own there, not whatever comes next.
-  ASSERT_EQ(mmap(p + 3 * kPage, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
-            p + 3 * kPage);
 }
 
 TEST_F(LibpmemTest, UnmapOfMemoryItDidNotMapIsMunmap) {
