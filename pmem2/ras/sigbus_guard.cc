@@ -49,7 +49,44 @@ internal::ForkSafeMutex& InstallMutex() {
 }
 const bool install_mutex_made_at_load = (InstallMutex(), true);  // no thread still making it at a fork
 int users = 0;                        // guarded by InstallMutex()
-struct sigaction previous_action;     // written under InstallMutex() while the handler is not installed
+// The action the handler replaced, for the handler to forward to. Written under InstallMutex() (every signal of the
+// writing thread blocked) while the handler is not installed; but a handler that another thread's signal entered
+// before the last guard ended may still be running then, and read it while it changes (a guard ended and another
+// began): a sequence lock over relaxed atomic words, which the handler copies once, whole. (Read several times in
+// place, an action with SA_SIGINFO could be checked and then SIG_IGN, address 1, called.)
+class PreviousAction {
+ public:
+  void Store(const struct sigaction& action) {
+    uint64_t words[kWords] = {};
+    std::memcpy(words, &action, sizeof action);
+    const uint64_t sequence = sequence_.load(std::memory_order_relaxed);
+    sequence_.store(sequence + 1, std::memory_order_relaxed);  // odd: being written
+    std::atomic_thread_fence(std::memory_order_release);
+    for (size_t i = 0; i < kWords; ++i) words_[i].store(words[i], std::memory_order_relaxed);
+    sequence_.store(sequence + 2, std::memory_order_release);
+  }
+  // Async-signal-safe. Never waits for long: the writer blocks every signal of its thread, so it is another thread,
+  // and writes a few words.
+  struct sigaction Load() const {
+    uint64_t words[kWords];
+    for (;;) {
+      const uint64_t before = sequence_.load(std::memory_order_acquire);
+      for (size_t i = 0; i < kWords; ++i) words[i] = words_[i].load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if ((before & 1) == 0 && sequence_.load(std::memory_order_relaxed) == before) break;
+    }
+    struct sigaction action;
+    std::memcpy(&action, words, sizeof action);
+    return action;
+  }
+
+ private:
+  static constexpr size_t kWords = (sizeof(struct sigaction) + sizeof(uint64_t) - 1) / sizeof(uint64_t);
+  static_assert(std::atomic<uint64_t>::is_always_lock_free, "read in a signal handler");
+  std::atomic<uint64_t> sequence_{0};
+  std::atomic<uint64_t> words_[kWords] = {};
+};
+PreviousAction previous_action;  // SIG_DFL (all zero) until the first guard
 // Set by the forward to a previous_action with SA_RESETHAND: the kernel would have reset that disposition to SIG_DFL
 // as it called the handler, so the next SIGBUS takes the default action and the disposition put back is SIG_DFL.
 // Cleared with previous_action's writes (the handler not installed then).
@@ -118,6 +155,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     state.fault = info->si_code == SI_KERNEL ? 0 : reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
+  const struct sigaction previous = previous_action.Load();  // once: another thread's guard may rewrite it
   // Not a fault of our copy: what the process would have done without pmem2, the previous handler. Unless that
   // handler, which chains to the one it replaced, replaced ours (installed while a copy ran, or another copy of
   // pmem2 in the process, whose handler and ours then each hold the other as the previous one): the forward comes
@@ -137,17 +175,15 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   // the last guard ended meanwhile and put that handler back as the disposition, the claim resets it as the kernel
   // would have (a guard that ends after this check can still put it back: not covered).
   bool reset = previous_action_reset.load(std::memory_order_acquire);
-  if (!reset && !loop && (previous_action.sa_flags & SA_RESETHAND) != 0 && previous_action.sa_handler != SIG_DFL &&
-      previous_action.sa_handler != SIG_IGN) {
+  if (!reset && !loop && (previous.sa_flags & SA_RESETHAND) != 0 && previous.sa_handler != SIG_DFL &&
+      previous.sa_handler != SIG_IGN) {
     reset = previous_action_reset.exchange(true, std::memory_order_acq_rel);
     struct sigaction now;
-    if (!reset && sigaction(SIGBUS, nullptr, &now) == 0 && !IsOurs(now) &&
-        now.sa_handler == previous_action.sa_handler) {
+    if (!reset && sigaction(SIGBUS, nullptr, &now) == 0 && !IsOurs(now) && now.sa_handler == previous.sa_handler) {
       SetDefaultDisposition();
     }
   }
-  const bool default_or_ignored =
-      loop || reset || previous_action.sa_handler == SIG_DFL || previous_action.sa_handler == SIG_IGN;
+  const bool default_or_ignored = loop || reset || previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN;
   if (!default_or_ignored) {
     const siginfo_t* const outer_info = state.forwarding_info;
     const void* const outer_context = state.forwarding_context;
@@ -163,13 +199,13 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     sigset_t forward_mask, handler_mask;
     bool set_mask = pthread_sigmask(SIG_BLOCK, nullptr, &handler_mask) == 0;
     if (set_mask) {
-      ForwardMask(previous_action, signal_number, context, handler_mask, &forward_mask);
+      ForwardMask(previous, signal_number, context, handler_mask, &forward_mask);
       set_mask = pthread_sigmask(SIG_SETMASK, &forward_mask, nullptr) == 0;
     }
-    if ((previous_action.sa_flags & SA_SIGINFO) != 0) {
-      previous_action.sa_sigaction(signal_number, info, context);
+    if ((previous.sa_flags & SA_SIGINFO) != 0) {
+      previous.sa_sigaction(signal_number, info, context);
     } else {
-      previous_action.sa_handler(signal_number);
+      previous.sa_handler(signal_number);
     }
     if (set_mask) pthread_sigmask(SIG_SETMASK, &handler_mask, nullptr);
     state.forwarding_info = outer_info;
@@ -180,7 +216,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   }
   // Ignored, as the kernel would have: one sent by kill() and the like, and a notice of poison found elsewhere
   // (BUS_MCEERR_AO, which the kernel sends without forcing it, so drops where SIGBUS is ignored).
-  if (!loop && previous_action.sa_handler == SIG_IGN && (info->si_code <= 0 || info->si_code == BUS_MCEERR_AO)) {
+  if (!loop && previous.sa_handler == SIG_IGN && (info->si_code <= 0 || info->si_code == BUS_MCEERR_AO)) {
     return;
   }
   // The default action: terminate (with a core dump). The signal is blocked inside this handler, so it is delivered,
@@ -207,7 +243,8 @@ void PutThePreviousHandlerBack() {
   if (previous_action_reset.load(std::memory_order_acquire)) {
     SetDefaultDisposition();
   } else {
-    sigaction(SIGBUS, &previous_action, nullptr);
+    const struct sigaction previous = previous_action.Load();
+    sigaction(SIGBUS, &previous, nullptr);
   }
 }
 
@@ -269,10 +306,10 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
     // still fail with EINTR there, where an ignored signal would not have woken them (sigbus_guard.h).
     const bool restart = now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL || (now.sa_flags & SA_RESTART) != 0;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
-    previous_action = now;
+    previous_action.Store(now);
     previous_action_reset.store(false, std::memory_order_release);
     struct sigaction replaced;
-    if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, previous_action)) break;
+    if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, now)) break;
     sigaction(SIGBUS, &replaced, nullptr);
   }
 }

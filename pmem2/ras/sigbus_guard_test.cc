@@ -137,6 +137,48 @@ TEST(SigbusGuardTest, ASigbusOutsideTheCopyGoesToTheProcesssHandler) {
   EXPECT_EQ(now.sa_sigaction, &CountingHandler);
 }
 
+// The previous action is read by the handler on one thread while another thread's guard writes it (the handler put
+// back and installed again meanwhile, by a copy that ended and one that began), here while the application switches
+// its disposition between a handler and SIG_IGN. The handler reads it once: it never finds a handler with SA_SIGINFO
+// and then calls SIG_IGN (address 1) through it, nor a mask or flags torn between two of them. (Found by an audit: it
+// read the shared action several times, a data race.) A child process runs it, so that such a call's SIGSEGV is a
+// failure and not the test's end; a second is long enough to hit the window most runs of the old code.
+TEST(SigbusGuardTest, TheHandlerReadsThePreviousActionOnceWhileAnotherThreadsGuardRewritesIt) {
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    const struct sigaction counting = CountingAction();
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGBUS, &counting, nullptr) != 0) return 10;
+    std::atomic<bool> stop{false};
+    std::thread guards([&] {
+      char from[64] = {}, to[64];
+      uintptr_t fault = 0;
+      while (!stop.load(std::memory_order_relaxed)) CopyCatchingSigbus(to, from, sizeof to, &fault);
+    });
+    std::thread switcher([&] {
+      for (bool handler = false; !stop.load(std::memory_order_relaxed); handler = !handler) {
+        sigaction(SIGBUS, handler ? &counting : &ignore, nullptr);
+      }
+    });
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    int sent = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      pthread_kill(pthread_self(), SIGBUS);  // to ours while the other thread's guard has it installed
+      ++sent;
+    }
+    stop = true;
+    guards.join();
+    switcher.join();
+    sigaction(SIGBUS, &ignore, nullptr);
+    testing::WriteToParent(out, absl::StrCat(sent > 0 ? "sent" : "none sent"));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited) << child.Describe();
+  EXPECT_EQ(child.exit_code, 0) << child.Describe();
+  EXPECT_EQ(child.output, "sent");
+}
+
 // What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
 std::atomic<int> blocked_in_handler{-1};
 void MaskRecordingHandler(int, siginfo_t*, void*) {
