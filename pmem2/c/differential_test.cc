@@ -34,8 +34,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1711,6 +1713,68 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   });
   EXPECT_EQ(from_existing.output,
             absl::StrCat(-EINVAL, " PMEM2_PERSIST_FAILURE=\"sometimes\": not warn, record or abort"));
+  unlink(stderr_path.c_str());
+}
+
+// A forked child that could not map a page map again through a file description of its own (here: no descriptor
+// left, RLIMIT_NOFILE) can vouch for none of that map's persists, and its record says so for good, which a program
+// written for libpmem2 never reads; every msync of it succeeds. So the map's first persist through persist_fn in the
+// child speaks as a failed persist does: "warn" prints one line (not one per persist), "abort" ends the child; the fork
+// itself says nothing (a child that only execs never persists). (Silent before: found by an audit.)
+TEST_F(DifferentialTest, AForkedChildThatCannotVouchForAPageMapSaysSoAtItsFirstPersist) {
+  const std::string stderr_path = absl::StrCat(scratch.dir(), "/unvouched-stderr");
+  for (const char* value : {"warn", "abort"}) {
+    SCOPED_TRACE(value);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
+      setenv("PMEM2_PERSIST_FAILURE", value, 1);
+      const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      pmem2_map* const map = PageMapOfAFile(Ours(), scratch);
+      if (map == nullptr) return 4;
+      char* const address = static_cast<char*>(pmem2_map_get_address(map));
+      // Every descriptor number below the limit taken: the grandchild's fork handler cannot open one.
+      struct rlimit limit;
+      if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 5;
+      limit.rlim_cur = 64;
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 6;
+      while (dup(STDIN_FILENO) >= 0) {
+      }
+      if (errno != EMFILE) return 7;
+      const pid_t grandchild = fork();
+      if (grandchild < 0) return 8;
+      if (grandchild == 0) {
+        static const char kForked[] = "forked\n";
+        if (write(STDERR_FILENO, kForked, sizeof kForked - 1) < 0) _exit(9);
+        for (int i = 0; i < 3; ++i) {
+          address[i] = 'c';
+          pmem2_get_persist_fn(map)(address + i, 1);
+        }
+        const int cleared = pmem2_map_clear_persist_error(map);
+        pmem2::testing::WriteToParent(
+            out, absl::StrCat("returned; error ", cleared, ", after clearing ", pmem2_map_get_persist_error(map)));
+        _exit(0);
+      }
+      int status = 0;
+      if (waitpid(grandchild, &status, 0) != grandchild) return 10;
+      pmem2::testing::WriteToParent(out, WIFSIGNALED(status) ? absl::StrCat("; signal ", WTERMSIG(status))
+                                                             : absl::StrCat("; exit ", WEXITSTATUS(status)));
+      return 0;
+    });
+    ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    const std::string text = ReadWholeFile(stderr_path);
+    EXPECT_THAT(text, ::testing::StartsWith("forked\n")) << "the fork said something";
+    EXPECT_THAT(text, ::testing::HasSubstr("no persist of the map ["));
+    EXPECT_THAT(text, ::testing::HasSubstr("can be vouched for in this forked child"));
+    EXPECT_THAT(text, ::testing::HasSubstr("EMFILE"));
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+    if (std::string(value) == "warn") {
+      EXPECT_EQ(child.output, absl::StrCat("returned; error ", -EMFILE, ", after clearing ", -EMFILE, "; exit 0"))
+          << "the error stays (libpmem2.h)";
+    } else {
+      EXPECT_EQ(child.output, absl::StrCat("; signal ", SIGABRT));
+      EXPECT_THAT(text, ::testing::HasSubstr("PMEM2_PERSIST_FAILURE=abort: ending the process"));
+    }
+  }
   unlink(stderr_path.c_str());
 }
 

@@ -247,12 +247,22 @@ void ReportPersistFailure(const pmem2::map_internal::PersistFailure& failure) {
     } else {
       std::snprintf(setting, sizeof setting, "=%s", ends ? "abort: ending the process" : "warn");
     }
-    n = std::snprintf(line, sizeof line,
-                      "pmem2: persisting %zu bytes at %p failed: %s (errno %d): what was written there since the "
-                      "last check may be lost; recorded on every map of the file until "
-                      "pmem2_map_clear_persist_error() (PMEM2_PERSIST_FAILURE%s)\n",
-                      failure.length, reinterpret_cast<void*>(failure.address), name != nullptr ? name : "?",
-                      failure.error_number, setting);
+    if (failure.forked_without_own_description) {
+      n = std::snprintf(line, sizeof line,
+                        "pmem2: no persist of the map [%p, +%zu) can be vouched for in this forked child: it could "
+                        "not map it again through a file description of its own (%s, errno %d), so the kernel may "
+                        "report the file's write-back errors to the parent instead; recorded on the map for good "
+                        "(PMEM2_PERSIST_FAILURE%s)\n",
+                        reinterpret_cast<void*>(failure.address), failure.length, name != nullptr ? name : "?",
+                        failure.error_number, setting);
+    } else {
+      n = std::snprintf(line, sizeof line,
+                        "pmem2: persisting %zu bytes at %p failed: %s (errno %d): what was written there since the "
+                        "last check may be lost; recorded on every map of the file until "
+                        "pmem2_map_clear_persist_error() (PMEM2_PERSIST_FAILURE%s)\n",
+                        failure.length, reinterpret_cast<void*>(failure.address), name != nullptr ? name : "?",
+                        failure.error_number, setting);
+    }
   } else if (seen == kPersistFailuresPrinted) {
     n = std::snprintf(line, sizeof line,
                       "pmem2: further persist failures are recorded, not printed (PMEM2_PERSIST_FAILURE=warn)\n");

@@ -98,7 +98,10 @@
  * the line, then abort(), as under "abort". In a process that uses this API, this covers failures of maps made
  * through the C++ API too. It concerns the function pointers' failures only: a
  * call that returns its failure (pmem2_deep_flush, libpmem's pmem_msync, the C++ Status methods and asynchronous
- * completions) records it and returns it, whatever the variable says.
+ * completions) records it and returns it, whatever the variable says. A forked child that could not map a map again
+ * through a file description of its own (see Ownership) can vouch for none of that map's persists, though each msync
+ * succeeds: the map's first persist through a function pointer in the child says so as a failure does (once per map;
+ * the fork itself says nothing).
  *
  * Provided: every function of libpmem2 1.x for Linux. Never provided: pmem2_source_from_handle /
  * pmem2_source_get_handle (Windows only, as in libpmem2 for Linux) and the asynchronous functions of libpmem2
@@ -515,12 +518,16 @@ void pmem2_perror(const char *format, ...)
  * The sticky persistence error of `map`: 0 if no persist of this map has failed since the last
  * pmem2_map_clear_persist_error(), otherwise the first failure as -errno (-EIO, -ENOSPC, -EDQUOT, ...), its
  * description in pmem2_errormsg(). What can fail: a page-granularity persist (msync), and pmem2_deep_flush() of a
- * map of a file at any granularity (its msync); a failure seen through another map of the same file in this process
- * is recorded here too. -EINVAL for a NULL map.
+ * map of a file at any granularity (its msync); a write-back of Device DAX cache lines the mapping does not let the
+ * CPU reach (-EFAULT); a failure seen through another map of the same file in this process is recorded here too. Two
+ * errors mean that no persist of the map can be vouched for any more, and stay: in a forked child that could not map
+ * it again through a file description of its own (the errno of that: -EACCES, -EMFILE, ...), and -ESTALE for a map
+ * part of which was unmapped behind pmem2's back and mapped again by other code. -EINVAL for a NULL map.
  */
 int pmem2_map_get_persist_error(struct pmem2_map *map);
 
-/* Acknowledges the sticky error: returns it as pmem2_map_get_persist_error() does, and clears it. */
+/* Acknowledges the sticky error: returns it as pmem2_map_get_persist_error() does, and clears it, but for the two
+ * errors above that stay (the map can vouch for no persist: delete it, and map the file again). */
 int pmem2_map_clear_persist_error(struct pmem2_map *map);
 
 #ifdef __cplusplus

@@ -602,6 +602,17 @@ void UnregisterMap(MapRecord* record) {
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());
+  if (!record->unvouched_told_.load(std::memory_order_relaxed)) {
+    bool untold = false;
+    {
+      std::lock_guard<std::mutex> record_lock(record->mutex_);
+      untold = record->unacknowledgeable_.forked_without_own_description;
+    }
+    // Gone untold: the persists of other Maps need not look for it.
+    if (untold && !record->unvouched_told_.exchange(true)) {
+      page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
   if (record->holds_reopen_handle_) {
     record->holds_reopen_handle_ = false;
     record->remap_ = Remap{};
@@ -1082,6 +1093,9 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     failure_count.fetch_add(1, std::memory_order_relaxed);
     record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
     failures_recorded_count.fetch_add(1, std::memory_order_release);
+    // Told at the Map's first persist through a persist function (TellUnvouchedMaps), not here: a child that only
+    // execs never persists, and the observer may end the process.
+    page_sync_shared.untold_unvouched_maps.fetch_add(1, std::memory_order_relaxed);
   };
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::vector<ChildCandidate> candidates;  // in address order, apart (they are live Maps)
@@ -1331,6 +1345,35 @@ std::atomic<PersistFailureObserver> persist_failure_observer{nullptr};
 
 void SetPersistFailureObserver(PersistFailureObserver observer) {
   persist_failure_observer.store(observer, std::memory_order_release);
+}
+
+void TellUnvouchedMaps(const void* address, size_t length) {
+  constexpr size_t kAtOnce = 8;  // Maps told per call; the rest at their next persist
+  PersistFailure told[kAtOnce];
+  size_t count = 0;
+  {
+    uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+    uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + std::max<size_t>(length, 1);
+    ToWholePages(begin, end);
+    Registry& registry = GetRegistry();
+    std::shared_lock<std::shared_mutex> lock(registry.mutex);
+    for (auto it = FirstEndingAfterLocked(registry, begin);
+         it != registry.by_begin.end() && it->first < end && count < kAtOnce; ++it) {
+      MapRecord& record = *it->second;
+      if (record.unvouched_told_.load(std::memory_order_relaxed)) continue;
+      PersistFailure failure;
+      {
+        std::lock_guard<std::mutex> record_lock(record.mutex_);
+        failure = record.unacknowledgeable_;
+      }
+      if (!failure.forked_without_own_description || record.unvouched_told_.exchange(true)) continue;
+      page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+      failure.caller_sees_result = false;
+      told[count++] = failure;
+    }
+  }
+  const PersistFailureObserver observer = persist_failure_observer.load(std::memory_order_acquire);
+  for (size_t i = 0; observer != nullptr && i < count; ++i) observer(told[i]);
 }
 
 void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result) {

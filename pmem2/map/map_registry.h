@@ -171,6 +171,7 @@ class MapRecord {
   friend void RemapInChildThroughPath(MapRecord* record, int fd);
   friend bool RemapsInChildForTest(const void* address);
   friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
+  friend void TellUnvouchedMaps(const void* address, size_t length);
 
   const uintptr_t begin_;
   const uintptr_t end_;
@@ -190,6 +191,7 @@ class MapRecord {
   PersistFailure last_;             // guarded by mutex_
   std::atomic<uint64_t> failures_recorded_{0};  // written under mutex_
   std::atomic<bool> dropped_from_registry_{false};
+  std::atomic<bool> unvouched_told_{false};  // TellUnvouchedMaps() has told the observer of it
 };
 
 // Adds / removes a live mapping. Ranges of live mappings never overlap (the kernel guarantees it): RegisterMap, for a
@@ -376,6 +378,14 @@ size_t WaitingReadersForTest();
 // failing call returns the error to its caller as well (PersistFailure::caller_sees_result).
 void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result);
 
+// For the persist functions of page Maps (which return nothing), after their sync, when
+// page_sync_shared.untold_unvouched_maps is not 0: tells the observer, once per Map, of each Map over
+// [address, address + length) that this forked child could not map again through a file description of its own. Its
+// record holds that for good (Error() and TakeError() say so), but a program of the C API never reads the record, and
+// every msync of the Map succeeds while the kernel may report the file's write-back errors to the parent instead: the
+// first persist of it is where PMEM2_PERSIST_FAILURE speaks (warn, or abort), as for a failed one. Allocates nothing.
+void TellUnvouchedMaps(const void* address, size_t length);
+
 // Called with each failure RecordPersistFailure() records, once it is recorded and the registry's lock released, on
 // the thread that saw it (inside a persist function: it must not allocate or throw). For the C API, whose programs
 // may never read the record (pmem2/c/libpmem2.cc, PMEM2_PERSIST_FAILURE); set when that library loads. Null: none.
@@ -473,6 +483,9 @@ struct alignas(64) PageSyncShared {
   std::atomic<bool> wake_ups_skipped{false};  // SkipWakeUpsForTest
   std::atomic<uintptr_t> page_size{0};        // 0 until page_persist.cc's first sync reads it
   std::atomic<MsyncFn> msync{nullptr};        // set by tests (page_persist_for_test.h); nullptr: the system call
+  // Maps of this process that can vouch for no persist, whose persist functions' callers have not been told: a forked
+  // child's that it could not map again through a file description of its own (TellUnvouchedMaps).
+  std::atomic<uint32_t> untold_unvouched_maps{0};
 };
 extern PageSyncShared page_sync_shared;
 

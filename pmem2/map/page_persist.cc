@@ -216,6 +216,11 @@ namespace {
 // run one copy of the code around the system call and return to their caller from it. Returns `ptr` for the copies.
 ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_HOT void* PersistPages(void* ptr, size_t size) {
   SyncPagesInline(ptr, size, /*caller_sees_result=*/false);
+  // A forked child's Map that can vouch for no persist: its caller, who cannot read a result here, is told once
+  // (map_registry.h). On the line the sync's end read already.
+  if (ABSL_PREDICT_FALSE(page_sync_shared.untold_unvouched_maps.load(std::memory_order_relaxed) != 0)) {
+    TellUnvouchedMaps(ptr, size);
+  }
   return ptr;
 }
 
