@@ -292,7 +292,11 @@ std::atomic<size_t> slot_pool_taken{0};
 
 }  // namespace
 
-ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
+std::atomic<bool> fail_slot_allocation_for_test{false};
+
+// The slot for this thread, or nullptr where it cannot be allocated.
+SyncSlot* TakeSlotOrNull() noexcept {
+  if (ABSL_PREDICT_FALSE(fail_slot_allocation_for_test.load(std::memory_order_relaxed))) return nullptr;
   Slots& slots = GetSlots();
   SyncSlot* slot = nullptr;
   {
@@ -301,8 +305,10 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
     if (slot != nullptr) slots.free = slot->next_free;
   }
   if (slot == nullptr) {
+    // Past the pool the count only grows: a failed allocation takes nothing from it.
     const size_t pooled = slot_pool_taken.fetch_add(1, std::memory_order_relaxed);
-    slot = pooled < kPooledSlots ? &slot_pool[pooled] : new SyncSlot;
+    slot = pooled < kPooledSlots ? &slot_pool[pooled] : new (std::nothrow) SyncSlot;
+    if (slot == nullptr) return nullptr;
     SyncSlot* head = slots.head.load(std::memory_order_relaxed);
     do {
       slot->next = head;
@@ -314,6 +320,16 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
   this_thread_slot = slot;
   return slot;
 }
+
+ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
+  SyncSlot* const slot = TakeSlotOrNull();
+  if (slot == nullptr) throw std::bad_alloc();
+  return slot;
+}
+
+bool TakeSlotWithoutThrowing() noexcept { return this_thread_slot != nullptr || TakeSlotOrNull() != nullptr; }
+
+void FailSlotAllocationForTest(bool fail) { fail_slot_allocation_for_test.store(fail, std::memory_order_relaxed); }
 
 // Only when a reader counted itself; never while SkipWakeUpsForTest(true).
 ABSL_ATTRIBUTE_NOINLINE void WakeReaders() {

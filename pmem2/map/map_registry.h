@@ -501,7 +501,15 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline int PageMsync(void* start, size_t length) {
 // initial-exec: one %fs-relative load on the sync path, also inside libpmem2.so (no __tls_get_addr call).
 extern __thread SyncSlot* this_thread_slot __attribute__((tls_model("initial-exec")));
 // Out of line, once per thread: inlined, it made every SyncScope save six registers for the first sync's sake.
+// Throws std::bad_alloc where it cannot allocate the slot (past the 128 pooled ones).
 SyncSlot* TakeSlot();
+// This thread's slot, taken now if it has none; false, without throwing, where it cannot be allocated. After true,
+// this thread's SyncScopes allocate nothing: for callers that must not throw inside their bookkeeping later (an
+// AsyncPersister's operations check it before they change anything).
+bool TakeSlotWithoutThrowing() noexcept;
+inline bool HasSyncSlot() noexcept { return this_thread_slot != nullptr || TakeSlotWithoutThrowing(); }
+// For tests: while true, TakeSlotWithoutThrowing() fails for a thread that has no slot yet, as when memory runs out.
+void FailSlotAllocationForTest(bool fail);
 // Out of line: only while a reader waits.
 void WakeReaders();
 

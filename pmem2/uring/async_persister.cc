@@ -163,6 +163,10 @@ struct FailuresWithoutMessage {
   absl::Status unreadable_source = MakeErrnoError(
       EFAULT,
       "AsyncPersister: a Copy's source is not readable memory (EFAULT; no memory was left for more of this message)");
+  absl::Status no_sync_slot = MakeErrnoError(
+      ENOMEM,
+      "AsyncPersister: this thread has no sync slot yet and no memory was left to make one (more than 128 threads "
+      "that synced pages are alive: map_registry.h): nothing was queued or run; call again");
 };
 // Made when the library loads, or by the first Create() if a static initializer of the program's came first (a static
 // link runs those before pmem2's): before any operation, so that a failure never needs memory to be reported.
@@ -1938,6 +1942,8 @@ bool CopyReadsWhatItWrote(const std::vector<uring_internal::MapEntry>& maps, con
 absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
   if (engine_->backend == AsyncBackend::kCpu && entry->writes_back) {
@@ -1950,6 +1956,8 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
 absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
   if (entry == nullptr) return OutsideMaps("Copy", dest, size);
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
@@ -1994,6 +2002,8 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
 absl::Status AsyncPersister::Barrier(Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
   if (!slot.ok()) return slot.status();
   (*slot)->kind = SlotKind::kBarrier;
@@ -2008,6 +2018,8 @@ absl::Status AsyncPersister::Barrier(Completion* completion) {
 absl::Status AsyncPersister::Submit() {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   engine_->Issue();
   return absl::OkStatus();
 }
@@ -2015,6 +2027,8 @@ absl::Status AsyncPersister::Submit() {
 absl::Status AsyncPersister::Wait(Completion& completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   while (!completion.done()) {
     if (!completion.queued_ || engine_->queued == 0) {
       return absl::FailedPreconditionError("AsyncPersister::Wait: the Completion is not queued on this engine");
@@ -2025,7 +2039,7 @@ absl::Status AsyncPersister::Wait(Completion& completion) {
 }
 
 size_t AsyncPersister::Poll() {
-  if (engine_ == nullptr || engine_->Inherited()) return 0;
+  if (engine_ == nullptr || engine_->Inherited() || !map_internal::HasSyncSlot()) return 0;
   engine_->completed_in_pump = 0;
   engine_->Pump(/*block=*/false);
   return engine_->completed_in_pump;
@@ -2034,6 +2048,8 @@ size_t AsyncPersister::Poll() {
 absl::Status AsyncPersister::WaitAll() {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
+  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   while (engine_->queued > 0) engine_->Pump(/*block=*/true);
   return engine_->failure;
 }

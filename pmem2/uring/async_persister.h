@@ -108,7 +108,11 @@
 // operation allocates nothing, on either backend (the ring is also made once, by Create()); only failures allocate, for
 // their messages. A failure is recorded on the Maps before its message is made; if memory for the message runs out the
 // operation completes with a prebuilt Status (kDataLoss for EIO, kResourceExhausted for ENOSPC and EDQUOT, kUnknown
-// for other errors, kAborted behind a failed barrier), and nothing throws. Completing a persist or barrier reads each
+// for other errors, kAborted behind a failed barrier), and nothing throws. A thread's first call that may sync takes
+// the thread's sync slot (pmem2/map/map_registry.h), which allocates once more than 128 live threads have synced
+// pages: without memory for it, Persist, Copy, Barrier, Submit, Wait and WaitAll return ENOMEM (kErrno) and Poll() 0,
+// having changed nothing; call again. Not covered: the destructor or a move-assignment on such a thread, which end
+// the process (std::terminate) if they cannot have the slot. Completing a persist or barrier reads each
 // Map's sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
 // (pmem2/map/map_registry.h); so does queueing the first operation after a persistence failure anywhere in the
 // process (once per Map of the engine: each operation's mark, see Persist and Copy above).

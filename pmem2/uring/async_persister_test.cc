@@ -783,6 +783,34 @@ TEST_P(AsyncPersisterTest, AnEnginesEndRecordsAFailureWhoseMapIsGoneOnAnotherMap
   alone = absl::StatusOr<AsyncPersister>(absl::CancelledError("ended"));  // nowhere to record it: no crash, no record
 }
 
+// A thread that has no sync slot and cannot have one made (past 128 live threads that synced, out of memory: a test
+// seam here) gets ENOMEM from every operation, having changed nothing; once it can have one, the engine runs on. (The
+// slot's allocation threw std::bad_alloc out of the engine's bookkeeping, with operations taken from the queue that
+// never completed: Wait() then spun for ever. Found by an audit.)
+TEST_P(AsyncPersisterTest, AThreadThatCannotHaveASyncSlotIsRefusedAndNothingChanges) {
+  Completion first;
+  base()[0] = 'q';
+  ASSERT_TRUE(persister_->Persist(base(), 1, &first).ok());
+  std::thread other([&] {
+    map_internal::FailSlotAllocationForTest(true);
+    Completion done;
+    EXPECT_EQ(GetErrno(persister_->Persist(base(), 1, &done)), ENOMEM);
+    EXPECT_EQ(GetErrno(persister_->Copy(base() + 1, "x", 1)), ENOMEM);
+    EXPECT_EQ(GetErrno(persister_->Barrier()), ENOMEM);
+    EXPECT_EQ(GetErrno(persister_->Submit()), ENOMEM);
+    EXPECT_EQ(GetErrno(persister_->Wait(first)), ENOMEM);
+    EXPECT_EQ(GetErrno(persister_->WaitAll()), ENOMEM);
+    EXPECT_EQ(persister_->Poll(), 0u);
+    EXPECT_EQ(persister_->in_flight(), 1u) << "the first persist is still queued, nothing else";
+    EXPECT_FALSE(first.done());
+    map_internal::FailSlotAllocationForTest(false);
+    EXPECT_TRUE(persister_->WaitAll().ok());
+    EXPECT_TRUE(first.done() && first.status().ok()) << first.status();
+  });
+  other.join();
+  EXPECT_TRUE(persister_->Failure().ok()) << persister_->Failure();
+}
+
 // The synchronous backend's failure for a lost descriptor (the ring's backend goes through the ring then), likewise.
 TEST_P(AsyncPersisterTest, AnEnginesEndRecordsALostDescriptorsFailure) {
   if (GetParam() == AsyncBackend::kIoUring) GTEST_SKIP() << "a waiting caller's sync goes through the ring";
