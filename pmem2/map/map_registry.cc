@@ -293,10 +293,15 @@ std::atomic<size_t> slot_pool_taken{0};
 }  // namespace
 
 std::atomic<bool> fail_slot_allocation_for_test{false};
+std::atomic<void (*)()> in_take_slot_for_test{nullptr};
 
 // The slot for this thread, or nullptr where it cannot be allocated.
 SyncSlot* TakeSlotOrNull() noexcept {
   if (ABSL_PREDICT_FALSE(fail_slot_allocation_for_test.load(std::memory_order_relaxed))) return nullptr;
+  // Every signal blocked, once per thread: a handler that syncs pages on this thread in the middle would take a slot of
+  // its own (this thread's second, never given back), or wait for the slots' lock that this thread holds, for ever.
+  const internal::ScopedSignalsBlocked signals_blocked;
+  if (this_thread_slot != nullptr) return this_thread_slot;  // a handler's, taken before the block
   Slots& slots = GetSlots();
   SyncSlot* slot = nullptr;
   {
@@ -304,6 +309,7 @@ SyncSlot* TakeSlotOrNull() noexcept {
     slot = slots.free;
     if (slot != nullptr) slots.free = slot->next_free;
   }
+  if (void (*hook)() = in_take_slot_for_test.load(std::memory_order_acquire); hook != nullptr) hook();
   if (slot == nullptr) {
     // Past the pool the count only grows: a failed allocation takes nothing from it.
     const size_t pooled = slot_pool_taken.fetch_add(1, std::memory_order_relaxed);
@@ -330,6 +336,8 @@ ABSL_ATTRIBUTE_NOINLINE SyncSlot* TakeSlot() {
 bool TakeSlotWithoutThrowing() noexcept { return this_thread_slot != nullptr || TakeSlotOrNull() != nullptr; }
 
 void FailSlotAllocationForTest(bool fail) { fail_slot_allocation_for_test.store(fail, std::memory_order_relaxed); }
+
+void SetInTakeSlotForTest(void (*hook)()) { in_take_slot_for_test.store(hook, std::memory_order_release); }
 
 // Only when a reader counted itself; never while SkipWakeUpsForTest(true).
 ABSL_ATTRIBUTE_NOINLINE void WakeReaders() {

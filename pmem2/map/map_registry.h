@@ -510,6 +510,9 @@ bool TakeSlotWithoutThrowing() noexcept;
 inline bool HasSyncSlot() noexcept { return this_thread_slot != nullptr || TakeSlotWithoutThrowing(); }
 // For tests: while true, TakeSlotWithoutThrowing() fails for a thread that has no slot yet, as when memory runs out.
 void FailSlotAllocationForTest(bool fail);
+// For tests: `hook` runs in a thread's taking of its slot, between the free list and the slot's hand-over (nullptr:
+// none).
+void SetInTakeSlotForTest(void (*hook)());
 // Out of line: only while a reader waits.
 void WakeReaders();
 

@@ -846,6 +846,37 @@ TEST_F(PagePersistenceTest, AThreadThatEndedGivesItsSyncSlotBack) {
   EXPECT_TRUE(map_->PersistError().ok());
 }
 
+// A signal handler that syncs pages on a thread that is taking its first slot (here: raised in the middle, by a test
+// hook) runs once the slot is the thread's, and uses it: one slot per thread. (It took a second one, which the thread
+// then overwrote and never gave back; and it could wait for the slots' lock its own thread held. Found by an audit.)
+std::atomic<map_internal::SyncSlot*> handlers_slot{nullptr};
+void SyncInAHandler(int) {
+  static char outside[1];
+  { map_internal::SyncScope scope(outside, 1); }
+  handlers_slot = map_internal::this_thread_slot;
+}
+void RaiseSigusr1() { pthread_kill(pthread_self(), SIGUSR1); }
+
+TEST_F(PagePersistenceTest, AHandlerThatSyncsWhileItsThreadTakesItsFirstSlotUsesThatSlot) {
+  struct sigaction action {
+  }, old;
+  action.sa_handler = SyncInAHandler;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &old), 0);
+  handlers_slot = nullptr;
+  map_internal::SyncSlot* threads_slot = nullptr;
+  std::thread([&] {
+    map_internal::SetInTakeSlotForTest(&RaiseSigusr1);
+    map_->persist_fn()(at(0), 1);  // the thread's first sync
+    map_internal::SetInTakeSlotForTest(nullptr);
+    threads_slot = map_internal::this_thread_slot;
+  }).join();
+  ASSERT_EQ(sigaction(SIGUSR1, &old, nullptr), 0);
+  ASSERT_NE(handlers_slot.load(), nullptr) << "the handler did not run";
+  EXPECT_EQ(handlers_slot.load(), threads_slot) << "the handler took a slot of its own";
+  EXPECT_TRUE(map_->PersistError().ok());
+}
+
 // fork() while another thread's sync is in flight: that thread does not exist in the child, so its sync never
 // ends there. The child's reads and persists go on (with the old tracker, and before this was fixed, the child's
 // first read waited forever).
