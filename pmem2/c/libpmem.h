@@ -97,7 +97,10 @@
  * libpmem and pmem2 share one copy of the engine: a program linked with //pmem2/c:libpmem and //pmem2/c:c (or
  * the C++ library). The shared objects libpmem.so.1 and libpmem2.so.1 each carry their own copy: with both loaded
  * (e.g. PMDK's libpmemobj on our libpmem.so.1 beside our libpmem2.so.1) neither sees the other's mappings, and
- * pmem_is_pmem answers 0, and pmem_msync fails with EINVAL over a Device DAX map, for pmem2_map_new's maps.
+ * pmem_is_pmem answers 0, and pmem_msync fails with EINVAL over a Device DAX map, for pmem2_map_new's maps. Nor do
+ * they share failure records: a write-back failure of a file that one library's msync takes (the kernel reports it to
+ * that sync only) is recorded on that library's mappings of the file, and the other library's persists of the same
+ * file may report success after it (libpmem2 and libpmem share nothing either): map one file through one of them.
  */
 
 #ifndef PMEM2_C_LIBPMEM_H_
