@@ -2286,6 +2286,31 @@ TEST_P(AsyncPersisterTest, DestroyingAnEngineKeepsTheProcesssRecordLocksOnTheFil
   EXPECT_TRUE(AnotherProcessCanLock(file_->path));
 }
 
+// More engines of the file alive at once than the table keeps (64): every one's end keeps the application's lock; the
+// table is full, and the descriptors past it stay open rather than closed (a close would release the lock).
+TEST_P(AsyncPersisterTest, EnginesPastTheKeptDescriptorsTableLeaveTheirDescriptorsOpenAndTheLockHeld) {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  const size_t parked_before = uring_internal::ParkedDescriptionCountForTest();  // other files' (none, unless leaked)
+  persister_.reset();
+  {
+    std::vector<AsyncPersister> engines;
+    for (int i = 0; i < 70; ++i) {
+      absl::StatusOr<AsyncPersister> engine = NewPersister(/*queue_depth=*/1);
+      ASSERT_TRUE(engine.ok()) << i << ": " << engine.status();
+      engines.push_back(std::move(*engine));
+    }
+  }
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), 64u) << "the table is full";
+  EXPECT_FALSE(AnotherProcessCanLock(file_->path)) << "an engine's end past the table released the lock";
+  lock.l_type = F_UNLCK;
+  ASSERT_EQ(fcntl(file_->fd.get(), F_SETLK, &lock), 0) << std::strerror(errno);
+  ASSERT_TRUE(NewPersister().ok());  // its end closes the kept ones of the file, the lock gone
+  EXPECT_EQ(uring_internal::ParkedDescriptionCountForTest(), parked_before);
+}
+
 // An engine's end stopped at its descriptor checks (the record lock queries and the closes) until the test writes to
 // `release_gate`.
 int release_gate[2] = {-1, -1};
