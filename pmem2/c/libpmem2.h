@@ -77,7 +77,8 @@
  * Ownership: pmem2_config, pmem2_source and pmem2_map objects belong to the caller, who frees them with the
  * matching *_delete(). A source does not own its file descriptor; the descriptor may be closed once
  * pmem2_map_new() has returned. A map owns its mapping: pmem2_map_delete() unmaps it. Unlike libpmem2, pmem2
- * keeps an O_PATH descriptor of a file it maps shared and writable (one per file, while a map of it lives), from
+ * keeps an O_PATH descriptor of a file it maps shared through a descriptor open for writing (one per file, while a
+ * map of it lives; read-only maps too, whose msync syncs the file through the description), from
  * which a forked child opens a file description of its own and maps such maps again through it before fork()
  * returns there, so that parent and child each hear of every write-back failure (pmem2/map/map.h, "fork()").
  *
@@ -359,7 +360,8 @@ int pmem2_config_set_vm_reservation(struct pmem2_config *cfg, struct pmem2_vm_re
 int pmem2_vm_reservation_new(struct pmem2_vm_reservation **rsv_ptr, void *addr, size_t size);
 
 /* Releases the address space and frees `*rsv_ptr` (set to NULL). PMEM2_E_VM_RESERVATION_NOT_EMPTY while maps
- * are mapped into it (nothing is released then). */
+ * are mapped into it (nothing is released then); -EINVAL for a NULL `rsv_ptr` or `*rsv_ptr` (unlike the source and
+ * config deletes, which take a NULL `*ptr` as done). */
 int pmem2_vm_reservation_delete(struct pmem2_vm_reservation **rsv_ptr);
 
 void *pmem2_vm_reservation_get_address(struct pmem2_vm_reservation *rsv);
@@ -376,9 +378,10 @@ int pmem2_vm_reservation_extend(struct pmem2_vm_reservation *rsv, size_t size);
  * PMEM2_E_VM_RESERVATION_NOT_EMPTY. */
 int pmem2_vm_reservation_shrink(struct pmem2_vm_reservation *rsv, size_t offset, size_t size);
 
-/* The earliest map intersecting [reserv_offset, reserv_offset + len), the map before / after `map`, the first
- * and the last map. PMEM2_E_MAPPING_NOT_FOUND, with *map set to NULL, if there is none; *map is set to NULL on
- * every other error too (a stale reservation or map handle: -EINVAL, PMEM2_E_MAPPING_NOT_FOUND). */
+/* The earliest map intersecting [reserv_offset, reserv_offset + len) (for len 0, the map holding reserv_offset, as
+ * libpmem2 does), the map before / after `map`, the first and the last map. PMEM2_E_MAPPING_NOT_FOUND, with *map
+ * set to NULL, if there is none; *map is set to NULL on every other error too (a stale reservation or map handle:
+ * -EINVAL, PMEM2_E_MAPPING_NOT_FOUND). */
 int pmem2_vm_reservation_map_find(struct pmem2_vm_reservation *rsv, size_t reserv_offset, size_t len,
                                   struct pmem2_map **map);
 int pmem2_vm_reservation_map_find_prev(struct pmem2_vm_reservation *rsv, struct pmem2_map *map,
