@@ -36,9 +36,11 @@ namespace pmem2 {
 namespace map_file_internal {
 namespace {
 std::atomic<AfterCreateFn> after_create_for_test{nullptr};
+std::atomic<AfterSizeFn> after_size_for_test{nullptr};
 }  // namespace
 
 void SetAfterCreateForTest(AfterCreateFn hook) { after_create_for_test.store(hook, std::memory_order_relaxed); }
+void SetAfterSizeForTest(AfterSizeFn hook) { after_size_for_test.store(hook, std::memory_order_relaxed); }
 }  // namespace map_file_internal
 
 namespace {
@@ -163,10 +165,12 @@ absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& opt
     const int err = errno;  // before the message is built
     return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }
-  if (options.sparse) return absl::OkStatus();
-  int err = EINTR;
-  while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
-  if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+  if (!options.sparse) {
+    int err = EINTR;
+    while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
+    if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+  }
+  if (map_file_internal::AfterSizeFn hook = map_file_internal::after_size_for_test.load()) hook(fd);
   return absl::OkStatus();
 }
 

@@ -3,8 +3,9 @@
 // pmem2/map_file/map_file_for_test.h
 // -----------------------------------------------------------------------------
 //
-// Test seam of MapFile (target //pmem2/map_file:map_file_for_test, testonly): run code right after MapFile created
-// a named file, to play another process that renames or replaces it before a later step fails.
+// Test seams of MapFile (target //pmem2/map_file:map_file_for_test, testonly): run code right after MapFile created
+// a named file, or sized a file, to play another process that renames, replaces or resizes it before a later step
+// fails.
 
 #ifndef PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
 #define PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
@@ -18,6 +19,10 @@ namespace map_file_internal {
 // for concurrent use with MapFile in other threads.
 using AfterCreateFn = void (*)(const std::string& path);
 void SetAfterCreateForTest(AfterCreateFn hook);
+// `hook` runs with the descriptor of every file MapFile sizes (created, temporary, or an existing one grown), just
+// after it is sized and before it is mapped; nullptr: nothing runs. Same rule.
+using AfterSizeFn = void (*)(int fd);
+void SetAfterSizeForTest(AfterSizeFn hook);
 
 }  // namespace map_file_internal
 }  // namespace pmem2

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,11 +17,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/fake_sysfs.h"
 #include "testing/scratch_fs.h"
 #include "testing/temp_files.h"
@@ -277,6 +281,32 @@ TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
   }
 }
 
+// A grown existing file gets its old size back after a call that fails only while it is still the size that call
+// gave it (map_file.h): another process that grew it further meanwhile keeps its size, as cutting it back would lose
+// what that process put past the old end. The seam plays that process between the sizing and the mapping, which then
+// fails (a granularity tmpfs cannot give). Control: without it, the same call puts the old size back.
+int grown_further = 0;
+void GrowToTwiceTheLength(int fd) {
+  ++grown_further;
+  EXPECT_EQ(ftruncate(fd, static_cast<off_t>(2 * kMiB)), 0) << strerror(errno);
+}
+
+TEST_F(MapFileTest, AFailedCallKeepsTheSizeOfAnotherThatGrewTheFileFurther) {
+  const std::string path = dir_.Join("existing");
+  const size_t old_size = kMiB / 2 + 100;
+  ::pmem2::testing::CreateFile(path, old_size, O_RDWR);
+  MapFileOptions cache_line = Create(kMiB);
+  cache_line.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+  EXPECT_EQ(GetErrorCode(MapFile(path, cache_line).status()), ErrorCode::kGranularityNotSupported);
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size)) << "control: the old size is not back";
+  map_file_internal::SetAfterSizeForTest(&GrowToTwiceTheLength);
+  const absl::Status status = MapFile(path, cache_line).status();
+  map_file_internal::SetAfterSizeForTest(nullptr);
+  EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+  EXPECT_EQ(grown_further, 1) << "the seam did not run once";
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(2 * kMiB)) << "the other process's size was cut back";
+}
+
 // The trial mapping before a shrink maps the part that stays, not the whole old file: a sparse file larger than the
 // address space shrinks to a small mapping as it always did (a trial of the whole file failed with ENOMEM).
 TEST_F(MapFileTest, AHugeSparseFileShrinksWithoutMappingItWhole) {
@@ -386,6 +416,47 @@ TEST_F(MapFileTest, ATemporaryFileIs0600AndWithExclusiveCannotBeLinked) {
       unlink(named.c_str());
     }
   }
+}
+
+// Where the file system has no O_TMPFILE, a temporary file is a named file that mkostemp makes and removes at once
+// (map_file.h): nothing is left in the folder, and it is 0600 whatever the mode and umask. tmpfs has O_TMPFILE, so a
+// filter refuses it with EOPNOTSUPP, as such a file system does; the file's name (pmem2.XXXXXX, where an O_TMPFILE
+// file has none) shows the fallback ran. In a child, as a filter cannot be removed. MapFileInto (what MapFile is)
+// hands over the descriptor the file was mapped through.
+TEST_F(MapFileTest, WithoutOTmpfileATemporaryFileIsANamedFile0600RemovedAtOnce) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    // Every bit of O_TMPFILE (which holds O_DIRECTORY) must be set: a plain O_DIRECTORY open is not refused.
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_openat, 2, O_TMPFILE, EOPNOTSUPP);
+#ifdef __NR_open
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_open, 1, O_TMPFILE, EOPNOTSUPP);
+#endif
+    umask(0);
+    MapFileOptions options = Create(kMiB);
+    options.tmpfile = true;
+    options.mode = 0777;  // not for a temporary file
+    std::string report;
+    const absl::Status status = map_file_internal::MapFileInto(dir_.path(), options, [&](MappedFile&& file, int fd) {
+      struct stat st {};
+      char name[4096] = {};
+      if (fstat(fd, &st) != 0 || readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), name, sizeof name - 1) <= 0) {
+        report = absl::StrCat("fstat or readlink: ", strerror(errno));
+        return;
+      }
+      char mode[16];
+      snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(st.st_mode & 07777));
+      report = absl::StrCat("mode ", mode, " links ", st.st_nlink, " size ", file.map.size(), "\nname ", name);
+    });
+    ::pmem2::testing::WriteToParent(out, absl::StrCat(status.ToString(), "\n", report, "\nentries [",
+                                                      absl::StrJoin(FolderEntries(dir_.path()), " "), "]"));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith("OK\n")) << child.output;
+  EXPECT_THAT(child.output, HasSubstr(absl::StrCat("mode 600 links 0 size ", kMiB, "\n")));
+  EXPECT_THAT(child.output, HasSubstr(absl::StrCat("\nname ", dir_.Join("pmem2."))));
+  EXPECT_THAT(child.output, HasSubstr(" (deleted)\n"));
+  EXPECT_THAT(child.output, ::testing::EndsWith("\nentries []")) << "the named file was left in the folder";
 }
 
 TEST_F(MapFileTest, AFullFileSystemIsAnErrorNotASigbus) {
