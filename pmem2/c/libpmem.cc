@@ -250,22 +250,23 @@ class FileMaps {
         len == 0 ? std::vector<pmem2::map_internal::MapExtent>() : pmem2::map_internal::MapsInRange(addr, len);
     // Nor a reservation's placeholder (pmem2_vm_reservation_new's, a C++ VmReservation): another mmap could land in
     // the hole, and a Map placed there later (MAP_FIXED) or the reservation's end would unmap whatever that was. But
-    // for the reservations pmem_map_file makes at PMEM_MMAP_HINT (MapAtHint): each holds one mapping of this table,
-    // at its start, all of it, and goes with it.
-    const std::vector<std::pair<uintptr_t, size_t>> reservations =
-        len == 0 ? std::vector<std::pair<uintptr_t, size_t>>()
-                 : pmem2::vm_reservation_internal::ReservationState::Overlapping(begin, end_of_pages);
+    // for the reservations pmem_map_file makes at PMEM_MMAP_HINT (MapAtHint), each of which holds one mapping of this
+    // table, and goes with it: told by that mapping's Map being placed in it, by identity (a user's reservation made
+    // where a mapping of the table was released with munmap(2) may have its address and size).
+    using Reservation = pmem2::vm_reservation_internal::ReservationState;
+    const std::vector<Reservation::Found> reservations =
+        len == 0 ? std::vector<Reservation::Found>() : Reservation::Overlapping(begin, end_of_pages);
     std::vector<std::unique_ptr<pmem2::Map>> doomed;  // destroyed (unmapped) after the lock is released
     {
       std::lock_guard<pmem2::internal::ForkSafeMutex> lock(mutex_);
-      for (const auto& [reserved_begin, reserved_size] : reservations) {
-        const Entries::const_iterator entry = maps_.find(reserved_begin);
-        if (entry == maps_.end() || RoundUpToPage(entry->second->size()) != reserved_size) {
+      for (const Reservation::Found& reservation : reservations) {
+        const Entries::const_iterator entry = maps_.find(reservation.begin);
+        if (entry == maps_.end() || pmem2::map_internal::ReservationOfForCApi(*entry->second) != reservation.state) {
           return pmem2::MakeErrnoError(
               EINVAL, StrFormat("[%p, +%u) holds part of the pmem2 reservation [%#x, +%u), which pmem_map_file did "
                                 "not make: delete it with pmem2_vm_reservation_delete (or destroy the VmReservation) "
                                 "instead",
-                                addr, len, reserved_begin, reserved_size));
+                                addr, len, reservation.begin, reservation.size));
         }
       }
       for (const pmem2::map_internal::MapExtent& map : maps_of_the_engine) {

@@ -993,6 +993,24 @@ TEST_F(LibpmemTest, UnmapOfAPmem2ReservationIsEinvalAndKeepsItsPlaceholder) {
   EXPECT_EQ(::pmem2::testing::ProtectionAt(r), "");
 }
 
+// Also where a pmem_map_file mapping of the same address and size was released with munmap(2) and the reservation made
+// in its place (its entry stays until pmem_map_file maps over it): the reservation is told from the ones pmem_map_file
+// makes for its own mappings (PMEM_MMAP_HINT) by identity, not by its address and size. (Found by review: the check by
+// address and size took it for the mapping's own and munmap'ed its placeholder.)
+TEST_F(LibpmemTest, UnmapOfAReservationWhereAReleasedMappingWasIsEinval) {
+  size_t len = 0;
+  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr) << pmem_errormsg();
+  ASSERT_EQ(munmap(p, len), 0);
+  absl::StatusOr<pmem2::VmReservation> reservation = pmem2::VmReservation::CreateAt(p, len);
+  ASSERT_TRUE(reservation.ok()) << reservation.status();
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(p, len), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem2 reservation"));
+  EXPECT_EQ(::pmem2::testing::ProtectionAt(p), "---p") << "the placeholder was unmapped";
+}
+
 // A page of our own at `at`, where nothing is mapped (MAP_FIXED_NOREPLACE), or nullptr if something is.
 char* ClaimFree(char* at, size_t len) {
   void* got = mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -55,6 +55,8 @@ bool RecordDroppedFromRegistry(const Map& map) {
   return map.record_ != nullptr && map.record_->dropped_from_registry();
 }
 
+const vm_reservation_internal::ReservationState* ReservationOfForCApi(const Map& map) { return map.reservation_.get(); }
+
 void RemapInChildThroughPathForCApi(const Map& map, int fd) {
   if (map.record_ != nullptr) RemapInChildThroughPath(map.record_.get(), fd);
 }

@@ -155,6 +155,9 @@ void RemapInChildThroughPathForCApi(const Map& map, int fd);
 // its destruction leaves the range alone and the caller, who asked for the range to be unmapped, unmaps it itself;
 // for an AsyncPersister, which refuses such a Map (it can vouch for no persist of it).
 bool RecordDroppedFromRegistry(const Map& map);
+// The state of the reservation `map` is placed in (nullptr if none): for pmem_unmap, which tells the reservations
+// pmem_map_file made for its own mappings (PMEM_MMAP_HINT) from others by this.
+const vm_reservation_internal::ReservationState* ReservationOfForCApi(const Map& map);
 // For pmem2_deep_flush, which refuses a map of an anonymous source only inside its range: Map's own range check.
 bool InRangeForCApi(const Map& map, const void* ptr, size_t size);
 // The access rule of the Status methods, for pmem2/uring's engine, which keeps a Map's protection and not the Map:
@@ -347,6 +350,7 @@ class Map {
   friend void map_internal::BeginDestructionForCApi(const Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
   friend bool map_internal::RecordDroppedFromRegistry(const Map& map);
+  friend const vm_reservation_internal::ReservationState* map_internal::ReservationOfForCApi(const Map& map);
   friend void map_internal::RemapInChildThroughPathForCApi(const Map& map, int fd);
   // Create(), leaving a Map placed into a reservation unfindable (pending) until published.
   static absl::StatusOr<Map> CreateUnpublished(const Config& config, const Source& source);

@@ -109,12 +109,12 @@ ReservationState::~ReservationState() {
   if (end > at) munmap(reinterpret_cast<void*>(at), end - at);
 }
 
-std::vector<std::pair<uintptr_t, size_t>> ReservationState::Overlapping(uintptr_t begin, uintptr_t end) {
-  std::vector<std::pair<uintptr_t, size_t>> found;
+std::vector<ReservationState::Found> ReservationState::Overlapping(uintptr_t begin, uintptr_t end) {
+  std::vector<Found> found;
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   for (const ReservationState* state = newest_; state != nullptr; state = state->older_) {
     if (state->size_ > 0 && state->address_ < end && begin < state->address_ + state->size_) {
-      found.emplace_back(state->address_, state->size_);
+      found.push_back(Found{state, state->address_, state->size_});
     }
   }
   return found;

@@ -29,7 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -80,11 +79,17 @@ class ReservationState {
   // claim at `address` as a lost hole, touching no memory, since another mapping may be there by now.
   void Abandon(uintptr_t address);
 
-  // The ranges ([begin, begin + size)) of the process's reservations that overlap [begin, end): VmReservations', and
-  // those of reservations destroyed whose Maps still hold them. For pmem_unmap(), which must not take a placeholder
-  // away behind its reservation's back (the next mmap could land in the hole, and a Map placed there later, or the
-  // reservation's end, would unmap whatever that was). Throws std::bad_alloc.
-  static std::vector<std::pair<uintptr_t, size_t>> Overlapping(uintptr_t begin, uintptr_t end);
+  // The process's reservations that overlap [begin, end): VmReservations', and those of reservations destroyed whose
+  // Maps still hold them. For pmem_unmap(), which must not take a placeholder away behind its reservation's back (the
+  // next mmap could land in the hole, and a Map placed there later, or the reservation's end, would unmap whatever
+  // that was). The states are for comparing only (a Map's ReservationOfForCApi()): they may be gone once this
+  // returns. Throws std::bad_alloc.
+  struct Found {
+    const ReservationState* state;
+    uintptr_t begin;
+    size_t size;
+  };
+  static std::vector<Found> Overlapping(uintptr_t begin, uintptr_t end);
 
   // Test-only: where Claim(), BeginRelease() and Release() call the hook set by SetStepHookForTest(), outside the
   // lock, so that a test can hold a claim in its pending or releasing state (the hook blocks) and look at it from
