@@ -1766,10 +1766,35 @@ IoUringSupport ProbeIoUring() {
 AsyncPersister::AsyncPersister(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
 AsyncPersister::AsyncPersister(AsyncPersister&& other) noexcept = default;
 
+namespace {
+
+// Whether this thread cannot sync pages for `engine`: its syncs' scopes take the thread's slot (map_registry.h), which
+// may need memory; had now, or the call changes nothing. The CPU backend syncs no pages.
+bool WithoutSyncSlot(const uring_internal::Engine& engine) {
+  return engine.backend != AsyncBackend::kCpu && !map_internal::HasSyncSlot();
+}
+
+// The end of an engine with operations queued, on a thread without a slot: they can neither run nor be dropped
+// silently (their data would go unsynced, unrecorded, while their Completions never finish). Ends the process, as the
+// header says.
+void EndWithoutSyncSlot(const uring_internal::Engine& engine) {
+  if (engine.queued == 0 || !WithoutSyncSlot(engine)) return;
+  static const char kLine[] =
+      "pmem2: AsyncPersister destroyed with operations queued on a thread that has no sync slot and no memory to "
+      "make one: ending the process rather than dropping them\n";
+  if (write(STDERR_FILENO, kLine, sizeof kLine - 1) < 0) {
+    // Nothing more to do: the process ends either way.
+  }
+  std::terminate();
+}
+
+}  // namespace
+
 AsyncPersister& AsyncPersister::operator=(AsyncPersister&& other) noexcept {
   const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   if (this != &other) {
     if (engine_ != nullptr && !engine_->Inherited()) {
+      EndWithoutSyncSlot(*engine_);
       WaitAll().IgnoreError();
       engine_->RecordUnrecorded();
     }
@@ -1782,6 +1807,7 @@ AsyncPersister::~AsyncPersister() {
   const internal::ScopedNoCancellation no_cancellation;  // noexcept: nothing may unwind out of it
   // In a fork(2) child the queued operations are the parent's: dropped, not run (see ForkGeneration()).
   if (engine_ != nullptr && !engine_->Inherited()) {
+    EndWithoutSyncSlot(*engine_);
     WaitAll().IgnoreError();
     engine_->RecordUnrecorded();  // nobody else could learn of it now
   }
@@ -1942,8 +1968,7 @@ bool CopyReadsWhatItWrote(const std::vector<uring_internal::MapEntry>& maps, con
 absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   const uring_internal::MapEntry* entry = engine_->FindMap(ptr, size);
   if (entry == nullptr) return OutsideMaps("Persist", ptr, size);
   if (engine_->backend == AsyncBackend::kCpu && entry->writes_back) {
@@ -1956,8 +1981,7 @@ absl::Status AsyncPersister::Persist(const void* ptr, size_t size, Completion* c
 absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   const uring_internal::MapEntry* entry = engine_->FindMap(dest, size);
   if (entry == nullptr) return OutsideMaps("Copy", dest, size);
   if (size > 0 && src == nullptr) return absl::InvalidArgumentError("AsyncPersister::Copy: src is null");
@@ -2002,8 +2026,7 @@ absl::Status AsyncPersister::Copy(void* dest, const void* src, size_t size, Comp
 absl::Status AsyncPersister::Barrier(Completion* completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   absl::StatusOr<Slot*> slot = engine_->TakeSlot(completion);
   if (!slot.ok()) return slot.status();
   (*slot)->kind = SlotKind::kBarrier;
@@ -2018,8 +2041,7 @@ absl::Status AsyncPersister::Barrier(Completion* completion) {
 absl::Status AsyncPersister::Submit() {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   engine_->Issue();
   return absl::OkStatus();
 }
@@ -2027,8 +2049,7 @@ absl::Status AsyncPersister::Submit() {
 absl::Status AsyncPersister::Wait(Completion& completion) {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   while (!completion.done()) {
     if (!completion.queued_ || engine_->queued == 0) {
       return absl::FailedPreconditionError("AsyncPersister::Wait: the Completion is not queued on this engine");
@@ -2039,7 +2060,7 @@ absl::Status AsyncPersister::Wait(Completion& completion) {
 }
 
 size_t AsyncPersister::Poll() {
-  if (engine_ == nullptr || engine_->Inherited() || !map_internal::HasSyncSlot()) return 0;
+  if (engine_ == nullptr || engine_->Inherited() || WithoutSyncSlot(*engine_)) return 0;
   engine_->completed_in_pump = 0;
   engine_->Pump(/*block=*/false);
   return engine_->completed_in_pump;
@@ -2048,8 +2069,7 @@ size_t AsyncPersister::Poll() {
 absl::Status AsyncPersister::WaitAll() {
   if (engine_ == nullptr) return MovedFrom();
   if (engine_->Inherited()) return InheritedAcrossFork();
-  // Its syncs' scopes take this thread's slot (map_registry.h), which may need memory: had now, or nothing changes.
-  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;
   while (engine_->queued > 0) engine_->Pump(/*block=*/true);
   return engine_->failure;
 }

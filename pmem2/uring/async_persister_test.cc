@@ -811,6 +811,25 @@ TEST_P(AsyncPersisterTest, AThreadThatCannotHaveASyncSlotIsRefusedAndNothingChan
   EXPECT_TRUE(persister_->Failure().ok()) << persister_->Failure();
 }
 
+// Its end there, with an operation queued, can neither run it nor drop it silently: the process ends, saying why.
+// (WaitAll's refusal was ignored, and the operation dropped. Found by review.)
+TEST_P(AsyncPersisterTest, AnEngineEndedOnAThreadThatCannotHaveASyncSlotEndsTheProcess) {
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    if (dup2(out, STDERR_FILENO) != STDERR_FILENO) return 4;  // the line, for the parent
+    absl::StatusOr<AsyncPersister> engine = NewPersister();  // the test's is its parent's: it runs nothing here
+    if (!engine.ok()) return 5;
+    base()[0] = 't';
+    if (!engine->Persist(base(), 1).ok()) return 2;
+    std::thread([&] {
+      map_internal::FailSlotAllocationForTest(true);
+      engine = absl::CancelledError("destroyed");
+    }).join();
+    return 3;
+  });
+  EXPECT_EQ(child.signal, SIGABRT) << child.Describe();
+  EXPECT_THAT(child.output, HasSubstr("no sync slot"));
+}
+
 // The synchronous backend's failure for a lost descriptor (the ring's backend goes through the ring then), likewise.
 TEST_P(AsyncPersisterTest, AnEnginesEndRecordsALostDescriptorsFailure) {
   if (GetParam() == AsyncBackend::kIoUring) GTEST_SKIP() << "a waiting caller's sync goes through the ring";
