@@ -626,7 +626,7 @@ void UnregisterMap(MapRecord* record) {
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());
-  if (!record->unvouched_told_.load(std::memory_order_relaxed)) {
+  if (!record->cpu_persistent() && !record->unvouched_told_.load(std::memory_order_relaxed)) {
     bool untold = false;
     {
       std::lock_guard<std::mutex> record_lock(record->mutex_);
@@ -1110,6 +1110,18 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   opened_by_path_in_child = 0;
   child_queried_maps = false;
   Registry& registry = GetRegistry();
+  // The Maps to tell of at their first persist (TellUnvouchedMaps), counted again as this child ends its work here,
+  // on every path: those of page granularity (whose persist functions look) that cannot vouch for a persist and were
+  // not told in this process. Counted from the records, so that a parent's count and told Maps carry over right.
+  const absl::Cleanup count_untold = [&registry] {
+    uint32_t untold = 0;
+    for (const auto& [begin, record] : registry.by_begin) {
+      if (record->cpu_persistent() || record->unvouched_told_.load(std::memory_order_relaxed)) continue;
+      std::lock_guard<std::mutex> record_lock(record->mutex_);
+      if (record->unacknowledgeable_.forked_without_own_description) ++untold;
+    }
+    page_sync_shared.untold_unvouched_maps.store(untold, std::memory_order_relaxed);
+  };
   const auto remaps = [](const MapRecord& record) {
     return (record.holds_reopen_handle_ || record.holds_path_) && record.remap_.length > 0;
   };
@@ -1118,8 +1130,8 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
     record.Record(PersistFailure{error, record.begin(), record.remap_.length, false, true});
     failures_recorded_count.fetch_add(1, std::memory_order_release);
     // Told at the Map's first persist through a persist function (TellUnvouchedMaps), not here: a child that only
-    // execs never persists, and the observer may end the process.
-    page_sync_shared.untold_unvouched_maps.fetch_add(1, std::memory_order_relaxed);
+    // execs never persists, and the observer may end the process. Told again in this process if told in its parent.
+    record.unvouched_told_.store(false, std::memory_order_relaxed);
   };
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::vector<ChildCandidate> candidates;  // in address order, apart (they are live Maps)
@@ -1391,7 +1403,7 @@ void TellUnvouchedMaps(const void* address, size_t length) {
         failure = record.unacknowledgeable_;
       }
       if (!failure.forked_without_own_description || record.unvouched_told_.exchange(true)) continue;
-      page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+      if (!record.cpu_persistent()) page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
       failure.caller_sees_result = false;
       told[count++] = failure;
     }
