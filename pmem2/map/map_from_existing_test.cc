@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/vm_reservation/vm_reservation.h"
 #include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/fake_sysfs.h"
 #include "testing/temp_files.h"
 
@@ -119,6 +121,59 @@ TEST_F(MapFromExistingTest, ARangeThatIsNotAllASharedMappingIsRefused) {
   EXPECT_TRUE(shared.ok()) << shared.status();
   shared = absl::InternalError("destroyed");
   munmap(area, 2 * page);
+}
+
+// Promised (map.h, FromExisting): where /proc/self/maps cannot be read, the adoption still succeeds, read and write
+// are assumed as the protection, and not even the sharing is checked (a private mapping is adopted). In a child whose
+// opens with O_CLOEXEC fail (a seccomp filter; the maps are opened O_RDONLY | O_CLOEXEC, and the child opens nothing
+// else after it): a read-write shared mapping is adopted with kProtRead | kProtWrite and persists; a read-only one is
+// taken as read and write too; a private one is adopted. With the maps readable (before the filter) the read-only one
+// is kProtRead and the private one refused: the filter, nothing else, makes the difference.
+TEST_F(MapFromExistingTest, WithoutReadableProcMapsReadWriteIsAssumedAndTheSharingIsNotChecked) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* const read_only = static_cast<char*>(mmap(nullptr, page, PROT_READ, MAP_SHARED, fd_.get(), 0));
+  ASSERT_NE(read_only, MAP_FAILED);
+  char* const private_copy =
+      static_cast<char*>(mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd_.get(), page));
+  ASSERT_NE(private_copy, MAP_FAILED);
+  const absl::Cleanup unmap = [&] {
+    munmap(read_only, page);
+    munmap(private_copy, page);
+  };
+  {
+    absl::StatusOr<Map> seen = Map::FromExisting(*source_, read_only, page, StoreGranularity::kPage);
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(seen->protection(), kProtRead) << "the maps are readable here";
+    EXPECT_EQ(GetErrorCode(Map::FromExisting(*source_, private_copy, page, StoreGranularity::kPage).status()),
+              ErrorCode::kInvalidSharingValue);
+  }
+  const ChildResult child = RunInChild([&](int out) {
+    testing::DenySystemCallWithFlags(__NR_openat, 2, O_CLOEXEC, EACCES);
+    if (open("/proc/self/maps", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES) return 2;  // the filter acts
+    absl::StatusOr<Map> shared = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kPage);
+    if (!shared.ok()) {
+      WriteToParent(out, absl::StrCat("shared: ", shared.status().ToString()));
+      return 0;
+    }
+    std::memcpy(bytes() + 3 * page + 1, "no maps", 7);
+    const absl::Status persisted = shared->Persist(bytes() + 3 * page + 1, 7);
+    absl::StatusOr<Map> read = Map::FromExisting(*source_, read_only, page, StoreGranularity::kPage);
+    absl::StatusOr<Map> unshared = Map::FromExisting(*source_, private_copy, page, StoreGranularity::kPage);
+    WriteToParent(out, absl::StrCat("shared protection ", static_cast<unsigned>(shared->protection()), ", persist ",
+                                    persisted.ToString(), "; read-only: ",
+                                    read.ok() ? absl::StrCat(static_cast<unsigned>(read->protection()))
+                                              : read.status().ToString(),
+                                    "; private: ", unshared.status().ToString()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  const unsigned read_write = static_cast<unsigned>(kProtRead | kProtWrite);
+  EXPECT_EQ(child.output,
+            absl::StrCat("shared protection ", read_write, ", persist OK; read-only: ", read_write, "; private: OK"));
+  char read_back[7];
+  ASSERT_EQ(pread(fd_.get(), read_back, 7, static_cast<off_t>(3 * page + 1)), 7);
+  EXPECT_EQ(std::string(read_back, 7), "no maps");
 }
 
 // An adopted range keeps the protection it had when adopted, as a created Map keeps its Config's: the Status methods
