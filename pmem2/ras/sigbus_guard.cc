@@ -65,19 +65,27 @@ class PreviousAction {
     for (size_t i = 0; i < kWords; ++i) words_[i].store(words[i], std::memory_order_relaxed);
     sequence_.store(sequence + 2, std::memory_order_release);
   }
+  // The action and its generation: the sequence number it was stored with (even; 2 and up, each Store() a new one;
+  // 0 before the first).
+  struct Snapshot {
+    struct sigaction action;
+    uint64_t generation;
+  };
   // Async-signal-safe. Never waits for long: the writer blocks every signal of its thread, so it is another thread,
   // and writes a few words.
-  struct sigaction Load() const {
+  Snapshot Load() const {
     uint64_t words[kWords];
+    uint64_t before = 0;
     for (;;) {
-      const uint64_t before = sequence_.load(std::memory_order_acquire);
+      before = sequence_.load(std::memory_order_acquire);
       for (size_t i = 0; i < kWords; ++i) words[i] = words_[i].load(std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_acquire);
       if ((before & 1) == 0 && sequence_.load(std::memory_order_relaxed) == before) break;
     }
-    struct sigaction action;
-    std::memcpy(&action, words, sizeof action);
-    return action;
+    Snapshot snapshot;
+    std::memcpy(&snapshot.action, words, sizeof snapshot.action);
+    snapshot.generation = before;
+    return snapshot;
   }
 
  private:
@@ -87,10 +95,22 @@ class PreviousAction {
   std::atomic<uint64_t> words_[kWords] = {};
 };
 PreviousAction previous_action;  // SIG_DFL (all zero) until the first guard
-// Set by the forward to a previous_action with SA_RESETHAND: the kernel would have reset that disposition to SIG_DFL
-// as it called the handler, so the next SIGBUS takes the default action and the disposition put back is SIG_DFL.
-// Cleared with previous_action's writes (the handler not installed then).
-std::atomic<bool> previous_action_reset{false};
+std::atomic<void (*)()> after_previous_action_read_for_test{nullptr};
+// The generation of previous_action whose SA_RESETHAND handler a forward has run (0: none): the kernel would have
+// reset that disposition to SIG_DFL as it called the handler, so the next SIGBUS takes the default action and the
+// disposition put back is SIG_DFL. A generation, not a flag: a handler still running with an older snapshot (the
+// guard ended and another began meanwhile) neither takes a newer action's claim for its own nor claims a newer one.
+// Only ever raised.
+std::atomic<uint64_t> previous_action_reset{0};
+
+// Claims `generation`'s one run; false if it, or a newer one, was claimed already.
+bool ClaimReset(uint64_t generation) {
+  uint64_t claimed = previous_action_reset.load(std::memory_order_acquire);
+  while (claimed < generation) {
+    if (previous_action_reset.compare_exchange_weak(claimed, generation, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
 
 bool IsOurs(const struct sigaction& action);
 
@@ -155,7 +175,10 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     state.fault = info->si_code == SI_KERNEL ? 0 : reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(*jump, 1);
   }
-  const struct sigaction previous = previous_action.Load();  // once: another thread's guard may rewrite it
+  // Once: another thread's guard may rewrite it. With its generation, for its SA_RESETHAND claim.
+  const PreviousAction::Snapshot snapshot = previous_action.Load();
+  const struct sigaction& previous = snapshot.action;
+  if (void (*hook)() = after_previous_action_read_for_test.load(std::memory_order_relaxed)) hook();
   // Not a fault of our copy: what the process would have done without pmem2, the previous handler. Unless that
   // handler, which chains to the one it replaced, replaced ours (installed while a copy ran, or another copy of
   // pmem2 in the process, whose handler and ours then each hold the other as the previous one): the forward comes
@@ -174,10 +197,11 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   // A previous handler with SA_RESETHAND runs once, as the kernel would have run it: the first forward claims it. If
   // the last guard ended meanwhile and put that handler back as the disposition, the claim resets it as the kernel
   // would have (a guard that ends after this check can still put it back: not covered).
-  bool reset = previous_action_reset.load(std::memory_order_acquire);
+  // A snapshot older than the last claim counts as claimed: its run may have been that claim's.
+  bool reset = previous_action_reset.load(std::memory_order_acquire) >= snapshot.generation;
   if (!reset && !loop && (previous.sa_flags & SA_RESETHAND) != 0 && previous.sa_handler != SIG_DFL &&
       previous.sa_handler != SIG_IGN) {
-    reset = previous_action_reset.exchange(true, std::memory_order_acq_rel);
+    reset = !ClaimReset(snapshot.generation);
     struct sigaction now;
     if (!reset && sigaction(SIGBUS, nullptr, &now) == 0 && !IsOurs(now) && now.sa_handler == previous.sa_handler) {
       SetDefaultDisposition();
@@ -240,11 +264,11 @@ bool IsOurs(const struct sigaction& action) {
 void PutThePreviousHandlerBack() {
   struct sigaction now;
   if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
-  if (previous_action_reset.load(std::memory_order_acquire)) {
+  const PreviousAction::Snapshot previous = previous_action.Load();
+  if (previous_action_reset.load(std::memory_order_acquire) >= previous.generation) {
     SetDefaultDisposition();
   } else {
-    const struct sigaction previous = previous_action.Load();
-    sigaction(SIGBUS, &previous, nullptr);
+    sigaction(SIGBUS, &previous.action, nullptr);
   }
 }
 
@@ -276,6 +300,10 @@ __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std:
 
 }  // namespace
 
+void SetAfterPreviousActionReadForTest(void (*hook)()) {
+  after_previous_action_read_for_test.store(hook, std::memory_order_relaxed);
+}
+
 ScopedSigbusHandler::ScopedSigbusHandler() {
   // No signal handler of this thread may run while it holds InstallMutex(): one that makes a guarded copy (a copy
   // in a handler that interrupted this thread) would wait for the lock its own thread holds, for ever.
@@ -306,8 +334,7 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
     // still fail with EINTR there, where an ignored signal would not have woken them (sigbus_guard.h).
     const bool restart = now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL || (now.sa_flags & SA_RESTART) != 0;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
-    previous_action.Store(now);
-    previous_action_reset.store(false, std::memory_order_release);
+    previous_action.Store(now);  // a new generation: no claim of an older one's counts for it
     struct sigaction replaced;
     if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, now)) break;
     sigaction(SIGBUS, &replaced, nullptr);

@@ -54,6 +54,10 @@ class ScopedSigbusHandler {
   ScopedSigbusHandler& operator=(const ScopedSigbusHandler&) = delete;
 };
 
+// For tests: `hook` runs in the handler, for a SIGBUS that is not a copy's, right after it read the previous action
+// (nullptr: none), so that a test can end a guard and begin another there, as other threads may.
+void SetAfterPreviousActionReadForTest(void (*hook)());
+
 // Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
 // the copy, with `*fault` set to the faulting address as the CPU reported it (si_addr; 0 for SI_KERNEL: unknown);
 // the bytes before it may have been copied. For a string copy (glibc's memcpy uses `rep movsb` for large copies) the

@@ -20,6 +20,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
@@ -177,6 +178,42 @@ TEST(SigbusGuardTest, TheHandlerReadsThePreviousActionOnceWhileAnotherThreadsGua
   ASSERT_TRUE(child.exited) << child.Describe();
   EXPECT_EQ(child.exit_code, 0) << child.Describe();
   EXPECT_EQ(child.output, "sent");
+}
+
+// A forward still running with an older previous action (a one-shot handler, SA_RESETHAND) when the guard ended and
+// another began with the application's new handler: its claim of the one-shot run is its own action's, not the new
+// one's, so the next SIGBUS goes to the new handler. (The claim was one flag for every action: the new handler then
+// counted as run, the SIGBUS took the default action and ended the process. Found by review.) A hook in the handler
+// plays the other threads; in a child, so that such an end is a failure.
+std::atomic<int> one_shot_calls{0}, new_handler_calls{0};
+void OneShotHandler(int, siginfo_t*, void*) { ++one_shot_calls; }
+void NewHandler(int, siginfo_t*, void*) { ++new_handler_calls; }
+absl::optional<ScopedSigbusHandler>* guard_to_replace = nullptr;
+void EndTheGuardAndBeginAnotherWithANewHandler() {
+  SetAfterPreviousActionReadForTest(nullptr);  // once
+  guard_to_replace->reset();                   // the one-shot handler, unclaimed, goes back
+  const struct sigaction replacement = SiginfoAction(NewHandler);
+  sigaction(SIGBUS, &replacement, nullptr);
+  guard_to_replace->emplace();  // a new generation: the new handler saved
+}
+
+TEST(SigbusGuardTest, AnOlderForwardsOneShotClaimIsNotTheNewHandlers) {
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    struct sigaction one_shot = SiginfoAction(OneShotHandler);
+    one_shot.sa_flags |= SA_RESETHAND;
+    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
+    absl::optional<ScopedSigbusHandler> guard;
+    guard.emplace();
+    guard_to_replace = &guard;
+    SetAfterPreviousActionReadForTest(&EndTheGuardAndBeginAnotherWithANewHandler);
+    raise(SIGBUS);  // forwarded to the one-shot handler, read before the switch
+    raise(SIGBUS);  // to the new handler
+    guard.reset();
+    testing::WriteToParent(out, absl::StrCat("one-shot ", one_shot_calls.load(), ", new ", new_handler_calls.load()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "one-shot 1, new 1");
 }
 
 // What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
