@@ -779,8 +779,10 @@ TEST_P(AsyncPersisterTest, AnEnginesEndRecordsAFailureWhoseMapIsGoneOnAnotherMap
   ASSERT_TRUE(alone.ok()) << alone.status();
   ASSERT_TRUE(alone->Copy(static_cast<char*>(other->address()) + kPage, hole, 100).ok());
   EXPECT_EQ(GetErrno(alone->WaitAll()), EFAULT);
-  other = absl::StatusOr<Map>(absl::CancelledError("destroyed"));         // before its engine
+  other = absl::StatusOr<Map>(absl::CancelledError("destroyed"));  // before its engine
+  const uint64_t failures_before = PersistErrorCount();
   alone = absl::StatusOr<AsyncPersister>(absl::CancelledError("ended"));  // nowhere to record it: no crash, no record
+  EXPECT_EQ(PersistErrorCount(), failures_before) << "recorded somewhere (outside every Map, or on another Map)";
 }
 
 // A thread that has no sync slot and cannot have one made (past 128 live threads that synced, out of memory: a test

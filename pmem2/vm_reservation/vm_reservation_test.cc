@@ -564,19 +564,24 @@ TEST_F(VmReservationTest, AFailedMappingLeavesNoHoleForAnotherThreadsMmap) {
 // The placeholder's return over a released Map that fails (ENOMEM: a process at vm.max_map_count, say) leaves no hole:
 // the Map's pages are unmapped, and the placeholder is put back without replacing anything. The range is reserved
 // again and can take a Map. (Found by review: the range stayed a hole, lost to the reservation for good.)
+std::atomic<int> placeholder_returns_failed{0};
+
 TEST_F(VmReservationTest, AFailedPlaceholderReturnStillLeavesTheRangeReserved) {
   absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
   ASSERT_TRUE(rsv.ok());
   using vm_reservation_internal::ReservationState;
+  placeholder_returns_failed = 0;
   {
     absl::StatusOr<Map> map = MapInto(*rsv, kMiB, kPage);
     ASSERT_TRUE(map.ok()) << map.status();
     ReservationState::SetPlaceholderMmapForTest([](void*, size_t, int, int, int, off_t) -> void* {
+      ++placeholder_returns_failed;
       errno = ENOMEM;
       return MAP_FAILED;
     });
   }  // destroyed: released
   ReservationState::SetPlaceholderMmapForTest(nullptr);
+  EXPECT_EQ(placeholder_returns_failed.load(), 1) << "the release did not put the placeholder back through the seam";
   EXPECT_EQ(ProtectionAt(At(*rsv, kMiB)), "---p") << "a hole";
   EXPECT_EQ(rsv->map_count(), 0u);
   absl::StatusOr<Map> again = MapInto(*rsv, kMiB, kPage);
