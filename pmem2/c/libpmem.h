@@ -181,7 +181,10 @@ void pmem_persist(const void *addr, size_t len);
 int pmem_msync(const void *addr, size_t len);
 
 /* 1 if the platform writes CPU caches back on power loss for every NVDIMM (eADR), else 0; -1 with errno ENOMEM if
- * its first call cannot allocate (see Memory). */
+ * its first call cannot allocate (see Memory). Read once; 0 from the time a mapping's creation (pmem_map_file, a
+ * pmem2 map) finds a region that does not (one added since: a CXL or hot-added NVDIMM region), and pmem_persist and
+ * the other flushing functions write cache lines back from then on (libpmem reads it once, and keeps skipping the
+ * flush for such a region). */
 int pmem_has_auto_flush(void);
 
 /* Starts writing [addr, addr + len) back from the CPU caches; durable after pmem_drain(). */

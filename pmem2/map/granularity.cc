@@ -4,6 +4,7 @@
 
 #include <glob.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -103,11 +104,20 @@ absl::Status FallBackToMsync(bool device_dax, StoreGranularity* effective, bool*
 
 }  // namespace
 
+namespace {
+std::atomic<bool> cpu_caches_seen_not_all_persistent{false};
+}  // namespace
+
+bool CpuCachesSeenNotAllPersistent() { return cpu_caches_seen_not_all_persistent.load(std::memory_order_acquire); }
+
 absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required, absl::optional<StoreGranularity> forced,
                                                     bool shared_file, bool synchronous, bool device_dax,
                                                     absl::string_view not_durable) {
   GranularityChoice choice;
   const PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
+  // Before the Map is handed out: its persists through libpmem's functions then flush (a region added since those
+  // were chosen from an answer of eADR everywhere).
+  if (!domain.cpu_caches_are_persistent) cpu_caches_seen_not_all_persistent.store(true, std::memory_order_release);
   choice.persistence_domain = domain.summary;
   const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain, not_durable);
   choice.detected = decision.granularity;

@@ -50,6 +50,12 @@ struct PersistenceDomain {
 };
 PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root);
 
+// Whether a reading of the process's sysfs (ChooseGranularity, at each Map's creation) found a region whose CPU caches
+// are not in its persistence domain: regions come and go while a process runs (a CXL or hot-added NVDIMM region), and
+// libpmem's functions, chosen once from an answer of eADR everywhere, must flush from then on (raw_memory.h). Only
+// ever turns true.
+bool CpuCachesSeenNotAllPersistent();
+
 // The granularity PMEM2_FORCE_GRANULARITY asks for; nullopt if it is unset or empty, or the program is set-user-ID or
 // set-group-ID (secure_getenv(3), as PMDK reads it);
 // ErrorCode::kInvalidForcedGranularity (naming the value) if it names no granularity.

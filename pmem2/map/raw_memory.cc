@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_lazy.h"
@@ -22,22 +23,30 @@ namespace {
 // Fork-safe (fork_safe_lazy.h): read once, at the first use.
 internal::ForkSafeLazy<bool> auto_flush;
 internal::ForkSafeLazy<RawPersistFunctions> pmem_functions;
+internal::ForkSafeLazy<RawPersistFunctions> flushing_functions;  // once a region without eADR was seen
+
+std::unique_ptr<RawPersistFunctions> Functions(bool auto_flush_now) {
+  // PMEM_NO_FLUSH as libpmem(7) says, then the platform (LibpmemOps).
+  const arch::PersistOps& ops = arch::LibpmemOps(auto_flush_now);
+  return std::make_unique<RawPersistFunctions>(
+      RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove, ops.memset, arch::WriteBackFlush()});
+}
 }  // namespace
 
 bool HasAutoFlush() {
-  return auto_flush.Get([] {
+  const bool first_answer = auto_flush.Get([] {
     return std::make_unique<bool>(
         map_internal::ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent);
   });
+  return first_answer && !map_internal::CpuCachesSeenNotAllPersistent();
 }
 
 const RawPersistFunctions& PmemFunctions() {
-  return pmem_functions.Get([] {
-    // PMEM_NO_FLUSH as libpmem(7) says, then the platform (LibpmemOps).
-    const arch::PersistOps& ops = arch::LibpmemOps(HasAutoFlush());
-    return std::make_unique<RawPersistFunctions>(RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove,
-                                                                     ops.memset, arch::WriteBackFlush()});
-  });
+  // A region without eADR seen since the first answer (a Map made there, whose persists come here): flushing.
+  if (ABSL_PREDICT_FALSE(map_internal::CpuCachesSeenNotAllPersistent())) {
+    return flushing_functions.Get([] { return Functions(false); });
+  }
+  return pmem_functions.Get([] { return Functions(HasAutoFlush()); });
 }
 
 namespace {

@@ -43,11 +43,13 @@ struct RawPersistFunctions {
 
 // The persistence functions for persistent memory on this CPU: cache-line write-back + fence, or only the fence
 // where the platform writes CPU caches back itself (HasAutoFlush()) and PMEM_NO_FLUSH is not 0, or under
-// PMEM_NO_FLUSH=1 (libpmem's meaning: arch::LibpmemOps). Chosen once.
+// PMEM_NO_FLUSH=1 (libpmem's meaning: arch::LibpmemOps). Chosen once, and once more if a region without eADR turns
+// up later (map_internal::CpuCachesSeenNotAllPersistent(): a Map made there), to the flushing ones.
 const RawPersistFunctions& PmemFunctions();
 
 // Whether every NVDIMM region reports that its CPU caches are in the persistence domain (eADR); false if there
-// is no region. Read once from sysfs.
+// is no region. Read once from sysfs; false from the time a Map's creation found a region that does not (PMDK reads
+// it once, and keeps skipping the flush for a region added later).
 bool HasAutoFlush();
 
 // msync(MS_SYNC) of the pages holding [address, address + length), for any shared mapping. Returns the errno
