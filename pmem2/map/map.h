@@ -254,16 +254,19 @@ class Map {
   // (e.g. whether with MAP_SYNC). The Map does not own the mapping: destroying it leaves the mapping alone, and
   // the mapping must stay in place while the Map exists. Page granularity persists with msync(2) like any
   // other Map (libpmem2 1.12.1's page-granularity persist on such a map never returns), and persistence
-  // failures are recorded and reported as for any Map of the source's file. Two granularities are replaced by
+  // failures are recorded and reported as for any Map of the source's file. Three granularities are replaced by
   // one whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create()
-  // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), and cache line on a
-  // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back).
+  // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), cache line on a
+  // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back), and
+  // byte or cache line of a file on a medium that keeps no store (a DAX file system over volatile memory, Create()'s
+  // rule) becomes page. Not caught: a claim of byte or cache line for a file mapped without MAP_SYNC (a disk's file,
+  // whose stores only msync makes durable), which is the caller's to get right, as in libpmem2.
   // The protection the whole range has now (/proc/self/maps) stands for Create()'s Config::set_protection: the
   // Status methods refuse (kNoAccess) what it does not allow unless mprotect(2) has since allowed it (read and write
   // are assumed where the maps cannot be read).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
   // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back; or a
-  // Device DAX on no NVDIMM region, as for Create()),
+  // Device DAX on no NVDIMM region, or on one of volatile memory or a virtio-pmem device, as for Create()),
   // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
   // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
   // file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
