@@ -96,18 +96,22 @@ class PreviousAction {
 };
 PreviousAction previous_action;  // SIG_DFL (all zero) until the first guard
 std::atomic<void (*)()> after_previous_action_read_for_test{nullptr};
-// The generation of previous_action whose SA_RESETHAND handler a forward has run (0: none): the kernel would have
-// reset that disposition to SIG_DFL as it called the handler, so the next SIGBUS takes the default action and the
-// disposition put back is SIG_DFL. A generation, not a flag: a handler still running with an older snapshot (the
+// Which generations of previous_action had their SA_RESETHAND handler run by a forward: the kernel would have reset
+// that disposition to SIG_DFL as it called the handler, so the next SIGBUS takes the default action and the
+// disposition put back is SIG_DFL. Per generation, not one flag: a handler still running with an older snapshot (the
 // guard ended and another began meanwhile) neither takes a newer action's claim for its own nor claims a newer one.
-// Only ever raised.
-std::atomic<uint64_t> previous_action_reset{0};
-
-// Claims `generation`'s one run; false if it, or a newer one, was claimed already.
+// A generation's slot holds the newest generation claimed there; one older than the last kClaimSlots generations
+// counts as claimed (its forward is that late: not run rather than run twice).
+constexpr size_t kClaimSlots = 8;
+std::atomic<uint64_t> claimed_generations[kClaimSlots] = {};
+std::atomic<uint64_t>& ClaimSlot(uint64_t generation) { return claimed_generations[(generation / 2) % kClaimSlots]; }
+bool Claimed(uint64_t generation) { return ClaimSlot(generation).load(std::memory_order_acquire) >= generation; }
+// Claims `generation`'s one run; false if it was claimed already (or is too old to tell).
 bool ClaimReset(uint64_t generation) {
-  uint64_t claimed = previous_action_reset.load(std::memory_order_acquire);
+  std::atomic<uint64_t>& slot = ClaimSlot(generation);
+  uint64_t claimed = slot.load(std::memory_order_acquire);
   while (claimed < generation) {
-    if (previous_action_reset.compare_exchange_weak(claimed, generation, std::memory_order_acq_rel)) return true;
+    if (slot.compare_exchange_weak(claimed, generation, std::memory_order_acq_rel)) return true;
   }
   return false;
 }
@@ -197,8 +201,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
   // A previous handler with SA_RESETHAND runs once, as the kernel would have run it: the first forward claims it. If
   // the last guard ended meanwhile and put that handler back as the disposition, the claim resets it as the kernel
   // would have (a guard that ends after this check can still put it back: not covered).
-  // A snapshot older than the last claim counts as claimed: its run may have been that claim's.
-  bool reset = previous_action_reset.load(std::memory_order_acquire) >= snapshot.generation;
+  bool reset = Claimed(snapshot.generation);
   if (!reset && !loop && (previous.sa_flags & SA_RESETHAND) != 0 && previous.sa_handler != SIG_DFL &&
       previous.sa_handler != SIG_IGN) {
     reset = !ClaimReset(snapshot.generation);
@@ -265,7 +268,7 @@ void PutThePreviousHandlerBack() {
   struct sigaction now;
   if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
   const PreviousAction::Snapshot previous = previous_action.Load();
-  if (previous_action_reset.load(std::memory_order_acquire) >= previous.generation) {
+  if (Claimed(previous.generation)) {
     SetDefaultDisposition();
   } else {
     sigaction(SIGBUS, &previous.action, nullptr);
@@ -334,7 +337,11 @@ ScopedSigbusHandler::ScopedSigbusHandler() {
     // still fail with EINTR there, where an ignored signal would not have woken them (sigbus_guard.h).
     const bool restart = now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL || (now.sa_flags & SA_RESTART) != 0;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
-    previous_action.Store(now);  // a new generation: no claim of an older one's counts for it
+    // The action that the last guard's end put back, unclaimed then, keeps its generation: a forward still running
+    // with it may claim its one run yet, which must count for it now too. Another action (or that one claimed: its
+    // disposition went back as SIG_DFL, so the application installed it again) is a new generation, unclaimed.
+    const PreviousAction::Snapshot stored = previous_action.Load();
+    if (!(SameAction(now, stored.action) && !Claimed(stored.generation))) previous_action.Store(now);
     struct sigaction replaced;
     if (sigaction(SIGBUS, &action, &replaced) != 0 || SameAction(replaced, now)) break;
     sigaction(SIGBUS, &replaced, nullptr);

@@ -216,6 +216,81 @@ TEST(SigbusGuardTest, AnOlderForwardsOneShotClaimIsNotTheNewHandlers) {
   EXPECT_EQ(child.output, "one-shot 1, new 1");
 }
 
+// The same end and beginning without a new handler: the one-shot handler goes back at the guard's end (unclaimed then)
+// and the new guard saves it again; the forward's claim, made after, counts for it as saved again, so it runs once and
+// the next guard's end leaves SIG_DFL, as the kernel would have. (The first version of the per-generation claim gave
+// the handler saved again a new generation: it would have run twice, and been put back after it ran. Found by review.)
+void EndTheGuardAndBeginAnother() {
+  SetAfterPreviousActionReadForTest(nullptr);  // once
+  guard_to_replace->reset();
+  guard_to_replace->emplace();
+}
+
+TEST(SigbusGuardTest, AOneShotHandlerPutBackAndSavedAgainDuringItsForwardRunsOnce) {
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    struct sigaction one_shot = SiginfoAction(OneShotHandler);
+    one_shot.sa_flags |= SA_RESETHAND;
+    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
+    absl::optional<ScopedSigbusHandler> guard;
+    guard.emplace();
+    guard_to_replace = &guard;
+    SetAfterPreviousActionReadForTest(&EndTheGuardAndBeginAnother);
+    raise(SIGBUS);
+    guard.reset();
+    struct sigaction now;
+    if (sigaction(SIGBUS, nullptr, &now) != 0) return 3;
+    testing::WriteToParent(out, absl::StrCat("one-shot ", one_shot_calls.load(),
+                                             now.sa_handler == SIG_DFL ? ", then SIG_DFL" : ", then not SIG_DFL"));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "one-shot 1, then SIG_DFL");
+}
+
+// An older forward's claim is its own generation's also when a newer one was claimed first: another thread's SIGBUS
+// ran the new one-shot handler while this forward still held the old one, which runs then too (each was the
+// disposition for one signal). (A claim of any newer generation counted for every older one: the old handler never
+// ran and the process took the default action. Found by review.)
+std::atomic<int> second_one_shot_calls{0};
+void SecondOneShotHandler(int, siginfo_t*, void*) { ++second_one_shot_calls; }
+pthread_t other_thread;
+void ANewOneShotHandlerRunsOnAnotherThreadMeanwhile() {
+  SetAfterPreviousActionReadForTest(nullptr);  // once
+  guard_to_replace->reset();
+  struct sigaction second = SiginfoAction(SecondOneShotHandler);
+  second.sa_flags |= SA_RESETHAND;
+  sigaction(SIGBUS, &second, nullptr);
+  guard_to_replace->emplace();
+  pthread_kill(other_thread, SIGBUS);
+  while (second_one_shot_calls.load() == 0) sched_yield();
+}
+
+TEST(SigbusGuardTest, AnOlderForwardRunsItsOneShotHandlerAfterANewerOneRan) {
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    struct sigaction one_shot = SiginfoAction(OneShotHandler);
+    one_shot.sa_flags |= SA_RESETHAND;
+    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
+    std::atomic<bool> done{false};
+    std::thread waiting([&] {
+      while (!done.load()) sched_yield();
+    });
+    other_thread = waiting.native_handle();
+    absl::optional<ScopedSigbusHandler> guard;
+    guard.emplace();
+    guard_to_replace = &guard;
+    SetAfterPreviousActionReadForTest(&ANewOneShotHandlerRunsOnAnotherThreadMeanwhile);
+    raise(SIGBUS);
+    done = true;
+    waiting.join();
+    guard.reset();
+    testing::WriteToParent(out,
+                           absl::StrCat("first ", one_shot_calls.load(), ", second ", second_one_shot_calls.load()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "first 1, second 1");
+}
+
 // What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
 std::atomic<int> blocked_in_handler{-1};
 void MaskRecordingHandler(int, siginfo_t*, void*) {
