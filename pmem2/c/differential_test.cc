@@ -1717,6 +1717,14 @@ TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPm
   unlink(stderr_path.c_str());
 }
 
+// For a child's body: PMEM2_PERSIST_FAILURE set to `value`, and stderr going to the file at `stderr_path` (which the
+// parent reads, also after an abort). False if a step failed.
+bool PersistFailureChildSetUp(const char* value, const std::string& stderr_path) {
+  setenv("PMEM2_PERSIST_FAILURE", value, 1);
+  const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  return file >= 0 && dup2(file, STDERR_FILENO) == STDERR_FILENO;
+}
+
 // Promised (libpmem2.h, PMEM2_PERSIST_FAILURE): in a process that uses the C API, the variable covers failed persists
 // of maps made through the C++ API too. A C++ pmem2::Map of page granularity (no C function called in the child),
 // msync denied with EIO, its persist_fn() called: "warn" prints a line naming EIO on stderr and the program goes on,
@@ -1729,9 +1737,7 @@ TEST(CppApiPersistFailureTest, Pmem2PersistFailureAlsoCoversAFailedPersistOfACpp
   for (const char* value : {"warn", "abort"}) {
     SCOPED_TRACE(value);
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
-      setenv("PMEM2_PERSIST_FAILURE", value, 1);
-      const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      if (!PersistFailureChildSetUp(value, stderr_path)) return 3;
       absl::StatusOr<pmem2::Source> source = pmem2::Source::FromFd(scratch.File(16 * kPage, O_RDWR));
       if (!source.ok()) return 4;
       pmem2::Config config;
@@ -1772,9 +1778,7 @@ TEST_F(DifferentialTest, AForkedChildThatCannotVouchForAPageMapSaysSoAtItsFirstP
   for (const char* value : {"warn", "abort"}) {
     SCOPED_TRACE(value);
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
-      setenv("PMEM2_PERSIST_FAILURE", value, 1);
-      const int file = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (file < 0 || dup2(file, STDERR_FILENO) != STDERR_FILENO) return 3;
+      if (!PersistFailureChildSetUp(value, stderr_path)) return 3;
       pmem2_map* const map = PageMapOfAFile(Ours(), scratch);
       if (map == nullptr) return 4;
       char* const address = static_cast<char*>(pmem2_map_get_address(map));

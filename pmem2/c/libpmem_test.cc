@@ -91,6 +91,14 @@ class LibpmemTest : public ::testing::Test {
     EXPECT_STRNE(pmem_errormsg(), "");
   }
 
+  // A pmem_map_file mapping of two pages (its length in *len) that the application then released with munmap(2),
+  // behind pmem_unmap's back (its entry stays until pmem_map_file maps over it); nullptr if a step failed.
+  char* MapThenReleaseWithMunmap(size_t* len) {
+    void* p = pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, len, nullptr);
+    if (p == nullptr || munmap(p, *len) != 0) return nullptr;
+    return static_cast<char*>(p);
+  }
+
   ScopedEnv no_force_{"PMEM2_FORCE_GRANULARITY", absl::nullopt};
   ScopedTempDir dir_{"/dev/shm"};
   mode_t old_umask_ = 0;
@@ -917,9 +925,8 @@ TEST_F(LibpmemTest, UnmapOfAPmem2MapItDidNotMakeIsEinvalAndKeepsIt) {
 // munmap'ed under the live map as the stale entry's pages.
 TEST_F(LibpmemTest, UnmapOfAPmem2MapWhereAMappingWasUnmappedBehindItsBackIsEinval) {
   size_t len = 0;
-  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  char* const p = MapThenReleaseWithMunmap(&len);
   ASSERT_NE(p, nullptr) << pmem_errormsg();
-  ASSERT_EQ(munmap(p, len), 0);
   {
     // A reservation made there drops the mapping's record from the registry (its range was unmapped behind pmem2's
     // back), and its end leaves the range empty again.
@@ -999,9 +1006,8 @@ TEST_F(LibpmemTest, UnmapOfAPmem2ReservationIsEinvalAndKeepsItsPlaceholder) {
 // address and size took it for the mapping's own and munmap'ed its placeholder.)
 TEST_F(LibpmemTest, UnmapOfAReservationWhereAReleasedMappingWasIsEinval) {
   size_t len = 0;
-  char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), 2 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  char* const p = MapThenReleaseWithMunmap(&len);
   ASSERT_NE(p, nullptr) << pmem_errormsg();
-  ASSERT_EQ(munmap(p, len), 0);
   absl::StatusOr<pmem2::VmReservation> reservation = pmem2::VmReservation::CreateAt(p, len);
   ASSERT_TRUE(reservation.ok()) << reservation.status();
   errno = 0;
