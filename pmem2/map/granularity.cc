@@ -169,6 +169,12 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
   if (adopted.cpu_cannot_write_back) {
     absl::StrAppend(&adopted.reason, "; cache line made page (msync): this CPU has no cache-line write-back");
   }
+  // Persistent memory, by the caller's word: libpmem's functions must flush if a region without eADR exists now, as
+  // for a Map that Create() makes (ChooseGranularity).
+  if (adopted.effective != StoreGranularity::kPage &&
+      !ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent) {
+    cpu_caches_seen_not_all_persistent.store(true, std::memory_order_release);
+  }
   return adopted;
 }
 

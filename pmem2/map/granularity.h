@@ -50,7 +50,8 @@ struct PersistenceDomain {
 };
 PersistenceDomain ReadPersistenceDomain(const std::string& sysfs_root);
 
-// Whether a reading of the process's sysfs (ChooseGranularity, at each Map's creation) found a region whose CPU caches
+// Whether a reading of the process's sysfs (ChooseGranularity, at each Map's creation; AdoptGranularity, for an
+// adopted Map of byte or cache line) found a region whose CPU caches
 // are not in its persistence domain: regions come and go while a process runs (a CXL or hot-added NVDIMM region), and
 // libpmem's functions, chosen once from an answer of eADR everywhere, must flush from then on (raw_memory.h). Only
 // ever turns true.

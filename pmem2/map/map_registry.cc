@@ -397,6 +397,16 @@ void MapRecord::MarkDroppedFromRegistry() {
   dropped.dropped_from_registry = true;
   dropped_from_registry_.store(true, std::memory_order_release);
   Record(dropped);
+  // Out of the index, where no persist's look (TellUnvouchedMaps) finds it any more: no longer among the Maps to tell
+  // of (its ESTALE says more, to whoever reads its record).
+  bool untold = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    untold = unacknowledgeable_.forked_without_own_description;
+  }
+  if (untold && !cpu_persistent() && !unvouched_told_.exchange(true)) {
+    page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 absl::Status MapRecord::ErrorLocked() const {

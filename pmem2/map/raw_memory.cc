@@ -22,14 +22,17 @@ namespace pmem2 {
 namespace {
 // Fork-safe (fork_safe_lazy.h): read once, at the first use.
 internal::ForkSafeLazy<bool> auto_flush;
-internal::ForkSafeLazy<RawPersistFunctions> pmem_functions;
-internal::ForkSafeLazy<RawPersistFunctions> flushing_functions;  // once a region without eADR was seen
+// Both made at the first use, so that the switch to the flushing ones allocates nothing (the functions return void).
+struct Tables {
+  RawPersistFunctions first;     // from the first answer
+  RawPersistFunctions flushing;  // once a region without eADR was seen
+};
+internal::ForkSafeLazy<Tables> tables;
 
-std::unique_ptr<RawPersistFunctions> Functions(bool auto_flush_now) {
+RawPersistFunctions Functions(bool auto_flush_now) {
   // PMEM_NO_FLUSH as libpmem(7) says, then the platform (LibpmemOps).
   const arch::PersistOps& ops = arch::LibpmemOps(auto_flush_now);
-  return std::make_unique<RawPersistFunctions>(
-      RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove, ops.memset, arch::WriteBackFlush()});
+  return RawPersistFunctions{ops.persist, ops.flush, ops.drain, ops.memmove, ops.memset, arch::WriteBackFlush()};
 }
 }  // namespace
 
@@ -42,11 +45,11 @@ bool HasAutoFlush() {
 }
 
 const RawPersistFunctions& PmemFunctions() {
+  const Tables& made = tables.Get([] {
+    return std::make_unique<Tables>(Tables{Functions(HasAutoFlush()), Functions(/*auto_flush_now=*/false)});
+  });
   // A region without eADR seen since the first answer (a Map made there, whose persists come here): flushing.
-  if (ABSL_PREDICT_FALSE(map_internal::CpuCachesSeenNotAllPersistent())) {
-    return flushing_functions.Get([] { return Functions(false); });
-  }
-  return pmem_functions.Get([] { return Functions(HasAutoFlush()); });
+  return ABSL_PREDICT_FALSE(map_internal::CpuCachesSeenNotAllPersistent()) ? made.flushing : made.first;
 }
 
 namespace {
