@@ -1714,6 +1714,30 @@ TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   EXPECT_TRUE(anon->WaitAll().ok());
 }
 
+// The CPU backend syncs no pages, so a thread that cannot have a sync slot (past 128 threads, no memory: a test seam
+// here) still runs its operations, and ends it, where the page backends refuse them
+// (AThreadThatCannotHaveASyncSlot...).
+TEST(AsyncPersisterCpuTest, AThreadWithoutASyncSlotStillRunsTheCpuBackend) {
+  Config config;
+  config.set_required_store_granularity(StoreGranularity::kPage);
+  absl::StatusOr<Source> anonymous = Source::Anonymous(kMiB);
+  ASSERT_TRUE(anonymous.ok());
+  absl::StatusOr<Map> map = Map::Create(config, *anonymous);
+  ASSERT_TRUE(map.ok()) << map.status();
+  absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*map, *anonymous);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_EQ(engine->backend(), AsyncBackend::kCpu);
+  std::thread([&] {
+    map_internal::FailSlotAllocationForTest(true);
+    EXPECT_TRUE(engine->Persist(map->address(), 64).ok());
+    EXPECT_TRUE(engine->Barrier().ok());
+    EXPECT_TRUE(engine->WaitAll().ok());
+    EXPECT_TRUE(engine->Persist(map->address(), 64).ok());
+    engine = absl::CancelledError("ended");  // with an operation queued: runs it, no end of the process
+    map_internal::FailSlotAllocationForTest(false);
+  }).join();
+}
+
 // Each operation's Completion is OK only without a write-back failure of the file recorded on its Maps, as
 // Map::Persist() and the other backends' completions (before, only the next barrier said so); the failure is the
 // engine's too.
