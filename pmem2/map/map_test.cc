@@ -3,6 +3,7 @@
 #include "pmem2/map/map.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -1192,7 +1193,9 @@ TEST(HugetlbfsMapTest, MapsPersistsAndLeavesItsNeighboursAlone) {
 
 // libpmem2 1.12.1 gives a hugetlbfs file the page size as alignment and maps one page of it as asked, with
 // MAP_FIXED in a range it reserved: the kernel maps a whole huge page there, past what was asked (and, as the
-// range reserved is only the length + 2 MiB, possibly past the range too, over another mapping). In a child.
+// range reserved is only the length + 2 MiB, possibly past the range too, over another mapping). In a child, which
+// that can kill: a huge page mapped over the child's own memory (a stack, the heap) ends it with SIGSEGV or SIGBUS,
+// seen in two of many CI runs; that is the same defect at its worst, not a fix.
 TEST(HugetlbfsMapTest, Libpmem2MapsAWholeHugePageForOnePage) {
   const size_t huge = ::pmem2::testing::DefaultHugePageSize();
   ::pmem2::testing::ScopedFreeHugePages pages(1);
@@ -1216,6 +1219,9 @@ TEST(HugetlbfsMapTest, Libpmem2MapsAWholeHugePageForOnePage) {
         out, absl::StrCat("size ", pmem2_map_get_size(map), ", mapped ", mapping ? mapping->end - mapping->begin : 0));
     return 0;
   });
+  if (!child.exited && (child.signal == SIGSEGV || child.signal == SIGBUS) && child.output.empty()) {
+    return;  // the huge page landed over memory the child was using
+  }
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, absl::StrCat("size ", kPage, ", mapped ", huge)) << "libpmem2 is fixed";
 }
