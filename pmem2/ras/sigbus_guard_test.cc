@@ -20,6 +20,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -197,15 +198,22 @@ void EndTheGuardAndBeginAnotherWithANewHandler() {
   guard_to_replace->emplace();  // a new generation: the new handler saved
 }
 
+// For a child's body: OneShotHandler installed (SA_RESETHAND), a guard made in `guard`, and `hook` set to run in the
+// next forward (which may end that guard and begin another: guard_to_replace). False if the handler could not be set.
+bool OneShotHandlerAndAGuard(absl::optional<ScopedSigbusHandler>* guard, void (*hook)()) {
+  struct sigaction one_shot = SiginfoAction(OneShotHandler);
+  one_shot.sa_flags |= SA_RESETHAND;
+  if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return false;
+  guard->emplace();
+  guard_to_replace = guard;
+  SetAfterPreviousActionReadForTest(hook);
+  return true;
+}
+
 TEST(SigbusGuardTest, AnOlderForwardsOneShotClaimIsNotTheNewHandlers) {
   const testing::ChildResult child = testing::RunInChild([](int out) {
-    struct sigaction one_shot = SiginfoAction(OneShotHandler);
-    one_shot.sa_flags |= SA_RESETHAND;
-    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
     absl::optional<ScopedSigbusHandler> guard;
-    guard.emplace();
-    guard_to_replace = &guard;
-    SetAfterPreviousActionReadForTest(&EndTheGuardAndBeginAnotherWithANewHandler);
+    if (!OneShotHandlerAndAGuard(&guard, &EndTheGuardAndBeginAnotherWithANewHandler)) return 2;
     raise(SIGBUS);  // forwarded to the one-shot handler, read before the switch
     raise(SIGBUS);  // to the new handler
     guard.reset();
@@ -228,13 +236,8 @@ void EndTheGuardAndBeginAnother() {
 
 TEST(SigbusGuardTest, AOneShotHandlerPutBackAndSavedAgainDuringItsForwardRunsOnce) {
   const testing::ChildResult child = testing::RunInChild([](int out) {
-    struct sigaction one_shot = SiginfoAction(OneShotHandler);
-    one_shot.sa_flags |= SA_RESETHAND;
-    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
     absl::optional<ScopedSigbusHandler> guard;
-    guard.emplace();
-    guard_to_replace = &guard;
-    SetAfterPreviousActionReadForTest(&EndTheGuardAndBeginAnother);
+    if (!OneShotHandlerAndAGuard(&guard, &EndTheGuardAndBeginAnother)) return 2;
     raise(SIGBUS);
     guard.reset();
     struct sigaction now;
@@ -267,18 +270,17 @@ void ANewOneShotHandlerRunsOnAnotherThreadMeanwhile() {
 
 TEST(SigbusGuardTest, AnOlderForwardRunsItsOneShotHandlerAfterANewerOneRan) {
   const testing::ChildResult child = testing::RunInChild([](int out) {
-    struct sigaction one_shot = SiginfoAction(OneShotHandler);
-    one_shot.sa_flags |= SA_RESETHAND;
-    if (sigaction(SIGBUS, &one_shot, nullptr) != 0) return 2;
     std::atomic<bool> done{false};
     std::thread waiting([&] {
       while (!done.load()) sched_yield();
     });
     other_thread = waiting.native_handle();
     absl::optional<ScopedSigbusHandler> guard;
-    guard.emplace();
-    guard_to_replace = &guard;
-    SetAfterPreviousActionReadForTest(&ANewOneShotHandlerRunsOnAnotherThreadMeanwhile);
+    if (!OneShotHandlerAndAGuard(&guard, &ANewOneShotHandlerRunsOnAnotherThreadMeanwhile)) {
+      done = true;
+      waiting.join();
+      return 2;
+    }
     raise(SIGBUS);
     done = true;
     waiting.join();
@@ -825,18 +827,23 @@ TEST(SigbusGuardTest, ACopyMadeByAHandlerThatInterruptedAForkDoesNotWaitForItsOw
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "TSan delays asynchronous signals to its own points";
 #endif
-  const testing::ChildResult child = testing::RunInChild([&](int out) {
-    struct sigaction action {};
-    action.sa_handler = &CopyInAHandler;
-    action.sa_flags = SA_RESTART;
-    if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
-    {
-      uintptr_t fault = 0;  // the guard's lock made (and registered with the fork handlers) before the forks
-      if (!CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) return 4;
-    }
-    testing::WriteToParent(out, absl::StrCat("forks ", testing::ForkWhileSignalled(300, SIGUSR1)));
-    return 0;
-  });
+  // A wait for its own thread would never end; 300 forks under ASan on a loaded 2-core machine took 5.7 s, 10 s once.
+  testing::ChildOptions options;
+  options.timeout = absl::Seconds(60);
+  const testing::ChildResult child = testing::RunInChild(
+      [&](int out) {
+        struct sigaction action {};
+        action.sa_handler = &CopyInAHandler;
+        action.sa_flags = SA_RESTART;
+        if (sigaction(SIGUSR1, &action, nullptr) != 0) return 3;
+        {
+          uintptr_t fault = 0;  // the guard's lock made (and registered with the fork handlers) before the forks
+          if (!CopyCatchingSigbus(nested_destination, nested_source, sizeof nested_source, &fault)) return 4;
+        }
+        testing::WriteToParent(out, absl::StrCat("forks ", testing::ForkWhileSignalled(300, SIGUSR1)));
+        return 0;
+      },
+      options);
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "forks 300");
 }

@@ -1679,6 +1679,27 @@ TEST(AsyncPersisterCreateTest, RefusesWhatItCannotServeNamingIt) {
   EXPECT_EQ(AsyncPersister::Create(*file->map, *file->source).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A page-granularity Map of anonymous memory (byte granularity: nothing to sync) and its engine, the CPU backend.
+struct AnonymousEngine {
+  void Make() {
+    Config config;
+    config.set_required_store_granularity(StoreGranularity::kPage);
+    absl::StatusOr<Source> anonymous = Source::Anonymous(kMiB);
+    ASSERT_TRUE(anonymous.ok());
+    source.emplace(*anonymous);
+    absl::StatusOr<Map> made = Map::Create(config, *source);
+    ASSERT_TRUE(made.ok()) << made.status();
+    map.emplace(std::move(*made));
+    absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*map, *source);
+    ASSERT_TRUE(persister.ok()) << persister.status();
+    engine.emplace(std::move(*persister));
+    ASSERT_EQ(engine->backend(), AsyncBackend::kCpu);
+  }
+  absl::optional<Source> source;
+  absl::optional<Map> map;
+  absl::optional<AsyncPersister> engine;  // destroyed first
+};
+
 TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   ScopedEnv force("PMEM2_FORCE_GRANULARITY", std::string("cache_line"));
   std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
@@ -1701,39 +1722,27 @@ TEST(AsyncPersisterCpuTest, CacheLineAndByteMapsCompleteAtOnceThroughTheCpu) {
   EXPECT_EQ(persister->in_flight(), 0u);
 
   // Anonymous memory is byte granularity: the same API, nothing to sync.
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Source> anonymous = Source::Anonymous(kMiB);
-  ASSERT_TRUE(anonymous.ok());
-  absl::StatusOr<Map> map = Map::Create(config, *anonymous);
-  ASSERT_TRUE(map.ok()) << map.status();
-  absl::StatusOr<AsyncPersister> anon = AsyncPersister::Create(*map, *anonymous);
-  ASSERT_TRUE(anon.ok()) << anon.status();
-  EXPECT_EQ(anon->backend(), AsyncBackend::kCpu);
-  EXPECT_TRUE(anon->Persist(map->address(), 64).ok());
-  EXPECT_TRUE(anon->WaitAll().ok());
+  AnonymousEngine anon;
+  ASSERT_NO_FATAL_FAILURE(anon.Make());
+  EXPECT_TRUE(anon.engine->Persist(anon.map->address(), 64).ok());
+  EXPECT_TRUE(anon.engine->WaitAll().ok());
 }
 
 // The CPU backend syncs no pages, so a thread that cannot have a sync slot (past 128 threads, no memory: a test seam
 // here) still runs its operations, and ends it, where the page backends refuse them
 // (AThreadThatCannotHaveASyncSlot...).
 TEST(AsyncPersisterCpuTest, AThreadWithoutASyncSlotStillRunsTheCpuBackend) {
-  Config config;
-  config.set_required_store_granularity(StoreGranularity::kPage);
-  absl::StatusOr<Source> anonymous = Source::Anonymous(kMiB);
-  ASSERT_TRUE(anonymous.ok());
-  absl::StatusOr<Map> map = Map::Create(config, *anonymous);
-  ASSERT_TRUE(map.ok()) << map.status();
-  absl::StatusOr<AsyncPersister> engine = AsyncPersister::Create(*map, *anonymous);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  ASSERT_EQ(engine->backend(), AsyncBackend::kCpu);
+  AnonymousEngine anon;
+  ASSERT_NO_FATAL_FAILURE(anon.Make());
+  absl::optional<AsyncPersister>& engine = anon.engine;
+  const absl::optional<Map>& map = anon.map;
   std::thread([&] {
     map_internal::FailSlotAllocationForTest(true);
     EXPECT_TRUE(engine->Persist(map->address(), 64).ok());
     EXPECT_TRUE(engine->Barrier().ok());
     EXPECT_TRUE(engine->WaitAll().ok());
     EXPECT_TRUE(engine->Persist(map->address(), 64).ok());
-    engine = absl::CancelledError("ended");  // with an operation queued: runs it, no end of the process
+    engine.reset();  // with an operation queued: runs it, no end of the process
     map_internal::FailSlotAllocationForTest(false);
   }).join();
 }
