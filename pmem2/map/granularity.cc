@@ -106,6 +106,14 @@ absl::Status FallBackToMsync(bool device_dax, StoreGranularity* effective, bool*
 
 namespace {
 std::atomic<bool> cpu_caches_seen_not_all_persistent{false};
+
+// The process's domain, read for a Map about to be handed out: one without eADR everywhere turns libpmem's functions,
+// chosen from an earlier answer, to flushing first (a region added since).
+PersistenceDomain ReadDomainForAMap() {
+  PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
+  if (!domain.cpu_caches_are_persistent) cpu_caches_seen_not_all_persistent.store(true, std::memory_order_release);
+  return domain;
+}
 }  // namespace
 
 bool CpuCachesSeenNotAllPersistent() { return cpu_caches_seen_not_all_persistent.load(std::memory_order_acquire); }
@@ -114,10 +122,7 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required, a
                                                     bool shared_file, bool synchronous, bool device_dax,
                                                     absl::string_view not_durable) {
   GranularityChoice choice;
-  const PersistenceDomain domain = ReadPersistenceDomain(sysfs_internal::Root());
-  // Before the Map is handed out: its persists through libpmem's functions then flush (a region added since those
-  // were chosen from an answer of eADR everywhere).
-  if (!domain.cpu_caches_are_persistent) cpu_caches_seen_not_all_persistent.store(true, std::memory_order_release);
+  const PersistenceDomain domain = ReadDomainForAMap();
   choice.persistence_domain = domain.summary;
   const GranularityDecision decision = DecideGranularity(!shared_file, synchronous, domain, not_durable);
   choice.detected = decision.granularity;
@@ -169,12 +174,8 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
   if (adopted.cpu_cannot_write_back) {
     absl::StrAppend(&adopted.reason, "; cache line made page (msync): this CPU has no cache-line write-back");
   }
-  // Persistent memory, by the caller's word: libpmem's functions must flush if a region without eADR exists now, as
-  // for a Map that Create() makes (ChooseGranularity).
-  if (adopted.effective != StoreGranularity::kPage &&
-      !ReadPersistenceDomain(sysfs_internal::Root()).cpu_caches_are_persistent) {
-    cpu_caches_seen_not_all_persistent.store(true, std::memory_order_release);
-  }
+  // Persistent memory, by the caller's word: as for a Map that Create() makes.
+  if (adopted.effective != StoreGranularity::kPage) ReadDomainForAMap();
   return adopted;
 }
 

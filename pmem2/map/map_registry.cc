@@ -399,14 +399,23 @@ void MapRecord::MarkDroppedFromRegistry() {
   Record(dropped);
   // Out of the index, where no persist's look (TellUnvouchedMaps) finds it any more: no longer among the Maps to tell
   // of (its ESTALE says more, to whoever reads its record).
-  bool untold = false;
-  {
+  TakeFromUntold();
+}
+
+bool MapRecord::CountedAsUntold() const {
+  if (cpu_persistent() || unvouched_told_.load(std::memory_order_relaxed)) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return unacknowledgeable_.forked_without_own_description;
+}
+
+bool MapRecord::TakeFromUntold(PersistFailure* failure) {
+  if (!CountedAsUntold() || unvouched_told_.exchange(true)) return false;
+  page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+  if (failure != nullptr) {
     std::lock_guard<std::mutex> lock(mutex_);
-    untold = unacknowledgeable_.forked_without_own_description;
+    *failure = unacknowledgeable_;
   }
-  if (untold && !cpu_persistent() && !unvouched_told_.exchange(true)) {
-    page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
-  }
+  return true;
 }
 
 absl::Status MapRecord::ErrorLocked() const {
@@ -636,17 +645,7 @@ void UnregisterMap(MapRecord* record) {
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());
-  if (!record->cpu_persistent() && !record->unvouched_told_.load(std::memory_order_relaxed)) {
-    bool untold = false;
-    {
-      std::lock_guard<std::mutex> record_lock(record->mutex_);
-      untold = record->unacknowledgeable_.forked_without_own_description;
-    }
-    // Gone untold: the persists of other Maps need not look for it.
-    if (untold && !record->unvouched_told_.exchange(true)) {
-      page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
+  record->TakeFromUntold();  // gone untold: the persists of other Maps need not look for it
   if (record->holds_reopen_handle_) {
     record->holds_reopen_handle_ = false;
     record->remap_ = Remap{};
@@ -1125,11 +1124,7 @@ void RemapThroughDescriptionsOfTheChildsOwn() {
   // not told in this process. Counted from the records, so that a parent's count and told Maps carry over right.
   const absl::Cleanup count_untold = [&registry] {
     uint32_t untold = 0;
-    for (const auto& [begin, record] : registry.by_begin) {
-      if (record->cpu_persistent() || record->unvouched_told_.load(std::memory_order_relaxed)) continue;
-      std::lock_guard<std::mutex> record_lock(record->mutex_);
-      if (record->unacknowledgeable_.forked_without_own_description) ++untold;
-    }
+    for (const auto& [begin, record] : registry.by_begin) untold += record->CountedAsUntold() ? 1 : 0;
     page_sync_shared.untold_unvouched_maps.store(untold, std::memory_order_relaxed);
   };
   const auto remaps = [](const MapRecord& record) {
@@ -1405,15 +1400,8 @@ void TellUnvouchedMaps(const void* address, size_t length) {
     std::shared_lock<std::shared_mutex> lock(registry.mutex);
     for (auto it = FirstEndingAfterLocked(registry, begin);
          it != registry.by_begin.end() && it->first < end && count < kAtOnce; ++it) {
-      MapRecord& record = *it->second;
-      if (record.unvouched_told_.load(std::memory_order_relaxed)) continue;
       PersistFailure failure;
-      {
-        std::lock_guard<std::mutex> record_lock(record.mutex_);
-        failure = record.unacknowledgeable_;
-      }
-      if (!failure.forked_without_own_description || record.unvouched_told_.exchange(true)) continue;
-      if (!record.cpu_persistent()) page_sync_shared.untold_unvouched_maps.fetch_sub(1, std::memory_order_relaxed);
+      if (!it->second->TakeFromUntold(&failure)) continue;
       failure.caller_sees_result = false;
       told[count++] = failure;
     }

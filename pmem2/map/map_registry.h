@@ -161,6 +161,12 @@ class MapRecord {
 
  private:
   absl::Status ErrorLocked() const;  // mutex_ held
+  // Whether this is a page Map's record, counted in page_sync_shared.untold_unvouched_maps: one this forked child
+  // could not map again through a description of its own, whose persists' callers were not told yet.
+  bool CountedAsUntold() const;
+  // Takes it out of that count, once (told now, or gone where no persist's look finds it); false if it was not in it.
+  // `failure`, if given, gets the failure to tell.
+  bool TakeFromUntold(PersistFailure* failure = nullptr);
   static uint64_t NextId() {
     static std::atomic<uint64_t> next{1};
     return next.fetch_add(1, std::memory_order_relaxed);
