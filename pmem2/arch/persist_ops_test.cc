@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -135,23 +134,6 @@ INSTANTIATE_TEST_SUITE_P(Granularity, PersistOpsTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param_info) {
                            return param_info.param ? "CacheLine" : "Byte";
                          });
-
-// The tables are built on first use; racing first uses must agree (run under --config=tsan too).
-TEST(PersistOpsThreadsTest, ConcurrentFirstUse) {
-  std::vector<std::thread> threads;
-  std::vector<const PersistOps*> seen(8);
-  for (size_t t = 0; t < seen.size(); ++t) {
-    threads.emplace_back([t, &seen] {
-      seen[t] = (t % 2 == 0) ? &CacheLineOps() : &ByteOps();
-      std::vector<unsigned char> dst(1000), src(1000, static_cast<unsigned char>(t));
-      seen[t]->memmove(dst.data(), src.data(), src.size(), 0);
-      EXPECT_EQ(dst, src);
-      EXPECT_FALSE(DescribeCpu().empty());
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (size_t t = 2; t < seen.size(); ++t) EXPECT_EQ(seen[t], seen[t % 2]);
-}
 
 TEST(DescribeCpuTest, NamesTheArchitecture) {
   const std::string text = DescribeCpu();
