@@ -19,6 +19,7 @@
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/map/map.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "pmem2/map/raw_memory.h"
 #include "pmem2/source/source.h"
 
@@ -63,6 +64,7 @@ TEST(NoFlushOneTest, ACacheLineMapWritesItsLinesBackAllTheSame) {
   EXPECT_NE(line.persist, pmem2::arch::ByteOps().persist);
   SharedFileMapping file;
   ASSERT_NE(file.address(), nullptr) << "setup";
+  pmem2::map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // the file is not DAX: else adopted at page granularity
 
   // The C ABI: a map of the file the caller declares cache line (pmem2_map_from_existing).
   pmem2_source* source = nullptr;

@@ -184,9 +184,10 @@ absl::StatusOr<Map> Map::FromExisting(const Source& source, void* address, size_
   }
   if (absl::Status s = map_internal::CheckEnvironment(); !s.ok()) return s;
   const bool shared_file = source.kind() != SourceKind::kAnonymous;
-  // As Create()'s MAP_SYNC files: one on a medium that keeps no store is page, whatever the caller vouches for.
+  // As Create()'s files: one whose stores the CPU cannot make durable (not DAX, or a medium that keeps no store) is
+  // page, whatever the caller vouches for.
   const std::string not_durable = source.kind() == SourceKind::kRegularFile && granularity != StoreGranularity::kPage
-                                      ? map_internal::WhyMapSyncIsNotDurable(source)
+                                      ? map_internal::WhyAdoptedFileIsNotDurable(source)
                                       : std::string();
   absl::StatusOr<map_internal::AdoptedGranularity> adopted =
       map_internal::AdoptGranularity(granularity, shared_file, source.kind() == SourceKind::kDeviceDax, not_durable);

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/arch/persist_ops.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
@@ -74,11 +75,65 @@ class MapFromExistingTest : public ::testing::Test {
 
   char* bytes() const { return static_cast<char*>(mapping_); }
 
+  // The file is on tmpfs, not DAX: these tests adopt it at the caller's word to exercise the functions of each
+  // granularity (MapFromExistingNonDaxTest checks that without this the file is adopted at page granularity).
+  map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax_;
   ScopedTempDir dir_{"/dev/shm"};
   ScopedFd fd_;
   void* mapping_ = MAP_FAILED;
   std::optional<Source> source_;
 };
+
+// A file that is not DAX (tmpfs, a disk's file system) is mapped through the page cache, whose pages only msync writes
+// back: a byte or cache-line claim for it is page, as Create() gives it, so its persists msync. libpmem2 1.12.1 keeps
+// the claim, and its persists then report success over pages nothing wrote back (differential_test R13).
+class MapFromExistingNonDaxTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MapFromExistingNonDaxTest, AByteOrCacheLineClaimForAFileThatIsNotDaxIsPage) {
+  const char* base = GetParam()[0] == '/' ? GetParam() : std::getenv(GetParam());
+  ScopedTempDir dir(base != nullptr ? base : "/var/tmp");
+  ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
+  struct statx st;
+  ASSERT_EQ(statx(fd.get(), "", AT_EMPTY_PATH, 0, &st), 0) << std::strerror(errno);
+  if ((st.stx_attributes_mask & STATX_ATTR_DAX) == 0) GTEST_SKIP() << "the kernel does not say whether it is DAX";
+  if ((st.stx_attributes & STATX_ATTR_DAX) != 0) GTEST_SKIP() << dir.path() << " is DAX";
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  char* const memory = static_cast<char*>(mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
+  ASSERT_NE(memory, MAP_FAILED);
+  static int msyncs;
+  map_internal::SetMsyncForTest([](void* address, size_t length, int flags) {
+    ++msyncs;
+    return msync(address, length, flags);
+  });
+  for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine}) {
+    SCOPED_TRACE(StoreGranularityName(given));
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, given);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
+    EXPECT_EQ(map->diagnostics().detected_granularity, given) << "the caller's word, as given";
+    EXPECT_THAT(map->diagnostics().reason, HasSubstr("the file is not DAX (statx)"));
+    EXPECT_FALSE(IsPersistentMemory(memory, kLength));
+    msyncs = 0;
+    std::memcpy(memory + 100, "durable?", 8);
+    map->persist_fn()(memory + 100, 8);
+    EXPECT_TRUE(map->Persist(memory + 100, 8).ok());
+    EXPECT_EQ(msyncs, 2) << "each persist msyncs";
+  }
+  {
+    map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // the control: the seam keeps the caller's word
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kCacheLine);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+  }
+  map_internal::SetMsyncForTest(nullptr);
+  munmap(memory, kLength);
+}
+
+INSTANTIATE_TEST_SUITE_P(FileSystems, MapFromExistingNonDaxTest, ::testing::Values("/dev/shm", "TEST_TMPDIR"),
+                         [](const ::testing::TestParamInfo<const char*>& param_info) {
+                           return std::string(param_info.param[0] == '/' ? "tmpfs" : "test_tmpdir");
+                         });
 
 TEST_F(MapFromExistingTest, APagePersistReturnsAndTheDataReachesTheFile) {
   absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kPage);
@@ -230,7 +285,7 @@ TEST(MapFromExistingAnonymousTest, AStoreIntoAHoleOfTheAdoptedRangeIsRefused) {
 }
 
 // IsPersistentMemory() counts adopted Maps with the granularity FromExisting() settled on: cache line (the caller's
-// word, which pmem2 cannot check) is persistent memory, page is not, and neither once the Map is gone.
+// word, the fixture's file taken as DAX) is persistent memory, page is not, and neither once the Map is gone.
 TEST_F(MapFromExistingTest, IsPersistentMemoryCountsAnAdoptedMapByItsSettledGranularity) {
   EXPECT_FALSE(IsPersistentMemory(bytes(), kLength));
   {
@@ -815,6 +870,7 @@ TEST(MapFromExistingRegionTest, AFileOnAVolatileNvdimmRegionIsAdoptedAtPageGranu
   ASSERT_TRUE(source.ok()) << source.status();
   void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   ASSERT_NE(memory, MAP_FAILED);
+  map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // the region's rule on its own (the file is not DAX either)
   for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine}) {
     absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, given);
     ASSERT_TRUE(map.ok()) << map.status();

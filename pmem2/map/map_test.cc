@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "testing/child_process.h"
 #include "testing/deny_system_call.h"
 #include "testing/fake_sysfs.h"
@@ -204,6 +205,7 @@ TEST_P(MapOnFileSystemTest, IsPersistentMemoryAnswersFromTheLiveMaps) {
     void* const raw = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, odd.get(), 0);
     ASSERT_NE(raw, MAP_FAILED);
     {
+      map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // else page: the file is not DAX
       absl::StatusOr<Map> adopted =
           Map::FromExisting(*Source::FromFd(odd.get()), raw, kPage + 100, StoreGranularity::kCacheLine);
       ASSERT_TRUE(adopted.ok()) << adopted.status();

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pmem2/arch/persist_ops.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "pmem2/map/map.h"
 #include "pmem2/map/raw_memory.h"
 #include "testing/child_process.h"
@@ -67,6 +68,7 @@ TEST(RawMemoryAutoFlushTest, AnAdoptedCacheLineMapOnARegionWithoutEadrMakesThemF
     ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateFile(dir.Join("f"), 4096, O_RDWR);
     void* mapping = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (mapping == MAP_FAILED) return 3;
+    map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // a tmpfs file, else adopted at page granularity
     absl::StatusOr<Map> adopted =
         Map::FromExisting(*Source::FromFd(fd.get()), mapping, 4096, StoreGranularity::kCacheLine);
     if (!adopted.ok()) return 4;

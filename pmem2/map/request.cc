@@ -2,10 +2,14 @@
 
 #include "pmem2/map/request.h"
 
+#include "pmem2/map/adopt_for_test.h"  // defined here
+
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <limits>
 #include <string>
@@ -112,6 +116,23 @@ std::string WhyMapSyncIsNotDurable(const Source& source) {
     return absl::StrCat("where the file lies cannot be told (", location.status().message(), ")");
   }
   return location->not_durable;
+}
+
+namespace {
+std::atomic<bool> non_dax_files_adopted_as_dax{false};  // adopt_for_test.h
+}  // namespace
+
+void SetNonDaxFilesAdoptedAsDaxForTest(bool yes) { non_dax_files_adopted_as_dax.store(yes); }
+
+std::string WhyAdoptedFileIsNotDurable(const Source& source) {
+  if (non_dax_files_adopted_as_dax.load(std::memory_order_relaxed)) return WhyMapSyncIsNotDurable(source);
+  // Mask 0: the attributes come whatever is asked for, and nothing else is fetched or synced (NFS).
+  struct statx st;
+  if (statx(source.fd(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &st) == 0 &&
+      (st.stx_attributes_mask & STATX_ATTR_DAX) != 0 && (st.stx_attributes & STATX_ATTR_DAX) == 0) {
+    return "the file is not DAX (statx): its stores reach it through the page cache, which only msync writes back";
+  }
+  return WhyMapSyncIsNotDurable(source);
 }
 
 absl::Status CheckEnvironment() {

@@ -73,6 +73,14 @@ absl::Status RefuseVolatileDeviceDax(const Source& source);
 // msync; nothing claims persistent memory).
 std::string WhyMapSyncIsNotDurable(const Source& source);
 
+// For a regular file that FromExisting() adopts below page granularity: "" if its stores can be made durable by the
+// CPU, else why not: a file that is not DAX (statx's STATX_ATTR_DAX, where the kernel reports it: 5.8 on), whose
+// mapping is the page cache's and becomes durable only by msync (a disk's or tmpfs's file; libpmem2 1.12.1 takes the
+// caller's byte or cache line for it, and its persists then report success over pages nothing wrote back), or
+// WhyMapSyncIsNotDurable's answer. A DAX file mapped without MAP_SYNC is not told apart (the mapping's flags are in
+// /proc/self/smaps, whose reading walks every mapping's page tables).
+std::string WhyAdoptedFileIsNotDurable(const Source& source);
+
 }  // namespace map_internal
 }  // namespace pmem2
 

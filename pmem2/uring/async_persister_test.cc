@@ -47,6 +47,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist_for_test.h"
 #include "pmem2/pmem2.h"
@@ -1905,6 +1906,7 @@ TEST(AsyncPersisterCpuTest, AMapAdoptedAtCacheLineGranularityIsServedThroughTheC
   void* raw = mmap(nullptr, kMiB, PROT_READ | PROT_WRITE, MAP_SHARED, file->fd.get(), 0);
   ASSERT_NE(raw, MAP_FAILED);
   {
+    map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // a disk's file: else adopted at page granularity
     absl::StatusOr<Map> adopted = Map::FromExisting(*file->source, raw, kMiB, StoreGranularity::kCacheLine);
     ASSERT_TRUE(adopted.ok()) << adopted.status();
     absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*adopted, *file->source);
