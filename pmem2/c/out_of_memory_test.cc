@@ -365,6 +365,61 @@ TEST_F(OutOfMemoryTest, VmReservations) {
   EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
 }
 
+// A range reserved (new) or added (extend) over the stale record of an adopted map whose mapping the application
+// unmapped: dropping the record allocates. A failure there left the range mapped for good: extend's added pages were
+// never counted, so nothing unmapped them (every later extend: "already mapped"), and a new reservation's state, ended
+// with the record still inside, took it for a live adopted map's and kept its pages mapped (found by review).
+TEST_F(OutOfMemoryTest, AReservationOverAStaleRecordLeavesNoMappingWhenMemoryRunsOut) {
+  pmem2_source* anonymous = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&anonymous, kFileSize), 0) << pmem2_errormsg();
+  pmem2_map* adopted = nullptr;
+  // A map adopted at `at`, then unmapped behind its back: its record stays, stale.
+  const auto leave_a_stale_record_at = [&](void* at) {
+    void* const got =
+        mmap(at, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    ASSERT_EQ(got, at) << std::strerror(errno);
+    ASSERT_EQ(pmem2_map_from_existing(&adopted, anonymous, at, kFileSize, PMEM2_GRANULARITY_BYTE), 0)
+        << pmem2_errormsg();
+    ASSERT_EQ(munmap(at, kFileSize), 0);
+  };
+  const auto delete_adopted = [&] {
+    if (adopted != nullptr) {
+      EXPECT_EQ(pmem2_map_delete(&adopted), 0) << pmem2_errormsg();
+    }
+  };
+
+  void* const at = mmap(nullptr, 4 * kFileSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(at, MAP_FAILED);
+  ASSERT_EQ(munmap(at, 4 * kFileSize), 0);
+  pmem2_vm_reservation* reservation = nullptr;
+  EXPECT_GT(ExpectEachFailedAllocationIsOutOfMemory(
+                Api::kLibpmem2, "pmem2_vm_reservation_new (over a stale record)", [&] { leave_a_stale_record_at(at); },
+                [&] { return pmem2_vm_reservation_new(&reservation, at, kFileSize); },
+                [&](int ret) {
+                  if (ret == 0) {
+                    EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+                  }
+                  delete_adopted();
+                }),
+            0);
+
+  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, at, kFileSize), 0) << pmem2_errormsg();
+  void* const after = static_cast<char*>(at) + kFileSize;
+  EXPECT_GT(
+      ExpectEachFailedAllocationIsOutOfMemory(
+          Api::kLibpmem2, "pmem2_vm_reservation_extend (over a stale record)", [&] { leave_a_stale_record_at(after); },
+          [&] { return pmem2_vm_reservation_extend(reservation, kFileSize); },
+          [&](int ret) {
+            if (ret == 0) {
+              EXPECT_EQ(pmem2_vm_reservation_shrink(reservation, kFileSize, kFileSize), 0);
+            }
+            delete_adopted();
+          }),
+      0);
+  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+  EXPECT_EQ(pmem2_source_delete(&anonymous), 0);
+}
+
 TEST_F(OutOfMemoryTest, ReliabilityFunctions) {
   char id[256];
   size_t length = sizeof id;

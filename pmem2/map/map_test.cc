@@ -249,6 +249,7 @@ TEST_P(MapOnFileSystemTest, EmptyFile) {
   ScopedFd fd = CreateFile(dir_.Join("f"), 0, O_RDWR);
   absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kSourceEmpty);
+  EXPECT_THAT(map.status().message(), HasSubstr("the file has size 0"));
   EXPECT_EQ(ToLibpmem2ReturnValue(map.status()), ReferenceMapNew(fd.get(), 0, 0, StoreGranularity::kPage));
 }
 
@@ -483,11 +484,22 @@ TEST_P(MapOnFileSystemTest, AnMmapRefusedWithEaccesIsNoAccess) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat(static_cast<int>(ErrorCode::kNoAccess), " ")));
-  // The protection asked for, and both causes the kernel has (the access mode, an append-only file).
+  // The protection asked for, and both causes the kernel has (the access mode, a file marked append-only).
   EXPECT_THAT(child.output,
               HasSubstr(absl::StrCat("with protection 0x", absl::Hex(static_cast<unsigned>(kProtRead | kProtWrite)),
                                      " refused (EACCES)")));
-  EXPECT_THAT(child.output, HasSubstr("append-only"));
+  EXPECT_THAT(child.output, HasSubstr("marked append-only (chattr +a)"));
+  EXPECT_THAT(child.output, Not(HasSubstr("O_APPEND"))) << "the kernel looks at the inode, not the descriptor's flag";
+}
+
+// Which is why the message does not name O_APPEND: a descriptor opened with it maps shared and writable.
+TEST_P(MapOnFileSystemTest, ADescriptorOpenedAppendOnlyMapsSharedAndWritable) {
+  ScopedFd created = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
+  ScopedFd fd(open(dir_.Join("f").c_str(), O_RDWR | O_APPEND));
+  ASSERT_GE(fd.get(), 0) << std::strerror(errno);
+  absl::StatusOr<Map> map = MapFd(fd.get(), MakeConfig(StoreGranularity::kPage));
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_TRUE(map->Memcpy(map->address(), "appended?", 9).ok());
 }
 
 // Into a reservation, MAP_SYNC is asked first of a mapping the kernel places, never with MAP_FIXED over the
@@ -783,6 +795,7 @@ TEST(MapTest, FullyAllocatedMappingHasNoHoles) {
 TEST(MapTest, AnonymousOfSizeZeroIsEmpty) {
   absl::StatusOr<Map> map = Map::Create(MakeConfig(StoreGranularity::kPage), *Source::Anonymous(0));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kSourceEmpty);
+  EXPECT_THAT(map.status().message(), HasSubstr("the anonymous source has size 0"));
 }
 
 TEST(MapTest, AnonymousTooLargeIsAnErrnoErrorNotACrash) {

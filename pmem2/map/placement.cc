@@ -194,13 +194,14 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
   if (addr == MAP_FAILED) {
     const int err = errno;
     if (err == EACCES && !request.anonymous()) {
-      // Also a file opened append-only, or marked so (chattr +a), whose shared mappings the kernel refuses whatever
-      // the protection; else a protection the descriptor's access mode does not allow.
+      // Also a file marked append-only (chattr +a), whose shared mappings the kernel refuses to a descriptor open for
+      // writing whatever the protection (O_APPEND does not matter: do_mmap looks at the inode); else a protection the
+      // descriptor's access mode does not allow.
       return MakeError(ErrorCode::kNoAccess,
                        absl::StrCat("mmap of file descriptor ", request.fd, " with protection 0x",
                                     absl::Hex(static_cast<unsigned>(request.protection)),
                                     " refused (EACCES): the descriptor's access mode does not allow it, or the file "
-                                    "is append-only (O_APPEND, chattr +a)"));
+                                    "is marked append-only (chattr +a)"));
     }
     return MakeErrnoError(err, absl::StrCat("mmap of ", request.length, " bytes at offset ", request.offset));
   }

@@ -32,7 +32,10 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
     return MakeError(ErrorCode::kOffsetUnaligned,
                      absl::StrCat("offset ", offset, " is not a multiple of the source alignment ", alignment));
   }
-  if (source_size == 0) return MakeError(ErrorCode::kSourceEmpty, "the source has size 0: nothing to map");
+  if (source_size == 0) {
+    return MakeError(ErrorCode::kSourceEmpty,
+                     absl::StrCat(anonymous ? "the anonymous source" : "the file", " has size 0: nothing to map"));
+  }
   uint64_t length = config.length();
   if (length != 0 && length % alignment != 0) {
     return MakeError(ErrorCode::kLengthUnaligned,

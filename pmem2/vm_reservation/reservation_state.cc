@@ -336,7 +336,12 @@ absl::Status ReservationState::Extend(size_t size, absl::FunctionRef<void(void*,
   // Outside the lock (the Map registry's lock is never taken under it), before the range counts: no Map can be
   // claimed there in between. Another thread's Extend meanwhile finds the range mapped (kMappingExists).
   lock.unlock();
-  before_counted(added, size);
+  try {
+    before_counted(added, size);
+  } catch (...) {  // std::bad_alloc dropping a stale record: the range was never counted, so nothing else unmaps it
+    munmap(added, size);
+    throw;
+  }
   lock.lock();
   if (address_ + size_ != end) {  // shrunk from the end meanwhile: the new range no longer follows the reservation
     munmap(added, size);
@@ -370,7 +375,10 @@ absl::Status ReservationState::Shrink(size_t offset, size_t size,
           internal::StrFormat("shrinking %u bytes at offset %u: the reservation has %u bytes", size, offset, size_));
     }
     if (size == size_) {
-      return MakeError(ErrorCode::kNoSupp, "shrinking a reservation to nothing is not supported; destroy it instead");
+      return MakeError(ErrorCode::kNoSupp,
+                       internal::StrFormat("shrinking [0, %u) takes the whole reservation of %u bytes, which is not "
+                                           "supported; destroy it instead",
+                                           size, size_));
     }
     if (offset != 0 && offset + size != size_) {
       return MakeError(ErrorCode::kNoSupp,

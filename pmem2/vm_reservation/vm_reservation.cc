@@ -53,10 +53,12 @@ absl::StatusOr<VmReservation> VmReservation::Create(size_t size) {
   }
   // Its state owns the placeholder from here; until then, a failed allocation (std::bad_alloc) unmaps it.
   absl::Cleanup unmap = [address, size] { munmap(address, size); };
+  // A Map released with munmap(2) there left a stale record, which would refuse every Map made in the reservation.
+  // Before the state exists: dropping a record allocates, and a state destroyed with one still there would take it for
+  // an adopted Map's and leave its range mapped.
+  map_internal::ForgetStaleRecords(address, size);
   auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
   std::move(unmap).Cancel();
-  // A Map released with munmap(2) there left a stale record, which would refuse every Map made in the reservation.
-  map_internal::ForgetStaleRecords(address, size);
   return VmReservation(std::move(state));
 }
 
@@ -79,9 +81,9 @@ absl::StatusOr<VmReservation> VmReservation::CreateAt(void* address, size_t size
                      internal::StrFormat("[%p, +%u) is already mapped, at least in part", address, size));
   }
   absl::Cleanup unmap = [address, size] { munmap(address, size); };  // as in Create()
+  map_internal::ForgetStaleRecords(address, size);                   // as in Create(): before the state
   auto state = std::make_shared<ReservationState>(reinterpret_cast<uintptr_t>(address), size);
   std::move(unmap).Cancel();
-  map_internal::ForgetStaleRecords(address, size);  // as in Create()
   return VmReservation(std::move(state));
 }
 

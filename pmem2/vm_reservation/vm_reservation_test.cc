@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
@@ -320,6 +321,8 @@ TEST_F(VmReservationTest, ShrinkChecksInLibpmem2sOrder) {
   EXPECT_EQ(GetErrorCode(rsv->Shrink(0, 0)), ErrorCode::kLengthOutOfRange);
   EXPECT_EQ(GetErrorCode(rsv->Shrink(kMiB, 2 * kMiB)), ErrorCode::kLengthOutOfRange);
   EXPECT_EQ(GetErrorCode(rsv->Shrink(0, 2 * kMiB)), ErrorCode::kNoSupp);
+  EXPECT_THAT(rsv->Shrink(0, 2 * kMiB).message(),
+              HasSubstr(absl::StrCat("shrinking [0, ", 2 * kMiB, ") takes the whole reservation of ", 2 * kMiB)));
   EXPECT_EQ(GetErrorCode(rsv->Shrink(kMiB, kPage)), ErrorCode::kNoSupp);
   EXPECT_EQ(GetErrorCode(rsv->Shrink(0, 2 * kPage)), ErrorCode::kVmReservationNotEmpty);
   EXPECT_EQ(rsv->size(), 2 * kMiB);
