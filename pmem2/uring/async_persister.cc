@@ -724,7 +724,7 @@ struct Engine {
   // Map of the file); never at a dropped Map's addresses (outside every Map, or another file's Map now). False if no
   // record was there (the completions carry the failure). Lookups: after failures only.
   bool RecordOnFile(const void* address, size_t length, int error) const;
-  void TakeReportsThroughTheMaps();
+  void TakeReportsThroughTheMaps();  // each with TakeReportThroughTheMap()
   Batch* TakeStaged();
   int Inject(KernelOp op, int result, uint32_t requested) const {
     return injection != nullptr && injection->rewrite_result != nullptr
@@ -1521,24 +1521,31 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
 // later failures (once per description that reports it); a failure is never dropped. The cost, only after a
 // failure: one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the
 // file the engine does not serve keep their reports.
+// Asks the description of one Map's mapping (a one-page msync) for a write-back error it holds, and records one.
+void TakeReportThroughTheMap(const MapEntry& entry);
+
 void Engine::TakeReportsThroughTheMaps() {
   for (const MapEntry& entry : maps) {
     // Dropped as stale, or destroyed: its first page may be another mapping's now. A lookup: after failures only.
     map_internal::MapExtent extent{};
     if (!entry.RecordStillThere(&extent)) continue;
-    void* page = reinterpret_cast<void*>(entry.begin);
-    const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
-    map_internal::SyncScope scope(page, length);
-    // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
-    // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
-    // EINTR is retried as a persist's is (page_persist.h): recorded, it would be a failure that never was. Through
-    // PageMsync, the system call or the test seam (page_persist_for_test.h).
-    int error = map_internal::PageMsync(page, length);
-    for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
-      error = map_internal::PageMsync(page, length);
-    }
-    if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
+    TakeReportThroughTheMap(entry);
   }
+}
+
+void TakeReportThroughTheMap(const MapEntry& entry) {
+  void* page = reinterpret_cast<void*>(entry.begin);
+  const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
+  map_internal::SyncScope scope(page, length);
+  // ENOMEM: the range is not mapped any more (a Map destroyed before its engine): no description to ask.
+  // The system call, not glibc's msync(): no cancellation point between the answer and its record (msync.h).
+  // EINTR is retried as a persist's is (page_persist.h): recorded, it would be a failure that never was. Through
+  // PageMsync, the system call or the test seam (page_persist_for_test.h).
+  int error = map_internal::PageMsync(page, length);
+  for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
+    error = map_internal::PageMsync(page, length);
+  }
+  if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
 }
 
 // ---- completing ----
@@ -1888,6 +1895,12 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     return MakeErrnoError(error,
                           internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
   }
+  // A write-back error some other description reported before now is not the engine's description's to report (the
+  // kernel tells a description opened later only of errors nobody has seen): the ring's data syncs would then
+  // complete OK over pages whose write-back failed, while Map::Persist() of the same range fails. The Map's
+  // description holds the report until asked: asked once now, and recorded on the Map, so that the engine's first
+  // operations fail as its Persist() does. One msync of one page per engine (and per AddMap()).
+  uring_internal::TakeReportThroughTheMap(engine->maps.front());
   engine->backend = AsyncBackend::kSynchronous;
   // io_uring only where the ring can be told from another file at its descriptor number later (fstat).
   if (options.allow_io_uring && MakeRing(options.queue_depth, &engine->ring).available) {
@@ -1923,6 +1936,8 @@ absl::Status AsyncPersister::AddMap(const Map& map) {
     }
   }
   engine_->maps.push_back(uring_internal::MapEntry::Of(map));
+  // As in Create(): a report the new Map's description holds from before, which the engine's description never gets.
+  if (engine_->backend != AsyncBackend::kCpu) uring_internal::TakeReportThroughTheMap(engine_->maps.back());
   return absl::OkStatus();
 }
 

@@ -91,7 +91,8 @@
 //     error, which the barrier also reports). Whatever was written since the last successful barrier may be
 //     lost, whichever range failed: write it again, then persist.
 //   A failed system call is retried only for EINTR, EAGAIN and ECANCELED (at most 16 times, as Map::Persist());
-//   a short write continues. Every other result, including io_uring's own errors, is a failure of the operation.
+//   a short write continues. Every other result of a completion is a failure of the operation; io_uring's own
+//   errors (submitting, waiting) make the engine redo the work synchronously (below: "If the ring fails").
 //
 // Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has completed
 // without blocking; WaitAll() runs until nothing is queued. Callbacks run on the thread that is inside one of the
@@ -241,9 +242,12 @@ class AsyncPersister {
  public:
   // An engine for `map`, whose file `source` is (the Source the Map was made from; the engine opens the file again, so
   // that it has a descriptor of its own and its data syncs receive every write-back error of the file from now on;
-  // `source`'s descriptor may be closed afterwards). The Map's mapping must outlive the engine; the Map object may move
-  // (the engine keeps copies of its address range, file range and functions, and reads its sticky error by address,
-  // never through the object). Closing any descriptor of a file releases the process's fcntl(2) record locks on it
+  // `source`'s descriptor may be closed afterwards). A report the Map's own file description holds from before (an
+  // error another description, e.g. the application's fsync, has seen, which the kernel never gives a description
+  // opened later) is taken now with one msync of the Map's first page and recorded on the Map: the engine's operations
+  // then fail until it is acknowledged, as Map::Persist() would. The Map's mapping must outlive the engine; the Map
+  // object may move (the engine keeps copies of its address range, file range and functions, and reads its sticky
+  // error by address, never through the object). Closing any descriptor of a file releases the process's fcntl(2) record locks on it
   // (F_SETLK, lockf), so the engine's end closes its descriptor only when the kernel shows no such lock of the process
   // on the file (F_OFD_GETLK); otherwise the descriptor stays open for the next engine of the file in this process
   // (not a forked child's), and a later engine's end closes it once the lock is gone. A lock another thread takes
@@ -262,7 +266,7 @@ class AsyncPersister {
 
   // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument and
   // ESTALE as Create() does, or kInvalidArgument if its granularity differs from the first Map's). As for Create(),
-  // the Map may move, its mapping must outlive the engine.
+  // the Map may move, its mapping must outlive the engine; a report its description holds is taken as Create() does.
   absl::Status AddMap(const Map& map);
 
   AsyncPersister(AsyncPersister&& other) noexcept;
