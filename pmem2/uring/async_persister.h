@@ -246,16 +246,16 @@ class AsyncPersister {
   // error another description, e.g. the application's fsync, has seen, which the kernel never gives a description
   // opened later) is taken now with one msync of the Map's first page and recorded on the Map: the engine's operations
   // then fail until it is acknowledged, as Map::Persist() would. The Map's mapping must outlive the engine; the Map
-  // object may move (the engine keeps copies of its address range, file range and functions, and reads its sticky
-  // error by address, never through the object). Closing any descriptor of a file releases the process's fcntl(2) record locks on it
-  // (F_SETLK, lockf), so the engine's end closes its descriptor only when the kernel shows no such lock of the process
-  // on the file (F_OFD_GETLK); otherwise the descriptor stays open for the next engine of the file in this process
-  // (not a forked child's), and a later engine's end closes it once the lock is gone. A lock another thread takes
-  // while an engine ends may still be released; at most 64 descriptors are kept, more stay open until the process
+  // object may move (the engine keeps copies of its address range, file range and functions, and reads its sticky error
+  // by address, never through the object). Closing any descriptor of a file releases the process's fcntl(2) record
+  // locks on it (F_SETLK, lockf), so the engine's end closes its descriptor only when the kernel shows no such lock of
+  // the process on the file (F_OFD_GETLK); otherwise the descriptor stays open for the next engine of the file in this
+  // process (not a forked child's), and a later engine's end closes it once the lock is gone. A lock another thread
+  // takes while an engine ends may still be released; at most 64 descriptors are kept, more stay open until the process
   // ends. A forked child starts with none kept (the parent's copies stay open, close-on-exec). A kept descriptor is
-  // checked by its file and access mode only: if other code closes its number and the process opens the same file
-  // again at that number (not through an engine, which forgets the entry, nor as the engine's Source), a later
-  // engine's end may take that descriptor for the kept one and close it (not covered).
+  // checked by its file and access mode only: if other code closes its number and the process opens the same file again
+  // at that number (not through an engine, which forgets the entry, nor as the engine's Source), a later engine's end
+  // may take that descriptor for the kept one and close it (not covered).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
   // the file; ESTALE: the Map was dropped as stale, map.h), kInvalidEnvironment (PMEM2_NO_IO_URING set and neither
