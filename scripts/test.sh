@@ -126,6 +126,20 @@ on_signal() {
 }
 trap on_signal TERM INT
 bazel=(bazel) # the Bazel command of bazel_stage
+# What the tests depend on that Bazel does not see: the kernel, the CPU, and the Debian libraries they compare with or
+# link (Debian's libpmem2 and libpmem are linked by name, their headers are the toolchain's). A test result cached
+# from another kernel, CPU or library version (a reused output base) would pass without running: this fingerprint,
+# in every test's environment, makes a change of any of them run every test again.
+host_fingerprint=$({
+  uname -r
+  awk '/^$/ { exit } /^(vendor_id|cpu family|model|flags)[[:space:]]*:/' /proc/cpuinfo
+  dpkg-query -W libpmem2-dev libpmem2-1 libpmem-dev libpmem1 liburing-dev liburing2 libabsl-dev googletest \
+    libbenchmark-dev 2>/dev/null
+} | md5sum | cut -c1-16)
+# Filters that an rc file may set (a user.bazelrc, ~/.bazelrc, /etc/bazel.bazelrc: `test --test_tag_filters=-local`)
+# would drop targets from a stage without a trace: reset on the command line, before each stage's own flags.
+bazel_test_flags=(--test_env=PMEM2_HOST="$host_fingerprint" --test_tag_filters= --build_tag_filters=
+  --test_size_filters= --test_timeout_filters= --test_lang_filters=)
 if [ "$(id -u)" -eq 0 ]; then
   echo "running as root: the test cases that need root run"
 else
@@ -289,7 +303,7 @@ bazel_stage() {
       --nocache_test_results) no_cached=1 ;;
     esac
   done
-  "${bazel[@]}" test --keep_going --build_event_json_file="$bep" "$@" //... >"$log" 2>&1
+  "${bazel[@]}" test --keep_going --build_event_json_file="$bep" "${bazel_test_flags[@]}" "$@" //... >"$log" 2>&1
   local rc=$?
   if ! grep -qE "^//[^ ]+ +$cached_re$status_re" "$log"; then
     echo "  $name: bazel test produced no results (exit $rc):"; tail -30 "$log" | sed 's/^/    /'
@@ -412,7 +426,8 @@ if [ $quick -eq 0 ]; then
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed
   current_stage=consumer log="$log_dir/consumer.log"
-  (cd examples/consumer && bazel test --keep_going --build_event_json_file="$log_dir/consumer.bep.json" //... &&
+  (cd examples/consumer &&
+    bazel test --keep_going --build_event_json_file="$log_dir/consumer.bep.json" "${bazel_test_flags[@]}" //... &&
     bazel run //:consumer) >"$log" 2>&1
   rc=$?
   count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer 0 0 \
@@ -423,7 +438,7 @@ if [ $quick -eq 0 ]; then
   # The same workspace built with clang: pmem2's sources compile there too (GCC-only pragmas and C++20 extensions
   # GCC accepts in C++17 once broke it). One result: the build and its test.
   clang_log="$log_dir/consumer-clang.log"
-  if (cd examples/consumer && bazel test --repo_env=CC=clang //...) >"$clang_log" 2>&1; then
+  if (cd examples/consumer && bazel test "${bazel_test_flags[@]}" --repo_env=CC=clang //...) >"$clang_log" 2>&1; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); echo "  consumer with clang failed:"; tail -20 "$clang_log" | sed 's/^/    /'
@@ -436,7 +451,9 @@ if [ $quick -eq 0 ]; then
   # in the main one it would rebuild everything twice). Not nt_stream_registers_test, whose checks are of GCC's code
   # (tag gcc_codegen).
   # One per checkout, as Bazel's own output bases are: two checkouts sharing one would rebuild at every switch.
-  bazel=(bazel --output_base="${XDG_CACHE_HOME:-$HOME/.cache}/pmem2-clang-bazel/$(pwd -P | md5sum | cut -c1-16)")
+  # $HOME's, not XDG_CACHE_HOME's: a run re-executed as root under sudo -E keeps the CI user's XDG_CACHE_HOME, and
+  # root's output base would land in that user's cache (sudo -H gives root its own HOME for that reason).
+  bazel=(bazel --output_base="$HOME/.cache/pmem2-clang-bazel/$(pwd -P | md5sum | cut -c1-16)")
   bazel_stage clang --repo_env=CC=clang --test_tag_filters=-gcc_codegen
   "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
   bazel=(bazel)
