@@ -226,7 +226,9 @@ int pmem2_source_delete(struct pmem2_source **src);
  * under a SIGBUS handler (installed for the time of the copy, every other SIGBUS passed on to the process's
  * handler), its writes flushed from the CPU caches (PMEM2_E_NOSUPP, nothing written, on a CPU without a cache-line
  * write-back where the platform does not write the caches back itself). PMEM2_E_IO_FAIL for a bad block in the range
- * (also for regular files, where libpmem2 1.12.1 returns -EIO); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
+ * (also for regular files, where libpmem2 1.12.1 returns -EIO; and for a write to a file on fsdax over one that is not
+ * page-aligned whole pages, which Linux 6.0 on fails with EFAULT: only such a write clears poison there; EFAULT stays
+ * -EFAULT where `buf` itself cannot be read); PMEM2_E_LENGTH_OUT_OF_RANGE if offset + size passes the
  * end of the source (also for size 0 at an offset past the end); PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED for
  * anonymous sources; -EINVAL for a NULL src, or a NULL buf with size > 0; -errno from the system otherwise.
  * Files are never extended (unless another process truncates the file between the size check and pwrite(2)).
@@ -270,8 +272,10 @@ struct pmem2_badblock {
  * widens to st_blksize, the same unless a mount asks for larger I/O) and cut at the end of the file (libpmem2
  * does not cut); for Device DAX, its region's list inside the device (needs root: the bounds are physical
  * addresses; PMEM2_E_CANNOT_READ_BOUNDS otherwise, as libpmem2). A source not on an NVDIMM simply has none.
- * *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources and for a file on a block device stacked
- * over an NVDIMM's (device-mapper, md: libpmem2 says it has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX
+ * *bbctx is set to NULL on failure. PMEM2_E_NOSUPP for anonymous sources, for a file on a block device stacked
+ * over an NVDIMM's (device-mapper, md: libpmem2 says it has none), and for a file on a sector-mode (BTT) namespace
+ * whose region lists bad ranges (the BTT device keeps no list of its own, and its sectors cannot be placed in the
+ * region's: "none" only where the region has none); PMEM2_E_DAX_REGION_NOT_FOUND for a Device DAX
  * not on an NVDIMM region; PMEM2_E_INVALID_REGION_FORMAT for a malformed list or one that fills a page (the
  * kernel cuts longer ones there, so entries may be missing); PMEM2_E_CANNOT_READ_BOUNDS; PMEM2_E_INVALID_FILE_HANDLE
  * (see pmem2_source_device_id); -errno; -ENOMEM. */

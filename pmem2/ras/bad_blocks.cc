@@ -39,11 +39,15 @@ absl::StatusOr<uint64_t> FileBlockSize(int fd) {
   return static_cast<uint64_t>(fs.f_bsize > 0 ? fs.f_bsize : 1);
 }
 
-// A badblocks file's ranges; none if the file does not exist (a device that keeps no list).
-absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path) {
+// A badblocks file's ranges; none if the file does not exist (a device that keeps no list), which sets `*missing`
+// where given: a block device on a region without one is no device without poison (FileBadBlocks).
+absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path, bool* missing = nullptr) {
   absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
   if (!text.ok()) {
-    if (GetErrno(text.status()) == ENOENT) return std::vector<ByteRange>();
+    if (GetErrno(text.status()) == ENOENT) {
+      if (missing != nullptr) *missing = true;
+      return std::vector<ByteRange>();
+    }
     return text.status();
   }
   // The kernel prints a list into one page and cuts it there (badblocks_show: up to 512 entries, ~300 fit), maybe in
@@ -60,7 +64,22 @@ absl::StatusOr<std::vector<ByteRange>> ReadBadBlockList(const std::string& path)
 }
 
 absl::StatusOr<std::vector<ByteRange>> FileBadBlocks(const Source& source, const Location& location) {
-  absl::StatusOr<std::vector<ByteRange>> device_bad = ReadBadBlockList(location.device_dir + "/badblocks");
+  bool device_list_missing = false;
+  absl::StatusOr<std::vector<ByteRange>> device_bad =
+      ReadBadBlockList(location.device_dir + "/badblocks", &device_list_missing);
+  if (device_list_missing) {
+    // The kernel hides a block device's list where its driver keeps none (disk->bb unset): a sector-mode (BTT)
+    // namespace's pmemXs, whose sectors the BTT remaps through its own map. The region's list still holds the poison
+    // in that namespace, which cannot be placed in the file: "none" is the answer only where the region has none.
+    absl::StatusOr<std::vector<ByteRange>> region_bad = ReadBadBlockList(location.region_dir + "/badblocks");
+    if (!region_bad.ok() || region_bad->empty()) return region_bad;
+    const std::string device = location.device_dir.substr(location.device_dir.rfind('/') + 1);  // npos + 1: 0
+    return MakeError(
+        ErrorCode::kNoSupp,
+        absl::StrCat("no bad-block list: its file system's block device ", device, " keeps none, while its region ",
+                     location.region_name, " lists ", region_bad->size(), " bad ranges; ", device,
+                     " is a sector-mode (BTT) namespace: its blocks cannot be mapped to the region's"));
+  }
   if (!device_bad.ok() || device_bad->empty()) return device_bad;
   absl::StatusOr<uint64_t> size = source.Size();
   if (!size.ok()) return size.status();

@@ -26,6 +26,9 @@
 //     block). Clear() replaces only whole blocks: the parts of blocks in a range given to it are zeroed in place
 //     instead, which on fsdax is a store to the poisoned memory that the kernel refuses (EIO); the ranges from
 //     Next() are whole blocks, but for one cut at the end of the file as it was at Create();
+//   * a file on a sector-mode (BTT) namespace (pmemXs: the kernel shows no `badblocks` list for it, since the BTT
+//     remaps its sectors): kNoSupp from Create(), naming the device, where the region's list has entries (they cannot
+//     be placed in the file; "none" would be a wrong answer); no bad blocks where the region's list is empty;
 //   * Device DAX on an NVDIMM region: the region's `badblocks` list (sectors from the region's start) inside the
 //     device's range (its `resource` minus the region's `resource`, `size` bytes). Reading `resource` needs
 //     root (the kernel shows physical addresses to root only): otherwise Create() fails with kCannotReadBounds

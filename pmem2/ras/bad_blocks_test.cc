@@ -290,6 +290,26 @@ TEST_F(FileBadBlocksTest, NoListOrAnEmptyOneMeansNoBadBlocks) {
   }
 }
 
+// A sector-mode (BTT) namespace's block device keeps no badblocks list (the kernel hides the attribute): its region's
+// list has the poison, which cannot be placed in the file through the BTT's remapping. kNoSupp naming the device, not
+// "none" (the answer before); none only where the region's list is empty too.
+TEST_F(FileBadBlocksTest, AFileOnASectorModeNamespaceCannotTellWhereTheRegionHasBadBlocks) {
+  for (const char* region_list : {"0 8\n", ""}) {
+    testing::FakeNvdimm fake;
+    const std::string region = fake.AddRegion(0, {{"badblocks", region_list}});
+    fake.AddBlockDevice(region + "/btt0.1", "pmem0s", dev_, {});
+    absl::StatusOr<BadBlocks> bad = BadBlocks::Create(*source_);
+    if (*region_list != '\0') {
+      EXPECT_EQ(GetErrorCode(bad.status()), ErrorCode::kNoSupp) << bad.status();
+      EXPECT_THAT(std::string(bad.status().message()),
+                  HasSubstr("pmem0s is a sector-mode (BTT) namespace: its blocks cannot be mapped to the region's"));
+    } else {
+      ASSERT_TRUE(bad.ok()) << bad.status();
+      EXPECT_TRUE(bad->all().empty());
+    }
+  }
+}
+
 TEST_F(FileBadBlocksTest, ClearGivesTheRangeNewZeroedBlocks) {
   testing::FakeNvdimm fake;
   fake.AddBlockDevice("", "vda", dev_, {});

@@ -3,6 +3,7 @@
 #include "pmem2/ras/mcsafe_io.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +45,36 @@ absl::Status FileError(int err, const char* what, size_t size, uint64_t offset, 
   }
   return MakeErrnoError(err, absl::StrCat(what, " of ", size, " bytes at offset ", offset,
                                           " of file descriptor ", fd, ", at offset ", at));
+}
+
+// Whether every page of [data, data + size) can be read without a fault (size > 0): process_vm_readv of one byte of
+// each into our own memory reports a fault as EFAULT instead of raising it. False too where the call is refused (a
+// seccomp filter, ENOSYS): the write's EFAULT is then left to the caller's buffer, as before.
+bool ReadableWithoutFault(const char* data, size_t size) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  if (size - 1 > UINTPTR_MAX - begin) return false;  // wraps: no buffer
+  const uintptr_t last = begin + (size - 1);
+  constexpr size_t kPagesPerCall = 128;
+  char bytes[kPagesPerCall];
+  struct iovec remote[kPagesPerCall];
+  uintptr_t at = begin;
+  for (bool more = true; more;) {
+    size_t n = 0;
+    while (n < kPagesPerCall && more) {
+      remote[n++] = {reinterpret_cast<void*>(at), 1};
+      const uintptr_t next = (at / page + 1) * page;
+      more = next > at && next <= last;  // next > at: not past the top of the address space
+      at = next;
+    }
+    const struct iovec local = {bytes, n};
+    ssize_t got;
+    do {
+      got = process_vm_readv(getpid(), &local, 1, remote, n, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got != static_cast<ssize_t>(n)) return false;
+  }
+  return true;
 }
 
 // Writes a regular file through a mapping of whole `alignment` units (ras_internal::MappedCopy): a descriptor that
@@ -155,6 +186,16 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
         return WriteThroughMapping(source, buf, size, offset, *alignment);
       }
       errno = EINVAL;
+    }
+    if (n < 0 && errno == EFAULT && ReadableWithoutFault(in + done, size - done)) {
+      // The file's fault, not the buffer's: on fsdax a write over poison is the kernel's recovery write (Linux 6.0
+      // on), which clears poison only by writing whole pages and fails any other write there with EFAULT (before
+      // 6.0 every write there fails with EIO, which FileError makes kIoFail).
+      return MakeError(ErrorCode::kIoFail,
+                       absl::StrCat("pwrite of ", size, " bytes at offset ", offset, " of file descriptor ",
+                                    source.fd(), ": the file's data at offset ", offset + done,
+                                    " cannot be written (EFAULT from a readable buffer: a bad block; on fsdax only a "
+                                    "page-aligned write of whole pages clears poison)"));
     }
     if (n < 0) return FileError(errno, "pwrite", size, offset, offset + done, source.fd());
     if (n == 0) {

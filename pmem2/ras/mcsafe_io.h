@@ -17,8 +17,10 @@
 //     kIoFail (libpmem2 1.12.1 returns -EIO here; pmem2 returns the documented PMEM2_E_IO_FAIL for every
 //     medium); so does a read's EFAULT where one byte of the file's data at that offset cannot be read into
 //     pmem2's own memory either (poison the block device does not list yet ends the kernel's copy with EFAULT; a
-//     bad buffer of the caller's stays an errno error). A write goes where pwrite puts it: to the page cache on
-//     ordinary file systems (not durable until fsync/msync), straight to the medium on fsdax. hugetlbfs files, which
+//     bad buffer of the caller's stays an errno error), and a write's EFAULT where the caller's buffer can be read
+//     (on fsdax, Linux 6.0 on, a write over poison clears it only as a page-aligned write of whole pages; any other
+//     write there fails with EFAULT). A write goes where pwrite puts it: to the page cache on ordinary file systems
+//     (not durable until fsync/msync), straight to the medium on fsdax. hugetlbfs files, which
 //     have no write(2), are written as Device DAX is, through a temporary mapping of whole huge pages (libpmem2 1.12.1
 //     fails with -EINVAL there); a write into a last huge page that lies only partly in the file (fallocate can give
 //     such a size) is kLengthUnaligned, since mapping that page would grow the file.

@@ -152,6 +152,35 @@ TEST_P(McsafeFileTest, AnEfaultOfTheFilesDataIsAnIoFailureNotTheCallersBuffer) {
   EXPECT_THAT(child.output, HasSubstr("at offset 10 cannot be read"));
 }
 
+// On fsdax (Linux 6.0 on) a write over poison that is not a page-aligned write of whole pages fails with EFAULT: the
+// file's fault where the caller's buffer can be read (kIoFail naming the offset; EFAULT before), still the caller's
+// where it cannot, also when the denied pwrite cannot tell the two apart.
+TEST_P(McsafeFileTest, AnEfaultOfAWriteFromAReadableBufferIsAnIoFailure) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  Source* const source = &*source_;
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    // A readable page, then an unreadable one: a buffer that runs into the second is the caller's fault.
+    char* const pages =
+        static_cast<char*>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (pages == MAP_FAILED || mprotect(pages + page, page, PROT_NONE) != 0) return 2;
+    const absl::Status bad_buffer = WriteMcsafe(*source, pages + page, 100, 10);
+    testing::DenySystemCall(__NR_pwrite64, EFAULT);
+    const absl::Status bad_medium = WriteMcsafe(*source, pages + page - 50, 50, 10);
+    const absl::Status partly_bad_buffer = WriteMcsafe(*source, pages + page - 50, 100, 10);
+    testing::WriteToParent(
+        out, absl::StrCat(ErrorCodeName(GetErrorCode(bad_buffer)), " ", GetErrno(bad_buffer), "|",
+                          ErrorCodeName(GetErrorCode(partly_bad_buffer)), " ", GetErrno(partly_bad_buffer), "|",
+                          ErrorCodeName(GetErrorCode(bad_medium)), " ", bad_medium.message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("PMEM2_E_ERRNO ", EFAULT, "|PMEM2_E_ERRNO ", EFAULT,
+                                                               "|PMEM2_E_IO_FAIL ")));
+  EXPECT_THAT(child.output, HasSubstr("at offset 10 cannot be written"));
+  EXPECT_THAT(child.output, HasSubstr("only a page-aligned write of whole pages clears poison"));
+}
+
 INSTANTIATE_TEST_SUITE_P(FileSystems, McsafeFileTest, ::testing::ValuesIn(testing::TestFileSystems()),
                          testing::FileSystemName);
 

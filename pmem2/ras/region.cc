@@ -265,10 +265,10 @@ namespace {
 // stored beside an unsafe shutdown count (libpmem2_unsafe_shutdown(7)): another order is another device, whose count
 // the application resets. Unchanged where the folder cannot be read or lacks one of them.
 std::vector<std::string> InLibndctlOrder(const std::string& region_dir, std::vector<std::string> names) {
-  char* const resolved = realpath(region_dir.c_str(), nullptr);
-  if (resolved == nullptr) return names;
+  // Not realpath's malloc'ed result: the string made from it may throw std::bad_alloc before it is freed.
+  char resolved[PATH_MAX];
+  if (realpath(region_dir.c_str(), resolved) == nullptr) return names;
   std::string bus_dir = resolved;
-  free(resolved);
   bus_dir.resize(bus_dir.rfind('/') == std::string::npos ? 0 : bus_dir.rfind('/'));
   DIR* const dir = opendir(bus_dir.c_str());
   if (dir == nullptr) return names;

@@ -10,7 +10,8 @@
 // The layout read here (Linux's libnvdimm and dax drivers; Documentation/ABI/testing/sysfs-bus-nvdimm,
 // sysfs-bus-nfit, sysfs-block):
 //
-//   /sys/dev/block/MAJ:MIN -> .../ndbusB/regionR/namespaceR.N/block/pmemX       (raw or sector mode)
+//   /sys/dev/block/MAJ:MIN -> .../ndbusB/regionR/namespaceR.N/block/pmemX       (raw mode)
+//                          -> .../ndbusB/regionR/bttR.M/block/pmemXs            (sector mode: no `badblocks`)
 //                          -> .../ndbusB/regionR/pfnR.M/block/pmemX             (fsdax: the page-map device)
 //                          -> .../block/pmemX/pmemXp1                           (a partition: `partition`, `start`)
 //   /sys/dev/char/MAJ:MIN  -> .../ndbusB/regionR/daxR.M/daxR.K                  (Device DAX)

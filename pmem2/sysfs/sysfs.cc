@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
@@ -56,6 +57,8 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
     const int err = errno;  // before StrCat, which may allocate
     return MakeErrnoError(err, absl::StrCat("open ", path));
   }
+  // However this returns: appending to `text` may throw std::bad_alloc (which the C functions turn into -ENOMEM).
+  const absl::Cleanup close_fd = [fd] { close(fd); };
   // To the end of the file: an attribute holds up to a page, 64 KiB on some kernels (a long badblocks list cut at
   // a smaller buffer would be parsed as a shorter, wrong list). Beyond kMaxAttributeBytes it is no attribute.
   std::string text;
@@ -65,18 +68,15 @@ absl::StatusOr<std::string> ReadAttribute(const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
-      close(fd);
       return MakeErrnoError(err, absl::StrCat("read ", path));
     }
     if (n == 0) break;
     text.append(buffer, static_cast<size_t>(n));
     if (text.size() > kMaxAttributeBytes) {
-      close(fd);
       return MakeErrnoError(EFBIG, absl::StrCat("read ", path, ": more than ", kMaxAttributeBytes,
                                                 " bytes, no sysfs attribute is that long"));
     }
   }
-  close(fd);
   return std::string(absl::StripAsciiWhitespace(text));
 }
 
