@@ -447,7 +447,7 @@ struct Slot {
   size_t length = 0;
   size_t map_index = 0;  // its Map's entry in Engine::maps
   // When it was queued: the process's count of persistence failures recorded in full (PersistFailuresRecorded()),
-  // and its Map's record's count (MarkQueued()).
+  // and its Map's record's count (MarksNow()).
   uint64_t failures_before = 0;
   uint64_t map_failures_before = 0;
   int retries = 0;
@@ -507,10 +507,10 @@ struct MapEntry {
   bool writes_back;                 // the persist writes cache lines back: it needs read or write access
   map_internal::FileIdentity file;  // of the mapping, as the registry has it (not valid: anonymous memory)
   // Its registry record (0: none found) and that record's count of recorded failures when last looked at
-  // (Engine::MarkQueued()).
+  // (Engine::MarksNow()).
   uint64_t record_id;
   uint64_t failures_recorded;
-  // The record was not at `begin` when last looked at (MarkQueued()): dropped as stale (its range unmapped behind
+  // The record was not at `begin` when last looked at (MarksNow()): dropped as stale (its range unmapped behind
   // pmem2's back and mapped again), or its Map destroyed. Every completion of the entry then looks it up.
   bool record_missing;
 
@@ -735,7 +735,11 @@ struct Engine {
   // ---- completing ----
   // The process's count of failures recorded in full when the entries' counts were last taken.
   uint64_t failures_marked = 0;
-  void MarkQueued(Slot* slot);
+  struct Marks {
+    uint64_t failures = 0;
+    uint64_t map_failures = 0;
+  };
+  Marks MarksNow(const MapEntry& entry);
   // The entries' marks (record_missing, failures_recorded) looked up again if a failure was recorded anywhere since.
   void RefreshMarks();
   absl::Status FailedSinceQueued(const Slot& slot, uint64_t failures_now) const;
@@ -853,6 +857,11 @@ void Engine::Activate(Slot* slot) {
 
 absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char* address, const char* src,
                                size_t size, Completion* completion) {
+  // Taken as the call begins, as Map::Persist() takes its mark: a full queue makes TakeSlot() run the engine, and a
+  // failure it records then (another operation's data sync, which the kernel may have given the report of this one's
+  // pages) came after the caller's stores. Marked after it, the operation completed OK over it once the application
+  // acknowledged it on the Map (found by the model check).
+  const Marks marks = MarksNow(entry);
   absl::StatusOr<Slot*> taken = TakeSlot(completion);
   if (!taken.ok()) return taken.status();
   Slot* slot = *taken;
@@ -864,7 +873,8 @@ absl::Status Engine::QueueRange(SlotKind kind, const MapEntry& entry, const char
   const uint64_t offset = entry.file_offset + (reinterpret_cast<uintptr_t>(address) - entry.begin);
   slot->first = slot->begin = offset;
   slot->end = offset + size;
-  MarkQueued(slot);
+  slot->failures_before = marks.failures;
+  slot->map_failures_before = marks.map_failures;
   Enqueue(slot);
   if (queued == queue_depth) Issue();
   return absl::OkStatus();
@@ -1553,10 +1563,9 @@ void TakeReportThroughTheMap(const MapEntry& entry) {
 // The marks FailedSinceQueued() compares with. Without a failure recorded anywhere in the process since the entries'
 // counts were taken (one load), those counts are still their records': no lock, nothing allocated. After one, each
 // entry's record is looked up again (the registry's lock, shared).
-void Engine::MarkQueued(Slot* slot) {
+Engine::Marks Engine::MarksNow(const MapEntry& entry) {
   RefreshMarks();
-  slot->failures_before = failures_marked;
-  slot->map_failures_before = maps[slot->map_index].failures_recorded;
+  return {failures_marked, entry.failures_recorded};
 }
 
 void Engine::RefreshMarks() {
