@@ -126,18 +126,23 @@ on_signal() {
 }
 trap on_signal TERM INT
 bazel=(bazel) # the Bazel command of bazel_stage
-# What the tests depend on that Bazel does not see: the kernel, the CPU, and the Debian libraries they compare with or
-# link (Debian's libpmem2 and libpmem are linked by name, their headers are the toolchain's). A test result cached
-# from another kernel, CPU or library version (a reused output base) would pass without running: this fingerprint,
-# in every test's environment, makes a change of any of them run every test again.
+# What the tests depend on that Bazel does not see: the kernel (its release and build: Debian keeps the release name
+# across updates), the CPU, the user (a run that is not root skips what needs root), and the Debian libraries they
+# compare with or link (Debian's libpmem2 and libpmem are linked by name, their headers are the toolchain's). A test
+# result cached from another of any of them (a reused output base) would pass without running: this fingerprint, in
+# every test's environment, makes a change of any of them run every test again. (It does not recompile: system
+# headers are no Bazel inputs, so after a library or compiler upgrade `bazel clean` first.)
 host_fingerprint=$({
   uname -r
+  uname -v
+  id -u
   awk '/^$/ { exit } /^(vendor_id|cpu family|model|flags)[[:space:]]*:/' /proc/cpuinfo
   dpkg-query -W libpmem2-dev libpmem2-1 libpmem-dev libpmem1 liburing-dev liburing2 libabsl-dev googletest \
-    libbenchmark-dev 2>/dev/null
+    libbenchmark-dev gcc-12 libc6-dev libstdc++-12-dev 2>/dev/null
 } | md5sum | cut -c1-16)
 # Filters that an rc file may set (a user.bazelrc, ~/.bazelrc, /etc/bazel.bazelrc: `test --test_tag_filters=-local`)
-# would drop targets from a stage without a trace: reset on the command line, before each stage's own flags.
+# would drop targets from a stage without a trace: reset on the command line, before each stage's own flags. (Not
+# --test_filter, whose empty value is a filter of its own; a target it leaves with no case fails as "ran no case".)
 bazel_test_flags=(--test_env=PMEM2_HOST="$host_fingerprint" --test_tag_filters= --build_tag_filters=
   --test_size_filters= --test_timeout_filters= --test_lang_filters=)
 if [ "$(id -u)" -eq 0 ]; then

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "testing/fuzz/driver.h"
 #include "testing/fuzz/input.h"
 
@@ -303,8 +304,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const size_t offset = in.Bytes(2) % kFileSize;
           const size_t length = Size(in);
           pmem2_map* made = kSentinel<pmem2_map>;
+          const unsigned char how = in.Byte();
+          // The test's files are not DAX, so a byte or cache-line claim is page; half the adoptions take the file as
+          // DAX (adopt_for_test.h), so that the byte and cache-line maps' paths are fuzzed too.
+          pmem2::map_internal::SetNonDaxFilesAdoptedAsDaxForTest((how & 0x80) != 0);
           const int ret = pmem2_map_from_existing(&made, src, files.raw + offset, length,
-                                                  static_cast<pmem2_granularity>(in.Byte() % 5));
+                                                  static_cast<pmem2_granularity>((how & 0x7f) % 5));
+          pmem2::map_internal::SetNonDaxFilesAdoptedAsDaxForTest(false);
           maps[i].handle = made;
           if (ret == 0 && (pmem2_map_get_address(made) != files.raw + offset || pmem2_map_get_size(made) != length)) {
             Fail("an adopted map is not the range given", step, op);

@@ -449,10 +449,11 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * any other map. Three granularities are replaced by one whose functions keep the promise
  * (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync cannot persist Device
  * DAX), cache line on a CPU without a cache-line write-back becomes page (msync), and byte or cache line of a file
- * that is not DAX (tmpfs, a disk's file system: statx says so, from Linux 5.8) or on a medium that keeps no store
- * becomes page: its pages are the page cache's, which only msync writes back (libpmem2 1.12.1 keeps the claim, and its
- * persists report success over pages nothing wrote back). A DAX file mapped without MAP_SYNC is not told apart: that
- * claim stays the caller's.
+ * that cannot be mapped with MAP_SYNC (not DAX: tmpfs, a disk's file system, whose pages are the page cache's; or DAX
+ * on a file system that cannot keep a page fault's metadata durable: virtio-pmem, virtiofs) or on a medium that keeps
+ * no store becomes page, as pmem2_map_new gives it: only msync makes its stores durable (libpmem2 1.12.1 keeps the
+ * claim, and its persists report success over pages nothing wrote back). A file that takes MAP_SYNC but was mapped
+ * without it is not told apart: that claim stays the caller's.
  */
 int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *src, void *addr, size_t len,
                             enum pmem2_granularity gran);

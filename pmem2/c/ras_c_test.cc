@@ -45,6 +45,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/c/libpmem2_api_for_test.h"
+#include "pmem2/map/adopt_for_test.h"
 #include "pmem2/ras/fake_nvdimm.h"
 #include "testing/huge_pages.h"
 
@@ -358,6 +359,7 @@ TEST(RasCTest, ADeepFlushOfAnonymousMemoryIsNotSupported) {
 // mprotect opens it, the deep flush runs.
 TEST(RasCTest, ADeepFlushOfARangeNeitherReadableNorWritableIsNoAccess) {
   ScratchFile file("/dev/shm");
+  pmem2::map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // a tmpfs file: else adopted at page granularity
   void* const memory = mmap(nullptr, 8192, PROT_NONE, MAP_SHARED, file.fd(), 0);
   ASSERT_NE(memory, MAP_FAILED);
   struct pmem2_source* src = nullptr;

@@ -18,13 +18,21 @@ namespace map_internal {
 // a medium that keeps no store, stay). Not for concurrent use with FromExisting() in other threads.
 void SetNonDaxFilesAdoptedAsDaxForTest(bool yes);
 
-// Sets it for a scope.
+// The setting now.
+bool NonDaxFilesAdoptedAsDaxForTest();
+
+// Sets it for a scope; the one before is restored at its end.
 class ScopedNonDaxFilesAdoptedAsDax {
  public:
-  ScopedNonDaxFilesAdoptedAsDax() { SetNonDaxFilesAdoptedAsDaxForTest(true); }
-  ~ScopedNonDaxFilesAdoptedAsDax() { SetNonDaxFilesAdoptedAsDaxForTest(false); }
+  ScopedNonDaxFilesAdoptedAsDax() : before_(NonDaxFilesAdoptedAsDaxForTest()) {
+    SetNonDaxFilesAdoptedAsDaxForTest(true);
+  }
+  ~ScopedNonDaxFilesAdoptedAsDax() { SetNonDaxFilesAdoptedAsDaxForTest(before_); }
   ScopedNonDaxFilesAdoptedAsDax(const ScopedNonDaxFilesAdoptedAsDax&) = delete;
   ScopedNonDaxFilesAdoptedAsDax& operator=(const ScopedNonDaxFilesAdoptedAsDax&) = delete;
+
+ private:
+  const bool before_;
 };
 
 }  // namespace map_internal

@@ -258,11 +258,12 @@ class Map {
   // one whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create()
   // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), cache line on a
   // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back), and
-  // byte or cache line of a file that is not DAX (tmpfs, a disk's file system: statx's STATX_ATTR_DAX, Linux 5.8 on;
-  // its pages are the page cache's, which only msync writes back; libpmem2 keeps the claim) or on a medium that keeps
-  // no store (a DAX file system over volatile memory, Create()'s rule) becomes page. Not caught: a claim of byte or
-  // cache line for a DAX file mapped without MAP_SYNC (its blocks' metadata is durable only by fsync), which stays
-  // the caller's to get right, as in libpmem2.
+  // byte or cache line of a file that cannot be mapped with MAP_SYNC (asked as Create() asks: not DAX, as tmpfs or a
+  // disk's file system, whose pages only msync writes back; or DAX on a file system that cannot keep a page fault's
+  // metadata durable, as virtio-pmem; libpmem2 keeps the claim) or on a medium that keeps no store (a DAX file system
+  // over volatile memory, Create()'s rule) becomes page. Not caught: a claim of byte or cache line for a file that
+  // takes MAP_SYNC but was mapped without it (its blocks' metadata is durable only by fsync), which stays the caller's
+  // to get right, as in libpmem2.
   // The protection the whole range has now (/proc/self/maps) stands for Create()'s Config::set_protection: the
   // Status methods refuse (kNoAccess) what it does not allow unless mprotect(2) has since allowed it (read and write
   // are assumed where the maps cannot be read).

@@ -5,6 +5,7 @@
 #include "pmem2/map/adopt_for_test.h"  // defined here
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -121,14 +122,37 @@ std::string WhyMapSyncIsNotDurable(const Source& source) {
   return location->not_durable;
 }
 
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
 namespace {
 std::atomic<bool> non_dax_files_adopted_as_dax{false};  // adopt_for_test.h
 }  // namespace
 
 void SetNonDaxFilesAdoptedAsDaxForTest(bool yes) { non_dax_files_adopted_as_dax.store(yes); }
+bool NonDaxFilesAdoptedAsDaxForTest() { return non_dax_files_adopted_as_dax.load(); }
 
 std::string WhyAdoptedFileIsNotDurable(const Source& source) {
   if (non_dax_files_adopted_as_dax.load(std::memory_order_relaxed)) return WhyMapSyncIsNotDurable(source);
+  // Create()'s question (placement.cc): a mapping of one page with MAP_SYNC, made and unmapped at once. Refused
+  // (EOPNOTSUPP; EINVAL before Linux 4.15), no mapping of the file keeps a page fault's metadata durable without
+  // msync: tmpfs, a disk's file system, and DAX file systems that cannot (virtio-pmem, whose writes need the device's
+  // flush; virtiofs or FUSE with -o dax; ext2), which statx calls DAX. Read-only, so that a descriptor that does not
+  // write is asked too; another refusal (EACCES: write-only; ENODEV; a seccomp filter) leaves it to statx.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* const probe = mmap(nullptr, page, PROT_READ, MAP_SHARED_VALIDATE | MAP_SYNC, source.fd(), 0);
+  if (probe != MAP_FAILED) {
+    munmap(probe, page);
+    return WhyMapSyncIsNotDurable(source);
+  }
+  if (errno == EOPNOTSUPP || errno == EINVAL) {
+    return "the file cannot be mapped with MAP_SYNC (not DAX, or a DAX file system that cannot keep a page fault's "
+           "metadata durable): only msync makes its stores durable";
+  }
   // Mask 0: the attributes come whatever is asked for, and nothing else is fetched or synced (NFS).
   struct statx st;
   if (statx(source.fd(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &st) == 0 &&

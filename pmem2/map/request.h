@@ -74,11 +74,13 @@ absl::Status RefuseVolatileDeviceDax(const Source& source);
 std::string WhyMapSyncIsNotDurable(const Source& source);
 
 // For a regular file that FromExisting() adopts below page granularity: "" if its stores can be made durable by the
-// CPU, else why not: a file that is not DAX (statx's STATX_ATTR_DAX, where the kernel reports it: 5.8 on), whose
-// mapping is the page cache's and becomes durable only by msync (a disk's or tmpfs's file; libpmem2 1.12.1 takes the
-// caller's byte or cache line for it, and its persists then report success over pages nothing wrote back), or
-// WhyMapSyncIsNotDurable's answer. A DAX file mapped without MAP_SYNC is not told apart (the mapping's flags are in
-// /proc/self/smaps, whose reading walks every mapping's page tables).
+// CPU, else why not: a file that cannot be mapped with MAP_SYNC (asked as Create() asks, with a one-page mapping; where
+// that cannot be asked, statx's STATX_ATTR_DAX, 5.8 on): not DAX (tmpfs, a disk's file system: the page cache's pages,
+// which only msync writes back), or DAX on a file system that cannot keep a page fault's metadata durable
+// (virtio-pmem, virtiofs); libpmem2 1.12.1 takes the caller's byte or cache line for it, and its persists then report
+// success over pages nothing wrote back. Else WhyMapSyncIsNotDurable's answer. A file that takes MAP_SYNC but whose
+// mapping was made without it is not told apart (the mapping's flags are in /proc/self/smaps, whose reading walks
+// every mapping's page tables).
 std::string WhyAdoptedFileIsNotDurable(const Source& source);
 
 }  // namespace map_internal

@@ -74,11 +74,16 @@ absl::StatusOr<std::vector<ByteRange>> FileBadBlocks(const Source& source, const
     absl::StatusOr<std::vector<ByteRange>> region_bad = ReadBadBlockList(location.region_dir + "/badblocks");
     if (!region_bad.ok() || region_bad->empty()) return region_bad;
     const std::string device = location.device_dir.substr(location.device_dir.rfind('/') + 1);  // npos + 1: 0
+    // Named a BTT only where sysfs says so (the device below a btt* folder); another cause is not guessed at.
+    const bool btt = location.device_dir.find("/btt") != std::string::npos;
     return MakeError(
         ErrorCode::kNoSupp,
-        absl::StrCat("no bad-block list: its file system's block device ", device, " keeps none, while its region ",
-                     location.region_name, " lists ", region_bad->size(), " bad ranges; ", device,
-                     " is a sector-mode (BTT) namespace: its blocks cannot be mapped to the region's"));
+        absl::StrCat(
+            "no bad-block list: its file system's block device ", device, " keeps none, while its region ",
+            location.region_name, " lists ", region_bad->size(), " bad ranges",
+            btt ? absl::StrCat("; ", device,
+                               " is a sector-mode (BTT) namespace: its blocks cannot be mapped to the region's")
+                : ", which cannot be placed in the file without it"));
   }
   if (!device_bad.ok() || device_bad->empty()) return device_bad;
   absl::StatusOr<uint64_t> size = source.Size();

@@ -47,9 +47,12 @@ absl::Status FileError(int err, const char* what, size_t size, uint64_t offset, 
                                           " of file descriptor ", fd, ", at offset ", at));
 }
 
-// Whether every page of [data, data + size) can be read without a fault (size > 0): process_vm_readv of one byte of
-// each into our own memory reports a fault as EFAULT instead of raising it. False too where the call is refused (a
-// seccomp filter, ENOSYS): the write's EFAULT is then left to the caller's buffer, as before.
+// Whether every page of [data, data + size) can be read without a fault (size > 0), as pwrite(2) reads it: one byte of
+// each sent to our own scratch bytes with process_vm_writev, whose local side is read as a write(2) reads its buffer
+// (copy_from_user, in this thread's context: protection keys apply, a VM_PFNMAP mapping reads), a fault reported as
+// EFAULT instead of raised. (Not process_vm_readv: its remote side is read through page pinning, which ignores
+// protection keys and cannot reach VM_PFNMAP memory.) False too where the call is refused (a seccomp filter,
+// ENOSYS): the write's EFAULT is then left to the caller's buffer, as before.
 bool ReadableWithoutFault(const char* data, size_t size) {
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
@@ -57,20 +60,20 @@ bool ReadableWithoutFault(const char* data, size_t size) {
   const uintptr_t last = begin + (size - 1);
   constexpr size_t kPagesPerCall = 128;
   char bytes[kPagesPerCall];
-  struct iovec remote[kPagesPerCall];
+  struct iovec local[kPagesPerCall];
   uintptr_t at = begin;
   for (bool more = true; more;) {
     size_t n = 0;
     while (n < kPagesPerCall && more) {
-      remote[n++] = {reinterpret_cast<void*>(at), 1};
+      local[n++] = {reinterpret_cast<void*>(at), 1};
       const uintptr_t next = (at / page + 1) * page;
       more = next > at && next <= last;  // next > at: not past the top of the address space
       at = next;
     }
-    const struct iovec local = {bytes, n};
+    const struct iovec scratch = {bytes, n};
     ssize_t got;
     do {
-      got = process_vm_readv(getpid(), &local, 1, remote, n, 0);
+      got = process_vm_writev(getpid(), local, n, &scratch, 1, 0);
     } while (got < 0 && errno == EINTR);
     if (got != static_cast<ssize_t>(n)) return false;
   }

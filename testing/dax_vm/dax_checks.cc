@@ -11,7 +11,8 @@
 //       Creates FILE (4 MiB) and checks: Source kind/size/alignment; requesting byte, cache line and page maps
 //       exactly when the request is not finer than GRANULARITY, and fails with kGranularityNotSupported
 //       otherwise; the mapping's granularity is GRANULARITY, its diagnostics report MAP_SYNC iff GRANULARITY
-//       is not page, and the kernel marks the mapping synchronous ("sf" in smaps) iff so; data written with
+//       is not page, and the kernel marks the mapping synchronous ("sf" in smaps) iff so; a raw shared mapping
+//       adopted with Map::FromExisting at cache line is cache line iff so, else page; data written with
 //       memcpy_fn/memset_fn and persisted reads back through read(); a forked child maps the Map again once
 //       and persists through it.
 //   dax_checks fsdax FILE GRANULARITY named-apart
@@ -279,6 +280,25 @@ int Fsdax(const char* path, StoreGranularity effective, bool named_apart) {
     Expect(!by_maps.empty() && by_maps != by_fstat,
            "/proc/self/maps names the mapping " + by_maps + ", fstat the file " + by_fstat + " (want another name)");
   }
+  // A raw shared mapping of the file adopted at cache line: kept where the file takes MAP_SYNC, page where it does not
+  // (virtio-pmem, dax=never), as Create() decides (map.h: FromExisting asks the same question).
+  {
+    void* raw = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (Expect(raw != MAP_FAILED, "a raw shared mapping of the file")) {
+      {
+        absl::StatusOr<pmem2::Map> adopted = pmem2::Map::FromExisting(*source, raw, page, StoreGranularity::kCacheLine);
+        const StoreGranularity want = sync ? StoreGranularity::kCacheLine : StoreGranularity::kPage;
+        if (Expect(adopted.ok(),
+                   "Map::FromExisting(cache_line)" + (adopted.ok() ? "" : ": " + Describe(adopted.status())))) {
+          Expect(adopted->store_granularity() == want, "an adopted cache-line Map: granularity " +
+                                                           Name(adopted->store_granularity()) + ", want " + Name(want) +
+                                                           " (" + adopted->diagnostics().reason + ")");
+        }
+      }
+      munmap(raw, page);
+    }
+  }
+
   const std::string seed = std::string("fsdax-check-") + path;
   if (!WriteAndPersist(*map, seed)) return 1;
   std::vector<char> back(dax_vm::kPatternLength + 4096);
