@@ -35,7 +35,8 @@
 //                           memmove/memset plus a flush instead; the 8-byte store guarantee is then lost. On x86-64
 //                           the loop is never used (every x86-64 CPU has the SSE2 kernels), so it does nothing
 //                           there: PMDK applies it under PMEM_NO_MOVNT=1, where pmem2 keeps its kernels' ordinary
-//                           stores (and their 8-byte store guarantee)
+//                           stores (and their 8-byte store guarantee). N is read with strtoll(3), so unlike the
+//                           other numbers here it may start with whitespace and a sign (" -1" and "+1" turn it on).
 //
 // An empty variable counts as unset. The switches take "0" or "1" ("0" is PMDK's "not set" for the PMEM_NO_*
 // ones, "1" is the default for PMEM_AVX / PMEM_MOVDIR64B), PMEM_NO_GENERIC_MEMCPY an integer. PMEM_AVX512F=1

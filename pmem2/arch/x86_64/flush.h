@@ -92,6 +92,33 @@ __attribute__((always_inline)) inline void FlushLines(const void* addr, size_t l
   }
 }
 
+// What Flush and Persist below execute per line and for the drain. A test passes a policy that records instead
+// (flush_test.cc), so that it checks these very functions, the fence kDrainFenceFor<Line> picks included.
+struct FlushInstructions {
+  template <void (*Line)(const void*)>
+  __attribute__((always_inline)) static void WriteBack(const void* p) {
+    Line(p);
+  }
+  template <DrainFence kFence>
+  __attribute__((always_inline)) static void Fence() {
+    Drain<kFence>();
+  }
+};
+
+// A cache-line table's flush_fn for `Line` (ops.cc): the write-backs without the drain.
+template <void (*Line)(const void*), class Issue = FlushInstructions>
+void Flush(const void* addr, size_t len) {
+  FlushLines<Issue::template WriteBack<Line>>(addr, len);
+}
+
+// A cache-line table's persist_fn for `Line`, and CLFLUSH's deep-flush write-back (ops.cc): ends with the one fence
+// that orders `Line`, even for an empty range (as libpmem2's).
+template <void (*Line)(const void*), class Issue = FlushInstructions>
+void Persist(const void* addr, size_t len) {
+  FlushLines<Issue::template WriteBack<Line>>(addr, len);
+  Issue::template Fence<kDrainFenceFor<Line>>();
+}
+
 }  // namespace x86_64
 }  // namespace arch
 }  // namespace pmem2

@@ -19,7 +19,11 @@
 # before that first `ret` too. A sanitizer's build is not checked: its instrumentation calls need registers of their
 # own. Every drain fence is the one its flush instruction needs (flush.h, kDrainFenceFor): MFENCE in the CLFLUSH tables'
 # functions, which AMD orders only with MFENCE, SFENCE in every other; the recording test checks the kernels' logic with
-# fences it records, this the instructions the real policies compiled to. Every loop of at most 64 bytes that stores a
+# fences it records, this the instructions the real policies compiled to. Likewise for ops.cc's (:kernels_o2_for_test
+# has it too) persist, flush and drain functions of the cache-line tables (flush.h: Persist, Flush): each Persist holds
+# its flush instruction and a fence (of its kind, as above), each Flush its instruction and no fence, DrainMfence MFENCE
+# and DrainSfence SFENCE; flush_test checks their logic with a recording policy, this what FlushInstructions, the real
+# one, compiled to. Every loop of at most 64 bytes that stores a
 # vector register lies within one 64-byte line (BUILD.bazel's -falign-loops=64, and loops written so that GCC aligns
 # them: kernels-inl.h, CopyDisjoint): on Intel 6/167 the 4 KiB page copy alone took 1.13-1.20x the time, and the fill
 # alone 1.22-1.39x, in a build where its loop crossed a line (pmem2/arch/README.md). Checked where the loop's section
@@ -35,6 +39,7 @@ if [ $# -lt 1 ]; then
 fi
 
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0 mfence_functions=0 sfence_functions=0
+table_functions=0
 vector_loops=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
 # than the non-temporal moves (movnti, movntdq, vmovntdq, ...).
@@ -124,8 +129,8 @@ XML
   # One disassembly of the whole archive: "FENCE SYMBOL" for each function holding that fence.
   while read -r fence symbol; do
     case $fence:$symbol in
-      mfence:*11ClflushLine*) mfence_functions=$((mfence_functions + 1)) ;;
-      sfence:*11ClflushLine*)
+      mfence:*11ClflushLine* | mfence:*11DrainMfence*) mfence_functions=$((mfence_functions + 1)) ;;
+      sfence:*11ClflushLine* | sfence:*11DrainMfence*)
         echo "FAIL $(c++filt "$symbol"): SFENCE in a CLFLUSH table's function (its drain needs MFENCE)"
         failed=$((failed + 1))
         ;;
@@ -140,6 +145,29 @@ XML
     /\tsfence/ { s[symbol] = 1 }
     /\tmfence/ { m[symbol] = 1 }
     END { for (k in s) print "sfence", k; for (k in m) print "mfence", k }')
+  # The cache-line tables' persist, flush and drain functions (ops.cc; the templates are weak symbols, hence W).
+  while read -r symbol; do
+    table_functions=$((table_functions + 1))
+    disassemble "$archive" "$symbol" || continue
+    case $symbol in
+      *11DrainMfence*) check "$symbol" '' "MFENCE" '' $'\tmfence' ;;
+      *11DrainSfence*) check "$symbol" '' "SFENCE" '' $'\tsfence' ;;
+      *)
+        case $symbol in
+          *8ClwbLine*) instruction=clwb ;;
+          *14ClflushoptLine*) instruction=clflushopt ;;
+          *) instruction=clflush ;;
+        esac
+        check "$symbol" '' "${instruction^^}" '' $'\t'"$instruction"'[[:space:]]'
+        case $symbol in
+          *7PersistI*) check "$symbol" '' "fence" '' $'\t[ms]fence' ;;
+          *) check "$symbol" $'\t[ms]fence' "fence(s) in a flush_fn (its drain is the caller's)" ;;
+        esac
+        ;;
+    esac
+  done < <(nm "$archive" | awk '$2 ~ /^[tTwW]$/ {print $3}' |
+    grep -E 'x86_64(7Persist|5Flush)IXadL_ZNS1_(8ClwbLine|14ClflushoptLine|11ClflushLine)E|11Drain[MS]fenceEv$' |
+    sort -u)
   # "FAIL ..." for each loop that crosses a line or may, then "LOOPS n" (how many were checked).
   while read -r verdict rest; do
     case $verdict in
@@ -221,13 +249,15 @@ done
 
 if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
   [ "$memset_entries" -eq 0 ] || [ "$mfence_functions" -eq 0 ] || [ "$sfence_functions" -eq 0 ] ||
-  [ "$vector_loops" -eq 0 ]; then
+  [ "$vector_loops" -eq 0 ] || [ "$table_functions" -ne 8 ]; then
   echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked (of the cache-line tables $stream_paths)," \
     "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries, functions with MFENCE $mfence_functions" \
-    "and with SFENCE $sfence_functions, vector loops $vector_loops (each must be found) in: $*"
+    "and with SFENCE $sfence_functions, vector loops $vector_loops (each must be found), cache-line table functions" \
+    "$table_functions (3 Persist, 3 Flush, 2 drains) in: $*"
   exit 1
 fi
 echo "$checked non-temporal paths ($stream_paths of the cache-line tables) and $entries cache-line entry points" \
-  "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $vector_loops vector" \
+  "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $table_functions" \
+  "cache-line table functions checked; $vector_loops vector" \
   "loops of at most 64 bytes placed; $failed check(s) failed"
 [ "$failed" -eq 0 ]

@@ -41,17 +41,6 @@ void DrainMfence() { Mfence(); }
 void FlushNothing(const void*, size_t) {}
 void PersistByFence(const void*, size_t) { Sfence(); }
 
-template <void (*Line)(const void*)>
-void Flush(const void* addr, size_t len) {
-  FlushLines<Line>(addr, len);
-}
-
-template <void (*Line)(const void*)>
-void Persist(const void* addr, size_t len) {
-  FlushLines<Line>(addr, len);
-  DrainAfter<Line>();
-}
-
 // The portable copy loops plus this CPU's flush: only reached when a test forces a CPU without SSE2 (every
 // x86-64 CPU has it). kLibc is PMEM_NO_GENERIC_MEMCPY.
 template <void (*Line)(const void*), bool kLibc>
@@ -487,6 +476,12 @@ const backend::PageCopyPlan& PagePlan() {
   return *backend::current_page_plan.load(std::memory_order_acquire);
 }
 std::string DescribeCpu() { return Current().description; }
+
+LineFunctionsForTest ClwbFunctionsForTest() { return {Persist<ClwbLine>, Flush<ClwbLine>}; }
+LineFunctionsForTest ClflushoptFunctionsForTest() { return {Persist<ClflushoptLine>, Flush<ClflushoptLine>}; }
+LineFunctionsForTest ClflushFunctionsForTest() { return {Persist<ClflushLine>, Flush<ClflushLine>}; }
+DrainFn DrainSfenceForTest() { return DrainSfence; }
+DrainFn DrainMfenceForTest() { return DrainMfence; }
 
 void InstallSelectionForTest(const Selection* selection) {
   // Published first, so that a page copy that finds the selection installed also finds a plan (PagePlan).

@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "pmem2/arch/x86_64/kernel_table.h"
+#include "pmem2/arch/x86_64/ops_for_test.h"
 
 namespace pmem2 {
 namespace arch {
@@ -523,8 +524,21 @@ TEST(SelectTest, MovntSwitches) {
 // with and without AVX-512 in the CPU, under every switch that changes the ISA level, the flush instruction or the
 // non-temporal kernels, the cache-line memmove/memset are the ISA's [flush kind][non-temporal allowed] entry and the
 // byte ones its [non-temporal allowed] entry (the names are built apart from the pointers, so the other tests here
-// would not see a wrong pointer); PMEM_NO_FLUSH=1 changes neither.
+// would not see a wrong pointer); PMEM_NO_FLUSH=1 changes neither. Likewise the cache-line persist, flush and drain
+// and the deep flush's write_back are the flush instruction's functions (CLFLUSH's write_back its persist, which
+// ends with the MFENCE libpmem's following SFENCE would not give it: AClflushWriteBackEndsWithItsMfence).
 TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
+  const LineFunctionsForTest lines[kFlushKinds] = {ClwbFunctionsForTest(), ClflushoptFunctionsForTest(),
+                                                   ClflushFunctionsForTest()};
+  // Distinct, or the comparisons below could not tell one from another.
+  ASSERT_NE(DrainSfenceForTest(), DrainMfenceForTest());
+  for (int a = 0; a < kFlushKinds; ++a) {
+    ASSERT_NE(lines[a].persist, lines[a].flush) << a;
+    for (int b = 0; b < a; ++b) {
+      ASSERT_NE(lines[a].persist, lines[b].persist) << a << " " << b;
+      ASSERT_NE(lines[a].flush, lines[b].flush) << a << " " << b;
+    }
+  }
   std::vector<std::pair<std::string, CpuFeatures>> cpus = {{"zen4", Zen4()}, {"intel207", Intel(207)},
                                                            {"intel167", Intel(167)}};
   CpuFeatures zen5 = Zen4();
@@ -534,6 +548,9 @@ TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
   CpuFeatures other = Intel(85);
   other.vendor = CpuVendor::kOther;
   cpus.push_back({"other", other});
+  CpuFeatures no_clwb = Zen4();
+  no_clwb.clwb = false;
+  cpus.push_back({"zen4 without clwb", no_clwb});
   for (size_t i = 0, n = cpus.size(); i < n; ++i) {
     CpuFeatures no512 = cpus[i].second;
     no512.avx512f = false;
@@ -545,6 +562,7 @@ TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
       {{"PMEM_AVX512F", "1"}},
       {{"PMEM_AVX512F", "0"}},
       {{"PMEM_NO_CLWB", "1"}},
+      {{"PMEM_NO_CLFLUSHOPT", "1"}},
       {{"PMEM_NO_CLWB", "1"}, {"PMEM_NO_CLFLUSHOPT", "1"}},
       {{"PMEM_NO_MOVNT", "1"}},
       {{"PMEM_NO_MOVNT", "1"}, {"PMEM_NO_CLWB", "1"}, {"PMEM_NO_CLFLUSHOPT", "1"}, {"PMEM_AVX", "0"}},
@@ -574,6 +592,10 @@ TEST(SelectTest, SelectedKernelsAreTheTableEntriesTheNamesDescribe) {
                                                                            : 2;
       EXPECT_STREQ(s.cache_line.flush_name, kind == 0 ? "clwb" : kind == 1 ? "clflushopt" : "clflush") << where;
       EXPECT_STREQ(s.cache_line.drain_name, kind == 2 ? "mfence" : "sfence") << where;
+      EXPECT_EQ(s.cache_line.persist, lines[kind].persist) << where;
+      EXPECT_EQ(s.cache_line.flush, lines[kind].flush) << where;
+      EXPECT_EQ(s.cache_line.drain, kind == 2 ? DrainMfenceForTest() : DrainSfenceForTest()) << where;
+      EXPECT_EQ(s.write_back, kind == 2 ? lines[kind].persist : lines[kind].flush) << where;
       EXPECT_EQ(s.cache_line.memmove, isa.cache_line[kind][allow_nt].memmove) << where;
       EXPECT_EQ(s.cache_line.memset, isa.cache_line[kind][allow_nt].memset) << where;
       EXPECT_EQ(std::string(s.cache_line.memmove_name).rfind(isa_name + " ", 0), 0u) << where;
