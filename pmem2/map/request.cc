@@ -122,13 +122,6 @@ std::string WhyMapSyncIsNotDurable(const Source& source) {
   return location->not_durable;
 }
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-
 namespace {
 std::atomic<bool> non_dax_files_adopted_as_dax{false};  // adopt_for_test.h
 }  // namespace
