@@ -1877,6 +1877,9 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     engine->backend = AsyncBackend::kCpu;
     return AsyncPersister(std::move(engine));
   }
+  // The question to the Map's description below syncs under a scope, which takes the thread's sync slot: refused here,
+  // with nothing made, as the operations refuse, rather than std::bad_alloc out of the scope.
+  if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   // A descriptor of its own (see the top of this file), with the Source's access: a Source opened read-only
   // gives an engine that syncs but does not write.
   const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
@@ -1944,6 +1947,7 @@ absl::Status AsyncPersister::AddMap(const Map& map) {
           internal::StrFormat("AsyncPersister: the Map at %p maps another file than the engine's", map.address()));
     }
   }
+  if (WithoutSyncSlot(*engine_)) return uring_internal::Prebuilt().no_sync_slot;  // as Create(), before a change
   engine_->maps.push_back(uring_internal::MapEntry::Of(map));
   // As in Create(): a report the new Map's description holds from before, which the engine's description never gets.
   if (engine_->backend != AsyncBackend::kCpu) uring_internal::TakeReportThroughTheMap(engine_->maps.back());
