@@ -222,15 +222,17 @@ count_bazel_results() {
         f=1
       fi
       [ "$list_skips" = 1 ] && [ "$s" -gt 0 ] && list_skipped "$stage" "${xmls[@]}"
-      # Under CI and as root, the scratch file systems (tmpfs, ext4 on a failing loop device) and private tmpfs
-      # mounts that the write-back failure tests stand on must be there: a case skipped for want of one (a container
-      # without CAP_SYS_ADMIN or loop devices) fails, as the promise it checks would otherwise pass unchecked.
+      # Under CI and as root, the scratch file systems (tmpfs, ext4 on a failing loop device), private tmpfs mounts,
+      # seccomp filters (DenySystemCall: a failing msync, a refused system call) and the tracing of a child's opens
+      # that the write-back failure tests and others stand on must be there: a case skipped for want of one (a
+      # container without CAP_SYS_ADMIN, loop devices, seccomp or ptrace) fails, as the promise it checks would
+      # otherwise pass unchecked.
       if [ "$in_ci" = 1 ] && [ "$stage" = tests ] && [ "$(id -u)" -eq 0 ] && [ "$s" -gt 0 ]; then
         x=$(list_skipped "$stage" "${xmls[@]}" |
-          grep -cE ': skipped [^ ]*: (skip: |[A-Z_]+: )?(ScratchFs|MountPrivateTmpfs): ')
+          grep -cE ': skipped [^ ]*: (skip: |[A-Z_]+: )?(ScratchFs|MountPrivateTmpfs|DenySystemCall|trace_opens): ')
         if [ "$x" -gt 0 ]; then
-          echo "  $stage: $target: $x case(s) skipped for want of a scratch file system or mount, as root under CI:" \
-            "failed"
+          echo "  $stage: $target: $x case(s) skipped for want of a scratch file system, mount, seccomp or ptrace," \
+            "as root under CI: failed"
           s=$((s - x)) f=$((f + x))
         fi
       fi

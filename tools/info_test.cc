@@ -374,7 +374,7 @@ TEST_F(InfoTest, TerminalDevicesAreNeverOpened) {
           return 0;
         },
         ChildOptions{absl::Seconds(10), /*trace_opens=*/true});
-    if (!child.trace_error.empty()) GTEST_SKIP() << "cannot trace a child's opens: " << child.trace_error;
+    if (!child.trace_error.empty()) GTEST_SKIP() << "trace_opens: cannot trace a child's opens: " << child.trace_error;
     ASSERT_FALSE(child.timed_out) << child.Describe();
     ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
     EXPECT_THAT(child.output, ::testing::StartsWith(path + ": is a character device"));

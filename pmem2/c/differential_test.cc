@@ -1535,7 +1535,8 @@ pmem2_map* PageMapOfAFile(const Api& api, const Scratch& scratch) {
 // libpmem2 1.12.1 aborts the process (its page persist has no way to report it); ours returns, and the failure
 // is the map's sticky error, which pmem2_map_get_persist_error() (an extension) returns until cleared.
 TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorInOurs) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   for (const Api* api : {&Ours(), reference}) {
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       pmem2_map* const map = PageMapOfAFile(*api, scratch);
@@ -1570,7 +1571,8 @@ TEST_F(DifferentialTest, AFailedPagePersistAbortsTheReferenceAndIsTheMapsErrorIn
 // another value at the failure (set after the map was made) names it and ends the process (it printed the warning's
 // line, "=warn", and went on).
 TEST_F(DifferentialTest, AFailedPagePersistIsPrintedRecordedOrEndsTheProcessAsPmem2PersistFailureSays) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   // In a child: the variable set, `persists` page persists whose msync fails; the child reports what it saw, and
   // its stderr goes to a file the parent reads (also after an abort).
   const std::string stderr_path = absl::StrCat(scratch.dir(), "/persist-failure-stderr");
@@ -1742,7 +1744,8 @@ bool PersistFailureChildSetUp(const char* value, const std::string& stderr_path)
 // msync denied with EIO, its persist_fn() called: "warn" prints a line naming EIO on stderr and the program goes on,
 // the failure recorded; "abort" prints it and ends the process with SIGABRT. Needs no reference: a plain TEST.
 TEST(CppApiPersistFailureTest, Pmem2PersistFailureAlsoCoversAFailedPersistOfACppMap) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   const Scratch scratch;
   ASSERT_FALSE(scratch.dir().empty());
   const std::string stderr_path = absl::StrCat(scratch.dir(), "/cpp-persist-failure-stderr");
@@ -1909,7 +1912,8 @@ void* PersistWithCancellationPending(void* arg) {
 }
 
 TEST_F(DifferentialTest, APagePersistIsACancellationPointInTheReferenceOnly) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   for (const Api* api : {&Ours(), reference}) {
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
       pmem2_map* const map = PageMapOfAFile(*api, scratch);

@@ -54,7 +54,8 @@ class LibpmemDeepTest : public ::testing::TestWithParam<const char*> {
 // failure stays): at cache-line granularity (is_pmem 1; not on fsdax, so the drain is pmem_msync) and at page
 // granularity, where a deep persist after a failed pmem_msync is -1 with EIO too. Zero before the filter.
 TEST_P(LibpmemDeepTest, AFailedWriteBackIsMinusOneWithErrno) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   const std::string path = dir_.Join("f");
   const ChildResult child = RunInChild([&](int out) {
     if (cache_line()) setenv("PMEM2_FORCE_GRANULARITY", force(), 1);

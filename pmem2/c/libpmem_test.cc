@@ -1382,7 +1382,8 @@ void* MsyncWithCancellationPending(void* arg) {
 }
 
 TEST_F(LibpmemTest, MsyncIsNoCancellationPoint) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   size_t len = 0;
   char* p = static_cast<char*>(pmem_map_file(dir_.Join("f").c_str(), kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
   ASSERT_NE(p, nullptr);

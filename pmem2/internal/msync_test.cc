@@ -75,7 +75,8 @@ TEST_F(MsyncTest, ReturnsTheKernelsErrorNumbers) {
 // The kernel's answer is what the call returns: a filter that makes msync(2) fail with EIO (a lost write-back) is
 // seen, so this is the system call, not a stand-in that succeeds.
 TEST_F(MsyncTest, ReturnsWhatTheKernelAnswers) {
-  if (!pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   const pmem2::testing::ChildResult child = pmem2::testing::RunInChild([&](int out) {
     pmem2::testing::DenySystemCall(__NR_msync, EIO);
     errno = EDOM;

@@ -100,7 +100,8 @@ TEST(AllocateFileBlocksTest, TheBlocksOfTheMappedRangeAreAllocated) {
 // A file system without fallocate's FALLOC_FL_KEEP_SIZE (EOPNOTSUPP; here a seccomp filter refuses that mode alone):
 // the blocks are allocated by posix_fallocate instead, and the size stays.
 TEST(AllocateFileBlocksTest, WithoutKeepSizeThePosixFallocateFallbackAllocates) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ::pmem2::testing::ScopedTempDir dir("/dev/shm");
   ::pmem2::testing::ScopedFd fd = ::pmem2::testing::CreateFile(dir.Join("f"), 1 << 20, O_RDWR);
   ::pmem2::testing::ChildResult r = ::pmem2::testing::RunInChild([&](int) {

@@ -424,7 +424,7 @@ TEST_P(ChildMapsAgainTest, TwoMapsInOneMappingOfTheKernelAreEachMappedAgain) {
 // through its description (mremap refused): its Map says so (a sticky error with the errno) and
 // keeps its memory; nothing it persists is vouched for. The child that forked it, which could, is unaffected.
 TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAndKeepsItsMemory) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   absl::StatusOr<Map> map = MapFd(fd.get());
@@ -465,7 +465,7 @@ TEST_F(ChildDescriptionTest, AChildThatCannotMapThroughItsOwnDescriptionSaysSoAn
 // A child refused PROCMAP_QUERY (a seccomp filter that denies ioctl, or a sandbox's kernel without it that answers
 // otherwise than ENOTTY) reads all of /proc/self/maps instead, and maps its Maps again all the same.
 TEST_F(ChildDescriptionTest, AChildRefusedProcmapQueryReadsTheFileInstead) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), kPage, O_RDWR);
   ASSERT_GE(fd.get(), 0);
   absl::StatusOr<Map> map = MapFd(fd.get());
@@ -826,7 +826,7 @@ TEST_P(ChildMapsAgainTest, AHugetlbfsMapIsMappedAgainWithItsProtections) {
 // the grandchild keeps the inherited mapping, with no failure recorded (hugetlbfs writes nothing back, so sharing the
 // description loses no report; negative control: every persist of the Map failed in the grandchild for good).
 TEST_F(ChildDescriptionTest, AHugetlbfsMapTheKernelCannotMoveStaysSharedWithoutAFailure) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   const size_t huge = testing::DefaultHugePageSize();
   testing::ScopedFreeHugePages pages(1);
   if (!pages.why_not().empty()) GTEST_SKIP() << pages.why_not();

@@ -187,7 +187,7 @@ TEST_F(MapFromExistingTest, ARangeThatIsNotAllASharedMappingIsRefused) {
 // taken as read and write too; a private one is adopted. With the maps readable (before the filter) the read-only one
 // is kProtRead and the private one refused: the filter, nothing else, makes the difference.
 TEST_F(MapFromExistingTest, WithoutReadableProcMapsReadWriteIsAssumedAndTheSharingIsNotChecked) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   char* const read_only = static_cast<char*>(mmap(nullptr, page, PROT_READ, MAP_SHARED, fd_.get(), 0));
   ASSERT_NE(read_only, MAP_FAILED);

@@ -473,7 +473,8 @@ TEST_P(MapOnFileSystemTest, ADescriptorNumberReusedByAnotherFileIsRefused) {
 // An mmap of a file that the kernel refuses with EACCES (the descriptor's mode does not allow the protection: a file
 // system's own rule, here a filter) is kNoAccess naming the descriptor, as map.h lists, not a bare errno error.
 TEST_P(MapOnFileSystemTest, AnMmapRefusedWithEaccesIsNoAccess) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
     ::pmem2::testing::DenySystemCallWithFlags(__NR_mmap, 3, MAP_SHARED, EACCES);
@@ -507,7 +508,8 @@ TEST_P(MapOnFileSystemTest, ADescriptorOpenedAppendOnlyMapsSharedAndWritable) {
 // Linux 6.12, a hole another thread's mmap could take. A filter fails every MAP_FIXED | MAP_SYNC mmap with EPERM
 // (negative control: without the probe, Create failed with EPERM).
 TEST_P(MapOnFileSystemTest, IntoAReservationMapSyncIsNeverTriedOverThePlaceholder) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   void* sync = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd.get(), 0);
   if (sync != MAP_FAILED) {
@@ -537,7 +539,8 @@ TEST_P(MapOnFileSystemTest, IntoAReservationMapSyncIsNeverTriedOverThePlaceholde
 // 6.12, which its munmap of the reserve then unmapped whatever another thread had put there. So MAP_SYNC is asked of
 // a probe first here too (before, Create failed: the denied MAP_FIXED | MAP_SYNC was the first try).
 TEST_P(MapOnFileSystemTest, WithoutAReservationMapSyncIsNeverTriedOverTheReserve) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   void* sync = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd.get(), 0);
   if (sync != MAP_FAILED) {
@@ -569,7 +572,8 @@ int InaccessibleAnonymousMappings() {
 // MAP_FIXED mmap fails): Create fails with the errno and no part of the reserve is left, also after the PROT_NONE
 // mapping that MapAligned first places, without replacing anything, where the failed mmap may have left a hole.
 TEST_P(MapOnFileSystemTest, AFailedMappingIntoTheReserveGivesTheReserveBack) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ScopedFd fd = CreateFile(dir_.Join("f"), 2 * kPage, O_RDWR);
   ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
     const int before = InaccessibleAnonymousMappings();

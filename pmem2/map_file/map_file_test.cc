@@ -424,7 +424,8 @@ TEST_F(MapFileTest, ATemporaryFileIs0600AndWithExclusiveCannotBeLinked) {
 // file has none) shows the fallback ran. In a child, as a filter cannot be removed. MapFileInto (what MapFile is)
 // hands over the descriptor the file was mapped through.
 TEST_F(MapFileTest, WithoutOTmpfileATemporaryFileIsANamedFile0600RemovedAtOnce) {
-  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+  if (!::pmem2::testing::SystemCallsCanBeDenied())
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
     // Every bit of O_TMPFILE (which holds O_DIRECTORY) must be set: a plain O_DIRECTORY open is not refused.
     ::pmem2::testing::DenySystemCallWithFlags(__NR_openat, 2, O_TMPFILE, EOPNOTSUPP);

@@ -134,7 +134,7 @@ TEST_P(McsafeFileTest, ADescriptorNumberReusedByAnotherFileIsRefusedAndThatFileU
 // bad block in the range"), naming the offset; the caller's own bad buffer stays an EFAULT errno error. Before, both
 // were EFAULT. (The medium's EFAULT played by a filter that fails every pread with it.)
 TEST_P(McsafeFileTest, AnEfaultOfTheFilesDataIsAnIoFailureNotTheCallersBuffer) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   Source* const source = &*source_;
   const testing::ChildResult child = testing::RunInChild([&](int out) {
     void* const unreadable = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -156,7 +156,7 @@ TEST_P(McsafeFileTest, AnEfaultOfTheFilesDataIsAnIoFailureNotTheCallersBuffer) {
 // file's fault where the caller's buffer can be read (kIoFail naming the offset; EFAULT before), still the caller's
 // where it cannot, also when the denied pwrite cannot tell the two apart.
 TEST_P(McsafeFileTest, AnEfaultOfAWriteFromAReadableBufferIsAnIoFailure) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   Source* const source = &*source_;
   const testing::ChildResult child = testing::RunInChild([&](int out) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));

@@ -218,7 +218,7 @@ TEST(SvgPlotTest, ReplacesWholeOnlyWhenAskedAndNeverWritesThroughALink) {
 // Where the file system refuses RENAME_NOREPLACE (EINVAL: NFS, 9p, FUSE), a new plot is linked into place instead,
 // which refuses an existing name as well (before, the plot failed there); replacing renames as before.
 TEST(SvgPlotTest, WritesANewPlotWhereTheFileSystemRefusesRenameNoReplace) {
-  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "seccomp filters are not available here";
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
   testing::ScopedTempDir dir("/dev/shm");
   const std::string path = dir.Join("plot.svg");
   const testing::ChildResult child = testing::RunInChild([&](int out) {
