@@ -9,13 +9,16 @@
 makes `kernel_sequence_fuzz` (the target's library), `kernel_sequence_fuzz_test` (a cc_test running it over
 `corpus` and over pseudo-random inputs: every `bazel test //...` and CI's sanitizer stages) and
 `kernel_sequence_fuzz_libfuzzer` (tagged manual: built only by scripts/fuzz.sh, with clang's -fsanitize=fuzzer,
-which no GCC build has).
+which no GCC build has). `corpus` defaults to the files below the folder `<name>_corpus` beside the BUILD file, where
+scripts/fuzz.sh says to commit a crash's input: each runs first, as a regression input.
 """
 
 load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
 load("//bazel:copts.bzl", "PMEM2_TEST_COPTS")
 
-def pmem2_fuzz_test(name, srcs, deps, corpus = [], args = [], size = "small", tags = []):
+def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", tags = []):
+    if corpus == None:
+        corpus = native.glob([name + "_corpus/**"], allow_empty = True)
     cc_library(
         name = name,
         testonly = True,
