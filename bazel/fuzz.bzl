@@ -17,6 +17,17 @@ load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
 load("//bazel:copts.bzl", "PMEM2_TEST_COPTS")
 
 def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", tags = []):
+    """A fuzz target's library, its deterministic cc_test and its libFuzzer binary (see the file's docstring).
+
+    Args:
+      name: the target's library; NAME_test and NAME_libfuzzer are made beside it.
+      srcs: the sources defining LLVMFuzzerTestOneInput.
+      deps: the library's dependencies.
+      corpus: files the test runs first; None: those below NAME_corpus/.
+      args: the test's arguments (e.g. --fuzz_runs=N).
+      size: the test's size.
+      tags: the test's tags.
+    """
     if corpus == None:
         corpus = native.glob([name + "_corpus/**"], allow_empty = True)
     cc_library(
