@@ -43,7 +43,9 @@ struct Sync {
 class StartLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.emplace(pmem2::testing::TestFileSystems().front().base);
+    const auto file_systems = pmem2::testing::TestFileSystems();
+    ASSERT_FALSE(file_systems.empty()) << "no folder to test in";
+    dir_.emplace(file_systems.front().base);
     fd_ = CreateFile(dir_->Join("log"), 4 * kPage, O_RDWR);
     ASSERT_GE(fd_.get(), 0);
     pmem2::Config config;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,6 +29,12 @@
 namespace pmem2 {
 namespace testing {
 namespace {
+
+absl::Time MonotonicNow() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return absl::TimeFromTimespec(now);
+}
 
 // The child's exit code when it cannot be traced; never a body's (bodies return small codes).
 constexpr int kCannotTrace = 111;
@@ -194,7 +201,8 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
   close(pipe_fds[1]);
   const int out = pipe_fds[0];
   fcntl(out, F_SETFL, O_NONBLOCK);
-  const absl::Time deadline = absl::Now() + options.timeout;
+  // The monotonic clock: a step of the wall clock (NTP, a VM resumed) must not time a child out, nor let it run on.
+  const absl::Time deadline = MonotonicNow() + options.timeout;
   bool waiting_for_first_stop = options.trace_opens;
   for (;;) {
     const bool end_of_output = Drain(out, &result.output);
@@ -211,7 +219,7 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
       break;
     }
     // Checked at every turn, also between system-call stops: a child busy making system calls forever is late too.
-    if (absl::Now() >= deadline) {
+    if (MonotonicNow() >= deadline) {
       kill(pid, SIGKILL);
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }

@@ -22,9 +22,10 @@ void MakeDirs(const std::string& path) {
 
 }  // namespace
 
-FakeSysfs::FakeSysfs() { sysfs_internal::SetRootForTest(dir_.path()); }
+FakeSysfs::FakeSysfs() : before_(sysfs_internal::Root()) { sysfs_internal::SetRootForTest(dir_.path()); }
 
-FakeSysfs::~FakeSysfs() { sysfs_internal::SetRootForTest(""); }
+// The root before it, not the real one: an inner fake's end leaves an outer one in place.
+FakeSysfs::~FakeSysfs() { sysfs_internal::SetRootForTest(before_ == "/sys" ? "" : before_); }
 
 std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const std::string& align_text) {
   struct stat st;

@@ -46,6 +46,7 @@ class FakeSysfs {
   void AddRegion(const char* persistence_domain);
 
  private:
+  const std::string before_;  // the root it replaced, given back at its end
   ScopedTempDir dir_{"/dev/shm"};
   int regions_ = 0;
 };
