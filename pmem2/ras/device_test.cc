@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/ras/fake_nvdimm.h"
 #include "pmem2/source/source.h"
+#include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -74,6 +77,26 @@ TEST_F(DeviceTest, IdConcatenatesTheDimmIdsInLibndctlsOrder) {
   EXPECT_EQ(UnsafeShutdownCount(*source_).value(), 6u);
   EXPECT_EQ(NumaNode(*source_).value(), 1);
   EXPECT_EQ(NvdimmRegion(*source_).value(), "region0");
+}
+
+// Out of descriptors when the bus's folder is listed: an error, not the ids joined in the region's mapping order
+// (another device's id, for which the application would reset its unsafe shutdown count). Found by review.
+TEST_F(DeviceTest, TheDimmsOrderUnreadableForWantOfDescriptorsIsAnError) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
+  testing::FakeNvdimm fake;
+  PlaceOnRegion(fake, 2, {{"dirty_shutdown", "3\n"}});
+  fake.Write(fake.root() + "/devices/ndbus0/nmem0/nfit/id", "8089-a2-1837-00000b21\n");
+  fake.Write(fake.root() + "/devices/ndbus0/nmem1/nfit/id", "8089-a2-1837-00000b22\n");
+  ASSERT_TRUE(DeviceId(*source_).ok());
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    testing::DenySystemCallWithFlags(__NR_openat, 2, O_DIRECTORY, EMFILE);
+    const absl::StatusOr<std::string> id = DeviceId(*source_);
+    testing::WriteToParent(out, id.ok() ? "id " + *id : std::string(id.status().message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, HasSubstr("(the DIMMs' order)"));
+  EXPECT_THAT(child.output, HasSubstr("Too many open files"));
 }
 
 TEST_F(DeviceTest, EmulatedDimmsWithoutNfitAttributesAreNotSupportedNamingTheDimm) {

@@ -263,20 +263,40 @@ namespace {
 // pmem2_source_device_id concatenates their ids: the bus's DIMMs as its sysfs folder lists them (readdir), last
 // listed first (libndctl adds each at the head of the bus's list), those of the region. An id is compared with the one
 // stored beside an unsafe shutdown count (libpmem2_unsafe_shutdown(7)): another order is another device, whose count
-// the application resets. Unchanged where the folder cannot be read or lacks one of them.
-std::vector<std::string> InLibndctlOrder(const std::string& region_dir, std::vector<std::string> names) {
+// the application resets. Unchanged where the folder is not there, cannot be read (permissions) or lacks one of them;
+// an error where the process is out of a resource (descriptors, memory) or reading fails, rather than an id in another
+// order, that is another device's.
+bool OutOfResources(int error) { return error == EMFILE || error == ENFILE || error == ENOMEM || error == EIO; }
+
+absl::StatusOr<std::vector<std::string>> InLibndctlOrder(const std::string& region_dir,
+                                                         std::vector<std::string> names) {
   // Not realpath's malloc'ed result: the string made from it may throw std::bad_alloc before it is freed.
   char resolved[PATH_MAX];
-  if (realpath(region_dir.c_str(), resolved) == nullptr) return names;
+  if (realpath(region_dir.c_str(), resolved) == nullptr) {
+    const int error = errno;
+    if (OutOfResources(error)) return MakeErrnoError(error, absl::StrCat("realpath ", region_dir));
+    return names;
+  }
   std::string bus_dir = resolved;
   bus_dir.resize(bus_dir.rfind('/') == std::string::npos ? 0 : bus_dir.rfind('/'));
   DIR* const dir = opendir(bus_dir.c_str());
-  if (dir == nullptr) return names;
+  if (dir == nullptr) {
+    const int error = errno;
+    if (OutOfResources(error)) return MakeErrnoError(error, absl::StrCat("opendir ", bus_dir, " (the DIMMs' order)"));
+    return names;
+  }
   const absl::Cleanup close_dir = [dir] { closedir(dir); };
   std::vector<std::string> listed;
-  while (const struct dirent* entry = readdir(dir)) {
-    if (std::find(names.begin(), names.end(), entry->d_name) != names.end())
+  for (;;) {
+    errno = 0;
+    const struct dirent* entry = readdir(dir);
+    if (entry == nullptr) {
+      if (errno != 0) return MakeErrnoError(errno, absl::StrCat("readdir ", bus_dir, " (the DIMMs' order)"));
+      break;
+    }
+    if (std::find(names.begin(), names.end(), entry->d_name) != names.end()) {
       listed.insert(listed.begin(), entry->d_name);
+    }
   }
   if (listed.size() != names.size()) return names;
   return listed;
@@ -316,8 +336,10 @@ absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_d
     }
     if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
   }
+  absl::StatusOr<std::vector<std::string>> ordered = InLibndctlOrder(region_dir, std::move(names));
+  if (!ordered.ok()) return ordered.status();
   std::vector<std::string> dimms;
-  for (const std::string& name : InLibndctlOrder(region_dir, std::move(names))) {
+  for (const std::string& name : *ordered) {
     dimms.push_back(absl::StrCat(sysfs_internal::Root(), "/bus/nd/devices/", name));
   }
   return dimms;
