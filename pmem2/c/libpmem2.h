@@ -439,21 +439,22 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * libpmem.so.1's pmem_map_file mappings are not known to libpmem2.so.1, see libpmem.h) (as libpmem2 1.12.1 returns,
  * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
- * or cache-line granularity on a CPU without a cache-line write-back pmem2 can use; or a Device DAX on no NVDIMM
- * region, as for pmem2_map_new); PMEM2_E_INVALID_SHARING_VALUE
+ * or cache-line granularity, or at byte without eADR, on a CPU without a cache-line write-back pmem2 can use; or a
+ * Device DAX on no NVDIMM region, as for pmem2_map_new); PMEM2_E_INVALID_SHARING_VALUE
  * (a file's or Device DAX's range that is not all a shared mapping: a private mapping's stores never reach the file,
  * and its msync succeeds, so every persist would report success; libpmem2 1.12.1 adopts it; only the sharing is
  * checked, from /proc/self/maps where it can be read, not which file a shared mapping maps); -EINVAL for a PMEM_*
  * environment variable holding a value it does not take, as pmem2_map_new; -ENOMEM. Unlike libpmem2 1.12.1, whose
  * page-granularity persist on such a map never returns, a page-granularity persist here is msync(2) of the range like
- * any other map. Three granularities are replaced by one whose functions keep the promise
- * (pmem2_map_get_store_granularity() says which): page on Device DAX becomes cache line (msync cannot persist Device
- * DAX), cache line on a CPU without a cache-line write-back becomes page (msync), and byte or cache line of a file
- * that cannot be mapped with MAP_SYNC (not DAX: tmpfs, a disk's file system, whose pages are the page cache's; or DAX
- * on a file system that cannot keep a page fault's metadata durable: virtio-pmem, virtiofs) or on a medium that keeps
- * no store becomes page, as pmem2_map_new gives it: only msync makes its stores durable (libpmem2 1.12.1 keeps the
- * claim, and its persists report success over pages nothing wrote back). A file that takes MAP_SYNC but was mapped
- * without it is not told apart: that claim stays the caller's.
+ * any other map. Four granularities are replaced by one whose functions keep the promise
+ * (pmem2_map_get_store_granularity() says which): byte of a file or Device DAX without eADR (the CPU caches not in
+ * every NVDIMM region's persistence domain: byte's persists only fence) becomes cache line; page on Device DAX becomes
+ * cache line (msync cannot persist Device DAX), cache line on a CPU without a cache-line write-back becomes page
+ * (msync), and byte or cache line of a file that cannot be mapped with MAP_SYNC (not DAX: tmpfs, a disk's file system,
+ * whose pages are the page cache's; or DAX on a file system that cannot keep a page fault's metadata durable:
+ * virtio-pmem, virtiofs) or on a medium that keeps no store becomes page, as pmem2_map_new gives it: only msync makes
+ * its stores durable (libpmem2 1.12.1 keeps the claim, and its persists report success over pages nothing wrote back).
+ * A file that takes MAP_SYNC but was mapped without it is not told apart: that claim stays the caller's.
  */
 int pmem2_map_from_existing(struct pmem2_map **map, const struct pmem2_source *src, void *addr, size_t len,
                             enum pmem2_granularity gran);

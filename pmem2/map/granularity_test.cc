@@ -156,6 +156,7 @@ TEST(AdoptGranularityTest, PageOnDeviceDaxIsCacheLineAndTheRestIsAsGiven) {
   EXPECT_EQ(devdax->effective, StoreGranularity::kCacheLine);
   EXPECT_FALSE(devdax->cpu_cannot_write_back);
   EXPECT_THAT(devdax->reason, HasSubstr("msync cannot persist Device DAX"));
+  FakeRegions eadr({"cpu_cache"});  // byte is kept only there
   for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine, StoreGranularity::kPage}) {
     for (bool shared_file : {true, false}) {
       for (bool device_dax : {true, false}) {
@@ -166,6 +167,28 @@ TEST(AdoptGranularityTest, PageOnDeviceDaxIsCacheLineAndTheRestIsAsGiven) {
         EXPECT_THAT(adopted->reason, HasSubstr("granularity given by the caller"));
       }
     }
+  }
+}
+
+// Byte, whose persists only fence, is kept for a file or Device DAX only where every region has the CPU caches in its
+// persistence domain, as Create() decides (rule 2): elsewhere it is cache line. Anonymous memory keeps it.
+TEST(AdoptGranularityTest, ByteWithoutEadrIsCacheLine) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "this CPU cannot write cache lines back";
+  for (const std::vector<const char*>& domains :
+       {std::vector<const char*>{}, std::vector<const char*>{"memory_controller"},
+        std::vector<const char*>{"cpu_cache", "memory_controller"}, std::vector<const char*>{nullptr}}) {
+    FakeRegions regions(domains);
+    for (bool device_dax : {true, false}) {
+      absl::StatusOr<AdoptedGranularity> adopted =
+          AdoptGranularity(StoreGranularity::kByte, /*shared_file=*/true, device_dax);
+      ASSERT_TRUE(adopted.ok()) << adopted.status();
+      EXPECT_EQ(adopted->effective, StoreGranularity::kCacheLine) << domains.size() << device_dax;
+      EXPECT_THAT(adopted->reason, HasSubstr("byte made cache line: the CPU caches are not in the persistence domain"));
+    }
+    absl::StatusOr<AdoptedGranularity> anonymous =
+        AdoptGranularity(StoreGranularity::kByte, /*shared_file=*/false, /*device_dax=*/false);
+    ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+    EXPECT_EQ(anonymous->effective, StoreGranularity::kByte);
   }
 }
 
@@ -204,11 +227,13 @@ TEST(ChooseGranularityTest, DeviceDaxOnACpuThatCannotWriteBackIsRefused) {
   EXPECT_EQ(file->effective, StoreGranularity::kPage);
   EXPECT_TRUE(file->cpu_cannot_write_back);
   EXPECT_THAT(file->reason, HasSubstr("cache line made page (msync)"));
-  for (bool shared_file : {true, false}) {
-    absl::StatusOr<AdoptedGranularity> byte = AdoptGranularity(StoreGranularity::kByte, shared_file, true);
-    ASSERT_TRUE(byte.ok()) << byte.status();
-    EXPECT_EQ(byte->effective, StoreGranularity::kByte) << "eADR: nothing to write back";
-  }
+  // Byte on Device DAX without eADR (these regions: memory_controller) is cache line, which this CPU cannot write
+  // back: refused too. Anonymous memory keeps it.
+  EXPECT_EQ(GetErrorCode(AdoptGranularity(StoreGranularity::kByte, /*shared_file=*/true, true).status()),
+            ErrorCode::kGranularityNotSupported);
+  absl::StatusOr<AdoptedGranularity> anonymous_byte = AdoptGranularity(StoreGranularity::kByte, false, true);
+  ASSERT_TRUE(anonymous_byte.ok()) << anonymous_byte.status();
+  EXPECT_EQ(anonymous_byte->effective, StoreGranularity::kByte) << "nothing to write back";
   absl::StatusOr<AdoptedGranularity> anonymous =
       AdoptGranularity(StoreGranularity::kCacheLine, /*shared_file=*/false, /*device_dax=*/false);
   ASSERT_TRUE(anonymous.ok()) << anonymous.status();
@@ -235,6 +260,11 @@ TEST(ChooseGranularityTest, DeviceDaxWithEadrMapsOnACpuThatCannotWriteBack) {
                         /*device_dax=*/true);
   EXPECT_EQ(GetErrorCode(forced_page.status()), ErrorCode::kGranularityNotSupported)
       << "a forced page is cache line on Device DAX, which this CPU cannot write back";
+  for (bool shared_file : {true, false}) {  // adopted at byte: kept, with eADR
+    absl::StatusOr<AdoptedGranularity> byte = AdoptGranularity(StoreGranularity::kByte, shared_file, true);
+    ASSERT_TRUE(byte.ok()) << byte.status();
+    EXPECT_EQ(byte->effective, StoreGranularity::kByte) << "eADR: nothing to write back";
+  }
 }
 #endif
 

@@ -254,25 +254,25 @@ class Map {
   // (e.g. whether with MAP_SYNC). The Map does not own the mapping: destroying it leaves the mapping alone, and
   // the mapping must stay in place while the Map exists. Page granularity persists with msync(2) like any
   // other Map (libpmem2 1.12.1's page-granularity persist on such a map never returns), and persistence
-  // failures are recorded and reported as for any Map of the source's file. Three granularities are replaced by
-  // one whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create()
-  // replaces them: page on Device DAX becomes cache line (msync cannot persist Device DAX), cache line on a
-  // CPU backend that cannot write cache lines back becomes page (msync; diagnostics().cpu_cannot_write_back), and
-  // byte or cache line of a file that cannot be mapped with MAP_SYNC (asked as Create() asks: not DAX, as tmpfs or a
-  // disk's file system, whose pages only msync writes back; or DAX on a file system that cannot keep a page fault's
-  // metadata durable, as virtio-pmem; libpmem2 keeps the claim) or on a medium that keeps no store (a DAX file system
-  // over volatile memory, Create()'s rule) becomes page. Not caught: a claim of byte or cache line for a file that
-  // takes MAP_SYNC but was mapped without it (its blocks' metadata is durable only by fsync), which stays the caller's
-  // to get right, as in libpmem2.
-  // The protection the whole range has now (/proc/self/maps) stands for Create()'s Config::set_protection: the
-  // Status methods refuse (kNoAccess) what it does not allow unless mprotect(2) has since allowed it (read and write
-  // are assumed where the maps cannot be read).
+  // failures are recorded and reported as for any Map of the source's file. Four granularities are replaced by one
+  // whose functions keep the promise (store_granularity() and diagnostics().reason say so), as Create() replaces them:
+  // byte of a file or Device DAX where the CPU caches are not in every NVDIMM region's persistence domain (no eADR:
+  // byte's persists only fence) becomes cache line; page on Device DAX becomes cache line (msync cannot persist Device
+  // DAX), cache line on a CPU backend that cannot write cache lines back becomes page (msync;
+  // diagnostics().cpu_cannot_write_back), and byte or cache line of a file that cannot be mapped with MAP_SYNC (asked
+  // as Create() asks: not DAX, as tmpfs or a disk's file system, whose pages only msync writes back; or DAX on a file
+  // system that cannot keep a page fault's metadata durable, as virtio-pmem; libpmem2 keeps the claim) or on a medium
+  // that keeps no store (a DAX file system over volatile memory, Create()'s rule) becomes page. Not caught: a claim of
+  // byte or cache line for a file that takes MAP_SYNC but was mapped without it (its blocks' metadata is durable only
+  // by fsync), which stays the caller's to get right, as in libpmem2. The protection the whole range has now
+  // (/proc/self/maps) stands for Create()'s Config::set_protection: the Status methods refuse (kNoAccess) what it does
+  // not allow unless mprotect(2) has since allowed it (read and write are assumed where the maps cannot be read).
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
-  // enumerator; or Device DAX at page or cache line on a CPU backend that cannot write cache lines back; or a
-  // Device DAX on no NVDIMM region, or on one of volatile memory or a virtio-pmem device, as for Create()),
-  // kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's or
-  // device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach the
-  // file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
+  // enumerator; or Device DAX at page or cache line, or byte without eADR, on a CPU backend that cannot write cache
+  // lines back; or a Device DAX on no NVDIMM region, or on one of volatile memory or a virtio-pmem device, as for
+  // Create()), kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's
+  // or device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach
+  // the file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
   // maps, and without a readable /proc not even that), kInvalidFileHandle (as for Create()), kInvalidEnvironment (as
   // for Create(): the functions would otherwise be chosen as if the bad value were unset), the source's errors.
   static absl::StatusOr<Map> FromExisting(const Source& source, void* address, size_t length,

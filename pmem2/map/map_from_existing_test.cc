@@ -771,12 +771,15 @@ arch::x86_64::CpuFeatures CpuWithoutAFlushInstruction() {
 }
 
 // On a CPU without a cache-line write-back only byte (eADR) Maps of Device DAX exist (granularity.h, rule 5), and
-// msync's EINVAL over them is answered with a fence: nothing recorded, 0 returned. A page adoption there is refused.
+// msync's EINVAL over them is answered with a fence: nothing recorded, 0 returned. A page adoption there is refused,
+// and so is a byte one where the CPU caches are not in the persistence domain (its persists would only fence: it was
+// adopted, found by review).
 TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence) {
   ::pmem2::testing::ScopedCpuFeatures cpu(CpuWithoutAFlushInstruction());
   ASSERT_FALSE(arch::CacheLineOps().writes_back_cache_lines);
   ::pmem2::testing::FakeSysfs sysfs;
   sysfs.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
+  sysfs.AddRegion("cpu_cache");
   ScopedFd fd(open("/dev/null", O_RDWR | O_CLOEXEC));
   absl::StatusOr<Source> source = Source::FromFd(fd.get());
   ASSERT_TRUE(source.ok()) << source.status();
@@ -796,6 +799,13 @@ TEST(MapFromExistingDeviceDaxTest, OnACpuWithoutWriteBackAByteMapsEinvalIsAFence
     map_internal::SetMsyncForTest(nullptr);
     EXPECT_EQ(PersistErrorCount(), errors_before);
     EXPECT_TRUE(map->PersistError().ok());
+  }
+  {
+    ::pmem2::testing::FakeSysfs no_eadr;
+    no_eadr.MakeDevNullDeviceDaxOnRegion(std::to_string(kLength), "4096");
+    no_eadr.AddRegion("memory_controller");
+    const absl::Status byte = Map::FromExisting(*source, memory, kLength, StoreGranularity::kByte).status();
+    EXPECT_EQ(GetErrorCode(byte), ErrorCode::kGranularityNotSupported) << byte;
   }
   munmap(memory, kLength);
 }
