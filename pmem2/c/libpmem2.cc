@@ -525,4 +525,14 @@ int pmem2_map_clear_persist_error(struct pmem2_map* map) try {
   return Return(map->ClearPersistError());
 } PMEM2_C_CATCH_OUT_OF_MEMORY
 
+uint64_t pmem2_map_get_persist_failure_mark(struct pmem2_map* map) {
+  return map != nullptr && IsLiveHandle(HandleKind::kMap, map) ? map->PersistFailureMark() : 0;
+}
+
+int pmem2_map_get_persist_error_since(struct pmem2_map* map, uint64_t mark) try {
+  if (int ret = CheckHandle(HandleKind::kMap, map, "map"); ret != 0) return ret;
+  return Return(map->PersistErrorSince(mark));
+}
+PMEM2_C_CATCH_OUT_OF_MEMORY
+
 }  // extern "C"

@@ -543,6 +543,17 @@ int pmem2_map_get_persist_error(struct pmem2_map *map);
  * errors above that stay (the map can vouch for no persist: delete it, and map the file again). */
 int pmem2_map_clear_persist_error(struct pmem2_map *map);
 
+/*
+ * Where another thread may acknowledge failures (pmem2_map_clear_persist_error()) between a thread's persists and
+ * its read of the error: a mark taken before the stores the thread persists, and afterwards
+ * pmem2_map_get_persist_error_since(map, mark), which is pmem2_map_get_persist_error() and, if that is 0, the first
+ * failure recorded on the map since the mark, even one acknowledged meanwhile (as -errno). The mark is a count of the
+ * map's failures; 0 for a NULL map or one that is no live handle, whose pmem2_map_get_persist_error_since() is
+ * -EINVAL.
+ */
+uint64_t pmem2_map_get_persist_failure_mark(struct pmem2_map *map);
+int pmem2_map_get_persist_error_since(struct pmem2_map *map, uint64_t mark);
+
 #ifdef __cplusplus
 }
 #endif

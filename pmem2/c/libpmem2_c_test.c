@@ -116,6 +116,8 @@ static void test_file_mapping(void) {
     pmem2_get_drain_fn(map)();
     CHECK_EQ_INT(pmem2_map_get_persist_error(map), 0);
     CHECK_EQ_INT(pmem2_map_clear_persist_error(map), 0);
+    CHECK_EQ_INT(pmem2_map_get_persist_failure_mark(map), 0);
+    CHECK_EQ_INT(pmem2_map_get_persist_error_since(map, pmem2_map_get_persist_failure_mark(map)), 0);
 
     /* The offset selected the file's second page. */
     CHECK_EQ_INT(pread(fd, buf, 11, (off_t)page), 11);
@@ -290,6 +292,8 @@ static void test_stale_handles_of_every_kind(void) {
   CHECK(pmem2_get_memcpy_fn(map_copy) == pmem2_get_memcpy_fn(NULL));
   CHECK_EQ_INT(pmem2_map_get_persist_error(map_copy), PMEM2_E_MAPPING_NOT_FOUND);
   CHECK_EQ_INT(pmem2_map_clear_persist_error(map_copy), PMEM2_E_MAPPING_NOT_FOUND);
+  CHECK_EQ_INT(pmem2_map_get_persist_failure_mark(map_copy), 0);
+  CHECK_EQ_INT(pmem2_map_get_persist_error_since(map_copy, 0), PMEM2_E_MAPPING_NOT_FOUND);
   CHECK_EQ_INT(pmem2_deep_flush(map_copy, NULL, 0), PMEM2_E_MAPPING_NOT_FOUND);
 
   CHECK_EQ_INT(pmem2_vm_reservation_new(&rsv, NULL, 4 << 20), 0);
@@ -392,6 +396,8 @@ static void test_null_arguments(void) {
   CHECK_EQ_INT(pmem2_map_get_store_granularity(NULL), PMEM2_GRANULARITY_PAGE);
   CHECK_EQ_INT(pmem2_map_get_persist_error(NULL), -EINVAL);
   CHECK_EQ_INT(pmem2_map_clear_persist_error(NULL), -EINVAL);
+  CHECK_EQ_INT(pmem2_map_get_persist_failure_mark(NULL), 0);
+  CHECK_EQ_INT(pmem2_map_get_persist_error_since(NULL, 0), -EINVAL);
   CHECK_EQ_INT(pmem2_deep_flush(NULL, buf, 1), -EINVAL);
   CHECK_EQ_INT(pmem2_map_from_existing(NULL, src, buf, sizeof buf, PMEM2_GRANULARITY_PAGE), -EINVAL);
   map = (struct pmem2_map *)buf; /* set to NULL on failure */

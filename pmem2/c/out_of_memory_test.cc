@@ -493,6 +493,7 @@ TEST_F(OutOfMemoryTest, APersistFailureIsRecordedWithoutAllocatingAndItsErrorIsN
   char* const address = static_cast<char*>(pmem2_map_get_address(map));
   pmem2_persist_fn persist = pmem2_get_persist_fn(map);
   pmem2_memcpy_fn memcpy_fn = pmem2_get_memcpy_fn(map);
+  const uint64_t mark = pmem2_map_get_persist_failure_mark(map);
   pmem2::map_internal::SetMsyncForTest(&FailingMsync);
   {
     FailNthAllocation fail(1);
@@ -528,6 +529,9 @@ TEST_F(OutOfMemoryTest, APersistFailureIsRecordedWithoutAllocatingAndItsErrorIsN
     ASSERT_EQ(pmem2_map_get_persist_error(map), -EIO) << "a clear that failed for want of memory cleared";
   }
   EXPECT_EQ(pmem2_map_get_persist_error(map), 0) << pmem2_errormsg();
+  // Acknowledged, but not for a caller that took its mark before its failed persists (libpmem2.h).
+  EXPECT_EQ(pmem2_map_get_persist_error_since(map, mark), -EIO) << pmem2_errormsg();
+  EXPECT_EQ(pmem2_map_get_persist_error_since(map, pmem2_map_get_persist_failure_mark(map)), 0) << pmem2_errormsg();
   EXPECT_EQ(pmem2_map_delete(&map), 0);
 }
 

@@ -387,7 +387,7 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
-  const uint64_t mark = FailureMark();
+  const uint64_t mark = PersistFailureMark();
   // Page granularity: the persist function's sync, its failure counted as this caller's to see (the C API's
   // PMEM2_PERSIST_FAILURE then leaves it to the returned Status); so below.
   if (granularity_ == StoreGranularity::kPage) {
@@ -403,7 +403,7 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
   if (writes_back_lines_) {
     if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   }
-  const uint64_t mark = FailureMark();
+  const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
     map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
   } else {
@@ -414,7 +414,7 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
 
 absl::Status Map::Drain() const {
   if (drain_ == nullptr) return MakeError(ErrorCode::kMapRange, "this Map was moved from and maps nothing");
-  const uint64_t mark = FailureMark();
+  const uint64_t mark = PersistFailureMark();
   drain_();
   return PersistErrorSince(mark);
 }
@@ -427,7 +427,7 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
-  const uint64_t mark = FailureMark();
+  const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
     map_internal::PageMemmoveReturningFailure(pmemdest, src, len, flags);
   } else {
@@ -440,7 +440,7 @@ absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) cons
   if (absl::Status s = CheckRange(pmemdest, len); !s.ok()) return s;
   if (absl::Status s = CheckFlags(flags); !s.ok()) return s;
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
-  const uint64_t mark = FailureMark();
+  const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
     map_internal::PageMemsetReturningFailure(pmemdest, c, len, flags);
   } else {
@@ -454,12 +454,12 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
     return MakeError(ErrorCode::kDeepFlushRange, s.message());
   }
   if (granularity_ == StoreGranularity::kPage) {
-    const uint64_t mark = FailureMark();
+    const uint64_t mark = PersistFailureMark();
     map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
     return PersistErrorSince(mark);
   }
   if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
-  const uint64_t mark = FailureMark();  // the fsdax msync below may fail, its report taken by another thread's
+  const uint64_t mark = PersistFailureMark();  // the fsdax msync below may fail, its report taken by another thread's
   // Written back whatever the granularity and PMEM_NO_FLUSH say: the deepest domain is beyond the caches.
   if (FlushFn write_back = arch::WriteBackFlush(); write_back != nullptr) write_back(ptr, size);
   arch::CacheLineOps().drain();
@@ -481,7 +481,7 @@ absl::Status Map::PersistError() const {
   return record_ != nullptr ? record_->Error() : absl::OkStatus();
 }
 
-uint64_t Map::FailureMark() const { return record_ != nullptr ? record_->failures_recorded() : 0; }
+uint64_t Map::PersistFailureMark() const { return record_ != nullptr ? record_->failures_recorded() : 0; }
 
 absl::Status Map::PersistErrorSince(uint64_t mark) const {
   return record_ != nullptr ? record_->ErrorSince(mark) : absl::OkStatus();

@@ -56,7 +56,8 @@
 //     when their own msync succeeded. OK means: no failure since the last ClearPersistError(), so every range
 //     this Map persisted is durable.
 //   * The function pointers cannot return anything; after using them, read PersistError() (or
-//     pmem2::PersistErrorAt(address)) before declaring data durable, e.g. before committing a transaction.
+//     pmem2::PersistErrorAt(address)) before declaring data durable, e.g. before committing a transaction; where
+//     another thread may acknowledge failures meanwhile, PersistErrorSince() with a mark taken before the stores.
 //   * After a failure, assume that everything written through this Map since the last point at which it
 //     reported OK may be lost, whichever range failed. Clearing the error and retrying the persist does not
 //     bring the data back (the kernel may have dropped the pages): write it again, persist, and check again.
@@ -344,13 +345,18 @@ class Map {
   // failure recorded concurrently is either returned here or kept for the next call, never lost.
   absl::Status ClearPersistError();
 
+  // For the function pointers, what the Status methods do within a call: a mark taken before the stores a caller
+  // persists, and afterwards PersistErrorSince(mark), which is PersistError() and, if that is OK, the failures
+  // recorded on this Map since the mark even where another thread's ClearPersistError() acknowledged them meanwhile
+  // (a health check clearing the error between a thread's failed persist_fn and its PersistError() read would
+  // otherwise make that thread commit data whose write-back failed). A mark is a count of the Map's failures; 0 for
+  // a moved-from Map, whose PersistErrorSince() is OK.
+  uint64_t PersistFailureMark() const;
+  absl::Status PersistErrorSince(uint64_t mark) const;
+
  private:
   Map() = default;
 
-  // For the Status methods: the failure count before their function runs, and PersistError() with the failures
-  // recorded since then, even those another thread's ClearPersistError() took meanwhile.
-  uint64_t FailureMark() const;
-  absl::Status PersistErrorSince(uint64_t mark) const;
   friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
   friend void map_internal::PublishForCApi(const Map& map);
   friend void map_internal::BeginDestructionForCApi(const Map& map);

@@ -349,6 +349,25 @@ TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledged
   }
 }
 
+// The function pointers' way (map.h): a mark before the stores, PersistErrorSince() after. Another thread's
+// ClearPersistError() between a failed persist_fn and the read of PersistError() hid the failure (found by review:
+// the Status methods kept a mark, the function pointers' callers had none).
+TEST_F(PagePersistenceTest, AFunctionPointerCallerSeesItsFailureAcknowledgedMeanwhileThroughItsMark) {
+  const uint64_t mark = map_->PersistFailureMark();
+  msync_.FailWith({EIO});
+  map_->persist_fn()(at(0), 1);
+  EXPECT_EQ(GetErrno(map_->ClearPersistError()), EIO) << "another thread's health check";
+  EXPECT_TRUE(map_->PersistError().ok());
+  const absl::Status since = map_->PersistErrorSince(mark);
+  EXPECT_EQ(GetErrno(since), EIO) << since;
+  EXPECT_THAT(std::string(since.message()), HasSubstr("acknowledged it before this call could report it"));
+  EXPECT_TRUE(map_->PersistErrorSince(map_->PersistFailureMark()).ok()) << "a mark taken after it";
+  Map moved = std::move(*map_);
+  EXPECT_EQ(map_->PersistFailureMark(), 0u) << "moved from";
+  EXPECT_TRUE(map_->PersistErrorSince(0).ok());
+  EXPECT_EQ(GetErrno(moved.PersistErrorSince(mark)), EIO) << "the mark goes with the Map";
+}
+
 // The same for pmem2::SyncPages and DeepDrain (pmem_msync's and pmem_deep_drain's): another thread's sync took the
 // kernel's report of this call's data (so this call's msync returned 0), recorded it on the Map and acknowledged it
 // with ClearPersistError() before this call read the Map's error. Such a call returned OK before.
