@@ -17,12 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -204,10 +207,56 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
   // The monotonic clock: a step of the wall clock (NTP, a VM resumed) must not time a child out, nor let it run on.
   const absl::Time deadline = MonotonicNow() + options.timeout;
   bool waiting_for_first_stop = options.trace_opens;
+  // The child's threads and the processes it forks, traced too (their opens are the child's code's): each known from
+  // its parent's event stop, and each starting with a SIGSTOP that is not a signal for it.
+  std::vector<pid_t> tracees;
+  std::vector<pid_t> fresh;  // tracees whose first stop has not come yet
+  const auto resume = [&](pid_t tid, int status) {
+    const int sig = WSTOPSIG(status);
+    const int event = status >> 16;
+    int deliver = 0;
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+      unsigned long added = 0;  // NOLINT(runtime/int): PTRACE_GETEVENTMSG's type
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &added) == 0) {
+        tracees.push_back(static_cast<pid_t>(added));
+        fresh.push_back(static_cast<pid_t>(added));
+      }
+    } else if (sig == (SIGTRAP | 0x80)) {
+      RecordOpen(tid, &result);
+    } else if (sig == SIGSTOP && std::find(fresh.begin(), fresh.end(), tid) != fresh.end()) {
+      fresh.erase(std::find(fresh.begin(), fresh.end(), tid));
+    } else if (event == 0) {
+      deliver = sig;  // a real signal for it: passed on
+    }
+    ptrace(PTRACE_SYSCALL, tid, nullptr, reinterpret_cast<void*>(static_cast<intptr_t>(deliver)));
+  };
+  // Whatever it left traced when it ended (a grandchild still running): killed, not left stopped under this process.
+  const auto end_tracees = [&] {
+    for (pid_t tid : tracees) {
+      if (kill(tid, SIGKILL) == 0) {
+        int ignored = 0;
+        while (waitpid(tid, &ignored, __WALL) < 0 && errno == EINTR) {
+        }
+      }
+    }
+  };
   for (;;) {
     const bool end_of_output = Drain(out, &result.output);
     int status = 0;
-    const pid_t r = waitpid(pid, &status, WNOHANG);
+    bool stopped_elsewhere = false;
+    for (size_t i = 0; i < tracees.size();) {
+      int tracee_status = 0;
+      const pid_t t = waitpid(tracees[i], &tracee_status, WNOHANG | __WALL);
+      if (t == tracees[i] && WIFSTOPPED(tracee_status)) {
+        resume(t, tracee_status);
+        stopped_elsewhere = true;
+      } else if ((t == tracees[i] && !WIFSTOPPED(tracee_status)) || (t < 0 && errno == ECHILD)) {
+        tracees.erase(tracees.begin() + static_cast<std::ptrdiff_t>(i));  // ended (a thread: with its process)
+        continue;
+      }
+      ++i;
+    }
+    const pid_t r = waitpid(pid, &status, WNOHANG | (options.trace_opens ? __WALL : 0));
     if (r < 0 && errno == ECHILD) {  // reaped elsewhere (SIGCHLD ignored by the code under test): not ours to kill
       result.output += "\n(the child's status was lost: waitpid ECHILD)";
       break;
@@ -216,6 +265,7 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
       result.exited = WIFEXITED(status);
       result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
       result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+      end_tracees();
       break;
     }
     // Checked at every turn, also between system-call stops: a child busy making system calls forever is late too.
@@ -224,27 +274,27 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       result.timed_out = true;
+      end_tracees();
       break;
     }
     if (r == pid && WIFSTOPPED(status)) {
-      const int sig = WSTOPSIG(status);
-      int deliver = 0;
-      if (waiting_for_first_stop && sig == SIGSTOP) {
+      if (waiting_for_first_stop && WSTOPSIG(status) == SIGSTOP) {
         waiting_for_first_stop = false;
-        // EXITKILL: if this process dies, the child does not outlive it stopped or running.
+        // EXITKILL: if this process dies, the child does not outlive it stopped or running. The threads it starts
+        // and the processes it forks are traced from their start (their options are the child's).
         if (ptrace(PTRACE_SETOPTIONS, pid, nullptr,
-                   reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) != 0) {
+                   reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+                                           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)) != 0) {
           const int err = errno;
           result.trace_error = absl::StrCat("PTRACE_SETOPTIONS: ", std::strerror(err));
         }
-      } else if (sig == (SIGTRAP | 0x80)) {
-        RecordOpen(pid, &result);
+        ptrace(PTRACE_SYSCALL, pid, nullptr, nullptr);
       } else {
-        deliver = sig;  // a real signal for the child: pass it on
+        resume(pid, status);
       }
-      ptrace(PTRACE_SYSCALL, pid, nullptr, reinterpret_cast<void*>(static_cast<intptr_t>(deliver)));
       continue;  // the next stop comes at once; no sleeping between system calls
     }
+    if (stopped_elsewhere) continue;
     if (end_of_output) {
       usleep(1000);  // poll() would return at once, again and again
     } else {

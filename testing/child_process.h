@@ -7,8 +7,10 @@
 // open of a FIFO, a read from a terminal) shows up as a failed test instead of a test that never ends, and a
 // crash (SIGBUS) as a failure of one test instead of the whole binary. The child can report back through an
 // output descriptor. Optionally the child runs under ptrace and every open(2)/openat(2)/openat2(2) it makes is
-// recorded, path and flags: the proof that code never opened something (an open of /dev/ptmx leaves no trace
-// once closed, and inotify/fanotify report no opens of character devices on current kernels).
+// recorded, path and flags, also in the threads it starts and the processes it forks (traced from their start; those
+// still running when the child ends are killed): the proof that code never opened something (an open of /dev/ptmx
+// leaves no trace once closed, and inotify/fanotify report no opens of character devices on current kernels). Not
+// seen: an open that io_uring makes (IORING_OP_OPENAT) or open_by_handle_at(2).
 //
 // Example:
 //
