@@ -74,7 +74,11 @@
 //   * pmem2 can only record what its own msyncs are told. Linux reports a write-back error once per open file
 //     description: an fsync / fdatasync / msync that other code makes through the same descriptor (the one the
 //     Source was made from, or a dup of it) may take the report instead. Give the Map a descriptor of its own
-//     (open the file again) if other code syncs the file.
+//     (open the file again) if other code syncs the file. So may pmem2's own sync of a mapping of the file that is
+//     not a Map (pmem_msync, pmem2::SyncPages or a persist function given an address of a mapping the application
+//     made itself through the same description): its failure is recorded outside every Map (PersistErrorAt() of
+//     that address tells it), not on the Maps of that file (not covered: telling that mapping's file without
+//     allocating on the failure path).
 //   * fork(): parent and child would share that description. So before fork() returns in the child, the child maps the
 //     ranges of its shared Maps of regular files made through a descriptor opened for writing (read-only Maps too:
 //     their msync syncs the file through that description) again through a file description it opens itself (same flags
