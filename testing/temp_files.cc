@@ -36,11 +36,16 @@ bool IsTmpfs(const std::string& path) {
 std::vector<FileSystem> TestFileSystems() {
   std::vector<FileSystem> result;
   if (IsTmpfs("/dev/shm")) result.push_back({"tmpfs", "/dev/shm"});
+  // Nor RAM by another name (ramfs: no device, nothing written back).
+  const auto in_ram = [](const std::string& path) {
+    struct statfs fs;
+    return IsTmpfs(path) || (statfs(path.c_str(), &fs) == 0 && fs.f_type == RAMFS_MAGIC);
+  };
   // The disk case must really be a block-device file system: the sandbox's TEST_TMPDIR may itself be tmpfs.
   const char* tmp = std::getenv("TEST_TMPDIR");
   for (const std::string& candidate : {std::string(tmp != nullptr ? tmp : ""), std::string("/var/tmp")}) {
     struct stat st;
-    if (!candidate.empty() && stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !IsTmpfs(candidate)) {
+    if (!candidate.empty() && stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !in_ram(candidate)) {
       result.push_back({"disk", candidate});
       break;
     }
