@@ -9,7 +9,7 @@
 // it in a child (testing/child_process.h's RunInChild). It exits the process with status 90 if the filter cannot
 // be installed; a test skips first where SystemCallsCanBeDenied() says it cannot.
 //
-//   if (!SystemCallsCanBeDenied()) GTEST_SKIP() << "no seccomp filters here";
+//   if (!SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
 //   ChildResult r = RunInChild([&](int) {
 //     DenySystemCall(__NR_msync, EIO);
 //     persist(address, size);  // its msync fails with EIO
