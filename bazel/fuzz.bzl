@@ -28,8 +28,12 @@ def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", 
       size: the test's size.
       tags: the test's tags.
     """
+    corpus_args = ["$(location %s)" % c for c in corpus or []]
     if corpus == None:
-        corpus = native.glob([name + "_corpus/**"], allow_empty = True)
+        # The folder, given once: the driver reads every file in it, so no file name passes through $(location) or
+        # the shell's splitting of args. Dot files (an editor's, .gitkeep) are not inputs.
+        corpus = native.glob([name + "_corpus/**"], exclude = [name + "_corpus/**/.*"], allow_empty = True)
+        corpus_args = [native.package_name() + "/" + name + "_corpus"] if corpus else []
     cc_library(
         name = name,
         testonly = True,
@@ -41,7 +45,7 @@ def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", 
     cc_test(
         name = name + "_test",
         size = size,
-        args = args + ["$(location %s)" % c for c in corpus],
+        args = args + corpus_args,
         data = corpus,
         linkstatic = True,
         tags = tags,

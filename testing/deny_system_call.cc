@@ -11,6 +11,9 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
+
+#include "gtest/gtest.h"
 
 namespace pmem2 {
 namespace testing {
@@ -54,8 +57,18 @@ void DenySystemCallWithFlags(unsigned nr, unsigned argument, uint32_t flags, int
 
 bool SystemCallsCanBeDenied() {
   static const bool can = [] {
-    const pid_t child = fork();
-    if (child < 0) return false;
+    // A fork refused for a while (EAGAIN: a pid limit) is tried again: a transient shortage is no missing feature,
+    // and the answer is kept for the process's life.
+    pid_t child = fork();
+    for (int attempt = 0; child < 0 && errno == EAGAIN && attempt < 50; ++attempt) {
+      usleep(100 * 1000);
+      child = fork();
+    }
+    if (child < 0) {
+      const int error = errno;
+      ADD_FAILURE() << "SystemCallsCanBeDenied: fork: " << std::strerror(error);
+      return false;
+    }
     if (child == 0) {
       DenySystemCall(__NR_getppid, EPERM);
       _exit(syscall(__NR_getppid) == -1 && errno == EPERM ? 0 : 91);

@@ -25,7 +25,11 @@ void MakeDirs(const std::string& path) {
 FakeSysfs::FakeSysfs() : before_(sysfs_internal::Root()) { sysfs_internal::SetRootForTest(dir_.path()); }
 
 // The root before it, not the real one: an inner fake's end leaves an outer one in place.
-FakeSysfs::~FakeSysfs() { sysfs_internal::SetRootForTest(before_ == "/sys" ? "" : before_); }
+FakeSysfs::~FakeSysfs() {
+  // Ended in the reverse order of their making (scopes do): else the root given back would be a fake already gone.
+  EXPECT_EQ(sysfs_internal::Root(), dir_.path()) << "FakeSysfs objects ended out of order";
+  sysfs_internal::SetRootForTest(before_ == "/sys" ? "" : before_);
+}
 
 std::string FakeSysfs::MakeDevNullDeviceDax(const std::string& size_text, const std::string& align_text) {
   struct stat st;

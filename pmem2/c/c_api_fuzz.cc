@@ -306,7 +306,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           pmem2_map* made = kSentinel<pmem2_map>;
           const unsigned char how = in.Byte();
           // The test's files are not DAX, so a byte or cache-line claim is page; half the adoptions take the file as
-          // DAX (adopt_for_test.h), so that the byte and cache-line maps' paths are fuzzed too.
+          // DAX (adopt_for_test.h), so that the cache-line maps' paths are fuzzed too (and byte's where the host's
+          // regions all have eADR; elsewhere byte is cache line: the outcome depends on the host's sysfs).
           pmem2::map_internal::SetNonDaxFilesAdoptedAsDaxForTest((how & 0x80) != 0);
           const int ret = pmem2_map_from_existing(&made, src, files.raw + offset, length,
                                                   static_cast<pmem2_granularity>((how & 0x7f) % 5));

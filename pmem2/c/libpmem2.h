@@ -546,10 +546,11 @@ int pmem2_map_clear_persist_error(struct pmem2_map *map);
 /*
  * Where another thread may acknowledge failures (pmem2_map_clear_persist_error()) between a thread's persists and
  * its read of the error: a mark taken before the stores the thread persists, and afterwards
- * pmem2_map_get_persist_error_since(map, mark), which is pmem2_map_get_persist_error() and, if that is 0, the first
- * failure recorded on the map since the mark, even one acknowledged meanwhile (as -errno). The mark is a count of the
- * map's failures; 0 for a NULL map or one that is no live handle, whose pmem2_map_get_persist_error_since() is
- * -EINVAL.
+ * pmem2_map_get_persist_error_since(map, mark), which is pmem2_map_get_persist_error() if that is not 0, else the last
+ * failure recorded on the map since the mark, even one acknowledged meanwhile (as -errno), else 0. The mark is a count
+ * of the map's failures (it only grows): one above it is -EINVAL; one of another map's cannot be told from this map's.
+ * For a NULL map the mark is 0 and pmem2_map_get_persist_error_since() -EINVAL; for a stale handle 0 and
+ * PMEM2_E_MAPPING_NOT_FOUND.
  */
 uint64_t pmem2_map_get_persist_failure_mark(struct pmem2_map *map);
 int pmem2_map_get_persist_error_since(struct pmem2_map *map, uint64_t mark);

@@ -118,6 +118,7 @@ static void test_file_mapping(void) {
     CHECK_EQ_INT(pmem2_map_clear_persist_error(map), 0);
     CHECK_EQ_INT(pmem2_map_get_persist_failure_mark(map), 0);
     CHECK_EQ_INT(pmem2_map_get_persist_error_since(map, pmem2_map_get_persist_failure_mark(map)), 0);
+    CHECK_EQ_INT(pmem2_map_get_persist_error_since(map, pmem2_map_get_persist_failure_mark(map) + 1), -EINVAL);
 
     /* The offset selected the file's second page. */
     CHECK_EQ_INT(pread(fd, buf, 11, (off_t)page), 11);

@@ -91,10 +91,11 @@ absl::StatusOr<GranularityChoice> ChooseGranularity(StoreGranularity required, a
 
 // Map::FromExisting(): the granularity whose functions keep the promise of the one its caller vouches for
 // (`given`, for a mapping of a file or Device DAX; an anonymous source keeps `given`, as nothing it holds is
-// durable). The two rewrites of ChooseGranularity() apply, for the same reasons: page on Device DAX becomes
+// durable). Byte where the CPU caches are not in every region's persistence domain (rule 2: no eADR) becomes cache
+// line. The two rewrites of ChooseGranularity() apply, for the same reasons: page on Device DAX becomes
 // cache line (rule 4: msync cannot persist it); cache line on a CPU backend that cannot write cache lines back
-// becomes page (msync), and on Device DAX is kGranularityNotSupported (rule 5). And a file whose medium keeps no
-// store (`not_durable`, as for DecideGranularity()) is page whatever is given.
+// becomes page (msync), and on Device DAX is kGranularityNotSupported (rule 5). And a file whose stores the CPU cannot
+// make durable (`not_durable`: request.h's WhyAdoptedFileIsNotDurable) is page whatever is given.
 struct AdoptedGranularity {
   StoreGranularity effective = StoreGranularity::kPage;
   bool cpu_cannot_write_back = false;

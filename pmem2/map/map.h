@@ -350,11 +350,12 @@ class Map {
   absl::Status ClearPersistError();
 
   // For the function pointers, what the Status methods do within a call: a mark taken before the stores a caller
-  // persists, and afterwards PersistErrorSince(mark), which is PersistError() and, if that is OK, the failures
-  // recorded on this Map since the mark even where another thread's ClearPersistError() acknowledged them meanwhile
-  // (a health check clearing the error between a thread's failed persist_fn and its PersistError() read would
-  // otherwise make that thread commit data whose write-back failed). A mark is a count of the Map's failures; 0 for
-  // a moved-from Map, whose PersistErrorSince() is OK.
+  // persists, and afterwards PersistErrorSince(mark): PersistError() if that is not OK, else, if failures were recorded
+  // on this Map since the mark (another thread's ClearPersistError() acknowledged them meanwhile: a health check
+  // clearing the error between a thread's failed persist_fn and its read would otherwise make that thread commit data
+  // whose write-back failed), the last of them; else OK. A mark is a count of this Map's failures (it only grows; 0
+  // for a moved-from Map, whose PersistErrorSince() is OK): one above the count is EINVAL (kErrno), one of another
+  // Map's cannot be told from this Map's.
   uint64_t PersistFailureMark() const;
   absl::Status PersistErrorSince(uint64_t mark) const;
 

@@ -374,7 +374,13 @@ absl::Status MapRecord::ErrorSince(uint64_t mark) const {
 absl::Status MapRecord::ErrorSinceLocked(uint64_t mark) const {
   // Recorded just after a read of Error(), rather than acknowledged: still pending, reported as such.
   if (absl::Status error = ErrorWithoutWaiting(); !error.ok()) return error;
-  if (failures_recorded() == mark) return absl::OkStatus();
+  const uint64_t recorded = failures_recorded();
+  if (recorded == mark) return absl::OkStatus();
+  if (mark > recorded) {  // no mark of this record's (the counts only grow): another Map's, or made up
+    return MakeErrnoError(EINVAL, internal::StrFormat("failure mark %u is above the %u failures this mapping has "
+                                                      "recorded: not one of its marks",
+                                                      mark, recorded));
+  }
   PersistFailure last;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -382,9 +388,9 @@ absl::Status MapRecord::ErrorSinceLocked(uint64_t mark) const {
   }
   return MakeErrnoError(
       last.error_number,
-      internal::StrFormat("persisting %u bytes at %p (msync)%s failed during this call, and another thread's "
-                          "ClearPersistError() acknowledged it before this call could report it; data written to "
-                          "this mapping since its last successful persist may be lost",
+      internal::StrFormat("persisting %u bytes at %p%s failed since the caller's mark (the start of this call, or its "
+                          "PersistFailureMark()), and another thread acknowledged it (ClearPersistError) before it "
+                          "was read; data written to this mapping since its last successful persist may be lost",
                           last.length, reinterpret_cast<const void*>(last.address),
                           last.seen_through_another_mapping ? " through another mapping of the same file" : ""));
 }

@@ -343,7 +343,8 @@ TEST_F(PagePersistenceTest, AStatusMethodReportsItsOwnFailureThatWasAcknowledged
     msync_.FailWith({EIO});
     const absl::Status status = call();
     EXPECT_EQ(GetErrno(status), EIO) << name << ": " << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it before this call could report it")) << name;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it (ClearPersistError) before it was read"))
+        << name;
     EXPECT_TRUE(map_->PersistError().ok()) << name << ": acknowledged";
     EXPECT_TRUE(map_->Persist(at(0), 1).ok()) << name << ": the next call's own sync succeeded";
   }
@@ -360,8 +361,10 @@ TEST_F(PagePersistenceTest, AFunctionPointerCallerSeesItsFailureAcknowledgedMean
   EXPECT_TRUE(map_->PersistError().ok());
   const absl::Status since = map_->PersistErrorSince(mark);
   EXPECT_EQ(GetErrno(since), EIO) << since;
-  EXPECT_THAT(std::string(since.message()), HasSubstr("acknowledged it before this call could report it"));
+  EXPECT_THAT(std::string(since.message()), HasSubstr("acknowledged it (ClearPersistError) before it was read"));
   EXPECT_TRUE(map_->PersistErrorSince(map_->PersistFailureMark()).ok()) << "a mark taken after it";
+  const absl::Status above = map_->PersistErrorSince(map_->PersistFailureMark() + 1);
+  EXPECT_EQ(GetErrno(above), EINVAL) << "no mark of this Map's: " << above;
   Map moved = std::move(*map_);
   EXPECT_EQ(map_->PersistFailureMark(), 0u) << "moved from";
   EXPECT_TRUE(map_->PersistErrorSince(0).ok());
@@ -387,7 +390,8 @@ TEST_F(PagePersistenceTest, SyncPagesReportsAFailureAcknowledgedDuringTheCall) {
     const absl::Status status = call(at(0), 1);
     map_internal::SetMsyncForTest(nullptr);
     EXPECT_EQ(GetErrno(status), EIO) << name << ": " << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it before this call could report it")) << name;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("acknowledged it (ClearPersistError) before it was read"))
+        << name;
     EXPECT_TRUE(map_->PersistError().ok()) << name << ": acknowledged";
     EXPECT_TRUE(call(at(0), 1).ok()) << name << ": the next call's own sync succeeded";
   }

@@ -89,8 +89,9 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev);
 absl::StatusOr<Location> LocateSource(const Source& source);
 
 // The DIMMs of a region, each once, in the order libndctl (and so libpmem2) walks them: the bus folder's DIMMs as
-// readdir lists them, last first, those the region's mappings name (in mapping order where the bus folder cannot be
-// read or lacks one): the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region without DIMMs (e.g. memmap=
+// readdir lists them, last first, those the region's mappings name (in mapping order where the bus folder is not there,
+// may not be read or lacks one; an error where it cannot be read for want of descriptors or memory, or its listing
+// fails: another order is another device's id): the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region without DIMMs (e.g. memmap=
 // legacy persistent memory). kInvalidRegionFormat for a mapping that names no DIMM.
 absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_dir);
 

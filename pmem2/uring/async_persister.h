@@ -111,8 +111,9 @@
 // operation completes with a prebuilt Status (kDataLoss for EIO, kResourceExhausted for ENOSPC and EDQUOT, kUnknown
 // for other errors, kAborted behind a failed barrier), and nothing throws. A thread's first call that may sync takes
 // the thread's sync slot (pmem2/map/map_registry.h), which allocates once more than 128 live threads have synced
-// pages: without memory for it, Persist, Copy, Barrier, Submit, Wait and WaitAll return ENOMEM (kErrno) and Poll() 0,
-// having changed nothing; call again (the CPU backend syncs no pages, and needs none). Not covered: the destructor or
+// pages: without memory for it, Persist, Copy, Barrier, Submit, Wait, WaitAll, AddMap and Create() (page granularity)
+// return ENOMEM (kErrno) and Poll() 0, having changed nothing; call again (the CPU backend syncs no pages, and needs
+// none). Not covered: the destructor or
 // a move-assignment on such a thread with operations queued, which can neither run them nor drop them silently: a
 // line on stderr, then std::terminate. Completing a persist or barrier reads each
 // Map's sticky error, which takes the Map registry's shared lock (and may wait) while other threads sync pages
