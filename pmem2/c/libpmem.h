@@ -158,13 +158,13 @@ int pmem_unmap(void *addr, size_t len);
 
 /* 1 if every byte of [addr, addr + len) lies in live mappings whose stores a flush makes durable, else 0:
  * pmem_map_file() mappings of persistent memory, and pmem2's own maps of a shared file at byte or cache-line
- * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() at the granularity it settled on: a file
- * that is not DAX is page whatever its caller declared; or C++; not anonymous or private ones; in one copy of the engine, see above). 0 for len 0 (as libpmem, also with
- * PMEM_IS_PMEM_FORCE=1). PMEM_IS_PMEM_FORCE=1 makes it 1 for any other range (0: 0). A pmem_map_file() mapping released
- * with munmap(2) instead of pmem_unmap() is not seen to go: its addresses count as it did until pmem_map_file(), a
- * pmem2 map or a pmem2 reservation is placed over them (another mmap(2) there is not seen, and
- * pmem2_map_from_existing() of memory there is refused as overlapping a mapping). Release such mappings with
- * pmem_unmap(). */
+ * granularity in this process (pmem2_map_new(), pmem2_map_from_existing() at the granularity it settled on: a file that
+ * cannot be mapped with MAP_SYNC is page whatever its caller declared; or C++; not anonymous or private ones; in one
+ * copy of the engine, see above). 0 for len 0 (as libpmem, also with PMEM_IS_PMEM_FORCE=1). PMEM_IS_PMEM_FORCE=1 makes
+ * it 1 for any other range (0: 0). A pmem_map_file() mapping released with munmap(2) instead of pmem_unmap() is not
+ * seen to go: its addresses count as it did until pmem_map_file(), a pmem2 map or a pmem2 reservation is placed over
+ * them (another mmap(2) there is not seen, and pmem2_map_from_existing() of memory there is refused as overlapping a
+ * mapping). Release such mappings with pmem_unmap(). */
 int pmem_is_pmem(const void *addr, size_t len);
 
 /* Makes [addr, addr + len) of persistent memory durable: flush, then drain. */

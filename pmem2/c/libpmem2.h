@@ -87,7 +87,8 @@
  *
  * Durability: what a crash can leave after a persist, and the sticky persistence error of page-granularity
  * mappings, are described in pmem2/persist_fns.h and pmem2/map/map.h ("The error contract"). The function
- * pointers cannot return an error: read pmem2_map_get_persist_error() before declaring data durable.
+ * pointers cannot return an error: read pmem2_map_get_persist_error() before declaring data durable (where another
+ * thread may acknowledge failures meanwhile, pmem2_map_get_persist_error_since() with a mark taken before the stores).
  * A program written for libpmem2 never reads it (libpmem2 aborts the process on a failed page persist instead), so
  * a failure is never silent: the environment variable PMEM2_PERSIST_FAILURE says what else it does, read at each
  * failure. "warn" (the default): a line on stderr naming the range and the errno (the first 16 of the process; the

@@ -13,9 +13,10 @@
 namespace pmem2 {
 namespace map_internal {
 
-// While `yes`, FromExisting() (and pmem2_map_from_existing) skip the statx check of request.h's
-// WhyAdoptedFileIsNotDurable: the caller's byte or cache line stands for a file that is not DAX (the other checks,
-// a medium that keeps no store, stay). Not for concurrent use with FromExisting() in other threads.
+// While `yes`, FromExisting() (and pmem2_map_from_existing) skip the MAP_SYNC (or statx) question of request.h's
+// WhyAdoptedFileIsNotDurable: the caller's byte or cache line stands for a file that cannot be mapped with MAP_SYNC
+// (the other checks, a medium that keeps no store, and byte without eADR, stay). Not for concurrent use with
+// FromExisting() in other threads.
 void SetNonDaxFilesAdoptedAsDaxForTest(bool yes);
 
 // The setting now.

@@ -259,15 +259,17 @@ class AsyncPersister {
   // may take that descriptor for the kept one and close it (not covered).
   // Errors: kInvalidArgument (queue_depth out of range; a page-granularity Map adopted with FromExisting(), or
   // anonymous or private, naming it), kFailedPrecondition (`source` is not the Map's file), kErrno (reopening
-  // the file; ESTALE: the Map was dropped as stale, map.h), kInvalidEnvironment (PMEM2_NO_IO_URING set and neither
+  // the file; ESTALE: the Map was dropped as stale, map.h; ENOMEM: page granularity on a thread without a sync slot
+  // and no memory to make one, nothing made), kInvalidEnvironment (PMEM2_NO_IO_URING set and neither
   // empty, 0 nor 1). io_uring's unavailability is not an error: backend() is then kSynchronous. A Source opened
   // read-only, or of a file this process may not open again for writing (EACCES, EPERM: created read-only, received
   // from another process, credentials changed), gives an engine that persists but refuses Copy() (kNoAccess).
   static absl::StatusOr<AsyncPersister> Create(const Map& map, const Source& source, AsyncOptions options = {});
 
-  // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument and
-  // ESTALE as Create() does, or kInvalidArgument if its granularity differs from the first Map's). As for Create(),
-  // the Map may move, its mapping must outlive the engine; a report its description holds is taken as Create() does.
+  // Adds another Map (of the same file at page granularity: kFailedPrecondition otherwise; kInvalidArgument,
+  // ESTALE and ENOMEM as Create() does, or kInvalidArgument if its granularity differs from the first Map's). As for
+  // Create(), the Map may move, its mapping must outlive the engine; a report its description holds is taken as
+  // Create() does.
   absl::Status AddMap(const Map& map);
 
   AsyncPersister(AsyncPersister&& other) noexcept;
