@@ -9,8 +9,9 @@
 makes `kernel_sequence_fuzz` (the target's library), `kernel_sequence_fuzz_test` (a cc_test running it over
 `corpus` and over pseudo-random inputs: every `bazel test //...` and CI's sanitizer stages) and
 `kernel_sequence_fuzz_libfuzzer` (tagged manual: built only by scripts/fuzz.sh, with clang's -fsanitize=fuzzer,
-which no GCC build has). `corpus` defaults to the files below the folder `<name>_corpus` beside the BUILD file, where
-scripts/fuzz.sh says to commit a crash's input: each runs first, as a regression input.
+which no GCC build has). `corpus` defaults to the files in the folder `<name>_corpus` beside the BUILD file (not in
+its subfolders, nor dot files), where scripts/fuzz.sh says to commit a crash's input: each runs first, as a
+regression input.
 """
 
 load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
@@ -23,7 +24,7 @@ def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", 
       name: the target's library; NAME_test and NAME_libfuzzer are made beside it.
       srcs: the sources defining LLVMFuzzerTestOneInput.
       deps: the library's dependencies.
-      corpus: files the test runs first; None: those below NAME_corpus/.
+      corpus: files the test runs first; None: those in NAME_corpus/.
       args: the test's arguments (e.g. --fuzz_runs=N).
       size: the test's size.
       tags: the test's tags.
@@ -32,7 +33,8 @@ def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", 
     if corpus == None:
         # The folder, given once: the driver reads every file in it, so no file name passes through $(location) or
         # the shell's splitting of args. Dot files (an editor's, .gitkeep) are not inputs.
-        corpus = native.glob([name + "_corpus/**"], exclude = [name + "_corpus/**/.*"], allow_empty = True)
+        # The folder's own files (the driver does not go into subfolders); a subfolder's would ship unread.
+        corpus = native.glob([name + "_corpus/*"], exclude = [name + "_corpus/.*"], allow_empty = True)
         corpus_args = [native.package_name() + "/" + name + "_corpus"] if corpus else []
     cc_library(
         name = name,

@@ -137,6 +137,65 @@ INSTANTIATE_TEST_SUITE_P(FileSystems, MapFromExistingNonDaxTest, ::testing::Valu
                            return std::string(param_info.param[0] == '/' ? "tmpfs" : "test_tmpdir");
                          });
 
+// Where the MAP_SYNC question cannot be asked (here a filter refuses the probe's mmap), statx answers: tmpfs is not
+// DAX.
+TEST(MapFromExistingStatxTest, WhereMapSyncCannotBeAskedStatxTells) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) {
+    GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
+  }
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
+  struct statx st;
+  ASSERT_EQ(statx(fd.get(), "", AT_EMPTY_PATH, 0, &st), 0) << std::strerror(errno);
+  if ((st.stx_attributes_mask & STATX_ATTR_DAX) == 0) GTEST_SKIP() << "the kernel does not say whether it is DAX";
+  void* const memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  const ChildResult child = RunInChild([&](int out) {
+    ::pmem2::testing::DenySystemCallWithFlags(__NR_mmap, 3, MAP_SYNC, EPERM);
+    absl::StatusOr<Map> map =
+        Map::FromExisting(*Source::FromFd(fd.get()), memory, kLength, StoreGranularity::kCacheLine);
+    ::pmem2::testing::WriteToParent(
+        out, map.ok() ? absl::StrCat(StoreGranularityName(map->store_granularity()), ": ", map->diagnostics().reason)
+                      : std::string(map.status().message()));
+    return 0;
+  });
+  munmap(memory, kLength);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith("page: "));
+  EXPECT_THAT(child.output, HasSubstr("the file is not DAX (statx)"));
+}
+
+// Byte, whose persists only fence, is kept only where every region has the CPU caches in its persistence domain: a
+// file (taken as DAX by the seam) adopted at byte on a platform whose region is memory_controller is cache line, its
+// functions the cache-line table's; with eADR it stays byte.
+TEST(MapFromExistingEadrTest, AByteClaimWithoutEadrIsCacheLine) {
+  if (!arch::CacheLineOps().writes_back_cache_lines) GTEST_SKIP() << "this CPU cannot write cache lines back";
+  map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;
+  ScopedTempDir dir("/dev/shm");
+  ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
+  void* const memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  const absl::Cleanup unmap = [memory] { munmap(memory, kLength); };
+  absl::StatusOr<Source> source = Source::FromFd(fd.get());
+  ASSERT_TRUE(source.ok()) << source.status();
+  {
+    ::pmem2::testing::FakeSysfs sysfs;
+    sysfs.AddRegion("memory_controller");
+    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kByte);
+    ASSERT_TRUE(map.ok()) << map.status();
+    EXPECT_EQ(map->store_granularity(), StoreGranularity::kCacheLine);
+    EXPECT_THAT(map->diagnostics().reason, HasSubstr("byte made cache line"));
+    EXPECT_EQ(map->persist_fn(), arch::CacheLineOps().persist);
+    EXPECT_TRUE(map->writes_back_cache_lines());
+    // (This binary's pmem2_* C functions are Debian's libpmem2, the reference; ours call FromExisting.)
+  }
+  ::pmem2::testing::FakeSysfs eadr;
+  eadr.AddRegion("cpu_cache");
+  absl::StatusOr<Map> byte = Map::FromExisting(*source, memory, kLength, StoreGranularity::kByte);
+  ASSERT_TRUE(byte.ok()) << byte.status();
+  EXPECT_EQ(byte->store_granularity(), StoreGranularity::kByte) << byte->diagnostics().reason;
+}
+
 TEST_F(MapFromExistingTest, APagePersistReturnsAndTheDataReachesTheFile) {
   absl::StatusOr<Map> map = Map::FromExisting(*source_, mapping_, kLength, StoreGranularity::kPage);
   ASSERT_TRUE(map.ok()) << map.status();
