@@ -29,13 +29,13 @@ def pmem2_fuzz_test(name, srcs, deps, corpus = None, args = [], size = "small", 
       size: the test's size.
       tags: the test's tags.
     """
-    corpus_args = ["$(location %s)" % c for c in corpus or []]
     if corpus == None:
-        # The folder, given once: the driver reads every file in it, so no file name passes through $(location) or
-        # the shell's splitting of args. Dot files (an editor's, .gitkeep) are not inputs.
-        # The folder's own files (the driver does not go into subfolders); a subfolder's would ship unread.
+        # The folder's own files, as the driver reads them (not its subfolders'), dot files (an editor's, .gitkeep)
+        # left out; the folder given once, so that no file name passes through $(location) or the splitting of args.
         corpus = native.glob([name + "_corpus/*"], exclude = [name + "_corpus/.*"], allow_empty = True)
         corpus_args = [native.package_name() + "/" + name + "_corpus"] if corpus else []
+    else:
+        corpus_args = ["$(location %s)" % c for c in corpus]
     cc_library(
         name = name,
         testonly = True,

@@ -3,7 +3,8 @@
 # AddressSanitizer, for as long as asked. The same targets run deterministically in `bazel test` (their _test targets);
 # this finds what those fixed inputs do not. A crash leaves its input in ~/.cache/pmem2-fuzz-crashes/TARGET/ (crash-*,
 # the path printed): give it to the target's _test on its command line to replay it, and commit it beside the target
-# as a regression input, in the folder TARGET_corpus/ next to its BUILD file (the _test runs every file there first). The corpus is kept in ~/.cache/pmem2-fuzz-corpus/TARGET/ (PMEM2_FUZZ_CORPUS: another folder).
+# as a regression input, in the folder TARGET_corpus/ next to its BUILD file (the _test runs every file there first).
+# The corpus is kept in ~/.cache/pmem2-fuzz-corpus/TARGET/ (PMEM2_FUZZ_CORPUS: another folder).
 #
 #   scripts/fuzz.sh //pmem2/arch/x86_64:kernel_sequence_fuzz 600 [libFuzzer options, e.g. -max_len=2048]
 set -euo pipefail

@@ -168,13 +168,12 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
     adopted.effective = StoreGranularity::kCacheLine;
     absl::StrAppend(&adopted.reason, "; page made cache line: msync cannot persist Device DAX");
   }
-  // Persistent memory, by the caller's word: the domain read as for a Map that Create() makes. Byte, whose persists
-  // only fence, only where the CPU caches are in it (eADR everywhere), as Create() decides: otherwise cache line.
-  bool domain_read = false;
-  if (adopted.effective == StoreGranularity::kByte) {
+  // Persistent memory, by the caller's word: the domain read as for a Map that Create() makes (also where the
+  // fallback below then makes it page: a region without eADR seen is seen). Byte, whose persists only fence, only
+  // where the CPU caches are in it (eADR everywhere), as Create() decides: otherwise cache line.
+  if (adopted.effective != StoreGranularity::kPage) {
     const PersistenceDomain domain = ReadDomainForAMap();
-    domain_read = true;
-    if (!domain.cpu_caches_are_persistent) {
+    if (adopted.effective == StoreGranularity::kByte && !domain.cpu_caches_are_persistent) {
       adopted.effective = StoreGranularity::kCacheLine;
       absl::StrAppend(&adopted.reason, "; byte made cache line: the CPU caches are not in the persistence domain (",
                       domain.summary, ")");
@@ -186,7 +185,6 @@ absl::StatusOr<AdoptedGranularity> AdoptGranularity(StoreGranularity given, bool
   if (adopted.cpu_cannot_write_back) {
     absl::StrAppend(&adopted.reason, "; cache line made page (msync): this CPU has no cache-line write-back");
   }
-  if (adopted.effective != StoreGranularity::kPage && !domain_read) ReadDomainForAMap();
   return adopted;
 }
 

@@ -135,7 +135,7 @@ std::string WhyAdoptedFileIsNotDurable(const Source& source) {
   // (EOPNOTSUPP; EINVAL before Linux 4.15), no mapping of the file keeps a page fault's metadata durable without
   // msync: tmpfs, a disk's file system, and DAX file systems that cannot (virtio-pmem, whose writes need the device's
   // flush; virtiofs or FUSE with -o dax; ext2), which statx calls DAX. Read-only, so that a descriptor that does not
-  // write is asked too; another refusal (EACCES: write-only; ENODEV; a seccomp filter) leaves it to statx.
+  // write is asked too; another refusal (ENODEV, EAGAIN, a seccomp filter) leaves it to statx.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   void* const probe = mmap(nullptr, page, PROT_READ, MAP_SHARED_VALIDATE | MAP_SYNC, source.fd(), 0);
   if (probe != MAP_FAILED) {

@@ -259,6 +259,9 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
 
 namespace {
 
+// Errors that say nothing of the folder: out of descriptors or memory, or the read failed.
+bool SaysNothingOfTheFolder(int error) { return error == EMFILE || error == ENFILE || error == ENOMEM || error == EIO; }
+
 // `names` (nmemD, the region's) in the order libndctl walks a region's DIMMs, and so libpmem2 1.12.1's
 // pmem2_source_device_id concatenates their ids: the bus's DIMMs as its sysfs folder lists them (readdir), last
 // listed first (libndctl adds each at the head of the bus's list), those of the region. An id is compared with the one
@@ -266,15 +269,13 @@ namespace {
 // the application resets. Unchanged where the folder is not there, cannot be read (permissions) or lacks one of them;
 // an error where the process is out of a resource (descriptors, memory) or reading fails, rather than an id in another
 // order, that is another device's.
-bool OutOfResources(int error) { return error == EMFILE || error == ENFILE || error == ENOMEM || error == EIO; }
-
 absl::StatusOr<std::vector<std::string>> InLibndctlOrder(const std::string& region_dir,
                                                          std::vector<std::string> names) {
   // Not realpath's malloc'ed result: the string made from it may throw std::bad_alloc before it is freed.
   char resolved[PATH_MAX];
   if (realpath(region_dir.c_str(), resolved) == nullptr) {
     const int error = errno;
-    if (OutOfResources(error)) return MakeErrnoError(error, absl::StrCat("realpath ", region_dir));
+    if (SaysNothingOfTheFolder(error)) return MakeErrnoError(error, absl::StrCat("realpath ", region_dir));
     return names;
   }
   std::string bus_dir = resolved;
@@ -282,7 +283,8 @@ absl::StatusOr<std::vector<std::string>> InLibndctlOrder(const std::string& regi
   DIR* const dir = opendir(bus_dir.c_str());
   if (dir == nullptr) {
     const int error = errno;
-    if (OutOfResources(error)) return MakeErrnoError(error, absl::StrCat("opendir ", bus_dir, " (the DIMMs' order)"));
+    if (SaysNothingOfTheFolder(error))
+      return MakeErrnoError(error, absl::StrCat("opendir ", bus_dir, " (the DIMMs' order)"));
     return names;
   }
   const absl::Cleanup close_dir = [dir] { closedir(dir); };

@@ -91,8 +91,8 @@ absl::StatusOr<Location> LocateSource(const Source& source);
 // The DIMMs of a region, each once, in the order libndctl (and so libpmem2) walks them: the bus folder's DIMMs as
 // readdir lists them, last first, those the region's mappings name (in mapping order where the bus folder is not there,
 // may not be read or lacks one; an error where it cannot be read for want of descriptors or memory, or its listing
-// fails: another order is another device's id): the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region without DIMMs (e.g. memmap=
-// legacy persistent memory). kInvalidRegionFormat for a mapping that names no DIMM.
+// fails: another order is another device's id): the sysfs folders /sys/bus/nd/devices/nmemD. Empty for a region without
+// DIMMs (e.g. memmap= legacy persistent memory). kInvalidRegionFormat for a mapping that names no DIMM.
 absl::StatusOr<std::vector<std::string>> RegionDimms(const std::string& region_dir);
 
 // One "SECTOR COUNT" line of a badblocks file, in bytes.

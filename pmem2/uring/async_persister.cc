@@ -1520,29 +1520,7 @@ void Engine::RecordSyncFailure(const void* address, size_t length, int error) {
   TakeReportsThroughTheMaps();
 }
 
-// After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one
-// its mapping was made from) still holds the same report. Taken now, while the failure is unacknowledged, so that
-// the next Map::Persist() does not hand it out after the application acknowledged it (failing, on every Map of
-// the file, a persist of pages that are durable): the mirror of SyncSynchronously()'s question to the engine's
-// description. A one-page msync asks the description, as the kernel checks it whatever the range
-// (vfs_fsync_range); a Map whose description has already told gets 0. Recorded whenever it answers: the kernel
-// reports the file's latest error, and the answer may be a later failure than the one just recorded, with the same
-// errno or another, whose only report this is. So one kernel error can count more than once in the count of
-// later failures (once per description that reports it); a failure is never dropped. The cost, only after a
-// failure: one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the
-// file the engine does not serve keep their reports.
 // Asks the description of one Map's mapping (a one-page msync) for a write-back error it holds, and records one.
-void TakeReportThroughTheMap(const MapEntry& entry);
-
-void Engine::TakeReportsThroughTheMaps() {
-  for (const MapEntry& entry : maps) {
-    // Dropped as stale, or destroyed: its first page may be another mapping's now. A lookup: after failures only.
-    map_internal::MapExtent extent{};
-    if (!entry.RecordStillThere(&extent)) continue;
-    TakeReportThroughTheMap(entry);
-  }
-}
-
 void TakeReportThroughTheMap(const MapEntry& entry) {
   void* page = reinterpret_cast<void*>(entry.begin);
   const size_t length = std::min<size_t>(PageSize(), entry.end - entry.begin);
@@ -1557,6 +1535,27 @@ void TakeReportThroughTheMap(const MapEntry& entry) {
   }
   if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
 }
+
+// After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one
+// its mapping was made from) still holds the same report. Taken now, while the failure is unacknowledged, so that
+// the next Map::Persist() does not hand it out after the application acknowledged it (failing, on every Map of
+// the file, a persist of pages that are durable): the mirror of SyncSynchronously()'s question to the engine's
+// description. A one-page msync asks the description, as the kernel checks it whatever the range
+// (vfs_fsync_range); a Map whose description has already told gets 0. Recorded whenever it answers: the kernel
+// reports the file's latest error, and the answer may be a later failure than the one just recorded, with the same
+// errno or another, whose only report this is. So one kernel error can count more than once in the count of
+// later failures (once per description that reports it); a failure is never dropped. The cost, only after a
+// failure: one MS_SYNC msync per Map (a device cache flush on some file systems), also inside Poll(). Maps of the
+// file the engine does not serve keep their reports.
+void Engine::TakeReportsThroughTheMaps() {
+  for (const MapEntry& entry : maps) {
+    // Dropped as stale, or destroyed: its first page may be another mapping's now. A lookup: after failures only.
+    map_internal::MapExtent extent{};
+    if (!entry.RecordStillThere(&extent)) continue;
+    TakeReportThroughTheMap(entry);
+  }
+}
+
 
 // ---- completing ----
 
