@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <utility>
@@ -29,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/map/map_registry.h"
 #include "testing/child_process.h"
 #include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
@@ -205,6 +207,119 @@ TEST_F(ForkReservationTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDele
       options);
   deleting.Finish();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+}
+
+// Pauses the thread whose pmem2_map_delete() reaches step `pause_step` of the registry's unmapping (0: the record
+// marked, before munmap; 1: after it), until released.
+std::atomic<int> pause_step{-1};
+std::atomic<bool> paused{false};
+std::atomic<bool> resume{false};
+void PauseAtUnmapStep(int step) {
+  if (step != pause_step.load()) return;
+  paused = true;
+  while (!resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// A child forked while another thread's pmem2_map_delete() unmaps the map's range, before and after its munmap: the
+// munmap runs without the registry's lock (the kernel may wait there for other threads), so a fork can come in
+// between. The handle is live again in the child (live_handles.h), and the child may delete it: before the munmap the
+// child has the range, which its delete unmaps; after it, the range is free in the child, which may map something
+// there, and the delete must leave that alone (negative control: without the child's settling of the record, its
+// delete unmapped the child's page).
+TEST(ForkTest, Libpmem2ChildForkedWhileAnotherThreadsDeleteUnmapsTheMapDeletesItsHandleSafely) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  pmem2::map_internal::SetUnmapStepHookForTest(&PauseAtUnmapStep);
+  for (const int step : {0, 1}) {
+    SCOPED_TRACE(step == 0 ? "forked before the munmap" : "forked after the munmap");
+    pmem2_source* source = nullptr;
+    pmem2_config* config = nullptr;
+    pmem2_map* map = nullptr;
+    ASSERT_EQ(pmem2_source_from_anon(&source, 4 * page), 0) << pmem2_errormsg();
+    ASSERT_EQ(pmem2_config_new(&config), 0);
+    ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+    ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
+    char* const address = static_cast<char*>(pmem2_map_get_address(map));
+    pause_step = step;
+    paused = false;
+    resume = false;
+    std::thread deleting([map] {
+      pmem2_map* doomed = map;
+      EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+      EXPECT_EQ(doomed, nullptr);
+    });
+    while (!paused.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    pmem2::testing::ChildOptions options;
+    options.timeout = absl::Seconds(20);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
+        [&](int out) {
+          pause_step = -1;  // the child's delete passes the same steps
+          std::string problems;
+          unsigned char resident;
+          const bool mapped = mincore(address, page, &resident) == 0;
+          if (mapped != (step == 0)) problems += "the range is mapped: " + std::to_string(mapped) + "\n";
+          if (step == 1) {
+            // The child's own page where the map was.
+            void* own =
+                mmap(address, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (own != address) problems += "cannot map the child's page there\n";
+            address[0] = 'c';
+          } else if (pmem2_map_get_address(map) != address) {
+            problems += "the handle is not the map it was\n";
+          }
+          pmem2_map* mine = map;
+          if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
+          const bool still_mapped = mincore(address, page, &resident) == 0;
+          if (step == 0 && still_mapped) problems += "the delete left the map's range mapped\n";
+          if (step == 1 && !(still_mapped && address[0] == 'c')) problems += "the delete unmapped the child's page\n";
+          pmem2::testing::WriteToParent(out, problems);
+          return problems.empty() ? 0 : 1;
+        },
+        options);
+    resume = true;
+    deleting.join();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    pmem2_config_delete(&config);
+    pmem2_source_delete(&source);
+  }
+  pmem2::map_internal::SetUnmapStepHookForTest(nullptr);
+}
+
+// Not a fork, the same window: a mapping placed where a map being deleted was, after its munmap and before its record
+// has left the registry (a reservation made there by another thread), finds the range released: no stale record, no
+// failure counted (negative control: without being_unmapped(), the registration dropped the record as stale and
+// counted an ESTALE failure).
+TEST(ForkTest, AMappingPlacedWhereADeletedMapWasBeforeItsRecordLeftCountsNoFailure) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  pmem2::map_internal::SetUnmapStepHookForTest(&PauseAtUnmapStep);
+  pmem2_source* source = nullptr;
+  pmem2_config* config = nullptr;
+  pmem2_map* map = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&source, 4 * page), 0) << pmem2_errormsg();
+  ASSERT_EQ(pmem2_config_new(&config), 0);
+  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+  ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
+  void* const address = pmem2_map_get_address(map);
+  pause_step = 1;
+  paused = false;
+  resume = false;
+  std::thread deleting([map] {
+    pmem2_map* doomed = map;
+    EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+  });
+  while (!paused.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const uint64_t failures = pmem2::map_internal::PersistFailureCount();
+  pmem2_vm_reservation* reservation = nullptr;
+  EXPECT_EQ(pmem2_vm_reservation_new(&reservation, address, 4 * page), 0) << pmem2_errormsg();
+  EXPECT_EQ(pmem2::map_internal::PersistFailureCount(), failures);
+  resume = true;
+  deleting.join();
+  if (reservation != nullptr) {
+    EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+  }
+  pmem2::map_internal::SetUnmapStepHookForTest(nullptr);
+  pause_step = -1;
+  pmem2_config_delete(&config);
+  pmem2_source_delete(&source);
 }
 
 TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {

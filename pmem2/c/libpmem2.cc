@@ -94,6 +94,7 @@ int OutOfMemory() { return Fail(-ENOMEM, "out of memory"); }
 namespace {
 
 using pmem2::c_internal::BeginRetiring;
+using pmem2::c_internal::CancelRetiring;
 using pmem2::c_internal::CheckHandle;
 using pmem2::c_internal::DeleteHandle;
 using pmem2::c_internal::Fail;
@@ -430,6 +431,14 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   // leaves its reservation's lookups between the two steps (BeginDestructionForCApi takes the reservations' lock).
   if (!BeginRetiring(HandleKind::kMap, *map_ptr)) return NotLive(HandleKind::kMap, *map_ptr);
   pmem2::map_internal::BeginDestructionForCApi(**map_ptr);
+  // As libpmem2: where munmap fails, the map and *map_ptr are left as they were (the map usable, its delete to be
+  // tried again), instead of a success that leaves the pages mapped for good.
+  if (const int error = pmem2::map_internal::UnmapForCApi(**map_ptr); error != 0) {
+    CancelRetiring(HandleKind::kMap, *map_ptr);
+    return FailFormatted(-error, "munmap of the map [%p, +%zu) failed: %s%s", (*map_ptr)->address(), (*map_ptr)->size(),
+                         std::strerror(error),
+                         error == ENOMEM ? " (splitting the mapping would likely exceed vm.max_map_count)" : "");
+  }
   FinishRetiring(HandleKind::kMap, *map_ptr);
   delete *map_ptr;
   *map_ptr = nullptr;

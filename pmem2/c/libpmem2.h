@@ -186,10 +186,11 @@ struct pmem2_badblock_context;
 
 /*
  * Makes `*src` describe the open descriptor `fd` (a regular file or a Device DAX character device); the
- * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, was opened O_WRONLY, or is an
- * O_PATH descriptor (libpmem2 takes that one; its map fails later). PMEM2_E_INVALID_FILE_TYPE: a directory, block
- * device, pipe, socket, memfd_secret(2) file (nothing can persist it) or other character device, or a character
- * device where no sysfs is mounted to say whether it is Device DAX. -ENOMEM.
+ * descriptor stays the caller's. PMEM2_E_INVALID_FILE_HANDLE: `fd` is not open, was opened O_WRONLY or with access
+ * mode 3 (ioctls only), or is an O_PATH descriptor (libpmem2 takes those two; their maps fail later).
+ * PMEM2_E_INVALID_FILE_TYPE: a directory, block device, pipe, socket, memfd_secret(2) file (nothing can persist it)
+ * or other character device, or a character device where no sysfs is mounted to say whether it is Device DAX.
+ * -ENOMEM.
  * On failure `*src` is set to NULL (as libpmem2), so cleanup code may call pmem2_source_delete() on it.
  */
 int pmem2_source_from_fd(struct pmem2_source **src, int fd);
@@ -424,7 +425,12 @@ int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, co
  * nothing freed and `*map_ptr` unchanged, for a NULL `*map_ptr` and for a handle that is no live map: one
  * already deleted (a copy of a handle deleted through another variable) or never returned by pmem2_map_new() /
  * pmem2_map_from_existing(). A handle is recognised by its address, so a stale copy that happens to equal the
- * handle of a map made since deletes that map. */
+ * handle of a map made since deletes that map. -errno from munmap(2) (in a reservation, from the mmap(2) that puts the
+ * reservation's placeholder back), with the map left as it was (mapped, live, findable in its reservation, its
+ * functions valid: the delete may be tried again) and `*map_ptr` unchanged, as libpmem2: -ENOMEM where the map's range
+ * is the middle of a mapping the kernel merged with neighbouring mappings of the same file (maps of the file's next
+ * pieces placed beside it in a reservation, or the application's own) and splitting it would exceed
+ * vm.max_map_count. A map from pmem2_map_from_existing() is not unmapped. */
 int pmem2_map_delete(struct pmem2_map **map_ptr);
 
 void *pmem2_map_get_address(struct pmem2_map *map);

@@ -1312,6 +1312,29 @@ TEST_F(LibpmemTest, MsyncReturnsZeroOrTheErrno) {
   EXPECT_STRNE(pmem_errormsg(), "");
 }
 
+// A page of a mapping that the application unmapped behind pmem_unmap's back fails the msync over it (ENOMEM, as
+// memory that is not mapped), and that call only: no write-back failed, so neither the mapping's other pages nor
+// another mapping of the file fail afterwards. (They did, for good, with the message that data may be lost: the ENOMEM
+// was recorded as a lost write-back of the file, which no libpmem call acknowledges.)
+TEST_F(LibpmemTest, AHoleTheApplicationUnmappedFailsOnlyTheSyncOverIt) {
+  const std::string path = dir_.Join("f");
+  size_t len = 0;
+  size_t whole = 0;
+  char* p = static_cast<char*>(pmem_map_file(path.c_str(), 3 * kPage, PMEM_FILE_CREATE, 0600, &len, nullptr));
+  ASSERT_NE(p, nullptr);
+  char* q = static_cast<char*>(pmem_map_file(path.c_str(), 0, 0, 0, &whole, nullptr));
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(munmap(p + kPage, kPage), 0);
+  errno = 0;
+  EXPECT_EQ(pmem_msync(p, len), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(pmem_msync(p, kPage), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_msync(p + 2 * kPage, kPage), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_msync(q, whole), 0) << pmem_errormsg();
+  EXPECT_EQ(pmem_unmap(q, whole), 0);
+  EXPECT_EQ(pmem_unmap(p, len), 0);
+}
+
 // A failed write-back stays with the mapping (libpmem.h, "Errors"): a later successful msync of the same mapping
 // still returns -1 with that errno; a new mapping starts clean.
 TEST_F(LibpmemTest, MsyncFailureIsStickyForTheMapping) {

@@ -44,6 +44,30 @@ void BeginDestructionForCApi(const Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->BeginRelease(map.claim_);
 }
 
+int UnmapForCApi(Map& map) {
+  // A dropped record's range is partly another mapping's: Reset() leaves it alone.
+  if (map.address_ != nullptr && map.owns_mapping_ && map.record_ != nullptr &&
+      !map.record_->dropped_from_registry()) {
+    if (map.reservation_ != nullptr) {
+      // The placeholder first, replacing the mapping in one step, then the record: the range is never free.
+      if (int error = map.reservation_->RestorePlaceholderOf(map.claim_); error != 0) {
+        map.reservation_->CancelRelease(map.claim_, &map);
+        return error;
+      }
+      UnregisterMap(map.record_.get());
+      map.reservation_->ReleaseRestored(map.claim_);
+      map.reservation_.reset();
+      map.claim_ = 0;
+    } else if (int error = UnregisterMapAndUnmap(map.record_.get(), map.address_, map.size_); error != 0) {
+      return error;
+    }
+    map.owns_mapping_ = false;  // unmapped (or the placeholder back) and unregistered: Reset() leaves both alone
+    map.record_.reset();
+  }
+  map.Reset();
+  return 0;
+}
+
 void ForgetUnmappedForCApi(Map& map) {
   map.owns_mapping_ = false;
   // In a reservation (pmem_map_file at PMEM_MMAP_HINT), destroying the Map would put the reservation's

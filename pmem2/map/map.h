@@ -146,6 +146,14 @@ void PublishForCApi(const Map& map);
 // destruction would (ReservationState::BeginRelease), so that no child forked between the two finds a Map whose
 // handle it can no longer delete. The Map must be destroyed next.
 void BeginDestructionForCApi(const Map& map);
+// For pmem2_map_delete, after BeginDestructionForCApi: releases `map`'s mapping (unmapped, or in a reservation replaced
+// by the reservation's placeholder) and empties it, or, where munmap(2) or the placeholder's mmap(2) fails (ENOMEM: the
+// Map's range is the middle of a mapping the kernel merged with neighbouring mappings of the same file, and splitting
+// it would exceed vm.max_map_count), leaves it as it was (mapped, registered, findable in its reservation, its
+// functions valid) and returns the errno, as libpmem2 leaves the map. 0 for a Map that unmaps nothing (adopted,
+// emptied, its range partly another mapping's). Allocates nothing. (~Map cannot report: it leaves the pages mapped, or
+// in a reservation the range lost.)
+int UnmapForCApi(Map& map);
 // For libpmem's pmem_map_file (pmem2/c/libpmem.cc), whose callers may release a mapping with munmap(2) instead
 // of pmem_unmap: makes `map` leave its addresses alone when destroyed, as a Map adopted with FromExisting()
 // does, because the kernel may already have given them to a new mapping (in a reservation, its range becomes
@@ -365,6 +373,7 @@ class Map {
   friend absl::StatusOr<Map> map_internal::CreateUnpublishedForCApi(const Config& config, const Source& source);
   friend void map_internal::PublishForCApi(const Map& map);
   friend void map_internal::BeginDestructionForCApi(const Map& map);
+  friend int map_internal::UnmapForCApi(Map& map);
   friend void map_internal::ForgetUnmappedForCApi(Map& map);
   friend bool map_internal::RecordDroppedFromRegistry(const Map& map);
   friend const vm_reservation_internal::ReservationState* map_internal::ReservationOfForCApi(const Map& map);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +106,7 @@ std::atomic<uint64_t> failure_count{0};
 // before it is recorded (PersistFailuresRecorded()).
 std::atomic<uint64_t> failures_recorded_count{0};
 std::atomic<void (*)()> between_count_and_record{nullptr};  // SetBetweenCountAndRecordForTest()
+std::atomic<void (*)(int)> unmap_step_hook{nullptr};        // SetUnmapStepHookForTest()
 
 // The live mapping holding `address`, or nullptr.
 MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mutex held
@@ -202,6 +204,35 @@ void UnlockAfterFork() {
   internal::RestoreSignals();
 }
 
+// A record another thread was unmapping when the process forked (UnregisterMapAndUnmap: pmem2_map_delete, whose
+// handle is live again in the child, pmem2/c/live_handles.h). Still mapped in the child (fork came before munmap): the
+// Map as it was. Unmapped: a range the child may map again, which the Map must leave alone, so dropped from the index
+// as a stale record is (its persists ESTALE). munmap is all or nothing: its first page tells.
+void SettleUnmappingsInChild(Registry& registry) {  // the child's only thread
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (auto it = registry.by_begin.begin(); it != registry.by_begin.end();) {
+    MapRecord* const record = it->second;
+    if (!record->being_unmapped()) {
+      ++it;
+      continue;
+    }
+    record->set_being_unmapped(false);
+    unsigned char resident;
+    if (mincore(reinterpret_cast<void*>(record->begin()), page, &resident) == 0 || errno != ENOMEM) {
+      ++it;
+      continue;
+    }
+    try {
+      registry.dropped[record->id()] = record;  // for readers that found it before: none in the child
+    } catch (const std::bad_alloc&) {
+    }
+    failure_count.fetch_add(1, std::memory_order_relaxed);
+    record->MarkDroppedFromRegistry();
+    it = registry.by_begin.erase(it);
+    failures_recorded_count.fetch_add(1, std::memory_order_release);
+  }
+}
+
 void ForgetOtherThreadsInChild() {
   // Everything but the registry's reader-writer lock is released as in the parent. That one cannot be: glibc's
   // unlock tells a writer from a reader by the thread id, which the child does not share with its parent. The
@@ -231,6 +262,7 @@ void ForgetOtherThreadsInChild() {
 #endif
     new (&registry.mutex) std::shared_mutex;
   }
+  SettleUnmappingsInChild(GetRegistry());
   RemapThroughDescriptionsOfTheChildsOwn();
   errno = caller_errno;
   Slots& slots = GetSlots();
@@ -559,6 +591,10 @@ namespace {
 // was recorded since their mark (Map::Persist(), an AsyncPersister's completions) look then.
 void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
+    if (it->second->being_unmapped()) {  // released (UnregisterMapAndUnmap), not stale: it only leaves the index
+      it = registry.by_begin.erase(it);
+      continue;
+    }
     registry.dropped[it->second->id()] = it->second;  // first: the one step that allocates (it may throw)
     failure_count.fetch_add(1, std::memory_order_relaxed);
     it->second->MarkDroppedFromRegistry();
@@ -639,7 +675,9 @@ void ReleaseReopenPathLocked(Registry& registry, const FileIdentity& file, const
 
 }  // namespace
 
-void UnregisterMap(MapRecord* record) {
+void UnregisterMap(MapRecord* record) { UnregisterMapAndUnmap(record, nullptr, 0); }
+
+int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length) {
   // A sync of the Map's pages that another thread has in flight records its failure while the Map is still
   // registered: after, it would find no Map at its address and record the failure outside every Map, where the
   // file's other Maps never see it, though the kernel told only that sync (their description may be the same one).
@@ -648,6 +686,19 @@ void UnregisterMap(MapRecord* record) {
   WaitForEarlierSyncs(record->begin(), record->end(), FileIdentity{});
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
+  // A dropped record's range is partly another mapping's now: left alone, as by Map's destructor.
+  if (address != nullptr && !record->dropped_from_registry()) {
+    record->set_being_unmapped(true);
+    lock.unlock();
+    void (*const hook)(int) = unmap_step_hook.load(std::memory_order_acquire);
+    if (hook != nullptr) hook(0);
+    const int unmapped = munmap(address, length);
+    const int error = errno;
+    if (hook != nullptr && unmapped == 0) hook(1);
+    lock.lock();
+    record->set_being_unmapped(false);
+    if (unmapped != 0) return error;
+  }
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());
@@ -662,6 +713,7 @@ void UnregisterMap(MapRecord* record) {
     record->remap_ = Remap{};
     ReleaseReopenPathLocked(registry, record->file(), record->path_);
   }
+  return 0;
 }
 
 ChildReopenHandle ChildReopenHandle::Acquire(int fd, const FileIdentity& file, size_t alignment) {
@@ -1416,7 +1468,8 @@ void TellUnvouchedMaps(const void* address, size_t length) {
   for (size_t i = 0; observer != nullptr && i < count; ++i) observer(told[i]);
 }
 
-void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result) {
+void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result,
+                          bool of_the_files) {
   failure_count.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t at = reinterpret_cast<uintptr_t>(address);
   PersistFailure failure{error_number, at, length, false};
@@ -1446,6 +1499,7 @@ void RecordPersistFailure(const void* address, size_t length, int error_number, 
     return;
   }
   for (auto it = first; it != last; ++it) it->second->Record(failure);
+  if (!of_the_files) return;
   failure.seen_through_another_mapping = true;
   for (auto other = registry.by_begin.begin(); other != registry.by_begin.end(); ++other) {
     if (other->first >= first->first && other->first < end) continue;  // one of [first, last)
@@ -1543,6 +1597,8 @@ uint64_t PersistFailuresRecorded() { return failures_recorded_count.load(std::me
 void SetBetweenCountAndRecordForTest(void (*hook)()) {
   between_count_and_record.store(hook, std::memory_order_release);
 }
+
+void SetUnmapStepHookForTest(void (*hook)(int step)) { unmap_step_hook.store(hook, std::memory_order_release); }
 
 }  // namespace map_internal
 }  // namespace pmem2

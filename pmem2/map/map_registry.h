@@ -147,6 +147,10 @@ class MapRecord {
   // Whether the record left the index as stale (PersistFailure::dropped_from_registry): its Map must not unmap its
   // range, which is partly another mapping's now.
   bool dropped_from_registry() const { return dropped_from_registry_.load(std::memory_order_acquire); }
+  // Whether UnregisterMapAndUnmap() is unmapping the record's range (read with the registry's lock held): a mapping
+  // placed there meanwhile finds the range released, not the record stale.
+  bool being_unmapped() const { return being_unmapped_; }
+  void set_being_unmapped(bool unmapping) { being_unmapped_ = unmapping; }  // the registry's lock held exclusively
   // The registry's, as it drops the record from its index (its lock held exclusively): records the
   // unacknowledgeable failure above.
   void MarkDroppedFromRegistry();
@@ -173,7 +177,7 @@ class MapRecord {
   }
 
   friend class ChildReopenHandle;
-  friend void UnregisterMap(MapRecord* record);
+  friend int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
   friend void RemapInChildThroughPath(MapRecord* record, int fd);
   friend bool RemapsInChildForTest(const void* address);
   friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
@@ -188,6 +192,7 @@ class MapRecord {
   bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
   bool holds_path_ = false;  // a reference to one of its file's paths instead (RemapInChildThroughPath); same guard
   std::string path_;         // that path; the same guard
+  bool being_unmapped_ = false;  // the same guard (exclusive to write)
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -206,6 +211,14 @@ class MapRecord {
 // ChildReopenHandle that it holds, or to its file's path (RemapInChildThroughPath), if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
+// UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address); a record
+// dropped as stale leaves without the munmap. If munmap fails (ENOMEM: the range is the middle of a mapping the kernel
+// merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the range
+// mapped, and its errno is returned. munmap runs without the registry's lock (the kernel may wait there for other
+// threads: a userfaultfd monitor's read of the unmap event, a FUSE server's write-back), the record marked
+// being_unmapped() meanwhile, so that a mapping the kernel places in the freed range before the record has left finds
+// no stale record there. Allocates nothing.
+int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
 // For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
 // placeholder): drops the stale records it overlaps from the index, as RegisterMap does. Only before any other thread
 // can map there, and never with a ForkSafeMutex held (the registry's lock is a fork handler's).
@@ -381,8 +394,11 @@ size_t WaitingReadersForTest();
 // Records a failed persistence of [address, address + length) with `error_number` on every mapping the range
 // overlaps and on every registered mapping of the same files, and counts it process-wide. A failure at an
 // address outside every mapping is kept in a process-wide record (see ErrorForAddress). `caller_sees_result`: the
-// failing call returns the error to its caller as well (PersistFailure::caller_sees_result).
-void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result);
+// failing call returns the error to its caller as well (PersistFailure::caller_sees_result). `of_the_files` false:
+// only on the mappings the range overlaps (a failure of the range's own, such as pages unmapped behind pmem2's back,
+// that says nothing of the files' write-back).
+void RecordPersistFailure(const void* address, size_t length, int error_number, bool caller_sees_result,
+                          bool of_the_files = true);
 
 // For the persist functions of page Maps (which return nothing), after their sync, when
 // page_sync_shared.untold_unvouched_maps is not 0: tells the observer, once per Map, of each Map over
@@ -413,6 +429,9 @@ uint64_t PersistFailuresRecorded();
 // `hook` runs inside RecordPersistFailure() once the failure is counted (PersistFailureCount()) and before any record
 // holds it, on the recording thread, without a lock held. nullptr: none. For tests.
 void SetBetweenCountAndRecordForTest(void (*hook)());
+// Test-only: UnregisterMapAndUnmap() calls `hook` (null: none) without the registry's lock, with the record marked
+// being_unmapped(): step 0 before its munmap, step 1 after a successful one.
+void SetUnmapStepHookForTest(void (*hook)(int step));
 
 // The live mappings that overlap [address, address + length) (at least the one holding `address` for length
 // 0), by their first address: where each begins and ends, and its file (valid == false for mappings without one).

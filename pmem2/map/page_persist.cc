@@ -33,6 +33,53 @@ ABSL_ATTRIBUTE_NOINLINE uintptr_t FirstPageSize() {
   return page;
 }
 
+// Whether every page of [start, start + length) (from a page boundary) is mapped: mincore(2) fails with ENOMEM where
+// one is not, as msync does. Asked in pieces, into a buffer on the stack (a failed persist allocates nothing). An
+// answer it cannot give (EAGAIN) is "mapped".
+bool PagesAreAllMapped(char* start, size_t length, size_t page) {
+  constexpr size_t kPagesAtOnce = 256;
+  unsigned char resident[kPagesAtOnce];
+  for (size_t done = 0; done < length;) {
+    const size_t piece = std::min(length - done, kPagesAtOnce * page);
+    if (mincore(start + done, piece, resident) != 0 && errno == ENOMEM) return false;
+    done += piece;
+  }
+  return true;
+}
+
+int MsyncRetryingInterrupts(void* start, size_t length) {
+  int error = PageMsync(start, length);
+  for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) error = PageMsync(start, length);
+  return error;
+}
+
+// The runs of mapped pages in [start, start + length), synced each on its own (halves, down to the unmapped pages):
+// the first errno, or 0.
+int SyncMappedRuns(char* start, size_t length, size_t page) {
+  if (length == 0) return 0;
+  if (PagesAreAllMapped(start, length, page)) return MsyncRetryingInterrupts(start, length);
+  const size_t pages = (length + page - 1) / page;
+  if (pages == 1) return 0;  // an unmapped page
+  const size_t half = pages / 2 * page;
+  const int low = SyncMappedRuns(start, half, page);
+  const int high = SyncMappedRuns(start + half, length - half, page);
+  return low != 0 ? low : high;
+}
+
+// After msync's ENOMEM over [start, start + length) (from a page boundary): -1 where every page is mapped (the ENOMEM
+// is a file's: its fsync's). Else the range has a hole (part of a Map unmapped behind pmem2's back; a forked child's
+// MADV_DONTFORK part; memory no Map holds), and msync reports one only once it has synced every mapping of the range,
+// unless a file's fsync failed first, whose errno it returns instead (ENOMEM from a FUSE server, say: the same value).
+// So the mapped runs are synced again, each on its own: their first errno is a file's failure; 0 says the ENOMEM was
+// the hole's alone, which is no failed write-back (the stores of pages unmapped are still in the page cache, which a
+// sync of the file through any mapping writes back). Not told apart: a write-back error the first msync took (the
+// kernel reports one once per file description) that was itself ENOMEM, beside a hole.
+int SyncAroundHoles(void* start, size_t length) {
+  const size_t page = FirstPageSize();
+  if (PagesAreAllMapped(static_cast<char*>(start), length, page)) return -1;
+  return SyncMappedRuns(static_cast<char*>(start), length, page);
+}
+
 // A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does
 // not allow it now (made or mprotect'ed without read and write access: the write-back would fault, as a Map's Status
 // methods refuse with kNoAccess). Where the mappings cannot be read (no /proc, no descriptor left, no memory for the
@@ -55,21 +102,20 @@ int WriteBackDeviceDax(uintptr_t from, uintptr_t to, bool caller_sees_result) {
   return 0;
 }
 
-// For msync's EINVAL over a range that holds Device DAX Maps among other memory (a caller's overrun into the next
-// page, a page-cache Map beside one): msync(MS_SYNC) fsyncs the mappings in address order and stops at the first
-// failure, which the Device DAX mapping gives (it has no fsync) having lost nothing, unless a file mapping before it
-// failed first. So [ptr, ptr + size)'s parts in
-// those Maps are written back (as SyncFailed's for a range all of them) and the pieces of [start, start + length)
-// (whole pages) outside them synced each on its own, each failure its own: ENOMEM for memory no Map holds (a usage
-// error to a caller that sees the result), a lost write-back recorded on that piece's Maps; the Device DAX Maps are
-// charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). But the EINVAL may have
-// come from the fsync of a file mapped before the first Device DAX Map (a FUSE server's write-back error), whose one
-// report the first msync took and a second would not see: it is recorded on the Maps of files there, if any, and
-// returned, as any EINVAL over them is (which charges them when the device gave it: a failure reported that may not
-// have happened, rather than one lost). Memory there that no Map of a file holds (an application's own mapping)
+// For msync's EINVAL over a range that holds Device DAX Maps among other memory (a caller's overrun into the next page,
+// a page-cache Map beside one): msync(MS_SYNC) fsyncs the mappings in address order and stops at the first failure,
+// which the Device DAX mapping gives (it has no fsync) having lost nothing, unless a file mapping before it failed
+// first. So [ptr, ptr + size)'s parts in those Maps are written back (as SyncFailed's for a range all of them) and the
+// pieces of [start, start + length) (whole pages) outside them synced each on its own, each failure its own: ENOMEM for
+// memory no Map holds or a hole in one (as SyncFailed's), a lost write-back recorded on that piece's Maps; the Device
+// DAX Maps are charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). But the
+// EINVAL may have come from the fsync of a file mapped before the first Device DAX Map (a FUSE server's write-back
+// error), whose one report the first msync took and a second would not see: it is recorded on the Maps of files there,
+// if any, and returned, as any EINVAL over them is (which charges them when the device gave it: a failure reported that
+// may not have happened, rather than one lost). Memory there that no Map of a file holds (an application's own mapping)
 // cannot be told apart and is synced again like the rest. Allocates nothing (persist_fn's path: FirstMapInRange, one
-// Map at a time). Returns the first errno, 0 if none; -1 if the range holds
-// no Device DAX Map, for SyncFailed to go on as for any EINVAL.
+// Map at a time). Returns the first errno, 0 if none; -1 if the range holds no Device DAX Map, for SyncFailed to go on
+// as for any EINVAL.
 ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bool caller_sees_result, void* start,
                                                 size_t length) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
@@ -96,14 +142,20 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
     if (from >= to) return;
     void* const piece = reinterpret_cast<void*>(from);
-    int error = PageMsync(piece, to - from);
-    for (int attempt = 1; attempt <= kMaxInterruptedSyncs && error == EINTR; ++attempt) {
-      error = PageMsync(piece, to - from);
-    }
+    int error = MsyncRetryingInterrupts(piece, to - from);
     if (error == 0) return;
+    if (error == ENOMEM) {  // as SyncFailed's
+      const int runs = SyncAroundHoles(piece, to - from);
+      if (runs == 0) {
+        if (!caller_sees_result) RecordPersistFailure(piece, to - from, ENOMEM, false, /*of_the_files=*/false);
+        if (first_error == 0) first_error = ENOMEM;
+        return;
+      }
+      if (runs > 0) error = runs;
+    }
+    if (first_error == 0) first_error = error;
     const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(piece, to - from);
     if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error, caller_sees_result);
-    if (first_error == 0) first_error = error;
   };
   const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
   const uintptr_t data_end = data_begin + size;
@@ -148,10 +200,21 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
       return around;
     }
   }
-  // The caller's own mistake, which only a caller that sees the result may keep to itself: ENOMEM for memory that
-  // is not all mapped. Not ENOMEM over a range that lies in live Maps, nor EINVAL ever: with a page-aligned start
-  // and MS_SYNC, msync returns those only from the file's fsync (a file system without one, or a write-back error
-  // that a FUSE server reported with that errno), which are lost write-backs like any other.
+  // A hole's ENOMEM alone (SyncAroundHoles) is the caller's own mistake, and the range's failure, no file's: kept
+  // from a caller that sees it, and recorded, where the caller does not see it, on the Maps the range overlaps only,
+  // not on the files' other Maps, whose persists it would fail for good. A run's failure is the file's.
+  if (error == ENOMEM) {
+    const int runs = SyncAroundHoles(start, length);
+    if (runs == 0) {
+      if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, false, /*of_the_files=*/false);
+      return ENOMEM;
+    }
+    if (runs > 0) error = runs;
+  }
+  // The caller's own mistake too: ENOMEM for memory that is not all in live Maps. Not ENOMEM over a range that lies in
+  // live Maps, all mapped, nor EINVAL ever: with a page-aligned start and MS_SYNC, msync returns those only from the
+  // file's fsync (a file system without one, or a write-back error that a FUSE server reported with that errno), which
+  // are lost write-backs like any other.
   const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(ptr, size);
   if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error, caller_sees_result);
   return error;

@@ -246,10 +246,13 @@ TEST_F(PagePersistenceTest, UsageErrorsGoToTheCallerThatSeesTheResult) {
   // From the Map's last page into the page after it.
   char* const past_the_end = at(15 * kPage);
   ASSERT_FALSE(map_internal::RangeIsInLiveMaps(past_the_end, 2 * kPage)) << "another Map right after this one";
+  // Where nothing is mapped after the Map, the Map's last page is synced again on its own (SyncAroundHoles).
+  unsigned char resident;
+  const size_t resyncs = mincore(at(16 * kPage), kPage, &resident) == 0 ? 0 : 1;
   for (const std::vector<int>& errors : std::vector<std::vector<int>>{{ENOMEM}, {EINTR, ENOMEM}}) {
     msync_.FailWith(errors);
     EXPECT_EQ(map_internal::SyncPages(past_the_end, 2 * kPage, /*caller_sees_result=*/true), errors.back());
-    EXPECT_EQ(msync_.Take().size(), errors.size());
+    EXPECT_EQ(msync_.Take().size(), errors.size() + resyncs);
   }
   char outside_every_map[16];
   msync_.FailWith({ENOMEM});
@@ -266,6 +269,48 @@ TEST_F(PagePersistenceTest, UsageErrorsGoToTheCallerThatSeesTheResult) {
   EXPECT_EQ(map_internal::SyncPages(past_the_end, 2 * kPage, /*caller_sees_result=*/false), ENOMEM);
   EXPECT_EQ(PersistErrorCount(), before + 4) << "through a function pointer nobody would see it";
   EXPECT_EQ(GetErrno(map_->PersistError()), ENOMEM);
+}
+
+// Pages of a Map unmapped behind pmem2's back (the application's munmap(2) of part of it): msync over them fails
+// with ENOMEM, which is no failed write-back of the file (the stores of those pages are still in the page cache, which
+// a sync of the file through any mapping writes back). A caller that sees the result gets it, and nothing is recorded;
+// a function pointer's failure is recorded on the Map the range overlaps only. Recorded on the file's other Maps as
+// well, as it was, it failed their persists for good (libpmem's pmem_msync cannot acknowledge a failure).
+TEST_F(PagePersistenceTest, AHoleUnmappedInAMapIsTheRangesFailureNotTheFiles) {
+  absl::StatusOr<Map> same_file = MapFd(fd_.get());
+  ASSERT_TRUE(same_file.ok()) << same_file.status();
+  const uint64_t before = PersistErrorCount();
+  ASSERT_EQ(munmap(at(4 * kPage), kPage), 0);
+  msync_.FailWith({ENOMEM});  // as the kernel's msync over the hole
+  EXPECT_EQ(map_internal::SyncPages(at(0), 8 * kPage, /*caller_sees_result=*/true), ENOMEM);
+  EXPECT_EQ(PersistErrorCount(), before);
+  EXPECT_TRUE(map_->PersistError().ok());
+  msync_.FailWith({ENOMEM});
+  map_->persist_fn()(at(0), 8 * kPage);
+  EXPECT_EQ(PersistErrorCount(), before + 1) << "through a function pointer nobody would see it";
+  EXPECT_EQ(GetErrno(map_->PersistError()), ENOMEM);
+  EXPECT_TRUE(same_file->PersistError().ok()) << same_file->PersistError();
+  EXPECT_TRUE(same_file->Persist(same_file->address(), same_file->size()).ok());
+  // Control: the same ENOMEM over pages all mapped comes from the file's fsync, a lost write-back of the file.
+  msync_.FailWith({ENOMEM});
+  map_->persist_fn()(at(8 * kPage), kPage);
+  EXPECT_EQ(GetErrno(same_file->ClearPersistError()), ENOMEM);
+  // The mapped runs beside the hole are synced again, each on its own (msync returns a file's fsync error ahead of a
+  // hole's ENOMEM): one that fails is the file's failure, returned and recorded on the file's other Maps.
+  msync_.Take();
+  msync_.FailWith({ENOMEM, EIO});
+  EXPECT_EQ(map_internal::SyncPages(at(0), 8 * kPage, /*caller_sees_result=*/true), EIO);
+  EXPECT_EQ(GetErrno(same_file->PersistError()), EIO);
+  const std::vector<RecordingMsync::Call> calls = msync_.Take();
+  ASSERT_GE(calls.size(), 3u);  // the range, then its runs [0, 4) and [5, 8) pages, however halved
+  EXPECT_EQ(calls[1].address, base_);
+  uint64_t synced = 0;
+  for (size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_TRUE(calls[i].address + calls[i].length <= base_ + 4 * kPage || calls[i].address >= base_ + 5 * kPage)
+        << "a run's sync over the hole";
+    synced += calls[i].length;
+  }
+  EXPECT_EQ(synced, 7 * kPage) << "every mapped page of the range, once";
 }
 
 // A range that runs into the top page of the address space or past it (a negative length, say) fails with ENOMEM,

@@ -297,6 +297,38 @@ void ReservationState::Release(uintptr_t address) {
   }
 }
 
+int ReservationState::RestorePlaceholderOf(uintptr_t address) {
+  size_t length = 0;
+  {
+    std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+    auto it = claimed_.find(address);
+    if (it == claimed_.end() || it->second.state != State::kReleasing) return 0;  // lost: Release() leaves it alone
+    length = it->second.length;
+  }
+  void* const at = reinterpret_cast<void*>(address);
+  const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
+  const int flags = kPlaceholderFlags | MAP_FIXED;
+  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) ==
+      MAP_FAILED) {
+    return errno;
+  }
+  return 0;
+}
+
+void ReservationState::CancelRelease(uintptr_t address, const Map* map) {
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  auto it = claimed_.find(address);
+  if (it == claimed_.end() || it->second.state != State::kReleasing) return;
+  it->second.map = map;
+  it->second.state = State::kLive;
+}
+
+void ReservationState::ReleaseRestored(uintptr_t address) {
+  std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+  auto it = claimed_.find(address);
+  if (it != claimed_.end() && it->second.state == State::kReleasing) claimed_.erase(it);
+}
+
 void ReservationState::Abandon(uintptr_t address) {
   std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
   auto it = claimed_.find(address);

@@ -75,6 +75,14 @@ class ReservationState {
   // Makes the claimed range at `address` reserved (inaccessible) again, whatever was mapped there, and forgets
   // it. Nothing may refer to the range any more (the Map has unregistered it).
   void Release(uintptr_t address);
+  // For pmem2_map_delete, between BeginRelease() and the Map's unregistering: puts the placeholder back over the claim
+  // at `address` in one step (the range is never free for another mapping meanwhile), or returns mmap's errno having
+  // changed nothing (ENOMEM: the Map's mapping is the middle of one the kernel merged with its neighbours, Maps of the
+  // file's next pieces, and the process is at vm.max_map_count), for the caller to keep its Map: CancelRelease() makes
+  // the claim `map`'s again, findable. Once the placeholder is back, ReleaseRestored() forgets the claim.
+  int RestorePlaceholderOf(uintptr_t address);
+  void CancelRelease(uintptr_t address, const Map* map);
+  void ReleaseRestored(uintptr_t address);
   // For a Map whose range was unmapped behind pmem2's back (map_internal::ForgetUnmappedForCApi): forgets the
   // claim at `address` as a lost hole, touching no memory, since another mapping may be there by now.
   void Abandon(uintptr_t address);
