@@ -434,10 +434,12 @@ int pmem2_map_delete(struct pmem2_map** map_ptr) try {
   // As libpmem2: where munmap fails, the map and *map_ptr are left as they were (the map usable, its delete to be
   // tried again), instead of a success that leaves the pages mapped for good.
   if (const int error = pmem2::map_internal::UnmapForCApi(**map_ptr); error != 0) {
+    // The message first: once the handle is live again, another thread may delete it.
+    const int ret = FailFormatted(
+        -error, "unmapping the map [%p, +%zu) failed: %s%s", (*map_ptr)->address(), (*map_ptr)->size(),
+        std::strerror(error), error == ENOMEM ? " (splitting the mapping would likely exceed vm.max_map_count)" : "");
     CancelRetiring(HandleKind::kMap, *map_ptr);
-    return FailFormatted(-error, "munmap of the map [%p, +%zu) failed: %s%s", (*map_ptr)->address(), (*map_ptr)->size(),
-                         std::strerror(error),
-                         error == ENOMEM ? " (splitting the mapping would likely exceed vm.max_map_count)" : "");
+    return ret;
   }
   FinishRetiring(HandleKind::kMap, *map_ptr);
   delete *map_ptr;

@@ -29,6 +29,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/config.h"
 #include "absl/cleanup/cleanup.h"
+#include "absl/functional/function_ref.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -204,35 +205,6 @@ void UnlockAfterFork() {
   internal::RestoreSignals();
 }
 
-// A record another thread was unmapping when the process forked (UnregisterMapAndUnmap: pmem2_map_delete, whose
-// handle is live again in the child, pmem2/c/live_handles.h). Still mapped in the child (fork came before munmap): the
-// Map as it was. Unmapped: a range the child may map again, which the Map must leave alone, so dropped from the index
-// as a stale record is (its persists ESTALE). munmap is all or nothing: its first page tells.
-void SettleUnmappingsInChild(Registry& registry) {  // the child's only thread
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  for (auto it = registry.by_begin.begin(); it != registry.by_begin.end();) {
-    MapRecord* const record = it->second;
-    if (!record->being_unmapped()) {
-      ++it;
-      continue;
-    }
-    record->set_being_unmapped(false);
-    unsigned char resident;
-    if (mincore(reinterpret_cast<void*>(record->begin()), page, &resident) == 0 || errno != ENOMEM) {
-      ++it;
-      continue;
-    }
-    try {
-      registry.dropped[record->id()] = record;  // for readers that found it before: none in the child
-    } catch (const std::bad_alloc&) {
-    }
-    failure_count.fetch_add(1, std::memory_order_relaxed);
-    record->MarkDroppedFromRegistry();
-    it = registry.by_begin.erase(it);
-    failures_recorded_count.fetch_add(1, std::memory_order_release);
-  }
-}
-
 void ForgetOtherThreadsInChild() {
   // Everything but the registry's reader-writer lock is released as in the parent. That one cannot be: glibc's
   // unlock tells a writer from a reader by the thread id, which the child does not share with its parent. The
@@ -262,7 +234,6 @@ void ForgetOtherThreadsInChild() {
 #endif
     new (&registry.mutex) std::shared_mutex;
   }
-  SettleUnmappingsInChild(GetRegistry());
   RemapThroughDescriptionsOfTheChildsOwn();
   errno = caller_errno;
   Slots& slots = GetSlots();
@@ -591,10 +562,6 @@ namespace {
 // was recorded since their mark (Map::Persist(), an AsyncPersister's completions) look then.
 void ForgetStaleRecordsLocked(Registry& registry, uintptr_t begin, uintptr_t end) {  // registry.mutex held exclusively
   for (auto it = FirstEndingAfterLocked(registry, begin); it != registry.by_begin.end() && it->first < end;) {
-    if (it->second->being_unmapped()) {  // released (UnregisterMapAndUnmap), not stale: it only leaves the index
-      it = registry.by_begin.erase(it);
-      continue;
-    }
     registry.dropped[it->second->id()] = it->second;  // first: the one step that allocates (it may throw)
     failure_count.fetch_add(1, std::memory_order_relaxed);
     it->second->MarkDroppedFromRegistry();
@@ -688,16 +655,28 @@ int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length) {
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
   // A dropped record's range is partly another mapping's now: left alone, as by Map's destructor.
   if (address != nullptr && !record->dropped_from_registry()) {
-    record->set_being_unmapped(true);
-    lock.unlock();
-    void (*const hook)(int) = unmap_step_hook.load(std::memory_order_acquire);
-    if (hook != nullptr) hook(0);
-    const int unmapped = munmap(address, length);
-    const int error = errno;
-    if (hook != nullptr && unmapped == 0) hook(1);
-    lock.lock();
-    record->set_being_unmapped(false);
-    if (unmapped != 0) return error;
+    auto indexed = registry.by_begin.find(record->begin());
+    if (indexed != registry.by_begin.end() && indexed->second == record) {
+      // Out of the index while unmapped (extract() allocates nothing; the node goes back if munmap fails, when the
+      // range is still the record's), so that lookups meanwhile find no Map there, as after a delete, and a mapping
+      // the kernel places in the freed range finds no stale record. Without the registry's lock: the kernel may wait
+      // in munmap for other threads (a userfaultfd monitor's read of the unmap event, a FUSE server's write-back).
+      auto node = registry.by_begin.extract(indexed);
+      lock.unlock();
+      void (*const hook)(int) = unmap_step_hook.load(std::memory_order_acquire);
+      if (hook != nullptr) hook(0);
+      const int unmapped = munmap(address, length);
+      const int error = errno;
+      if (hook != nullptr && unmapped == 0) hook(1);
+      lock.lock();
+      if (unmapped != 0) {
+        registry.by_begin.insert(std::move(node));
+        return error;
+      }
+    }
+    // Else neither indexed nor dropped: in a child forked while another thread of the parent unmapped it (above), a
+    // copy of the record whose range may hold the child's own mappings by now, or still the Map's: left alone (at
+    // worst, a mapping the child keeps).
   }
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
@@ -1044,6 +1023,26 @@ absl::StatusOr<bool> EveryMappingOfTheRange(const void* address, size_t length, 
 }
 
 }  // namespace
+
+int ForEachMappingIn(const void* address, size_t length, absl::FunctionRef<void(uintptr_t, uintptr_t)> visit) {
+  const internal::ScopedNoCancellation no_cancellation;  // open(), read() and close()
+  const int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps < 0) return errno;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t end = length > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + length;
+  uintptr_t visited_to = begin;  // a query failing partway is followed by the whole file: nothing visited twice
+  const auto clipped = [&](const MappingLine& line) {
+    if (line.end <= visited_to || line.begin >= end) return;
+    const uintptr_t from = std::max(line.begin, visited_to);
+    visited_to = std::min(line.end, end);
+    visit(from, visited_to);
+  };
+  int error = ForEachQueriedMapping(
+      maps, [&](const auto& each) { return each(begin, static_cast<size_t>(end - begin)); }, clipped);
+  if (error != 0 && lseek(maps, 0, SEEK_SET) == 0) error = ForEachLineOfMaps(ReadOf(maps), clipped);
+  close(maps);
+  return error;
+}
 
 absl::StatusOr<bool> RangeHasProtection(const void* address, size_t length, int any_of) {
   return EveryMappingOfTheRange(

@@ -57,6 +57,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pmem2/internal/msync.h"
@@ -147,10 +148,6 @@ class MapRecord {
   // Whether the record left the index as stale (PersistFailure::dropped_from_registry): its Map must not unmap its
   // range, which is partly another mapping's now.
   bool dropped_from_registry() const { return dropped_from_registry_.load(std::memory_order_acquire); }
-  // Whether UnregisterMapAndUnmap() is unmapping the record's range (read with the registry's lock held): a mapping
-  // placed there meanwhile finds the range released, not the record stale.
-  bool being_unmapped() const { return being_unmapped_; }
-  void set_being_unmapped(bool unmapping) { being_unmapped_ = unmapping; }  // the registry's lock held exclusively
   // The registry's, as it drops the record from its index (its lock held exclusively): records the
   // unacknowledgeable failure above.
   void MarkDroppedFromRegistry();
@@ -192,7 +189,6 @@ class MapRecord {
   bool holds_reopen_handle_ = false;  // a reference to its file's ChildReopenHandle; guarded by the registry's lock
   bool holds_path_ = false;  // a reference to one of its file's paths instead (RemapInChildThroughPath); same guard
   std::string path_;         // that path; the same guard
-  bool being_unmapped_ = false;  // the same guard (exclusive to write)
   std::atomic<bool> has_error_{false};
   std::atomic<bool> cpu_persistent_{false};
   mutable std::mutex mutex_;       // taken only under the registry's lock (so fork() need not take it)
@@ -212,12 +208,13 @@ class MapRecord {
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
 // UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address); a record
-// dropped as stale leaves without the munmap. If munmap fails (ENOMEM: the range is the middle of a mapping the kernel
-// merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the range
-// mapped, and its errno is returned. munmap runs without the registry's lock (the kernel may wait there for other
-// threads: a userfaultfd monitor's read of the unmap event, a FUSE server's write-back), the record marked
-// being_unmapped() meanwhile, so that a mapping the kernel places in the freed range before the record has left finds
-// no stale record there. Allocates nothing.
+// dropped as stale leaves without the munmap, and so does one that is not in the index (a forked child's copy of a
+// record another thread of the parent was unmapping). If munmap fails (ENOMEM: the range is the middle of a mapping the
+// kernel merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the
+// range mapped, and its errno is returned. munmap runs without the registry's lock (the kernel may wait there for other
+// threads: a userfaultfd monitor's read of the unmap event, a FUSE server's write-back), the record out of the index
+// meanwhile: lookups find no Map there, and a mapping placed in the freed range finds no stale record. Allocates
+// nothing.
 int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
 // For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
 // placeholder): drops the stale records it overlaps from the index, as RegisterMap does. Only before any other thread
@@ -429,8 +426,8 @@ uint64_t PersistFailuresRecorded();
 // `hook` runs inside RecordPersistFailure() once the failure is counted (PersistFailureCount()) and before any record
 // holds it, on the recording thread, without a lock held. nullptr: none. For tests.
 void SetBetweenCountAndRecordForTest(void (*hook)());
-// Test-only: UnregisterMapAndUnmap() calls `hook` (null: none) without the registry's lock, with the record marked
-// being_unmapped(): step 0 before its munmap, step 1 after a successful one.
+// Test-only: UnregisterMapAndUnmap() calls `hook` (null: none) without the registry's lock, the record out of the
+// index: step 0 before its munmap, step 1 after a successful one.
 void SetUnmapStepHookForTest(void (*hook)(int step));
 
 // The live mappings that overlap [address, address + length) (at least the one holding `address` for length
@@ -462,6 +459,11 @@ bool RangeIsCpuPersistent(const void* address, size_t length);
 
 // As RangeIsCpuPersistent(), with every one of those mappings a Device DAX's.
 bool RangeIsCpuPersistentDeviceDax(const void* address, size_t length);
+
+// Calls `visit(begin, end)` for each mapping the kernel has now that overlaps [address, address + length), clipped to
+// the range, in address order (PROCMAP_QUERY where there is one, else /proc/self/maps); 0, or the errno of opening or
+// reading the maps (visits made before a failure stand). Allocates nothing (a failed persist's path).
+int ForEachMappingIn(const void* address, size_t length, absl::FunctionRef<void(uintptr_t begin, uintptr_t end)> visit);
 
 // Whether every byte of [address, address + length) (length > 0) lies in mappings of the process whose protection
 // has a bit of `any_of` (PROT_READ / PROT_WRITE / PROT_EXEC), as the kernel sees them now (PROCMAP_QUERY where the

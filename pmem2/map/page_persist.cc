@@ -53,31 +53,42 @@ int MsyncRetryingInterrupts(void* start, size_t length) {
   return error;
 }
 
-// The runs of mapped pages in [start, start + length), synced each on its own (halves, down to the unmapped pages):
-// the first errno, or 0.
-int SyncMappedRuns(char* start, size_t length, size_t page) {
-  if (length == 0) return 0;
-  if (PagesAreAllMapped(start, length, page)) return MsyncRetryingInterrupts(start, length);
-  const size_t pages = (length + page - 1) / page;
-  if (pages == 1) return 0;  // an unmapped page
-  const size_t half = pages / 2 * page;
-  const int low = SyncMappedRuns(start, half, page);
-  const int high = SyncMappedRuns(start + half, length - half, page);
-  return low != 0 ? low : high;
+// The runs of mapped pages in [start, start + length) (mappings back to back), synced each on its own, in address
+// order as the kernel lists them: the first errno, 0 if none; -1 where the mappings cannot be read (no /proc, no
+// descriptor left), and nothing is told apart.
+int SyncMappedRuns(char* start, size_t length) {
+  int first_error = 0;
+  uintptr_t run_begin = 0;
+  uintptr_t run_end = 0;
+  const auto sync_run = [&] {
+    if (run_end <= run_begin) return;
+    const int error = MsyncRetryingInterrupts(reinterpret_cast<void*>(run_begin), run_end - run_begin);
+    if (first_error == 0) first_error = error;
+  };
+  const int read = ForEachMappingIn(start, length, [&](uintptr_t begin, uintptr_t end) {
+    if (begin != run_end) {
+      sync_run();
+      run_begin = begin;
+    }
+    run_end = end;
+  });
+  if (read != 0) return -1;
+  sync_run();
+  return first_error;
 }
 
 // After msync's ENOMEM over [start, start + length) (from a page boundary): -1 where every page is mapped (the ENOMEM
-// is a file's: its fsync's). Else the range has a hole (part of a Map unmapped behind pmem2's back; a forked child's
-// MADV_DONTFORK part; memory no Map holds), and msync reports one only once it has synced every mapping of the range,
-// unless a file's fsync failed first, whose errno it returns instead (ENOMEM from a FUSE server, say: the same value).
-// So the mapped runs are synced again, each on its own: their first errno is a file's failure; 0 says the ENOMEM was
-// the hole's alone, which is no failed write-back (the stores of pages unmapped are still in the page cache, which a
-// sync of the file through any mapping writes back). Not told apart: a write-back error the first msync took (the
-// kernel reports one once per file description) that was itself ENOMEM, beside a hole.
+// is a file's: its fsync's), or where the mappings cannot be read (taken so). Else the range has a hole (part of a Map
+// unmapped behind pmem2's back; a forked child's MADV_DONTFORK part; memory no Map holds), and msync reports one only
+// once it has synced every mapping of the range, unless a file's fsync failed first, whose errno it returns instead
+// (ENOMEM from a FUSE server, say: the same value). So the mapped runs are synced again, each on its own: their first
+// errno is a file's failure; 0 says the ENOMEM was the hole's alone, which is no failed write-back (the stores of pages
+// unmapped are still in the page cache, which a sync of the file through any mapping writes back). Not told apart: a
+// write-back error the first msync took (the kernel reports one once per file description) that was itself ENOMEM,
+// beside a hole.
 int SyncAroundHoles(void* start, size_t length) {
-  const size_t page = FirstPageSize();
-  if (PagesAreAllMapped(static_cast<char*>(start), length, page)) return -1;
-  return SyncMappedRuns(static_cast<char*>(start), length, page);
+  if (PagesAreAllMapped(static_cast<char*>(start), length, FirstPageSize())) return -1;
+  return SyncMappedRuns(static_cast<char*>(start), length);
 }
 
 // A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does

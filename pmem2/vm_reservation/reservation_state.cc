@@ -308,9 +308,19 @@ int ReservationState::RestorePlaceholderOf(uintptr_t address) {
   void* const at = reinterpret_cast<void*>(address);
   const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
   const int flags = kPlaceholderFlags | MAP_FIXED;
-  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) ==
+  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) !=
       MAP_FAILED) {
-    return errno;
+    return 0;
+  }
+  const int error = errno;
+  // A kernel before 6.12 may fail a MAP_FIXED mmap after it has unmapped what was there (placement.cc): the Map is
+  // gone then, and the release goes on as Release()'s over a hole (munmap is all or nothing: the first page tells).
+  unsigned char resident;
+  if (mincore(at, PageSize(), &resident) == 0 || errno != ENOMEM) return error;
+  if (!map_internal::RefillHole(at, length)) {
+    std::lock_guard<internal::ForkSafeMutex> lock(Mutex());
+    auto it = claimed_.find(address);
+    if (it != claimed_.end() && it->second.state == State::kReleasing) it->second.state = State::kLost;
   }
   return 0;
 }

@@ -79,7 +79,9 @@ class ReservationState {
   // at `address` in one step (the range is never free for another mapping meanwhile), or returns mmap's errno having
   // changed nothing (ENOMEM: the Map's mapping is the middle of one the kernel merged with its neighbours, Maps of the
   // file's next pieces, and the process is at vm.max_map_count), for the caller to keep its Map: CancelRelease() makes
-  // the claim `map`'s again, findable. Once the placeholder is back, ReleaseRestored() forgets the claim.
+  // the claim `map`'s again, findable. Once the placeholder is back, ReleaseRestored() forgets the claim. A failed mmap
+  // that unmapped the range all the same (kernels before 6.12 may) leaves a hole, refilled as Release() does (lost if
+  // it cannot be): 0, the Map gone.
   int RestorePlaceholderOf(uintptr_t address);
   void CancelRelease(uintptr_t address, const Map* map);
   void ReleaseRestored(uintptr_t address);
