@@ -98,6 +98,15 @@ struct Layout {
   pmem2_vm_reservation* reservation = nullptr;  // MakeReservationLayout's
 };
 
+// "" if the kernel merged the three pages from `base` into one mapping; else what it has there.
+std::string WhyNotOneMapping(char* base) {
+  const std::string mapping = MappingAt(reinterpret_cast<uintptr_t>(base));
+  const std::string expected_range =
+      absl::StrFormat("%x-%x ", reinterpret_cast<uintptr_t>(base), reinterpret_cast<uintptr_t>(base + 3 * Page()));
+  if (mapping.rfind(expected_range, 0) == 0) return "";
+  return absl::StrCat("the kernel did not merge the three pages into one mapping ", expected_range, ": ", mapping);
+}
+
 std::string MakeLayout(const Libpmem2Api& api, int fd, pmem2_config* config, pmem2_source* source, Layout* layout) {
   const size_t page = Page();
   constexpr int kProtection = PROT_READ | PROT_WRITE;
@@ -123,13 +132,7 @@ std::string MakeLayout(const Libpmem2Api& api, int fd, pmem2_config* config, pme
     }
     layout->base = middle - page;
     layout->map = map;
-    const std::string mapping = MappingAt(reinterpret_cast<uintptr_t>(layout->base));
-    const std::string expected_range = absl::StrFormat("%x-%x ", reinterpret_cast<uintptr_t>(layout->base),
-                                                       reinterpret_cast<uintptr_t>(layout->base + 3 * page));
-    if (mapping.rfind(expected_range, 0) != 0) {
-      return absl::StrCat("the kernel did not merge the three pages into one mapping ", expected_range, ": ", mapping);
-    }
-    return "";
+    return WhyNotOneMapping(layout->base);
   }
   return why;
 }
@@ -153,13 +156,7 @@ std::string MakeReservationLayout(const Libpmem2Api& api, pmem2_config* config, 
   layout->base = static_cast<char*>(api.vm_reservation_get_address(reservation));
   layout->map = maps[1];
   layout->reservation = reservation;
-  const std::string mapping = MappingAt(reinterpret_cast<uintptr_t>(layout->base));
-  const std::string expected_range = absl::StrFormat("%x-%x ", reinterpret_cast<uintptr_t>(layout->base),
-                                                     reinterpret_cast<uintptr_t>(layout->base + 3 * page));
-  if (mapping.rfind(expected_range, 0) != 0) {
-    return absl::StrCat("the kernel did not merge the three maps into one mapping ", expected_range, ": ", mapping);
-  }
-  return "";
+  return WhyNotOneMapping(layout->base);
 }
 
 // Runs the steps in a child with `api`; the child's output says what each step saw, one "name: value" per line.
