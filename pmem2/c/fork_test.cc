@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
@@ -31,7 +29,6 @@
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
-#include "pmem2/map/map_registry.h"
 #include "testing/child_process.h"
 #include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
@@ -208,143 +205,6 @@ TEST_F(ForkReservationTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDele
       options);
   deleting.Finish();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-}
-
-// Pauses the thread whose pmem2_map_delete() reaches step `pause_step` of the registry's unmapping (0: the record out
-// of the index, before munmap; 1: after it), until released.
-std::atomic<int> pause_step{-1};
-std::atomic<bool> paused{false};
-std::atomic<bool> resume{false};
-void PauseAtUnmapStep(int step) {
-  if (step != pause_step.load()) return;
-  paused = true;
-  while (!resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
-// A map of 4 anonymous pages whose delete, in a thread of its own, pauses at `step` (waited for: false if it never
-// got there in 10 s, and then the thread has been let go and joined).
-class PausedDelete {
- public:
-  explicit PausedDelete(int step) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    pmem2::map_internal::SetUnmapStepHookForTest(&PauseAtUnmapStep);
-    if (pmem2_source_from_anon(&source_, 4 * page) != 0 || pmem2_config_new(&config_) != 0 ||
-        pmem2_config_set_required_store_granularity(config_, PMEM2_GRANULARITY_PAGE) != 0 ||
-        pmem2_map_new(&map_, config_, source_) != 0) {
-      return;
-    }
-    address_ = static_cast<char*>(pmem2_map_get_address(map_));
-    pause_step = step;
-    paused = false;
-    resume = false;
-    deleting_ = std::thread([this] {
-      pmem2_map* doomed = map_;
-      deleted_ = pmem2_map_delete(&doomed);
-    });
-    for (int waited = 0; waited < 10000 && !paused.load(); ++waited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (!paused.load()) Finish();
-  }
-  ~PausedDelete() {
-    Finish();
-    pmem2::map_internal::SetUnmapStepHookForTest(nullptr);
-    pause_step = -1;
-    if (config_ != nullptr) pmem2_config_delete(&config_);
-    if (source_ != nullptr) pmem2_source_delete(&source_);
-  }
-  bool paused_there() const { return paused.load() && deleting_.joinable(); }
-  // Lets the delete go on; its result.
-  int Finish() {
-    resume = true;
-    if (deleting_.joinable()) deleting_.join();
-    return deleted_;
-  }
-  pmem2_map* map() const { return map_; }
-  char* address() const { return address_; }
-
- private:
-  pmem2_source* source_ = nullptr;
-  pmem2_config* config_ = nullptr;
-  pmem2_map* map_ = nullptr;
-  char* address_ = nullptr;
-  std::thread deleting_;
-  int deleted_ = -1;
-};
-
-// A child forked while another thread's pmem2_map_delete() unmaps the map's range, before and after its munmap: the
-// munmap runs without the registry's lock (the kernel may wait there for other threads), so a fork can come in
-// between. The handle is live again in the child (live_handles.h), and the child may delete it. The record, out of the
-// registry's index then, is no proof the range is still the map's in the child (after the munmap it is free, and the
-// child may map something there): the child's delete succeeds and leaves the range alone, at worst a mapping the child
-// keeps (negative control: unmapped as ever, the child's own page was gone).
-TEST(ForkTest, Libpmem2ChildForkedWhileAnotherThreadsDeleteUnmapsTheMapDeletesItsHandleSafely) {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  for (const int step : {0, 1}) {
-    SCOPED_TRACE(step == 0 ? "forked before the munmap" : "forked after the munmap");
-    PausedDelete deleting(step);
-    ASSERT_TRUE(deleting.paused_there()) << pmem2_errormsg();
-    char* const address = deleting.address();
-    pmem2::testing::ChildOptions options;
-    options.timeout = absl::Seconds(20);
-    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
-        [&](int out) {
-          pause_step = -1;  // the child's delete passes the same steps
-          std::string problems;
-          unsigned char resident;
-          const bool mapped = mincore(address, page, &resident) == 0;
-          if (mapped != (step == 0)) problems += "the range is mapped: " + std::to_string(mapped) + "\n";
-          if (step == 1) {
-            // The child's own page where the map was.
-            void* own =
-                mmap(address, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-            if (own != address) problems += "cannot map the child's page there\n";
-            address[0] = 'c';
-          } else if (pmem2_map_get_address(deleting.map()) != address) {
-            problems += "the handle is not the map it was\n";
-          }
-          pmem2_map* mine = deleting.map();
-          if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
-          const bool still_mapped = mincore(address, page, &resident) == 0;
-          if (!still_mapped) problems += "the delete unmapped the range\n";
-          if (step == 1 && still_mapped && address[0] != 'c') problems += "the child's page changed\n";
-          pmem2::testing::WriteToParent(out, problems);
-          return problems.empty() ? 0 : 1;
-        },
-        options);
-    EXPECT_EQ(deleting.Finish(), 0) << pmem2_errormsg();
-    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-  }
-}
-
-// Not a fork, the same window, after the munmap: the map's record is out of the registry's index while its range is
-// unmapped, so a mapping placed there meanwhile is no map's: it can be adopted (pmem2_map_from_existing; negative
-// control: with the record left in the index until the delete ended, PMEM2_E_MAP_EXISTS), and a reservation made there
-// finds no stale record (no failure counted; with the record indexed, an ESTALE failure was).
-TEST(ForkTest, AMappingPlacedWhereADeletedMapWasBeforeItsDeleteEndedIsNoMapsAndNoFailure) {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  PausedDelete deleting(1);
-  ASSERT_TRUE(deleting.paused_there()) << pmem2_errormsg();
-  char* const address = deleting.address();
-  const uint64_t failures = pmem2::map_internal::PersistFailureCount();
-  void* placed = mmap(address, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  ASSERT_EQ(placed, static_cast<void*>(address)) << std::strerror(errno);
-  pmem2_source* anonymous = nullptr;
-  ASSERT_EQ(pmem2_source_from_anon(&anonymous, page), 0);
-  pmem2_map* adopted = nullptr;
-  EXPECT_EQ(pmem2_map_from_existing(&adopted, anonymous, address, page, PMEM2_GRANULARITY_PAGE), 0) << pmem2_errormsg();
-  if (adopted != nullptr) {
-    EXPECT_EQ(pmem2_map_delete(&adopted), 0);
-  }
-  pmem2_source_delete(&anonymous);
-  munmap(placed, page);
-  pmem2_vm_reservation* reservation = nullptr;
-  EXPECT_EQ(pmem2_vm_reservation_new(&reservation, address, 4 * page), 0) << pmem2_errormsg();
-  EXPECT_EQ(pmem2::map_internal::PersistFailureCount(), failures);
-  EXPECT_EQ(deleting.Finish(), 0) << pmem2_errormsg();
-  if (reservation != nullptr) {
-    EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
-  }
 }
 
 TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {

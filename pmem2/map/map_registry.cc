@@ -107,7 +107,6 @@ std::atomic<uint64_t> failure_count{0};
 // before it is recorded (PersistFailuresRecorded()).
 std::atomic<uint64_t> failures_recorded_count{0};
 std::atomic<void (*)()> between_count_and_record{nullptr};  // SetBetweenCountAndRecordForTest()
-std::atomic<void (*)(int)> unmap_step_hook{nullptr};        // SetUnmapStepHookForTest()
 
 // The live mapping holding `address`, or nullptr.
 MapRecord* FindLocked(Registry& registry, uintptr_t address) {  // registry.mutex held
@@ -653,31 +652,13 @@ int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length) {
   WaitForEarlierSyncs(record->begin(), record->end(), FileIdentity{});
   Registry& registry = GetRegistry();
   std::unique_lock<std::shared_mutex> lock(registry.mutex);
-  // A dropped record's range is partly another mapping's now: left alone, as by Map's destructor.
-  if (address != nullptr && !record->dropped_from_registry()) {
-    auto indexed = registry.by_begin.find(record->begin());
-    if (indexed != registry.by_begin.end() && indexed->second == record) {
-      // Out of the index while unmapped (extract() allocates nothing; the node goes back if munmap fails, when the
-      // range is still the record's), so that lookups meanwhile find no Map there, as after a delete, and a mapping
-      // the kernel places in the freed range finds no stale record. Without the registry's lock: the kernel may wait
-      // in munmap for other threads (a userfaultfd monitor's read of the unmap event, a FUSE server's write-back).
-      auto node = registry.by_begin.extract(indexed);
-      lock.unlock();
-      void (*const hook)(int) = unmap_step_hook.load(std::memory_order_acquire);
-      if (hook != nullptr) hook(0);
-      const int unmapped = munmap(address, length);
-      const int error = errno;
-      if (hook != nullptr && unmapped == 0) hook(1);
-      lock.lock();
-      if (unmapped != 0) {
-        registry.by_begin.insert(std::move(node));
-        return error;
-      }
-    }
-    // Else neither indexed nor dropped: in a child forked while another thread of the parent unmapped it (above), a
-    // copy of the record whose range may hold the child's own mappings by now, or still the Map's: left alone (at
-    // worst, a mapping the child keeps).
-  }
+  // Unmapped under the lock: a mapping the kernel places in the freed range can be registered (and would find this
+  // record there, stale) only after the record has left, and lookups meanwhile, which take the lock too, never answer
+  // for a range that is no longer the Map's; a failure recorded meanwhile reaches the record, in case munmap fails and
+  // the Map stays. The cost: other threads' map creations and deletions, failure recordings, lookups and forks wait
+  // for the munmap (long only where the kernel waits in it: a FUSE file's write-back, a userfaultfd monitor, which
+  // must then not call into pmem2). A dropped record's range is partly another mapping's: left alone, as by ~Map.
+  if (address != nullptr && !record->dropped_from_registry() && munmap(address, length) != 0) return errno;
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());
@@ -1596,8 +1577,6 @@ uint64_t PersistFailuresRecorded() { return failures_recorded_count.load(std::me
 void SetBetweenCountAndRecordForTest(void (*hook)()) {
   between_count_and_record.store(hook, std::memory_order_release);
 }
-
-void SetUnmapStepHookForTest(void (*hook)(int step)) { unmap_step_hook.store(hook, std::memory_order_release); }
 
 }  // namespace map_internal
 }  // namespace pmem2

@@ -207,14 +207,11 @@ class MapRecord {
 // ChildReopenHandle that it holds, or to its file's path (RemapInChildThroughPath), if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
-// UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address); a record
-// dropped as stale leaves without the munmap, and so does one that is not in the index (a forked child's copy of a
-// record another thread of the parent was unmapping). If munmap fails (ENOMEM: the range is the middle of a mapping the
-// kernel merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the
-// range mapped, and its errno is returned. munmap runs without the registry's lock (the kernel may wait there for other
-// threads: a userfaultfd monitor's read of the unmap event, a FUSE server's write-back), the record out of the index
-// meanwhile: lookups find no Map there, and a mapping placed in the freed range finds no stale record. Allocates
-// nothing.
+// UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address), made with
+// the registry's lock held (no window in which the range is free and the record still answers for it); a record
+// dropped as stale leaves without the munmap. If munmap fails (ENOMEM: the range is the middle of a mapping the kernel
+// merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the range
+// mapped, and its errno is returned. Allocates nothing.
 int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
 // For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
 // placeholder): drops the stale records it overlaps from the index, as RegisterMap does. Only before any other thread
@@ -426,9 +423,6 @@ uint64_t PersistFailuresRecorded();
 // `hook` runs inside RecordPersistFailure() once the failure is counted (PersistFailureCount()) and before any record
 // holds it, on the recording thread, without a lock held. nullptr: none. For tests.
 void SetBetweenCountAndRecordForTest(void (*hook)());
-// Test-only: UnregisterMapAndUnmap() calls `hook` (null: none) without the registry's lock, the record out of the
-// index: step 0 before its munmap, step 1 after a successful one.
-void SetUnmapStepHookForTest(void (*hook)(int step));
 
 // The live mappings that overlap [address, address + length) (at least the one holding `address` for length
 // 0), by their first address: where each begins and ends, and its file (valid == false for mappings without one).

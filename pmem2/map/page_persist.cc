@@ -55,7 +55,7 @@ int MsyncRetryingInterrupts(void* start, size_t length) {
 
 // The runs of mapped pages in [start, start + length) (mappings back to back), synced each on its own, in address
 // order as the kernel lists them: the first errno, 0 if none; -1 where the mappings cannot be read (no /proc, no
-// descriptor left), and nothing is told apart.
+// descriptor left) and no run's sync failed: nothing is told apart.
 int SyncMappedRuns(char* start, size_t length) {
   int first_error = 0;
   uintptr_t run_begin = 0;
@@ -72,9 +72,10 @@ int SyncMappedRuns(char* start, size_t length) {
     }
     run_end = end;
   });
-  if (read != 0) return -1;
-  sync_run();
-  return first_error;
+  sync_run();  // the runs read before a failed read too
+  // A run's failure stands however the read ended: the kernel reported it to this call alone.
+  if (first_error != 0) return first_error;
+  return read != 0 ? -1 : 0;
 }
 
 // After msync's ENOMEM over [start, start + length) (from a page boundary): -1 where every page is mapped (the ENOMEM
