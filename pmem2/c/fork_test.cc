@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <utility>
@@ -29,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/c/libpmem.h"
 #include "pmem2/c/libpmem2.h"
+#include "pmem2/map/map.h"
 #include "testing/child_process.h"
 #include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
@@ -205,6 +207,82 @@ TEST_F(ForkReservationTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDele
       options);
   deleting.Finish();
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+}
+
+// Pauses the thread whose pmem2_map_delete() has released its map's range, before it forgets the handle.
+std::atomic<bool> released_paused{false};
+std::atomic<bool> released_resume{false};
+void PauseAfterRelease() {
+  released_paused = true;
+  while (!released_resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// A child forked after another thread's pmem2_map_delete() released the map's range and before it forgot the handle:
+// the handle is live again in the child (live_handles.h) and its map whole, but the range is no longer the map's (the
+// child may map its own memory there), so the child's delete releases nothing, as the map's record says (a released
+// record; negative control without a reservation: released again, the child's own page was unmapped). Without a
+// reservation and in one.
+TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeavesItAlone) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (const bool in_reservation : {false, true}) {
+    SCOPED_TRACE(in_reservation ? "in a reservation" : "no reservation");
+    pmem2_source* source = nullptr;
+    pmem2_config* config = nullptr;
+    pmem2_vm_reservation* reservation = nullptr;
+    pmem2_map* map = nullptr;
+    ASSERT_EQ(pmem2_source_from_anon(&source, 4 * page), 0) << pmem2_errormsg();
+    ASSERT_EQ(pmem2_config_new(&config), 0);
+    ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+    if (in_reservation) {
+      ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * page), 0) << pmem2_errormsg();
+      ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
+    }
+    ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
+    char* const address = static_cast<char*>(pmem2_map_get_address(map));
+    released_paused = false;
+    released_resume = false;
+    pmem2::map_internal::SetAfterReleaseForCApiForTest(&PauseAfterRelease);
+    std::thread deleting([map] {
+      pmem2_map* doomed = map;
+      EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+    });
+    for (int waited = 0; waited < 10000 && !released_paused.load(); ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    pmem2::map_internal::SetAfterReleaseForCApiForTest(nullptr);
+    if (!released_paused.load()) {
+      released_resume = true;
+      deleting.join();
+      FAIL() << "the delete never released the range";
+    }
+    pmem2::testing::ChildOptions options;
+    options.timeout = absl::Seconds(20);
+    const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
+        [&](int out) {
+          std::string problems;
+          // The child's own page where the map was (a reservation's placeholder is there: replaced).
+          void* own = mmap(address, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+          if (own != address) problems += "cannot map the child's page there\n";
+          address[0] = 'c';
+          pmem2_map* mine = map;
+          if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
+          unsigned char resident;
+          if (mincore(address, page, &resident) != 0 || address[0] != 'c') {
+            problems += "the delete released the child's page\n";
+          }
+          pmem2::testing::WriteToParent(out, problems);
+          return problems.empty() ? 0 : 1;
+        },
+        options);
+    released_resume = true;
+    deleting.join();
+    EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+    if (reservation != nullptr) {
+      EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+    }
+    pmem2_config_delete(&config);
+    pmem2_source_delete(&source);
+  }
 }
 
 TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {

@@ -430,7 +430,11 @@ int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, co
  * functions valid: the delete may be tried again) and `*map_ptr` unchanged, as libpmem2: -ENOMEM where the map's range
  * is the middle of a mapping the kernel merged with neighbouring mappings of the same file (maps of the file's next
  * pieces placed beside it in a reservation, or the application's own) and splitting it would exceed
- * vm.max_map_count. A map from pmem2_map_from_existing() is not unmapped. */
+ * vm.max_map_count. A map from pmem2_map_from_existing() is not unmapped. The munmap is made with pmem2's map registry
+ * locked, so that no lookup answers for the range once it is free: other threads' map creations and deletions,
+ * failure recordings and fork() wait for it; where the kernel waits in munmap for a thread of the process (a
+ * userfaultfd monitor of the range, an in-process FUSE server writing the file back), that thread must not call
+ * pmem2 meanwhile. */
 int pmem2_map_delete(struct pmem2_map **map_ptr);
 
 void *pmem2_map_get_address(struct pmem2_map *map);

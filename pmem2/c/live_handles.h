@@ -16,8 +16,9 @@
 // whatever must happen before the object goes (a map leaves its reservation's lookups; a reservation must be
 // empty) happens with the handle refused to every other delete, and without the set's lock held (a ForkSafeMutex:
 // no other may be taken under it). In a child forked meanwhile, whose deleting thread is not there, a handle
-// another thread was retiring is live again, its object intact (a map perhaps emptied already: pmem2_map_delete unmaps
-// it before it finishes retiring, and its delete in the child then releases nothing): the child can delete it.
+// another thread was retiring is live again, its object intact (a map's range perhaps released already:
+// pmem2_map_delete releases it before it finishes retiring, and marks the map's record so, under the lock a fork waits
+// for; its delete in the child then releases nothing): the child can delete it.
 
 #ifndef PMEM2_C_LIVE_HANDLES_H_
 #define PMEM2_C_LIVE_HANDLES_H_

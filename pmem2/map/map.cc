@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -44,27 +45,34 @@ void BeginDestructionForCApi(const Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->BeginRelease(map.claim_);
 }
 
+namespace {
+std::atomic<void (*)()> after_release_for_c_api{nullptr};  // SetAfterReleaseForCApiForTest()
+}  // namespace
+
+void SetAfterReleaseForCApiForTest(void (*hook)()) { after_release_for_c_api.store(hook, std::memory_order_release); }
+
 int UnmapForCApi(Map& map) {
-  // A dropped record's range is partly another mapping's: Reset() leaves it alone.
-  if (map.address_ != nullptr && map.owns_mapping_ && map.record_ != nullptr &&
-      !map.record_->dropped_from_registry()) {
-    if (map.reservation_ != nullptr) {
-      // The placeholder first, replacing the mapping in one step, then the record: the range is never free.
-      if (int error = map.reservation_->RestorePlaceholderOf(map.claim_); error != 0) {
-        map.reservation_->CancelRelease(map.claim_, &map);
-        return error;
-      }
-      UnregisterMap(map.record_.get());
-      map.reservation_->ReleaseRestored(map.claim_);
-      map.reservation_.reset();
-      map.claim_ = 0;
-    } else if (int error = UnregisterMapAndUnmap(map.record_.get(), map.address_, map.size_); error != 0) {
-      return error;
-    }
-    map.owns_mapping_ = false;  // unmapped (or the placeholder back) and unregistered: Reset() leaves both alone
-    map.record_.reset();
+  // Only the range is released here, and the record marked so (under the registry's lock); the Map itself is left as
+  // it is until its handle is forgotten and it is destroyed, whose Reset() then releases nothing: a child forked
+  // meanwhile, where the handle is live again, finds the Map whole and its record released.
+  if (map.address_ == nullptr || !map.owns_mapping_ || map.record_ == nullptr || map.record_->released() ||
+      map.record_->dropped_from_registry()) {
+    return 0;  // nothing to release, or released already (by the parent's thread, in a forked child)
   }
-  map.Reset();
+  void (*const hook)() = after_release_for_c_api.load(std::memory_order_acquire);
+  if (map.reservation_ == nullptr) {
+    const int error = UnregisterMapAndUnmap(map.record_.get(), map.address_, map.size_, /*release=*/true);
+    if (error == 0 && hook != nullptr) hook();
+    return error;
+  }
+  // The placeholder first, replacing the mapping in one step, then the record: the range is never free.
+  if (int error = map.reservation_->RestorePlaceholderOf(map.claim_); error != 0) {
+    map.reservation_->CancelRelease(map.claim_, &map);
+    return error;
+  }
+  UnregisterMapAndUnmap(map.record_.get(), nullptr, 0, /*release=*/true);
+  map.reservation_->ReleaseRestored(map.claim_);
+  if (hook != nullptr) hook();
   return 0;
 }
 
@@ -339,7 +347,8 @@ void Map::Reset() {
   // only while it is in the index, so read after: a Map whose record was dropped (part of its range unmapped behind
   // pmem2's back and mapped again by other code) leaves the range alone, which is partly another mapping's now.
   if (record_ != nullptr) map_internal::UnregisterMap(record_.get());
-  const bool dropped = record_ != nullptr && record_->dropped_from_registry();
+  // Released: by pmem2_map_delete (UnmapForCApi), which left the rest to this.
+  const bool dropped = record_ != nullptr && (record_->dropped_from_registry() || record_->released());
   record_.reset();
   if (reservation_ != nullptr) {
     // Replaced by an inaccessible placeholder, not unmapped: the range stays the reservation's. Dropped: a lost hole

@@ -144,16 +144,21 @@ absl::StatusOr<Map> CreateUnpublishedForCApi(const Config& config, const Source&
 void PublishForCApi(const Map& map);
 // For pmem2_map_delete, before it forgets the handle: takes `map` out of its reservation's lookups now, as its
 // destruction would (ReservationState::BeginRelease), so that no child forked between the two finds a Map whose
-// handle it can no longer delete. The Map must be destroyed next.
+// handle it can no longer delete. UnmapForCApi next; the Map is destroyed after it, or, where that fails, lives on
+// (its claim made live again: ReservationState::CancelRelease).
 void BeginDestructionForCApi(const Map& map);
-// For pmem2_map_delete, after BeginDestructionForCApi: releases `map`'s mapping (unmapped, or in a reservation replaced
-// by the reservation's placeholder) and empties it, or, where munmap(2) or the placeholder's mmap(2) fails (ENOMEM: the
-// Map's range is the middle of a mapping the kernel merged with neighbouring mappings of the same file, and splitting
-// it would exceed vm.max_map_count), leaves it as it was (mapped, registered, findable in its reservation, its
-// functions valid) and returns the errno, as libpmem2 leaves the map. 0 for a Map that unmaps nothing (adopted,
-// emptied, its range partly another mapping's). Allocates nothing. (~Map cannot report: it leaves the pages mapped, or
-// in a reservation the range lost.)
+// For pmem2_map_delete, after BeginDestructionForCApi: releases `map`'s range (unmapped, or in a reservation replaced
+// by the reservation's placeholder) and marks its record released, leaving the Map itself as it is for its destruction,
+// which then releases nothing (a child forked in between, where the handle is live again, finds it whole and
+// released). Where munmap(2) or the placeholder's mmap(2) fails (ENOMEM: the Map's range is the middle of a mapping the
+// kernel merged with neighbouring mappings of the same file, and splitting it would exceed vm.max_map_count), leaves
+// everything as it was (mapped, registered, findable in its reservation, its functions valid) and returns the errno, as
+// libpmem2 leaves the map. 0 for a Map that releases nothing (adopted, emptied, released already, its range partly
+// another mapping's). Allocates nothing. (~Map cannot report: it leaves the pages mapped, or in a reservation the
+// range lost.)
 int UnmapForCApi(Map& map);
+// Test-only: UnmapForCApi() calls `hook` (null: none) once it has released a Map's range, before it returns.
+void SetAfterReleaseForCApiForTest(void (*hook)());
 // For libpmem's pmem_map_file (pmem2/c/libpmem.cc), whose callers may release a mapping with munmap(2) instead
 // of pmem_unmap: makes `map` leave its addresses alone when destroyed, as a Map adopted with FromExisting()
 // does, because the kernel may already have given them to a new mapping (in a reservation, its range becomes

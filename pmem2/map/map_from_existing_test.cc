@@ -594,9 +594,15 @@ class DeviceDaxWriteBackTest : public ::testing::Test {
 TEST_F(DeviceDaxWriteBackTest, APageMapIsCacheLineAndMsyncsEinvalOverItLosesNothing) {
   const bool counted = counted_;
   const std::optional<Source>& source = source_;
-  // Shared, as a Device DAX mapping is (FromExisting refuses a private mapping of a file or device).
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(memory, MAP_FAILED);
+  // Shared, as a Device DAX mapping is (FromExisting refuses a private mapping of a file or device). With unmapped
+  // pages either side, which the overruns below reach: msync's ENOMEM there is theirs (a hole), as the fake says.
+  const size_t guard = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* const region = static_cast<char*>(
+      mmap(nullptr, kLength + 2 * guard, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(region, MAP_FAILED);
+  ASSERT_EQ(munmap(region, guard), 0);
+  ASSERT_EQ(munmap(region + guard + kLength, guard), 0);
+  void* memory = region + guard;
   char* const bytes = static_cast<char*>(memory);
   {
     absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kPage);

@@ -641,9 +641,9 @@ void ReleaseReopenPathLocked(Registry& registry, const FileIdentity& file, const
 
 }  // namespace
 
-void UnregisterMap(MapRecord* record) { UnregisterMapAndUnmap(record, nullptr, 0); }
+void UnregisterMap(MapRecord* record) { UnregisterMapAndUnmap(record, nullptr, 0, /*release=*/false); }
 
-int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length) {
+int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length, bool release) {
   // A sync of the Map's pages that another thread has in flight records its failure while the Map is still
   // registered: after, it would find no Map at its address and record the failure outside every Map, where the
   // file's other Maps never see it, though the kernel told only that sync (their description may be the same one).
@@ -658,7 +658,9 @@ int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length) {
   // the Map stays. The cost: other threads' map creations and deletions, failure recordings, lookups and forks wait
   // for the munmap (long only where the kernel waits in it: a FUSE file's write-back, a userfaultfd monitor, which
   // must then not call into pmem2). A dropped record's range is partly another mapping's: left alone, as by ~Map.
+  if (record->released()) return 0;
   if (address != nullptr && !record->dropped_from_registry() && munmap(address, length) != 0) return errno;
+  if (release) record->released_.store(true, std::memory_order_release);
   auto it = registry.by_begin.find(record->begin());
   if (it != registry.by_begin.end() && it->second == record) registry.by_begin.erase(it);
   if (record->dropped_from_registry()) registry.dropped.erase(record->id());

@@ -148,6 +148,10 @@ class MapRecord {
   // Whether the record left the index as stale (PersistFailure::dropped_from_registry): its Map must not unmap its
   // range, which is partly another mapping's now.
   bool dropped_from_registry() const { return dropped_from_registry_.load(std::memory_order_acquire); }
+  // Whether UnregisterMapAndUnmap() released the record's range (unmapped, or its reservation's placeholder back) and
+  // unregistered it: its Map must not release the range again. Set under the registry's lock, which a fork waits for,
+  // so that a child forked while the Map's delete goes on (its C handle live again there) sees it.
+  bool released() const { return released_.load(std::memory_order_acquire); }
   // The registry's, as it drops the record from its index (its lock held exclusively): records the
   // unacknowledgeable failure above.
   void MarkDroppedFromRegistry();
@@ -174,7 +178,7 @@ class MapRecord {
   }
 
   friend class ChildReopenHandle;
-  friend int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
+  friend int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length, bool release);
   friend void RemapInChildThroughPath(MapRecord* record, int fd);
   friend bool RemapsInChildForTest(const void* address);
   friend void RemapThroughDescriptionsOfTheChildsOwn();  // map_registry.cc
@@ -198,6 +202,7 @@ class MapRecord {
   PersistFailure last_;             // guarded by mutex_
   std::atomic<uint64_t> failures_recorded_{0};  // written under mutex_
   std::atomic<bool> dropped_from_registry_{false};
+  std::atomic<bool> released_{false};
   std::atomic<bool> unvouched_told_{false};  // TellUnvouchedMaps() has told the observer of it
 };
 
@@ -207,12 +212,13 @@ class MapRecord {
 // ChildReopenHandle that it holds, or to its file's path (RemapInChildThroughPath), if any.
 void RegisterMap(MapRecord* record);
 void UnregisterMap(MapRecord* record);
-// UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address), made with
-// the registry's lock held (no window in which the range is free and the record still answers for it); a record
-// dropped as stale leaves without the munmap. If munmap fails (ENOMEM: the range is the middle of a mapping the kernel
-// merged with its neighbours, and splitting it would exceed vm.max_map_count), the record stays registered, the range
-// mapped, and its errno is returned. Allocates nothing.
-int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length);
+// UnregisterMap() once munmap(address, length) of the record's mapping succeeded (none for a null address: a range
+// released otherwise, as a reservation's placeholder put back), made with the registry's lock held (no window in which
+// the range is free and the record still answers for it), and with `release` the record marked released(); a record
+// dropped as stale leaves without the munmap, and a record released already is left as it is. If munmap fails (ENOMEM:
+// the range is the middle of a mapping the kernel merged with its neighbours, and splitting it would exceed
+// vm.max_map_count), the record stays registered, the range mapped, and its errno is returned. Allocates nothing.
+int UnregisterMapAndUnmap(MapRecord* record, void* address, size_t length, bool release);
 // For a mapping the kernel has just placed at [address, address + length) that is no Map's (a VmReservation's
 // placeholder): drops the stale records it overlaps from the index, as RegisterMap does. Only before any other thread
 // can map there, and never with a ForkSafeMutex held (the registry's lock is a fork handler's).

@@ -53,9 +53,12 @@ int MsyncRetryingInterrupts(void* start, size_t length) {
   return error;
 }
 
+constexpr int kAllMapped = -2;  // SyncAroundHoles: no hole, the ENOMEM is an fsync's
+constexpr int kNotTold = -1;    // SyncAroundHoles: the mappings could not be read
+
 // The runs of mapped pages in [start, start + length) (mappings back to back), synced each on its own, in address
-// order as the kernel lists them: the first errno, 0 if none; -1 where the mappings cannot be read (no /proc, no
-// descriptor left) and no run's sync failed: nothing is told apart.
+// order as the kernel lists them: the first errno, 0 if none; kNotTold where the mappings cannot be read (no /proc, no
+// descriptor left) and no run's sync failed.
 int SyncMappedRuns(char* start, size_t length) {
   int first_error = 0;
   uintptr_t run_begin = 0;
@@ -75,21 +78,31 @@ int SyncMappedRuns(char* start, size_t length) {
   sync_run();  // the runs read before a failed read too
   // A run's failure stands however the read ended: the kernel reported it to this call alone.
   if (first_error != 0) return first_error;
-  return read != 0 ? -1 : 0;
+  return read != 0 ? kNotTold : 0;
 }
 
-// After msync's ENOMEM over [start, start + length) (from a page boundary): -1 where every page is mapped (the ENOMEM
-// is a file's: its fsync's), or where the mappings cannot be read (taken so). Else the range has a hole (part of a Map
-// unmapped behind pmem2's back; a forked child's MADV_DONTFORK part; memory no Map holds), and msync reports one only
-// once it has synced every mapping of the range, unless a file's fsync failed first, whose errno it returns instead
-// (ENOMEM from a FUSE server, say: the same value). So the mapped runs are synced again, each on its own: their first
-// errno is a file's failure; 0 says the ENOMEM was the hole's alone, which is no failed write-back (the stores of pages
-// unmapped are still in the page cache, which a sync of the file through any mapping writes back). Not told apart: a
-// write-back error the first msync took (the kernel reports one once per file description) that was itself ENOMEM,
-// beside a hole.
+// After msync's ENOMEM over [start, start + length) (from a page boundary): kAllMapped where every page is mapped (the
+// ENOMEM is a file's: its fsync's), kNotTold where the mappings cannot be read. Else the range has a hole (part of a
+// Map unmapped behind pmem2's back; a forked child's MADV_DONTFORK part; memory no Map holds), and msync reports one
+// only once it has synced every mapping of the range, unless a file's fsync failed first, whose errno it returns
+// instead (ENOMEM from a FUSE server, say: the same value). So the mapped runs are synced again, each on its own: their
+// first errno is a file's failure; 0 says the ENOMEM was the hole's alone, which is no failed write-back (the stores of
+// pages unmapped are still in the page cache, which a sync of the file through any mapping writes back). Not told
+// apart: a write-back error the first msync took (the kernel reports one once per file description) that was itself
+// ENOMEM, beside a hole.
 int SyncAroundHoles(void* start, size_t length) {
-  if (PagesAreAllMapped(static_cast<char*>(start), length, FirstPageSize())) return -1;
+  if (PagesAreAllMapped(static_cast<char*>(start), length, FirstPageSize())) return kAllMapped;
   return SyncMappedRuns(static_cast<char*>(start), length);
+}
+
+// Whether msync's ENOMEM (`error`, after SyncAroundHoles gave `runs`) is the caller's own mistake, which only a caller
+// that sees the result may keep to itself: a hole's alone (runs 0, handled before) or, where the mappings could not be
+// read, memory that is not all in live Maps (as msync says of memory not all mapped). Never an fsync's: a run's
+// failure (runs > 0) or an ENOMEM over pages all mapped, the file's (which file cannot be told where the range runs
+// past its Maps into other mappings: the range's Maps are charged, a failure reported that may not have happened
+// rather than one lost).
+bool IsUsageError(int error, int runs, const void* ptr, size_t size) {
+  return error == ENOMEM && runs == kNotTold && !RangeIsInLiveMaps(ptr, size);
 }
 
 // A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does
@@ -156,8 +169,9 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
     void* const piece = reinterpret_cast<void*>(from);
     int error = MsyncRetryingInterrupts(piece, to - from);
     if (error == 0) return;
+    int runs = kNotTold;
     if (error == ENOMEM) {  // as SyncFailed's
-      const int runs = SyncAroundHoles(piece, to - from);
+      runs = SyncAroundHoles(piece, to - from);
       if (runs == 0) {
         if (!caller_sees_result) RecordPersistFailure(piece, to - from, ENOMEM, false, /*of_the_files=*/false);
         if (first_error == 0) first_error = ENOMEM;
@@ -166,7 +180,7 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
       if (runs > 0) error = runs;
     }
     if (first_error == 0) first_error = error;
-    const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(piece, to - from);
+    const bool usage_error = IsUsageError(error, runs, piece, to - from);
     if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error, caller_sees_result);
   };
   const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
@@ -215,19 +229,18 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
   // A hole's ENOMEM alone (SyncAroundHoles) is the caller's own mistake, and the range's failure, no file's: kept
   // from a caller that sees it, and recorded, where the caller does not see it, on the Maps the range overlaps only,
   // not on the files' other Maps, whose persists it would fail for good. A run's failure is the file's.
+  int runs = kNotTold;
   if (error == ENOMEM) {
-    const int runs = SyncAroundHoles(start, length);
+    runs = SyncAroundHoles(start, length);
     if (runs == 0) {
       if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, false, /*of_the_files=*/false);
       return ENOMEM;
     }
     if (runs > 0) error = runs;
   }
-  // The caller's own mistake too: ENOMEM for memory that is not all in live Maps. Not ENOMEM over a range that lies in
-  // live Maps, all mapped, nor EINVAL ever: with a page-aligned start and MS_SYNC, msync returns those only from the
-  // file's fsync (a file system without one, or a write-back error that a FUSE server reported with that errno), which
-  // are lost write-backs like any other.
-  const bool usage_error = error == ENOMEM && !RangeIsInLiveMaps(ptr, size);
+  // Not EINVAL ever: with a page-aligned start and MS_SYNC, msync returns it only from the file's fsync (a file system
+  // without one, or a write-back error that a FUSE server reported with that errno), a lost write-back like any other.
+  const bool usage_error = IsUsageError(error, runs, ptr, size);
   if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error, caller_sees_result);
   return error;
 }
