@@ -275,6 +275,24 @@ TEST_F(PagePersistenceTest, UsageErrorsGoToTheCallerThatSeesTheResult) {
   EXPECT_EQ(GetErrno(map_->PersistError()), ENOMEM);
 }
 
+// msync's ENOMEM over pages all mapped comes from an fsync (no hole): the file's failure, returned and recorded on the
+// file's Maps, also where the range runs past the Map into another mapping (whose fsync it may have been: which file
+// cannot be told; a failure reported that may not have happened rather than one lost). It was taken for the caller's
+// usage error there, and kept from the file's other Maps.
+TEST_F(PagePersistenceTest, AnEnomemOverPagesAllMappedIsAFailureOfTheFileEvenPastTheMap) {
+  absl::StatusOr<Map> same_file = MapFd(fd_.get());
+  ASSERT_TRUE(same_file.ok()) << same_file.status();
+  // pmem2 places a Map inside a larger reservation whose rest it unmaps: the page after it is free.
+  void* const after =
+      mmap(at(16 * kPage), kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  ASSERT_EQ(after, static_cast<void*>(at(16 * kPage))) << "a mapping right after the Map";
+  const absl::Cleanup unmap = [after] { munmap(after, kPage); };
+  msync_.FailWith({ENOMEM});
+  EXPECT_EQ(map_internal::SyncPages(at(15 * kPage), 2 * kPage, /*caller_sees_result=*/true), ENOMEM);
+  EXPECT_EQ(GetErrno(same_file->PersistError()), ENOMEM) << "the file's other Maps are told";
+  EXPECT_EQ(GetErrno(map_->PersistError()), ENOMEM);
+}
+
 // Pages of a Map unmapped behind pmem2's back (the application's munmap(2) of part of it): msync over them fails
 // with ENOMEM, which is no failed write-back of the file (the stores of those pages are still in the page cache, which
 // a sync of the file through any mapping writes back). A caller that sees the result gets it, and nothing is recorded;
