@@ -61,6 +61,7 @@ TEST(ChildProcessTest, ATracedGrandchildStillRunningWhenTheChildEndsIsKilled) {
       [&](int) {
         const pid_t grandchild = fork();
         if (grandchild == 0) {
+          close(pid_pipe[1]);  // else the test's read below would wait for this process, were it left running
           for (;;) pause();
         }
         if (write(pid_pipe[1], &grandchild, sizeof grandchild) != sizeof grandchild) return 2;
