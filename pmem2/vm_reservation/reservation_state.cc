@@ -48,16 +48,20 @@ void CallStepHook(ReservationState::Step step, uintptr_t address) {
 
 std::atomic<ReservationState::PlaceholderMmap> placeholder_mmap{nullptr};  // SetPlaceholderMmapForTest()
 
+// The placeholder mapped over [at, +length) in one step (MAP_FIXED; the test's mmap where one is set); false, with
+// errno, if mmap failed.
+bool PlaceholderOver(void* at, size_t length) {
+  const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
+  const int flags = kPlaceholderFlags | MAP_FIXED;
+  return (fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) !=
+         MAP_FAILED;
+}
+
 // Puts the inaccessible placeholder back over [address, +length); false if the file's pages could only be
 // unmapped (the range is then a hole the kernel may fill with another mapping).
 bool RestorePlaceholder(uintptr_t address, size_t length) {
   void* const at = reinterpret_cast<void*>(address);
-  const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
-  const int flags = kPlaceholderFlags | MAP_FIXED;
-  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) !=
-      MAP_FAILED) {
-    return true;
-  }
+  if (PlaceholderOver(at, length)) return true;
   munmap(at, length);  // the file's pages must not stay mapped
   // A hole now: the placeholder again, replacing nothing. It fails only where another thread's mmap took part of the
   // hole in between; the range is lost then. (The failure was ENOMEM, say at vm.max_map_count: the munmap gave a
@@ -306,12 +310,7 @@ int ReservationState::RestorePlaceholderOf(uintptr_t address) {
     length = it->second.length;
   }
   void* const at = reinterpret_cast<void*>(address);
-  const ReservationState::PlaceholderMmap fn = placeholder_mmap.load(std::memory_order_acquire);
-  const int flags = kPlaceholderFlags | MAP_FIXED;
-  if ((fn != nullptr ? fn(at, length, PROT_NONE, flags, -1, 0) : mmap(at, length, PROT_NONE, flags, -1, 0)) !=
-      MAP_FAILED) {
-    return 0;
-  }
+  if (PlaceholderOver(at, length)) return 0;
   const int error = errno;
   // A kernel before 6.12 may fail a MAP_FIXED mmap after it has unmapped what was there (placement.cc): the Map is
   // gone then, and the release goes on as Release()'s over a hole (munmap is all or nothing: the first page tells).
