@@ -406,6 +406,14 @@ absl::Status map_internal::CheckAccess(Protection protection, const void* ptr, s
 
 namespace {
 
+// A Status method's answer at page granularity: the failure recorded since `mark` (the sticky error's, which may be
+// another thread's sync's too), else its own sync's errno, which is not always recorded: a caller that sees the result
+// gets a hole's ENOMEM (part of the range unmapped behind pmem2's back) instead of a record (page_persist.h).
+absl::Status PageSyncResult(const Map& map, uint64_t mark, int error, const char* what, const void* ptr, size_t size) {
+  if (absl::Status since = map.PersistErrorSince(mark); !since.ok() || error == 0) return since;
+  return MakeErrnoError(error, internal::StrFormat("%s: msync of [%p, +%u)", what, ptr, size));
+}
+
 absl::Status CheckFlags(unsigned flags) {
   if ((flags & ~kMemValidFlags) == 0) return absl::OkStatus();
   return MakeError(ErrorCode::kInvalidMemFlags,
@@ -424,10 +432,10 @@ absl::Status Map::Persist(const void* ptr, size_t size) const {
   // Page granularity: the persist function's sync, its failure counted as this caller's to see (the C API's
   // PMEM2_PERSIST_FAILURE then leaves it to the returned Status); so below.
   if (granularity_ == StoreGranularity::kPage) {
-    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
-  } else {
-    persist_(ptr, size);
+    return PageSyncResult(*this, mark, map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true), "Persist", ptr,
+                          size);
   }
+  persist_(ptr, size);
   return PersistErrorSince(mark);
 }
 
@@ -438,10 +446,10 @@ absl::Status Map::Flush(const void* ptr, size_t size) const {
   }
   const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
-    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
-  } else {
-    flush_(ptr, size);
+    return PageSyncResult(*this, mark, map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true), "Flush", ptr,
+                          size);
   }
+  flush_(ptr, size);
   return PersistErrorSince(mark);
 }
 
@@ -462,10 +470,10 @@ absl::Status Map::Memmove(void* pmemdest, const void* src, size_t len, unsigned 
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
   const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
-    map_internal::PageMemmoveReturningFailure(pmemdest, src, len, flags);
-  } else {
-    memmove_(pmemdest, src, len, flags);
+    return PageSyncResult(*this, mark, map_internal::PageMemmoveReturningFailure(pmemdest, src, len, flags), "Memmove",
+                          pmemdest, len);
   }
+  memmove_(pmemdest, src, len, flags);
   return PersistErrorSince(mark);
 }
 
@@ -475,10 +483,10 @@ absl::Status Map::Memset(void* pmemdest, int c, size_t len, unsigned flags) cons
   if (absl::Status s = CheckAccess(pmemdest, len, /*store=*/true); !s.ok()) return s;
   const uint64_t mark = PersistFailureMark();
   if (granularity_ == StoreGranularity::kPage) {
-    map_internal::PageMemsetReturningFailure(pmemdest, c, len, flags);
-  } else {
-    memset_(pmemdest, c, len, flags);
+    return PageSyncResult(*this, mark, map_internal::PageMemsetReturningFailure(pmemdest, c, len, flags), "Memset",
+                          pmemdest, len);
   }
+  memset_(pmemdest, c, len, flags);
   return PersistErrorSince(mark);
 }
 
@@ -488,8 +496,8 @@ absl::Status Map::DeepFlush(const void* ptr, size_t size) const {
   }
   if (granularity_ == StoreGranularity::kPage) {
     const uint64_t mark = PersistFailureMark();
-    map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true);
-    return PersistErrorSince(mark);
+    return PageSyncResult(*this, mark, map_internal::SyncPages(ptr, size, /*caller_sees_result=*/true), "DeepFlush",
+                          ptr, size);
   }
   if (absl::Status s = CheckAccess(ptr, size, /*store=*/false); !s.ok()) return s;
   const uint64_t mark = PersistFailureMark();  // the fsdax msync below may fail, its report taken by another thread's

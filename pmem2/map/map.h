@@ -53,8 +53,9 @@
 // failure on the Map whose range it was persisting AND on every other live Map of the same file in this process, and
 // keeps it there (sticky) until the application acknowledges it with ClearPersistError():
 //   * The Status methods (Persist, Flush, Drain, Memcpy, Memmove, Memset) return the Map's sticky error, even
-//     when their own msync succeeded. OK means: no failure since the last ClearPersistError(), so every range
-//     this Map persisted is durable.
+//     when their own msync succeeded, and their own msync's failure where it is not recorded (ENOMEM for pages of
+//     the range that were unmapped behind pmem2's back: the range's, not the file's). OK means: no failure since the
+//     last ClearPersistError(), so every range this Map persisted is durable.
 //   * The function pointers cannot return anything; after using them, read PersistError() (or
 //     pmem2::PersistErrorAt(address)) before declaring data durable, e.g. before committing a transaction; where
 //     another thread may acknowledge failures meanwhile, PersistErrorSince() with a mark taken before the stores.
@@ -62,8 +63,10 @@
 //     reported OK may be lost, whichever range failed. Clearing the error and retrying the persist does not
 //     bring the data back (the kernel may have dropped the pages): write it again, persist, and check again.
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
-//     GetErrno() the errno. Failures never abort the process (unless a program using pmem2's libpmem2.so sets
-//     PMEM2_PERSIST_FAILURE=abort, pmem2/c/libpmem2.h, which covers every Map in the process) and are never dropped.
+//     GetErrno() the errno. Failures are never dropped, and never abort the process unless pmem2's C library
+//     (//pmem2/c, libpmem2.so) is in it and PMEM2_PERSIST_FAILURE is set to anything but warn or record: abort, or a
+//     value it does not take, which no C++ call refuses (pmem2/c/libpmem2.h); that covers every Map in the process,
+//     for the failures of the function pointers (a Status method returns its failure instead).
 //   * A Map created after a failure does not inherit it: its own persists start clean.
 //   * A Map part of whose range was unmapped behind pmem2's back (munmap(2)) and then mapped again by pmem2 (another
 //     Map, a VmReservation, pmem_map_file) reports ESTALE from then on, whatever the acknowledgements: a failed sync of

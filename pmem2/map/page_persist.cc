@@ -130,26 +130,31 @@ int WriteBackDeviceDax(uintptr_t from, uintptr_t to, bool caller_sees_result) {
 // For msync's EINVAL over a range that holds Device DAX Maps among other memory (a caller's overrun into the next page,
 // a page-cache Map beside one): msync(MS_SYNC) fsyncs the mappings in address order and stops at the first failure,
 // which the Device DAX mapping gives (it has no fsync) having lost nothing, unless a file mapping before it failed
-// first. So [ptr, ptr + size)'s parts in those Maps are written back (as SyncFailed's for a range all of them) and the
-// pieces of [start, start + length) (whole pages) outside them synced each on its own, each failure its own: ENOMEM for
-// memory no Map holds or a hole in one (as SyncFailed's), a lost write-back recorded on that piece's Maps; the Device
-// DAX Maps are charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too). But the
-// EINVAL may have come from the fsync of a file mapped before the first Device DAX Map (a FUSE server's write-back
-// error), whose one report the first msync took and a second would not see: it is recorded on the Maps of files there,
-// if any, and returned, as any EINVAL over them is (which charges them when the device gave it: a failure reported that
-// may not have happened, rather than one lost). Memory there that no Map of a file holds (an application's own mapping)
-// cannot be told apart and is synced again like the rest. Allocates nothing (persist_fn's path: FirstMapInRange, one
-// Map at a time). Returns the first errno, 0 if none; -1 if the range holds no Device DAX Map, for SyncFailed to go on
-// as for any EINVAL.
+// first. So [ptr, ptr + size)'s parts in those Maps' pages are written back (as SyncFailed's for a range all of them)
+// and the pieces of [start, start + length) (whole pages) outside them synced each on its own, each failure its own:
+// ENOMEM for memory no Map holds or a hole in one (as SyncFailed's), a lost write-back recorded on that piece's Maps;
+// the Device DAX Maps are charged with nothing (libpmem 1.12.1's pmem_deep_persist syncs such a range Map by Map too).
+// But the EINVAL may have come from the fsync of a file mapped before the first Device DAX Map (a FUSE server's
+// write-back error), whose one report the first msync took and a second would not see: it is recorded on the Maps of
+// files there, if any, and returned, as any EINVAL over them is (which charges them when the device gave it: a failure
+// reported that may not have happened, rather than one lost). Memory there that no Map of a file holds (an
+// application's own mapping) cannot be told apart and is synced again like the rest. Allocates nothing (persist_fn's
+// path: FirstMapInRange, one Map at a time). Returns the first errno, 0 if none; -1 if the range holds no Device DAX
+// Map, for SyncFailed to go on as for any EINVAL.
 ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bool caller_sees_result, void* start,
                                                 size_t length) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
   const uintptr_t end = begin + length;
   MapExtent map;
   uintptr_t first_device_dax = end;
+  // A Device DAX Map's pages, whole: one adopted with FromExisting() may start or end inside a page, whose other bytes
+  // are the same Device DAX mapping's (a mapping is whole pages); an msync there fails too, and charged the Map.
+  const uintptr_t page = FirstPageSize();
+  const auto pages_begin = [page](uintptr_t address) { return address / page * page; };
+  const auto pages_end = [page](uintptr_t address) { return address + (page - address % page) % page; };
   for (uintptr_t at = begin; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map); at = map.end) {
     if (map.file.valid && map.file.device_dax) {
-      first_device_dax = std::max(map.begin, begin);
+      first_device_dax = std::max(pages_begin(map.begin), begin);
       break;
     }
   }
@@ -189,11 +194,13 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   for (uintptr_t at = first_device_dax; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map);
        at = map.end) {
     if (!map.file.valid || !map.file.device_dax) continue;
-    sync_piece(synced_to, std::max(map.begin, synced_to));
-    const int written =
-        WriteBackDeviceDax(std::max(map.begin, data_begin), std::min(map.end, data_end), caller_sees_result);
+    const uintptr_t map_pages_begin = pages_begin(map.begin);
+    const uintptr_t map_pages_end = pages_end(map.end);
+    sync_piece(synced_to, std::max(map_pages_begin, synced_to));
+    const int written = WriteBackDeviceDax(std::max(map_pages_begin, data_begin), std::min(map_pages_end, data_end),
+                                           caller_sees_result);
     if (written != 0 && first_error == 0) first_error = written;
-    synced_to = std::max(synced_to, std::min(map.end, end));
+    synced_to = std::max(synced_to, std::min(map_pages_end, end));
   }
   sync_piece(synced_to, end);
   arch::CacheLineOps().drain();

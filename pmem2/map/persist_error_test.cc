@@ -307,6 +307,17 @@ TEST_F(PagePersistenceTest, AHoleUnmappedInAMapIsTheRangesFailureNotTheFiles) {
   EXPECT_EQ(map_internal::SyncPages(at(0), 8 * kPage, /*caller_sees_result=*/true), ENOMEM);
   EXPECT_EQ(PersistErrorCount(), before);
   EXPECT_TRUE(map_->PersistError().ok());
+  // The Status methods return it, though nothing records it (they returned OK for the hole's page: found by an audit).
+  msync_.FailWith({ENOMEM});
+  EXPECT_EQ(GetErrno(map_->Persist(at(0), 8 * kPage)), ENOMEM);
+  msync_.FailWith({ENOMEM});
+  EXPECT_EQ(GetErrno(map_->Flush(at(0), 8 * kPage)), ENOMEM);
+  msync_.FailWith({ENOMEM});
+  const absl::Status deep = map_->DeepFlush(at(0), 8 * kPage);
+  EXPECT_EQ(GetErrno(deep), ENOMEM) << deep;
+  EXPECT_THAT(std::string(deep.message()), ::testing::HasSubstr("DeepFlush: msync of ["));
+  EXPECT_EQ(PersistErrorCount(), before);
+  EXPECT_TRUE(map_->PersistError().ok());
   msync_.FailWith({ENOMEM});
   map_->persist_fn()(at(0), 8 * kPage);
   EXPECT_EQ(PersistErrorCount(), before + 1) << "through a function pointer nobody would see it";

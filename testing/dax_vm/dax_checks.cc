@@ -24,7 +24,8 @@
 //       (kMapRange); granularity requests as above; data written at a 2 MiB offset and persisted reads back
 //       through an independent mapping. msync cannot persist Device DAX (EINVAL), so: SyncPages over the Map
 //       succeeds (it writes the range back from the CPU caches) and leaves the Map's persists succeeding; a
-//       mapping adopted with Map::FromExisting at page granularity is cache line; PMEM2_FORCE_GRANULARITY=page
+//       mapping adopted with Map::FromExisting at page granularity is cache line; one adopted from inside a page,
+//       synced on past its end, is written back and charged nothing; PMEM2_FORCE_GRANULARITY=page
 //       gives cache line too. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
 //       PMEM_FILE_CREATE, and len = the device's size without flags, each map the whole device with *is_pmemp 1
 //       (its last byte readable) and unmap; EXCL and a length that is neither are EINVAL.
@@ -456,6 +457,23 @@ int Devdax(const char* dev, StoreGranularity effective) {
       const absl::Status adopted_persist = adopted->Persist(raw, 64);
       Expect(adopted_persist.ok(), "its Persist" + (adopted_persist.ok() ? "" : ": " + Describe(adopted_persist)));
     }
+    adopted = absl::InternalError("released");
+    // Part of a page adopted (FromExisting takes any range), and a sync from it on past its end, into the rest of the
+    // Device DAX mapping: the Map's pages are written back whole (the bytes around it are the same mapping's, which
+    // msync cannot persist either) and the Map is charged with nothing (an msync of its first and last pages failed
+    // with EINVAL, recorded on it: found by an audit).
+    char* const part = static_cast<char*>(raw) + 100;
+    absl::StatusOr<pmem2::Map> sub_page = pmem2::Map::FromExisting(*source, part, 1000, StoreGranularity::kPage);
+    if (Expect(sub_page.ok(),
+               "Map::FromExisting of bytes 100-1099" + (sub_page.ok() ? "" : ": " + Describe(sub_page.status())))) {
+      std::memset(part, 'd', 2000);
+      const absl::Status overrun = pmem2::SyncPages(part, 2000);
+      Expect(overrun.ok(), "SyncPages from that Map on into the rest of its Device DAX mapping" +
+                               (overrun.ok() ? "" : ": " + Describe(overrun)));
+      const absl::Status charged = sub_page->PersistError();
+      Expect(charged.ok(), "and the Map is charged with nothing" + (charged.ok() ? "" : ": " + Describe(charged)));
+    }
+    sub_page = absl::InternalError("released");
     munmap(raw, raw_length);
   }
 
