@@ -90,11 +90,13 @@ ReservationState::~ReservationState() {
   // No placed Map refers to this any more (each holds a reference), so nothing else reads what follows.
   // Everything but lost holes, which may hold other code's mappings by now, and the ranges of live Maps adopted with
   // FromExisting() (the application's mappings, mapped over the placeholder; they hold no reference): the kernel's
-  // ranges to unmap, by address.
+  // ranges to unmap, by address. An adopted range keeps its pages whole: one may start or end inside a page
+  // (FromExisting takes any range), and munmap(2) unmaps every page it touches.
   std::vector<std::pair<uintptr_t, uintptr_t>> kept;
   try {
+    const uintptr_t page = PageSize();
     for (const map_internal::MapExtent& adopted : map_internal::MapsInRange(reinterpret_cast<void*>(address_), size_)) {
-      kept.emplace_back(adopted.begin, adopted.end);
+      kept.emplace_back(adopted.begin / page * page, (adopted.end + page - 1) / page * page);
     }
     for (const auto& [begin, claimed] : claimed_) {
       if (claimed.state == State::kLost) kept.emplace_back(begin, begin + claimed.length);

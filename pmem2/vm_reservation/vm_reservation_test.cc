@@ -434,6 +434,41 @@ TEST_F(VmReservationTest, AnAdoptedMappingIsNeitherGivenBackNorUnmapped) {
   munmap(page, kPage);
 }
 
+// FromExisting() takes a range that starts or ends inside a page; the reservation's end keeps such a range's pages
+// whole (munmap(2) would unmap every page a gap touches) and still gives back every other page.
+TEST_F(VmReservationTest, AnAdoptedRangeInsidePagesKeepsItsWholePagesAtTheReservationsEnd) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(8 * kPage);
+  ASSERT_TRUE(rsv.ok());
+  char* const base = At(*rsv, 0);
+  char* const starts_inside = At(*rsv, 2 * kPage);  // adopted from its middle to its end
+  char* const ends_inside = At(*rsv, 5 * kPage);    // adopted from its start to its middle
+  ASSERT_EQ(mmap(starts_inside, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), 0), starts_inside);
+  ASSERT_EQ(mmap(ends_inside, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_.get(), kPage), ends_inside);
+  absl::StatusOr<Map> second_half =
+      Map::FromExisting(*source_, starts_inside + kPage / 2, kPage / 2, StoreGranularity::kPage);
+  ASSERT_TRUE(second_half.ok()) << second_half.status();
+  absl::StatusOr<Map> first_half = Map::FromExisting(*source_, ends_inside, kPage / 2, StoreGranularity::kPage);
+  ASSERT_TRUE(first_half.ok()) << first_half.status();
+  rsv = absl::InternalError("destroyed");
+  EXPECT_EQ(ProtectionAt(starts_inside), "rw-s") << "the page of a range adopted from its middle was unmapped";
+  EXPECT_EQ(ProtectionAt(ends_inside), "rw-s") << "the page of a range adopted up to its middle was unmapped";
+  for (size_t i : {size_t{0}, size_t{1}, size_t{3}, size_t{4}, size_t{6}, size_t{7}}) {
+    EXPECT_EQ(ProtectionAt(base + i * kPage), "") << "page " << i << " was not given back";
+  }
+  // The adopted Maps still write and persist their pages.
+  ASSERT_TRUE(second_half->Memcpy(starts_inside + kPage / 2, "kept", 4).ok());
+  ASSERT_TRUE(first_half->Memcpy(ends_inside, "kept", 4).ok());
+  char read_back[4] = {};
+  ASSERT_EQ(pread(fd_.get(), read_back, 4, static_cast<off_t>(kPage / 2)), 4);
+  EXPECT_EQ(std::string(read_back, 4), "kept");
+  ASSERT_EQ(pread(fd_.get(), read_back, 4, static_cast<off_t>(kPage)), 4);
+  EXPECT_EQ(std::string(read_back, 4), "kept");
+  second_half = absl::InternalError("destroyed");
+  first_half = absl::InternalError("destroyed");
+  munmap(starts_inside, kPage);
+  munmap(ends_inside, kPage);
+}
+
 // Extend() adds its range without the lock (its records are swept meanwhile): a Shrink() from the end in that window
 // makes it give the added range back and fail with kMappingExists, and an Extend() in that window finds the added
 // range taken (the promises of vm_reservation.h, run here in the window through the state's callback).
