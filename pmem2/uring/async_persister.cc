@@ -731,6 +731,11 @@ struct Engine {
                ? injection->rewrite_result(injection->context, op, result, requested)
                : result;
   }
+  int InjectWriteBackWait(int error) const {
+    return injection != nullptr && injection->rewrite_write_back_wait != nullptr
+               ? injection->rewrite_write_back_wait(injection->context, error)
+               : error;
+  }
 
   // ---- completing ----
   // The process's count of failures recorded in full when the entries' counts were last taken.
@@ -1249,26 +1254,25 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // error of the file (other code may have taken the report through the mappings' descriptor, e.g. an fsync of
   // the Source's): SYNC_FILE_RANGE_WAIT_AFTER finds nothing left to wait for and reports the file's errors that
   // this description has not seen yet (file_fdatawait_range).
+  // A failure is recorded at once, but EINTR, EAGAIN and ECANCELED (a FUSE server's fdatasync may answer EAGAIN):
+  // those are retried (OnSyncResult), as the msyncs' above, and recorded only if the retries run out.
+  const auto fail = [&](int error) {
+    if (error != EINTR && error != EAGAIN && error != ECANCELED) {
+      const Slot* first = batch.members;
+      RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+      batch.recorded = true;
+    }
+    return -error;
+  };
   if (skipped) {
     long synced;  // NOLINT(runtime/int): syscall(2)'s
     do {
       synced = syscall(SYS_fdatasync, fd);  // not a cancellation point
     } while (synced != 0 && errno == EINTR);
-    if (synced != 0) {
-      const int error = errno;
-      const Slot* first = batch.members;
-      RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
-      batch.recorded = true;
-      return -error;
-    }
+    if (const int error = InjectWriteBackWait(synced != 0 ? errno : 0); error != 0) return fail(error);
   }
   const uint64_t length = batch.end - batch.begin;
-  if (const int error = WaitForWriteBack(fd, batch.begin, length); error != 0) {
-    const Slot* first = batch.members;
-    RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
-    batch.recorded = true;
-    return -error;
-  }
+  if (const int error = InjectWriteBackWait(WaitForWriteBack(fd, batch.begin, length)); error != 0) return fail(error);
   return 0;
 }
 

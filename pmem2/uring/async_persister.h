@@ -9,8 +9,9 @@
 //
 //   page granularity (a file in the page cache, e.g. ext4 on an SSD): persists are coalesced and handed to
 //     the kernel as ranged data syncs (fdatasync of the file range behind the map range) through io_uring,
-//     copies as a write to the file linked to a data sync of its range. A batch of adjacent records becomes
-//     one device flush instead of one per record.
+//     copies as a write to the file followed by a data sync of its range (issued once the write completed; no
+//     linked requests, so no chain to break). A batch of adjacent records becomes one device flush instead of
+//     one per record.
 //   byte and cache-line granularity (persistent memory): the same calls complete at once, through the Map's
 //     CPU functions (flush + fence), so an application writes its commit logic once for pmem and for SSDs.
 //
@@ -141,8 +142,10 @@
 // now belongs to another io_uring is found at the next submission (that ring does not take this engine's entries), or,
 // during a wait, by the descriptor's identity (checked every 200 ms on kernels with IORING_FEAT_EXT_ARG, 5.11 on; an
 // identity check cannot tell the ring from another anonymous-inode file, such as another io_uring or an eventfd, on
-// kernels that give them all the same inode). The ring's descriptor is closed by the destructor only while it is still
-// the ring.
+// kernels that give them all the same inode). On kernels before 5.11 a wait has no time limit: there a Wait() or
+// WaitAll() with nothing left to submit, on a ring whose number other code closed and gave to another io_uring, waits
+// for ever (only a submission finds it). The ring's descriptor is closed by the destructor only while it is still the
+// ring.
 //
 // The engine's own descriptor of the file (Create()) may be closed by other code too, and its number go to any file
 // the process opens. The ring's requests never use the number: the descriptor is registered with the ring, which

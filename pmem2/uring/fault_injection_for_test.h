@@ -26,6 +26,10 @@ enum class KernelOp {
 struct FaultInjection {
   // Called with each kernel result before the engine uses it; returns the result to use instead.
   int (*rewrite_result)(void* context, KernelOp op, int result, uint32_t requested) = nullptr;
+  // The synchronous backend: called with what the engine's own description answered, after the mappings' msyncs, when
+  // asked for the file's write-back errors (SYNC_FILE_RANGE_WAIT_AFTER, or fdatasync where that is refused or a Map
+  // is gone): 0 or an errno; returns the errno to use instead.
+  int (*rewrite_write_back_wait)(void* context, int error) = nullptr;
   // Called whenever the engine wants a submission entry; true makes it behave as if the ring had none free.
   bool (*ring_full)(void* context) = nullptr;
   void* context = nullptr;
