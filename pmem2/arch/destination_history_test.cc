@@ -34,9 +34,27 @@ TEST(DestinationHistoryTest, NearMeansJustWrittenOrJustAhead) {
   EXPECT_EQ(history, HistoryOf(kBase / 64)) << "an empty copy records its start line";
   EXPECT_FALSE(RecordDestination(&history, AtLine(1 << 20), 64)) << "a jump of 64 MiB";
   EXPECT_FALSE(RecordDestination(&history, AtLine(0), 64)) << "and back";
-  history = 0;
-  EXPECT_FALSE(RecordDestination(&history, reinterpret_cast<const void*>(~uintptr_t{0} - 63), 64))
-      << "no wrap-around at the top of the address space";
+}
+
+// At the top of the address space the line arithmetic wraps neither a far line into a near one nor the last line's end
+// past it.
+TEST(DestinationHistoryTest, NoWrapAroundAtTheTopOfTheAddressSpace) {
+  const uintptr_t top_line = ~uintptr_t{0} / 64;
+  const void* const top = reinterpret_cast<const void*>(top_line * 64);
+  uintptr_t history = HistoryOf(top_line);
+  EXPECT_TRUE(RecordDestination(&history, top, 64)) << "the top line again";
+  EXPECT_EQ(history, HistoryOf(top_line)) << "a copy up to the last byte ends on the top line";
+  EXPECT_TRUE(RecordDestination(&history, reinterpret_cast<const void*>(top_line * 64 + 63), 1));
+  EXPECT_EQ(history, HistoryOf(top_line));
+  EXPECT_FALSE(RecordDestination(&history, reinterpret_cast<const void*>(64), 64))
+      << "from the top line to line 1, two lines on modulo the address space: far";
+  EXPECT_EQ(history, HistoryOf(1));
+  EXPECT_FALSE(RecordDestination(&history, top, 64)) << "from line 1 to the top line, two lines back modulo it: far";
+  history = HistoryOf(top_line - 1);
+  EXPECT_TRUE(RecordDestination(&history, top, 64)) << "the line after the previous one, at the top";
+  EXPECT_EQ(ClassifyDestination(&history, reinterpret_cast<const void*>((top_line - 64) * 64), 64),
+            Destination::kRewrite)
+      << "64 lines back from the top line";
 }
 
 TEST(DestinationHistoryTest, RewriteAheadOrFar) {

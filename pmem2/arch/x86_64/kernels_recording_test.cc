@@ -149,9 +149,22 @@ constexpr uintptr_t kLine = 64;
 
 // NOFLUSH with NONTEMPORAL or WC: NOFLUSH wins (ordinary stores, nothing written back, no fence) though the entry
 // decides the non-temporal path before it looks at NOFLUSH's own (MemmoveCacheLineTemporal).
-const unsigned kFlagSets[] = {0, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb, kMemNoFlush,
-                              kMemNoFlush | kMemNonTemporal, kMemNoFlush | kMemWc, kMemNoDrain | kMemNonTemporal,
-                              kMemNoDrain | kMemTemporal};
+// The last four: hints the man page calls mutually exclusive, which a caller may still pass.
+const unsigned kFlagSets[] = {0,
+                              kMemNoDrain,
+                              kMemNonTemporal,
+                              kMemTemporal,
+                              kMemWc,
+                              kMemWb,
+                              kMemNoFlush,
+                              kMemNoFlush | kMemNonTemporal,
+                              kMemNoFlush | kMemWc,
+                              kMemNoDrain | kMemNonTemporal,
+                              kMemNoDrain | kMemTemporal,
+                              kMemNonTemporal | kMemTemporal,
+                              kMemWc | kMemWb,
+                              kMemNonTemporal | kMemWb,
+                              kMemWc | kMemTemporal};
 
 enum class Op { kMemmove, kMemset };
 
@@ -248,7 +261,11 @@ std::string CheckLog(const Case& c, uintptr_t dst, size_t vec, int wants_nt = -1
     if (flushes != 0) return "flush on a table or flag that must not flush";
   }
   if (noflush && nt_stores != 0) return "non-temporal store with NOFLUSH";
-  if ((c.flags & (kMemTemporal | kMemWb)) != 0 && nt_stores != 0) return "non-temporal store with TEMPORAL";
+  // The hints that man pmem2_get_memcpy_fn calls mutually exclusive (NONTEMPORAL or WC with TEMPORAL or WB): the
+  // non-temporal one wins, as in libpmem2 (WantsNt); either way the contract below holds.
+  if ((c.flags & (kMemTemporal | kMemWb)) != 0 && (c.flags & (kMemNonTemporal | kMemWc)) == 0 && nt_stores != 0) {
+    return "non-temporal store with TEMPORAL";
+  }
   // A full aligned line inside the range must go non-temporal when asked to (cache-line table).
   const uintptr_t first_full = (dst + kLine - 1) & ~(kLine - 1);
   const bool has_full_line = first_full + kLine <= end;
@@ -642,6 +659,113 @@ TEST(KernelRecordingTest, EachFlushKindDrainsWithItsOwnFence) {
   CheckDrainFence<ClflushLine, 32>(DrainFence::kMfence, "clflush");
   CheckDrainFence<ClwbLine, 64>(DrainFence::kSfence, "clwb (vector 64)");
   CheckDrainFence<ClflushLine, 64>(DrainFence::kMfence, "clflush (vector 64)");
+}
+
+// The production tables' bindings: isa_table-inl.h's rows built over this file's recording primitives and a policy
+// that records each write-back with the row's flush instruction (its FlushKind, NoFlushLine none: it is no
+// instruction) and each fence with its kind, in place of flush.h's FlushInstructions. The test above takes the fence
+// from its own policy; this one checks the table the ISA files build (MakeIsaKernels), row by row.
+struct RecordingIssue {
+  template <void (*Line)(const void*)>
+  static void WriteBack(const void* p) {
+    if (Line == &NoFlushLine) return;
+    size_t kind = 99;  // none of them
+    if (Line == &ClwbLine) kind = static_cast<size_t>(FlushKind::kClwb);
+    if (Line == &ClflushoptLine) kind = static_cast<size_t>(FlushKind::kClflushopt);
+    if (Line == &ClflushLine) kind = static_cast<size_t>(FlushKind::kClflush);
+    Record(Event::kFlush, p, kind);
+  }
+  template <DrainFence kFence>
+  static void Fence() {
+    Record(Event::kFence, nullptr, static_cast<size_t>(kFence));
+  }
+};
+
+namespace table {
+struct IsaPrimitives : RecordingPrimitives<32> {};
+constexpr char kIsaName[] = "recording";
+#include "pmem2/arch/x86_64/isa_table-inl.h"
+constexpr IsaKernels kRecorded = MakeIsaKernels<RecordingIssue>();
+}  // namespace table
+
+// Calls `fn` and checks what it recorded: every write-back `flush` (none if -1), every fence `fence`, and `fences` of
+// them; a line stored with ordinary stores is written back (where `flush` is a kind).
+template <class Call>
+void CheckBinding(Call fn, int flush, DrainFence fence, size_t fences, const std::string& where) {
+  events.clear();
+  fn();
+  size_t fences_seen = 0;
+  bool stored = false;
+  bool flushed = false;
+  for (const Event& e : events) {
+    if (e.kind == Event::kStore) stored = true;
+    if (e.kind == Event::kFlush) {
+      ASSERT_NE(flush, -1) << where << ": a write-back in a table without one";
+      ASSERT_EQ(e.size, static_cast<size_t>(flush)) << where << ": another row's flush instruction";
+      flushed = true;
+    }
+    if (e.kind == Event::kFence) {
+      ++fences_seen;
+      ASSERT_EQ(e.size, static_cast<size_t>(fence)) << where << ": the wrong fence";
+    }
+  }
+  ASSERT_EQ(fences_seen, fences) << where;
+  if (flush != -1 && stored) {
+    ASSERT_TRUE(flushed) << where << ": ordinary stores never written back";
+  }
+}
+
+TEST(KernelRecordingTest, TheIsaTablesRowsWriteBackAndDrainWithTheirOwnInstructions) {
+  EXPECT_STREQ(table::kKernels.name, "recording");  // the production policy's table, built here but not run
+  const IsaKernels& t = table::kRecorded;
+  std::vector<unsigned char> buf(700), src(700, 5);
+  const DrainFence row_fence[kFlushKinds] = {DrainFence::kSfence, DrainFence::kSfence, DrainFence::kMfence};
+  for (size_t threshold : {size_t{0}, size_t{256}, ~size_t{0}}) {
+    nt_threshold = threshold;
+    for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal, kMemNoDrain}) {
+      const size_t fences = (flags & kMemNoDrain) != 0 ? 0 : 1;
+      for (size_t len = 1; len <= 600; ++len) {
+        const std::string what = " len " + std::to_string(len) + " flags " + std::to_string(flags) + " threshold " +
+                                 std::to_string(threshold);
+        for (int row = 0; row < kFlushKinds; ++row) {
+          for (int allow_nt = 0; allow_nt < 2; ++allow_nt) {
+            const MemKernels& k = t.cache_line[row][allow_nt];
+            const std::string where = "row " + std::to_string(row) + " nt " + std::to_string(allow_nt) + what;
+            CheckBinding([&] { k.memmove(buf.data() + 3, src.data(), len, flags); }, row, row_fence[row], fences,
+                         "memmove " + where);
+            CheckBinding([&] { k.memset(buf.data() + 3, 9, len, flags); }, row, row_fence[row], fences,
+                         "memset " + where);
+            if (HasFatalFailure()) return;
+          }
+        }
+        // The byte tables and the string kernels write nothing back; their drains are SFENCE.
+        for (int allow_nt = 0; allow_nt < 2; ++allow_nt) {
+          const MemKernels& k = t.byte[allow_nt];
+          const std::string where = "byte nt " + std::to_string(allow_nt) + what;
+          for (int op = 0; op < 2; ++op) {
+            events.clear();
+            if (op == 0) {
+              k.memmove(buf.data() + 3, src.data(), len, flags);
+            } else {
+              k.memset(buf.data() + 3, 9, len, flags);
+            }
+            for (const Event& e : events) {
+              ASSERT_NE(e.kind, Event::kFlush) << where;
+              if (e.kind == Event::kFence) {
+                ASSERT_EQ(e.size, static_cast<size_t>(DrainFence::kSfence)) << where;
+              }
+            }
+          }
+        }
+        CheckBinding([&] { t.string.memmove(buf.data() + 8, src.data(), len, flags | kPageStringStores); }, -1,
+                     DrainFence::kSfence, fences, "string memmove" + what);
+        CheckBinding([&] { t.string.memset(buf.data() + 8, 9, len, flags | kPageStringStores); }, -1,
+                     DrainFence::kSfence, fences, "string memset" + what);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+  nt_threshold = 64;
 }
 
 // The pattern-aware small copies: on the cache-line tables, with the history on (near_temporal_below != 0), a

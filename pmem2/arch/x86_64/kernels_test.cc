@@ -6,6 +6,10 @@
 // byte around it may change. Lower levels are forced through testing/cpu (typed) and through the PMEM_* variables
 // (parsed).
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -362,6 +366,60 @@ TEST_P(KernelTest, MemsetLargeSizes) {
   }
 }
 
+// No kernel reads outside its source: a source that starts or ends against a page the process may not read (a file
+// mapping's last page, a guard page) is copied whole, for every length to 300 B and some larger ones, every flag set
+// that picks a path, and destinations at several offsets; and so is a move within such a buffer, in both directions.
+// (The other tests' sources have room before and after them, where an over-read goes unseen.)
+TEST_P(KernelTest, SourcesAgainstUnreadablePagesAreReadWithinThemOnly) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t data = 3 * page;
+  char* const region =
+      static_cast<char*>(mmap(nullptr, data + 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(region, MAP_FAILED);
+  ASSERT_EQ(mprotect(region, page, PROT_NONE), 0);
+  ASSERT_EQ(mprotect(region + page + data, page, PROT_NONE), 0);
+  unsigned char* const first = reinterpret_cast<unsigned char*>(region + page);
+  unsigned char* const end = first + data;
+  std::vector<size_t> lengths;
+  for (size_t len = 0; len <= 300; ++len) lengths.push_back(len);
+  for (size_t len : {383, 384, 511, 512, 1023, 2049, 4096, 4096 + 65, 8192 + 7}) lengths.push_back(len);
+  std::vector<unsigned char> dst_buf(2 * kGuard + 64 + 8192 + 64);
+  std::vector<unsigned char> want;
+  for (unsigned flags : {0u, kMemNonTemporal, kMemTemporal}) {
+    for (size_t len : lengths) {
+      for (int against_end = 0; against_end < 2; ++against_end) {
+        const unsigned char* const src = against_end != 0 ? end - len : first;
+        FillPattern(first, data, static_cast<uint32_t>(len + flags));
+        for (size_t dst_off : {size_t{0}, size_t{1}, size_t{7}, size_t{33}, size_t{63}}) {
+          FillPattern(dst_buf.data(), dst_buf.size(), static_cast<uint32_t>(len + dst_off));
+          want = dst_buf;
+          std::memcpy(want.data() + kGuard + dst_off, src, len);
+          void* const dst = dst_buf.data() + kGuard + dst_off;
+          ASSERT_EQ(ops_->memmove(dst, src, len, flags), dst);
+          ops_->drain();
+          ASSERT_TRUE(dst_buf == want) << "memmove len " << len << (against_end != 0 ? " ending" : " starting")
+                                       << " against the unreadable page, dst+" << dst_off << " flags " << flags;
+        }
+        // Moves within the readable pages, the source against one end and the destination shifted toward the other.
+        for (size_t shift : {size_t{1}, size_t{8}, size_t{63}, size_t{64}, size_t{65}, size_t{4096 + 3}}) {
+          if (len + shift > data) continue;
+          unsigned char* const from = against_end != 0 ? end - len : first;
+          unsigned char* const to = against_end != 0 ? from - shift : from + shift;
+          FillPattern(first, data, static_cast<uint32_t>(len * 7 + shift));
+          want.assign(first, end);
+          std::memmove(want.data() + (to - first), want.data() + (from - first), len);
+          ASSERT_EQ(ops_->memmove(to, from, len, flags), to);
+          ops_->drain();
+          ASSERT_TRUE(std::equal(want.begin(), want.end(), first))
+              << "overlapping memmove len " << len << " shift " << shift << (against_end != 0 ? " back" : " ahead")
+              << " flags " << flags;
+        }
+      }
+    }
+  }
+  munmap(region, data + 2 * page);
+}
+
 // The library's promise: destination and length multiples of 8 => 8-byte or wider stores. Data can't show
 // store widths (the recording test does); here it just must work at every 8-aligned size.
 TEST_P(KernelTest, EightByteAlignedCopies) {
@@ -373,35 +431,76 @@ TEST_P(KernelTest, EightByteAlignedCopies) {
   }
 }
 
-// Installing a selection publishes its batch size to the kernels, and removing it puts the process's back.
-TEST(KernelBatchTest, TheInstalledSelectionsBatchSizeIsWhatTheKernelsRead) {
-  const size_t process = CurrentSelection().nt_copy_batch_from;  // made (and published) by its first use
-  const size_t process_cache_line = CurrentSelection().cache_line_nt_copy_batch_from;
-  EXPECT_EQ(nt_copy_batch_from.load(), process);
-  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
+// Installing a selection publishes what the kernels read of it (its thresholds, the destination history's size,
+// the batch sizes), and removing it puts the process's back. (The data tests cannot tell a non-temporal store from an
+// ordinary one, and the recording test reads thresholds of its own: without this a row's thresholds could stay in the
+// Selection and never reach a kernel.)
+void ExpectTheKernelsRead(const Selection& s, const std::string& which) {
+  SCOPED_TRACE(which);
+  EXPECT_EQ(cache_line_nt_threshold.load(), s.cache_line_nt_threshold);
+  EXPECT_EQ(byte_nt_threshold.load(), s.byte_nt_threshold);
+  EXPECT_EQ(cache_line_near_temporal_below.load(), s.cache_line_near_temporal_below);
+  EXPECT_EQ(nt_copy_batch_from.load(), s.nt_copy_batch_from);
+  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), s.cache_line_nt_copy_batch_from);
+}
+
+CpuFeatures CpuKind(IsaLevel level, CpuVendor vendor, int family, int model) {
+  CpuFeatures cpu = pmem2::testing::RestrictedFeatures(level, FlushInstruction::kClwb);
+  cpu.vendor = vendor;
+  cpu.family = family;
+  cpu.model = model;
+  return cpu;
+}
+
+TEST(KernelSelectionTest, TheInstalledSelectionIsWhatTheKernelsRead) {
+  const Selection& process = CurrentSelection();  // made (and published) by its first use
+  ExpectTheKernelsRead(process, "the process's");
+  const IsaLevel avx512_or_avx = CpuHas(IsaLevel::kAvx512) ? IsaLevel::kAvx512 : IsaLevel::kAvx;
   {
-    CpuFeatures zen4 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx, FlushInstruction::kClwb);
-    zen4.vendor = CpuVendor::kAmd;
-    zen4.family = 25;
-    zen4.model = 17;
-    ScopedCpuFeatures cpu(zen4);
+    ScopedCpuFeatures cpu(CpuKind(IsaLevel::kAvx, CpuVendor::kAmd, 25, 17));
+    ExpectTheKernelsRead(cpu.selection(), "Zen 4");
+    EXPECT_EQ(cache_line_nt_threshold.load(), 64u);
+    EXPECT_EQ(cache_line_near_temporal_below.load(), 0u);
     EXPECT_EQ(nt_copy_batch_from.load(), 0u);
     EXPECT_EQ(cache_line_nt_copy_batch_from.load(), 0u);
   }
-  EXPECT_EQ(nt_copy_batch_from.load(), process);
-  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
+  ExpectTheKernelsRead(process, "the process's, back");
+  {
+    ScopedCpuFeatures cpu(CpuKind(avx512_or_avx, CpuVendor::kAmd, 26, 2));
+    ExpectTheKernelsRead(cpu.selection(), "Zen 5");
+    EXPECT_EQ(cache_line_nt_threshold.load(), 8u);
+    EXPECT_EQ(cache_line_near_temporal_below.load(), 0u);
+  }
+  {
+    ScopedCpuFeatures cpu(CpuKind(avx512_or_avx, CpuVendor::kIntel, 6, 207));
+    ExpectTheKernelsRead(cpu.selection(), "Emerald Rapids");
+    EXPECT_EQ(cache_line_near_temporal_below.load(), 384u);
+  }
+  {
+    ScopedCpuFeatures cpu(CpuKind(IsaLevel::kAvx, CpuVendor::kIntel, 6, 1));
+    ExpectTheKernelsRead(cpu.selection(), "a CPU kind without a row");
+    EXPECT_EQ(cache_line_nt_threshold.load(), 64u);
+    EXPECT_EQ(cache_line_near_temporal_below.load(), 256u);
+  }
+  {
+    EnvOverrides overrides;
+    overrides.has_movnt_threshold = true;
+    overrides.movnt_threshold = 4096;
+    ScopedCpuFeatures cpu(CpuKind(avx512_or_avx, CpuVendor::kIntel, 6, 207), overrides);
+    ExpectTheKernelsRead(cpu.selection(), "PMEM_MOVNT_THRESHOLD=4096");
+    EXPECT_EQ(cache_line_nt_threshold.load(), 4096u);
+    EXPECT_EQ(byte_nt_threshold.load(), 4096u);
+    EXPECT_EQ(cache_line_near_temporal_below.load(), 0u) << "the variable turns the history off";
+  }
+  ExpectTheKernelsRead(process, "the process's, back again");
   if (!CpuHas(IsaLevel::kAvx512)) GTEST_SKIP() << "CPU lacks avx512: no selection with batches here";
   {
-    CpuFeatures m167 = pmem2::testing::RestrictedFeatures(IsaLevel::kAvx512, FlushInstruction::kClwb);
-    m167.vendor = CpuVendor::kIntel;
-    m167.family = 6;
-    m167.model = 167;
-    ScopedCpuFeatures cpu(m167);
+    ScopedCpuFeatures cpu(CpuKind(IsaLevel::kAvx512, CpuVendor::kIntel, 6, 167));
+    ExpectTheKernelsRead(cpu.selection(), "Intel 6/167");
     EXPECT_EQ(nt_copy_batch_from.load(), kNtCopyBatchFloor);
     EXPECT_EQ(cache_line_nt_copy_batch_from.load(), kCacheLineNtCopyBatchFloor);
   }
-  EXPECT_EQ(nt_copy_batch_from.load(), process);
-  EXPECT_EQ(cache_line_nt_copy_batch_from.load(), process_cache_line);
+  ExpectTheKernelsRead(process, "the process's, at the end");
 }
 
 // The string kernels' promise on the CPU running the test: while one thread writes a buffer again and again with them
