@@ -245,9 +245,11 @@ class FileMaps {
     const uintptr_t end = len > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + len;
     // munmap releases whole pages: up to `end` rounded up.
     const uintptr_t end_of_pages = end > UINTPTR_MAX - (PageSize() - 1) ? UINTPTR_MAX : RoundUpToPage(end);
-    // Asked before this table's lock is taken: the registry's locks come first (fork handlers take them so).
+    // Asked before this table's lock is taken: the registry's locks come first (fork handlers take them so). Over
+    // the whole pages munmap would unmap: a map adopted with FromExisting() may start inside the range's last page.
     const std::vector<pmem2::map_internal::MapExtent> maps_of_the_engine =
-        len == 0 ? std::vector<pmem2::map_internal::MapExtent>() : pmem2::map_internal::MapsInRange(addr, len);
+        len == 0 ? std::vector<pmem2::map_internal::MapExtent>()
+                 : pmem2::map_internal::MapsInRange(addr, end_of_pages - begin);
     // Nor a reservation's placeholder (pmem2_vm_reservation_new's, a C++ VmReservation): another mmap could land in
     // the hole, and a Map placed there later (MAP_FIXED) or the reservation's end would unmap whatever that was. But
     // for the reservations pmem_map_file makes at PMEM_MMAP_HINT (MapAtHint), each of which holds one mapping of this

@@ -920,6 +920,28 @@ TEST_F(LibpmemTest, UnmapOfAPmem2MapItDidNotMakeIsEinvalAndKeepsIt) {
   EXPECT_TRUE(map->Persist(m, 2 * kPage).ok());
 }
 
+// Also a pmem2 map that starts inside the range's last page (FromExisting adopts any range): munmap(2) unmaps every
+// page the range touches, so that page is the map's too. (The range was asked about byte for byte, and the adopted
+// map's page unmapped under it: found by review.)
+TEST_F(LibpmemTest, UnmapOfARangeEndingInAPageOfAPmem2MapIsEinvalAndKeepsIt) {
+  ::pmem2::testing::ScopedFd fd(::pmem2::testing::CreateFile(dir_.Join("adopted-part"), 2 * kPage, O_RDWR));
+  ASSERT_GE(fd.get(), 0);
+  char* const m = static_cast<char*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
+  ASSERT_NE(m, MAP_FAILED);
+  const absl::Cleanup unmap = [m] { munmap(m, 2 * kPage); };  // adopted: the Map leaves it mapped
+  absl::StatusOr<pmem2::Map> part =
+      pmem2::Map::FromExisting(*pmem2::Source::FromFd(fd.get()), m + kPage + 100, 1000, pmem2::StoreGranularity::kPage);
+  ASSERT_TRUE(part.ok()) << part.status();
+  errno = 0;
+  EXPECT_EQ(pmem_unmap(m, kPage + 50), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_THAT(pmem_errormsg(), HasSubstr("pmem_map_file did not make"));
+  EXPECT_TRUE(IsMapped(m + kPage));
+  EXPECT_TRUE(IsMapped(m)) << "nothing is unmapped";
+  m[kPage + 100] = 1;  // still mapped
+  EXPECT_TRUE(part->Persist(m + kPage + 100, 1000).ok());
+}
+
 // The same where the pmem2 map lies at the address of a pmem_map_file mapping the application released with munmap(2)
 // (its entry stays until pmem_map_file maps over it): that entry is not the map, so the range is refused, not
 // munmap'ed under the live map as the stale entry's pages.
