@@ -86,6 +86,18 @@ int SyncFileRange(int fd, uint64_t begin, uint64_t length, unsigned flags) {
   return result == 0 ? 0 : errno;
 }
 
+// fdatasync(2) by syscall(2) (not a cancellation point), EINTR retried a few times, as a persist's msync is
+// (map_internal::kMaxInterruptedSyncs): a FUSE server may answer it for ever. 0, or the error number.
+int Fdatasync(int fd) {
+  int error = 0;
+  for (int attempt = 0; attempt <= map_internal::kMaxInterruptedSyncs; ++attempt) {
+    if (syscall(SYS_fdatasync, fd) == 0) return 0;
+    error = errno;
+    if (error != EINTR) break;
+  }
+  return error;
+}
+
 // Waits for the write-back of the range (SYNC_FILE_RANGE_WAIT_AFTER), which takes the description's write-back error
 // report. 0, or the error number. Where sync_file_range is refused (ENOSYS, or EPERM from a seccomp filter: the
 // synchronous backend is the one sandboxes get), which says nothing of the file, fdatasync(2) of the descriptor asks
@@ -93,12 +105,12 @@ int SyncFileRange(int fd, uint64_t begin, uint64_t length, unsigned flags) {
 int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
   const int error = SyncFileRange(fd, begin, length, SYNC_FILE_RANGE_WAIT_AFTER);
   if (error != ENOSYS && error != EPERM) return error;
-  long result;  // NOLINT(runtime/int): syscall(2)'s
-  do {
-    result = syscall(SYS_fdatasync, fd);
-  } while (result != 0 && errno == EINTR);
-  return result == 0 ? 0 : errno;
+  return Fdatasync(fd);
 }
+
+// Whether a sync's errno is retried (OnSyncResult) rather than recorded: EINTR, EAGAIN and ECANCELED, which a signal,
+// a FUSE server or a thread's exit give, and which lose nothing.
+bool IsRetried(int error) { return error == EINTR || error == EAGAIN || error == ECANCELED; }
 
 // usleep(), which is a cancellation point.
 void Pause(useconds_t microseconds) {
@@ -1239,13 +1251,15 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
     // The page persists' msync, which tests replace (page_persist_for_test.h).
     int result = -map_internal::PageMsync(pages, length);
     result = Inject(KernelOp::kSync, result, static_cast<uint32_t>(std::min<uint64_t>(length, UINT32_MAX)));
-    if (result < 0 && result != -EINTR && result != -EAGAIN && result != -ECANCELED) {  // retried (OnSyncResult)
+    if (result < 0 && !IsRetried(-result)) {  // retried (OnSyncResult)
       batch.recorded = RecordOnFile(pages, length, -result);
       // The engine's own description holds the same report, and so does every other Map's description (a Map
       // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
       // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
       // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
-      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) RecordOnFile(pages, length, error);
+      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0 && !IsRetried(error)) {
+        RecordOnFile(pages, length, error);
+      }
       TakeReportsThroughTheMaps();
     }
     if (result != 0) return result;
@@ -1257,7 +1271,7 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // A failure is recorded at once, but EINTR, EAGAIN and ECANCELED (a FUSE server's fdatasync may answer EAGAIN):
   // those are retried (OnSyncResult), as the msyncs' above, and recorded only if the retries run out.
   const auto fail = [&](int error) {
-    if (error != EINTR && error != EAGAIN && error != ECANCELED) {
+    if (!IsRetried(error)) {
       const Slot* first = batch.members;
       RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
       batch.recorded = true;
@@ -1265,11 +1279,7 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
     return -error;
   };
   if (skipped) {
-    long synced;  // NOLINT(runtime/int): syscall(2)'s
-    do {
-      synced = syscall(SYS_fdatasync, fd);  // not a cancellation point
-    } while (synced != 0 && errno == EINTR);
-    if (const int error = InjectWriteBackWait(synced != 0 ? errno : 0); error != 0) return fail(error);
+    if (const int error = InjectWriteBackWait(Fdatasync(fd)); error != 0) return fail(error);
   }
   const uint64_t length = batch.end - batch.begin;
   if (const int error = InjectWriteBackWait(WaitForWriteBack(fd, batch.begin, length)); error != 0) return fail(error);
@@ -1537,7 +1547,11 @@ void TakeReportThroughTheMap(const MapEntry& entry) {
   for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
     error = map_internal::PageMsync(page, length);
   }
-  if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
+  // EAGAIN and ECANCELED (a FUSE server's) say nothing of the file either; recorded, they would stand for the failure
+  // just recorded (the last errno is what PersistErrorSince() returns once another thread acknowledged).
+  if (error != 0 && error != ENOMEM && !IsRetried(error)) {
+    map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
+  }
 }
 
 // After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one

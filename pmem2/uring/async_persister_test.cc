@@ -2962,6 +2962,39 @@ TEST(AsyncPersisterWriteBackTest, WithSyncFileRangeRefusedFdatasyncAsksTheEngine
       << "the failure, taken through the engine's description by fdatasync, on the engine and the Map";
 }
 
+// A FUSE server may answer EINTR to every FSYNC. Where sync_file_range is refused, the engine asks its own description
+// with fdatasync, which then gets EINTR for ever: the persist fails with EINTR, recorded, once the retries run out
+// (it waited for ever: the loop around fdatasync retried EINTR without a limit; found by review). In a child: the
+// filters stay for the process's life.
+TEST(AsyncPersisterWriteBackTest, AnFdatasyncInterruptedForEverFailsInsteadOfHanging) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
+  testing::ChildOptions options;
+  options.timeout = absl::Seconds(20);  // a hang fails here, before the test's own time runs out
+  const testing::ChildResult child = testing::RunInChild(
+      [](int out) {
+        std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+        if (file == nullptr) return 2;
+        AsyncOptions engine_options;
+        engine_options.allow_io_uring = false;
+        absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source, engine_options);
+        if (!persister.ok()) return 3;
+        DenySystemCall(__NR_sync_file_range, ENOSYS);
+        DenySystemCall(__NR_fdatasync, EINTR);
+        char* const base = static_cast<char*>(file->map->address());
+        std::memset(base, 'i', 64);
+        Completion done;
+        if (!persister->Persist(base, 64, &done).ok()) return 4;
+        const absl::Status waited = persister->Wait(done);
+        testing::WriteToParent(out, absl::StrCat(GetErrno(waited), "|", GetErrno(file->map->PersistError())));
+        file->map->ClearPersistError().IgnoreError();
+        persister->ClearFailure().IgnoreError();
+        return 0;
+      },
+      options);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, absl::StrCat(EINTR, "|", EINTR)) << "the persist's errno, then the Map's";
+}
+
 // The process's open descriptors whose /proc/self/fd link target `match(fd, target)` accepts.
 std::vector<int> DescriptorsWhere(const std::function<bool(int fd, const std::string& target)>& match) {
   std::vector<int> found;
