@@ -64,9 +64,10 @@
 //     bring the data back (the kernel may have dropped the pages): write it again, persist, and check again.
 //   * EIO is absl::StatusCode::kDataLoss; ENOSPC and EDQUOT kResourceExhausted. GetErrorCode() is kErrno and
 //     GetErrno() the errno. Failures are never dropped, and never abort the process unless pmem2's C library
-//     (//pmem2/c, libpmem2.so) is in it and PMEM2_PERSIST_FAILURE is set to anything but warn or record: abort, or a
-//     value it does not take, which no C++ call refuses (pmem2/c/libpmem2.h); that covers every Map in the process,
-//     for the failures of the function pointers (a Status method returns its failure instead).
+//     (//pmem2/c, libpmem2.so) is in it and PMEM2_PERSIST_FAILURE holds a value other than warn or record: abort, or
+//     one it does not take, which no C++ call refuses (empty counts as unset, and a set-user-ID or set-group-ID
+//     program ignores it: pmem2/c/libpmem2.h); that covers every Map in the process, for the failures of the function
+//     pointers (a Status method returns its failure instead).
 //   * A Map created after a failure does not inherit it: its own persists start clean.
 //   * A Map part of whose range was unmapped behind pmem2's back (munmap(2)) and then mapped again by pmem2 (another
 //     Map, a VmReservation, pmem_map_file) reports ESTALE from then on, whatever the acknowledgements: a failed sync of
@@ -334,7 +335,9 @@ class Map {
   // naming the range, otherwise; nothing is touched) and the flags (kInvalidMemFlags for bits outside
   // kMemValidFlags), runs the function above, and returns PersistError(): OK only if no persistence of this Map
   // has failed since the last ClearPersistError(), nor during the call (a failure another thread acknowledged
-  // before this call returned is still this call's error). A size of 0 is accepted anywhere inside or at the end.
+  // before this call returned is still this call's error); where that is OK, the call's own msync's failure that
+  // nothing records (ENOMEM for pages of the range unmapped behind pmem2's back). A size of 0 is accepted anywhere
+  // inside or at the end.
   // Where the Map was made without the access the function needs (Config::set_protection: a store needs
   // kProtWrite; a cache-line write-back, kProtRead or kProtWrite), the range's protection now is asked of the
   // kernel (mprotect(2) may have changed it; a system call or a read of /proc/self/maps) and kNoAccess, naming

@@ -25,7 +25,8 @@
 //       through an independent mapping. msync cannot persist Device DAX (EINVAL), so: SyncPages over the Map
 //       succeeds (it writes the range back from the CPU caches) and leaves the Map's persists succeeding; a
 //       mapping adopted with Map::FromExisting at page granularity is cache line; one adopted from inside a page,
-//       synced on past its end, is written back and charged nothing; PMEM2_FORCE_GRANULARITY=page
+//       synced on past its end, is written back and charged nothing (but for a page it shares with a Map adopted
+//       under a file's Source: EINVAL, charged); PMEM2_FORCE_GRANULARITY=page
 //       gives cache line too. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
 //       PMEM_FILE_CREATE, and len = the device's size without flags, each map the whole device with *is_pmemp 1
 //       (its last byte readable) and unmap; EXCL and a length that is neither are EINVAL.
@@ -474,6 +475,31 @@ int Devdax(const char* dev, StoreGranularity effective) {
       Expect(charged.ok(), "and the Map is charged with nothing" + (charged.ok() ? "" : ": " + Describe(charged)));
     }
     sub_page = absl::InternalError("released");
+    // The same page shared with a Map adopted under a file's Source (FromExisting checks the sharing, not the file):
+    // which of the two the page is cannot be told, so it is synced as the file's, and the msync's EINVAL charged (to
+    // both) and returned, not taken for the device's write-back (which a FUSE file's failed fsync could be).
+    const int other_fd = open("/tmp/dax-checks-other-file", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (Expect(other_fd >= 0 && ftruncate(other_fd, 4096) == 0, "a file for the misattributed adoption")) {
+      absl::StatusOr<pmem2::Source> file_source = pmem2::Source::FromFd(other_fd);
+      absl::StatusOr<pmem2::Map> as_file =
+          file_source.ok() ? pmem2::Map::FromExisting(*file_source, raw, 100, StoreGranularity::kPage)
+                           : absl::StatusOr<pmem2::Map>(file_source.status());
+      absl::StatusOr<pmem2::Map> as_device =
+          pmem2::Map::FromExisting(*source, static_cast<char*>(raw) + 3000, 100, StoreGranularity::kPage);
+      if (Expect(as_file.ok() && as_device.ok(),
+                 "FromExisting of bytes 0-99 under a file's Source and 3000-3099 under the device's" +
+                     (as_file.ok() ? "" : ": " + Describe(as_file.status())) +
+                     (as_device.ok() ? "" : ": " + Describe(as_device.status())))) {
+        const absl::Status shared = pmem2::SyncPages(raw, 4096);
+        Expect(pmem2::GetErrno(shared) == EINVAL,
+               "SyncPages over the page they share fails with EINVAL" + (shared.ok() ? "" : ": " + Describe(shared)));
+        Expect(pmem2::GetErrno(as_file->PersistError()) == EINVAL, "and charged to the Map adopted as the file's");
+      }
+      as_file = absl::InternalError("released");
+      as_device = absl::InternalError("released");
+      close(other_fd);
+      unlink("/tmp/dax-checks-other-file");
+    }
     munmap(raw, raw_length);
   }
 
