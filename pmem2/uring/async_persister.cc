@@ -1257,9 +1257,7 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
       // of the file opened apart). Taken now, under the scope above, so that the next sync does not hand it out
       // again after the application acknowledged the failure (failing, on every Map of the file, a persist of
       // pages that are durable). Recorded if it answers (see TakeReportsThroughTheMaps()).
-      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0 && !IsRetried(error)) {
-        RecordOnFile(pages, length, error);
-      }
+      if (const int error = WaitForWriteBack(fd, begin, end - begin); error != 0) RecordOnFile(pages, length, error);
       TakeReportsThroughTheMaps();
     }
     if (result != 0) return result;
@@ -1268,14 +1266,14 @@ int Engine::SyncSynchronously(Batch& batch, bool descriptor_checked) {
   // error of the file (other code may have taken the report through the mappings' descriptor, e.g. an fsync of
   // the Source's): SYNC_FILE_RANGE_WAIT_AFTER finds nothing left to wait for and reports the file's errors that
   // this description has not seen yet (file_fdatawait_range).
-  // A failure is recorded at once, but EINTR, EAGAIN and ECANCELED (a FUSE server's fdatasync may answer EAGAIN):
-  // those are retried (OnSyncResult), as the msyncs' above, and recorded only if the retries run out.
+  // Any answer is recorded at once, EAGAIN and ECANCELED too: SYNC_FILE_RANGE_WAIT_AFTER answers only with the
+  // description's stored write-back report, whose errno a FUSE server chooses (its WRITE reply's), and fdatasync's
+  // may be one as well; taken, a report is gone, so a retry would succeed over the lost pages. (EINTR was retried
+  // in Fdatasync.)
   const auto fail = [&](int error) {
-    if (!IsRetried(error)) {
-      const Slot* first = batch.members;
-      RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
-      batch.recorded = true;
-    }
+    const Slot* first = batch.members;
+    RecordSyncFailure(first->address, std::max<size_t>(first->length, 1), error);
+    batch.recorded = true;
     return -error;
   };
   if (skipped) {
@@ -1547,11 +1545,8 @@ void TakeReportThroughTheMap(const MapEntry& entry) {
   for (int attempt = 1; attempt <= map_internal::kMaxInterruptedSyncs && error == EINTR; ++attempt) {
     error = map_internal::PageMsync(page, length);
   }
-  // EAGAIN and ECANCELED (a FUSE server's) say nothing of the file either; recorded, they would stand for the failure
-  // just recorded (the last errno is what PersistErrorSince() returns once another thread acknowledged).
-  if (error != 0 && error != ENOMEM && !IsRetried(error)) {
-    map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
-  }
+  // Any other answer is recorded, EAGAIN too: it may be the description's stored report (a FUSE server's errno).
+  if (error != 0 && error != ENOMEM) map_internal::RecordPersistFailure(page, length, error, kCompletionsCarryIt);
 }
 
 // After a failed data sync, whose report the kernel gave to one file description: each Map's description (the one

@@ -434,27 +434,25 @@ TEST_P(AsyncPersisterTest, InterruptedSyncsAndWritesAreRetried) {
   EXPECT_TRUE(persister_->Failure().ok());
 }
 
-// After the mappings' msyncs the engine asks its own description for the file's write-back errors: an EAGAIN there (a
-// FUSE server's fdatasync may answer it) is retried as an msync's is, not recorded (it was: every Map of the file
-// failed for good with a failure that never happened); one that never ends fails the persist and is recorded.
-TEST_P(AsyncPersisterTest, AnEagainFromTheWaitForWriteBackIsRetriedNotRecorded) {
+// After the mappings' msyncs the engine asks its own description for the file's write-back errors. It answers only with
+// its stored write-back report, whose errno a FUSE server chooses (its WRITE reply's): an EAGAIN there is a lost
+// write-back, recorded and failing the persist. (This stop retried it instead, as an msync's EINTR is; a review found
+// that the retry then succeeds over the lost pages, the report being taken.)
+TEST_P(AsyncPersisterTest, AnEagainFromTheWaitForWriteBackIsRecorded) {
   int asked = 0;
   injector_.rewrite_wait = [&](int error) { return ++asked == 1 ? EAGAIN : error; };
   std::memset(base(), 'w', 64);
   Completion persist;
   ASSERT_TRUE(persister_->Persist(base(), 64, &persist).ok());
-  EXPECT_TRUE(persister_->Wait(persist).ok()) << persist.status();  // synced inline, on both backends
-  EXPECT_GE(asked, 2) << "the wait was not asked again";
-  EXPECT_TRUE(persister_->Failure().ok()) << persister_->Failure();
-  EXPECT_TRUE(file_->map->PersistError().ok()) << file_->map->PersistError();
-  injector_.rewrite_wait = [](int) { return EAGAIN; };
-  Completion again;
-  ASSERT_TRUE(persister_->Persist(base(), 64, &again).ok());
-  EXPECT_EQ(GetErrno(persister_->Wait(again)), EAGAIN) << again.status();
-  EXPECT_EQ(GetErrno(file_->map->PersistError()), EAGAIN) << "recorded once the retries ran out";
+  EXPECT_EQ(GetErrno(persister_->Wait(persist)), EAGAIN) << persist.status();  // synced inline, on both backends
+  EXPECT_GE(asked, 1);
+  EXPECT_EQ(GetErrno(file_->map->PersistError()), EAGAIN);
   injector_.rewrite_wait = nullptr;
   file_->map->ClearPersistError().IgnoreError();
   persister_->ClearFailure().IgnoreError();
+  Completion again;
+  ASSERT_TRUE(persister_->Persist(base(), 64, &again).ok());
+  EXPECT_TRUE(persister_->Wait(again).ok()) << again.status();
 }
 
 // ECANCELED: what the kernel answers for requests still queued in io_uring's workers when the thread that submitted
