@@ -214,6 +214,35 @@ TEST_F(MapFromExistingTest, APagePersistReturnsAndTheDataReachesTheFile) {
 // A range that is not all a shared mapping: a private mapping of the file (its stores never reach it, and msync of it
 // succeeds: every persist would have said OK over data the file never got), memory mapped nowhere, and a shared
 // mapping running into either. libpmem2 1.12.1 adopts them all (differential_test R10).
+// A page is one mapping's, of one file: ranges of one page adopted under one file's Source are taken side by side, but
+// one adopted under another file's Source, or under an anonymous Source, beside them is refused (kMapExists, naming
+// both ranges), in either order. (FromExisting checks the sharing, not the file: one of the two names the wrong
+// Source, and that page's failures could not be told apart.)
+TEST_F(MapFromExistingTest, APageHoldsAdoptedRangesOfOneFileOnly) {
+  char* const page = static_cast<char*>(mapping_);
+  absl::StatusOr<Map> first = Map::FromExisting(*source_, page, 100, StoreGranularity::kPage);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<Map> beside = Map::FromExisting(*source_, page + 1000, 100, StoreGranularity::kPage);
+  EXPECT_TRUE(beside.ok()) << "the same file, beside it: " << beside.status();
+  ScopedFd other_fd = CreateFile(dir_.Join("other"), kLength, O_RDWR);
+  absl::StatusOr<Source> other = Source::FromFd(other_fd.get());
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::StatusOr<Map> misnamed = Map::FromExisting(*other, page + 2000, 100, StoreGranularity::kPage);
+  EXPECT_EQ(GetErrorCode(misnamed.status()), ErrorCode::kMapExists) << misnamed.status();
+  EXPECT_THAT(std::string(misnamed.status().message()), HasSubstr("shares a page with the live mapping"));
+  absl::StatusOr<Source> anonymous = Source::Anonymous(kLength);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ(GetErrorCode(Map::FromExisting(*anonymous, page + 3000, 100, StoreGranularity::kPage).status()),
+            ErrorCode::kMapExists);
+  first = absl::InternalError("released");
+  beside = absl::InternalError("released");
+  // The other order: the other file's range first, then this file's beside it.
+  absl::StatusOr<Map> other_first = Map::FromExisting(*other, page + 2000, 100, StoreGranularity::kPage);
+  ASSERT_TRUE(other_first.ok()) << other_first.status();
+  EXPECT_EQ(GetErrorCode(Map::FromExisting(*source_, page, 100, StoreGranularity::kPage).status()),
+            ErrorCode::kMapExists);
+}
+
 TEST_F(MapFromExistingTest, ARangeThatIsNotAllASharedMappingIsRefused) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   char* const area = static_cast<char*>(mmap(nullptr, 3 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));

@@ -595,6 +595,26 @@ absl::Status RegisterMapIfFree(MapRecord* record) {
                      internal::StrFormat("[%#x, %#x) overlaps the live mapping [%#x, %#x)", record->begin(),
                                          record->end(), it->second->begin(), it->second->end()));
   }
+  // Nor a page it shares with a Map of another file (or of no file: anonymous memory): a page is one mapping's, of one
+  // file, so one of the two was adopted (FromExisting takes any range, and checks the sharing, not the file) under a
+  // Source that is not what is mapped there, and that page's failures could not be told apart (a Device DAX Map's
+  // write-back would pass for a file's failed fsync).
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t pages_begin = record->begin() / page * page;
+  const uintptr_t pages_end = record->end() + (page - record->end() % page) % page;
+  const FileIdentity& file = record->file();
+  for (auto n = FirstEndingAfterLocked(registry, pages_begin); n != registry.by_begin.end() && n->first < pages_end;
+       ++n) {
+    const FileIdentity& other = n->second->file();
+    if (other.valid != file.valid || (file.valid && !(other == file))) {
+      return MakeError(ErrorCode::kMapExists,
+                       internal::StrFormat("[%#x, %#x) shares a page with the live mapping [%#x, %#x) of another %s: a "
+                                           "page is one mapping's, of one file, so one of them was adopted under a "
+                                           "Source that is not what is mapped there",
+                                           record->begin(), record->end(), n->second->begin(), n->second->end(),
+                                           file.valid && other.valid ? "file" : "kind of memory"));
+    }
+  }
   registry.by_begin[record->begin()] = record;
   return absl::OkStatus();
 }

@@ -339,7 +339,8 @@ void FailSecondLookInChildForTest(int how);
 bool ChildQueriedMapsForTest();
 bool KernelHasProcmapQueryForTest();
 // For mappings made elsewhere (Map::FromExisting), which the kernel does not keep apart from pmem2's: registers
-// the record unless its range overlaps a live one (kMapExists, naming both ranges).
+// the record unless its range overlaps a live one, or shares a page with one of another file or kind of memory
+// (kMapExists, naming both ranges).
 absl::Status RegisterMapIfFree(MapRecord* record);
 
 struct SyncSlot;

@@ -147,31 +147,17 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   const uintptr_t end = begin + length;
   MapExtent map;
   uintptr_t first_device_dax = end;
-  // A Device DAX Map's pages, whole, where no other Map shares them: one adopted with FromExisting() may start or end
-  // inside a page, whose other bytes are the same Device DAX mapping's (a mapping is whole pages), so an msync of that
-  // page fails too, and charged the Map. A page it shares with another Map (one of the two adopted under a Source that
-  // is not what is mapped: FromExisting checks the sharing, not the file) is synced as a piece, as before: which one
-  // the page is cannot be told here, and a file's failed fsync must not pass for a write-back's success.
+  // A Device DAX Map's pages, whole: one adopted with FromExisting() may start or end inside a page, whose other bytes
+  // are the same Device DAX mapping's (a mapping is whole pages), so an msync of that page fails too, and charged the
+  // Map. No Map of another file shares such a page (RegisterMapIfFree refuses it).
   const uintptr_t page = FirstPageSize();
-  const auto is_device_dax = [](const MapExtent& m) { return m.file.valid && m.file.device_dax; };
-  uintptr_t other_end = 0;  // the end of the last other Map met, in address order
-  const auto dax_begin = [&](uintptr_t address) {
-    const uintptr_t down = address / page * page;
-    return down >= other_end ? down : address;
-  };
-  const auto dax_end = [&](uintptr_t address) {
-    const uintptr_t up = address + (page - address % page) % page;
-    MapExtent next;
-    const bool shared =
-        up > address && FirstMapInRange(reinterpret_cast<void*>(address), up - address, &next) && !is_device_dax(next);
-    return shared ? address : up;
-  };
+  const auto pages_begin = [page](uintptr_t address) { return address / page * page; };
+  const auto pages_end = [page](uintptr_t address) { return address + (page - address % page) % page; };
   for (uintptr_t at = begin; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map); at = map.end) {
-    if (is_device_dax(map)) {
-      first_device_dax = std::max(dax_begin(map.begin), begin);
+    if (map.file.valid && map.file.device_dax) {
+      first_device_dax = std::max(pages_begin(map.begin), begin);
       break;
     }
-    other_end = map.end;
   }
   if (first_device_dax == end) return -1;
   int first_error = 0;
@@ -208,12 +194,9 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   uintptr_t synced_to = begin;
   for (uintptr_t at = first_device_dax; at < end && FirstMapInRange(reinterpret_cast<void*>(at), end - at, &map);
        at = map.end) {
-    if (!is_device_dax(map)) {
-      other_end = map.end;
-      continue;
-    }
-    const uintptr_t map_pages_begin = dax_begin(map.begin);
-    const uintptr_t map_pages_end = dax_end(map.end);
+    if (!map.file.valid || !map.file.device_dax) continue;
+    const uintptr_t map_pages_begin = pages_begin(map.begin);
+    const uintptr_t map_pages_end = pages_end(map.end);
     sync_piece(synced_to, std::max(map_pages_begin, synced_to));
     const int written = WriteBackDeviceDax(std::max(map_pages_begin, data_begin), std::min(map_pages_end, data_end),
                                            caller_sees_result);
@@ -277,8 +260,16 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
 // top page, msync(MS_SYNC) would skip the gaps and fsync every shared file mapping above `ptr`, the application's own
 // too, taking the write-back errors meant for its other syncs. No msync, so no sync scope: no write-back error of
 // the kernel's is taken here.
+// Recorded where the caller does not see it on the Map that holds `ptr` only, up to its end (else on the range, as
+// before): no sync ran, so no file lost anything, and charged up to the top it failed every Map above `ptr` and, with
+// their files, Maps of unrelated files below it (found by an audit).
 ABSL_ATTRIBUTE_NOINLINE int SyncPastTheTop(const void* ptr, size_t size, bool caller_sees_result) {
-  if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, /*caller_sees_result=*/false);
+  if (!caller_sees_result) {
+    MapExtent holder;
+    const uintptr_t at = reinterpret_cast<uintptr_t>(ptr);
+    if (FirstMapInRange(ptr, 1, &holder) && holder.begin <= at) size = holder.end - at;
+    RecordPersistFailure(ptr, size, ENOMEM, /*caller_sees_result=*/false, /*of_the_files=*/false);
+  }
   return ENOMEM;
 }
 

@@ -367,10 +367,19 @@ TEST_F(PagePersistenceTest, ARangePastTheTopOfTheAddressSpaceFails) {
   EXPECT_EQ(msync_.Take().size(), 1u);
   EXPECT_EQ(PersistErrorCount(), before) << "the caller saw each";
   EXPECT_TRUE(map_->PersistError().ok());
+  // Through a function pointer it is recorded, on the Map that holds the address only: not on the file's other Maps,
+  // nor on Maps of other files above it (no sync ran; they were all charged: found by an audit).
+  absl::StatusOr<Map> same_file = MapFd(fd_.get());
+  ASSERT_TRUE(same_file.ok()) << same_file.status();
+  ScopedFd other_fd = CreateFile(dir_.Join("other"), 4 * kPage, O_RDWR);
+  absl::StatusOr<Map> other_file = MapFd(other_fd.get());
+  ASSERT_TRUE(other_file.ok()) << other_file.status();
   map_->persist_fn()(at(5), SIZE_MAX);
   EXPECT_TRUE(msync_.Take().empty());
   EXPECT_EQ(PersistErrorCount(), before + 1);
   EXPECT_EQ(GetErrno(map_->ClearPersistError()), ENOMEM) << "through a function pointer it is recorded";
+  EXPECT_TRUE(same_file->PersistError().ok()) << same_file->PersistError();
+  EXPECT_TRUE(other_file->PersistError().ok()) << other_file->PersistError();
   // The kernel's own msync, for a range that wraps.
   map_internal::SetMsyncForTest(nullptr);
   EXPECT_EQ(map_internal::SyncPages(at(5), SIZE_MAX, /*caller_sees_result=*/true), ENOMEM);

@@ -25,8 +25,8 @@
 //       through an independent mapping. msync cannot persist Device DAX (EINVAL), so: SyncPages over the Map
 //       succeeds (it writes the range back from the CPU caches) and leaves the Map's persists succeeding; a
 //       mapping adopted with Map::FromExisting at page granularity is cache line; one adopted from inside a page,
-//       synced on past its end, is written back and charged nothing (but for a page it shares with a Map adopted
-//       under a file's Source: EINVAL, charged); PMEM2_FORCE_GRANULARITY=page
+//       synced on past its end, is written back and charged nothing (a Map of another file in its page is refused,
+//       kMapExists); PMEM2_FORCE_GRANULARITY=page
 //       gives cache line too. Then libpmem's pmem_map_file on DEV (pmem2/c/libpmem.h): len 0 with
 //       PMEM_FILE_CREATE, and len = the device's size without flags, each map the whole device with *is_pmemp 1
 //       (its last byte readable) and unmap; EXCL and a length that is neither are EINVAL.
@@ -476,30 +476,30 @@ int Devdax(const char* dev, StoreGranularity effective) {
     }
     sub_page = absl::InternalError("released");
     // The same page shared with a Map adopted under a file's Source (FromExisting checks the sharing, not the file):
-    // which of the two the page is cannot be told, so it is synced as the file's, and the msync's EINVAL charged (to
-    // both) and returned, not taken for the device's write-back (which a FUSE file's failed fsync could be).
+    // refused, kMapExists, in either order, so that no page holds Maps of two files (one of them is not what is mapped
+    // there, and that page's EINVAL could be a file's failed fsync, not for a write-back to take).
     const int other_fd = open("/tmp/dax-checks-other-file", O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (Expect(other_fd >= 0 && ftruncate(other_fd, 4096) == 0, "a file for the misattributed adoption")) {
-      absl::StatusOr<pmem2::Source> file_source = pmem2::Source::FromFd(other_fd);
-      absl::StatusOr<pmem2::Map> as_file =
-          file_source.ok() ? pmem2::Map::FromExisting(*file_source, raw, 100, StoreGranularity::kPage)
-                           : absl::StatusOr<pmem2::Map>(file_source.status());
+    absl::StatusOr<pmem2::Source> file_source =
+        other_fd >= 0 ? pmem2::Source::FromFd(other_fd) : absl::StatusOr<pmem2::Source>(absl::InternalError("open"));
+    if (Expect(file_source.ok(), "a file's Source for the misattributed adoptions")) {
+      char* const in_page = static_cast<char*>(raw);
       absl::StatusOr<pmem2::Map> as_device =
-          pmem2::Map::FromExisting(*source, static_cast<char*>(raw) + 3000, 100, StoreGranularity::kPage);
-      if (Expect(as_file.ok() && as_device.ok(),
-                 "FromExisting of bytes 0-99 under a file's Source and 3000-3099 under the device's" +
-                     (as_file.ok() ? "" : ": " + Describe(as_file.status())) +
-                     (as_device.ok() ? "" : ": " + Describe(as_device.status())))) {
-        const absl::Status shared = pmem2::SyncPages(raw, 4096);
-        Expect(pmem2::GetErrno(shared) == EINVAL,
-               "SyncPages over the page they share fails with EINVAL" + (shared.ok() ? "" : ": " + Describe(shared)));
-        Expect(pmem2::GetErrno(as_file->PersistError()) == EINVAL, "and charged to the Map adopted as the file's");
-      }
-      as_file = absl::InternalError("released");
+          pmem2::Map::FromExisting(*source, in_page + 3000, 100, StoreGranularity::kPage);
+      absl::StatusOr<pmem2::Map> as_file =
+          pmem2::Map::FromExisting(*file_source, in_page, 100, StoreGranularity::kPage);
+      Expect(as_device.ok() && !as_file.ok() && pmem2::GetErrorCode(as_file.status()) == ErrorCode::kMapExists,
+             "FromExisting under a file's Source in the page of a Device DAX Map: kMapExists" +
+                 (as_file.ok() ? std::string(": adopted") : ": " + Describe(as_file.status())));
       as_device = absl::InternalError("released");
-      close(other_fd);
-      unlink("/tmp/dax-checks-other-file");
+      as_file = pmem2::Map::FromExisting(*file_source, in_page, 100, StoreGranularity::kPage);
+      as_device = pmem2::Map::FromExisting(*source, in_page + 3000, 100, StoreGranularity::kPage);
+      Expect(as_file.ok() && !as_device.ok() && pmem2::GetErrorCode(as_device.status()) == ErrorCode::kMapExists,
+             "and under the device's Source in the page of a file's Map: kMapExists" +
+                 (as_device.ok() ? std::string(": adopted") : ": " + Describe(as_device.status())));
+      as_file = absl::InternalError("released");
     }
+    if (other_fd >= 0) close(other_fd);
+    unlink("/tmp/dax-checks-other-file");
     munmap(raw, raw_length);
   }
 
