@@ -16,7 +16,8 @@
 // Signal handlers: at byte and cache-line granularity the functions are CPU instructions only. At page granularity a
 // persist is the msync system call, but a failed one is recorded under the Map registry's locks (and a thread's first
 // page persist takes a lock for its sync slot): a handler that interrupted pmem2 inside those locks (Map::Create, a
-// Map's destruction, a failure's record) and persists there may deadlock. So page-granularity persists from a signal
+// Map's destruction, a failure's record, a read or clear of a Map's error, which waits for syncs in flight) and
+// persists there may deadlock. So page-granularity persists from a signal
 // handler are safe only where the handler cannot interrupt the thread inside a pmem2 call.
 //
 // Example:

@@ -292,7 +292,9 @@ class Map {
   // Errors: kAddressNull, kLengthOutOfRange (0, or the range wraps around), kGranularityNotSupported (not an
   // enumerator; or Device DAX at page or cache line, or byte without eADR, on a CPU backend that cannot write cache
   // lines back; or a Device DAX on no NVDIMM region, or on one of volatile memory or a virtio-pmem device, as for
-  // Create()), kMapExists (the range overlaps a live Map, made by Create() or adopted), kInvalidSharingValue (a file's
+  // Create()), kMapExists (the range overlaps a live Map, made by Create() or adopted, or shares a page with one of
+  // another file or of anonymous memory: a page is one mapping's, so one of the two names the wrong Source),
+  // kInvalidSharingValue (a file's
   // or device's range that is not all a shared mapping, /proc/self/maps says: a private mapping's stores never reach
   // the file, and its msync succeeds; libpmem2 adopts it; only the sharing is checked, not which file a shared mapping
   // maps, and without a readable /proc not even that), kInvalidFileHandle (as for Create()), kInvalidEnvironment (as
@@ -336,8 +338,11 @@ class Map {
   // kMemValidFlags), runs the function above, and returns PersistError(): OK only if no persistence of this Map
   // has failed since the last ClearPersistError(), nor during the call (a failure another thread acknowledged
   // before this call returned is still this call's error); where that is OK, the call's own msync's failure that
-  // nothing records (ENOMEM for pages of the range unmapped behind pmem2's back). A size of 0 is accepted anywhere
-  // inside or at the end.
+  // nothing records (ENOMEM for pages of the range unmapped behind pmem2's back). A failure recorded before the call
+  // and acknowledged by another thread before it began is not its own: a Drain() after flush_fn, or a Persist() of
+  // stores whose write-back another thread's sync saw fail, answers OK then; where other threads acknowledge
+  // failures, take PersistFailureMark() before the stores and ask PersistErrorSince(mark). A size of 0 is accepted
+  // anywhere inside or at the end.
   // Where the Map was made without the access the function needs (Config::set_protection: a store needs
   // kProtWrite; a cache-line write-back, kProtRead or kProtWrite), the range's protection now is asked of the
   // kernel (mprotect(2) may have changed it; a system call or a read of /proc/self/maps) and kNoAccess, naming
