@@ -448,7 +448,8 @@ enum pmem2_granularity pmem2_map_get_store_granularity(struct pmem2_map *map);
  * the functions of granularity `gran`, which the caller vouches for. pmem2_map_delete() then frees the object
  * but does not unmap. PMEM2_E_MAP_EXISTS if the range overlaps a map pmem2 knows (of this copy of the engine:
  * libpmem.so.1's pmem_map_file mappings are not known to libpmem2.so.1, see libpmem.h) (as libpmem2 1.12.1 returns,
- * though its man page names PMEM2_E_MAPPING_EXISTS); PMEM2_E_ADDRESS_NULL,
+ * though its man page names PMEM2_E_MAPPING_EXISTS), or shares a page with one of another file or of anonymous memory
+ * (a page is one mapping's, so one of the two names the wrong source; libpmem2 adopts it); PMEM2_E_ADDRESS_NULL,
  * PMEM2_E_LENGTH_OUT_OF_RANGE (len 0), PMEM2_E_GRANULARITY_NOT_SUPPORTED (no enumerator; or Device DAX at page
  * or cache-line granularity, or at byte without eADR, on a CPU without a cache-line write-back pmem2 can use; or a
  * Device DAX on no NVDIMM region, as for pmem2_map_new); PMEM2_E_INVALID_SHARING_VALUE

@@ -735,6 +735,27 @@ static void test_from_existing(void) {
     mapping[2 * page] = 'y';
     CHECK_EQ_INT(pmem2_map_from_existing(&other, src, mapping + page, page, PMEM2_GRANULARITY_PAGE), 0);
     CHECK_EQ_INT(pmem2_map_delete(&other), 0);
+    /* A page holds ranges of one file: another file's source beside this one's in a page is refused (libpmem2 1.12.1
+     * adopts it); this file's beside it is taken. */
+    {
+      struct pmem2_source *other_src = NULL;
+      struct pmem2_map *part = NULL, *beside = NULL;
+      int other_fd = make_file(page);
+      CHECK(other_fd >= 0);
+      CHECK_EQ_INT(pmem2_source_from_fd(&other_src, other_fd), 0);
+      CHECK_EQ_INT(pmem2_map_from_existing(&part, src, mapping + 3 * page, 100, PMEM2_GRANULARITY_PAGE), 0);
+      CHECK_EQ_INT(pmem2_map_from_existing(&beside, other_src, mapping + 3 * page + 1000, 100, PMEM2_GRANULARITY_PAGE),
+                   PMEM2_E_MAP_EXISTS);
+      CHECK_EQ_INT(pmem2_map_from_existing(&beside, src, mapping + 3 * page + 1000, 100, PMEM2_GRANULARITY_PAGE), 0);
+      if (beside != NULL) {
+        CHECK_EQ_INT(pmem2_map_delete(&beside), 0);
+      }
+      if (part != NULL) {
+        CHECK_EQ_INT(pmem2_map_delete(&part), 0);
+      }
+      CHECK_EQ_INT(pmem2_source_delete(&other_src), 0);
+      close(other_fd);
+    }
   }
   CHECK_EQ_INT(pmem2_map_from_existing(&map, src, NULL, page, PMEM2_GRANULARITY_PAGE), PMEM2_E_ADDRESS_NULL);
   CHECK_EQ_INT(pmem2_map_from_existing(&map, src, mapping, 0, PMEM2_GRANULARITY_PAGE), PMEM2_E_LENGTH_OUT_OF_RANGE);

@@ -351,6 +351,8 @@ TEST_F(PagePersistenceTest, AHoleUnmappedInAMapIsTheRangesFailureNotTheFiles) {
 // rounds it up to a page, and the call succeed for less than was asked: libpmem 1.12.1's pmem_msync returns 0 for
 // such a range (libpmem_differential_test, "wraps"). Handed to msync up to the top page, MS_SYNC would fsync every
 // shared file mapping above it, the application's own too.
+Config PageConfigAt(VmReservation& reservation);  // below
+
 TEST_F(PagePersistenceTest, ARangePastTheTopOfTheAddressSpaceFails) {
   const uintptr_t top_page = uintptr_t{0} - kPage;
   const uint64_t before = PersistErrorCount();
@@ -371,14 +373,25 @@ TEST_F(PagePersistenceTest, ARangePastTheTopOfTheAddressSpaceFails) {
   // nor on Maps of other files above it (no sync ran; they were all charged: found by an audit).
   absl::StatusOr<Map> same_file = MapFd(fd_.get());
   ASSERT_TRUE(same_file.ok()) << same_file.status();
+  // Another file's Map above this one: placed in a reservation just past its end where that range is free.
   ScopedFd other_fd = CreateFile(dir_.Join("other"), 4 * kPage, O_RDWR);
-  absl::StatusOr<Map> other_file = MapFd(other_fd.get());
+  absl::StatusOr<VmReservation> above = absl::UnavailableError("no free range above");
+  for (uintptr_t at_mib = 2; at_mib <= 1024 && !above.ok(); at_mib += 2) {
+    above = VmReservation::CreateAt(reinterpret_cast<void*>((base_ + (at_mib << 20)) & ~uintptr_t{(2 << 20) - 1}),
+                                    4 * kPage);
+  }
+  absl::StatusOr<Source> other_source = Source::FromFd(other_fd.get());
+  ASSERT_TRUE(other_source.ok()) << other_source.status();
+  absl::StatusOr<Map> other_file =
+      above.ok() ? Map::Create(PageConfigAt(*above), *other_source) : MapFd(other_fd.get());
   ASSERT_TRUE(other_file.ok()) << other_file.status();
+  const bool other_is_above = static_cast<char*>(other_file->address()) > at(5);
   map_->persist_fn()(at(5), SIZE_MAX);
   EXPECT_TRUE(msync_.Take().empty());
   EXPECT_EQ(PersistErrorCount(), before + 1);
   EXPECT_EQ(GetErrno(map_->ClearPersistError()), ENOMEM) << "through a function pointer it is recorded";
   EXPECT_TRUE(same_file->PersistError().ok()) << same_file->PersistError();
+  EXPECT_TRUE(other_is_above) << "the range above this Map was taken: the other file's Map lies below it";
   EXPECT_TRUE(other_file->PersistError().ok()) << other_file->PersistError();
   // The kernel's own msync, for a range that wraps.
   map_internal::SetMsyncForTest(nullptr);
