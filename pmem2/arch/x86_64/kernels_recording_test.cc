@@ -150,21 +150,10 @@ constexpr uintptr_t kLine = 64;
 // NOFLUSH with NONTEMPORAL or WC: NOFLUSH wins (ordinary stores, nothing written back, no fence) though the entry
 // decides the non-temporal path before it looks at NOFLUSH's own (MemmoveCacheLineTemporal).
 // The last four: hints the man page calls mutually exclusive, which a caller may still pass.
-const unsigned kFlagSets[] = {0,
-                              kMemNoDrain,
-                              kMemNonTemporal,
-                              kMemTemporal,
-                              kMemWc,
-                              kMemWb,
-                              kMemNoFlush,
-                              kMemNoFlush | kMemNonTemporal,
-                              kMemNoFlush | kMemWc,
-                              kMemNoDrain | kMemNonTemporal,
-                              kMemNoDrain | kMemTemporal,
-                              kMemNonTemporal | kMemTemporal,
-                              kMemWc | kMemWb,
-                              kMemNonTemporal | kMemWb,
-                              kMemWc | kMemTemporal};
+const unsigned kFlagSets[] = {0, kMemNoDrain, kMemNonTemporal, kMemTemporal, kMemWc, kMemWb, kMemNoFlush,
+                              kMemNoFlush | kMemNonTemporal, kMemNoFlush | kMemWc, kMemNoDrain | kMemNonTemporal,
+                              kMemNoDrain | kMemTemporal, kMemNonTemporal | kMemTemporal, kMemWc | kMemWb,
+                              kMemNonTemporal | kMemWb, kMemWc | kMemTemporal};
 
 enum class Op { kMemmove, kMemset };
 
