@@ -108,9 +108,10 @@ int WaitForWriteBack(int fd, uint64_t begin, uint64_t length) {
   return Fdatasync(fd);
 }
 
-// Whether a sync's errno is retried (OnSyncResult) rather than recorded: EINTR, EAGAIN and ECANCELED, which a signal,
-// a FUSE server or a thread's exit give, and which lose nothing.
-bool IsRetried(int error) { return error == EINTR || error == EAGAIN || error == ECANCELED; }
+// Whether a sync's errno is retried (OnSyncResult) rather than recorded: EINTR and ECANCELED, which a signal or a
+// thread's exit give (io_uring cancels a gone thread's queued requests). Not EAGAIN, which no sync gives but a file
+// system's: a FUSE server's answer, or a stored write-back report with its errno, as page_persist.cc records it.
+bool IsRetried(int error) { return error == EINTR || error == ECANCELED; }
 
 // usleep(), which is a cancellation point.
 void Pause(useconds_t microseconds) {
@@ -1431,8 +1432,12 @@ void Engine::OnWriteResult(Slot* slot, int result) {
 // submitted them exits (the engine may have moved to another thread since; Linux 6.18 runs a regular file's writes
 // and syncs to completion instead); writing the same bytes again and syncing again are repeatable.
 void Engine::OnSyncResult(Batch* batch, int result) {
-  if (result == -EINTR || result == -EAGAIN || result == -ECANCELED) {
-    // Again, for every member that has retries left (they join the next batch); the rest fail with it.
+  if (IsRetried(-result)) {
+    // Again, for every member that has retries left (they join the next batch); the rest fail with it. But first the
+    // Maps' descriptions are asked: a FUSE server chooses a stored write-back report's errno, so this answer may have
+    // been the engine's description's report, taken, and the retry would find the pages clean; the Maps' descriptions
+    // hold the same report, recorded if they answer (after a cancellation or a signal they hold none: nothing).
+    TakeReportsThroughTheMaps();
     Slot* slot = batch->members;
     batch->next_free = free_batches;
     free_batches = batch;

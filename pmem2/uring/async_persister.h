@@ -91,8 +91,10 @@
 //     the application acknowledges with ClearFailure() (and Map::ClearPersistError() for the Maps' sticky
 //     error, which the barrier also reports). Whatever was written since the last successful barrier may be
 //     lost, whichever range failed: write it again, then persist.
-//   A failed system call is retried only for EINTR, EAGAIN and ECANCELED (at most 16 times, as Map::Persist());
-//   a short write continues. Every other result of a completion is a failure of the operation; io_uring's own
+//   A failed system call is retried only for EINTR and ECANCELED, and a write also for EAGAIN (at most 16 times, as
+//   Map::Persist(); a sync's retry first asks the Maps' descriptions for a report the answer may have taken); a short
+//   write continues. Every other result of a completion is a failure of the operation (a sync's EAGAIN too: a FUSE
+//   server's answer, or a stored write-back report with that errno); io_uring's own
 //   errors (submitting, waiting) make the engine redo the work synchronously (below: "If the ring fails").
 //
 // Completions. Wait(c) runs the engine until `c` is done and returns its status; Poll() reaps what has completed

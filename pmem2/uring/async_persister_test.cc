@@ -455,6 +455,26 @@ TEST_P(AsyncPersisterTest, AnEagainFromTheWaitForWriteBackIsRecorded) {
   EXPECT_TRUE(persister_->Wait(again).ok()) << again.status();
 }
 
+// A sync answered with EAGAIN (a FUSE server's answer, or a stored write-back report with that errno, which the answer
+// took) fails the persist, recorded, on both backends: through the ring (submitted first) and the synchronous msync.
+// (Retried, it found the pages clean and completed OK: found by review.)
+TEST_P(AsyncPersisterTest, ASyncAnsweredWithEagainFailsAndIsRecorded) {
+  int answered = 0;
+  injector_.rewrite = [&](KernelOp op, int result, uint32_t) {
+    return op == KernelOp::kSync && answered++ == 0 ? -EAGAIN : result;
+  };
+  std::memset(base() + kPage, 'e', 8);
+  Completion persist;
+  ASSERT_TRUE(persister_->Persist(base() + kPage, 8, &persist).ok());
+  ASSERT_TRUE(persister_->Submit().ok());
+  EXPECT_EQ(GetErrno(persister_->Wait(persist)), EAGAIN) << persist.status();
+  EXPECT_EQ(answered, 1) << "the sync was tried again";
+  EXPECT_EQ(GetErrno(file_->map->PersistError()), EAGAIN);
+  injector_.rewrite = nullptr;
+  file_->map->ClearPersistError().IgnoreError();
+  persister_->ClearFailure().IgnoreError();
+}
+
 // ECANCELED: what the kernel answers for requests still queued in io_uring's workers when the thread that submitted
 // them exits (an engine may move between threads). Repeated, as EINTR; no failure recorded.
 TEST_P(AsyncPersisterTest, CanceledSyncsAndWritesAreRetried) {
@@ -3837,7 +3857,9 @@ std::vector<std::string> RunModel(AsyncBackend backend, uint32_t seed, MappedFil
       case 1:
         return -EINTR;
       case 2:
-        return op == KernelOp::kWrite ? 0 : -EAGAIN;
+        if (op == KernelOp::kWrite) return 0;
+        run.failures.push_back(run.clock);  // a sync's EAGAIN is a failure (a file system's answer)
+        return -EAGAIN;
       case 3:
         if (op == KernelOp::kWrite && result > 1) return result / 2;
         run.failures.push_back(run.clock);
