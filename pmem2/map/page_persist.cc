@@ -105,6 +105,28 @@ bool IsUsageError(int error, int runs, const void* ptr, size_t size) {
   return error == ENOMEM && runs == kNotTold && !RangeIsInLiveMaps(ptr, size);
 }
 
+// A failed msync of [start, start + length) (from a page boundary; `error` not 0) that is not Device DAX's:
+// a hole's ENOMEM alone (SyncAroundHoles) is the caller's own mistake, and the range's failure, no file's: kept from a
+// caller that sees it, and recorded, where the caller does not see it, on the Maps [ptr, ptr + size) overlaps only,
+// not on the files' other Maps, whose persists it would fail for good. A run's failure is the file's, and so is any
+// other errno (EINVAL too: with a page-aligned start and MS_SYNC, msync returns it only from the file's fsync, a file
+// system without one or a FUSE server's write-back error). Returns the errno the caller is to see.
+int RecordFailedSync(const void* ptr, size_t size, void* start, size_t length, int error, bool caller_sees_result) {
+  int runs = kNotTold;
+  if (error == ENOMEM) {
+    runs = SyncAroundHoles(start, length);
+    if (runs == 0) {
+      if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, false, /*of_the_files=*/false);
+      return ENOMEM;
+    }
+    if (runs > 0) error = runs;
+  }
+  if (!(caller_sees_result && IsUsageError(error, runs, ptr, size))) {
+    RecordPersistFailure(ptr, size, error, caller_sees_result);
+  }
+  return error;
+}
+
 // A write-back of [from, to), part of a Device DAX Map, from the CPU caches: 0, or EFAULT where the mapping there does
 // not allow it now (made or mprotect'ed without read and write access: the write-back would fault, as a Map's Status
 // methods refuse with kNoAccess). Where the mappings cannot be read (no /proc, no descriptor left, no memory for the
@@ -173,21 +195,10 @@ ABSL_ATTRIBUTE_NOINLINE int SyncAroundDeviceDax(const void* ptr, size_t size, bo
   const auto sync_piece = [&](uintptr_t from, uintptr_t to) {
     if (from >= to) return;
     void* const piece = reinterpret_cast<void*>(from);
-    int error = MsyncRetryingInterrupts(piece, to - from);
+    const int error = MsyncRetryingInterrupts(piece, to - from);
     if (error == 0) return;
-    int runs = kNotTold;
-    if (error == ENOMEM) {  // as SyncFailed's
-      runs = SyncAroundHoles(piece, to - from);
-      if (runs == 0) {
-        if (!caller_sees_result) RecordPersistFailure(piece, to - from, ENOMEM, false, /*of_the_files=*/false);
-        if (first_error == 0) first_error = ENOMEM;
-        return;
-      }
-      if (runs > 0) error = runs;
-    }
-    if (first_error == 0) first_error = error;
-    const bool usage_error = IsUsageError(error, runs, piece, to - from);
-    if (!(caller_sees_result && usage_error)) RecordPersistFailure(piece, to - from, error, caller_sees_result);
+    const int seen = RecordFailedSync(piece, to - from, piece, to - from, error, caller_sees_result);
+    if (first_error == 0) first_error = seen;
   };
   const uintptr_t data_begin = reinterpret_cast<uintptr_t>(ptr);
   const uintptr_t data_end = data_begin + size;
@@ -234,23 +245,8 @@ ABSL_ATTRIBUTE_NOINLINE int SyncFailed(const void* ptr, size_t size, bool caller
       return around;
     }
   }
-  // A hole's ENOMEM alone (SyncAroundHoles) is the caller's own mistake, and the range's failure, no file's: kept
-  // from a caller that sees it, and recorded, where the caller does not see it, on the Maps the range overlaps only,
-  // not on the files' other Maps, whose persists it would fail for good. A run's failure is the file's.
-  int runs = kNotTold;
-  if (error == ENOMEM) {
-    runs = SyncAroundHoles(start, length);
-    if (runs == 0) {
-      if (!caller_sees_result) RecordPersistFailure(ptr, size, ENOMEM, false, /*of_the_files=*/false);
-      return ENOMEM;
-    }
-    if (runs > 0) error = runs;
-  }
-  // Not EINVAL ever: with a page-aligned start and MS_SYNC, msync returns it only from the file's fsync (a file system
-  // without one, or a write-back error that a FUSE server reported with that errno), a lost write-back like any other.
-  const bool usage_error = IsUsageError(error, runs, ptr, size);
-  if (error != 0 && !(caller_sees_result && usage_error)) RecordPersistFailure(ptr, size, error, caller_sees_result);
-  return error;
+  if (error == 0) return 0;
+  return RecordFailedSync(ptr, size, start, length, error, caller_sees_result);
 }
 
 // A range that runs into the top page of the address space or past it (ptr + size wraps: a negative length, say)

@@ -445,7 +445,7 @@ TEST_P(AsyncPersisterTest, AnEagainFromTheWaitForWriteBackIsRecorded) {
   Completion persist;
   ASSERT_TRUE(persister_->Persist(base(), 64, &persist).ok());
   EXPECT_EQ(GetErrno(persister_->Wait(persist)), EAGAIN) << persist.status();  // synced inline, on both backends
-  EXPECT_GE(asked, 1);
+  EXPECT_GE(asked, 1) << "the wait was not asked";
   EXPECT_EQ(GetErrno(file_->map->PersistError()), EAGAIN);
   injector_.rewrite_wait = nullptr;
   file_->map->ClearPersistError().IgnoreError();
