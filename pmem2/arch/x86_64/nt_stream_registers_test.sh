@@ -18,8 +18,11 @@
 # is that path's work. So that a `ret` copied ahead of the stream cannot hide it, a non-temporal store must come
 # before that first `ret` too. A sanitizer's build is not checked: its instrumentation calls need registers of their
 # own. Every drain fence is the one its flush instruction needs (flush.h, kDrainFenceFor): MFENCE in the CLFLUSH tables'
-# functions, which AMD orders only with MFENCE, SFENCE in every other; the recording test checks the kernels' logic with
-# fences it records, this the instructions the real policies compiled to. Likewise for ops.cc's (:kernels_o2_for_test
+# functions, which AMD orders only with MFENCE, SFENCE in every other; each kernel that drains holds its fence, and
+# those that leave the drain to their caller (the instantiations for PMEM2_F_MEM_NODRAIN, the per-line loops, the
+# cache-line entry points) hold none, found by address so that an instantiation GCC folded into another is checked as
+# the code it runs; the recording test checks the kernels' logic with fences it records, this the instructions the
+# real policies compiled to. Likewise for ops.cc's (:kernels_o2_for_test
 # has it too) persist, flush and drain functions of the cache-line tables (flush.h: Persist, Flush): each Persist holds
 # its flush instruction and a fence (of its kind, as above), each Flush its instruction and no fence, DrainMfence MFENCE
 # and DrainSfence SFENCE; flush_test checks their logic with a recording policy, this what FlushInstructions, the real
@@ -39,6 +42,7 @@ if [ $# -lt 1 ]; then
 fi
 
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0 mfence_functions=0 sfence_functions=0
+draining_kernels=0 fenceless_kernels=0
 table_functions=0
 vector_loops=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
@@ -126,25 +130,90 @@ XML
     check "$symbol" $'\t(push|leave)|,%rsp$' "instruction(s) setting up or tearing down a frame"
   done < <(nm "$archive" | awk '$2 ~ /^[tT]$/ {print $3}' | grep -E 'kernels(16MemmoveCacheLine|15MemsetCacheLine)I' |
     sort -u)
-  # One disassembly of the whole archive: "FENCE SYMBOL" for each function holding that fence.
-  while read -r fence symbol; do
-    case $fence:$symbol in
-      mfence:*11ClflushLine* | mfence:*11DrainMfence*) mfence_functions=$((mfence_functions + 1)) ;;
-      sfence:*11ClflushLine* | sfence:*11DrainMfence*)
-        echo "FAIL $(c++filt "$symbol"): SFENCE in a CLFLUSH table's function (its drain needs MFENCE)"
-        failed=$((failed + 1))
+  # One disassembly of the whole archive: "FENCES SYMBOL" for each function symbol, FENCES the fences its code holds
+  # ("mfence", "sfence", both joined by "+", or "none"; "unknown" if no code was found at its address). A symbol whose
+  # code is another's (GCC folds identical instantiations into one) is given that code's fences.
+  while read -r fences symbol; do
+    for fence in ${fences//+/ }; do
+      case $fence:$symbol in
+        none:*) ;;
+        unknown:*)
+          echo "FAIL $(c++filt "$symbol"): objdump printed no code at its address"
+          failed=$((failed + 1))
+          ;;
+        mfence:*11ClflushLine* | mfence:*11DrainMfence*) mfence_functions=$((mfence_functions + 1)) ;;
+        sfence:*11ClflushLine* | sfence:*11DrainMfence*)
+          echo "FAIL $(c++filt "$symbol"): SFENCE in a CLFLUSH table's function (its drain needs MFENCE)"
+          failed=$((failed + 1))
+          ;;
+        sfence:*) sfence_functions=$((sfence_functions + 1)) ;;
+        *)
+          echo "FAIL $(c++filt "$symbol"): MFENCE outside the CLFLUSH tables (their drain is SFENCE)"
+          failed=$((failed + 1))
+          ;;
+      esac
+    done
+    # Each kernel that drains holds its fence; each that leaves the drain to its caller (a kDrain of false: the
+    # flags' PMEM2_F_MEM_NODRAIN), the per-line loops and the cache-line entry points (which jump to the kernels that
+    # drain) hold none. Which fence is checked above; that a fence comes after the last store, by the recording test.
+    case $symbol in
+      *kernels*) ;;
+      *) continue ;;
+    esac
+    case $symbol in
+      *kernels9MemmoveNtI*Lb1EEEPv* | *kernels8MemsetNtI*Lb1EEEPv* | *kernels14MemmoveNtLargeI*Lb1EEEPv* | \
+        *kernels20MemmoveNtOverlappingI*Lb1EEEPv* | *kernels24MemmoveCacheLineTemporalI* | \
+        *kernels23MemsetCacheLineTemporalI* | *kernels11MemmoveByteI* | *kernels10MemsetByteI* | \
+        *kernels16MemmoveByteLargeI* | *kernels15MemsetByteLargeI* | *kernels13MemmoveStringI* | \
+        *kernels12MemsetStringI*)
+        draining_kernels=$((draining_kernels + 1))
+        if [ "$fences" = none ]; then
+          echo "FAIL $(c++filt "$symbol"): no fence in a kernel that drains"
+          failed=$((failed + 1))
+        fi
         ;;
-      sfence:*) sfence_functions=$((sfence_functions + 1)) ;;
-      *)
-        echo "FAIL $(c++filt "$symbol"): MFENCE outside the CLFLUSH tables (their drain is SFENCE)"
-        failed=$((failed + 1))
+      *kernels9MemmoveNtI*Lb0EEEPv* | *kernels8MemsetNtI*Lb0EEEPv* | *kernels14MemmoveNtLargeI*Lb0EEEPv* | \
+        *kernels20MemmoveNtOverlappingI*Lb0EEEPv* | *kernels9CopyLinesI* | *kernels9FillLinesI* | \
+        *kernels16MemmoveCacheLineI* | *kernels15MemsetCacheLineI*)
+        fenceless_kernels=$((fenceless_kernels + 1))
+        if [ "$fences" != none ]; then
+          echo "FAIL $(c++filt "$symbol"): $fences in a kernel that leaves the drain to its caller"
+          failed=$((failed + 1))
+        fi
         ;;
     esac
-  done < <(objdump -d --no-show-raw-insn "$archive" | awk '
-    /^[0-9a-f]+ <.*>:$/ { symbol = substr($2, 2, length($2) - 3); next }
-    /\tsfence/ { s[symbol] = 1 }
-    /\tmfence/ { m[symbol] = 1 }
-    END { for (k in s) print "sfence", k; for (k in m) print "mfence", k }')
+  done < <({
+    objdump -t "$archive"
+    echo "DISASSEMBLY"
+    objdump -d --no-show-raw-insn "$archive"
+  } | awk '
+    function hex(s,    v, i) {
+      v = 0
+      for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return v
+    }
+    /^DISASSEMBLY$/ { disassembly = 1; next }
+    /^[^ ]+\.o:[[:space:]]+file format/ { member = $1; next }
+    # The symbol table: "VALUE FLAGS SECTION<tab>SIZE NAME"; F marks a function.
+    !disassembly && /^[0-9a-f]+ .* F [^ ]+\t/ {
+      split($0, parts, "\t")
+      n = split(parts[1], words, " ")
+      at[$NF] = member SUBSEP words[n] SUBSEP hex($1)
+      next
+    }
+    !disassembly { next }
+    /^Disassembly of section / { section = substr($4, 1, length($4) - 1); next }
+    /^[0-9a-f]+ <.*>:$/ { code = member SUBSEP section SUBSEP hex($1); seen[code] = 1; next }
+    /\tsfence/ { s[code] = 1 }
+    /\tmfence/ { m[code] = 1 }
+    END {
+      for (symbol in at) {
+        k = at[symbol]
+        f = (k in m) ? "mfence" : ""
+        if (k in s) f = f (f == "" ? "" : "+") "sfence"
+        print ((k in seen) ? (f == "" ? "none" : f) : "unknown"), symbol
+      }
+    }')
   # The cache-line tables' persist, flush and drain functions (ops.cc; the templates are weak symbols, hence W).
   while read -r symbol; do
     table_functions=$((table_functions + 1))
@@ -249,15 +318,18 @@ done
 
 if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
   [ "$memset_entries" -eq 0 ] || [ "$mfence_functions" -eq 0 ] || [ "$sfence_functions" -eq 0 ] ||
-  [ "$vector_loops" -eq 0 ] || [ "$table_functions" -ne 8 ]; then
+  [ "$vector_loops" -eq 0 ] || [ "$table_functions" -ne 8 ] || [ "$draining_kernels" -eq 0 ] ||
+  [ "$fenceless_kernels" -eq 0 ]; then
   echo "FAIL instantiations found: MemmoveNt / MemsetNt $checked (of the cache-line tables $stream_paths)," \
     "MemmoveCacheLine $memmove_entries, MemsetCacheLine $memset_entries, functions with MFENCE $mfence_functions" \
     "and with SFENCE $sfence_functions, vector loops $vector_loops (each must be found), cache-line table functions" \
-    "$table_functions (3 Persist, 3 Flush, 2 drains) in: $*"
+    "$table_functions (3 Persist, 3 Flush, 2 drains), kernels that drain $draining_kernels and that do not" \
+    "$fenceless_kernels in: $*"
   exit 1
 fi
 echo "$checked non-temporal paths ($stream_paths of the cache-line tables) and $entries cache-line entry points" \
   "checked; drain fences in $mfence_functions CLFLUSH and $sfence_functions other functions; $table_functions" \
-  "cache-line table functions checked; $vector_loops vector" \
+  "cache-line table functions checked; a fence in each of $draining_kernels kernels that drain, none in" \
+  "$fenceless_kernels that do not; $vector_loops vector" \
   "loops of at most 64 bytes placed; $failed check(s) failed"
 [ "$failed" -eq 0 ]
