@@ -10,7 +10,8 @@
 // Negative controls, measured once: without the fork handlers (pmem2/internal/fork_safe_mutex.h), the libpmem2
 // and libpmem cases had a child hang by the 18th fork in each of five runs (at the first fork at the earliest);
 // with the reader/writer lock each reservation had before, the reservation case hung at the first or second fork
-// in each of three runs. The deterministic control is in fork_safe_mutex_test.cc.
+// in each of three runs. The deterministic control is in fork_safe_mutex_test.cc. Beside the fork after another
+// thread's delete released its map's range, the same window without a fork (another thread maps there).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include "pmem2/c/libpmem2.h"
 #include "pmem2/map/map.h"
 #include "testing/child_process.h"
+#include "testing/proc_maps.h"
 #include "testing/reservation_step_pause.h"
 #include "testing/temp_files.h"
 
@@ -236,6 +238,34 @@ TEST_F(ForkReservationTest, Libpmem2ChildForkedDuringAnotherThreadsDeleteMayDele
   EXPECT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
 }
 
+// For a map `placed` at the start of `reservation` (offset 0 of `config`, which maps `source`) while the handle of
+// another, deleted map there was still live: "" if the reservation finds it, refuses to be deleted under it, and its
+// delete puts the placeholder back and frees the range for the next map; else what went wrong. Deletes `placed`.
+std::string CheckMapKeptItsClaim(pmem2_vm_reservation* reservation, pmem2_map* placed, pmem2_config* config,
+                                 pmem2_source* source) {
+  std::string problems;
+  void* const address = pmem2_map_get_address(placed);
+  pmem2_map* found = nullptr;
+  if (pmem2_vm_reservation_map_find(reservation, 0, 1, &found) != 0 || found != placed) {
+    problems += std::string("the reservation does not find the map placed there: ") + pmem2_errormsg() + "\n";
+  }
+  pmem2_vm_reservation* copy = reservation;
+  if (const int deleted = pmem2_vm_reservation_delete(&copy); deleted != PMEM2_E_VM_RESERVATION_NOT_EMPTY) {
+    problems += "deleting the reservation under the map returned " + std::to_string(deleted) + "\n";
+  }
+  if (pmem2_map_delete(&placed) != 0) problems += std::string("deleting the map: ") + pmem2_errormsg() + "\n";
+  if (const std::string protection = pmem2::testing::ProtectionAt(address); protection != "---p") {
+    problems += "after the map's delete its page is \"" + protection + "\", not the reservation's placeholder\n";
+  }
+  pmem2_map* next = nullptr;
+  if (pmem2_map_new(&next, config, source) != 0) {
+    problems += std::string("the range is not free for the next map: ") + pmem2_errormsg() + "\n";
+  } else if (pmem2_map_delete(&next) != 0) {
+    problems += std::string("deleting the next map: ") + pmem2_errormsg() + "\n";
+  }
+  return problems;
+}
+
 // Pauses the thread whose pmem2_map_delete() has released its map's range, before it forgets the handle.
 std::atomic<bool> released_paused{false};
 std::atomic<bool> released_resume{false};
@@ -248,7 +278,9 @@ void PauseAfterRelease() {
 // the handle is live again in the child (live_handles.h) and its map whole, but the range is no longer the map's (the
 // child may map its own memory there), so the child's delete releases nothing, as the map's record says (a released
 // record; negative control without a reservation: released again, the child's own page was unmapped). Without a
-// reservation and in one.
+// reservation and in one, where the child places a map of its own there with pmem2_map_new: the inherited handle's
+// delete must leave that map's claim alone (with it taken over, the new map was not found in the reservation, and its
+// delete returned 0 with its page still mapped).
 TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeavesItAlone) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   for (const bool in_reservation : {false, true}) {
@@ -287,9 +319,21 @@ TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeave
     const pmem2::testing::ChildResult child = pmem2::testing::RunInChild(
         [&](int out) {
           std::string problems;
-          // The child's own page where the map was (a reservation's placeholder is there: replaced).
-          void* own = mmap(address, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-          if (own != address) problems += "cannot map the child's page there\n";
+          // The child's own page where the map was: in a reservation a map of its own, else a page of its own (a
+          // reservation's placeholder is there: replaced).
+          pmem2_map* own_map = nullptr;
+          if (in_reservation) {
+            if (pmem2_map_new(&own_map, config, source) != 0 || pmem2_map_get_address(own_map) != address) {
+              problems += std::string("cannot place the child's map there: ") + pmem2_errormsg() + "\n";
+            }
+          } else if (mmap(address, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+                     address) {
+            problems += "cannot map the child's page there\n";
+          }
+          if (!problems.empty()) {
+            pmem2::testing::WriteToParent(out, problems);
+            return 1;
+          }
           address[0] = 'c';
           pmem2_map* mine = map;
           if (pmem2_map_delete(&mine) != 0) problems += std::string("deleting its handle: ") + pmem2_errormsg() + "\n";
@@ -297,6 +341,7 @@ TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeave
           if (mincore(address, page, &resident) != 0 || address[0] != 'c') {
             problems += "the delete released the child's page\n";
           }
+          if (in_reservation) problems += CheckMapKeptItsClaim(reservation, own_map, config, source);
           pmem2::testing::WriteToParent(out, problems);
           return problems.empty() ? 0 : 1;
         },
@@ -310,6 +355,47 @@ TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeave
     pmem2_config_delete(&config);
     pmem2_source_delete(&source);
   }
+}
+
+// The same window without a fork: another thread places a map in the range a delete has just released, before the
+// delete forgets its handle. The delete's end must leave the new map's claim alone (it took it over: the new map was
+// not found, the reservation's delete refused with the wrong error, and the map's delete left its page mapped).
+TEST(ForkTest, Libpmem2MapPlacedWhereAnotherThreadsDeleteReleasedTheRangeKeepsItsClaim) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  pmem2_source* source = nullptr;
+  pmem2_config* config = nullptr;
+  pmem2_vm_reservation* reservation = nullptr;
+  pmem2_map* map = nullptr;
+  ASSERT_EQ(pmem2_source_from_anon(&source, page), 0) << pmem2_errormsg();
+  ASSERT_EQ(pmem2_config_new(&config), 0);
+  ASSERT_EQ(pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE), 0);
+  ASSERT_EQ(pmem2_vm_reservation_new(&reservation, nullptr, 4 * page), 0) << pmem2_errormsg();
+  ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
+  ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
+  void* const address = pmem2_map_get_address(map);
+  released_paused = false;
+  released_resume = false;
+  pmem2::map_internal::SetAfterReleaseForCApiForTest(&PauseAfterRelease);
+  std::thread deleting([map] {
+    pmem2_map* doomed = map;
+    EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+  });
+  for (int waited = 0; waited < 10000 && !released_paused.load(); ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pmem2::map_internal::SetAfterReleaseForCApiForTest(nullptr);
+  pmem2_map* placed = nullptr;
+  const int placed_result = released_paused.load() ? pmem2_map_new(&placed, config, source) : -1;
+  const std::string placed_message = pmem2_errormsg();
+  released_resume = true;
+  deleting.join();
+  ASSERT_EQ(placed_result, 0) << (released_paused.load() ? placed_message : "the delete never released the range");
+  ASSERT_EQ(pmem2_map_get_address(placed), address);
+  static_cast<char*>(address)[0] = 'p';
+  EXPECT_EQ(CheckMapKeptItsClaim(reservation, placed, config, source), "");
+  EXPECT_EQ(pmem2_vm_reservation_delete(&reservation), 0) << pmem2_errormsg();
+  pmem2_config_delete(&config);
+  pmem2_source_delete(&source);
 }
 
 TEST(ForkTest, LibpmemChildUnmapsItsMappingsAndMapsAgainWhileOtherThreadsUseTheLibrary) {

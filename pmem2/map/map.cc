@@ -41,8 +41,17 @@ void PublishForCApi(const Map& map) {
   if (map.reservation_ != nullptr) map.reservation_->Publish(map.claim_, &map);
 }
 
+namespace {
+// Whether pmem2_map_delete released the Map's range (UnmapForCApi): its claim ended then, and a claim at the same
+// address since is another Map's (placed by another thread before the handle was forgotten, or by a child forked
+// meanwhile, where the handle is live again), which the Map's end must leave alone.
+bool ClaimEndedByRelease(const MapRecord* record) { return record != nullptr && record->released(); }
+}  // namespace
+
 void BeginDestructionForCApi(const Map& map) {
-  if (map.reservation_ != nullptr) map.reservation_->BeginRelease(map.claim_);
+  if (map.reservation_ != nullptr && !ClaimEndedByRelease(map.record_.get())) {
+    map.reservation_->BeginRelease(map.claim_);
+  }
 }
 
 namespace {
@@ -342,7 +351,8 @@ Map::~Map() { Reset(); }
 void Map::Reset() {
   // Out of the reservation's lookups before the record goes, so that a child forked in between finds neither
   // (vm_reservation/reservation_state.h).
-  if (reservation_ != nullptr) reservation_->BeginRelease(claim_);
+  const bool released = map_internal::ClaimEndedByRelease(record_.get());
+  if (reservation_ != nullptr && !released) reservation_->BeginRelease(claim_);
   // Unregistered first: once the range is unmapped, the kernel may hand it to another Map. A record is dropped as stale
   // only while it is in the index, so read after: a Map whose record was dropped (part of its range unmapped behind
   // pmem2's back and mapped again by other code) leaves the range alone, which is partly another mapping's now.
@@ -353,7 +363,9 @@ void Map::Reset() {
   if (reservation_ != nullptr) {
     // Replaced by an inaccessible placeholder, not unmapped: the range stays the reservation's. Dropped: a lost hole
     // (never offered to a Map, never unmapped), as for a pmem_map_file mapping unmapped behind pmem2's back.
-    if (dropped) {
+    if (released) {
+      // pmem2_map_delete ended the claim: one at its address now is another Map's.
+    } else if (dropped) {
       reservation_->Abandon(claim_);
     } else {
       reservation_->Release(claim_);
