@@ -206,15 +206,15 @@ int pmem2_source_get_fd(const struct pmem2_source *src, int *fd);
 
 /* The source's size in bytes, asked of the system on each call. On failure `*size` is left unchanged;
  * PMEM2_E_INVALID_FILE_HANDLE if the descriptor was closed, or its number is another file's now (libpmem2 answers
- * for whatever it is); for Device DAX, -errno if its sysfs size cannot be read (-ENOENT: missing) and
- * PMEM2_E_INVALID_SIZE_FORMAT if it holds no number, as libpmem2. */
+ * for whatever it is); for Device DAX, -errno if its sysfs size cannot be read (-ENOENT: missing), -ERANGE if it is
+ * a number past 64 bits and PMEM2_E_INVALID_SIZE_FORMAT if it holds no number, as libpmem2. */
 int pmem2_source_size(const struct pmem2_source *src, size_t *size);
 
 /* The granule a mapping's offset and length must be multiples of (the page size, the Device DAX alignment, or a
  * hugetlbfs file's huge page size: libpmem2 says the page size there). On failure `*alignment` is left unchanged;
  * PMEM2_E_INVALID_FILE_HANDLE as for pmem2_source_size(); for Device DAX, -errno if its sysfs alignment cannot be
- * read, PMEM2_E_INVALID_ALIGNMENT_FORMAT if it holds no number and PMEM2_E_INVALID_ALIGNMENT_VALUE if that is no
- * power of two, as libpmem2. */
+ * read, -ERANGE if it is a number past 64 bits, PMEM2_E_INVALID_ALIGNMENT_FORMAT if it holds no number and
+ * PMEM2_E_INVALID_ALIGNMENT_VALUE if that is no power of two, as libpmem2. */
 int pmem2_source_alignment(const struct pmem2_source *src, size_t *alignment);
 
 /* Frees `*src` and sets it to NULL; nothing if `*src` is NULL. Returns 0, or -EINVAL for a handle that is no live

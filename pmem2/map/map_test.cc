@@ -1049,6 +1049,21 @@ TEST_F(FakeDeviceDaxMapTest, MalformedSizeIsReported) {
   std::ofstream(device_ + "/size") << "garbage";
   absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine));
   EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidSizeFormat);
+  // With the alignment malformed too, the alignment's error: libpmem2 asks for it first (found by audit).
+  std::ofstream(device_ + "/align") << "garbage";
+  map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kInvalidAlignmentFormat);
+}
+
+// A Device DAX whose size is no multiple of its alignment, mapped whole (length 0): the message says what is wrong
+// with the device (it named a hugetlbfs file's huge page before; found by audit).
+TEST_F(FakeDeviceDaxMapTest, ASizeThatIsNoMultipleOfTheAlignmentIsNamed) {
+  std::ofstream(device_ + "/size") << (3 << 20);
+  absl::StatusOr<Map> map = MapFd(fd_.get(), MakeConfig(StoreGranularity::kCacheLine));
+  EXPECT_EQ(GetErrorCode(map.status()), ErrorCode::kLengthUnaligned);
+  EXPECT_THAT(std::string(map.status().message()),
+              HasSubstr("the Device DAX's size 3145728 less the offset 0 is not a multiple of its alignment 2097152"));
+  EXPECT_THAT(std::string(map.status().message()), ::testing::Not(HasSubstr("hugetlbfs")));
 }
 
 // A Device DAX on no NVDIMM region is memory that a power loss erases: one the hmem driver made from soft-reserved

@@ -26,8 +26,8 @@ namespace map_internal {
 namespace {
 
 // The mapped length from the config's offset and length; the range errors Map::Create() documents.
-absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint64_t source_size,
-                                     size_t alignment) {
+absl::StatusOr<size_t> ResolveLength(const Config& config, SourceKind kind, uint64_t source_size, size_t alignment) {
+  const bool anonymous = kind == SourceKind::kAnonymous;
   const uint64_t offset = config.offset();
   if (offset % alignment != 0) {
     return MakeError(ErrorCode::kOffsetUnaligned,
@@ -60,6 +60,14 @@ absl::StatusOr<size_t> ResolveLength(const Config& config, bool anonymous, uint6
     if (length % alignment != 0 && alignment > static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {
       // A hugetlbfs file can be given such a size (fallocate): the kernel would map a whole huge page past its
       // end, over what follows, and grow the file to it. (A file's last partial page is no such problem.)
+      // A Device DAX whose sysfs size is no multiple of its alignment: no length helps (each multiple of the
+      // alignment that fits is shorter than what is left); say what is wrong with the device instead.
+      if (kind == SourceKind::kDeviceDax) {
+        return MakeError(ErrorCode::kLengthUnaligned,
+                         absl::StrCat("the Device DAX's size ", source_size, " less the offset ", offset,
+                                      " is not a multiple of its alignment ", alignment,
+                                      ": give a length that is, or check the device's size and align in sysfs"));
+      }
       return MakeError(ErrorCode::kLengthUnaligned,
                        absl::StrCat("the source's size ", source_size, " less the offset ", offset,
                                     " is not a multiple of the source alignment ", alignment,
@@ -176,10 +184,11 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
   // The file or device FromFd() found, not one that took its descriptor's number since: that one would be mapped,
   // given blocks (set_fully_allocated) and charged with this Map's failures.
   if (absl::Status s = source.VerifyDescriptor(); !s.ok()) return s;
-  absl::StatusOr<uint64_t> source_size = source.Size();
-  if (!source_size.ok()) return source_size.status();
+  // The alignment first, as libpmem2 asks (map_posix.c): where a Device DAX's sysfs holds neither, its error.
   absl::StatusOr<size_t> alignment = source.Alignment();
   if (!alignment.ok()) return alignment.status();
+  absl::StatusOr<uint64_t> source_size = source.Size();
+  if (!source_size.ok()) return source_size.status();
   request.source_size = *source_size;
   request.source_alignment = *alignment;
   // libpmem2's order (map_posix.c): the offset (ResolveLength's first check), Device DAX's sharing, the length.
@@ -187,7 +196,7 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
       source.kind() == SourceKind::kDeviceDax) {
     return MakeError(ErrorCode::kSrcDevdaxPrivate, "Device DAX cannot be mapped private (MAP_PRIVATE)");
   }
-  absl::StatusOr<size_t> length = ResolveLength(config, request.anonymous(), *source_size, *alignment);
+  absl::StatusOr<size_t> length = ResolveLength(config, request.kind, *source_size, *alignment);
   if (!length.ok()) return length.status();
   request.offset = config.offset();
   request.length = *length;

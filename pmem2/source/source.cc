@@ -7,18 +7,23 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "pmem2/errors/errors.h"
@@ -90,13 +95,26 @@ bool IsDeviceDax(const std::string& sysfs_root, unsigned major_number, unsigned 
   return path.substr(slash == absl::string_view::npos ? 0 : slash + 1) == "dax";
 }
 
+// Whether `text` (sysfs's, stripped) is a decimal number, however large: libpmem2 answers strtoull's ERANGE for one
+// past 64 bits (man pmem2_source_size: "-errno set by failing strtoull(3)"), and its format error for anything else.
+namespace {
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+}  // namespace
+
 absl::StatusOr<uint64_t> ReadDeviceDaxSize(const std::string& device_dir) {
   absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(device_dir + "/size");
   if (!text.ok()) return text.status();
   uint64_t size = 0;
   if (!absl::SimpleAtoi(*text, &size) || (!text->empty() && (*text)[0] == '-')) {
-    return MakeError(ErrorCode::kInvalidSizeFormat,
-                     absl::StrCat("Device DAX size in ", device_dir, "/size is not a number: \"", *text, "\""));
+    if (AllDigits(*text)) {
+      return MakeErrnoError(
+          ERANGE, absl::StrCat("Device DAX size in ", device_dir, "/size, ", *text, ", does not fit in 64 bits"));
+    }
+    return MakeError(
+        ErrorCode::kInvalidSizeFormat,
+        absl::StrCat("Device DAX size in ", device_dir, "/size is not a number: \"", absl::CHexEscape(*text), "\""));
   }
   return size;
 }
@@ -128,9 +146,13 @@ absl::StatusOr<size_t> ReadDeviceDaxAlignment(const std::string& device_dir) {
   if (!text.ok()) return text.status();
   uint64_t align = 0;
   if (!absl::SimpleAtoi(*text, &align) || (!text->empty() && (*text)[0] == '-')) {
-    return MakeError(ErrorCode::kInvalidAlignmentFormat,
-                     absl::StrCat("Device DAX alignment in ", path, " is not a number: \"", *text,
-                                  "\""));
+    if (AllDigits(*text)) {
+      return MakeErrnoError(ERANGE,
+                            absl::StrCat("Device DAX alignment in ", path, ", ", *text, ", does not fit in 64 bits"));
+    }
+    return MakeError(
+        ErrorCode::kInvalidAlignmentFormat,
+        absl::StrCat("Device DAX alignment in ", path, " is not a number: \"", absl::CHexEscape(*text), "\""));
   }
   if (align == 0 || (align & (align - 1)) != 0) {
     return MakeError(ErrorCode::kInvalidAlignmentValue,
@@ -183,7 +205,7 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                                     "with EINVAL); for memory that needs no persistence use Source::Anonymous"));
     }
     return Source(SourceKind::kRegularFile, fd, 0, "", static_cast<uint64_t>(st.st_dev),
-                  static_cast<uint64_t>(st.st_ino));
+                  static_cast<uint64_t>(st.st_ino), ReadFileBirth(fd));
   }
   if (S_ISCHR(st.st_mode)) {
     std::string root = sysfs_internal::Root();
@@ -205,15 +227,44 @@ absl::StatusOr<Source> Source::FromFd(int fd) {
                                 "; pmem2 maps regular files and Device DAX"));
 }
 
-absl::Status Source::CheckRegularFile(const struct stat& st) const {
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != device_ ||
-      static_cast<uint64_t>(st.st_ino) != inode_) {
-    return MakeError(
-        ErrorCode::kInvalidFileHandle,
-        absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
-                     minor(device_), ", inode ", inode_, "): closed, and its number reused"));
+source_internal::FileBirth Source::ReadFileBirth(int fd) {
+  source_internal::FileBirth birth;
+  // The kernel writes an int (ext4, XFS, btrfs); the request's size says long, which a FUSE server may fill.
+  long generation = 0;
+  if (ioctl(fd, FS_IOC_GETVERSION, &generation) == 0) {
+    birth.has_generation = true;
+    birth.generation = static_cast<uint64_t>(generation);
   }
-  return absl::OkStatus();
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &stx) == 0 &&
+      (stx.stx_mask & STATX_BTIME) != 0) {
+    birth.has_birth_time = true;
+    birth.birth_seconds = stx.stx_btime.tv_sec;
+    birth.birth_nanoseconds = stx.stx_btime.tv_nsec;
+  }
+  return birth;
+}
+
+absl::Status Source::CheckRegularFile(const struct stat& st) const {
+  std::string born_since;
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_dev) == device_ &&
+      static_cast<uint64_t>(st.st_ino) == inode_) {
+    const source_internal::FileBirth now = ReadFileBirth(fd_);
+    if (birth_.has_generation && now.has_generation && now.generation != birth_.generation) {
+      born_since = absl::StrCat(" (the inode's generation is ", now.generation, ", was ", birth_.generation, ")");
+    } else if (birth_.has_birth_time && now.has_birth_time &&
+               (now.birth_seconds != birth_.birth_seconds || now.birth_nanoseconds != birth_.birth_nanoseconds)) {
+      born_since = absl::StrCat(" (the inode was born at ", now.birth_seconds, ".", now.birth_nanoseconds,
+                                ", the file at ", birth_.birth_seconds, ".", birth_.birth_nanoseconds, ")");
+    } else {
+      return absl::OkStatus();
+    }
+  }
+  return MakeError(
+      ErrorCode::kInvalidFileHandle,
+      absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
+                   minor(device_), ", inode ", inode_, "): closed, and its number reused",
+                   born_since.empty() ? "" : " by a file created since", born_since));
 }
 
 absl::Status Source::VerifyDescriptor() const {

@@ -44,6 +44,23 @@ enum class SourceKind {
 // "anonymous", "regular_file", "device_dax".
 absl::string_view SourceKindName(SourceKind kind);
 
+namespace source_internal {
+
+// What tells a regular file from one created after it was deleted, which ext4 and XFS give the freed inode number
+// at once (a descriptor closed and its number reused then names another file with the same device and inode): the
+// inode's generation (FS_IOC_GETVERSION; ext4, XFS and btrfs draw it at random for each new inode) and its birth
+// time (statx; kept to the kernel's clock tick, so alone it could not tell two files created in one tick), each where
+// the file system has it.
+struct FileBirth {
+  bool has_generation = false;
+  uint64_t generation = 0;
+  bool has_birth_time = false;
+  int64_t birth_seconds = 0;
+  uint32_t birth_nanoseconds = 0;
+};
+
+}  // namespace source_internal
+
 class Source {
  public:
   // Validates `fd`. Errors (see pmem2_source_from_fd(3)):
@@ -71,8 +88,8 @@ class Source {
 
   // Bytes in the source: the file size (fstat), the Device DAX size (sysfs), or the anonymous size.
   // kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another file or device
-  // (VerifyDescriptor); kInvalidSizeFormat if sysfs holds something that is no number; a kErrno error (ENOENT when
-  // missing) if the Device DAX's sysfs size cannot be read.
+  // (VerifyDescriptor); kInvalidSizeFormat if sysfs holds something that is no number (quoted, escaped); a kErrno
+  // error if the Device DAX's sysfs size cannot be read (ENOENT when missing) or is a number past 64 bits (ERANGE).
   absl::StatusOr<uint64_t> Size() const;
 
   // The granule that a mapping's offset and length (and, in a VmReservation, its address) must be multiples of:
@@ -80,12 +97,14 @@ class Source {
   // memfd_create(MFD_HUGETLB)) its huge page size, which the kernel maps in whole (libpmem2 answers the page size
   // there). kInvalidAlignmentFormat / kInvalidAlignmentValue if sysfs or the file system holds no number or not a
   // power of two; kInvalidFileHandle if the descriptor was closed since FromFd() or its number now names another
-  // file or device (VerifyDescriptor); a kErrno error (ENOENT when missing) if the Device DAX's sysfs alignment
-  // cannot be read.
+  // file or device (VerifyDescriptor); a kErrno error if the Device DAX's sysfs alignment cannot be read (ENOENT
+  // when missing) or is a number past 64 bits (ERANGE).
   absl::StatusOr<size_t> Alignment() const;
 
   // OK if the descriptor still names what FromFd() found: the same Device DAX (st_rdev), or the same regular file
-  // (st_dev and st_ino); kInvalidFileHandle if it was closed or its number now names another file. For what must
+  // (st_dev and st_ino, and where the file system keeps them the inode's generation and birth time: a file created
+  // after the first was deleted may be given its inode number); kInvalidFileHandle if it was closed or its number now
+  // names another file. For what must
   // not touch or answer for another file: clearing bad blocks (it deallocates the range), Size() and Alignment(),
   // and so the machine-check-safe I/O (mcsafe_io.h), whose range check asks Size(). On overlayfs a file's st_dev and
   // st_ino can change when another process copies it up: a refusal then, never another file. OK for anonymous sources.
@@ -100,15 +119,19 @@ class Source {
 
  private:
   Source(SourceKind kind, int fd, uint64_t anonymous_size, std::string sysfs_dir, uint64_t device = 0,
-         uint64_t inode = 0)
+         uint64_t inode = 0, source_internal::FileBirth birth = {})
       : kind_(kind),
         fd_(fd),
         anonymous_size_(anonymous_size),
         sysfs_dir_(std::move(sysfs_dir)),
         device_(device),
-        inode_(inode) {}
+        inode_(inode),
+        birth_(birth) {}
 
-  // OK if `st` (an fstat of the descriptor) is the regular file FromFd() found.
+  static source_internal::FileBirth ReadFileBirth(int fd);
+
+  // OK if `st` (an fstat of the descriptor) is the regular file FromFd() found, and so is the file's birth (each part
+  // of it known both then and now).
   absl::Status CheckRegularFile(const struct stat& st) const;
 
   SourceKind kind_;
@@ -117,6 +140,7 @@ class Source {
   std::string sysfs_dir_;
   uint64_t device_;  // a Device DAX's st_rdev; a regular file's st_dev
   uint64_t inode_;   // a regular file's st_ino
+  source_internal::FileBirth birth_;  // a regular file's, as FromFd() found it
 };
 
 }  // namespace pmem2

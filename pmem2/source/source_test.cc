@@ -360,6 +360,56 @@ TEST(SourceTest, VerifyDescriptorTellsAReusedNumberOfARegularFile) {
   EXPECT_TRUE(Source::Anonymous(4096)->VerifyDescriptor().ok());
 }
 
+// A disk file system (ext4, XFS) gives a deleted file's inode number to the next file created, at once: a descriptor
+// closed, its file deleted and the number reused by a new file then names the same device and inode, and only the
+// inode's generation or birth tells them apart. (pmem2 took the new file for the Source's: its size, its mapping,
+// and a bad block's clear deallocated its blocks.) A file that is only changed stays the Source's.
+TEST(SourceTest, VerifyDescriptorTellsAFileCreatedWhereADeletedOneWas) {
+  std::string base;
+  for (const ::pmem2::testing::FileSystem& file_system : ::pmem2::testing::TestFileSystems()) {
+    if (file_system.name == "disk") base = file_system.base;
+  }
+  if (base.empty()) GTEST_SKIP() << "no disk file system to test on";
+  ScopedTempDir dir(base);
+  int reused = 0;
+  for (int attempt = 0; attempt < 20 && reused < 3; ++attempt) {
+    ScopedFd first = ::pmem2::testing::CreateFile(dir.Join("first"), 4096, O_RDWR);
+    absl::StatusOr<Source> source = Source::FromFd(first.get());
+    ASSERT_TRUE(source.ok()) << source.status();
+    struct stat was;
+    ASSERT_EQ(fstat(first.get(), &was), 0);
+    if (attempt == 0) {
+      ASSERT_EQ(ftruncate(first.get(), 8192), 0);
+      ASSERT_EQ(pwrite(first.get(), "x", 1, 100), 1);
+      ASSERT_EQ(fchmod(first.get(), 0640), 0);
+      ASSERT_EQ(fsync(first.get()), 0);
+      EXPECT_TRUE(source->VerifyDescriptor().ok()) << source->VerifyDescriptor();
+    }
+    const int number = first.get();
+    ASSERT_EQ(unlink(dir.Join("first").c_str()), 0);
+    first = ScopedFd(-1);
+    ScopedFd second = ::pmem2::testing::CreateFile(dir.Join("second"), 1 << 20, O_RDWR);
+    struct stat now;
+    ASSERT_EQ(fstat(second.get(), &now), 0);
+    if (now.st_ino == was.st_ino && now.st_dev == was.st_dev) {
+      ++reused;
+      ScopedFd reused_number;  // the number, where the new file was given another
+      if (second.get() != number) {
+        ASSERT_EQ(dup2(second.get(), number), number);
+        reused_number = ScopedFd(number);
+      }
+      const absl::Status s = source->VerifyDescriptor();
+      EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidFileHandle) << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr("by a file created since"));
+      EXPECT_EQ(GetErrorCode(source->Size().status()), ErrorCode::kInvalidFileHandle);
+      EXPECT_EQ(GetErrorCode(source->Alignment().status()), ErrorCode::kInvalidFileHandle);
+      EXPECT_EQ(GetErrorCode(source->Writable().status()), ErrorCode::kInvalidFileHandle);
+    }
+    ASSERT_EQ(unlink(dir.Join("second").c_str()), 0);
+  }
+  if (reused == 0) GTEST_SKIP() << "the file system at " << base << " gave no deleted file's inode number to the next";
+}
+
 // sysfs that cannot say what a character device is (here a link loop; EACCES in a confined container): still not
 // Device DAX (PMEM2_E_INVALID_FILE_TYPE, as libpmem2's man page has it for a character device), but the message
 // says why instead of calling a Device DAX something else.
@@ -421,6 +471,29 @@ TEST_F(FakeDeviceDaxTest, MalformedAttributes) {
   s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
   EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidAlignmentValue);
   EXPECT_THAT(std::string(s.message()), HasSubstr("smaller than the page size"));
+  // A number past 64 bits: strtoull's ERANGE, as libpmem2 answers (man pmem2_source_size, pmem2_source_alignment:
+  // "-errno set by failing strtoull(3)"), not a format error.
+  WriteFile(device_dir_ + "/size", "18446744073709551616");
+  s = source_internal::ReadDeviceDaxSize(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno) << s;
+  EXPECT_EQ(GetErrno(s), ERANGE) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("18446744073709551616, does not fit in 64 bits"));
+  WriteFile(device_dir_ + "/size", "18446744073709551615");
+  EXPECT_EQ(source_internal::ReadDeviceDaxSize(device_dir_).value_or(0), UINT64_MAX);
+  WriteFile(device_dir_ + "/align", "99999999999999999999999");
+  s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kErrno) << s;
+  EXPECT_EQ(GetErrno(s), ERANGE) << s;
+  // What sysfs held is quoted escaped: a NUL or a control character would cut or garble pmem2_errormsg().
+  WriteFile(device_dir_ + "/align", std::string("4096\0\x01", 6));
+  s = source_internal::ReadDeviceDaxAlignment(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidAlignmentFormat);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"4096\\x00\\x01\""));
+  EXPECT_EQ(std::string(s.message()).find('\0'), std::string::npos);
+  WriteFile(device_dir_ + "/size", std::string("1\0", 2));
+  s = source_internal::ReadDeviceDaxSize(device_dir_).status();
+  EXPECT_EQ(GetErrorCode(s), ErrorCode::kInvalidSizeFormat);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"1\\x00\""));
 }
 
 TEST_F(FakeDeviceDaxTest, MissingAttributeIsAnErrnoError) {
