@@ -3,7 +3,6 @@
 #include "pmem2/ras/mcsafe_io.h"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,39 +46,6 @@ absl::Status FileError(int err, const char* what, size_t size, uint64_t offset, 
                                           " of file descriptor ", fd, ", at offset ", at));
 }
 
-// Whether every page of [data, data + size) can be read without a fault (size > 0), as pwrite(2) reads it: one byte of
-// each sent to our own scratch bytes with process_vm_writev, whose local side is read as a write(2) reads its buffer
-// (copy_from_user, in this thread's context: protection keys apply, a VM_PFNMAP mapping reads), a fault reported as
-// EFAULT instead of raised. (Not process_vm_readv: its remote side is read through page pinning, which ignores
-// protection keys and cannot reach VM_PFNMAP memory.) False too where the call is refused (a seccomp filter,
-// ENOSYS): the write's EFAULT is then left to the caller's buffer, as before.
-bool ReadableWithoutFault(const char* data, size_t size) {
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
-  if (size - 1 > UINTPTR_MAX - begin) return false;  // wraps: no buffer
-  const uintptr_t last = begin + (size - 1);
-  constexpr size_t kPagesPerCall = 128;
-  char bytes[kPagesPerCall];
-  struct iovec local[kPagesPerCall];
-  uintptr_t at = begin;
-  for (bool more = true; more;) {
-    size_t n = 0;
-    while (n < kPagesPerCall && more) {
-      local[n++] = {reinterpret_cast<void*>(at), 1};
-      const uintptr_t next = (at / page + 1) * page;
-      more = next > at && next <= last;  // next > at: not past the top of the address space
-      at = next;
-    }
-    const struct iovec scratch = {bytes, n};
-    ssize_t got;
-    do {
-      got = process_vm_writev(getpid(), local, n, &scratch, 1, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got != static_cast<ssize_t>(n)) return false;
-  }
-  return true;
-}
-
 // Writes a regular file through a mapping of whole `alignment` units (ras_internal::MappedCopy): a descriptor that
 // appends, or a hugetlbfs file (no write(2)). A hugetlbfs file grows to the end of any writable mapping of it, so its
 // last huge page, if only part of it lies in the file (a size fallocate can give), is refused, not written.
@@ -96,6 +62,19 @@ absl::Status WriteThroughMapping(const Source& source, const void* buf, size_t s
                                     " would map the file up to ", mapped_end, " in whole huge pages of ", alignment,
                                     ", past its ", *file_size, " bytes (the last ", *file_size % alignment,
                                     " bytes are no whole huge page): mapping it would grow the hugetlbfs file"));
+    }
+  } else if (size > 0) {
+    // A store to a hole of a shared mapping allocates its block in the fault (page_mkwrite), and a full file system
+    // fails it with a SIGBUS that would read as a bad block. Allocated first, ENOSPC is said as such. KEEP_SIZE: a file
+    // that shrank since the range check is not grown back. Not covered: copy-on-write files (btrfs, reflinked xfs),
+    // whose stores need new blocks however allocated, and a file system without fallocate (EOPNOTSUPP: the write goes
+    // on as before).
+    int rc;
+    do {
+      rc = fallocate(source.fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(size));
+    } while (rc < 0 && errno == EINTR);
+    if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+      return FileError(errno, "fallocate before a write through a mapping", size, offset, offset, source.fd());
     }
   }
   return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, alignment);
@@ -190,7 +169,7 @@ absl::Status WriteMcsafe(const Source& source, const void* buf, size_t size, uin
       }
       errno = EINVAL;
     }
-    if (n < 0 && errno == EFAULT && ReadableWithoutFault(in + done, size - done)) {
+    if (n < 0 && errno == EFAULT && ras_internal::ReadableWithoutFault(in + done, size - done)) {
       // The file's fault, not the buffer's: on fsdax a write over poison is the kernel's recovery write (Linux 6.0
       // on), which clears poison only by writing whole pages and fails any other write there with EFAULT (before
       // 6.0 every write there fails with EIO, which FileError makes kIoFail).

@@ -23,7 +23,10 @@
 //     (not durable until fsync/msync), straight to the medium on fsdax. hugetlbfs files, which
 //     have no write(2), are written as Device DAX is, through a temporary mapping of whole huge pages (libpmem2 1.12.1
 //     fails with -EINVAL there); a write into a last huge page that lies only partly in the file (fallocate can give
-//     such a size) is kLengthUnaligned, since mapping that page would grow the file.
+//     such a size) is kLengthUnaligned, since mapping that page would grow the file. A write through an O_APPEND
+//     descriptor (a mapping too, see WriteMcsafe) allocates the range first (fallocate, FALLOC_FL_KEEP_SIZE), so that
+//     a full file system is ENOSPC rather than a SIGBUS read as a bad block (copy-on-write files, btrfs or reflinked
+//     xfs, may still fault there: kIoFail).
 //   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
 //     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
 //     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is
@@ -33,10 +36,12 @@
 //   * anonymous sources: kSourceTypeNotSupported.
 //
 // offset + size past the end of the source is kLengthOutOfRange naming both (also for size 0 at an offset past
-// the end; libpmem2 1.12.1 accepts that); nothing is transferred then. After a kIoFail the part before the bad
-// block may have been transferred (to Device DAX: not written back from the CPU caches; write it again). No allocation
-// on the success path of a regular file (a Device DAX's size and alignment are read from sysfs, into strings, on each
-// call). Thread-safe, as pread/pwrite are.
+// the end; libpmem2 1.12.1 accepts that); nothing is transferred then. A caller's buffer that cannot be read (write)
+// or written (read) is an EFAULT errno error on every medium: on the mapped paths it is probed before the copy, and a
+// SIGBUS at its pages during the copy (a mapping of a file truncated meanwhile) is EFAULT too, not kIoFail. After a
+// kIoFail the part before the bad block may have been transferred (to Device DAX: not written back from the CPU caches;
+// write it again). No allocation on the success path of a regular file (a Device DAX's size and alignment are read from
+// sysfs, into strings, on each call). Thread-safe, as pread/pwrite are.
 //
 // Signal handlers: a guarded copy (Device DAX, hugetlbfs) may be made by a handler that interrupted another one (the
 // guard blocks signals while it holds its lock), but not by one that can interrupt its thread inside another pmem2

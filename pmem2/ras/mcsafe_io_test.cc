@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
@@ -179,6 +180,86 @@ TEST_P(McsafeFileTest, AnEfaultOfAWriteFromAReadableBufferIsAnIoFailure) {
                                                                "|PMEM2_E_IO_FAIL ")));
   EXPECT_THAT(child.output, HasSubstr("at offset 10 cannot be written"));
   EXPECT_THAT(child.output, HasSubstr("only a page-aligned write of whole pages clears poison"));
+}
+
+// A descriptor with O_APPEND is written through a mapping and a copy that catches SIGBUS only: a caller's buffer that
+// cannot be read (PROT_NONE) ended the process with SIGSEGV in that copy, and one in a mapping of a truncated file
+// (SIGBUS at the buffer) was PMEM2_E_IO_FAIL, a bad block of the file. Both are the caller's EFAULT, as pwrite says
+// it; also when the buffer check is refused (the system calls it uses denied) and the copy's SIGBUS is the buffer's.
+// The file is left as it was. In a child: before the fix the first write killed it.
+TEST_P(McsafeFileTest, AnUnreadableOrUnbackedBufferIsEfaultThroughAnAppendModeDescriptor) {
+  testing::ScopedFd append(open(dir_->Join("f").c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  ASSERT_GE(append.get(), 0);
+  Source source = Source::FromFd(append.get()).value();
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  testing::ScopedFd cut = testing::CreateFile(dir_->Join("cut"), 2 * page, O_RDWR);
+  char* const cut_map = static_cast<char*>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, cut.get(), 0));
+  ASSERT_NE(cut_map, MAP_FAILED);
+  ASSERT_EQ(ftruncate(cut.get(), static_cast<off_t>(page)), 0);
+  const bool can_deny = testing::SystemCallsCanBeDenied();
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    void* const unreadable = mmap(nullptr, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (unreadable == MAP_FAILED) return 2;
+    std::string result;
+    const auto add = [&result](const absl::Status& s) {
+      absl::StrAppend(&result, ErrorCodeName(GetErrorCode(s)), " ", GetErrno(s), "|");
+    };
+    add(WriteMcsafe(source, unreadable, 100, 10));
+    add(WriteMcsafe(source, cut_map + page, 100, 10));
+    if (can_deny) {
+      testing::DenySystemCall(__NR_process_vm_writev, ENOSYS);
+      testing::DenySystemCall(__NR_process_vm_readv, ENOSYS);
+      const absl::Status unchecked = WriteMcsafe(source, cut_map + page, 100, 10);
+      add(unchecked);
+      absl::StrAppend(&result, unchecked.message());
+    }
+    testing::WriteToParent(out, result);
+    return 0;
+  });
+  munmap(cut_map, 2 * page);
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  const std::string efault = absl::StrCat("PMEM2_E_ERRNO ", EFAULT, "|");
+  EXPECT_THAT(child.output, ::testing::StartsWith(efault + efault));
+  if (can_deny) {
+    EXPECT_THAT(child.output, ::testing::StartsWith(efault + efault + efault)) << "the copy's SIGBUS at the buffer";
+    EXPECT_THAT(child.output,
+                HasSubstr(absl::StrCat("faulted at 0x", absl::Hex(reinterpret_cast<uintptr_t>(cut_map + page)))));
+  }
+  char back[100];
+  ASSERT_EQ(pread(fd_.get(), back, sizeof back, 10), static_cast<ssize_t>(sizeof back));
+  EXPECT_EQ(std::string(back, sizeof back), data_.substr(10, 100)) << "the file was written";
+}
+
+// Through an O_APPEND descriptor a store to a hole of the mapping allocates the block in the fault: on a full file
+// system that was a SIGBUS, reported as a bad block (PMEM2_E_IO_FAIL). The range is allocated first, so it is ENOSPC.
+TEST(McsafeTest, AWriteThroughAnAppendModeDescriptorOntoAFullFileSystemIsEnospc) {
+  testing::ScopedTempDir dir("/tmp");
+  const std::string root = dir.Join("mnt");
+  ASSERT_EQ(mkdir(root.c_str(), 0700), 0) << std::strerror(errno);
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    if (absl::Status s = testing::MountPrivateTmpfs(root, "256k"); !s.ok()) {
+      testing::WriteToParent(out, absl::StrCat("SKIP ", s.message()));
+      return 0;
+    }
+    testing::ScopedFd sparse = testing::CreateFile(root + "/sparse", 0, O_RDWR);
+    if (sparse.get() < 0 || ftruncate(sparse.get(), 1 << 20) != 0) return 2;
+    {
+      testing::ScopedFd filler = testing::CreateFile(root + "/filler", 0, O_RDWR);
+      const std::string chunk(4096, 'f');
+      while (write(filler.get(), chunk.data(), chunk.size()) > 0) {
+      }
+      if (errno != ENOSPC) return 3;
+    }
+    testing::ScopedFd append(open((root + "/sparse").c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+    if (append.get() < 0) return 4;
+    const absl::Status s = WriteMcsafe(Source::FromFd(append.get()).value(), "data", 4, 512 << 10);
+    testing::WriteToParent(out, absl::StrCat(ErrorCodeName(GetErrorCode(s)), " ", GetErrno(s), " ", s.message()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (absl::StartsWith(child.output, "SKIP ")) GTEST_SKIP() << child.output.substr(5);
+  EXPECT_THAT(child.output, ::testing::StartsWith(absl::StrCat("PMEM2_E_ERRNO ", ENOSPC, " ")));
+  EXPECT_THAT(child.output, HasSubstr("at offset 524288"));
 }
 
 INSTANTIATE_TEST_SUITE_P(FileSystems, McsafeFileTest, ::testing::ValuesIn(testing::TestFileSystems()),

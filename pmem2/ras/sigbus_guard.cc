@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -96,6 +97,7 @@ class PreviousAction {
 };
 PreviousAction previous_action;  // SIG_DFL (all zero) until the first guard
 std::atomic<void (*)()> after_previous_action_read_for_test{nullptr};
+std::atomic<void (*)()> before_handler_put_back_for_test{nullptr};
 // Which generations of previous_action had their SA_RESETHAND handler run by a forward: the kernel would have reset
 // that disposition to SIG_DFL as it called the handler, so the next SIGBUS takes the default action and the
 // disposition put back is SIG_DFL. Per generation, not one flag: a handler still running with an older snapshot (the
@@ -122,12 +124,18 @@ bool IsOurs(const struct sigaction& action);
 // thread at a fork and stay held in the child.
 const uintptr_t kPageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
 
-// SIGBUS's disposition back to SIG_DFL (async-signal-safe: the handler calls it).
-void SetDefaultDisposition() {
+// The SIG_DFL action, as SetDefaultDisposition() installs it.
+struct sigaction DefaultAction() {
   struct sigaction default_action;
   std::memset(&default_action, 0, sizeof default_action);
   default_action.sa_handler = SIG_DFL;
   sigemptyset(&default_action.sa_mask);
+  return default_action;
+}
+
+// SIGBUS's disposition back to SIG_DFL (async-signal-safe: the handler calls it).
+void SetDefaultDisposition() {
+  const struct sigaction default_action = DefaultAction();
   sigaction(SIGBUS, &default_action, nullptr);
 }
 
@@ -263,15 +271,45 @@ bool IsOurs(const struct sigaction& action) {
   return (action.sa_flags & SA_SIGINFO) != 0 && action.sa_sigaction == Handler;
 }
 
+// Whether two actions the kernel returned are the same: handler, flags and the mask of the signals it knows.
+bool SameAction(const struct sigaction& a, const struct sigaction& b) {
+  if (a.sa_handler != b.sa_handler || a.sa_flags != b.sa_flags) return false;
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (sigismember(&a.sa_mask, signal_number) != sigismember(&b.sa_mask, signal_number)) return false;
+  }
+  return true;
+}
+
+// Whether `installed`, as the kernel returned it, is `action` as this process passed it in: glibc adds SA_RESTORER to
+// the flags of each action it installs (on x86-64), and the kernel returns it with them.
+bool SameInstalledAction(const struct sigaction& installed, const struct sigaction& action) {
+#ifdef SA_RESTORER
+  constexpr int kAddedFlags = SA_RESTORER;
+#else
+  constexpr int kAddedFlags = 0;
+#endif
+  struct sigaction passed = action;
+  passed.sa_flags |= installed.sa_flags & kAddedFlags;
+  return SameAction(installed, passed);
+}
+
 // SIG_DFL for a previous action with SA_RESETHAND that a forward has run: the disposition the kernel left.
+// InstallMutex() only keeps other guards out: the application may install a handler on another thread at any time,
+// also between the check that ours is installed and the install below, which then replaces the application's. The
+// install returns what it replaced: anything but ours goes back (again and again while the application keeps
+// installing meanwhile), as the constructor does.
 void PutThePreviousHandlerBack() {
   struct sigaction now;
   if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
   const PreviousAction::Snapshot previous = previous_action.Load();
-  if (Claimed(previous.generation)) {
-    SetDefaultDisposition();
-  } else {
-    sigaction(SIGBUS, &previous.action, nullptr);
+  const struct sigaction put_back = Claimed(previous.generation) ? DefaultAction() : previous.action;
+  if (void (*hook)() = before_handler_put_back_for_test.load(std::memory_order_relaxed)) hook();
+  struct sigaction replaced;
+  if (sigaction(SIGBUS, &put_back, &replaced) != 0) return;
+  while (!IsOurs(replaced)) {
+    struct sigaction again;
+    if (sigaction(SIGBUS, &replaced, &again) != 0 || SameInstalledAction(again, put_back)) return;
+    replaced = again;  // the application installed yet another meanwhile: that one is the newest
   }
 }
 
@@ -289,15 +327,6 @@ const bool child_handler_registered = [] {
   return pthread_atfork(nullptr, nullptr, &ForgetOtherThreadsCopiesInChild) == 0;
 }();
 
-// Whether two actions the kernel returned are the same: handler, flags and the mask of the signals it knows.
-bool SameAction(const struct sigaction& a, const struct sigaction& b) {
-  if (a.sa_handler != b.sa_handler || a.sa_flags != b.sa_flags) return false;
-  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
-    if (sigismember(&a.sa_mask, signal_number) != sigismember(&b.sa_mask, signal_number)) return false;
-  }
-  return true;
-}
-
 // The copy itself, out of line, so that nothing of it lives in the frame that sigsetjmp saved.
 __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
 
@@ -305,6 +334,10 @@ __attribute__((noinline)) void Copy(void* dst, const void* src, size_t n) { std:
 
 void SetAfterPreviousActionReadForTest(void (*hook)()) {
   after_previous_action_read_for_test.store(hook, std::memory_order_relaxed);
+}
+
+void SetBeforeHandlerPutBackForTest(void (*hook)()) {
+  before_handler_put_back_for_test.store(hook, std::memory_order_relaxed);
 }
 
 ScopedSigbusHandler::ScopedSigbusHandler() {
@@ -357,6 +390,45 @@ ScopedSigbusHandler::~ScopedSigbusHandler() {
 
 namespace {
 
+// One byte of each page of [data, data + size) (size > 0) moved through the kernel's user copies: read
+// (process_vm_writev's local side, read as write(2) reads its buffer: copy_from_user, in this thread's context, so
+// protection keys apply and a VM_PFNMAP mapping reads) into our scratch bytes, and, for `write_back`, those bytes
+// written back where they came from (process_vm_readv's local side, written as read(2) writes: copy_to_user), so
+// that the probe changes nothing. A fault is an EFAULT (or a short count) instead of a signal. (Not the remote side:
+// it goes through page pinning, which ignores protection keys and cannot reach VM_PFNMAP memory.) 0 if every page
+// could be; EFAULT if one faults (also for a range that wraps around the address space); another errno where the
+// calls are refused (a seccomp filter, ENOSYS): the buffer may well be good.
+int ProbeWithoutFault(const void* data, size_t size, bool write_back) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  if (size - 1 > UINTPTR_MAX - begin) return EFAULT;  // wraps: no buffer
+  const uintptr_t last = begin + (size - 1);
+  constexpr size_t kPagesPerCall = 128;
+  char bytes[kPagesPerCall];
+  struct iovec local[kPagesPerCall];
+  uintptr_t at = begin;
+  for (bool more = true; more;) {
+    size_t n = 0;
+    while (n < kPagesPerCall && more) {
+      local[n++] = {reinterpret_cast<void*>(at), 1};
+      const uintptr_t next = (at / kPageSize + 1) * kPageSize;
+      more = next > at && next <= last;  // next > at: not past the top of the address space
+      at = next;
+    }
+    const struct iovec scratch = {bytes, n};
+    ssize_t moved;
+    do {
+      moved = process_vm_writev(getpid(), local, n, &scratch, 1, 0);
+    } while (moved < 0 && errno == EINTR);
+    if (moved != static_cast<ssize_t>(n)) return moved < 0 ? errno : EFAULT;  // short: stopped at a fault
+    if (!write_back) continue;
+    do {
+      moved = process_vm_readv(getpid(), local, n, &scratch, 1, 0);
+    } while (moved < 0 && errno == EINTR);
+    if (moved != static_cast<ssize_t>(n)) return moved < 0 ? errno : EFAULT;
+  }
+  return 0;
+}
+
 void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
   const uintptr_t page = kPageSize;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(start);
@@ -366,6 +438,10 @@ void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
 }
 
 }  // namespace
+
+bool ReadableWithoutFault(const void* data, size_t size) { return ProbeWithoutFault(data, size, false) == 0; }
+
+bool WritableWithoutFault(void* data, size_t size) { return ProbeWithoutFault(data, size, true) == 0; }
 
 bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
   ScopedSigbusHandler handler;
@@ -423,6 +499,16 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
                      absl::StrCat("range of ", size, " bytes at offset ", offset, " does not fit in memory"));
   }
   const size_t length = static_cast<size_t>(end - start);
+  // The caller's buffer first: the guard catches SIGBUS only, and an unmapped or protected buffer would end the
+  // process with SIGSEGV in the copy, where pread/pwrite return EFAULT. A probe the system refuses tells nothing:
+  // the copy goes on, unchecked, as before. (A buffer unmapped by another thread after the check still ends the
+  // process: the caller's race.)
+  if (ProbeWithoutFault(buf, size, /*write_back=*/!write) == EFAULT) {
+    return MakeErrnoError(EFAULT, absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset,
+                                               " of file descriptor ", fd, ": the buffer at 0x",
+                                               absl::Hex(reinterpret_cast<uintptr_t>(buf)), " cannot be ",
+                                               write ? "read" : "written", " (unmapped, protected or unbacked)"));
+  }
   // The engine's functions before the mapping: their first use makes the process's selection, which allocates (and
   // may throw std::bad_alloc), and must neither leave the mapping behind nor report a failure after the write.
   const arch::PersistOps& ops = arch::CacheLineOps();
@@ -444,6 +530,19 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   if (!ok) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
     const bool inside = fault >= base && fault - base < length;
+    // A fault at the caller's buffer (its pages, as the guard's range) is its memory's, not the medium's: an unbacked
+    // page (a mapping of a file truncated since the probe) is EFAULT, as pread/pwrite report it. A machine check named
+    // at an address outside both (another mapping of the poisoned page) or none (SI_KERNEL: 0) stays the medium's,
+    // which the copy reads or writes: the more likely one.
+    uintptr_t buffer_pages[2];
+    SetRange(buffer_pages, buf, size);
+    if (!inside && fault >= buffer_pages[0] && fault < buffer_pages[1]) {
+      return MakeErrnoError(
+          EFAULT,
+          absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
+                       ": the buffer at 0x", absl::Hex(reinterpret_cast<uintptr_t>(buf)), " faulted at 0x",
+                       absl::Hex(fault), " (SIGBUS: unbacked or poisoned memory of the caller's, not the file's)"));
+    }
     return MakeError(
         ErrorCode::kIoFail,
         absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,

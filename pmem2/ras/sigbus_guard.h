@@ -58,6 +58,17 @@ class ScopedSigbusHandler {
 // (nullptr: none), so that a test can end a guard and begin another there, as other threads may.
 void SetAfterPreviousActionReadForTest(void (*hook)());
 
+// For tests: `hook` runs when the last guard ends, after it found pmem2's handler installed and before it puts the
+// previous action back (nullptr: none), so that a test can install a handler there, as another thread may.
+void SetBeforeHandlerPutBackForTest(void (*hook)());
+
+// Whether every page of [data, data + size) (size > 0) can be read (ReadableWithoutFault), or read and written
+// (WritableWithoutFault, which writes back the bytes it read), by a copy without a fault, as read(2) and write(2)
+// access a buffer: through the kernel's user copies (process_vm_writev / process_vm_readv on this process), so that
+// a fault is an EFAULT, not a signal. False also where those calls are refused (seccomp, ENOSYS).
+bool ReadableWithoutFault(const void* data, size_t size);
+bool WritableWithoutFault(void* data, size_t size);
+
 // Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
 // the copy, with `*fault` set to the faulting address as the CPU reported it (si_addr; 0 for SI_KERNEL: unknown);
 // the bytes before it may have been copied. For a string copy (glibc's memcpy uses `rep movsb` for large copies) the
@@ -69,8 +80,11 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
 // way Device DAX (which has no read/write) is accessed. A written range is flushed from the CPU caches
 // (pmem2/arch's cache-line persist) before the mapping goes; not after a fault (the copy may have stored its
 // first bytes last, or copied backwards: what it wrote is not known, and a write-back of the unreadable page would
-// fault outside the guard). kIoFail naming the source offset of the fault for
-// a SIGBUS, errno errors from mmap. `alignment` must be a power of two (Source::Alignment()).
+// fault outside the guard). kIoFail naming the source offset of the fault for a SIGBUS of the medium; EFAULT (an errno
+// error naming the address) where `buf` cannot be read (write) or written (read), checked before the copy (the guard
+// catches SIGBUS only: a SIGSEGV there would end the process), and for a SIGBUS at `buf`'s pages during the copy (an
+// unbacked page of the caller's: a mapping of a truncated file); errno errors from mmap. `alignment` must be a power
+// of two (Source::Alignment()).
 absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment);
 
 }  // namespace ras_internal

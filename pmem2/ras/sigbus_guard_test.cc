@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "pmem2/errors/errors.h"
 #include "testing/child_process.h"
+#include "testing/deny_system_call.h"
 #include "testing/temp_files.h"
 
 namespace pmem2 {
@@ -106,6 +107,47 @@ TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
   std::memset(buffer, 'z', 20);
   ASSERT_TRUE(MappedCopy(fd_.get(), 30, buffer, 20, /*write=*/true, kPage).ok());
   EXPECT_EQ(std::string(map_ + 30, 20), std::string(20, 'z'));
+}
+
+// The caller's buffer is the caller's fault, not the medium's: one that cannot be written (a read into it) or read (a
+// write from it) is EFAULT, checked before the copy, which catches SIGBUS only (a PROT_NONE buffer ended the process
+// with SIGSEGV); a read-only one too, and one in the truncated part of a mapping, checked or not (the copy's SIGBUS at
+// the buffer was kIoFail, a bad block of the file). The buffer's bytes stay as they were. In a child: SIGSEGV before.
+TEST_F(TruncatedMapping, MappedCopyOfABufferThatFaultsIsEfaultNotABadBlock) {
+  const bool can_deny = testing::SystemCallsCanBeDenied();
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    char* const pages =
+        static_cast<char*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (pages == MAP_FAILED) return 2;
+    std::memset(pages, 'k', 2 * kPage);
+    if (mprotect(pages, kPage, PROT_NONE) != 0 || mprotect(pages + kPage, kPage, PROT_READ) != 0) return 3;
+    std::string result;
+    const auto add = [&result](const absl::Status& s) {
+      absl::StrAppend(&result, ErrorCodeName(GetErrorCode(s)), " ", GetErrno(s), "|");
+    };
+    add(MappedCopy(fd_.get(), 10, pages, 20, /*write=*/false, kPage));
+    add(MappedCopy(fd_.get(), 10, pages, 20, /*write=*/true, kPage));
+    add(MappedCopy(fd_.get(), 10, pages + kPage, 20, /*write=*/false, kPage));
+    add(MappedCopy(fd_.get(), 10, map_ + kPage, 20, /*write=*/false, kPage));
+    add(MappedCopy(fd_.get(), 10, map_ + kPage, 20, /*write=*/true, kPage));
+    absl::StrAppend(&result, std::string(pages + kPage, 20) == std::string(20, 'k') ? "kept|" : "changed|");
+    if (can_deny) {
+      testing::DenySystemCall(__NR_process_vm_writev, ENOSYS);
+      testing::DenySystemCall(__NR_process_vm_readv, ENOSYS);
+      add(MappedCopy(fd_.get(), 10, map_ + kPage, 20, /*write=*/false, kPage));
+      add(MappedCopy(fd_.get(), 10, map_ + kPage, 20, /*write=*/true, kPage));
+      char buffer[20];
+      add(MappedCopy(fd_.get(), 10, buffer, sizeof buffer, /*write=*/false, kPage));  // unchecked, and good
+    }
+    testing::WriteToParent(out, result);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  const std::string efault = absl::StrCat("PMEM2_E_ERRNO ", EFAULT, "|");
+  std::string want = efault + efault + efault + efault + efault + "kept|";
+  if (can_deny) want += efault + efault + "PMEM2_OK 0|";
+  EXPECT_EQ(child.output, want);
+  EXPECT_EQ(std::string(map_, 20), std::string(20, 'a')) << "the file was written";
 }
 
 std::atomic<int> previous_calls{0};
@@ -291,6 +333,37 @@ TEST(SigbusGuardTest, AnOlderForwardRunsItsOneShotHandlerAfterANewerOneRan) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "first 1, second 1");
+}
+
+// The last guard's end found pmem2's handler installed, and another thread installed the application's before the end
+// put the previous action back: that handler is the application's choice and stays (sigbus_guard.h). (The end
+// installed the previous action over it, and the application's handler was gone. Found by an audit.) A hook between
+// the check and the install plays the other thread; the handler the guard replaced is SIG_IGN.
+void InstallTheApplicationsHandler() {
+  SetBeforeHandlerPutBackForTest(nullptr);  // once
+  const struct sigaction mine = SiginfoAction(NewHandler);
+  sigaction(SIGBUS, &mine, nullptr);
+}
+
+TEST(SigbusGuardTest, AHandlerInstalledWhileTheLastGuardEndsStaysInstalled) {
+  const testing::ChildResult child = testing::RunInChild([](int out) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGBUS, &ignore, nullptr) != 0) return 2;
+    {
+      ScopedSigbusHandler guard;
+      SetBeforeHandlerPutBackForTest(&InstallTheApplicationsHandler);
+    }
+    SetBeforeHandlerPutBackForTest(nullptr);
+    struct sigaction now;
+    if (sigaction(SIGBUS, nullptr, &now) != 0) return 3;
+    const bool mine = (now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == &NewHandler;
+    testing::WriteToParent(out, mine ? "the application's" : now.sa_handler == SIG_IGN ? "SIG_IGN" : "another");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, "the application's");
 }
 
 // What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
