@@ -163,6 +163,10 @@ absl::StatusOr<BadBlocks> BadBlocks::Create(const Source& source) {
       // Persistent memory all the same: "no bad blocks" would be a confident wrong answer.
       return MakeError(ErrorCode::kNoSupp, absl::StrCat("no bad-block list: ", location->stacked_over_nvdimm));
     }
+    if (!location->device_hidden.empty()) {
+      // Perhaps persistent memory (an overlay's upper layer, btrfs): "no bad blocks" would be a guess.
+      return MakeError(ErrorCode::kNoSupp, absl::StrCat("no bad-block list: ", location->device_hidden));
+    }
     ranges = std::vector<ByteRange>();  // not persistent memory: no poison to track
   } else if (source.kind() == SourceKind::kDeviceDax) {
     ranges = DaxBadBlocks(*location);

@@ -4,8 +4,10 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -169,7 +171,7 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
   const unsigned maj = major(dev), min = minor(dev);
   if (maj == 0) {
     location.not_on_nvdimm = absl::StrCat("its file system's device ", maj, ":", min,
-                                          " is not a block device (tmpfs, overlay or another virtual file system), "
+                                          " is not a block device (tmpfs or another virtual file system), "
                                           "so not an NVDIMM");
     return location;
   }
@@ -253,6 +255,28 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
   if (!S_ISREG(st.st_mode)) {
     return MakeError(ErrorCode::kInvalidFileHandle,
                      absl::StrCat("file descriptor ", source.fd(), " no longer refers to a regular file"));
+  }
+  if (major(st.st_dev) == 0) {
+    // An anonymous device is no block device, but two file systems give one to files that are on block devices: an
+    // overlay (whose upper layer may be on an NVDIMM) and btrfs (whose devices may be). "None" would be a confident
+    // wrong answer there, as for device-mapper stacked over an NVDIMM. Others (tmpfs, proc, ...) hold no file on one.
+    struct statfs fs;
+    if (fstatfs(source.fd(), &fs) != 0) {
+      const int err = errno;
+      return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", source.fd()));
+    }
+    const char* hiding = nullptr;
+    if (static_cast<uint64_t>(fs.f_type) == OVERLAYFS_SUPER_MAGIC) hiding = "overlayfs";
+    if (static_cast<uint64_t>(fs.f_type) == BTRFS_SUPER_MAGIC) hiding = "btrfs";
+    if (hiding != nullptr) {
+      Location location;
+      location.device_hidden =
+          absl::StrCat("its file system, ", hiding, " (device ", major(st.st_dev), ":", minor(st.st_dev),
+                       "), does not show the block device that holds the file, "
+                       "which may be on an NVDIMM");
+      location.not_on_nvdimm = location.device_hidden;
+      return location;
+    }
   }
   return LocateBlockDevice(st.st_dev);
 }

@@ -64,6 +64,10 @@ struct Location {
   // Set (a message) when region_dir is empty because the block device is stacked (device-mapper, md) over one on
   // an NVDIMM region: a file's blocks there cannot be mapped to the NVDIMM's, so its bad blocks cannot be told.
   std::string stacked_over_nvdimm;
+  // Set (a message naming the file system) by LocateSource when region_dir is empty because the file's file system
+  // gives it an anonymous device (major 0) and hides the block device below, which may be an NVDIMM's: overlayfs
+  // (its upper layer's), btrfs. not_on_nvdimm says the same. (tmpfs and other virtual file systems: not set.)
+  std::string device_hidden;
   // Set (a message naming the device, the region and why) where no persist makes stores on the region durable:
   // libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile
   // ones), whose `devtype` says so; for Device DAX also a virtio-pmem device's (its bus's `provider`), durable only by
@@ -83,7 +87,8 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev);
 // NVDIMM region (e.g. a dax device made from soft-reserved memory by the hmem driver).
 absl::StatusOr<Location> LocateDaxDevice(dev_t rdev);
 
-// The above for `source` (fstat of its descriptor); kSourceTypeNotSupported for anonymous sources;
+// The above for `source` (fstat of its descriptor; for an anonymous st_dev also fstatfs, device_hidden); an errno
+// error if either fails; kSourceTypeNotSupported for anonymous sources;
 // kInvalidFileHandle if the descriptor was closed or its number now names another file or device
 // (Source::VerifyDescriptor).
 absl::StatusOr<Location> LocateSource(const Source& source);
