@@ -32,12 +32,17 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -463,17 +468,69 @@ TEST_F(RasFakeNvdimmTest, WithoutDirtyShutdownTheCountIsNotSupportedAndLeftUncha
   EXPECT_THAT(pmem2_errormsg(), HasSubstr("nmem1"));
 }
 
+// The disk sector that holds file byte `offset` of `fd` (FIEMAP, after an fsync so that its blocks are placed), or
+// an empty optional with the reason in `why`: no FIEMAP, or the byte in no extent.
+std::optional<uint64_t> SectorOf(int fd, uint64_t offset, std::string* why) {
+  if (fsync(fd) != 0) {
+    *why = absl::StrCat("fsync: ", std::strerror(errno));
+    return std::nullopt;
+  }
+  constexpr unsigned kExtents = 32;
+  alignas(struct fiemap) char space[sizeof(struct fiemap) + kExtents * sizeof(struct fiemap_extent)] = {};
+  struct fiemap* map = reinterpret_cast<struct fiemap*>(space);
+  map->fm_start = 0;
+  map->fm_length = FIEMAP_MAX_OFFSET;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = kExtents;
+  if (ioctl(fd, FS_IOC_FIEMAP, map) != 0) {
+    *why = absl::StrCat("no FIEMAP here: ", std::strerror(errno));
+    return std::nullopt;
+  }
+  for (unsigned i = 0; i < map->fm_mapped_extents; ++i) {
+    const struct fiemap_extent& e = map->fm_extents[i];
+    if ((e.fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_NOT_ALIGNED)) != 0) continue;
+    if (offset >= e.fe_logical && offset < e.fe_logical + e.fe_length) {
+      return (e.fe_physical + (offset - e.fe_logical)) / 512;
+    }
+  }
+  *why = absl::StrCat("file offset ", offset, " is in no placed extent");
+  return std::nullopt;
+}
+
+// A bad block of the file through the C ABI: pmem2_badblock_next copies its offset and length out (the list named
+// disk sector 0 before, no data of the file, so only the end was ever seen here), then says there are no more, and
+// pmem2_badblock_clear gives the range new blocks, read back as zeros. A malformed list is an error naming the line.
 TEST_F(RasFakeNvdimmTest, BadBlocksAreIteratedAndAMalformedListIsAnError) {
-  fake_.Write(fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks", "0 1\n");
+  struct statfs fs;
+  ASSERT_EQ(fstatfs(file_.fd(), &fs), 0);
+  const uint64_t block = static_cast<uint64_t>(fs.f_bsize);
+  if (block > 4096 || block < 512)
+    GTEST_SKIP() << "file system blocks of " << block << " bytes: 4096 is no block start";
+  std::string why;
+  const std::optional<uint64_t> sector = SectorOf(file_.fd(), 4096, &why);
+  if (!sector.has_value()) GTEST_SKIP() << why;
+  const std::string list_path = fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks";
+  fake_.Write(list_path, absl::StrCat(*sector, " ", block / 512, "\n"));
   struct pmem2_badblock_context* bbctx = nullptr;
-  // Sector 0 of the disk holds no file data: no bad block of this file.
-  ASSERT_EQ(pmem2_badblock_context_new(&bbctx, src_), 0);
+  ASSERT_EQ(pmem2_badblock_context_new(&bbctx, src_), 0) << pmem2_errormsg();
   struct pmem2_badblock bb = {1, 1};
-  EXPECT_EQ(pmem2_badblock_next(bbctx, &bb), PMEM2_E_NO_BAD_BLOCK_FOUND);
-  EXPECT_EQ(bb.offset, 0u);
-  EXPECT_EQ(bb.length, 0u);
+  ASSERT_EQ(pmem2_badblock_next(bbctx, &bb), 0) << pmem2_errormsg();
+  EXPECT_EQ(bb.offset, 4096u);
+  EXPECT_EQ(bb.length, block);
+  struct pmem2_badblock end = {1, 1};
+  EXPECT_EQ(pmem2_badblock_next(bbctx, &end), PMEM2_E_NO_BAD_BLOCK_FOUND);
+  EXPECT_EQ(end.offset, 0u);
+  EXPECT_EQ(end.length, 0u);
+  ASSERT_EQ(pmem2_badblock_clear(bbctx, &bb), 0) << pmem2_errormsg();
   pmem2_badblock_context_delete(&bbctx);
-  fake_.Write(fake_.root() + "/devices/ndbus0/region0/pfn0.1/block/pmem0/badblocks", "0 zero\n");
+  std::string back(block, 'x');
+  ASSERT_EQ(pread(file_.fd(), &back[0], back.size(), 4096), static_cast<ssize_t>(back.size()));
+  EXPECT_EQ(back, std::string(block, '\0')) << "the cleared range";
+  char before = 0;
+  ASSERT_EQ(pread(file_.fd(), &before, 1, 4095), 1);
+  EXPECT_EQ(before, 'r') << "the byte before it is the file's";
+
+  fake_.Write(list_path, "0 zero\n");
   bbctx = reinterpret_cast<struct pmem2_badblock_context*>(0x1);
   EXPECT_EQ(pmem2_badblock_context_new(&bbctx, src_), PMEM2_E_INVALID_REGION_FORMAT);
   EXPECT_EQ(bbctx, nullptr);
