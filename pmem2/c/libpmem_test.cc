@@ -826,6 +826,8 @@ TEST_F(LibpmemTest, AFileItCreatedIsRemovedWhenALaterStepFails) {
   WriteFile(existing, kPage, 'e');
   ExpectMapFails(existing, kTiB, PMEM_FILE_CREATE, 0600, ENOSPC);
   EXPECT_TRUE(Exists(existing)) << "a file that existed is never removed";
+  // Nor cut back once grown, as in libpmem (libpmem.h): another process may have mapped and written the grown part.
+  EXPECT_EQ(StatOrZero(existing).st_size, static_cast<off_t>(kTiB));
 }
 
 TEST_F(LibpmemTest, AsNonRootAnUnwritableFileIsEacces) {

@@ -21,7 +21,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/optional.h"
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/no_cancellation.h"
@@ -150,12 +149,6 @@ bool PathNamesFile(const std::string& path, int fd) {
 }
 
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
-// Best effort: an existing file grown by a call that then failed gets its old size back.
-void RestoreSize(int fd, uint64_t size) {
-  while (ftruncate(fd, static_cast<off_t>(size)) != 0 && errno == EINTR) {
-  }
-}
-
 absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
   int rc;
   do {  // a signal may interrupt it on a network or FUSE file system
@@ -206,18 +199,16 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   return Map::Create(config, source);
 }
 
-// Map of an existing file that `options` resizes to `options.length`, resized so that a call that fails leaves it as
-// it was where it can (a granularity the file system cannot give, a PMEM_* variable, mmap): it would otherwise lose
-// what lay past `length`, or keep zeros there. Grown: before the mapping (which needs the bytes), and put back to its
-// old size if that fails (the grown part held only zeros). Shrunk: after a trial mapping of the part that stays (at
-// least a page), which refuses what the mapping would, and after allocating the part that stays (SizeFile's allocation,
-// within the old size); a mapping that still fails after the shrink (no address space left for it) leaves the file
-// shrunk.
-// `*restore_size` is set to the old size once the file is grown: the caller puts it back unless it keeps the mapping
-// (also when an allocation throws, here or after the return).
+// Map of an existing file that `options` resizes to `options.length`. Shrunk: after a trial mapping of the part that
+// stays (at least a page), which refuses what the mapping would (a granularity the file system cannot give, a PMEM_*
+// variable), and after allocating the part that stays (SizeFile's allocation, within the old size), so that such a
+// failure does not lose what lay past `length`; a mapping that still fails after the shrink (no address space left for
+// it) leaves the file shrunk. Grown: before the mapping (which needs the bytes), and never cut back, even when the
+// mapping then fails (as libpmem): from the moment the file has its new size, another thread or process may map it
+// whole and make data past the old end durable there (map_file.h), and cutting the file back would destroy that data
+// and make its next read there SIGBUS. Nothing tells such a mapping from none.
 absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, const MapFileOptions& options,
-                                           const Source& source, const Config& config,
-                                           absl::optional<uint64_t>* restore_size) {
+                                           const Source& source, const Config& config) {
   struct stat st;
   if (fstat(fd, &st) != 0) {
     const int err = errno;
@@ -225,7 +216,6 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   if (options.length >= old_size) {
-    if (options.length > old_size) *restore_size = old_size;
     if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
     absl::StatusOr<Map> map = MapAtHint(config, source, options.address_hint);
     if (!map.ok()) return WithMessagePrefix(path, map.status());
@@ -312,15 +302,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   if (!opened.ok()) return opened.status();
   const int fd = opened->fd;
   bool keep_file = false;
-  absl::optional<uint64_t> restore_size;  // an existing file's size before it was grown
   auto cleanup = absl::MakeCleanup([&] {
-    // Only while the file is still the size this call gave it: another process (or thread) that grew it further
-    // meanwhile keeps its size. (One that mapped it at this size is not seen: the file is cut under its mapping.)
-    struct stat now;
-    if (!keep_file && restore_size.has_value() && fstat(fd, &now) == 0 &&
-        static_cast<uint64_t>(now.st_size) == options.length) {
-      RestoreSize(fd, *restore_size);
-    }
     // The file made here goes again only while its path still names it: another process may have renamed or
     // replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by descriptor,
     // so a replacement between the check and the unlink still loses; the window is two system calls long.)
@@ -350,9 +332,9 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   config.set_required_store_granularity(options.required_granularity);
   absl::StatusOr<Map> map = absl::InternalError("not mapped");
   if (source->kind() != SourceKind::kDeviceDax && options.create && opened->created_path.empty() && !options.tmpfile) {
-    // An existing file resized: never left cut short or grown by a call that fails (a granularity the file system
-    // cannot give, a PMEM_* variable, mmap), which would lose what lay past `length`, or leave zeros there.
-    absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config, &restore_size);
+    // An existing file resized: not cut short by a call that fails where a trial mapping can tell beforehand (a
+    // granularity the file system cannot give, a PMEM_* variable), which would lose what lay past `length`.
+    absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config);
     if (!resized.ok()) return resized.status();
     map = *std::move(resized);
   } else {

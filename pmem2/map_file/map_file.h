@@ -24,11 +24,12 @@
 //   * create (PMEM_FILE_CREATE): `path` is created with `mode` if missing; an existing file is extended or
 //     truncated to `length` (which must not be 0). Unless `sparse`, every block is then allocated
 //     (posix_fallocate), so a full file system is kResourceExhausted here. A file that MapFile created is
-//     removed again if a later step fails; an existing file is never removed, and gets its old size back (of a
-//     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
-//     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk; a grown
-//     file keeps the size of another call that grew it further meanwhile, but one that mapped it at the same size
-//     meanwhile, in another thread or process, finds it cut back: do not create one file from two places at once).
+//     removed again if a later step fails; an existing file is never removed. Of an existing file to shrink, the
+//     part that stays is first mapped on trial, so that what would refuse the mapping refuses before the shrink;
+//     only a mapping that fails after it, for want of address space, leaves it shrunk. An existing file grown
+//     stays at `length` (or whatever size another caller gave it meanwhile) when a later step fails, as in
+//     libpmem: once it has that size another thread or process may map it and make data durable past the old
+//     end, which cutting it back would destroy.
 //     Through a symbolic link whose target is missing, the target is created (as open(O_CREAT) does), and not
 //     removed on failure (as libpmem).
 //   * exclusive (PMEM_FILE_EXCL, with create): fail with EEXIST if `path` exists.

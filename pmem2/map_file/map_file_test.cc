@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -238,10 +239,11 @@ TEST_F(MapFileTest, AFileCreatedHereIsRemovedWhenMappingFailsButAnExistingOneNev
   EXPECT_EQ(StatOrZero(existing).st_size, static_cast<off_t>(kMiB));
 }
 
-// An existing file that create resizes is as it was after a call that fails (here: a granularity tmpfs cannot give,
-// PMEM2_FORCE_GRANULARITY naming no granularity): before, it was shrunk or grown first, and a shrunk file lost what lay
-// past the length asked for.
-TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
+// An existing file that create shrinks is as it was after a call that fails (here: a granularity tmpfs cannot give,
+// PMEM2_FORCE_GRANULARITY naming no granularity): before, it was shrunk first, and lost what lay past the length asked
+// for. One that create grows stays grown, as in libpmem (map_file.h: another process may have mapped the grown part and
+// written there; this test asserted the old size back until that was found to destroy such data).
+TEST_F(MapFileTest, ACallThatFailsDoesNotShrinkAnExistingFileAndLeavesAGrownOneGrown) {
   const std::string path = dir_.Join("existing");
   for (const size_t old_size : {3 * kMiB, kMiB / 2 + 100}) {
     ::pmem2::testing::CreateFile(path, old_size, O_RDWR);
@@ -257,16 +259,17 @@ TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
       in.read(tail.data(), 4);
       return tail == "tail";
     };
+    const off_t after_failure = static_cast<off_t>(old_size > kMiB ? old_size : kMiB);
     MapFileOptions cache_line = Create(kMiB);
     cache_line.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot
     EXPECT_EQ(GetErrorCode(MapFile(path, cache_line).status()), ErrorCode::kGranularityNotSupported);
-    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size));
+    EXPECT_EQ(StatOrZero(path).st_size, after_failure) << old_size;
     EXPECT_TRUE(tail_is_there()) << old_size;
     {
       ScopedEnv bad_force("PMEM2_FORCE_GRANULARITY", "sometimes");
       EXPECT_EQ(GetErrorCode(MapFile(path, Create(kMiB)).status()), ErrorCode::kInvalidForcedGranularity);
     }
-    EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size));
+    EXPECT_EQ(StatOrZero(path).st_size, after_failure) << old_size;
     EXPECT_TRUE(tail_is_there()) << old_size;
     for (bool sparse : {false, true}) {
       MapFileOptions options = Create(kMiB);
@@ -281,10 +284,11 @@ TEST_F(MapFileTest, AnExistingFileIsNotResizedByACallThatFails) {
   }
 }
 
-// A grown existing file gets its old size back after a call that fails only while it is still the size that call
-// gave it (map_file.h): another process that grew it further meanwhile keeps its size, as cutting it back would lose
-// what that process put past the old end. The seam plays that process between the sizing and the mapping, which then
-// fails (a granularity tmpfs cannot give). Control: without it, the same call puts the old size back.
+// A grown existing file is never cut back by a call that fails (map_file.h): another process that grew it further
+// meanwhile keeps its size, as cutting it back would lose what that process put past the old end. The seam plays that
+// process between the sizing and the mapping, which then fails (a granularity tmpfs cannot give). Control: without
+// it, the same call leaves the file at the length it asked for (it put the old size back until that was found to
+// destroy data another process had written there: AFailedGrowKeepsWhatAnotherMappingWroteInTheGrownPart).
 int grown_further = 0;
 void GrowToTwiceTheLength(int fd) {
   ++grown_further;
@@ -298,13 +302,51 @@ TEST_F(MapFileTest, AFailedCallKeepsTheSizeOfAnotherThatGrewTheFileFurther) {
   MapFileOptions cache_line = Create(kMiB);
   cache_line.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
   EXPECT_EQ(GetErrorCode(MapFile(path, cache_line).status()), ErrorCode::kGranularityNotSupported);
-  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(old_size)) << "control: the old size is not back";
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB)) << "control: not left at the length asked for";
   map_file_internal::SetAfterSizeForTest(&GrowToTwiceTheLength);
   const absl::Status status = MapFile(path, cache_line).status();
   map_file_internal::SetAfterSizeForTest(nullptr);
   EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
   EXPECT_EQ(grown_further, 1) << "the seam did not run once";
   EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(2 * kMiB)) << "the other process's size was cut back";
+}
+
+// Between the sizing and the failed mapping of a call that grows an existing file, another process maps the file
+// whole (MapFile without create: it sees the new size), writes past the old end, and persists: its data is durable.
+// The failing call must not cut the file back under it (which destroyed the record and made the other process's next
+// read there SIGBUS); libpmem 1.12.1 leaves the file grown too. The seam plays the other process; its mapping stays.
+std::optional<MappedFile> other_mapping;
+constexpr size_t kOldSize = 4096;
+constexpr size_t kWrittenAt = kMiB / 2;
+std::string grown_path;
+void MapWholeAndWritePastTheOldEnd(int) {
+  absl::StatusOr<MappedFile> mapped = MapFile(grown_path, MapFileOptions());
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  ASSERT_EQ(mapped->map.size(), kMiB);
+  char* const record = static_cast<char*>(mapped->map.address()) + kWrittenAt;
+  ASSERT_TRUE(mapped->map.Memcpy(record, "durable", 7).ok()) << "the other process's persist failed";
+  other_mapping.emplace(*std::move(mapped));
+}
+
+TEST_F(MapFileTest, AFailedGrowKeepsWhatAnotherMappingWroteInTheGrownPart) {
+  const std::string path = dir_.Join("existing");
+  ::pmem2::testing::CreateFile(path, kOldSize, O_RDWR);
+  grown_path = path;
+  MapFileOptions cache_line = Create(kMiB);
+  cache_line.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+  map_file_internal::SetAfterSizeForTest(&MapWholeAndWritePastTheOldEnd);
+  const absl::Status status = MapFile(path, cache_line).status();
+  map_file_internal::SetAfterSizeForTest(nullptr);
+  EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
+  ASSERT_TRUE(other_mapping.has_value()) << "the seam did not map the file";
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB)) << "the file was cut back under the other mapping";
+  // Read through the file, not the mapping (a cut file would SIGBUS there).
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(kWrittenAt));
+  std::string read(7, '\0');
+  in.read(read.data(), 7);
+  EXPECT_EQ(read, "durable") << "the other process's persisted record is gone";
+  other_mapping.reset();
 }
 
 // The trial mapping before a shrink maps the part that stays, not the whole old file: a sparse file larger than the
