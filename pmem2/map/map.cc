@@ -141,8 +141,14 @@ absl::StatusOr<Map> Map::CreateUnpublished(const Config& config, const Source& s
     }
     map.record_ = std::move(record);
   }
-  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address);
-  if (!placement.ok()) return placement.status();
+  bool fixed_range_lost = false;
+  absl::StatusOr<map_internal::Placement> placement = map_internal::Place(*request, fixed_address, &fixed_range_lost);
+  if (!placement.ok()) {
+    // Part of the range is another mapping's now: the placeholder must not go back over it (Release()), nor the
+    // range be offered to a Map again.
+    if (fixed_range_lost) map.reservation_->Abandon(map.claim_);
+    return placement.status();
+  }
   map.Own(placement->address, request->length, request->file);
   if (request->shared_regular_file()) {
     // So that a forked child maps this range again through a file description of its own, and neither process's

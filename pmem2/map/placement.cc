@@ -141,8 +141,9 @@ absl::Status AllocateFileBlocks(const MapRequest& request) {
                                           " (Config::set_fully_allocated)"));
 }
 
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) {
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address, bool* fixed_range_lost) {
   Placement placement;
+  bool lost = false;
   placement.alignment = fixed_address != nullptr ? size_t{1} << __builtin_ctzll(reinterpret_cast<uintptr_t>(
                                                                      fixed_address))
                                                  : AddressAlignment(request.length, request.source_alignment);
@@ -154,7 +155,7 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
     const FixedMmapFn fn = fixed_mmap.load(std::memory_order_acquire);
     void* addr = fn != nullptr ? fn(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset)
                                : mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
-    if (addr == MAP_FAILED) RefillHole(fixed_address, request.length);
+    if (addr == MAP_FAILED && !RefillHole(fixed_address, request.length)) lost = true;
     return addr;
   };
   const off_t offset = static_cast<off_t>(request.offset);
@@ -188,11 +189,19 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address) 
         addr = map(MAP_SHARED_VALIDATE | MAP_SYNC, request.fd, offset);
         placement.synchronous = addr != MAP_FAILED;
       }
-      if (!try_sync || (addr == MAP_FAILED && no_map_sync())) addr = map(MAP_SHARED, request.fd, offset);
+      if (!try_sync || (addr == MAP_FAILED && !lost && no_map_sync())) addr = map(MAP_SHARED, request.fd, offset);
     }
   }
   if (addr == MAP_FAILED) {
     const int err = errno;
+    if (lost) {
+      if (fixed_range_lost != nullptr) *fixed_range_lost = true;
+      return MakeErrnoError(err, absl::StrCat("mmap of ", request.length, " bytes at offset ", request.offset,
+                                              " into 0x", absl::Hex(reinterpret_cast<uintptr_t>(fixed_address)),
+                                              " failed after unmapping the reservation's placeholder, "
+                                              "and another mapping took part of the range before it could be "
+                                              "reserved again: that range is lost to the reservation"));
+    }
     if (err == EACCES && !request.anonymous()) {
       // Also a file marked append-only (chattr +a), whose shared mappings the kernel refuses to a descriptor open for
       // writing whatever the protection (O_APPEND does not matter: do_mmap looks at the inode); else a protection the

@@ -49,8 +49,12 @@ struct Placement {
 
 // mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
 // `fixed_address` when it is not null (a range of a VmReservation claimed for this mapping, which the mapping
-// replaces). kNoAccess for EACCES on a file, kErrno otherwise.
-absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr);
+// replaces). kNoAccess for EACCES on a file, kErrno otherwise. At `fixed_address`, a failed mmap that unmapped the
+// placeholder first leaves a hole that RefillHole() fills again; where another thread's mmap took part of it before,
+// `*fixed_range_lost` (if given) is set: part of the range is another mapping's, which nothing may map over or unmap
+// (the claim must be abandoned, not released), and no second mmap is tried there.
+absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr,
+                                bool* fixed_range_lost = nullptr);
 
 // A PROT_NONE placeholder over [address, +length) rounded up to pages, as a reservation's (MAP_PRIVATE | MAP_ANONYMOUS
 // | MAP_NORESERVE), that replaces nothing (MAP_FIXED_NOREPLACE): for after a MAP_FIXED mmap there failed, which may

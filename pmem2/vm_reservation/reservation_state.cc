@@ -62,7 +62,10 @@ bool PlaceholderOver(void* at, size_t length) {
 bool RestorePlaceholder(uintptr_t address, size_t length) {
   void* const at = reinterpret_cast<void*>(address);
   if (PlaceholderOver(at, length)) return true;
-  munmap(at, length);  // the file's pages must not stay mapped
+  // The file's pages must not stay mapped; but a kernel before 6.12 may have unmapped them already in the failed
+  // mmap (munmap is all or nothing: the first page tells), and what is there now may be another thread's mapping.
+  unsigned char resident;
+  if (mincore(at, PageSize(), &resident) == 0 || errno != ENOMEM) munmap(at, length);
   // A hole now: the placeholder again, replacing nothing. It fails only where another thread's mmap took part of the
   // hole in between; the range is lost then. (The failure was ENOMEM, say at vm.max_map_count: the munmap gave a
   // mapping back.)

@@ -599,6 +599,45 @@ TEST_F(VmReservationTest, AFailedMappingLeavesNoHoleForAnotherThreadsMmap) {
   EXPECT_TRUE(again.ok()) << again.status();
 }
 
+// The same failed mmap, where another thread's mmap took the hole before the placeholder could be put back: the range
+// is lost to the reservation, and that mapping is left alone (the failed Map's end put the placeholder over it, and a
+// fallback mmap could have mapped over it too; found by audit).
+TEST_F(VmReservationTest, AFailedMappingWhoseHoleAnotherMmapTookLeavesThatMappingAlone) {
+  absl::StatusOr<VmReservation> rsv = VmReservation::Create(4 * kMiB);
+  ASSERT_TRUE(rsv.ok());
+  static std::atomic<int> fixed_mmaps{0};
+  static std::atomic<bool> other_placed{false};
+  fixed_mmaps = 0;
+  other_placed = false;
+  map_internal::SetFixedMmapForTest([](void* address, size_t length, int, int, int, off_t) -> void* {
+    ++fixed_mmaps;
+    munmap(address, length);
+    void* other =
+        mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (other == address) {
+      static_cast<char*>(other)[0] = 'o';
+      other_placed = true;
+    }
+    errno = ENOMEM;
+    return MAP_FAILED;
+  });
+  const absl::Status failed = MapInto(*rsv, kMiB, kPage).status();
+  map_internal::SetFixedMmapForTest(nullptr);
+  char* const at = static_cast<char*>(At(*rsv, kMiB));
+  ASSERT_TRUE(other_placed.load()) << "the other mapping could not be placed: the scenario was not made";
+  ASSERT_EQ(ProtectionAt(at), "rw-p") << "the other mapping was replaced";
+  EXPECT_EQ(GetErrno(failed), ENOMEM) << failed;
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("lost to the reservation"));
+  EXPECT_EQ(fixed_mmaps.load(), 1);
+  EXPECT_EQ(at[0], 'o');
+  EXPECT_EQ(rsv->map_count(), 0u);
+  // Never offered to a Map again; the rest of the reservation is.
+  EXPECT_FALSE(MapInto(*rsv, kMiB, kPage).ok());
+  EXPECT_EQ(ProtectionAt(at), "rw-p");
+  EXPECT_TRUE(MapInto(*rsv, 2 * kMiB, kPage).ok());
+  munmap(at, kPage);
+}
+
 // The placeholder's return over a released Map that fails (ENOMEM: a process at vm.max_map_count, say) leaves no hole:
 // the Map's pages are unmapped, and the placeholder is put back without replacing anything. The range is reserved
 // again and can take a Map. (Found by review: the range stayed a hole, lost to the reservation for good.)
