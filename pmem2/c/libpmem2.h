@@ -415,9 +415,10 @@ int pmem2_vm_reservation_map_find_last(struct pmem2_vm_reservation *rsv, struct 
  * shares with libpmem.h's, does: "0" writes caches back even at byte granularity; "1" is libpmem's functions' only,
  * a cache-line map's persist_fn writes the lines back whatever it says, as libpmem2's). Into a reservation
  * (pmem2_config_set_vm_reservation), also: PMEM2_E_OFFSET_UNALIGNED (reservation offset not a multiple of the page
- * size), PMEM2_E_LENGTH_OUT_OF_RANGE (the mapping, rounded up to pages, does not fit), PMEM2_E_ADDRESS_UNALIGNED
- * (Device DAX: the address is not a multiple of its alignment), PMEM2_E_MAPPING_EXISTS (another map of the reservation
- * overlaps), -EEXIST (a range adopted with pmem2_map_from_existing lies there).
+ * size), PMEM2_E_LENGTH_OUT_OF_RANGE (the mapping, rounded up to pages, does not fit: what libpmem2 1.12.1 returns,
+ * though its man page names PMEM2_E_ADDRESS_UNALIGNED; differential_test's MatrixOfMapsIntoReservations),
+ * PMEM2_E_ADDRESS_UNALIGNED (Device DAX: the address is not a multiple of its alignment), PMEM2_E_MAPPING_EXISTS
+ * (another map of the reservation overlaps), -EEXIST (a range adopted with pmem2_map_from_existing lies there).
  */
 int pmem2_map_new(struct pmem2_map **map_ptr, const struct pmem2_config *cfg, const struct pmem2_source *src);
 
