@@ -11,6 +11,11 @@
 // in the first 4 MiB of the file at the path (created, or grown to 4 MiB), zeroed once its mapping is made: a run
 // that fails before that leaves the path as it was (log_file.h).
 //
+// The header holds the tail and a magic ("PMEM2LOG", as append_log_async's), written and persisted after the log is
+// zeroed and before the first tail. A reader of the file must check both before trusting a record: the magic, since
+// without it the first 8 bytes of whatever the file held before would pass for a tail; and tail <= 4 MiB - 64 (the
+// log's size less its header), since only then do the records it covers lie inside the log.
+//
 //   bazel run //examples:append_log -- /tmp/log 1000
 
 #include <cstdint>
@@ -27,7 +32,9 @@ namespace {
 
 struct LogHeader {
   uint64_t tail;  // bytes of records after the header; updated with one aligned 8-byte store
+  char magic[8];  // kMagic once the log is started: what tells a reader the tail is this log's, not old bytes
 };
+constexpr char kMagic[8] = {'P', 'M', 'E', 'M', '2', 'L', 'O', 'G'};
 constexpr size_t kDataOffset = 64;  // records start on the next cache line
 constexpr size_t kLogSize = 4 << 20;
 
@@ -62,8 +69,13 @@ int main(int argc, char** argv) {
   if (absl::Status s = examples::StartLog(*map, kDataOffset); !s.ok()) {
     return std::fprintf(stderr, "%s: starting the log: %s\n", path, s.ToString().c_str()), 1;
   }
-  file.Keep();
   auto* header = reinterpret_cast<LogHeader*>(base);
+  // The magic, durable before any tail is: a crash from here on leaves a log a reader recognises, with tail 0 or one
+  // published below. Written after the zeroing is durable, so no crash leaves the magic over an old tail.
+  if (absl::Status s = map->Memcpy(header->magic, kMagic, sizeof kMagic); !s.ok()) {
+    return std::fprintf(stderr, "%s: writing the magic: %s\n", path, s.ToString().c_str()), 1;
+  }
+  file.Keep();
   char* data = base + kDataOffset;
 
   for (int i = 0; i < records; ++i) {

@@ -23,12 +23,24 @@ echo "$out"
 records() { local i; for ((i = 0; i < $1; i++)); do echo "record $i"; done; }
 # tail_of FILE: the log's published tail, the header's first 8 bytes (little-endian).
 tail_of() { od -An -tu8 -N8 "$1" | tr -d ' '; }
+# magic_of FILE: the header's bytes 8 to 15, the magic both logs write before their first tail ("PMEM2LOG").
+magic_of() { head -c 16 "$1" | tail -c 8; }
 # the_log FILE: exactly the bytes below the published tail (after the 64-byte header), so a gap or a stray byte
-# inside the records shows; past the tail, every byte of the 4 MiB log must be zero (a new log leaves nothing of an
-# old one), else it prints a line saying so, which no expected log matches.
+# inside the records shows; the header must hold the magic and a tail inside the log (what a reader checks before
+# trusting a record: without the magic the tail could be any old bytes), and past the tail, every byte of the 4 MiB
+# log must be zero (a new log leaves nothing of an old one), else it prints a line saying so, which no expected log
+# matches.
 the_log() {
   local tail
+  if [ "$(magic_of "$1")" != PMEM2LOG ]; then
+    echo "$1: no magic in the header"
+    return
+  fi
   tail=$(tail_of "$1")
+  if [ "$tail" -gt $(((4 << 20) - 64)) ]; then
+    echo "$1: tail $tail past the log"
+    return
+  fi
   if [ "$(head -c $((4 << 20)) "$1" | tail -c +$((65 + tail)) | tr -d '\0' | wc -c)" -ne 0 ]; then
     echo "$1: bytes past the tail ($tail) are not zero"
     return
@@ -89,7 +101,7 @@ check_async() {
   echo "$out"
   grep -qE "^append_log_async: 1000 records in 63 batches, backend ($backend), $granularity granularity, tail 10890$" \
     <<<"$out"
-  [ "$(head -c 16 "$file" | tail -c 8)" = PMEM2LOG ]
+  [ "$(magic_of "$file")" = PMEM2LOG ]
   [ "$(the_log "$file")" = "$(records 1000)" ]
 }
 async_log=$3
@@ -147,11 +159,13 @@ rc=0; out=$(PMEM2_FORCE_GRANULARITY=cache_line "$2" "$dir/log-full" 400000 2>&1)
 echo "$out"
 [ "$rc" -eq 1 ]
 grep -q "^$dir/log-full: log full after $full records (4194240 bytes); $((400000 - full)) not written$" <<<"$out"
+[ "$(magic_of "$dir/log-full")" = PMEM2LOG ]
 [ "$(tail -c +65 "$dir/log-full" | tr -d '\0' | wc -l)" -eq $full ]
 rc=0; out=$(PMEM2_FORCE_GRANULARITY=cache_line "$async_log" "$dir/async-full" 400000 1000 2>&1) || rc=$?
 echo "$out"
 [ "$rc" -eq 1 ]
 grep -q "^append_log_async: $dir/async-full: log full after $full records (tail 4194240); $((400000 - full)) not written$" \
   <<<"$out"
+[ "$(magic_of "$dir/async-full")" = PMEM2LOG ]
 [ "$(tail -c +65 "$dir/async-full" | tr -d '\0' | wc -l)" -eq $full ]
 echo "examples: ok"
