@@ -9,6 +9,11 @@
 // persisting them, header first: start_log.h) is where the file becomes the run's: a run that fails while zeroing has
 // changed an existing file's bytes already (a grown one is still cut back), at worst into a log with no records.
 // Once the log is started, the example calls Keep().
+//
+// The undoing is made durable too: Open made a new file's name durable (a sync of its folder), so the removal is
+// synced there as well, and a cut-back file is synced for its old size; else a crash after the failed run could bring
+// back the file, or its grown size, that the run reported it had left alone. Only a crash before the undoing is synced
+// (during the run) can leave the new or grown file behind.
 
 #ifndef PMEM2_EXAMPLES_LOG_FILE_H_
 #define PMEM2_EXAMPLES_LOG_FILE_H_
@@ -31,11 +36,12 @@ class LogFile {
   LogFile& operator=(const LogFile&) = delete;
   ~LogFile() {
     if (fd_ < 0) return;
+    // Best effort: the run is failing already.
     if (!kept_) {
       if (created_) {
-        unlink(path_.c_str());
+        if (unlink(path_.c_str()) == 0) (void)SyncFolder();
       } else if (grown_) {
-        (void)!ftruncate(fd_, old_size_);  // best effort: the run is failing already
+        if (ftruncate(fd_, old_size_) == 0) (void)!fsync(fd_);
       }
     }
     close(fd_);
@@ -58,15 +64,7 @@ class LogFile {
       if (ftruncate(fd_, size) != 0) return Failed("growing it");
       grown_ = true;
     }
-    if (created_) {
-      std::string folder = path;
-      const int dir = open(dirname(&folder[0]), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      const bool synced = dir >= 0 && fsync(dir) == 0;
-      const int error = errno;
-      if (dir >= 0) close(dir);
-      errno = error;
-      if (!synced) return Failed("syncing its folder");
-    }
+    if (created_ && !SyncFolder()) return Failed("syncing its folder");
     return "";
   }
 
@@ -75,6 +73,18 @@ class LogFile {
 
  private:
   static std::string Failed(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+  // fsync(2) of the path's folder, which makes its entries (the file's name, or its removal) durable. False with errno
+  // if it failed.
+  bool SyncFolder() const {
+    std::string folder = path_;
+    const int dir = open(dirname(&folder[0]), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool synced = dir >= 0 && fsync(dir) == 0;
+    const int error = errno;
+    if (dir >= 0) close(dir);
+    errno = error;
+    return synced;
+  }
 
   std::string path_;
   int fd_ = -1;

@@ -26,11 +26,18 @@ int main(int argc, char** argv) {
   }
   if (fd < 0) return perror(path), 1;
   // Until the greeting is durable the file is this run's to remove: a failed run leaves nothing the next would refuse.
+  // The removal is synced in the folder, as the creation is below: else a crash after the failed run could bring the
+  // file back. (A crash during the run, before the removal is synced, can still leave it.)
   struct RemovedUnlessKept {
     const char* path;
     bool keep = false;
     ~RemovedUnlessKept() {
-      if (!keep) unlink(path);
+      if (keep || unlink(path) != 0) return;
+      std::string folder = path;
+      const int dir = open(dirname(folder.data()), O_RDONLY | O_DIRECTORY);
+      if (dir < 0) return;
+      (void)!fsync(dir);  // best effort: the run is failing already
+      close(dir);
     }
   } created{path};
   if (ftruncate(fd, 1 << 20) != 0) return perror(path), 1;
