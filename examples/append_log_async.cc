@@ -12,7 +12,8 @@
 //
 // Every failure (a failed write-back under a full or failing disk, reported by the barrier even for persists
 // queued without a Completion) stops the log before it publishes a tail over records that may be lost. At the
-// end it maps the file again, as a recovering reader would, and checks every record below the tail. The log is
+// end it maps the file again and checks the magic and every record below the tail: the layout a reader expects,
+// not durability (Verify says why). The log is
 // 4 MiB: the records that fit are published and checked, and the rest is an error ("log full after N records",
 // exit 1), not a silent stop. Each run starts a new log in the first 4 MiB of the file at the path (created, or
 // grown to 4 MiB), zeroed once its mapping is made: a run that fails before that leaves the path as it was
@@ -51,7 +52,12 @@ int Fail(const char* path, const std::string& what, const absl::Status& status) 
   return 1;
 }
 
-// The recovering reader: maps the file anew (read-only) and checks the magic, the tail and every record below it.
+// Reads the log as a recovering reader would (maps the file anew, read-only, and checks the magic, the tail and every
+// record below it), but it is not one: it runs in the writer's process while the writer lives, and its mapping shows
+// the same page cache, so it checks what the run published, not what survives a crash (a lost write-back still
+// shows here). What survives a crash is checked by the DAX VM's crash test (testing/dax_vm/README.md, "Crash test":
+// data persisted through pmem2, the VM killed, the data read back by the next boot), which tests pmem2's persists
+// rather than this example.
 int Verify(const char* path, uint64_t expected_tail, int expected_records) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return perror(path), 1;
