@@ -36,10 +36,12 @@ namespace map_file_internal {
 namespace {
 std::atomic<AfterCreateFn> after_create_for_test{nullptr};
 std::atomic<AfterSizeFn> after_size_for_test{nullptr};
+std::atomic<FallocateFn> fallocate_for_test{nullptr};
 }  // namespace
 
 void SetAfterCreateForTest(AfterCreateFn hook) { after_create_for_test.store(hook, std::memory_order_relaxed); }
 void SetAfterSizeForTest(AfterSizeFn hook) { after_size_for_test.store(hook, std::memory_order_relaxed); }
+void SetFallocateForTest(FallocateFn fallocate) { fallocate_for_test.store(fallocate, std::memory_order_relaxed); }
 }  // namespace map_file_internal
 
 namespace {
@@ -148,6 +150,53 @@ bool PathNamesFile(const std::string& path, int fd) {
          by_path.st_ino == by_fd.st_ino;
 }
 
+int Fallocate(int fd, uint64_t offset, uint64_t length) {
+  if (map_file_internal::FallocateFn fallocate = map_file_internal::fallocate_for_test.load()) {
+    return fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+  }
+  return posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+}
+
+// Allocates the blocks of [0, length) of `fd`. One posix_fallocate first, so that a failure (ENOSPC) leaves nothing
+// allocated where the file system undoes a failed call (tmpfs), as libpmem's one call does. If signals interrupt it
+// (EINTR), in pieces, each retried: tmpfs before "tmpfs: don't interrupt fallocate with EINTR" (2024; Debian 12's 6.1
+// may lack it) fails with EINTR whenever any signal is pending and throws away what it allocated, so retrying the whole
+// range under a periodic timer signal never ends. A piece interrupted kFallocateTriesPerPiece times in a row is halved,
+// down to kSmallestFallocatePiece; one of that size interrupted as often fails the call with EINTR. Each try either
+// keeps a piece or counts towards that bound, so the loop ends. Another error of a piece fails the call, with the
+// pieces before it still allocated.
+constexpr uint64_t kLargestFallocatePiece = uint64_t{1} << 30;
+constexpr uint64_t kSmallestFallocatePiece = uint64_t{1} << 20;
+constexpr int kFallocateTriesPerPiece = 4;
+
+absl::Status AllocateBlocks(int fd, const std::string& path, uint64_t length) {
+  int err = Fallocate(fd, 0, length);
+  if (err == 0) return absl::OkStatus();
+  if (err != EINTR) return SystemError(err, absl::StrCat("allocating the ", length, " bytes of ", path));
+  uint64_t piece = std::max(kSmallestFallocatePiece, std::min(kLargestFallocatePiece, length / 2));
+  uint64_t done = 0;
+  int interrupted = 0;  // tries of this piece size in a row that EINTR ended
+  while (done < length) {
+    const uint64_t size = std::min(piece, length - done);
+    err = Fallocate(fd, done, size);
+    if (err == 0) {
+      done += size;
+      interrupted = 0;
+      continue;
+    }
+    if (err != EINTR) return SystemError(err, absl::StrCat("allocating the ", length, " bytes of ", path));
+    if (++interrupted < kFallocateTriesPerPiece) continue;
+    if (piece == kSmallestFallocatePiece) {
+      return SystemError(
+          EINTR, absl::StrCat("allocating the ", length, " bytes of ", path, ": interrupted by signals ", interrupted,
+                              " times in a row in pieces of ", size, " bytes at offset ", done));
+    }
+    piece = std::max(kSmallestFallocatePiece, piece / 2);
+    interrupted = 0;
+  }
+  return absl::OkStatus();
+}
+
 // Create's sizing of a regular file: extended or truncated to `length`, then allocated unless sparse.
 absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& options) {
   int rc;
@@ -159,9 +208,7 @@ absl::Status SizeFile(int fd, const std::string& path, const MapFileOptions& opt
     return SystemError(err, absl::StrCat("setting the size of ", path, " to ", options.length));
   }
   if (!options.sparse) {
-    int err = EINTR;
-    while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
-    if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+    if (absl::Status s = AllocateBlocks(fd, path, options.length); !s.ok()) return s;
   }
   if (map_file_internal::AfterSizeFn hook = map_file_internal::after_size_for_test.load()) hook(fd);
   return absl::OkStatus();
@@ -235,9 +282,7 @@ absl::StatusOr<Map> MapExistingFileResized(int fd, const std::string& path, cons
     }
   }
   if (!options.sparse) {
-    int err = EINTR;
-    while (err == EINTR) err = posix_fallocate(fd, 0, static_cast<off_t>(options.length));
-    if (err != 0) return SystemError(err, absl::StrCat("allocating the ", options.length, " bytes of ", path));
+    if (absl::Status s = AllocateBlocks(fd, path, options.length); !s.ok()) return s;
   }
   int rc;
   do {

@@ -23,11 +23,12 @@
 //   * neither create nor tmpfile: `path` must exist; all of it is mapped; `length` must be 0.
 //   * create (PMEM_FILE_CREATE): `path` is created with `mode` if missing; an existing file is extended or
 //     truncated to `length` (which must not be 0). Unless `sparse`, every block is then allocated
-//     (posix_fallocate), so a full file system is kResourceExhausted here. A file that MapFile created is
-//     removed again if a later step fails; an existing file is never removed. Of an existing file to shrink, the
-//     part that stays is first mapped on trial, so that what would refuse the mapping refuses before the shrink;
-//     only a mapping that fails after it, for want of address space, leaves it shrunk. An existing file grown
-//     stays at `length` (or whatever size another caller gave it meanwhile) when a later step fails, as in
+//     (posix_fallocate), so a full file system is kResourceExhausted here. An allocation that signals interrupt
+//     (EINTR) goes on in pieces, down to 1 MiB; one such piece interrupted 4 times in a row fails with EINTR. A file
+//     that MapFile created is removed again if a later step fails; an existing file is never removed. Of an existing
+//     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
+//     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk. An existing
+//     file grown stays at `length` (or whatever size another caller gave it meanwhile) when a later step fails, as in
 //     libpmem: once it has that size another thread or process may map it and make data durable past the old
 //     end, which cutting it back would destroy.
 //     Through a symbolic link whose target is missing, the target is created (as open(O_CREAT) does), and not

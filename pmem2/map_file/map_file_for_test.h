@@ -5,10 +5,12 @@
 //
 // Test seams of MapFile (target //pmem2/map_file:map_file_for_test, testonly): run code right after MapFile created
 // a named file, or sized a file, to play another process that renames, replaces or resizes it before a later step
-// fails.
+// fails; or answer its block allocations in place of posix_fallocate, to play signals that interrupt them.
 
 #ifndef PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
 #define PMEM2_MAP_FILE_MAP_FILE_FOR_TEST_H_
+
+#include <sys/types.h>
 
 #include <string>
 
@@ -23,6 +25,10 @@ void SetAfterCreateForTest(AfterCreateFn hook);
 // after it is sized and before it is mapped; nullptr: nothing runs. Same rule.
 using AfterSizeFn = void (*)(int fd);
 void SetAfterSizeForTest(AfterSizeFn hook);
+// `fallocate` is called in place of posix_fallocate(fd, offset, length) for every allocation MapFile makes, with the
+// same arguments, and its answer (0 or an errno) taken as posix_fallocate's; nullptr: posix_fallocate. Same rule.
+using FallocateFn = int (*)(int fd, off_t offset, off_t length);
+void SetFallocateForTest(FallocateFn fallocate);
 
 }  // namespace map_file_internal
 }  // namespace pmem2

@@ -349,6 +349,80 @@ TEST_F(MapFileTest, AFailedGrowKeepsWhatAnotherMappingWroteInTheGrownPart) {
   other_mapping.reset();
 }
 
+// posix_fallocate in place of MapFile's, answering EINTR as an old tmpfs does ("tmpfs: don't interrupt fallocate with
+// EINTR", 2024, is not in Debian 12's 6.1) under a periodic timer signal: for every call longer than
+// `interrupted_above` bytes (0: every call), after it threw its work away. Each call is recorded. After 1000 calls it
+// answers ENOSPC, so that code that retries for ever ends (and fails the test) instead of hanging.
+struct FallocateCall {
+  off_t offset;
+  off_t length;
+  int answer;
+};
+std::vector<FallocateCall> fallocate_calls;
+off_t interrupted_above = 0;
+int InterruptedFallocate(int fd, off_t offset, off_t length) {
+  int answer = EINTR;
+  if (fallocate_calls.size() >= 1000) {
+    answer = ENOSPC;
+  } else if (interrupted_above != 0 && length <= interrupted_above) {
+    answer = posix_fallocate(fd, offset, length);
+  }
+  fallocate_calls.push_back({offset, length, answer});
+  return answer;
+}
+
+// An allocation that signals keep interrupting goes on in pieces small enough to finish between two signals, keeps
+// what each piece allocated, and ends: before, the whole range was retried for ever (a hang under a 10 ms timer).
+TEST_F(MapFileTest, AnInterruptedAllocationGoesOnInPiecesAndEnds) {
+  for (bool existing : {false, true}) {
+    SCOPED_TRACE(existing ? "an existing file grown" : "a new file");
+    const std::string path = dir_.Join(existing ? "existing" : "new");
+    if (existing) ::pmem2::testing::CreateFile(path, 4096, O_RDWR);
+    fallocate_calls.clear();
+    interrupted_above = 4 * kMiB;
+    map_file_internal::SetFallocateForTest(&InterruptedFallocate);
+    absl::StatusOr<MappedFile> file = MapFile(path, Create(64 * kMiB));
+    map_file_internal::SetFallocateForTest(nullptr);
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_FALSE(fallocate_calls.empty());
+    EXPECT_EQ(fallocate_calls[0].offset, 0);
+    EXPECT_EQ(fallocate_calls[0].length, static_cast<off_t>(64 * kMiB)) << "not one call first";
+    off_t allocated = 0;  // the pieces that succeeded, in order and without a gap
+    for (const FallocateCall& call : fallocate_calls) {
+      if (call.answer != 0) continue;
+      EXPECT_EQ(call.offset, allocated) << "a piece that was kept is allocated again, or one was skipped";
+      EXPECT_LE(call.length, static_cast<off_t>(4 * kMiB));
+      allocated = call.offset + call.length;
+    }
+    EXPECT_EQ(allocated, static_cast<off_t>(64 * kMiB));
+    // The whole range, then 4 tries each of 32, 16 and 8 MiB, then 16 pieces of 4 MiB.
+    EXPECT_EQ(fallocate_calls.size(), 1u + 12u + 16u);
+    EXPECT_GE(static_cast<uint64_t>(StatOrZero(path).st_blocks) * 512, 64 * kMiB) << "every block allocated";
+  }
+}
+
+// Signals that interrupt every allocation (each piece, however small) fail the call with EINTR after a bounded number
+// of tries, naming the interruption: before, it never returned.
+TEST_F(MapFileTest, AnAllocationInterruptedEveryTimeFailsWithEintr) {
+  for (bool existing : {false, true}) {
+    SCOPED_TRACE(existing ? "an existing file grown" : "a new file");
+    const std::string path = dir_.Join(existing ? "existing" : "new");
+    if (existing) ::pmem2::testing::CreateFile(path, 4096, O_RDWR);
+    fallocate_calls.clear();
+    interrupted_above = 0;
+    map_file_internal::SetFallocateForTest(&InterruptedFallocate);
+    const absl::Status status = MapFile(path, Create(64 * kMiB)).status();
+    map_file_internal::SetFallocateForTest(nullptr);
+    EXPECT_EQ(GetErrno(status), EINTR) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("interrupted by signals")) << status;
+    // The whole range, then 4 tries each of 32, 16, 8, 4, 2 and 1 MiB.
+    EXPECT_EQ(fallocate_calls.size(), 1u + 6u * 4u);
+    if (!existing) {
+      EXPECT_THAT(FolderEntries(dir_.path()), IsEmpty()) << "the file made here was left";
+    }
+  }
+}
+
 // The trial mapping before a shrink maps the part that stays, not the whole old file: a sparse file larger than the
 // address space shrinks to a small mapping as it always did (a trial of the whole file failed with ENOMEM).
 TEST_F(MapFileTest, AHugeSparseFileShrinksWithoutMappingItWhole) {
