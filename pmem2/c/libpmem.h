@@ -131,10 +131,13 @@ extern "C" {
  * *mapped_lenp and whether it is persistent memory in *is_pmemp (either may be NULL; untouched on failure).
  * Without PMEM_FILE_CREATE `len` must be 0. NULL with errno on failure (EINVAL for flags or lengths that do
  * not go together, or an empty file; ENOENT, EEXIST, EISDIR, ENOTDIR, EACCES, ENOSPC, ... from the system).
- * A file created by the call is removed again if a later step fails. An existing file PMEM_FILE_CREATE grows
- * stays at len if a later step fails, as in libpmem (another process may already have mapped and written the grown
- * part); one it shrinks keeps its old size (libpmem leaves it cut short): the shrink waits for a trial mapping, so
- * only a mapping that fails after it (address space, memory) leaves the file shrunk.
+ * A missing file is made unnamed and linked at `path` only once mapped, so a call that fails leaves none behind,
+ * and one that another caller created at `path` meanwhile is mapped (EEXIST with PMEM_FILE_EXCL); on a file system
+ * without O_TMPFILE, or without /proc, it is made by name first and, as in libpmem, removed on failure only with
+ * PMEM_FILE_EXCL (map_file.h). An existing file PMEM_FILE_CREATE grows stays at len if a later step fails, as in
+ * libpmem (another process may already have mapped and written the grown part); one it shrinks keeps its old size
+ * (libpmem leaves it cut short): the shrink waits for a trial mapping, so only a mapping that fails after it
+ * (address space, memory) leaves the file shrunk.
  * Device DAX (/dev/daxX.Y), as in libpmem: PMEM_FILE_CREATE and PMEM_FILE_SPARSE are accepted and ignored,
  * EXCL and TMPFILE are EINVAL, `len` must be 0 or the device's exact size, and all of the device is mapped;
  * EINVAL also on a CPU without a cache-line write-back pmem2 can use, unless the platform has eADR (msync

@@ -50,14 +50,16 @@ absl::Status Invalid(absl::string_view message) { return MakeErrnoError(EINVAL, 
 
 absl::Status SystemError(int err, const std::string& what) { return MakeErrnoError(err, what); }
 
-// An open descriptor and whether MapFile made the file (and so must remove it if a later step fails).
+// An open descriptor, whether MapFile made the file, and whether it must remove it if a later step fails.
 struct OpenedFile {
   int fd = -1;
-  std::string created_path;  // empty: not created here, or unnamed
+  bool created = false;      // made here (by name, or unnamed with tmpfile)
+  std::string created_path;  // removed if a later step fails: made here by name with exclusive; else empty
 };
 
 absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusive) {
   OpenedFile opened;
+  opened.created = true;
   opened.fd = open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0600);
   if (opened.fd >= 0) return opened;
   const int err = errno;
@@ -81,11 +83,15 @@ absl::StatusOr<OpenedFile> OpenTemporary(const std::string& folder, bool exclusi
 absl::StatusOr<OpenedFile> OpenOrCreate(const std::string& path, const MapFileOptions& options) {
   OpenedFile opened;
   if (options.create) {
-    // Copied before the open: a copy that fails for want of memory (std::bad_alloc) after it would leave the file
-    // made and its descriptor open, with nothing to remove or close them (out_of_memory_test).
-    opened.created_path = path;
+    // Removed on failure only with exclusive, as libpmem: without it another caller's create may meanwhile have
+    // opened this file (its O_EXCL open failing with EEXIST), mapped it and made data durable there, which removing
+    // the name would lose with the file. (With exclusive, such a caller without it still loses: map_file.h.) Copied
+    // before the open: a copy that fails for want of memory (std::bad_alloc) after it would leave the file made and
+    // its descriptor open, with nothing to remove or close them (out_of_memory_test).
+    if (options.exclusive) opened.created_path = path;
     opened.fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode);
     if (opened.fd >= 0) {
+      opened.created = true;
       if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
       return opened;
     }
@@ -246,6 +252,66 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   return Map::Create(config, source);
 }
 
+// Create of a missing file, made atomic: the file is made unnamed (O_TMPFILE in the path's folder, with `mode`),
+// sized and mapped, and linked at `path` only once the mapping succeeded, so that no other caller can open it before
+// then, and a call that fails leaves no name behind, which another caller might have opened the file by. Linked
+// through /proc/self/fd (linkat's AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH). true: done (mapped, linked, kept).
+// false: nothing done, nothing left, go on by name: `path` exists (a dangling symbolic link too, whose target is made
+// by name: map_file.h) or cannot be looked up, the folder's file system has no O_TMPFILE, /proc is not mounted, the
+// link fails for a reason the creation by name then reports, or another caller linked a file at `path` first
+// (without exclusive, that file is then opened as an existing one).
+absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFileOptions& options,
+                                           absl::FunctionRef<void(MappedFile&&, int fd)> keep) {
+  if (path.empty() || path.back() == '/') return false;
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 || errno != ENOENT) return false;
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  // Any error: the creation by name reports the real one (ENOENT, EACCES, ...), or works where O_TMPFILE does not
+  // (EOPNOTSUPP; EISDIR or EINVAL from kernels or file systems without it).
+  const int fd = open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, options.mode);
+  if (fd < 0) return false;
+  int named_fd = -1;
+  bool linked = false;
+  bool kept = false;
+  auto cleanup = absl::MakeCleanup([&] {
+    // Only when `keep` threw (std::bad_alloc) after the link, and while the path still names this file: the one
+    // window left where another caller may have opened it by its name (between the link and the throw).
+    if (linked && !kept && PathNamesFile(path, fd)) unlink(path.c_str());
+    if (named_fd >= 0) close(named_fd);
+    close(fd);
+  });
+  const std::string proc_path = absl::StrCat("/proc/self/fd/", fd);
+  if (access(proc_path.c_str(), F_OK) != 0) return false;  // no /proc: it could not be linked
+  absl::StatusOr<Source> source = Source::FromFd(fd);
+  if (!source.ok()) return WithMessagePrefix(path, source.status());
+  if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
+  Config config;
+  config.set_required_store_granularity(options.required_granularity);
+  absl::StatusOr<Map> map = MapAtHint(config, *source, options.address_hint);
+  if (!map.ok()) return WithMessagePrefix(path, map.status());
+  if (linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    if (errno == EEXIST && options.exclusive) {
+      return SystemError(EEXIST, absl::StrCat("creating ", path, " (another caller made it meanwhile)"));
+    }
+    return false;  // ours is unmapped and goes with its descriptor
+  }
+  linked = true;
+  if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
+  // `keep` gets a descriptor opened through the name (O_PATH: no permission asked), which /proc names by `path`
+  // (pmem_map_file's forked child opens the file again by that name), where the unnamed one's stays "(deleted)";
+  // the unnamed one if the path no longer leads to this file.
+  named_fd = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat by_name, by_fd;
+  const bool same = named_fd >= 0 && fstat(named_fd, &by_name) == 0 && fstat(fd, &by_fd) == 0 &&
+                    by_name.st_dev == by_fd.st_dev && by_name.st_ino == by_fd.st_ino;
+  MappedFile mapped{*std::move(map), false};
+  mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
+  keep(std::move(mapped), same ? named_fd : fd);
+  kept = true;
+  return true;
+}
+
 // Map of an existing file that `options` resizes to `options.length`. Shrunk: after a trial mapping of the part that
 // stays (at least a page), which refuses what the mapping would (a granularity the file system cannot give, a PMEM_*
 // variable), and after allocating the part that stays (SizeFile's allocation, within the old size), so that such a
@@ -333,10 +399,15 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
       !s.ok()) {
     return s;
   }
+  if (!device_dax && options.create && !options.tmpfile) {
+    absl::StatusOr<bool> made = MapNewFileMadeUnnamed(path, options, keep);
+    if (!made.ok()) return made.status();
+    if (*made) return absl::OkStatus();
+  }
   absl::StatusOr<OpenedFile> opened;
   if (device_dax) {
     // Opened as it is: a device is never created, and O_CREAT | O_EXCL would fail with EEXIST.
-    opened = OpenedFile{open(path.c_str(), O_RDWR | O_CLOEXEC), ""};
+    opened = OpenedFile{open(path.c_str(), O_RDWR | O_CLOEXEC), false, ""};
     if (opened->fd < 0) {
       const int err = errno;  // before the message is built
       return SystemError(err, absl::StrCat("opening ", path));
@@ -348,9 +419,9 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   const int fd = opened->fd;
   bool keep_file = false;
   auto cleanup = absl::MakeCleanup([&] {
-    // The file made here goes again only while its path still names it: another process may have renamed or
-    // replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by descriptor,
-    // so a replacement between the check and the unlink still loses; the window is two system calls long.)
+    // The file made here by name with exclusive goes again, only while its path still names it: another process may
+    // have renamed or replaced it meanwhile, and a file it put there is not ours to remove. (POSIX has no unlink by
+    // descriptor, so a replacement between the check and the unlink still loses; the window is two system calls.)
     if (!keep_file && !opened->created_path.empty() && PathNamesFile(opened->created_path, fd)) {
       unlink(opened->created_path.c_str());
     }
@@ -376,7 +447,7 @@ absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
   Config config;
   config.set_required_store_granularity(options.required_granularity);
   absl::StatusOr<Map> map = absl::InternalError("not mapped");
-  if (source->kind() != SourceKind::kDeviceDax && options.create && opened->created_path.empty() && !options.tmpfile) {
+  if (source->kind() != SourceKind::kDeviceDax && options.create && !opened->created) {
     // An existing file resized: not cut short by a call that fails where a trial mapping can tell beforehand (a
     // granularity the file system cannot give, a PMEM_* variable), which would lose what lay past `length`.
     absl::StatusOr<Map> resized = MapExistingFileResized(fd, path, options, *source, config);

@@ -24,8 +24,14 @@
 //   * create (PMEM_FILE_CREATE): `path` is created with `mode` if missing; an existing file is extended or
 //     truncated to `length` (which must not be 0). Unless `sparse`, every block is then allocated
 //     (posix_fallocate), so a full file system is kResourceExhausted here. An allocation that signals interrupt
-//     (EINTR) goes on in pieces, down to 1 MiB; one such piece interrupted 4 times in a row fails with EINTR. A file
-//     that MapFile created is removed again if a later step fails; an existing file is never removed. Of an existing
+//     (EINTR) goes on in pieces, down to 1 MiB; one such piece interrupted 4 times in a row fails with EINTR. A missing
+//     file is made unnamed (O_TMPFILE in the path's folder), sized and mapped, and linked at `path` only then: no
+//     other caller can open it before it is whole, and a call that fails leaves nothing behind. If another caller
+//     put a file at `path` first, that one is opened and resized as an existing file (exclusive: EEXIST). Where the
+//     folder's file system has no O_TMPFILE or /proc is not mounted, the file is created by name first, as libpmem
+//     does, and a call that fails after that leaves it, sized, unless exclusive: then it is removed (while `path`
+//     still names it), and another caller whose create without exclusive opened it meanwhile loses it with its
+//     name, as with libpmem. An existing file is never removed. Of an existing
 //     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
 //     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk. An existing
 //     file grown stays at `length` (or whatever size another caller gave it meanwhile) when a later step fails, as in
@@ -104,9 +110,11 @@ absl::StatusOr<MappedFile> MapFile(const std::string& path, const MapFileOptions
 namespace map_file_internal {
 
 // MapFile, handing the mapped file to `keep` before a file MapFile created is kept: if `keep` throws (say
-// std::bad_alloc), the mapping is unmapped, the file removed as after any failed step, and the exception goes on.
-// For pmem_map_file, whose table of mappings allocates once the map is made. `keep` also gets the descriptor the
-// file was opened and mapped through, open until `keep` returns (closed after).
+// std::bad_alloc), the mapping is unmapped, the file removed as after any failed step (one made unnamed is linked by
+// then, and removed while `path` still names it), and the exception goes on. For pmem_map_file, whose table of
+// mappings allocates once the map is made. `keep` also gets the descriptor the file was opened and mapped through
+// (for a file made unnamed and linked: an O_PATH descriptor opened through `path`, which /proc names by it), open
+// until `keep` returns (closed after).
 absl::Status MapFileInto(const std::string& path, const MapFileOptions& options,
                          absl::FunctionRef<void(MappedFile&&, int fd)> keep);
 

@@ -17,12 +17,12 @@
 namespace pmem2 {
 namespace map_file_internal {
 
-// `hook` runs with the path of every file MapFile creates by name, just after it did; nullptr: nothing runs. Not
-// for concurrent use with MapFile in other threads.
+// `hook` runs with the path of every file MapFile creates by name, just after it did, or made unnamed, just after it
+// linked it at the path; nullptr: nothing runs. Not for concurrent use with MapFile in other threads.
 using AfterCreateFn = void (*)(const std::string& path);
 void SetAfterCreateForTest(AfterCreateFn hook);
-// `hook` runs with the descriptor of every file MapFile sizes (created, temporary, or an existing one grown), just
-// after it is sized and before it is mapped; nullptr: nothing runs. Same rule.
+// `hook` runs with the descriptor of every file MapFile sizes (created, made unnamed, temporary, or an existing one
+// grown), just after it is sized and before it is mapped; nullptr: nothing runs. Same rule.
 using AfterSizeFn = void (*)(int fd);
 void SetAfterSizeForTest(AfterSizeFn hook);
 // `fallocate` is called in place of posix_fallocate(fd, offset, length) for every allocation MapFile makes, with the

@@ -439,26 +439,160 @@ TEST_F(MapFileTest, AHugeSparseFileShrinksWithoutMappingItWhole) {
   }
 }
 
-// Another process renames the file MapFile just created and puts a file of its own at the path; MapFile then
-// fails. Removing the path would delete the other process's file: it stays. (Removing by path without checking
-// did, before this was fixed.)
+// Makes open(O_TMPFILE) fail with EOPNOTSUPP in this process, as on a file system without O_TMPFILE, so that MapFile
+// creates files by name. For a child (RunInChild): a filter cannot be removed. Every bit of O_TMPFILE (which holds
+// O_DIRECTORY) must be set: a plain O_DIRECTORY open is not refused.
+void DenyOTmpfile() {
+  ::pmem2::testing::DenySystemCallWithFlags(__NR_openat, 2, O_TMPFILE, EOPNOTSUPP);
+#ifdef __NR_open
+  ::pmem2::testing::DenySystemCallWithFlags(__NR_open, 1, O_TMPFILE, EOPNOTSUPP);
+#endif
+}
+
+// Where a file is created by name (no O_TMPFILE), another process renames the file MapFile just created with
+// exclusive and puts a file of its own at the path; MapFile then fails. Removing the path would delete the other
+// process's file: it stays. (Removing by path without checking did, before this was fixed.) Without O_TMPFILE denied
+// the file has no name until it is mapped, and without exclusive a failed call removes nothing: this test created
+// without exclusive on tmpfs before creation became atomic.
 std::string replaced_path;
 void ReplaceTheCreatedFile(const std::string& path) {
   replaced_path = path;
-  ASSERT_EQ(rename(path.c_str(), (path + ".moved").c_str()), 0) << strerror(errno);
+  if (rename(path.c_str(), (path + ".moved").c_str()) != 0) return;
   ::pmem2::testing::CreateFile(path, 123, O_RDWR);
 }
 
 TEST_F(MapFileTest, AFileThatReplacedTheCreatedOneIsNotRemoved) {
-  MapFileOptions options = Create(kMiB);
-  options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
-  map_file_internal::SetAfterCreateForTest(&ReplaceTheCreatedFile);
-  const absl::Status status = MapFile(dir_.Join("new"), options).status();
-  map_file_internal::SetAfterCreateForTest(nullptr);
-  EXPECT_EQ(GetErrorCode(status), ErrorCode::kGranularityNotSupported) << status;
-  EXPECT_EQ(replaced_path, dir_.Join("new"));
-  EXPECT_EQ(StatOrZero(dir_.Join("new")).st_size, 123) << "the other process's file was removed";
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available";
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    DenyOTmpfile();
+    MapFileOptions options = Create(kMiB);
+    options.exclusive = true;
+    options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+    map_file_internal::SetAfterCreateForTest(&ReplaceTheCreatedFile);
+    const absl::Status status = MapFile(dir_.Join("new"), options).status();
+    map_file_internal::SetAfterCreateForTest(nullptr);
+    ::pmem2::testing::WriteToParent(
+        out, absl::StrCat("refused ", GetErrorCode(status) == ErrorCode::kGranularityNotSupported, "\nhook ",
+                          replaced_path, "\nsize ", StatOrZero(dir_.Join("new")).st_size, "\n", status.ToString()));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith("refused 1\n")) << child.output;
+  EXPECT_THAT(child.output, HasSubstr(absl::StrCat("\nhook ", dir_.Join("new"), "\n"))) << "the hook did not run";
+  EXPECT_THAT(child.output, HasSubstr("\nsize 123\n")) << "the other process's file was removed";
   EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("new", "new.moved"));
+}
+
+// Two callers create one missing file at once (pmem_map_file(p, len, PMEM_FILE_CREATE) in two processes). The second
+// one, played by the seam while the first has sized its file and not yet mapped it, maps the file, writes a record
+// and persists it: its data is durable. The first call then fails (a granularity tmpfs cannot give): before, it
+// removed the path it had created, which the second had opened by (its O_EXCL open failing with EEXIST), and the
+// second's record was lost with the nameless file. Now the first one's file has no name until it is mapped, so the
+// second makes its own and the path keeps it. A first call that succeeds finds the second's file at the path when it
+// links its own, and maps that one (exclusive: EEXIST).
+std::string shared_path;
+std::optional<MappedFile> second_mapping;
+int second_calls = 0;
+void SecondCallerCreatesMapsAndWrites(int) {
+  if (second_calls++ > 0) return;  // the second caller's own sizing
+  absl::StatusOr<MappedFile> mapped = MapFile(shared_path, Create(kMiB));
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  ASSERT_TRUE(mapped->map.Memcpy(mapped->map.address(), "second", 6).ok()) << "the second caller's persist failed";
+  second_mapping.emplace(*std::move(mapped));
+}
+
+std::string ReadAt(const std::string& path, size_t offset, size_t length) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string read(length, '\0');
+  in.read(read.data(), static_cast<std::streamsize>(length));
+  return in ? read : "(unreadable)";
+}
+
+TEST_F(MapFileTest, ACreateThatFailsLeavesTheFileAnotherCreateMappedMeanwhile) {
+  for (const char* outer : {"fails", "succeeds", "exclusive"}) {
+    SCOPED_TRACE(outer);
+    shared_path = dir_.Join(outer);
+    second_calls = 0;
+    MapFileOptions options = Create(kMiB);
+    if (absl::string_view(outer) == "fails") options.required_granularity = StoreGranularity::kCacheLine;
+    options.exclusive = absl::string_view(outer) == "exclusive";
+    map_file_internal::SetAfterSizeForTest(&SecondCallerCreatesMapsAndWrites);
+    absl::StatusOr<MappedFile> first = MapFile(shared_path, options);
+    map_file_internal::SetAfterSizeForTest(nullptr);
+    ASSERT_TRUE(second_mapping.has_value()) << "the seam did not map the file";
+    if (absl::string_view(outer) == "fails") {
+      EXPECT_EQ(GetErrorCode(first.status()), ErrorCode::kGranularityNotSupported) << first.status();
+    } else if (absl::string_view(outer) == "exclusive") {
+      EXPECT_EQ(GetErrno(first.status()), EEXIST) << first.status();
+    } else {
+      ASSERT_TRUE(first.ok()) << first.status();
+      EXPECT_EQ(std::string(static_cast<const char*>(first->map.address()), 6), "second") << "not the same file";
+    }
+    EXPECT_EQ(StatOrZero(shared_path).st_size, static_cast<off_t>(kMiB)) << "the path lost the second's file";
+    EXPECT_EQ(ReadAt(shared_path, 0, 6), "second") << "the second caller's persisted record is gone";
+    second_mapping.reset();
+  }
+  EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("fails", "succeeds", "exclusive"));
+}
+
+// Where files are created by name (no O_TMPFILE), a call without exclusive that fails after creating the file leaves
+// it, as libpmem does: another caller may have opened and mapped it meanwhile (here the seam, right after the
+// creation, as above), and its record stays. With exclusive the file made is removed again, as libpmem does.
+std::string named_path;
+void SecondCallerOpensTheNamedFile(const std::string&) {
+  absl::StatusOr<MappedFile> mapped = MapFile(named_path, Create(kMiB));
+  if (!mapped.ok() || !mapped->map.Memcpy(mapped->map.address(), "second", 6).ok()) return;
+  second_mapping.emplace(*std::move(mapped));
+}
+
+TEST_F(MapFileTest, WithoutOTmpfileAFailedCreateRemovesTheFileItNamedOnlyWithExclusive) {
+  if (!::pmem2::testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available";
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    DenyOTmpfile();
+    std::string report;
+    for (bool exclusive : {false, true}) {
+      for (bool second : {false, true}) {
+        if (exclusive && second) continue;
+        const std::string path = dir_.Join(absl::StrCat(exclusive ? "exclusive" : "plain", second ? "-shared" : ""));
+        named_path = path;
+        MapFileOptions options = Create(kMiB);
+        options.exclusive = exclusive;
+        options.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+        map_file_internal::SetAfterCreateForTest(second ? &SecondCallerOpensTheNamedFile : nullptr);
+        const absl::Status status = MapFile(path, options).status();
+        map_file_internal::SetAfterCreateForTest(nullptr);
+        absl::StrAppend(&report, path, ": ", GetErrorCode(status) == ErrorCode::kGranularityNotSupported, " mapped ",
+                        second_mapping.has_value(), " size ", StatOrZero(path).st_size, " record ", ReadAt(path, 0, 6),
+                        "\n");
+        second_mapping.reset();
+      }
+    }
+    ::pmem2::testing::WriteToParent(out, report);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, absl::StrCat(dir_.Join("plain"), ": 1 mapped 0 size ", kMiB, " record ", std::string(6, '\0'),
+                                       "\n", dir_.Join("plain-shared"), ": 1 mapped 1 size ", kMiB, " record second\n",
+                                       dir_.Join("exclusive"), ": 1 mapped 0 size 0 record (unreadable)\n"));
+}
+
+// The file made unnamed is linked before `keep` runs, and `keep` gets a descriptor that /proc names by the path (a
+// pmem_map_file mapping's forked child opens it again by that name); if `keep` throws, the file goes again.
+TEST_F(MapFileTest, KeepSeesTheCreatedFileByItsPathAndAThrowRemovesIt) {
+  const std::string path = dir_.Join("new");
+  std::string name;
+  ASSERT_TRUE(map_file_internal::MapFileInto(path, Create(kMiB), [&](MappedFile&&, int fd) {
+                char target[4096] = {};
+                const ssize_t n = readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), target, sizeof target - 1);
+                name.assign(target, n > 0 ? static_cast<size_t>(n) : 0);
+              }).ok());
+  EXPECT_EQ(name, path);
+  const std::string thrown = dir_.Join("thrown");
+  EXPECT_THROW(
+      (void)map_file_internal::MapFileInto(thrown, Create(kMiB), [](MappedFile&&, int) { throw std::bad_alloc(); }),
+      std::bad_alloc);
+  EXPECT_NE(access(thrown.c_str(), F_OK), 0) << "the file made by a call whose keep threw is left";
 }
 
 // As libpmem places at PMEM_MMAP_HINT: in the first free range at or above the hint, 2 MiB-aligned (the hint
