@@ -317,9 +317,10 @@ MapFileOutcome MapFileSequence(const Api& api, const std::string& folder, const 
 // answered exactly as expected.
 bool KnownMapFileDifference(const PathSpec& spec, size_t len, int flags, const MapFileOutcome& ours,
                             const MapFileOutcome& reference, std::string* which) {
-  // K1. A file that pmem_map_file created is removed again when a later step fails (libpmem.h). libpmem removes
-  //     it only with PMEM_FILE_EXCL and otherwise leaves the file it created, truncated to `len`, behind. Seen
-  //     where posix_fallocate of 1 TiB fails with ENOSPC on a tmpfs smaller than that.
+  // K1. A file that pmem_map_file would create is left behind by no failed call: it is created unnamed (O_TMPFILE)
+  //     and linked at the path only once mapped (libpmem.h). libpmem removes it only with PMEM_FILE_EXCL and
+  //     otherwise leaves the file it created, truncated to `len`, behind. Seen where posix_fallocate of 1 TiB fails
+  //     with ENOSPC on a tmpfs smaller than that. (An existing file that a failed call grew is left at `len` by both.)
   if (spec.kind == PathSpec::kMissing && (flags & PMEM_FILE_CREATE) &&
       !(flags & (PMEM_FILE_EXCL | PMEM_FILE_TMPFILE)) && !ours.mapped && !reference.mapped &&
       ours.err == reference.err && ours.text == absl::StrCat("NULL errno=", ErrnoName(ours.err), " | tree: ") &&
@@ -338,18 +339,6 @@ bool KnownMapFileDifference(const PathSpec& spec, size_t len, int flags, const M
       !reference.mapped && reference.err == EINVAL &&
       ours.err == ((flags & PMEM_FILE_TMPFILE) ? ENOTDIR : EEXIST)) {
     *which = "K2";
-    return true;
-  }
-  // K3. An existing file that PMEM_FILE_CREATE resizes, when a later step fails: pmem2 gives it back its old size
-  //     (libpmem.h); libpmem 1.12.1 leaves it at `len` (a shrunk file loses what lay past it). Seen where
-  //     posix_fallocate of 1 TiB fails with ENOSPC on a tmpfs smaller than that.
-  const size_t existing_size = spec.kind == PathSpec::kReadOnly ? kPage : spec.size;
-  if ((spec.kind == PathSpec::kRegular || spec.kind == PathSpec::kEmpty || spec.kind == PathSpec::kReadOnly) &&
-      (flags & PMEM_FILE_CREATE) && !(flags & (PMEM_FILE_EXCL | PMEM_FILE_TMPFILE)) && !ours.mapped &&
-      !reference.mapped && ours.err == reference.err &&
-      absl::StrContains(ours.text, absl::StrCat(" size=", existing_size, " ")) &&
-      absl::StrContains(reference.text, absl::StrCat(" size=", len, " "))) {
-    *which = "K3";
     return true;
   }
   return false;

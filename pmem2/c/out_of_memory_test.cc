@@ -628,8 +628,10 @@ TEST_F(OutOfMemoryTest, Libpmem) {
                   }
                 }),
             0);
-  // An existing file that PMEM_FILE_CREATE grows gets its old size back when the call fails, also for want of memory
-  // (after the growth: in the Map's creation, in the table of pmem_map_file's mappings).
+  // An existing file that PMEM_FILE_CREATE grows is never cut back when the call fails, also for want of memory
+  // (after the growth: in the Map's creation, in the table of pmem_map_file's mappings): another process may have
+  // mapped the grown file and written past the old end meanwhile (libpmem.h). It is left at its old size or at
+  // `len`, nothing else.
   const std::string existing = dir_.Join("existing");
   EXPECT_GT(ExpectEachFailedAllocationIsOutOfMemory(
                 Api::kLibpmem, "pmem_map_file (an existing file grown)",
@@ -645,7 +647,9 @@ TEST_F(OutOfMemoryTest, Libpmem) {
                     EXPECT_EQ(st.st_size, static_cast<off_t>(kFileSize));
                     EXPECT_EQ(pmem_unmap(address, mapped), 0) << pmem_errormsg();
                   } else {
-                    EXPECT_EQ(st.st_size, static_cast<off_t>(kFileSize / 2)) << "a failed pmem_map_file grew the file";
+                    EXPECT_TRUE(st.st_size == static_cast<off_t>(kFileSize / 2) ||
+                                st.st_size == static_cast<off_t>(kFileSize))
+                        << "a failed pmem_map_file left the file at " << st.st_size << " bytes";
                   }
                   EXPECT_EQ(unlink(existing.c_str()), 0);
                 }),
