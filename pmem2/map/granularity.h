@@ -12,7 +12,8 @@
 //      page tables stay valid without msync: byte if every NVDIMM region reports the CPU caches inside its
 //      power-fail domain (eADR, persistence_domain "cpu_cache"), otherwise cache line. Except a file whose medium
 //      keeps no store, or whose medium's durability sysfs cannot tell (request.h's WhyMapSyncIsNotDurable: an NVDIMM
-//      region of volatile memory): page, as a file system in RAM, never persistent memory.
+//      region of volatile memory, directly or under device-mapper / md; a block device sysfs does not show, or shows
+//      on no region): page, as a file system in RAM, never persistent memory.
 //   3. Anything else goes through the page cache: page.
 //   4. PMEM2_FORCE_GRANULARITY (byte / cache_line / cacheline / page, any case), read on every Map::Create()
 //      as libpmem2 does, replaces the result of shared file mappings (anonymous and private ones stay byte, as

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -122,17 +123,30 @@ absl::Status RefuseVolatileDeviceDax(const Source& source) {
                    absl::StrCat(location->not_durable, ", so no store granularity can be met"));
 }
 
+namespace {
+std::atomic<bool> non_dax_files_adopted_as_dax{false};  // adopt_for_test.h
+}  // namespace
+
 std::string WhyMapSyncIsNotDurable(const Source& source) {
   absl::StatusOr<ras_internal::Location> location = ras_internal::LocateSource(source);
   if (!location.ok()) {
     return absl::StrCat("where the file lies cannot be told (", location.status().message(), ")");
   }
-  return location->not_durable;
+  if (!location->not_durable.empty() || !location->region_dir.empty() || !location->stacked_over_nvdimm.empty()) {
+    return location->not_durable;
+  }
+  // On a block device sysfs does not show (not mounted, or masked) or shows on no NVDIMM region (a DAX driver that is
+  // no NVDIMM's): MAP_SYNC was accepted, so the medium is one whose durability sysfs cannot tell. Not a file system
+  // with no block device (tmpfs, which never accepts MAP_SYNC: only a test adopting its files as DAX asks), nor, in
+  // such a test, a disk's block device on no region (the test's stand-in for persistent memory).
+  struct stat st;
+  if (fstat(source.fd(), &st) == 0 && major(st.st_dev) == 0 && location->device_hidden.empty()) return std::string();
+  if (!location->device_dir.empty() && non_dax_files_adopted_as_dax.load(std::memory_order_relaxed)) {
+    return std::string();
+  }
+  return absl::StrCat(location->not_on_nvdimm, ", so the durability of the medium that took MAP_SYNC cannot be told");
 }
 
-namespace {
-std::atomic<bool> non_dax_files_adopted_as_dax{false};  // adopt_for_test.h
-}  // namespace
 
 void SetNonDaxFilesAdoptedAsDaxForTest(bool yes) { non_dax_files_adopted_as_dax.store(yes); }
 bool NonDaxFilesAdoptedAsDaxForTest() { return non_dax_files_adopted_as_dax.load(); }

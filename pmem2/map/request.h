@@ -66,9 +66,10 @@ absl::StatusOr<FileIdentity> IdentifyFile(const Source& source);
 absl::Status RefuseVolatileDeviceDax(const Source& source);
 
 // For a regular file (mapped with MAP_SYNC by Create(), or adopted below page granularity by FromExisting()): "" if
-// its file system's region keeps stores (or it is on no NVDIMM
-// region), else why not: a file system on an NVDIMM region of volatile memory, one whose attributes cannot be read
-// (ras_internal::Location::not_durable), or sysfs failing to say where the file lies (the error's message).
+// its file system's region keeps stores (or, stacked over NVDIMM regions, each of them does; or it has no block
+// device), else why not: a file system on an NVDIMM region of volatile memory (directly or stacked), one whose
+// attributes cannot be read (ras_internal::Location::not_durable), a block device sysfs shows on no NVDIMM region or
+// does not show (sysfs not mounted), or sysfs failing to say where the file lies (the error's message).
 // Create() and FromExisting() then give the Map page granularity, as a file system in RAM gets (its persists
 // msync; nothing claims persistent memory).
 std::string WhyMapSyncIsNotDurable(const Source& source);

@@ -83,15 +83,16 @@ std::string RegionAncestor(absl::string_view path) {
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 // The first device under the stacked block device `disk` (its `slaves`, followed down a few levels: dm over md over
-// pmem) that is on an NVDIMM region, as "NAME of region R"; empty if none is.
-std::string NvdimmUnder(const std::string& disk, int depth = 0) {
+// pmem) that is on an NVDIMM region, as "NAME of region R"; empty if none is. Every such region's folder is added to
+// `regions` (a stacked device may span several).
+std::string NvdimmUnder(const std::string& disk, std::vector<std::string>* regions, int depth = 0) {
   if (depth > 8) return std::string();
   const std::string slaves = disk + "/slaves";
   DIR* dir = opendir(slaves.c_str());
   if (dir == nullptr) return std::string();
   const absl::Cleanup close_dir = [dir] { closedir(dir); };  // also when an allocation below throws
   std::string found;
-  while (found.empty()) {
+  for (;;) {
     const dirent* entry = readdir(dir);
     if (entry == nullptr) break;
     if (entry->d_name[0] == '.') continue;
@@ -100,11 +101,14 @@ std::string NvdimmUnder(const std::string& disk, int depth = 0) {
     // A partition's region is its disk's.
     std::string device = resolved;
     if (Exists(device + "/partition")) device = std::string(Dirname(device));
+    std::string here;
     if (const std::string region = RegionAncestor(device); !region.empty()) {
-      found = absl::StrCat(entry->d_name, " of NVDIMM region ", Basename(region));
+      here = absl::StrCat(entry->d_name, " of NVDIMM region ", Basename(region));
+      regions->push_back(region);
     } else {
-      found = NvdimmUnder(device, depth + 1);
+      here = NvdimmUnder(device, regions, depth + 1);
     }
+    if (found.empty()) found = std::move(here);
   }
   return found;
 }
@@ -138,7 +142,7 @@ namespace {
 // the region has no deep_flush. An attribute that is missing (ENOENT: a fake sysfs) says nothing; one that cannot be
 // read otherwise makes the region's durability unknown, said so in not_durable: a refusal of Device DAX and page
 // granularity for a file, never a claim of durability (and no error for the RAS questions, which do not ask this).
-void NoteWhyNotDurable(const std::string& what, bool device_dax, Location* location) {
+void NoteWhyNotDurable(const std::string& what, const std::string& region_dir, bool device_dax, Location* location) {
   const auto read = [&](const std::string& path) -> std::optional<std::string> {
     absl::StatusOr<std::string> text = sysfs_internal::ReadAttribute(path);
     if (text.ok()) return *text;
@@ -146,7 +150,7 @@ void NoteWhyNotDurable(const std::string& what, bool device_dax, Location* locat
     location->not_durable = absl::StrCat(what, ", whose durability cannot be told: ", text.status().message());
     return std::nullopt;
   };
-  const std::optional<std::string> devtype = read(location->region_dir + "/devtype");
+  const std::optional<std::string> devtype = read(region_dir + "/devtype");
   if (!devtype.has_value()) return;
   if (*devtype == "nd_volatile") {
     location->not_durable = absl::StrCat(
@@ -154,7 +158,7 @@ void NoteWhyNotDurable(const std::string& what, bool device_dax, Location* locat
     return;
   }
   if (!device_dax) return;
-  const std::optional<std::string> provider = read(std::string(Dirname(location->region_dir)) + "/provider");
+  const std::optional<std::string> provider = read(std::string(Dirname(region_dir)) + "/provider");
   if (!provider.has_value()) return;
   if (*provider == "virtio-pmem") {
     location->not_durable = absl::StrCat(
@@ -199,17 +203,25 @@ absl::StatusOr<Location> LocateBlockDevice(dev_t dev) {
   if (location.region_dir.empty()) {
     location.not_on_nvdimm = absl::StrCat("its file system's block device ", maj, ":", min, " (",
                                           Basename(*device), ") is not on an NVDIMM region");
-    if (const std::string under = NvdimmUnder(disk); !under.empty()) {
+    std::vector<std::string> regions;
+    if (const std::string under = NvdimmUnder(disk, &regions); !under.empty()) {
       location.stacked_over_nvdimm =
           absl::StrCat("its file system's block device ", maj, ":", min, " (", Basename(disk),
                        ") is stacked (device-mapper or md) over ", under,
                        ": where a file's blocks lie on the NVDIMM cannot be told through it");
     }
+    // Which of them a file's blocks lie on cannot be told: one region that keeps no store is enough.
+    for (const std::string& region : regions) {
+      NoteWhyNotDurable(absl::StrCat("its file system's block device ", maj, ":", min, " (", Basename(disk),
+                                     ") is stacked over ", Basename(region)),
+                        region, /*device_dax=*/false, &location);
+      if (!location.not_durable.empty()) break;
+    }
   } else {
     location.region_name = std::string(Basename(location.region_dir));
     NoteWhyNotDurable(absl::StrCat("its file system's block device ", maj, ":", min, " (", Basename(disk), ") is on ",
                                    location.region_name),
-                      /*device_dax=*/false, &location);
+                      location.region_dir, /*device_dax=*/false, &location);
   }
   return location;
 }
@@ -234,7 +246,7 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
     location.region_name = std::string(Basename(location.region_dir));
     NoteWhyNotDurable(
         absl::StrCat("Device DAX ", maj, ":", min, " (", Basename(*device), ") is on ", location.region_name),
-        /*device_dax=*/true, &location);
+        location.region_dir, /*device_dax=*/true, &location);
   }
   return location;
 }

@@ -72,9 +72,9 @@ struct Location {
   // libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile
   // ones), whose `devtype` says so; for Device DAX also a virtio-pmem device's (its bus's `provider`), durable only by
   // the device's flush, which msync cannot ask for on Device DAX (EINVAL) and which has no deep_flush; and a region
-  // whose devtype or bus provider exists but cannot be read (unknown). Not caught: papr_scm regions that need its
-  // hypervisor flush (POWER; sysfs does not show that), nor a file system on device-mapper or md stacked over an
-  // nd_volatile namespace (region_dir empty there). region_dir is set too.
+  // whose devtype or bus provider exists but cannot be read (unknown); for a block device stacked over NVDIMM regions
+  // (stacked_over_nvdimm), any of them that is so (region_dir empty there). Not caught: papr_scm regions that need
+  // its hypervisor flush (POWER; sysfs does not show that). Otherwise region_dir is set too.
   std::string not_durable;
 };
 

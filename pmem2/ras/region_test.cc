@@ -119,6 +119,34 @@ TEST(LocateTest, ARegionWhereNoPersistIsDurableIsNamed) {
   EXPECT_THAT(l->not_durable, ::testing::HasSubstr("(pmem3) is on region3, whose durability cannot be told"));
 }
 
+// A file system on a block device stacked (device-mapper, md) over NVDIMM regions: which region a file's blocks lie
+// on cannot be told, so any of them of volatile memory makes the medium's durability none (found by audit: only a
+// region directly under the file system was asked). Over durable regions only, nothing is said.
+TEST(LocateTest, AStackedDeviceOverAVolatileRegionIsNamed) {
+  for (const bool volatile_second : {false, true}) {
+    SCOPED_TRACE(volatile_second ? "second region volatile" : "both regions durable");
+    testing::FakeNvdimm fake;
+    const std::string first = fake.AddRegion(0, {{"devtype", "nd_pmem"}});
+    const std::string second = fake.AddRegion(1, {{"devtype", volatile_second ? "nd_volatile" : "nd_pmem"}});
+    const std::string pmem0 = fake.AddBlockDevice(first + "/pfn0.1", "pmem0", makedev(259, 70), {});
+    const std::string pmem1 = fake.AddBlockDevice(second + "/pfn1.1", "pmem1", makedev(259, 71), {});
+    const std::string dm = fake.AddBlockDevice("", "dm-0", makedev(253, 0), {});
+    ASSERT_EQ(mkdir((dm + "/slaves").c_str(), 0755), 0) << std::strerror(errno);
+    ASSERT_EQ(symlink(pmem0.c_str(), (dm + "/slaves/pmem0").c_str()), 0) << std::strerror(errno);
+    ASSERT_EQ(symlink(pmem1.c_str(), (dm + "/slaves/pmem1").c_str()), 0) << std::strerror(errno);
+    absl::StatusOr<Location> l = LocateBlockDevice(makedev(253, 0));
+    ASSERT_TRUE(l.ok()) << l.status();
+    EXPECT_EQ(l->region_dir, "");
+    EXPECT_THAT(l->stacked_over_nvdimm, ::testing::HasSubstr("(dm-0) is stacked"));
+    if (volatile_second) {
+      EXPECT_THAT(l->not_durable, ::testing::HasSubstr("(dm-0) is stacked over region1, an NVDIMM region of volatile "
+                                                       "memory"));
+    } else {
+      EXPECT_EQ(l->not_durable, "");
+    }
+  }
+}
+
 TEST(LocateTest, APartitionIsFoundThroughItsDiskWithItsStart) {
   testing::FakeNvdimm fake;
   const std::string region = fake.AddRegion(0, {});
