@@ -155,7 +155,17 @@ absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address, 
     const FixedMmapFn fn = fixed_mmap.load(std::memory_order_acquire);
     void* addr = fn != nullptr ? fn(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset)
                                : mmap(fixed_address, request.length, prot, flags | MAP_FIXED, fd, offset);
-    if (addr == MAP_FAILED && !RefillHole(fixed_address, request.length)) lost = true;
+    if (addr == MAP_FAILED) {
+      // Most failures leave the placeholder as it was (every kernel's checks before the unmap; from 6.12 nearly all):
+      // nothing to refill then, and RefillHole, which replaces nothing, would fail over it. A hole (the first page
+      // tells: the failed call unmapped all of it or nothing) is refilled; if that fails, another thread's mmap took
+      // part of it. (Not covered: one that took the first page itself before this look.)
+      const int err = errno;
+      unsigned char resident;
+      const bool hole = mincore(fixed_address, PageSize(), &resident) != 0 && errno == ENOMEM;
+      if (hole && !RefillHole(fixed_address, request.length)) lost = true;
+      errno = err;
+    }
     return addr;
   };
   const off_t offset = static_cast<off_t>(request.offset);

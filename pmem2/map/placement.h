@@ -50,7 +50,8 @@ struct Placement {
 // mmap with the request's protection and sharing, at an aligned address of the system's choosing, or exactly at
 // `fixed_address` when it is not null (a range of a VmReservation claimed for this mapping, which the mapping
 // replaces). kNoAccess for EACCES on a file, kErrno otherwise. At `fixed_address`, a failed mmap that unmapped the
-// placeholder first leaves a hole that RefillHole() fills again; where another thread's mmap took part of it before,
+// placeholder first leaves a hole that RefillHole() fills again (a failure that kept the placeholder, the rule, leaves
+// nothing to fill); where another thread's mmap took part of it before (not its first page, which tells a hole),
 // `*fixed_range_lost` (if given) is set: part of the range is another mapping's, which nothing may map over or unmap
 // (the claim must be abandoned, not released), and no second mmap is tried there.
 absl::StatusOr<Placement> Place(const MapRequest& request, void* fixed_address = nullptr,
