@@ -43,6 +43,7 @@ fi
 
 checked=0 failed=0 entries=0 memmove_entries=0 memset_entries=0 stream_paths=0 mfence_functions=0 sfence_functions=0
 draining_kernels=0 fenceless_kernels=0
+declare -A kernel_kinds=()
 table_functions=0
 vector_loops=0
 # A store from a register or an immediate to memory (AT&T: the source first) by a move, an extract or a PEXTR, other
@@ -160,6 +161,18 @@ XML
       *kernels*) ;;
       *) continue ;;
     esac
+    # Which kernel of which instruction set this is ("avx MemsetNt drain"), so that each is required below: one
+    # renamed or inlined away would otherwise leave the others' counts standing.
+    kind=$(sed -E 's/.*6x86_64(4sse2|3avx|6avx512)12_GLOBAL__N_17kernels[0-9]+([A-Za-z]+)I.*/\1 \2/; s/^[0-9]//' \
+      <<<"$symbol")
+    case $symbol in
+      *kernels9MemmoveNtI*Lb1EEEPv* | *kernels8MemsetNtI*Lb1EEEPv* | *kernels14MemmoveNtLargeI*Lb1EEEPv* | \
+        *kernels20MemmoveNtOverlappingI*Lb1EEEPv*) kind+=" drain" ;;
+      *kernels9MemmoveNtI* | *kernels8MemsetNtI* | *kernels14MemmoveNtLargeI* | *kernels20MemmoveNtOverlappingI*)
+        kind+=" nodrain"
+        ;;
+    esac
+    kernel_kinds[$kind]=1
     case $symbol in
       *kernels9MemmoveNtI*Lb1EEEPv* | *kernels8MemsetNtI*Lb1EEEPv* | *kernels14MemmoveNtLargeI*Lb1EEEPv* | \
         *kernels20MemmoveNtOverlappingI*Lb1EEEPv* | *kernels24MemmoveCacheLineTemporalI* | \
@@ -314,6 +327,19 @@ XML
       }
     }
     END { close_loop(-1); print "LOOPS", loops + 0 }')
+done
+
+# Every kernel whose fences are checked, in each instruction set (MemmoveNtLarge only where a row asks for it).
+for isa in sse2 avx avx512; do
+  for kind in "MemmoveNt drain" "MemmoveNt nodrain" "MemsetNt drain" "MemsetNt nodrain" \
+    "MemmoveNtOverlapping drain" "MemmoveNtOverlapping nodrain" MemmoveCacheLineTemporal MemsetCacheLineTemporal \
+    MemmoveByte MemsetByte MemmoveByteLarge MemsetByteLarge MemmoveString MemsetString CopyLines FillLines \
+    MemmoveCacheLine MemsetCacheLine; do
+    if [ -z "${kernel_kinds[$isa $kind]:-}" ]; then
+      echo "FAIL no $kind kernel of $isa found (renamed, or inlined away): its fences are not checked"
+      failed=$((failed + 1))
+    fi
+  done
 done
 
 if [ "$checked" -eq 0 ] || [ "$stream_paths" -eq 0 ] || [ "$memmove_entries" -eq 0 ] ||
