@@ -264,7 +264,10 @@ absl::Status Source::CheckRegularFile(const struct stat& st) const {
       ErrorCode::kInvalidFileHandle,
       absl::StrCat("file descriptor ", fd_, " no longer refers to the file it had (device ", major(device_), ":",
                    minor(device_), ", inode ", inode_, "): closed, and its number reused",
-                   born_since.empty() ? "" : " by a file created since", born_since));
+                   born_since.empty() ? ""
+                                      : " by a file created since (or the file was replaced in place: an overlayfs "
+                                        "copy-up, a generation or creation time set by hand)",
+                   born_since));
 }
 
 absl::Status Source::VerifyDescriptor() const {
