@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -65,16 +66,27 @@ absl::Status WriteThroughMapping(const Source& source, const void* buf, size_t s
     }
   } else if (size > 0) {
     // A store to a hole of a shared mapping allocates its block in the fault (page_mkwrite), and a full file system
-    // fails it with a SIGBUS that would read as a bad block. Allocated first, ENOSPC is said as such. KEEP_SIZE: a file
-    // that shrank since the range check is not grown back. Not covered: copy-on-write files (btrfs, reflinked xfs),
-    // whose stores need new blocks however allocated, and a file system without fallocate (EOPNOTSUPP: the write goes
-    // on as before).
+    // fails it with a SIGBUS that would read as a bad block. Allocated first, ENOSPC is said as such. The whole mapped
+    // pages, not only the bytes written: the first store into a page allocates blocks for all of it up to the end of
+    // the file (block sizes below the page's, ext4's delayed allocation), so a few bytes next to holes of the same page
+    // still faulted. Clipped to the file's size, read again, never below the bytes written (KEEP_SIZE: a file that
+    // shrank since is not grown back).
+    // Not covered: copy-on-write files (btrfs, reflinked xfs), whose stores need new blocks however allocated; a large
+    // folio (a file system that caches a file in pieces bigger than a page) allocated beyond the mapped pages; and a
+    // file system without fallocate (EOPNOTSUPP: the write goes on as before).
+    absl::StatusOr<uint64_t> file_size = source.Size();
+    if (!file_size.ok()) return file_size.status();
+    const uint64_t first = offset & ~static_cast<uint64_t>(alignment - 1);
+    const uint64_t end = offset + size;  // inside the file as CheckRange saw it: end <= INT64_MAX, no wrap below
+    const uint64_t mapped_end = std::min<uint64_t>((end + alignment - 1) & ~static_cast<uint64_t>(alignment - 1),
+                                                   std::max<uint64_t>(*file_size, end));
     int rc;
     do {
-      rc = fallocate(source.fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(size));
+      rc = fallocate(source.fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(first),
+                     static_cast<off_t>(mapped_end - first));
     } while (rc < 0 && errno == EINTR);
     if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
-      return FileError(errno, "fallocate before a write through a mapping", size, offset, offset, source.fd());
+      return FileError(errno, "fallocate before a write through a mapping", size, offset, first, source.fd());
     }
   }
   return ras_internal::MappedCopy(source.fd(), offset, const_cast<void*>(buf), size, /*write=*/true, alignment);

@@ -24,9 +24,9 @@
 //     have no write(2), are written as Device DAX is, through a temporary mapping of whole huge pages (libpmem2 1.12.1
 //     fails with -EINVAL there); a write into a last huge page that lies only partly in the file (fallocate can give
 //     such a size) is kLengthUnaligned, since mapping that page would grow the file. A write through an O_APPEND
-//     descriptor (a mapping too, see WriteMcsafe) allocates the range first (fallocate, FALLOC_FL_KEEP_SIZE), so that
-//     a full file system is ENOSPC rather than a SIGBUS read as a bad block (copy-on-write files, btrfs or reflinked
-//     xfs, may still fault there: kIoFail).
+//     descriptor (a mapping too, see WriteMcsafe) allocates the range's whole pages first, up to the file's
+//     end (fallocate, FALLOC_FL_KEEP_SIZE), so that a full file system is ENOSPC rather than a SIGBUS read as a bad
+//     block (copy-on-write files, btrfs or reflinked xfs, may still fault there: kIoFail).
 //   * Device DAX (no read/write system calls): a temporary mapping of the range and a copy that catches SIGBUS
 //     (sigbus_guard.h: pmem2's handler is installed for the time of the copy, restored after, and passes every
 //     other SIGBUS on to the handler the process had), kIoFail naming the faulting offset. Written data is

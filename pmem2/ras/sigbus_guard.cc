@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ namespace ras_internal {
 struct SigbusCopyState {
   sigjmp_buf* volatile jump;  // null: no copy, or it faulted already
   volatile uintptr_t fault;
+  volatile int code;       // the fault's si_code
   uintptr_t ranges[2][2];  // the copy's source and destination, rounded out to pages
   // The forward to the previous handler in progress on this thread (Handler): the signal's siginfo and context,
   // the frame of the handler that forwards it, and how many times in a row that siginfo came back from deeper.
@@ -185,6 +188,7 @@ void Handler(int signal_number, siginfo_t* info, void* context) {
     sigjmp_buf* jump = state.jump;
     state.jump = nullptr;
     state.fault = info->si_code == SI_KERNEL ? 0 : reinterpret_cast<uintptr_t>(info->si_addr);
+    state.code = info->si_code;
     siglongjmp(*jump, 1);
   }
   // Once: another thread's guard may rewrite it. With its generation, for its SA_RESETHAND claim.
@@ -280,36 +284,55 @@ bool SameAction(const struct sigaction& a, const struct sigaction& b) {
   return true;
 }
 
-// Whether `installed`, as the kernel returned it, is `action` as this process passed it in: glibc adds SA_RESTORER to
-// the flags of each action it installs (on x86-64), and the kernel returns it with them.
-bool SameInstalledAction(const struct sigaction& installed, const struct sigaction& action) {
-#ifdef SA_RESTORER
-  constexpr int kAddedFlags = SA_RESTORER;
-#else
-  constexpr int kAddedFlags = 0;
+// glibc adds SA_RESTORER to the flags of each action it installs (its own signal return trampoline), and the kernel
+// returns it with them; <signal.h> does not name the bit (only <asm/signal.h>, which clashes with it). A disposition
+// never set, or one passed in without it (DefaultAction()), has it clear: the bit says nothing about the action.
+#if defined(__x86_64__) || defined(__i386__)
+constexpr int kRestorerFlag = 0x04000000;  // SA_RESTORER of arch/x86/include/uapi/asm/signal.h
+#if defined(SA_RESTORER)
+static_assert(SA_RESTORER == kRestorerFlag, "the kernel's SA_RESTORER");
 #endif
-  struct sigaction passed = action;
-  passed.sa_flags |= installed.sa_flags & kAddedFlags;
-  return SameAction(installed, passed);
+#elif defined(SA_RESTORER)
+constexpr int kRestorerFlag = SA_RESTORER;
+#else
+constexpr int kRestorerFlag = 0;  // an architecture whose sigaction has no such flag
+#endif
+
+// Whether two actions, as passed in or as the kernel returned them, are the same but for SA_RESTORER.
+bool SameInstalledAction(const struct sigaction& a, const struct sigaction& b) {
+  struct sigaction a_without = a;
+  struct sigaction b_without = b;
+  a_without.sa_flags &= ~kRestorerFlag;
+  b_without.sa_flags &= ~kRestorerFlag;
+  return SameAction(a_without, b_without);
 }
 
 // SIG_DFL for a previous action with SA_RESETHAND that a forward has run: the disposition the kernel left.
 // InstallMutex() only keeps other guards out: the application may install a handler on another thread at any time,
-// also between the check that ours is installed and the install below, which then replaces the application's. The
-// install returns what it replaced: anything but ours goes back (again and again while the application keeps
-// installing meanwhile), as the constructor does.
+// also between the check that ours is installed and the install below, which then replaces the application's. Each
+// install returns what it replaced: pmem2's handler (the first) or what the loop installed before is what was
+// expected, and the loop ends; anything else is the application's newest action, installed again (pmem2's handler in
+// a later round is the application's putting back the one it saved: it stands for the action it replaced, put_back).
+// At most kPutBackRounds installs: this thread holds InstallMutex() with every signal blocked, and an application
+// that installs all the time would keep it here for ever. The last install is the application's newest action seen
+// (or put_back), never pmem2's; one the application made after that is lost, as in a race between its own threads.
+constexpr int kPutBackRounds = 16;
 void PutThePreviousHandlerBack() {
   struct sigaction now;
   if (sigaction(SIGBUS, nullptr, &now) != 0 || !IsOurs(now)) return;
   const PreviousAction::Snapshot previous = previous_action.Load();
   const struct sigaction put_back = Claimed(previous.generation) ? DefaultAction() : previous.action;
-  if (void (*hook)() = before_handler_put_back_for_test.load(std::memory_order_relaxed)) hook();
-  struct sigaction replaced;
-  if (sigaction(SIGBUS, &put_back, &replaced) != 0) return;
-  while (!IsOurs(replaced)) {
-    struct sigaction again;
-    if (sigaction(SIGBUS, &replaced, &again) != 0 || SameInstalledAction(again, put_back)) return;
-    replaced = again;  // the application installed yet another meanwhile: that one is the newest
+  struct sigaction installed = put_back;
+  struct sigaction installed_before = put_back;  // what the previous round installed (read from the second on)
+  for (int round = 1;; ++round) {
+    if (void (*hook)() = before_handler_put_back_for_test.load(std::memory_order_relaxed)) hook();
+    struct sigaction replaced;
+    if (sigaction(SIGBUS, &installed, &replaced) != 0 || round == kPutBackRounds) return;
+    if (round == 1 ? IsOurs(replaced) : SameInstalledAction(replaced, installed_before)) return;  // none meanwhile
+    const struct sigaction newest = IsOurs(replaced) ? put_back : replaced;
+    if (SameInstalledAction(newest, installed)) return;  // the application's newest is the one installed
+    installed_before = installed;
+    installed = newest;
   }
 }
 
@@ -390,15 +413,13 @@ ScopedSigbusHandler::~ScopedSigbusHandler() {
 
 namespace {
 
-// One byte of each page of [data, data + size) (size > 0) moved through the kernel's user copies: read
-// (process_vm_writev's local side, read as write(2) reads its buffer: copy_from_user, in this thread's context, so
-// protection keys apply and a VM_PFNMAP mapping reads) into our scratch bytes, and, for `write_back`, those bytes
-// written back where they came from (process_vm_readv's local side, written as read(2) writes: copy_to_user), so
-// that the probe changes nothing. A fault is an EFAULT (or a short count) instead of a signal. (Not the remote side:
-// it goes through page pinning, which ignores protection keys and cannot reach VM_PFNMAP memory.) 0 if every page
-// could be; EFAULT if one faults (also for a range that wraps around the address space); another errno where the
-// calls are refused (a seccomp filter, ENOSYS): the buffer may well be good.
-int ProbeWithoutFault(const void* data, size_t size, bool write_back) {
+// One byte of each page of [data, data + size) (size > 0) read through the kernel's user copies (process_vm_writev's
+// local side, read as write(2) reads its buffer: copy_from_user, in this thread's context, so that protection keys
+// apply and a VM_PFNMAP mapping reads) into our scratch bytes. A fault is an EFAULT (or a short count) instead of a
+// signal. (Not the remote side: it goes through page pinning, which ignores protection keys and cannot reach
+// VM_PFNMAP memory.) 0 if every page could be read; EFAULT if one faults (also for a range that wraps around the
+// address space); another errno where the calls are refused (a seccomp filter, ENOSYS): the buffer may well be good.
+int ReadProbe(const void* data, size_t size) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
   if (size - 1 > UINTPTR_MAX - begin) return EFAULT;  // wraps: no buffer
   const uintptr_t last = begin + (size - 1);
@@ -420,13 +441,51 @@ int ProbeWithoutFault(const void* data, size_t size, bool write_back) {
       moved = process_vm_writev(getpid(), local, n, &scratch, 1, 0);
     } while (moved < 0 && errno == EINTR);
     if (moved != static_cast<ssize_t>(n)) return moved < 0 ? errno : EFAULT;  // short: stopped at a fault
-    if (!write_back) continue;
-    do {
-      moved = process_vm_readv(getpid(), local, n, &scratch, 1, 0);
-    } while (moved < 0 && errno == EINTR);
-    if (moved != static_cast<ssize_t>(n)) return moved < 0 ? errno : EFAULT;
   }
   return 0;
+}
+
+// Whether each page of [data, data + size) (size > 0) can be written, checked without storing anything that could
+// lose another thread's store: a probe that reads a byte and writes it back (the first version of this check) undoes
+// a store made between the two, and dirtied a page even where the check then failed. 0, EFAULT, or another errno where
+// the check is refused (no verdict: the buffer may well be good).
+//   1. madvise(MADV_POPULATE_WRITE) over the pages (Linux 5.14 on): the kernel write-faults each one in, as the copy's
+//      stores would, but stores nothing. ENOMEM: a page is not mapped; EFAULT: the fault failed (a SIGBUS or SIGSEGV
+//      page: a mapping of a truncated file, a hole of a full file system). (ENOMEM also says the kernel ran out of
+//      memory for the pages, which the copy would need as well.) EINVAL says too little: a page the mapping does not
+//      allow writing (Linux 6.18 answers so for PROT_READ), but also a VM_PFNMAP or VM_IO mapping, which the copy can
+//      write, and a kernel before 5.14. EHWPOISON (a poisoned page of the buffer) is left to the copy.
+//   2. after EINVAL, a 32-bit word of each page atomically added 0 by the kernel (futex FUTEX_WAKE_OP: a locked
+//      read-modify-write, so a concurrent store is never lost; at a fault the kernel tries the write fault itself and
+//      fails with EFAULT instead of a signal). It wakes nobody on our own scratch word; one thread waiting on the
+//      buffer's word may be woken spuriously (op result 0 == 0), which futex waiters must tolerate anyway.
+// What remains: the pages are populated writable, as the copy's own stores would make them (a MAP_PRIVATE page gets
+// its private copy, a MAP_SHARED file page is dirtied or its block allocated), also where the copy then fails.
+int WriteProbe(void* data, size_t size) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  if (size - 1 > UINTPTR_MAX - begin) return EFAULT;  // wraps: no buffer
+  const uintptr_t first_page = begin & ~(kPageSize - 1);
+  const uintptr_t last_page = (begin + (size - 1)) & ~(kPageSize - 1);
+  int rc;
+  do {
+    rc = madvise(reinterpret_cast<void*>(first_page), last_page - first_page + kPageSize, MADV_POPULATE_WRITE);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return 0;
+  if (errno == ENOMEM || errno == EFAULT) return EFAULT;
+  if (errno != EINVAL) return errno;
+  for (uintptr_t page = first_page;; page += kPageSize) {
+    // Aligned down: a futex word must be 4-byte aligned, and stays in the page (it may lie partly before the buffer:
+    // adding 0 changes no byte of it).
+    const uintptr_t word = page == first_page ? begin & ~uintptr_t{3} : page;
+    uint32_t scratch = 0;
+    long woken;  // NOLINT(runtime/int): syscall's type
+    do {
+      woken = syscall(SYS_futex, &scratch, FUTEX_WAKE_OP_PRIVATE, 0, nullptr, reinterpret_cast<uint32_t*>(word),
+                      FUTEX_OP(FUTEX_OP_ADD, 0, FUTEX_OP_CMP_EQ, 0));
+    } while (woken < 0 && errno == EINTR);
+    if (woken < 0) return errno;  // EFAULT, or the call refused (ENOSYS from a seccomp filter)
+    if (page == last_page) return 0;
+  }
 }
 
 void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
@@ -439,11 +498,11 @@ void SetRange(uintptr_t (&range)[2], const void* start, size_t n) {
 
 }  // namespace
 
-bool ReadableWithoutFault(const void* data, size_t size) { return ProbeWithoutFault(data, size, false) == 0; }
+bool ReadableWithoutFault(const void* data, size_t size) { return ReadProbe(data, size) == 0; }
 
-bool WritableWithoutFault(void* data, size_t size) { return ProbeWithoutFault(data, size, true) == 0; }
+bool WritableWithoutFault(void* data, size_t size) { return WriteProbe(data, size) == 0; }
 
-bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) {
+bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault, int* code) {
   ScopedSigbusHandler handler;
   SigbusCopyState& copy = sigbus_copy_state;
   // A copy made by a signal handler that interrupted this thread's copy: the outer copy's state is put back when this
@@ -451,10 +510,15 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) 
   struct Outer {
     sigjmp_buf* jump;
     uintptr_t fault;
+    int code;
     uintptr_t ranges[2][2];
-  } outer{copy.jump, copy.fault, {{copy.ranges[0][0], copy.ranges[0][1]}, {copy.ranges[1][0], copy.ranges[1][1]}}};
+  } outer{copy.jump,
+          copy.fault,
+          copy.code,
+          {{copy.ranges[0][0], copy.ranges[0][1]}, {copy.ranges[1][0], copy.ranges[1][1]}}};
   copy.jump = nullptr;  // not the outer one's while the ranges change
   copy.fault = 0;
+  copy.code = 0;
   SetRange(copy.ranges[0], dst, n);
   SetRange(copy.ranges[1], src, n);
   // A fault's SIGBUS on a thread that blocks SIGBUS is not held back: the kernel resets the disposition to the
@@ -473,6 +537,7 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) 
   if (sigsetjmp(jump, 1) != 0) {
     // Back from the handler (which cleared copy.jump); the signal mask of the sigsetjmp is restored.
     *fault = copy.fault;
+    if (code != nullptr) *code = copy.code;
     ok = false;
   } else {
     copy.jump = &jump;
@@ -485,6 +550,7 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault) 
     copy.ranges[i][1] = outer.ranges[i][1];
   }
   copy.fault = outer.fault;
+  copy.code = outer.code;
   copy.jump = outer.jump;  // last: the outer copy is guarded again once its ranges are back
   return ok;
 }
@@ -503,7 +569,7 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   // process with SIGSEGV in the copy, where pread/pwrite return EFAULT. A probe the system refuses tells nothing:
   // the copy goes on, unchecked, as before. (A buffer unmapped by another thread after the check still ends the
   // process: the caller's race.)
-  if (ProbeWithoutFault(buf, size, /*write_back=*/!write) == EFAULT) {
+  if ((write ? ReadProbe(buf, size) : WriteProbe(buf, size)) == EFAULT) {
     return MakeErrnoError(EFAULT, absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset,
                                                " of file descriptor ", fd, ": the buffer at 0x",
                                                absl::Hex(reinterpret_cast<uintptr_t>(buf)), " cannot be ",
@@ -521,7 +587,9 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   }
   char* at = static_cast<char*>(mapping) + (offset - start);
   uintptr_t fault = 0;
-  const bool ok = write ? CopyCatchingSigbus(at, buf, size, &fault) : CopyCatchingSigbus(buf, at, size, &fault);
+  int code = 0;
+  const bool ok =
+      write ? CopyCatchingSigbus(at, buf, size, &fault, &code) : CopyCatchingSigbus(buf, at, size, &fault, &code);
   // Not after a fault: memcpy may store its first bytes last, or copy backwards, so the lines before the reported
   // address need not have been reached, and a write-back of an unbacked or unreadable page would fault again outside
   // the guard (a review's proposal, withdrawn).
@@ -530,18 +598,20 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
   if (!ok) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
     const bool inside = fault >= base && fault - base < length;
-    // A fault at the caller's buffer (its pages, as the guard's range) is its memory's, not the medium's: an unbacked
-    // page (a mapping of a file truncated since the probe) is EFAULT, as pread/pwrite report it. A machine check named
-    // at an address outside both (another mapping of the poisoned page) or none (SI_KERNEL: 0) stays the medium's,
-    // which the copy reads or writes: the more likely one.
+    // An unbacked page (BUS_ADRERR, BUS_OBJERR: exact addresses) at the caller's buffer (its pages, as the guard's
+    // range) is its memory's, not the medium's: a mapping of a file truncated since the check, EFAULT as pread/pwrite
+    // report it. A machine check (BUS_MCEERR_AR; SI_KERNEL, at 0) stays the medium's wherever it is named: the kernel
+    // names the poisoned page by one of the process's mappings of it, which may be the caller's buffer mapping the same
+    // medium (the same Device DAX), and the copy's access of the medium is the more likely one.
     uintptr_t buffer_pages[2];
     SetRange(buffer_pages, buf, size);
-    if (!inside && fault >= buffer_pages[0] && fault < buffer_pages[1]) {
+    const bool unbacked = code == BUS_ADRERR || code == BUS_OBJERR;
+    if (unbacked && !inside && fault >= buffer_pages[0] && fault < buffer_pages[1]) {
       return MakeErrnoError(
           EFAULT,
           absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
                        ": the buffer at 0x", absl::Hex(reinterpret_cast<uintptr_t>(buf)), " faulted at 0x",
-                       absl::Hex(fault), " (SIGBUS: unbacked or poisoned memory of the caller's, not the file's)"));
+                       absl::Hex(fault), " (SIGBUS: unbacked memory of the caller's, not the file's)"));
     }
     return MakeError(
         ErrorCode::kIoFail,

@@ -58,22 +58,28 @@ class ScopedSigbusHandler {
 // (nullptr: none), so that a test can end a guard and begin another there, as other threads may.
 void SetAfterPreviousActionReadForTest(void (*hook)());
 
-// For tests: `hook` runs when the last guard ends, after it found pmem2's handler installed and before it puts the
-// previous action back (nullptr: none), so that a test can install a handler there, as another thread may.
+// For tests: `hook` runs when the last guard ends, after it found pmem2's handler installed, before each install of
+// the put-back (the previous action, then the application's newest action the last install replaced, a bounded number
+// of rounds) (nullptr: none), so that a test can install a handler there, as another thread may.
 void SetBeforeHandlerPutBackForTest(void (*hook)());
 
-// Whether every page of [data, data + size) (size > 0) can be read (ReadableWithoutFault), or read and written
-// (WritableWithoutFault, which writes back the bytes it read), by a copy without a fault, as read(2) and write(2)
-// access a buffer: through the kernel's user copies (process_vm_writev / process_vm_readv on this process), so that
-// a fault is an EFAULT, not a signal. False also where those calls are refused (seccomp, ENOSYS).
+// Whether every page of [data, data + size) (size > 0) can be read (ReadableWithoutFault) or written
+// (WritableWithoutFault) by a copy without a fault, checked so that a fault is an error, not a signal. Read: a byte of
+// each page through the kernel's user copies (process_vm_writev on this process), as write(2) reads a buffer. Written:
+// without storing anything another thread could lose: madvise(MADV_POPULATE_WRITE), and where that says too little
+// (EINVAL: a read-only page, VM_PFNMAP/VM_IO, a kernel before 5.14) an atomic add of 0 to a word of each page by the
+// kernel (futex FUTEX_WAKE_OP; may wake a thread waiting on that word spuriously). Its pages are left populated
+// writable, as a copy's stores would leave them (a MAP_PRIVATE page copied, a MAP_SHARED file page dirtied), also when
+// the answer is false. False also where those calls are refused (seccomp, ENOSYS).
 bool ReadableWithoutFault(const void* data, size_t size);
 bool WritableWithoutFault(void* data, size_t size);
 
 // Copies `n` bytes from `src` to `dst` (std::memcpy) under the handler. True on success; false if a SIGBUS hit
-// the copy, with `*fault` set to the faulting address as the CPU reported it (si_addr; 0 for SI_KERNEL: unknown);
+// the copy, with `*fault` set to the faulting address as the CPU reported it (si_addr; 0 for SI_KERNEL: unknown) and
+// `*code` (if not null) to the signal's si_code (BUS_MCEERR_AR or SI_KERNEL: a machine check; BUS_ADRERR, BUS_OBJERR);
 // the bytes before it may have been copied. For a string copy (glibc's memcpy uses `rep movsb` for large copies) the
 // CPU may report an address before the unreadable byte: AMD Zen 5 reported the line 64 bytes before an unbacked page.
-bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
+bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault, int* code = nullptr);
 
 // Reads (`write` false: into `buf`) or writes (from `buf`) `size` bytes at `offset` of the open descriptor `fd`
 // through a temporary MAP_SHARED mapping of [offset rounded down to `alignment`, offset + size rounded up), the
@@ -81,10 +87,11 @@ bool CopyCatchingSigbus(void* dst, const void* src, size_t n, uintptr_t* fault);
 // (pmem2/arch's cache-line persist) before the mapping goes; not after a fault (the copy may have stored its
 // first bytes last, or copied backwards: what it wrote is not known, and a write-back of the unreadable page would
 // fault outside the guard). kIoFail naming the source offset of the fault for a SIGBUS of the medium; EFAULT (an errno
-// error naming the address) where `buf` cannot be read (write) or written (read), checked before the copy (the guard
-// catches SIGBUS only: a SIGSEGV there would end the process), and for a SIGBUS at `buf`'s pages during the copy (an
-// unbacked page of the caller's: a mapping of a truncated file); errno errors from mmap. `alignment` must be a power
-// of two (Source::Alignment()).
+// error naming the address) where `buf` cannot be read (write) or written (read), checked before the copy
+// (ReadableWithoutFault, WritableWithoutFault; the guard catches SIGBUS only: a SIGSEGV there would end the process),
+// and for a SIGBUS of an unbacked page (BUS_ADRERR, BUS_OBJERR) at `buf`'s pages during the copy (a mapping of a
+// truncated file); a machine check is the medium's (kIoFail) wherever the kernel names it, also at `buf` (which may
+// map the same medium); errno errors from mmap. `alignment` must be a power of two (Source::Alignment()).
 absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool write, size_t alignment);
 
 }  // namespace ras_internal

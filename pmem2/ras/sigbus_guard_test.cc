@@ -150,6 +150,76 @@ TEST_F(TruncatedMapping, MappedCopyOfABufferThatFaultsIsEfaultNotABadBlock) {
   EXPECT_EQ(std::string(map_, 20), std::string(20, 'a')) << "the file was written";
 }
 
+// The write check stores nothing: a buffer that cannot be written (PROT_READ, PROT_NONE, unmapped, a truncated
+// file's page) is false and its bytes stay; one that can is true. Also where madvise(MADV_POPULATE_WRITE) answers
+// EINVAL (a kernel before 5.14; here a seccomp filter), which Linux 6.18 answers for a PROT_READ page itself. In a
+// child: the filter stays with the process.
+TEST_F(TruncatedMapping, TheWriteCheckTellsUnwritablePagesAndStoresNothing) {
+  const bool can_deny = testing::SystemCallsCanBeDenied();
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    char* const pages =
+        static_cast<char*>(mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (pages == MAP_FAILED) return 2;
+    std::memset(pages, 'k', 4 * kPage);
+    if (mprotect(pages + kPage, kPage, PROT_READ) != 0 || mprotect(pages + 2 * kPage, kPage, PROT_NONE) != 0 ||
+        munmap(pages + 3 * kPage, kPage) != 0) {
+      return 3;
+    }
+    std::string result;
+    for (int round = 0; round < (can_deny ? 2 : 1); ++round) {
+      if (round == 1) testing::DenySystemCall(__NR_madvise, EINVAL);
+      absl::StrAppend(&result, WritableWithoutFault(pages + 10, 20) ? "T" : "F",  // writable
+                      WritableWithoutFault(pages + kPage + 10, 20) ? "T" : "F",   // read-only
+                      WritableWithoutFault(pages + kPage - 2, 4) ? "T" : "F",     // ends in the read-only page
+                      WritableWithoutFault(pages + 2 * kPage, 1) ? "T" : "F",     // PROT_NONE
+                      WritableWithoutFault(pages + 3 * kPage, 1) ? "T" : "F",     // unmapped
+                      WritableWithoutFault(map_ + kPage, 8) ? "T" : "F", "|");    // beyond the file's end
+    }
+    absl::StrAppend(&result, std::string(pages, kPage) == std::string(kPage, 'k') &&
+                                     std::string(pages + kPage, kPage) == std::string(kPage, 'k')
+                                 ? "kept"
+                                 : "changed");
+    testing::WriteToParent(out, result);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, can_deny ? "TFFFFF|TFFFFF|kept" : "TFFFFF|kept");
+}
+
+// Another thread's stores to the buffer while the write check runs are never undone. The first check read a byte of
+// each page and wrote it back: a store between the two was lost, which the storing thread saw when it read its byte
+// back (most runs of a few hundred checks).
+TEST(SigbusGuardTest, TheWriteCheckLosesNoStoreOfAnotherThread) {
+  const size_t pages = 16;
+  char* const buffer =
+      static_cast<char*>(mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(buffer, MAP_FAILED);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> storing{false};
+  std::atomic<long> lost{0};  // NOLINT(runtime/int)
+  std::thread writer([&] {
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      const char value = static_cast<char>(i % 255 + 1);
+      for (size_t page = 0; page < pages; ++page) __atomic_store_n(buffer + page * kPage, value, __ATOMIC_RELAXED);
+      storing = true;
+      for (size_t page = 0; page < pages; ++page) {
+        if (__atomic_load_n(buffer + page * kPage, __ATOMIC_RELAXED) != value) lost.fetch_add(1);
+      }
+    }
+  });
+  while (!storing) std::this_thread::yield();
+  int unwritable = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < deadline && lost.load() == 0) {
+    if (!WritableWithoutFault(buffer, pages * kPage)) ++unwritable;
+  }
+  stop = true;
+  writer.join();
+  munmap(buffer, pages * kPage);
+  EXPECT_EQ(unwritable, 0);
+  EXPECT_EQ(lost.load(), 0) << "the check wrote back a byte it had read before another thread's store";
+}
+
 std::atomic<int> previous_calls{0};
 void CountingHandler(int, siginfo_t*, void*) { ++previous_calls; }
 
@@ -364,6 +434,100 @@ TEST(SigbusGuardTest, AHandlerInstalledWhileTheLastGuardEndsStaysInstalled) {
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
   EXPECT_EQ(child.output, "the application's");
+}
+
+// The application installs its handlers on another thread while the last guard ends and puts the previous action
+// back; a hook that runs before each of the put-back's installs plays that thread. It installs `installs` times, one
+// handler a call, FirstHandler and SecondHandler by turns (-1: on every call).
+void FirstHandler(int, siginfo_t*, void*) {}
+void SecondHandler(int, siginfo_t*, void*) {}
+std::atomic<int> put_back_hook_installs{0};
+std::atomic<int> put_back_hook_calls{0};
+void InstallOneOfTheApplicationsHandlers() {
+  const int call = put_back_hook_calls.fetch_add(1);
+  const int installs = put_back_hook_installs.load();
+  if (installs >= 0 && call >= installs) return;
+  const struct sigaction mine = SiginfoAction(call % 2 == 0 ? FirstHandler : SecondHandler);
+  sigaction(SIGBUS, &mine, nullptr);
+}
+
+// TSan keeps the process's signal actions in a table of its own (its sigaction interceptor installs its own handler in
+// the kernel): the raw rt_sigaction that makes a never-set disposition changes the kernel's, not that table.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kSigactionEmulated = true;
+#else
+constexpr bool kSigactionEmulated = false;
+#endif
+constexpr char kWhySigactionEmulated[] =
+    "TSan's sigaction keeps the actions in its own table, which rt_sigaction skips";
+
+// Which handler the put-back left installed ("first", "second", "SIG_DFL", "pmem2's", "another") in a child (the
+// disposition is the process's), started with SIGBUS's disposition never set (as the kernel gives it to a new process:
+// SIG_DFL with no flags; glibc's sigaction would add SA_RESTORER) or SIG_IGN set by glibc.
+std::string HandlerLeftWhenTheApplicationInstallsDuringThePutBack(bool never_set, int installs) {
+  const testing::ChildResult child = testing::RunInChild(
+      [&](int out) {
+        if (never_set) {
+          struct {  // the kernel's struct sigaction (x86-64 and most others)
+            void (*handler)(int);
+            unsigned long flags;  // NOLINT(runtime/int): the kernel's type
+            void (*restorer)();
+            uint64_t mask;
+          } untouched = {SIG_DFL, 0, nullptr, 0};
+          if (syscall(SYS_rt_sigaction, SIGBUS, &untouched, nullptr, sizeof untouched.mask) != 0) return 2;
+        } else if (signal(SIGBUS, SIG_IGN) == SIG_ERR) {
+          return 2;
+        }
+        put_back_hook_installs = installs;
+        put_back_hook_calls = 0;
+        {
+          ScopedSigbusHandler guard;
+          SetBeforeHandlerPutBackForTest(&InstallOneOfTheApplicationsHandlers);
+        }
+        SetBeforeHandlerPutBackForTest(nullptr);
+        struct sigaction now;
+        if (sigaction(SIGBUS, nullptr, &now) != 0) return 3;
+        const bool siginfo = (now.sa_flags & SA_SIGINFO) != 0;
+        testing::WriteToParent(out, siginfo && now.sa_sigaction == &FirstHandler    ? "first"
+                                    : siginfo && now.sa_sigaction == &SecondHandler ? "second"
+                                    : siginfo                                       ? "pmem2's"
+                                    : now.sa_handler == SIG_DFL                     ? "SIG_DFL"
+                                                                                    : "another");
+        return 0;
+      },
+      testing::ChildOptions{absl::Seconds(5)});
+  if (child.timed_out) return "timed out: the put-back never ended";
+  if (!child.exited || child.exit_code != 0) return child.Describe();
+  return child.output;
+}
+
+// From a disposition never set (or SIG_DFL put back for a one-shot handler that ran), the action the put-back installs
+// comes back from the kernel with glibc's SA_RESTORER, which it was compared with, not ignoring it: never the same,
+// the loop put the two back by turns for ever (the child was killed at its deadline), holding the guard's lock with
+// every signal blocked.
+TEST(SigbusGuardTest, AHandlerInstalledWhileTheLastGuardEndsStaysFromADispositionNeverSet) {
+  if (kSigactionEmulated) GTEST_SKIP() << kWhySigactionEmulated;
+  EXPECT_EQ(HandlerLeftWhenTheApplicationInstallsDuringThePutBack(/*never_set=*/true, 1), "first");
+}
+
+// Two handlers installed one after the other while the put-back runs (the second while it put the first back): the
+// second is the application's last choice and stays. The loop ended only on finding the previous action it put back
+// first, so it put the second back over itself for ever.
+TEST(SigbusGuardTest, TheApplicationsLastOfTwoHandlersInstalledDuringThePutBackStays) {
+  EXPECT_EQ(HandlerLeftWhenTheApplicationInstallsDuringThePutBack(/*never_set=*/false, 2), "second");
+  if (!kSigactionEmulated) {
+    EXPECT_EQ(HandlerLeftWhenTheApplicationInstallsDuringThePutBack(/*never_set=*/true, 2), "second");
+  }
+}
+
+// An application that installs a handler before every install of the put-back: the put-back gives up after a bounded
+// number of rounds and leaves one of the application's handlers, never pmem2's.
+TEST(SigbusGuardTest, ThePutBackEndsWhileTheApplicationKeepsInstalling) {
+  for (const bool never_set : {false, true}) {
+    if (never_set && kSigactionEmulated) continue;
+    const std::string left = HandlerLeftWhenTheApplicationInstallsDuringThePutBack(never_set, -1);
+    EXPECT_TRUE(left == "first" || left == "second") << left << (never_set ? " (never set)" : " (SIG_IGN)");
+  }
 }
 
 // What the application's handler finds blocked while it runs: SIGUSR1 and SIGBUS, as pthread_sigmask says.
@@ -795,6 +959,61 @@ TEST(SigbusGuardTest, AnUnrecoveredMachineCheckDuringTheCopyIsItsFaultAtAnUnknow
   GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
 #endif
   EXPECT_EQ(FaultOfACopyInterruptedBy(SI_KERNEL, 0x10000), 1u) << "no copy took it as its fault (1: address 0)";
+}
+
+// MappedCopy blames the caller's buffer (EFAULT) only for an unbacked page there (BUS_ADRERR, BUS_OBJERR): the kernel
+// names a machine check's poisoned page by any of the process's mappings of it, also the caller's buffer when that
+// maps the same medium (the same Device DAX), so a machine check named at the buffer is the medium's (kIoFail). The
+// main thread queues the SIGBUS, `si_code` at the buffer's second page, to the process while another thread reads a
+// file into that buffer, until a read fails: its status. (A machine check at the buffer was EFAULT.)
+absl::Status MappedReadInterruptedBy(int si_code) {
+  struct sigaction mine = CountingAction(), old;
+  EXPECT_EQ(sigaction(SIGBUS, &mine, &old), 0);
+  sigset_t bus, old_mask;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  EXPECT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
+  testing::ScopedTempDir dir("/dev/shm");
+  const size_t size = 16 << 20;
+  testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), size, O_RDWR);
+  std::vector<char> buffer(size);
+  std::atomic<bool> done{false};
+  absl::Status failed;
+  std::thread copier([&] {
+    pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
+    for (int i = 0; i < 2000; ++i) {
+      absl::Status s = MappedCopy(fd.get(), 0, buffer.data(), size, /*write=*/false, kPage);
+      if (!s.ok()) {
+        failed = s;
+        break;
+      }
+    }
+    done = true;
+  });
+  while (!done) {
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    info.si_signo = SIGBUS;
+    info.si_code = si_code;
+    info.si_addr = buffer.data() + kPage;
+    EXPECT_EQ(syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info), 0) << std::strerror(errno);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  copier.join();
+  EXPECT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
+  EXPECT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
+  return failed;
+}
+
+TEST(SigbusGuardTest, AMachineCheckNamedAtTheCallersBufferIsTheMediumsNotEfault) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan takes a SIGBUS with si_code > 0 for a fault of its own and does not deliver it";
+#endif
+  const absl::Status machine_check = MappedReadInterruptedBy(BUS_MCEERR_AR);
+  EXPECT_EQ(GetErrorCode(machine_check), ErrorCode::kIoFail) << machine_check;
+  const absl::Status unbacked = MappedReadInterruptedBy(BUS_ADRERR);
+  EXPECT_EQ(GetErrno(unbacked), EFAULT) << unbacked;
+  EXPECT_THAT(std::string(unbacked.message()), HasSubstr("faulted at 0x"));
 }
 
 // A process that ignores SIGBUS is not ended by a notice of poison found elsewhere (BUS_MCEERR_AO, which the kernel
