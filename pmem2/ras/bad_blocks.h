@@ -38,9 +38,11 @@
 //     which pmem2 does not issue yet; `ndctl clear-errors` or writing the range does it outside pmem2;
 //   * a file on a block device stacked over an NVDIMM's (device-mapper, md): kNoSupp from Create(), naming both
 //     (the file's blocks cannot be followed to the NVDIMM through it; libpmem2 says there are none);
-//   * a file on overlayfs or btrfs, whose anonymous device (major 0) hides the block device below (an overlay's upper
-//     layer, btrfs's devices), which may be an NVDIMM's: kNoSupp from Create(), naming the file system;
-//   * a file on anything else (tmpfs, a disk, no NVDIMM): no bad blocks; Next() at once says kNoBadBlockFound;
+//   * a file on a file system whose anonymous device (major 0) hides the block device below (overlayfs's upper layer,
+//     btrfs's or ZFS's devices, FUSE, a network file system: every one but those known to hold files in memory),
+//     which may be an NVDIMM's: kNoSupp from Create(), naming the file system;
+//   * a file on anything else (tmpfs, ramfs, hugetlbfs, a disk on no NVDIMM): no bad blocks; Next() at once says
+//     kNoBadBlockFound;
 //   * a Device DAX not on an NVDIMM region: kDaxRegionNotFound from Create();
 //   * anonymous sources: kNoSupp from Create().
 //

@@ -251,6 +251,34 @@ absl::StatusOr<Location> LocateDaxDevice(dev_t rdev) {
   return location;
 }
 
+namespace {
+// A file system on an anonymous device (major 0) known to hold its files in memory, or the kernel's own: no medium
+// with bad blocks or a power-fail domain lies behind it. `f_type`: statfs's; the magics are 32 bits (RAMFS_MAGIC has
+// the top bit set, which a signed f_type would extend).
+bool InMemoryFileSystem(__fsword_t f_type) {
+  switch (static_cast<uint32_t>(f_type)) {
+    case static_cast<uint32_t>(TMPFS_MAGIC):
+    case static_cast<uint32_t>(RAMFS_MAGIC):
+    case static_cast<uint32_t>(HUGETLBFS_MAGIC):
+    case static_cast<uint32_t>(PROC_SUPER_MAGIC):
+    case static_cast<uint32_t>(SYSFS_MAGIC):
+    case static_cast<uint32_t>(DEVPTS_SUPER_MAGIC):
+    case static_cast<uint32_t>(CGROUP_SUPER_MAGIC):
+    case static_cast<uint32_t>(CGROUP2_SUPER_MAGIC):
+    case static_cast<uint32_t>(DEBUGFS_MAGIC):
+    case static_cast<uint32_t>(TRACEFS_MAGIC):
+    case static_cast<uint32_t>(SECURITYFS_MAGIC):
+    case static_cast<uint32_t>(BPF_FS_MAGIC):
+    case static_cast<uint32_t>(PIPEFS_MAGIC):
+    case static_cast<uint32_t>(SOCKFS_MAGIC):
+    case static_cast<uint32_t>(ANON_INODE_FS_MAGIC):
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 absl::StatusOr<Location> LocateSource(const Source& source) {
   if (source.kind() == SourceKind::kAnonymous) {
     return MakeError(ErrorCode::kSourceTypeNotSupported, "an anonymous source is not on any device");
@@ -269,23 +297,25 @@ absl::StatusOr<Location> LocateSource(const Source& source) {
                      absl::StrCat("file descriptor ", source.fd(), " no longer refers to a regular file"));
   }
   if (major(st.st_dev) == 0) {
-    // An anonymous device is no block device, but two file systems give one to files that are on block devices: an
-    // overlay (whose upper layer may be on an NVDIMM) and btrfs (whose devices may be). "None" would be a confident
-    // wrong answer there, as for device-mapper stacked over an NVDIMM. Others (tmpfs, proc, ...) hold no file on one.
+    // An anonymous device is no block device, but many file systems give one to files that are on block devices: an
+    // overlay (whose upper layer may be on an NVDIMM), btrfs, ZFS, FUSE (mergerfs, fuse-overlayfs), ecryptfs, network
+    // file systems. "None" would be a confident wrong answer there, as for device-mapper stacked over an NVDIMM; only
+    // the file systems known to hold files in memory (or the kernel's own) hold none on one.
     struct statfs fs;
     if (fstatfs(source.fd(), &fs) != 0) {
       const int err = errno;
       return MakeErrnoError(err, absl::StrCat("fstatfs of file descriptor ", source.fd()));
     }
-    const char* hiding = nullptr;
-    if (static_cast<uint64_t>(fs.f_type) == OVERLAYFS_SUPER_MAGIC) hiding = "overlayfs";
-    if (static_cast<uint64_t>(fs.f_type) == BTRFS_SUPER_MAGIC) hiding = "btrfs";
-    if (hiding != nullptr) {
+    if (!InMemoryFileSystem(fs.f_type)) {
+      const uint32_t magic = static_cast<uint32_t>(fs.f_type);
       Location location;
       location.device_hidden =
-          absl::StrCat("its file system, ", hiding, " (device ", major(st.st_dev), ":", minor(st.st_dev),
-                       "), does not show the block device that holds the file, "
-                       "which may be on an NVDIMM");
+          absl::StrCat("its file system, ",
+                       magic == static_cast<uint32_t>(OVERLAYFS_SUPER_MAGIC) ? std::string("overlayfs")
+                       : magic == static_cast<uint32_t>(BTRFS_SUPER_MAGIC)   ? std::string("btrfs")
+                                                                           : absl::StrCat("type 0x", absl::Hex(magic)),
+                       " (device ", major(st.st_dev), ":", minor(st.st_dev),
+                       "), does not show the block device that holds the file, which may be on an NVDIMM");
       location.not_on_nvdimm = location.device_hidden;
       return location;
     }

@@ -65,8 +65,9 @@ struct Location {
   // an NVDIMM region: a file's blocks there cannot be mapped to the NVDIMM's, so its bad blocks cannot be told.
   std::string stacked_over_nvdimm;
   // Set (a message naming the file system) by LocateSource when region_dir is empty because the file's file system
-  // gives it an anonymous device (major 0) and hides the block device below, which may be an NVDIMM's: overlayfs
-  // (its upper layer's), btrfs. not_on_nvdimm says the same. (tmpfs and other virtual file systems: not set.)
+  // gives it an anonymous device (major 0) and may hide a block device below, which may be an NVDIMM's: every such
+  // file system but those known to hold files in memory (tmpfs, ramfs, hugetlbfs) or the kernel's own: overlayfs,
+  // btrfs, ZFS, FUSE, network file systems. not_on_nvdimm says the same.
   std::string device_hidden;
   // Set (a message naming the device, the region and why) where no persist makes stores on the region durable:
   // libnvdimm's nd_volatile regions (an ACPI NFIT volatile or virtual-disk range, papr_scm's and of_pmem's volatile
