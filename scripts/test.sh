@@ -16,10 +16,15 @@
 #                 that it owns and with its own Bazel output root, so that what skips without root keeps skipping
 #                 instead of failing. It takes the `tests` stage's compiles from a disk cache of this run's own
 #                 (created empty, removed at exit), and every test runs again as pmem2ci (--nocache_test_results;
-#                 a result taken from any cache fails the stage).
+#                 a result taken from any cache fails the stage). One run's stage at a time on a machine (the copy
+#                 and output root are pmem2ci's, for every checkout): another waits for ~pmem2ci/unprivileged.lock.
 # Counts individual test cases (GoogleTest cases; one per shell test; one per linter; one per stage skipped whole)
-# and ends with `N passed, N failed, N skipped`. Options: --quick runs only the plain `tests` stage; anything else
-# is refused with the usage (a mistyped option would otherwise start the whole suite: 25-40 minutes on 2 CPUs).
+# and ends with `N passed, N failed, N skipped`. A GoogleTest binary that ends before its cases did (exit() in a
+# case: Bazel's test.exited_prematurely) or passes without a report of its own fails. Under CI (.ci/run sets CI=true
+# where the runner did not) every stage runs every test afresh (--nocache_test_results; compiles still come from the
+# caches) and a result taken from a cache fails; outside CI a warm rerun takes Bazel's cached results.
+# Options: --quick runs only the plain `tests` stage; anything else is refused with the usage (a mistyped option
+# would otherwise start the whole suite: 25-40 minutes on 2 CPUs).
 #
 # Root: installing missing packages needs root or sudo (nothing else does once they are there). Test cases that
 # need root (tmpfs and ext4-on-loop-device mounts, dropping privileges to user nobody) run only as root and
@@ -98,12 +103,22 @@ if [ $quick -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
   done
   export PATH
 fi
-# A huge page pool a test raised and could not put back (killed by a timeout: testing/huge_pages.h) is put back.
+# A huge page pool a test raised and could not put back (killed by a timeout: testing/huge_pages.h) is put back,
+# under the lock the tests hold while the pool is raised (testing/huge_pages.cc): a test of another run on this
+# machine that holds it raised the pool on purpose, and puts it back itself. Opened read-only first, as the tests
+# do (fs.protected_regular refuses O_CREAT of another user's file in /dev/shm); waits a minute at most, and leaves
+# the pool as it is if the lock stays held (the next test to take it puts a stale pool back).
 restore_huge_pages() {
-  local restore=/dev/shm/pmem2-test-huge-pages.restore
-  if [ "$(id -u)" -eq 0 ] && [ -f "$restore" ] && [ ! -L "$restore" ] && [ "$(stat -c %u "$restore")" -eq 0 ]; then
+  local restore=/dev/shm/pmem2-test-huge-pages.restore lock=/dev/shm/pmem2-test-huge-pages.lock lock_fd
+  { [ "$(id -u)" -eq 0 ] && [ -f "$restore" ]; } || return 0
+  if ! { exec {lock_fd}<"$lock"; } 2>/dev/null; then
+    exec {lock_fd}>>"$lock" || return 1
+    chmod 644 "$lock" # as the tests make it, whatever the umask: every user's tests open it
+  fi
+  if flock -w 60 "$lock_fd" && [ -f "$restore" ] && [ ! -L "$restore" ] && [ "$(stat -c %u "$restore")" -eq 0 ]; then
     cat "$restore" >/proc/sys/vm/nr_hugepages && rm -f "$restore"
   fi
+  exec {lock_fd}<&-
 }
 # Quietly: the final line must stay the last one printed.
 trap 'restore_huge_pages >/dev/null 2>&1; rm -rf "$log_dir" ${disk_cache:+"$disk_cache"}' EXIT
@@ -175,7 +190,7 @@ bep_outputs() {
 # in the target's folder, where an earlier run's may lie (a test sharded since, or sharded differently).
 count_bazel_results() {
   local log=$1 testlogs=$2 stage=$3 list_skips=${4:-0} no_cached=${5:-0} bep=${6:-}
-  local target status dir p f s x
+  local target status dir p f s x bad
   # None where no test action ran (a fresh output base whose tests all failed to build): the targets' statuses below
   # still count and name them. Without a build event file nothing could be read without it.
   if { [ -z "$testlogs" ] || [ ! -d "$testlogs" ]; } && [ -z "$bep" ]; then
@@ -187,7 +202,7 @@ count_bazel_results() {
     grep -E "^//[^ ]+ +${cached_re%\?}" "$log" | head -20 | sed 's/^/    /'
     failed=$((failed + 1))
   fi
-  local -a xmls
+  local -a xmls reports
   while read -r target status; do
     dir="$testlogs/${target#//}"; dir="${dir/://}"
     # A sharded test writes one report per shard and none at the top.
@@ -205,7 +220,31 @@ count_bazel_results() {
       f=1
     fi
     if [ ${#xmls[@]} -gt 0 ] && [ "$status" != "NO_STATUS" ] && [ "$status" != "FAILED_TO_BUILD" ]; then
-      read -r p f s < <(awk '
+      # A report that no finished test wrote is one failed case, and its "case" no pass: a GoogleTest binary that
+      # left test.exited_prematurely beside it (GoogleTest creates that file, Bazel's TEST_PREMATURE_EXIT_FILE,
+      # when its cases start and removes it once they all ran: an exit() partway through leaves it), or one whose
+      # report is the stand-in Bazel writes where the test wrote none (tools/test/generate-xml.sh, or test-setup.sh:
+      # "Generated test.log (if the file is not UTF-8..." then the log; a single case, passed on exit status 0).
+      # That stand-in is the only report of a shell test and of the cc_tests without GoogleTest (the fuzz drivers,
+      # the C, dlopen and main tests): a binary counts as GoogleTest when it holds GoogleTest's
+      # TEST_PREMATURE_EXIT_FILE; one not found is not trusted.
+      reports=() bad=0
+      for x in "${xmls[@]}"; do
+        if [ -e "${x%/*}/test.exited_prematurely" ]; then
+          echo "  $stage: $target exited before its test cases ended (${x%/*}/test.exited_prematurely): counted" \
+            "as failed"
+          bad=$((bad + 1))
+        elif [ "$status" = PASSED ] &&
+          grep -qE '^[[:space:]]*(<system-out>)?Generated test\.log \(if the file is not UTF-8' "$x" &&
+          ! is_not_googletest "$x" "$target"; then
+          echo "  $stage: $target PASSED but wrote no test.xml of its own (${x%/*}: Bazel's stand-in), and is a" \
+            "GoogleTest binary (or its binary was not found): counted as failed"
+          bad=$((bad + 1))
+        else
+          reports+=("$x")
+        fi
+      done
+      [ ${#reports[@]} -gt 0 ] && read -r p f s < <(awk '
         /<testsuite / {
           t = e = fl = sk = d = 0
           if (match($0, / tests="[0-9]+"/)) t = substr($0, RSTART + 8, RLENGTH - 9)
@@ -215,20 +254,21 @@ count_bazel_results() {
           if (match($0, / disabled="[0-9]+"/)) d = substr($0, RSTART + 11, RLENGTH - 12)
           fail += fl + e; skip += sk + d; pass += t - fl - e - sk - d
         }
-        END { print pass + 0, fail + 0, skip + 0 }' "${xmls[@]}")
+        END { print pass + 0, fail + 0, skip + 0 }' "${reports[@]}")
+      f=$((f + bad))
       # GoogleTest exits 0 when its filter selects nothing (a renamed test under --gtest_filter): a silent pass.
       if [ "$status" = PASSED ] && [ $((p + f + s)) -eq 0 ]; then
         echo "  $stage: $target PASSED but ran no test case: counted as failed"
         f=1
       fi
-      [ "$list_skips" = 1 ] && [ "$s" -gt 0 ] && list_skipped "$stage" "${xmls[@]}"
+      [ "$list_skips" = 1 ] && [ "$s" -gt 0 ] && list_skipped "$stage" "${reports[@]}"
       # Under CI and as root, the scratch file systems (tmpfs, ext4 on a failing loop device), private tmpfs mounts,
       # seccomp filters (DenySystemCall: a failing msync, a refused system call) and the tracing of a child's opens
       # that the write-back failure tests and others stand on must be there: a case skipped for want of one (a
       # container without CAP_SYS_ADMIN, loop devices, seccomp or ptrace) fails, as the promise it checks would
       # otherwise pass unchecked.
       if [ "$in_ci" = 1 ] && [ "$stage" = tests ] && [ "$(id -u)" -eq 0 ] && [ "$s" -gt 0 ]; then
-        x=$(list_skipped "$stage" "${xmls[@]}" |
+        x=$(list_skipped "$stage" "${reports[@]}" |
           grep -cE ': skipped [^ ]*: (skip: |[A-Z_]+: )?(ScratchFs|MountPrivateTmpfs|DenySystemCall|trace_opens): ')
         if [ "$x" -gt 0 ]; then
           echo "  $stage: $target: $x case(s) skipped for want of a scratch file system, mount, seccomp or ptrace," \
@@ -249,6 +289,16 @@ count_bazel_results() {
     fi
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   done < <(sed -nE "s#^(//[^ ]+) +$cached_re$status_re([ ,].*)?\$#\\1 \\4#p" "$log" | sed -E 's/ /_/2g')
+}
+
+# is_not_googletest XML TARGET: whether TARGET's executable, beside the folder of its report XML (bin/PKG/NAME for
+# testlogs/PKG/NAME[/shard_*]/test.xml), is found and lacks GoogleTest's TEST_PREMATURE_EXIT_FILE (a shell test's
+# script, a cc_test with a main of its own)
+is_not_googletest() {
+  local xml=$1 rel=${2#//} root
+  rel=${rel/://}; rel=${rel#/}
+  root=${xml%/testlogs/"$rel"/*}
+  [ "$root" != "$xml" ] && [ -f "$root/bin/$rel" ] && ! grep -qaF TEST_PREMATURE_EXIT_FILE "$root/bin/$rel"
 }
 
 # show_failures STAGE DIR [BEP TARGET]: what a failed target printed, from its test.log (one per shard: this run's, as
@@ -298,7 +348,7 @@ list_skipped() {
 
 # bazel_stage NAME [bazel flags...]: `${bazel[@]} test //...` with the flags, in the current folder; counts the
 # results (and lists the skipped cases of the plain runs: those without --config). With --nocache_test_results
-# every result must come from a run in this stage.
+# (always under CI) every result must come from a run in this stage.
 bazel_stage() {
   local name=$1; shift
   current_stage=$name
@@ -310,6 +360,12 @@ bazel_stage() {
       --nocache_test_results) no_cached=1 ;;
     esac
   done
+  # Under CI every test runs in every stage (compiles still come from the caches): a result an earlier run left in
+  # the output base would otherwise count as this run's. Outside CI a warm rerun takes the cached results.
+  if [ "$in_ci" = 1 ] && [ $no_cached -eq 0 ]; then
+    set -- "$@" --nocache_test_results
+    no_cached=1
+  fi
   "${bazel[@]}" test --keep_going --build_event_json_file="$bep" "${bazel_test_flags[@]}" "$@" //... >"$log" 2>&1
   local rc=$?
   if ! grep -qE "^//[^ ]+ +$cached_re$status_re" "$log"; then
@@ -363,10 +419,26 @@ unprivileged_stage() {
     failed=$((failed + 1)); return
   fi
   src=$home/pmem2
+  # The copy, the output root and the build event file are the same for every checkout on this machine: one run's
+  # stage at a time, the others waiting for this lock (held to the stage's end; kept from the commands the stage
+  # runs, so that no Bazel server it starts holds it on).
+  local lock=$home/unprivileged.lock lock_fd
+  if [ -L "$lock" ] || ! exec {lock_fd}>>"$lock"; then
+    echo "stage unprivileged: 0 passed, 1 failed (cannot open the lock $lock)"; failed=$((failed + 1)); return
+  fi
+  if ! flock -n "$lock_fd"; then
+    echo "  unprivileged: waiting for another run's unprivileged stage to end (lock $lock)"
+    if ! flock "$lock_fd"; then
+      exec {lock_fd}>&-
+      echo "stage unprivileged: 0 passed, 1 failed (cannot lock $lock)"; failed=$((failed + 1)); return
+    fi
+    start=$SECONDS # the copy's time, below
+  fi
   # Only what this stage writes changes owner: the home itself, the copy, and the Bazel output root (-R follows no
   # symbolic link; -h changes a link rather than what it points to).
   if ! { mkdir -p "$home/.cache" && chown -h "$user:" "$home" && chown -R "$user:" "$home/.cache" &&
-    rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$src"; }; then
+    rm -rf "$src" && mkdir "$src" && copy_tree "$src" && chown -R "$user:" "$src"; } {lock_fd}>&-; then
+    exec {lock_fd}>&-
     echo "stage unprivileged: 0 passed, 1 failed (cannot copy the tree to $src)"; failed=$((failed + 1)); return
   fi
   # Every test runs here, whatever an earlier run left in this user's output base or the disk cache holds.
@@ -380,14 +452,18 @@ unprivileged_stage() {
   # PATH: this run's own (see disk_cache above); folders the user cannot read are skipped by every lookup.
   bazel=(runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8 PATH="$PATH"
     bazel --output_user_root="$home/.cache/bazel/_bazel_$user") # Bazel's default output root for that user
-  pushd "$src" >/dev/null || return
+  if ! pushd "$src" >/dev/null; then
+    exec {lock_fd}>&-
+    echo "stage unprivileged: 0 passed, 1 failed (cannot enter $src)"; failed=$((failed + 1)); bazel=(bazel); return
+  fi
   bep_dir=$home # the build event file is written by that user
-  bazel_stage unprivileged "${cache_flags[@]}"
+  bazel_stage unprivileged "${cache_flags[@]}" {lock_fd}>&-
   rm -f "$home/unprivileged.bep.json"
   bep_dir=$log_dir
-  "${bazel[@]}" shutdown >/dev/null 2>&1 # its server would linger for hours
-  popd >/dev/null || return
+  "${bazel[@]}" shutdown >/dev/null 2>&1 {lock_fd}>&- # its server would linger for hours
+  exec {lock_fd}>&-
   bazel=(bazel)
+  popd >/dev/null || return
 }
 
 if [ $quick -eq 0 ]; then
@@ -433,11 +509,14 @@ if [ $quick -eq 0 ]; then
   # A consumer workspace that knows pmem2 only through local_repository + pmem2_dependencies().
   start=$SECONDS before_p=$passed before_f=$failed
   current_stage=consumer log="$log_dir/consumer.log"
+  # Under CI its tests run again too, and a cached result fails (as in bazel_stage).
+  consumer_flags=("${bazel_test_flags[@]}")
+  [ $in_ci -eq 1 ] && consumer_flags+=(--nocache_test_results)
   (cd examples/consumer &&
-    bazel test --keep_going --build_event_json_file="$log_dir/consumer.bep.json" "${bazel_test_flags[@]}" //... &&
+    bazel test --keep_going --build_event_json_file="$log_dir/consumer.bep.json" "${consumer_flags[@]}" //... &&
     bazel run //:consumer) >"$log" 2>&1
   rc=$?
-  count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer 0 0 \
+  count_bazel_results "$log" "$(cd examples/consumer && bazel info bazel-testlogs 2>/dev/null)" consumer 0 $in_ci \
     "$log_dir/consumer.bep.json"
   # The binary's output and its exit status (a crash at exit after "consumer ok" fails).
   if [ $rc -eq 0 ] && grep -q "^consumer ok" "$log"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -445,7 +524,7 @@ if [ $quick -eq 0 ]; then
   # The same workspace built with clang: pmem2's sources compile there too (GCC-only pragmas and C++20 extensions
   # GCC accepts in C++17 once broke it). One result: the build and its test.
   clang_log="$log_dir/consumer-clang.log"
-  if (cd examples/consumer && bazel test "${bazel_test_flags[@]}" --repo_env=CC=clang //...) >"$clang_log" 2>&1; then
+  if (cd examples/consumer && bazel test "${consumer_flags[@]}" --repo_env=CC=clang //...) >"$clang_log" 2>&1; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); echo "  consumer with clang failed:"; tail -20 "$clang_log" | sed 's/^/    /'
