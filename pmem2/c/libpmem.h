@@ -132,9 +132,12 @@ extern "C" {
  * Without PMEM_FILE_CREATE `len` must be 0. NULL with errno on failure (EINVAL for flags or lengths that do
  * not go together, or an empty file; ENOENT, EEXIST, EISDIR, ENOTDIR, EACCES, ENOSPC, ... from the system).
  * A missing file is made unnamed and linked at `path` only once mapped, so a call that fails leaves none behind,
- * and one that another caller created at `path` meanwhile is mapped (EEXIST with PMEM_FILE_EXCL); on a file system
- * without O_TMPFILE, or without /proc, it is made by name first and, as in libpmem, removed on failure only with
- * PMEM_FILE_EXCL (map_file.h). An existing file PMEM_FILE_CREATE grows stays at len if a later step fails, as in
+ * and one that another caller created at `path` meanwhile is mapped (EEXIST with PMEM_FILE_EXCL); EIO if `path` no
+ * longer names it right after the link (replaced meanwhile). On a file system without O_TMPFILE, without /proc, or
+ * where the link fails for another reason than EEXIST (EPERM, EXDEV, ENOSPC, an LSM's denial), it is made by name
+ * first and, as in libpmem, removed on failure only with PMEM_FILE_EXCL (map_file.h). Its mode is `mode` under the
+ * umask (or the folder's default ACL), as with open(O_CREAT); its SELinux label is the folder's rule's, never a
+ * name-based type_transition's. An existing file PMEM_FILE_CREATE grows stays at len if a later step fails, as in
  * libpmem (another process may already have mapped and written the grown part); one it shrinks keeps its old size
  * (libpmem leaves it cut short): the shrink waits for a trial mapping, so only a mapping that fails after it
  * (address space, memory) leaves the file shrunk.

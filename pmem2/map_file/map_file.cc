@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,54 @@ std::atomic<FallocateFn> fallocate_for_test{nullptr};
 void SetAfterCreateForTest(AfterCreateFn hook) { after_create_for_test.store(hook, std::memory_order_relaxed); }
 void SetAfterSizeForTest(AfterSizeFn hook) { after_size_for_test.store(hook, std::memory_order_relaxed); }
 void SetFallocateForTest(FallocateFn fallocate) { fallocate_for_test.store(fallocate, std::memory_order_relaxed); }
+
+namespace {
+// This thread's umask, from /proc/thread-self/status ("Umask:", Linux 4.7): umask(2) cannot read it without setting
+// it, which races with other threads' creations. nullopt where /proc or the line is missing.
+std::optional<mode_t> ThreadUmask() {
+  // Into a buffer of its own, with nothing that allocates while the descriptor is open: a std::bad_alloc there would
+  // leak it (out_of_memory_test). "Umask:" is the second line (fs/proc/array.c); 4 KiB hold it.
+  char buffer[4096];
+  size_t filled = 0;
+  const int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  while (filled < sizeof buffer) {
+    const ssize_t n = read(fd, buffer + filled, sizeof buffer - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    filled += static_cast<size_t>(n);
+  }
+  close(fd);
+  const absl::string_view status(buffer, filled);
+  const size_t at = status.find("\nUmask:");
+  if (at == absl::string_view::npos) return std::nullopt;
+  size_t i = status.find_first_not_of(" \t", at + 7);
+  mode_t mask = 0;
+  int digits = 0;
+  for (; i < status.size() && status[i] >= '0' && status[i] <= '7'; ++i, ++digits) {
+    mask = static_cast<mode_t>(mask * 8 + static_cast<mode_t>(status[i] - '0'));
+  }
+  if (digits == 0) return std::nullopt;
+  return mask & 0777;
+}
+}  // namespace
+
+// Gives the file made with O_TMPFILE in `folder` the mode open(O_CREAT) would have: kernels before "fs: Add missing
+// umask strip in vfs_tmpfile" (6.0) skip the umask there unless the file system applies POSIX ACLs, so 0666 came out
+// world-writable under umask 022. The umask bits are only taken away (never a bit added), and only where the folder
+// has no default ACL: with one, the kernel derives the mode from the ACL and ignores the umask, as open(O_CREAT) does.
+// false: the mode could not be made sure of (no umask to read, the ACL or fchmod failing); the caller then creates by
+// name, which the kernel applies the umask to.
+bool ApplyUmask(int fd, const std::string& folder) {
+  const std::optional<mode_t> mask = ThreadUmask();
+  struct stat st;
+  if (!mask.has_value() || fstat(fd, &st) != 0) return false;
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & *mask) == 0) return true;
+  if (getxattr(folder.c_str(), "system.posix_acl_default", nullptr, 0) >= 0) return true;
+  if (errno != ENODATA && errno != ENOTSUP) return false;
+  return fchmod(fd, mode & ~*mask) == 0;
+}
 }  // namespace map_file_internal
 
 namespace {
@@ -252,14 +301,18 @@ absl::StatusOr<Map> MapAtHint(Config config, const Source& source, void* hint) {
   return Map::Create(config, source);
 }
 
-// Create of a missing file, made atomic: the file is made unnamed (O_TMPFILE in the path's folder, with `mode`),
-// sized and mapped, and linked at `path` only once the mapping succeeded, so that no other caller can open it before
-// then, and a call that fails leaves no name behind, which another caller might have opened the file by. Linked
-// through /proc/self/fd (linkat's AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH). true: done (mapped, linked, kept).
+// Create of a missing file, made atomic: the file is made unnamed (O_TMPFILE in the path's folder, with `mode` under
+// the umask: ApplyUmask), sized and mapped, and linked at `path` only once the mapping succeeded, so that no other
+// caller can open it before then, and a call that fails leaves no name behind, which another caller might have opened
+// the file by. Linked through /proc/thread-self/fd (linkat's AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): /proc/self/fd
+// shows the thread-group leader's descriptor table, which differs from the calling thread's after an
+// unshare(CLONE_FILES), and the link would then name whatever the leader has open under that number. The magic link is
+// checked to lead to this file before linking, and `path` to name it after. true: done (mapped, linked, kept).
 // false: nothing done, nothing left, go on by name: `path` exists (a dangling symbolic link too, whose target is made
-// by name: map_file.h) or cannot be looked up, the folder's file system has no O_TMPFILE, /proc is not mounted, the
-// link fails for a reason the creation by name then reports, or another caller linked a file at `path` first
-// (without exclusive, that file is then opened as an existing one).
+// by name: map_file.h) or cannot be looked up, the folder's file system has no O_TMPFILE, /proc (or thread-self:
+// Linux 3.17) is missing, the mode cannot be made sure of, the link fails for a reason other than EEXIST (the creation
+// by name then reports the system's error for the same cause, or works where only linking is refused), or another
+// caller linked a file at `path` first (without exclusive, that file is then opened as an existing one).
 absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFileOptions& options,
                                            absl::FunctionRef<void(MappedFile&&, int fd)> keep) {
   if (path.empty() || path.back() == '/') return false;
@@ -281,8 +334,14 @@ absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFil
     if (named_fd >= 0) close(named_fd);
     close(fd);
   });
-  const std::string proc_path = absl::StrCat("/proc/self/fd/", fd);
-  if (access(proc_path.c_str(), F_OK) != 0) return false;  // no /proc: it could not be linked
+  const std::string proc_path = absl::StrCat("/proc/thread-self/fd/", fd);
+  struct stat by_proc, by_fd;
+  // No /proc (or no thread-self), or a magic link that leads elsewhere: it could not be linked.
+  if (stat(proc_path.c_str(), &by_proc) != 0 || fstat(fd, &by_fd) != 0 || by_proc.st_dev != by_fd.st_dev ||
+      by_proc.st_ino != by_fd.st_ino) {
+    return false;
+  }
+  if (!map_file_internal::ApplyUmask(fd, folder)) return false;
   absl::StatusOr<Source> source = Source::FromFd(fd);
   if (!source.ok()) return WithMessagePrefix(path, source.status());
   if (absl::Status s = SizeFile(fd, path, options); !s.ok()) return s;
@@ -299,15 +358,23 @@ absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFil
   linked = true;
   if (map_file_internal::AfterCreateFn hook = map_file_internal::after_create_for_test.load()) hook(path);
   // `keep` gets a descriptor opened through the name (O_PATH: no permission asked), which /proc names by `path`
-  // (pmem_map_file's forked child opens the file again by that name), where the unnamed one's stays "(deleted)";
-  // the unnamed one if the path no longer leads to this file.
+  // (pmem_map_file's forked child opens the file again by that name), where the unnamed one's stays "(deleted)".
   named_fd = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  struct stat by_name, by_fd;
-  const bool same = named_fd >= 0 && fstat(named_fd, &by_name) == 0 && fstat(fd, &by_fd) == 0 &&
-                    by_name.st_dev == by_fd.st_dev && by_name.st_ino == by_fd.st_ino;
+  if (named_fd < 0 && errno != ENOENT) {
+    const int err = errno;  // EMFILE, ENOMEM: the file stays ours, and goes with the cleanup
+    return SystemError(err, absl::StrCat("opening ", path, " after linking it"));
+  }
+  struct stat by_name;
+  if (named_fd < 0 || fstat(named_fd, &by_name) != 0 || by_name.st_dev != by_fd.st_dev ||
+      by_name.st_ino != by_fd.st_ino) {
+    // The path does not name the file mapped (replaced or removed since the link): a success would hand back a
+    // mapping of a file with no name, whose data goes with the last unmap. What the path names is not ours to remove.
+    return SystemError(EIO, absl::StrCat("creating ", path, ": after the link, ", path,
+                                         " no longer names the file made and mapped (replaced or removed meanwhile)"));
+  }
   MappedFile mapped{*std::move(map), false};
   mapped.is_pmem = mapped.map.store_granularity() != StoreGranularity::kPage;
-  keep(std::move(mapped), same ? named_fd : fd);
+  keep(std::move(mapped), named_fd);
   kept = true;
   return true;
 }

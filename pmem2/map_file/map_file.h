@@ -27,11 +27,19 @@
 //     (EINTR) goes on in pieces, down to 1 MiB; one such piece interrupted 4 times in a row fails with EINTR. A missing
 //     file is made unnamed (O_TMPFILE in the path's folder), sized and mapped, and linked at `path` only then: no
 //     other caller can open it before it is whole, and a call that fails leaves nothing behind. If another caller
-//     put a file at `path` first, that one is opened and resized as an existing file (exclusive: EEXIST). Where the
-//     folder's file system has no O_TMPFILE or /proc is not mounted, the file is created by name first, as libpmem
-//     does, and a call that fails after that leaves it, sized, unless exclusive: then it is removed (while `path`
-//     still names it), and another caller whose create without exclusive opened it meanwhile loses it with its
-//     name, as with libpmem. An existing file is never removed. Of an existing
+//     put a file at `path` first, that one is opened and resized as an existing file (exclusive: EEXIST). If `path`
+//     no longer names the file mapped right after the link (another process renamed or replaced it), the call fails
+//     with EIO and removes nothing. The mode is `mode` under the calling thread's umask, as with open(O_CREAT), or
+//     from the folder's default ACL. The file is created by name first instead, as libpmem does, where the folder's
+//     file system has no O_TMPFILE, /proc is not mounted or lacks /proc/thread-self (Linux 3.17) or its "Umask:"
+//     line (4.7), or the link fails for any reason other than EEXIST: EPERM (protected_hardlinks, where the file
+//     system gives the file another owner), EXDEV, ENOSPC, EDQUOT, a seccomp or LSM denial. The creation by name then
+//     reports the system's error for the same cause, as libpmem, or works where only linking is refused: failing
+//     instead would refuse files libpmem makes. A call that fails after that leaves the file, sized, unless
+//     exclusive: then it is removed (while `path` still names it), and another caller whose create without exclusive
+//     opened it meanwhile loses it with its name, as with libpmem. Under SELinux, a file made unnamed gets the label
+//     the folder's rules give a new file, not one a name-based type_transition rule would give it (the name comes
+//     after). An existing file is never removed. Of an existing
 //     file to shrink, the part that stays is first mapped on trial, so that what would refuse the mapping refuses
 //     before the shrink; only a mapping that fails after it, for want of address space, leaves it shrunk. An existing
 //     file grown stays at `length` (or whatever size another caller gave it meanwhile) when a later step fails, as in

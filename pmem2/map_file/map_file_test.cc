@@ -4,8 +4,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,9 +17,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -493,9 +498,10 @@ TEST_F(MapFileTest, AFileThatReplacedTheCreatedOneIsNotRemoved) {
 std::string shared_path;
 std::optional<MappedFile> second_mapping;
 int second_calls = 0;
+size_t second_length = kMiB;  // the length the second caller creates the file with
 void SecondCallerCreatesMapsAndWrites(int) {
   if (second_calls++ > 0) return;  // the second caller's own sizing
-  absl::StatusOr<MappedFile> mapped = MapFile(shared_path, Create(kMiB));
+  absl::StatusOr<MappedFile> mapped = MapFile(shared_path, Create(second_length));
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   ASSERT_TRUE(mapped->map.Memcpy(mapped->map.address(), "second", 6).ok()) << "the second caller's persist failed";
   second_mapping.emplace(*std::move(mapped));
@@ -534,6 +540,156 @@ TEST_F(MapFileTest, ACreateThatFailsLeavesTheFileAnotherCreateMappedMeanwhile) {
     second_mapping.reset();
   }
   EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("fails", "succeeds", "exclusive"));
+}
+
+// As above, the second caller linking its file first, but of another length: the first call then opens that file as
+// an existing one and resizes it to its own length, as create does any existing file (map_file.h): a shorter one
+// grown, a longer one cut to `length` (libpmem's truncation). The second caller's record stays either way.
+TEST_F(MapFileTest, ACreateThatFindsAnotherCreatesFileOfAnotherLengthResizesItAsAnExistingOne) {
+  for (const size_t other : {kMiB / 2, 2 * kMiB}) {
+    SCOPED_TRACE(other);
+    shared_path = dir_.Join(absl::StrCat("other-", other));
+    second_calls = 0;
+    second_length = other;
+    map_file_internal::SetAfterSizeForTest(&SecondCallerCreatesMapsAndWrites);
+    absl::StatusOr<MappedFile> first = MapFile(shared_path, Create(kMiB));
+    map_file_internal::SetAfterSizeForTest(nullptr);
+    second_length = kMiB;
+    ASSERT_TRUE(second_mapping.has_value()) << "the seam did not map the file";
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(first->map.size(), kMiB);
+    EXPECT_EQ(std::string(static_cast<const char*>(first->map.address()), 6), "second") << "not the same file";
+    EXPECT_EQ(StatOrZero(shared_path).st_size, static_cast<off_t>(kMiB)) << "not resized as an existing file";
+    EXPECT_GE(static_cast<uint64_t>(StatOrZero(shared_path).st_blocks) * 512, kMiB) << "the grown part not allocated";
+    EXPECT_EQ(ReadAt(shared_path, 0, 6), "second") << "the second caller's persisted record is gone";
+    second_mapping.reset();
+  }
+}
+
+// /proc/self/fd shows the thread-group leader's descriptor table; a thread that called unshare(CLONE_FILES) has a
+// table of its own, where the number MapFile's unnamed file gets may name another file in the leader's (here a
+// decoy). Linked through /proc/self, the decoy got the path and the call returned a mapping of the nameless file,
+// whose data went with the unmap (found by review). Through /proc/thread-self the path names the file mapped.
+TEST_F(MapFileTest, AThreadWithADescriptorTableOfItsOwnLinksTheFileItMapped) {
+  const std::string decoy = dir_.Join("decoy");
+  ::pmem2::testing::ScopedFd decoy_fd = ::pmem2::testing::CreateFile(decoy, 4096, O_RDWR);
+  ASSERT_GE(decoy_fd.get(), 0);
+  const std::string path = dir_.Join("new");
+  std::string report;
+  std::thread thread([&] {
+    if (unshare(CLONE_FILES) != 0) {
+      report = absl::StrCat("unshare(CLONE_FILES): ", std::strerror(errno));
+      return;
+    }
+    // The decoy's number was the lowest free one when it was opened; freed in this thread's table alone, it is the
+    // number MapFile's O_TMPFILE descriptor gets here, while the leader's still names the decoy.
+    close(decoy_fd.get());
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe >= 0) close(probe);
+    if (probe != decoy_fd.get()) {
+      report = absl::StrCat("skip: the lowest free descriptor is ", probe, ", not the decoy's ", decoy_fd.get());
+      return;
+    }
+    absl::StatusOr<MappedFile> mapped = MapFile(path, Create(kMiB));
+    if (!mapped.ok()) {
+      report = mapped.status().ToString();
+      return;
+    }
+    report = mapped->map.Memcpy(mapped->map.address(), "mapped", 6).ok() ? "mapped" : "the persist failed";
+  });
+  thread.join();
+  if (absl::StartsWith(report, "skip: ")) GTEST_SKIP() << report;
+  EXPECT_EQ(report, "mapped");
+  EXPECT_EQ(ReadAt(path, 0, 6), "mapped") << "the path names another file than the one mapped";
+  EXPECT_EQ(StatOrZero(path).st_size, static_cast<off_t>(kMiB));
+  EXPECT_NE(StatOrZero(path).st_ino, StatOrZero(decoy).st_ino) << "the decoy was linked at the path";
+  EXPECT_EQ(StatOrZero(decoy).st_nlink, 1u) << "the decoy was linked";
+  EXPECT_EQ(StatOrZero(decoy).st_size, 4096) << "the decoy was resized";
+}
+
+// Another process renames the file just linked and puts one of its own at the path before MapFile looks again:
+// the mapping is of a file the path no longer names, and a success would hand back a mapping whose data no name leads
+// to (before: success, with the unnamed descriptor). The call fails; neither file is removed (the path's is not ours).
+TEST_F(MapFileTest, AFileReplacedRightAfterItsLinkFailsTheCallAndRemovesNothing) {
+  const std::string path = dir_.Join("new");
+  map_file_internal::SetAfterCreateForTest(&ReplaceTheCreatedFile);
+  const absl::Status status = MapFile(path, Create(kMiB)).status();
+  map_file_internal::SetAfterCreateForTest(nullptr);
+  EXPECT_EQ(replaced_path, path) << "the hook did not run";
+  EXPECT_EQ(GetErrno(status), EIO) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("no longer names")) << status;
+  EXPECT_EQ(StatOrZero(path).st_size, 123) << "the other process's file was touched";
+  EXPECT_EQ(StatOrZero(path + ".moved").st_size, static_cast<off_t>(kMiB));
+  EXPECT_THAT(FolderEntries(dir_.path()), UnorderedElementsAre("new", "new.moved"));
+}
+
+// Without /proc (here a tmpfs mounted over it, in a mount namespace of the child's own) the unnamed file could not be
+// linked: the file is created by name first, as libpmem does, so a call that fails without exclusive leaves it, sized,
+// and one that succeeds maps it.
+TEST_F(MapFileTest, WithoutProcAFileIsCreatedByName) {
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    if (absl::Status mounted = ::pmem2::testing::MountPrivateTmpfs("/proc", "4k"); !mounted.ok()) {
+      ::pmem2::testing::WriteToParent(out, absl::StrCat("skip: ", mounted.message()));
+      return 0;
+    }
+    std::string report = absl::StrCat("proc ", access("/proc/self", F_OK) == 0 ? "mounted" : "gone", "\n");
+    MapFileOptions refused = Create(kMiB);
+    refused.required_granularity = StoreGranularity::kCacheLine;  // tmpfs cannot: the mapping fails
+    const absl::Status status = MapFile(dir_.Join("failed"), refused).status();
+    absl::StrAppend(&report, "failed ", GetErrorCode(status) == ErrorCode::kGranularityNotSupported, " size ",
+                    StatOrZero(dir_.Join("failed")).st_size, "\n");
+    absl::StatusOr<MappedFile> made = MapFile(dir_.Join("made"), Create(kMiB));
+    absl::StrAppend(&report, "made ", made.ok() ? "ok" : made.status().ToString(), " size ",
+                    StatOrZero(dir_.Join("made")).st_size, "\n");
+    ::pmem2::testing::WriteToParent(out, report);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (absl::StartsWith(child.output, "skip: ")) GTEST_SKIP() << child.output.substr(6);
+  EXPECT_EQ(child.output, absl::StrCat("proc gone\nfailed 1 size ", kMiB, "\nmade ok size ", kMiB, "\n"));
+}
+
+// The mode asked for is taken under the umask, as open(O_CREAT) takes it, though O_TMPFILE made the file: kernels
+// before 6.0 left the umask out there (but for file systems that apply POSIX ACLs), so 0666 came out world-writable.
+// In a folder with a default ACL, the ACL decides and the umask does not (tmpfs with CONFIG_TMPFS_POSIX_ACL; skipped
+// elsewhere), which a fix that always took the umask away would break.
+TEST_F(MapFileTest, TheModeIsTakenUnderTheUmaskUnlessADefaultAclDecides) {
+  const std::string acl_dir = dir_.Join("acl");
+  ASSERT_EQ(mkdir(acl_dir.c_str(), 0777), 0);
+  // A minimal default ACL in the kernel's xattr format: version 2, then (tag, permissions, id) for user::rwx,
+  // group::rwx and other::rwx, the id undefined.
+  // clang-format off
+  const unsigned char acl[] = {2, 0, 0, 0,
+                               0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+                               0x04, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+                               0x20, 0, 7, 0, 0xff, 0xff, 0xff, 0xff};
+  // clang-format on
+  const bool has_acl = setxattr(acl_dir.c_str(), "system.posix_acl_default", acl, sizeof acl, 0) == 0;
+  const int acl_err = errno;
+  ::pmem2::testing::ChildResult child = ::pmem2::testing::RunInChild([&](int out) {
+    umask(027);
+    std::string report;
+    for (const std::string& folder : {dir_.path(), acl_dir}) {
+      MapFileOptions options = Create(kMiB);
+      options.mode = 0666;
+      const std::string path = folder + "/new";
+      const absl::Status status = MapFile(path, options).status();
+      absl::StrAppend(&report, status.ok() ? "" : status.ToString(),
+                      absl::StrFormat("%04o", StatOrZero(path).st_mode & 07777));
+      // This kernel may apply the umask to O_TMPFILE itself: a file given 0666 after the open plays one before 6.0.
+      ::pmem2::testing::ScopedFd fd(open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666));
+      struct stat st = {};
+      const bool applied = fd.get() >= 0 && fchmod(fd.get(), 0666) == 0 &&
+                           map_file_internal::ApplyUmask(fd.get(), folder) && fstat(fd.get(), &st) == 0;
+      absl::StrAppend(&report, " ", applied ? absl::StrFormat("%04o", st.st_mode & 07777) : "failed", "\n");
+    }
+    ::pmem2::testing::WriteToParent(out, report);
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_THAT(child.output, ::testing::StartsWith("0640 0640\n")) << "the umask (027) was not applied";
+  if (!has_acl) GTEST_SKIP() << "no default ACL on " << acl_dir << ": " << std::strerror(acl_err);
+  EXPECT_EQ(child.output, "0640 0640\n0666 0666\n") << "the default ACL's mode was not kept";
 }
 
 // Where files are created by name (no O_TMPFILE), a call without exclusive that fails after creating the file leaves
