@@ -138,10 +138,12 @@ std::string WhyMapSyncIsNotDurable(const Source& source) {
   // On a block device sysfs does not show (not mounted, or masked) or shows on no NVDIMM region (a DAX driver that is
   // no NVDIMM's): MAP_SYNC was accepted, so the medium is one whose durability sysfs cannot tell. Not a file system
   // with no block device (tmpfs, which never accepts MAP_SYNC: only a test adopting its files as DAX asks), nor, in
-  // such a test, a disk's block device on no region (the test's stand-in for persistent memory).
+  // such a test, a disk's block device on no region or a file system hiding its device (btrfs, overlayfs: neither
+  // accepts MAP_SYNC), the test's stand-in for persistent memory.
   struct stat st;
   if (fstat(source.fd(), &st) == 0 && major(st.st_dev) == 0 && location->device_hidden.empty()) return std::string();
-  if (!location->device_dir.empty() && non_dax_files_adopted_as_dax.load(std::memory_order_relaxed)) {
+  if ((!location->device_dir.empty() || !location->device_hidden.empty()) &&
+      non_dax_files_adopted_as_dax.load(std::memory_order_relaxed)) {
     return std::string();
   }
   return absl::StrCat(location->not_on_nvdimm, ", so the durability of the medium that took MAP_SYNC cannot be told");

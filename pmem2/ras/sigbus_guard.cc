@@ -451,11 +451,13 @@ int ReadProbe(const void* data, size_t size) {
 // the check is refused (no verdict: the buffer may well be good).
 //   1. madvise(MADV_POPULATE_WRITE) over the pages (Linux 5.14 on): the kernel write-faults each one in, as the copy's
 //      stores would, but stores nothing. ENOMEM: a page is not mapped; EFAULT: the fault failed (a SIGBUS or SIGSEGV
-//      page: a mapping of a truncated file, a hole of a full file system). (ENOMEM also says the kernel ran out of
-//      memory for the pages, which the copy would need as well.) EINVAL says too little: a page the mapping does not
-//      allow writing (Linux 6.18 answers so for PROT_READ), but also a VM_PFNMAP or VM_IO mapping, which the copy can
-//      write, and a kernel before 5.14. EHWPOISON (a poisoned page of the buffer) is left to the copy.
-//   2. after EINVAL, a 32-bit word of each page atomically added 0 by the kernel (futex FUTEX_WAKE_OP: a locked
+//      page: a mapping of a truncated file, a hole of a full file system); EHWPOISON: a poisoned page of the buffer,
+//      the caller's memory too. ENOMEM also says the kernel found no memory for the pages (a memory cgroup at its
+//      limit), which the copy's own faults might have reclaimed: step 2 decides. EINVAL says too little: a page the
+//      mapping does not allow writing (Linux 6.18 answers so for PROT_READ), but also a VM_PFNMAP or VM_IO mapping,
+//      which the copy can write, and a kernel before 5.14.
+//   2. after EINVAL or ENOMEM, a 32-bit word of each page atomically added 0 by the kernel (futex FUTEX_WAKE_OP: a
+//   locked
 //      read-modify-write, so a concurrent store is never lost; at a fault the kernel tries the write fault itself and
 //      fails with EFAULT instead of a signal). It wakes nobody on our own scratch word; one thread waiting on the
 //      buffer's word may be woken spuriously (op result 0 == 0), which futex waiters must tolerate anyway.
@@ -471,8 +473,11 @@ int WriteProbe(void* data, size_t size) {
     rc = madvise(reinterpret_cast<void*>(first_page), last_page - first_page + kPageSize, MADV_POPULATE_WRITE);
   } while (rc != 0 && errno == EINTR);
   if (rc == 0) return 0;
-  if (errno == ENOMEM || errno == EFAULT) return EFAULT;
-  if (errno != EINVAL) return errno;
+  // A poisoned page of the buffer is the caller's memory, as a fault there is.
+  if (errno == EFAULT || errno == EHWPOISON) return EFAULT;
+  // ENOMEM: a page not mapped, or no memory for the pages (a memory cgroup at its limit: faults the kernel makes for
+  // madvise do not reclaim as the copy's would); the loop below tells them apart (EFAULT, or ENOMEM: no verdict).
+  if (errno != EINVAL && errno != ENOMEM) return errno;
   for (uintptr_t page = first_page;; page += kPageSize) {
     // Aligned down: a futex word must be 4-byte aligned, and stays in the page (it may lie partly before the buffer:
     // adding 0 changes no byte of it).
@@ -600,13 +605,15 @@ absl::Status MappedCopy(int fd, uint64_t offset, void* buf, size_t size, bool wr
     const bool inside = fault >= base && fault - base < length;
     // An unbacked page (BUS_ADRERR, BUS_OBJERR: exact addresses) at the caller's buffer (its pages, as the guard's
     // range) is its memory's, not the medium's: a mapping of a file truncated since the check, EFAULT as pread/pwrite
-    // report it. A machine check (BUS_MCEERR_AR; SI_KERNEL, at 0) stays the medium's wherever it is named: the kernel
-    // names the poisoned page by one of the process's mappings of it, which may be the caller's buffer mapping the same
-    // medium (the same Device DAX), and the copy's access of the medium is the more likely one.
+    // report it. So is any fault named there on a write, whose copy only reads the buffer (a store to the medium
+    // raises no machine check). On a read, a machine check (BUS_MCEERR_AR; SI_KERNEL, at 0) stays the medium's
+    // wherever it is named: the kernel names the poisoned page by one of the process's mappings of it, which may be
+    // the caller's buffer mapping the same medium (the same Device DAX), and the copy's load from the medium is the
+    // more likely one.
     uintptr_t buffer_pages[2];
     SetRange(buffer_pages, buf, size);
     const bool unbacked = code == BUS_ADRERR || code == BUS_OBJERR;
-    if (unbacked && !inside && fault >= buffer_pages[0] && fault < buffer_pages[1]) {
+    if ((unbacked || write) && !inside && fault >= buffer_pages[0] && fault < buffer_pages[1]) {
       return MakeErrnoError(
           EFAULT,
           absl::StrCat(write ? "write" : "read", " of ", size, " bytes at offset ", offset, " of file descriptor ", fd,
