@@ -274,6 +274,23 @@ void PauseAfterRelease() {
   while (!released_resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+// Deletes `map` on a thread of its own, which pauses once the delete has released the range (released_paused, up to
+// 10 s waited for here) until released_resume is set; the caller then joins it.
+std::thread DeleteOnAThreadPausedAfterRelease(pmem2_map* map) {
+  released_paused = false;
+  released_resume = false;
+  pmem2::map_internal::SetAfterReleaseForCApiForTest(&PauseAfterRelease);
+  std::thread deleting([map] {
+    pmem2_map* doomed = map;
+    EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
+  });
+  for (int waited = 0; waited < 10000 && !released_paused.load(); ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pmem2::map_internal::SetAfterReleaseForCApiForTest(nullptr);
+  return deleting;
+}
+
 // A child forked after another thread's pmem2_map_delete() released the map's range and before it forgot the handle:
 // the handle is live again in the child (live_handles.h) and its map whole, but the range is no longer the map's (the
 // child may map its own memory there), so the child's delete releases nothing, as the map's record says (a released
@@ -298,17 +315,7 @@ TEST(ForkTest, Libpmem2ChildForkedAfterAnotherThreadsDeleteReleasedTheRangeLeave
     }
     ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
     char* const address = static_cast<char*>(pmem2_map_get_address(map));
-    released_paused = false;
-    released_resume = false;
-    pmem2::map_internal::SetAfterReleaseForCApiForTest(&PauseAfterRelease);
-    std::thread deleting([map] {
-      pmem2_map* doomed = map;
-      EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
-    });
-    for (int waited = 0; waited < 10000 && !released_paused.load(); ++waited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    pmem2::map_internal::SetAfterReleaseForCApiForTest(nullptr);
+    std::thread deleting = DeleteOnAThreadPausedAfterRelease(map);
     if (!released_paused.load()) {
       released_resume = true;
       deleting.join();
@@ -373,17 +380,7 @@ TEST(ForkTest, Libpmem2MapPlacedWhereAnotherThreadsDeleteReleasedTheRangeKeepsIt
   ASSERT_EQ(pmem2_config_set_vm_reservation(config, reservation, 0), 0) << pmem2_errormsg();
   ASSERT_EQ(pmem2_map_new(&map, config, source), 0) << pmem2_errormsg();
   void* const address = pmem2_map_get_address(map);
-  released_paused = false;
-  released_resume = false;
-  pmem2::map_internal::SetAfterReleaseForCApiForTest(&PauseAfterRelease);
-  std::thread deleting([map] {
-    pmem2_map* doomed = map;
-    EXPECT_EQ(pmem2_map_delete(&doomed), 0) << pmem2_errormsg();
-  });
-  for (int waited = 0; waited < 10000 && !released_paused.load(); ++waited) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  pmem2::map_internal::SetAfterReleaseForCApiForTest(nullptr);
+  std::thread deleting = DeleteOnAThreadPausedAfterRelease(map);
   pmem2_map* placed = nullptr;
   const int placed_result = released_paused.load() ? pmem2_map_new(&placed, config, source) : -1;
   const std::string placed_message = pmem2_errormsg();

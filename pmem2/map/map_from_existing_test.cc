@@ -956,62 +956,38 @@ TEST(MapFromExistingDeviceDaxTest, ADeviceDaxOfVolatileMemoryIsRefused) {
 
 // A file on a file system whose NVDIMM region is volatile memory (devtype nd_volatile; the kernel lets it take
 // MAP_SYNC): adopted at page granularity whatever the caller vouches for, naming why, as Create() maps it (found by
-// audit: cache line, and persistent memory to IsPersistentMemory). A fake sysfs puts the test file's block device on
-// such a region; on a file system with no block device (tmpfs) there is none to put.
-TEST(MapFromExistingRegionTest, AFileOnAVolatileNvdimmRegionIsAdoptedAtPageGranularity) {
+// audit: cache line, and persistent memory to IsPersistentMemory). So is one whose block device is stacked over such
+// a region (device-mapper over a pmem namespace of it), and one whose block device sysfs does not show (sysfs not
+// mounted): their media's durability none or unknown (found by a later audit: cache line). A fake sysfs puts the test
+// file's block device there; on a file system with no block device (tmpfs) there is none to put.
+TEST(MapFromExistingRegionTest, AFileOnAVolatileNvdimmRegionOrOneSysfsCannotPlaceIsAdoptedAtPageGranularity) {
   const char* base = std::getenv("TEST_TMPDIR");
   ScopedTempDir dir(base != nullptr ? base : "/var/tmp");
   ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
   struct stat st;
   ASSERT_EQ(fstat(fd.get(), &st), 0);
   if (major(st.st_dev) == 0) GTEST_SKIP() << "the test's folder is on no block device";
-  ::pmem2::testing::FakeSysfs sysfs;
-  const std::string region = sysfs.root() + "/devices/ndbus0/region7";
-  const std::string disk = region + "/pfn7.0/block/pmem7";
-  ASSERT_EQ(std::system(("mkdir -p '" + disk + "' '" + sysfs.root() + "/dev/block'").c_str()), 0);
-  std::ofstream(region + "/devtype") << "nd_volatile\n";
-  const std::string link = absl::StrCat(sysfs.root(), "/dev/block/", major(st.st_dev), ":", minor(st.st_dev));
-  ASSERT_EQ(symlink(disk.c_str(), link.c_str()), 0) << link;
-  absl::StatusOr<Source> source = Source::FromFd(fd.get());
-  ASSERT_TRUE(source.ok()) << source.status();
-  void* memory = mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  ASSERT_NE(memory, MAP_FAILED);
-  map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // the region's rule on its own (the file is not DAX either)
-  for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine}) {
-    absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, given);
-    ASSERT_TRUE(map.ok()) << map.status();
-    EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
-    EXPECT_THAT(map->diagnostics().reason, HasSubstr("(pmem7) is on region7, an NVDIMM region of volatile memory"));
-    EXPECT_FALSE(IsPersistentMemory(memory, kLength));
-  }
-  munmap(memory, kLength);
-}
-
-// A file whose block device is stacked over an NVDIMM region of volatile memory (device-mapper over a pmem
-// namespace of it), and one whose block device sysfs does not show (sysfs not mounted): adopted at page granularity,
-// naming why, as Create() maps them (found by audit: cache line, their media's durability unknown or none).
-TEST(MapFromExistingRegionTest, AFileStackedOverAVolatileRegionOrOnNoSysfsDeviceIsAdoptedAtPageGranularity) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  ScopedTempDir dir(base != nullptr ? base : "/var/tmp");
-  ScopedFd fd = CreateFile(dir.Join("f"), kLength, O_RDWR);
-  struct stat st;
-  ASSERT_EQ(fstat(fd.get(), &st), 0);
-  if (major(st.st_dev) == 0) GTEST_SKIP() << "the test's folder is on no block device";
-  for (const bool stacked : {true, false}) {
-    SCOPED_TRACE(stacked ? "stacked over a volatile region" : "no block device in sysfs");
+  enum class Where { kOnTheRegion, kStackedOverIt, kNotInSysfs };
+  for (const Where where : {Where::kOnTheRegion, Where::kStackedOverIt, Where::kNotInSysfs}) {
+    SCOPED_TRACE(static_cast<int>(where));
     ::pmem2::testing::FakeSysfs sysfs;
-    const std::string expected_reason =
-        stacked ? "(dm-0) is stacked over region7, an NVDIMM region of volatile memory" : "is not in sysfs";
-    if (stacked) {
-      const std::string region = sysfs.root() + "/devices/ndbus0/region7";
-      const std::string pmem = region + "/pfn7.0/block/pmem7";
-      const std::string dm = sysfs.root() + "/devices/virtual/block/dm-0";
+    const std::string region = sysfs.root() + "/devices/ndbus0/region7";
+    const std::string pmem = region + "/pfn7.0/block/pmem7";
+    const std::string dm = sysfs.root() + "/devices/virtual/block/dm-0";
+    const std::string link = absl::StrCat(sysfs.root(), "/dev/block/", major(st.st_dev), ":", minor(st.st_dev));
+    std::string expected_reason = "is not in sysfs";
+    if (where != Where::kNotInSysfs) {
       ASSERT_EQ(std::system(("mkdir -p '" + pmem + "' '" + dm + "/slaves' '" + sysfs.root() + "/dev/block'").c_str()),
                 0);
       std::ofstream(region + "/devtype") << "nd_volatile\n";
+    }
+    if (where == Where::kOnTheRegion) {
+      ASSERT_EQ(symlink(pmem.c_str(), link.c_str()), 0) << link;
+      expected_reason = "(pmem7) is on region7, an NVDIMM region of volatile memory";
+    } else if (where == Where::kStackedOverIt) {
       ASSERT_EQ(symlink(pmem.c_str(), (dm + "/slaves/pmem7").c_str()), 0);
-      const std::string link = absl::StrCat(sysfs.root(), "/dev/block/", major(st.st_dev), ":", minor(st.st_dev));
       ASSERT_EQ(symlink(dm.c_str(), link.c_str()), 0) << link;
+      expected_reason = "(dm-0) is stacked over region7, an NVDIMM region of volatile memory";
     }
     absl::StatusOr<Source> source = Source::FromFd(fd.get());
     ASSERT_TRUE(source.ok()) << source.status();
@@ -1019,11 +995,13 @@ TEST(MapFromExistingRegionTest, AFileStackedOverAVolatileRegionOrOnNoSysfsDevice
     ASSERT_NE(memory, MAP_FAILED);
     {
       map_internal::ScopedNonDaxFilesAdoptedAsDax as_dax;  // the medium's rule on its own (the file is not DAX either)
-      absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, StoreGranularity::kCacheLine);
-      ASSERT_TRUE(map.ok()) << map.status();
-      EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
-      EXPECT_THAT(map->diagnostics().reason, HasSubstr(expected_reason));
-      EXPECT_FALSE(IsPersistentMemory(memory, kLength));
+      for (StoreGranularity given : {StoreGranularity::kByte, StoreGranularity::kCacheLine}) {
+        absl::StatusOr<Map> map = Map::FromExisting(*source, memory, kLength, given);
+        ASSERT_TRUE(map.ok()) << map.status();
+        EXPECT_EQ(map->store_granularity(), StoreGranularity::kPage);
+        EXPECT_THAT(map->diagnostics().reason, HasSubstr(expected_reason));
+        EXPECT_FALSE(IsPersistentMemory(memory, kLength));
+      }
     }
     munmap(memory, kLength);
   }
