@@ -109,6 +109,15 @@ TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
   EXPECT_EQ(std::string(map_ + 30, 20), std::string(20, 'z'));
 }
 
+// `count` fresh private pages, each byte 'k' (nullptr if they cannot be mapped): a buffer whose pages a test then
+// protects, unmaps or leaves writable, and whose bytes show whether anything was stored.
+char* PagesOfK(size_t count) {
+  void* pages = mmap(nullptr, count * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pages == MAP_FAILED) return nullptr;
+  std::memset(pages, 'k', count * kPage);
+  return static_cast<char*>(pages);
+}
+
 // The caller's buffer is the caller's fault, not the medium's: one that cannot be written (a read into it) or read (a
 // write from it) is EFAULT, checked before the copy, which catches SIGBUS only (a PROT_NONE buffer ended the process
 // with SIGSEGV); a read-only one too, and one in the truncated part of a mapping, checked or not (the copy's SIGBUS at
@@ -116,10 +125,8 @@ TEST_F(TruncatedMapping, MappedCopyTurnsTheFaultIntoIoFailNamingTheOffset) {
 TEST_F(TruncatedMapping, MappedCopyOfABufferThatFaultsIsEfaultNotABadBlock) {
   const bool can_deny = testing::SystemCallsCanBeDenied();
   const testing::ChildResult child = testing::RunInChild([&](int out) {
-    char* const pages =
-        static_cast<char*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (pages == MAP_FAILED) return 2;
-    std::memset(pages, 'k', 2 * kPage);
+    char* const pages = PagesOfK(2);
+    if (pages == nullptr) return 2;
     if (mprotect(pages, kPage, PROT_NONE) != 0 || mprotect(pages + kPage, kPage, PROT_READ) != 0) return 3;
     std::string result;
     const auto add = [&result](const absl::Status& s) {
@@ -157,10 +164,8 @@ TEST_F(TruncatedMapping, MappedCopyOfABufferThatFaultsIsEfaultNotABadBlock) {
 TEST_F(TruncatedMapping, TheWriteCheckTellsUnwritablePagesAndStoresNothing) {
   const bool can_deny = testing::SystemCallsCanBeDenied();
   const testing::ChildResult child = testing::RunInChild([&](int out) {
-    char* const pages =
-        static_cast<char*>(mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (pages == MAP_FAILED) return 2;
-    std::memset(pages, 'k', 4 * kPage);
+    char* const pages = PagesOfK(4);
+    if (pages == nullptr) return 2;
     if (mprotect(pages + kPage, kPage, PROT_READ) != 0 || mprotect(pages + 2 * kPage, kPage, PROT_NONE) != 0 ||
         munmap(pages + 3 * kPage, kPage) != 0) {
       return 3;
@@ -912,23 +917,22 @@ TEST(SigbusGuardTest, ASigbusSentToACopyingThreadGoesToTheProcesssHandler) {
 // blocks SIGBUS, so that the copying thread takes it: during a copy as the copy's fault, between copies in the
 // application's handler. (The address check of a first
 // version sent it to the application's handler, and on Device DAX the default action ended the process.)
-// Copies on another thread while this one queues SIGBUS with `si_code` at `address` to the process (its own
-// threads may be sent any si_code) until a copy fails: the fault that copy reported (1 for 0), or 0 if none failed.
-uintptr_t FaultOfACopyInterruptedBy(int si_code, uintptr_t address) {
+//
+// Runs `copy_once` (true: go on) up to `rounds` times on another thread while this one queues SIGBUS with `si_code` at
+// `address` to the process (its own threads may be sent any si_code), with the counting handler installed and SIGBUS
+// blocked here, so that the copying thread takes each: during a copy as the copy's, between copies in the handler.
+template <typename CopyOnce>
+void CopyWhileQueueingSigbus(int si_code, uintptr_t address, int rounds, CopyOnce copy_once) {
   struct sigaction mine = CountingAction(), old;
   EXPECT_EQ(sigaction(SIGBUS, &mine, &old), 0);
   sigset_t bus, old_mask;
   sigemptyset(&bus);
   sigaddset(&bus, SIGBUS);
   EXPECT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
-  std::vector<char> from(16 << 20, 'x'), to(16 << 20);
   std::atomic<bool> done{false};
-  std::atomic<uintptr_t> fault{0};
   std::thread copier([&] {
     pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
-    for (int i = 0; i < 4000 && fault.load() == 0; ++i) {
-      uintptr_t f = 0;
-      if (!CopyCatchingSigbus(to.data(), from.data(), to.size(), &f)) fault = f == 0 ? 1 : f;
+    for (int i = 0; i < rounds && copy_once(); ++i) {
     }
     done = true;
   });
@@ -945,7 +949,19 @@ uintptr_t FaultOfACopyInterruptedBy(int si_code, uintptr_t address) {
   // One may still be pending (sent after the last copy): taken by the application's handler once unblocked.
   EXPECT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
   EXPECT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
-  return fault.load();
+}
+
+// Copies so until a copy fails: the fault that copy reported (1 for 0), or 0 if none failed.
+uintptr_t FaultOfACopyInterruptedBy(int si_code, uintptr_t address) {
+  std::vector<char> from(16 << 20, 'x'), to(16 << 20);
+  uintptr_t fault = 0;
+  CopyWhileQueueingSigbus(si_code, address, 4000, [&] {
+    uintptr_t f = 0;
+    if (CopyCatchingSigbus(to.data(), from.data(), to.size(), &f)) return true;
+    fault = f == 0 ? 1 : f;
+    return false;
+  });
+  return fault;
 }
 
 TEST(SigbusGuardTest, AMachineCheckTheCopyConsumedIsItsFaultWhateverTheAddress) {
@@ -973,41 +989,15 @@ TEST(SigbusGuardTest, AnUnrecoveredMachineCheckDuringTheCopyIsItsFaultAtAnUnknow
 // main thread queues the SIGBUS, `si_code` at the buffer's second page, to the process while another thread reads a
 // file into that buffer, until a read fails: its status. (A machine check at the buffer was EFAULT.)
 absl::Status MappedCopyInterruptedBy(int si_code, bool write = false) {
-  struct sigaction mine = CountingAction(), old;
-  EXPECT_EQ(sigaction(SIGBUS, &mine, &old), 0);
-  sigset_t bus, old_mask;
-  sigemptyset(&bus);
-  sigaddset(&bus, SIGBUS);
-  EXPECT_EQ(pthread_sigmask(SIG_BLOCK, &bus, &old_mask), 0);
   testing::ScopedTempDir dir("/dev/shm");
   const size_t size = 16 << 20;
   testing::ScopedFd fd = testing::CreateFile(dir.Join("f"), size, O_RDWR);
   std::vector<char> buffer(size);
-  std::atomic<bool> done{false};
   absl::Status failed;
-  std::thread copier([&] {
-    pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
-    for (int i = 0; i < 2000; ++i) {
-      absl::Status s = MappedCopy(fd.get(), 0, buffer.data(), size, write, kPage);
-      if (!s.ok()) {
-        failed = s;
-        break;
-      }
-    }
-    done = true;
+  CopyWhileQueueingSigbus(si_code, reinterpret_cast<uintptr_t>(buffer.data() + kPage), 2000, [&] {
+    failed = MappedCopy(fd.get(), 0, buffer.data(), size, write, kPage);
+    return failed.ok();
   });
-  while (!done) {
-    siginfo_t info;
-    std::memset(&info, 0, sizeof info);
-    info.si_signo = SIGBUS;
-    info.si_code = si_code;
-    info.si_addr = buffer.data() + kPage;
-    EXPECT_EQ(syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &info), 0) << std::strerror(errno);
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  copier.join();
-  EXPECT_EQ(pthread_sigmask(SIG_SETMASK, &old_mask, nullptr), 0);
-  EXPECT_EQ(sigaction(SIGBUS, &old, nullptr), 0);
   return failed;
 }
 
