@@ -283,8 +283,10 @@ ChildResult RunInChild(absl::FunctionRef<int(int output_fd)> body, const ChildOp
         // EXITKILL: if this process dies, the child does not outlive it stopped or running. The threads it starts
         // and the processes it forks are traced from their start (their options are the child's).
         if (ptrace(PTRACE_SETOPTIONS, pid, nullptr,
+                   // TRACEEXEC: without it a traced execve(2) stops with a plain SIGTRAP, which resume() delivers
+                   // and the exec'd program dies of (found by audit).
                    reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
-                                           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)) != 0) {
+                                           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)) != 0) {
           const int err = errno;
           result.trace_error = absl::StrCat("PTRACE_SETOPTIONS: ", std::strerror(err));
         }

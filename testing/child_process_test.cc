@@ -53,6 +53,26 @@ TEST(ChildProcessTest, OpensOfTheChildsThreadsAndForkedProcessesAreRecorded) {
   EXPECT_TRUE(Opened(child, "/dev/urandom")) << "a process it forked";
 }
 
+// A program a traced process execs runs, and its opens are recorded (without PTRACE_O_TRACEEXEC the exec's SIGTRAP
+// was delivered and killed it: the grandchild died of signal 5 while the child exited 0; found by audit).
+TEST(ChildProcessTest, AProgramATracedProcessExecsRunsAndItsOpensAreRecorded) {
+  const ChildResult child = RunInChild(
+      [](int) {
+        const pid_t grandchild = fork();
+        if (grandchild == 0) {
+          execl("/bin/cat", "cat", "/dev/null", static_cast<char*>(nullptr));
+          _exit(127);
+        }
+        int status = 0;
+        if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild) return 2;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
+      },
+      ChildOptions{absl::Seconds(30), /*trace_opens=*/true});
+  if (!child.trace_error.empty()) GTEST_SKIP() << "trace_opens: cannot trace a child's opens: " << child.trace_error;
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_TRUE(Opened(child, "/dev/null")) << "the exec'd program's open";
+}
+
 // A grandchild still running when the child ends is killed, not left stopped under the test.
 TEST(ChildProcessTest, ATracedGrandchildStillRunningWhenTheChildEndsIsKilled) {
   int pid_pipe[2];

@@ -3,8 +3,9 @@
 // testing/deny_system_call.h
 // -----------------------------------------------------------------------------
 //
-// Test-only: makes one system call fail with a chosen errno in this process from then on (a seccomp filter),
-// to test what code does when the kernel refuses it: an msync that fails (a lost write-back, as a test can
+// Test-only: makes one system call fail with a chosen errno from then on (a seccomp filter) in the calling thread and
+// the threads and processes it starts later (not in threads already running, nor in calls io_uring makes in the
+// kernel), to test what code does when the kernel refuses it: an msync that fails (a lost write-back, as a test can
 // otherwise only get from a full or failing disk), an io_uring that is not allowed. It cannot be undone, so call
 // it in a child (testing/child_process.h's RunInChild). It exits the process with status 90 if the filter cannot
 // be installed; a test skips first where SystemCallsCanBeDenied() says it cannot.

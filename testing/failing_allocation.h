@@ -10,7 +10,8 @@
 // own (it replaces the operators of the whole binary).
 //
 // The usual loop fails each allocation of a call in turn, until the call makes fewer allocations than the one
-// chosen to fail, so every failure path the call has is taken once:
+// chosen to fail, so every failure path of the call's operator new allocations is taken once (not those of malloc
+// inside libc: glob(3), opendir(3), fopen(3)):
 //
 //   for (int64_t n = 1;; ++n) {
 //     pmem2::testing::FailNthAllocation fail(n);

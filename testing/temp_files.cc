@@ -70,10 +70,24 @@ ScopedTempDir::ScopedTempDir(const std::string& base) {
 
 ScopedTempDir::~ScopedTempDir() {
   if (path_.empty()) return;
+  // Folders a test made unwritable or unsearchable opened again first (ours: the owner may), then each entry tried (a
+  // failure stops nothing: the walk would leave the rest behind), and what is left reported.
   nftw(
       path_.c_str(),
-      [](const char* path, const struct stat*, int, struct FTW*) { return remove(path); }, 16,
-      FTW_DEPTH | FTW_PHYS);
+      [](const char* path, const struct stat* st, int type, struct FTW*) {
+        if (type == FTW_D || type == FTW_DNR) chmod(path, (st->st_mode & 07777) | S_IRWXU);
+        return 0;
+      },
+      16, FTW_PHYS);
+  nftw(
+      path_.c_str(),
+      [](const char* path, const struct stat*, int, struct FTW*) {
+        remove(path);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+  struct stat left;
+  if (lstat(path_.c_str(), &left) == 0) ADD_FAILURE() << "ScopedTempDir: " << path_ << " could not be removed whole";
 }
 
 std::string ScopedTempDir::Join(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
