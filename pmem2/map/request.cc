@@ -229,6 +229,8 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
                                     " is read-only but the shared mapping asks for write protection"));
     }
   }
+  // A Device DAX whose memory no granularity can persist, before the address space's limit (map.h's order).
+  if (absl::Status s = RefuseVolatileDeviceDax(source); !s.ok()) return s;
   // The range lies inside the source (ResolveLength): the request is valid, the address space cannot hold it
   // (user space is 2^47 or 2^56 bytes). So ENOMEM, as mmap(2) answers and libpmem2 returns, not a range error,
   // and in the place of mmap's errors (Map::Create's order); refused before the placement and reservations
@@ -237,7 +239,6 @@ absl::StatusOr<MapRequest> ValidateRequest(const Config& config, const Source& s
     return MakeErrnoError(ENOMEM, absl::StrCat("offset ", request.offset, " + length ", request.length,
                                                " is more than the address space can map"));
   }
-  if (absl::Status s = RefuseVolatileDeviceDax(source); !s.ok()) return s;
   if (request.shared_file()) {
     absl::StatusOr<FileIdentity> file = IdentifyFile(source);
     if (!file.ok()) return file.status();

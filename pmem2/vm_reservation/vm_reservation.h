@@ -71,8 +71,9 @@ class VmReservation {
   // size), kLengthOutOfRange (0), kErrno from mmap (ENOMEM).
   static absl::StatusOr<VmReservation> Create(size_t size);
 
-  // Reserves [address, address + size) exactly. Errors: those of Create(size), kAddressUnaligned (not a
-  // multiple of the page size), kMappingExists (part of the range is already mapped; it is never replaced).
+  // Reserves [address, address + size) exactly; a null address is Create(size)'s (anywhere, as
+  // pmem2_vm_reservation_new's NULL). Errors: those of Create(size), kAddressUnaligned (not a multiple of the page
+  // size), kMappingExists (part of the range is already mapped; it is never replaced).
   static absl::StatusOr<VmReservation> CreateAt(void* address, size_t size);
 
   VmReservation(VmReservation&& other) noexcept;

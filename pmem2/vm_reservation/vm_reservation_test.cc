@@ -47,6 +47,7 @@ using ::testing::HasSubstr;
 
 const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kGiB = size_t{1} << 30;
 
 char* At(const VmReservation& rsv, size_t offset) { return static_cast<char*>(rsv.address()) + offset; }
 
@@ -92,6 +93,20 @@ TEST(VmReservationCreateTest, ReservesAnInaccessibleRangeAlignedForHugePages) {
   EXPECT_EQ(ProtectionAt(rsv->address()), "---p");
   EXPECT_EQ(ProtectionAt(At(*rsv, 3 * kMiB - 1)), "---p");
   EXPECT_EQ(rsv->map_count(), 0u);
+  // 2 GiB and more: 1 GiB (reserved, not backed: PROT_NONE, MAP_NORESERVE). Found by audit: untested here.
+  absl::StatusOr<VmReservation> large = VmReservation::Create(2 * kGiB);
+  ASSERT_TRUE(large.ok()) << large.status();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large->address()) % kGiB, 0u);
+  // Past what the address space holds: mmap's ENOMEM, as kErrno.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  absl::StatusOr<VmReservation> too_large = VmReservation::Create(SIZE_MAX & ~(page - 1));
+  EXPECT_EQ(GetErrorCode(too_large.status()), ErrorCode::kErrno) << too_large.status();
+  EXPECT_EQ(GetErrno(too_large.status()), ENOMEM) << too_large.status();
+  // CreateAt with a null address: anywhere, as Create.
+  absl::StatusOr<VmReservation> anywhere = VmReservation::CreateAt(nullptr, 3 * kMiB);
+  ASSERT_TRUE(anywhere.ok()) << anywhere.status();
+  EXPECT_NE(anywhere->address(), nullptr);
+  EXPECT_EQ(ProtectionAt(anywhere->address()), "---p");
 }
 
 // A source with an address alignment (Device DAX: its "align", e.g. 2 MiB) can be mapped into a reservation only
