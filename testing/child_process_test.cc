@@ -31,19 +31,25 @@ void OpenAndClose(const char* path) {
   if (fd >= 0) close(fd);
 }
 
+// Runs `body` in a process forked here, which then exits 0 (unless `body` exits): 0 if it exited 0, else 2 or 3.
+template <typename Body>
+int InAGrandchild(Body body) {
+  const pid_t grandchild = fork();
+  if (grandchild == 0) {
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild) return 2;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
+}
+
 TEST(ChildProcessTest, OpensOfTheChildsThreadsAndForkedProcessesAreRecorded) {
   const ChildResult child = RunInChild(
       [](int) {
         OpenAndClose("/dev/null");
         std::thread([] { OpenAndClose("/dev/zero"); }).join();
-        const pid_t grandchild = fork();
-        if (grandchild == 0) {
-          OpenAndClose("/dev/urandom");
-          _exit(0);
-        }
-        int status = 0;
-        if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild) return 2;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
+        return InAGrandchild([] { OpenAndClose("/dev/urandom"); });
       },
       ChildOptions{absl::Seconds(30), /*trace_opens=*/true});
   if (!child.trace_error.empty()) GTEST_SKIP() << "trace_opens: cannot trace a child's opens: " << child.trace_error;
@@ -58,14 +64,10 @@ TEST(ChildProcessTest, OpensOfTheChildsThreadsAndForkedProcessesAreRecorded) {
 TEST(ChildProcessTest, AProgramATracedProcessExecsRunsAndItsOpensAreRecorded) {
   const ChildResult child = RunInChild(
       [](int) {
-        const pid_t grandchild = fork();
-        if (grandchild == 0) {
+        return InAGrandchild([] {
           execl("/bin/cat", "cat", "/dev/null", static_cast<char*>(nullptr));
           _exit(127);
-        }
-        int status = 0;
-        if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild) return 2;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
+        });
       },
       ChildOptions{absl::Seconds(30), /*trace_opens=*/true});
   if (!child.trace_error.empty()) GTEST_SKIP() << "trace_opens: cannot trace a child's opens: " << child.trace_error;
