@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "pmem2/internal/proc_fd_path.h"
 
 namespace pmem2 {
 namespace tools {
@@ -118,8 +119,9 @@ absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) return CreateError(path, EEXIST);
   if (errno != ENOENT) return CreateError(path, errno);
-  // The file gets PATH through /proc/self/fd (below): without /proc (a chroot, a bare container) it is named at once.
-  const bool unnamed_first = !unlink_at_once && access("/proc/self/fd", X_OK) == 0;
+  // The file gets PATH through /proc/thread-self/fd (below): without /proc (a chroot, a bare container) it is named at
+  // once.
+  const bool unnamed_first = !unlink_at_once && access("/proc/thread-self/fd", X_OK) == 0;
   bool named = false;
   int fd = unnamed_first ? open(Dirname(path).c_str(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0644) : -1;
   if (fd < 0) {
@@ -147,9 +149,10 @@ absl::StatusOr<int> Create(const std::string& path, uint64_t size, absl::string_
     return status;
   }
   if (!named && !unlink_at_once) {
-    // linkat through /proc (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): the descriptor's file gets PATH.
-    const std::string self = absl::StrCat("/proc/self/fd/", fd);
-    if (linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // linkat through /proc (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): the descriptor's file gets PATH, through this
+    // thread's descriptor table (/proc/self/fd is the leader's: internal::ProcFdPath).
+    const pmem2::internal::ProcFdPath self(fd);
+    if (linkat(AT_FDCWD, self.path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
       const int err = errno;
       close(fd);
       return CreateError(path, err);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "pmem2/arch/cpu_description.h"
 #include "pmem2/arch/persist_ops.h"
+#include "pmem2/internal/proc_fd_path.h"
 #include "pmem2/pmem2.h"
 #include "pmem2/ras/bad_blocks.h"
 #include "pmem2/ras/device.h"
@@ -87,13 +88,14 @@ struct Opened {
 };
 
 // Opens `path`, pinned as the O_PATH descriptor `pinned` whose fstat is `st`, for mapping: read-write if
-// allowed, else read-only (info only needs to map). Reopening the pinned descriptor through /proc/self/fd opens
-// exactly the inode that was checked, so a path swapped after the check cannot make info open a FIFO or a
-// device. Without /proc it opens the path again, and the fstat comparison below catches a swap.
+// allowed, else read-only (info only needs to map). Reopening the pinned descriptor through /proc/thread-self/fd opens
+// exactly the inode that was checked (the calling thread's table: internal::ProcFdPath), so a path swapped after the
+// check cannot make info open a FIFO or a device. Without /proc it opens the path again, and the fstat comparison below
+// catches a swap.
 absl::StatusOr<Opened> OpenChecked(int pinned, const std::string& path, const struct stat& st) {
-  const std::string reopen = absl::StrCat("/proc/self/fd/", pinned);
+  const pmem2::internal::ProcFdPath reopen(pinned);
   auto open_as = [&](int access) {
-    int fd = open(reopen.c_str(), access | kOpenFlags);
+    int fd = open(reopen.path, access | kOpenFlags);
     if (fd < 0 && errno == ENOENT) fd = open(path.c_str(), access | kOpenFlags);
     return fd;
   };

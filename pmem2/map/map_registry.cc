@@ -37,6 +37,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/no_cancellation.h"
+#include "pmem2/internal/proc_fd_path.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/maps_lines.h"
 
@@ -627,11 +628,7 @@ bool IsFile(int fd, dev_t device, ino_t inode) {
   return fstat(fd, &st) == 0 && st.st_dev == device && st.st_ino == inode;
 }
 
-// "/proc/self/fd/<fd>", the path that opens `fd`'s file again.
-struct ProcFdPath {
-  explicit ProcFdPath(int fd) { std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd); }
-  char path[32];
-};
+using internal::ProcFdPath;
 
 // Drops a reference to `file`'s ChildReopenHandle; the last one closes it (an O_PATH descriptor: releases no lock).
 // The file's entry goes with the last reference to its handle or path.

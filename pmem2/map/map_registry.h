@@ -233,7 +233,7 @@ void ForgetStaleRecords(const void* address, size_t length);
 // offsets, mapped elsewhere and moved over the old range with mremap; Remap), and each description is then told of
 // every later write-back failure of the file.
 //
-// The handle is an O_PATH descriptor (open("/proc/self/fd/N", O_PATH | O_CLOEXEC)), one per file and process,
+// The handle is an O_PATH descriptor (open("/proc/thread-self/fd/N", O_PATH | O_CLOEXEC)), one per file and process,
 // shared by the Maps of the file and closed with the last: the caller may close the Source's descriptor meanwhile.
 // O_PATH because closing it does not release the process's fcntl(2) record locks on the file, as closing any other
 // descriptor of the file would. For the same reason the parent's Maps keep going through the Source's descriptor:
@@ -291,25 +291,25 @@ class ChildReopenHandle {
   std::string why_not_;
 };
 
-// For mappings whose callers may unmap them without pmem2 (libpmem's pmem_map_file), which must then keep no
-// descriptor of the file open: trades `record`'s handle (an O_PATH descriptor, which would keep the file open, and a
-// deleted file's blocks allocated, after a munmap(2) that pmem2 never sees) for the name `fd` (the descriptor the
-// caller opened the file by and mapped it through, open for this call) has now: readlink of /proc/self/fd/N, absolute,
+// For mappings whose callers may unmap them without pmem2 (libpmem's pmem_map_file), which must then keep no descriptor
+// of the file open: trades `record`'s handle (an O_PATH descriptor, which would keep the file open, and a deleted
+// file's blocks allocated, after a munmap(2) that pmem2 never sees) for the name `fd` (the descriptor the caller opened
+// the file by and mapped it through, open for this call) has now: readlink of /proc/thread-self/fd/N, absolute,
 // symbolic links resolved; a hard link is a name of its own. The file keeps each name its records hold, and a forked
 // child opens the file by the newest that still leads to it. It opens such files only after reading /proc/self/maps,
-// and only those with a record that still has a shared mapping at its offsets there (the process may no longer hold
-// the file open at all: a record whose caller released it with munmap(2)). Each name is looked up first (O_PATH, no
-// symbolic link followed at its end: opens nothing), checked to be the same file (device and inode) and a regular
-// one, and that is opened for writing (/proc/self/fd/N of the lookup: no window for the name to change hands). Where
+// and only those with a record that still has a shared mapping at its offsets there (the process may no longer hold the
+// file open at all: a record whose caller released it with munmap(2)). Each name is looked up first (O_PATH, no
+// symbolic link followed at its end: opens nothing), checked to be the same file (device and inode) and a regular one,
+// and that is opened for writing (/proc/thread-self/fd/N of the lookup: no window for the name to change hands). Where
 // no name leads to the file any more (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, or something else in its place) the child
 // shares the description with its parent as before, without an error: nothing leads to the file. A lookup that fails
-// otherwise (EACCES: a directory the process may no longer search; EIO, ENOMEM), and what fails after (open, the
-// probe, mapping again), is recorded as for a Map's handle, unless another name leads to the file. Not told apart
-// from a file that is gone: a chroot(2) or a change of mount namespace since the mapping was made (the child shares).
-// What the child maps again is decided as for any Map: only what is still this mapping in the child (shared, the
-// file's, at its offsets). No name, and the record is never mapped again in a child (as for a record that held no
-// handle): a file without one (O_TMPFILE, unlinked: "(deleted)"), one whose name does not fit PATH_MAX, or a record
-// without a handle. Throws std::bad_alloc (the name's copies), having changed nothing.
+// otherwise (EACCES: a directory the process may no longer search; EIO, ENOMEM), and what fails after (open, the probe,
+// mapping again), is recorded as for a Map's handle, unless another name leads to the file. Not told apart from a file
+// that is gone: a chroot(2) or a change of mount namespace since the mapping was made (the child shares). What the
+// child maps again is decided as for any Map: only what is still this mapping in the child (shared, the file's, at its
+// offsets). No name, and the record is never mapped again in a child (as for a record that held no handle): a file
+// without one (O_TMPFILE, unlinked: "(deleted)"), one whose name does not fit PATH_MAX, or a record without a handle.
+// Throws std::bad_alloc (the name's copies), having changed nothing.
 void RemapInChildThroughPath(MapRecord* record, int fd);
 
 // For tests: the number of files with a handle or a path (RemapInChildThroughPath) now; the handle of the file (-1 if

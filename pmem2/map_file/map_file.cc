@@ -25,6 +25,7 @@
 #include "pmem2/errors/errors.h"
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/no_cancellation.h"
+#include "pmem2/internal/proc_fd_path.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map_file/map_file_for_test.h"
 #include "pmem2/source/device_dax.h"
@@ -334,10 +335,11 @@ absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFil
     if (named_fd >= 0) close(named_fd);
     close(fd);
   });
-  const std::string proc_path = absl::StrCat("/proc/thread-self/fd/", fd);
+  const internal::ProcFdPath proc(fd);
+  const char* const proc_path = proc.path;
   struct stat by_proc, by_fd;
   // No /proc (or no thread-self), or a magic link that leads elsewhere: it could not be linked.
-  if (stat(proc_path.c_str(), &by_proc) != 0 || fstat(fd, &by_fd) != 0 || by_proc.st_dev != by_fd.st_dev ||
+  if (stat(proc_path, &by_proc) != 0 || fstat(fd, &by_fd) != 0 || by_proc.st_dev != by_fd.st_dev ||
       by_proc.st_ino != by_fd.st_ino) {
     return false;
   }
@@ -349,7 +351,7 @@ absl::StatusOr<bool> MapNewFileMadeUnnamed(const std::string& path, const MapFil
   config.set_required_store_granularity(options.required_granularity);
   absl::StatusOr<Map> map = MapAtHint(config, *source, options.address_hint);
   if (!map.ok()) return WithMessagePrefix(path, map.status());
-  if (linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+  if (linkat(AT_FDCWD, proc_path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     if (errno == EEXIST && options.exclusive) {
       return SystemError(EEXIST, absl::StrCat("creating ", path, " (another caller made it meanwhile)"));
     }

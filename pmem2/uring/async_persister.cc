@@ -51,6 +51,7 @@
 #include "pmem2/internal/fork_safe_mutex.h"
 #include "pmem2/internal/msync.h"
 #include "pmem2/internal/no_cancellation.h"
+#include "pmem2/internal/proc_fd_path.h"
 #include "pmem2/internal/str_format.h"
 #include "pmem2/map/map_registry.h"
 #include "pmem2/map/page_persist.h"
@@ -1899,13 +1900,14 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
   if (!map_internal::HasSyncSlot()) return uring_internal::Prebuilt().no_sync_slot;
   // A descriptor of its own (see the top of this file), with the Source's access: a Source opened read-only
   // gives an engine that syncs but does not write.
-  const std::string path = absl::StrCat("/proc/self/fd/", source.fd());
+  const internal::ProcFdPath reopen(source.fd());
+  const char* const path = reopen.path;
   // An entry holding the Source's own number is stale (a kept descriptor is never the application's): its number was
   // closed by other code and opened again as the Source; forgotten, so that no engine's end closes it.
   uring_internal::ForgetParkedNumber(source.fd());
   engine->fd = uring_internal::TakeParkedDescription(engine->file, engine->read_only);
   if (engine->fd < 0) {
-    engine->fd = open(path.c_str(), (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    engine->fd = open(path, (engine->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);
   }
   if (engine->fd < 0 && !engine->read_only && (errno == EACCES || errno == EPERM)) {
@@ -1915,7 +1917,7 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     engine->read_only = engine->reopened_read_only = true;
     engine->fd = uring_internal::TakeParkedDescription(engine->file, true);
     if (engine->fd < 0) {
-      engine->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      engine->fd = open(path, O_RDONLY | O_CLOEXEC);
       if (engine->fd >= 0) uring_internal::ForgetParkedNumber(engine->fd);
     }
   }
@@ -1923,6 +1925,16 @@ absl::StatusOr<AsyncPersister> AsyncPersister::Create(const Map& map, const Sour
     const int error = errno;  // before the message's formatting can change it
     return MakeErrnoError(error,
                           internal::StrFormat("AsyncPersister: reopening the Map's file (descriptor %d)", source.fd()));
+  }
+  // The reopen is of the calling thread's descriptor (ProcFdPath); checked all the same, as every later use of the
+  // description is: another file's would take the engine's writes and syncs, and its successes would be reported for
+  // this file's pages. Never kept for this file (not parked).
+  if (!uring_internal::DescriptorIsTheFile(engine->fd, engine->file.device, engine->file.inode)) {
+    close(engine->fd);
+    engine->fd = -1;
+    return MakeError(
+        ErrorCode::kInvalidFileHandle,
+        internal::StrFormat("AsyncPersister: descriptor %d, opened again, is no longer the Map's file", source.fd()));
   }
   // A write-back error some other description reported before now is not the engine's description's to report (the
   // kernel tells a description opened later only of errors nobody has seen): the ring's data syncs would then

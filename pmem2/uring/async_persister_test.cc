@@ -3784,6 +3784,53 @@ TEST_F(AsyncPersisterDeadRingTest, AForkedChildsCopyOfTheEngineRunsNothingAndThe
   }
 }
 
+// A thread with a descriptor table of its own (unshare(CLONE_FILES)), where the Source's number names the Map's file
+// while the thread-group leader's table holds another file under it: the engine reopens the Map's file, and its
+// writes land there (it reopened /proc/self/fd/N, the leader's: the decoy took the record; found by review).
+TEST(AsyncPersisterReopenTest, AThreadWithADescriptorTableOfItsOwnReopensTheMapsFile) {
+  std::unique_ptr<MappedFile> file = MapDiskFile(kMiB);
+  ASSERT_NE(file, nullptr);
+  ScopedFd decoy = testing::CreateFile(file->dir->Join("decoy"), kMiB, O_RDWR);
+  ASSERT_GE(decoy.get(), 0);
+  // In a child: the engine's end keeps its description under a number of the thread's own table, which the process's
+  // list of kept descriptions must not carry into the other tests.
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    const int number = file->fd.get();
+    const int saved = fcntl(number, F_DUPFD_CLOEXEC, 0);
+    if (saved < 0) return 2;
+    std::atomic<int> step{0};  // 1: the thread's table is its own; 2: the leader's number names the decoy
+    std::string report;
+    std::thread thread([&] {
+      if (unshare(CLONE_FILES) != 0) {
+        report = absl::StrCat("skip: unshare(CLONE_FILES): ", std::strerror(errno));
+        step = 1;
+        return;
+      }
+      step = 1;
+      while (step.load() != 2) std::this_thread::yield();
+      absl::StatusOr<AsyncPersister> persister = AsyncPersister::Create(*file->map, *file->source);
+      if (!persister.ok()) {
+        report = persister.status().ToString();
+        return;
+      }
+      const absl::Status copied = persister->Copy(file->map->address(), "record", 6);
+      report = copied.ok() && persister->WaitAll().ok() ? "copied" : copied.ToString();
+    });
+    while (step.load() != 1) std::this_thread::yield();
+    const bool swapped = report.empty() && dup2(decoy.get(), number) == number;
+    step = 2;
+    thread.join();
+    if (swapped && dup2(saved, number) != number) return 3;
+    testing::WriteToParent(out, swapped || !report.empty() ? report : "dup2 failed");
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  if (absl::StartsWith(child.output, "skip: ")) GTEST_SKIP() << child.output;
+  EXPECT_EQ(child.output, "copied");
+  EXPECT_EQ(ReadFile(file->fd.get(), 0, 6), "record") << "the Map's file did not get the record";
+  EXPECT_EQ(ReadFile(decoy.get(), 0, 6), std::string(6, '\0')) << "the decoy took the engine's write";
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // A randomized model check: random operations, Submit/Poll/Wait/WaitAll, acknowledgements and injected kernel
 // results (EIO, ENOSPC, EINTR, EAGAIN, short and empty writes, a full ring) on random queue depths, a third of the
