@@ -171,8 +171,11 @@ TEST_F(TruncatedMapping, TheWriteCheckTellsUnwritablePagesAndStoresNothing) {
       return 3;
     }
     std::string result;
-    for (int round = 0; round < (can_deny ? 2 : 1); ++round) {
-      if (round == 1) testing::DenySystemCall(__NR_madvise, EINVAL);
+    // Rounds: madvise as it is; answering ENOMEM (also a memory cgroup at its limit: the per-page check decides, not
+    // EFAULT at once); answering EINVAL (a kernel before 5.14). A later filter's answer takes precedence.
+    for (int round = 0; round < (can_deny ? 3 : 1); ++round) {
+      if (round == 1) testing::DenySystemCall(__NR_madvise, ENOMEM);
+      if (round == 2) testing::DenySystemCall(__NR_madvise, EINVAL);
       absl::StrAppend(&result, WritableWithoutFault(pages + 10, 20) ? "T" : "F",  // writable
                       WritableWithoutFault(pages + kPage + 10, 20) ? "T" : "F",   // read-only
                       WritableWithoutFault(pages + kPage - 2, 4) ? "T" : "F",     // ends in the read-only page
@@ -188,7 +191,22 @@ TEST_F(TruncatedMapping, TheWriteCheckTellsUnwritablePagesAndStoresNothing) {
     return 0;
   });
   ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
-  EXPECT_EQ(child.output, can_deny ? "TFFFFF|TFFFFF|kept" : "TFFFFF|kept");
+  EXPECT_EQ(child.output, can_deny ? "TFFFFF|TFFFFF|TFFFFF|kept" : "TFFFFF|kept");
+}
+
+// A poisoned page of the caller's buffer, which MADV_POPULATE_WRITE reports as EHWPOISON, is the caller's memory: a
+// read into it is EFAULT before anything is copied (it went on to the copy). Played by a seccomp filter.
+TEST_F(TruncatedMapping, APoisonedBufferPageIsEfault) {
+  if (!testing::SystemCallsCanBeDenied()) GTEST_SKIP() << "DenySystemCall: seccomp filters are not available here";
+  const testing::ChildResult child = testing::RunInChild([&](int out) {
+    char buffer[20];
+    testing::DenySystemCall(__NR_madvise, EHWPOISON);
+    const absl::Status s = MappedCopy(fd_.get(), 10, buffer, sizeof buffer, /*write=*/false, kPage);
+    testing::WriteToParent(out, absl::StrCat(ErrorCodeName(GetErrorCode(s)), " ", GetErrno(s)));
+    return 0;
+  });
+  ASSERT_TRUE(child.exited && child.exit_code == 0) << child.Describe();
+  EXPECT_EQ(child.output, absl::StrCat("PMEM2_E_ERRNO ", EFAULT));
 }
 
 // Another thread's stores to the buffer while the write check runs are never undone. The first check read a byte of
